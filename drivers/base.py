@@ -1,0 +1,98 @@
+"""Driver interfaces: small typing Protocols so that a new brand of hardware is one file.
+
+The daemon only ever *opens* a barrier; closing is the barrier's own job behind its loop
+detector. Drivers raise :class:`DriverError` (or its subclass :class:`DriverUnavailableError` when
+the device is disconnected) instead of failing silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from drivers.camera_reply import CameraReply
+
+
+class DriverError(Exception):
+    """A device command failed."""
+
+
+class DriverUnavailableError(DriverError):
+    """The device is not connected; the command was not attempted."""
+
+
+@dataclass(slots=True)
+class DriverHealth:
+    """What the status page and metrics show about one driver."""
+
+    connected: bool = True
+    last_error: str | None = None
+    reconnects: int = 0
+    commands: int = 0
+    failures: int = 0
+
+    def ok(self) -> None:
+        self.commands += 1
+
+    def failed(self, error: str) -> None:
+        self.commands += 1
+        self.failures += 1
+        self.last_error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Actuation:
+    """Context for one vehicle's commands.
+
+    ``camera_reply`` is set when the plate came from a camera that takes its commands in the
+    reply to its own push (Vzenith and clones); drivers that act through the camera put their
+    command there.
+    """
+
+    lane_id: str
+    plate: str | None
+    camera_reply: CameraReply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayLine:
+    """One line of text for an LED panel; ``ok`` selects the pass (green) or refuse (red) colour."""
+
+    text: str
+    ok: bool = True
+
+
+@runtime_checkable
+class Barrier(Protocol):
+    health: DriverHealth
+
+    async def open(self, ctx: Actuation) -> None:
+        """Raise the arm for one vehicle. Raises :class:`DriverError` if it could not."""
+
+
+@runtime_checkable
+class Display(Protocol):
+    health: DriverHealth
+
+    async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
+        """Show ``lines`` (already fitted to the panel by the caller)."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    health: DriverHealth
+
+    async def wait_passage(self, since: float, timeout: float) -> bool:
+        """Whether a vehicle passed (present, then gone) after monotonic time ``since``.
+
+        Returns ``False`` when no complete passage was seen within ``timeout`` seconds.
+        """
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Timestamps of commands, kept by drivers for tests, the demo and benchmarks."""
+
+    times: list[float] = field(default_factory=list)

@@ -1,0 +1,91 @@
+"""Simulated barrier, LED display and vehicle detector, for the demo, rehearsals and tests.
+
+The virtual detector can be tied to a virtual barrier: after each opening a simulated vehicle
+drives through (present, then gone) ``pass_after`` seconds later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from drivers.base import Actuation, DisplayLine, DriverHealth
+
+log = structlog.get_logger("drivers.virtual")
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    at: float  # monotonic
+    plate: str | None
+
+
+class VirtualBarrier:
+    def __init__(self, name: str = "barrier") -> None:
+        self.name = name
+        self.health = DriverHealth()
+        self.openings: list[Opening] = []
+        self._listeners: list[Callable[[], None]] = []
+        self._changed = asyncio.Condition()
+
+    def on_open(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    async def open(self, ctx: Actuation) -> None:
+        self.openings.append(Opening(time.monotonic(), ctx.plate))
+        self.health.ok()
+        log.info("道闸抬杆 barrier opened", lane=ctx.lane_id, plate=ctx.plate)
+        for listener in self._listeners:
+            listener()
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_openings(self, count: int, timeout: float) -> None:
+        """Wait until at least ``count`` openings happened (for tests and the demo)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.openings) >= count)
+
+
+class VirtualDisplay:
+    def __init__(self, name: str = "led") -> None:
+        self.name = name
+        self.health = DriverHealth()
+        self.shown: list[list[str]] = []
+
+    async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
+        texts = [line.text for line in lines]
+        self.shown.append(texts)
+        self.health.ok()
+        log.info("LED显示 LED shows", text=" | ".join(texts), lane=ctx.lane_id)
+
+
+class VirtualDetector:
+    def __init__(self, barrier: VirtualBarrier | None = None, pass_after: float = 1.0) -> None:
+        self.health = DriverHealth()
+        self.pass_after = pass_after
+        self.passages: list[float] = []  # monotonic time when the vehicle left the loop
+        self._changed = asyncio.Event()
+        if barrier is not None:
+            barrier.on_open(self._vehicle_drives_through)
+
+    def _vehicle_drives_through(self) -> None:
+        asyncio.get_running_loop().call_later(self.pass_after, self.vehicle_passed)
+
+    def vehicle_passed(self) -> None:
+        """A vehicle crossed the loop (present, then gone) just now."""
+        self.passages.append(time.monotonic())
+        self._changed.set()
+
+    async def wait_passage(self, since: float, timeout: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                while not any(t >= since for t in self.passages):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True

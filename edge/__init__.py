@@ -1,0 +1,3 @@
+"""edge-gate: the gate-controller daemon (plate → platform → barrier → ledger → platform)."""
+
+__version__ = "0.1.0"

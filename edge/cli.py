@@ -1,0 +1,122 @@
+"""The ``edge`` command: run the daemon, check a config, run the demo or a simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from edge.config import load_config
+from edge.config_errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _load(path: Path) -> object:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load(args.file)
+    if cfg is None:
+        return EXIT_CONFIG
+    from edge.config import Config  # noqa: PLC0415
+
+    assert isinstance(cfg, Config)
+    print(f"{args.file}: OK — {len(cfg.lanes)} lane(s), platform mode {cfg.platform.mode}")
+    for lane in cfg.lanes:
+        print(
+            f"  {lane.id}: gate {lane.gate_code} {lane.direction}, camera {lane.camera.kind}, "
+            f"barrier {lane.barrier.driver}, LED {lane.led.driver}, "
+            f"detector {lane.detector.driver}"
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import Config  # noqa: PLC0415
+    from edge.daemon import Daemon, run_until_signalled  # noqa: PLC0415
+    from edge.logsetup import setup_logging  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    setup_logging(cfg.logging.level, cfg.logging.format)
+    asyncio.run(run_until_signalled(Daemon(cfg)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.sim.demo import run_demo  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed))
+    return 0
+
+
+def cmd_sim_platform(args: argparse.Namespace) -> int:
+    from edge.logsetup import setup_logging  # noqa: PLC0415
+    from edge.sim.platform import CityPlatformSim  # noqa: PLC0415
+
+    setup_logging("info", "console")
+
+    async def serve() -> None:
+        sim = CityPlatformSim(organ=args.organ, username=args.username, password=args.password)
+        await sim.start(args.host, args.port)
+        print(f"simulated city platform at {sim.base_url} (stats: /sim/stats)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="edge-gate gate controller")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, required=True)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_check_config)
+
+    demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
+    demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")
+    demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
+    demo.add_argument("--camera", choices=["generic", "vzenith"], default="vzenith")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("sim", help="run a simulator on its own")
+    sim_sub = sim.add_subparsers(dest="simulator", required=True)
+    platform = sim_sub.add_parser("platform", help="simulated city platform")
+    platform.add_argument("--host", default="127.0.0.1")
+    platform.add_argument("--port", type=int, default=8080)
+    platform.add_argument("--organ", default="4110020001")
+    platform.add_argument("--username", default="gate01")
+    platform.add_argument("--password", default="sim-password")
+    platform.set_defaults(func=cmd_sim_platform)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The one configuration model: a TOML file a field technician edits, plus ``EDGE_…`` overrides.
+
+Environment variables override the file, nested keys joined by ``__``; use this to keep the
+platform password out of the file: ``EDGE_PLATFORM__PASSWORD=…``. Unknown keys are errors
+(a typo must not silently fall back to a default). Relative paths are relative to the file.
+Errors are raised as :class:`ConfigError`, which lists every problem with its key path and
+line; see :mod:`edge.config_errors`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from edge.config_errors import ConfigError, ConfigIssue, issues_from_validation, locate_keys
+from edge.led_text import PLACEHOLDERS, unknown_placeholders
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SiteConfig(_Section):
+    enterprise_code: str = Field(pattern=r"^\d{10}$", description="企业编号 §6.2, 10 digits")
+    enterprise_name: str = Field(min_length=1, max_length=150, description="企业名称")
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Shanghai')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class PlatformConfig(_Section):
+    mode: Literal["city"] = "city"
+    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://1.2.3.4:8080/ysgk")
+    organ: str = Field(
+        min_length=1, max_length=32, description="组织机构编码, assigned by the centre"
+    )
+    username: str = Field(min_length=1, max_length=20)
+    password: SecretStr = Field(max_length=30)
+    verify_deadline_seconds: float = Field(default=1.5, gt=0, le=4)
+    request_timeout_seconds: Seconds = 10.0
+    token_refresh_margin_seconds: float = Field(default=300, ge=0, lt=7200)
+
+
+class DecisionConfig(_Section):
+    duplicate_window_seconds: float = Field(default=60, ge=0)
+    offline_policy: Literal["allow", "deny", "cache"] = "cache"
+    offline_cache_ttl_hours: Seconds = 24.0
+    offline_cache_miss: Literal["allow", "deny"] = "deny"
+
+
+class GenericPushCamera(_Section):
+    kind: Literal["generic-push"]
+    token: SecretStr | None = None
+    reply_deadline_seconds: float = Field(default=3.0, gt=0, le=30)
+
+
+class VzenithPushCamera(_Section):
+    kind: Literal["vzenith-push"]
+    token: SecretStr | None = None
+    reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
+
+
+CameraConfig = Annotated[GenericPushCamera | VzenithPushCamera, Field(discriminator="kind")]
+
+
+class VirtualBarrierConfig(_Section):
+    driver: Literal["virtual"]
+
+
+class CameraRelayBarrierConfig(_Section):
+    driver: Literal["camera-relay"]
+    channel: int = Field(default=0, ge=0, le=3)
+    pulse_ms: int = Field(default=500, ge=100, le=600_000)
+
+
+BarrierConfig = Annotated[
+    VirtualBarrierConfig | CameraRelayBarrierConfig, Field(discriminator="driver")
+]
+
+
+class NoDisplayConfig(_Section):
+    driver: Literal["none"]
+
+
+class VirtualDisplayConfig(_Section):
+    driver: Literal["virtual"]
+
+
+class CameraSerialDisplayConfig(_Section):
+    driver: Literal["camera-serial"]
+    channel: int = Field(default=0, ge=0, le=1)
+    encoding: Literal["gbk", "gb18030", "utf-8"] = "gbk"
+
+
+DisplayConfig = Annotated[
+    NoDisplayConfig | VirtualDisplayConfig | CameraSerialDisplayConfig,
+    Field(discriminator="driver"),
+]
+
+
+class NoDetectorConfig(_Section):
+    driver: Literal["none"]
+
+
+class VirtualDetectorConfig(_Section):
+    driver: Literal["virtual"]
+    pass_after_seconds: float = Field(default=1.0, ge=0)
+
+
+DetectorConfig = Annotated[NoDetectorConfig | VirtualDetectorConfig, Field(discriminator="driver")]
+
+
+class LaneConfig(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name: str = ""
+    gate_code: str = Field(pattern=r"^\d{2}$", description="道闸编号 §6.3")
+    direction: Literal["in", "out"]
+    camera: CameraConfig
+    barrier: BarrierConfig
+    led: DisplayConfig = NoDisplayConfig(driver="none")
+    detector: DetectorConfig = NoDetectorConfig(driver="none")
+    confirm_timeout_seconds: Seconds = 60.0
+
+
+class StorageConfig(_Section):
+    database: Path = Path("/var/lib/edge-gate/edge.db")
+    photo_dir: Path = Path("/var/lib/edge-gate/photos")
+
+
+class ForwarderConfig(_Section):
+    concurrency: int = Field(default=4, ge=1, le=64)
+    backoff_initial_seconds: Seconds = 2.0
+    backoff_max_seconds: Seconds = 300.0
+
+
+class WebConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class LedTextConfig(_Section):
+    """LED wording. Placeholders: {plate} {color} {emission} {fuel} {control} {reason}."""
+
+    open: list[str] = ["{plate}", "{emission} {control}", "请通行"]
+    refuse: list[str] = ["{plate}", "{reason}", "禁止通行"]
+
+    @field_validator("open", "refuse")
+    @classmethod
+    def _known_placeholders(cls, templates: list[str]) -> list[str]:
+        for template in templates:
+            try:
+                unknown = unknown_placeholders(template)
+            except ValueError as exc:
+                raise ValueError(f"bad template {template!r}: {exc}") from None
+            if unknown:
+                allowed = ", ".join(sorted(PLACEHOLDERS))
+                raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {allowed}")
+        return templates
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    site: SiteConfig
+    platform: PlatformConfig
+    lanes: list[LaneConfig] = Field(min_length=1)
+    decision: DecisionConfig = DecisionConfig()
+    storage: StorageConfig = StorageConfig()
+    forwarder: ForwarderConfig = ForwarderConfig()
+    web: WebConfig = WebConfig()
+    logging: LoggingConfig = LoggingConfig()
+    led_text: LedTextConfig = LedTextConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return env_settings, init_settings
+
+    def lane(self, lane_id: str) -> LaneConfig:
+        for lane in self.lanes:
+            if lane.id == lane_id:
+                return lane
+        raise KeyError(lane_id)
+
+
+def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    seen_ids: set[str] = set()
+    seen_gates: set[tuple[str, str]] = set()
+    for i, lane in enumerate(cfg.lanes):
+        if lane.id in seen_ids:
+            issues.append(ConfigIssue(("lanes", i, "id"), f"lane id {lane.id!r} is used twice"))
+        seen_ids.add(lane.id)
+        gate = (lane.gate_code, lane.direction)
+        if gate in seen_gates:
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "gate_code"),
+                    f"gate {lane.gate_code} direction {lane.direction!r} is configured twice; "
+                    "serial numbers would collide",
+                )
+            )
+        seen_gates.add(gate)
+        if lane.barrier.driver == "camera-relay" and lane.camera.kind != "vzenith-push":
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "barrier", "driver"),
+                    "'camera-relay' needs a camera that takes commands in its push reply "
+                    "(camera.kind = 'vzenith-push')",
+                )
+            )
+        if lane.led.driver == "camera-serial" and lane.camera.kind != "vzenith-push":
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "led", "driver"),
+                    "'camera-serial' needs camera.kind = 'vzenith-push'",
+                )
+            )
+    return issues
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    storage = data.get("storage")
+    if not isinstance(storage, dict):
+        return
+    for key in ("database", "photo_dir"):
+        value = storage.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            storage[key] = str(base / value)
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Parse and validate config text; raise :class:`ConfigError` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigIssue((), f"TOML syntax error: {exc}")]) from None
+    if base_dir is not None:
+        _resolve_paths(data, base_dir)
+    lines = locate_keys(text)
+    try:
+        cfg = Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc, data, lines)) from None
+    issues = _semantic_issues(cfg)
+    if issues:
+        raise ConfigError(source, [issue.with_line(lines) for issue in issues])
+    return cfg
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue((), f"cannot read the file: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [ConfigIssue((), f"not UTF-8 text: {exc}")]) from None
+    return parse_config(text, str(path), path.resolve().parent)

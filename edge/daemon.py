@@ -1,0 +1,145 @@
+"""The daemon: opens the store, builds the lanes and the forwarder, serves camera pushes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from edge.codes import GateSignal
+from edge.config import Config
+from edge.devices import build_devices
+from edge.forwarder import Forwarder
+from edge.ingest.http_push import PushReceiver
+from edge.lane import Lane
+from edge.link import LinkMonitor
+from edge.photos import PhotoStore
+from edge.platform.base import Platform
+from edge.platform.city import CityPlatform
+from edge.store import Store
+from edge.supervisor import Supervisor
+from edge.web import WebServer
+
+log = structlog.get_logger("edge.daemon")
+
+
+def build_platform(cfg: Config) -> Platform:
+    p = cfg.platform
+    return CityPlatform(
+        base_url=p.base_url,
+        organ=p.organ,
+        username=p.username,
+        password=p.password.get_secret_value(),
+        zone=cfg.site.zone,
+        timeout=p.request_timeout_seconds,
+        refresh_margin=p.token_refresh_margin_seconds,
+    )
+
+
+class Daemon:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        platform: Platform | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.platform = platform or build_platform(cfg)
+        self.link = LinkMonitor(clock)
+        self.photos = PhotoStore(cfg.storage.photo_dir)
+        self.supervisor = Supervisor()
+        self._clock = clock
+        self.store: Store
+        self.lanes: dict[str, Lane] = {}
+        self.forwarder: Forwarder
+        self.web: WebServer
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        self.store = await Store.open(cfg.storage.database, self._clock)
+        for lane_cfg in cfg.lanes:
+            self.lanes[lane_cfg.id] = Lane(
+                lane_cfg,
+                site=cfg.site,
+                decision=cfg.decision,
+                led_text=cfg.led_text,
+                verify_deadline=cfg.platform.verify_deadline_seconds,
+                platform=self.platform,
+                link=self.link,
+                store=self.store,
+                photos=self.photos,
+                devices=build_devices(lane_cfg),
+                clock=self._clock,
+            )
+        await self._recover()
+        for lane in self.lanes.values():
+            self.supervisor.start(f"lane:{lane.id}", lane.run)
+        self.forwarder = Forwarder(
+            self.store,
+            self.platform,
+            self.photos,
+            self.link,
+            enterprise_name=cfg.site.enterprise_name,
+            zone=cfg.site.zone,
+            concurrency=cfg.forwarder.concurrency,
+            backoff_initial=cfg.forwarder.backoff_initial_seconds,
+            backoff_max=cfg.forwarder.backoff_max_seconds,
+            clock=self._clock,
+        )
+        self.supervisor.start("forwarder", self.forwarder.run)
+        receiver = PushReceiver(self.lanes, cfg.site.zone)
+        self.web = WebServer(
+            cfg.web.host, cfg.web.port, cfg.web.max_body_bytes, receiver.routes(), self.health
+        )
+        await self.web.start()
+        log.info(
+            "daemon ready",
+            listen=f"{cfg.web.host}:{self.web.port}",
+            lanes=list(self.lanes),
+            platform=cfg.platform.mode,
+        )
+
+    async def _recover(self) -> None:
+        """Finalise passes left unconfirmed by a stop or crash, from what is known.
+
+        An opened (or possibly opened) barrier counts as passed; otherwise not lifted.
+        """
+        for row in await self.store.open_passes():
+            maybe_opened = row["verdict"] == "open" and row["barrier"] in ("opened", None)
+            signal_ = GateSignal.PASSED if maybe_opened else GateSignal.NOT_LIFTED
+            await self.store.finalise(row["id"], signal_, self._clock(), "restart")
+            log.info(
+                "unconfirmed pass finalised after restart",
+                serial=row["serial"],
+                gate_signal=signal_.name.lower(),
+            )
+
+    def health(self) -> dict[str, Any]:
+        alive = self.supervisor.alive()
+        return {"ok": all(alive.values()), "components": alive, "link": self.link.state.value}
+
+    async def stop(self) -> None:
+        await self.web.stop()
+        await self.supervisor.stop()
+        for lane in self.lanes.values():
+            await lane.cancel_background()
+        await self.platform.aclose()
+        await self.store.close()
+        log.info("daemon stopped")
+
+
+async def run_until_signalled(daemon: Daemon) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await daemon.start()
+    try:
+        await stop.wait()
+    finally:
+        await daemon.stop()

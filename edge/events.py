@@ -1,0 +1,58 @@
+"""The one normalised plate event that every camera adapter produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from drivers.camera_reply import CameraReply
+from edge.plates import PlateColor
+
+
+class ImageKind(StrEnum):
+    SCENE = "scene"  # full scene: the photo forwarded to the platform
+    PLATE = "plate"  # plate crop
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    data: bytes
+    kind: ImageKind = ImageKind.SCENE
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """What a camera payload says, before the lane, receive time and reply path are attached."""
+
+    plate: str | None
+    color: PlateColor
+    camera_time: datetime
+    images: tuple[Image, ...] = ()
+    confidence: int | None = None
+    vendor_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlateEvent:
+    """One plate read at one lane. ``plate`` is ``None`` for a vehicle without a readable plate."""
+
+    lane_id: str
+    plate: str | None
+    color: PlateColor
+    camera_time: datetime
+    received_at: datetime
+    received_mono: float  # monotonic receive time, for latency figures
+    source: str
+    images: tuple[Image, ...] = ()
+    confidence: int | None = None
+    vendor_id: str | None = None
+    camera_reply: CameraReply | None = field(default=None, compare=False)
+
+    def scene_image(self) -> Image | None:
+        """The photo to forward: the full scene, else the plate crop."""
+        for kind in (ImageKind.SCENE, ImageKind.PLATE):
+            for image in self.images:
+                if image.kind is kind:
+                    return image
+        return None

@@ -1,0 +1,138 @@
+"""Forward released outbox entries to the platform: a pass record first, then its photos.
+
+An entry is marked sent only after the platform acknowledged it, so nothing is lost; retryable
+failures come back after a capped exponential backoff with jitter, forever; permanent
+rejections become dead letters with the platform's reason and block nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from edge.codes import Direction, GateSignal
+from edge.link import LinkMonitor
+from edge.photos import PhotoStore
+from edge.plates import PlateColor
+from edge.platform.base import PassReport, PhotoReport, Platform
+from edge.platform.errors import PermanentError, RetryableError
+from edge.store import OutboxEntry, Store
+
+log = structlog.get_logger("edge.forwarder")
+
+
+def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> float:
+    """Equal-jitter exponential backoff: half fixed, half random, never above ``cap``."""
+    ceiling: float = min(cap, initial * 2.0 ** min(attempts, 30))
+    return ceiling / 2 + ceiling / 2 * rand
+
+
+def pass_report(row: sqlite3.Row, enterprise_name: str, zone: ZoneInfo) -> PassReport:
+    passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
+    return PassReport(
+        serial=row["serial"],
+        enterprise_code=row["serial"][:10],
+        enterprise_name=enterprise_name,
+        gate_code=row["gate_code"],
+        plate=row["plate"] or "",
+        color=PlateColor(row["plate_color"]),
+        direction=Direction(row["direction"]),
+        time_from=datetime.fromtimestamp(row["received_at"], zone),
+        time_to=datetime.fromtimestamp(passed_at, zone),
+        gate_signal=GateSignal(row["gate_signal"]),
+    )
+
+
+class Forwarder:
+    def __init__(
+        self,
+        store: Store,
+        platform: Platform,
+        photos: PhotoStore,
+        link: LinkMonitor,
+        *,
+        enterprise_name: str,
+        zone: ZoneInfo,
+        concurrency: int,
+        backoff_initial: float,
+        backoff_max: float,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store, self.platform, self.photos, self.link = store, platform, photos, link
+        self.enterprise_name, self.zone = enterprise_name, zone
+        self.concurrency = concurrency
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._clock, self._rand = clock, rand
+        self.sent = 0
+
+    async def run(self) -> None:
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        try:
+            while True:
+                self.store.outbox_changed.clear()
+                free = self.concurrency - len(in_flight)
+                if free > 0:
+                    for entry in await self.store.due_entries(free, exclude=list(in_flight)):
+                        in_flight[entry.id] = asyncio.create_task(self._send(entry))
+                next_at = await self.store.next_due_at(exclude=list(in_flight))
+                timeout = None if next_at is None else max(0.0, next_at - self._clock())
+                if timeout == 0.0 and len(in_flight) >= self.concurrency:
+                    timeout = None  # everything due is waiting for a free slot
+                changed = asyncio.create_task(self.store.outbox_changed.wait())
+                await asyncio.wait(
+                    [changed, *in_flight.values()],
+                    timeout=timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                changed.cancel()
+                for entry_id, task in list(in_flight.items()):
+                    if task.done():
+                        del in_flight[entry_id]
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+
+    async def _send(self, entry: OutboxEntry) -> None:
+        with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
+            try:
+                row = await self.store.get_pass(entry.pass_id)
+                report = pass_report(row, self.enterprise_name, self.zone)
+                structlog.contextvars.bind_contextvars(serial=report.serial, lane=row["lane_id"])
+                if entry.kind == "record":
+                    await self.platform.send_pass(report)
+                else:
+                    assert entry.photo_id is not None
+                    photo = await self.store.get_photo(entry.photo_id)
+                    data = await self.photos.read(photo["path"])
+                    taken = datetime.fromtimestamp(photo["taken_at"], self.zone)
+                    await self.platform.send_photo(
+                        report, PhotoReport(photo["number"], photo["kind"], taken, data)
+                    )
+            except PermanentError as exc:
+                log.error("platform rejected entry; kept as dead letter", error=str(exc))
+                await self.store.mark_dead(entry.id, str(exc))
+            except FileNotFoundError as exc:
+                log.error("photo file is missing; kept as dead letter", error=str(exc))
+                await self.store.mark_dead(entry.id, f"photo file missing: {exc}")
+            except Exception as exc:
+                if isinstance(exc, RetryableError):
+                    self.link.failure(str(exc))
+                else:
+                    log.exception("unexpected error while forwarding; will retry")
+                delay = backoff_delay(
+                    entry.attempts, self.backoff_initial, self.backoff_max, self._rand()
+                )
+                await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
+            else:
+                self.link.success()
+                self.sent += 1
+                await self.store.mark_sent(entry.id)
+                log.info("forwarded to platform")

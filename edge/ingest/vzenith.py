@@ -1,0 +1,104 @@
+"""Vzenith/臻识 (and clones) ``AlarmInfoPlate`` HTTP push, and the reply that carries commands.
+
+See ../shared/research/anpr_formats.md §1. The camera opens its relay and writes its RS-485
+port (LED, voice) from the *reply* to its push, so the reply is built from the lane's
+:class:`~drivers.camera_reply.CameraReply` after the lane has decided.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from drivers.camera_reply import CameraReply
+from edge.events import ImageKind, PlateRead
+from edge.ingest.payload import PayloadError, b64_image
+from edge.plates import PlateColor, normalise_plate
+
+#: Vzenith ``colorType`` → spec §7.1 (Vzenith = spec + 1; 6 yellow-green NEV → new energy).
+VZENITH_COLORS: dict[int, PlateColor] = {
+    0: PlateColor.OTHER,
+    1: PlateColor.BLUE,
+    2: PlateColor.YELLOW,
+    3: PlateColor.WHITE,
+    4: PlateColor.BLACK,
+    5: PlateColor.NEW_ENERGY,
+    6: PlateColor.NEW_ENERGY,
+}
+
+_FIRMWARE_PULSE_MS = 500  # what the camera does for info "ok"
+
+
+def parse_vzenith(data: Any, received: datetime) -> PlateRead:
+    if not isinstance(data, dict) or not isinstance(data.get("AlarmInfoPlate"), dict):
+        raise PayloadError("not a Vzenith AlarmInfoPlate body")
+    result = data["AlarmInfoPlate"].get("result")
+    plate_result = result.get("PlateResult") if isinstance(result, dict) else None
+    if not isinstance(plate_result, dict):
+        raise PayloadError("AlarmInfoPlate.result.PlateResult is missing")
+    raw_plate = plate_result.get("license")
+    if raw_plate is not None and not isinstance(raw_plate, str):
+        raise PayloadError("PlateResult.license must be a string")
+    plate = normalise_plate(raw_plate)
+    color_type = plate_result.get("colorType", 0)
+    color = (
+        VZENITH_COLORS.get(color_type, PlateColor.OTHER)
+        if isinstance(color_type, int)
+        else (PlateColor.OTHER)
+    )
+    when = received
+    timeval = (plate_result.get("timeStamp") or {}).get("Timeval")
+    if isinstance(timeval, dict) and isinstance(timeval.get("sec"), int):
+        when = datetime.fromtimestamp(
+            timeval["sec"] + timeval.get("usec", 0) / 1e6, received.tzinfo
+        )
+    images = tuple(
+        image
+        for field, kind in (("imageFile", ImageKind.SCENE), ("imageFragmentFile", ImageKind.PLATE))
+        if (image := b64_image(plate_result.get(field), kind, f"PlateResult.{field}")) is not None
+    )
+    plate_id = plate_result.get("plateid")
+    confidence = plate_result.get("confidence")
+    return PlateRead(
+        plate=plate.text,
+        color=color,
+        camera_time=when,
+        images=images,
+        confidence=confidence if isinstance(confidence, int) else None,
+        vendor_id=None if plate_id is None else f"vz-{plate_id}",
+    )
+
+
+def vzenith_reply(reply: CameraReply, plate_id: Any = None) -> dict[str, Any]:
+    """The ``Response_AlarmInfoPlate`` body for what the lane's drivers asked for."""
+    body: dict[str, Any] = {"info": "no", "content": "retransfer_stop", "is_pay": "true"}
+    if reply.relay_channel is not None:
+        if reply.relay_pulse_ms == _FIRMWARE_PULSE_MS:
+            body.update(info="ok", channelNum=reply.relay_channel)
+        else:
+            body["ivs_ioctrl"] = {
+                "io": reply.relay_channel,
+                "value": 2,
+                "delay": reply.relay_pulse_ms,
+            }
+    if reply.serial:
+        body["serialData"] = [
+            {
+                "serialChannel": frame.channel,
+                "data": base64.b64encode(frame.data).decode(),
+                "dataLen": len(frame.data),  # must equal the decoded length, or the CRC is cut
+            }
+            for frame in reply.serial
+        ]
+    if plate_id is not None:
+        body["plateid"] = plate_id
+    return {"Response_AlarmInfoPlate": body}
+
+
+def vzenith_plate_id(data: Any) -> Any:
+    """The camera's ``plateid``, echoed in the reply (re-push bookkeeping)."""
+    try:
+        return data["AlarmInfoPlate"]["result"]["PlateResult"].get("plateid")
+    except (KeyError, TypeError, AttributeError):
+        return None

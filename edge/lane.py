@@ -1,0 +1,260 @@
+"""One gate lane: where a plate event goes, step by step.
+
+1. duplicate check → 2. verify with the platform under a hard deadline → 3. decide (pure)
+→ 4. record the pass in SQLite (before anything moves) → 5. open the barrier and write the
+LED → 6. confirm the passage in the background, then release the pass for forwarding.
+
+Camera adapters call :meth:`Lane.submit` and may await the returned future, which resolves
+once the barrier and LED commands were issued (the pass is committed by then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from drivers.base import Actuation, DriverError
+from edge.codes import Direction, GateSignal
+from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
+from edge.decision import Decision, OfflineRules, decide
+from edge.dedup import Deduplicator
+from edge.devices import LaneDevices
+from edge.events import PlateEvent
+from edge.led_text import led_lines
+from edge.link import LinkMonitor
+from edge.photos import PhotoStore
+from edge.platform.base import Platform, VerifyAnswer
+from edge.platform.errors import PlatformError
+from edge.serials import serial_prefix
+from edge.store import NewPass, NewPhoto, Store
+
+log = structlog.get_logger("edge.lane")
+
+FRONT_PHOTO = 1  # §7.2
+
+
+@dataclass(frozen=True, slots=True)
+class LaneOutcome:
+    """What the lane did with one event; ``serial`` is ``None`` for a duplicate read."""
+
+    duplicate: bool
+    serial: str | None = None
+    decision: Decision | None = None
+    barrier: str = "not-commanded"
+
+
+class Lane:
+    def __init__(
+        self,
+        cfg: LaneConfig,
+        *,
+        site: SiteConfig,
+        decision: DecisionConfig,
+        led_text: LedTextConfig,
+        verify_deadline: float,
+        platform: Platform,
+        link: LinkMonitor,
+        store: Store,
+        photos: PhotoStore,
+        devices: LaneDevices,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
+        self.direction = Direction(cfg.direction)
+        self.prefix = serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction)
+        self.offline = OfflineRules(
+            decision.offline_policy,
+            decision.offline_cache_ttl_hours * 3600,
+            decision.offline_cache_miss,
+        )
+        self.verify_deadline = verify_deadline
+        self.platform, self.link, self.store, self.photos = platform, link, store, photos
+        self.dedup = Deduplicator(decision.duplicate_window_seconds)
+        self._clock, self._mono = clock, monotonic
+        self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
+        self._background: set[asyncio.Task[None]] = set()
+        self.last_outcome: LaneOutcome | None = None
+
+    @property
+    def id(self) -> str:
+        return self.cfg.id
+
+    def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
+        future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, future))
+        return future
+
+    async def run(self) -> None:
+        """The lane task: one vehicle after another. Supervised; an error fails one event."""
+        while True:
+            event, future = await self._queue.get()
+            try:
+                outcome = await self.handle(event)
+            except Exception as exc:
+                log.exception("plate event failed", lane=self.id, plate=event.plate)
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                self.last_outcome = outcome
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def handle(self, event: PlateEvent) -> LaneOutcome:
+        with structlog.contextvars.bound_contextvars(lane=self.id, plate=event.plate):
+            if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
+                log.info("duplicate read ignored", source=event.source)
+                return LaneOutcome(duplicate=True)
+            decision = await self._decide(event)
+            recorded = await self._record(event, decision)
+            with structlog.contextvars.bound_contextvars(serial=recorded.serial):
+                log.info(
+                    "pass decided",
+                    verdict=decision.verdict,
+                    reason=decision.reason,
+                    code=decision.code,
+                )
+                commanded_at = self._mono()
+                barrier, error = await self._actuate(event, decision)
+                await self.store.set_barrier(recorded.id, barrier, error)
+                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+        return LaneOutcome(
+            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
+        )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _decide(self, event: PlateEvent) -> Decision:
+        answer = None if event.plate is None else await self._verify(event)
+        cached = None
+        if answer is None and event.plate is not None and self.offline.policy == "cache":
+            cached = await self.store.cached_answer(event.plate)
+        return decide(
+            no_plate=event.plate is None,
+            answer=answer,
+            offline=self.offline,
+            cached=cached,
+            now=self._clock(),
+        )
+
+    async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
+        assert event.plate is not None
+        task = asyncio.create_task(self.platform.verify(event.plate, event.color))
+        done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
+        if not done:
+            log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
+            self._spawn(self._late_answer(task, event.plate))
+            return None
+        try:
+            answer = task.result()
+        except PlatformError as exc:
+            self.link.failure(str(exc))
+            return None
+        self.link.success()
+        return answer
+
+    async def _late_answer(self, task: asyncio.Task[VerifyAnswer], plate: str) -> None:
+        """Log an answer that came after the deadline; it is never acted on."""
+        try:
+            answer = await task
+        except PlatformError as exc:
+            self.link.failure(str(exc))
+            log.info("late platform call failed", late_plate=plate, error=str(exc))
+        else:
+            self.link.success()
+            log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
+
+    async def _record(self, event: PlateEvent, decision: Decision) -> _Recorded:
+        photos = []
+        image = event.scene_image()
+        if image is not None:
+            path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
+            photos.append(
+                NewPhoto(
+                    FRONT_PHOTO,
+                    self.direction.photo_type,
+                    path,
+                    len(image.data),
+                    event.camera_time.timestamp(),
+                )
+            )
+        new = NewPass(
+            lane_id=self.id,
+            gate_code=self.cfg.gate_code,
+            direction=self.cfg.direction,
+            serial_prefix=self.prefix,
+            when=event.received_at.astimezone(self.site.zone),
+            plate=event.plate,
+            plate_color=event.color,
+            camera_time=event.camera_time.timestamp(),
+            received_at=event.received_at.timestamp(),
+            source=event.source,
+            vendor_id=event.vendor_id,
+            decision=decision,
+            flag="no-plate" if event.plate is None else None,
+        )
+        recorded = await self.store.record_pass(new, photos)
+        return _Recorded(recorded.id, recorded.serial)
+
+    async def _actuate(self, event: PlateEvent, decision: Decision) -> tuple[str, str | None]:
+        ctx = Actuation(self.id, event.plate, event.camera_reply)
+        barrier: tuple[str, str | None] = ("not-commanded", None)
+        if decision.open:
+            try:
+                await self.devices.barrier.open(ctx)
+            except DriverError as exc:
+                log.error("barrier did not open", error=str(exc))
+                barrier = ("failed", str(exc))
+            else:
+                barrier = ("opened", None)
+        if self.devices.display is not None:
+            templates = self.led_text.open if decision.open else self.led_text.refuse
+            lines = led_lines(templates, decision, event.plate, event.color)
+            try:
+                await self.devices.display.show(lines, ctx)
+            except DriverError as exc:
+                log.error("LED write failed", error=str(exc))
+        return barrier
+
+    async def _confirm(self, pass_id: int, serial: str, barrier: str, since: float) -> None:
+        """Decide the gate signal and release the pass for forwarding."""
+        with structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
+            if barrier != "opened":
+                signal, how = GateSignal.NOT_LIFTED, "barrier"
+            elif self.devices.detector is None:
+                signal, how = GateSignal.PASSED, "barrier"
+            else:
+                passed = await self.devices.detector.wait_passage(
+                    since, self.cfg.confirm_timeout_seconds
+                )
+                signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
+                how = "detector" if passed else "timeout"
+            await self.store.finalise(pass_id, signal, self._clock(), how)
+            log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for the background confirmations to finish."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def cancel_background(self) -> None:
+        """Stop confirming; unconfirmed passes are finalised at the next start."""
+        for task in list(self._background):
+            task.cancel()
+        await self.drain()
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    id: int
+    serial: str

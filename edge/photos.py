@@ -1,0 +1,47 @@
+"""Photo files: written, fsynced and renamed before any ledger row points at them.
+
+Blocking file I/O runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def is_jpeg(data: bytes) -> bool:
+    return data.startswith(JPEG_MAGIC)
+
+
+class PhotoStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _write(self, data: bytes, when: datetime, lane_id: str, number: int) -> str:
+        rel = Path(when.strftime("%Y/%m/%d")) / f"{lane_id}-{uuid.uuid4().hex}-{number}.jpg"
+        final = self.root / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.rename(final)
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return rel.as_posix()
+
+    async def write(self, data: bytes, when: datetime, lane_id: str, number: int) -> str:
+        """Store ``data`` durably and return its path relative to the photo root."""
+        return await asyncio.to_thread(self._write, data, when, lane_id, number)
+
+    async def read(self, rel: str) -> bytes:
+        return await asyncio.to_thread((self.root / rel).read_bytes)

@@ -1,0 +1,1 @@
+"""Clients for the upstream environmental platform (one module per API)."""

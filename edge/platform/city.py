@@ -1,0 +1,269 @@
+"""City platform client (spec §2, §4.1): token, vehicle check, pass records, photos."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from edge.codes import ControlFlag
+from edge.photos import is_jpeg
+from edge.plates import PlateColor
+from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
+from edge.platform.city_models import (
+    MAX_PHOTO_BYTES,
+    PATH_FILE,
+    PATH_GET,
+    PATH_PUT,
+    SUCCESS_CODES,
+    TIME_FORMAT,
+    TOKEN_LIFETIME_SECONDS,
+    CheckVehicleQuery,
+    CheckVehicleResult,
+    CityReply,
+    DrivingRecord,
+    Envelope,
+    PhotoInfo,
+    TokenReply,
+    TokenRequest,
+)
+from edge.platform.errors import (
+    InvalidMessageError,
+    InvalidReplyError,
+    PermanentError,
+    PlatformAuthError,
+    PlatformServerError,
+    PlatformUnavailableError,
+)
+
+log = structlog.get_logger("edge.platform.city")
+
+R = TypeVar("R", bound=BaseModel)
+
+#: Plate text sent for a vehicle whose plate could not be read (the spec has no rule for it).
+NO_PLATE_TEXT = "无牌车"
+_AUTH_CODE = "401"
+_SERVER_CODES = frozenset({"500", "502", "503", "504"})
+
+
+def _build(model: type[R], **fields: Any) -> R:
+    """Build a request model; a spec violation becomes :class:`InvalidMessageError`."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{model.__name__}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidMessageError(detail) from None
+
+
+class CityPlatform:
+    """One client per platform; safe for concurrent use by the lanes and the forwarder."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        organ: str,
+        username: str,
+        password: str,
+        zone: ZoneInfo,
+        timeout: float = 10.0,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        )
+        self._organ, self._username, self._password = organ, username, password
+        self._zone, self._clock, self._margin = zone, clock, refresh_margin
+        self._token: str | None = None
+        self._token_expiry = 0.0
+        self._token_lock = asyncio.Lock()
+        self.token_fetches = 0
+        self.clock_offset_seconds: float | None = None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport -------------------------------------------------------------------------
+
+    async def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await self._http.post(path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise PlatformUnavailableError(f"timeout on {path}: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise PlatformUnavailableError(f"no connection for {path}: {exc!r}") from exc
+        status = response.status_code
+        if status >= 500:
+            raise PlatformServerError(str(status), response.text[:200])
+        if status == 401:
+            return {"code": _AUTH_CODE, "status": "HTTP 401"}
+        if status >= 400:
+            raise PermanentError(str(status), response.text[:200])
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidReplyError(f"{path}: reply is not JSON: {response.text[:200]!r}") from exc
+        if not isinstance(body, dict):
+            raise InvalidReplyError(f"{path}: reply is not a JSON object")
+        return body
+
+    @staticmethod
+    def _parse(model: type[R], body: dict[str, Any]) -> R:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise InvalidReplyError(f"{model.__name__} failed validation: {exc}") from exc
+
+    # -- token -----------------------------------------------------------------------------
+
+    async def _fetch_token(self) -> str:
+        request = _build(
+            TokenRequest, organ=self._organ, username=self._username, password=self._password
+        )
+        body = await self._post(PATH_GET, json=request.model_dump())
+        reply = self._parse(TokenReply, body)
+        if reply.code not in SUCCESS_CODES or not reply.access_token:
+            if reply.code in _SERVER_CODES:
+                raise PlatformServerError(reply.code, reply.status)
+            raise PlatformAuthError(f"getAccessToken refused ({reply.code}): {reply.status}")
+        self.token_fetches += 1
+        self._note_server_time(reply.datetime)
+        log.info("platform token fetched", fetches=self.token_fetches)
+        return reply.access_token
+
+    def _note_server_time(self, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            server = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=self._zone)
+        except ValueError:
+            log.warning("platform sent an unreadable server time", value=text)
+            return
+        self.clock_offset_seconds = server.timestamp() - time.time()
+        if abs(self.clock_offset_seconds) > 30:
+            log.warning(
+                "local clock differs from the platform's",
+                offset_seconds=round(self.clock_offset_seconds, 1),
+            )
+
+    async def _token_value(self) -> str:
+        async with self._token_lock:
+            if self._token is None or self._clock() >= self._token_expiry:
+                started = self._clock()
+                self._token = await self._fetch_token()
+                self._token_expiry = started + TOKEN_LIFETIME_SECONDS - self._margin
+            return self._token
+
+    async def _drop_token(self, token: str) -> None:
+        async with self._token_lock:
+            if self._token == token:  # only the first of many concurrent 401s refreshes
+                self._token = None
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def _call(
+        self, path: str, ipctype: str, value: BaseModel, *, photo: bytes | None = None
+    ) -> CityReply:
+        for attempt in (1, 2):
+            token = await self._token_value()
+            envelope = _build(
+                Envelope,
+                organ=self._organ,
+                ipctype=ipctype,
+                access_token=token,
+                value=value.model_dump(exclude_none=True),
+            )
+            payload = envelope.model_dump(exclude_none=True)
+            if photo is None:
+                body = await self._post(path, json=payload)
+            else:
+                info = json.dumps(payload, ensure_ascii=False)
+                body = await self._post(
+                    path,
+                    files={"file": ("photo.jpg", photo, "image/jpeg")},
+                    data={"info": info},
+                )
+            reply = self._parse(CityReply, body)
+            if reply.code in SUCCESS_CODES:
+                return reply
+            if reply.code == _AUTH_CODE:
+                await self._drop_token(token)
+                if attempt == 1:
+                    continue
+                raise PlatformAuthError(f"{ipctype}: token refused after a refresh")
+            if reply.code in _SERVER_CODES:
+                raise PlatformServerError(reply.code, reply.status)
+            raise PermanentError(reply.code, reply.status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def verify(self, plate: str, color: PlateColor) -> VerifyAnswer:
+        query = _build(CheckVehicleQuery, license=plate, licenseColor=color)
+        reply = await self._call(PATH_GET, "getCheckVehicle", query)
+        result = self._parse(CheckVehicleResult, reply.value or {})
+        return VerifyAnswer(
+            control=ControlFlag(int(result.isControl)),
+            reason=result.controlReason,
+            fuel=result.fuelType,
+            emission=result.emissionStandard,
+            raw=result.model_dump(),
+        )
+
+    def _fmt(self, when: datetime) -> str:
+        return when.astimezone(self._zone).strftime(TIME_FORMAT)
+
+    def _common(self, report: PassReport) -> dict[str, str]:
+        return {
+            "lsh": report.serial,
+            "qybh": report.enterprise_code,
+            "qymc": report.enterprise_name,
+            "dzbh": report.gate_code,
+            "cphm": report.plate or NO_PLATE_TEXT,
+            "cpys": report.color,
+        }
+
+    async def send_pass(self, report: PassReport) -> None:
+        record = _build(
+            DrivingRecord,
+            **self._common(report),
+            tgsjq=self._fmt(report.time_from),
+            tgsjz=self._fmt(report.time_to),
+            tgzt=report.direction.city_code,
+            bgzt=report.gate_signal.city_code,
+        )
+        await self._call(PATH_PUT, "shareDrivingRecord", record)
+
+    async def send_photo(
+        self,
+        report: PassReport,
+        photo: PhotoReport,
+        mode: Literal["multipart", "base64"] = "multipart",
+    ) -> None:
+        if not is_jpeg(photo.data):
+            raise InvalidMessageError("sharePhotoInfo: the photo is not a JPEG")
+        if len(photo.data) >= MAX_PHOTO_BYTES:
+            raise InvalidMessageError(
+                f"sharePhotoInfo: the photo has {len(photo.data)} bytes, the limit is 1 MB"
+            )
+        inline = base64.b64encode(photo.data).decode() if mode == "base64" else None
+        info = _build(
+            PhotoInfo,
+            **self._common(report),
+            zpbh=str(photo.number),
+            zplx=str(photo.kind),
+            pzsj=self._fmt(photo.taken_at),
+            base64Image=inline,
+        )
+        await self._call(PATH_FILE, "sharePhotoInfo", info, photo=None if inline else photo.data)

@@ -1,0 +1,51 @@
+"""What went wrong talking to the platform, classified for the caller.
+
+Store-and-forward retries :class:`RetryableError` forever (with backoff) and parks
+:class:`PermanentError` as a dead letter; verification treats any :class:`PlatformError` as
+"the platform cannot answer" and applies the offline policy.
+"""
+
+from __future__ import annotations
+
+
+class PlatformError(Exception):
+    """Any failure of a platform call."""
+
+
+class RetryableError(PlatformError):
+    """Trying again later may succeed: no link, timeout, server error, token trouble."""
+
+
+class PlatformUnavailableError(RetryableError):
+    """No answer: connection refused, reset, DNS failure or timeout."""
+
+
+class PlatformServerError(RetryableError):
+    """The platform answered with a server-side error (5xx / code 500, 502)."""
+
+    def __init__(self, code: str, status: str) -> None:
+        self.code, self.status = code, status
+        super().__init__(f"platform server error {code}: {status}")
+
+
+class PlatformAuthError(RetryableError):
+    """The token was refused even after a fresh one was fetched, or the login failed."""
+
+
+class InvalidReplyError(RetryableError):
+    """The reply could not be parsed or failed validation."""
+
+
+class PermanentError(PlatformError):
+    """The platform refused the message itself (952 format check, 400, 403, 404…)."""
+
+    def __init__(self, code: str, status: str) -> None:
+        self.code, self.status = code, status
+        super().__init__(f"platform rejected the message ({code}): {status}")
+
+
+class InvalidMessageError(PermanentError):
+    """Our own message breaks the spec; it was stopped before it was sent."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("local", detail)

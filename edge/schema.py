@@ -1,0 +1,66 @@
+"""The one SQLite schema, as an ordered list of migrations (``PRAGMA user_version``).
+
+Never edit a migration that has shipped; append a new one.
+Times are unix seconds (REAL); :mod:`edge.store` formats them in the site's time zone.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the ledger, its photos and the outbox that forwards both.
+    """
+    CREATE TABLE passes (
+        id            INTEGER PRIMARY KEY,
+        serial        TEXT    NOT NULL UNIQUE,     -- 流水号 §6.4
+        lane_id       TEXT    NOT NULL,
+        gate_code     TEXT    NOT NULL,
+        direction     TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+        plate         TEXT,                        -- NULL: no readable plate (无牌车)
+        plate_color   TEXT    NOT NULL,            -- §7.1
+        flag          TEXT,                        -- why a guard should look at it
+        camera_time   REAL    NOT NULL,
+        received_at   REAL    NOT NULL,
+        source        TEXT    NOT NULL,            -- ingest adapter
+        vendor_id     TEXT,                        -- camera's own record id, if any
+        verdict       TEXT    NOT NULL CHECK (verdict IN ('open', 'refuse')),
+        reason_code   TEXT    NOT NULL,
+        reason        TEXT    NOT NULL,
+        decided_by    TEXT    NOT NULL,            -- platform / offline / local
+        verify_json   TEXT,                        -- the platform's answer, when it gave one
+        barrier       TEXT,                        -- opened / failed / not-commanded; NULL unknown
+        barrier_error TEXT,
+        state         TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'final')),
+        gate_signal   INTEGER,                     -- 0 passed, 1 not lifted, 2 lifted not passed
+        passed_at     REAL,
+        confirmed_by  TEXT                         -- detector / timeout / barrier / restart
+    );
+    CREATE INDEX passes_plate ON passes (plate, id);
+    CREATE INDEX passes_open ON passes (state) WHERE state = 'open';
+
+    CREATE TABLE photos (
+        id        INTEGER PRIMARY KEY,
+        pass_id   INTEGER NOT NULL REFERENCES passes (id),
+        number    INTEGER NOT NULL,                -- §7.2 1 front, 2 rear
+        kind      INTEGER NOT NULL,                -- §7.3 1 entry, 2 exit, 3 gate crash
+        path      TEXT    NOT NULL,                -- relative to storage.photo_dir
+        size      INTEGER NOT NULL,
+        taken_at  REAL    NOT NULL
+    );
+    CREATE INDEX photos_pass ON photos (pass_id);
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        pass_id         INTEGER NOT NULL REFERENCES passes (id),
+        kind            TEXT    NOT NULL CHECK (kind IN ('record', 'photo')),
+        photo_id        INTEGER REFERENCES photos (id),
+        state           TEXT    NOT NULL CHECK (state IN ('held', 'pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX outbox_pass ON outbox (pass_id, kind);
+    """,
+]

@@ -1,0 +1,57 @@
+"""Serial numbers (流水号) exactly as spec §6.4.
+
+Layout (25 characters): enterprise code (10) + gate code (2) + ``A`` in / ``B`` out +
+``yyMMddHHmmss`` (12) in the site's time zone.
+
+Uniqueness rule: the time part of a new number is the pass's second, or one second after the
+last number issued for the same enterprise, gate and direction, whichever is later. Two passes
+in the same second therefore get consecutive seconds; a clock that steps backwards never
+makes a number repeat. The last number is read from the ledger inside the transaction that
+records the pass, so the rule holds across restarts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+SERIAL_LENGTH = 25
+_TIME_FORMAT = "%y%m%d%H%M%S"
+
+Direction = Literal["in", "out"]
+
+
+def serial_prefix(enterprise_code: str, gate_code: str, direction: Direction) -> str:
+    if len(enterprise_code) != 10 or not enterprise_code.isdigit():
+        raise ValueError(f"enterprise code must be 10 digits, got {enterprise_code!r}")
+    if len(gate_code) != 2 or not gate_code.isdigit():
+        raise ValueError(f"gate code must be 2 digits, got {gate_code!r}")
+    return f"{enterprise_code}{gate_code}{'A' if direction == 'in' else 'B'}"
+
+
+def serial_time(serial: str, zone: ZoneInfo) -> datetime:
+    return datetime.strptime(serial[13:], _TIME_FORMAT).replace(tzinfo=zone)
+
+
+def next_serial(prefix: str, when: datetime, last: str | None) -> str:
+    """The serial number for a pass at ``when`` (aware) given the ``last`` one for ``prefix``."""
+    if when.tzinfo is None:
+        raise ValueError("pass time must carry a time zone")
+    candidate = when.replace(microsecond=0)
+    if last is not None:
+        if not last.startswith(prefix):
+            raise ValueError(f"last serial {last!r} does not belong to {prefix!r}")
+        floor = serial_time(last, candidate.tzinfo) + timedelta(seconds=1)  # type: ignore[arg-type]
+        candidate = max(candidate, floor)
+    return prefix + candidate.strftime(_TIME_FORMAT)
+
+
+def is_valid_serial(serial: str) -> bool:
+    if len(serial) != SERIAL_LENGTH or not serial[:12].isdigit() or serial[12] not in "AB":
+        return False
+    try:
+        datetime.strptime(serial[13:], _TIME_FORMAT)  # noqa: DTZ007 - layout check only
+    except ValueError:
+        return False
+    return True

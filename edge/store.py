@@ -1,0 +1,323 @@
+"""The local ledger in SQLite: passes, photos and the outbox that forwards them.
+
+Durability: WAL with ``synchronous=FULL``, so a committed pass survives ``kill -9`` and power
+loss (on storage that honours flushes). A gate commits about one pass a second at peak, far
+below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
+written in one transaction, before the barrier moves.
+
+One connection serves the daemon; a lock keeps each transaction's statements together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from edge.codes import ControlFlag, GateSignal
+from edge.decision import CachedAnswer, Decision
+from edge.platform.base import VerifyAnswer
+from edge.schema import MIGRATIONS
+from edge.serials import next_serial
+
+
+@dataclass(frozen=True, slots=True)
+class NewPass:
+    lane_id: str
+    gate_code: str
+    direction: str
+    serial_prefix: str
+    when: datetime  # aware; its second goes into the serial number
+    plate: str | None
+    plate_color: str
+    camera_time: float
+    received_at: float
+    source: str
+    vendor_id: str | None
+    decision: Decision
+    flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPhoto:
+    number: int
+    kind: int
+    path: str
+    size: int
+    taken_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPass:
+    id: int
+    serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    pass_id: int
+    kind: str
+    photo_id: int | None
+    attempts: int
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        #: Set whenever outbox entries become sendable; the forwarder waits on it.
+        self.outbox_changed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, clock)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    async def record_pass(self, new: NewPass, photos: Sequence[NewPhoto]) -> RecordedPass:
+        """Allocate the serial number and commit the pass, photos and held outbox entries."""
+        decision = new.decision
+        verify_json = (
+            json.dumps(
+                {
+                    "control": int(decision.answer.control),
+                    "reason": decision.answer.reason,
+                    "fuel": decision.answer.fuel,
+                    "emission": decision.answer.emission,
+                },
+                ensure_ascii=False,
+            )
+            if decision.answer is not None and decision.source == "platform"
+            else None
+        )
+        now = self._clock()
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._db.execute(
+                    "SELECT serial FROM passes WHERE serial > ? AND serial < ? "
+                    "ORDER BY serial DESC LIMIT 1",
+                    (new.serial_prefix, new.serial_prefix + ":"),
+                ) as cur:
+                    last = await cur.fetchone()
+                serial = next_serial(new.serial_prefix, new.when, last[0] if last else None)
+                cur = await self._db.execute(
+                    "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
+                    "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
+                    "reason_code, reason, decided_by, verify_json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        serial,
+                        new.lane_id,
+                        new.gate_code,
+                        new.direction,
+                        new.plate,
+                        new.plate_color,
+                        new.flag,
+                        new.camera_time,
+                        new.received_at,
+                        new.source,
+                        new.vendor_id,
+                        decision.verdict,
+                        decision.code,
+                        decision.reason,
+                        decision.source,
+                        verify_json,
+                    ),
+                )
+                pass_id = cur.lastrowid
+                assert pass_id is not None
+                await self._db.execute(
+                    "INSERT INTO outbox (pass_id, kind, state, created_at) "
+                    "VALUES (?, 'record', 'held', ?)",
+                    (pass_id, now),
+                )
+                for photo in photos:
+                    cur = await self._db.execute(
+                        "INSERT INTO photos (pass_id, number, kind, path, size, taken_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
+                    )
+                    await self._db.execute(
+                        "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
+                        "VALUES (?, 'photo', ?, 'held', ?)",
+                        (pass_id, cur.lastrowid, now),
+                    )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        return RecordedPass(pass_id, serial)
+
+    async def set_barrier(self, pass_id: int, state: str, error: str | None = None) -> None:
+        async with self._lock:
+            await self._db.execute(
+                "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?",
+                (state, error, pass_id),
+            )
+
+    async def finalise(
+        self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
+    ) -> None:
+        """Record how the pass ended and release its outbox entries for forwarding."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute(
+                    "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, "
+                    "confirmed_by = ? WHERE id = ? AND state = 'open'",
+                    (int(signal), passed_at, confirmed_by, pass_id),
+                )
+                await self._db.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
+                    "WHERE pass_id = ? AND state = 'held'",
+                    (self._clock(), pass_id),
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        self.outbox_changed.set()
+
+    async def open_passes(self) -> list[sqlite3.Row]:
+        """Passes recorded but never finalised (the daemon stopped while confirming)."""
+        return await self._fetchall(
+            "SELECT id, serial, verdict, barrier, received_at FROM passes WHERE state = 'open'"
+        )
+
+    async def cached_answer(self, plate: str) -> CachedAnswer | None:
+        """The platform's most recent answer for ``plate`` (for the offline ``cache`` policy)."""
+        rows = await self._fetchall(
+            "SELECT verify_json, received_at FROM passes WHERE plate = ? AND "
+            "verify_json IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (plate,),
+        )
+        if not rows:
+            return None
+        data = json.loads(rows[0]["verify_json"])
+        answer = VerifyAnswer(
+            control=ControlFlag(data["control"]),
+            reason=data["reason"],
+            fuel=data["fuel"],
+            emission=data["emission"],
+        )
+        return CachedAnswer(answer, float(rows[0]["received_at"]))
+
+    async def count_passes(self) -> int:
+        rows = await self._fetchall("SELECT count(*) AS n FROM passes")
+        return int(rows[0]["n"])
+
+    async def get_pass(self, pass_id: int) -> sqlite3.Row:
+        rows = await self._fetchall("SELECT * FROM passes WHERE id = ?", (pass_id,))
+        if not rows:
+            raise KeyError(pass_id)
+        return rows[0]
+
+    async def find_pass(self, serial: str) -> sqlite3.Row | None:
+        rows = await self._fetchall("SELECT * FROM passes WHERE serial = ?", (serial,))
+        return rows[0] if rows else None
+
+    async def get_photo(self, photo_id: int) -> sqlite3.Row:
+        rows = await self._fetchall("SELECT * FROM photos WHERE id = ?", (photo_id,))
+        if not rows:
+            raise KeyError(photo_id)
+        return rows[0]
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    _DUE = (
+        "FROM outbox o WHERE o.state = 'pending' AND (o.kind = 'record' OR EXISTS ("
+        "SELECT 1 FROM outbox r WHERE r.pass_id = o.pass_id AND r.kind = 'record' "
+        "AND r.state = 'sent'))"
+    )
+
+    async def due_entries(self, limit: int, exclude: Sequence[int] = ()) -> list[OutboxEntry]:
+        """Sendable entries, oldest first; a pass's photos only after its record was sent."""
+        skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        rows = await self._fetchall(
+            f"SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts {self._DUE} "
+            f"AND o.next_attempt_at <= ?{skip} ORDER BY o.id LIMIT ?",
+            (self._clock(), *exclude, limit),
+        )
+        return [
+            OutboxEntry(r["id"], r["pass_id"], r["kind"], r["photo_id"], r["attempts"])
+            for r in rows
+        ]
+
+    async def next_due_at(self, exclude: Sequence[int] = ()) -> float | None:
+        skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        rows = await self._fetchall(
+            f"SELECT min(o.next_attempt_at) AS t {self._DUE}{skip}",
+            tuple(exclude),
+        )
+        value = rows[0]["t"]
+        return None if value is None else float(value)
+
+    async def mark_sent(self, entry_id: int) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+            (self._clock(), entry_id),
+        )
+        self.outbox_changed.set()
+
+    async def mark_retry(self, entry_id: int, next_attempt_at: float, error: str) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (next_attempt_at, error[:500], entry_id),
+        )
+
+    async def mark_dead(self, entry_id: int, error: str) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? "
+            "WHERE id = ?",
+            (error[:500], entry_id),
+        )
+
+    async def outbox_counts(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        return {row["state"]: int(row["n"]) for row in rows}
+
+    async def _update_entry(self, sql: str, args: tuple[Any, ...]) -> None:
+        async with self._lock:
+            await self._db.execute(sql, args)
+
+    async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        async with self._lock, self._db.execute(sql, args) as cur:
+            return list(await cur.fetchall())

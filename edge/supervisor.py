@@ -1,0 +1,51 @@
+"""Supervised components: a crash is logged and the component restarted, the daemon lives on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger("edge.supervisor")
+
+_HEALTHY_RUN_SECONDS = 60.0
+
+
+class Supervisor:
+    def __init__(self, initial_delay: float = 1.0, max_delay: float = 30.0) -> None:
+        self.initial_delay, self.max_delay = initial_delay, max_delay
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.restarts: dict[str, int] = {}
+
+    def start(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        self.restarts[name] = 0
+        self._tasks[name] = asyncio.create_task(self._supervise(name, factory), name=name)
+
+    async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        delay = self.initial_delay
+        while True:
+            started = time.monotonic()
+            try:
+                await factory()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("component crashed; restarting", component=name, delay=delay)
+            else:
+                log.warning("component stopped; restarting", component=name, delay=delay)
+            if time.monotonic() - started > _HEALTHY_RUN_SECONDS:
+                delay = self.initial_delay
+            self.restarts[name] += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: not task.done() for name, task in self._tasks.items()}
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
