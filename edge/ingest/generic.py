@@ -67,7 +67,9 @@ def parse_generic(data: Any, received: datetime) -> PlateRead:
     plate = normalise_plate(raw_plate)
     color = parse_color(data.get("color"), plate)
     when = parse_time(data.get("time"), received)
-    images_in = data.get("images") or {}
+    images_in = data.get("images")
+    if images_in is None:
+        images_in = {}
     if not isinstance(images_in, dict):
         raise PayloadError("'images' must be an object")
     images = tuple(

@@ -64,7 +64,7 @@ class PushReceiver:
         received, mono = datetime.now(self.zone), time.monotonic()
         kind = lane.cfg.camera.kind
         try:
-            data = decode_body(body)
+            data = decode_body(body, request.charset)
             read = _PARSERS[kind](data, received)
         except PayloadError as exc:
             log.warning(

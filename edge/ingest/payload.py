@@ -15,18 +15,42 @@ class PayloadError(ValueError):
     """A camera payload that cannot be understood; answered with HTTP 400."""
 
 
-def decode_body(body: bytes) -> Any:
-    """Parse a JSON body: UTF-8 first, GB18030 for legacy firmware."""
-    for encoding in ("utf-8", "gb18030"):
+def _has_two_byte_utf8_chars(text: str) -> bool:
+    # U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload,
+    # but exactly what GBK/GB18030 Chinese looks like when misread as UTF-8 ("豫" D4 A5 → "ԥ").
+    return any("\u0080" <= ch <= "\u07ff" for ch in text)
+
+
+def decode_text(body: bytes, charset: str | None = None) -> str:
+    """Decode a camera body: the declared charset, else UTF-8, else GB18030 (legacy firmware)."""
+    if charset:
         try:
-            text = body.decode(encoding)
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return body.decode("gb18030")
         except UnicodeDecodeError:
-            continue
+            raise PayloadError("body is neither UTF-8 nor GB18030 text") from None
+    if _has_two_byte_utf8_chars(text):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PayloadError(f"body is not valid JSON: {exc}") from None
-    raise PayloadError("body is neither UTF-8 nor GB18030 text")
+            legacy = body.decode("gb18030")
+        except UnicodeDecodeError:
+            return text
+        if not _has_two_byte_utf8_chars(legacy):
+            return legacy
+    return text
+
+
+def decode_body(body: bytes, charset: str | None = None) -> Any:
+    """Parse a JSON body (see :func:`decode_text` for the character set)."""
+    try:
+        return json.loads(decode_text(body, charset))
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}") from None
 
 
 def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -69,6 +69,19 @@ class PhotoArrival:
     multipart: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected failure for the next business call (tokens are never faulted).
+
+    ``http``: answer with this HTTP status; ``code``: answer HTTP 200 with this JSON code;
+    ``garbage``: answer HTTP 200 with a body that is not JSON.
+    """
+
+    kind: Literal["http", "code", "garbage"]
+    value: int | str = 500
+    ipctype: str | None = None  # only calls of this business code; None = any
+
+
 @dataclass
 class CityPlatformSim:
     organ: str = "4110020001"
@@ -86,6 +99,7 @@ class CityPlatformSim:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     tokens: dict[str, float] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -172,6 +186,17 @@ class CityPlatformSim:
         log.warning("sim platform rejected a call", ipctype=ipctype, code=code, reason=reason)
         return web.json_response({"code": code, "status": reason})
 
+    def _fault(self, ipctype: str) -> web.Response | None:
+        for i, fault in enumerate(self.faults):
+            if fault.ipctype in (None, ipctype):
+                del self.faults[i]
+                if fault.kind == "http":
+                    return web.Response(status=int(fault.value), text="injected failure")
+                if fault.kind == "garbage":
+                    return web.Response(status=200, text="<html>gateway</html>")
+                return web.json_response({"code": str(fault.value), "status": "injected"})
+        return None
+
     def _check_envelope(self, body: Any) -> tuple[str, dict[str, Any]] | web.Response:
         if not isinstance(body, dict):
             return self._reject("?", "400", "请求格式错误")
@@ -212,6 +237,8 @@ class CityPlatformSim:
             return checked
         ipctype, value = checked
         self.calls[ipctype] += 1
+        if (fault := self._fault(ipctype)) is not None:
+            return fault
         if ipctype != "getCheckVehicle":
             return self._reject(ipctype, "404", "未知业务接口代码")
         try:
@@ -239,6 +266,8 @@ class CityPlatformSim:
             return checked
         ipctype, value = checked
         self.calls[ipctype] += 1
+        if (fault := self._fault(ipctype)) is not None:
+            return fault
         if ipctype != "shareDrivingRecord":
             return self._reject(ipctype, "404", "未知业务接口代码")
         try:
@@ -249,21 +278,26 @@ class CityPlatformSim:
         await self._notify()
         return web.json_response(OK)
 
-    async def _put_file(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(self.delay)
+    @staticmethod
+    async def _photo_parts(request: web.Request) -> tuple[str | None, bytes | None]:
+        """The ``info`` JSON text and the ``file`` bytes of a put_file request."""
+        if not request.content_type.startswith("multipart/"):
+            return await request.text(), None
         info_text: str | None = None
         photo: bytes | None = None
-        if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader):
-                    continue
-                if part.name == "info":
-                    info_text = (await part.read()).decode("utf-8")
-                elif part.name == "file":
-                    photo = bytes(await part.read())
-        else:
-            info_text = await request.text()
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "info":
+                info_text = (await part.read()).decode("utf-8")
+            elif part.name == "file":
+                photo = bytes(await part.read())
+        return info_text, photo
+
+    async def _put_file(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay)
+        info_text, photo = await self._photo_parts(request)
         try:
             body = json.loads(info_text) if info_text is not None else None
         except json.JSONDecodeError:
@@ -273,6 +307,8 @@ class CityPlatformSim:
             return checked
         ipctype, value = checked
         self.calls[ipctype] += 1
+        if (fault := self._fault(ipctype)) is not None:
+            return fault
         try:
             info = PhotoInfo.model_validate(value)
         except ValidationError as exc:

@@ -1,0 +1,96 @@
+"""Builders shared by the tests: configs, daemons and simulators wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from edge.config import Config
+from edge.daemon import Daemon
+from edge.sim.camera import CameraFormat, CameraSim
+from edge.sim.platform import CityPlatformSim
+
+GENERIC_LANE: dict[str, Any] = {
+    "id": "in-1",
+    "gate_code": "01",
+    "direction": "in",
+    "confirm_timeout_seconds": 5,
+    "camera": {"kind": "generic-push"},
+    "barrier": {"driver": "virtual"},
+    "led": {"driver": "virtual"},
+    "detector": {"driver": "virtual", "pass_after_seconds": 0.01},
+}
+
+VZENITH_LANE: dict[str, Any] = {
+    "id": "vz-1",
+    "gate_code": "02",
+    "direction": "in",
+    "camera": {"kind": "vzenith-push"},
+    "barrier": {"driver": "camera-relay"},
+    "led": {"driver": "camera-serial"},
+}
+
+
+def config_data(
+    tmp_path: Path, base_url: str, lanes: list[dict[str, Any]] | None = None, **sections: Any
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "site": {"enterprise_code": "4110020001", "enterprise_name": "测试企业"},
+        "platform": {
+            "base_url": base_url,
+            "organ": "4110020001",
+            "username": "gate01",
+            "password": "sim-password",
+            "verify_deadline_seconds": 1.0,
+        },
+        "lanes": copy.deepcopy(lanes if lanes is not None else [GENERIC_LANE]),
+        "storage": {"database": str(tmp_path / "edge.db"), "photo_dir": str(tmp_path / "photos")},
+        "forwarder": {"backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.2},
+        "web": {"port": 0},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return data
+
+
+def make_config(tmp_path: Path, base_url: str, **kwargs: Any) -> Config:
+    return Config(**config_data(tmp_path, base_url, **kwargs))
+
+
+@asynccontextmanager
+async def running_daemon(cfg: Config) -> AsyncIterator[Daemon]:
+    daemon = Daemon(cfg)
+    await daemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.stop()
+
+
+def camera(daemon: Daemon, lane: str = "in-1", fmt: CameraFormat = "generic") -> CameraSim:
+    return CameraSim(f"http://127.0.0.1:{daemon.web.port}/push/{lane}", fmt)
+
+
+async def wait_records(
+    sim: CityPlatformSim, count: int, photos: int = 0, timeout: float = 10
+) -> None:
+    await sim.wait_for(
+        lambda: len(sim.records) >= count and sum(len(p) for p in sim.photos.values()) >= photos,
+        timeout,
+    )
+
+
+async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 5) -> None:
+    """Wait until ``condition`` holds, re-checking each time the loop gets a turn (bounded)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = condition()
+            if isinstance(result, Awaitable):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.01)

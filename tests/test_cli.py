@@ -1,0 +1,127 @@
+"""The ``edge`` command as a technician runs it: real processes, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+from edge.sim.platform import CityPlatformSim
+from tests.helpers import eventually, wait_records
+
+EDGE = [sys.executable, "-m", "edge"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_run_serves_logs_json_and_stops_on_sigterm(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[site]
+enterprise_code = "4110020001"
+enterprise_name = "测试企业"
+[platform]
+base_url = "{platform_sim.base_url}"
+organ = "4110020001"
+username = "gate01"
+password = "will-be-overridden"
+[[lanes]]
+id = "in-1"
+gate_code = "01"
+direction = "in"
+camera = {{ kind = "generic-push" }}
+barrier = {{ driver = "virtual" }}
+[storage]
+database = "state/edge.db"
+photo_dir = "state/photos"
+[web]
+port = {port}
+""",
+        "utf-8",
+    )
+    env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
+    proc = await asyncio.create_subprocess_exec(
+        *EDGE, "run", "--config", str(config), env=env, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+
+            async def up() -> bool:
+                try:
+                    return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, timeout=20)
+            reply = await http.post(
+                f"http://127.0.0.1:{port}/push/in-1", json={"plate": "豫A12345"}
+            )
+        assert reply.json()["verdict"] == "open"
+        await wait_records(platform_sim, 1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    events = [line["event"] for line in lines]
+    assert events[0] == "daemon ready"
+    assert events[-1] == "daemon stopped"
+    decided = next(line for line in lines if line["event"] == "pass decided")
+    assert decided["plate"] == "豫A12345"
+    assert decided["lane"] == "in-1"
+    assert decided["serial"]
+    assert "will-be-overridden" not in out.decode()
+    assert platform_sim.password not in out.decode()
+    assert (tmp_path / "state" / "edge.db").exists()
+
+
+async def test_demo_runs_a_short_stream() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *EDGE,
+        "demo",
+        "--trucks",
+        "12",
+        "--interval",
+        "0.02",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "相机抬杆 open" in text
+    assert "platform goes DOWN" in text
+    summary = next(line for line in text.splitlines() if "platform received" in line)
+    assert " 0 duplicates, 0 rejected" in summary
+    assert "some records are still waiting" not in text
+
+
+async def test_sim_platform_runs_on_its_own() -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *EDGE, "sim", "platform", "--port", str(port), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert f"127.0.0.1:{port}/ysgk" in line.decode()
+        async with httpx.AsyncClient() as http:
+            stats = (await http.get(f"http://127.0.0.1:{port}/sim/stats")).json()
+        assert stats["records"] == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 20)

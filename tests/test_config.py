@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import load_config, parse_config
+from edge.config_errors import ConfigError, format_loc, locate_keys
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+SECRET = "Sup3r-Secret-Passw0rd-That-Is-Far-Too-Long"
+
+
+def errors_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.toml")
+    return info.value
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    hits = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    return hits[occurrence - 1]
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_config(EXAMPLE)
+    assert [lane.id for lane in cfg.lanes] == ["in-1", "out-1"]
+    assert cfg.lanes[0].barrier.driver == "camera-relay"
+    assert cfg.site.zone.key == "Asia/Shanghai"
+    assert cfg.lane("out-1").direction == "out"
+    with pytest.raises(KeyError):
+        cfg.lane("nope")
+
+
+def test_every_error_is_reported_with_key_path_and_line() -> None:
+    text = EXAMPLE.read_text("utf-8")
+    bad = (
+        text.replace('enterprise_code = "4110020001"', 'enterprise_code = "41100"')
+        .replace("channel = 0        #", "channel = 7        #")
+        .replace('direction = "out"', 'direction = "outt"')
+        .replace("[forwarder]", "[forwarder]\nconcurency = 3")
+    )
+    err = errors_of(bad)
+    by_path = {format_loc(issue.loc): issue for issue in err.issues}
+    assert set(by_path) == {
+        "site.enterprise_code",
+        "lanes[0].barrier.channel",
+        "lanes[1].direction",
+        "forwarder.concurency",
+    }
+    assert by_path["lanes[0].barrier.channel"].line == line_of(bad, "channel = 7")
+    assert by_path["lanes[1].direction"].line == line_of(bad, 'direction = "outt"')
+    assert by_path["forwarder.concurency"].line == line_of(bad, "concurency")
+    assert "unknown key" in by_path["forwarder.concurency"].message
+    rendered = err.render()
+    assert rendered.startswith("site.toml: 4 configuration error(s)")
+    assert "lanes[0].barrier.channel (line" in rendered
+    assert "(got 7)" in rendered
+
+
+def test_secrets_are_never_echoed() -> None:
+    text = EXAMPLE.read_text("utf-8").replace('password = "change-me"', f'password = "{SECRET}"')
+    err = errors_of(text)
+    assert [format_loc(i.loc) for i in err.issues] == ["platform.password"]
+    assert SECRET not in err.render()
+    token_text = EXAMPLE.read_text("utf-8").replace(
+        'kind = "generic-push"', 'kind = "generic-push"\ntoken = 12345'
+    )
+    assert "12345" not in errors_of(token_text).render()
+
+
+def test_missing_sections_and_keys() -> None:
+    err = errors_of('[site]\nenterprise_name = "x"\n')
+    paths = {format_loc(i.loc) for i in err.issues}
+    assert {"site.enterprise_code", "platform", "lanes"} <= paths
+    missing = next(i for i in err.issues if format_loc(i.loc) == "site.enterprise_code")
+    assert missing.line == 1  # points at the [site] table
+
+
+def test_toml_syntax_error_names_the_line() -> None:
+    err = errors_of('[site]\nenterprise_code = "4110020001\n')
+    assert "TOML syntax error" in err.render()
+    assert "line 2" in err.render()
+
+
+def test_semantic_errors() -> None:
+    text = EXAMPLE.read_text("utf-8").replace('id = "out-1"', 'id = "in-1"')
+    text = text.replace('direction = "out"', 'direction = "in"')
+    text = text.replace('kind = "vzenith-push"', 'kind = "generic-push"')
+    messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
+    assert "used twice" in messages["lanes[1].id"]
+    assert "serial numbers would collide" in messages["lanes[1].gate_code"]
+    assert "vzenith-push" in messages["lanes[0].barrier.driver"]
+    assert "vzenith-push" in messages["lanes[0].led.driver"]
+
+
+def test_bad_time_zone_and_led_template() -> None:
+    text = EXAMPLE.read_text("utf-8").replace('"Asia/Shanghai"', '"Mars/Olympus"')
+    text = text.replace('open = ["{plate}"', 'open = ["{plate} {speed}"')
+    text = text.replace('refuse = ["{plate}"', 'refuse = ["{plate"')
+    messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
+    assert "unknown time zone" in messages["site.timezone"]
+    assert "speed" in messages["led_text.open"]
+    assert "bad template" in messages["led_text.refuse"]
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_PLATFORM__PASSWORD", "from-env")
+    monkeypatch.setenv("EDGE_WEB__PORT", "9001")
+    cfg = load_config(EXAMPLE)
+    assert cfg.platform.password.get_secret_value() == "from-env"
+    assert cfg.web.port == 9001
+    assert cfg.platform.username == "gate01"  # the rest still comes from the file
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text("utf-8").replace(
+        'database = "/var/lib/edge-gate/edge.db"', 'database = "data/edge.db"'
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(text, "utf-8")
+    assert load_config(path).storage.database == tmp_path / "data" / "edge.db"
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'[site]\nenterprise_name = "\xff"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(latin)
+
+
+def test_locate_keys_handles_arrays_dotted_and_inline_tables() -> None:
+    text = (
+        "[site]\nname = 1\n[[lanes]]\nid = 'a'\n[lanes.barrier]\ndriver = 'x'\n"
+        "[[lanes]]\nid = 'b'\nbarrier = { driver = 'y', channel = 2 }\nsite.sub = 3\n"
+    )
+    lines = locate_keys(text)
+    assert lines[("lanes", 0, "barrier", "driver")] == 6
+    assert lines[("lanes", 1, "id")] == 8
+    assert lines[("lanes", 1, "barrier", "channel")] == 9
+    assert lines[("lanes", 1, "site", "sub")] == 10
+
+
+def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out
+    assert "in-1: gate 01 in, camera vzenith-push" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text("utf-8").replace('gate_code = "01"', 'gate_code = "1"', 1))
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "lanes[0].gate_code (line" in err
+    assert main(["run", "--config", str(bad)]) == 2
+    assert "lanes[0].gate_code" in capsys.readouterr().err

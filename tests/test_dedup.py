@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from edge.dedup import Deduplicator
+
+
+def test_same_plate_within_window_is_duplicate() -> None:
+    dedup = Deduplicator(60)
+    assert not dedup.is_duplicate("豫A12345", None, 0.0)
+    assert dedup.is_duplicate("豫A12345", None, 59.0)
+    assert dedup.is_duplicate("豫A12346", None, 30.0)  # refined read, one character off
+    assert not dedup.is_duplicate("豫A12345", None, 61.0)  # window passed: a new pass
+
+
+def test_different_plates_are_not_duplicates() -> None:
+    dedup = Deduplicator(60)
+    assert not dedup.is_duplicate("豫A12345", None, 0.0)
+    assert not dedup.is_duplicate("晋E55123", None, 1.0)
+
+
+def test_no_plate_reads_match_only_by_camera_record_id() -> None:
+    dedup = Deduplicator(60)
+    assert not dedup.is_duplicate(None, "vz-1", 0.0)
+    assert not dedup.is_duplicate(None, "vz-2", 1.0)  # another unplated vehicle
+    assert dedup.is_duplicate(None, "vz-1", 2.0)  # the camera resent record 1
+    assert not dedup.is_duplicate(None, None, 3.0)
+    assert not dedup.is_duplicate(None, None, 3.0)
+
+
+def test_zero_window_disables() -> None:
+    dedup = Deduplicator(0)
+    assert not dedup.is_duplicate("豫A12345", None, 0.0)
+    assert not dedup.is_duplicate("豫A12345", None, 0.5)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine
+from drivers.base import Barrier, Detector, Display, DriverUnavailableError
+from drivers.camera_reply import CameraRelayBarrier, CameraSerialDisplay
+from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
+
+
+def test_drivers_satisfy_the_protocols() -> None:
+    assert isinstance(VirtualBarrier(), Barrier)
+    assert isinstance(CameraRelayBarrier(), Barrier)
+    assert isinstance(VirtualDisplay(), Display)
+    assert isinstance(CameraSerialDisplay(), Display)
+    assert isinstance(VirtualDetector(), Detector)
+
+
+async def test_camera_relay_acts_through_the_reply_until_sealed() -> None:
+    barrier, display = CameraRelayBarrier(channel=1, pulse_ms=800), CameraSerialDisplay()
+    reply = CameraReply()
+    ctx = Actuation("vz-1", "豫A12345", reply)
+    await barrier.open(ctx)
+    await display.show([DisplayLine("豫A12345"), DisplayLine("请通行")], ctx)
+    assert (reply.relay_channel, reply.relay_pulse_ms) == (1, 800)
+    assert reply.serial[0].data == "豫A12345\r\n请通行".encode("gbk")
+    reply.seal()
+    with pytest.raises(CameraReplySealedError):
+        await barrier.open(ctx)
+    with pytest.raises(CameraReplySealedError):
+        await display.show([DisplayLine("x")], ctx)
+    assert barrier.health.failures == 1
+    assert barrier.health.commands == 2
+    assert "already sent" in (barrier.health.last_error or "")
+
+
+async def test_camera_relay_without_a_push_fails_loudly() -> None:
+    with pytest.raises(DriverUnavailableError, match="did not come from a camera push"):
+        await CameraRelayBarrier().open(Actuation("vz-1", None))
+
+
+async def test_virtual_detector_sees_the_vehicle_after_an_opening() -> None:
+    barrier = VirtualBarrier()
+    detector = VirtualDetector(barrier, pass_after=0.01)
+    since = time.monotonic()
+    waiter = asyncio.create_task(detector.wait_passage(since, 2))
+    await barrier.open(Actuation("in-1", "豫A12345"))
+    assert await waiter is True
+    await barrier.wait_openings(1, 1)
+    assert not await detector.wait_passage(time.monotonic() + 1, 0.01)  # nothing new
+
+
+async def test_virtual_display_records_text() -> None:
+    display = VirtualDisplay()
+    await display.show([DisplayLine("豫A12345", ok=False)], Actuation("in-1", "豫A12345"))
+    assert display.shown == [["豫A12345"]]

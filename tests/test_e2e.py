@@ -1,0 +1,310 @@
+"""The real daemon (its HTTP server and SQLite file) against the platform and camera simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import structlog
+from structlog.testing import capture_logs
+
+from drivers.virtual import VirtualBarrier, VirtualDisplay
+from edge.daemon import Daemon
+from edge.serials import is_valid_serial
+from edge.sim.jpeg import jpeg_label
+from edge.sim.platform import CityPlatformSim
+from tests.helpers import (
+    GENERIC_LANE,
+    VZENITH_LANE,
+    camera,
+    eventually,
+    make_config,
+    running_daemon,
+    wait_records,
+)
+
+
+def barrier_of(daemon: Daemon, lane: str = "in-1") -> VirtualBarrier:
+    barrier = daemon.lanes[lane].devices.barrier
+    assert isinstance(barrier, VirtualBarrier)
+    return barrier
+
+
+async def test_allowed_opens_controlled_does_not_and_everything_arrives(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        allowed = await cam.push("豫A12345")
+        controlled = await cam.push("豫B6789G")
+        await cam.aclose()
+        assert allowed.body["verdict"] == "open"
+        assert allowed.body["barrier"] == "opened"
+        assert controlled.body["verdict"] == "refuse"
+        assert controlled.body["reason"] == "国四柴油 重污染管控"
+        assert [o.plate for o in barrier_of(daemon).openings] == ["豫A12345"]
+        display = daemon.lanes["in-1"].devices.display
+        assert isinstance(display, VirtualDisplay)
+        assert display.shown == [
+            ["豫A12345", "国六 未管控", "请通行"],
+            ["豫B6789G", "国四柴油 重污染管控", "禁止通行"],
+        ]
+
+        await wait_records(platform_sim, 2, photos=2)
+        serial = allowed.body["serial"]
+        assert is_valid_serial(serial)
+        assert serial.startswith("411002000101A")
+        (record,) = platform_sim.records[serial]
+        assert (record["cphm"], record["tgzt"], record["bgzt"]) == ("豫A12345", "1", "1")
+        refused = platform_sim.records[controlled.body["serial"]][0]
+        assert refused["bgzt"] == "0"  # not lifted
+        (photo,) = platform_sim.photos[serial]
+        assert photo.info["lsh"] == serial
+        assert photo.info["zplx"] == "1"
+        assert photo.multipart
+        row = await daemon.store.find_pass(serial)
+        assert row is not None
+        assert (row["gate_signal"], row["confirmed_by"], row["barrier"]) == (
+            0,
+            "detector",
+            "opened",
+        )
+        assert platform_sim.duplicates() == 0
+
+
+async def test_duplicate_read_makes_no_second_pass(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        first = await cam.push("豫A12345")
+        again = await cam.push("豫A12345")
+        refined = await cam.push("豫A12346")  # the camera's refined read, one character off
+        await cam.aclose()
+        assert first.body["duplicate"] is False
+        assert again.body == {"result": "ok", "duplicate": True}
+        assert refined.body["duplicate"] is True
+        assert len(barrier_of(daemon).openings) == 1
+        assert await daemon.store.count_passes() == 1
+
+
+async def test_platform_killed_mid_stream_records_arrive_after_it_returns(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(tmp_path, platform_sim.base_url, decision={"offline_policy": "allow"})
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        plates = ["豫A12345", "豫A88888", "豫K23456", "冀D77777", "豫G90872", "鲁H1234S"]
+        serials = [(await cam.push(plates[0])).body["serial"]]
+        await wait_records(platform_sim, 1, photos=1)
+        await platform_sim.stop()
+        for plate in plates[1:4]:
+            result = await cam.push(plate)
+            assert result.body["verdict"] == "open"  # decided offline, within the deadline
+            assert result.body["reason"] == "平台离线 放行"
+            serials.append(result.body["serial"])
+        assert daemon.link.state.value == "down"
+        await platform_sim.start()
+        for plate in plates[4:]:
+            serials.append((await cam.push(plate)).body["serial"])
+        await cam.aclose()
+        await wait_records(platform_sim, len(plates), photos=len(plates))
+        assert set(platform_sim.records) == set(serials)
+        assert platform_sim.duplicates() == 0
+        assert daemon.link.state.value == "up"
+
+
+async def test_vzenith_camera_opens_through_its_own_reply(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[VZENITH_LANE])
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon, "vz-1", "vzenith")
+        allowed = await cam.push("豫A12345")
+        controlled = await cam.push("豫B6789G")
+        duplicate = await cam.push("豫A12345")
+        await cam.aclose()
+        assert allowed.relay_opened
+        assert not controlled.relay_opened
+        assert not duplicate.relay_opened
+        assert cam.relay_pulses == ["豫A12345"]
+        reply = allowed.body["Response_AlarmInfoPlate"]
+        assert reply["info"] == "ok"
+        assert reply["content"] == "retransfer_stop"
+        assert reply["plateid"] == 1
+        assert allowed.serial_data[0].decode("gbk") == "豫A12345\r\n国六 未管控\r\n请通行"
+        assert "禁止通行" in controlled.serial_data[0].decode("gbk")
+        await wait_records(platform_sim, 2, photos=2)
+        rows = {r[0]["cphm"]: r[0] for r in platform_sim.records.values()}
+        assert rows["豫A12345"]["bgzt"] == "1"
+        assert rows["豫B6789G"]["bgzt"] == "0"
+        assert all(s.startswith("411002000102A") for s in platform_sim.records)
+
+
+async def test_unreadable_plate_still_leaves_a_flagged_row_with_photo(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        first = await cam.push(None)
+        second = await cam.push(None)  # another unplated vehicle: its own row
+        await cam.aclose()
+        assert first.body["verdict"] == "refuse"
+        assert first.body["reason"] == "无牌车 请联系门卫"
+        assert second.body["serial"] != first.body["serial"]
+        row = await daemon.store.find_pass(first.body["serial"])
+        assert row is not None
+        assert row["plate"] is None
+        assert row["flag"] == "no-plate"
+        await wait_records(platform_sim, 2, photos=2)
+        record = platform_sim.records[first.body["serial"]][0]
+        assert record["cphm"] == "无牌车"
+        assert platform_sim.calls["getCheckVehicle"] == 0  # nothing to check
+        photo = await daemon.photos.read((await daemon.store.get_photo(1))["path"])
+        assert jpeg_label(photo) == "无牌#1"
+
+
+async def test_late_answer_is_logged_never_acted_on(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(
+        tmp_path,
+        platform_sim.base_url,
+        platform={"verify_deadline_seconds": 0.2},
+        decision={"offline_policy": "deny"},
+    )
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        await cam.push("豫A12345")  # fetch the token while the platform is fast
+        platform_sim.delay = 0.5
+        with capture_logs() as logs:
+            result = await cam.push("豫A88888")
+            assert result.body["verdict"] == "refuse"
+            assert result.body["reason"] == "平台离线 禁止"
+            await eventually(
+                lambda: any(e["event"] == "late platform answer ignored" for e in logs)
+            )
+        await cam.aclose()
+        late = next(e for e in logs if e["event"] == "late platform answer ignored")
+        assert late["late_plate"] == "豫A88888"
+        assert late["control"] == 0
+        assert [o.plate for o in barrier_of(daemon).openings] == ["豫A12345"]
+
+
+async def test_vehicle_that_never_passes_is_lifted_not_passed(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane = {
+        **GENERIC_LANE,
+        "confirm_timeout_seconds": 0.1,
+        "detector": {"driver": "virtual", "pass_after_seconds": 30},
+    }
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url, lanes=[lane])) as d:
+        cam = camera(d)
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        await d.lanes["in-1"].drain()
+        row = await d.store.find_pass(result.body["serial"])
+        assert row is not None
+        assert (row["gate_signal"], row["confirmed_by"]) == (2, "timeout")
+        await wait_records(platform_sim, 1)
+        assert platform_sim.records[result.body["serial"]][0]["bgzt"] == "0"
+
+
+async def test_camera_reply_deadline_missed_means_not_lifted(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane = {**VZENITH_LANE, "camera": {"kind": "vzenith-push", "reply_deadline_seconds": 0.1}}
+    cfg = make_config(
+        tmp_path,
+        platform_sim.base_url,
+        lanes=[lane],
+        platform={"verify_deadline_seconds": 0.5},
+        decision={"offline_policy": "allow"},
+    )
+    async with running_daemon(cfg) as daemon:
+        platform_sim.delay = 0.3  # slower than the camera's deadline, faster than ours
+        cam = camera(daemon, "vz-1", "vzenith")
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        assert not result.relay_opened
+        await asyncio.sleep(0)
+        await wait_records(platform_sim, 1)
+        row = next(iter(platform_sim.records.values()))[0]
+        assert row["bgzt"] == "0"
+        stored = await daemon.store.find_pass(row["lsh"])
+        assert stored is not None
+        assert stored["barrier"] == "failed"
+        assert "already sent" in stored["barrier_error"]
+
+
+async def test_unconfirmed_passes_are_finalised_after_restart(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane = {**GENERIC_LANE, "detector": {"driver": "virtual", "pass_after_seconds": 30}}
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane])
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        serial = (await cam.push("豫A12345")).body["serial"]
+        await cam.aclose()
+        # stopped while the detector is still waiting for the vehicle
+    assert platform_sim.records == {}
+    async with running_daemon(cfg) as daemon:
+        row = await daemon.store.find_pass(serial)
+        assert row is not None
+        assert (row["state"], row["gate_signal"], row["confirmed_by"]) == ("final", 0, "restart")
+        await wait_records(platform_sim, 1, photos=1)
+        assert serial in platform_sim.records
+
+
+async def test_bad_requests_get_clear_4xx_and_the_daemon_carries_on(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "token": "s3cret"}}
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane], web={"max_body_bytes": 4096})
+    async with running_daemon(cfg) as daemon:
+        url = f"http://127.0.0.1:{daemon.web.port}/push/in-1?token=s3cret"
+        async with httpx.AsyncClient() as http:
+            malformed = await http.post(url, content=b"{not json")
+            wrong = await http.post(url, json={"plate": 12})
+            big = await http.post(url, content=b"x" * 10_000)
+            unknown = await http.post(f"http://127.0.0.1:{daemon.web.port}/push/nope", json={})
+            no_token = await http.post(url.replace("s3cret", "guess"), json={"plate": "豫A12345"})
+            header = await http.post(
+                url.split("?", maxsplit=1)[0],
+                json={"plate": "豫A12345"},
+                headers={"X-Edge-Token": "s3cret"},
+            )
+            health = await http.get(f"http://127.0.0.1:{daemon.web.port}/healthz")
+        assert malformed.status_code == 400
+        assert "not valid JSON" in malformed.json()["error"]
+        assert wrong.status_code == 400
+        assert "'plate' must be a string" in wrong.json()["error"]
+        assert big.status_code == 413
+        assert unknown.status_code == 404
+        assert no_token.status_code == 401
+        assert header.status_code == 200
+        assert header.json()["verdict"] == "open"
+        assert health.status_code == 200
+        assert health.json()["ok"] is True
+        assert await daemon.store.count_passes() == 1
+
+
+async def test_every_line_about_a_pass_carries_serial_and_lane(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            serial = (await cam.push("豫A12345")).body["serial"]
+            await eventually(lambda: sum(e["event"] == "forwarded to platform" for e in logs) == 2)
+        await cam.aclose()
+    about_pass = [
+        e for e in logs if e["event"] in {"pass decided", "pass confirmed", "forwarded to platform"}
+    ]
+    assert len(about_pass) == 4
+    assert all(e.get("serial") == serial and e.get("lane") == "in-1" for e in about_pass), (
+        json.dumps(about_pass, ensure_ascii=False, default=str)
+    )

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.forwarder import backoff_delay
+from edge.sim.platform import CityPlatformSim, Fault
+from tests.helpers import camera, eventually, make_config, running_daemon, wait_records
+
+
+@pytest.mark.parametrize(
+    ("attempts", "rand", "expected"),
+    [
+        (0, 0.0, 1.0),
+        (0, 1.0, 2.0),
+        (3, 0.5, 12.0),
+        (10, 1.0, 300.0),
+        (10, 0.0, 150.0),
+        (99, 1, 300),
+    ],
+)
+def test_backoff_is_capped_exponential_with_jitter(
+    attempts: int, rand: float, expected: float
+) -> None:
+    assert backoff_delay(attempts, 2.0, 300.0, rand) == expected
+
+
+async def test_rejected_record_becomes_dead_letter_and_the_rest_go_on(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    platform_sim.faults.append(Fault("code", "952", "shareDrivingRecord"))
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        rejected = (await cam.push("豫A12345")).body["serial"]
+        accepted = (await cam.push("豫A88888")).body["serial"]
+        await cam.aclose()
+        await wait_records(platform_sim, 1, photos=1)
+        await eventually(lambda: _dead(daemon))
+        assert set(platform_sim.records) == {accepted}
+        assert rejected not in platform_sim.photos  # photos never go before their record
+        counts = await daemon.store.outbox_counts()
+        assert counts == {"dead": 1, "pending": 1, "sent": 2}
+
+
+async def _dead(daemon: object) -> bool:
+    counts = await daemon.store.outbox_counts()  # type: ignore[attr-defined]
+    return bool(counts.get("dead"))
+
+
+async def test_retryable_failures_are_retried_until_sent(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    platform_sim.faults += [
+        Fault("http", 502, "shareDrivingRecord"),
+        Fault("garbage", 0, "sharePhotoInfo"),
+    ]
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        cam = camera(daemon)
+        serial = (await cam.push("豫A12345")).body["serial"]
+        await cam.aclose()
+        await wait_records(platform_sim, 1, photos=1)
+        assert platform_sim.calls["shareDrivingRecord"] == 2
+        assert platform_sim.calls["sharePhotoInfo"] == 2
+        assert list(platform_sim.photos) == [serial]
+
+
+async def test_missing_photo_file_is_a_dead_letter(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane_detector_slow = {
+        "id": "in-1",
+        "gate_code": "01",
+        "direction": "in",
+        "confirm_timeout_seconds": 0.2,
+        "camera": {"kind": "generic-push"},
+        "barrier": {"driver": "virtual"},
+        "detector": {"driver": "virtual", "pass_after_seconds": 30},
+    }
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane_detector_slow])
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        await cam.push("豫A12345")
+        await cam.aclose()
+        for photo in (tmp_path / "photos").rglob("*.jpg"):
+            photo.unlink()  # someone deleted the photo folder before the pass was confirmed
+        await wait_records(platform_sim, 1)
+        await eventually(lambda: _dead(daemon))

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from drivers.camera_reply import CameraReply
+from edge.events import ImageKind
+from edge.ingest.generic import parse_generic
+from edge.ingest.payload import PayloadError, decode_body
+from edge.ingest.vzenith import parse_vzenith, vzenith_plate_id, vzenith_reply
+from edge.plates import PlateColor
+from edge.sim.jpeg import sample_jpeg
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
+JPEG = sample_jpeg("t")
+B64 = base64.b64encode(JPEG).decode()
+
+
+def test_generic_minimal_and_full() -> None:
+    minimal = parse_generic({"plate": "豫a 12345"}, NOW)
+    assert (minimal.plate, minimal.color, minimal.camera_time) == ("豫A12345", "5", NOW)
+    full = parse_generic(
+        {
+            "plate": "豫A12345",
+            "color": "yellow",
+            "time": "2026-11-21T07:59:58+08:00",
+            "confidence": 96.5,
+            "id": 17,
+            "images": {"scene": B64, "plate": f"data:image/jpeg;base64,{B64}"},
+        },
+        NOW,
+    )
+    assert full.color is PlateColor.YELLOW
+    assert full.confidence == 96
+    assert full.vendor_id == "17"
+    assert full.camera_time == datetime(2026, 11, 21, 7, 59, 58, tzinfo=SH)
+    assert [i.kind for i in full.images] == [ImageKind.SCENE, ImageKind.PLATE]
+    assert full.images[0].data == JPEG
+
+
+@pytest.mark.parametrize(
+    ("color", "expected"),
+    [("1", "1"), (4, "4"), ("黄", "1"), ("green", "4"), ("", "0"), (None, "0")],
+)
+def test_generic_colours(color: Any, expected: str) -> None:
+    # without a colour field, the Hikvision-style prefix "蓝" gives blue
+    assert parse_generic({"plate": "蓝豫A12345", "color": color}, NOW).color == expected
+
+
+def test_generic_times() -> None:
+    assert parse_generic({"plate": "豫A12345", "time": NOW.timestamp()}, NOW).camera_time == NOW
+    naive = parse_generic({"plate": "豫A12345", "time": "2026-11-21 08:00:00"}, NOW)
+    assert naive.camera_time == NOW
+
+
+def test_generic_no_plate() -> None:
+    assert parse_generic({"plate": "无牌车"}, NOW).plate is None
+    assert parse_generic({"plate": None}, NOW).plate is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "JSON object"),
+        ({}, "missing field 'plate'"),
+        ({"plate": 5}, "must be a string"),
+        ({"plate": "豫A12345", "color": "purple"}, "unknown plate colour"),
+        ({"plate": "豫A12345", "time": "yesterday"}, "ISO 8601"),
+        ({"plate": "豫A12345", "time": [1]}, "ISO 8601 string or unix"),
+        ({"plate": "豫A12345", "images": []}, "'images' must be an object"),
+        ({"plate": "豫A12345", "images": {"scene": "!!!"}}, "not valid base64"),
+        ({"plate": "豫A12345", "images": {"scene": 5}}, "base64 string"),
+        (
+            {"plate": "豫A12345", "images": {"scene": base64.b64encode(b"GIF89a").decode()}},
+            "not a JPEG",
+        ),
+        ({"plate": "豫A12345", "confidence": "high"}, "'confidence' must be a number"),
+    ],
+)
+def test_generic_errors(body: Any, message: str) -> None:
+    with pytest.raises(PayloadError, match=message):
+        parse_generic(body, NOW)
+
+
+def test_decode_body_encodings() -> None:
+    assert decode_body(json.dumps({"plate": "豫A1"}).encode()) == {"plate": "豫A1"}
+    assert decode_body('{"plate": "豫A1"}'.encode("gb18030")) == {"plate": "豫A1"}
+    assert decode_body('{"plate": "豫A12345"}'.encode("gbk")) == {"plate": "豫A12345"}
+    # a declared charset wins; a wrong declaration falls back to detection
+    assert decode_body('{"p": "豫"}'.encode("gbk"), "gbk") == {"p": "豫"}
+    assert decode_body('{"p": "豫"}'.encode(), "no-such-charset") == {"p": "豫"}
+    # The bytes are ambiguous: UTF-8 "é" (C3 A9) is GBK "茅". A plate payload holds Chinese,
+    # never Latin-1 letters, so the GB18030 reading wins; a camera that really sends such
+    # characters must declare its charset.
+    assert decode_body('{"p": "é"}'.encode()) == {"p": "茅"}
+    assert decode_body('{"p": "é"}'.encode(), "utf-8") == {"p": "é"}
+    with pytest.raises(PayloadError, match="not valid JSON"):
+        decode_body(b"{plate")
+    with pytest.raises(PayloadError, match="neither UTF-8 nor GB18030"):
+        decode_body(b"\x81\x30")
+
+
+VZ_BODY: dict[str, Any] = {
+    "AlarmInfoPlate": {
+        "channel": 0,
+        "deviceName": "IVS",
+        "ipaddr": "192.168.1.100",
+        "serialno": "fe71e106-57263272",
+        "rule_id": 1,
+        "user_data": "",
+        "result": {
+            "PlateResult": {
+                "license": "豫A12345",
+                "colorType": 2,
+                "type": 1,
+                "confidence": 96,
+                "direction": 0,
+                "triggerType": 1,
+                "plateid": 21085,
+                "isoffline": 0,
+                "timeStamp": {
+                    "Timeval": {"sec": 1686299994, "usec": 687772, "decyear": 2023, "decmon": 6}
+                },
+                "imageFile": B64,
+                "imageFileLen": len(B64),
+                "imageFragmentFile": B64,
+                "imageFragmentFileLen": len(B64),
+                "gioouts": [{"ionum": 0, "ctrltype": 0}],
+            }
+        },
+    }
+}
+
+
+def test_vzenith_plate_result() -> None:
+    read = parse_vzenith(VZ_BODY, NOW)
+    assert (read.plate, read.color, read.confidence, read.vendor_id) == (
+        "豫A12345",
+        PlateColor.YELLOW,
+        96,
+        "vz-21085",
+    )
+    assert read.camera_time.timestamp() == pytest.approx(1686299994.687772)
+    assert [i.kind for i in read.images] == [ImageKind.SCENE, ImageKind.PLATE]
+    assert vzenith_plate_id(VZ_BODY) == 21085
+    assert vzenith_plate_id({}) is None
+
+
+@pytest.mark.parametrize(
+    ("color_type", "expected"),
+    [(0, "5"), (1, "0"), (2, "1"), (3, "2"), (4, "3"), (5, "4"), (6, "4"), (7, "5"), ("x", "5")],
+)
+def test_vzenith_colours_are_spec_plus_one(color_type: Any, expected: str) -> None:
+    body = json.loads(json.dumps(VZ_BODY))
+    body["AlarmInfoPlate"]["result"]["PlateResult"]["colorType"] = color_type
+    assert parse_vzenith(body, NOW).color == expected
+
+
+def test_vzenith_no_plate_and_no_time() -> None:
+    body = json.loads(json.dumps(VZ_BODY))
+    result = body["AlarmInfoPlate"]["result"]["PlateResult"]
+    result["license"] = "_无_"
+    del result["timeStamp"], result["imageFile"], result["imageFragmentFile"]
+    read = parse_vzenith(body, NOW)
+    assert read.plate is None
+    assert read.camera_time == NOW
+    assert read.images == ()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"AlarmInfoPlate": {}},
+        {"AlarmInfoPlate": {"result": {"PlateResult": "x"}}},
+        {"AlarmInfoPlate": {"result": {"PlateResult": {"license": 7}}}},
+    ],
+)
+def test_vzenith_errors(body: Any) -> None:
+    with pytest.raises(PayloadError):
+        parse_vzenith(body, NOW)
+
+
+def test_vzenith_reply_commands() -> None:
+    idle = vzenith_reply(CameraReply())["Response_AlarmInfoPlate"]
+    assert idle == {"info": "no", "content": "retransfer_stop", "is_pay": "true"}
+
+    reply = CameraReply()
+    reply.pulse_relay(1, 500)
+    frame = "豫A12345\r\n请通行".encode("gbk")
+    reply.send_serial(0, frame)
+    body = vzenith_reply(reply, plate_id=21085)["Response_AlarmInfoPlate"]
+    assert body["info"] == "ok"
+    assert body["channelNum"] == 1
+    assert body["plateid"] == 21085
+    assert body["content"] == "retransfer_stop"
+    (serial,) = body["serialData"]
+    assert base64.b64decode(serial["data"]) == frame
+    assert serial["dataLen"] == len(frame)  # the raw byte count, not the base64 length
+
+    long_pulse = CameraReply()
+    long_pulse.pulse_relay(0, 2000)
+    body = vzenith_reply(long_pulse)["Response_AlarmInfoPlate"]
+    assert body["info"] == "no"
+    assert body["ivs_ioctrl"] == {"io": 0, "value": 2, "delay": 2000}

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge.codes import ControlFlag, GateSignal
+from edge.decision import Decision
+from edge.platform.base import VerifyAnswer
+from edge.schema import MIGRATIONS
+from edge.store import NewPass, NewPhoto, Store
+
+SH = ZoneInfo("Asia/Shanghai")
+WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
+OPEN = Decision(
+    open=True,
+    code="platform-clear",
+    reason="未管控",
+    source="platform",
+    answer=VerifyAnswer(ControlFlag.CLEAR, "", "B", "6"),
+)
+
+
+def new_pass(plate: str | None = "豫A12345", when: datetime = WHEN, **kw: object) -> NewPass:
+    fields: dict[str, object] = {
+        "lane_id": "in-1",
+        "gate_code": "01",
+        "direction": "in",
+        "serial_prefix": "411002000101A",
+        "when": when,
+        "plate": plate,
+        "plate_color": "1",
+        "camera_time": when.timestamp(),
+        "received_at": when.timestamp(),
+        "source": "test",
+        "vendor_id": None,
+        "decision": OPEN,
+    }
+    fields.update(kw)
+    return NewPass(**fields)  # type: ignore[arg-type]
+
+
+PHOTO = NewPhoto(number=1, kind=1, path="2026/11/21/x.jpg", size=10, taken_at=WHEN.timestamp())
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "edge.db", clock=lambda: 1000.0)
+    yield s
+    await s.close()
+
+
+async def test_schema_is_migrated_once(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path / "edge.db")
+    assert await s.schema_version() == len(MIGRATIONS)
+    await s.close()
+    s = await Store.open(tmp_path / "edge.db")  # reopening applies nothing twice
+    assert await s.schema_version() == len(MIGRATIONS)
+    await s.close()
+
+
+async def test_same_second_passes_get_distinct_serials_also_after_reopen(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path / "edge.db")
+    first = await s.record_pass(new_pass(), [])
+    second = await s.record_pass(new_pass("豫B6789G"), [])
+    await s.close()
+    s = await Store.open(tmp_path / "edge.db")
+    third = await s.record_pass(new_pass("晋E55123"), [])
+    other_gate = await s.record_pass(new_pass(serial_prefix="411002000102A", gate_code="02"), [])
+    await s.close()
+    assert [r.serial[-6:] for r in (first, second, third)] == ["080000", "080001", "080002"]
+    assert other_gate.serial == "411002000102A261121080000"
+
+
+async def test_concurrent_records_never_collide(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.record_pass(new_pass(f"豫A{i:05d}"), []) for i in range(20))
+    )
+    assert len({r.serial for r in results}) == 20
+
+
+async def test_outbox_is_held_until_final_and_photos_wait_for_their_record(store: Store) -> None:
+    recorded = await store.record_pass(new_pass(), [PHOTO])
+    assert await store.outbox_counts() == {"held": 2}
+    assert await store.due_entries(10) == []
+    await store.finalise(recorded.id, GateSignal.PASSED, 1001.0, "detector")
+    assert store.outbox_changed.is_set()
+    due = await store.due_entries(10)
+    assert [e.kind for e in due] == ["record"]  # the photo waits for its record
+    await store.mark_sent(due[0].id)
+    due = await store.due_entries(10)
+    assert [e.kind for e in due] == ["photo"]
+    assert (await store.get_photo(due[0].photo_id or 0))["path"] == PHOTO.path
+    row = await store.get_pass(recorded.id)
+    assert (row["state"], row["gate_signal"], row["confirmed_by"]) == ("final", 0, "detector")
+
+
+async def test_finalise_is_idempotent(store: Store) -> None:
+    recorded = await store.record_pass(new_pass(), [])
+    await store.finalise(recorded.id, GateSignal.PASSED, 1001.0, "detector")
+    await store.finalise(recorded.id, GateSignal.NOT_LIFTED, 1002.0, "restart")
+    row = await store.get_pass(recorded.id)
+    assert (row["gate_signal"], row["confirmed_by"]) == (0, "detector")
+
+
+async def test_retry_and_dead_letters(store: Store) -> None:
+    a = await store.record_pass(new_pass(), [])
+    b = await store.record_pass(new_pass("豫B6789G"), [])
+    for r in (a, b):
+        await store.finalise(r.id, GateSignal.PASSED, 1001.0, "barrier")
+    first, second = await store.due_entries(10)
+    await store.mark_retry(first.id, 1500.0, "timeout")
+    await store.mark_dead(second.id, "952 格式校验失败")
+    assert await store.due_entries(10) == []
+    assert await store.next_due_at() == 1500.0
+    assert await store.next_due_at(exclude=[first.id]) is None
+    assert await store.outbox_counts() == {"pending": 1, "dead": 1}
+
+
+async def test_cached_answer_is_the_latest_platform_answer(store: Store) -> None:
+    assert await store.cached_answer("豫A12345") is None
+    await store.record_pass(new_pass(), [])
+    offline = Decision(open=False, code="offline-deny", reason="平台离线 禁止", source="offline")
+    await store.record_pass(new_pass(decision=offline), [])  # not a platform answer
+    cached = await store.cached_answer("豫A12345")
+    assert cached is not None
+    assert cached.answer.control is ControlFlag.CLEAR
+    assert cached.answer.emission == "6"
+    assert cached.at == WHEN.timestamp()
+
+
+async def test_missing_rows(store: Store) -> None:
+    with pytest.raises(KeyError):
+        await store.get_pass(99)
+    with pytest.raises(KeyError):
+        await store.get_photo(99)
+    assert await store.find_pass("nope") is None
+
+
+async def test_failed_transaction_leaves_nothing(store: Store) -> None:
+    bad_photo = NewPhoto(number=1, kind=1, path=None, size=1, taken_at=0)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="NOT NULL"):
+        await store.record_pass(new_pass(), [bad_photo])
+    assert await store.count_passes() == 0
+    assert await store.outbox_counts() == {}
+    await store.record_pass(new_pass(), [])  # the connection is usable afterwards
+    assert await store.count_passes() == 1
+
+
+_WRITER = """
+import asyncio, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_store import new_pass
+from edge.store import Store
+
+async def main():
+    store = await Store.open(Path({db!r}))
+    for i in range(100000):
+        r = await store.record_pass(new_pass(f"豫A{{i:05d}}"), [])
+        print(r.serial, flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_committed_passes_survive_kill_9(tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+    script = _WRITER.format(tests=str(Path(__file__).parent), db=str(db))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    acknowledged = [(await proc.stdout.readline()).decode().strip() for _ in range(50)]
+    os.kill(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    store = await Store.open(db)
+    try:
+        for serial in acknowledged:
+            assert await store.find_pass(serial) is not None, serial
+        assert await store.count_passes() >= 50
+    finally:
+        await store.close()

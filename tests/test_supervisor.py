@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import asyncio
+
+from edge.supervisor import Supervisor
+
+
+async def test_crashing_component_is_restarted() -> None:
+    runs: list[int] = []
+    restarted = asyncio.Event()
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError("boom")
+        restarted.set()
+        await asyncio.Event().wait()
+
+    sup = Supervisor(initial_delay=0.001, max_delay=0.002)
+    sup.start("flaky", flaky)
+    await asyncio.wait_for(restarted.wait(), 2)
+    assert sup.restarts["flaky"] == 2
+    assert sup.alive() == {"flaky": True}
+    await sup.stop()
+    assert sup.alive() == {}
+
+
+async def test_component_that_returns_is_restarted_too() -> None:
+    calls = 0
+    twice = asyncio.Event()
+
+    async def quits() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            twice.set()
+
+    sup = Supervisor(initial_delay=0.001)
+    sup.start("quits", quits)
+    await asyncio.wait_for(twice.wait(), 2)
+    await sup.stop()
+
+
+async def test_lane_survives_a_failing_event(tmp_path, platform_sim) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import camera, make_config, running_daemon
+
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        lane = daemon.lanes["in-1"]
+        original = lane.store.record_pass
+
+        async def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+            lane.store.record_pass = original  # type: ignore[method-assign]
+            raise OSError("disk full")
+
+        lane.store.record_pass = broken  # type: ignore[method-assign]
+        cam = camera(daemon)
+        failed = await cam.push("豫A12345")
+        ok = await cam.push("豫A88888")
+        await cam.aclose()
+        assert failed.status == 500
+        assert "OSError" in failed.body["error"]
+        assert ok.body["verdict"] == "open"
+        assert daemon.health()["ok"] is True
