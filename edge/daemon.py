@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from edge.activity import LaneActivity
 from edge.codes import GateSignal
 from edge.config import Config
 from edge.devices import build_devices
@@ -53,6 +54,7 @@ class Daemon:
         self.link = LinkMonitor(clock)
         self.photos = PhotoStore(cfg.storage.photo_dir)
         self.supervisor = Supervisor()
+        self.activity = LaneActivity()
         self._clock = clock
         self.store: Store
         self.lanes: dict[str, Lane] = {}
@@ -74,6 +76,7 @@ class Daemon:
                 store=self.store,
                 photos=self.photos,
                 devices=build_devices(lane_cfg),
+                activity=self.activity,
                 clock=self._clock,
             )
         await self._recover()
@@ -89,6 +92,7 @@ class Daemon:
             concurrency=cfg.forwarder.concurrency,
             backoff_initial=cfg.forwarder.backoff_initial_seconds,
             backoff_max=cfg.forwarder.backoff_max_seconds,
+            activity=self.activity,
             clock=self._clock,
         )
         self.supervisor.start("forwarder", self.forwarder.run)

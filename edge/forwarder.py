@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.link import LinkMonitor
 from edge.photos import PhotoStore
@@ -63,6 +64,7 @@ class Forwarder:
         concurrency: int,
         backoff_initial: float,
         backoff_max: float,
+        activity: LaneActivity | None = None,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -70,6 +72,7 @@ class Forwarder:
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency = concurrency
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.activity = activity or LaneActivity()
         self._clock, self._rand = clock, rand
         self.sent = 0
 
@@ -80,6 +83,7 @@ class Forwarder:
                 self.store.outbox_changed.clear()
                 free = self.concurrency - len(in_flight)
                 if free > 0:
+                    await self.activity.wait_idle()
                     for entry in await self.store.due_entries(free, exclude=list(in_flight)):
                         in_flight[entry.id] = asyncio.create_task(self._send(entry))
                 next_at = await self.store.next_due_at(exclude=list(in_flight))
@@ -87,12 +91,14 @@ class Forwarder:
                 if timeout == 0.0 and len(in_flight) >= self.concurrency:
                     timeout = None  # everything due is waiting for a free slot
                 changed = asyncio.create_task(self.store.outbox_changed.wait())
-                await asyncio.wait(
-                    [changed, *in_flight.values()],
-                    timeout=timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                changed.cancel()
+                try:
+                    await asyncio.wait(
+                        [changed, *in_flight.values()],
+                        timeout=timeout,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    changed.cancel()
                 for entry_id, task in list(in_flight.items()):
                     if task.done():
                         del in_flight[entry_id]
@@ -103,6 +109,7 @@ class Forwarder:
     async def _send(self, entry: OutboxEntry) -> None:
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
             try:
+                await self.activity.wait_idle()
                 row = await self.store.get_pass(entry.pass_id)
                 report = pass_report(row, self.enterprise_name, self.zone)
                 structlog.contextvars.bind_contextvars(serial=report.serial, lane=row["lane_id"])
@@ -134,5 +141,6 @@ class Forwarder:
             else:
                 self.link.success()
                 self.sent += 1
+                await self.activity.wait_idle()
                 await self.store.mark_sent(entry.id)
                 log.info("forwarded to platform")

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from drivers.base import Actuation, DriverError
+from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.decision import Decision, OfflineRules, decide
@@ -62,6 +63,7 @@ class Lane:
         store: Store,
         photos: PhotoStore,
         devices: LaneDevices,
+        activity: LaneActivity | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -76,6 +78,7 @@ class Lane:
         self.verify_deadline = verify_deadline
         self.platform, self.link, self.store, self.photos = platform, link, store, photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
+        self.activity = activity or LaneActivity()
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
@@ -106,12 +109,20 @@ class Lane:
                     future.set_result(outcome)
 
     async def handle(self, event: PlateEvent) -> LaneOutcome:
-        with structlog.contextvars.bound_contextvars(lane=self.id, plate=event.plate):
+        with (
+            self.activity,
+            structlog.contextvars.bound_contextvars(lane=self.id, plate=event.plate),
+        ):
             if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
                 log.info("duplicate read ignored", source=event.source)
                 return LaneOutcome(duplicate=True)
-            decision = await self._decide(event)
-            recorded = await self._record(event, decision)
+            # The photo does not depend on the verdict: write it while the platform is asked.
+            photos = asyncio.create_task(self._store_photos(event))
+            try:
+                decision = await self._decide(event)
+            finally:
+                stored = await photos
+            recorded = await self._record(event, decision, stored)
             with structlog.contextvars.bound_contextvars(serial=recorded.serial):
                 log.info(
                     "pass decided",
@@ -169,20 +180,25 @@ class Lane:
             self.link.success()
             log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
 
-    async def _record(self, event: PlateEvent, decision: Decision) -> _Recorded:
-        photos = []
+    async def _store_photos(self, event: PlateEvent) -> list[NewPhoto]:
+        """Write the event's photo durably (before any row points at it)."""
         image = event.scene_image()
-        if image is not None:
-            path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
-            photos.append(
-                NewPhoto(
-                    FRONT_PHOTO,
-                    self.direction.photo_type,
-                    path,
-                    len(image.data),
-                    event.camera_time.timestamp(),
-                )
+        if image is None:
+            return []
+        path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
+        return [
+            NewPhoto(
+                FRONT_PHOTO,
+                self.direction.photo_type,
+                path,
+                len(image.data),
+                event.camera_time.timestamp(),
             )
+        ]
+
+    async def _record(
+        self, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
+    ) -> _Recorded:
         new = NewPass(
             lane_id=self.id,
             gate_code=self.cfg.gate_code,

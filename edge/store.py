@@ -5,7 +5,9 @@ loss (on storage that honours flushes). A gate commits about one pass a second a
 below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
 written in one transaction, before the barrier moves.
 
-One connection serves the daemon; a lock keeps each transaction's statements together.
+Two connections: writes go through one, under a lock that keeps each transaction's statements
+together; reads use a second, read-only one, so they never queue behind another task's commit
+(WAL lets readers run beside the writer and shows them every committed transaction).
 """
 
 from __future__ import annotations
@@ -71,8 +73,13 @@ class OutboxEntry:
 
 
 class Store:
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
-        self._db = db
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db, self._reader = db, reader
         self._lock = asyncio.Lock()
         self._clock = clock
         #: Set whenever outbox entries become sendable; the forwarder waits on it.
@@ -82,16 +89,20 @@ class Store:
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = sqlite3.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db, clock)
+        reader = await aiosqlite.connect(path, isolation_level=None)
+        reader.row_factory = sqlite3.Row
+        await reader.execute("PRAGMA query_only=ON")
+        await reader.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, reader, clock)
         await store._migrate()
         return store
 
     async def close(self) -> None:
+        await self._reader.close()
         await self._db.close()
 
     async def _migrate(self) -> None:
@@ -319,5 +330,5 @@ class Store:
             await self._db.execute(sql, args)
 
     async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self._db.execute(sql, args) as cur:
+        async with self._reader.execute(sql, args) as cur:
             return list(await cur.fetchall())

@@ -30,3 +30,25 @@ def test_zero_window_disables() -> None:
     dedup = Deduplicator(0)
     assert not dedup.is_duplicate("豫A12345", None, 0.0)
     assert not dedup.is_duplicate("豫A12345", None, 0.5)
+
+
+def test_index_agrees_with_pairwise_check_and_forgets_expired_reads() -> None:
+    import random
+
+    from edge.plates import within_one_edit
+
+    rng = random.Random(3)
+    alphabet = "A1B2"
+    dedup = Deduplicator(10)
+    taken: list[tuple[float, str]] = []
+    for step in range(2000):
+        now = step * 0.1
+        plate = "豫" + "".join(rng.choice(alphabet) for _ in range(rng.choice([5, 6, 7])))
+        live = [p for t, p in taken if now - t <= 10]
+        expected = any(within_one_edit(plate, p) for p in live)
+        assert dedup.is_duplicate(plate, None, now) is expected, (plate, live)
+        if not expected:
+            taken.append((now, plate))
+    dedup.is_duplicate(None, None, 1e9)  # everything expires
+    assert not dedup._by_key
+    assert not dedup._vendor_ids

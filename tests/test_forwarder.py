@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.daemon import Daemon
 from edge.forwarder import backoff_delay
 from edge.sim.platform import CityPlatformSim, Fault
 from tests.helpers import camera, eventually, make_config, running_daemon, wait_records
@@ -35,17 +36,19 @@ async def test_rejected_record_becomes_dead_letter_and_the_rest_go_on(
         rejected = (await cam.push("豫A12345")).body["serial"]
         accepted = (await cam.push("豫A88888")).body["serial"]
         await cam.aclose()
-        await wait_records(platform_sim, 1, photos=1)
-        await eventually(lambda: _dead(daemon))
+        await eventually(lambda: _counts_are(daemon, {"dead": 1, "pending": 1, "sent": 2}))
         assert set(platform_sim.records) == {accepted}
         assert rejected not in platform_sim.photos  # photos never go before their record
-        counts = await daemon.store.outbox_counts()
-        assert counts == {"dead": 1, "pending": 1, "sent": 2}
+        dead = await daemon.store.get_pass(1)
+        assert dead["serial"] == rejected
 
 
-async def _dead(daemon: object) -> bool:
-    counts = await daemon.store.outbox_counts()  # type: ignore[attr-defined]
-    return bool(counts.get("dead"))
+async def _counts_are(daemon: Daemon, expected: dict[str, int]) -> bool:
+    return await daemon.store.outbox_counts() == expected
+
+
+async def _dead(daemon: Daemon) -> bool:
+    return bool((await daemon.store.outbox_counts()).get("dead"))
 
 
 async def test_retryable_failures_are_retried_until_sent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from edge.events import Image, ImageKind
@@ -15,10 +16,13 @@ class PayloadError(ValueError):
     """A camera payload that cannot be understood; answered with HTTP 400."""
 
 
+# U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload, but
+# exactly what GBK/GB18030 Chinese looks like when misread as UTF-8 ("豫" D4 A5 → "ԥ").
+_TWO_BYTE_UTF8 = re.compile("[\u0080-\u07ff]")
+
+
 def _has_two_byte_utf8_chars(text: str) -> bool:
-    # U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload,
-    # but exactly what GBK/GB18030 Chinese looks like when misread as UTF-8 ("豫" D4 A5 → "ԥ").
-    return any("\u0080" <= ch <= "\u07ff" for ch in text)
+    return _TWO_BYTE_UTF8.search(text) is not None
 
 
 def decode_text(body: bytes, charset: str | None = None) -> str:

@@ -1,0 +1,5 @@
+import asyncio
+
+from bench.pipeline import main
+
+asyncio.run(main())
