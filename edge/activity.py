@@ -32,9 +32,5 @@ class LaneActivity:
         if self._busy == 0:
             self._idle.set()
 
-    @property
-    def busy(self) -> bool:
-        return self._busy > 0
-
     async def wait_idle(self) -> None:
         await self._idle.wait()

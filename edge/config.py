@@ -243,6 +243,13 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
                     "(camera.kind = 'vzenith-push')",
                 )
             )
+        if lane.detector.driver == "virtual" and lane.barrier.driver != "virtual":
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "detector", "driver"),
+                    "the 'virtual' detector only sees vehicles of a 'virtual' barrier",
+                )
+            )
         if lane.led.driver == "camera-serial" and lane.camera.kind != "vzenith-push":
             issues.append(
                 ConfigIssue(

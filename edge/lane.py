@@ -82,7 +82,6 @@ class Lane:
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
-        self.last_outcome: LaneOutcome | None = None
 
     @property
     def id(self) -> str:
@@ -104,7 +103,6 @@ class Lane:
                 if not future.done():
                     future.set_exception(exc)
             else:
-                self.last_outcome = outcome
                 if not future.done():
                     future.set_result(outcome)
 
@@ -166,6 +164,9 @@ class Lane:
         except PlatformError as exc:
             self.link.failure(str(exc))
             return None
+        except Exception:  # a bug must not stop vehicles: decide as if offline
+            log.exception("platform check failed unexpectedly; deciding offline")
+            return None
         self.link.success()
         return answer
 
@@ -181,11 +182,18 @@ class Lane:
             log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
 
     async def _store_photos(self, event: PlateEvent) -> list[NewPhoto]:
-        """Write the event's photo durably (before any row points at it)."""
+        """Write the event's photo durably (before any row points at it).
+
+        A photo that cannot be written is logged and left out: the pass is recorded without it.
+        """
         image = event.scene_image()
         if image is None:
             return []
-        path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
+        try:
+            path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
+        except OSError as exc:
+            log.error("photo could not be stored; recording the pass without it", error=str(exc))
+            return []
         return [
             NewPhoto(
                 FRONT_PHOTO,
@@ -256,7 +264,12 @@ class Lane:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background step failed", lane=self.id, error=repr(exc), exc_info=exc)
 
     async def drain(self) -> None:
         """Wait for the background confirmations to finish."""

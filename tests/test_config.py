@@ -88,11 +88,13 @@ def test_semantic_errors() -> None:
     text = EXAMPLE.read_text("utf-8").replace('id = "out-1"', 'id = "in-1"')
     text = text.replace('direction = "out"', 'direction = "in"')
     text = text.replace('kind = "vzenith-push"', 'kind = "generic-push"')
+    text = text.replace('[lanes.detector]\ndriver = "none"', '[lanes.detector]\ndriver = "virtual"')
     messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
     assert "used twice" in messages["lanes[1].id"]
     assert "serial numbers would collide" in messages["lanes[1].gate_code"]
     assert "vzenith-push" in messages["lanes[0].barrier.driver"]
     assert "vzenith-push" in messages["lanes[0].led.driver"]
+    assert "only sees vehicles of a 'virtual' barrier" in messages["lanes[0].detector.driver"]
 
 
 def test_bad_time_zone_and_led_template() -> None:

@@ -52,3 +52,10 @@ def test_index_agrees_with_pairwise_check_and_forgets_expired_reads() -> None:
     dedup.is_duplicate(None, None, 1e9)  # everything expires
     assert not dedup._by_key
     assert not dedup._vendor_ids
+
+
+def test_camera_record_ids_expire_with_the_window() -> None:
+    dedup = Deduplicator(10)
+    assert not dedup.is_duplicate("豫A12345", "vz-7", 0.0)
+    assert dedup.is_duplicate("晋E55123", "vz-7", 5.0)  # same record id, other read
+    assert not dedup.is_duplicate("晋E55123", "vz-7", 11.0)  # the window has passed

@@ -308,3 +308,50 @@ async def test_every_line_about_a_pass_carries_serial_and_lane(
     assert all(e.get("serial") == serial and e.get("lane") == "in-1" for e in about_pass), (
         json.dumps(about_pass, ensure_ascii=False, default=str)
     )
+
+
+async def test_photo_write_failure_still_records_the_pass(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        # a file where the photo folder should be: every photo write fails
+        (tmp_path / "photos").write_text("not a folder")
+        cam = camera(daemon)
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        assert result.body["verdict"] == "open"
+        await wait_records(platform_sim, 1)
+        assert platform_sim.photos == {}
+
+
+async def test_unexpected_client_error_decides_offline(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(tmp_path, platform_sim.base_url, decision={"offline_policy": "allow"})
+    async with running_daemon(cfg) as daemon:
+
+        async def broken(plate: str, color: object) -> object:
+            raise ZeroDivisionError
+
+        daemon.lanes["in-1"].platform.verify = broken  # type: ignore[assignment,method-assign]
+        cam = camera(daemon)
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        assert result.body["reason"] == "平台离线 放行"
+
+
+async def test_background_failure_is_logged(tmp_path: Path, platform_sim: CityPlatformSim) -> None:
+    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+        lane = daemon.lanes["in-1"]
+
+        async def broken(*args: object) -> None:
+            raise OSError("disk went away")
+
+        lane.store.finalise = broken  # type: ignore[assignment,method-assign]
+        cam = camera(daemon)
+        with capture_logs() as logs:
+            await cam.push("豫A12345")
+            await lane.drain()
+        await cam.aclose()
+        failed = next(e for e in logs if e["event"] == "background step failed")
+        assert "disk went away" in failed["error"]

@@ -98,6 +98,7 @@ class PushReceiver:
         except TimeoutError:
             outcome = None
             log.error("lane did not finish before the camera's deadline", lane=lane.id)
+            future.add_done_callback(_consume)  # the lane logs its own failures
         except Exception as exc:  # noqa: BLE001 - the lane logged it; the camera gets a 500
             return _error(500, f"internal error: {type(exc).__name__}")
         finally:
@@ -108,6 +109,11 @@ class PushReceiver:
         if outcome is None:
             return _error(504, "the lane did not decide in time")
         return web.json_response(_generic_reply(outcome))
+
+
+def _consume(future: asyncio.Future[LaneOutcome]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _generic_reply(outcome: LaneOutcome) -> dict[str, Any]:
