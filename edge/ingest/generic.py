@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, b64_image
+from edge.ingest.payload import PayloadError, images_from
 from edge.plates import COLOR_WORDS, NormalisedPlate, PlateColor, normalise_plate
 
 _ENGLISH_COLORS = {
@@ -72,10 +72,8 @@ def parse_generic(data: Any, received: datetime) -> PlateRead:
         images_in = {}
     if not isinstance(images_in, dict):
         raise PayloadError("'images' must be an object")
-    images = tuple(
-        image
-        for key, kind in (("scene", ImageKind.SCENE), ("plate", ImageKind.PLATE))
-        if (image := b64_image(images_in.get(key), kind, f"images.{key}")) is not None
+    images = images_from(
+        images_in, (("scene", ImageKind.SCENE), ("plate", ImageKind.PLATE)), "images."
     )
     confidence = data.get("confidence")
     if confidence is not None and not isinstance(confidence, int | float):

@@ -71,3 +71,14 @@ def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
     if not is_jpeg(data):
         raise PayloadError(f"{field} is not a JPEG image")
     return Image(data, kind)
+
+
+def images_from(
+    fields: dict[str, Any], wanted: tuple[tuple[str, ImageKind], ...], where: str
+) -> tuple[Image, ...]:
+    """The base64 JPEGs found under ``wanted`` keys of ``fields``, in that order."""
+    return tuple(
+        image
+        for key, kind in wanted
+        if (image := b64_image(fields.get(key), kind, f"{where}{key}")) is not None
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from drivers.camera_reply import CameraReply
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, b64_image
+from edge.ingest.payload import PayloadError, images_from
 from edge.plates import PlateColor, normalise_plate
 
 #: Vzenith ``colorType`` → spec §7.1 (Vzenith = spec + 1; 6 yellow-green NEV → new energy).
@@ -53,10 +53,10 @@ def parse_vzenith(data: Any, received: datetime) -> PlateRead:
         when = datetime.fromtimestamp(
             timeval["sec"] + timeval.get("usec", 0) / 1e6, received.tzinfo
         )
-    images = tuple(
-        image
-        for field, kind in (("imageFile", ImageKind.SCENE), ("imageFragmentFile", ImageKind.PLATE))
-        if (image := b64_image(plate_result.get(field), kind, f"PlateResult.{field}")) is not None
+    images = images_from(
+        plate_result,
+        (("imageFile", ImageKind.SCENE), ("imageFragmentFile", ImageKind.PLATE)),
+        "PlateResult.",
     )
     plate_id = plate_result.get("plateid")
     confidence = plate_result.get("confidence")

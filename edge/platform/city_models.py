@@ -74,8 +74,8 @@ class CheckVehicleResult(_Reply):
     controlReason: WireStr = Field(default="", max_length=300)  # noqa: N815
 
 
-class DrivingRecord(_Request):
-    """shareDrivingRecord (§4.1.4)."""
+class _PassFields(_Request):
+    """The fields that identify a pass in every city message about it (§4.1.4–4.1.6)."""
 
     lsh: str = Field(max_length=32, pattern=SERIAL_PATTERN)
     qybh: str = Field(max_length=20, pattern=r"^\d{10}$")
@@ -83,21 +83,20 @@ class DrivingRecord(_Request):
     dzbh: str = Field(pattern=r"^\d{2}$")
     cphm: str = Field(min_length=1, max_length=20)
     cpys: PlateColor
+
+
+class DrivingRecord(_PassFields):
+    """shareDrivingRecord (§4.1.4)."""
+
     tgsjq: str = Field(max_length=32, pattern=TIME_PATTERN)
     tgsjz: str = Field(max_length=32, pattern=TIME_PATTERN)
     tgzt: Literal["1", "2"]
     bgzt: Literal["0", "1"]
 
 
-class PhotoInfo(_Request):
+class PhotoInfo(_PassFields):
     """sharePhotoInfo (§4.1.5); ``base64Image`` only when photos travel inside the JSON."""
 
-    lsh: str = Field(max_length=32, pattern=SERIAL_PATTERN)
-    qybh: str = Field(max_length=20, pattern=r"^\d{10}$")
-    qymc: str = Field(min_length=1, max_length=150)
-    dzbh: str = Field(pattern=r"^\d{2}$")
-    cphm: str = Field(min_length=1, max_length=20)
-    cpys: PlateColor
     zpbh: Literal["1", "2"]
     zplx: Literal["1", "2", "3"]
     pzsj: str = Field(max_length=32, pattern=TIME_PATTERN)

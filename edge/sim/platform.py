@@ -17,12 +17,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import BodyPartReader, web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edge.photos import is_jpeg
 from edge.platform.city_models import (
@@ -38,6 +38,8 @@ from edge.platform.city_models import (
 )
 
 log = structlog.get_logger("edge.sim.platform")
+
+M = TypeVar("M", bound=BaseModel)
 
 OK = {"code": "200", "status": "服务器已成功处理了请求"}
 
@@ -197,7 +199,10 @@ class CityPlatformSim:
                 return web.json_response({"code": str(fault.value), "status": "injected"})
         return None
 
-    def _check_envelope(self, body: Any) -> tuple[str, dict[str, Any]] | web.Response:
+    def _business_call(
+        self, body: Any, expected: str, model: type[M]
+    ) -> tuple[M, dict[str, Any]] | web.Response:
+        """Check a business call's envelope, token and ``value``; a Response means refused."""
         if not isinstance(body, dict):
             return self._reject("?", "400", "请求格式错误")
         ipctype = str(body.get("ipctype", ""))
@@ -206,10 +211,18 @@ class CityPlatformSim:
         expiry = self.tokens.get(str(body.get("access_token", "")))
         if expiry is None or self.clock() >= expiry:
             return self._reject(ipctype, "401", "身份授权失效")
+        self.calls[ipctype] += 1
+        if (fault := self._fault(ipctype)) is not None:
+            return fault
+        if ipctype != expected:
+            return self._reject(ipctype, "404", "未知业务接口代码")
         value = body.get("value")
         if not isinstance(value, dict):
             return self._reject(ipctype, "952", "格式校验失败: value")
-        return ipctype, value
+        try:
+            return model.model_validate(value), value
+        except ValidationError as exc:
+            return self._reject(ipctype, "952", f"格式校验失败: {exc.errors()[0]['loc']}")
 
     async def _read_json(self, request: web.Request) -> Any:
         await asyncio.sleep(self.delay)
@@ -232,19 +245,10 @@ class CityPlatformSim:
             self.tokens[token] = self.clock() + TOKEN_LIFETIME_SECONDS
             now = datetime.now(self.zone).strftime(TIME_FORMAT)
             return web.json_response({**OK, "access_token": token, "datetime": now})
-        checked = self._check_envelope(body)
+        checked = self._business_call(body, "getCheckVehicle", CheckVehicleQuery)
         if isinstance(checked, web.Response):
             return checked
-        ipctype, value = checked
-        self.calls[ipctype] += 1
-        if (fault := self._fault(ipctype)) is not None:
-            return fault
-        if ipctype != "getCheckVehicle":
-            return self._reject(ipctype, "404", "未知业务接口代码")
-        try:
-            query = CheckVehicleQuery.model_validate(value)
-        except ValidationError as exc:
-            return self._reject(ipctype, "952", f"格式校验失败: {exc.errors()[0]['loc']}")
+        query, _ = checked
         vehicle = self.vehicles.get(query.license, SimVehicle())
         return web.json_response(
             {
@@ -261,19 +265,11 @@ class CityPlatformSim:
         )
 
     async def _put_data(self, request: web.Request) -> web.Response:
-        checked = self._check_envelope(await self._read_json(request))
+        body = await self._read_json(request)
+        checked = self._business_call(body, "shareDrivingRecord", DrivingRecord)
         if isinstance(checked, web.Response):
             return checked
-        ipctype, value = checked
-        self.calls[ipctype] += 1
-        if (fault := self._fault(ipctype)) is not None:
-            return fault
-        if ipctype != "shareDrivingRecord":
-            return self._reject(ipctype, "404", "未知业务接口代码")
-        try:
-            record = DrivingRecord.model_validate(value)
-        except ValidationError as exc:
-            return self._reject(ipctype, "952", f"格式校验失败: {exc.errors()[0]['loc']}")
+        record, value = checked
         self.records.setdefault(record.lsh, []).append(value)
         await self._notify()
         return web.json_response(OK)
@@ -302,17 +298,11 @@ class CityPlatformSim:
             body = json.loads(info_text) if info_text is not None else None
         except json.JSONDecodeError:
             body = None
-        checked = self._check_envelope(body)
+        checked = self._business_call(body, "sharePhotoInfo", PhotoInfo)
         if isinstance(checked, web.Response):
             return checked
-        ipctype, value = checked
-        self.calls[ipctype] += 1
-        if (fault := self._fault(ipctype)) is not None:
-            return fault
-        try:
-            info = PhotoInfo.model_validate(value)
-        except ValidationError as exc:
-            return self._reject(ipctype, "952", f"格式校验失败: {exc.errors()[0]['loc']}")
+        info, value = checked
+        ipctype = "sharePhotoInfo"
         multipart = photo is not None
         if photo is None and info.base64Image:
             photo = base64.b64decode(info.base64Image)
