@@ -81,6 +81,7 @@ class Daemon:
             )
         await self._recover()
         for lane in self.lanes.values():
+            await lane.load()
             self.supervisor.start(f"lane:{lane.id}", lane.run)
         self.forwarder = Forwarder(
             self.store,

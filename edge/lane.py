@@ -31,7 +31,7 @@ from edge.link import LinkMonitor
 from edge.photos import PhotoStore
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError
-from edge.serials import serial_prefix
+from edge.serials import SerialAllocator, serial_prefix
 from edge.store import NewPass, NewPhoto, Store
 
 log = structlog.get_logger("edge.lane")
@@ -69,7 +69,9 @@ class Lane:
     ) -> None:
         self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
         self.direction = Direction(cfg.direction)
-        self.prefix = serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction)
+        self.serials = SerialAllocator(
+            serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction), None
+        )
         self.offline = OfflineRules(
             decision.offline_policy,
             decision.offline_cache_ttl_hours * 3600,
@@ -86,6 +88,10 @@ class Lane:
     @property
     def id(self) -> str:
         return self.cfg.id
+
+    async def load(self) -> None:
+        """Continue the serial numbers from the ledger (call once before :meth:`run`)."""
+        self.serials.last = await self.store.last_serial(self.serials.prefix)
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
@@ -114,14 +120,15 @@ class Lane:
             if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
                 log.info("duplicate read ignored", source=event.source)
                 return LaneOutcome(duplicate=True)
-            # The photo does not depend on the verdict: write it while the platform is asked.
-            photos = asyncio.create_task(self._store_photos(event))
-            try:
-                decision = await self._decide(event)
-            finally:
-                stored = await photos
-            recorded = await self._record(event, decision, stored)
-            with structlog.contextvars.bound_contextvars(serial=recorded.serial):
+            serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+            with structlog.contextvars.bound_contextvars(serial=serial):
+                # The photo does not depend on the verdict: write it while the platform is asked.
+                photos = asyncio.create_task(self._store_photos(event))
+                try:
+                    decision = await self._decide(event)
+                finally:
+                    stored = await photos
+                recorded = await self._record(serial, event, decision, stored)
                 log.info(
                     "pass decided",
                     verdict=decision.verdict,
@@ -205,14 +212,13 @@ class Lane:
         ]
 
     async def _record(
-        self, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
+        self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
     ) -> _Recorded:
         new = NewPass(
+            serial=serial,
             lane_id=self.id,
             gate_code=self.cfg.gate_code,
             direction=self.cfg.direction,
-            serial_prefix=self.prefix,
-            when=event.received_at.astimezone(self.site.zone),
             plate=event.plate,
             plate_color=event.color,
             camera_time=event.camera_time.timestamp(),

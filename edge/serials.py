@@ -6,8 +6,9 @@ Layout (25 characters): enterprise code (10) + gate code (2) + ``A`` in / ``B`` 
 Uniqueness rule: the time part of a new number is the pass's second, or one second after the
 last number issued for the same enterprise, gate and direction, whichever is later. Two passes
 in the same second therefore get consecutive seconds; a clock that steps backwards never
-makes a number repeat. The last number is read from the ledger inside the transaction that
-records the pass, so the rule holds across restarts.
+makes a number repeat. Each lane owns its prefix (the config refuses two lanes with the same
+gate and direction) and a :class:`SerialAllocator` that starts from the last number in the
+ledger, so the rule holds across restarts; the ledger's UNIQUE constraint is the backstop.
 """
 
 from __future__ import annotations
@@ -55,3 +56,14 @@ def is_valid_serial(serial: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class SerialAllocator:
+    """Issues the serial numbers of one prefix (one lane), starting after ``last``."""
+
+    def __init__(self, prefix: str, last: str | None) -> None:
+        self.prefix, self.last = prefix, last
+
+    def allocate(self, when: datetime) -> str:
+        self.last = next_serial(self.prefix, when, self.last)
+        return self.last

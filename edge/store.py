@@ -18,7 +18,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,14 @@ from edge.codes import ControlFlag, GateSignal
 from edge.decision import CachedAnswer, Decision
 from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
-from edge.serials import next_serial
 
 
 @dataclass(frozen=True, slots=True)
 class NewPass:
+    serial: str
     lane_id: str
     gate_code: str
     direction: str
-    serial_prefix: str
-    when: datetime  # aware; its second goes into the serial number
     plate: str | None
     plate_color: str
     camera_time: float
@@ -121,8 +118,17 @@ class Store:
 
     # -- ledger ----------------------------------------------------------------------------
 
+    async def last_serial(self, prefix: str) -> str | None:
+        """The highest serial number issued for ``prefix`` (enterprise + gate + direction)."""
+        rows = await self._fetchall(
+            "SELECT max(serial) AS s FROM passes WHERE serial > ? AND serial < ?",
+            (prefix, prefix + ":"),  # ':' sorts right after the digits
+        )
+        value = rows[0]["s"]
+        return None if value is None else str(value)
+
     async def record_pass(self, new: NewPass, photos: Sequence[NewPhoto]) -> RecordedPass:
-        """Allocate the serial number and commit the pass, photos and held outbox entries."""
+        """Commit the pass, its photos and their held outbox entries in one transaction."""
         decision = new.decision
         verify_json = (
             json.dumps(
@@ -141,20 +147,13 @@ class Store:
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                async with self._db.execute(
-                    "SELECT serial FROM passes WHERE serial > ? AND serial < ? "
-                    "ORDER BY serial DESC LIMIT 1",
-                    (new.serial_prefix, new.serial_prefix + ":"),
-                ) as cur:
-                    last = await cur.fetchone()
-                serial = next_serial(new.serial_prefix, new.when, last[0] if last else None)
                 cur = await self._db.execute(
                     "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
                     "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
                     "reason_code, reason, decided_by, verify_json) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        serial,
+                        new.serial,
                         new.lane_id,
                         new.gate_code,
                         new.direction,
@@ -194,7 +193,7 @@ class Store:
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
-        return RecordedPass(pass_id, serial)
+        return RecordedPass(pass_id, new.serial)
 
     async def set_barrier(self, pass_id: int, state: str, error: str | None = None) -> None:
         async with self._lock:

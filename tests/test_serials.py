@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.serials import is_valid_serial, next_serial, serial_prefix, serial_time
+from edge.serials import SerialAllocator, is_valid_serial, next_serial, serial_prefix, serial_time
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 21, 8, 30, 5, 700_000, tzinfo=SH)
@@ -86,3 +86,10 @@ def test_naive_time_and_foreign_last_are_refused() -> None:
 )
 def test_invalid_serials(serial: str) -> None:
     assert not is_valid_serial(serial)
+
+
+def test_allocator_continues_after_the_last_number() -> None:
+    allocator = SerialAllocator("411002000101A", "411002000101A261121083010")
+    assert allocator.allocate(T0) == "411002000101A261121083011"  # T0 is earlier: next free
+    assert allocator.allocate(T0 + timedelta(minutes=1)) == "411002000101A261121083105"
+    assert allocator.last == "411002000101A261121083105"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,7 @@ from edge.codes import ControlFlag, GateSignal
 from edge.decision import Decision
 from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
+from edge.serials import next_serial
 from edge.store import NewPass, NewPhoto, Store
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -28,13 +31,15 @@ OPEN = Decision(
 )
 
 
+_serials = itertools.count()
+
+
 def new_pass(plate: str | None = "豫A12345", when: datetime = WHEN, **kw: object) -> NewPass:
     fields: dict[str, object] = {
+        "serial": next_serial("411002000101A", when + timedelta(seconds=next(_serials)), None),
         "lane_id": "in-1",
         "gate_code": "01",
         "direction": "in",
-        "serial_prefix": "411002000101A",
-        "when": when,
         "plate": plate,
         "plate_color": "1",
         "camera_time": when.timestamp(),
@@ -66,24 +71,26 @@ async def test_schema_is_migrated_once(tmp_path: Path) -> None:
     await s.close()
 
 
-async def test_same_second_passes_get_distinct_serials_also_after_reopen(tmp_path: Path) -> None:
+async def test_last_serial_per_prefix_survives_reopen(tmp_path: Path) -> None:
     s = await Store.open(tmp_path / "edge.db")
-    first = await s.record_pass(new_pass(), [])
-    second = await s.record_pass(new_pass("豫B6789G"), [])
+    assert await s.last_serial("411002000101A") is None
+    await s.record_pass(new_pass(serial="411002000101A261121080000"), [])
+    await s.record_pass(new_pass(serial="411002000101A261121080001"), [])
+    await s.record_pass(new_pass(serial="411002000101B261121090000", direction="out"), [])
     await s.close()
     s = await Store.open(tmp_path / "edge.db")
-    third = await s.record_pass(new_pass("晋E55123"), [])
-    other_gate = await s.record_pass(new_pass(serial_prefix="411002000102A", gate_code="02"), [])
+    assert await s.last_serial("411002000101A") == "411002000101A261121080001"
+    assert await s.last_serial("411002000101B") == "411002000101B261121090000"
+    assert await s.last_serial("411002000102A") is None
     await s.close()
-    assert [r.serial[-6:] for r in (first, second, third)] == ["080000", "080001", "080002"]
-    assert other_gate.serial == "411002000102A261121080000"
 
 
-async def test_concurrent_records_never_collide(store: Store) -> None:
-    results = await asyncio.gather(
-        *(store.record_pass(new_pass(f"豫A{i:05d}"), []) for i in range(20))
-    )
-    assert len({r.serial for r in results}) == 20
+async def test_a_serial_is_never_stored_twice(store: Store) -> None:
+    await store.record_pass(new_pass(serial="411002000101A261121080000"), [PHOTO])
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        await store.record_pass(new_pass(serial="411002000101A261121080000"), [PHOTO])
+    assert await store.count_passes() == 1
+    assert await store.outbox_counts() == {"held": 2}  # the failed one left nothing behind
 
 
 async def test_outbox_is_held_until_final_and_photos_wait_for_their_record(store: Store) -> None:
