@@ -253,6 +253,10 @@ class Store:
         rows = await self._fetchall("SELECT count(*) AS n FROM passes")
         return int(rows[0]["n"])
 
+    async def count_photos(self) -> int:
+        rows = await self._fetchall("SELECT count(*) AS n FROM photos")
+        return int(rows[0]["n"])
+
     async def get_pass(self, pass_id: int) -> sqlite3.Row:
         rows = await self._fetchall("SELECT * FROM passes WHERE id = ?", (pass_id,))
         if not rows:

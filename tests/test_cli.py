@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -107,6 +108,8 @@ async def test_demo_runs_a_short_stream() -> None:
     assert "platform goes DOWN" in text
     summary = next(line for line in text.splitlines() if "platform received" in line)
     assert " 0 duplicates, 0 rejected" in summary
+    records, photos = (int(n) for n in re.findall(r"(\d+) (?:pass records|photos)", summary))
+    assert records == photos > 0  # every truck's photo arrived too
     assert "some records are still waiting" not in text
 
 

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import random
 import tempfile
+from collections import deque
 from pathlib import Path
 
 from edge.config import parse_config
@@ -34,7 +35,7 @@ password = "sim-password"
 verify_deadline_seconds = 1.0
 
 [decision]
-duplicate_window_seconds = 30
+duplicate_window_seconds = 5  # the demo compresses time
 offline_policy = "cache"
 offline_cache_miss = "deny"
 
@@ -124,6 +125,9 @@ class Demo:
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
         self.platform = CityPlatformSim()
         self.inside: list[str] = []
+        self.recent: deque[str | None] = deque(
+            maxlen=5
+        )  # a refused truck does not come back at once
         self.daemon: Daemon
 
     async def start(self) -> None:
@@ -150,7 +154,9 @@ class Demo:
             leaving = self.inside.pop(self.rng.randrange(len(self.inside)))
             _say(_describe("出厂 exit", leaving, await self.exit.push(leaving)))
             return
-        plate = None if self.rng.random() < 0.08 else self.rng.choice(_PLATES)
+        fresh = [p for p in _PLATES if p not in self.inside and p not in self.recent]
+        plate = None if self.rng.random() < 0.08 else self.rng.choice(fresh)
+        self.recent.append(plate)
         color = PlateColor.NEW_ENERGY if plate and len(plate) == 8 else PlateColor.YELLOW
         result = await self.entrance.push(plate, color)
         _say(_describe("进厂 entry", plate, result))
@@ -169,7 +175,14 @@ class Demo:
             for lane in self.daemon.lanes.values():
                 await lane.drain()
             passes = await self.daemon.store.count_passes()
-            await self.platform.wait_for(lambda: len(self.platform.records) >= passes, 15)
+            photos = await self.daemon.store.count_photos()
+            await self.platform.wait_for(
+                lambda: (
+                    self.platform.stats()["records"] >= passes
+                    and self.platform.stats()["photos"] >= photos
+                ),
+                15,
+            )
         except TimeoutError:
             _say("some records are still waiting to be forwarded")
         finally:
