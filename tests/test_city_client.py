@@ -118,7 +118,7 @@ async def test_401_storm_refreshes_once_and_retries(
     )
     assert len(answers) == 50
     assert platform_sim.calls["getAccessToken"] == 2
-    assert client.token_fetches == 2
+    assert client.tokens.fetches == 2
 
 
 async def test_token_refreshed_before_expiry(platform_sim: CityPlatformSim) -> None:
@@ -128,10 +128,10 @@ async def test_token_refreshed_before_expiry(platform_sim: CityPlatformSim) -> N
         await client.verify("豫A12345", PlateColor.YELLOW)
         now[0] = 7200 - 301
         await client.verify("豫A12345", PlateColor.YELLOW)
-        assert client.token_fetches == 1
+        assert client.tokens.fetches == 1
         now[0] = 7200 - 299  # inside the margin: fetch a new one before it expires
         await client.verify("豫A12345", PlateColor.YELLOW)
-        assert client.token_fetches == 2
+        assert client.tokens.fetches == 2
     finally:
         await client.aclose()
 

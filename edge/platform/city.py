@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -44,6 +43,7 @@ from edge.platform.errors import (
     PlatformServerError,
     PlatformUnavailableError,
 )
+from edge.platform.token import Grant, TokenKeeper
 
 log = structlog.get_logger("edge.platform.city")
 
@@ -79,6 +79,7 @@ class CityPlatform:
         zone: ZoneInfo,
         timeout: float = 10.0,
         refresh_margin: float = 300.0,
+        clock_limit: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -86,12 +87,17 @@ class CityPlatform:
             base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
         )
         self._organ, self._username, self._password = organ, username, password
-        self._zone, self._clock, self._margin = zone, clock, refresh_margin
-        self._token: str | None = None
-        self._token_expiry = 0.0
-        self._token_lock = asyncio.Lock()
-        self.token_fetches = 0
-        self.clock_offset_seconds: float | None = None
+        self._zone = zone
+        self.tokens = TokenKeeper(
+            self._fetch_token,
+            refresh_margin=refresh_margin,
+            clock_limit_seconds=clock_limit,
+            monotonic=clock,
+        )
+
+    @property
+    def clock_offset_seconds(self) -> float | None:
+        return self.tokens.clock_offset_seconds
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -129,7 +135,7 @@ class CityPlatform:
 
     # -- token -----------------------------------------------------------------------------
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> Grant:
         request = _build(
             TokenRequest, organ=self._organ, username=self._username, password=self._password
         )
@@ -139,38 +145,16 @@ class CityPlatform:
             if reply.code in _SERVER_CODES:
                 raise PlatformServerError(reply.code, reply.status)
             raise PlatformAuthError(f"getAccessToken refused ({reply.code}): {reply.status}")
-        self.token_fetches += 1
-        self._note_server_time(reply.datetime)
-        log.info("platform token fetched", fetches=self.token_fetches)
-        return reply.access_token
+        return Grant(reply.access_token, TOKEN_LIFETIME_SECONDS, self._server_time(reply.datetime))
 
-    def _note_server_time(self, text: str | None) -> None:
+    def _server_time(self, text: str | None) -> datetime | None:
         if not text:
-            return
+            return None
         try:
-            server = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=self._zone)
+            return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=self._zone)
         except ValueError:
             log.warning("platform sent an unreadable server time", value=text)
-            return
-        self.clock_offset_seconds = server.timestamp() - time.time()
-        if abs(self.clock_offset_seconds) > 30:
-            log.warning(
-                "local clock differs from the platform's",
-                offset_seconds=round(self.clock_offset_seconds, 1),
-            )
-
-    async def _token_value(self) -> str:
-        async with self._token_lock:
-            if self._token is None or self._clock() >= self._token_expiry:
-                started = self._clock()
-                self._token = await self._fetch_token()
-                self._token_expiry = started + TOKEN_LIFETIME_SECONDS - self._margin
-            return self._token
-
-    async def _drop_token(self, token: str) -> None:
-        async with self._token_lock:
-            if self._token == token:  # only the first of many concurrent 401s refreshes
-                self._token = None
+            return None
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -178,7 +162,7 @@ class CityPlatform:
         self, path: str, ipctype: str, value: BaseModel, *, photo: bytes | None = None
     ) -> CityReply:
         for attempt in (1, 2):
-            token = await self._token_value()
+            token = await self.tokens.token()
             envelope = _build(
                 Envelope,
                 organ=self._organ,
@@ -200,7 +184,7 @@ class CityPlatform:
             if reply.code in SUCCESS_CODES:
                 return reply
             if reply.code == _AUTH_CODE:
-                await self._drop_token(token)
+                await self.tokens.drop(token)
                 if attempt == 1:
                     continue
                 raise PlatformAuthError(f"{ipctype}: token refused after a refresh")
