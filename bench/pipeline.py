@@ -114,10 +114,12 @@ async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
         received[event.plate or ""] = event.received_mono
         return submit(event)
 
-    async def timed_verify(plate: str, color: PlateColor) -> VerifyAnswer:
+    async def timed_verify(
+        plate: str, color: PlateColor, *, gate_secret_code: str = ""
+    ) -> VerifyAnswer:
         started = time.monotonic()
         try:
-            return await verify(plate, color)
+            return await verify(plate, color, gate_secret_code=gate_secret_code)
         finally:
             platform_ms[plate] = (time.monotonic() - started) * 1000
 

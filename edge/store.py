@@ -23,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from edge.codes import ControlFlag, GateSignal
+from edge.codes import GateSignal
 from edge.decision import CachedAnswer, Decision
 from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
@@ -127,22 +127,17 @@ class Store:
         value = rows[0]["s"]
         return None if value is None else str(value)
 
-    async def record_pass(self, new: NewPass, photos: Sequence[NewPhoto]) -> RecordedPass:
-        """Commit the pass, its photos and their held outbox entries in one transaction."""
+    async def record_pass(
+        self, new: NewPass, photos: Sequence[NewPhoto], *, forward_photos: bool = True
+    ) -> RecordedPass:
+        """Commit the pass, its photos and their held outbox entries in one transaction.
+
+        With ``forward_photos`` false (province API: records carry photo URLs) the photos get
+        no outbox entries.
+        """
         decision = new.decision
-        verify_json = (
-            json.dumps(
-                {
-                    "control": int(decision.answer.control),
-                    "reason": decision.answer.reason,
-                    "fuel": decision.answer.fuel,
-                    "emission": decision.answer.emission,
-                },
-                ensure_ascii=False,
-            )
-            if decision.answer is not None and decision.source == "platform"
-            else None
-        )
+        answer = decision.answer
+        verify_json = None if answer is None else json.dumps(answer.to_json(), ensure_ascii=False)
         now = self._clock()
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -184,11 +179,12 @@ class Store:
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
                     )
-                    await self._db.execute(
-                        "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
-                        "VALUES (?, 'photo', ?, 'held', ?)",
-                        (pass_id, cur.lastrowid, now),
-                    )
+                    if forward_photos:
+                        await self._db.execute(
+                            "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
+                            "VALUES (?, 'photo', ?, 'held', ?)",
+                            (pass_id, cur.lastrowid, now),
+                        )
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
@@ -235,18 +231,12 @@ class Store:
         """The platform's most recent answer for ``plate`` (for the offline ``cache`` policy)."""
         rows = await self._fetchall(
             "SELECT verify_json, received_at FROM passes WHERE plate = ? AND "
-            "verify_json IS NOT NULL ORDER BY id DESC LIMIT 1",
+            "decided_by = 'platform' AND verify_json IS NOT NULL ORDER BY id DESC LIMIT 1",
             (plate,),
         )
         if not rows:
             return None
-        data = json.loads(rows[0]["verify_json"])
-        answer = VerifyAnswer(
-            control=ControlFlag(data["control"]),
-            reason=data["reason"],
-            fuel=data["fuel"],
-            emission=data["emission"],
-        )
+        answer = VerifyAnswer.from_json(json.loads(rows[0]["verify_json"]))
         return CachedAnswer(answer, float(rows[0]["received_at"]))
 
     async def count_passes(self) -> int:
@@ -265,6 +255,19 @@ class Store:
 
     async def find_pass(self, serial: str) -> sqlite3.Row | None:
         rows = await self._fetchall("SELECT * FROM passes WHERE serial = ?", (serial,))
+        return rows[0] if rows else None
+
+    async def photos_of(self, pass_id: int) -> list[sqlite3.Row]:
+        return await self._fetchall(
+            "SELECT * FROM photos WHERE pass_id = ? ORDER BY number", (pass_id,)
+        )
+
+    async def find_photo(self, serial: str, number: int) -> sqlite3.Row | None:
+        rows = await self._fetchall(
+            "SELECT photos.* FROM photos JOIN passes ON passes.id = photos.pass_id "
+            "WHERE passes.serial = ? AND photos.number = ?",
+            (serial, number),
+        )
         return rows[0] if rows else None
 
     async def get_photo(self, photo_id: int) -> sqlite3.Row:

@@ -78,7 +78,9 @@ async def test_records_and_photos_arrive_in_spec_format(
     await client.send_pass(REPORT)
     photo = sample_jpeg("豫A12345#1")
     await client.send_photo(REPORT, PhotoReport(1, 1, WHEN, photo))
-    await client.send_photo(REPORT, PhotoReport(2, 1, WHEN, photo), mode="base64")
+    inline = client_for(platform_sim, photo_mode="base64")
+    await inline.send_photo(REPORT, PhotoReport(2, 1, WHEN, photo))
+    await inline.aclose()
     record = platform_sim.records[REPORT.serial][0]
     assert record == {
         "lsh": "411002000101A261121080000",
@@ -92,11 +94,11 @@ async def test_records_and_photos_arrive_in_spec_format(
         "tgzt": "1",
         "bgzt": "1",
     }
-    multipart, inline = platform_sim.photos[REPORT.serial]
-    assert multipart.multipart
-    assert not inline.multipart
-    assert multipart.size == len(photo)
-    assert multipart.info["zplx"] == "1"
+    as_file, as_base64 = platform_sim.photos[REPORT.serial]
+    assert as_file.multipart
+    assert not as_base64.multipart
+    assert as_file.size == len(photo) == as_base64.size
+    assert as_file.info["zplx"] == "1"
     assert jpeg_label(photo) == "豫A12345#1"
     assert platform_sim.rejected == []
 

@@ -12,13 +12,44 @@ from edge.plates import PlateColor
 
 @dataclass(frozen=True, slots=True)
 class VerifyAnswer:
-    """The platform's verdict on a vehicle, in API-neutral form."""
+    """The platform's verdict on a vehicle, in API-neutral form.
+
+    The city API fills ``control``, ``reason``, ``fuel`` and ``emission``; the province API
+    (VehVerifyEx) also the blacklist and exemption codes, ``need_complete`` (1: the emission
+    fields are empty and must not be trusted; 2: the registration needs completing), the
+    registration key ``license_pk``, the vehicle type and its gross mass.
+    """
 
     control: ControlFlag
     reason: str = ""
     fuel: str = ""
     emission: str = ""
-    raw: dict[str, Any] = field(default_factory=dict)
+    blacklist: str = ""
+    exempt: str = ""
+    need_complete: str = "0"
+    license_pk: str = ""
+    vehicle_type: str = ""
+    gvm: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "control": int(self.control),
+            "reason": self.reason,
+            "fuel": self.fuel,
+            "emission": self.emission,
+            "blacklist": self.blacklist,
+            "exempt": self.exempt,
+            "need_complete": self.need_complete,
+            "license_pk": self.license_pk,
+            "vehicle_type": self.vehicle_type,
+            "gvm": self.gvm,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VerifyAnswer:
+        fields = {k: v for k, v in data.items() if k != "control"}
+        return cls(control=ControlFlag(data["control"]), **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +66,10 @@ class PassReport:
     time_from: datetime
     time_to: datetime
     gate_signal: GateSignal
+    #: What the platform said about the vehicle (province records copy its codes).
+    answer: VerifyAnswer | None = None
+    #: Relative URLs of the front and rear photos, as the daemon's web server serves them.
+    photo_urls: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +81,15 @@ class PhotoReport:
 
 
 class Platform(Protocol):
-    async def verify(self, plate: str, color: PlateColor) -> VerifyAnswer: ...
+    #: City: photos are uploaded (sharePhotoInfo). Province: records carry photo URLs instead.
+    uploads_photos: bool
+
+    @property
+    def clock_offset_seconds(self) -> float | None: ...
+
+    async def verify(
+        self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
+    ) -> VerifyAnswer: ...
 
     async def send_pass(self, report: PassReport) -> None: ...
 

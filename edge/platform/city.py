@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -69,6 +69,8 @@ def _build(model: type[R], **fields: Any) -> R:
 class CityPlatform:
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
+    uploads_photos = True
+
     def __init__(
         self,
         *,
@@ -80,6 +82,8 @@ class CityPlatform:
         timeout: float = 10.0,
         refresh_margin: float = 300.0,
         clock_limit: float = 30.0,
+        photo_mode: Literal["multipart", "base64"] = "multipart",
+        stamp_corrected_time: bool = False,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -87,7 +91,7 @@ class CityPlatform:
             base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
         )
         self._organ, self._username, self._password = organ, username, password
-        self._zone = zone
+        self._zone, self._photo_mode, self._stamp = zone, photo_mode, stamp_corrected_time
         self.tokens = TokenKeeper(
             self._fetch_token,
             refresh_margin=refresh_margin,
@@ -193,7 +197,9 @@ class CityPlatform:
             raise PermanentError(reply.code, reply.status)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def verify(self, plate: str, color: PlateColor) -> VerifyAnswer:
+    async def verify(
+        self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
+    ) -> VerifyAnswer:
         query = _build(CheckVehicleQuery, license=plate, licenseColor=color)
         reply = await self._call(PATH_GET, "getCheckVehicle", query)
         result = self._parse(CheckVehicleResult, reply.value or {})
@@ -206,6 +212,8 @@ class CityPlatform:
         )
 
     def _fmt(self, when: datetime) -> str:
+        if self._stamp and self.clock_offset_seconds is not None:
+            when += timedelta(seconds=self.clock_offset_seconds)
         return when.astimezone(self._zone).strftime(TIME_FORMAT)
 
     def _common(self, report: PassReport) -> dict[str, str]:
@@ -229,19 +237,14 @@ class CityPlatform:
         )
         await self._call(PATH_PUT, "shareDrivingRecord", record)
 
-    async def send_photo(
-        self,
-        report: PassReport,
-        photo: PhotoReport,
-        mode: Literal["multipart", "base64"] = "multipart",
-    ) -> None:
+    async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         if not is_jpeg(photo.data):
             raise InvalidMessageError("sharePhotoInfo: the photo is not a JPEG")
         if len(photo.data) >= MAX_PHOTO_BYTES:
             raise InvalidMessageError(
                 f"sharePhotoInfo: the photo has {len(photo.data)} bytes, the limit is 1 MB"
             )
-        inline = base64.b64encode(photo.data).decode() if mode == "base64" else None
+        inline = base64.b64encode(photo.data).decode() if self._photo_mode == "base64" else None
         info = _build(
             PhotoInfo,
             **self._common(report),
