@@ -1,28 +1,37 @@
-"""A city platform simulator that speaks the spec's wire format (§2, §4.1).
+"""Platform simulators that speak the spec's wire formats and are as strict as a real platform.
 
 For tests, the demo, and technicians rehearsing a site before the real platform is connected:
-``edge sim platform --port 8080``. It issues 2-hour tokens, answers getCheckVehicle from a small
-vehicle table, validates and counts pass records and photos (duplicates included), and can be
-made slow or expire its tokens on demand. ``GET /sim/stats`` shows what arrived.
+``edge sim platform --mode city|province --port 8080 [--vehicles FILE]``. They issue tokens,
+answer vehicle checks from a vehicle table, check every field of every message against the
+spec's tables (:mod:`edge.sim.spec_check`, independent of our client), count what arrived
+(duplicates included), and fail on demand: down, hang, slow, 5xx at a rate, expired tokens.
+``GET /sim/stats`` shows what arrived.
+
+This module holds the shared machinery and the city platform; :mod:`edge.sim.province` the
+province one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import csv
 import json
+import random
 import secrets
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, ValidationError
 
 from edge.photos import is_jpeg
 from edge.platform.city_models import (
@@ -32,36 +41,68 @@ from edge.platform.city_models import (
     PATH_PUT,
     TIME_FORMAT,
     TOKEN_LIFETIME_SECONDS,
-    CheckVehicleQuery,
-    DrivingRecord,
-    PhotoInfo,
 )
+from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
 
 log = structlog.get_logger("edge.sim.platform")
-
-M = TypeVar("M", bound=BaseModel)
 
 OK = {"code": "200", "status": "服务器已成功处理了请求"}
 
 
 @dataclass(frozen=True, slots=True)
 class SimVehicle:
+    """One row of the simulator's vehicle table (what VehVerifyEx / getCheckVehicle say)."""
+
     is_control: str = "0"
     fuel: str = "B"
     emission: str = "5"
     reason: str = ""
+    blacklist: str = ""
+    exempt: str = ""
+    need_complete: str = "0"
+    license_pk: str = ""
+    veh_type: str = "H11"
+    gvm: str = "49000"
 
 
 #: A small table for the demo: some trucks are under control, most are not.
 DEMO_VEHICLES: dict[str, SimVehicle] = {
-    "豫A12345": SimVehicle("0", "B", "6"),
+    "豫A12345": SimVehicle("0", "B", "6", license_pk="PK-A12345"),
     "豫A88888": SimVehicle("0", "E", "6"),
     "豫K23456": SimVehicle("0", "B", "5"),
     "豫B6789G": SimVehicle("1", "B", "4", "国四柴油 重污染管控"),
-    "晋E55123": SimVehicle("1", "B", "3", "国三柴油 禁止进厂"),
-    "豫AD12345": SimVehicle("0", "C", "D"),
-    "冀D77777": SimVehicle("0", "B", "6"),
+    "晋E55123": SimVehicle("1", "B", "3", "国三柴油 禁止进厂", blacklist="3"),
+    "豫AD12345": SimVehicle("0", "C", "D", veh_type="H31", gvm="4500"),
+    "冀D77777": SimVehicle("0", "B", "6", exempt="2"),
 }
+
+
+def load_vehicles(path: Path) -> dict[str, SimVehicle]:
+    """A vehicle table from CSV (header ``plate,is_control,fuel,…``) or TOML (``[plate]``)."""
+    names = {f.name for f in fields(SimVehicle)}
+    if path.suffix == ".toml":
+        table = tomllib.loads(path.read_text("utf-8"))
+        rows = {plate: {k: str(v) for k, v in row.items()} for plate, row in table.items()}
+    else:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = {row.pop("plate"): row for row in csv.DictReader(fh)}
+    return {
+        plate: SimVehicle(**{k: v for k, v in row.items() if k in names and v is not None})
+        for plate, row in rows.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected failure for the next business call (tokens are never faulted).
+
+    ``http``: answer with this HTTP status; ``code``: answer HTTP 200 with this code (city) or
+    ``result: fail`` with this reason (province); ``garbage``: a body that is not JSON.
+    """
+
+    kind: Literal["http", "code", "garbage"]
+    value: int | str = 500
+    ipctype: str | None = None  # only calls of this method; None = any
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,58 +112,52 @@ class PhotoArrival:
     multipart: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """One injected failure for the next business call (tokens are never faulted).
-
-    ``http``: answer with this HTTP status; ``code``: answer HTTP 200 with this JSON code;
-    ``garbage``: answer HTTP 200 with a body that is not JSON.
-    """
-
-    kind: Literal["http", "code", "garbage"]
-    value: int | str = 500
-    ipctype: str | None = None  # only calls of this business code; None = any
-
-
 @dataclass
-class CityPlatformSim:
-    organ: str = "4110020001"
-    username: str = "gate01"
-    password: str = "sim-password"  # noqa: S105 - the simulator's own test account
+class PlatformSim:
+    """What both simulators share: serving, tokens, faults, counts and event-driven waits."""
+
     vehicles: dict[str, SimVehicle] = field(default_factory=lambda: dict(DEMO_VEHICLES))
-    prefix: str = "/ysgk"
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     clock: Callable[[], float] = time.monotonic
-    #: Seconds to wait before answering any call (a slow or hanging platform).
+    #: Seconds to wait before answering any call (a slow platform).
     delay: float = 0.0
+    #: Accept calls and never answer them (a hanging platform).
+    hang: bool = False
+    #: Share of business calls answered with HTTP 500 (0..1).
+    error_rate: float = 0.0
+    #: The platform's clock minus the real one, in seconds (for clock-skew rehearsals).
+    clock_skew_seconds: float = 0.0
+    token_lifetime: float = TOKEN_LIFETIME_SECONDS
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     photos: dict[str, list[PhotoArrival]] = field(default_factory=dict)
+    goods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     tokens: dict[str, float] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
+    seed: int = 1
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
+    _rng: random.Random = field(default_factory=random.Random)
+
+    prefix: str = ""
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.add_routes(
-            [
-                web.post(self.prefix + PATH_GET, self._get_data),
-                web.post(self.prefix + PATH_PUT, self._put_data),
-                web.post(self.prefix + PATH_FILE, self._put_file),
-                web.get("/sim/stats", self._stats),
-            ]
-        )
-        return app
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Start serving; after :meth:`stop`, start again on the same port to simulate recovery."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._rng.seed(self.seed)
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.add_routes([*self.routes(), web.get("/sim/stats", self._stats)])
+        # A short shutdown: a simulated outage must not wait for hanging calls to finish.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.2
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port or self.port).start()
         self.port = self._runner.addresses[0][1]
@@ -142,7 +177,20 @@ class CityPlatformSim:
         return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def expire_tokens(self) -> None:
+        """Every token issued so far is refused from now on (a 401 storm for busy clients)."""
         self.tokens.clear()
+
+    def issue_token(self) -> str:
+        token = secrets.token_hex(16).upper()
+        self.tokens[token] = self.clock() + self.token_lifetime
+        return token
+
+    def token_valid(self, token: Any) -> bool:
+        expiry = self.tokens.get(str(token))
+        return expiry is not None and self.clock() < expiry
+
+    def server_now(self) -> datetime:
+        return datetime.fromtimestamp(time.time() + self.clock_skew_seconds, self.zone)
 
     # -- what arrived ----------------------------------------------------------------------
 
@@ -176,63 +224,104 @@ class CityPlatformSim:
         async with asyncio.timeout(timeout), cond:
             await cond.wait_for(predicate)
 
-    async def _notify(self) -> None:
+    async def notify(self) -> None:
         cond = self._condition()
         async with cond:
             cond.notify_all()
 
-    # -- handlers --------------------------------------------------------------------------
+    # -- shared request handling -----------------------------------------------------------
 
-    def _reject(self, ipctype: str, code: str, reason: str) -> web.Response:
-        self.rejected.append((ipctype, reason))
-        log.warning("sim platform rejected a call", ipctype=ipctype, code=code, reason=reason)
-        return web.json_response({"code": code, "status": reason})
+    async def pause(self) -> None:
+        if self.hang:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.delay)
 
-    def _fault(self, ipctype: str) -> web.Response | None:
+    def injected(self, method: str) -> Fault | None:
         for i, fault in enumerate(self.faults):
-            if fault.ipctype in (None, ipctype):
+            if fault.ipctype in (None, method):
                 del self.faults[i]
-                if fault.kind == "http":
-                    return web.Response(status=int(fault.value), text="injected failure")
-                if fault.kind == "garbage":
-                    return web.Response(status=200, text="<html>gateway</html>")
-                return web.json_response({"code": str(fault.value), "status": "injected"})
+                return fault
+        if self.error_rate and self._rng.random() < self.error_rate:
+            return Fault("http", 500)
         return None
 
+    @staticmethod
+    def http_fault(fault: Fault) -> web.Response | None:
+        if fault.kind == "http":
+            return web.Response(status=int(fault.value), text="injected failure")
+        if fault.kind == "garbage":
+            return web.Response(status=200, text="<html>gateway</html>")
+        return None
+
+    def note_rejected(self, method: str, reason: str) -> None:
+        self.rejected.append((method, reason))
+        log.warning("sim platform rejected a call", method=method, reason=reason)
+
+    async def read_json(self, request: web.Request) -> Any:
+        try:
+            return json.loads(await request.text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+    async def _stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+
+@dataclass
+class CityPlatformSim(PlatformSim):
+    """The city platform (§2, §4.1)."""
+
+    organ: str = "4110020001"
+    username: str = "gate01"
+    password: str = "sim-password"  # noqa: S105 - the simulator's own test account
+    prefix: str = "/ysgk"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(self.prefix + PATH_GET, self._get_data),
+            web.post(self.prefix + PATH_PUT, self._put_data),
+            web.post(self.prefix + PATH_FILE, self._put_file),
+        ]
+
+    def _reject(self, method: str, code: str, reason: str) -> web.Response:
+        self.note_rejected(method, reason)
+        return web.json_response({"code": code, "status": reason})
+
     def _business_call(
-        self, body: Any, expected: str, model: type[M]
-    ) -> tuple[M, dict[str, Any]] | web.Response:
+        self, body: Any, expected: set[str]
+    ) -> tuple[str, dict[str, Any]] | web.Response:
         """Check a business call's envelope, token and ``value``; a Response means refused."""
         if not isinstance(body, dict):
             return self._reject("?", "400", "请求格式错误")
         ipctype = str(body.get("ipctype", ""))
         if body.get("organ") != self.organ:
             return self._reject(ipctype, "403", "组织机构编码错误")
-        expiry = self.tokens.get(str(body.get("access_token", "")))
-        if expiry is None or self.clock() >= expiry:
+        if not self.token_valid(body.get("access_token")):
             return self._reject(ipctype, "401", "身份授权失效")
         self.calls[ipctype] += 1
-        if (fault := self._fault(ipctype)) is not None:
-            return fault
-        if ipctype != expected:
+        if (fault := self.injected(ipctype)) is not None:
+            return self.http_fault(fault) or self._reject(ipctype, str(fault.value), "injected")
+        if ipctype not in expected:
             return self._reject(ipctype, "404", "未知业务接口代码")
+        if extra := set(body) - {"organ", "ipctype", "access_token", "value"}:
+            return self._reject(ipctype, "952", f"格式校验失败: 多余字段 {sorted(extra)}")
         value = body.get("value")
-        if not isinstance(value, dict):
-            return self._reject(ipctype, "952", "格式校验失败: value")
-        try:
-            return model.model_validate(value), value
-        except ValidationError as exc:
-            return self._reject(ipctype, "952", f"格式校验失败: {exc.errors()[0]['loc']}")
-
-    async def _read_json(self, request: web.Request) -> Any:
-        await asyncio.sleep(self.delay)
-        try:
-            return await request.json(loads=json.loads)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None
+        problems = violations(value, CITY[ipctype])
+        if not problems and ipctype in {"shareDrivingRecord", "sharePhotoInfo", "shareGoodsRecord"}:
+            assert isinstance(value, dict)
+            agreement = serial_agrees(value["lsh"], value["qybh"], value["dzbh"], value.get("tgzt"))
+            problems += [agreement] if agreement else []
+            for name in ("tgsjq", "tgsjz", "pzsj", "djsj"):
+                if name in value and not real_time(value[name], TIME_FORMAT):
+                    problems.append(f"{name}: not a real time")
+        if problems:
+            return self._reject(ipctype, "952", "格式校验失败: " + "; ".join(problems))
+        assert isinstance(value, dict)
+        return ipctype, value
 
     async def _get_data(self, request: web.Request) -> web.Response:
-        body = await self._read_json(request)
+        await self.pause()
+        body = await self.read_json(request)
         if isinstance(body, dict) and body.get("ipctype") == "getAccessToken":
             self.calls["getAccessToken"] += 1
             if (body.get("organ"), body.get("username"), body.get("password")) != (
@@ -241,21 +330,19 @@ class CityPlatformSim:
                 self.password,
             ):
                 return self._reject("getAccessToken", "401", "账号或密码错误")
-            token = secrets.token_hex(16).upper()
-            self.tokens[token] = self.clock() + TOKEN_LIFETIME_SECONDS
-            now = datetime.now(self.zone).strftime(TIME_FORMAT)
-            return web.json_response({**OK, "access_token": token, "datetime": now})
-        checked = self._business_call(body, "getCheckVehicle", CheckVehicleQuery)
+            now = self.server_now().strftime(TIME_FORMAT)
+            return web.json_response({**OK, "access_token": self.issue_token(), "datetime": now})
+        checked = self._business_call(body, {"getCheckVehicle"})
         if isinstance(checked, web.Response):
             return checked
-        query, _ = checked
-        vehicle = self.vehicles.get(query.license, SimVehicle())
+        _, value = checked
+        vehicle = self.vehicles.get(value["license"], SimVehicle())
         return web.json_response(
             {
                 **OK,
                 "value": {
-                    "license": query.license,
-                    "licenseColor": query.licenseColor.value,
+                    "license": value["license"],
+                    "licenseColor": value["licenseColor"],
                     "isControl": vehicle.is_control,
                     "fuelType": vehicle.fuel,
                     "emissionStandard": vehicle.emission,
@@ -265,13 +352,24 @@ class CityPlatformSim:
         )
 
     async def _put_data(self, request: web.Request) -> web.Response:
-        body = await self._read_json(request)
-        checked = self._business_call(body, "shareDrivingRecord", DrivingRecord)
+        await self.pause()
+        body = await self.read_json(request)
+        checked = self._business_call(
+            body, {"shareDrivingRecord", "shareGoodsRecord", "shareVehInfo"}
+        )
         if isinstance(checked, web.Response):
             return checked
-        record, value = checked
-        self.records.setdefault(record.lsh, []).append(value)
-        await self._notify()
+        ipctype, value = checked
+        if ipctype == "shareDrivingRecord":
+            self.records.setdefault(value["lsh"], []).append(value)
+        elif ipctype == "shareGoodsRecord":
+            self.goods.setdefault(value["lsh"], []).append(value)
+        else:  # shareVehInfo: the spec's example reply has the province shape
+            if not (value.get("drivingLicenseImg") or value.get("drivingLicenseImg2")):
+                return self._reject(ipctype, "952", "行驶证与随车清单不能同时为空")
+            await self.notify()
+            return web.json_response({"result": "success", "err": "", "data": {}})
+        await self.notify()
         return web.json_response(OK)
 
     @staticmethod
@@ -292,28 +390,27 @@ class CityPlatformSim:
         return info_text, photo
 
     async def _put_file(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(self.delay)
+        await self.pause()
         info_text, photo = await self._photo_parts(request)
         try:
             body = json.loads(info_text) if info_text is not None else None
         except json.JSONDecodeError:
             body = None
-        checked = self._business_call(body, "sharePhotoInfo", PhotoInfo)
+        checked = self._business_call(body, {"sharePhotoInfo"})
         if isinstance(checked, web.Response):
             return checked
-        info, value = checked
-        ipctype = "sharePhotoInfo"
+        ipctype, value = checked
         multipart = photo is not None
-        if photo is None and info.base64Image:
-            photo = base64.b64decode(info.base64Image)
+        if photo is None and value.get("base64Image"):
+            try:
+                photo = base64.b64decode(value["base64Image"], validate=True)
+            except (binascii.Error, ValueError):
+                return self._reject(ipctype, "952", "格式校验失败: base64Image")
         if photo is None:
             return self._reject(ipctype, "702", "请求文件不存在")
         if not is_jpeg(photo) or len(photo) >= MAX_PHOTO_BYTES:
             return self._reject(ipctype, "952", "格式校验失败: 照片须为小于1M的JPG")
         stored = {k: v for k, v in value.items() if k != "base64Image"}
-        self.photos.setdefault(info.lsh, []).append(PhotoArrival(stored, len(photo), multipart))
-        await self._notify()
+        self.photos.setdefault(value["lsh"], []).append(PhotoArrival(stored, len(photo), multipart))
+        await self.notify()
         return web.json_response(OK)
-
-    async def _stats(self, _request: web.Request) -> web.Response:
-        return web.json_response(self.stats())
