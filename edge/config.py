@@ -48,16 +48,37 @@ class SiteConfig(_Section):
 
 
 class PlatformConfig(_Section):
-    mode: Literal["city"] = "city"
+    mode: Literal["city", "province"] = "city"
     base_url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://1.2.3.4:8080/ysgk")
+    username: str = Field(min_length=1, max_length=32)
+    password: SecretStr = Field(max_length=32)
+    # city (§4.1)
     organ: str = Field(
-        min_length=1, max_length=32, description="组织机构编码, assigned by the centre"
+        default="", max_length=32, description="组织机构编码, assigned by the centre"
     )
-    username: str = Field(min_length=1, max_length=20)
-    password: SecretStr = Field(max_length=30)
+    photo_upload: Literal["multipart", "base64"] = "multipart"
+    # province (§4.2)
+    org_secret_code: SecretStr | None = Field(default=None, max_length=32)
+    company_secret_code: SecretStr | None = Field(default=None, max_length=32)
+    path_template: str = "{base}/{method}"
+    date_format: Literal["yyMMddHHmmss", "yyyyMMddHHmm"] = "yyMMddHHmmss"
+    # both
     verify_deadline_seconds: float = Field(default=1.5, gt=0, le=4)
     request_timeout_seconds: Seconds = 10.0
     token_refresh_margin_seconds: float = Field(default=300, ge=0, lt=7200)
+    clock_max_offset_seconds: Seconds = 30.0
+    stamp_corrected_time: bool = False
+
+    @field_validator("path_template")
+    @classmethod
+    def _template_fields(cls, value: str) -> str:
+        if "{method}" not in value:
+            raise ValueError("must contain {method}, e.g. '{base}/{method}'")
+        try:
+            value.format(base="", method="")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {base} and {method} may be used") from None
+        return value
 
 
 class DecisionConfig(_Section):
@@ -134,6 +155,9 @@ class LaneConfig(_Section):
     name: str = ""
     gate_code: str = Field(pattern=r"^\d{2}$", description="道闸编号 §6.3")
     direction: Literal["in", "out"]
+    gate_secret_code: SecretStr | None = Field(
+        default=None, max_length=32, description="道闸授权号 (province mode)"
+    )
     camera: CameraConfig
     barrier: BarrierConfig
     led: DisplayConfig = NoDisplayConfig(driver="none")
@@ -217,8 +241,30 @@ class Config(BaseSettings):
         raise KeyError(lane_id)
 
 
+def _platform_issues(cfg: Config) -> list[ConfigIssue]:
+    p = cfg.platform
+    missing: list[tuple[str | int, ...]] = []
+    if p.mode == "city":
+        if not p.organ:
+            missing.append(("platform", "organ"))
+        if len(p.password.get_secret_value()) > 30:
+            return [ConfigIssue(("platform", "password"), "the city API allows 30 characters")]
+    else:
+        missing += [
+            ("platform", key)
+            for key in ("org_secret_code", "company_secret_code")
+            if getattr(p, key) is None
+        ]
+        missing += [
+            ("lanes", i, "gate_secret_code")
+            for i, lane in enumerate(cfg.lanes)
+            if lane.gate_secret_code is None
+        ]
+    return [ConfigIssue(loc, f"required in {p.mode} mode") for loc in missing]
+
+
 def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigIssue] = _platform_issues(cfg)
     seen_ids: set[str] = set()
     seen_gates: set[tuple[str, str]] = set()
     for i, lane in enumerate(cfg.lanes):

@@ -18,9 +18,11 @@ from edge.forwarder import Forwarder
 from edge.ingest.http_push import PushReceiver
 from edge.lane import Lane
 from edge.link import LinkMonitor
+from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
+from edge.platform.province import ProvincePlatform
 from edge.store import Store
 from edge.supervisor import Supervisor
 from edge.web import WebServer
@@ -29,16 +31,29 @@ log = structlog.get_logger("edge.daemon")
 
 
 def build_platform(cfg: Config) -> Platform:
+    """The client for the configured API (``platform.mode``)."""
     p = cfg.platform
-    return CityPlatform(
-        base_url=p.base_url,
-        organ=p.organ,
-        username=p.username,
-        password=p.password.get_secret_value(),
-        zone=cfg.site.zone,
-        timeout=p.request_timeout_seconds,
-        refresh_margin=p.token_refresh_margin_seconds,
-    )
+    common: dict[str, Any] = {
+        "username": p.username,
+        "password": p.password.get_secret_value(),
+        "zone": cfg.site.zone,
+        "timeout": p.request_timeout_seconds,
+        "refresh_margin": p.token_refresh_margin_seconds,
+        "clock_limit": p.clock_max_offset_seconds,
+        "stamp_corrected_time": p.stamp_corrected_time,
+    }
+    if p.mode == "province":
+        assert p.org_secret_code is not None
+        assert p.company_secret_code is not None
+        return ProvincePlatform(
+            base_url=p.base_url,
+            org_secret_code=p.org_secret_code.get_secret_value(),
+            company_secret_code=p.company_secret_code.get_secret_value(),
+            path_template=p.path_template,
+            date_format=p.date_format,
+            **common,
+        )
+    return CityPlatform(base_url=p.base_url, organ=p.organ, photo_mode=p.photo_upload, **common)
 
 
 class Daemon:
@@ -98,8 +113,13 @@ class Daemon:
         )
         self.supervisor.start("forwarder", self.forwarder.run)
         receiver = PushReceiver(self.lanes, cfg.site.zone)
+        photos = PhotoServer(self.store, self.photos)
         self.web = WebServer(
-            cfg.web.host, cfg.web.port, cfg.web.max_body_bytes, receiver.routes(), self.health
+            cfg.web.host,
+            cfg.web.port,
+            cfg.web.max_body_bytes,
+            [*receiver.routes(), *photos.routes()],
+            self.health,
         )
         await self.web.start()
         log.info(

@@ -8,10 +8,11 @@ rejections become dead letters with the platform's reason and block nothing else
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,9 +21,9 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.link import LinkMonitor
-from edge.photos import PhotoStore
+from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, Platform
+from edge.platform.base import PassReport, PhotoReport, Platform, VerifyAnswer
 from edge.platform.errors import PermanentError, RetryableError
 from edge.store import OutboxEntry, Store
 
@@ -35,8 +36,12 @@ def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> flo
     return ceiling / 2 + ceiling / 2 * rand
 
 
-def pass_report(row: sqlite3.Row, enterprise_name: str, zone: ZoneInfo) -> PassReport:
+def pass_report(
+    row: sqlite3.Row, photos: Sequence[sqlite3.Row], enterprise_name: str, zone: ZoneInfo
+) -> PassReport:
     passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
+    numbers = {photo["number"] for photo in photos}
+    answer = json.loads(row["verify_json"]) if row["verify_json"] else None
     return PassReport(
         serial=row["serial"],
         enterprise_code=row["serial"][:10],
@@ -48,6 +53,11 @@ def pass_report(row: sqlite3.Row, enterprise_name: str, zone: ZoneInfo) -> PassR
         time_from=datetime.fromtimestamp(row["received_at"], zone),
         time_to=datetime.fromtimestamp(passed_at, zone),
         gate_signal=GateSignal(row["gate_signal"]),
+        answer=None if answer is None else VerifyAnswer.from_json(answer),
+        photo_urls=(
+            photo_url(row["serial"], 1) if 1 in numbers else "",
+            photo_url(row["serial"], 2) if 2 in numbers else "",
+        ),
     )
 
 
@@ -111,7 +121,8 @@ class Forwarder:
             try:
                 await self.activity.wait_idle()
                 row = await self.store.get_pass(entry.pass_id)
-                report = pass_report(row, self.enterprise_name, self.zone)
+                photos = await self.store.photos_of(entry.pass_id)
+                report = pass_report(row, photos, self.enterprise_name, self.zone)
                 structlog.contextvars.bind_contextvars(serial=report.serial, lane=row["lane_id"])
                 if entry.kind == "record":
                     await self.platform.send_pass(report)

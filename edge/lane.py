@@ -160,7 +160,14 @@ class Lane:
 
     async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
         assert event.plate is not None
-        task = asyncio.create_task(self.platform.verify(event.plate, event.color))
+        secret = self.cfg.gate_secret_code
+        task = asyncio.create_task(
+            self.platform.verify(
+                event.plate,
+                event.color,
+                gate_secret_code=secret.get_secret_value() if secret else "",
+            )
+        )
         done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
         if not done:
             log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
@@ -228,7 +235,9 @@ class Lane:
             decision=decision,
             flag="no-plate" if event.plate is None else None,
         )
-        recorded = await self.store.record_pass(new, photos)
+        recorded = await self.store.record_pass(
+            new, photos, forward_photos=self.platform.uploads_photos
+        )
         return _Recorded(recorded.id, recorded.serial)
 
     async def _actuate(self, event: PlateEvent, decision: Decision) -> tuple[str, str | None]:

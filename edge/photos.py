@@ -18,6 +18,12 @@ def is_jpeg(data: bytes) -> bool:
     return data.startswith(JPEG_MAGIC)
 
 
+def photo_url(serial: str, number: int) -> str:
+    """The relative URL under which the daemon's web server serves a pass's photo (≤ 64
+    characters, as the province API's imgURL fields require)."""
+    return f"/photos/{serial}-{number}.jpg"
+
+
 class PhotoStore:
     def __init__(self, root: Path) -> None:
         self.root = root

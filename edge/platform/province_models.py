@@ -158,9 +158,12 @@ class EnterExitRecord(_VehicleCodes):
         return self
 
 
+EnterExitList = list[EnterExitRecord]  # named here: the field "list" hides the builtin below
+
+
 class EnterExitRequest(_Request):
     accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
-    list: list[EnterExitRecord] = Field(min_length=1)
+    list: EnterExitList = Field(min_length=1)
 
 
 class GoodsRecord(_Request):
@@ -177,9 +180,12 @@ class GoodsRecord(_Request):
     licensePK: str = Field(default="", max_length=32)  # noqa: N815
 
 
+GoodsList = list[GoodsRecord]
+
+
 class GoodsRequest(_Request):
     accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
-    list: list[GoodsRecord] = Field(min_length=1)
+    list: GoodsList = Field(min_length=1)
 
 
 # -- vehicle registration (电子备案) ---------------------------------------------------------
