@@ -63,14 +63,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sim_platform(args: argparse.Namespace) -> int:
     from edge.logsetup import setup_logging  # noqa: PLC0415
-    from edge.sim.platform import CityPlatformSim  # noqa: PLC0415
+    from edge.sim.platform import CityPlatformSim, PlatformSim, load_vehicles  # noqa: PLC0415
+    from edge.sim.province import ProvincePlatformSim  # noqa: PLC0415
 
     setup_logging("info", "console")
+    sim: PlatformSim = (
+        ProvincePlatformSim(username=args.username, password=args.password)
+        if args.mode == "province"
+        else CityPlatformSim(organ=args.organ, username=args.username, password=args.password)
+    )
+    if args.vehicles is not None:
+        sim.vehicles = load_vehicles(args.vehicles)
 
     async def serve() -> None:
-        sim = CityPlatformSim(organ=args.organ, username=args.username, password=args.password)
         await sim.start(args.host, args.port)
-        print(f"simulated city platform at {sim.base_url} (stats: /sim/stats)", flush=True)
+        print(f"simulated {args.mode} platform at {sim.base_url} (stats: /sim/stats)", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
@@ -102,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="run a simulator on its own")
     sim_sub = sim.add_subparsers(dest="simulator", required=True)
-    platform = sim_sub.add_parser("platform", help="simulated city platform")
+    platform = sim_sub.add_parser("platform", help="a simulated city or province platform")
+    platform.add_argument("--mode", choices=["city", "province"], default="city")
+    platform.add_argument("--vehicles", type=Path, help="vehicle table (.csv or .toml)")
     platform.add_argument("--host", default="127.0.0.1")
     platform.add_argument("--port", type=int, default=8080)
     platform.add_argument("--organ", default="4110020001")

@@ -31,9 +31,11 @@ from edge.platform.city_models import (
     CityReply,
     DrivingRecord,
     Envelope,
+    GoodsRecord,
     PhotoInfo,
     TokenReply,
     TokenRequest,
+    VehicleInfo,
 )
 from edge.platform.errors import (
     InvalidMessageError,
@@ -42,6 +44,7 @@ from edge.platform.errors import (
     PlatformAuthError,
     PlatformServerError,
     PlatformUnavailableError,
+    build_message,
 )
 from edge.platform.token import Grant, TokenKeeper
 
@@ -53,17 +56,6 @@ R = TypeVar("R", bound=BaseModel)
 NO_PLATE_TEXT = "无牌车"
 _AUTH_CODE = "401"
 _SERVER_CODES = frozenset({"500", "502", "503", "504"})
-
-
-def _build(model: type[R], **fields: Any) -> R:
-    """Build a request model; a spec violation becomes :class:`InvalidMessageError`."""
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{model.__name__}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidMessageError(detail) from None
 
 
 class CityPlatform:
@@ -140,7 +132,7 @@ class CityPlatform:
     # -- token -----------------------------------------------------------------------------
 
     async def _fetch_token(self) -> Grant:
-        request = _build(
+        request = build_message(
             TokenRequest, organ=self._organ, username=self._username, password=self._password
         )
         body = await self._post(PATH_GET, json=request.model_dump())
@@ -167,7 +159,7 @@ class CityPlatform:
     ) -> CityReply:
         for attempt in (1, 2):
             token = await self.tokens.token()
-            envelope = _build(
+            envelope = build_message(
                 Envelope,
                 organ=self._organ,
                 ipctype=ipctype,
@@ -200,7 +192,7 @@ class CityPlatform:
     async def verify(
         self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
     ) -> VerifyAnswer:
-        query = _build(CheckVehicleQuery, license=plate, licenseColor=color)
+        query = build_message(CheckVehicleQuery, license=plate, licenseColor=color)
         reply = await self._call(PATH_GET, "getCheckVehicle", query)
         result = self._parse(CheckVehicleResult, reply.value or {})
         return VerifyAnswer(
@@ -227,7 +219,7 @@ class CityPlatform:
         }
 
     async def send_pass(self, report: PassReport) -> None:
-        record = _build(
+        record = build_message(
             DrivingRecord,
             **self._common(report),
             tgsjq=self._fmt(report.time_from),
@@ -245,7 +237,7 @@ class CityPlatform:
                 f"sharePhotoInfo: the photo has {len(photo.data)} bytes, the limit is 1 MB"
             )
         inline = base64.b64encode(photo.data).decode() if self._photo_mode == "base64" else None
-        info = _build(
+        info = build_message(
             PhotoInfo,
             **self._common(report),
             zpbh=str(photo.number),
@@ -254,3 +246,14 @@ class CityPlatform:
             base64Image=inline,
         )
         await self._call(PATH_FILE, "sharePhotoInfo", info, photo=None if inline else photo.data)
+
+    async def send_goods(self, report: PassReport, goods: str, tonnes: str, at: datetime) -> None:
+        """shareGoodsRecord: what a pass carried (goods name, tonnes, registration time)."""
+        record = build_message(
+            GoodsRecord, **self._common(report), hwmc=goods, ysl=tonnes, djsj=self._fmt(at)
+        )
+        await self._call(PATH_PUT, "shareGoodsRecord", record)
+
+    async def share_vehicle(self, **fields: Any) -> None:
+        """shareVehInfo: complete a vehicle's registration (sent in the common envelope)."""
+        await self._call(PATH_PUT, "shareVehInfo", build_message(VehicleInfo, **fields))

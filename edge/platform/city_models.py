@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from edge.codes import EmissionStage, Empty
 from edge.plates import PlateColor
+from edge.platform.province_models import UseCharacterCode, VehicleTypeCode
 
 PATH_GET = "/restapi/transportControl/get_data"
 PATH_PUT = "/restapi/transportControl/put_data"
@@ -103,6 +105,40 @@ class PhotoInfo(_PassFields):
     base64Image: str | None = None  # noqa: N815
 
 
+class GoodsRecord(_PassFields):
+    """shareGoodsRecord (§4.1.6)."""
+
+    hwmc: str = Field(min_length=1, max_length=32)
+    ysl: str = Field(min_length=1, max_length=4, pattern=r"^\d+(\.\d+)?$")
+    djsj: str = Field(max_length=32, pattern=TIME_PATTERN)
+
+
+class VehicleInfo(_Request):
+    """shareVehInfo (§4.1.2): completes a vehicle's registration record."""
+
+    companySecretCode: str = Field(default="", max_length=32)  # noqa: N815
+    license: str = Field(min_length=1, max_length=14)
+    licenseColor: PlateColor  # noqa: N815
+    vehicleType: VehicleTypeCode = ""  # noqa: N815
+    vin: str = Field(default="", max_length=32)
+    useCharacter: UseCharacterCode = ""  # noqa: N815
+    engineNo: str = Field(default="", max_length=32)  # noqa: N815
+    onwer: str = Field(default="", max_length=100)  # spec spelling
+    address: str = Field(default="", max_length=300)
+    model: str = Field(default="", max_length=100)
+    registerDate: str = Field(default="", max_length=14)  # noqa: N815
+    issueDate: str = Field(default="", max_length=14)  # noqa: N815
+    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
+    drivingLicenseImg: str = ""  # noqa: N815
+    drivingLicenseImg2: str = ""  # noqa: N815
+
+    @model_validator(mode="after")
+    def _one_image(self) -> VehicleInfo:
+        if not (self.drivingLicenseImg or self.drivingLicenseImg2):
+            raise ValueError("the driving licence and the vehicle list cannot both be empty")
+        return self
+
+
 class Envelope(_Request):
     """Common request structure (§2.4)."""
 
@@ -113,8 +149,20 @@ class Envelope(_Request):
 
 
 class CityReply(_Reply):
-    """Common reply structure (§2.5); ``value`` present on getCheckVehicle."""
+    """Common reply structure (§2.5); ``value`` present on getCheckVehicle.
+
+    shareVehInfo's example answers in the province shape (``result``/``err``/``data``); such a
+    reply is read as code 200 for "success" and 952 with ``err`` for "fail".
+    """
 
     code: WireStr
     status: WireStr = ""
     value: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _province_shape(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "code" not in data and "result" in data:
+            ok = data["result"] == "success"
+            return {"code": "200" if ok else "952", "status": data.get("err", "")}
+        return data

@@ -7,6 +7,12 @@ Store-and-forward retries :class:`RetryableError` forever (with backoff) and par
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
 
 class PlatformError(Exception):
     """Any failure of a platform call."""
@@ -49,3 +55,15 @@ class InvalidMessageError(PermanentError):
 
     def __init__(self, detail: str) -> None:
         super().__init__("local", detail)
+
+
+def build_message(message: type[M], /, **fields: Any) -> M:
+    """Build an outgoing message; a spec violation becomes :class:`InvalidMessageError`
+    naming the field, and the message never reaches the platform."""
+    try:
+        return message(**fields)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{message.__name__}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidMessageError(detail) from None

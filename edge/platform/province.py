@@ -28,6 +28,7 @@ from edge.platform.errors import (
     PlatformAuthError,
     PlatformServerError,
     PlatformUnavailableError,
+    build_message,
 )
 from edge.platform.province_models import (
     AUTH_TIME_FORMAT,
@@ -58,17 +59,6 @@ DEFAULT_TOKEN_SECONDS = 2 * 60 * 60
 _PLACEHOLDER = "-"  # stands for the token while a request is validated
 #: Words in ``err`` that mean the token was refused (the spec defines no code for it).
 _TOKEN_WORDS = ("token", "授权", "令牌")
-
-
-def build(model: type[R], **fields: Any) -> R:
-    """Build a request model; a spec violation becomes :class:`InvalidMessageError`."""
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{model.__name__}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidMessageError(detail) from None
 
 
 def _token_refused(err: str) -> bool:
@@ -154,7 +144,7 @@ class ProvincePlatform:
             raise InvalidReplyError(f"{method}: {model.__name__} failed validation: {exc}") from exc
 
     async def _fetch_token(self) -> Grant:
-        request = build(
+        request = build_message(
             AuthRequest, orgSecretCode=self._org, username=self._username, pwd=self._password
         )
         reply = await self._post("GetAuthorizationOrg", request.model_dump())
@@ -197,7 +187,7 @@ class ProvincePlatform:
     async def verify(
         self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
     ) -> VerifyAnswer:
-        request = build(
+        request = build_message(
             VerifyRequest,
             accessToken=_PLACEHOLDER,
             companySecretCode=self._company,
@@ -230,7 +220,7 @@ class ProvincePlatform:
         """The SendEnterExitDataEx entry for a pass; codes copied from the verify answer."""
         answer = report.answer
         pk = answer.license_pk if answer else ""
-        return build(
+        return build_message(
             EnterExitRecord,
             serialNum=report.serial,
             companyCode=report.enterprise_code,
@@ -253,7 +243,7 @@ class ProvincePlatform:
     async def send_passes(self, reports: Sequence[PassReport]) -> None:
         """SendEnterExitDataEx with one ``list`` entry per pass (a batch)."""
         records = [self.enter_exit_record(r) for r in reports]
-        request = build(EnterExitRequest, accessToken=_PLACEHOLDER, list=records)
+        request = build_message(EnterExitRequest, accessToken=_PLACEHOLDER, list=records)
         await self._call("SendEnterExitDataEx", request)
 
     async def send_pass(self, report: PassReport) -> None:
@@ -263,26 +253,26 @@ class ProvincePlatform:
         raise InvalidMessageError("the province API takes photos as URLs inside the pass record")
 
     async def send_goods(self, records: Sequence[GoodsRecord]) -> None:
-        request = build(GoodsRequest, accessToken=_PLACEHOLDER, list=list(records))
+        request = build_message(GoodsRequest, accessToken=_PLACEHOLDER, list=list(records))
         await self._call("SendGoodsRecordData", request)
 
     async def add_vehicle(self, **fields: Any) -> VehAccountData:
         """VehElecAccountAdd; returns the platform's ``licensePK``."""
         fields.setdefault("companySecretCode", self._company)
-        request = build(VehAccount, accessToken=_PLACEHOLDER, **fields)
+        request = build_message(VehAccount, accessToken=_PLACEHOLDER, **fields)
         data = await self._call("VehElecAccountAdd", request)
         return self._parse(VehAccountData, data, "VehElecAccountAdd")
 
     async def modify_vehicle(self, **fields: Any) -> VehAccountData:
         fields.setdefault("companySecretCode", self._company)
-        request = build(VehAccountModify, accessToken=_PLACEHOLDER, **fields)
+        request = build_message(VehAccountModify, accessToken=_PLACEHOLDER, **fields)
         data = await self._call("VehElecAccountModify", request)
         return self._parse(VehAccountData, data, "VehElecAccountModify")
 
     async def gain_vehicle(
         self, plate: str, color: PlateColor, license_pk: str = ""
     ) -> VehAccountData:
-        request = build(
+        request = build_message(
             VehAccountGainRequest,
             accessToken=_PLACEHOLDER,
             license=plate,
@@ -294,5 +284,5 @@ class ProvincePlatform:
 
     async def check_feedback(self, **fields: Any) -> None:
         """CheckFeedbackReport: a pass corrected after review (values before and after)."""
-        request = build(CheckFeedback, accessToken=_PLACEHOLDER, **fields)
+        request = build_message(CheckFeedback, accessToken=_PLACEHOLDER, **fields)
         await self._call("CheckFeedbackReport", request)
