@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -204,8 +204,8 @@ class CityPlatform:
         )
 
     def _fmt(self, when: datetime) -> str:
-        if self._stamp and self.clock_offset_seconds is not None:
-            when += timedelta(seconds=self.clock_offset_seconds)
+        if self._stamp:
+            when = self.tokens.corrected(when)
         return when.astimezone(self._zone).strftime(TIME_FORMAT)
 
     def _common(self, report: PassReport) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -57,8 +57,9 @@ R = TypeVar("R", bound=BaseModel)
 NO_PLATE_TEXT = "无牌车"
 DEFAULT_TOKEN_SECONDS = 2 * 60 * 60
 _PLACEHOLDER = "-"  # stands for the token while a request is validated
-#: Words in ``err`` that mean the token was refused (the spec defines no code for it).
-_TOKEN_WORDS = ("token", "授权", "令牌")
+#: Words in ``err`` that mean the token was refused (the spec defines no code for it). The
+#: spec calls the token 授权码; 授权号 is a company or gate secret code, a different error.
+_TOKEN_WORDS = ("token", "授权码", "令牌")
 
 
 def _token_refused(err: str) -> bool:
@@ -212,8 +213,8 @@ class ProvincePlatform:
         )
 
     def _date(self, when: datetime) -> str:
-        if self._stamp and self.clock_offset_seconds is not None:
-            when += timedelta(seconds=self.clock_offset_seconds)
+        if self._stamp:
+            when = self.tokens.corrected(when)
         return when.astimezone(self._zone).strftime(self._date_format)
 
     def enter_exit_record(self, report: PassReport) -> EnterExitRecord:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -58,6 +58,13 @@ class TokenKeeper:
                 log.info("platform token fetched", fetches=self.fetches)
             return self._token
 
+    def corrected(self, when: datetime) -> datetime:
+        """``when`` on the platform's clock (the offset in whole seconds: the server time has
+        one-second resolution)."""
+        if self.clock_offset_seconds is None:
+            return when
+        return when + timedelta(seconds=round(self.clock_offset_seconds))
+
     async def drop(self, token: str) -> None:
         """Forget ``token`` after the platform refused it; only the first of many callers
         holding the same refused token causes a new fetch."""
@@ -68,7 +75,8 @@ class TokenKeeper:
     def _note_server_time(self, server: datetime | None) -> None:
         if server is None:
             return
-        self.clock_offset_seconds = server.timestamp() - self._wall()
+        # The server reports whole seconds, i.e. the true time lies in [t, t + 1): take the middle.
+        self.clock_offset_seconds = server.timestamp() + 0.5 - self._wall()
         if abs(self.clock_offset_seconds) > self._limit:
             log.warning(
                 "local clock differs from the platform's",
