@@ -12,7 +12,8 @@ from typing import Any
 from edge.config import Config
 from edge.daemon import Daemon
 from edge.sim.camera import CameraFormat, CameraSim
-from edge.sim.platform import CityPlatformSim
+from edge.sim.platform import PlatformSim
+from edge.sim.province import ProvincePlatformSim
 
 GENERIC_LANE: dict[str, Any] = {
     "id": "in-1",
@@ -61,6 +62,32 @@ def make_config(tmp_path: Path, base_url: str, **kwargs: Any) -> Config:
     return Config(**config_data(tmp_path, base_url, **kwargs))
 
 
+def config_for(
+    tmp_path: Path, sim: PlatformSim, lanes: list[dict[str, Any]] | None = None, **sections: Any
+) -> Config:
+    """A daemon config for whichever simulator ``sim`` is (city or province mode)."""
+    data = config_data(tmp_path, sim.base_url, lanes, **sections)
+    if isinstance(sim, ProvincePlatformSim):
+        data["platform"].update(
+            mode="province",
+            org_secret_code=sim.org_secret_code,
+            company_secret_code=sim.company_secret_code,
+        )
+        for lane in data["lanes"]:
+            lane.setdefault("gate_secret_code", "GATE-" + lane["gate_code"])
+    return Config(**data)
+
+
+def plate_of(record: dict[str, Any]) -> str:
+    """The plate in a received pass record, whichever API carried it."""
+    return str(record.get("cphm", record.get("license")))
+
+
+def lifted_and_passed(record: dict[str, Any]) -> bool:
+    """City bgzt 1, province gateSignal 0."""
+    return record.get("bgzt") == "1" or record.get("gateSignal") == "0"
+
+
 @asynccontextmanager
 async def running_daemon(cfg: Config) -> AsyncIterator[Daemon]:
     daemon = Daemon(cfg)
@@ -75,9 +102,7 @@ def camera(daemon: Daemon, lane: str = "in-1", fmt: CameraFormat = "generic") ->
     return CameraSim(f"http://127.0.0.1:{daemon.web.port}/push/{lane}", fmt)
 
 
-async def wait_records(
-    sim: CityPlatformSim, count: int, photos: int = 0, timeout: float = 10
-) -> None:
+async def wait_records(sim: PlatformSim, count: int, photos: int = 0, timeout: float = 10) -> None:
     await sim.wait_for(
         lambda: len(sim.records) >= count and sum(len(p) for p in sim.photos.values()) >= photos,
         timeout,

@@ -13,13 +13,17 @@ from drivers.virtual import VirtualBarrier, VirtualDisplay
 from edge.daemon import Daemon
 from edge.serials import is_valid_serial
 from edge.sim.jpeg import jpeg_label
-from edge.sim.platform import CityPlatformSim
+from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.province import ProvincePlatformSim
 from tests.helpers import (
     GENERIC_LANE,
     VZENITH_LANE,
     camera,
+    config_for,
     eventually,
+    lifted_and_passed,
     make_config,
+    plate_of,
     running_daemon,
     wait_records,
 )
@@ -36,9 +40,10 @@ def barrier_of(daemon: Daemon, lane: str = "in-1") -> VirtualBarrier:
 
 
 async def test_allowed_opens_controlled_does_not_and_everything_arrives(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, any_platform: PlatformSim
 ) -> None:
-    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+    sim = any_platform
+    async with running_daemon(config_for(tmp_path, sim)) as daemon:
         cam = camera(daemon)
         allowed = await cam.push("豫A12345")
         controlled = await cam.push("豫B6789G")
@@ -55,18 +60,16 @@ async def test_allowed_opens_controlled_does_not_and_everything_arrives(
             ["豫B6789G", "国四柴油 重污染管控", "禁止通行"],
         ]
 
-        await wait_records(platform_sim, 2, photos=2)
+        await wait_records(sim, 2, photos=2)
         serial = allowed.body["serial"]
         assert is_valid_serial(serial)
         assert serial.startswith("411002000101A")
-        (record,) = platform_sim.records[serial]
-        assert (record["cphm"], record["tgzt"], record["bgzt"]) == ("豫A12345", "1", "1")
-        refused = platform_sim.records[controlled.body["serial"]][0]
-        assert refused["bgzt"] == "0"  # not lifted
-        (photo,) = platform_sim.photos[serial]
+        (record,) = sim.records[serial]
+        assert plate_of(record) == "豫A12345"
+        assert lifted_and_passed(record)
+        assert not lifted_and_passed(sim.records[controlled.body["serial"]][0])
+        (photo,) = sim.photos[serial]
         assert photo.info["lsh"] == serial
-        assert photo.info["zplx"] == "1"
-        assert photo.multipart
         row = await daemon.store.find_pass(serial)
         assert row is not None
         assert (row["gate_signal"], row["confirmed_by"], row["barrier"]) == (
@@ -74,13 +77,27 @@ async def test_allowed_opens_controlled_does_not_and_everything_arrives(
             "detector",
             "opened",
         )
-        assert platform_sim.duplicates() == 0
+        assert sim.duplicates() == 0
+        if isinstance(sim, ProvincePlatformSim):
+            # the record carries the photo's URL; the daemon serves it
+            assert record["imgURL1"] == f"/photos/{serial}-1.jpg"
+            assert record["licensePK"] == "PK-A12345"
+            assert record["islicensePK"] == "1"
+            async with httpx.AsyncClient() as http:
+                image = await http.get(f"http://127.0.0.1:{daemon.web.port}{record['imgURL1']}")
+                missing = await http.get(f"http://127.0.0.1:{daemon.web.port}/photos/x-1.jpg")
+            assert image.headers["content-type"] == "image/jpeg"
+            assert jpeg_label(image.content) == "豫A12345#1"
+            assert missing.status_code == 404
+        else:
+            assert photo.multipart
+            assert photo.info["zplx"] == "1"
 
 
 async def test_duplicate_read_makes_no_second_pass(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, any_platform: PlatformSim
 ) -> None:
-    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+    async with running_daemon(config_for(tmp_path, any_platform)) as daemon:
         cam = camera(daemon)
         first = await cam.push("豫A12345")
         again = await cam.push("豫A12345")
@@ -94,29 +111,51 @@ async def test_duplicate_read_makes_no_second_pass(
 
 
 async def test_platform_killed_mid_stream_records_arrive_after_it_returns(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, any_platform: PlatformSim
 ) -> None:
-    cfg = make_config(tmp_path, platform_sim.base_url, decision={"offline_policy": "allow"})
+    sim = any_platform
+    cfg = config_for(tmp_path, sim, decision={"offline_policy": "allow"})
     async with running_daemon(cfg) as daemon:
         cam = camera(daemon)
         plates = ["豫A12345", "豫A88888", "豫K23456", "冀D77777", "豫G90872", "鲁H1234S"]
         serials = [(await cam.push(plates[0])).body["serial"]]
-        await eventually(lambda: _outbox_is(daemon, {"sent": 2}))  # record and photo booked
-        await platform_sim.stop()
+        sent_per_pass = 2 if isinstance(sim, CityPlatformSim) else 1  # record (+ photo)
+        await eventually(lambda: _outbox_is(daemon, {"sent": sent_per_pass}))
+        await sim.stop()
         for plate in plates[1:4]:
             result = await cam.push(plate)
             assert result.body["verdict"] == "open"  # decided offline, within the deadline
             assert result.body["reason"] == "平台离线 放行"
             serials.append(result.body["serial"])
         assert daemon.link.state.value == "down"
-        await platform_sim.start()
+        await sim.start()
         for plate in plates[4:]:
             serials.append((await cam.push(plate)).body["serial"])
         await cam.aclose()
-        await wait_records(platform_sim, len(plates), photos=len(plates))
-        assert set(platform_sim.records) == set(serials)
-        assert platform_sim.duplicates() == 0
+        await wait_records(sim, len(plates), photos=len(plates))
+        assert set(sim.records) == set(serials)
+        assert sim.duplicates() == 0
         assert daemon.link.state.value == "up"
+
+
+async def test_token_expiry_in_the_middle_of_a_run(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    sim = any_platform
+    async with running_daemon(config_for(tmp_path, sim)) as daemon:
+        cam = camera(daemon)
+        first = [(await cam.push(p)).body for p in ("豫A12345", "豫A88888")]
+        await wait_records(sim, 2, photos=2)
+        sim.expire_tokens()  # the platform forgets every token it issued
+        later = [(await cam.push(p)).body for p in ("豫K23456", "冀D77777", "豫G90872")]
+        await cam.aclose()
+        await wait_records(sim, 5, photos=5)
+        assert [b["verdict"] for b in first + later] == ["open"] * 5
+        assert all(b["reason"] == "未管控" for b in later)  # answered by the platform
+        auth = "getAccessToken" if isinstance(sim, CityPlatformSim) else "GetAuthorizationOrg"
+        assert sim.calls[auth] == 2
+        assert sim.rejected  # the refused calls were retried with the new token
+        assert sim.duplicates() == 0
 
 
 async def test_vzenith_camera_opens_through_its_own_reply(
