@@ -158,3 +158,62 @@ def test_check_config_command(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert "lanes[0].gate_code (line" in err
     assert main(["run", "--config", str(bad)]) == 2
     assert "lanes[0].gate_code" in capsys.readouterr().err
+
+
+PROVINCE = """
+[site]
+enterprise_code = "4110020001"
+enterprise_name = "测试企业"
+[platform]
+mode = "province"
+base_url = "http://127.0.0.1:9000/province"
+username = "gate01"
+password = "p"
+org_secret_code = "ORG"
+company_secret_code = "COMPANY"
+date_format = "yyyyMMddHHmm"
+[[lanes]]
+id = "in-1"
+gate_code = "01"
+direction = "in"
+gate_secret_code = "GATE-01"
+camera = { kind = "generic-push" }
+barrier = { driver = "virtual" }
+[[lanes]]
+id = "out-1"
+gate_code = "01"
+direction = "out"
+camera = { kind = "generic-push" }
+barrier = { driver = "virtual" }
+"""
+
+
+def test_province_mode_needs_its_secret_codes() -> None:
+    err = errors_of(PROVINCE.replace('company_secret_code = "COMPANY"\n', ""))
+    messages = {format_loc(i.loc): i.message for i in err.issues}
+    assert messages == {
+        "platform.company_secret_code": "required in province mode",
+        "lanes[1].gate_secret_code": "required in province mode",
+    }
+    assert "COMPANY" not in err.render()
+    assert "GATE-01" not in err.render()
+
+
+def test_province_config_and_template_checks() -> None:
+    text = PROVINCE.replace(
+        '[[lanes]]\nid = "out-1"', '[[lanes]]\ngate_secret_code = "G2"\nid = "out-1"'
+    )
+    cfg = parse_config(text)
+    assert cfg.platform.mode == "province"
+    assert cfg.platform.date_format == "yyyyMMddHHmm"
+    bad = text.replace('date_format = "yyyyMMddHHmm"', 'path_template = "{base}/api"')
+    assert "must contain {method}" in errors_of(bad).render()
+    bad = text.replace('date_format = "yyyyMMddHHmm"', 'path_template = "{base}/{method}/{x}"')
+    assert "only {base} and {method}" in errors_of(bad).render()
+
+
+def test_city_mode_needs_organ_and_a_short_password() -> None:
+    text = EXAMPLE.read_text("utf-8").replace('organ = "4110020001"\n', "")
+    assert "platform.organ (line" in errors_of(text).render()
+    text = EXAMPLE.read_text("utf-8").replace('password = "change-me"', f'password = "{"x" * 31}"')
+    assert "30 characters" in errors_of(text).render()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import httpx
+
+from edge.sim.platform import CityPlatformSim, load_vehicles
+from tests.test_cli import EDGE, free_port
+
+
+def test_vehicle_table_from_csv_and_toml(tmp_path: Path) -> None:
+    csv_file = tmp_path / "vehicles.csv"
+    csv_file.write_text(
+        "plate,is_control,fuel,emission,reason,blacklist\n"
+        "豫A12345,0,B,6,,\n豫B6789G,1,B,4,国四柴油 重污染管控,3\n",
+        "utf-8",
+    )
+    toml_file = tmp_path / "vehicles.toml"
+    toml_file.write_text('["豫K23456"]\nis_control = 2\nneed_complete = 1\n', "utf-8")
+    from_csv = load_vehicles(csv_file)
+    assert from_csv["豫B6789G"].reason == "国四柴油 重污染管控"
+    assert from_csv["豫B6789G"].blacklist == "3"
+    from_toml = load_vehicles(toml_file)
+    assert (from_toml["豫K23456"].is_control, from_toml["豫K23456"].need_complete) == ("2", "1")
+
+
+async def test_error_rate_fails_a_share_of_calls() -> None:
+    sim = CityPlatformSim(error_rate=0.5, seed=7)
+    await sim.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            token = (
+                await http.post(
+                    f"{sim.base_url}/restapi/transportControl/get_data",
+                    json={
+                        "organ": sim.organ,
+                        "ipctype": "getAccessToken",
+                        "username": sim.username,
+                        "password": sim.password,
+                    },
+                )
+            ).json()["access_token"]
+            statuses = [
+                (
+                    await http.post(
+                        f"{sim.base_url}/restapi/transportControl/get_data",
+                        json={
+                            "organ": sim.organ,
+                            "ipctype": "getCheckVehicle",
+                            "access_token": token,
+                            "value": {"license": "豫A12345", "licenseColor": "1"},
+                        },
+                    )
+                ).status_code
+                for _ in range(40)
+            ]
+        assert 8 < statuses.count(500) < 32
+        assert statuses.count(200) == 40 - statuses.count(500)
+    finally:
+        await sim.stop()
+
+
+async def test_province_simulator_runs_on_its_own_with_a_vehicle_table(tmp_path: Path) -> None:
+    table = tmp_path / "v.toml"
+    table.write_text('["豫A12345"]\nis_control = 1\nreason = "测试管控"\n', "utf-8")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *EDGE,
+        "sim",
+        "platform",
+        "--mode",
+        "province",
+        "--port",
+        str(port),
+        "--vehicles",
+        str(table),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        assert f"province platform at http://127.0.0.1:{port}/province" in line
+        async with httpx.AsyncClient() as http:
+            base = f"http://127.0.0.1:{port}/province"
+            auth = (
+                await http.post(
+                    f"{base}/GetAuthorizationOrg",
+                    json={"orgSecretCode": "ORG-4110", "username": "gate01", "pwd": "sim-password"},
+                )
+            ).json()
+            verify = (
+                await http.post(
+                    f"{base}/VehVerifyEx",
+                    json={
+                        "accessToken": auth["data"]["accessToken"],
+                        "companySecretCode": "COMPANY-4110020001",
+                        "gateSecretCode": "GATE-01",
+                        "license": "豫A12345",
+                        "licenseColor": "1",
+                    },
+                )
+            ).json()
+        assert verify["data"]["isControl"] == "1"
+        assert verify["data"]["controlReason"] == "测试管控"
+    finally:
+        proc.send_signal(signal.SIGINT)  # lets coverage write its data
+        await asyncio.wait_for(proc.wait(), 20)
