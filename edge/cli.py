@@ -57,7 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge.sim.demo import run_demo  # noqa: PLC0415
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed))
+        asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed, args.platform))
     return 0
 
 
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")
     demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
     demo.add_argument("--camera", choices=["generic", "vzenith"], default="vzenith")
+    demo.add_argument("--platform", choices=["city", "province"], default="city")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 

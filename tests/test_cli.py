@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import eventually, wait_records
@@ -90,7 +91,8 @@ port = {port}
     assert (tmp_path / "state" / "edge.db").exists()
 
 
-async def test_demo_runs_a_short_stream() -> None:
+@pytest.mark.parametrize("platform", ["city", "province"])
+async def test_demo_runs_a_short_stream(platform: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         *EDGE,
         "demo",
@@ -98,6 +100,8 @@ async def test_demo_runs_a_short_stream() -> None:
         "12",
         "--interval",
         "0.02",
+        "--platform",
+        platform,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

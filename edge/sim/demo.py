@@ -14,13 +14,17 @@ import random
 import tempfile
 from collections import deque
 from pathlib import Path
+from typing import Literal
 
 from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.logsetup import setup_logging
 from edge.plates import PlateColor
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
-from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim
+from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim, PlatformSim
+from edge.sim.province import ProvincePlatformSim
+
+PlatformMode = Literal["city", "province"]
 
 _CONFIG = """\
 [site]
@@ -29,10 +33,10 @@ enterprise_name = "许昌示例建材有限公司"
 
 [platform]
 base_url = "{base_url}"
-organ = "4110020001"
 username = "gate01"
 password = "sim-password"
 verify_deadline_seconds = 1.0
+{platform_extra}
 
 [decision]
 duplicate_window_seconds = 5  # the demo compresses time
@@ -45,6 +49,7 @@ name = "1号门 入口"
 gate_code = "01"
 direction = "in"
 confirm_timeout_seconds = 5
+{gate_secret}
 [lanes.camera]
 kind = "{in_camera}"
 [lanes.barrier]
@@ -60,6 +65,7 @@ name = "1号门 出口"
 gate_code = "01"
 direction = "out"
 confirm_timeout_seconds = 5
+{gate_secret}
 [lanes.camera]
 kind = "generic-push"
 [lanes.barrier]
@@ -86,10 +92,18 @@ format = "console"
 """
 
 
-def demo_config_text(base_url: str, camera: CameraFormat) -> str:
+def demo_config_text(base_url: str, camera: CameraFormat, platform: PlatformMode = "city") -> str:
     vzenith = camera == "vzenith"
+    province = platform == "province"
     return _CONFIG.format(
         base_url=base_url,
+        platform_extra=(
+            'mode = "province"\norg_secret_code = "ORG-4110"\n'
+            'company_secret_code = "COMPANY-4110020001"'
+            if province
+            else 'mode = "city"\norgan = "4110020001"'
+        ),
+        gate_secret='gate_secret_code = "GATE-01"' if province else "",
         in_camera="vzenith-push" if vzenith else "generic-push",
         in_barrier="camera-relay" if vzenith else "virtual",
         in_led="camera-serial" if vzenith else "virtual",
@@ -120,10 +134,12 @@ def _opened(result: PushResult) -> bool:
 
 
 class Demo:
-    def __init__(self, camera: CameraFormat, seed: int) -> None:
-        self.camera, self.rng = camera, random.Random(seed)
+    def __init__(self, camera: CameraFormat, seed: int, platform: PlatformMode = "city") -> None:
+        self.camera, self.rng, self.mode = camera, random.Random(seed), platform
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
-        self.platform = CityPlatformSim()
+        self.platform: PlatformSim = (
+            ProvincePlatformSim() if platform == "province" else CityPlatformSim()
+        )
         self.inside: list[str] = []
         self.recent: deque[str | None] = deque(
             maxlen=5
@@ -133,7 +149,9 @@ class Demo:
     async def start(self) -> None:
         await self.platform.start()
         config_path = self.workdir / "config.toml"
-        config_path.write_text(demo_config_text(self.platform.base_url, self.camera), "utf-8")
+        config_path.write_text(
+            demo_config_text(self.platform.base_url, self.camera, self.mode), "utf-8"
+        )
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
         await self.daemon.start()
@@ -201,9 +219,15 @@ class Demo:
 _PLATES = [*DEMO_VEHICLES, "豫A3F21K", "豫G90872", "鲁H1234S", "豫P66Q21"]
 
 
-async def run_demo(trucks: int | None, interval: float, camera: CameraFormat, seed: int) -> None:
+async def run_demo(
+    trucks: int | None,
+    interval: float,
+    camera: CameraFormat,
+    seed: int,
+    platform: PlatformMode = "city",
+) -> None:
     setup_logging("info", "console")
-    demo = Demo(camera, seed)
+    demo = Demo(camera, seed, platform)
     await demo.start()
     try:
         for n in itertools.count(1):
