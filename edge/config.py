@@ -68,6 +68,8 @@ class PlatformConfig(_Section):
     token_refresh_margin_seconds: float = Field(default=300, ge=0, lt=7200)
     clock_max_offset_seconds: Seconds = 30.0
     stamp_corrected_time: bool = False
+    breaker_failures: int = Field(default=3, ge=1, le=100)
+    breaker_probe_seconds: Seconds = 5.0
 
     @field_validator("path_template")
     @classmethod

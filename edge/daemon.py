@@ -66,7 +66,11 @@ class Daemon:
     ) -> None:
         self.cfg = cfg
         self.platform = platform or build_platform(cfg)
-        self.link = LinkMonitor(clock)
+        self.link = LinkMonitor(
+            clock,
+            failures_to_open=cfg.platform.breaker_failures,
+            probe_interval=cfg.platform.breaker_probe_seconds,
+        )
         self.photos = PhotoStore(cfg.storage.photo_dir)
         self.supervisor = Supervisor()
         self.activity = LaneActivity()

@@ -24,7 +24,7 @@ from edge.link import LinkMonitor
 from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
 from edge.platform.base import PassReport, PhotoReport, Platform, VerifyAnswer
-from edge.platform.errors import PermanentError, RetryableError
+from edge.platform.errors import PermanentError, PlatformUnavailableError, RetryableError
 from edge.store import OutboxEntry, Store
 
 log = structlog.get_logger("edge.forwarder")
@@ -86,35 +86,54 @@ class Forwarder:
         self._clock, self._rand = clock, rand
         self.sent = 0
 
+    def _slots(self, in_flight: int) -> int:
+        """How many new sends may start: none while a lane is busy (checked by the caller),
+        a single probe while the link is down, else the free concurrency."""
+        if self.link.down:
+            return 1 if in_flight == 0 and self.link.permit() else 0
+        return self.concurrency - in_flight
+
     async def run(self) -> None:
         in_flight: dict[int, asyncio.Task[None]] = {}
         try:
             while True:
                 self.store.outbox_changed.clear()
-                free = self.concurrency - len(in_flight)
-                if free > 0:
+                if self.concurrency > len(in_flight):
                     await self.activity.wait_idle()
-                    for entry in await self.store.due_entries(free, exclude=list(in_flight)):
-                        in_flight[entry.id] = asyncio.create_task(self._send(entry))
-                next_at = await self.store.next_due_at(exclude=list(in_flight))
-                timeout = None if next_at is None else max(0.0, next_at - self._clock())
-                if timeout == 0.0 and len(in_flight) >= self.concurrency:
-                    timeout = None  # everything due is waiting for a free slot
-                changed = asyncio.create_task(self.store.outbox_changed.wait())
-                try:
-                    await asyncio.wait(
-                        [changed, *in_flight.values()],
-                        timeout=timeout,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                finally:
-                    changed.cancel()
+                    slots = self._slots(len(in_flight))
+                    if slots > 0:
+                        for entry in await self.store.due_entries(slots, exclude=list(in_flight)):
+                            in_flight[entry.id] = asyncio.create_task(self._send(entry))
+                await self._wait(in_flight)
                 for entry_id, task in list(in_flight.items()):
                     if task.done():
                         del in_flight[entry_id]
         finally:
             for task in in_flight.values():
                 task.cancel()
+
+    async def _wait(self, in_flight: dict[int, asyncio.Task[None]]) -> None:
+        """Until something changes: an entry is released or sent, a send ends, the next
+        retry is due, or (link down) the next probe or the link's return."""
+        next_at = await self.store.next_due_at(exclude=list(in_flight))
+        timeout = None if next_at is None else max(0.0, next_at - self._clock())
+        if timeout == 0.0 and len(in_flight) >= self.concurrency:
+            timeout = None  # everything due is waiting for a free slot
+        waiters = [asyncio.create_task(self.store.outbox_changed.wait())]
+        if self.link.down:
+            waiters.append(asyncio.create_task(self.link.up_again.wait()))
+            if next_at is not None:
+                probe = self.link.seconds_to_probe()
+                timeout = probe if in_flight else max(timeout or 0.0, probe)
+        try:
+            await asyncio.wait(
+                [*waiters, *in_flight.values()],
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def _send(self, entry: OutboxEntry) -> None:
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
@@ -142,7 +161,9 @@ class Forwarder:
                 await self.store.mark_dead(entry.id, f"photo file missing: {exc}")
             except Exception as exc:
                 if isinstance(exc, RetryableError):
-                    self.link.failure(str(exc))
+                    self.link.failure(
+                        str(exc), connection=isinstance(exc, PlatformUnavailableError)
+                    )
                 else:
                     log.exception("unexpected error while forwarding; will retry")
                 delay = backoff_delay(

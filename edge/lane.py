@@ -30,7 +30,7 @@ from edge.led_text import led_lines
 from edge.link import LinkMonitor
 from edge.photos import PhotoStore
 from edge.platform.base import Platform, VerifyAnswer
-from edge.platform.errors import PlatformError
+from edge.platform.errors import PlatformError, PlatformUnavailableError
 from edge.serials import SerialAllocator, serial_prefix
 from edge.store import NewPass, NewPhoto, Store
 
@@ -160,6 +160,8 @@ class Lane:
 
     async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
         assert event.plate is not None
+        if not self.link.permit():  # the breaker is open: decide offline at once
+            return None
         secret = self.cfg.gate_secret_code
         task = asyncio.create_task(
             self.platform.verify(
@@ -171,12 +173,13 @@ class Lane:
         done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
         if not done:
             log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
+            self.link.failure("verify deadline missed")
             self._spawn(self._late_answer(task, event.plate))
             return None
         try:
             answer = task.result()
         except PlatformError as exc:
-            self.link.failure(str(exc))
+            self.link.failure(str(exc), connection=isinstance(exc, PlatformUnavailableError))
             return None
         except Exception:  # a bug must not stop vehicles: decide as if offline
             log.exception("platform check failed unexpectedly; deciding offline")
@@ -189,7 +192,6 @@ class Lane:
         try:
             answer = await task
         except PlatformError as exc:
-            self.link.failure(str(exc))
             log.info("late platform call failed", late_plate=plate, error=str(exc))
         else:
             self.link.success()

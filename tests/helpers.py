@@ -47,6 +47,7 @@ def config_data(
             "username": "gate01",
             "password": "sim-password",
             "verify_deadline_seconds": 1.0,
+            "breaker_probe_seconds": 0.1,
         },
         "lanes": copy.deepcopy(lanes if lanes is not None else [GENERIC_LANE]),
         "storage": {"database": str(tmp_path / "edge.db"), "photo_dir": str(tmp_path / "photos")},

@@ -409,3 +409,52 @@ async def test_background_failure_is_logged(tmp_path: Path, platform_sim: CityPl
         await cam.aclose()
         failed = next(e for e in logs if e["event"] == "background step failed")
         assert "disk went away" in failed["error"]
+
+
+async def test_outage_refused_then_hanging_then_back(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Connection refused for a stretch, then a platform that accepts and never answers:
+    every pass is still decided within the offline bound, and everything arrives once the
+    platform is back, each pass record before its photo."""
+    deadline = 0.2
+    cfg = make_config(
+        tmp_path,
+        platform_sim.base_url,
+        platform={"verify_deadline_seconds": deadline, "request_timeout_seconds": 0.5},
+        decision={"offline_policy": "allow"},
+    )
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        serials, slowest = [], 0.0
+
+        async def truck(plate: str) -> dict[str, object]:
+            nonlocal slowest
+            started = asyncio.get_running_loop().time()
+            body = (await cam.push(plate)).body
+            slowest = max(slowest, asyncio.get_running_loop().time() - started)
+            serials.append(body["serial"])
+            return body
+
+        await truck("豫A12345")
+        await platform_sim.stop()  # refused
+        for i in range(5):
+            assert (await truck(f"豫A{i:03d}{i:03d}"))["reason"] == "平台离线 放行"
+        assert daemon.link.down
+        platform_sim.hang = True
+        await platform_sim.start()  # accepts, never answers
+        calls_before = sum(platform_sim.calls.values())
+        for i in range(5, 10):
+            assert (await truck(f"豫A{i:03d}{i:03d}"))["reason"] == "平台离线 放行"
+        assert slowest < deadline + 0.5  # the breaker spares trucks the deadline wait
+        platform_sim.hang = False  # recovery: the next probe succeeds
+        await daemon.link.up_again.wait()
+        await truck("豫A999999")
+        await cam.aclose()
+        await wait_records(platform_sim, len(serials), photos=len(serials), timeout=20)
+        assert set(platform_sim.records) == set(serials)
+        assert platform_sim.duplicates() == 0
+        for serial in serials:
+            order = [kind for kind, s in platform_sim.arrivals if s == serial]
+            assert order == ["record", "photo"], (serial, order)
+        assert sum(platform_sim.calls.values()) > calls_before  # probes went out

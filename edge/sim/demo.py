@@ -36,6 +36,7 @@ base_url = "{base_url}"
 username = "gate01"
 password = "sim-password"
 verify_deadline_seconds = 1.0
+breaker_probe_seconds = 1
 {platform_extra}
 
 [decision]
