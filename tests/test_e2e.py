@@ -455,6 +455,6 @@ async def test_outage_refused_then_hanging_then_back(
         assert set(platform_sim.records) == set(serials)
         assert platform_sim.duplicates() == 0
         for serial in serials:
-            order = [kind for kind, s in platform_sim.arrivals if s == serial]
+            order = [kind for kind, s, _ in platform_sim.arrivals if s == serial]
             assert order == ["record", "photo"], (serial, order)
         assert sum(platform_sim.calls.values()) > calls_before  # probes went out

@@ -132,8 +132,8 @@ class PlatformSim:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     photos: dict[str, list[PhotoArrival]] = field(default_factory=dict)
     goods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    #: (kind, serial) in the order things arrived: "record" or "photo".
-    arrivals: list[tuple[str, str]] = field(default_factory=list)
+    #: (kind, serial, monotonic time) in the order things arrived: "record" or "photo".
+    arrivals: list[tuple[str, str, float]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     tokens: dict[str, float] = field(default_factory=dict)
@@ -364,7 +364,7 @@ class CityPlatformSim(PlatformSim):
         ipctype, value = checked
         if ipctype == "shareDrivingRecord":
             self.records.setdefault(value["lsh"], []).append(value)
-            self.arrivals.append(("record", value["lsh"]))
+            self.arrivals.append(("record", value["lsh"], time.monotonic()))
         elif ipctype == "shareGoodsRecord":
             self.goods.setdefault(value["lsh"], []).append(value)
         else:  # shareVehInfo: the spec's example reply has the province shape
@@ -415,6 +415,6 @@ class CityPlatformSim(PlatformSim):
             return self._reject(ipctype, "952", "格式校验失败: 照片须为小于1M的JPG")
         stored = {k: v for k, v in value.items() if k != "base64Image"}
         self.photos.setdefault(value["lsh"], []).append(PhotoArrival(stored, len(photo), multipart))
-        self.arrivals.append(("photo", value["lsh"]))
+        self.arrivals.append(("photo", value["lsh"], time.monotonic()))
         await self.notify()
         return web.json_response(OK)
