@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 import random
 import signal
@@ -129,7 +130,7 @@ async def test_sigkill_at_random_moments_loses_nothing(
     assert len(acknowledged) > 20, "the camera should have got many passes through"
     duplicates = []
     for (kind, serial), times in _arrival_times(platform_sim).items():
-        for first, second in zip(times, times[1:], strict=False):
+        for first, second in itertools.pairwise(times):
             duplicates.append((kind, serial))
             # explained only if the daemon was killed between the two sends
             assert any(first <= k <= second for k in kills), (kind, serial, first, second)
