@@ -53,6 +53,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from edge.config import Config  # noqa: PLC0415
+    from edge.outbox_cli import run_outbox  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    return asyncio.run(run_outbox(cfg, args))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.sim.demo import run_demo  # noqa: PLC0415
 
@@ -99,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_check_config)
+
+    outbox = sub.add_parser("outbox", help="what waits to be forwarded; send dead letters again")
+    outbox.add_argument("--config", type=Path, required=True)
+    outbox_sub = outbox.add_subparsers(dest="action", required=True)
+    listing = outbox_sub.add_parser("list", help="counts, and entries (dead letters by default)")
+    listing.add_argument(
+        "--state", choices=["dead", "pending", "held", "sent", "all"], default="dead"
+    )
+    listing.add_argument("--limit", type=int, default=50)
+    show = outbox_sub.add_parser("show", help="one pass and its outbox entries")
+    show.add_argument("serial")
+    retry = outbox_sub.add_parser("retry", help="send dead letters again (all, or the ids)")
+    retry.add_argument("ids", type=int, nargs="*")
+    outbox.set_defaults(func=cmd_outbox)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")

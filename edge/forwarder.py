@@ -29,6 +29,9 @@ from edge.store import OutboxEntry, Store
 
 log = structlog.get_logger("edge.forwarder")
 
+#: Look at the outbox at least this often: `edge outbox retry` changes it from outside.
+POLL_SECONDS = 30.0
+
 
 def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> float:
     """Equal-jitter exponential backoff: half fixed, half random, never above ``cap``."""
@@ -83,6 +86,7 @@ class Forwarder:
         self.concurrency = concurrency
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.activity = activity or LaneActivity()
+        self.poll_seconds = POLL_SECONDS
         self._clock, self._rand = clock, rand
         self.sent = 0
 
@@ -119,6 +123,7 @@ class Forwarder:
         timeout = None if next_at is None else max(0.0, next_at - self._clock())
         if timeout == 0.0 and len(in_flight) >= self.concurrency:
             timeout = None  # everything due is waiting for a free slot
+        timeout = self.poll_seconds if timeout is None else min(timeout, self.poll_seconds)
         waiters = [asyncio.create_task(self.store.outbox_changed.wait())]
         if self.link.down:
             waiters.append(asyncio.create_task(self.link.up_again.wait()))

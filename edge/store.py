@@ -327,6 +327,35 @@ class Store:
             (error[:500], entry_id),
         )
 
+    async def list_outbox(self, state: str | None = "dead", limit: int = 100) -> list[sqlite3.Row]:
+        """Outbox entries (dead letters by default) with their pass, newest first."""
+        return await self._fetchall(
+            "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "
+            "p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
+            "WHERE ? IS NULL OR o.state = ? ORDER BY o.id DESC LIMIT ?",
+            (state, state, limit),
+        )
+
+    async def outbox_of(self, serial: str) -> list[sqlite3.Row]:
+        return await self._fetchall(
+            "SELECT o.* FROM outbox o JOIN passes p ON p.id = o.pass_id WHERE p.serial = ? "
+            "ORDER BY o.id",
+            (serial,),
+        )
+
+    async def retry_dead(self, entry_ids: Sequence[int] | None = None) -> int:
+        """Send dead letters again (all, or the given ones); returns how many."""
+        only = f" AND id IN ({','.join('?' * len(entry_ids))})" if entry_ids else ""
+        async with self._lock:
+            cur = await self._db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL "  # noqa: S608
+                f"WHERE state = 'dead'{only}",
+                (self._clock(), *(entry_ids or ())),
+            )
+            changed = cur.rowcount
+        self.outbox_changed.set()
+        return changed
+
     async def outbox_counts(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         return {row["state"]: int(row["n"]) for row in rows}

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import load_config
+from edge.sim.platform import CityPlatformSim, Fault
+from tests.helpers import camera, eventually, running_daemon, wait_records
+
+CONFIG = """
+[site]
+enterprise_code = "4110020001"
+enterprise_name = "测试企业"
+[platform]
+base_url = "{base_url}"
+organ = "4110020001"
+username = "gate01"
+password = "sim-password"
+[[lanes]]
+id = "in-1"
+gate_code = "01"
+direction = "in"
+camera = {{ kind = "generic-push" }}
+barrier = {{ driver = "virtual" }}
+[storage]
+database = "edge.db"
+photo_dir = "photos"
+[web]
+port = 0
+"""
+
+
+async def test_dead_letters_can_be_listed_shown_and_retried(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = CityPlatformSim(faults=[Fault("code", "952", "shareDrivingRecord")])
+    await sim.start()
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(base_url=sim.base_url), "utf-8")
+
+    async def edge(*args: str) -> int:
+        # the command has its own event loop, as it would in its own process
+        return await asyncio.to_thread(main, ["outbox", "--config", str(config), *args])
+
+    async with running_daemon(load_config(config)) as daemon:
+        daemon.forwarder.poll_seconds = 0.1
+        cam = camera(daemon)
+        serial = str((await cam.push("豫A12345")).body["serial"])
+        await cam.aclose()
+
+        async def dead() -> bool:
+            return (await daemon.store.outbox_counts()).get("dead") == 1
+
+        await eventually(dead)
+
+        assert await edge("list") == 0
+        out = capsys.readouterr().out
+        assert "dead 1" in out
+        assert serial in out
+        assert "952" in out
+        assert await edge("show", serial) == 0
+        out = capsys.readouterr().out
+        assert "record dead" in out
+        assert "verdict: open" in out
+        assert await edge("show", "nope") == 1
+        capsys.readouterr()
+        assert await edge("list", "--state", "all") == 0
+        assert capsys.readouterr().out.count(serial) == 2  # the record and its photo
+        assert await edge("retry") == 0  # beside the running daemon
+        assert "1 dead letter(s) queued" in capsys.readouterr().out
+        await wait_records(sim, 1, photos=1)  # picked up by the forwarder's poll
+    await sim.stop()
+    assert list(sim.records) == [serial]
+    assert main(["outbox", "--config", str(tmp_path / "missing.toml"), "list"]) == 2
