@@ -174,6 +174,7 @@ class StorageConfig(_Section):
 
 class ForwarderConfig(_Section):
     concurrency: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=50, ge=1, le=500)
     backoff_initial_seconds: Seconds = 2.0
     backoff_max_seconds: Seconds = 300.0
 

@@ -110,6 +110,7 @@ class Daemon:
             enterprise_name=cfg.site.enterprise_name,
             zone=cfg.site.zone,
             concurrency=cfg.forwarder.concurrency,
+            batch_size=cfg.forwarder.batch_size,
             backoff_initial=cfg.forwarder.backoff_initial_seconds,
             backoff_max=cfg.forwarder.backoff_max_seconds,
             activity=self.activity,

@@ -76,6 +76,7 @@ class Forwarder:
         zone: ZoneInfo,
         concurrency: int,
         backoff_initial: float,
+        batch_size: int = 50,
         backoff_max: float,
         activity: LaneActivity | None = None,
         clock: Callable[[], float] = time.time,
@@ -83,7 +84,7 @@ class Forwarder:
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
         self.enterprise_name, self.zone = enterprise_name, zone
-        self.concurrency = concurrency
+        self.concurrency, self.batch_size = concurrency, batch_size
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.activity = activity or LaneActivity()
         self.poll_seconds = POLL_SECONDS
@@ -106,8 +107,12 @@ class Forwarder:
                     await self.activity.wait_idle()
                     slots = self._slots(len(in_flight))
                     if slots > 0:
-                        for entry in await self.store.due_entries(slots, exclude=list(in_flight)):
-                            in_flight[entry.id] = asyncio.create_task(self._send(entry))
+                        due = await self.store.due_entries(
+                            slots * self.batch_size, exclude=list(in_flight)
+                        )
+                        for group in self._groups(due)[:slots]:
+                            task = asyncio.create_task(self._send_group(group))
+                            in_flight.update((entry.id, task) for entry in group)
                 await self._wait(in_flight)
                 for entry_id, task in list(in_flight.items()):
                     if task.done():
@@ -140,14 +145,65 @@ class Forwarder:
             for waiter in waiters:
                 waiter.cancel()
 
+    def _groups(self, entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
+        """Pass records go in batches where the platform takes lists; the rest one by one."""
+        size = min(self.batch_size, self.platform.max_batch)
+        records = [e for e in entries if e.kind == "record"] if size > 1 else []
+        batches = [records[i : i + size] for i in range(0, len(records), size)]
+        return batches + [[e] for e in entries if e not in records]
+
+    async def _send_group(self, entries: list[OutboxEntry]) -> None:
+        if len(entries) == 1:
+            await self._send(entries[0])
+            return
+        await self.activity.wait_idle()
+        try:
+            reports = [await self._report(entry) for entry in entries]
+            await self.platform.send_passes([report for report, _ in reports])
+        except PermanentError as exc:
+            log.warning("batch rejected; sending its passes one by one", error=str(exc))
+            for entry in entries:
+                await self._send(entry)
+        except Exception as exc:  # noqa: BLE001 - retried, never dropped
+            await self._failed(entries, exc)
+        else:
+            self.link.success()
+            self.sent += len(entries)
+            await self.activity.wait_idle()
+            await self.store.mark_sent_many([entry.id for entry in entries])
+            for report, lane in reports:
+                log.info(
+                    "forwarded to platform",
+                    serial=report.serial,
+                    lane=lane,
+                    kind="record",
+                    batch=len(entries),
+                )
+
+    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str]:
+        """The pass as the platform receives it, and its lane (for the log)."""
+        row = await self.store.get_pass(entry.pass_id)
+        photos = await self.store.photos_of(entry.pass_id)
+        return pass_report(row, photos, self.enterprise_name, self.zone), str(row["lane_id"])
+
+    async def _failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
+        """A retryable (or unexpected) failure: each entry comes back after its backoff."""
+        if isinstance(exc, RetryableError):
+            self.link.failure(str(exc), connection=isinstance(exc, PlatformUnavailableError))
+        else:
+            log.error("unexpected error while forwarding; will retry", exc_info=exc)
+        for entry in entries:
+            delay = backoff_delay(
+                entry.attempts, self.backoff_initial, self.backoff_max, self._rand()
+            )
+            await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
+
     async def _send(self, entry: OutboxEntry) -> None:
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
             try:
                 await self.activity.wait_idle()
-                row = await self.store.get_pass(entry.pass_id)
-                photos = await self.store.photos_of(entry.pass_id)
-                report = pass_report(row, photos, self.enterprise_name, self.zone)
-                structlog.contextvars.bind_contextvars(serial=report.serial, lane=row["lane_id"])
+                report, lane = await self._report(entry)
+                structlog.contextvars.bind_contextvars(serial=report.serial, lane=lane)
                 if entry.kind == "record":
                     await self.platform.send_pass(report)
                 else:
@@ -164,17 +220,8 @@ class Forwarder:
             except FileNotFoundError as exc:
                 log.error("photo file is missing; kept as dead letter", error=str(exc))
                 await self.store.mark_dead(entry.id, f"photo file missing: {exc}")
-            except Exception as exc:
-                if isinstance(exc, RetryableError):
-                    self.link.failure(
-                        str(exc), connection=isinstance(exc, PlatformUnavailableError)
-                    )
-                else:
-                    log.exception("unexpected error while forwarding; will retry")
-                delay = backoff_delay(
-                    entry.attempts, self.backoff_initial, self.backoff_max, self._rand()
-                )
-                await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
+            except Exception as exc:  # noqa: BLE001 - retried, never dropped
+                await self._failed([entry], exc)
             else:
                 self.link.success()
                 self.sent += 1

@@ -313,6 +313,16 @@ class Store:
         )
         self.outbox_changed.set()
 
+    async def mark_sent_many(self, entry_ids: Sequence[int]) -> None:
+        """Book a batch the platform acknowledged, in one transaction."""
+        marks = ",".join("?" * len(entry_ids))
+        await self._update_entry(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            (self._clock(), *entry_ids),
+        )
+        self.outbox_changed.set()
+
     async def mark_retry(self, entry_id: int, next_attempt_at: float, error: str) -> None:
         await self._update_entry(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
@@ -365,5 +375,7 @@ class Store:
             await self._db.execute(sql, args)
 
     async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        async with self._reader.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        # One thread hop per read: a statement left open across an await (execute, then
+        # fetchall) would let a concurrent read join its read transaction and see the
+        # database as it was before commits made in between.
+        return list(await self._reader.execute_fetchall(sql, args))

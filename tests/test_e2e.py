@@ -135,7 +135,7 @@ async def test_platform_killed_mid_stream_records_arrive_after_it_returns(
         await wait_records(sim, len(plates), photos=len(plates))
         assert set(sim.records) == set(serials)
         assert sim.duplicates() == 0
-        assert daemon.link.state.value == "up"
+        await asyncio.wait_for(daemon.link.up_again.wait(), 5)
 
 
 async def test_token_expiry_in_the_middle_of_a_run(

@@ -7,7 +7,15 @@ import pytest
 from edge.daemon import Daemon
 from edge.forwarder import backoff_delay
 from edge.sim.platform import CityPlatformSim, Fault
-from tests.helpers import camera, eventually, make_config, running_daemon, wait_records
+from edge.sim.province import ProvincePlatformSim
+from tests.helpers import (
+    camera,
+    config_for,
+    eventually,
+    make_config,
+    running_daemon,
+    wait_records,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +97,27 @@ async def test_missing_photo_file_is_a_dead_letter(
             photo.unlink()  # someone deleted the photo folder before the pass was confirmed
         await wait_records(platform_sim, 1)
         await eventually(lambda: _dead(daemon))
+
+
+async def test_province_backlog_goes_in_batches_and_a_rejected_batch_is_split(
+    tmp_path: Path,
+) -> None:
+    sim = ProvincePlatformSim()
+    await sim.start()
+    cfg = config_for(
+        tmp_path, sim, decision={"offline_policy": "allow"}, forwarder={"batch_size": 5}
+    )
+    async with running_daemon(cfg) as daemon:
+        await sim.stop()  # a backlog builds up while the platform is away
+        cam = camera(daemon)
+        serials = [(await cam.push(f"豫A{i:03d}{i:03d}")).body["serial"] for i in range(12)]
+        await cam.aclose()
+        sim.faults.append(Fault("code", "记录格式校验失败", "SendEnterExitDataEx"))
+        await sim.start()
+        await wait_records(sim, 12)
+        await eventually(lambda: _counts_are(daemon, {"sent": 12}))
+    await sim.stop()
+    assert set(sim.records) == set(serials)
+    assert sim.duplicates() == 0
+    # one rejected batch of 5 re-sent one by one, the other 7 in batches of at most 5
+    assert sim.calls["SendEnterExitDataEx"] <= 1 + 5 + 2

@@ -195,3 +195,28 @@ async def test_committed_passes_survive_kill_9(tmp_path: Path) -> None:
         assert await store.count_passes() >= 50
     finally:
         await store.close()
+
+
+async def test_reads_never_see_a_snapshot_older_than_a_commit(store: Store) -> None:
+    """Concurrent reads on the read connection must not share a read transaction: an entry
+    booked as sent must never be due again, however reads interleave."""
+    for i in range(60):
+        recorded = await store.record_pass(new_pass(f"豫A{i:03d}{i:03d}"), [PHOTO])
+        await store.finalise(recorded.id, GateSignal.PASSED, 1001.0, "barrier")
+    stop = asyncio.Event()
+
+    async def busy_reader() -> None:
+        while not stop.is_set():
+            await store.outbox_counts()
+            await store.get_pass(1)
+
+    readers = [asyncio.create_task(busy_reader()) for _ in range(3)]
+    try:
+        while due := await store.due_entries(1):
+            await store.mark_sent(due[0].id)
+            again = await store.due_entries(50)
+            assert due[0].id not in [e.id for e in again]
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert await store.outbox_counts() == {"sent": 120}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -83,6 +84,8 @@ class PhotoReport:
 class Platform(Protocol):
     #: City: photos are uploaded (sharePhotoInfo). Province: records carry photo URLs instead.
     uploads_photos: bool
+    #: How many pass records one call may carry (province SendEnterExitDataEx takes a list).
+    max_batch: int
 
     @property
     def clock_offset_seconds(self) -> float | None: ...
@@ -92,6 +95,8 @@ class Platform(Protocol):
     ) -> VerifyAnswer: ...
 
     async def send_pass(self, report: PassReport) -> None: ...
+
+    async def send_passes(self, reports: Sequence[PassReport]) -> None: ...
 
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -62,6 +62,7 @@ class CityPlatform:
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = True
+    max_batch = 1  # shareDrivingRecord carries one record
 
     def __init__(
         self,
@@ -228,6 +229,10 @@ class CityPlatform:
             bgzt=report.gate_signal.city_code,
         )
         await self._call(PATH_PUT, "shareDrivingRecord", record)
+
+    async def send_passes(self, reports: Sequence[PassReport]) -> None:
+        for report in reports:
+            await self.send_pass(report)
 
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         if not is_jpeg(photo.data):

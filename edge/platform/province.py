@@ -71,6 +71,7 @@ class ProvincePlatform:
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = False
+    max_batch = 500  # SendEnterExitDataEx takes a list; the forwarder's batch_size applies
 
     def __init__(
         self,
