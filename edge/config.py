@@ -177,6 +177,7 @@ class ForwarderConfig(_Section):
     batch_size: int = Field(default=50, ge=1, le=500)
     backoff_initial_seconds: Seconds = 2.0
     backoff_max_seconds: Seconds = 300.0
+    alarm_unsent_age_seconds: Seconds = 300.0
 
 
 class WebConfig(_Section):

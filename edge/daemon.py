@@ -18,6 +18,7 @@ from edge.forwarder import Forwarder
 from edge.ingest.http_push import PushReceiver
 from edge.lane import Lane
 from edge.link import LinkMonitor
+from edge.monitor import BacklogMonitor
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
 from edge.platform.base import Platform
@@ -117,6 +118,14 @@ class Daemon:
             clock=self._clock,
         )
         self.supervisor.start("forwarder", self.forwarder.run)
+        self.monitor = BacklogMonitor(
+            self.store,
+            self.link,
+            self.forwarder.rate,
+            alarm_age_seconds=cfg.forwarder.alarm_unsent_age_seconds,
+            clock=self._clock,
+        )
+        self.supervisor.start("monitor", self.monitor.run)
         receiver = PushReceiver(self.lanes, cfg.site.zone)
         photos = PhotoServer(self.store, self.photos)
         self.web = WebServer(
@@ -151,7 +160,13 @@ class Daemon:
 
     def health(self) -> dict[str, Any]:
         alive = self.supervisor.alive()
-        return {"ok": all(alive.values()), "components": alive, "link": self.link.state.value}
+        return {
+            "ok": all(alive.values()),
+            "components": alive,
+            "link": self.link.state.value,
+            "clock_offset_seconds": self.platform.clock_offset_seconds,
+            "outbox": self.monitor.snapshot.to_json(),
+        }
 
     async def stop(self) -> None:
         await self.web.stop()

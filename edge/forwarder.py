@@ -21,6 +21,7 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.link import LinkMonitor
+from edge.monitor import SendRate
 from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
 from edge.platform.base import PassReport, PhotoReport, Platform, VerifyAnswer
@@ -88,6 +89,7 @@ class Forwarder:
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.activity = activity or LaneActivity()
         self.poll_seconds = POLL_SECONDS
+        self.rate = SendRate()
         self._clock, self._rand = clock, rand
         self.sent = 0
 
@@ -169,6 +171,7 @@ class Forwarder:
         else:
             self.link.success()
             self.sent += len(entries)
+            self.rate.sent(len(entries))
             await self.activity.wait_idle()
             await self.store.mark_sent_many([entry.id for entry in entries])
             for report, lane in reports:
@@ -225,6 +228,7 @@ class Forwarder:
             else:
                 self.link.success()
                 self.sent += 1
+                self.rate.sent()
                 await self.activity.wait_idle()
                 await self.store.mark_sent(entry.id)
                 log.info("forwarded to platform")

@@ -366,6 +366,16 @@ class Store:
         self.outbox_changed.set()
         return changed
 
+    async def backlog(self) -> tuple[dict[str, int], float | None]:
+        """Counts of unsent entries by state, and when the oldest unsent one was created."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) AS n, min(created_at) AS oldest FROM outbox "
+            "WHERE state != 'sent' GROUP BY state"
+        )
+        counts = {row["state"]: int(row["n"]) for row in rows}
+        oldest = [row["oldest"] for row in rows if row["state"] in ("held", "pending")]
+        return counts, (min(oldest) if oldest else None)
+
     async def outbox_counts(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         return {row["state"]: int(row["n"]) for row in rows}

@@ -335,6 +335,7 @@ async def test_bad_requests_get_clear_4xx_and_the_daemon_carries_on(
         assert header.json()["verdict"] == "open"
         assert health.status_code == 200
         assert health.json()["ok"] is True
+        assert set(health.json()["outbox"]) >= {"pending", "dead", "oldest_unsent_age_seconds"}
         assert await daemon.store.count_passes() == 1
 
 
