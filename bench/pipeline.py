@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.drain import bench_drain, free_port
+from bench.drain import report as drain_report
 from bench.pusher import bench_plates
 from drivers.virtual import VirtualBarrier
 from edge.config import Config
@@ -72,14 +73,8 @@ def _row(name: str, values_ms: list[float]) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _start_platform() -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -183,6 +178,9 @@ async def main() -> None:
         default=0.02,
         help="seconds between vehicles in the paced run (default 50/s)",
     )
+    parser.add_argument("--passes", type=int, default=10_000, help="backlog size for the drain")
+    parser.add_argument("--latency", type=float, default=0.02, help="platform latency (s)")
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     print("Plate event → barrier command through the real daemon (HTTP push, photo fsync,")
     print("SQLite synchronous=FULL); platform simulator and camera in their own processes.")
@@ -196,3 +194,4 @@ async def main() -> None:
     )
     verdict = "meets" if paced < 10 else "MISSES"
     print(f"\ntarget: own overhead p99 < 10 ms at the paced rate → {verdict} ({paced:.2f} ms)")
+    drain_report(await bench_drain(args.passes, args.latency, args.concurrency))

@@ -85,6 +85,7 @@ def cmd_sim_platform(args: argparse.Namespace) -> int:
     )
     if args.vehicles is not None:
         sim.vehicles = load_vehicles(args.vehicles)
+    sim.delay = args.delay
 
     async def serve() -> None:
         await sim.start(args.host, args.port)
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     platform = sim_sub.add_parser("platform", help="a simulated city or province platform")
     platform.add_argument("--mode", choices=["city", "province"], default="city")
     platform.add_argument("--vehicles", type=Path, help="vehicle table (.csv or .toml)")
+    platform.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     platform.add_argument("--host", default="127.0.0.1")
     platform.add_argument("--port", type=int, default=8080)
     platform.add_argument("--organ", default="4110020001")

@@ -12,6 +12,7 @@ import json
 import random
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -29,6 +30,8 @@ from edge.platform.errors import PermanentError, PlatformUnavailableError, Retry
 from edge.store import OutboxEntry, Store
 
 log = structlog.get_logger("edge.forwarder")
+
+_REPORT_CACHE = 256
 
 #: Look at the outbox at least this often: `edge outbox retry` changes it from outside.
 POLL_SECONDS = 30.0
@@ -90,62 +93,89 @@ class Forwarder:
         self.activity = activity or LaneActivity()
         self.poll_seconds = POLL_SECONDS
         self.rate = SendRate()
+        self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
         self._clock, self._rand = clock, rand
         self.sent = 0
 
-    def _slots(self, in_flight: int) -> int:
-        """How many new sends may start: none while a lane is busy (checked by the caller),
-        a single probe while the link is down, else the free concurrency."""
-        if self.link.down:
-            return 1 if in_flight == 0 and self.link.permit() else 0
-        return self.concurrency - in_flight
+    # -- the pool: a producer fills a small queue, workers send, a booker commits ------------
 
     async def run(self) -> None:
-        in_flight: dict[int, asyncio.Task[None]] = {}
+        self._queue: asyncio.Queue[list[OutboxEntry]] = asyncio.Queue(self.concurrency)
+        self._claimed: set[int] = set()  # queued, being sent, or acknowledged but not booked
+        self._to_book: list[int] = []
+        self._book_wanted, self._room = asyncio.Event(), asyncio.Event()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        booker = asyncio.create_task(self._booker())
         try:
             while True:
                 self.store.outbox_changed.clear()
-                if self.concurrency > len(in_flight):
-                    await self.activity.wait_idle()
-                    slots = self._slots(len(in_flight))
-                    if slots > 0:
-                        due = await self.store.due_entries(
-                            slots * self.batch_size, exclude=list(in_flight)
-                        )
-                        for group in self._groups(due)[:slots]:
-                            task = asyncio.create_task(self._send_group(group))
-                            in_flight.update((entry.id, task) for entry in group)
-                await self._wait(in_flight)
-                for entry_id, task in list(in_flight.items()):
-                    if task.done():
-                        del in_flight[entry_id]
+                self._room.clear()
+                await self.activity.wait_idle()
+                room = self._queue.maxsize - self._queue.qsize()
+                if self.link.down:  # only a probe, and only when nothing else is out
+                    room = 1 if not self._claimed and self.link.permit() else 0
+                queued = 0
+                if room > 0:
+                    due = await self.store.due_entries(
+                        room * self.batch_size, exclude=list(self._claimed)
+                    )
+                    for group in self._groups(due)[:room]:
+                        self._claimed.update(entry.id for entry in group)
+                        self._queue.put_nowait(group)
+                        queued += 1
+                await self._wait(more_due=queued > 0 and queued == room)
         finally:
-            for task in in_flight.values():
+            for task in (*workers, booker):
                 task.cancel()
+            await asyncio.gather(*workers, booker, return_exceptions=True)
+            await self._flush()  # book what the platform already acknowledged
 
-    async def _wait(self, in_flight: dict[int, asyncio.Task[None]]) -> None:
-        """Until something changes: an entry is released or sent, a send ends, the next
-        retry is due, or (link down) the next probe or the link's return."""
-        next_at = await self.store.next_due_at(exclude=list(in_flight))
-        timeout = None if next_at is None else max(0.0, next_at - self._clock())
-        if timeout == 0.0 and len(in_flight) >= self.concurrency:
-            timeout = None  # everything due is waiting for a free slot
-        timeout = self.poll_seconds if timeout is None else min(timeout, self.poll_seconds)
-        waiters = [asyncio.create_task(self.store.outbox_changed.wait())]
+    async def _wait(self, *, more_due: bool) -> None:
+        """Until something changes: room in the queue, an entry released or booked, the next
+        retry due, or (link down) the next probe or the link's return."""
+        waiters = [
+            asyncio.create_task(self.store.outbox_changed.wait()),
+            asyncio.create_task(self._room.wait()),
+        ]
+        timeout: float | None = self.poll_seconds
         if self.link.down:
             waiters.append(asyncio.create_task(self.link.up_again.wait()))
+            if await self.store.next_due_at(exclude=list(self._claimed)) is not None:
+                timeout = max(self.link.seconds_to_probe(), 0.001)
+        elif not more_due:
+            next_at = await self.store.next_due_at(exclude=list(self._claimed))
             if next_at is not None:
-                probe = self.link.seconds_to_probe()
-                timeout = probe if in_flight else max(timeout or 0.0, probe)
+                timeout = min(self.poll_seconds, max(0.0, next_at - self._clock()))
         try:
-            await asyncio.wait(
-                [*waiters, *in_flight.values()],
-                timeout=timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            group = await self._queue.get()
+            self._room.set()
+            acknowledged = await self._send_group(group)
+            self._claimed.difference_update(e.id for e in group if e.id not in acknowledged)
+            self._room.set()  # released claims (retries, dead letters) change what is due
+            if acknowledged:
+                self._to_book.extend(acknowledged)
+                self._book_wanted.set()
+
+    async def _booker(self) -> None:
+        """Book acknowledged entries as sent, many per transaction (one fsync for all)."""
+        while True:
+            await self._book_wanted.wait()
+            await self.activity.wait_idle()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        ids, self._to_book = self._to_book, []
+        self._book_wanted.clear()
+        if ids:
+            await self.store.mark_sent_many(ids)
+            self._claimed.difference_update(ids)
 
     def _groups(self, entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
         """Pass records go in batches where the platform takes lists; the rest one by one."""
@@ -154,40 +184,52 @@ class Forwarder:
         batches = [records[i : i + size] for i in range(0, len(records), size)]
         return batches + [[e] for e in entries if e not in records]
 
-    async def _send_group(self, entries: list[OutboxEntry]) -> None:
+    async def _send_group(self, entries: list[OutboxEntry]) -> list[int]:
+        """Send one entry or a batch of pass records; returns the acknowledged entry ids."""
         if len(entries) == 1:
-            await self._send(entries[0])
-            return
+            return [entries[0].id] if await self._send(entries[0]) else []
         await self.activity.wait_idle()
         try:
             reports = [await self._report(entry) for entry in entries]
-            await self.platform.send_passes([report for report, _ in reports])
+            await self.platform.send_passes([report for report, _, _ in reports])
         except PermanentError as exc:
             log.warning("batch rejected; sending its passes one by one", error=str(exc))
-            for entry in entries:
-                await self._send(entry)
+            return [entry.id for entry in entries if await self._send(entry)]
         except Exception as exc:  # noqa: BLE001 - retried, never dropped
             await self._failed(entries, exc)
-        else:
-            self.link.success()
-            self.sent += len(entries)
-            self.rate.sent(len(entries))
-            await self.activity.wait_idle()
-            await self.store.mark_sent_many([entry.id for entry in entries])
-            for report, lane in reports:
-                log.info(
-                    "forwarded to platform",
-                    serial=report.serial,
-                    lane=lane,
-                    kind="record",
-                    batch=len(entries),
-                )
+            return []
+        self.link.success()
+        self._acknowledged(len(entries))
+        for report, lane, _ in reports:
+            log.info(
+                "forwarded to platform",
+                serial=report.serial,
+                lane=lane,
+                kind="record",
+                batch=len(entries),
+            )
+        return [entry.id for entry in entries]
 
-    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str]:
-        """The pass as the platform receives it, and its lane (for the log)."""
+    def _acknowledged(self, count: int) -> None:
+        self.sent += count
+        self.rate.sent(count)
+
+    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str, list[sqlite3.Row]]:
+        """The pass as the platform receives it, its lane (for the log) and its photo rows.
+
+        Cached for the pass's photo sends, which follow its record (a final pass never
+        changes)."""
+        cached = self._reports.get(entry.pass_id)
+        if cached is not None:
+            self._reports.move_to_end(entry.pass_id)
+            return cached
         row = await self.store.get_pass(entry.pass_id)
         photos = await self.store.photos_of(entry.pass_id)
-        return pass_report(row, photos, self.enterprise_name, self.zone), str(row["lane_id"])
+        report = pass_report(row, photos, self.enterprise_name, self.zone)
+        self._reports[entry.pass_id] = (report, str(row["lane_id"]), photos)
+        if len(self._reports) > _REPORT_CACHE:
+            self._reports.popitem(last=False)
+        return self._reports[entry.pass_id]
 
     async def _failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
         """A retryable (or unexpected) failure: each entry comes back after its backoff."""
@@ -201,17 +243,17 @@ class Forwarder:
             )
             await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
 
-    async def _send(self, entry: OutboxEntry) -> None:
+    async def _send(self, entry: OutboxEntry) -> bool:
+        """Send one entry; True when the platform acknowledged it (the caller books it)."""
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
             try:
                 await self.activity.wait_idle()
-                report, lane = await self._report(entry)
+                report, lane, photos = await self._report(entry)
                 structlog.contextvars.bind_contextvars(serial=report.serial, lane=lane)
                 if entry.kind == "record":
                     await self.platform.send_pass(report)
                 else:
-                    assert entry.photo_id is not None
-                    photo = await self.store.get_photo(entry.photo_id)
+                    photo = next(p for p in photos if p["id"] == entry.photo_id)
                     data = await self.photos.read(photo["path"])
                     taken = datetime.fromtimestamp(photo["taken_at"], self.zone)
                     await self.platform.send_photo(
@@ -227,8 +269,7 @@ class Forwarder:
                 await self._failed([entry], exc)
             else:
                 self.link.success()
-                self.sent += 1
-                self.rate.sent()
-                await self.activity.wait_idle()
-                await self.store.mark_sent(entry.id)
+                self._acknowledged(1)
                 log.info("forwarded to platform")
+                return True
+        return False

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import BodyPartReader, web
+from aiohttp.typedefs import Handler
 
 from edge.photos import is_jpeg
 from edge.platform.city_models import (
@@ -154,7 +155,7 @@ class PlatformSim:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Start serving; after :meth:`stop`, start again on the same port to simulate recovery."""
         self._rng.seed(self.seed)
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._latency])
         app.add_routes([*self.routes(), web.get("/sim/stats", self._stats)])
         # A short shutdown: a simulated outage must not wait for hanging calls to finish.
         self._runner = web.AppRunner(
@@ -233,10 +234,17 @@ class PlatformSim:
 
     # -- shared request handling -----------------------------------------------------------
 
-    async def pause(self) -> None:
-        if self.hang:
+    @web.middleware
+    async def _latency(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Answer ``delay`` seconds after the request arrived, processing included (or never,
+        while ``hang`` is set)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if self.hang and request.path != "/sim/stats":
             await asyncio.Event().wait()
-        await asyncio.sleep(self.delay)
+        response = await handler(request)
+        await asyncio.sleep(max(0.0, self.delay - (loop.time() - started)))
+        return response
 
     def injected(self, method: str) -> Fault | None:
         for i, fault in enumerate(self.faults):
@@ -322,7 +330,6 @@ class CityPlatformSim(PlatformSim):
         return ipctype, value
 
     async def _get_data(self, request: web.Request) -> web.Response:
-        await self.pause()
         body = await self.read_json(request)
         if isinstance(body, dict) and body.get("ipctype") == "getAccessToken":
             self.calls["getAccessToken"] += 1
@@ -354,7 +361,6 @@ class CityPlatformSim(PlatformSim):
         )
 
     async def _put_data(self, request: web.Request) -> web.Response:
-        await self.pause()
         body = await self.read_json(request)
         checked = self._business_call(
             body, {"shareDrivingRecord", "shareGoodsRecord", "shareVehInfo"}
@@ -393,7 +399,6 @@ class CityPlatformSim(PlatformSim):
         return info_text, photo
 
     async def _put_file(self, request: web.Request) -> web.Response:
-        await self.pause()
         info_text, photo = await self._photo_parts(request)
         try:
             body = json.loads(info_text) if info_text is not None else None

@@ -57,7 +57,6 @@ class ProvincePlatformSim(PlatformSim):
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.path.rsplit("/", 1)[-1]
-        await self.pause()
         body = await self.read_json(request)
         self.calls[method] += 1
         if method == "GetAuthorizationOrg":

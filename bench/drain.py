@@ -1,0 +1,176 @@
+"""Drain a forwarding backlog: N passes, each with a front and a rear photo of 100 KB, against
+the city platform simulator answering after a fixed latency, in its own process.
+
+The theoretical limit is concurrency ÷ latency requests per second (each request holds a slot
+for at least the latency). The photos are 50 distinct 100 KB JPEG files shared round-robin by
+the photo rows, to spare the disk 2 GB of identical test data; each send still reads its file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from edge.codes import ControlFlag, GateSignal
+from edge.decision import Decision
+from edge.forwarder import Forwarder
+from edge.link import LinkMonitor
+from edge.logsetup import setup_logging
+from edge.photos import PhotoStore
+from edge.platform.base import VerifyAnswer
+from edge.platform.city import CityPlatform
+from edge.serials import SerialAllocator
+from edge.sim.jpeg import sample_jpeg
+from edge.store import NewPass, NewPhoto, Store
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PHOTO_BYTES = 100 * 1024
+DISTINCT_PHOTOS = 50
+DECISION = Decision(
+    open=True,
+    code="platform-clear",
+    reason="未管控",
+    source="platform",
+    answer=VerifyAnswer(ControlFlag.CLEAR, "", "B", "6"),
+)
+
+
+async def _fill(store: Store, photo_dir: Path, passes: int) -> None:
+    paths = []
+    for i in range(DISTINCT_PHOTOS):
+        data = sample_jpeg(f"drain {i}")
+        path = photo_dir / f"p{i}.jpg"
+        path.write_bytes(data + b"\0" * (PHOTO_BYTES - len(data)))
+        paths.append(path.name)
+    serials = SerialAllocator("411002000101A", None)
+    start = datetime(2026, 11, 1, 6, 0, tzinfo=SH)
+    for i in range(passes):
+        when = start.timestamp() + i
+        new = NewPass(
+            serial=serials.allocate(datetime.fromtimestamp(when, SH)),
+            lane_id="in-1",
+            gate_code="01",
+            direction="in",
+            plate=f"豫A{i % 1000:03d}{i % 1000:03d}",
+            plate_color="1",
+            camera_time=when,
+            received_at=when,
+            source="bench",
+            vendor_id=None,
+            decision=DECISION,
+        )
+        photos = [
+            NewPhoto(n, 1, paths[(2 * i + n) % DISTINCT_PHOTOS], PHOTO_BYTES, when) for n in (1, 2)
+        ]
+        recorded = await store.record_pass(new, photos)
+        await store.finalise(recorded.id, GateSignal.PASSED, when + 5, "barrier")
+
+
+async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str, Any]:
+    setup_logging("error", "json")
+    work = Path(tempfile.mkdtemp(prefix="edge-drain-"))
+    (work / "photos").mkdir()
+    store = await Store.open(work / "edge.db")
+    filled = time.monotonic()
+    await _fill(store, work / "photos", passes)
+    fill_seconds = time.monotonic() - filled
+
+    port = free_port()
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "edge",
+        "sim",
+        "platform",
+        "--port",
+        str(port),
+        "--delay",
+        str(latency),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert sim.stdout is not None
+    await sim.stdout.readline()
+    platform = CityPlatform(
+        base_url=f"http://127.0.0.1:{port}/ysgk",
+        organ="4110020001",
+        username="gate01",
+        password="sim-password",  # noqa: S106 - the simulator's test account
+        zone=SH,
+    )
+    forwarder = Forwarder(
+        store,
+        platform,
+        PhotoStore(work / "photos"),
+        LinkMonitor(),
+        enterprise_name="基准测试企业",
+        zone=SH,
+        concurrency=concurrency,
+        backoff_initial=0.5,
+        backoff_max=2,
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    task = asyncio.create_task(forwarder.run())
+    total = passes * 3
+    while True:
+        counts = await store.outbox_counts()
+        if counts.get("sent", 0) >= total or task.done():
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.monotonic() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    await platform.aclose()
+    await store.close()
+    sim.terminate()
+    await sim.wait()
+    return {
+        "passes": passes,
+        "photos": 2 * passes,
+        "seconds": elapsed,
+        "fill_seconds": fill_seconds,
+        "requests_per_second": total / elapsed,
+        "limit": concurrency / latency,
+        "concurrency": concurrency,
+        "latency": latency,
+        "sent": counts.get("sent", 0),
+        "rss_before_mb": rss_before / 1024,
+        "rss_after_mb": rss_after / 1024,
+    }
+
+
+def report(r: dict[str, Any]) -> None:
+    ratio = r["requests_per_second"] / r["limit"]
+    print(
+        f"\nDrain a backlog of {r['passes']} passes and {r['photos']} photos (100 KB) against "
+        f"a platform answering in {r['latency'] * 1000:.0f} ms, concurrency {r['concurrency']}:"
+    )
+    print(
+        f"  {r['passes'] / r['seconds']:.0f} records/s and {r['photos'] / r['seconds']:.0f} "
+        f"photos/s ({r['requests_per_second']:.0f} requests/s) in {r['seconds']:.1f} s "
+        f"(backlog written in {r['fill_seconds']:.1f} s)"
+    )
+    verdict = "meets" if ratio >= 0.8 else "MISSES"
+    print(
+        f"  {ratio:.0%} of the theoretical {r['limit']:.0f} requests/s "
+        f"(target ≥ 80 %: {verdict}); all {r['sent']} entries sent"
+    )
+    print(f"  max RSS {r['rss_before_mb']:.0f} MiB before, {r['rss_after_mb']:.0f} MiB after")
