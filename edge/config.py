@@ -170,6 +170,9 @@ class LaneConfig(_Section):
 class StorageConfig(_Section):
     database: Path = Path("/var/lib/edge-gate/edge.db")
     photo_dir: Path = Path("/var/lib/edge-gate/photos")
+    photo_retention_days: Seconds = 365.0
+    photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
+    min_free_mb: float = Field(default=1024, ge=0)
 
 
 class ForwarderConfig(_Section):

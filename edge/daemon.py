@@ -24,6 +24,7 @@ from edge.photos import PhotoStore
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
 from edge.platform.province import ProvincePlatform
+from edge.retention import DiskState, Retention
 from edge.store import Store
 from edge.supervisor import Supervisor
 from edge.web import WebServer
@@ -75,6 +76,7 @@ class Daemon:
         self.photos = PhotoStore(cfg.storage.photo_dir)
         self.supervisor = Supervisor()
         self.activity = LaneActivity()
+        self.disk = DiskState()
         self._clock = clock
         self.store: Store
         self.lanes: dict[str, Lane] = {}
@@ -97,6 +99,7 @@ class Daemon:
                 photos=self.photos,
                 devices=build_devices(lane_cfg),
                 activity=self.activity,
+                disk=self.disk,
                 clock=self._clock,
             )
         await self._recover()
@@ -126,6 +129,16 @@ class Daemon:
             clock=self._clock,
         )
         self.supervisor.start("monitor", self.monitor.run)
+        self.retention = Retention(
+            self.store,
+            cfg.storage.photo_dir,
+            retention_days=cfg.storage.photo_retention_days,
+            budget_mb=cfg.storage.photo_budget_mb,
+            min_free_mb=cfg.storage.min_free_mb,
+            clock=self._clock,
+        )
+        self.retention.state = self.disk
+        self.supervisor.start("retention", self.retention.run)
         receiver = PushReceiver(self.lanes, cfg.site.zone)
         photos = PhotoServer(self.store, self.photos)
         self.web = WebServer(
@@ -166,6 +179,12 @@ class Daemon:
             "link": self.link.state.value,
             "clock_offset_seconds": self.platform.clock_offset_seconds,
             "outbox": self.monitor.snapshot.to_json(),
+            "storage": {
+                "accepting_photos": self.disk.accepting_photos,
+                "alarm": self.disk.alarm,
+                "photo_mb": round(self.disk.photo_bytes / 2**20, 1),
+                "free_mb": round(self.disk.free_bytes / 2**20),
+            },
         }
 
     async def stop(self) -> None:

@@ -31,6 +31,7 @@ from edge.link import LinkMonitor
 from edge.photos import PhotoStore
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
+from edge.retention import DiskState
 from edge.serials import SerialAllocator, serial_prefix
 from edge.store import NewPass, NewPhoto, Store
 
@@ -64,6 +65,7 @@ class Lane:
         photos: PhotoStore,
         devices: LaneDevices,
         activity: LaneActivity | None = None,
+        disk: DiskState | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -81,6 +83,7 @@ class Lane:
         self.platform, self.link, self.store, self.photos = platform, link, store, photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.activity = activity or LaneActivity()
+        self.disk = disk or DiskState()
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
@@ -205,6 +208,9 @@ class Lane:
         image = event.scene_image()
         if image is None:
             return []
+        if not self.disk.accepting_photos:
+            log.warning("photo storage is full of unforwarded data; pass recorded without photo")
+            return []
         try:
             path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
         except OSError as exc:
@@ -235,12 +241,21 @@ class Lane:
             source=event.source,
             vendor_id=event.vendor_id,
             decision=decision,
-            flag="no-plate" if event.plate is None else None,
+            flag=self._flag(event, photos),
         )
         recorded = await self.store.record_pass(
             new, photos, forward_photos=self.platform.uploads_photos
         )
         return _Recorded(recorded.id, recorded.serial)
+
+    @staticmethod
+    def _flag(event: PlateEvent, photos: list[NewPhoto]) -> str | None:
+        """Why a guard should look at this pass, if anything."""
+        if event.plate is None:
+            return "no-plate"
+        if event.scene_image() is not None and not photos:
+            return "photo-skipped"
+        return None
 
     async def _actuate(self, event: PlateEvent, decision: Decision) -> tuple[str, str | None]:
         ctx = Actuation(self.id, event.plate, event.camera_reply)

@@ -63,4 +63,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX outbox_pass ON outbox (pass_id, kind);
     """,
+    # 2: photo retention. A pruned photo keeps its row (the ledger) and loses its file.
+    """
+    ALTER TABLE photos ADD COLUMN pruned_at REAL;
+    CREATE INDEX photos_kept ON photos (taken_at) WHERE pruned_at IS NULL;
+    """,
 ]

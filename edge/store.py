@@ -376,6 +376,31 @@ class Store:
         oldest = [row["oldest"] for row in rows if row["state"] in ("held", "pending")]
         return counts, (min(oldest) if oldest else None)
 
+    async def photo_bytes(self) -> int:
+        """Bytes of photo files still kept."""
+        rows = await self._fetchall(
+            "SELECT coalesce(sum(size), 0) AS n FROM photos WHERE pruned_at IS NULL"
+        )
+        return int(rows[0]["n"])
+
+    async def prunable_photos(self, older_than: float | None, limit: int) -> list[sqlite3.Row]:
+        """Kept photos, oldest first, whose pass is entirely forwarded (every outbox entry
+        of the pass sent: dead letters and unsent data are never pruned); with
+        ``older_than``, only photos taken before it."""
+        return await self._fetchall(
+            "SELECT ph.id, ph.path, ph.size FROM photos ph WHERE ph.pruned_at IS NULL "
+            "AND (? IS NULL OR ph.taken_at < ?) AND NOT EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.pass_id = ph.pass_id AND o.state != 'sent') ORDER BY ph.taken_at LIMIT ?",
+            (older_than, older_than, limit),
+        )
+
+    async def mark_pruned(self, photo_ids: Sequence[int]) -> None:
+        marks = ",".join("?" * len(photo_ids))
+        await self._update_entry(
+            f"UPDATE photos SET pruned_at = ? WHERE id IN ({marks})",  # noqa: S608
+            (self._clock(), *photo_ids),
+        )
+
     async def outbox_counts(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         return {row["state"]: int(row["n"]) for row in rows}
