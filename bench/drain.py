@@ -40,6 +40,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process, str]:
+    """The city platform simulator in its own process; returns it and its base URL."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "edge",
+        "sim",
+        "platform",
+        "--port",
+        str(port),
+        "--delay",
+        str(delay),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "simulated city platform at …": it is listening
+    return proc, f"http://127.0.0.1:{port}/ysgk"
+
+
 PHOTO_BYTES = 100 * 1024
 DISTINCT_PHOTOS = 50
 DECISION = Decision(
@@ -91,24 +112,9 @@ async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str
     await _fill(store, work / "photos", passes)
     fill_seconds = time.monotonic() - filled
 
-    port = free_port()
-    sim = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "edge",
-        "sim",
-        "platform",
-        "--port",
-        str(port),
-        "--delay",
-        str(latency),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert sim.stdout is not None
-    await sim.stdout.readline()
+    sim, base_url = await start_platform(latency)
     platform = CityPlatform(
-        base_url=f"http://127.0.0.1:{port}/ysgk",
+        base_url=base_url,
         organ="4110020001",
         username="gate01",
         password="sim-password",  # noqa: S106 - the simulator's test account

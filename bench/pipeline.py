@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.drain import bench_drain, free_port
+from bench.drain import bench_drain, start_platform
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
 from drivers.virtual import VirtualBarrier
@@ -73,28 +73,10 @@ def _row(name: str, values_ms: list[float]) -> str:
     )
 
 
-async def _start_platform() -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "edge",
-        "sim",
-        "platform",
-        "--port",
-        str(port),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    await proc.stdout.readline()  # "simulated city platform at …": it is listening
-    return proc, f"http://127.0.0.1:{port}/ysgk"
-
-
 async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
     setup_logging("error", "json")
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
-    platform_proc, base_url = await _start_platform()
+    platform_proc, base_url = await start_platform()
     daemon = Daemon(_config(workdir, base_url))
     await daemon.start()
     lane = daemon.lanes["in-1"]

@@ -43,9 +43,9 @@ from edge.platform.errors import (
     PermanentError,
     PlatformAuthError,
     PlatformServerError,
-    PlatformUnavailableError,
     build_message,
 )
+from edge.platform.http import TOKEN_REFUSED, post_json
 from edge.platform.token import Grant, TokenKeeper
 
 log = structlog.get_logger("edge.platform.city")
@@ -102,23 +102,9 @@ class CityPlatform:
     # -- transport -------------------------------------------------------------------------
 
     async def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.post(path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise PlatformUnavailableError(f"timeout on {path}: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise PlatformUnavailableError(f"no connection for {path}: {exc!r}") from exc
-        status = response.status_code
-        if status >= 500:
-            raise PlatformServerError(str(status), response.text[:200])
-        if status == 401:
+        body = await post_json(self._http, path, **kwargs)
+        if body is TOKEN_REFUSED:
             return {"code": _AUTH_CODE, "status": "HTTP 401"}
-        if status >= 400:
-            raise PermanentError(str(status), response.text[:200])
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidReplyError(f"{path}: reply is not JSON: {response.text[:200]!r}") from exc
         if not isinstance(body, dict):
             raise InvalidReplyError(f"{path}: reply is not a JSON object")
         return body

@@ -11,9 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from edge.codes import EmissionStage, Empty
 from edge.plates import PlateColor
-from edge.platform.province_models import UseCharacterCode, VehicleTypeCode
+from edge.platform.province_models import VehicleRegistration
 
 PATH_GET = "/restapi/transportControl/get_data"
 PATH_PUT = "/restapi/transportControl/put_data"
@@ -113,30 +112,8 @@ class GoodsRecord(_PassFields):
     djsj: str = Field(max_length=32, pattern=TIME_PATTERN)
 
 
-class VehicleInfo(_Request):
-    """shareVehInfo (§4.1.2): completes a vehicle's registration record."""
-
-    companySecretCode: str = Field(default="", max_length=32)  # noqa: N815
-    license: str = Field(min_length=1, max_length=14)
-    licenseColor: PlateColor  # noqa: N815
-    vehicleType: VehicleTypeCode = ""  # noqa: N815
-    vin: str = Field(default="", max_length=32)
-    useCharacter: UseCharacterCode = ""  # noqa: N815
-    engineNo: str = Field(default="", max_length=32)  # noqa: N815
-    onwer: str = Field(default="", max_length=100)  # spec spelling
-    address: str = Field(default="", max_length=300)
-    model: str = Field(default="", max_length=100)
-    registerDate: str = Field(default="", max_length=14)  # noqa: N815
-    issueDate: str = Field(default="", max_length=14)  # noqa: N815
-    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
-    drivingLicenseImg: str = ""  # noqa: N815
-    drivingLicenseImg2: str = ""  # noqa: N815
-
-    @model_validator(mode="after")
-    def _one_image(self) -> VehicleInfo:
-        if not (self.drivingLicenseImg or self.drivingLicenseImg2):
-            raise ValueError("the driving licence and the vehicle list cannot both be empty")
-        return self
+#: shareVehInfo (§4.1.2) sends the same registration record as the province API.
+VehicleInfo = VehicleRegistration
 
 
 class Envelope(_Request):

@@ -7,7 +7,6 @@ configurable. Replies are ``{"result": "success"|"fail", "err": …, "data": …
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -26,10 +25,9 @@ from edge.platform.errors import (
     InvalidReplyError,
     PermanentError,
     PlatformAuthError,
-    PlatformServerError,
-    PlatformUnavailableError,
     build_message,
 )
+from edge.platform.http import TOKEN_REFUSED, post_json
 from edge.platform.province_models import (
     AUTH_TIME_FORMAT,
     DATE_FORMATS,
@@ -120,23 +118,13 @@ class ProvincePlatform:
         return self._template.format(base=self._base, method=method)
 
     async def _post(self, method: str, payload: dict[str, Any]) -> ProvinceReply:
-        try:
-            response = await self._http.post(self.url(method), json=payload)
-        except httpx.TimeoutException as exc:
-            raise PlatformUnavailableError(f"timeout on {method}: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise PlatformUnavailableError(f"no connection for {method}: {exc!r}") from exc
-        status = response.status_code
-        if status >= 500:
-            raise PlatformServerError(str(status), response.text[:200])
-        if status == 401:
+        body = await post_json(self._http, self.url(method), json=payload)
+        if body is TOKEN_REFUSED:
             return ProvinceReply(result="fail", err="HTTP 401 token")
-        if status >= 400:
-            raise PermanentError(str(status), response.text[:200])
         try:
-            return ProvinceReply.model_validate(response.json())
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
-            raise InvalidReplyError(f"{method}: unreadable reply {response.text[:200]!r}") from exc
+            return ProvinceReply.model_validate(body)
+        except ValidationError as exc:
+            raise InvalidReplyError(f"{method}: unreadable reply {str(body)[:200]!r}") from exc
 
     @staticmethod
     def _parse(model: type[R], data: Any, method: str) -> R:

@@ -136,14 +136,19 @@ class _VehicleCodes(_Request):
     isControl: Flag012 | Empty = ""  # noqa: N815
 
 
-class EnterExitRecord(_VehicleCodes):
-    """One entry of SendEnterExitDataEx ``list`` (§4.2.11)."""
+class _PassFields(_Request):
+    """The fields that identify a pass in every province message about it."""
 
     serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)  # noqa: N815
     companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")  # noqa: N815
     gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")  # noqa: N815
     license: str = Field(min_length=1, max_length=32)
     licenseColor: PlateColor  # noqa: N815
+
+
+class EnterExitRecord(_PassFields, _VehicleCodes):
+    """One entry of SendEnterExitDataEx ``list`` (§4.2.11)."""
+
     gateSignal: Literal["0", "1", "2"]  # noqa: N815
     date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
     imgURL1: str = Field(default="", max_length=64)  # noqa: N815
@@ -166,14 +171,9 @@ class EnterExitRequest(_Request):
     list: EnterExitList = Field(min_length=1)
 
 
-class GoodsRecord(_Request):
+class GoodsRecord(_PassFields):
     """One entry of SendGoodsRecordData ``list`` (§4.2.14)."""
 
-    serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)  # noqa: N815
-    companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")  # noqa: N815
-    gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")  # noqa: N815
-    license: str = Field(min_length=1, max_length=32)
-    licenseColor: PlateColor  # noqa: N815
     hwmc: str = Field(min_length=1, max_length=32)
     ysl: str = Field(min_length=1, max_length=4, pattern=r"^\d+(\.\d+)?$")
     islicensePK: Literal["0", "1"] = "0"  # noqa: N815
@@ -191,10 +191,10 @@ class GoodsRequest(_Request):
 # -- vehicle registration (电子备案) ---------------------------------------------------------
 
 
-class VehAccount(_Request):
-    """VehElecAccountAdd (§4.2.15); with ``licensePK`` it is VehElecAccountModify (§4.2.16)."""
+class VehicleRegistration(_Request):
+    """A vehicle's registration record (电子备案): city shareVehInfo (§4.1.2) sends it as is,
+    province VehElecAccountAdd (§4.2.15) with a token."""
 
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
     companySecretCode: str = Field(default="", max_length=32)  # noqa: N815
     license: str = Field(min_length=1, max_length=14)
     licenseColor: PlateColor  # noqa: N815
@@ -212,10 +212,16 @@ class VehAccount(_Request):
     drivingLicenseImg2: str = ""  # noqa: N815
 
     @model_validator(mode="after")
-    def _one_image(self) -> VehAccount:
+    def _one_image(self) -> VehicleRegistration:
         if not (self.drivingLicenseImg or self.drivingLicenseImg2):
             raise ValueError("the driving licence and the vehicle list cannot both be empty")
         return self
+
+
+class VehAccount(VehicleRegistration):
+    """VehElecAccountAdd (§4.2.15); with ``licensePK`` it is VehElecAccountModify (§4.2.16)."""
+
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
 
 
 class VehAccountModify(VehAccount):
@@ -243,15 +249,10 @@ class VehAccountData(_Reply):
 # -- CheckFeedbackReport (§4.2.27) -----------------------------------------------------------
 
 
-class CheckFeedback(_VehicleCodes):
+class CheckFeedback(_PassFields, _VehicleCodes):
     """A pass corrected after review: the values before, the values after (suffix B)."""
 
     accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
-    serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)  # noqa: N815
-    companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")  # noqa: N815
-    gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")  # noqa: N815
-    license: str = Field(min_length=1, max_length=32)
-    licenseColor: PlateColor  # noqa: N815
     gateSignal: Literal["0", "1", "2"]  # noqa: N815
     date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
     licenseB: str = Field(min_length=1, max_length=32)  # noqa: N815

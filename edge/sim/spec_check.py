@@ -117,6 +117,13 @@ _PROVINCE_CODES = {
     "isControl": opt(1, CONTROL),
 }
 _TOKEN = {"accessToken": Rule(64)}
+_PROVINCE_PASS = {
+    "serialNum": SERIAL,
+    "companyCode": Rule(32, pattern=r"\d{10}"),
+    "gateCode": Rule(32, pattern=r"\d{2}"),
+    "license": Rule(32),
+    "licenseColor": COLOR,
+}
 
 PROVINCE: dict[str, dict[str, Rule]] = {
     "GetAuthorizationOrg": {"orgSecretCode": Rule(32), "username": Rule(32), "pwd": Rule(32)},
@@ -128,11 +135,7 @@ PROVINCE: dict[str, dict[str, Rule]] = {
         "licenseColor": COLOR,
     },
     "SendEnterExitDataEx.list": {
-        "serialNum": SERIAL,
-        "companyCode": Rule(32, pattern=r"\d{10}"),
-        "gateCode": Rule(32, pattern=r"\d{2}"),
-        "license": Rule(32),
-        "licenseColor": COLOR,
+        **_PROVINCE_PASS,
         **_PROVINCE_CODES,
         "gateSignal": Rule(1, allowed=SIGNAL),
         "date": Rule(12, pattern=r"\d{12}", exact=True),
@@ -142,11 +145,7 @@ PROVINCE: dict[str, dict[str, Rule]] = {
         "licensePK": opt(32),
     },
     "SendGoodsRecordData.list": {
-        "serialNum": SERIAL,
-        "companyCode": Rule(32, pattern=r"\d{10}"),
-        "gateCode": Rule(32, pattern=r"\d{2}"),
-        "license": Rule(32),
-        "licenseColor": COLOR,
+        **_PROVINCE_PASS,
         "hwmc": Rule(32),
         "ysl": Rule(4, pattern=r"\d+(\.\d+)?"),
         "islicensePK": Rule(1, allowed=frozenset("01")),
@@ -162,11 +161,7 @@ PROVINCE: dict[str, dict[str, Rule]] = {
     },
     "CheckFeedbackReport": {
         **_TOKEN,
-        "serialNum": SERIAL,
-        "companyCode": Rule(32, pattern=r"\d{10}"),
-        "gateCode": Rule(32, pattern=r"\d{2}"),
-        "license": Rule(32),
-        "licenseColor": COLOR,
+        **_PROVINCE_PASS,
         **_PROVINCE_CODES,
         "gateSignal": Rule(1, allowed=SIGNAL),
         "date": Rule(12, pattern=r"\d{12}", exact=True),
