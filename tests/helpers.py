@@ -6,13 +6,20 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from edge.codes import Direction, GateSignal
 from edge.config import Config
 from edge.daemon import Daemon
+from edge.plates import PlateColor
+from edge.platform.base import PassReport
+from edge.platform.city import CityPlatform
+from edge.platform.province import ProvincePlatform
 from edge.sim.camera import CameraFormat, CameraSim
-from edge.sim.platform import PlatformSim
+from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 
 GENERIC_LANE: dict[str, Any] = {
@@ -120,3 +127,85 @@ async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: f
             if result:
                 return
             await asyncio.sleep(0.01)
+
+
+SH = ZoneInfo("Asia/Shanghai")
+WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
+#: A pass as the spec's examples would have it.
+REPORT = PassReport(
+    serial="411002000101A261121080000",
+    enterprise_code="4110020001",
+    enterprise_name="许昌示例建材有限公司",
+    gate_code="01",
+    plate="豫A12345",
+    color=PlateColor.YELLOW,
+    direction=Direction.IN,
+    time_from=WHEN,
+    time_to=WHEN,
+    gate_signal=GateSignal.PASSED,
+)
+
+
+def city_client(sim: CityPlatformSim, **overrides: Any) -> CityPlatform:
+    args: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "organ": sim.organ,
+        "username": sim.username,
+        "password": sim.password,
+        "zone": SH,
+        "timeout": 2.0,
+    }
+    return CityPlatform(**{**args, **overrides})
+
+
+def province_client(sim: ProvincePlatformSim, **overrides: Any) -> ProvincePlatform:
+    args: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "org_secret_code": sim.org_secret_code,
+        "username": sim.username,
+        "password": sim.password,
+        "company_secret_code": sim.company_secret_code,
+        "zone": SH,
+        "timeout": 2.0,
+    }
+    return ProvincePlatform(**{**args, **overrides})
+
+
+def write_config(
+    path: Path,
+    base_url: str,
+    *,
+    port: int = 0,
+    password: str = "sim-password",
+    platform_extra: str = "",
+    state: str = "",
+    extra: str = "",
+) -> Path:
+    """A one-lane config file (generic push, virtual barrier) for a daemon process."""
+    path.write_text(
+        f"""
+[site]
+enterprise_code = "4110020001"
+enterprise_name = "测试企业"
+[platform]
+base_url = "{base_url}"
+organ = "4110020001"
+username = "gate01"
+password = "{password}"
+{platform_extra}
+[[lanes]]
+id = "in-1"
+gate_code = "01"
+direction = "in"
+camera = {{ kind = "generic-push" }}
+barrier = {{ driver = "virtual" }}
+[storage]
+database = "{state}edge.db"
+photo_dir = "{state}photos"
+[web]
+port = {port}
+{extra}
+""",
+        "utf-8",
+    )
+    return path

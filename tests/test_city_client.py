@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
 
-from edge.codes import ControlFlag, Direction, GateSignal
+from edge.codes import ControlFlag
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport
+from edge.platform.base import PhotoReport
 from edge.platform.city import CityPlatform
 from edge.platform.errors import (
     InvalidMessageError,
@@ -25,34 +24,11 @@ from edge.platform.errors import (
 )
 from edge.sim.jpeg import jpeg_label, sample_jpeg
 from edge.sim.platform import CityPlatformSim, Fault
-
-SH = ZoneInfo("Asia/Shanghai")
-WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
-REPORT = PassReport(
-    serial="411002000101A261121080000",
-    enterprise_code="4110020001",
-    enterprise_name="测试企业",
-    gate_code="01",
-    plate="豫A12345",
-    color=PlateColor.YELLOW,
-    direction=Direction.IN,
-    time_from=WHEN,
-    time_to=WHEN,
-    gate_signal=GateSignal.PASSED,
-)
+from tests.helpers import REPORT, SH, WHEN, city_client
 
 
-def client_for(sim: CityPlatformSim, **kw: object) -> CityPlatform:
-    args: dict[str, object] = {
-        "base_url": sim.base_url,
-        "organ": sim.organ,
-        "username": sim.username,
-        "password": sim.password,
-        "zone": SH,
-        "timeout": 2.0,
-    }
-    args.update(kw)
-    return CityPlatform(**args)  # type: ignore[arg-type]
+def client_for(sim: CityPlatformSim, **kw: Any) -> CityPlatform:
+    return city_client(sim, **kw)
 
 
 @pytest.fixture
@@ -85,7 +61,7 @@ async def test_records_and_photos_arrive_in_spec_format(
     assert record == {
         "lsh": "411002000101A261121080000",
         "qybh": "4110020001",
-        "qymc": "测试企业",
+        "qymc": "许昌示例建材有限公司",
         "dzbh": "01",
         "cphm": "豫A12345",
         "cpys": "1",

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually, wait_records
+from tests.helpers import eventually, wait_records, write_config
 
 EDGE = [sys.executable, "-m", "edge"]
 
@@ -30,30 +30,12 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
     port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[site]
-enterprise_code = "4110020001"
-enterprise_name = "测试企业"
-[platform]
-base_url = "{platform_sim.base_url}"
-organ = "4110020001"
-username = "gate01"
-password = "will-be-overridden"
-[[lanes]]
-id = "in-1"
-gate_code = "01"
-direction = "in"
-camera = {{ kind = "generic-push" }}
-barrier = {{ driver = "virtual" }}
-[storage]
-database = "state/edge.db"
-photo_dir = "state/photos"
-[web]
-port = {port}
-""",
-        "utf-8",
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=port,
+        password="will-be-overridden",
+        state="state/",
     )
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
     proc = await asyncio.create_subprocess_exec(

@@ -7,41 +7,28 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from edge.codes import ControlFlag, Direction, GateSignal
+from edge.codes import ControlFlag
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
+from edge.platform.base import PhotoReport, VerifyAnswer
 from edge.platform.city import CityPlatform
 from edge.platform.errors import InvalidMessageError
 from edge.platform.province import ProvincePlatform
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
+from tests.helpers import REPORT as BASE_REPORT
+from tests.helpers import WHEN, city_client, province_client
 
-SH = ZoneInfo("Asia/Shanghai")
-WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
 ANSWER = VerifyAnswer(
     ControlFlag.CLEAR, "", "B", "5", blacklist="", exempt="1", license_pk="PK00000001"
 )
-REPORT = PassReport(
-    serial="411002000101A261121080000",
-    enterprise_code="4110020001",
-    enterprise_name="许昌示例建材有限公司",
-    gate_code="01",
-    plate="豫A12345",
-    color=PlateColor.YELLOW,
-    direction=Direction.IN,
-    time_from=WHEN,
-    time_to=WHEN,
-    gate_signal=GateSignal.PASSED,
-    answer=ANSWER,
-    photo_urls=("/photos/411002000101A261121080000-1.jpg", ""),
+REPORT = replace(
+    BASE_REPORT, answer=ANSWER, photo_urls=("/photos/411002000101A261121080000-1.jpg", "")
 )
 LICENCE_IMAGE = base64.b64encode(sample_jpeg("行驶证")).decode()
 VEHICLE = {
@@ -65,13 +52,7 @@ VEHICLE = {
 async def city() -> AsyncIterator[tuple[CityPlatformSim, CityPlatform]]:
     sim = CityPlatformSim()
     await sim.start()
-    client = CityPlatform(
-        base_url=sim.base_url,
-        organ=sim.organ,
-        username=sim.username,
-        password=sim.password,
-        zone=SH,
-    )
+    client = city_client(sim)
     yield sim, client
     await client.aclose()
     await sim.stop()
@@ -81,14 +62,7 @@ async def city() -> AsyncIterator[tuple[CityPlatformSim, CityPlatform]]:
 async def province() -> AsyncIterator[tuple[ProvincePlatformSim, ProvincePlatform]]:
     sim = ProvincePlatformSim()
     await sim.start()
-    client = ProvincePlatform(
-        base_url=sim.base_url,
-        org_secret_code=sim.org_secret_code,
-        username=sim.username,
-        password=sim.password,
-        company_secret_code=sim.company_secret_code,
-        zone=SH,
-    )
+    client = province_client(sim)
     yield sim, client
     await client.aclose()
     await sim.stop()

@@ -19,47 +19,24 @@ import httpx
 
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually
+from tests.helpers import eventually, write_config
 from tests.test_cli import EDGE, free_port
 
 KILLS = 10
 
 
 def _config(tmp_path: Path, base_url: str, port: int) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[site]
-enterprise_code = "4110020001"
-enterprise_name = "测试企业"
-[platform]
-base_url = "{base_url}"
-organ = "4110020001"
-username = "gate01"
-password = "sim-password"
-breaker_probe_seconds = 0.2
-[decision]
-offline_policy = "allow"
-[[lanes]]
-id = "in-1"
-gate_code = "01"
-direction = "in"
-camera = {{ kind = "generic-push" }}
-barrier = {{ driver = "virtual" }}
-[storage]
-database = "edge.db"
-photo_dir = "photos"
-[forwarder]
-backoff_initial_seconds = 0.05
-backoff_max_seconds = 0.2
-[web]
-port = {port}
-[logging]
-level = "warning"
-""",
-        "utf-8",
+    return write_config(
+        tmp_path / "config.toml",
+        base_url,
+        port=port,
+        platform_extra="breaker_probe_seconds = 0.2",
+        extra=(
+            '[decision]\noffline_policy = "allow"\n'
+            "[forwarder]\nbackoff_initial_seconds = 0.05\nbackoff_max_seconds = 0.2\n"
+            '[logging]\nlevel = "warning"'
+        ),
     )
-    return path
 
 
 async def _start(config: Path, port: int) -> asyncio.subprocess.Process:

@@ -8,29 +8,7 @@ import pytest
 from edge.cli import main
 from edge.config import load_config
 from edge.sim.platform import CityPlatformSim, Fault
-from tests.helpers import camera, eventually, running_daemon, wait_records
-
-CONFIG = """
-[site]
-enterprise_code = "4110020001"
-enterprise_name = "测试企业"
-[platform]
-base_url = "{base_url}"
-organ = "4110020001"
-username = "gate01"
-password = "sim-password"
-[[lanes]]
-id = "in-1"
-gate_code = "01"
-direction = "in"
-camera = {{ kind = "generic-push" }}
-barrier = {{ driver = "virtual" }}
-[storage]
-database = "edge.db"
-photo_dir = "photos"
-[web]
-port = 0
-"""
+from tests.helpers import camera, eventually, running_daemon, wait_records, write_config
 
 
 async def test_dead_letters_can_be_listed_shown_and_retried(
@@ -38,8 +16,7 @@ async def test_dead_letters_can_be_listed_shown_and_retried(
 ) -> None:
     sim = CityPlatformSim(faults=[Fault("code", "952", "shareDrivingRecord")])
     await sim.start()
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(base_url=sim.base_url), "utf-8")
+    config = write_config(tmp_path / "config.toml", sim.base_url)
 
     async def edge(*args: str) -> int:
         # the command has its own event loop, as it would in its own process

@@ -6,15 +6,13 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
-from edge.codes import ControlFlag, Direction, GateSignal
+from edge.codes import ControlFlag, GateSignal
 from edge.plates import PlateColor
-from edge.platform.base import PassReport
 from edge.platform.errors import (
     InvalidReplyError,
     PermanentError,
@@ -26,35 +24,14 @@ from edge.platform.errors import (
 from edge.platform.province import ProvincePlatform
 from edge.sim.platform import Fault, SimVehicle
 from edge.sim.province import ProvincePlatformSim
+from tests.helpers import REPORT as BASE_REPORT
+from tests.helpers import province_client
 
-SH = ZoneInfo("Asia/Shanghai")
-WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
-REPORT = PassReport(
-    serial="411002000101A261121080000",
-    enterprise_code="4110020001",
-    enterprise_name="测试企业",
-    gate_code="01",
-    plate="豫A12345",
-    color=PlateColor.YELLOW,
-    direction=Direction.IN,
-    time_from=WHEN,
-    time_to=WHEN,
-    gate_signal=GateSignal.LIFTED_NOT_PASSED,
-)
+REPORT = replace(BASE_REPORT, enterprise_name="测试企业", gate_signal=GateSignal.LIFTED_NOT_PASSED)
 
 
-def client_for(sim: ProvincePlatformSim, **kw: object) -> ProvincePlatform:
-    args: dict[str, object] = {
-        "base_url": sim.base_url,
-        "org_secret_code": sim.org_secret_code,
-        "username": sim.username,
-        "password": sim.password,
-        "company_secret_code": sim.company_secret_code,
-        "zone": SH,
-        "timeout": 2.0,
-    }
-    args.update(kw)
-    return ProvincePlatform(**args)  # type: ignore[arg-type]
+def client_for(sim: ProvincePlatformSim, **kw: Any) -> ProvincePlatform:
+    return province_client(sim, **kw)
 
 
 @pytest.fixture
