@@ -135,9 +135,9 @@ class Daemon:
             retention_days=cfg.storage.photo_retention_days,
             budget_mb=cfg.storage.photo_budget_mb,
             min_free_mb=cfg.storage.min_free_mb,
+            state=self.disk,
             clock=self._clock,
         )
-        self.retention.state = self.disk
         self.supervisor.start("retention", self.retention.run)
         receiver = PushReceiver(self.lanes, cfg.site.zone)
         photos = PhotoServer(self.store, self.photos)
@@ -168,6 +168,7 @@ class Daemon:
             log.info(
                 "unconfirmed pass finalised after restart",
                 serial=row["serial"],
+                lane=row["lane_id"],
                 gate_signal=signal_.name.lower(),
             )
 

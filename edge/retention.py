@@ -50,6 +50,7 @@ class Retention:
         budget_mb: float,
         min_free_mb: float,
         interval: float = 3600.0,
+        state: DiskState | None = None,
         clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] | None = None,
     ) -> None:
@@ -59,7 +60,7 @@ class Retention:
         self.min_free = min_free_mb * MB
         self.interval, self._clock = interval, clock
         self._free_bytes = free_bytes or (lambda path: shutil.disk_usage(path).free)
-        self.state = DiskState()
+        self.state = state or DiskState()
 
     async def _free(self) -> int:
         self.photo_dir.mkdir(parents=True, exist_ok=True)

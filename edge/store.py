@@ -224,7 +224,8 @@ class Store:
     async def open_passes(self) -> list[sqlite3.Row]:
         """Passes recorded but never finalised (the daemon stopped while confirming)."""
         return await self._fetchall(
-            "SELECT id, serial, verdict, barrier, received_at FROM passes WHERE state = 'open'"
+            "SELECT id, serial, lane_id, verdict, barrier, received_at FROM passes "
+            "WHERE state = 'open'"
         )
 
     async def cached_answer(self, plate: str) -> CachedAnswer | None:
