@@ -129,7 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")
     demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
-    demo.add_argument("--camera", choices=["generic", "vzenith"], default="vzenith")
+    demo.add_argument(
+        "--camera",
+        choices=["vzenith", "hikvision", "dahua", "milesight", "generic"],
+        default="vzenith",
+        help="the entrance camera's push format",
+    )
     demo.add_argument("--platform", choices=["city", "province"], default="city")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)

@@ -90,10 +90,14 @@ class DecisionConfig(_Section):
     offline_cache_miss: Literal["allow", "deny"] = "deny"
 
 
-class GenericPushCamera(_Section):
-    kind: Literal["generic-push"]
+class PushCamera(_Section):
+    """A camera that POSTs its plates to ``/push/<lane id>``."""
+
+    kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
     token: SecretStr | None = None
     reply_deadline_seconds: float = Field(default=3.0, gt=0, le=30)
+    #: Dahua ITSAPI posts to fixed paths; its SnapInfo.DeviceID tells which lane it is.
+    device_id: str | None = None
 
 
 class VzenithPushCamera(_Section):
@@ -102,7 +106,7 @@ class VzenithPushCamera(_Section):
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
 
 
-CameraConfig = Annotated[GenericPushCamera | VzenithPushCamera, Field(discriminator="kind")]
+CameraConfig = Annotated[PushCamera | VzenithPushCamera, Field(discriminator="kind")]
 
 
 class VirtualBarrierConfig(_Section):

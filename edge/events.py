@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from drivers.camera_reply import CameraReply
 from edge.plates import PlateColor
@@ -31,6 +32,8 @@ class PlateRead:
     images: tuple[Image, ...] = ()
     confidence: int | None = None
     vendor_id: str | None = None
+    #: Vendor data the reply must carry back (Vzenith's ``plateid``).
+    echo: Any = None
 
 
 @dataclass(frozen=True, slots=True)

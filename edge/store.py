@@ -16,10 +16,10 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -27,6 +27,8 @@ from edge.codes import GateSignal
 from edge.decision import CachedAnswer, Decision
 from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,57 +141,74 @@ class Store:
         answer = decision.answer
         verify_json = None if answer is None else json.dumps(answer.to_json(), ensure_ascii=False)
         now = self._clock()
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
+
+        async def write() -> int:
+            cur = await self._db.execute(
+                "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
+                "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
+                "reason_code, reason, decided_by, verify_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.serial,
+                    new.lane_id,
+                    new.gate_code,
+                    new.direction,
+                    new.plate,
+                    new.plate_color,
+                    new.flag,
+                    new.camera_time,
+                    new.received_at,
+                    new.source,
+                    new.vendor_id,
+                    decision.verdict,
+                    decision.code,
+                    decision.reason,
+                    decision.source,
+                    verify_json,
+                ),
+            )
+            pass_id = cur.lastrowid
+            assert pass_id is not None
+            await self._db.execute(
+                "INSERT INTO outbox (pass_id, kind, state, created_at) "
+                "VALUES (?, 'record', 'held', ?)",
+                (pass_id, now),
+            )
+            for photo in photos:
                 cur = await self._db.execute(
-                    "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
-                    "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
-                    "reason_code, reason, decided_by, verify_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        new.serial,
-                        new.lane_id,
-                        new.gate_code,
-                        new.direction,
-                        new.plate,
-                        new.plate_color,
-                        new.flag,
-                        new.camera_time,
-                        new.received_at,
-                        new.source,
-                        new.vendor_id,
-                        decision.verdict,
-                        decision.code,
-                        decision.reason,
-                        decision.source,
-                        verify_json,
-                    ),
+                    "INSERT INTO photos (pass_id, number, kind, path, size, taken_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
                 )
-                pass_id = cur.lastrowid
-                assert pass_id is not None
-                await self._db.execute(
-                    "INSERT INTO outbox (pass_id, kind, state, created_at) "
-                    "VALUES (?, 'record', 'held', ?)",
-                    (pass_id, now),
-                )
-                for photo in photos:
-                    cur = await self._db.execute(
-                        "INSERT INTO photos (pass_id, number, kind, path, size, taken_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
+                if forward_photos:
+                    await self._db.execute(
+                        "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
+                        "VALUES (?, 'photo', ?, 'held', ?)",
+                        (pass_id, cur.lastrowid, now),
                     )
-                    if forward_photos:
-                        await self._db.execute(
-                            "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
-                            "VALUES (?, 'photo', ?, 'held', ?)",
-                            (pass_id, cur.lastrowid, now),
-                        )
+            return pass_id
+
+        return RecordedPass(await self._transaction(write), new.serial)
+
+    async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` in one write transaction that always ends, committed or rolled back,
+        even when the caller is cancelled meanwhile (it runs shielded): a cancellation must
+        never leave a half-written pass, nor roll back what was already committed."""
+
+        async def run() -> T:
+            async with self._lock:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await body()
+                except Exception:
+                    await self._db.execute("ROLLBACK")
+                    raise
                 await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-        return RecordedPass(pass_id, new.serial)
+                return result
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
 
     async def set_barrier(self, pass_id: int, state: str, error: str | None = None) -> None:
         async with self._lock:
@@ -202,23 +221,20 @@ class Store:
         self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
     ) -> None:
         """Record how the pass ended and release its outbox entries for forwarding."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._db.execute(
-                    "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, "
-                    "confirmed_by = ? WHERE id = ? AND state = 'open'",
-                    (int(signal), passed_at, confirmed_by, pass_id),
-                )
-                await self._db.execute(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
-                    "WHERE pass_id = ? AND state = 'held'",
-                    (self._clock(), pass_id),
-                )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+
+        async def write() -> None:
+            await self._db.execute(
+                "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, "
+                "confirmed_by = ? WHERE id = ? AND state = 'open'",
+                (int(signal), passed_at, confirmed_by, pass_id),
+            )
+            await self._db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
+                "WHERE pass_id = ? AND state = 'held'",
+                (self._clock(), pass_id),
+            )
+
+        await self._transaction(write)
         self.outbox_changed.set()
 
     async def open_passes(self) -> list[sqlite3.Row]:

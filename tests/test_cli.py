@@ -73,8 +73,11 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
     assert (tmp_path / "state" / "edge.db").exists()
 
 
-@pytest.mark.parametrize("platform", ["city", "province"])
-async def test_demo_runs_a_short_stream(platform: str) -> None:
+@pytest.mark.parametrize(
+    ("platform", "camera"),
+    [("city", "vzenith"), ("province", "vzenith"), ("city", "hikvision"), ("city", "dahua")],
+)
+async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         *EDGE,
         "demo",
@@ -84,13 +87,16 @@ async def test_demo_runs_a_short_stream(platform: str) -> None:
         "0.02",
         "--platform",
         platform,
+        "--camera",
+        camera,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     assert proc.returncode == 0, text
-    assert "相机抬杆 open" in text
+    opened = {"vzenith": "相机抬杆 open", "hikvision": "放行 open", "dahua": "Dahua push taken"}
+    assert opened[camera] in text
     assert "platform goes DOWN" in text
     summary = next(line for line in text.splitlines() if "platform received" in line)
     assert " 0 duplicates, 0 rejected" in summary

@@ -10,9 +10,10 @@ import pytest
 
 from drivers.camera_reply import CameraReply
 from edge.events import ImageKind
-from edge.ingest.generic import parse_generic
-from edge.ingest.payload import PayloadError, decode_body
-from edge.ingest.vzenith import parse_vzenith, vzenith_plate_id, vzenith_reply
+from edge.ingest.generic import parse_generic_data as parse_generic
+from edge.ingest.payload import PayloadError, RawPush, decode_body
+from edge.ingest.vzenith import parse_vzenith_data as parse_vzenith
+from edge.ingest.vzenith import vzenith_reply
 from edge.plates import PlateColor
 from edge.sim.jpeg import sample_jpeg
 
@@ -148,8 +149,8 @@ def test_vzenith_plate_result() -> None:
     )
     assert read.camera_time.timestamp() == pytest.approx(1686299994.687772)
     assert [i.kind for i in read.images] == [ImageKind.SCENE, ImageKind.PLATE]
-    assert vzenith_plate_id(VZ_BODY) == 21085
-    assert vzenith_plate_id({}) is None
+    assert read.echo == 21085
+    assert RawPush(json.dumps(VZ_BODY).encode()).json() == VZ_BODY
 
 
 @pytest.mark.parametrize(

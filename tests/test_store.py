@@ -220,3 +220,16 @@ async def test_reads_never_see_a_snapshot_older_than_a_commit(store: Store) -> N
         stop.set()
         await asyncio.gather(*readers)
     assert await store.outbox_counts() == {"sent": 120}
+
+
+async def test_a_cancelled_caller_never_breaks_a_transaction(store: Store) -> None:
+    recorded = await store.record_pass(new_pass(), [PHOTO])
+    task = asyncio.create_task(store.finalise(recorded.id, GateSignal.PASSED, 1001.0, "barrier"))
+    await asyncio.sleep(0)  # the transaction has begun…
+    task.cancel()  # …and its caller gives up
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.set_barrier(recorded.id, "opened")  # waits for the shielded transaction
+    row = await store.get_pass(recorded.id)
+    assert row["state"] == "final"  # it completed, and nothing was rolled back half-way
+    assert await store.outbox_counts() == {"pending": 2}

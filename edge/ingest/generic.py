@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, images_from
+from edge.ingest.payload import PayloadError, RawPush, images_from
 from edge.plates import COLOR_WORDS, NormalisedPlate, PlateColor, normalise_plate
 
 _ENGLISH_COLORS = {
@@ -56,7 +56,11 @@ def parse_time(value: Any, received: datetime) -> datetime:
     raise PayloadError("time must be an ISO 8601 string or unix seconds")
 
 
-def parse_generic(data: Any, received: datetime) -> PlateRead:
+def parse_generic(raw: RawPush, received: datetime) -> PlateRead:
+    return parse_generic_data(raw.json(), received)
+
+
+def parse_generic_data(data: Any, received: datetime) -> PlateRead:
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     if "plate" not in data:

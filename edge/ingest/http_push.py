@@ -11,8 +11,8 @@ import asyncio
 import hmac
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -21,16 +21,53 @@ from aiohttp import web
 from drivers.camera_reply import CameraReply
 from edge.config import LaneConfig
 from edge.events import PlateEvent, PlateRead
+from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
-from edge.ingest.payload import PayloadError, decode_body
-from edge.ingest.vzenith import parse_vzenith, vzenith_plate_id, vzenith_reply
+from edge.ingest.hikvision import parse_hikvision
+from edge.ingest.milesight import parse_milesight
+from edge.ingest.payload import PayloadError, RawPush
+from edge.ingest.vzenith import parse_vzenith, vzenith_reply
 from edge.lane import Lane, LaneOutcome
 
 log = structlog.get_logger("edge.ingest")
 
-_PARSERS: dict[str, Callable[[Any, datetime], PlateRead]] = {
-    "generic-push": parse_generic,
-    "vzenith-push": parse_vzenith,
+Reply = Callable[[LaneOutcome, CameraReply | None, PlateRead], web.Response]
+
+
+def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, _read: PlateRead) -> web.Response:
+    if outcome.duplicate:
+        return web.json_response({"result": "ok", "duplicate": True})
+    assert outcome.decision is not None
+    return web.json_response(
+        {
+            "result": "ok",
+            "duplicate": False,
+            "serial": outcome.serial,
+            "verdict": outcome.decision.verdict,
+            "reason": outcome.decision.reason,
+            "barrier": outcome.barrier,
+        }
+    )
+
+
+def _dahua_reply(_o: LaneOutcome, _r: CameraReply | None, _read: PlateRead) -> web.Response:
+    return web.json_response({"Result": True})  # anything else and the camera re-sends
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    parse: Callable[[RawPush, datetime], PlateRead]
+    reply: Reply
+    #: The camera takes barrier and LED commands from the reply (Vzenith and clones).
+    commands_in_reply: bool = False
+
+
+VENDORS: dict[str, Vendor] = {
+    "generic-push": Vendor(parse_generic, _json_reply),
+    "vzenith-push": Vendor(parse_vzenith, _json_reply, commands_in_reply=True),
+    "hikvision-push": Vendor(parse_hikvision, _json_reply),
+    "dahua-push": Vendor(parse_dahua, _dahua_reply),
+    "milesight-push": Vendor(parse_milesight, _json_reply),
 }
 
 
@@ -46,26 +83,58 @@ def _authorised(request: web.Request, cfg: LaneConfig) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _consume(future: asyncio.Future[LaneOutcome]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class PushReceiver:
     def __init__(self, lanes: Mapping[str, Lane], zone: ZoneInfo) -> None:
         self.lanes, self.zone = lanes, zone
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/push/{lane}", self.handle)]
+        return [
+            web.post("/push/{lane}", self.handle),
+            web.post("/NotificationInfo/TollgateInfo", self.dahua_tollgate),
+            web.post("/NotificationInfo/KeepAlive", self.dahua_keepalive),
+        ]
 
     async def handle(self, request: web.Request) -> web.Response:
         lane = self.lanes.get(request.match_info["lane"])
         if lane is None:
             return _error(404, "no such lane")
+        return await self._receive(lane, request, await request.read())
+
+    async def dahua_keepalive(self, _request: web.Request) -> web.Response:
+        return web.json_response({"Result": True})
+
+    async def dahua_tollgate(self, request: web.Request) -> web.Response:
+        """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the
+        only Dahua lane)."""
+        body = await request.read()
+        try:
+            device = dahua_device_id(RawPush(body, request.content_type, request.charset).json())
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        dahua = [lane for lane in self.lanes.values() if lane.cfg.camera.kind == "dahua-push"]
+        matching = [lane for lane in dahua if getattr(lane.cfg.camera, "device_id", None) == device]
+        lanes = matching or (dahua if len(dahua) == 1 else [])
+        if not lanes:
+            log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
+            return _error(404, f"no lane for Dahua camera {device!r}")
+        return await self._receive(lanes[0], request, body)
+
+    async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
         if not _authorised(request, lane.cfg):
             log.warning("camera push refused: bad token", lane=lane.id, peer=request.remote)
             return _error(401, "bad or missing token")
-        body = await request.read()
         received, mono = datetime.now(self.zone), time.monotonic()
         kind = lane.cfg.camera.kind
+        vendor = VENDORS[kind]
         try:
-            data = decode_body(body, request.charset)
-            read = _PARSERS[kind](data, received)
+            read = vendor.parse(
+                RawPush(body, request.headers.get("Content-Type", ""), request.charset), received
+            )
         except PayloadError as exc:
             log.warning(
                 "malformed camera payload",
@@ -76,7 +145,7 @@ class PushReceiver:
                 head=body[:120].decode("utf-8", "replace"),
             )
             return _error(400, str(exc))
-        reply = CameraReply() if kind == "vzenith-push" else None
+        reply = CameraReply() if vendor.commands_in_reply else None
         event = PlateEvent(
             lane_id=lane.id,
             plate=read.plate,
@@ -104,27 +173,8 @@ class PushReceiver:
         finally:
             if reply is not None:
                 reply.seal()
-        if reply is not None:
-            return web.json_response(vzenith_reply(reply, vzenith_plate_id(data)))
+        if reply is not None:  # the camera acts on what the drivers managed to put in
+            return web.json_response(vzenith_reply(reply, read.echo))
         if outcome is None:
             return _error(504, "the lane did not decide in time")
-        return web.json_response(_generic_reply(outcome))
-
-
-def _consume(future: asyncio.Future[LaneOutcome]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-def _generic_reply(outcome: LaneOutcome) -> dict[str, Any]:
-    if outcome.duplicate:
-        return {"result": "ok", "duplicate": True}
-    assert outcome.decision is not None
-    return {
-        "result": "ok",
-        "duplicate": False,
-        "serial": outcome.serial,
-        "verdict": outcome.decision.verdict,
-        "reason": outcome.decision.reason,
-        "barrier": outcome.barrier,
-    }
+        return vendor.reply(outcome, reply, read)

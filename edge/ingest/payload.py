@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from edge.events import Image, ImageKind
@@ -14,6 +15,18 @@ from edge.photos import is_jpeg
 
 class PayloadError(ValueError):
     """A camera payload that cannot be understood; answered with HTTP 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawPush:
+    """A camera's HTTP push as it arrived."""
+
+    body: bytes
+    content_type: str = "application/json"  # the full header, parameters included
+    charset: str | None = None
+
+    def json(self) -> Any:
+        return decode_body(self.body, self.charset)
 
 
 # U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload, but

@@ -13,7 +13,7 @@ from typing import Any
 
 from drivers.camera_reply import CameraReply
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, images_from
+from edge.ingest.payload import PayloadError, RawPush, images_from
 from edge.plates import PlateColor, normalise_plate
 
 #: Vzenith ``colorType`` → spec §7.1 (Vzenith = spec + 1; 6 yellow-green NEV → new energy).
@@ -30,7 +30,11 @@ VZENITH_COLORS: dict[int, PlateColor] = {
 _FIRMWARE_PULSE_MS = 500  # what the camera does for info "ok"
 
 
-def parse_vzenith(data: Any, received: datetime) -> PlateRead:
+def parse_vzenith(raw: RawPush, received: datetime) -> PlateRead:
+    return parse_vzenith_data(raw.json(), received)
+
+
+def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
     if not isinstance(data, dict) or not isinstance(data.get("AlarmInfoPlate"), dict):
         raise PayloadError("not a Vzenith AlarmInfoPlate body")
     result = data["AlarmInfoPlate"].get("result")
@@ -67,6 +71,7 @@ def parse_vzenith(data: Any, received: datetime) -> PlateRead:
         images=images,
         confidence=confidence if isinstance(confidence, int) else None,
         vendor_id=None if plate_id is None else f"vz-{plate_id}",
+        echo=plate_id,
     )
 
 
@@ -94,11 +99,3 @@ def vzenith_reply(reply: CameraReply, plate_id: Any = None) -> dict[str, Any]:
     if plate_id is not None:
         body["plateid"] = plate_id
     return {"Response_AlarmInfoPlate": body}
-
-
-def vzenith_plate_id(data: Any) -> Any:
-    """The camera's ``plateid``, echoed in the reply (re-push bookkeeping)."""
-    try:
-        return data["AlarmInfoPlate"]["result"]["PlateResult"].get("plateid")
-    except (KeyError, TypeError, AttributeError):
-        return None

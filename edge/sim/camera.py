@@ -10,14 +10,43 @@ import base64
 import itertools
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
-from edge.plates import PlateColor
+from edge.plates import COLOR_NAMES, PlateColor
 from edge.sim.jpeg import sample_jpeg
 
-CameraFormat = Literal["generic", "vzenith"]
+CameraFormat = Literal["generic", "vzenith", "hikvision", "dahua", "milesight"]
+
+_HIK_COLORS = {
+    PlateColor.BLUE: "blue",
+    PlateColor.YELLOW: "yellow",
+    PlateColor.WHITE: "white",
+    PlateColor.BLACK: "black",
+    PlateColor.NEW_ENERGY: "newEnergyGreen",
+    PlateColor.OTHER: "unknown",
+}
+_DAHUA_COLORS = {
+    **{k: v.capitalize() for k, v in _HIK_COLORS.items()},
+    PlateColor.NEW_ENERGY: "Green",
+}
+
+HIKVISION_ALERT = """<?xml version="1.0" encoding="UTF-8"?>
+<EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">
+<ipAddress>127.0.0.1</ipAddress><channelID>1</channelID>
+<dateTime>{time}</dateTime><activePostCount>{post}</activePostCount>
+<eventType>ANPR</eventType><eventState>active</eventState>
+<ANPR>
+<country>59</country><licensePlate>{plate}</licensePlate><line>1</line>
+<direction>forward</direction><confidenceLevel>96</confidenceLevel>
+<plateType>92TypeCivil</plateType><plateColor>{color}</plateColor>
+<alarmDataType>0</alarmDataType>
+<pictureInfoList>{pictures}</pictureInfoList>
+</ANPR>
+<UUID>sim-{post}</UUID><picNum>{count}</picNum>
+</EventNotificationAlert>"""
 
 #: spec §7.1 → Vzenith colorType (spec + 1).
 _TO_VZENITH: dict[PlateColor, int] = {
@@ -47,8 +76,39 @@ class CameraSim:
         self, plate: str | None, color: PlateColor, *, image: bool, plate_id: int
     ) -> dict[str, Any]:
         jpeg = base64.b64encode(sample_jpeg(f"{plate or '无牌'}#{plate_id}")).decode()
+        body: dict[str, Any]
+        if self.format == "milesight":
+            body = {
+                "device": "Network Camera",
+                "plate": plate or "",
+                "confidence": 95,
+                "plate_color": _HIK_COLORS[color],
+                "direction": "Approach",
+            }
+            if image:
+                body["full_image"] = jpeg
+            return body
+        if self.format == "dahua":
+            picture: dict[str, Any] = {
+                "Plate": {
+                    "PlateNumber": plate or "无车牌",
+                    "PlateColor": _DAHUA_COLORS[color],
+                    "Confidence": 95,
+                    "IsExist": bool(plate),
+                },
+                "SnapInfo": {
+                    "DeviceID": "sim-dahua",
+                    "AccurateTime": datetime.now(UTC)
+                    .astimezone()
+                    .strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                    "SnapTime": f"sim-{plate_id}",
+                },
+            }
+            if image:
+                picture["NormalPic"] = {"Content": jpeg, "PicName": "normal.jpg"}
+            return {"Picture": picture}
         if self.format == "generic":
-            body: dict[str, Any] = {
+            body = {
                 "plate": plate or "",
                 "color": color.value,
                 "time": time.time(),
@@ -82,6 +142,29 @@ class CameraSim:
             }
         }
 
+    def hikvision_parts(
+        self, plate: str | None, color: PlateColor, *, image: bool, plate_id: int
+    ) -> dict[str, tuple[str, bytes, str]]:
+        """The multipart parts of an ISAPI ANPR push: anpr.xml and the named JPEGs."""
+        pictures = {"detectionPicture.jpg": "detectionPicture"} if image else {}
+        listing = "".join(
+            f"<pictureInfo><fileName>{name}</fileName><type>{kind}</type>"
+            "<dataType>0</dataType></pictureInfo>"
+            for name, kind in pictures.items()
+        )
+        xml = HIKVISION_ALERT.format(
+            time=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            post=plate_id,
+            plate=f"{COLOR_NAMES[color]}{plate}" if plate else "noPlate",
+            color=_HIK_COLORS[color],
+            pictures=listing,
+            count=len(pictures),
+        )
+        parts = {"anpr.xml": ("anpr.xml", xml.encode(), "application/xml")}
+        for name in pictures:
+            parts[name] = (name, sample_jpeg(f"{plate or '无牌'}#{plate_id}"), "image/jpeg")
+        return parts
+
     async def push(
         self,
         plate: str | None,
@@ -94,9 +177,12 @@ class CameraSim:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         pid = next(self._ids) if plate_id is None else plate_id
         headers = {"X-Edge-Token": self.token} if self.token else {}
-        response = await self._client.post(
-            self.url, json=self.payload(plate, color, image=image, plate_id=pid), headers=headers
-        )
+        if self.format == "hikvision":
+            files = self.hikvision_parts(plate, color, image=image, plate_id=pid)
+            response = await self._client.post(self.url, files=files, headers=headers)
+        else:
+            payload = self.payload(plate, color, image=image, plate_id=pid)
+            response = await self._client.post(self.url, json=payload, headers=headers)
         body = response.json()
         if self.format != "vzenith" or response.status_code != 200:
             return PushResult(response.status_code, body)

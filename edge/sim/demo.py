@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
+from drivers.virtual import VirtualBarrier
 from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.logsetup import setup_logging
@@ -105,7 +106,7 @@ def demo_config_text(base_url: str, camera: CameraFormat, platform: PlatformMode
             else 'mode = "city"\norgan = "4110020001"'
         ),
         gate_secret='gate_secret_code = "GATE-01"' if province else "",
-        in_camera="vzenith-push" if vzenith else "generic-push",
+        in_camera=f"{camera}-push",
         in_barrier="camera-relay" if vzenith else "virtual",
         in_led="camera-serial" if vzenith else "virtual",
         in_detector="none" if vzenith else "virtual",
@@ -126,12 +127,10 @@ def _describe(direction: str, plate: str | None, result: PushResult) -> str:
         return f"{who} {direction}: 相机{action} LED「{led}」"
     if body.get("duplicate") or "Response_AlarmInfoPlate" in body:
         return f"{who} {direction}: 重复识别, 忽略 (duplicate read ignored)"
+    if body == {"Result": True}:  # Dahua's reply says only that the push was taken
+        return f"{who} {direction}: 大华相机推送已接收 (Dahua push taken)"
     verdict = "放行 open" if body.get("verdict") == "open" else "禁止 refuse"
     return f"{who} {direction}: {verdict} — {body.get('reason')} 流水号 {body.get('serial')}"
-
-
-def _opened(result: PushResult) -> bool:
-    return result.relay_opened or result.body.get("verdict") == "open"
 
 
 class Demo:
@@ -177,14 +176,19 @@ class Demo:
         plate = None if self.rng.random() < 0.08 else self.rng.choice(fresh)
         self.recent.append(plate)
         color = PlateColor.NEW_ENERGY if plate and len(plate) == 8 else PlateColor.YELLOW
+        barrier = self.daemon.lanes["in-1"].devices.barrier
+        openings = len(barrier.openings) if isinstance(barrier, VirtualBarrier) else 0
         result = await self.entrance.push(plate, color)
+        opened = result.relay_opened or (
+            isinstance(barrier, VirtualBarrier) and len(barrier.openings) > openings
+        )
         _say(_describe("进厂 entry", plate, result))
         if plate and self.rng.random() < 0.15:
             misread = plate[:-1] + "8"  # the camera refines its read: same vehicle
             _say(
                 _describe("进厂 entry (re-read)", misread, await self.entrance.push(misread, color))
             )
-        if plate and _opened(result):
+        if plate and opened:
             self.inside.append(plate)
 
     async def finish(self) -> None:
