@@ -28,6 +28,8 @@ from edge.devices import LaneDevices
 from edge.events import PlateEvent
 from edge.led_text import led_lines
 from edge.link import LinkMonitor
+from edge.photo_fit import LIMIT as PHOTO_LIMIT
+from edge.photo_fit import PhotoError, fit_jpeg
 from edge.photos import PhotoStore
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
@@ -211,8 +213,15 @@ class Lane:
         if not self.disk.accepting_photos:
             log.warning("photo storage is full of unforwarded data; pass recorded without photo")
             return []
+        data = image.data
         try:
-            path = await self.photos.write(image.data, event.received_at, self.id, FRONT_PHOTO)
+            if len(data) > PHOTO_LIMIT:  # re-encode to the spec's 1 MB, off the event loop
+                data = await asyncio.to_thread(fit_jpeg, data)
+                log.info("photo re-encoded", original=len(image.data), sent=len(data))
+            path = await self.photos.write(data, event.received_at, self.id, FRONT_PHOTO)
+        except PhotoError as exc:
+            log.error("photo cannot be decoded; recording the pass without it", error=str(exc))
+            return []
         except OSError as exc:
             log.error("photo could not be stored; recording the pass without it", error=str(exc))
             return []
@@ -221,7 +230,7 @@ class Lane:
                 FRONT_PHOTO,
                 self.direction.photo_type,
                 path,
-                len(image.data),
+                len(data),
                 event.camera_time.timestamp(),
             )
         ]
