@@ -32,6 +32,9 @@ class SiteConfig(_Section):
     enterprise_code: str = Field(pattern=r"^\d{10}$", description="企业编号 §6.2, 10 digits")
     enterprise_name: str = Field(min_length=1, max_length=150, description="企业名称")
     timezone: str = "Asia/Shanghai"
+    #: When trucks come: a camera silent this long in these hours raises an alarm.
+    operating_hours: str = Field(default="06:00-22:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    camera_silent_minutes: float = Field(default=60, gt=0)
 
     @field_validator("timezone")
     @classmethod

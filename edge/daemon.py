@@ -127,6 +127,8 @@ class Daemon:
             self.forwarder.rate,
             alarm_age_seconds=cfg.forwarder.alarm_unsent_age_seconds,
             clock=self._clock,
+            cameras=[lane.camera for lane in self.lanes.values()],
+            site=cfg.site,
         )
         self.supervisor.start("monitor", self.monitor.run)
         self.retention = Retention(
@@ -180,6 +182,9 @@ class Daemon:
             "link": self.link.state.value,
             "clock_offset_seconds": self.platform.clock_offset_seconds,
             "outbox": self.monitor.snapshot.to_json(),
+            "cameras": {
+                lane.id: lane.camera.to_json(self._clock()) for lane in self.lanes.values()
+            },
             "storage": {
                 "accepting_photos": self.disk.accepting_photos,
                 "alarm": self.disk.alarm,

@@ -20,6 +20,7 @@ import structlog
 
 from drivers.base import Actuation, DriverError
 from edge.activity import LaneActivity
+from edge.camera_health import CameraHealth
 from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.decision import Decision, OfflineRules, decide
@@ -86,6 +87,7 @@ class Lane:
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
+        self.camera = CameraHealth(cfg.id)
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()

@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 
+from edge.camera_health import CameraHealth, check_silence
+from edge.config import SiteConfig
 from edge.link import LinkMonitor
 from edge.store import Store
 
@@ -63,14 +65,26 @@ class BacklogMonitor:
         alarm_age_seconds: float,
         interval: float = 10.0,
         clock: Callable[[], float] = time.time,
+        cameras: list[CameraHealth] | None = None,
+        site: SiteConfig | None = None,
     ) -> None:
         self.store, self.link, self.rate = store, link, rate
+        self.cameras, self.site, self.started_at = cameras or [], site, clock()
         self.alarm_age, self.interval, self._clock = alarm_age_seconds, interval, clock
         self.snapshot = BacklogSnapshot()
 
     async def check(self) -> BacklogSnapshot:
         counts, oldest = await self.store.backlog()
         now = self._clock()
+        if self.site is not None:
+            check_silence(
+                self.cameras,
+                now,
+                zone=self.site.zone,
+                hours=self.site.operating_hours,
+                silent_minutes=self.site.camera_silent_minutes,
+                started_at=self.started_at,
+            )
         age = None if oldest is None else max(0.0, now - oldest)
         alarm = age is not None and age > self.alarm_age and not self.link.down
         if alarm and not self.snapshot.alarm:

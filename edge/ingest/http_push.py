@@ -127,6 +127,7 @@ class PushReceiver:
     async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
         if not _authorised(request, lane.cfg):
             log.warning("camera push refused: bad token", lane=lane.id, peer=request.remote)
+            lane.camera.rejected += 1
             return _error(401, "bad or missing token")
         received, mono = datetime.now(self.zone), time.monotonic()
         kind = lane.cfg.camera.kind
@@ -144,7 +145,9 @@ class PushReceiver:
                 size=len(body),
                 head=body[:120].decode("utf-8", "replace"),
             )
+            lane.camera.rejected += 1
             return _error(400, str(exc))
+        lane.camera.heard()
         reply = CameraReply() if vendor.commands_in_reply else None
         event = PlateEvent(
             lane_id=lane.id,

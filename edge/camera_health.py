@@ -1,0 +1,69 @@
+"""Camera health: when each lane's camera was last heard from, and an alarm when it has been
+silent too long while trucks are expected (``site.operating_hours``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as clock_time
+from zoneinfo import ZoneInfo
+
+import structlog
+
+log = structlog.get_logger("edge.camera")
+
+
+@dataclass(slots=True)
+class CameraHealth:
+    lane_id: str
+    last_event_at: float | None = None  # unix seconds; heartbeats count
+    events: int = 0
+    rejected: int = 0  # malformed or refused pushes
+    silent: bool = False
+
+    def heard(self, now: float | None = None, *, plate: bool = True) -> None:
+        self.last_event_at = time.time() if now is None else now
+        if plate:
+            self.events += 1
+        if self.silent:
+            self.silent = False
+            log.info("camera heard again", lane=self.lane_id)
+
+    def to_json(self, now: float) -> dict[str, object]:
+        age = None if self.last_event_at is None else round(now - self.last_event_at)
+        return {
+            "last_event_age_seconds": age,
+            "events": self.events,
+            "rejected": self.rejected,
+            "silent": self.silent,
+        }
+
+
+def within_hours(when: datetime, hours: str) -> bool:
+    """``hours`` like "06:00-22:00" (a range over midnight such as "20:00-06:00" works too)."""
+    start_text, end_text = hours.split("-")
+    start, end = (clock_time.fromisoformat(t) for t in (start_text, end_text))
+    now = when.time()
+    return start <= now < end if start <= end else now >= start or now < end
+
+
+def check_silence(
+    cameras: list[CameraHealth],
+    now: float,
+    *,
+    zone: ZoneInfo,
+    hours: str,
+    silent_minutes: float,
+    started_at: float,
+) -> None:
+    """Mark and log (once) cameras silent for longer than ``silent_minutes`` in working hours."""
+    if not within_hours(datetime.fromtimestamp(now, zone), hours):
+        return
+    for camera in cameras:
+        since = camera.last_event_at if camera.last_event_at is not None else started_at
+        if not camera.silent and now - since > silent_minutes * 60:
+            camera.silent = True
+            log.warning(
+                "camera silent", lane=camera.lane_id, silent_minutes=round((now - since) / 60)
+            )
