@@ -12,7 +12,7 @@ from typing import Literal
 from edge.codes import ControlFlag
 from edge.platform.base import VerifyAnswer
 
-Source = Literal["platform", "offline", "local"]
+Source = Literal["platform", "offline", "local", "camera"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,4 +92,15 @@ def decide(
         )
     return Decision(
         open=False, code="offline-cache-miss-deny", reason="平台离线 无记录 禁止", source="offline"
+    )
+
+
+def camera_decided(opened: bool) -> Decision:  # noqa: FBT001 - the camera's yes or no
+    """A pass the camera decided on its own while the daemon was unreachable (offline re-push)."""
+    if opened:
+        return Decision(
+            open=True, code="camera-offline-open", reason="相机脱机放行 补传", source="camera"
+        )
+    return Decision(
+        open=False, code="camera-offline-refuse", reason="相机脱机未放行 补传", source="camera"
     )

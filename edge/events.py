@@ -34,6 +34,10 @@ class PlateRead:
     vendor_id: str | None = None
     #: Vendor data the reply must carry back (Vzenith's ``plateid``).
     echo: Any = None
+    #: A record the camera stored while the daemon was unreachable, pushed again later: the
+    #: vehicle passed in the past, and ``camera_opened`` says whether the camera let it in.
+    historical: bool = False
+    camera_opened: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,8 @@ class PlateEvent:
     confidence: int | None = None
     vendor_id: str | None = None
     camera_reply: CameraReply | None = field(default=None, compare=False)
+    historical: bool = False
+    camera_opened: bool = False
 
     def scene_image(self) -> Image | None:
         """The photo to forward: the full scene, else the plate crop."""

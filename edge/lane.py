@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -23,7 +24,7 @@ from edge.activity import LaneActivity
 from edge.camera_health import CameraHealth
 from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
-from edge.decision import Decision, OfflineRules, decide
+from edge.decision import Decision, OfflineRules, camera_decided, decide
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
@@ -91,6 +92,7 @@ class Lane:
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
+        self._historical_ids: deque[str] = deque(maxlen=20_000)  # Vzenith keeps ~9000
 
     @property
     def id(self) -> str:
@@ -124,6 +126,8 @@ class Lane:
             self.activity,
             structlog.contextvars.bound_contextvars(lane=self.id, plate=event.plate),
         ):
+            if event.historical:
+                return await self._handle_historical(event)
             if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
                 log.info("duplicate read ignored", source=event.source)
                 return LaneOutcome(duplicate=True)
@@ -148,6 +152,37 @@ class Lane:
                 self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
+        )
+
+    async def _handle_historical(self, event: PlateEvent) -> LaneOutcome:
+        """A record the camera stored while we were unreachable: the vehicle passed then.
+
+        Recorded with the camera's own decision and time; the barrier is not moved, the
+        platform not asked. Matched against earlier re-pushes by record id only, so it never
+        hides a live read of the same vehicle.
+        """
+        if event.vendor_id is not None and event.vendor_id in self._historical_ids:
+            log.info("offline record re-pushed again; ignored", source=event.source)
+            return LaneOutcome(duplicate=True)
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        decision = camera_decided(event.camera_opened)
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            past = replace(event, received_at=event.camera_time)
+            recorded = await self._record(serial, past, decision, await self._store_photos(past))
+            if event.vendor_id is not None:
+                self._historical_ids.append(event.vendor_id)
+            signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
+            await self.store.set_barrier(
+                recorded.id, "camera" if event.camera_opened else "not-commanded"
+            )
+            await self.store.finalise(recorded.id, signal, event.camera_time.timestamp(), "camera")
+            log.info(
+                "offline camera record recorded",
+                verdict=decision.verdict,
+                camera_time=event.camera_time.isoformat(),
+            )
+        return LaneOutcome(
+            duplicate=False, serial=recorded.serial, decision=decision, barrier="camera"
         )
 
     # -- steps -----------------------------------------------------------------------------
@@ -262,6 +297,8 @@ class Lane:
     @staticmethod
     def _flag(event: PlateEvent, photos: list[NewPhoto]) -> str | None:
         """Why a guard should look at this pass, if anything."""
+        if event.historical:
+            return "offline-repush"
         if event.plate is None:
             return "no-plate"
         if event.scene_image() is not None and not photos:

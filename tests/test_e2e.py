@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -459,3 +461,42 @@ async def test_outage_refused_then_hanging_then_back(
             order = [kind for kind, s, _ in platform_sim.arrivals if s == serial]
             assert order == ["record", "photo"], (serial, order)
         assert sum(platform_sim.calls.values()) > calls_before  # probes went out
+
+
+async def test_vzenith_offline_records_are_recorded_without_moving_the_barrier(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[VZENITH_LANE])
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon, "vz-1", "vzenith")
+        an_hour_ago = time.time() - 3600
+        first = await cam.push("豫A12345", plate_id=77, offline_at=an_hour_ago, camera_opened=True)
+        again = await cam.push("豫A12345", plate_id=77, offline_at=an_hour_ago, camera_opened=True)
+        refused = await cam.push("晋E55123", plate_id=78, offline_at=an_hour_ago + 60)
+        live = await cam.push("豫A12345", plate_id=79)  # the same truck, now, at the gate
+        async with httpx.AsyncClient() as http:
+            beat = await http.post(
+                f"http://127.0.0.1:{daemon.web.port}/push/vz-1/heartbeat",
+                data={"device_name": "IVS", "serialno": "sim-00000001"},
+            )
+        await cam.aclose()
+        for reply, plate_id in ((first, 77), (again, 77), (refused, 78)):
+            body = reply.body["Response_AlarmInfoPlate"]
+            assert body["ContinuePushOffline"] == {"plateid": plate_id, "continue": 1}
+            assert body["info"] == "no"  # the barrier is never moved for the past
+        assert "ContinuePushOffline" not in live.body["Response_AlarmInfoPlate"]
+        assert cam.relay_pulses == ["豫A12345"]  # only the live read opened it
+        assert beat.json()["Response_AlarmInfoPlate"]["info"] == "no"
+        await wait_records(platform_sim, 3, photos=3)
+        by_plate: dict[str, list[dict[str, str]]] = {}
+        for records in platform_sim.records.values():
+            by_plate.setdefault(records[0]["cphm"], []).append(records[0])
+        assert len(by_plate["豫A12345"]) == 2  # the offline pass and the live one
+        past = min(by_plate["豫A12345"], key=lambda r: r["tgsjq"])
+        assert past["bgzt"] == "1"  # the camera had let it in
+        assert by_plate["晋E55123"][0]["bgzt"] == "0"
+        row = await daemon.store.find_pass(past["lsh"])
+        assert row is not None
+        assert (row["flag"], row["decided_by"]) == ("offline-repush", "camera")
+        assert row["received_at"] == pytest.approx(an_hour_ago, abs=1)
+        assert platform_sim.calls["getCheckVehicle"] == 1  # only the live read was checked

@@ -95,6 +95,7 @@ class PushReceiver:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/push/{lane}", self.handle),
+            web.post("/push/{lane}/heartbeat", self.heartbeat),
             web.post("/NotificationInfo/TollgateInfo", self.dahua_tollgate),
             web.post("/NotificationInfo/KeepAlive", self.dahua_keepalive),
         ]
@@ -104,6 +105,19 @@ class PushReceiver:
         if lane is None:
             return _error(404, "no such lane")
         return await self._receive(lane, request, await request.read())
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        """A camera's keep-alive (Vzenith posts a form with its name and serial number)."""
+        lane = self.lanes.get(request.match_info["lane"])
+        if lane is None:
+            return _error(404, "no such lane")
+        if not _authorised(request, lane.cfg):
+            return _error(401, "bad or missing token")
+        await request.read()
+        lane.camera.heard(plate=False)
+        if VENDORS[lane.cfg.camera.kind].commands_in_reply:
+            return web.json_response(vzenith_reply(CameraReply()))  # nothing to do
+        return web.json_response({"status": "ok"})
 
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
         return web.json_response({"Result": True})
@@ -161,6 +175,8 @@ class PushReceiver:
             confidence=read.confidence,
             vendor_id=read.vendor_id,
             camera_reply=reply,
+            historical=read.historical,
+            camera_opened=read.camera_opened,
         )
         future = lane.submit(event)
         try:
@@ -177,7 +193,9 @@ class PushReceiver:
             if reply is not None:
                 reply.seal()
         if reply is not None:  # the camera acts on what the drivers managed to put in
-            return web.json_response(vzenith_reply(reply, read.echo))
+            return web.json_response(
+                vzenith_reply(reply, read.echo, continue_offline=read.historical)
+            )
         if outcome is None:
             return _error(504, "the lane did not decide in time")
         return vendor.reply(outcome, reply, read)

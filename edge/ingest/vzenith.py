@@ -64,6 +64,10 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
     )
     plate_id = plate_result.get("plateid")
     confidence = plate_result.get("confidence")
+    outputs = plate_result.get("gioouts")
+    opened = isinstance(outputs, list) and any(
+        isinstance(o, dict) and o.get("ctrltype") in (1, 2) for o in outputs
+    )
     return PlateRead(
         plate=plate.text,
         color=color,
@@ -72,12 +76,19 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
         confidence=confidence if isinstance(confidence, int) else None,
         vendor_id=None if plate_id is None else f"vz-{plate_id}",
         echo=plate_id,
+        historical=plate_result.get("isoffline") == 1,
+        camera_opened=opened,
     )
 
 
-def vzenith_reply(reply: CameraReply, plate_id: Any = None) -> dict[str, Any]:
-    """The ``Response_AlarmInfoPlate`` body for what the lane's drivers asked for."""
+def vzenith_reply(
+    reply: CameraReply, plate_id: Any = None, *, continue_offline: bool = False
+) -> dict[str, Any]:
+    """The ``Response_AlarmInfoPlate`` body for what the lane's drivers asked for; for an
+    offline re-push, ``ContinuePushOffline`` asks the camera for its next stored record."""
     body: dict[str, Any] = {"info": "no", "content": "retransfer_stop", "is_pay": "true"}
+    if continue_offline:
+        body["ContinuePushOffline"] = {"plateid": plate_id, "continue": 1}
     if reply.relay_channel is not None:
         if reply.relay_pulse_ms == _FIRMWARE_PULSE_MS:
             body.update(info="ok", channelNum=reply.relay_channel)

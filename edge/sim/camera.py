@@ -73,7 +73,14 @@ class CameraSim:
     _client: httpx.AsyncClient | None = None
 
     def payload(
-        self, plate: str | None, color: PlateColor, *, image: bool, plate_id: int
+        self,
+        plate: str | None,
+        color: PlateColor,
+        *,
+        image: bool,
+        plate_id: int,
+        offline_at: float | None = None,
+        camera_opened: bool = False,
     ) -> dict[str, Any]:
         jpeg = base64.b64encode(sample_jpeg(f"{plate or '无牌'}#{plate_id}")).decode()
         body: dict[str, Any]
@@ -118,7 +125,7 @@ class CameraSim:
             if image:
                 body["images"] = {"scene": jpeg}
             return body
-        now = time.time()
+        now = time.time() if offline_at is None else offline_at
         result: dict[str, Any] = {
             "license": plate or "_无_",
             "colorType": _TO_VZENITH.get(color, 0),
@@ -126,7 +133,8 @@ class CameraSim:
             "confidence": 95,
             "triggerType": 1,
             "plateid": plate_id,
-            "isoffline": 0,
+            "isoffline": 0 if offline_at is None else 1,
+            "gioouts": [{"ionum": 0, "ctrltype": 2 if camera_opened else 0}],
             "timeStamp": {"Timeval": {"sec": int(now), "usec": int(now % 1 * 1e6)}},
         }
         if image:
@@ -172,7 +180,11 @@ class CameraSim:
         *,
         image: bool = True,
         plate_id: int | None = None,
+        offline_at: float | None = None,
+        camera_opened: bool = False,
     ) -> PushResult:
+        """Push a plate read; with ``offline_at`` (unix time) it is a record the camera stored
+        while the server was away (Vzenith ``isoffline``), decided by the camera itself."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         pid = next(self._ids) if plate_id is None else plate_id
@@ -181,7 +193,14 @@ class CameraSim:
             files = self.hikvision_parts(plate, color, image=image, plate_id=pid)
             response = await self._client.post(self.url, files=files, headers=headers)
         else:
-            payload = self.payload(plate, color, image=image, plate_id=pid)
+            payload = self.payload(
+                plate,
+                color,
+                image=image,
+                plate_id=pid,
+                offline_at=offline_at,
+                camera_opened=camera_opened,
+            )
             response = await self._client.post(self.url, json=payload, headers=headers)
         body = response.json()
         if self.format != "vzenith" or response.status_code != 200:
