@@ -19,8 +19,10 @@ class CameraHealth:
     lane_id: str
     last_event_at: float | None = None  # unix seconds; heartbeats count
     events: int = 0
-    rejected: int = 0  # malformed or refused pushes
+    rejected: int = 0  # malformed or refused pushes, noise on a serial line
     silent: bool = False
+    connected: bool | None = None  # for cameras we connect to (serial, later ONVIF)
+    reconnects: int = 0
 
     def heard(self, now: float | None = None, *, plate: bool = True) -> None:
         self.last_event_at = time.time() if now is None else now
@@ -37,6 +39,8 @@ class CameraHealth:
             "events": self.events,
             "rejected": self.rejected,
             "silent": self.silent,
+            "connected": self.connected,
+            "reconnects": self.reconnects,
         }
 
 

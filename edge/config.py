@@ -9,6 +9,7 @@ line; see :mod:`edge.config_errors`.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -103,13 +104,42 @@ class PushCamera(_Section):
     device_id: str | None = None
 
 
+#: Default serial plate pattern: a provincial character, a letter, 4-6 letters/digits, and an
+#: optional trailing character (学, 挂, 警…); a colour word before it is understood too.
+SERIAL_PLATE_PATTERN = (
+    r"(?P<plate>(?:黄绿|[蓝黄白黑绿])?[\u4e00-\u9fa5][A-Z][A-Z0-9]{4,6}[\u4e00-\u9fa5]?)"
+)
+
+
+class SerialCamera(_Section):
+    """A camera or recogniser that prints plates on RS-232/485 (one read per line)."""
+
+    kind: Literal["serial"]
+    port: str = Field(min_length=1, description="e.g. /dev/ttyUSB0")
+    baudrate: int = Field(default=9600, gt=0)
+    encoding: Literal["gbk", "gb18030", "utf-8", "ascii"] = "gbk"
+    #: A regular expression with a named group ``plate`` (and optionally ``color``).
+    pattern: str = SERIAL_PLATE_PATTERN
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "plate" not in groups:
+            raise ValueError("the pattern needs a named group (?P<plate>...)")
+        return value
+
+
 class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
 
 
-CameraConfig = Annotated[PushCamera | VzenithPushCamera, Field(discriminator="kind")]
+CameraConfig = Annotated[PushCamera | VzenithPushCamera | SerialCamera, Field(discriminator="kind")]
 
 
 class VirtualBarrierConfig(_Section):

@@ -12,10 +12,11 @@ import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
-from edge.config import Config
+from edge.config import Config, SerialCamera
 from edge.devices import build_devices
 from edge.forwarder import Forwarder
 from edge.ingest.http_push import PushReceiver
+from edge.ingest.serial_reader import SerialPlateReader
 from edge.lane import Lane
 from edge.link import LinkMonitor
 from edge.monitor import BacklogMonitor
@@ -106,6 +107,9 @@ class Daemon:
         for lane in self.lanes.values():
             await lane.load()
             self.supervisor.start(f"lane:{lane.id}", lane.run)
+            if isinstance(lane.cfg.camera, SerialCamera):
+                reader = SerialPlateReader(lane, lane.cfg.camera, cfg.site.zone)
+                self.supervisor.start(f"serial:{lane.id}", reader.run)
         self.forwarder = Forwarder(
             self.store,
             self.platform,

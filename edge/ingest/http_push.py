@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from drivers.camera_reply import CameraReply
-from edge.config import LaneConfig
+from edge.config import LaneConfig, SerialCamera
 from edge.events import PlateEvent, PlateRead
 from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
@@ -76,6 +76,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _authorised(request: web.Request, cfg: LaneConfig) -> bool:
+    assert not isinstance(cfg.camera, SerialCamera)
     if cfg.camera.token is None:
         return True
     given = request.query.get("token") or request.headers.get("X-Edge-Token") or ""
@@ -100,17 +101,21 @@ class PushReceiver:
             web.post("/NotificationInfo/KeepAlive", self.dahua_keepalive),
         ]
 
-    async def handle(self, request: web.Request) -> web.Response:
+    def _lane(self, request: web.Request) -> Lane | None:
         lane = self.lanes.get(request.match_info["lane"])
+        return lane if lane is not None and lane.cfg.camera.kind in VENDORS else None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        lane = self._lane(request)
         if lane is None:
-            return _error(404, "no such lane")
+            return _error(404, "no lane with a pushing camera here")
         return await self._receive(lane, request, await request.read())
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         """A camera's keep-alive (Vzenith posts a form with its name and serial number)."""
-        lane = self.lanes.get(request.match_info["lane"])
+        lane = self._lane(request)
         if lane is None:
-            return _error(404, "no such lane")
+            return _error(404, "no lane with a pushing camera here")
         if not _authorised(request, lane.cfg):
             return _error(401, "bad or missing token")
         await request.read()
@@ -180,6 +185,7 @@ class PushReceiver:
         )
         future = lane.submit(event)
         try:
+            assert not isinstance(lane.cfg.camera, SerialCamera)
             outcome = await asyncio.wait_for(
                 asyncio.shield(future), lane.cfg.camera.reply_deadline_seconds
             )

@@ -1,0 +1,119 @@
+"""Plates over a serial line (RS-232/485): one read per line, found by a configurable pattern.
+
+Noise is tolerated: lines without a plate are counted and dropped, and a stream without line
+ends is not buffered beyond ``MAX_LINE``. When the port disappears (a USB adapter unplugged)
+the reader closes it, counts a reconnect, and opens it again with a capped backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import serial
+import structlog
+from serial_asyncio_fast import open_serial_connection
+
+from edge.config import SerialCamera
+from edge.events import PlateEvent
+from edge.ingest.generic import parse_color
+from edge.ingest.payload import PayloadError
+from edge.lane import Lane
+from edge.plates import PlateColor, normalise_plate
+
+log = structlog.get_logger("edge.ingest.serial")
+
+MAX_LINE = 512
+_CHUNK = 256
+
+
+class SerialPlateReader:
+    def __init__(
+        self,
+        lane: Lane,
+        cfg: SerialCamera,
+        zone: ZoneInfo,
+        *,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.lane, self.cfg, self.zone = lane, cfg, zone
+        self.pattern = re.compile(cfg.pattern)
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.health = lane.camera
+
+    def lines(self, buffer: bytearray, chunk: bytes) -> list[bytes]:
+        """Complete lines from ``buffer`` + ``chunk``; an over-long unterminated rest is noise."""
+        buffer.extend(chunk)
+        *complete, rest = re.split(rb"[\r\n]+", bytes(buffer))
+        buffer[:] = rest
+        if len(buffer) > MAX_LINE:
+            self.health.rejected += 1
+            buffer.clear()
+        return [line for line in complete if line]
+
+    def event(self, line: bytes) -> PlateEvent | None:
+        match = self.pattern.search(line.decode(self.cfg.encoding, errors="replace"))
+        if match is None:
+            self.health.rejected += 1
+            return None
+        plate = normalise_plate(match["plate"])
+        try:
+            color = parse_color(match.groupdict().get("color"), plate)
+        except PayloadError:
+            color = plate.color_hint or PlateColor.OTHER
+        now = datetime.now(self.zone)
+        return PlateEvent(
+            lane_id=self.lane.id,
+            plate=plate.text,
+            color=color,
+            camera_time=now,
+            received_at=now,
+            received_mono=time.monotonic(),
+            source="serial",
+        )
+
+    async def run(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            try:
+                reader, writer = await open_serial_connection(
+                    url=self.cfg.port, baudrate=self.cfg.baudrate
+                )
+            except (OSError, serial.SerialException) as exc:
+                if self.health.connected is not False:
+                    log.warning(
+                        "serial camera port unavailable",
+                        lane=self.lane.id,
+                        port=self.cfg.port,
+                        error=str(exc),
+                    )
+                self.health.connected = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            delay = self.backoff_initial
+            self.health.connected = True
+            log.info("serial camera port open", lane=self.lane.id, port=self.cfg.port)
+            try:
+                await self._read(reader)
+            except (OSError, serial.SerialException) as exc:
+                log.warning("serial camera port lost", lane=self.lane.id, error=str(exc))
+            finally:
+                writer.close()
+            self.health.connected = False
+            self.health.reconnects += 1
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = bytearray()
+        while chunk := await reader.read(_CHUNK):
+            for line in self.lines(buffer, chunk):
+                event = self.event(line)
+                if event is None:
+                    continue
+                self.health.heard()
+                future = self.lane.submit(event)
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
