@@ -187,3 +187,21 @@ def test_hikvision_bad_time_and_dahua_colours() -> None:
     }
     for value, expected in colors.items():
         assert dahua_color(value) is expected
+
+
+def test_hikvision_resend_is_historical() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    xml = _alert(
+        "<ANPR><licensePlate>豫A12345</licensePlate><alarmDataType>1</alarmDataType>"
+        "<barrierGateCtrlType>0</barrierGateCtrlType></ANPR>"
+    )
+    read = parse_hikvision(RawPush(xml, "text/xml"), datetime.now(ZoneInfo("Asia/Shanghai")))
+    assert read.historical
+    assert read.camera_opened
+    live = parse_hikvision(
+        RawPush(_alert("<ANPR><licensePlate>豫A12345</licensePlate></ANPR>"), "text/xml"),
+        datetime.now(ZoneInfo("Asia/Shanghai")),
+    )
+    assert not live.historical

@@ -123,4 +123,8 @@ def parse_hikvision(raw: RawPush, received: datetime) -> PlateRead:
         images=tuple(images),
         confidence=int(confidence) if confidence.isdigit() else None,
         vendor_id=f"hik-{uuid}" if uuid else None,
+        # alarmDataType 1: a stored (historical) record sent again; barrierGateCtrlType 0
+        # means the camera opened the gate itself.
+        historical=_text(anpr, "alarmDataType") == "1",
+        camera_opened=_text(anpr, "barrierGateCtrlType") == "0",
     )
