@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/edge demo
 
 test: $(STAMP)
+	scripts/system-packages
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -133,13 +133,28 @@ class SerialCamera(_Section):
         return value
 
 
+class MqttCamera(_Section):
+    """A camera that publishes its plates to an MQTT broker."""
+
+    kind: Literal["mqtt"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=1883, gt=0, le=65535)
+    topic: str = Field(min_length=1, description="e.g. cameras/gate1/plates (wildcards allowed)")
+    #: The payload format: the generic JSON, Vzenith AlarmInfoPlate, or Milesight JSON.
+    format: Literal["generic", "vzenith", "milesight"] = "generic"
+    username: str | None = None
+    password: SecretStr | None = None
+
+
 class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
 
 
-CameraConfig = Annotated[PushCamera | VzenithPushCamera | SerialCamera, Field(discriminator="kind")]
+CameraConfig = Annotated[
+    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera, Field(discriminator="kind")
+]
 
 
 class VirtualBarrierConfig(_Section):

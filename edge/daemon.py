@@ -12,10 +12,11 @@ import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
-from edge.config import Config, SerialCamera
+from edge.config import Config, MqttCamera, SerialCamera
 from edge.devices import build_devices
 from edge.forwarder import Forwarder
 from edge.ingest.http_push import PushReceiver
+from edge.ingest.mqtt_reader import MqttPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
 from edge.lane import Lane
 from edge.link import LinkMonitor
@@ -107,9 +108,13 @@ class Daemon:
         for lane in self.lanes.values():
             await lane.load()
             self.supervisor.start(f"lane:{lane.id}", lane.run)
-            if isinstance(lane.cfg.camera, SerialCamera):
-                reader = SerialPlateReader(lane, lane.cfg.camera, cfg.site.zone)
-                self.supervisor.start(f"serial:{lane.id}", reader.run)
+            camera = lane.cfg.camera
+            if isinstance(camera, SerialCamera):
+                serial = SerialPlateReader(lane, camera, cfg.site.zone)
+                self.supervisor.start(f"serial:{lane.id}", serial.run)
+            elif isinstance(camera, MqttCamera):
+                mqtt = MqttPlateReader(lane, camera, cfg.site.zone)
+                self.supervisor.start(f"mqtt:{lane.id}", mqtt.run)
         self.forwarder = Forwarder(
             self.store,
             self.platform,
