@@ -146,6 +146,15 @@ class MqttCamera(_Section):
     password: SecretStr | None = None
 
 
+class DahuaPullCamera(_Section):
+    """A Dahua ITC camera whose events the daemon pulls (``eventManager.cgi`` attach stream)."""
+
+    kind: Literal["dahua-pull"]
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://192.168.1.108")
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
 class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
@@ -153,7 +162,8 @@ class VzenithPushCamera(_Section):
 
 
 CameraConfig = Annotated[
-    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera, Field(discriminator="kind")
+    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera | DahuaPullCamera,
+    Field(discriminator="kind"),
 ]
 
 

@@ -12,9 +12,10 @@ import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
-from edge.config import Config, MqttCamera, SerialCamera
+from edge.config import Config, DahuaPullCamera, MqttCamera, SerialCamera
 from edge.devices import build_devices
 from edge.forwarder import Forwarder
+from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
 from edge.ingest.mqtt_reader import MqttPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
@@ -115,6 +116,9 @@ class Daemon:
             elif isinstance(camera, MqttCamera):
                 mqtt = MqttPlateReader(lane, camera, cfg.site.zone)
                 self.supervisor.start(f"mqtt:{lane.id}", mqtt.run)
+            elif isinstance(camera, DahuaPullCamera):
+                stream = DahuaEventStream(lane, camera, cfg.site.zone)
+                self.supervisor.start(f"dahua:{lane.id}", stream.run)
         self.forwarder = Forwarder(
             self.store,
             self.platform,
