@@ -28,39 +28,44 @@ ATTACH = "/cgi-bin/eventManager.cgi?action=attach&codes=[TrafficJunction]&heartb
 MAX_EVENT = 256 * 1024
 
 
+def _object_end(text: str, start: int) -> int | None:
+    """Index of the brace closing the JSON object that opens at ``start``, or None."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
 def split_events(buffer: str) -> tuple[list[dict[str, Any]], str]:
     """The complete ``data={...}`` objects in ``buffer`` (braces counted, strings respected),
     and what is left over for the next chunk."""
     events: list[dict[str, Any]] = []
     while (start := buffer.find("data={")) != -1:
-        depth, in_string, escaped = 0, False, False
-        for i in range(start + 5, len(buffer)):
-            ch = buffer[i]
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == '"':
-                    in_string = False
-                continue
-            if ch == '"':
-                in_string = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        event = json.loads(buffer[start + 5 : i + 1])
-                    except json.JSONDecodeError:
-                        event = None
-                    if isinstance(event, dict):
-                        events.append(event)
-                    buffer = buffer[i + 1 :]
-                    break
-        else:
+        end = _object_end(buffer, start + 5)
+        if end is None:  # incomplete: keep it for the next chunk (unless it is runaway noise)
             return events, buffer[start:] if len(buffer) - start < MAX_EVENT else ""
+        try:
+            event = json.loads(buffer[start + 5 : end + 1])
+        except json.JSONDecodeError:
+            event = None
+        if isinstance(event, dict):
+            events.append(event)
+        buffer = buffer[end + 1 :]
     return events, buffer[-16:]  # keep a possible split "data={" marker
 
 
