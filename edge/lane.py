@@ -107,6 +107,11 @@ class Lane:
         self._queue.put_nowait((event, future))
         return future
 
+    def offer(self, event: PlateEvent) -> None:
+        """Submit an event nobody waits for (a serial line, an MQTT message, a pulled stream);
+        the lane logs its own failures."""
+        self.submit(event).add_done_callback(lambda f: f.cancelled() or f.exception())
+
     async def run(self) -> None:
         """The lane task: one vehicle after another. Supervised; an error fails one event."""
         while True:

@@ -6,7 +6,6 @@ several lines, and ``Heartbeat`` parts in between. The stream carries no images.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
@@ -19,6 +18,7 @@ import structlog
 from edge.config import DahuaPullCamera
 from edge.events import PlateEvent
 from edge.ingest.dahua import dahua_color
+from edge.ingest.reconnect import keep_connected
 from edge.lane import Lane
 from edge.plates import normalise_plate
 
@@ -114,7 +114,6 @@ class DahuaEventStream:
         )
 
     async def run(self) -> None:
-        delay = self.backoff_initial
         auth = httpx.DigestAuth(self.cfg.username, self.cfg.password.get_secret_value())
         async with httpx.AsyncClient(
             base_url=self.cfg.url,
@@ -122,19 +121,14 @@ class DahuaEventStream:
             timeout=httpx.Timeout(10, read=30),
             transport=self._transport,
         ) as http:
-            while True:
-                try:
-                    await self._stream(http)
-                except (httpx.HTTPError, OSError) as exc:
-                    if self.health.connected is not False:
-                        log.warning("Dahua event stream lost", lane=self.lane.id, error=str(exc))
-                else:
-                    log.warning("Dahua event stream ended", lane=self.lane.id)
-                if self.health.connected:
-                    self.health.reconnects += 1
-                self.health.connected = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+            await keep_connected(
+                lambda: self._stream(http),
+                health=self.health,
+                what="Dahua event stream",
+                errors=(httpx.HTTPError, OSError),
+                backoff_initial=self.backoff_initial,
+                backoff_max=self.backoff_max,
+            )
 
     async def _stream(self, http: httpx.AsyncClient) -> None:
         async with http.stream("GET", ATTACH) as response:
@@ -146,9 +140,6 @@ class DahuaEventStream:
                 self.health.heard(plate=False)  # heartbeats keep the camera "heard"
                 events, buffer = split_events(buffer + chunk)
                 for data in events:
-                    event = self.event(data)
-                    if event is None:
-                        continue
-                    self.health.events += 1
-                    future = self.lane.submit(event)
-                    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    if (event := self.event(data)) is not None:
+                        self.health.events += 1
+                        self.lane.offer(event)

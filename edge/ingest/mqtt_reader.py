@@ -4,7 +4,6 @@ reconnect loop is aiomqtt's recommended pattern."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from edge.events import PlateEvent
 from edge.ingest.generic import parse_generic
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import PayloadError, RawPush
+from edge.ingest.reconnect import keep_connected
 from edge.ingest.vzenith import parse_vzenith
 from edge.lane import Lane
 
@@ -54,7 +54,7 @@ class MqttPlateReader:
             )
             return
         self.health.heard()
-        future = self.lane.submit(
+        self.lane.offer(
             PlateEvent(
                 lane_id=self.lane.id,
                 plate=read.plate,
@@ -70,31 +70,29 @@ class MqttPlateReader:
                 camera_opened=read.camera_opened,
             )
         )
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def run(self) -> None:
-        delay = self.backoff_initial
+        await keep_connected(
+            self._session,
+            health=self.health,
+            what="MQTT broker",
+            errors=(aiomqtt.MqttError,),
+            backoff_initial=self.backoff_initial,
+            backoff_max=self.backoff_max,
+        )
+
+    async def _session(self) -> None:
         password = self.cfg.password.get_secret_value() if self.cfg.password else None
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.cfg.host,
-                    self.cfg.port,
-                    username=self.cfg.username,
-                    password=password,
-                    identifier=f"edge-gate-{self.lane.id}",
-                ) as client:
-                    await client.subscribe(self.cfg.topic, qos=1)
-                    self.health.connected, delay = True, self.backoff_initial
-                    log.info("subscribed to camera topic", lane=self.lane.id, topic=self.cfg.topic)
-                    async for message in client.messages:
-                        if isinstance(message.payload, bytes | bytearray):
-                            self.message(bytes(message.payload))
-            except aiomqtt.MqttError as exc:
-                if self.health.connected is not False:
-                    log.warning("MQTT broker unavailable", lane=self.lane.id, error=str(exc))
-                if self.health.connected:
-                    self.health.reconnects += 1
-                self.health.connected = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+        async with aiomqtt.Client(
+            self.cfg.host,
+            self.cfg.port,
+            username=self.cfg.username,
+            password=password,
+            identifier=f"edge-gate-{self.lane.id}",
+        ) as client:
+            await client.subscribe(self.cfg.topic, qos=1)
+            self.health.connected = True
+            log.info("subscribed to camera topic", lane=self.lane.id, topic=self.cfg.topic)
+            async for message in client.messages:
+                if isinstance(message.payload, bytes | bytearray):
+                    self.message(bytes(message.payload))

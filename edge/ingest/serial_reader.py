@@ -7,7 +7,6 @@ the reader closes it, counts a reconnect, and opens it again with a capped backo
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import datetime
@@ -21,6 +20,7 @@ from edge.config import SerialCamera
 from edge.events import PlateEvent
 from edge.ingest.generic import parse_color
 from edge.ingest.payload import PayloadError
+from edge.ingest.reconnect import keep_connected
 from edge.lane import Lane
 from edge.plates import PlateColor, normalise_plate
 
@@ -77,43 +77,25 @@ class SerialPlateReader:
         )
 
     async def run(self) -> None:
-        delay = self.backoff_initial
-        while True:
-            try:
-                reader, writer = await open_serial_connection(
-                    url=self.cfg.port, baudrate=self.cfg.baudrate
-                )
-            except (OSError, serial.SerialException) as exc:
-                if self.health.connected is not False:
-                    log.warning(
-                        "serial camera port unavailable",
-                        lane=self.lane.id,
-                        port=self.cfg.port,
-                        error=str(exc),
-                    )
-                self.health.connected = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
-                continue
-            delay = self.backoff_initial
-            self.health.connected = True
-            log.info("serial camera port open", lane=self.lane.id, port=self.cfg.port)
-            try:
-                await self._read(reader)
-            except (OSError, serial.SerialException) as exc:
-                log.warning("serial camera port lost", lane=self.lane.id, error=str(exc))
-            finally:
-                writer.close()
-            self.health.connected = False
-            self.health.reconnects += 1
+        await keep_connected(
+            self._session,
+            health=self.health,
+            what="serial camera port",
+            errors=(OSError, serial.SerialException),
+            backoff_initial=self.backoff_initial,
+            backoff_max=self.backoff_max,
+        )
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        buffer = bytearray()
-        while chunk := await reader.read(_CHUNK):
-            for line in self.lines(buffer, chunk):
-                event = self.event(line)
-                if event is None:
-                    continue
-                self.health.heard()
-                future = self.lane.submit(event)
-                future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    async def _session(self) -> None:
+        reader, writer = await open_serial_connection(url=self.cfg.port, baudrate=self.cfg.baudrate)
+        self.health.connected = True
+        log.info("serial camera port open", lane=self.lane.id, port=self.cfg.port)
+        try:
+            buffer = bytearray()
+            while chunk := await reader.read(_CHUNK):
+                for line in self.lines(buffer, chunk):
+                    if (event := self.event(line)) is not None:
+                        self.health.heard()
+                        self.lane.offer(event)
+        finally:
+            writer.close()
