@@ -214,6 +214,18 @@ class VirtualDetectorConfig(_Section):
 DetectorConfig = Annotated[NoDetectorConfig | VirtualDetectorConfig, Field(discriminator="driver")]
 
 
+class SnapshotConfig(_Section):
+    """Where to get a photo when a plate arrives without one: an HTTP snapshot URL (Hikvision
+    /ISAPI/Streaming/channels/101/picture, Dahua /cgi-bin/snapshot.cgi, an ONVIF snapshot URI),
+    or an RTSP stream (a frame is grabbed with OpenCV)."""
+
+    url: str = Field(min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    auth: Literal["digest", "basic"] = "digest"
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+
+
 class LaneConfig(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     name: str = ""
@@ -226,6 +238,7 @@ class LaneConfig(_Section):
     barrier: BarrierConfig
     led: DisplayConfig = NoDisplayConfig(driver="none")
     detector: DetectorConfig = NoDetectorConfig(driver="none")
+    snapshot: SnapshotConfig | None = None
     confirm_timeout_seconds: Seconds = 60.0
 
 

@@ -27,7 +27,7 @@ from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.decision import Decision, OfflineRules, camera_decided, decide
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
-from edge.events import PlateEvent
+from edge.events import Image, PlateEvent
 from edge.led_text import led_lines
 from edge.link import LinkMonitor
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
@@ -37,6 +37,7 @@ from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
 from edge.retention import DiskState
 from edge.serials import SerialAllocator, serial_prefix
+from edge.snapshot import SnapshotSource
 from edge.store import NewPass, NewPhoto, Store
 
 log = structlog.get_logger("edge.lane")
@@ -89,6 +90,7 @@ class Lane:
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
+        self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
@@ -250,6 +252,9 @@ class Lane:
         A photo that cannot be written is logged and left out: the pass is recorded without it.
         """
         image = event.scene_image()
+        if image is None and self.snapshot is not None and self.disk.accepting_photos:
+            snapshot = await self.snapshot.grab()
+            image = Image(snapshot) if snapshot is not None else None
         if image is None:
             return []
         if not self.disk.accepting_photos:
@@ -366,6 +371,8 @@ class Lane:
         for task in list(self._background):
             task.cancel()
         await self.drain()
+        if self.snapshot is not None:
+            await self.snapshot.aclose()
 
 
 @dataclass(frozen=True, slots=True)
