@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
+from drivers import olm_led
 from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth, DriverUnavailableError
 
 
@@ -76,20 +78,40 @@ class CameraRelayBarrier:
 class CameraSerialDisplay:
     """LED text written to the camera's transparent RS-485 port via the push reply.
 
-    ``encode`` turns the lines into the board's frame; the default sends the GBK text of the
-    lines joined by CR LF, which plain "text line" boards accept.
+    ``protocol`` "olm" speaks the "00 64 FF FF" board's frames (one text frame per line, green
+    for pass and red for refuse, and a voice frame when ``voice`` is on); "text" sends the
+    lines as plain text joined by CR LF, for boards that print what they receive.
     """
 
-    def __init__(self, channel: int = 0, encoding: str = "gbk") -> None:
-        self.channel, self.encoding = channel, encoding
+    def __init__(
+        self,
+        channel: int = 0,
+        encoding: str = "gbk",
+        protocol: Literal["olm", "text"] = "olm",
+        *,
+        voice: bool = False,
+    ) -> None:
+        self.channel, self.encoding, self.protocol, self.voice = channel, encoding, protocol, voice
         self.health = DriverHealth()
 
-    def encode(self, lines: list[str]) -> bytes:
-        return "\r\n".join(lines).encode(self.encoding, errors="replace")
+    def encode(self, lines: Sequence[DisplayLine]) -> bytes:
+        if self.protocol == "text":
+            return "\r\n".join(line.text for line in lines).encode(self.encoding, errors="replace")
+        frames = b"".join(
+            olm_led.text_frame(
+                i, line.text, olm_led.GREEN if line.ok else olm_led.RED, encoding=self.encoding
+            )
+            for i, line in enumerate(lines)
+        )
+        if self.voice and lines:
+            frames += olm_led.voice_frame(
+                " ".join(line.text for line in lines), encoding=self.encoding
+            )
+        return frames
 
     async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
         try:
-            _reply_of(ctx).send_serial(self.channel, self.encode([line.text for line in lines]))
+            _reply_of(ctx).send_serial(self.channel, self.encode(lines))
         except DriverError as exc:
             self.health.failed(str(exc))
             raise

@@ -194,6 +194,9 @@ class CameraSerialDisplayConfig(_Section):
     driver: Literal["camera-serial"]
     channel: int = Field(default=0, ge=0, le=1)
     encoding: Literal["gbk", "gb18030", "utf-8"] = "gbk"
+    #: "olm": the "00 64 FF FF" LED + voice board; "text": plain text lines.
+    protocol: Literal["olm", "text"] = "olm"
+    voice: bool = False
 
 
 DisplayConfig = Annotated[

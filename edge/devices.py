@@ -32,7 +32,9 @@ def build_devices(lane: LaneConfig) -> LaneDevices:
 
     display: Display | None = None
     if isinstance(lane.led, CameraSerialDisplayConfig):
-        display = CameraSerialDisplay(lane.led.channel, lane.led.encoding)
+        display = CameraSerialDisplay(
+            lane.led.channel, lane.led.encoding, lane.led.protocol, voice=lane.led.voice
+        )
     elif isinstance(lane.led, VirtualDisplayConfig):
         display = VirtualDisplay(f"{lane.id}-led")
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine
+from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine, olm_led
 from drivers.base import Barrier, Detector, Display, DriverUnavailableError
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialDisplay
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
@@ -26,7 +26,8 @@ async def test_camera_relay_acts_through_the_reply_until_sealed() -> None:
     await barrier.open(ctx)
     await display.show([DisplayLine("豫A12345"), DisplayLine("请通行")], ctx)
     assert (reply.relay_channel, reply.relay_pulse_ms) == (1, 800)
-    assert reply.serial[0].data == "豫A12345\r\n请通行".encode("gbk")
+    shown = olm_led.decode(reply.serial[0].data)
+    assert [(d.line, d.text) for d in shown] == [(0, "豫A12345"), (1, "请通行")]
     reply.seal()
     with pytest.raises(CameraReplySealedError):
         await barrier.open(ctx)

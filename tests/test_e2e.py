@@ -11,6 +11,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from drivers import olm_led
 from drivers.virtual import VirtualBarrier, VirtualDisplay
 from edge.daemon import Daemon
 from edge.serials import is_valid_serial
@@ -178,8 +179,9 @@ async def test_vzenith_camera_opens_through_its_own_reply(
         assert reply["info"] == "ok"
         assert reply["content"] == "retransfer_stop"
         assert reply["plateid"] == 1
-        assert allowed.serial_data[0].decode("gbk") == "豫A12345\r\n国六 未管控\r\n请通行"
-        assert "禁止通行" in controlled.serial_data[0].decode("gbk")
+        shown = [d.text for d in olm_led.decode(allowed.serial_data[0])]
+        assert shown == ["豫A12345", "国六 未管控", "请通行"]
+        assert "禁止通行" in [d.text for d in olm_led.decode(controlled.serial_data[0])]
         await wait_records(platform_sim, 2, photos=2)
         rows = {r[0]["cphm"]: r[0] for r in platform_sim.records.values()}
         assert rows["豫A12345"]["bgzt"] == "1"

@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
+from drivers import olm_led
 from drivers.virtual import VirtualBarrier
 from edge.config import parse_config
 from edge.daemon import Daemon
@@ -120,8 +121,11 @@ def _say(text: str) -> None:
 def _describe(direction: str, plate: str | None, result: PushResult) -> str:
     who, body = plate or "无牌车", result.body
     if result.serial_data:
-        led = " / ".join(
-            frame.decode("gbk", "replace").replace("\r\n", " | ") for frame in result.serial_data
+        led = " | ".join(  # read the bytes as the lane's LED board does
+            shown.text
+            for frame in result.serial_data
+            for shown in olm_led.decode(frame)
+            if shown.cmd == olm_led.CMD_TEXT
         )
         action = "抬杆 open" if result.relay_opened else "不抬杆 no open"
         return f"{who} {direction}: 相机{action} LED「{led}」"
