@@ -177,8 +177,22 @@ class CameraRelayBarrierConfig(_Section):
     pulse_ms: int = Field(default=500, ge=100, le=600_000)
 
 
+class ModbusRelayBarrierConfig(_Section):
+    """A Modbus TCP relay board (or serial server) wired to the barrier's OPEN contact."""
+
+    driver: Literal["modbus-relay"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, gt=0, le=65535)
+    device_id: int = Field(default=1, ge=0, le=255, description="boards ship with 1, 254 or 255")
+    channel: int = Field(default=0, ge=0, le=31)
+    pulse_ms: int = Field(default=500, ge=100, le=60_000)
+    #: "coil": on, wait, off; "register-pulse": the board times it (Eletechsup/485io 0x06SS).
+    mode: Literal["coil", "register-pulse"] = "coil"
+
+
 BarrierConfig = Annotated[
-    VirtualBarrierConfig | CameraRelayBarrierConfig, Field(discriminator="driver")
+    VirtualBarrierConfig | CameraRelayBarrierConfig | ModbusRelayBarrierConfig,
+    Field(discriminator="driver"),
 ]
 
 

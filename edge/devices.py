@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from drivers.base import Barrier, Detector, Display
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialDisplay
+from drivers.modbus_relay import ModbusBus, ModbusRelayBarrier
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
 from edge.config import (
     CameraRelayBarrierConfig,
     CameraSerialDisplayConfig,
     LaneConfig,
+    ModbusRelayBarrierConfig,
     VirtualDetectorConfig,
     VirtualDisplayConfig,
 )
@@ -27,6 +29,15 @@ def build_devices(lane: LaneConfig) -> LaneDevices:
     barrier: Barrier
     if isinstance(lane.barrier, CameraRelayBarrierConfig):
         barrier = CameraRelayBarrier(lane.barrier.channel, lane.barrier.pulse_ms)
+    elif isinstance(lane.barrier, ModbusRelayBarrierConfig):
+        relay = lane.barrier
+        barrier = ModbusRelayBarrier(
+            ModbusBus(relay.host, relay.port),
+            channel=relay.channel,
+            device_id=relay.device_id,
+            pulse_ms=relay.pulse_ms,
+            mode=relay.mode,
+        )
     else:
         barrier = VirtualBarrier(f"{lane.id}-barrier")
 
