@@ -26,6 +26,7 @@ from typing import Any
 from bench.drain import bench_drain, start_platform
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
+from bench.relay import bench_relay
 from drivers.virtual import VirtualBarrier
 from edge.config import Config
 from edge.daemon import Daemon
@@ -180,6 +181,11 @@ async def main() -> None:
     verdict = "meets" if paced < 10 else "MISSES"
     print(f"\ntarget: own overhead p99 < 10 ms at the paced rate → {verdict} ({paced:.2f} ms)")
     report_photo_fit()
+    relay = await bench_relay(args.events // 2, args.interval)
+    print(
+        f"\nPlate event → relay coil on (Modbus TCP board on loopback, {len(relay)} events, "
+        f"paced): p50 {_pct(relay, 50):.2f} ms, p99 {_pct(relay, 99):.2f} ms"
+    )
     drain_report(await bench_drain(args.passes, args.latency, args.concurrency))
 
 

@@ -1,5 +1,8 @@
 """A Modbus relay board double: a pymodbus TCP server that keeps what it was asked to do, in
-order (coil writes and register commands), as a real board would act on them."""
+order (coil writes and register commands), as a real board would act on them.
+
+pymodbus 3.16 logs that these datastore classes give way to SimData/SimDevice in v4; the
+dependency is pinned below 4, and the move is due with the rest of the drivers issue."""
 
 from __future__ import annotations
 

@@ -1,0 +1,94 @@
+"""Plate event → relay coil written on a Modbus TCP relay board (the board double on
+127.0.0.1), through the real daemon; the platform simulator and the camera run in their own
+processes, as in bench/pipeline.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.drain import free_port, start_platform
+from bench.pusher import bench_plates
+from edge.config import Config
+from edge.daemon import Daemon
+from edge.events import PlateEvent
+from edge.lane import LaneOutcome
+from edge.logsetup import setup_logging
+from edge.sim.relay_board import Command, RelayBoardSim
+
+
+async def bench_relay(events: int, interval: float) -> list[float]:
+    setup_logging("error", "json")
+    board = RelayBoardSim()
+    on_times: list[float] = []
+    trace = board._trace
+
+    def timed(sending: bool, pdu: Any) -> Any:  # noqa: FBT001 - pymodbus API
+        result = trace(sending, pdu)
+        if board.commands and board.commands[-1] == Command(5, 0, 1) and not sending:
+            on_times.append(time.monotonic())
+        return result
+
+    board._trace = timed  # type: ignore[method-assign]
+    await board.start(free_port())
+    platform_proc, base_url = await start_platform()
+    workdir = Path(tempfile.mkdtemp(prefix="edge-bench-relay-"))
+    cfg = Config(
+        site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
+        platform={
+            "base_url": base_url,
+            "organ": "4110020001",
+            "username": "gate01",
+            "password": "sim-password",
+        },
+        lanes=[
+            {
+                "id": "in-1",
+                "gate_code": "01",
+                "direction": "in",
+                "camera": {"kind": "generic-push"},
+                "barrier": {
+                    "driver": "modbus-relay",
+                    "host": "127.0.0.1",
+                    "port": board.port,
+                    "pulse_ms": 100,
+                    "mode": "coil",
+                },
+            }
+        ],
+        storage={"database": str(workdir / "edge.db"), "photo_dir": str(workdir / "photos")},
+        web={"port": 0},
+        logging={"level": "error"},
+    )
+    daemon = Daemon(cfg)
+    await daemon.start()
+    lane = daemon.lanes["in-1"]
+    received: list[float] = []
+    submit = lane.submit
+
+    def timed_submit(event: PlateEvent) -> asyncio.Future[LaneOutcome]:
+        if event.plate in plates:
+            received.append(event.received_mono)
+        return submit(event)
+
+    plates = set(bench_plates(events))
+    lane.submit = timed_submit  # type: ignore[method-assign]
+    pusher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.pusher",
+        f"http://127.0.0.1:{daemon.web.port}/push/in-1",
+        str(events),
+        str(interval),
+    )
+    await pusher.wait()
+    await daemon.stop()
+    await board.stop()
+    platform_proc.terminate()
+    await platform_proc.wait()
+    # the warm-up push opened the barrier too: its coil-on comes first
+    return [(on - at) * 1000 for on, at in zip(on_times[-len(received) :], received, strict=True)]
