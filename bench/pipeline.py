@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.drain import bench_drain, start_platform
+from bench.drain import bench_drain, rss_mb, start_platform
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
 from bench.relay import bench_relay
@@ -106,7 +105,7 @@ async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
 
     lane.submit = timed_submit  # type: ignore[method-assign]
     daemon.platform.verify = timed_verify  # type: ignore[method-assign]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = rss_mb()
     started = time.monotonic()
     pusher = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -131,8 +130,8 @@ async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
         "total_ms": total,
         "platform_ms": [platform_ms[o.plate or ""] for o in measured],
         "own_ms": own,
-        "rss_before_kb": rss_before,
-        "rss_after_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_before_mb": rss_before,
+        "rss_after_mb": rss_mb(),
     }
     await daemon.stop()
     platform_proc.terminate()
@@ -148,10 +147,7 @@ def _report(title: str, r: dict[str, Any]) -> float:
     print(_row("total (received → barrier)", r["total_ms"]))
     print(_row("platform check (loopback sim)", r["platform_ms"]))
     print(_row("daemon's own overhead", r["own_ms"]))
-    print(
-        f"  max RSS {r['rss_before_kb'] / 1024:.0f} MiB before, "
-        f"{r['rss_after_kb'] / 1024:.0f} MiB after"
-    )
+    print(f"  RSS {r['rss_before_mb']:.0f} MiB before, {r['rss_after_mb']:.0f} MiB after")
     return _pct(r["own_ms"], 99)
 
 
