@@ -9,8 +9,6 @@ the photo rows, to spare the disk 2 GB of identical test data; each send still r
 from __future__ import annotations
 
 import asyncio
-import socket
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.common import rss_mb, start_platform
 from edge.codes import ControlFlag, GateSignal
 from edge.decision import Decision
 from edge.forwarder import Forwarder
@@ -31,41 +30,6 @@ from edge.sim.jpeg import sample_jpeg
 from edge.store import NewPass, NewPhoto, Store
 
 SH = ZoneInfo("Asia/Shanghai")
-
-
-def rss_mb() -> float:
-    """This process's resident memory now (VmRSS), not its lifetime peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover - not Linux
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process, str]:
-    """The city platform simulator in its own process; returns it and its base URL."""
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "edge",
-        "sim",
-        "platform",
-        "--port",
-        str(port),
-        "--delay",
-        str(delay),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    await proc.stdout.readline()  # "simulated city platform at …": it is listening
-    return proc, f"http://127.0.0.1:{port}/ysgk"
 
 
 PHOTO_BYTES = 100 * 1024

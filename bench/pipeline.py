@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.drain import bench_drain, rss_mb, start_platform
+from bench.common import bench_config, rss_mb, start_platform
+from bench.drain import bench_drain
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
 from bench.relay import bench_relay
 from drivers.virtual import VirtualBarrier
-from edge.config import Config
 from edge.daemon import Daemon
 from edge.events import PlateEvent
 from edge.lane import LaneOutcome
@@ -36,32 +36,6 @@ from edge.photo_fit import fit_jpeg
 from edge.plates import PlateColor
 from edge.platform.base import VerifyAnswer
 from edge.sim.jpeg import sample_4k_frame
-
-
-def _config(workdir: Path, base_url: str) -> Config:
-    return Config(
-        site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
-        platform={
-            "base_url": base_url,
-            "organ": "4110020001",
-            "username": "gate01",
-            "password": "sim-password",
-        },
-        lanes=[
-            {
-                "id": "in-1",
-                "gate_code": "01",
-                "direction": "in",
-                "camera": {"kind": "generic-push"},
-                "barrier": {"driver": "virtual"},
-                "led": {"driver": "virtual"},
-                "detector": {"driver": "virtual", "pass_after_seconds": 0},
-            }
-        ],
-        storage={"database": str(workdir / "edge.db"), "photo_dir": str(workdir / "photos")},
-        web={"port": 0},
-        logging={"level": "error"},
-    )
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -80,7 +54,7 @@ async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
     setup_logging("error", "json")
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     platform_proc, base_url = await start_platform()
-    daemon = Daemon(_config(workdir, base_url))
+    daemon = Daemon(bench_config(workdir, base_url))
     await daemon.start()
     lane = daemon.lanes["in-1"]
     barrier = lane.devices.barrier

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.drain import free_port, start_platform
+from bench.common import bench_config, free_port, start_platform
 from bench.pusher import bench_plates
-from edge.config import Config
 from edge.daemon import Daemon
 from edge.events import PlateEvent
 from edge.lane import LaneOutcome
@@ -37,32 +36,17 @@ async def bench_relay(events: int, interval: float) -> list[float]:
     await board.start(free_port())
     platform_proc, base_url = await start_platform()
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-relay-"))
-    cfg = Config(
-        site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
-        platform={
-            "base_url": base_url,
-            "organ": "4110020001",
-            "username": "gate01",
-            "password": "sim-password",
+    cfg = bench_config(
+        workdir,
+        base_url,
+        barrier={
+            "driver": "modbus-relay",
+            "host": "127.0.0.1",
+            "port": board.port,
+            "pulse_ms": 100,
+            "mode": "coil",
         },
-        lanes=[
-            {
-                "id": "in-1",
-                "gate_code": "01",
-                "direction": "in",
-                "camera": {"kind": "generic-push"},
-                "barrier": {
-                    "driver": "modbus-relay",
-                    "host": "127.0.0.1",
-                    "port": board.port,
-                    "pulse_ms": 100,
-                    "mode": "coil",
-                },
-            }
-        ],
-        storage={"database": str(workdir / "edge.db"), "photo_dir": str(workdir / "photos")},
-        web={"port": 0},
-        logging={"level": "error"},
+        detector={"driver": "none"},
     )
     daemon = Daemon(cfg)
     await daemon.start()

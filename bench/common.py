@@ -1,0 +1,74 @@
+"""What the benchmarks share: ports, the platform simulator process, memory, the config."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.config import Config
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS), not its lifetime peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover - not Linux
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process, str]:
+    """The city platform simulator in its own process; returns it and its base URL."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "edge",
+        "sim",
+        "platform",
+        "--port",
+        str(port),
+        "--delay",
+        str(delay),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "simulated city platform at …": it is listening
+    return proc, f"http://127.0.0.1:{port}/ysgk"
+
+
+def bench_config(workdir: Path, base_url: str, **lane: Any) -> Config:
+    """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise)."""
+    return Config(
+        site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
+        platform={
+            "base_url": base_url,
+            "organ": "4110020001",
+            "username": "gate01",
+            "password": "sim-password",
+        },
+        lanes=[
+            {
+                "id": "in-1",
+                "gate_code": "01",
+                "direction": "in",
+                "camera": {"kind": "generic-push"},
+                "barrier": {"driver": "virtual"},
+                "led": {"driver": "virtual"},
+                "detector": {"driver": "virtual", "pass_after_seconds": 0},
+                **lane,
+            }
+        ],
+        storage={"database": str(workdir / "edge.db"), "photo_dir": str(workdir / "photos")},
+        web={"port": 0},
+        logging={"level": "error"},
+    )
