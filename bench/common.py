@@ -46,6 +46,20 @@ async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process
     return proc, f"http://127.0.0.1:{port}/ysgk"
 
 
+async def run_camera(daemon_port: int, events: int, interval: float) -> None:
+    """The simulated camera in its own process: ``events`` pushes, then it exits."""
+    pusher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.pusher",
+        f"http://127.0.0.1:{daemon_port}/push/in-1",
+        str(events),
+        str(interval),
+    )
+    if await pusher.wait() != 0:
+        raise SystemExit("the camera process failed")
+
+
 def bench_config(workdir: Path, base_url: str, **lane: Any) -> Config:
     """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise)."""
     return Config(

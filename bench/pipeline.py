@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_config, rss_mb, start_platform
+from bench.common import bench_config, rss_mb, run_camera, start_platform
 from bench.drain import bench_drain
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
@@ -81,16 +80,7 @@ async def bench_pipeline(events: int, interval: float = 0.0) -> dict[str, Any]:
     daemon.platform.verify = timed_verify  # type: ignore[method-assign]
     rss_before = rss_mb()
     started = time.monotonic()
-    pusher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.pusher",
-        f"http://127.0.0.1:{daemon.web.port}/push/in-1",
-        str(events),
-        str(interval),
-    )
-    if await pusher.wait() != 0:
-        raise SystemExit("the camera process failed")
+    await run_camera(daemon.web.port, events, interval)
     elapsed = time.monotonic() - started
     for lane_ in daemon.lanes.values():
         await lane_.drain()

@@ -5,13 +5,12 @@ processes, as in bench/pipeline.py."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_config, free_port, start_platform
+from bench.common import bench_config, free_port, run_camera, start_platform
 from bench.pusher import bench_plates
 from edge.daemon import Daemon
 from edge.events import PlateEvent
@@ -61,15 +60,7 @@ async def bench_relay(events: int, interval: float) -> list[float]:
 
     plates = set(bench_plates(events))
     lane.submit = timed_submit  # type: ignore[method-assign]
-    pusher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.pusher",
-        f"http://127.0.0.1:{daemon.web.port}/push/in-1",
-        str(events),
-        str(interval),
-    )
-    await pusher.wait()
+    await run_camera(daemon.web.port, events, interval)
     await daemon.stop()
     await board.stop()
     platform_proc.terminate()

@@ -46,7 +46,7 @@ from edge.platform.errors import (
     build_message,
 )
 from edge.platform.http import TOKEN_REFUSED, post_json
-from edge.platform.token import Grant, TokenKeeper
+from edge.platform.token import Grant, TokenClient
 
 log = structlog.get_logger("edge.platform.city")
 
@@ -58,7 +58,7 @@ _AUTH_CODE = "401"
 _SERVER_CODES = frozenset({"500", "502", "503", "504"})
 
 
-class CityPlatform:
+class CityPlatform(TokenClient):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = True
@@ -80,24 +80,17 @@ class CityPlatform:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        super().__init__(
+            httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport),
+            self._fetch_token,
+            zone=zone,
+            refresh_margin=refresh_margin,
+            clock_limit=clock_limit,
+            stamp_corrected_time=stamp_corrected_time,
+            clock=clock,
         )
         self._organ, self._username, self._password = organ, username, password
-        self._zone, self._photo_mode, self._stamp = zone, photo_mode, stamp_corrected_time
-        self.tokens = TokenKeeper(
-            self._fetch_token,
-            refresh_margin=refresh_margin,
-            clock_limit_seconds=clock_limit,
-            monotonic=clock,
-        )
-
-    @property
-    def clock_offset_seconds(self) -> float | None:
-        return self.tokens.clock_offset_seconds
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self._photo_mode = photo_mode
 
     # -- transport -------------------------------------------------------------------------
 
@@ -191,9 +184,7 @@ class CityPlatform:
         )
 
     def _fmt(self, when: datetime) -> str:
-        if self._stamp:
-            when = self.tokens.corrected(when)
-        return when.astimezone(self._zone).strftime(TIME_FORMAT)
+        return self.local_time(when).strftime(TIME_FORMAT)
 
     def _common(self, report: PassReport) -> dict[str, str]:
         return {

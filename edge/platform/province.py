@@ -46,7 +46,7 @@ from edge.platform.province_models import (
     VerifyData,
     VerifyRequest,
 )
-from edge.platform.token import Grant, TokenKeeper
+from edge.platform.token import Grant, TokenClient
 
 log = structlog.get_logger("edge.platform.province")
 
@@ -65,7 +65,7 @@ def _token_refused(err: str) -> bool:
     return any(word in lowered for word in _TOKEN_WORDS)
 
 
-class ProvincePlatform:
+class ProvincePlatform(TokenClient):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = False
@@ -89,28 +89,19 @@ class ProvincePlatform:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        super().__init__(
+            httpx.AsyncClient(timeout=timeout, transport=transport),
+            self._fetch_token,
+            zone=zone,
+            refresh_margin=refresh_margin,
+            clock_limit=clock_limit,
+            stamp_corrected_time=stamp_corrected_time,
+            clock=clock,
+        )
         self._base, self._template = base_url.rstrip("/"), path_template
         self._org, self._username, self._password = org_secret_code, username, password
         self._company = company_secret_code
-        self._zone, self._date_format, self._stamp = (
-            zone,
-            DATE_FORMATS[date_format],
-            (stamp_corrected_time),
-        )
-        self.tokens = TokenKeeper(
-            self._fetch_token,
-            refresh_margin=refresh_margin,
-            clock_limit_seconds=clock_limit,
-            monotonic=clock,
-        )
-
-    @property
-    def clock_offset_seconds(self) -> float | None:
-        return self.tokens.clock_offset_seconds
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self._date_format = DATE_FORMATS[date_format]
 
     # -- transport -------------------------------------------------------------------------
 
@@ -202,9 +193,7 @@ class ProvincePlatform:
         )
 
     def _date(self, when: datetime) -> str:
-        if self._stamp:
-            when = self.tokens.corrected(when)
-        return when.astimezone(self._zone).strftime(self._date_format)
+        return self.local_time(when).strftime(self._date_format)
 
     def enter_exit_record(self, report: PassReport) -> EnterExitRecord:
         """The SendEnterExitDataEx entry for a pass; codes copied from the verify answer."""

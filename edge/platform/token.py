@@ -12,7 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import httpx
 import structlog
 
 log = structlog.get_logger("edge.platform.token")
@@ -83,3 +85,37 @@ class TokenKeeper:
                 offset_seconds=round(self.clock_offset_seconds, 1),
                 limit_seconds=self._limit,
             )
+
+
+class TokenClient:
+    """What both API clients share: their HTTP client, one token keeper, and the platform's
+    clock (record times are stamped with it when ``stamp_corrected_time`` is on)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        fetch: Callable[[], Awaitable[Grant]],
+        *,
+        zone: ZoneInfo,
+        refresh_margin: float,
+        clock_limit: float,
+        stamp_corrected_time: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self._http, self._zone, self._stamp = http, zone, stamp_corrected_time
+        self.tokens = TokenKeeper(
+            fetch, refresh_margin=refresh_margin, clock_limit_seconds=clock_limit, monotonic=clock
+        )
+
+    @property
+    def clock_offset_seconds(self) -> float | None:
+        return self.tokens.clock_offset_seconds
+
+    def local_time(self, when: datetime) -> datetime:
+        """``when`` in the site's zone, on the platform's clock if so configured."""
+        if self._stamp:
+            when = self.tokens.corrected(when)
+        return when.astimezone(self._zone)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
