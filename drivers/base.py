@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from drivers.camera_reply import CameraReply
+    from drivers.presence import Presence
 
 
 class DriverError(Exception):
@@ -77,12 +78,13 @@ class Display(Protocol):
     health: DriverHealth
 
     async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
-        """Show ``lines`` (already fitted to the panel by the caller)."""
+        """Show ``lines``; the driver fits them to its panel."""
 
 
 @runtime_checkable
 class Detector(Protocol):
     health: DriverHealth
+    presence: Presence  # the debounced state and its changes
 
     async def wait_passage(self, since: float, timeout: float) -> bool:
         """Whether a vehicle passed (present, then gone) after monotonic time ``since``.

@@ -9,12 +9,9 @@ can no longer reach the camera, and the caller must record that the barrier did 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from drivers import olm_led
-from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth, DriverUnavailableError
+from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
 
 
 class CameraReplySealedError(DriverError):
@@ -75,44 +72,13 @@ class CameraRelayBarrier:
         self.health.ok()
 
 
-class CameraSerialDisplay:
-    """LED text written to the camera's transparent RS-485 port via the push reply.
+class CameraSerialTransport:
+    """LED/voice bytes written to the camera's transparent RS-485 port (``channel`` 0 = port 1)
+    via the push reply, for boards wired to the camera rather than to the PC."""
 
-    ``protocol`` "olm" speaks the "00 64 FF FF" board's frames (one text frame per line, green
-    for pass and red for refuse, and a voice frame when ``voice`` is on); "text" sends the
-    lines as plain text joined by CR LF, for boards that print what they receive.
-    """
-
-    def __init__(
-        self,
-        channel: int = 0,
-        encoding: str = "gbk",
-        protocol: Literal["olm", "text"] = "olm",
-        *,
-        voice: bool = False,
-    ) -> None:
-        self.channel, self.encoding, self.protocol, self.voice = channel, encoding, protocol, voice
+    def __init__(self, channel: int = 0) -> None:
+        self.channel = channel
         self.health = DriverHealth()
 
-    def encode(self, lines: Sequence[DisplayLine]) -> bytes:
-        if self.protocol == "text":
-            return "\r\n".join(line.text for line in lines).encode(self.encoding, errors="replace")
-        frames = b"".join(
-            olm_led.text_frame(
-                i, line.text, olm_led.GREEN if line.ok else olm_led.RED, encoding=self.encoding
-            )
-            for i, line in enumerate(lines)
-        )
-        if self.voice and lines:
-            frames += olm_led.voice_frame(
-                " ".join(line.text for line in lines), encoding=self.encoding
-            )
-        return frames
-
-    async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
-        try:
-            _reply_of(ctx).send_serial(self.channel, self.encode(lines))
-        except DriverError as exc:
-            self.health.failed(str(exc))
-            raise
-        self.health.ok()
+    async def send(self, data: bytes, ctx: Actuation) -> None:
+        _reply_of(ctx).send_serial(self.channel, data)

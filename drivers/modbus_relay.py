@@ -1,54 +1,146 @@
-"""Barrier pulsed through a Modbus relay board (research/drivers.md §1), over Modbus TCP.
+"""Barriers pulsed through a Modbus relay board (research/drivers.md §1), over Modbus TCP,
+Modbus RTU over TCP (serial servers, Waveshare POE boards) or Modbus RTU on an RS-485 adapter.
 
-Two ways to pulse the OPEN contact:
-- ``coil``: coil ``channel`` on, wait ``pulse_ms``, off (timed by the daemon; the off is
-  shielded, so a cancelled caller never leaves the contact closed);
-- ``register-pulse``: Eletechsup / 485io command registers: FC06 to register ``channel + 1``
-  with ``0x06SS`` = on for SS seconds, timed by the board's firmware (safest: a crashed
-  daemon cannot leave the contact closed).
+How the OPEN contact is pulsed depends on the board (``board``):
 
-Calls on one bus never overlap (RS-485 is half-duplex, and pymodbus clients are not safe for
-concurrent calls): one lock per bus. While the board is unreachable a command fails at once.
+- ``waveshare``: the board's "flash on" command (FC05 to coil ``0x0200 + channel`` with the
+  on-time in 100 ms units), timed by the board's firmware; at each connection the channel's
+  output mode is forced to normal (register ``0x1000 + channel`` = 0), because "linkage" mode
+  would wire the loop detector straight to the barrier;
+- ``eletechsup`` (and 485io RYN4xx): FC06 to command register ``channel + 1`` with ``0x06SS``
+  = on for SS seconds, timed by the board;
+- ``plain``: any board with coils: coil on, wait, coil off, timed by the daemon (the off is
+  shielded, so a cancelled caller never leaves the contact closed).
+
+A board-timed pulse is the safest: a crashed daemon cannot leave the contact closed. Calls on
+one bus never overlap (RS-485 is half-duplex and pymodbus clients are not safe for concurrent
+calls): one lock per bus, shared by every driver on it (barriers, loop-detector inputs). While
+the board is unreachable a command fails at once with :class:`DriverUnavailableError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from pymodbus.client import AsyncModbusTcpClient
+import structlog
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.bit_message import WriteSingleCoilRequest
 
 from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
 
-PulseMode = Literal["coil", "register-pulse"]
+log = structlog.get_logger("drivers.modbus")
+
+Board = Literal["plain", "waveshare", "eletechsup"]
+BusTransport = Literal["tcp", "rtu-over-tcp", "rtu"]
+ModbusClient = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+WAVESHARE_FLASH_ON = 0x0200
+WAVESHARE_OUTPUT_MODE = 0x1000
 
 
-class ModbusBus:
-    """One Modbus TCP connection and its lock, shared by every driver on the board."""
+class _FlashOnRequest(WriteSingleCoilRequest):
+    """Waveshare "flash on": FC05 whose value is the on-time in 100 ms units, not FF00/0000."""
 
-    def __init__(self, host: str, port: int = 502, *, timeout: float = 1.0) -> None:
-        self.client = AsyncModbusTcpClient(
-            host,
-            port=port,
+    def __init__(self, address: int, units: int, dev_id: int) -> None:
+        super().__init__(address=address, bits=[True], dev_id=dev_id)
+        self.units = units
+
+    def encode(self) -> bytes:
+        return struct.pack(">HH", self.address, self.units)
+
+
+def make_client(
+    transport: BusTransport,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 502,
+    serial_port: str = "",
+    baudrate: int = 9600,
+    parity: Literal["N", "E", "O"] = "N",
+    timeout: float = 1.0,
+) -> ModbusClient:
+    """A pymodbus client; the baud rate is always explicit (pymodbus defaults to 19200, boards
+    ship at 9600)."""
+    if transport == "rtu":
+        return AsyncModbusSerialClient(
+            serial_port,
+            baudrate=baudrate,
+            parity=parity,
             timeout=timeout,
             retries=0,
             reconnect_delay=0.2,
             reconnect_delay_max=5,
         )
+    return AsyncModbusTcpClient(
+        host,
+        port=port,
+        framer=FramerType.RTU if transport == "rtu-over-tcp" else FramerType.SOCKET,
+        timeout=timeout,
+        retries=0,
+        reconnect_delay=0.2,
+        reconnect_delay_max=5,
+    )
+
+
+OnConnect = Callable[[ModbusClient], Awaitable[None]]
+
+
+class ModbusBus:
+    """One Modbus line (a TCP connection or an RS-485 port) and its lock, shared by every
+    driver on it; logs once when the board goes away and once when it is back."""
+
+    def __init__(self, client: ModbusClient, name: str = "relay board") -> None:
+        self.client, self.name = client, name
         self.lock = asyncio.Lock()
         self.health = DriverHealth(connected=False)
+        self.on_connect: list[OnConnect] = []
+        self._was_connected = False
+        self._reported_down = False
 
-    async def ensure_connected(self) -> None:
-        if self.client.connected:
+    async def _ensure_connected(self) -> None:
+        if self.client.connected and self.health.connected:
             return
-        was = self.health.connected
         if not await self.client.connect():
-            self.health.connected = False
-            raise DriverUnavailableError("the relay board does not answer")
-        if not was and self.health.commands:
+            raise DriverUnavailableError(f"the {self.name} does not answer")
+        if self._was_connected:
             self.health.reconnects += 1
+        self._was_connected = True
         self.health.connected = True
+        if self._reported_down:
+            log.info("relay board back", board=self.name)
+            self._reported_down = False
+        for hook in self.on_connect:
+            await hook(self.client)
+
+    def _down(self, error: str) -> None:
+        self.health.connected = False
+        self.health.last_error = error
+        if not self._reported_down:
+            log.warning("relay board unavailable", board=self.name, error=error)
+            self._reported_down = True
+
+    async def call(self, op: Callable[[ModbusClient], Awaitable[ModbusPDU]]) -> ModbusPDU:
+        """Run one request under the bus lock; map every failure to a :class:`DriverError`."""
+        async with self.lock:
+            try:
+                await self._ensure_connected()
+                result = await op(self.client)
+            except DriverUnavailableError as exc:
+                self._down(str(exc))
+                raise
+            except (ModbusException, OSError) as exc:
+                self._down(str(exc))
+                self.client.close()
+                raise DriverUnavailableError(f"{self.name}: {exc}") from exc
+        if result.isError():
+            raise DriverError(f"the {self.name} refused the request: {result}")
+        return result
 
     def close(self) -> None:
         self.client.close()
@@ -62,42 +154,62 @@ class ModbusRelayBarrier:
         channel: int = 0,
         device_id: int = 1,
         pulse_ms: int = 500,
-        mode: PulseMode = "coil",
+        board: Board = "plain",
+        open_input: int | None = None,
     ) -> None:
         self.bus, self.channel, self.device_id = bus, channel, device_id
-        self.pulse_ms, self.mode = pulse_ms, mode
+        self.pulse_ms, self.board, self.open_input = pulse_ms, board, open_input
         self.health = bus.health
+        if board == "waveshare":
+            bus.on_connect.append(self._normal_output_mode)
+
+    async def _normal_output_mode(self, client: ModbusClient) -> None:
+        result = await client.write_register(
+            WAVESHARE_OUTPUT_MODE + self.channel, 0, device_id=self.device_id
+        )
+        if result.isError():
+            log.warning(
+                "the board did not take output mode 'normal'; check it is not in linkage mode",
+                board=self.bus.name,
+                channel=self.channel,
+                reply=str(result),
+            )
 
     async def _write_coil(self, *, on: bool) -> None:
-        result = await self.bus.client.write_coil(self.channel, on, device_id=self.device_id)
-        if result.isError():
-            raise DriverError(f"the board refused coil {self.channel}: {result}")
+        await self.bus.call(lambda c: c.write_coil(self.channel, on, device_id=self.device_id))
 
     async def _pulse(self) -> None:
-        if self.mode == "register-pulse":
+        if self.board == "waveshare":
+            units = max(1, min(0x7FFF, round(self.pulse_ms / 100)))
+            request = _FlashOnRequest(WAVESHARE_FLASH_ON + self.channel, units, self.device_id)
+            await self.bus.call(lambda c: c.execute(False, request))  # noqa: FBT003 - pymodbus
+        elif self.board == "eletechsup":
             seconds = max(1, min(255, round(self.pulse_ms / 1000)))
-            result = await self.bus.client.write_register(
-                self.channel + 1, 0x0600 | seconds, device_id=self.device_id
+            value = 0x0600 | seconds
+            await self.bus.call(
+                lambda c: c.write_register(self.channel + 1, value, device_id=self.device_id)
             )
-            if result.isError():
-                raise DriverError(f"the board refused the pulse command: {result}")
-            return
-        await self._write_coil(on=True)
-        try:
-            await asyncio.sleep(self.pulse_ms / 1000)
-        finally:
-            await asyncio.shield(self._write_coil(on=False))
+        else:
+            await self._write_coil(on=True)
+            try:
+                await asyncio.sleep(self.pulse_ms / 1000)
+            finally:
+                await asyncio.shield(self._write_coil(on=False))
 
     async def open(self, ctx: Actuation) -> None:
         try:
-            async with self.bus.lock:
-                await self.bus.ensure_connected()
-                await self._pulse()
+            await self._pulse()
         except DriverError as exc:
             self.health.failed(str(exc))
             raise
-        except (ModbusException, OSError) as exc:
-            self.health.connected = False
-            self.health.failed(str(exc))
-            raise DriverUnavailableError(f"relay board: {exc}") from exc
         self.health.ok()
+
+    async def state(self) -> Literal["open", "closed"] | None:
+        """The arm's limit switch, when it is wired to a discrete input (``open_input``)."""
+        if self.open_input is None:
+            return None
+        address = self.open_input
+        result = await self.bus.call(
+            lambda c: c.read_discrete_inputs(address, count=1, device_id=self.device_id)
+        )
+        return "open" if result.bits[0] else "closed"

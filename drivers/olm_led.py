@@ -16,6 +16,8 @@ CMD_VOICE = 0x30
 GREEN = (0x00, 0xFF, 0x00)
 RED = (0xFF, 0x00, 0x00)
 MAX_DATA = 255
+#: GBK bytes of text one 0x62 frame can carry (255 minus its 19 parameter bytes).
+MAX_TEXT = MAX_DATA - 19
 
 
 class FrameError(ValueError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from drivers.base import Actuation, DisplayLine, DriverHealth
+from drivers.presence import Presence
 
 log = structlog.get_logger("drivers.virtual")
 
@@ -67,8 +68,7 @@ class VirtualDetector:
     def __init__(self, barrier: VirtualBarrier | None = None, pass_after: float = 1.0) -> None:
         self.health = DriverHealth()
         self.pass_after = pass_after
-        self.passages: list[float] = []  # monotonic time when the vehicle left the loop
-        self._changed = asyncio.Event()
+        self.presence = Presence(debounce=0)
         if barrier is not None:
             barrier.on_open(self._vehicle_drives_through)
 
@@ -77,15 +77,8 @@ class VirtualDetector:
 
     def vehicle_passed(self) -> None:
         """A vehicle crossed the loop (present, then gone) just now."""
-        self.passages.append(time.monotonic())
-        self._changed.set()
+        self.presence.sample(True)  # noqa: FBT003 - a contact reading
+        self.presence.sample(False)  # noqa: FBT003
 
     async def wait_passage(self, since: float, timeout: float) -> bool:
-        try:
-            async with asyncio.timeout(timeout):
-                while not any(t >= since for t in self.passages):
-                    self._changed.clear()
-                    await self._changed.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self.presence.wait_passage(since, timeout)

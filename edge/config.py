@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge.config_errors import ConfigError, ConfigIssue, issues_from_validation, locate_keys
@@ -167,6 +175,38 @@ CameraConfig = Annotated[
 ]
 
 
+def _hex_bytes(value: str) -> str:
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise ValueError("not hex bytes; write them like 'EB 01 43 00'") from None
+    if not data:
+        raise ValueError("must not be empty")
+    return value
+
+
+HexBytes = Annotated[str, AfterValidator(_hex_bytes)]
+SerialPort = Annotated[
+    str, Field(min_length=1, description="a device (/dev/ttyUSB0) or socket://host:port")
+]
+
+
+class ModbusBusConfig(_Section):
+    """A Modbus line: one relay board (or several on one RS-485 pair), named in [modbus.<name>]
+    and used by barriers and detectors with ``bus = "<name>"``."""
+
+    #: "tcp": Modbus TCP; "rtu-over-tcp": RTU frames through a serial server or a Waveshare POE
+    #: board (port 4196); "rtu": an RS-485 adapter on this PC (``serial_port``).
+    transport: Literal["tcp", "rtu-over-tcp", "rtu"] = "tcp"
+    host: str = ""
+    port: int = Field(default=502, gt=0, le=65535)
+    serial_port: str = ""
+    #: Boards ship at 9600 8N1; pymodbus would otherwise use 19200.
+    baudrate: int = Field(default=9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+
+
 class VirtualBarrierConfig(_Section):
     driver: Literal["virtual"]
 
@@ -178,20 +218,37 @@ class CameraRelayBarrierConfig(_Section):
 
 
 class ModbusRelayBarrierConfig(_Section):
-    """A Modbus TCP relay board (or serial server) wired to the barrier's OPEN contact."""
+    """A relay board channel wired to the barrier's OPEN contact."""
 
     driver: Literal["modbus-relay"]
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, gt=0, le=65535)
+    bus: str = Field(min_length=1, description="a [modbus.<name>] section")
     device_id: int = Field(default=1, ge=0, le=255, description="boards ship with 1, 254 or 255")
     channel: int = Field(default=0, ge=0, le=31)
     pulse_ms: int = Field(default=500, ge=100, le=60_000)
-    #: "coil": on, wait, off; "register-pulse": the board times it (Eletechsup/485io 0x06SS).
-    mode: Literal["coil", "register-pulse"] = "coil"
+    #: "waveshare": board-timed flash pulse; "eletechsup": board-timed 0x06SS command
+    #: (also 485io RYN4xx); "plain": coil on, wait, off.
+    board: Literal["plain", "waveshare", "eletechsup"] = "plain"
+    #: Discrete input wired to the arm's "open" limit switch, if any.
+    open_input: int | None = Field(default=None, ge=0, le=31)
+
+
+class SerialCommandBarrierConfig(_Section):
+    """A barrier controller that takes a command frame on a serial line."""
+
+    driver: Literal["serial-command"]
+    port: SerialPort
+    baudrate: int = Field(default=9600, gt=0)
+    open: HexBytes = Field(description="the 'open' frame, without the check byte(s)")
+    check: Literal["none", "xor", "sum8", "modbus-crc"] = "none"
+    ack: HexBytes | None = None
+    ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
 
 
 BarrierConfig = Annotated[
-    VirtualBarrierConfig | CameraRelayBarrierConfig | ModbusRelayBarrierConfig,
+    VirtualBarrierConfig
+    | CameraRelayBarrierConfig
+    | ModbusRelayBarrierConfig
+    | SerialCommandBarrierConfig,
     Field(discriminator="driver"),
 ]
 
@@ -204,17 +261,59 @@ class VirtualDisplayConfig(_Section):
     driver: Literal["virtual"]
 
 
-class CameraSerialDisplayConfig(_Section):
-    driver: Literal["camera-serial"]
-    channel: int = Field(default=0, ge=0, le=1)
+class _LedBoard(_Section):
+    """What every LED controller needs: where its bytes go and the panel size."""
+
+    #: "camera": through the camera's transparent RS-485 port (vzenith-push cameras);
+    #: "serial": the board's own RS-485 adapter or TCP port (``port``).
+    transport: Literal["camera", "serial"] = "camera"
+    channel: int = Field(default=0, ge=0, le=1, description="camera serial port (transport camera)")
+    port: str = ""
+    baudrate: int = Field(default=9600, gt=0)
     encoding: Literal["gbk", "gb18030", "utf-8"] = "gbk"
-    #: "olm": the "00 64 FF FF" LED + voice board; "text": plain text lines.
-    protocol: Literal["olm", "text"] = "olm"
+    #: Panel size in lines and half-width characters (a Chinese character is 2).
+    lines: int = Field(default=4, ge=1, le=16)
+    width: int = Field(default=16, ge=2, le=256)
+    overflow: Literal["scroll", "truncate"] = "scroll"
+
+
+class OlmDisplayConfig(_LedBoard):
+    """The "00 64 FF FF" LED + voice board."""
+
+    driver: Literal["olm"]
     voice: bool = False
+    seconds: int = Field(default=5, ge=1, le=255)
+
+
+class OnbonDisplayConfig(_LedBoard):
+    """Onbon 仰邦 BX-5 / BX-6 (TCP port 5005: port = "socket://<ip>:5005")."""
+
+    driver: Literal["onbon"]
+    address: int = Field(default=1, ge=1, le=0xFFFE)
+
+
+class TextDisplayConfig(_LedBoard):
+    """A board that prints what it receives; each line is ``template`` with {line} and {text}."""
+
+    driver: Literal["text"]
+    template: str = "{text}\r\n"
+
+    @field_validator("template")
+    @classmethod
+    def _template_fields(cls, value: str) -> str:
+        try:
+            value.format(line=1, text="")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {line} and {text} may be used") from None
+        return value
 
 
 DisplayConfig = Annotated[
-    NoDisplayConfig | VirtualDisplayConfig | CameraSerialDisplayConfig,
+    NoDisplayConfig
+    | VirtualDisplayConfig
+    | OlmDisplayConfig
+    | OnbonDisplayConfig
+    | TextDisplayConfig,
     Field(discriminator="driver"),
 ]
 
@@ -228,7 +327,47 @@ class VirtualDetectorConfig(_Section):
     pass_after_seconds: float = Field(default=1.0, ge=0)
 
 
-DetectorConfig = Annotated[NoDetectorConfig | VirtualDetectorConfig, Field(discriminator="driver")]
+class ModbusInputDetectorConfig(_Section):
+    """The loop detector's relay contact wired to a discrete input of a relay board."""
+
+    driver: Literal["modbus-input"]
+    bus: str = Field(min_length=1, description="a [modbus.<name>] section")
+    device_id: int = Field(default=1, ge=0, le=255)
+    input: int = Field(default=0, ge=0, le=31)
+    invert: bool = False
+    poll_ms: int = Field(default=50, ge=10, le=5_000)
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+class SerialContactDetectorConfig(_Section):
+    """A detector or IO module that sends one frame when a vehicle arrives, another when it
+    leaves (hex; ASCII "IN1=1" is "49 4E 31 3D 31")."""
+
+    driver: Literal["serial-contact"]
+    port: SerialPort
+    baudrate: int = Field(default=9600, gt=0)
+    present: HexBytes
+    gone: HexBytes
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+class CameraInputDetectorConfig(_Section):
+    """The loop wired to the camera's IO input, reported by its AlarmGioIn pushes."""
+
+    driver: Literal["camera-input"]
+    input: int = Field(default=0, ge=0, le=3, description="0-3 = IO in 1-4")
+    invert: bool = False
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+DetectorConfig = Annotated[
+    NoDetectorConfig
+    | VirtualDetectorConfig
+    | ModbusInputDetectorConfig
+    | SerialContactDetectorConfig
+    | CameraInputDetectorConfig,
+    Field(discriminator="driver"),
+]
 
 
 class SnapshotConfig(_Section):
@@ -314,6 +453,7 @@ class Config(BaseSettings):
     site: SiteConfig
     platform: PlatformConfig
     lanes: list[LaneConfig] = Field(min_length=1)
+    modbus: dict[str, ModbusBusConfig] = {}
     decision: DecisionConfig = DecisionConfig()
     storage: StorageConfig = StorageConfig()
     forwarder: ForwarderConfig = ForwarderConfig()
@@ -395,13 +535,95 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
                     "the 'virtual' detector only sees vehicles of a 'virtual' barrier",
                 )
             )
-        if lane.led.driver == "camera-serial" and lane.camera.kind != "vzenith-push":
+        issues += _device_issues(cfg, i, lane)
+    issues += _bus_issues(cfg)
+    issues += _shared_port_issues(cfg)
+    return issues
+
+
+def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
+    issues = []
+    vzenith = lane.camera.kind == "vzenith-push"
+    led, detector = lane.led, lane.detector
+    if isinstance(led, OlmDisplayConfig | OnbonDisplayConfig | TextDisplayConfig):
+        if led.transport == "camera" and not vzenith:
             issues.append(
                 ConfigIssue(
-                    ("lanes", i, "led", "driver"),
-                    "'camera-serial' needs camera.kind = 'vzenith-push'",
+                    ("lanes", i, "led", "transport"),
+                    "'camera' needs a camera that takes commands in its push reply "
+                    "(camera.kind = 'vzenith-push'); use 'serial' with port = ...",
                 )
             )
+        if led.transport == "serial" and not led.port:
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "led", "port"),
+                    "required with transport = 'serial' (e.g. '/dev/ttyUSB1' or "
+                    "'socket://192.168.1.60:5005')",
+                )
+            )
+    if detector.driver == "camera-input" and not vzenith:
+        issues.append(
+            ConfigIssue(
+                ("lanes", i, "detector", "driver"),
+                "'camera-input' needs camera.kind = 'vzenith-push' (its AlarmGioIn pushes)",
+            )
+        )
+    for part in (lane.barrier, detector):
+        bus = getattr(part, "bus", None)
+        if bus is not None and bus not in cfg.modbus:
+            known = ", ".join(sorted(cfg.modbus)) or "none defined"
+            where = "barrier" if part is lane.barrier else "detector"
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, where, "bus"),
+                    f"no [modbus.{bus}] section ({known})",
+                )
+            )
+    return issues
+
+
+def _bus_issues(cfg: Config) -> list[ConfigIssue]:
+    issues = []
+    for name, bus in cfg.modbus.items():
+        if bus.transport == "rtu" and not bus.serial_port:
+            issues.append(ConfigIssue(("modbus", name, "serial_port"), "required for 'rtu'"))
+        if bus.transport != "rtu" and not bus.host:
+            issues.append(ConfigIssue(("modbus", name, "host"), f"required for {bus.transport!r}"))
+    return issues
+
+
+def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every serial device the config opens, with the key that names it."""
+    ports: list[tuple[tuple[str | int, ...], str]] = [
+        (("modbus", name, "serial_port"), bus.serial_port)
+        for name, bus in cfg.modbus.items()
+        if bus.transport == "rtu"
+    ]
+    for i, lane in enumerate(cfg.lanes):
+        parts: list[tuple[str, object]] = [
+            ("camera", lane.camera),
+            ("barrier", lane.barrier),
+            ("detector", lane.detector),
+        ]
+        if getattr(lane.led, "transport", None) == "serial":
+            parts.append(("led", lane.led))
+        ports += [
+            (("lanes", i, where, "port"), port)
+            for where, part in parts
+            if isinstance(port := getattr(part, "port", None), str)
+        ]
+    return ports
+
+
+def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
+    issues, seen = [], set()
+    for key, port in _serial_ports(cfg):
+        if port in seen:
+            issues.append(
+                ConfigIssue(key, f"{port} is opened by another driver too; one port, one device")
+            )
+        seen.add(port)
     return issues
 
 

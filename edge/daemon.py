@@ -13,7 +13,7 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
 from edge.config import Config, DahuaPullCamera, MqttCamera, SerialCamera
-from edge.devices import build_devices
+from edge.devices import DeviceBuilder
 from edge.forwarder import Forwarder
 from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
@@ -83,12 +83,14 @@ class Daemon:
         self._clock = clock
         self.store: Store
         self.lanes: dict[str, Lane] = {}
+        self.devices: DeviceBuilder
         self.forwarder: Forwarder
         self.web: WebServer
 
     async def start(self) -> None:
         cfg = self.cfg
         self.store = await Store.open(cfg.storage.database, self._clock)
+        self.devices = DeviceBuilder(cfg)
         for lane_cfg in cfg.lanes:
             self.lanes[lane_cfg.id] = Lane(
                 lane_cfg,
@@ -100,7 +102,7 @@ class Daemon:
                 link=self.link,
                 store=self.store,
                 photos=self.photos,
-                devices=build_devices(lane_cfg),
+                devices=self.devices.lane(lane_cfg),
                 activity=self.activity,
                 disk=self.disk,
                 clock=self._clock,
@@ -108,6 +110,7 @@ class Daemon:
         await self._recover()
         for lane in self.lanes.values():
             await lane.load()
+            lane.devices.start()
             self.supervisor.start(f"lane:{lane.id}", lane.run)
             camera = lane.cfg.camera
             if isinstance(camera, SerialCamera):
@@ -211,6 +214,8 @@ class Daemon:
         await self.supervisor.stop()
         for lane in self.lanes.values():
             await lane.cancel_background()
+            await lane.devices.aclose()
+        self.devices.close()
         await self.platform.aclose()
         await self.store.close()
         log.info("daemon stopped")

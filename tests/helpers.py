@@ -39,7 +39,7 @@ VZENITH_LANE: dict[str, Any] = {
     "direction": "in",
     "camera": {"kind": "vzenith-push"},
     "barrier": {"driver": "camera-relay"},
-    "led": {"driver": "camera-serial"},
+    "led": {"driver": "olm"},
 }
 
 

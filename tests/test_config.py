@@ -65,7 +65,7 @@ def test_secrets_are_never_echoed() -> None:
     assert [format_loc(i.loc) for i in err.issues] == ["platform.password"]
     assert SECRET not in err.render()
     token_text = EXAMPLE.read_text("utf-8").replace(
-        'kind = "generic-push"', 'kind = "generic-push"\ntoken = 12345'
+        'kind = "hikvision-push"', 'kind = "hikvision-push"\ntoken = 12345'
     )
     assert "12345" not in errors_of(token_text).render()
 
@@ -93,8 +93,38 @@ def test_semantic_errors() -> None:
     assert "used twice" in messages["lanes[1].id"]
     assert "serial numbers would collide" in messages["lanes[1].gate_code"]
     assert "vzenith-push" in messages["lanes[0].barrier.driver"]
-    assert "vzenith-push" in messages["lanes[0].led.driver"]
+    assert "vzenith-push" in messages["lanes[0].led.transport"]
     assert "only sees vehicles of a 'virtual' barrier" in messages["lanes[0].detector.driver"]
+
+
+def test_device_errors_name_the_key_and_line() -> None:
+    text = EXAMPLE.read_text("utf-8")
+    text = text.replace('bus = "board1"\nchannel = 0', 'bus = "board2"\nchannel = 0')
+    text = text.replace('host = "192.168.1.200"', 'host = ""')
+    err = errors_of(text)
+    messages = {format_loc(i.loc): i.message for i in err.issues}
+    assert "no [modbus.board2] section (board1)" in messages["lanes[1].barrier.bus"]
+    assert "required for 'tcp'" in messages["modbus.board1.host"]
+    assert "lanes[1].barrier.bus (line " in err.render()
+    bad_hex = EXAMPLE.read_text("utf-8").replace(
+        '[lanes.detector]\ndriver = "none"',
+        '[lanes.detector]\ndriver = "serial-contact"\nport = "/dev/ttyUSB2"\n'
+        'present = "49 4E 31"\ngone = "not hex"',
+    )
+    messages = {format_loc(i.loc): i.message for i in errors_of(bad_hex).issues}
+    assert "not hex bytes" in messages["lanes[0].detector.gone"]
+
+
+def test_one_serial_port_one_device() -> None:
+    text = EXAMPLE.read_text("utf-8").replace(
+        '[lanes.detector]\ndriver = "none"',
+        '[lanes.detector]\ndriver = "serial-contact"\nport = "/dev/ttyUSB1"\n'
+        'present = "01"\ngone = "00"',
+    )
+    text = text.replace('transport = "camera"', 'transport = "serial"')
+    messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
+    assert "required with transport = 'serial'" in messages["lanes[0].led.port"]
+    assert "opened by another driver too" in messages["lanes[1].led.port"]
 
 
 def test_bad_time_zone_and_led_template() -> None:

@@ -7,7 +7,9 @@ import pytest
 
 from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine, olm_led
 from drivers.base import Barrier, Detector, Display, DriverUnavailableError
-from drivers.camera_reply import CameraRelayBarrier, CameraSerialDisplay
+from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
+from drivers.contact_detectors import CameraInputDetector
+from drivers.led_display import LedDisplay, OlmEncoder
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
 
 
@@ -15,12 +17,14 @@ def test_drivers_satisfy_the_protocols() -> None:
     assert isinstance(VirtualBarrier(), Barrier)
     assert isinstance(CameraRelayBarrier(), Barrier)
     assert isinstance(VirtualDisplay(), Display)
-    assert isinstance(CameraSerialDisplay(), Display)
+    assert isinstance(LedDisplay(OlmEncoder(), CameraSerialTransport()), Display)
     assert isinstance(VirtualDetector(), Detector)
+    assert isinstance(CameraInputDetector(), Detector)
 
 
 async def test_camera_relay_acts_through_the_reply_until_sealed() -> None:
-    barrier, display = CameraRelayBarrier(channel=1, pulse_ms=800), CameraSerialDisplay()
+    barrier = CameraRelayBarrier(channel=1, pulse_ms=800)
+    display = LedDisplay(OlmEncoder(), CameraSerialTransport())
     reply = CameraReply()
     ctx = Actuation("vz-1", "豫A12345", reply)
     await barrier.open(ctx)

@@ -6,7 +6,9 @@ import pytest
 
 from drivers import olm_led
 from drivers.base import DisplayLine
-from drivers.camera_reply import CameraSerialDisplay
+from drivers.camera_reply import CameraSerialTransport
+from drivers.led_display import LedDisplay, OlmEncoder, TemplateEncoder
+from drivers.panel import Panel
 
 # research/anpr_formats.md §5: CRC verified on public frames ("欢迎光临" spoken)
 VOICE_WELCOME = bytes.fromhex("00 64 FF FF 30 09 01 BB B6 D3 AD B9 E2 C1 D9 32 58")
@@ -55,9 +57,16 @@ def test_text_longer_than_a_frame_is_refused() -> None:
 
 def test_display_frames_colour_voice_and_plain_text() -> None:
     lines = [DisplayLine("豫A12345", ok=False), DisplayLine("禁止通行", ok=False)]
-    with_voice = CameraSerialDisplay(voice=True).encode(lines)
+    with_voice = LedDisplay(OlmEncoder(), CameraSerialTransport(), voice=True).encode(lines)
     shown = olm_led.decode(with_voice)
     assert [d.text for d in shown] == ["豫A12345", "禁止通行", "豫A12345 禁止通行"]
     assert with_voice.startswith(olm_led.text_frame(0, "豫A12345", olm_led.RED))
-    plain = CameraSerialDisplay(protocol="text").encode(lines)
-    assert plain == "豫A12345\r\n禁止通行".encode("gbk")
+    plain = LedDisplay(TemplateEncoder(), CameraSerialTransport()).encode(lines)
+    assert plain == "豫A12345\r\n禁止通行\r\n".encode("gbk")
+
+
+def test_a_line_longer_than_a_frame_is_cut_to_fit_it() -> None:
+    wide = Panel(lines=1, width=256, overflow="scroll")
+    data = LedDisplay(OlmEncoder(), CameraSerialTransport(), wide).encode([DisplayLine("长" * 200)])
+    (shown,) = olm_led.decode(data)
+    assert shown.text == "长" * (olm_led.MAX_TEXT // 2)

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from drivers.camera_reply import CameraReply
+from drivers.contact_detectors import CameraInputDetector
 from edge.config import DahuaPullCamera, LaneConfig, MqttCamera, SerialCamera
 from edge.events import PlateEvent, PlateRead
 from edge.ingest.dahua import dahua_device_id, parse_dahua
@@ -26,7 +27,7 @@ from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import PayloadError, RawPush
-from edge.ingest.vzenith import parse_vzenith, vzenith_reply
+from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.lane import Lane, LaneOutcome
 
 log = structlog.get_logger("edge.ingest")
@@ -97,6 +98,7 @@ class PushReceiver:
         return [
             web.post("/push/{lane}", self.handle),
             web.post("/push/{lane}/heartbeat", self.heartbeat),
+            web.post("/push/{lane}/gpio", self.gpio),
             web.post("/NotificationInfo/TollgateInfo", self.dahua_tollgate),
             web.post("/NotificationInfo/KeepAlive", self.dahua_keepalive),
         ]
@@ -123,6 +125,24 @@ class PushReceiver:
         if VENDORS[lane.cfg.camera.kind].commands_in_reply:
             return web.json_response(vzenith_reply(CameraReply()))  # nothing to do
         return web.json_response({"status": "ok"})
+
+    async def gpio(self, request: web.Request) -> web.Response:
+        """A Vzenith camera's IO input changed (``AlarmGioIn``): the loop detector wired to it."""
+        lane = self._lane(request)
+        if lane is None:
+            return _error(404, "no lane with a pushing camera here")
+        if not _authorised(request, lane.cfg):
+            return _error(401, "bad or missing token")
+        body = await request.read()
+        try:
+            source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
+        except PayloadError as exc:
+            log.warning("bad IO input push", lane=lane.id, error=str(exc), body=body[:200])
+            return _error(400, str(exc))
+        lane.camera.heard(plate=False)
+        detector = lane.devices.detector
+        used = isinstance(detector, CameraInputDetector) and detector.feed(source, value)
+        return web.json_response({"Response_AlarmGioIn": {"info": "ok"}, "used": used})
 
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
         return web.json_response({"Result": True})

@@ -110,3 +110,16 @@ def vzenith_reply(
     if plate_id is not None:
         body["plateid"] = plate_id
     return {"Response_AlarmInfoPlate": body}
+
+
+def parse_gpio_input(raw: RawPush) -> tuple[int, int]:
+    """An ``AlarmGioIn`` push: (input 0-3 = IO in 1-4, value 0/1)."""
+    data = raw.json()
+    try:
+        result = data["AlarmGioIn"]["result"]["TriggerResult"]
+        source, value = result["source"], result["value"]
+    except (KeyError, TypeError):
+        raise PayloadError("not an AlarmGioIn push (AlarmGioIn.result.TriggerResult)") from None
+    if not isinstance(source, int) or not isinstance(value, int) or isinstance(source, bool):
+        raise PayloadError("AlarmGioIn source and value must be integers")
+    return source, value

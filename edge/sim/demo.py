@@ -109,7 +109,7 @@ def demo_config_text(base_url: str, camera: CameraFormat, platform: PlatformMode
         gate_secret='gate_secret_code = "GATE-01"' if province else "",
         in_camera=f"{camera}-push",
         in_barrier="camera-relay" if vzenith else "virtual",
-        in_led="camera-serial" if vzenith else "virtual",
+        in_led="olm" if vzenith else "virtual",
         in_detector="none" if vzenith else "virtual",
     )
 

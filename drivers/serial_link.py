@@ -1,0 +1,155 @@
+"""A byte link to a device that stays open: a serial port (RS-232/485 adapter) or a TCP serial
+server / networked board (``socket://host:port``), through ``pyserial-asyncio-fast`` (the port is
+opened in an executor, never on the event loop).
+
+When the port vanishes (a USB adapter unplugged, a serial server rebooted) the link notes it in
+its health, logs once when it is lost and once when it is back, and reopens it with a capped,
+doubling backoff. A write while it is down fails at once with :class:`DriverUnavailableError`
+(the caller records that the command did not go out); writes never interleave half-frames.
+Address USB adapters by ``/dev/serial/by-id/…`` so that a re-plugged adapter keeps its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import serial
+import structlog
+from serial_asyncio_fast import open_serial_connection
+
+from drivers.base import DriverError, DriverHealth, DriverUnavailableError
+
+log = structlog.get_logger("drivers.serial")
+
+_CHUNK = 256
+_RX_LIMIT = 4096  # bytes kept for replies; a noisy line cannot grow it further
+
+
+class SerialLink:
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 9600,
+        name: str = "serial device",
+        on_data: Callable[[bytes], None] | None = None,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.port, self.baudrate, self.name = port, baudrate, name
+        self.on_data = on_data
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.health = DriverHealth(connected=False)
+        self._writer: asyncio.StreamWriter | None = None
+        self._write_lock = asyncio.Lock()
+        self._rx = bytearray()
+        self._rx_changed = asyncio.Event()
+        self._up = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ever_connected = False
+        self._reported_down = False
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._keep_open(), name=f"serial:{self.port}")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._up.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _keep_open(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            try:
+                await self._session()
+            except (OSError, serial.SerialException) as exc:
+                self._report_down(str(exc))
+            else:
+                self._report_down("the device closed the link")
+            if self.health.connected:
+                delay = self.backoff_initial  # it had worked: start the backoff over
+            self._down()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    def _report_down(self, error: str) -> None:
+        """Log once when the link goes (or is not there at start), not at every retry."""
+        self.health.last_error = error
+        if not self._reported_down:
+            log.warning("device link down", device=self.name, port=self.port, error=error)
+            self._reported_down = True
+
+    async def _session(self) -> None:
+        reader, writer = await open_serial_connection(url=self.port, baudrate=self.baudrate)
+        self._writer = writer
+        if self._ever_connected:
+            self.health.reconnects += 1
+        self._ever_connected = True
+        self._reported_down = False
+        self.health.connected = True
+        self._up.set()
+        log.info("device link up", device=self.name, port=self.port)
+        try:
+            while chunk := await reader.read(_CHUNK):
+                self._received(chunk)
+        finally:
+            writer.close()
+
+    def _down(self) -> None:
+        self._writer = None
+        self.health.connected = False
+        self._up.clear()
+
+    def _received(self, chunk: bytes) -> None:
+        if self.on_data is not None:
+            self.on_data(chunk)
+        self._rx.extend(chunk)
+        del self._rx[:-_RX_LIMIT]
+        changed, self._rx_changed = self._rx_changed, asyncio.Event()
+        changed.set()
+
+    async def write(self, data: bytes) -> None:
+        """Send ``data`` whole, or raise :class:`DriverUnavailableError` at once when down."""
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:
+                raise DriverUnavailableError(f"{self.name} on {self.port} is not connected")
+            try:
+                writer.write(data)
+                await writer.drain()
+            except (OSError, serial.SerialException) as exc:
+                raise DriverUnavailableError(f"{self.name} on {self.port}: {exc}") from exc
+
+    async def request(self, data: bytes, expect: bytes, timeout: float) -> None:
+        """Send ``data`` and wait until ``expect`` arrives (a device's acknowledgement)."""
+        self._rx.clear()
+        await self.write(data)
+        try:
+            async with asyncio.timeout(timeout):
+                while expect not in self._rx:
+                    await self._rx_changed.wait()
+        except TimeoutError:
+            raise DriverError(
+                f"{self.name} did not acknowledge within {timeout:g} s "
+                f"(expected {expect.hex(' ')}, got {bytes(self._rx).hex(' ') or 'nothing'})"
+            ) from None
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._writer is not None:
+            self._writer.close()
+        self._down()

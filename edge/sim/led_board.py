@@ -1,0 +1,120 @@
+"""An LED display board double: takes the bytes a real board would (from a virtual serial port
+or a TCP socket), decodes the frames of its protocol — checking lengths and checksums as the
+board does — and keeps (and prints) the text it would show and the words it would speak.
+
+Garbage between frames is skipped and counted, as a board resynchronises on the next header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drivers import olm_led, onbon_bx
+
+LedProtocol = Literal["olm", "onbon", "text"]
+
+
+@dataclass
+class LedBoardSim:
+    protocol: LedProtocol = "olm"
+    encoding: str = "gbk"
+    screens: list[list[str]] = field(default_factory=list)  # what the panel showed, in order
+    scrolling: list[bool] = field(default_factory=list)  # Onbon: whether each line scrolls
+    spoken: list[str] = field(default_factory=list)
+    bad_frames: int = 0
+    on_screen: Callable[[list[str]], None] | None = None
+    _buffer: bytearray = field(default_factory=bytearray)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _server: asyncio.Server | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        {"olm": self._olm, "onbon": self._onbon, "text": self._text}[self.protocol]()
+
+    def _show(self, lines: list[str]) -> None:
+        self.screens.append(lines)
+        if self.on_screen is not None:
+            self.on_screen(lines)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _olm(self) -> None:
+        while True:
+            start = self._buffer.find(olm_led.HEADER)
+            if start < 0:
+                del self._buffer[: max(0, len(self._buffer) - 3)]
+                return
+            if start:
+                self.bad_frames += 1
+                del self._buffer[:start]
+            if len(self._buffer) < 6 or len(self._buffer) < 8 + self._buffer[5]:
+                return
+            end = 8 + self._buffer[5]
+            raw = bytes(self._buffer[:end])
+            try:
+                (decoded,) = olm_led.decode(raw, encoding=self.encoding)
+            except (olm_led.FrameError, UnicodeDecodeError):
+                self.bad_frames += 1
+                del self._buffer[:1]  # resynchronise on the next header
+                continue
+            del self._buffer[:end]
+            if decoded.cmd == olm_led.CMD_VOICE:
+                self.spoken.append(decoded.text)
+            elif decoded.line == 0 or not self.screens:
+                self._show([decoded.text])
+            else:
+                self.screens[-1].append(decoded.text)
+
+    def _onbon(self) -> None:
+        while True:
+            start = self._buffer.find(onbon_bx.PREAMBLE)
+            end = self._buffer.find(bytes([onbon_bx.END]), start + len(onbon_bx.PREAMBLE))
+            if start < 0 or end < 0:
+                return
+            if start:
+                self.bad_frames += 1
+            raw = bytes(self._buffer[start : end + 1])
+            del self._buffer[: end + 1]
+            try:
+                frames = onbon_bx.decode(raw, encoding=self.encoding)
+            except (onbon_bx.FrameError, UnicodeDecodeError):
+                self.bad_frames += 1
+                continue
+            for frame in frames:
+                if frame.areas:
+                    self.scrolling = [area.scroll for area in frame.areas]
+                    self._show([area.text for area in frame.areas])
+
+    def _text(self) -> None:
+        *lines, rest = bytes(self._buffer).split(b"\r\n")
+        self._buffer[:] = rest
+        if lines:
+            self._show([line.decode(self.encoding, errors="replace") for line in lines])
+
+    async def wait_screens(self, count: int, timeout: float = 5.0) -> list[str]:
+        """Wait until the panel has shown ``count`` screens; the last one."""
+        async with asyncio.timeout(timeout):
+            while len(self.screens) < count:
+                await self._changed.wait()
+        return self.screens[-1]
+
+    # -- a TCP port, as networked boards have (Onbon: 5005) ----------------------------------
+    async def serve_tcp(self, host: str, port: int) -> int:
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(4096):
+                    self.feed(data)
+            writer.close()
+
+        self._server = await asyncio.start_server(client, host, port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
