@@ -44,7 +44,7 @@ def truncate(text: str, width: int) -> str:
         if used > width:
             break
         out.append(ch)
-    return "".join(out)
+    return "".join(out).rstrip()
 
 
 def fit(lines: Sequence[DisplayLine], panel: Panel) -> list[FittedLine]:

@@ -30,6 +30,7 @@ class LedBoardSim:
     _buffer: bytearray = field(default_factory=bytearray)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _server: asyncio.Server | None = None
+    _clients: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -105,10 +106,14 @@ class LedBoardSim:
     # -- a TCP port, as networked boards have (Onbon: 5005) ----------------------------------
     async def serve_tcp(self, host: str, port: int) -> int:
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError):
-                while data := await reader.read(4096):
-                    self.feed(data)
-            writer.close()
+            self._clients.add(writer)
+            try:
+                with contextlib.suppress(ConnectionError):
+                    while data := await reader.read(4096):
+                        self.feed(data)
+            finally:
+                self._clients.discard(writer)
+                writer.close()
 
         self._server = await asyncio.start_server(client, host, port)
         return int(self._server.sockets[0].getsockname()[1])
@@ -116,5 +121,9 @@ class LedBoardSim:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._clients):
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
             await self._server.wait_closed()
             self._server = None
