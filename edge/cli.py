@@ -64,6 +64,25 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return asyncio.run(run_outbox(cfg, args))
 
 
+def cmd_drivers_test(args: argparse.Namespace) -> int:
+    from edge.config import Config  # noqa: PLC0415
+    from edge.drivers_cli import run_drivers_test  # noqa: PLC0415
+    from edge.logsetup import setup_logging  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    if args.lane not in {lane.id for lane in cfg.lanes}:
+        known = ", ".join(lane.id for lane in cfg.lanes)
+        print(f"no lane {args.lane!r} in {args.config} (lanes: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging("warning", "console")
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run_drivers_test(cfg, args))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.sim.demo import run_demo  # noqa: PLC0415
 
@@ -100,6 +119,66 @@ def cmd_sim_platform(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_relay_board(args: argparse.Namespace) -> int:
+    from edge.sim.devices_sim import serve_relay_board  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_relay_board(args.port, args.rtu, args.device_id))
+    return 0
+
+
+def cmd_sim_led_board(args: argparse.Namespace) -> int:
+    from edge.sim.devices_sim import serve_led_board  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_led_board(args.protocol, args.serial, args.tcp))
+    return 0
+
+
+def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    drivers = sub.add_parser("drivers", help="check a lane's barrier, LED and detector wiring")
+    drivers_sub = drivers.add_subparsers(dest="what", required=True)
+    test = drivers_sub.add_parser("test", help="send one command to a lane's device")
+    test.add_argument("--config", type=Path, required=True)
+    test.add_argument("--lane", required=True)
+    test_sub = test.add_subparsers(dest="action", required=True)
+    test_sub.add_parser("barrier-open", help="pulse the barrier's OPEN contact")
+    test_sub.add_parser("barrier-state", help="read the arm's limit switch")
+    led = test_sub.add_parser("led", help="show text on the LED ('|' separates lines)")
+    led.add_argument("text")
+    watch = test_sub.add_parser("watch-detector", help="print the loop detector's changes")
+    watch.add_argument("--seconds", type=float, default=60.0)
+    test.set_defaults(func=cmd_drivers_test)
+
+
+def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("sim", help="run a simulator on its own")
+    sim_sub = sim.add_subparsers(dest="simulator", required=True)
+    platform = sim_sub.add_parser("platform", help="a simulated city or province platform")
+    platform.add_argument("--mode", choices=["city", "province"], default="city")
+    platform.add_argument("--vehicles", type=Path, help="vehicle table (.csv or .toml)")
+    platform.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    platform.add_argument("--host", default="127.0.0.1")
+    platform.add_argument("--port", type=int, default=8080)
+    platform.add_argument("--organ", default="4110020001")
+    platform.add_argument("--username", default="gate01")
+    platform.add_argument("--password", default="sim-password")
+    platform.set_defaults(func=cmd_sim_platform)
+    relay = sim_sub.add_parser("relay-board", help="a Modbus relay board with a barrier and loop")
+    relay.add_argument("--port", type=int, default=1502, help="Modbus TCP port on 127.0.0.1")
+    relay.add_argument(
+        "--rtu", type=Path, help="serve Modbus RTU on a virtual serial port at this path instead"
+    )
+    relay.add_argument("--device-id", type=int, default=1)
+    relay.set_defaults(func=cmd_sim_relay_board)
+    led = sim_sub.add_parser("led-board", help="an LED board that prints what it would show")
+    led.add_argument("--protocol", choices=["olm", "onbon", "text"], default="olm")
+    where = led.add_mutually_exclusive_group(required=True)
+    where.add_argument("--serial", type=Path, help="a virtual serial port at this path")
+    where.add_argument("--tcp", type=int, help="listen on this TCP port of 127.0.0.1")
+    led.set_defaults(func=cmd_sim_led_board)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge", description="edge-gate gate controller")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", type=int, nargs="*")
     outbox.set_defaults(func=cmd_outbox)
 
+    _add_drivers(sub)
+
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")
     demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
@@ -139,18 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 
-    sim = sub.add_parser("sim", help="run a simulator on its own")
-    sim_sub = sim.add_subparsers(dest="simulator", required=True)
-    platform = sim_sub.add_parser("platform", help="a simulated city or province platform")
-    platform.add_argument("--mode", choices=["city", "province"], default="city")
-    platform.add_argument("--vehicles", type=Path, help="vehicle table (.csv or .toml)")
-    platform.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
-    platform.add_argument("--host", default="127.0.0.1")
-    platform.add_argument("--port", type=int, default=8080)
-    platform.add_argument("--organ", default="4110020001")
-    platform.add_argument("--username", default="gate01")
-    platform.add_argument("--password", default="sim-password")
-    platform.set_defaults(func=cmd_sim_platform)
+    _add_sim(sub)
     return parser
 
 

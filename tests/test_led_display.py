@@ -120,7 +120,7 @@ async def test_olm_board_over_serial_shows_and_speaks(
     display = await _display(port, OlmEncoder(), voice=True)
     try:
         await display.show(REFUSED, CTX)
-        assert await board.wait_screens(1) == [line.text for line in REFUSED]
+        await board.wait_shown([line.text for line in REFUSED])
         await eventually(lambda: board.spoken == ["豫A12345 国四柴油 重污染管控 禁止通行"])
         assert board.bad_frames == 0
         assert display.health.commands == 1
@@ -142,7 +142,7 @@ async def test_other_protocols_over_serial(
     display = await _display(port, encoder, panel=Panel(lines=2, width=16, overflow="scroll"))
     try:
         await display.show(REFUSED, CTX)
-        assert await board.wait_screens(1) == ["豫A12345", "国四柴油 重污染管控 禁止通行"]
+        await board.wait_shown(["豫A12345", "国四柴油 重污染管控 禁止通行"])
         if protocol == "onbon":
             assert board.scrolling == [False, True]
     finally:
@@ -169,7 +169,7 @@ async def test_onbon_board_over_tcp() -> None:
         assert await link.wait_connected(5)
         display = LedDisplay(OnbonEncoder(), LinkTransport(link))
         await display.show([DisplayLine("豫A12345"), DisplayLine("请通行")], CTX)
-        assert await board.wait_screens(1) == ["豫A12345", "请通行"]
+        await board.wait_shown(["豫A12345", "请通行"])
     finally:
         await link.aclose()
         await board.stop()
@@ -183,7 +183,7 @@ async def test_serial_port_unplugged_mid_run_and_plugged_back(
     link: SerialLink = display.transport.link  # type: ignore[attr-defined]
     try:
         await display.show([DisplayLine("一")], CTX)
-        await board.wait_screens(1)
+        await board.wait_shown(["一"])
         port.unplug()  # the USB adapter is pulled out
         await eventually(lambda: not display.health.connected)
         with pytest.raises(DriverUnavailableError, match="not connected"):
@@ -193,7 +193,7 @@ async def test_serial_port_unplugged_mid_run_and_plugged_back(
         port.plug()  # …and plugged back in
         assert await link.wait_connected(5)
         await display.show([DisplayLine("三")], CTX)
-        assert await board.wait_screens(2) == ["三"]
+        await board.wait_shown(["三"])
         assert [s[0] for s in board.screens] == ["一", "三"]
         assert display.health.reconnects == 1
     finally:

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import httpx
 
+from drivers.base import Actuation, DisplayLine
+from drivers.led_display import LedDisplay, LinkTransport, OlmEncoder
+from drivers.modbus_relay import ModbusBus, ModbusRelayBarrier, make_client
+from drivers.serial_link import SerialLink
 from edge.sim.platform import CityPlatformSim, load_vehicles
 from tests.test_cli import EDGE, free_port
+
+CTX = Actuation("in-1", "豫A12345")
 
 
 def test_vehicle_table_from_csv_and_toml(tmp_path: Path) -> None:
@@ -107,3 +113,48 @@ async def test_province_simulator_runs_on_its_own_with_a_vehicle_table(tmp_path:
     finally:
         proc.send_signal(signal.SIGINT)  # lets coverage write its data
         await asyncio.wait_for(proc.wait(), 20)
+
+
+async def _start(*argv: str) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader]:
+    proc = await asyncio.create_subprocess_exec(*EDGE, "sim", *argv, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    return proc, proc.stdout
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_relay_board_and_led_board_run_on_their_own(tmp_path: Path) -> None:
+    """What a technician runs to try a config before the hardware arrives."""
+    port = free_port()
+    relay, relay_out = await _start("relay-board", "--port", str(port))
+    rtu, rtu_out = await _start("relay-board", "--rtu", str(tmp_path / "ttyRELAY"))
+    led, led_out = await _start(
+        "led-board", "--protocol", "olm", "--serial", str(tmp_path / "ttyLED")
+    )
+    try:
+        assert f"127.0.0.1:{port}" in (await asyncio.wait_for(relay_out.readline(), 20)).decode()
+        assert "ttyRELAY" in (await asyncio.wait_for(rtu_out.readline(), 20)).decode()
+        assert "ttyLED" in (await asyncio.wait_for(led_out.readline(), 20)).decode()
+        for bus in (
+            ModbusBus(make_client("tcp", host="127.0.0.1", port=port)),
+            ModbusBus(make_client("rtu", serial_port=str(tmp_path / "ttyRELAY"))),
+        ):
+            await ModbusRelayBarrier(bus, board="waveshare", pulse_ms=300).open(CTX)
+            bus.close()
+        for out in (relay_out, rtu_out):
+            lines = [(await asyncio.wait_for(out.readline(), 20)).decode() for _ in range(3)]
+            assert "relay 0: flash on for 300 ms" in lines[-1]
+        link = SerialLink(str(tmp_path / "ttyLED"))
+        link.start()
+        assert await link.wait_connected(5)
+        await LedDisplay(OlmEncoder(), LinkTransport(link)).show(
+            [DisplayLine("豫A12345"), DisplayLine("请通行")], CTX
+        )
+        await link.aclose()
+        assert "豫A12345 | 请通行" in (await asyncio.wait_for(led_out.readline(), 20)).decode()
+    finally:
+        for proc in (relay, rtu, led):
+            await _stop(proc)

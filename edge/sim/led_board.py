@@ -33,15 +33,18 @@ class LedBoardSim:
     _clients: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def feed(self, data: bytes) -> None:
+        """Bytes as they come off the line; the panel shows a screen once its bytes are in."""
+        before = (len(self.screens), len(self.screens[-1]) if self.screens else 0)
         self._buffer += data
         {"olm": self._olm, "onbon": self._onbon, "text": self._text}[self.protocol]()
+        if (len(self.screens), len(self.screens[-1]) if self.screens else 0) != before:
+            if self.on_screen is not None:
+                self.on_screen(self.screens[-1])
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
 
     def _show(self, lines: list[str]) -> None:
         self.screens.append(lines)
-        if self.on_screen is not None:
-            self.on_screen(lines)
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
     def _olm(self) -> None:
         while True:
@@ -96,12 +99,12 @@ class LedBoardSim:
         if lines:
             self._show([line.decode(self.encoding, errors="replace") for line in lines])
 
-    async def wait_screens(self, count: int, timeout: float = 5.0) -> list[str]:
-        """Wait until the panel has shown ``count`` screens; the last one."""
+    async def wait_shown(self, lines: list[str], timeout: float = 5.0) -> None:
+        """Wait until the panel has shown exactly ``lines`` (a screen's frames may arrive in
+        several reads)."""
         async with asyncio.timeout(timeout):
-            while len(self.screens) < count:
+            while lines not in self.screens:
                 await self._changed.wait()
-        return self.screens[-1]
 
     # -- a TCP port, as networked boards have (Onbon: 5005) ----------------------------------
     async def serve_tcp(self, host: str, port: int) -> int:

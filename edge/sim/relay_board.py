@@ -62,6 +62,7 @@ class RelayBoardSim:
     commands: list[Command] = field(default_factory=list)
     openings: int = 0
     output_modes: dict[int, int] = field(default_factory=dict)
+    on_command: Callable[[Command], None] | None = None
     relays: list[bool] = field(default_factory=lambda: [False] * _CHANNELS)
     inputs: list[bool] = field(default_factory=lambda: [False] * _CHANNELS)
     _server: ModbusTcpServer | ModbusSerialServer | None = None
@@ -93,18 +94,23 @@ class RelayBoardSim:
         self._later(after, lambda: self.set_input(self.loop_input, True))  # noqa: FBT003
         self._later(after + self.dwell, lambda: self.set_input(self.loop_input, False))  # noqa: FBT003
 
+    def _record(self, command: Command) -> None:
+        self.commands.append(command)
+        if self.on_command is not None:
+            self.on_command(command)
+
     def _act(self, pdu: ModbusPDU) -> None:
         if pdu.function_code == 5:
             value = getattr(pdu, "value", 0xFF00 if pdu.bits[0] else 0)
             if FLASH_ON <= pdu.address < FLASH_ON + 0x100:
-                self.commands.append(Command(5, pdu.address, value))
+                self._record(Command(5, pdu.address, value))
                 self._pulse(pdu.address - FLASH_ON, value / 10)
             else:
-                self.commands.append(Command(5, pdu.address, int(value == 0xFF00)))
+                self._record(Command(5, pdu.address, int(value == 0xFF00)))
                 self._set_relay(pdu.address, value == 0xFF00)
         elif pdu.function_code == 6:
             value = pdu.registers[0]
-            self.commands.append(Command(6, pdu.address, value))
+            self._record(Command(6, pdu.address, value))
             if OUTPUT_MODE <= pdu.address < OUTPUT_MODE + 0x100:
                 self.output_modes[pdu.address - OUTPUT_MODE] = value
             elif 1 <= pdu.address <= 8 and value >> 8 == 0x06:
