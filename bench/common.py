@@ -60,9 +60,12 @@ async def run_camera(daemon_port: int, events: int, interval: float) -> None:
         raise SystemExit("the camera process failed")
 
 
-def bench_config(workdir: Path, base_url: str, **lane: Any) -> Config:
+def bench_config(
+    workdir: Path, base_url: str, modbus: dict[str, Any] | None = None, **lane: Any
+) -> Config:
     """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise)."""
     return Config(
+        modbus=modbus or {},
         site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
         platform={
             "base_url": base_url,

@@ -8,7 +8,6 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from bench.common import bench_config, free_port, run_camera, start_platform
 from bench.pusher import bench_plates
@@ -21,30 +20,21 @@ from edge.sim.relay_board import Command, RelayBoardSim
 
 async def bench_relay(events: int, interval: float) -> list[float]:
     setup_logging("error", "json")
-    board = RelayBoardSim()
     on_times: list[float] = []
-    trace = board._trace
 
-    def timed(sending: bool, pdu: Any) -> Any:  # noqa: FBT001 - pymodbus API
-        result = trace(sending, pdu)
-        if board.commands and board.commands[-1] == Command(5, 0, 1) and not sending:
+    def timed(command: Command) -> None:
+        if command == Command(5, 0, 1):  # coil 0 on: the barrier's OPEN contact closes
             on_times.append(time.monotonic())
-        return result
 
-    board._trace = timed  # type: ignore[method-assign]
+    board = RelayBoardSim(on_command=timed, drive_through=False)
     await board.start(free_port())
     platform_proc, base_url = await start_platform()
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-relay-"))
     cfg = bench_config(
         workdir,
         base_url,
-        barrier={
-            "driver": "modbus-relay",
-            "host": "127.0.0.1",
-            "port": board.port,
-            "pulse_ms": 100,
-            "mode": "coil",
-        },
+        modbus={"board": {"host": "127.0.0.1", "port": board.port}},
+        barrier={"driver": "modbus-relay", "bus": "board", "pulse_ms": 100, "board": "plain"},
         detector={"driver": "none"},
     )
     daemon = Daemon(cfg)

@@ -42,6 +42,15 @@ class DriverHealth:
         self.failures += 1
         self.last_error = error
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "connected": self.connected,
+            "last_error": self.last_error,
+            "reconnects": self.reconnects,
+            "commands": self.commands,
+            "failures": self.failures,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Actuation:

@@ -33,6 +33,7 @@ class ModbusInputDetector:
         self.presence = Presence(debounce_seconds)
         self.health = bus.health
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def read(self) -> bool:
         """One reading of the contact (True: a vehicle is on the loop). Reads the bank of 8
@@ -44,7 +45,9 @@ class ModbusInputDetector:
         return bool(result.bits[self.input - first]) != self.invert
 
     async def _poll(self) -> None:
-        while True:
+        # Checked as well as cancelled: Python 3.11's asyncio.wait_for (inside pymodbus) can
+        # swallow a cancellation that lands as a reply arrives.
+        while not self._closing:
             try:
                 self.presence.sample(await self.read())
             except DriverError:
@@ -60,6 +63,7 @@ class ModbusInputDetector:
         return await self.presence.wait_passage(since, timeout)
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -50,6 +50,7 @@ class SerialLink:
         self._task: asyncio.Task[None] | None = None
         self._ever_connected = False
         self._reported_down = False
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -69,7 +70,7 @@ class SerialLink:
 
     async def _keep_open(self) -> None:
         delay = self.backoff_initial
-        while True:
+        while not self._closing:  # see ModbusInputDetector._poll: cancellation can be lost
             try:
                 await self._session()
             except (OSError, serial.SerialException) as exc:
@@ -145,6 +146,7 @@ class SerialLink:
             ) from None
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

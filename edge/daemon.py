@@ -201,6 +201,7 @@ class Daemon:
             "cameras": {
                 lane.id: lane.camera.to_json(self._clock()) for lane in self.lanes.values()
             },
+            "devices": {lane.id: lane.devices.to_json() for lane in self.lanes.values()},
             "storage": {
                 "accepting_photos": self.disk.accepting_photos,
                 "alarm": self.disk.alarm,

@@ -56,6 +56,18 @@ class LaneDevices:
         if isinstance(self.detector, ModbusInputDetector | SerialContactDetector):
             self.detector.start()
 
+    def to_json(self) -> dict[str, object]:
+        """Health of each driver, for /healthz and the status page."""
+        out: dict[str, object] = {"barrier": self.barrier.health.to_json()}
+        if self.display is not None:
+            out["led"] = self.display.health.to_json()
+        if self.detector is not None:
+            out["detector"] = {
+                **self.detector.health.to_json(),
+                "vehicle_present": self.detector.presence.present,
+            }
+        return out
+
     async def aclose(self) -> None:
         if isinstance(
             self.detector, ModbusInputDetector | SerialContactDetector | CameraInputDetector

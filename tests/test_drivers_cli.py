@@ -44,7 +44,7 @@ def args(action: str, lane: str = "in-1", **extra: Any) -> argparse.Namespace:
 
 
 async def test_barrier_led_and_detector_checks(tmp_path: Path) -> None:
-    board = RelayBoardSim(arrive_after=0.01, dwell=0.05)
+    board = RelayBoardSim(drive_through=False, dwell=0.05)
     await board.start(free_port())
     led = LedBoardSim(protocol="onbon")
     port = VirtualSerialPort(tmp_path / "ttyLED", led.feed)

@@ -14,7 +14,7 @@ import pytest
 
 from edge.codes import GateSignal
 from edge.sim.led_board import LedBoardSim
-from edge.sim.platform import PlatformSim
+from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.pty import VirtualSerialPort
 from edge.sim.relay_board import Command, RelayBoardSim
 from tests.helpers import (
@@ -141,3 +141,40 @@ async def test_loop_on_the_cameras_io_input(tmp_path: Path, any_platform: Platfo
         await wait_records(any_platform, 1)
         (records,) = any_platform.records.values()
         assert lifted_and_passed(records[0])
+
+
+async def test_board_gone_the_pass_is_recorded_not_lifted_and_health_shows_it(
+    tmp_path: Path,
+    platform_sim: CityPlatformSim,
+    board: RelayBoardSim,
+    led: tuple[VirtualSerialPort, LedBoardSim],
+) -> None:
+    led_port, _ = led
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        lanes=[modbus_lane(led_port.path)],
+        modbus={"board": {"host": "127.0.0.1", "port": board.port, "timeout_seconds": 0.3}},
+    )
+    await board.stop()  # the relay board has no power
+    led_port.unplug()  # …and the LED's USB adapter is not plugged in
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        assert result.body["verdict"] == "open"
+        assert result.body["barrier"] == "failed"
+        await daemon.lanes["in-1"].drain()
+        row = await daemon.store.find_pass(result.body["serial"])
+        assert row is not None
+        assert (row["gate_signal"], row["barrier"]) == (GateSignal.NOT_LIFTED, "failed")
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(f"http://127.0.0.1:{daemon.web.port}/healthz")).json()
+        devices = health["devices"]["in-1"]
+        assert devices["barrier"]["connected"] is False
+        assert devices["barrier"]["failures"] == 1
+        assert devices["led"]["connected"] is False
+        assert devices["led"]["last_error"]
+        assert devices["detector"]["vehicle_present"] is False
+        await wait_records(platform_sim, 1)
+        assert not lifted_and_passed(platform_sim.records[result.body["serial"]][0])
