@@ -244,11 +244,23 @@ class SerialCommandBarrierConfig(_Section):
     ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
 
 
+class HikvisionBarrierConfig(_Section):
+    """The barrier wired to a Hikvision ANPR camera, opened through its ISAPI."""
+
+    driver: Literal["hikvision-isapi"]
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://192.168.1.64")
+    username: str = Field(min_length=1)
+    password: SecretStr
+    channel: int = Field(default=1, ge=1, le=8)
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+
+
 BarrierConfig = Annotated[
     VirtualBarrierConfig
     | CameraRelayBarrierConfig
     | ModbusRelayBarrierConfig
-    | SerialCommandBarrierConfig,
+    | SerialCommandBarrierConfig
+    | HikvisionBarrierConfig,
     Field(discriminator="driver"),
 ]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from drivers.base import Barrier, Detector, Display
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
 from drivers.contact_detectors import CameraInputDetector, SerialContactDetector
+from drivers.hikvision_barrier import HikvisionBarrier
 from drivers.led_display import (
     LedDisplay,
     LedEncoder,
@@ -29,6 +30,7 @@ from edge.config import (
     CameraRelayBarrierConfig,
     Config,
     DisplayConfig,
+    HikvisionBarrierConfig,
     LaneConfig,
     ModbusInputDetectorConfig,
     ModbusRelayBarrierConfig,
@@ -69,6 +71,8 @@ class LaneDevices:
         return out
 
     async def aclose(self) -> None:
+        if isinstance(self.barrier, HikvisionBarrier):
+            await self.barrier.aclose()
         if isinstance(
             self.detector, ModbusInputDetector | SerialContactDetector | CameraInputDetector
         ):
@@ -120,6 +124,14 @@ class DeviceBuilder:
                 pulse_ms=cfg.pulse_ms,
                 board=cfg.board,
                 open_input=cfg.open_input,
+            )
+        if isinstance(cfg, HikvisionBarrierConfig):
+            return HikvisionBarrier(
+                cfg.url,
+                cfg.username,
+                cfg.password.get_secret_value(),
+                channel=cfg.channel,
+                timeout=cfg.timeout_seconds,
             )
         if isinstance(cfg, SerialCommandBarrierConfig):
             link = SerialLink(cfg.port, baudrate=cfg.baudrate, name="barrier controller")

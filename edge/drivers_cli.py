@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
+from drivers.hikvision_barrier import HikvisionBarrier
 from drivers.led_display import LedDisplay
 from drivers.modbus_relay import ModbusRelayBarrier
 from drivers.presence import Change
@@ -47,10 +48,14 @@ async def _barrier_open(devices: LaneDevices, lane: str, out: Out) -> int:
 
 
 async def _barrier_state(devices: LaneDevices, out: Out) -> int:
-    if not isinstance(devices.barrier, ModbusRelayBarrier) or devices.barrier.open_input is None:
-        out("this barrier has no limit switch input configured (barrier.open_input)")
+    barrier = devices.barrier
+    if not isinstance(barrier, ModbusRelayBarrier | HikvisionBarrier):
+        out("this barrier does not report its arm's state")
         return EXIT_UNTESTABLE
-    state = await devices.barrier.state()
+    state = await barrier.state()
+    if state is None:
+        out("no arm state: no limit switch input configured (barrier.open_input) or signal")
+        return EXIT_UNTESTABLE
     out(f"道闸状态 barrier arm: {'抬起 open' if state == 'open' else '落下 closed'}")
     return 0
 

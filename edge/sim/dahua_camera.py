@@ -5,52 +5,40 @@ heartbeats, as research/anpr_formats.md §3.1 describes."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - HTTP Digest is MD5
+from edge.sim.digest import DigestGuard
+from edge.sim.http_server import CameraApiSim
 
 
 @dataclass
-class DahuaCameraSim:
+class DahuaCameraSim(CameraApiSim):
     username: str = "admin"
     password: str = "sim-camera"  # noqa: S105 - the double's own account
     realm: str = "Login to sim-dahua"
     heartbeat: float = 0.2
     port: int = 0
-    refused: int = 0
+    _guard: DigestGuard | None = None
     _events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _streams: set[web.StreamResponse] = field(default_factory=set)
-    _runner: web.AppRunner | None = None
-    _nonce: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def __post_init__(self) -> None:
+        self._guard = DigestGuard(self.username, self.password, self.realm)
+
+    @property
+    def refused(self) -> int:
+        assert self._guard is not None
+        return self._guard.refused
 
     async def start(self) -> None:
         app = web.Application()
         app.add_routes([web.get("/cgi-bin/eventManager.cgi", self._attach)])
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.2
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        await self._serve(app)
 
     def plate(self, plate: str, color: str = "Yellow", group: int | None = None) -> None:
         """Report a vehicle on the stream(s)."""
@@ -77,22 +65,9 @@ class DahuaCameraSim:
             if stream.task is not None:
                 stream.task.cancel()
 
-    def _authorised(self, header: str) -> bool:
-        fields = dict(re.findall(r'(\w+)="?([^",]+)"?', header))
-        if fields.get("username") != self.username or fields.get("nonce") != self._nonce:
-            return False
-        ha1 = _md5(f"{self.username}:{self.realm}:{self.password}")
-        ha2 = _md5(f"GET:{fields.get('uri', '')}")
-        expected = _md5(f"{ha1}:{self._nonce}:{fields.get('nc')}:{fields.get('cnonce')}:auth:{ha2}")
-        return secrets.compare_digest(expected, fields.get("response", ""))
-
     async def _attach(self, request: web.Request) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        if not (header.startswith("Digest ") and self._authorised(header)):
-            if header:
-                self.refused += 1
-            challenge = f'Digest realm="{self.realm}", qop="auth", nonce="{self._nonce}"'
-            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": challenge})
+        assert self._guard is not None
+        self._guard.check(request)
         stream = web.StreamResponse(
             headers={"Content-Type": "multipart/x-mixed-replace; boundary=myboundary"}
         )

@@ -43,6 +43,7 @@ from edge.platform.city_models import (
     TIME_FORMAT,
     TOKEN_LIFETIME_SECONDS,
 )
+from edge.sim.http_server import SimHttpServer
 from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
 
 log = structlog.get_logger("edge.sim.platform")
@@ -141,7 +142,7 @@ class PlatformSim:
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
     seed: int = 1
-    _runner: web.AppRunner | None = None
+    _server: SimHttpServer = field(default_factory=SimHttpServer)
     _changed: asyncio.Condition | None = None
     _rng: random.Random = field(default_factory=random.Random)
 
@@ -157,23 +158,15 @@ class PlatformSim:
         self._rng.seed(self.seed)
         app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._latency])
         app.add_routes([*self.routes(), web.get("/sim/stats", self._stats)])
-        # A short shutdown: a simulated outage must not wait for hanging calls to finish.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.2
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port or self.port).start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await self._server.serve(app, host, port or self.port)
 
     async def stop(self) -> None:
         """Go down: further connections are refused."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
 
     @property
     def running(self) -> bool:
-        return self._runner is not None
+        return self._server.running
 
     @property
     def base_url(self) -> str:

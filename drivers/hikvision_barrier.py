@@ -1,0 +1,76 @@
+"""Open the barrier through a Hikvision ANPR camera's ISAPI (research/anpr_formats.md §2.4):
+``PUT /ISAPI/Parking/channels/<ch>/barrierGate`` with ``<BarrierGate><ctrlMode>open</ctrlMode>
+</BarrierGate>``, HTTP Digest auth; the camera answers a ``ResponseStatus`` (statusCode 1 = OK).
+The arm's state comes from ``…/barrierGate/barrierGateStatus`` (1 closed, 2 opened).
+
+An unreachable camera fails the command at once (DriverUnavailableError); a refusal (wrong
+password, ``notSupport`` on models without parking functions) fails it with the camera's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import httpx
+from defusedxml import ElementTree
+
+from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
+
+OPEN_BODY = b"<BarrierGate><ctrlMode>open</ctrlMode></BarrierGate>"
+
+
+def _text(xml: bytes, name: str) -> str | None:
+    """The text of the first element called ``name``, in any namespace."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == name:
+            return (element.text or "").strip()
+    return None
+
+
+class HikvisionBarrier:
+    def __init__(
+        self, url: str, username: str, password: str, *, channel: int = 1, timeout: float = 2.0
+    ) -> None:
+        self.channel = channel
+        self.health = DriverHealth()
+        self._http = httpx.AsyncClient(
+            base_url=url, auth=httpx.DigestAuth(username, password), timeout=timeout
+        )
+
+    async def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        url = f"/ISAPI/Parking/channels/{self.channel}/{path}"
+        try:
+            response = await self._http.request(
+                method, url, content=body, headers={"Content-Type": "application/xml"}
+            )
+        except httpx.TransportError as exc:
+            self.health.connected = False
+            raise DriverUnavailableError(f"camera ISAPI unreachable: {exc!r}") from exc
+        self.health.connected = True
+        status = _text(response.content, "statusCode")
+        if response.status_code != 200 or status not in (None, "1"):
+            reason = _text(response.content, "subStatusCode") or response.reason_phrase
+            raise DriverError(f"the camera refused {method} {url}: {response.status_code} {reason}")
+        return response.content
+
+    async def open(self, ctx: Actuation) -> None:
+        try:
+            await self._request("PUT", "barrierGate", OPEN_BODY)
+        except DriverError as exc:
+            self.health.failed(str(exc))
+            raise
+        self.health.ok()
+
+    async def state(self) -> Literal["open", "closed"] | None:
+        body = await self._request("GET", "barrierGate/barrierGateStatus")
+        status = _text(body, "barrierGateStatus")
+        if status == "2":
+            return "open"
+        return "closed" if status == "1" else None  # 0: the camera has no barrier signal
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
