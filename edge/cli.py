@@ -212,7 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
     demo.add_argument(
         "--camera",
-        choices=["vzenith", "hikvision", "dahua", "milesight", "generic"],
+        choices=[
+            "vzenith",
+            "hikvision",
+            "dahua",
+            "milesight",
+            "generic",
+            "onvif",
+            "dahua-pull",
+            "serial",
+        ],
         default="vzenith",
         help="the entrance camera's push format",
     )

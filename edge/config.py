@@ -163,6 +163,58 @@ class DahuaPullCamera(_Section):
     password: SecretStr
 
 
+class OnvifTopic(_Section):
+    """Where a camera's ONVIF event carries the plate: the topic (its end is enough) and the
+    names of the items (Data, then Source, then inside ElementItems) holding each field."""
+
+    topic: str = Field(min_length=1)
+    plate: str = "PlateNumber"
+    confidence: str | None = "Likelihood"
+    #: Multiply the confidence by this to get a percentage (the spec's 0-1 → 100).
+    confidence_scale: float = Field(default=1.0, gt=0)
+    picture: str | None = "PictureUri"
+
+
+#: The plate topics seen in the field (research/onvif.md §4); a new camera is one more entry.
+ONVIF_TOPICS = [
+    OnvifTopic(topic="tns1:RuleEngine/VehicleDetector/tnshik:Vehicle"),  # Hikvision
+    OnvifTopic(topic="tns1:RuleEngine/LicensePlateDetector/LicensePlate"),  # Milesight
+    OnvifTopic(  # ONVIF Profile M
+        topic="tns1:RuleEngine/Recognition/LicensePlate", confidence_scale=100, picture="ImageURI"
+    ),
+    OnvifTopic(topic="ALPV.AllPlates", plate="text", confidence=None, picture=None),  # Axis
+    OnvifTopic(topic="tnsaxis:CameraApplicationPlatform/LPR", plate="text", confidence=None),
+]
+
+
+class OnvifCamera(_Section):
+    """A camera whose plate events the daemon pulls over ONVIF (PullPoint subscription)."""
+
+    kind: Literal["onvif"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=80, gt=0, le=65535)
+    username: str = Field(min_length=1)
+    password: SecretStr
+    #: ONVIF events carry no plate colour: this one is used unless the plate text names one.
+    color: str = "yellow"
+    subscription_seconds: float = Field(default=600, ge=60, le=3600)
+    pull_timeout_seconds: float = Field(default=30, ge=1, le=60)
+    topics: list[OnvifTopic] = Field(default_factory=lambda: list(ONVIF_TOPICS), min_length=1)
+
+    @field_validator("color")
+    @classmethod
+    def _known_color(cls, value: str) -> str:
+        from edge.ingest.generic import parse_color  # noqa: PLC0415 - ingest imports config
+        from edge.ingest.payload import PayloadError  # noqa: PLC0415
+        from edge.plates import normalise_plate  # noqa: PLC0415
+
+        try:
+            parse_color(value, normalise_plate("豫A00000"))
+        except PayloadError as exc:
+            raise ValueError(f"{exc} (e.g. 'yellow', '黄', 'blue')") from None
+        return value
+
+
 class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
@@ -170,7 +222,7 @@ class VzenithPushCamera(_Section):
 
 
 CameraConfig = Annotated[
-    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera | DahuaPullCamera,
+    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera | DahuaPullCamera | OnvifCamera,
     Field(discriminator="kind"),
 ]
 

@@ -12,12 +12,13 @@ import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
-from edge.config import Config, DahuaPullCamera, MqttCamera, SerialCamera
+from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera
 from edge.devices import DeviceBuilder
 from edge.forwarder import Forwarder
 from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
 from edge.ingest.mqtt_reader import MqttPlateReader
+from edge.ingest.onvif_reader import OnvifPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
 from edge.lane import Lane
 from edge.link import LinkMonitor
@@ -122,6 +123,9 @@ class Daemon:
             elif isinstance(camera, DahuaPullCamera):
                 stream = DahuaEventStream(lane, camera, cfg.site.zone)
                 self.supervisor.start(f"dahua:{lane.id}", stream.run)
+            elif isinstance(camera, OnvifCamera):
+                events = OnvifPlateReader(lane, camera, cfg.site.zone)
+                self.supervisor.start(f"onvif:{lane.id}", events.run)
         self.forwarder = Forwarder(
             self.store,
             self.platform,

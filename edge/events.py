@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,6 +58,9 @@ class PlateEvent:
     camera_reply: CameraReply | None = field(default=None, compare=False)
     historical: bool = False
     camera_opened: bool = False
+    #: A photo still to fetch from the camera (an ONVIF event's PictureUri): the lane fetches
+    #: it while the platform is asked. Returns None when it cannot be had.
+    image_source: Callable[[], Awaitable[bytes | None]] | None = field(default=None, compare=False)
 
     def scene_image(self) -> Image | None:
         """The photo to forward: the full scene, else the plate crop."""

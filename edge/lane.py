@@ -252,6 +252,9 @@ class Lane:
         A photo that cannot be written is logged and left out: the pass is recorded without it.
         """
         image = event.scene_image()
+        if image is None and event.image_source is not None and self.disk.accepting_photos:
+            fetched = await event.image_source()
+            image = Image(fetched) if fetched is not None else None
         if image is None and self.snapshot is not None and self.disk.accepting_photos:
             snapshot = await self.snapshot.grab()
             image = Image(snapshot) if snapshot is not None else None

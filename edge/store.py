@@ -270,6 +270,12 @@ class Store:
             raise KeyError(pass_id)
         return rows[0]
 
+    async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
+        rows = await self._fetchall(
+            "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)
+        )
+        return rows[0] if rows else None
+
     async def find_pass(self, serial: str) -> sqlite3.Row | None:
         rows = await self._fetchall("SELECT * FROM passes WHERE serial = ?", (serial,))
         return rows[0] if rows else None

@@ -75,7 +75,15 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
 
 @pytest.mark.parametrize(
     ("platform", "camera"),
-    [("city", "vzenith"), ("province", "vzenith"), ("city", "hikvision"), ("city", "dahua")],
+    [
+        ("city", "vzenith"),
+        ("province", "vzenith"),
+        ("city", "hikvision"),
+        ("city", "dahua"),
+        ("city", "onvif"),
+        ("province", "dahua-pull"),
+        ("city", "serial"),
+    ],
 )
 async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:
     proc = await asyncio.create_subprocess_exec(
@@ -95,13 +103,16 @@ async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     assert proc.returncode == 0, text
-    opened = {"vzenith": "相机抬杆 open", "hikvision": "放行 open", "dahua": "Dahua push taken"}
-    assert opened[camera] in text
+    opened = {"vzenith": "相机抬杆 open", "dahua": "Dahua push taken"}.get(camera, "放行 open")
+    assert opened in text
     assert "platform goes DOWN" in text
     summary = next(line for line in text.splitlines() if "platform received" in line)
     assert " 0 duplicates, 0 rejected" in summary
     records, photos = (int(n) for n in re.findall(r"(\d+) (?:pass records|photos)", summary))
-    assert records == photos > 0  # every truck's photo arrived too
+    if camera in ("dahua-pull", "serial"):  # no photo in these reads (and no snapshot set)
+        assert records > 0
+    else:
+        assert records == photos > 0  # every truck's photo arrived too
     assert "some records are still waiting" not in text
 
 

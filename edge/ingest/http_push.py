@@ -20,7 +20,7 @@ from aiohttp import web
 
 from drivers.camera_reply import CameraReply
 from drivers.contact_detectors import CameraInputDetector
-from edge.config import DahuaPullCamera, LaneConfig, MqttCamera, SerialCamera
+from edge.config import LaneConfig, PushCamera, VzenithPushCamera
 from edge.events import PlateEvent, PlateRead
 from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
@@ -77,7 +77,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _authorised(request: web.Request, cfg: LaneConfig) -> bool:
-    assert not isinstance(cfg.camera, SerialCamera | MqttCamera | DahuaPullCamera)
+    assert isinstance(cfg.camera, PushCamera | VzenithPushCamera)
     if cfg.camera.token is None:
         return True
     given = request.query.get("token") or request.headers.get("X-Edge-Token") or ""
@@ -205,7 +205,7 @@ class PushReceiver:
         )
         future = lane.submit(event)
         try:
-            assert not isinstance(lane.cfg.camera, SerialCamera | MqttCamera | DahuaPullCamera)
+            assert isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera)
             outcome = await asyncio.wait_for(
                 asyncio.shield(future), lane.cfg.camera.reply_deadline_seconds
             )

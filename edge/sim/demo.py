@@ -23,8 +23,11 @@ from edge.daemon import Daemon
 from edge.logsetup import setup_logging
 from edge.plates import PlateColor
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
+from edge.sim.dahua_camera import DahuaCameraSim
+from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
+from edge.sim.pty import VirtualSerialPort
 
 PlatformMode = Literal["city", "province"]
 
@@ -54,7 +57,7 @@ direction = "in"
 confirm_timeout_seconds = 5
 {gate_secret}
 [lanes.camera]
-kind = "{in_camera}"
+{in_camera}
 [lanes.barrier]
 driver = "{in_barrier}"
 [lanes.led]
@@ -95,7 +98,34 @@ format = "console"
 """
 
 
-def demo_config_text(base_url: str, camera: CameraFormat, platform: PlatformMode = "city") -> str:
+#: Cameras the demo can put at the entrance: the push formats, and those the daemon pulls from
+#: (their doubles are started by the demo: an ONVIF device, a Dahua event stream, a serial port).
+DemoCamera = Literal[
+    "vzenith", "hikvision", "dahua", "milesight", "generic", "onvif", "dahua-pull", "serial"
+]
+PULLED = ("onvif", "dahua-pull", "serial")
+
+
+def _camera_section(camera: DemoCamera, address: str) -> str:
+    if camera == "onvif":
+        host, port = address.rsplit(":", 1)
+        return (
+            f'kind = "onvif"\nhost = "{host}"\nport = {port}\nusername = "admin"\n'
+            'password = "sim-camera"\npull_timeout_seconds = 5'
+        )
+    if camera == "dahua-pull":
+        return (
+            f'kind = "dahua-pull"\nurl = "http://{address}"\n'
+            'username = "admin"\npassword = "sim-camera"'
+        )
+    if camera == "serial":
+        return f'kind = "serial"\nport = "{address}"'
+    return f'kind = "{camera}-push"'
+
+
+def demo_config_text(
+    base_url: str, camera: DemoCamera, platform: PlatformMode = "city", address: str = ""
+) -> str:
     vzenith = camera == "vzenith"
     province = platform == "province"
     return _CONFIG.format(
@@ -107,7 +137,7 @@ def demo_config_text(base_url: str, camera: CameraFormat, platform: PlatformMode
             else 'mode = "city"\norgan = "4110020001"'
         ),
         gate_secret='gate_secret_code = "GATE-01"' if province else "",
-        in_camera=f"{camera}-push",
+        in_camera=_camera_section(camera, address),
         in_barrier="camera-relay" if vzenith else "virtual",
         in_led="olm" if vzenith else "virtual",
         in_detector="none" if vzenith else "virtual",
@@ -138,7 +168,7 @@ def _describe(direction: str, plate: str | None, result: PushResult) -> str:
 
 
 class Demo:
-    def __init__(self, camera: CameraFormat, seed: int, platform: PlatformMode = "city") -> None:
+    def __init__(self, camera: DemoCamera, seed: int, platform: PlatformMode = "city") -> None:
         self.camera, self.rng, self.mode = camera, random.Random(seed), platform
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
         self.platform: PlatformSim = (
@@ -150,17 +180,37 @@ class Demo:
         )  # a refused truck does not come back at once
         self.daemon: Daemon
 
+    async def _start_pulled_camera(self) -> str:
+        """Start the double of a camera the daemon pulls from; where the daemon finds it."""
+        if self.camera == "onvif":
+            self.onvif = OnvifCameraSim()
+            await self.onvif.start()
+            return f"127.0.0.1:{self.onvif.port}"
+        if self.camera == "dahua-pull":
+            self.dahua = DahuaCameraSim()
+            await self.dahua.start()
+            return f"127.0.0.1:{self.dahua.port}"
+        self.serial = VirtualSerialPort(self.workdir / "ttyANPR", lambda _data: None)
+        self.serial.plug()
+        return str(self.serial.path)
+
     async def start(self) -> None:
         await self.platform.start()
+        address = await self._start_pulled_camera() if self.camera in PULLED else ""
         config_path = self.workdir / "config.toml"
         config_path.write_text(
-            demo_config_text(self.platform.base_url, self.camera, self.mode), "utf-8"
+            demo_config_text(self.platform.base_url, self.camera, self.mode, address), "utf-8"
         )
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
         await self.daemon.start()
+        if self.camera in PULLED:  # until the daemon has reached the camera
+            async with asyncio.timeout(15):
+                while self.daemon.lanes["in-1"].camera.connected is not True:  # noqa: ASYNC110 - a health flag, no event to wait on
+                    await asyncio.sleep(0.05)
         base = f"http://127.0.0.1:{self.daemon.web.port}/push"
-        self.entrance = CameraSim(f"{base}/in-1", self.camera)
+        pushed: CameraFormat = "generic" if self.camera in PULLED else self.camera  # type: ignore[assignment]
+        self.entrance = CameraSim(f"{base}/in-1", pushed)
         self.exit = CameraSim(f"{base}/out-1", "generic")
         _say(f"simulated platform at {self.platform.base_url}; daemon port {self.daemon.web.port}")
         _say(f"generated config and ledger in {self.workdir}")
@@ -180,6 +230,10 @@ class Demo:
         plate = None if self.rng.random() < 0.08 else self.rng.choice(fresh)
         self.recent.append(plate)
         color = PlateColor.NEW_ENERGY if plate and len(plate) == 8 else PlateColor.YELLOW
+        if self.camera in PULLED:
+            if await self._pulled_entry(plate) and plate:
+                self.inside.append(plate)
+            return
         barrier = self.daemon.lanes["in-1"].devices.barrier
         openings = len(barrier.openings) if isinstance(barrier, VirtualBarrier) else 0
         result = await self.entrance.push(plate, color)
@@ -194,6 +248,30 @@ class Demo:
             )
         if plate and opened:
             self.inside.append(plate)
+
+    async def _pulled_entry(self, plate: str | None) -> bool:
+        """A camera the daemon pulls from reads ``plate``: wait for the pass it makes."""
+        store = self.daemon.store
+        before = await store.count_passes()
+        text = plate or "无牌车"
+        if self.camera == "onvif":
+            self.onvif.plate(text)
+        elif self.camera == "dahua-pull":
+            self.dahua.plate(text)
+        else:
+            self.serial.write(f"PLATE:{text}\r\n".encode("gbk"))
+        for _ in range(150):  # up to 3 s
+            if await store.count_passes() > before:
+                break
+            await asyncio.sleep(0.02)
+        row = await store.latest_pass("in-1")
+        if row is None or await store.count_passes() == before:
+            _say(f"{text} 进厂 entry ({self.camera}): 未记录 (no pass: unreadable or duplicate)")
+            return False
+        verdict = "放行 open" if row["verdict"] == "open" else "禁止 refuse"
+        _say(f"{row['plate'] or '无牌车'} 进厂 entry ({self.camera}): {verdict} — "
+             f"{row['reason']} 流水号 {row['serial']}")  # fmt: skip
+        return bool(row["verdict"] == "open")
 
     async def finish(self) -> None:
         try:
@@ -223,6 +301,15 @@ class Demo:
             await self.exit.aclose()
             await self.daemon.stop()
             await self.platform.stop()
+            await self._stop_pulled_camera()
+
+    async def _stop_pulled_camera(self) -> None:
+        if self.camera == "onvif":
+            await self.onvif.stop()
+        elif self.camera == "dahua-pull":
+            await self.dahua.stop()
+        elif self.camera == "serial":
+            self.serial.unplug()
 
 
 _PLATES = [*DEMO_VEHICLES, "豫A3F21K", "豫G90872", "鲁H1234S", "豫P66Q21"]
@@ -231,7 +318,7 @@ _PLATES = [*DEMO_VEHICLES, "豫A3F21K", "豫G90872", "鲁H1234S", "豫P66Q21"]
 async def run_demo(
     trucks: int | None,
     interval: float,
-    camera: CameraFormat,
+    camera: DemoCamera,
     seed: int,
     platform: PlatformMode = "city",
 ) -> None:
