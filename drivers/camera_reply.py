@@ -9,6 +9,7 @@ can no longer reach the camera, and the caller must record that the barrier did 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
@@ -82,3 +83,51 @@ class CameraSerialTransport:
 
     async def send(self, data: bytes, ctx: Actuation) -> None:
         _reply_of(ctx).send_serial(self.channel, data)
+
+
+class CameraMailbox:
+    """Commands for a camera that takes them only in its replies, sent *between* vehicles: a
+    guard's manual open, an LED message. The camera collects them with its next heartbeat or
+    comet poll (Vzenith: in comet mode it re-posts at once after every reply, so a poll held
+    open for a few seconds delivers a command as soon as it is queued).
+
+    A command not collected within its timeout is withdrawn and reported as not delivered: a
+    barrier must never lift half a minute after the guard pressed the button.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[CameraReply, asyncio.Future[bool]]] = []
+        self._queued = asyncio.Event()
+
+    async def deliver(self, reply: CameraReply, timeout: float) -> bool:
+        """Queue ``reply`` (already filled by the drivers) until a poll takes it."""
+        taken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((reply, taken))
+        self._queued.set()
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(taken)
+        except TimeoutError:
+            self._pending = [(r, f) for r, f in self._pending if f is not taken]
+            return False
+
+    async def collect(self, hold: float) -> CameraReply:
+        """What the camera should do now, waiting up to ``hold`` seconds for something to do;
+        queued commands are merged into one reply (the relay once, every serial frame)."""
+        if not self._pending and hold > 0:
+            self._queued.clear()
+            try:
+                async with asyncio.timeout(hold):
+                    await self._queued.wait()
+            except TimeoutError:
+                pass
+        merged = CameraReply()
+        for reply, taken in self._pending:
+            if reply.relay_channel is not None:
+                merged.pulse_relay(reply.relay_channel, reply.relay_pulse_ms)
+            merged.serial.extend(reply.serial)
+            if not taken.done():
+                taken.set_result(True)
+        self._pending.clear()
+        merged.seal()
+        return merged

@@ -219,6 +219,9 @@ class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
+    #: A heartbeat / comet poll is held this long waiting for a command to deliver (a guard's
+    #: manual open, an LED message); under the camera's 5 s HTTP timeout.
+    comet_hold_seconds: float = Field(default=3.0, ge=0, lt=5)
 
 
 CameraConfig = Annotated[
@@ -444,6 +447,8 @@ class SnapshotConfig(_Section):
     password: SecretStr | None = None
     auth: Literal["digest", "basic"] = "digest"
     timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    #: An RTSP stream is kept open this long after the last photo asked of it.
+    stream_idle_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
 class LaneConfig(_Section):
@@ -466,6 +471,9 @@ class StorageConfig(_Section):
     database: Path = Path("/var/lib/edge-gate/edge.db")
     photo_dir: Path = Path("/var/lib/edge-gate/photos")
     photo_retention_days: Seconds = 365.0
+    #: Keep the camera's original beside a photo re-encoded to fit the platform's 1 MB
+    #: (deleted with it; not counted in photo_budget_mb).
+    keep_original_photos: bool = False
     photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
     min_free_mb: float = Field(default=1024, ge=0)
 

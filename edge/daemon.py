@@ -77,7 +77,9 @@ class Daemon:
             failures_to_open=cfg.platform.breaker_failures,
             probe_interval=cfg.platform.breaker_probe_seconds,
         )
-        self.photos = PhotoStore(cfg.storage.photo_dir)
+        self.photos = PhotoStore(
+            cfg.storage.photo_dir, keep_originals=cfg.storage.keep_original_photos
+        )
         self.supervisor = Supervisor()
         self.activity = LaneActivity()
         self.disk = DiskState()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
-from drivers.base import Actuation, DriverError
+from drivers.base import Actuation, DisplayLine, DriverError
+from drivers.camera_reply import CameraMailbox, CameraReply
 from edge.activity import LaneActivity
 from edge.camera_health import CameraHealth
 from edge.codes import Direction, GateSignal
@@ -90,6 +91,7 @@ class Lane:
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
+        self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
         self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
@@ -269,6 +271,8 @@ class Lane:
                 data = await asyncio.to_thread(fit_jpeg, data)
                 log.info("photo re-encoded", original=len(image.data), sent=len(data))
             path = await self.photos.write(data, event.received_at, self.id, FRONT_PHOTO)
+            if data is not image.data and self.photos.keep_originals:
+                await self.photos.write_original(image.data, path)
         except PhotoError as exc:
             log.error("photo cannot be decoded; recording the pass without it", error=str(exc))
             return []
@@ -337,6 +341,33 @@ class Lane:
             except DriverError as exc:
                 log.error("LED write failed", error=str(exc))
         return barrier
+
+    async def command(
+        self, *, open_barrier: bool = False, lines: Sequence[str] = (), timeout: float = 10.0
+    ) -> bool:
+        """A command between vehicles (a guard's manual open, an LED message); whether it
+        reached the device. Through a camera that takes commands in its replies it waits for
+        the camera's next poll, at most ``timeout`` seconds."""
+        reply = CameraReply() if self.cfg.camera.kind == "vzenith-push" else None
+        ctx = Actuation(self.id, None, reply)
+        with structlog.contextvars.bound_contextvars(lane=self.id):
+            try:
+                if open_barrier:
+                    await self.devices.barrier.open(ctx)
+                if lines and self.devices.display is not None:
+                    await self.devices.display.show([DisplayLine(t) for t in lines], ctx)
+            except DriverError as exc:
+                log.error("command not carried out", error=str(exc), open_barrier=open_barrier)
+                return False
+            if reply is None or (reply.relay_channel is None and not reply.serial):
+                return True
+            delivered = await self.mailbox.deliver(reply, timeout)
+            if not delivered:
+                log.error(
+                    "the camera did not poll for the command; withdrawn (is comet polling on?)",
+                    open_barrier=open_barrier,
+                )
+            return delivered
 
     async def _confirm(self, pass_id: int, serial: str, barrier: str, since: float) -> None:
         """Decide the gate signal and release the pass for forwarding."""

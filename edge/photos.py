@@ -24,13 +24,26 @@ def photo_url(serial: str, number: int) -> str:
     return f"/photos/{serial}-{number}.jpg"
 
 
+def original_of(path: Path) -> Path:
+    """Where the camera's original is kept beside a photo that was re-encoded to fit 1 MB."""
+    return path.with_suffix(".orig.jpg")
+
+
 class PhotoStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, *, keep_originals: bool = False) -> None:
+        self.root, self.keep_originals = root, keep_originals
 
     def _write(self, data: bytes, when: datetime, lane_id: str, number: int) -> str:
         rel = Path(when.strftime("%Y/%m/%d")) / f"{lane_id}-{uuid.uuid4().hex}-{number}.jpg"
-        final = self.root / rel
+        self._durable(self.root / rel, data)
+        return rel.as_posix()
+
+    async def write_original(self, data: bytes, rel: str) -> None:
+        """Keep the camera's original of the photo stored at ``rel`` (not forwarded)."""
+        await asyncio.to_thread(self._durable, original_of(self.root / rel), data)
+
+    @staticmethod
+    def _durable(final: Path, data: bytes) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_suffix(".tmp")
         with tmp.open("wb") as fh:
@@ -43,7 +56,6 @@ class PhotoStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return rel.as_posix()
 
     async def write(self, data: bytes, when: datetime, lane_id: str, number: int) -> str:
         """Store ``data`` durably and return its path relative to the photo root."""

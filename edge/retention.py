@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from edge.photos import original_of
 from edge.store import Store
 
 log = structlog.get_logger("edge.retention")
@@ -69,6 +70,7 @@ class Retention:
     def _delete(self, paths: list[str]) -> None:
         for rel in paths:
             (self.photo_dir / rel).unlink(missing_ok=True)
+            original_of(self.photo_dir / rel).unlink(missing_ok=True)
 
     async def _prune(self, older_than: float | None, need_bytes: int | None = None) -> int:
         """Prune forwarded photos, oldest first: those older than ``older_than``, or (with

@@ -37,7 +37,7 @@ VZENITH_LANE: dict[str, Any] = {
     "id": "vz-1",
     "gate_code": "02",
     "direction": "in",
-    "camera": {"kind": "vzenith-push"},
+    "camera": {"kind": "vzenith-push", "comet_hold_seconds": 0.2},
     "barrier": {"driver": "camera-relay"},
     "led": {"driver": "olm"},
 }

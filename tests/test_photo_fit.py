@@ -46,10 +46,15 @@ def test_small_photos_are_left_alone_and_garbage_is_refused() -> None:
     assert len(tiny_limit) < len(sample_jpeg("x"))
 
 
+@pytest.mark.parametrize("keep", [False, True])
 async def test_the_platform_receives_the_4k_photo_under_1mb(
-    tmp_path: Path, platform_sim: CityPlatformSim, big_4k: bytes
+    tmp_path: Path,
+    platform_sim: CityPlatformSim,
+    big_4k: bytes,
+    keep: bool,
 ) -> None:
-    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
+    cfg = make_config(tmp_path, platform_sim.base_url, storage={"keep_original_photos": keep})
+    async with running_daemon(cfg) as daemon:
         import httpx
 
         async with httpx.AsyncClient(timeout=10) as http:
@@ -61,3 +66,14 @@ async def test_the_platform_receives_the_4k_photo_under_1mb(
         await wait_records(platform_sim, 1, photos=1)
         (photo,) = next(iter(platform_sim.photos.values()))
         assert photo.size <= LIMIT
+
+        originals = list((tmp_path / "photos").rglob("*.orig.jpg"))
+        if keep:  # the camera's original stays beside it, byte for byte
+            (original,) = originals
+            assert original.read_bytes() == big_4k
+            (fitted,) = [p for p in (tmp_path / "photos").rglob("*.jpg") if p != original]
+            assert fitted.stat().st_size <= LIMIT
+            daemon.retention._delete([fitted.relative_to(tmp_path / "photos").as_posix()])
+            assert not original.exists()  # pruned with its photo
+        else:
+            assert originals == []

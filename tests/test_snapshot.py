@@ -8,10 +8,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from aiohttp import BasicAuth, web
 
+from edge.config import SnapshotConfig
 from edge.sim.jpeg import jpeg_label, sample_jpeg
 from edge.sim.platform import CityPlatformSim
+from edge.snapshot import SnapshotError, SnapshotSource, StreamGrabber
 from tests.helpers import GENERIC_LANE, camera, make_config, running_daemon, wait_records
 
 
@@ -110,3 +113,43 @@ async def test_frame_from_a_video_stream(tmp_path: Path, platform_sim: CityPlatf
         await wait_records(platform_sim, 1, photos=1)
         (photo,) = next(iter(platform_sim.photos.values()))
         assert photo.size > 0
+
+
+def _video(path: Path, frames: int = 100) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (320, 240))
+    for i in range(frames):
+        writer.write(np.full((240, 320, 3), i % 250, dtype=np.uint8))
+    writer.release()
+    return path
+
+
+async def test_the_stream_stays_open_between_photos_and_closes_when_idle(tmp_path: Path) -> None:
+    grabber = StreamGrabber(str(_video(tmp_path / "gate.avi")), idle_seconds=0.3)
+    first = await grabber.frame()
+    second = await grabber.frame()
+    assert first.startswith(b"\xff\xd8")
+    assert second.startswith(b"\xff\xd8")
+    assert first != second  # the current frame each time, not a buffered one
+    assert grabber.opens == 1  # one connection served both photos
+    assert grabber._thread is not None
+    await asyncio.to_thread(grabber._thread.join, 5)  # idle: the reader closes the stream
+    await grabber.frame()
+    assert grabber.opens == 2
+    grabber.close()
+
+
+async def test_a_stream_that_cannot_be_opened_or_ends(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="cannot open"):
+        await StreamGrabber(str(tmp_path / "missing.avi")).frame()
+    short = StreamGrabber(str(_video(tmp_path / "short.avi", frames=1)), idle_seconds=5)
+    await short.frame()
+    with pytest.raises(SnapshotError, match="ended"):
+        await short.frame()
+
+
+def test_rtsp_credentials_go_in_the_url_but_not_in_the_logs() -> None:
+    cfg = SnapshotConfig(url="rtsp://10.0.0.5/Streaming/101", username="admin", password="p@ss:1")
+    source = SnapshotSource(cfg, "in-1")
+    assert source.stream is not None
+    assert source.stream.url == "rtsp://10.0.0.5/Streaming/101"
+    assert source.stream._open_url == "rtsp://admin:p%40ss%3A1@10.0.0.5/Streaming/101"

@@ -122,8 +122,11 @@ class PushReceiver:
             return _error(401, "bad or missing token")
         await request.read()
         lane.camera.heard(plate=False)
-        if VENDORS[lane.cfg.camera.kind].commands_in_reply:
-            return web.json_response(vzenith_reply(CameraReply()))  # nothing to do
+        camera = lane.cfg.camera
+        if isinstance(camera, VzenithPushCamera):  # comet: answer with what is queued, if any
+            return web.json_response(
+                vzenith_reply(await lane.mailbox.collect(camera.comet_hold_seconds))
+            )
         return web.json_response({"status": "ok"})
 
     async def gpio(self, request: web.Request) -> web.Response:

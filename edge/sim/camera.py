@@ -202,6 +202,10 @@ class CameraSim:
                 camera_opened=camera_opened,
             )
             response = await self._client.post(self.url, json=payload, headers=headers)
+        return self._result(response, plate)
+
+    def _result(self, response: httpx.Response, plate: str | None) -> PushResult:
+        """What the camera does with the server's answer (Vzenith: pulse, serial bytes)."""
         body = response.json()
         if self.format != "vzenith" or response.status_code != 200:
             return PushResult(response.status_code, body)
@@ -214,6 +218,16 @@ class CameraSim:
             for frame in reply.get("serialData", [])
         )
         return PushResult(response.status_code, body, opened, frames)
+
+    async def poll(self) -> PushResult:
+        """A heartbeat / comet poll (Vzenith: a form with the device's name and serial number);
+        the reply may carry a command queued since the last one."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        headers = {"X-Edge-Token": self.token} if self.token else {}
+        form = {"device_name": "IVS", "ipaddr": "192.168.1.100", "serialno": "sim-0001"}
+        response = await self._client.post(f"{self.url}/heartbeat", data=form, headers=headers)
+        return self._result(response, None)
 
     async def aclose(self) -> None:
         if self._client is not None:
