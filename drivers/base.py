@@ -7,6 +7,8 @@ the device is disconnected) instead of failing silently.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -100,6 +102,14 @@ class Detector(Protocol):
 
         Returns ``False`` when no complete passage was seen within ``timeout`` seconds.
         """
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a driver's background task (polling, reconnecting) and wait for it to end."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @dataclass(slots=True)

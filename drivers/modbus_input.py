@@ -8,9 +8,8 @@ and polling slows down to once a second until the board answers again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-from drivers.base import DriverError
+from drivers.base import DriverError, stop_task
 from drivers.modbus_relay import ModbusBus
 from drivers.presence import Presence
 
@@ -64,9 +63,6 @@ class ModbusInputDetector:
 
     async def aclose(self) -> None:
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         self.presence.close()

@@ -25,7 +25,13 @@ class FrameError(ValueError):
 
 
 def crc16_modbus(data: bytes) -> int:
-    crc = 0xFFFF
+    return crc16(data, 0xFFFF)
+
+
+def crc16(data: bytes, init: int) -> int:
+    """CRC-16 with the reflected polynomial 0xA001: init 0xFFFF is CRC-16/MODBUS, 0 is
+    CRC-16/ARC (Onbon)."""
+    crc = init
     for byte in data:
         crc ^= byte
         for _ in range(8):

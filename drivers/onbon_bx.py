@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from drivers.olm_led import crc16
 from drivers.panel import FittedLine
 
 PREAMBLE = b"\xa5" * 8
@@ -39,12 +40,7 @@ class FrameError(ValueError):
 
 
 def crc16_arc(data: bytes) -> int:
-    crc = 0x0000
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    return crc16(data, 0x0000)
 
 
 def escape(data: bytes) -> bytes:

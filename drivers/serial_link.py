@@ -12,14 +12,13 @@ Address USB adapters by ``/dev/serial/by-id/…`` so that a re-plugged adapter k
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import serial
 import structlog
 from serial_asyncio_fast import open_serial_connection
 
-from drivers.base import DriverError, DriverHealth, DriverUnavailableError
+from drivers.base import DriverError, DriverHealth, DriverUnavailableError, stop_task
 
 log = structlog.get_logger("drivers.serial")
 
@@ -147,11 +146,8 @@ class SerialLink:
 
     async def aclose(self) -> None:
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._writer is not None:
             self._writer.close()
         self._down()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from onvif import ONVIFCamera
 from edge.config import ONVIF_TOPICS
 from edge.daemon import Daemon
 from edge.ingest.onvif_reader import WSDL_DIR, OnvifPlateReader
+from edge.lane import Lane
 from edge.plates import PlateColor
 from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import CityPlatformSim
@@ -67,13 +69,22 @@ async def test_the_double_refuses_tokens_off_its_clock(device: OnvifCameraSim) -
     assert device.auth_failures >= 1  # GetServices, then the GetCapabilities fallback
 
 
-async def test_plates_arrive_through_a_pullpoint_despite_a_skewed_clock(
-    tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
-) -> None:
-    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[onvif_lane(device)])
+@asynccontextmanager
+async def subscribed(
+    tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim, **camera: Any
+) -> AsyncIterator[tuple[Daemon, Lane]]:
+    """A daemon whose lane has subscribed to the device's events."""
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[onvif_lane(device, **camera)])
     async with running_daemon(cfg) as daemon:
         lane = daemon.lanes["in-1"]
         await eventually(lambda: device.created == 1 and lane.camera.connected is True)
+        yield daemon, lane
+
+
+async def test_plates_arrive_through_a_pullpoint_despite_a_skewed_clock(
+    tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
+) -> None:
+    async with subscribed(tmp_path, platform_sim, device) as (daemon, lane):
         device.plate("豫A12345")
         await eventually(lambda: len(_passes(daemon)) == 1)
         await lane.drain()
@@ -86,10 +97,7 @@ async def test_plates_arrive_through_a_pullpoint_despite_a_skewed_clock(
 async def test_a_dropped_subscription_is_created_again(
     tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
 ) -> None:
-    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[onvif_lane(device)])
-    async with running_daemon(cfg) as daemon:
-        lane = daemon.lanes["in-1"]
-        await eventually(lambda: device.created == 1 and lane.camera.connected is True)
+    async with subscribed(tmp_path, platform_sim, device) as (daemon, lane):
         device.drop_subscriptions()  # the camera reboots
         await eventually(lambda: device.created == 2 and lane.camera.connected is True, 10)
         assert lane.camera.reconnects == 1
@@ -101,11 +109,7 @@ async def test_a_dropped_subscription_is_created_again(
 async def test_topic_map_replays_and_renewal(
     tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
 ) -> None:
-    lane_cfg = onvif_lane(device, color="blue")
-    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane_cfg])
-    async with running_daemon(cfg) as daemon:
-        lane = daemon.lanes["in-1"]
-        await eventually(lambda: device.created == 1 and lane.camera.connected is True)
+    async with subscribed(tmp_path, platform_sim, device, color="blue") as (daemon, lane):
         axis = "tnsaxis:CameraApplicationPlatform/ALPV.AllPlates"
         device.plate("豫A00001", topic="tns1:VideoSource/MotionAlarm")  # not a plate topic
         device.plate("豫A00002", topic=axis, operation="Initialized")  # a state replay
