@@ -464,6 +464,8 @@ class LaneConfig(_Section):
     led: DisplayConfig = NoDisplayConfig(driver="none")
     detector: DetectorConfig = NoDetectorConfig(driver="none")
     snapshot: SnapshotConfig | None = None
+    #: A second camera behind the vehicle: its photo is sent as photo number 2 (§7.2).
+    rear_snapshot: SnapshotConfig | None = None
     confirm_timeout_seconds: Seconds = 60.0
 
 

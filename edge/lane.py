@@ -28,7 +28,7 @@ from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.decision import Decision, OfflineRules, camera_decided, decide
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
-from edge.events import Image, PlateEvent
+from edge.events import PlateEvent
 from edge.led_text import led_lines
 from edge.link import LinkMonitor
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
@@ -43,7 +43,7 @@ from edge.store import NewPass, NewPhoto, Store
 
 log = structlog.get_logger("edge.lane")
 
-FRONT_PHOTO = 1  # §7.2
+FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,7 @@ class Lane:
         self.camera = CameraHealth(cfg.id)
         self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
         self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
+        self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
@@ -249,45 +250,59 @@ class Lane:
             log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
 
     async def _store_photos(self, event: PlateEvent) -> list[NewPhoto]:
-        """Write the event's photo durably (before any row points at it).
+        """Write the event's photos durably (before any row points at them): the front photo
+        (the event's own, fetched from the camera, or a snapshot) and, where the lane has a
+        second camera, the rear one (photo number 2, §7.2), both fetched at the same time.
 
-        A photo that cannot be written is logged and left out: the pass is recorded without it.
+        A photo that cannot be had or written is logged and left out: the pass is recorded
+        without it.
         """
-        image = event.scene_image()
-        if image is None and event.image_source is not None and self.disk.accepting_photos:
-            fetched = await event.image_source()
-            image = Image(fetched) if fetched is not None else None
-        if image is None and self.snapshot is not None and self.disk.accepting_photos:
-            snapshot = await self.snapshot.grab()
-            image = Image(snapshot) if snapshot is not None else None
-        if image is None:
-            return []
         if not self.disk.accepting_photos:
-            log.warning("photo storage is full of unforwarded data; pass recorded without photo")
+            if event.scene_image() is not None or self.snapshot or event.image_source:
+                log.warning(
+                    "photo storage is full of unforwarded data; pass recorded without photo"
+                )
             return []
-        data = image.data
+        front, rear = await asyncio.gather(self._front_image(event), self._rear_image(event))
+        photos = []
+        for number, image in ((FRONT_PHOTO, front), (REAR_PHOTO, rear)):
+            if image is not None and (photo := await self._store_photo(event, number, image)):
+                photos.append(photo)
+        return photos
+
+    async def _front_image(self, event: PlateEvent) -> bytes | None:
+        image = event.scene_image()
+        if image is not None:
+            return image.data
+        if event.image_source is not None and (fetched := await event.image_source()):
+            return fetched
+        return await self.snapshot.grab() if self.snapshot is not None else None
+
+    async def _rear_image(self, event: PlateEvent) -> bytes | None:
+        if self.rear is None or event.historical:  # a rear photo taken now would be wrong
+            return None
+        return await self.rear.grab()
+
+    async def _store_photo(
+        self, event: PlateEvent, number: int, original: bytes
+    ) -> NewPhoto | None:
+        data = original
         try:
             if len(data) > PHOTO_LIMIT:  # re-encode to the spec's 1 MB, off the event loop
                 data = await asyncio.to_thread(fit_jpeg, data)
-                log.info("photo re-encoded", original=len(image.data), sent=len(data))
-            path = await self.photos.write(data, event.received_at, self.id, FRONT_PHOTO)
-            if data is not image.data and self.photos.keep_originals:
-                await self.photos.write_original(image.data, path)
+                log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
+            path = await self.photos.write(data, event.received_at, self.id, number)
+            if data is not original and self.photos.keep_originals:
+                await self.photos.write_original(original, path)
         except PhotoError as exc:
             log.error("photo cannot be decoded; recording the pass without it", error=str(exc))
-            return []
+            return None
         except OSError as exc:
             log.error("photo could not be stored; recording the pass without it", error=str(exc))
-            return []
-        return [
-            NewPhoto(
-                FRONT_PHOTO,
-                self.direction.photo_type,
-                path,
-                len(data),
-                event.camera_time.timestamp(),
-            )
-        ]
+            return None
+        return NewPhoto(
+            number, self.direction.photo_type, path, len(data), event.camera_time.timestamp()
+        )
 
     async def _record(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
@@ -305,6 +320,7 @@ class Lane:
             vendor_id=event.vendor_id,
             decision=decision,
             flag=self._flag(event, photos),
+            raw=event.raw,
         )
         recorded = await self.store.record_pass(
             new, photos, forward_photos=self.platform.uploads_photos
@@ -405,8 +421,9 @@ class Lane:
         for task in list(self._background):
             task.cancel()
         await self.drain()
-        if self.snapshot is not None:
-            await self.snapshot.aclose()
+        for source in (self.snapshot, self.rear):
+            if source is not None:
+                await source.aclose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,9 +46,12 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
                 "barrier",
                 "gate_signal",
                 "confirmed_by",
+                "source",
             ):
                 print(f"{key:>13}: {row[key]}")
             print(f"{'received':>13}: {_time(row['received_at'], cfg)}")
+            if row["raw"]:
+                print(f"{'camera sent':>13}: {row['raw']}")
             for entry in await store.outbox_of(args.serial):
                 print(
                     f"  outbox {entry['id']}: {entry['kind']} {entry['state']}, attempts "

@@ -68,4 +68,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE photos ADD COLUMN pruned_at REAL;
     CREATE INDEX photos_kept ON photos (taken_at) WHERE pruned_at IS NULL;
     """,
+    # 3: what the camera sent (images elided), for diagnosis.
+    """
+    ALTER TABLE passes ADD COLUMN raw TEXT;
+    """,
 ]

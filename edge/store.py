@@ -45,6 +45,7 @@ class NewPass:
     vendor_id: str | None
     decision: Decision
     flag: str | None = None
+    raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +147,8 @@ class Store:
             cur = await self._db.execute(
                 "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
                 "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
-                "reason_code, reason, decided_by, verify_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reason_code, reason, decided_by, verify_json, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.serial,
                     new.lane_id,
@@ -165,6 +166,7 @@ class Store:
                     decision.reason,
                     decision.source,
                     verify_json,
+                    new.raw,
                 ),
             )
             pass_id = cur.lastrowid

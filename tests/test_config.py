@@ -88,6 +88,7 @@ def test_semantic_errors() -> None:
     text = EXAMPLE.read_text("utf-8").replace('id = "out-1"', 'id = "in-1"')
     text = text.replace('direction = "out"', 'direction = "in"')
     text = text.replace('kind = "vzenith-push"', 'kind = "generic-push"')
+    text = text.replace("comet_hold_seconds = 3.0", "")
     text = text.replace('[lanes.detector]\ndriver = "none"', '[lanes.detector]\ndriver = "virtual"')
     messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
     assert "used twice" in messages["lanes[1].id"]

@@ -11,7 +11,7 @@ import pytest
 from drivers.camera_reply import CameraReply
 from edge.events import ImageKind
 from edge.ingest.generic import parse_generic_data as parse_generic
-from edge.ingest.payload import PayloadError, RawPush, decode_body
+from edge.ingest.payload import RAW_LIMIT, PayloadError, RawPush, decode_body, diagnostic
 from edge.ingest.vzenith import parse_vzenith_data as parse_vzenith
 from edge.ingest.vzenith import vzenith_reply
 from edge.plates import PlateColor
@@ -210,3 +210,15 @@ def test_vzenith_reply_commands() -> None:
     body = vzenith_reply(long_pulse)["Response_AlarmInfoPlate"]
     assert body["info"] == "no"
     assert body["ivs_ioctrl"] == {"io": 0, "value": 2, "delay": 2000}
+
+
+def test_diagnostic_text_keeps_the_message_and_elides_images() -> None:
+    photo = "A" * 5000
+    kept = diagnostic(json.dumps({"plate": "豫A12345", "image": photo}).encode())
+    assert json.loads(kept) == {"plate": "豫A12345", "image": "<5000 characters>"}
+    multipart = b"--b\r\nContent-Type: text/xml\r\n\r\n<anpr/>\r\n--b\r\n\xff\xd8\xff\x00" * 400
+    text = diagnostic(multipart)
+    assert text.startswith("--b\r\nContent-Type: text/xml")
+    assert len(text) == RAW_LIMIT
+    assert "\x00" not in text
+    assert diagnostic("豫A12345") == "豫A12345"

@@ -42,6 +42,8 @@ async def test_dead_letters_can_be_listed_shown_and_retried(
         out = capsys.readouterr().out
         assert "record dead" in out
         assert "verdict: open" in out
+        assert "camera sent: {" in out  # the generic JSON push, kept for diagnosis
+        assert "characters>" in out  # …with its base64 photo elided
         assert await edge("show", "nope") == 1
         capsys.readouterr()
         assert await edge("list", "--state", "all") == 0

@@ -153,3 +153,27 @@ def test_rtsp_credentials_go_in_the_url_but_not_in_the_logs() -> None:
     assert source.stream is not None
     assert source.stream.url == "rtsp://10.0.0.5/Streaming/101"
     assert source.stream._open_url == "rtsp://admin:p%40ss%3A1@10.0.0.5/Streaming/101"
+
+
+async def test_a_rear_camera_adds_photo_number_2(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    runner, url = await _snapshot_server()
+    rear = {"url": url, "username": "admin", "password": "cam-pass", "auth": "basic"}
+    lane = {**GENERIC_LANE, "rear_snapshot": rear}
+    try:
+        cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane])
+        async with running_daemon(cfg) as daemon:
+            cam = camera(daemon)
+            await cam.push("豫A12345")  # the camera's own photo is the front one
+            await cam.aclose()
+            await wait_records(platform_sim, 1, photos=2)
+            (photos,) = platform_sim.photos.values()
+            assert sorted(p.info["zpbh"] for p in photos) == ["1", "2"]
+            row = await daemon.store.find_pass(next(iter(platform_sim.records)))
+            assert row is not None
+            front, back = await daemon.store.photos_of(row["id"])
+            assert jpeg_label(await daemon.photos.read(back["path"])) == "snapshot"
+            assert jpeg_label(await daemon.photos.read(front["path"])) != "snapshot"
+    finally:
+        await runner.cleanup()

@@ -18,6 +18,7 @@ import structlog
 from edge.config import DahuaPullCamera
 from edge.events import PlateEvent
 from edge.ingest.dahua import dahua_color
+from edge.ingest.payload import diagnostic
 from edge.ingest.reconnect import keep_connected
 from edge.lane import Lane
 from edge.plates import normalise_plate
@@ -110,6 +111,7 @@ class DahuaEventStream:
             received_at=received,
             received_mono=time.monotonic(),
             source="dahua-pull",
+            raw=diagnostic(data),
             vendor_id=f"dhp-{group}" if group is not None else None,
         )
 

@@ -26,7 +26,7 @@ from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
-from edge.ingest.payload import PayloadError, RawPush
+from edge.ingest.payload import PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.lane import Lane, LaneOutcome
 
@@ -199,6 +199,7 @@ class PushReceiver:
             received_at=received,
             received_mono=mono,
             source=kind,
+            raw=diagnostic(body),
             images=read.images,
             confidence=read.confidence,
             vendor_id=read.vendor_id,

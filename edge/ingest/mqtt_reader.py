@@ -15,7 +15,7 @@ from edge.config import MqttCamera
 from edge.events import PlateEvent
 from edge.ingest.generic import parse_generic
 from edge.ingest.milesight import parse_milesight
-from edge.ingest.payload import PayloadError, RawPush
+from edge.ingest.payload import PayloadError, RawPush, diagnostic
 from edge.ingest.reconnect import keep_connected
 from edge.ingest.vzenith import parse_vzenith
 from edge.lane import Lane
@@ -63,6 +63,7 @@ class MqttPlateReader:
                 received_at=received,
                 received_mono=time.monotonic(),
                 source=f"mqtt-{self.cfg.format}",
+                raw=diagnostic(payload),
                 images=read.images,
                 confidence=read.confidence,
                 vendor_id=read.vendor_id,

@@ -31,6 +31,7 @@ from onvif.exceptions import ONVIFError
 from edge.config import OnvifCamera, OnvifTopic
 from edge.events import PlateEvent
 from edge.ingest.generic import parse_color
+from edge.ingest.payload import diagnostic
 from edge.ingest.reconnect import keep_connected
 from edge.lane import Lane
 from edge.photos import is_jpeg
@@ -190,6 +191,7 @@ class OnvifPlateReader:
             received_at=now,
             received_mono=time.monotonic(),
             source="onvif",
+            raw=diagnostic({"topic": str(topic_value), **items}),
             confidence=self._confidence(items, mapping),
             image_source=self._picture(items.get(mapping.picture or "")),
         )

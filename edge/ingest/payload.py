@@ -95,3 +95,34 @@ def images_from(
         for key, kind in wanted
         if (image := b64_image(fields.get(key), kind, f"{where}{key}")) is not None
     )
+
+
+#: Characters of a camera's message kept with its pass, for diagnosis.
+RAW_LIMIT = 4096
+_LONG = 200  # longer strings (base64 images) are replaced by their length
+
+
+def _elide(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _LONG:
+        return f"<{len(value)} characters>"
+    if isinstance(value, dict):
+        return {k: _elide(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_elide(v) for v in value]
+    return value
+
+
+def diagnostic(message: bytes | str | dict[str, Any] | list[Any]) -> str:
+    """What a camera sent, as text to keep with the pass: JSON with its images elided, other
+    text cut at ``RAW_LIMIT`` characters (a multipart body keeps its XML part, which comes
+    first), binary bytes replaced."""
+    if isinstance(message, bytes):
+        body = message
+        try:
+            message = json.loads(decode_text(body))
+        except (PayloadError, ValueError):
+            text = body[:RAW_LIMIT].decode("utf-8", "replace")
+            return "".join(ch if ch.isprintable() or ch in "\r\n\t" else "\ufffd" for ch in text)
+    if isinstance(message, str):
+        return message[:RAW_LIMIT]
+    return json.dumps(_elide(message), ensure_ascii=False, default=str)[:RAW_LIMIT]

@@ -74,6 +74,7 @@ class SerialPlateReader:
             received_at=now,
             received_mono=time.monotonic(),
             source="serial",
+            raw=line.decode(self.cfg.encoding, errors="replace"),
         )
 
     async def run(self) -> None:
