@@ -85,9 +85,14 @@ def cmd_drivers_test(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.sim.demo import run_demo  # noqa: PLC0415
+    from edge.sim.mqtt_broker import BrokerMissingError  # noqa: PLC0415
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed, args.platform))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed, args.platform))
+    except BrokerMissingError as exc:
+        print(f"the MQTT demo needs a broker: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 
@@ -221,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
             "onvif",
             "dahua-pull",
             "serial",
+            "mqtt",
         ],
         default="vzenith",
         help="the entrance camera's push format",

@@ -83,6 +83,7 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
         ("city", "onvif"),
         ("province", "dahua-pull"),
         ("city", "serial"),
+        ("city", "mqtt"),  # mosquitto comes from scripts/system-packages
     ],
 )
 async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:

@@ -2,61 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
+from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import GENERIC_LANE, eventually, make_config, running_daemon
-from tests.test_cli import free_port
 
 
-class Broker:
+class Broker(MosquittoBroker):
     def __init__(self, tmp_path: Path) -> None:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(binary).exists():
+        try:
+            super().__init__(tmp_path)
+        except BrokerMissingError:
             if os.environ.get("CI") == "true":
                 pytest.fail("mosquitto is missing (scripts/system-packages installs it)")
             pytest.skip("mosquitto is not installed (run scripts/system-packages as root)")
-        self.binary, self.port = binary, free_port()
-        self.conf = tmp_path / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            self.binary,
-            "-c",
-            str(self.conf),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-
-        async def accepting() -> bool:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                return False
-            writer.close()
-            return True
-
-        await eventually(accepting)
-
-    async def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            await self.proc.wait()
-            self.proc = None
-
-    async def publish(self, topic: str, payload: bytes) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port) as client:
-            await client.publish(topic, payload, qos=1)
 
 
 @pytest.fixture

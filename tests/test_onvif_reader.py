@@ -19,6 +19,7 @@ from edge.daemon import Daemon
 from edge.ingest.onvif_reader import WSDL_DIR, OnvifPlateReader
 from edge.lane import Lane
 from edge.plates import PlateColor
+from edge.sim.jpeg import jpeg_label
 from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import GENERIC_LANE, eventually, make_config, running_daemon
@@ -154,3 +155,19 @@ def test_confidence_scales_to_a_percentage() -> None:
     assert OnvifPlateReader._confidence({"Likelihood": "96"}, hikvision) == 96
     assert OnvifPlateReader._confidence({"Likelihood": "n/a"}, hikvision) is None
     assert OnvifPlateReader._confidence({}, hikvision) is None
+
+
+async def test_events_without_a_picture_get_the_onvif_snapshot(
+    tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
+) -> None:
+    device.picture_uri_in_events = False  # like Axis: the plate alone
+    async with subscribed(tmp_path, platform_sim, device) as (daemon, lane):
+        device.plate("豫A12345")
+        await eventually(lambda: len(_passes(daemon)) == 1)
+        await lane.drain()
+        (serial,) = _passes(daemon, "SELECT serial FROM passes")[0]
+        row = await daemon.store.find_pass(serial)
+        assert row is not None
+        (photo,) = await daemon.store.photos_of(row["id"])
+        picture = await daemon.photos.read(photo["path"])
+        assert jpeg_label(picture) == "onvif picture snapshot"  # via GetSnapshotUri

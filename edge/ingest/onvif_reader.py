@@ -96,6 +96,7 @@ class OnvifPlateReader:
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.health = lane.camera
         self.clock_offset: timedelta | None = None  # the device's clock minus ours
+        self.snapshot_uri: str | None = None  # the camera's ONVIF snapshot, for bare events
         self._lost = False
         self._pictures = httpx.AsyncClient(
             auth=httpx.DigestAuth(cfg.username, cfg.password.get_secret_value()), timeout=2.0
@@ -131,6 +132,7 @@ class OnvifPlateReader:
         try:
             await camera.update_xaddrs()
             self._note_clock(camera.dt_diff)
+            self.snapshot_uri = await self._snapshot_uri(camera)
             self._lost = False
             manager = await camera.create_pullpoint_manager(
                 timedelta(seconds=self.cfg.subscription_seconds), self._subscription_lost
@@ -142,6 +144,19 @@ class OnvifPlateReader:
             if manager is not None:
                 await manager.shutdown()  # cancels renewals; best-effort Unsubscribe
             await camera.close()
+
+    async def _snapshot_uri(self, camera: Any) -> str | None:
+        """The snapshot URI of the camera's first media profile, for events that carry no
+        picture (unless the lane has its own [lanes.snapshot]); None if it has none."""
+        if self.lane.snapshot is not None:
+            return None
+        try:
+            profiles = await (await camera.create_media_service()).GetProfiles()
+            uri = await camera.get_snapshot_uri(profiles[0].token) if profiles else None
+        except (*ERRORS, IndexError, AttributeError) as exc:
+            log.warning("no ONVIF snapshot URI; bare events get no photo", error=repr(exc))
+            return None
+        return str(uri) if uri else None
 
     def _note_clock(self, offset: timedelta | None) -> None:
         self.clock_offset = offset
@@ -193,7 +208,7 @@ class OnvifPlateReader:
             source="onvif",
             raw=diagnostic({"topic": str(topic_value), **items}),
             confidence=self._confidence(items, mapping),
-            image_source=self._picture(items.get(mapping.picture or "")),
+            image_source=self._picture(items.get(mapping.picture or "") or self.snapshot_uri),
         )
 
     def _true_time(self, utc: Any, now: datetime) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import tempfile
 from collections import deque
@@ -24,6 +25,7 @@ from edge.logsetup import setup_logging
 from edge.plates import PlateColor
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
 from edge.sim.dahua_camera import DahuaCameraSim
+from edge.sim.mqtt_broker import MosquittoBroker
 from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -101,9 +103,18 @@ format = "console"
 #: Cameras the demo can put at the entrance: the push formats, and those the daemon pulls from
 #: (their doubles are started by the demo: an ONVIF device, a Dahua event stream, a serial port).
 DemoCamera = Literal[
-    "vzenith", "hikvision", "dahua", "milesight", "generic", "onvif", "dahua-pull", "serial"
+    "vzenith",
+    "hikvision",
+    "dahua",
+    "milesight",
+    "generic",
+    "onvif",
+    "dahua-pull",
+    "serial",
+    "mqtt",
 ]
-PULLED = ("onvif", "dahua-pull", "serial")
+PULLED = ("onvif", "dahua-pull", "serial", "mqtt")
+MQTT_TOPIC = "cameras/gate1/plates"
 
 
 def _camera_section(camera: DemoCamera, address: str) -> str:
@@ -120,6 +131,9 @@ def _camera_section(camera: DemoCamera, address: str) -> str:
         )
     if camera == "serial":
         return f'kind = "serial"\nport = "{address}"'
+    if camera == "mqtt":
+        host, port = address.rsplit(":", 1)
+        return f'kind = "mqtt"\nhost = "{host}"\nport = {port}\ntopic = "{MQTT_TOPIC}"'
     return f'kind = "{camera}-push"'
 
 
@@ -175,6 +189,7 @@ class Demo:
             ProvincePlatformSim() if platform == "province" else CityPlatformSim()
         )
         self.inside: list[str] = []
+        self._message_ids = itertools.count(1)
         self.recent: deque[str | None] = deque(
             maxlen=5
         )  # a refused truck does not come back at once
@@ -190,6 +205,10 @@ class Demo:
             self.dahua = DahuaCameraSim()
             await self.dahua.start()
             return f"127.0.0.1:{self.dahua.port}"
+        if self.camera == "mqtt":
+            self.broker = MosquittoBroker(self.workdir)  # raises BrokerMissingError
+            await self.broker.start()
+            return f"127.0.0.1:{self.broker.port}"
         self.serial = VirtualSerialPort(self.workdir / "ttyANPR", lambda _data: None)
         self.serial.plug()
         return str(self.serial.path)
@@ -258,6 +277,14 @@ class Demo:
             self.onvif.plate(text)
         elif self.camera == "dahua-pull":
             self.dahua.plate(text)
+        elif self.camera == "mqtt":  # the generic JSON, with its photo
+            message = self.entrance.payload(
+                plate, PlateColor.YELLOW, image=True, plate_id=next(self._message_ids)
+            )
+            await self.broker.publish(MQTT_TOPIC, json.dumps(message).encode())
+        elif plate is None:
+            _say("无牌车 进厂 entry (serial): the recogniser prints nothing without a plate")
+            return False
         else:
             self.serial.write(f"PLATE:{text}\r\n".encode("gbk"))
         for _ in range(150):  # up to 3 s
@@ -310,6 +337,8 @@ class Demo:
             await self.dahua.stop()
         elif self.camera == "serial":
             self.serial.unplug()
+        elif self.camera == "mqtt":
+            await self.broker.stop()
 
 
 _PLATES = [*DEMO_VEHICLES, "豫A3F21K", "豫G90872", "鲁H1234S", "豫P66Q21"]

@@ -39,6 +39,7 @@ _HEAD = (
     '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
     'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
     'xmlns:tev="http://www.onvif.org/ver10/events/wsdl" '
+    'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
     'xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" '
     'xmlns:wsa="http://www.w3.org/2005/08/addressing" '
     'xmlns:tt="http://www.onvif.org/ver10/schema" '
@@ -89,6 +90,7 @@ class OnvifCameraSim(CameraApiSim):
     renewed: int = 0
     auth_failures: int = 0
     pictures_served: int = 0
+    picture_uri_in_events: bool = True  # False: like Axis, the event has no picture
     _queue: dict[str, asyncio.Queue[Notification | None]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _guard: DigestGuard | None = None
@@ -102,6 +104,7 @@ class OnvifCameraSim(CameraApiSim):
             [
                 web.post("/onvif/device_service", self._device),
                 web.post("/onvif/Events", self._events),
+                web.post("/onvif/Media", self._media),
                 web.post("/onvif/Subscription/{sub}", self._subscription),
                 web.get("/picture/{n}.jpg", self._picture),
             ]
@@ -124,12 +127,9 @@ class OnvifCameraSim(CameraApiSim):
         Axis's ``text`` on other topics)."""
         n = next(self._ids)
         if topic == HIKVISION_TOPIC:
-            data = {
-                "PlateNumber": plate,
-                "Likelihood": likelihood,
-                "PictureUri": f"{self.url}/picture/{n}.jpg",
-                "VehicleDirection": "forward",
-            }
+            data = {"PlateNumber": plate, "Likelihood": likelihood, "VehicleDirection": "forward"}
+            if self.picture_uri_in_events:
+                data["PictureUri"] = f"{self.url}/picture/{n}.jpg"
         else:
             data = {"text": plate}
         self.notify(Notification(topic, data, self.now(), operation))
@@ -198,6 +198,7 @@ class OnvifCameraSim(CameraApiSim):
                 for ns, path in (
                     ("http://www.onvif.org/ver10/device/wsdl", "/onvif/device_service"),
                     ("http://www.onvif.org/ver10/events/wsdl", "/onvif/Events"),
+                    ("http://www.onvif.org/ver10/media/wsdl", "/onvif/Media"),
                 )
             )
             return _soap(f"<tds:GetServicesResponse>{services}</tds:GetServicesResponse>")
@@ -221,6 +222,25 @@ class OnvifCameraSim(CameraApiSim):
             f"<wsnt:TerminationTime>{_iso(now + self.termination)}</wsnt:TerminationTime>"
             "</tev:CreatePullPointSubscriptionResponse>"
         )
+
+    async def _media(self, request: web.Request) -> web.Response:
+        envelope, operation = await self._parse(request)
+        if not self._authorised(envelope):
+            return _fault("Sender not authorized")
+        if operation == "GetProfiles":
+            return _soap(
+                '<trt:GetProfilesResponse><trt:Profiles token="Profile_1" fixed="true">'
+                "<tt:Name>mainStream</tt:Name></trt:Profiles></trt:GetProfilesResponse>"
+            )
+        if operation == "GetSnapshotUri":
+            return _soap(
+                "<trt:GetSnapshotUriResponse><trt:MediaUri>"
+                f"<tt:Uri>{self.url}/picture/snapshot.jpg</tt:Uri>"
+                "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+                "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot>"
+                "<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetSnapshotUriResponse>"
+            )
+        return _fault(f"{operation} is not supported here")
 
     async def _subscription(self, request: web.Request) -> web.Response:
         envelope, operation = await self._parse(request)
@@ -274,7 +294,7 @@ class OnvifCameraSim(CameraApiSim):
         assert self._guard is not None
         self._guard.check(request)
         self.pictures_served += 1
-        label = f"onvif picture {request.match_info['n']}"
+        label = f"onvif picture {request.match_info['n']}"  # "snapshot" for the snapshot URI
         return web.Response(body=sample_jpeg(label), content_type="image/jpeg")
 
 

@@ -1,0 +1,60 @@
+"""A mosquitto broker on a free port of 127.0.0.1, for the MQTT demo and tests (mosquitto
+itself comes from the system's packages: ``apt-get install mosquitto``)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from pathlib import Path
+
+import aiomqtt
+
+
+class BrokerMissingError(RuntimeError):
+    """mosquitto is not installed."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MosquittoBroker:
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise BrokerMissingError("mosquitto is not installed (apt-get install mosquitto)")
+        self.binary, self.port = binary, _free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            "-c",
+            str(self.conf),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        async with asyncio.timeout(timeout):
+            while True:  # until it accepts connections
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                except OSError:
+                    await asyncio.sleep(0.02)
+                    continue
+                writer.close()
+                return
+
+    async def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            await self.proc.wait()
+            self.proc = None
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port) as client:
+            await client.publish(topic, payload, qos=1)
