@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -97,9 +98,38 @@ class PlatformConfig(_Section):
 
 class DecisionConfig(_Section):
     duplicate_window_seconds: float = Field(default=60, ge=0)
+    #: A vehicle without a type (§7.7) is heavy from this gross vehicle mass on.
+    heavy_gvm_kg: float = Field(default=12000, gt=0)
     offline_policy: Literal["allow", "deny", "cache"] = "cache"
     offline_cache_ttl_hours: Seconds = 24.0
     offline_cache_miss: Literal["allow", "deny"] = "deny"
+
+
+class ListedPlate(_Section):
+    plate: str = Field(min_length=2, max_length=16)
+    reason: str = Field(default="", max_length=32, description="shown on the LED and recorded")
+    until: datetime | None = Field(default=None, description="expiry, e.g. 2026-12-31T00:00:00")
+
+
+class ListsConfig(_Section):
+    """The gate's own lists: in-plant vehicles (always allowed, still recorded), allow and deny
+    lists; a plate on several lists: deny, then in-plant, then allow."""
+
+    in_plant: list[ListedPlate] = []
+    allow: list[ListedPlate] = []
+    deny: list[ListedPlate] = []
+
+
+class ControlPlanConfig(_Section):
+    """A heavy-pollution control plan defined (and scheduled) by the technician."""
+
+    name: str = Field(min_length=1, max_length=64)
+    strategy: int = Field(ge=1, le=7, description="§7.20 管控策略")
+    level: int = Field(default=1, ge=1, le=4, description="§7.18 管控等级")
+    area: int = Field(default=1, ge=1, le=2, description="§7.19 管控区域")
+    start: datetime
+    end: datetime | None = None
+    baseline_heavy_entries: int = Field(default=0, ge=0)
 
 
 class PushCamera(_Section):
@@ -528,6 +558,8 @@ class Config(BaseSettings):
     platform: PlatformConfig
     lanes: list[LaneConfig] = Field(min_length=1)
     modbus: dict[str, ModbusBusConfig] = {}
+    lists: ListsConfig = ListsConfig()
+    control_plans: list[ControlPlanConfig] = []
     decision: DecisionConfig = DecisionConfig()
     storage: StorageConfig = StorageConfig()
     forwarder: ForwarderConfig = ForwarderConfig()

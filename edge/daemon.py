@@ -25,6 +25,7 @@ from edge.link import LinkMonitor
 from edge.monitor import BacklogMonitor
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
+from edge.plans import PlanBook, build_lists
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
 from edge.platform.province import ProvincePlatform
@@ -94,6 +95,8 @@ class Daemon:
         cfg = self.cfg
         self.store = await Store.open(cfg.storage.database, self._clock)
         self.devices = DeviceBuilder(cfg)
+        self.plans = PlanBook(self.store, cfg.control_plans, cfg.site.zone)
+        lists = build_lists(cfg.lists, cfg.site.zone)
         for lane_cfg in cfg.lanes:
             self.lanes[lane_cfg.id] = Lane(
                 lane_cfg,
@@ -106,6 +109,8 @@ class Daemon:
                 store=self.store,
                 photos=self.photos,
                 devices=self.devices.lane(lane_cfg),
+                plans=self.plans,
+                lists=lists,
                 activity=self.activity,
                 disk=self.disk,
                 clock=self._clock,

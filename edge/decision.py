@@ -6,13 +6,27 @@ Every :class:`Decision` says why, in a machine code (recorded, counted) and in C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
-from edge.codes import ControlFlag
+from edge.codes import ControlFlag, Direction
+from edge.control_plan import STOP_ALL, ControlPlan, forbidden, is_heavy
+from edge.local_lists import LocalLists
 from edge.platform.base import VerifyAnswer
 
 Source = Literal["platform", "offline", "local", "camera"]
+
+BLACKLIST_NAMES = {
+    "1": "路检不合格",
+    "2": "入户检查不合格",
+    "3": "遥感超标",
+    "4": "逾期未维修",
+    "5": "多次检验不合格",
+    "6": "冒黑烟",
+    "9": "其他",
+}
+EXEMPT_NAMES = {"1": "深度治理改造合格", "2": "重点物资运输保障"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,35 +45,113 @@ class CachedAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class GateContext:
+    """What the gate itself knows beyond the platform's answer."""
+
+    when: datetime
+    direction: Direction = Direction.IN
+    lists: LocalLists = field(default_factory=LocalLists)
+    plan: ControlPlan | None = None
+    heavy_entries_today: int = 0  # entries counted against the plan's quota so far today
+    heavy_gvm_kg: float = 12000.0
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     open: bool
     code: str
     reason: str
     source: Source
     answer: VerifyAnswer | None = None
+    #: Why a guard should look at the pass ("needs-registration": the platform's record of
+    #: the vehicle is incomplete and should be completed, shareVehInfo / VehElecAccountAdd).
+    flag: str | None = None
 
     @property
     def verdict(self) -> str:
         return "open" if self.open else "refuse"
 
 
-def _from_answer(answer: VerifyAnswer, source: Source, prefix: str) -> Decision:
+def _flag(answer: VerifyAnswer) -> str | None:
+    return "needs-registration" if answer.need_complete in ("1", "2") else None
+
+
+def _judge_with_plan(
+    answer: VerifyAnswer, source: Source, prefix: str, ctx: GateContext | None
+) -> Decision:
+    """isControl 2 (or an offline decision): the active control plan judges."""
+    flag = _flag(answer)
+
+    def verdict(code: str, reason: str, *, open_: bool) -> Decision:
+        return Decision(
+            open=open_,
+            code=f"{prefix}{code}",
+            reason=reason,
+            source=source,
+            answer=answer,
+            flag=flag,
+        )
+
+    plan = ctx.plan if ctx is not None else None
+    if ctx is None or plan is None:
+        return verdict("gate-decides", "无管控方案", open_=True)
+    if answer.blacklist in BLACKLIST_NAMES:
+        return verdict("blacklist", f"黑名单 {BLACKLIST_NAMES[answer.blacklist]}", open_=False)
+    if answer.exempt in EXEMPT_NAMES and plan.strategy != STOP_ALL:
+        return verdict("exempt", f"豁免 {EXEMPT_NAMES[answer.exempt]}", open_=True)
+    heavy = is_heavy(answer.vehicle_type, answer.gvm, ctx.heavy_gvm_kg)
+    emission = "" if answer.need_complete == "1" else answer.emission  # not to be trusted
+    why = forbidden(plan, fuel=answer.fuel, emission=emission, heavy=heavy)
+    if why is not None:
+        code = "plan-incomplete" if answer.need_complete == "1" else "plan-forbids"
+        return verdict(code, why, open_=False)
+    quota = plan.quota
+    if quota is not None and heavy is not False and ctx.direction is Direction.IN:
+        if ctx.heavy_entries_today >= quota:
+            return verdict("quota-full", "今日运输配额已满 重污染管控", open_=False)
+        left = quota - ctx.heavy_entries_today - 1
+        return verdict("quota", f"管控期配额内 剩余{left}", open_=True)
+    return verdict("plan-allows", "符合管控方案", open_=True)
+
+
+def _from_answer(
+    answer: VerifyAnswer, source: Source, prefix: str, ctx: GateContext | None = None
+) -> Decision:
     if answer.control is ControlFlag.CLEAR:
         return Decision(
-            open=True, code=f"{prefix}clear", reason="未管控", source=source, answer=answer
+            open=True,
+            code=f"{prefix}clear",
+            reason="未管控",
+            source=source,
+            answer=answer,
+            flag=_flag(answer),
         )
     if answer.control is ControlFlag.CONTROLLED:
+        reason = answer.reason or "管控车辆"
         return Decision(
             open=False,
             code=f"{prefix}controlled",
-            reason=answer.reason or "管控车辆",
+            reason=reason,
             source=source,
             answer=answer,
+            flag=_flag(answer),
         )
-    # isControl 2: the gate judges with its active control plan; without one, allowed.
-    return Decision(
-        open=True, code=f"{prefix}gate-decides", reason="无管控方案", source=source, answer=answer
-    )
+    return _judge_with_plan(answer, source, prefix, ctx)
+
+
+def _from_lists(plate: str | None, ctx: GateContext | None) -> Decision | None:
+    entry = ctx.lists.match(plate, ctx.when) if ctx is not None else None
+    if entry is None:
+        return None
+    if entry.kind == "deny":
+        return Decision(
+            open=False, code="deny-list", reason=entry.reason or "禁止名单", source="local"
+        )
+    if entry.kind == "in-plant":
+        return Decision(
+            open=True, code="in-plant", reason=entry.reason or "场内车辆", source="local"
+        )
+    return Decision(open=True, code="allow-list", reason=entry.reason or "允许名单", source="local")
 
 
 def decide(
@@ -69,23 +161,37 @@ def decide(
     offline: OfflineRules,
     cached: CachedAnswer | None,
     now: float,
+    plate: str | None = None,
+    context: GateContext | None = None,
 ) -> Decision:
-    """Decide for one vehicle.
+    """Decide for one vehicle, in this order:
 
-    ``answer`` is ``None`` when the platform could not answer within the deadline; then the
-    offline rules apply. A vehicle without a readable plate cannot be checked: it is refused
-    and left to the guard.
+    1. no readable plate: refused, left to the guard;
+    2. the local lists: deny, then in-plant (always allowed, still recorded), then allow;
+    3. the platform's answer: isControl 0 → open, 1 → refused with its reason, 2 → the active
+       control plan judges (blacklist, exemption, strategy, quota; no plan → open);
+    4. no answer within the deadline: the offline policy — a cached answer within its TTL
+       judged as above (flagged offline), else the configured default; a plan that stops all
+       transport refuses.
     """
     if no_plate:
         return Decision(open=False, code="no-plate", reason="无牌车 请联系门卫", source="local")
+    listed = _from_lists(plate, context)
+    if listed is not None:
+        return listed
     if answer is not None:
-        return _from_answer(answer, "platform", "platform-")
+        return _from_answer(answer, "platform", "platform-", context)
+    plan = context.plan if context is not None else None
+    if plan is not None and plan.strategy == STOP_ALL:
+        return Decision(
+            open=False, code="offline-plan-stop", reason="停止车辆运输 平台离线", source="offline"
+        )
     if offline.policy == "allow":
         return Decision(open=True, code="offline-allow", reason="平台离线 放行", source="offline")
     if offline.policy == "deny":
         return Decision(open=False, code="offline-deny", reason="平台离线 禁止", source="offline")
     if cached is not None and now - cached.at <= offline.cache_ttl_seconds:
-        return _from_answer(cached.answer, "offline", "offline-cache-")
+        return _from_answer(cached.answer, "offline", "offline-cache-", context)
     if offline.cache_miss == "allow":
         return Decision(
             open=True, code="offline-cache-miss-allow", reason="平台离线 放行", source="offline"

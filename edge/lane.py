@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -25,15 +26,17 @@ from edge.activity import LaneActivity
 from edge.camera_health import CameraHealth
 from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
-from edge.decision import Decision, OfflineRules, camera_decided, decide
+from edge.decision import Decision, GateContext, OfflineRules, camera_decided, decide
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
 from edge.led_text import led_lines
 from edge.link import LinkMonitor
+from edge.local_lists import LocalLists
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
 from edge.photo_fit import PhotoError, fit_jpeg
 from edge.photos import PhotoStore
+from edge.plans import PlanBook
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
 from edge.retention import DiskState
@@ -72,6 +75,8 @@ class Lane:
         devices: LaneDevices,
         activity: LaneActivity | None = None,
         disk: DiskState | None = None,
+        plans: PlanBook | None = None,
+        lists: LocalLists | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,6 +93,8 @@ class Lane:
         self.verify_deadline = verify_deadline
         self.platform, self.link, self.store, self.photos = platform, link, store, photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
+        self.heavy_gvm_kg = decision.heavy_gvm_kg
+        self.plans, self.lists = plans, lists or LocalLists()
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
@@ -202,13 +209,24 @@ class Lane:
         cached = None
         if answer is None and event.plate is not None and self.offline.policy == "cache":
             cached = await self.store.cached_answer(event.plate)
+        now = self._clock()
         return decide(
             no_plate=event.plate is None,
             answer=answer,
             offline=self.offline,
             cached=cached,
-            now=self._clock(),
+            now=now,
+            plate=event.plate,
+            context=await self._context(datetime.fromtimestamp(now, self.site.zone)),
         )
+
+    async def _context(self, when: datetime) -> GateContext:
+        plan = await self.plans.active(when) if self.plans is not None else None
+        used = 0
+        if plan is not None and plan.quota is not None and self.direction is Direction.IN:
+            midnight = when.replace(hour=0, minute=0, second=0, microsecond=0)
+            used = await self.store.count_codes_since("quota", midnight.timestamp(), "in")
+        return GateContext(when, self.direction, self.lists, plan, used, self.heavy_gvm_kg)
 
     async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
         assert event.plate is not None
@@ -319,7 +337,7 @@ class Lane:
             source=event.source,
             vendor_id=event.vendor_id,
             decision=decision,
-            flag=self._flag(event, photos),
+            flag=decision.flag or self._flag(event, photos),
             raw=event.raw,
         )
         recorded = await self.store.record_pass(

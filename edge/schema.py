@@ -72,4 +72,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE passes ADD COLUMN raw TEXT;
     """,
+    # 4: control plans started, changed and closed at the gate (or by a technician's command).
+    """
+    CREATE TABLE control_plans (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL,
+        strategy    INTEGER NOT NULL CHECK (strategy BETWEEN 1 AND 7),   -- §7.20
+        level       INTEGER NOT NULL DEFAULT 1,                          -- §7.18
+        area        INTEGER NOT NULL DEFAULT 1,                          -- §7.19
+        starts_at   REAL    NOT NULL,
+        ends_at     REAL,                                                -- expected end
+        baseline    INTEGER NOT NULL DEFAULT 0,  -- heavy entries on a normal day
+        closed_at   REAL,
+        created_by  TEXT    NOT NULL,
+        created_at  REAL    NOT NULL
+    );
+    CREATE INDEX passes_code ON passes (reason_code, received_at);
+    """,
 ]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from edge.codes import GateSignal
+from edge.control_plan import ControlPlan
 from edge.decision import CachedAnswer, Decision
 from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
@@ -271,6 +272,51 @@ class Store:
         if not rows:
             raise KeyError(pass_id)
         return rows[0]
+
+    # -- control plans -----------------------------------------------------------------------
+    async def add_plan(self, plan: ControlPlan, by: str) -> int:
+        async def write() -> int:
+            cur = await self._db.execute(
+                "INSERT INTO control_plans (name, strategy, level, area, starts_at, ends_at, "
+                "baseline, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    plan.name,
+                    plan.strategy,
+                    plan.level,
+                    plan.area,
+                    plan.start.timestamp() if plan.start else self._clock(),
+                    plan.end.timestamp() if plan.end else None,
+                    plan.baseline_heavy_entries,
+                    by,
+                    self._clock(),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self._transaction(write)
+
+    async def close_plan(self, plan_id: int) -> bool:
+        async def write() -> bool:
+            cur = await self._db.execute(
+                "UPDATE control_plans SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
+                (self._clock(), plan_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._transaction(write)
+
+    async def plans(self) -> list[sqlite3.Row]:
+        return await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
+
+    async def count_codes_since(self, suffix: str, since: float, direction: str) -> int:
+        """Passes since ``since`` whose reason code ends with ``suffix`` (e.g. quota entries)."""
+        rows = await self._fetchall(
+            "SELECT count(*) AS n FROM passes WHERE received_at >= ? AND direction = ? "
+            "AND reason_code LIKE ?",
+            (since, direction, f"%-{suffix}"),
+        )
+        return int(rows[0]["n"])
 
     async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
         rows = await self._fetchall(

@@ -1,0 +1,89 @@
+"""The gate's lists as configured, and which control plan is in force: the plans scheduled
+in the config and those started at the gate (``edge plan start``, later the status page), kept
+in SQLite. When several are in force, the one started last applies. Plans are re-read from the
+store every ``REFRESH_SECONDS``, so one started by a command beside the running daemon takes
+effect within that time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from edge.config import ControlPlanConfig, ListedPlate, ListsConfig
+from edge.control_plan import ControlPlan
+from edge.local_lists import ListEntry, ListKind, LocalLists
+from edge.store import Store
+
+REFRESH_SECONDS = 5.0
+
+
+def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def build_lists(cfg: ListsConfig, zone: ZoneInfo) -> LocalLists:
+    """The lists of the config (the status page will edit them too)."""
+    kinds: tuple[tuple[ListKind, list[ListedPlate]], ...] = (
+        ("in-plant", cfg.in_plant),
+        ("allow", cfg.allow),
+        ("deny", cfg.deny),
+    )
+    return LocalLists(
+        ListEntry(e.plate, kind, e.reason, _aware(e.until, zone) if e.until else None)
+        for kind, entries in kinds
+        for e in entries
+    )
+
+
+def plan_from_config(cfg: ControlPlanConfig, zone: ZoneInfo) -> ControlPlan:
+    return ControlPlan(
+        name=cfg.name,
+        strategy=cfg.strategy,
+        level=cfg.level,
+        area=cfg.area,
+        start=_aware(cfg.start, zone),
+        end=_aware(cfg.end, zone) if cfg.end else None,
+        baseline_heavy_entries=cfg.baseline_heavy_entries,
+    )
+
+
+class PlanBook:
+    def __init__(
+        self,
+        store: Store,
+        configured: Sequence[ControlPlanConfig],
+        zone: ZoneInfo,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store, self.zone, self._mono = store, zone, monotonic
+        self.configured = [plan_from_config(p, zone) for p in configured]
+        self._stored: list[ControlPlan] = []
+        self._read_at: float | None = None
+
+    async def refresh(self) -> None:
+        plans = []
+        for row in await self.store.plans():
+            if row["closed_at"] is not None:
+                continue
+            plans.append(
+                ControlPlan(
+                    name=row["name"],
+                    strategy=row["strategy"],
+                    level=row["level"],
+                    area=row["area"],
+                    start=datetime.fromtimestamp(row["starts_at"], self.zone),
+                    end=datetime.fromtimestamp(row["ends_at"], self.zone)
+                    if row["ends_at"]
+                    else None,
+                    baseline_heavy_entries=row["baseline"],
+                )
+            )
+        self._stored, self._read_at = plans, self._mono()
+
+    async def active(self, when: datetime) -> ControlPlan | None:
+        if self._read_at is None or self._mono() - self._read_at > REFRESH_SECONDS:
+            await self.refresh()
+        in_force = [p for p in (*self.configured, *self._stored) if p.active_at(when)]
+        return max(in_force, key=lambda p: p.start or when, default=None)
