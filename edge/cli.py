@@ -64,6 +64,35 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return asyncio.run(run_outbox(cfg, args))
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from edge.config import Config  # noqa: PLC0415
+    from edge.plan_cli import run_plan  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    return asyncio.run(run_plan(cfg, args))
+
+
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser("plan", help="start, schedule, close and list control plans")
+    plan.add_argument("--config", type=Path, required=True)
+    plan_sub = plan.add_subparsers(dest="action", required=True)
+    start = plan_sub.add_parser("start", help="start (or schedule) a control plan")
+    start.add_argument("--name", required=True)
+    start.add_argument("--strategy", type=int, choices=range(1, 8), required=True, help="§7.20")
+    start.add_argument("--level", type=int, choices=range(1, 5), default=1, help="§7.18")
+    start.add_argument("--area", type=int, choices=(1, 2), default=1, help="§7.19")
+    start.add_argument("--start", help="ISO time (default: now)")
+    start.add_argument("--end", help="expected end, ISO time")
+    start.add_argument("--baseline", type=int, default=0, help="heavy entries on a normal day")
+    close = plan_sub.add_parser("close", help="close a plan")
+    close.add_argument("id", type=int)
+    plan_sub.add_parser("list", help="the plans of the config and of the gate")
+    plan.set_defaults(func=cmd_plan)
+
+
 def cmd_drivers_test(args: argparse.Namespace) -> int:
     from edge.config import Config  # noqa: PLC0415
     from edge.drivers_cli import run_drivers_test  # noqa: PLC0415
@@ -211,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.set_defaults(func=cmd_outbox)
 
     _add_drivers(sub)
+    _add_plan(sub)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")

@@ -87,3 +87,14 @@ class PlanBook:
             await self.refresh()
         in_force = [p for p in (*self.configured, *self._stored) if p.active_at(when)]
         return max(in_force, key=lambda p: p.start or when, default=None)
+
+    async def start(self, plan: ControlPlan, by: str) -> int:
+        """Start (or schedule) a plan at the gate; in force for this daemon at once."""
+        plan_id = await self.store.add_plan(plan, by)
+        await self.refresh()
+        return plan_id
+
+    async def close(self, plan_id: int) -> bool:
+        closed = await self.store.close_plan(plan_id)
+        await self.refresh()
+        return closed

@@ -62,7 +62,10 @@ def config_data(
         "web": {"port": 0},
     }
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
+        if isinstance(values, list):
+            data[name] = values
+        else:
+            data.setdefault(name, {}).update(values)
     return data
 
 

@@ -1,0 +1,62 @@
+"""``edge plan start|close|list``: a technician (or the enterprise's environment officer) starts,
+schedules and closes a heavy-pollution control plan at the gate. Works beside a running
+daemon, which picks a change up within a few seconds (``edge.plans.REFRESH_SECONDS``)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import datetime
+
+from edge.config import Config
+from edge.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
+from edge.plans import plan_from_config
+from edge.store import Store
+
+
+def _when(text: str | None, cfg: Config) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=cfg.site.zone)
+
+
+def _show(ts: float | None, cfg: Config) -> str:
+    return datetime.fromtimestamp(ts, cfg.site.zone).strftime("%Y-%m-%d %H:%M") if ts else "—"
+
+
+async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
+    store = await Store.open(cfg.storage.database)
+    try:
+        if args.action == "start":
+            plan = ControlPlan(
+                name=args.name,
+                strategy=args.strategy,
+                level=args.level,
+                area=args.area,
+                start=_when(args.start, cfg) or datetime.now(cfg.site.zone),
+                end=_when(args.end, cfg),
+                baseline_heavy_entries=args.baseline,
+            )
+            plan_id = await store.add_plan(plan, by=getpass.getuser())
+            print(f"plan {plan_id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
+        elif args.action == "close":
+            if not await store.close_plan(args.id):
+                print(f"no open plan {args.id}")
+                return 1
+            print(f"plan {args.id} closed")
+        else:
+            for configured in cfg.control_plans:
+                p = plan_from_config(configured, cfg.site.zone)
+                print(f"   config  {p.name}: strategy {p.strategy}, from {p.start} to {p.end}")
+            for row in await store.plans():
+                state = "closed" if row["closed_at"] else "open"
+                print(
+                    f"{row['id']:>6}  {state:<6}  {row['name']}: {LEVEL_NAMES.get(row['level'])}"
+                    f" 策略{row['strategy']} {STRATEGY_NAMES[row['strategy']]}, "
+                    f"{_show(row['starts_at'], cfg)} → {_show(row['ends_at'], cfg)}"
+                    f" (by {row['created_by']})"
+                )
+    finally:
+        await store.close()
+    return 0

@@ -1,0 +1,126 @@
+"""Control plans at work: started in the middle of a run, the 50 % quota, the plan commands."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge.cli import main
+from edge.control_plan import ControlPlan
+from edge.sim.platform import CityPlatformSim, SimVehicle
+from edge.sim.province import ProvincePlatformSim
+from tests.helpers import camera, config_for, running_daemon, wait_records, write_config
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+async def province_sim() -> AsyncIterator[ProvincePlatformSim]:
+    sim = ProvincePlatformSim()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+async def test_a_plan_started_mid_run_refuses_what_was_allowed_a_minute_earlier(
+    tmp_path: Path,
+) -> None:
+    sim = ProvincePlatformSim()
+    sim.vehicles["豫H40001"] = SimVehicle("2", "B", "4", veh_type="Q11")  # the gate decides
+    await sim.start()
+    try:
+        cfg = config_for(tmp_path, sim, decision={"duplicate_window_seconds": 0})
+        async with running_daemon(cfg) as daemon:
+            cam = camera(daemon)
+            before = await cam.push("豫H40001")
+            plan_id = await daemon.plans.start(
+                ControlPlan("重污染橙色预警", strategy=2, level=2), by="环保专员"
+            )
+            during = await cam.push("豫H40001")
+            await daemon.plans.close(plan_id)
+            after = await cam.push("豫H40001")
+            await cam.aclose()
+            display = daemon.lanes["in-1"].devices.display
+            await wait_records(sim, 3)
+        assert (before.body["verdict"], before.body["reason"]) == ("open", "无管控方案")
+        assert (during.body["verdict"], during.body["reason"]) == (
+            "refuse",
+            "国四柴油 重污染管控",
+        )
+        assert after.body["verdict"] == "open"
+        assert display is not None
+        assert display.shown[1] == ["豫H40001", "国四柴油 重污染管控", "禁止通行"]  # type: ignore[attr-defined]
+    finally:
+        await sim.stop()
+
+
+async def test_the_50_percent_quota_refuses_the_entry_after_it_is_used(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    plates = ["豫H60001", "豫J71112", "豫K82223", "豫L93334"]  # not near-duplicates of each other
+    for plate in plates:
+        platform_sim.vehicles[plate] = SimVehicle("2", "B", "6")  # heavy 国六 diesel: complies
+    start = datetime.now(ZONE) - timedelta(hours=1)
+    plan = {
+        "name": "橙色预警",
+        "strategy": 5,
+        "start": start.replace(tzinfo=None),
+        "baseline_heavy_entries": 4,
+    }
+    cfg = config_for(tmp_path, platform_sim, control_plans=[plan])
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        results = [await cam.push(plate) for plate in plates]
+        await cam.aclose()
+    assert [(r.body["verdict"], r.body["reason"]) for r in results] == [
+        ("open", "管控期配额内 剩余1"),
+        ("open", "管控期配额内 剩余0"),
+        ("refuse", "今日运输配额已满 重污染管控"),
+        ("refuse", "今日运输配额已满 重污染管控"),
+    ]
+
+
+def test_plan_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
+    base = ["plan", "--config", str(path)]
+    assert main([*base, "start", "--name", "红色预警", "--strategy", "7", "--level", "3"]) == 0
+    assert "停止车辆运输" in capsys.readouterr().out
+    assert main([*base, "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "红色预警" in listing
+    assert "open" in listing
+    assert main([*base, "close", "1"]) == 0
+    assert main([*base, "close", "1"]) == 1  # already closed
+    capsys.readouterr()
+    assert main([*base, "list"]) == 0
+    assert "closed" in capsys.readouterr().out
+
+
+async def test_lists_from_the_config_and_the_registration_flag(
+    tmp_path: Path, province_sim: ProvincePlatformSim
+) -> None:
+    platform_sim = province_sim  # VehVerifyEx carries isNeedComplete
+    platform_sim.vehicles["豫H70001"] = SimVehicle("0", "B", "6", need_complete="2")
+    lists = {
+        "in_plant": [{"plate": "豫B6789G", "reason": "场内倒运车"}],  # controlled by the platform
+        "deny": [{"plate": "豫A12345", "reason": "欠费停运", "until": "2099-01-01T00:00:00"}],
+        "allow": [{"plate": "晋E55123", "until": "2020-01-01T00:00:00"}],  # expired
+    }
+    cfg = config_for(tmp_path, platform_sim, lists=lists)
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        results = {p: await cam.push(p) for p in ("豫B6789G", "豫A12345", "晋E55123", "豫H70001")}
+        await cam.aclose()
+        flagged = await daemon.store.find_pass(results["豫H70001"].body["serial"])
+    assert [(r.body["verdict"], r.body["reason"]) for r in results.values()] == [
+        ("open", "场内倒运车"),
+        ("refuse", "欠费停运"),
+        ("refuse", "国三柴油 禁止进厂"),  # the platform's word: the allow entry expired
+        ("open", "未管控"),
+    ]
+    assert flagged is not None
+    assert flagged["flag"] == "needs-registration"
