@@ -15,7 +15,7 @@ from edge.control_plan import STOP_ALL, ControlPlan, forbidden, is_heavy
 from edge.local_lists import LocalLists
 from edge.platform.base import VerifyAnswer
 
-Source = Literal["platform", "offline", "local", "camera"]
+Source = Literal["platform", "offline", "local", "camera", "guard"]
 
 BLACKLIST_NAMES = {
     "1": "路检不合格",
@@ -66,6 +66,7 @@ class Decision:
     #: Why a guard should look at the pass ("needs-registration": the platform's record of
     #: the vehicle is incomplete and should be completed, shareVehInfo / VehElecAccountAdd).
     flag: str | None = None
+    operator: str | None = None  # the guard who decided, for an override
 
     @property
     def verdict(self) -> str:
@@ -199,6 +200,24 @@ def decide(
     return Decision(
         open=False, code="offline-cache-miss-deny", reason="平台离线 无记录 禁止", source="offline"
     )
+
+
+def guard_decided(*, open_: bool, reason: str, operator: str) -> Decision:
+    """A guard's override: open (or refuse) with a mandatory reason and the guard's name."""
+    word = "人工放行" if open_ else "人工禁止"
+    return Decision(
+        open=open_,
+        code="guard-open" if open_ else "guard-refuse",
+        reason=f"{word} {reason}",
+        source="guard",
+        flag="override",
+        operator=operator,
+    )
+
+
+GATE_CRASH = Decision(
+    open=False, code="gate-crash", reason="闯岗", source="local", flag="gate-crash"
+)
 
 
 def camera_decided(opened: bool) -> Decision:  # noqa: FBT001 - the camera's yes or no

@@ -61,6 +61,8 @@ class PlateEvent:
     #: A photo still to fetch from the camera (an ONVIF event's PictureUri): the lane fetches
     #: it while the platform is asked. Returns None when it cannot be had.
     image_source: Callable[[], Awaitable[bytes | None]] | None = field(default=None, compare=False)
+    #: Set for a guard's override: the verdict is the guard's, not the platform's.
+    override: Any = field(default=None, compare=False)
     #: What the camera sent, as text (images elided), kept with the pass for diagnosis.
     raw: str | None = field(default=None, compare=False, repr=False)
 

@@ -22,11 +22,20 @@ import structlog
 
 from drivers.base import Actuation, DisplayLine, DriverError
 from drivers.camera_reply import CameraMailbox, CameraReply
+from drivers.presence import Change
 from edge.activity import LaneActivity
 from edge.camera_health import CameraHealth
 from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
-from edge.decision import Decision, GateContext, OfflineRules, camera_decided, decide
+from edge.decision import (
+    GATE_CRASH,
+    Decision,
+    GateContext,
+    OfflineRules,
+    camera_decided,
+    decide,
+    guard_decided,
+)
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
@@ -37,6 +46,7 @@ from edge.photo_fit import LIMIT as PHOTO_LIMIT
 from edge.photo_fit import PhotoError, fit_jpeg
 from edge.photos import PhotoStore
 from edge.plans import PlanBook
+from edge.plates import PlateColor
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
 from edge.retention import DiskState
@@ -47,6 +57,16 @@ from edge.store import NewPass, NewPhoto, Store
 log = structlog.get_logger("edge.lane")
 
 FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
+GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
+#: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
+GATE_CRASH_READ_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOverride:
+    open: bool
+    reason: str
+    operator: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +125,10 @@ class Lane:
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._historical_ids: deque[str] = deque(maxlen=20_000)  # Vzenith keeps ~9000
+        self._expected: deque[float] = deque()  # openings whose vehicle has not reached the loop
+        self._last_read: tuple[str | None, PlateColor, float] | None = None  # for gate crashes
+        if devices.detector is not None:
+            devices.detector.presence.on_change(self._presence_changed)
 
     @property
     def id(self) -> str:
@@ -145,6 +169,9 @@ class Lane:
         ):
             if event.historical:
                 return await self._handle_historical(event)
+            if event.override is not None:
+                return await self._handle_override(event, event.override)
+            self._last_read = (event.plate, event.color, event.received_mono)
             if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
                 log.info("duplicate read ignored", source=event.source)
                 return LaneOutcome(duplicate=True)
@@ -170,6 +197,94 @@ class Lane:
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
         )
+
+    async def override(
+        self,
+        plate: str | None,
+        *,
+        open_barrier: bool,
+        reason: str,
+        operator: str,
+        color: PlateColor = PlateColor.YELLOW,
+    ) -> LaneOutcome:
+        """A guard opens (or refuses) for a vehicle, with a mandatory reason and their name:
+        recorded as a pass of its own (decided by the guard, flagged "override"), reported as
+        any pass, and the barrier moved as for a vehicle (through the camera's next poll where
+        the camera takes the commands)."""
+        if not reason.strip() or not operator.strip():
+            raise ValueError("an override needs a reason and the operator's name")
+        now = datetime.now(self.site.zone)
+        event = PlateEvent(
+            lane_id=self.id,
+            plate=plate,
+            color=color,
+            camera_time=now,
+            received_at=now,
+            received_mono=self._mono(),
+            source="guard",
+            override=GuardOverride(open_barrier, reason.strip(), operator.strip()),
+        )
+        return await self.submit(event)
+
+    async def _handle_override(self, event: PlateEvent, order: GuardOverride) -> LaneOutcome:
+        decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            recorded = await self._record(serial, event, decision, await self._store_photos(event))
+            log.warning(
+                "guard override",
+                operator=order.operator,
+                reason=order.reason,
+                verdict=decision.verdict,
+            )
+            commanded_at = self._mono()
+            templates = self.led_text.open if decision.open else self.led_text.refuse
+            lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
+            done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
+            barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
+            await self.store.set_barrier(recorded.id, barrier, None if done else "not delivered")
+            self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+        return LaneOutcome(
+            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
+        )
+
+    def _presence_changed(self, change: Change) -> None:
+        """A vehicle on the loop although the barrier did not open for it: a gate crash."""
+        if not change.present:
+            return
+        while self._expected and change.at - self._expected[0] > self.cfg.confirm_timeout_seconds:
+            self._expected.popleft()  # that vehicle never came
+        if self._expected:
+            self._expected.popleft()  # the vehicle the barrier was opened for
+            return
+        self._spawn(self._gate_crash(change.at))
+
+    async def _gate_crash(self, at: float) -> None:
+        recent = self._last_read is not None and at - self._last_read[2] < GATE_CRASH_READ_SECONDS
+        plate, color = (
+            (self._last_read[0], self._last_read[1])
+            if recent and self._last_read
+            else (None, PlateColor.OTHER)
+        )
+        now = datetime.now(self.site.zone)
+        event = PlateEvent(
+            lane_id=self.id,
+            plate=plate,
+            color=color,
+            camera_time=now,
+            received_at=now,
+            received_mono=at,
+            source="detector",
+        )
+        serial = self.serials.allocate(now)
+        with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
+            photos = await self._store_photos(event, kind=GATE_CRASH_PHOTO)
+            recorded = await self._record(serial, event, GATE_CRASH, photos)
+            await self.store.set_barrier(recorded.id, "not-commanded")
+            await self.store.finalise(recorded.id, GateSignal.PASSED, self._clock(), "detector")
+            log.warning(
+                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=plate
+            )
 
     async def _handle_historical(self, event: PlateEvent) -> LaneOutcome:
         """A record the camera stored while we were unreachable: the vehicle passed then.
@@ -267,7 +382,7 @@ class Lane:
             self.link.success()
             log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
 
-    async def _store_photos(self, event: PlateEvent) -> list[NewPhoto]:
+    async def _store_photos(self, event: PlateEvent, kind: int | None = None) -> list[NewPhoto]:
         """Write the event's photos durably (before any row points at them): the front photo
         (the event's own, fetched from the camera, or a snapshot) and, where the lane has a
         second camera, the rear one (photo number 2, §7.2), both fetched at the same time.
@@ -284,7 +399,8 @@ class Lane:
         front, rear = await asyncio.gather(self._front_image(event), self._rear_image(event))
         photos = []
         for number, image in ((FRONT_PHOTO, front), (REAR_PHOTO, rear)):
-            if image is not None and (photo := await self._store_photo(event, number, image)):
+            photo = await self._store_photo(event, number, image, kind) if image else None
+            if photo is not None:
                 photos.append(photo)
         return photos
 
@@ -302,7 +418,7 @@ class Lane:
         return await self.rear.grab()
 
     async def _store_photo(
-        self, event: PlateEvent, number: int, original: bytes
+        self, event: PlateEvent, number: int, original: bytes, kind: int | None = None
     ) -> NewPhoto | None:
         data = original
         try:
@@ -319,7 +435,11 @@ class Lane:
             log.error("photo could not be stored; recording the pass without it", error=str(exc))
             return None
         return NewPhoto(
-            number, self.direction.photo_type, path, len(data), event.camera_time.timestamp()
+            number,
+            kind or self.direction.photo_type,
+            path,
+            len(data),
+            event.camera_time.timestamp(),
         )
 
     async def _record(
@@ -360,11 +480,13 @@ class Lane:
         ctx = Actuation(self.id, event.plate, event.camera_reply)
         barrier: tuple[str, str | None] = ("not-commanded", None)
         if decision.open:
+            self._expected.append(self._mono())  # before the vehicle can move
             try:
                 await self.devices.barrier.open(ctx)
             except DriverError as exc:
                 log.error("barrier did not open", error=str(exc))
                 barrier = ("failed", str(exc))
+                self._expected.pop()
             else:
                 barrier = ("opened", None)
         if self.devices.display is not None:
@@ -377,7 +499,12 @@ class Lane:
         return barrier
 
     async def command(
-        self, *, open_barrier: bool = False, lines: Sequence[str] = (), timeout: float = 10.0
+        self,
+        *,
+        open_barrier: bool = False,
+        lines: Sequence[str] = (),
+        timeout: float = 10.0,
+        ok: bool = True,
     ) -> bool:
         """A command between vehicles (a guard's manual open, an LED message); whether it
         reached the device. Through a camera that takes commands in its replies it waits for
@@ -387,11 +514,14 @@ class Lane:
         with structlog.contextvars.bound_contextvars(lane=self.id):
             try:
                 if open_barrier:
+                    self._expected.append(self._mono())
                     await self.devices.barrier.open(ctx)
                 if lines and self.devices.display is not None:
-                    await self.devices.display.show([DisplayLine(t) for t in lines], ctx)
+                    await self.devices.display.show([DisplayLine(t, ok) for t in lines], ctx)
             except DriverError as exc:
                 log.error("command not carried out", error=str(exc), open_barrier=open_barrier)
+                if open_barrier and self._expected:
+                    self._expected.pop()
                 return False
             if reply is None or (reply.relay_channel is None and not reply.serial):
                 return True

@@ -89,4 +89,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX passes_code ON passes (reason_code, received_at);
     """,
+    # 5: who decided a guard's override.
+    """
+    ALTER TABLE passes ADD COLUMN operator TEXT;
+    """,
 ]

@@ -148,8 +148,8 @@ class Store:
             cur = await self._db.execute(
                 "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
                 "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
-                "reason_code, reason, decided_by, verify_json, raw) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reason_code, reason, decided_by, verify_json, raw, operator) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.serial,
                     new.lane_id,
@@ -168,6 +168,7 @@ class Store:
                     decision.source,
                     verify_json,
                     new.raw,
+                    decision.operator,
                 ),
             )
             pass_id = cur.lastrowid

@@ -28,6 +28,7 @@ from tests.helpers import (
     wait_records,
 )
 from tests.test_cli import free_port
+from tests.test_snapshot import _snapshot_server
 
 
 @pytest.fixture
@@ -178,3 +179,47 @@ async def test_board_gone_the_pass_is_recorded_not_lifted_and_health_shows_it(
         assert devices["detector"]["vehicle_present"] is False
         await wait_records(platform_sim, 1)
         assert not lifted_and_passed(platform_sim.records[result.body["serial"]][0])
+
+
+async def test_a_gate_crash_is_recorded_and_forwarded_with_photo_type_3(
+    tmp_path: Path, platform_sim: CityPlatformSim, board: RelayBoardSim
+) -> None:
+    runner, snapshot_url = await _snapshot_server()
+    lane = {
+        **GENERIC_LANE,
+        "confirm_timeout_seconds": 1.0,
+        "barrier": {"driver": "modbus-relay", "bus": "board"},
+        "detector": {"driver": "modbus-input", "bus": "board", "poll_ms": 10, "debounce_ms": 20},
+        "snapshot": {
+            "url": snapshot_url,
+            "username": "admin",
+            "password": "cam-pass",
+            "auth": "basic",
+        },
+    }
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        lanes=[lane],
+        modbus={"board": {"host": "127.0.0.1", "port": board.port}},
+    )
+    try:
+        async with running_daemon(cfg) as daemon:
+            cam = camera(daemon)
+            allowed = await cam.push("豫A12345")  # opened: the vehicle that crosses is expected
+            refused = await cam.push("豫B6789G")  # refused…
+            await cam.aclose()
+            await daemon.lanes["in-1"].drain()
+            board.vehicle_crosses()  # …and drives through the closed barrier
+            await wait_records(platform_sim, 3, photos=3)
+        crash = next(
+            r[0]
+            for s, r in platform_sim.records.items()
+            if s not in (allowed.body["serial"], refused.body["serial"])
+        )
+        assert crash["cphm"] == "豫B6789G"  # the plate read just before
+        assert crash["bgzt"] == "1"  # it went through
+        (photo,) = platform_sim.photos[crash["lsh"]]
+        assert photo.info["zplx"] == "3"  # §7.3 闯岗
+    finally:
+        await runner.cleanup()

@@ -124,3 +124,28 @@ async def test_lists_from_the_config_and_the_registration_flag(
     ]
     assert flagged is not None
     assert flagged["flag"] == "needs-registration"
+
+
+async def test_a_guard_override_is_recorded_with_operator_and_reason(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        lane = daemon.lanes["in-1"]
+        cam = camera(daemon)
+        refused = await cam.push("豫B6789G")
+        await cam.aclose()
+        with pytest.raises(ValueError, match="reason"):
+            await lane.override("豫B6789G", open_barrier=True, reason=" ", operator="张三")
+        released = await lane.override(
+            "豫B6789G", open_barrier=True, reason="环保局电话确认 国六车辆", operator="张三"
+        )
+        await lane.drain()
+        row = await daemon.store.find_pass(released.serial or "")
+        await wait_records(platform_sim, 2)
+    assert refused.body["verdict"] == "refuse"
+    assert released.decision is not None
+    assert (released.decision.open, released.barrier) == (True, "opened")
+    assert row is not None
+    assert (row["decided_by"], row["operator"], row["flag"]) == ("guard", "张三", "override")
+    assert row["reason"] == "人工放行 环保局电话确认 国六车辆"
+    assert row["serial"] != refused.body["serial"]  # its own pass, beside the refusal
