@@ -75,6 +75,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return asyncio.run(run_plan(cfg, args))
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    from datetime import date, datetime  # noqa: PLC0415
+
+    from edge.config import Config  # noqa: PLC0415
+    from edge.figures import daily_figures  # noqa: PLC0415
+    from edge.store import Store  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    day = date.fromisoformat(args.date) if args.date else datetime.now(cfg.site.zone).date()
+
+    async def show() -> None:
+        store = await Store.open(cfg.storage.database)
+        try:
+            figures = await daily_figures(store, day, cfg.site.zone)
+        finally:
+            await store.close()
+        print(f"{day}  进厂 entries / 出厂 exits / 禁止 refused / 管控 controlled / "
+              "国三 in-out / 国四 in-out / 闯岗 crashes / 人工 overrides")  # fmt: skip
+        for lane, f in figures.items():
+            print(
+                f"{lane:>10}: {f.entries} / {f.exits} / {f.refused} / {f.controlled} / "
+                f"{f.stage3_entries}-{f.stage3_exits} / {f.stage4_entries}-{f.stage4_exits} / "
+                f"{f.gate_crashes} / {f.overrides}"
+            )
+
+    asyncio.run(show())
+    return 0
+
+
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser("plan", help="start, schedule, close and list control plans")
     plan.add_argument("--config", type=Path, required=True)
@@ -241,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_drivers(sub)
     _add_plan(sub)
+    figures = sub.add_parser("figures", help="a day's figures per lane and in total")
+    figures.add_argument("--config", type=Path, required=True)
+    figures.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    figures.set_defaults(func=cmd_figures)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")

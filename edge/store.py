@@ -319,6 +319,29 @@ class Store:
         )
         return int(rows[0]["n"])
 
+    async def daily_figures(self, start: float, end: float) -> list[sqlite3.Row]:
+        """Per lane and direction, the day's figures (those of SendDayDataCity a gate has):
+        vehicles that went through (gate signal passed, gate crashes included), refused,
+        refused by control (the platform's, a plan's, its quota, a blacklist), and the
+        国三 / 国四 vehicles that went through."""
+        return await self._fetchall(
+            """
+            SELECT lane_id, direction,
+              SUM(gate_signal = 0) AS passed,
+              SUM(verdict = 'refuse') AS refused,
+              SUM(verdict = 'refuse' AND (reason_code LIKE '%controlled'
+                  OR reason_code LIKE '%plan-%' OR reason_code LIKE '%quota-full'
+                  OR reason_code LIKE '%blacklist')) AS controlled,
+              SUM(gate_signal = 0 AND json_extract(verify_json, '$.emission') = '3') AS stage3,
+              SUM(gate_signal = 0 AND json_extract(verify_json, '$.emission') = '4') AS stage4,
+              SUM(reason_code = 'gate-crash') AS gate_crashes,
+              SUM(decided_by = 'guard') AS overrides
+            FROM passes WHERE received_at >= ? AND received_at < ?
+            GROUP BY lane_id, direction ORDER BY lane_id, direction
+            """,
+            (start, end),
+        )
+
     async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
         rows = await self._fetchall(
             "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)

@@ -11,9 +11,17 @@ import pytest
 
 from edge.cli import main
 from edge.control_plan import ControlPlan
+from edge.figures import daily_figures
 from edge.sim.platform import CityPlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
-from tests.helpers import camera, config_for, running_daemon, wait_records, write_config
+from tests.helpers import (
+    GENERIC_LANE,
+    camera,
+    config_for,
+    running_daemon,
+    wait_records,
+    write_config,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -149,3 +157,43 @@ async def test_a_guard_override_is_recorded_with_operator_and_reason(
     assert (row["decided_by"], row["operator"], row["flag"]) == ("guard", "张三", "override")
     assert row["reason"] == "人工放行 环保局电话确认 国六车辆"
     assert row["serial"] != refused.body["serial"]  # its own pass, beside the refusal
+
+
+async def test_daily_figures_per_lane_and_in_total(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    platform_sim.vehicles["豫H44444"] = SimVehicle("0", "B", "4")
+    out_lane = {**GENERIC_LANE, "id": "out-1", "direction": "out"}
+    cfg = config_for(tmp_path, platform_sim, lanes=[GENERIC_LANE, out_lane])
+    async with running_daemon(cfg) as daemon:
+        entrance, exit_ = camera(daemon), camera(daemon, "out-1")
+        for plate in ("豫A12345", "豫B6789G", "晋E55123", "豫H44444"):
+            await entrance.push(plate)
+        await exit_.push("豫H44444")
+        await entrance.aclose()
+        await exit_.aclose()
+        for lane in daemon.lanes.values():
+            await lane.drain()
+        figures = await daily_figures(daemon.store, datetime.now(ZONE).date(), ZONE)
+    assert figures["in-1"].to_json() == {
+        "entries": 2,
+        "exits": 0,
+        "refused": 2,
+        "controlled": 2,
+        "stage3_entries": 0,
+        "stage3_exits": 0,
+        "stage4_entries": 1,
+        "stage4_exits": 0,
+        "gate_crashes": 0,
+        "overrides": 0,
+    }
+    assert (figures["out-1"].exits, figures["out-1"].stage4_exits) == (1, 1)
+    assert (figures["total"].entries, figures["total"].exits) == (2, 1)
+
+
+def test_figures_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
+    assert main(["figures", "--config", str(path), "--date", "2026-11-21"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-21" in out
+    assert "total: 0 / 0 / 0 / 0" in out
