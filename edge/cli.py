@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
-from edge.config import load_config
+from edge.config import Config, load_config
 from edge.config_errors import ConfigError
 
 EXIT_CONFIG = 2
@@ -26,7 +28,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _load(args.file)
     if cfg is None:
         return EXIT_CONFIG
-    from edge.config import Config  # noqa: PLC0415
 
     assert isinstance(cfg, Config)
     print(f"{args.file}: OK — {len(cfg.lanes)} lane(s), platform mode {cfg.platform.mode}")
@@ -40,7 +41,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.config import Config  # noqa: PLC0415
     from edge.daemon import Daemon, run_until_signalled  # noqa: PLC0415
     from edge.logsetup import setup_logging  # noqa: PLC0415
 
@@ -53,58 +53,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_outbox(args: argparse.Namespace) -> int:
-    from edge.config import Config  # noqa: PLC0415
-    from edge.outbox_cli import run_outbox  # noqa: PLC0415
-
+def _with_config(
+    args: argparse.Namespace,
+    run: Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]],
+) -> int:
+    """Load ``--config`` (errors to stderr, exit 2) and run ``run`` on it."""
     cfg = _load(args.config)
     if cfg is None:
         return EXIT_CONFIG
     assert isinstance(cfg, Config)
-    return asyncio.run(run_outbox(cfg, args))
+    return asyncio.run(run(cfg, args))
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from edge.outbox_cli import run_outbox  # noqa: PLC0415
+
+    return _with_config(args, run_outbox)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from edge.config import Config  # noqa: PLC0415
     from edge.plan_cli import run_plan  # noqa: PLC0415
 
-    cfg = _load(args.config)
-    if cfg is None:
-        return EXIT_CONFIG
-    assert isinstance(cfg, Config)
-    return asyncio.run(run_plan(cfg, args))
+    return _with_config(args, run_plan)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from datetime import date, datetime  # noqa: PLC0415
+    from edge.figures import print_figures  # noqa: PLC0415
 
-    from edge.config import Config  # noqa: PLC0415
-    from edge.figures import daily_figures  # noqa: PLC0415
-    from edge.store import Store  # noqa: PLC0415
-
-    cfg = _load(args.config)
-    if cfg is None:
-        return EXIT_CONFIG
-    assert isinstance(cfg, Config)
-    day = date.fromisoformat(args.date) if args.date else datetime.now(cfg.site.zone).date()
-
-    async def show() -> None:
-        store = await Store.open(cfg.storage.database)
-        try:
-            figures = await daily_figures(store, day, cfg.site.zone)
-        finally:
-            await store.close()
-        print(f"{day}  进厂 entries / 出厂 exits / 禁止 refused / 管控 controlled / "
-              "国三 in-out / 国四 in-out / 闯岗 crashes / 人工 overrides")  # fmt: skip
-        for lane, f in figures.items():
-            print(
-                f"{lane:>10}: {f.entries} / {f.exits} / {f.refused} / {f.controlled} / "
-                f"{f.stage3_entries}-{f.stage3_exits} / {f.stage4_entries}-{f.stage4_exits} / "
-                f"{f.gate_crashes} / {f.overrides}"
-            )
-
-    asyncio.run(show())
-    return 0
+    return _with_config(args, print_figures)
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -126,7 +102,6 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_drivers_test(args: argparse.Namespace) -> int:
-    from edge.config import Config  # noqa: PLC0415
     from edge.drivers_cli import run_drivers_test  # noqa: PLC0415
     from edge.logsetup import setup_logging  # noqa: PLC0415
 

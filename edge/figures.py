@@ -4,10 +4,12 @@ ledger in SQLite, which keeps every pass (``edge figures``; the status page show
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from edge.config import Config
 from edge.store import Store
 
 
@@ -58,3 +60,24 @@ async def daily_figures(store: Store, day: date, zone: ZoneInfo) -> dict[str, Fi
         total.add(figures)
     out["total"] = total
     return out
+
+
+async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
+    """``edge figures [--date D]``."""
+    day = date.fromisoformat(args.date) if args.date else datetime.now(cfg.site.zone).date()
+    store = await Store.open(cfg.storage.database)
+    try:
+        figures = await daily_figures(store, day, cfg.site.zone)
+    finally:
+        await store.close()
+    print(  # noqa: T201 - a command's output
+        f"{day}  进厂 entries / 出厂 exits / 禁止 refused / 管控 controlled / "
+        "国三 in-out / 国四 in-out / 闯岗 crashes / 人工 overrides"
+    )
+    for lane, f in figures.items():
+        print(  # noqa: T201
+            f"{lane:>10}: {f.entries} / {f.exits} / {f.refused} / {f.controlled} / "
+            f"{f.stage3_entries}-{f.stage3_exits} / {f.stage4_entries}-{f.stage4_exits} / "
+            f"{f.gate_crashes} / {f.overrides}"
+        )
+    return 0

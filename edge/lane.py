@@ -213,18 +213,29 @@ class Lane:
         the camera takes the commands)."""
         if not reason.strip() or not operator.strip():
             raise ValueError("an override needs a reason and the operator's name")
+        order = GuardOverride(open_barrier, reason.strip(), operator.strip())
+        return await self.submit(self._event_now(plate, color, "guard", self._mono(), order))
+
+    def _event_now(
+        self,
+        plate: str | None,
+        color: PlateColor,
+        source: str,
+        mono: float,
+        override: GuardOverride | None = None,
+    ) -> PlateEvent:
+        """An event the gate makes itself (an override, a gate crash), dated now."""
         now = datetime.now(self.site.zone)
-        event = PlateEvent(
+        return PlateEvent(
             lane_id=self.id,
             plate=plate,
             color=color,
             camera_time=now,
             received_at=now,
-            received_mono=self._mono(),
-            source="guard",
-            override=GuardOverride(open_barrier, reason.strip(), operator.strip()),
+            received_mono=mono,
+            source=source,
+            override=override,
         )
-        return await self.submit(event)
 
     async def _handle_override(self, event: PlateEvent, order: GuardOverride) -> LaneOutcome:
         decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
@@ -266,17 +277,8 @@ class Lane:
             if recent and self._last_read
             else (None, PlateColor.OTHER)
         )
-        now = datetime.now(self.site.zone)
-        event = PlateEvent(
-            lane_id=self.id,
-            plate=plate,
-            color=color,
-            camera_time=now,
-            received_at=now,
-            received_mono=at,
-            source="detector",
-        )
-        serial = self.serials.allocate(now)
+        event = self._event_now(plate, color, "detector", at)
+        serial = self.serials.allocate(event.received_at)
         with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
             photos = await self._store_photos(event, kind=GATE_CRASH_PHOTO)
             recorded = await self._record(serial, event, GATE_CRASH, photos)
