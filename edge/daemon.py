@@ -13,6 +13,7 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
 from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera
+from edge.corrections import correct_pass
 from edge.devices import DeviceBuilder
 from edge.forwarder import Forwarder
 from edge.ingest.dahua_stream import DahuaEventStream
@@ -26,6 +27,7 @@ from edge.monitor import BacklogMonitor
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
 from edge.plans import PlanBook, build_lists
+from edge.plates import PlateColor
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
 from edge.platform.province import ProvincePlatform
@@ -183,6 +185,12 @@ class Daemon:
             listen=f"{cfg.web.host}:{self.web.port}",
             lanes=list(self.lanes),
             platform=cfg.platform.mode,
+        )
+
+    async def correct(self, serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
+        """A guard's correction of a misread plate (the status page calls this)."""
+        return await correct_pass(
+            self.cfg, self.store, self.platform, serial, plate=plate, color=color, reviewer=reviewer
         )
 
     async def _recover(self) -> None:

@@ -25,7 +25,7 @@ from edge.link import LinkMonitor
 from edge.monitor import SendRate
 from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, Platform, VerifyAnswer
+from edge.platform.base import Correction, PassReport, PhotoReport, Platform, VerifyAnswer
 from edge.platform.errors import PermanentError, PlatformUnavailableError, RetryableError
 from edge.store import OutboxEntry, Store
 
@@ -243,6 +243,17 @@ class Forwarder:
             )
             await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
 
+    async def _correction(self, correction_id: int) -> Correction:
+        row = await self.store.get_correction(correction_id)
+        answer = json.loads(row["verify_json"]) if row["verify_json"] else None
+        return Correction(
+            plate=row["plate"],
+            color=PlateColor(row["plate_color"]),
+            answer=None if answer is None else VerifyAnswer.from_json(answer),
+            reviewer=row["reviewer"],
+            reviewed_at=datetime.fromtimestamp(row["reviewed_at"], self.zone),
+        )
+
     async def _send(self, entry: OutboxEntry) -> bool:
         """Send one entry; True when the platform acknowledged it (the caller books it)."""
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
@@ -252,6 +263,11 @@ class Forwarder:
                 structlog.contextvars.bind_contextvars(serial=report.serial, lane=lane)
                 if entry.kind == "record":
                     await self.platform.send_pass(report)
+                elif entry.kind == "correction":
+                    assert entry.correction_id is not None
+                    await self.platform.send_correction(
+                        report, await self._correction(entry.correction_id)
+                    )
                 else:
                     photo = next(p for p in photos if p["id"] == entry.photo_id)
                     data = await self.photos.read(photo["path"])

@@ -93,4 +93,37 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE passes ADD COLUMN operator TEXT;
     """,
+    # 6: misread corrections, reported after the pass (province CheckFeedbackReport).
+    """
+    CREATE TABLE corrections (
+        id          INTEGER PRIMARY KEY,
+        pass_id     INTEGER NOT NULL REFERENCES passes (id),
+        plate       TEXT    NOT NULL,            -- the plate after review
+        plate_color TEXT    NOT NULL,
+        verify_json TEXT,                        -- the platform's answer for the corrected plate
+        reviewer    TEXT    NOT NULL,
+        reviewed_at REAL    NOT NULL
+    );
+    CREATE TABLE outbox_v6 (
+        id              INTEGER PRIMARY KEY,
+        pass_id         INTEGER NOT NULL REFERENCES passes (id),
+        kind            TEXT    NOT NULL CHECK (kind IN ('record', 'photo', 'correction')),
+        photo_id        INTEGER REFERENCES photos (id),
+        correction_id   INTEGER REFERENCES corrections (id),
+        state           TEXT    NOT NULL CHECK (state IN ('held', 'pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    INSERT INTO outbox_v6 (id, pass_id, kind, photo_id, state, attempts, next_attempt_at,
+                           last_error, created_at, sent_at)
+        SELECT id, pass_id, kind, photo_id, state, attempts, next_attempt_at, last_error,
+               created_at, sent_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX outbox_pass ON outbox (pass_id, kind);
+    """,
 ]

@@ -71,6 +71,7 @@ class OutboxEntry:
     kind: str
     photo_id: int | None
     attempts: int
+    correction_id: int | None = None
 
 
 class Store:
@@ -342,6 +343,51 @@ class Store:
             (start, end),
         )
 
+    # -- misread corrections ------------------------------------------------------------------
+    async def add_correction(
+        self,
+        pass_id: int,
+        plate: str,
+        color: str,
+        answer: VerifyAnswer | None,
+        reviewer: str,
+        *,
+        forward: bool,
+    ) -> int:
+        """Record a guard's correction of a pass's plate; with ``forward``, queue its report
+        (sent after the pass's own record)."""
+
+        async def write() -> int:
+            now = self._clock()
+            cur = await self._db.execute(
+                "INSERT INTO corrections (pass_id, plate, plate_color, verify_json, reviewer, "
+                "reviewed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    pass_id,
+                    plate,
+                    color,
+                    json.dumps(answer.to_json(), ensure_ascii=False) if answer else None,
+                    reviewer,
+                    now,
+                ),
+            )
+            assert cur.lastrowid is not None
+            if forward:
+                await self._db.execute(
+                    "INSERT INTO outbox (pass_id, kind, correction_id, state, created_at) "
+                    "VALUES (?, 'correction', ?, 'pending', ?)",
+                    (pass_id, cur.lastrowid, now),
+                )
+            return cur.lastrowid
+
+        correction_id = await self._transaction(write)
+        self.outbox_changed.set()
+        return correction_id
+
+    async def get_correction(self, correction_id: int) -> sqlite3.Row:
+        rows = await self._fetchall("SELECT * FROM corrections WHERE id = ?", (correction_id,))
+        return rows[0]
+
     async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
         rows = await self._fetchall(
             "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)
@@ -383,12 +429,14 @@ class Store:
         """Sendable entries, oldest first; a pass's photos only after its record was sent."""
         skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
         rows = await self._fetchall(
-            f"SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts {self._DUE} "
+            f"SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts, o.correction_id {self._DUE} "
             f"AND o.next_attempt_at <= ?{skip} ORDER BY o.id LIMIT ?",
             (self._clock(), *exclude, limit),
         )
         return [
-            OutboxEntry(r["id"], r["pass_id"], r["kind"], r["photo_id"], r["attempts"])
+            OutboxEntry(
+                r["id"], r["pass_id"], r["kind"], r["photo_id"], r["attempts"], r["correction_id"]
+            )
             for r in rows
         ]
 

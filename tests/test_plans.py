@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from edge.cli import main
 from edge.control_plan import ControlPlan
 from edge.figures import daily_figures
+from edge.plates import PlateColor
 from edge.sim.platform import CityPlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
 from tests.helpers import (
@@ -197,3 +199,49 @@ def test_figures_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "2026-11-21" in out
     assert "total: 0 / 0 / 0 / 0" in out
+
+
+async def test_a_misread_plate_is_corrected_and_reported(
+    tmp_path: Path, province_sim: ProvincePlatformSim
+) -> None:
+    async with running_daemon(config_for(tmp_path, province_sim)) as daemon:
+        cam = camera(daemon)
+        misread = await cam.push("豫A12845")  # the camera read 3 as 8
+        await cam.aclose()
+        await daemon.lanes["in-1"].drain()
+        with pytest.raises(ValueError, match="reviewer"):
+            await daemon.correct(misread.body["serial"], "豫A12345", PlateColor.YELLOW, " ")
+        with pytest.raises(KeyError):
+            await daemon.correct("nope", "豫A12345", PlateColor.YELLOW, "王工")
+        await daemon.correct(misread.body["serial"], "豫A12345", PlateColor.YELLOW, "王工")
+        await province_sim.wait_for(lambda: bool(province_sim.feedback), 10)
+    (report,) = province_sim.feedback
+    assert (report["license"], report["licenseB"], report["reviewer"]) == (
+        "豫A12845",
+        "豫A12345",
+        "王工",
+    )
+    assert (report["fuelTypeB"], report["emissionStandardB"], report["isControlB"]) == (
+        "B",
+        "6",
+        "0",
+    )  # the codes of the corrected plate, from the platform
+    assert report["serialNum"] == misread.body["serial"]
+
+
+async def test_in_city_mode_a_correction_stays_in_the_ledger(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        cam = camera(daemon)
+        misread = await cam.push("豫A12845")
+        await cam.aclose()
+        correction_id = await daemon.correct(
+            misread.body["serial"], "豫A12345", PlateColor.YELLOW, "王工"
+        )
+        row = await daemon.store.get_correction(correction_id)
+    assert (row["plate"], row["reviewer"]) == ("豫A12345", "王工")
+    with sqlite3.connect(tmp_path / "edge.db") as db:
+        kinds = [kind for (kind,) in db.execute("SELECT kind FROM outbox")]
+    assert "record" in kinds
+    assert "correction" not in kinds  # no city message for it

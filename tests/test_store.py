@@ -233,3 +233,27 @@ async def test_a_cancelled_caller_never_breaks_a_transaction(store: Store) -> No
     row = await store.get_pass(recorded.id)
     assert row["state"] == "final"  # it completed, and nothing was rolled back half-way
     assert await store.outbox_counts() == {"pending": 2}
+
+
+async def test_an_older_ledger_keeps_its_outbox_through_the_upgrade(tmp_path: Path) -> None:
+    """A database of schema 5 (outbox without corrections) upgraded in place keeps its rows."""
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:
+        for number, script in enumerate(MIGRATIONS[:5], start=1):
+            db.executescript(f"{script}; PRAGMA user_version = {number};")
+        db.execute(
+            "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, plate_color, "
+            "camera_time, received_at, source, verdict, reason_code, reason, decided_by) "
+            "VALUES ('411002000101A261121080000', 'in-1', '01', 'in', '豫A12345', '1', 0, 0, "
+            "'generic-push', 'open', 'platform-clear', '未管控', 'platform')"
+        )
+        db.execute(
+            "INSERT INTO outbox (pass_id, kind, state, attempts, created_at) "
+            "VALUES (1, 'record', 'dead', 3, 0)"
+        )
+    s = await Store.open(old)
+    try:
+        assert await s.schema_version() == len(MIGRATIONS)
+        assert await s.outbox_counts() == {"dead": 1}
+    finally:
+        await s.close()

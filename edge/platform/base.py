@@ -81,11 +81,24 @@ class PhotoReport:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A pass's plate corrected by a guard after review (a misread)."""
+
+    plate: str
+    color: PlateColor
+    answer: VerifyAnswer | None  # the platform's answer for the corrected plate, if it gave one
+    reviewer: str
+    reviewed_at: datetime
+
+
 class Platform(Protocol):
     #: City: photos are uploaded (sharePhotoInfo). Province: records carry photo URLs instead.
     uploads_photos: bool
     #: How many pass records one call may carry (province SendEnterExitDataEx takes a list).
     max_batch: int
+    #: Province: CheckFeedbackReport. The city API has no message for corrections.
+    reports_corrections: bool
 
     @property
     def clock_offset_seconds(self) -> float | None: ...
@@ -99,5 +112,7 @@ class Platform(Protocol):
     async def send_passes(self, reports: Sequence[PassReport]) -> None: ...
 
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None: ...
+
+    async def send_correction(self, report: PassReport, correction: Correction) -> None: ...
 
     async def aclose(self) -> None: ...

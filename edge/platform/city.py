@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from edge.codes import ControlFlag
 from edge.photos import is_jpeg
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
+from edge.platform.base import Correction, PassReport, PhotoReport, VerifyAnswer
 from edge.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
@@ -63,6 +63,7 @@ class CityPlatform(TokenClient):
 
     uploads_photos = True
     max_batch = 1  # shareDrivingRecord carries one record
+    reports_corrections = False
 
     def __init__(
         self,
@@ -210,6 +211,9 @@ class CityPlatform(TokenClient):
     async def send_passes(self, reports: Sequence[PassReport]) -> None:
         for report in reports:
             await self.send_pass(report)
+
+    async def send_correction(self, report: PassReport, correction: Correction) -> None:
+        raise InvalidMessageError("the city API has no message for corrected passes")
 
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         if not is_jpeg(photo.data):

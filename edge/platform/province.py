@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from edge.codes import ControlFlag
 from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
+from edge.platform.base import Correction, PassReport, PhotoReport, VerifyAnswer
 from edge.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
@@ -70,6 +70,7 @@ class ProvincePlatform(TokenClient):
 
     uploads_photos = False
     max_batch = 500  # SendEnterExitDataEx takes a list; the forwarder's batch_size applies
+    reports_corrections = True
 
     def __init__(
         self,
@@ -227,6 +228,26 @@ class ProvincePlatform(TokenClient):
 
     async def send_pass(self, report: PassReport) -> None:
         await self.send_passes([report])
+
+    async def send_correction(self, report: PassReport, correction: Correction) -> None:
+        """CheckFeedbackReport: the pass as it was reported, and the values after review."""
+        before = self.enter_exit_record(report).model_dump()
+        for key in ("imgURL1", "imgURL2", "islicensePK", "licensePK"):
+            before.pop(key, None)
+        after = correction.answer
+        await self.check_feedback(
+            **before,
+            licenseB=correction.plate,
+            licenseColorB=correction.color,
+            fuelTypeB=after.fuel if after else "",
+            emissionStandardB=after.emission if after else "",
+            isBlackListB=after.blacklist if after else "",
+            isExemptB=after.exempt if after else "",
+            isControlB=str(int(after.control)) if after else "",
+            gateSignalB=str(int(report.gate_signal)),
+            dateB=self.local_time(correction.reviewed_at).strftime("%Y-%m-%d %H:%M:%S"),
+            reviewer=correction.reviewer,
+        )
 
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         raise InvalidMessageError("the province API takes photos as URLs inside the pass record")
