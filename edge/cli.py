@@ -77,6 +77,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return _with_config(args, run_plan)
 
 
+def cmd_correct(args: argparse.Namespace) -> int:
+    from edge.corrections import run_correct  # noqa: PLC0415
+
+    return _with_config(args, run_correct)
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     from edge.figures import print_figures  # noqa: PLC0415
 
@@ -248,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_drivers(sub)
     _add_plan(sub)
+    correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
+    correct.add_argument("--config", type=Path, required=True)
+    correct.add_argument("serial")
+    correct.add_argument("--plate", required=True)
+    correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
+    correct.add_argument("--reviewer", required=True)
+    correct.set_defaults(func=cmd_correct)
     figures = sub.add_parser("figures", help="a day's figures per lane and in total")
     figures.add_argument("--config", type=Path, required=True)
     figures.add_argument("--date", help="YYYY-MM-DD (default: today)")

@@ -7,6 +7,7 @@ in the ledger."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 import structlog
@@ -67,3 +68,34 @@ async def correct_pass(
         reported=platform.reports_corrections,
     )
     return correction_id
+
+
+async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
+    """``edge correct SERIAL --plate … --reviewer …`` (beside a running daemon, which sends
+    the report within its next poll of the outbox)."""
+    from edge.daemon import build_platform  # noqa: PLC0415 - the daemon imports this module
+
+    store = await Store.open(cfg.storage.database)
+    platform = build_platform(cfg)
+    try:
+        await correct_pass(
+            cfg,
+            store,
+            platform,
+            args.serial,
+            plate=args.plate,
+            color=PlateColor(args.color),
+            reviewer=args.reviewer,
+        )
+    except KeyError:
+        print(f"no pass {args.serial}")  # noqa: T201
+        return 1
+    except ValueError as exc:
+        print(exc)  # noqa: T201
+        return 2
+    finally:
+        await platform.aclose()
+        await store.close()
+    reported = "to be reported (CheckFeedbackReport)" if platform.reports_corrections else "kept"
+    print(f"{args.serial}: plate corrected to {args.plate}, {reported}")  # noqa: T201
+    return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edge.cli import main
+from edge.config import load_config
 from edge.control_plan import ControlPlan
 from edge.figures import daily_figures
 from edge.plates import PlateColor
@@ -24,6 +27,7 @@ from tests.helpers import (
     wait_records,
     write_config,
 )
+from tests.test_cli import EDGE
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -245,3 +249,24 @@ async def test_in_city_mode_a_correction_stays_in_the_ledger(
         kinds = [kind for (kind,) in db.execute("SELECT kind FROM outbox")]
     assert "record" in kinds
     assert "correction" not in kinds  # no city message for it
+
+
+async def test_correct_command(tmp_path: Path, platform_sim: CityPlatformSim) -> None:
+    path = write_config(tmp_path / "config.toml", platform_sim.base_url, state=f"{tmp_path}/")
+    async with running_daemon(load_config(path)) as daemon:
+        cam = camera(daemon)
+        misread = await cam.push("豫A12845")
+        await cam.aclose()
+    base = [*EDGE, "correct", "--config", str(path)]
+    env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
+    for serial, code, said in (
+        (misread.body["serial"], 0, "plate corrected to 豫A12345, kept"),
+        ("411002000101A200101000000", 1, "no pass"),
+    ):
+        proc = await asyncio.create_subprocess_exec(
+            *base, serial, "--plate", "豫A12345", "--reviewer", "王工",
+            env=env, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == code
+        assert said in out.decode()
