@@ -10,7 +10,7 @@ from datetime import datetime
 
 from edge.config import Config
 from edge.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
-from edge.plans import plan_from_config
+from edge.plans import PlanBook, plan_from_config
 from edge.store import Store
 
 
@@ -40,6 +40,23 @@ async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
             )
             plan_id = await store.add_plan(plan, by=getpass.getuser())
             print(f"plan {plan_id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
+        elif args.action == "change":
+            end = _when(args.end, cfg)
+            changes = {
+                key: value
+                for key, value in (
+                    ("strategy", args.strategy),
+                    ("level", args.level),
+                    ("area", args.area),
+                    ("baseline", args.baseline),
+                    ("ends_at", end.timestamp() if end else None),
+                )
+                if value is not None
+            }
+            if not await store.change_plan(args.id, **changes):
+                print(f"no open plan {args.id} (or nothing to change)")
+                return 1
+            print(f"plan {args.id} changed: {', '.join(changes)}")
         elif args.action == "close":
             if not await store.close_plan(args.id):
                 print(f"no open plan {args.id}")
@@ -49,6 +66,14 @@ async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
             for configured in cfg.control_plans:
                 p = plan_from_config(configured, cfg.site.zone)
                 print(f"   config  {p.name}: strategy {p.strategy}, from {p.start} to {p.end}")
+            now = datetime.now(cfg.site.zone)
+            book = PlanBook(store, cfg.control_plans, cfg.site.zone)
+            active = await book.active(now)
+            if active is not None and active.quota is not None:
+                midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+                used = await store.count_codes_since("quota", midnight.timestamp(), "in")
+                print(f"   quota today: {used} of {active.quota} heavy entries used, "
+                      f"{max(0, active.quota - used)} left / 今日剩余配额")  # fmt: skip
             for row in await store.plans():
                 state = "closed" if row["closed_at"] else "open"
                 print(

@@ -308,6 +308,25 @@ class Store:
 
         return await self._transaction(write)
 
+    async def change_plan(self, plan_id: int, **changes: object) -> bool:
+        """Change an open plan's strategy, level, area, expected end or baseline."""
+        allowed = {"name", "strategy", "level", "area", "ends_at", "baseline"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+        if not changes:
+            return False
+        columns = ", ".join(f"{key} = ?" for key in changes)
+
+        async def write() -> bool:
+            cur = await self._db.execute(
+                f"UPDATE control_plans SET {columns} WHERE id = ? AND closed_at IS NULL",  # noqa: S608 - column names from the allow-list
+                (*changes.values(), plan_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._transaction(write)
+
     async def plans(self) -> list[sqlite3.Row]:
         return await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
 

@@ -107,8 +107,16 @@ def test_plan_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     listing = capsys.readouterr().out
     assert "红色预警" in listing
     assert "open" in listing
+    assert main([*base, "change", "1", "--strategy", "5", "--baseline", "10"]) == 0
+    assert "changed: strategy, baseline" in capsys.readouterr().out
+    assert main([*base, "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "quota today: 0 of 5 heavy entries used, 5 left" in listing
+    assert "策略5" in listing
+    assert main([*base, "change", "1"]) == 1  # nothing to change
     assert main([*base, "close", "1"]) == 0
     assert main([*base, "close", "1"]) == 1  # already closed
+    assert main([*base, "change", "1", "--level", "3"]) == 1  # a closed plan stays closed
     capsys.readouterr()
     assert main([*base, "list"]) == 0
     assert "closed" in capsys.readouterr().out
