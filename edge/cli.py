@@ -77,6 +77,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return _with_config(args, run_plan)
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from edge.list_cli import run_list  # noqa: PLC0415
+
+    return _with_config(args, run_list)
+
+
 def cmd_correct(args: argparse.Namespace) -> int:
     from edge.corrections import run_correct  # noqa: PLC0415
 
@@ -87,6 +93,33 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from edge.figures import print_figures  # noqa: PLC0415
 
     return _with_config(args, print_figures)
+
+
+def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The lists, corrections and figures commands."""
+    lists = sub.add_parser("list", help="the gate's in-plant, allow and deny lists")
+    lists.add_argument("--config", type=Path, required=True)
+    lists_sub = lists.add_subparsers(dest="action", required=True)
+    add = lists_sub.add_parser("add", help="put a plate on a list")
+    add.add_argument("--plate", required=True)
+    add.add_argument("--kind", choices=["in-plant", "allow", "deny"], required=True)
+    add.add_argument("--reason", default="", help="shown on the LED and recorded")
+    add.add_argument("--until", help="expiry, ISO time")
+    remove = lists_sub.add_parser("remove", help="take an entry off its list")
+    remove.add_argument("id", type=int)
+    lists_sub.add_parser("show", help="every entry in force")
+    lists.set_defaults(func=cmd_list)
+    correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
+    correct.add_argument("--config", type=Path, required=True)
+    correct.add_argument("serial")
+    correct.add_argument("--plate", required=True)
+    correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
+    correct.add_argument("--reviewer", required=True)
+    correct.set_defaults(func=cmd_correct)
+    figures = sub.add_parser("figures", help="a day's figures per lane and in total")
+    figures.add_argument("--config", type=Path, required=True)
+    figures.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    figures.set_defaults(func=cmd_figures)
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -261,17 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_drivers(sub)
     _add_plan(sub)
-    correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
-    correct.add_argument("--config", type=Path, required=True)
-    correct.add_argument("serial")
-    correct.add_argument("--plate", required=True)
-    correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
-    correct.add_argument("--reviewer", required=True)
-    correct.set_defaults(func=cmd_correct)
-    figures = sub.add_parser("figures", help="a day's figures per lane and in total")
-    figures.add_argument("--config", type=Path, required=True)
-    figures.add_argument("--date", help="YYYY-MM-DD (default: today)")
-    figures.set_defaults(func=cmd_figures)
+    _add_gate_records(sub)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")

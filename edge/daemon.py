@@ -26,7 +26,7 @@ from edge.link import LinkMonitor
 from edge.monitor import BacklogMonitor
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
-from edge.plans import PlanBook, build_lists
+from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
@@ -98,7 +98,7 @@ class Daemon:
         self.store = await Store.open(cfg.storage.database, self._clock)
         self.devices = DeviceBuilder(cfg)
         self.plans = PlanBook(self.store, cfg.control_plans, cfg.site.zone)
-        lists = build_lists(cfg.lists, cfg.site.zone)
+        self.lists = ListBook(self.store, cfg.lists, cfg.site.zone)
         for lane_cfg in cfg.lanes:
             self.lanes[lane_cfg.id] = Lane(
                 lane_cfg,
@@ -112,7 +112,7 @@ class Daemon:
                 photos=self.photos,
                 devices=self.devices.lane(lane_cfg),
                 plans=self.plans,
-                lists=lists,
+                lists=self.lists,
                 activity=self.activity,
                 disk=self.disk,
                 clock=self._clock,

@@ -45,7 +45,7 @@ from edge.local_lists import LocalLists
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
 from edge.photo_fit import PhotoError, fit_jpeg
 from edge.photos import PhotoStore
-from edge.plans import PlanBook
+from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError, PlatformUnavailableError
@@ -96,7 +96,7 @@ class Lane:
         activity: LaneActivity | None = None,
         disk: DiskState | None = None,
         plans: PlanBook | None = None,
-        lists: LocalLists | None = None,
+        lists: ListBook | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -114,7 +114,7 @@ class Lane:
         self.platform, self.link, self.store, self.photos = platform, link, store, photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.heavy_gvm_kg = decision.heavy_gvm_kg
-        self.plans, self.lists = plans, lists or LocalLists()
+        self.plans, self.lists = plans, lists
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
@@ -343,7 +343,8 @@ class Lane:
         if plan is not None and plan.quota is not None and self.direction is Direction.IN:
             midnight = when.replace(hour=0, minute=0, second=0, microsecond=0)
             used = await self.store.count_codes_since("quota", midnight.timestamp(), "in")
-        return GateContext(when, self.direction, self.lists, plan, used, self.heavy_gvm_kg)
+        lists = await self.lists.current() if self.lists is not None else LocalLists()
+        return GateContext(when, self.direction, lists, plan, used, self.heavy_gvm_kg)
 
     async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
         assert event.plate is not None

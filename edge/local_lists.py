@@ -30,6 +30,9 @@ class LocalLists:
         for entry in entries:
             self._by_plate.setdefault(entry.plate, []).append(entry)
 
+    def entries(self) -> list[ListEntry]:
+        return [entry for entries in self._by_plate.values() for entry in entries]
+
     def match(self, plate: str | None, when: datetime) -> ListEntry | None:
         """The entry that decides for ``plate`` now, if any (expired entries are ignored)."""
         valid = [e for e in self._by_plate.get(plate or "", []) if e.valid_at(when)]

@@ -49,6 +49,41 @@ def plan_from_config(cfg: ControlPlanConfig, zone: ZoneInfo) -> ControlPlan:
     )
 
 
+class ListBook:
+    """The lists in force: the config's and those added at the gate (``edge list add``, later
+    the status page), re-read from the store every ``REFRESH_SECONDS``."""
+
+    def __init__(
+        self,
+        store: Store,
+        configured: ListsConfig,
+        zone: ZoneInfo,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store, self.zone, self._mono = store, zone, monotonic
+        self._configured = list(build_lists(configured, zone).entries())
+        self.lists = LocalLists(self._configured)
+        self._read_at: float | None = None
+
+    async def refresh(self) -> None:
+        stored = [
+            ListEntry(
+                row["plate"],
+                row["kind"],
+                row["reason"],
+                datetime.fromtimestamp(row["expires_at"], self.zone) if row["expires_at"] else None,
+            )
+            for row in await self.store.list_entries()
+        ]
+        self.lists = LocalLists([*self._configured, *stored])
+        self._read_at = self._mono()
+
+    async def current(self) -> LocalLists:
+        if self._read_at is None or self._mono() - self._read_at > REFRESH_SECONDS:
+            await self.refresh()
+        return self.lists
+
+
 class PlanBook:
     def __init__(
         self,

@@ -126,4 +126,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX outbox_pass ON outbox (pass_id, kind);
     """,
+    # 7: list entries added at the gate (beside those of the config).
+    """
+    CREATE TABLE list_entries (
+        id         INTEGER PRIMARY KEY,
+        plate      TEXT    NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('deny', 'in-plant', 'allow')),
+        reason     TEXT    NOT NULL DEFAULT '',
+        expires_at REAL,
+        added_by   TEXT    NOT NULL,
+        added_at   REAL    NOT NULL,
+        removed_at REAL
+    );
+    """,
 ]

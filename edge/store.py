@@ -327,6 +327,35 @@ class Store:
 
         return await self._transaction(write)
 
+    async def add_list_entry(
+        self, plate: str, kind: str, reason: str, expires_at: float | None, by: str
+    ) -> int:
+        async def write() -> int:
+            cur = await self._db.execute(
+                "INSERT INTO list_entries (plate, kind, reason, expires_at, added_by, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (plate, kind, reason, expires_at, by, self._clock()),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self._transaction(write)
+
+    async def remove_list_entry(self, entry_id: int) -> bool:
+        async def write() -> bool:
+            cur = await self._db.execute(
+                "UPDATE list_entries SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                (self._clock(), entry_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._transaction(write)
+
+    async def list_entries(self) -> list[sqlite3.Row]:
+        return await self._fetchall(
+            "SELECT * FROM list_entries WHERE removed_at IS NULL ORDER BY kind, plate"
+        )
+
     async def plans(self) -> list[sqlite3.Row]:
         return await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
 

@@ -278,3 +278,34 @@ async def test_correct_command(tmp_path: Path, platform_sim: CityPlatformSim) ->
         out, _ = await proc.communicate()
         assert proc.returncode == code
         assert said in out.decode()
+
+
+def test_list_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
+    base = ["list", "--config", str(path)]
+    add = [*base, "add", "--plate", "豫 a12345", "--kind", "deny", "--reason", "欠费停运"]
+    assert main([*add, "--until", "2099-01-01T00:00:00"]) == 0
+    assert "豫A12345 on the deny list" in capsys.readouterr().out
+    assert main([*base, "add", "--plate", "无牌", "--kind", "allow"]) == 2
+    capsys.readouterr()
+    assert main([*base, "show"]) == 0
+    assert "deny     豫A12345 欠费停运 2099-01-01" in capsys.readouterr().out
+    assert main([*base, "remove", "1"]) == 0
+    assert main([*base, "remove", "1"]) == 1
+    capsys.readouterr()
+    assert main([*base, "show"]) == 0
+    assert "豫A12345" not in capsys.readouterr().out
+
+
+async def test_a_list_entry_added_at_the_gate_takes_effect(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        cam = camera(daemon)
+        entry = await daemon.store.add_list_entry("豫A12345", "deny", "欠费停运", None, "张三")
+        await daemon.lists.refresh()  # a running daemon re-reads within REFRESH_SECONDS
+        denied = await cam.push("豫A12345")
+        await daemon.store.remove_list_entry(entry)
+        await daemon.lists.refresh()
+        await cam.aclose()
+    assert (denied.body["verdict"], denied.body["reason"]) == ("refuse", "欠费停运")

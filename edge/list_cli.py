@@ -1,0 +1,59 @@
+"""``edge list add|remove|show``: the gate's own lists (in-plant vehicles, allow and deny
+lists) edited beside a running daemon, which picks a change up within a few seconds. Entries
+of the config are shown too; they are changed in the config."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import datetime
+
+from edge.config import Config
+from edge.plates import normalise_plate
+from edge.store import Store
+
+
+async def run_list(cfg: Config, args: argparse.Namespace) -> int:
+    store = await Store.open(cfg.storage.database)
+    try:
+        if args.action == "add":
+            plate = normalise_plate(args.plate).text
+            if plate is None:
+                print(f"{args.plate!r} is not a plate")
+                return 2
+            until = None
+            if args.until:
+                moment = datetime.fromisoformat(args.until)
+                until = (
+                    moment if moment.tzinfo else moment.replace(tzinfo=cfg.site.zone)
+                ).timestamp()
+            entry_id = await store.add_list_entry(
+                plate, args.kind, args.reason, until, getpass.getuser()
+            )
+            print(f"entry {entry_id}: {plate} on the {args.kind} list")
+        elif args.action == "remove":
+            if not await store.remove_list_entry(args.id):
+                print(f"no entry {args.id}")
+                return 1
+            print(f"entry {args.id} removed")
+        else:
+            for kind, entries in (
+                ("in-plant", cfg.lists.in_plant),
+                ("allow", cfg.lists.allow),
+                ("deny", cfg.lists.deny),
+            ):
+                for e in entries:
+                    print(f"  config  {kind:<8} {e.plate} {e.reason} {e.until or ''}")
+            for row in await store.list_entries():
+                expiry = (
+                    datetime.fromtimestamp(row["expires_at"], cfg.site.zone).isoformat()
+                    if row["expires_at"]
+                    else ""
+                )
+                print(
+                    f"{row['id']:>8}  {row['kind']:<8} {row['plate']} {row['reason']} {expiry}"
+                    f" (by {row['added_by']})"
+                )
+    finally:
+        await store.close()
+    return 0
