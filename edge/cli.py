@@ -12,6 +12,7 @@ from typing import Any
 
 from edge.config import Config, load_config
 from edge.config_errors import ConfigError
+from edge.sim import DEMO_CAMERAS
 
 EXIT_CONFIG = 2
 
@@ -301,17 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
     demo.add_argument(
         "--camera",
-        choices=[
-            "vzenith",
-            "hikvision",
-            "dahua",
-            "milesight",
-            "generic",
-            "onvif",
-            "dahua-pull",
-            "serial",
-            "mqtt",
-        ],
+        choices=DEMO_CAMERAS,
         default="vzenith",
         help="the entrance camera's push format",
     )

@@ -23,6 +23,7 @@ from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.logsetup import setup_logging
 from edge.plates import PlateColor
+from edge.sim import DemoCamera
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.mqtt_broker import MosquittoBroker
@@ -100,19 +101,6 @@ format = "console"
 """
 
 
-#: Cameras the demo can put at the entrance: the push formats, and those the daemon pulls from
-#: (their doubles are started by the demo: an ONVIF device, a Dahua event stream, a serial port).
-DemoCamera = Literal[
-    "vzenith",
-    "hikvision",
-    "dahua",
-    "milesight",
-    "generic",
-    "onvif",
-    "dahua-pull",
-    "serial",
-    "mqtt",
-]
 PULLED = ("onvif", "dahua-pull", "serial", "mqtt")
 MQTT_TOPIC = "cameras/gate1/plates"
 
