@@ -253,7 +253,8 @@ class Lane:
             lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
             done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
             barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
-            await self.store.set_barrier(recorded.id, barrier, None if done else "not delivered")
+            error = "the command did not reach the barrier" if decision.open and not done else None
+            await self.store.set_barrier(recorded.id, barrier, error)
             self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
