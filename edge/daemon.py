@@ -23,6 +23,7 @@ from edge.ingest.onvif_reader import OnvifPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
 from edge.lane import Lane
 from edge.link import LinkMonitor
+from edge.metrics import Metrics
 from edge.monitor import BacklogMonitor
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
@@ -80,6 +81,7 @@ class Daemon:
             failures_to_open=cfg.platform.breaker_failures,
             probe_interval=cfg.platform.breaker_probe_seconds,
         )
+        self.metrics = Metrics()
         self.photos = PhotoStore(
             cfg.storage.photo_dir, keep_originals=cfg.storage.keep_original_photos
         )
@@ -113,6 +115,7 @@ class Daemon:
                 devices=self.devices.lane(lane_cfg),
                 plans=self.plans,
                 lists=self.lists,
+                metrics=self.metrics,
                 activity=self.activity,
                 disk=self.disk,
                 clock=self._clock,
@@ -148,6 +151,7 @@ class Daemon:
             backoff_max=cfg.forwarder.backoff_max_seconds,
             activity=self.activity,
             clock=self._clock,
+            metrics=self.metrics,
         )
         self.supervisor.start("forwarder", self.forwarder.run)
         self.monitor = BacklogMonitor(
@@ -160,6 +164,7 @@ class Daemon:
             site=cfg.site,
         )
         self.supervisor.start("monitor", self.monitor.run)
+        self.metrics.watch(self.health)
         self.retention = Retention(
             self.store,
             cfg.storage.photo_dir,
@@ -178,6 +183,7 @@ class Daemon:
             cfg.web.max_body_bytes,
             [*receiver.routes(), *photos.routes()],
             self.health,
+            metrics=self.metrics.render,
         )
         await self.web.start()
         log.info(

@@ -22,6 +22,7 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.link import LinkMonitor
+from edge.metrics import Metrics
 from edge.monitor import SendRate
 from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
@@ -84,6 +85,7 @@ class Forwarder:
         backoff_max: float,
         activity: LaneActivity | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
@@ -91,6 +93,7 @@ class Forwarder:
         self.concurrency, self.batch_size = concurrency, batch_size
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.activity = activity or LaneActivity()
+        self.metrics = metrics
         self.poll_seconds = POLL_SECONDS
         self.rate = SendRate()
         self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
@@ -233,6 +236,8 @@ class Forwarder:
 
     async def _failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
         """A retryable (or unexpected) failure: each entry comes back after its backoff."""
+        if self.metrics is not None:
+            self.metrics.forward_errors.labels(type(exc).__name__).inc(len(entries))
         if isinstance(exc, RetryableError):
             self.link.failure(str(exc), connection=isinstance(exc, PlatformUnavailableError))
         else:
@@ -276,6 +281,8 @@ class Forwarder:
                         report, PhotoReport(photo["number"], photo["kind"], taken, data)
                     )
             except PermanentError as exc:
+                if self.metrics is not None:
+                    self.metrics.forward_errors.labels(type(exc).__name__).inc()
                 log.error("platform rejected entry; kept as dead letter", error=str(exc))
                 await self.store.mark_dead(entry.id, str(exc))
             except FileNotFoundError as exc:

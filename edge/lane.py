@@ -42,6 +42,7 @@ from edge.events import PlateEvent
 from edge.led_text import led_lines
 from edge.link import LinkMonitor
 from edge.local_lists import LocalLists
+from edge.metrics import Metrics
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
 from edge.photo_fit import PhotoError, fit_jpeg
 from edge.photos import PhotoStore
@@ -97,6 +98,7 @@ class Lane:
         disk: DiskState | None = None,
         plans: PlanBook | None = None,
         lists: ListBook | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -115,6 +117,7 @@ class Lane:
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.plans, self.lists = plans, lists
+        self.metrics = metrics
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
@@ -191,12 +194,21 @@ class Lane:
                     code=decision.code,
                 )
                 commanded_at = self._mono()
+                self._count(event, decision, commanded_at)
                 barrier, error = await self._actuate(event, decision)
                 await self.store.set_barrier(recorded.id, barrier, error)
                 self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
         )
+
+    def _count(self, event: PlateEvent, decision: Decision, commanded_at: float) -> None:
+        if self.metrics is not None:
+            self.metrics.events.labels(self.id, event.source).inc()
+            self.metrics.verdicts.labels(self.id, decision.verdict, decision.code).inc()
+            self.metrics.decision_seconds.labels(self.id).observe(
+                commanded_at - event.received_mono
+            )
 
     async def override(
         self,

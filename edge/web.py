@@ -1,4 +1,5 @@
-"""The daemon's own HTTP server: camera push endpoints and health (status page later)."""
+"""The daemon's own HTTP server: camera push endpoints, ``/healthz``, ``/metrics`` (status
+page later)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
+
+from edge.metrics import CONTENT_TYPE
 
 
 class WebServer:
@@ -16,17 +19,25 @@ class WebServer:
         max_body_bytes: int,
         routes: Iterable[web.RouteDef],
         health: Callable[[], dict[str, Any]],
+        *,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.app = web.Application(client_max_size=max_body_bytes)
         self.app.add_routes([*routes, web.get("/healthz", self._healthz)])
-        self._health = health
+        if metrics is not None:
+            self.app.add_routes([web.get("/metrics", self._metrics)])
+        self._health, self._render_metrics = health, metrics
         self._runner: web.AppRunner | None = None
         self.port = port
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         report = self._health()
         return web.json_response(report, status=200 if report["ok"] else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        assert self._render_metrics is not None
+        return web.Response(body=self._render_metrics(), headers={"Content-Type": CONTENT_TYPE})
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

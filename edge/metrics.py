@@ -1,0 +1,116 @@
+"""``/metrics`` in the Prometheus text format (prometheus_client): what happened — plate
+events, verdicts by reason code, the time from plate to barrier command, forwarding errors by
+class — counted as it happens, and what is — backlog, send rate, link, clock offset, cameras
+and drivers — read from the daemon's health at each scrape. One registry per daemon."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0)
+
+
+class _HealthCollector(Collector):
+    """Gauges from the daemon's ``/healthz`` report, read at each scrape."""
+
+    def __init__(self, health: Callable[[], dict[str, Any]]) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        report = self.health()
+        outbox = report["outbox"]
+        backlog = GaugeMetricFamily(
+            "edge_outbox_entries", "Outbox entries by state", labels=["state"]
+        )
+        for state in ("pending", "held", "dead"):
+            backlog.add_metric([state], outbox[state])
+        yield backlog
+        age = outbox["oldest_unsent_age_seconds"]
+        yield GaugeMetricFamily(
+            "edge_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest entry not yet sent",
+            value=age if age is not None else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "edge_sent_per_minute", "Entries the platform acknowledged in the last minute",
+            value=outbox["sent_per_minute"],
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "edge_platform_link_up", "1 while the platform link is up", value=report["link"] == "up"
+        )
+        offset = report["clock_offset_seconds"]
+        if offset is not None:
+            yield GaugeMetricFamily(
+                "edge_platform_clock_offset_seconds", "Platform clock minus ours", value=offset
+            )
+        yield from self._cameras(report["cameras"])
+        yield from self._devices(report["devices"])
+
+    @staticmethod
+    def _cameras(cameras: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+        connected = GaugeMetricFamily(
+            "edge_camera_connected", "1 when connected (cameras we connect to)", labels=["lane"]
+        )
+        reconnects = GaugeMetricFamily(
+            "edge_camera_reconnects", "Camera reconnections", labels=["lane"]
+        )
+        rejected = GaugeMetricFamily(
+            "edge_camera_rejected", "Malformed or refused camera messages", labels=["lane"]
+        )
+        for lane, camera in cameras.items():
+            if camera["connected"] is not None:
+                connected.add_metric([lane], camera["connected"])
+            reconnects.add_metric([lane], camera["reconnects"])
+            rejected.add_metric([lane], camera["rejected"])
+        yield from (connected, reconnects, rejected)
+
+    @staticmethod
+    def _devices(devices: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+        connected = GaugeMetricFamily(
+            "edge_driver_connected", "1 when the device is reachable", labels=["lane", "part"]
+        )
+        reconnects = GaugeMetricFamily(
+            "edge_driver_reconnects", "Device reconnections", labels=["lane", "part"]
+        )
+        failures = GaugeMetricFamily(
+            "edge_driver_failures", "Device commands that failed", labels=["lane", "part"]
+        )
+        for lane, parts in devices.items():
+            for part, health in parts.items():
+                connected.add_metric([lane, part], health["connected"])
+                reconnects.add_metric([lane, part], health["reconnects"])
+                failures.add_metric([lane, part], health["failures"])
+        yield from (connected, reconnects, failures)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "edge_plate_events", "Plate events taken by a lane", ["lane", "source"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.verdicts = Counter(
+            "edge_verdicts", "Passes by verdict and reason code", ["lane", "verdict", "code"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.decision_seconds = Histogram(
+            "edge_decision_seconds", "From plate received to barrier command", ["lane"],
+            buckets=DECISION_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.forward_errors = Counter(
+            "edge_forward_errors", "Failed sends to the platform, by error class", ["error"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def watch(self, health: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_HealthCollector(health))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
