@@ -50,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     assert isinstance(cfg, Config)
     setup_logging(cfg.logging.level, cfg.logging.format)
-    asyncio.run(run_until_signalled(Daemon(cfg)))
+    asyncio.run(run_until_signalled(Daemon(cfg), args.config))
     return 0
 
 

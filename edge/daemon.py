@@ -6,13 +6,15 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import GateSignal
-from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera
+from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera, load_config
+from edge.config_errors import ConfigError
 from edge.corrections import correct_pass
 from edge.devices import DeviceBuilder
 from edge.forwarder import Forwarder
@@ -35,6 +37,7 @@ from edge.platform.province import ProvincePlatform
 from edge.retention import DiskState, Retention
 from edge.store import Store
 from edge.supervisor import Supervisor
+from edge.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.web import WebServer
 
 log = structlog.get_logger("edge.daemon")
@@ -215,6 +218,40 @@ class Daemon:
                 gate_signal=signal_.name.lower(),
             )
 
+    def healthy(self) -> bool:
+        """For the systemd watchdog: every component (lanes, readers, forwarder, …) alive."""
+        return all(self.supervisor.alive().values())
+
+    #: Sections a SIGHUP applies at once; any other change needs a restart.
+    RELOADABLE = ("led_text", "lists", "control_plans")
+
+    def reload_from(self, path: Path) -> list[str]:
+        """Re-read the config file: apply what is safe to change while running (LED wording,
+        lists, control plans) and name the sections that need a restart. Returns those."""
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("config not reloaded: it has errors", errors=exc.render())
+            return []
+        changed = [
+            name for name in Config.model_fields if getattr(new, name) != getattr(self.cfg, name)
+        ]
+        restart = [name for name in changed if name not in self.RELOADABLE]
+        live = [name for name in changed if name in self.RELOADABLE]
+        self.cfg = self.cfg.model_copy(update={name: getattr(new, name) for name in live})
+        for lane in self.lanes.values():
+            lane.led_text = self.cfg.led_text
+        self.lists.reconfigure(self.cfg.lists)
+        self.plans.reconfigure(self.cfg.control_plans)
+        if live:
+            log.info("config reloaded", sections=live)
+        if restart:
+            log.warning(
+                "config changed where a restart is needed: systemctl restart edge-gate",
+                sections=restart,
+            )
+        return restart
+
     def health(self) -> dict[str, Any]:
         alive = self.supervisor.alive()
         return {
@@ -247,13 +284,26 @@ class Daemon:
         log.info("daemon stopped")
 
 
-async def run_until_signalled(daemon: Daemon) -> None:
+async def run_until_signalled(daemon: Daemon, config_path: Path | None = None) -> None:
+    """Run until SIGTERM/SIGINT; tell systemd when ready, feed its watchdog, reload the
+    config on SIGHUP (see :meth:`Daemon.reload`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if config_path is not None:
+        loop.add_signal_handler(signal.SIGHUP, lambda: daemon.reload_from(config_path))
+    notifier = Notifier()
     await daemon.start()
+    notifier.send(f"READY=1\nSTATUS=serving {len(daemon.lanes)} lane(s)")
+    watchdog: asyncio.Task[None] | None = None
+    if (interval := watchdog_interval()) is not None:
+        watchdog = asyncio.create_task(feed_watchdog(notifier, interval, daemon.healthy))
     try:
         await stop.wait()
     finally:
+        notifier.send("STOPPING=1")
+        if watchdog is not None:
+            watchdog.cancel()
         await daemon.stop()
+        notifier.close()

@@ -65,6 +65,11 @@ class ListBook:
         self.lists = LocalLists(self._configured)
         self._read_at: float | None = None
 
+    def reconfigure(self, configured: ListsConfig) -> None:
+        """New config entries (SIGHUP); the stored ones are re-read at the next lookup."""
+        self._configured = list(build_lists(configured, self.zone).entries())
+        self._read_at = None
+
     async def refresh(self) -> None:
         stored = [
             ListEntry(
@@ -96,6 +101,10 @@ class PlanBook:
         self.configured = [plan_from_config(p, zone) for p in configured]
         self._stored: list[ControlPlan] = []
         self._read_at: float | None = None
+
+    def reconfigure(self, configured: Sequence[ControlPlanConfig]) -> None:
+        self.configured = [plan_from_config(p, self.zone) for p in configured]
+        self._read_at = None
 
     async def refresh(self) -> None:
         plans = []
