@@ -524,6 +524,22 @@ class WebConfig(_Section):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
 
+class MqttTelemetryConfig(_Section):
+    """Publish passes and status to a broker; take remote commands (signed) from it."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=1883, gt=0, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Topics: <prefix>/<enterprise code>/… (status, link, lanes/<id>/status, passes, commands).
+    topic_prefix: str = Field(default="edge-gate", pattern=r"^[A-Za-z0-9_/-]+$")
+    #: Shared secret for HMAC-SHA256 signatures on commands; without it commands are refused.
+    command_secret: SecretStr | None = None
+    command_max_age_seconds: float = Field(default=60, gt=0, le=3600)
+    queue_size: int = Field(default=1000, ge=10, le=100_000)
+    status_interval_seconds: float = Field(default=30, gt=0)
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -559,6 +575,7 @@ class Config(BaseSettings):
     lanes: list[LaneConfig] = Field(min_length=1)
     modbus: dict[str, ModbusBusConfig] = {}
     lists: ListsConfig = ListsConfig()
+    mqtt: MqttTelemetryConfig | None = None
     control_plans: list[ControlPlanConfig] = []
     decision: DecisionConfig = DecisionConfig()
     storage: StorageConfig = StorageConfig()

@@ -38,6 +38,7 @@ from edge.retention import DiskState, Retention
 from edge.store import Store
 from edge.supervisor import Supervisor
 from edge.systemd import Notifier, feed_watchdog, watchdog_interval
+from edge.telemetry import Telemetry
 from edge.web import WebServer
 
 log = structlog.get_logger("edge.daemon")
@@ -168,6 +169,14 @@ class Daemon:
         )
         self.supervisor.start("monitor", self.monitor.run)
         self.metrics.watch(self.health)
+        self.telemetry: Telemetry | None = None
+        if cfg.mqtt is not None:
+            self.telemetry = Telemetry(
+                cfg.mqtt, cfg.site.enterprise_code, self.lanes, self.store, self.health
+            )
+            for lane in self.lanes.values():
+                lane.on_pass = self.telemetry.publish_pass
+            self.supervisor.start("telemetry", self.telemetry.run)
         self.retention = Retention(
             self.store,
             cfg.storage.photo_dir,

@@ -45,7 +45,7 @@ from edge.local_lists import LocalLists
 from edge.metrics import Metrics
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
 from edge.photo_fit import PhotoError, fit_jpeg
-from edge.photos import PhotoStore
+from edge.photos import PhotoStore, photo_url
 from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
 from edge.platform.base import Platform, VerifyAnswer
@@ -118,6 +118,8 @@ class Lane:
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.plans, self.lists = plans, lists
         self.metrics = metrics
+        #: Called with each pass as it is recorded (MQTT telemetry); must not block.
+        self.on_pass: Callable[[dict[str, Any]], None] | None = None
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
@@ -458,6 +460,28 @@ class Lane:
             event.camera_time.timestamp(),
         )
 
+    def _announce(
+        self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
+    ) -> None:
+        if self.on_pass is None:
+            return
+        self.on_pass(
+            {
+                "serial": serial,
+                "lane": self.id,
+                "gate_code": self.cfg.gate_code,
+                "direction": self.cfg.direction,
+                "plate": event.plate,
+                "color": event.color.value,
+                "verdict": decision.verdict,
+                "reason": decision.reason,
+                "code": decision.code,
+                "decided_by": decision.source,
+                "received_at": event.received_at.isoformat(),
+                "photos": [photo_url(serial, photo.number) for photo in photos],
+            }
+        )
+
     async def _record(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
     ) -> _Recorded:
@@ -479,6 +503,7 @@ class Lane:
         recorded = await self.store.record_pass(
             new, photos, forward_photos=self.platform.uploads_photos
         )
+        self._announce(serial, event, decision, photos)
         return _Recorded(recorded.id, recorded.serial)
 
     @staticmethod

@@ -139,4 +139,17 @@ MIGRATIONS: list[str] = [
         removed_at REAL
     );
     """,
+    # 8: the audit log of every action that changes something (IEC 62443-4-2 CR 2.8 style).
+    """
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      REAL    NOT NULL,
+        actor   TEXT    NOT NULL,   -- who
+        action  TEXT    NOT NULL,   -- what
+        target  TEXT    NOT NULL DEFAULT '',
+        origin  TEXT    NOT NULL,   -- from where (mqtt, web address, cli)
+        result  TEXT    NOT NULL,   -- ok / refused / failed
+        detail  TEXT    NOT NULL DEFAULT ''
+    );
+    """,
 ]

@@ -356,6 +356,21 @@ class Store:
             "SELECT * FROM list_entries WHERE removed_at IS NULL ORDER BY kind, plate"
         )
 
+    async def audit(
+        self, *, actor: str, action: str, target: str, origin: str, result: str, detail: str = ""
+    ) -> None:
+        async def write() -> None:
+            await self._db.execute(
+                "INSERT INTO audit (at, actor, action, target, origin, result, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._clock(), actor, action, target, origin, result, detail),
+            )
+
+        await self._transaction(write)
+
+    async def audit_log(self, limit: int = 100) -> list[sqlite3.Row]:
+        return await self._fetchall("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+
     async def plans(self) -> list[sqlite3.Row]:
         return await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
 

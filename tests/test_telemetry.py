@@ -1,0 +1,144 @@
+"""MQTT telemetry and remote commands against a real mosquitto broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from drivers.virtual import VirtualBarrier
+from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
+from edge.sim.platform import CityPlatformSim
+from edge.telemetry import sign
+from tests.helpers import camera, config_for, running_daemon, write_config
+from tests.test_cli import EDGE, free_port
+
+SECRET = "command-secret-for-tests"
+BASE = "edge-gate/4110020001"
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[MosquittoBroker]:
+    try:
+        b = MosquittoBroker(tmp_path)
+    except BrokerMissingError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("mosquitto is missing (scripts/system-packages installs it)")
+        pytest.skip("mosquitto is not installed")
+    await b.start()
+    yield b
+    await b.stop()
+
+
+async def next_message(
+    client: aiomqtt.Client, topic: str, predicate: Any = lambda _p: True, timeout: float = 10
+) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        async for message in client.messages:
+            if message.topic.matches(topic):
+                assert isinstance(message.payload, bytes)
+                payload: dict[str, Any] = json.loads(message.payload)
+                if predicate(payload):
+                    return payload
+    raise AssertionError("unreachable")
+
+
+def command(action: str, *, secret: str = SECRET, **fields: Any) -> bytes:
+    body = {
+        "id": f"c-{time.time_ns()}",
+        "lane": "in-1",
+        "action": action,
+        "operator": "调度中心李四",
+        "reason": "远程核实放行",
+        "ts": time.time(),
+        **fields,
+    }
+    body["signature"] = sign(body, secret)
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def test_passes_status_and_signed_commands(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "command_secret": SECRET}
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port) as watcher,
+        running_daemon(config_for(tmp_path, platform_sim, mqtt=mqtt)) as daemon,
+    ):
+        await watcher.subscribe(f"{BASE}/#", qos=1)
+        await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is True)
+        cam = camera(daemon)
+        result = await cam.push("豫A12345")
+        await cam.aclose()
+        passed = await next_message(watcher, f"{BASE}/passes")
+        assert (passed["serial"], passed["plate"], passed["verdict"]) == (
+            result.body["serial"], "豫A12345", "open",
+        )  # fmt: skip
+        assert passed["photos"] == [f"/photos/{result.body['serial']}-1.jpg"]
+
+        barrier = daemon.lanes["in-1"].devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        opened = len(barrier.openings)
+        forged = command("open", secret="guessed")
+        await watcher.publish(f"{BASE}/commands", forged, qos=1)
+        refused = await next_message(watcher, f"{BASE}/commands/result")
+        assert (refused["result"], refused["why"]) == ("refused", "bad signature")
+        good = command("open")
+        await watcher.publish(f"{BASE}/commands", good, qos=1)
+        done = await next_message(watcher, f"{BASE}/commands/result", lambda p: p["result"] == "ok")
+        assert len(barrier.openings) == opened + 1
+        await watcher.publish(f"{BASE}/commands", good, qos=1)  # the same message again
+        replay = await next_message(watcher, f"{BASE}/commands/result")
+        assert replay["why"] == "replayed id"
+        audit = await daemon.store.audit_log()
+    results = [(row["action"], row["origin"], row["result"], row["detail"]) for row in audit]
+    assert results[0][2:] == ("refused", "replayed id")
+    assert results[1][:3] == ("remote open", "mqtt", "ok")
+    assert results[1][3] == done["detail"]
+    assert results[2][2:] == ("refused", "bad signature")
+    assert audit[1]["actor"] == "调度中心李四"
+
+
+async def test_the_last_will_marks_a_killed_gate_offline(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=free_port(),
+        state=f"{tmp_path}/",
+        extra=f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n',
+    )
+    env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
+    async with aiomqtt.Client("127.0.0.1", broker.port) as watcher:
+        await watcher.subscribe(f"{BASE}/status", qos=1)
+        proc = await asyncio.create_subprocess_exec(
+            *EDGE, "run", "--config", str(config), env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+        try:
+            await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is True, 30)
+            proc.send_signal(signal.SIGKILL)
+            await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is False, 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+
+async def test_commands_without_a_secret_are_refused(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    mqtt = {"host": "127.0.0.1", "port": broker.port}
+    async with running_daemon(config_for(tmp_path, platform_sim, mqtt=mqtt)) as daemon:
+        assert daemon.telemetry is not None
+        result = await daemon.telemetry.handle_command(command("open"))
+        assert result["why"] == "commands are disabled (no command_secret configured)"
+        assert (await daemon.telemetry.handle_command(b"[]"))["why"] == "not a JSON object"
