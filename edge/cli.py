@@ -78,6 +78,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return _with_config(args, run_plan)
 
 
+def cmd_set_password(args: argparse.Namespace) -> int:
+    import getpass  # noqa: PLC0415
+
+    from edge.auth import MIN_PASSWORD, hash_password, write_password_hash  # noqa: PLC0415
+
+    if _load(args.config) is None:
+        return EXIT_CONFIG
+    password = getpass.getpass("new password for the status page: ")
+    if len(password) < MIN_PASSWORD:
+        print(f"use at least {MIN_PASSWORD} characters", file=sys.stderr)
+        return EXIT_CONFIG
+    if getpass.getpass("again: ") != password:
+        print("the two entries differ", file=sys.stderr)
+        return EXIT_CONFIG
+    write_password_hash(args.config, hash_password(password))
+    print(f"password set in {args.config} ([web] password_hash); restart the service")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from edge.list_cli import run_list  # noqa: PLC0415
 
@@ -296,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_drivers(sub)
     _add_plan(sub)
     _add_gate_records(sub)
+    setpw = sub.add_parser("set-password", help="set the status page's password (hashed)")
+    setpw.add_argument("--config", type=Path, required=True)
+    setpw.set_defaults(func=cmd_set_password)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
     demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")

@@ -520,6 +520,9 @@ class ForwarderConfig(_Section):
 
 class WebConfig(_Section):
     host: str = "127.0.0.1"
+    #: scrypt hash of the password for actions on the status page, set by `edge set-password`.
+    #: There is no default: without it nothing can be changed through the web.
+    password_hash: str | None = Field(default=None, pattern=r"^scrypt\$")
     port: int = Field(default=8088, ge=0, le=65535)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
