@@ -35,6 +35,7 @@ from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
 from edge.platform.province import ProvincePlatform
 from edge.retention import DiskState, Retention
+from edge.status_page import StatusPage
 from edge.store import Store
 from edge.supervisor import Supervisor
 from edge.systemd import Notifier, feed_watchdog, watchdog_interval
@@ -175,7 +176,7 @@ class Daemon:
                 cfg.mqtt, cfg.site.enterprise_code, self.lanes, self.store, self.health
             )
             for lane in self.lanes.values():
-                lane.on_pass = self.telemetry.publish_pass
+                lane.pass_listeners.append(self.telemetry.publish_pass)
             self.supervisor.start("telemetry", self.telemetry.run)
         self.retention = Retention(
             self.store,
@@ -189,11 +190,14 @@ class Daemon:
         self.supervisor.start("retention", self.retention.run)
         receiver = PushReceiver(self.lanes, cfg.site.zone)
         photos = PhotoServer(self.store, self.photos)
+        self.status_page = StatusPage(
+            self.lanes, self.store, self.plans, self.health, cfg.site.zone
+        )
         self.web = WebServer(
             cfg.web.host,
             cfg.web.port,
             cfg.web.max_body_bytes,
-            [*receiver.routes(), *photos.routes()],
+            [*receiver.routes(), *photos.routes(), *self.status_page.routes()],
             self.health,
             metrics=self.metrics.render,
         )
@@ -282,6 +286,7 @@ class Daemon:
         }
 
     async def stop(self) -> None:
+        self.status_page.close()
         await self.web.stop()
         await self.supervisor.stop()
         for lane in self.lanes.values():

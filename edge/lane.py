@@ -118,8 +118,9 @@ class Lane:
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.plans, self.lists = plans, lists
         self.metrics = metrics
-        #: Called with each pass as it is recorded (MQTT telemetry); must not block.
-        self.on_pass: Callable[[dict[str, Any]], None] | None = None
+        #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
+        #: not block.
+        self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id)
@@ -463,24 +464,24 @@ class Lane:
     def _announce(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
     ) -> None:
-        if self.on_pass is None:
+        if not self.pass_listeners:
             return
-        self.on_pass(
-            {
-                "serial": serial,
-                "lane": self.id,
-                "gate_code": self.cfg.gate_code,
-                "direction": self.cfg.direction,
-                "plate": event.plate,
-                "color": event.color.value,
-                "verdict": decision.verdict,
-                "reason": decision.reason,
-                "code": decision.code,
-                "decided_by": decision.source,
-                "received_at": event.received_at.isoformat(),
-                "photos": [photo_url(serial, photo.number) for photo in photos],
-            }
-        )
+        message = {
+            "serial": serial,
+            "lane": self.id,
+            "gate_code": self.cfg.gate_code,
+            "direction": self.cfg.direction,
+            "plate": event.plate,
+            "color": event.color.value,
+            "verdict": decision.verdict,
+            "reason": decision.reason,
+            "code": decision.code,
+            "decided_by": decision.source,
+            "received_at": event.received_at.isoformat(),
+            "photos": [photo_url(serial, photo.number) for photo in photos],
+        }
+        for listener in self.pass_listeners:
+            listener(message)
 
     async def _record(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]

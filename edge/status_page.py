@@ -1,0 +1,145 @@
+"""The guards' status page (Chinese), served by the daemon: each lane's camera and devices, the
+latest passes as they happen (server-sent events, no reloads), the platform link, backlog and
+dead letters, the control plan in force and today's figures.
+
+Everything here only reads. Actions that change something (open a barrier, retry, edit lists
+and plans) need a login (``edge.auth``) and are audited. Every value reaches the page through
+``textContent``, never as HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from edge.control_plan import STRATEGY_NAMES
+from edge.figures import daily_figures
+from edge.lane import Lane
+from edge.plans import PlanBook
+from edge.store import Store
+
+RECENT = 20
+KEEPALIVE_SECONDS = 15.0
+
+
+class StatusPage:
+    def __init__(
+        self,
+        lanes: Mapping[str, Lane],
+        store: Store,
+        plans: PlanBook,
+        health: Callable[[], dict[str, Any]],
+        zone: Any,
+    ) -> None:
+        self.lanes, self.store, self.plans, self.health, self.zone = (
+            lanes, store, plans, health, zone,
+        )  # fmt: skip
+        self.recent: list[dict[str, Any]] = []
+        self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        for lane in lanes.values():
+            lane.pass_listeners.append(self._pass)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.page),
+            web.get("/api/status", self.status),
+            web.get("/api/events", self.events),
+        ]
+
+    def _pass(self, message: dict[str, Any]) -> None:
+        self.recent = [message, *self.recent][:RECENT]
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(message)
+
+    async def page(self, _request: web.Request) -> web.Response:
+        html = resources.files("edge.assets").joinpath("status.html").read_text("utf-8")
+        return web.Response(
+            text=html,
+            content_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'self'; img-src 'self'; "
+                "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    async def snapshot(self) -> dict[str, Any]:
+        report = self.health()
+        now = datetime.now(self.zone)
+        plan = await self.plans.active(now)
+        figures = await daily_figures(self.store, now.date(), self.zone)
+        dead = await self.store.list_outbox("dead", 20)
+        return {
+            "lanes": [
+                {
+                    "id": lane.id,
+                    "name": lane.cfg.name or lane.id,
+                    "direction": lane.cfg.direction,
+                    "camera": report["cameras"][lane.id],
+                    "devices": report["devices"][lane.id],
+                }
+                for lane in self.lanes.values()
+            ],
+            "link": report["link"],
+            "clock_offset_seconds": report["clock_offset_seconds"],
+            "outbox": report["outbox"],
+            "dead": [
+                {"id": r["id"], "serial": r["serial"], "kind": r["kind"], "error": r["last_error"]}
+                for r in dead
+            ],
+            "plan": None
+            if plan is None
+            else {
+                "name": plan.name,
+                "strategy": STRATEGY_NAMES[plan.strategy],
+                "quota": plan.quota,
+            },
+            "figures": {lane: f.to_json() for lane, f in figures.items()},
+            "recent": self.recent,
+        }
+
+    async def status(self, _request: web.Request) -> web.Response:
+        return web.json_response(await self.snapshot(), dumps=_dumps)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: ``pass`` for each pass, a comment line to keep proxies open."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=100)
+        self._listeners.add(queue)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if message is None:  # the daemon is stopping
+                    break
+                await response.write(f"event: pass\ndata: {_dumps(message)}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the browser went away
+        finally:
+            self._listeners.discard(queue)
+        return response
+
+    def close(self) -> None:
+        """End the event streams (before the web server stops)."""
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

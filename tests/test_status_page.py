@@ -1,0 +1,69 @@
+"""The status page in a real browser (headless Chromium from Debian's packages, driven by
+Playwright): it loads, shows the lanes, and a pass appears live without a reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from edge.sim.platform import CityPlatformSim
+from tests.helpers import camera, config_for, running_daemon
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing (scripts/system-packages installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        b = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        await b.close()
+
+
+async def test_a_pass_appears_live(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{daemon.web.port}/")
+        await expect(page.locator("h1")).to_have_text("出入口控制终端")
+        await expect(page.locator("#live")).to_have_text("实时更新")  # the event stream is open
+        await expect(page.locator(".lane")).to_contain_text("道闸：正常")
+        cam = camera(daemon)
+        allowed = await cam.push("豫A12345")
+        refused = await cam.push("豫B6789G")
+        await cam.aclose()
+        rows = page.locator("#recent tr")
+        await expect(rows.first).to_contain_text("豫B6789G")  # newest first, no reload
+        await expect(
+            page.locator(f'#recent tr[data-serial="{refused.body["serial"]}"]')
+        ).to_contain_text("国四柴油 重污染管控")
+        await expect(
+            page.locator(f'#recent tr[data-serial="{allowed.body["serial"]}"]')
+        ).to_contain_text("放行")
+        await expect(page.locator("#link")).to_have_text("在线")
+        await expect(page.locator("#figures")).to_contain_text("合计")
+        await page.close()
+
+
+async def test_the_page_is_safe_to_serve(tmp_path: Path, platform_sim: CityPlatformSim) -> None:
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim)) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        page = await http.get(f"http://127.0.0.1:{daemon.web.port}/")
+        status = (await http.get(f"http://127.0.0.1:{daemon.web.port}/api/status")).json()
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "sim-password" not in page.text + str(status)  # no secret ever reaches the page
+    assert status["lanes"][0]["id"] == "in-1"
+    assert status["plan"] is None
