@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from edge.activity import LaneActivity
+from edge.auth import Guard
 from edge.codes import GateSignal
 from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera, load_config
 from edge.config_errors import ConfigError
@@ -191,7 +192,12 @@ class Daemon:
         receiver = PushReceiver(self.lanes, cfg.site.zone)
         photos = PhotoServer(self.store, self.photos)
         self.status_page = StatusPage(
-            self.lanes, self.store, self.plans, self.health, cfg.site.zone
+            self.lanes,
+            self.store,
+            self.plans,
+            self.health,
+            cfg.site.zone,
+            guard=Guard(cfg.web.password_hash),
         )
         self.web = WebServer(
             cfg.web.host,

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.auth import Guard
 from edge.control_plan import STRATEGY_NAMES
 from edge.figures import daily_figures
 from edge.lane import Lane
@@ -26,6 +27,8 @@ from edge.plans import PlanBook
 from edge.store import Store
 
 RECENT = 20
+COOKIE = "edge_session"
+CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -37,10 +40,13 @@ class StatusPage:
         plans: PlanBook,
         health: Callable[[], dict[str, Any]],
         zone: Any,
+        *,
+        guard: Guard,
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
         )  # fmt: skip
+        self.guard = guard
         self.recent: list[dict[str, Any]] = []
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
@@ -51,7 +57,69 @@ class StatusPage:
             web.get("/", self.page),
             web.get("/api/status", self.status),
             web.get("/api/events", self.events),
+            web.post("/api/login", self.login),
+            web.post("/api/logout", self.logout),
+            web.post("/api/lanes/{lane}/open", self.open_barrier),
         ]
+
+    # -- actions: a session, its CSRF token, and an audit entry each --------------------------
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        user, password = str(form.get("user", "")), str(form.get("password", ""))
+        address = request.remote or "?"
+        if not self.guard.enabled:
+            return web.json_response(
+                {"error": "未设置密码，操作已禁用：请在终端运行 edge set-password"}, status=403
+            )
+        session = self.guard.login(user, password, address)
+        await self.store.audit(
+            actor=user or "?", action="login", target="", origin=address,
+            result="ok" if session else "refused",
+            detail="locked out" if self.guard.locked(address) else "",
+        )  # fmt: skip
+        if session is None:
+            return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
+        response = web.json_response({"user": session.user, "csrf": session.csrf})
+        response.set_cookie(
+            COOKIE, self.guard.token_of(session), httponly=True, samesite="Strict", path="/"
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        self.guard.logout(request.cookies.get(COOKIE))
+        response = web.json_response({"ok": True})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    async def open_barrier(self, request: web.Request) -> web.Response:
+        lane_id = request.match_info["lane"]
+        address = request.remote or "?"
+        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        if session is None:
+            await self.store.audit(
+                actor="?", action="open barrier", target=lane_id, origin=address,
+                result="refused", detail="no valid session or CSRF token",
+            )  # fmt: skip
+            return web.json_response({"error": "请先登录"}, status=403)
+        lane = self.lanes.get(lane_id)
+        try:
+            body = await request.json()
+            reason = str(body.get("reason", "")).strip()
+        except (ValueError, AttributeError):
+            reason = ""
+        if lane is None or not reason:
+            await self.store.audit(
+                actor=session.user, action="open barrier", target=lane_id, origin=address,
+                result="refused", detail="unknown lane" if lane is None else "no reason",
+            )  # fmt: skip
+            return web.json_response({"error": "车道不存在或未填写原因"}, status=400)
+        outcome = await lane.override(None, open_barrier=True, reason=reason, operator=session.user)
+        done = outcome.barrier == "opened"
+        await self.store.audit(
+            actor=session.user, action="open barrier", target=lane_id, origin=address,
+            result="ok" if done else "failed", detail=f"{reason}; serial {outcome.serial}",
+        )  # fmt: skip
+        return web.json_response({"opened": done, "serial": outcome.serial})
 
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]

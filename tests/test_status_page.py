@@ -12,6 +12,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from drivers.virtual import VirtualBarrier
+from edge.auth import hash_password
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import camera, config_for, running_daemon
 
@@ -67,3 +69,54 @@ async def test_the_page_is_safe_to_serve(tmp_path: Path, platform_sim: CityPlatf
     assert "sim-password" not in page.text + str(status)  # no secret ever reaches the page
     assert status["lanes"][0]["id"] == "in-1"
     assert status["plan"] is None
+
+
+async def test_log_in_open_a_barrier_and_find_it_in_the_audit(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    web = {"password_hash": hash_password("gate password 1")}
+    async with running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon:
+        barrier = daemon.lanes["in-1"].devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient() as http:  # no session: refused, and audited
+            refused = await http.post(f"{base}/api/lanes/in-1/open", json={"reason": "x"})
+        assert refused.status_code == 403
+        page = await browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept("货车司机手续齐全"))
+        await page.goto(f"{base}/")
+        await page.fill("input[name=user]", "门卫张三")
+        await page.fill("input[name=password]", "wrong")
+        await page.click("#login button")
+        await expect(page.locator("#message")).to_contain_text("密码错误")
+        await page.fill("input[name=password]", "gate password 1")
+        await page.click("#login button")
+        await expect(page.locator("#who")).to_have_text("已登录：门卫张三")
+        await page.click('button.open[data-lane="in-1"]')
+        await expect(page.locator("#message")).to_have_text("in-1 已开闸")
+        assert len(barrier.openings) == 1
+        audit = await daemon.store.audit_log()
+        await page.close()
+    entries = [(r["actor"], r["action"], r["result"]) for r in reversed(audit)]
+    assert entries == [
+        ("?", "open barrier", "refused"),
+        ("门卫张三", "login", "refused"),
+        ("门卫张三", "login", "ok"),
+        ("门卫张三", "open barrier", "ok"),
+    ]
+    assert audit[0]["origin"] == "127.0.0.1"
+    assert "货车司机手续齐全" in audit[0]["detail"]
+
+
+async def test_without_a_password_no_action_is_possible(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim)) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        reply = await http.post(
+            f"http://127.0.0.1:{daemon.web.port}/api/login", data={"user": "a", "password": ""}
+        )
+    assert reply.status_code == 403
+    assert "edge set-password" in reply.json()["error"]
