@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -60,7 +62,80 @@ class StatusPage:
             web.post("/api/login", self.login),
             web.post("/api/logout", self.logout),
             web.post("/api/lanes/{lane}/open", self.open_barrier),
+            web.get("/api/passes", self.passes),
+            web.get("/api/passes.csv", self.passes_csv),
+            web.post("/api/outbox/{id}/retry", self.retry),
         ]
+
+    # -- history ----------------------------------------------------------------------------
+    async def _search(self, request: web.Request) -> list[dict[str, Any]]:
+        q = request.query
+
+        def day(key: str, shift: int = 0) -> float | None:
+            try:
+                value = datetime.fromisoformat(q.get(key, "")).replace(tzinfo=self.zone)
+            except ValueError:
+                return None
+            return value.timestamp() + shift
+
+        rows = await self.store.search_passes(
+            plate=q.get("plate", "").strip().upper(),
+            start=day("from"),
+            end=day("to", 86400),  # the whole last day
+            lane=q.get("lane", ""),
+            verdict=q.get("verdict", ""),
+            limit=min(int(q.get("limit", "200") or 200), 5000),
+        )
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["received_at"] = datetime.fromtimestamp(row["received_at"], self.zone).isoformat(
+                sep=" ", timespec="seconds"
+            )
+            item["photo"] = f"/photos/{row['serial']}-1.jpg" if row["photos"] else ""
+            out.append(item)
+        return out
+
+    async def passes(self, request: web.Request) -> web.Response:
+        return web.json_response(await self._search(request), dumps=_dumps)
+
+    async def passes_csv(self, request: web.Request) -> web.Response:
+        """The same search as CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(
+            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
+        )
+        for p in await self._search(request):
+            writer.writerow([p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
+                             p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
+                             p["received_at"], p["flag"] or ""])  # fmt: skip
+        return web.Response(
+            body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="passes.csv"',
+            },
+        )
+
+    async def retry(self, request: web.Request) -> web.Response:
+        """Send a dead letter again (after the cause was fixed)."""
+        address = request.remote or "?"
+        target = request.match_info["id"]
+        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        if session is None or not target.isdigit():
+            await self.store.audit(
+                actor=session.user if session else "?", action="retry dead letter",
+                target=target, origin=address, result="refused",
+                detail="no valid session or CSRF token" if session is None else "bad id",
+            )  # fmt: skip
+            return web.json_response({"error": "请先登录"}, status=403)
+        count = await self.store.retry_dead([int(target)])
+        await self.store.audit(
+            actor=session.user, action="retry dead letter", target=target, origin=address,
+            result="ok" if count else "failed", detail="" if count else "not a dead letter",
+        )  # fmt: skip
+        return web.json_response({"retried": count})
 
     # -- actions: a session, its CSRF token, and an audit entry each --------------------------
     async def login(self, request: web.Request) -> web.Response:

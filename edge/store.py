@@ -451,6 +451,41 @@ class Store:
         rows = await self._fetchall("SELECT * FROM corrections WHERE id = ?", (correction_id,))
         return rows[0]
 
+    async def search_passes(
+        self,
+        *,
+        plate: str = "",
+        start: float | None = None,
+        end: float | None = None,
+        lane: str = "",
+        verdict: str = "",
+        limit: int = 200,
+    ) -> list[sqlite3.Row]:
+        """Passes for the history view, newest first (the plate matches anywhere in it)."""
+        where, args = ["1 = 1"], list[Any]()
+        if plate:
+            where.append("plate LIKE ?")
+            args.append(f"%{plate}%")
+        if start is not None:
+            where.append("received_at >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("received_at < ?")
+            args.append(end)
+        if lane:
+            where.append("lane_id = ?")
+            args.append(lane)
+        if verdict in ("open", "refuse"):
+            where.append("verdict = ?")
+            args.append(verdict)
+        sql = (  # fixed clauses only; every value is a parameter
+            "SELECT serial, lane_id, direction, plate, plate_color, verdict, reason, decided_by, "  # noqa: S608
+            "gate_signal, received_at, flag, operator, "
+            "(SELECT count(*) FROM photos WHERE pass_id = passes.id) AS photos "
+            f"FROM passes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        )
+        return await self._fetchall(sql, (*args, limit))
+
     async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
         rows = await self._fetchall(
             "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)

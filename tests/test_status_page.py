@@ -120,3 +120,45 @@ async def test_without_a_password_no_action_is_possible(
         )
     assert reply.status_code == 403
     assert "edge set-password" in reply.json()["error"]
+
+
+async def test_history_search_csv_and_dead_letter_retry(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    web = {"password_hash": hash_password("gate password 1")}
+    async with running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon:
+        cam = camera(daemon)
+        for plate in ("豫A12345", "豫B6789G", "晋E55123"):
+            await cam.push(plate)
+        await cam.aclose()
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient() as http:
+            found = (await http.get(f"{base}/api/passes", params={"verdict": "refuse"})).json()
+            csv_reply = await http.get(f"{base}/api/passes.csv", params={"plate": "a123"})
+            refused = await http.post(f"{base}/api/outbox/1/retry")
+        assert [p["plate"] for p in found] == ["晋E55123", "豫B6789G"]  # newest first
+        text = csv_reply.content.decode("utf-8-sig")
+        assert text.splitlines()[0].startswith("流水号,车道")
+        assert "豫A12345" in text
+        assert "豫B6789G" not in text
+        assert refused.status_code == 403
+
+        page = await browser.new_page()
+        await page.goto(f"{base}/")
+        await page.fill("#search input[name=plate]", "B6789")
+        await page.click("#search button")
+        await expect(page.locator("#history")).to_contain_text("共 1 条")
+        await expect(page.locator("#history")).to_contain_text("国四柴油 重污染管控")
+
+        await daemon.store.mark_dead(1, "952 记录格式校验失败")  # a dead letter to retry
+        await page.fill("input[name=user]", "值班员王五")
+        await page.fill("input[name=password]", "gate password 1")
+        await page.click("#login button")
+        await page.click('button.retry[data-id="1"]')
+        await expect(page.locator("#message")).to_have_text("已重新排队上传")
+        audit = await daemon.store.audit_log()
+        await page.close()
+    assert (audit[0]["actor"], audit[0]["action"], audit[0]["result"]) == (
+        "值班员王五", "retry dead letter", "ok",
+    )  # fmt: skip
+    assert audit[-1]["result"] == "refused"  # the request without a session
