@@ -199,6 +199,7 @@ class Daemon:
             cfg.site.zone,
             guard=Guard(cfg.web.password_hash),
         )
+        self.status_page.lists_changed = self.lists.refresh
         self.web = WebServer(
             cfg.web.host,
             cfg.web.port,

@@ -14,18 +14,19 @@ import contextlib
 import csv
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from edge.auth import Guard
-from edge.control_plan import STRATEGY_NAMES
+from edge.auth import Guard, Session
+from edge.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.figures import daily_figures
 from edge.lane import Lane
 from edge.plans import PlanBook
+from edge.plates import normalise_plate
 from edge.store import Store
 
 RECENT = 20
@@ -49,6 +50,7 @@ class StatusPage:
             lanes, store, plans, health, zone,
         )  # fmt: skip
         self.guard = guard
+        self.lists_changed: Callable[[], Awaitable[None]] = _nothing
         self.recent: list[dict[str, Any]] = []
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
@@ -65,7 +67,103 @@ class StatusPage:
             web.get("/api/passes", self.passes),
             web.get("/api/passes.csv", self.passes_csv),
             web.post("/api/outbox/{id}/retry", self.retry),
+            web.post("/api/lists", self.add_list_entry),
+            web.post("/api/lists/{id}/remove", self.remove_list_entry),
+            web.post("/api/plans", self.start_plan),
+            web.post("/api/plans/{id}/close", self.close_plan),
         ]
+
+    async def _action(self, request: web.Request, action: str, target: str) -> Session | None:
+        """The session allowed to act, or None (refused and audited)."""
+        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        if session is None:
+            await self.store.audit(
+                actor="?", action=action, target=target, origin=request.remote or "?",
+                result="refused", detail="no valid session or CSRF token",
+            )  # fmt: skip
+        return session
+
+    async def _done(
+        self,
+        request: web.Request,
+        session: Session,
+        action: str,
+        target: str,
+        *,
+        ok: bool,
+        detail: str,
+    ) -> web.Response:
+        await self.store.audit(
+            actor=session.user, action=action, target=target, origin=request.remote or "?",
+            result="ok" if ok else "failed", detail=detail,
+        )  # fmt: skip
+        return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 400)
+
+    async def add_list_entry(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        plate = normalise_plate(str(body.get("plate", ""))).text
+        kind = str(body.get("kind", ""))
+        target = f"{kind} {plate}"
+        session = await self._action(request, "add list entry", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        if plate is None or kind not in ("in-plant", "allow", "deny"):
+            return await self._done(
+                request, session, "add list entry", target, ok=False, detail="bad plate or list"
+            )
+        until = _aware(str(body.get("until") or ""), self.zone)
+        entry = await self.store.add_list_entry(
+            plate, kind, str(body.get("reason", ""))[:32], until, session.user
+        )
+        await self.lists_changed()
+        return await self._done(
+            request, session, "add list entry", target, ok=True, detail=f"entry {entry}"
+        )
+
+    async def remove_list_entry(self, request: web.Request) -> web.Response:
+        target = request.match_info["id"]
+        session = await self._action(request, "remove list entry", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        ok = target.isdigit() and await self.store.remove_list_entry(int(target))
+        await self.lists_changed()
+        return await self._done(
+            request, session, "remove list entry", target, ok=bool(ok), detail=""
+        )
+
+    async def start_plan(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        name = str(body.get("name", "")).strip()[:64]
+        session = await self._action(request, "start plan", name)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        try:
+            strategy = int(body.get("strategy", 0))
+            baseline = int(body.get("baseline") or 0)
+        except (TypeError, ValueError):
+            strategy = 0
+        if not name or strategy not in range(1, 8):
+            return await self._done(
+                request, session, "start plan", name, ok=False, detail="name and strategy 1-7"
+            )
+        end = _aware(str(body.get("end") or ""), self.zone)
+        plan = ControlPlan(
+            name, strategy, level=int(body.get("level") or 1),
+            end=datetime.fromtimestamp(end, self.zone) if end else None,
+            start=datetime.now(self.zone), baseline_heavy_entries=baseline,
+        )  # fmt: skip
+        plan_id = await self.plans.start(plan, by=session.user)
+        return await self._done(
+            request, session, "start plan", name, ok=True, detail=f"plan {plan_id}"
+        )
+
+    async def close_plan(self, request: web.Request) -> web.Response:
+        target = request.match_info["id"]
+        session = await self._action(request, "close plan", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        ok = target.isdigit() and await self.plans.close(int(target))
+        return await self._done(request, session, "close plan", target, ok=bool(ok), detail="")
 
     # -- history ----------------------------------------------------------------------------
     async def _search(self, request: web.Request) -> list[dict[str, Any]]:
@@ -247,6 +345,15 @@ class StatusPage:
                 "quota": plan.quota,
             },
             "figures": {lane: f.to_json() for lane, f in figures.items()},
+            "list_entries": [
+                {"id": r["id"], "plate": r["plate"], "kind": r["kind"], "reason": r["reason"]}
+                for r in await self.store.list_entries()
+            ],
+            "plans": [
+                {"id": r["id"], "name": r["name"], "strategy": STRATEGY_NAMES[r["strategy"]]}
+                for r in await self.store.plans()
+                if r["closed_at"] is None
+            ],
             "recent": self.recent,
         }
 
@@ -282,6 +389,26 @@ class StatusPage:
         for queue in self._listeners:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _aware(text: str, zone: Any) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
 
 
 def _dumps(value: Any) -> str:

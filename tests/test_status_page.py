@@ -14,7 +14,7 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
-from edge.sim.platform import CityPlatformSim
+from edge.sim.platform import CityPlatformSim, SimVehicle
 from tests.helpers import camera, config_for, running_daemon
 
 
@@ -162,3 +162,52 @@ async def test_history_search_csv_and_dead_letter_retry(
         "值班员王五", "retry dead letter", "ok",
     )  # fmt: skip
     assert audit[-1]["result"] == "refused"  # the request without a session
+
+
+async def test_lists_and_plans_from_the_page(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    platform_sim.vehicles["豫H40002"] = SimVehicle("2", "B", "6")  # the gate's plan judges it
+    web = {"password_hash": hash_password("gate password 1")}
+    cfg = config_for(tmp_path, platform_sim, web=web, decision={"duplicate_window_seconds": 0})
+    async with running_daemon(cfg) as daemon:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(f"{base}/api/plans", json={"name": "x", "strategy": 7})
+        assert refused.status_code == 403
+        page = await browser.new_page()
+        await page.goto(f"{base}/")
+        await page.fill("input[name=user]", "环保专员赵六")
+        await page.fill("input[name=password]", "gate password 1")
+        await page.click("#login button")
+        await page.fill("#list-form input[name=plate]", "豫A12345")
+        await page.fill("#list-form input[name=reason]", "欠费停运")
+        await page.click("#list-form button")
+        await expect(page.locator("#lists")).to_contain_text("豫A12345")
+        await page.fill("#plan-form input[name=name]", "红色预警")
+        await page.select_option("#plan-form select[name=strategy]", "7")
+        await page.click("#plan-form button")
+        await expect(page.locator("#plans")).to_contain_text("停止车辆运输")
+        cam = camera(daemon)
+        denied = await cam.push("豫A12345")
+        stopped = await cam.push("豫H40002")
+        await page.click("button.close-plan")
+        await expect(page.locator("#plans")).not_to_contain_text("红色预警")
+        await page.click("button.remove")
+        await expect(page.locator("#lists")).not_to_contain_text("豫A12345")
+        await daemon.plans.refresh()
+        allowed = await cam.push("豫A12345")
+        await cam.aclose()
+        audit = await daemon.store.audit_log()
+        await page.close()
+    assert denied.body["reason"] == "欠费停运"
+    assert stopped.body["reason"] == "停止车辆运输"
+    assert allowed.body["verdict"] == "open"
+    actions = [(r["action"], r["result"]) for r in reversed(audit) if r["action"] != "login"]
+    assert actions == [
+        ("start plan", "refused"),
+        ("add list entry", "ok"),
+        ("start plan", "ok"),
+        ("close plan", "ok"),
+        ("remove list entry", "ok"),
+    ]
