@@ -391,15 +391,17 @@ class Store:
         return await self._fetchall(
             """
             SELECT lane_id, direction,
-              SUM(gate_signal = 0) AS passed,
-              SUM(verdict = 'refuse') AS refused,
-              SUM(verdict = 'refuse' AND (reason_code LIKE '%controlled'
+              COALESCE(SUM(gate_signal = 0), 0) AS passed,
+              COALESCE(SUM(verdict = 'refuse'), 0) AS refused,
+              COALESCE(SUM(verdict = 'refuse' AND (reason_code LIKE '%controlled'
                   OR reason_code LIKE '%plan-%' OR reason_code LIKE '%quota-full'
-                  OR reason_code LIKE '%blacklist')) AS controlled,
-              SUM(gate_signal = 0 AND json_extract(verify_json, '$.emission') = '3') AS stage3,
-              SUM(gate_signal = 0 AND json_extract(verify_json, '$.emission') = '4') AS stage4,
-              SUM(reason_code = 'gate-crash') AS gate_crashes,
-              SUM(decided_by = 'guard') AS overrides
+                  OR reason_code LIKE '%blacklist')), 0) AS controlled,
+              COALESCE(SUM(gate_signal = 0
+                  AND json_extract(verify_json, '$.emission') = '3'), 0) AS stage3,
+              COALESCE(SUM(gate_signal = 0
+                  AND json_extract(verify_json, '$.emission') = '4'), 0) AS stage4,
+              COALESCE(SUM(reason_code = 'gate-crash'), 0) AS gate_crashes,
+              COALESCE(SUM(decided_by = 'guard'), 0) AS overrides
             FROM passes WHERE received_at >= ? AND received_at < ?
             GROUP BY lane_id, direction ORDER BY lane_id, direction
             """,

@@ -4,8 +4,8 @@ city's operations team.
 Topics under ``<prefix>/<enterprise code>/``:
 - ``status`` (retained): ``{"online": true, …}``; the broker publishes ``{"online": false}``
   (the last will) when the daemon disappears;
-- ``link`` and ``lanes/<lane>/status`` (retained): the platform link, each lane's camera and
-  drivers, every ``status_interval_seconds``;
+- ``link`` and ``gates/<gate code>/<in|out>/status`` (retained): the platform link, each
+  lane's camera and drivers, every ``status_interval_seconds``;
 - ``passes``: each pass as it is decided (no images; photo URLs);
 - ``commands`` (subscribed): ``{"id", "lane", "action": "open"|"led", "text", "operator",
   "reason", "ts", "signature"}``, where ``signature`` is the hex HMAC-SHA256 of the canonical
@@ -136,14 +136,14 @@ class Telemetry:
                 qos=1,
                 retain=True,
             )
-            for lane in self.lanes:
+            for lane in self.lanes.values():
                 status = {
-                    "camera": report["cameras"].get(lane),
-                    "devices": report["devices"].get(lane),
+                    "lane": lane.id,
+                    "camera": report["cameras"].get(lane.id),
+                    "devices": report["devices"].get(lane.id),
                 }
-                await client.publish(
-                    f"{self.base}/lanes/{lane}/status", json.dumps(status), qos=1, retain=True
-                )
+                topic = f"{self.base}/gates/{lane.cfg.gate_code}/{lane.cfg.direction}/status"
+                await client.publish(topic, json.dumps(status), qos=1, retain=True)
             await asyncio.sleep(self.cfg.status_interval_seconds)
 
     # -- commands ------------------------------------------------------------------------------

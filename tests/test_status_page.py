@@ -53,6 +53,7 @@ async def test_a_pass_appears_live(
             page.locator(f'#recent tr[data-serial="{allowed.body["serial"]}"]')
         ).to_contain_text("放行")
         await expect(page.locator("#link")).to_have_text("在线")
+        await expect(page.locator('.lane[data-lane="in-1"] .last')).to_contain_text("豫B6789G 禁止")
         await expect(page.locator("#figures")).to_contain_text("合计")
         await page.close()
 

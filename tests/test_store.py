@@ -257,3 +257,14 @@ async def test_an_older_ledger_keeps_its_outbox_through_the_upgrade(tmp_path: Pa
         assert await s.outbox_counts() == {"dead": 1}
     finally:
         await s.close()
+
+
+async def test_figures_count_zero_not_null_for_unconfirmed_passes(tmp_path: Path) -> None:
+    """A pass still being confirmed has no gate signal yet: its figures are 0, not NULL."""
+    s = await Store.open(tmp_path / "edge.db", clock=lambda: 1000.0)
+    try:
+        await s.record_pass(new_pass(serial="411002000101A261121080000"), [])
+        (row,) = await s.daily_figures(0, 10**10)
+        assert (row["passed"], row["stage3"], row["gate_crashes"]) == (0, 0, 0)
+    finally:
+        await s.close()

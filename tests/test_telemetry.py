@@ -75,6 +75,9 @@ async def test_passes_status_and_signed_commands(
     ):
         await watcher.subscribe(f"{BASE}/#", qos=1)
         await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is True)
+        gate = await next_message(watcher, f"{BASE}/gates/01/in/status")
+        assert gate["lane"] == "in-1"
+        assert gate["devices"]["barrier"]["connected"] is True
         cam = camera(daemon)
         result = await cam.push("豫A12345")
         await cam.aclose()
