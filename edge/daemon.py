@@ -238,9 +238,10 @@ class Daemon:
                 gate_signal=signal_.name.lower(),
             )
 
-    def healthy(self) -> bool:
-        """For the systemd watchdog: every component (lanes, readers, forwarder, …) alive."""
-        return all(self.supervisor.alive().values())
+    async def healthy(self) -> bool:
+        """For the systemd watchdog: every component (lanes, readers, forwarder, …) running,
+        and the ledger answering."""
+        return all(self.supervisor.alive().values()) and await self.store.ping()
 
     #: Sections a SIGHUP applies at once; any other change needs a restart.
     RELOADABLE = ("led_text", "lists", "control_plans")

@@ -488,6 +488,15 @@ class Store:
         )
         return await self._fetchall(sql, (*args, limit))
 
+    async def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the ledger answers a trivial read in time (for the watchdog)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._fetchall("SELECT 1")
+        except (TimeoutError, sqlite3.Error, ValueError):
+            return False
+        return True
+
     async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
         rows = await self._fetchall(
             "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)

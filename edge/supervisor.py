@@ -17,6 +17,7 @@ class Supervisor:
     def __init__(self, initial_delay: float = 1.0, max_delay: float = 30.0) -> None:
         self.initial_delay, self.max_delay = initial_delay, max_delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: set[str] = set()  # components inside their run (not waiting to restart)
         self.restarts: dict[str, int] = {}
 
     def start(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
@@ -27,6 +28,7 @@ class Supervisor:
         delay = self.initial_delay
         while True:
             started = time.monotonic()
+            self._running.add(name)
             try:
                 await factory()
             except asyncio.CancelledError:
@@ -35,6 +37,8 @@ class Supervisor:
                 log.exception("component crashed; restarting", component=name, delay=delay)
             else:
                 log.warning("component stopped; restarting", component=name, delay=delay)
+            finally:
+                self._running.discard(name)
             if time.monotonic() - started > _HEALTHY_RUN_SECONDS:
                 delay = self.initial_delay
             self.restarts[name] += 1
@@ -42,7 +46,8 @@ class Supervisor:
             delay = min(delay * 2, self.max_delay)
 
     def alive(self) -> dict[str, bool]:
-        return {name: not task.done() for name, task in self._tasks.items()}
+        """Each component: running now (not crashed and waiting for its restart)."""
+        return {name: name in self._running and not t.done() for name, t in self._tasks.items()}
 
     async def stop(self) -> None:
         for task in self._tasks.values():

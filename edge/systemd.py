@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -60,7 +60,7 @@ def watchdog_interval() -> float | None:
 async def feed_watchdog(
     notifier: Notifier,
     interval: float,
-    healthy: Callable[[], bool],
+    healthy: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Ping every ``interval`` seconds from the event loop while it is prompt and ``healthy()``;
@@ -71,7 +71,7 @@ async def feed_watchdog(
         before = clock()
         await asyncio.sleep(interval)
         lag = clock() - before - interval
-        ok = lag < interval * MAX_LAG_SHARE and healthy()
+        ok = lag < interval * MAX_LAG_SHARE and await healthy()
         if ok:
             notifier.send("WATCHDOG=1")
         if ok == withheld:

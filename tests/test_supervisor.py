@@ -61,3 +61,19 @@ async def test_lane_survives_a_failing_event(tmp_path, platform_sim) -> None:  #
         assert "OSError" in failed.body["error"]
         assert ok.body["verdict"] == "open"
         assert daemon.health()["ok"] is True
+
+
+async def test_a_component_waiting_to_restart_is_not_alive() -> None:
+    """What the systemd watchdog and /healthz see while a component crash-loops."""
+    crashed = asyncio.Event()
+
+    async def broken() -> None:
+        crashed.set()
+        raise RuntimeError("the store is gone")
+
+    sup = Supervisor(initial_delay=30, max_delay=30)
+    sup.start("lane:in-1", broken)
+    await asyncio.wait_for(crashed.wait(), 2)
+    await asyncio.sleep(0)
+    assert sup.alive() == {"lane:in-1": False}
+    await sup.stop()

@@ -71,7 +71,11 @@ async def test_the_watchdog_is_withheld_while_unhealthy(tmp_path: Path) -> None:
     sock = notify_socket(tmp_path)
     notifier = Notifier(str(tmp_path / "notify"))
     healthy = [False]
-    task = asyncio.create_task(feed_watchdog(notifier, 0.02, lambda: healthy[0]))
+
+    async def check() -> bool:
+        return healthy[0]
+
+    task = asyncio.create_task(feed_watchdog(notifier, 0.02, check))
     try:
         await asyncio.sleep(0.1)
         with pytest.raises(BlockingIOError):
