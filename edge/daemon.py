@@ -200,6 +200,11 @@ class Daemon:
             guard=Guard(cfg.web.password_hash),
         )
         self.status_page.lists_changed = self.lists.refresh
+        if cfg.web.password_hash is None:
+            log.warning(
+                "no password for the status page: its actions are disabled until one is set "
+                "with: edge set-password --config <config file>"
+            )
         self.web = WebServer(
             cfg.web.host,
             cfg.web.port,
