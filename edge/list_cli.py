@@ -9,6 +9,7 @@ import getpass
 from datetime import datetime
 
 from edge.config import Config
+from edge.plans import local_time
 from edge.plates import normalise_plate
 from edge.store import Store
 
@@ -21,12 +22,7 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
             if plate is None:
                 print(f"{args.plate!r} is not a plate")
                 return 2
-            until = None
-            if args.until:
-                moment = datetime.fromisoformat(args.until)
-                until = (
-                    moment if moment.tzinfo else moment.replace(tzinfo=cfg.site.zone)
-                ).timestamp()
+            until = local_time(args.until, cfg.site.zone).timestamp() if args.until else None
             entry_id = await store.add_list_entry(
                 plate, args.kind, args.reason, until, getpass.getuser()
             )

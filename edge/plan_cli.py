@@ -10,15 +10,12 @@ from datetime import datetime
 
 from edge.config import Config
 from edge.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
-from edge.plans import PlanBook, plan_from_config
+from edge.plans import PlanBook, local_time, plan_from_config
 from edge.store import Store
 
 
 def _when(text: str | None, cfg: Config) -> datetime | None:
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=cfg.site.zone)
+    return None if text is None else local_time(text, cfg.site.zone)
 
 
 def _show(ts: float | None, cfg: Config) -> str:

@@ -23,6 +23,12 @@ def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+def local_time(text: str, zone: ZoneInfo) -> datetime:
+    """An ISO time typed by a person (command line, status page); without an offset it is the
+    site's local time. Raises ValueError for text that is not one."""
+    return _aware(datetime.fromisoformat(text), zone)
+
+
 def build_lists(cfg: ListsConfig, zone: ZoneInfo) -> LocalLists:
     """The lists of the config (the status page will edit them too)."""
     kinds: tuple[tuple[ListKind, list[ListedPlate]], ...] = (

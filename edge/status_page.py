@@ -25,7 +25,7 @@ from edge.auth import Guard, Session
 from edge.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.figures import daily_figures
 from edge.lane import Lane
-from edge.plans import PlanBook
+from edge.plans import PlanBook, local_time
 from edge.plates import normalise_plate
 from edge.store import Store
 
@@ -170,11 +170,8 @@ class StatusPage:
         q = request.query
 
         def day(key: str, shift: int = 0) -> float | None:
-            try:
-                value = datetime.fromisoformat(q.get(key, "")).replace(tzinfo=self.zone)
-            except ValueError:
-                return None
-            return value.timestamp() + shift
+            moment = _aware(q.get(key, ""), self.zone)
+            return None if moment is None else moment + shift
 
         rows = await self.store.search_passes(
             plate=q.get("plate", "").strip().upper(),
@@ -220,12 +217,13 @@ class StatusPage:
         """Send a dead letter again (after the cause was fixed)."""
         address = request.remote or "?"
         target = request.match_info["id"]
-        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
-        if session is None or not target.isdigit():
+        session = await self._action(request, "retry dead letter", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        if not target.isdigit():
             await self.store.audit(
-                actor=session.user if session else "?", action="retry dead letter",
-                target=target, origin=address, result="refused",
-                detail="no valid session or CSRF token" if session is None else "bad id",
+                actor=session.user, action="retry dead letter", target=target, origin=address,
+                result="refused", detail="bad id",
             )  # fmt: skip
             return web.json_response({"error": "请先登录"}, status=403)
         count = await self.store.retry_dead([int(target)])
@@ -267,12 +265,8 @@ class StatusPage:
     async def open_barrier(self, request: web.Request) -> web.Response:
         lane_id = request.match_info["lane"]
         address = request.remote or "?"
-        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        session = await self._action(request, "open barrier", lane_id)
         if session is None:
-            await self.store.audit(
-                actor="?", action="open barrier", target=lane_id, origin=address,
-                result="refused", detail="no valid session or CSRF token",
-            )  # fmt: skip
             return web.json_response({"error": "请先登录"}, status=403)
         lane = self.lanes.get(lane_id)
         try:
@@ -404,11 +398,11 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 
 def _aware(text: str, zone: Any) -> float | None:
+    """A typed local time as unix seconds, or None when the field is empty or not a time."""
     try:
-        moment = datetime.fromisoformat(text)
+        return local_time(text, zone).timestamp()
     except ValueError:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
 
 
 def _dumps(value: Any) -> str:
