@@ -202,6 +202,34 @@ def decide(
     )
 
 
+#: Decision codes (without their ``platform-`` / ``offline-cache-`` prefix) that refuse a
+#: vehicle as a control measure (管控): the platform's own "controlled", a blacklist under a
+#: plan, a plan's strategy or quota, a plan that stops all transport.
+CONTROL_CODES = frozenset(
+    {
+        "controlled",
+        "blacklist",
+        "plan-forbids",
+        "plan-incomplete",
+        "quota-full",
+        "offline-plan-stop",
+    }
+)
+
+
+def resolved_control(code: str, answer: VerifyAnswer | None) -> bool:
+    """The pass's ``isControl`` as the province records carry it (§4.2.11: 0 no, 1 yes only).
+
+    The platform's own 0 or 1 where it gave one (also from a cached answer); where it answered
+    2 (the gate decides) or was not asked (offline, local lists, camera re-push, gate crash,
+    guard override), the gate's resolution: yes exactly when a control measure refused the
+    vehicle (``code`` in :data:`CONTROL_CODES`).
+    """
+    if answer is not None and answer.control is not ControlFlag.GATE_DECIDES:
+        return answer.control is ControlFlag.CONTROLLED
+    return code.removeprefix("platform-").removeprefix("offline-cache-") in CONTROL_CODES
+
+
 def guard_decided(*, open_: bool, reason: str, operator: str) -> Decision:
     """A guard's override: open (or refuse) with a mandatory reason and the guard's name."""
     word = "人工放行" if open_ else "人工禁止"

@@ -21,6 +21,7 @@ import structlog
 
 from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
+from edge.decision import resolved_control
 from edge.link import LinkMonitor
 from edge.metrics import Metrics
 from edge.monitor import SendRate
@@ -49,7 +50,7 @@ def pass_report(
 ) -> PassReport:
     passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
     numbers = {photo["number"] for photo in photos}
-    answer = json.loads(row["verify_json"]) if row["verify_json"] else None
+    answer = VerifyAnswer.from_json(json.loads(row["verify_json"])) if row["verify_json"] else None
     return PassReport(
         serial=row["serial"],
         enterprise_code=row["serial"][:10],
@@ -61,11 +62,12 @@ def pass_report(
         time_from=datetime.fromtimestamp(row["received_at"], zone),
         time_to=datetime.fromtimestamp(passed_at, zone),
         gate_signal=GateSignal(row["gate_signal"]),
-        answer=None if answer is None else VerifyAnswer.from_json(answer),
+        answer=answer,
         photo_urls=(
             photo_url(row["serial"], 1) if 1 in numbers else "",
             photo_url(row["serial"], 2) if 2 in numbers else "",
         ),
+        controlled=resolved_control(row["reason_code"], answer),
     )
 
 

@@ -16,8 +16,9 @@ from edge.codes import ControlFlag
 from edge.plates import PlateColor
 from edge.platform.base import PhotoReport, VerifyAnswer
 from edge.platform.city import CityPlatform
-from edge.platform.errors import InvalidMessageError
+from edge.platform.errors import InvalidMessageError, build_message
 from edge.platform.province import ProvincePlatform
+from edge.platform.province_models import EnterExitRecord
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -140,7 +141,7 @@ async def test_every_province_method_is_accepted(
     assert entry["imgURL1"] == "/photos/411002000101A261121080000-1.jpg"
     assert (entry["isExempt"], entry["islicensePK"], entry["licensePK"]) == ("1", "1", "PK00000001")
     no_answer = sim.records[second.serial][0]
-    assert (no_answer["isControl"], no_answer["islicensePK"]) == ("", "0")
+    assert (no_answer["isControl"], no_answer["islicensePK"]) == ("0", "0")
     assert len(sim.feedback) == 1
     assert sim.feedback[0]["reviewer"] == "王工"
 
@@ -189,8 +190,8 @@ async def test_clients_stop_bad_codes_and_photos(
     big = sample_jpeg("big") + b"\0" * 1_000_000
     with pytest.raises(InvalidMessageError, match="1 MB"):
         await city_client.send_photo(REPORT, PhotoReport(1, 1, WHEN, big))
-    with pytest.raises(InvalidMessageError, match="emissionStandard"):
-        await province_client.send_pass(replace(REPORT, answer=replace(ANSWER, emission="9")))
+    with pytest.raises(InvalidMessageError, match="isControl"):  # only 0/1 (§4.2.11)
+        build_message(EnterExitRecord, **{**_province_entry(), "isControl": "2"})
     with pytest.raises(InvalidMessageError, match="vehicleType"):
         await province_client.add_vehicle(**{**VEHICLE, "vehicleType": "ZZZ"})
     with pytest.raises(InvalidMessageError, match="cannot both be empty"):
@@ -322,7 +323,7 @@ def _province_entry(**change: str) -> dict[str, str]:
         "licensePK": "",
     }
     entry.update(change)
-    return entry
+    return {k: v for k, v in entry.items() if v is not None}
 
 
 PROVINCE_FORCED = {
@@ -336,6 +337,12 @@ PROVINCE_FORCED = {
     "impossible date": {"date": "261399080000"},
     "flag without licensePK": {"islicensePK": "1"},
     "URL over 64": {"imgURL1": "/" + "p" * 70},
+    "isControl empty": {"isControl": ""},
+    "isControl 2": {"isControl": "2"},
+    "isControl missing": {"isControl": None},
+    "licensePK without the flag": {"licensePK": "PK1"},
+    "fuel outside §7.12": {"fuelType": "W"},
+    "blacklist outside §7.4": {"isBlackList": "7"},
 }
 
 

@@ -71,6 +71,9 @@ class PassReport:
     answer: VerifyAnswer | None = None
     #: Relative URLs of the front and rear photos, as the daemon's web server serves them.
     photo_urls: tuple[str, str] = ("", "")
+    #: The gate's resolved "controlled?" (province ``isControl`` 0/1, §4.2.11) for every kind
+    #: of pass, see :func:`edge.decision.resolved_control`.
+    controlled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

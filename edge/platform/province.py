@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from edge.codes import ControlFlag
+from edge.codes import BlacklistType, ControlFlag, EmissionStage, ExemptType, FuelType
 from edge.plates import PlateColor
 from edge.platform.base import Correction, PassReport, PhotoReport, VerifyAnswer
 from edge.platform.errors import (
@@ -54,6 +55,7 @@ R = TypeVar("R", bound=BaseModel)
 
 NO_PLATE_TEXT = "无牌车"
 DEFAULT_TOKEN_SECONDS = 2 * 60 * 60
+LICENSE_PK_LENGTH = 32  # §4.2.11 licensePK 字符 32
 _PLACEHOLDER = "-"  # stands for the token while a request is validated
 #: Words in ``err`` that mean the token was refused (the spec defines no code for it). The
 #: spec calls the token 授权码; 授权号 is a company or gate secret code, a different error.
@@ -63,6 +65,38 @@ _TOKEN_WORDS = ("token", "授权码", "令牌")
 def _token_refused(err: str) -> bool:
     lowered = err.lower()
     return any(word in lowered for word in _TOKEN_WORDS)
+
+
+def _code(value: str, codes: type[StrEnum], name: str) -> str:
+    """A code copied from the platform's answer into a record: kept when it is in the spec's
+    dictionary, else left empty (with a warning) — a record is never refused for what the
+    platform itself said."""
+    if value == "" or value in {c.value for c in codes}:
+        return value
+    log.warning("platform code outside the spec's dictionary; sent empty", field=name, value=value)
+    return ""
+
+
+def _vehicle_codes(answer: VerifyAnswer | None, suffix: str = "") -> dict[str, str]:
+    """fuelType, emissionStandard, isBlackList, isExempt (+ ``suffix``) from an answer."""
+    if answer is None:
+        values = {"fuelType": "", "emissionStandard": "", "isBlackList": "", "isExempt": ""}
+    else:
+        values = {
+            "fuelType": _code(answer.fuel, FuelType, "fuelType"),
+            "emissionStandard": _code(answer.emission, EmissionStage, "emissionStandard"),
+            "isBlackList": _code(answer.blacklist, BlacklistType, "isBlackList"),
+            "isExempt": _code(answer.exempt, ExemptType, "isExempt"),
+        }
+    return {name + suffix: value for name, value in values.items()}
+
+
+def _control_after(after: VerifyAnswer | None, before: str) -> str:
+    """isControlB: the platform's 0/1 for the corrected plate; where it answered 2 or nothing,
+    the gate's resolution stands (a correction does not change what the gate did)."""
+    if after is None or after.control is ControlFlag.GATE_DECIDES:
+        return before
+    return str(int(after.control))
 
 
 class ProvincePlatform(TokenClient):
@@ -200,6 +234,9 @@ class ProvincePlatform(TokenClient):
         """The SendEnterExitDataEx entry for a pass; codes copied from the verify answer."""
         answer = report.answer
         pk = answer.license_pk if answer else ""
+        if len(pk) > LICENSE_PK_LENGTH:
+            log.warning("licensePK longer than the spec's 32; sent without it", license_pk=pk)
+            pk = ""
         return build_message(
             EnterExitRecord,
             serialNum=report.serial,
@@ -207,11 +244,8 @@ class ProvincePlatform(TokenClient):
             gateCode=report.gate_code,
             license=report.plate or NO_PLATE_TEXT,
             licenseColor=report.color,
-            fuelType=answer.fuel if answer else "",
-            emissionStandard=answer.emission if answer else "",
-            isBlackList=answer.blacklist if answer else "",
-            isExempt=answer.exempt if answer else "",
-            isControl=str(int(answer.control)) if answer else "",
+            **_vehicle_codes(answer),
+            isControl="1" if report.controlled else "0",
             gateSignal=str(int(report.gate_signal)),
             date=self._date(report.time_to),
             imgURL1=report.photo_urls[0],
@@ -239,11 +273,8 @@ class ProvincePlatform(TokenClient):
             **before,
             licenseB=correction.plate,
             licenseColorB=correction.color,
-            fuelTypeB=after.fuel if after else "",
-            emissionStandardB=after.emission if after else "",
-            isBlackListB=after.blacklist if after else "",
-            isExemptB=after.exempt if after else "",
-            isControlB=str(int(after.control)) if after else "",
+            **_vehicle_codes(after, "B"),
+            isControlB=_control_after(after, before["isControl"]),
             gateSignalB=str(int(report.gate_signal)),
             dateB=self.local_time(correction.reviewed_at).strftime("%Y-%m-%d %H:%M:%S"),
             reviewer=correction.reviewer,

@@ -126,14 +126,20 @@ class VerifyData(_Reply):
 # -- records -------------------------------------------------------------------------------
 
 
+#: isControl in records (§4.2.11, §4.2.27): "0" no, "1" yes — never empty, never 2.
+Flag01 = Literal["0", "1"]
+
+
 class _VehicleCodes(_Request):
-    """Codes copied from the verify answer into records ("" when not known)."""
+    """Codes copied from the verify answer into records ("" when not known: the platform
+    sends them empty itself, and §7.4 / §7.14 have no code for "not listed"); ``isControl`` is
+    the gate's resolved answer, required."""
 
     fuelType: FuelType | Empty = ""  # noqa: N815
     emissionStandard: EmissionStage | Empty = ""  # noqa: N815
     isBlackList: BlacklistType | Empty = ""  # noqa: N815
     isExempt: ExemptType | Empty = ""  # noqa: N815
-    isControl: Flag012 | Empty = ""  # noqa: N815
+    isControl: Flag01  # noqa: N815
 
 
 class _PassFields(_Request):
@@ -153,7 +159,7 @@ class EnterExitRecord(_PassFields, _VehicleCodes):
     date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
     imgURL1: str = Field(default="", max_length=64)  # noqa: N815
     imgURL2: str = Field(default="", max_length=64)  # noqa: N815
-    islicensePK: Literal["0", "1"] = "0"  # noqa: N815
+    islicensePK: Literal["0", "1"]  # noqa: N815
     licensePK: str = Field(default="", max_length=32)  # noqa: N815
 
     @model_validator(mode="after")
@@ -261,7 +267,7 @@ class CheckFeedback(_PassFields, _VehicleCodes):
     emissionStandardB: EmissionStage | Empty = ""  # noqa: N815
     isBlackListB: BlacklistType | Empty = ""  # noqa: N815
     isExemptB: ExemptType | Empty = ""  # noqa: N815
-    isControlB: Flag012 | Empty = ""  # noqa: N815
+    isControlB: Flag01  # noqa: N815
     gateSignalB: Literal["0", "1", "2"]  # noqa: N815
     imgURL1B: str = ""  # noqa: N815 - base64 driving licence
     imgURL2B: str = ""  # noqa: N815 - base64 front-45° photo

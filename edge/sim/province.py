@@ -138,8 +138,8 @@ class ProvincePlatformSim(PlatformSim):
                     ]
                     if p
                 ]
-                if entry.get("islicensePK") == "1" and not entry.get("licensePK"):
-                    found.append("islicensePK is 1 but licensePK is empty")
+                if (entry.get("islicensePK") == "1") != bool(entry.get("licensePK")):
+                    found.append("islicensePK must be 1 exactly when licensePK is given")
                 date = entry.get("date")
                 if date and not real_time(date, DATE_FORMATS[self.date_format]):
                     found.append(f"date {date!r} is not {self.date_format}")

@@ -20,7 +20,8 @@ STAGES = frozenset("01234567DX")
 FUELS = frozenset("ABCDEFLMNOPQYZ")
 BLACKLIST = frozenset("1234569")
 EXEMPT = frozenset("12")
-CONTROL = frozenset("012")
+#: isControl in records (§4.2.11, §4.2.27): 0 no, 1 yes. (2 exists only in VehVerifyEx replies.)
+CONTROL = frozenset("01")
 SIGNAL = frozenset("012")
 USE = frozenset("ABCDEFGHIJKLMNOPQRS")
 
@@ -114,9 +115,9 @@ _PROVINCE_CODES = {
     "emissionStandard": opt(1, STAGES),
     "isBlackList": opt(1, BLACKLIST),
     "isExempt": opt(1, EXEMPT),
-    "isControl": opt(1, CONTROL),
+    "isControl": Rule(1, allowed=CONTROL),
 }
-_TOKEN = {"accessToken": Rule(64)}
+_TOKEN = {"accessToken": Rule(32)}  # 授权码, 字符 32 in every province table
 _PROVINCE_PASS = {
     "serialNum": SERIAL,
     "companyCode": Rule(32, pattern=r"\d{10}"),
@@ -171,7 +172,7 @@ PROVINCE: dict[str, dict[str, Rule]] = {
         "emissionStandardB": opt(1, STAGES),
         "isBlackListB": opt(1, BLACKLIST),
         "isExemptB": opt(1, EXEMPT),
-        "isControlB": opt(1, CONTROL),
+        "isControlB": Rule(1, allowed=CONTROL),
         "gateSignalB": Rule(1, allowed=SIGNAL),
         "imgURL1B": opt(),
         "imgURL2B": opt(),
