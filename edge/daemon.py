@@ -35,6 +35,7 @@ from edge.plates import PlateColor
 from edge.platform.base import Platform
 from edge.platform.city import CityPlatform
 from edge.platform.province import ProvincePlatform
+from edge.platform.token import TokenClient
 from edge.retention import DiskState, Retention
 from edge.status_page import StatusPage
 from edge.store import Store
@@ -87,6 +88,8 @@ class Daemon:
             failures_to_open=cfg.platform.breaker_failures,
             probe_interval=cfg.platform.breaker_probe_seconds,
         )
+        if isinstance(self.platform, TokenClient):  # a token fetched: the platform answers
+            self.platform.tokens.on_fetched = self.link.success
         self.metrics = Metrics()
         self.photos = PhotoStore(
             cfg.storage.photo_dir, keep_originals=cfg.storage.keep_original_photos
@@ -284,6 +287,8 @@ class Daemon:
             "ok": all(alive.values()),
             "components": alive,
             "link": self.link.state.value,
+            "link_reason": None if self.link.reason is None else self.link.reason.value,
+            "link_error": self.link.to_json()["error"],
             "clock_offset_seconds": self.platform.clock_offset_seconds,
             "outbox": self.monitor.snapshot.to_json(),
             "cameras": {

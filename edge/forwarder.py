@@ -22,13 +22,13 @@ import structlog
 from edge.activity import LaneActivity
 from edge.codes import Direction, GateSignal
 from edge.decision import resolved_control
-from edge.link import LinkMonitor
+from edge.link import LinkMonitor, classify
 from edge.metrics import Metrics
 from edge.monitor import SendRate
 from edge.photos import PhotoStore, photo_url
 from edge.plates import PlateColor
 from edge.platform.base import Correction, PassReport, PhotoReport, Platform, VerifyAnswer
-from edge.platform.errors import PermanentError, PlatformUnavailableError, RetryableError
+from edge.platform.errors import InvalidMessageError, PermanentError, RetryableError
 from edge.store import OutboxEntry, Store
 
 log = structlog.get_logger("edge.forwarder")
@@ -240,9 +240,9 @@ class Forwarder:
         """A retryable (or unexpected) failure: each entry comes back after its backoff."""
         if self.metrics is not None:
             self.metrics.forward_errors.labels(type(exc).__name__).inc(len(entries))
-        if isinstance(exc, RetryableError):
-            self.link.failure(str(exc), connection=isinstance(exc, PlatformUnavailableError))
-        else:
+        if (kind := classify(exc)) is not None:
+            self.link.failure(str(exc), kind)
+        elif not isinstance(exc, RetryableError):
             log.error("unexpected error while forwarding; will retry", exc_info=exc)
         for entry in entries:
             delay = backoff_delay(
@@ -285,6 +285,8 @@ class Forwarder:
             except PermanentError as exc:
                 if self.metrics is not None:
                     self.metrics.forward_errors.labels(type(exc).__name__).inc()
+                if not isinstance(exc, InvalidMessageError):
+                    self.link.success()  # the platform answered: the link is fine
                 log.error("platform rejected entry; kept as dead letter", error=str(exc))
                 await self.store.mark_dead(entry.id, str(exc))
             except FileNotFoundError as exc:

@@ -40,7 +40,7 @@ from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
 from edge.led_text import led_lines
-from edge.link import LinkMonitor
+from edge.link import LinkFailure, LinkMonitor, classify
 from edge.local_lists import LocalLists
 from edge.metrics import Metrics
 from edge.photo_fit import LIMIT as PHOTO_LIMIT
@@ -49,7 +49,7 @@ from edge.photos import PhotoStore, photo_url
 from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
 from edge.platform.base import Platform, VerifyAnswer
-from edge.platform.errors import PlatformError, PlatformUnavailableError
+from edge.platform.errors import PlatformError
 from edge.retention import DiskState
 from edge.serials import SerialAllocator, serial_prefix
 from edge.snapshot import SnapshotSource
@@ -377,13 +377,15 @@ class Lane:
         done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
         if not done:
             log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
-            self.link.failure("verify deadline missed")
+            self.link.failure(
+                f"no answer within the {self.verify_deadline} s deadline", LinkFailure.TIMEOUT
+            )
             self._spawn(self._late_answer(task, event.plate))
             return None
         try:
             answer = task.result()
         except PlatformError as exc:
-            self.link.failure(str(exc), connection=isinstance(exc, PlatformUnavailableError))
+            self._note(exc)
             return None
         except Exception:  # a bug must not stop vehicles: decide as if offline
             log.exception("platform check failed unexpectedly; deciding offline")
@@ -391,12 +393,23 @@ class Lane:
         self.link.success()
         return answer
 
+    def _note(self, exc: PlatformError) -> None:
+        """A failed verification: a link failure, or (the platform refused the question
+        itself) proof that the platform answers."""
+        kind = classify(exc)
+        if kind is None:
+            log.warning("platform refused the verification", error=str(exc))
+            self.link.success()
+        else:
+            self.link.failure(str(exc), kind)
+
     async def _late_answer(self, task: asyncio.Task[VerifyAnswer], plate: str) -> None:
         """Log an answer that came after the deadline; it is never acted on."""
         try:
             answer = await task
         except PlatformError as exc:
             log.info("late platform call failed", late_plate=plate, error=str(exc))
+            self._note(exc)
         else:
             self.link.success()
             log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))

@@ -44,6 +44,14 @@ class _HealthCollector(Collector):
         yield GaugeMetricFamily(
             "edge_platform_link_up", "1 while the platform link is up", value=report["link"] == "up"
         )
+        reason = GaugeMetricFamily(
+            "edge_platform_link_down_reason",
+            "1 for the reason the platform link is down (none while it is up)",
+            labels=["reason"],
+        )
+        if report["link"] == "down" and report.get("link_reason"):
+            reason.add_metric([report["link_reason"]], 1)
+        yield reason
         offset = report["clock_offset_seconds"]
         if offset is not None:
             yield GaugeMetricFamily(

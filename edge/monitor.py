@@ -16,7 +16,7 @@ import structlog
 
 from edge.camera_health import CameraHealth, check_silence
 from edge.config import SiteConfig
-from edge.link import LinkMonitor
+from edge.link import LinkMonitor, LinkState
 from edge.store import Store
 
 log = structlog.get_logger("edge.monitor")
@@ -86,7 +86,7 @@ class BacklogMonitor:
                 started_at=self.started_at,
             )
         age = None if oldest is None else max(0.0, now - oldest)
-        alarm = age is not None and age > self.alarm_age and not self.link.down
+        alarm = age is not None and age > self.alarm_age and self.link.state is not LinkState.DOWN
         if alarm and not self.snapshot.alarm:
             log.warning(
                 "forwarding is falling behind",

@@ -25,6 +25,7 @@ from edge.auth import Guard, Session
 from edge.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.figures import daily_figures
 from edge.lane import Lane
+from edge.link import failure_name
 from edge.plans import PlanBook, local_time
 from edge.plates import normalise_plate
 from edge.store import Store
@@ -325,6 +326,7 @@ class StatusPage:
                 for lane in self.lanes.values()
             ],
             "link": report["link"],
+            "link_reason": failure_name(report.get("link_reason")),
             "clock_offset_seconds": report["clock_offset_seconds"],
             "outbox": report["outbox"],
             "dead": [

@@ -5,7 +5,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from edge.codes import GateSignal
-from edge.link import LinkMonitor
+from edge.link import LinkFailure, LinkMonitor
 from edge.monitor import BacklogMonitor, SendRate
 from edge.store import Store
 from tests.test_store import PHOTO, new_pass
@@ -27,7 +27,7 @@ async def test_backlog_figures_and_the_falling_behind_alarm(tmp_path: Path) -> N
         snapshot = await monitor.check()
         assert (snapshot.pending, snapshot.oldest_unsent_age_seconds) == (2, 200.0)
         now[0] += 200  # 400 s old while the link is down: an outage, not an alarm
-        link.failure("refused")
+        link.failure("refused", LinkFailure.NO_CONNECTION)
         assert not (await monitor.check()).alarm
         link.success()
         with capture_logs() as logs:

@@ -23,7 +23,11 @@ class RetryableError(PlatformError):
 
 
 class PlatformUnavailableError(RetryableError):
-    """No answer: connection refused, reset, DNS failure or timeout."""
+    """No answer: connection refused, reset, DNS failure or (``timeout``) no reply in time."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        self.timeout = timeout
+        super().__init__(message)
 
 
 class PlatformServerError(RetryableError):

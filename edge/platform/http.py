@@ -29,7 +29,7 @@ async def post_json(http: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
     try:
         response = await http.post(url, **kwargs)
     except httpx.TimeoutException as exc:
-        raise PlatformUnavailableError(f"timeout on {url}: {exc!r}") from exc
+        raise PlatformUnavailableError(f"timeout on {url}: {exc!r}", timeout=True) from exc
     except httpx.TransportError as exc:
         raise PlatformUnavailableError(f"no connection for {url}: {exc!r}") from exc
     status = response.status_code

@@ -45,6 +45,8 @@ class TokenKeeper:
         self._expiry = 0.0
         self._lock = asyncio.Lock()
         self.fetches = 0
+        #: Called after each token fetched: the platform answers (the link closes at once).
+        self.on_fetched: Callable[[], None] | None = None
         #: Platform clock minus local clock, in seconds, from the latest fetch.
         self.clock_offset_seconds: float | None = None
 
@@ -58,6 +60,8 @@ class TokenKeeper:
                 self._expiry = started + max(0.0, grant.lifetime_seconds - self._margin)
                 self._note_server_time(grant.server_time)
                 log.info("platform token fetched", fetches=self.fetches)
+                if self.on_fetched is not None:
+                    self.on_fetched()
             return self._token
 
     def corrected(self, when: datetime) -> datetime:

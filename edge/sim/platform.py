@@ -123,8 +123,11 @@ class PlatformSim:
     clock: Callable[[], float] = time.monotonic
     #: Seconds to wait before answering any call (a slow platform).
     delay: float = 0.0
-    #: Accept calls and never answer them (a hanging platform).
+    #: Accept calls and answer none of them while set (a hanging platform); calls held
+    #: are answered once it is cleared.
     hang: bool = False
+    #: Answer every business call with an HTML page and HTTP 200 (a proxy's error page).
+    answer_html: bool = False
     #: Share of business calls answered with HTTP 500 (0..1).
     error_rate: float = 0.0
     #: The platform's clock minus the real one, in seconds (for clock-skew rehearsals).
@@ -233,8 +236,8 @@ class PlatformSim:
         while ``hang`` is set)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        if self.hang and request.path != "/sim/stats":
-            await asyncio.Event().wait()
+        while self.hang and request.path != "/sim/stats":  # answered once the hang ends
+            await asyncio.sleep(0.02)
         response = await handler(request)
         await asyncio.sleep(max(0.0, self.delay - (loop.time() - started)))
         return response
@@ -244,6 +247,8 @@ class PlatformSim:
             if fault.ipctype in (None, method):
                 del self.faults[i]
                 return fault
+        if self.answer_html:
+            return Fault("garbage")
         if self.error_rate and self._rng.random() < self.error_rate:
             return Fault("http", 500)
         return None
