@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import signal
+import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 
@@ -181,7 +185,7 @@ class Daemon:
             )
             for lane in self.lanes.values():
                 lane.pass_listeners.append(self.telemetry.publish_pass)
-            self.supervisor.start("telemetry", self.telemetry.run)
+            self.supervisor.start("telemetry", self.telemetry.run, optional=True)
         self.retention = Retention(
             self.store,
             cfg.storage.photo_dir,
@@ -248,8 +252,9 @@ class Daemon:
 
     async def healthy(self) -> bool:
         """For the systemd watchdog: every component (lanes, readers, forwarder, …) running,
-        and the ledger answering."""
-        return all(self.supervisor.alive().values()) and await self.store.ping()
+        and the ledger answering. Optional ones (MQTT telemetry) are not asked: a restart
+        would not bring a broker back."""
+        return self.supervisor.essential_alive() and await self.store.ping()
 
     #: Sections a SIGHUP applies at once; any other change needs a restart.
     RELOADABLE = ("led_text", "lists", "control_plans")
@@ -284,7 +289,7 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         alive = self.supervisor.alive()
         return {
-            "ok": all(alive.values()),
+            "ok": self.supervisor.essential_alive(),
             "components": alive,
             "link": self.link.state.value,
             "link_reason": None if self.link.reason is None else self.link.reason.value,
@@ -316,6 +321,29 @@ class Daemon:
         log.info("daemon stopped")
 
 
+#: The exit status when the daemon could not start (systemd restarts it after RestartSec).
+EXIT_STARTUP = 1
+
+
+def startup_cause(exc: BaseException) -> str:
+    """One line naming why the daemon could not start."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"the web port is already in use ({exc.strerror})"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the ledger cannot be opened: {exc} (is storage.database an edge-gate ledger?)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def fail_startup(exc: BaseException) -> NoReturn:
+    """Log one line naming the cause and end the process at once, non-zero: what was started
+    (threads of the ledger, serial ports, device links) cannot keep a half-started daemon
+    alive, and the OS releases it all; nothing was committed that could be lost."""
+    log.error("startup failed", cause=startup_cause(exc))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_STARTUP)
+
+
 async def run_until_signalled(daemon: Daemon, config_path: Path | None = None) -> None:
     """Run until SIGTERM/SIGINT; tell systemd when ready, feed its watchdog, reload the
     config on SIGHUP (see :meth:`Daemon.reload`)."""
@@ -326,7 +354,10 @@ async def run_until_signalled(daemon: Daemon, config_path: Path | None = None) -
     if config_path is not None:
         loop.add_signal_handler(signal.SIGHUP, lambda: daemon.reload_from(config_path))
     notifier = Notifier()
-    await daemon.start()
+    try:
+        await daemon.start()
+    except Exception as exc:  # noqa: BLE001 - any error before READY ends the process
+        fail_startup(exc)
     notifier.send(f"READY=1\nSTATUS=serving {len(daemon.lanes)} lane(s)")
     watchdog: asyncio.Task[None] | None = None
     if (interval := watchdog_interval()) is not None:

@@ -19,9 +19,16 @@ class Supervisor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: set[str] = set()  # components inside their run (not waiting to restart)
         self.restarts: dict[str, int] = {}
+        self.optional: set[str] = set()  # components the gate works without (MQTT telemetry)
 
-    def start(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+    def start(
+        self, name: str, factory: Callable[[], Awaitable[None]], *, optional: bool = False
+    ) -> None:
+        """Run ``factory`` supervised; an ``optional`` component's state never makes the gate
+        unhealthy (:meth:`essential_alive`)."""
         self.restarts[name] = 0
+        if optional:
+            self.optional.add(name)
         self._tasks[name] = asyncio.create_task(self._supervise(name, factory), name=name)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
@@ -48,6 +55,10 @@ class Supervisor:
     def alive(self) -> dict[str, bool]:
         """Each component: running now (not crashed and waiting for its restart)."""
         return {name: name in self._running and not t.done() for name, t in self._tasks.items()}
+
+    def essential_alive(self) -> bool:
+        """Every component the gate needs is running (optional ones are not asked)."""
+        return all(up for name, up in self.alive().items() if name not in self.optional)
 
     async def stop(self) -> None:
         for task in self._tasks.values():

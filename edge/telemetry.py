@@ -21,9 +21,11 @@ and counted); the connection is retried with a capped backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -44,6 +46,15 @@ _SEEN_IDS = 10_000
 def canonical(command: Mapping[str, Any]) -> bytes:
     body = {k: v for k, v in command.items() if k != "signature"}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def command_id(command: Mapping[str, Any]) -> str | None:
+    """The command's ``id``, normalised (surrounding blanks dropped) as the replay check
+    stores and tests it; ``None`` unless it is a non-empty string."""
+    value = command.get("id")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
 
 
 def sign(command: Mapping[str, Any], secret: str) -> str:
@@ -81,14 +92,18 @@ class Telemetry:
 
     # -- the connection ------------------------------------------------------------------------
     async def run(self) -> None:
+        """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
+        error, or several from the session's task group) never ends the task."""
         delay = 1.0
         while True:
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
+            except* aiomqtt.MqttError as group:
                 if self.connected:
-                    log.warning("MQTT broker lost", error=str(exc))
-                self.connected = False
+                    log.warning("MQTT broker lost", error=str(group.exceptions[0]))
+            except* Exception as group:  # a bug must not end telemetry: log it, reconnect
+                log.error("MQTT session failed", exc_info=group)
+            self.connected = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
 
@@ -155,6 +170,18 @@ class Telemetry:
                 f"{self.base}/commands/result", json.dumps(result, ensure_ascii=False), qos=1
             )
 
+    async def handle_command(self, payload: bytes) -> dict[str, Any]:
+        """One command under its own error boundary: whatever it holds, it is refused or
+        carried out, audited, and answered — it never raises."""
+        try:
+            return await self._handle_command(payload)
+        except Exception as exc:
+            log.exception("remote command failed", payload=payload[:200])
+            why = f"failed: {type(exc).__name__}"
+            with contextlib.suppress(Exception):
+                await self._audit("?", "command", "", "refused", why)
+            return {"result": "refused", "why": why}
+
     def _check(self, command: Mapping[str, Any]) -> str | None:
         """Why the command is refused, or None."""
         secret = self.cfg.command_secret
@@ -166,11 +193,15 @@ class Telemetry:
             return "bad signature"
         ts = command.get("ts")
         if (
-            not isinstance(ts, int | float)
+            isinstance(ts, bool)
+            or not isinstance(ts, int | float)
+            or not math.isfinite(ts)
             or abs(self._clock() - ts) > self.cfg.command_max_age_seconds
         ):
             return "stale or missing ts"
-        if command.get("id") in self._seen:
+        if command_id(command) is None:
+            return "id must be a non-empty string"
+        if command_id(command) in self._seen:
             return "replayed id"
         if command.get("lane") not in self.lanes:
             return "unknown lane"
@@ -178,10 +209,10 @@ class Telemetry:
             return "unknown action"
         return None
 
-    async def handle_command(self, payload: bytes) -> dict[str, Any]:
+    async def _handle_command(self, payload: bytes) -> dict[str, Any]:
         try:
             command = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
             command = None
         if not isinstance(command, dict):
             await self._audit("?", "command", "", "refused", "not a JSON object")
@@ -194,7 +225,9 @@ class Telemetry:
             log.warning("remote command refused", why=why, operator=operator, lane=target)
             await self._audit(operator, action, target, "refused", why)
             return {"id": command.get("id"), "result": "refused", "why": why}
-        self._seen.append(str(command["id"]))
+        seen = command_id(command)
+        assert seen is not None  # checked above
+        self._seen.append(seen)
         lane = self.lanes[target]
         if command["action"] == "open":
             reason = str(command.get("reason") or "远程开闸")

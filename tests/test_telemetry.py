@@ -18,7 +18,7 @@ from drivers.virtual import VirtualBarrier
 from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from edge.sim.platform import CityPlatformSim
 from edge.telemetry import sign
-from tests.helpers import camera, config_for, running_daemon, write_config
+from tests.helpers import camera, config_for, eventually, running_daemon, write_config
 from tests.test_cli import EDGE, free_port
 
 SECRET = "command-secret-for-tests"
@@ -145,3 +145,66 @@ async def test_commands_without_a_secret_are_refused(
         result = await daemon.telemetry.handle_command(command("open"))
         assert result["why"] == "commands are disabled (no command_secret configured)"
         assert (await daemon.telemetry.handle_command(b"[]"))["why"] == "not a JSON object"
+
+
+def _signed(body: dict[str, Any]) -> bytes:
+    body = {**body, "signature": sign(body, SECRET)}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def test_bad_commands_are_refused_and_audited_and_telemetry_lives_on(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    """Issue 12: a deeply nested message, an integer id replayed, a missing id and a NaN ts —
+    each refused and audited over the real broker; telemetry keeps running, /healthz ok."""
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "command_secret": SECRET}
+    base = {"lane": "in-1", "action": "open", "operator": "李四", "reason": "测试"}
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port) as watcher,
+        running_daemon(config_for(tmp_path, platform_sim, mqtt=mqtt)) as daemon,
+    ):
+        await watcher.subscribe(f"{BASE}/#", qos=1)
+        await next_message(watcher, f"{BASE}/gates/01/in/status")  # subscribed by now
+        barrier = daemon.lanes["in-1"].devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        nested = b"[" * 100_000 + b"]" * 100_000
+        integer_id = _signed({**base, "id": 4711, "ts": time.time()})
+        cases = [
+            (nested, "not a JSON object"),
+            (integer_id, "id must be a non-empty string"),
+            (integer_id, "id must be a non-empty string"),  # and never carried out twice
+            (_signed({**base, "ts": time.time()}), "id must be a non-empty string"),
+            (_signed({**base, "id": "c-nan", "ts": float("nan")}), "stale or missing ts"),
+        ]
+        for payload, why in cases:
+            await watcher.publish(f"{BASE}/commands", payload, qos=1)
+            result = await next_message(watcher, f"{BASE}/commands/result")
+            assert (result["result"], result["why"]) == ("refused", why)
+        ok = _signed({**base, "id": " c-1 ", "ts": time.time()})
+        await watcher.publish(f"{BASE}/commands", ok, qos=1)
+        assert (await next_message(watcher, f"{BASE}/commands/result"))["result"] == "ok"
+        again = _signed({**base, "id": "c-1", "ts": time.time()})  # the same id, normalised
+        await watcher.publish(f"{BASE}/commands", again, qos=1)
+        assert (await next_message(watcher, f"{BASE}/commands/result"))["why"] == "replayed id"
+        assert len(barrier.openings) == 1
+        assert daemon.supervisor.restarts["telemetry"] == 0
+        assert daemon.health()["ok"] is True
+        audit = [(row["result"], row["detail"]) for row in await daemon.store.audit_log()]
+    assert [why for _, why in audit].count("id must be a non-empty string") == 3
+    assert ("refused", "not a JSON object") in audit
+    assert ("refused", "stale or missing ts") in audit
+
+
+async def test_a_lost_broker_never_makes_the_gate_unhealthy(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "command_secret": SECRET}
+    async with running_daemon(config_for(tmp_path, platform_sim, mqtt=mqtt)) as daemon:
+        telemetry = daemon.telemetry
+        assert telemetry is not None
+        await eventually(lambda: telemetry.connected, 10)
+        await broker.stop()
+        await eventually(lambda: not telemetry.connected, 10)
+        assert daemon.supervisor.restarts["telemetry"] == 0  # the task survived
+        assert daemon.health()["ok"] is True
+        assert await daemon.healthy()

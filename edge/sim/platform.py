@@ -236,7 +236,9 @@ class PlatformSim:
         while ``hang`` is set)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        while self.hang and request.path != "/sim/stats":  # answered once the hang ends
+        # ``hang`` is a plain attribute that tests and the demo set; held calls are answered
+        # once it is cleared (a platform that recovers answers what it had received).
+        while self.hang and request.path != "/sim/stats":  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         response = await handler(request)
         await asyncio.sleep(max(0.0, self.delay - (loop.time() - started)))
