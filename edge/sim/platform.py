@@ -24,6 +24,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,9 @@ from edge.sim.http_server import SimHttpServer
 from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
 
 log = structlog.get_logger("edge.sim.platform")
+
+#: When the request being handled was received (monotonic), set by the latency middleware.
+_RECEIVED: ContextVar[float] = ContextVar("received")
 
 OK = {"code": "200", "status": "服务器已成功处理了请求"}
 
@@ -137,7 +141,8 @@ class PlatformSim:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     photos: dict[str, list[PhotoArrival]] = field(default_factory=dict)
     goods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    #: (kind, serial, monotonic time) in the order things arrived: "record" or "photo".
+    #: (kind, serial, monotonic time its request was received), in the order things were
+    #: taken: "record" or "photo".
     arrivals: list[tuple[str, str, float]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -236,6 +241,7 @@ class PlatformSim:
         while ``hang`` is set)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        _RECEIVED.set(time.monotonic())
         # ``hang`` is a plain attribute that tests and the demo set; held calls are answered
         # once it is cleared (a platform that recovers answers what it had received).
         while self.hang and request.path != "/sim/stats":  # noqa: ASYNC110
@@ -262,6 +268,11 @@ class PlatformSim:
         if fault.kind == "garbage":
             return web.Response(status=200, text="<html>gateway</html>")
         return None
+
+    def note_arrival(self, kind: str, serial: str) -> None:
+        """Count a record or photo under its serial, dated when its request was received (a
+        request held by a hang is still dated by when it was sent)."""
+        self.arrivals.append((kind, serial, _RECEIVED.get(time.monotonic())))
 
     def note_rejected(self, method: str, reason: str) -> None:
         self.rejected.append((method, reason))
@@ -370,7 +381,7 @@ class CityPlatformSim(PlatformSim):
         ipctype, value = checked
         if ipctype == "shareDrivingRecord":
             self.records.setdefault(value["lsh"], []).append(value)
-            self.arrivals.append(("record", value["lsh"], time.monotonic()))
+            self.note_arrival("record", value["lsh"])
         elif ipctype == "shareGoodsRecord":
             self.goods.setdefault(value["lsh"], []).append(value)
         else:  # shareVehInfo: the spec's example reply has the province shape
@@ -420,6 +431,6 @@ class CityPlatformSim(PlatformSim):
             return self._reject(ipctype, "952", "格式校验失败: 照片须为小于1M的JPG")
         stored = {k: v for k, v in value.items() if k != "base64Image"}
         self.photos.setdefault(value["lsh"], []).append(PhotoArrival(stored, len(photo), multipart))
-        self.arrivals.append(("photo", value["lsh"], time.monotonic()))
+        self.note_arrival("photo", value["lsh"])
         await self.notify()
         return web.json_response(OK)

@@ -151,6 +151,7 @@ class ProvincePlatformSim(PlatformSim):
             return self._fail(method, "; ".join(problems))
         for entry in body["list"]:
             self.records.setdefault(entry["serialNum"], []).append(entry)
+            self.note_arrival("record", entry["serialNum"])
             for number, key in ((1, "imgURL1"), (2, "imgURL2")):
                 if entry.get(key):
                     info = {"lsh": entry["serialNum"], "zpbh": str(number), "url": entry[key]}

@@ -1,0 +1,381 @@
+"""The fault scenario (issue 12's "done when"), in both platform modes against the strict
+simulator: plates stream in over two lanes through real HTTP while the platform goes down,
+hangs, answers HTML, refuses the token, and the daemon is SIGKILLed at random at least ten
+times. At the end the simulator holds every pass the daemon committed (every row of its
+ledger), with all photos: 0 missing, 0 rejected, 0 vehicles with two serials; a pass that
+arrived twice (same serial) is explained only by a request in flight at a kill, and counted.
+
+The camera behaves like a real one: a read the daemon did not answer (killed, restarting) is
+pushed again with the same record id until it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import random
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edge.photos import is_jpeg
+from edge.sim.jpeg import sample_jpeg
+from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.province import ProvincePlatformSim
+from edge.store import Store
+from tests.helpers import eventually, plate_of
+from tests.test_cli import EDGE, free_port
+
+KILLS = 10
+#: ISSUE 12 ITEM 2 (engineer plates): camera record ids kept in the ledger, so a re-push after
+#: a kill never makes a second pass. Until that work is on main, "0 vehicles with two serials"
+#: is reported as an expected failure (xfail) after every other assertion has passed; once it
+#: is, the assertion holds hard. Remove this switch when it has landed.
+IDEMPOTENT_REPUSH = hasattr(Store, "find_read")
+#: Gate secret codes the province simulator knows, one per lane.
+LANES = (("in-1", "01", "in"), ("out-1", "02", "out"))
+#: Token refusals and expired tokens are the platform's judgement of our login, not of a
+#: record: the simulator logs them as rejections, the test does not count them.
+TOKEN_WORDS = ("授权码", "身份授权", "账号或密码", "用户名或密码")
+
+
+Sim = CityPlatformSim | ProvincePlatformSim
+
+
+def _config(tmp_path: Path, sim: Sim, port: int) -> Path:
+    province = isinstance(sim, ProvincePlatformSim)
+    platform = (
+        f'mode = "province"\norg_secret_code = "{sim.org_secret_code}"\n'
+        f'company_secret_code = "{sim.company_secret_code}"\n'
+        if isinstance(sim, ProvincePlatformSim)
+        else ""
+    )
+    lanes = "".join(
+        f"""
+[[lanes]]
+id = "{lane}"
+gate_code = "{gate}"
+direction = "{direction}"
+{f'gate_secret_code = "GATE-{gate}"' if province else ""}
+camera = {{ kind = "generic-push" }}
+barrier = {{ driver = "virtual" }}
+"""
+        for lane, gate, direction in LANES
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[site]
+enterprise_code = "4110020001"
+enterprise_name = "测试企业"
+[platform]
+base_url = "{sim.base_url}"
+organ = "4110020001"
+username = "gate01"
+password = "{sim.password}"
+verify_deadline_seconds = 0.3
+request_timeout_seconds = 5
+breaker_failures = 2
+breaker_probe_seconds = 0.2
+{platform}
+{lanes}
+[decision]
+offline_policy = "allow"
+[forwarder]
+backoff_initial_seconds = 0.05
+backoff_max_seconds = 0.3
+[storage]
+database = "{tmp_path}/edge.db"
+photo_dir = "{tmp_path}/photos"
+[web]
+port = {port}
+[logging]
+level = "warning"
+""",
+        "utf-8",
+    )
+    return path
+
+
+class Daemons:
+    """The daemon processes of one run: started, killed, and always reaped."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config, self.port = config, port
+        self.proc: asyncio.subprocess.Process | None = None
+        #: (killed at, next daemon started at), monotonic.
+        self.kills: list[tuple[float, float]] = []
+        self._killed_at: float | None = None
+
+    async def start(self) -> None:
+        if self._killed_at is not None:
+            self.kills.append((self._killed_at, time.monotonic()))
+            self._killed_at = None
+        self.proc = await asyncio.create_subprocess_exec(
+            *EDGE, "run", "--config", str(self.config), stdout=asyncio.subprocess.DEVNULL
+        )
+        async with httpx.AsyncClient() as http:
+
+            async def up() -> bool:
+                try:
+                    reply = await http.get(f"http://127.0.0.1:{self.port}/healthz")
+                except httpx.TransportError:
+                    return False
+                return reply.status_code in (200, 503)
+
+            await eventually(up, timeout=60)
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self._killed_at = time.monotonic()
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def reap(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def daemons(config: Path, port: int) -> AsyncIterator[Daemons]:
+    running = Daemons(config, port)
+    try:
+        yield running
+    finally:
+        await running.reap()
+
+
+class Camera:
+    """One lane's camera: each read pushed until the daemon answers it, same record id."""
+
+    def __init__(self, port: int, lane: str, plates: list[str], photo: str) -> None:
+        self.url = f"http://127.0.0.1:{port}/push/{lane}"
+        self.lane, self.plates, self.photo = lane, plates, photo
+        self.acknowledged: dict[str, str] = {}  # plate → serial the daemon answered with
+        self.duplicate_replies = 0
+        self.pushes = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            for number, plate in enumerate(self.plates):
+                read = {
+                    "plate": plate,
+                    "id": f"{self.lane}-{number}",
+                    "images": {"scene": self.photo},
+                }
+                while not await self._push(http, read):
+                    if stop.is_set():
+                        return
+                    await asyncio.sleep(0.05)  # the daemon is away: the camera tries again
+                if stop.is_set():
+                    return
+                await asyncio.sleep(0.01)
+
+    async def _push(self, http: httpx.AsyncClient, read: dict[str, Any]) -> bool:
+        self.pushes += 1
+        try:
+            reply = await http.post(self.url, json=read)
+        except httpx.TransportError:
+            return False
+        if reply.status_code != 200:
+            return False
+        body = reply.json()
+        if body.get("duplicate"):
+            self.duplicate_replies += 1
+        else:
+            self.acknowledged[read["plate"]] = body["serial"]
+        return True
+
+
+async def _chaos(sim: Sim, rng: random.Random, stop: asyncio.Event) -> list[str]:
+    """The platform's faults, one after another, each undone before the next."""
+    done: list[str] = []
+    password = sim.password
+
+    async def down() -> None:
+        await sim.stop()
+        await _pause(rng, stop)
+        await sim.start()
+
+    async def hang() -> None:
+        sim.hang = True
+        await _pause(rng, stop)
+        sim.hang = False
+
+    async def html() -> None:
+        sim.answer_html = True
+        await _pause(rng, stop)
+        sim.answer_html = False
+
+    async def token() -> None:
+        sim.password = "changed-on-the-platform"
+        sim.expire_tokens()
+        await _pause(rng, stop)
+        sim.password = password
+
+    faults: dict[str, Callable[[], Awaitable[None]]] = {
+        "down": down,
+        "hang": hang,
+        "html": html,
+        "token refused": token,
+    }
+    for name in itertools.cycle(faults):
+        if stop.is_set():
+            break
+        await faults[name]()
+        done.append(name)
+        await _pause(rng, stop)
+    return done
+
+
+async def _pause(rng: random.Random, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), rng.uniform(0.3, 1.2))
+
+
+def _ledger(path: Path) -> dict[str, tuple[str, int]]:
+    """serial → (plate, photos) of every pass the daemon committed."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT serial, plate, (SELECT count(*) FROM photos WHERE pass_id = passes.id) "
+            "FROM passes"
+        ).fetchall()
+        dead = db.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+    assert dead == 0, f"{dead} dead letters"
+    return {serial: (plate, photos) for serial, plate, photos in rows}
+
+
+def _photos_arrived(sim: PlatformSim, serial: str) -> bool:
+    if isinstance(sim, CityPlatformSim):
+        return bool(sim.photos.get(serial))
+    return bool(sim.records[serial][0].get("imgURL1"))
+
+
+@pytest.mark.parametrize("mode", ["city", "province"])
+async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> None:
+    started = time.monotonic()
+    sim: Sim = CityPlatformSim() if mode == "city" else ProvincePlatformSim()
+    port = free_port()
+    photo = base64.b64encode(sample_jpeg("fault scenario")).decode()
+    plates = [f"豫A{i:03d}{i:03d}" for i in range(1000)]  # pairwise ≥ 2 characters apart
+    cameras = [Camera(port, lane, plates[i::2], photo) for i, (lane, _, _) in enumerate(LANES)]
+    await sim.start()
+    try:
+        kills, faults, ledger = await _scenario(tmp_path, sim, port, cameras, mode)
+    finally:
+        await sim.stop()
+
+    acknowledged = {s for camera in cameras for s in camera.acknowledged.values()}
+    missing = set(ledger) - set(sim.records)
+    record_rejections = [
+        (method, reason)
+        for method, reason in sim.rejected
+        if not any(word in reason for word in TOKEN_WORDS)
+    ]
+    serials_by_plate: dict[str, set[str]] = {}
+    for serial, records in sim.records.items():
+        serials_by_plate.setdefault(plate_of(records[0]), set()).add(serial)
+    twice = {plate: s for plate, s in serials_by_plate.items() if len(s) > 1}
+    duplicates = _explained_duplicates(sim, kills)
+    print(  # noqa: T201 - the issue asks the test to print this
+        f"\nfault scenario ({mode}): {len(kills)} kills, faults {faults}, "
+        f"{sum(c.pushes for c in cameras)} pushes, {len(acknowledged)} passes acknowledged, "
+        f"{len(ledger)} committed, {len(sim.records)} at the platform, {len(missing)} missing, "
+        f"{len(record_rejections)} rejected, {len(twice)} vehicles with two serials, "
+        f"{duplicates} same-serial duplicates (in flight at a kill), "
+        f"{time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
+    assert len(kills) >= KILLS
+    assert len(acknowledged) >= 100, "the cameras should have got many passes through"
+    assert set(faults) == {"down", "hang", "html", "token refused"}
+    assert acknowledged <= set(ledger)
+    assert not missing
+    assert record_rejections == []
+    if not IDEMPOTENT_REPUSH:  # see the constant: until engineer plates' work is on main
+        pytest.xfail(f"{len(twice)} vehicles with two serials: re-push idempotency not on main")
+    assert twice == {}
+
+
+async def _scenario(
+    tmp_path: Path, sim: Sim, port: int, cameras: list[Camera], mode: str
+) -> tuple[list[tuple[float, float]], list[str], dict[str, tuple[str, int]]]:
+    """Run the cameras, the platform's faults and the kills; then let the last daemon
+    forward everything. Returns the kills, the faults and the ledger."""
+    rng = random.Random(f"issue-12-{mode}")
+    async with daemons(_config(tmp_path, sim, port), port) as run:
+        stop = asyncio.Event()
+        pushing = [asyncio.create_task(camera.run(stop)) for camera in cameras]
+        chaos = asyncio.create_task(_chaos(sim, rng, stop))
+        try:
+            for _ in range(KILLS):
+                await run.start()
+                await asyncio.sleep(rng.uniform(0.5, 2.0))  # a random moment…
+                await run.kill()  # …to pull the plug
+            await run.start()  # a last run, left to finish
+            await asyncio.sleep(1.0)
+        finally:
+            stop.set()
+            faults = await chaos
+            await asyncio.gather(*pushing)
+        sim.hang, sim.answer_html = False, False
+        if not sim.running:
+            await sim.start()
+        ledger = _ledger(tmp_path / "edge.db")
+        await sim.wait_for(
+            lambda: (
+                set(ledger) <= set(sim.records)
+                and all(_photos_arrived(sim, s) for s, (_, n) in ledger.items() if n)
+            ),
+            timeout=90,
+        )
+        ledger = _ledger(tmp_path / "edge.db")  # the last run's passes too
+        if isinstance(sim, ProvincePlatformSim):
+            await _fetch_province_photos(sim, port, ledger)
+    return run.kills, faults, ledger
+
+
+def _explained_duplicates(sim: PlatformSim, kills: list[tuple[float, float]]) -> int:
+    """Count same-serial duplicates; each must be explained by a kill: the first copy was
+    received before a daemon was killed, the second after the next one was started."""
+    times: dict[tuple[str, str], list[float]] = {}
+    for kind, serial, at in sim.arrivals:
+        times.setdefault((kind, serial), []).append(at)
+    count = 0
+    for (kind, serial), arrivals in times.items():
+        for first, second in itertools.pairwise(sorted(arrivals)):
+            count += 1
+            assert any(first <= killed and second >= respawned for killed, respawned in kills), (
+                kind,
+                serial,
+                first,
+                second,
+            )
+    return count
+
+
+async def _fetch_province_photos(
+    sim: ProvincePlatformSim, port: int, ledger: dict[str, tuple[str, int]]
+) -> None:
+    """Province records carry photo URLs: each must serve the JPEG from the daemon."""
+    async with httpx.AsyncClient() as http:
+        for serial, (_, photos) in ledger.items():
+            if photos:
+                url = sim.records[serial][0]["imgURL1"]
+                reply = await http.get(f"http://127.0.0.1:{port}{url}")
+                assert reply.status_code == 200, (serial, url)
+                assert is_jpeg(reply.content)
