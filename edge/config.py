@@ -508,6 +508,13 @@ class StorageConfig(_Section):
     keep_original_photos: bool = False
     photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
     min_free_mb: float = Field(default=1024, ge=0)
+    #: Guard overrides carried out while the ledger cannot be written are kept here and merged
+    #: into the ledger once it can (another file system than the ledger's: RAM by default).
+    fallback_journal: Path = Path("/run/edge-gate/fallback.jsonl")
+    #: While the ledger cannot be written: "stay-shut" — vehicles are not let through (the
+    #: camera gets an error and keeps its read; the LED says why); "open" — a vehicle the
+    #: gate would let through is, and its pass goes to the fallback journal like an override.
+    ledger_fail_policy: Literal["stay-shut", "open"] = "stay-shut"
 
 
 class ForwarderConfig(_Section):
@@ -553,6 +560,9 @@ class LedTextConfig(_Section):
 
     open: list[str] = ["{plate}", "{emission} {control}", "请通行"]
     refuse: list[str] = ["{plate}", "{reason}", "禁止通行"]
+    #: Shown to a vehicle that cannot be recorded because the ledger cannot be written (the
+    #: barrier stays shut; a guard can still open). Plain text, no placeholders.
+    ledger_fault: list[str] = ["系统故障 无法记录", "请联系门卫"]
 
     @field_validator("open", "refuse")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -28,6 +29,7 @@ from edge.ingest.http_push import PushReceiver
 from edge.ingest.mqtt_reader import MqttPlateReader
 from edge.ingest.onvif_reader import OnvifPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
+from edge.journal import FallbackJournal, keep_ledger
 from edge.lane import Lane
 from edge.link import LinkMonitor
 from edge.metrics import Metrics
@@ -42,13 +44,23 @@ from edge.platform.province import ProvincePlatform
 from edge.platform.token import TokenClient
 from edge.retention import DiskState, Retention
 from edge.status_page import StatusPage
-from edge.store import Store
+from edge.store import LedgerUnwritableError, Store
 from edge.supervisor import Supervisor
 from edge.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.telemetry import Telemetry
 from edge.web import WebServer
 
 log = structlog.get_logger("edge.daemon")
+
+
+def _free_mb(path: Path) -> int | None:
+    """Free space where ``path`` is (or its nearest existing parent), in MiB; measured."""
+    for candidate in (path, *path.parents):
+        try:
+            return round(shutil.disk_usage(candidate).free / 2**20)
+        except OSError:
+            continue
+    return None
 
 
 def build_platform(cfg: Config) -> Platform:
@@ -101,6 +113,7 @@ class Daemon:
         self.supervisor = Supervisor()
         self.activity = LaneActivity()
         self.disk = DiskState()
+        self.journal = FallbackJournal(cfg.storage.fallback_journal)
         self._clock = clock
         self.store: Store
         self.lanes: dict[str, Lane] = {}
@@ -131,9 +144,16 @@ class Daemon:
                 metrics=self.metrics,
                 activity=self.activity,
                 disk=self.disk,
+                journal=self.journal,
                 clock=self._clock,
             )
+        for lane in self.lanes.values():
+            lane.fail_open = cfg.storage.ledger_fail_policy == "open"
         await self._recover()
+        try:
+            await self.journal.merge(self.store)  # before the lanes continue their serials
+        except LedgerUnwritableError:
+            log.error("fallback journal not merged: the ledger cannot be written")
         for lane in self.lanes.values():
             await lane.load()
             lane.devices.start()
@@ -177,6 +197,7 @@ class Daemon:
             site=cfg.site,
         )
         self.supervisor.start("monitor", self.monitor.run)
+        self.supervisor.start("ledger", lambda: keep_ledger(self.store, self.journal))
         self.metrics.watch(self.health)
         self.telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
@@ -254,6 +275,9 @@ class Daemon:
         """For the systemd watchdog: every component (lanes, readers, forwarder, …) running,
         and the ledger answering. Optional ones (MQTT telemetry) are not asked: a restart
         would not bring a broker back."""
+        fault = self.store.fault
+        if fault is not None and fault.restart_helps:
+            return False
         return self.supervisor.essential_alive() and await self.store.ping()
 
     #: Sections a SIGHUP applies at once; any other change needs a restart.
@@ -289,7 +313,7 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         alive = self.supervisor.alive()
         return {
-            "ok": self.supervisor.essential_alive(),
+            "ok": self.supervisor.essential_alive() and self.store.fault is None,
             "components": alive,
             "link": self.link.state.value,
             "link_reason": None if self.link.reason is None else self.link.reason.value,
@@ -304,8 +328,21 @@ class Daemon:
                 "accepting_photos": self.disk.accepting_photos,
                 "alarm": self.disk.alarm,
                 "photo_mb": round(self.disk.photo_bytes / 2**20, 1),
-                "free_mb": round(self.disk.free_bytes / 2**20),
+                "free_mb": _free_mb(self.cfg.storage.photo_dir),  # measured now, not cached
+                "ledger_free_mb": _free_mb(self.cfg.storage.database.parent),
             },
+            "ledger": self._ledger_report(),
+        }
+
+    def _ledger_report(self) -> dict[str, Any]:
+        fault = self.store.fault
+        return {
+            "writable": fault is None,
+            "fault": None if fault is None else fault.kind,
+            "detail": None if fault is None else fault.detail,
+            "since": self.store.fault_since,
+            "restored": self.store.restored,
+            "journal": len(self.journal.entries()),
         }
 
     async def stop(self) -> None:

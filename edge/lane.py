@@ -39,6 +39,7 @@ from edge.decision import (
 from edge.dedup import Deduplicator
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
+from edge.journal import FallbackJournal
 from edge.led_text import led_lines
 from edge.link import LinkFailure, LinkMonitor, classify
 from edge.local_lists import LocalLists
@@ -53,12 +54,14 @@ from edge.platform.errors import PlatformError
 from edge.retention import DiskState
 from edge.serials import SerialAllocator, serial_prefix
 from edge.snapshot import SnapshotSource
-from edge.store import NewPass, NewPhoto, Store
+from edge.store import LedgerUnwritableError, NewPass, NewPhoto, Store
 
 log = structlog.get_logger("edge.lane")
 
 FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
 GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
+#: The id of a pass kept in the fallback journal (no ledger row yet).
+JOURNALLED = 0
 #: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
 GATE_CRASH_READ_SECONDS = 60.0
 
@@ -99,9 +102,14 @@ class Lane:
         plans: PlanBook | None = None,
         lists: ListBook | None = None,
         metrics: Metrics | None = None,
+        journal: FallbackJournal | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        #: Where guard overrides go while the ledger cannot be written (and vehicles let
+        #: through, with ``fail_open``: storage.ledger_fail_policy = "open").
+        self.journal = journal
+        self.fail_open = False
         self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
         self.direction = Direction(cfg.direction)
         self.serials = SerialAllocator(
@@ -141,8 +149,13 @@ class Lane:
         return self.cfg.id
 
     async def load(self) -> None:
-        """Continue the serial numbers from the ledger (call once before :meth:`run`)."""
+        """Continue the serial numbers from the ledger (call once before :meth:`run`), and
+        from the fallback journal if it was not merged yet."""
         self.serials.last = await self.store.last_serial(self.serials.prefix)
+        if self.journal is not None:
+            journalled = self.journal.last_serial(self.serials.prefix)
+            if journalled is not None and (self.serials.last or "") < journalled:
+                self.serials.last = journalled
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
@@ -160,6 +173,10 @@ class Lane:
             event, future = await self._queue.get()
             try:
                 outcome = await self.handle(event)
+            except LedgerUnwritableError as exc:  # the store logged the alarm once
+                log.info("pass not recorded: the ledger cannot be written", lane=self.id)
+                if not future.done():
+                    future.set_exception(exc)
             except Exception as exc:
                 log.exception("plate event failed", lane=self.id, plate=event.plate)
                 if not future.done():
@@ -199,8 +216,9 @@ class Lane:
                 commanded_at = self._mono()
                 self._count(event, decision, commanded_at)
                 barrier, error = await self._actuate(event, decision)
-                await self.store.set_barrier(recorded.id, barrier, error)
-                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+                if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                    await self.store.set_barrier(recorded.id, barrier, error)
+                    self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
         )
@@ -269,8 +287,9 @@ class Lane:
             done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
             barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
             error = "the command did not reach the barrier" if decision.open and not done else None
-            await self.store.set_barrier(recorded.id, barrier, error)
-            self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                await self.store.set_barrier(recorded.id, barrier, error)
+                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
             duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
         )
@@ -514,11 +533,38 @@ class Lane:
             flag=decision.flag or self._flag(event, photos),
             raw=event.raw,
         )
-        recorded = await self.store.record_pass(
-            new, photos, forward_photos=self.platform.uploads_photos
-        )
+        try:
+            recorded = await self.store.record_pass(
+                new, photos, forward_photos=self.platform.uploads_photos
+            )
+        except LedgerUnwritableError:
+            journalled = decision.source == "guard" or (self.fail_open and decision.open)
+            if journalled and self.journal is not None:
+                return await self._journalled(new, event, decision)
+            await self._show_ledger_fault(event)  # the barrier stays shut
+            raise
         self._announce(serial, event, decision, photos)
         return _Recorded(recorded.id, recorded.serial)
+
+    async def _journalled(self, new: NewPass, event: PlateEvent, decision: Decision) -> _Recorded:
+        """A guard's override (or, with ``ledger_fail_policy = "open"``, a vehicle let through)
+        while the ledger cannot be written: kept in the fallback journal (merged into the
+        ledger later) and carried out. An opening is journalled as "opened" and passed."""
+        assert self.journal is not None
+        await self.journal.append(new, "opened" if decision.open else "not-commanded")
+        self._announce(new.serial, event, decision, [])
+        return _Recorded(JOURNALLED, new.serial)
+
+    async def _show_ledger_fault(self, event: PlateEvent) -> None:
+        if self.devices.display is None:
+            return
+        lines = [DisplayLine(text, ok=False) for text in self.led_text.ledger_fault]
+        try:
+            await self.devices.display.show(
+                lines, Actuation(self.id, event.plate, event.camera_reply)
+            )
+        except DriverError as exc:
+            log.error("LED write failed", error=str(exc))
 
     @staticmethod
     def _flag(event: PlateEvent, photos: list[NewPhoto]) -> str | None:

@@ -52,6 +52,13 @@ class _HealthCollector(Collector):
         if report["link"] == "down" and report.get("link_reason"):
             reason.add_metric([report["link_reason"]], 1)
         yield reason
+        ledger = report.get("ledger")
+        if ledger is not None:
+            yield GaugeMetricFamily(
+                "edge_ledger_writable",
+                "1 while the ledger can be written (0: passes are not being recorded)",
+                value=ledger["writable"],
+            )
         offset = report["clock_offset_seconds"]
         if offset is not None:
             yield GaugeMetricFamily(

@@ -36,6 +36,24 @@ CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
 
 
+#: What the guards read when the ledger cannot be written, by its fault kind.
+LEDGER_FAULTS = {
+    "disk-full": "磁盘已满",
+    "read-only": "磁盘只读",
+    "io-error": "磁盘读写错误",
+    "deleted": "记录文件被删除",
+    "replaced": "记录文件被替换",
+}
+
+
+def ledger_alarm(ledger: Mapping[str, Any] | None) -> str | None:
+    """The status page's alarm for a ledger that cannot be written (None: it can)."""
+    if not ledger or ledger.get("fault") is None:
+        return None
+    why = LEDGER_FAULTS.get(str(ledger["fault"]), str(ledger["fault"]))
+    return f"通行记录无法保存（{why}）：车辆不放行，请联系维护人员；人工开闸仍可用"
+
+
 class StatusPage:
     def __init__(
         self,
@@ -327,6 +345,7 @@ class StatusPage:
             ],
             "link": report["link"],
             "link_reason": failure_name(report.get("link_reason")),
+            "ledger_alarm": ledger_alarm(report.get("ledger")),
             "clock_offset_seconds": report["clock_offset_seconds"],
             "outbox": report["outbox"],
             "dead": [

@@ -13,6 +13,7 @@ together; reads use a second, read-only one, so they never queue behind another 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import structlog
 
 from edge.codes import GateSignal
 from edge.control_plan import ControlPlan
@@ -30,6 +32,7 @@ from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
 
 T = TypeVar("T")
+log = structlog.get_logger("edge.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,38 +77,173 @@ class OutboxEntry:
     correction_id: int | None = None
 
 
+class LedgerUnwritableError(Exception):
+    """The ledger cannot be written: ``kind`` is ``disk-full``, ``read-only``, ``io-error``,
+    ``deleted`` (the file is gone and could not be restored) or ``replaced`` (another file is
+    at its path); ``detail`` says what SQLite or the file system said."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        self.kind, self.detail = kind, detail
+        super().__init__(f"the ledger cannot be written ({kind}): {detail}")
+
+    @property
+    def restart_helps(self) -> bool:
+        """Only an I/O error on a file that is still there may be the connection's own
+        trouble; a full or read-only disk, or a file deleted or replaced, is not mended by a
+        restart (a restart would even open an empty ledger in a deleted one's place)."""
+        return self.kind == "io-error"
+
+
+#: SQLite's error names (``sqlite_errorname``, Python 3.11) that mean "cannot write here".
+_UNWRITABLE = {
+    "SQLITE_FULL": "disk-full",
+    "SQLITE_READONLY": "read-only",
+    "SQLITE_IOERR": "io-error",
+    "SQLITE_CANTOPEN": "io-error",
+}
+
+
+def unwritable_kind(exc: sqlite3.Error) -> str | None:
+    """The :class:`LedgerUnwritableError` kind an SQLite error stands for, if any."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    for prefix, kind in _UNWRITABLE.items():
+        if name.startswith(prefix):
+            return kind
+    return None
+
+
+async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """The writer and the reader connection of a ledger file."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=5000")
+    reader = await aiosqlite.connect(path, isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    await reader.execute("PRAGMA query_only=ON")
+    await reader.execute("PRAGMA busy_timeout=5000")
+    return db, reader
+
+
 class Store:
     def __init__(
         self,
         db: aiosqlite.Connection,
         reader: aiosqlite.Connection,
         clock: Callable[[], float] = time.time,
+        path: Path | None = None,
     ) -> None:
         self._db, self._reader = db, reader
         self._lock = asyncio.Lock()
         self._clock = clock
         #: Set whenever outbox entries become sendable; the forwarder waits on it.
         self.outbox_changed = asyncio.Event()
+        self.path = path
+        self._identity = self._file_identity()
+        self._retired: list[aiosqlite.Connection] = []  # replaced after a restore
+        #: Why the ledger cannot be written right now (None: it can), and since when.
+        self.fault: LedgerUnwritableError | None = None
+        self.fault_since: float | None = None
+        #: Ledger files restored after they were deleted while the daemon ran.
+        self.restored = 0
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        reader = await aiosqlite.connect(path, isolation_level=None)
-        reader.row_factory = sqlite3.Row
-        await reader.execute("PRAGMA query_only=ON")
-        await reader.execute("PRAGMA busy_timeout=5000")
-        store = cls(db, reader, clock)
+        db, reader = await _connect(path)
+        store = cls(db, reader, clock, path)
         await store._migrate()
         return store
 
     async def close(self) -> None:
-        await self._reader.close()
-        await self._db.close()
+        for connection in (self._reader, self._db, *self._retired):
+            await connection.close()
+
+    # -- a ledger that cannot be written -----------------------------------------------------
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> str | None:
+        """Whether the ledger's file is still the one we write: ``deleted``, ``replaced`` or
+        None (a stat; cheap enough for every write)."""
+        if self._identity is None:
+            return None
+        now = self._file_identity()
+        if now is None:
+            return "deleted"
+        return None if now == self._identity else "replaced"
+
+    async def _restore(self) -> None:
+        """The ledger's file was deleted while we still hold it open: copy the open database
+        (every committed pass) back to its path and write there from now on."""
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".restoring")
+        target = await aiosqlite.connect(partial)
+        try:
+            await self._db.backup(target)
+        finally:
+            await target.close()
+        partial.replace(self.path)
+        db, reader = await _connect(self.path)
+        self._retired += [self._db, self._reader]
+        self._db, self._reader = db, reader
+        self._identity = self._file_identity()
+        self.restored += 1
+        log.error(
+            "ledger file was deleted while running; restored from the open database",
+            path=str(self.path),
+        )
+
+    def _failed(self, kind: str, detail: str) -> LedgerUnwritableError:
+        fault = LedgerUnwritableError(kind, detail)
+        if self.fault is None or self.fault.kind != kind:
+            log.error(
+                "LEDGER CANNOT BE WRITTEN: passes are not recorded",
+                reason=kind,
+                detail=detail,
+                path=str(self.path),
+            )
+            self.fault_since = self._clock()
+        self.fault = fault
+        return fault
+
+    async def _guarded(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write (the caller holds the lock): refused at once when the file is no longer
+        ours (restored first if it was deleted), and SQLite's "cannot write" errors become a
+        :class:`LedgerUnwritableError`; each kind logged once, and once when it clears."""
+        problem = self.check_file()
+        if problem == "deleted":
+            try:
+                await self._restore()
+            except (OSError, sqlite3.Error) as exc:
+                detail = f"{self.path} is gone; restoring failed: {exc}"
+                raise self._failed("deleted", detail) from exc
+        elif problem == "replaced":
+            raise self._failed("replaced", f"another file is at {self.path}")
+        try:
+            result = await write()
+        except sqlite3.Error as exc:
+            kind = unwritable_kind(exc)
+            if kind is None:
+                raise
+            raise self._failed(kind, str(exc)) from exc
+        if self.fault is not None:
+            log.warning(
+                "ledger can be written again",
+                reason=self.fault.kind,
+                lasted_seconds=round(self._clock() - (self.fault_since or 0), 1),
+            )
+            self.fault = self.fault_since = None
+        return result
 
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -200,27 +338,31 @@ class Store:
         even when the caller is cancelled meanwhile (it runs shielded): a cancellation must
         never leave a half-written pass, nor roll back what was already committed."""
 
+        async def transaction() -> T:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await body()
+                await self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.execute("ROLLBACK")
+                raise
+            return result
+
         async def run() -> T:
             async with self._lock:
-                await self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = await body()
-                except Exception:
-                    await self._db.execute("ROLLBACK")
-                    raise
-                await self._db.execute("COMMIT")
-                return result
+                return await self._guarded(transaction)
 
         task = asyncio.ensure_future(run())
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)
 
     async def set_barrier(self, pass_id: int, state: str, error: str | None = None) -> None:
-        async with self._lock:
-            await self._db.execute(
-                "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?",
-                (state, error, pass_id),
-            )
+        await self._update_entry(
+            "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?",
+            (state, error, pass_id),
+        )
 
     async def finalise(
         self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
@@ -609,12 +751,16 @@ class Store:
         """Send dead letters again (all, or the given ones); returns how many."""
         only = f" AND id IN ({','.join('?' * len(entry_ids))})" if entry_ids else ""
         async with self._lock:
-            cur = await self._db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL "  # noqa: S608
-                f"WHERE state = 'dead'{only}",
-                (self._clock(), *(entry_ids or ())),
-            )
-            changed = cur.rowcount
+
+            async def write() -> int:
+                cur = await self._db.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL "  # noqa: S608
+                    f"WHERE state = 'dead'{only}",
+                    (self._clock(), *(entry_ids or ())),
+                )
+                return cur.rowcount
+
+            changed = await self._guarded(write)
         self.outbox_changed.set()
         return changed
 
@@ -658,8 +804,11 @@ class Store:
         return {row["state"]: int(row["n"]) for row in rows}
 
     async def _update_entry(self, sql: str, args: tuple[Any, ...]) -> None:
-        async with self._lock:
+        async def write() -> None:
             await self._db.execute(sql, args)
+
+        async with self._lock:
+            await self._guarded(write)
 
     async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         # One thread hop per read: a statement left open across an await (execute, then

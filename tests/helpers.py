@@ -57,7 +57,11 @@ def config_data(
             "breaker_probe_seconds": 0.1,
         },
         "lanes": copy.deepcopy(lanes if lanes is not None else [GENERIC_LANE]),
-        "storage": {"database": str(tmp_path / "edge.db"), "photo_dir": str(tmp_path / "photos")},
+        "storage": {
+            "database": str(tmp_path / "edge.db"),
+            "photo_dir": str(tmp_path / "photos"),
+            "fallback_journal": str(tmp_path / "fallback.jsonl"),
+        },
         "forwarder": {"backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.2},
         "web": {"port": 0},
     }
@@ -205,6 +209,7 @@ barrier = {{ driver = "virtual" }}
 [storage]
 database = "{state}edge.db"
 photo_dir = "{state}photos"
+fallback_journal = "{state}fallback.jsonl"
 [web]
 port = {port}
 {extra}

@@ -96,6 +96,7 @@ backoff_max_seconds = 0.3
 [storage]
 database = "{tmp_path}/edge.db"
 photo_dir = "{tmp_path}/photos"
+fallback_journal = "{tmp_path}/fallback.jsonl"
 [web]
 port = {port}
 [logging]
