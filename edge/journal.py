@@ -66,7 +66,13 @@ class FallbackJournal:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        entries = []
+        for line in text.splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:  # a line torn by a crash mid-append: nothing moved for it yet
+                log.warning("torn line in the fallback journal skipped", line=line[:200])
+        return entries
 
     def last_serial(self, prefix: str) -> str | None:
         """The highest serial number journalled for ``prefix`` (so none is issued twice)."""

@@ -249,3 +249,27 @@ async def test_fail_policy_open_lets_vehicles_through_and_journals_them(
         assert merged is not None
         assert (merged["verdict"], merged["state"]) == ("open", "final")
         await eventually(lambda: serial in platform_sim.records, 15)  # and forwarded
+
+
+async def test_a_torn_journal_line_is_skipped_and_the_rest_merged(tmp_path: Path) -> None:
+    from edge.decision import guard_decided
+    from edge.journal import FallbackJournal
+    from edge.store import NewPass
+
+    journal = FallbackJournal(tmp_path / "run" / "fallback.jsonl")
+    decision = guard_decided(open_=True, reason="送货", operator="张三")
+    new = NewPass("411002000101A261121080000", "in-1", "01", "in", "豫A12345", "1", 1.0, 1.0,
+                  "guard", None, decision)  # fmt: skip
+    await journal.append(new, "opened")
+    with journal.path.open("a", encoding="utf-8") as fh:
+        fh.write('{"serial": "4110020')  # the crash came mid-append
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        assert await journal.merge(store) == 1
+        assert await journal.merge(store) == 0  # emptied
+        row = await store.find_pass(new.serial)
+        assert row is not None
+        assert (row["decided_by"], row["barrier"], row["state"]) == ("guard", "opened", "final")
+        assert journal.last_serial("411002000101A") is None
+    finally:
+        await store.close()
