@@ -538,7 +538,8 @@ class Lane:
                 new, photos, forward_photos=self.platform.uploads_photos
             )
         except LedgerUnwritableError:
-            journalled = decision.source == "guard" or (self.fail_open and decision.open)
+            live = decision.source in ("platform", "offline", "local")  # not a re-push
+            journalled = decision.source == "guard" or (self.fail_open and live and decision.open)
             if journalled and self.journal is not None:
                 return await self._journalled(new, event, decision)
             await self._show_ledger_fault(event)  # the barrier stays shut
