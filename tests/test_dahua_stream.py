@@ -56,8 +56,9 @@ async def test_wrong_password_is_retried_quietly(
 ) -> None:
     cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane_for(dahua, "wrong")])
     async with running_daemon(cfg) as daemon:
-        await eventually(lambda: dahua.refused >= 1)
-        assert daemon.lanes["in-1"].camera.connected is False
+        camera = daemon.lanes["in-1"].camera
+        # The camera counts its refusal before the reader hears it: wait for both.
+        await eventually(lambda: dahua.refused >= 1 and camera.connected is False)
         assert daemon.health()["ok"] is True
 
 
