@@ -346,15 +346,19 @@ class Daemon:
         }
 
     async def stop(self) -> None:
-        self.status_page.close()
-        await self.web.stop()
-        await self.supervisor.stop()
-        for lane in self.lanes.values():
-            await lane.cancel_background()
-            await lane.devices.aclose()
-        self.devices.close()
-        await self.platform.aclose()
-        await self.store.close()
+        """Stop every component; the ledger is closed even if stopping one of them failed
+        (its connection's thread would otherwise keep the process from exiting)."""
+        try:
+            self.status_page.close()
+            await self.web.stop()
+            await self.supervisor.stop()
+            for lane in self.lanes.values():
+                await lane.cancel_background()
+                await lane.devices.aclose()
+            self.devices.close()
+            await self.platform.aclose()
+        finally:
+            await self.store.close()
         log.info("daemon stopped")
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import sys
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -7,6 +10,67 @@ import pytest
 from edge.logsetup import setup_logging
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
+from tests.processes import Processes, SessionWatchdog, dump_threads, leftover_threads
+
+#: The whole session's bound (seconds): well above a slow run on a loaded machine (~10 min),
+#: well under CI's budget. ``EDGE_TEST_SESSION_LIMIT`` changes it.
+SESSION_LIMIT = float(os.environ.get("EDGE_TEST_SESSION_LIMIT", "900"))
+#: How long threads left running after the session may take to finish before the run ends.
+LEFTOVER_GRACE_SECONDS = 10.0
+
+_watchdog: SessionWatchdog | None = None
+_exitstatus = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _watchdog  # noqa: PLW0603 — one per session
+    if hasattr(config, "workerinput"):  # pragma: no cover — a pytest-xdist worker
+        return
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def lift_capture() -> None:
+        if capman is not None:
+            capman.suspend_global_capture(in_=True)
+
+    _watchdog = SessionWatchdog(SESSION_LIMIT, before_report=lift_capture)
+    _watchdog.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exitstatus  # noqa: PLW0603
+    _exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Threads left running keep the interpreter from exiting, so pytest would never return
+    (e.g. the aiosqlite connection of a daemon whose test was cut short by its timeout):
+    give them a moment, and if any still runs, show where and end the run as failed."""
+    if _watchdog is not None:
+        _watchdog.cancel()
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    for thread in leftover_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if stuck := leftover_threads():
+        out = sys.__stderr__ or sys.stderr
+        print(
+            f"\nthreads still running after the session: {[t.name for t in stuck]}; "
+            "their stacks follow and the run ends as failed instead of hanging",
+            file=out,
+        )
+        dump_threads(out)
+        os._exit(_exitstatus or 1)
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[Processes]:
+    """Start processes with ``procs.start`` / ``procs.edge``: every one still running when
+    the test ends (passed or not) is terminated, then killed."""
+    started = Processes()
+    try:
+        yield started
+    finally:
+        await started.reap()
 
 
 @pytest.fixture(autouse=True)

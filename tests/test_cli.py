@@ -7,27 +7,18 @@ import json
 import os
 import re
 import signal
-import socket
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually, wait_records, write_config
-
-EDGE = [sys.executable, "-m", "edge"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import eventually, free_port, wait_records, write_config
+from tests.processes import Processes
 
 
 async def test_run_serves_logs_json_and_stops_on_sigterm(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     port = free_port()
     config = write_config(
@@ -38,9 +29,7 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
         state="state/",
     )
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE, "run", "--config", str(config), env=env, stdout=asyncio.subprocess.PIPE
-    )
+    proc = await procs.edge("run", "--config", str(config), env=env, stdout=asyncio.subprocess.PIPE)
     try:
         async with httpx.AsyncClient() as http:
 
@@ -90,9 +79,8 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
         ("city", "mqtt"),  # mosquitto comes from scripts/system-packages
     ],
 )
-async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE,
+async def test_demo_runs_a_short_stream(platform: str, camera: str, procs: Processes) -> None:
+    proc = await procs.edge(
         "demo",
         "--trucks",
         "12",
@@ -121,11 +109,9 @@ async def test_demo_runs_a_short_stream(platform: str, camera: str) -> None:
     assert "some records are still waiting" not in text
 
 
-async def test_sim_platform_runs_on_its_own() -> None:
+async def test_sim_platform_runs_on_its_own(procs: Processes) -> None:
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE, "sim", "platform", "--port", str(port), stdout=asyncio.subprocess.PIPE
-    )
+    proc = await procs.edge("sim", "platform", "--port", str(port), stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
@@ -134,5 +120,4 @@ async def test_sim_platform_runs_on_its_own() -> None:
             stats = (await http.get(f"http://127.0.0.1:{port}/sim/stats")).json()
         assert stats["records"] == 0
     finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 20)
+        await procs.stop(proc)

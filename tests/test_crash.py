@@ -19,8 +19,8 @@ import httpx
 
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually, write_config
-from tests.test_cli import EDGE, free_port
+from tests.helpers import eventually, free_port, write_config
+from tests.processes import Processes
 
 KILLS = 10
 
@@ -39,10 +39,8 @@ def _config(tmp_path: Path, base_url: str, port: int) -> Path:
     )
 
 
-async def _start(config: Path, port: int) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE, "run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL
-    )
+async def _start(procs: Processes, config: Path, port: int) -> asyncio.subprocess.Process:
+    proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
     async with httpx.AsyncClient() as http:
 
         async def up() -> bool:
@@ -56,7 +54,7 @@ async def _start(config: Path, port: int) -> asyncio.subprocess.Process:
 
 
 async def test_sigkill_at_random_moments_loses_nothing(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     rng = random.Random(20261121)
     port = free_port()
@@ -84,7 +82,7 @@ async def test_sigkill_at_random_moments_loses_nothing(
             spawned_at = time.monotonic()
             if killed_at is not None:
                 kills.append((killed_at, spawned_at))
-            proc = await _start(config, port)
+            proc = await _start(procs, config, port)
             stop = asyncio.Event()
             pushing = asyncio.create_task(camera(stop))
             await asyncio.sleep(rng.uniform(0.1, 0.6))  # a random moment…
@@ -96,7 +94,7 @@ async def test_sigkill_at_random_moments_loses_nothing(
 
         assert killed_at is not None
         kills.append((killed_at, time.monotonic()))
-        proc = await _start(config, port)  # a last run that is left to finish
+        proc = await _start(procs, config, port)  # a last run that is left to finish
         try:
             await platform_sim.wait_for(
                 lambda: (
@@ -106,8 +104,7 @@ async def test_sigkill_at_random_moments_loses_nothing(
                 timeout=60,
             )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            await proc.wait()
+            await procs.stop(proc, signal.SIGTERM)
 
     assert len(kills) >= 10
     assert len(acknowledged) > 20, "the camera should have got many passes through"

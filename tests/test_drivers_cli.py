@@ -14,8 +14,7 @@ from edge.drivers_cli import EXIT_FAILED, EXIT_UNTESTABLE, run_drivers_test
 from edge.sim.led_board import LedBoardSim
 from edge.sim.pty import VirtualSerialPort
 from edge.sim.relay_board import RelayBoardSim
-from tests.helpers import GENERIC_LANE, VZENITH_LANE, config_data, write_config
-from tests.test_cli import free_port
+from tests.helpers import GENERIC_LANE, VZENITH_LANE, config_data, free_port, write_config
 
 
 def config(tmp_path: Path, board_port: int, **lane: Any) -> Config:

@@ -23,11 +23,11 @@ from tests.helpers import (
     camera,
     config_for,
     eventually,
+    free_port,
     lifted_and_passed,
     running_daemon,
     wait_records,
 )
-from tests.test_cli import free_port
 from tests.test_snapshot import _snapshot_server
 
 

@@ -11,8 +11,7 @@ from drivers.base import Actuation, DriverError, DriverUnavailableError
 from drivers.hikvision_barrier import HikvisionBarrier
 from edge.sim.hikvision_isapi import HikvisionIsapiSim
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import GENERIC_LANE, camera, make_config, running_daemon
-from tests.test_cli import free_port
+from tests.helpers import GENERIC_LANE, camera, free_port, make_config, running_daemon
 
 CTX = Actuation("in-1", "豫A12345")
 

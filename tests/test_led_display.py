@@ -15,8 +15,7 @@ from drivers.panel import FittedLine, Panel, cells, fit
 from drivers.serial_link import SerialLink
 from edge.sim.led_board import LedBoardSim
 from edge.sim.pty import VirtualSerialPort
-from tests.helpers import eventually
-from tests.test_cli import free_port
+from tests.helpers import eventually, free_port
 
 CTX = Actuation("in-1", "豫A12345")
 REFUSED = [

@@ -17,8 +17,7 @@ from drivers.modbus_relay import Board, ModbusBus, ModbusRelayBarrier, make_clie
 from edge.sim.platform import CityPlatformSim
 from edge.sim.pty import NullModem
 from edge.sim.relay_board import Command, RelayBoardSim
-from tests.helpers import GENERIC_LANE, camera, eventually, make_config, running_daemon
-from tests.test_cli import free_port
+from tests.helpers import GENERIC_LANE, camera, eventually, free_port, make_config, running_daemon
 
 CTX = Actuation("in-1", "豫A12345")
 

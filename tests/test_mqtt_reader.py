@@ -27,9 +27,11 @@ class Broker(MosquittoBroker):
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
     b = Broker(tmp_path)
-    await b.start()
-    yield b
-    await b.stop()
+    try:
+        await b.start()
+        yield b
+    finally:
+        await b.stop()
 
 
 async def test_plates_published_to_the_broker_are_recorded_and_the_link_recovers(

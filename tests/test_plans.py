@@ -27,7 +27,7 @@ from tests.helpers import (
     wait_records,
     write_config,
 )
-from tests.test_cli import EDGE
+from tests.processes import Processes
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -259,23 +259,25 @@ async def test_in_city_mode_a_correction_stays_in_the_ledger(
     assert "correction" not in kinds  # no city message for it
 
 
-async def test_correct_command(tmp_path: Path, platform_sim: CityPlatformSim) -> None:
+async def test_correct_command(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
     path = write_config(tmp_path / "config.toml", platform_sim.base_url, state=f"{tmp_path}/")
     async with running_daemon(load_config(path)) as daemon:
         cam = camera(daemon)
         misread = await cam.push("豫A12845")
         await cam.aclose()
-    base = [*EDGE, "correct", "--config", str(path)]
+    base = ["correct", "--config", str(path)]
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
     for serial, code, said in (
         (misread.body["serial"], 0, "plate corrected to 豫A12345, kept"),
         ("411002000101A200101000000", 1, "no pass"),
     ):
-        proc = await asyncio.create_subprocess_exec(
+        proc = await procs.edge(
             *base, serial, "--plate", "豫A12345", "--reviewer", "王工",
             env=env, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, _ = await proc.communicate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == code
         assert said in out.decode()
 

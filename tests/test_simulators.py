@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import httpx
@@ -11,7 +10,8 @@ from drivers.led_display import LedDisplay, LinkTransport, OlmEncoder
 from drivers.modbus_relay import ModbusBus, ModbusRelayBarrier, make_client
 from drivers.serial_link import SerialLink
 from edge.sim.platform import CityPlatformSim, load_vehicles
-from tests.test_cli import EDGE, free_port
+from tests.helpers import free_port
+from tests.processes import Processes
 
 CTX = Actuation("in-1", "豫A12345")
 
@@ -68,12 +68,13 @@ async def test_error_rate_fails_a_share_of_calls() -> None:
         await sim.stop()
 
 
-async def test_province_simulator_runs_on_its_own_with_a_vehicle_table(tmp_path: Path) -> None:
+async def test_province_simulator_runs_on_its_own_with_a_vehicle_table(
+    tmp_path: Path, procs: Processes
+) -> None:
     table = tmp_path / "v.toml"
     table.write_text('["豫A12345"]\nis_control = 1\nreason = "测试管控"\n', "utf-8")
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE,
+    proc = await procs.edge(
         "sim",
         "platform",
         "--mode",
@@ -111,28 +112,24 @@ async def test_province_simulator_runs_on_its_own_with_a_vehicle_table(tmp_path:
         assert verify["data"]["isControl"] == "1"
         assert verify["data"]["controlReason"] == "测试管控"
     finally:
-        proc.send_signal(signal.SIGINT)  # lets coverage write its data
-        await asyncio.wait_for(proc.wait(), 20)
+        await procs.stop(proc)
 
 
-async def _start(*argv: str) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader]:
-    proc = await asyncio.create_subprocess_exec(*EDGE, "sim", *argv, stdout=asyncio.subprocess.PIPE)
+async def _start(
+    procs: Processes, *argv: str
+) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader]:
+    proc = await procs.edge("sim", *argv, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     return proc, proc.stdout
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    proc.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(proc.wait(), 20) == 0
-
-
-async def test_relay_board_and_led_board_run_on_their_own(tmp_path: Path) -> None:
+async def test_relay_board_and_led_board_run_on_their_own(tmp_path: Path, procs: Processes) -> None:
     """What a technician runs to try a config before the hardware arrives."""
     port = free_port()
-    relay, relay_out = await _start("relay-board", "--port", str(port))
-    rtu, rtu_out = await _start("relay-board", "--rtu", str(tmp_path / "ttyRELAY"))
+    relay, relay_out = await _start(procs, "relay-board", "--port", str(port))
+    rtu, rtu_out = await _start(procs, "relay-board", "--rtu", str(tmp_path / "ttyRELAY"))
     led, led_out = await _start(
-        "led-board", "--protocol", "olm", "--serial", str(tmp_path / "ttyLED")
+        procs, "led-board", "--protocol", "olm", "--serial", str(tmp_path / "ttyLED")
     )
     try:
         assert f"127.0.0.1:{port}" in (await asyncio.wait_for(relay_out.readline(), 20)).decode()
@@ -157,4 +154,4 @@ async def test_relay_board_and_led_board_run_on_their_own(tmp_path: Path) -> Non
         assert "豫A12345 | 请通行" in (await asyncio.wait_for(led_out.readline(), 20)).decode()
     finally:
         for proc in (relay, rtu, led):
-            await _stop(proc)
+            assert await procs.stop(proc) == 0

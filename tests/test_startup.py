@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import write_config
-from tests.test_cli import EDGE, free_port
+from tests.helpers import free_port, write_config
+from tests.processes import Processes
 
 #: Bound on the whole run (a cold interpreter importing the daemon on a busy 2-core machine).
 RUN_BOUND = 60.0
@@ -19,11 +19,12 @@ RUN_BOUND = 60.0
 EXIT_BOUND = 1.0
 
 
-async def _failed_start(config: Path) -> tuple[int, list[dict[str, object]], float]:
+async def _failed_start(
+    procs: Processes, config: Path
+) -> tuple[int, list[dict[str, object]], float]:
     """Run ``edge run``; its exit status, JSON log lines, and the seconds from the
     "startup failed" line to the exit."""
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE,
+    proc = await procs.edge(
         "run",
         "--config",
         str(config),
@@ -33,19 +34,14 @@ async def _failed_start(config: Path) -> tuple[int, list[dict[str, object]], flo
     assert proc.stdout is not None
     lines: list[dict[str, object]] = []
     failed_at: float | None = None
-    try:
-        async with asyncio.timeout(RUN_BOUND):
-            async for raw in proc.stdout:
-                line = json.loads(raw)
-                lines.append(line)
-                if line["event"] == "startup failed":
-                    failed_at = time.monotonic()
-            code = await proc.wait()
-            exited_at = time.monotonic()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    async with asyncio.timeout(RUN_BOUND):  # the procs fixture reaps it if not
+        async for raw in proc.stdout:
+            line = json.loads(raw)
+            lines.append(line)
+            if line["event"] == "startup failed":
+                failed_at = time.monotonic()
+        code = await proc.wait()
+        exited_at = time.monotonic()
     assert proc.stderr is not None
     assert await proc.stderr.read() == b""  # no traceback
     assert failed_at is not None, lines
@@ -53,7 +49,7 @@ async def _failed_start(config: Path) -> tuple[int, list[dict[str, object]], flo
 
 
 async def test_a_busy_port_ends_the_start_at_once(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     port = free_port()
     with socket.socket() as taken:
@@ -62,7 +58,7 @@ async def test_a_busy_port_ends_the_start_at_once(
         config = write_config(
             tmp_path / "config.toml", platform_sim.base_url, port=port, state=f"{tmp_path}/"
         )
-        code, lines, lag = await _failed_start(config)
+        code, lines, lag = await _failed_start(procs, config)
     assert code != 0
     failed = [line for line in lines if line["level"] == "error"]
     assert len(failed) == 1
@@ -71,13 +67,13 @@ async def test_a_busy_port_ends_the_start_at_once(
 
 
 async def test_a_corrupt_ledger_ends_the_start_at_once(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     (tmp_path / "edge.db").write_bytes(b"this is not a database, it is a text file\n" * 100)
     config = write_config(
         tmp_path / "config.toml", platform_sim.base_url, port=free_port(), state=f"{tmp_path}/"
     )
-    code, lines, lag = await _failed_start(config)
+    code, lines, lag = await _failed_start(procs, config)
     assert code != 0
     failed = [line for line in lines if line["level"] == "error"]
     assert len(failed) == 1

@@ -27,8 +27,10 @@ async def browser() -> AsyncIterator[Browser]:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     async with async_playwright() as playwright:
         b = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield b
-        await b.close()
+        try:
+            yield b
+        finally:
+            await b.close()
 
 
 async def test_a_pass_appears_live(

@@ -19,6 +19,7 @@ from edge.platform.base import VerifyAnswer
 from edge.schema import MIGRATIONS
 from edge.serials import next_serial
 from edge.store import NewPass, NewPhoto, Store
+from tests.processes import Processes
 
 SH = ZoneInfo("Asia/Shanghai")
 WHEN = datetime(2026, 11, 21, 8, 0, 0, tzinfo=SH)
@@ -178,14 +179,14 @@ asyncio.run(main())
 """
 
 
-async def test_committed_passes_survive_kill_9(tmp_path: Path) -> None:
+async def test_committed_passes_survive_kill_9(tmp_path: Path, procs: Processes) -> None:
     db = tmp_path / "edge.db"
     script = _WRITER.format(tests=str(Path(__file__).parent), db=str(db))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
-    )
+    proc = await procs.start(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
-    acknowledged = [(await proc.stdout.readline()).decode().strip() for _ in range(50)]
+    acknowledged = [
+        (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip() for _ in range(50)
+    ]
     os.kill(proc.pid, signal.SIGKILL)
     await proc.wait()
     store = await Store.open(db)

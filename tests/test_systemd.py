@@ -18,8 +18,8 @@ import pytest
 from edge.config import load_config
 from edge.sim.platform import CityPlatformSim
 from edge.systemd import Notifier, feed_watchdog, watchdog_interval
-from tests.helpers import running_daemon, write_config
-from tests.test_cli import EDGE, free_port
+from tests.helpers import free_port, running_daemon, write_config
+from tests.processes import Processes
 
 
 def notify_socket(tmp_path: Path) -> socket.socket:
@@ -38,7 +38,7 @@ async def received(sock: socket.socket, want: str, timeout: float = 20) -> list[
 
 
 async def test_ready_and_watchdog_from_a_real_service(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     sock = notify_socket(tmp_path)
     config = write_config(
@@ -50,8 +50,8 @@ async def test_ready_and_watchdog_from_a_real_service(
         "NOTIFY_SOCKET": str(tmp_path / "notify"),
         "WATCHDOG_USEC": "400000",  # WatchdogSec=0.4: a ping every 0.2 s
     }
-    proc = await asyncio.create_subprocess_exec(
-        *EDGE, "run", "--config", str(config), env=env, stdout=asyncio.subprocess.DEVNULL
+    proc = await procs.edge(
+        "run", "--config", str(config), env=env, stdout=asyncio.subprocess.DEVNULL
     )
     try:
         messages = await received(sock, "READY=1")
@@ -59,11 +59,8 @@ async def test_ready_and_watchdog_from_a_real_service(
         await received(sock, "WATCHDOG=1")
         proc.send_signal(signal.SIGTERM)
         await received(sock, "STOPPING=1")
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert await procs.stop(proc, signal.SIGTERM) == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
         sock.close()
 
 
@@ -131,7 +128,7 @@ def test_the_unit_rates_ok_or_better() -> None:
         pytest.skip("systemd-analyze is not installed")
     result = subprocess.run(
         [analyze, "security", "--offline=yes", str(unit)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     verdict = result.stdout.strip().splitlines()[-1]
     score = float(verdict.split("level for edge-gate.service:")[1].split()[0])
@@ -160,6 +157,6 @@ def test_the_unit_parses(tmp_path: Path) -> None:
     copy = tmp_path / "edge-gate.service"
     copy.write_text(text, "utf-8")
     result = subprocess.run(
-        [analyze, "verify", str(copy)], capture_output=True, text=True, check=False
+        [analyze, "verify", str(copy)], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 0, result.stderr

@@ -18,8 +18,8 @@ from drivers.virtual import VirtualBarrier
 from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from edge.sim.platform import CityPlatformSim
 from edge.telemetry import sign
-from tests.helpers import camera, config_for, eventually, running_daemon, write_config
-from tests.test_cli import EDGE, free_port
+from tests.helpers import camera, config_for, eventually, free_port, running_daemon, write_config
+from tests.processes import Processes
 
 SECRET = "command-secret-for-tests"
 BASE = "edge-gate/4110020001"
@@ -33,9 +33,11 @@ async def broker(tmp_path: Path) -> AsyncIterator[MosquittoBroker]:
         if os.environ.get("CI") == "true":
             pytest.fail("mosquitto is missing (scripts/system-packages installs it)")
         pytest.skip("mosquitto is not installed")
-    await b.start()
-    yield b
-    await b.stop()
+    try:
+        await b.start()
+        yield b
+    finally:
+        await b.stop()
 
 
 async def next_message(
@@ -111,7 +113,7 @@ async def test_passes_status_and_signed_commands(
 
 
 async def test_the_last_will_marks_a_killed_gate_offline(
-    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker, procs: Processes
 ) -> None:
     config = write_config(
         tmp_path / "config.toml",
@@ -123,17 +125,12 @@ async def test_the_last_will_marks_a_killed_gate_offline(
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
     async with aiomqtt.Client("127.0.0.1", broker.port) as watcher:
         await watcher.subscribe(f"{BASE}/status", qos=1)
-        proc = await asyncio.create_subprocess_exec(
-            *EDGE, "run", "--config", str(config), env=env, stdout=asyncio.subprocess.DEVNULL
+        proc = await procs.edge(
+            "run", "--config", str(config), env=env, stdout=asyncio.subprocess.DEVNULL
         )
-        try:
-            await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is True, 30)
-            proc.send_signal(signal.SIGKILL)
-            await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is False, 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
+        await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is True, 30)
+        proc.send_signal(signal.SIGKILL)
+        await next_message(watcher, f"{BASE}/status", lambda p: p["online"] is False, 30)
 
 
 async def test_commands_without_a_secret_are_refused(

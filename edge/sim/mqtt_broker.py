@@ -49,10 +49,16 @@ class MosquittoBroker:
                 writer.close()
                 return
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Terminate the broker; killed if it has not gone within ``grace`` seconds."""
         if self.proc is not None:
-            self.proc.terminate()
-            await self.proc.wait()
+            if self.proc.returncode is None:
+                self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
             self.proc = None
 
     async def publish(self, topic: str, payload: bytes) -> None:

@@ -1,0 +1,170 @@
+"""Processes the tests start, and the session's guard against hanging.
+
+``Processes`` (the ``procs`` fixture) starts real processes for one test and reaps every one
+of them when the test ends, however it ends: SIGTERM, then SIGKILL after a grace period.
+
+``SessionWatchdog`` bounds the whole session: past its limit it prints the stacks of all
+threads, kills every process the session started (children and their children) and ends
+the run with a failure, so CI never waits out its budget on a hung test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, TextIO
+
+EDGE = [sys.executable, "-m", "edge"]
+
+#: How long a process asked to stop gets before it is killed.
+GRACE_SECONDS = 10.0
+
+
+class Processes:
+    """The processes one test started; :meth:`reap` ends those still running."""
+
+    def __init__(self) -> None:
+        self._started: list[asyncio.subprocess.Process] = []
+
+    async def start(self, *argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
+        self._started.append(proc)
+        return proc
+
+    async def edge(self, *args: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        """An ``edge`` command (``python -m edge …``)."""
+        return await self.start(*EDGE, *args, **kwargs)
+
+    @staticmethod
+    async def stop(
+        proc: asyncio.subprocess.Process, sig: int = signal.SIGINT, timeout: float = 20
+    ) -> int:
+        """Ask ``proc`` to stop with ``sig`` (SIGINT lets coverage write its data) and wait
+        for its exit code; if it has not stopped within ``timeout`` seconds it is killed and
+        ``TimeoutError`` raised."""
+        if proc.returncode is None:
+            with suppress(ProcessLookupError):
+                proc.send_signal(sig)
+        try:
+            return await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            await _end(proc)
+            raise
+
+    async def reap(self) -> None:
+        for proc in self._started:
+            await _end(proc)
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    """terminate → wait → kill → wait."""
+    if proc.returncode is not None:
+        return
+    with suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), GRACE_SECONDS)
+    except TimeoutError:
+        with suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below ``pid`` (children first), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the name in () may hold spaces
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def kill_descendants() -> list[int]:
+    """SIGKILL every process this one started, directly or not; returns their pids."""
+    pids = descendants(os.getpid())
+    for pid in pids:
+        with suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def dump_threads(out: TextIO) -> None:
+    """The stack of every thread, named."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        print(f"\n--- thread {names.get(ident, '?')} ({ident}) ---", file=out)
+        traceback.print_stack(frame, file=out)
+    out.flush()
+
+
+class SessionWatchdog:
+    """Ends a session that runs longer than ``limit`` seconds (see the module docstring).
+
+    ``before_report`` is called first (it lifts pytest's output capture so the report
+    reaches the terminal); ``exit`` defaults to ``os._exit`` — nothing else is reliable
+    when the main thread is stuck.
+    """
+
+    def __init__(
+        self,
+        limit: float,
+        before_report: Callable[[], None] = lambda: None,
+        out: TextIO | None = None,
+        exit: Callable[[int], object] = os._exit,  # noqa: A002
+    ) -> None:
+        self.limit = limit
+        self._before_report = before_report
+        self._out = out
+        self._exit = exit
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="session-watchdog", daemon=True)
+        self.started = time.monotonic()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def _watch(self) -> None:
+        if self._cancelled.wait(self.limit):
+            return
+        with suppress(Exception):
+            self._before_report()
+        out = self._out or sys.__stderr__ or sys.stderr
+        print(
+            f"\n\nSESSION WATCHDOG: the test session ran longer than {self.limit:.0f} s; "
+            "stacks of all threads follow, then every process it started is killed",
+            file=out,
+        )
+        dump_threads(out)
+        killed = kill_descendants()
+        print(f"\nkilled {len(killed)} process(es): {killed}", file=out, flush=True)
+        self._exit(1)
+
+
+def leftover_threads() -> list[threading.Thread]:
+    """Non-daemon threads still alive besides the main one (they keep the interpreter from
+    exiting): typically an aiosqlite connection a test interrupted by a timeout never closed."""
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]

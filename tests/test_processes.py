@@ -1,0 +1,97 @@
+"""The suite's guards against hanging: reaped processes, the session watchdog, stray threads."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+from tests.processes import (
+    Processes,
+    SessionWatchdog,
+    descendants,
+    dump_threads,
+    leftover_threads,
+)
+
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(600)"
+)
+
+
+async def test_a_process_that_ignores_terminate_is_killed_at_reaping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tests.processes.GRACE_SECONDS", 0.2)
+    procs = Processes()
+    proc = await procs.start(sys.executable, "-c", IGNORES_SIGTERM, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 20) == b"ready\n"
+    await procs.reap()
+    assert proc.returncode == -signal.SIGKILL
+    await procs.reap()  # reaping twice is harmless
+
+
+async def test_stop_kills_what_does_not_stop_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tests.processes.GRACE_SECONDS", 0.2)
+    procs = Processes()
+    proc = await procs.start(sys.executable, "-c", IGNORES_SIGTERM, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), 20)
+    with pytest.raises(TimeoutError):
+        await procs.stop(proc, signal.SIGTERM, timeout=0.2)
+    assert proc.returncode == -signal.SIGKILL
+    assert await procs.stop(proc) == -signal.SIGKILL  # already gone: its code
+
+
+async def test_the_session_watchdog_reports_stacks_and_kills_children() -> None:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", IGNORES_SIGTERM, stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    await asyncio.wait_for(child.stdout.readline(), 20)
+    assert child.pid in descendants(os.getpid())
+    out = io.StringIO()
+    exited: list[int] = []
+    lifted = threading.Event()
+    watchdog = SessionWatchdog(0.05, before_report=lifted.set, out=out, exit=exited.append)
+    watchdog.start()
+    await asyncio.wait_for(child.wait(), 20)  # killed by the watchdog
+    await asyncio.to_thread(watchdog._thread.join, 10)
+    assert lifted.is_set()
+    assert exited == [1]
+    report = out.getvalue()
+    assert "ran longer than 0 s" in report
+    assert "--- thread MainThread" in report
+    assert f"{child.pid}" in report
+    assert child.returncode == -signal.SIGKILL
+
+
+def test_a_cancelled_watchdog_does_nothing() -> None:
+    exited: list[int] = []
+    watchdog = SessionWatchdog(0.05, exit=exited.append)
+    watchdog.start()
+    watchdog.cancel()
+    watchdog._thread.join(5)
+    assert exited == []
+
+
+def test_leftover_threads_are_the_non_daemon_ones() -> None:
+    release = threading.Event()
+    stray = threading.Thread(target=release.wait, name="stray")
+    stray.start()
+    try:
+        assert stray in leftover_threads()
+        out = io.StringIO()
+        dump_threads(out)
+        assert "--- thread stray" in out.getvalue()
+    finally:
+        release.set()
+        stray.join()
+    assert stray not in leftover_threads()
