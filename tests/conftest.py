@@ -13,8 +13,8 @@ from edge.sim.province import ProvincePlatformSim
 from tests.processes import Processes, SessionWatchdog, dump_threads, leftover_threads
 
 #: The whole session's bound (seconds): well above a slow run on a loaded machine (~10 min),
-#: well under CI's budget. ``EDGE_TEST_SESSION_LIMIT`` changes it.
-SESSION_LIMIT = float(os.environ.get("EDGE_TEST_SESSION_LIMIT", "900"))
+#: well under CI's budget. ``SUITE_TIME_LIMIT_SECONDS`` changes it.
+SESSION_LIMIT = float(os.environ.get("SUITE_TIME_LIMIT_SECONDS", "900"))
 #: How long threads left running after the session may take to finish before the run ends.
 LEFTOVER_GRACE_SECONDS = 10.0
 
