@@ -5,16 +5,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.config import Config, load_config
-from edge.config_errors import ConfigError
+import structlog
+
+from edge.config import Config, load_config, placeholder_warnings
+from edge.config_errors import ConfigError, env_overrides, format_loc, locate_keys
+from edge.logsetup import setup_logging
 from edge.sim import DEMO_CAMERAS
 
 EXIT_CONFIG = 2
+
+
+def _config_option(*parsers: argparse.ArgumentParser) -> None:
+    """``--config`` on a command and on each of its actions, so that both ``edge plan --config
+    c list`` and ``edge plan list --config c`` work; :func:`main` checks it was given."""
+    for parser in parsers:
+        parser.add_argument(
+            "--config", type=Path, default=argparse.SUPPRESS, help="the config file (required)"
+        )
+        parser.set_defaults(needs_config=True)
+
+
+def iso_time(text: str) -> str:
+    """An ISO time as typed (site time without an offset); argparse reports anything else
+    as an error naming the option, with exit status 2."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, site time)"
+        ) from None
+    return text
+
+
+def iso_date(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return text
 
 
 def _load(path: Path) -> object:
@@ -38,18 +73,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"barrier {lane.barrier.driver}, LED {lane.led.driver}, "
             f"detector {lane.detector.driver}"
         )
+    lines = locate_keys(args.file.read_text("utf-8"))
+    for issue in placeholder_warnings(cfg):
+        print(f"  warning: {issue.with_line(lines, env_overrides(os.environ))}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.daemon import Daemon, run_until_signalled  # noqa: PLC0415
-    from edge.logsetup import setup_logging  # noqa: PLC0415
 
     cfg = _load(args.config)
     if cfg is None:
         return EXIT_CONFIG
     assert isinstance(cfg, Config)
-    setup_logging(cfg.logging.level, cfg.logging.format)
+    setup_logging(cfg.logging.level, cfg.logging.format, zone=cfg.site.zone)
+    for issue in placeholder_warnings(cfg):
+        structlog.get_logger().warning(
+            "config warning", key=format_loc(issue.loc), why=issue.message
+        )
     asyncio.run(run_until_signalled(Daemon(cfg), args.config))
     return 0
 
@@ -118,58 +159,57 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The lists, corrections and figures commands."""
     lists = sub.add_parser("list", help="the gate's in-plant, allow and deny lists")
-    lists.add_argument("--config", type=Path, required=True)
     lists_sub = lists.add_subparsers(dest="action", required=True)
     add = lists_sub.add_parser("add", help="put a plate on a list")
     add.add_argument("--plate", required=True)
     add.add_argument("--kind", choices=["in-plant", "allow", "deny"], required=True)
     add.add_argument("--reason", default="", help="shown on the LED and recorded")
-    add.add_argument("--until", help="expiry, ISO time")
+    add.add_argument("--until", type=iso_time, help="expiry, ISO time")
     remove = lists_sub.add_parser("remove", help="take an entry off its list")
     remove.add_argument("id", type=int)
-    lists_sub.add_parser("show", help="every entry in force")
+    show = lists_sub.add_parser("show", help="every entry in force")
+    _config_option(lists, add, remove, show)
     lists.set_defaults(func=cmd_list)
     correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
-    correct.add_argument("--config", type=Path, required=True)
+    _config_option(correct)
     correct.add_argument("serial")
     correct.add_argument("--plate", required=True)
     correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
     correct.add_argument("--reviewer", required=True)
     correct.set_defaults(func=cmd_correct)
     figures = sub.add_parser("figures", help="a day's figures per lane and in total")
-    figures.add_argument("--config", type=Path, required=True)
-    figures.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    _config_option(figures)
+    figures.add_argument("--date", type=iso_date, help="YYYY-MM-DD (default: today)")
     figures.set_defaults(func=cmd_figures)
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser("plan", help="start, schedule, close and list control plans")
-    plan.add_argument("--config", type=Path, required=True)
     plan_sub = plan.add_subparsers(dest="action", required=True)
     start = plan_sub.add_parser("start", help="start (or schedule) a control plan")
     start.add_argument("--name", required=True)
     start.add_argument("--strategy", type=int, choices=range(1, 8), required=True, help="§7.20")
     start.add_argument("--level", type=int, choices=range(1, 5), default=1, help="§7.18")
     start.add_argument("--area", type=int, choices=(1, 2), default=1, help="§7.19")
-    start.add_argument("--start", help="ISO time (default: now)")
-    start.add_argument("--end", help="expected end, ISO time")
+    start.add_argument("--start", type=iso_time, help="ISO time (default: now)")
+    start.add_argument("--end", type=iso_time, help="expected end, ISO time")
     start.add_argument("--baseline", type=int, default=0, help="heavy entries on a normal day")
     change = plan_sub.add_parser("change", help="change an open plan")
     change.add_argument("id", type=int)
     change.add_argument("--strategy", type=int, choices=range(1, 8))
     change.add_argument("--level", type=int, choices=range(1, 5))
     change.add_argument("--area", type=int, choices=(1, 2))
-    change.add_argument("--end", help="expected end, ISO time")
+    change.add_argument("--end", type=iso_time, help="expected end, ISO time")
     change.add_argument("--baseline", type=int)
     close = plan_sub.add_parser("close", help="close a plan")
     close.add_argument("id", type=int)
-    plan_sub.add_parser("list", help="the plans of the config and of the gate")
+    listing = plan_sub.add_parser("list", help="the plans of the config and of the gate")
+    _config_option(plan, start, change, close, listing)
     plan.set_defaults(func=cmd_plan)
 
 
 def cmd_drivers_test(args: argparse.Namespace) -> int:
     from edge.drivers_cli import run_drivers_test  # noqa: PLC0415
-    from edge.logsetup import setup_logging  # noqa: PLC0415
 
     cfg = _load(args.config)
     if cfg is None:
@@ -177,7 +217,7 @@ def cmd_drivers_test(args: argparse.Namespace) -> int:
     assert isinstance(cfg, Config)
     if args.lane not in {lane.id for lane in cfg.lanes}:
         known = ", ".join(lane.id for lane in cfg.lanes)
-        print(f"no lane {args.lane!r} in {args.config} (lanes: {known})", file=sys.stderr)
+        print(f"--lane: no lane {args.lane!r} in {args.config} (lanes: {known})", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging("warning", "console")
     with contextlib.suppress(KeyboardInterrupt):
@@ -199,7 +239,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_platform(args: argparse.Namespace) -> int:
-    from edge.logsetup import setup_logging  # noqa: PLC0415
     from edge.sim.platform import CityPlatformSim, PlatformSim, load_vehicles  # noqa: PLC0415
     from edge.sim.province import ProvincePlatformSim  # noqa: PLC0415
 
@@ -246,7 +285,7 @@ def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     drivers = sub.add_parser("drivers", help="check a lane's barrier, LED and detector wiring")
     drivers_sub = drivers.add_subparsers(dest="what", required=True)
     test = drivers_sub.add_parser("test", help="send one command to a lane's device")
-    test.add_argument("--config", type=Path, required=True)
+    _config_option(test)
     test.add_argument("--lane", required=True)
     test_sub = test.add_subparsers(dest="action", required=True)
     test_sub.add_parser("barrier-open", help="pulse the barrier's OPEN contact")
@@ -291,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the daemon")
-    run.add_argument("--config", type=Path, required=True)
+    _config_option(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
@@ -299,7 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     outbox = sub.add_parser("outbox", help="what waits to be forwarded; send dead letters again")
-    outbox.add_argument("--config", type=Path, required=True)
     outbox_sub = outbox.add_subparsers(dest="action", required=True)
     listing = outbox_sub.add_parser("list", help="counts, and entries (dead letters by default)")
     listing.add_argument(
@@ -310,13 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("serial")
     retry = outbox_sub.add_parser("retry", help="send dead letters again (all, or the ids)")
     retry.add_argument("ids", type=int, nargs="*")
+    _config_option(outbox, listing, show, retry)
     outbox.set_defaults(func=cmd_outbox)
 
     _add_drivers(sub)
     _add_plan(sub)
     _add_gate_records(sub)
     setpw = sub.add_parser("set-password", help="set the status page's password (hashed)")
-    setpw.add_argument("--config", type=Path, required=True)
+    _config_option(setpw)
     setpw.set_defaults(func=cmd_set_password)
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
@@ -337,7 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "needs_config", False) and getattr(args, "config", None) is None:
+        names = (args.command, getattr(args, "what", None), getattr(args, "action", None))
+        words = " ".join(name for name in names if name)
+        parser.exit(EXIT_CONFIG, f"edge {words}: error: the following arguments are required: "
+                    "--config\n")  # fmt: skip
+    # One-off commands: library warnings (and ours) to stderr, readable; `edge run`, the demo
+    # and the simulators set up their own log.
+    setup_logging("warning", "console", stream=sys.stderr)
     code: int = args.func(args)
     return code
 

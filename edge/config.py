@@ -9,6 +9,7 @@ line; see :mod:`edge.config_errors`.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import datetime
@@ -27,7 +28,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from edge.config_errors import ConfigError, ConfigIssue, issues_from_validation, locate_keys
+from edge.config_errors import (
+    ConfigError,
+    ConfigIssue,
+    env_overrides,
+    issues_from_validation,
+    locate_keys,
+)
 from edge.led_text import PLACEHOLDERS, unknown_placeholders
 
 
@@ -39,11 +46,13 @@ Seconds = Annotated[float, Field(gt=0)]
 
 
 class SiteConfig(_Section):
-    enterprise_code: str = Field(pattern=r"^\d{10}$", description="企业编号 §6.2, 10 digits")
+    enterprise_code: str = Field(pattern=r"^\d{10}$", description="企业编号 §6.2")
     enterprise_name: str = Field(min_length=1, max_length=150, description="企业名称")
     timezone: str = "Asia/Shanghai"
     #: When trucks come: a camera silent this long in these hours raises an alarm.
-    operating_hours: str = Field(default="06:00-22:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    operating_hours: str = Field(
+        default="06:00-22:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$", description="作业时段"
+    )
     camera_silent_minutes: float = Field(default=60, gt=0)
 
     @field_validator("timezone")
@@ -62,7 +71,7 @@ class SiteConfig(_Section):
 
 class PlatformConfig(_Section):
     mode: Literal["city", "province"] = "city"
-    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://1.2.3.4:8080/ysgk")
+    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="平台地址")
     username: str = Field(min_length=1, max_length=32)
     password: SecretStr = Field(max_length=32)
     # city (§4.1)
@@ -188,7 +197,7 @@ class DahuaPullCamera(_Section):
     """A Dahua ITC camera whose events the daemon pulls (``eventManager.cgi`` attach stream)."""
 
     kind: Literal["dahua-pull"]
-    url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://192.168.1.108")
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="相机地址")
     username: str = Field(min_length=1)
     password: SecretStr
 
@@ -333,7 +342,7 @@ class HikvisionBarrierConfig(_Section):
     """The barrier wired to a Hikvision ANPR camera, opened through its ISAPI."""
 
     driver: Literal["hikvision-isapi"]
-    url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://192.168.1.64")
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="相机地址")
     username: str = Field(min_length=1)
     password: SecretStr
     channel: int = Field(default=1, ge=1, le=8)
@@ -482,7 +491,7 @@ class SnapshotConfig(_Section):
 
 
 class LaneConfig(_Section):
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="车道标识")
     name: str = ""
     gate_code: str = Field(pattern=r"^\d{2}$", description="道闸编号 §6.3")
     direction: Literal["in", "out"]
@@ -782,14 +791,40 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     if base_dir is not None:
         _resolve_paths(data, base_dir)
     lines = locate_keys(text)
+    env = env_overrides(os.environ)
+    sections = ", ".join(Config.model_fields)
+    unknown = [
+        ConfigIssue((loc[0],), f"not a config section (sections: {sections})", variable=name)
+        for loc, name in env.items()
+        if loc[0] not in Config.model_fields
+    ]
     try:
         cfg = Config(**data)
     except ValidationError as exc:
-        raise ConfigError(source, issues_from_validation(exc, data, lines)) from None
-    issues = _semantic_issues(cfg)
+        found = issues_from_validation(exc, data, lines, Config, env)
+        raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *found]) from None
+    issues = [*unknown, *_semantic_issues(cfg)]
     if issues:
-        raise ConfigError(source, [issue.with_line(lines) for issue in issues])
+        raise ConfigError(source, [issue.with_line(lines, env) for issue in issues])
     return cfg
+
+
+#: Passwords that are the example's or the simulators': fine against a simulator, never on site.
+PLACEHOLDER_PASSWORDS = frozenset({"sim-password", "change-me"})
+
+
+def placeholder_warnings(cfg: Config) -> list[ConfigIssue]:
+    """What is still the example's: worth a warning (at check and at start), not a refusal —
+    the example runs unchanged against the simulators."""
+    if cfg.platform.password.get_secret_value() in PLACEHOLDER_PASSWORDS:
+        return [
+            ConfigIssue(
+                ("platform", "password"),
+                "still the example's placeholder (the simulator's password): set the "
+                "platform's real one, better in EDGE_PLATFORM__PASSWORD",
+            )
+        ]
+    return []
 
 
 def load_config(path: Path) -> Config:

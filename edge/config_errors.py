@@ -6,12 +6,14 @@ and ``key =`` lines and maps each key path (with array-of-tables indices) to its
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 Loc = tuple[str | int, ...]
 
@@ -20,6 +22,31 @@ _TABLE_HEADER = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-\".]+)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
 _SECRET_WORDS = ("password", "secret", "token", "pwd")
+ENV_PREFIX = "EDGE_"
+
+#: The config's patterns in words.
+PATTERN_WORDS = {
+    r"^\d{10}$": "10 digits",
+    r"^\d{2}$": "2 digits",
+    r"^\d{2}:\d{2}-\d{2}:\d{2}$": "HH:MM-HH:MM, e.g. 06:00-22:00",
+    r"^https?://[^\s/]+": "a URL starting with http:// or https://, e.g. http://10.1.2.3:8080/ysgk",
+    r"^[A-Za-z0-9_-]{1,32}$": "1-32 letters, digits, _ or -",
+    r"^scrypt\$": "a hash written by `edge set-password`",
+    r"^[A-Za-z0-9_/-]+$": "letters, digits, _, - or /",
+}
+#: pydantic error types in a technician's words (others: pydantic's message, reworded).
+_TYPE_WORDS = {
+    "missing": "required",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text in quotes",
+    "extra_forbidden": "unknown key (misspelt?)",
+}
 
 
 def _dotted(raw: str) -> tuple[str, ...]:
@@ -71,17 +98,37 @@ def format_loc(loc: Loc) -> str:
     return out or "(file)"
 
 
+def env_overrides(environ: Mapping[str, str]) -> dict[Loc, str]:
+    """The config keys set by ``EDGE_<SECTION>__<KEY>`` variables, each with its variable."""
+    found: dict[Loc, str] = {}
+    for name in environ:
+        if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            parts = name[len(ENV_PREFIX) :].lower().split("__")
+            found[tuple(int(p) if p.isdigit() else p for p in parts)] = name
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
     loc: Loc
     message: str
     line: int | None = None
+    #: The environment variable the faulty value came from (then no line is shown).
+    variable: str | None = None
 
-    def with_line(self, lines: Mapping[Loc, int]) -> ConfigIssue:
+    def with_line(
+        self, lines: Mapping[Loc, int], env: Mapping[Loc, str] | None = None
+    ) -> ConfigIssue:
+        for end in range(len(self.loc), 0, -1):
+            if env and self.loc[:end] in env:
+                return replace(self, variable=env[self.loc[:end]])
         return replace(self, line=_line_for(self.loc, lines))
 
     def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line else ""
+        if self.variable:
+            where = f" (from {self.variable})"
+        else:
+            where = f" (line {self.line})" if self.line else ""
         return f"{format_loc(self.loc)}{where}: {self.message}"
 
 
@@ -123,17 +170,65 @@ def _is_secret(loc: Loc) -> bool:
     return any(isinstance(p, str) and any(w in p.lower() for w in _SECRET_WORDS) for p in loc)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def field_description(model: type[BaseModel], loc: Sequence[str | int]) -> str | None:
+    """The ``description`` of the field at pydantic's ``loc`` (union tags and list indices
+    skipped), or None."""
+    candidates: list[type[BaseModel]] = [model]
+    described: str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = [c.model_fields[part] for c in candidates if part in c.model_fields]
+        if not fields:
+            described = None  # a union tag, a dict key: keep looking below it
+            continue
+        described = fields[0].description
+        candidates = [m for f in fields for m in _models_in(f.annotation)]
+    return described
+
+
+def plain_message(err: Mapping[str, Any], description: str | None) -> str:
+    """pydantic's message in the field's terms: "企业编号 §6.2: must be 10 digits"."""
+    kind = err["type"]
+    if kind == "string_pattern_mismatch":
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        message = f"must be {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    elif kind in _TYPE_WORDS:
+        message = _TYPE_WORDS[kind]
+    else:
+        message = str(err["msg"])
+        for said, meant in (("Input should be ", "must be "), ("String should ", "must ")):
+            if message.startswith(said):
+                message = meant + message[len(said) :]
+    if description and kind != "extra_forbidden":
+        return f"{description}: {message}"
+    return message
+
+
 def issues_from_validation(
-    exc: ValidationError, data: Mapping[str, Any], lines: Mapping[Loc, int]
+    exc: ValidationError,
+    data: Mapping[str, Any],
+    lines: Mapping[Loc, int],
+    model: type[BaseModel] | None = None,
+    env: Mapping[Loc, str] | None = None,
 ) -> list[ConfigIssue]:
     issues = []
     for err in exc.errors(include_url=False, include_input=True):
         loc = _data_path(err["loc"], data)
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key (misspelt?)"
-        elif err["type"] not in {"missing", "union_tag_invalid"} and not _is_secret(loc):
+        description = field_description(model, err["loc"]) if model is not None else None
+        message = plain_message(err, description)
+        if err["type"] not in {
+            "missing",
+            "union_tag_invalid",
+            "extra_forbidden",
+        } and not _is_secret(loc):
             shown = repr(err.get("input"))
             message += f" (got {shown[:60]})"
-        issues.append(ConfigIssue(loc, message).with_line(lines))
+        issues.append(ConfigIssue(loc, message).with_line(lines, env))
     return issues

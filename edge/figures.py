@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from edge.config import Config
-from edge.store import Store
+from edge.store import Store, ledger_exists
 
 
 @dataclass(slots=True)
@@ -65,6 +65,9 @@ async def daily_figures(store: Store, day: date, zone: ZoneInfo) -> dict[str, Fi
 async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
     """``edge figures [--date D]``."""
     day = date.fromisoformat(args.date) if args.date else datetime.now(cfg.site.zone).date()
+    if not ledger_exists(cfg.storage.database):
+        print(f"{day}: no ledger at {cfg.storage.database} yet: no passes recorded")  # noqa: T201
+        return 0
     store = await Store.open(cfg.storage.database)
     try:
         figures = await daily_figures(store, day, cfg.site.zone)

@@ -6,25 +6,49 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from datetime import datetime
 
 from edge.config import Config
 from edge.plans import local_time
 from edge.plates import normalise_plate
-from edge.store import Store
+from edge.store import Store, ledger_exists
+
+
+def _show_config_entries(cfg: Config) -> int:
+    shown = 0
+    for kind, entries in (
+        ("in-plant", cfg.lists.in_plant),
+        ("allow", cfg.lists.allow),
+        ("deny", cfg.lists.deny),
+    ):
+        for e in entries:
+            print(f"  config  {kind:<8} {e.plate} {e.reason} {e.until or ''}")
+            shown += 1
+    return shown
 
 
 async def run_list(cfg: Config, args: argparse.Namespace) -> int:
+    if args.action == "show" and not ledger_exists(cfg.storage.database):
+        if not _show_config_entries(cfg):
+            print("none")
+        return 0
+    if args.action == "add":
+        plate = normalise_plate(args.plate).text
+        if plate is None:
+            print(f"--plate: {args.plate!r} is not a plate", file=sys.stderr)
+            return 2
+        until = local_time(args.until, cfg.site.zone) if args.until else None
+        if until is not None and until <= datetime.now(cfg.site.zone):
+            print(f"--until: {args.until} is already past", file=sys.stderr)
+            return 2
     store = await Store.open(cfg.storage.database)
     try:
         if args.action == "add":
-            plate = normalise_plate(args.plate).text
-            if plate is None:
-                print(f"{args.plate!r} is not a plate")
-                return 2
-            until = local_time(args.until, cfg.site.zone).timestamp() if args.until else None
+            assert plate is not None  # checked above
+            expires = until.timestamp() if until else None
             entry_id = await store.add_list_entry(
-                plate, args.kind, args.reason, until, getpass.getuser()
+                plate, args.kind, args.reason, expires, getpass.getuser()
             )
             print(f"entry {entry_id}: {plate} on the {args.kind} list")
         elif args.action == "remove":
@@ -33,14 +57,11 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
                 return 1
             print(f"entry {args.id} removed")
         else:
-            for kind, entries in (
-                ("in-plant", cfg.lists.in_plant),
-                ("allow", cfg.lists.allow),
-                ("deny", cfg.lists.deny),
-            ):
-                for e in entries:
-                    print(f"  config  {kind:<8} {e.plate} {e.reason} {e.until or ''}")
-            for row in await store.list_entries():
+            shown = _show_config_entries(cfg)
+            rows = await store.list_entries()
+            if not shown and not rows:
+                print("none")
+            for row in rows:
                 expiry = (
                     datetime.fromtimestamp(row["expires_at"], cfg.site.zone).isoformat()
                     if row["expires_at"]

@@ -126,6 +126,12 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
     return db, reader
 
 
+def ledger_exists(path: Path) -> bool:
+    """Whether a ledger was ever created at ``path``: commands that only read say "nothing
+    recorded" instead of creating one (:meth:`Store.open` creates it)."""
+    return path.exists()
+
+
 class Store:
     def __init__(
         self,

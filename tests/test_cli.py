@@ -51,11 +51,14 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
     assert proc.returncode == 0
     lines = [json.loads(line) for line in out.decode().splitlines()]
     events = [line["event"] for line in lines]
-    assert events[:2] == [
+    assert events[:3] == [
+        "config warning",  # the simulator's password is the example's placeholder
         "no password for the status page: its actions are disabled until one is set "
         "with: edge set-password --config <config file>",
         "daemon ready",
     ]
+    assert lines[0]["key"] == "platform.password"
+    assert all(line["timestamp"].endswith("+08:00") for line in lines)  # the site's zone
     assert events[-1] == "daemon stopped"
     decided = next(line for line in lines if line["event"] == "pass decided")
     assert decided["plate"] == "豫A12345"

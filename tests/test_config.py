@@ -60,7 +60,7 @@ def test_every_error_is_reported_with_key_path_and_line() -> None:
 
 
 def test_secrets_are_never_echoed() -> None:
-    text = EXAMPLE.read_text("utf-8").replace('password = "change-me"', f'password = "{SECRET}"')
+    text = EXAMPLE.read_text("utf-8").replace('password = "sim-password"', f'password = "{SECRET}"')
     err = errors_of(text)
     assert [format_loc(i.loc) for i in err.issues] == ["platform.password"]
     assert SECRET not in err.render()
@@ -101,7 +101,7 @@ def test_semantic_errors() -> None:
 def test_device_errors_name_the_key_and_line() -> None:
     text = EXAMPLE.read_text("utf-8")
     text = text.replace('bus = "board1"\nchannel = 0', 'bus = "board2"\nchannel = 0')
-    text = text.replace('host = "192.168.1.200"', 'host = ""')
+    text = text.replace('host = "127.0.0.1"', 'host = ""')
     err = errors_of(text)
     messages = {format_loc(i.loc): i.message for i in err.issues}
     assert "no [modbus.board2] section (board1)" in messages["lanes[1].barrier.bus"]
@@ -119,7 +119,7 @@ def test_device_errors_name_the_key_and_line() -> None:
 def test_one_serial_port_one_device() -> None:
     text = EXAMPLE.read_text("utf-8").replace(
         '[lanes.detector]\ndriver = "none"',
-        '[lanes.detector]\ndriver = "serial-contact"\nport = "/dev/ttyUSB1"\n'
+        '[lanes.detector]\ndriver = "serial-contact"\nport = "socket://127.0.0.1:5005"\n'
         'present = "01"\ngone = "00"',
     )
     text = text.replace('transport = "camera"', 'transport = "serial"')
@@ -246,5 +246,7 @@ def test_province_config_and_template_checks() -> None:
 def test_city_mode_needs_organ_and_a_short_password() -> None:
     text = EXAMPLE.read_text("utf-8").replace('organ = "4110020001"\n', "")
     assert "platform.organ (line" in errors_of(text).render()
-    text = EXAMPLE.read_text("utf-8").replace('password = "change-me"', f'password = "{"x" * 31}"')
+    text = EXAMPLE.read_text("utf-8").replace(
+        'password = "sim-password"', f'password = "{"x" * 31}"'
+    )
     assert "30 characters" in errors_of(text).render()

@@ -19,6 +19,7 @@ from edge.figures import daily_figures
 from edge.plates import PlateColor
 from edge.sim.platform import CityPlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
+from edge.store import Store
 from tests.helpers import (
     GENERIC_LANE,
     camera,
@@ -208,9 +209,17 @@ async def test_daily_figures_per_lane_and_in_total(
 def test_figures_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
     assert main(["figures", "--config", str(path), "--date", "2026-11-21"]) == 0
+    assert "no passes recorded" in capsys.readouterr().out
+    assert not (tmp_path / "edge.db").exists()  # reading figures creates no ledger
+    asyncio.run(_create_ledger(tmp_path / "edge.db"))
+    assert main(["figures", "--date", "2026-11-21", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "2026-11-21" in out
     assert "total: 0 / 0 / 0 / 0" in out
+
+
+async def _create_ledger(path: Path) -> None:
+    await (await Store.open(path)).close()
 
 
 async def test_a_misread_plate_is_corrected_and_reported(
