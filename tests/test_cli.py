@@ -124,3 +124,33 @@ async def test_sim_platform_runs_on_its_own(procs: Processes) -> None:
         assert stats["records"] == 0
     finally:
         await procs.stop(proc)
+
+
+async def test_the_demo_shows_its_page_recovers_and_ends_on_sigterm_with_a_summary(
+    procs: Processes,
+) -> None:
+    proc = await procs.edge(
+        "demo", "--camera", "generic", "--interval", "0.05",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen: list[str] = []
+    async with asyncio.timeout(60):
+        while not any("平台恢复" in line for line in seen[:-2]):  # two trucks after recovery
+            seen.append((await proc.stdout.readline()).decode())
+    proc.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = "".join(seen) + out.decode()
+    assert proc.returncode == 0, text
+    assert re.search(
+        r"status page: http://127\.0\.0\.1:\d+/ \(登录密码 password for this run: ", text
+    )
+    assert "no password for the status page" not in text
+    back = text.index("平台恢复")
+    after = [line for line in text[back:].splitlines() if "进厂 entry:" in line]
+    assert after, text
+    assert "离线" not in after[0]  # the first truck after the recovery is verified online
+    assert "platform received" in text  # the summary, also on SIGTERM
+    workdir = re.search(r"generated config and ledger in (\S+)", text)
+    assert workdir is not None
+    assert not await asyncio.to_thread(Path(workdir.group(1)).exists)  # nothing left behind

@@ -9,9 +9,13 @@ store-and-forward catching up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
+import secrets
+import shutil
+import signal
 import tempfile
 from collections import deque
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Literal
 
 from drivers import olm_led
 from drivers.virtual import VirtualBarrier
+from edge.auth import hash_password
 from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.logsetup import setup_logging
@@ -33,6 +38,9 @@ from edge.sim.province import ProvincePlatformSim
 from edge.sim.pty import VirtualSerialPort
 
 PlatformMode = Literal["city", "province"]
+
+#: How long the demo waits for the breaker's probe to find the platform back.
+LINK_BACK_SECONDS = 5.0
 
 _CONFIG = """\
 [site]
@@ -95,6 +103,7 @@ backoff_max_seconds = 3
 
 [web]
 port = 0
+password_hash = "{password_hash}"
 
 [logging]
 format = "console"
@@ -126,12 +135,17 @@ def _camera_section(camera: DemoCamera, address: str) -> str:
 
 
 def demo_config_text(
-    base_url: str, camera: DemoCamera, platform: PlatformMode = "city", address: str = ""
+    base_url: str,
+    camera: DemoCamera,
+    platform: PlatformMode = "city",
+    address: str = "",
+    password_hash: str = "",
 ) -> str:
     vzenith = camera == "vzenith"
     province = platform == "province"
     return _CONFIG.format(
         base_url=base_url,
+        password_hash=password_hash,
         platform_extra=(
             'mode = "province"\norg_secret_code = "ORG-4110"\n'
             'company_secret_code = "COMPANY-4110020001"'
@@ -205,8 +219,12 @@ class Demo:
         await self.platform.start()
         address = await self._start_pulled_camera() if self.camera in PULLED else ""
         config_path = self.workdir / "config.toml"
+        password = secrets.token_urlsafe(9)  # for this run only: the page's actions work
         config_path.write_text(
-            demo_config_text(self.platform.base_url, self.camera, self.mode, address), "utf-8"
+            demo_config_text(
+                self.platform.base_url, self.camera, self.mode, address, hash_password(password)
+            ),
+            "utf-8",
         )
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
@@ -219,8 +237,12 @@ class Demo:
         pushed: CameraFormat = "generic" if self.camera in PULLED else self.camera  # type: ignore[assignment]
         self.entrance = CameraSim(f"{base}/in-1", pushed)
         self.exit = CameraSim(f"{base}/out-1", "generic")
-        _say(f"simulated platform at {self.platform.base_url}; daemon port {self.daemon.web.port}")
-        _say(f"generated config and ledger in {self.workdir}")
+        _say(f"simulated platform at {self.platform.base_url}")
+        _say(
+            f"状态页 status page: http://127.0.0.1:{self.daemon.web.port}/ "
+            f"(登录密码 password for this run: {password})"
+        )
+        _say(f"generated config and ledger in {self.workdir} (removed at the end)")
 
     async def truck(self, n: int) -> None:
         if n % 10 == 6:
@@ -229,6 +251,11 @@ class Demo:
         if n % 10 == 9:
             _say("平台恢复 platform is BACK; the backlog is forwarded")
             await self.platform.start()
+            try:  # the breaker's next probe finds it: the next truck is verified online
+                await asyncio.wait_for(self.daemon.link.up_again.wait(), LINK_BACK_SECONDS)
+                _say("平台链路恢复 link is up again: trucks are verified online")
+            except TimeoutError:
+                _say("the link is not back yet: trucks are still decided offline")
         if self.inside and self.rng.random() < 0.35:
             leaving = self.inside.pop(self.rng.randrange(len(self.inside)))
             _say(_describe("出厂 exit", leaving, await self.exit.push(leaving)))
@@ -317,6 +344,7 @@ class Demo:
             await self.daemon.stop()
             await self.platform.stop()
             await self._stop_pulled_camera()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _stop_pulled_camera(self) -> None:
         if self.camera == "onvif":
@@ -340,13 +368,22 @@ async def run_demo(
     platform: PlatformMode = "city",
 ) -> None:
     setup_logging("info", "console")
+    stop = asyncio.Event()  # SIGTERM or Ctrl-C: finish the truck at the gate, then the summary
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     demo = Demo(camera, seed, platform)
-    await demo.start()
+    try:
+        await demo.start()
+    except BaseException:
+        shutil.rmtree(demo.workdir, ignore_errors=True)
+        raise
     try:
         for n in itertools.count(1):
-            if trucks is not None and n > trucks:
+            if stop.is_set() or (trucks is not None and n > trucks):
                 break
             await demo.truck(n)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
     finally:
         await demo.finish()
