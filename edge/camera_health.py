@@ -23,6 +23,8 @@ class CameraHealth:
     silent: bool = False
     connected: bool | None = None  # for cameras we connect to (serial, later ONVIF)
     reconnects: int = 0
+    #: Heard within this long counts as online (site.camera_silent_minutes).
+    expected_seconds: float = 3600.0
 
     def heard(self, now: float | None = None, *, plate: bool = True) -> None:
         self.last_event_at = time.time() if now is None else now
@@ -32,9 +34,21 @@ class CameraHealth:
             self.silent = False
             log.info("camera heard again", lane=self.lane_id)
 
+    def state(self, now: float) -> str:
+        """``disconnected`` (a camera we connect to is unreachable), ``never`` (nothing heard
+        since the start), ``silent`` (not heard within ``expected_seconds``) or ``online``."""
+        if self.connected is False:
+            return "disconnected"
+        if self.last_event_at is None:
+            return "never"
+        if self.silent or now - self.last_event_at > self.expected_seconds:
+            return "silent"
+        return "online"
+
     def to_json(self, now: float) -> dict[str, object]:
         age = None if self.last_event_at is None else round(now - self.last_event_at)
         return {
+            "state": self.state(now),
             "last_event_age_seconds": age,
             "events": self.events,
             "rejected": self.rejected,

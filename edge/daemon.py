@@ -228,6 +228,7 @@ class Daemon:
             guard=Guard(cfg.web.password_hash),
         )
         self.status_page.lists_changed = self.lists.refresh
+        self.status_page.correct = self.correct
         if cfg.web.password_hash is None:
             log.warning(
                 "no password for the status page: its actions are disabled until one is set "

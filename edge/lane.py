@@ -131,7 +131,7 @@ class Lane:
         self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
-        self.camera = CameraHealth(cfg.id)
+        self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
         self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
         self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
         self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None

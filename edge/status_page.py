@@ -27,7 +27,7 @@ from edge.figures import daily_figures
 from edge.lane import Lane
 from edge.link import failure_name
 from edge.plans import PlanBook, local_time
-from edge.plates import normalise_plate
+from edge.plates import PlateColor, normalise_plate
 from edge.store import Store
 
 RECENT = 20
@@ -70,6 +70,8 @@ class StatusPage:
         )  # fmt: skip
         self.guard = guard
         self.lists_changed: Callable[[], Awaitable[None]] = _nothing
+        #: ``Daemon.correct`` (serial, plate, colour, reviewer) → correction id.
+        self.correct: Callable[[str, str, PlateColor, str], Awaitable[int]] | None = None
         self.recent: list[dict[str, Any]] = []
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
@@ -83,6 +85,8 @@ class StatusPage:
             web.post("/api/login", self.login),
             web.post("/api/logout", self.logout),
             web.post("/api/lanes/{lane}/open", self.open_barrier),
+            web.post("/api/lanes/{lane}/refuse", self.refuse_vehicle),
+            web.post("/api/passes/{serial}/correct", self.correct_plate),
             web.get("/api/passes", self.passes),
             web.get("/api/passes.csv", self.passes_csv),
             web.post("/api/outbox/{id}/retry", self.retry),
@@ -307,6 +311,52 @@ class StatusPage:
         )  # fmt: skip
         return web.json_response({"opened": done, "serial": outcome.serial})
 
+    async def refuse_vehicle(self, request: web.Request) -> web.Response:
+        """A guard refuses the vehicle at a lane (its plate, a mandatory reason): a pass of its
+        own, decided by the guard, barrier not moved, the LED told."""
+        lane_id = request.match_info["lane"]
+        session = await self._action(request, "refuse vehicle", lane_id)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        body = await _json(request)
+        reason = str(body.get("reason", "")).strip()[:64]
+        typed = str(body.get("plate", "")).strip()
+        plate = normalise_plate(typed).text if typed else None
+        lane = self.lanes.get(lane_id)
+        if lane is None or not reason or (typed and plate is None):
+            why = "unknown lane" if lane is None else "no reason" if not reason else "bad plate"
+            return await self._done(request, session, "refuse vehicle", lane_id, ok=False,
+                                    detail=why)  # fmt: skip
+        outcome = await lane.override(plate, open_barrier=False, reason=reason,
+                                      operator=session.user)  # fmt: skip
+        return await self._done(
+            request, session, "refuse vehicle", lane_id, ok=True,
+            detail=f"{plate or '无牌车'}: {reason}; serial {outcome.serial}",
+        )  # fmt: skip
+
+    async def correct_plate(self, request: web.Request) -> web.Response:
+        """A guard corrects a misread plate of a recorded pass (kept beside the pass, reported
+        in province mode; ``edge.corrections``)."""
+        serial = request.match_info["serial"]
+        session = await self._action(request, "correct plate", serial)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        body = await _json(request)
+        plate = normalise_plate(str(body.get("plate", ""))).text
+        color = str(body.get("color", "1"))
+        if self.correct is None or plate is None or color not in {c.value for c in PlateColor}:
+            return await self._done(request, session, "correct plate", serial, ok=False,
+                                    detail="bad plate or colour")  # fmt: skip
+        try:
+            await self.correct(serial, plate, PlateColor(color), session.user)
+        except KeyError:
+            detail, ok = "no such pass", False
+        except ValueError as exc:
+            detail, ok = str(exc), False
+        else:
+            detail, ok = f"plate corrected to {plate}", True
+        return await self._done(request, session, "correct plate", serial, ok=ok, detail=detail)
+
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
         for queue in self._listeners:
@@ -370,6 +420,7 @@ class StatusPage:
                 if r["closed_at"] is None
             ],
             "recent": self.recent,
+            "timezone": str(self.zone),
         }
 
     async def status(self, _request: web.Request) -> web.Response:

@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/screenshots.py
 
-It needs Debian's chromium and a CJK font (apt-get install chromium fonts-wqy-microhei).
+It needs Debian's chromium and a CJK font (scripts/system-packages installs both:
+chromium, fonts-noto-cjk).
 """
 
 from __future__ import annotations

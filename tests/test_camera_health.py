@@ -67,3 +67,14 @@ async def test_health_shows_each_camera(tmp_path: Path, platform_sim: CityPlatfo
         health = daemon.health()["cameras"]["in-1"]
         assert (health["events"], health["rejected"], health["silent"]) == (1, 1, False)
         assert health["last_event_age_seconds"] == 0
+
+
+def test_camera_state_never_online_silent_disconnected() -> None:
+    camera = CameraHealth("in-1", expected_seconds=60)
+    assert camera.state(1000.0) == "never"  # nothing heard yet is not "online"
+    camera.heard(1000.0)
+    assert camera.state(1059.0) == "online"
+    assert camera.state(1061.0) == "silent"  # not heard within the expected interval
+    camera.connected = False
+    assert camera.state(1001.0) == "disconnected"
+    assert camera.to_json(1001.0)["state"] == "disconnected"

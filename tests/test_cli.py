@@ -14,7 +14,9 @@ import pytest
 
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import eventually, free_port, wait_records, write_config
-from tests.processes import Processes
+from tests.processes import EDGE, Processes
+
+__all__ = ["EDGE", "free_port"]  # tests written before tests.processes import them from here
 
 
 async def test_run_serves_logs_json_and_stops_on_sigterm(

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
 from edge.sim.platform import CityPlatformSim, SimVehicle
-from tests.helpers import camera, config_for, running_daemon
+from tests.helpers import GENERIC_LANE, camera, config_for, running_daemon
+
+SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -31,6 +37,17 @@ async def browser() -> AsyncIterator[Browser]:
             yield b
         finally:
             await b.close()
+
+
+async def logged_in(browser: Browser, base: str, user: str) -> Page:
+    """A page of the status page at ``base``, logged in as ``user`` (password as set above)."""
+    page = await browser.new_page()
+    await page.goto(f"{base}/")
+    await page.fill("input[name=user]", user)
+    await page.fill("input[name=password]", "gate password 1")
+    await page.click("#login button")
+    await expect(page.locator("#who")).to_have_text(f"已登录：{user}")
+    return page
 
 
 async def test_a_pass_appears_live(
@@ -178,11 +195,7 @@ async def test_lists_and_plans_from_the_page(
         async with httpx.AsyncClient() as http:
             refused = await http.post(f"{base}/api/plans", json={"name": "x", "strategy": 7})
         assert refused.status_code == 403
-        page = await browser.new_page()
-        await page.goto(f"{base}/")
-        await page.fill("input[name=user]", "环保专员赵六")
-        await page.fill("input[name=password]", "gate password 1")
-        await page.click("#login button")
+        page = await logged_in(browser, base, "环保专员赵六")
         await page.fill("#list-form input[name=plate]", "豫A12345")
         await page.fill("#list-form input[name=reason]", "欠费停运")
         await page.click("#list-form button")
@@ -214,3 +227,123 @@ async def test_lists_and_plans_from_the_page(
         ("close plan", "ok"),
         ("remove list entry", "ok"),
     ]
+
+
+THREE_LANES = [
+    {**GENERIC_LANE, "name": "1号门 入口"},
+    {**GENERIC_LANE, "id": "out-1", "name": "1号门 出口", "direction": "out"},
+    {**GENERIC_LANE, "id": "in-2", "gate_code": "02"},  # no name: its id and direction
+]
+
+
+async def test_camera_states_lane_names_and_site_times(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    async with running_daemon(config_for(tmp_path, platform_sim, lanes=THREE_LANES)) as daemon:
+        cam = camera(daemon)
+        passed = await cam.push("豫A12345")  # in-1 heard just now: online
+        await cam.aclose()
+        out = daemon.lanes["out-1"].camera
+        out.heard(time.time() - 2 * out.expected_seconds)  # heard, but long ago: silent
+        row = await daemon.store.find_pass(passed.body["serial"])
+        assert row is not None
+        # a browser in another zone still shows the site's time
+        page = await browser.new_page(timezone_id="America/New_York")
+        await page.goto(f"http://127.0.0.1:{daemon.web.port}/")
+        cards = {lane: page.locator(f'.lane[data-lane="{lane}"]') for lane in daemon.lanes}
+        await expect(cards["in-1"].locator("b")).to_have_text("1号门 入口")  # not doubled
+        await expect(cards["in-2"].locator("b")).to_have_text("in-2（入口）")
+        await expect(cards["in-1"]).to_contain_text("相机：在线")
+        await expect(cards["out-1"]).to_contain_text("相机：长时间无数据")
+        await expect(cards["in-2"]).to_contain_text("相机：从未收到数据")  # never green
+        state = page.locator('.lane[data-lane="in-2"] [data-state]')
+        await expect(state).to_have_attribute("data-state", "never")
+        recent = page.locator(f'#recent tr[data-serial="{passed.body["serial"]}"]')
+        site_time = datetime.fromtimestamp(row["received_at"], SH).strftime("%H:%M:%S")
+        await expect(recent).to_contain_text(site_time)
+        await expect(recent).to_contain_text("1号门 入口")
+        await expect(recent).not_to_contain_text("in-1")
+        await page.close()
+
+
+async def test_refuse_and_correct_from_the_page(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    web = {"password_hash": hash_password("gate password 1")}
+    async with running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon:
+        barrier = daemon.lanes["in-1"].devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        cam = camera(daemon)
+        misread = str((await cam.push("豫A12845")).body["serial"])
+        await cam.aclose()
+        await daemon.lanes["in-1"].drain()
+        opened = len(barrier.openings)
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient() as http:  # without a session: refused, and audited
+            for url in (f"{base}/api/lanes/in-1/refuse", f"{base}/api/passes/{misread}/correct"):
+                reply = await http.post(url, json={"reason": "x", "plate": "豫A12345"})
+                assert reply.status_code == 403
+        page = await logged_in(browser, base, "门卫张三")
+        await page.select_option("#refuse-form select[name=lane]", "in-1")
+        await page.fill("#refuse-form input[name=plate]", "豫B6789G")
+        await page.fill("#refuse-form input[name=reason]", "证件不全")
+        await page.click("#refuse-form button")
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await expect(page.locator("#recent tr").first).to_contain_text("豫B6789G")
+        await expect(page.locator("#recent tr").first).to_contain_text("禁止")
+        await page.fill("#correct-form input[name=serial]", misread)
+        await page.fill("#correct-form input[name=plate]", "豫A12345")
+        await page.click("#correct-form button")
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await page.fill("#correct-form input[name=serial]", "411002000101A200101000000")
+        await page.fill("#correct-form input[name=plate]", "豫A12345")
+        await page.click("#correct-form button")
+        await expect(page.locator("#message")).to_have_text("no such pass")
+        assert len(barrier.openings) == opened  # a refusal never moves the barrier
+        audit = await daemon.store.audit_log()
+        await page.close()
+    entries = [(r["actor"], r["action"], r["result"]) for r in reversed(audit)]
+    assert entries == [
+        ("?", "refuse vehicle", "refused"),
+        ("?", "correct plate", "refused"),
+        ("门卫张三", "login", "ok"),
+        ("门卫张三", "refuse vehicle", "ok"),
+        ("门卫张三", "correct plate", "ok"),
+        ("门卫张三", "correct plate", "failed"),
+    ]
+    assert "证件不全" in audit[2]["detail"]
+    assert "豫A12345" in audit[1]["detail"]
+
+
+def _cjk_font_installed() -> bool:
+    fc_list = shutil.which("fc-list")
+    found = (
+        fc_list is not None
+        and subprocess.run(
+            [fc_list, ":lang=zh"], capture_output=True, text=True, check=False, timeout=30
+        ).stdout.strip()
+    )
+    if not found and os.environ.get("CI") == "true":
+        pytest.fail("no Chinese font (scripts/system-packages installs fonts-noto-cjk)")
+    return bool(found)
+
+
+async def test_phone_width_keeps_reasons_readable(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    if not _cjk_font_installed():
+        pytest.skip("no Chinese font: the page would show boxes (apt-get install fonts-noto-cjk)")
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        cam = camera(daemon)
+        await cam.push("豫B6789G")  # refused with a long reason
+        await cam.aclose()
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(f"http://127.0.0.1:{daemon.web.port}/")
+        reason = page.locator("#recent td.reason").first
+        await expect(reason).to_contain_text("国四柴油 重污染管控")
+        box = await reason.bounding_box()
+        assert box is not None
+        assert box["width"] >= 5 * 14  # five characters or more a line, never one
+        shot = await page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        assert shot.startswith(b"\x89PNG")
+        await page.close()
