@@ -289,6 +289,7 @@ async def test_correct_command(
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == code
         assert said in out.decode()
+        assert "HTTP Request" not in out.decode()  # library INFO lines stay out of the output
 
 
 def test_list_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
