@@ -227,8 +227,8 @@ class Daemon:
             cfg.site.zone,
             guard=Guard(cfg.web.password_hash),
         )
-        self.status_page.lists_changed = self.lists.refresh
-        self.status_page.correct = self.correct
+        # the page's list and correction actions act through the daemon
+        self.status_page.lists_changed, self.status_page.correct = self.lists.refresh, self.correct
         if cfg.web.password_hash is None:
             log.warning(
                 "no password for the status page: its actions are disabled until one is set "
