@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import os
 import random
@@ -85,6 +86,8 @@ async def test_sigkill_at_random_moments_loses_nothing(
             proc = await _start(procs, config, port)
             stop = asyncio.Event()
             pushing = asyncio.create_task(camera(stop))
+            # On a loaded machine a run may start slowly: let each one get a few passes through.
+            await eventually(functools.partial(_at_least, acknowledged, len(acknowledged) + 3), 30)
             await asyncio.sleep(rng.uniform(0.1, 0.6))  # a random moment…
             killed_at = time.monotonic()
             os.kill(proc.pid, signal.SIGKILL)  # …to pull the plug
@@ -127,6 +130,10 @@ async def test_sigkill_at_random_moments_loses_nothing(
         f"(each sent again after a kill interrupted it in flight)",
         file=sys.stderr,
     )
+
+
+def _at_least(items: list[str], count: int) -> bool:
+    return len(items) >= count
 
 
 def _arrival_times(sim: CityPlatformSim) -> dict[tuple[str, str], list[float]]:
