@@ -1,6 +1,9 @@
 """Who may change things through the daemon's web page: one password (its scrypt hash in the
 config, set with ``edge set-password``; there is no default), sessions with a CSRF token each,
-and a lock-out after repeated failures from one address. Secrets are compared in constant time.
+and a lock-out per account (the user name typed) with an exponentially growing delay after
+repeated failures — not a ban of an address, which anyone behind the guards' NAT could
+trigger. Secrets are compared in constant time; the scrypt check runs in a worker thread, one
+at a time (so guessing is bounded however many accounts are tried).
 
 scrypt comes from the standard library (``hashlib.scrypt``), so no password-hashing package is
 needed; the hash format is ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>``.
@@ -8,6 +11,7 @@ needed; the hash format is ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -19,8 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+#: Failures an account may have before it must wait; each further failure doubles the wait,
+#: from ``FIRST_DELAY_SECONDS`` up to ``LOCKOUT_SECONDS``.
 MAX_FAILURES = 5
+FIRST_DELAY_SECONDS = 2.0
 LOCKOUT_SECONDS = 15 * 60
+#: Characters of a user name kept (longer names are refused).
+MAX_USER = 64
 SESSION_SECONDS = 8 * 3600
 MIN_PASSWORD = 10
 
@@ -73,6 +82,12 @@ class Session:
     expires: float
 
 
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    until: float = 0.0  # the account may try again from this time on
+
+
 @dataclass
 class Guard:
     """Logins, sessions and lock-outs (in memory: a restart logs everyone out)."""
@@ -80,28 +95,48 @@ class Guard:
     password_hash: str | None
     clock: Callable[[], float] = time.monotonic
     sessions: dict[str, Session] = field(default_factory=dict)
-    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _failures: dict[str, _Failures] = field(default_factory=dict)
+    _checking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def enabled(self) -> bool:
         """Without a password set, nothing that changes anything can be done."""
         return self.password_hash is not None
 
-    def locked(self, address: str) -> bool:
-        now = self.clock()
-        recent = [t for t in self._failures.get(address, []) if now - t < LOCKOUT_SECONDS]
-        self._failures[address] = recent
-        return len(recent) >= MAX_FAILURES
+    def wait_seconds(self, user: str) -> float:
+        """How long the account ``user`` must wait before its next try (0: it may try)."""
+        failures = self._failures.get(_account(user))
+        return 0.0 if failures is None else max(0.0, failures.until - self.clock())
 
-    def login(self, user: str, password: str, address: str) -> Session | None:
-        """A new session, or None (wrong password, locked out, or no password set)."""
-        if self.password_hash is None or self.locked(address):
+    def locked(self, user: str) -> bool:
+        return self.wait_seconds(user) > 0
+
+    def _failed(self, user: str) -> None:
+        failures = self._failures.setdefault(_account(user), _Failures())
+        failures.count += 1
+        over = failures.count - MAX_FAILURES
+        if over >= 0:
+            delay = min(LOCKOUT_SECONDS, FIRST_DELAY_SECONDS * 2.0 ** min(over, 30))
+            failures.until = self.clock() + delay
+        if len(self._failures) > 10_000:  # names made up by a guesser: forget the oldest
+            del self._failures[next(iter(self._failures))]
+
+    async def login(self, user: str, password: str) -> Session | None:
+        """A new session, or None (wrong password, the account waiting after failures, or no
+        password set). The scrypt check runs off the event loop."""
+        user = user.strip()
+        if self.password_hash is None or self.locked(user):
             return None
-        if not user.strip() or not verify_password(password, self.password_hash):
-            self._failures.setdefault(address, []).append(self.clock())
+        if not user or len(user) > MAX_USER or len(password) > 1024:
+            self._failed(user)
             return None
-        self._failures.pop(address, None)
-        session = Session(user.strip(), secrets.token_urlsafe(24), self.clock() + SESSION_SECONDS)
+        async with self._checking:
+            good = await asyncio.to_thread(verify_password, password, self.password_hash)
+        if not good:
+            self._failed(user)
+            return None
+        self._failures.pop(_account(user), None)
+        session = Session(user, secrets.token_urlsafe(24), self.clock() + SESSION_SECONDS)
         self.sessions[secrets.token_urlsafe(32)] = session
         return session
 
@@ -120,3 +155,7 @@ class Guard:
 
     def logout(self, token: str | None) -> None:
         self.sessions.pop(token or "", None)
+
+
+def _account(user: str) -> str:
+    return user.strip().casefold()

@@ -541,6 +541,14 @@ class WebConfig(_Section):
     password_hash: str | None = Field(default=None, pattern=r"^scrypt\$")
     port: int = Field(default=8088, ge=0, le=65535)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: A connection must send its request headers within this of connecting (or of its last
+    #: response), and its body within ``body_timeout_seconds``; else it is closed (408).
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    #: Connections beyond these (in total / from one address) are closed as they arrive;
+    #: keep them under the unit's LimitNOFILE (4096).
+    max_connections: int = Field(default=512, ge=1, le=100_000)
+    max_connections_per_address: int = Field(default=64, ge=1, le=100_000)
 
 
 class MqttTelemetryConfig(_Section):

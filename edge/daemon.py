@@ -48,7 +48,7 @@ from edge.store import LedgerUnwritableError, Store
 from edge.supervisor import Supervisor
 from edge.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.telemetry import Telemetry
-from edge.web import WebServer
+from edge.web import WebServer, web_limits
 
 log = structlog.get_logger("edge.daemon")
 
@@ -237,7 +237,7 @@ class Daemon:
         self.web = WebServer(
             cfg.web.host,
             cfg.web.port,
-            cfg.web.max_body_bytes,
+            web_limits(cfg.web),
             [*receiver.routes(), *photos.routes(), *self.status_page.routes()],
             self.health,
             metrics=self.metrics.render,

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.auth import Guard, Session
+from edge.auth import MAX_USER, Guard, Session
 from edge.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.figures import daily_figures
 from edge.lane import Lane
@@ -31,6 +31,15 @@ from edge.plates import PlateColor, normalise_plate
 from edge.store import Store
 
 RECENT = 20
+#: Limits on what a form may carry; over them the request is refused with 400.
+MAX_FORM_BYTES = 16 * 1024
+MAX_REASON = 200  # a guard's reason for opening
+MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
+MAX_PLAN_NAME = 64
+MAX_PASSWORD = 1024
+MAX_QUERY = 64  # each search field
+#: Rows a pass search returns: ``limit`` is clamped to this range (default 200).
+PAGE_MIN, PAGE_MAX, PAGE_DEFAULT = 1, 5000, 200
 COOKIE = "edge_session"
 CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
@@ -122,10 +131,27 @@ class StatusPage:
         )  # fmt: skip
         return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 400)
 
+    async def _invalid(self, request: web.Request, action: str, problem: FormError) -> web.Response:
+        """A form that does not validate: 403 without a session, else 400 with the reason
+        (one line); audited either way."""
+        session = await self._action(request, action, "?")
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        await self.store.audit(
+            actor=session.user, action=action, target="?", origin=request.remote or "?",
+            result="refused", detail=str(problem),
+        )  # fmt: skip
+        return web.json_response({"error": str(problem)}, status=400)
+
     async def add_list_entry(self, request: web.Request) -> web.Response:
-        body = await _json(request)
-        plate = normalise_plate(str(body.get("plate", ""))).text
-        kind = str(body.get("kind", ""))
+        try:
+            body = await _json(request)
+            plate = normalise_plate(_text(body, "plate", 32)).text
+            kind = _text(body, "kind", 16)
+            reason = _text(body, "reason", MAX_LIST_REASON)
+            until = _time(body, "until", self.zone)
+        except FormError as exc:
+            return await self._invalid(request, "add list entry", exc)
         target = f"{kind} {plate}"
         session = await self._action(request, "add list entry", target)
         if session is None:
@@ -134,10 +160,7 @@ class StatusPage:
             return await self._done(
                 request, session, "add list entry", target, ok=False, detail="bad plate or list"
             )
-        until = _aware(str(body.get("until") or ""), self.zone)
-        entry = await self.store.add_list_entry(
-            plate, kind, str(body.get("reason", ""))[:32], until, session.user
-        )
+        entry = await self.store.add_list_entry(plate, kind, reason, until, session.user)
         await self.lists_changed()
         return await self._done(
             request, session, "add list entry", target, ok=True, detail=f"entry {entry}"
@@ -155,23 +178,24 @@ class StatusPage:
         )
 
     async def start_plan(self, request: web.Request) -> web.Response:
-        body = await _json(request)
-        name = str(body.get("name", "")).strip()[:64]
+        try:
+            body = await _json(request)
+            name = _text(body, "name", MAX_PLAN_NAME).strip()
+            strategy = _whole(body, "strategy", 1, 7, default=None)
+            level = _whole(body, "level", 1, 4, default=1)  # §7.18: 1 yellow … 4 other
+            baseline = _whole(body, "baseline", 0, 1_000_000, default=0)
+            end = _time(body, "end", self.zone)
+        except FormError as exc:
+            return await self._invalid(request, "start plan", exc)
         session = await self._action(request, "start plan", name)
         if session is None:
             return web.json_response({"error": "请先登录"}, status=403)
-        try:
-            strategy = int(body.get("strategy", 0))
-            baseline = int(body.get("baseline") or 0)
-        except (TypeError, ValueError):
-            strategy = 0
-        if not name or strategy not in range(1, 8):
+        if not name or strategy is None:
             return await self._done(
                 request, session, "start plan", name, ok=False, detail="name and strategy 1-7"
             )
-        end = _aware(str(body.get("end") or ""), self.zone)
         plan = ControlPlan(
-            name, strategy, level=int(body.get("level") or 1),
+            name, strategy, level=level,
             end=datetime.fromtimestamp(end, self.zone) if end else None,
             start=datetime.now(self.zone), baseline_heavy_entries=baseline,
         )  # fmt: skip
@@ -196,13 +220,20 @@ class StatusPage:
             moment = _aware(q.get(key, ""), self.zone)
             return None if moment is None else moment + shift
 
+        for key in ("plate", "lane", "verdict", "from", "to"):
+            if len(q.get(key, "")) > MAX_QUERY:
+                raise _bad(f"{key} is over {MAX_QUERY} characters")
+        try:
+            limit = _limit(q.get("limit", ""))
+        except FormError as exc:
+            raise _bad(str(exc)) from None
         rows = await self.store.search_passes(
             plate=q.get("plate", "").strip().upper(),
             start=day("from"),
             end=day("to", 86400),  # the whole last day
             lane=q.get("lane", ""),
             verdict=q.get("verdict", ""),
-            limit=min(int(q.get("limit", "200") or 200), 5000),
+            limit=limit,
         )
         out = []
         for row in rows:
@@ -260,16 +291,19 @@ class StatusPage:
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
         user, password = str(form.get("user", "")), str(form.get("password", ""))
+        if len(user) > MAX_USER or len(password) > MAX_PASSWORD:
+            raise _bad("user name or password too long")
         address = request.remote or "?"
         if not self.guard.enabled:
             return web.json_response(
                 {"error": "未设置密码，操作已禁用：请在终端运行 edge set-password"}, status=403
             )
-        session = self.guard.login(user, password, address)
+        wait = self.guard.wait_seconds(user)
+        session = await self.guard.login(user, password)
         await self.store.audit(
-            actor=user or "?", action="login", target="", origin=address,
+            actor=user[:MAX_USER] or "?", action="login", target="", origin=address,
             result="ok" if session else "refused",
-            detail="locked out" if self.guard.locked(address) else "",
+            detail=f"account waiting {wait:.0f} s after failures" if wait else "",
         )  # fmt: skip
         if session is None:
             return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
@@ -288,15 +322,14 @@ class StatusPage:
     async def open_barrier(self, request: web.Request) -> web.Response:
         lane_id = request.match_info["lane"]
         address = request.remote or "?"
+        try:
+            reason = _text(await _json(request), "reason", MAX_REASON).strip()
+        except FormError as exc:
+            return await self._invalid(request, "open barrier", exc)
         session = await self._action(request, "open barrier", lane_id)
         if session is None:
             return web.json_response({"error": "请先登录"}, status=403)
         lane = self.lanes.get(lane_id)
-        try:
-            body = await request.json()
-            reason = str(body.get("reason", "")).strip()
-        except (ValueError, AttributeError):
-            reason = ""
         if lane is None or not reason:
             await self.store.audit(
                 actor=session.user, action="open barrier", target=lane_id, origin=address,
@@ -461,12 +494,85 @@ async def _nothing() -> None:
     return None
 
 
+class FormError(ValueError):
+    """A form field that does not validate; the message is the one-line reason."""
+
+
+def _bad(reason: str) -> web.HTTPBadRequest:
+    """A 400 whose body is one line of JSON saying what was wrong."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": reason}, ensure_ascii=False), content_type="application/json"
+    )
+
+
 async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
+    """A form sent as a JSON object (at most ``MAX_FORM_BYTES``); 400 if it is something else."""
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_FORM_BYTES:
+        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+    if not raw.strip():
         return {}
-    return body if isinstance(body, dict) else {}
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise FormError("form is not JSON") from None
+    if not isinstance(body, dict):
+        raise FormError("form is not a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise FormError(f"{key} must be text")
+    text = str(value)
+    if len(text) > limit:
+        raise FormError(f"{key} is over {limit} characters")
+    return text
+
+
+def _whole(body: dict[str, Any], key: str, low: int, high: int, *, default: int | None) -> Any:
+    """A whole number in ``low``…``high`` (400 otherwise); ``default`` when absent or empty."""
+    value = body.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str) or len(str(value)) > 12:
+        raise FormError(f"{key} must be a whole number from {low} to {high}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise FormError(f"{key} must be a whole number from {low} to {high}") from None
+    if not low <= number <= high:
+        raise FormError(f"{key} must be a whole number from {low} to {high}")
+    return number
+
+
+def _time(body: dict[str, Any], key: str, zone: Any) -> float | None:
+    """A typed local time (unix seconds), None when empty; 400 when it is not a time."""
+    text = _text(body, key, 32).strip()
+    if not text:
+        return None
+    moment = _aware(text, zone)
+    if moment is None:
+        raise FormError(f"{key} is not a date and time")
+    return moment
+
+
+def _limit(text: str) -> int:
+    """The ``limit`` of a search: clamped to PAGE_MIN…PAGE_MAX; 400 if not a whole number."""
+    if not text.strip():
+        return PAGE_DEFAULT
+    try:
+        number = int(text) if len(text) <= 12 else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise FormError("limit must be a whole number")
+    return max(PAGE_MIN, min(number, PAGE_MAX))
 
 
 def _aware(text: str, zone: Any) -> float | None:

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from edge.auth import (
+    FIRST_DELAY_SECONDS,
     LOCKOUT_SECONDS,
     MAX_FAILURES,
+    MAX_USER,
     SESSION_SECONDS,
     Guard,
     hash_password,
@@ -32,10 +34,10 @@ def test_hashes_are_salted_and_verified() -> None:
     assert not verify_password("x", "not a hash")
 
 
-def test_sessions_need_their_csrf_token_and_expire() -> None:
+async def test_sessions_need_their_csrf_token_and_expire() -> None:
     now = [1000.0]
     guard = Guard(STORED, clock=lambda: now[0])
-    session = guard.login("张三", "correct horse battery", "10.0.0.7")
+    session = await guard.login("张三", "correct horse battery")
     assert session is not None
     token = guard.token_of(session)
     assert guard.check(token, session.csrf) is session
@@ -44,28 +46,44 @@ def test_sessions_need_their_csrf_token_and_expire() -> None:
     assert guard.check("stolen?", session.csrf) is None
     now[0] += SESSION_SECONDS + 1
     assert guard.check(token, session.csrf) is None  # expired
-    session2 = guard.login("张三", "correct horse battery", "10.0.0.7")
+    session2 = await guard.login("张三", "correct horse battery")
     assert session2 is not None
     guard.logout(guard.token_of(session2))
     assert not guard.sessions
 
 
-def test_repeated_failures_lock_the_address_out() -> None:
+async def test_repeated_failures_make_the_account_wait_longer_each_time() -> None:
     now = [0.0]
     guard = Guard(STORED, clock=lambda: now[0])
-    for _ in range(MAX_FAILURES):
-        assert guard.login("张三", "guess", "10.0.0.9") is None
-    assert guard.locked("10.0.0.9")
-    assert guard.login("张三", "correct horse battery", "10.0.0.9") is None  # even the right one
-    assert guard.login("张三", "correct horse battery", "10.0.0.8") is not None  # others may
-    now[0] += LOCKOUT_SECONDS + 1
-    assert guard.login("张三", "correct horse battery", "10.0.0.9") is not None
+    for _ in range(MAX_FAILURES - 1):
+        assert await guard.login("张三", "guess") is None
+    assert not guard.locked("张三")
+    assert await guard.login("张三", "guess") is None
+    assert guard.wait_seconds("张三") == FIRST_DELAY_SECONDS
+    assert await guard.login(" 张三 ", "correct horse battery") is None  # even the right one
+    assert await guard.login("李四", "correct horse battery") is not None  # others may
+    now[0] += FIRST_DELAY_SECONDS
+    assert await guard.login("张三", "guess") is None
+    assert guard.wait_seconds("张三") == 2 * FIRST_DELAY_SECONDS  # doubled
+    for _ in range(30):
+        now[0] += guard.wait_seconds("张三")
+        assert await guard.login("张三", "guess") is None
+    assert guard.wait_seconds("张三") == LOCKOUT_SECONDS  # capped
+    now[0] += LOCKOUT_SECONDS
+    assert await guard.login("张三", "correct horse battery") is not None
+    assert not guard.locked("张三")  # a success forgets the failures
 
 
-def test_without_a_password_nothing_can_be_done() -> None:
+async def test_over_long_names_and_passwords_are_refused_without_hashing() -> None:
+    guard = Guard(STORED)
+    assert await guard.login("x" * (MAX_USER + 1), "correct horse battery") is None
+    assert await guard.login("张三", "y" * 100_000) is None
+
+
+async def test_without_a_password_nothing_can_be_done() -> None:
     guard = Guard(None)
     assert not guard.enabled
-    assert guard.login("张三", "", "127.0.0.1") is None
+    assert await guard.login("张三", "") is None
 
 
 @pytest.mark.parametrize("start", ["example", "no-web"])
