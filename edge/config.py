@@ -515,6 +515,11 @@ class StorageConfig(_Section):
     #: Keep the camera's original beside a photo re-encoded to fit the platform's 1 MB
     #: (deleted with it; not counted in photo_budget_mb).
     keep_original_photos: bool = False
+    #: A camera photo of more pixels than this is decoded reduced (1/2, 1/4, 1/8) to fit; a
+    #: progressive one, or one still over it at 1/8, is refused (the pass kept without it).
+    max_photo_pixels: int = Field(default=16_000_000, ge=100_000, le=200_000_000)
+    #: Photos decoded (re-encoded) at the same time at most; each may take tens of MB.
+    photo_decodes: int = Field(default=2, ge=1, le=16)
     photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
     min_free_mb: float = Field(default=1024, ge=0)
     #: Guard overrides carried out while the ledger cannot be written are kept here and merged

@@ -34,6 +34,7 @@ from edge.lane import Lane
 from edge.link import LinkMonitor
 from edge.metrics import Metrics
 from edge.monitor import BacklogMonitor
+from edge.photo_fit import PhotoCheck
 from edge.photo_web import PhotoServer
 from edge.photos import PhotoStore
 from edge.plans import ListBook, PlanBook
@@ -110,6 +111,7 @@ class Daemon:
         self.photos = PhotoStore(
             cfg.storage.photo_dir, keep_originals=cfg.storage.keep_original_photos
         )
+        self.photo_check = PhotoCheck(cfg.storage.max_photo_pixels, cfg.storage.photo_decodes)
         self.supervisor = Supervisor()
         self.activity = LaneActivity()
         self.disk = DiskState()
@@ -142,6 +144,7 @@ class Daemon:
                 plans=self.plans,
                 lists=self.lists,
                 metrics=self.metrics,
+                photo_check=self.photo_check,
                 activity=self.activity,
                 disk=self.disk,
                 journal=self.journal,

@@ -44,8 +44,7 @@ from edge.led_text import led_lines
 from edge.link import LinkFailure, LinkMonitor, classify
 from edge.local_lists import LocalLists
 from edge.metrics import Metrics
-from edge.photo_fit import LIMIT as PHOTO_LIMIT
-from edge.photo_fit import PhotoError, fit_jpeg
+from edge.photo_fit import PhotoCheck, PhotoError
 from edge.photos import PhotoStore, photo_url
 from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
@@ -81,6 +80,8 @@ class LaneOutcome:
     serial: str | None = None
     decision: Decision | None = None
     barrier: str = "not-commanded"
+    #: Photos stored with the pass (a camera's photo refused as not a usable JPEG is not).
+    photos: int = 0
 
 
 class Lane:
@@ -103,6 +104,7 @@ class Lane:
         lists: ListBook | None = None,
         metrics: Metrics | None = None,
         journal: FallbackJournal | None = None,
+        photo_check: PhotoCheck | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -126,6 +128,7 @@ class Lane:
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.plans, self.lists = plans, lists
         self.metrics = metrics
+        self.photo_check = photo_check or PhotoCheck()
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
         #: not block.
         self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -220,7 +223,11 @@ class Lane:
                     await self.store.set_barrier(recorded.id, barrier, error)
                     self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
         return LaneOutcome(
-            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
+            duplicate=False,
+            serial=recorded.serial,
+            decision=decision,
+            barrier=barrier,
+            photos=len(stored),
         )
 
     def _count(self, event: PlateEvent, decision: Decision, commanded_at: float) -> None:
@@ -471,16 +478,20 @@ class Lane:
     async def _store_photo(
         self, event: PlateEvent, number: int, original: bytes, kind: int | None = None
     ) -> NewPhoto | None:
-        data = original
         try:
-            if len(data) > PHOTO_LIMIT:  # re-encode to the spec's 1 MB, off the event loop
-                data = await asyncio.to_thread(fit_jpeg, data)
+            data = await self.photo_check.prepare(original)  # checked; re-encoded off the loop
+            if data is not original:
                 log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
             path = await self.photos.write(data, event.received_at, self.id, number)
             if data is not original and self.photos.keep_originals:
                 await self.photos.write_original(original, path)
         except PhotoError as exc:
-            log.error("photo cannot be decoded; recording the pass without it", error=str(exc))
+            log.error(
+                "photo refused; recording the pass without it",
+                number=number,
+                error=str(exc),
+                size=len(original),
+            )
             return None
         except OSError as exc:
             log.error("photo could not be stored; recording the pass without it", error=str(exc))

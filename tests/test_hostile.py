@@ -4,6 +4,7 @@ bounded and truthful. Timing bounds here are the issue's "done when", with gener
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -15,8 +16,10 @@ import httpx
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
 from edge.daemon import Daemon
+from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import camera, config_for, eventually, running_daemon
+from tests.helpers import camera, config_for, eventually, running_daemon, wait_records
+from tests.test_photo_fit import claiming, progressive
 
 PASSWORD = "gate password 1"
 
@@ -211,3 +214,57 @@ async def test_a_request_must_arrive_in_time(tmp_path: Path, platform_sim: CityP
         cam = camera(daemon)
         assert (await cam.push("豫A12345")).status == 200  # others are served as ever
         await cam.aclose()
+
+
+def rss_mb() -> float:
+    """This process's resident memory, MB (the daemon under test runs in it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+#: Plates far apart (no near-duplicates of each other).
+PLATES = ("豫A12345", "豫B67890", "豫C24680", "豫D13579", "豫E97531", "豫F86420")
+FAKE_JPEG = b"\xff\xd8\xff<!DOCTYPE html><html><body>router login</body></html>\xff\xd9"
+
+
+async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    bomb = claiming(progressive(), 19000, 19000)
+    truncated = sample_jpeg("cut")[:-3000]
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim)) as daemon,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        before = rss_mb()
+        serials = []
+        for plate, picture in zip(PLATES, (FAKE_JPEG, bomb, truncated), strict=False):
+            reply = await http.post(
+                f"{base(daemon)}/push/in-1",
+                json={"plate": plate, "images": {"scene": b64(picture)}},
+            )
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["photo"] == "refused"  # and says so
+            serials.append(reply.json()["serial"])
+        assert rss_mb() - before < 200
+        good = await http.post(
+            f"{base(daemon)}/push/in-1",
+            json={"plate": PLATES[3], "images": {"scene": b64(sample_jpeg("ok"))}},
+        )
+        assert good.json()["photo"] == "stored"
+        await wait_records(platform_sim, 4, photos=1)
+        for serial in serials:
+            row = await daemon.store.find_pass(serial)
+            assert row is not None
+            assert row["flag"] == "photo-skipped"
+            assert await daemon.store.find_photo(serial, 1) is None
+            assert serial not in platform_sim.photos  # never forwarded
+        assert list(platform_sim.photos) == [good.json()["serial"]]
+        served = await http.get(f"{base(daemon)}/photos/{serials[0]}-1.jpg")
+        assert served.status_code == 404

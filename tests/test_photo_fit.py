@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import base64
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.photo_fit import LIMIT, PhotoError, fit_jpeg
+from edge.photo_fit import LIMIT, PhotoCheck, PhotoError, fit_jpeg, read_header
 from edge.sim.jpeg import sample_4k_frame, sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import make_config, running_daemon, wait_records
@@ -77,3 +79,69 @@ async def test_the_platform_receives_the_4k_photo_under_1mb(
             assert not original.exists()  # pruned with its photo
         else:
             assert originals == []
+
+
+def claiming(data: bytes, width: int, height: int) -> bytes:
+    """``data`` with its frame header claiming other dimensions (a decompression bomb)."""
+    for marker in (b"\xff\xc0", b"\xff\xc2"):
+        at = data.find(marker)
+        if at > 0:
+            size = struct.pack(">HH", height, width)
+            return data[: at + 5] + size + data[at + 9 :]
+    raise AssertionError("no frame header")
+
+
+def progressive(width: int = 640, height: int = 480) -> bytes:
+    image = np.full((height, width, 3), 128, np.uint8)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    return bytes(buffer.tobytes())
+
+
+def test_the_header_is_read_without_decoding() -> None:
+    header = read_header(sample_jpeg("x"))
+    assert header.width > 0
+    assert header.height > 0
+    assert not header.progressive
+    bomb = read_header(claiming(progressive(), 19000, 19000))
+    assert (bomb.width, bomb.height, bomb.progressive) == (19000, 19000, True)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"\xff\xd8\xff<html><body>login</body></html>" + b"\xff\xd9", "marker"),
+        (b"\xff\xd8\xff" + b"<html>" * 100, "truncated"),
+        (sample_jpeg("x")[:-2000], "truncated"),
+        (b"GIF89a" + b"\x00" * 100, "start-of-image"),
+        (claiming(sample_jpeg("x"), 0, 10), "dimensions"),
+        (b"\xff\xd8" + b"\xff\xfe\x00\x04ab" * 5000 + b"\xff\xd9", "frame header"),
+        (b"\xff\xd8\xff\xe0\xff\xff" + b"\x00" * 10 + b"\xff\xd9", "past the end"),
+    ],
+)
+def test_what_is_not_a_whole_jpeg_is_refused(body: bytes, why: str) -> None:
+    with pytest.raises(PhotoError, match=why):
+        read_header(body)
+    with pytest.raises(PhotoError):
+        fit_jpeg(body)
+
+
+def test_over_the_pixel_limit_a_photo_is_decoded_reduced_or_refused() -> None:
+    frame = sample_4k_frame(30)  # 3840 x 2160
+    reduced = fit_jpeg(frame, max_pixels=1_000_000)  # 8.3 MP: decoded at 1/4
+    assert read_header(reduced).width == 960
+    with pytest.raises(PhotoError, match="not decoded"):
+        fit_jpeg(frame, max_pixels=100_000)  # still over at 1/8
+    with pytest.raises(PhotoError, match="progressive"):
+        fit_jpeg(progressive(1600, 1200), max_pixels=1_000_000)
+    with pytest.raises(PhotoError, match="progressive"):
+        fit_jpeg(claiming(progressive(), 19000, 19000))
+
+
+async def test_decodes_are_bounded() -> None:
+    check = PhotoCheck(max_pixels=1_000_000, decodes=1)
+    small = sample_jpeg("x")
+    assert await check.prepare(small) is small  # nothing to decode
+    frames = [sample_4k_frame(30)] * 3
+    results = await asyncio.gather(*(check.prepare(f) for f in frames))
+    assert all(read_header(r).width == 960 for r in results)

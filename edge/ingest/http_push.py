@@ -35,7 +35,7 @@ log = structlog.get_logger("edge.ingest")
 Reply = Callable[[LaneOutcome, CameraReply | None, PlateRead], web.Response]
 
 
-def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, _read: PlateRead) -> web.Response:
+def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, read: PlateRead) -> web.Response:
     if outcome.duplicate:
         return web.json_response({"result": "ok", "duplicate": True})
     assert outcome.decision is not None
@@ -47,6 +47,9 @@ def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, _read: PlateRe
             "verdict": outcome.decision.verdict,
             "reason": outcome.decision.reason,
             "barrier": outcome.barrier,
+            # What became of the camera's photo: "refused" = not a usable JPEG (not a JPEG,
+            # truncated, too large to decode); the pass is recorded without it.
+            "photo": "none" if not read.images else "stored" if outcome.photos else "refused",
         }
     )
 
