@@ -112,6 +112,12 @@ class DecisionConfig(_Section):
     offline_policy: Literal["allow", "deny", "cache"] = "cache"
     offline_cache_ttl_hours: Seconds = 24.0
     offline_cache_miss: Literal["allow", "deny"] = "deny"
+    #: A read older than this when its turn comes (or when its verdict is ready) is recorded
+    #: as stale and never moves the barrier; the LED asks the driver to wait for the guard.
+    max_read_age_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: Reads waiting at one lane at most; a camera's push beyond it is answered 503 (not
+    #: recorded: the camera sends it again). A guard's override always gets in.
+    lane_queue_size: int = Field(default=32, ge=1, le=10_000)
 
 
 class ListedPlate(_Section):

@@ -248,6 +248,14 @@ GATE_CRASH = Decision(
 )
 
 
+#: A read whose turn came (or whose verdict was ready) later than ``max_read_age_seconds``
+#: after it arrived: the vehicle may have moved on, or the camera was already answered. It is
+#: recorded, the barrier is not moved, and the LED asks the driver to wait for the guard.
+STALE_READ = Decision(
+    open=False, code="stale-read", reason="识别超时 请等候门卫", source="local", flag="stale-read"
+)
+
+
 def camera_decided(opened: bool) -> Decision:  # noqa: FBT001 - the camera's yes or no
     """A pass the camera decided on its own while the daemon was unreachable (offline re-push)."""
     if opened:

@@ -41,6 +41,19 @@ class PlateRead:
     camera_opened: bool = False
 
 
+@dataclass(slots=True)
+class ReadTicket:
+    """What became of a read its camera waits for: the push handler and the lane agree
+    through it so that the camera's reply tells the truth."""
+
+    #: The lane committed to the read as live (recorded it with its verdict; it may move the
+    #: barrier).
+    acted: bool = False
+    #: The camera was answered before that: the lane records the read as stale and never
+    #: moves the barrier for it.
+    abandoned: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class PlateEvent:
     """One plate read at one lane. ``plate`` is ``None`` for a vehicle without a readable plate."""
@@ -65,6 +78,8 @@ class PlateEvent:
     override: Any = field(default=None, compare=False)
     #: What the camera sent, as text (images elided), kept with the pass for diagnosis.
     raw: str | None = field(default=None, compare=False, repr=False)
+    #: Set when a camera waits for the reply (HTTP push).
+    ticket: ReadTicket | None = field(default=None, compare=False, repr=False)
 
     def scene_image(self) -> Image | None:
         """The photo to forward: the full scene, else the plate crop."""

@@ -29,6 +29,7 @@ from edge.codes import Direction, GateSignal
 from edge.config import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.decision import (
     GATE_CRASH,
+    STALE_READ,
     Decision,
     GateContext,
     OfflineRules,
@@ -63,6 +64,10 @@ GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
 JOURNALLED = 0
 #: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
 GATE_CRASH_READ_SECONDS = 60.0
+
+
+class LaneBusyError(RuntimeError):
+    """The lane's queue is full: the read was not taken (the camera should send it again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,9 @@ class Lane:
         self.platform, self.link, self.store, self.photos = platform, link, store, photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.heavy_gvm_kg = decision.heavy_gvm_kg
+        self.max_read_age = decision.max_read_age_seconds
+        self.queue_size = decision.lane_queue_size
+        self.busy_refusals = 0
         self.plans, self.lists = plans, lists
         self.metrics = metrics
         self.photo_check = photo_check or PhotoCheck()
@@ -161,6 +169,11 @@ class Lane:
                 self.serials.last = journalled
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
+        """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait
+        (a guard's override always gets in)."""
+        if event.override is None and self._queue.qsize() >= self.queue_size:
+            self.busy_refusals += 1
+            raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
         future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((event, future))
         return future
@@ -168,7 +181,18 @@ class Lane:
     def offer(self, event: PlateEvent) -> None:
         """Submit an event nobody waits for (a serial line, an MQTT message, a pulled stream);
         the lane logs its own failures."""
-        self.submit(event).add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            future = self.submit(event)
+        except LaneBusyError as exc:
+            log.warning("read dropped: the lane is busy", lane=self.id, error=str(exc))
+            return
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _stale(self, event: PlateEvent) -> bool:
+        """Too old to move the barrier for: past ``max_read_age`` or its camera answered."""
+        if event.ticket is not None and event.ticket.abandoned:
+            return True
+        return self._mono() - event.received_mono > self.max_read_age
 
     async def run(self) -> None:
         """The lane task: one vehicle after another. Supervised; an error fails one event."""
@@ -198,6 +222,8 @@ class Lane:
             if event.override is not None:
                 return await self._handle_override(event, event.override)
             self._last_read = (event.plate, event.color, event.received_mono)
+            if self._stale(event):  # before the duplicate check: a fresh read still opens
+                return await self._handle_stale(event, STALE_READ)
             if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
                 log.info("duplicate read ignored", source=event.source)
                 return LaneOutcome(duplicate=True)
@@ -209,6 +235,10 @@ class Lane:
                     decision = await self._decide(event)
                 finally:
                     stored = await photos
+                if self._stale(event):  # the verdict came too late to act on
+                    decision = STALE_READ
+                elif event.ticket is not None:
+                    event.ticket.acted = True
                 recorded = await self._record(serial, event, decision, stored)
                 log.info(
                     "pass decided",
@@ -227,6 +257,27 @@ class Lane:
             serial=recorded.serial,
             decision=decision,
             barrier=barrier,
+            photos=len(stored),
+        )
+
+    async def _handle_stale(self, event: PlateEvent, decision: Decision) -> LaneOutcome:
+        """Record a read too old to act on (no platform call, no barrier) and ask the driver,
+        on the LED, to wait for the guard."""
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            stored = await self._store_photos(event)
+            recorded = await self._record(serial, event, decision, stored)
+            age = self._mono() - event.received_mono
+            log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
+            self._count(event, decision, self._mono())
+            _barrier, _error = await self._actuate(event, decision)
+            await self.store.set_barrier(recorded.id, "not-commanded", "the read was too old")
+            self._spawn(self._confirm(recorded.id, recorded.serial, "not-commanded", self._mono()))
+        return LaneOutcome(
+            duplicate=False,
+            serial=recorded.serial,
+            decision=decision,
+            barrier="not-commanded",
             photos=len(stored),
         )
 
@@ -592,6 +643,9 @@ class Lane:
     async def _actuate(self, event: PlateEvent, decision: Decision) -> tuple[str, str | None]:
         ctx = Actuation(self.id, event.plate, event.camera_reply)
         barrier: tuple[str, str | None] = ("not-commanded", None)
+        if decision.open and event.override is None and self._stale(event):
+            log.warning("verdict ready too late; the barrier is not moved")
+            decision, barrier = STALE_READ, ("not-commanded", "the read was too old")
         if decision.open:
             self._expected.append(self._mono())  # before the vehicle can move
             try:

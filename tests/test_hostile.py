@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import httpx
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
 from edge.daemon import Daemon
+from edge.events import PlateEvent
+from edge.lane import LaneOutcome
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import camera, config_for, eventually, running_daemon, wait_records
@@ -216,6 +219,24 @@ async def test_a_request_must_arrive_in_time(tmp_path: Path, platform_sim: CityP
         await cam.aclose()
 
 
+async def raw_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A camera's push on a connection of its own, with as little client work as can be
+    (a thousand of them share the test's event loop with the daemon)."""
+    data = json.dumps(body).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+            + data
+        )
+        answer = await reader.read()
+    finally:
+        writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
 def rss_mb() -> float:
     """This process's resident memory, MB (the daemon under test runs in it)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -268,3 +289,65 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         assert list(platform_sim.photos) == [good.json()["serial"]]
         served = await http.get(f"{base(daemon)}/photos/{serials[0]}-1.jpg")
         assert served.status_code == 404
+
+
+async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    platform_sim.delay = 0.3  # a slow platform: the lane falls behind at once
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        decision={"duplicate_window_seconds": 0, "offline_policy": "allow"},
+        web={"max_connections": 2000, "max_connections_per_address": 2000},
+    )
+    async with running_daemon(cfg) as daemon:
+        lane = daemon.lanes["in-1"]
+        received: dict[str | None, float] = {}
+        submit = lane.submit
+
+        def recording(event: PlateEvent) -> asyncio.Future[LaneOutcome]:
+            received[event.plate] = event.received_mono
+            return submit(event)
+
+        lane.submit = recording  # type: ignore[method-assign]
+        port = daemon.web.port
+
+        async def push(i: int) -> tuple[str, int, dict[str, Any]]:
+            plate = f"豫A{i:05d}"
+            status, body = await raw_post(port, "/push/in-1", {"plate": plate})
+            return plate, status, body
+
+        replies = await asyncio.gather(*(push(i) for i in range(1000)))
+        await lane.drain()
+        max_age = cfg.decision.max_read_age_seconds
+        barrier = lane.devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        assert barrier.openings
+        for opening in barrier.openings:  # no barrier moved for a read older than max_age
+            assert opening.at - received[opening.plate] <= max_age
+        opened = {opening.plate for opening in barrier.openings}
+        rows = {row["plate"]: row for row in await daemon.store.search_passes(limit=5000)}
+        statuses: dict[int, int] = {}
+        for plate, status, body in replies:
+            statuses[status] = statuses.get(status, 0) + 1
+            row = rows.get(plate)
+            if status == 503:  # "not recorded": and it was not
+                assert row is None
+                assert "not recorded" in body["error"]
+                continue
+            assert row is not None
+            full = await daemon.store.find_pass(row["serial"])
+            assert full is not None
+            if status == 504:  # "recorded as stale, the barrier will not move": so it was
+                assert row["verdict"] == "refuse"
+                assert plate not in opened
+                continue
+            assert status == 200
+            assert (body["serial"], body["verdict"]) == (row["serial"], row["verdict"])
+            assert body["barrier"] == full["barrier"]
+            assert (body["barrier"] == "opened") == (plate in opened)
+        assert statuses[503] >= 1000 - 2 * cfg.decision.lane_queue_size
+        stale = [row for row in rows.values() if row["flag"] == "stale-read"]
+        assert stale  # the lane fell behind: those were recorded, not acted on
+        assert len(rows) == statuses.get(200, 0) + statuses.get(504, 0)

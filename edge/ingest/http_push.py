@@ -21,14 +21,14 @@ from aiohttp import web
 from drivers.camera_reply import CameraReply
 from drivers.contact_detectors import CameraInputDetector
 from edge.config import LaneConfig, PushCamera, VzenithPushCamera
-from edge.events import PlateEvent, PlateRead
+from edge.events import PlateEvent, PlateRead, ReadTicket
 from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
-from edge.lane import Lane, LaneOutcome
+from edge.lane import Lane, LaneBusyError, LaneOutcome
 
 log = structlog.get_logger("edge.ingest")
 
@@ -209,17 +209,15 @@ class PushReceiver:
             camera_reply=reply,
             historical=read.historical,
             camera_opened=read.camera_opened,
+            ticket=ReadTicket(),
         )
-        future = lane.submit(event)
         try:
-            assert isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera)
-            outcome = await asyncio.wait_for(
-                asyncio.shield(future), lane.cfg.camera.reply_deadline_seconds
-            )
-        except TimeoutError:
-            outcome = None
-            log.error("lane did not finish before the camera's deadline", lane=lane.id)
-            future.add_done_callback(_consume)  # the lane logs its own failures
+            future = lane.submit(event)
+        except LaneBusyError:
+            lane.camera.rejected += 1
+            return _error(503, "lane busy: the read was not recorded; send it again")
+        try:
+            outcome = await self._outcome(lane, event, future)
         except Exception as exc:  # noqa: BLE001 - the lane logged it; the camera gets a 500
             return _error(500, f"internal error: {type(exc).__name__}")
         finally:
@@ -230,5 +228,31 @@ class PushReceiver:
                 vzenith_reply(reply, read.echo, continue_offline=read.historical)
             )
         if outcome is None:
-            return _error(504, "the lane did not decide in time")
+            return _error(
+                504,
+                "not decided in time: the read will be recorded as stale, "
+                "the barrier will not move for it",
+            )
         return vendor.reply(outcome, reply, read)
+
+    @staticmethod
+    async def _outcome(
+        lane: Lane, event: PlateEvent, future: asyncio.Future[LaneOutcome]
+    ) -> LaneOutcome | None:
+        """The lane's outcome within the camera's reply deadline, or None: then the read is
+        marked abandoned, so the lane records it as stale and never moves the barrier for
+        it. A read the lane already acted on (recorded, the barrier moving) is waited for —
+        the reply must say what happened."""
+        assert isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera)
+        assert event.ticket is not None
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future), lane.cfg.camera.reply_deadline_seconds
+            )
+        except TimeoutError:
+            if event.ticket.acted:
+                return await future
+            event.ticket.abandoned = True
+            log.error("lane did not decide before the camera's deadline", lane=lane.id)
+            future.add_done_callback(_consume)  # the lane logs its own failures
+            return None
