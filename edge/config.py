@@ -9,6 +9,7 @@ line; see :mod:`edge.config_errors`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -147,11 +148,17 @@ class ControlPlanConfig(_Section):
     baseline_heavy_entries: int = Field(default=0, ge=0)
 
 
+#: Source addresses or networks ("10.1.2.30", "10.1.2.0/24"); an empty list allows any.
+Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
 class PushCamera(_Section):
     """A camera that POSTs its plates to ``/push/<lane id>``."""
 
     kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
     token: SecretStr | None = None
+    #: Pushes to this lane are taken only from these addresses (the camera's); empty: any.
+    allow_from: Networks = []
     reply_deadline_seconds: float = Field(default=3.0, gt=0, le=30)
     #: Dahua ITSAPI posts to fixed paths; its SnapInfo.DeviceID tells which lane it is.
     device_id: str | None = None
@@ -263,6 +270,7 @@ class OnvifCamera(_Section):
 class VzenithPushCamera(_Section):
     kind: Literal["vzenith-push"]
     token: SecretStr | None = None
+    allow_from: Networks = []
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
     #: A heartbeat / comet poll is held this long waiting for a command to deliver (a guard's
     #: manual open, an LED message); under the camera's 5 s HTTP timeout.
@@ -562,6 +570,19 @@ class WebConfig(_Section):
     max_connections_per_address: int = Field(default=64, ge=1, le=100_000)
 
 
+class PhotoWebConfig(_Section):
+    """The listener the province platform fetches pass photos from (province mode): photos
+    only, at unguessable URLs; put it where the platform reaches it and nothing else."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=0, le=65535)
+    #: Only these source addresses / networks may fetch (the platform's); empty: any.
+    allow: Networks = []
+    #: The key the photo URLs are signed with (created at first start, kept across restarts);
+    #: default: photo-url.key beside the ledger.
+    key_file: Path | None = None
+
+
 class MqttTelemetryConfig(_Section):
     """Publish passes and status to a broker; take remote commands (signed) from it."""
 
@@ -622,6 +643,7 @@ class Config(BaseSettings):
     storage: StorageConfig = StorageConfig()
     forwarder: ForwarderConfig = ForwarderConfig()
     web: WebConfig = WebConfig()
+    photo_web: PhotoWebConfig = PhotoWebConfig()
     logging: LoggingConfig = LoggingConfig()
     led_text: LedTextConfig = LedTextConfig()
 

@@ -35,8 +35,8 @@ from edge.link import LinkMonitor
 from edge.metrics import Metrics
 from edge.monitor import BacklogMonitor
 from edge.photo_fit import PhotoCheck
-from edge.photo_web import PhotoServer
-from edge.photos import PhotoStore
+from edge.photo_web import PhotoListener, PhotoServer, PhotoSigner
+from edge.photos import PhotoStore, photo_url
 from edge.plans import ListBook, PlanBook
 from edge.plates import PlateColor
 from edge.platform.base import Platform
@@ -188,6 +188,7 @@ class Daemon:
             activity=self.activity,
             clock=self._clock,
             metrics=self.metrics,
+            photo_url=self._photo_urls(),
         )
         self.supervisor.start("forwarder", self.forwarder.run)
         self.monitor = BacklogMonitor(
@@ -246,12 +247,39 @@ class Daemon:
             metrics=self.metrics.render,
         )
         await self.web.start()
+        self.photo_listener: PhotoListener | None = None
+        if self.signer is not None:
+            self.photo_listener = PhotoListener(
+                cfg.photo_web.host,
+                cfg.photo_web.port,
+                web_limits(cfg.web),
+                store=self.store,
+                photos=self.photos,
+                signer=self.signer,
+                allow=cfg.photo_web.allow,
+            )
+            await self.photo_listener.start()
+            log.info(
+                "photo listener for the province platform ready",
+                listen=f"{cfg.photo_web.host}:{self.photo_listener.port}",
+            )
         log.info(
             "daemon ready",
             listen=f"{cfg.web.host}:{self.web.port}",
             lanes=list(self.lanes),
             platform=cfg.platform.mode,
         )
+
+    def _photo_urls(self) -> Callable[[str, int], str]:
+        """Signed photo URLs on the photo listener in province mode (the platform fetches
+        them); plain ones otherwise (only the status page and MQTT use them)."""
+        self.signer: PhotoSigner | None = None
+        if self.cfg.platform.mode != "province":
+            return photo_url
+        web = self.cfg.photo_web
+        key = web.key_file or self.cfg.storage.database.parent / "photo-url.key"
+        self.signer = PhotoSigner.from_file(key)
+        return self.signer.url
 
     async def correct(self, serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
         """A guard's correction of a misread plate (the status page calls this)."""
@@ -355,6 +383,8 @@ class Daemon:
         try:
             self.status_page.close()
             await self.web.stop()
+            if self.photo_listener is not None:
+                await self.photo_listener.stop()
             await self.supervisor.stop()
             for lane in self.lanes.values():
                 await lane.cancel_background()

@@ -46,8 +46,13 @@ def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> flo
 
 
 def pass_report(
-    row: sqlite3.Row, photos: Sequence[sqlite3.Row], enterprise_name: str, zone: ZoneInfo
+    row: sqlite3.Row,
+    photos: Sequence[sqlite3.Row],
+    enterprise_name: str,
+    zone: ZoneInfo,
+    url: Callable[[str, int], str] = photo_url,
 ) -> PassReport:
+    """The report of a pass; ``url`` gives a photo's relative URL (province records)."""
     passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
     numbers = {photo["number"] for photo in photos}
     answer = VerifyAnswer.from_json(json.loads(row["verify_json"])) if row["verify_json"] else None
@@ -64,8 +69,8 @@ def pass_report(
         gate_signal=GateSignal(row["gate_signal"]),
         answer=answer,
         photo_urls=(
-            photo_url(row["serial"], 1) if 1 in numbers else "",
-            photo_url(row["serial"], 2) if 2 in numbers else "",
+            url(row["serial"], 1) if 1 in numbers else "",
+            url(row["serial"], 2) if 2 in numbers else "",
         ),
         controlled=resolved_control(row["reason_code"], answer),
     )
@@ -88,6 +93,7 @@ class Forwarder:
         activity: LaneActivity | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        photo_url: Callable[[str, int], str] = photo_url,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
@@ -96,6 +102,7 @@ class Forwarder:
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.activity = activity or LaneActivity()
         self.metrics = metrics
+        self.photo_url = photo_url
         self.poll_seconds = POLL_SECONDS
         self.rate = SendRate()
         self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
@@ -230,7 +237,7 @@ class Forwarder:
             return cached
         row = await self.store.get_pass(entry.pass_id)
         photos = await self.store.photos_of(entry.pass_id)
-        report = pass_report(row, photos, self.enterprise_name, self.zone)
+        report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
         self._reports[entry.pass_id] = (report, str(row["lane_id"]), photos)
         if len(self._reports) > _REPORT_CACHE:
             self._reports.popitem(last=False)

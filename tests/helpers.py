@@ -72,6 +72,7 @@ def config_data(
         },
         "forwarder": {"backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.2},
         "web": {"port": 0},
+        "photo_web": {"port": 0},
     }
     for name, values in sections.items():
         if isinstance(values, list):
@@ -220,6 +221,8 @@ photo_dir = "{state}photos"
 fallback_journal = "{state}fallback.jsonl"
 [web]
 port = {port}
+[photo_web]
+port = 0
 {extra}
 """,
         "utf-8",

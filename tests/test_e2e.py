@@ -83,12 +83,16 @@ async def test_allowed_opens_controlled_does_not_and_everything_arrives(
         assert sim.duplicates() == 0
         if isinstance(sim, ProvincePlatformSim):
             # the record carries the photo's URL; the daemon serves it
-            assert record["imgURL1"] == f"/photos/{serial}-1.jpg"
+            # the record carries the photo's signed URL on the photo listener (issue 20)
+            assert record["imgURL1"].endswith(f"/{serial}-1.jpg")
+            assert len(record["imgURL1"]) <= 64
             assert record["licensePK"] == "PK-A12345"
             assert record["islicensePK"] == "1"
+            assert daemon.photo_listener is not None
+            photos = f"http://127.0.0.1:{daemon.photo_listener.port}"
             async with httpx.AsyncClient() as http:
-                image = await http.get(f"http://127.0.0.1:{daemon.web.port}{record['imgURL1']}")
-                missing = await http.get(f"http://127.0.0.1:{daemon.web.port}/photos/x-1.jpg")
+                image = await http.get(photos + record["imgURL1"])
+                missing = await http.get(f"{photos}/photos/x-1.jpg")
             assert image.headers["content-type"] == "image/jpeg"
             assert jpeg_label(image.content) == "豫A12345#1"
             assert missing.status_code == 404

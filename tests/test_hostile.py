@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
@@ -21,7 +22,8 @@ from edge.events import PlateEvent
 from edge.lane import LaneOutcome
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import camera, config_for, eventually, running_daemon, wait_records
+from edge.sim.province import ProvincePlatformSim
+from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon, wait_records
 from tests.test_photo_fit import claiming, progressive
 
 PASSWORD = "gate password 1"
@@ -351,3 +353,76 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
         stale = [row for row in rows.values() if row["flag"] == "stale-read"]
         assert stale  # the lane fell behind: those were recorded, not acted on
         assert len(rows) == statuses.get(200, 0) + statuses.get(504, 0)
+
+
+@pytest.fixture
+async def province_sim() -> AsyncIterator[ProvincePlatformSim]:
+    sim = ProvincePlatformSim()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+async def test_the_province_photo_listener_serves_photos_only_with_their_token(
+    tmp_path: Path, province_sim: ProvincePlatformSim
+) -> None:
+    cfg = config_for(tmp_path, province_sim, photo_web={"port": 0, "allow": ["127.0.0.5"]})
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        first = await cam.push(PLATES[0], image=True)
+        second = await cam.push(PLATES[1], image=True)
+        await cam.aclose()
+        await wait_records(province_sim, 2)
+        urls = [province_sim.records[r.body["serial"]][0]["imgURL1"] for r in (first, second)]
+        assert all(len(url) <= 64 for url in urls)
+        assert daemon.photo_listener is not None
+        photos = f"http://127.0.0.1:{daemon.photo_listener.port}"
+        async with client_from("127.0.0.5") as platform, client_from("127.0.0.6") as stranger:
+            image = await platform.get(photos + urls[0])
+            assert image.status_code == 200
+            assert image.headers["content-type"] == "image/jpeg"
+            assert image.headers["x-content-type-options"] == "nosniff"
+            assert image.content.startswith(b"\xff\xd8\xff")
+            assert (await stranger.get(photos + urls[0])).status_code == 403  # not allowed
+            token0, name0 = urls[0].split("/")[2:]
+            token1, _name1 = urls[1].split("/")[2:]
+            refused = [
+                f"/photos/{name0}",  # the serial alone
+                f"/photos/{token1}/{name0}",  # another photo's token
+                f"/photos/{'A' * 22}/{name0}",  # a guess
+                f"/photos/{token0}/{name0[:-5]}2.jpg",  # the other number with this token
+                f"/photos/{token0}/../{name0}",
+                "/",
+                "/api/status",
+                "/api/passes",
+                "/healthz",
+                "/metrics",
+            ]
+            for path in refused:
+                assert (await platform.get(photos + path)).status_code == 404, path
+            push = await platform.post(f"{photos}/push/in-1", json={"plate": PLATES[2]})
+            assert push.status_code in (404, 405)
+            login = await platform.post(f"{photos}/api/login", data={"user": "x", "password": "y"})
+            assert login.status_code in (404, 405)
+        assert len(await daemon.store.search_passes()) == 2  # nothing came in that way
+    async with running_daemon(cfg) as daemon:  # the key is kept: sent URLs stay valid
+        assert daemon.photo_listener is not None
+        async with client_from("127.0.0.5") as platform:
+            again = await platform.get(f"http://127.0.0.1:{daemon.photo_listener.port}{urls[0]}")
+        assert again.status_code == 200
+
+
+async def test_a_lane_takes_pushes_only_from_its_camera(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "allow_from": ["127.0.0.3"]}}
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, lanes=[lane])) as daemon,
+        client_from("127.0.0.3") as cam,
+        client_from("127.0.0.4") as other,
+    ):
+        url = f"{base(daemon)}/push/in-1"
+        assert (await other.post(url, json={"plate": PLATES[0]})).status_code == 401
+        assert (await other.post(f"{url}/heartbeat")).status_code == 401
+        assert (await cam.post(url, json={"plate": PLATES[0]})).status_code == 200
+        assert len(await daemon.store.search_passes()) == 1

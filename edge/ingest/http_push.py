@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,8 +80,22 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"result": "error", "error": message}, status=status)
 
 
+def _from_camera(request: web.Request, cfg: LaneConfig) -> bool:
+    """Whether the push comes from an address the lane takes pushes from (``allow_from``)."""
+    assert isinstance(cfg.camera, PushCamera | VzenithPushCamera)
+    if not cfg.camera.allow_from:
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    return any(address in network for network in cfg.camera.allow_from)
+
+
 def _authorised(request: web.Request, cfg: LaneConfig) -> bool:
     assert isinstance(cfg.camera, PushCamera | VzenithPushCamera)
+    if not _from_camera(request, cfg):
+        return False
     if cfg.camera.token is None:
         return True
     given = request.query.get("token") or request.headers.get("X-Edge-Token") or ""
@@ -171,9 +186,11 @@ class PushReceiver:
 
     async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
         if not _authorised(request, lane.cfg):
-            log.warning("camera push refused: bad token", lane=lane.id, peer=request.remote)
+            log.warning(
+                "camera push refused: bad token or address", lane=lane.id, peer=request.remote
+            )
             lane.camera.rejected += 1
-            return _error(401, "bad or missing token")
+            return _error(401, "bad or missing token, or not the lane's camera")
         received, mono = datetime.now(self.zone), time.monotonic()
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]
