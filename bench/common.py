@@ -46,6 +46,19 @@ async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process
     return proc, f"http://127.0.0.1:{port}/ysgk"
 
 
+async def start_hostile(
+    daemon_port: int, lane: str, plate_kb: int = 100
+) -> asyncio.subprocess.Process:
+    """The hostile camera (``bench.hostile``) in its own process, pushing to ``lane``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.hostile",
+        f"http://127.0.0.1:{daemon_port}/push/{lane}",
+        str(plate_kb),
+    )
+
+
 async def run_camera(daemon_port: int, events: int, interval: float) -> None:
     """The simulated camera in its own process: ``events`` pushes, then it exits."""
     pusher = await asyncio.create_subprocess_exec(
@@ -61,9 +74,14 @@ async def run_camera(daemon_port: int, events: int, interval: float) -> None:
 
 
 def bench_config(
-    workdir: Path, base_url: str, modbus: dict[str, Any] | None = None, **lane: Any
+    workdir: Path,
+    base_url: str,
+    modbus: dict[str, Any] | None = None,
+    extra_lanes: tuple[dict[str, Any], ...] = (),
+    **lane: Any,
 ) -> Config:
-    """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise)."""
+    """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise),
+    and ``extra_lanes`` as given."""
     return Config(
         modbus=modbus or {},
         site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
@@ -83,7 +101,8 @@ def bench_config(
                 "led": {"driver": "virtual"},
                 "detector": {"driver": "virtual", "pass_after_seconds": 0},
                 **lane,
-            }
+            },
+            *extra_lanes,
         ],
         storage={"database": str(workdir / "edge.db"), "photo_dir": str(workdir / "photos")},
         web={"port": 0},

@@ -100,7 +100,9 @@ class ConnectionGuard:
                     open=self.open,
                     from_peer=self.by_address[address],
                 )
-            transport.abort()
+            # After aiohttp has set the connection up (aborting inside its connection_made
+            # would leave its request task without a server).
+            asyncio.get_running_loop().call_soon(transport.abort)
             return
         self.open += 1
         self.by_address[address] += 1

@@ -1,0 +1,99 @@
+"""A hostile camera in its own process: pushes that must be cheap to refuse, on another lane
+than the one being measured, until it is terminated.
+
+``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — fake JPEGs (``FF D8 FF`` then
+HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
+garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
+that never finish their headers (re-opened as the daemon closes them), all from 127.0.0.2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import struct
+import sys
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+
+from edge.sim.jpeg import sample_jpeg
+
+
+#: The hostile camera's own address (the measured camera pushes from 127.0.0.1).
+SOURCE = "127.0.0.2"
+
+
+def _bomb() -> bytes:
+    import cv2  # noqa: PLC0415 - only the benchmark needs OpenCV here
+    import numpy as np  # noqa: PLC0415
+
+    ok, buffer = cv2.imencode(
+        ".jpg", np.full((64, 64, 3), 128, np.uint8), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]
+    )
+    assert ok
+    data = bytes(buffer.tobytes())
+    at = data.find(b"\xff\xc2")
+    return data[: at + 5] + struct.pack(">HH", 19000, 19000) + data[at + 9 :]
+
+
+def bodies(plate_kb: int) -> Iterator[tuple[str, bytes]]:
+    """(content type, body) of hostile pushes, round and round."""
+
+    def picture(data: bytes) -> bytes:
+        scene = base64.b64encode(data).decode()
+        return f'{{"plate": "晋A12345", "images": {{"scene": "{scene}"}}}}'.encode()
+
+    kinds = [
+        ("application/json", picture(b"\xff\xd8\xff<html><body>login</body></html>\xff\xd9")),
+        ("application/json", picture(_bomb())),
+        ("application/json", picture(sample_jpeg("cut")[:-3000])),
+        ("application/json", b'{"plate": "\x1b[2J\x00", "time": NaN, "confidence": Infinity}'),
+        ("application/json", b'{"plate": "' + "豫".encode() * (plate_kb * 1024 // 3) + b'"}'),
+        ("application/json", b"\xff\xfe{" * 1000),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n" * 50),
+    ]
+    return itertools.cycle(kinds)
+
+
+async def slow_connections(url: str, count: int) -> None:
+    """Keep ``count`` connections open that never finish their request headers."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+
+    async def one() -> None:
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(host, port, local_addr=(SOURCE, 0))
+                writer.write(f"POST {parts.path} HTTP/1.1\r\nHost: gate\r\nX-Slow: ".encode())
+                await writer.drain()
+                await reader.read()  # until the daemon closes it
+                writer.close()
+            except OSError:
+                await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def stream(url: str, plate_kb: int, slow: int) -> None:
+    slow_task = asyncio.create_task(slow_connections(url, slow))
+    transport = httpx.AsyncHTTPTransport(local_address=SOURCE)
+    async with httpx.AsyncClient(timeout=10, transport=transport) as http:
+        for content_type, body in bodies(plate_kb):
+            try:
+                await http.post(url, content=body, headers={"Content-Type": content_type})
+            except httpx.HTTPError:
+                await asyncio.sleep(0.01)
+    slow_task.cancel()  # pragma: no cover - the loop above ends only when killed
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        stream(
+            sys.argv[1],
+            int(sys.argv[2]) if len(sys.argv) > 2 else 100,
+            int(sys.argv[3]) if len(sys.argv) > 3 else 100,
+        )
+    )
