@@ -21,7 +21,6 @@ import httpx
 
 from edge.sim.jpeg import sample_jpeg
 
-
 #: The hostile camera's own address (the measured camera pushes from 127.0.0.1).
 SOURCE = "127.0.0.2"
 

@@ -122,6 +122,8 @@ class Daemon:
         self.devices: DeviceBuilder
         self.forwarder: Forwarder
         self.web: WebServer
+        self.photo_listener: PhotoListener | None = None
+        self.signer: PhotoSigner | None = None
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -221,8 +223,6 @@ class Daemon:
             clock=self._clock,
         )
         self.supervisor.start("retention", self.retention.run)
-        receiver = PushReceiver(self.lanes, cfg.site.zone)
-        photos = PhotoServer(self.store, self.photos)
         self.status_page = StatusPage(
             self.lanes,
             self.store,
@@ -238,6 +238,20 @@ class Daemon:
                 "no password for the status page: its actions are disabled until one is set "
                 "with: edge set-password --config <config file>"
             )
+        await self._start_listeners()
+        log.info(
+            "daemon ready",
+            listen=f"{cfg.web.host}:{self.web.port}",
+            lanes=list(self.lanes),
+            platform=cfg.platform.mode,
+        )
+
+    async def _start_listeners(self) -> None:
+        """The web listener (camera pushes, status page, photos for the guards) and, in
+        province mode, the listener the platform fetches photos from."""
+        cfg = self.cfg
+        receiver = PushReceiver(self.lanes, cfg.site.zone)
+        photos = PhotoServer(self.store, self.photos)
         self.web = WebServer(
             cfg.web.host,
             cfg.web.port,
@@ -247,33 +261,26 @@ class Daemon:
             metrics=self.metrics.render,
         )
         await self.web.start()
-        self.photo_listener: PhotoListener | None = None
-        if self.signer is not None:
-            self.photo_listener = PhotoListener(
-                cfg.photo_web.host,
-                cfg.photo_web.port,
-                web_limits(cfg.web),
-                store=self.store,
-                photos=self.photos,
-                signer=self.signer,
-                allow=cfg.photo_web.allow,
-            )
-            await self.photo_listener.start()
-            log.info(
-                "photo listener for the province platform ready",
-                listen=f"{cfg.photo_web.host}:{self.photo_listener.port}",
-            )
+        if self.signer is None:
+            return
+        self.photo_listener = PhotoListener(
+            cfg.photo_web.host,
+            cfg.photo_web.port,
+            web_limits(cfg.web),
+            store=self.store,
+            photos=self.photos,
+            signer=self.signer,
+            allow=cfg.photo_web.allow,
+        )
+        await self.photo_listener.start()
         log.info(
-            "daemon ready",
-            listen=f"{cfg.web.host}:{self.web.port}",
-            lanes=list(self.lanes),
-            platform=cfg.platform.mode,
+            "photo listener for the province platform ready",
+            listen=f"{cfg.photo_web.host}:{self.photo_listener.port}",
         )
 
     def _photo_urls(self) -> Callable[[str, int], str]:
         """Signed photo URLs on the photo listener in province mode (the platform fetches
         them); plain ones otherwise (only the status page and MQTT use them)."""
-        self.signer: PhotoSigner | None = None
         if self.cfg.platform.mode != "province":
             return photo_url
         web = self.cfg.photo_web
