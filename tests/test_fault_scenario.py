@@ -52,7 +52,7 @@ TOKEN_WORDS = ("授权码", "身份授权", "账号或密码", "用户名或密�
 Sim = CityPlatformSim | ProvincePlatformSim
 
 
-def _config(tmp_path: Path, sim: Sim, port: int) -> Path:
+def _config(tmp_path: Path, sim: Sim, port: int, photo_port: int) -> Path:
     province = isinstance(sim, ProvincePlatformSim)
     platform = (
         f'mode = "province"\norg_secret_code = "{sim.org_secret_code}"\n'
@@ -100,6 +100,8 @@ photo_dir = "{tmp_path}/photos"
 fallback_journal = "{tmp_path}/fallback.jsonl"
 [web]
 port = {port}
+[photo_web]
+port = {photo_port}
 [logging]
 level = "warning"
 """,
@@ -329,7 +331,8 @@ async def _scenario(
     """Run the cameras, the platform's faults and the kills; then let the last daemon
     forward everything. Returns the kills, the faults and the ledger."""
     rng = random.Random(f"issue-12-{mode}")
-    async with daemons(_config(tmp_path, sim, port), port) as run:
+    photo_port = free_port()  # the listener the province platform fetches photos from
+    async with daemons(_config(tmp_path, sim, port, photo_port), port) as run:
         stop = asyncio.Event()
         pushing = [asyncio.create_task(camera.run(stop)) for camera in cameras]
         faults = Faults()
@@ -358,7 +361,7 @@ async def _scenario(
         )
         ledger = _ledger(tmp_path / "edge.db")  # the last run's passes too
         if isinstance(sim, ProvincePlatformSim):
-            await _fetch_province_photos(sim, port, ledger)
+            await _fetch_province_photos(sim, photo_port, ledger)
     return run.kills, faults, ledger
 
 
@@ -387,7 +390,8 @@ def _explained_duplicates(
 async def _fetch_province_photos(
     sim: ProvincePlatformSim, port: int, ledger: dict[str, tuple[str, int]]
 ) -> None:
-    """Province records carry photo URLs: each must serve the JPEG from the daemon."""
+    """Province records carry photo URLs: each must serve the JPEG from the daemon's photo
+    listener."""
     async with httpx.AsyncClient() as http:
         for serial, (_, photos) in ledger.items():
             if photos:
