@@ -126,6 +126,17 @@ class ListedPlate(_Section):
     reason: str = Field(default="", max_length=32, description="shown on the LED and recorded")
     until: datetime | None = Field(default=None, description="expiry, e.g. 2026-12-31T00:00:00")
 
+    @field_validator("plate")
+    @classmethod
+    def _a_plate(cls, value: str) -> str:
+        """The plate grammar of every source (README, *Plate grammar*), normalised."""
+        from edge.plates import normalise_plate  # noqa: PLC0415
+
+        plate = normalise_plate(value, colour_prefix=True).text
+        if plate is None:
+            raise ValueError("not a plate (README: plate grammar)")
+        return plate
+
 
 class ListsConfig(_Section):
     """The gate's own lists: in-plant vehicles (always allowed, still recorded), allow and deny

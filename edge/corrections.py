@@ -13,7 +13,7 @@ import asyncio
 import structlog
 
 from edge.config import Config
-from edge.plates import PlateColor, normalise_plate
+from edge.plates import PlateColor, escape_read, normalise_plate
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError
 from edge.store import Store
@@ -39,9 +39,9 @@ async def correct_pass(
     row = await store.find_pass(serial)
     if row is None:
         raise KeyError(serial)
-    corrected = normalise_plate(plate).text
+    corrected = normalise_plate(plate, colour_prefix=True).text
     if corrected is None:
-        raise ValueError(f"{plate!r} is not a plate")
+        raise ValueError(f"{escape_read(plate)!r} is not a plate")
     secret = cfg.lane(row["lane_id"]).gate_secret_code
     answer: VerifyAnswer | None = None
     try:

@@ -164,10 +164,11 @@ def decide(
     now: float,
     plate: str | None = None,
     context: GateContext | None = None,
+    unreadable: bool = False,
 ) -> Decision:
     """Decide for one vehicle, in this order:
 
-    1. no readable plate: refused, left to the guard;
+    1. no plate, or a read that is not a plate (``unreadable``): refused, left to the guard;
     2. the local lists: deny, then in-plant (always allowed, still recorded), then allow;
     3. the platform's answer: isControl 0 → open, 1 → refused with its reason, 2 → the active
        control plan judges (blacklist, exemption, strategy, quota; no plan → open);
@@ -175,6 +176,10 @@ def decide(
        judged as above (flagged offline), else the configured default; a plan that stops all
        transport refuses.
     """
+    if unreadable:
+        return Decision(
+            open=False, code="plate-unreadable", reason="车牌无法识别 请联系门卫", source="local"
+        )
     if no_plate:
         return Decision(open=False, code="no-plate", reason="无牌车 请联系门卫", source="local")
     listed = _from_lists(plate, context)

@@ -39,6 +39,9 @@ class PlateRead:
     #: vehicle passed in the past, and ``camera_opened`` says whether the camera let it in.
     historical: bool = False
     camera_opened: bool = False
+    #: A read that is not a plate (characters outside the plate alphabet, a length no plate
+    #: has), escaped for diagnosis; ``plate`` is then ``None``.
+    unreadable: str | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +83,8 @@ class PlateEvent:
     raw: str | None = field(default=None, compare=False, repr=False)
     #: Set when a camera waits for the reply (HTTP push).
     ticket: ReadTicket | None = field(default=None, compare=False, repr=False)
+    #: See :attr:`PlateRead.unreadable`: the lane treats the vehicle as "plate unreadable".
+    unreadable: str | None = None
 
     def scene_image(self) -> Image | None:
         """The photo to forward: the full scene, else the plate crop."""

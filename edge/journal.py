@@ -50,6 +50,9 @@ class FallbackJournal:
             "camera_time": new.camera_time,
             "received_at": new.received_at,
             "source": new.source,
+            "vendor_id": new.vendor_id,
+            "camera_read": new.camera_read,
+            "text": new.text,
             "open": d.open,
             "code": d.code,
             "reason": d.reason,
@@ -103,9 +106,11 @@ class FallbackJournal:
                 camera_time=e["camera_time"],
                 received_at=e["received_at"],
                 source=e["source"],
-                vendor_id=None,
+                vendor_id=e.get("vendor_id"),
                 decision=decision,
                 flag=e["flag"],
+                camera_read=bool(e.get("camera_read")),  # kept as a read: idempotent re-pushes
+                text=e.get("text"),
             )
             try:
                 recorded = await store.record_pass(new, [])

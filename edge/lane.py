@@ -37,7 +37,7 @@ from edge.decision import (
     decide,
     guard_decided,
 )
-from edge.dedup import Deduplicator
+from edge.dedup import Deduplicator, Earlier
 from edge.devices import LaneDevices
 from edge.events import PlateEvent
 from edge.journal import FallbackJournal
@@ -48,13 +48,13 @@ from edge.metrics import Metrics
 from edge.photo_fit import PhotoCheck, PhotoError
 from edge.photos import PhotoStore, photo_url
 from edge.plans import ListBook, PlanBook
-from edge.plates import PlateColor
+from edge.plates import PlateColor, plate_pattern, plate_shape
 from edge.platform.base import Platform, VerifyAnswer
 from edge.platform.errors import PlatformError
 from edge.retention import DiskState
 from edge.serials import SerialAllocator, serial_prefix
 from edge.snapshot import SnapshotSource
-from edge.store import LedgerUnwritableError, NewPass, NewPhoto, Store
+from edge.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead, Store
 
 log = structlog.get_logger("edge.lane")
 
@@ -77,9 +77,16 @@ class GuardOverride:
     operator: str
 
 
+#: Plate shapes (:func:`~edge.plates.plate_shape`) of unusual plates seen since start, with
+#: their count: each is logged once, and shown on the status page. Bounded.
+UNUSUAL_SHAPES: dict[str, int] = {}
+_MAX_SHAPES = 200
+
+
 @dataclass(frozen=True, slots=True)
 class LaneOutcome:
-    """What the lane did with one event; ``serial`` is ``None`` for a duplicate read."""
+    """What the lane did with one event. For a duplicate read, ``serial`` and ``decision`` are
+    those of the earlier pass it was merged into (``merged`` says why), and nothing moved."""
 
     duplicate: bool
     serial: str | None = None
@@ -87,6 +94,7 @@ class LaneOutcome:
     barrier: str = "not-commanded"
     #: Photos stored with the pass (a camera's photo refused as not a usable JPEG is not).
     photos: int = 0
+    merged: str | None = None
 
 
 class Lane:
@@ -149,7 +157,6 @@ class Lane:
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
-        self._historical_ids: deque[str] = deque(maxlen=20_000)  # Vzenith keeps ~9000
         self._expected: deque[float] = deque()  # openings whose vehicle has not reached the loop
         self._last_read: tuple[str | None, PlateColor, float] | None = None  # for gate crashes
         if devices.detector is not None:
@@ -160,13 +167,20 @@ class Lane:
         return self.cfg.id
 
     async def load(self) -> None:
-        """Continue the serial numbers from the ledger (call once before :meth:`run`), and
-        from the fallback journal if it was not merged yet."""
+        """Continue the serial numbers from the ledger, and from the fallback journal if it
+        was not merged yet; remember the lane's recent passes for the duplicate filter (call
+        once before :meth:`run`, after unconfirmed passes were finalised)."""
         self.serials.last = await self.store.last_serial(self.serials.prefix)
         if self.journal is not None:
             journalled = self.journal.last_serial(self.serials.prefix)
             if journalled is not None and (self.serials.last or "") < journalled:
                 self.serials.last = journalled
+        now, mono = self._clock(), self._mono()
+        for row in await self.store.recent_passes(self.id, now - self.dedup.window):
+            self.dedup.learn(
+                Earlier(row["id"], row["serial"], row["plate"], row["plate_color"],
+                        mono - (now - row["received_at"]), open=row["state"] == "open")
+            )  # fmt: skip
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait
@@ -222,11 +236,12 @@ class Lane:
             if event.override is not None:
                 return await self._handle_override(event, event.override)
             self._last_read = (event.plate, event.color, event.received_mono)
-            if self._stale(event):  # before the duplicate check: a fresh read still opens
+            merged = await self._merge_duplicate(event)  # a re-push is never a second pass
+            if merged is not None:
+                return merged
+            if self._stale(event):  # a stale read is not learnt: a fresh one still opens
                 return await self._handle_stale(event, STALE_READ)
-            if self.dedup.is_duplicate(event.plate, event.vendor_id, event.received_mono):
-                log.info("duplicate read ignored", source=event.source)
-                return LaneOutcome(duplicate=True)
+            self._judge_plate(event)
             serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
             with structlog.contextvars.bound_contextvars(serial=serial):
                 # The photo does not depend on the verdict: write it while the platform is asked.
@@ -240,6 +255,11 @@ class Lane:
                 elif event.ticket is not None:
                     event.ticket.acted = True
                 recorded = await self._record(serial, event, decision, stored)
+                if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
+                    self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
+                        Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
+                                event.received_mono)
+                    )  # fmt: skip
                 log.info(
                     "pass decided",
                     verdict=decision.verdict,
@@ -388,16 +408,15 @@ class Lane:
         platform not asked. Matched against earlier re-pushes by record id only, so it never
         hides a live read of the same vehicle.
         """
-        if event.vendor_id is not None and event.vendor_id in self._historical_ids:
-            log.info("offline record re-pushed again; ignored", source=event.source)
-            return LaneOutcome(duplicate=True)
+        merged = await self._merge_duplicate(event)
+        if merged is not None:
+            return merged
+        self._judge_plate(event)
         serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
         decision = camera_decided(event.camera_opened)
         with structlog.contextvars.bound_contextvars(serial=serial):
             past = replace(event, received_at=event.camera_time)
             recorded = await self._record(serial, past, decision, await self._store_photos(past))
-            if event.vendor_id is not None:
-                self._historical_ids.append(event.vendor_id)
             signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
             await self.store.set_barrier(
                 recorded.id, "camera" if event.camera_opened else "not-commanded"
@@ -414,6 +433,62 @@ class Lane:
 
     # -- steps -----------------------------------------------------------------------------
 
+    async def _merge_duplicate(self, event: PlateEvent) -> LaneOutcome | None:
+        """If ``event`` is a read of a vehicle that already has a pass (README, *What counts
+        as a duplicate*), keep it linked to that pass and return that pass's outcome."""
+        pass_id, why = None, ""
+        if event.vendor_id is not None:  # the ledger: also after a restart, any time ago
+            found = await self.store.find_read(
+                self.id, event.vendor_id, event.plate, event.color.value
+            )
+            pass_id, why = (found["id"], "re-push") if found is not None else (None, "")
+        if pass_id is None and not event.historical:
+            earlier = self.dedup.match(event.plate, event.color.value, event.received_mono)
+            if earlier is not None:
+                pass_id = earlier.pass_id
+                why = "same-plate" if earlier.plate == event.plate else "near-plate"
+        if pass_id is None:
+            return None
+        row = await self.store.get_pass(pass_id)
+        await self.store.add_read(
+            NewRead(pass_id, self.id, event.received_at.timestamp(), event.plate,
+                    event.color.value, event.unreadable, event.vendor_id, event.source, why,
+                    event.raw)
+        )  # fmt: skip
+        log.info("duplicate read kept with the earlier pass", merged_into=row["serial"], why=why)
+        if self.metrics is not None:
+            self.metrics.plate_reads.labels(self.id, "duplicate").inc()
+        for listener in self.pass_listeners:
+            listener({"merged_into": row["serial"], "lane": self.id, "plate": event.plate,
+                      "color": event.color.value, "why": why,
+                      "received_at": event.received_at.isoformat()})  # fmt: skip
+        decision = Decision(
+            open=row["verdict"] == "open", code=row["reason_code"], reason=row["reason"],
+            source=row["decided_by"], operator=row["operator"],
+        )  # fmt: skip
+        return LaneOutcome(duplicate=True, serial=row["serial"], decision=decision, merged=why)
+
+    def _judge_plate(self, event: PlateEvent) -> None:
+        """Count the read by what it is as a plate; log a read that is not a plate, and each
+        shape of plate that fits no known pattern once."""
+        if event.unreadable is not None:
+            kind = "unreadable"
+            log.warning("camera read is not a plate; the lane treats it as unreadable",
+                        read=event.unreadable, source=event.source)  # fmt: skip
+        elif event.plate is None:
+            kind = "no-plate"
+        elif plate_pattern(event.plate) is None:
+            kind = "unusual"
+            shape = plate_shape(event.plate)
+            if shape not in UNUSUAL_SHAPES and len(UNUSUAL_SHAPES) < _MAX_SHAPES:
+                log.warning("plate fits no known pattern; used, and flagged", shape=shape)
+            if shape in UNUSUAL_SHAPES or len(UNUSUAL_SHAPES) < _MAX_SHAPES:
+                UNUSUAL_SHAPES[shape] = UNUSUAL_SHAPES.get(shape, 0) + 1
+        else:
+            kind = "ok"
+        if self.metrics is not None:
+            self.metrics.plate_reads.labels(self.id, kind).inc()
+
     async def _decide(self, event: PlateEvent) -> Decision:
         answer = None if event.plate is None else await self._verify(event)
         cached = None
@@ -421,6 +496,7 @@ class Lane:
             cached = await self.store.cached_answer(event.plate)
         now = self._clock()
         return decide(
+            unreadable=event.unreadable is not None,
             no_plate=event.plate is None,
             answer=answer,
             offline=self.offline,
@@ -566,6 +642,8 @@ class Lane:
             "gate_code": self.cfg.gate_code,
             "direction": self.cfg.direction,
             "plate": event.plate,
+            "read": event.unreadable,  # a read that is not a plate, escaped
+            "flag": decision.flag or self._flag(event, photos),
             "color": event.color.value,
             "verdict": decision.verdict,
             "reason": decision.reason,
@@ -594,6 +672,8 @@ class Lane:
             decision=decision,
             flag=decision.flag or self._flag(event, photos),
             raw=event.raw,
+            camera_read=event.override is None and event.source != "detector",
+            text=event.unreadable,
         )
         try:
             recorded = await self.store.record_pass(
@@ -634,8 +714,12 @@ class Lane:
         """Why a guard should look at this pass, if anything."""
         if event.historical:
             return "offline-repush"
+        if event.unreadable is not None:
+            return "plate-unreadable"
         if event.plate is None:
             return "no-plate"
+        if plate_pattern(event.plate) is None:
+            return "plate-unusual"
         if event.scene_image() is not None and not photos:
             return "photo-skipped"
         return None
@@ -714,6 +798,7 @@ class Lane:
                 signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
                 how = "detector" if passed else "timeout"
             await self.store.finalise(pass_id, signal, self._clock(), how)
+            self.dedup.close(pass_id)  # a near read after this is another vehicle
             log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

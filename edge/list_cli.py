@@ -11,7 +11,7 @@ from datetime import datetime
 
 from edge.config import Config
 from edge.plans import local_time
-from edge.plates import normalise_plate
+from edge.plates import PlateStatus, escape_read, normalise_plate
 from edge.store import Store, ledger_exists
 
 
@@ -34,10 +34,14 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
             print("none")
         return 0
     if args.action == "add":
-        plate = normalise_plate(args.plate).text
+        read = normalise_plate(args.plate, colour_prefix=True)
+        plate = read.text
         if plate is None:
-            print(f"--plate: {args.plate!r} is not a plate", file=sys.stderr)
+            print(f"--plate: {escape_read(args.plate)!r} is not a plate (README: plate grammar)",
+                  file=sys.stderr)  # fmt: skip
             return 2
+        if read.status is PlateStatus.UNUSUAL:
+            print(f"note: {plate} fits no known plate pattern; added as typed")
         until = local_time(args.until, cfg.site.zone) if args.until else None
         if until is not None and until <= datetime.now(cfg.site.zone):
             print(f"--until: {args.until} is already past", file=sys.stderr)

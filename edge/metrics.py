@@ -119,6 +119,11 @@ class Metrics:
             "edge_decision_seconds", "From plate received to barrier command", ["lane"],
             buckets=DECISION_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.plate_reads = Counter(
+            "edge_plate_reads", "Camera reads by what they are as plates (ok, unusual: fits no "
+            "known pattern, no-plate, unreadable: not a plate) and duplicates merged",
+            ["lane", "kind"], registry=self.registry,
+        )  # fmt: skip
         self.forward_errors = Counter(
             "edge_forward_errors", "Failed sends to the platform, by error class", ["error"],
             registry=self.registry,

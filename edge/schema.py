@@ -152,4 +152,26 @@ MIGRATIONS: list[str] = [
         detail  TEXT    NOT NULL DEFAULT ''
     );
     """,
+    # 9: every camera read, the one that made a pass and those merged into it as duplicates
+    # (kept, never dropped), with the camera's record id for idempotent re-pushes.
+    """
+    CREATE TABLE reads (
+        id          INTEGER PRIMARY KEY,
+        pass_id     INTEGER NOT NULL REFERENCES passes (id),
+        lane_id     TEXT    NOT NULL,
+        received_at REAL    NOT NULL,
+        plate       TEXT,                   -- NULL: no plate, or not a plate (see text)
+        plate_color TEXT    NOT NULL,
+        text        TEXT,                   -- an unreadable read as it came, escaped
+        vendor_id   TEXT,                   -- camera's own record id, if any
+        source      TEXT    NOT NULL,
+        merged      TEXT,                   -- NULL: made the pass; else why it was merged
+        raw         TEXT
+    );
+    CREATE INDEX reads_vendor ON reads (lane_id, vendor_id) WHERE vendor_id IS NOT NULL;
+    CREATE INDEX reads_pass ON reads (pass_id);
+    INSERT INTO reads (pass_id, lane_id, received_at, plate, plate_color, vendor_id, source)
+        SELECT id, lane_id, received_at, plate, plate_color, vendor_id, source FROM passes
+        WHERE vendor_id IS NOT NULL;
+    """,
 ]

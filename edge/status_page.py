@@ -24,7 +24,7 @@ from aiohttp import web
 from edge.auth import MAX_USER, Guard, Session
 from edge.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.figures import daily_figures
-from edge.lane import Lane
+from edge.lane import UNUSUAL_SHAPES, Lane
 from edge.link import failure_name
 from edge.plans import PlanBook, local_time
 from edge.plates import PlateColor, normalise_plate
@@ -98,6 +98,7 @@ class StatusPage:
             web.post("/api/passes/{serial}/correct", self.correct_plate),
             web.get("/api/passes", self.passes),
             web.get("/api/passes.csv", self.passes_csv),
+            web.get("/api/passes/{serial}/reads", self.reads),
             web.post("/api/outbox/{id}/retry", self.retry),
             web.post("/api/lists", self.add_list_entry),
             web.post("/api/lists/{id}/remove", self.remove_list_entry),
@@ -146,7 +147,7 @@ class StatusPage:
     async def add_list_entry(self, request: web.Request) -> web.Response:
         try:
             body = await _json(request)
-            plate = normalise_plate(_text(body, "plate", 32)).text
+            plate = normalise_plate(_text(body, "plate", 32), colour_prefix=True).text
             kind = _text(body, "kind", 16)
             reason = _text(body, "reason", MAX_LIST_REASON)
             until = _time(body, "until", self.zone)
@@ -256,9 +257,11 @@ class StatusPage:
             ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
         )
         for p in await self._search(request):
-            writer.writerow([p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
-                             p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
-                             p["received_at"], p["flag"] or ""])  # fmt: skip
+            writer.writerow([spreadsheet_cell(v) for v in (
+                p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
+                p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
+                p["received_at"], p["flag"] or "",
+            )])  # fmt: skip
         return web.Response(
             body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
             headers={
@@ -266,6 +269,21 @@ class StatusPage:
                 "Content-Disposition": 'attachment; filename="passes.csv"',
             },
         )
+
+    async def reads(self, request: web.Request) -> web.Response:
+        """Every camera read kept for a pass: the one that made it, then the duplicates merged
+        into it (``merged``: re-push, same-plate, near-plate)."""
+        row = await self.store.find_pass(request.match_info["serial"])
+        if row is None:
+            return web.json_response({"error": "没有这条记录"}, status=404)
+        out = []
+        for read in await self.store.reads_of(row["id"]):
+            item = dict(read)
+            item["received_at"] = datetime.fromtimestamp(read["received_at"], self.zone).isoformat(
+                sep=" ", timespec="seconds"
+            )
+            out.append(item)
+        return web.json_response(out, dumps=_dumps)
 
     async def retry(self, request: web.Request) -> web.Response:
         """Send a dead letter again (after the cause was fixed)."""
@@ -454,6 +472,7 @@ class StatusPage:
             ],
             "recent": self.recent,
             "timezone": str(self.zone),
+            "unusual_plates": dict(UNUSUAL_SHAPES),
         }
 
     async def status(self, _request: web.Request) -> web.Response:
@@ -581,6 +600,17 @@ def _aware(text: str, zone: Any) -> float | None:
         return local_time(text, zone).timestamp()
     except ValueError:
         return None
+
+
+#: What makes a spreadsheet read a cell as a formula (CWE-1236): neutralised with a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value as a CSV/spreadsheet cell that is never a formula: a text starting with
+    ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _dumps(value: Any) -> str:

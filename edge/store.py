@@ -50,6 +50,31 @@ class NewPass:
     decision: Decision
     flag: str | None = None
     raw: str | None = None
+    #: The pass was made by a camera's read (kept in ``reads`` for idempotent re-pushes);
+    #: ``text`` is an unreadable read as it came, escaped.
+    camera_read: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRead:
+    """A camera read merged into an earlier pass as a duplicate (kept, never dropped)."""
+
+    pass_id: int
+    lane_id: str
+    received_at: float
+    plate: str | None
+    plate_color: str
+    text: str | None
+    vendor_id: str | None
+    source: str
+    merged: str  # why: re-push, same-plate, near-plate
+    raw: str | None = None
+
+
+_READ_COLUMNS = (
+    "pass_id, lane_id, received_at, plate, plate_color, text, vendor_id, source, merged, raw"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +343,11 @@ class Store:
             )
             pass_id = cur.lastrowid
             assert pass_id is not None
+            if new.camera_read:  # in the same transaction: committed with its pass or not at all
+                await self._insert_read(
+                    NewRead(pass_id, new.lane_id, new.received_at, new.plate, new.plate_color,
+                            new.text, new.vendor_id, new.source, "", new.raw)
+                )  # fmt: skip
             await self._db.execute(
                 "INSERT INTO outbox (pass_id, kind, state, created_at) "
                 "VALUES (?, 'record', 'held', ?)",
@@ -338,6 +368,54 @@ class Store:
             return pass_id
 
         return RecordedPass(await self._transaction(write), new.serial)
+
+    async def _insert_read(self, read: NewRead) -> None:
+        await self._db.execute(
+            f"INSERT INTO reads ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - a constant
+            (read.pass_id, read.lane_id, read.received_at, read.plate, read.plate_color,
+             read.text, read.vendor_id, read.source, read.merged or None, read.raw),
+        )  # fmt: skip
+
+    async def add_read(self, read: NewRead) -> None:
+        """Keep a read merged into an earlier pass."""
+
+        async def write() -> None:
+            await self._insert_read(read)
+
+        await self._transaction(write)
+
+    async def find_read(
+        self, lane_id: str, vendor_id: str, plate: str | None, plate_color: str
+    ) -> sqlite3.Row | None:
+        """The pass a read with this camera record id, plate and colour already went into on
+        this lane (any time ago): its ``id``, ``serial``, ``verdict``, ``reason_code``,
+        ``reason``, ``decided_by``, ``barrier``, ``gate_signal``."""
+        rows = await self._fetchall(
+            "SELECT p.id, p.serial, p.verdict, p.reason_code, p.reason, p.decided_by, p.barrier, "
+            "p.gate_signal FROM reads r JOIN passes p ON p.id = r.pass_id "
+            "WHERE r.lane_id = ? AND r.vendor_id = ? AND r.plate IS ? AND r.plate_color = ? "
+            "ORDER BY r.id LIMIT 1",
+            (lane_id, vendor_id, plate, plate_color),
+        )
+        return rows[0] if rows else None
+
+    async def recent_passes(self, lane_id: str, since: float) -> list[sqlite3.Row]:
+        """A lane's passes with a plate received since ``since`` (unix seconds), oldest first,
+        to rebuild its duplicate filter at start."""
+        return await self._fetchall(
+            "SELECT id, serial, plate, plate_color, received_at, state FROM passes "
+            "WHERE lane_id = ? AND received_at >= ? AND plate IS NOT NULL AND source NOT IN "
+            "('guard', 'detector') AND coalesce(flag, '') != 'offline-repush' ORDER BY id",
+            (lane_id, since),
+        )
+
+    async def reads_of(self, pass_id: int) -> list[sqlite3.Row]:
+        """Every camera read kept for a pass: the one that made it, then those merged in."""
+        return await self._fetchall(
+            "SELECT received_at, plate, plate_color, text, vendor_id, source, merged FROM reads "
+            "WHERE pass_id = ? ORDER BY id",
+            (pass_id,),
+        )
 
     async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run ``body`` in one write transaction that always ends, committed or rolled back,
@@ -631,7 +709,9 @@ class Store:
         sql = (  # fixed clauses only; every value is a parameter
             "SELECT serial, lane_id, direction, plate, plate_color, verdict, reason, decided_by, "  # noqa: S608
             "gate_signal, received_at, flag, operator, "
-            "(SELECT count(*) FROM photos WHERE pass_id = passes.id) AS photos "
+            "(SELECT count(*) FROM photos WHERE pass_id = passes.id) AS photos, "
+            "(SELECT count(*) FROM reads WHERE pass_id = passes.id AND merged IS NOT NULL) "
+            "AS merged_reads "
             f"FROM passes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         )
         return await self._fetchall(sql, (*args, limit))

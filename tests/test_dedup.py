@@ -1,61 +1,135 @@
+"""The in-memory duplicate index (edge.dedup): same plate within the window, a near plate only
+while the earlier pass is open, colour counts, O(length) keys, bounded memory."""
+
 from __future__ import annotations
 
-from edge.dedup import Deduplicator
+import random
+import time
+
+import pytest
+
+from edge.dedup import Deduplicator, Earlier, deletion_keys
+from edge.plates import PROVINCES, SPECIAL_SUFFIXES, within_one_edit
+
+YELLOW, BLUE = "1", "0"
 
 
-def test_same_plate_within_window_is_duplicate() -> None:
+def _learn(dedup: Deduplicator, pass_id: int, plate: str, at: float, color: str = YELLOW) -> None:
+    dedup.learn(Earlier(pass_id, f"S{pass_id}", plate, color, at))
+
+
+def test_same_plate_within_window_is_duplicate_even_after_the_pass_closed() -> None:
     dedup = Deduplicator(60)
-    assert not dedup.is_duplicate("豫A12345", None, 0.0)
-    assert dedup.is_duplicate("豫A12345", None, 59.0)
-    assert dedup.is_duplicate("豫A12346", None, 30.0)  # refined read, one character off
-    assert not dedup.is_duplicate("豫A12345", None, 61.0)  # window passed: a new pass
+    _learn(dedup, 1, "豫A12345", 0.0)
+    dedup.close(1)
+    found = dedup.match("豫A12345", YELLOW, 59.0)
+    assert found is not None
+    assert found.pass_id == 1
+    assert dedup.match("豫A12345", YELLOW, 61.0) is None  # window passed: a new pass
 
 
-def test_different_plates_are_not_duplicates() -> None:
+def test_near_plate_is_duplicate_only_while_the_earlier_pass_is_open() -> None:
     dedup = Deduplicator(60)
-    assert not dedup.is_duplicate("豫A12345", None, 0.0)
-    assert not dedup.is_duplicate("晋E55123", None, 1.0)
+    _learn(dedup, 1, "豫A12345", 0.0)
+    assert dedup.match("豫A12346", YELLOW, 2.0) is not None  # a refined read, still open
+    dedup.close(1)
+    assert dedup.match("豫A12346", YELLOW, 5.0) is None  # passed: another vehicle
 
 
-def test_no_plate_reads_match_only_by_camera_record_id() -> None:
+def test_colour_counts() -> None:
     dedup = Deduplicator(60)
-    assert not dedup.is_duplicate(None, "vz-1", 0.0)
-    assert not dedup.is_duplicate(None, "vz-2", 1.0)  # another unplated vehicle
-    assert dedup.is_duplicate(None, "vz-1", 2.0)  # the camera resent record 1
-    assert not dedup.is_duplicate(None, None, 3.0)
-    assert not dedup.is_duplicate(None, None, 3.0)
+    _learn(dedup, 1, "豫A12345", 0.0, YELLOW)
+    assert dedup.match("豫A12345", BLUE, 1.0) is None
+    assert dedup.match("豫A12346", BLUE, 1.0) is None
+
+
+def test_no_plate_never_matches() -> None:
+    dedup = Deduplicator(60)
+    _learn(dedup, 1, "豫A12345", 0.0)
+    assert dedup.match(None, YELLOW, 1.0) is None
 
 
 def test_zero_window_disables() -> None:
     dedup = Deduplicator(0)
-    assert not dedup.is_duplicate("豫A12345", None, 0.0)
-    assert not dedup.is_duplicate("豫A12345", None, 0.5)
+    _learn(dedup, 1, "豫A12345", 0.0)
+    assert dedup.match("豫A12345", YELLOW, 0.5) is None
+    assert len(dedup) == 0
 
 
-def test_index_agrees_with_pairwise_check_and_forgets_expired_reads() -> None:
-    import random
+# Every province and every special suffix: a sequential fleet plate after the first has
+# passed is a new vehicle; while the first is open it is a refined read; the same plate is
+# the same vehicle.
+_CASES = [f"{p}A1234{s}" for p in PROVINCES for s in SPECIAL_SUFFIXES] + [
+    f"{p}G8836{n}" for p in PROVINCES for n in "19"
+]
 
-    from edge.plates import within_one_edit
 
+@pytest.mark.parametrize("plate", _CASES)
+def test_near_rule_for_every_province_and_suffix(plate: str) -> None:
+    other = plate[:-2] + ("7" if plate[-2] != "7" else "8") + plate[-1]  # one substitution
+    dedup = Deduplicator(60)
+    _learn(dedup, 1, plate, 0.0)
+    assert dedup.match(plate, YELLOW, 1.0) is not None
+    assert dedup.match(other, YELLOW, 1.0) is not None  # open: the same vehicle
+    dedup.close(1)
+    assert dedup.match(other, YELLOW, 2.0) is None  # passed: the next vehicle
+    assert dedup.match(plate, YELLOW, 2.0) is not None
+
+
+@pytest.mark.parametrize("suffix", SPECIAL_SUFFIXES)
+def test_suffix_swap_is_another_vehicle_once_passed(suffix: str) -> None:
+    dedup = Deduplicator(60)
+    _learn(dedup, 1, "豫A3K78学", 0.0)
+    dedup.close(1)
+    assert dedup.match(f"豫A3K78{suffix}", YELLOW, 1.0) is (
+        dedup.match("豫A3K78学", YELLOW, 1.0) if suffix == "学" else None
+    )
+
+
+def test_index_agrees_with_pairwise_check_and_forgets_expired_passes() -> None:
     rng = random.Random(3)
     alphabet = "A1B2"
     dedup = Deduplicator(10)
-    taken: list[tuple[float, str]] = []
+    taken: list[tuple[float, str, bool]] = []
     for step in range(2000):
         now = step * 0.1
         plate = "豫" + "".join(rng.choice(alphabet) for _ in range(rng.choice([5, 6, 7])))
-        live = [p for t, p in taken if now - t <= 10]
-        expected = any(within_one_edit(plate, p) for p in live)
-        assert dedup.is_duplicate(plate, None, now) is expected, (plate, live)
+        live = [(p, o) for t, p, o in taken if now - t <= 10]
+        expected = any(p == plate or (o and within_one_edit(plate, p)) for p, o in live)
+        assert (dedup.match(plate, YELLOW, now) is not None) is expected, (plate, live)
         if not expected:
-            taken.append((now, plate))
-    dedup.is_duplicate(None, None, 1e9)  # everything expires
+            is_open = rng.random() < 0.5
+            _learn(dedup, step, plate, now)
+            if not is_open:
+                dedup.close(step)
+            taken.append((now, plate, is_open))
+    dedup.match(None, YELLOW, 1e9)  # everything expires
+    assert len(dedup) == 0
     assert not dedup._by_key
-    assert not dedup._vendor_ids
 
 
-def test_camera_record_ids_expire_with_the_window() -> None:
-    dedup = Deduplicator(10)
-    assert not dedup.is_duplicate("豫A12345", "vz-7", 0.0)
-    assert dedup.is_duplicate("晋E55123", "vz-7", 5.0)  # same record id, other read
-    assert not dedup.is_duplicate("晋E55123", "vz-7", 11.0)  # the window has passed
+def test_memory_is_bounded() -> None:
+    dedup = Deduplicator(1e9, max_entries=100)
+    for i in range(1000):
+        _learn(dedup, i, f"豫A{i:05d}", float(i))
+        dedup.close(i)
+    assert len(dedup) == 100
+    assert dedup.match("豫A00000", YELLOW, 1000.0) is None  # the oldest went first
+    assert dedup.match("豫A00999", YELLOW, 1000.0) is not None
+
+
+def test_a_plate_shares_a_key_with_each_of_its_deletions() -> None:
+    plate = "豫AD12345"
+    for i in range(len(plate)):
+        shorter = plate[:i] + plate[i + 1 :]
+        assert deletion_keys(shorter) & deletion_keys(plate)
+    assert not deletion_keys("豫AD12345") & deletion_keys("豫AD12399")  # two edits apart
+
+
+def test_keys_cost_linear_time() -> None:
+    """The old index built every one-character deletion (quadratic); 100 KB now costs
+    milliseconds (the grammar refuses such reads long before, this is the index's own bound)."""
+    start = time.perf_counter()
+    keys = deletion_keys("A" * 100_000)
+    assert time.perf_counter() - start < 1.0  # generous: ~0.1 s on a slow machine
+    assert len(keys) == 2  # the plate, and the one string its deletions all give

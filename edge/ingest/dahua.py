@@ -61,6 +61,7 @@ def parse_dahua(raw: RawPush, received: datetime) -> PlateRead:
     record = snap.get("SnapTime") or snap.get("AccurateTime")
     return PlateRead(
         plate=plate.text,
+        unreadable=plate.unreadable,
         color=dahua_color(plate_info.get("PlateColor")),
         camera_time=when,
         images=images_from(

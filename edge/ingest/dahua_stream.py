@@ -106,6 +106,7 @@ class DahuaEventStream:
         return PlateEvent(
             lane_id=self.lane.id,
             plate=plate.text,
+            unreadable=plate.unreadable,
             color=dahua_color(car.get("PlateColor")),
             camera_time=when,
             received_at=received,

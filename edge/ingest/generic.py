@@ -68,7 +68,7 @@ def parse_generic_data(data: Any, received: datetime) -> PlateRead:
     raw_plate = data["plate"]
     if raw_plate is not None and not isinstance(raw_plate, str):
         raise PayloadError("'plate' must be a string")
-    plate = normalise_plate(raw_plate)
+    plate = normalise_plate(raw_plate, colour_prefix=True)
     color = parse_color(data.get("color"), plate)
     when = parse_time(data.get("time"), received)
     images_in = data.get("images")
@@ -85,6 +85,7 @@ def parse_generic_data(data: Any, received: datetime) -> PlateRead:
     record_id = data.get("id")
     return PlateRead(
         plate=plate.text,
+        unreadable=plate.unreadable,
         color=color,
         camera_time=when,
         images=images,

@@ -98,7 +98,7 @@ def parse_hikvision(raw: RawPush, received: datetime) -> PlateRead:
     anpr = _first(root, "ANPR")
     if anpr is None:
         raise PayloadError("EventNotificationAlert without an ANPR element")
-    plate = normalise_plate(_text(anpr, "licensePlate"))
+    plate = normalise_plate(_text(anpr, "licensePlate"), colour_prefix=True)
     color = HIKVISION_COLORS.get(_text(anpr, "plateColor").lower())
     if color is None:
         color = GAT_COLORS.get(_text(_first(root, "VehicleGATInfo"), "plateColorByGAT"))
@@ -118,6 +118,7 @@ def parse_hikvision(raw: RawPush, received: datetime) -> PlateRead:
     uuid = _text(root, "UUID")
     return PlateRead(
         plate=plate.text,
+        unreadable=plate.unreadable,
         color=color or plate.color_hint or PlateColor.OTHER,
         camera_time=when,
         images=tuple(images),

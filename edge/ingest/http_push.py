@@ -37,8 +37,12 @@ Reply = Callable[[LaneOutcome, CameraReply | None, PlateRead], web.Response]
 
 
 def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, read: PlateRead) -> web.Response:
-    if outcome.duplicate:
-        return web.json_response({"result": "ok", "duplicate": True})
+    if outcome.duplicate:  # kept with the pass it belongs to; that pass's outcome
+        body = {"result": "ok", "duplicate": True, "merged": outcome.merged}
+        if outcome.decision is not None:
+            body.update(serial=outcome.serial, verdict=outcome.decision.verdict,
+                        reason=outcome.decision.reason)  # fmt: skip
+        return web.json_response(body)
     assert outcome.decision is not None
     return web.json_response(
         {
@@ -214,6 +218,7 @@ class PushReceiver:
         event = PlateEvent(
             lane_id=lane.id,
             plate=read.plate,
+            unreadable=read.unreadable,
             color=read.color,
             camera_time=read.camera_time,
             received_at=received,

@@ -17,7 +17,7 @@ def parse_milesight(raw: RawPush, received: datetime) -> PlateRead:
         raise PayloadError("not a Milesight LPR body (no 'plate')")
     if data["plate"] is not None and not isinstance(data["plate"], str):
         raise PayloadError("'plate' must be a string")
-    plate = normalise_plate(data["plate"])
+    plate = normalise_plate(data["plate"], colour_prefix=True)
     try:
         color = parse_color(data.get("plate_color"), plate)
     except PayloadError:
@@ -29,6 +29,7 @@ def parse_milesight(raw: RawPush, received: datetime) -> PlateRead:
     confidence = data.get("confidence")
     return PlateRead(
         plate=plate.text,
+        unreadable=plate.unreadable,
         color=color,
         camera_time=when,
         images=images_from(

@@ -58,6 +58,7 @@ class MqttPlateReader:
             PlateEvent(
                 lane_id=self.lane.id,
                 plate=read.plate,
+                unreadable=read.unreadable,
                 color=read.color,
                 camera_time=read.camera_time,
                 received_at=received,

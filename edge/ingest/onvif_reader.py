@@ -196,11 +196,12 @@ class OnvifPlateReader:
             self.health.rejected += 1
             log.warning("ONVIF plate event without a plate", lane=self.lane.id, items=items)
             return None
-        plate = normalise_plate(text)
+        plate = normalise_plate(text, colour_prefix=True)
         now = datetime.now(self.zone)
         return PlateEvent(
             lane_id=self.lane.id,
             plate=plate.text,
+            unreadable=plate.unreadable,
             color=plate.color_hint or parse_color(self.cfg.color, plate),
             camera_time=self._true_time(getattr(message, "UtcTime", None), now),
             received_at=now,

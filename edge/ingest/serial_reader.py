@@ -60,7 +60,7 @@ class SerialPlateReader:
         if match is None:
             self.health.rejected += 1
             return None
-        plate = normalise_plate(match["plate"])
+        plate = normalise_plate(match["plate"], colour_prefix=True)
         try:
             color = parse_color(match.groupdict().get("color"), plate)
         except PayloadError:
@@ -69,6 +69,7 @@ class SerialPlateReader:
         return PlateEvent(
             lane_id=self.lane.id,
             plate=plate.text,
+            unreadable=plate.unreadable,
             color=color,
             camera_time=now,
             received_at=now,

@@ -70,6 +70,7 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
     )
     return PlateRead(
         plate=plate.text,
+        unreadable=plate.unreadable,
         color=color,
         camera_time=when,
         images=images,
