@@ -148,6 +148,8 @@ class Lane:
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
         #: not block.
         self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Called with each duplicate read kept with an earlier pass (the status page).
+        self.merged_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
@@ -458,7 +460,7 @@ class Lane:
         log.info("duplicate read kept with the earlier pass", merged_into=row["serial"], why=why)
         if self.metrics is not None:
             self.metrics.plate_reads.labels(self.id, "duplicate").inc()
-        for listener in self.pass_listeners:
+        for listener in self.merged_listeners:
             listener({"merged_into": row["serial"], "lane": self.id, "plate": event.plate,
                       "color": event.color.value, "why": why,
                       "received_at": event.received_at.isoformat()})  # fmt: skip

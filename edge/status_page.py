@@ -85,6 +85,7 @@ class StatusPage:
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
             lane.pass_listeners.append(self._pass)
+            lane.merged_listeners.append(self._pass)
 
     def routes(self) -> list[web.RouteDef]:
         return [

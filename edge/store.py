@@ -711,7 +711,8 @@ class Store:
             "gate_signal, received_at, flag, operator, "
             "(SELECT count(*) FROM photos WHERE pass_id = passes.id) AS photos, "
             "(SELECT count(*) FROM reads WHERE pass_id = passes.id AND merged IS NOT NULL) "
-            "AS merged_reads "
+            "AS merged_reads, "
+            "(SELECT text FROM reads WHERE pass_id = passes.id AND merged IS NULL) AS read "
             f"FROM passes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         )
         return await self._fetchall(sql, (*args, limit))
