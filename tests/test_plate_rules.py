@@ -242,6 +242,8 @@ async def test_a_read_that_is_not_a_plate_is_kept_but_never_used_as_one(
         (read,) = await daemon.store.reads_of(row["id"])
         assert read["text"] is not None
         assert all(ch.isprintable() for ch in read["text"])
+        (shown,) = (await _get(daemon, "/api/passes")).json()
+        assert (shown["plate"], shown["read"]) == (None, read["text"])
         await wait_records(any_platform, 1)
         (records,) = any_platform.records.values()
         assert plate_of(records[0]) == "无牌车"  # never the text as a plate
