@@ -744,7 +744,9 @@ class Lane:
                 barrier = ("opened", None)
         if self.devices.display is not None:
             templates = self.led_text.open if decision.open else self.led_text.refuse
-            lines = led_lines(templates, decision, event.plate, event.color)
+            # a read that is not a plate never reaches the LED: it says so instead
+            plate = "车牌未识别" if event.unreadable is not None else event.plate
+            lines = led_lines(templates, decision, plate, event.color)
             try:
                 await self.devices.display.show(lines, ctx)
             except DriverError as exc:

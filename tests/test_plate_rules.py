@@ -14,6 +14,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from drivers.virtual import VirtualDisplay
 from edge.daemon import Daemon
 from edge.lane import UNUSUAL_SHAPES
 from edge.plates import PlateColor
@@ -242,6 +243,9 @@ async def test_a_read_that_is_not_a_plate_is_kept_but_never_used_as_one(
         (read,) = await daemon.store.reads_of(row["id"])
         assert read["text"] is not None
         assert all(ch.isprintable() for ch in read["text"])
+        display = daemon.lanes["in-1"].devices.display
+        assert isinstance(display, VirtualDisplay)
+        assert display.shown[-1][0] == "车牌未识别"  # never the read itself
         (shown,) = (await _get(daemon, "/api/passes")).json()
         assert (shown["plate"], shown["read"]) == (None, read["text"])
         await wait_records(any_platform, 1)
