@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.decision import Decision
+from edge.journal import FallbackJournal
 from edge.sim.platform import CityPlatformSim, PlatformSim
-from edge.store import NewPass
+from edge.store import NewPass, Store
 from tests.helpers import (
     VZENITH_LANE,
     camera,
@@ -188,3 +190,24 @@ async def test_a_read_whose_commit_failed_is_not_a_duplicate_when_retried(
         assert again.body["duplicate"] is True
         assert again.body["serial"] == retried.body["serial"]
         assert await store.count_passes() == 1
+
+
+async def test_a_journalled_read_keeps_its_record_id_through_the_merge(tmp_path: Path) -> None:
+    """A vehicle let through while the ledger could not be written (fail policy "open") is
+    journalled; once merged, a re-push of its read is still recognised."""
+    journal = FallbackJournal(tmp_path / "fallback.jsonl")
+    decision = Decision(open=True, code="offline-allow", reason="平台离线 放行", source="offline")
+    new = NewPass(
+        serial="411002000101A261130080000", lane_id="in-1", gate_code="01", direction="in",
+        plate="豫A12345", plate_color="1", camera_time=1.0, received_at=1.0,
+        source="generic-push", vendor_id="rec-1", decision=decision, camera_read=True,
+    )  # fmt: skip
+    await journal.append(new, "opened")
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        assert await journal.merge(store) == 1
+        found = await store.find_read("in-1", "rec-1", "豫A12345", "1")
+        assert found is not None
+        assert found["serial"] == new.serial
+    finally:
+        await store.close()
