@@ -28,20 +28,26 @@ def _show_config_entries(cfg: Config) -> int:
     return shown
 
 
+def _plate_to_add(raw: str) -> str | None:
+    """The plate grammar of every source (README, *Plate grammar*); says what is wrong."""
+    read = normalise_plate(raw, colour_prefix=True)
+    if read.text is None:
+        print(f"--plate: {escape_read(raw)!r} is not a plate (README: plate grammar)",
+              file=sys.stderr)  # fmt: skip
+    elif read.status is PlateStatus.UNUSUAL:
+        print(f"note: {read.text} fits no known plate pattern; added as typed")
+    return read.text
+
+
 async def run_list(cfg: Config, args: argparse.Namespace) -> int:
     if args.action == "show" and not ledger_exists(cfg.storage.database):
         if not _show_config_entries(cfg):
             print("none")
         return 0
     if args.action == "add":
-        read = normalise_plate(args.plate, colour_prefix=True)
-        plate = read.text
+        plate = _plate_to_add(args.plate)
         if plate is None:
-            print(f"--plate: {escape_read(args.plate)!r} is not a plate (README: plate grammar)",
-                  file=sys.stderr)  # fmt: skip
             return 2
-        if read.status is PlateStatus.UNUSUAL:
-            print(f"note: {plate} fits no known plate pattern; added as typed")
         until = local_time(args.until, cfg.site.zone) if args.until else None
         if until is not None and until <= datetime.now(cfg.site.zone):
             print(f"--until: {args.until} is already past", file=sys.stderr)
