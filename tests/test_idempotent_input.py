@@ -28,6 +28,7 @@ from tests.helpers import (
     running_daemon,
     write_config,
 )
+from tests.processes import Processes
 from tests.test_cli import free_port
 from tests.test_crash import _start
 
@@ -80,7 +81,7 @@ class _Camera:
 
 
 async def test_sigkill_at_any_moment_never_makes_a_second_pass_for_a_re_pushed_read(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
     """A real daemon process, SIGKILLed at random moments while a camera pushes; the camera
     pushes again every read it got no answer for and, after each restart, some it did get an
@@ -95,7 +96,7 @@ async def test_sigkill_at_any_moment_never_makes_a_second_pass_for_a_re_pushed_r
     async with httpx.AsyncClient(timeout=5) as http:
         cam = _Camera(http, port)
         for _ in range(KILLS):
-            proc = await _start(config, port)
+            proc = await _start(procs, config, port)
             stop = asyncio.Event()
             try:
                 await cam.re_push_some(rng)
@@ -106,7 +107,7 @@ async def test_sigkill_at_any_moment_never_makes_a_second_pass_for_a_re_pushed_r
                 await proc.wait()
             stop.set()
             await pushing
-        proc = await _start(config, port)  # a last run: what was unanswered is pushed again
+        proc = await _start(procs, config, port)  # a last run: what was unanswered is pushed again
         try:
             await asyncio.wait_for(cam.run(asyncio.Event(), new_reads=False), 10)
         finally:
