@@ -801,8 +801,8 @@ class Lane:
                 )
                 signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
                 how = "detector" if passed else "timeout"
-            await self.store.finalise(pass_id, signal, self._clock(), how)
             self.dedup.close(pass_id)  # a near read after this is another vehicle
+            await self.store.finalise(pass_id, signal, self._clock(), how)
             log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -108,7 +108,13 @@ async def test_duplicate_read_makes_no_second_pass(
         cam = camera(daemon)
         first = await cam.push("豫A12345")
         again = await cam.push("豫A12345")
-        # one character off after the first vehicle has passed (no loop: at once): the next
+
+        async def first_passed() -> bool:
+            row = await daemon.store.find_pass(str(first.body["serial"]))
+            return row is not None and row["state"] == "final"
+
+        await eventually(first_passed)
+        # one character off after the first vehicle has passed: the next
         # vehicle of a fleet, not a refined read (edge.dedup)
         other = await cam.push("豫A12346")
         await cam.aclose()

@@ -32,16 +32,10 @@ from edge.photos import is_jpeg
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
-from edge.store import Store
 from tests.helpers import eventually, plate_of
 from tests.test_cli import EDGE, free_port
 
 KILLS = 10
-#: ISSUE 12 ITEM 2 (engineer plates): camera record ids kept in the ledger, so a re-push after
-#: a kill never makes a second pass. Until that work is on main, "0 vehicles with two serials"
-#: is reported as an expected failure (xfail) after every other assertion has passed; once it
-#: is, the assertion holds hard. Remove this switch when it has landed.
-IDEMPOTENT_REPUSH = hasattr(Store, "find_read")
 #: Gate secret codes the province simulator knows, one per lane.
 LANES = (("in-1", "01", "in"), ("out-1", "02", "out"))
 #: Token refusals and expired tokens are the platform's judgement of our login, not of a
@@ -320,8 +314,6 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
     assert acknowledged <= set(ledger)
     assert not missing
     assert record_rejections == []
-    if not IDEMPOTENT_REPUSH:  # see the constant: until engineer plates' work is on main
-        pytest.xfail(f"{len(twice)} vehicles with two serials: re-push idempotency not on main")
     assert twice == {}
 
 

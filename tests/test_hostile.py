@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-import edge.plates
 from drivers.virtual import VirtualBarrier
 from edge.auth import hash_password
 from edge.daemon import Daemon
@@ -480,10 +479,6 @@ async def test_memory_stays_flat_under_a_stream_of_hostile_pushes(
 SECOND_LANE = {**GENERIC_LANE, "id": "in-2", "gate_code": "02"}
 
 
-@pytest.mark.skipif(  # without it a 100 KB plate stalls the loop for seconds (issue 20)
-    not hasattr(edge.plates, "MAX_PLATE_LENGTH"),
-    reason="needs the plate length check made before any other work (issue 20, plate grammar)",
-)
 async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:

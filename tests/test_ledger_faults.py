@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-import pytest
 from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualBarrier, VirtualDisplay
@@ -27,10 +26,6 @@ from tests.helpers import config_for, eventually, running_daemon
 
 RESTORED = "ledger file was deleted while running; restored from the open database"
 ALARM = "LEDGER CANNOT BE WRITTEN: passes are not recorded"
-#: ISSUE 12 ITEM 3, dedup half (engineer plates): the duplicate filter learns a read only once
-#: its pass is committed. Until that is on main, "no read reported duplicate unless committed"
-#: is reported as an expected failure after every other check; remove once it has landed.
-LEARNS_AFTER_COMMIT = hasattr(Store, "find_read")
 
 
 @contextlib.contextmanager
@@ -122,13 +117,11 @@ async def test_a_full_disk_refuses_vehicles_loudly_and_loses_nothing(
         )
         with capture_logs() as logs:
             async with running_daemon(cfg) as daemon:
-                wrongly_duplicate = await _full_disk_run(daemon, data, mounted=mounted)
+                await _full_disk_run(daemon, data, mounted=mounted)
         alarms = [e for e in logs if e["event"] == ALARM]
         assert len(alarms) == 1
         assert alarms[0]["reason"] == "disk-full"
         assert [e["event"] for e in logs].count("ledger can be written again") == 1
-        if wrongly_duplicate:
-            pytest.xfail("a read not committed was reported duplicate: plates' fix not on main")
 
 
 async def _alarm_shown(daemon: Daemon, *, mounted: bool) -> None:
@@ -147,7 +140,7 @@ async def _alarm_shown(daemon: Daemon, *, mounted: bool) -> None:
     assert not await daemon.healthy() or not health["ledger"]["writable"]
 
 
-async def _full_disk_run(daemon: Daemon, data: Path, *, mounted: bool) -> bool:
+async def _full_disk_run(daemon: Daemon, data: Path, *, mounted: bool) -> None:
     """The full-disk scenario; whether a read not committed was reported duplicate."""
     lane = daemon.lanes["in-1"]
     barrier, display = lane.devices.barrier, lane.devices.display
@@ -164,13 +157,9 @@ async def _full_disk_run(daemon: Daemon, data: Path, *, mounted: bool) -> bool:
             break
         committed += 1
     opened = len(barrier.openings)
-    wrongly_duplicate = False
     for _ in range(3):  # the camera's retries of one read: never "duplicate", never opened
         refused = await _post(daemon, read)
-        if refused.json().get("duplicate"):
-            assert not LEARNS_AFTER_COMMIT, "a read not committed was reported duplicate"
-            wrongly_duplicate = True  # known until plates' fix lands: see LEARNS_AFTER_COMMIT
-            continue
+        assert not refused.json().get("duplicate"), "a read not committed was reported duplicate"
         assert refused.status_code == 500
     assert len(barrier.openings) == opened  # the barrier stayed shut
     assert display.shown[-1] == ["系统故障 无法记录", "请联系门卫"]
@@ -187,8 +176,6 @@ async def _full_disk_run(daemon: Daemon, data: Path, *, mounted: bool) -> bool:
         injected.free()
     await eventually(lambda: daemon.store.fault is None and not daemon.journal.entries(), 15)
     assert (await daemon.store.find_pass(str(override.serial))) is not None  # merged
-    if wrongly_duplicate:  # that read is lost (the bug plates' fix removes): a fresh one
-        read = _read("豫C999999")
     retried = await _post(daemon, read)  # the camera's next retry is recorded at last
     assert retried.status_code == 200
     assert retried.json()["serial"]
@@ -196,7 +183,6 @@ async def _full_disk_run(daemon: Daemon, data: Path, *, mounted: bool) -> bool:
     status, health = await _healthz(daemon)
     assert status == 200
     assert health["ledger"]["writable"]
-    return wrongly_duplicate
 
 
 async def test_a_deleted_ledger_is_restored_and_a_replaced_one_refused(
