@@ -25,6 +25,29 @@ class CameraHealth:
     reconnects: int = 0
     #: Heard within this long counts as online (site.camera_silent_minutes).
     expected_seconds: float = 3600.0
+    ignored: int = 0  # messages that are not passes (keep-alives, video loss, non-motor snaps)
+    clock_off: bool = False  # the camera's clock was last found too far from ours
+
+    def trusted_time(self, camera_time: datetime, received: datetime, max_skew: float) -> datetime:
+        """The time to date a live read by: the camera's, unless it is more than ``max_skew``
+        seconds from the daemon's clock (``received``); then the receive time. Logged once
+        when the camera's clock goes wrong and once when it agrees again."""
+        offset = (camera_time - received).total_seconds()
+        if abs(offset) > max_skew:
+            if not self.clock_off:
+                self.clock_off = True
+                log.warning(
+                    "camera clock is off; using the receive time for its reads",
+                    lane=self.lane_id,
+                    camera_time=camera_time.isoformat(),
+                    offset_seconds=round(offset),
+                    max_skew_seconds=max_skew,
+                )
+            return received
+        if self.clock_off:
+            self.clock_off = False
+            log.info("camera clock agrees again", lane=self.lane_id, offset_seconds=round(offset))
+        return camera_time
 
     def heard(self, now: float | None = None, *, plate: bool = True) -> None:
         self.last_event_at = time.time() if now is None else now
@@ -52,6 +75,8 @@ class CameraHealth:
             "last_event_age_seconds": age,
             "events": self.events,
             "rejected": self.rejected,
+            "ignored": self.ignored,
+            "clock_off": self.clock_off,
             "silent": self.silent,
             "connected": self.connected,
             "reconnects": self.reconnects,

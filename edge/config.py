@@ -55,6 +55,9 @@ class SiteConfig(_Section):
         default="06:00-22:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$", description="作业时段"
     )
     camera_silent_minutes: float = Field(default=60, gt=0)
+    #: A camera's time further than this from the daemon's clock is not trusted: logged once
+    #: per camera, and the receive time is used for the serial number and the record.
+    camera_clock_max_skew_seconds: float = Field(default=300, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -261,8 +261,16 @@ STALE_READ = Decision(
 )
 
 
-def camera_decided(opened: bool) -> Decision:  # noqa: FBT001 - the camera's yes or no
-    """A pass the camera decided on its own while the daemon was unreachable (offline re-push)."""
+def camera_decided(opened: bool | None) -> Decision:  # noqa: FBT001 - the camera's yes or no
+    """A pass the camera decided on its own while the daemon was unreachable (offline re-push);
+    ``opened`` None: the camera's record does not say whether it opened (not counted as open)."""
+    if opened is None:
+        return Decision(
+            open=False,
+            code="camera-offline-unknown",
+            reason="相机脱机记录 补传 开闸情况未知",
+            source="camera",
+        )
     if opened:
         return Decision(
             open=True, code="camera-offline-open", reason="相机脱机放行 补传", source="camera"

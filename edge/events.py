@@ -36,9 +36,10 @@ class PlateRead:
     #: Vendor data the reply must carry back (Vzenith's ``plateid``).
     echo: Any = None
     #: A record the camera stored while the daemon was unreachable, pushed again later: the
-    #: vehicle passed in the past, and ``camera_opened`` says whether the camera let it in.
+    #: vehicle passed in the past, and ``camera_opened`` says whether the camera let it in
+    #: (None: the camera did not say).
     historical: bool = False
-    camera_opened: bool = False
+    camera_opened: bool | None = False
     #: A read that is not a plate (characters outside the plate alphabet, a length no plate
     #: has), escaped for diagnosis; ``plate`` is then ``None``.
     unreadable: str | None = None
@@ -73,7 +74,7 @@ class PlateEvent:
     vendor_id: str | None = None
     camera_reply: CameraReply | None = field(default=None, compare=False)
     historical: bool = False
-    camera_opened: bool = False
+    camera_opened: bool | None = False
     #: A photo still to fetch from the camera (an ONVIF event's PictureUri): the lane fetches
     #: it while the platform is asked. Returns None when it cannot be had.
     image_source: Callable[[], Awaitable[bytes | None]] | None = field(default=None, compare=False)

@@ -237,6 +237,7 @@ class Lane:
                 return await self._handle_historical(event)
             if event.override is not None:
                 return await self._handle_override(event, event.override)
+            event = self._dated(event)
             self._last_read = (event.plate, event.color, event.received_mono)
             merged = await self._merge_duplicate(event)  # a re-push is never a second pass
             if merged is not None:
@@ -302,6 +303,14 @@ class Lane:
             barrier="not-commanded",
             photos=len(stored),
         )
+
+    def _dated(self, event: PlateEvent) -> PlateEvent:
+        """A live read dated by the camera's clock only while that clock agrees with ours
+        (``site.camera_clock_max_skew_seconds``); else by its receive time."""
+        when = self.camera.trusted_time(
+            event.camera_time, event.received_at, self.site.camera_clock_max_skew_seconds
+        )
+        return event if when is event.camera_time else replace(event, camera_time=when)
 
     def _count(self, event: PlateEvent, decision: Decision, commanded_at: float) -> None:
         if self.metrics is not None:
@@ -420,8 +429,9 @@ class Lane:
             past = replace(event, received_at=event.camera_time)
             recorded = await self._record(serial, past, decision, await self._store_photos(past))
             signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
-            await self.store.set_barrier(
-                recorded.id, "camera" if event.camera_opened else "not-commanded"
+            opened = event.camera_opened
+            await self.store.set_barrier(  # NULL: the camera did not say what it did
+                recorded.id, None if opened is None else "camera" if opened else "not-commanded"
             )
             await self.store.finalise(recorded.id, signal, event.camera_time.timestamp(), "camera")
             log.info(

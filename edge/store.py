@@ -442,7 +442,8 @@ class Store:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)
 
-    async def set_barrier(self, pass_id: int, state: str, error: str | None = None) -> None:
+    async def set_barrier(self, pass_id: int, state: str | None, error: str | None = None) -> None:
+        """``state`` None: unknown (a camera's record that does not say what it did)."""
         await self._update_entry(
             "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?",
             (state, error, pass_id),

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from edge.logsetup import setup_logging
+from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from tests.processes import Processes, SessionWatchdog, dump_threads, leftover_threads
@@ -93,3 +94,12 @@ async def any_platform(request: pytest.FixtureRequest) -> AsyncIterator[Platform
     await sim.start()
     yield sim
     await sim.stop()
+
+
+@pytest.fixture
+async def dahua() -> AsyncIterator[DahuaCameraSim]:
+    """A Dahua camera double serving the eventManager attach stream."""
+    cam = DahuaCameraSim()
+    await cam.start()
+    yield cam
+    await cam.stop()

@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from edge.ingest.dahua_stream import split_events
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import GENERIC_LANE, eventually, make_config, running_daemon
-
-
-@pytest.fixture
-async def dahua() -> AsyncIterator[DahuaCameraSim]:
-    cam = DahuaCameraSim()
-    await cam.start()
-    yield cam
-    await cam.stop()
 
 
 def lane_for(cam: DahuaCameraSim, password: str | None = None) -> dict[str, object]:

@@ -81,7 +81,7 @@ def test_generic_no_plate() -> None:
             {"plate": "豫A12345", "images": {"scene": base64.b64encode(b"GIF89a").decode()}},
             "not a JPEG",
         ),
-        ({"plate": "豫A12345", "confidence": "high"}, "'confidence' must be a number"),
+        ({"plate": "豫A12345", "confidence": "high"}, "confidence 'high' is not a number"),
     ],
 )
 def test_generic_errors(body: Any, message: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.events import PlateRead
 from edge.ingest.dahua import dahua_color
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.payload import PayloadError, RawPush
@@ -164,6 +165,7 @@ def test_hikvision_plates_and_colours(xml: bytes, plate: str | None, color: Plat
     from zoneinfo import ZoneInfo
 
     read = parse_hikvision(RawPush(xml, "application/xml"), datetime.now(ZoneInfo("Asia/Shanghai")))
+    assert isinstance(read, PlateRead)
     assert (read.plate, read.color) == (plate, color)
 
 
@@ -198,10 +200,12 @@ def test_hikvision_resend_is_historical() -> None:
         "<barrierGateCtrlType>0</barrierGateCtrlType></ANPR>"
     )
     read = parse_hikvision(RawPush(xml, "text/xml"), datetime.now(ZoneInfo("Asia/Shanghai")))
+    assert isinstance(read, PlateRead)
     assert read.historical
     assert read.camera_opened
     live = parse_hikvision(
         RawPush(_alert("<ANPR><licensePlate>豫A12345</licensePlate></ANPR>"), "text/xml"),
         datetime.now(ZoneInfo("Asia/Shanghai")),
     )
+    assert isinstance(live, PlateRead)
     assert not live.historical

@@ -4,6 +4,9 @@ Plates arrive at ``/NotificationInfo/TollgateInfo`` as JSON, keep-alives at
 ``/NotificationInfo/KeepAlive``; both are answered ``{"Result": true}`` (otherwise the camera
 keeps re-sending). The paths are fixed in the camera, so the lane is found by the camera's
 ``SnapInfo.DeviceID`` (``camera.device_id`` in the config) or via ``/push/<lane id>``.
+
+Pictures: ``NormalPic`` (scene) is photo 1, else ``VehiclePic``; ``CutoutPic`` is the plate
+crop. Non-motor snaps (empty plate, ``NonMotor``) are answered but are not passes.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, RawPush, images_from
+from edge.events import Image, ImageKind, PlateRead
+from edge.ingest.payload import (
+    OtherEvent,
+    PayloadError,
+    RawPush,
+    b64_bytes,
+    camera_time,
+    confidence,
+    jpeg_images,
+)
+from edge.photos import is_jpeg
 from edge.plates import PlateColor, normalise_plate
 
 _COLORS = {
@@ -38,7 +50,59 @@ def dahua_device_id(data: Any) -> str | None:
     return str(device) if device else None
 
 
-def parse_dahua(raw: RawPush, received: datetime) -> PlateRead:
+#: ``CommInfo.SnapCategory`` / ``Vehicle.VehicleType`` words of a snap that is not a motor
+#: vehicle (tricycles, e-bikes, bicycles, pedestrians): never a pass.
+_NON_MOTOR = ("nonmotor", "non-motor", "bicycle", "tricycle", "ebike", "e-bike", "human")
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def non_motor(event: dict[str, Any], plate_text: str | None) -> bool:
+    """A Dahua snap of something that is not a motor vehicle: an empty plate, and a
+    ``NonMotor`` object or a non-motor ``SnapCategory`` / vehicle type (pull stream and
+    ITSAPI alike)."""
+    if plate_text:
+        return False
+    words = (
+        mapping(event.get("CommInfo")).get("SnapCategory"),
+        mapping(event.get("Vehicle")).get("VehicleType"),
+        mapping(event.get("TrafficCar")).get("VehicleType"),
+    )
+    return "NonMotor" in event or any(
+        isinstance(word, str) and word.strip().lower() in _NON_MOTOR for word in words
+    )
+
+
+def _pictures(picture: dict[str, Any]) -> tuple[Image, ...]:
+    """Photo 1 is the scene: ``NormalPic``, else ``VehiclePic`` (CP Plus and ITSAPI firmware
+    without ``NormalPic``; its ``Content`` may hold two JPEGs back to back — the vehicle, then
+    the plate crop); the plate crop is ``CutoutPic``, else that second JPEG."""
+
+    def content(key: str) -> bytes | None:
+        return b64_bytes(mapping(picture.get(key)).get("Content"), f"Picture.{key}.Content")
+
+    scene, plate = content("NormalPic"), content("CutoutPic")
+    vehicle = content("VehiclePic")
+    if scene is None and vehicle is not None:
+        scene, *rest = jpeg_images(vehicle)
+        if plate is None and rest:
+            plate = rest[0]
+    images = []
+    for data, kind, key in ((scene, ImageKind.SCENE, "scene"), (plate, ImageKind.PLATE, "plate")):
+        if data is None:
+            continue
+        if not is_jpeg(data):
+            raise PayloadError(f"the {key} picture is not a JPEG image")
+        images.append(Image(data, kind))
+    return tuple(images)
+
+
+def parse_dahua(raw: RawPush, received: datetime) -> PlateRead | OtherEvent:
+    """An ITSAPI ``TollgateInfo`` body → a plate read, or :class:`OtherEvent` for a non-motor
+    snap. ``SnapInfo`` times are the camera's wall clock, read in the site zone
+    (``received.tzinfo``). Raises :class:`PayloadError` for anything unreadable."""
     data = raw.json()
     picture = data.get("Picture") if isinstance(data, dict) else None
     if not isinstance(picture, dict) or not isinstance(picture.get("Plate"), dict):
@@ -47,26 +111,19 @@ def parse_dahua(raw: RawPush, received: datetime) -> PlateRead:
     raw_plate = plate_info.get("PlateNumber")
     if raw_plate is not None and not isinstance(raw_plate, str):
         raise PayloadError("Plate.PlateNumber must be a string")
+    if non_motor(picture, raw_plate and raw_plate.strip()):
+        return OtherEvent("non-motor snap")
     plate = normalise_plate(raw_plate)
-    snap_info = picture.get("SnapInfo")
-    snap: dict[str, Any] = snap_info if isinstance(snap_info, dict) else {}
-    when = received
-    if stamp := snap.get("AccurateTime") or snap.get("SnapTime"):
-        try:
-            when = datetime.fromisoformat(str(stamp)).replace(tzinfo=received.tzinfo)
-        except ValueError:
-            raise PayloadError(f"SnapInfo time {stamp!r} is not readable") from None
-    pictures = {key: (picture.get(key) or {}).get("Content") for key in ("NormalPic", "CutoutPic")}
-    confidence = plate_info.get("Confidence")
+    snap = mapping(picture.get("SnapInfo"))
+    stamp = snap.get("AccurateTime") or snap.get("SnapTime")
+    when = camera_time(stamp, "SnapInfo time", received.tzinfo) or received
     record = snap.get("SnapTime") or snap.get("AccurateTime")
     return PlateRead(
         plate=plate.text,
         unreadable=plate.unreadable,
         color=dahua_color(plate_info.get("PlateColor")),
         camera_time=when,
-        images=images_from(
-            pictures, (("NormalPic", ImageKind.SCENE), ("CutoutPic", ImageKind.PLATE)), "Picture."
-        ),
-        confidence=confidence if isinstance(confidence, int) else None,
-        vendor_id=f"dh-{snap.get('DeviceID', '')}-{record}" if record else None,
+        images=_pictures(picture),
+        confidence=confidence(plate_info.get("Confidence"), "Plate.Confidence"),
+        vendor_id=f"dh-{str(snap.get('DeviceID', ''))[:64]}-{str(record)[:40]}" if record else None,
     )

@@ -17,8 +17,15 @@ import structlog
 
 from edge.config import DahuaPullCamera
 from edge.events import PlateEvent
-from edge.ingest.dahua import dahua_color
-from edge.ingest.payload import diagnostic
+from edge.ingest.dahua import dahua_color, mapping, non_motor
+from edge.ingest.payload import (
+    OtherEvent,
+    PayloadError,
+    camera_time,
+    diagnostic,
+    epoch_time,
+    wall_clock_epoch,
+)
 from edge.ingest.reconnect import keep_connected
 from edge.lane import Lane
 from edge.plates import normalise_plate
@@ -62,7 +69,7 @@ def split_events(buffer: str) -> tuple[list[dict[str, Any]], str]:
             return events, buffer[start:] if len(buffer) - start < MAX_EVENT else ""
         try:
             event = json.loads(buffer[start + 5 : end + 1])
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # broken JSON, absurd numbers or nesting
             event = None
         if isinstance(event, dict):
             events.append(event)
@@ -70,8 +77,16 @@ def split_events(buffer: str) -> tuple[list[dict[str, Any]], str]:
     return events, buffer[-16:]  # keep a possible split "data={" marker
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def event_time(data: dict[str, Any], zone: ZoneInfo) -> datetime | None:
+    """When the camera saw the vehicle, by the one rule for all vendors: ``RealUTC`` is a true
+    epoch; ``LocaleTime`` is the camera's wall clock; ``UTC`` holds the wall clock counted as if
+    it were UTC on many firmwares (and the true epoch on some older ones: the clock-skew check
+    then falls back to the receive time), so it is read as wall-clock time in the site zone."""
+    return (
+        epoch_time(data.get("RealUTC"), "RealUTC", zone)
+        or camera_time(data.get("LocaleTime"), "LocaleTime", zone)
+        or wall_clock_epoch(data.get("UTC"), "UTC", zone)
+    )
 
 
 class DahuaEventStream:
@@ -90,30 +105,33 @@ class DahuaEventStream:
         self.health = lane.camera
         self._transport = transport
 
-    def event(self, data: dict[str, Any]) -> PlateEvent | None:
-        car = _mapping(data.get("TrafficCar"))
-        obj = _mapping(data.get("Object"))
+    def event(self, data: dict[str, Any]) -> PlateEvent | OtherEvent | None:
+        """A TrafficJunction event → a plate event; :class:`OtherEvent` for a non-motor snap;
+        None for an event without any plate field. Raises :class:`PayloadError` for numbers
+        that cannot be (``UTC: NaN``)."""
+        car = mapping(data.get("TrafficCar"))
+        obj = mapping(data.get("Object"))
         raw = car.get("PlateNumber") or (
             obj.get("Text") if obj.get("ObjectType") == "Plate" else None
         )
+        if non_motor(data, raw.strip() if isinstance(raw, str) else None):
+            return OtherEvent("non-motor snap")
         if not isinstance(raw, str):
             return None
         plate = normalise_plate(raw)
         received = datetime.now(self.zone)
-        utc = data.get("UTC")
-        when = datetime.fromtimestamp(utc, self.zone) if isinstance(utc, int | float) else received
         group = data.get("GroupID")
         return PlateEvent(
             lane_id=self.lane.id,
             plate=plate.text,
             unreadable=plate.unreadable,
             color=dahua_color(car.get("PlateColor")),
-            camera_time=when,
+            camera_time=event_time(data, self.zone) or received,
             received_at=received,
             received_mono=time.monotonic(),
             source="dahua-pull",
             raw=diagnostic(data),
-            vendor_id=f"dhp-{group}" if group is not None else None,
+            vendor_id=f"dhp-{str(group)[:40]}" if group is not None else None,
         )
 
     async def run(self) -> None:
@@ -133,6 +151,20 @@ class DahuaEventStream:
                 backoff_max=self.backoff_max,
             )
 
+    def _take(self, data: dict[str, Any]) -> None:
+        try:
+            event = self.event(data)
+        except PayloadError as exc:
+            self.health.rejected += 1
+            log.warning("malformed Dahua event", lane=self.lane.id, error=str(exc))
+            return
+        if isinstance(event, OtherEvent):
+            self.health.ignored += 1
+            log.debug("Dahua event that is not a pass", lane=self.lane.id, what=event.what)
+        elif event is not None:
+            self.health.events += 1
+            self.lane.offer(event)
+
     async def _stream(self, http: httpx.AsyncClient) -> None:
         async with http.stream("GET", ATTACH) as response:
             response.raise_for_status()
@@ -143,6 +175,4 @@ class DahuaEventStream:
                 self.health.heard(plate=False)  # heartbeats keep the camera "heard"
                 events, buffer = split_events(buffer + chunk)
                 for data in events:
-                    if (event := self.event(data)) is not None:
-                        self.health.events += 1
-                        self.lane.offer(event)
+                    self._take(data)

@@ -12,11 +12,19 @@ seconds; without it the receive time is used.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, RawPush, images_from
+from edge.ingest.payload import (
+    PayloadError,
+    RawPush,
+    camera_time,
+    confidence,
+    epoch_time,
+    images_from,
+)
 from edge.plates import COLOR_WORDS, NormalisedPlate, PlateColor, normalise_plate
 
 _ENGLISH_COLORS = {
@@ -42,18 +50,22 @@ def parse_color(value: Any, plate: NormalisedPlate) -> PlateColor:
     raise PayloadError(f"unknown plate colour {value!r}")
 
 
+_UNIX_TEXT = re.compile(r"\s*\d{1,12}(\.\d*)?\s*", re.ASCII)
+
+
 def parse_time(value: Any, received: datetime) -> datetime:
-    if value is None or value == "":
-        return received
+    """ISO 8601 (an explicit offset wins; without one, wall-clock time in the site zone, which
+    ``received`` carries) or unix seconds (a true epoch); absent: ``received``. Raises
+    :class:`PayloadError` for anything else, NaN and out-of-range numbers included."""
+    if isinstance(value, str) and _UNIX_TEXT.fullmatch(value):
+        value = float(value)  # unix seconds as a string (Milesight sends numbers as strings)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, received.tzinfo)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise PayloadError(f"time {value!r} is not ISO 8601") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=received.tzinfo)
-    raise PayloadError("time must be an ISO 8601 string or unix seconds")
+        when = epoch_time(value, "time", received.tzinfo)
+    elif value is None or isinstance(value, str):
+        when = camera_time(value, "time", received.tzinfo)
+    else:
+        raise PayloadError("time must be an ISO 8601 string or unix seconds")
+    return when or received
 
 
 def parse_generic(raw: RawPush, received: datetime) -> PlateRead:
@@ -79,9 +91,6 @@ def parse_generic_data(data: Any, received: datetime) -> PlateRead:
     images = images_from(
         images_in, (("scene", ImageKind.SCENE), ("plate", ImageKind.PLATE)), "images."
     )
-    confidence = data.get("confidence")
-    if confidence is not None and not isinstance(confidence, int | float):
-        raise PayloadError("'confidence' must be a number")
     record_id = data.get("id")
     return PlateRead(
         plate=plate.text,
@@ -89,6 +98,6 @@ def parse_generic_data(data: Any, received: datetime) -> PlateRead:
         color=color,
         camera_time=when,
         images=images,
-        confidence=None if confidence is None else int(confidence),
-        vendor_id=None if record_id is None else str(record_id),
+        confidence=confidence(data.get("confidence"), "confidence"),
+        vendor_id=None if record_id is None else str(record_id)[:64],
     )

@@ -27,7 +27,7 @@ from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
-from edge.ingest.payload import PayloadError, RawPush, diagnostic
+from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.lane import Lane, LaneBusyError, LaneOutcome
 
@@ -59,23 +59,34 @@ def _json_reply(outcome: LaneOutcome, _reply: CameraReply | None, read: PlateRea
     )
 
 
-def _dahua_reply(_o: LaneOutcome, _r: CameraReply | None, _read: PlateRead) -> web.Response:
+def _dahua_ok() -> web.Response:
     return web.json_response({"Result": True})  # anything else and the camera re-sends
+
+
+def _dahua_reply(_o: LaneOutcome, _r: CameraReply | None, _read: PlateRead) -> web.Response:
+    return _dahua_ok()
+
+
+def _ok_reply() -> web.Response:
+    return web.json_response({"result": "ok", "pass": False})
 
 
 @dataclass(frozen=True, slots=True)
 class Vendor:
-    parse: Callable[[RawPush, datetime], PlateRead]
+    parse: Callable[[RawPush, datetime], PlateRead | OtherEvent]
     reply: Reply
     #: The camera takes barrier and LED commands from the reply (Vzenith and clones).
     commands_in_reply: bool = False
+    #: The answer to a message that is not a pass (a keep-alive, a non-motor snap): HTTP 200
+    #: in the form the camera expects, or it re-sends.
+    other_reply: Callable[[], web.Response] = _ok_reply
 
 
 VENDORS: dict[str, Vendor] = {
     "generic-push": Vendor(parse_generic, _json_reply),
     "vzenith-push": Vendor(parse_vzenith, _json_reply, commands_in_reply=True),
     "hikvision-push": Vendor(parse_hikvision, _json_reply),
-    "dahua-push": Vendor(parse_dahua, _dahua_reply),
+    "dahua-push": Vendor(parse_dahua, _dahua_reply, other_reply=_dahua_ok),
     "milesight-push": Vendor(parse_milesight, _json_reply),
 }
 
@@ -170,7 +181,7 @@ class PushReceiver:
         return web.json_response({"Response_AlarmGioIn": {"info": "ok"}, "used": used})
 
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
-        return web.json_response({"Result": True})
+        return _dahua_ok()
 
     async def dahua_tollgate(self, request: web.Request) -> web.Response:
         """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the
@@ -213,6 +224,11 @@ class PushReceiver:
             )
             lane.camera.rejected += 1
             return _error(400, str(exc))
+        if isinstance(read, OtherEvent):  # heard, answered, never a pass
+            lane.camera.heard(plate=False)
+            lane.camera.ignored += 1
+            log.debug("camera message that is not a pass", lane=lane.id, what=read.what)
+            return vendor.other_reply()
         lane.camera.heard()
         reply = CameraReply() if vendor.commands_in_reply else None
         event = PlateEvent(

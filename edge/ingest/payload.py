@@ -1,12 +1,15 @@
-"""Helpers shared by the push parsers: payload errors, base64 images, body decoding."""
+"""Helpers shared by the camera parsers: payload errors, events that are not passes, body
+decoding (byte-order marks, legacy charsets), checked numbers and times, base64 images."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge.events import Image, ImageKind
@@ -15,6 +18,15 @@ from edge.photos import is_jpeg
 
 class PayloadError(ValueError):
     """A camera payload that cannot be understood; answered with HTTP 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtherEvent:
+    """A camera message that is not a vehicle pass (a keep-alive, a video-loss alarm, a
+    non-motor snap): answered as the vendor expects, counted as the camera being heard, never
+    a pass. ``what`` names it for the debug log (e.g. ``"videoloss/inactive"``)."""
+
+    what: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +50,19 @@ def _has_two_byte_utf8_chars(text: str) -> bool:
     return _TWO_BYTE_UTF8.search(text) is not None
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def decode_text(body: bytes, charset: str | None = None) -> str:
-    """Decode a camera body: the declared charset, else UTF-8, else GB18030 (legacy firmware)."""
+    """Decode a camera body: the declared charset, else UTF-8, else GB18030 (legacy firmware).
+
+    A UTF-8 byte-order mark (some firmware and Windows tools write one) is dropped and makes
+    the body UTF-8 whatever the declared charset."""
+    if body.startswith(_BOM):
+        body, charset = body[len(_BOM) :], "utf-8"
     if charset:
         try:
-            return body.decode(charset)
+            return body.decode(charset).removeprefix("\ufeff")
         except (LookupError, UnicodeDecodeError):
             pass
     try:
@@ -64,13 +84,103 @@ def decode_text(body: bytes, charset: str | None = None) -> str:
 
 def decode_body(body: bytes, charset: str | None = None) -> Any:
     """Parse a JSON body (see :func:`decode_text` for the character set)."""
+    text = decode_text(body, charset)
     try:
-        return json.loads(decode_text(body, charset))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, 100,000 nested "["
+        raise PayloadError(f"body is not usable JSON: {str(exc)[:80]}") from None
 
 
-def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
+def number(value: Any, field: str, low: float, high: float) -> float | None:
+    """A number from a camera: JSON numbers and numeric strings (Milesight sends every number
+    as a string), finite and within ``[low, high]``; None when absent or empty.
+
+    Raises :class:`PayloadError` naming the field for anything else (``NaN``, ``Infinity``,
+    ``1e20``, ``true``, ``"abc"``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PayloadError(f"{field} must be a number")
+    try:
+        checked = float(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise PayloadError(f"{field} {str(value)[:40]!r} is not a number") from None
+    except OverflowError:  # an integer beyond any float
+        checked = math.inf
+    if not math.isfinite(checked) or not low <= checked <= high:
+        shown = f"{checked:.6g}" if not isinstance(value, str) else repr(value[:40])
+        raise PayloadError(f"{field} {shown} is out of range ({low:g} to {high:g})")
+    return checked
+
+
+def confidence(value: Any, field: str) -> int | None:
+    """A recognition confidence, 0-100 (checked as :func:`number`)."""
+    checked = number(value, field, 0, 100)
+    return None if checked is None else round(checked)
+
+
+#: Camera times outside these years are a broken clock or a broken field, never a pass.
+_EPOCH_LOW = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+_EPOCH_HIGH = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+
+
+def epoch_time(value: Any, field: str, zone: tzinfo | None) -> datetime | None:
+    """A true unix time (seconds, fractions allowed) as an aware time in ``zone``; None when
+    absent. Raises :class:`PayloadError` for NaN, infinities and years outside 2000-2099."""
+    seconds = number(value, field, _EPOCH_LOW, _EPOCH_HIGH)
+    return None if seconds is None else datetime.fromtimestamp(seconds, zone or UTC)
+
+
+def wall_clock_epoch(value: Any, field: str, zone: tzinfo | None) -> datetime | None:
+    """A "unix time" that is really the camera's wall clock counted as if it were UTC (Dahua's
+    ``UTC`` on many firmwares): its clock reading, taken in the site zone ``zone``."""
+    seconds = number(value, field, _EPOCH_LOW, _EPOCH_HIGH)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=zone)
+
+
+def camera_time(value: Any, field: str, zone: tzinfo | None) -> datetime | None:
+    """An ISO 8601 time from a camera (``T`` or a space between date and time): an explicit
+    offset wins; without one it is the camera's wall clock, read in the site zone ``zone``
+    (never the host's). None when absent; :class:`PayloadError` when unreadable."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{field} must be a date and time string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PayloadError(f"{field} {value[:40]!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    try:
+        seconds = parsed.timestamp()
+    except (OverflowError, ValueError):
+        seconds = math.nan
+    if not _EPOCH_LOW <= seconds <= _EPOCH_HIGH:
+        raise PayloadError(f"{field} {value[:40]!r} is out of range (years 2000 to 2099)")
+    return parsed
+
+
+def jpeg_images(data: bytes) -> list[bytes]:
+    """The JPEGs in ``data``: one, or several back to back (CP Plus/Dahua ``VehiclePic`` holds
+    the vehicle then the plate crop), split where an end-of-image marker is followed by a new
+    start-of-image."""
+    images, start = [], 0
+    while True:
+        end = data.find(b"\xff\xd9\xff\xd8\xff", start)
+        if end == -1:
+            images.append(data[start:])
+            return images
+        images.append(data[start : end + 2])
+        start = end + 2
+
+
+def b64_bytes(value: Any, field: str) -> bytes | None:
+    """The bytes of a base64 field (a ``data:`` URL prefix allowed); None when empty."""
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -78,9 +188,15 @@ def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
     if value.startswith("data:"):
         value = value.partition(",")[2]
     try:
-        data = base64.b64decode(value, validate=True)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise PayloadError(f"{field} is not valid base64") from None
+
+
+def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
+    data = b64_bytes(value, field)
+    if data is None:
+        return None
     if not is_jpeg(data):
         raise PayloadError(f"{field} is not a JPEG image")
     return Image(data, kind)
@@ -119,10 +235,13 @@ def diagnostic(message: bytes | str | dict[str, Any] | list[Any]) -> str:
     if isinstance(message, bytes):
         body = message
         try:
-            message = json.loads(decode_text(body))
-        except (PayloadError, ValueError):
+            message = decode_body(body)
+        except PayloadError:
             text = body[:RAW_LIMIT].decode("utf-8", "replace")
             return "".join(ch if ch.isprintable() or ch in "\r\n\t" else "\ufffd" for ch in text)
     if isinstance(message, str):
         return message[:RAW_LIMIT]
-    return json.dumps(_elide(message), ensure_ascii=False, default=str)[:RAW_LIMIT]
+    try:
+        return json.dumps(_elide(message), ensure_ascii=False, default=str)[:RAW_LIMIT]
+    except (RecursionError, ValueError):
+        return "<a message nested too deeply to keep>"

@@ -8,12 +8,13 @@ port (LED, voice) from the *reply* to its push, so the reply is built from the l
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from drivers.camera_reply import CameraReply
 from edge.events import ImageKind, PlateRead
-from edge.ingest.payload import PayloadError, RawPush, images_from
+from edge.ingest.payload import PayloadError, RawPush, epoch_time, images_from, number
+from edge.ingest.payload import confidence as checked_confidence
 from edge.plates import PlateColor, normalise_plate
 
 #: Vzenith ``colorType`` → spec §7.1 (Vzenith = spec + 1; 6 yellow-green NEV → new energy).
@@ -52,18 +53,19 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
         else (PlateColor.OTHER)
     )
     when = received
-    timeval = (plate_result.get("timeStamp") or {}).get("Timeval")
-    if isinstance(timeval, dict) and isinstance(timeval.get("sec"), int):
-        when = datetime.fromtimestamp(
-            timeval["sec"] + timeval.get("usec", 0) / 1e6, received.tzinfo
-        )
+    stamp = plate_result.get("timeStamp")
+    timeval = stamp.get("Timeval") if isinstance(stamp, dict) else None
+    if isinstance(timeval, dict) and timeval.get("sec") is not None:
+        # Timeval.sec is a true epoch (its dec* fields are the local wall clock).
+        usec = number(timeval.get("usec"), "Timeval.usec", 0, 999_999) or 0
+        when = epoch_time(timeval["sec"], "Timeval.sec", received.tzinfo) or received
+        when += timedelta(microseconds=usec)
     images = images_from(
         plate_result,
         (("imageFile", ImageKind.SCENE), ("imageFragmentFile", ImageKind.PLATE)),
         "PlateResult.",
     )
     plate_id = plate_result.get("plateid")
-    confidence = plate_result.get("confidence")
     outputs = plate_result.get("gioouts")
     opened = isinstance(outputs, list) and any(
         isinstance(o, dict) and o.get("ctrltype") in (1, 2) for o in outputs
@@ -74,7 +76,7 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
         color=color,
         camera_time=when,
         images=images,
-        confidence=confidence if isinstance(confidence, int) else None,
+        confidence=checked_confidence(plate_result.get("confidence"), "PlateResult.confidence"),
         vendor_id=None if plate_id is None else f"vz-{plate_id}",
         echo=plate_id,
         historical=plate_result.get("isoffline") == 1,

@@ -8,7 +8,9 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -24,7 +26,8 @@ class DahuaCameraSim(CameraApiSim):
     heartbeat: float = 0.2
     port: int = 0
     _guard: DigestGuard | None = None
-    _events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    _events: asyncio.Queue[dict[str, Any] | bytes] = field(default_factory=asyncio.Queue)
     _streams: set[web.StreamResponse] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -41,23 +44,33 @@ class DahuaCameraSim(CameraApiSim):
         await self._serve(app)
 
     def plate(self, plate: str, color: str = "Yellow", group: int | None = None) -> None:
-        """Report a vehicle on the stream(s)."""
+        """Report a vehicle on the stream(s), timed as current firmware does: ``RealUTC`` the
+        true epoch, ``LocaleTime`` and ``UTC`` the camera's wall clock (``zone``)."""
         now = time.time()
+        wall = datetime.fromtimestamp(now, self.zone).replace(tzinfo=UTC)
         self._events.put_nowait(
             {
+                "CommInfo": {"SnapCategory": "Motor"},
                 "Object": {"ObjectType": "Plate", "Text": plate, "Confidence": 90},
                 "TrafficCar": {
                     "PlateNumber": plate,
                     "PlateColor": color,
                     "Lane": 1,
                     "DrivingDirection": ["Approach", "", ""],
-                    "CapTime": now,
+                    "UTC": int(wall.timestamp()),
                 },
-                "UTC": int(now),
+                "LocaleTime": wall.strftime("%Y-%m-%d %H:%M:%S"),
+                "RealUTC": int(now),
+                "UTC": int(wall.timestamp()),
                 "UTCMS": int(now % 1 * 1000),
                 "GroupID": group if group is not None else int(now * 1000),
             }
         )
+
+    def send_raw(self, data: bytes) -> None:
+        """Put bytes on the stream(s) as they are (a capture from a real camera, with its own
+        multipart framing)."""
+        self._events.put_nowait(data)
 
     async def drop(self) -> None:
         """Cut every open stream, as a network hiccup would."""
@@ -79,7 +92,11 @@ class DahuaCameraSim(CameraApiSim):
                     data = await asyncio.wait_for(self._events.get(), self.heartbeat)
                 except TimeoutError:
                     body = "Heartbeat"
-                else:  # pretty-printed over several lines, as the cameras do
+                else:
+                    if isinstance(data, bytes):
+                        await stream.write(data)
+                        continue
+                    # pretty-printed over several lines, as the cameras do
                     body = "Code=TrafficJunction;action=Pulse;index=0;data=" + json.dumps(
                         data, ensure_ascii=False, indent=3
                     )
@@ -91,5 +108,7 @@ class DahuaCameraSim(CameraApiSim):
                     + part
                     + b"\r\n"
                 )
+        except ConnectionResetError:  # the daemon went away
+            return stream
         finally:
             self._streams.discard(stream)
