@@ -6,7 +6,8 @@ How the OPEN contact is pulsed depends on the board (``board``):
 - ``waveshare``: the board's "flash on" command (FC05 to coil ``0x0200 + channel`` with the
   on-time in 100 ms units), timed by the board's firmware; at each connection the channel's
   output mode is forced to normal (register ``0x1000 + channel`` = 0), because "linkage" mode
-  would wire the loop detector straight to the barrier;
+  would wire the loop detector straight to the barrier. That write is best-effort: firmware
+  that never answers it (no reply, no exception) is logged once and still gets its pulses;
 - ``eletechsup`` (and 485io RYN4xx): FC06 to command register ``channel + 1`` with ``0x06SS``
   = on for SS seconds, timed by the board;
 - ``plain``: any board with coils: coil on, wait, coil off, timed by the daemon (the off is
@@ -28,7 +29,7 @@ from typing import Literal
 import structlog
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 from pymodbus.pdu.bit_message import WriteSingleCoilRequest
 
@@ -160,13 +161,29 @@ class ModbusRelayBarrier:
         self.bus, self.channel, self.device_id = bus, channel, device_id
         self.pulse_ms, self.board, self.open_input = pulse_ms, board, open_input
         self.health = bus.health
+        self._mode_write_unanswered = False
         if board == "waveshare":
             bus.on_connect.append(self._normal_output_mode)
 
     async def _normal_output_mode(self, client: ModbusClient) -> None:
-        result = await client.write_register(
-            WAVESHARE_OUTPUT_MODE + self.channel, 0, device_id=self.device_id
-        )
+        """Best effort, at each connection: some firmware never answers this write (no reply,
+        no exception) although it pulses on command. Its timeout is logged once (per barrier)
+        and the pulse is sent all the same — a board that is really gone fails the pulse."""
+        try:
+            result = await client.write_register(
+                WAVESHARE_OUTPUT_MODE + self.channel, 0, device_id=self.device_id
+            )
+        except ModbusIOException as exc:  # no answer within the timeout
+            if not self._mode_write_unanswered:
+                self._mode_write_unanswered = True
+                log.warning(
+                    "the board did not answer the output-mode write (firmware that ignores "
+                    "it); pulses are sent all the same; check it is not in linkage mode",
+                    board=self.bus.name,
+                    channel=self.channel,
+                    error=str(exc),
+                )
+            return
         if result.isError():
             log.warning(
                 "the board did not take output mode 'normal'; check it is not in linkage mode",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pymodbus import FramerType
+from structlog.testing import capture_logs
 
 from drivers.base import Actuation, DriverUnavailableError
 from drivers.modbus_input import ModbusInputDetector
@@ -239,3 +240,64 @@ async def test_the_lane_opens_the_barrier_through_the_board(
         assert allowed.body["barrier"] == "opened"
         assert refused.body["barrier"] == "not-commanded"
         assert board.commands == [Command(5, 3, 1), Command(5, 3, 0)]
+
+
+@pytest.fixture
+async def silent_board() -> AsyncIterator[RelayBoardSim]:
+    """Firmware that ignores the output-mode write: no reply, no exception, no change."""
+    sim = RelayBoardSim(silent_output_mode=True)
+    await sim.start(free_port())
+    yield sim
+    await sim.stop()
+
+
+async def test_a_board_silent_on_the_mode_write_still_gets_its_pulse(
+    silent_board: RelayBoardSim,
+) -> None:
+    bus = ModbusBus(make_client("tcp", host="127.0.0.1", port=silent_board.port, timeout=0.2))
+    barrier = ModbusRelayBarrier(bus, board="waveshare", pulse_ms=700)
+    try:
+        with capture_logs() as logs:
+            await barrier.open(CTX)
+            await barrier.open(CTX)
+            bus.client.close()  # a new connection tries the mode write again, quietly
+            await barrier.open(CTX)
+        assert silent_board.openings >= 1
+        flashes = [c for c in silent_board.commands if c == Command(5, 0x0200, 7)]
+        assert len(flashes) == 3
+        mode_writes = [c for c in silent_board.commands if c == Command(6, 0x1000, 0)]
+        assert len(mode_writes) == 2
+        assert silent_board.output_modes == {}  # the firmware ignored it
+        warnings = [e for e in logs if e["log_level"] in ("warning", "error")]
+        assert [e["event"] for e in warnings] == [
+            "the board did not answer the output-mode write (firmware that ignores it); "
+            "pulses are sent all the same; check it is not in linkage mode"
+        ]
+        assert bus.health.connected
+        assert bus.health.commands == 3
+    finally:
+        bus.close()
+
+
+async def test_the_lane_opens_through_a_board_silent_on_the_mode_write(
+    tmp_path: Path, platform_sim: CityPlatformSim, silent_board: RelayBoardSim
+) -> None:
+    lane = {
+        **GENERIC_LANE,
+        "detector": {"driver": "none"},
+        "barrier": {"driver": "modbus-relay", "bus": "b", "board": "waveshare", "pulse_ms": 500},
+    }
+    cfg = make_config(
+        tmp_path,
+        platform_sim.base_url,
+        lanes=[lane],
+        modbus={"b": {"host": "127.0.0.1", "port": silent_board.port, "timeout_seconds": 0.3}},
+    )
+    async with running_daemon(cfg) as d:
+        cam = camera(d)
+        with capture_logs() as logs:
+            allowed = await cam.push("豫A12345")
+        await cam.aclose()
+        assert allowed.body["barrier"] == "opened"
+        assert silent_board.openings == 1
+        assert not [e for e in logs if e["event"] == "relay board unavailable"]

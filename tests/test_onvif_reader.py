@@ -155,6 +155,8 @@ def test_confidence_scales_to_a_percentage() -> None:
     assert OnvifPlateReader._confidence({"Likelihood": "96"}, hikvision) == 96
     assert OnvifPlateReader._confidence({"Likelihood": "n/a"}, hikvision) is None
     assert OnvifPlateReader._confidence({}, hikvision) is None
+    assert OnvifPlateReader._confidence({"Likelihood": "NaN"}, hikvision) is None
+    assert OnvifPlateReader._confidence({"Likelihood": "-Infinity"}, profile_m) is None
 
 
 async def test_events_without_a_picture_get_the_onvif_snapshot(

@@ -14,6 +14,7 @@ plate text names one. A ``PictureUri`` is fetched (Digest auth) while the platfo
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,8 @@ class OnvifPlateReader:
         try:
             value = float(items[mapping.confidence or ""]) * mapping.confidence_scale
         except (KeyError, ValueError):
+            return None
+        if not math.isfinite(value):  # "NaN", "Infinity": no confidence rather than a crash
             return None
         return max(0, min(100, round(value)))
 

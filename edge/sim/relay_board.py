@@ -4,6 +4,8 @@ The board is a pymodbus server (Modbus TCP, RTU over TCP, or RTU on a serial por
 what it was asked to do, in order, and acts on it as the real boards do: plain coil writes,
 Waveshare "flash on" pulses (FC05 to ``0x0200 + ch`` with the on-time in 100 ms units),
 Eletechsup ``0x06SS`` command registers and Waveshare output-mode registers (``0x1000 + ch``).
+With ``silent_output_mode`` it behaves like firmware that ignores output-mode writes: no
+reply, no exception, no change.
 
 Behind the ``open_channel`` relay sits a barrier: each time that relay closes, the arm rises
 and — if ``drive_through`` is set — a vehicle crosses the loop wired to discrete input
@@ -63,11 +65,13 @@ class RelayBoardSim:
     openings: int = 0
     output_modes: dict[int, int] = field(default_factory=dict)
     on_command: Callable[[Command], None] | None = None
+    silent_output_mode: bool = False
     relays: list[bool] = field(default_factory=lambda: [False] * _CHANNELS)
     inputs: list[bool] = field(default_factory=lambda: [False] * _CHANNELS)
     _server: ModbusTcpServer | ModbusSerialServer | None = None
     _task: asyncio.Task[None] | None = None
     _timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    _swallow: int = 0  # replies not to send
 
     # -- what the board does -------------------------------------------------------------
     def _set_relay(self, channel: int, on: bool) -> None:  # noqa: FBT001
@@ -112,7 +116,10 @@ class RelayBoardSim:
             value = pdu.registers[0]
             self._record(Command(6, pdu.address, value))
             if OUTPUT_MODE <= pdu.address < OUTPUT_MODE + 0x100:
-                self.output_modes[pdu.address - OUTPUT_MODE] = value
+                if self.silent_output_mode:
+                    self._swallow += 1
+                else:
+                    self.output_modes[pdu.address - OUTPUT_MODE] = value
             elif 1 <= pdu.address <= 8 and value >> 8 == 0x06:
                 self._pulse(pdu.address - 1, value & 0xFF)
 
@@ -120,6 +127,13 @@ class RelayBoardSim:
         if not sending:
             self._act(pdu)
         return pdu
+
+    def _packet(self, sending: bool, packet: bytes) -> bytes:  # noqa: FBT001 - pymodbus API
+        """The reply to a write the firmware ignores is never sent."""
+        if sending and self._swallow:
+            self._swallow -= 1
+            return b""
+        return packet
 
     # -- serving ---------------------------------------------------------------------------
     async def _answer(
@@ -156,6 +170,7 @@ class RelayBoardSim:
             framer=framer,
             address=("127.0.0.1", port),
             trace_pdu=self._trace,
+            trace_packet=self._packet,
             custom_pdu=[_RawCoilRequest],
         )
         self._task = asyncio.create_task(self._server.serve_forever())
@@ -177,6 +192,7 @@ class RelayBoardSim:
             port=str(path),
             baudrate=baudrate,
             trace_pdu=self._trace,
+            trace_packet=self._packet,
             custom_pdu=[_RawCoilRequest],
         )
         self._task = asyncio.create_task(self._server.serve_forever())
