@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,10 @@ from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualDisplay
 from edge.daemon import Daemon
+from edge.events import PlateRead
+from edge.ingest.hikvision import parse_hikvision
+from edge.ingest.milesight import parse_milesight
+from edge.ingest.payload import RawPush
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.jpeg import jpeg_label, sample_jpeg
 from edge.sim.platform import CityPlatformSim
@@ -484,3 +488,186 @@ async def test_dahua_push_non_motor_snap_is_answered_not_a_pass(
         assert (health.ignored, health.rejected) == (2, 0)
         assert health.last_event_at is not None
         assert await daemon.store.count_passes() == 0
+
+
+# -- kind 5: a camera clock that lies -------------------------------------------------------------
+
+
+async def test_a_camera_clock_off_by_hours_is_logged_once_and_the_receive_time_used(
+    host_in_new_york: None, tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane("hikvision-push")])
+    async with running_daemon(cfg) as daemon:
+        health = daemon.lanes["in-1"].camera
+
+        def alert(plate: str, when: datetime) -> bytes:
+            return (
+                "<EventNotificationAlert><eventType>ANPR</eventType>"
+                f"<dateTime>{when.isoformat(timespec='seconds')}</dateTime>"
+                f"<ANPR><licensePlate>{plate}</licensePlate></ANPR></EventNotificationAlert>"
+            ).encode()
+
+        # a camera on UTC without a zone in its time: 8 hours behind the site's clock
+        utc_wall = datetime.now(UTC).replace(tzinfo=None)
+        with capture_logs() as logs:
+            for plate in ("豫A10001", "豫B10002"):
+                before = time.time()
+                response = await post(daemon, alert(plate, utc_wall), "application/xml")
+                assert response.status_code == 200
+                row = await daemon.store.latest_pass("in-1")
+                assert row is not None
+                assert before - 1 <= row["camera_time"] <= time.time() + 1
+                assert row["camera_time"] == row["received_at"]
+            # its clock set right: its own time is used again, and that is logged once
+            right = datetime.now(SH) - timedelta(seconds=30)
+            response = await post(daemon, alert("豫C10003", right), "application/xml")
+            assert response.status_code == 200
+        row = await daemon.store.latest_pass("in-1")
+        assert row is not None
+        assert row["camera_time"] == int(right.timestamp())
+        events = [e["event"] for e in logs]
+        assert events.count("camera clock is off; using the receive time for its reads") == 1
+        assert events.count("camera clock agrees again") == 1
+        assert health.clock_off is False
+
+
+# -- issue 20: numbers from cameras ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "reason"),
+    [
+        ("generic-push", b'{"plate": "\\u8c6bA12345", "time": NaN}', "time nan is out of range"),
+        ("generic-push", b'{"plate": "\\u8c6bA12345", "time": 1e20}', "time 1e+20 is out of range"),
+        ("generic-push", b'{"plate": "\\u8c6bA12345", "confidence": Infinity}', "confidence inf"),
+        ("generic-push", b'{"plate": "\\u8c6bA12345", "confidence": 101}', "confidence 101"),
+        ("generic-push", b'{"plate": "\\u8c6bA12345", "time": -1e308}', "out of range"),
+        ("milesight-push", b'{"plate": "\\u8c6bA12345", "confidence": "NaN"}', "confidence 'NaN'"),
+        (
+            "vzenith-push",
+            b'{"AlarmInfoPlate": {"result": {"PlateResult": {"license": "\\u8c6bA12345",'
+            b' "timeStamp": {"Timeval": {"sec": 100000000000000000000}}}}}}',
+            "Timeval.sec",
+        ),
+        (
+            "dahua-push",
+            b'{"Picture": {"Plate": {"PlateNumber": "\\u8c6bA12345", "Confidence": -Infinity}}}',
+            "Plate.Confidence",
+        ),
+        (
+            "hikvision-push",
+            b"<EventNotificationAlert><ANPR><licensePlate>\xe8\xb1\xabA12345</licensePlate>"
+            b"<confidenceLevel>NaN</confidenceLevel></ANPR></EventNotificationAlert>",
+            "confidenceLevel",
+        ),
+        (
+            "hikvision-push",
+            b"<EventNotificationAlert><dateTime>9999-12-31T23:59:59-23:59</dateTime><ANPR>"
+            b"<licensePlate>\xe8\xb1\xabA12345</licensePlate></ANPR></EventNotificationAlert>",
+            "dateTime",
+        ),
+    ],
+)
+async def test_numbers_that_cannot_be_get_400_with_a_one_line_reason(
+    tmp_path: Path, platform_sim: CityPlatformSim, kind: str, body: bytes, reason: str
+) -> None:
+    async with site_daemon(tmp_path, platform_sim, lane(kind)) as daemon:
+        content_type = "application/xml" if body.startswith(b"<") else "application/json"
+        with capture_logs() as logs:
+            response = await post(daemon, body, content_type)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert reason in error
+        assert "\n" not in error
+        assert not [e for e in logs if e["log_level"] == "error"]
+        assert await daemon.store.count_passes() == 0
+        assert daemon.lanes["in-1"].camera.rejected == 1
+
+
+# -- kind 9: Milesight numbers as strings; Hikvision barrierGateCtrlType --------------------------
+
+
+async def test_milesight_numbers_as_strings(tmp_path: Path, platform_sim: CityPlatformSim) -> None:
+    async with site_daemon(tmp_path, platform_sim, lane("milesight-push")) as daemon:
+        body = {
+            "device": "Network Camera",
+            "time": "2026-11-30 17:40:00",
+            "time_msec": "120",
+            "plate": "豫A77777",
+            "confidence": "93",
+            "speed": "0",
+            "resolution_width": "1920",
+            "plate_color": "yellow",
+        }
+        response = await post(daemon, json.dumps(body).encode(), "application/json")
+        assert response.status_code == 200
+        row = await only_pass(daemon)
+        assert row["camera_time"] == at("2026-11-30T17:40:00+08:00")
+        raw = json.loads(row["raw"])
+        assert raw["confidence"] == "93"
+        read = parse_milesight(RawPush(json.dumps(body).encode()), datetime.now(SH))
+        assert isinstance(read, PlateRead)
+        assert read.confidence == 93
+        as_unix = parse_milesight(
+            RawPush(json.dumps({**body, "time": "1796031600"}).encode()), datetime.now(SH)
+        )
+        assert isinstance(as_unix, PlateRead)
+        assert as_unix.camera_time == datetime(2026, 11, 30, 17, 40, tzinfo=SH)
+
+
+GATE = "<barrierGateCtrlType>{}</barrierGateCtrlType>"
+LIVE, RESENT = "<alarmDataType>0</alarmDataType>", "<alarmDataType>1</alarmDataType>"
+
+
+@pytest.mark.parametrize(
+    ("anpr", "historical", "opened"),
+    [
+        # live records: HCNetSDK documents the flag only for historical data; a 0 there is the
+        # field's default, not "the camera opened"
+        ("<barrierGateCtrlType>0</barrierGateCtrlType>", False, None),
+        ("<barrierGateCtrlType>1</barrierGateCtrlType>", False, None),
+        (
+            "<alarmDataType>0</alarmDataType><barrierGateCtrlType>0</barrierGateCtrlType>",
+            False,
+            None,
+        ),
+        # historical records: 0 opened, 1 not opened, absent or other unknown
+        (
+            "<alarmDataType>1</alarmDataType><barrierGateCtrlType>0</barrierGateCtrlType>",
+            True,
+            True,
+        ),
+        (
+            "<alarmDataType>1</alarmDataType><barrierGateCtrlType>1</barrierGateCtrlType>",
+            True,
+            False,
+        ),
+        ("<alarmDataType>1</alarmDataType>", True, None),
+        (
+            "<alarmDataType>1</alarmDataType><barrierGateCtrlType>9</barrierGateCtrlType>",
+            True,
+            None,
+        ),
+    ],
+)
+def test_barrier_gate_ctrl_type(anpr: str, historical: bool, opened: bool | None) -> None:
+    xml = (
+        "<EventNotificationAlert><eventType>ANPR</eventType><ANPR>"
+        f"<licensePlate>豫A12345</licensePlate>{anpr}</ANPR></EventNotificationAlert>"
+    ).encode()
+    read = parse_hikvision(RawPush(xml, "application/xml"), datetime.now(SH))
+    assert isinstance(read, PlateRead)
+    assert (read.historical, read.camera_opened) == (historical, opened)
+
+
+async def test_a_resent_record_the_camera_opened_for(hik: Daemon) -> None:
+    xml = (
+        "<EventNotificationAlert><eventType>ANPR</eventType>"
+        "<dateTime>2026-11-30T06:00:00+08:00</dateTime><ANPR>"
+        "<licensePlate>豫A12345</licensePlate><alarmDataType>1</alarmDataType>"
+        "<barrierGateCtrlType>0</barrierGateCtrlType></ANPR></EventNotificationAlert>"
+    ).encode()
+    response = await post(hik, xml, "application/xml")
+    assert response.status_code == 200
+    row = await only_pass(hik)
+    assert (row["barrier"], row["reason_code"]) == ("camera", "camera-offline-open")

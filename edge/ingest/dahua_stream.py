@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ import httpx
 import structlog
 
 from edge.config import DahuaPullCamera
-from edge.events import PlateEvent
+from edge.events import PlateEvent, PlateRead
 from edge.ingest.dahua import dahua_color, mapping, non_motor
 from edge.ingest.payload import (
     OtherEvent,
@@ -77,7 +77,7 @@ def split_events(buffer: str) -> tuple[list[dict[str, Any]], str]:
     return events, buffer[-16:]  # keep a possible split "data={" marker
 
 
-def event_time(data: dict[str, Any], zone: ZoneInfo) -> datetime | None:
+def event_time(data: dict[str, Any], zone: tzinfo | None) -> datetime | None:
     """When the camera saw the vehicle, by the one rule for all vendors: ``RealUTC`` is a true
     epoch; ``LocaleTime`` is the camera's wall clock; ``UTC`` holds the wall clock counted as if
     it were UTC on many firmwares (and the true epoch on some older ones: the clock-skew check
@@ -86,6 +86,28 @@ def event_time(data: dict[str, Any], zone: ZoneInfo) -> datetime | None:
         epoch_time(data.get("RealUTC"), "RealUTC", zone)
         or camera_time(data.get("LocaleTime"), "LocaleTime", zone)
         or wall_clock_epoch(data.get("UTC"), "UTC", zone)
+    )
+
+
+def read_event(data: dict[str, Any], received: datetime) -> PlateRead | OtherEvent | None:
+    """One TrafficJunction event's ``data`` → a plate read; :class:`OtherEvent` for a
+    non-motor snap; None for an event without any plate field. ``received`` carries the site
+    zone. Raises :class:`PayloadError` for fields that cannot be (``UTC: NaN``)."""
+    car = mapping(data.get("TrafficCar"))
+    obj = mapping(data.get("Object"))
+    raw = car.get("PlateNumber") or (obj.get("Text") if obj.get("ObjectType") == "Plate" else None)
+    if non_motor(data, raw.strip() if isinstance(raw, str) else None):
+        return OtherEvent("non-motor snap")
+    if not isinstance(raw, str):
+        return None
+    group = data.get("GroupID")
+    plate = normalise_plate(raw)
+    return PlateRead(
+        plate=plate.text,
+        unreadable=plate.unreadable,
+        color=dahua_color(car.get("PlateColor")),
+        camera_time=event_time(data, received.tzinfo) or received,
+        vendor_id=f"dhp-{str(group)[:40]}" if group is not None else None,
     )
 
 
@@ -106,32 +128,22 @@ class DahuaEventStream:
         self._transport = transport
 
     def event(self, data: dict[str, Any]) -> PlateEvent | OtherEvent | None:
-        """A TrafficJunction event → a plate event; :class:`OtherEvent` for a non-motor snap;
-        None for an event without any plate field. Raises :class:`PayloadError` for numbers
-        that cannot be (``UTC: NaN``)."""
-        car = mapping(data.get("TrafficCar"))
-        obj = mapping(data.get("Object"))
-        raw = car.get("PlateNumber") or (
-            obj.get("Text") if obj.get("ObjectType") == "Plate" else None
-        )
-        if non_motor(data, raw.strip() if isinstance(raw, str) else None):
-            return OtherEvent("non-motor snap")
-        if not isinstance(raw, str):
-            return None
-        plate = normalise_plate(raw)
+        """A TrafficJunction event → a plate event (see :func:`read_event`)."""
         received = datetime.now(self.zone)
-        group = data.get("GroupID")
+        read = read_event(data, received)
+        if not isinstance(read, PlateRead):
+            return read
         return PlateEvent(
             lane_id=self.lane.id,
-            plate=plate.text,
-            unreadable=plate.unreadable,
-            color=dahua_color(car.get("PlateColor")),
-            camera_time=event_time(data, self.zone) or received,
+            plate=read.plate,
+            unreadable=read.unreadable,
+            color=read.color,
+            camera_time=read.camera_time,
             received_at=received,
             received_mono=time.monotonic(),
             source="dahua-pull",
             raw=diagnostic(data),
-            vendor_id=f"dhp-{str(group)[:40]}" if group is not None else None,
+            vendor_id=read.vendor_id,
         )
 
     async def run(self) -> None:

@@ -224,6 +224,10 @@ class PushReceiver:
             )
             lane.camera.rejected += 1
             return _error(400, str(exc))
+        except Exception:  # a parser bug: one JSON log record with the trace; the push refused
+            log.exception("camera payload could not be read", lane=lane.id, format=kind)
+            lane.camera.rejected += 1
+            return _error(400, "unreadable payload")
         if isinstance(read, OtherEvent):  # heard, answered, never a pass
             lane.camera.heard(plate=False)
             lane.camera.ignored += 1
