@@ -258,6 +258,7 @@ def b64(data: bytes) -> str:
 
 #: Plates far apart (no near-duplicates of each other).
 PLATES = ("豫A12345", "豫B67890", "豫C24680", "豫D13579", "豫E97531", "豫F86420")
+QUIET_PLATES = ("晋A11111", "晋B22222", "晋C33333", "晋D44444", "晋F55555")
 FAKE_JPEG = b"\xff\xd8\xff<!DOCTYPE html><html><body>router login</body></html>\xff\xd9"
 
 
@@ -492,6 +493,7 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
             await raw_post(port, path, body)
             return (time.perf_counter() - started) * 1000
 
+        quiet = [await timed("/push/in-2", {"plate": plate}) for plate in QUIET_PLATES]
         hostile, normal = [], []
         for n in range(5):
             long_plate = {"plate": "豫" + "A" * 100_000 + str(n)}
@@ -500,7 +502,12 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
             )
             hostile.append(bad)
             normal.append(good)
-        assert statistics.median(hostile) < 50, hostile
-        assert statistics.median(normal) < 50, normal
+        # Judged against a quiet push measured in the same run (coverage and a loaded CI
+        # machine slow every push alike): before the length check one such plate stalled the
+        # loop for 1-17 s. On a quiet machine all of these are well under 50 ms.
+        bound = 3 * statistics.median(quiet) + 20
+        assert statistics.median(hostile) < bound, (hostile, quiet)
+        assert statistics.median(normal) < bound, (normal, quiet)
+        assert max(hostile + normal) < 1000, (hostile, normal)
         passes = await daemon.store.search_passes(lane="in-1")
         assert all(len(row["plate"] or "") <= 20 for row in passes)  # never stored as a plate
