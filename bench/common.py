@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.config import Config
+from edge.config.model import Config
 
 
 def rss_mb() -> float:

@@ -22,18 +22,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import rss_mb, start_platform
-from edge.codes import ControlFlag, Direction, GateSignal
-from edge.decision import Decision
-from edge.forwarder import Forwarder
-from edge.link import LinkMonitor
-from edge.logsetup import setup_logging
-from edge.photos import PhotoStore
-from edge.plates import PlateColor
-from edge.platform.base import PassReport, PhotoReport, VerifyAnswer
-from edge.platform.city import CityPlatform
-from edge.serials import SerialAllocator
+from edge.domain.codes import ControlFlag, Direction, GateSignal
+from edge.domain.decision import Decision
+from edge.domain.plates import PlateColor
+from edge.domain.reports import PassReport, PhotoReport, VerifyAnswer
+from edge.domain.serials import SerialAllocator
+from edge.ledger.photos import PhotoStore
+from edge.ledger.store import NewPass, NewPhoto, Store
+from edge.ops.logsetup import setup_logging
 from edge.sim.jpeg import sample_jpeg
-from edge.store import NewPass, NewPhoto, Store
+from edge.uplink.breaker import LinkMonitor
+from edge.uplink.forwarder import Forwarder
+from edge.uplink.platform.city import CityPlatform
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -30,13 +30,13 @@ from bench.pusher import bench_plates
 from bench.relay import bench_relay
 from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
-from edge.events import PlateEvent
-from edge.lane import LaneOutcome
-from edge.logsetup import setup_logging
-from edge.photo_fit import fit_jpeg
-from edge.plates import PlateColor
-from edge.platform.base import VerifyAnswer
+from edge.domain.events import PlateEvent
+from edge.domain.plates import PlateColor
+from edge.domain.reports import VerifyAnswer
+from edge.gate.lane import LaneOutcome
+from edge.ops.logsetup import setup_logging
 from edge.sim.jpeg import sample_4k_frame
+from edge.uplink.photo_fit import fit_jpeg
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -12,9 +12,9 @@ from pathlib import Path
 from bench.common import bench_config, free_port, run_camera, start_platform
 from bench.pusher import bench_plates
 from edge.daemon import Daemon
-from edge.events import PlateEvent
-from edge.lane import LaneOutcome
-from edge.logsetup import setup_logging
+from edge.domain.events import PlateEvent
+from edge.gate.lane import LaneOutcome
+from edge.ops.logsetup import setup_logging
 from edge.sim.relay_board import Command, RelayBoardSim
 
 

@@ -16,40 +16,47 @@ from typing import Any, NoReturn
 
 import structlog
 
-from edge.activity import LaneActivity
-from edge.auth import Guard
-from edge.codes import GateSignal
-from edge.config import Config, DahuaPullCamera, MqttCamera, OnvifCamera, SerialCamera, load_config
-from edge.config_errors import ConfigError
-from edge.corrections import correct_pass
-from edge.devices import DeviceBuilder
-from edge.forwarder import Forwarder
+from edge.actions.corrections import correct_pass
+from edge.config.errors import ConfigError
+from edge.config.model import (
+    Config,
+    DahuaPullCamera,
+    MqttCamera,
+    OnvifCamera,
+    SerialCamera,
+    load_config,
+)
+from edge.domain.codes import GateSignal
+from edge.domain.plates import PlateColor
+from edge.gate.devices import DeviceBuilder
+from edge.gate.lane import Lane
 from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
 from edge.ingest.mqtt_reader import MqttPlateReader
 from edge.ingest.onvif_reader import OnvifPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
-from edge.journal import FallbackJournal, keep_ledger
-from edge.lane import Lane
-from edge.link import LinkMonitor
-from edge.metrics import Metrics
-from edge.monitor import BacklogMonitor
-from edge.photo_fit import PhotoCheck
-from edge.photo_web import PhotoListener, PhotoServer, PhotoSigner
-from edge.photos import PhotoStore, photo_url
-from edge.plans import ListBook, PlanBook
-from edge.plates import PlateColor
-from edge.platform.base import Platform
-from edge.platform.city import CityPlatform
-from edge.platform.province import ProvincePlatform
-from edge.platform.token import TokenClient
-from edge.retention import DiskState, Retention
-from edge.status_page import StatusPage
-from edge.store import LedgerUnwritableError, Store
-from edge.supervisor import Supervisor
-from edge.systemd import Notifier, feed_watchdog, watchdog_interval
-from edge.telemetry import Telemetry
-from edge.web import WebServer, web_limits
+from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.journal import FallbackJournal, keep_ledger
+from edge.ledger.photos import PhotoStore, photo_url
+from edge.ledger.retention import DiskState, Retention
+from edge.ledger.store import LedgerUnwritableError, Store
+from edge.mqtt.telemetry import Telemetry
+from edge.ops.metrics import Metrics
+from edge.ops.supervisor import Supervisor
+from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
+from edge.uplink.backlog import BacklogMonitor
+from edge.uplink.breaker import LinkMonitor
+from edge.uplink.forwarder import Forwarder
+from edge.uplink.lane_activity import LaneActivity
+from edge.uplink.photo_fit import PhotoCheck
+from edge.uplink.platform.base import Platform
+from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.province import ProvincePlatform
+from edge.uplink.platform.token import TokenClient
+from edge.web.auth import Guard
+from edge.web.photo_listener import PhotoListener, PhotoServer, PhotoSigner
+from edge.web.server import WebServer, web_limits
+from edge.web.status_page import StatusPage
 
 log = structlog.get_logger("edge.daemon")
 

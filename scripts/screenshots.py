@@ -15,12 +15,12 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from edge.auth import hash_password
-from edge.config import Config
+from edge.config.model import Config
 from edge.daemon import Daemon
-from edge.logsetup import setup_logging
+from edge.ops.logsetup import setup_logging
 from edge.sim.camera import CameraSim
 from edge.sim.platform import CityPlatformSim
+from edge.web.auth import hash_password
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from edge.logsetup import setup_logging
+from edge.ops.logsetup import setup_logging
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim

@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from edge.codes import Direction, GateSignal
-from edge.config import Config
+from edge.config.model import Config
 from edge.daemon import Daemon
-from edge.plates import PlateColor
-from edge.platform.base import PassReport
-from edge.platform.city import CityPlatform
-from edge.platform.province import ProvincePlatform
+from edge.domain.codes import Direction, GateSignal
+from edge.domain.plates import PlateColor
+from edge.domain.reports import PassReport
 from edge.sim.camera import CameraFormat, CameraSim
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
+from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.province import ProvincePlatform
 
 GENERIC_LANE: dict[str, Any] = {
     "id": "in-1",

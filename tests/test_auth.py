@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.auth import (
+from edge.cli.main import main
+from edge.config.model import load_config
+from edge.web.auth import (
     FIRST_DELAY_SECONDS,
     LOCKOUT_SECONDS,
     MAX_FAILURES,
@@ -18,8 +20,6 @@ from edge.auth import (
     verify_password,
     write_password_hash,
 )
-from edge.cli import main
-from edge.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 STORED = hash_password("correct horse battery")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from edge.camera_health import CameraHealth, check_silence, within_hours
+from edge.domain.camera_health import CameraHealth, check_silence, within_hours
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import camera, make_config, running_daemon
 

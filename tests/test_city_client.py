@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from edge.codes import ControlFlag
-from edge.plates import PlateColor
-from edge.platform.base import PhotoReport
-from edge.platform.city import CityPlatform
-from edge.platform.errors import (
+from edge.domain.codes import ControlFlag
+from edge.domain.plates import PlateColor
+from edge.domain.reports import PhotoReport
+from edge.sim.jpeg import jpeg_label, sample_jpeg
+from edge.sim.platform import CityPlatformSim, Fault
+from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
     PermanentError,
@@ -22,8 +24,6 @@ from edge.platform.errors import (
     PlatformUnavailableError,
     RetryableError,
 )
-from edge.sim.jpeg import jpeg_label, sample_jpeg
-from edge.sim.platform import CityPlatformSim, Fault
 from tests.helpers import REPORT, SH, WHEN, city_client
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from edge.config import load_config, parse_config
-from edge.config_errors import ConfigError, format_loc, locate_keys
+from edge.cli.main import main
+from edge.config.errors import ConfigError, format_loc, locate_keys
+from edge.config.model import load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 SECRET = "Sup3r-Secret-Passw0rd-That-Is-Far-Too-Long"

@@ -12,16 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.codes import ControlFlag
-from edge.plates import PlateColor
-from edge.platform.base import PhotoReport, VerifyAnswer
-from edge.platform.city import CityPlatform
-from edge.platform.errors import InvalidMessageError, build_message
-from edge.platform.province import ProvincePlatform
-from edge.platform.province_models import EnterExitRecord
+from edge.domain.codes import ControlFlag
+from edge.domain.plates import PlateColor
+from edge.domain.reports import PhotoReport, VerifyAnswer
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
+from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.errors import InvalidMessageError, build_message
+from edge.uplink.platform.province import ProvincePlatform
+from edge.uplink.platform.province_models import EnterExitRecord
 from tests.helpers import REPORT as BASE_REPORT
 from tests.helpers import WHEN, city_client, province_client
 
@@ -97,7 +97,7 @@ async def test_every_province_method_is_accepted(
     )
     second = replace(REPORT, serial="411002000101A261121080001", answer=None)
     await client.send_passes([REPORT, second])
-    from edge.platform.province_models import GoodsRecord
+    from edge.uplink.platform.province_models import GoodsRecord
 
     goods = GoodsRecord(
         serialNum=REPORT.serial,

@@ -9,9 +9,9 @@ from typing import Literal
 
 import pytest
 
-from edge.codes import ControlFlag
-from edge.decision import CachedAnswer, OfflineRules, decide
-from edge.platform.base import VerifyAnswer
+from edge.domain.codes import ControlFlag
+from edge.domain.decision import CachedAnswer, OfflineRules, decide
+from edge.domain.reports import VerifyAnswer
 
 CLEAR = VerifyAnswer(ControlFlag.CLEAR, "", "B", "6")
 CONTROLLED = VerifyAnswer(ControlFlag.CONTROLLED, "国四柴油 重污染管控", "B", "4")

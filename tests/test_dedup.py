@@ -1,5 +1,5 @@
-"""The in-memory duplicate index (edge.dedup): same plate within the window, a near plate only
-while the earlier pass is open, colour counts, O(length) keys, bounded memory."""
+"""The in-memory duplicate index (edge.domain.dedup): same plate within the window, a near
+plate only while the earlier pass is open, colour counts, O(length) keys, bounded memory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from edge.dedup import Deduplicator, Earlier, deletion_keys
-from edge.plates import PROVINCES, SPECIAL_SUFFIXES, within_one_edit
+from edge.domain.dedup import Deduplicator, Earlier, deletion_keys
+from edge.domain.plates import PROVINCES, SPECIAL_SUFFIXES, within_one_edit
 
 YELLOW, BLUE = "1", "0"
 

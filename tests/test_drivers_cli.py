@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from edge.cli import main
-from edge.config import Config
-from edge.drivers_cli import EXIT_FAILED, EXIT_UNTESTABLE, run_drivers_test
+from edge.cli.drivers import EXIT_FAILED, EXIT_UNTESTABLE, run_drivers_test
+from edge.cli.main import main
+from edge.config.model import Config
 from edge.sim.led_board import LedBoardSim
 from edge.sim.pty import VirtualSerialPort
 from edge.sim.relay_board import RelayBoardSim

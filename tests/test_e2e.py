@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from drivers import olm_led
 from drivers.virtual import VirtualBarrier, VirtualDisplay
 from edge.daemon import Daemon
-from edge.serials import is_valid_serial
+from edge.domain.serials import is_valid_serial
 from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -115,7 +115,7 @@ async def test_duplicate_read_makes_no_second_pass(
 
         await eventually(first_passed)
         # one character off after the first vehicle has passed: the next
-        # vehicle of a fleet, not a refined read (edge.dedup)
+        # vehicle of a fleet, not a refined read (edge.domain.dedup)
         other = await cam.push("豫A12346")
         await cam.aclose()
         assert first.body["duplicate"] is False

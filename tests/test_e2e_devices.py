@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.codes import GateSignal
+from edge.domain.codes import GateSignal
 from edge.sim.led_board import LedBoardSim
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.pty import VirtualSerialPort

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.photos import is_jpeg
+from edge.domain.jpeg import is_jpeg
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualDisplay
 from edge.daemon import Daemon
-from edge.events import PlateRead
+from edge.domain.events import PlateRead
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import RawPush

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from edge.daemon import Daemon
-from edge.forwarder import backoff_delay
 from edge.sim.platform import CityPlatformSim, Fault
 from edge.sim.province import ProvincePlatformSim
+from edge.uplink.forwarder import backoff_delay
 from tests.helpers import (
     camera,
     config_for,

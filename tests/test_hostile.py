@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from drivers.virtual import VirtualBarrier
-from edge.auth import hash_password
 from edge.daemon import Daemon
-from edge.events import PlateEvent
-from edge.lane import LaneOutcome
+from edge.domain.events import PlateEvent
+from edge.gate.lane import LaneOutcome
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
+from edge.web.auth import hash_password
 from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon, wait_records
 from tests.test_photo_fit import claiming, progressive
 

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.decision import Decision
-from edge.journal import FallbackJournal
+from edge.domain.decision import Decision
+from edge.ledger.journal import FallbackJournal
+from edge.ledger.store import NewPass, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
-from edge.store import NewPass, Store
 from tests.helpers import (
     VZENITH_LANE,
     camera,

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from drivers.camera_reply import CameraReply
-from edge.events import ImageKind
+from edge.domain.events import ImageKind
+from edge.domain.plates import PlateColor
 from edge.ingest.generic import parse_generic_data as parse_generic
 from edge.ingest.payload import RAW_LIMIT, PayloadError, RawPush, decode_body, diagnostic
 from edge.ingest.vzenith import parse_vzenith_data as parse_vzenith
 from edge.ingest.vzenith import vzenith_reply
-from edge.plates import PlateColor
 from edge.sim.jpeg import sample_jpeg
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from edge.codes import ControlFlag
-from edge.decision import Decision
-from edge.led_text import led_lines, unknown_placeholders
-from edge.plates import PlateColor
-from edge.platform.base import VerifyAnswer
+from edge.domain.codes import ControlFlag
+from edge.domain.decision import Decision
+from edge.domain.led_text import led_lines, unknown_placeholders
+from edge.domain.plates import PlateColor
+from edge.domain.reports import VerifyAnswer
 
 
 def test_open_lines_show_plate_emission_and_control() -> None:

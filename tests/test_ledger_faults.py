@@ -20,8 +20,8 @@ from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualBarrier, VirtualDisplay
 from edge.daemon import Daemon
+from edge.ledger.store import Store
 from edge.sim.platform import CityPlatformSim
-from edge.store import Store
 from tests.helpers import config_for, eventually, running_daemon
 
 RESTORED = "ledger file was deleted while running; restored from the open database"
@@ -238,9 +238,9 @@ async def test_fail_policy_open_lets_vehicles_through_and_journals_them(
 
 
 async def test_a_torn_journal_line_is_skipped_and_the_rest_merged(tmp_path: Path) -> None:
-    from edge.decision import guard_decided
-    from edge.journal import FallbackJournal
-    from edge.store import NewPass
+    from edge.domain.decision import guard_decided
+    from edge.ledger.journal import FallbackJournal
+    from edge.ledger.store import NewPass
 
     journal = FallbackJournal(tmp_path / "run" / "fallback.jsonl")
     decision = guard_decided(open_=True, reason="送货", operator="张三")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from edge.link import LinkFailure, LinkMonitor, classify
-from edge.platform.errors import (
+from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
+from edge.uplink.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
     PermanentError,

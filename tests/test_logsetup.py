@@ -10,7 +10,7 @@ import logging
 import pytest
 import structlog
 
-from edge.logsetup import setup_logging
+from edge.ops.logsetup import setup_logging
 
 
 def test_exceptions_are_one_json_record_with_the_trace_as_a_field(

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from edge.codes import GateSignal
-from edge.link import LinkFailure, LinkMonitor
-from edge.monitor import BacklogMonitor, SendRate
-from edge.store import Store
+from edge.domain.codes import GateSignal
+from edge.ledger.store import Store
+from edge.uplink.backlog import BacklogMonitor, SendRate
+from edge.uplink.breaker import LinkFailure, LinkMonitor
 from tests.test_store import PHOTO, new_pass
 
 

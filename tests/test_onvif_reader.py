@@ -14,11 +14,11 @@ import pytest
 import zeep.exceptions
 from onvif import ONVIFCamera
 
-from edge.config import ONVIF_TOPICS
+from edge.config.model import ONVIF_TOPICS
 from edge.daemon import Daemon
+from edge.domain.plates import PlateColor
+from edge.gate.lane import Lane
 from edge.ingest.onvif_reader import WSDL_DIR, OnvifPlateReader
-from edge.lane import Lane
-from edge.plates import PlateColor
 from edge.sim.jpeg import jpeg_label
 from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import CityPlatformSim

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from edge.config import load_config
+from edge.cli.main import main
+from edge.config.model import load_config
 from edge.sim.platform import CityPlatformSim, Fault
 from tests.helpers import camera, eventually, running_daemon, wait_records, write_config
 

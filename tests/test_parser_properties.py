@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.events import PlateRead
+from edge.domain.events import PlateRead
+from edge.domain.plates import PlateColor
 from edge.ingest.dahua import parse_dahua
 from edge.ingest.dahua_stream import read_event, split_events
 from edge.ingest.generic import parse_generic
@@ -22,7 +23,6 @@ from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith
-from edge.plates import PlateColor
 from edge.sim.camera import CameraSim
 
 CASES = Path(__file__).parent / "field_cases"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.codes import ControlFlag, Direction, GateSignal
-from edge.control_plan import ControlPlan
-from edge.decision import (
+from edge.domain.codes import ControlFlag, Direction, GateSignal
+from edge.domain.control_plan import ControlPlan
+from edge.domain.decision import (
     GATE_CRASH,
     CachedAnswer,
     Decision,
@@ -20,13 +20,14 @@ from edge.decision import (
     guard_decided,
     resolved_control,
 )
-from edge.forwarder import pass_report
-from edge.local_lists import ListEntry, LocalLists
-from edge.plates import PlateColor
-from edge.platform.base import Correction, Platform, VerifyAnswer
+from edge.domain.local_lists import ListEntry, LocalLists
+from edge.domain.plates import PlateColor
+from edge.domain.reports import Correction, VerifyAnswer
+from edge.ledger.store import NewPass, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
-from edge.store import NewPass, Store
+from edge.uplink.forwarder import pass_report
+from edge.uplink.platform.base import Platform
 from tests.helpers import SH, WHEN, city_client, province_client
 
 CLEAR = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="6", license_pk="PK00000001")

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.photo_fit import LIMIT, PhotoCheck, PhotoError, fit_jpeg, read_header
 from edge.sim.jpeg import sample_4k_frame, sample_jpeg
 from edge.sim.platform import CityPlatformSim
+from edge.uplink.photo_fit import LIMIT, PhotoCheck, PhotoError, fit_jpeg, read_header
 from tests.helpers import make_config, running_daemon, wait_records
 
 frame_4k = sample_4k_frame

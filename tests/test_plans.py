@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.cli import main
-from edge.config import load_config
-from edge.control_plan import ControlPlan
-from edge.figures import daily_figures
-from edge.plates import PlateColor
+from edge.cli.main import main
+from edge.config.model import load_config
+from edge.domain.control_plan import ControlPlan
+from edge.domain.plates import PlateColor
+from edge.ledger.figures import daily_figures
+from edge.ledger.store import Store
 from edge.sim.platform import CityPlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
-from edge.store import Store
 from tests.helpers import (
     GENERIC_LANE,
     camera,

@@ -1,4 +1,4 @@
-"""The plate grammar (edge.plates): normalisation, colour prefixes only where the rest is a
+"""The plate grammar (edge.domain.plates): normalisation, colour prefixes only where the rest is a
 whole plate, every province and special suffix, unreadable and unusual reads, and a
 property test of the whole grammar."""
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.plates import (
+from edge.domain.plates import (
     COLOR_WORDS,
     MAX_PLATE_LENGTH,
     MIN_PLATE_LENGTH,

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.codes import ControlFlag, Direction
-from edge.control_plan import ControlPlan, is_heavy
-from edge.decision import CachedAnswer, Decision, GateContext, OfflineRules, decide
-from edge.local_lists import ListEntry, LocalLists
-from edge.platform.base import VerifyAnswer
+from edge.domain.codes import ControlFlag, Direction
+from edge.domain.control_plan import ControlPlan, is_heavy
+from edge.domain.decision import CachedAnswer, Decision, GateContext, OfflineRules, decide
+from edge.domain.local_lists import ListEntry, LocalLists
+from edge.domain.reports import VerifyAnswer
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 OFFLINE = OfflineRules("cache", 3600, "deny")

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from edge.codes import ControlFlag, GateSignal
-from edge.plates import PlateColor
-from edge.platform.errors import (
+from edge.domain.codes import ControlFlag, GateSignal
+from edge.domain.plates import PlateColor
+from edge.sim.platform import Fault, SimVehicle
+from edge.sim.province import ProvincePlatformSim
+from edge.uplink.platform.errors import (
     InvalidReplyError,
     PermanentError,
     PlatformAuthError,
@@ -21,9 +23,7 @@ from edge.platform.errors import (
     PlatformUnavailableError,
     RetryableError,
 )
-from edge.platform.province import ProvincePlatform
-from edge.sim.platform import Fault, SimVehicle
-from edge.sim.province import ProvincePlatformSim
+from edge.uplink.platform.province import ProvincePlatform
 from tests.helpers import REPORT as BASE_REPORT
 from tests.helpers import province_client
 

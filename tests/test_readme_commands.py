@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.cli import main
+from edge.cli.main import main
 from edge.sim.camera import CameraSim
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import eventually, free_port, write_config
@@ -319,7 +319,7 @@ def hook(event, args):
     elif event == "socket.getaddrinfo":
         log.write(json.dumps(["resolve", str(args[0])]) + "\\n")
 sys.addaudithook(hook)
-from edge.cli import main
+from edge.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 from structlog.testing import capture_logs
 
-from edge.codes import GateSignal
-from edge.photos import PhotoStore
-from edge.retention import MB, Retention
+from edge.domain.codes import GateSignal
+from edge.ledger.photos import PhotoStore
+from edge.ledger.retention import MB, Retention
+from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim
-from edge.store import NewPhoto, Store
 from tests.helpers import camera, eventually, make_config, running_daemon
 from tests.test_store import new_pass
 

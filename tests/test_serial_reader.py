@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from edge.config import Config
+from edge.config.model import Config
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import GENERIC_LANE, config_data, eventually, make_config, running_daemon
 

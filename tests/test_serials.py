@@ -5,7 +5,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.serials import SerialAllocator, is_valid_serial, next_serial, serial_prefix, serial_time
+from edge.domain.serials import (
+    SerialAllocator,
+    is_valid_serial,
+    next_serial,
+    serial_prefix,
+    serial_time,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 21, 8, 30, 5, 700_000, tzinfo=SH)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from aiohttp import BasicAuth, web
 
-from edge.config import SnapshotConfig
+from edge.config.model import SnapshotConfig
+from edge.gate.camera_photos import SnapshotError, SnapshotSource, StreamGrabber
 from edge.sim.jpeg import jpeg_label, sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from edge.snapshot import SnapshotError, SnapshotSource, StreamGrabber
 from tests.helpers import GENERIC_LANE, camera, make_config, running_daemon, wait_records
 
 

@@ -17,8 +17,8 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from drivers.virtual import VirtualBarrier
-from edge.auth import hash_password
 from edge.sim.platform import CityPlatformSim, SimVehicle
+from edge.web.auth import hash_password
 from tests.helpers import GENERIC_LANE, camera, config_for, running_daemon
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
-from edge.lane import UNUSUAL_SHAPES
+from edge.gate.lane import UNUSUAL_SHAPES
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import GENERIC_LANE, camera, config_for, running_daemon
 from tests.test_status_page import browser  # noqa: F401 - the fixture

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.codes import ControlFlag, GateSignal
-from edge.decision import Decision
-from edge.platform.base import VerifyAnswer
-from edge.schema import MIGRATIONS
-from edge.serials import next_serial
-from edge.store import NewPass, NewPhoto, Store
+from edge.domain.codes import ControlFlag, GateSignal
+from edge.domain.decision import Decision
+from edge.domain.reports import VerifyAnswer
+from edge.domain.serials import next_serial
+from edge.ledger.schema import MIGRATIONS
+from edge.ledger.store import NewPass, NewPhoto, Store
 from tests.processes import Processes
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -167,7 +167,7 @@ import asyncio, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_store import new_pass
-from edge.store import Store
+from edge.ledger.store import Store
 
 async def main():
     store = await Store.open(Path({db!r}))

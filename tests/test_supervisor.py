@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from edge.supervisor import Supervisor
+from edge.ops.supervisor import Supervisor
 
 
 async def test_crashing_component_is_restarted() -> None:

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.config import load_config
+from edge.config.model import load_config
+from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.sim.platform import CityPlatformSim
-from edge.systemd import Notifier, feed_watchdog, watchdog_interval
 from tests.helpers import free_port, running_daemon, write_config
 from tests.processes import Processes
 

@@ -15,9 +15,9 @@ import aiomqtt
 import pytest
 
 from drivers.virtual import VirtualBarrier
+from edge.mqtt.telemetry import sign
 from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from edge.sim.platform import CityPlatformSim
-from edge.telemetry import sign
 from tests.helpers import camera, config_for, eventually, free_port, running_daemon, write_config
 from tests.processes import Processes
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.events import PlateRead
+from edge.domain.events import PlateRead
+from edge.domain.plates import PlateColor
 from edge.ingest.dahua import dahua_color
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.payload import PayloadError, RawPush
-from edge.plates import PlateColor
 from edge.sim.camera import CameraFormat
 from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim

@@ -14,7 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from edge.events import Image, ImageKind, PlateRead
+from edge.domain.events import Image, ImageKind, PlateRead
+from edge.domain.jpeg import is_jpeg
+from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.payload import (
     OtherEvent,
     PayloadError,
@@ -24,8 +26,6 @@ from edge.ingest.payload import (
     confidence,
     jpeg_images,
 )
-from edge.photos import is_jpeg
-from edge.plates import PlateColor, normalise_plate
 
 _COLORS = {
     "blue": PlateColor.BLUE,

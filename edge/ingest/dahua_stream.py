@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 
-from edge.config import DahuaPullCamera
-from edge.events import PlateEvent, PlateRead
+from edge.config.model import DahuaPullCamera
+from edge.domain.events import PlateEvent, PlateRead
+from edge.domain.plates import normalise_plate
+from edge.gate.lane import Lane
 from edge.ingest.dahua import dahua_color, mapping, non_motor
 from edge.ingest.payload import (
     OtherEvent,
@@ -27,8 +29,6 @@ from edge.ingest.payload import (
     wall_clock_epoch,
 )
 from edge.ingest.reconnect import keep_connected
-from edge.lane import Lane
-from edge.plates import normalise_plate
 
 log = structlog.get_logger("edge.ingest.dahua")
 

@@ -16,7 +16,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from edge.events import ImageKind, PlateRead
+from edge.domain.events import ImageKind, PlateRead
+from edge.domain.plates import NormalisedPlate, PlateColor, color_from_word, normalise_plate
 from edge.ingest.payload import (
     PayloadError,
     RawPush,
@@ -25,29 +26,15 @@ from edge.ingest.payload import (
     epoch_time,
     images_from,
 )
-from edge.plates import COLOR_WORDS, NormalisedPlate, PlateColor, normalise_plate
-
-_ENGLISH_COLORS = {
-    "blue": PlateColor.BLUE,
-    "yellow": PlateColor.YELLOW,
-    "white": PlateColor.WHITE,
-    "black": PlateColor.BLACK,
-    "green": PlateColor.NEW_ENERGY,
-    "other": PlateColor.OTHER,
-}
 
 
 def parse_color(value: Any, plate: NormalisedPlate) -> PlateColor:
     if value is None or value == "":
         return plate.color_hint or PlateColor.OTHER
-    text = str(value).strip().lower()
-    if text in {c.value for c in PlateColor}:
-        return PlateColor(text)
-    if text in _ENGLISH_COLORS:
-        return _ENGLISH_COLORS[text]
-    if text in COLOR_WORDS:
-        return COLOR_WORDS[text]
-    raise PayloadError(f"unknown plate colour {value!r}")
+    color = color_from_word(str(value))
+    if color is None:
+        raise PayloadError(f"unknown plate colour {value!r}")
+    return color
 
 
 _UNIX_TEXT = re.compile(r"\s*\d{1,12}(\.\d*)?\s*", re.ASCII)

@@ -27,7 +27,9 @@ from xml.etree.ElementTree import Element, ParseError, SubElement
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from edge.events import Image, ImageKind, PlateRead
+from edge.domain.events import Image, ImageKind, PlateRead
+from edge.domain.jpeg import is_jpeg
+from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.payload import (
     OtherEvent,
     PayloadError,
@@ -37,8 +39,6 @@ from edge.ingest.payload import (
     decode_body,
     decode_text,
 )
-from edge.photos import is_jpeg
-from edge.plates import PlateColor, normalise_plate
 
 #: ISAPI ``plateColor`` strings → spec §7.1.
 HIKVISION_COLORS: dict[str, PlateColor] = {

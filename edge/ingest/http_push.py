@@ -21,15 +21,15 @@ from aiohttp import web
 
 from drivers.camera_reply import CameraReply
 from drivers.contact_detectors import CameraInputDetector
-from edge.config import LaneConfig, PushCamera, VzenithPushCamera
-from edge.events import PlateEvent, PlateRead, ReadTicket
+from edge.config.model import LaneConfig, PushCamera, VzenithPushCamera
+from edge.domain.events import PlateEvent, PlateRead, ReadTicket
+from edge.gate.lane import Lane, LaneBusyError, LaneOutcome
 from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
-from edge.lane import Lane, LaneBusyError, LaneOutcome
 
 log = structlog.get_logger("edge.ingest")
 

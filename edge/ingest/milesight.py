@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge.events import ImageKind, PlateRead
+from edge.domain.events import ImageKind, PlateRead
+from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.generic import parse_color, parse_time
 from edge.ingest.payload import PayloadError, RawPush, confidence, images_from
-from edge.plates import PlateColor, normalise_plate
 
 
 def parse_milesight(raw: RawPush, received: datetime) -> PlateRead:

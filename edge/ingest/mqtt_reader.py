@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import structlog
 
-from edge.config import MqttCamera
-from edge.events import PlateEvent
+from edge.config.model import MqttCamera
+from edge.domain.events import PlateEvent
+from edge.gate.lane import Lane
 from edge.ingest.generic import parse_generic
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import PayloadError, RawPush, diagnostic
 from edge.ingest.reconnect import keep_connected
 from edge.ingest.vzenith import parse_vzenith
-from edge.lane import Lane
 
 log = structlog.get_logger("edge.ingest.mqtt")
 

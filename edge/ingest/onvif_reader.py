@@ -29,14 +29,14 @@ import zeep.exceptions
 from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFError
 
-from edge.config import OnvifCamera, OnvifTopic
-from edge.events import PlateEvent
+from edge.config.model import OnvifCamera, OnvifTopic
+from edge.domain.events import PlateEvent
+from edge.domain.jpeg import is_jpeg
+from edge.domain.plates import normalise_plate
+from edge.gate.lane import Lane
 from edge.ingest.generic import parse_color
 from edge.ingest.payload import diagnostic
 from edge.ingest.reconnect import keep_connected
-from edge.lane import Lane
-from edge.photos import is_jpeg
-from edge.plates import normalise_plate
 
 log = structlog.get_logger("edge.ingest.onvif")
 

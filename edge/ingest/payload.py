@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from edge.events import Image, ImageKind
-from edge.photos import is_jpeg
+from edge.domain.events import Image, ImageKind
+from edge.domain.jpeg import is_jpeg
 
 
 class PayloadError(ValueError):

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from edge.camera_health import CameraHealth
+from edge.domain.camera_health import CameraHealth
 
 log = structlog.get_logger("edge.ingest")
 

@@ -16,13 +16,13 @@ import serial
 import structlog
 from serial_asyncio_fast import open_serial_connection
 
-from edge.config import SerialCamera
-from edge.events import PlateEvent
+from edge.config.model import SerialCamera
+from edge.domain.events import PlateEvent
+from edge.domain.plates import PlateColor, normalise_plate
+from edge.gate.lane import Lane
 from edge.ingest.generic import parse_color
 from edge.ingest.payload import PayloadError
 from edge.ingest.reconnect import keep_connected
-from edge.lane import Lane
-from edge.plates import PlateColor, normalise_plate
 
 log = structlog.get_logger("edge.ingest.serial")
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drivers.camera_reply import CameraReply
-from edge.events import ImageKind, PlateRead
+from edge.domain.events import ImageKind, PlateRead
+from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.payload import PayloadError, RawPush, epoch_time, images_from, number
 from edge.ingest.payload import confidence as checked_confidence
-from edge.plates import PlateColor, normalise_plate
 
 #: Vzenith ``colorType`` → spec §7.1 (Vzenith = spec + 1; 6 yellow-green NEV → new energy).
 VZENITH_COLORS: dict[int, PlateColor] = {

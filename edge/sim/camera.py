@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
-from edge.plates import COLOR_NAMES, PlateColor
+from edge.domain.plates import COLOR_NAMES, PlateColor
 from edge.sim.jpeg import sample_jpeg
 
 CameraFormat = Literal["generic", "vzenith", "hikvision", "dahua", "milesight"]

@@ -23,11 +23,10 @@ from typing import Literal
 
 from drivers import olm_led
 from drivers.virtual import VirtualBarrier
-from edge.auth import hash_password
-from edge.config import parse_config
+from edge.config.model import parse_config
 from edge.daemon import Daemon
-from edge.logsetup import setup_logging
-from edge.plates import PlateColor
+from edge.domain.plates import PlateColor
+from edge.ops.logsetup import setup_logging
 from edge.sim import DemoCamera
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
 from edge.sim.dahua_camera import DahuaCameraSim
@@ -36,6 +35,7 @@ from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from edge.sim.pty import VirtualSerialPort
+from edge.web.auth import hash_password
 
 PlatformMode = Literal["city", "province"]
 

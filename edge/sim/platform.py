@@ -35,8 +35,10 @@ import structlog
 from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
-from edge.photos import is_jpeg
-from edge.platform.city_models import (
+from edge.domain.jpeg import is_jpeg
+from edge.sim.http_server import SimHttpServer
+from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
+from edge.uplink.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
     PATH_GET,
@@ -44,8 +46,6 @@ from edge.platform.city_models import (
     TIME_FORMAT,
     TOKEN_LIFETIME_SECONDS,
 )
-from edge.sim.http_server import SimHttpServer
-from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
 
 log = structlog.get_logger("edge.sim.platform")
 

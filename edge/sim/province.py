@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.platform.province_models import AUTH_TIME_FORMAT, DATE_FORMATS
 from edge.sim.platform import PhotoArrival, PlatformSim, SimVehicle
 from edge.sim.spec_check import PROVINCE, real_time, serial_agrees, violations
+from edge.uplink.platform.province_models import AUTH_TIME_FORMAT, DATE_FORMATS
 
 METHODS = (
     "GetAuthorizationOrg",

@@ -1,6 +1,6 @@
 """The simulators' own check of incoming messages, written from the spec's field tables.
 
-Deliberately independent of the client's pydantic models (``edge.platform.*_models``): a
+Deliberately independent of the client's pydantic models (``edge.uplink.platform.*_models``): a
 contract test then checks our client against the spec as a strict platform reads it, not
 against itself. Each rule: maximum length, required or not, and an allowed set or pattern.
 Unknown fields are violations too.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge.codes import VEHICLE_TYPES
+from edge.domain.codes import VEHICLE_TYPES
 
 COLORS = frozenset("012345")
 STAGES = frozenset("01234567DX")

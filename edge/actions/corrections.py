@@ -1,0 +1,70 @@
+"""A guard corrects a misread plate after the fact. The correction is kept beside the pass
+(the pass itself is never rewritten: it is what was recorded and reported at the time) with the
+reviewer's name, and reported in province mode with CheckFeedbackReport — the values before
+and after, the vehicle codes after taken from the platform's answer for the corrected plate —
+once the pass's own record has gone. The city API has no such message: the correction stays
+in the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from edge.config.model import Config
+from edge.domain.plates import PlateColor, escape_read, normalise_plate
+from edge.domain.reports import VerifyAnswer
+from edge.ledger.store import Store
+from edge.uplink.platform.base import Platform
+from edge.uplink.platform.errors import PlatformError
+
+log = structlog.get_logger("edge.actions.corrections")
+
+VERIFY_SECONDS = 5.0
+
+
+async def correct_pass(
+    cfg: Config,
+    store: Store,
+    platform: Platform,
+    serial: str,
+    *,
+    plate: str,
+    color: PlateColor,
+    reviewer: str,
+) -> int:
+    """Record (and queue the report of) a correction; raises KeyError for an unknown pass."""
+    if not reviewer.strip():
+        raise ValueError("a correction needs the reviewer's name")
+    row = await store.find_pass(serial)
+    if row is None:
+        raise KeyError(serial)
+    corrected = normalise_plate(plate, colour_prefix=True).text
+    if corrected is None:
+        raise ValueError(f"{escape_read(plate)!r} is not a plate")
+    secret = cfg.lane(row["lane_id"]).gate_secret_code
+    answer: VerifyAnswer | None = None
+    try:
+        async with asyncio.timeout(VERIFY_SECONDS):
+            answer = await platform.verify(
+                corrected, color, gate_secret_code=secret.get_secret_value() if secret else ""
+            )
+    except (PlatformError, TimeoutError) as exc:
+        log.warning("corrected plate not verified; its codes are sent empty", error=str(exc))
+    correction_id = await store.add_correction(
+        row["id"],
+        corrected,
+        color.value,
+        answer,
+        reviewer.strip(),
+        forward=platform.reports_corrections,
+    )
+    log.info(
+        "pass corrected",
+        serial=serial,
+        before=row["plate"],
+        after=corrected,
+        reviewer=reviewer,
+        reported=platform.reports_corrections,
+    )
+    return correction_id

@@ -1,0 +1,394 @@
+"""The ``edge`` command: run the daemon, check a config, run the demo or a simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from edge.config.errors import ConfigError, env_overrides, format_loc, locate_keys
+from edge.config.model import Config, load_config, placeholder_warnings
+from edge.ops.logsetup import setup_logging
+from edge.sim import DEMO_CAMERAS
+
+EXIT_CONFIG = 2
+
+
+def _config_option(*parsers: argparse.ArgumentParser) -> None:
+    """``--config`` on a command and on each of its actions, so that both ``edge plan --config
+    c list`` and ``edge plan list --config c`` work; :func:`main` checks it was given."""
+    for parser in parsers:
+        parser.add_argument(
+            "--config", type=Path, default=argparse.SUPPRESS, help="the config file (required)"
+        )
+        parser.set_defaults(needs_config=True)
+
+
+def iso_time(text: str) -> str:
+    """An ISO time as typed (site time without an offset); argparse reports anything else
+    as an error naming the option, with exit status 2."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, site time)"
+        ) from None
+    return text
+
+
+def iso_date(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return text
+
+
+def _load(path: Path) -> object:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load(args.file)
+    if cfg is None:
+        return EXIT_CONFIG
+
+    assert isinstance(cfg, Config)
+    print(f"{args.file}: OK — {len(cfg.lanes)} lane(s), platform mode {cfg.platform.mode}")
+    for lane in cfg.lanes:
+        print(
+            f"  {lane.id}: gate {lane.gate_code} {lane.direction}, camera {lane.camera.kind}, "
+            f"barrier {lane.barrier.driver}, LED {lane.led.driver}, "
+            f"detector {lane.detector.driver}"
+        )
+    lines = locate_keys(args.file.read_text("utf-8"))
+    for issue in placeholder_warnings(cfg):
+        print(f"  warning: {issue.with_line(lines, env_overrides(os.environ))}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.daemon import Daemon, run_until_signalled  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    setup_logging(cfg.logging.level, cfg.logging.format, zone=cfg.site.zone)
+    for issue in placeholder_warnings(cfg):
+        structlog.get_logger().warning(
+            "config warning", key=format_loc(issue.loc), why=issue.message
+        )
+    asyncio.run(run_until_signalled(Daemon(cfg), args.config))
+    return 0
+
+
+def _with_config(
+    args: argparse.Namespace,
+    run: Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]],
+) -> int:
+    """Load ``--config`` (errors to stderr, exit 2) and run ``run`` on it."""
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    return asyncio.run(run(cfg, args))
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from edge.cli.outbox import run_outbox  # noqa: PLC0415
+
+    return _with_config(args, run_outbox)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from edge.cli.plans import run_plan  # noqa: PLC0415
+
+    return _with_config(args, run_plan)
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    import getpass  # noqa: PLC0415
+
+    from edge.web.auth import MIN_PASSWORD, hash_password, write_password_hash  # noqa: PLC0415
+
+    if _load(args.config) is None:
+        return EXIT_CONFIG
+    password = getpass.getpass("new password for the status page: ")
+    if len(password) < MIN_PASSWORD:
+        print(f"use at least {MIN_PASSWORD} characters", file=sys.stderr)
+        return EXIT_CONFIG
+    if getpass.getpass("again: ") != password:
+        print("the two entries differ", file=sys.stderr)
+        return EXIT_CONFIG
+    write_password_hash(args.config, hash_password(password))
+    print(f"password set in {args.config} ([web] password_hash); restart the service")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from edge.cli.lists import run_list  # noqa: PLC0415
+
+    return _with_config(args, run_list)
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    from edge.cli.correct import run_correct  # noqa: PLC0415
+
+    return _with_config(args, run_correct)
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from edge.cli.figures import print_figures  # noqa: PLC0415
+
+    return _with_config(args, print_figures)
+
+
+def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The lists, corrections and figures commands."""
+    lists = sub.add_parser("list", help="the gate's in-plant, allow and deny lists")
+    lists_sub = lists.add_subparsers(dest="action", required=True)
+    add = lists_sub.add_parser("add", help="put a plate on a list")
+    add.add_argument("--plate", required=True)
+    add.add_argument("--kind", choices=["in-plant", "allow", "deny"], required=True)
+    add.add_argument("--reason", default="", help="shown on the LED and recorded")
+    add.add_argument("--until", type=iso_time, help="expiry, ISO time")
+    remove = lists_sub.add_parser("remove", help="take an entry off its list")
+    remove.add_argument("id", type=int)
+    show = lists_sub.add_parser("show", help="every entry in force")
+    _config_option(lists, add, remove, show)
+    lists.set_defaults(func=cmd_list)
+    correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
+    _config_option(correct)
+    correct.add_argument("serial")
+    correct.add_argument("--plate", required=True)
+    correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
+    correct.add_argument("--reviewer", required=True)
+    correct.set_defaults(func=cmd_correct)
+    figures = sub.add_parser("figures", help="a day's figures per lane and in total")
+    _config_option(figures)
+    figures.add_argument("--date", type=iso_date, help="YYYY-MM-DD (default: today)")
+    figures.set_defaults(func=cmd_figures)
+
+
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser("plan", help="start, schedule, close and list control plans")
+    plan_sub = plan.add_subparsers(dest="action", required=True)
+    start = plan_sub.add_parser("start", help="start (or schedule) a control plan")
+    start.add_argument("--name", required=True)
+    start.add_argument("--strategy", type=int, choices=range(1, 8), required=True, help="§7.20")
+    start.add_argument("--level", type=int, choices=range(1, 5), default=1, help="§7.18")
+    start.add_argument("--area", type=int, choices=(1, 2), default=1, help="§7.19")
+    start.add_argument("--start", type=iso_time, help="ISO time (default: now)")
+    start.add_argument("--end", type=iso_time, help="expected end, ISO time")
+    start.add_argument("--baseline", type=int, default=0, help="heavy entries on a normal day")
+    change = plan_sub.add_parser("change", help="change an open plan")
+    change.add_argument("id", type=int)
+    change.add_argument("--strategy", type=int, choices=range(1, 8))
+    change.add_argument("--level", type=int, choices=range(1, 5))
+    change.add_argument("--area", type=int, choices=(1, 2))
+    change.add_argument("--end", type=iso_time, help="expected end, ISO time")
+    change.add_argument("--baseline", type=int)
+    close = plan_sub.add_parser("close", help="close a plan")
+    close.add_argument("id", type=int)
+    listing = plan_sub.add_parser("list", help="the plans of the config and of the gate")
+    _config_option(plan, start, change, close, listing)
+    plan.set_defaults(func=cmd_plan)
+
+
+def cmd_drivers_test(args: argparse.Namespace) -> int:
+    from edge.cli.drivers import run_drivers_test  # noqa: PLC0415
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    assert isinstance(cfg, Config)
+    if args.lane not in {lane.id for lane in cfg.lanes}:
+        known = ", ".join(lane.id for lane in cfg.lanes)
+        print(f"--lane: no lane {args.lane!r} in {args.config} (lanes: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging("warning", "console")
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run_drivers_test(cfg, args))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.sim.demo import run_demo  # noqa: PLC0415
+    from edge.sim.mqtt_broker import BrokerMissingError  # noqa: PLC0415
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed, args.platform))
+    except BrokerMissingError as exc:
+        print(f"the MQTT demo needs a broker: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def cmd_sim_platform(args: argparse.Namespace) -> int:
+    from edge.sim.platform import CityPlatformSim, PlatformSim, load_vehicles  # noqa: PLC0415
+    from edge.sim.province import ProvincePlatformSim  # noqa: PLC0415
+
+    setup_logging("info", "console")
+    sim: PlatformSim = (
+        ProvincePlatformSim(username=args.username, password=args.password)
+        if args.mode == "province"
+        else CityPlatformSim(organ=args.organ, username=args.username, password=args.password)
+    )
+    if args.vehicles is not None:
+        sim.vehicles = load_vehicles(args.vehicles)
+    sim.delay = args.delay
+
+    async def serve() -> None:
+        await sim.start(args.host, args.port)
+        print(f"simulated {args.mode} platform at {sim.base_url} (stats: /sim/stats)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
+
+
+def cmd_sim_relay_board(args: argparse.Namespace) -> int:
+    from edge.sim.devices_sim import serve_relay_board  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_relay_board(args.port, args.rtu, args.device_id))
+    return 0
+
+
+def cmd_sim_led_board(args: argparse.Namespace) -> int:
+    from edge.sim.devices_sim import serve_led_board  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_led_board(args.protocol, args.serial, args.tcp))
+    return 0
+
+
+def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    drivers = sub.add_parser("drivers", help="check a lane's barrier, LED and detector wiring")
+    drivers_sub = drivers.add_subparsers(dest="what", required=True)
+    test = drivers_sub.add_parser("test", help="send one command to a lane's device")
+    _config_option(test)
+    test.add_argument("--lane", required=True)
+    test_sub = test.add_subparsers(dest="action", required=True)
+    test_sub.add_parser("barrier-open", help="pulse the barrier's OPEN contact")
+    test_sub.add_parser("barrier-state", help="read the arm's limit switch")
+    led = test_sub.add_parser("led", help="show text on the LED ('|' separates lines)")
+    led.add_argument("text")
+    watch = test_sub.add_parser("watch-detector", help="print the loop detector's changes")
+    watch.add_argument("--seconds", type=float, default=60.0)
+    test.set_defaults(func=cmd_drivers_test)
+
+
+def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("sim", help="run a simulator on its own")
+    sim_sub = sim.add_subparsers(dest="simulator", required=True)
+    platform = sim_sub.add_parser("platform", help="a simulated city or province platform")
+    platform.add_argument("--mode", choices=["city", "province"], default="city")
+    platform.add_argument("--vehicles", type=Path, help="vehicle table (.csv or .toml)")
+    platform.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    platform.add_argument("--host", default="127.0.0.1")
+    platform.add_argument("--port", type=int, default=8080)
+    platform.add_argument("--organ", default="4110020001")
+    platform.add_argument("--username", default="gate01")
+    platform.add_argument("--password", default="sim-password")
+    platform.set_defaults(func=cmd_sim_platform)
+    relay = sim_sub.add_parser("relay-board", help="a Modbus relay board with a barrier and loop")
+    relay.add_argument("--port", type=int, default=1502, help="Modbus TCP port on 127.0.0.1")
+    relay.add_argument(
+        "--rtu", type=Path, help="serve Modbus RTU on a virtual serial port at this path instead"
+    )
+    relay.add_argument("--device-id", type=int, default=1)
+    relay.set_defaults(func=cmd_sim_relay_board)
+    led = sim_sub.add_parser("led-board", help="an LED board that prints what it would show")
+    led.add_argument("--protocol", choices=["olm", "onbon", "text"], default="olm")
+    where = led.add_mutually_exclusive_group(required=True)
+    where.add_argument("--serial", type=Path, help="a virtual serial port at this path")
+    where.add_argument("--tcp", type=int, help="listen on this TCP port of 127.0.0.1")
+    led.set_defaults(func=cmd_sim_led_board)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="edge-gate gate controller")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    _config_option(run)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_check_config)
+
+    outbox = sub.add_parser("outbox", help="what waits to be forwarded; send dead letters again")
+    outbox_sub = outbox.add_subparsers(dest="action", required=True)
+    listing = outbox_sub.add_parser("list", help="counts, and entries (dead letters by default)")
+    listing.add_argument(
+        "--state", choices=["dead", "pending", "held", "sent", "all"], default="dead"
+    )
+    listing.add_argument("--limit", type=int, default=50)
+    show = outbox_sub.add_parser("show", help="one pass and its outbox entries")
+    show.add_argument("serial")
+    retry = outbox_sub.add_parser("retry", help="send dead letters again (all, or the ids)")
+    retry.add_argument("ids", type=int, nargs="*")
+    _config_option(outbox, listing, show, retry)
+    outbox.set_defaults(func=cmd_outbox)
+
+    _add_drivers(sub)
+    _add_plan(sub)
+    _add_gate_records(sub)
+    setpw = sub.add_parser("set-password", help="set the status page's password (hashed)")
+    _config_option(setpw)
+    setpw.set_defaults(func=cmd_set_password)
+
+    demo = sub.add_parser("demo", help="run the daemon against the built-in simulators")
+    demo.add_argument("--trucks", type=int, default=None, help="stop after N trucks")
+    demo.add_argument("--interval", type=float, default=1.5, help="seconds between trucks")
+    demo.add_argument(
+        "--camera",
+        choices=DEMO_CAMERAS,
+        default="vzenith",
+        help="the entrance camera's push format",
+    )
+    demo.add_argument("--platform", choices=["city", "province"], default="city")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    _add_sim(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "needs_config", False) and getattr(args, "config", None) is None:
+        names = (args.command, getattr(args, "what", None), getattr(args, "action", None))
+        words = " ".join(name for name in names if name)
+        parser.exit(EXIT_CONFIG, f"edge {words}: error: the following arguments are required: "
+                    "--config\n")  # fmt: skip
+    # One-off commands: library warnings (and ours) to stderr, readable; `edge run`, the demo
+    # and the simulators set up their own log.
+    setup_logging("warning", "console", stream=sys.stderr)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

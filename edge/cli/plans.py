@@ -1,0 +1,117 @@
+"""``edge plan start|close|list``: a technician (or the enterprise's environment officer) starts,
+schedules and closes a heavy-pollution control plan at the gate. Works beside a running
+daemon, which picks a change up within a few seconds (``edge.ledger.books.REFRESH_SECONDS``)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import datetime
+
+from edge.config.model import Config
+from edge.domain.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
+from edge.ledger.books import PlanBook, local_time, plan_from_config
+from edge.ledger.store import Store, ledger_exists
+
+
+def _when(text: str | None, cfg: Config) -> datetime | None:
+    return None if text is None else local_time(text, cfg.site.zone)
+
+
+def _show(ts: float | None, cfg: Config) -> str:
+    return datetime.fromtimestamp(ts, cfg.site.zone).strftime("%Y-%m-%d %H:%M") if ts else "—"
+
+
+def _list_config_plans(cfg: Config) -> int:
+    for configured in cfg.control_plans:
+        p = plan_from_config(configured, cfg.site.zone)
+        print(f"   config  {p.name}: strategy {p.strategy}, from {p.start} to {p.end}")
+    return len(cfg.control_plans)
+
+
+def _bad_end(args: argparse.Namespace, cfg: Config) -> str | None:
+    """Why ``--end`` cannot be (already past, or before ``--start``), or None."""
+    end = _when(args.end, cfg)
+    if end is None:
+        return None
+    start = _when(getattr(args, "start", None), cfg) or datetime.now(cfg.site.zone)
+    if end <= datetime.now(cfg.site.zone):
+        return f"--end: {args.end} is already past"
+    if end <= start:
+        return f"--end: {args.end} is not after --start {args.start}"
+    return None
+
+
+async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
+    if args.action == "list" and not ledger_exists(cfg.storage.database):
+        if not _list_config_plans(cfg):
+            print("none")
+        return 0
+    if args.action in ("start", "change") and (why := _bad_end(args, cfg)):
+        print(why, file=sys.stderr)
+        return 2
+    store = await Store.open(cfg.storage.database)
+    try:
+        if args.action == "start":
+            plan = ControlPlan(
+                name=args.name,
+                strategy=args.strategy,
+                level=args.level,
+                area=args.area,
+                start=_when(args.start, cfg) or datetime.now(cfg.site.zone),
+                end=_when(args.end, cfg),
+                baseline_heavy_entries=args.baseline,
+            )
+            plan_id = await store.add_plan(plan, by=getpass.getuser())
+            print(f"plan {plan_id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
+        elif args.action == "change":
+            end = _when(args.end, cfg)
+            changes = {
+                key: value
+                for key, value in (
+                    ("strategy", args.strategy),
+                    ("level", args.level),
+                    ("area", args.area),
+                    ("baseline", args.baseline),
+                    ("ends_at", end.timestamp() if end else None),
+                )
+                if value is not None
+            }
+            if not await store.change_plan(args.id, **changes):
+                print(f"no open plan {args.id} (or nothing to change)")
+                return 1
+            print(f"plan {args.id} changed: {', '.join(changes)}")
+        elif args.action == "close":
+            if not await store.close_plan(args.id):
+                print(f"no open plan {args.id}")
+                return 1
+            print(f"plan {args.id} closed")
+        else:
+            await _list_plans(store, cfg)
+    finally:
+        await store.close()
+    return 0
+
+
+async def _list_plans(store: Store, cfg: Config) -> None:
+    configured = _list_config_plans(cfg)
+    now = datetime.now(cfg.site.zone)
+    book = PlanBook(store, cfg.control_plans, cfg.site.zone)
+    active = await book.active(now)
+    if active is not None and active.quota is not None:
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = await store.count_codes_since("quota", midnight.timestamp(), "in")
+        print(f"   quota today: {used} of {active.quota} heavy entries used, "
+              f"{max(0, active.quota - used)} left / 今日剩余配额")  # fmt: skip
+    rows = await store.plans()
+    if not configured and not rows:
+        print("none")
+    for row in rows:
+        state = "closed" if row["closed_at"] else "open"
+        print(
+            f"{row['id']:>6}  {state:<6}  {row['name']}: {LEVEL_NAMES.get(row['level'])}"
+            f" 策略{row['strategy']} {STRATEGY_NAMES[row['strategy']]}, "
+            f"{_show(row['starts_at'], cfg)} → {_show(row['ends_at'], cfg)}"
+            f" (by {row['created_by']})"
+        )

@@ -1,0 +1,885 @@
+"""The one configuration model: a TOML file a field technician edits, plus ``EDGE_…`` overrides.
+
+Environment variables override the file, nested keys joined by ``__``; use this to keep the
+platform password out of the file: ``EDGE_PLATFORM__PASSWORD=…``. Unknown keys are errors
+(a typo must not silently fall back to a default). Relative paths are relative to the file.
+Errors are raised as :class:`ConfigError`, which lists every problem with its key path and
+line; see :mod:`edge.config.errors`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from edge.config.errors import (
+    ConfigError,
+    ConfigIssue,
+    env_overrides,
+    issues_from_validation,
+    locate_keys,
+)
+from edge.domain.led_text import PLACEHOLDERS, unknown_placeholders
+from edge.domain.plates import color_from_word, normalise_plate
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SiteConfig(_Section):
+    enterprise_code: str = Field(pattern=r"^\d{10}$", description="企业编号 §6.2")
+    enterprise_name: str = Field(min_length=1, max_length=150, description="企业名称")
+    timezone: str = "Asia/Shanghai"
+    #: When trucks come: a camera silent this long in these hours raises an alarm.
+    operating_hours: str = Field(
+        default="06:00-22:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$", description="作业时段"
+    )
+    camera_silent_minutes: float = Field(default=60, gt=0)
+    #: A camera's time further than this from the daemon's clock is not trusted: logged once
+    #: per camera, and the receive time is used for the serial number and the record.
+    camera_clock_max_skew_seconds: float = Field(default=300, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Shanghai')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class PlatformConfig(_Section):
+    mode: Literal["city", "province"] = "city"
+    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="平台地址")
+    username: str = Field(min_length=1, max_length=32)
+    password: SecretStr = Field(max_length=32)
+    # city (§4.1)
+    organ: str = Field(
+        default="", max_length=32, description="组织机构编码, assigned by the centre"
+    )
+    photo_upload: Literal["multipart", "base64"] = "multipart"
+    # province (§4.2)
+    org_secret_code: SecretStr | None = Field(default=None, max_length=32)
+    company_secret_code: SecretStr | None = Field(default=None, max_length=32)
+    path_template: str = "{base}/{method}"
+    date_format: Literal["yyMMddHHmmss", "yyyyMMddHHmm"] = "yyMMddHHmmss"
+    # both
+    verify_deadline_seconds: float = Field(default=1.5, gt=0, le=4)
+    request_timeout_seconds: Seconds = 10.0
+    token_refresh_margin_seconds: float = Field(default=300, ge=0, lt=7200)
+    clock_max_offset_seconds: Seconds = 30.0
+    stamp_corrected_time: bool = False
+    breaker_failures: int = Field(default=3, ge=1, le=100)
+    breaker_probe_seconds: Seconds = 5.0
+
+    @field_validator("path_template")
+    @classmethod
+    def _template_fields(cls, value: str) -> str:
+        if "{method}" not in value:
+            raise ValueError("must contain {method}, e.g. '{base}/{method}'")
+        try:
+            value.format(base="", method="")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {base} and {method} may be used") from None
+        return value
+
+
+class DecisionConfig(_Section):
+    duplicate_window_seconds: float = Field(default=60, ge=0)
+    #: A vehicle without a type (§7.7) is heavy from this gross vehicle mass on.
+    heavy_gvm_kg: float = Field(default=12000, gt=0)
+    offline_policy: Literal["allow", "deny", "cache"] = "cache"
+    offline_cache_ttl_hours: Seconds = 24.0
+    offline_cache_miss: Literal["allow", "deny"] = "deny"
+    #: A read older than this when its turn comes (or when its verdict is ready) is recorded
+    #: as stale and never moves the barrier; the LED asks the driver to wait for the guard.
+    max_read_age_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: Reads waiting at one lane at most; a camera's push beyond it is answered 503 (not
+    #: recorded: the camera sends it again). A guard's override always gets in.
+    lane_queue_size: int = Field(default=32, ge=1, le=10_000)
+
+
+class ListedPlate(_Section):
+    plate: str = Field(min_length=2, max_length=16)
+    reason: str = Field(default="", max_length=32, description="shown on the LED and recorded")
+    until: datetime | None = Field(default=None, description="expiry, e.g. 2026-12-31T00:00:00")
+
+    @field_validator("plate")
+    @classmethod
+    def _a_plate(cls, value: str) -> str:
+        """The plate grammar of every source (README, *Plate grammar*), normalised."""
+        plate = normalise_plate(value, colour_prefix=True).text
+        if plate is None:
+            raise ValueError("not a plate (README: plate grammar)")
+        return plate
+
+
+class ListsConfig(_Section):
+    """The gate's own lists: in-plant vehicles (always allowed, still recorded), allow and deny
+    lists; a plate on several lists: deny, then in-plant, then allow."""
+
+    in_plant: list[ListedPlate] = []
+    allow: list[ListedPlate] = []
+    deny: list[ListedPlate] = []
+
+
+class ControlPlanConfig(_Section):
+    """A heavy-pollution control plan defined (and scheduled) by the technician."""
+
+    name: str = Field(min_length=1, max_length=64)
+    strategy: int = Field(ge=1, le=7, description="§7.20 管控策略")
+    level: int = Field(default=1, ge=1, le=4, description="§7.18 管控等级")
+    area: int = Field(default=1, ge=1, le=2, description="§7.19 管控区域")
+    start: datetime
+    end: datetime | None = None
+    baseline_heavy_entries: int = Field(default=0, ge=0)
+
+
+#: Source addresses or networks ("10.1.2.30", "10.1.2.0/24"); an empty list allows any.
+Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+class PushCamera(_Section):
+    """A camera that POSTs its plates to ``/push/<lane id>``."""
+
+    kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
+    token: SecretStr | None = None
+    #: Pushes to this lane are taken only from these addresses (the camera's); empty: any.
+    allow_from: Networks = []
+    reply_deadline_seconds: float = Field(default=3.0, gt=0, le=30)
+    #: Dahua ITSAPI posts to fixed paths; its SnapInfo.DeviceID tells which lane it is.
+    device_id: str | None = None
+
+
+#: Default serial plate pattern: a provincial character, a letter, 4-6 letters/digits, and an
+#: optional trailing character (学, 挂, 警…); a colour word before it is understood too.
+SERIAL_PLATE_PATTERN = (
+    r"(?P<plate>(?:黄绿|[蓝黄白黑绿])?[\u4e00-\u9fa5][A-Z][A-Z0-9]{4,6}[\u4e00-\u9fa5]?)"
+)
+
+
+class SerialCamera(_Section):
+    """A camera or recogniser that prints plates on RS-232/485 (one read per line)."""
+
+    kind: Literal["serial"]
+    port: str = Field(min_length=1, description="e.g. /dev/ttyUSB0")
+    baudrate: int = Field(default=9600, gt=0)
+    encoding: Literal["gbk", "gb18030", "utf-8", "ascii"] = "gbk"
+    #: A regular expression with a named group ``plate`` (and optionally ``color``).
+    pattern: str = SERIAL_PLATE_PATTERN
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "plate" not in groups:
+            raise ValueError("the pattern needs a named group (?P<plate>...)")
+        return value
+
+
+class MqttCamera(_Section):
+    """A camera that publishes its plates to an MQTT broker."""
+
+    kind: Literal["mqtt"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=1883, gt=0, le=65535)
+    topic: str = Field(min_length=1, description="e.g. cameras/gate1/plates (wildcards allowed)")
+    #: The payload format: the generic JSON, Vzenith AlarmInfoPlate, or Milesight JSON.
+    format: Literal["generic", "vzenith", "milesight"] = "generic"
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class DahuaPullCamera(_Section):
+    """A Dahua ITC camera whose events the daemon pulls (``eventManager.cgi`` attach stream)."""
+
+    kind: Literal["dahua-pull"]
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="相机地址")
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class OnvifTopic(_Section):
+    """Where a camera's ONVIF event carries the plate: the topic (its end is enough) and the
+    names of the items (Data, then Source, then inside ElementItems) holding each field."""
+
+    topic: str = Field(min_length=1)
+    plate: str = "PlateNumber"
+    confidence: str | None = "Likelihood"
+    #: Multiply the confidence by this to get a percentage (the spec's 0-1 → 100).
+    confidence_scale: float = Field(default=1.0, gt=0)
+    picture: str | None = "PictureUri"
+
+
+#: The plate topics seen in the field (research/onvif.md §4); a new camera is one more entry.
+ONVIF_TOPICS = [
+    OnvifTopic(topic="tns1:RuleEngine/VehicleDetector/tnshik:Vehicle"),  # Hikvision
+    OnvifTopic(topic="tns1:RuleEngine/LicensePlateDetector/LicensePlate"),  # Milesight
+    OnvifTopic(  # ONVIF Profile M
+        topic="tns1:RuleEngine/Recognition/LicensePlate", confidence_scale=100, picture="ImageURI"
+    ),
+    OnvifTopic(topic="ALPV.AllPlates", plate="text", confidence=None, picture=None),  # Axis
+    OnvifTopic(topic="tnsaxis:CameraApplicationPlatform/LPR", plate="text", confidence=None),
+]
+
+
+class OnvifCamera(_Section):
+    """A camera whose plate events the daemon pulls over ONVIF (PullPoint subscription)."""
+
+    kind: Literal["onvif"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=80, gt=0, le=65535)
+    username: str = Field(min_length=1)
+    password: SecretStr
+    #: ONVIF events carry no plate colour: this one is used unless the plate text names one.
+    color: str = "yellow"
+    subscription_seconds: float = Field(default=600, ge=60, le=3600)
+    pull_timeout_seconds: float = Field(default=30, ge=1, le=60)
+    topics: list[OnvifTopic] = Field(default_factory=lambda: list(ONVIF_TOPICS), min_length=1)
+
+    @field_validator("color")
+    @classmethod
+    def _known_color(cls, value: str) -> str:
+        if color_from_word(value) is None:
+            raise ValueError(f"unknown plate colour {value!r} (e.g. 'yellow', '黄', 'blue')")
+        return value
+
+
+class VzenithPushCamera(_Section):
+    kind: Literal["vzenith-push"]
+    token: SecretStr | None = None
+    allow_from: Networks = []
+    reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
+    #: A heartbeat / comet poll is held this long waiting for a command to deliver (a guard's
+    #: manual open, an LED message); under the camera's 5 s HTTP timeout.
+    comet_hold_seconds: float = Field(default=3.0, ge=0, lt=5)
+
+
+CameraConfig = Annotated[
+    PushCamera | VzenithPushCamera | SerialCamera | MqttCamera | DahuaPullCamera | OnvifCamera,
+    Field(discriminator="kind"),
+]
+
+
+def _hex_bytes(value: str) -> str:
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise ValueError("not hex bytes; write them like 'EB 01 43 00'") from None
+    if not data:
+        raise ValueError("must not be empty")
+    return value
+
+
+HexBytes = Annotated[str, AfterValidator(_hex_bytes)]
+SerialPort = Annotated[
+    str, Field(min_length=1, description="a device (/dev/ttyUSB0) or socket://host:port")
+]
+
+
+class ModbusBusConfig(_Section):
+    """A Modbus line: one relay board (or several on one RS-485 pair), named in [modbus.<name>]
+    and used by barriers and detectors with ``bus = "<name>"``."""
+
+    #: "tcp": Modbus TCP; "rtu-over-tcp": RTU frames through a serial server or a Waveshare POE
+    #: board (port 4196); "rtu": an RS-485 adapter on this PC (``serial_port``).
+    transport: Literal["tcp", "rtu-over-tcp", "rtu"] = "tcp"
+    host: str = ""
+    port: int = Field(default=502, gt=0, le=65535)
+    serial_port: str = ""
+    #: Boards ship at 9600 8N1; pymodbus would otherwise use 19200.
+    baudrate: int = Field(default=9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+
+
+class VirtualBarrierConfig(_Section):
+    driver: Literal["virtual"]
+
+
+class CameraRelayBarrierConfig(_Section):
+    driver: Literal["camera-relay"]
+    channel: int = Field(default=0, ge=0, le=3)
+    pulse_ms: int = Field(default=500, ge=100, le=600_000)
+
+
+class ModbusRelayBarrierConfig(_Section):
+    """A relay board channel wired to the barrier's OPEN contact."""
+
+    driver: Literal["modbus-relay"]
+    bus: str = Field(min_length=1, description="a [modbus.<name>] section")
+    device_id: int = Field(default=1, ge=0, le=255, description="boards ship with 1, 254 or 255")
+    channel: int = Field(default=0, ge=0, le=31)
+    pulse_ms: int = Field(default=500, ge=100, le=60_000)
+    #: "waveshare": board-timed flash pulse; "eletechsup": board-timed 0x06SS command
+    #: (also 485io RYN4xx); "plain": coil on, wait, off.
+    board: Literal["plain", "waveshare", "eletechsup"] = "plain"
+    #: Discrete input wired to the arm's "open" limit switch, if any.
+    open_input: int | None = Field(default=None, ge=0, le=31)
+
+
+class SerialCommandBarrierConfig(_Section):
+    """A barrier controller that takes a command frame on a serial line."""
+
+    driver: Literal["serial-command"]
+    port: SerialPort
+    baudrate: int = Field(default=9600, gt=0)
+    open: HexBytes = Field(description="the 'open' frame, without the check byte(s)")
+    check: Literal["none", "xor", "sum8", "modbus-crc"] = "none"
+    ack: HexBytes | None = None
+    ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
+
+
+class HikvisionBarrierConfig(_Section):
+    """The barrier wired to a Hikvision ANPR camera, opened through its ISAPI."""
+
+    driver: Literal["hikvision-isapi"]
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="相机地址")
+    username: str = Field(min_length=1)
+    password: SecretStr
+    channel: int = Field(default=1, ge=1, le=8)
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+
+
+BarrierConfig = Annotated[
+    VirtualBarrierConfig
+    | CameraRelayBarrierConfig
+    | ModbusRelayBarrierConfig
+    | SerialCommandBarrierConfig
+    | HikvisionBarrierConfig,
+    Field(discriminator="driver"),
+]
+
+
+class NoDisplayConfig(_Section):
+    driver: Literal["none"]
+
+
+class VirtualDisplayConfig(_Section):
+    driver: Literal["virtual"]
+
+
+class _LedBoard(_Section):
+    """What every LED controller needs: where its bytes go and the panel size."""
+
+    #: "camera": through the camera's transparent RS-485 port (vzenith-push cameras);
+    #: "serial": the board's own RS-485 adapter or TCP port (``port``).
+    transport: Literal["camera", "serial"] = "camera"
+    channel: int = Field(default=0, ge=0, le=1, description="camera serial port (transport camera)")
+    port: str = ""
+    baudrate: int = Field(default=9600, gt=0)
+    encoding: Literal["gbk", "gb18030", "utf-8"] = "gbk"
+    #: Panel size in lines and half-width characters (a Chinese character is 2).
+    lines: int = Field(default=4, ge=1, le=16)
+    width: int = Field(default=16, ge=2, le=256)
+    overflow: Literal["scroll", "truncate"] = "scroll"
+
+
+class OlmDisplayConfig(_LedBoard):
+    """The "00 64 FF FF" LED + voice board."""
+
+    driver: Literal["olm"]
+    voice: bool = False
+    seconds: int = Field(default=5, ge=1, le=255)
+
+
+class OnbonDisplayConfig(_LedBoard):
+    """Onbon 仰邦 BX-5 / BX-6 (TCP port 5005: port = "socket://<ip>:5005")."""
+
+    driver: Literal["onbon"]
+    address: int = Field(default=1, ge=1, le=0xFFFE)
+
+
+class TextDisplayConfig(_LedBoard):
+    """A board that prints what it receives; each line is ``template`` with {line} and {text}."""
+
+    driver: Literal["text"]
+    template: str = "{text}\r\n"
+
+    @field_validator("template")
+    @classmethod
+    def _template_fields(cls, value: str) -> str:
+        try:
+            value.format(line=1, text="")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {line} and {text} may be used") from None
+        return value
+
+
+DisplayConfig = Annotated[
+    NoDisplayConfig
+    | VirtualDisplayConfig
+    | OlmDisplayConfig
+    | OnbonDisplayConfig
+    | TextDisplayConfig,
+    Field(discriminator="driver"),
+]
+
+
+class NoDetectorConfig(_Section):
+    driver: Literal["none"]
+
+
+class VirtualDetectorConfig(_Section):
+    driver: Literal["virtual"]
+    pass_after_seconds: float = Field(default=1.0, ge=0)
+
+
+class ModbusInputDetectorConfig(_Section):
+    """The loop detector's relay contact wired to a discrete input of a relay board."""
+
+    driver: Literal["modbus-input"]
+    bus: str = Field(min_length=1, description="a [modbus.<name>] section")
+    device_id: int = Field(default=1, ge=0, le=255)
+    input: int = Field(default=0, ge=0, le=31)
+    invert: bool = False
+    poll_ms: int = Field(default=50, ge=10, le=5_000)
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+class SerialContactDetectorConfig(_Section):
+    """A detector or IO module that sends one frame when a vehicle arrives, another when it
+    leaves (hex; ASCII "IN1=1" is "49 4E 31 3D 31")."""
+
+    driver: Literal["serial-contact"]
+    port: SerialPort
+    baudrate: int = Field(default=9600, gt=0)
+    present: HexBytes
+    gone: HexBytes
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+class CameraInputDetectorConfig(_Section):
+    """The loop wired to the camera's IO input, reported by its AlarmGioIn pushes."""
+
+    driver: Literal["camera-input"]
+    input: int = Field(default=0, ge=0, le=3, description="0-3 = IO in 1-4")
+    invert: bool = False
+    debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+
+DetectorConfig = Annotated[
+    NoDetectorConfig
+    | VirtualDetectorConfig
+    | ModbusInputDetectorConfig
+    | SerialContactDetectorConfig
+    | CameraInputDetectorConfig,
+    Field(discriminator="driver"),
+]
+
+
+class SnapshotConfig(_Section):
+    """Where to get a photo when a plate arrives without one: an HTTP snapshot URL (Hikvision
+    /ISAPI/Streaming/channels/101/picture, Dahua /cgi-bin/snapshot.cgi, an ONVIF snapshot URI),
+    or an RTSP stream (a frame is grabbed with OpenCV)."""
+
+    url: str = Field(min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    auth: Literal["digest", "basic"] = "digest"
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    #: An RTSP stream is kept open this long after the last photo asked of it.
+    stream_idle_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+
+class LaneConfig(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="车道标识")
+    name: str = ""
+    gate_code: str = Field(pattern=r"^\d{2}$", description="道闸编号 §6.3")
+    direction: Literal["in", "out"]
+    gate_secret_code: SecretStr | None = Field(
+        default=None, max_length=32, description="道闸授权号 (province mode)"
+    )
+    camera: CameraConfig
+    barrier: BarrierConfig
+    led: DisplayConfig = NoDisplayConfig(driver="none")
+    detector: DetectorConfig = NoDetectorConfig(driver="none")
+    snapshot: SnapshotConfig | None = None
+    #: A second camera behind the vehicle: its photo is sent as photo number 2 (§7.2).
+    rear_snapshot: SnapshotConfig | None = None
+    confirm_timeout_seconds: Seconds = 60.0
+
+
+class StorageConfig(_Section):
+    database: Path = Path("/var/lib/edge-gate/edge.db")
+    photo_dir: Path = Path("/var/lib/edge-gate/photos")
+    photo_retention_days: Seconds = 365.0
+    #: Keep the camera's original beside a photo re-encoded to fit the platform's 1 MB
+    #: (deleted with it; not counted in photo_budget_mb).
+    keep_original_photos: bool = False
+    #: A camera photo of more pixels than this is decoded reduced (1/2, 1/4, 1/8) to fit; a
+    #: progressive one, or one still over it at 1/8, is refused (the pass kept without it).
+    max_photo_pixels: int = Field(default=16_000_000, ge=100_000, le=200_000_000)
+    #: Photos decoded (re-encoded) at the same time at most; each may take tens of MB.
+    photo_decodes: int = Field(default=2, ge=1, le=16)
+    photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
+    min_free_mb: float = Field(default=1024, ge=0)
+    #: Guard overrides carried out while the ledger cannot be written are kept here and merged
+    #: into the ledger once it can (another file system than the ledger's: RAM by default).
+    fallback_journal: Path = Path("/run/edge-gate/fallback.jsonl")
+    #: While the ledger cannot be written: "stay-shut" — vehicles are not let through (the
+    #: camera gets an error and keeps its read; the LED says why); "open" — a vehicle the
+    #: gate would let through is, and its pass goes to the fallback journal like an override.
+    ledger_fail_policy: Literal["stay-shut", "open"] = "stay-shut"
+
+
+class ForwarderConfig(_Section):
+    concurrency: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=50, ge=1, le=500)
+    backoff_initial_seconds: Seconds = 2.0
+    backoff_max_seconds: Seconds = 300.0
+    alarm_unsent_age_seconds: Seconds = 300.0
+
+
+class WebConfig(_Section):
+    host: str = "127.0.0.1"
+    #: scrypt hash of the password for actions on the status page, set by `edge set-password`.
+    #: There is no default: without it nothing can be changed through the web.
+    password_hash: str | None = Field(default=None, pattern=r"^scrypt\$")
+    port: int = Field(default=8088, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: A connection must send its request headers within this of connecting (or of its last
+    #: response), and its body within ``body_timeout_seconds``; else it is closed (408).
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    #: Connections beyond these (in total / from one address) are closed as they arrive;
+    #: keep them under the unit's LimitNOFILE (4096).
+    max_connections: int = Field(default=512, ge=1, le=100_000)
+    max_connections_per_address: int = Field(default=64, ge=1, le=100_000)
+
+
+class PhotoWebConfig(_Section):
+    """The listener the province platform fetches pass photos from (province mode): photos
+    only, at unguessable URLs; put it where the platform reaches it and nothing else."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=0, le=65535)
+    #: Only these source addresses / networks may fetch (the platform's); empty: any.
+    allow: Networks = []
+    #: The key the photo URLs are signed with (created at first start, kept across restarts);
+    #: default: photo-url.key beside the ledger.
+    key_file: Path | None = None
+
+
+class MqttTelemetryConfig(_Section):
+    """Publish passes and status to a broker; take remote commands (signed) from it."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=1883, gt=0, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Topics: <prefix>/<enterprise code>/… (status, link, lanes/<id>/status, passes, commands).
+    topic_prefix: str = Field(default="edge-gate", pattern=r"^[A-Za-z0-9_/-]+$")
+    #: Shared secret for HMAC-SHA256 signatures on commands; without it commands are refused.
+    command_secret: SecretStr | None = None
+    command_max_age_seconds: float = Field(default=60, gt=0, le=3600)
+    queue_size: int = Field(default=1000, ge=10, le=100_000)
+    status_interval_seconds: float = Field(default=30, gt=0)
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class LedTextConfig(_Section):
+    """LED wording. Placeholders: {plate} {color} {emission} {fuel} {control} {reason}."""
+
+    open: list[str] = ["{plate}", "{emission} {control}", "请通行"]
+    refuse: list[str] = ["{plate}", "{reason}", "禁止通行"]
+    #: Shown to a vehicle that cannot be recorded because the ledger cannot be written (the
+    #: barrier stays shut; a guard can still open). Plain text, no placeholders.
+    ledger_fault: list[str] = ["系统故障 无法记录", "请联系门卫"]
+
+    @field_validator("open", "refuse")
+    @classmethod
+    def _known_placeholders(cls, templates: list[str]) -> list[str]:
+        for template in templates:
+            try:
+                unknown = unknown_placeholders(template)
+            except ValueError as exc:
+                raise ValueError(f"bad template {template!r}: {exc}") from None
+            if unknown:
+                allowed = ", ".join(sorted(PLACEHOLDERS))
+                raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {allowed}")
+        return templates
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    site: SiteConfig
+    platform: PlatformConfig
+    lanes: list[LaneConfig] = Field(min_length=1)
+    modbus: dict[str, ModbusBusConfig] = {}
+    lists: ListsConfig = ListsConfig()
+    mqtt: MqttTelemetryConfig | None = None
+    control_plans: list[ControlPlanConfig] = []
+    decision: DecisionConfig = DecisionConfig()
+    storage: StorageConfig = StorageConfig()
+    forwarder: ForwarderConfig = ForwarderConfig()
+    web: WebConfig = WebConfig()
+    photo_web: PhotoWebConfig = PhotoWebConfig()
+    logging: LoggingConfig = LoggingConfig()
+    led_text: LedTextConfig = LedTextConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return env_settings, init_settings
+
+    def lane(self, lane_id: str) -> LaneConfig:
+        for lane in self.lanes:
+            if lane.id == lane_id:
+                return lane
+        raise KeyError(lane_id)
+
+
+def _platform_issues(cfg: Config) -> list[ConfigIssue]:
+    p = cfg.platform
+    missing: list[tuple[str | int, ...]] = []
+    if p.mode == "city":
+        if not p.organ:
+            missing.append(("platform", "organ"))
+        if len(p.password.get_secret_value()) > 30:
+            return [ConfigIssue(("platform", "password"), "the city API allows 30 characters")]
+    else:
+        missing += [
+            ("platform", key)
+            for key in ("org_secret_code", "company_secret_code")
+            if getattr(p, key) is None
+        ]
+        missing += [
+            ("lanes", i, "gate_secret_code")
+            for i, lane in enumerate(cfg.lanes)
+            if lane.gate_secret_code is None
+        ]
+    return [ConfigIssue(loc, f"required in {p.mode} mode") for loc in missing]
+
+
+def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = _platform_issues(cfg)
+    seen_ids: set[str] = set()
+    seen_gates: set[tuple[str, str]] = set()
+    for i, lane in enumerate(cfg.lanes):
+        if lane.id in seen_ids:
+            issues.append(ConfigIssue(("lanes", i, "id"), f"lane id {lane.id!r} is used twice"))
+        seen_ids.add(lane.id)
+        gate = (lane.gate_code, lane.direction)
+        if gate in seen_gates:
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "gate_code"),
+                    f"gate {lane.gate_code} direction {lane.direction!r} is configured twice; "
+                    "serial numbers would collide",
+                )
+            )
+        seen_gates.add(gate)
+        if lane.barrier.driver == "camera-relay" and lane.camera.kind != "vzenith-push":
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "barrier", "driver"),
+                    "'camera-relay' needs a camera that takes commands in its push reply "
+                    "(camera.kind = 'vzenith-push')",
+                )
+            )
+        if lane.detector.driver == "virtual" and lane.barrier.driver != "virtual":
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "detector", "driver"),
+                    "the 'virtual' detector only sees vehicles of a 'virtual' barrier",
+                )
+            )
+        issues += _device_issues(cfg, i, lane)
+    issues += _bus_issues(cfg)
+    issues += _shared_port_issues(cfg)
+    return issues
+
+
+def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
+    issues = []
+    vzenith = lane.camera.kind == "vzenith-push"
+    led, detector = lane.led, lane.detector
+    if isinstance(led, OlmDisplayConfig | OnbonDisplayConfig | TextDisplayConfig):
+        if led.transport == "camera" and not vzenith:
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "led", "transport"),
+                    "'camera' needs a camera that takes commands in its push reply "
+                    "(camera.kind = 'vzenith-push'); use 'serial' with port = ...",
+                )
+            )
+        if led.transport == "serial" and not led.port:
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, "led", "port"),
+                    "required with transport = 'serial' (e.g. '/dev/ttyUSB1' or "
+                    "'socket://192.168.1.60:5005')",
+                )
+            )
+    if detector.driver == "camera-input" and not vzenith:
+        issues.append(
+            ConfigIssue(
+                ("lanes", i, "detector", "driver"),
+                "'camera-input' needs camera.kind = 'vzenith-push' (its AlarmGioIn pushes)",
+            )
+        )
+    for part in (lane.barrier, detector):
+        bus = getattr(part, "bus", None)
+        if bus is not None and bus not in cfg.modbus:
+            known = ", ".join(sorted(cfg.modbus)) or "none defined"
+            where = "barrier" if part is lane.barrier else "detector"
+            issues.append(
+                ConfigIssue(
+                    ("lanes", i, where, "bus"),
+                    f"no [modbus.{bus}] section ({known})",
+                )
+            )
+    return issues
+
+
+def _bus_issues(cfg: Config) -> list[ConfigIssue]:
+    issues = []
+    for name, bus in cfg.modbus.items():
+        if bus.transport == "rtu" and not bus.serial_port:
+            issues.append(ConfigIssue(("modbus", name, "serial_port"), "required for 'rtu'"))
+        if bus.transport != "rtu" and not bus.host:
+            issues.append(ConfigIssue(("modbus", name, "host"), f"required for {bus.transport!r}"))
+    return issues
+
+
+def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every serial device the config opens, with the key that names it."""
+    ports: list[tuple[tuple[str | int, ...], str]] = [
+        (("modbus", name, "serial_port"), bus.serial_port)
+        for name, bus in cfg.modbus.items()
+        if bus.transport == "rtu"
+    ]
+    for i, lane in enumerate(cfg.lanes):
+        parts: list[tuple[str, object]] = [
+            ("camera", lane.camera),
+            ("barrier", lane.barrier),
+            ("detector", lane.detector),
+        ]
+        if getattr(lane.led, "transport", None) == "serial":
+            parts.append(("led", lane.led))
+        ports += [
+            (("lanes", i, where, "port"), port)
+            for where, part in parts
+            if isinstance(port := getattr(part, "port", None), str)
+        ]
+    return ports
+
+
+def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
+    issues, seen = [], set()
+    for key, port in _serial_ports(cfg):
+        if port in seen:
+            issues.append(
+                ConfigIssue(key, f"{port} is opened by another driver too; one port, one device")
+            )
+        seen.add(port)
+    return issues
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    storage = data.get("storage")
+    if not isinstance(storage, dict):
+        return
+    for key in ("database", "photo_dir"):
+        value = storage.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            storage[key] = str(base / value)
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Parse and validate config text; raise :class:`ConfigError` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigIssue((), f"TOML syntax error: {exc}")]) from None
+    if base_dir is not None:
+        _resolve_paths(data, base_dir)
+    lines = locate_keys(text)
+    env = env_overrides(os.environ)
+    sections = ", ".join(Config.model_fields)
+    unknown = [
+        ConfigIssue((loc[0],), f"not a config section (sections: {sections})", variable=name)
+        for loc, name in env.items()
+        if loc[0] not in Config.model_fields
+    ]
+    try:
+        cfg = Config(**data)
+    except ValidationError as exc:
+        found = issues_from_validation(exc, data, lines, Config, env)
+        raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *found]) from None
+    issues = [*unknown, *_semantic_issues(cfg)]
+    if issues:
+        raise ConfigError(source, [issue.with_line(lines, env) for issue in issues])
+    return cfg
+
+
+#: Passwords that are the example's or the simulators': fine against a simulator, never on site.
+PLACEHOLDER_PASSWORDS = frozenset({"sim-password", "change-me"})
+
+
+def placeholder_warnings(cfg: Config) -> list[ConfigIssue]:
+    """What is still the example's: worth a warning (at check and at start), not a refusal —
+    the example runs unchanged against the simulators."""
+    if cfg.platform.password.get_secret_value() in PLACEHOLDER_PASSWORDS:
+        return [
+            ConfigIssue(
+                ("platform", "password"),
+                "still the example's placeholder (the simulator's password): set the "
+                "platform's real one, better in EDGE_PLATFORM__PASSWORD",
+            )
+        ]
+    return []
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue((), f"cannot read the file: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [ConfigIssue((), f"not UTF-8 text: {exc}")]) from None
+    return parse_config(text, str(path), path.resolve().parent)

@@ -1,0 +1,127 @@
+"""Duplicate-read suppression per lane: one vehicle, one pass — and never a vehicle lost.
+
+Cameras report one vehicle several times (several triggers, a refined read, a resend after a
+lost reply). The rule (README, *What counts as a duplicate*):
+
+- the same camera record id with the same plate and colour on the lane is always the same
+  read, however long ago (found in the ledger, so also after a restart: ``Store.find_read``);
+- the same plate and colour within the window is the same vehicle;
+- a plate one edit away with the same colour is the same vehicle only while the earlier pass
+  is still *open* (not yet confirmed passed, not lifted or timed out) and within the window:
+  ``豫G88362挂`` after ``豫G88361挂`` has passed is the fleet's next trailer.
+
+This module is the in-memory index of the second and third rules. It learns a pass only once
+the pass is committed (:meth:`Deduplicator.learn`), so a read whose commit failed is never
+called a duplicate when the camera retries it.
+
+Near matches are found through "deletion keys" (the plate and each string made by deleting
+one character: two plates within one edit always share one), hashed with polynomial rolling
+hashes so that all keys of a plate cost O(length) together; candidates sharing a key are
+confirmed with :func:`~edge.domain.plates.within_one_edit`. Memory is bounded by the window and by
+``max_entries``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+from edge.domain.plates import within_one_edit
+
+_MOD = (1 << 61) - 1
+_BASE = 1_000_003
+
+#: Passes a lane's index holds at most (far above a lane's traffic in any window).
+MAX_ENTRIES = 4096
+
+
+def deletion_keys(plate: str) -> set[tuple[int, int]]:
+    """(length, hash) of ``plate`` and of each string made by deleting one of its characters,
+    in O(len(plate)) arithmetic steps (no string is built)."""
+    n = len(plate)
+    codes = [ord(ch) for ch in plate]
+    prefix = [0] * (n + 1)
+    for i, code in enumerate(codes):
+        prefix[i + 1] = (prefix[i] * _BASE + code) % _MOD
+    suffix = [0] * (n + 1)
+    power = [1] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        power[n - i] = power[n - i - 1] * _BASE % _MOD
+        suffix[i] = (codes[i] * power[n - i - 1] + suffix[i + 1]) % _MOD
+    keys = {(n, prefix[n])}
+    for i in range(n):
+        keys.add((n - 1, (prefix[i] * power[n - i - 1] + suffix[i + 1]) % _MOD))
+    return keys
+
+
+@dataclass(slots=True)
+class Earlier:
+    """A committed pass a later read may be merged into."""
+
+    pass_id: int
+    serial: str
+    plate: str
+    color: str
+    at: float  # monotonic seconds of its read
+    open: bool = True
+
+
+class Deduplicator:
+    def __init__(self, window_seconds: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.window, self.max_entries = window_seconds, max_entries
+        self._entries: OrderedDict[int, tuple[Earlier, set[tuple[int, int]]]] = OrderedDict()
+        self._by_key: defaultdict[tuple[int, int], dict[int, Earlier]] = defaultdict(dict)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _forget(self, pass_id: int) -> None:
+        _entry, keys = self._entries.pop(pass_id)
+        for key in keys:
+            bucket = self._by_key[key]
+            bucket.pop(pass_id, None)
+            if not bucket:
+                del self._by_key[key]
+
+    def _expire(self, now: float) -> None:
+        while self._entries:
+            oldest, _keys = next(iter(self._entries.values()))
+            if now - oldest.at <= self.window:
+                break
+            self._forget(oldest.pass_id)
+
+    def match(self, plate: str | None, color: str, now: float) -> Earlier | None:
+        """The earlier pass (monotonic time ``now``) a read of ``plate`` in ``color`` belongs
+        to: the same plate within the window, or one edit away while that pass is open."""
+        self._expire(now)
+        if plate is None or self.window <= 0:
+            return None
+        near: Earlier | None = None
+        for key in deletion_keys(plate):
+            for earlier in self._by_key.get(key, {}).values():
+                if earlier.color != color or not within_one_edit(plate, earlier.plate):
+                    continue
+                if earlier.plate == plate:
+                    return earlier
+                if earlier.open and near is None:
+                    near = earlier
+        return near
+
+    def learn(self, earlier: Earlier) -> None:
+        """Remember a pass once it is committed (never before: see the module's docstring)."""
+        if self.window <= 0:
+            return
+        if earlier.pass_id in self._entries:
+            self._forget(earlier.pass_id)
+        while len(self._entries) >= self.max_entries:
+            self._forget(next(iter(self._entries)))
+        keys = deletion_keys(earlier.plate)
+        self._entries[earlier.pass_id] = (earlier, keys)
+        for key in keys:
+            self._by_key[key][earlier.pass_id] = earlier
+
+    def close(self, pass_id: int) -> None:
+        """The pass was confirmed (passed, not lifted, timed out): near reads are new vehicles."""
+        entry = self._entries.get(pass_id)
+        if entry is not None:
+            entry[0].open = False

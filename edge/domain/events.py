@@ -1,0 +1,96 @@
+"""The one normalised plate event that every camera adapter produces."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from drivers.camera_reply import CameraReply
+from edge.domain.plates import PlateColor
+
+
+class ImageKind(StrEnum):
+    SCENE = "scene"  # full scene: the photo forwarded to the platform
+    PLATE = "plate"  # plate crop
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    data: bytes
+    kind: ImageKind = ImageKind.SCENE
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """What a camera payload says, before the lane, receive time and reply path are attached."""
+
+    plate: str | None
+    color: PlateColor
+    camera_time: datetime
+    images: tuple[Image, ...] = ()
+    confidence: int | None = None
+    vendor_id: str | None = None
+    #: Vendor data the reply must carry back (Vzenith's ``plateid``).
+    echo: Any = None
+    #: A record the camera stored while the daemon was unreachable, pushed again later: the
+    #: vehicle passed in the past, and ``camera_opened`` says whether the camera let it in
+    #: (None: the camera did not say).
+    historical: bool = False
+    camera_opened: bool | None = False
+    #: A read that is not a plate (characters outside the plate alphabet, a length no plate
+    #: has), escaped for diagnosis; ``plate`` is then ``None``.
+    unreadable: str | None = None
+
+
+@dataclass(slots=True)
+class ReadTicket:
+    """What became of a read its camera waits for: the push handler and the lane agree
+    through it so that the camera's reply tells the truth."""
+
+    #: The lane committed to the read as live (recorded it with its verdict; it may move the
+    #: barrier).
+    acted: bool = False
+    #: The camera was answered before that: the lane records the read as stale and never
+    #: moves the barrier for it.
+    abandoned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlateEvent:
+    """One plate read at one lane. ``plate`` is ``None`` for a vehicle without a readable plate."""
+
+    lane_id: str
+    plate: str | None
+    color: PlateColor
+    camera_time: datetime
+    received_at: datetime
+    received_mono: float  # monotonic receive time, for latency figures
+    source: str
+    images: tuple[Image, ...] = ()
+    confidence: int | None = None
+    vendor_id: str | None = None
+    camera_reply: CameraReply | None = field(default=None, compare=False)
+    historical: bool = False
+    camera_opened: bool | None = False
+    #: A photo still to fetch from the camera (an ONVIF event's PictureUri): the lane fetches
+    #: it while the platform is asked. Returns None when it cannot be had.
+    image_source: Callable[[], Awaitable[bytes | None]] | None = field(default=None, compare=False)
+    #: Set for a guard's override: the verdict is the guard's, not the platform's.
+    override: Any = field(default=None, compare=False)
+    #: What the camera sent, as text (images elided), kept with the pass for diagnosis.
+    raw: str | None = field(default=None, compare=False, repr=False)
+    #: Set when a camera waits for the reply (HTTP push).
+    ticket: ReadTicket | None = field(default=None, compare=False, repr=False)
+    #: See :attr:`PlateRead.unreadable`: the lane treats the vehicle as "plate unreadable".
+    unreadable: str | None = None
+
+    def scene_image(self) -> Image | None:
+        """The photo to forward: the full scene, else the plate crop."""
+        for kind in (ImageKind.SCENE, ImageKind.PLATE):
+            for image in self.images:
+                if image.kind is kind:
+                    return image
+        return None

@@ -1,0 +1,847 @@
+"""One gate lane: where a plate event goes, step by step.
+
+1. duplicate check → 2. verify with the platform under a hard deadline → 3. decide (pure)
+→ 4. record the pass in SQLite (before anything moves) → 5. open the barrier and write the
+LED → 6. confirm the passage in the background, then release the pass for forwarding.
+
+Camera adapters call :meth:`Lane.submit` and may await the returned future, which resolves
+once the barrier and LED commands were issued (the pass is committed by then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from drivers.base import Actuation, DisplayLine, DriverError
+from drivers.camera_reply import CameraMailbox, CameraReply
+from drivers.presence import Change
+from edge.config.model import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
+from edge.domain.camera_health import CameraHealth
+from edge.domain.codes import Direction, GateSignal
+from edge.domain.decision import (
+    GATE_CRASH,
+    STALE_READ,
+    Decision,
+    GateContext,
+    OfflineRules,
+    camera_decided,
+    decide,
+    guard_decided,
+)
+from edge.domain.dedup import Deduplicator, Earlier
+from edge.domain.events import PlateEvent
+from edge.domain.led_text import led_lines
+from edge.domain.local_lists import LocalLists
+from edge.domain.plates import PlateColor, plate_pattern, plate_shape
+from edge.domain.reports import VerifyAnswer
+from edge.domain.serials import SerialAllocator, serial_prefix
+from edge.gate.camera_photos import SnapshotSource
+from edge.gate.devices import LaneDevices
+from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.journal import FallbackJournal
+from edge.ledger.photos import PhotoStore, photo_url
+from edge.ledger.retention import DiskState
+from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead, Store
+from edge.ops.metrics import Metrics
+from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
+from edge.uplink.lane_activity import LaneActivity
+from edge.uplink.photo_fit import PhotoCheck, PhotoError
+from edge.uplink.platform.base import Platform
+from edge.uplink.platform.errors import PlatformError
+
+log = structlog.get_logger("edge.gate.lane")
+
+FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
+GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
+#: The id of a pass kept in the fallback journal (no ledger row yet).
+JOURNALLED = 0
+#: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
+GATE_CRASH_READ_SECONDS = 60.0
+
+
+class LaneBusyError(RuntimeError):
+    """The lane's queue is full: the read was not taken (the camera should send it again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOverride:
+    open: bool
+    reason: str
+    operator: str
+
+
+#: Plate shapes (:func:`~edge.domain.plates.plate_shape`) of unusual plates seen since start, with
+#: their count: each is logged once, and shown on the status page. Bounded.
+UNUSUAL_SHAPES: dict[str, int] = {}
+_MAX_SHAPES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LaneOutcome:
+    """What the lane did with one event. For a duplicate read, ``serial`` and ``decision`` are
+    those of the earlier pass it was merged into (``merged`` says why), and nothing moved."""
+
+    duplicate: bool
+    serial: str | None = None
+    decision: Decision | None = None
+    barrier: str = "not-commanded"
+    #: Photos stored with the pass (a camera's photo refused as not a usable JPEG is not).
+    photos: int = 0
+    merged: str | None = None
+
+
+class Lane:
+    def __init__(
+        self,
+        cfg: LaneConfig,
+        *,
+        site: SiteConfig,
+        decision: DecisionConfig,
+        led_text: LedTextConfig,
+        verify_deadline: float,
+        platform: Platform,
+        link: LinkMonitor,
+        store: Store,
+        photos: PhotoStore,
+        devices: LaneDevices,
+        activity: LaneActivity | None = None,
+        disk: DiskState | None = None,
+        plans: PlanBook | None = None,
+        lists: ListBook | None = None,
+        metrics: Metrics | None = None,
+        journal: FallbackJournal | None = None,
+        photo_check: PhotoCheck | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        #: Where guard overrides go while the ledger cannot be written (and vehicles let
+        #: through, with ``fail_open``: storage.ledger_fail_policy = "open").
+        self.journal = journal
+        self.fail_open = False
+        self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
+        self.direction = Direction(cfg.direction)
+        self.serials = SerialAllocator(
+            serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction), None
+        )
+        self.offline = OfflineRules(
+            decision.offline_policy,
+            decision.offline_cache_ttl_hours * 3600,
+            decision.offline_cache_miss,
+        )
+        self.verify_deadline = verify_deadline
+        self.platform, self.link, self.store, self.photos = platform, link, store, photos
+        self.dedup = Deduplicator(decision.duplicate_window_seconds)
+        self.heavy_gvm_kg = decision.heavy_gvm_kg
+        self.max_read_age = decision.max_read_age_seconds
+        self.queue_size = decision.lane_queue_size
+        self.busy_refusals = 0
+        self.plans, self.lists = plans, lists
+        self.metrics = metrics
+        self.photo_check = photo_check or PhotoCheck()
+        #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
+        #: not block.
+        self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Called with each duplicate read kept with an earlier pass (the status page).
+        self.merged_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.activity = activity or LaneActivity()
+        self.disk = disk or DiskState()
+        self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
+        self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
+        self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
+        self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None
+        self._clock, self._mono = clock, monotonic
+        self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
+        self._background: set[asyncio.Task[None]] = set()
+        self._expected: deque[float] = deque()  # openings whose vehicle has not reached the loop
+        self._last_read: tuple[str | None, PlateColor, float] | None = None  # for gate crashes
+        if devices.detector is not None:
+            devices.detector.presence.on_change(self._presence_changed)
+
+    @property
+    def id(self) -> str:
+        return self.cfg.id
+
+    async def load(self) -> None:
+        """Continue the serial numbers from the ledger, and from the fallback journal if it
+        was not merged yet; remember the lane's recent passes for the duplicate filter (call
+        once before :meth:`run`, after unconfirmed passes were finalised)."""
+        self.serials.last = await self.store.last_serial(self.serials.prefix)
+        if self.journal is not None:
+            journalled = self.journal.last_serial(self.serials.prefix)
+            if journalled is not None and (self.serials.last or "") < journalled:
+                self.serials.last = journalled
+        now, mono = self._clock(), self._mono()
+        for row in await self.store.recent_passes(self.id, now - self.dedup.window):
+            self.dedup.learn(
+                Earlier(row["id"], row["serial"], row["plate"], row["plate_color"],
+                        mono - (now - row["received_at"]), open=row["state"] == "open")
+            )  # fmt: skip
+
+    def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
+        """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait
+        (a guard's override always gets in)."""
+        if event.override is None and self._queue.qsize() >= self.queue_size:
+            self.busy_refusals += 1
+            raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
+        future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, future))
+        return future
+
+    def offer(self, event: PlateEvent) -> None:
+        """Submit an event nobody waits for (a serial line, an MQTT message, a pulled stream);
+        the lane logs its own failures."""
+        try:
+            future = self.submit(event)
+        except LaneBusyError as exc:
+            log.warning("read dropped: the lane is busy", lane=self.id, error=str(exc))
+            return
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _stale(self, event: PlateEvent) -> bool:
+        """Too old to move the barrier for: past ``max_read_age`` or its camera answered."""
+        if event.ticket is not None and event.ticket.abandoned:
+            return True
+        return self._mono() - event.received_mono > self.max_read_age
+
+    async def run(self) -> None:
+        """The lane task: one vehicle after another. Supervised; an error fails one event."""
+        while True:
+            event, future = await self._queue.get()
+            try:
+                outcome = await self.handle(event)
+            except LedgerUnwritableError as exc:  # the store logged the alarm once
+                log.info("pass not recorded: the ledger cannot be written", lane=self.id)
+                if not future.done():
+                    future.set_exception(exc)
+            except Exception as exc:
+                log.exception("plate event failed", lane=self.id, plate=event.plate)
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def handle(self, event: PlateEvent) -> LaneOutcome:
+        with (
+            self.activity,
+            structlog.contextvars.bound_contextvars(lane=self.id, plate=event.plate),
+        ):
+            if event.historical:
+                return await self._handle_historical(event)
+            if event.override is not None:
+                return await self._handle_override(event, event.override)
+            event = self._dated(event)
+            self._last_read = (event.plate, event.color, event.received_mono)
+            merged = await self._merge_duplicate(event)  # a re-push is never a second pass
+            if merged is not None:
+                return merged
+            if self._stale(event):  # a stale read is not learnt: a fresh one still opens
+                return await self._handle_stale(event, STALE_READ)
+            self._judge_plate(event)
+            serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+            with structlog.contextvars.bound_contextvars(serial=serial):
+                # The photo does not depend on the verdict: write it while the platform is asked.
+                photos = asyncio.create_task(self._store_photos(event))
+                try:
+                    decision = await self._decide(event)
+                finally:
+                    stored = await photos
+                if self._stale(event):  # the verdict came too late to act on
+                    decision = STALE_READ
+                elif event.ticket is not None:
+                    event.ticket.acted = True
+                recorded = await self._record(serial, event, decision, stored)
+                if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
+                    self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
+                        Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
+                                event.received_mono)
+                    )  # fmt: skip
+                log.info(
+                    "pass decided",
+                    verdict=decision.verdict,
+                    reason=decision.reason,
+                    code=decision.code,
+                )
+                commanded_at = self._mono()
+                self._count(event, decision, commanded_at)
+                barrier, error = await self._actuate(event, decision)
+                if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                    await self.store.set_barrier(recorded.id, barrier, error)
+                    self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+        return LaneOutcome(
+            duplicate=False,
+            serial=recorded.serial,
+            decision=decision,
+            barrier=barrier,
+            photos=len(stored),
+        )
+
+    async def _handle_stale(self, event: PlateEvent, decision: Decision) -> LaneOutcome:
+        """Record a read too old to act on (no platform call, no barrier) and ask the driver,
+        on the LED, to wait for the guard."""
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            stored = await self._store_photos(event)
+            recorded = await self._record(serial, event, decision, stored)
+            age = self._mono() - event.received_mono
+            log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
+            self._count(event, decision, self._mono())
+            _barrier, _error = await self._actuate(event, decision)
+            await self.store.set_barrier(recorded.id, "not-commanded", "the read was too old")
+            self._spawn(self._confirm(recorded.id, recorded.serial, "not-commanded", self._mono()))
+        return LaneOutcome(
+            duplicate=False,
+            serial=recorded.serial,
+            decision=decision,
+            barrier="not-commanded",
+            photos=len(stored),
+        )
+
+    def _dated(self, event: PlateEvent) -> PlateEvent:
+        """A live read dated by the camera's clock only while that clock agrees with ours
+        (``site.camera_clock_max_skew_seconds``); else by its receive time."""
+        when = self.camera.trusted_time(
+            event.camera_time, event.received_at, self.site.camera_clock_max_skew_seconds
+        )
+        return event if when is event.camera_time else replace(event, camera_time=when)
+
+    def _count(self, event: PlateEvent, decision: Decision, commanded_at: float) -> None:
+        if self.metrics is not None:
+            self.metrics.events.labels(self.id, event.source).inc()
+            self.metrics.verdicts.labels(self.id, decision.verdict, decision.code).inc()
+            self.metrics.decision_seconds.labels(self.id).observe(
+                commanded_at - event.received_mono
+            )
+
+    async def override(
+        self,
+        plate: str | None,
+        *,
+        open_barrier: bool,
+        reason: str,
+        operator: str,
+        color: PlateColor = PlateColor.YELLOW,
+    ) -> LaneOutcome:
+        """A guard opens (or refuses) for a vehicle, with a mandatory reason and their name:
+        recorded as a pass of its own (decided by the guard, flagged "override"), reported as
+        any pass, and the barrier moved as for a vehicle (through the camera's next poll where
+        the camera takes the commands)."""
+        if not reason.strip() or not operator.strip():
+            raise ValueError("an override needs a reason and the operator's name")
+        order = GuardOverride(open_barrier, reason.strip(), operator.strip())
+        return await self.submit(self._event_now(plate, color, "guard", self._mono(), order))
+
+    def _event_now(
+        self,
+        plate: str | None,
+        color: PlateColor,
+        source: str,
+        mono: float,
+        override: GuardOverride | None = None,
+    ) -> PlateEvent:
+        """An event the gate makes itself (an override, a gate crash), dated now."""
+        now = datetime.now(self.site.zone)
+        return PlateEvent(
+            lane_id=self.id,
+            plate=plate,
+            color=color,
+            camera_time=now,
+            received_at=now,
+            received_mono=mono,
+            source=source,
+            override=override,
+        )
+
+    async def _handle_override(self, event: PlateEvent, order: GuardOverride) -> LaneOutcome:
+        decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            recorded = await self._record(serial, event, decision, await self._store_photos(event))
+            log.warning(
+                "guard override",
+                operator=order.operator,
+                reason=order.reason,
+                verdict=decision.verdict,
+            )
+            commanded_at = self._mono()
+            templates = self.led_text.open if decision.open else self.led_text.refuse
+            lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
+            done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
+            barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
+            error = "the command did not reach the barrier" if decision.open and not done else None
+            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                await self.store.set_barrier(recorded.id, barrier, error)
+                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+        return LaneOutcome(
+            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
+        )
+
+    def _presence_changed(self, change: Change) -> None:
+        """A vehicle on the loop although the barrier did not open for it: a gate crash."""
+        if not change.present:
+            return
+        while self._expected and change.at - self._expected[0] > self.cfg.confirm_timeout_seconds:
+            self._expected.popleft()  # that vehicle never came
+        if self._expected:
+            self._expected.popleft()  # the vehicle the barrier was opened for
+            return
+        self._spawn(self._gate_crash(change.at))
+
+    async def _gate_crash(self, at: float) -> None:
+        recent = self._last_read is not None and at - self._last_read[2] < GATE_CRASH_READ_SECONDS
+        plate, color = (
+            (self._last_read[0], self._last_read[1])
+            if recent and self._last_read
+            else (None, PlateColor.OTHER)
+        )
+        event = self._event_now(plate, color, "detector", at)
+        serial = self.serials.allocate(event.received_at)
+        with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
+            photos = await self._store_photos(event, kind=GATE_CRASH_PHOTO)
+            recorded = await self._record(serial, event, GATE_CRASH, photos)
+            await self.store.set_barrier(recorded.id, "not-commanded")
+            await self.store.finalise(recorded.id, GateSignal.PASSED, self._clock(), "detector")
+            log.warning(
+                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=plate
+            )
+
+    async def _handle_historical(self, event: PlateEvent) -> LaneOutcome:
+        """A record the camera stored while we were unreachable: the vehicle passed then.
+
+        Recorded with the camera's own decision and time; the barrier is not moved, the
+        platform not asked. Matched against earlier re-pushes by record id only, so it never
+        hides a live read of the same vehicle.
+        """
+        merged = await self._merge_duplicate(event)
+        if merged is not None:
+            return merged
+        self._judge_plate(event)
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        decision = camera_decided(event.camera_opened)
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            past = replace(event, received_at=event.camera_time)
+            recorded = await self._record(serial, past, decision, await self._store_photos(past))
+            signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
+            opened = event.camera_opened
+            await self.store.set_barrier(  # NULL: the camera did not say what it did
+                recorded.id, None if opened is None else "camera" if opened else "not-commanded"
+            )
+            await self.store.finalise(recorded.id, signal, event.camera_time.timestamp(), "camera")
+            log.info(
+                "offline camera record recorded",
+                verdict=decision.verdict,
+                camera_time=event.camera_time.isoformat(),
+            )
+        return LaneOutcome(
+            duplicate=False, serial=recorded.serial, decision=decision, barrier="camera"
+        )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _merge_duplicate(self, event: PlateEvent) -> LaneOutcome | None:
+        """If ``event`` is a read of a vehicle that already has a pass (README, *What counts
+        as a duplicate*), keep it linked to that pass and return that pass's outcome."""
+        pass_id, why = None, ""
+        if event.vendor_id is not None:  # the ledger: also after a restart, any time ago
+            found = await self.store.find_read(
+                self.id, event.vendor_id, event.plate, event.color.value
+            )
+            pass_id, why = (found["id"], "re-push") if found is not None else (None, "")
+        if pass_id is None and not event.historical:
+            earlier = self.dedup.match(event.plate, event.color.value, event.received_mono)
+            if earlier is not None:
+                pass_id = earlier.pass_id
+                why = "same-plate" if earlier.plate == event.plate else "near-plate"
+        if pass_id is None:
+            return None
+        row = await self.store.get_pass(pass_id)
+        await self.store.add_read(
+            NewRead(pass_id, self.id, event.received_at.timestamp(), event.plate,
+                    event.color.value, event.unreadable, event.vendor_id, event.source, why,
+                    event.raw)
+        )  # fmt: skip
+        log.info("duplicate read kept with the earlier pass", merged_into=row["serial"], why=why)
+        if self.metrics is not None:
+            self.metrics.plate_reads.labels(self.id, "duplicate").inc()
+        for listener in self.merged_listeners:
+            listener({"merged_into": row["serial"], "lane": self.id, "plate": event.plate,
+                      "color": event.color.value, "why": why,
+                      "received_at": event.received_at.isoformat()})  # fmt: skip
+        decision = Decision(
+            open=row["verdict"] == "open", code=row["reason_code"], reason=row["reason"],
+            source=row["decided_by"], operator=row["operator"],
+        )  # fmt: skip
+        return LaneOutcome(duplicate=True, serial=row["serial"], decision=decision, merged=why)
+
+    def _judge_plate(self, event: PlateEvent) -> None:
+        """Count the read by what it is as a plate; log a read that is not a plate, and each
+        shape of plate that fits no known pattern once."""
+        if event.unreadable is not None:
+            kind = "unreadable"
+            log.warning("camera read is not a plate; the lane treats it as unreadable",
+                        read=event.unreadable, source=event.source)  # fmt: skip
+        elif event.plate is None:
+            kind = "no-plate"
+        elif plate_pattern(event.plate) is None:
+            kind = "unusual"
+            shape = plate_shape(event.plate)
+            if shape not in UNUSUAL_SHAPES and len(UNUSUAL_SHAPES) < _MAX_SHAPES:
+                log.warning("plate fits no known pattern; used, and flagged", shape=shape)
+            if shape in UNUSUAL_SHAPES or len(UNUSUAL_SHAPES) < _MAX_SHAPES:
+                UNUSUAL_SHAPES[shape] = UNUSUAL_SHAPES.get(shape, 0) + 1
+        else:
+            kind = "ok"
+        if self.metrics is not None:
+            self.metrics.plate_reads.labels(self.id, kind).inc()
+
+    async def _decide(self, event: PlateEvent) -> Decision:
+        answer = None if event.plate is None else await self._verify(event)
+        cached = None
+        if answer is None and event.plate is not None and self.offline.policy == "cache":
+            cached = await self.store.cached_answer(event.plate)
+        now = self._clock()
+        return decide(
+            unreadable=event.unreadable is not None,
+            no_plate=event.plate is None,
+            answer=answer,
+            offline=self.offline,
+            cached=cached,
+            now=now,
+            plate=event.plate,
+            context=await self._context(datetime.fromtimestamp(now, self.site.zone)),
+        )
+
+    async def _context(self, when: datetime) -> GateContext:
+        plan = await self.plans.active(when) if self.plans is not None else None
+        used = 0
+        if plan is not None and plan.quota is not None and self.direction is Direction.IN:
+            midnight = when.replace(hour=0, minute=0, second=0, microsecond=0)
+            used = await self.store.count_codes_since("quota", midnight.timestamp(), "in")
+        lists = await self.lists.current() if self.lists is not None else LocalLists()
+        return GateContext(when, self.direction, lists, plan, used, self.heavy_gvm_kg)
+
+    async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
+        assert event.plate is not None
+        if not self.link.permit():  # the breaker is open: decide offline at once
+            return None
+        secret = self.cfg.gate_secret_code
+        task = asyncio.create_task(
+            self.platform.verify(
+                event.plate,
+                event.color,
+                gate_secret_code=secret.get_secret_value() if secret else "",
+            )
+        )
+        done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
+        if not done:
+            log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
+            self.link.failure(
+                f"no answer within the {self.verify_deadline} s deadline", LinkFailure.TIMEOUT
+            )
+            self._spawn(self._late_answer(task, event.plate))
+            return None
+        try:
+            answer = task.result()
+        except PlatformError as exc:
+            self._note(exc)
+            return None
+        except Exception:  # a bug must not stop vehicles: decide as if offline
+            log.exception("platform check failed unexpectedly; deciding offline")
+            return None
+        self.link.success()
+        return answer
+
+    def _note(self, exc: PlatformError) -> None:
+        """A failed verification: a link failure, or (the platform refused the question
+        itself) proof that the platform answers."""
+        kind = classify(exc)
+        if kind is None:
+            log.warning("platform refused the verification", error=str(exc))
+            self.link.success()
+        else:
+            self.link.failure(str(exc), kind)
+
+    async def _late_answer(self, task: asyncio.Task[VerifyAnswer], plate: str) -> None:
+        """Log an answer that came after the deadline; it is never acted on."""
+        try:
+            answer = await task
+        except PlatformError as exc:
+            log.info("late platform call failed", late_plate=plate, error=str(exc))
+            self._note(exc)
+        else:
+            self.link.success()
+            log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
+
+    async def _store_photos(self, event: PlateEvent, kind: int | None = None) -> list[NewPhoto]:
+        """Write the event's photos durably (before any row points at them): the front photo
+        (the event's own, fetched from the camera, or a snapshot) and, where the lane has a
+        second camera, the rear one (photo number 2, §7.2), both fetched at the same time.
+
+        A photo that cannot be had or written is logged and left out: the pass is recorded
+        without it.
+        """
+        if not self.disk.accepting_photos:
+            if event.scene_image() is not None or self.snapshot or event.image_source:
+                log.warning(
+                    "photo storage is full of unforwarded data; pass recorded without photo"
+                )
+            return []
+        front, rear = await asyncio.gather(self._front_image(event), self._rear_image(event))
+        photos = []
+        for number, image in ((FRONT_PHOTO, front), (REAR_PHOTO, rear)):
+            photo = await self._store_photo(event, number, image, kind) if image else None
+            if photo is not None:
+                photos.append(photo)
+        return photos
+
+    async def _front_image(self, event: PlateEvent) -> bytes | None:
+        image = event.scene_image()
+        if image is not None:
+            return image.data
+        if event.image_source is not None and (fetched := await event.image_source()):
+            return fetched
+        return await self.snapshot.grab() if self.snapshot is not None else None
+
+    async def _rear_image(self, event: PlateEvent) -> bytes | None:
+        if self.rear is None or event.historical:  # a rear photo taken now would be wrong
+            return None
+        return await self.rear.grab()
+
+    async def _store_photo(
+        self, event: PlateEvent, number: int, original: bytes, kind: int | None = None
+    ) -> NewPhoto | None:
+        try:
+            data = await self.photo_check.prepare(original)  # checked; re-encoded off the loop
+            if data is not original:
+                log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
+            path = await self.photos.write(data, event.received_at, self.id, number)
+            if data is not original and self.photos.keep_originals:
+                await self.photos.write_original(original, path)
+        except PhotoError as exc:
+            log.error(
+                "photo refused; recording the pass without it",
+                number=number,
+                error=str(exc),
+                size=len(original),
+            )
+            return None
+        except OSError as exc:
+            log.error("photo could not be stored; recording the pass without it", error=str(exc))
+            return None
+        return NewPhoto(
+            number,
+            kind or self.direction.photo_type,
+            path,
+            len(data),
+            event.camera_time.timestamp(),
+        )
+
+    def _announce(
+        self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
+    ) -> None:
+        if not self.pass_listeners:
+            return
+        message = {
+            "serial": serial,
+            "lane": self.id,
+            "gate_code": self.cfg.gate_code,
+            "direction": self.cfg.direction,
+            "plate": event.plate,
+            "read": event.unreadable,  # a read that is not a plate, escaped
+            "flag": decision.flag or self._flag(event, photos),
+            "color": event.color.value,
+            "verdict": decision.verdict,
+            "reason": decision.reason,
+            "code": decision.code,
+            "decided_by": decision.source,
+            "received_at": event.received_at.isoformat(),
+            "photos": [photo_url(serial, photo.number) for photo in photos],
+        }
+        for listener in self.pass_listeners:
+            listener(message)
+
+    async def _record(
+        self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
+    ) -> _Recorded:
+        new = NewPass(
+            serial=serial,
+            lane_id=self.id,
+            gate_code=self.cfg.gate_code,
+            direction=self.cfg.direction,
+            plate=event.plate,
+            plate_color=event.color,
+            camera_time=event.camera_time.timestamp(),
+            received_at=event.received_at.timestamp(),
+            source=event.source,
+            vendor_id=event.vendor_id,
+            decision=decision,
+            flag=decision.flag or self._flag(event, photos),
+            raw=event.raw,
+            camera_read=event.override is None and event.source != "detector",
+            text=event.unreadable,
+        )
+        try:
+            recorded = await self.store.record_pass(
+                new, photos, forward_photos=self.platform.uploads_photos
+            )
+        except LedgerUnwritableError:
+            live = decision.source in ("platform", "offline", "local")  # not a re-push
+            journalled = decision.source == "guard" or (self.fail_open and live and decision.open)
+            if journalled and self.journal is not None:
+                return await self._journalled(new, event, decision)
+            await self._show_ledger_fault(event)  # the barrier stays shut
+            raise
+        self._announce(serial, event, decision, photos)
+        return _Recorded(recorded.id, recorded.serial)
+
+    async def _journalled(self, new: NewPass, event: PlateEvent, decision: Decision) -> _Recorded:
+        """A guard's override (or, with ``ledger_fail_policy = "open"``, a vehicle let through)
+        while the ledger cannot be written: kept in the fallback journal (merged into the
+        ledger later) and carried out. An opening is journalled as "opened" and passed."""
+        assert self.journal is not None
+        await self.journal.append(new, "opened" if decision.open else "not-commanded")
+        self._announce(new.serial, event, decision, [])
+        return _Recorded(JOURNALLED, new.serial)
+
+    async def _show_ledger_fault(self, event: PlateEvent) -> None:
+        if self.devices.display is None:
+            return
+        lines = [DisplayLine(text, ok=False) for text in self.led_text.ledger_fault]
+        try:
+            await self.devices.display.show(
+                lines, Actuation(self.id, event.plate, event.camera_reply)
+            )
+        except DriverError as exc:
+            log.error("LED write failed", error=str(exc))
+
+    @staticmethod
+    def _flag(event: PlateEvent, photos: list[NewPhoto]) -> str | None:
+        """Why a guard should look at this pass, if anything."""
+        if event.historical:
+            return "offline-repush"
+        if event.unreadable is not None:
+            return "plate-unreadable"
+        if event.plate is None:
+            return "no-plate"
+        if plate_pattern(event.plate) is None:
+            return "plate-unusual"
+        if event.scene_image() is not None and not photos:
+            return "photo-skipped"
+        return None
+
+    async def _actuate(self, event: PlateEvent, decision: Decision) -> tuple[str, str | None]:
+        ctx = Actuation(self.id, event.plate, event.camera_reply)
+        barrier: tuple[str, str | None] = ("not-commanded", None)
+        if decision.open and event.override is None and self._stale(event):
+            log.warning("verdict ready too late; the barrier is not moved")
+            decision, barrier = STALE_READ, ("not-commanded", "the read was too old")
+        if decision.open:
+            self._expected.append(self._mono())  # before the vehicle can move
+            try:
+                await self.devices.barrier.open(ctx)
+            except DriverError as exc:
+                log.error("barrier did not open", error=str(exc))
+                barrier = ("failed", str(exc))
+                self._expected.pop()
+            else:
+                barrier = ("opened", None)
+        if self.devices.display is not None:
+            templates = self.led_text.open if decision.open else self.led_text.refuse
+            # a read that is not a plate never reaches the LED: it says so instead
+            plate = "车牌未识别" if event.unreadable is not None else event.plate
+            lines = led_lines(templates, decision, plate, event.color)
+            try:
+                await self.devices.display.show(lines, ctx)
+            except DriverError as exc:
+                log.error("LED write failed", error=str(exc))
+        return barrier
+
+    async def command(
+        self,
+        *,
+        open_barrier: bool = False,
+        lines: Sequence[str] = (),
+        timeout: float = 10.0,
+        ok: bool = True,
+    ) -> bool:
+        """A command between vehicles (a guard's manual open, an LED message); whether it
+        reached the device. Through a camera that takes commands in its replies it waits for
+        the camera's next poll, at most ``timeout`` seconds."""
+        reply = CameraReply() if self.cfg.camera.kind == "vzenith-push" else None
+        ctx = Actuation(self.id, None, reply)
+        with structlog.contextvars.bound_contextvars(lane=self.id):
+            try:
+                if open_barrier:
+                    self._expected.append(self._mono())
+                    await self.devices.barrier.open(ctx)
+                if lines and self.devices.display is not None:
+                    await self.devices.display.show([DisplayLine(t, ok) for t in lines], ctx)
+            except DriverError as exc:
+                log.error("command not carried out", error=str(exc), open_barrier=open_barrier)
+                if open_barrier and self._expected:
+                    self._expected.pop()
+                return False
+            if reply is None or (reply.relay_channel is None and not reply.serial):
+                return True
+            delivered = await self.mailbox.deliver(reply, timeout)
+            if not delivered:
+                log.error(
+                    "the camera did not poll for the command; withdrawn (is comet polling on?)",
+                    open_barrier=open_barrier,
+                )
+            return delivered
+
+    async def _confirm(self, pass_id: int, serial: str, barrier: str, since: float) -> None:
+        """Decide the gate signal and release the pass for forwarding."""
+        with structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
+            if barrier != "opened":
+                signal, how = GateSignal.NOT_LIFTED, "barrier"
+            elif self.devices.detector is None:
+                signal, how = GateSignal.PASSED, "barrier"
+            else:
+                passed = await self.devices.detector.wait_passage(
+                    since, self.cfg.confirm_timeout_seconds
+                )
+                signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
+                how = "detector" if passed else "timeout"
+            self.dedup.close(pass_id)  # a near read after this is another vehicle
+            await self.store.finalise(pass_id, signal, self._clock(), how)
+            log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background step failed", lane=self.id, error=repr(exc), exc_info=exc)
+
+    async def drain(self) -> None:
+        """Wait for the background confirmations to finish."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def cancel_background(self) -> None:
+        """Stop confirming; unconfirmed passes are finalised at the next start."""
+        for task in list(self._background):
+            task.cancel()
+        await self.drain()
+        for source in (self.snapshot, self.rear):
+            if source is not None:
+                await source.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    id: int
+    serial: str

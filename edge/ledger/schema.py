@@ -1,0 +1,177 @@
+"""The one SQLite schema, as an ordered list of migrations (``PRAGMA user_version``).
+
+Never edit a migration that has shipped; append a new one.
+Times are unix seconds (REAL); :mod:`edge.ledger.store` formats them in the site's time zone.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the ledger, its photos and the outbox that forwards both.
+    """
+    CREATE TABLE passes (
+        id            INTEGER PRIMARY KEY,
+        serial        TEXT    NOT NULL UNIQUE,     -- 流水号 §6.4
+        lane_id       TEXT    NOT NULL,
+        gate_code     TEXT    NOT NULL,
+        direction     TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+        plate         TEXT,                        -- NULL: no readable plate (无牌车)
+        plate_color   TEXT    NOT NULL,            -- §7.1
+        flag          TEXT,                        -- why a guard should look at it
+        camera_time   REAL    NOT NULL,
+        received_at   REAL    NOT NULL,
+        source        TEXT    NOT NULL,            -- ingest adapter
+        vendor_id     TEXT,                        -- camera's own record id, if any
+        verdict       TEXT    NOT NULL CHECK (verdict IN ('open', 'refuse')),
+        reason_code   TEXT    NOT NULL,
+        reason        TEXT    NOT NULL,
+        decided_by    TEXT    NOT NULL,            -- platform / offline / local
+        verify_json   TEXT,                        -- the platform's answer, when it gave one
+        barrier       TEXT,                        -- opened / failed / not-commanded; NULL unknown
+        barrier_error TEXT,
+        state         TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'final')),
+        gate_signal   INTEGER,                     -- 0 passed, 1 not lifted, 2 lifted not passed
+        passed_at     REAL,
+        confirmed_by  TEXT                         -- detector / timeout / barrier / restart
+    );
+    CREATE INDEX passes_plate ON passes (plate, id);
+    CREATE INDEX passes_open ON passes (state) WHERE state = 'open';
+
+    CREATE TABLE photos (
+        id        INTEGER PRIMARY KEY,
+        pass_id   INTEGER NOT NULL REFERENCES passes (id),
+        number    INTEGER NOT NULL,                -- §7.2 1 front, 2 rear
+        kind      INTEGER NOT NULL,                -- §7.3 1 entry, 2 exit, 3 gate crash
+        path      TEXT    NOT NULL,                -- relative to storage.photo_dir
+        size      INTEGER NOT NULL,
+        taken_at  REAL    NOT NULL
+    );
+    CREATE INDEX photos_pass ON photos (pass_id);
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        pass_id         INTEGER NOT NULL REFERENCES passes (id),
+        kind            TEXT    NOT NULL CHECK (kind IN ('record', 'photo')),
+        photo_id        INTEGER REFERENCES photos (id),
+        state           TEXT    NOT NULL CHECK (state IN ('held', 'pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX outbox_pass ON outbox (pass_id, kind);
+    """,
+    # 2: photo retention. A pruned photo keeps its row (the ledger) and loses its file.
+    """
+    ALTER TABLE photos ADD COLUMN pruned_at REAL;
+    CREATE INDEX photos_kept ON photos (taken_at) WHERE pruned_at IS NULL;
+    """,
+    # 3: what the camera sent (images elided), for diagnosis.
+    """
+    ALTER TABLE passes ADD COLUMN raw TEXT;
+    """,
+    # 4: control plans started, changed and closed at the gate (or by a technician's command).
+    """
+    CREATE TABLE control_plans (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL,
+        strategy    INTEGER NOT NULL CHECK (strategy BETWEEN 1 AND 7),   -- §7.20
+        level       INTEGER NOT NULL DEFAULT 1,                          -- §7.18
+        area        INTEGER NOT NULL DEFAULT 1,                          -- §7.19
+        starts_at   REAL    NOT NULL,
+        ends_at     REAL,                                                -- expected end
+        baseline    INTEGER NOT NULL DEFAULT 0,  -- heavy entries on a normal day
+        closed_at   REAL,
+        created_by  TEXT    NOT NULL,
+        created_at  REAL    NOT NULL
+    );
+    CREATE INDEX passes_code ON passes (reason_code, received_at);
+    """,
+    # 5: who decided a guard's override.
+    """
+    ALTER TABLE passes ADD COLUMN operator TEXT;
+    """,
+    # 6: misread corrections, reported after the pass (province CheckFeedbackReport).
+    """
+    CREATE TABLE corrections (
+        id          INTEGER PRIMARY KEY,
+        pass_id     INTEGER NOT NULL REFERENCES passes (id),
+        plate       TEXT    NOT NULL,            -- the plate after review
+        plate_color TEXT    NOT NULL,
+        verify_json TEXT,                        -- the platform's answer for the corrected plate
+        reviewer    TEXT    NOT NULL,
+        reviewed_at REAL    NOT NULL
+    );
+    CREATE TABLE outbox_v6 (
+        id              INTEGER PRIMARY KEY,
+        pass_id         INTEGER NOT NULL REFERENCES passes (id),
+        kind            TEXT    NOT NULL CHECK (kind IN ('record', 'photo', 'correction')),
+        photo_id        INTEGER REFERENCES photos (id),
+        correction_id   INTEGER REFERENCES corrections (id),
+        state           TEXT    NOT NULL CHECK (state IN ('held', 'pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    INSERT INTO outbox_v6 (id, pass_id, kind, photo_id, state, attempts, next_attempt_at,
+                           last_error, created_at, sent_at)
+        SELECT id, pass_id, kind, photo_id, state, attempts, next_attempt_at, last_error,
+               created_at, sent_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX outbox_pass ON outbox (pass_id, kind);
+    """,
+    # 7: list entries added at the gate (beside those of the config).
+    """
+    CREATE TABLE list_entries (
+        id         INTEGER PRIMARY KEY,
+        plate      TEXT    NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('deny', 'in-plant', 'allow')),
+        reason     TEXT    NOT NULL DEFAULT '',
+        expires_at REAL,
+        added_by   TEXT    NOT NULL,
+        added_at   REAL    NOT NULL,
+        removed_at REAL
+    );
+    """,
+    # 8: the audit log of every action that changes something (IEC 62443-4-2 CR 2.8 style).
+    """
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      REAL    NOT NULL,
+        actor   TEXT    NOT NULL,   -- who
+        action  TEXT    NOT NULL,   -- what
+        target  TEXT    NOT NULL DEFAULT '',
+        origin  TEXT    NOT NULL,   -- from where (mqtt, web address, cli)
+        result  TEXT    NOT NULL,   -- ok / refused / failed
+        detail  TEXT    NOT NULL DEFAULT ''
+    );
+    """,
+    # 9: every camera read, the one that made a pass and those merged into it as duplicates
+    # (kept, never dropped), with the camera's record id for idempotent re-pushes.
+    """
+    CREATE TABLE reads (
+        id          INTEGER PRIMARY KEY,
+        pass_id     INTEGER NOT NULL REFERENCES passes (id),
+        lane_id     TEXT    NOT NULL,
+        received_at REAL    NOT NULL,
+        plate       TEXT,                   -- NULL: no plate, or not a plate (see text)
+        plate_color TEXT    NOT NULL,
+        text        TEXT,                   -- an unreadable read as it came, escaped
+        vendor_id   TEXT,                   -- camera's own record id, if any
+        source      TEXT    NOT NULL,
+        merged      TEXT,                   -- NULL: made the pass; else why it was merged
+        raw         TEXT
+    );
+    CREATE INDEX reads_vendor ON reads (lane_id, vendor_id) WHERE vendor_id IS NOT NULL;
+    CREATE INDEX reads_pass ON reads (pass_id);
+    INSERT INTO reads (pass_id, lane_id, received_at, plate, plate_color, vendor_id, source)
+        SELECT id, lane_id, received_at, plate, plate_color, vendor_id, source FROM passes
+        WHERE vendor_id IS NOT NULL;
+    """,
+]

@@ -1,0 +1,1 @@
+"""The MQTT face: telemetry and remote commands."""

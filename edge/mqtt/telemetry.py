@@ -1,0 +1,249 @@
+"""MQTT telemetry and remote commands (aiomqtt), for enterprises with many gates and the
+city's operations team.
+
+Topics under ``<prefix>/<enterprise code>/``:
+- ``status`` (retained): ``{"online": true, …}``; the broker publishes ``{"online": false}``
+  (the last will) when the daemon disappears;
+- ``link`` and ``gates/<gate code>/<in|out>/status`` (retained): the platform link, each
+  lane's camera and drivers, every ``status_interval_seconds``;
+- ``passes``: each pass as it is decided (no images; photo URLs);
+- ``commands`` (subscribed): ``{"id", "lane", "action": "open"|"led", "text", "operator",
+  "reason", "ts", "signature"}``, where ``signature`` is the hex HMAC-SHA256 of the canonical
+  JSON of the other fields (sorted keys, no spaces, UTF-8) with ``command_secret``. A command is
+  carried out only with a valid signature, a ``ts`` within ``command_max_age_seconds`` and an
+  ``id`` not seen before (no replay); every command, carried out or refused, is audited, and
+  its result is published to ``commands/result``.
+
+While the broker is away, pass messages wait in a bounded queue (the oldest are dropped first,
+and counted); the connection is retried with a capped backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiomqtt
+import structlog
+
+from edge.config.model import MqttTelemetryConfig
+from edge.gate.lane import Lane
+from edge.ledger.store import Store
+
+log = structlog.get_logger("edge.mqtt.telemetry")
+
+_SEEN_IDS = 10_000
+
+
+def canonical(command: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in command.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def command_id(command: Mapping[str, Any]) -> str | None:
+    """The command's ``id``, normalised (surrounding blanks dropped) as the replay check
+    stores and tests it; ``None`` unless it is a non-empty string."""
+    value = command.get("id")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def sign(command: Mapping[str, Any], secret: str) -> str:
+    return hmac.new(secret.encode(), canonical(command), hashlib.sha256).hexdigest()
+
+
+class Telemetry:
+    def __init__(
+        self,
+        cfg: MqttTelemetryConfig,
+        enterprise_code: str,
+        lanes: Mapping[str, Lane],
+        store: Store,
+        health: Callable[[], dict[str, Any]],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg, self.lanes, self.store, self.health, self._clock = (
+            cfg, lanes, store, health, clock,
+        )  # fmt: skip
+        self.base = f"{cfg.topic_prefix}/{enterprise_code}"
+        self.queue: deque[dict[str, Any]] = deque(maxlen=cfg.queue_size)
+        self.dropped = 0
+        self.connected = False
+        self._queued = asyncio.Event()
+        self._seen: deque[str] = deque(maxlen=_SEEN_IDS)
+
+    # -- passes --------------------------------------------------------------------------------
+    def publish_pass(self, message: dict[str, Any]) -> None:
+        """Queue a pass message (called by the lanes); never blocks a vehicle."""
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1
+        self.queue.append(message)
+        self._queued.set()
+
+    # -- the connection ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
+        error, or several from the session's task group) never ends the task."""
+        delay = 1.0
+        while True:
+            try:
+                await self._session()
+            except* aiomqtt.MqttError as group:
+                if self.connected:
+                    log.warning("MQTT broker lost", error=str(group.exceptions[0]))
+            except* Exception as group:  # a bug must not end telemetry: log it, reconnect
+                log.error("MQTT session failed", exc_info=group)
+            self.connected = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(
+            f"{self.base}/status", json.dumps({"online": False}), qos=1, retain=True
+        )
+        password = self.cfg.password.get_secret_value() if self.cfg.password else None
+        async with aiomqtt.Client(
+            self.cfg.host,
+            self.cfg.port,
+            username=self.cfg.username,
+            password=password,
+            will=will,
+            keepalive=30,
+        ) as client:
+            self.connected = True
+            log.info("MQTT broker connected", host=self.cfg.host)
+            await client.publish(
+                f"{self.base}/status", json.dumps({"online": True}), qos=1, retain=True
+            )
+            await client.subscribe(f"{self.base}/commands", qos=1)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._send_passes(client))
+                group.create_task(self._send_status(client))
+                group.create_task(self._take_commands(client))
+
+    async def _send_passes(self, client: aiomqtt.Client) -> None:
+        while True:
+            while self.queue:
+                message = self.queue[0]
+                await client.publish(
+                    f"{self.base}/passes", json.dumps(message, ensure_ascii=False), qos=1
+                )
+                self.queue.popleft()
+            self._queued.clear()
+            await self._queued.wait()
+
+    async def _send_status(self, client: aiomqtt.Client) -> None:
+        while True:
+            report = self.health()
+            await client.publish(
+                f"{self.base}/link",
+                json.dumps({"link": report["link"], "outbox": report["outbox"]}),
+                qos=1,
+                retain=True,
+            )
+            for lane in self.lanes.values():
+                status = {
+                    "lane": lane.id,
+                    "camera": report["cameras"].get(lane.id),
+                    "devices": report["devices"].get(lane.id),
+                }
+                topic = f"{self.base}/gates/{lane.cfg.gate_code}/{lane.cfg.direction}/status"
+                await client.publish(topic, json.dumps(status), qos=1, retain=True)
+            await asyncio.sleep(self.cfg.status_interval_seconds)
+
+    # -- commands ------------------------------------------------------------------------------
+    async def _take_commands(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            result = await self.handle_command(payload)
+            await client.publish(
+                f"{self.base}/commands/result", json.dumps(result, ensure_ascii=False), qos=1
+            )
+
+    async def handle_command(self, payload: bytes) -> dict[str, Any]:
+        """One command under its own error boundary: whatever it holds, it is refused or
+        carried out, audited, and answered — it never raises."""
+        try:
+            return await self._handle_command(payload)
+        except Exception as exc:
+            log.exception("remote command failed", payload=payload[:200])
+            why = f"failed: {type(exc).__name__}"
+            with contextlib.suppress(Exception):
+                await self._audit("?", "command", "", "refused", why)
+            return {"result": "refused", "why": why}
+
+    def _check(self, command: Mapping[str, Any]) -> str | None:
+        """Why the command is refused, or None."""
+        secret = self.cfg.command_secret
+        if secret is None:
+            return "commands are disabled (no command_secret configured)"
+        signature = command.get("signature")
+        expected = sign(command, secret.get_secret_value())
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
+            return "bad signature"
+        ts = command.get("ts")
+        if (
+            isinstance(ts, bool)
+            or not isinstance(ts, int | float)
+            or not math.isfinite(ts)
+            or abs(self._clock() - ts) > self.cfg.command_max_age_seconds
+        ):
+            return "stale or missing ts"
+        if command_id(command) is None:
+            return "id must be a non-empty string"
+        if command_id(command) in self._seen:
+            return "replayed id"
+        if command.get("lane") not in self.lanes:
+            return "unknown lane"
+        if command.get("action") not in ("open", "led"):
+            return "unknown action"
+        return None
+
+    async def _handle_command(self, payload: bytes) -> dict[str, Any]:
+        try:
+            command = json.loads(payload)
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+            command = None
+        if not isinstance(command, dict):
+            await self._audit("?", "command", "", "refused", "not a JSON object")
+            return {"result": "refused", "why": "not a JSON object"}
+        operator = str(command.get("operator") or "?")
+        target = str(command.get("lane") or "")
+        action = f"remote {command.get('action')}"
+        why = self._check(command)
+        if why is not None:
+            log.warning("remote command refused", why=why, operator=operator, lane=target)
+            await self._audit(operator, action, target, "refused", why)
+            return {"id": command.get("id"), "result": "refused", "why": why}
+        seen = command_id(command)
+        assert seen is not None  # checked above
+        self._seen.append(seen)
+        lane = self.lanes[target]
+        if command["action"] == "open":
+            reason = str(command.get("reason") or "远程开闸")
+            outcome = await lane.override(
+                None, open_barrier=True, reason=reason, operator=f"{operator} (MQTT)"
+            )
+            done = outcome.barrier == "opened"
+            detail = f"serial {outcome.serial}"
+        else:
+            done = await lane.command(lines=str(command.get("text") or "").split("|"))
+            detail = str(command.get("text") or "")
+        result = "ok" if done else "failed"
+        await self._audit(operator, action, target, result, detail)
+        return {"id": command["id"], "result": result, "detail": detail}
+
+    async def _audit(self, actor: str, action: str, target: str, result: str, detail: str) -> None:
+        await self.store.audit(
+            actor=actor, action=action, target=target, origin="mqtt", result=result, detail=detail
+        )

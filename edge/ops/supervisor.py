@@ -1,0 +1,67 @@
+"""Supervised components: a crash is logged and the component restarted, the daemon lives on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger("edge.ops.supervisor")
+
+_HEALTHY_RUN_SECONDS = 60.0
+
+
+class Supervisor:
+    def __init__(self, initial_delay: float = 1.0, max_delay: float = 30.0) -> None:
+        self.initial_delay, self.max_delay = initial_delay, max_delay
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: set[str] = set()  # components inside their run (not waiting to restart)
+        self.restarts: dict[str, int] = {}
+        self.optional: set[str] = set()  # components the gate works without (MQTT telemetry)
+
+    def start(
+        self, name: str, factory: Callable[[], Awaitable[None]], *, optional: bool = False
+    ) -> None:
+        """Run ``factory`` supervised; an ``optional`` component's state never makes the gate
+        unhealthy (:meth:`essential_alive`)."""
+        self.restarts[name] = 0
+        if optional:
+            self.optional.add(name)
+        self._tasks[name] = asyncio.create_task(self._supervise(name, factory), name=name)
+
+    async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        delay = self.initial_delay
+        while True:
+            started = time.monotonic()
+            self._running.add(name)
+            try:
+                await factory()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("component crashed; restarting", component=name, delay=delay)
+            else:
+                log.warning("component stopped; restarting", component=name, delay=delay)
+            finally:
+                self._running.discard(name)
+            if time.monotonic() - started > _HEALTHY_RUN_SECONDS:
+                delay = self.initial_delay
+            self.restarts[name] += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+    def alive(self) -> dict[str, bool]:
+        """Each component: running now (not crashed and waiting for its restart)."""
+        return {name: name in self._running and not t.done() for name, t in self._tasks.items()}
+
+    def essential_alive(self) -> bool:
+        """Every component the gate needs is running (optional ones are not asked)."""
+        return all(up for name, up in self.alive().items() if name not in self.optional)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()

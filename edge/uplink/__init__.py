@@ -1,0 +1,2 @@
+"""Towards the environmental platform: the API clients, the forwarder, the circuit breaker,
+the backlog monitor."""

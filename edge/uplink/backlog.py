@@ -1,0 +1,113 @@
+"""How forwarding is doing: backlog, age of the oldest unsent entry, send rate, dead letters,
+link state. Checked periodically; an alarm is logged once when the oldest unsent entry is older
+than the limit while the link is up (forwarding falls behind for a reason other than an
+outage), and once when it clears."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import structlog
+
+from edge.config.model import SiteConfig
+from edge.domain.camera_health import CameraHealth, check_silence
+from edge.ledger.store import Store
+from edge.uplink.breaker import LinkMonitor, LinkState
+
+log = structlog.get_logger("edge.uplink.backlog")
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogSnapshot:
+    pending: int = 0
+    held: int = 0
+    dead: int = 0
+    oldest_unsent_age_seconds: float | None = None
+    sent_per_minute: int = 0
+    link: str = "unknown"
+    alarm: bool = False
+    at: float = field(default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SendRate:
+    """Entries acknowledged by the platform in the last minute."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._times: deque[float] = deque()
+        self._clock = clock
+
+    def sent(self, count: int = 1) -> None:
+        now = self._clock()
+        self._times.extend([now] * count)
+
+    def per_minute(self) -> int:
+        cutoff = self._clock() - 60
+        while self._times and self._times[0] < cutoff:
+            self._times.popleft()
+        return len(self._times)
+
+
+class BacklogMonitor:
+    def __init__(
+        self,
+        store: Store,
+        link: LinkMonitor,
+        rate: SendRate,
+        *,
+        alarm_age_seconds: float,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        cameras: list[CameraHealth] | None = None,
+        site: SiteConfig | None = None,
+    ) -> None:
+        self.store, self.link, self.rate = store, link, rate
+        self.cameras, self.site, self.started_at = cameras or [], site, clock()
+        self.alarm_age, self.interval, self._clock = alarm_age_seconds, interval, clock
+        self.snapshot = BacklogSnapshot()
+
+    async def check(self) -> BacklogSnapshot:
+        counts, oldest = await self.store.backlog()
+        now = self._clock()
+        if self.site is not None:
+            check_silence(
+                self.cameras,
+                now,
+                zone=self.site.zone,
+                hours=self.site.operating_hours,
+                silent_minutes=self.site.camera_silent_minutes,
+                started_at=self.started_at,
+            )
+        age = None if oldest is None else max(0.0, now - oldest)
+        alarm = age is not None and age > self.alarm_age and self.link.state is not LinkState.DOWN
+        if alarm and not self.snapshot.alarm:
+            log.warning(
+                "forwarding is falling behind",
+                oldest_unsent_age_seconds=round(age or 0),
+                pending=counts.get("pending", 0),
+            )
+        elif self.snapshot.alarm and not alarm:
+            log.info("forwarding has caught up")
+        self.snapshot = BacklogSnapshot(
+            pending=counts.get("pending", 0),
+            held=counts.get("held", 0),
+            dead=counts.get("dead", 0),
+            oldest_unsent_age_seconds=None if age is None else round(age, 1),
+            sent_per_minute=self.rate.per_minute(),
+            link=self.link.state.value,
+            alarm=alarm,
+            at=now,
+        )
+        return self.snapshot
+
+    async def run(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,310 @@
+"""Forward released outbox entries to the platform: a pass record first, then its photos.
+
+An entry is marked sent only after the platform acknowledged it, so nothing is lost; retryable
+failures come back after a capped exponential backoff with jitter, forever; permanent
+rejections become dead letters with the platform's reason and block nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from edge.domain.codes import Direction, GateSignal
+from edge.domain.decision import resolved_control
+from edge.domain.plates import PlateColor
+from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
+from edge.ledger.photos import PhotoStore, photo_url
+from edge.ledger.store import OutboxEntry, Store
+from edge.ops.metrics import Metrics
+from edge.uplink.backlog import SendRate
+from edge.uplink.breaker import LinkMonitor, classify
+from edge.uplink.lane_activity import LaneActivity
+from edge.uplink.platform.base import Platform
+from edge.uplink.platform.errors import InvalidMessageError, PermanentError, RetryableError
+
+log = structlog.get_logger("edge.uplink.forwarder")
+
+_REPORT_CACHE = 256
+
+#: Look at the outbox at least this often: `edge outbox retry` changes it from outside.
+POLL_SECONDS = 30.0
+
+
+def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> float:
+    """Equal-jitter exponential backoff: half fixed, half random, never above ``cap``."""
+    ceiling: float = min(cap, initial * 2.0 ** min(attempts, 30))
+    return ceiling / 2 + ceiling / 2 * rand
+
+
+def pass_report(
+    row: sqlite3.Row,
+    photos: Sequence[sqlite3.Row],
+    enterprise_name: str,
+    zone: ZoneInfo,
+    url: Callable[[str, int], str] = photo_url,
+) -> PassReport:
+    """The report of a pass; ``url`` gives a photo's relative URL (province records)."""
+    passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
+    numbers = {photo["number"] for photo in photos}
+    answer = VerifyAnswer.from_json(json.loads(row["verify_json"])) if row["verify_json"] else None
+    return PassReport(
+        serial=row["serial"],
+        enterprise_code=row["serial"][:10],
+        enterprise_name=enterprise_name,
+        gate_code=row["gate_code"],
+        plate=row["plate"] or "",
+        color=PlateColor(row["plate_color"]),
+        direction=Direction(row["direction"]),
+        time_from=datetime.fromtimestamp(row["received_at"], zone),
+        time_to=datetime.fromtimestamp(passed_at, zone),
+        gate_signal=GateSignal(row["gate_signal"]),
+        answer=answer,
+        photo_urls=(
+            url(row["serial"], 1) if 1 in numbers else "",
+            url(row["serial"], 2) if 2 in numbers else "",
+        ),
+        controlled=resolved_control(row["reason_code"], answer),
+    )
+
+
+class Forwarder:
+    def __init__(
+        self,
+        store: Store,
+        platform: Platform,
+        photos: PhotoStore,
+        link: LinkMonitor,
+        *,
+        enterprise_name: str,
+        zone: ZoneInfo,
+        concurrency: int,
+        backoff_initial: float,
+        batch_size: int = 50,
+        backoff_max: float,
+        activity: LaneActivity | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
+        photo_url: Callable[[str, int], str] = photo_url,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store, self.platform, self.photos, self.link = store, platform, photos, link
+        self.enterprise_name, self.zone = enterprise_name, zone
+        self.concurrency, self.batch_size = concurrency, batch_size
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.activity = activity or LaneActivity()
+        self.metrics = metrics
+        self.photo_url = photo_url
+        self.poll_seconds = POLL_SECONDS
+        self.rate = SendRate()
+        self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
+        self._clock, self._rand = clock, rand
+        self.sent = 0
+
+    # -- the pool: a producer fills a small queue, workers send, a booker commits ------------
+
+    async def run(self) -> None:
+        self._queue: asyncio.Queue[list[OutboxEntry]] = asyncio.Queue(self.concurrency)
+        self._claimed: set[int] = set()  # queued, being sent, or acknowledged but not booked
+        self._to_book: list[int] = []
+        self._book_wanted, self._room = asyncio.Event(), asyncio.Event()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        booker = asyncio.create_task(self._booker())
+        try:
+            while True:
+                self.store.outbox_changed.clear()
+                self._room.clear()
+                await self.activity.wait_idle()
+                room = self._queue.maxsize - self._queue.qsize()
+                if self.link.down:  # only a probe, and only when nothing else is out
+                    room = 1 if not self._claimed and self.link.permit() else 0
+                queued = 0
+                if room > 0:
+                    due = await self.store.due_entries(
+                        room * self.batch_size, exclude=list(self._claimed)
+                    )
+                    for group in self._groups(due)[:room]:
+                        self._claimed.update(entry.id for entry in group)
+                        self._queue.put_nowait(group)
+                        queued += 1
+                await self._wait(more_due=queued > 0 and queued == room)
+        finally:
+            for task in (*workers, booker):
+                task.cancel()
+            await asyncio.gather(*workers, booker, return_exceptions=True)
+            await self._flush()  # book what the platform already acknowledged
+
+    async def _wait(self, *, more_due: bool) -> None:
+        """Until something changes: room in the queue, an entry released or booked, the next
+        retry due, or (link down) the next probe or the link's return."""
+        waiters = [
+            asyncio.create_task(self.store.outbox_changed.wait()),
+            asyncio.create_task(self._room.wait()),
+        ]
+        timeout: float | None = self.poll_seconds
+        if self.link.down:
+            waiters.append(asyncio.create_task(self.link.up_again.wait()))
+            if await self.store.next_due_at(exclude=list(self._claimed)) is not None:
+                timeout = max(self.link.seconds_to_probe(), 0.001)
+        elif not more_due:
+            next_at = await self.store.next_due_at(exclude=list(self._claimed))
+            if next_at is not None:
+                timeout = min(self.poll_seconds, max(0.0, next_at - self._clock()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            group = await self._queue.get()
+            self._room.set()
+            acknowledged = await self._send_group(group)
+            self._claimed.difference_update(e.id for e in group if e.id not in acknowledged)
+            self._room.set()  # released claims (retries, dead letters) change what is due
+            if acknowledged:
+                self._to_book.extend(acknowledged)
+                self._book_wanted.set()
+
+    async def _booker(self) -> None:
+        """Book acknowledged entries as sent, many per transaction (one fsync for all)."""
+        while True:
+            await self._book_wanted.wait()
+            await self.activity.wait_idle()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        ids, self._to_book = self._to_book, []
+        self._book_wanted.clear()
+        if ids:
+            await self.store.mark_sent_many(ids)
+            self._claimed.difference_update(ids)
+
+    def _groups(self, entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
+        """Pass records go in batches where the platform takes lists; the rest one by one."""
+        size = min(self.batch_size, self.platform.max_batch)
+        records = [e for e in entries if e.kind == "record"] if size > 1 else []
+        batches = [records[i : i + size] for i in range(0, len(records), size)]
+        return batches + [[e] for e in entries if e not in records]
+
+    async def _send_group(self, entries: list[OutboxEntry]) -> list[int]:
+        """Send one entry or a batch of pass records; returns the acknowledged entry ids."""
+        if len(entries) == 1:
+            return [entries[0].id] if await self._send(entries[0]) else []
+        await self.activity.wait_idle()
+        try:
+            reports = [await self._report(entry) for entry in entries]
+            await self.platform.send_passes([report for report, _, _ in reports])
+        except PermanentError as exc:
+            log.warning("batch rejected; sending its passes one by one", error=str(exc))
+            return [entry.id for entry in entries if await self._send(entry)]
+        except Exception as exc:  # noqa: BLE001 - retried, never dropped
+            await self._failed(entries, exc)
+            return []
+        self.link.success()
+        self._acknowledged(len(entries))
+        for report, lane, _ in reports:
+            log.info(
+                "forwarded to platform",
+                serial=report.serial,
+                lane=lane,
+                kind="record",
+                batch=len(entries),
+            )
+        return [entry.id for entry in entries]
+
+    def _acknowledged(self, count: int) -> None:
+        self.sent += count
+        self.rate.sent(count)
+
+    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str, list[sqlite3.Row]]:
+        """The pass as the platform receives it, its lane (for the log) and its photo rows.
+
+        Cached for the pass's photo sends, which follow its record (a final pass never
+        changes)."""
+        cached = self._reports.get(entry.pass_id)
+        if cached is not None:
+            self._reports.move_to_end(entry.pass_id)
+            return cached
+        row = await self.store.get_pass(entry.pass_id)
+        photos = await self.store.photos_of(entry.pass_id)
+        report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
+        self._reports[entry.pass_id] = (report, str(row["lane_id"]), photos)
+        if len(self._reports) > _REPORT_CACHE:
+            self._reports.popitem(last=False)
+        return self._reports[entry.pass_id]
+
+    async def _failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
+        """A retryable (or unexpected) failure: each entry comes back after its backoff."""
+        if self.metrics is not None:
+            self.metrics.forward_errors.labels(type(exc).__name__).inc(len(entries))
+        if (kind := classify(exc)) is not None:
+            self.link.failure(str(exc), kind)
+        elif not isinstance(exc, RetryableError):
+            log.error("unexpected error while forwarding; will retry", exc_info=exc)
+        for entry in entries:
+            delay = backoff_delay(
+                entry.attempts, self.backoff_initial, self.backoff_max, self._rand()
+            )
+            await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
+
+    async def _correction(self, correction_id: int) -> Correction:
+        row = await self.store.get_correction(correction_id)
+        answer = json.loads(row["verify_json"]) if row["verify_json"] else None
+        return Correction(
+            plate=row["plate"],
+            color=PlateColor(row["plate_color"]),
+            answer=None if answer is None else VerifyAnswer.from_json(answer),
+            reviewer=row["reviewer"],
+            reviewed_at=datetime.fromtimestamp(row["reviewed_at"], self.zone),
+        )
+
+    async def _send(self, entry: OutboxEntry) -> bool:
+        """Send one entry; True when the platform acknowledged it (the caller books it)."""
+        with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
+            try:
+                await self.activity.wait_idle()
+                report, lane, photos = await self._report(entry)
+                structlog.contextvars.bind_contextvars(serial=report.serial, lane=lane)
+                if entry.kind == "record":
+                    await self.platform.send_pass(report)
+                elif entry.kind == "correction":
+                    assert entry.correction_id is not None
+                    await self.platform.send_correction(
+                        report, await self._correction(entry.correction_id)
+                    )
+                else:
+                    photo = next(p for p in photos if p["id"] == entry.photo_id)
+                    data = await self.photos.read(photo["path"])
+                    taken = datetime.fromtimestamp(photo["taken_at"], self.zone)
+                    await self.platform.send_photo(
+                        report, PhotoReport(photo["number"], photo["kind"], taken, data)
+                    )
+            except PermanentError as exc:
+                if self.metrics is not None:
+                    self.metrics.forward_errors.labels(type(exc).__name__).inc()
+                if not isinstance(exc, InvalidMessageError):
+                    self.link.success()  # the platform answered: the link is fine
+                log.error("platform rejected entry; kept as dead letter", error=str(exc))
+                await self.store.mark_dead(entry.id, str(exc))
+            except FileNotFoundError as exc:
+                log.error("photo file is missing; kept as dead letter", error=str(exc))
+                await self.store.mark_dead(entry.id, f"photo file missing: {exc}")
+            except Exception as exc:  # noqa: BLE001 - retried, never dropped
+                await self._failed([entry], exc)
+            else:
+                self.link.success()
+                self._acknowledged(1)
+                log.info("forwarded to platform")
+                return True
+        return False

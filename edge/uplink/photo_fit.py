@@ -1,0 +1,181 @@
+"""Every photo the platform receives is a JPEG under 1 MB (§2.2). Larger ones are re-encoded:
+first at a slightly lower quality, then scaled down by the square root of the size ratio
+(one more encode, rarely two), which keeps as many pixels as the limit allows, so the plate
+stays legible. CPU-bound: call :func:`fit_jpeg` in a worker thread.
+
+Nothing from a camera is decoded before its JPEG header has been read (:func:`read_header`:
+markers up to the frame header, dimensions, progressive or not) and the end-of-image marker
+found: a body that only starts like a JPEG (``FF D8 FF`` then HTML), a truncated one, or one
+with impossible dimensions is refused as a photo. An image of more than ``max_pixels`` is
+decoded reduced (libjpeg scales by 1/2, 1/4 or 1/8 as it decodes, so memory follows the
+reduced size) — except a progressive one, whose decoder holds every coefficient of the full
+image whatever the scale: that is refused, as is anything still too large at 1/8.
+:class:`PhotoCheck` runs the checks and bounds how many decodes run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.uplink.platform.city_models import MAX_PHOTO_BYTES
+
+#: Aim a little under the limit: the encoder's output size is only roughly proportional.
+LIMIT = MAX_PHOTO_BYTES - 1
+_QUALITY = 80
+_MIN_WIDTH = 320
+
+
+class PhotoError(ValueError):
+    """The image cannot be used as a photo (not a JPEG, truncated, too large to decode)."""
+
+
+#: Frame-header markers (SOF0…SOF15 but DHT C4, JPG C8 and DAC CC); C2, C6, CA, CE progressive.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+#: The end-of-image marker must be within this many bytes of the end (cameras pad a little).
+_EOI_TAIL = 1024
+MAX_SIDE = 65500  # JPEG's own limit is 65535
+#: Segments read before the frame header at most (cameras write a dozen).
+_MAX_SEGMENTS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class JpegHeader:
+    width: int
+    height: int
+    components: int
+    progressive: bool
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def read_header(data: bytes) -> JpegHeader:
+    """The frame header of a JPEG, read without decoding anything; :class:`PhotoError` for
+    anything that is not a whole JPEG (no SOI, a byte where a marker must be, a segment
+    running past the end, no frame header before the scan, no end-of-image marker)."""
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise PhotoError("not a JPEG (no start-of-image marker)")
+    eoi = data.rfind(b"\xff\xd9")
+    if eoi < 2 or eoi < len(data) - _EOI_TAIL:
+        raise PhotoError("truncated JPEG (no end-of-image marker)")
+    pos = 2
+    for _segment in range(_MAX_SEGMENTS):
+        marker, pos = _marker(data, pos)
+        if marker in _STANDALONE:
+            continue
+        if marker in (0xD8, 0xD9, 0xDA) or pos + 2 > len(data):
+            break  # no frame header before the scan (or the image ended)
+        (length,) = struct.unpack_from(">H", data, pos)
+        if length < 2 or pos + length > len(data):
+            raise PhotoError("not a JPEG (a segment runs past the end)")
+        if marker in _SOF:
+            return _frame(data[pos : pos + length], progressive=marker in _PROGRESSIVE)
+        pos += length
+    raise PhotoError("not a JPEG (no frame header)")
+
+
+def _marker(data: bytes, pos: int) -> tuple[int, int]:
+    """The marker at ``pos`` (fill bytes skipped) and the position after it."""
+    if pos >= len(data) or data[pos] != 0xFF:
+        found = f"{data[pos]:#04x}" if pos < len(data) else "the end"
+        raise PhotoError(f"not a JPEG ({found} where a marker must be)")
+    while pos < len(data) and data[pos] == 0xFF:
+        pos += 1
+    if pos >= len(data):
+        raise PhotoError("not a JPEG (the end where a marker must be)")
+    marker = data[pos]
+    if marker < 0xC0 and marker not in _STANDALONE:
+        raise PhotoError(f"not a JPEG (byte {marker:#04x} where a marker must be)")
+    return marker, pos + 1
+
+
+def _frame(segment: bytes, *, progressive: bool) -> JpegHeader:
+    if len(segment) < 8:
+        raise PhotoError("not a JPEG (short frame header)")
+    height, width = struct.unpack_from(">HH", segment, 3)
+    components = segment[7]
+    sides = 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
+    if not sides or components not in (1, 3, 4):
+        raise PhotoError(f"JPEG with impossible dimensions {width}x{height}")
+    return JpegHeader(width, height, components, progressive)
+
+
+def _reduction(header: JpegHeader, size: int, limit: int, max_pixels: int) -> int:
+    """The libjpeg scale denominator (1, 2, 4 or 8) to decode with."""
+    by_size = 4 if size / limit > 12 else 2 if size / limit > 1.5 else 1
+    by_pixels = next((d for d in (1, 2, 4, 8) if header.pixels / (d * d) <= max_pixels), 0)
+    if by_pixels == 0 or (header.progressive and by_pixels > 1):
+        why = "progressive, " if header.progressive and by_pixels else ""
+        raise PhotoError(
+            f"JPEG of {header.width}x{header.height} px ({why}over {max_pixels} px) not decoded"
+        )
+    return max(by_size, by_pixels)
+
+
+_MODES = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+#: Pixels decoded at full size at most (a 16 MP camera; a 4K frame has 8.3 MP).
+MAX_PIXELS = 16_000_000
+
+
+def _encode(image: np.ndarray, quality: int) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV encodes any decoded image
+        raise PhotoError("JPEG encoding failed")
+    return bytes(buffer.tobytes())
+
+
+def fit_jpeg(data: bytes, limit: int = LIMIT, max_pixels: int = MAX_PIXELS) -> bytes:
+    """``data`` if it is a whole JPEG of at most ``max_pixels`` under ``limit`` bytes, else a
+    re-encoded one that is (decoded reduced where it has more pixels); :class:`PhotoError` if
+    it cannot be used (see :func:`read_header`)."""
+    header = read_header(data)
+    if len(data) <= limit and header.pixels <= max_pixels:
+        return data
+    # Far over the limit (4K frames): let the JPEG decoder scale down by 2 or 4 as it decodes,
+    # much faster than decoding everything and resizing; 1920 px across keeps a plate legible.
+    scale = _reduction(header, len(data), limit, max_pixels)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), _MODES[scale])
+    if image is None:
+        raise PhotoError("the photo is not a decodable image")
+    encoded = _encode(image, _QUALITY)
+    while len(encoded) > limit:
+        height, width = image.shape[:2]
+        factor = min(0.9, math.sqrt(limit / len(encoded)) * 0.95)
+        if width * factor < _MIN_WIDTH:
+            return _encode(image, 40)  # a tiny image at low quality always fits
+        size = (max(1, int(width * factor)), max(1, int(height * factor)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        encoded = _encode(image, _QUALITY)
+    return encoded
+
+
+class PhotoCheck:
+    """Every photo from a camera goes through :meth:`prepare` before it is stored: checked
+    (:func:`read_header`), re-encoded in a worker thread when it must be, with at most
+    ``decodes`` decodes at a time (each may take tens of MB)."""
+
+    def __init__(self, max_pixels: int = MAX_PIXELS, decodes: int = 2) -> None:
+        self.max_pixels = max_pixels
+        self._decodes = asyncio.Semaphore(decodes)
+
+    async def prepare(self, data: bytes) -> bytes:
+        """The photo to store (``data`` itself when it is fine as it is); PhotoError."""
+        header = read_header(data)  # cheap: a walk over the markers, on the loop
+        if len(data) <= LIMIT and header.pixels <= self.max_pixels:
+            return data
+        async with self._decodes:
+            return await asyncio.to_thread(fit_jpeg, data, LIMIT, self.max_pixels)

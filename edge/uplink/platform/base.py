@@ -1,0 +1,35 @@
+"""What the daemon needs from a platform, whichever API (city or province) serves it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from edge.domain.plates import PlateColor
+from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
+
+
+class Platform(Protocol):
+    #: City: photos are uploaded (sharePhotoInfo). Province: records carry photo URLs instead.
+    uploads_photos: bool
+    #: How many pass records one call may carry (province SendEnterExitDataEx takes a list).
+    max_batch: int
+    #: Province: CheckFeedbackReport. The city API has no message for corrections.
+    reports_corrections: bool
+
+    @property
+    def clock_offset_seconds(self) -> float | None: ...
+
+    async def verify(
+        self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
+    ) -> VerifyAnswer: ...
+
+    async def send_pass(self, report: PassReport) -> None: ...
+
+    async def send_passes(self, reports: Sequence[PassReport]) -> None: ...
+
+    async def send_photo(self, report: PassReport, photo: PhotoReport) -> None: ...
+
+    async def send_correction(self, report: PassReport, correction: Correction) -> None: ...
+
+    async def aclose(self) -> None: ...

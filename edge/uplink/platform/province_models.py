@@ -1,0 +1,275 @@
+"""Wire messages of the province platform API (spec §4.2), field names and lengths as specified.
+
+Requests are strict: a message that would break the spec fails here, before it is sent.
+Replies are lenient about extra fields and number/string types, strict about what the gate
+relies on. Codes that may be absent on the wire (no blacklist, no exemption, unknown stage)
+travel as "".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from edge.domain.codes import (
+    USE_CHARACTERS,
+    VEHICLE_TYPES,
+    BlacklistType,
+    EmissionStage,
+    Empty,
+    ExemptType,
+    FuelType,
+    NeedComplete,
+)
+from edge.domain.plates import PlateColor
+
+#: SendEnterExitDataEx ``date``: the spec gives length 12 and no format; the config chooses.
+DATE_FORMATS = {"yyMMddHHmmss": "%y%m%d%H%M%S", "yyyyMMddHHmm": "%Y%m%d%H%M"}
+#: GetAuthorizationOrg ``expire`` / ``serverTime`` (length 14).
+AUTH_TIME_FORMAT = "%Y%m%d%H%M%S"
+FEEDBACK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+SERIAL_PATTERN = r"^\d{12}[AB]\d{12}$"
+
+
+def _to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(int(value))
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else value
+
+
+WireStr = Annotated[str, BeforeValidator(_to_str)]
+Flag012 = Literal["0", "1", "2"]
+
+
+def _vehicle_type(value: str) -> str:
+    if value and value not in VEHICLE_TYPES:
+        raise ValueError(f"{value!r} is not a vehicle type code of §7.7")
+    return value
+
+
+def _use_character(value: str) -> str:
+    if value and value not in USE_CHARACTERS:
+        raise ValueError(f"{value!r} is not a use-character code of §7.8")
+    return value
+
+
+VehicleTypeCode = Annotated[str, Field(max_length=3), BeforeValidator(_vehicle_type)]
+UseCharacterCode = Annotated[str, Field(max_length=1), BeforeValidator(_use_character)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ProvinceReply(_Reply):
+    """Common reply: ``result`` success/fail, ``err`` the reason, ``data``."""
+
+    result: Literal["success", "fail"]
+    err: WireStr = ""
+    data: Any = None
+
+
+# -- auth ----------------------------------------------------------------------------------
+
+
+class AuthRequest(_Request):
+    orgSecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815 - spec field names
+    username: str = Field(min_length=1, max_length=32)
+    pwd: str = Field(min_length=1, max_length=32)
+
+
+class AuthData(_Reply):
+    accessToken: WireStr = Field(min_length=1, max_length=64)  # noqa: N815
+    expire: WireStr = ""
+    serverTime: WireStr = ""  # noqa: N815
+
+
+# -- VehVerifyEx ---------------------------------------------------------------------------
+
+
+class VerifyRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    companySecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815
+    gateSecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815
+    license: str = Field(min_length=1, max_length=20)
+    licenseColor: PlateColor  # noqa: N815
+
+
+class VerifyData(_Reply):
+    license: WireStr = ""
+    licenseColor: WireStr = ""  # noqa: N815
+    fuelType: WireStr = Field(default="", max_length=4)  # noqa: N815
+    registerDate: WireStr = ""  # noqa: N815
+    syxz: WireStr = ""
+    vinLast6: WireStr = ""  # noqa: N815
+    vehType: WireStr = ""  # noqa: N815
+    # The spec's example writes the key as " GVM" (with a space); accept both.
+    GVM: WireStr = Field(default="", validation_alias=AliasChoices("GVM", " GVM"))
+    emissionStandard: WireStr = Field(default="", max_length=1)  # noqa: N815
+    isBlackList: WireStr = ""  # noqa: N815
+    isExempt: WireStr = ""  # noqa: N815
+    isControl: Annotated[Flag012, BeforeValidator(_to_str)]  # noqa: N815
+    controlReason: WireStr = Field(default="", max_length=300)  # noqa: N815
+    isNeedComplete: Annotated[NeedComplete, BeforeValidator(_to_str)] = NeedComplete.NO  # noqa: N815
+    licensePK: WireStr = ""  # noqa: N815
+
+
+# -- records -------------------------------------------------------------------------------
+
+
+#: isControl in records (§4.2.11, §4.2.27): "0" no, "1" yes — never empty, never 2.
+Flag01 = Literal["0", "1"]
+
+
+class _VehicleCodes(_Request):
+    """Codes copied from the verify answer into records ("" when not known: the platform
+    sends them empty itself, and §7.4 / §7.14 have no code for "not listed"); ``isControl`` is
+    the gate's resolved answer, required."""
+
+    fuelType: FuelType | Empty = ""  # noqa: N815
+    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
+    isBlackList: BlacklistType | Empty = ""  # noqa: N815
+    isExempt: ExemptType | Empty = ""  # noqa: N815
+    isControl: Flag01  # noqa: N815
+
+
+class _PassFields(_Request):
+    """The fields that identify a pass in every province message about it."""
+
+    serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)  # noqa: N815
+    companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")  # noqa: N815
+    gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")  # noqa: N815
+    license: str = Field(min_length=1, max_length=32)
+    licenseColor: PlateColor  # noqa: N815
+
+
+class EnterExitRecord(_PassFields, _VehicleCodes):
+    """One entry of SendEnterExitDataEx ``list`` (§4.2.11)."""
+
+    gateSignal: Literal["0", "1", "2"]  # noqa: N815
+    date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
+    imgURL1: str = Field(default="", max_length=64)  # noqa: N815
+    imgURL2: str = Field(default="", max_length=64)  # noqa: N815
+    islicensePK: Literal["0", "1"]  # noqa: N815
+    licensePK: str = Field(default="", max_length=32)  # noqa: N815
+
+    @model_validator(mode="after")
+    def _pk_flag_matches(self) -> EnterExitRecord:
+        if (self.islicensePK == "1") != bool(self.licensePK):
+            raise ValueError("islicensePK must be 1 exactly when licensePK is given")
+        return self
+
+
+EnterExitList = list[EnterExitRecord]  # named here: the field "list" hides the builtin below
+
+
+class EnterExitRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    list: EnterExitList = Field(min_length=1)
+
+
+class GoodsRecord(_PassFields):
+    """One entry of SendGoodsRecordData ``list`` (§4.2.14)."""
+
+    hwmc: str = Field(min_length=1, max_length=32)
+    ysl: str = Field(min_length=1, max_length=4, pattern=r"^\d+(\.\d+)?$")
+    islicensePK: Literal["0", "1"] = "0"  # noqa: N815
+    licensePK: str = Field(default="", max_length=32)  # noqa: N815
+
+
+GoodsList = list[GoodsRecord]
+
+
+class GoodsRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    list: GoodsList = Field(min_length=1)
+
+
+# -- vehicle registration (电子备案) ---------------------------------------------------------
+
+
+class VehicleRegistration(_Request):
+    """A vehicle's registration record (电子备案): city shareVehInfo (§4.1.2) sends it as is,
+    province VehElecAccountAdd (§4.2.15) with a token."""
+
+    companySecretCode: str = Field(default="", max_length=32)  # noqa: N815
+    license: str = Field(min_length=1, max_length=14)
+    licenseColor: PlateColor  # noqa: N815
+    vehicleType: VehicleTypeCode = ""  # noqa: N815
+    vin: str = Field(default="", max_length=32)
+    useCharacter: UseCharacterCode = ""  # noqa: N815
+    engineNo: str = Field(default="", max_length=32)  # noqa: N815
+    onwer: str = Field(default="", max_length=100)  # spec spelling
+    address: str = Field(default="", max_length=300)
+    model: str = Field(default="", max_length=100)
+    registerDate: str = Field(default="", max_length=14)  # noqa: N815
+    issueDate: str = Field(default="", max_length=14)  # noqa: N815
+    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
+    drivingLicenseImg: str = ""  # noqa: N815
+    drivingLicenseImg2: str = ""  # noqa: N815
+
+    @model_validator(mode="after")
+    def _one_image(self) -> VehicleRegistration:
+        if not (self.drivingLicenseImg or self.drivingLicenseImg2):
+            raise ValueError("the driving licence and the vehicle list cannot both be empty")
+        return self
+
+
+class VehAccount(VehicleRegistration):
+    """VehElecAccountAdd (§4.2.15); with ``licensePK`` it is VehElecAccountModify (§4.2.16)."""
+
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+
+
+class VehAccountModify(VehAccount):
+    licensePK: str = Field(min_length=1, max_length=64)  # noqa: N815
+
+
+class VehAccountGainRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    license: str = Field(min_length=1, max_length=14)
+    licenseColor: PlateColor  # noqa: N815
+    licensePK: str = Field(default="", max_length=64)  # noqa: N815
+
+
+class VehAccountData(_Reply):
+    license: WireStr = ""
+    licenseColor: WireStr = ""  # noqa: N815
+    licensePK: WireStr = ""  # noqa: N815
+    vin: WireStr = ""
+    engineNo: WireStr = ""  # noqa: N815
+    onwer: WireStr = ""
+    registerDate: WireStr = ""  # noqa: N815
+    emissionStandard: WireStr = ""  # noqa: N815
+
+
+# -- CheckFeedbackReport (§4.2.27) -----------------------------------------------------------
+
+
+class CheckFeedback(_PassFields, _VehicleCodes):
+    """A pass corrected after review: the values before, the values after (suffix B)."""
+
+    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    gateSignal: Literal["0", "1", "2"]  # noqa: N815
+    date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
+    licenseB: str = Field(min_length=1, max_length=32)  # noqa: N815
+    licenseColorB: PlateColor  # noqa: N815
+    fuelTypeB: FuelType | Empty = ""  # noqa: N815
+    emissionStandardB: EmissionStage | Empty = ""  # noqa: N815
+    isBlackListB: BlacklistType | Empty = ""  # noqa: N815
+    isExemptB: ExemptType | Empty = ""  # noqa: N815
+    isControlB: Flag01  # noqa: N815
+    gateSignalB: Literal["0", "1", "2"]  # noqa: N815
+    imgURL1B: str = ""  # noqa: N815 - base64 driving licence
+    imgURL2B: str = ""  # noqa: N815 - base64 front-45° photo
+    dateB: str = Field(max_length=20, pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")  # noqa: N815
+    reviewer: str = Field(min_length=1, max_length=20)

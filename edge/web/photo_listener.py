@@ -1,0 +1,149 @@
+"""Serve pass photos.
+
+The province API does not take photo uploads: its pass records carry relative image URLs
+(imgURL1, imgURL2, ≤ 64 characters), and the platform fetches the images from the gate. That
+fetch has its own listener (:class:`PhotoListener`, ``[photo_web]``: its own address and
+port, optionally only for the platform's addresses) that serves photos and nothing else, at
+``/photos/<token>/<serial>-<n>.jpg``: the token is an HMAC-SHA256 of the name under a key
+kept beside the ledger (128 bits, base64url), so a photo is served only to whoever was sent
+its URL — serial numbers (enterprise, gate, direction, time to the second) are easy to
+enumerate, tokens are not. The status page and camera pushes are not on this listener.
+
+The status page's own listener also serves ``/photos/<serial>-<n>.jpg`` (:class:`PhotoServer`)
+for the guards; keep that listener on loopback or the gate LAN.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from edge.ledger.photos import PhotoStore
+from edge.ledger.store import Store
+from edge.web.server import Limits, Listener
+
+log = structlog.get_logger("edge.web.photo_listener")
+
+_NAME = re.compile(r"^(?P<serial>\d{12}[AB]\d{12})-(?P<number>[12])\.jpg$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class PhotoSigner:
+    """Unguessable relative photo URLs for the province platform."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the photo URL key must be at least 16 bytes")
+        self._key = key
+
+    @classmethod
+    def from_file(cls, path: Path) -> PhotoSigner:
+        """The key kept in ``path`` (created, readable by the daemon's user only, at first
+        use): URLs sent before a restart stay valid."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return cls(bytes.fromhex(path.read_text("ascii").strip()))
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.info("photo URL key created", path=str(path))
+        return cls.from_file(path)
+
+    def token(self, name: str) -> str:
+        digest = hmac.new(self._key, name.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def url(self, serial: str, number: int) -> str:
+        """``/photos/<token>/<serial>-<n>.jpg`` (62 characters)."""
+        name = f"{serial}-{number}.jpg"
+        return f"/photos/{self.token(name)}/{name}"
+
+    def valid(self, token: str, name: str) -> bool:
+        return _TOKEN.match(token) is not None and hmac.compare_digest(token, self.token(name))
+
+
+async def _photo_response(store: Store, photos: PhotoStore, name: str) -> web.Response:
+    match = _NAME.match(name)
+    if match is None:
+        raise web.HTTPNotFound
+    row = await store.find_photo(match["serial"], int(match["number"]))
+    if row is None:
+        raise web.HTTPNotFound
+    try:
+        data = await photos.read(row["path"])
+    except FileNotFoundError:
+        raise web.HTTPGone(text="the photo was pruned") from None
+    return web.Response(
+        body=data,
+        content_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400", "Content-Disposition": "inline"},
+    )
+
+
+class PhotoServer:
+    """``/photos/<serial>-<n>.jpg`` on the status page's listener, for the guards."""
+
+    def __init__(self, store: Store, photos: PhotoStore) -> None:
+        self.store, self.photos = store, photos
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/photos/{name}", self.handle)]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        return await _photo_response(self.store, self.photos, request.match_info["name"])
+
+
+class PhotoListener(Listener):
+    """The listener the province platform fetches photos from: signed photo URLs only."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        limits: Limits,
+        *,
+        store: Store,
+        photos: PhotoStore,
+        signer: PhotoSigner,
+        allow: Sequence[Network] = (),
+    ) -> None:
+        self.store, self.photos, self.signer = store, photos, signer
+        self.allow = tuple(allow)
+        self.refused = 0
+        super().__init__(
+            host, port, [web.get("/photos/{token}/{name}", self.handle)], limits, "photos"
+        )
+
+    def _allowed(self, peer: str | None) -> bool:
+        if not self.allow:
+            return True
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.allow)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        token, name = request.match_info["token"], request.match_info["name"]
+        if not self._allowed(request.remote):
+            self.refused += 1
+            log.warning("photo fetch refused: address not allowed", peer=request.remote)
+            raise web.HTTPForbidden
+        if not self.signer.valid(token, name):
+            self.refused += 1
+            log.warning("photo fetch refused: bad token", peer=request.remote, name=name[:40])
+            raise web.HTTPNotFound
+        return await _photo_response(self.store, self.photos, name)

@@ -1,0 +1,618 @@
+"""The guards' status page (Chinese), served by the daemon: each lane's camera and devices, the
+latest passes as they happen (server-sent events, no reloads), the platform link, backlog and
+dead letters, the control plan in force and today's figures.
+
+Everything here only reads. Actions that change something (open a barrier, retry, edit lists
+and plans) need a login (``edge.web.auth``) and are audited. Every value reaches the page through
+``textContent``, never as HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
+from edge.domain.plates import PlateColor, normalise_plate
+from edge.gate.lane import UNUSUAL_SHAPES, Lane
+from edge.ledger.books import PlanBook, local_time
+from edge.ledger.figures import daily_figures
+from edge.ledger.store import Store
+from edge.uplink.breaker import failure_name
+from edge.web.auth import MAX_USER, Guard, Session
+
+RECENT = 20
+#: Limits on what a form may carry; over them the request is refused with 400.
+MAX_FORM_BYTES = 16 * 1024
+MAX_REASON = 200  # a guard's reason for opening
+MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
+MAX_PLAN_NAME = 64
+MAX_PASSWORD = 1024
+MAX_QUERY = 64  # each search field
+#: Rows a pass search returns: ``limit`` is clamped to this range (default 200).
+PAGE_MIN, PAGE_MAX, PAGE_DEFAULT = 1, 5000, 200
+COOKIE = "edge_session"
+CSRF_HEADER = "X-CSRF-Token"
+KEEPALIVE_SECONDS = 15.0
+
+
+#: What the guards read when the ledger cannot be written, by its fault kind.
+LEDGER_FAULTS = {
+    "disk-full": "磁盘已满",
+    "read-only": "磁盘只读",
+    "io-error": "磁盘读写错误",
+    "deleted": "记录文件被删除",
+    "replaced": "记录文件被替换",
+}
+
+
+def ledger_alarm(ledger: Mapping[str, Any] | None) -> str | None:
+    """The status page's alarm for a ledger that cannot be written (None: it can)."""
+    if not ledger or ledger.get("fault") is None:
+        return None
+    why = LEDGER_FAULTS.get(str(ledger["fault"]), str(ledger["fault"]))
+    return f"通行记录无法保存（{why}）：车辆不放行，请联系维护人员；人工开闸仍可用"
+
+
+class StatusPage:
+    def __init__(
+        self,
+        lanes: Mapping[str, Lane],
+        store: Store,
+        plans: PlanBook,
+        health: Callable[[], dict[str, Any]],
+        zone: Any,
+        *,
+        guard: Guard,
+    ) -> None:
+        self.lanes, self.store, self.plans, self.health, self.zone = (
+            lanes, store, plans, health, zone,
+        )  # fmt: skip
+        self.guard = guard
+        self.lists_changed: Callable[[], Awaitable[None]] = _nothing
+        #: ``Daemon.correct`` (serial, plate, colour, reviewer) → correction id.
+        self.correct: Callable[[str, str, PlateColor, str], Awaitable[int]] | None = None
+        self.recent: list[dict[str, Any]] = []
+        self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        for lane in lanes.values():
+            lane.pass_listeners.append(self._pass)
+            lane.merged_listeners.append(self._pass)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.page),
+            web.get("/api/status", self.status),
+            web.get("/api/events", self.events),
+            web.post("/api/login", self.login),
+            web.post("/api/logout", self.logout),
+            web.post("/api/lanes/{lane}/open", self.open_barrier),
+            web.post("/api/lanes/{lane}/refuse", self.refuse_vehicle),
+            web.post("/api/passes/{serial}/correct", self.correct_plate),
+            web.get("/api/passes", self.passes),
+            web.get("/api/passes.csv", self.passes_csv),
+            web.get("/api/passes/{serial}/reads", self.reads),
+            web.post("/api/outbox/{id}/retry", self.retry),
+            web.post("/api/lists", self.add_list_entry),
+            web.post("/api/lists/{id}/remove", self.remove_list_entry),
+            web.post("/api/plans", self.start_plan),
+            web.post("/api/plans/{id}/close", self.close_plan),
+        ]
+
+    async def _action(self, request: web.Request, action: str, target: str) -> Session | None:
+        """The session allowed to act, or None (refused and audited)."""
+        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        if session is None:
+            await self.store.audit(
+                actor="?", action=action, target=target, origin=request.remote or "?",
+                result="refused", detail="no valid session or CSRF token",
+            )  # fmt: skip
+        return session
+
+    async def _done(
+        self,
+        request: web.Request,
+        session: Session,
+        action: str,
+        target: str,
+        *,
+        ok: bool,
+        detail: str,
+    ) -> web.Response:
+        await self.store.audit(
+            actor=session.user, action=action, target=target, origin=request.remote or "?",
+            result="ok" if ok else "failed", detail=detail,
+        )  # fmt: skip
+        return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 400)
+
+    async def _invalid(self, request: web.Request, action: str, problem: FormError) -> web.Response:
+        """A form that does not validate: 403 without a session, else 400 with the reason
+        (one line); audited either way."""
+        session = await self._action(request, action, "?")
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        await self.store.audit(
+            actor=session.user, action=action, target="?", origin=request.remote or "?",
+            result="refused", detail=str(problem),
+        )  # fmt: skip
+        return web.json_response({"error": str(problem)}, status=400)
+
+    async def add_list_entry(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+            plate = normalise_plate(_text(body, "plate", 32), colour_prefix=True).text
+            kind = _text(body, "kind", 16)
+            reason = _text(body, "reason", MAX_LIST_REASON)
+            until = _time(body, "until", self.zone)
+        except FormError as exc:
+            return await self._invalid(request, "add list entry", exc)
+        target = f"{kind} {plate}"
+        session = await self._action(request, "add list entry", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        if plate is None or kind not in ("in-plant", "allow", "deny"):
+            return await self._done(
+                request, session, "add list entry", target, ok=False, detail="bad plate or list"
+            )
+        entry = await self.store.add_list_entry(plate, kind, reason, until, session.user)
+        await self.lists_changed()
+        return await self._done(
+            request, session, "add list entry", target, ok=True, detail=f"entry {entry}"
+        )
+
+    async def remove_list_entry(self, request: web.Request) -> web.Response:
+        target = request.match_info["id"]
+        session = await self._action(request, "remove list entry", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        ok = target.isdigit() and await self.store.remove_list_entry(int(target))
+        await self.lists_changed()
+        return await self._done(
+            request, session, "remove list entry", target, ok=bool(ok), detail=""
+        )
+
+    async def start_plan(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+            name = _text(body, "name", MAX_PLAN_NAME).strip()
+            strategy = _whole(body, "strategy", 1, 7, default=None)
+            level = _whole(body, "level", 1, 4, default=1)  # §7.18: 1 yellow … 4 other
+            baseline = _whole(body, "baseline", 0, 1_000_000, default=0)
+            end = _time(body, "end", self.zone)
+        except FormError as exc:
+            return await self._invalid(request, "start plan", exc)
+        session = await self._action(request, "start plan", name)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        if not name or strategy is None:
+            return await self._done(
+                request, session, "start plan", name, ok=False, detail="name and strategy 1-7"
+            )
+        plan = ControlPlan(
+            name, strategy, level=level,
+            end=datetime.fromtimestamp(end, self.zone) if end else None,
+            start=datetime.now(self.zone), baseline_heavy_entries=baseline,
+        )  # fmt: skip
+        plan_id = await self.plans.start(plan, by=session.user)
+        return await self._done(
+            request, session, "start plan", name, ok=True, detail=f"plan {plan_id}"
+        )
+
+    async def close_plan(self, request: web.Request) -> web.Response:
+        target = request.match_info["id"]
+        session = await self._action(request, "close plan", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        ok = target.isdigit() and await self.plans.close(int(target))
+        return await self._done(request, session, "close plan", target, ok=bool(ok), detail="")
+
+    # -- history ----------------------------------------------------------------------------
+    async def _search(self, request: web.Request) -> list[dict[str, Any]]:
+        q = request.query
+
+        def day(key: str, shift: int = 0) -> float | None:
+            moment = _aware(q.get(key, ""), self.zone)
+            return None if moment is None else moment + shift
+
+        for key in ("plate", "lane", "verdict", "from", "to"):
+            if len(q.get(key, "")) > MAX_QUERY:
+                raise _bad(f"{key} is over {MAX_QUERY} characters")
+        try:
+            limit = _limit(q.get("limit", ""))
+        except FormError as exc:
+            raise _bad(str(exc)) from None
+        rows = await self.store.search_passes(
+            plate=q.get("plate", "").strip().upper(),
+            start=day("from"),
+            end=day("to", 86400),  # the whole last day
+            lane=q.get("lane", ""),
+            verdict=q.get("verdict", ""),
+            limit=limit,
+        )
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["received_at"] = datetime.fromtimestamp(row["received_at"], self.zone).isoformat(
+                sep=" ", timespec="seconds"
+            )
+            item["photo"] = f"/photos/{row['serial']}-1.jpg" if row["photos"] else ""
+            out.append(item)
+        return out
+
+    async def passes(self, request: web.Request) -> web.Response:
+        return web.json_response(await self._search(request), dumps=_dumps)
+
+    async def passes_csv(self, request: web.Request) -> web.Response:
+        """The same search as CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(
+            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
+        )
+        for p in await self._search(request):
+            writer.writerow([spreadsheet_cell(v) for v in (
+                p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
+                p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
+                p["received_at"], p["flag"] or "",
+            )])  # fmt: skip
+        return web.Response(
+            body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="passes.csv"',
+            },
+        )
+
+    async def reads(self, request: web.Request) -> web.Response:
+        """Every camera read kept for a pass: the one that made it, then the duplicates merged
+        into it (``merged``: re-push, same-plate, near-plate)."""
+        row = await self.store.find_pass(request.match_info["serial"])
+        if row is None:
+            return web.json_response({"error": "没有这条记录"}, status=404)
+        out = []
+        for read in await self.store.reads_of(row["id"]):
+            item = dict(read)
+            item["received_at"] = datetime.fromtimestamp(read["received_at"], self.zone).isoformat(
+                sep=" ", timespec="seconds"
+            )
+            out.append(item)
+        return web.json_response(out, dumps=_dumps)
+
+    async def retry(self, request: web.Request) -> web.Response:
+        """Send a dead letter again (after the cause was fixed)."""
+        address = request.remote or "?"
+        target = request.match_info["id"]
+        session = await self._action(request, "retry dead letter", target)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        if not target.isdigit():
+            await self.store.audit(
+                actor=session.user, action="retry dead letter", target=target, origin=address,
+                result="refused", detail="bad id",
+            )  # fmt: skip
+            return web.json_response({"error": "请先登录"}, status=403)
+        count = await self.store.retry_dead([int(target)])
+        await self.store.audit(
+            actor=session.user, action="retry dead letter", target=target, origin=address,
+            result="ok" if count else "failed", detail="" if count else "not a dead letter",
+        )  # fmt: skip
+        return web.json_response({"retried": count})
+
+    # -- actions: a session, its CSRF token, and an audit entry each --------------------------
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        user, password = str(form.get("user", "")), str(form.get("password", ""))
+        if len(user) > MAX_USER or len(password) > MAX_PASSWORD:
+            raise _bad("user name or password too long")
+        address = request.remote or "?"
+        if not self.guard.enabled:
+            return web.json_response(
+                {"error": "未设置密码，操作已禁用：请在终端运行 edge set-password"}, status=403
+            )
+        wait = self.guard.wait_seconds(user)
+        session = await self.guard.login(user, password)
+        await self.store.audit(
+            actor=user[:MAX_USER] or "?", action="login", target="", origin=address,
+            result="ok" if session else "refused",
+            detail=f"account waiting {wait:.0f} s after failures" if wait else "",
+        )  # fmt: skip
+        if session is None:
+            return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
+        response = web.json_response({"user": session.user, "csrf": session.csrf})
+        response.set_cookie(
+            COOKIE, self.guard.token_of(session), httponly=True, samesite="Strict", path="/"
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        self.guard.logout(request.cookies.get(COOKIE))
+        response = web.json_response({"ok": True})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    async def open_barrier(self, request: web.Request) -> web.Response:
+        lane_id = request.match_info["lane"]
+        address = request.remote or "?"
+        try:
+            reason = _text(await _json(request), "reason", MAX_REASON).strip()
+        except FormError as exc:
+            return await self._invalid(request, "open barrier", exc)
+        session = await self._action(request, "open barrier", lane_id)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        lane = self.lanes.get(lane_id)
+        if lane is None or not reason:
+            await self.store.audit(
+                actor=session.user, action="open barrier", target=lane_id, origin=address,
+                result="refused", detail="unknown lane" if lane is None else "no reason",
+            )  # fmt: skip
+            return web.json_response({"error": "车道不存在或未填写原因"}, status=400)
+        outcome = await lane.override(None, open_barrier=True, reason=reason, operator=session.user)
+        done = outcome.barrier == "opened"
+        await self.store.audit(
+            actor=session.user, action="open barrier", target=lane_id, origin=address,
+            result="ok" if done else "failed", detail=f"{reason}; serial {outcome.serial}",
+        )  # fmt: skip
+        return web.json_response({"opened": done, "serial": outcome.serial})
+
+    async def refuse_vehicle(self, request: web.Request) -> web.Response:
+        """A guard refuses the vehicle at a lane (its plate, a mandatory reason): a pass of its
+        own, decided by the guard, barrier not moved, the LED told."""
+        lane_id = request.match_info["lane"]
+        session = await self._action(request, "refuse vehicle", lane_id)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        body = await _json(request)
+        reason = str(body.get("reason", "")).strip()[:64]
+        typed = str(body.get("plate", "")).strip()
+        plate = normalise_plate(typed).text if typed else None
+        lane = self.lanes.get(lane_id)
+        if lane is None or not reason or (typed and plate is None):
+            why = "unknown lane" if lane is None else "no reason" if not reason else "bad plate"
+            return await self._done(request, session, "refuse vehicle", lane_id, ok=False,
+                                    detail=why)  # fmt: skip
+        outcome = await lane.override(plate, open_barrier=False, reason=reason,
+                                      operator=session.user)  # fmt: skip
+        return await self._done(
+            request, session, "refuse vehicle", lane_id, ok=True,
+            detail=f"{plate or '无牌车'}: {reason}; serial {outcome.serial}",
+        )  # fmt: skip
+
+    async def correct_plate(self, request: web.Request) -> web.Response:
+        """A guard corrects a misread plate of a recorded pass (kept beside the pass, reported
+        in province mode; ``edge.actions.corrections``)."""
+        serial = request.match_info["serial"]
+        session = await self._action(request, "correct plate", serial)
+        if session is None:
+            return web.json_response({"error": "请先登录"}, status=403)
+        body = await _json(request)
+        plate = normalise_plate(str(body.get("plate", ""))).text
+        color = str(body.get("color", "1"))
+        if self.correct is None or plate is None or color not in {c.value for c in PlateColor}:
+            return await self._done(request, session, "correct plate", serial, ok=False,
+                                    detail="bad plate or colour")  # fmt: skip
+        try:
+            await self.correct(serial, plate, PlateColor(color), session.user)
+        except KeyError:
+            detail, ok = "no such pass", False
+        except ValueError as exc:
+            detail, ok = str(exc), False
+        else:
+            detail, ok = f"plate corrected to {plate}", True
+        return await self._done(request, session, "correct plate", serial, ok=ok, detail=detail)
+
+    def _pass(self, message: dict[str, Any]) -> None:
+        self.recent = [message, *self.recent][:RECENT]
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(message)
+
+    async def page(self, _request: web.Request) -> web.Response:
+        html = resources.files("edge.web.assets").joinpath("status.html").read_text("utf-8")
+        return web.Response(
+            text=html,
+            content_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'self'; img-src 'self'; "
+                "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    async def snapshot(self) -> dict[str, Any]:
+        report = self.health()
+        now = datetime.now(self.zone)
+        plan = await self.plans.active(now)
+        figures = await daily_figures(self.store, now.date(), self.zone)
+        dead = await self.store.list_outbox("dead", 20)
+        return {
+            "lanes": [
+                {
+                    "id": lane.id,
+                    "name": lane.cfg.name or lane.id,
+                    "direction": lane.cfg.direction,
+                    "camera": report["cameras"][lane.id],
+                    "devices": report["devices"][lane.id],
+                }
+                for lane in self.lanes.values()
+            ],
+            "link": report["link"],
+            "link_reason": failure_name(report.get("link_reason")),
+            "ledger_alarm": ledger_alarm(report.get("ledger")),
+            "clock_offset_seconds": report["clock_offset_seconds"],
+            "outbox": report["outbox"],
+            "dead": [
+                {"id": r["id"], "serial": r["serial"], "kind": r["kind"], "error": r["last_error"]}
+                for r in dead
+            ],
+            "plan": None
+            if plan is None
+            else {
+                "name": plan.name,
+                "strategy": STRATEGY_NAMES[plan.strategy],
+                "quota": plan.quota,
+            },
+            "figures": {lane: f.to_json() for lane, f in figures.items()},
+            "list_entries": [
+                {"id": r["id"], "plate": r["plate"], "kind": r["kind"], "reason": r["reason"]}
+                for r in await self.store.list_entries()
+            ],
+            "plans": [
+                {"id": r["id"], "name": r["name"], "strategy": STRATEGY_NAMES[r["strategy"]]}
+                for r in await self.store.plans()
+                if r["closed_at"] is None
+            ],
+            "recent": self.recent,
+            "timezone": str(self.zone),
+            "unusual_plates": dict(UNUSUAL_SHAPES),
+        }
+
+    async def status(self, _request: web.Request) -> web.Response:
+        return web.json_response(await self.snapshot(), dumps=_dumps)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: ``pass`` for each pass, a comment line to keep proxies open."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=100)
+        self._listeners.add(queue)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if message is None:  # the daemon is stopping
+                    break
+                await response.write(f"event: pass\ndata: {_dumps(message)}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the browser went away
+        finally:
+            self._listeners.discard(queue)
+        return response
+
+    def close(self) -> None:
+        """End the event streams (before the web server stops)."""
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+
+async def _nothing() -> None:
+    return None
+
+
+class FormError(ValueError):
+    """A form field that does not validate; the message is the one-line reason."""
+
+
+def _bad(reason: str) -> web.HTTPBadRequest:
+    """A 400 whose body is one line of JSON saying what was wrong."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": reason}, ensure_ascii=False), content_type="application/json"
+    )
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    """A form sent as a JSON object (at most ``MAX_FORM_BYTES``); 400 if it is something else."""
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_FORM_BYTES:
+        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise FormError("form is not JSON") from None
+    if not isinstance(body, dict):
+        raise FormError("form is not a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise FormError(f"{key} must be text")
+    text = str(value)
+    if len(text) > limit:
+        raise FormError(f"{key} is over {limit} characters")
+    return text
+
+
+def _whole(body: dict[str, Any], key: str, low: int, high: int, *, default: int | None) -> Any:
+    """A whole number in ``low``…``high`` (400 otherwise); ``default`` when absent or empty."""
+    value = body.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str) or len(str(value)) > 12:
+        raise FormError(f"{key} must be a whole number from {low} to {high}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise FormError(f"{key} must be a whole number from {low} to {high}") from None
+    if not low <= number <= high:
+        raise FormError(f"{key} must be a whole number from {low} to {high}")
+    return number
+
+
+def _time(body: dict[str, Any], key: str, zone: Any) -> float | None:
+    """A typed local time (unix seconds), None when empty; 400 when it is not a time."""
+    text = _text(body, key, 32).strip()
+    if not text:
+        return None
+    moment = _aware(text, zone)
+    if moment is None:
+        raise FormError(f"{key} is not a date and time")
+    return moment
+
+
+def _limit(text: str) -> int:
+    """The ``limit`` of a search: clamped to PAGE_MIN…PAGE_MAX; 400 if not a whole number."""
+    if not text.strip():
+        return PAGE_DEFAULT
+    try:
+        number = int(text) if len(text) <= 12 else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise FormError("limit must be a whole number")
+    return max(PAGE_MIN, min(number, PAGE_MAX))
+
+
+def _aware(text: str, zone: Any) -> float | None:
+    """A typed local time as unix seconds, or None when the field is empty or not a time."""
+    try:
+        return local_time(text, zone).timestamp()
+    except ValueError:
+        return None
+
+
+#: What makes a spreadsheet read a cell as a formula (CWE-1236): neutralised with a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value as a CSV/spreadsheet cell that is never a formula: a text starting with
+    ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
