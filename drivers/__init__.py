@@ -7,6 +7,8 @@ another program can drive a barrier or an LED with it.
 from drivers.base import (
     Actuation,
     Barrier,
+    CameraReply,
+    CameraReplySealedError,
     Detector,
     Display,
     DisplayLine,
@@ -14,7 +16,6 @@ from drivers.base import (
     DriverHealth,
     DriverUnavailableError,
 )
-from drivers.camera_reply import CameraReply, CameraReplySealedError
 
 __all__ = [
     "Actuation",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from drivers.camera_reply import CameraReply
     from drivers.presence import Presence
 
 
@@ -52,6 +51,39 @@ class DriverHealth:
             "commands": self.commands,
             "failures": self.failures,
         }
+
+
+class CameraReplySealedError(DriverError):
+    """The reply to the camera has already been sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class SerialFrame:
+    channel: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class CameraReply:
+    relay_channel: int | None = None
+    relay_pulse_ms: int = 500
+    serial: list[SerialFrame] = field(default_factory=list)
+    sealed: bool = False
+
+    def pulse_relay(self, channel: int, pulse_ms: int) -> None:
+        self._check_open()
+        self.relay_channel, self.relay_pulse_ms = channel, pulse_ms
+
+    def send_serial(self, channel: int, data: bytes) -> None:
+        self._check_open()
+        self.serial.append(SerialFrame(channel, data))
+
+    def seal(self) -> None:
+        self.sealed = True
+
+    def _check_open(self) -> None:
+        if self.sealed:
+            raise CameraReplySealedError("the reply to the camera was already sent")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,42 +10,14 @@ can no longer reach the camera, and the caller must record that the barrier did 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
-from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
-
-
-class CameraReplySealedError(DriverError):
-    """The reply to the camera has already been sent."""
-
-
-@dataclass(frozen=True, slots=True)
-class SerialFrame:
-    channel: int
-    data: bytes
-
-
-@dataclass(slots=True)
-class CameraReply:
-    relay_channel: int | None = None
-    relay_pulse_ms: int = 500
-    serial: list[SerialFrame] = field(default_factory=list)
-    sealed: bool = False
-
-    def pulse_relay(self, channel: int, pulse_ms: int) -> None:
-        self._check_open()
-        self.relay_channel, self.relay_pulse_ms = channel, pulse_ms
-
-    def send_serial(self, channel: int, data: bytes) -> None:
-        self._check_open()
-        self.serial.append(SerialFrame(channel, data))
-
-    def seal(self) -> None:
-        self.sealed = True
-
-    def _check_open(self) -> None:
-        if self.sealed:
-            raise CameraReplySealedError("the reply to the camera was already sent")
+from drivers.base import (
+    Actuation,
+    CameraReply,
+    DriverError,
+    DriverHealth,
+    DriverUnavailableError,
+)
 
 
 def _reply_of(ctx: Actuation) -> CameraReply:

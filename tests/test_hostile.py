@@ -331,7 +331,8 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
         max_age = cfg.decision.max_read_age_seconds
         barrier = lane.devices.barrier
         assert isinstance(barrier, VirtualBarrier)
-        assert barrier.openings
+        # On a loaded machine every read of the storm may be stale by its turn, so none need
+        # open; the replies below must say so truthfully either way.
         for opening in barrier.openings:  # no barrier moved for a read older than max_age
             assert opening.at - received[opening.plate] <= max_age
         opened = {opening.plate for opening in barrier.openings}
@@ -359,6 +360,11 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
         stale = [row for row in rows.values() if row["flag"] == "stale-read"]
         assert stale  # the lane fell behind: those were recorded, not acted on
         assert len(rows) == statuses.get(200, 0) + statuses.get(504, 0)
+        platform_sim.delay = 0  # the storm is over: a fresh read moves the barrier again
+        before = len(barrier.openings)
+        status, body = await raw_post(port, "/push/in-1", {"plate": "豫B12345"})
+        assert (status, body["barrier"]) == (200, "opened")
+        assert len(barrier.openings) == before + 1
 
 
 @pytest.fixture

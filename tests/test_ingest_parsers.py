@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from drivers.camera_reply import CameraReply
+from drivers.base import CameraReply
 from edge.domain.events import ImageKind
 from edge.domain.plates import PlateColor
 from edge.ingest.generic import parse_generic_data as parse_generic

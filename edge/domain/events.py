@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from drivers.camera_reply import CameraReply
+from drivers.base import CameraReply
 from edge.domain.plates import PlateColor
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import structlog
 
-from drivers.base import Actuation, DisplayLine, DriverError
-from drivers.camera_reply import CameraMailbox, CameraReply
+from drivers.base import Actuation, CameraReply, DisplayLine, DriverError
+from drivers.camera_reply import CameraMailbox
 from drivers.presence import Change
 from edge.config.model import DecisionConfig, LaneConfig, LedTextConfig, SiteConfig
 from edge.domain.camera_health import CameraHealth

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 
-from drivers.camera_reply import CameraReply
+from drivers.base import CameraReply
 from drivers.contact_detectors import CameraInputDetector
 from edge.config.model import LaneConfig, PushCamera, VzenithPushCamera
 from edge.domain.events import PlateEvent, PlateRead, ReadTicket

@@ -11,7 +11,7 @@ import base64
 from datetime import datetime, timedelta
 from typing import Any
 
-from drivers.camera_reply import CameraReply
+from drivers.base import CameraReply
 from edge.domain.events import ImageKind, PlateRead
 from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.payload import PayloadError, RawPush, epoch_time, images_from, number
