@@ -11,6 +11,7 @@ the run with a failure, so CI never waits out its budget on a hung test.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import sys
@@ -27,6 +28,15 @@ EDGE = [sys.executable, "-m", "edge"]
 #: How long a process asked to stop gets before it is killed.
 GRACE_SECONDS = 10.0
 
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for a test's child: the kernel kills it (SIGKILL) when the test process
+    dies, even when pytest itself is killed and no fixture gets to reap it (Linux only)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 class Processes:
     """The processes one test started; :meth:`reap` ends those still running."""
@@ -35,6 +45,7 @@ class Processes:
         self._started: list[asyncio.subprocess.Process] = []
 
     async def start(self, *argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        kwargs.setdefault("preexec_fn", die_with_parent)
         proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
         self._started.append(proc)
         return proc

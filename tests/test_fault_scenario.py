@@ -33,6 +33,7 @@ from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from tests.helpers import eventually, plate_of
+from tests.processes import die_with_parent
 from tests.test_cli import EDGE, free_port
 
 KILLS = 10
@@ -119,7 +120,12 @@ class Daemons:
             self.kills.append((self._killed_at, time.monotonic()))
             self._killed_at = None
         self.proc = await asyncio.create_subprocess_exec(
-            *EDGE, "run", "--config", str(self.config), stdout=asyncio.subprocess.DEVNULL
+            *EDGE,
+            "run",
+            "--config",
+            str(self.config),
+            stdout=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         async with httpx.AsyncClient() as http:
 

@@ -8,9 +8,11 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
+from tests.helpers import eventually
 from tests.processes import (
     Processes,
     SessionWatchdog,
@@ -95,3 +97,38 @@ def test_leftover_threads_are_the_non_daemon_ones() -> None:
         release.set()
         stray.join()
     assert stray not in leftover_threads()
+
+
+# A stand-in for pytest: starts a child through Processes, prints its pid, then waits to be killed.
+ORPHANING_PARENT = """
+import asyncio, sys
+from tests.processes import Processes
+
+async def main():
+    child = await Processes().start(sys.executable, "-c", "import time; time.sleep(600)")
+    print(child.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_child_dies_with_the_test_process_even_when_that_is_killed() -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ORPHANING_PARENT, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
+    assert child_pid in descendants(parent.pid)
+    parent.kill()  # no fixture, no finally: only the kernel can end the child now
+    await parent.wait()
+    await eventually(lambda: _gone(child_pid), timeout=20)
+
+
+def _gone(pid: int) -> bool:
+    """Exited (no process, or a zombie waiting for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
