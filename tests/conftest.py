@@ -11,7 +11,13 @@ from edge.ops.logsetup import setup_logging
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
-from tests.processes import Processes, SessionWatchdog, dump_threads, leftover_threads
+from tests.processes import (
+    Processes,
+    SessionWatchdog,
+    dump_threads,
+    leftover_threads,
+    reap_on_terminate,
+)
 
 #: The whole session's bound (seconds): well above a slow run on a loaded machine (~10 min),
 #: well under CI's budget. ``SUITE_TIME_LIMIT_SECONDS`` changes it.
@@ -35,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     _watchdog = SessionWatchdog(SESSION_LIMIT, before_report=lift_capture)
     _watchdog.start()
+    reap_on_terminate()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,7 +11,6 @@ the run with a failure, so CI never waits out its budget on a hung test.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import signal
 import sys
@@ -28,14 +27,17 @@ EDGE = [sys.executable, "-m", "edge"]
 #: How long a process asked to stop gets before it is killed.
 GRACE_SECONDS = 10.0
 
-_PR_SET_PDEATHSIG = 1  # prctl(2)
 
+def reap_on_terminate() -> None:
+    """On SIGTERM (``timeout`` in CI, a developer's ``kill``), kill every process this one
+    started before dying of the signal, so no test's child outlives an interrupted run."""
 
-def die_with_parent() -> None:
-    """``preexec_fn`` for a test's child: the kernel kills it (SIGKILL) when the test process
-    dies, even when pytest itself is killed and no fixture gets to reap it (Linux only)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    def terminated(signum: int, _frame: object) -> None:
+        kill_descendants()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 class Processes:
@@ -45,7 +47,6 @@ class Processes:
         self._started: list[asyncio.subprocess.Process] = []
 
     async def start(self, *argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
-        kwargs.setdefault("preexec_fn", die_with_parent)
         proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
         self._started.append(proc)
         return proc

@@ -33,7 +33,6 @@ from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from tests.helpers import eventually, plate_of
-from tests.processes import die_with_parent
 from tests.test_cli import EDGE, free_port
 
 KILLS = 10
@@ -125,7 +124,6 @@ class Daemons:
             "--config",
             str(self.config),
             stdout=asyncio.subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
         async with httpx.AsyncClient() as http:
 

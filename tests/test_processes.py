@@ -99,12 +99,14 @@ def test_leftover_threads_are_the_non_daemon_ones() -> None:
     assert stray not in leftover_threads()
 
 
-# A stand-in for pytest: starts a child through Processes, prints its pid, then waits to be killed.
+# A stand-in for pytest: starts a child through Processes, prints its pid, then waits to be
+# terminated (as CI's timeout would).
 ORPHANING_PARENT = """
 import asyncio, sys
-from tests.processes import Processes
+from tests.processes import Processes, reap_on_terminate
 
 async def main():
+    reap_on_terminate()
     child = await Processes().start(sys.executable, "-c", "import time; time.sleep(600)")
     print(child.pid, flush=True)
     await asyncio.sleep(600)
@@ -113,15 +115,15 @@ asyncio.run(main())
 """
 
 
-async def test_a_child_dies_with_the_test_process_even_when_that_is_killed() -> None:
+async def test_a_terminated_test_run_takes_its_children_with_it() -> None:
     parent = await asyncio.create_subprocess_exec(
         sys.executable, "-c", ORPHANING_PARENT, stdout=asyncio.subprocess.PIPE
     )
     assert parent.stdout is not None
     child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
     assert child_pid in descendants(parent.pid)
-    parent.kill()  # no fixture, no finally: only the kernel can end the child now
-    await parent.wait()
+    parent.terminate()  # no fixture, no finally runs: only the signal handler can end the child
+    assert await parent.wait() == -signal.SIGTERM
     await eventually(lambda: _gone(child_pid), timeout=20)
 
 
