@@ -34,6 +34,7 @@ from typing import Any
 import aiomqtt
 import structlog
 
+from drivers.backoff import Backoff
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
 from edge.ledger.store import Store
@@ -94,7 +95,7 @@ class Telemetry:
     async def run(self) -> None:
         """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
         error, or several from the session's task group) never ends the task."""
-        delay = 1.0
+        backoff = Backoff(1.0, 60.0)
         while True:
             try:
                 await self._session()
@@ -104,8 +105,7 @@ class Telemetry:
             except* Exception as group:  # a bug must not end telemetry: log it, reconnect
                 log.error("MQTT session failed", exc_info=group)
             self.connected = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
+            await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
         will = aiomqtt.Will(
