@@ -43,11 +43,17 @@ from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState, Retention
 from edge.ledger.store import LedgerUnwritableError, Store
 from edge.mqtt.telemetry import Telemetry
+from edge.ops.health import (
+    HealthReport,
+    LedgerReport,
+    OutboxReport,
+    StorageReport,
+)
 from edge.ops.metrics import Metrics
 from edge.ops.supervisor import Supervisor
 from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.uplink.backlog import BacklogMonitor
-from edge.uplink.breaker import LinkMonitor
+from edge.uplink.breaker import LinkMonitor, LinkState
 from edge.uplink.forwarder import Forwarder
 from edge.uplink.lane_activity import LaneActivity
 from edge.uplink.photo_fit import PhotoCheck
@@ -482,40 +488,43 @@ class Daemon:
             )
         return restart
 
-    def health(self) -> dict[str, Any]:
-        alive = self.supervisor.alive()
-        return {
-            "ok": self.supervisor.essential_alive() and self.store.fault is None,
-            "components": alive,
-            "link": self.link.state.value,
-            "link_reason": None if self.link.reason is None else self.link.reason.value,
-            "link_error": self.link.to_json()["error"],
-            "clock_offset_seconds": self.platform.clock_offset_seconds,
-            "outbox": self.monitor.snapshot.to_json(),
-            "cameras": {
-                lane.id: lane.camera.to_json(self._clock()) for lane in self.lanes.values()
-            },
-            "devices": {lane.id: lane.devices.to_json() for lane in self.lanes.values()},
-            "storage": {
-                "accepting_photos": self.disk.accepting_photos,
-                "alarm": self.disk.alarm,
-                "photo_mb": round(self.disk.photo_bytes / 2**20, 1),
-                "free_mb": _free_mb(self.cfg.storage.photo_dir),  # measured now, not cached
-                "ledger_free_mb": _free_mb(self.cfg.storage.database.parent),
-            },
-            "ledger": self._ledger_report(),
-        }
+    def health(self) -> HealthReport:
+        """The daemon's health now (also before :meth:`start`: then not ok, no ledger)."""
+        parts = self._components
+        lanes = {} if parts is None else parts.lanes
+        now = self._clock()
+        return HealthReport(
+            ok=parts is not None
+            and self.supervisor.essential_alive()
+            and parts.store.fault is None,
+            components=self.supervisor.alive(),
+            link=self.link.state.value,
+            link_reason=None if self.link.reason is None else self.link.reason.value,
+            link_error=self.link.last_error if self.link.state is LinkState.DOWN else None,
+            clock_offset_seconds=self.platform.clock_offset_seconds,
+            outbox=OutboxReport() if parts is None else parts.monitor.snapshot,
+            cameras={lane.id: lane.camera.report(now) for lane in lanes.values()},
+            devices={lane.id: lane.devices.report() for lane in lanes.values()},
+            storage=StorageReport(
+                accepting_photos=self.disk.accepting_photos,
+                alarm=self.disk.alarm,
+                photo_mb=round(self.disk.photo_bytes / 2**20, 1),
+                free_mb=_free_mb(self.cfg.storage.photo_dir),  # measured now, not cached
+                ledger_free_mb=_free_mb(self.cfg.storage.database.parent),
+            ),
+            ledger=None if parts is None else self._ledger_report(parts.store),
+        )
 
-    def _ledger_report(self) -> dict[str, Any]:
-        fault = self.store.fault
-        return {
-            "writable": fault is None,
-            "fault": None if fault is None else fault.kind,
-            "detail": None if fault is None else fault.detail,
-            "since": self.store.fault_since,
-            "restored": self.store.restored,
-            "journal": len(self.journal.entries()),
-        }
+    def _ledger_report(self, store: Store) -> LedgerReport:
+        fault = store.fault
+        return LedgerReport(
+            writable=fault is None,
+            fault=None if fault is None else fault.kind,
+            detail=None if fault is None else fault.detail,
+            since=store.fault_since,
+            restored=store.restored,
+            journal=len(self.journal.entries()),
+        )
 
 
 #: The exit status when the daemon could not start (systemd restarts it after RestartSec).

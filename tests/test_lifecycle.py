@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from edge.daemon import Daemon, DaemonNotStartedError
@@ -79,7 +80,31 @@ async def test_parts_that_need_no_ledger_exist_before_start(
     assert daemon.journal.entries() == []
     with pytest.raises(DaemonNotStartedError):
         _ = daemon.store
+    report = daemon.health()  # a report, not an AttributeError
+    assert (report.ok, report.ledger, report.cameras, report.components) == (False, None, {}, {})
+    assert report.to_json()["outbox"]["pending"] == 0
     await daemon.stop()  # nothing started: nothing to stop, no error
+
+
+async def test_the_health_report_is_the_healthz_json(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    daemon = Daemon(make_config(tmp_path, platform_sim.base_url))
+    await daemon.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            served = (await http.get(f"http://127.0.0.1:{daemon.web.port}/healthz")).json()
+        report = daemon.health()
+        assert report.ok
+        assert served["ok"] is True
+        assert served["devices"] == report.to_json()["devices"]
+        assert served["ledger"] == report.to_json()["ledger"]
+        assert set(served) == set(report.to_json()) == {
+            "ok", "components", "link", "link_reason", "link_error", "clock_offset_seconds",
+            "outbox", "cameras", "devices", "storage", "ledger",
+        }  # fmt: skip
+    finally:
+        await daemon.stop()
 
 
 async def test_stop_reverses_start(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drivers.base import Barrier, Detector, Display
+from drivers.base import Barrier, Detector, Display, DriverHealth
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
 from drivers.contact_detectors import CameraInputDetector, SerialContactDetector
 from drivers.hikvision_barrier import HikvisionBarrier
@@ -42,6 +42,18 @@ from edge.config.model import (
     VirtualDetectorConfig,
     VirtualDisplayConfig,
 )
+from edge.ops.health import DevicesReport, DriverReport
+
+
+def _driver_report(health: DriverHealth, *, vehicle_present: bool | None = None) -> DriverReport:
+    return DriverReport(
+        connected=health.connected,
+        last_error=health.last_error,
+        reconnects=health.reconnects,
+        commands=health.commands,
+        failures=health.failures,
+        vehicle_present=vehicle_present,
+    )
 
 
 @dataclass(slots=True)
@@ -58,17 +70,17 @@ class LaneDevices:
         if isinstance(self.detector, ModbusInputDetector | SerialContactDetector):
             self.detector.start()
 
-    def to_json(self) -> dict[str, object]:
+    def report(self) -> DevicesReport:
         """Health of each driver, for /healthz and the status page."""
-        out: dict[str, object] = {"barrier": self.barrier.health.to_json()}
-        if self.display is not None:
-            out["led"] = self.display.health.to_json()
-        if self.detector is not None:
-            out["detector"] = {
-                **self.detector.health.to_json(),
-                "vehicle_present": self.detector.presence.present,
-            }
-        return out
+        return DevicesReport(
+            barrier=_driver_report(self.barrier.health),
+            led=None if self.display is None else _driver_report(self.display.health),
+            detector=None
+            if self.detector is None
+            else _driver_report(
+                self.detector.health, vehicle_present=self.detector.presence.present
+            ),
+        )
 
     async def aclose(self) -> None:
         if isinstance(self.barrier, HikvisionBarrier):

@@ -38,6 +38,7 @@ from drivers.backoff import Backoff
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
 from edge.ledger.store import Store
+from edge.ops.health import HealthReport
 
 log = structlog.get_logger("edge.mqtt.telemetry")
 
@@ -69,7 +70,7 @@ class Telemetry:
         enterprise_code: str,
         lanes: Mapping[str, Lane],
         store: Store,
-        health: Callable[[], dict[str, Any]],
+        health: Callable[[], HealthReport],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -147,15 +148,16 @@ class Telemetry:
             report = self.health()
             await client.publish(
                 f"{self.base}/link",
-                json.dumps({"link": report["link"], "outbox": report["outbox"]}),
+                json.dumps({"link": report.link, "outbox": report.outbox.to_json()}),
                 qos=1,
                 retain=True,
             )
             for lane in self.lanes.values():
+                camera, devices = report.cameras.get(lane.id), report.devices.get(lane.id)
                 status = {
                     "lane": lane.id,
-                    "camera": report["cameras"].get(lane.id),
-                    "devices": report["devices"].get(lane.id),
+                    "camera": None if camera is None else camera.to_json(),
+                    "devices": None if devices is None else devices.to_json(),
                 }
                 topic = f"{self.base}/gates/{lane.cfg.gate_code}/{lane.cfg.direction}/status"
                 await client.publish(topic, json.dumps(status), qos=1, retain=True)
