@@ -20,23 +20,13 @@ import structlog
 
 from edge.actions.corrections import correct_pass
 from edge.config.errors import ConfigError
-from edge.config.model import (
-    Config,
-    DahuaPullCamera,
-    MqttCamera,
-    OnvifCamera,
-    SerialCamera,
-    load_config,
-)
+from edge.config.model import Config, load_config
 from edge.domain.codes import GateSignal
 from edge.domain.plates import PlateColor
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
-from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
-from edge.ingest.mqtt_reader import MqttPlateReader
-from edge.ingest.onvif_reader import OnvifPlateReader
-from edge.ingest.serial_reader import SerialPlateReader
+from edge.ingest.readers import camera_reader
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal, keep_ledger
 from edge.ledger.photos import PhotoStore, photo_url
@@ -397,19 +387,8 @@ class Daemon:
         zone = self.cfg.site.zone
         for lane in parts.lanes.values():
             self.supervisor.start(f"lane:{lane.id}", lane.run)
-            camera = lane.cfg.camera
-            if isinstance(camera, SerialCamera):
-                serial = SerialPlateReader(lane, camera, zone)
-                self.supervisor.start(f"serial:{lane.id}", serial.run)
-            elif isinstance(camera, MqttCamera):
-                mqtt = MqttPlateReader(lane, camera, zone)
-                self.supervisor.start(f"mqtt:{lane.id}", mqtt.run)
-            elif isinstance(camera, DahuaPullCamera):
-                stream = DahuaEventStream(lane, camera, zone)
-                self.supervisor.start(f"dahua:{lane.id}", stream.run)
-            elif isinstance(camera, OnvifCamera):
-                events = OnvifPlateReader(lane, camera, zone)
-                self.supervisor.start(f"onvif:{lane.id}", events.run)
+            if (reader := camera_reader(lane, zone)) is not None:
+                self.supervisor.start(*reader)
         self.supervisor.start("forwarder", parts.forwarder.run)
         self.supervisor.start("monitor", parts.monitor.run)
         self.supervisor.start("ledger", lambda: keep_ledger(parts.store, self.journal))
