@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from drivers.base import Barrier, Detector, Display
 from edge.daemon import Daemon, DaemonNotStartedError
 from edge.gate.devices import DeviceBuilder, LaneDevices
 from edge.gate.lane import Lane
@@ -21,6 +22,8 @@ from edge.uplink.platform.city import CityPlatform
 from edge.web.server import WebServer
 from tests.helpers import GENERIC_LANE, free_port, make_config
 
+#: A serial link to a TCP port nothing listens on (the discard port, not served here).
+NOBODY = "socket://127.0.0.1:9"
 TWO_LANES = [
     {**GENERIC_LANE, "id": "in-1", "gate_code": "01"},
     {**GENERIC_LANE, "id": "out-1", "gate_code": "02", "direction": "out"},
@@ -196,3 +199,44 @@ async def test_a_lane_failing_to_load_stops_only_what_was_started(
         "ledger closed",
         "platform closed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("barrier", "led", "detector"),
+    [
+        ({"driver": "virtual"}, {"driver": "virtual"}, {"driver": "virtual"}),
+        ({"driver": "camera-relay"}, {"driver": "olm"}, {"driver": "camera-input"}),
+        (
+            {"driver": "modbus-relay", "bus": "board"},
+            {"driver": "onbon", "transport": "serial", "port": NOBODY},
+            {"driver": "modbus-input", "bus": "board"},
+        ),
+        (
+            {"driver": "serial-command", "port": NOBODY, "open": "01"},
+            {"driver": "text", "transport": "serial", "port": NOBODY},
+            {"driver": "serial-contact", "port": NOBODY, "present": "01", "gone": "00"},
+        ),
+        (
+            {"driver": "hikvision-isapi", "url": "http://127.0.0.1:9", "username": "u",
+             "password": "p"},
+            {"driver": "none"},
+            {"driver": "none"},
+        ),
+    ],
+)  # fmt: skip
+async def test_every_driver_is_built_by_its_config_and_starts_and_stops_alike(
+    tmp_path: Path,
+    barrier: dict[str, Any],
+    led: dict[str, Any],
+    detector: dict[str, Any],
+) -> None:
+    lane = {**GENERIC_LANE, "barrier": barrier, "led": led, "detector": detector}
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", lanes=[lane], modbus={"board": {"port": 9}})
+    builder = DeviceBuilder(cfg)
+    devices = builder.lane(cfg.lanes[0])
+    assert isinstance(devices.barrier, Barrier)
+    assert devices.display is None or isinstance(devices.display, Display)
+    assert devices.detector is None or isinstance(devices.detector, Detector)
+    devices.start()  # nothing listens on port 9: the links retry in the background
+    await devices.aclose()
+    builder.close()
