@@ -226,8 +226,8 @@ class Daemon:
 
     async def stop(self) -> None:
         """Stop every part in the reverse order of :meth:`start`; each is stopped even if
-        stopping another failed (the ledger last: its connection's thread would otherwise keep
-        the process from exiting)."""
+        stopping another failed (so the ledger is always closed: its connection's thread would
+        otherwise keep the process from exiting)."""
         running, self._running = self._running, None
         if running is not None:
             await running.aclose()
