@@ -15,6 +15,7 @@ from drivers.base import (
     DriverError,
     DriverHealth,
     DriverUnavailableError,
+    Lifecycle,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "DriverError",
     "DriverHealth",
     "DriverUnavailableError",
+    "Lifecycle",
 ]

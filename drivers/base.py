@@ -108,9 +108,27 @@ class DisplayLine:
     ok: bool = True
 
 
+class Lifecycle:
+    """What every driver is started and stopped with. Inherit it: a driver with nothing to
+    open (a relay pulsed through the camera's reply, a virtual one) keeps these; one with a
+    link or a polling task overrides them."""
+
+    __slots__ = ()
+
+    def start(self) -> None:
+        """Open links and start background tasks (from then on it reconnects on its own)."""
+
+    async def aclose(self) -> None:
+        """Stop what :meth:`start` started and release the device; never raises."""
+
+
 @runtime_checkable
 class Barrier(Protocol):
     health: DriverHealth
+
+    def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
     async def open(self, ctx: Actuation) -> None:
         """Raise the arm for one vehicle. Raises :class:`DriverError` if it could not."""
@@ -120,6 +138,10 @@ class Barrier(Protocol):
 class Display(Protocol):
     health: DriverHealth
 
+    def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
     async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
         """Show ``lines``; the driver fits them to its panel."""
 
@@ -128,6 +150,10 @@ class Display(Protocol):
 class Detector(Protocol):
     health: DriverHealth
     presence: Presence  # the debounced state and its changes
+
+    def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
     async def wait_passage(self, since: float, timeout: float) -> bool:
         """Whether a vehicle passed (present, then gone) after monotonic time ``since``.

@@ -17,6 +17,7 @@ from drivers.base import (
     DriverError,
     DriverHealth,
     DriverUnavailableError,
+    Lifecycle,
 )
 
 
@@ -29,7 +30,7 @@ def _reply_of(ctx: Actuation) -> CameraReply:
     return ctx.camera_reply
 
 
-class CameraRelayBarrier:
+class CameraRelayBarrier(Lifecycle):
     """Open the barrier through the camera's own relay output (the commonest installation)."""
 
     def __init__(self, channel: int = 0, pulse_ms: int = 500) -> None:

@@ -9,14 +9,14 @@
 
 from __future__ import annotations
 
-from drivers.base import DriverHealth
+from drivers.base import DriverHealth, Lifecycle
 from drivers.presence import Presence
 from drivers.serial_link import SerialLink
 
 _KEEP = 64  # bytes of an unfinished frame kept between reads
 
 
-class SerialContactDetector:
+class SerialContactDetector(Lifecycle):
     def __init__(
         self,
         port: str,
@@ -58,7 +58,7 @@ class SerialContactDetector:
         self.presence.close()
 
 
-class CameraInputDetector:
+class CameraInputDetector(Lifecycle):
     def __init__(
         self, input_: int = 0, *, debounce_seconds: float = 0.1, invert: bool = False
     ) -> None:

@@ -14,7 +14,7 @@ from typing import Literal
 import httpx
 from defusedxml import ElementTree
 
-from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
+from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError, Lifecycle
 
 OPEN_BODY = b"<BarrierGate><ctrlMode>open</ctrlMode></BarrierGate>"
 
@@ -31,7 +31,7 @@ def _text(xml: bytes, name: str) -> str | None:
     return None
 
 
-class HikvisionBarrier:
+class HikvisionBarrier(Lifecycle):
     def __init__(
         self, url: str, username: str, password: str, *, channel: int = 1, timeout: float = 2.0
     ) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from drivers import olm_led, onbon_bx
-from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth
+from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth, Lifecycle
 from drivers.panel import FittedLine, Panel, fit, truncate
 from drivers.serial_link import SerialLink
 
@@ -91,7 +91,7 @@ class LinkTransport:
         await self.link.write(data)
 
 
-class LedDisplay:
+class LedDisplay(Lifecycle):
     def __init__(
         self,
         encoder: LedEncoder,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from drivers.base import DriverError, stop_task
+from drivers.base import DriverError, Lifecycle, stop_task
 from drivers.modbus_relay import ModbusBus
 from drivers.presence import Presence
 
 _DOWN_POLL_SECONDS = 1.0
 
 
-class ModbusInputDetector:
+class ModbusInputDetector(Lifecycle):
     def __init__(
         self,
         bus: ModbusBus,

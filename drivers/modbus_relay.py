@@ -33,7 +33,7 @@ from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 from pymodbus.pdu.bit_message import WriteSingleCoilRequest
 
-from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError
+from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError, Lifecycle
 
 log = structlog.get_logger("drivers.modbus")
 
@@ -147,7 +147,7 @@ class ModbusBus:
         self.client.close()
 
 
-class ModbusRelayBarrier:
+class ModbusRelayBarrier(Lifecycle):
     def __init__(
         self,
         bus: ModbusBus,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import reduce
 from typing import Literal
 
-from drivers.base import Actuation, DriverError
+from drivers.base import Actuation, DriverError, Lifecycle
 from drivers.olm_led import crc16_modbus
 from drivers.serial_link import SerialLink
 
@@ -29,7 +29,7 @@ def with_check(frame: bytes, check: Check) -> bytes:
     return frame
 
 
-class SerialCommandBarrier:
+class SerialCommandBarrier(Lifecycle):
     def __init__(
         self,
         link: SerialLink,

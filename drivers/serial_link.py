@@ -18,6 +18,7 @@ import serial
 import structlog
 from serial_asyncio_fast import open_serial_connection
 
+from drivers.backoff import Backoff
 from drivers.base import DriverError, DriverHealth, DriverUnavailableError, stop_task
 
 log = structlog.get_logger("drivers.serial")
@@ -68,7 +69,7 @@ class SerialLink:
         return True
 
     async def _keep_open(self) -> None:
-        delay = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
         while not self._closing:  # see ModbusInputDetector._poll: cancellation can be lost
             try:
                 await self._session()
@@ -77,10 +78,9 @@ class SerialLink:
             else:
                 self._report_down("the device closed the link")
             if self.health.connected:
-                delay = self.backoff_initial  # it had worked: start the backoff over
+                backoff.reset()  # it had worked: start the backoff over
             self._down()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
+            await asyncio.sleep(backoff.next())
 
     def _report_down(self, error: str) -> None:
         """Log once when the link goes (or is not there at start), not at every retry."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from drivers.base import Actuation, DisplayLine, DriverHealth
+from drivers.base import Actuation, DisplayLine, DriverHealth, Lifecycle
 from drivers.presence import Presence
 
 log = structlog.get_logger("drivers.virtual")
@@ -25,7 +25,7 @@ class Opening:
     plate: str | None
 
 
-class VirtualBarrier:
+class VirtualBarrier(Lifecycle):
     def __init__(self, name: str = "barrier") -> None:
         self.name = name
         self.health = DriverHealth()
@@ -51,7 +51,7 @@ class VirtualBarrier:
             await self._changed.wait_for(lambda: len(self.openings) >= count)
 
 
-class VirtualDisplay:
+class VirtualDisplay(Lifecycle):
     def __init__(self, name: str = "led") -> None:
         self.name = name
         self.health = DriverHealth()
@@ -64,7 +64,7 @@ class VirtualDisplay:
         log.info("LED显示 LED shows", text=" | ".join(texts), lane=ctx.lane_id)
 
 
-class VirtualDetector:
+class VirtualDetector(Lifecycle):
     def __init__(self, barrier: VirtualBarrier | None = None, pass_after: float = 1.0) -> None:
         self.health = DriverHealth()
         self.pass_after = pass_after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import shutil
@@ -11,6 +12,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,34 +20,30 @@ import structlog
 
 from edge.actions.corrections import correct_pass
 from edge.config.errors import ConfigError
-from edge.config.model import (
-    Config,
-    DahuaPullCamera,
-    MqttCamera,
-    OnvifCamera,
-    SerialCamera,
-    load_config,
-)
+from edge.config.model import Config, load_config
 from edge.domain.codes import GateSignal
 from edge.domain.plates import PlateColor
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
-from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver
-from edge.ingest.mqtt_reader import MqttPlateReader
-from edge.ingest.onvif_reader import OnvifPlateReader
-from edge.ingest.serial_reader import SerialPlateReader
+from edge.ingest.readers import camera_reader
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal, keep_ledger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState, Retention
 from edge.ledger.store import LedgerUnwritableError, Store
 from edge.mqtt.telemetry import Telemetry
+from edge.ops.health import (
+    HealthReport,
+    LedgerReport,
+    OutboxReport,
+    StorageReport,
+)
 from edge.ops.metrics import Metrics
 from edge.ops.supervisor import Supervisor
 from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.uplink.backlog import BacklogMonitor
-from edge.uplink.breaker import LinkMonitor
+from edge.uplink.breaker import LinkMonitor, LinkState
 from edge.uplink.forwarder import Forwarder
 from edge.uplink.lane_activity import LaneActivity
 from edge.uplink.photo_fit import PhotoCheck
@@ -97,7 +95,35 @@ def build_platform(cfg: Config) -> Platform:
     return CityPlatform(base_url=p.base_url, organ=p.organ, photo_mode=p.photo_upload, **common)
 
 
+@dataclass(frozen=True, slots=True)
+class Components:
+    """What the daemon builds once the ledger is open: everything that reads or writes it."""
+
+    store: Store
+    plans: PlanBook
+    lists: ListBook
+    lanes: dict[str, Lane]
+    forwarder: Forwarder
+    monitor: BacklogMonitor
+    retention: Retention
+    telemetry: Telemetry | None
+    status_page: StatusPage
+    web: WebServer
+    photo_listener: PhotoListener | None
+
+
+class DaemonNotStartedError(RuntimeError):
+    """A part that exists only while the daemon runs was asked for before :meth:`Daemon.start`
+    (or after :meth:`Daemon.stop`)."""
+
+
 class Daemon:
+    """The composition root. Parts that need no ledger are built in the constructor; the rest
+    is built once in :meth:`start`, right after the ledger opens. Every part that is started
+    registers its stop on one :class:`contextlib.AsyncExitStack`, so :meth:`stop` undoes
+    :meth:`start` in exactly the reverse order, and a start that fails halfway stops what it
+    had started before re-raising."""
+
     def __init__(
         self,
         cfg: Config,
@@ -106,6 +132,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
+        self._clock = clock
         self.platform = platform or build_platform(cfg)
         self.link = LinkMonitor(
             clock,
@@ -123,23 +150,137 @@ class Daemon:
         self.activity = LaneActivity()
         self.disk = DiskState()
         self.journal = FallbackJournal(cfg.storage.fallback_journal)
-        self._clock = clock
-        self.store: Store
-        self.lanes: dict[str, Lane] = {}
-        self.devices: DeviceBuilder
-        self.forwarder: Forwarder
-        self.web: WebServer
-        self.photo_listener: PhotoListener | None = None
+        self.devices = DeviceBuilder(cfg)
         self.signer: PhotoSigner | None = None
+        self._components: Components | None = None
+        self._running: contextlib.AsyncExitStack | None = None
+
+    # -- the parts that exist while the daemon runs ---------------------------------------
+
+    @property
+    def components(self) -> Components:
+        """The parts built in :meth:`start`. Raises :class:`DaemonNotStartedError` before."""
+        if self._components is None:
+            raise DaemonNotStartedError("the daemon is not started")
+        return self._components
+
+    @property
+    def store(self) -> Store:
+        return self.components.store
+
+    @property
+    def plans(self) -> PlanBook:
+        return self.components.plans
+
+    @property
+    def lists(self) -> ListBook:
+        return self.components.lists
+
+    @property
+    def lanes(self) -> dict[str, Lane]:
+        return self.components.lanes
+
+    @property
+    def forwarder(self) -> Forwarder:
+        return self.components.forwarder
+
+    @property
+    def monitor(self) -> BacklogMonitor:
+        return self.components.monitor
+
+    @property
+    def retention(self) -> Retention:
+        return self.components.retention
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        return self.components.telemetry
+
+    @property
+    def status_page(self) -> StatusPage:
+        return self.components.status_page
+
+    @property
+    def web(self) -> WebServer:
+        return self.components.web
+
+    @property
+    def photo_listener(self) -> PhotoListener | None:
+        return self.components.photo_listener
+
+    # -- start and stop -------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the ledger, build the parts, start them. If one fails to start, the ones
+        started before it are stopped (in reverse order) and the error is raised."""
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start(stack)
+            self._running = stack.pop_all()
         cfg = self.cfg
-        self.store = await Store.open(cfg.storage.database, self._clock)
-        self.devices = DeviceBuilder(cfg)
-        self.plans = PlanBook(self.store, cfg.control_plans, cfg.site.zone)
-        self.lists = ListBook(self.store, cfg.lists, cfg.site.zone)
+        log.info(
+            "daemon ready",
+            listen=f"{cfg.web.host}:{self.web.port}",
+            lanes=list(self.lanes),
+            platform=cfg.platform.mode,
+        )
+
+    async def stop(self) -> None:
+        """Stop every part in the reverse order of :meth:`start`; each is stopped even if
+        stopping another failed (so the ledger is always closed: its connection's thread would
+        otherwise keep the process from exiting)."""
+        running, self._running = self._running, None
+        if running is not None:
+            await running.aclose()
+        log.info("daemon stopped")
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        cfg = self.cfg
+        stack.push_async_callback(self.platform.aclose)  # built in the constructor
+        store = await Store.open(cfg.storage.database, self._clock)
+        stack.push_async_callback(store.close)
+        stack.callback(self.devices.close)
+        parts = self._components = self._build(store)
+        await self._recover()
+        try:
+            await self.journal.merge(store)  # before the lanes continue their serials
+        except LedgerUnwritableError:
+            log.error("fallback journal not merged: the ledger cannot be written")
+        for lane in parts.lanes.values():
+            await lane.load()
+            lane.devices.start()
+            stack.push_async_callback(lane.devices.aclose)
+            stack.push_async_callback(lane.cancel_background)
+        stack.push_async_callback(self.supervisor.stop)
+        self._supervise(parts)
+        self.metrics.watch(self.health)
+        if cfg.web.password_hash is None:
+            log.warning(
+                "no password for the status page: its actions are disabled until one is set "
+                "with: edge set-password --config <config file>"
+            )
+        await parts.web.start()
+        stack.push_async_callback(self._stop_web, parts)
+        if parts.photo_listener is not None:
+            await parts.photo_listener.start()
+            stack.push_async_callback(parts.photo_listener.stop)
+            log.info(
+                "photo listener for the province platform ready",
+                listen=f"{cfg.photo_web.host}:{parts.photo_listener.port}",
+            )
+
+    @staticmethod
+    async def _stop_web(parts: Components) -> None:
+        parts.status_page.close()  # end its event streams before the web server stops
+        await parts.web.stop()
+
+    def _build(self, store: Store) -> Components:
+        """Every part that reads or writes the ledger, built once (nothing starts here)."""
+        cfg = self.cfg
+        plans = PlanBook(store, cfg.control_plans, cfg.site.zone)
+        lists = ListBook(store, cfg.lists, cfg.site.zone)
+        lanes: dict[str, Lane] = {}
         for lane_cfg in cfg.lanes:
-            self.lanes[lane_cfg.id] = Lane(
+            lanes[lane_cfg.id] = Lane(
                 lane_cfg,
                 site=cfg.site,
                 decision=cfg.decision,
@@ -147,11 +288,11 @@ class Daemon:
                 verify_deadline=cfg.platform.verify_deadline_seconds,
                 platform=self.platform,
                 link=self.link,
-                store=self.store,
+                store=store,
                 photos=self.photos,
                 devices=self.devices.lane(lane_cfg),
-                plans=self.plans,
-                lists=self.lists,
+                plans=plans,
+                lists=lists,
                 metrics=self.metrics,
                 photo_check=self.photo_check,
                 activity=self.activity,
@@ -159,32 +300,9 @@ class Daemon:
                 journal=self.journal,
                 clock=self._clock,
             )
-        for lane in self.lanes.values():
-            lane.fail_open = cfg.storage.ledger_fail_policy == "open"
-        await self._recover()
-        try:
-            await self.journal.merge(self.store)  # before the lanes continue their serials
-        except LedgerUnwritableError:
-            log.error("fallback journal not merged: the ledger cannot be written")
-        for lane in self.lanes.values():
-            await lane.load()
-            lane.devices.start()
-            self.supervisor.start(f"lane:{lane.id}", lane.run)
-            camera = lane.cfg.camera
-            if isinstance(camera, SerialCamera):
-                serial = SerialPlateReader(lane, camera, cfg.site.zone)
-                self.supervisor.start(f"serial:{lane.id}", serial.run)
-            elif isinstance(camera, MqttCamera):
-                mqtt = MqttPlateReader(lane, camera, cfg.site.zone)
-                self.supervisor.start(f"mqtt:{lane.id}", mqtt.run)
-            elif isinstance(camera, DahuaPullCamera):
-                stream = DahuaEventStream(lane, camera, cfg.site.zone)
-                self.supervisor.start(f"dahua:{lane.id}", stream.run)
-            elif isinstance(camera, OnvifCamera):
-                events = OnvifPlateReader(lane, camera, cfg.site.zone)
-                self.supervisor.start(f"onvif:{lane.id}", events.run)
-        self.forwarder = Forwarder(
-            self.store,
+            lanes[lane_cfg.id].fail_open = cfg.storage.ledger_fail_policy == "open"
+        forwarder = Forwarder(
+            store,
             self.platform,
             self.photos,
             self.link,
@@ -199,29 +317,22 @@ class Daemon:
             metrics=self.metrics,
             photo_url=self._photo_urls(),
         )
-        self.supervisor.start("forwarder", self.forwarder.run)
-        self.monitor = BacklogMonitor(
-            self.store,
+        monitor = BacklogMonitor(
+            store,
             self.link,
-            self.forwarder.rate,
+            forwarder.rate,
             alarm_age_seconds=cfg.forwarder.alarm_unsent_age_seconds,
             clock=self._clock,
-            cameras=[lane.camera for lane in self.lanes.values()],
+            cameras=[lane.camera for lane in lanes.values()],
             site=cfg.site,
         )
-        self.supervisor.start("monitor", self.monitor.run)
-        self.supervisor.start("ledger", lambda: keep_ledger(self.store, self.journal))
-        self.metrics.watch(self.health)
-        self.telemetry: Telemetry | None = None
+        telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
-            self.telemetry = Telemetry(
-                cfg.mqtt, cfg.site.enterprise_code, self.lanes, self.store, self.health
-            )
-            for lane in self.lanes.values():
-                lane.pass_listeners.append(self.telemetry.publish_pass)
-            self.supervisor.start("telemetry", self.telemetry.run, optional=True)
-        self.retention = Retention(
-            self.store,
+            telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, store, self.health)
+            for lane in lanes.values():
+                lane.pass_listeners.append(telemetry.publish_pass)
+        retention = Retention(
+            store,
             cfg.storage.photo_dir,
             retention_days=cfg.storage.photo_retention_days,
             budget_mb=cfg.storage.photo_budget_mb,
@@ -229,61 +340,61 @@ class Daemon:
             state=self.disk,
             clock=self._clock,
         )
-        self.supervisor.start("retention", self.retention.run)
-        self.status_page = StatusPage(
-            self.lanes,
-            self.store,
-            self.plans,
-            self.health,
-            cfg.site.zone,
-            guard=Guard(cfg.web.password_hash),
+        status_page = StatusPage(
+            lanes, store, plans, self.health, cfg.site.zone, guard=Guard(cfg.web.password_hash)
         )
         # the page's list and correction actions act through the daemon
-        self.status_page.lists_changed, self.status_page.correct = self.lists.refresh, self.correct
-        if cfg.web.password_hash is None:
-            log.warning(
-                "no password for the status page: its actions are disabled until one is set "
-                "with: edge set-password --config <config file>"
-            )
-        await self._start_listeners()
-        log.info(
-            "daemon ready",
-            listen=f"{cfg.web.host}:{self.web.port}",
-            lanes=list(self.lanes),
-            platform=cfg.platform.mode,
-        )
-
-    async def _start_listeners(self) -> None:
-        """The web listener (camera pushes, status page, photos for the guards) and, in
-        province mode, the listener the platform fetches photos from."""
-        cfg = self.cfg
-        receiver = PushReceiver(self.lanes, cfg.site.zone)
-        photos = PhotoServer(self.store, self.photos)
-        self.web = WebServer(
+        status_page.lists_changed, status_page.correct = lists.refresh, self.correct
+        web = WebServer(
             cfg.web.host,
             cfg.web.port,
             web_limits(cfg.web),
-            [*receiver.routes(), *photos.routes(), *self.status_page.routes()],
+            [
+                *PushReceiver(lanes, cfg.site.zone).routes(),
+                *PhotoServer(store, self.photos).routes(),
+                *status_page.routes(),
+            ],
             self.health,
             metrics=self.metrics.render,
         )
-        await self.web.start()
-        if self.signer is None:
-            return
-        self.photo_listener = PhotoListener(
-            cfg.photo_web.host,
-            cfg.photo_web.port,
-            web_limits(cfg.web),
-            store=self.store,
-            photos=self.photos,
-            signer=self.signer,
-            allow=cfg.photo_web.allow,
+        photo_listener = None
+        if self.signer is not None:
+            photo_listener = PhotoListener(
+                cfg.photo_web.host,
+                cfg.photo_web.port,
+                web_limits(cfg.web),
+                store=store,
+                photos=self.photos,
+                signer=self.signer,
+                allow=cfg.photo_web.allow,
+            )
+        return Components(
+            store=store,
+            plans=plans,
+            lists=lists,
+            lanes=lanes,
+            forwarder=forwarder,
+            monitor=monitor,
+            retention=retention,
+            telemetry=telemetry,
+            status_page=status_page,
+            web=web,
+            photo_listener=photo_listener,
         )
-        await self.photo_listener.start()
-        log.info(
-            "photo listener for the province platform ready",
-            listen=f"{cfg.photo_web.host}:{self.photo_listener.port}",
-        )
+
+    def _supervise(self, parts: Components) -> None:
+        """Start the supervised tasks: lanes, camera readers, forwarder, monitors."""
+        zone = self.cfg.site.zone
+        for lane in parts.lanes.values():
+            self.supervisor.start(f"lane:{lane.id}", lane.run)
+            if (reader := camera_reader(lane, zone)) is not None:
+                self.supervisor.start(*reader)
+        self.supervisor.start("forwarder", parts.forwarder.run)
+        self.supervisor.start("monitor", parts.monitor.run)
+        self.supervisor.start("ledger", lambda: keep_ledger(parts.store, self.journal))
+        if parts.telemetry is not None:
+            self.supervisor.start("telemetry", parts.telemetry.run, optional=True)
+        self.supervisor.start("retention", parts.retention.run)
 
     def _photo_urls(self) -> Callable[[str, int], str]:
         """Signed photo URLs on the photo listener in province mode (the platform fetches
@@ -356,58 +467,43 @@ class Daemon:
             )
         return restart
 
-    def health(self) -> dict[str, Any]:
-        alive = self.supervisor.alive()
-        return {
-            "ok": self.supervisor.essential_alive() and self.store.fault is None,
-            "components": alive,
-            "link": self.link.state.value,
-            "link_reason": None if self.link.reason is None else self.link.reason.value,
-            "link_error": self.link.to_json()["error"],
-            "clock_offset_seconds": self.platform.clock_offset_seconds,
-            "outbox": self.monitor.snapshot.to_json(),
-            "cameras": {
-                lane.id: lane.camera.to_json(self._clock()) for lane in self.lanes.values()
-            },
-            "devices": {lane.id: lane.devices.to_json() for lane in self.lanes.values()},
-            "storage": {
-                "accepting_photos": self.disk.accepting_photos,
-                "alarm": self.disk.alarm,
-                "photo_mb": round(self.disk.photo_bytes / 2**20, 1),
-                "free_mb": _free_mb(self.cfg.storage.photo_dir),  # measured now, not cached
-                "ledger_free_mb": _free_mb(self.cfg.storage.database.parent),
-            },
-            "ledger": self._ledger_report(),
-        }
+    def health(self) -> HealthReport:
+        """The daemon's health now (also before :meth:`start`: then not ok, no ledger)."""
+        parts = self._components
+        lanes = {} if parts is None else parts.lanes
+        now = self._clock()
+        return HealthReport(
+            ok=parts is not None
+            and self.supervisor.essential_alive()
+            and parts.store.fault is None,
+            components=self.supervisor.alive(),
+            link=self.link.state.value,
+            link_reason=None if self.link.reason is None else self.link.reason.value,
+            link_error=self.link.last_error if self.link.state is LinkState.DOWN else None,
+            clock_offset_seconds=self.platform.clock_offset_seconds,
+            outbox=OutboxReport() if parts is None else parts.monitor.snapshot,
+            cameras={lane.id: lane.camera.report(now) for lane in lanes.values()},
+            devices={lane.id: lane.devices.report() for lane in lanes.values()},
+            storage=StorageReport(
+                accepting_photos=self.disk.accepting_photos,
+                alarm=self.disk.alarm,
+                photo_mb=round(self.disk.photo_bytes / 2**20, 1),
+                free_mb=_free_mb(self.cfg.storage.photo_dir),  # measured now, not cached
+                ledger_free_mb=_free_mb(self.cfg.storage.database.parent),
+            ),
+            ledger=None if parts is None else self._ledger_report(parts.store),
+        )
 
-    def _ledger_report(self) -> dict[str, Any]:
-        fault = self.store.fault
-        return {
-            "writable": fault is None,
-            "fault": None if fault is None else fault.kind,
-            "detail": None if fault is None else fault.detail,
-            "since": self.store.fault_since,
-            "restored": self.store.restored,
-            "journal": len(self.journal.entries()),
-        }
-
-    async def stop(self) -> None:
-        """Stop every component; the ledger is closed even if stopping one of them failed
-        (its connection's thread would otherwise keep the process from exiting)."""
-        try:
-            self.status_page.close()
-            await self.web.stop()
-            if self.photo_listener is not None:
-                await self.photo_listener.stop()
-            await self.supervisor.stop()
-            for lane in self.lanes.values():
-                await lane.cancel_background()
-                await lane.devices.aclose()
-            self.devices.close()
-            await self.platform.aclose()
-        finally:
-            await self.store.close()
-        log.info("daemon stopped")
+    def _ledger_report(self, store: Store) -> LedgerReport:
+        fault = store.fault
+        return LedgerReport(
+            writable=fault is None,
+            fault=None if fault is None else fault.kind,
+            detail=None if fault is None else fault.detail,
+            since=store.fault_since,
+            restored=store.restored,
+            journal=len(self.journal.entries()),
+        )
 
 
 #: The exit status when the daemon could not start (systemd restarts it after RestartSec).

@@ -67,10 +67,12 @@ async def test_health_shows_each_camera(tmp_path: Path, platform_sim: CityPlatfo
         await cam.aclose()
         async with httpx.AsyncClient() as http:
             await http.post(f"http://127.0.0.1:{daemon.web.port}/push/in-1", content=b"{")
-        health = daemon.health()["cameras"]["in-1"]
-        assert (health["events"], health["rejected"], health["silent"]) == (1, 1, False)
+        health = daemon.health().cameras["in-1"]
+        assert (health.events, health.rejected, health.silent) == (1, 1, False)
         # whole seconds since the push (0 unless a loaded machine took a second or more)
-        assert 0 <= health["last_event_age_seconds"] <= math.ceil(time.time() - pushed_at)
+        age = health.last_event_age_seconds
+        assert age is not None
+        assert 0 <= age <= math.ceil(time.time() - pushed_at)
 
 
 def test_camera_state_never_online_silent_disconnected() -> None:
@@ -81,4 +83,4 @@ def test_camera_state_never_online_silent_disconnected() -> None:
     assert camera.state(1061.0) == "silent"  # not heard within the expected interval
     camera.connected = False
     assert camera.state(1001.0) == "disconnected"
-    assert camera.to_json(1001.0)["state"] == "disconnected"
+    assert camera.report(1001.0).state == "disconnected"

@@ -48,7 +48,7 @@ async def test_wrong_password_is_retried_quietly(
         camera = daemon.lanes["in-1"].camera
         # The camera counts its refusal before the reader hears it: wait for both.
         await eventually(lambda: dahua.refused >= 1 and camera.connected is False)
-        assert daemon.health()["ok"] is True
+        assert daemon.health().ok is True
 
 
 def test_split_events_across_chunks() -> None:

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from drivers.backoff import Backoff
 from edge.daemon import Daemon
 from edge.sim.platform import CityPlatformSim, Fault
 from edge.sim.province import ProvincePlatformSim
-from edge.uplink.forwarder import backoff_delay
 from tests.helpers import (
     camera,
     config_for,
@@ -32,7 +32,7 @@ from tests.helpers import (
 def test_backoff_is_capped_exponential_with_jitter(
     attempts: int, rand: float, expected: float
 ) -> None:
-    assert backoff_delay(attempts, 2.0, 300.0, rand) == expected
+    assert Backoff(2.0, 300.0, jitter=0.5, rand=lambda: rand).delay(attempts) == expected
 
 
 async def test_rejected_record_becomes_dead_letter_and_the_rest_go_on(

@@ -124,4 +124,4 @@ async def test_pass_is_recorded_without_photo_while_storage_is_full(
         assert result.body["verdict"] == "open"
         assert await daemon.store.count_photos() == 0
         health = daemon.health()
-        assert health["storage"]["accepting_photos"] is False
+        assert health.storage.accepting_photos is False

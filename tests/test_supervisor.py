@@ -60,7 +60,7 @@ async def test_lane_survives_a_failing_event(tmp_path, platform_sim) -> None:  #
         assert failed.status == 500
         assert "OSError" in failed.body["error"]
         assert ok.body["verdict"] == "open"
-        assert daemon.health()["ok"] is True
+        assert daemon.health().ok is True
 
 
 async def test_a_component_waiting_to_restart_is_not_alive() -> None:

@@ -29,6 +29,25 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from drivers.base import Barrier, Detector, Display
+from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
+from drivers.contact_detectors import CameraInputDetector, SerialContactDetector
+from drivers.context import DriverContext
+from drivers.hikvision_barrier import HikvisionBarrier
+from drivers.led_display import (
+    LedDisplay,
+    LedEncoder,
+    LinkTransport,
+    OlmEncoder,
+    OnbonEncoder,
+    TemplateEncoder,
+    Transport,
+)
+from drivers.modbus_input import ModbusInputDetector
+from drivers.modbus_relay import ModbusRelayBarrier
+from drivers.panel import Panel
+from drivers.serial_barrier import SerialCommandBarrier
+from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
 from edge.config.errors import (
     ConfigError,
     ConfigIssue,
@@ -325,11 +344,17 @@ class ModbusBusConfig(_Section):
 class VirtualBarrierConfig(_Section):
     driver: Literal["virtual"]
 
+    def build(self, ctx: DriverContext) -> Barrier:
+        return VirtualBarrier(f"{ctx.lane_id}-barrier")
+
 
 class CameraRelayBarrierConfig(_Section):
     driver: Literal["camera-relay"]
     channel: int = Field(default=0, ge=0, le=3)
     pulse_ms: int = Field(default=500, ge=100, le=600_000)
+
+    def build(self, _ctx: DriverContext) -> Barrier:
+        return CameraRelayBarrier(self.channel, self.pulse_ms)
 
 
 class ModbusRelayBarrierConfig(_Section):
@@ -346,6 +371,16 @@ class ModbusRelayBarrierConfig(_Section):
     #: Discrete input wired to the arm's "open" limit switch, if any.
     open_input: int | None = Field(default=None, ge=0, le=31)
 
+    def build(self, ctx: DriverContext) -> Barrier:
+        return ModbusRelayBarrier(
+            ctx.modbus_bus(self.bus),
+            channel=self.channel,
+            device_id=self.device_id,
+            pulse_ms=self.pulse_ms,
+            board=self.board,
+            open_input=self.open_input,
+        )
+
 
 class SerialCommandBarrierConfig(_Section):
     """A barrier controller that takes a command frame on a serial line."""
@@ -358,6 +393,16 @@ class SerialCommandBarrierConfig(_Section):
     ack: HexBytes | None = None
     ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
 
+    def build(self, ctx: DriverContext) -> Barrier:
+        link = ctx.serial_link(self.port, baudrate=self.baudrate, name="barrier controller")
+        return SerialCommandBarrier(
+            link,
+            bytes.fromhex(self.open),
+            check=self.check,
+            ack=bytes.fromhex(self.ack) if self.ack else None,
+            ack_timeout=self.ack_timeout_ms / 1000,
+        )
+
 
 class HikvisionBarrierConfig(_Section):
     """The barrier wired to a Hikvision ANPR camera, opened through its ISAPI."""
@@ -368,6 +413,15 @@ class HikvisionBarrierConfig(_Section):
     password: SecretStr
     channel: int = Field(default=1, ge=1, le=8)
     timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+
+    def build(self, _ctx: DriverContext) -> Barrier:
+        return HikvisionBarrier(
+            self.url,
+            self.username,
+            self.password.get_secret_value(),
+            channel=self.channel,
+            timeout=self.timeout_seconds,
+        )
 
 
 BarrierConfig = Annotated[
@@ -383,9 +437,15 @@ BarrierConfig = Annotated[
 class NoDisplayConfig(_Section):
     driver: Literal["none"]
 
+    def build(self, _ctx: DriverContext) -> Display | None:
+        return None
+
 
 class VirtualDisplayConfig(_Section):
     driver: Literal["virtual"]
+
+    def build(self, _ctx: DriverContext) -> Display | None:
+        return VirtualDisplay("led")
 
 
 class _LedBoard(_Section):
@@ -403,6 +463,25 @@ class _LedBoard(_Section):
     width: int = Field(default=16, ge=2, le=256)
     overflow: Literal["scroll", "truncate"] = "scroll"
 
+    def encoder(self) -> LedEncoder:
+        """The board's protocol (each board's model says which)."""
+        raise NotImplementedError
+
+    def build(self, ctx: DriverContext) -> Display | None:
+        transport: Transport
+        if self.transport == "camera":
+            transport = CameraSerialTransport(self.channel)
+        else:
+            link = ctx.serial_link(self.port, baudrate=self.baudrate, name="LED display")
+            transport = LinkTransport(link)
+        panel = Panel(self.lines, self.width, self.overflow)
+        return LedDisplay(self.encoder(), transport, panel, voice=self.speaks)
+
+    @property
+    def speaks(self) -> bool:
+        """Whether the board also speaks the text (a voice module)."""
+        return False
+
 
 class OlmDisplayConfig(_LedBoard):
     """The "00 64 FF FF" LED + voice board."""
@@ -411,6 +490,13 @@ class OlmDisplayConfig(_LedBoard):
     voice: bool = False
     seconds: int = Field(default=5, ge=1, le=255)
 
+    def encoder(self) -> LedEncoder:
+        return OlmEncoder(self.encoding, self.seconds)
+
+    @property
+    def speaks(self) -> bool:
+        return self.voice
+
 
 class OnbonDisplayConfig(_LedBoard):
     """Onbon 仰邦 BX-5 / BX-6 (TCP port 5005: port = "socket://<ip>:5005")."""
@@ -418,12 +504,18 @@ class OnbonDisplayConfig(_LedBoard):
     driver: Literal["onbon"]
     address: int = Field(default=1, ge=1, le=0xFFFE)
 
+    def encoder(self) -> LedEncoder:
+        return OnbonEncoder(self.width, self.address, self.encoding)
+
 
 class TextDisplayConfig(_LedBoard):
     """A board that prints what it receives; each line is ``template`` with {line} and {text}."""
 
     driver: Literal["text"]
     template: str = "{text}\r\n"
+
+    def encoder(self) -> LedEncoder:
+        return TemplateEncoder(self.template, self.encoding)
 
     @field_validator("template")
     @classmethod
@@ -448,10 +540,17 @@ DisplayConfig = Annotated[
 class NoDetectorConfig(_Section):
     driver: Literal["none"]
 
+    def build(self, _ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return None
+
 
 class VirtualDetectorConfig(_Section):
     driver: Literal["virtual"]
     pass_after_seconds: float = Field(default=1.0, ge=0)
+
+    def build(self, _ctx: DriverContext, barrier: Barrier) -> Detector | None:
+        linked = barrier if isinstance(barrier, VirtualBarrier) else None  # it sees the arm
+        return VirtualDetector(linked, self.pass_after_seconds)
 
 
 class ModbusInputDetectorConfig(_Section):
@@ -465,6 +564,16 @@ class ModbusInputDetectorConfig(_Section):
     poll_ms: int = Field(default=50, ge=10, le=5_000)
     debounce_ms: int = Field(default=100, ge=0, le=5_000)
 
+    def build(self, ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return ModbusInputDetector(
+            ctx.modbus_bus(self.bus),
+            input_=self.input,
+            device_id=self.device_id,
+            poll_seconds=self.poll_ms / 1000,
+            debounce_seconds=self.debounce_ms / 1000,
+            invert=self.invert,
+        )
+
 
 class SerialContactDetectorConfig(_Section):
     """A detector or IO module that sends one frame when a vehicle arrives, another when it
@@ -477,6 +586,15 @@ class SerialContactDetectorConfig(_Section):
     gone: HexBytes
     debounce_ms: int = Field(default=100, ge=0, le=5_000)
 
+    def build(self, _ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return SerialContactDetector(
+            self.port,
+            present=bytes.fromhex(self.present),
+            gone=bytes.fromhex(self.gone),
+            baudrate=self.baudrate,
+            debounce_seconds=self.debounce_ms / 1000,
+        )
+
 
 class CameraInputDetectorConfig(_Section):
     """The loop wired to the camera's IO input, reported by its AlarmGioIn pushes."""
@@ -485,6 +603,11 @@ class CameraInputDetectorConfig(_Section):
     input: int = Field(default=0, ge=0, le=3, description="0-3 = IO in 1-4")
     invert: bool = False
     debounce_ms: int = Field(default=100, ge=0, le=5_000)
+
+    def build(self, _ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return CameraInputDetector(
+            self.input, debounce_seconds=self.debounce_ms / 1000, invert=self.invert
+        )
 
 
 DetectorConfig = Annotated[

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from edge.ops.health import CameraReport
+
 log = structlog.get_logger("edge.camera")
 
 
@@ -68,19 +70,20 @@ class CameraHealth:
             return "silent"
         return "online"
 
-    def to_json(self, now: float) -> dict[str, object]:
+    def report(self, now: float) -> CameraReport:
+        """Its part of the health report at Unix time ``now``."""
         age = None if self.last_event_at is None else round(now - self.last_event_at)
-        return {
-            "state": self.state(now),
-            "last_event_age_seconds": age,
-            "events": self.events,
-            "rejected": self.rejected,
-            "ignored": self.ignored,
-            "clock_off": self.clock_off,
-            "silent": self.silent,
-            "connected": self.connected,
-            "reconnects": self.reconnects,
-        }
+        return CameraReport(
+            state=self.state(now),
+            last_event_age_seconds=age,
+            events=self.events,
+            rejected=self.rejected,
+            ignored=self.ignored,
+            clock_off=self.clock_off,
+            silent=self.silent,
+            connected=self.connected,
+            reconnects=self.reconnects,
+        )
 
 
 def within_hours(when: datetime, hours: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,44 @@ class PlateEvent:
     ticket: ReadTicket | None = field(default=None, compare=False, repr=False)
     #: See :attr:`PlateRead.unreadable`: the lane treats the vehicle as "plate unreadable".
     unreadable: str | None = None
+
+    @classmethod
+    def from_read(
+        cls,
+        read: PlateRead,
+        *,
+        lane_id: str,
+        received_at: datetime,
+        source: str,
+        raw: str | None,
+        received_mono: float | None = None,
+        camera_reply: CameraReply | None = None,
+        ticket: ReadTicket | None = None,
+        image_source: Callable[[], Awaitable[bytes | None]] | None = None,
+    ) -> PlateEvent:
+        """The event for what a camera said (``read``) at lane ``lane_id``, received at
+        ``received_at`` (``received_mono``: monotonic seconds, now when not given). ``source``
+        names the adapter (``generic``, ``mqtt-json``, ``serial``, …); ``raw`` is the message
+        as text for diagnosis. The one place a read becomes an event (every ingest adapter)."""
+        return cls(
+            lane_id=lane_id,
+            plate=read.plate,
+            unreadable=read.unreadable,
+            color=read.color,
+            camera_time=read.camera_time,
+            received_at=received_at,
+            received_mono=time.monotonic() if received_mono is None else received_mono,
+            source=source,
+            raw=raw,
+            images=read.images,
+            confidence=read.confidence,
+            vendor_id=read.vendor_id,
+            camera_reply=camera_reply,
+            historical=read.historical,
+            camera_opened=read.camera_opened,
+            ticket=ticket,
+            image_source=image_source,
+        )
 
     def scene_image(self) -> Image | None:
         """The photo to forward: the full scene, else the plate crop."""

@@ -6,42 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drivers.base import Barrier, Detector, Display
-from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
-from drivers.contact_detectors import CameraInputDetector, SerialContactDetector
-from drivers.hikvision_barrier import HikvisionBarrier
-from drivers.led_display import (
-    LedDisplay,
-    LedEncoder,
-    LinkTransport,
-    OlmEncoder,
-    OnbonEncoder,
-    TemplateEncoder,
-    Transport,
-)
-from drivers.modbus_input import ModbusInputDetector
-from drivers.modbus_relay import ModbusBus, ModbusRelayBarrier, make_client
-from drivers.panel import Panel
-from drivers.serial_barrier import SerialCommandBarrier
+from drivers.base import Barrier, Detector, Display, DriverHealth
+from drivers.modbus_relay import ModbusBus, make_client
 from drivers.serial_link import SerialLink
-from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
-from edge.config.model import (
-    CameraInputDetectorConfig,
-    CameraRelayBarrierConfig,
-    Config,
-    DisplayConfig,
-    HikvisionBarrierConfig,
-    LaneConfig,
-    ModbusInputDetectorConfig,
-    ModbusRelayBarrierConfig,
-    OlmDisplayConfig,
-    OnbonDisplayConfig,
-    SerialCommandBarrierConfig,
-    SerialContactDetectorConfig,
-    TextDisplayConfig,
-    VirtualDetectorConfig,
-    VirtualDisplayConfig,
-)
+from edge.config.model import Config, LaneConfig
+from edge.ops.health import DevicesReport, DriverReport
+
+
+def _driver_report(health: DriverHealth, *, vehicle_present: bool | None = None) -> DriverReport:
+    return DriverReport(
+        connected=health.connected,
+        last_error=health.last_error,
+        reconnects=health.reconnects,
+        commands=health.commands,
+        failures=health.failures,
+        vehicle_present=vehicle_present,
+    )
 
 
 @dataclass(slots=True)
@@ -51,38 +31,59 @@ class LaneDevices:
     detector: Detector | None
     links: list[SerialLink] = field(default_factory=list)
 
+    @property
+    def drivers(self) -> list[Barrier | Display | Detector]:
+        """The lane's drivers in the order they start (they stop in reverse)."""
+        return [d for d in (self.barrier, self.display, self.detector) if d is not None]
+
     def start(self) -> None:
-        """Open the links and start polling (reconnecting on their own from then on)."""
+        """Open the links, then start the drivers (reconnecting on their own from then on)."""
         for link in self.links:
             link.start()
-        if isinstance(self.detector, ModbusInputDetector | SerialContactDetector):
-            self.detector.start()
+        for driver in self.drivers:
+            driver.start()
 
-    def to_json(self) -> dict[str, object]:
+    def report(self) -> DevicesReport:
         """Health of each driver, for /healthz and the status page."""
-        out: dict[str, object] = {"barrier": self.barrier.health.to_json()}
-        if self.display is not None:
-            out["led"] = self.display.health.to_json()
-        if self.detector is not None:
-            out["detector"] = {
-                **self.detector.health.to_json(),
-                "vehicle_present": self.detector.presence.present,
-            }
-        return out
+        return DevicesReport(
+            barrier=_driver_report(self.barrier.health),
+            led=None if self.display is None else _driver_report(self.display.health),
+            detector=None
+            if self.detector is None
+            else _driver_report(
+                self.detector.health, vehicle_present=self.detector.presence.present
+            ),
+        )
 
     async def aclose(self) -> None:
-        if isinstance(self.barrier, HikvisionBarrier):
-            await self.barrier.aclose()
-        if isinstance(
-            self.detector, ModbusInputDetector | SerialContactDetector | CameraInputDetector
-        ):
-            await self.detector.aclose()
+        """Stop the drivers, newest first, then close the links."""
+        for driver in reversed(self.drivers):
+            await driver.aclose()
         for link in self.links:
             await link.aclose()
 
 
+@dataclass(slots=True)
+class _LaneContext:
+    """One lane's :class:`drivers.context.DriverContext`: buses shared through the builder,
+    serial links collected for the lane's :class:`LaneDevices`."""
+
+    lane_id: str
+    builder: DeviceBuilder
+    links: list[SerialLink] = field(default_factory=list)
+
+    def modbus_bus(self, name: str) -> ModbusBus:
+        return self.builder.bus(name)
+
+    def serial_link(self, port: str, *, baudrate: int, name: str) -> SerialLink:
+        link = SerialLink(port, baudrate=baudrate, name=name)
+        self.links.append(link)
+        return link
+
+
 class DeviceBuilder:
-    """Drivers for every lane of one config; Modbus buses are shared between lanes."""
+    """Drivers for every lane of one config; Modbus buses are shared between lanes. Each
+    driver's config model builds it (``build(ctx)`` in ``edge/config/model.py``)."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -104,99 +105,11 @@ class DeviceBuilder:
         return self.buses[name]
 
     def lane(self, lane: LaneConfig) -> LaneDevices:
-        links: list[SerialLink] = []
-        barrier = self._barrier(lane, links)
-        display = self._display(lane.led, links)
-        detector = self._detector(lane, barrier)
-        if isinstance(detector, SerialContactDetector):
-            links.append(detector.link)
-        return LaneDevices(barrier, display, detector, links)
-
-    def _barrier(self, lane: LaneConfig, links: list[SerialLink]) -> Barrier:
-        cfg = lane.barrier
-        if isinstance(cfg, CameraRelayBarrierConfig):
-            return CameraRelayBarrier(cfg.channel, cfg.pulse_ms)
-        if isinstance(cfg, ModbusRelayBarrierConfig):
-            return ModbusRelayBarrier(
-                self.bus(cfg.bus),
-                channel=cfg.channel,
-                device_id=cfg.device_id,
-                pulse_ms=cfg.pulse_ms,
-                board=cfg.board,
-                open_input=cfg.open_input,
-            )
-        if isinstance(cfg, HikvisionBarrierConfig):
-            return HikvisionBarrier(
-                cfg.url,
-                cfg.username,
-                cfg.password.get_secret_value(),
-                channel=cfg.channel,
-                timeout=cfg.timeout_seconds,
-            )
-        if isinstance(cfg, SerialCommandBarrierConfig):
-            link = SerialLink(cfg.port, baudrate=cfg.baudrate, name="barrier controller")
-            links.append(link)
-            return SerialCommandBarrier(
-                link,
-                bytes.fromhex(cfg.open),
-                check=cfg.check,
-                ack=bytes.fromhex(cfg.ack) if cfg.ack else None,
-                ack_timeout=cfg.ack_timeout_ms / 1000,
-            )
-        return VirtualBarrier(f"{lane.id}-barrier")
-
-    @staticmethod
-    def _display(cfg: DisplayConfig, links: list[SerialLink]) -> Display | None:
-        if isinstance(cfg, VirtualDisplayConfig):
-            return VirtualDisplay("led")
-        if not isinstance(cfg, OlmDisplayConfig | OnbonDisplayConfig | TextDisplayConfig):
-            return None
-        encoder: LedEncoder
-        if isinstance(cfg, OlmDisplayConfig):
-            encoder = OlmEncoder(cfg.encoding, cfg.seconds)
-        elif isinstance(cfg, OnbonDisplayConfig):
-            encoder = OnbonEncoder(cfg.width, cfg.address, cfg.encoding)
-        else:
-            encoder = TemplateEncoder(cfg.template, cfg.encoding)
-        transport: Transport
-        if cfg.transport == "camera":
-            transport = CameraSerialTransport(cfg.channel)
-        else:
-            link = SerialLink(cfg.port, baudrate=cfg.baudrate, name="LED display")
-            links.append(link)
-            transport = LinkTransport(link)
-        voice = isinstance(cfg, OlmDisplayConfig) and cfg.voice
-        return LedDisplay(
-            encoder, transport, Panel(cfg.lines, cfg.width, cfg.overflow), voice=voice
-        )
-
-    def _detector(self, lane: LaneConfig, barrier: Barrier) -> Detector | None:
-        cfg = lane.detector
-        if isinstance(cfg, VirtualDetectorConfig):
-            linked = barrier if isinstance(barrier, VirtualBarrier) else None
-            return VirtualDetector(linked, cfg.pass_after_seconds)
-        if isinstance(cfg, ModbusInputDetectorConfig):
-            return ModbusInputDetector(
-                self.bus(cfg.bus),
-                input_=cfg.input,
-                device_id=cfg.device_id,
-                poll_seconds=cfg.poll_ms / 1000,
-                debounce_seconds=cfg.debounce_ms / 1000,
-                invert=cfg.invert,
-            )
-        if isinstance(cfg, SerialContactDetectorConfig):
-            return SerialContactDetector(
-                cfg.port,
-                present=bytes.fromhex(cfg.present),
-                gone=bytes.fromhex(cfg.gone),
-                baudrate=cfg.baudrate,
-                debounce_seconds=cfg.debounce_ms / 1000,
-            )
-        if isinstance(cfg, CameraInputDetectorConfig):
-            return CameraInputDetector(
-                cfg.input, debounce_seconds=cfg.debounce_ms / 1000, invert=cfg.invert
-            )
-        return None
+        ctx = _LaneContext(lane.id, self)
+        barrier = lane.barrier.build(ctx)
+        display = lane.led.build(ctx)
+        detector = lane.detector.build(ctx, barrier)
+        return LaneDevices(barrier, display, detector, ctx.links)
 
     def close(self) -> None:
         for bus in self.buses.values():

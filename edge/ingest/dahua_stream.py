@@ -7,7 +7,6 @@ several lines, and ``Heartbeat`` parts in between. The stream carries no images.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,17 +132,12 @@ class DahuaEventStream:
         read = read_event(data, received)
         if not isinstance(read, PlateRead):
             return read
-        return PlateEvent(
+        return PlateEvent.from_read(
+            read,
             lane_id=self.lane.id,
-            plate=read.plate,
-            unreadable=read.unreadable,
-            color=read.color,
-            camera_time=read.camera_time,
             received_at=received,
-            received_mono=time.monotonic(),
             source="dahua-pull",
             raw=diagnostic(data),
-            vendor_id=read.vendor_id,
         )
 
     async def run(self) -> None:

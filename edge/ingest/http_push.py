@@ -235,22 +235,14 @@ class PushReceiver:
             return vendor.other_reply()
         lane.camera.heard()
         reply = CameraReply() if vendor.commands_in_reply else None
-        event = PlateEvent(
+        event = PlateEvent.from_read(
+            read,
             lane_id=lane.id,
-            plate=read.plate,
-            unreadable=read.unreadable,
-            color=read.color,
-            camera_time=read.camera_time,
             received_at=received,
             received_mono=mono,
             source=kind,
             raw=diagnostic(body),
-            images=read.images,
-            confidence=read.confidence,
-            vendor_id=read.vendor_id,
             camera_reply=reply,
-            historical=read.historical,
-            camera_opened=read.camera_opened,
             ticket=ReadTicket(),
         )
         try:

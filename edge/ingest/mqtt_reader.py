@@ -4,7 +4,6 @@ reconnect loop is aiomqtt's recommended pattern."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -55,21 +54,12 @@ class MqttPlateReader:
             return
         self.health.heard()
         self.lane.offer(
-            PlateEvent(
+            PlateEvent.from_read(
+                read,
                 lane_id=self.lane.id,
-                plate=read.plate,
-                unreadable=read.unreadable,
-                color=read.color,
-                camera_time=read.camera_time,
                 received_at=received,
-                received_mono=time.monotonic(),
                 source=f"mqtt-{self.cfg.format}",
                 raw=diagnostic(payload),
-                images=read.images,
-                confidence=read.confidence,
-                vendor_id=read.vendor_id,
-                historical=read.historical,
-                camera_opened=read.camera_opened,
             )
         )
 

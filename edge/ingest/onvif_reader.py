@@ -15,7 +15,6 @@ plate text names one. A ``PictureUri`` is fetched (Digest auth) while the platfo
 from __future__ import annotations
 
 import math
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFError
 
 from edge.config.model import OnvifCamera, OnvifTopic
-from edge.domain.events import PlateEvent
+from edge.domain.events import PlateEvent, PlateRead
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import normalise_plate
 from edge.gate.lane import Lane
@@ -199,17 +198,19 @@ class OnvifPlateReader:
             return None
         plate = normalise_plate(text, colour_prefix=True)
         now = datetime.now(self.zone)
-        return PlateEvent(
-            lane_id=self.lane.id,
-            plate=plate.text,
-            unreadable=plate.unreadable,
-            color=plate.color_hint or parse_color(self.cfg.color, plate),
+        read = PlateRead(
+            plate.text,
+            plate.color_hint or parse_color(self.cfg.color, plate),
             camera_time=self._true_time(getattr(message, "UtcTime", None), now),
+            confidence=self._confidence(items, mapping),
+            unreadable=plate.unreadable,
+        )
+        return PlateEvent.from_read(
+            read,
+            lane_id=self.lane.id,
             received_at=now,
-            received_mono=time.monotonic(),
             source="onvif",
             raw=diagnostic({"topic": str(topic_value), **items}),
-            confidence=self._confidence(items, mapping),
             image_source=self._picture(items.get(mapping.picture or "") or self.snapshot_uri),
         )
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from drivers.backoff import Backoff
 from edge.domain.camera_health import CameraHealth
 
 log = structlog.get_logger("edge.ingest")
@@ -24,7 +25,7 @@ async def keep_connected(
     backoff_max: float = 30.0,
 ) -> None:
     """Run ``session`` forever; it sets ``health.connected = True`` once it is connected."""
-    delay = backoff_initial
+    backoff = Backoff(backoff_initial, backoff_max)
     while True:
         try:
             await session()
@@ -37,7 +38,6 @@ async def keep_connected(
             log.warning("camera connection ended", what=what, lane=health.lane_id)
         if health.connected:
             health.reconnects += 1
-            delay = backoff_initial  # it had worked: start the backoff over
+            backoff.reset()  # it had worked: start the backoff over
         health.connected = False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, backoff_max)
+        await asyncio.sleep(backoff.next())

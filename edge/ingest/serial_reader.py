@@ -8,7 +8,6 @@ the reader closes it, counts a reconnect, and opens it again with a capped backo
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,7 @@ import structlog
 from serial_asyncio_fast import open_serial_connection
 
 from edge.config.model import SerialCamera
-from edge.domain.events import PlateEvent
+from edge.domain.events import PlateEvent, PlateRead
 from edge.domain.plates import PlateColor, normalise_plate
 from edge.gate.lane import Lane
 from edge.ingest.generic import parse_color
@@ -66,14 +65,11 @@ class SerialPlateReader:
         except PayloadError:
             color = plate.color_hint or PlateColor.OTHER
         now = datetime.now(self.zone)
-        return PlateEvent(
+        read = PlateRead(plate.text, color, camera_time=now, unreadable=plate.unreadable)
+        return PlateEvent.from_read(
+            read,
             lane_id=self.lane.id,
-            plate=plate.text,
-            unreadable=plate.unreadable,
-            color=color,
-            camera_time=now,
             received_at=now,
-            received_mono=time.monotonic(),
             source="serial",
             raw=line.decode(self.cfg.encoding, errors="replace"),
         )

@@ -34,9 +34,11 @@ from typing import Any
 import aiomqtt
 import structlog
 
+from drivers.backoff import Backoff
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
 from edge.ledger.store import Store
+from edge.ops.health import HealthReport
 
 log = structlog.get_logger("edge.mqtt.telemetry")
 
@@ -68,7 +70,7 @@ class Telemetry:
         enterprise_code: str,
         lanes: Mapping[str, Lane],
         store: Store,
-        health: Callable[[], dict[str, Any]],
+        health: Callable[[], HealthReport],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -94,7 +96,7 @@ class Telemetry:
     async def run(self) -> None:
         """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
         error, or several from the session's task group) never ends the task."""
-        delay = 1.0
+        backoff = Backoff(1.0, 60.0)
         while True:
             try:
                 await self._session()
@@ -104,8 +106,7 @@ class Telemetry:
             except* Exception as group:  # a bug must not end telemetry: log it, reconnect
                 log.error("MQTT session failed", exc_info=group)
             self.connected = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
+            await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
         will = aiomqtt.Will(
@@ -147,15 +148,16 @@ class Telemetry:
             report = self.health()
             await client.publish(
                 f"{self.base}/link",
-                json.dumps({"link": report["link"], "outbox": report["outbox"]}),
+                json.dumps({"link": report.link, "outbox": report.outbox.to_json()}),
                 qos=1,
                 retain=True,
             )
             for lane in self.lanes.values():
+                camera, devices = report.cameras.get(lane.id), report.devices.get(lane.id)
                 status = {
                     "lane": lane.id,
-                    "camera": report["cameras"].get(lane.id),
-                    "devices": report["devices"].get(lane.id),
+                    "camera": None if camera is None else camera.to_json(),
+                    "devices": None if devices is None else devices.to_json(),
                 }
                 topic = f"{self.base}/gates/{lane.cfg.gate_code}/{lane.cfg.direction}/status"
                 await client.publish(topic, json.dumps(status), qos=1, retain=True)

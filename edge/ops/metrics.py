@@ -5,12 +5,13 @@ and drivers — read from the daemon's health at each scrape. One registry per d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from edge.ops.health import CameraReport, DevicesReport, HealthReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0)
@@ -19,19 +20,19 @@ DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0
 class _HealthCollector(Collector):
     """Gauges from the daemon's ``/healthz`` report, read at each scrape."""
 
-    def __init__(self, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, health: Callable[[], HealthReport]) -> None:
         self.health = health
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         report = self.health()
-        outbox = report["outbox"]
+        outbox = report.outbox
         backlog = GaugeMetricFamily(
             "edge_outbox_entries", "Outbox entries by state", labels=["state"]
         )
         for state in ("pending", "held", "dead"):
-            backlog.add_metric([state], outbox[state])
+            backlog.add_metric([state], getattr(outbox, state))
         yield backlog
-        age = outbox["oldest_unsent_age_seconds"]
+        age = outbox.oldest_unsent_age_seconds
         yield GaugeMetricFamily(
             "edge_outbox_oldest_unsent_age_seconds",
             "Age of the oldest entry not yet sent",
@@ -39,36 +40,36 @@ class _HealthCollector(Collector):
         )
         yield GaugeMetricFamily(
             "edge_sent_per_minute", "Entries the platform acknowledged in the last minute",
-            value=outbox["sent_per_minute"],
+            value=outbox.sent_per_minute,
         )  # fmt: skip
         yield GaugeMetricFamily(
-            "edge_platform_link_up", "1 while the platform link is up", value=report["link"] == "up"
+            "edge_platform_link_up", "1 while the platform link is up", value=report.link == "up"
         )
         reason = GaugeMetricFamily(
             "edge_platform_link_down_reason",
             "1 for the reason the platform link is down (none while it is up)",
             labels=["reason"],
         )
-        if report["link"] == "down" and report.get("link_reason"):
-            reason.add_metric([report["link_reason"]], 1)
+        if report.link == "down" and report.link_reason:
+            reason.add_metric([report.link_reason], 1)
         yield reason
-        ledger = report.get("ledger")
+        ledger = report.ledger
         if ledger is not None:
             yield GaugeMetricFamily(
                 "edge_ledger_writable",
                 "1 while the ledger can be written (0: passes are not being recorded)",
-                value=ledger["writable"],
+                value=ledger.writable,
             )
-        offset = report["clock_offset_seconds"]
+        offset = report.clock_offset_seconds
         if offset is not None:
             yield GaugeMetricFamily(
                 "edge_platform_clock_offset_seconds", "Platform clock minus ours", value=offset
             )
-        yield from self._cameras(report["cameras"])
-        yield from self._devices(report["devices"])
+        yield from self._cameras(report.cameras)
+        yield from self._devices(report.devices)
 
     @staticmethod
-    def _cameras(cameras: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    def _cameras(cameras: Mapping[str, CameraReport]) -> Iterator[GaugeMetricFamily]:
         connected = GaugeMetricFamily(
             "edge_camera_connected", "1 when connected (cameras we connect to)", labels=["lane"]
         )
@@ -79,14 +80,14 @@ class _HealthCollector(Collector):
             "edge_camera_rejected", "Malformed or refused camera messages", labels=["lane"]
         )
         for lane, camera in cameras.items():
-            if camera["connected"] is not None:
-                connected.add_metric([lane], camera["connected"])
-            reconnects.add_metric([lane], camera["reconnects"])
-            rejected.add_metric([lane], camera["rejected"])
+            if camera.connected is not None:
+                connected.add_metric([lane], camera.connected)
+            reconnects.add_metric([lane], camera.reconnects)
+            rejected.add_metric([lane], camera.rejected)
         yield from (connected, reconnects, rejected)
 
     @staticmethod
-    def _devices(devices: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    def _devices(devices: Mapping[str, DevicesReport]) -> Iterator[GaugeMetricFamily]:
         connected = GaugeMetricFamily(
             "edge_driver_connected", "1 when the device is reachable", labels=["lane", "part"]
         )
@@ -97,10 +98,10 @@ class _HealthCollector(Collector):
             "edge_driver_failures", "Device commands that failed", labels=["lane", "part"]
         )
         for lane, parts in devices.items():
-            for part, health in parts.items():
-                connected.add_metric([lane, part], health["connected"])
-                reconnects.add_metric([lane, part], health["reconnects"])
-                failures.add_metric([lane, part], health["failures"])
+            for part, health in parts.parts().items():
+                connected.add_metric([lane, part], health.connected)
+                reconnects.add_metric([lane, part], health.reconnects)
+                failures.add_metric([lane, part], health.failures)
         yield from (connected, reconnects, failures)
 
 
@@ -129,7 +130,7 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
-    def watch(self, health: Callable[[], dict[str, Any]]) -> None:
+    def watch(self, health: Callable[[], HealthReport]) -> None:
         self.registry.register(_HealthCollector(health))
 
     def render(self) -> bytes:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from drivers.backoff import Backoff
+
 log = structlog.get_logger("edge.ops.supervisor")
 
 _HEALTHY_RUN_SECONDS = 60.0
@@ -32,8 +34,9 @@ class Supervisor:
         self._tasks[name] = asyncio.create_task(self._supervise(name, factory), name=name)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
-        delay = self.initial_delay
+        backoff = Backoff(self.initial_delay, self.max_delay)
         while True:
+            delay = backoff.delay(backoff.attempts)
             started = time.monotonic()
             self._running.add(name)
             try:
@@ -47,10 +50,9 @@ class Supervisor:
             finally:
                 self._running.discard(name)
             if time.monotonic() - started > _HEALTHY_RUN_SECONDS:
-                delay = self.initial_delay
+                backoff.reset()
             self.restarts[name] += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
+            await asyncio.sleep(backoff.next())
 
     def alive(self) -> dict[str, bool]:
         """Each component: running now (not crashed and waiting for its restart)."""

@@ -9,32 +9,20 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import structlog
 
 from edge.config.model import SiteConfig
 from edge.domain.camera_health import CameraHealth, check_silence
 from edge.ledger.store import Store
+from edge.ops.health import OutboxReport
 from edge.uplink.breaker import LinkMonitor, LinkState
 
 log = structlog.get_logger("edge.uplink.backlog")
 
 
-@dataclass(frozen=True, slots=True)
-class BacklogSnapshot:
-    pending: int = 0
-    held: int = 0
-    dead: int = 0
-    oldest_unsent_age_seconds: float | None = None
-    sent_per_minute: int = 0
-    link: str = "unknown"
-    alarm: bool = False
-    at: float = field(default=0.0)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+#: What the monitor measured last (the outbox part of the health report).
+BacklogSnapshot = OutboxReport
 
 
 class SendRate:

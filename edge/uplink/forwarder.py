@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from drivers.backoff import Backoff
 from edge.domain.codes import Direction, GateSignal
 from edge.domain.decision import resolved_control
 from edge.domain.plates import PlateColor
@@ -38,12 +39,6 @@ _REPORT_CACHE = 256
 
 #: Look at the outbox at least this often: `edge outbox retry` changes it from outside.
 POLL_SECONDS = 30.0
-
-
-def backoff_delay(attempts: int, initial: float, cap: float, rand: float) -> float:
-    """Equal-jitter exponential backoff: half fixed, half random, never above ``cap``."""
-    ceiling: float = min(cap, initial * 2.0 ** min(attempts, 30))
-    return ceiling / 2 + ceiling / 2 * rand
 
 
 def pass_report(
@@ -100,14 +95,15 @@ class Forwarder:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency, self.batch_size = concurrency, batch_size
-        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        #: Each entry's retry delay from its attempts: equal jitter spreads retries apart.
+        self.backoff = Backoff(backoff_initial, backoff_max, jitter=0.5, rand=rand)
         self.activity = activity or LaneActivity()
         self.metrics = metrics
         self.photo_url = photo_url
         self.poll_seconds = POLL_SECONDS
         self.rate = SendRate()
         self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
-        self._clock, self._rand = clock, rand
+        self._clock = clock
         self.sent = 0
 
     # -- the pool: a producer fills a small queue, workers send, a booker commits ------------
@@ -253,9 +249,7 @@ class Forwarder:
         elif not isinstance(exc, RetryableError):
             log.error("unexpected error while forwarding; will retry", exc_info=exc)
         for entry in entries:
-            delay = backoff_delay(
-                entry.attempts, self.backoff_initial, self.backoff_max, self._rand()
-            )
+            delay = self.backoff.delay(entry.attempts)
             await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
 
     async def _correction(self, correction_id: int) -> Correction:

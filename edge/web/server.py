@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from edge.config.model import WebConfig
+from edge.ops.health import HealthReport
 from edge.ops.metrics import CONTENT_TYPE
 
 log = structlog.get_logger("edge.web.server")
@@ -211,7 +212,7 @@ class WebServer(Listener):
         port: int,
         limits: Limits,
         routes: Iterable[web.RouteDef],
-        health: Callable[[], dict[str, Any]],
+        health: Callable[[], HealthReport],
         *,
         metrics: Callable[[], bytes] | None = None,
     ) -> None:
@@ -223,7 +224,7 @@ class WebServer(Listener):
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         report = self._health()
-        return web.json_response(report, status=200 if report["ok"] else 503)
+        return web.json_response(report.to_json(), status=200 if report.ok else 503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         assert self._render_metrics is not None

@@ -27,6 +27,7 @@ from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.figures import daily_figures
 from edge.ledger.store import Store
+from edge.ops.health import HealthReport, LedgerReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard, Session
 
@@ -55,11 +56,11 @@ LEDGER_FAULTS = {
 }
 
 
-def ledger_alarm(ledger: Mapping[str, Any] | None) -> str | None:
+def ledger_alarm(ledger: LedgerReport | None) -> str | None:
     """The status page's alarm for a ledger that cannot be written (None: it can)."""
-    if not ledger or ledger.get("fault") is None:
+    if ledger is None or ledger.fault is None:
         return None
-    why = LEDGER_FAULTS.get(str(ledger["fault"]), str(ledger["fault"]))
+    why = LEDGER_FAULTS.get(ledger.fault, ledger.fault)
     return f"通行记录无法保存（{why}）：车辆不放行，请联系维护人员；人工开闸仍可用"
 
 
@@ -69,7 +70,7 @@ class StatusPage:
         lanes: Mapping[str, Lane],
         store: Store,
         plans: PlanBook,
-        health: Callable[[], dict[str, Any]],
+        health: Callable[[], HealthReport],
         zone: Any,
         *,
         guard: Guard,
@@ -440,16 +441,16 @@ class StatusPage:
                     "id": lane.id,
                     "name": lane.cfg.name or lane.id,
                     "direction": lane.cfg.direction,
-                    "camera": report["cameras"][lane.id],
-                    "devices": report["devices"][lane.id],
+                    "camera": report.cameras[lane.id].to_json(),
+                    "devices": report.devices[lane.id].to_json(),
                 }
                 for lane in self.lanes.values()
             ],
-            "link": report["link"],
-            "link_reason": failure_name(report.get("link_reason")),
-            "ledger_alarm": ledger_alarm(report.get("ledger")),
-            "clock_offset_seconds": report["clock_offset_seconds"],
-            "outbox": report["outbox"],
+            "link": report.link,
+            "link_reason": failure_name(report.link_reason),
+            "ledger_alarm": ledger_alarm(report.ledger),
+            "clock_offset_seconds": report.clock_offset_seconds,
+            "outbox": report.outbox.to_json(),
             "dead": [
                 {"id": r["id"], "serial": r["serial"], "kind": r["kind"], "error": r["last_error"]}
                 for r in dead
