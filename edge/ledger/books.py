@@ -79,10 +79,10 @@ class ListBook:
     async def refresh(self) -> None:
         stored = [
             ListEntry(
-                row["plate"],
-                row["kind"],
-                row["reason"],
-                datetime.fromtimestamp(row["expires_at"], self.zone) if row["expires_at"] else None,
+                row.plate,
+                row.kind,
+                row.reason,
+                datetime.fromtimestamp(row.expires_at, self.zone) if row.expires_at else None,
             )
             for row in await self.store.list_entries()
         ]
@@ -115,19 +115,17 @@ class PlanBook:
     async def refresh(self) -> None:
         plans = []
         for row in await self.store.plans():
-            if row["closed_at"] is not None:
+            if row.closed_at is not None:
                 continue
             plans.append(
                 ControlPlan(
-                    name=row["name"],
-                    strategy=row["strategy"],
-                    level=row["level"],
-                    area=row["area"],
-                    start=datetime.fromtimestamp(row["starts_at"], self.zone),
-                    end=datetime.fromtimestamp(row["ends_at"], self.zone)
-                    if row["ends_at"]
-                    else None,
-                    baseline_heavy_entries=row["baseline"],
+                    name=row.name,
+                    strategy=row.strategy,
+                    level=row.level,
+                    area=row.area,
+                    start=datetime.fromtimestamp(row.starts_at, self.zone),
+                    end=datetime.fromtimestamp(row.ends_at, self.zone) if row.ends_at else None,
+                    baseline_heavy_entries=row.baseline,
                 )
             )
         self._stored, self._read_at = plans, self._mono()

@@ -82,11 +82,11 @@ class Retention:
                 if freed >= need_bytes:
                     break
                 chosen.append(row)
-                freed += int(row["size"])
+                freed += int(row.size)
             rows = chosen
         if rows:
-            await asyncio.to_thread(self._delete, [row["path"] for row in rows])
-            await self.store.mark_pruned([row["id"] for row in rows])
+            await asyncio.to_thread(self._delete, [row.path for row in rows])
+            await self.store.mark_pruned([row.id for row in rows])
             self.state.pruned += len(rows)
         return len(rows)
 

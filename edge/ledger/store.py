@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,8 +26,23 @@ import structlog
 
 from edge.domain.codes import GateSignal
 from edge.domain.control_plan import ControlPlan
-from edge.domain.decision import CachedAnswer, Decision
+from edge.domain.decision import CachedAnswer, Decision, control_refusal
 from edge.domain.reports import VerifyAnswer
+from edge.ledger.rows import (
+    AuditRow,
+    DailyFigureRow,
+    OutboxListing,
+    PassListing,
+    StoredCorrection,
+    StoredListEntry,
+    StoredOutboxEntry,
+    StoredPass,
+    StoredPhoto,
+    StoredPlan,
+    StoredRead,
+    decode_answer,
+    encode_answer,
+)
 from edge.ledger.schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -128,6 +142,11 @@ _UNWRITABLE = {
 }
 
 
+#: What SQLite raises for a file it cannot use as a database (corrupt, or not a ledger): for
+#: callers outside the ledger, which never import ``sqlite3`` themselves.
+LedgerDatabaseError = sqlite3.DatabaseError
+
+
 def unwritable_kind(exc: sqlite3.Error) -> str | None:
     """The :class:`LedgerUnwritableError` kind an SQLite error stands for, if any."""
     name = str(getattr(exc, "sqlite_errorname", ""))
@@ -146,9 +165,14 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
     await db.execute("PRAGMA busy_timeout=5000")
     reader = await aiosqlite.connect(path, isolation_level=None)
     reader.row_factory = sqlite3.Row
+    await reader.create_function("control_refusal", 2, _control_refusal, deterministic=True)
     await reader.execute("PRAGMA query_only=ON")
     await reader.execute("PRAGMA busy_timeout=5000")
     return db, reader
+
+
+def _control_refusal(verdict: str, code: str) -> bool:
+    return control_refusal(code, refused=verdict == "refuse")
 
 
 def ledger_exists(path: Path) -> bool:
@@ -311,7 +335,7 @@ class Store:
         """
         decision = new.decision
         answer = decision.answer
-        verify_json = None if answer is None else json.dumps(answer.to_json(), ensure_ascii=False)
+        verify_json = encode_answer(answer)
         now = self._clock()
 
         async def write() -> int:
@@ -386,36 +410,31 @@ class Store:
 
     async def find_read(
         self, lane_id: str, vendor_id: str, plate: str | None, plate_color: str
-    ) -> sqlite3.Row | None:
+    ) -> StoredPass | None:
         """The pass a read with this camera record id, plate and colour already went into on
-        this lane (any time ago): its ``id``, ``serial``, ``verdict``, ``reason_code``,
-        ``reason``, ``decided_by``, ``barrier``, ``gate_signal``."""
+        this lane (any time ago)."""
         rows = await self._fetchall(
-            "SELECT p.id, p.serial, p.verdict, p.reason_code, p.reason, p.decided_by, p.barrier, "
-            "p.gate_signal FROM reads r JOIN passes p ON p.id = r.pass_id "
+            "SELECT p.* FROM reads r JOIN passes p ON p.id = r.pass_id "
             "WHERE r.lane_id = ? AND r.vendor_id = ? AND r.plate IS ? AND r.plate_color = ? "
             "ORDER BY r.id LIMIT 1",
             (lane_id, vendor_id, plate, plate_color),
         )
-        return rows[0] if rows else None
+        return StoredPass.from_row(rows[0]) if rows else None
 
-    async def recent_passes(self, lane_id: str, since: float) -> list[sqlite3.Row]:
+    async def recent_passes(self, lane_id: str, since: float) -> list[StoredPass]:
         """A lane's passes with a plate received since ``since`` (unix seconds), oldest first,
         to rebuild its duplicate filter at start."""
-        return await self._fetchall(
-            "SELECT id, serial, plate, plate_color, received_at, state FROM passes "
+        return await self._passes(
+            "SELECT * FROM passes "
             "WHERE lane_id = ? AND received_at >= ? AND plate IS NOT NULL AND source NOT IN "
             "('guard', 'detector') AND coalesce(flag, '') != 'offline-repush' ORDER BY id",
             (lane_id, since),
         )
 
-    async def reads_of(self, pass_id: int) -> list[sqlite3.Row]:
+    async def reads_of(self, pass_id: int) -> list[StoredRead]:
         """Every camera read kept for a pass: the one that made it, then those merged in."""
-        return await self._fetchall(
-            "SELECT received_at, plate, plate_color, text, vendor_id, source, merged FROM reads "
-            "WHERE pass_id = ? ORDER BY id",
-            (pass_id,),
-        )
+        rows = await self._fetchall("SELECT * FROM reads WHERE pass_id = ? ORDER BY id", (pass_id,))
+        return [StoredRead.from_row(row) for row in rows]
 
     async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run ``body`` in one write transaction that always ends, committed or rolled back,
@@ -469,12 +488,9 @@ class Store:
         await self._transaction(write)
         self.outbox_changed.set()
 
-    async def open_passes(self) -> list[sqlite3.Row]:
+    async def open_passes(self) -> list[StoredPass]:
         """Passes recorded but never finalised (the daemon stopped while confirming)."""
-        return await self._fetchall(
-            "SELECT id, serial, lane_id, verdict, barrier, received_at FROM passes "
-            "WHERE state = 'open'"
-        )
+        return await self._passes("SELECT * FROM passes WHERE state = 'open'")
 
     async def cached_answer(self, plate: str) -> CachedAnswer | None:
         """The platform's most recent answer for ``plate`` (for the offline ``cache`` policy)."""
@@ -485,7 +501,8 @@ class Store:
         )
         if not rows:
             return None
-        answer = VerifyAnswer.from_json(json.loads(rows[0]["verify_json"]))
+        answer = decode_answer(rows[0]["verify_json"])
+        assert answer is not None  # verify_json IS NOT NULL
         return CachedAnswer(answer, float(rows[0]["received_at"]))
 
     async def count_passes(self) -> int:
@@ -496,11 +513,14 @@ class Store:
         rows = await self._fetchall("SELECT count(*) AS n FROM photos")
         return int(rows[0]["n"])
 
-    async def get_pass(self, pass_id: int) -> sqlite3.Row:
-        rows = await self._fetchall("SELECT * FROM passes WHERE id = ?", (pass_id,))
+    async def get_pass(self, pass_id: int) -> StoredPass:
+        rows = await self._passes("SELECT * FROM passes WHERE id = ?", (pass_id,))
         if not rows:
             raise KeyError(pass_id)
         return rows[0]
+
+    async def _passes(self, sql: str, args: tuple[Any, ...] = ()) -> list[StoredPass]:
+        return [StoredPass.from_row(row) for row in await self._fetchall(sql, args)]
 
     # -- control plans -----------------------------------------------------------------------
     async def add_plan(self, plan: ControlPlan, by: str) -> int:
@@ -578,10 +598,11 @@ class Store:
 
         return await self._transaction(write)
 
-    async def list_entries(self) -> list[sqlite3.Row]:
-        return await self._fetchall(
+    async def list_entries(self) -> list[StoredListEntry]:
+        rows = await self._fetchall(
             "SELECT * FROM list_entries WHERE removed_at IS NULL ORDER BY kind, plate"
         )
+        return [StoredListEntry.from_row(row) for row in rows]
 
     async def audit(
         self, *, actor: str, action: str, target: str, origin: str, result: str, detail: str = ""
@@ -595,11 +616,13 @@ class Store:
 
         await self._transaction(write)
 
-    async def audit_log(self, limit: int = 100) -> list[sqlite3.Row]:
-        return await self._fetchall("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+    async def audit_log(self, limit: int = 100) -> list[AuditRow]:
+        rows = await self._fetchall("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [AuditRow.from_row(row) for row in rows]
 
-    async def plans(self) -> list[sqlite3.Row]:
-        return await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
+    async def plans(self) -> list[StoredPlan]:
+        rows = await self._fetchall("SELECT * FROM control_plans ORDER BY starts_at, id")
+        return [StoredPlan.from_row(row) for row in rows]
 
     async def count_codes_since(self, suffix: str, since: float, direction: str) -> int:
         """Passes since ``since`` whose reason code ends with ``suffix`` (e.g. quota entries)."""
@@ -610,19 +633,17 @@ class Store:
         )
         return int(rows[0]["n"])
 
-    async def daily_figures(self, start: float, end: float) -> list[sqlite3.Row]:
+    async def daily_figures(self, start: float, end: float) -> list[DailyFigureRow]:
         """Per lane and direction, the day's figures (those of SendDayDataCity a gate has):
         vehicles that went through (gate signal passed, gate crashes included), refused,
-        refused by control (the platform's, a plan's, its quota, a blacklist), and the
+        refused by control (:func:`edge.domain.decision.control_refusal`), and the
         国三 / 国四 vehicles that went through."""
-        return await self._fetchall(
+        rows = await self._fetchall(
             """
             SELECT lane_id, direction,
               COALESCE(SUM(gate_signal = 0), 0) AS passed,
               COALESCE(SUM(verdict = 'refuse'), 0) AS refused,
-              COALESCE(SUM(verdict = 'refuse' AND (reason_code LIKE '%controlled'
-                  OR reason_code LIKE '%plan-%' OR reason_code LIKE '%quota-full'
-                  OR reason_code LIKE '%blacklist')), 0) AS controlled,
+              COALESCE(SUM(control_refusal(verdict, reason_code)), 0) AS controlled,
               COALESCE(SUM(gate_signal = 0
                   AND json_extract(verify_json, '$.emission') = '3'), 0) AS stage3,
               COALESCE(SUM(gate_signal = 0
@@ -634,6 +655,7 @@ class Store:
             """,
             (start, end),
         )
+        return [DailyFigureRow.from_row(row) for row in rows]
 
     # -- misread corrections ------------------------------------------------------------------
     async def add_correction(
@@ -658,7 +680,7 @@ class Store:
                     pass_id,
                     plate,
                     color,
-                    json.dumps(answer.to_json(), ensure_ascii=False) if answer else None,
+                    encode_answer(answer),
                     reviewer,
                     now,
                 ),
@@ -676,9 +698,9 @@ class Store:
         self.outbox_changed.set()
         return correction_id
 
-    async def get_correction(self, correction_id: int) -> sqlite3.Row:
+    async def get_correction(self, correction_id: int) -> StoredCorrection:
         rows = await self._fetchall("SELECT * FROM corrections WHERE id = ?", (correction_id,))
-        return rows[0]
+        return StoredCorrection.from_row(rows[0])
 
     async def search_passes(
         self,
@@ -689,7 +711,7 @@ class Store:
         lane: str = "",
         verdict: str = "",
         limit: int = 200,
-    ) -> list[sqlite3.Row]:
+    ) -> list[PassListing]:
         """Passes for the history view, newest first (the plate matches anywhere in it)."""
         where, args = ["1 = 1"], list[Any]()
         if plate:
@@ -716,7 +738,7 @@ class Store:
             "(SELECT text FROM reads WHERE pass_id = passes.id AND merged IS NULL) AS read "
             f"FROM passes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         )
-        return await self._fetchall(sql, (*args, limit))
+        return [PassListing.from_row(row) for row in await self._fetchall(sql, (*args, limit))]
 
     async def ping(self, timeout: float = 2.0) -> bool:
         """Whether the ledger answers a trivial read in time (for the watchdog)."""
@@ -727,31 +749,34 @@ class Store:
             return False
         return True
 
-    async def latest_pass(self, lane_id: str) -> sqlite3.Row | None:
-        rows = await self._fetchall(
+    async def latest_pass(self, lane_id: str) -> StoredPass | None:
+        rows = await self._passes(
             "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)
         )
         return rows[0] if rows else None
 
-    async def find_pass(self, serial: str) -> sqlite3.Row | None:
-        rows = await self._fetchall("SELECT * FROM passes WHERE serial = ?", (serial,))
+    async def find_pass(self, serial: str) -> StoredPass | None:
+        rows = await self._passes("SELECT * FROM passes WHERE serial = ?", (serial,))
         return rows[0] if rows else None
 
-    async def photos_of(self, pass_id: int) -> list[sqlite3.Row]:
-        return await self._fetchall(
+    async def photos_of(self, pass_id: int) -> list[StoredPhoto]:
+        return await self._photos(
             "SELECT * FROM photos WHERE pass_id = ? ORDER BY number", (pass_id,)
         )
 
-    async def find_photo(self, serial: str, number: int) -> sqlite3.Row | None:
-        rows = await self._fetchall(
+    async def _photos(self, sql: str, args: tuple[Any, ...] = ()) -> list[StoredPhoto]:
+        return [StoredPhoto.from_row(row) for row in await self._fetchall(sql, args)]
+
+    async def find_photo(self, serial: str, number: int) -> StoredPhoto | None:
+        rows = await self._photos(
             "SELECT photos.* FROM photos JOIN passes ON passes.id = photos.pass_id "
             "WHERE passes.serial = ? AND photos.number = ?",
             (serial, number),
         )
         return rows[0] if rows else None
 
-    async def get_photo(self, photo_id: int) -> sqlite3.Row:
-        rows = await self._fetchall("SELECT * FROM photos WHERE id = ?", (photo_id,))
+    async def get_photo(self, photo_id: int) -> StoredPhoto:
+        rows = await self._photos("SELECT * FROM photos WHERE id = ?", (photo_id,))
         if not rows:
             raise KeyError(photo_id)
         return rows[0]
@@ -819,21 +844,25 @@ class Store:
             (error[:500], entry_id),
         )
 
-    async def list_outbox(self, state: str | None = "dead", limit: int = 100) -> list[sqlite3.Row]:
+    async def list_outbox(
+        self, state: str | None = "dead", limit: int = 100
+    ) -> list[OutboxListing]:
         """Outbox entries (dead letters by default) with their pass, newest first."""
-        return await self._fetchall(
+        rows = await self._fetchall(
             "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "
             "p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
             "WHERE ? IS NULL OR o.state = ? ORDER BY o.id DESC LIMIT ?",
             (state, state, limit),
         )
+        return [OutboxListing.from_row(row) for row in rows]
 
-    async def outbox_of(self, serial: str) -> list[sqlite3.Row]:
-        return await self._fetchall(
+    async def outbox_of(self, serial: str) -> list[StoredOutboxEntry]:
+        rows = await self._fetchall(
             "SELECT o.* FROM outbox o JOIN passes p ON p.id = o.pass_id WHERE p.serial = ? "
             "ORDER BY o.id",
             (serial,),
         )
+        return [StoredOutboxEntry.from_row(row) for row in rows]
 
     async def retry_dead(self, entry_ids: Sequence[int] | None = None) -> int:
         """Send dead letters again (all, or the given ones); returns how many."""
@@ -869,12 +898,12 @@ class Store:
         )
         return int(rows[0]["n"])
 
-    async def prunable_photos(self, older_than: float | None, limit: int) -> list[sqlite3.Row]:
+    async def prunable_photos(self, older_than: float | None, limit: int) -> list[StoredPhoto]:
         """Kept photos, oldest first, whose pass is entirely forwarded (every outbox entry
         of the pass sent: dead letters and unsent data are never pruned); with
         ``older_than``, only photos taken before it."""
-        return await self._fetchall(
-            "SELECT ph.id, ph.path, ph.size FROM photos ph WHERE ph.pruned_at IS NULL "
+        return await self._photos(
+            "SELECT ph.* FROM photos ph WHERE ph.pruned_at IS NULL "
             "AND (? IS NULL OR ph.taken_at < ?) AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.pass_id = ph.pass_id AND o.state != 'sent') ORDER BY ph.taken_at LIMIT ?",
             (older_than, older_than, limit),

@@ -83,7 +83,7 @@ async def _photo_response(store: Store, photos: PhotoStore, name: str) -> web.Re
     if row is None:
         raise web.HTTPNotFound
     try:
-        data = await photos.read(row["path"])
+        data = await photos.read(row.path)
     except FileNotFoundError:
         raise web.HTTPGone(text="the photo was pruned") from None
     return web.Response(
