@@ -187,6 +187,7 @@ class Daemon:
             self.platform,
             self.photos,
             self.link,
+            passes=self.store,
             enterprise_name=cfg.site.enterprise_name,
             zone=cfg.site.zone,
             concurrency=cfg.forwarder.concurrency,

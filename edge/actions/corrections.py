@@ -14,7 +14,7 @@ import structlog
 from edge.config.model import Config
 from edge.domain.plates import PlateColor, escape_read, normalise_plate
 from edge.domain.reports import VerifyAnswer
-from edge.ledger.store import Store
+from edge.ledger.passes import PassLedger
 from edge.uplink.platform.base import Platform
 from edge.uplink.platform.errors import PlatformError
 
@@ -25,7 +25,7 @@ VERIFY_SECONDS = 5.0
 
 async def correct_pass(
     cfg: Config,
-    store: Store,
+    store: PassLedger,
     platform: Platform,
     serial: str,
     *,

@@ -47,9 +47,10 @@ from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import LaneDevices
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState
-from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead, Store
+from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead
 from edge.ops.metrics import Metrics
 from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
@@ -109,7 +110,7 @@ class Lane:
         verify_deadline: float,
         platform: Platform,
         link: LinkMonitor,
-        store: Store,
+        store: PassLedger,
         photos: PhotoStore,
         devices: LaneDevices,
         activity: LaneActivity | None = None,

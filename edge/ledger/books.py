@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from edge.config.model import ControlPlanConfig, ListedPlate, ListsConfig
 from edge.domain.control_plan import ControlPlan
 from edge.domain.local_lists import ListEntry, ListKind, LocalLists
-from edge.ledger.store import Store
+from edge.ledger.admin import AdminLedger
 
 REFRESH_SECONDS = 5.0
 
@@ -61,7 +61,7 @@ class ListBook:
 
     def __init__(
         self,
-        store: Store,
+        store: AdminLedger,
         configured: ListsConfig,
         zone: ZoneInfo,
         monotonic: Callable[[], float] = time.monotonic,
@@ -98,7 +98,7 @@ class ListBook:
 class PlanBook:
     def __init__(
         self,
-        store: Store,
+        store: AdminLedger,
         configured: Sequence[ControlPlanConfig],
         zone: ZoneInfo,
         monotonic: Callable[[], float] = time.monotonic,

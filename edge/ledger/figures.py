@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from edge.ledger.store import Store
+from edge.ledger.passes import PassLedger
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ class Figures:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-async def daily_figures(store: Store, day: date, zone: ZoneInfo) -> dict[str, Figures]:
+async def daily_figures(store: PassLedger, day: date, zone: ZoneInfo) -> dict[str, Figures]:
     """Figures of ``day`` per lane id, and ``"total"``."""
     start = datetime.combine(day, time(0), zone)
     end = start + timedelta(days=1)

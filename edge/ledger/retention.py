@@ -21,8 +21,8 @@ from pathlib import Path
 
 import structlog
 
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import original_of
-from edge.ledger.store import Store
 
 log = structlog.get_logger("edge.ledger.retention")
 
@@ -44,7 +44,7 @@ class DiskState:
 class Retention:
     def __init__(
         self,
-        store: Store,
+        store: PassLedger,
         photo_dir: Path,
         *,
         retention_days: float,

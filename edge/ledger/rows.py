@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, Self
 
-from edge.domain.decision import Source
+from edge.domain.decision import Decision, Source
 from edge.domain.local_lists import ListKind
 from edge.domain.reports import VerifyAnswer
 
@@ -235,3 +235,70 @@ class DailyFigureRow(_FromRow):
     stage4: int
     gate_crashes: int
     overrides: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewPass:
+    serial: str
+    lane_id: str
+    gate_code: str
+    direction: str
+    plate: str | None
+    plate_color: str
+    camera_time: float
+    received_at: float
+    source: str
+    vendor_id: str | None
+    decision: Decision
+    flag: str | None = None
+    raw: str | None = None
+    #: The pass was made by a camera's read (kept in ``reads`` for idempotent re-pushes);
+    #: ``text`` is an unreadable read as it came, escaped.
+    camera_read: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRead:
+    """A camera read merged into an earlier pass as a duplicate (kept, never dropped)."""
+
+    pass_id: int
+    lane_id: str
+    received_at: float
+    plate: str | None
+    plate_color: str
+    text: str | None
+    vendor_id: str | None
+    source: str
+    merged: str  # why: re-push, same-plate, near-plate
+    raw: str | None = None
+
+
+_READ_COLUMNS = (
+    "pass_id, lane_id, received_at, plate, plate_color, text, vendor_id, source, merged, raw"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPhoto:
+    number: int
+    kind: int
+    path: str
+    size: int
+    taken_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPass:
+    id: int
+    serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    pass_id: int
+    kind: str
+    photo_id: int | None
+    attempts: int
+    correction_id: int | None = None

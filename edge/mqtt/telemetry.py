@@ -36,7 +36,7 @@ import structlog
 
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
-from edge.ledger.store import Store
+from edge.ledger.admin import AuditLog
 
 log = structlog.get_logger("edge.mqtt.telemetry")
 
@@ -67,7 +67,7 @@ class Telemetry:
         cfg: MqttTelemetryConfig,
         enterprise_code: str,
         lanes: Mapping[str, Lane],
-        store: Store,
+        store: AuditLog,
         health: Callable[[], dict[str, Any]],
         *,
         clock: Callable[[], float] = time.time,

@@ -21,9 +21,11 @@ from edge.domain.codes import Direction, GateSignal
 from edge.domain.decision import resolved_control
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport
+from edge.ledger.outbox import Outbox
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.rows import StoredPass, StoredPhoto
-from edge.ledger.store import OutboxEntry, Store
+from edge.ledger.store import OutboxEntry
 from edge.ops.metrics import Metrics
 from edge.uplink.backlog import SendRate
 from edge.uplink.breaker import LinkMonitor, classify
@@ -80,11 +82,12 @@ def pass_report(
 class Forwarder:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         platform: Platform,
         photos: PhotoStore,
         link: LinkMonitor,
         *,
+        passes: PassLedger,
         enterprise_name: str,
         zone: ZoneInfo,
         concurrency: int,
@@ -98,6 +101,8 @@ class Forwarder:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
+        #: Where the passes, photos and corrections that entries carry are read.
+        self.passes = passes
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency, self.batch_size = concurrency, batch_size
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
@@ -236,8 +241,8 @@ class Forwarder:
         if cached is not None:
             self._reports.move_to_end(entry.pass_id)
             return cached
-        row = await self.store.get_pass(entry.pass_id)
-        photos = await self.store.photos_of(entry.pass_id)
+        row = await self.passes.get_pass(entry.pass_id)
+        photos = await self.passes.photos_of(entry.pass_id)
         report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
         self._reports[entry.pass_id] = (report, str(row.lane_id), photos)
         if len(self._reports) > _REPORT_CACHE:
@@ -259,7 +264,7 @@ class Forwarder:
             await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
 
     async def _correction(self, correction_id: int) -> Correction:
-        row = await self.store.get_correction(correction_id)
+        row = await self.passes.get_correction(correction_id)
         return Correction(
             plate=row.plate,
             color=PlateColor(row.plate_color),
