@@ -133,6 +133,7 @@ async def bench_drain(passes: int, latency: float, concurrency: int) -> dict[str
         platform,
         PhotoStore(work / "photos"),
         LinkMonitor(),
+        passes=store,
         enterprise_name="基准测试企业",
         zone=SH,
         concurrency=concurrency,

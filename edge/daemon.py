@@ -8,7 +8,6 @@ import errno
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal, keep_ledger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState, Retention
-from edge.ledger.store import LedgerUnwritableError, Store
+from edge.ledger.store import LedgerDatabaseError, LedgerUnwritableError, Store
 from edge.mqtt.telemetry import Telemetry
 from edge.ops.health import (
     HealthReport,
@@ -306,6 +305,7 @@ class Daemon:
             self.platform,
             self.photos,
             self.link,
+            passes=self.store,
             enterprise_name=cfg.site.enterprise_name,
             zone=cfg.site.zone,
             concurrency=cfg.forwarder.concurrency,
@@ -418,13 +418,13 @@ class Daemon:
         An opened (or possibly opened) barrier counts as passed; otherwise not lifted.
         """
         for row in await self.store.open_passes():
-            maybe_opened = row["verdict"] == "open" and row["barrier"] in ("opened", None)
+            maybe_opened = row.verdict == "open" and row.barrier in ("opened", None)
             signal_ = GateSignal.PASSED if maybe_opened else GateSignal.NOT_LIFTED
-            await self.store.finalise(row["id"], signal_, self._clock(), "restart")
+            await self.store.finalise(row.id, signal_, self._clock(), "restart")
             log.info(
                 "unconfirmed pass finalised after restart",
-                serial=row["serial"],
-                lane=row["lane_id"],
+                serial=row.serial,
+                lane=row.lane_id,
                 gate_signal=signal_.name.lower(),
             )
 
@@ -514,7 +514,7 @@ def startup_cause(exc: BaseException) -> str:
     """One line naming why the daemon could not start."""
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"the web port is already in use ({exc.strerror})"
-    if isinstance(exc, sqlite3.DatabaseError):
+    if isinstance(exc, LedgerDatabaseError):
         return f"the ledger cannot be opened: {exc} (is storage.database an edge-gate ledger?)"
     return f"{type(exc).__name__}: {exc}"
 

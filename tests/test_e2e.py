@@ -75,7 +75,7 @@ async def test_allowed_opens_controlled_does_not_and_everything_arrives(
         assert photo.info["lsh"] == serial
         row = await daemon.store.find_pass(serial)
         assert row is not None
-        assert (row["gate_signal"], row["confirmed_by"], row["barrier"]) == (
+        assert (row.gate_signal, row.confirmed_by, row.barrier) == (
             0,
             "detector",
             "opened",
@@ -111,7 +111,7 @@ async def test_duplicate_read_makes_no_second_pass(
 
         async def first_passed() -> bool:
             row = await daemon.store.find_pass(str(first.body["serial"]))
-            return row is not None and row["state"] == "final"
+            return row is not None and row.state == "final"
 
         await eventually(first_passed)
         # one character off after the first vehicle has passed: the next
@@ -217,13 +217,13 @@ async def test_unreadable_plate_still_leaves_a_flagged_row_with_photo(
         assert second.body["serial"] != first.body["serial"]
         row = await daemon.store.find_pass(first.body["serial"])
         assert row is not None
-        assert row["plate"] is None
-        assert row["flag"] == "no-plate"
+        assert row.plate is None
+        assert row.flag == "no-plate"
         await wait_records(platform_sim, 2, photos=2)
         record = platform_sim.records[first.body["serial"]][0]
         assert record["cphm"] == "无牌车"
         assert platform_sim.calls["getCheckVehicle"] == 0  # nothing to check
-        photo = await daemon.photos.read((await daemon.store.get_photo(1))["path"])
+        photo = await daemon.photos.read((await daemon.store.get_photo(1)).path)
         assert jpeg_label(photo) == "无牌#1"
 
 
@@ -269,7 +269,7 @@ async def test_vehicle_that_never_passes_is_lifted_not_passed(
         await d.lanes["in-1"].drain()
         row = await d.store.find_pass(result.body["serial"])
         assert row is not None
-        assert (row["gate_signal"], row["confirmed_by"]) == (2, "timeout")
+        assert (row.gate_signal, row.confirmed_by) == (2, "timeout")
         await wait_records(platform_sim, 1)
         assert platform_sim.records[result.body["serial"]][0]["bgzt"] == "0"
 
@@ -299,9 +299,9 @@ async def test_camera_reply_deadline_missed_means_not_lifted(
         assert stored is not None
         # The camera was answered before the verdict: the read is recorded as stale and the
         # barrier is never moved for it (issue 20).
-        assert stored["barrier"] == "not-commanded"
-        assert stored["flag"] == "stale-read"
-        assert stored["verdict"] == "refuse"
+        assert stored.barrier == "not-commanded"
+        assert stored.flag == "stale-read"
+        assert stored.verdict == "refuse"
 
 
 async def test_unconfirmed_passes_are_finalised_after_restart(
@@ -318,7 +318,7 @@ async def test_unconfirmed_passes_are_finalised_after_restart(
     async with running_daemon(cfg) as daemon:
         row = await daemon.store.find_pass(serial)
         assert row is not None
-        assert (row["state"], row["gate_signal"], row["confirmed_by"]) == ("final", 0, "restart")
+        assert (row.state, row.gate_signal, row.confirmed_by) == ("final", 0, "restart")
         await wait_records(platform_sim, 1, photos=1)
         assert serial in platform_sim.records
         cam = camera(daemon)
@@ -517,6 +517,6 @@ async def test_vzenith_offline_records_are_recorded_without_moving_the_barrier(
         assert by_plate["晋E55123"][0]["bgzt"] == "0"
         row = await daemon.store.find_pass(past["lsh"])
         assert row is not None
-        assert (row["flag"], row["decided_by"]) == ("offline-repush", "camera")
-        assert row["received_at"] == pytest.approx(an_hour_ago, abs=1)
+        assert (row.flag, row.decided_by) == ("offline-repush", "camera")
+        assert row.received_at == pytest.approx(an_hour_ago, abs=1)
         assert platform_sim.calls["getCheckVehicle"] == 1  # only the live read was checked

@@ -101,7 +101,7 @@ async def test_modbus_relay_led_board_and_loop_detector(
         for result in (passed, hesitant, refused):
             row = await daemon.store.find_pass(result.body["serial"])
             assert row is not None
-            signals[result.body["serial"]] = (row["gate_signal"], row["confirmed_by"])
+            signals[result.body["serial"]] = (row.gate_signal, row.confirmed_by)
         assert list(signals.values()) == [
             (GateSignal.PASSED, "detector"),
             (GateSignal.LIFTED_NOT_PASSED, "timeout"),
@@ -168,7 +168,7 @@ async def test_board_gone_the_pass_is_recorded_not_lifted_and_health_shows_it(
         await daemon.lanes["in-1"].drain()
         row = await daemon.store.find_pass(result.body["serial"])
         assert row is not None
-        assert (row["gate_signal"], row["barrier"]) == (GateSignal.NOT_LIFTED, "failed")
+        assert (row.gate_signal, row.barrier) == (GateSignal.NOT_LIFTED, "failed")
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"http://127.0.0.1:{daemon.web.port}/healthz")).json()
         devices = health["devices"]["in-1"]

@@ -107,7 +107,7 @@ async def only_pass(daemon: Daemon) -> Any:
 
 
 async def photo(daemon: Daemon, row: Any, number: int = 1) -> bytes:
-    photos = {p["number"]: p["path"] for p in await daemon.store.photos_of(row["id"])}
+    photos = {p.number: p.path for p in await daemon.store.photos_of(row.id)}
     return await daemon.photos.read(photos[number])
 
 
@@ -125,12 +125,12 @@ async def test_case_02b_naive_hikvision_time_is_site_wall_clock(
     response = await post(hik, body, "application/xml")
     assert response.status_code == 200
     row = await only_pass(hik)
-    assert row["camera_time"] == at("2026-11-30T08:10:00+08:00")
-    assert row["received_at"] == at("2026-11-30T08:10:00+08:00")  # the pass time
-    assert row["plate"] == "豫A7K2Q8"
+    assert row.camera_time == at("2026-11-30T08:10:00+08:00")
+    assert row.received_at == at("2026-11-30T08:10:00+08:00")  # the pass time
+    assert row.plate == "豫A7K2Q8"
     # no barrierGateCtrlType: nothing known about the camera's own barrier action
-    assert row["barrier"] is None
-    assert row["reason_code"] == "camera-offline-unknown"
+    assert row.barrier is None
+    assert row.reason_code == "camera-offline-unknown"
     await wait_records(platform_sim, 1)
 
 
@@ -199,8 +199,8 @@ async def test_case_04_hikvision_json_part(hik: Daemon, platform_sim: CityPlatfo
     assert response.status_code == 200
     assert response.json()["verdict"] == "open"
     row = await only_pass(hik)
-    assert (row["plate"], row["plate_color"]) == ("豫B3M7X1", "0")
-    assert row["camera_time"] == at("2026-11-30T17:07:00+08:00")
+    assert (row.plate, row.plate_color) == ("豫B3M7X1", "0")
+    assert row.camera_time == at("2026-11-30T17:07:00+08:00")
     assert await photo(hik, row) == TINY
     await wait_records(platform_sim, 1, photos=1)
     (record,) = next(iter(platform_sim.records.values()))
@@ -230,7 +230,7 @@ async def test_hikvision_bare_json_and_wrapped_json(
     bare = await post(hik, json.dumps(alert, ensure_ascii=False).encode(), "application/json")
     assert bare.status_code == 200
     first = await only_pass(hik)
-    assert (first["plate"], first["plate_color"]) == ("豫A12345", "1")
+    assert (first.plate, first.plate_color) == ("豫A12345", "1")
 
     wrapped = {"EventNotificationAlert": {**alert, "UUID": "x-42"}}
     wrapped["EventNotificationAlert"]["ANPR"] = {**alert["ANPR"], "licensePlate": "豫B54321"}
@@ -243,7 +243,7 @@ async def test_hikvision_bare_json_and_wrapped_json(
     assert response.status_code == 200
     row = await hik.store.latest_pass("in-1")
     assert row is not None
-    assert row["plate"] == "豫B54321"
+    assert row.plate == "豫B54321"
     assert jpeg_label(await photo(hik, row)) == "scene"  # the scene is photo 1, not the crop
 
 
@@ -258,8 +258,8 @@ async def test_case_05_generic_body_with_bom(tmp_path: Path, platform_sim: CityP
         assert with_bom.status_code == 200
         assert with_bom.json()["verdict"] == "open"
         row = await only_pass(daemon)
-        assert (row["plate"], row["plate_color"], row["vendor_id"]) == ("豫A5T8R2", "1", "rec-1001")
-        assert row["camera_time"] == at("2026-11-30T17:08:00+08:00")
+        assert (row.plate, row.plate_color, row.vendor_id) == ("豫A5T8R2", "1", "rec-1001")
+        assert row.camera_time == at("2026-11-30T17:08:00+08:00")
 
 
 BOM = b"\xef\xbb\xbf"
@@ -312,7 +312,7 @@ async def test_bom_on_every_vendor(
     async with site_daemon(tmp_path, platform_sim, lane(kind)) as daemon:
         response = await post(daemon, body, content_type)
         assert response.status_code == 200, response.text
-        assert (await only_pass(daemon))["plate"] == plate
+        assert (await only_pass(daemon)).plate == plate
 
 
 # -- case 06: where the scene picture is ----------------------------------------------------------
@@ -328,8 +328,8 @@ async def test_case_06_dahua_vehiclepic_is_photo_1(
         response = await post(daemon, body, "application/json", "/NotificationInfo/TollgateInfo")
         assert response.json() == {"Result": True}
         row = await only_pass(daemon)
-        assert row["plate"] == "豫C6N4W8"
-        assert row["camera_time"] == at("2026-11-30T17:09:00.120+08:00")
+        assert row.plate == "豫C6N4W8"
+        assert row.camera_time == at("2026-11-30T17:09:00.120+08:00")
         assert await photo(daemon, row) == scene
         # the case's two pictures are the same bytes: again with a crop that differs
         data["Picture"]["CutoutPic"]["Content"] = base64.b64encode(sample_jpeg("crop")).decode()
@@ -341,7 +341,7 @@ async def test_case_06_dahua_vehiclepic_is_photo_1(
         assert response.json() == {"Result": True}
         row = await daemon.store.latest_pass("in-1")
         assert row is not None
-        assert row["plate"] == "豫K90210"
+        assert row.plate == "豫K90210"
         assert await photo(daemon, row) == scene
 
 
@@ -401,8 +401,8 @@ async def test_case_07_dahua_stream_times_and_a_tricycle(
         await eventually(lambda: health.ignored == 1)
         await wait_records(platform_sim, 1)
         row = await only_pass(daemon)
-        assert row["plate"] == "豫D2H6K5"
-        assert row["camera_time"] == at("2026-11-30T17:11:00+08:00")
+        assert row.plate == "豫D2H6K5"
+        assert row.camera_time == at("2026-11-30T17:11:00+08:00")
         display = daemon.lanes["in-1"].devices.display
         assert isinstance(display, VirtualDisplay)
         assert len(display.shown) == 1  # the truck's; nothing for the tricycle
@@ -460,13 +460,11 @@ async def test_dahua_stream_other_firmwares(
         )
         await eventually(lambda: health.ignored == 2)
         await wait_records(platform_sim, 2)
-        rows = [
-            await daemon.store.find_pass(r["serial"]) for r in await daemon.store.search_passes()
-        ]
-        by_plate = {r["plate"]: r for r in rows if r is not None}
+        rows = [await daemon.store.find_pass(r.serial) for r in await daemon.store.search_passes()]
+        by_plate = {r.plate: r for r in rows if r is not None}
         assert set(by_plate) == {"豫E10001", None}
-        assert by_plate["豫E10001"]["camera_time"] == at("2026-11-30T18:00:00+08:00")
-        assert by_plate[None]["camera_time"] == 1796040100
+        assert by_plate["豫E10001"].camera_time == at("2026-11-30T18:00:00+08:00")
+        assert by_plate[None].camera_time == 1796040100
 
 
 async def test_dahua_push_non_motor_snap_is_answered_not_a_pass(
@@ -516,15 +514,15 @@ async def test_a_camera_clock_off_by_hours_is_logged_once_and_the_receive_time_u
                 assert response.status_code == 200
                 row = await daemon.store.latest_pass("in-1")
                 assert row is not None
-                assert before - 1 <= row["camera_time"] <= time.time() + 1
-                assert row["camera_time"] == row["received_at"]
+                assert before - 1 <= row.camera_time <= time.time() + 1
+                assert row.camera_time == row.received_at
             # its clock set right: its own time is used again, and that is logged once
             right = datetime.now(SH) - timedelta(seconds=30)
             response = await post(daemon, alert("豫C10003", right), "application/xml")
             assert response.status_code == 200
         row = await daemon.store.latest_pass("in-1")
         assert row is not None
-        assert row["camera_time"] == int(right.timestamp())
+        assert row.camera_time == int(right.timestamp())
         events = [e["event"] for e in logs]
         assert events.count("camera clock is off; using the receive time for its reads") == 1
         assert events.count("camera clock agrees again") == 1
@@ -602,8 +600,8 @@ async def test_milesight_numbers_as_strings(tmp_path: Path, platform_sim: CityPl
         response = await post(daemon, json.dumps(body).encode(), "application/json")
         assert response.status_code == 200
         row = await only_pass(daemon)
-        assert row["camera_time"] == at("2026-11-30T17:40:00+08:00")
-        raw = json.loads(row["raw"])
+        assert row.camera_time == at("2026-11-30T17:40:00+08:00")
+        raw = json.loads(row.raw)
         assert raw["confidence"] == "93"
         read = parse_milesight(RawPush(json.dumps(body).encode()), datetime.now(SH))
         assert isinstance(read, PlateRead)
@@ -670,4 +668,4 @@ async def test_a_resent_record_the_camera_opened_for(hik: Daemon) -> None:
     response = await post(hik, xml, "application/xml")
     assert response.status_code == 200
     row = await only_pass(hik)
-    assert (row["barrier"], row["reason_code"]) == ("camera", "camera-offline-open")
+    assert (row.barrier, row.reason_code) == ("camera", "camera-offline-open")

@@ -48,7 +48,7 @@ async def test_rejected_record_becomes_dead_letter_and_the_rest_go_on(
         assert set(platform_sim.records) == {accepted}
         assert rejected not in platform_sim.photos  # photos never go before their record
         dead = await daemon.store.get_pass(1)
-        assert dead["serial"] == rejected
+        assert dead.serial == rejected
 
 
 async def _counts_are(daemon: Daemon, expected: dict[str, int]) -> bool:

@@ -122,8 +122,8 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
         barrier = daemon.lanes["in-1"].devices.barrier
         assert isinstance(barrier, VirtualBarrier)
         assert not barrier.openings
-        refusals = [row for row in await daemon.store.audit_log() if row["result"] == "refused"]
-        assert any("level" in row["detail"] for row in refusals)  # every refusal audited
+        refusals = [row for row in await daemon.store.audit_log() if row.result == "refused"]
+        assert any("level" in row.detail for row in refusals)  # every refusal audited
 
 
 async def test_every_response_says_nosniff_with_a_strict_type(
@@ -291,7 +291,7 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         for serial in serials:
             row = await daemon.store.find_pass(serial)
             assert row is not None
-            assert row["flag"] == "photo-skipped"
+            assert row.flag == "photo-skipped"
             assert await daemon.store.find_photo(serial, 1) is None
             assert serial not in platform_sim.photos  # never forwarded
         assert list(platform_sim.photos) == [good.json()["serial"]]
@@ -336,7 +336,7 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
         for opening in barrier.openings:  # no barrier moved for a read older than max_age
             assert opening.at - received[opening.plate] <= max_age
         opened = {opening.plate for opening in barrier.openings}
-        rows = {row["plate"]: row for row in await daemon.store.search_passes(limit=5000)}
+        rows = {row.plate: row for row in await daemon.store.search_passes(limit=5000)}
         statuses: dict[int, int] = {}
         for plate, status, body in replies:
             statuses[status] = statuses.get(status, 0) + 1
@@ -346,18 +346,18 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
                 assert "not recorded" in body["error"]
                 continue
             assert row is not None
-            full = await daemon.store.find_pass(row["serial"])
+            full = await daemon.store.find_pass(row.serial)
             assert full is not None
             if status == 504:  # "recorded as stale, the barrier will not move": so it was
-                assert row["verdict"] == "refuse"
+                assert row.verdict == "refuse"
                 assert plate not in opened
                 continue
             assert status == 200
-            assert (body["serial"], body["verdict"]) == (row["serial"], row["verdict"])
-            assert body["barrier"] == full["barrier"]
+            assert (body["serial"], body["verdict"]) == (row.serial, row.verdict)
+            assert body["barrier"] == full.barrier
             assert (body["barrier"] == "opened") == (plate in opened)
         assert statuses[503] >= 1000 - 2 * cfg.decision.lane_queue_size
-        stale = [row for row in rows.values() if row["flag"] == "stale-read"]
+        stale = [row for row in rows.values() if row.flag == "stale-read"]
         assert stale  # the lane fell behind: those were recorded, not acted on
         assert len(rows) == statuses.get(200, 0) + statuses.get(504, 0)
         platform_sim.delay = 0  # the storm is over: a fresh read moves the barrier again
@@ -516,4 +516,4 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
         assert statistics.median(normal) < bound, (normal, quiet)
         assert max(hostile + normal) < 1000, (hostile, normal)
         passes = await daemon.store.search_passes(lane="in-1")
-        assert all(len(row["plate"] or "") <= 20 for row in passes)  # never stored as a plate
+        assert all(len(row.plate or "") <= 20 for row in passes)  # never stored as a plate

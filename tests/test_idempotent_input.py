@@ -155,11 +155,11 @@ async def test_re_push_after_a_restart_as_the_cameras_stored_record(
         assert "ContinuePushOffline" in stored.body["Response_AlarmInfoPlate"]
         assert await daemon.store.count_passes() == 2  # 豫A12345 once, 豫B6789G once
         row = await daemon.store.find_pass(
-            (await daemon.store.search_passes(plate="豫A12345"))[0]["serial"]
+            (await daemon.store.search_passes(plate="豫A12345"))[0].serial
         )
         assert row is not None
-        reads = await daemon.store.reads_of(row["id"])
-        assert [r["merged"] for r in reads] == [None, "re-push", "re-push"]
+        reads = await daemon.store.reads_of(row.id)
+        assert [r.merged for r in reads] == [None, "re-push", "re-push"]
         assert other.status == 200
 
 
@@ -209,6 +209,6 @@ async def test_a_journalled_read_keeps_its_record_id_through_the_merge(tmp_path:
         assert await journal.merge(store) == 1
         found = await store.find_read("in-1", "rec-1", "豫A12345", "1")
         assert found is not None
-        assert found["serial"] == new.serial
+        assert found.serial == new.serial
     finally:
         await store.close()

@@ -233,7 +233,7 @@ async def test_fail_policy_open_lets_vehicles_through_and_journals_them(
         await eventually(lambda: not daemon.journal.entries(), 15)
         merged = await daemon.store.find_pass(serial)
         assert merged is not None
-        assert (merged["verdict"], merged["state"]) == ("open", "final")
+        assert (merged.verdict, merged.state) == ("open", "final")
         await eventually(lambda: serial in platform_sim.records, 15)  # and forwarded
 
 
@@ -255,7 +255,7 @@ async def test_a_torn_journal_line_is_skipped_and_the_rest_merged(tmp_path: Path
         assert await journal.merge(store) == 0  # emptied
         row = await store.find_pass(new.serial)
         assert row is not None
-        assert (row["decided_by"], row["barrier"], row["state"]) == ("guard", "opened", "final")
+        assert (row.decided_by, row.barrier, row.state) == ("guard", "opened", "final")
         assert journal.last_serial("411002000101A") is None
     finally:
         await store.close()

@@ -65,4 +65,4 @@ async def test_plates_published_to_the_broker_are_recorded_and_the_link_recovers
         assert plates == {"豫A12345", "晋E55123"}
         row = await d.store.find_pass(next(iter(platform_sim.records)))
         assert row is not None
-        assert row["source"] == "mqtt-generic"
+        assert row.source == "mqtt-generic"

@@ -170,6 +170,6 @@ async def test_events_without_a_picture_get_the_onvif_snapshot(
         (serial,) = _passes(daemon, "SELECT serial FROM passes")[0]
         row = await daemon.store.find_pass(serial)
         assert row is not None
-        (photo,) = await daemon.store.photos_of(row["id"])
-        picture = await daemon.photos.read(photo["path"])
+        (photo,) = await daemon.store.photos_of(row.id)
+        picture = await daemon.photos.read(photo.path)
         assert jpeg_label(picture) == "onvif picture snapshot"  # via GetSnapshotUri

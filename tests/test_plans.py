@@ -146,7 +146,7 @@ async def test_lists_from_the_config_and_the_registration_flag(
         ("open", "未管控"),
     ]
     assert flagged is not None
-    assert flagged["flag"] == "needs-registration"
+    assert flagged.flag == "needs-registration"
 
 
 async def test_a_guard_override_is_recorded_with_operator_and_reason(
@@ -169,9 +169,9 @@ async def test_a_guard_override_is_recorded_with_operator_and_reason(
     assert released.decision is not None
     assert (released.decision.open, released.barrier) == (True, "opened")
     assert row is not None
-    assert (row["decided_by"], row["operator"], row["flag"]) == ("guard", "张三", "override")
-    assert row["reason"] == "人工放行 环保局电话确认 国六车辆"
-    assert row["serial"] != refused.body["serial"]  # its own pass, beside the refusal
+    assert (row.decided_by, row.operator, row.flag) == ("guard", "张三", "override")
+    assert row.reason == "人工放行 环保局电话确认 国六车辆"
+    assert row.serial != refused.body["serial"]  # its own pass, beside the refusal
 
 
 async def test_daily_figures_per_lane_and_in_total(
@@ -261,7 +261,7 @@ async def test_in_city_mode_a_correction_stays_in_the_ledger(
             misread.body["serial"], "豫A12345", PlateColor.YELLOW, "王工"
         )
         row = await daemon.store.get_correction(correction_id)
-    assert (row["plate"], row["reviewer"]) == ("豫A12345", "王工")
+    assert (row.plate, row.reviewer) == ("豫A12345", "王工")
     with sqlite3.connect(tmp_path / "edge.db") as db:
         kinds = [kind for (kind,) in db.execute("SELECT kind FROM outbox")]
     assert "record" in kinds

@@ -55,11 +55,11 @@ async def _get(daemon: Daemon, path: str, **params: Any) -> httpx.Response:
 
 async def _final(daemon: Daemon, serial: str) -> bool:
     row = await daemon.store.find_pass(serial)
-    return row is not None and row["state"] == "final"
+    return row is not None and row.state == "final"
 
 
 async def _plates(daemon: Daemon) -> list[str | None]:
-    return [row["plate"] for row in reversed(await daemon.store.search_passes(limit=100))]
+    return [row.plate for row in reversed(await daemon.store.search_passes(limit=100))]
 
 
 # -- kind 1: 黑 is Heilongjiang ---------------------------------------------------------------
@@ -81,7 +81,7 @@ async def test_case_01_heilongjiang_keeps_its_province_everywhere(
         assert reply["info"] == "no"  # refused, as the platform says of 黑AF2793
         row = await daemon.store.latest_pass("vz-1")
         assert row is not None
-        assert (row["plate"], row["verdict"], row["decided_by"]) == (
+        assert (row.plate, row.verdict, row.decided_by) == (
             "黑AF2793",
             "refuse",
             "platform",
@@ -121,8 +121,8 @@ async def test_heilongjiang_from_a_source_that_adds_colour_words(
         assert response.status_code == 200, response.text
         row = await daemon.store.latest_pass("hik-1")
         assert row is not None
-        assert (row["plate"], row["plate_color"]) == (plate, color.value)
-        assert (row["reason_code"], row["reason"]) == ("deny-list", "名单禁止")
+        assert (row.plate, row.plate_color) == (plate, color.value)
+        assert (row.reason_code, row.reason) == ("deny-list", "名单禁止")
 
 
 # -- kind 2: near plates of other vehicles ----------------------------------------------------
@@ -140,7 +140,7 @@ async def test_case_13_sequential_fleet_trailers_are_two_vehicles(
         assert first.json()["Response_AlarmInfoPlate"]["info"] == "ok"
         row = await daemon.store.latest_pass("vz-1")
         assert row is not None
-        await eventually(lambda: _final(daemon, row["serial"]))  # the first has passed
+        await eventually(lambda: _final(daemon, row.serial))  # the first has passed
         second = await _post(daemon, "vz-1", lines[1])
         assert second.json()["Response_AlarmInfoPlate"]["info"] == "ok"  # its own opening
         assert await _plates(daemon) == ["豫G88361挂", "豫G88362挂"]
@@ -237,17 +237,17 @@ async def test_a_read_that_is_not_a_plate_is_kept_but_never_used_as_one(
         )
         row = await daemon.store.find_pass(result.body["serial"])
         assert row is not None
-        assert (row["plate"], row["flag"], row["reason_code"]) == (
+        assert (row.plate, row.flag, row.reason_code) == (
             None, "plate-unreadable", "plate-unreadable",
         )  # fmt: skip
-        (read,) = await daemon.store.reads_of(row["id"])
-        assert read["text"] is not None
-        assert all(ch.isprintable() for ch in read["text"])
+        (read,) = await daemon.store.reads_of(row.id)
+        assert read.text is not None
+        assert all(ch.isprintable() for ch in read.text)
         display = daemon.lanes["in-1"].devices.display
         assert isinstance(display, VirtualDisplay)
         assert display.shown[-1][0] == "车牌未识别"  # never the read itself
         (shown,) = (await _get(daemon, "/api/passes")).json()
-        assert (shown["plate"], shown["read"]) == (None, read["text"])
+        assert (shown["plate"], shown["read"]) == (None, read.text)
         await wait_records(any_platform, 1)
         (records,) = any_platform.records.values()
         assert plate_of(records[0]) == "无牌车"  # never the text as a plate
@@ -287,7 +287,7 @@ async def test_plate_of_no_known_pattern_is_used_flagged_and_logged_once(
         assert first.body["verdict"] == second.body["verdict"] == "open"
         row = await daemon.store.find_pass(first.body["serial"])
         assert row is not None
-        assert (row["plate"], row["flag"]) == ("豫A123456", "plate-unusual")
+        assert (row.plate, row.flag) == ("豫A123456", "plate-unusual")
         warnings = [e for e in logs if e["event"].startswith("plate fits no known pattern")]
         assert [w["shape"] for w in warnings] == ["省A999999"]
         assert UNUSUAL_SHAPES == {"省A999999": 2}

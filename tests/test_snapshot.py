@@ -53,8 +53,8 @@ async def test_http_snapshot_for_a_read_without_photo(
             await wait_records(platform_sim, 1, photos=1)
             row = await daemon.store.find_pass(next(iter(platform_sim.records)))
             assert row is not None
-            (photo,) = await daemon.store.photos_of(row["id"])
-            assert jpeg_label(await daemon.photos.read(photo["path"])) == "snapshot"
+            (photo,) = await daemon.store.photos_of(row.id)
+            assert jpeg_label(await daemon.photos.read(photo.path)) == "snapshot"
     finally:
         await runner.cleanup()
 
@@ -172,8 +172,8 @@ async def test_a_rear_camera_adds_photo_number_2(
             assert sorted(p.info["zpbh"] for p in photos) == ["1", "2"]
             row = await daemon.store.find_pass(next(iter(platform_sim.records)))
             assert row is not None
-            front, back = await daemon.store.photos_of(row["id"])
-            assert jpeg_label(await daemon.photos.read(back["path"])) == "snapshot"
-            assert jpeg_label(await daemon.photos.read(front["path"])) != "snapshot"
+            front, back = await daemon.store.photos_of(row.id)
+            assert jpeg_label(await daemon.photos.read(back.path)) == "snapshot"
+            assert jpeg_label(await daemon.photos.read(front.path)) != "snapshot"
     finally:
         await runner.cleanup()

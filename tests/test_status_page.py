@@ -117,15 +117,15 @@ async def test_log_in_open_a_barrier_and_find_it_in_the_audit(
         assert len(barrier.openings) == 1
         audit = await daemon.store.audit_log()
         await page.close()
-    entries = [(r["actor"], r["action"], r["result"]) for r in reversed(audit)]
+    entries = [(r.actor, r.action, r.result) for r in reversed(audit)]
     assert entries == [
         ("?", "open barrier", "refused"),
         ("门卫张三", "login", "refused"),
         ("门卫张三", "login", "ok"),
         ("门卫张三", "open barrier", "ok"),
     ]
-    assert audit[0]["origin"] == "127.0.0.1"
-    assert "货车司机手续齐全" in audit[0]["detail"]
+    assert audit[0].origin == "127.0.0.1"
+    assert "货车司机手续齐全" in audit[0].detail
 
 
 async def test_without_a_password_no_action_is_possible(
@@ -178,10 +178,10 @@ async def test_history_search_csv_and_dead_letter_retry(
         await expect(page.locator("#message")).to_have_text("已重新排队上传")
         audit = await daemon.store.audit_log()
         await page.close()
-    assert (audit[0]["actor"], audit[0]["action"], audit[0]["result"]) == (
+    assert (audit[0].actor, audit[0].action, audit[0].result) == (
         "值班员王五", "retry dead letter", "ok",
     )  # fmt: skip
-    assert audit[-1]["result"] == "refused"  # the request without a session
+    assert audit[-1].result == "refused"  # the request without a session
 
 
 async def test_lists_and_plans_from_the_page(
@@ -219,7 +219,7 @@ async def test_lists_and_plans_from_the_page(
     assert denied.body["reason"] == "欠费停运"
     assert stopped.body["reason"] == "停止车辆运输"
     assert allowed.body["verdict"] == "open"
-    actions = [(r["action"], r["result"]) for r in reversed(audit) if r["action"] != "login"]
+    actions = [(r.action, r.result) for r in reversed(audit) if r.action != "login"]
     assert actions == [
         ("start plan", "refused"),
         ("add list entry", "ok"),
@@ -259,7 +259,7 @@ async def test_camera_states_lane_names_and_site_times(
         state = page.locator('.lane[data-lane="in-2"] [data-state]')
         await expect(state).to_have_attribute("data-state", "never")
         recent = page.locator(f'#recent tr[data-serial="{passed.body["serial"]}"]')
-        site_time = datetime.fromtimestamp(row["received_at"], SH).strftime("%H:%M:%S")
+        site_time = datetime.fromtimestamp(row.received_at, SH).strftime("%H:%M:%S")
         await expect(recent).to_contain_text(site_time)
         await expect(recent).to_contain_text("1号门 入口")
         await expect(recent).not_to_contain_text("in-1")
@@ -302,7 +302,7 @@ async def test_refuse_and_correct_from_the_page(
         assert len(barrier.openings) == opened  # a refusal never moves the barrier
         audit = await daemon.store.audit_log()
         await page.close()
-    entries = [(r["actor"], r["action"], r["result"]) for r in reversed(audit)]
+    entries = [(r.actor, r.action, r.result) for r in reversed(audit)]
     assert entries == [
         ("?", "refuse vehicle", "refused"),
         ("?", "correct plate", "refused"),
@@ -311,8 +311,8 @@ async def test_refuse_and_correct_from_the_page(
         ("门卫张三", "correct plate", "ok"),
         ("门卫张三", "correct plate", "failed"),
     ]
-    assert "证件不全" in audit[2]["detail"]
-    assert "豫A12345" in audit[1]["detail"]
+    assert "证件不全" in audit[2].detail
+    assert "豫A12345" in audit[1].detail
 
 
 def _cjk_font_installed() -> bool:

@@ -105,9 +105,9 @@ async def test_outbox_is_held_until_final_and_photos_wait_for_their_record(store
     await store.mark_sent(due[0].id)
     due = await store.due_entries(10)
     assert [e.kind for e in due] == ["photo"]
-    assert (await store.get_photo(due[0].photo_id or 0))["path"] == PHOTO.path
+    assert (await store.get_photo(due[0].photo_id or 0)).path == PHOTO.path
     row = await store.get_pass(recorded.id)
-    assert (row["state"], row["gate_signal"], row["confirmed_by"]) == ("final", 0, "detector")
+    assert (row.state, row.gate_signal, row.confirmed_by) == ("final", 0, "detector")
 
 
 async def test_finalise_is_idempotent(store: Store) -> None:
@@ -115,7 +115,7 @@ async def test_finalise_is_idempotent(store: Store) -> None:
     await store.finalise(recorded.id, GateSignal.PASSED, 1001.0, "detector")
     await store.finalise(recorded.id, GateSignal.NOT_LIFTED, 1002.0, "restart")
     row = await store.get_pass(recorded.id)
-    assert (row["gate_signal"], row["confirmed_by"]) == (0, "detector")
+    assert (row.gate_signal, row.confirmed_by) == (0, "detector")
 
 
 async def test_retry_and_dead_letters(store: Store) -> None:
@@ -232,7 +232,7 @@ async def test_a_cancelled_caller_never_breaks_a_transaction(store: Store) -> No
         await task
     await store.set_barrier(recorded.id, "opened")  # waits for the shielded transaction
     row = await store.get_pass(recorded.id)
-    assert row["state"] == "final"  # it completed, and nothing was rolled back half-way
+    assert row.state == "final"  # it completed, and nothing was rolled back half-way
     assert await store.outbox_counts() == {"pending": 2}
 
 
@@ -266,6 +266,6 @@ async def test_figures_count_zero_not_null_for_unconfirmed_passes(tmp_path: Path
     try:
         await s.record_pass(new_pass(serial="411002000101A261121080000"), [])
         (row,) = await s.daily_figures(0, 10**10)
-        assert (row["passed"], row["stage3"], row["gate_crashes"]) == (0, 0, 0)
+        assert (row.passed, row.stage3, row.gate_crashes) == (0, 0, 0)
     finally:
         await s.close()

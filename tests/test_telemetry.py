@@ -104,12 +104,12 @@ async def test_passes_status_and_signed_commands(
         replay = await next_message(watcher, f"{BASE}/commands/result")
         assert replay["why"] == "replayed id"
         audit = await daemon.store.audit_log()
-    results = [(row["action"], row["origin"], row["result"], row["detail"]) for row in audit]
+    results = [(row.action, row.origin, row.result, row.detail) for row in audit]
     assert results[0][2:] == ("refused", "replayed id")
     assert results[1][:3] == ("remote open", "mqtt", "ok")
     assert results[1][3] == done["detail"]
     assert results[2][2:] == ("refused", "bad signature")
-    assert audit[1]["actor"] == "调度中心李四"
+    assert audit[1].actor == "调度中心李四"
 
 
 async def test_the_last_will_marks_a_killed_gate_offline(
@@ -186,7 +186,7 @@ async def test_bad_commands_are_refused_and_audited_and_telemetry_lives_on(
         assert len(barrier.openings) == 1
         assert daemon.supervisor.restarts["telemetry"] == 0
         assert daemon.health().ok is True
-        audit = [(row["result"], row["detail"]) for row in await daemon.store.audit_log()]
+        audit = [(row.result, row.detail) for row in await daemon.store.audit_log()]
     assert [why for _, why in audit].count("id must be a non-empty string") == 3
     assert ("refused", "not a JSON object") in audit
     assert ("refused", "stale or missing ts") in audit

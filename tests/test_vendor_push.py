@@ -45,8 +45,8 @@ async def test_vendor_push_records_the_same_pass(
         assert (record["cphm"], record["cpys"]) == ("豫A12345", "1")
         row = await d.store.find_pass(record["lsh"])
         assert row is not None
-        assert row["source"] == KINDS[fmt]
-        photo = await d.photos.read((await d.store.photos_of(row["id"]))[0]["path"])
+        assert row.source == KINDS[fmt]
+        photo = await d.photos.read((await d.store.photos_of(row.id))[0].path)
         assert jpeg_label(photo) == "豫A12345#1"
 
 
@@ -82,7 +82,7 @@ async def test_dahua_fixed_paths_find_the_lane_by_device_id(
         await wait_records(platform_sim, 1)
         row = await d.store.find_pass(next(iter(platform_sim.records)))
         assert row is not None
-        assert row["lane_id"] == "in-2"
+        assert row.lane_id == "in-2"
 
 
 BOMB = b"""<?xml version="1.0"?>

@@ -14,7 +14,7 @@ import structlog
 from edge.config.model import Config
 from edge.domain.plates import PlateColor, escape_read, normalise_plate
 from edge.domain.reports import VerifyAnswer
-from edge.ledger.store import Store
+from edge.ledger.passes import PassLedger
 from edge.uplink.platform.base import Platform
 from edge.uplink.platform.errors import PlatformError
 
@@ -25,7 +25,7 @@ VERIFY_SECONDS = 5.0
 
 async def correct_pass(
     cfg: Config,
-    store: Store,
+    store: PassLedger,
     platform: Platform,
     serial: str,
     *,
@@ -42,7 +42,7 @@ async def correct_pass(
     corrected = normalise_plate(plate, colour_prefix=True).text
     if corrected is None:
         raise ValueError(f"{escape_read(plate)!r} is not a plate")
-    secret = cfg.lane(row["lane_id"]).gate_secret_code
+    secret = cfg.lane(row.lane_id).gate_secret_code
     answer: VerifyAnswer | None = None
     try:
         async with asyncio.timeout(VERIFY_SECONDS):
@@ -52,7 +52,7 @@ async def correct_pass(
     except (PlatformError, TimeoutError) as exc:
         log.warning("corrected plate not verified; its codes are sent empty", error=str(exc))
     correction_id = await store.add_correction(
-        row["id"],
+        row.id,
         corrected,
         color.value,
         answer,
@@ -62,7 +62,7 @@ async def correct_pass(
     log.info(
         "pass corrected",
         serial=serial,
-        before=row["plate"],
+        before=row.plate,
         after=corrected,
         reviewer=reviewer,
         reported=platform.reports_corrections,

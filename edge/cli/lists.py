@@ -73,13 +73,13 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
                 print("none")
             for row in rows:
                 expiry = (
-                    datetime.fromtimestamp(row["expires_at"], cfg.site.zone).isoformat()
-                    if row["expires_at"]
+                    datetime.fromtimestamp(row.expires_at, cfg.site.zone).isoformat()
+                    if row.expires_at
                     else ""
                 )
                 print(
-                    f"{row['id']:>8}  {row['kind']:<8} {row['plate']} {row['reason']} {expiry}"
-                    f" (by {row['added_by']})"
+                    f"{row.id:>8}  {row.kind:<8} {row.plate} {row.reason} {expiry}"
+                    f" (by {row.added_by})"
                 )
     finally:
         await store.close()

@@ -71,16 +71,15 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
                 print(f"{args.state} entries: none")
             for row in rows:
                 print(
-                    f"{row['id']:>7} {row['state']:<7} {row['kind']:<6} {row['serial']} "
-                    f"{row['plate'] or '无牌车':<10} attempts {row['attempts']:<3} "
-                    f"{row['last_error'] or ''}"
+                    f"{row.id:>7} {row.state:<7} {row.kind:<6} {row.serial} "
+                    f"{row.plate or '无牌车':<10} attempts {row.attempts:<3} "
+                    f"{row.last_error or ''}"
                 )
         elif args.action == "show":
             found = await store.find_pass(args.serial)
             if found is None:
                 print(f"no pass {args.serial}")
                 return 1
-            row = found
             for key in (
                 "serial",
                 "lane_id",
@@ -93,15 +92,15 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
                 "confirmed_by",
                 "source",
             ):
-                print(f"{key:>13}: {in_words(key, row[key])}")
-            print(f"{'received':>13}: {_time(row['received_at'], cfg)}")
-            if row["raw"]:
-                print(f"{'camera sent':>13}: {row['raw']}")
+                print(f"{key:>13}: {in_words(key, getattr(found, key))}")
+            print(f"{'received':>13}: {_time(found.received_at, cfg)}")
+            if found.raw:
+                print(f"{'camera sent':>13}: {found.raw}")
             for entry in await store.outbox_of(args.serial):
                 print(
-                    f"  outbox {entry['id']}: {entry['kind']} {entry['state']}, attempts "
-                    f"{entry['attempts']}, sent {_time(entry['sent_at'], cfg)} "
-                    f"{entry['last_error'] or ''}"
+                    f"  outbox {entry.id}: {entry.kind} {entry.state}, attempts "
+                    f"{entry.attempts}, sent {_time(entry.sent_at, cfg)} "
+                    f"{entry.last_error or ''}"
                 )
         else:
             count = await store.retry_dead(args.ids or None)

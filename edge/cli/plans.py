@@ -108,10 +108,10 @@ async def _list_plans(store: Store, cfg: Config) -> None:
     if not configured and not rows:
         print("none")
     for row in rows:
-        state = "closed" if row["closed_at"] else "open"
+        state = "closed" if row.closed_at else "open"
         print(
-            f"{row['id']:>6}  {state:<6}  {row['name']}: {LEVEL_NAMES.get(row['level'])}"
-            f" 策略{row['strategy']} {STRATEGY_NAMES[row['strategy']]}, "
-            f"{_show(row['starts_at'], cfg)} → {_show(row['ends_at'], cfg)}"
-            f" (by {row['created_by']})"
+            f"{row.id:>6}  {state:<6}  {row.name}: {LEVEL_NAMES.get(row.level)}"
+            f" 策略{row.strategy} {STRATEGY_NAMES[row.strategy]}, "
+            f"{_show(row.starts_at, cfg)} → {_show(row.ends_at, cfg)}"
+            f" (by {row.created_by})"
         )

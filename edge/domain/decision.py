@@ -222,6 +222,17 @@ CONTROL_CODES = frozenset(
 )
 
 
+def control_refusal(code: str, *, refused: bool) -> bool:
+    """Whether a pass was refused as a control measure (管控): refused with a code (maybe
+    ``platform-`` / ``offline-cache-`` prefixed) in :data:`CONTROL_CODES`. The day's
+    "controlled" figure counts these (the ledger calls this from its SQL)."""
+    return refused and _unprefixed(code) in CONTROL_CODES
+
+
+def _unprefixed(code: str) -> str:
+    return code.removeprefix("platform-").removeprefix("offline-cache-")
+
+
 def resolved_control(code: str, answer: VerifyAnswer | None) -> bool:
     """The pass's ``isControl`` as the province records carry it (§4.2.11: 0 no, 1 yes only).
 
@@ -232,7 +243,7 @@ def resolved_control(code: str, answer: VerifyAnswer | None) -> bool:
     """
     if answer is not None and answer.control is not ControlFlag.GATE_DECIDES:
         return answer.control is ControlFlag.CONTROLLED
-    return code.removeprefix("platform-").removeprefix("offline-cache-") in CONTROL_CODES
+    return _unprefixed(code) in CONTROL_CODES
 
 
 def guard_decided(*, open_: bool, reason: str, operator: str) -> Decision:

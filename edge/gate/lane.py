@@ -47,9 +47,10 @@ from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import LaneDevices
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState
-from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead, Store
+from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead
 from edge.ops.metrics import Metrics
 from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
@@ -109,7 +110,7 @@ class Lane:
         verify_deadline: float,
         platform: Platform,
         link: LinkMonitor,
-        store: Store,
+        store: PassLedger,
         photos: PhotoStore,
         devices: LaneDevices,
         activity: LaneActivity | None = None,
@@ -181,8 +182,8 @@ class Lane:
         now, mono = self._clock(), self._mono()
         for row in await self.store.recent_passes(self.id, now - self.dedup.window):
             self.dedup.learn(
-                Earlier(row["id"], row["serial"], row["plate"], row["plate_color"],
-                        mono - (now - row["received_at"]), open=row["state"] == "open")
+                Earlier(row.id, row.serial, row.plate or "", row.plate_color,
+                        mono - (now - row.received_at), open=row.state == "open")
             )  # fmt: skip
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
@@ -454,7 +455,7 @@ class Lane:
             found = await self.store.find_read(
                 self.id, event.vendor_id, event.plate, event.color.value
             )
-            pass_id, why = (found["id"], "re-push") if found is not None else (None, "")
+            pass_id, why = (found.id, "re-push") if found is not None else (None, "")
         if pass_id is None and not event.historical:
             earlier = self.dedup.match(event.plate, event.color.value, event.received_mono)
             if earlier is not None:
@@ -468,18 +469,18 @@ class Lane:
                     event.color.value, event.unreadable, event.vendor_id, event.source, why,
                     event.raw)
         )  # fmt: skip
-        log.info("duplicate read kept with the earlier pass", merged_into=row["serial"], why=why)
+        log.info("duplicate read kept with the earlier pass", merged_into=row.serial, why=why)
         if self.metrics is not None:
             self.metrics.plate_reads.labels(self.id, "duplicate").inc()
         for listener in self.merged_listeners:
-            listener({"merged_into": row["serial"], "lane": self.id, "plate": event.plate,
+            listener({"merged_into": row.serial, "lane": self.id, "plate": event.plate,
                       "color": event.color.value, "why": why,
                       "received_at": event.received_at.isoformat()})  # fmt: skip
         decision = Decision(
-            open=row["verdict"] == "open", code=row["reason_code"], reason=row["reason"],
-            source=row["decided_by"], operator=row["operator"],
+            open=row.verdict == "open", code=row.reason_code, reason=row.reason,
+            source=row.decided_by, operator=row.operator,
         )  # fmt: skip
-        return LaneOutcome(duplicate=True, serial=row["serial"], decision=decision, merged=why)
+        return LaneOutcome(duplicate=True, serial=row.serial, decision=decision, merged=why)
 
     def _judge_plate(self, event: PlateEvent) -> None:
         """Count the read by what it is as a plate; log a read that is not a plate, and each

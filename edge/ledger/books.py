@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from edge.config.model import ControlPlanConfig, ListedPlate, ListsConfig
 from edge.domain.control_plan import ControlPlan
 from edge.domain.local_lists import ListEntry, ListKind, LocalLists
-from edge.ledger.store import Store
+from edge.ledger.admin import AdminLedger
 
 REFRESH_SECONDS = 5.0
 
@@ -61,7 +61,7 @@ class ListBook:
 
     def __init__(
         self,
-        store: Store,
+        store: AdminLedger,
         configured: ListsConfig,
         zone: ZoneInfo,
         monotonic: Callable[[], float] = time.monotonic,
@@ -79,10 +79,10 @@ class ListBook:
     async def refresh(self) -> None:
         stored = [
             ListEntry(
-                row["plate"],
-                row["kind"],
-                row["reason"],
-                datetime.fromtimestamp(row["expires_at"], self.zone) if row["expires_at"] else None,
+                row.plate,
+                row.kind,
+                row.reason,
+                datetime.fromtimestamp(row.expires_at, self.zone) if row.expires_at else None,
             )
             for row in await self.store.list_entries()
         ]
@@ -98,7 +98,7 @@ class ListBook:
 class PlanBook:
     def __init__(
         self,
-        store: Store,
+        store: AdminLedger,
         configured: Sequence[ControlPlanConfig],
         zone: ZoneInfo,
         monotonic: Callable[[], float] = time.monotonic,
@@ -115,19 +115,17 @@ class PlanBook:
     async def refresh(self) -> None:
         plans = []
         for row in await self.store.plans():
-            if row["closed_at"] is not None:
+            if row.closed_at is not None:
                 continue
             plans.append(
                 ControlPlan(
-                    name=row["name"],
-                    strategy=row["strategy"],
-                    level=row["level"],
-                    area=row["area"],
-                    start=datetime.fromtimestamp(row["starts_at"], self.zone),
-                    end=datetime.fromtimestamp(row["ends_at"], self.zone)
-                    if row["ends_at"]
-                    else None,
-                    baseline_heavy_entries=row["baseline"],
+                    name=row.name,
+                    strategy=row.strategy,
+                    level=row.level,
+                    area=row.area,
+                    start=datetime.fromtimestamp(row.starts_at, self.zone),
+                    end=datetime.fromtimestamp(row.ends_at, self.zone) if row.ends_at else None,
+                    baseline_heavy_entries=row.baseline,
                 )
             )
         self._stored, self._read_at = plans, self._mono()

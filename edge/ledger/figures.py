@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from edge.ledger.store import Store
+from edge.ledger.passes import PassLedger
 
 
 @dataclass(slots=True)
@@ -32,25 +32,25 @@ class Figures:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-async def daily_figures(store: Store, day: date, zone: ZoneInfo) -> dict[str, Figures]:
+async def daily_figures(store: PassLedger, day: date, zone: ZoneInfo) -> dict[str, Figures]:
     """Figures of ``day`` per lane id, and ``"total"``."""
     start = datetime.combine(day, time(0), zone)
     end = start + timedelta(days=1)
     out: dict[str, Figures] = {}
     for row in await store.daily_figures(start.timestamp(), end.timestamp()):
-        lane = out.setdefault(row["lane_id"], Figures())
-        entering = row["direction"] == "in"
+        lane = out.setdefault(row.lane_id, Figures())
+        entering = row.direction == "in"
         part = Figures(
-            entries=row["passed"] if entering else 0,
-            exits=0 if entering else row["passed"],
-            refused=row["refused"],
-            controlled=row["controlled"],
-            stage3_entries=row["stage3"] if entering else 0,
-            stage3_exits=0 if entering else row["stage3"],
-            stage4_entries=row["stage4"] if entering else 0,
-            stage4_exits=0 if entering else row["stage4"],
-            gate_crashes=row["gate_crashes"],
-            overrides=row["overrides"],
+            entries=row.passed if entering else 0,
+            exits=0 if entering else row.passed,
+            refused=row.refused,
+            controlled=row.controlled,
+            stage3_entries=row.stage3 if entering else 0,
+            stage3_exits=0 if entering else row.stage3,
+            stage4_entries=row.stage4 if entering else 0,
+            stage4_exits=0 if entering else row.stage4,
+            gate_crashes=row.gate_crashes,
+            overrides=row.overrides,
         )
         lane.add(part)
     total = Figures()

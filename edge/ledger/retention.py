@@ -21,8 +21,8 @@ from pathlib import Path
 
 import structlog
 
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import original_of
-from edge.ledger.store import Store
 
 log = structlog.get_logger("edge.ledger.retention")
 
@@ -44,7 +44,7 @@ class DiskState:
 class Retention:
     def __init__(
         self,
-        store: Store,
+        store: PassLedger,
         photo_dir: Path,
         *,
         retention_days: float,
@@ -82,11 +82,11 @@ class Retention:
                 if freed >= need_bytes:
                     break
                 chosen.append(row)
-                freed += int(row["size"])
+                freed += int(row.size)
             rows = chosen
         if rows:
-            await asyncio.to_thread(self._delete, [row["path"] for row in rows])
-            await self.store.mark_pruned([row["id"] for row in rows])
+            await asyncio.to_thread(self._delete, [row.path for row in rows])
+            await self.store.mark_pruned([row.id for row in rows])
             self.state.pruned += len(rows)
         return len(rows)
 

@@ -37,7 +37,7 @@ import structlog
 from drivers.backoff import Backoff
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
-from edge.ledger.store import Store
+from edge.ledger.admin import AuditLog
 from edge.ops.health import HealthReport
 
 log = structlog.get_logger("edge.mqtt.telemetry")
@@ -69,7 +69,7 @@ class Telemetry:
         cfg: MqttTelemetryConfig,
         enterprise_code: str,
         lanes: Mapping[str, Lane],
-        store: Store,
+        store: AuditLog,
         health: Callable[[], HealthReport],
         *,
         clock: Callable[[], float] = time.time,

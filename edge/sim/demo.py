@@ -310,10 +310,10 @@ class Demo:
         if row is None or await store.count_passes() == before:
             _say(f"{text} 进厂 entry ({self.camera}): 未记录 (no pass: unreadable or duplicate)")
             return False
-        verdict = "放行 open" if row["verdict"] == "open" else "禁止 refuse"
-        _say(f"{row['plate'] or '无牌车'} 进厂 entry ({self.camera}): {verdict} — "
-             f"{row['reason']} 流水号 {row['serial']}")  # fmt: skip
-        return bool(row["verdict"] == "open")
+        verdict = "放行 open" if row.verdict == "open" else "禁止 refuse"
+        _say(f"{row.plate or '无牌车'} 进厂 entry ({self.camera}): {verdict} — "
+             f"{row.reason} 流水号 {row.serial}")  # fmt: skip
+        return bool(row.verdict == "open")
 
     async def finish(self) -> None:
         try:

@@ -14,7 +14,7 @@ import structlog
 
 from edge.config.model import SiteConfig
 from edge.domain.camera_health import CameraHealth, check_silence
-from edge.ledger.store import Store
+from edge.ledger.outbox import Outbox
 from edge.ops.health import OutboxReport
 from edge.uplink.breaker import LinkMonitor, LinkState
 
@@ -46,7 +46,7 @@ class SendRate:
 class BacklogMonitor:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         link: LinkMonitor,
         rate: SendRate,
         *,

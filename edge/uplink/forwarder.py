@@ -8,9 +8,7 @@ rejections become dead letters with the platform's reason and block nothing else
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -23,9 +21,12 @@ from drivers.backoff import Backoff
 from edge.domain.codes import Direction, GateSignal
 from edge.domain.decision import resolved_control
 from edge.domain.plates import PlateColor
-from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
+from edge.domain.reports import Correction, PassReport, PhotoReport
+from edge.ledger.outbox import Outbox
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
-from edge.ledger.store import OutboxEntry, Store
+from edge.ledger.rows import StoredPass, StoredPhoto
+from edge.ledger.store import OutboxEntry
 from edge.ops.metrics import Metrics
 from edge.uplink.backlog import SendRate
 from edge.uplink.breaker import LinkMonitor, classify
@@ -42,44 +43,46 @@ POLL_SECONDS = 30.0
 
 
 def pass_report(
-    row: sqlite3.Row,
-    photos: Sequence[sqlite3.Row],
+    row: StoredPass,
+    photos: Sequence[StoredPhoto],
     enterprise_name: str,
     zone: ZoneInfo,
     url: Callable[[str, int], str] = photo_url,
 ) -> PassReport:
     """The report of a pass; ``url`` gives a photo's relative URL (province records)."""
-    passed_at = row["passed_at"] if row["passed_at"] is not None else row["received_at"]
-    numbers = {photo["number"] for photo in photos}
-    answer = VerifyAnswer.from_json(json.loads(row["verify_json"])) if row["verify_json"] else None
+    assert row.gate_signal is not None, "only a final pass is forwarded"
+    passed_at = row.passed_at if row.passed_at is not None else row.received_at
+    numbers = {photo.number for photo in photos}
+    answer = row.answer
     return PassReport(
-        serial=row["serial"],
-        enterprise_code=row["serial"][:10],
+        serial=row.serial,
+        enterprise_code=row.serial[:10],
         enterprise_name=enterprise_name,
-        gate_code=row["gate_code"],
-        plate=row["plate"] or "",
-        color=PlateColor(row["plate_color"]),
-        direction=Direction(row["direction"]),
-        time_from=datetime.fromtimestamp(row["received_at"], zone),
+        gate_code=row.gate_code,
+        plate=row.plate or "",
+        color=PlateColor(row.plate_color),
+        direction=Direction(row.direction),
+        time_from=datetime.fromtimestamp(row.received_at, zone),
         time_to=datetime.fromtimestamp(passed_at, zone),
-        gate_signal=GateSignal(row["gate_signal"]),
+        gate_signal=GateSignal(row.gate_signal),
         answer=answer,
         photo_urls=(
-            url(row["serial"], 1) if 1 in numbers else "",
-            url(row["serial"], 2) if 2 in numbers else "",
+            url(row.serial, 1) if 1 in numbers else "",
+            url(row.serial, 2) if 2 in numbers else "",
         ),
-        controlled=resolved_control(row["reason_code"], answer),
+        controlled=resolved_control(row.reason_code, answer),
     )
 
 
 class Forwarder:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         platform: Platform,
         photos: PhotoStore,
         link: LinkMonitor,
         *,
+        passes: PassLedger,
         enterprise_name: str,
         zone: ZoneInfo,
         concurrency: int,
@@ -93,6 +96,8 @@ class Forwarder:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
+        #: Where the passes, photos and corrections that entries carry are read.
+        self.passes = passes
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency, self.batch_size = concurrency, batch_size
         #: Each entry's retry delay from its attempts: equal jitter spreads retries apart.
@@ -102,7 +107,7 @@ class Forwarder:
         self.photo_url = photo_url
         self.poll_seconds = POLL_SECONDS
         self.rate = SendRate()
-        self._reports: OrderedDict[int, tuple[PassReport, str, list[sqlite3.Row]]] = OrderedDict()
+        self._reports: OrderedDict[int, tuple[PassReport, str, list[StoredPhoto]]] = OrderedDict()
         self._clock = clock
         self.sent = 0
 
@@ -223,7 +228,7 @@ class Forwarder:
         self.sent += count
         self.rate.sent(count)
 
-    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str, list[sqlite3.Row]]:
+    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str, list[StoredPhoto]]:
         """The pass as the platform receives it, its lane (for the log) and its photo rows.
 
         Cached for the pass's photo sends, which follow its record (a final pass never
@@ -232,10 +237,10 @@ class Forwarder:
         if cached is not None:
             self._reports.move_to_end(entry.pass_id)
             return cached
-        row = await self.store.get_pass(entry.pass_id)
-        photos = await self.store.photos_of(entry.pass_id)
+        row = await self.passes.get_pass(entry.pass_id)
+        photos = await self.passes.photos_of(entry.pass_id)
         report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
-        self._reports[entry.pass_id] = (report, str(row["lane_id"]), photos)
+        self._reports[entry.pass_id] = (report, str(row.lane_id), photos)
         if len(self._reports) > _REPORT_CACHE:
             self._reports.popitem(last=False)
         return self._reports[entry.pass_id]
@@ -253,14 +258,13 @@ class Forwarder:
             await self.store.mark_retry(entry.id, self._clock() + delay, repr(exc))
 
     async def _correction(self, correction_id: int) -> Correction:
-        row = await self.store.get_correction(correction_id)
-        answer = json.loads(row["verify_json"]) if row["verify_json"] else None
+        row = await self.passes.get_correction(correction_id)
         return Correction(
-            plate=row["plate"],
-            color=PlateColor(row["plate_color"]),
-            answer=None if answer is None else VerifyAnswer.from_json(answer),
-            reviewer=row["reviewer"],
-            reviewed_at=datetime.fromtimestamp(row["reviewed_at"], self.zone),
+            plate=row.plate,
+            color=PlateColor(row.plate_color),
+            answer=row.answer,
+            reviewer=row.reviewer,
+            reviewed_at=datetime.fromtimestamp(row.reviewed_at, self.zone),
         )
 
     async def _send(self, entry: OutboxEntry) -> bool:
@@ -278,11 +282,11 @@ class Forwarder:
                         report, await self._correction(entry.correction_id)
                     )
                 else:
-                    photo = next(p for p in photos if p["id"] == entry.photo_id)
-                    data = await self.photos.read(photo["path"])
-                    taken = datetime.fromtimestamp(photo["taken_at"], self.zone)
+                    photo = next(p for p in photos if p.id == entry.photo_id)
+                    data = await self.photos.read(photo.path)
+                    taken = datetime.fromtimestamp(photo.taken_at, self.zone)
                     await self.platform.send_photo(
-                        report, PhotoReport(photo["number"], photo["kind"], taken, data)
+                        report, PhotoReport(photo.number, photo.kind, taken, data)
                     )
             except PermanentError as exc:
                 if self.metrics is not None:

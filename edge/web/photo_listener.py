@@ -28,8 +28,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore
-from edge.ledger.store import Store
 from edge.web.server import Limits, Listener
 
 log = structlog.get_logger("edge.web.photo_listener")
@@ -75,7 +75,7 @@ class PhotoSigner:
         return _TOKEN.match(token) is not None and hmac.compare_digest(token, self.token(name))
 
 
-async def _photo_response(store: Store, photos: PhotoStore, name: str) -> web.Response:
+async def _photo_response(store: PassLedger, photos: PhotoStore, name: str) -> web.Response:
     match = _NAME.match(name)
     if match is None:
         raise web.HTTPNotFound
@@ -83,7 +83,7 @@ async def _photo_response(store: Store, photos: PhotoStore, name: str) -> web.Re
     if row is None:
         raise web.HTTPNotFound
     try:
-        data = await photos.read(row["path"])
+        data = await photos.read(row.path)
     except FileNotFoundError:
         raise web.HTTPGone(text="the photo was pruned") from None
     return web.Response(
@@ -96,7 +96,7 @@ async def _photo_response(store: Store, photos: PhotoStore, name: str) -> web.Re
 class PhotoServer:
     """``/photos/<serial>-<n>.jpg`` on the status page's listener, for the guards."""
 
-    def __init__(self, store: Store, photos: PhotoStore) -> None:
+    def __init__(self, store: PassLedger, photos: PhotoStore) -> None:
         self.store, self.photos = store, photos
 
     def routes(self) -> list[web.RouteDef]:
@@ -115,7 +115,7 @@ class PhotoListener(Listener):
         port: int,
         limits: Limits,
         *,
-        store: Store,
+        store: PassLedger,
         photos: PhotoStore,
         signer: PhotoSigner,
         allow: Sequence[Network] = (),

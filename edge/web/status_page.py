@@ -15,6 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -62,6 +63,10 @@ def ledger_alarm(ledger: LedgerReport | None) -> str | None:
         return None
     why = LEDGER_FAULTS.get(ledger.fault, ledger.fault)
     return f"通行记录无法保存（{why}）：车辆不放行，请联系维护人员；人工开闸仍可用"
+
+
+#: What the reads view shows of each kept read.
+_READ_FIELDS = ("received_at", "plate", "plate_color", "text", "vendor_id", "source", "merged")
 
 
 class StatusPage:
@@ -240,11 +245,11 @@ class StatusPage:
         )
         out = []
         for row in rows:
-            item = dict(row)
-            item["received_at"] = datetime.fromtimestamp(row["received_at"], self.zone).isoformat(
+            item = asdict(row)
+            item["received_at"] = datetime.fromtimestamp(row.received_at, self.zone).isoformat(
                 sep=" ", timespec="seconds"
             )
-            item["photo"] = f"/photos/{row['serial']}-1.jpg" if row["photos"] else ""
+            item["photo"] = f"/photos/{row.serial}-1.jpg" if row.photos else ""
             out.append(item)
         return out
 
@@ -279,9 +284,9 @@ class StatusPage:
         if row is None:
             return web.json_response({"error": "没有这条记录"}, status=404)
         out = []
-        for read in await self.store.reads_of(row["id"]):
-            item = dict(read)
-            item["received_at"] = datetime.fromtimestamp(read["received_at"], self.zone).isoformat(
+        for read in await self.store.reads_of(row.id):
+            item: dict[str, object] = {name: getattr(read, name) for name in _READ_FIELDS}
+            item["received_at"] = datetime.fromtimestamp(read.received_at, self.zone).isoformat(
                 sep=" ", timespec="seconds"
             )
             out.append(item)
@@ -452,7 +457,7 @@ class StatusPage:
             "clock_offset_seconds": report.clock_offset_seconds,
             "outbox": report.outbox.to_json(),
             "dead": [
-                {"id": r["id"], "serial": r["serial"], "kind": r["kind"], "error": r["last_error"]}
+                {"id": r.id, "serial": r.serial, "kind": r.kind, "error": r.last_error}
                 for r in dead
             ],
             "plan": None
@@ -464,13 +469,13 @@ class StatusPage:
             },
             "figures": {lane: f.to_json() for lane, f in figures.items()},
             "list_entries": [
-                {"id": r["id"], "plate": r["plate"], "kind": r["kind"], "reason": r["reason"]}
+                {"id": r.id, "plate": r.plate, "kind": r.kind, "reason": r.reason}
                 for r in await self.store.list_entries()
             ],
             "plans": [
-                {"id": r["id"], "name": r["name"], "strategy": STRATEGY_NAMES[r["strategy"]]}
+                {"id": r.id, "name": r.name, "strategy": STRATEGY_NAMES[r.strategy]}
                 for r in await self.store.plans()
-                if r["closed_at"] is None
+                if r.closed_at is None
             ],
             "recent": self.recent,
             "timezone": str(self.zone),

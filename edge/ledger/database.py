@@ -1,0 +1,312 @@
+"""The ledger's database: its SQLite file, connections, write lock and transactions, shared
+by the parts of :class:`edge.ledger.store.Store` (passes, outbox, admin, audit).
+
+Durability: WAL with ``synchronous=FULL``, so a committed pass survives ``kill -9`` and power
+loss (on storage that honours flushes). A gate commits about one pass a second at peak, far
+below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
+written in one transaction, before the barrier moves.
+
+Two connections: writes go through one, under a lock that keeps each transaction's statements
+together; reads use a second, read-only one, so they never queue behind another task's commit
+(WAL lets readers run beside the writer and shows them every committed transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import structlog
+
+from edge.domain.decision import control_refusal
+from edge.ledger.schema import MIGRATIONS
+
+T = TypeVar("T")
+log = structlog.get_logger("edge.ledger.store")
+
+
+class LedgerUnwritableError(Exception):
+    """The ledger cannot be written: ``kind`` is ``disk-full``, ``read-only``, ``io-error``,
+    ``deleted`` (the file is gone and could not be restored) or ``replaced`` (another file is
+    at its path); ``detail`` says what SQLite or the file system said."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        self.kind, self.detail = kind, detail
+        super().__init__(f"the ledger cannot be written ({kind}): {detail}")
+
+    @property
+    def restart_helps(self) -> bool:
+        """Only an I/O error on a file that is still there may be the connection's own
+        trouble; a full or read-only disk, or a file deleted or replaced, is not mended by a
+        restart (a restart would even open an empty ledger in a deleted one's place)."""
+        return self.kind == "io-error"
+
+
+#: SQLite's error names (``sqlite_errorname``, Python 3.11) that mean "cannot write here".
+_UNWRITABLE = {
+    "SQLITE_FULL": "disk-full",
+    "SQLITE_READONLY": "read-only",
+    "SQLITE_IOERR": "io-error",
+    "SQLITE_CANTOPEN": "io-error",
+}
+
+
+#: What SQLite raises for a file it cannot use as a database (corrupt, or not a ledger): for
+#: callers outside the ledger, which never import ``sqlite3`` themselves.
+LedgerDatabaseError = sqlite3.DatabaseError
+
+
+def unwritable_kind(exc: sqlite3.Error) -> str | None:
+    """The :class:`LedgerUnwritableError` kind an SQLite error stands for, if any."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    for prefix, kind in _UNWRITABLE.items():
+        if name.startswith(prefix):
+            return kind
+    return None
+
+
+async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """The writer and the reader connection of a ledger file."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=5000")
+    reader = await aiosqlite.connect(path, isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    await reader.create_function("control_refusal", 2, _control_refusal, deterministic=True)
+    await reader.execute("PRAGMA query_only=ON")
+    await reader.execute("PRAGMA busy_timeout=5000")
+    return db, reader
+
+
+def _control_refusal(verdict: str, code: str) -> bool:
+    return control_refusal(code, refused=verdict == "refuse")
+
+
+def ledger_exists(path: Path) -> bool:
+    """Whether a ledger was ever created at ``path``: commands that only read say "nothing
+    recorded" instead of creating one (:meth:`Store.open` creates it)."""
+    return path.exists()
+
+
+class Database:
+    """One ledger file: the writer connection (under a lock) and a read-only reader, the
+    fault state when it cannot be written, and the event the forwarder waits on."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        clock: Callable[[], float] = time.time,
+        path: Path | None = None,
+    ) -> None:
+        self.writer, self._reader = db, reader
+        self._lock = asyncio.Lock()
+        self.clock = clock
+        #: Set whenever outbox entries become sendable; the forwarder waits on it.
+        self.outbox_changed = asyncio.Event()
+        self.path = path
+        self._identity = self._file_identity()
+        self._retired: list[aiosqlite.Connection] = []  # replaced after a restore
+        #: Why the ledger cannot be written right now (None: it can), and since when.
+        self.fault: LedgerUnwritableError | None = None
+        self.fault_since: float | None = None
+        #: Ledger files restored after they were deleted while the daemon ran.
+        self.restored = 0
+
+    @classmethod
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db, reader = await _connect(path)
+        database = cls(db, reader, clock, path)
+        await database._migrate()
+        return database
+
+    async def close(self) -> None:
+        for connection in (self._reader, self.writer, *self._retired):
+            await connection.close()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> str | None:
+        """Whether the ledger's file is still the one we write: ``deleted``, ``replaced`` or
+        None (a stat; cheap enough for every write)."""
+        if self._identity is None:
+            return None
+        now = self._file_identity()
+        if now is None:
+            return "deleted"
+        return None if now == self._identity else "replaced"
+
+    async def _restore(self) -> None:
+        """The ledger's file was deleted while we still hold it open: copy the open database
+        (every committed pass) back to its path and write there from now on."""
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".restoring")
+        target = await aiosqlite.connect(partial)
+        try:
+            await self.writer.backup(target)
+        finally:
+            await target.close()
+        partial.replace(self.path)
+        db, reader = await _connect(self.path)
+        self._retired += [self.writer, self._reader]
+        self.writer, self._reader = db, reader
+        self._identity = self._file_identity()
+        self.restored += 1
+        log.error(
+            "ledger file was deleted while running; restored from the open database",
+            path=str(self.path),
+        )
+
+    def _failed(self, kind: str, detail: str) -> LedgerUnwritableError:
+        fault = LedgerUnwritableError(kind, detail)
+        if self.fault is None or self.fault.kind != kind:
+            log.error(
+                "LEDGER CANNOT BE WRITTEN: passes are not recorded",
+                reason=kind,
+                detail=detail,
+                path=str(self.path),
+            )
+            self.fault_since = self.clock()
+        self.fault = fault
+        return fault
+
+    async def _guarded(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write (the caller holds the lock): refused at once when the file is no longer
+        ours (restored first if it was deleted), and SQLite's "cannot write" errors become a
+        :class:`LedgerUnwritableError`; each kind logged once, and once when it clears."""
+        problem = self.check_file()
+        if problem == "deleted":
+            try:
+                await self._restore()
+            except (OSError, sqlite3.Error) as exc:
+                detail = f"{self.path} is gone; restoring failed: {exc}"
+                raise self._failed("deleted", detail) from exc
+        elif problem == "replaced":
+            raise self._failed("replaced", f"another file is at {self.path}")
+        try:
+            result = await write()
+        except sqlite3.Error as exc:
+            kind = unwritable_kind(exc)
+            if kind is None:
+                raise
+            raise self._failed(kind, str(exc)) from exc
+        if self.fault is not None:
+            log.warning(
+                "ledger can be written again",
+                reason=self.fault.kind,
+                lasted_seconds=round(self.clock() - (self.fault_since or 0), 1),
+            )
+            self.fault = self.fault_since = None
+        return result
+
+    async def _migrate(self) -> None:
+        async with self.writer.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self.writer.executescript(
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        async with self.writer.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def transaction(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` in one write transaction that always ends, committed or rolled back,
+        even when the caller is cancelled meanwhile (it runs shielded): a cancellation must
+        never leave a half-written pass, nor roll back what was already committed."""
+
+        async def transaction() -> T:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = await body()
+                await self.writer.execute("COMMIT")
+            except BaseException:
+                if self.writer.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self.writer.execute("ROLLBACK")
+                raise
+            return result
+
+        async def run() -> T:
+            async with self._lock:
+                return await self._guarded(transaction)
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the ledger answers a trivial read in time (for the watchdog)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.fetchall("SELECT 1")
+        except (TimeoutError, sqlite3.Error, ValueError):
+            return False
+        return True
+
+    async def update(self, sql: str, args: tuple[Any, ...]) -> int:
+        """One statement under the write lock (not in a transaction of its own); returns how
+        many rows it changed."""
+
+        async def write() -> int:
+            cur = await self.writer.execute(sql, args)
+            return cur.rowcount
+
+        async with self._lock:
+            return await self._guarded(write)
+
+    async def fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        # One thread hop per read: a statement left open across an await (execute, then
+        # fetchall) would let a concurrent read join its read transaction and see the
+        # database as it was before commits made in between.
+        return list(await self._reader.execute_fetchall(sql, args))
+
+
+class LedgerPart:
+    """A part of the ledger (passes, outbox, admin, audit) over the shared :class:`Database`:
+    every part's transactions go through the one write lock, so a pass, its photos and its
+    outbox entries still commit in one transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @property
+    def _db(self) -> aiosqlite.Connection:
+        return self.database.writer
+
+    @property
+    def outbox_changed(self) -> asyncio.Event:
+        """Set whenever outbox entries become sendable; the forwarder waits on it."""
+        return self.database.outbox_changed
+
+    def _clock(self) -> float:
+        return self.database.clock()
+
+    async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
+        return await self.database.transaction(body)
+
+    async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return await self.database.fetchall(sql, args)
+
+    async def _update_entry(self, sql: str, args: tuple[Any, ...]) -> int:
+        return await self.database.update(sql, args)

@@ -1,0 +1,125 @@
+"""The outbox: what the forwarder sends to the platform, in order, and its dead letters
+(one part of :class:`edge.ledger.store.Store`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edge.ledger.database import LedgerPart
+from edge.ledger.rows import (
+    OutboxEntry,
+    OutboxListing,
+    StoredOutboxEntry,
+)
+
+
+class Outbox(LedgerPart):
+    """Outbox entries over the shared database; :attr:`outbox_changed` is set whenever
+    entries become sendable."""
+
+    _DUE = (
+        "FROM outbox o WHERE o.state = 'pending' AND (o.kind = 'record' OR EXISTS ("
+        "SELECT 1 FROM outbox r WHERE r.pass_id = o.pass_id AND r.kind = 'record' "
+        "AND r.state = 'sent'))"
+    )
+
+    async def due_entries(self, limit: int, exclude: Sequence[int] = ()) -> list[OutboxEntry]:
+        """Sendable entries, oldest first; a pass's photos only after its record was sent."""
+        skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        rows = await self._fetchall(
+            f"SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts, o.correction_id {self._DUE} "
+            f"AND o.next_attempt_at <= ?{skip} ORDER BY o.id LIMIT ?",
+            (self._clock(), *exclude, limit),
+        )
+        return [
+            OutboxEntry(
+                r["id"], r["pass_id"], r["kind"], r["photo_id"], r["attempts"], r["correction_id"]
+            )
+            for r in rows
+        ]
+
+    async def next_due_at(self, exclude: Sequence[int] = ()) -> float | None:
+        skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        rows = await self._fetchall(
+            f"SELECT min(o.next_attempt_at) AS t {self._DUE}{skip}",
+            tuple(exclude),
+        )
+        value = rows[0]["t"]
+        return None if value is None else float(value)
+
+    async def mark_sent(self, entry_id: int) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+            (self._clock(), entry_id),
+        )
+        self.outbox_changed.set()
+
+    async def mark_sent_many(self, entry_ids: Sequence[int]) -> None:
+        """Book a batch the platform acknowledged, in one transaction."""
+        marks = ",".join("?" * len(entry_ids))
+        await self._update_entry(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            (self._clock(), *entry_ids),
+        )
+        self.outbox_changed.set()
+
+    async def mark_retry(self, entry_id: int, next_attempt_at: float, error: str) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (next_attempt_at, error[:500], entry_id),
+        )
+
+    async def mark_dead(self, entry_id: int, error: str) -> None:
+        await self._update_entry(
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? "
+            "WHERE id = ?",
+            (error[:500], entry_id),
+        )
+
+    async def list_outbox(
+        self, state: str | None = "dead", limit: int = 100
+    ) -> list[OutboxListing]:
+        """Outbox entries (dead letters by default) with their pass, newest first."""
+        rows = await self._fetchall(
+            "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "
+            "p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
+            "WHERE ? IS NULL OR o.state = ? ORDER BY o.id DESC LIMIT ?",
+            (state, state, limit),
+        )
+        return [OutboxListing.from_row(row) for row in rows]
+
+    async def outbox_of(self, serial: str) -> list[StoredOutboxEntry]:
+        rows = await self._fetchall(
+            "SELECT o.* FROM outbox o JOIN passes p ON p.id = o.pass_id WHERE p.serial = ? "
+            "ORDER BY o.id",
+            (serial,),
+        )
+        return [StoredOutboxEntry.from_row(row) for row in rows]
+
+    async def retry_dead(self, entry_ids: Sequence[int] | None = None) -> int:
+        """Send dead letters again (all, or the given ones); returns how many."""
+        only = f" AND id IN ({','.join('?' * len(entry_ids))})" if entry_ids else ""
+        changed = await self._update_entry(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL "  # noqa: S608
+            f"WHERE state = 'dead'{only}",
+            (self._clock(), *(entry_ids or ())),
+        )
+        self.outbox_changed.set()
+        return changed
+
+    async def backlog(self) -> tuple[dict[str, int], float | None]:
+        """Counts of unsent entries by state, and when the oldest unsent one was created."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) AS n, min(created_at) AS oldest FROM outbox "
+            "WHERE state != 'sent' GROUP BY state"
+        )
+        counts = {row["state"]: int(row["n"]) for row in rows}
+        oldest = [row["oldest"] for row in rows if row["state"] in ("held", "pending")]
+        return counts, (min(oldest) if oldest else None)
+
+    async def outbox_counts(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        return {row["state"]: int(row["n"]) for row in rows}

@@ -1,0 +1,304 @@
+"""What the ledger returns: frozen dataclasses built from its rows, here and nowhere else.
+
+Outside :mod:`edge.ledger` nothing sees an ``sqlite3.Row``: consumers read attributes, named
+as the columns of :mod:`edge.ledger.schema` (times unix seconds). The platform's stored
+verify answer is decoded once, in :func:`decode_answer`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, fields
+from typing import Any, Protocol, Self
+
+from edge.domain.decision import Decision, Source
+from edge.domain.local_lists import ListKind
+from edge.domain.reports import VerifyAnswer
+
+
+def decode_answer(stored: str | None) -> VerifyAnswer | None:
+    """The platform's answer as stored in a ``verify_json`` column (None: it gave none)."""
+    return VerifyAnswer.from_json(json.loads(stored)) if stored else None
+
+
+def encode_answer(answer: VerifyAnswer | None) -> str | None:
+    """The ``verify_json`` column for ``answer`` (the inverse of :func:`decode_answer`)."""
+    return None if answer is None else json.dumps(answer.to_json(), ensure_ascii=False)
+
+
+class _Columns(Protocol):
+    def keys(self) -> list[str]: ...
+    def __getitem__(self, key: str) -> Any: ...
+
+
+class _FromRow:
+    """Built from a row whose column names are the dataclass's field names; a field
+    ``answer`` is the ``verify_json`` column, decoded."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | _Columns) -> Self:
+        values = {
+            f.name: decode_answer(row["verify_json"]) if f.name == "answer" else row[f.name]
+            for f in fields(cls)  # type: ignore[arg-type]
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPass(_FromRow):
+    """A pass as recorded (table ``passes``); ``answer`` is the platform's, decoded."""
+
+    id: int
+    serial: str
+    lane_id: str
+    gate_code: str
+    direction: str  # in / out
+    plate: str | None  # None: no readable plate
+    plate_color: str
+    flag: str | None
+    camera_time: float
+    received_at: float
+    source: str
+    vendor_id: str | None
+    verdict: str  # open / refuse
+    reason_code: str
+    reason: str
+    decided_by: Source
+    answer: VerifyAnswer | None
+    barrier: str | None  # opened / failed / not-commanded; None unknown
+    barrier_error: str | None
+    state: str  # open / final
+    gate_signal: int | None  # 0 passed, 1 not lifted, 2 lifted not passed
+    passed_at: float | None
+    confirmed_by: str | None
+    raw: str | None
+    operator: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassListing(_FromRow):
+    """A pass as the history view lists it, with how many photos and merged reads it has
+    and, for an unreadable plate, the read's text (``read``)."""
+
+    serial: str
+    lane_id: str
+    direction: str
+    plate: str | None
+    plate_color: str
+    verdict: str
+    reason: str
+    decided_by: str
+    gate_signal: int | None
+    received_at: float
+    flag: str | None
+    operator: str | None
+    photos: int
+    merged_reads: int
+    read: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPhoto(_FromRow):
+    """A photo of a pass (table ``photos``); ``path`` relative to ``storage.photo_dir``."""
+
+    id: int
+    pass_id: int
+    number: int  # §7.2 1 front, 2 rear
+    kind: int  # §7.3 1 entry, 2 exit, 3 gate crash
+    path: str
+    size: int
+    taken_at: float
+    pruned_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRead(_FromRow):
+    """A camera read kept for a pass (table ``reads``); ``merged`` None: it made the pass."""
+
+    id: int
+    pass_id: int
+    lane_id: str
+    received_at: float
+    plate: str | None
+    plate_color: str
+    text: str | None
+    vendor_id: str | None
+    source: str
+    merged: str | None
+    raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutboxEntry(_FromRow):
+    """An outbox entry as stored (table ``outbox``)."""
+
+    id: int
+    pass_id: int
+    kind: str  # record / photo / correction
+    photo_id: int | None
+    correction_id: int | None
+    state: str  # held / pending / sent / dead
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxListing(_FromRow):
+    """An outbox entry (a dead letter, say) with its pass's serial, plate and lane."""
+
+    id: int
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+    serial: str
+    plate: str | None
+    lane_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredListEntry(_FromRow):
+    """A list entry added at the gate (table ``list_entries``)."""
+
+    id: int
+    plate: str
+    kind: ListKind
+    reason: str
+    expires_at: float | None
+    added_by: str
+    added_at: float
+    removed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan(_FromRow):
+    """A control plan started at the gate (table ``control_plans``)."""
+
+    id: int
+    name: str
+    strategy: int  # §7.20
+    level: int  # §7.18
+    area: int  # §7.19
+    starts_at: float
+    ends_at: float | None  # expected end
+    baseline: int  # heavy entries on a normal day
+    closed_at: float | None
+    created_by: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow(_FromRow):
+    """One action that changed something (table ``audit``)."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    target: str
+    origin: str
+    result: str  # ok / refused / failed
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCorrection(_FromRow):
+    """A guard's correction of a pass's plate (table ``corrections``), its answer decoded."""
+
+    id: int
+    pass_id: int
+    plate: str
+    plate_color: str
+    answer: VerifyAnswer | None
+    reviewer: str
+    reviewed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DailyFigureRow(_FromRow):
+    """One lane and direction's figures for a day (see :meth:`Store.daily_figures`)."""
+
+    lane_id: str
+    direction: str
+    passed: int
+    refused: int
+    controlled: int
+    stage3: int
+    stage4: int
+    gate_crashes: int
+    overrides: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewPass:
+    serial: str
+    lane_id: str
+    gate_code: str
+    direction: str
+    plate: str | None
+    plate_color: str
+    camera_time: float
+    received_at: float
+    source: str
+    vendor_id: str | None
+    decision: Decision
+    flag: str | None = None
+    raw: str | None = None
+    #: The pass was made by a camera's read (kept in ``reads`` for idempotent re-pushes);
+    #: ``text`` is an unreadable read as it came, escaped.
+    camera_read: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRead:
+    """A camera read merged into an earlier pass as a duplicate (kept, never dropped)."""
+
+    pass_id: int
+    lane_id: str
+    received_at: float
+    plate: str | None
+    plate_color: str
+    text: str | None
+    vendor_id: str | None
+    source: str
+    merged: str  # why: re-push, same-plate, near-plate
+    raw: str | None = None
+
+
+_READ_COLUMNS = (
+    "pass_id, lane_id, received_at, plate, plate_color, text, vendor_id, source, merged, raw"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPhoto:
+    number: int
+    kind: int
+    path: str
+    size: int
+    taken_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPass:
+    id: int
+    serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    pass_id: int
+    kind: str
+    photo_id: int | None
+    attempts: int
+    correction_id: int | None = None
