@@ -31,7 +31,7 @@ from edge.domain.plates import PlateColor
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ingest.dahua_stream import DahuaEventStream
-from edge.ingest.http_push import PushReceiver
+from edge.ingest.http_push import PushReceiver, command_channel
 from edge.ingest.mqtt_reader import MqttPlateReader
 from edge.ingest.onvif_reader import OnvifPlateReader
 from edge.ingest.serial_reader import SerialPlateReader
@@ -157,6 +157,7 @@ class Daemon:
                 activity=self.activity,
                 disk=self.disk,
                 journal=self.journal,
+                commands=command_channel(lane_cfg.camera),
                 clock=self._clock,
             )
         for lane in self.lanes.values():

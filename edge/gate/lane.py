@@ -119,6 +119,7 @@ class Lane:
         metrics: Metrics | None = None,
         journal: FallbackJournal | None = None,
         photo_check: PhotoCheck | None = None,
+        commands: CameraMailbox | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -154,7 +155,9 @@ class Lane:
         self.activity = activity or LaneActivity()
         self.disk = disk or DiskState()
         self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
-        self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
+        #: Commands between vehicles for a camera that takes them only in its replies (built by
+        #: ingest for such a camera, collected by its next poll); ``None``: commands go direct.
+        self.commands = commands
         self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
         self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None
         self._clock, self._mono = clock, monotonic
@@ -775,7 +778,7 @@ class Lane:
         """A command between vehicles (a guard's manual open, an LED message); whether it
         reached the device. Through a camera that takes commands in its replies it waits for
         the camera's next poll, at most ``timeout`` seconds."""
-        reply = CameraReply() if self.cfg.camera.kind == "vzenith-push" else None
+        reply = CameraReply() if self.commands is not None else None
         ctx = Actuation(self.id, None, reply)
         with structlog.contextvars.bound_contextvars(lane=self.id):
             try:
@@ -789,9 +792,13 @@ class Lane:
                 if open_barrier and self._expected:
                     self._expected.pop()
                 return False
-            if reply is None or (reply.relay_channel is None and not reply.serial):
+            if (
+                self.commands is None
+                or reply is None
+                or (reply.relay_channel is None and not reply.serial)
+            ):
                 return True
-            delivered = await self.mailbox.deliver(reply, timeout)
+            delivered = await self.commands.deliver(reply, timeout)
             if not delivered:
                 log.error(
                     "the camera did not poll for the command; withdrawn (is comet polling on?)",
