@@ -21,15 +21,19 @@ from edge.config.errors import ConfigError
 from edge.config.model import (
     Config,
     DahuaPullCamera,
+    LaneConfig,
     MqttCamera,
     OnvifCamera,
     SerialCamera,
     load_config,
 )
-from edge.domain.codes import GateSignal
+from edge.domain.codes import Direction, GateSignal
 from edge.domain.plates import PlateColor
+from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import DeviceBuilder
-from edge.gate.lane import Lane
+from edge.gate.lane import Lane, LaneParts, LaneSettings
+from edge.gate.pass_photos import PassPhotos
+from edge.gate.verifier import Verifier
 from edge.ingest.dahua_stream import DahuaEventStream
 from edge.ingest.http_push import PushReceiver, command_channel
 from edge.ingest.mqtt_reader import MqttPlateReader
@@ -132,33 +136,46 @@ class Daemon:
         self.photo_listener: PhotoListener | None = None
         self.signer: PhotoSigner | None = None
 
+    def _lane_parts(self, lane_cfg: LaneConfig) -> LaneParts:
+        """What one lane coordinates: the ledger, its devices, verification, photos, books."""
+        secret = lane_cfg.gate_secret_code
+        snapshot, rear = lane_cfg.snapshot, lane_cfg.rear_snapshot
+        return LaneParts(
+            store=self.store,
+            devices=self.devices.lane(lane_cfg),
+            verifier=Verifier(
+                self.platform,
+                self.link,
+                deadline=self.cfg.platform.verify_deadline_seconds,
+                gate_secret=secret.get_secret_value() if secret else "",
+            ),
+            photos=PassPhotos(
+                lane_cfg.id,
+                Direction(lane_cfg.direction),
+                self.photos,
+                self.photo_check,
+                self.disk,
+                SnapshotSource(snapshot, lane_cfg.id) if snapshot else None,
+                SnapshotSource(rear, lane_cfg.id) if rear else None,
+            ),
+            plans=self.plans,
+            lists=self.lists,
+            metrics=self.metrics,
+            journal=self.journal,
+            activity=self.activity,
+            commands=command_channel(lane_cfg.camera),
+        )
+
     async def start(self) -> None:
         cfg = self.cfg
         self.store = await Store.open(cfg.storage.database, self._clock)
         self.devices = DeviceBuilder(cfg)
         self.plans = PlanBook(self.store, cfg.control_plans, cfg.site.zone)
         self.lists = ListBook(self.store, cfg.lists, cfg.site.zone)
+        settings = LaneSettings(cfg.site, cfg.decision, cfg.led_text)
         for lane_cfg in cfg.lanes:
             self.lanes[lane_cfg.id] = Lane(
-                lane_cfg,
-                site=cfg.site,
-                decision=cfg.decision,
-                led_text=cfg.led_text,
-                verify_deadline=cfg.platform.verify_deadline_seconds,
-                platform=self.platform,
-                link=self.link,
-                store=self.store,
-                photos=self.photos,
-                devices=self.devices.lane(lane_cfg),
-                plans=self.plans,
-                lists=self.lists,
-                metrics=self.metrics,
-                photo_check=self.photo_check,
-                activity=self.activity,
-                disk=self.disk,
-                journal=self.journal,
-                commands=command_channel(lane_cfg.camera),
-                clock=self._clock,
+                lane_cfg, settings, self._lane_parts(lane_cfg), clock=self._clock
             )
         for lane in self.lanes.values():
             lane.fail_open = cfg.storage.ledger_fail_policy == "open"

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,25 +41,20 @@ from edge.domain.events import PlateEvent
 from edge.domain.led_text import led_lines
 from edge.domain.local_lists import LocalLists
 from edge.domain.plates import PlateColor, plate_pattern, plate_shape
-from edge.domain.reports import VerifyAnswer
 from edge.domain.serials import SerialAllocator, serial_prefix
 from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import LaneDevices
+from edge.gate.pass_photos import PassPhotos
+from edge.gate.verifier import Verifier
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal
-from edge.ledger.photos import PhotoStore, photo_url
-from edge.ledger.retention import DiskState
+from edge.ledger.photos import photo_url
 from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead, Store
 from edge.ops.metrics import Metrics
-from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
-from edge.uplink.photo_fit import PhotoCheck, PhotoError
-from edge.uplink.platform.base import Platform
-from edge.uplink.platform.errors import PlatformError
 
 log = structlog.get_logger("edge.gate.lane")
 
-FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
 GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
 #: The id of a pass kept in the fallback journal (no ledger row yet).
 JOURNALLED = 0
@@ -98,36 +93,51 @@ class LaneOutcome:
     merged: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LaneSettings:
+    """What the config says for every lane (``[site]``, ``[decision]``, ``[led_text]``)."""
+
+    site: SiteConfig
+    decision: DecisionConfig
+    led_text: LedTextConfig
+
+
+@dataclass(frozen=True, slots=True)
+class LaneParts:
+    """The collaborators a lane coordinates, built by the daemon: the ledger, the lane's
+    devices, verification (platform + deadline + breaker), its photos, the books it decides
+    with, and, for a camera that takes commands only in its replies, the command channel."""
+
+    store: Store
+    devices: LaneDevices
+    verifier: Verifier
+    photos: PassPhotos
+    plans: PlanBook | None = None
+    lists: ListBook | None = None
+    metrics: Metrics | None = None
+    #: Where guard overrides go while the ledger cannot be written.
+    journal: FallbackJournal | None = None
+    activity: LaneActivity = field(default_factory=LaneActivity)
+    commands: CameraMailbox | None = None
+
+
 class Lane:
     def __init__(
         self,
         cfg: LaneConfig,
+        settings: LaneSettings,
+        parts: LaneParts,
         *,
-        site: SiteConfig,
-        decision: DecisionConfig,
-        led_text: LedTextConfig,
-        verify_deadline: float,
-        platform: Platform,
-        link: LinkMonitor,
-        store: Store,
-        photos: PhotoStore,
-        devices: LaneDevices,
-        activity: LaneActivity | None = None,
-        disk: DiskState | None = None,
-        plans: PlanBook | None = None,
-        lists: ListBook | None = None,
-        metrics: Metrics | None = None,
-        journal: FallbackJournal | None = None,
-        photo_check: PhotoCheck | None = None,
-        commands: CameraMailbox | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        site, decision = settings.site, settings.decision
         #: Where guard overrides go while the ledger cannot be written (and vehicles let
         #: through, with ``fail_open``: storage.ledger_fail_policy = "open").
-        self.journal = journal
+        self.journal = parts.journal
         self.fail_open = False
-        self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
+        self.cfg, self.site, self.led_text = cfg, site, settings.led_text
+        self.devices = parts.devices
         self.direction = Direction(cfg.direction)
         self.serials = SerialAllocator(
             serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction), None
@@ -137,36 +147,36 @@ class Lane:
             decision.offline_cache_ttl_hours * 3600,
             decision.offline_cache_miss,
         )
-        self.verify_deadline = verify_deadline
-        self.platform, self.link, self.store, self.photos = platform, link, store, photos
+        self.verifier, self.store, self.photos = parts.verifier, parts.store, parts.photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.max_read_age = decision.max_read_age_seconds
         self.queue_size = decision.lane_queue_size
         self.busy_refusals = 0
-        self.plans, self.lists = plans, lists
-        self.metrics = metrics
-        self.photo_check = photo_check or PhotoCheck()
+        self.plans, self.lists = parts.plans, parts.lists
+        self.metrics = parts.metrics
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
         #: not block.
         self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
         #: Called with each duplicate read kept with an earlier pass (the status page).
         self.merged_listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.activity = activity or LaneActivity()
-        self.disk = disk or DiskState()
+        self.activity = parts.activity
         self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
         #: Commands between vehicles for a camera that takes them only in its replies (built by
         #: ingest for such a camera, collected by its next poll); ``None``: commands go direct.
-        self.commands = commands
-        self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
-        self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None
+        self.commands = parts.commands
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._expected: deque[float] = deque()  # openings whose vehicle has not reached the loop
         self._last_read: tuple[str | None, PlateColor, float] | None = None  # for gate crashes
-        if devices.detector is not None:
-            devices.detector.presence.on_change(self._presence_changed)
+        if self.devices.detector is not None:
+            self.devices.detector.presence.on_change(self._presence_changed)
+
+    @property
+    def snapshot(self) -> SnapshotSource | None:
+        """Where the front photo comes from when a read has none."""
+        return self.photos.snapshot
 
     @property
     def id(self) -> str:
@@ -252,7 +262,7 @@ class Lane:
             serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
             with structlog.contextvars.bound_contextvars(serial=serial):
                 # The photo does not depend on the verdict: write it while the platform is asked.
-                photos = asyncio.create_task(self._store_photos(event))
+                photos = asyncio.create_task(self.photos.take(event))
                 try:
                     decision = await self._decide(event)
                 finally:
@@ -292,7 +302,7 @@ class Lane:
         on the LED, to wait for the guard."""
         serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
         with structlog.contextvars.bound_contextvars(serial=serial):
-            stored = await self._store_photos(event)
+            stored = await self.photos.take(event)
             recorded = await self._record(serial, event, decision, stored)
             age = self._mono() - event.received_mono
             log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
@@ -367,7 +377,7 @@ class Lane:
         decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
         serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
         with structlog.contextvars.bound_contextvars(serial=serial):
-            recorded = await self._record(serial, event, decision, await self._store_photos(event))
+            recorded = await self._record(serial, event, decision, await self.photos.take(event))
             log.warning(
                 "guard override",
                 operator=order.operator,
@@ -408,7 +418,7 @@ class Lane:
         event = self._event_now(plate, color, "detector", at)
         serial = self.serials.allocate(event.received_at)
         with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
-            photos = await self._store_photos(event, kind=GATE_CRASH_PHOTO)
+            photos = await self.photos.take(event, kind=GATE_CRASH_PHOTO)
             recorded = await self._record(serial, event, GATE_CRASH, photos)
             await self.store.set_barrier(recorded.id, "not-commanded")
             await self.store.finalise(recorded.id, GateSignal.PASSED, self._clock(), "detector")
@@ -431,7 +441,7 @@ class Lane:
         decision = camera_decided(event.camera_opened)
         with structlog.contextvars.bound_contextvars(serial=serial):
             past = replace(event, received_at=event.camera_time)
-            recorded = await self._record(serial, past, decision, await self._store_photos(past))
+            recorded = await self._record(serial, past, decision, await self.photos.take(past))
             signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
             opened = event.camera_opened
             await self.store.set_barrier(  # NULL: the camera did not say what it did
@@ -506,7 +516,8 @@ class Lane:
             self.metrics.plate_reads.labels(self.id, kind).inc()
 
     async def _decide(self, event: PlateEvent) -> Decision:
-        answer = None if event.plate is None else await self._verify(event)
+        verify = self.verifier.verify
+        answer = None if event.plate is None else await verify(event.plate, event.color)
         cached = None
         if answer is None and event.plate is not None and self.offline.policy == "cache":
             cached = await self.store.cached_answer(event.plate)
@@ -530,122 +541,6 @@ class Lane:
             used = await self.store.count_codes_since("quota", midnight.timestamp(), "in")
         lists = await self.lists.current() if self.lists is not None else LocalLists()
         return GateContext(when, self.direction, lists, plan, used, self.heavy_gvm_kg)
-
-    async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
-        assert event.plate is not None
-        if not self.link.permit():  # the breaker is open: decide offline at once
-            return None
-        secret = self.cfg.gate_secret_code
-        task = asyncio.create_task(
-            self.platform.verify(
-                event.plate,
-                event.color,
-                gate_secret_code=secret.get_secret_value() if secret else "",
-            )
-        )
-        done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
-        if not done:
-            log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
-            self.link.failure(
-                f"no answer within the {self.verify_deadline} s deadline", LinkFailure.TIMEOUT
-            )
-            self._spawn(self._late_answer(task, event.plate))
-            return None
-        try:
-            answer = task.result()
-        except PlatformError as exc:
-            self._note(exc)
-            return None
-        except Exception:  # a bug must not stop vehicles: decide as if offline
-            log.exception("platform check failed unexpectedly; deciding offline")
-            return None
-        self.link.success()
-        return answer
-
-    def _note(self, exc: PlatformError) -> None:
-        """A failed verification: a link failure, or (the platform refused the question
-        itself) proof that the platform answers."""
-        kind = classify(exc)
-        if kind is None:
-            log.warning("platform refused the verification", error=str(exc))
-            self.link.success()
-        else:
-            self.link.failure(str(exc), kind)
-
-    async def _late_answer(self, task: asyncio.Task[VerifyAnswer], plate: str) -> None:
-        """Log an answer that came after the deadline; it is never acted on."""
-        try:
-            answer = await task
-        except PlatformError as exc:
-            log.info("late platform call failed", late_plate=plate, error=str(exc))
-            self._note(exc)
-        else:
-            self.link.success()
-            log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
-
-    async def _store_photos(self, event: PlateEvent, kind: int | None = None) -> list[NewPhoto]:
-        """Write the event's photos durably (before any row points at them): the front photo
-        (the event's own, fetched from the camera, or a snapshot) and, where the lane has a
-        second camera, the rear one (photo number 2, §7.2), both fetched at the same time.
-
-        A photo that cannot be had or written is logged and left out: the pass is recorded
-        without it.
-        """
-        if not self.disk.accepting_photos:
-            if event.scene_image() is not None or self.snapshot or event.image_source:
-                log.warning(
-                    "photo storage is full of unforwarded data; pass recorded without photo"
-                )
-            return []
-        front, rear = await asyncio.gather(self._front_image(event), self._rear_image(event))
-        photos = []
-        for number, image in ((FRONT_PHOTO, front), (REAR_PHOTO, rear)):
-            photo = await self._store_photo(event, number, image, kind) if image else None
-            if photo is not None:
-                photos.append(photo)
-        return photos
-
-    async def _front_image(self, event: PlateEvent) -> bytes | None:
-        image = event.scene_image()
-        if image is not None:
-            return image.data
-        if event.image_source is not None and (fetched := await event.image_source()):
-            return fetched
-        return await self.snapshot.grab() if self.snapshot is not None else None
-
-    async def _rear_image(self, event: PlateEvent) -> bytes | None:
-        if self.rear is None or event.historical:  # a rear photo taken now would be wrong
-            return None
-        return await self.rear.grab()
-
-    async def _store_photo(
-        self, event: PlateEvent, number: int, original: bytes, kind: int | None = None
-    ) -> NewPhoto | None:
-        try:
-            data = await self.photo_check.prepare(original)  # checked; re-encoded off the loop
-            if data is not original:
-                log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
-            path = await self.photos.write(data, event.received_at, self.id, number)
-            if data is not original and self.photos.keep_originals:
-                await self.photos.write_original(original, path)
-        except PhotoError as exc:
-            log.error(
-                "photo refused; recording the pass without it",
-                number=number,
-                error=str(exc),
-                size=len(original),
-            )
-            return None
-        except OSError as exc:
-            log.error("photo could not be stored; recording the pass without it", error=str(exc))
-            return None
-        return NewPhoto(
-            number,
-            kind or self.direction.photo_type,
-            path,
-            len(data),
-            event.camera_time.timestamp(),
-        )
 
     def _announce(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
@@ -693,7 +588,7 @@ class Lane:
         )
         try:
             recorded = await self.store.record_pass(
-                new, photos, forward_photos=self.platform.uploads_photos
+                new, photos, forward_photos=self.verifier.uploads_photos
             )
         except LedgerUnwritableError:
             live = decision.source in ("platform", "offline", "local")  # not a re-push
@@ -834,18 +729,18 @@ class Lane:
             log.error("background step failed", lane=self.id, error=repr(exc), exc_info=exc)
 
     async def drain(self) -> None:
-        """Wait for the background confirmations to finish."""
+        """Wait for the background confirmations (and late platform answers) to finish."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.verifier.drain()
 
     async def cancel_background(self) -> None:
         """Stop confirming; unconfirmed passes are finalised at the next start."""
         for task in list(self._background):
             task.cancel()
+        await self.verifier.aclose()
         await self.drain()
-        for source in (self.snapshot, self.rear):
-            if source is not None:
-                await source.aclose()
+        await self.photos.aclose()
 
 
 @dataclass(frozen=True, slots=True)
