@@ -4,6 +4,11 @@
 → 4. record the pass in SQLite (before anything moves) → 5. open the barrier and write the
 LED → 6. confirm the passage in the background, then release the pass for forwarding.
 
+Every kind of pass (a read, a stale read, a guard's override, a gate crash, a camera's stored
+record) goes through the lane's queue and the one path :meth:`Lane._pass`; what differs is how
+it is decided and carried out at the gate. The lane coordinates: verification, photos, the
+devices and the ledger are collaborators it is given (:class:`LaneParts`).
+
 Camera adapters call :meth:`Lane.submit` and may await the returned future, which resolves
 once the barrier and LED commands were issued (the pass is committed by then).
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -60,6 +65,8 @@ GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
 JOURNALLED = 0
 #: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
 GATE_CRASH_READ_SECONDS = 60.0
+#: The source of the pass the lane records for a gate crash (its loop detector saw it).
+GATE_CRASH_SOURCE = "detector"
 
 
 class LaneBusyError(RuntimeError):
@@ -204,6 +211,9 @@ class Lane:
         if event.override is None and self._queue.qsize() >= self.queue_size:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
+        return self._enqueue(event)
+
+    def _enqueue(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((event, future))
         return future
@@ -251,72 +261,97 @@ class Lane:
                 return await self._handle_historical(event)
             if event.override is not None:
                 return await self._handle_override(event, event.override)
+            if event.source == GATE_CRASH_SOURCE:
+                return await self._handle_gate_crash(event)
             event = self._dated(event)
             self._last_read = (event.plate, event.color, event.received_mono)
             merged = await self._merge_duplicate(event)  # a re-push is never a second pass
             if merged is not None:
                 return merged
             if self._stale(event):  # a stale read is not learnt: a fresh one still opens
-                return await self._handle_stale(event, STALE_READ)
+                return await self._pass(event, _at_once(STALE_READ), self._leave_stale)
             self._judge_plate(event)
-            serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-            with structlog.contextvars.bound_contextvars(serial=serial):
-                # The photo does not depend on the verdict: write it while the platform is asked.
-                photos = asyncio.create_task(self.photos.take(event))
-                try:
-                    decision = await self._decide(event)
-                finally:
-                    stored = await photos
-                if self._stale(event):  # the verdict came too late to act on
-                    decision = STALE_READ
-                elif event.ticket is not None:
-                    event.ticket.acted = True
-                recorded = await self._record(serial, event, decision, stored)
-                if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
-                    self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
-                        Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
-                                event.received_mono)
-                    )  # fmt: skip
-                log.info(
-                    "pass decided",
-                    verdict=decision.verdict,
-                    reason=decision.reason,
-                    code=decision.code,
-                )
-                commanded_at = self._mono()
-                self._count(event, decision, commanded_at)
-                barrier, error = await self._actuate(event, decision)
-                if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
-                    await self.store.set_barrier(recorded.id, barrier, error)
-                    self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+            return await self._pass(event, self._decide(event), self._carry_out, self._settle)
+
+    async def _pass(
+        self,
+        event: PlateEvent,
+        decided: Awaitable[Decision],
+        carry_out: Callable[[PlateEvent, Decision, _Recorded], Awaitable[_Gate]],
+        settle: Callable[[PlateEvent, Decision], Decision] | None = None,
+        *,
+        photo_kind: int | None = None,
+        dated: datetime | None = None,
+    ) -> LaneOutcome:
+        """The one way a pass is made, for every kind (a read, a stale read, a guard's
+        override, a gate crash, a camera's stored record): allocate its serial → take its
+        photos while it is decided (they do not depend on the verdict) → ``settle`` the
+        decision → record the pass with its photos (committed before anything moves) →
+        ``carry_out`` the decision at the gate → note what the barrier did → finalise it, at
+        once when the gate already knows how it ended, else by confirming in the background.
+        ``dated``: the time the pass is recorded at, when not its receive time (a camera's
+        stored record: when the vehicle passed; its serial is still of the day it came)."""
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        if dated is not None:
+            event = replace(event, received_at=dated)
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            photos = asyncio.create_task(self.photos.take(event, photo_kind))
+            try:
+                decision = await decided
+            finally:
+                stored = await photos
+            if settle is not None:
+                decision = settle(event, decision)
+            recorded = await self._record(serial, event, decision, stored)
+            gate = await carry_out(event, decision, recorded)
+            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
+                if gate.ended is None:
+                    self._spawn(
+                        self._confirm(recorded.id, recorded.serial, gate.outcome, gate.since)
+                    )
+                else:
+                    signal, at, how = gate.ended
+                    await self.store.finalise(recorded.id, signal, at, how)
         return LaneOutcome(
             duplicate=False,
             serial=recorded.serial,
             decision=decision,
-            barrier=barrier,
+            barrier=gate.outcome,
             photos=len(stored),
         )
 
-    async def _handle_stale(self, event: PlateEvent, decision: Decision) -> LaneOutcome:
-        """Record a read too old to act on (no platform call, no barrier) and ask the driver,
-        on the LED, to wait for the guard."""
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            stored = await self.photos.take(event)
-            recorded = await self._record(serial, event, decision, stored)
-            age = self._mono() - event.received_mono
-            log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
-            self._count(event, decision, self._mono())
-            _barrier, _error = await self._actuate(event, decision)
-            await self.store.set_barrier(recorded.id, "not-commanded", "the read was too old")
-            self._spawn(self._confirm(recorded.id, recorded.serial, "not-commanded", self._mono()))
-        return LaneOutcome(
-            duplicate=False,
-            serial=recorded.serial,
-            decision=decision,
-            barrier="not-commanded",
-            photos=len(stored),
-        )
+    def _settle(self, event: PlateEvent, decision: Decision) -> Decision:
+        """A live read's verdict, once the platform answered: too late to act on, or acted on
+        (the camera waiting for its reply is told so)."""
+        if self._stale(event):  # the verdict came too late to act on
+            return STALE_READ
+        if event.ticket is not None:
+            event.ticket.acted = True
+        return decision
+
+    async def _carry_out(self, event: PlateEvent, decision: Decision, recorded: _Recorded) -> _Gate:
+        """A live read: open the barrier (or not) and write the LED."""
+        if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
+            self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
+                Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
+                        event.received_mono)
+            )  # fmt: skip
+        log.info("pass decided", verdict=decision.verdict, reason=decision.reason,
+                 code=decision.code)  # fmt: skip
+        commanded_at = self._mono()
+        self._count(event, decision, commanded_at)
+        barrier, error = await self._actuate(event, decision)
+        return _Gate(barrier, error, since=commanded_at)
+
+    async def _leave_stale(self, event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+        """A read too old to act on (no platform call, no barrier): the LED asks the driver
+        to wait for the guard."""
+        age = self._mono() - event.received_mono
+        log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
+        self._count(event, decision, self._mono())
+        await self._actuate(event, decision)
+        return _Gate("not-commanded", "the read was too old", since=self._mono())
 
     def _dated(self, event: PlateEvent) -> PlateEvent:
         """A live read dated by the camera's clock only while that clock agrees with ours
@@ -375,30 +410,23 @@ class Lane:
 
     async def _handle_override(self, event: PlateEvent, order: GuardOverride) -> LaneOutcome:
         decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            recorded = await self._record(serial, event, decision, await self.photos.take(event))
-            log.warning(
-                "guard override",
-                operator=order.operator,
-                reason=order.reason,
-                verdict=decision.verdict,
-            )
+
+        async def carry_out(event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+            log.warning("guard override", operator=order.operator, reason=order.reason,
+                        verdict=decision.verdict)  # fmt: skip
             commanded_at = self._mono()
             templates = self.led_text.open if decision.open else self.led_text.refuse
             lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
             done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
             barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
             error = "the command did not reach the barrier" if decision.open and not done else None
-            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
-                await self.store.set_barrier(recorded.id, barrier, error)
-                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
-        return LaneOutcome(
-            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
-        )
+            return _Gate(barrier, error, since=commanded_at)
+
+        return await self._pass(event, _at_once(decision), carry_out)
 
     def _presence_changed(self, change: Change) -> None:
-        """A vehicle on the loop although the barrier did not open for it: a gate crash."""
+        """A vehicle on the loop although the barrier did not open for it: a gate crash,
+        recorded through the lane's queue like any pass (it always gets in)."""
         if not change.present:
             return
         while self._expected and change.at - self._expected[0] > self.cfg.confirm_timeout_seconds:
@@ -406,25 +434,20 @@ class Lane:
         if self._expected:
             self._expected.popleft()  # the vehicle the barrier was opened for
             return
-        self._spawn(self._gate_crash(change.at))
+        last = self._last_read
+        recent = last is not None and change.at - last[2] < GATE_CRASH_READ_SECONDS
+        plate, color = (last[0], last[1]) if recent and last else (None, PlateColor.OTHER)
+        crash = self._enqueue(self._event_now(plate, color, GATE_CRASH_SOURCE, change.at))
+        crash.add_done_callback(lambda f: f.cancelled() or f.exception())  # run() logged it
 
-    async def _gate_crash(self, at: float) -> None:
-        recent = self._last_read is not None and at - self._last_read[2] < GATE_CRASH_READ_SECONDS
-        plate, color = (
-            (self._last_read[0], self._last_read[1])
-            if recent and self._last_read
-            else (None, PlateColor.OTHER)
-        )
-        event = self._event_now(plate, color, "detector", at)
-        serial = self.serials.allocate(event.received_at)
-        with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
-            photos = await self.photos.take(event, kind=GATE_CRASH_PHOTO)
-            recorded = await self._record(serial, event, GATE_CRASH, photos)
-            await self.store.set_barrier(recorded.id, "not-commanded")
-            await self.store.finalise(recorded.id, GateSignal.PASSED, self._clock(), "detector")
+    async def _handle_gate_crash(self, event: PlateEvent) -> LaneOutcome:
+        async def carry_out(event: PlateEvent, _d: Decision, _r: _Recorded) -> _Gate:
             log.warning(
-                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=plate
+                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=event.plate
             )
+            return _Gate("not-commanded", ended=(GateSignal.PASSED, self._clock(), "detector"))
+
+        return await self._pass(event, _at_once(GATE_CRASH), carry_out, photo_kind=GATE_CRASH_PHOTO)
 
     async def _handle_historical(self, event: PlateEvent) -> LaneOutcome:
         """A record the camera stored while we were unreachable: the vehicle passed then.
@@ -437,25 +460,20 @@ class Lane:
         if merged is not None:
             return merged
         self._judge_plate(event)
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        decision = camera_decided(event.camera_opened)
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            past = replace(event, received_at=event.camera_time)
-            recorded = await self._record(serial, past, decision, await self.photos.take(past))
-            signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
-            opened = event.camera_opened
-            await self.store.set_barrier(  # NULL: the camera did not say what it did
-                recorded.id, None if opened is None else "camera" if opened else "not-commanded"
+        opened = event.camera_opened
+
+        async def carry_out(_e: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+            log.info("offline camera record recorded", verdict=decision.verdict,
+                     camera_time=event.camera_time.isoformat())  # fmt: skip
+            signal = GateSignal.PASSED if opened else GateSignal.NOT_LIFTED
+            return _Gate(  # NULL: the camera did not say what it did
+                None if opened is None else "camera" if opened else "not-commanded",
+                ended=(signal, event.camera_time.timestamp(), "camera"),
+                told="camera",
             )
-            await self.store.finalise(recorded.id, signal, event.camera_time.timestamp(), "camera")
-            log.info(
-                "offline camera record recorded",
-                verdict=decision.verdict,
-                camera_time=event.camera_time.isoformat(),
-            )
-        return LaneOutcome(
-            duplicate=False, serial=recorded.serial, decision=decision, barrier="camera"
-        )
+
+        decided = _at_once(camera_decided(opened))
+        return await self._pass(event, decided, carry_out, dated=event.camera_time)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -583,7 +601,7 @@ class Lane:
             decision=decision,
             flag=decision.flag or self._flag(event, photos),
             raw=event.raw,
-            camera_read=event.override is None and event.source != "detector",
+            camera_read=event.override is None and event.source != GATE_CRASH_SOURCE,
             text=event.unreadable,
         )
         try:
@@ -747,3 +765,27 @@ class Lane:
 class _Recorded:
     id: int
     serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """What the gate did with a recorded pass: the barrier's state and error as stored
+    (``None``: unknown); how the pass ended when that is already known (signal, time, by
+    what), else ``since``, the monotonic time the commands went out (the confirmation waits
+    from then); ``told``: the barrier as the caller is told, when not as stored."""
+
+    barrier: str | None
+    error: str | None = None
+    ended: tuple[GateSignal, float, str] | None = None
+    since: float = 0.0
+    told: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.told or self.barrier or "not-commanded"
+
+
+async def _at_once(decision: Decision) -> Decision:
+    """A decision known without asking anyone (a stale read, a guard's, a gate crash, a
+    camera's)."""
+    return decision
