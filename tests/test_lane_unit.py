@@ -342,3 +342,17 @@ async def test_commands_go_direct_without_a_command_channel(rig_factory: Any) ->
     assert await rig.lane.command(open_barrier=True, lines=["欢迎"])
     assert len(rig.barrier.openings) == 1
     assert rig.display.shown[-1] == ["欢迎"]
+
+
+async def test_a_gate_crash_gets_into_a_full_queue(rig_factory: Any) -> None:
+    rig = await rig_factory(decision={"lane_queue_size": 1})
+    rig.platform.hang = asyncio.Event()
+    first = rig.lane.submit(rig.event("豫A11111"))
+    await asyncio.sleep(0)  # the lane takes it and waits for the platform
+    second = rig.lane.submit(rig.event("豫A22222"))
+    rig.detector.vehicle_passed()  # no opening is expected: a gate crash, queued behind them
+    rig.platform.hang.set()
+    await first, await second
+    await eventually(lambda: len(rig.passes()) == 3)
+    assert [r["reason_code"] for r in rig.passes()][-1] == "gate-crash"
+    assert rig.lane.busy_refusals == 0
