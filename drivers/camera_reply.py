@@ -64,6 +64,10 @@ class CameraMailbox:
     comet poll (Vzenith: in comet mode it re-posts at once after every reply, so a poll held
     open for a few seconds delivers a command as soon as it is queued).
 
+    Built by ingest for a camera whose vendor takes commands in replies
+    (``edge.ingest.http_push.command_channel``) and handed to the lane, which delivers into it
+    without knowing the vendor; ingest's poll handler collects from it.
+
     A command not collected within its timeout is withdrawn and reported as not delivered: a
     barrier must never lift half a minute after the guard pressed the button.
     """

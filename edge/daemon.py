@@ -19,12 +19,15 @@ import structlog
 
 from edge.actions.corrections import correct_pass
 from edge.config.errors import ConfigError
-from edge.config.model import Config, load_config
-from edge.domain.codes import GateSignal
+from edge.config.model import Config, LaneConfig, load_config
+from edge.domain.codes import Direction, GateSignal
 from edge.domain.plates import PlateColor
+from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import DeviceBuilder
-from edge.gate.lane import Lane
-from edge.ingest.http_push import PushReceiver
+from edge.gate.lane import Lane, LaneParts, LaneSettings
+from edge.gate.pass_photos import PassPhotos
+from edge.gate.verifier import Verifier
+from edge.ingest.http_push import PushReceiver, command_channel
 from edge.ingest.readers import camera_reader
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal, keep_ledger
@@ -209,6 +212,38 @@ class Daemon:
 
     # -- start and stop -------------------------------------------------------------------
 
+    def _lane_parts(
+        self, lane_cfg: LaneConfig, store: Store, plans: PlanBook, lists: ListBook
+    ) -> LaneParts:
+        """What one lane coordinates: the ledger, its devices, verification, photos, books."""
+        secret = lane_cfg.gate_secret_code
+        snapshot, rear = lane_cfg.snapshot, lane_cfg.rear_snapshot
+        return LaneParts(
+            store=store,
+            devices=self.devices.lane(lane_cfg),
+            verifier=Verifier(
+                self.platform,
+                self.link,
+                deadline=self.cfg.platform.verify_deadline_seconds,
+                gate_secret=secret.get_secret_value() if secret else "",
+            ),
+            photos=PassPhotos(
+                lane_cfg.id,
+                Direction(lane_cfg.direction),
+                self.photos,
+                self.photo_check,
+                self.disk,
+                SnapshotSource(snapshot, lane_cfg.id) if snapshot else None,
+                SnapshotSource(rear, lane_cfg.id) if rear else None,
+            ),
+            plans=plans,
+            lists=lists,
+            metrics=self.metrics,
+            journal=self.journal,
+            activity=self.activity,
+            commands=command_channel(lane_cfg.camera),
+        )
+
     async def start(self) -> None:
         """Open the ledger, build the parts, start them. If one fails to start, the ones
         started before it are stopped (in reverse order) and the error is raised."""
@@ -278,25 +313,12 @@ class Daemon:
         plans = PlanBook(store, cfg.control_plans, cfg.site.zone)
         lists = ListBook(store, cfg.lists, cfg.site.zone)
         lanes: dict[str, Lane] = {}
+        settings = LaneSettings(cfg.site, cfg.decision, cfg.led_text)
         for lane_cfg in cfg.lanes:
             lanes[lane_cfg.id] = Lane(
                 lane_cfg,
-                site=cfg.site,
-                decision=cfg.decision,
-                led_text=cfg.led_text,
-                verify_deadline=cfg.platform.verify_deadline_seconds,
-                platform=self.platform,
-                link=self.link,
-                store=store,
-                photos=self.photos,
-                devices=self.devices.lane(lane_cfg),
-                plans=plans,
-                lists=lists,
-                metrics=self.metrics,
-                photo_check=self.photo_check,
-                activity=self.activity,
-                disk=self.disk,
-                journal=self.journal,
+                settings,
+                self._lane_parts(lane_cfg, store, plans, lists),
                 clock=self._clock,
             )
             lanes[lane_cfg.id].fail_open = cfg.storage.ledger_fail_policy == "open"
@@ -305,7 +327,7 @@ class Daemon:
             self.platform,
             self.photos,
             self.link,
-            passes=self.store,
+            passes=store,
             enterprise_name=cfg.site.enterprise_name,
             zone=cfg.site.zone,
             concurrency=cfg.forwarder.concurrency,

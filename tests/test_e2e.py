@@ -410,7 +410,7 @@ async def test_unexpected_client_error_decides_offline(
         async def broken(plate: str, color: object, **kwargs: object) -> object:
             raise ZeroDivisionError
 
-        daemon.lanes["in-1"].platform.verify = broken  # type: ignore[assignment,method-assign]
+        daemon.lanes["in-1"].verifier.platform.verify = broken  # type: ignore[assignment,method-assign]
         cam = camera(daemon)
         result = await cam.push("豫A12345")
         await cam.aclose()

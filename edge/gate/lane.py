@@ -4,6 +4,11 @@
 → 4. record the pass in SQLite (before anything moves) → 5. open the barrier and write the
 LED → 6. confirm the passage in the background, then release the pass for forwarding.
 
+Every kind of pass (a read, a stale read, a guard's override, a gate crash, a camera's stored
+record) goes through the lane's queue and the one path :meth:`Lane._pass`; what differs is how
+it is decided and carried out at the gate. The lane coordinates: verification, photos, the
+devices and the ledger are collaborators it is given (:class:`LaneParts`).
+
 Camera adapters call :meth:`Lane.submit` and may await the returned future, which resolves
 once the barrier and LED commands were issued (the pass is committed by then).
 """
@@ -13,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,31 +46,28 @@ from edge.domain.events import PlateEvent
 from edge.domain.led_text import led_lines
 from edge.domain.local_lists import LocalLists
 from edge.domain.plates import PlateColor, plate_pattern, plate_shape
-from edge.domain.reports import VerifyAnswer
 from edge.domain.serials import SerialAllocator, serial_prefix
 from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import LaneDevices
+from edge.gate.pass_photos import PassPhotos
+from edge.gate.verifier import Verifier
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal
 from edge.ledger.passes import PassLedger
-from edge.ledger.photos import PhotoStore, photo_url
-from edge.ledger.retention import DiskState
+from edge.ledger.photos import photo_url
 from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead
 from edge.ops.metrics import Metrics
-from edge.uplink.breaker import LinkFailure, LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
-from edge.uplink.photo_fit import PhotoCheck, PhotoError
-from edge.uplink.platform.base import Platform
-from edge.uplink.platform.errors import PlatformError
 
 log = structlog.get_logger("edge.gate.lane")
 
-FRONT_PHOTO, REAR_PHOTO = 1, 2  # §7.2
 GATE_CRASH_PHOTO = 3  # §7.3 photo type 闯岗
 #: The id of a pass kept in the fallback journal (no ledger row yet).
 JOURNALLED = 0
 #: A plate read this shortly before a gate crash is taken to be the crashing vehicle's.
 GATE_CRASH_READ_SECONDS = 60.0
+#: The source of the pass the lane records for a gate crash (its loop detector saw it).
+GATE_CRASH_SOURCE = "detector"
 
 
 class LaneBusyError(RuntimeError):
@@ -99,35 +101,51 @@ class LaneOutcome:
     merged: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LaneSettings:
+    """What the config says for every lane (``[site]``, ``[decision]``, ``[led_text]``)."""
+
+    site: SiteConfig
+    decision: DecisionConfig
+    led_text: LedTextConfig
+
+
+@dataclass(frozen=True, slots=True)
+class LaneParts:
+    """The collaborators a lane coordinates, built by the daemon: the ledger, the lane's
+    devices, verification (platform + deadline + breaker), its photos, the books it decides
+    with, and, for a camera that takes commands only in its replies, the command channel."""
+
+    store: PassLedger
+    devices: LaneDevices
+    verifier: Verifier
+    photos: PassPhotos
+    plans: PlanBook | None = None
+    lists: ListBook | None = None
+    metrics: Metrics | None = None
+    #: Where guard overrides go while the ledger cannot be written.
+    journal: FallbackJournal | None = None
+    activity: LaneActivity = field(default_factory=LaneActivity)
+    commands: CameraMailbox | None = None
+
+
 class Lane:
     def __init__(
         self,
         cfg: LaneConfig,
+        settings: LaneSettings,
+        parts: LaneParts,
         *,
-        site: SiteConfig,
-        decision: DecisionConfig,
-        led_text: LedTextConfig,
-        verify_deadline: float,
-        platform: Platform,
-        link: LinkMonitor,
-        store: PassLedger,
-        photos: PhotoStore,
-        devices: LaneDevices,
-        activity: LaneActivity | None = None,
-        disk: DiskState | None = None,
-        plans: PlanBook | None = None,
-        lists: ListBook | None = None,
-        metrics: Metrics | None = None,
-        journal: FallbackJournal | None = None,
-        photo_check: PhotoCheck | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        site, decision = settings.site, settings.decision
         #: Where guard overrides go while the ledger cannot be written (and vehicles let
         #: through, with ``fail_open``: storage.ledger_fail_policy = "open").
-        self.journal = journal
+        self.journal = parts.journal
         self.fail_open = False
-        self.cfg, self.site, self.led_text, self.devices = cfg, site, led_text, devices
+        self.cfg, self.site, self.led_text = cfg, site, settings.led_text
+        self.devices = parts.devices
         self.direction = Direction(cfg.direction)
         self.serials = SerialAllocator(
             serial_prefix(site.enterprise_code, cfg.gate_code, cfg.direction), None
@@ -137,34 +155,36 @@ class Lane:
             decision.offline_cache_ttl_hours * 3600,
             decision.offline_cache_miss,
         )
-        self.verify_deadline = verify_deadline
-        self.platform, self.link, self.store, self.photos = platform, link, store, photos
+        self.verifier, self.store, self.photos = parts.verifier, parts.store, parts.photos
         self.dedup = Deduplicator(decision.duplicate_window_seconds)
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.max_read_age = decision.max_read_age_seconds
         self.queue_size = decision.lane_queue_size
         self.busy_refusals = 0
-        self.plans, self.lists = plans, lists
-        self.metrics = metrics
-        self.photo_check = photo_check or PhotoCheck()
+        self.plans, self.lists = parts.plans, parts.lists
+        self.metrics = parts.metrics
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
         #: not block.
         self.pass_listeners: list[Callable[[dict[str, Any]], None]] = []
         #: Called with each duplicate read kept with an earlier pass (the status page).
         self.merged_listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.activity = activity or LaneActivity()
-        self.disk = disk or DiskState()
+        self.activity = parts.activity
         self.camera = CameraHealth(cfg.id, expected_seconds=site.camera_silent_minutes * 60)
-        self.mailbox = CameraMailbox()  # commands for a camera that takes them in replies
-        self.snapshot = SnapshotSource(cfg.snapshot, cfg.id) if cfg.snapshot else None
-        self.rear = SnapshotSource(cfg.rear_snapshot, cfg.id) if cfg.rear_snapshot else None
+        #: Commands between vehicles for a camera that takes them only in its replies (built by
+        #: ingest for such a camera, collected by its next poll); ``None``: commands go direct.
+        self.commands = parts.commands
         self._clock, self._mono = clock, monotonic
         self._queue: asyncio.Queue[tuple[PlateEvent, asyncio.Future[LaneOutcome]]] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._expected: deque[float] = deque()  # openings whose vehicle has not reached the loop
         self._last_read: tuple[str | None, PlateColor, float] | None = None  # for gate crashes
-        if devices.detector is not None:
-            devices.detector.presence.on_change(self._presence_changed)
+        if self.devices.detector is not None:
+            self.devices.detector.presence.on_change(self._presence_changed)
+
+    @property
+    def snapshot(self) -> SnapshotSource | None:
+        """Where the front photo comes from when a read has none."""
+        return self.photos.snapshot
 
     @property
     def id(self) -> str:
@@ -192,6 +212,9 @@ class Lane:
         if event.override is None and self._queue.qsize() >= self.queue_size:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
+        return self._enqueue(event)
+
+    def _enqueue(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         future: asyncio.Future[LaneOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((event, future))
         return future
@@ -239,72 +262,97 @@ class Lane:
                 return await self._handle_historical(event)
             if event.override is not None:
                 return await self._handle_override(event, event.override)
+            if event.source == GATE_CRASH_SOURCE:
+                return await self._handle_gate_crash(event)
             event = self._dated(event)
             self._last_read = (event.plate, event.color, event.received_mono)
             merged = await self._merge_duplicate(event)  # a re-push is never a second pass
             if merged is not None:
                 return merged
             if self._stale(event):  # a stale read is not learnt: a fresh one still opens
-                return await self._handle_stale(event, STALE_READ)
+                return await self._pass(event, _at_once(STALE_READ), self._leave_stale)
             self._judge_plate(event)
-            serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-            with structlog.contextvars.bound_contextvars(serial=serial):
-                # The photo does not depend on the verdict: write it while the platform is asked.
-                photos = asyncio.create_task(self._store_photos(event))
-                try:
-                    decision = await self._decide(event)
-                finally:
-                    stored = await photos
-                if self._stale(event):  # the verdict came too late to act on
-                    decision = STALE_READ
-                elif event.ticket is not None:
-                    event.ticket.acted = True
-                recorded = await self._record(serial, event, decision, stored)
-                if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
-                    self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
-                        Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
-                                event.received_mono)
-                    )  # fmt: skip
-                log.info(
-                    "pass decided",
-                    verdict=decision.verdict,
-                    reason=decision.reason,
-                    code=decision.code,
-                )
-                commanded_at = self._mono()
-                self._count(event, decision, commanded_at)
-                barrier, error = await self._actuate(event, decision)
-                if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
-                    await self.store.set_barrier(recorded.id, barrier, error)
-                    self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
+            return await self._pass(event, self._decide(event), self._carry_out, self._settle)
+
+    async def _pass(
+        self,
+        event: PlateEvent,
+        decided: Awaitable[Decision],
+        carry_out: Callable[[PlateEvent, Decision, _Recorded], Awaitable[_Gate]],
+        settle: Callable[[PlateEvent, Decision], Decision] | None = None,
+        *,
+        photo_kind: int | None = None,
+        dated: datetime | None = None,
+    ) -> LaneOutcome:
+        """The one way a pass is made, for every kind (a read, a stale read, a guard's
+        override, a gate crash, a camera's stored record): allocate its serial → take its
+        photos while it is decided (they do not depend on the verdict) → ``settle`` the
+        decision → record the pass with its photos (committed before anything moves) →
+        ``carry_out`` the decision at the gate → note what the barrier did → finalise it, at
+        once when the gate already knows how it ended, else by confirming in the background.
+        ``dated``: the time the pass is recorded at, when not its receive time (a camera's
+        stored record: when the vehicle passed; its serial is still of the day it came)."""
+        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        if dated is not None:
+            event = replace(event, received_at=dated)
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            photos = asyncio.create_task(self.photos.take(event, photo_kind))
+            try:
+                decision = await decided
+            finally:
+                stored = await photos
+            if settle is not None:
+                decision = settle(event, decision)
+            recorded = await self._record(serial, event, decision, stored)
+            gate = await carry_out(event, decision, recorded)
+            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
+                await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
+                if gate.ended is None:
+                    self._spawn(
+                        self._confirm(recorded.id, recorded.serial, gate.outcome, gate.since)
+                    )
+                else:
+                    signal, at, how = gate.ended
+                    await self.store.finalise(recorded.id, signal, at, how)
         return LaneOutcome(
             duplicate=False,
             serial=recorded.serial,
             decision=decision,
-            barrier=barrier,
+            barrier=gate.outcome,
             photos=len(stored),
         )
 
-    async def _handle_stale(self, event: PlateEvent, decision: Decision) -> LaneOutcome:
-        """Record a read too old to act on (no platform call, no barrier) and ask the driver,
-        on the LED, to wait for the guard."""
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            stored = await self._store_photos(event)
-            recorded = await self._record(serial, event, decision, stored)
-            age = self._mono() - event.received_mono
-            log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
-            self._count(event, decision, self._mono())
-            _barrier, _error = await self._actuate(event, decision)
-            await self.store.set_barrier(recorded.id, "not-commanded", "the read was too old")
-            self._spawn(self._confirm(recorded.id, recorded.serial, "not-commanded", self._mono()))
-        return LaneOutcome(
-            duplicate=False,
-            serial=recorded.serial,
-            decision=decision,
-            barrier="not-commanded",
-            photos=len(stored),
-        )
+    def _settle(self, event: PlateEvent, decision: Decision) -> Decision:
+        """A live read's verdict, once the platform answered: too late to act on, or acted on
+        (the camera waiting for its reply is told so)."""
+        if self._stale(event):  # the verdict came too late to act on
+            return STALE_READ
+        if event.ticket is not None:
+            event.ticket.acted = True
+        return decision
+
+    async def _carry_out(self, event: PlateEvent, decision: Decision, recorded: _Recorded) -> _Gate:
+        """A live read: open the barrier (or not) and write the LED."""
+        if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
+            self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
+                Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
+                        event.received_mono)
+            )  # fmt: skip
+        log.info("pass decided", verdict=decision.verdict, reason=decision.reason,
+                 code=decision.code)  # fmt: skip
+        commanded_at = self._mono()
+        self._count(event, decision, commanded_at)
+        barrier, error = await self._actuate(event, decision)
+        return _Gate(barrier, error, since=commanded_at)
+
+    async def _leave_stale(self, event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+        """A read too old to act on (no platform call, no barrier): the LED asks the driver
+        to wait for the guard."""
+        age = self._mono() - event.received_mono
+        log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
+        self._count(event, decision, self._mono())
+        await self._actuate(event, decision)
+        return _Gate("not-commanded", "the read was too old", since=self._mono())
 
     def _dated(self, event: PlateEvent) -> PlateEvent:
         """A live read dated by the camera's clock only while that clock agrees with ours
@@ -363,30 +411,23 @@ class Lane:
 
     async def _handle_override(self, event: PlateEvent, order: GuardOverride) -> LaneOutcome:
         decision = guard_decided(open_=order.open, reason=order.reason, operator=order.operator)
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            recorded = await self._record(serial, event, decision, await self._store_photos(event))
-            log.warning(
-                "guard override",
-                operator=order.operator,
-                reason=order.reason,
-                verdict=decision.verdict,
-            )
+
+        async def carry_out(event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+            log.warning("guard override", operator=order.operator, reason=order.reason,
+                        verdict=decision.verdict)  # fmt: skip
             commanded_at = self._mono()
             templates = self.led_text.open if decision.open else self.led_text.refuse
             lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
             done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
             barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
             error = "the command did not reach the barrier" if decision.open and not done else None
-            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
-                await self.store.set_barrier(recorded.id, barrier, error)
-                self._spawn(self._confirm(recorded.id, recorded.serial, barrier, commanded_at))
-        return LaneOutcome(
-            duplicate=False, serial=recorded.serial, decision=decision, barrier=barrier
-        )
+            return _Gate(barrier, error, since=commanded_at)
+
+        return await self._pass(event, _at_once(decision), carry_out)
 
     def _presence_changed(self, change: Change) -> None:
-        """A vehicle on the loop although the barrier did not open for it: a gate crash."""
+        """A vehicle on the loop although the barrier did not open for it: a gate crash,
+        recorded through the lane's queue like any pass (it always gets in)."""
         if not change.present:
             return
         while self._expected and change.at - self._expected[0] > self.cfg.confirm_timeout_seconds:
@@ -394,25 +435,20 @@ class Lane:
         if self._expected:
             self._expected.popleft()  # the vehicle the barrier was opened for
             return
-        self._spawn(self._gate_crash(change.at))
+        last = self._last_read
+        recent = last is not None and change.at - last[2] < GATE_CRASH_READ_SECONDS
+        plate, color = (last[0], last[1]) if recent and last else (None, PlateColor.OTHER)
+        crash = self._enqueue(self._event_now(plate, color, GATE_CRASH_SOURCE, change.at))
+        crash.add_done_callback(lambda f: f.cancelled() or f.exception())  # run() logged it
 
-    async def _gate_crash(self, at: float) -> None:
-        recent = self._last_read is not None and at - self._last_read[2] < GATE_CRASH_READ_SECONDS
-        plate, color = (
-            (self._last_read[0], self._last_read[1])
-            if recent and self._last_read
-            else (None, PlateColor.OTHER)
-        )
-        event = self._event_now(plate, color, "detector", at)
-        serial = self.serials.allocate(event.received_at)
-        with self.activity, structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
-            photos = await self._store_photos(event, kind=GATE_CRASH_PHOTO)
-            recorded = await self._record(serial, event, GATE_CRASH, photos)
-            await self.store.set_barrier(recorded.id, "not-commanded")
-            await self.store.finalise(recorded.id, GateSignal.PASSED, self._clock(), "detector")
+    async def _handle_gate_crash(self, event: PlateEvent) -> LaneOutcome:
+        async def carry_out(event: PlateEvent, _d: Decision, _r: _Recorded) -> _Gate:
             log.warning(
-                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=plate
+                "闯岗 gate crash: a vehicle crossed without the barrier opening", plate=event.plate
             )
+            return _Gate("not-commanded", ended=(GateSignal.PASSED, self._clock(), "detector"))
+
+        return await self._pass(event, _at_once(GATE_CRASH), carry_out, photo_kind=GATE_CRASH_PHOTO)
 
     async def _handle_historical(self, event: PlateEvent) -> LaneOutcome:
         """A record the camera stored while we were unreachable: the vehicle passed then.
@@ -425,25 +461,20 @@ class Lane:
         if merged is not None:
             return merged
         self._judge_plate(event)
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
-        decision = camera_decided(event.camera_opened)
-        with structlog.contextvars.bound_contextvars(serial=serial):
-            past = replace(event, received_at=event.camera_time)
-            recorded = await self._record(serial, past, decision, await self._store_photos(past))
-            signal = GateSignal.PASSED if event.camera_opened else GateSignal.NOT_LIFTED
-            opened = event.camera_opened
-            await self.store.set_barrier(  # NULL: the camera did not say what it did
-                recorded.id, None if opened is None else "camera" if opened else "not-commanded"
+        opened = event.camera_opened
+
+        async def carry_out(_e: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+            log.info("offline camera record recorded", verdict=decision.verdict,
+                     camera_time=event.camera_time.isoformat())  # fmt: skip
+            signal = GateSignal.PASSED if opened else GateSignal.NOT_LIFTED
+            return _Gate(  # NULL: the camera did not say what it did
+                None if opened is None else "camera" if opened else "not-commanded",
+                ended=(signal, event.camera_time.timestamp(), "camera"),
+                told="camera",
             )
-            await self.store.finalise(recorded.id, signal, event.camera_time.timestamp(), "camera")
-            log.info(
-                "offline camera record recorded",
-                verdict=decision.verdict,
-                camera_time=event.camera_time.isoformat(),
-            )
-        return LaneOutcome(
-            duplicate=False, serial=recorded.serial, decision=decision, barrier="camera"
-        )
+
+        decided = _at_once(camera_decided(opened))
+        return await self._pass(event, decided, carry_out, dated=event.camera_time)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -504,7 +535,8 @@ class Lane:
             self.metrics.plate_reads.labels(self.id, kind).inc()
 
     async def _decide(self, event: PlateEvent) -> Decision:
-        answer = None if event.plate is None else await self._verify(event)
+        verify = self.verifier.verify
+        answer = None if event.plate is None else await verify(event.plate, event.color)
         cached = None
         if answer is None and event.plate is not None and self.offline.policy == "cache":
             cached = await self.store.cached_answer(event.plate)
@@ -528,122 +560,6 @@ class Lane:
             used = await self.store.count_codes_since("quota", midnight.timestamp(), "in")
         lists = await self.lists.current() if self.lists is not None else LocalLists()
         return GateContext(when, self.direction, lists, plan, used, self.heavy_gvm_kg)
-
-    async def _verify(self, event: PlateEvent) -> VerifyAnswer | None:
-        assert event.plate is not None
-        if not self.link.permit():  # the breaker is open: decide offline at once
-            return None
-        secret = self.cfg.gate_secret_code
-        task = asyncio.create_task(
-            self.platform.verify(
-                event.plate,
-                event.color,
-                gate_secret_code=secret.get_secret_value() if secret else "",
-            )
-        )
-        done, _ = await asyncio.wait({task}, timeout=self.verify_deadline)
-        if not done:
-            log.warning("platform answer missed the deadline", deadline=self.verify_deadline)
-            self.link.failure(
-                f"no answer within the {self.verify_deadline} s deadline", LinkFailure.TIMEOUT
-            )
-            self._spawn(self._late_answer(task, event.plate))
-            return None
-        try:
-            answer = task.result()
-        except PlatformError as exc:
-            self._note(exc)
-            return None
-        except Exception:  # a bug must not stop vehicles: decide as if offline
-            log.exception("platform check failed unexpectedly; deciding offline")
-            return None
-        self.link.success()
-        return answer
-
-    def _note(self, exc: PlatformError) -> None:
-        """A failed verification: a link failure, or (the platform refused the question
-        itself) proof that the platform answers."""
-        kind = classify(exc)
-        if kind is None:
-            log.warning("platform refused the verification", error=str(exc))
-            self.link.success()
-        else:
-            self.link.failure(str(exc), kind)
-
-    async def _late_answer(self, task: asyncio.Task[VerifyAnswer], plate: str) -> None:
-        """Log an answer that came after the deadline; it is never acted on."""
-        try:
-            answer = await task
-        except PlatformError as exc:
-            log.info("late platform call failed", late_plate=plate, error=str(exc))
-            self._note(exc)
-        else:
-            self.link.success()
-            log.info("late platform answer ignored", late_plate=plate, control=int(answer.control))
-
-    async def _store_photos(self, event: PlateEvent, kind: int | None = None) -> list[NewPhoto]:
-        """Write the event's photos durably (before any row points at them): the front photo
-        (the event's own, fetched from the camera, or a snapshot) and, where the lane has a
-        second camera, the rear one (photo number 2, §7.2), both fetched at the same time.
-
-        A photo that cannot be had or written is logged and left out: the pass is recorded
-        without it.
-        """
-        if not self.disk.accepting_photos:
-            if event.scene_image() is not None or self.snapshot or event.image_source:
-                log.warning(
-                    "photo storage is full of unforwarded data; pass recorded without photo"
-                )
-            return []
-        front, rear = await asyncio.gather(self._front_image(event), self._rear_image(event))
-        photos = []
-        for number, image in ((FRONT_PHOTO, front), (REAR_PHOTO, rear)):
-            photo = await self._store_photo(event, number, image, kind) if image else None
-            if photo is not None:
-                photos.append(photo)
-        return photos
-
-    async def _front_image(self, event: PlateEvent) -> bytes | None:
-        image = event.scene_image()
-        if image is not None:
-            return image.data
-        if event.image_source is not None and (fetched := await event.image_source()):
-            return fetched
-        return await self.snapshot.grab() if self.snapshot is not None else None
-
-    async def _rear_image(self, event: PlateEvent) -> bytes | None:
-        if self.rear is None or event.historical:  # a rear photo taken now would be wrong
-            return None
-        return await self.rear.grab()
-
-    async def _store_photo(
-        self, event: PlateEvent, number: int, original: bytes, kind: int | None = None
-    ) -> NewPhoto | None:
-        try:
-            data = await self.photo_check.prepare(original)  # checked; re-encoded off the loop
-            if data is not original:
-                log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
-            path = await self.photos.write(data, event.received_at, self.id, number)
-            if data is not original and self.photos.keep_originals:
-                await self.photos.write_original(original, path)
-        except PhotoError as exc:
-            log.error(
-                "photo refused; recording the pass without it",
-                number=number,
-                error=str(exc),
-                size=len(original),
-            )
-            return None
-        except OSError as exc:
-            log.error("photo could not be stored; recording the pass without it", error=str(exc))
-            return None
-        return NewPhoto(
-            number,
-            kind or self.direction.photo_type,
-            path,
-            len(data),
-            event.camera_time.timestamp(),
-        )
 
     def _announce(
         self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
@@ -686,12 +602,12 @@ class Lane:
             decision=decision,
             flag=decision.flag or self._flag(event, photos),
             raw=event.raw,
-            camera_read=event.override is None and event.source != "detector",
+            camera_read=event.override is None and event.source != GATE_CRASH_SOURCE,
             text=event.unreadable,
         )
         try:
             recorded = await self.store.record_pass(
-                new, photos, forward_photos=self.platform.uploads_photos
+                new, photos, forward_photos=self.verifier.uploads_photos
             )
         except LedgerUnwritableError:
             live = decision.source in ("platform", "offline", "local")  # not a re-push
@@ -776,7 +692,7 @@ class Lane:
         """A command between vehicles (a guard's manual open, an LED message); whether it
         reached the device. Through a camera that takes commands in its replies it waits for
         the camera's next poll, at most ``timeout`` seconds."""
-        reply = CameraReply() if self.cfg.camera.kind == "vzenith-push" else None
+        reply = CameraReply() if self.commands is not None else None
         ctx = Actuation(self.id, None, reply)
         with structlog.contextvars.bound_contextvars(lane=self.id):
             try:
@@ -790,9 +706,13 @@ class Lane:
                 if open_barrier and self._expected:
                     self._expected.pop()
                 return False
-            if reply is None or (reply.relay_channel is None and not reply.serial):
+            if (
+                self.commands is None
+                or reply is None
+                or (reply.relay_channel is None and not reply.serial)
+            ):
                 return True
-            delivered = await self.mailbox.deliver(reply, timeout)
+            delivered = await self.commands.deliver(reply, timeout)
             if not delivered:
                 log.error(
                     "the camera did not poll for the command; withdrawn (is comet polling on?)",
@@ -828,21 +748,45 @@ class Lane:
             log.error("background step failed", lane=self.id, error=repr(exc), exc_info=exc)
 
     async def drain(self) -> None:
-        """Wait for the background confirmations to finish."""
+        """Wait for the background confirmations (and late platform answers) to finish."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.verifier.drain()
 
     async def cancel_background(self) -> None:
         """Stop confirming; unconfirmed passes are finalised at the next start."""
         for task in list(self._background):
             task.cancel()
+        await self.verifier.aclose()
         await self.drain()
-        for source in (self.snapshot, self.rear):
-            if source is not None:
-                await source.aclose()
+        await self.photos.aclose()
 
 
 @dataclass(frozen=True, slots=True)
 class _Recorded:
     id: int
     serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """What the gate did with a recorded pass: the barrier's state and error as stored
+    (``None``: unknown); how the pass ended when that is already known (signal, time, by
+    what), else ``since``, the monotonic time the commands went out (the confirmation waits
+    from then); ``told``: the barrier as the caller is told, when not as stored."""
+
+    barrier: str | None
+    error: str | None = None
+    ended: tuple[GateSignal, float, str] | None = None
+    since: float = 0.0
+    told: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.told or self.barrier or "not-commanded"
+
+
+async def _at_once(decision: Decision) -> Decision:
+    """A decision known without asking anyone (a stale read, a guard's, a gate crash, a
+    camera's)."""
+    return decision

@@ -20,8 +20,9 @@ import structlog
 from aiohttp import web
 
 from drivers.base import CameraReply
+from drivers.camera_reply import CameraMailbox
 from drivers.contact_detectors import CameraInputDetector
-from edge.config.model import LaneConfig, PushCamera, VzenithPushCamera
+from edge.config.model import CameraConfig, LaneConfig, PushCamera, VzenithPushCamera
 from edge.domain.events import PlateEvent, PlateRead, ReadTicket
 from edge.gate.lane import Lane, LaneBusyError, LaneOutcome
 from edge.ingest.dahua import dahua_device_id, parse_dahua
@@ -91,6 +92,14 @@ VENDORS: dict[str, Vendor] = {
 }
 
 
+def command_channel(camera: CameraConfig) -> CameraMailbox | None:
+    """The channel for commands sent to ``camera`` between vehicles (a guard's open, an LED
+    message), for a camera that takes its commands only in the replies to its own requests;
+    ``None`` for any other camera. The lane is given it and never asks which vendor it is."""
+    vendor = VENDORS.get(camera.kind)
+    return CameraMailbox() if vendor is not None and vendor.commands_in_reply else None
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"result": "error", "error": message}, status=status)
 
@@ -156,9 +165,10 @@ class PushReceiver:
         await request.read()
         lane.camera.heard(plate=False)
         camera = lane.cfg.camera
-        if isinstance(camera, VzenithPushCamera):  # comet: answer with what is queued, if any
+        if lane.commands is not None and isinstance(camera, VzenithPushCamera):
+            # comet: answer with what is queued, if any
             return web.json_response(
-                vzenith_reply(await lane.mailbox.collect(camera.comet_hold_seconds))
+                vzenith_reply(await lane.commands.collect(camera.comet_hold_seconds))
             )
         return web.json_response({"status": "ok"})
 

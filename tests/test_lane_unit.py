@@ -1,0 +1,358 @@
+"""The lane on its own, with in-memory fakes: a fake platform, the virtual barrier, LED and loop
+detector, and a real SQLite ledger in ``tmp_path``. No daemon, no HTTP; the whole module runs
+in a few seconds. Each kind of pass: a read, a duplicate, a stale read, an offline decision, a
+guard's override, a gate crash, a camera's stored record; and the command channel of a camera
+that takes its commands only in its replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from drivers.base import Actuation, CameraReply
+from drivers.camera_reply import CameraMailbox, CameraRelayBarrier
+from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
+from edge.domain.codes import ControlFlag, Direction, GateSignal
+from edge.domain.events import PlateEvent
+from edge.domain.plates import PlateColor
+from edge.domain.reports import VerifyAnswer
+from edge.gate.devices import LaneDevices
+from edge.gate.lane import Lane, LaneBusyError, LaneOutcome, LaneParts, LaneSettings
+from edge.gate.pass_photos import PassPhotos
+from edge.gate.verifier import Verifier
+from edge.ledger.photos import PhotoStore
+from edge.ledger.store import Store
+from edge.uplink.breaker import LinkMonitor
+from edge.uplink.platform.base import Platform
+from edge.uplink.platform.errors import PlatformUnavailableError
+from tests.helpers import eventually, make_config
+
+CLEAR = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="6")
+CONTROLLED = VerifyAnswer(ControlFlag.CONTROLLED, "国四柴油 重污染管控", "B", "4")
+
+
+@dataclass
+class FakePlatform:
+    """Answers ``verify`` from a table (a plate not in it: clear); ``down`` raises a link
+    failure, ``hang`` never answers."""
+
+    answers: dict[str, VerifyAnswer] = field(default_factory=dict)
+    down: bool = False
+    hang: asyncio.Event | None = None
+    uploads_photos: bool = False
+    asked: list[str] = field(default_factory=list)
+
+    async def verify(
+        self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
+    ) -> VerifyAnswer:
+        self.asked.append(plate)
+        if self.hang is not None:
+            await self.hang.wait()
+        if self.down:
+            raise PlatformUnavailableError("connection refused")
+        return self.answers.get(plate, CLEAR)
+
+
+class LedgerCheckingBarrier(VirtualBarrier):
+    """A virtual barrier that notes, as it opens, whether the pass is already committed."""
+
+    def __init__(self, database: Path) -> None:
+        super().__init__()
+        self.database = database
+        self.committed_when_opened: list[bool] = []
+
+    async def open(self, ctx: Actuation) -> None:
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute("SELECT count(*) FROM passes WHERE plate IS ?", (ctx.plate,))
+            self.committed_when_opened.append(rows.fetchone()[0] > 0)
+        await super().open(ctx)
+
+
+@dataclass
+class Rig:
+    lane: Lane
+    platform: FakePlatform
+    barrier: LedgerCheckingBarrier
+    display: VirtualDisplay
+    detector: VirtualDetector
+    database: Path
+
+    async def read(self, plate: str | None, *, age: float = 0.0, **kw: Any) -> LaneOutcome:
+        return await self.lane.submit(self.event(plate, age=age, **kw))
+
+    def event(self, plate: str | None, *, age: float = 0.0, **kw: Any) -> PlateEvent:
+        now = datetime.now(self.lane.site.zone)
+        return PlateEvent(
+            lane_id=self.lane.id,
+            plate=plate,
+            color=kw.pop("color", PlateColor.YELLOW),
+            camera_time=kw.pop("camera_time", now),
+            received_at=now,
+            received_mono=time.monotonic() - age,
+            source="generic-push",
+            **kw,
+        )
+
+    def passes(self) -> list[dict[str, Any]]:
+        with sqlite3.connect(self.database) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute("SELECT * FROM passes ORDER BY id")]
+
+
+@pytest.fixture
+async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    made: list[tuple[Rig, asyncio.Task[None], Store]] = []
+
+    async def make(
+        *,
+        deadline: float = 5.0,
+        commands: CameraMailbox | None = None,
+        relay_barrier: bool = False,
+        **sections: Any,
+    ) -> Rig:
+        cfg = make_config(tmp_path, "http://127.0.0.1:9", **sections)
+        database = tmp_path / "edge.db"
+        store = await Store.open(database)
+        platform = FakePlatform()
+        barrier = LedgerCheckingBarrier(database)
+        # a vehicle the barrier opens for drives over the loop a moment later
+        display, detector = VirtualDisplay(), VirtualDetector(barrier, pass_after=0.001)
+        devices = LaneDevices(CameraRelayBarrier() if relay_barrier else barrier, display, detector)
+        lane_cfg = cfg.lanes[0]
+        parts = LaneParts(
+            store=store,
+            devices=devices,
+            verifier=Verifier(cast(Platform, platform), LinkMonitor(), deadline=deadline),
+            photos=PassPhotos(lane_cfg.id, Direction(lane_cfg.direction), PhotoStore(tmp_path)),
+            commands=commands,
+        )
+        lane = Lane(
+            lane_cfg,
+            LaneSettings(cfg.site, cfg.decision, cfg.led_text),
+            parts,
+        )
+        await lane.load()
+        task = asyncio.create_task(lane.run())
+        rig = Rig(lane, platform, barrier, display, detector, database)
+        made.append((rig, task, store))
+        return rig
+
+    yield make
+    for rig, task, store in made:
+        task.cancel()
+        await rig.lane.cancel_background()
+        await store.close()
+
+
+async def test_a_read_is_committed_before_the_barrier_opens(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    outcome = await rig.read("豫A12345")
+    assert not outcome.duplicate
+    assert outcome.decision is not None
+    assert outcome.decision.open
+    assert outcome.barrier == "opened"
+    assert rig.barrier.committed_when_opened == [True]
+    assert rig.display.shown[-1][-1] == "请通行"
+    await rig.lane.drain()
+    [row] = rig.passes()
+    assert (row["serial"], row["verdict"], row["decided_by"]) == (
+        outcome.serial,
+        "open",
+        "platform",
+    )
+    assert (row["barrier"], row["state"], row["gate_signal"]) == ("opened", "final", 0)
+
+
+async def test_a_controlled_vehicle_is_refused(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    rig.platform.answers["豫A88888"] = CONTROLLED
+    outcome = await rig.read("豫A88888")
+    assert outcome.decision is not None
+    assert not outcome.decision.open
+    assert outcome.barrier == "not-commanded"
+    assert rig.barrier.openings == []
+    await rig.lane.drain()
+    [row] = rig.passes()
+    assert (row["verdict"], row["gate_signal"]) == ("refuse", int(GateSignal.NOT_LIFTED))
+
+
+async def test_a_repeated_read_is_kept_with_the_first_pass(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    first = await rig.read("豫A12345")
+    again = await rig.read("豫A12345")
+    assert again.duplicate
+    assert again.merged == "same-plate"
+    assert again.serial == first.serial
+    assert len(rig.barrier.openings) == 1
+    assert rig.platform.asked == ["豫A12345"]
+    assert len(rig.passes()) == 1
+
+
+async def test_a_stale_read_is_recorded_and_moves_nothing(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    outcome = await rig.read("豫A12345", age=rig.lane.max_read_age + 1)
+    assert outcome.decision is not None
+    assert outcome.decision.code == "stale-read"
+    assert outcome.barrier == "not-commanded"
+    assert rig.barrier.openings == []
+    assert rig.platform.asked == []
+    assert "识别超时 请等候门卫" in rig.display.shown[-1]
+    await rig.lane.drain()
+    [row] = rig.passes()
+    assert (row["barrier"], row["barrier_error"]) == ("not-commanded", "the read was too old")
+    assert row["flag"] == "stale-read"
+    # a stale read is not learnt: a fresh read of the same vehicle still opens
+    fresh = await rig.read("豫A12345")
+    assert not fresh.duplicate
+    assert fresh.barrier == "opened"
+
+
+async def test_offline_the_policy_decides(rig_factory: Any) -> None:
+    rig = await rig_factory(decision={"offline_policy": "allow"})
+    rig.platform.down = True
+    outcome = await rig.read("豫A12345")
+    assert outcome.decision is not None
+    assert (outcome.decision.source, outcome.decision.reason) == ("offline", "平台离线 放行")
+    assert outcome.barrier == "opened"
+
+
+async def test_a_missed_deadline_decides_offline_at_once(rig_factory: Any) -> None:
+    rig = await rig_factory(decision={"offline_policy": "deny"}, deadline=0.05)
+    rig.platform.hang = asyncio.Event()
+    outcome = await rig.read("豫A12345")
+    assert outcome.decision is not None
+    assert (outcome.decision.source, outcome.decision.open) == ("offline", False)
+    assert rig.barrier.openings == []
+    rig.platform.hang.set()  # the late answer is logged, never acted on
+    await rig.lane.drain()
+    assert rig.barrier.openings == []
+
+
+async def test_a_guards_override_is_a_pass_of_its_own(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    rig.platform.answers["豫A88888"] = CONTROLLED
+    await rig.read("豫A88888")
+    outcome = await rig.lane.override(
+        "豫A88888", open_barrier=True, reason="急救车", operator="张三"
+    )
+    assert outcome.decision is not None
+    assert outcome.decision.source == "guard"
+    assert outcome.barrier == "opened"
+    assert [o.plate for o in rig.barrier.openings] == [None]  # a command between vehicles
+    with pytest.raises(ValueError, match="reason"):
+        await rig.lane.override("豫A88888", open_barrier=True, reason=" ", operator="张三")
+    await rig.lane.drain()
+    rows = rig.passes()
+    assert [(r["decided_by"], r["operator"], r["barrier"]) for r in rows] == [
+        ("platform", None, "not-commanded"),
+        ("guard", "张三", "opened"),
+    ]
+
+
+async def test_a_vehicle_on_the_loop_without_an_opening_is_a_gate_crash(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    rig.platform.answers["豫A88888"] = CONTROLLED
+    await rig.read("豫A88888")
+    rig.detector.vehicle_passed()  # the refused vehicle drives through the closed barrier
+    # through the lane's queue; recorded, then finalised (a second write)
+    await eventually(lambda: len(rig.passes()) == 2 and rig.passes()[1]["confirmed_by"] is not None)
+    crash = rig.passes()[1]
+    assert (crash["plate"], crash["reason_code"], crash["flag"]) == (
+        "豫A88888",
+        "gate-crash",
+        "gate-crash",
+    )
+    assert (crash["barrier"], crash["gate_signal"], crash["confirmed_by"]) == (
+        "not-commanded",
+        int(GateSignal.PASSED),
+        "detector",
+    )
+
+
+async def test_an_opened_vehicle_on_the_loop_is_no_gate_crash(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    await rig.read("豫A12345")
+    await rig.lane.drain()  # confirmed by the vehicle on the loop
+    [row] = rig.passes()
+    assert row["confirmed_by"] == "detector"
+
+
+async def test_a_stored_record_is_recorded_as_the_camera_decided(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    then = datetime(2026, 11, 30, 8, 0, tzinfo=rig.lane.site.zone)
+    outcome = await rig.read(
+        "豫A12345", historical=True, camera_opened=True, camera_time=then, vendor_id="77"
+    )
+    assert outcome.barrier == "camera"
+    assert outcome.decision is not None
+    assert outcome.decision.source == "camera"
+    assert rig.barrier.openings == []
+    assert rig.platform.asked == []
+    again = await rig.read(
+        "豫A12345", historical=True, camera_opened=True, camera_time=then, vendor_id="77"
+    )
+    assert again.duplicate
+    assert again.merged == "re-push"
+    [row] = rig.passes()
+    assert (row["barrier"], row["gate_signal"], row["flag"]) == ("camera", 0, "offline-repush")
+    assert row["received_at"] == then.timestamp()
+
+
+async def test_a_full_queue_refuses_reads_but_not_overrides(rig_factory: Any) -> None:
+    rig = await rig_factory(decision={"lane_queue_size": 1})
+    rig.platform.hang = asyncio.Event()
+    first = rig.lane.submit(rig.event("豫A11111"))
+    await asyncio.sleep(0)  # the lane takes it and waits for the platform
+    second = rig.lane.submit(rig.event("豫A22222"))
+    with pytest.raises(LaneBusyError):
+        rig.lane.submit(rig.event("豫A33333"))
+    override = asyncio.ensure_future(
+        rig.lane.override("豫A44444", open_barrier=False, reason="检查", operator="李四")
+    )
+    rig.platform.hang.set()
+    assert not (await first).duplicate
+    assert not (await second).duplicate
+    assert (await override).decision is not None
+    assert rig.lane.busy_refusals == 1
+
+
+async def test_commands_through_a_camera_reply_wait_for_its_poll(rig_factory: Any) -> None:
+    mailbox = CameraMailbox()
+    rig = await rig_factory(commands=mailbox, relay_barrier=True)
+    delivered = asyncio.create_task(rig.lane.command(open_barrier=True, lines=["欢迎"]))
+    reply: CameraReply = await mailbox.collect(hold=5)
+    assert await delivered
+    assert reply.relay_channel == 0
+    assert reply.sealed
+    # nobody polls: the command is withdrawn, not carried out late
+    assert not await rig.lane.command(open_barrier=True, timeout=0.01)
+
+
+async def test_commands_go_direct_without_a_command_channel(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    assert await rig.lane.command(open_barrier=True, lines=["欢迎"])
+    assert len(rig.barrier.openings) == 1
+    assert rig.display.shown[-1] == ["欢迎"]
+
+
+async def test_a_gate_crash_gets_into_a_full_queue(rig_factory: Any) -> None:
+    rig = await rig_factory(decision={"lane_queue_size": 1})
+    rig.platform.hang = asyncio.Event()
+    first = rig.lane.submit(rig.event("豫A11111"))
+    await asyncio.sleep(0)  # the lane takes it and waits for the platform
+    second = rig.lane.submit(rig.event("豫A22222"))
+    rig.detector.vehicle_passed()  # no opening is expected: a gate crash, queued behind them
+    rig.platform.hang.set()
+    await first, await second
+    await eventually(lambda: len(rig.passes()) == 3)
+    assert [r["reason_code"] for r in rig.passes()][-1] == "gate-crash"
+    assert rig.lane.busy_refusals == 0
