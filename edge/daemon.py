@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import structlog
 
 from edge.actions.corrections import correct_pass
+from edge.actions.operator import Operator
 from edge.config.errors import ConfigError
 from edge.config.model import (
     Config,
@@ -212,10 +213,14 @@ class Daemon:
         self.supervisor.start("monitor", self.monitor.run)
         self.supervisor.start("ledger", lambda: keep_ledger(self.store, self.journal))
         self.metrics.watch(self.health)
+        # what the guards, remote operators and the command line may do: one place
+        self.operator = Operator(
+            self.store, self.lists, self.plans, lanes=self.lanes, correct=self.correct
+        )
         self.telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
             self.telemetry = Telemetry(
-                cfg.mqtt, cfg.site.enterprise_code, self.lanes, self.store, self.health
+                cfg.mqtt, cfg.site.enterprise_code, self.lanes, self.operator, self.health
             )
             for lane in self.lanes.values():
                 lane.pass_listeners.append(self.telemetry.publish_pass)
@@ -237,9 +242,8 @@ class Daemon:
             self.health,
             cfg.site.zone,
             guard=Guard(cfg.web.password_hash),
+            operator=self.operator,
         )
-        # the page's list and correction actions act through the daemon
-        self.status_page.lists_changed, self.status_page.correct = self.lists.refresh, self.correct
         if cfg.web.password_hash is None:
             log.warning(
                 "no password for the status page: its actions are disabled until one is set "
