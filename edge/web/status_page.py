@@ -289,10 +289,10 @@ class StatusPage:
             )
         wait = self.guard.wait_seconds(user)
         session = await self.guard.login(user, password)
-        await self.store.audit(
-            actor=user[:MAX_USER] or "?", action="login", target="", origin=address,
-            result="ok" if session else "refused",
-            detail=f"account waiting {wait:.0f} s after failures" if wait else "",
+        await self.operator.audit(
+            Actor(user[:MAX_USER] or "?", address, Face.PAGE), "login", "",
+            "ok" if session else "refused",
+            f"account waiting {wait:.0f} s after failures" if wait else "",
         )  # fmt: skip
         if session is None:
             return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
