@@ -1,6 +1,7 @@
 """The operator actions (``edge.actions.operator``) without a daemon: a real SQLite ledger, the
 real books, and a lane that only remembers what it was asked. Each action is authorised and
-leaves one audit row; refusals are typed."""
+leaves one audit row; refusals are typed. Then the status page as one face over them, served on
+127.0.0.1: one session check for every action."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from aiohttp import web
 
 from edge.actions.operator import (
     MAY,
@@ -30,6 +33,8 @@ from edge.domain.plates import PlateColor
 from edge.gate.lane import Lane, LaneOutcome
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.store import Store
+from edge.web.auth import Guard, hash_password
+from edge.web.status_page import StatusPage
 
 SH = ZoneInfo("Asia/Shanghai")
 GUARD = Actor("门卫张三", "127.0.0.1", Face.PAGE)
@@ -43,6 +48,8 @@ class FakeLane:
     """What a lane was asked: overrides (plate, open, reason, operator) and LED texts."""
 
     opens: bool = True
+    pass_listeners: list[object] = field(default_factory=list)  # the status page listens
+    merged_listeners: list[object] = field(default_factory=list)
     overrides: list[tuple[str | None, bool, str, str]] = field(default_factory=list)
     shown: list[Sequence[str]] = field(default_factory=list)
 
@@ -313,3 +320,83 @@ def test_ids_typed_by_people() -> None:
     for bad in ("", "-1", "1.0", "9" * 19, "１２"):
         with pytest.raises(InvalidInputError):
             whole_id(bad)
+
+
+# -- the status page as a face: one session check for every action -------------------------------
+PASSWORD = "gate password 1"
+
+
+@pytest.fixture
+async def page(gate: Gate) -> AsyncIterator[str]:
+    """The status page's routes on 127.0.0.1 over the gate above; its base URL."""
+    status = StatusPage(
+        cast(dict[str, Lane], gate.operator.lanes),
+        gate.store,
+        gate.operator.plans,
+        dict,
+        SH,
+        guard=Guard(hash_password(PASSWORD)),
+        operator=gate.operator,
+    )
+    app = web.Application()
+    app.add_routes(status.routes())
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_every_page_action_is_refused_without_a_session(gate: Gate, page: str) -> None:
+    paths = [
+        "/api/lanes/in-1/open", "/api/lanes/in-1/refuse", "/api/passes/S1/correct",
+        "/api/outbox/1/retry", "/api/lists", "/api/lists/1/remove", "/api/plans",
+        "/api/plans/1/close",
+    ]  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        for path in paths:
+            reply = await http.post(page + path, content=b"\xff not even JSON")
+            assert (reply.status_code, reply.json()) == (403, {"error": "请先登录"}), path
+    rows = await gate.audit()
+    assert len(rows) == len(paths)
+    assert {(row[0], row[4], row[5]) for row in rows} == {
+        ("?", "refused", "no valid session or CSRF token")
+    }
+    assert not gate.lane.overrides
+
+
+async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
+    gate: Gate, page: str
+) -> None:
+    async with httpx.AsyncClient() as http:
+        login = await http.post(
+            page + "/api/login", data={"user": "门卫张三", "password": PASSWORD}
+        )
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        garbled = await http.post(page + "/api/lanes/in-1/refuse", content=b"[", headers=csrf)
+        opened = await http.post(
+            page + "/api/lanes/in-1/open", json={"reason": "送货"}, headers=csrf
+        )
+        lost = await http.post(page + "/api/lanes/in-9/open", json={"reason": "x"}, headers=csrf)
+        bad_id = await http.post(page + "/api/outbox/x/retry", headers=csrf)
+        listed = await http.post(
+            page + "/api/lists", json={"plate": "无牌", "kind": "deny"}, headers=csrf
+        )
+    assert (garbled.status_code, garbled.json()) == (400, {"error": "form is not JSON"})
+    assert opened.json() == {"opened": True, "serial": "S1"}
+    assert (lost.status_code, lost.json()) == (400, {"error": "车道不存在或未填写原因"})
+    assert bad_id.status_code == 403  # as the page has always answered a bad id
+    assert listed.status_code == 400
+    assert "not a plate" in listed.json()["detail"]
+    assert [(row[1], row[4]) for row in await gate.audit()] == [
+        ("login", "ok"),
+        ("refuse vehicle", "refused"),
+        ("open barrier", "ok"),
+        ("open barrier", "failed"),
+        ("retry dead letter", "refused"),
+        ("add list entry", "refused"),
+    ]
