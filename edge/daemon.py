@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import structlog
 
 from edge.actions.corrections import correct_pass
+from edge.actions.operator import Operator
 from edge.config.errors import ConfigError
 from edge.config.model import Config, LaneConfig, load_config
 from edge.domain.codes import Direction, GateSignal
@@ -108,6 +109,7 @@ class Components:
     forwarder: Forwarder
     monitor: BacklogMonitor
     retention: Retention
+    operator: Operator
     telemetry: Telemetry | None
     status_page: StatusPage
     web: WebServer
@@ -193,6 +195,10 @@ class Daemon:
     @property
     def retention(self) -> Retention:
         return self.components.retention
+
+    @property
+    def operator(self) -> Operator:
+        return self.components.operator
 
     @property
     def telemetry(self) -> Telemetry | None:
@@ -348,9 +354,11 @@ class Daemon:
             cameras=[lane.camera for lane in lanes.values()],
             site=cfg.site,
         )
+        # what the guards, remote operators and the command line may do: one place
+        operator = Operator(store, lists, plans, lanes=lanes, correct=self.correct)
         telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
-            telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, store, self.health)
+            telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, operator, self.health)
             for lane in lanes.values():
                 lane.pass_listeners.append(telemetry.publish_pass)
         retention = Retention(
@@ -363,10 +371,14 @@ class Daemon:
             clock=self._clock,
         )
         status_page = StatusPage(
-            lanes, store, plans, self.health, cfg.site.zone, guard=Guard(cfg.web.password_hash)
+            lanes,
+            store,
+            plans,
+            self.health,
+            cfg.site.zone,
+            guard=Guard(cfg.web.password_hash),
+            operator=operator,
         )
-        # the page's list and correction actions act through the daemon
-        status_page.lists_changed, status_page.correct = lists.refresh, self.correct
         web = WebServer(
             cfg.web.host,
             cfg.web.port,
@@ -398,6 +410,7 @@ class Daemon:
             forwarder=forwarder,
             monitor=monitor,
             retention=retention,
+            operator=operator,
             telemetry=telemetry,
             status_page=status_page,
             web=web,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from edge.actions.corrections import correct_pass
+from edge.actions.operator import ActionError, NotFoundError
+from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.daemon import build_platform
 from edge.domain.plates import PlateColor
@@ -16,22 +18,22 @@ async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
     the report within its next poll of the outbox)."""
     store = await Store.open(cfg.storage.database)
     platform = build_platform(cfg)
-    try:
-        await correct_pass(
-            cfg,
-            store,
-            platform,
-            args.serial,
-            plate=args.plate,
-            color=PlateColor(args.color),
-            reviewer=args.reviewer,
+
+    async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
+        return await correct_pass(
+            cfg, store, platform, serial, plate=plate, color=color, reviewer=reviewer
         )
-    except KeyError:
+
+    operator = cli_operator(cfg, store, correct)
+    try:
+        await operator.correct(
+            cli_actor(), args.serial, args.plate, args.color, reviewer=args.reviewer
+        )
+    except NotFoundError:
         print(f"no pass {args.serial}")
         return 1
-    except ValueError as exc:
-        print(exc)
-        return 2
+    except ActionError as exc:
+        return refused(exc)
     finally:
         await platform.aclose()
         await store.close()

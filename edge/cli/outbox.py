@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from edge.cli.acting import cli_actor, cli_operator
 from edge.config.model import Config
 from edge.domain.codes import GateSignal
 from edge.ledger.store import Store, ledger_exists
@@ -103,8 +104,8 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
                     f"{entry.last_error or ''}"
                 )
         else:
-            count = await store.retry_dead(args.ids or None)
-            print(f"{count} dead letter(s) queued to be sent again")
+            done = await cli_operator(cfg, store).retry(cli_actor(), args.ids or None)
+            print(f"{done.count} dead letter(s) queued to be sent again")
     finally:
         await store.close()
     return 0

@@ -5,10 +5,11 @@ daemon, which picks a change up within a few seconds (``edge.ledger.books.REFRES
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from datetime import datetime
 
+from edge.actions.operator import ActionError
+from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.domain.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
 from edge.ledger.books import PlanBook, local_time, plan_from_config
@@ -30,43 +31,33 @@ def _list_config_plans(cfg: Config) -> int:
     return len(cfg.control_plans)
 
 
-def _bad_end(args: argparse.Namespace, cfg: Config) -> str | None:
-    """Why ``--end`` cannot be (already past, or before ``--start``), or None."""
-    end = _when(args.end, cfg)
-    if end is None:
-        return None
-    start = _when(getattr(args, "start", None), cfg) or datetime.now(cfg.site.zone)
-    if end <= datetime.now(cfg.site.zone):
-        return f"--end: {args.end} is already past"
-    if end <= start:
-        return f"--end: {args.end} is not after --start {args.start}"
-    return None
-
-
 async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
     if args.action == "list" and not ledger_exists(cfg.storage.database):
         if not _list_config_plans(cfg):
             print("none")
         return 0
-    if args.action in ("start", "change") and (why := _bad_end(args, cfg)):
-        print(why, file=sys.stderr)
+    try:
+        start = _when(getattr(args, "start", None), cfg)
+        end = _when(getattr(args, "end", None), cfg)
+    except ValueError as exc:
+        print(f"--start/--end: {exc}", file=sys.stderr)
         return 2
     store = await Store.open(cfg.storage.database)
     try:
+        operator = cli_operator(cfg, store)
         if args.action == "start":
             plan = ControlPlan(
                 name=args.name,
                 strategy=args.strategy,
                 level=args.level,
                 area=args.area,
-                start=_when(args.start, cfg) or datetime.now(cfg.site.zone),
-                end=_when(args.end, cfg),
+                start=start or datetime.now(cfg.site.zone),
+                end=end,
                 baseline_heavy_entries=args.baseline,
             )
-            plan_id = await store.add_plan(plan, by=getpass.getuser())
-            print(f"plan {plan_id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
+            done = await operator.start_plan(cli_actor(), plan)
+            print(f"plan {done.id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
         elif args.action == "change":
-            end = _when(args.end, cfg)
             changes = {
                 key: value
                 for key, value in (
@@ -78,17 +69,15 @@ async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
                 )
                 if value is not None
             }
-            if not await store.change_plan(args.id, **changes):
-                print(f"no open plan {args.id} (or nothing to change)")
-                return 1
+            await operator.change_plan(cli_actor(), args.id, **changes)
             print(f"plan {args.id} changed: {', '.join(changes)}")
         elif args.action == "close":
-            if not await store.close_plan(args.id):
-                print(f"no open plan {args.id}")
-                return 1
+            await operator.close_plan(cli_actor(), args.id)
             print(f"plan {args.id} closed")
         else:
             await _list_plans(store, cfg)
+    except ActionError as exc:
+        return refused(exc)
     finally:
         await store.close()
     return 0

@@ -94,6 +94,20 @@ class ListBook:
             await self.refresh()
         return self.lists
 
+    async def add(
+        self, plate: str, kind: str, reason: str, expires_at: float | None, by: str
+    ) -> int:
+        """Put a plate on a list at the gate; in force for this daemon at once (another one
+        re-reads within ``REFRESH_SECONDS``)."""
+        entry = await self.store.add_list_entry(plate, kind, reason, expires_at, by)
+        await self.refresh()
+        return entry
+
+    async def remove(self, entry_id: int) -> bool:
+        removed = await self.store.remove_list_entry(entry_id)
+        await self.refresh()
+        return removed
+
 
 class PlanBook:
     def __init__(
@@ -141,6 +155,12 @@ class PlanBook:
         plan_id = await self.store.add_plan(plan, by)
         await self.refresh()
         return plan_id
+
+    async def change(self, plan_id: int, **changes: object) -> bool:
+        """Change an open plan (``Store.change_plan``); in force for this daemon at once."""
+        changed = await self.store.change_plan(plan_id, **changes)
+        await self.refresh()
+        return changed
 
     async def close(self, plan_id: int) -> bool:
         closed = await self.store.close_plan(plan_id)

@@ -12,7 +12,8 @@ Topics under ``<prefix>/<enterprise code>/``:
   JSON of the other fields (sorted keys, no spaces, UTF-8) with ``command_secret``. A command is
   carried out only with a valid signature, a ``ts`` within ``command_max_age_seconds`` and an
   ``id`` not seen before (no replay); every command, carried out or refused, is audited, and
-  its result is published to ``commands/result``.
+  its result is published to ``commands/result``. The signature, age and replay are checked
+here; the action itself is authorised, carried out and audited by ``edge.actions.operator``.
 
 While the broker is away, pass messages wait in a bounded queue (the oldest are dropped first,
 and counted); the connection is retried with a capped backoff.
@@ -35,9 +36,9 @@ import aiomqtt
 import structlog
 
 from drivers.backoff import Backoff
+from edge.actions.operator import ActionError, Actor, Face, Operator
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
-from edge.ledger.admin import AuditLog
 from edge.ops.health import HealthReport
 
 log = structlog.get_logger("edge.mqtt.telemetry")
@@ -69,13 +70,13 @@ class Telemetry:
         cfg: MqttTelemetryConfig,
         enterprise_code: str,
         lanes: Mapping[str, Lane],
-        store: AuditLog,
+        operator: Operator,
         health: Callable[[], HealthReport],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cfg, self.lanes, self.store, self.health, self._clock = (
-            cfg, lanes, store, health, clock,
+        self.cfg, self.lanes, self.operator, self.health, self._clock = (
+            cfg, lanes, operator, health, clock,
         )  # fmt: skip
         self.base = f"{cfg.topic_prefix}/{enterprise_code}"
         self.queue: deque[dict[str, Any]] = deque(maxlen=cfg.queue_size)
@@ -230,22 +231,17 @@ class Telemetry:
         seen = command_id(command)
         assert seen is not None  # checked above
         self._seen.append(seen)
-        lane = self.lanes[target]
-        if command["action"] == "open":
-            reason = str(command.get("reason") or "远程开闸")
-            outcome = await lane.override(
-                None, open_barrier=True, reason=reason, operator=f"{operator} (MQTT)"
-            )
-            done = outcome.barrier == "opened"
-            detail = f"serial {outcome.serial}"
-        else:
-            done = await lane.command(lines=str(command.get("text") or "").split("|"))
-            detail = str(command.get("text") or "")
-        result = "ok" if done else "failed"
-        await self._audit(operator, action, target, result, detail)
-        return {"id": command["id"], "result": result, "detail": detail}
+        actor = Actor(operator, "mqtt", Face.MQTT)
+        try:
+            if command["action"] == "open":
+                reason = str(command.get("reason") or "远程开闸")
+                done = await self.operator.open_barrier(actor, target, reason)
+            else:
+                done = await self.operator.show_text(actor, target, str(command.get("text") or ""))
+        except ActionError as exc:
+            return {"id": command["id"], "result": exc.result, "why": exc.detail}
+        return {"id": command["id"], "result": "ok" if done.ok else "failed", "detail": done.detail}
 
     async def _audit(self, actor: str, action: str, target: str, result: str, detail: str) -> None:
-        await self.store.audit(
-            actor=actor, action=action, target=target, origin="mqtt", result=result, detail=detail
-        )
+        """A command refused before it is authenticated (its operator as it claims)."""
+        await self.operator.audit(Actor(actor, "mqtt", Face.MQTT), action, target, result, detail)

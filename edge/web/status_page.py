@@ -3,7 +3,8 @@ latest passes as they happen (server-sent events, no reloads), the platform link
 dead letters, the control plan in force and today's figures.
 
 Everything here only reads. Actions that change something (open a barrier, retry, edit lists
-and plans) need a login (``edge.web.auth``) and are audited. Every value reaches the page through
+and plans) need a login (``edge.web.auth``), checked once by ``_acting``, and are carried out,
+authorised and audited by ``edge.actions.operator``. Every value reaches the page through
 ``textContent``, never as HTML.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import functools
 import io
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,22 +24,32 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.actions.operator import (
+    MAX_LIST_REASON,
+    MAX_PLAN_NAME,
+    Action,
+    ActionError,
+    Actor,
+    Done,
+    Face,
+    InvalidInputError,
+    NotAllowedError,
+    NotFoundError,
+    Operator,
+)
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
-from edge.domain.plates import PlateColor, normalise_plate
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.figures import daily_figures
 from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport
 from edge.uplink.breaker import failure_name
-from edge.web.auth import MAX_USER, Guard, Session
+from edge.web.auth import MAX_USER, Guard
 
 RECENT = 20
 #: Limits on what a form may carry; over them the request is refused with 400.
 MAX_FORM_BYTES = 16 * 1024
 MAX_REASON = 200  # a guard's reason for opening
-MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
-MAX_PLAN_NAME = 64
 MAX_PASSWORD = 1024
 MAX_QUERY = 64  # each search field
 #: Rows a pass search returns: ``limit`` is clamped to this range (default 200).
@@ -69,6 +81,42 @@ def ledger_alarm(ledger: LedgerReport | None) -> str | None:
 _READ_FIELDS = ("received_at", "plate", "plate_color", "text", "vendor_id", "source", "merged")
 
 
+LOG_IN = "请先登录"
+
+_Handler = Callable[["StatusPage", web.Request, Actor], Awaitable[web.Response]]
+
+
+def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]:
+    """An operator action's handler (``edge.actions.operator``): the session and its CSRF token
+    checked once, before anything else (403 and an audited refusal without them; ``key`` names
+    the URL part that is the target); a form that does not validate answered 400 with its
+    one-line reason, audited; an action the operator refused answered 400 with its detail."""
+
+    def wrap(handler: _Handler) -> Callable[[StatusPage, web.Request], Awaitable[web.Response]]:
+        @functools.wraps(handler)
+        async def handle(page: StatusPage, request: web.Request) -> web.Response:
+            actor = page._actor(request)
+            target = request.match_info[key] if key else "?"
+            try:
+                await page.operator.authorise(actor, action, target)
+                return await handler(page, request, actor)
+            except NotAllowedError:
+                return web.json_response({"error": LOG_IN}, status=403)
+            except FormError as exc:
+                await page.operator.refused(actor, action, target, str(exc))
+                return web.json_response({"error": str(exc)}, status=400)
+            except ActionError as exc:
+                return web.json_response({"ok": False, "detail": exc.detail}, status=400)
+
+        return handle
+
+    return wrap
+
+
+def _answer(done: Done) -> web.Response:
+    return web.json_response({"ok": done.ok, "detail": done.detail}, status=200 if done.ok else 400)
+
+
 class StatusPage:
     def __init__(
         self,
@@ -79,14 +127,12 @@ class StatusPage:
         zone: Any,
         *,
         guard: Guard,
+        operator: Operator,
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
         )  # fmt: skip
-        self.guard = guard
-        self.lists_changed: Callable[[], Awaitable[None]] = _nothing
-        #: ``Daemon.correct`` (serial, plate, colour, reviewer) → correction id.
-        self.correct: Callable[[str, str, PlateColor, str], Awaitable[int]] | None = None
+        self.guard, self.operator = guard, operator
         self.recent: list[dict[str, Any]] = []
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
@@ -113,112 +159,47 @@ class StatusPage:
             web.post("/api/plans/{id}/close", self.close_plan),
         ]
 
-    async def _action(self, request: web.Request, action: str, target: str) -> Session | None:
-        """The session allowed to act, or None (refused and audited)."""
+    def _actor(self, request: web.Request) -> Actor:
+        """Who sends the request: the session's user, or nobody (no valid session or CSRF
+        token), at the client's address."""
         session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        origin = request.remote or "?"
         if session is None:
-            await self.store.audit(
-                actor="?", action=action, target=target, origin=request.remote or "?",
-                result="refused", detail="no valid session or CSRF token",
-            )  # fmt: skip
-        return session
+            return Actor("?", origin, Face.PAGE, "no valid session or CSRF token")
+        return Actor(session.user, origin, Face.PAGE)
 
-    async def _done(
-        self,
-        request: web.Request,
-        session: Session,
-        action: str,
-        target: str,
-        *,
-        ok: bool,
-        detail: str,
-    ) -> web.Response:
-        await self.store.audit(
-            actor=session.user, action=action, target=target, origin=request.remote or "?",
-            result="ok" if ok else "failed", detail=detail,
-        )  # fmt: skip
-        return web.json_response({"ok": ok, "detail": detail}, status=200 if ok else 400)
+    @_acting(Action.ADD_LIST)
+    async def add_list_entry(self, request: web.Request, actor: Actor) -> web.Response:
+        body = await _json(request)
+        plate = _text(body, "plate", 32)
+        kind = _text(body, "kind", 16)
+        reason = _text(body, "reason", MAX_LIST_REASON)
+        until = _time(body, "until", self.zone)
+        moment = datetime.fromtimestamp(until, self.zone) if until else None
+        return _answer(await self.operator.add_list_entry(actor, plate, kind, reason, moment))
 
-    async def _invalid(self, request: web.Request, action: str, problem: FormError) -> web.Response:
-        """A form that does not validate: 403 without a session, else 400 with the reason
-        (one line); audited either way."""
-        session = await self._action(request, action, "?")
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        await self.store.audit(
-            actor=session.user, action=action, target="?", origin=request.remote or "?",
-            result="refused", detail=str(problem),
-        )  # fmt: skip
-        return web.json_response({"error": str(problem)}, status=400)
+    @_acting(Action.REMOVE_LIST, "id")
+    async def remove_list_entry(self, request: web.Request, actor: Actor) -> web.Response:
+        return _answer(await self.operator.remove_list_entry(actor, request.match_info["id"]))
 
-    async def add_list_entry(self, request: web.Request) -> web.Response:
-        try:
-            body = await _json(request)
-            plate = normalise_plate(_text(body, "plate", 32), colour_prefix=True).text
-            kind = _text(body, "kind", 16)
-            reason = _text(body, "reason", MAX_LIST_REASON)
-            until = _time(body, "until", self.zone)
-        except FormError as exc:
-            return await self._invalid(request, "add list entry", exc)
-        target = f"{kind} {plate}"
-        session = await self._action(request, "add list entry", target)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        if plate is None or kind not in ("in-plant", "allow", "deny"):
-            return await self._done(
-                request, session, "add list entry", target, ok=False, detail="bad plate or list"
-            )
-        entry = await self.store.add_list_entry(plate, kind, reason, until, session.user)
-        await self.lists_changed()
-        return await self._done(
-            request, session, "add list entry", target, ok=True, detail=f"entry {entry}"
-        )
-
-    async def remove_list_entry(self, request: web.Request) -> web.Response:
-        target = request.match_info["id"]
-        session = await self._action(request, "remove list entry", target)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        ok = target.isdigit() and await self.store.remove_list_entry(int(target))
-        await self.lists_changed()
-        return await self._done(
-            request, session, "remove list entry", target, ok=bool(ok), detail=""
-        )
-
-    async def start_plan(self, request: web.Request) -> web.Response:
-        try:
-            body = await _json(request)
-            name = _text(body, "name", MAX_PLAN_NAME).strip()
-            strategy = _whole(body, "strategy", 1, 7, default=None)
-            level = _whole(body, "level", 1, 4, default=1)  # §7.18: 1 yellow … 4 other
-            baseline = _whole(body, "baseline", 0, 1_000_000, default=0)
-            end = _time(body, "end", self.zone)
-        except FormError as exc:
-            return await self._invalid(request, "start plan", exc)
-        session = await self._action(request, "start plan", name)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        if not name or strategy is None:
-            return await self._done(
-                request, session, "start plan", name, ok=False, detail="name and strategy 1-7"
-            )
+    @_acting(Action.START_PLAN)
+    async def start_plan(self, request: web.Request, actor: Actor) -> web.Response:
+        body = await _json(request)
+        name = _text(body, "name", MAX_PLAN_NAME).strip()
+        strategy = _whole(body, "strategy", 1, 7, default=0)
+        level = _whole(body, "level", 1, 4, default=1)  # §7.18: 1 yellow … 4 other
+        baseline = _whole(body, "baseline", 0, 1_000_000, default=0)
+        end = _time(body, "end", self.zone)
         plan = ControlPlan(
             name, strategy, level=level,
             end=datetime.fromtimestamp(end, self.zone) if end else None,
             start=datetime.now(self.zone), baseline_heavy_entries=baseline,
         )  # fmt: skip
-        plan_id = await self.plans.start(plan, by=session.user)
-        return await self._done(
-            request, session, "start plan", name, ok=True, detail=f"plan {plan_id}"
-        )
+        return _answer(await self.operator.start_plan(actor, plan))
 
-    async def close_plan(self, request: web.Request) -> web.Response:
-        target = request.match_info["id"]
-        session = await self._action(request, "close plan", target)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        ok = target.isdigit() and await self.plans.close(int(target))
-        return await self._done(request, session, "close plan", target, ok=bool(ok), detail="")
+    @_acting(Action.CLOSE_PLAN, "id")
+    async def close_plan(self, request: web.Request, actor: Actor) -> web.Response:
+        return _answer(await self.operator.close_plan(actor, request.match_info["id"]))
 
     # -- history ----------------------------------------------------------------------------
     async def _search(self, request: web.Request) -> list[dict[str, Any]]:
@@ -292,25 +273,14 @@ class StatusPage:
             out.append(item)
         return web.json_response(out, dumps=_dumps)
 
-    async def retry(self, request: web.Request) -> web.Response:
+    @_acting(Action.RETRY, "id")
+    async def retry(self, request: web.Request, actor: Actor) -> web.Response:
         """Send a dead letter again (after the cause was fixed)."""
-        address = request.remote or "?"
-        target = request.match_info["id"]
-        session = await self._action(request, "retry dead letter", target)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        if not target.isdigit():
-            await self.store.audit(
-                actor=session.user, action="retry dead letter", target=target, origin=address,
-                result="refused", detail="bad id",
-            )  # fmt: skip
-            return web.json_response({"error": "请先登录"}, status=403)
-        count = await self.store.retry_dead([int(target)])
-        await self.store.audit(
-            actor=session.user, action="retry dead letter", target=target, origin=address,
-            result="ok" if count else "failed", detail="" if count else "not a dead letter",
-        )  # fmt: skip
-        return web.json_response({"retried": count})
+        try:
+            done = await self.operator.retry(actor, [request.match_info["id"]])
+        except InvalidInputError:  # not an id: answered as a request without a session
+            return web.json_response({"error": LOG_IN}, status=403)
+        return web.json_response({"retried": done.count})
 
     # -- actions: a session, its CSRF token, and an audit entry each --------------------------
     async def login(self, request: web.Request) -> web.Response:
@@ -325,10 +295,10 @@ class StatusPage:
             )
         wait = self.guard.wait_seconds(user)
         session = await self.guard.login(user, password)
-        await self.store.audit(
-            actor=user[:MAX_USER] or "?", action="login", target="", origin=address,
-            result="ok" if session else "refused",
-            detail=f"account waiting {wait:.0f} s after failures" if wait else "",
+        await self.operator.audit(
+            Actor(user[:MAX_USER] or "?", address, Face.PAGE), "login", "",
+            "ok" if session else "refused",
+            f"account waiting {wait:.0f} s after failures" if wait else "",
         )  # fmt: skip
         if session is None:
             return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
@@ -344,76 +314,33 @@ class StatusPage:
         response.del_cookie(COOKIE, path="/")
         return response
 
-    async def open_barrier(self, request: web.Request) -> web.Response:
-        lane_id = request.match_info["lane"]
-        address = request.remote or "?"
+    @_acting(Action.OPEN, "lane")
+    async def open_barrier(self, request: web.Request, actor: Actor) -> web.Response:
+        reason = _text(await _json(request), "reason", MAX_REASON)
         try:
-            reason = _text(await _json(request), "reason", MAX_REASON).strip()
-        except FormError as exc:
-            return await self._invalid(request, "open barrier", exc)
-        session = await self._action(request, "open barrier", lane_id)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
-        lane = self.lanes.get(lane_id)
-        if lane is None or not reason:
-            await self.store.audit(
-                actor=session.user, action="open barrier", target=lane_id, origin=address,
-                result="refused", detail="unknown lane" if lane is None else "no reason",
-            )  # fmt: skip
+            done = await self.operator.open_barrier(actor, request.match_info["lane"], reason)
+        except (NotFoundError, InvalidInputError):
             return web.json_response({"error": "车道不存在或未填写原因"}, status=400)
-        outcome = await lane.override(None, open_barrier=True, reason=reason, operator=session.user)
-        done = outcome.barrier == "opened"
-        await self.store.audit(
-            actor=session.user, action="open barrier", target=lane_id, origin=address,
-            result="ok" if done else "failed", detail=f"{reason}; serial {outcome.serial}",
-        )  # fmt: skip
-        return web.json_response({"opened": done, "serial": outcome.serial})
+        return web.json_response({"opened": done.ok, "serial": done.serial})
 
-    async def refuse_vehicle(self, request: web.Request) -> web.Response:
+    @_acting(Action.REFUSE, "lane")
+    async def refuse_vehicle(self, request: web.Request, actor: Actor) -> web.Response:
         """A guard refuses the vehicle at a lane (its plate, a mandatory reason): a pass of its
         own, decided by the guard, barrier not moved, the LED told."""
-        lane_id = request.match_info["lane"]
-        session = await self._action(request, "refuse vehicle", lane_id)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
         body = await _json(request)
         reason = str(body.get("reason", "")).strip()[:64]
-        typed = str(body.get("plate", "")).strip()
-        plate = normalise_plate(typed).text if typed else None
-        lane = self.lanes.get(lane_id)
-        if lane is None or not reason or (typed and plate is None):
-            why = "unknown lane" if lane is None else "no reason" if not reason else "bad plate"
-            return await self._done(request, session, "refuse vehicle", lane_id, ok=False,
-                                    detail=why)  # fmt: skip
-        outcome = await lane.override(plate, open_barrier=False, reason=reason,
-                                      operator=session.user)  # fmt: skip
-        return await self._done(
-            request, session, "refuse vehicle", lane_id, ok=True,
-            detail=f"{plate or '无牌车'}: {reason}; serial {outcome.serial}",
-        )  # fmt: skip
+        plate = str(body.get("plate", ""))
+        lane = request.match_info["lane"]
+        return _answer(await self.operator.refuse_vehicle(actor, lane, plate, reason))
 
-    async def correct_plate(self, request: web.Request) -> web.Response:
+    @_acting(Action.CORRECT, "serial")
+    async def correct_plate(self, request: web.Request, actor: Actor) -> web.Response:
         """A guard corrects a misread plate of a recorded pass (kept beside the pass, reported
         in province mode; ``edge.actions.corrections``)."""
-        serial = request.match_info["serial"]
-        session = await self._action(request, "correct plate", serial)
-        if session is None:
-            return web.json_response({"error": "请先登录"}, status=403)
         body = await _json(request)
-        plate = normalise_plate(str(body.get("plate", ""))).text
-        color = str(body.get("color", "1"))
-        if self.correct is None or plate is None or color not in {c.value for c in PlateColor}:
-            return await self._done(request, session, "correct plate", serial, ok=False,
-                                    detail="bad plate or colour")  # fmt: skip
-        try:
-            await self.correct(serial, plate, PlateColor(color), session.user)
-        except KeyError:
-            detail, ok = "no such pass", False
-        except ValueError as exc:
-            detail, ok = str(exc), False
-        else:
-            detail, ok = f"plate corrected to {plate}", True
-        return await self._done(request, session, "correct plate", serial, ok=ok, detail=detail)
+        plate, color = str(body.get("plate", "")), str(body.get("color", "1"))
+        serial = request.match_info["serial"]
+        return _answer(await self.operator.correct(actor, serial, plate, color))
 
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
@@ -514,10 +441,6 @@ class StatusPage:
         for queue in self._listeners:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
-
-
-async def _nothing() -> None:
-    return None
 
 
 class FormError(ValueError):

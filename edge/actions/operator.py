@@ -1,0 +1,379 @@
+"""What an operator may do to the gate, whichever face they use (the status page, MQTT, the
+command line): open a barrier, refuse a vehicle, show text on the LED, send dead letters
+again, add and remove list entries, start, change and close control plans, correct a pass.
+
+Every action takes WHO acts (an :class:`Actor`, authenticated by its face: a page session, a
+signed MQTT command, the login of the command line), is authorised here (:data:`MAY`: what each
+face may do), and leaves exactly one audit row (who, what, target, where from, result, detail):
+``ok``, ``failed`` (tried and it did not work), or ``refused`` (not allowed, or bad input).
+A refusal raises a typed :class:`ActionError` that each face maps to its own answer (an HTTP
+status, an MQTT result, a command-line exit code)::
+
+    NotAllowedError   → 403 / "refused" / exit 2   the actor may not (unauthenticated, or not this)
+    InvalidInputError → 400 / "refused" / exit 2   ``key`` names the field or option that is wrong
+    NotFoundError     → 400 / "failed"  / exit 1   no such lane, pass, entry or plan
+
+Lists and plans change through their books (:mod:`edge.ledger.books`), which write the ledger
+and re-read it, so a lane sees a change the same way whichever face made it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import get_args
+
+from edge.domain.control_plan import ControlPlan
+from edge.domain.local_lists import ListKind
+from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
+from edge.gate.lane import Lane
+from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.store import Store
+
+#: A correction as the daemon (or the command line) carries it out: (serial, plate, colour,
+#: reviewer) → correction id; raises KeyError for an unknown pass, ValueError for a bad value.
+Correct = Callable[[str, str, PlateColor, str], Awaitable[int]]
+
+LIST_KINDS: tuple[ListKind, ...] = get_args(ListKind)
+MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
+MAX_PLAN_NAME = 64
+
+
+class Face(StrEnum):
+    """Where an actor acts from."""
+
+    PAGE = "page"
+    MQTT = "mqtt"
+    CLI = "cli"
+
+
+class Action(StrEnum):
+    """An operator action, by the name the audit log gives it."""
+
+    OPEN = "open barrier"
+    REFUSE = "refuse vehicle"
+    SHOW_TEXT = "show text"
+    RETRY = "retry dead letter"
+    ADD_LIST = "add list entry"
+    REMOVE_LIST = "remove list entry"
+    START_PLAN = "start plan"
+    CHANGE_PLAN = "change plan"
+    CLOSE_PLAN = "close plan"
+    CORRECT = "correct plate"
+
+
+#: What each face may do. The command line has no lanes to move; MQTT only opens and shows text.
+MAY: dict[Face, frozenset[Action]] = {
+    Face.PAGE: frozenset(Action) - {Action.SHOW_TEXT, Action.CHANGE_PLAN},
+    Face.MQTT: frozenset({Action.OPEN, Action.SHOW_TEXT}),
+    Face.CLI: frozenset(Action) - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT},
+}
+
+#: The audit names of remote commands (as MQTT has always written them).
+_REMOTE = {Action.OPEN: "remote open", Action.SHOW_TEXT: "remote led"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: ``name`` as audited (the page's user, the MQTT command's operator, the login
+    of the command line), ``origin`` (the client's address, ``mqtt``, ``cli``), the face, and
+    ``unauthenticated``: why the face could not authenticate it (None: it could)."""
+
+    name: str
+    origin: str
+    face: Face
+    unauthenticated: str | None = None
+
+    @property
+    def on_record(self) -> str:
+        """The operator's name as a pass records it (a remote one marked "(MQTT)")."""
+        return f"{self.name} (MQTT)" if self.face is Face.MQTT else self.name
+
+    def audited_as(self, action: Action) -> str:
+        return _REMOTE.get(action, action.value) if self.face is Face.MQTT else action.value
+
+
+class ActionError(Exception):
+    """An action not carried out; ``detail`` is the one-line reason (audited), ``key`` the
+    field or option it is about (None: the action itself)."""
+
+    result = "refused"
+
+    def __init__(self, detail: str, key: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.key = detail, key
+
+
+class NotAllowedError(ActionError):
+    """The actor may not do this (not authenticated, or not from this face)."""
+
+
+class InvalidInputError(ActionError):
+    """A value that does not validate."""
+
+
+class NotFoundError(ActionError):
+    """No such lane, pass, list entry or open plan."""
+
+    result = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Done:
+    """An action carried out (``ok``) or tried without effect; ``detail`` as audited. The
+    other fields say what it made or touched, where the action has one."""
+
+    ok: bool = True
+    detail: str = ""
+    id: int | None = None  # the list entry, plan or correction
+    serial: str | None = None  # the pass an open or refusal recorded
+    count: int = 0  # dead letters queued again
+    plate: str | None = None  # the plate as normalised
+    note: str = ""  # something the operator should know although it worked
+
+
+def whole_id(value: int | str, key: str = "id") -> int:
+    """An id typed by a person (a URL part, an argument); InvalidInputError unless a whole
+    number."""
+    if isinstance(value, int):
+        return value
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise InvalidInputError("bad id", key)
+    return int(value)
+
+
+class Operator:
+    """The operator actions over one ledger; ``lanes`` empty where no lane runs (the command
+    line), ``correct`` None where corrections cannot be made."""
+
+    def __init__(
+        self,
+        store: Store,
+        lists: ListBook,
+        plans: PlanBook,
+        *,
+        lanes: Mapping[str, Lane] | None = None,
+        correct: Correct | None = None,
+    ) -> None:
+        self.store, self.lists, self.plans = store, lists, plans
+        self.lanes: Mapping[str, Lane] = lanes or {}
+        self.correct_pass = correct
+
+    # -- authorisation and audit ---------------------------------------------------------------
+    async def audit(self, actor: Actor, action: str, target: str, result: str, detail: str) -> None:
+        await self.store.audit(
+            actor=actor.name, action=action, target=target, origin=actor.origin,
+            result=result, detail=detail,
+        )  # fmt: skip
+
+    async def authorise(self, actor: Actor, action: Action, target: str) -> None:
+        """Raises NotAllowedError (audited) unless the actor is authenticated and its face may."""
+        why = actor.unauthenticated
+        if why is None and action not in MAY[actor.face]:
+            why = f"{action.value} is not allowed from the {actor.face.value}"
+        if why is not None:
+            await self.audit(actor, actor.audited_as(action), target, "refused", why)
+            raise NotAllowedError(why)
+
+    async def refused(self, actor: Actor, action: Action, target: str, why: str) -> None:
+        """Input the face itself could not read (a form): audited as refused, after the
+        authorisation (a stranger's bad form is NotAllowedError)."""
+        await self.authorise(actor, action, target)
+        await self.audit(actor, actor.audited_as(action), target, "refused", why)
+
+    async def _act(
+        self, actor: Actor, action: Action, target: str, body: Callable[[], Awaitable[Done]]
+    ) -> Done:
+        await self.authorise(actor, action, target)
+        name = actor.audited_as(action)
+        try:
+            done = await body()
+        except ActionError as exc:
+            await self.audit(actor, name, target, exc.result, exc.detail)
+            raise
+        await self.audit(actor, name, target, "ok" if done.ok else "failed", done.detail)
+        return done
+
+    def _lane(self, lane_id: str) -> Lane:
+        lane = self.lanes.get(lane_id)
+        if lane is None:
+            raise NotFoundError("unknown lane", "lane")
+        return lane
+
+    # -- at a lane -----------------------------------------------------------------------------
+    async def open_barrier(self, actor: Actor, lane_id: str, reason: str) -> Done:
+        """A guard override that opens (its own pass, decided by the guard): ok when the
+        barrier opened. ``reason`` is mandatory."""
+
+        async def body() -> Done:
+            lane = self._lane(lane_id)
+            if not reason.strip():
+                raise InvalidInputError("no reason", "reason")
+            outcome = await lane.override(
+                None, open_barrier=True, reason=reason.strip(), operator=actor.on_record
+            )
+            serial = str(outcome.serial)
+            detail = f"{reason.strip()}; serial {serial}"
+            return Done(ok=outcome.barrier == "opened", detail=detail, serial=serial)
+
+        return await self._act(actor, Action.OPEN, lane_id, body)
+
+    async def refuse_vehicle(self, actor: Actor, lane_id: str, plate: str, reason: str) -> Done:
+        """A guard refuses the vehicle at a lane (its plate, or none typed: 无牌车; a mandatory
+        reason): a pass of its own, the barrier not moved, the LED told."""
+
+        async def body() -> Done:
+            lane = self._lane(lane_id)
+            if not reason.strip():
+                raise InvalidInputError("no reason", "reason")
+            typed = plate.strip()
+            read = normalise_plate(typed).text if typed else None
+            if typed and read is None:
+                raise InvalidInputError("bad plate", "plate")
+            outcome = await lane.override(
+                read, open_barrier=False, reason=reason.strip(), operator=actor.on_record
+            )
+            serial = str(outcome.serial)
+            detail = f"{read or '无牌车'}: {reason.strip()}; serial {serial}"
+            return Done(detail=detail, serial=serial, plate=read)
+
+        return await self._act(actor, Action.REFUSE, lane_id, body)
+
+    async def show_text(self, actor: Actor, lane_id: str, text: str) -> Done:
+        """Text on the lane's LED, lines separated by ``|``; ok when it reached the board."""
+
+        async def body() -> Done:
+            shown = await self._lane(lane_id).command(lines=text.split("|"))
+            return Done(ok=shown, detail=text)
+
+        return await self._act(actor, Action.SHOW_TEXT, lane_id, body)
+
+    # -- the outbox ----------------------------------------------------------------------------
+    async def retry(self, actor: Actor, entries: Sequence[int | str] | None) -> Done:
+        """Send dead letters again: the given outbox entries, or all (None); ``count`` says how
+        many were dead letters (none: not ok)."""
+        target = "all" if not entries else " ".join(str(e) for e in entries)
+
+        async def body() -> Done:
+            ids = [whole_id(e) for e in entries] if entries else None
+            count = await self.store.retry_dead(ids)
+            return Done(ok=count > 0, detail="" if count else "not a dead letter", count=count)
+
+        return await self._act(actor, Action.RETRY, target, body)
+
+    # -- lists ---------------------------------------------------------------------------------
+    async def add_list_entry(
+        self, actor: Actor, plate: str, kind: str, reason: str, until: datetime | None
+    ) -> Done:
+        """Put a plate on the in-plant, allow or deny list (until a time, or for good)."""
+        read = normalise_plate(plate, colour_prefix=True)
+        target = f"{kind} {read.text}"
+
+        async def body() -> Done:
+            if read.text is None:
+                why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
+                raise InvalidInputError(why, "plate")
+            if kind not in LIST_KINDS:
+                raise InvalidInputError(f"{escape_read(kind)!r} is not a list", "kind")
+            if len(reason) > MAX_LIST_REASON:
+                raise InvalidInputError(f"reason is over {MAX_LIST_REASON} characters", "reason")
+            if until is not None and until <= datetime.now(until.tzinfo):
+                raise InvalidInputError(f"{until.isoformat()} is already past", "until")
+            expires = until.timestamp() if until else None
+            entry = await self.lists.add(read.text, kind, reason, expires, actor.name)
+            note = (
+                f"{read.text} fits no known plate pattern; added as typed"
+                if read.status is PlateStatus.UNUSUAL
+                else ""
+            )
+            return Done(detail=f"entry {entry}", id=entry, plate=read.text, note=note)
+
+        return await self._act(actor, Action.ADD_LIST, target, body)
+
+    async def remove_list_entry(self, actor: Actor, entry: int | str) -> Done:
+        async def body() -> Done:
+            entry_id = whole_id(entry)
+            if not await self.lists.remove(entry_id):
+                raise NotFoundError(f"no entry {entry_id}", "id")
+            return Done(id=entry_id)
+
+        return await self._act(actor, Action.REMOVE_LIST, str(entry), body)
+
+    # -- control plans -------------------------------------------------------------------------
+    async def start_plan(self, actor: Actor, plan: ControlPlan) -> Done:
+        """Start (or schedule) a control plan; in force for this daemon at once, for another
+        within ``edge.ledger.books.REFRESH_SECONDS``."""
+
+        async def body() -> Done:
+            if not plan.name.strip() or len(plan.name) > MAX_PLAN_NAME:
+                raise InvalidInputError("name and strategy 1-7", "name")
+            if not 1 <= plan.strategy <= 7:  # §7.20
+                raise InvalidInputError("name and strategy 1-7", "strategy")
+            now = datetime.now(plan.start.tzinfo if plan.start else None)
+            if plan.end is not None and plan.end <= now:
+                raise InvalidInputError(f"{plan.end.isoformat()} is already past", "end")
+            if plan.end is not None and plan.start is not None and plan.end <= plan.start:
+                raise InvalidInputError(f"{plan.end.isoformat()} is not after the start", "end")
+            plan_id = await self.plans.start(plan, by=actor.name)
+            return Done(detail=f"plan {plan_id}", id=plan_id)
+
+        return await self._act(actor, Action.START_PLAN, plan.name, body)
+
+    async def change_plan(self, actor: Actor, plan: int | str, **changes: object) -> Done:
+        """Change an open plan's strategy, level, area, expected end (``ends_at``) or baseline."""
+
+        async def body() -> Done:
+            plan_id = whole_id(plan)
+            ends_at = changes.get("ends_at")
+            if isinstance(ends_at, float | int) and ends_at <= time.time():
+                raise InvalidInputError("the new end is already past", "end")
+            if not await self.plans.change(plan_id, **changes):
+                raise NotFoundError(f"no open plan {plan_id} (or nothing to change)", "id")
+            return Done(detail=", ".join(changes), id=plan_id)
+
+        return await self._act(actor, Action.CHANGE_PLAN, str(plan), body)
+
+    async def close_plan(self, actor: Actor, plan: int | str) -> Done:
+        async def body() -> Done:
+            plan_id = whole_id(plan)
+            if not await self.plans.close(plan_id):
+                raise NotFoundError(f"no open plan {plan_id}", "id")
+            return Done(id=plan_id)
+
+        return await self._act(actor, Action.CLOSE_PLAN, str(plan), body)
+
+    # -- corrections ---------------------------------------------------------------------------
+    async def correct(
+        self,
+        actor: Actor,
+        serial: str,
+        plate: str,
+        color: str,
+        reviewer: str | None = None,
+    ) -> Done:
+        """Correct a misread plate of a recorded pass (``edge.actions.corrections``); the
+        reviewer is the actor unless named."""
+
+        async def body() -> Done:
+            read = normalise_plate(plate, colour_prefix=True).text
+            if read is None:
+                raise InvalidInputError("bad plate or colour", "plate")
+            if color not in {c.value for c in PlateColor}:
+                raise InvalidInputError("bad plate or colour", "color")
+            if self.correct_pass is None:
+                raise NotAllowedError("corrections cannot be made here")
+            try:
+                correction = await self.correct_pass(
+                    serial, read, PlateColor(color), actor.name if reviewer is None else reviewer
+                )
+            except KeyError:
+                raise NotFoundError("no such pass", "serial") from None
+            except ValueError as exc:
+                key = "reviewer" if "reviewer" in str(exc) else "plate"
+                raise InvalidInputError(str(exc), key) from None
+            return Done(detail=f"plate corrected to {read}", id=correction, plate=read)
+
+        return await self._act(actor, Action.CORRECT, serial, body)

@@ -1,0 +1,42 @@
+"""The command line as a face of ``edge.actions.operator``: who acts (the login running the
+command), the operator over a ledger opened by the command, and a refusal as an exit code."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from edge.actions.operator import (
+    ActionError,
+    Actor,
+    Correct,
+    Face,
+    NotFoundError,
+    Operator,
+)
+from edge.config.model import Config
+from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.store import Store
+
+
+def cli_actor() -> Actor:
+    """The person at the terminal, by their login (authenticated by the system)."""
+    return Actor(getpass.getuser(), "cli", Face.CLI)
+
+
+def cli_operator(cfg: Config, store: Store, correct: Correct | None = None) -> Operator:
+    """The operator actions over ``store`` with the books a running daemon reads too: a
+    change made here reaches its lanes within ``edge.ledger.books.REFRESH_SECONDS``."""
+    lists = ListBook(store, cfg.lists, cfg.site.zone)
+    plans = PlanBook(store, cfg.control_plans, cfg.site.zone)
+    return Operator(store, lists, plans, correct=correct)
+
+
+def refused(exc: ActionError) -> int:
+    """An action not carried out, said in one line: not found on stdout with exit code 1;
+    bad input (naming its option) or not allowed on stderr with exit code 2."""
+    if isinstance(exc, NotFoundError):
+        print(exc.detail)
+        return 1
+    print(f"--{exc.key}: {exc.detail}" if exc.key else exc.detail, file=sys.stderr)
+    return 2
