@@ -4,7 +4,8 @@ than the one being measured, until it is terminated.
 ``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — fake JPEGs (``FF D8 FF`` then
 HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
-that never finish their headers (re-opened as the daemon closes them), all from 127.0.0.2.
+that never finish their headers (re-opened as the daemon closes them), all from 127.0.0.2, at
+the lowest CPU priority. Prints "attacking" once its first push has been answered.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import os
 import struct
 import sys
 from collections.abc import Iterator
@@ -79,16 +81,24 @@ async def slow_connections(url: str, count: int) -> None:
 async def stream(url: str, plate_kb: int, slow: int) -> None:
     slow_task = asyncio.create_task(slow_connections(url, slow))
     transport = httpx.AsyncHTTPTransport(local_address=SOURCE)
+    first = True
     async with httpx.AsyncClient(timeout=10, transport=transport) as http:
         for content_type, body in bodies(plate_kb):
             try:
                 await http.post(url, content=body, headers={"Content-Type": content_type})
             except httpx.HTTPError:
                 await asyncio.sleep(0.01)
+                continue
+            if first:  # the benchmark waits for this line before it measures
+                print("attacking", flush=True)
+                first = False
     slow_task.cancel()  # pragma: no cover - the loop above ends only when killed
 
 
 if __name__ == "__main__":
+    # An attacker's CPU is its own machine's: on the benchmark's shared cores it takes only
+    # what the daemon leaves (its pushes still cost the daemon what they cost).
+    os.nice(19)
     asyncio.run(
         stream(
             sys.argv[1],
