@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
 import signal
 import statistics
@@ -24,6 +25,7 @@ from edge.auth import hash_password
 from edge.daemon import Daemon
 from edge.events import PlateEvent
 from edge.lane import LaneOutcome
+from edge.logsetup import setup_logging
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -609,3 +611,33 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
         assert max(hostile + normal) < 1000, (hostile, normal)
         passes = await daemon.store.search_passes(lane="in-1")
         assert all(len(row["plate"] or "") <= 20 for row in passes)  # never stored as a plate
+
+
+async def test_a_camera_gone_in_the_middle_of_its_body_is_not_an_error(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A client that resets or closes its connection while the daemon reads its body (seen
+    when the benchmark's hostile camera is stopped) is no "Error handling request" record
+    with a trace: the daemon has nobody to answer and nothing to record."""
+    out = io.StringIO()
+    setup_logging("info", "json", out)
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        guard = daemon.web.guard
+        for gone in ("reset", "closed"):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", daemon.web.port)
+            writer.write(
+                b"POST /push/in-1 HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"plate": "'
+            )
+            await writer.drain()
+            await eventually(lambda: guard.open == 1 and not guard._timers)  # reading the body
+            if gone == "reset":
+                writer.transport.abort()
+            else:
+                writer.close()
+            await eventually(lambda: guard.open == 0)
+        cam = camera(daemon)
+        assert (await cam.push(PLATES[0])).status == 200  # and it serves as ever
+        await cam.aclose()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert not [r for r in records if r["level"] in ("error", "critical")], records
