@@ -4,8 +4,9 @@ than the one being measured, until it is terminated.
 ``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — fake JPEGs (``FF D8 FF`` then
 HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
-that never finish their headers (re-opened as the daemon closes them), all from 127.0.0.2, at
-the lowest CPU priority. Prints "attacking" once its first push has been answered.
+that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
+slow connections from 127.0.0.3), at the lowest CPU priority. Prints "attacking" once its
+first push has been answered.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from edge.sim.jpeg import sample_jpeg
 
 #: The hostile camera's own address (the measured camera pushes from 127.0.0.1).
 SOURCE = "127.0.0.2"
+#: Where its slow connections come from: another host of the attacker's, so that they fill
+#: that address's connection budget (and churn against the cap) rather than block the
+#: hostile pushes themselves.
+SLOW_SOURCE = "127.0.0.3"
 
 
 def _bomb() -> bytes:
@@ -67,7 +72,9 @@ async def slow_connections(url: str, count: int) -> None:
     async def one() -> None:
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port, local_addr=(SOURCE, 0))
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=(SLOW_SOURCE, 0)
+                )
                 writer.write(f"POST {parts.path} HTTP/1.1\r\nHost: gate\r\nX-Slow: ".encode())
                 await writer.drain()
                 await reader.read()  # until the daemon closes it
