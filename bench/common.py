@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 from pathlib import Path
@@ -49,18 +50,46 @@ async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process
 async def start_hostile(
     daemon_port: int, lane: str, plate_kb: int = 100
 ) -> asyncio.subprocess.Process:
-    """The hostile camera (``bench.hostile``) in its own process, pushing to ``lane``."""
-    return await asyncio.create_subprocess_exec(
+    """The hostile camera (``bench.hostile``) in its own process, pushing to ``lane``; returns
+    once the daemon has answered its first push."""
+    proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench.hostile",
         f"http://127.0.0.1:{daemon_port}/push/{lane}",
         str(plate_kb),
+        stdout=asyncio.subprocess.PIPE,
     )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "attacking": its first push was answered
+    return proc
 
 
-async def run_camera(daemon_port: int, events: int, interval: float) -> None:
-    """The simulated camera in its own process: ``events`` pushes, then it exits."""
+async def run_longplate(
+    daemon_port: int, hostile_lane: str, other_lane: str, rounds: int, plate_kb: int
+) -> dict[str, Any]:
+    """``bench.longplate`` in its own process; its measurements."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.longplate",
+        f"http://127.0.0.1:{daemon_port}",
+        hostile_lane,
+        other_lane,
+        str(rounds),
+        str(plate_kb),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit("the long-plate cameras failed")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def run_camera(daemon_port: int, events: int, interval: float, start: int = 0) -> None:
+    """The simulated camera in its own process: ``events`` pushes (plates from number
+    ``start``), then it exits."""
     pusher = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -68,6 +97,7 @@ async def run_camera(daemon_port: int, events: int, interval: float) -> None:
         f"http://127.0.0.1:{daemon_port}/push/in-1",
         str(events),
         str(interval),
+        str(start),
     )
     if await pusher.wait() != 0:
         raise SystemExit("the camera process failed")

@@ -4,7 +4,9 @@ than the one being measured, until it is terminated.
 ``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — fake JPEGs (``FF D8 FF`` then
 HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
-that never finish their headers (re-opened as the daemon closes them), all from 127.0.0.2.
+that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
+slow connections from 127.0.0.3), at the lowest CPU priority. Prints "attacking" once its
+first push has been answered.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import os
 import struct
 import sys
 from collections.abc import Iterator
@@ -23,6 +26,10 @@ from edge.sim.jpeg import sample_jpeg
 
 #: The hostile camera's own address (the measured camera pushes from 127.0.0.1).
 SOURCE = "127.0.0.2"
+#: Where its slow connections come from: another host of the attacker's, so that they fill
+#: that address's connection budget (and churn against the cap) rather than block the
+#: hostile pushes themselves.
+SLOW_SOURCE = "127.0.0.3"
 
 
 def _bomb() -> bytes:
@@ -65,7 +72,9 @@ async def slow_connections(url: str, count: int) -> None:
     async def one() -> None:
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port, local_addr=(SOURCE, 0))
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=(SLOW_SOURCE, 0)
+                )
                 writer.write(f"POST {parts.path} HTTP/1.1\r\nHost: gate\r\nX-Slow: ".encode())
                 await writer.drain()
                 await reader.read()  # until the daemon closes it
@@ -79,16 +88,24 @@ async def slow_connections(url: str, count: int) -> None:
 async def stream(url: str, plate_kb: int, slow: int) -> None:
     slow_task = asyncio.create_task(slow_connections(url, slow))
     transport = httpx.AsyncHTTPTransport(local_address=SOURCE)
+    first = True
     async with httpx.AsyncClient(timeout=10, transport=transport) as http:
         for content_type, body in bodies(plate_kb):
             try:
                 await http.post(url, content=body, headers={"Content-Type": content_type})
             except httpx.HTTPError:
                 await asyncio.sleep(0.01)
+                continue
+            if first:  # the benchmark waits for this line before it measures
+                print("attacking", flush=True)
+                first = False
     slow_task.cancel()  # pragma: no cover - the loop above ends only when killed
 
 
 if __name__ == "__main__":
+    # An attacker's CPU is its own machine's: on the benchmark's shared cores it takes only
+    # what the daemon leaves (its pushes still cost the daemon what they cost).
+    os.nice(19)
     asyncio.run(
         stream(
             sys.argv[1],

@@ -38,10 +38,8 @@ class ModbusInputDetector(Lifecycle):
         """One reading of the contact (True: a vehicle is on the loop). Reads the bank of 8
         inputs it is in, as the boards' own tools do."""
         first = self.input - self.input % 8
-        result = await self.bus.call(
-            lambda c: c.read_discrete_inputs(first, count=8, device_id=self.device_id)
-        )
-        return bool(result.bits[self.input - first]) != self.invert
+        bank = await self.bus.read_inputs(first, 8, self.device_id)
+        return bank[self.input - first] != self.invert
 
     async def _poll(self) -> None:
         # Checked as well as cancelled: Python 3.11's asyncio.wait_for (inside pymodbus) can

@@ -31,7 +31,12 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
-from pymodbus.pdu.bit_message import WriteSingleCoilRequest
+from pymodbus.pdu.bit_message import (
+    ReadDiscreteInputsResponse,
+    WriteSingleCoilRequest,
+    WriteSingleCoilResponse,
+)
+from pymodbus.pdu.register_message import WriteSingleRegisterResponse
 
 from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError, Lifecycle
 
@@ -91,57 +96,118 @@ def make_client(
 
 OnConnect = Callable[[ModbusClient], Awaitable[None]]
 
+#: What the Modbus exception codes a board or gateway answers with mean (Modbus spec §7).
+EXCEPTION_CODES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    6: "device busy",
+    10: "gateway path unavailable",
+    11: "gateway target did not respond (wrong unit id?)",
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
 
 class ModbusBus:
     """One Modbus line (a TCP connection or an RS-485 port) and its lock, shared by every
-    driver on it; logs once when the board goes away and once when it is back."""
+    driver on it; logs once when the board goes away and once when it is back, each with a
+    one-line reason.
+
+    The board counts as back only when it has answered a request properly, not when a TCP
+    connection opens: a device that accepts connections but answers garbage (another
+    service on the port, a wrong unit id behind a gateway, malformed frames) or only Modbus
+    exceptions stays "unavailable" — one log line, not one per poll.
+    """
 
     def __init__(self, client: ModbusClient, name: str = "relay board") -> None:
         self.client, self.name = client, name
         self.lock = asyncio.Lock()
         self.health = DriverHealth(connected=False)
         self.on_connect: list[OnConnect] = []
-        self._was_connected = False
+        self._linked = False  # connected by us, on_connect hooks run
+        self._was_up = False
         self._reported_down = False
 
     async def _ensure_connected(self) -> None:
-        if self.client.connected and self.health.connected:
+        if self.client.connected and self._linked:
             return
         if not await self.client.connect():
             raise DriverUnavailableError(f"the {self.name} does not answer")
-        if self._was_connected:
-            self.health.reconnects += 1
-        self._was_connected = True
-        self.health.connected = True
-        if self._reported_down:
-            log.info("relay board back", board=self.name)
-            self._reported_down = False
+        self._linked = True
         for hook in self.on_connect:
             await hook(self.client)
 
-    def _down(self, error: str) -> None:
-        self.health.connected = False
-        self.health.last_error = error
-        if not self._reported_down:
-            log.warning("relay board unavailable", board=self.name, error=error)
-            self._reported_down = True
+    def _up(self) -> None:
+        if not self.health.connected:
+            if self._was_up:
+                self.health.reconnects += 1
+            self._was_up = True
+            self.health.connected = True
+        if self._reported_down:
+            log.info("relay board back", board=self.name)
+            self._reported_down = False
 
-    async def call(self, op: Callable[[ModbusClient], Awaitable[ModbusPDU]]) -> ModbusPDU:
-        """Run one request under the bus lock; map every failure to a :class:`DriverError`."""
+    def _down(self, reason: str, *, drop: bool = True) -> DriverUnavailableError:
+        """Mark the board unavailable (logged once until it is back); ``drop`` closes the
+        connection (the byte stream cannot be trusted after a timeout or garbage)."""
+        reason = _one_line(reason)
+        self.health.connected = False
+        self.health.last_error = reason
+        if drop:
+            self._linked = False
+            self.client.close()
+        if not self._reported_down:
+            log.warning("relay board unavailable", board=self.name, reason=reason)
+            self._reported_down = True
+        return DriverUnavailableError(f"{self.name}: {reason}")
+
+    async def call(
+        self,
+        op: Callable[[ModbusClient], Awaitable[ModbusPDU]],
+        expect: type[ModbusPDU] = ModbusPDU,
+    ) -> ModbusPDU:
+        """Run one request under the bus lock and return the reply, which must be an
+        ``expect``; every failure is a :class:`DriverUnavailableError` with a one-line reason
+        (no answer, garbage, a Modbus exception, a reply of the wrong kind)."""
         async with self.lock:
             try:
                 await self._ensure_connected()
                 result = await op(self.client)
             except DriverUnavailableError as exc:
-                self._down(str(exc))
-                raise
+                raise self._down(str(exc)) from exc
+            except ModbusIOException as exc:
+                raise self._down(
+                    "no valid Modbus reply in time (wrong unit id, or not a Modbus device on "
+                    "that address)"
+                ) from exc
             except (ModbusException, OSError) as exc:
-                self._down(str(exc))
-                self.client.close()
-                raise DriverUnavailableError(f"{self.name}: {exc}") from exc
-        if result.isError():
-            raise DriverError(f"the {self.name} refused the request: {result}")
+                raise self._down(str(exc) or type(exc).__name__) from exc
+            if result.isError():
+                code = getattr(result, "exception_code", 0)
+                meaning = EXCEPTION_CODES.get(code, "unknown exception")
+                raise self._down(f"answered Modbus exception {code}: {meaning}", drop=False)
+            if not isinstance(result, expect):
+                raise self._down(
+                    f"answered a {type(result).__name__} to a request for a {expect.__name__}"
+                )
+            self._up()
         return result
+
+    async def read_inputs(self, address: int, count: int, device_id: int) -> list[bool]:
+        """``count`` discrete inputs from ``address`` (FC02); a reply with fewer bits is
+        malformed (:class:`DriverUnavailableError`)."""
+        result = await self.call(
+            lambda c: c.read_discrete_inputs(address, count=count, device_id=device_id),
+            ReadDiscreteInputsResponse,
+        )
+        if len(result.bits) < count:
+            async with self.lock:
+                raise self._down(f"answered {len(result.bits)} inputs where {count} were asked")
+        return list(result.bits[:count])
 
     def close(self) -> None:
         self.client.close()
@@ -161,14 +227,15 @@ class ModbusRelayBarrier(Lifecycle):
         self.bus, self.channel, self.device_id = bus, channel, device_id
         self.pulse_ms, self.board, self.open_input = pulse_ms, board, open_input
         self.health = bus.health
-        self._mode_write_unanswered = False
+        self._mode_write_unanswered = self._mode_write_refused = False
         if board == "waveshare":
             bus.on_connect.append(self._normal_output_mode)
 
     async def _normal_output_mode(self, client: ModbusClient) -> None:
         """Best effort, at each connection: some firmware never answers this write (no reply,
-        no exception) although it pulses on command. Its timeout is logged once (per barrier)
-        and the pulse is sent all the same — a board that is really gone fails the pulse."""
+        no exception) although it pulses on command. Its timeout, or a refusal, is logged once
+        (per barrier) and the pulse is sent all the same — a board that is really gone fails
+        the pulse."""
         try:
             result = await client.write_register(
                 WAVESHARE_OUTPUT_MODE + self.channel, 0, device_id=self.device_id
@@ -184,7 +251,8 @@ class ModbusRelayBarrier(Lifecycle):
                     error=str(exc),
                 )
             return
-        if result.isError():
+        if result.isError() and not self._mode_write_refused:
+            self._mode_write_refused = True
             log.warning(
                 "the board did not take output mode 'normal'; check it is not in linkage mode",
                 board=self.bus.name,
@@ -193,18 +261,25 @@ class ModbusRelayBarrier(Lifecycle):
             )
 
     async def _write_coil(self, *, on: bool) -> None:
-        await self.bus.call(lambda c: c.write_coil(self.channel, on, device_id=self.device_id))
+        await self.bus.call(
+            lambda c: c.write_coil(self.channel, on, device_id=self.device_id),
+            WriteSingleCoilResponse,
+        )
 
     async def _pulse(self) -> None:
         if self.board == "waveshare":
             units = max(1, min(0x7FFF, round(self.pulse_ms / 100)))
             request = _FlashOnRequest(WAVESHARE_FLASH_ON + self.channel, units, self.device_id)
-            await self.bus.call(lambda c: c.execute(False, request))  # noqa: FBT003 - pymodbus
+            await self.bus.call(
+                lambda c: c.execute(False, request),  # noqa: FBT003 - pymodbus
+                WriteSingleCoilResponse,
+            )
         elif self.board == "eletechsup":
             seconds = max(1, min(255, round(self.pulse_ms / 1000)))
             value = 0x0600 | seconds
             await self.bus.call(
-                lambda c: c.write_register(self.channel + 1, value, device_id=self.device_id)
+                lambda c: c.write_register(self.channel + 1, value, device_id=self.device_id),
+                WriteSingleRegisterResponse,
             )
         else:
             await self._write_coil(on=True)
@@ -225,8 +300,5 @@ class ModbusRelayBarrier(Lifecycle):
         """The arm's limit switch, when it is wired to a discrete input (``open_input``)."""
         if self.open_input is None:
             return None
-        address = self.open_input
-        result = await self.bus.call(
-            lambda c: c.read_discrete_inputs(address, count=1, device_id=self.device_id)
-        )
-        return "open" if result.bits[0] else "closed"
+        (limit,) = await self.bus.read_inputs(self.open_input, 1, self.device_id)
+        return "open" if limit else "closed"

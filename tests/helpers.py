@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from edge.config.model import Config
 from edge.daemon import Daemon
 from edge.domain.codes import Direction, GateSignal
@@ -131,6 +133,18 @@ async def wait_records(sim: PlatformSim, count: int, photos: int = 0, timeout: f
         lambda: len(sim.records) >= count and sum(len(p) for p in sim.photos.values()) >= photos,
         timeout,
     )
+
+
+async def wait_healthy(http: httpx.AsyncClient, port: int, timeout: float = 30) -> None:
+    """Wait until a daemon process on ``port`` answers ``/healthz`` with 200."""
+
+    async def up() -> bool:
+        try:
+            return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, timeout)
 
 
 async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 5) -> None:

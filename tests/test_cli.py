@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually, free_port, wait_records, write_config
+from tests.helpers import free_port, wait_healthy, wait_records, write_config
 from tests.processes import EDGE, Processes
 
 __all__ = ["EDGE", "free_port"]  # tests written before tests.processes import them from here
@@ -34,14 +34,7 @@ async def test_run_serves_logs_json_and_stops_on_sigterm(
     proc = await procs.edge("run", "--config", str(config), env=env, stdout=asyncio.subprocess.PIPE)
     try:
         async with httpx.AsyncClient() as http:
-
-            async def up() -> bool:
-                try:
-                    return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(up, timeout=20)
+            await wait_healthy(http, port, timeout=20)
             reply = await http.post(
                 f"http://127.0.0.1:{port}/push/in-1", json={"plate": "豫A12345"}
             )

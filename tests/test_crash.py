@@ -20,7 +20,7 @@ import httpx
 
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import eventually, free_port, write_config
+from tests.helpers import eventually, free_port, wait_healthy, write_config
 from tests.processes import Processes
 
 KILLS = 10
@@ -43,14 +43,7 @@ def _config(tmp_path: Path, base_url: str, port: int) -> Path:
 async def _start(procs: Processes, config: Path, port: int) -> asyncio.subprocess.Process:
     proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
     async with httpx.AsyncClient() as http:
-
-        async def up() -> bool:
-            try:
-                return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(up, timeout=30)
+        await wait_healthy(http, port)
     return proc
 
 

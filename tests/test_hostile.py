@@ -6,25 +6,42 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
+import signal
 import statistics
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
 from edge.domain.events import PlateEvent
 from edge.gate.lane import LaneOutcome
+from edge.ops.logsetup import setup_logging
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
 from edge.web.auth import hash_password
-from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon, wait_records
+from tests.helpers import (
+    GENERIC_LANE,
+    camera,
+    config_for,
+    eventually,
+    free_port,
+    running_daemon,
+    wait_healthy,
+    wait_records,
+    write_config,
+)
+from tests.jpeg_bomb import uniform_jpeg
+from tests.processes import Processes
 from tests.test_photo_fit import claiming, progressive
 
 PASSWORD = "gate password 1"
@@ -299,6 +316,89 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         assert served.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("width", "height", "progressive", "colour"),
+    [
+        (1900, 1900, True, True),
+        (1001, 333, True, False),
+        (997, 21, False, True),
+        (19000, 19000, False, False),
+    ],
+)
+def test_the_bomb_generator_writes_jpegs_that_decode_uniform(
+    width: int, height: int, progressive: bool, colour: bool
+) -> None:
+    """The generator's bitstream decodes, reduced by 8 as the daemon would, to a uniform grey
+    image of the right size (a progressive 19000×19000 one decodes too, but libjpeg holds all
+    its coefficients whatever the scale: 1.1 GB, which is the point of the bomb)."""
+    data = uniform_jpeg(width, height, progressive=progressive, colour=colour)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    assert image is not None
+    assert image.shape == (-(-height // 8), -(-width // 8))
+    assert int(image.min()) == int(image.max()) == 128
+
+
+def vm_mb(pid: int, field: str) -> float:
+    """``field`` (VmRSS now, VmHWM the peak) of process ``pid``, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {field}")
+
+
+async def test_a_genuine_decompression_bomb_costs_the_daemon_no_memory(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """Issue 20: a real ~1 MB progressive JPEG of 19000×19000 px (decoding it takes 1.1 GB even
+    reduced) is refused as a photo from its header; a real 1.4 MB baseline one of the same size
+    is decoded at 1/8 (libjpeg streams it) and stored reduced. Both passes are recorded and
+    answered at once; the daemon's peak resident memory stays within 200 MB of before."""
+    bomb = uniform_jpeg(19000, 19000)
+    flat = uniform_jpeg(19000, 19000, progressive=False, colour=False)
+    assert 0.9e6 < len(bomb) < 2e6
+    assert 0.9e6 < len(flat) < 2e6
+    port = free_port()
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=port,
+        extra='[logging]\nlevel = "warning"',
+    )
+    proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        await wait_healthy(http, port)
+        warm = await http.post(
+            f"{url}/push/in-1",
+            json={"plate": PLATES[2], "images": {"scene": b64(sample_jpeg("w"))}},
+        )
+        assert warm.json()["photo"] == "stored"
+        before = vm_mb(proc.pid, "VmRSS")
+        replies = []
+        for plate, picture, photo in ((PLATES[0], bomb, "refused"), (PLATES[1], flat, "stored")):
+            reply = await http.post(
+                f"{url}/push/in-1", json={"plate": plate, "images": {"scene": b64(picture)}}
+            )
+            assert reply.status_code == 200, reply.text
+            assert (reply.json()["verdict"], reply.json()["photo"]) == ("open", photo)
+            replies.append(reply.json())
+        peak = vm_mb(proc.pid, "VmHWM")
+        assert peak - before < 200, (before, peak)
+        refused, reduced = (r["serial"] for r in replies)
+        await wait_records(platform_sim, 3, photos=2)
+        assert refused not in platform_sim.photos
+        assert reduced in platform_sim.photos
+        rows = {row["serial"]: row for row in (await http.get(f"{url}/api/passes")).json()}
+        assert (rows[refused]["flag"], rows[refused]["photos"]) == ("photo-skipped", 0)
+        assert rows[reduced]["photos"] == 1
+        stored = (await http.get(f"{url}/photos/{reduced}-1.jpg")).content
+        image = cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert image is not None
+        assert image.shape == (2375, 2375)  # decoded at 1/8
+        assert vm_mb(proc.pid, "VmHWM") - before < 200, (before, peak)
+    assert await procs.stop(proc, signal.SIGINT) == 0
+
+
 async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
@@ -517,3 +617,33 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
         assert max(hostile + normal) < 1000, (hostile, normal)
         passes = await daemon.store.search_passes(lane="in-1")
         assert all(len(row.plate or "") <= 20 for row in passes)  # never stored as a plate
+
+
+async def test_a_camera_gone_in_the_middle_of_its_body_is_not_an_error(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A client that resets or closes its connection while the daemon reads its body (seen
+    when the benchmark's hostile camera is stopped) is no "Error handling request" record
+    with a trace: the daemon has nobody to answer and nothing to record."""
+    out = io.StringIO()
+    setup_logging("info", "json", out)
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        guard = daemon.web.guard
+        for gone in ("reset", "closed"):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", daemon.web.port)
+            writer.write(
+                b"POST /push/in-1 HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"plate": "'
+            )
+            await writer.drain()
+            await eventually(lambda: guard.open == 1 and not guard._timers)  # reading the body
+            if gone == "reset":
+                writer.transport.abort()
+            else:
+                writer.close()
+            await eventually(lambda: guard.open == 0)
+        cam = camera(daemon)
+        assert (await cam.push(PLATES[0])).status == 200  # and it serves as ever
+        await cam.aclose()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert not [r for r in records if r["level"] in ("error", "critical")], records

@@ -164,6 +164,13 @@ class ConnectionGuard:
                     late.force_close()
                     return late
             return await handler(request)
+        except ConnectionResetError:
+            if request.transport is not None and not request.transport.is_closing():
+                raise  # not the client's connection: a real error
+            # The client went away before its body was in (a camera rebooting, a flaky link,
+            # an attacker): nobody to answer, nothing to record, not an error.
+            log.debug("client gone before its request was read", peer=request.remote)
+            return web.Response(status=400)
         finally:
             self.arm(transport)
 
