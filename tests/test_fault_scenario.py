@@ -109,6 +109,7 @@ class Daemons:
 
     def __init__(self, config: Path, port: int) -> None:
         self.config, self.port = config, port
+        self.log = config.parent / "daemons.log"
         self.proc: asyncio.subprocess.Process | None = None
         #: (killed at, next daemon started at), monotonic.
         self.kills: list[tuple[float, float]] = []
@@ -118,13 +119,10 @@ class Daemons:
         if self._killed_at is not None:
             self.kills.append((self._killed_at, time.monotonic()))
             self._killed_at = None
-        self.proc = await asyncio.create_subprocess_exec(
-            *EDGE,
-            "run",
-            "--config",
-            str(self.config),
-            stdout=asyncio.subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as log:  # every run's log, for a failure to show
+            self.proc = await asyncio.create_subprocess_exec(
+                *EDGE, "run", "--config", str(self.config), stdout=log
+            )
         async with httpx.AsyncClient() as http:
 
             async def up() -> bool:
@@ -134,7 +132,13 @@ class Daemons:
                     return False
                 return reply.status_code in (200, 503)
 
-            await eventually(up, timeout=60)
+            try:
+                await eventually(up, timeout=60)
+            except TimeoutError:
+                tail = self.log.read_text(errors="replace").splitlines()[-40:]
+                raise AssertionError(
+                    "the daemon did not come up; its log ends:\n" + "\n".join(tail)
+                ) from None
 
     async def kill(self) -> None:
         assert self.proc is not None

@@ -34,3 +34,24 @@ def test_exceptions_are_one_json_record_with_the_trace_as_a_field(
         assert "Traceback" in record["exception"]
         assert "ValueError" in record["exception"]
     assert records[0]["logger"] == "aiohttp.server"
+
+
+def test_console_traces_are_plain_text_even_with_rich_installed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The console format writes a trace as Python prints it, never a table of locals (with
+    ``rich`` installed, structlog would otherwise render one, slowly enough to stall the loop
+    when a burst of clients drops)."""
+    pytest.importorskip("rich")  # the case this guards: import-linter brings rich in dev
+    out = io.StringIO()
+    setup_logging("info", "console", out)
+    secret_local = "a local that a rich trace would show"
+    try:
+        int("x")
+    except ValueError:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+        structlog.get_logger("edge.ingest").exception("camera payload could not be read")
+    text = capsys.readouterr().err + out.getvalue()
+    assert text.count("Traceback (most recent call last):") == 2
+    assert secret_local not in text
+    assert "╭" not in text  # no rich panels

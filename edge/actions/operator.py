@@ -145,6 +145,34 @@ def whole_id(value: int | str, key: str = "id") -> int:
     return int(value)
 
 
+def check_list_entry(plate: str, kind: str, reason: str, until: datetime | None) -> None:
+    """What a list entry must be before anything is stored (also for a face that has not
+    opened the ledger yet). Raises :class:`InvalidInputError` naming the bad input."""
+    if normalise_plate(plate, colour_prefix=True).text is None:
+        why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
+        raise InvalidInputError(why, "plate")
+    if kind not in LIST_KINDS:
+        raise InvalidInputError(f"{escape_read(kind)!r} is not a list", "kind")
+    if len(reason) > MAX_LIST_REASON:
+        raise InvalidInputError(f"reason is over {MAX_LIST_REASON} characters", "reason")
+    if until is not None and until <= datetime.now(until.tzinfo):
+        raise InvalidInputError(f"{until.isoformat()} is already past", "until")
+
+
+def check_plan(plan: ControlPlan) -> None:
+    """What a new control plan must be (name, strategy 1-7 of spec §7.20, an end after now
+    and after its start). Raises :class:`InvalidInputError` naming the bad input."""
+    if not plan.name.strip() or len(plan.name) > MAX_PLAN_NAME:
+        raise InvalidInputError("name and strategy 1-7", "name")
+    if not 1 <= plan.strategy <= 7:  # §7.20
+        raise InvalidInputError("name and strategy 1-7", "strategy")
+    now = datetime.now(plan.start.tzinfo if plan.start else None)
+    if plan.end is not None and plan.end <= now:
+        raise InvalidInputError(f"{plan.end.isoformat()} is already past", "end")
+    if plan.end is not None and plan.start is not None and plan.end <= plan.start:
+        raise InvalidInputError(f"{plan.end.isoformat()} is not after the start", "end")
+
+
 class Operator:
     """The operator actions over one ledger; ``lanes`` empty where no lane runs (the command
     line), ``correct`` None where corrections cannot be made."""
@@ -273,15 +301,8 @@ class Operator:
         target = f"{kind} {read.text}"
 
         async def body() -> Done:
-            if read.text is None:
-                why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
-                raise InvalidInputError(why, "plate")
-            if kind not in LIST_KINDS:
-                raise InvalidInputError(f"{escape_read(kind)!r} is not a list", "kind")
-            if len(reason) > MAX_LIST_REASON:
-                raise InvalidInputError(f"reason is over {MAX_LIST_REASON} characters", "reason")
-            if until is not None and until <= datetime.now(until.tzinfo):
-                raise InvalidInputError(f"{until.isoformat()} is already past", "until")
+            check_list_entry(plate, kind, reason, until)
+            assert read.text is not None  # checked
             expires = until.timestamp() if until else None
             entry = await self.lists.add(read.text, kind, reason, expires, actor.name)
             note = (
@@ -308,15 +329,7 @@ class Operator:
         within ``edge.ledger.books.REFRESH_SECONDS``."""
 
         async def body() -> Done:
-            if not plan.name.strip() or len(plan.name) > MAX_PLAN_NAME:
-                raise InvalidInputError("name and strategy 1-7", "name")
-            if not 1 <= plan.strategy <= 7:  # §7.20
-                raise InvalidInputError("name and strategy 1-7", "strategy")
-            now = datetime.now(plan.start.tzinfo if plan.start else None)
-            if plan.end is not None and plan.end <= now:
-                raise InvalidInputError(f"{plan.end.isoformat()} is already past", "end")
-            if plan.end is not None and plan.start is not None and plan.end <= plan.start:
-                raise InvalidInputError(f"{plan.end.isoformat()} is not after the start", "end")
+            check_plan(plan)
             plan_id = await self.plans.start(plan, by=actor.name)
             return Done(detail=f"plan {plan_id}", id=plan_id)
 

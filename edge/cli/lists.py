@@ -8,7 +8,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from edge.actions.operator import ActionError
+from edge.actions.operator import ActionError, check_list_entry
 from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.ledger.books import local_time
@@ -38,6 +38,11 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
     except ValueError:
         print(f"--until: {args.until!r} is not a date and time", file=sys.stderr)
         return 2
+    if args.action == "add":
+        try:  # before the ledger is opened: a refused command leaves nothing behind
+            check_list_entry(args.plate, args.kind, args.reason, until)
+        except ActionError as exc:
+            return refused(exc)
     store = await Store.open(cfg.storage.database)
     try:
         operator = cli_operator(cfg, store)

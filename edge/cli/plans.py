@@ -8,7 +8,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from edge.actions.operator import ActionError
+from edge.actions.operator import ActionError, InvalidInputError, check_plan
 from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.domain.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
@@ -31,6 +31,28 @@ def _list_config_plans(cfg: Config) -> int:
     return len(cfg.control_plans)
 
 
+def _new_plan(
+    args: argparse.Namespace, cfg: Config, start: datetime | None, end: datetime | None
+) -> ControlPlan:
+    return ControlPlan(
+        name=args.name,
+        strategy=args.strategy,
+        level=args.level,
+        area=args.area,
+        start=start or datetime.now(cfg.site.zone),
+        end=end,
+        baseline_heavy_entries=args.baseline,
+    )
+
+
+def _check(args: argparse.Namespace, plan: ControlPlan | None, end: datetime | None) -> None:
+    """What can be refused without the ledger. Raises ``InvalidInputError``."""
+    if plan is not None:
+        check_plan(plan)
+    elif args.action == "change" and end is not None and end <= datetime.now(end.tzinfo):
+        raise InvalidInputError("the new end is already past", "end")
+
+
 async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
     if args.action == "list" and not ledger_exists(cfg.storage.database):
         if not _list_config_plans(cfg):
@@ -42,19 +64,15 @@ async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--start/--end: {exc}", file=sys.stderr)
         return 2
+    plan = _new_plan(args, cfg, start, end) if args.action == "start" else None
+    try:  # checked before the ledger is opened: a refused command leaves nothing behind
+        _check(args, plan, end)
+    except ActionError as exc:
+        return refused(exc)
     store = await Store.open(cfg.storage.database)
     try:
         operator = cli_operator(cfg, store)
-        if args.action == "start":
-            plan = ControlPlan(
-                name=args.name,
-                strategy=args.strategy,
-                level=args.level,
-                area=args.area,
-                start=start or datetime.now(cfg.site.zone),
-                end=end,
-                baseline_heavy_entries=args.baseline,
-            )
+        if plan is not None:
             done = await operator.start_plan(cli_actor(), plan)
             print(f"plan {done.id} 「{plan.name}」: {STRATEGY_NAMES[plan.strategy]}")
         elif args.action == "change":

@@ -57,7 +57,14 @@ def setup_logging(
             ),
         ]
     else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=False)]
+        # Plain tracebacks whatever is installed: with ``rich`` present (a dev tool brings it)
+        # structlog would render each trace as a table with every local, which takes long
+        # enough (hundreds of ms) to stall the event loop when errors come in bursts.
+        renderer = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, *shared, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
