@@ -13,8 +13,16 @@ from typing import Literal
 
 import httpx
 from defusedxml import ElementTree
+from typing_extensions import override
 
-from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError, Lifecycle
+from drivers.base import (
+    Actuation,
+    Barrier,
+    DriverError,
+    DriverHealth,
+    DriverUnavailableError,
+    Lifecycle,
+)
 
 OPEN_BODY = b"<BarrierGate><ctrlMode>open</ctrlMode></BarrierGate>"
 
@@ -31,7 +39,7 @@ def _text(xml: bytes, name: str) -> str | None:
     return None
 
 
-class HikvisionBarrier(Lifecycle):
+class HikvisionBarrier(Lifecycle, Barrier):
     def __init__(
         self, url: str, username: str, password: str, *, channel: int = 1, timeout: float = 2.0
     ) -> None:
@@ -57,6 +65,7 @@ class HikvisionBarrier(Lifecycle):
             raise DriverError(f"the camera refused {method} {url}: {response.status_code} {reason}")
         return response.content
 
+    @override
     async def open(self, ctx: Actuation) -> None:
         try:
             await self._request("PUT", "barrierGate", OPEN_BODY)

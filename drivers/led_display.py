@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from typing_extensions import override
+
 from drivers import olm_led, onbon_bx
 from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth, Lifecycle
 from drivers.panel import FittedLine, Panel, fit, truncate
@@ -31,12 +33,13 @@ class Transport(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class OlmEncoder:
+class OlmEncoder(LedEncoder):
     """One temporary-text frame per line (green to pass, red to refuse) and a voice frame."""
 
     encoding: str = "gbk"
     seconds: int = 5
 
+    @override
     def encode(self, lines: Sequence[FittedLine], voice: str | None) -> bytes:
         frames = b"".join(
             olm_led.text_frame(
@@ -54,11 +57,12 @@ class OlmEncoder:
 
 
 @dataclass(frozen=True, slots=True)
-class OnbonEncoder:
+class OnbonEncoder(LedEncoder):
     width: int = 16
     address: int = 1
     encoding: str = "gbk"
 
+    @override
     def encode(self, lines: Sequence[FittedLine], voice: str | None) -> bytes:
         return onbon_bx.dynamic_text(
             lines, width=self.width, address=self.address, encoding=self.encoding
@@ -66,13 +70,14 @@ class OnbonEncoder:
 
 
 @dataclass(frozen=True, slots=True)
-class TemplateEncoder:
+class TemplateEncoder(LedEncoder):
     """Each line as ``template`` with ``{line}`` (1-based) and ``{text}`` filled in, e.g.
     ``"\\u0002{line}{text}\\u0003"`` for a board that takes STX … ETX."""
 
     template: str = "{text}\r\n"
     encoding: str = "gbk"
 
+    @override
     def encode(self, lines: Sequence[FittedLine], voice: str | None) -> bytes:
         text = "".join(
             self.template.format(line=i + 1, text=line.text) for i, line in enumerate(lines)
@@ -80,13 +85,14 @@ class TemplateEncoder:
         return text.encode(self.encoding, errors="replace")
 
 
-class LinkTransport:
+class LinkTransport(Transport):
     """The display's own serial port or TCP socket."""
 
     def __init__(self, link: SerialLink) -> None:
         self.link = link
         self.health = link.health
 
+    @override
     async def send(self, data: bytes, ctx: Actuation) -> None:
         await self.link.write(data)
 

@@ -37,8 +37,16 @@ from pymodbus.pdu.bit_message import (
     WriteSingleCoilResponse,
 )
 from pymodbus.pdu.register_message import WriteSingleRegisterResponse
+from typing_extensions import override
 
-from drivers.base import Actuation, DriverError, DriverHealth, DriverUnavailableError, Lifecycle
+from drivers.base import (
+    Actuation,
+    Barrier,
+    DriverError,
+    DriverHealth,
+    DriverUnavailableError,
+    Lifecycle,
+)
 
 log = structlog.get_logger("drivers.modbus")
 
@@ -213,7 +221,7 @@ class ModbusBus:
         self.client.close()
 
 
-class ModbusRelayBarrier(Lifecycle):
+class ModbusRelayBarrier(Lifecycle, Barrier):
     def __init__(
         self,
         bus: ModbusBus,
@@ -288,6 +296,7 @@ class ModbusRelayBarrier(Lifecycle):
             finally:
                 await asyncio.shield(self._write_coil(on=False))
 
+    @override
     async def open(self, ctx: Actuation) -> None:
         try:
             await self._pulse()

@@ -12,7 +12,9 @@ from __future__ import annotations
 from functools import reduce
 from typing import Literal
 
-from drivers.base import Actuation, DriverError, Lifecycle
+from typing_extensions import override
+
+from drivers.base import Actuation, Barrier, DriverError, Lifecycle
 from drivers.olm_led import crc16_modbus
 from drivers.serial_link import SerialLink
 
@@ -29,7 +31,7 @@ def with_check(frame: bytes, check: Check) -> bytes:
     return frame
 
 
-class SerialCommandBarrier(Lifecycle):
+class SerialCommandBarrier(Lifecycle, Barrier):
     def __init__(
         self,
         link: SerialLink,
@@ -44,6 +46,7 @@ class SerialCommandBarrier(Lifecycle):
         self.ack, self.ack_timeout = ack, ack_timeout
         self.health = link.health
 
+    @override
     async def open(self, ctx: Actuation) -> None:
         try:
             if self.ack is None:

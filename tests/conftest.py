@@ -44,13 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
     reap_on_terminate()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def pytest_sessionfinish(exitstatus: int) -> None:
     global _exitstatus  # noqa: PLW0603
     _exitstatus = int(exitstatus)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure() -> None:
     """Threads left running keep the interpreter from exiting, so pytest would never return
     (e.g. the aiosqlite connection of a daemon whose test was cut short by its timeout):
     give them a moment, and if any still runs, show where and end the run as failed."""

@@ -407,7 +407,7 @@ async def test_unexpected_client_error_decides_offline(
     cfg = make_config(tmp_path, platform_sim.base_url, decision={"offline_policy": "allow"})
     async with running_daemon(cfg) as daemon:
 
-        async def broken(plate: str, color: object, **kwargs: object) -> object:
+        async def broken(*_args: object, **_kwargs: object) -> object:
             raise ZeroDivisionError
 
         daemon.lanes["in-1"].verifier.platform.verify = broken  # type: ignore[assignment,method-assign]

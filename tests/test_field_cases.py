@@ -118,8 +118,9 @@ def at(text: str) -> float:
 # -- case 02b: a resent Hikvision record whose dateTime has no zone --------------------------
 
 
+@pytest.mark.usefixtures("host_in_new_york")
 async def test_case_02b_naive_hikvision_time_is_site_wall_clock(
-    host_in_new_york: None, hik: Daemon, platform_sim: CityPlatformSim
+    hik: Daemon, platform_sim: CityPlatformSim
 ) -> None:
     body = (CASES / "case-02b-hik-naive-datetime-historical.xml").read_bytes()
     response = await post(hik, body, "application/xml")
@@ -207,9 +208,7 @@ async def test_case_04_hikvision_json_part(hik: Daemon, platform_sim: CityPlatfo
     assert (record["cphm"], record["cpys"]) == ("豫B3M7X1", "0")
 
 
-async def test_hikvision_bare_json_and_wrapped_json(
-    hik: Daemon, platform_sim: CityPlatformSim
-) -> None:
+async def test_hikvision_bare_json_and_wrapped_json(hik: Daemon) -> None:
     scene, crop = sample_jpeg("scene"), sample_jpeg("crop")
     alert: dict[str, Any] = {
         "ipAddress": "192.0.2.22",
@@ -388,8 +387,8 @@ def pull_lane(cam: DahuaCameraSim) -> dict[str, Any]:
     return lane("dahua-pull", url=cam.url, username=cam.username, password=cam.password)
 
 
+@pytest.mark.usefixtures("host_in_new_york")
 async def test_case_07_dahua_stream_times_and_a_tricycle(
-    host_in_new_york: None,
     tmp_path: Path,
     platform_sim: CityPlatformSim,
     dahua: DahuaCameraSim,
@@ -491,8 +490,9 @@ async def test_dahua_push_non_motor_snap_is_answered_not_a_pass(
 # -- kind 5: a camera clock that lies -------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("host_in_new_york")
 async def test_a_camera_clock_off_by_hours_is_logged_once_and_the_receive_time_used(
-    host_in_new_york: None, tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
     cfg = make_config(tmp_path, platform_sim.base_url, lanes=[lane("hikvision-push")])
     async with running_daemon(cfg) as daemon:

@@ -52,7 +52,11 @@ class FakePlatform:
     asked: list[str] = field(default_factory=list)
 
     async def verify(
-        self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
+        self,
+        plate: str,
+        color: PlateColor,  # noqa: ARG002
+        *,
+        gate_secret_code: str = "",  # noqa: ARG002 - Platform.verify
     ) -> VerifyAnswer:
         self.asked.append(plate)
         if self.hang is not None:

@@ -112,7 +112,7 @@ def test_control_taxonomy_matches_the_old_patterns(code: str) -> None:
     assert not control_refusal(code, refused=False)
 
 
-async def test_daily_controlled_figure_from_the_domain(store: Store, tmp_path: Path) -> None:
+async def test_daily_controlled_figure_from_the_domain(store: Store) -> None:
     for code in _REFUSALS:
         refusal = Decision(open=False, code=code, reason="x", source="platform")
         await store.record_pass(new_pass(decision=refusal), [])

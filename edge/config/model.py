@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from typing_extensions import override
 
 from drivers.base import Barrier, Detector, Display
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
@@ -778,6 +779,7 @@ class Config(BaseSettings):
     led_text: LedTextConfig = LedTextConfig()
 
     @classmethod
+    @override
     def settings_customise_sources(
         cls,
         settings_cls: type[BaseSettings],

@@ -89,7 +89,7 @@ class PlateEvent:
     unreadable: str | None = None
 
     @classmethod
-    def from_read(
+    def from_read(  # noqa: PLR0913 - every field a camera read can carry
         cls,
         read: PlateRead,
         *,

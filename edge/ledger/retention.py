@@ -42,7 +42,7 @@ class DiskState:
 
 
 class Retention:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the [storage] settings, as keywords
         self,
         store: PassLedger,
         photo_dir: Path,

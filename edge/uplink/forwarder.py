@@ -75,7 +75,7 @@ def pass_report(
 
 
 class Forwarder:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the [forwarder] settings, as keywords
         self,
         store: Outbox,
         platform: Platform,

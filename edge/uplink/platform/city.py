@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
+from typing_extensions import override
 
 from edge.domain.codes import ControlFlag
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
+from edge.uplink.platform.base import Platform
 from edge.uplink.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
@@ -58,14 +60,14 @@ _AUTH_CODE = "401"
 _SERVER_CODES = frozenset({"500", "502", "503", "504"})
 
 
-class CityPlatform(TokenClient):
+class CityPlatform(TokenClient, Platform):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = True
     max_batch = 1  # shareDrivingRecord carries one record
     reports_corrections = False
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the [platform] settings, as keywords
         self,
         *,
         base_url: str,
@@ -170,6 +172,7 @@ class CityPlatform(TokenClient):
             raise PermanentError(reply.code, reply.status)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @override
     async def verify(
         self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
     ) -> VerifyAnswer:
@@ -197,6 +200,7 @@ class CityPlatform(TokenClient):
             "cpys": report.color,
         }
 
+    @override
     async def send_pass(self, report: PassReport) -> None:
         record = build_message(
             DrivingRecord,
@@ -208,13 +212,16 @@ class CityPlatform(TokenClient):
         )
         await self._call(PATH_PUT, "shareDrivingRecord", record)
 
+    @override
     async def send_passes(self, reports: Sequence[PassReport]) -> None:
         for report in reports:
             await self.send_pass(report)
 
+    @override
     async def send_correction(self, report: PassReport, correction: Correction) -> None:
         raise InvalidMessageError("the city API has no message for corrected passes")
 
+    @override
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         if not is_jpeg(photo.data):
             raise InvalidMessageError("sharePhotoInfo: the photo is not a JPEG")

@@ -62,17 +62,17 @@ class TokenReply(_Reply):
 
 class CheckVehicleQuery(_Request):
     license: str = Field(min_length=1, max_length=20)
-    licenseColor: PlateColor  # noqa: N815 - spec field name
+    licenseColor: PlateColor
 
 
 class CheckVehicleResult(_Reply):
     license: WireStr = ""
-    licenseColor: WireStr = ""  # noqa: N815
+    licenseColor: WireStr = ""
     # The city spec knows 0/1; 2 ("the gate decides") is accepted as the province API defines it.
-    isControl: Annotated[Literal["0", "1", "2"], BeforeValidator(_to_str)]  # noqa: N815
-    fuelType: WireStr = Field(default="", max_length=4)  # noqa: N815
-    emissionStandard: WireStr = Field(default="", max_length=1)  # noqa: N815
-    controlReason: WireStr = Field(default="", max_length=300)  # noqa: N815
+    isControl: Annotated[Literal["0", "1", "2"], BeforeValidator(_to_str)]
+    fuelType: WireStr = Field(default="", max_length=4)
+    emissionStandard: WireStr = Field(default="", max_length=1)
+    controlReason: WireStr = Field(default="", max_length=300)
 
 
 class _PassFields(_Request):
@@ -101,7 +101,7 @@ class PhotoInfo(_PassFields):
     zpbh: Literal["1", "2"]
     zplx: Literal["1", "2", "3"]
     pzsj: str = Field(max_length=32, pattern=TIME_PATTERN)
-    base64Image: str | None = None  # noqa: N815
+    base64Image: str | None = None
 
 
 class GoodsRecord(_PassFields):

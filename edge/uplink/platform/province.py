@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
+from typing_extensions import override
 
 from edge.domain.codes import BlacklistType, ControlFlag, EmissionStage, ExemptType, FuelType
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
+from edge.uplink.platform.base import Platform
 from edge.uplink.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
@@ -99,14 +101,14 @@ def _control_after(after: VerifyAnswer | None, before: str) -> str:
     return str(int(after.control))
 
 
-class ProvincePlatform(TokenClient):
+class ProvincePlatform(TokenClient, Platform):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
 
     uploads_photos = False
     max_batch = 500  # SendEnterExitDataEx takes a list; the forwarder's batch_size applies
     reports_corrections = True
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the [platform] settings, as keywords
         self,
         *,
         base_url: str,
@@ -200,6 +202,7 @@ class ProvincePlatform(TokenClient):
 
     # -- methods ---------------------------------------------------------------------------
 
+    @override
     async def verify(
         self, plate: str, color: PlateColor, *, gate_secret_code: str = ""
     ) -> VerifyAnswer:
@@ -254,15 +257,18 @@ class ProvincePlatform(TokenClient):
             licensePK=pk,
         )
 
+    @override
     async def send_passes(self, reports: Sequence[PassReport]) -> None:
         """SendEnterExitDataEx with one ``list`` entry per pass (a batch)."""
         records = [self.enter_exit_record(r) for r in reports]
         request = build_message(EnterExitRequest, accessToken=_PLACEHOLDER, list=records)
         await self._call("SendEnterExitDataEx", request)
 
+    @override
     async def send_pass(self, report: PassReport) -> None:
         await self.send_passes([report])
 
+    @override
     async def send_correction(self, report: PassReport, correction: Correction) -> None:
         """CheckFeedbackReport: the pass as it was reported, and the values after review."""
         before = self.enter_exit_record(report).model_dump()
@@ -280,6 +286,7 @@ class ProvincePlatform(TokenClient):
             reviewer=correction.reviewer,
         )
 
+    @override
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         raise InvalidMessageError("the province API takes photos as URLs inside the pass record")
 

@@ -82,45 +82,45 @@ class ProvinceReply(_Reply):
 
 
 class AuthRequest(_Request):
-    orgSecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815 - spec field names
+    orgSecretCode: str = Field(min_length=1, max_length=32)
     username: str = Field(min_length=1, max_length=32)
     pwd: str = Field(min_length=1, max_length=32)
 
 
 class AuthData(_Reply):
-    accessToken: WireStr = Field(min_length=1, max_length=64)  # noqa: N815
+    accessToken: WireStr = Field(min_length=1, max_length=64)
     expire: WireStr = ""
-    serverTime: WireStr = ""  # noqa: N815
+    serverTime: WireStr = ""
 
 
 # -- VehVerifyEx ---------------------------------------------------------------------------
 
 
 class VerifyRequest(_Request):
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
-    companySecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815
-    gateSecretCode: str = Field(min_length=1, max_length=32)  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
+    companySecretCode: str = Field(min_length=1, max_length=32)
+    gateSecretCode: str = Field(min_length=1, max_length=32)
     license: str = Field(min_length=1, max_length=20)
-    licenseColor: PlateColor  # noqa: N815
+    licenseColor: PlateColor
 
 
 class VerifyData(_Reply):
     license: WireStr = ""
-    licenseColor: WireStr = ""  # noqa: N815
-    fuelType: WireStr = Field(default="", max_length=4)  # noqa: N815
-    registerDate: WireStr = ""  # noqa: N815
+    licenseColor: WireStr = ""
+    fuelType: WireStr = Field(default="", max_length=4)
+    registerDate: WireStr = ""
     syxz: WireStr = ""
-    vinLast6: WireStr = ""  # noqa: N815
-    vehType: WireStr = ""  # noqa: N815
+    vinLast6: WireStr = ""
+    vehType: WireStr = ""
     # The spec's example writes the key as " GVM" (with a space); accept both.
     GVM: WireStr = Field(default="", validation_alias=AliasChoices("GVM", " GVM"))
-    emissionStandard: WireStr = Field(default="", max_length=1)  # noqa: N815
-    isBlackList: WireStr = ""  # noqa: N815
-    isExempt: WireStr = ""  # noqa: N815
-    isControl: Annotated[Flag012, BeforeValidator(_to_str)]  # noqa: N815
-    controlReason: WireStr = Field(default="", max_length=300)  # noqa: N815
-    isNeedComplete: Annotated[NeedComplete, BeforeValidator(_to_str)] = NeedComplete.NO  # noqa: N815
-    licensePK: WireStr = ""  # noqa: N815
+    emissionStandard: WireStr = Field(default="", max_length=1)
+    isBlackList: WireStr = ""
+    isExempt: WireStr = ""
+    isControl: Annotated[Flag012, BeforeValidator(_to_str)]
+    controlReason: WireStr = Field(default="", max_length=300)
+    isNeedComplete: Annotated[NeedComplete, BeforeValidator(_to_str)] = NeedComplete.NO
+    licensePK: WireStr = ""
 
 
 # -- records -------------------------------------------------------------------------------
@@ -135,32 +135,32 @@ class _VehicleCodes(_Request):
     sends them empty itself, and §7.4 / §7.14 have no code for "not listed"); ``isControl`` is
     the gate's resolved answer, required."""
 
-    fuelType: FuelType | Empty = ""  # noqa: N815
-    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
-    isBlackList: BlacklistType | Empty = ""  # noqa: N815
-    isExempt: ExemptType | Empty = ""  # noqa: N815
-    isControl: Flag01  # noqa: N815
+    fuelType: FuelType | Empty = ""
+    emissionStandard: EmissionStage | Empty = ""
+    isBlackList: BlacklistType | Empty = ""
+    isExempt: ExemptType | Empty = ""
+    isControl: Flag01
 
 
 class _PassFields(_Request):
     """The fields that identify a pass in every province message about it."""
 
-    serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)  # noqa: N815
-    companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")  # noqa: N815
-    gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")  # noqa: N815
+    serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)
+    companyCode: str = Field(max_length=32, pattern=r"^\d{10}$")
+    gateCode: str = Field(max_length=32, pattern=r"^\d{2}$")
     license: str = Field(min_length=1, max_length=32)
-    licenseColor: PlateColor  # noqa: N815
+    licenseColor: PlateColor
 
 
 class EnterExitRecord(_PassFields, _VehicleCodes):
     """One entry of SendEnterExitDataEx ``list`` (§4.2.11)."""
 
-    gateSignal: Literal["0", "1", "2"]  # noqa: N815
+    gateSignal: Literal["0", "1", "2"]
     date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
-    imgURL1: str = Field(default="", max_length=64)  # noqa: N815
-    imgURL2: str = Field(default="", max_length=64)  # noqa: N815
-    islicensePK: Literal["0", "1"]  # noqa: N815
-    licensePK: str = Field(default="", max_length=32)  # noqa: N815
+    imgURL1: str = Field(default="", max_length=64)
+    imgURL2: str = Field(default="", max_length=64)
+    islicensePK: Literal["0", "1"]
+    licensePK: str = Field(default="", max_length=32)
 
     @model_validator(mode="after")
     def _pk_flag_matches(self) -> EnterExitRecord:
@@ -173,7 +173,7 @@ EnterExitList = list[EnterExitRecord]  # named here: the field "list" hides the 
 
 
 class EnterExitRequest(_Request):
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
     list: EnterExitList = Field(min_length=1)
 
 
@@ -182,15 +182,15 @@ class GoodsRecord(_PassFields):
 
     hwmc: str = Field(min_length=1, max_length=32)
     ysl: str = Field(min_length=1, max_length=4, pattern=r"^\d+(\.\d+)?$")
-    islicensePK: Literal["0", "1"] = "0"  # noqa: N815
-    licensePK: str = Field(default="", max_length=32)  # noqa: N815
+    islicensePK: Literal["0", "1"] = "0"
+    licensePK: str = Field(default="", max_length=32)
 
 
 GoodsList = list[GoodsRecord]
 
 
 class GoodsRequest(_Request):
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
     list: GoodsList = Field(min_length=1)
 
 
@@ -201,21 +201,21 @@ class VehicleRegistration(_Request):
     """A vehicle's registration record (电子备案): city shareVehInfo (§4.1.2) sends it as is,
     province VehElecAccountAdd (§4.2.15) with a token."""
 
-    companySecretCode: str = Field(default="", max_length=32)  # noqa: N815
+    companySecretCode: str = Field(default="", max_length=32)
     license: str = Field(min_length=1, max_length=14)
-    licenseColor: PlateColor  # noqa: N815
-    vehicleType: VehicleTypeCode = ""  # noqa: N815
+    licenseColor: PlateColor
+    vehicleType: VehicleTypeCode = ""
     vin: str = Field(default="", max_length=32)
-    useCharacter: UseCharacterCode = ""  # noqa: N815
-    engineNo: str = Field(default="", max_length=32)  # noqa: N815
+    useCharacter: UseCharacterCode = ""
+    engineNo: str = Field(default="", max_length=32)
     onwer: str = Field(default="", max_length=100)  # spec spelling
     address: str = Field(default="", max_length=300)
     model: str = Field(default="", max_length=100)
-    registerDate: str = Field(default="", max_length=14)  # noqa: N815
-    issueDate: str = Field(default="", max_length=14)  # noqa: N815
-    emissionStandard: EmissionStage | Empty = ""  # noqa: N815
-    drivingLicenseImg: str = ""  # noqa: N815
-    drivingLicenseImg2: str = ""  # noqa: N815
+    registerDate: str = Field(default="", max_length=14)
+    issueDate: str = Field(default="", max_length=14)
+    emissionStandard: EmissionStage | Empty = ""
+    drivingLicenseImg: str = ""
+    drivingLicenseImg2: str = ""
 
     @model_validator(mode="after")
     def _one_image(self) -> VehicleRegistration:
@@ -227,29 +227,29 @@ class VehicleRegistration(_Request):
 class VehAccount(VehicleRegistration):
     """VehElecAccountAdd (§4.2.15); with ``licensePK`` it is VehElecAccountModify (§4.2.16)."""
 
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
 
 
 class VehAccountModify(VehAccount):
-    licensePK: str = Field(min_length=1, max_length=64)  # noqa: N815
+    licensePK: str = Field(min_length=1, max_length=64)
 
 
 class VehAccountGainRequest(_Request):
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
     license: str = Field(min_length=1, max_length=14)
-    licenseColor: PlateColor  # noqa: N815
-    licensePK: str = Field(default="", max_length=64)  # noqa: N815
+    licenseColor: PlateColor
+    licensePK: str = Field(default="", max_length=64)
 
 
 class VehAccountData(_Reply):
     license: WireStr = ""
-    licenseColor: WireStr = ""  # noqa: N815
-    licensePK: WireStr = ""  # noqa: N815
+    licenseColor: WireStr = ""
+    licensePK: WireStr = ""
     vin: WireStr = ""
-    engineNo: WireStr = ""  # noqa: N815
+    engineNo: WireStr = ""
     onwer: WireStr = ""
-    registerDate: WireStr = ""  # noqa: N815
-    emissionStandard: WireStr = ""  # noqa: N815
+    registerDate: WireStr = ""
+    emissionStandard: WireStr = ""
 
 
 # -- CheckFeedbackReport (§4.2.27) -----------------------------------------------------------
@@ -258,18 +258,18 @@ class VehAccountData(_Reply):
 class CheckFeedback(_PassFields, _VehicleCodes):
     """A pass corrected after review: the values before, the values after (suffix B)."""
 
-    accessToken: str = Field(min_length=1, max_length=64)  # noqa: N815
-    gateSignal: Literal["0", "1", "2"]  # noqa: N815
+    accessToken: str = Field(min_length=1, max_length=64)
+    gateSignal: Literal["0", "1", "2"]
     date: str = Field(min_length=12, max_length=12, pattern=r"^\d{12}$")
-    licenseB: str = Field(min_length=1, max_length=32)  # noqa: N815
-    licenseColorB: PlateColor  # noqa: N815
-    fuelTypeB: FuelType | Empty = ""  # noqa: N815
-    emissionStandardB: EmissionStage | Empty = ""  # noqa: N815
-    isBlackListB: BlacklistType | Empty = ""  # noqa: N815
-    isExemptB: ExemptType | Empty = ""  # noqa: N815
-    isControlB: Flag01  # noqa: N815
-    gateSignalB: Literal["0", "1", "2"]  # noqa: N815
-    imgURL1B: str = ""  # noqa: N815 - base64 driving licence
-    imgURL2B: str = ""  # noqa: N815 - base64 front-45° photo
-    dateB: str = Field(max_length=20, pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")  # noqa: N815
+    licenseB: str = Field(min_length=1, max_length=32)
+    licenseColorB: PlateColor
+    fuelTypeB: FuelType | Empty = ""
+    emissionStandardB: EmissionStage | Empty = ""
+    isBlackListB: BlacklistType | Empty = ""
+    isExemptB: ExemptType | Empty = ""
+    isControlB: Flag01
+    gateSignalB: Literal["0", "1", "2"]
+    imgURL1B: str = ""  # base64 driving licence
+    imgURL2B: str = ""  # base64 front-45° photo
+    dateB: str = Field(max_length=20, pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
     reviewer: str = Field(min_length=1, max_length=20)
