@@ -12,7 +12,9 @@ Address USB adapters by ``/dev/serial/by-id/…`` so that a re-plugged adapter k
 from __future__ import annotations
 
 import asyncio
+import termios
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import serial
 import structlog
@@ -27,6 +29,25 @@ _CHUNK = 256
 _RX_LIMIT = 4096  # bytes kept for replies; a noisy line cannot grow it further
 
 
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """Data bits, parity (N/E/O/M/S) and stop bits, as pyserial takes them."""
+
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: int = 1
+
+
+def parse_framing(framing: str) -> Framing:
+    """``"8N1"``, ``"7E1"``, … as a :class:`Framing`.
+
+    Raises :class:`ValueError` for anything else (data bits 5-8, parity N/E/O/M/S, stop 1/2)."""
+    text = framing.upper()
+    if len(text) != 3 or text[0] not in "5678" or text[1] not in "NEOMS" or text[2] not in "12":
+        raise ValueError(f"serial framing is like 8N1 or 7E1, not {framing!r}")
+    return Framing(int(text[0]), text[1], int(text[2]))
+
+
 class SerialLink:
     def __init__(
         self,
@@ -34,11 +55,13 @@ class SerialLink:
         *,
         baudrate: int = 9600,
         name: str = "serial device",
+        framing: str = "8N1",
         on_data: Callable[[bytes], None] | None = None,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
     ) -> None:
         self.port, self.baudrate, self.name = port, baudrate, name
+        self.framing = parse_framing(framing)
         self.on_data = on_data
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.health = DriverHealth(connected=False)
@@ -73,7 +96,8 @@ class SerialLink:
         while not self._closing:  # see ModbusInputDetector._poll: cancellation can be lost
             try:
                 await self._session()
-            except (OSError, serial.SerialException) as exc:
+            except (OSError, serial.SerialException, termios.error) as exc:
+                # termios.error: the port refuses the settings (a pty and parity, say)
                 self._report_down(str(exc))
             else:
                 self._report_down("the device closed the link")
@@ -90,7 +114,13 @@ class SerialLink:
             self._reported_down = True
 
     async def _session(self) -> None:
-        reader, writer = await open_serial_connection(url=self.port, baudrate=self.baudrate)
+        reader, writer = await open_serial_connection(
+            url=self.port,
+            baudrate=self.baudrate,
+            bytesize=self.framing.bytesize,
+            parity=self.framing.parity,
+            stopbits=self.framing.stopbits,
+        )
         self._writer = writer
         if self._ever_connected:
             self.health.reconnects += 1

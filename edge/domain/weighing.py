@@ -1,0 +1,116 @@
+"""When a truck's weight counts (pure, no I/O; research/ledger-and-weighbridge.md §1.8-§1.9).
+
+A weighing is complete when the readings stay within ``band_kg`` (default: one division) for
+``hold_seconds`` (default 3 s), every one of them at or above ``minimum_kg``, the vehicle in
+position (position sensors / a loop, when the site has them) and the indicator not reporting
+motion (where its protocol has a motion flag). The value recorded is the one the indicator
+showed most while it held (the latest of equals) — never the maximum, which a rocking truck
+or a driver stepping on the platform would inflate. After a completed weighing the detector
+waits until the weight falls below ``minimum_kg`` (the truck left) before it weighs again.
+
+Two weighings of one vehicle give gross, tare and net (:func:`net_of`): gross is the larger,
+tare the smaller, net their difference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StableRule:
+    """``band_kg``: largest spread (max − min) that counts as still; ``hold_seconds``: how long
+    it must hold; ``minimum_kg``: below this the platform counts as empty; ``max_gap_seconds``:
+    a longer silence between readings starts the hold over (no readings, no evidence).
+
+    Raises :class:`ValueError` for a negative band or minimum, or a non-positive time."""
+
+    band_kg: Decimal = Decimal(20)
+    hold_seconds: float = 3.0
+    minimum_kg: Decimal = Decimal(500)
+    max_gap_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.band_kg < 0 or self.minimum_kg < 0:
+            raise ValueError("a stable-weight band and minimum are not negative")
+        if self.hold_seconds <= 0 or self.max_gap_seconds <= 0:
+            raise ValueError("a stable-weight hold and gap are positive numbers of seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class StableWeight:
+    """A completed weighing: ``kg`` held from ``since`` to ``at`` (monotonic seconds)."""
+
+    kg: Decimal
+    since: float
+    at: float
+
+
+class StableDetector:
+    """Feed it every reading (:meth:`feed`); it returns a :class:`StableWeight` once per
+    vehicle on the platform. Time is the caller's (monotonic seconds; virtual in tests)."""
+
+    def __init__(self, rule: StableRule | None = None) -> None:
+        self.rule = rule or StableRule()
+        self._window: deque[tuple[float, Decimal]] = deque()
+        self._done = False  # weighed; waiting for the platform to empty
+
+    @property
+    def weighed(self) -> bool:
+        """Whether this vehicle's weight was taken (until the platform empties)."""
+        return self._done
+
+    def reset(self) -> None:
+        self._window.clear()
+        self._done = False
+
+    def feed(
+        self,
+        kg: Decimal | None,
+        at: float,
+        *,
+        moving: bool = False,
+        in_position: bool = True,
+    ) -> StableWeight | None:
+        """One reading: ``kg`` (``None`` while the indicator reports a fault) at ``at``;
+        ``moving`` is the indicator's motion flag, ``in_position`` the position sensors'."""
+        rule = self.rule
+        if kg is not None and kg < rule.minimum_kg:
+            self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
+            return None
+        if kg is None or moving or not in_position or self._done:
+            self._window.clear()
+            return None
+        window = self._window
+        if window and at - window[-1][0] > rule.max_gap_seconds:
+            window.clear()
+        window.append((at, kg))
+        while max(w for _, w in window) - min(w for _, w in window) > rule.band_kg:
+            window.popleft()
+        since = window[0][0]
+        if at - since < rule.hold_seconds:
+            return None
+        self._done = True
+        counts = Counter(w for _, w in window)
+        top = max(counts.values())
+        value = next(w for _, w in reversed(window) if counts[w] == top)
+        window.clear()
+        return StableWeight(value, since, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Net:
+    """Gross (毛重), tare (皮重) and net (净重) in kg."""
+
+    gross_kg: Decimal
+    tare_kg: Decimal
+    net_kg: Decimal
+
+
+def net_of(first_kg: Decimal, second_kg: Decimal) -> Net:
+    """Gross is the larger weighing, tare the smaller (inbound material weighs gross first,
+    outbound product tare first); net = gross − tare."""
+    gross, tare = max(first_kg, second_kg), min(first_kg, second_kg)
+    return Net(gross, tare, gross - tare)

@@ -1,0 +1,180 @@
+"""A truck scale's weighing indicator on a virtual serial port, with a scripted truck.
+
+It speaks each protocol of :mod:`drivers.weighing` (continuous ones stream a frame every
+``period`` seconds; command mode answers the host's requests) and can be unplugged and plugged
+back like a USB adapter. The weight follows a script of :class:`TruckStep` — by default
+:func:`truck_script`: the truck drives on (ramp), the platform rocks (vibrate), it settles,
+then the truck leaves. Options add line noise between frames and split frames over writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from drivers.weighing import (
+    encode_a12,
+    encode_equals,
+    encode_reply,
+    encode_tf0,
+    encode_toledo,
+)
+from edge.sim.pty import VirtualSerialPort
+
+Protocol = Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
+PROTOCOLS: tuple[Protocol, ...] = ("yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command")
+
+
+@dataclass(frozen=True, slots=True)
+class TruckStep:
+    """Move the weight linearly to ``to_kg`` over ``seconds``, rocking by up to
+    ``vibrate_kg`` either side meanwhile (the indicator shows motion while it changes)."""
+
+    seconds: float
+    to_kg: Decimal
+    vibrate_kg: Decimal = Decimal(0)
+
+
+def truck_script(
+    kg: Decimal, *, ramp: float = 1.0, vibrate: float = 1.0, settle: float = 4.0
+) -> list[TruckStep]:
+    """Drive on, rock, settle at ``kg``, drive off, empty platform."""
+    return [
+        TruckStep(ramp, kg),
+        TruckStep(vibrate, kg, vibrate_kg=Decimal(60)),
+        TruckStep(settle, kg),
+        TruckStep(ramp, Decimal(0)),
+        TruckStep(0.5, Decimal(0)),
+    ]
+
+
+class ScaleSim:
+    def __init__(
+        self,
+        path: Path,
+        protocol: Protocol,
+        *,
+        period: float = 0.1,
+        division_kg: int = 20,
+        noise: bool = False,
+        split: bool = False,
+        address: str = "A",
+        seed: int = 16,
+    ) -> None:
+        self.protocol, self.period, self.division = protocol, period, division_kg
+        self.noise, self.split, self.address = noise, split, address
+        self.port = VirtualSerialPort(path, self._request)
+        self.kg = Decimal(0)
+        self.moving = False
+        self.frames_sent = 0
+        self._rng = random.Random(seed)
+        self._requests = bytearray()
+        self._stream: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ScaleSim:
+        self.port.plug()
+        if self.protocol != "command":
+            self._stream = asyncio.create_task(self._emit(), name="scale-sim")
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream
+        self.port.unplug()
+
+    # -- the weight ------------------------------------------------------------------------------
+    def set_weight(self, kg: Decimal, *, moving: bool = False) -> None:
+        self.kg = Decimal(round(kg / self.division) * self.division)
+        self.moving = moving
+
+    async def drive(self, script: Sequence[TruckStep]) -> None:
+        """Follow ``script`` in real time, one weight step per ``period``."""
+        for step in script:
+            start, ticks = self.kg, max(1, round(step.seconds / self.period))
+            for tick in range(1, ticks + 1):
+                target = start + (step.to_kg - start) * tick / ticks
+                rock = Decimal(self._rng.uniform(-1, 1)) * step.vibrate_kg
+                self.set_weight(target + rock, moving=target != start or bool(step.vibrate_kg))
+                await asyncio.sleep(self.period)
+            self.set_weight(step.to_kg)
+
+    # -- frames ----------------------------------------------------------------------------------
+    def frame(self) -> bytes:
+        """The frame showing the current weight in this simulator's protocol."""
+        if self.protocol == "yaohua-tf0":
+            return encode_tf0(self.kg)
+        if self.protocol == "yaohua-equals":
+            return encode_equals(self.kg)
+        if self.protocol == "yaohua-a12":
+            return encode_a12(self.kg)
+        if self.protocol == "toledo":
+            return encode_toledo(self.kg, moving=self.moving)
+        return encode_reply(self.address, "B", self.kg)
+
+    def _send(self, frame: bytes) -> None:
+        if not self.port.plugged:
+            return
+        if self.noise and self._rng.random() < 0.3:
+            frame = (
+                bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 8))) + frame
+            )
+        with contextlib.suppress(OSError):
+            if self.split:
+                cut = self._rng.randrange(1, len(frame))
+                self.port.write(frame[:cut])
+                self.port.write(frame[cut:])
+            else:
+                self.port.write(frame)
+            self.frames_sent += 1
+
+    async def _emit(self) -> None:
+        while True:
+            self._send(self.frame())
+            await asyncio.sleep(self.period)
+
+    def _request(self, data: bytes) -> None:
+        """Command mode: answer B (gross), D (net; no tare here) and C (tare, 0) for our
+        address; requests may come split over reads."""
+        self._requests += data
+        while (start := self._requests.find(b"\x02")) >= 0 and len(self._requests) - start >= 6:
+            req = bytes(self._requests[start : start + 6])
+            del self._requests[: start + 1]
+            command = chr(req[2])
+            if req[1:2] != self.address.encode() or req[5] != 0x03 or command not in "BCD":
+                continue
+            del self._requests[:5]
+            value = Decimal(0) if command == "C" else self.kg
+            self._send(encode_reply(self.address, command, value))  # type: ignore[arg-type]
+        del self._requests[:-64]
+
+
+async def serve_scale(
+    path: Path,
+    protocol: Protocol,
+    kg: Decimal,
+    tare_kg: Decimal,
+    *,
+    trucks: int = 0,
+    out: Callable[[str], None] | None = None,
+) -> None:
+    """``edge sim scale``: an indicator at ``path``; a truck weighs in loaded (``kg``) and out
+    empty (``tare_kg``), again and again (``trucks`` weighings; 0: until stopped)."""
+    out = out or functools.partial(print, flush=True)
+    async with ScaleSim(path, protocol) as sim:
+        out(f"scale indicator ({protocol}) on {path}")
+        done = 0
+        while trucks == 0 or done < trucks:
+            weight = kg if done % 2 == 0 else tare_kg
+            out(f"truck on the scale: {weight} kg")
+            await sim.drive(truck_script(weight))
+            done += 1
+            await asyncio.sleep(2)

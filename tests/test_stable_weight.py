@@ -1,0 +1,104 @@
+"""Stable weight (issue 16): a weighing completes when the reading holds within a band for a
+time above a minimum; the held value is recorded, not the maximum. Virtual time throughout."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.domain.weighing import StableDetector, StableRule, StableWeight, net_of
+
+D = Decimal
+RULE = StableRule(band_kg=D(20), hold_seconds=3.0, minimum_kg=D(500))
+
+
+def _run(
+    detector: StableDetector, weights: list[int], step: float = 0.1, **kw: bool
+) -> list[StableWeight]:
+    done = []
+    for i, kg in enumerate(weights):
+        result = detector.feed(D(kg), i * step, **kw)
+        if result is not None:
+            done.append(result)
+    return done
+
+
+def test_a_truck_ramps_rocks_settles_and_is_weighed_once() -> None:
+    ramp = [i * 3600 for i in range(11)]  # 0 … 36000 kg over a second
+    rocking = [35680 + (150 if i % 2 else -150) for i in range(20)]  # engine running, rocking
+    settled = [35680, 35700, 35680, 35680] * 10  # within one division for 4 s
+    leaving = [20000, 5000, 0]
+    done = _run(StableDetector(RULE), ramp + rocking + settled + leaving)
+    assert len(done) == 1
+    assert done[0].kg == D(35680)  # the value it held, not the maximum (35830 or 35700)
+    assert done[0].at - done[0].since >= 3.0
+
+
+def test_not_complete_before_the_hold_time_nor_below_the_minimum() -> None:
+    assert _run(StableDetector(RULE), [35680] * 30) == []  # 2.9 s
+    assert _run(StableDetector(RULE), [480] * 100) == []  # an empty platform's drift
+    assert len(_run(StableDetector(RULE), [35680] * 31)) == 1  # 3.0 s
+
+
+def test_motion_faults_position_and_gaps_start_the_hold_over() -> None:
+    detector = StableDetector(RULE)
+    for i in range(25):
+        assert detector.feed(D(35680), i * 0.1) is None
+    assert detector.feed(D(35680), 2.5, moving=True) is None  # the indicator says moving
+    for i in range(26, 56):
+        assert detector.feed(D(35680), i * 0.1) is None or i * 0.1 - 2.6 >= 3.0
+    detector = StableDetector(RULE)
+    assert detector.feed(D(35680), 0.0) is None
+    assert detector.feed(None, 1.0) is None  # overload / out of range
+    assert detector.feed(D(35680), 2.0, in_position=False) is None  # a wheel off the platform
+    assert detector.feed(D(35680), 2.5) is None
+    assert detector.feed(D(35680), 5.0) is None  # 2.5 s without readings: no evidence
+    assert detector.feed(D(35680), 5.5) is None
+    result = None
+    t = 5.5
+    while result is None:
+        t += 0.5
+        result = detector.feed(D(35680), t)
+    assert result.since == 5.0
+    assert t == 8.0
+
+
+def test_weighs_again_only_after_the_platform_emptied() -> None:
+    detector = StableDetector(RULE)
+    assert len(_run(detector, [35680] * 40)) == 1
+    assert detector.weighed
+    assert _run(detector, [35680] * 40) == []  # the same truck still standing there
+    assert detector.feed(D(0), 10.0) is None
+    assert not detector.weighed
+    done = [detector.feed(D(15200), 10.0 + i * 0.5) for i in range(8)]
+    assert [d.kg for d in done if d] == [D(15200)]
+
+
+def test_rule_and_net() -> None:
+    with pytest.raises(ValueError, match="not negative"):
+        StableRule(band_kg=D(-1))
+    with pytest.raises(ValueError, match="positive"):
+        StableRule(hold_seconds=0)
+    inbound = net_of(D(35680), D(15200))  # loaded in: gross first
+    outbound = net_of(D(15200), D(35680))  # loaded out: tare first
+    assert inbound == outbound
+    assert (inbound.gross_kg, inbound.tare_kg, inbound.net_kg) == (D(35680), D(15200), D(20480))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    weights=st.lists(st.integers(0, 60_000), min_size=1, max_size=200),
+    step=st.floats(0.05, 0.5),
+)
+def test_a_stable_value_is_one_that_held(weights: list[int], step: float) -> None:
+    """Whatever the readings, a result was read at least once, is above the minimum, and
+    every reading in its hold was within the band of it."""
+    for result in _run(StableDetector(RULE), weights, step):
+        held = [D(w) for i, w in enumerate(weights) if result.since <= i * step <= result.at]
+        assert result.kg in held
+        assert result.kg >= RULE.minimum_kg
+        assert max(held) - min(held) <= RULE.band_kg
+        assert result.at - result.since >= RULE.hold_seconds
