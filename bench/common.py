@@ -108,11 +108,13 @@ def bench_config(
     base_url: str,
     modbus: dict[str, Any] | None = None,
     extra_lanes: tuple[dict[str, Any], ...] = (),
+    sections: dict[str, Any] | None = None,
     **lane: Any,
 ) -> Config:
     """One generic-push lane (virtual barrier, LED, detector unless ``lane`` says otherwise),
-    and ``extra_lanes`` as given."""
+    ``extra_lanes`` and other config ``sections`` as given."""
     return Config(
+        **(sections or {}),
         modbus=modbus or {},
         site={"enterprise_code": "4110020001", "enterprise_name": "基准测试企业"},
         platform={

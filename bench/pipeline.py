@@ -36,6 +36,7 @@ from bench.drain import bench_drain
 from bench.drain import report as drain_report
 from bench.pusher import bench_plates
 from bench.relay import bench_relay
+from bench.weighing import bench_weighing
 from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
 from edge.domain.events import PlateEvent
@@ -253,12 +254,13 @@ async def main() -> None:
     parser.add_argument("--passes", type=int, default=10_000, help="backlog size for the drain")
     parser.add_argument("--latency", type=float, default=0.02, help="platform latency (s)")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--trucks", type=int, default=100, help="weighings timed")
     parser.add_argument(
         "--plate-kb", type=int, default=100, help="the hostile camera's long plates (KB)"
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "attack", "photo", "relay", "drain"],
+        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing"],
         help="run one part (e.g. to repeat the attack figures)",
     )
     args = parser.parse_args()
@@ -304,6 +306,13 @@ async def main() -> None:
         )
     if part in (None, "drain"):
         drain_report(await bench_drain(args.passes, args.latency, args.concurrency))
+    if part in (None, "weighing"):
+        weighed = await bench_weighing(args.trucks)
+        print(
+            f"\nStable weight → goods record committed (scale on a pty, {len(weighed)} trucks): "
+            f"p50 {_pct(weighed, 50):.2f} ms, p99 {_pct(weighed, 99):.2f} ms, "
+            f"max {max(weighed):.2f} ms"
+        )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +28,12 @@ from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane, LaneParts, LaneSettings
 from edge.gate.pass_photos import PassPhotos
 from edge.gate.verifier import Verifier
+from edge.gate.weighbridge import (
+    PlanReporter,
+    Weighbridge,
+    attach_plan_reporter,
+    build_weighbridges,
+)
 from edge.ingest.http_push import PushReceiver, command_channel
 from edge.ingest.readers import camera_reader
 from edge.ledger.books import ListBook, PlanBook
@@ -55,6 +61,7 @@ from edge.uplink.platform.city import CityPlatform
 from edge.uplink.platform.province import ProvincePlatform
 from edge.uplink.platform.token import TokenClient
 from edge.web.auth import Guard
+from edge.web.erp_api import ErpApi
 from edge.web.photo_listener import PhotoListener, PhotoServer, PhotoSigner
 from edge.web.server import WebServer, web_limits
 from edge.web.status_page import StatusPage
@@ -114,6 +121,10 @@ class Components:
     status_page: StatusPage
     web: WebServer
     photo_listener: PhotoListener | None
+    #: Truck scales by name ([scales.*]).
+    weighbridges: dict[str, Weighbridge] = field(default_factory=dict)
+    #: ERP plans' goods records at lanes without a scale ([erp] token set).
+    plan_reporter: PlanReporter | None = None
 
 
 class DaemonNotStartedError(RuntimeError):
@@ -290,6 +301,12 @@ class Daemon:
             lane.devices.start()
             stack.push_async_callback(lane.devices.aclose)
             stack.push_async_callback(lane.cancel_background)
+        for bridge in parts.weighbridges.values():
+            bridge.start()
+            stack.push_async_callback(bridge.aclose)
+        if parts.plan_reporter is not None:
+            parts.plan_reporter.start()
+            stack.push_async_callback(parts.plan_reporter.aclose)
         stack.push_async_callback(self.supervisor.stop)
         self._supervise(parts)
         self.metrics.watch(self.health)
@@ -334,6 +351,7 @@ class Daemon:
             self.photos,
             self.link,
             passes=store,
+            weighings=store,
             enterprise_name=cfg.site.enterprise_name,
             zone=cfg.site.zone,
             concurrency=cfg.forwarder.concurrency,
@@ -355,7 +373,9 @@ class Daemon:
             site=cfg.site,
         )
         # what the guards, remote operators and the command line may do: one place
-        operator = Operator(store, lists, plans, lanes=lanes, correct=self.correct)
+        operator = Operator(
+            store, lists, plans, lanes=lanes, correct=self.correct, goods_list=cfg.weighing.goods
+        )
         telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
             telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, operator, self.health)
@@ -370,6 +390,8 @@ class Daemon:
             state=self.disk,
             clock=self._clock,
         )
+        weighbridges = build_weighbridges(cfg, store, lanes)
+        plan_reporter = attach_plan_reporter(cfg, store, lanes)
         status_page = StatusPage(
             lanes,
             store,
@@ -378,7 +400,9 @@ class Daemon:
             cfg.site.zone,
             guard=Guard(cfg.web.password_hash),
             operator=operator,
+            weighbridges=weighbridges,
         )
+        erp_token = cfg.erp.token.get_secret_value() if cfg.erp.token else None
         web = WebServer(
             cfg.web.host,
             cfg.web.port,
@@ -387,6 +411,7 @@ class Daemon:
                 *PushReceiver(lanes, cfg.site.zone).routes(),
                 *PhotoServer(store, self.photos).routes(),
                 *status_page.routes(),
+                *ErpApi(operator, erp_token).routes(),
             ],
             self.health,
             metrics=self.metrics.render,
@@ -415,6 +440,8 @@ class Daemon:
             status_page=status_page,
             web=web,
             photo_listener=photo_listener,
+            weighbridges=weighbridges,
+            plan_reporter=plan_reporter,
         )
 
     def _supervise(self, parts: Components) -> None:

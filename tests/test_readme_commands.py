@@ -180,6 +180,28 @@ WALK: list[tuple[str, list[Step]]] = [
         # 2 = untestable: a virtual barrier has no limit switch to read
         [once("drivers", "test", "--config", C, "--lane", "in-1", "barrier-state", code=2)],
     ),
+    (
+        "edge drivers test --config … --lane in-1 watch-scale --seconds 60",
+        # 2 = untestable: this config has no scale
+        [
+            once(
+                "drivers",
+                "test",
+                "--config",
+                C,
+                "--lane",
+                "in-1",
+                "watch-scale",
+                "--seconds",
+                "0.1",
+                code=2,
+            )
+        ],
+    ),
+    (
+        "edge sim scale --serial /tmp/ttySCALE --protocol toledo",
+        [service("sim", "scale", "--serial", "{tmp}/ttySCALE", "--protocol", "toledo")],
+    ),
 ]
 
 
@@ -210,6 +232,7 @@ async def test_every_readme_command_runs_as_written(
         "config": str(_config(tmp_path, platform_sim.base_url, web_port)),
         "table": str(tmp_path / "table.csv"),
         "serial": "",
+        "tmp": str(tmp_path),
     }
     (tmp_path / "table.csv").write_text("plate,is_control\n豫A12345,1\n", "utf-8")
     monkeypatch.setattr(getpass, "getpass", lambda _prompt="": "a-long-enough-password")

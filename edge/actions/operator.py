@@ -27,10 +27,12 @@ from enum import StrEnum
 from typing import get_args
 
 from edge.domain.control_plan import ControlPlan
+from edge.domain.goods import GoodsError, goods_name
 from edge.domain.local_lists import ListKind
 from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
 from edge.gate.lane import Lane
 from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.rows import NewTransportPlan
 from edge.ledger.store import Store
 
 #: A correction as the daemon (or the command line) carries it out: (serial, plate, colour,
@@ -48,6 +50,7 @@ class Face(StrEnum):
     PAGE = "page"
     MQTT = "mqtt"
     CLI = "cli"
+    ERP = "erp"  # the plant's ERP, through its push API
 
 
 class Action(StrEnum):
@@ -63,13 +66,16 @@ class Action(StrEnum):
     CHANGE_PLAN = "change plan"
     CLOSE_PLAN = "close plan"
     CORRECT = "correct plate"
+    SET_GOODS = "set goods"
+    PUT_PLAN = "put transport plan"
 
 
 #: What each face may do. The command line has no lanes to move; MQTT only opens and shows text.
 MAY: dict[Face, frozenset[Action]] = {
-    Face.PAGE: frozenset(Action) - {Action.SHOW_TEXT, Action.CHANGE_PLAN},
+    Face.PAGE: frozenset(Action) - {Action.SHOW_TEXT, Action.CHANGE_PLAN, Action.PUT_PLAN},
     Face.MQTT: frozenset({Action.OPEN, Action.SHOW_TEXT}),
-    Face.CLI: frozenset(Action) - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT},
+    Face.CLI: frozenset(Action) - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT, Action.PUT_PLAN},
+    Face.ERP: frozenset({Action.PUT_PLAN}),
 }
 
 #: The audit names of remote commands (as MQTT has always written them).
@@ -185,8 +191,11 @@ class Operator:
         *,
         lanes: Mapping[str, Lane] | None = None,
         correct: Correct | None = None,
+        goods_list: Sequence[str] = (),
     ) -> None:
         self.store, self.lists, self.plans = store, lists, plans
+        #: The goods a clerk may choose from ([weighing] goods); empty: any name.
+        self.goods_list = tuple(goods_list)
         self.lanes: Mapping[str, Lane] = lanes or {}
         self.correct_pass = correct
 
@@ -278,6 +287,46 @@ class Operator:
             return Done(ok=shown, detail=text)
 
         return await self._act(actor, Action.SHOW_TEXT, lane_id, body)
+
+    # -- the weighbridge ------------------------------------------------------------------------
+    async def set_goods(self, actor: Actor, weighing_id: int | str, goods: str) -> Done:
+        """A clerk names the goods of a completed weighing without a goods record yet (from
+        the configured goods list when there is one); its goods record is then queued."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            name = goods.strip()
+            if self.goods_list and name not in self.goods_list:
+                raise InvalidInputError("not in the goods list", "goods")
+            try:
+                row = await self.store.give_goods(wid, name)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id") from None
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), "id") from None
+            if row.goods_error is not None:
+                return Done(ok=False, detail=f"{name}: {row.goods_error}", id=wid)
+            return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
+
+        return await self._act(actor, Action.SET_GOODS, target, body)
+
+    async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
+        """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``
+        (0 < t ≤ 99.9), ``valid_from`` / ``valid_to`` (ISO 8601 with an offset); ``id`` is the
+        stored plan's."""
+        target = str(body.get("plan_no", "?"))[:64]
+
+        async def body_() -> Done:
+            plan = _transport_plan(body, actor.origin)
+            try:
+                plan_id = await self.store.put_plan(plan)
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), "plan_no") from None
+            detail = f"{plan.plate} {plan.goods} {plan.expected_kg / 1000:g} t"
+            return Done(detail=detail, id=plan_id, plate=plan.plate)
+
+        return await self._act(actor, Action.PUT_PLAN, target, body_)
 
     # -- the outbox ----------------------------------------------------------------------------
     async def retry(self, actor: Actor, entries: Sequence[int | str] | None) -> Done:
@@ -390,3 +439,46 @@ class Operator:
             return Done(detail=f"plate corrected to {read}", id=correction, plate=read)
 
         return await self._act(actor, Action.CORRECT, serial, body)
+
+
+def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan:
+    """A pushed plan checked field by field; InvalidInputError names the field."""
+
+    def text(key: str, limit: int) -> str:
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+            raise InvalidInputError(f"{key} must be text of 1 to {limit} characters", key)
+        return value.strip()
+
+    def when(key: str) -> float:
+        try:
+            at = datetime.fromisoformat(text(key, 40))
+        except ValueError:
+            raise InvalidInputError(f"{key} is not an ISO 8601 time", key) from None
+        if at.tzinfo is None:
+            raise InvalidInputError(f"{key} needs its UTC offset (+08:00)", key)
+        return at.timestamp()
+
+    plate = normalise_plate(text("plate", 32))
+    if plate.text is None or plate.status not in (PlateStatus.OK, PlateStatus.UNUSUAL):
+        raise InvalidInputError("not a plate", "plate")
+    try:
+        goods = goods_name(text("goods", 64))
+    except GoodsError as exc:
+        raise InvalidInputError(str(exc), "goods") from None
+    tonnes = body.get("expected_tonnes")
+    if isinstance(tonnes, bool) or not isinstance(tonnes, int | float) or not 0 < tonnes <= 99.9:
+        why = "expected_tonnes must be a number above 0, at most 99.9"
+        raise InvalidInputError(why, "expected_tonnes")
+    valid_from, valid_to = when("valid_from"), when("valid_to")
+    if valid_to <= valid_from:
+        raise InvalidInputError("valid_to is not after valid_from", "valid_to")
+    return NewTransportPlan(
+        plan_no=text("plan_no", 64),
+        plate=plate.text,
+        goods=goods,
+        expected_kg=float(tonnes) * 1000,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        received_from=origin,
+    )

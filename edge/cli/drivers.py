@@ -5,6 +5,7 @@ and without the daemon running (stop the service first: a serial port has one ow
     edge drivers test --config … --lane in-1 led "测试|第二行"
     edge drivers test --config … --lane in-1 watch-detector --seconds 60
     edge drivers test --config … --lane in-1 barrier-state
+    edge drivers test --config … --lane in-1 watch-scale --seconds 60
 
 Each prints what it did and the driver's health; the exit status is 0 when the device took
 the command, 1 when it did not, 2 when this lane's device cannot be tested from here.
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
@@ -23,7 +25,9 @@ from drivers.hikvision_barrier import HikvisionBarrier
 from drivers.led_display import LedDisplay
 from drivers.modbus_relay import ModbusRelayBarrier
 from drivers.presence import Change
+from drivers.scale import ScaleIndicator, WeightSample
 from edge.config.model import Config
+from edge.domain.weighing import StableDetector
 from edge.gate.devices import DeviceBuilder, LaneDevices
 
 Out = Callable[[str], None]
@@ -93,6 +97,8 @@ async def _watch(devices: LaneDevices, seconds: float, out: Out) -> int:
 
 
 async def run_drivers_test(cfg: Config, args: argparse.Namespace, out: Out = print) -> int:
+    if args.action == "watch-scale":
+        return await watch_scale(cfg, args.lane, args.seconds, out)
     builder = DeviceBuilder(cfg)
     devices = builder.lane(cfg.lane(args.lane))
     devices.start()
@@ -119,3 +125,46 @@ async def run_drivers_test(cfg: Config, args: argparse.Namespace, out: Out = pri
     finally:
         await devices.aclose()
         builder.close()
+
+
+async def watch_scale(cfg: Config, lane: str, seconds: float, out: Out) -> int:
+    """Print the live weight of the scale(s) this lane reads plates for, as it changes, and
+    each stable weight as the daemon would take it."""
+    scales = {name: sc for name, sc in cfg.scales.items() if lane in sc.lanes}
+    if not scales:
+        out("this lane has no scale ([scales.<name>] with lanes = [...] naming it)")
+        return EXIT_UNTESTABLE
+    started = time.monotonic()
+    indicators: list[tuple[str, ScaleIndicator]] = []
+    for name, sc in scales.items():
+        indicator = sc.build(name)
+        detector = StableDetector(sc.stable_rule())
+        last: list[Decimal | None] = [Decimal(-1)]
+
+        def show(
+            sample: WeightSample,
+            name: str = name,
+            detector: StableDetector = detector,
+            last: list[Decimal | None] = last,
+        ) -> None:
+            at = sample.at - started
+            if sample.kg != last[0]:
+                last[0] = sample.kg
+                motion = {True: " 稳定 steady", False: " 动态 moving", None: ""}[sample.stable]
+                shown = f"{sample.kg} kg" if sample.kg is not None else f"故障 {sample.fault}"
+                out(f"{at:7.2f} s  {name}: {shown}{motion}")
+            stable = detector.feed(sample.kg, sample.at, moving=sample.stable is False)
+            if stable is not None:
+                out(f"{at:7.2f} s  {name}: 稳定重量 stable weight {stable.kg} kg")
+
+        indicator.on_sample(show)
+        indicator.start()
+        indicators.append((name, indicator))
+    out(f"watching the scale for {seconds:g} s (Ctrl-C to stop) / 观察地磅重量 …")
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        for name, indicator in indicators:
+            out(_health(f"scale {name}", indicator.health))
+            await indicator.aclose()
+    return 0 if all(indicator.frames for _, indicator in indicators) else EXIT_FAILED

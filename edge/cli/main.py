@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from edge.config.errors import ConfigError, env_overrides, format_loc, locate_ke
 from edge.config.model import Config, load_config, placeholder_warnings
 from edge.ops.logsetup import setup_logging
 from edge.sim import DEMO_CAMERAS
+from edge.sim.scale import PROTOCOLS as SCALE_PROTOCOLS
 
 EXIT_CONFIG = 2
 
@@ -281,6 +283,16 @@ def cmd_sim_led_board(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_scale(args: argparse.Namespace) -> int:
+    from edge.sim.scale import serve_scale  # noqa: PLC0415
+
+    setup_logging("info", "console")
+    with contextlib.suppress(KeyboardInterrupt):
+        scale = serve_scale(args.serial, args.protocol, args.kg, args.tare_kg, trucks=args.trucks)
+        asyncio.run(scale)
+    return 0
+
+
 def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     drivers = sub.add_parser("drivers", help="check a lane's barrier, LED and detector wiring")
     drivers_sub = drivers.add_subparsers(dest="what", required=True)
@@ -294,6 +306,8 @@ def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     led.add_argument("text")
     watch = test_sub.add_parser("watch-detector", help="print the loop detector's changes")
     watch.add_argument("--seconds", type=float, default=60.0)
+    scale = test_sub.add_parser("watch-scale", help="print the live weight of the lane's scale")
+    scale.add_argument("--seconds", type=float, default=60.0)
     test.set_defaults(func=cmd_drivers_test)
 
 
@@ -323,6 +337,13 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     where.add_argument("--serial", type=Path, help="a virtual serial port at this path")
     where.add_argument("--tcp", type=int, help="listen on this TCP port of 127.0.0.1")
     led.set_defaults(func=cmd_sim_led_board)
+    scale = sim_sub.add_parser("scale", help="a truck scale indicator with trucks on it")
+    scale.add_argument("--serial", type=Path, required=True, help="virtual serial port path")
+    scale.add_argument("--protocol", choices=SCALE_PROTOCOLS, default="yaohua-tf0")
+    scale.add_argument("--kg", type=Decimal, default=Decimal(35680), help="the loaded truck")
+    scale.add_argument("--tare-kg", type=Decimal, default=Decimal(15200), help="the empty truck")
+    scale.add_argument("--trucks", type=int, default=0, help="weighings to drive (0: forever)")
+    scale.set_defaults(func=cmd_sim_scale)
 
 
 def build_parser() -> argparse.ArgumentParser:

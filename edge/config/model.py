@@ -14,6 +14,7 @@ import os
 import re
 import tomllib
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,8 +48,18 @@ from drivers.led_display import (
 from drivers.modbus_input import ModbusInputDetector
 from drivers.modbus_relay import ModbusRelayBarrier
 from drivers.panel import Panel
+from drivers.scale import Polling, ScaleIndicator
 from drivers.serial_barrier import SerialCommandBarrier
+from drivers.serial_link import SerialLink
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
+from drivers.weighing import (
+    A12Parser,
+    CommandReplyParser,
+    FrameParser,
+    ToledoParser,
+    YaohuaEqualsParser,
+    YaohuaTf0Parser,
+)
 from edge.config.errors import (
     ConfigError,
     ConfigIssue,
@@ -58,6 +69,7 @@ from edge.config.errors import (
 )
 from edge.domain.led_text import PLACEHOLDERS, unknown_placeholders
 from edge.domain.plates import color_from_word, normalise_plate
+from edge.domain.weighing import StableRule
 
 
 class _Section(BaseModel):
@@ -635,6 +647,116 @@ class SnapshotConfig(_Section):
     stream_idle_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
+class ScaleConfig(_Section):
+    """A truck scale (地磅): its weighing indicator on a serial port, ``[scales.<name>]``,
+    the rule for a stable weight, and the lanes whose plate reads name the truck on it.
+
+    Defaults: 8N1 for Yaohua/Keli, 7E1 for Toledo (``framing`` overrides); the indicator shows
+    kg. Research: research/ledger-and-weighbridge.md §1."""
+
+    port: SerialPort
+    protocol: Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
+    baudrate: int = Field(default=9600, gt=0)
+    #: Data bits, parity, stop bits, e.g. "8N1" or "7E1"; empty: the protocol's usual one.
+    framing: str = Field(default="", pattern=r"^([5-8][NEOMSneoms][12])?$")
+    #: The unit the indicator displays (a Toledo's unit bits are trusted only when
+    #: toledo_unit_from_status is true).
+    unit: Literal["kg", "t", "lb"] = "kg"
+    #: yaohua-equals: digits least-significant first (A9 tF=1, A26 format 1) or forward.
+    reversed_digits: bool = True
+    #: command mode (Yaohua/Keli): the indicator's address letter and how often to ask.
+    address: str = Field(default="A", pattern=r"^[A-Z]$")
+    poll_interval_seconds: float = Field(default=0.2, gt=0, le=10)
+    #: toledo: checksum byte sent, tare digits sent, what SWB bit 3 = 1 means (clones differ).
+    toledo_checksum: bool = True
+    toledo_tare: bool = True
+    toledo_motion_bit: Literal["moving", "stable"] = "moving"
+    toledo_unit_from_status: bool = False
+    #: The indicator's division (分度值) in kg; the stable band is this many divisions.
+    division_kg: Decimal = Field(default=Decimal(20), gt=0)
+    stable_band_divisions: int = Field(default=1, ge=0, le=100)
+    stable_seconds: float = Field(default=3.0, gt=0, le=60)
+    #: Below this the platform counts as empty (a weighing needs at least this much).
+    minimum_kg: Decimal = Field(default=Decimal(500), ge=0)
+    #: No valid frame for this long: the scale is shown as unavailable.
+    silence_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: The lanes whose camera reads the plate of the truck on this scale.
+    lanes: list[str] = []
+    #: A plate read counts for a weighing this long (a stable weight waits this long for one).
+    plate_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
+
+    def stable_rule(self) -> StableRule:
+        return StableRule(
+            band_kg=self.division_kg * self.stable_band_divisions,
+            hold_seconds=self.stable_seconds,
+            minimum_kg=self.minimum_kg,
+        )
+
+    def parser(self) -> FrameParser:
+        if self.protocol == "yaohua-tf0":
+            return YaohuaTf0Parser()
+        if self.protocol == "yaohua-equals":
+            return YaohuaEqualsParser(reversed_digits=self.reversed_digits)
+        if self.protocol == "yaohua-a12":
+            return A12Parser()
+        if self.protocol == "command":
+            return CommandReplyParser()
+        return ToledoParser(
+            checksum=self.toledo_checksum,
+            with_tare=self.toledo_tare,
+            motion_bit_moving=self.toledo_motion_bit == "moving",
+            unit_from_status=self.toledo_unit_from_status,
+        )
+
+    def build(self, name: str) -> ScaleIndicator:
+        framing = self.framing or ("7E1" if self.protocol == "toledo" else "8N1")
+        link = SerialLink(self.port, baudrate=self.baudrate, name=f"scale {name}", framing=framing)
+        polling = None
+        if self.protocol == "command":
+            polling = Polling(self.address, "B", self.poll_interval_seconds)
+        return ScaleIndicator(
+            link, self.parser(), unit=self.unit, polling=polling, silence_after=self.silence_seconds
+        )
+
+
+GoodsName = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class ErpConfig(_Section):
+    """The ERP push API, ``[erp]`` (edge/web/erp_api.py): off until ``token`` is set."""
+
+    #: The bearer token the ERP sends; better in EDGE_ERP__TOKEN.
+    token: SecretStr | None = Field(default=None, min_length=16)
+    #: At lanes without a scale, a pass in this direction with a valid unused plan for its
+    #: plate sends the plan's goods and expected tonnage as its goods record.
+    report_direction: Literal["in", "out"] = "out"
+
+
+class WeighingConfig(_Section):
+    """Two weighings of one truck, ``[weighing]`` (research/ledger-and-weighbridge.md §1.9)."""
+
+    #: A first weighing without its second within this many hours is reported as unfinished
+    #: and never completed.
+    max_hours_between: float = Field(default=24.0, gt=0, le=24 * 31)
+    #: Preset tare (预置皮重) in kg per plate: one weighing gives the net.
+    preset_tare_kg: dict[str, Annotated[Decimal, Field(gt=0)]] = {}
+    #: The goods name (货物名称, hwmc, ≤ 32 characters) of a completed weighing: the plate's,
+    #: else the lane's (the lane whose read completed it), else default_goods; empty: none
+    #: (no goods record until one is given).
+    goods_by_plate: dict[str, GoodsName] = {}
+    goods_by_lane: dict[str, GoodsName] = {}
+    default_goods: str = Field(default="", max_length=32)
+    #: The goods a clerk chooses from on the status page (empty: any name may be typed).
+    goods: list[GoodsName] = []
+
+    def goods_for(self, plate: str, lane: str) -> str | None:
+        return (
+            self.goods_by_plate.get(plate)
+            or self.goods_by_lane.get(lane)
+            or (self.default_goods or None)
+        )
+
+
 class LaneConfig(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="车道标识")
     name: str = ""
@@ -767,6 +889,9 @@ class Config(BaseSettings):
     platform: PlatformConfig
     lanes: list[LaneConfig] = Field(min_length=1)
     modbus: dict[str, ModbusBusConfig] = {}
+    scales: dict[str, ScaleConfig] = {}
+    weighing: WeighingConfig = WeighingConfig()
+    erp: ErpConfig = ErpConfig()
     lists: ListsConfig = ListsConfig()
     mqtt: MqttTelemetryConfig | None = None
     control_plans: list[ControlPlanConfig] = []
@@ -855,6 +980,7 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
             )
         issues += _device_issues(cfg, i, lane)
     issues += _bus_issues(cfg)
+    issues += _scale_issues(cfg)
     issues += _shared_port_issues(cfg)
     return issues
 
@@ -911,6 +1037,16 @@ def _bus_issues(cfg: Config) -> list[ConfigIssue]:
     return issues
 
 
+def _scale_issues(cfg: Config) -> list[ConfigIssue]:
+    lanes = {lane.id for lane in cfg.lanes}
+    return [
+        ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
+        for name, scale in cfg.scales.items()
+        for lane in scale.lanes
+        if lane not in lanes
+    ]
+
+
 def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
     """Every serial device the config opens, with the key that names it."""
     ports: list[tuple[tuple[str | int, ...], str]] = [
@@ -918,6 +1054,7 @@ def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
         for name, bus in cfg.modbus.items()
         if bus.transport == "rtu"
     ]
+    ports += [(("scales", name, "port"), scale.port) for name, scale in cfg.scales.items()]
     for i, lane in enumerate(cfg.lanes):
         parts: list[tuple[str, object]] = [
             ("camera", lane.camera),

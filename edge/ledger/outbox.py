@@ -28,13 +28,20 @@ class Outbox(LedgerPart):
         """Sendable entries, oldest first; a pass's photos only after its record was sent."""
         skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
         rows = await self._fetchall(
-            f"SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts, o.correction_id {self._DUE} "
+            "SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts, o.correction_id, "
+            f"o.weighing_id {self._DUE} "
             f"AND o.next_attempt_at <= ?{skip} ORDER BY o.id LIMIT ?",
             (self._clock(), *exclude, limit),
         )
         return [
             OutboxEntry(
-                r["id"], r["pass_id"], r["kind"], r["photo_id"], r["attempts"], r["correction_id"]
+                r["id"],
+                r["pass_id"],
+                r["kind"],
+                r["photo_id"],
+                r["attempts"],
+                r["correction_id"],
+                r["weighing_id"],
             )
             for r in rows
         ]

@@ -137,9 +137,10 @@ class StoredOutboxEntry(_FromRow):
 
     id: int
     pass_id: int
-    kind: str  # record / photo / correction
+    kind: str  # record / photo / correction / goods
     photo_id: int | None
     correction_id: int | None
+    weighing_id: int | None
     state: str  # held / pending / sent / dead
     attempts: int
     next_attempt_at: float
@@ -302,3 +303,76 @@ class OutboxEntry:
     photo_id: int | None
     attempts: int
     correction_id: int | None = None
+    weighing_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWeighing(_FromRow):
+    """A weighing on a truck scale (table ``weighings``), weights in kg, times unix seconds.
+
+    ``state``: open (a first weighing waits for its second), complete, expired (no second
+    within the configured time), unmatched (no plate read at the scale), planned (no scale:
+    the tonnage of an ERP transport plan)."""
+
+    id: int
+    plate: str | None
+    plate_color: str
+    state: str
+    first_scale: str
+    first_kg: float
+    first_at: float
+    first_serial: str | None
+    second_scale: str | None
+    second_kg: float | None
+    second_at: float | None
+    second_serial: str | None
+    gross_kg: float | None
+    tare_kg: float | None
+    net_kg: float | None
+    tare_preset: int
+    goods: str | None
+    ysl: str | None  # the tonnage sent (goods record), net t
+    goods_error: str | None  # why no goods record was sent
+
+
+@dataclass(frozen=True, slots=True)
+class NewWeighing:
+    """A stable weight taken on ``scale`` at ``at`` (unix s), of the vehicle whose plate was
+    read at the scale (``None``: none was), with the serial of that read's pass."""
+
+    scale: str
+    plate: str | None
+    plate_color: str
+    kg: float
+    at: float
+    serial: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransportPlan(_FromRow):
+    """A transport plan pushed by the plant's ERP (table ``transport_plans``): the plate's
+    goods and expected tonnage (kg) from ``valid_from`` to ``valid_to`` (unix s)."""
+
+    id: int
+    plan_no: str
+    plate: str
+    goods: str
+    expected_kg: float
+    valid_from: float
+    valid_to: float
+    received_at: float
+    received_from: str
+    used_serial: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransportPlan:
+    """A plan as the ERP pushed it, checked: kg and unix seconds."""
+
+    plan_no: str
+    plate: str
+    goods: str
+    expected_kg: float
+    valid_from: float
+    valid_to: float
+    received_from: str

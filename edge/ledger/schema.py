@@ -174,4 +174,75 @@ MIGRATIONS: list[str] = [
         SELECT id, lane_id, received_at, plate, plate_color, vendor_id, source FROM passes
         WHERE vendor_id IS NOT NULL;
     """,
+    # 10: weighings on a truck scale (地磅): a first weighing opens a row, the same plate's
+    # second one completes it (gross = the larger, tare = the smaller, kg); a preset tare
+    # (预置皮重) completes it at once; a first weighing older than the configured maximum is
+    # 'expired' (reported, never matched); a stable weight without a plate read 'unmatched';
+    # an ERP plan's tonnage at a lane without a scale 'planned'.
+    """
+    CREATE TABLE weighings (
+        id            INTEGER PRIMARY KEY,
+        plate         TEXT,                       -- NULL: no plate read at the scale
+        plate_color   TEXT    NOT NULL,
+        state         TEXT    NOT NULL
+                      CHECK (state IN ('open', 'complete', 'expired', 'unmatched', 'planned')),
+        first_scale   TEXT    NOT NULL,
+        first_kg      REAL    NOT NULL,
+        first_at      REAL    NOT NULL,
+        first_serial  TEXT,                       -- the pass read at the scale
+        second_scale  TEXT,
+        second_kg     REAL,
+        second_at     REAL,
+        second_serial TEXT,
+        gross_kg      REAL,                       -- 毛重
+        tare_kg       REAL,                       -- 皮重
+        net_kg        REAL,                       -- 净重
+        tare_preset   INTEGER NOT NULL DEFAULT 0, -- 1: tare from the vehicle's preset
+        goods         TEXT,                       -- 货物名称 (hwmc)
+        ysl           TEXT,                       -- 运输量 as sent: net tonnes, 0.1 t
+        goods_error   TEXT                        -- why no goods record could be sent
+    );
+    CREATE INDEX weighings_open ON weighings (plate, first_at) WHERE state = 'open';
+    CREATE INDEX weighings_recent ON weighings (first_at);
+    -- Transport plans pushed by the plant's ERP (plate, goods, expected tonnage, validity): the
+    -- goods of a weighing; at a lane without a scale, the goods record itself ('planned').
+    CREATE TABLE transport_plans (
+        id            INTEGER PRIMARY KEY,
+        plan_no       TEXT    NOT NULL UNIQUE,    -- the ERP's own number (a re-push updates)
+        plate         TEXT    NOT NULL,
+        goods         TEXT    NOT NULL,
+        expected_kg   REAL    NOT NULL,
+        valid_from    REAL    NOT NULL,
+        valid_to      REAL    NOT NULL,
+        received_at   REAL    NOT NULL,
+        received_from TEXT    NOT NULL,
+        used_serial   TEXT                        -- the pass its goods record went with
+    );
+    CREATE INDEX transport_plans_plate ON transport_plans (plate, valid_to);
+    -- The outbox also carries goods records (货物台账), each tied to its weighing and sent
+    -- after its pass's record.
+    CREATE TABLE outbox_v10 (
+        id              INTEGER PRIMARY KEY,
+        pass_id         INTEGER NOT NULL REFERENCES passes (id),
+        kind            TEXT    NOT NULL
+                        CHECK (kind IN ('record', 'photo', 'correction', 'goods')),
+        photo_id        INTEGER REFERENCES photos (id),
+        correction_id   INTEGER REFERENCES corrections (id),
+        weighing_id     INTEGER REFERENCES weighings (id),
+        state           TEXT    NOT NULL CHECK (state IN ('held', 'pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    INSERT INTO outbox_v10 (id, pass_id, kind, photo_id, correction_id, state, attempts,
+                            next_attempt_at, last_error, created_at, sent_at)
+        SELECT id, pass_id, kind, photo_id, correction_id, state, attempts, next_attempt_at,
+               last_error, created_at, sent_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v10 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX outbox_pass ON outbox (pass_id, kind);
+    """,
 ]

@@ -29,6 +29,7 @@ from edge.ledger.database import (
 from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
 from edge.ledger.rows import NewPass, NewPhoto, NewRead, OutboxEntry, RecordedPass
+from edge.ledger.weighings import WeighingLedger
 
 __all__ = [
     "Database",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class Store(PassLedger, Outbox, AdminLedger, AuditLog):
+class Store(PassLedger, Outbox, AdminLedger, AuditLog, WeighingLedger):
     """Every part of the ledger over one database."""
 
     @classmethod

@@ -142,7 +142,7 @@ class PlatformSim:
     photos: dict[str, list[PhotoArrival]] = field(default_factory=dict)
     goods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: (kind, serial, monotonic time its request was received), in the order things were
-    #: taken: "record" or "photo".
+    #: taken: "record", "photo" or "goods".
     arrivals: list[tuple[str, str, float]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -384,6 +384,7 @@ class CityPlatformSim(PlatformSim):
             self.note_arrival("record", value["lsh"])
         elif ipctype == "shareGoodsRecord":
             self.goods.setdefault(value["lsh"], []).append(value)
+            self.note_arrival("goods", value["lsh"])
         else:  # shareVehInfo: the spec's example reply has the province shape
             if not (value.get("drivingLicenseImg") or value.get("drivingLicenseImg2")):
                 return self._reject(ipctype, "952", "行驶证与随车清单不能同时为空")

@@ -166,6 +166,7 @@ class ProvincePlatformSim(PlatformSim):
             return self._fail(method, "; ".join(problems))
         for entry in body["list"]:
             self.goods.setdefault(entry["serialNum"], []).append(entry)
+            self.note_arrival("goods", entry["serialNum"])
         await self.notify()
         return self._ok()
 

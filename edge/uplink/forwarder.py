@@ -20,6 +20,7 @@ import structlog
 from drivers.backoff import Backoff
 from edge.domain.codes import Direction, GateSignal
 from edge.domain.decision import resolved_control
+from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport
 from edge.ledger.outbox import Outbox
@@ -27,6 +28,7 @@ from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.rows import StoredPass, StoredPhoto
 from edge.ledger.store import OutboxEntry
+from edge.ledger.weighings import WeighingLedger
 from edge.ops.metrics import Metrics
 from edge.uplink.backlog import SendRate
 from edge.uplink.breaker import LinkMonitor, classify
@@ -94,10 +96,13 @@ class Forwarder:
         metrics: Metrics | None = None,
         photo_url: Callable[[str, int], str] = photo_url,
         rand: Callable[[], float] = random.random,
+        weighings: WeighingLedger | None = None,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
         #: Where the passes, photos and corrections that entries carry are read.
         self.passes = passes
+        #: Where the weighings that goods records carry are read.
+        self.weighings = weighings
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency, self.batch_size = concurrency, batch_size
         #: Each entry's retry delay from its attempts: equal jitter spreads retries apart.
@@ -192,22 +197,34 @@ class Forwarder:
             self._claimed.difference_update(ids)
 
     def _groups(self, entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
-        """Pass records go in batches where the platform takes lists; the rest one by one."""
+        """Pass records, and goods records, go in batches where the platform takes lists; the
+        rest one by one."""
         size = min(self.batch_size, self.platform.max_batch)
-        records = [e for e in entries if e.kind == "record"] if size > 1 else []
-        batches = [records[i : i + size] for i in range(0, len(records), size)]
-        return batches + [[e] for e in entries if e not in records]
+        groups: list[list[OutboxEntry]] = []
+        batched: list[OutboxEntry] = []
+        for kind in ("record", "goods"):
+            same = [e for e in entries if e.kind == kind] if size > 1 else []
+            groups += [same[i : i + size] for i in range(0, len(same), size)]
+            batched += same
+        return groups + [[e] for e in entries if e not in batched]
 
     async def _send_group(self, entries: list[OutboxEntry]) -> list[int]:
-        """Send one entry or a batch of pass records; returns the acknowledged entry ids."""
+        """Send one entry or a batch of pass (or goods) records; returns the acknowledged
+        entry ids."""
         if len(entries) == 1:
             return [entries[0].id] if await self._send(entries[0]) else []
+        kind = entries[0].kind
         await self.activity.wait_idle()
         try:
             reports = [await self._report(entry) for entry in entries]
-            await self.platform.send_passes([report for report, _, _ in reports])
+            if kind == "goods":
+                goods = [await self._goods(entry) for entry in entries]
+                items = [(r, g) for (r, _, _), g in zip(reports, goods, strict=True)]
+                await self.platform.send_goods_records(items)
+            else:
+                await self.platform.send_passes([report for report, _, _ in reports])
         except PermanentError as exc:
-            log.warning("batch rejected; sending its passes one by one", error=str(exc))
+            log.warning("batch rejected; sending its entries one by one", error=str(exc))
             return [entry.id for entry in entries if await self._send(entry)]
         except Exception as exc:  # noqa: BLE001 - retried, never dropped
             await self._failed(entries, exc)
@@ -219,7 +236,7 @@ class Forwarder:
                 "forwarded to platform",
                 serial=report.serial,
                 lane=lane,
-                kind="record",
+                kind=kind,
                 batch=len(entries),
             )
         return [entry.id for entry in entries]
@@ -267,6 +284,16 @@ class Forwarder:
             reviewed_at=datetime.fromtimestamp(row.reviewed_at, self.zone),
         )
 
+    async def _goods(self, entry: OutboxEntry) -> GoodsReport:
+        """A goods record from its weighing (goods name and tonnage as checked when queued)."""
+        if self.weighings is None or entry.weighing_id is None:
+            raise InvalidMessageError("a goods record without its weighing")
+        row = await self.weighings.weighing(entry.weighing_id)
+        if row.goods is None or row.ysl is None:
+            raise InvalidMessageError(f"weighing {row.id} has no goods name or tonnage")
+        at = row.second_at if row.second_at is not None else row.first_at
+        return GoodsReport(row.goods, row.ysl, datetime.fromtimestamp(at, self.zone))
+
     async def _send(self, entry: OutboxEntry) -> bool:
         """Send one entry; True when the platform acknowledged it (the caller books it)."""
         with structlog.contextvars.bound_contextvars(outbox_id=entry.id, kind=entry.kind):
@@ -276,6 +303,8 @@ class Forwarder:
                 structlog.contextvars.bind_contextvars(serial=report.serial, lane=lane)
                 if entry.kind == "record":
                     await self.platform.send_pass(report)
+                elif entry.kind == "goods":
+                    await self.platform.send_goods_records([(report, await self._goods(entry))])
                 elif entry.kind == "correction":
                     assert entry.correction_id is not None
                     await self.platform.send_correction(

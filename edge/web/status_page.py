@@ -16,6 +16,7 @@ import csv
 import functools
 import io
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
@@ -39,14 +40,19 @@ from edge.actions.operator import (
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
+from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.figures import daily_figures
+from edge.ledger.rows import StoredWeighing
 from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
 
 RECENT = 20
+#: An unfinished first weighing stays listed this long after it expired.
+UNFINISHED_SHOWN_SECONDS = 7 * 86400
+TIME = "%Y-%m-%d %H:%M:%S"
 #: Limits on what a form may carry; over them the request is refused with 400.
 MAX_FORM_BYTES = 16 * 1024
 MAX_REASON = 200  # a guard's reason for opening
@@ -128,6 +134,7 @@ class StatusPage:
         *,
         guard: Guard,
         operator: Operator,
+        weighbridges: Mapping[str, Weighbridge] | None = None,
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
@@ -138,6 +145,9 @@ class StatusPage:
         for lane in lanes.values():
             lane.pass_listeners.append(self._pass)
             lane.merged_listeners.append(self._pass)
+        self.weighbridges = dict(weighbridges or {})
+        for bridge in self.weighbridges.values():
+            bridge.weighing_listeners.append(self._weighed)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -157,6 +167,7 @@ class StatusPage:
             web.post("/api/lists/{id}/remove", self.remove_list_entry),
             web.post("/api/plans", self.start_plan),
             web.post("/api/plans/{id}/close", self.close_plan),
+            web.post("/api/weighings/{id}/goods", self.set_goods),
         ]
 
     def _actor(self, request: web.Request) -> Actor:
@@ -342,11 +353,66 @@ class StatusPage:
         serial = request.match_info["serial"]
         return _answer(await self.operator.correct(actor, serial, plate, color))
 
+    @_acting(Action.SET_GOODS, "id")
+    async def set_goods(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk's goods for a completed weighing (its goods record is then sent)."""
+        body = await _json(request)
+        goods = _text(body, "goods", 64)
+        return _answer(await self.operator.set_goods(actor, request.match_info["id"], goods))
+
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
         for queue in self._listeners:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(message)
+
+    def _weighed(self, weighing: StoredWeighing) -> None:
+        """A weighing recorded: the page re-reads the status (event ``weighing``)."""
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait({"weighing": weighing.id, "state": weighing.state})
+
+    async def _weighings(self) -> dict[str, Any]:
+        """Open (and lately expired) first weighings, and the latest completed ones."""
+        if not self.weighbridges:
+            return {"open": [], "complete": [], "goods_list": []}
+
+        def when(at: float | None) -> str:
+            return "" if at is None else datetime.fromtimestamp(at, self.zone).strftime(TIME)
+
+        since = time.time() - UNFINISHED_SHOWN_SECONDS
+        unfinished = [
+            {
+                "id": w.id,
+                "plate": w.plate,
+                "state": w.state,
+                "first_kg": w.first_kg,
+                "first_at": when(w.first_at),
+                "first_scale": w.first_scale,
+            }
+            for w in await self.store.open_weighings(since)
+        ]
+        complete = [
+            {
+                "id": w.id,
+                "plate": w.plate,
+                "at": when(w.second_at or w.first_at),
+                "gross_kg": w.gross_kg,
+                "tare_kg": w.tare_kg,
+                "tare_preset": bool(w.tare_preset),
+                "net_t": f"{(w.net_kg or 0) / 1000:.2f}",
+                "goods": w.goods,
+                "ysl": w.ysl,
+                "goods_error": w.goods_error,
+            }
+            for w in await self.store.recent_weighings(RECENT)
+            if w.state == "complete"
+        ]
+        return {
+            "open": unfinished,
+            "complete": complete,
+            "goods_list": list(self.operator.goods_list),
+        }
 
     async def page(self, _request: web.Request) -> web.Response:
         html = resources.files("edge.web.assets").joinpath("status.html").read_text("utf-8")
@@ -405,6 +471,8 @@ class StatusPage:
                 if r.closed_at is None
             ],
             "recent": self.recent,
+            "scales": [bridge.live() for bridge in self.weighbridges.values()],
+            "weighings": await self._weighings(),
             "timezone": str(self.zone),
             "unusual_plates": dict(UNUSUAL_SHAPES),
         }
@@ -429,7 +497,8 @@ class StatusPage:
                     continue
                 if message is None:  # the daemon is stopping
                     break
-                await response.write(f"event: pass\ndata: {_dumps(message)}\n\n".encode())
+                kind = "weighing" if "weighing" in message else "pass"
+                await response.write(f"event: {kind}\ndata: {_dumps(message)}\n\n".encode())
         except ConnectionResetError:
             pass  # the browser went away
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
 
@@ -31,5 +32,8 @@ class Platform(Protocol):
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None: ...
 
     async def send_correction(self, report: PassReport, correction: Correction) -> None: ...
+
+    async def send_goods_records(self, items: Sequence[tuple[PassReport, GoodsReport]]) -> None:
+        """Goods records (货物台账), each with its pass; a list only where ``max_batch`` > 1."""
 
     async def aclose(self) -> None: ...

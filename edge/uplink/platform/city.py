@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from edge.domain.codes import ControlFlag
+from edge.domain.goods import GoodsReport
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
@@ -239,6 +240,11 @@ class CityPlatform(TokenClient, Platform):
             base64Image=inline,
         )
         await self._call(PATH_FILE, "sharePhotoInfo", info, photo=None if inline else photo.data)
+
+    async def send_goods_records(self, items: Sequence[tuple[PassReport, GoodsReport]]) -> None:
+        """shareGoodsRecord, one call per goods record (the city API takes no lists)."""
+        for report, goods in items:
+            await self.send_goods(report, goods.goods, goods.tonnes, goods.registered_at)
 
     async def send_goods(self, report: PassReport, goods: str, tonnes: str, at: datetime) -> None:
         """shareGoodsRecord: what a pass carried (goods name, tonnes, registration time)."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from edge.domain.codes import BlacklistType, ControlFlag, EmissionStage, ExemptType, FuelType
+from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
 from edge.uplink.platform.base import Platform
@@ -289,6 +290,27 @@ class ProvincePlatform(TokenClient, Platform):
     @override
     async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
         raise InvalidMessageError("the province API takes photos as URLs inside the pass record")
+
+    def goods_record(self, report: PassReport, goods: GoodsReport) -> GoodsRecord:
+        """The SendGoodsRecordData entry: the pass's serial, gate and plate, hwmc and ysl, and
+        ``licensePK`` when the vehicle is filed (from the pass's verify answer)."""
+        record = self.enter_exit_record(report)
+        return build_message(
+            GoodsRecord,
+            serialNum=record.serialNum,
+            companyCode=record.companyCode,
+            gateCode=record.gateCode,
+            license=record.license,
+            licenseColor=record.licenseColor,
+            hwmc=goods.goods,
+            ysl=goods.tonnes,
+            islicensePK=record.islicensePK,
+            licensePK=record.licensePK,
+        )
+
+    async def send_goods_records(self, items: Sequence[tuple[PassReport, GoodsReport]]) -> None:
+        """SendGoodsRecordData with one ``list`` entry per goods record (a batch)."""
+        await self.send_goods([self.goods_record(report, goods) for report, goods in items])
 
     async def send_goods(self, records: Sequence[GoodsRecord]) -> None:
         request = build_message(GoodsRequest, accessToken=_PLACEHOLDER, list=list(records))

@@ -1,0 +1,69 @@
+"""The goods record (货物台账): what a truck carried, as the platform takes it (pure).
+
+Spec: shareGoodsRecord (§4.1.6, city) and SendGoodsRecordData (§4.2.14, province) carry
+``hwmc`` (货物名称, at most 32 characters) and ``ysl`` (运输量, tonnes, a string of at most 4
+characters). Decisions (research/ledger-and-weighbridge.md §4.5 item 2): ``ysl`` is the net
+weight in tonnes rounded to 0.1 t, without trailing zeros ("20.5", "35", "0.8"); a net of 0 t
+(nothing carried) or above 99.9 t (no truck carries that; it would not fit 4 characters) is
+refused with :class:`GoodsError`. The goods record belongs to the pass that completed the
+weighing — normally the exit (§4.5 item 3).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+#: hwmc 字符 32 (§4.1.6, §4.2.14).
+GOODS_NAME_LENGTH = 32
+#: The largest tonnage that fits ysl's 4 characters with one decimal.
+MAX_TONNES = Decimal("99.9")
+
+
+class GoodsError(ValueError):
+    """A goods name or tonnage the platform must not be sent; the message says why."""
+
+
+def goods_name(name: str) -> str:
+    """``hwmc``: the name trimmed; raises :class:`GoodsError` when empty, longer than 32
+    characters or containing control characters."""
+    text = name.strip()
+    if not text:
+        raise GoodsError("goods name (hwmc) is empty")
+    if len(text) > GOODS_NAME_LENGTH:
+        raise GoodsError(f"goods name (hwmc) {text!r} is longer than {GOODS_NAME_LENGTH}")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise GoodsError(f"goods name (hwmc) {text!r} contains control characters")
+    return text
+
+
+def tonnes(net_kg: float | Decimal) -> str:
+    """``ysl``: ``net_kg`` in tonnes, rounded to 0.1 t, no trailing zeros.
+
+    Raises :class:`GoodsError` for a non-finite or negative net, for one that rounds to 0 t,
+    and for more than 99.9 t."""
+    try:
+        kg = Decimal(str(net_kg))
+    except InvalidOperation:
+        raise GoodsError(f"net weight {net_kg!r} is not a number") from None
+    if not kg.is_finite() or kg < 0:
+        raise GoodsError(f"net weight {net_kg} kg is impossible")
+    value = (kg / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if value == 0:
+        raise GoodsError(f"net weight {net_kg} kg is 0 t: nothing carried, no goods record")
+    if value > MAX_TONNES:
+        raise GoodsError(f"net weight {value} t is more than a truck carries (> {MAX_TONNES} t)")
+    text = format(value, "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True, slots=True)
+class GoodsReport:
+    """A goods record as the platform receives it, beside its pass's :class:`PassReport`:
+    ``goods`` (hwmc), ``tonnes`` (ysl) and when it was registered (djsj, city)."""
+
+    goods: str
+    tonnes: str
+    registered_at: datetime

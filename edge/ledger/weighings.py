@@ -1,0 +1,271 @@
+"""The ledger's weighings on truck scales (地磅): two weighings of one plate make gross, tare
+and net (one part of :class:`edge.ledger.store.Store`; research/ledger-and-weighbridge.md
+§1.9). Weights are kg."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from edge.domain.goods import GoodsError, goods_name, tonnes
+from edge.ledger.database import LedgerPart
+from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing, TransportPlan
+
+log = structlog.get_logger("edge.ledger.weighings")
+
+
+class WeighingLedger(LedgerPart):
+    async def weigh(
+        self,
+        new: NewWeighing,
+        *,
+        max_between_seconds: float,
+        preset_tare_kg: float | None = None,
+        goods: str | None = None,
+    ) -> StoredWeighing:
+        """Record a stable weight, in one transaction: first weighings of any plate older than
+        ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
+        any scale) is completed, or — with a preset tare (预置皮重) — the weighing completes at
+        once, or a first weighing is opened. Without a plate it is kept as ``unmatched``.
+
+        A weighing that completes with a ``goods`` name gets its goods record (an outbox entry
+        of the pass that completed it, sent after that pass's record) in the same transaction;
+        a name or tonnage the platform must not get is kept as ``goods_error`` instead."""
+
+        async def write() -> int:
+            await self._db.execute(
+                "UPDATE weighings SET state = 'expired' WHERE state = 'open' AND first_at < ?",
+                (new.at - max_between_seconds,),
+            )
+            if new.plate is None:
+                return await self._insert(new, "unmatched")
+            async with self._db.execute(
+                "SELECT id, first_kg FROM weighings WHERE state = 'open' AND plate = ? "
+                "ORDER BY first_at DESC LIMIT 1",
+                (new.plate,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                gross, tare = max(row[1], new.kg), min(row[1], new.kg)
+                await self._db.execute(
+                    "UPDATE weighings SET state = 'complete', second_scale = ?, second_kg = ?, "
+                    "second_at = ?, second_serial = ?, gross_kg = ?, tare_kg = ?, net_kg = ? "
+                    "WHERE id = ?",
+                    (new.scale, new.kg, new.at, new.serial, gross, tare, gross - tare, row[0]),
+                )
+                await self._goods_record(int(row[0]), new.serial, gross - tare, goods)
+                return int(row[0])
+            if preset_tare_kg is not None:
+                gross, tare = max(new.kg, preset_tare_kg), min(new.kg, preset_tare_kg)
+                weighing_id = await self._insert(new, "complete", (gross, tare, gross - tare))
+                await self._goods_record(weighing_id, new.serial, gross - tare, goods)
+                return weighing_id
+            return await self._insert(new, "open")
+
+        weighing_id = await self._transaction(write)
+        self.outbox_changed.set()
+        return await self.weighing(weighing_id)
+
+    async def put_plan(self, plan: NewTransportPlan) -> int:
+        """Store an ERP transport plan; one with the same ``plan_no`` that has not been used
+        is replaced (the ERP changed it). Raises :class:`ValueError` when that one was used."""
+
+        async def write() -> int:
+            cur = await self._db.execute(
+                "INSERT INTO transport_plans (plan_no, plate, goods, expected_kg, valid_from, "
+                "valid_to, received_at, received_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (plan_no) DO UPDATE SET plate = excluded.plate, "
+                "goods = excluded.goods, expected_kg = excluded.expected_kg, "
+                "valid_from = excluded.valid_from, valid_to = excluded.valid_to, "
+                "received_at = excluded.received_at, received_from = excluded.received_from "
+                "WHERE used_serial IS NULL RETURNING id",
+                (
+                    plan.plan_no,
+                    plan.plate,
+                    plan.goods,
+                    plan.expected_kg,
+                    plan.valid_from,
+                    plan.valid_to,
+                    self._clock(),
+                    plan.received_from,
+                ),
+            )
+            row = await cur.fetchone()
+            await cur.close()
+            if row is None:
+                raise ValueError(f"plan {plan.plan_no} was already used; send a new plan")
+            return int(row[0])
+
+        return await self._transaction(write)
+
+    async def plan_for(self, plate: str, at: float) -> TransportPlan | None:
+        """The plate's latest plan valid at ``at`` (unix s), used or not."""
+        rows = await self._fetchall(
+            "SELECT * FROM transport_plans WHERE plate = ? AND valid_from <= ? AND ? <= valid_to "
+            "ORDER BY received_at DESC, id DESC LIMIT 1",
+            (plate, at, at),
+        )
+        return TransportPlan.from_row(rows[0]) if rows else None
+
+    async def goods_from_plan(self, serial: str, plate: str, at: float) -> StoredWeighing | None:
+        """At a lane without a scale: the goods record of the plate's unused plan valid at
+        ``at``, with the plan's expected tonnage, tied to the pass ``serial`` (one goods record
+        per plan), as a 'planned' weighing. None: no such plan."""
+
+        async def write() -> int | None:
+            async with self._db.execute(
+                "SELECT id, goods, expected_kg FROM transport_plans WHERE plate = ? "
+                "AND valid_from <= ? AND ? <= valid_to AND used_serial IS NULL "
+                "AND received_at <= ? ORDER BY received_at DESC, id DESC LIMIT 1",
+                (plate, at, at, at),
+            ) as cur:
+                plan = await cur.fetchone()
+            if plan is None:
+                return None
+            plan_id, goods, expected_kg = plan
+            await self._db.execute(
+                "UPDATE transport_plans SET used_serial = ? WHERE id = ?", (serial, plan_id)
+            )
+            new = NewWeighing(f"plan {plan_id}", plate, "", float(expected_kg), at, serial)
+            weighing_id = await self._insert(new, "planned")
+            await self._db.execute(
+                "UPDATE weighings SET net_kg = ? WHERE id = ?", (expected_kg, weighing_id)
+            )
+            await self._goods_record(weighing_id, serial, float(expected_kg), str(goods))
+            return weighing_id
+
+        weighing_id = await self._transaction(write)
+        if weighing_id is None:
+            return None
+        self.outbox_changed.set()
+        return await self.weighing(weighing_id)
+
+    async def passes_owed_plan_goods(
+        self, lane_ids: Sequence[str], since: float
+    ) -> list[tuple[str, str, float]]:
+        """(serial, plate, received_at) of passes at ``lane_ids`` since ``since`` that an unused
+        plan valid at their time would have given a goods record, but have none (the daemon
+        stopped between recording the pass and its goods record): oldest first."""
+        if not lane_ids:
+            return []
+        marks = ",".join("?" * len(lane_ids))
+        rows = await self._fetchall(
+            "SELECT p.serial, p.plate, p.received_at FROM passes p "  # noqa: S608
+            f"WHERE p.lane_id IN ({marks}) AND p.received_at >= ? AND p.plate IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM transport_plans t WHERE t.plate = p.plate "
+            "AND t.used_serial IS NULL AND t.valid_from <= p.received_at "
+            "AND p.received_at <= t.valid_to AND t.received_at <= p.received_at) "
+            "AND NOT EXISTS (SELECT 1 FROM weighings w WHERE w.first_serial = p.serial) "
+            "ORDER BY p.id",
+            (*lane_ids, since),
+        )
+        return [(r["serial"], r["plate"], float(r["received_at"])) for r in rows]
+
+    async def give_goods(self, weighing_id: int, goods: str) -> StoredWeighing:
+        """A clerk's goods name for a completed weighing that has no goods record yet: the
+        record is queued (or the reason it cannot be, kept as ``goods_error``) in one
+        transaction. Raises :class:`KeyError` for an unknown weighing, :class:`ValueError`
+        when it is not complete or its goods record was already queued."""
+
+        async def write() -> None:
+            async with self._db.execute(
+                "SELECT state, net_kg, ysl, second_serial, first_serial FROM weighings "
+                "WHERE id = ?",
+                (weighing_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(weighing_id)
+            state, net_kg, ysl, second, first = row
+            if state != "complete":
+                raise ValueError(f"weighing {weighing_id} is {state}, not complete")
+            if ysl is not None:
+                raise ValueError(f"weighing {weighing_id} already has its goods record")
+            await self._goods_record(weighing_id, second or first, float(net_kg), goods)
+
+        await self._transaction(write)
+        self.outbox_changed.set()
+        return await self.weighing(weighing_id)
+
+    async def _goods_record(
+        self, weighing_id: int, serial: str | None, net_kg: float, goods: str | None
+    ) -> None:
+        """Within a transaction: the goods record of a completed weighing, or why not."""
+        if goods is None:
+            return  # no goods name yet (a clerk may give one later)
+        try:
+            name, ysl = goods_name(goods), tonnes(net_kg)
+        except GoodsError as exc:
+            await self._db.execute(
+                "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
+                (goods, str(exc), weighing_id),
+            )
+            log.error("goods record refused", weighing=weighing_id, error=str(exc))
+            return
+        async with self._db.execute("SELECT id FROM passes WHERE serial = ?", (serial,)) as cur:
+            found = await cur.fetchone()
+        if found is None:
+            error = f"no pass with serial {serial!r} to tie the goods record to"
+            await self._db.execute(
+                "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
+                (name, error, weighing_id),
+            )
+            log.error("goods record not queued", weighing=weighing_id, error=error)
+            return
+        await self._db.execute(
+            "UPDATE weighings SET goods = ?, ysl = ?, goods_error = NULL WHERE id = ?",
+            (name, ysl, weighing_id),
+        )
+        await self._db.execute(
+            "INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at) "
+            "VALUES (?, 'goods', ?, 'pending', ?)",
+            (found[0], weighing_id, self._clock()),
+        )
+
+    async def _insert(
+        self, new: NewWeighing, state: str, preset: tuple[float, float, float] | None = None
+    ) -> int:
+        gross, tare, net = preset if preset is not None else (None, None, None)
+        cur = await self._db.execute(
+            "INSERT INTO weighings (plate, plate_color, state, first_scale, first_kg, first_at, "
+            "first_serial, gross_kg, tare_kg, net_kg, tare_preset) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.plate,
+                new.plate_color,
+                state,
+                new.scale,
+                new.kg,
+                new.at,
+                new.serial,
+                gross,
+                tare,
+                net,
+                int(preset is not None),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def weighing(self, weighing_id: int) -> StoredWeighing:
+        """One weighing; raises :class:`KeyError` for an unknown id."""
+        rows = await self._fetchall("SELECT * FROM weighings WHERE id = ?", (weighing_id,))
+        if not rows:
+            raise KeyError(weighing_id)
+        return StoredWeighing.from_row(rows[0])
+
+    async def open_weighings(self, since: float) -> list[StoredWeighing]:
+        """First weighings still waiting for their second, and those that expired after
+        ``since`` (unix s) — what the status page reports as unfinished — oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE state = 'open' "
+            "OR (state = 'expired' AND first_at >= ?) ORDER BY first_at",
+            (since,),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
+
+    async def recent_weighings(self, limit: int = 20) -> list[StoredWeighing]:
+        """The latest weighings of every state, newest first."""
+        rows = await self._fetchall("SELECT * FROM weighings ORDER BY id DESC LIMIT ?", (limit,))
+        return [StoredWeighing.from_row(row) for row in rows]

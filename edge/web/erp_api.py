@@ -1,0 +1,74 @@
+"""The ERP push API: the plant's ERP posts transport plans (运输计划 / 派车单) — plate, goods,
+expected tonnage, validity — that name the goods of a truck's weighing, and, at a lane without
+a scale, give the goods record its tonnage (research/ledger-and-weighbridge.md §3.1).
+
+    POST /api/erp/plans
+    Authorization: Bearer <[erp] token>
+    {"plan_no": "PO-2026-0001", "plate": "豫A12345", "goods": "水泥熟料",
+     "expected_tonnes": 32.5, "valid_from": "2026-12-01T08:00+08:00",
+     "valid_to": "2026-12-01T20:00+08:00"}
+    → 200 {"ok": true, "id": 7} · 400 {"ok": false, "detail": …, "key": …} · 401 · 404 (off)
+
+Only when ``[erp] token`` is set (the API answers 404 otherwise). Each push is an operator
+action of the ERP face (``edge.actions.operator``): authorised, validated and audited once.
+A plan with the same ``plan_no`` replaces the earlier one until it was used.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from edge.actions.operator import Action, Actor, Face, InvalidInputError, NotAllowedError, Operator
+
+MAX_BODY = 4096
+
+
+class ErpApi:
+    def __init__(self, operator: Operator, token: str | None) -> None:
+        self.operator, self.token = operator, token
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/api/erp/plans", self.put_plan)]
+
+    def _actor(self, request: web.Request) -> Actor:
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {self.token}"
+        ok = self.token is not None and hmac.compare_digest(given.encode(), expected.encode())
+        why = None if ok else "no valid ERP token"
+        return Actor("erp", request.remote or "?", Face.ERP, why)
+
+    async def put_plan(self, request: web.Request) -> web.Response:
+        if self.token is None:
+            raise web.HTTPNotFound
+        actor = self._actor(request)
+        try:
+            if actor.unauthenticated is not None:  # refused before the body is read
+                await self.operator.authorise(actor, Action.PUT_PLAN, "?")
+            body = await _body(request)
+            done = await self.operator.put_plan(actor, body)
+        except NotAllowedError as exc:
+            return web.json_response({"ok": False, "detail": exc.detail}, status=401)
+        except InvalidInputError as exc:
+            return web.json_response(
+                {"ok": False, "detail": exc.detail, "key": exc.key}, status=400
+            )
+        return web.json_response({"ok": True, "id": done.id, "detail": done.detail})
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise InvalidInputError(f"body over {MAX_BODY} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_BODY:
+        raise InvalidInputError(f"body over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInputError("body is not a JSON object")
+    return body

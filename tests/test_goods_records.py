@@ -1,0 +1,224 @@
+"""Goods records (货物台账, issue 16): the checked fields, and end to end in both platform
+modes over a pty — a truck weighs in at the entry and out at the exit; the platform simulator
+gets the pass records, then exactly one goods record with the net tonnage and goods name,
+checked against its own field tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edge.domain.goods import GoodsError, goods_name, tonnes
+from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.scale import ScaleSim, truck_script
+from edge.web.auth import hash_password
+from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
+from tests.test_weighbridge import EXIT_LANE, entry_exit_scale
+
+
+@pytest.mark.parametrize(
+    ("kg", "ysl"),
+    [(20480, "20.5"), (35000, "35"), (849.9, "0.8"), (99_949, "99.9"), (Decimal("50"), "0.1")],
+)
+def test_ysl_is_net_tonnes_to_one_decimal(kg: float, ysl: str) -> None:
+    assert tonnes(kg) == ysl
+    assert len(ysl) <= 4
+
+
+@pytest.mark.parametrize(
+    ("kg", "why"),
+    [
+        (0, "nothing carried"),
+        (49, "nothing carried"),
+        (99_950, "more than a truck"),
+        (-5, "impossible"),
+        (float("nan"), "impossible"),
+        (float("inf"), "impossible"),
+    ],
+)
+def test_impossible_tonnage_is_refused(kg: float, why: str) -> None:
+    with pytest.raises(GoodsError, match=why):
+        tonnes(kg)
+
+
+def test_goods_name_is_checked() -> None:
+    assert goods_name(" 水泥熟料 ") == "水泥熟料"
+    for bad, why in [("", "empty"), ("石" * 33, "longer than 32"), ("煤\x00", "control")]:
+        with pytest.raises(GoodsError, match=why):
+            goods_name(bad)
+
+
+def _serial(record: dict[str, Any]) -> str:
+    return str(record.get("lsh", record.get("serialNum")))
+
+
+async def test_a_truck_weighed_in_and_out_gives_one_goods_record(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    sim = any_platform
+    path = tmp_path / "scale"
+    goods = {"goods_by_lane": {"out-1": "水泥熟料"}, "default_goods": "原煤"}
+    cfg = entry_exit_scale(tmp_path, sim, path, "yaohua-tf0", weighing=goods)
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as scale, running_daemon(cfg) as daemon:
+        bridge = daemon.components.weighbridges["main"]
+        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
+        entry = await cam_in.push("豫A12345")
+        await cam_in.aclose()
+        await scale.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        leave = await cam_out.push("豫A12345")
+        await cam_out.aclose()
+        await scale.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        await sim.wait_for(lambda: len(sim.goods) == 1 and len(sim.records) == 2, 15)
+    exit_serial = leave.body["serial"]
+    assert set(sim.records) == {entry.body["serial"], exit_serial}
+    assert list(sim.goods) == [exit_serial]  # the pass that completed the weighing
+    (record,) = sim.goods[exit_serial]
+    assert (record["hwmc"], record["ysl"]) == ("水泥熟料", "20.5")  # 35680 − 15200 kg
+    assert _serial(record) == exit_serial
+    if "serialNum" in record:  # province: the vehicle's filing key as on its pass record
+        (passed,) = sim.records[exit_serial]
+        assert (record["islicensePK"], record["licensePK"]) == (
+            passed["islicensePK"],
+            passed["licensePK"],
+        )
+    order = [(kind, serial) for kind, serial, _ in sim.arrivals if serial == exit_serial]
+    assert order.index(("record", exit_serial)) < order.index(("goods", exit_serial))
+    assert not sim.rejected
+
+
+async def test_a_clerk_names_the_goods_on_the_status_page(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """No default goods: the weighing completes without a goods record; a clerk picks the
+    goods from the configured list on the status page (authenticated, audited) and the goods
+    record follows."""
+    sim = platform_sim
+    path = tmp_path / "scale"
+    cfg = config_for(
+        tmp_path,
+        sim,
+        scales={
+            "main": {
+                "port": str(path),
+                "protocol": "yaohua-a12",
+                "stable_seconds": 0.3,
+                "lanes": ["in-1"],
+            }
+        },
+        weighing={"goods": ["水泥熟料", "原煤"], "preset_tare_kg": {"豫A12345": 15200}},
+        web={"password_hash": hash_password("clerk password")},
+    )
+    async with (
+        ScaleSim(path, "yaohua-a12", period=0.02) as scale,
+        running_daemon(cfg) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        page = f"http://127.0.0.1:{daemon.web.port}"
+        bridge = daemon.components.weighbridges["main"]
+        cam = camera(daemon, "in-1")
+        entry = await cam.push("豫A12345")
+        await cam.aclose()
+        await scale.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        status = (await http.get(page + "/api/status")).json()
+        (done,) = status["weighings"]["complete"]
+        assert (done["goods"], done["ysl"], done["tare_preset"]) == (None, None, True)
+        assert status["weighings"]["goods_list"] == ["水泥熟料", "原煤"]
+        url = f"{page}/api/weighings/{done['id']}/goods"
+        stranger = await http.post(url, json={"goods": "原煤"})
+        assert stranger.status_code == 403
+        login = await http.post(
+            page + "/api/login", data={"user": "司磅员", "password": "clerk password"}
+        )
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        off_list = await http.post(url, json={"goods": "黄金"}, headers=csrf)
+        assert (off_list.status_code, off_list.json()["detail"]) == (400, "not in the goods list")
+        chosen = await http.post(url, json={"goods": "原煤"}, headers=csrf)
+        assert chosen.json() == {"ok": True, "detail": "豫A12345 原煤 20.5 t"}
+        again = await http.post(url, json={"goods": "原煤"}, headers=csrf)
+        assert "already has its goods record" in again.json()["detail"]
+        await sim.wait_for(lambda: len(sim.goods) == 1, 10)
+        audit = await daemon.components.store.audit_log()
+    goods_rows = [a for a in audit if a.action == "set goods"]
+    assert [(a.actor, a.action, a.target, a.result) for a in goods_rows][::-1] == [
+        ("?", "set goods", str(done["id"]), "refused"),
+        ("司磅员", "set goods", str(done["id"]), "refused"),
+        ("司磅员", "set goods", str(done["id"]), "ok"),
+        ("司磅员", "set goods", str(done["id"]), "refused"),
+    ]
+    (record,) = sim.goods[entry.body["serial"]]
+    assert (record["hwmc"], record["ysl"]) == ("原煤", "20.5")
+
+
+ERP_TOKEN = "erp-token-0123456789"
+
+
+def _plan(**changes: object) -> dict[str, object]:
+    plan: dict[str, object] = {
+        "plan_no": "PO-2026-0001",
+        "plate": "豫A12345",
+        "goods": "水泥熟料",
+        "expected_tonnes": 32.5,
+        "valid_from": "2026-01-01T00:00+08:00",
+        "valid_to": "2036-01-01T00:00+08:00",
+    }
+    return {**plan, **changes}
+
+
+async def test_an_erp_plan_gives_the_tonnage_at_a_site_without_a_scale(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """No scale: the ERP pushes a plan (authenticated, checked, audited); the truck's exit
+    pass gets one goods record with the plan's goods and tonnage; the entry gets none."""
+    sim = any_platform
+    cfg = config_for(tmp_path, sim, lanes=[GENERIC_LANE, EXIT_LANE], erp={"token": ERP_TOKEN})
+    async with running_daemon(cfg) as daemon, httpx.AsyncClient() as http:
+        url = f"http://127.0.0.1:{daemon.web.port}/api/erp/plans"
+        auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+        r0 = await http.post(url, json=_plan())
+        assert r0.status_code == 401, r0.text
+        wrong = {"Authorization": "Bearer guess"}
+        assert (await http.post(url, json=_plan(), headers=wrong)).status_code == 401
+        for bad, key in [
+            (_plan(plate="ABC"), "plate"),
+            (_plan(expected_tonnes=120), "expected_tonnes"),
+            (_plan(expected_tonnes=True), "expected_tonnes"),
+            (_plan(goods="石" * 33), "goods"),
+            (_plan(valid_to="2026-01-01T00:00"), "valid_to"),
+            (_plan(valid_to="2025-01-01T00:00+08:00"), "valid_to"),
+            (_plan(plan_no=""), "plan_no"),
+        ]:
+            refused = await http.post(url, json=bad, headers=auth)
+            assert (refused.status_code, refused.json()["key"]) == (400, key), bad
+        not_json = await http.post(url, content=b"{", headers=auth)
+        assert not_json.status_code == 400
+        first = await http.post(url, json=_plan(expected_tonnes=30), headers=auth)
+        stored = await http.post(url, json=_plan(), headers=auth)  # the ERP changed it
+        assert stored.json()["ok"]
+        assert stored.json()["id"] == first.json()["id"]
+        cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
+        entry = await cam_in.push("豫A12345")
+        leave = await cam_out.push("豫A12345")
+        again = await cam_out.push("豫B6789G")  # no plan: no goods record
+        for cam in (cam_in, cam_out):
+            await cam.aclose()
+        await sim.wait_for(lambda: len(sim.goods) == 1 and len(sim.records) == 3, 15)
+        used = await http.post(url, json=_plan(), headers=auth)
+        assert "already used" in used.json()["detail"]
+        audit = await daemon.components.store.audit_log()
+    assert list(sim.goods) == [leave.body["serial"]]
+    assert entry.body["serial"] not in sim.goods
+    assert again.body["serial"] not in sim.goods
+    (record,) = sim.goods[leave.body["serial"]]
+    assert (record["hwmc"], record["ysl"]) == ("水泥熟料", "32.5")
+    plans = [a for a in audit if a.action == "put transport plan"]
+    assert [a.result for a in plans].count("ok") == 2
+    assert {a.actor for a in plans} == {"erp"}
+    assert ERP_TOKEN not in str(audit)

@@ -1,0 +1,200 @@
+"""The weighing-indicator driver over a real serial link (a pty) against the scale simulator:
+every protocol with a scripted truck, noise and split frames, command-mode polling, and a port
+unplugged mid-stream that comes back (issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from drivers.scale import Polling, ScaleIndicator, WeightSample
+from drivers.serial_link import Framing, SerialLink, parse_framing
+from drivers.weighing import (
+    A12Parser,
+    CommandReplyParser,
+    FrameParser,
+    ToledoParser,
+    YaohuaEqualsParser,
+    YaohuaTf0Parser,
+    encode_tf0,
+)
+from edge.cli.drivers import EXIT_FAILED, EXIT_UNTESTABLE, watch_scale
+from edge.config.errors import ConfigError
+from edge.config.model import Config, parse_config
+from edge.sim.scale import PROTOCOLS, Protocol, ScaleSim, TruckStep, truck_script
+from tests.helpers import eventually, make_config, write_config
+from tests.test_config import EXAMPLE
+
+PARSERS: dict[Protocol, type[FrameParser]] = {
+    "yaohua-tf0": YaohuaTf0Parser,
+    "yaohua-equals": YaohuaEqualsParser,
+    "yaohua-a12": A12Parser,
+    "toledo": ToledoParser,
+    "command": CommandReplyParser,
+}
+
+
+def _scale(path: Path, protocol: Protocol, **kw: object) -> ScaleIndicator:
+    link = SerialLink(str(path), baudrate=9600, name="scale", backoff_initial=0.05)
+    polling = Polling(interval=0.05) if protocol == "command" else None
+    return ScaleIndicator(link, PARSERS[protocol](), polling=polling, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_truck_drives_on_settles_and_leaves(tmp_path: Path, protocol: Protocol) -> None:
+    path = tmp_path / "scale"
+    samples: list[WeightSample] = []
+    async with ScaleSim(path, protocol, period=0.02, noise=True, split=True) as sim:
+        scale = _scale(path, protocol)
+        scale.on_sample(samples.append)
+        scale.start()
+        try:
+            await eventually(lambda: scale.health.connected, timeout=5)
+            await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.3))
+            await eventually(lambda: scale.current_kg() == 0, timeout=5)
+        finally:
+            await scale.aclose()
+    weights = [s.kg for s in samples]
+    assert Decimal(35680) in weights  # the settled weight was read
+    assert max(w for w in weights if w is not None) <= Decimal(35680 + 80)  # never invented
+    assert scale.frames >= 10
+    if protocol == "toledo":  # the indicator's own motion flag came through
+        assert any(s.stable is False for s in samples)
+        assert samples[-1].stable is True
+
+
+async def test_port_unplugged_mid_stream_comes_back(tmp_path: Path) -> None:
+    path = tmp_path / "scale"
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        sim.set_weight(Decimal(15200))
+        scale = _scale(path, "yaohua-tf0", silence_after=0.3)
+        scale.start()
+        try:
+            await eventually(lambda: scale.current_kg() == Decimal(15200), timeout=5)
+            sim.port.unplug()  # the USB adapter pulled out while the truck stands on the scale
+            await eventually(lambda: not scale.health.connected, timeout=5)
+            assert scale.current_kg() is None  # a stale weight is never shown as live
+            assert scale.health.last_error
+            sim.set_weight(Decimal(35680))
+            sim.port.plug()
+            await eventually(lambda: scale.current_kg() == Decimal(35680), timeout=10)
+            health = scale.health
+            assert health.connected
+            assert health.reconnects >= 1
+            assert health.to_json()["commands"] == scale.frames
+        finally:
+            await scale.aclose()
+
+
+async def test_open_but_silent_port_is_not_a_working_scale(tmp_path: Path) -> None:
+    path = tmp_path / "scale"
+    async with ScaleSim(path, "command", period=0.02):  # a command-mode indicator, not asked
+        link = SerialLink(str(path), name="scale", backoff_initial=0.05)
+        scale = ScaleIndicator(link, YaohuaTf0Parser(), silence_after=0.2)
+        scale.start()
+        try:
+            await eventually(lambda: link.connected, timeout=5)
+            assert not scale.health.connected
+            assert "no valid weight frame" in (scale.health.last_error or "")
+        finally:
+            await scale.aclose()
+
+
+async def test_command_mode_polls_for_gross(tmp_path: Path) -> None:
+    path = tmp_path / "scale"
+    async with ScaleSim(path, "command", split=True) as sim:
+        await sim.drive([TruckStep(0.05, Decimal(20480))])
+        scale = _scale(path, "command")
+        scale.start()
+        try:
+            await eventually(lambda: scale.current_kg() == Decimal(20480), timeout=5)
+            assert scale.latest is not None
+            assert scale.latest.kind == "gross"
+        finally:
+            await scale.aclose()
+
+
+def test_units_and_framing() -> None:
+    link = SerialLink("/dev/null", framing="7e1")
+    assert link.framing == Framing(7, "E", 1)
+    assert parse_framing("8N1") == Framing()
+    for bad in ("8X1", "9N1", "8N3", "8N"):
+        with pytest.raises(ValueError, match="8N1 or 7E1"):
+            parse_framing(bad)
+    scale = ScaleIndicator(link, YaohuaTf0Parser(), unit="t", clock=lambda: 100.0)
+    scale._bytes(encode_tf0(Decimal("35.680"), 3))  # an indicator showing tonnes
+    assert scale.latest is not None
+    assert scale.latest.kg == Decimal(35680)
+    assert scale.current_kg() is None  # the link is not up
+    assert ScaleIndicator(SerialLink("/dev/null"), ToledoParser()).current_kg() is None
+
+
+# -- config and the technician's watch-scale --------------------------------------------------
+def _scale_config(tmp_path: Path, port: Path, **scale: object) -> Config:
+    section = {"port": str(port), "protocol": "toledo", "lanes": ["in-1"], **scale}
+    return make_config(tmp_path, "http://127.0.0.1:9", scales={"main": section})
+
+
+def test_scale_config_builds_each_protocol(tmp_path: Path) -> None:
+    for protocol, parser in PARSERS.items():
+        cfg = _scale_config(tmp_path, tmp_path / "s", protocol=protocol)
+        indicator = cfg.scales["main"].build("main")
+        assert isinstance(indicator.parser, parser)
+        framing = indicator.link.framing
+        assert framing == (Framing(7, "E", 1) if protocol == "toledo" else Framing())
+        assert (indicator.polling is not None) == (protocol == "command")
+    cfg = _scale_config(tmp_path, tmp_path / "s", framing="8n1", division_kg=10)
+    assert cfg.scales["main"].build("main").link.framing == Framing()
+    assert cfg.scales["main"].stable_rule().band_kg == Decimal(10)
+    assert cfg.weighing.max_hours_between == 24
+
+
+def test_scale_config_errors_name_the_key(tmp_path: Path) -> None:
+    def parse(scales: str) -> Config:
+        path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=scales)
+        return parse_config(path.read_text("utf-8"))
+
+    main = '[scales.main]\nport = "/dev/ttyUSB9"\nprotocol = "toledo"\n'
+    with pytest.raises(ConfigError, match=r"scales\.main\.lanes.*no lane 'nope'"):
+        parse(main + 'lanes = ["nope"]\n')
+    second = '[scales.second]\nport = "/dev/ttyUSB9"\nprotocol = "yaohua-tf0"\n'
+    with pytest.raises(ConfigError, match="opened by another driver"):
+        parse(main + second)
+    with pytest.raises(ConfigError, match=r"scales\.second\.protocol"):
+        parse(main + second.replace("yaohua-tf0", "keli").replace("USB9", "USB8"))
+    assert parse(main + 'lanes = ["in-1"]\n').scales["main"].lanes == ["in-1"]
+
+
+def test_the_example_config_documents_a_scale() -> None:
+    text = EXAMPLE.read_text("utf-8")
+    start = text.index("# [scales.main]")
+    block = text[start:]  # the file's last part
+    keys = re.findall(r"^# ((?:\[[a-z.]+\])|(?:[a-z_]+ = .*))$", block, re.MULTILINE)
+    toml = "\n".join(keys)
+    enabled = text[:start] + toml.replace('"in-1", "out-1"', '"in-1"') + "\n"
+    cfg = parse_config(enabled, base_dir=EXAMPLE.parent)
+    assert cfg.scales["main"].protocol == "yaohua-tf0"
+    assert cfg.weighing.preset_tare_kg == {"豫A12345": Decimal(15200)}
+
+
+async def test_watch_scale_prints_live_and_stable_weights(tmp_path: Path) -> None:
+    path = tmp_path / "scale"
+    cfg = _scale_config(tmp_path, path, stable_seconds=0.3, framing="8N1")  # a pty: no parity
+    out: list[str] = []
+    async with ScaleSim(path, "toledo", period=0.02) as sim:
+        watch = asyncio.create_task(watch_scale(cfg, "in-1", 60, out.append))
+        await eventually(lambda: any("main: 0 kg" in line for line in out), timeout=5)
+        sim.set_weight(Decimal(35680))
+        await eventually(lambda: any("stable weight 35680 kg" in line for line in out), 5)
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+    assert any("35680 kg 稳定 steady" in line for line in out)
+    assert "已连接 connected" in out[-1]
+    assert await watch_scale(cfg, "in-1", 0, out.append) == EXIT_FAILED  # port gone: no frames
+    assert await watch_scale(cfg, "out-1", 0, out.append) == EXIT_UNTESTABLE

@@ -1,0 +1,194 @@
+"""Two weighings tied to a plate (issue 16): the ledger's weighings (open, complete, preset
+tare, expired, unmatched) and a scale lane over a pty with the scale simulator, a truck
+weighing in and out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from drivers.scale import ScaleIndicator
+from drivers.serial_link import SerialLink
+from drivers.weighing import ToledoParser, YaohuaTf0Parser
+from edge.config.model import Config
+from edge.domain.weighing import StableRule
+from edge.gate.weighbridge import Weighbridge
+from edge.ledger.rows import NewWeighing, StoredWeighing
+from edge.ledger.store import Store
+from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.scale import ScaleSim, truck_script
+from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
+
+DAY = 86400.0
+EXIT_LANE = {**GENERIC_LANE, "id": "out-1", "direction": "out"}
+
+
+def entry_exit_scale(
+    tmp_path: Path, sim: PlatformSim, port: Path, protocol: str, **sections: Any
+) -> Config:
+    """An entry and an exit lane, and one scale (on ``port``, 8N1) beside both; a short hold."""
+    scale = {"port": str(port), "protocol": protocol, "framing": "8N1", "stable_seconds": 0.3}
+    return config_for(
+        tmp_path,
+        sim,
+        lanes=[GENERIC_LANE, EXIT_LANE],
+        scales={"main": {**scale, "lanes": ["in-1", "out-1"]}},
+        **sections,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "edge.db", clock=lambda: 1000.0)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def _new(plate: str | None, kg: float, at: float, serial: str = "S1") -> NewWeighing:
+    return NewWeighing("main", plate, "yellow", kg, at, serial)
+
+
+async def test_second_weighing_completes_the_first(store: Store) -> None:
+    first = await store.weigh(_new("豫A12345", 35680, 100, "IN1"), max_between_seconds=DAY)
+    assert first.state == "open"
+    assert first.gross_kg is None
+    assert [w.id for w in await store.open_weighings(0)] == [first.id]
+    other = await store.weigh(_new("豫B00001", 15000, 150), max_between_seconds=DAY)
+    second = await store.weigh(_new("豫A12345", 15200, 200, "OUT1"), max_between_seconds=DAY)
+    assert second.id == first.id
+    assert second.state == "complete"
+    assert (second.gross_kg, second.tare_kg, second.net_kg) == (35680, 15200, 20480)
+    assert (second.first_serial, second.second_serial) == ("IN1", "OUT1")
+    assert [w.id for w in await store.open_weighings(0)] == [other.id]
+    recent = await store.recent_weighings()
+    assert [w.id for w in recent] == [other.id, first.id]
+    assert all(isinstance(w, StoredWeighing) for w in recent)
+    with pytest.raises(KeyError):
+        await store.weighing(999)
+
+
+async def test_preset_tare_expiry_and_no_plate(store: Store) -> None:
+    preset = await store.weigh(
+        _new("豫A12345", 35680, 100), max_between_seconds=DAY, preset_tare_kg=15000
+    )
+    assert preset.state == "complete"
+    assert preset.net_kg == 20680
+    assert preset.tare_preset == 1
+    stale = await store.weigh(_new("豫B22222", 30000, 100), max_between_seconds=3600)
+    fresh = await store.weigh(_new("豫B22222", 14000, 100 + 7200), max_between_seconds=3600)
+    assert fresh.id != stale.id
+    assert fresh.state == "open"
+    assert (await store.weighing(stale.id)).state == "expired"
+    reported = await store.open_weighings(since=0)
+    assert {w.id: w.state for w in reported} == {stale.id: "expired", fresh.id: "open"}
+    assert [w.id for w in await store.open_weighings(since=200)] == [fresh.id]
+    nobody = await store.weigh(_new(None, 20000, 9000, ""), max_between_seconds=DAY)
+    assert nobody.state == "unmatched"
+    assert nobody.plate is None
+
+
+def _pass(plate: str, serial: str) -> dict[str, object]:
+    return {"plate": plate, "color": "yellow", "serial": serial, "lane": "in-1"}
+
+
+@pytest.mark.parametrize("protocol", ["yaohua-tf0", "toledo"])
+async def test_a_truck_weighs_in_and_out_over_a_pty(
+    store: Store, tmp_path: Path, protocol: str
+) -> None:
+    path = tmp_path / "scale"
+    parser = YaohuaTf0Parser() if protocol == "yaohua-tf0" else ToledoParser()
+    indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), parser)
+    rule = StableRule(band_kg=Decimal(20), hold_seconds=0.3, minimum_kg=Decimal(500))
+    bridge = Weighbridge("main", indicator, store, rule, max_between_seconds=DAY)
+    seen: list[StoredWeighing] = []
+    bridge.weighing_listeners.append(seen.append)
+    async with ScaleSim(path, protocol, period=0.02) as sim:  # type: ignore[arg-type]
+        bridge.start()
+        try:
+            bridge.heard_pass(_pass("豫A12345", "IN1"))  # read at the entry, then on the scale
+            await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
+            await eventually(lambda: len(seen) == 1, timeout=5)
+            bridge.heard_pass(_pass("豫A12345", "OUT1"))
+            await sim.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
+            await eventually(lambda: len(seen) == 2, timeout=5)
+            await bridge.drain()
+            assert bridge.live()["name"] == "main"
+        finally:
+            await bridge.aclose()
+    assert [w.state for w in seen] == ["open", "complete"]
+    done = seen[-1]
+    assert (done.gross_kg, done.tare_kg, done.net_kg) == (35680, 15200, 20480)
+    assert done.second_serial == "OUT1"
+
+
+async def test_a_plate_read_after_the_weight_settled_is_waited_for(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "scale"
+    indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), YaohuaTf0Parser())
+    rule = StableRule(band_kg=Decimal(20), hold_seconds=0.2, minimum_kg=Decimal(500))
+    bridge = Weighbridge(
+        "main", indicator, store, rule, max_between_seconds=DAY, plate_max_age_seconds=0.5
+    )
+    seen: list[StoredWeighing] = []
+    bridge.weighing_listeners.append(seen.append)
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        bridge.start()
+        try:
+            sim.set_weight(Decimal(30000))
+            await eventually(lambda: bridge.detector.weighed, timeout=5)
+            bridge.heard_pass(_pass("豫A12345", "IN1"))  # the camera was slower
+            await eventually(lambda: len(seen) == 1, timeout=5)
+            sim.set_weight(Decimal(0))
+            await eventually(lambda: not bridge.detector.weighed, timeout=5)
+            sim.set_weight(Decimal(25000))  # nobody's plate read: kept, unmatched
+            await eventually(lambda: len(seen) == 2, timeout=5)
+        finally:
+            await bridge.aclose()
+    assert [(w.plate, w.state) for w in seen] == [("豫A12345", "open"), (None, "unmatched")]
+
+
+async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Through the daemon: plates pushed by the lanes' cameras, the truck on the scale (a pty
+    simulator speaking Toledo); the weighing completes with the exit's pass, and the status
+    page shows the live weight, the unfinished first weighing, then the net."""
+    path = tmp_path / "scale"
+    cfg = entry_exit_scale(tmp_path, platform_sim, path, "toledo")
+    async with (
+        ScaleSim(path, "toledo", period=0.02) as sim,
+        running_daemon(cfg) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        status_url = f"http://127.0.0.1:{daemon.web.port}/api/status"
+        bridge = daemon.components.weighbridges["main"]
+        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
+        entry = await cam_in.push("豫A12345")
+        await cam_in.aclose()
+        await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        status = (await http.get(status_url)).json()
+        assert status["scales"][0]["name"] == "main"
+        assert status["scales"][0]["health"]["connected"]
+        assert [(w["plate"], w["first_kg"]) for w in status["weighings"]["open"]] == [
+            ("豫A12345", 35680)
+        ]
+        leave = await cam_out.push("豫A12345")
+        await cam_out.aclose()
+        await sim.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        status = (await http.get(status_url)).json()
+        assert status["weighings"]["open"] == []
+        done = status["weighings"]["complete"][0]
+        assert (done["gross_kg"], done["tare_kg"], done["net_t"]) == (35680, 15200, "20.48")
+        row = (await daemon.components.store.recent_weighings(1))[0]
+        assert (row.first_serial, row.second_serial) == (entry.body["serial"], leave.body["serial"])
