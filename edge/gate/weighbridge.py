@@ -51,8 +51,6 @@ class Weighbridge:
         preset_tares_kg: Mapping[str, Decimal] | None = None,
         goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
         plate_max_age_seconds: float = 300.0,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.indicator, self.ledger = name, indicator, ledger
         self.detector = StableDetector(rule)
@@ -61,7 +59,7 @@ class Weighbridge:
         #: The goods name for a plate read at a lane (None: not known yet).
         self.goods_for = goods_for
         self.plate_max_age = plate_max_age_seconds
-        self._clock, self._mono = clock, monotonic
+        self._clock, self._mono = time.time, time.monotonic
         self._read: _PlateRead | None = None
         self._read_arrived = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
