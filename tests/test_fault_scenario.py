@@ -36,6 +36,8 @@ from tests.helpers import eventually, plate_of
 from tests.test_cli import EDGE, free_port
 
 KILLS = 10
+#: The ERP's token: its transport plans give the exit lane's trucks their goods records.
+ERP_TOKEN = "fault-scenario-erp-token"
 #: Gate secret codes the province simulator knows, one per lane.
 LANES = (("in-1", "01", "in"), ("out-1", "02", "out"))
 #: Token refusals and expired tokens are the platform's judgement of our login, not of a
@@ -98,6 +100,8 @@ port = {port}
 port = {photo_port}
 [logging]
 level = "warning"
+[erp]
+token = "{ERP_TOKEN}"
 """,
         "utf-8",
     )
@@ -207,6 +211,25 @@ class Camera:
         return True
 
 
+async def _push_plans(port: int, plates: list[str]) -> None:
+    """The ERP's transport plans (goods, expected tonnage) for ``plates``, each pushed until
+    the daemon answers it."""
+    url = f"http://127.0.0.1:{port}/api/erp/plans"
+    auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for number, plate in enumerate(plates):
+            plan = {
+                "plan_no": f"PO-{number:04d}",
+                "plate": plate,
+                "goods": "水泥熟料",
+                "expected_tonnes": 30 + number % 10,
+                "valid_from": "2026-01-01T00:00+08:00",
+                "valid_to": "2036-01-01T00:00+08:00",
+            }
+            reply = await http.post(url, json=plan, headers=auth)
+            assert reply.status_code == 200, reply.text
+
+
 class Faults:
     """The platform's faults as they happened: their names in order, and the outages."""
 
@@ -274,12 +297,28 @@ def _ledger(path: Path) -> dict[str, tuple[str, int]]:
     return {serial: (plate, photos) for serial, plate, photos in rows}
 
 
+def _goods_ledger(path: Path) -> tuple[dict[str, str], set[str]]:
+    """serial → ysl of every goods record the daemon committed; and the serials of the exit
+    passes whose plate had a plan before them (each owed exactly one goods record)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        goods = db.execute(
+            "SELECT p.serial, w.ysl FROM outbox o JOIN passes p ON p.id = o.pass_id "
+            "JOIN weighings w ON w.id = o.weighing_id WHERE o.kind = 'goods'"
+        ).fetchall()
+        owed = db.execute(
+            "SELECT p.serial FROM passes p WHERE p.lane_id = 'out-1' AND EXISTS (SELECT 1 "
+            "FROM transport_plans t WHERE t.plate = p.plate AND t.received_at <= p.received_at)"
+        ).fetchall()
+    return dict(goods), {serial for (serial,) in owed}
+
+
 def _photos_arrived(sim: PlatformSim, serial: str) -> bool:
     if isinstance(sim, CityPlatformSim):
         return bool(sim.photos.get(serial))
     return bool(sim.records[serial][0].get("imgURL1"))
 
 
+@pytest.mark.timeout(300)  # ten kills, four faults and the drain, on a loaded machine
 @pytest.mark.parametrize("mode", ["city", "province"])
 async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> None:
     started = time.monotonic()
@@ -290,9 +329,11 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
     cameras = [Camera(port, lane, plates[i::2], photo) for i, (lane, _, _) in enumerate(LANES)]
     await sim.start()
     try:
-        kills, faults, ledger = await _scenario(tmp_path, sim, port, cameras, mode)
+        kills, faults, ledger = await _scenario(tmp_path, sim, port, cameras, mode, plates[1::2])
     finally:
         await sim.stop()
+    goods, owed = _goods_ledger(tmp_path / "edge.db")
+    goods_missing = set(goods) - set(sim.goods)
 
     acknowledged = {s for camera in cameras for s in camera.acknowledged.values()}
     missing = set(ledger) - set(sim.records)
@@ -311,6 +352,7 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
         f"{sum(c.pushes for c in cameras)} pushes, {len(acknowledged)} passes acknowledged, "
         f"{len(ledger)} committed, {len(sim.records)} at the platform, {len(missing)} missing, "
         f"{len(record_rejections)} rejected, {len(twice)} vehicles with two serials, "
+        f"{len(goods)} goods records committed, {len(goods_missing)} of them missing, "
         f"same-serial duplicates: {at_kill} in flight at a kill, "
         f"{at_outage} in flight when the platform went down (its reply lost), "
         f"{time.monotonic() - started:.0f} s",
@@ -323,16 +365,24 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
     assert not missing
     assert record_rejections == []
     assert twice == {}
+    assert len(goods) >= 20, "the ERP's plans should have given many goods records"
+    assert set(goods) == owed  # every exit pass with a plan before it: one goods record
+    assert not goods_missing
+    assert {s: records[0]["ysl"] for s, records in sim.goods.items()} == goods
 
 
 async def _scenario(
-    tmp_path: Path, sim: Sim, port: int, cameras: list[Camera], mode: str
+    tmp_path: Path, sim: Sim, port: int, cameras: list[Camera], mode: str, planned: list[str]
 ) -> tuple[list[tuple[float, float]], Faults, dict[str, tuple[str, int]]]:
     """Run the cameras, the platform's faults and the kills; then let the last daemon
-    forward everything. Returns the kills, the faults and the ledger."""
+    forward everything. Returns the kills, the faults and the ledger. The ERP's plans for
+    every fourth ``planned`` plate are pushed first (goods records at the exit)."""
     rng = random.Random(f"issue-12-{mode}")
     photo_port = free_port()  # the listener the province platform fetches photos from
     async with daemons(_config(tmp_path, sim, port, photo_port), port) as run:
+        await run.start()
+        await _push_plans(port, planned[::4])
+        await run.kill()
         stop = asyncio.Event()
         pushing = [asyncio.create_task(camera.run(stop)) for camera in cameras]
         faults = Faults()
@@ -356,6 +406,7 @@ async def _scenario(
             lambda: (
                 set(ledger) <= set(sim.records)
                 and all(_photos_arrived(sim, s) for s, (_, n) in ledger.items() if n)
+                and set(_goods_ledger(tmp_path / "edge.db")[0]) <= set(sim.goods)
             ),
             timeout=90,
         )
