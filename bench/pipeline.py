@@ -103,6 +103,7 @@ async def bench_pipeline(
     hostile: bool = False,
     plate_kb: int = 100,
     rounds: int = 100,
+    replica: bool = False,
 ) -> dict[str, Any]:
     """One daemon, ``events`` vehicles on lane in-1. With ``hostile``: a second lane, and the
     vehicles in blocks, quiet and while the hostile camera floods the second lane in turn
@@ -112,7 +113,11 @@ async def bench_pipeline(
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     platform_proc, base_url = await start_platform()
     extra = (HOSTILE_LANE,) if hostile else ()
-    daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra))
+    section = None
+    if replica:  # Litestream and rclone at work beside the lane (a directory as the target)
+        section = {"type": "file", "path": str(workdir / "replica"), "photo_interval_seconds": 5}
+    sections = None if section is None else {"replica": section}
+    daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra, sections=sections))
     await daemon.start()
     lane = daemon.lanes["in-1"]
     barrier = lane.devices.barrier
@@ -165,6 +170,8 @@ async def bench_pipeline(
             "platform_ms": platform,
             "own_ms": [t - p for t, p in zip(total, platform, strict=True)],
         }
+    if daemon.replica is not None:
+        result["replica_lag_s"] = daemon.replica.report().lag_seconds
     if hostile:
         result["longplate"] = await run_longplate(daemon.web.port, "in-2", "in-1", rounds, plate_kb)
     await daemon.stop()
@@ -260,7 +267,7 @@ async def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing"],
+        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing", "replica"],
         help="run one part (e.g. to repeat the attack figures)",
     )
     args = parser.parse_args()
@@ -296,6 +303,8 @@ async def main() -> None:
             args.interval,
             args.plate_kb,
         )
+    if part in (None, "replica"):
+        await report_replica_cost(args.events, args.interval)
     if part in (None, "photo"):
         report_photo_fit()
     if part in (None, "relay"):
@@ -314,6 +323,28 @@ async def main() -> None:
             f"max {max(weighed):.2f} ms"
         )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+
+
+async def report_replica_cost(events: int, interval: float) -> None:
+    """The paced plate → barrier path without and with replication off the box, in one run:
+    blocks alternate (off, on, on, off) so that a drifting machine load touches both alike."""
+    print(
+        f"\nReplication cost (issue 17): paced, one vehicle every {interval * 1000:.0f} ms, "
+        "without and with [replica] (Litestream + rclone to a directory), blocks alternating"
+    )
+    totals: dict[bool, list[float]] = {False: [], True: []}
+    synced = 0.0
+    for with_replica in (False, True, True, False):
+        run = await bench_pipeline(events // 2, interval, replica=with_replica)
+        totals[with_replica] += run["phases"]["all"]["total_ms"]
+        synced = max(synced, run.get("replica_lag_s", 0.0))
+    off, on = _pct(totals[False], 99), _pct(totals[True], 99)
+    print(_row("without a replica (received → barrier)", totals[False]))
+    print(_row("with a replica    (received → barrier)", totals[True]))
+    print(
+        f"  p99 difference {on - off:+.2f} ms ({on / off:.2f}×); the replica's lag at the end "
+        f"of the busiest run: {synced:.1f} s. Target: no measurable difference at 50/s."
+    )
 
 
 def report_photo_fit() -> None:

@@ -51,6 +51,7 @@ from edge.ops.health import (
 from edge.ops.metrics import Metrics
 from edge.ops.supervisor import Supervisor
 from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
+from edge.replica.replicator import Replicator
 from edge.uplink.backlog import BacklogMonitor
 from edge.uplink.breaker import LinkMonitor, LinkState
 from edge.uplink.forwarder import Forwarder
@@ -162,6 +163,9 @@ class Daemon:
         )
         self.photo_check = PhotoCheck(cfg.storage.max_photo_pixels, cfg.storage.photo_decodes)
         self.supervisor = Supervisor()
+        self.replica = None if cfg.replica is None else Replicator(
+            cfg.replica, cfg.storage.database, cfg.storage.photo_dir, clock=clock
+        )  # fmt: skip
         self.activity = LaneActivity()
         self.disk = DiskState()
         self.journal = FallbackJournal(cfg.storage.fallback_journal)
@@ -287,7 +291,10 @@ class Daemon:
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         cfg = self.cfg
         stack.push_async_callback(self.platform.aclose)  # built in the constructor
-        store = await Store.open(cfg.storage.database, self._clock)
+        # Litestream alone checkpoints a replicated ledger (docs/replication.md)
+        store = await Store.open(
+            cfg.storage.database, self._clock, autocheckpoint=cfg.replica is None
+        )
         stack.push_async_callback(store.close)
         stack.callback(self.devices.close)
         parts = self._components = self._build(store)
@@ -389,6 +396,7 @@ class Daemon:
             min_free_mb=cfg.storage.min_free_mb,
             state=self.disk,
             clock=self._clock,
+            replicated_before=self._photos_replicated_before(),
         )
         weighbridges = build_weighbridges(cfg, store, lanes)
         plan_reporter = attach_plan_reporter(cfg, store, lanes)
@@ -457,6 +465,10 @@ class Daemon:
         if parts.telemetry is not None:
             self.supervisor.start("telemetry", parts.telemetry.run, optional=True)
         self.supervisor.start("retention", parts.retention.run)
+        if self.replica is not None:  # replication trouble never stops the gate
+            self.supervisor.start("replica", self.replica.run, optional=True)
+            if self.replica.cfg.photos:
+                self.supervisor.start("replica-photos", self.replica.run_photos, optional=True)
 
     def _photo_urls(self) -> Callable[[str, int], str]:
         """Signed photo URLs on the photo listener in province mode (the platform fetches
@@ -554,7 +566,14 @@ class Daemon:
                 ledger_free_mb=_free_mb(self.cfg.storage.database.parent),
             ),
             ledger=None if parts is None else self._ledger_report(parts.store),
+            replica=None if self.replica is None else self.replica.report(),
         )
+
+    def _photos_replicated_before(self) -> Callable[[], float | None] | None:
+        """What retention may prune with a replica: photos already on it (None: any)."""
+        if self.replica is None or not self.replica.cfg.photos:
+            return None
+        return self.replica.photos_replicated_before
 
     def _ledger_report(self, store: Store) -> LedgerReport:
         fault = store.fault

@@ -162,6 +162,8 @@ WALK: list[tuple[str, list[Step]]] = [
         "edge figures --config … [--date YYYY-MM-DD]",
         [once("figures", "--config", C), once("figures", "--config", C, "--date", "2026-11-21")],
     ),
+    # 1: the walk's config has no [replica] to restore from (tests/test_replica.py restores)
+    ("edge restore --config …", [once("restore", "--config", C, code=1)]),
     ("edge set-password --config …", [once("set-password", "--config", C)]),
     (
         "edge drivers test --config /etc/edge-gate/config.toml --lane in-1 barrier-open",

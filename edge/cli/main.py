@@ -158,6 +158,22 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return _with_config(args, print_figures)
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    from edge.cli.restore import run_restore  # noqa: PLC0415
+
+    return _with_config(args, run_restore)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
 def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The lists, corrections and figures commands."""
     lists = sub.add_parser("list", help="the gate's in-plant, allow and deny lists")
@@ -183,6 +199,17 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _config_option(figures)
     figures.add_argument("--date", type=iso_date, help="YYYY-MM-DD (default: today)")
     figures.set_defaults(func=cmd_figures)
+    restore = sub.add_parser(
+        "restore", help="bring the ledger and photos back from the replica onto a new PC"
+    )
+    _config_option(restore)
+    restore.add_argument(
+        "--serial-margin-seconds",
+        type=_positive_seconds,
+        default=600.0,
+        help="how far past the clock each lane's serials continue (default 600)",
+    )
+    restore.set_defaults(func=cmd_restore)
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

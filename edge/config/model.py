@@ -836,6 +836,34 @@ class PhotoWebConfig(_Section):
     key_file: Path | None = None
 
 
+class ReplicaConfig(_Section):
+    """A continuous copy of the ledger (Litestream) and the photos (rclone) off the box
+    (docs/replication.md). Credentials come from the environment only: an S3 store's keys in
+    ``LITESTREAM_ACCESS_KEY_ID`` / ``LITESTREAM_SECRET_ACCESS_KEY``; SFTP logs in with
+    ``key_file``."""
+
+    type: Literal["file", "sftp", "s3"]
+    #: file: a directory (a mounted NAS share); sftp: a directory on the server; s3: the key
+    #: prefix in the bucket. One per gate PC.
+    path: str = Field(min_length=1)
+    host: str = ""  # sftp
+    port: int = Field(default=22, gt=0, le=65535)
+    user: str = ""
+    key_file: Path | None = None  # sftp: the private key (the secret stays in that file)
+    host_key: str = Field(default="", description="sftp: the server's public host key")
+    bucket: str = ""  # s3
+    endpoint: str = Field(default="", description="s3: MinIO/OSS/COS address; empty: AWS")
+    region: str = "us-east-1"
+    force_path_style: bool = False  # MinIO: true
+    sync_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    #: How often the daemon asks whether the replica has everything committed (the lag).
+    check_interval_seconds: float = Field(default=5.0, gt=0, le=600)
+    #: Alarm when the replica may be behind the ledger by more than this.
+    lag_alarm_seconds: float = Field(default=60.0, gt=0)
+    photos: bool = True
+    photo_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class MqttTelemetryConfig(_Section):
     """Publish passes and status to a broker; take remote commands (signed) from it."""
 
@@ -894,6 +922,7 @@ class Config(BaseSettings):
     erp: ErpConfig = ErpConfig()
     lists: ListsConfig = ListsConfig()
     mqtt: MqttTelemetryConfig | None = None
+    replica: ReplicaConfig | None = None
     control_plans: list[ControlPlanConfig] = []
     decision: DecisionConfig = DecisionConfig()
     storage: StorageConfig = StorageConfig()
@@ -982,6 +1011,7 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
     issues += _bus_issues(cfg)
     issues += _scale_issues(cfg)
     issues += _shared_port_issues(cfg)
+    issues += _replica_issues(cfg.replica)
     return issues
 
 
@@ -1024,6 +1054,27 @@ def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
                     f"no [modbus.{bus}] section ({known})",
                 )
             )
+    return issues
+
+
+def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
+    if replica is None:
+        return []
+    needed = {"file": (), "sftp": ("host", "user", "key_file", "host_key"), "s3": ("bucket",)}
+    issues = [
+        ConfigIssue(("replica", key), f"required for type = {replica.type!r}")
+        for key in needed[replica.type]
+        if not getattr(replica, key)
+    ]
+    if replica.type == "sftp" and replica.host_key and len(replica.host_key.split()) != 2:
+        issues.append(
+            ConfigIssue(
+                ("replica", "host_key"),
+                "the server's public key as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 HOST)",
+            )
+        )
+    if replica.type == "file" and not replica.path.startswith("/"):
+        issues.append(ConfigIssue(("replica", "path"), "an absolute directory"))
     return issues
 
 

@@ -71,13 +71,19 @@ def unwritable_kind(exc: sqlite3.Error) -> str | None:
     return None
 
 
-async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
-    """The writer and the reader connection of a ledger file."""
+async def _connect(
+    path: Path, *, autocheckpoint: bool = True
+) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """The writer and the reader connection of a ledger file. Without ``autocheckpoint`` the
+    writer never checkpoints the WAL: Litestream does, when it replicates the ledger
+    (docs/replication.md)."""
     db = await aiosqlite.connect(path, isolation_level=None)
     await db.execute("PRAGMA journal_mode=WAL")
     await db.execute("PRAGMA synchronous=FULL")
     await db.execute("PRAGMA foreign_keys=ON")
     await db.execute("PRAGMA busy_timeout=5000")
+    if not autocheckpoint:
+        await db.execute("PRAGMA wal_autocheckpoint=0")
     reader = await aiosqlite.connect(path, isolation_level=None)
     reader.row_factory = sqlite3.Row
     await reader.create_function("control_refusal", 2, _control_refusal, deterministic=True)
@@ -120,12 +126,17 @@ class Database:
         self.fault_since: float | None = None
         #: Ledger files restored after they were deleted while the daemon ran.
         self.restored = 0
+        #: False while Litestream replicates the ledger: it alone checkpoints the WAL.
+        self.autocheckpoint = True
 
     @classmethod
-    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Database:
+    async def open(
+        cls, path: Path, clock: Callable[[], float] = time.time, *, autocheckpoint: bool = True
+    ) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db, reader = await _connect(path)
+        db, reader = await _connect(path, autocheckpoint=autocheckpoint)
         database = cls(db, reader, clock, path)
+        database.autocheckpoint = autocheckpoint
         await database._migrate()
         return database
 
@@ -164,7 +175,7 @@ class Database:
         finally:
             await target.close()
         partial.replace(self.path)
-        db, reader = await _connect(self.path)
+        db, reader = await _connect(self.path, autocheckpoint=self.autocheckpoint)
         self._retired += [self.writer, self._reader]
         self.writer, self._reader = db, reader
         self._identity = self._file_identity()

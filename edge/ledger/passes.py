@@ -32,10 +32,13 @@ class PassLedger(LedgerPart):
     """Passes, their photos and reads, corrections and figures, over the shared database."""
 
     async def last_serial(self, prefix: str) -> str | None:
-        """The highest serial number issued for ``prefix`` (enterprise + gate + direction)."""
+        """The highest serial number issued for ``prefix`` (enterprise + gate + direction), or
+        its floor after a restore (``edge restore``), whichever is higher."""
         rows = await self._fetchall(
-            "SELECT max(serial) AS s FROM passes WHERE serial > ? AND serial < ?",
-            (prefix, prefix + ":"),  # ':' sorts right after the digits
+            "SELECT max(s) AS s FROM (SELECT max(serial) AS s FROM passes "
+            "WHERE serial > ? AND serial < ? UNION ALL "  # ':' sorts right after the digits
+            "SELECT serial FROM serial_floors WHERE prefix = ?)",
+            (prefix, prefix + ":", prefix),
         )
         value = rows[0]["s"]
         return None if value is None else str(value)

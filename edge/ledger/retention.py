@@ -5,6 +5,9 @@
 - Photos are kept ``photo_retention_days`` and within ``photo_budget_mb``, and the file system
   keeps ``min_free_mb`` free. Pruning removes the oldest photos whose pass is entirely
   forwarded; the row stays, marked pruned.
+- With a replica off the box (``[replica]``), a photo is pruned only once it is on the
+  replica too: its file was written before ``replicated_before()`` (the last photo round
+  that succeeded); until then it counts as unforwarded.
 - If only unforwarded photos are left and space is still short, an alarm is raised (logged
   once) and new passes are recorded without their photo (flagged ``photo-skipped``) until
   space is back: recording never stops, unforwarded data is never pruned.
@@ -23,6 +26,7 @@ import structlog
 
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import original_of
+from edge.ledger.rows import StoredPhoto
 
 log = structlog.get_logger("edge.ledger.retention")
 
@@ -54,6 +58,7 @@ class Retention:
         state: DiskState | None = None,
         clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] | None = None,
+        replicated_before: Callable[[], float | None] | None = None,
     ) -> None:
         self.store, self.photo_dir = store, photo_dir
         self.retention_seconds = retention_days * 86400
@@ -62,6 +67,7 @@ class Retention:
         self.interval, self._clock = interval, clock
         self._free_bytes = free_bytes or (lambda path: shutil.disk_usage(path).free)
         self.state = state or DiskState()
+        self.replicated_before = replicated_before
 
     async def _free(self) -> int:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
@@ -72,10 +78,27 @@ class Retention:
             (self.photo_dir / rel).unlink(missing_ok=True)
             original_of(self.photo_dir / rel).unlink(missing_ok=True)
 
+    def _replicated(self, rows: list[StoredPhoto], before: float | None) -> list[StoredPhoto]:
+        """The photos among ``rows`` already on the replica (file written before ``before``;
+        a file already gone has nothing left to lose)."""
+        if before is None:
+            return []
+        kept = []
+        for row in rows:
+            try:
+                written = (self.photo_dir / row.path).stat().st_mtime
+            except FileNotFoundError:
+                written = float("-inf")
+            if written < before:
+                kept.append(row)
+        return kept
+
     async def _prune(self, older_than: float | None, need_bytes: int | None = None) -> int:
         """Prune forwarded photos, oldest first: those older than ``older_than``, or (with
         ``need_bytes``) just enough of them to free that many bytes."""
         rows = await self.store.prunable_photos(older_than, _BATCH)
+        if self.replicated_before is not None:
+            rows = await asyncio.to_thread(self._replicated, rows, self.replicated_before())
         if need_bytes is not None:
             chosen, freed = [], 0
             for row in rows:

@@ -245,4 +245,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX outbox_pass ON outbox (pass_id, kind);
     """,
+    # 11: after a restore from the replica (edge restore), each lane's serial numbers continue
+    # past this floor: serials the lost PC issued after the replica's last sync are not reused.
+    """
+    CREATE TABLE serial_floors (
+        prefix TEXT PRIMARY KEY,   -- enterprise + gate + direction (13 characters)
+        serial TEXT NOT NULL       -- the next serial of the prefix comes after this one
+    );
+    """,
 ]

@@ -50,8 +50,10 @@ class Store(PassLedger, Outbox, AdminLedger, AuditLog, WeighingLedger):
     """Every part of the ledger over one database."""
 
     @classmethod
-    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
-        return cls(await Database.open(path, clock))
+    async def open(
+        cls, path: Path, clock: Callable[[], float] = time.time, *, autocheckpoint: bool = True
+    ) -> Store:
+        return cls(await Database.open(path, clock, autocheckpoint=autocheckpoint))
 
     async def close(self) -> None:
         await self.database.close()

@@ -153,6 +153,13 @@ class Telemetry:
                 qos=1,
                 retain=True,
             )
+            if report.replica is not None:  # replication off the box (issue 17)
+                await client.publish(
+                    f"{self.base}/replica",
+                    json.dumps(report.replica.to_json(), ensure_ascii=False),
+                    qos=1,
+                    retain=True,
+                )
             for lane in self.lanes.values():
                 camera, devices = report.cameras.get(lane.id), report.devices.get(lane.id)
                 status = {

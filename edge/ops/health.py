@@ -106,6 +106,30 @@ class LedgerReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaReport:
+    """Replication off the box (edge/replica): ``lag_seconds`` the replica may be behind the
+    ledger (measured: the time since the last sync the target confirmed), ``last_sync_at`` a
+    Unix time, ``alarm`` past ``lag_alarm_seconds``; the same for the photos. ``target`` names
+    the place without credentials."""
+
+    target: str
+    lag_seconds: float
+    last_sync_at: float | None
+    errors: int
+    last_error: str | None
+    alarm: bool
+    lag_alarm_seconds: float
+    starts: int
+    photos_lag_seconds: float | None
+    photos_last_sync_at: float | None
+    photos_errors: int
+    photos_last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class HealthReport:
     """The whole daemon. ``ok`` is False when an essential component is down or the ledger
     cannot be written; ``ledger`` is None before the daemon has opened it."""
@@ -121,6 +145,7 @@ class HealthReport:
     devices: Mapping[str, DevicesReport]
     storage: StorageReport
     ledger: LedgerReport | None
+    replica: ReplicaReport | None = None  # None: no [replica] configured
 
     def to_json(self) -> dict[str, Any]:
         """The ``/healthz`` body."""
@@ -136,4 +161,5 @@ class HealthReport:
             "devices": {lane: devices.to_json() for lane, devices in self.devices.items()},
             "storage": asdict(self.storage),
             "ledger": None if self.ledger is None else asdict(self.ledger),
+            "replica": None if self.replica is None else self.replica.to_json(),
         }

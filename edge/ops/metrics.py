@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from edge.ops.health import CameraReport, DevicesReport, HealthReport
+from edge.ops.health import CameraReport, DevicesReport, HealthReport, ReplicaReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0)
@@ -67,6 +67,37 @@ class _HealthCollector(Collector):
             )
         yield from self._cameras(report.cameras)
         yield from self._devices(report.devices)
+        if report.replica is not None:
+            yield from self._replica(report.replica)
+
+    @staticmethod
+    def _replica(replica: ReplicaReport) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "edge_replica_lag_seconds",
+            "Seconds the ledger's replica may be behind (since its last confirmed sync)",
+            value=replica.lag_seconds,
+        )
+        yield GaugeMetricFamily(
+            "edge_replica_last_sync_timestamp_seconds",
+            "Unix time of the last sync the replica confirmed (0: none yet)",
+            value=replica.last_sync_at or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "edge_replica_errors", "Replica syncs not confirmed", value=replica.errors
+        )
+        yield GaugeMetricFamily(
+            "edge_replica_alarm", "1 while the replica lags past its bound", value=replica.alarm
+        )
+        if replica.photos_lag_seconds is not None:
+            yield GaugeMetricFamily(
+                "edge_replica_photos_lag_seconds",
+                "Seconds since the last photo round the replica took whole",
+                value=replica.photos_lag_seconds,
+            )
+            yield GaugeMetricFamily(
+                "edge_replica_photos_errors", "Photo rounds that failed",
+                value=replica.photos_errors,
+            )  # fmt: skip
 
     @staticmethod
     def _cameras(cameras: Mapping[str, CameraReport]) -> Iterator[GaugeMetricFamily]:

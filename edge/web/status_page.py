@@ -45,7 +45,7 @@ from edge.ledger.books import PlanBook, local_time
 from edge.ledger.figures import daily_figures
 from edge.ledger.rows import StoredWeighing
 from edge.ledger.store import Store
-from edge.ops.health import HealthReport, LedgerReport
+from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
 
@@ -81,6 +81,22 @@ def ledger_alarm(ledger: LedgerReport | None) -> str | None:
         return None
     why = LEDGER_FAULTS.get(ledger.fault, ledger.fault)
     return f"通行记录无法保存（{why}）：车辆不放行，请联系维护人员；人工开闸仍可用"
+
+
+def replica_summary(replica: ReplicaReport | None, zone: Any) -> dict[str, Any] | None:
+    """The status page's line on replication off the box (None: none configured)."""
+    if replica is None:
+        return None
+    if replica.last_sync_at is None:
+        text = f"尚未同步（{round(replica.lag_seconds)} 秒）"
+    else:
+        at = datetime.fromtimestamp(replica.last_sync_at, zone).strftime("%H:%M:%S")
+        text = f"延迟 {replica.lag_seconds:.0f} 秒，上次同步 {at}"
+    if replica.alarm:
+        text += f"，超过 {replica.lag_alarm_seconds:.0f} 秒，请检查备份位置"
+    if replica.photos_last_error:
+        text += "；照片备份失败"
+    return {"text": text, "alarm": replica.alarm}
 
 
 #: What the reads view shows of each kept read.
@@ -447,6 +463,7 @@ class StatusPage:
             "link": report.link,
             "link_reason": failure_name(report.link_reason),
             "ledger_alarm": ledger_alarm(report.ledger),
+            "replica": replica_summary(report.replica, self.zone),
             "clock_offset_seconds": report.clock_offset_seconds,
             "outbox": report.outbox.to_json(),
             "dead": [

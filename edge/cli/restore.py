@@ -1,0 +1,42 @@
+"""``edge restore --config …``: the ledger and photos back from the replica, checked, on a new
+PC (docs/replication.md). Exit status 0 when the ledger came back whole (the daemon can be
+started), 1 when it did not or a tool failed, 2 for a bad option or config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edge.config.model import Config
+from edge.replica.restore import RestoreError, restore
+from edge.replica.target import ToolMissingError, describe
+
+#: Missing photos listed by name, at most.
+_LISTED = 20
+
+
+async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
+    if cfg.replica is not None:
+        print(f"restoring from {describe(cfg.replica)} into {cfg.storage.database.parent}")
+    try:
+        result = await restore(cfg, serial_margin_seconds=args.serial_margin_seconds)
+    except (RestoreError, ToolMissingError) as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"ledger: {result.database} — integrity check: {result.integrity}")
+    if not result.ok:
+        print("the restored ledger is damaged: do not start the daemon on it", file=sys.stderr)
+        return 1
+    print(f"passes: {result.passes}")
+    print(
+        f"photos: {result.photos_restored} of {result.photos_listed} the ledger lists "
+        f"came back, {len(result.photos_missing)} missing"
+    )
+    for rel in result.photos_missing[:_LISTED]:
+        print(f"  missing: {rel}")
+    if len(result.photos_missing) > _LISTED:
+        print(f"  … and {len(result.photos_missing) - _LISTED} more")
+    for prefix, floor in sorted(result.floors.items()):
+        print(f"serials {prefix}…: continue after {floor}")
+    print("done: start the daemon (systemctl start edge-gate); forwarding resumes")
+    return 0

@@ -1,0 +1,335 @@
+"""Continuous replication off the box (docs/replication.md): the ledger by ``litestream
+replicate`` as a supervised child, the photos by ``rclone copy`` rounds, and how far behind
+both are.
+
+How far behind: every ``check_interval_seconds`` the daemon asks Litestream, on its control
+socket, to sync the ledger and wait until the replica has it (``POST /sync`` with ``wait``).
+When that succeeds, every transaction committed before the question was asked is on the
+replica, so the replication lag is *now minus the time of the last question that came back
+synced* — an upper bound, never an estimate from Litestream's internals. Photos likewise:
+an rclone round that started at ``t`` and succeeded put every photo written before ``t`` on
+the replica.
+
+Failures never touch the gate: the child is restarted with a backoff by the daemon's
+supervisor, the lag grows, and past ``lag_alarm_seconds`` an alarm is raised (logged once, and
+once when it clears) and shown on ``/healthz``, ``/metrics``, the status page and MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from edge.config.model import ReplicaConfig
+from edge.ops.health import ReplicaReport
+from edge.replica.target import (
+    ToolMissingError,
+    child_env,
+    describe,
+    known_hosts_line,
+    litestream_config,
+    missing_credentials,
+    rclone_env,
+    rclone_photos_remote,
+    tool,
+)
+
+log = structlog.get_logger("edge.replica")
+
+#: A photo written this long before a successful rclone round started was in its listing
+#: (a photo's file gets its time when written and its name a few milliseconds later).
+PHOTO_MARGIN_SECONDS = 60.0
+#: How far back each round looks past the previous success (rclone ``--max-age``).
+PHOTO_WINDOW_SLACK_SECONDS = 600.0
+_STOP_GRACE_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """In the child, before exec: die with the daemon, even when it is killed (SIGKILL), so
+    that no tool keeps working on a ledger whose daemon is gone, or beside the next one's
+    (Litestream is crash-safe: what it had not shipped, the next one ships)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECONDS)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+def _unconfirmed(status: int, body: Any) -> str | None:
+    """Why Litestream's answer to ``POST /sync`` does not confirm the replica has everything
+    (None: it does)."""
+    if status != 200:
+        return str(body.get("error", f"HTTP {status}"))
+    if int(body["replicated_txid"]) < int(body["txid"]):
+        return f"replica at transaction {body['replicated_txid']} of {body['txid']}"
+    return None
+
+
+class Replicator:
+    """Replicates one ledger and its photo folder to ``cfg``'s target; :meth:`run` and
+    :meth:`run_photos` are the daemon's supervised tasks, :meth:`report` its health."""
+
+    def __init__(
+        self,
+        cfg: ReplicaConfig,
+        database: Path,
+        photo_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.database = database.resolve()
+        self.photo_dir = photo_dir.resolve()
+        self.run_dir = self.database.parent / ".replica"
+        self.socket = self.run_dir / "litestream.sock"
+        self.config_file = self.run_dir / "litestream.yml"
+        self.known_hosts = self.run_dir / "known_hosts"
+        self.target = describe(cfg)
+        self.since = clock()
+        #: Every transaction committed before this (Unix time) is on the replica.
+        self.replicated_at: float | None = None
+        self.last_sync_at: float | None = None
+        self.errors = 0
+        self.last_error: str | None = None
+        self.starts = 0
+        self._failing = False
+        self._alarm = False
+        self.photos_replicated_at: float | None = None
+        self.photos_last_sync_at: float | None = None
+        self.photos_errors = 0
+        self.photos_last_error: str | None = None
+
+    # -- the ledger ---------------------------------------------------------------------
+
+    def write_config(self) -> None:
+        """Write the generated Litestream config (and the SFTP host key rclone checks)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.config_file.write_text(
+            litestream_config(self.cfg, self.database, self.socket), encoding="utf-8"
+        )
+        self.config_file.chmod(0o600)
+        if self.cfg.type == "sftp":
+            self.known_hosts.write_text(known_hosts_line(self.cfg), encoding="utf-8")
+
+    async def run(self) -> None:
+        """Run ``litestream replicate`` and check the replica until the child ends (the
+        supervisor then starts it again)."""
+        missing = missing_credentials(self.cfg)
+        if missing:
+            self._failed(f"credentials not set in the environment: {', '.join(missing)}")
+            await asyncio.Event().wait()  # nothing to run until the daemon is restarted
+        try:
+            argv = [tool("litestream"), "replicate", "-config", str(self.config_file)]
+        except ToolMissingError as exc:
+            self._failed(str(exc))
+            await asyncio.Event().wait()
+        await asyncio.to_thread(self.write_config)
+        self.socket.unlink(missing_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=child_env(),
+            preexec_fn=_die_with_parent,
+        )
+        self.starts += 1
+        log.info("replicating the ledger", target=self.target, pid=proc.pid)
+        assert proc.stdout is not None
+        tasks = [
+            asyncio.create_task(self._read_output(proc.stdout)),
+            asyncio.create_task(self._check_loop()),
+        ]
+        try:
+            code = await proc.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await _end(proc)
+        self._failed(f"litestream exited with status {code}")
+
+    async def _read_output(self, stream: asyncio.StreamReader) -> None:
+        """Litestream's JSON log lines: warnings and errors kept for the report and logged
+        (each distinct message once in a row), the rest at debug level."""
+        previous = None
+        async for raw in stream:
+            line = raw.decode("utf-8", "replace").strip()
+            try:
+                record = json.loads(line)
+                level = str(record.get("level", "")).upper()
+                message = " ".join(str(record[key]) for key in ("msg", "error") if record.get(key))
+            except (ValueError, AttributeError):
+                level, message = "INFO", line
+            if level in {"WARN", "ERROR"}:
+                self.last_error = message[:300]
+                if message != previous:
+                    log.warning("litestream reports", level=level.lower(), message=message[:300])
+                previous = message
+            else:
+                log.debug("litestream", line=line[:300])
+
+    async def _check_loop(self) -> None:
+        transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+        wait = max(1, round(min(self.cfg.lag_alarm_seconds, 30)))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://litestream", timeout=wait + 5
+        ) as client:
+            while True:  # until the child, starting, listens on its socket
+                if await asyncio.to_thread(self.socket.exists):
+                    break
+                await asyncio.sleep(0.05)
+            while True:
+                await self.check(client, wait)
+                await asyncio.sleep(self.cfg.check_interval_seconds)
+
+    async def check(self, client: httpx.AsyncClient, wait: int) -> bool:
+        """Ask Litestream to sync and wait for the replica; True when it confirmed."""
+        asked = self.clock()
+        try:
+            reply = await client.post(
+                "/sync", json={"path": str(self.database), "wait": True, "timeout": wait}
+            )
+            problem = _unconfirmed(reply.status_code, reply.json())
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            problem = str(exc) or type(exc).__name__
+        if problem is not None:
+            self._failed(problem)
+            self._judge()
+            return False
+        self.replicated_at, self.last_sync_at = asked, self.clock()
+        if self._failing:
+            log.info("replica confirms syncs again", target=self.target)
+            self._failing = False
+        self._judge()
+        return True
+
+    def _failed(self, reason: str) -> None:
+        self.errors += 1
+        self.last_error = reason[:300]
+        if not self._failing:
+            log.warning("replica does not confirm syncs", target=self.target, reason=reason[:300])
+            self._failing = True
+
+    def lag_seconds(self) -> float:
+        """Seconds the replica may be behind the ledger (since start until the first sync)."""
+        return max(0.0, self.clock() - (self.replicated_at or self.since))
+
+    def _judge(self) -> None:
+        lag, bound = self.lag_seconds(), self.cfg.lag_alarm_seconds
+        if lag > bound and not self._alarm:
+            self._alarm = True
+            log.error(
+                "REPLICATION BEHIND: the ledger's copy off the box is older than the bound",
+                lag_seconds=round(lag, 1),
+                bound_seconds=bound,
+                target=self.target,
+                reason=self.last_error,
+            )
+        elif lag <= bound and self._alarm:
+            self._alarm = False
+            log.warning("replication caught up", lag_seconds=round(lag, 1), target=self.target)
+
+    # -- the photos ---------------------------------------------------------------------
+
+    def photos_replicated_before(self) -> float | None:
+        """Photos whose file was written before this (Unix time) are on the replica; None:
+        none is known to be (retention then prunes nothing)."""
+        if self.photos_replicated_at is None:
+            return None
+        return self.photos_replicated_at - PHOTO_MARGIN_SECONDS
+
+    async def run_photos(self) -> None:
+        """Copy new photos to the replica every ``photo_interval_seconds``."""
+        while True:
+            await self.sync_photos()
+            await asyncio.sleep(self.cfg.photo_interval_seconds)
+
+    async def sync_photos(self) -> bool:
+        """One ``rclone copy`` round of the photo folder (only files new since the last
+        successful round, with slack); True when it succeeded."""
+        started = self.clock()
+        try:
+            argv = [tool("rclone"), "copy", str(self.photo_dir), rclone_photos_remote(self.cfg)]
+        except ToolMissingError as exc:
+            self._photos_failed(str(exc))
+            return False
+        argv += ["--config", os.devnull, "--no-traverse", "--exclude", "*.tmp"]
+        argv += ["--retries", "1", "--contimeout", "10s", "--timeout", "60s", "-q"]
+        if self.photos_replicated_at is not None:
+            window = started - self.photos_replicated_at + PHOTO_WINDOW_SLACK_SECONDS
+            argv += ["--max-age", f"{int(window)}s"]
+        await asyncio.to_thread(self.write_config)
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=rclone_env(self.cfg, self.known_hosts if self.cfg.type == "sftp" else None),
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            output, _ = await proc.communicate()
+        finally:
+            await _end(proc)
+        if proc.returncode != 0:
+            lines = output.decode("utf-8", "replace").strip().splitlines()
+            self._photos_failed(lines[-1] if lines else f"rclone status {proc.returncode}")
+            return False
+        if self.photos_last_error is not None:
+            log.info("photos reach the replica again", target=self.target)
+            self.photos_last_error = None
+        self.photos_replicated_at, self.photos_last_sync_at = started, self.clock()
+        return True
+
+    def _photos_failed(self, reason: str) -> None:
+        self.photos_errors += 1
+        if self.photos_last_error is None:
+            log.warning("photos do not reach the replica", target=self.target, reason=reason)
+        self.photos_last_error = reason[:300]
+
+    # -- health -------------------------------------------------------------------------
+
+    def report(self) -> ReplicaReport:
+        self._judge()  # the alarm as of now, also while a check waits on the target
+        lag = self.lag_seconds()
+        photos_lag = None
+        if self.cfg.photos:
+            photos_lag = max(0.0, self.clock() - (self.photos_replicated_at or self.since))
+        return ReplicaReport(
+            target=self.target,
+            lag_seconds=round(lag, 1),
+            last_sync_at=self.last_sync_at,
+            errors=self.errors,
+            last_error=self.last_error,
+            alarm=self._alarm,
+            lag_alarm_seconds=self.cfg.lag_alarm_seconds,
+            starts=self.starts,
+            photos_lag_seconds=None if photos_lag is None else round(photos_lag, 1),
+            photos_last_sync_at=self.photos_last_sync_at,
+            photos_errors=self.photos_errors,
+            photos_last_error=self.photos_last_error,
+        )

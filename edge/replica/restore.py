@@ -1,0 +1,172 @@
+"""``edge restore``: bring the ledger and the photos back from the replica onto a new PC.
+
+Steps: the ledger with ``litestream restore`` (the latest state the replica holds) into the
+configured, still empty, data directory; the photos with ``rclone copy``; the checks (SQLite's
+``PRAGMA integrity_check`` must say ``ok``; the photos the ledger lists are counted against
+the files that came back); then each lane's serial numbers (流水号) are moved past anything
+the lost PC may have issued after the replica's last sync (see :func:`serial_floor`). The
+daemon started afterwards forwards what the platform had not acknowledged, under the same
+serials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from edge.config.model import Config, ReplicaConfig
+from edge.domain.serials import serial_prefix, serial_time
+from edge.ledger.recovery import check_restored, raise_serial_floors, serial_prefixes
+from edge.replica.target import (
+    child_env,
+    known_hosts_line,
+    litestream_config,
+    missing_credentials,
+    rclone_env,
+    rclone_photos_remote,
+    tool,
+)
+
+#: By default the first serial after a restore is this far ahead of the later of the clock
+#: and the last restored serial: room for as many passes per lane lost after the last sync.
+DEFAULT_SERIAL_MARGIN_SECONDS = 600.0
+
+
+class RestoreError(Exception):
+    """The restore cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class RestoreResult:
+    database: Path
+    integrity: str
+    passes: int
+    photos_listed: int
+    photos_restored: int
+    photos_missing: list[str] = field(default_factory=list)
+    floors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok"
+
+
+def serial_floor(last: str | None, prefix: str, now: datetime, margin: timedelta) -> str:
+    """The serial number below which nothing is issued after a restore, for ``prefix``.
+
+    A pass lost with the old PC (committed after the replica's last sync) got a serial no
+    later than the later of its own time (before ``now``) and the last replicated serial,
+    plus one second for each pass lost before it. So the floor, ``margin`` past the later of
+    ``now`` and ``last``, is above every serial the old PC issued as long as fewer than
+    ``margin`` seconds' worth of passes per lane were lost.
+    """
+    base = now.replace(microsecond=0)
+    if last is not None:
+        base = max(base, serial_time(last, now.tzinfo))  # type: ignore[arg-type]
+    return prefix + (base + margin).strftime("%y%m%d%H%M%S")
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text, "utf-8")
+    path.chmod(0o600)
+
+
+async def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    output, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, output.decode("utf-8", "replace")
+
+
+async def restore_ledger(replica: ReplicaConfig, database: Path, run_dir: Path) -> None:
+    """``litestream restore`` of the replica's latest ledger to ``database``."""
+    missing = missing_credentials(replica)
+    if missing:
+        raise RestoreError(f"set {', '.join(missing)} in the environment first")
+    config = run_dir / "restore.yml"
+    await asyncio.to_thread(
+        _write_private, config, litestream_config(replica, database, run_dir / "restore.sock")
+    )
+    argv = [tool("litestream"), "restore", "-config", str(config), "-o", str(database)]
+    code, output = await _run([*argv, "-integrity-check", "full", str(database)], child_env())
+    if code != 0 or not await asyncio.to_thread(database.exists):
+        last = output.strip().splitlines()[-1:] or [f"status {code}"]
+        raise RestoreError(f"litestream restore failed: {last[0]}")
+
+
+async def restore_photos(replica: ReplicaConfig, photo_dir: Path, run_dir: Path) -> None:
+    """``rclone copy`` of the replica's photos into ``photo_dir``."""
+    known_hosts = None
+    if replica.type == "sftp":
+        known_hosts = run_dir / "known_hosts"
+        await asyncio.to_thread(_write_private, known_hosts, known_hosts_line(replica))
+    await asyncio.to_thread(photo_dir.mkdir, parents=True, exist_ok=True)
+    argv = [tool("rclone"), "copy", rclone_photos_remote(replica), str(photo_dir)]
+    argv += ["--config", os.devnull, "-q"]
+    code, output = await _run(argv, rclone_env(replica, known_hosts))
+    if code != 0:
+        last = output.strip().splitlines()[-1:] or [f"status {code}"]
+        raise RestoreError(f"rclone could not copy the photos back: {last[0]}")
+
+
+async def restore(
+    cfg: Config,
+    *,
+    serial_margin_seconds: float = DEFAULT_SERIAL_MARGIN_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> RestoreResult:
+    """Restore the ledger and photos named by ``cfg`` from ``cfg.replica``; raises
+    :class:`RestoreError` when there is no replica section, a ledger already exists, or a
+    tool fails. The result says whether the integrity check passed."""
+    replica = cfg.replica
+    if replica is None:
+        raise RestoreError("the config has no [replica] section: nothing to restore from")
+    database = cfg.storage.database.resolve()
+    if database.exists():
+        raise RestoreError(
+            f"a ledger already exists at {database}: restore onto a new data directory "
+            "(move the old one away first)"
+        )
+    database.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = database.parent / ".replica"
+    await restore_ledger(replica, database, run_dir)
+    if replica.photos:
+        await restore_photos(replica, cfg.storage.photo_dir, run_dir)
+    integrity, passes, listed = await check_restored(database)
+    photo_dir = cfg.storage.photo_dir
+    missing = [rel for rel in listed if not (photo_dir / rel).exists()]
+    result = RestoreResult(
+        database=database,
+        integrity=integrity,
+        passes=passes,
+        photos_listed=len(listed),
+        photos_restored=len(listed) - len(missing),
+        photos_missing=missing,
+    )
+    if not result.ok:
+        return result
+    zone = ZoneInfo(cfg.site.timezone)
+    now = datetime.fromtimestamp(clock(), zone)
+    prefixes = {
+        serial_prefix(cfg.site.enterprise_code, lane.gate_code, lane.direction)
+        for lane in cfg.lanes
+    }
+    last = await serial_prefixes(database, prefixes)
+    margin = timedelta(seconds=serial_margin_seconds)
+    floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
+    await raise_serial_floors(database, floors)
+    result.floors = floors
+    return result

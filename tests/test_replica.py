@@ -1,0 +1,287 @@
+"""Replication off the box (issue 17) against real targets on 127.0.0.1: a directory, an
+OpenSSH server and an S3-compatible server (moto). The daemon replicates its ledger with
+Litestream and its photos with rclone; ``edge restore`` brings both back elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from edge.config.errors import ConfigError
+from edge.config.model import Config, load_config
+from edge.ledger.retention import Retention
+from edge.ops.health import ReplicaReport
+from edge.replica.replicator import Replicator
+from edge.replica.restore import RestoreError, restore, serial_floor
+from edge.replica.target import describe, litestream_config, missing_credentials
+from edge.sim.platform import CityPlatformSim
+from edge.web.status_page import replica_summary
+from tests.helpers import (
+    camera,
+    config_data,
+    eventually,
+    make_config,
+    running_daemon,
+    write_config,
+)
+from tests.processes import Processes
+from tests.replica_targets import start_moto, start_sshd
+from tests.test_retention import DAY, _ledger
+
+FAST = {
+    "sync_interval_seconds": 0.1,
+    "check_interval_seconds": 0.1,
+    "photo_interval_seconds": 0.2,
+    "lag_alarm_seconds": 5,
+}
+
+
+@pytest.fixture(autouse=True)
+def _s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials for moto (which takes any), never a real bucket's."""
+    monkeypatch.setenv("LITESTREAM_ACCESS_KEY_ID", "edge-test-key")
+    monkeypatch.setenv("LITESTREAM_SECRET_ACCESS_KEY", "edge-test-secret-value")
+
+
+async def _replica_section(kind: str, tmp_path: Path, procs: Processes) -> dict[str, Any]:
+    if kind == "file":
+        return {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+    if kind == "sftp":
+        return (await start_sshd(procs, tmp_path / "sshd")).replica(**FAST)
+    return (await start_moto(procs, tmp_path)).replica(**FAST)
+
+
+def _ledger_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("kind", ["file", "sftp", "s3"])
+async def test_ledger_and_photos_reach_the_target_and_come_back(
+    kind: str, tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    replica = await _replica_section(kind, tmp_path, procs)
+    old = tmp_path / "old"
+    cfg = make_config(old, platform_sim.base_url, replica=replica)
+    with capture_logs() as logs:
+        async with running_daemon(cfg) as daemon:
+            cam = camera(daemon)
+            plates = ["豫A11111", "豫B22222", "豫C33333"]  # pairwise apart: none is a misread
+            serials = [(await cam.push(plate)).body["serial"] for plate in plates]
+            await cam.aclose()
+            pushed = time.time()
+            replicator = daemon.replica
+            assert replicator is not None
+            await eventually(
+                lambda: (
+                    (replicator.replicated_at or 0) > pushed
+                    and (replicator.photos_replicated_at or 0) > pushed
+                ),
+                30,
+            )
+            health = daemon.health().to_json()["replica"]
+            assert health["alarm"] is False
+            assert health["last_sync_at"] is not None
+            assert health["target"] == describe(cfg.replica)  # type: ignore[arg-type]
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"http://127.0.0.1:{daemon.web.port}/metrics")).text
+            assert "edge_replica_lag_seconds" in metrics
+    secret = os.environ["LITESTREAM_SECRET_ACCESS_KEY"]
+    assert all(secret not in json.dumps(entry, default=str) for entry in logs)
+
+    new = tmp_path / "new"
+    restored_cfg = make_config(new, platform_sim.base_url, replica=replica)
+    result = await restore(restored_cfg)
+    assert result.ok
+    assert result.passes == 3
+    assert result.photos_listed == 3
+    assert result.photos_missing == []
+    got = {row[0] for row in _ledger_rows(new / "edge.db", "SELECT serial FROM passes")}
+    assert got == set(serials)
+    # The lane continues after the floor, never below what the old PC may have issued.
+    async with running_daemon(restored_cfg) as daemon:
+        cam = camera(daemon)
+        after = (await cam.push("豫D44444")).body["serial"]
+        await cam.aclose()
+    assert after > max(serials)
+    assert after > result.floors[after[:13]]
+
+
+async def test_restore_refuses_an_existing_ledger_and_a_config_without_replica(
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": "/x"})
+    (tmp_path / "edge.db").write_bytes(b"")
+    with pytest.raises(RestoreError, match="already exists"):
+        await restore(cfg)
+    with pytest.raises(RestoreError, match="no \\[replica\\]"):
+        await restore(make_config(tmp_path, "http://127.0.0.1:9"))
+
+
+async def test_restore_from_an_empty_target_fails_cleanly(tmp_path: Path) -> None:
+    replica = {"type": "file", "path": str(tmp_path / "empty")}
+    cfg = make_config(tmp_path / "new", "http://127.0.0.1:9", replica=replica)
+    with pytest.raises(RestoreError, match="litestream restore failed"):
+        await restore(cfg)
+
+
+async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
+    tmp_path: Path, procs: Processes
+) -> None:
+    sshd = await start_sshd(procs, tmp_path / "sshd")
+    cfg = make_config(
+        tmp_path, "http://127.0.0.1:9", replica=sshd.replica(**(FAST | {"lag_alarm_seconds": 1}))
+    )
+    assert cfg.replica is not None
+    db = tmp_path / "edge.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+    replicator = Replicator(cfg.replica, db, tmp_path / "photos")
+    import asyncio
+
+    with capture_logs() as logs:
+        running = asyncio.create_task(replicator.run())
+        try:
+            await eventually(lambda: replicator.replicated_at is not None, 30)
+            await sshd.stop(procs)
+            with sqlite3.connect(db) as conn:
+                conn.execute("INSERT INTO t VALUES (1)")
+            await eventually(lambda: replicator.report().alarm, 30)
+            sshd = await start_sshd(procs, tmp_path / "sshd", port=sshd.port)
+            await eventually(lambda: not replicator.report().alarm, 60)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    events = [entry["event"] for entry in logs]
+    assert sum("REPLICATION BEHIND" in e for e in events) == 1, events
+    assert events.count("replication caught up") == 1
+    assert replicator.report().errors > 0
+
+
+def test_litestream_config_names_secrets_never_holds_them(tmp_path: Path) -> None:
+    data = config_data(
+        tmp_path,
+        "http://127.0.0.1:9",
+        replica={"type": "s3", "bucket": "b", "path": "gate-01", "endpoint": "http://x:9000"},
+    )
+    cfg = Config(**data)
+    assert cfg.replica is not None
+    text = litestream_config(cfg.replica, tmp_path / "edge.db", tmp_path / "s.sock")
+    assert "${LITESTREAM_SECRET_ACCESS_KEY}" in text
+    assert os.environ["LITESTREAM_SECRET_ACCESS_KEY"] not in text
+    assert missing_credentials(cfg.replica, {}) == [
+        "LITESTREAM_ACCESS_KEY_ID",
+        "LITESTREAM_SECRET_ACCESS_KEY",
+    ]
+
+
+def test_serial_floor_is_past_the_clock_and_the_last_serial() -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=zone)
+    margin = timedelta(seconds=600)
+    assert serial_floor(None, "411002000101A", now, margin) == "411002000101A261201121000"
+    ahead = "411002000101A261201123000"  # a burst ran the serials 30 min ahead of the clock
+    assert serial_floor(ahead, "411002000101A", now, margin) == "411002000101A261201124000"
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def test_the_example_configs_replica_section_is_valid_once_uncommented(tmp_path: Path) -> None:
+    lines, inside = [], False
+    for line in EXAMPLE.read_text("utf-8").splitlines():
+        inside = inside or line == "# [replica]"
+        if inside and not line.strip():
+            inside = False
+        lines.append(line.removeprefix("# ").split("  #")[0] if inside else line)
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines), "utf-8")
+    cfg = load_config(path)
+    assert cfg.replica is not None
+    assert cfg.replica.type == "sftp"
+    assert cfg.replica.lag_alarm_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"type": "sftp", "path": "/b"}, "host"),
+        (
+            {
+                "type": "sftp",
+                "path": "/b",
+                "host": "h",
+                "user": "u",
+                "key_file": "/k",
+                "host_key": "AAAA",
+            },
+            "host_key",
+        ),
+        ({"type": "s3", "path": "gate"}, "bucket"),
+        ({"type": "file", "path": "relative/dir"}, "path"),
+    ],
+)
+def test_replica_config_names_what_is_missing(
+    tmp_path: Path, section: dict[str, Any], key: str
+) -> None:
+    body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in section.items())
+    path = write_config(tmp_path / "c.toml", "http://127.0.0.1:9", extra=f"[replica]\n{body}")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"replica.{key}" in caught.value.render()
+
+
+async def test_retention_with_a_replica_keeps_photos_not_on_it_yet(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    store, photos, paths = await _ledger(tmp_path, now)
+    for i, rel in enumerate(paths):  # files written one day apart, like the passes
+        os.utime(photos.root / rel, (now[0] - (6 - i) * DAY,) * 2)
+    on_replica: list[float | None] = [None]
+    retention = Retention(
+        store,
+        photos.root,
+        retention_days=1.5,
+        budget_mb=0,
+        min_free_mb=0,
+        clock=lambda: now[0],
+        free_bytes=lambda _: 10**12,
+        replicated_before=lambda: on_replica[0],
+    )
+    await retention.prune_once()
+    assert all((photos.root / rel).exists() for rel in paths)  # nothing is on the replica
+    on_replica[0] = now[0] - 4.5 * DAY  # the replica has the photos of the first two days
+    await retention.prune_once()
+    assert [(photos.root / rel).exists() for rel in paths] == [False, False] + [True] * 4
+    on_replica[0] = now[0]
+    await retention.prune_once()  # expired and forwarded (passes 0-3) and on the replica
+    assert [(photos.root / rel).exists() for rel in paths] == [False] * 4 + [True] * 2
+    await store.close()
+
+
+def test_status_page_line_in_chinese() -> None:
+    from zoneinfo import ZoneInfo
+
+    report = ReplicaReport(
+        target="file:///nas", lag_seconds=75.0, last_sync_at=1_800_000_000.0, errors=3,
+        last_error="x", alarm=True, lag_alarm_seconds=60.0, starts=1,
+        photos_lag_seconds=10.0, photos_last_sync_at=None, photos_errors=0,
+        photos_last_error=None,
+    )  # fmt: skip
+    line = replica_summary(report, ZoneInfo("Asia/Shanghai"))
+    assert line == {
+        "text": "延迟 75 秒，上次同步 16:00:00，超过 60 秒，请检查备份位置",
+        "alarm": True,
+    }
+    assert replica_summary(None, ZoneInfo("Asia/Shanghai")) is None
