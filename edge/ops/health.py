@@ -149,7 +149,7 @@ class HealthReport:
 
     def to_json(self) -> dict[str, Any]:
         """The ``/healthz`` body."""
-        return {
+        body = {
             "ok": self.ok,
             "components": dict(self.components),
             "link": self.link,
@@ -161,5 +161,7 @@ class HealthReport:
             "devices": {lane: devices.to_json() for lane, devices in self.devices.items()},
             "storage": asdict(self.storage),
             "ledger": None if self.ledger is None else asdict(self.ledger),
-            "replica": None if self.replica is None else self.replica.to_json(),
         }
+        if self.replica is not None:  # only with [replica]: the shape is otherwise unchanged
+            body["replica"] = self.replica.to_json()
+        return body
