@@ -111,8 +111,16 @@ async def test_ledger_and_photos_reach_the_target_and_come_back(
         cam = camera(daemon)
         after = (await cam.push("豫D44444")).body["serial"]
         await cam.aclose()
+        pushed = time.time()
+        replicator = daemon.replica
+        assert replicator is not None
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
     assert after > max(serials)
     assert after > result.floors[after[:13]]
+    # The new PC replicates on from where the restore left (to the same place): a second
+    # restore has the pass it took.
+    again = await restore(make_config(tmp_path / "third", platform_sim.base_url, replica=replica))
+    assert again.passes == 4
 
 
 async def test_restore_refuses_an_existing_ledger_and_a_config_without_replica(
