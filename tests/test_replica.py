@@ -4,12 +4,14 @@ Litestream and its photos with rclone; ``edge restore`` brings both back elsewhe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,6 +30,7 @@ from tests.helpers import (
     camera,
     config_data,
     eventually,
+    free_port,
     make_config,
     running_daemon,
     write_config,
@@ -112,9 +115,9 @@ async def test_ledger_and_photos_reach_the_target_and_come_back(
         after = (await cam.push("豫D44444")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        replicator = daemon.replica
-        assert replicator is not None
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        again_replicating = daemon.replica
+        assert again_replicating is not None
+        await eventually(lambda: (again_replicating.replicated_at or 0) > pushed, 30)
     assert after > max(serials)
     assert after > result.floors[after[:13]]
     # The new PC replicates on from where the restore left (to the same place): a second
@@ -154,8 +157,6 @@ async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE t (x)")
     replicator = Replicator(cfg.replica, db, tmp_path / "photos")
-    import asyncio
-
     with capture_logs() as logs:
         running = asyncio.create_task(replicator.run())
         try:
@@ -279,8 +280,6 @@ async def test_retention_with_a_replica_keeps_photos_not_on_it_yet(tmp_path: Pat
 
 
 def test_status_page_line_in_chinese() -> None:
-    from zoneinfo import ZoneInfo
-
     report = ReplicaReport(
         target="file:///nas", lag_seconds=75.0, last_sync_at=1_800_000_000.0, errors=3,
         last_error="x", alarm=True, lag_alarm_seconds=60.0, starts=1,
@@ -293,3 +292,39 @@ def test_status_page_line_in_chinese() -> None:
         "alarm": True,
     }
     assert replica_summary(None, ZoneInfo("Asia/Shanghai")) is None
+
+
+async def test_missing_credentials_and_an_unreachable_target_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LITESTREAM_SECRET_ACCESS_KEY")
+    s3 = make_config(
+        tmp_path, "http://127.0.0.1:9", replica={"type": "s3", "bucket": "b", "path": "g"}
+    ).replica
+    assert s3 is not None
+    replicator = Replicator(s3, tmp_path / "edge.db", tmp_path / "photos")
+    running = asyncio.create_task(replicator.run())
+    try:
+        await eventually(lambda: replicator.errors > 0)
+        assert "LITESTREAM_SECRET_ACCESS_KEY" in (replicator.last_error or "")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    # An SFTP server that is not there: the photo round fails, is counted and shown.
+    sftp = make_config(
+        tmp_path,
+        "http://127.0.0.1:9",
+        replica={"type": "sftp", "path": "/b", "host": "127.0.0.1", "port": free_port(),
+                 "user": "u", "key_file": str(tmp_path / "k"), "host_key": "ssh-ed25519 AAAA"},
+    ).replica  # fmt: skip
+    assert sftp is not None
+    replicator = Replicator(sftp, tmp_path / "edge.db", tmp_path / "photos")
+    assert not await replicator.sync_photos()
+    report = replicator.report()
+    assert report.photos_errors == 1
+    assert report.photos_last_error
+    assert replicator.photos_replicated_before() is None
+    line = replica_summary(report, ZoneInfo("Asia/Shanghai"))
+    assert line is not None
+    assert line["text"].startswith("尚未同步")
+    assert line["text"].endswith("照片备份失败")
