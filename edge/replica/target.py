@@ -113,6 +113,7 @@ def litestream_config(cfg: ReplicaConfig, database: Path, socket: Path) -> str:
         "logging:",
         "  level: warn",
         "  type: json",
+        "shutdown-sync-timeout: 3s",  # a stopping daemon does not wait on a dead target
         "dbs:",
         f"  - path: {_q(str(database))}",
         "    busy-timeout: 5s",  # the daemon's own busy_timeout: neither fails on the other
