@@ -34,6 +34,9 @@ from bench.common import (
 )
 from bench.drain import bench_drain
 from bench.drain import report as drain_report
+from bench.ledger import MONTHS as LEDGER_MONTHS
+from bench.ledger import PER_DAY as LEDGER_PER_DAY
+from bench.ledger import bench_ledger
 from bench.pusher import bench_plates
 from bench.relay import bench_relay
 from bench.weighing import bench_weighing
@@ -267,7 +270,7 @@ async def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing", "replica"],
+        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing", "replica", "ledger"],
         help="run one part (e.g. to repeat the attack figures)",
     )
     args = parser.parse_args()
@@ -322,6 +325,8 @@ async def main() -> None:
             f"p50 {_pct(weighed, 50):.2f} ms, p99 {_pct(weighed, 99):.2f} ms, "
             f"max {max(weighed):.2f} ms"
         )
+    if part in (None, "ledger"):
+        await bench_ledger(LEDGER_MONTHS, LEDGER_PER_DAY)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

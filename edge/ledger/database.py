@@ -96,6 +96,19 @@ def _control_refusal(verdict: str, code: str) -> bool:
     return control_refusal(code, refused=verdict == "refuse")
 
 
+#: The functions the ledger's SQL calls (its figures), by name: (number of arguments, function).
+#: Every connection that reads or writes passes registers them.
+FUNCTIONS: dict[str, tuple[int, Callable[..., int]]] = {
+    "control_refusal": (2, _control_refusal),
+}
+
+
+def register_functions(connection: sqlite3.Connection) -> None:
+    """Register :data:`FUNCTIONS` on a plain ``sqlite3`` connection (a tool writing a ledger)."""
+    for name, (arguments, function) in FUNCTIONS.items():
+        connection.create_function(name, arguments, function, deterministic=True)
+
+
 def ledger_exists(path: Path) -> bool:
     """Whether a ledger was ever created at ``path``: commands that only read say "nothing
     recorded" instead of creating one (:meth:`Store.open` creates it)."""

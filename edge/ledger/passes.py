@@ -27,6 +27,25 @@ from edge.ledger.rows import (
     encode_answer,
 )
 
+#: How a pass and what comes with it are written (also by ``bench/ledger.py``, which
+#: generates a ledger of months with the very same statements).
+INSERT_PASS = (
+    "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, plate_color, flag, "  # noqa: S105 - SQL, not a password
+    "camera_time, received_at, source, vendor_id, verdict, reason_code, reason, decided_by, "
+    "verify_json, raw, operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_READ = f"INSERT INTO reads ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+INSERT_RECORD_ENTRY = (
+    "INSERT INTO outbox (pass_id, kind, state, created_at) VALUES (?, 'record', 'held', ?)"
+)
+INSERT_PHOTO = (
+    "INSERT INTO photos (pass_id, number, kind, path, size, taken_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+INSERT_PHOTO_ENTRY = (
+    "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
+    "VALUES (?, 'photo', ?, 'held', ?)"
+)
+
 
 class PassLedger(LedgerPart):
     """Passes, their photos and reads, corrections and figures, over the shared database."""
@@ -58,10 +77,7 @@ class PassLedger(LedgerPart):
 
         async def write() -> int:
             cur = await self._db.execute(
-                "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, "
-                "plate_color, flag, camera_time, received_at, source, vendor_id, verdict, "
-                "reason_code, reason, decided_by, verify_json, raw, operator) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                INSERT_PASS,
                 (
                     new.serial,
                     new.lane_id,
@@ -90,30 +106,21 @@ class PassLedger(LedgerPart):
                     NewRead(pass_id, new.lane_id, new.received_at, new.plate, new.plate_color,
                             new.text, new.vendor_id, new.source, "", new.raw)
                 )  # fmt: skip
-            await self._db.execute(
-                "INSERT INTO outbox (pass_id, kind, state, created_at) "
-                "VALUES (?, 'record', 'held', ?)",
-                (pass_id, now),
-            )
+            await self._db.execute(INSERT_RECORD_ENTRY, (pass_id, now))
             for photo in photos:
                 cur = await self._db.execute(
-                    "INSERT INTO photos (pass_id, number, kind, path, size, taken_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    INSERT_PHOTO,
                     (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
                 )
                 if forward_photos:
-                    await self._db.execute(
-                        "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
-                        "VALUES (?, 'photo', ?, 'held', ?)",
-                        (pass_id, cur.lastrowid, now),
-                    )
+                    await self._db.execute(INSERT_PHOTO_ENTRY, (pass_id, cur.lastrowid, now))
             return pass_id
 
         return RecordedPass(await self._transaction(write), new.serial)
 
     async def _insert_read(self, read: NewRead) -> None:
         await self._db.execute(
-            f"INSERT INTO reads ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - a constant
+            INSERT_READ,
             (read.pass_id, read.lane_id, read.received_at, read.plate, read.plate_color,
              read.text, read.vendor_id, read.source, read.merged or None, read.raw),
         )  # fmt: skip
