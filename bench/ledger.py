@@ -2,19 +2,20 @@
 queries cost on it (issue 19: as fast on day 730 as on day 1).
 
 Generation: the file is created by the ledger itself (:meth:`Store.open`, every migration),
-then filled with the ledger's own INSERT statements (``edge.ledger.passes``) through
-``executemany``, one transaction per day, and finalised like the lane does (state, gate
-signal, outbox released then sent). Two lanes (in and out), a fleet of 20,000 vehicles, one
-photo and one camera read per pass, a record and a photo entry in the outbox per pass; the
-last hour still pending, a few dead letters, and the last week's photos past their retention
-(the retention catch-up).
+then filled through ``executemany``, one transaction per day: passes and reads with the
+ledger's own INSERT statements (``edge.ledger.passes``; its triggers keep the trigram index,
+figures and tallies as they would), finalised like the lane does (state, gate signal);
+photos and outbox entries written as they stand once forwarded and pruned. Two lanes (in
+and out), a fleet of 20,000 vehicles, one photo and one camera read per pass, a record and a
+photo entry in the outbox per pass; the last hour still pending, a few dead letters, and the
+last week's photos past their retention (the retention catch-up).
 
 Measurement: each query the daemon makes, through the daemon's own code (the ledger's
 methods; ``/api/status`` from a daemon running on the file), repeated until ``--reps`` runs
-or ``--budget`` seconds; p50 and p99 (nearest rank: the maximum of fewer than 100 runs) and
-the first (cold) call.
+or ``--budget`` seconds: the first (cold) call, then p50 and p99 of the others (nearest rank:
+the maximum of fewer than 100 runs).
 
-    python -m bench --only ledger                          # small: 2 months at 500 a day
+    python -m bench --only ledger                          # small: 13 months at 200 a day
     python -m bench.ledger --months 24 --per-day 5000 --dir /work/tmp/ledger24   # full size
 """
 
@@ -67,7 +68,7 @@ PENDING_SECONDS = 3600.0  # the last hour not forwarded yet
 DEAD_LETTERS = 20
 TARGET_QUERY_MS, TARGET_STATUS_MS = 100.0, 50.0
 #: ``make bench``'s ledger: past the photo retention (the catch-up), a day 6 months ago.
-MONTHS, PER_DAY = 13, 300
+MONTHS, PER_DAY = 13, 200
 
 
 def fleet(rng: random.Random) -> list[str]:
@@ -103,6 +104,26 @@ def _answers() -> list[str | None]:
     ]
 
 
+#: The outbox entries and photos of generated passes are written as they stand once the lane,
+#: the forwarder and retention are done with them (one insert, not insert then updates).
+_ENTRY = (
+    "INSERT INTO outbox (pass_id, kind, photo_id, state, attempts, next_attempt_at, "
+    "created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PHOTO = (
+    "INSERT INTO photos (pass_id, number, kind, path, size, taken_at, pruned_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(slots=True)
+class _Day:
+    passes: list[tuple[Any, ...]] = field(default_factory=list)
+    reads: list[tuple[Any, ...]] = field(default_factory=list)
+    photos: list[tuple[Any, ...]] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 def _day_rows(
     rng: random.Random,
     plates: list[str],
@@ -111,11 +132,13 @@ def _day_rows(
     day_start: float,
     per_day: int,
     first_id: int,
-) -> tuple[list[tuple[Any, ...]], ...]:
+    now: float,
+) -> _Day:
     """One day's passes, reads, photos and outbox entries (ids from ``first_id``)."""
     answers = _answers()
-    passes, reads, photos, records, photo_entries = [], [], [], [], []
+    day = _Day()
     stamp = datetime.fromtimestamp(day_start, SH).strftime("%Y%m%d")
+    kept_from = now - (RETENTION_DAYS + CATCH_UP_DAYS) * DAY
     for n in range(per_day):
         pass_id = first_id + n
         lane, gate, direction = LANES[n % 2]
@@ -137,17 +160,22 @@ def _day_rows(
              "picture": "<93000 bytes elided>", "confidence": 0.93},
             ensure_ascii=False,
         )  # fmt: skip
-        passes.append(
+        day.passes.append(
             (serial, lane, gate, direction, plate, "2", None, when, when, "generic-push", vendor,
              verdict, code, reason, "platform", rng.choice(answers), raw, None)
         )  # fmt: skip
-        reads.append((pass_id, lane, when, plate, "2", None, vendor, "generic-push", None, raw))
-        photos.append(
-            (pass_id, 1, 1 if direction == "in" else 2, f"{stamp}/{serial}-1.jpg", PHOTO_SIZE, when)
-        )
-        records.append((pass_id, when))
-        photo_entries.append((pass_id, pass_id, when))  # photo id == pass id: one per pass
-    return passes, reads, photos, records, photo_entries
+        day.reads.append((pass_id, lane, when, plate, "2", None, vendor, "generic-push", None, raw))
+        pruned = when + RETENTION_DAYS * DAY if when < kept_from else None
+        day.photos.append(
+            (pass_id, 1, 1 if direction == "in" else 2, f"{stamp}/{serial}-1.jpg", PHOTO_SIZE,
+             when, pruned)
+        )  # fmt: skip
+        sent = when < now - PENDING_SECONDS
+        state, attempts, sent_at = ("sent", 1, when + 2) if sent else ("pending", 0, None)
+        day.entries.append((pass_id, "record", None, state, attempts, when, when, sent_at))
+        # photo id == pass id: one photo a pass
+        day.entries.append((pass_id, "photo", pass_id, state, attempts, when, when, sent_at))
+    return day
 
 
 def generate(path: Path, months: int, per_day: int, seed: int = 19) -> Ledger:
@@ -169,45 +197,28 @@ def generate(path: Path, months: int, per_day: int, seed: int = 19) -> Ledger:
     for d in range(days):
         day_start = first_day + d * DAY
         per = per_day if day_start + DAY <= now else max(1, int(per_day * (now - day_start) / DAY))
-        passes, reads, photos, records, photo_entries = _day_rows(
-            rng, plates, serials, day_start=day_start, per_day=per, first_id=pass_id
+        day = _day_rows(
+            rng, plates, serials, day_start=day_start, per_day=per, first_id=pass_id, now=now
         )
         last = pass_id + per - 1
         db.execute("BEGIN")
-        db.executemany(pass_sql.INSERT_PASS, passes)
-        db.executemany(pass_sql.INSERT_READ, reads)
-        db.executemany(pass_sql.INSERT_RECORD_ENTRY, records)
-        db.executemany(pass_sql.INSERT_PHOTO, photos)
-        db.executemany(pass_sql.INSERT_PHOTO_ENTRY, photo_entries)
-        # finalised as the lane does: passed, its entries released; then forwarded
+        db.executemany(pass_sql.INSERT_PASS, day.passes)
+        db.executemany(pass_sql.INSERT_READ, day.reads)
+        db.executemany(_PHOTO, day.photos)
+        db.executemany(_ENTRY, day.entries)
+        # finalised as the lane does it: the vehicle went through
         db.execute(
             "UPDATE passes SET state = 'final', gate_signal = 0, passed_at = received_at + 4, "
             "confirmed_by = 'detector', barrier = 'opened' WHERE id BETWEEN ? AND ?",
             (pass_id, last),
-        )
-        db.execute(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = created_at "
-            "WHERE pass_id BETWEEN ? AND ? AND state = 'held'",
-            (pass_id, last),
-        )
-        db.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = created_at + 2, attempts = 1 "
-            "WHERE pass_id BETWEEN ? AND ? AND state = 'pending' AND created_at < ?",
-            (pass_id, last, now - PENDING_SECONDS),
-        )
-        kept_from = now - (RETENTION_DAYS + CATCH_UP_DAYS) * DAY
-        db.execute(
-            "UPDATE photos SET pruned_at = taken_at + ? WHERE pass_id BETWEEN ? AND ? "
-            "AND taken_at < ?",
-            (RETENTION_DAYS * DAY, pass_id, last, kept_from),
         )
         db.execute("COMMIT")
         pass_id = last + 1
     step = max(1, (pass_id - 1) // DEAD_LETTERS)
     db.execute(
         "UPDATE outbox SET state = 'dead', last_error = 'platform said: 数据格式错误' "
-        "WHERE kind = 'record' AND pass_id % ? = 7",
-        (step,),
+        "WHERE kind = 'record' AND pass_id % ? = 7 AND pass_id < ?",
+        (step, pass_id - 1000),
     )
     db.close()
     return Ledger(path, months, per_day, now, plates, pass_id - 1, time.perf_counter() - started)
@@ -228,7 +239,7 @@ class Figure:
     target: float = TARGET_QUERY_MS
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.times)
+        ordered = sorted(self.times[1:] or self.times)
         return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
     def line(self) -> str:

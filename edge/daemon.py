@@ -397,6 +397,8 @@ class Daemon:
             state=self.disk,
             clock=self._clock,
             replicated_before=self._photos_replicated_before(),
+            outbox=store,
+            outbox_sent_keep_days=cfg.storage.outbox_sent_keep_days,
         )
         weighbridges = build_weighbridges(cfg, store, lanes)
         plan_reporter = attach_plan_reporter(cfg, store, lanes)

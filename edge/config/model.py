@@ -788,6 +788,10 @@ class StorageConfig(_Section):
     #: Photos decoded (re-encoded) at the same time at most; each may take tens of MB.
     photo_decodes: int = Field(default=2, ge=1, le=16)
     photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
+    #: Outbox entries the platform acknowledged are deleted this many days after they were
+    #: sent (once their pass has nothing left to send); the passes and photos stay. 0: keep
+    #: them all (the outbox then grows by two rows a pass for ever).
+    outbox_sent_keep_days: float = Field(default=30, ge=0)
     min_free_mb: float = Field(default=1024, ge=0)
     #: Guard overrides carried out while the ledger cannot be written are kept here and merged
     #: into the ledger once it can (another file system than the ledger's: RAM by default).

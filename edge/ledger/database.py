@@ -6,9 +6,13 @@ loss (on storage that honours flushes). A gate commits about one pass a second a
 below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
 written in one transaction, before the barrier moves.
 
-Two connections: writes go through one, under a lock that keeps each transaction's statements
-together; reads use a second, read-only one, so they never queue behind another task's commit
-(WAL lets readers run beside the writer and shows them every committed transaction).
+Four connections: writes go through one, under a lock that keeps each transaction's
+statements together; the daemon's own short reads (the forwarder, the monitors, a lane's
+lookups) use a second, read-only one, so they never queue behind another task's commit (WAL
+lets readers run beside the writer and shows them every committed transaction); reads that
+can touch history (searches, exports, retention) use a third, :class:`HistoryReader`, each
+statement under a time budget and stopped when its caller goes away; the watchdog's check
+uses a fourth, so that nothing a guard or a clerk asks for can delay it.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,27 +78,6 @@ def unwritable_kind(exc: sqlite3.Error) -> str | None:
     return None
 
 
-async def _connect(
-    path: Path, *, autocheckpoint: bool = True
-) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
-    """The writer and the reader connection of a ledger file. Without ``autocheckpoint`` the
-    writer never checkpoints the WAL: Litestream does, when it replicates the ledger
-    (docs/replication.md)."""
-    db = await aiosqlite.connect(path, isolation_level=None)
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA synchronous=FULL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=5000")
-    if not autocheckpoint:
-        await db.execute("PRAGMA wal_autocheckpoint=0")
-    reader = await aiosqlite.connect(path, isolation_level=None)
-    reader.row_factory = sqlite3.Row
-    await reader.create_function("control_refusal", 2, _control_refusal, deterministic=True)
-    await reader.execute("PRAGMA query_only=ON")
-    await reader.execute("PRAGMA busy_timeout=5000")
-    return db, reader
-
-
 def _control_refusal(verdict: str, code: str) -> bool:
     return control_refusal(code, refused=verdict == "refuse")
 
@@ -107,6 +93,125 @@ def register_functions(connection: sqlite3.Connection) -> None:
     """Register :data:`FUNCTIONS` on a plain ``sqlite3`` connection (a tool writing a ledger)."""
     for name, (arguments, function) in FUNCTIONS.items():
         connection.create_function(name, arguments, function, deterministic=True)
+
+
+async def _connect(
+    path: Path, *, autocheckpoint: bool = True
+) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """The writer and the reader connection of a ledger file. Without ``autocheckpoint`` the
+    writer never checkpoints the WAL: Litestream does, when it replicates the ledger
+    (docs/replication.md)."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=5000")
+    if not autocheckpoint:
+        await db.execute("PRAGMA wal_autocheckpoint=0")
+    reader = await aiosqlite.connect(path, isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    for connection in (db, reader):  # the writer too: the figures' triggers call them
+        for name, (arguments, function) in FUNCTIONS.items():
+            await connection.create_function(name, arguments, function, deterministic=True)
+    await reader.execute("PRAGMA query_only=ON")
+    await reader.execute("PRAGMA busy_timeout=5000")
+    return db, reader
+
+
+#: Seconds a statement reading history may run (one page of a search or an export, one batch
+#: of retention) before it is stopped with :class:`LedgerBusyError`.
+HISTORY_BUDGET = 5.0
+#: SQLite virtual-machine steps between two looks at the budget (well under a millisecond).
+_PROGRESS_STEPS = 1000
+
+
+class LedgerBusyError(Exception):
+    """A read of the ledger's history ran past its time budget (``budget`` seconds) and was
+    stopped: the caller asks for less (a narrower search) or again later."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        super().__init__(f"the ledger read took longer than {budget:g} s and was stopped")
+
+
+@dataclass(slots=True)
+class _Statement:
+    deadline: float
+    cancelled: bool = False
+
+
+class HistoryReader:
+    """A read-only connection in a thread of its own, for reads that may touch history.
+
+    Each statement runs under a time budget (``budget`` seconds, or the one given to
+    :meth:`fetchall`) and is stopped at once when its caller is cancelled (SQLite's progress
+    handler looks every few hundred microseconds), so a search over two years never keeps
+    the thread busy for longer than its budget, and never waits on, nor holds, the connection
+    the forwarder, the monitors or the watchdog use.
+    """
+
+    def __init__(self, path: Path, budget: float = HISTORY_BUDGET, name: str = "history") -> None:
+        self.path, self.budget = path, budget
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ledger-{name}")
+        self._current: _Statement | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        register_functions(connection)
+        connection.execute("PRAGMA query_only=ON")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.set_progress_handler(self._progress, _PROGRESS_STEPS)
+        return connection
+
+    def _progress(self) -> int:
+        statement = self._current
+        if statement is None:
+            return 0
+        return int(statement.cancelled or time.monotonic() > statement.deadline)
+
+    def _run(self, statement: _Statement, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            self._current = statement
+            try:
+                return self._connection.execute(sql, args).fetchall()
+            finally:
+                self._current = None
+
+    async def fetchall(
+        self, sql: str, args: tuple[Any, ...] = (), budget: float | None = None
+    ) -> list[sqlite3.Row]:
+        """The rows of one statement; raises :class:`LedgerBusyError` when it runs past its
+        budget (measured from when it is asked, so time spent waiting counts too)."""
+        allowed = self.budget if budget is None else budget
+        statement = _Statement(time.monotonic() + allowed)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._run, statement, sql, args)
+        except sqlite3.OperationalError as exc:
+            if statement.cancelled or time.monotonic() > statement.deadline:
+                raise LedgerBusyError(allowed) from exc
+            raise
+        finally:  # cancelled while waiting or running: the statement stops (or never starts)
+            statement.cancelled = True
+
+    def reopen(self) -> None:
+        """Read the file at :attr:`path` afresh (after it was restored)."""
+        self._executor.submit(self._reopen)
+
+    def _reopen(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._reopen)
+        self._executor.shutdown(wait=True)
 
 
 def ledger_exists(path: Path) -> bool:
@@ -132,6 +237,11 @@ class Database:
         #: Set whenever outbox entries become sendable; the forwarder waits on it.
         self.outbox_changed = asyncio.Event()
         self.path = path
+        where = path or Path(":memory:")
+        #: Reads that may touch history (searches, exports, retention): see HistoryReader.
+        self.history = HistoryReader(where)
+        #: The watchdog's own connection: its check never waits behind anyone's read.
+        self._probe = HistoryReader(where, budget=2.0, name="probe")
         self._identity = self._file_identity()
         self._retired: list[aiosqlite.Connection] = []  # replaced after a restore
         #: Why the ledger cannot be written right now (None: it can), and since when.
@@ -151,9 +261,44 @@ class Database:
         database = cls(db, reader, clock, path)
         database.autocheckpoint = autocheckpoint
         await database._migrate()
+        await database.optimize()
         return database
 
+    async def optimize(self) -> None:
+        """Keep the query planner's statistics current (at open, at close and with each
+        retention round): a sampled ``ANALYZE`` when the ledger has none for its passes or
+        has more than doubled since (a daemon started on an empty ledger would otherwise plan
+        for an empty one for ever; without statistics SQLite may plan the forwarder's query
+        as a walk over every outbox row), else ``PRAGMA optimize``. Best effort: a ledger
+        that cannot be written keeps the statistics it has."""
+        async with self._lock:
+            try:
+                await self.writer.execute("PRAGMA analysis_limit=1000")
+                if await self._statistics_stale():
+                    await self.writer.execute("ANALYZE")
+                else:
+                    await self.writer.execute("PRAGMA optimize")
+            except sqlite3.Error as exc:
+                log.debug("ledger statistics not refreshed", error=str(exc))
+
+    async def _statistics_stale(self) -> bool:
+        found = await self.writer.execute_fetchall("SELECT coalesce(max(id), 0) FROM passes")
+        passes = int(next(iter(found))[0])
+        found = await self.writer.execute_fetchall(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        )
+        if not next(iter(found))[0]:
+            return True
+        found = await self.writer.execute_fetchall(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'passes' AND stat IS NOT NULL LIMIT 1"
+        )
+        counted = int(str(row[0]).split()[0]) if (row := next(iter(found), None)) else 0
+        return passes > 2 * counted + 100
+
     async def close(self) -> None:
+        await self.optimize()
+        await self.history.close()
+        await self._probe.close()
         for connection in (self._reader, self.writer, *self._retired):
             await connection.close()
 
@@ -191,6 +336,8 @@ class Database:
         db, reader = await _connect(self.path, autocheckpoint=self.autocheckpoint)
         self._retired += [self.writer, self._reader]
         self.writer, self._reader = db, reader
+        self.history.reopen()
+        self._probe.reopen()
         self._identity = self._file_identity()
         self.restored += 1
         log.error(
@@ -280,11 +427,12 @@ class Database:
         return await asyncio.shield(task)
 
     async def ping(self, timeout: float = 2.0) -> bool:
-        """Whether the ledger answers a trivial read in time (for the watchdog)."""
+        """Whether the ledger answers a trivial read in time (for the watchdog), on a
+        connection and thread of its own: no search, export or monitor can delay it."""
         try:
             async with asyncio.timeout(timeout):
-                await self.fetchall("SELECT 1")
-        except (TimeoutError, sqlite3.Error, ValueError):
+                await self._probe.fetchall("SELECT 1 FROM tallies LIMIT 1", budget=timeout)
+        except (TimeoutError, LedgerBusyError, sqlite3.Error, ValueError):
             return False
         return True
 
@@ -331,6 +479,10 @@ class LedgerPart:
 
     async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return await self.database.fetchall(sql, args)
+
+    async def _history(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """A read that may touch history: on the history connection, under its budget."""
+        return await self.database.history.fetchall(sql, args)
 
     async def _update_entry(self, sql: str, args: tuple[Any, ...]) -> int:
         return await self.database.update(sql, args)

@@ -18,10 +18,12 @@ class Outbox(LedgerPart):
     """Outbox entries over the shared database; :attr:`outbox_changed` is set whenever
     entries become sendable."""
 
+    #: Pending entries (a partial index holds only those), a pass's photos and corrections
+    #: once its record is no longer unsent (sent, or compacted away after it was).
     _DUE = (
-        "FROM outbox o WHERE o.state = 'pending' AND (o.kind = 'record' OR EXISTS ("
+        "FROM outbox o WHERE o.state = 'pending' AND (o.kind = 'record' OR NOT EXISTS ("
         "SELECT 1 FROM outbox r WHERE r.pass_id = o.pass_id AND r.kind = 'record' "
-        "AND r.state = 'sent'))"
+        "AND r.state != 'sent'))"
     )
 
     async def due_entries(self, limit: int, exclude: Sequence[int] = ()) -> list[OutboxEntry]:
@@ -90,11 +92,15 @@ class Outbox(LedgerPart):
         self, state: str | None = "dead", limit: int = 100
     ) -> list[OutboxListing]:
         """Outbox entries (dead letters by default) with their pass, newest first."""
+        if state is None or state == "sent":  # the newest entries, or sent ones: near the end
+            where, args = ("" if state is None else "WHERE o.state = ? "), (state,) if state else ()
+        else:  # unsent ones, from the partial index that holds only those
+            where, args = "WHERE o.state = ? AND o.state != 'sent' ", (state,)
         rows = await self._fetchall(
-            "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "
-            "p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
-            "WHERE ? IS NULL OR o.state = ? ORDER BY o.id DESC LIMIT ?",
-            (state, state, limit),
+            "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "  # noqa: S608 - fixed clauses
+            f"p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
+            f"{where}ORDER BY o.id DESC LIMIT ?",
+            (*args, limit),
         )
         return [OutboxListing.from_row(row) for row in rows]
 
@@ -111,14 +117,15 @@ class Outbox(LedgerPart):
         only = f" AND id IN ({','.join('?' * len(entry_ids))})" if entry_ids else ""
         changed = await self._update_entry(
             "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL "  # noqa: S608
-            f"WHERE state = 'dead'{only}",
+            f"WHERE state = 'dead' AND state != 'sent'{only}",
             (self._clock(), *(entry_ids or ())),
         )
         self.outbox_changed.set()
         return changed
 
     async def backlog(self) -> tuple[dict[str, int], float | None]:
-        """Counts of unsent entries by state, and when the oldest unsent one was created."""
+        """Counts of unsent entries by state, and when the oldest unsent one was created
+        (from the partial index of unsent entries: as cheap as the backlog is short)."""
         rows = await self._fetchall(
             "SELECT state, count(*) AS n, min(created_at) AS oldest FROM outbox "
             "WHERE state != 'sent' GROUP BY state"
@@ -128,5 +135,34 @@ class Outbox(LedgerPart):
         return counts, (min(oldest) if oldest else None)
 
     async def outbox_counts(self) -> dict[str, int]:
-        rows = await self._fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        """Entries by state (tallies kept by the outbox's triggers: no count of the table)."""
+        rows = await self._fetchall(
+            "SELECT substr(name, 8) AS state, n FROM tallies "
+            "WHERE name >= 'outbox:' AND name < 'outbox;' AND n > 0"
+        )
         return {row["state"]: int(row["n"]) for row in rows}
+
+    async def compact_sent(self, sent_before: float, batch: int = 2000) -> int:
+        """Delete entries sent before ``sent_before`` (unix seconds) of passes that have
+        nothing left to send (the pass, its photos and corrections stay; only the record of
+        their sending goes), oldest first, one short transaction per ``batch`` rows looked
+        at; returns how many were deleted. Stops at the first entry created after
+        ``sent_before`` (none after it can have been sent before it)."""
+        deleted, after = 0, 0
+        while True:
+            rows = await self._fetchall(
+                "SELECT id, state, sent_at, created_at FROM outbox WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (after, batch),
+            )
+            old = [r["id"] for r in rows if r["state"] == "sent" and r["sent_at"] < sent_before]
+            if old:
+                deleted += await self._update_entry(
+                    f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(old))}) "  # noqa: S608 - placeholders
+                    "AND NOT EXISTS (SELECT 1 FROM outbox u WHERE u.pass_id = outbox.pass_id "
+                    "AND u.state != 'sent')",
+                    tuple(old),
+                )
+            if len(rows) < batch or rows[-1]["created_at"] >= sent_before:
+                return deleted
+            after = rows[-1]["id"]

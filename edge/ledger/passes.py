@@ -4,7 +4,7 @@ its plate, and the day's figures (one part of :class:`edge.ledger.store.Store`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from edge.domain.codes import GateSignal
@@ -17,6 +17,7 @@ from edge.ledger.rows import (
     NewPass,
     NewPhoto,
     NewRead,
+    PageCursor,
     PassListing,
     RecordedPass,
     StoredCorrection,
@@ -26,6 +27,7 @@ from edge.ledger.rows import (
     decode_answer,
     encode_answer,
 )
+from edge.ledger.schema import BUCKET, FIGURES
 
 #: How a pass and what comes with it are written (also by ``bench/ledger.py``, which
 #: generates a ledger of months with the very same statements).
@@ -45,6 +47,45 @@ INSERT_PHOTO_ENTRY = (
     "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
     "VALUES (?, 'photo', ?, 'held', ?)"
 )
+
+
+#: The day's figures as DailyFigureRow names them: from the quarter hours' counts, or
+#: counted from the passes themselves (the very terms the triggers add up).
+_DAILY = ("passed", "refused", "controlled", "stage3", "stage4", "gate_crashes", "overrides")
+_SUMMED = ", ".join(f"coalesce(sum({name}), 0) AS {name}" for name in _DAILY)
+_COUNTED = ", ".join(
+    f"coalesce(sum({FIGURES[name].format(r='passes')}), 0) AS {name}" for name in _DAILY
+)
+#: A plate search of this many characters or more uses the trigram index (FTS5).
+TRIGRAM = 3
+#: What the history view lists of a pass (``p``), before its photos and reads are counted.
+_LISTED = (
+    "p.id, p.serial, p.lane_id, p.direction, p.plate, p.plate_color, p.verdict, p.reason, "
+    "p.decided_by, p.gate_signal, p.received_at, p.flag, p.operator"
+)
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _with_counts(page: str, order: str) -> str:
+    """The page of passes ``page`` (one statement, ``LIMIT`` last) with how many photos and
+    merged reads each has and an unreadable plate's text: counted for the page's passes only,
+    in two grouped lookups (no subquery per row)."""
+    outer = order.replace("f.rowid", "page.id").replace("p.", "page.")
+    return (
+        f"WITH page AS MATERIALIZED ({page}) "  # noqa: S608 - fixed clauses only
+        "SELECT page.*, coalesce(ph.n, 0) AS photos, coalesce(r.merged, 0) AS merged_reads, "
+        "r.text AS read FROM page "
+        "LEFT JOIN (SELECT pass_id, count(*) AS n FROM photos "
+        "WHERE pass_id IN (SELECT id FROM page) GROUP BY pass_id) ph ON ph.pass_id = page.id "
+        "LEFT JOIN (SELECT pass_id, count(merged) AS merged, "
+        "max(CASE WHEN merged IS NULL THEN text END) AS text FROM reads "
+        "WHERE pass_id IN (SELECT id FROM page) GROUP BY pass_id) r ON r.pass_id = page.id "
+        f"ORDER BY {outer}"
+    )
 
 
 class PassLedger(LedgerPart):
@@ -152,7 +193,8 @@ class PassLedger(LedgerPart):
         return await self._passes(
             "SELECT * FROM passes "
             "WHERE lane_id = ? AND received_at >= ? AND plate IS NOT NULL AND source NOT IN "
-            "('guard', 'detector') AND coalesce(flag, '') != 'offline-repush' ORDER BY id",
+            "('guard', 'detector') AND coalesce(flag, '') != 'offline-repush' "
+            "ORDER BY received_at, id",
             (lane_id, since),
         )
 
@@ -224,7 +266,8 @@ class PassLedger(LedgerPart):
 
     async def latest_pass(self, lane_id: str) -> StoredPass | None:
         rows = await self._passes(
-            "SELECT * FROM passes WHERE lane_id = ? ORDER BY id DESC LIMIT 1", (lane_id,)
+            "SELECT * FROM passes WHERE lane_id = ? ORDER BY received_at DESC, id DESC LIMIT 1",
+            (lane_id,),
         )
         return rows[0] if rows else None
 
@@ -239,6 +282,9 @@ class PassLedger(LedgerPart):
 
     async def _photos(self, sql: str, args: tuple[Any, ...] = ()) -> list[StoredPhoto]:
         return [StoredPhoto.from_row(row) for row in await self._fetchall(sql, args)]
+
+    async def _photos_of_history(self, sql: str, args: tuple[Any, ...]) -> list[StoredPhoto]:
+        return [StoredPhoto.from_row(row) for row in await self._history(sql, args)]
 
     async def find_photo(self, serial: str, number: int) -> StoredPhoto | None:
         rows = await self._photos(
@@ -263,47 +309,86 @@ class PassLedger(LedgerPart):
         lane: str = "",
         verdict: str = "",
         limit: int = 200,
+        after: PageCursor | None = None,
     ) -> list[PassListing]:
-        """Passes for the history view, newest first (the plate matches anywhere in it)."""
-        where, args = ["1 = 1"], list[Any]()
-        if plate:
-            where.append("plate LIKE ?")
-            args.append(f"%{plate}%")
+        """Passes for the history view, newest first (the plate matches anywhere in it), at
+        most ``limit``; ``after``: the page after the one that ended with that pass
+        (:meth:`PageCursor.after`). On the history connection, under its time budget
+        (:class:`~edge.ledger.database.LedgerBusyError` past it).
+
+        Plates of three characters or more are found through the trigram index, newest pass
+        first; shorter ones, and searches without a plate, walk the time index newest first
+        (a day, a lane and a day, or the latest passes: each bounded by its range or by
+        ``limit``).
+        """
+        where, args = list[str](), list[Any]()
+        fts = len(plate) >= TRIGRAM
+        if plate and not fts:
+            where.append("p.plate LIKE ? ESCAPE '\\'")
+            args.append(f"%{_like_escaped(plate)}%")
         if start is not None:
-            where.append("received_at >= ?")
+            where.append("p.received_at >= ?")
             args.append(start)
         if end is not None:
-            where.append("received_at < ?")
+            where.append("p.received_at < ?")
             args.append(end)
         if lane:
-            where.append("lane_id = ?")
+            where.append("p.lane_id = ?")
             args.append(lane)
         if verdict in ("open", "refuse"):
-            where.append("verdict = ?")
+            where.append("p.verdict = ?")
             args.append(verdict)
-        sql = (  # fixed clauses only; every value is a parameter
-            "SELECT serial, lane_id, direction, plate, plate_color, verdict, reason, decided_by, "  # noqa: S608
-            "gate_signal, received_at, flag, operator, "
-            "(SELECT count(*) FROM photos WHERE pass_id = passes.id) AS photos, "
-            "(SELECT count(*) FROM reads WHERE pass_id = passes.id AND merged IS NOT NULL) "
-            "AS merged_reads, "
-            "(SELECT text FROM reads WHERE pass_id = passes.id AND merged IS NULL) AS read "
-            f"FROM passes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
-        )
-        return [PassListing.from_row(row) for row in await self._fetchall(sql, (*args, limit))]
+        if fts:
+            if after is not None:
+                where.append("f.rowid < ?")
+                args.append(after.id)
+            where.insert(0, "passes_fts MATCH ?")
+            args.insert(0, '"' + plate.replace('"', '""') + '"')
+            source, order = "passes_fts f CROSS JOIN passes p ON p.id = f.rowid", "f.rowid DESC"
+        else:
+            if after is not None:
+                where.append("(p.received_at, p.id) < (?, ?)")
+                args += [after.received_at, after.id]
+            source, order = "passes p", "p.received_at DESC, p.id DESC"
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        page = f"SELECT {_LISTED} FROM {source} {clause}ORDER BY {order} LIMIT ?"  # noqa: S608 - fixed clauses; values are parameters
+        rows = await self._history(_with_counts(page, order), (*args, limit))
+        return [PassListing.from_row(row) for row in rows]
+
+    async def export_passes(
+        self,
+        *,
+        plate: str = "",
+        start: float | None = None,
+        end: float | None = None,
+        lane: str = "",
+        verdict: str = "",
+        page: int = 500,
+    ) -> AsyncIterator[list[PassListing]]:
+        """Every pass a search finds (no cap), newest first, in pages of ``page``: each page
+        one statement under the history budget, so that other reads run between them."""
+        after: PageCursor | None = None
+        while True:
+            rows = await self.search_passes(
+                plate=plate, start=start, end=end, lane=lane, verdict=verdict,
+                limit=page, after=after,
+            )  # fmt: skip
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = PageCursor.after(rows[-1])
 
     async def photo_bytes(self) -> int:
-        """Bytes of photo files still kept."""
-        rows = await self._fetchall(
-            "SELECT coalesce(sum(size), 0) AS n FROM photos WHERE pruned_at IS NULL"
-        )
-        return int(rows[0]["n"])
+        """Bytes of photo files still kept (a tally kept by the photos' triggers)."""
+        rows = await self._fetchall("SELECT n FROM tallies WHERE name = 'photo-bytes'")
+        return int(rows[0]["n"]) if rows else 0
 
     async def prunable_photos(self, older_than: float | None, limit: int) -> list[StoredPhoto]:
         """Kept photos, oldest first, whose pass is entirely forwarded (every outbox entry
         of the pass sent: dead letters and unsent data are never pruned); with
         ``older_than``, only photos taken before it."""
-        return await self._photos(
+        return await self._photos_of_history(
             "SELECT ph.* FROM photos ph WHERE ph.pruned_at IS NULL "
             "AND (? IS NULL OR ph.taken_at < ?) AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.pass_id = ph.pass_id AND o.state != 'sent') ORDER BY ph.taken_at LIMIT ?",
@@ -362,34 +447,44 @@ class PassLedger(LedgerPart):
         return StoredCorrection.from_row(rows[0])
 
     async def count_codes_since(self, suffix: str, since: float, direction: str) -> int:
-        """Passes since ``since`` whose reason code ends with ``suffix`` (e.g. quota entries)."""
-        rows = await self._fetchall(
-            "SELECT count(*) AS n FROM passes WHERE received_at >= ? AND direction = ? "
-            "AND reason_code LIKE ?",
-            (since, direction, f"%-{suffix}"),
-        )
+        """Passes since ``since`` whose reason code ends with ``suffix`` (e.g. quota entries).
+
+        Quota entries since a quarter hour (midnight, say) are read from the counts kept as
+        passes are written (``pass_figures``); anything else is counted from the passes."""
+        if suffix == "quota" and since % BUCKET == 0:
+            rows = await self._fetchall(
+                "SELECT coalesce(sum(quota), 0) AS n FROM pass_figures "
+                "WHERE bucket >= ? AND direction = ?",
+                (int(since // BUCKET), direction),
+            )
+        else:
+            rows = await self._history(
+                "SELECT count(*) AS n FROM passes WHERE received_at >= ? AND direction = ? "
+                "AND reason_code LIKE ?",
+                (since, direction, f"%-{suffix}"),
+            )
         return int(rows[0]["n"])
 
     async def daily_figures(self, start: float, end: float) -> list[DailyFigureRow]:
-        """Per lane and direction, the day's figures (those of SendDayDataCity a gate has):
-        vehicles that went through (gate signal passed, gate crashes included), refused,
-        refused by control (:func:`edge.domain.decision.control_refusal`), and the
-        国三 / 国四 vehicles that went through."""
-        rows = await self._fetchall(
-            """
-            SELECT lane_id, direction,
-              COALESCE(SUM(gate_signal = 0), 0) AS passed,
-              COALESCE(SUM(verdict = 'refuse'), 0) AS refused,
-              COALESCE(SUM(control_refusal(verdict, reason_code)), 0) AS controlled,
-              COALESCE(SUM(gate_signal = 0
-                  AND json_extract(verify_json, '$.emission') = '3'), 0) AS stage3,
-              COALESCE(SUM(gate_signal = 0
-                  AND json_extract(verify_json, '$.emission') = '4'), 0) AS stage4,
-              COALESCE(SUM(reason_code = 'gate-crash'), 0) AS gate_crashes,
-              COALESCE(SUM(decided_by = 'guard'), 0) AS overrides
-            FROM passes WHERE received_at >= ? AND received_at < ?
-            GROUP BY lane_id, direction ORDER BY lane_id, direction
-            """,
-            (start, end),
-        )
+        """Per lane and direction, the figures of ``start`` … ``end`` (those of
+        SendDayDataCity a gate has): vehicles that went through (gate signal passed, gate
+        crashes included), refused, refused by control
+        (:func:`edge.domain.decision.control_refusal`), and the 国三 / 国四 vehicles that went
+        through. Summed from the counts kept per quarter hour as passes are written and
+        finalised (``pass_figures``, triggers in the pass's own transaction) when both ends
+        are on a quarter hour (a day in any time zone); else counted from the passes."""
+        if start % BUCKET == 0 and end % BUCKET == 0:
+            rows = await self._fetchall(
+                f"SELECT lane_id, direction, {_SUMMED} FROM pass_figures "  # noqa: S608 - constants
+                "WHERE bucket >= ? AND bucket < ? "
+                "GROUP BY lane_id, direction ORDER BY lane_id, direction",
+                (int(start // BUCKET), int(end // BUCKET)),
+            )
+        else:
+            rows = await self._history(
+                f"SELECT lane_id, direction, {_COUNTED} FROM passes "  # noqa: S608 - constants
+                "WHERE received_at >= ? AND received_at < ? "
+                "GROUP BY lane_id, direction ORDER BY lane_id, direction",
+                (start, end),
+            )
         return [DailyFigureRow.from_row(row) for row in rows]

@@ -11,6 +11,9 @@
 - If only unforwarded photos are left and space is still short, an alarm is raised (logged
   once) and new passes are recorded without their photo (flagged ``photo-skipped``) until
   space is back: recording never stops, unforwarded data is never pruned.
+- Outbox entries sent more than ``outbox_sent_keep_days`` ago are deleted (of passes with
+  nothing left to send): the outbox holds what is to be sent and recent history, not two
+  years of receipts. Each round also refreshes the query planner's statistics.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import structlog
 
+from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import original_of
 from edge.ledger.rows import StoredPhoto
@@ -43,6 +47,7 @@ class DiskState:
     photo_bytes: int = 0
     free_bytes: int = 0
     pruned: int = 0
+    compacted: int = 0  # sent outbox entries deleted
 
 
 class Retention:
@@ -59,8 +64,15 @@ class Retention:
         clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] | None = None,
         replicated_before: Callable[[], float | None] | None = None,
+        outbox: Outbox | None = None,
+        outbox_sent_keep_days: float = 0,
     ) -> None:
         self.store, self.photo_dir = store, photo_dir
+        #: Sent outbox entries are compacted after this many seconds (None: kept).
+        self.outbox, self.sent_keep = (
+            outbox,
+            (outbox_sent_keep_days * 86400 if outbox_sent_keep_days > 0 else None),
+        )
         self.retention_seconds = retention_days * 86400
         self.budget = budget_mb * MB if budget_mb > 0 else None
         self.min_free = min_free_mb * MB
@@ -138,6 +150,9 @@ class Retention:
             self.state.alarm = None
             log.info("photo storage has room again; storing photos")
         self.state.accepting_photos = not short
+        if self.outbox is not None and self.sent_keep is not None:
+            self.state.compacted += await self.outbox.compact_sent(self._clock() - self.sent_keep)
+        await self.store.database.optimize()
         return self.state
 
     async def run(self) -> None:

@@ -81,8 +81,10 @@ class StoredPass(_FromRow):
 @dataclass(frozen=True, slots=True)
 class PassListing(_FromRow):
     """A pass as the history view lists it, with how many photos and merged reads it has
-    and, for an unreadable plate, the read's text (``read``)."""
+    and, for an unreadable plate, the read's text (``read``); ``id`` is the pass's, for the
+    next page (:class:`PageCursor`)."""
 
+    id: int
     serial: str
     lane_id: str
     direction: str
@@ -98,6 +100,29 @@ class PassListing(_FromRow):
     photos: int
     merged_reads: int
     read: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Where the next page of a pass search starts (keyset pagination, never an OFFSET that
+    walks every row before it): after the pass received at ``received_at`` with ``id``, in
+    the search's order (newest first)."""
+
+    received_at: float
+    id: int
+
+    @classmethod
+    def after(cls, row: PassListing) -> PageCursor:
+        return cls(row.received_at, row.id)
+
+    def to_text(self) -> str:
+        return f"{self.received_at!r}:{self.id}"
+
+    @classmethod
+    def from_text(cls, text: str) -> PageCursor:
+        """Raises ValueError for anything but ``to_text``'s form."""
+        moment, _, number = text.partition(":")
+        return cls(float(moment), int(number))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,44 @@ Times are unix seconds (REAL); :mod:`edge.ledger.store` formats them in the site
 
 from __future__ import annotations
 
+#: The daily figures a pass adds to its quarter hour (``pass_figures``), as SQL over the
+#: row ``{r}`` (NEW or OLD in a trigger): the same terms the raw query summed before.
+FIGURES = {
+    "passed": "coalesce({r}.gate_signal = 0, 0)",
+    "refused": "({r}.verdict = 'refuse')",
+    "controlled": "coalesce(control_refusal({r}.verdict, {r}.reason_code), 0)",
+    "stage3": "coalesce({r}.gate_signal = 0 AND {r}.verify_json ->> '$.emission' = '3', 0)",
+    "stage4": "coalesce({r}.gate_signal = 0 AND {r}.verify_json ->> '$.emission' = '4', 0)",
+    "gate_crashes": "({r}.reason_code = 'gate-crash')",
+    "overrides": "({r}.decided_by = 'guard')",
+    "quota": "({r}.reason_code LIKE '%-quota')",
+}
+#: Seconds in a ``pass_figures`` bucket: every time zone's midnight is on a quarter hour.
+BUCKET = 900
+#: How an update changes the bytes of kept photos.
+_KEPT_CHANGE = "(NEW.pruned_at IS NULL) * NEW.size - (OLD.pruned_at IS NULL) * OLD.size"
+
+
+def _add(r: str, sign: str) -> str:
+    """SQL adding (``sign`` "") or taking away ("-") row ``r``'s figures."""
+    cols = ", ".join(FIGURES)
+    vals = ", ".join(f"{sign}{e.format(r=r)}" for e in FIGURES.values())
+    sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in FIGURES)
+    return (
+        f"INSERT INTO pass_figures (bucket, lane_id, direction, {cols}) VALUES "  # noqa: S608 - constants
+        f"(CAST({r}.received_at / {BUCKET} AS INTEGER), {r}.lane_id, {r}.direction, {vals}) "
+        f"ON CONFLICT (bucket, lane_id, direction) DO UPDATE SET {sets};"
+    )
+
+
+def _tally(name: str, amount: str | int) -> str:
+    """SQL adding ``amount`` to the tally ``name``."""
+    return (
+        f"INSERT INTO tallies (name, n) VALUES ({name}, {amount}) "  # noqa: S608 - constants
+        "ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;"
+    )
+
+
 MIGRATIONS: list[str] = [
     # 1: the ledger, its photos and the outbox that forwards both.
     """
@@ -253,4 +291,72 @@ MIGRATIONS: list[str] = [
         serial TEXT NOT NULL       -- the next serial of the prefix comes after this one
     );
     """,
+    # 12: a ledger that scales with time, not with history (issue 19). History by time and by
+    # lane and time; partial plates through a trigram index (FTS5, kept by triggers); the
+    # day's figures and the quota counted per quarter hour as passes are written and
+    # finalised (triggers: in the pass's own transaction); outbox counts and the bytes of
+    # kept photos as tallies; the forwarder, the monitors and retention on partial indexes
+    # that hold unsent entries only.
+    f"""
+    CREATE INDEX passes_time ON passes (received_at);
+    CREATE INDEX passes_lane_time ON passes (lane_id, received_at);
+    CREATE VIRTUAL TABLE passes_fts USING fts5 (
+        plate, content = 'passes', content_rowid = 'id', tokenize = 'trigram'
+    );
+    INSERT INTO passes_fts (rowid, plate) SELECT id, plate FROM passes WHERE plate IS NOT NULL;
+    CREATE TRIGGER passes_plate_insert AFTER INSERT ON passes WHEN NEW.plate IS NOT NULL BEGIN
+        INSERT INTO passes_fts (rowid, plate) VALUES (NEW.id, NEW.plate);
+    END;
+    CREATE TRIGGER passes_plate_delete AFTER DELETE ON passes WHEN OLD.plate IS NOT NULL BEGIN
+        INSERT INTO passes_fts (passes_fts, rowid, plate) VALUES ('delete', OLD.id, OLD.plate);
+    END;
+    CREATE TRIGGER passes_plate_update AFTER UPDATE OF plate ON passes BEGIN
+        INSERT INTO passes_fts (passes_fts, rowid, plate)
+            SELECT 'delete', OLD.id, OLD.plate WHERE OLD.plate IS NOT NULL;
+        INSERT INTO passes_fts (rowid, plate)
+            SELECT NEW.id, NEW.plate WHERE NEW.plate IS NOT NULL;
+    END;
+    CREATE TABLE pass_figures (
+        bucket    INTEGER NOT NULL,
+        lane_id   TEXT    NOT NULL,
+        direction TEXT    NOT NULL,
+        {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in FIGURES)},
+        PRIMARY KEY (bucket, lane_id, direction)
+    ) WITHOUT ROWID;
+    INSERT INTO pass_figures (bucket, lane_id, direction, {", ".join(FIGURES)})
+        SELECT CAST(received_at / {BUCKET} AS INTEGER), lane_id, direction,
+               {", ".join(f"SUM({e.format(r='passes')})" for e in FIGURES.values())}
+        FROM passes GROUP BY 1, 2, 3;
+    CREATE TRIGGER pass_figures_insert AFTER INSERT ON passes BEGIN {_add("NEW", "")} END;
+    CREATE TRIGGER pass_figures_delete AFTER DELETE ON passes BEGIN {_add("OLD", "-")} END;
+    CREATE TRIGGER pass_figures_update AFTER UPDATE OF gate_signal, verdict, reason_code,
+        verify_json, decided_by, lane_id, direction, received_at
+        ON passes BEGIN {_add("OLD", "-")} {_add("NEW", "")} END;
+    CREATE TABLE tallies (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO tallies SELECT 'outbox:' || state, count(*) FROM outbox GROUP BY state;
+    INSERT INTO tallies
+        SELECT 'photo-bytes', coalesce(sum(size), 0) FROM photos WHERE pruned_at IS NULL;
+    CREATE TRIGGER outbox_tally_insert AFTER INSERT ON outbox BEGIN
+        {_tally("'outbox:' || NEW.state", 1)}
+    END;
+    CREATE TRIGGER outbox_tally_delete AFTER DELETE ON outbox BEGIN
+        {_tally("'outbox:' || OLD.state", -1)}
+    END;
+    CREATE TRIGGER outbox_tally_update AFTER UPDATE OF state ON outbox
+        WHEN OLD.state != NEW.state BEGIN
+        {_tally("'outbox:' || OLD.state", -1)} {_tally("'outbox:' || NEW.state", 1)}
+    END;
+    CREATE TRIGGER photo_bytes_insert AFTER INSERT ON photos WHEN NEW.pruned_at IS NULL BEGIN
+        {_tally("'photo-bytes'", "NEW.size")}
+    END;
+    CREATE TRIGGER photo_bytes_delete AFTER DELETE ON photos WHEN OLD.pruned_at IS NULL BEGIN
+        {_tally("'photo-bytes'", "-OLD.size")}
+    END;
+    CREATE TRIGGER photo_bytes_update AFTER UPDATE OF pruned_at, size ON photos BEGIN
+        {_tally("'photo-bytes'", _KEPT_CHANGE)}
+    END;
+    CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
+    CREATE INDEX outbox_unsent ON outbox (state, created_at) WHERE state != 'sent';
+    CREATE INDEX outbox_unsent_pass ON outbox (pass_id) WHERE state != 'sent';
+    """,  # noqa: S608 - built from this module's constants
 ]

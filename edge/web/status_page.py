@@ -42,8 +42,9 @@ from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
+from edge.ledger.database import LedgerBusyError
 from edge.ledger.figures import daily_figures
-from edge.ledger.rows import StoredWeighing
+from edge.ledger.rows import PageCursor, PassListing, StoredWeighing
 from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
@@ -60,6 +61,8 @@ MAX_PASSWORD = 1024
 MAX_QUERY = 64  # each search field
 #: Rows a pass search returns: ``limit`` is clamped to this range (default 200).
 PAGE_MIN, PAGE_MAX, PAGE_DEFAULT = 1, 5000, 200
+#: A history search that ran past the ledger's time budget.
+BUSY = "查询范围过大，已超时：请缩小日期范围或输入更完整的车牌"
 COOKIE = "edge_session"
 CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
@@ -229,7 +232,8 @@ class StatusPage:
         return _answer(await self.operator.close_plan(actor, request.match_info["id"]))
 
     # -- history ----------------------------------------------------------------------------
-    async def _search(self, request: web.Request) -> list[dict[str, Any]]:
+    def _criteria(self, request: web.Request) -> dict[str, Any]:
+        """A history search's criteria from the query string (400 for one that is not)."""
         q = request.query
 
         def day(key: str, shift: int = 0) -> float | None:
@@ -239,51 +243,86 @@ class StatusPage:
         for key in ("plate", "lane", "verdict", "from", "to"):
             if len(q.get(key, "")) > MAX_QUERY:
                 raise _bad(f"{key} is over {MAX_QUERY} characters")
-        try:
-            limit = _limit(q.get("limit", ""))
-        except FormError as exc:
-            raise _bad(str(exc)) from None
-        rows = await self.store.search_passes(
-            plate=q.get("plate", "").strip().upper(),
-            start=day("from"),
-            end=day("to", 86400),  # the whole last day
-            lane=q.get("lane", ""),
-            verdict=q.get("verdict", ""),
-            limit=limit,
+        return {
+            "plate": q.get("plate", "").strip().upper(),
+            "start": day("from"),
+            "end": day("to", 86400),  # the whole last day
+            "lane": q.get("lane", ""),
+            "verdict": q.get("verdict", ""),
+        }
+
+    def _listed(self, row: PassListing) -> dict[str, Any]:
+        item = asdict(row)
+        item["received_at"] = datetime.fromtimestamp(row.received_at, self.zone).isoformat(
+            sep=" ", timespec="seconds"
         )
-        out = []
-        for row in rows:
-            item = asdict(row)
-            item["received_at"] = datetime.fromtimestamp(row.received_at, self.zone).isoformat(
-                sep=" ", timespec="seconds"
-            )
-            item["photo"] = f"/photos/{row.serial}-1.jpg" if row.photos else ""
-            out.append(item)
-        return out
+        item["photo"] = f"/photos/{row.serial}-1.jpg" if row.photos else ""
+        return item
 
     async def passes(self, request: web.Request) -> web.Response:
-        return web.json_response(await self._search(request), dumps=_dumps)
+        """A page of the history, newest first. ``after`` (the ``X-Next-Page`` header of the
+        previous page) asks for the page after it; 503 when the search runs past the
+        ledger's time budget (a narrower one answers)."""
+        criteria = self._criteria(request)
+        try:
+            limit = _limit(request.query.get("limit", ""))
+            after = _cursor(request.query.get("after", ""))
+        except FormError as exc:
+            raise _bad(str(exc)) from None
+        try:
+            rows = await self.store.search_passes(**criteria, limit=limit, after=after)
+        except LedgerBusyError:
+            return web.json_response({"error": BUSY}, status=503)
+        headers = {}
+        if len(rows) == limit:
+            headers["X-Next-Page"] = PageCursor.after(rows[-1]).to_text()
+        return web.json_response([self._listed(row) for row in rows], dumps=_dumps, headers=headers)
 
-    async def passes_csv(self, request: web.Request) -> web.Response:
-        """The same search as CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
-        )
-        for p in await self._search(request):
-            writer.writerow([spreadsheet_cell(v) for v in (
-                p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
-                p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
-                p["received_at"], p["flag"] or "",
-            )])  # fmt: skip
-        return web.Response(
-            body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+    async def passes_csv(self, request: web.Request) -> web.StreamResponse:
+        """Every pass the search finds as CSV (UTF-8 with a BOM, so that Excel reads the
+        Chinese), or the first ``limit`` if one is asked for, streamed page by page: no cap
+        of its own (it was cut at 5,000 rows), and the daemon never holds a month of passes
+        in memory. A page that runs past the ledger's time budget ends the file with
+        a line saying so (the rows before it are sent; nothing is cut silently)."""
+        criteria = self._criteria(request)
+        try:
+            cap = _export_limit(request.query.get("limit", ""))
+        except FormError as exc:
+            raise _bad(str(exc)) from None
+        response = web.StreamResponse(
             headers={
                 "Content-Type": "text/csv; charset=utf-8",
                 "Content-Disposition": 'attachment; filename="passes.csv"',
-            },
+            }
         )
+        await response.prepare(request)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(
+            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
+        )
+        try:
+            async for found in self.store.export_passes(**criteria):
+                page = found if cap is None else found[:cap]
+                cap = None if cap is None else cap - len(page)
+                for row in page:
+                    p = self._listed(row)
+                    writer.writerow([spreadsheet_cell(v) for v in (
+                        p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
+                        p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
+                        p["received_at"], p["flag"] or "",
+                    )])  # fmt: skip
+                await response.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+                if cap == 0:
+                    break
+        except LedgerBusyError:
+            writer.writerow([BUSY])
+        await response.write(buffer.getvalue().encode("utf-8"))
+        await response.write_eof()
+        return response
 
     async def reads(self, request: web.Request) -> web.Response:
         """Every camera read kept for a pass: the one that made it, then the duplicates merged
@@ -597,17 +636,38 @@ def _time(body: dict[str, Any], key: str, zone: Any) -> float | None:
     return moment
 
 
-def _limit(text: str) -> int:
-    """The ``limit`` of a search: clamped to PAGE_MIN…PAGE_MAX; 400 if not a whole number."""
+def _cursor(text: str) -> PageCursor | None:
+    """A search's ``after`` (the previous page's ``X-Next-Page``); 400 if it is not one."""
+    if not text:
+        return None
+    try:
+        return PageCursor.from_text(text[:64])
+    except ValueError:
+        raise FormError("after is not a page from this search") from None
+
+
+def _export_limit(text: str) -> int | None:
+    """An export's ``limit``: None (every row) unless given; 400 if not a whole number."""
     if not text.strip():
-        return PAGE_DEFAULT
+        return None
+    return max(PAGE_MIN, _whole_number(text))
+
+
+def _whole_number(text: str) -> int:
     try:
         number = int(text) if len(text) <= 12 else None
     except ValueError:
         number = None
     if number is None:
         raise FormError("limit must be a whole number")
-    return max(PAGE_MIN, min(number, PAGE_MAX))
+    return number
+
+
+def _limit(text: str) -> int:
+    """The ``limit`` of a search: clamped to PAGE_MIN…PAGE_MAX; 400 if not a whole number."""
+    if not text.strip():
+        return PAGE_DEFAULT
+    return max(PAGE_MIN, min(_whole_number(text), PAGE_MAX))
 
 
 def _aware(text: str, zone: Any) -> float | None:

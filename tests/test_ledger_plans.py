@@ -1,0 +1,233 @@
+"""Every query the ledger makes, planned by SQLite on a ledger with statistics (issue 19): none
+walks the whole of ``passes`` or ``outbox``.
+
+The statements are not listed here: every public method of the ledger's parts is called on a
+small generated ledger (``bench.ledger``: 13 months, opened like the daemon opens it, so
+``ANALYZE`` has run) and every statement SQLite runs is traced on each connection; the test
+fails when a part gains a method this scenario does not call. Each traced statement (with its
+values) is then put through ``EXPLAIN QUERY PLAN``: a ``SCAN`` of ``passes`` or ``outbox``
+passes only through a partial index (it holds unsent entries only) or as an ordered walk that
+stops at a ``LIMIT``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bench.ledger import generate
+from edge.domain.codes import GateSignal
+from edge.domain.control_plan import ControlPlan
+from edge.ledger import database as ledger_database
+from edge.ledger.admin import AdminLedger, AuditLog
+from edge.ledger.outbox import Outbox
+from edge.ledger.passes import PassLedger
+from edge.ledger.rows import NewRead, PageCursor
+from edge.ledger.store import NewPhoto, Store
+from tests.test_store import new_pass
+
+#: Methods not run while the daemon serves, with why.
+NOT_SERVING = {
+    "count_passes": "the demo's progress (edge demo), never while serving",
+    "count_photos": "the demo's summary (edge demo), never while serving",
+}
+WATCHED = ("passes", "outbox")
+#: The pass the scenario records: after every generated one (no serial in common).
+TOMORROW = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)
+
+
+def _public(cls: type) -> set[str]:
+    return {
+        name
+        for name, member in vars(cls).items()
+        if not name.startswith("_")
+        and (inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member))
+    }
+
+
+PARTS = (PassLedger, Outbox, AdminLedger, AuditLog)
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plans") / "edge.db"
+    generate(path, months=13, per_day=12)
+    return path
+
+
+async def _traced(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], set[str]]:
+    statements: list[str] = []
+    connect = ledger_database.HistoryReader._connect
+
+    def traced_connect(self: ledger_database.HistoryReader) -> sqlite3.Connection:
+        connection = connect(self)
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    monkeypatch.setattr(ledger_database.HistoryReader, "_connect", traced_connect)
+    store = await Store.open(path)
+    called: set[str] = set()
+    try:
+        for connection in (store.database.writer, store.database._reader):
+            await connection.set_trace_callback(statements.append)
+        await _serve(store, called)
+    finally:
+        await store.close()
+    return statements, called
+
+
+async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one scenario
+    """Call every public method of the ledger's parts, as the daemon would while serving."""
+
+    async def call(name: str, *args: Any, **kwargs: Any) -> Any:
+        called.add(name)
+        method: Callable[..., Any] = getattr(store, name)
+        if inspect.isasyncgenfunction(method):
+            return [page async for page in method(*args, **kwargs)]
+        return await method(*args, **kwargs)
+
+    now = time.time()
+    month_ago = now - 30 * 86400
+    some = await call("get_pass", 100)
+    assert some.plate is not None
+    await call("last_serial", some.serial[:13])
+    recorded = await call(
+        "record_pass",
+        new_pass(plate=some.plate, when=TOMORROW, camera_read=True, vendor_id="cam-1"),
+        [NewPhoto(1, 1, "x/1.jpg", 1000, now)],
+    )
+    await call("add_read", NewRead(recorded.id, "in-1", now, some.plate, "2", None, "cam-1",
+                                   "generic-push", "re-push"))  # fmt: skip
+    await call("find_read", "in-1", "cam-1", some.plate, "2")
+    await call("recent_passes", "in-1", now - 600)
+    await call("reads_of", recorded.id)
+    await call("set_barrier", recorded.id, "opened")
+    await call("finalise", recorded.id, GateSignal.PASSED, now, "detector")
+    await call("open_passes")
+    await call("cached_answer", some.plate)
+    await call("count_passes")
+    await call("count_photos")
+    await call("latest_pass", "in-1")
+    await call("find_pass", some.serial)
+    photos = await call("photos_of", some.id)
+    await call("find_photo", some.serial, 1)
+    await call("get_photo", photos[0].id)
+    for search in (
+        {},
+        {"plate": some.plate},
+        {"plate": some.plate[2:5]},
+        {"plate": some.plate[:2]},
+        {"start": month_ago, "end": month_ago + 86400},
+        {"start": month_ago, "end": month_ago + 86400, "lane": "in-1", "verdict": "refuse"},
+        {"lane": "out-1"},
+        {"plate": some.plate[2:5], "start": now - 400 * 86400, "end": now},
+    ):
+        page = await call("search_passes", **search, limit=20)
+        if page:
+            await call("search_passes", **search, limit=20, after=PageCursor.after(page[-1]))
+    await call("export_passes", start=month_ago, end=month_ago + 3 * 86400, page=10)
+    await call("photo_bytes")
+    pruned = await call("prunable_photos", now - 365 * 86400, 5)
+    await call("prunable_photos", None, 5)
+    await call("mark_pruned", [p.id for p in pruned])
+    correction = await call("add_correction", some.id, some.plate, "2", None, "guard", forward=True)
+    await call("get_correction", correction)
+    midnight = now - now % 86400
+    await call("count_codes_since", "quota", midnight, "in")
+    await call("count_codes_since", "quota", now - 1234.5, "in")
+    await call("daily_figures", midnight, midnight + 86400)
+    await call("daily_figures", midnight + 1, midnight + 86400)
+    due = await call("due_entries", 200)
+    await call("due_entries", 200, [entry.id for entry in due[:2]])
+    await call("next_due_at")
+    await call("next_due_at", [entry.id for entry in due[:2]])
+    if due:
+        await call("mark_retry", due[0].id, now + 60, "timeout")
+        await call("mark_sent", due[0].id)
+        await call("mark_sent_many", [entry.id for entry in due[1:3]] or [due[0].id])
+        await call("mark_dead", due[-1].id, "refused")
+    for state in ("dead", "pending", "held", "sent", None):
+        await call("list_outbox", state, 20)
+    await call("outbox_of", some.serial)
+    await call("retry_dead", [due[-1].id] if due else None)
+    await call("retry_dead")
+    await call("backlog")
+    await call("outbox_counts")
+    await call("compact_sent", now - 200 * 86400, 500)
+    plan_id = await call("add_plan", ControlPlan("橙色预警", 3), "guard")
+    await call("change_plan", plan_id, level=2)
+    await call("close_plan", plan_id)
+    await call("plans")
+    entry = await call("add_list_entry", "豫A99999", "deny", "test", None, "guard")
+    await call("remove_list_entry", entry)
+    await call("list_entries")
+    await call("audit", actor="guard", action="open", target="in-1", origin="test", result="ok")
+    await call("audit_log", 20)
+
+
+def _aliases(sql: str) -> dict[str, str]:
+    """Names a statement gives the watched tables (``outbox o`` → ``o``: ``outbox``)."""
+    names = {table: table for table in WATCHED}
+    for table, alias in re.findall(r"\b(?:FROM|JOIN|UPDATE)\s+(\w+)(?:\s+(?:AS\s+)?(\w+))?", sql):
+        if table in WATCHED and alias and alias.upper() not in {"WHERE", "ON", "SET", "JOIN"}:
+            names[alias] = table
+    return names
+
+
+def _full_scans(db: sqlite3.Connection, sql: str, partial: set[str]) -> list[str]:
+    plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    names = _aliases(sql)
+    bad = []
+    for line in plan:
+        found = re.match(r"SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?", line)
+        if not found or found.group(1) not in names:
+            continue
+        index = found.group(2)
+        if index in partial or re.search(r"\bLIMIT\b", sql):
+            continue
+        bad.append(line)
+    return bad
+
+
+async def test_no_query_walks_the_whole_of_passes_or_outbox(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements, called = await _traced(ledger, monkeypatch)
+    every = set().union(*(_public(part) for part in PARTS))
+    assert every - called == set(), "methods the scenario does not call: add them"
+    assert set(NOT_SERVING) <= every, "an exemption names a method that is gone"
+    db = sqlite3.connect(ledger)
+    ledger_database.register_functions(db)
+    partial = {
+        name
+        for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+        if sql and " WHERE " in sql.upper()
+    }
+    queries = {
+        sql
+        for sql in statements
+        if re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)\b", sql, re.IGNORECASE)
+    }
+    assert len(queries) > 40
+    exempt = {"SELECT count(*) AS n FROM passes", "SELECT count(*) AS n FROM photos"}
+    scans = {sql: bad for sql in queries - exempt if (bad := _full_scans(db, sql, partial))}
+    db.close()
+    assert scans == {}
+
+
+async def test_a_full_scan_is_caught(ledger: Path) -> None:
+    """The check itself: an unindexed filter on each watched table is reported."""
+    db = sqlite3.connect(ledger)
+    assert _full_scans(db, "SELECT * FROM passes WHERE reason LIKE '%x%'", set())
+    assert _full_scans(db, "SELECT o.id FROM outbox o WHERE o.last_error = 'x'", set())
+    assert not _full_scans(db, "SELECT * FROM passes WHERE id = 5", set())
+    db.close()
