@@ -329,7 +329,12 @@ class PassLedger(LedgerPart):
         if start is not None:
             where.append("p.received_at >= ?")
             args.append(start)
-        if end is not None:
+        if after is not None and not fts and (end is None or after.received_at < end):
+            # the page's upper bound is where the last one ended: the index walk starts there
+            # instead of skipping every row of the pages before (as fast on page 300 as on 1)
+            where.append("p.received_at <= ?")
+            args.append(after.received_at)
+        elif end is not None:
             where.append("p.received_at < ?")
             args.append(end)
         if lane:
