@@ -411,6 +411,7 @@ async def bench_ledger(
     months: int, per_day: int, directory: Path | None = None, reps: int = 20, budget: float = 10.0
 ) -> None:
     """Generate a ledger in a temporary directory, measure it, delete it."""
+    setup_logging("critical", "json")  # the daemon's forwarder finds no platform: quiet
     with tempfile.TemporaryDirectory(prefix="edge-ledger-", dir=directory) as tmp:
         path = Path(tmp) / "edge.db"
         ledger = await asyncio.to_thread(generate, path, months, per_day)
@@ -451,7 +452,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=20, help="runs of each query at most")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per query at most")
     args = parser.parse_args()
-    setup_logging("critical")
+    setup_logging("critical", "json")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.db is not None:
         ledger = kept(args.db, args.months, args.per_day)
