@@ -244,6 +244,17 @@ class Demo:
         )
         _say(f"generated config and ledger in {self.workdir} (removed at the end)")
 
+    def next_vehicle(self) -> tuple[str | None, str | None]:
+        """(a plate leaving, None) — or (None, the plate arriving; None: a read without one).
+        A truck inside leaves now and then, and always when every plate is either inside or
+        was seen lately (so a long demo never runs out of plates)."""
+        fresh = [p for p in _PLATES if p not in self.inside and p not in self.recent]
+        if self.inside and (not fresh or self.rng.random() < 0.35):
+            return self.inside.pop(self.rng.randrange(len(self.inside))), None
+        plate = None if self.rng.random() < 0.08 else self.rng.choice(fresh)
+        self.recent.append(plate)
+        return None, plate
+
     async def truck(self, n: int) -> None:
         if n % 10 == 6:
             _say("平台断线 platform goes DOWN for a while")
@@ -256,13 +267,10 @@ class Demo:
                 _say("平台链路恢复 link is up again: trucks are verified online")
             except TimeoutError:
                 _say("the link is not back yet: trucks are still decided offline")
-        if self.inside and self.rng.random() < 0.35:
-            leaving = self.inside.pop(self.rng.randrange(len(self.inside)))
+        leaving, plate = self.next_vehicle()
+        if leaving is not None:
             _say(_describe("出厂 exit", leaving, await self.exit.push(leaving)))
             return
-        fresh = [p for p in _PLATES if p not in self.inside and p not in self.recent]
-        plate = None if self.rng.random() < 0.08 else self.rng.choice(fresh)
-        self.recent.append(plate)
         color = PlateColor.NEW_ENERGY if plate and len(plate) == 8 else PlateColor.YELLOW
         if self.camera in PULLED:
             if await self._pulled_entry(plate) and plate:
