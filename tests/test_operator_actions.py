@@ -18,6 +18,7 @@ from aiohttp import web
 
 from edge.actions.operator import (
     MAY,
+    STRANGER_AUDIT_SECONDS,
     Action,
     Actor,
     Face,
@@ -354,6 +355,35 @@ async def page(gate: Gate) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+async def test_a_flood_without_a_login_costs_one_audit_row_a_minute(gate: Gate) -> None:
+    """Anyone on the network can ask to open the barrier: each request is refused, but only
+    the first from an address (per action) in a minute is written to the ledger."""
+    now = [1000.0]
+    gate.operator._clock = lambda: now[0]  # virtual time
+    other = Actor("?", "10.0.0.10", Face.PAGE, "no valid session or CSRF token")
+    for _ in range(1_500):
+        with pytest.raises(NotAllowedError):
+            await gate.operator.open_barrier(STRANGER, "in-1", "x")
+    with pytest.raises(NotAllowedError):
+        await gate.operator.open_barrier(other, "in-1", "x")  # another address: its own row
+    with pytest.raises(NotAllowedError):
+        await gate.operator.retry(STRANGER, None)  # another action: its own row
+    rows = await gate.audit()
+    assert [(r[1], r[3]) for r in rows] == [
+        (Action.OPEN.value, "10.0.0.9"), (Action.OPEN.value, "10.0.0.10"),
+        (Action.RETRY.value, "10.0.0.9"),
+    ]  # fmt: skip
+    now[0] += STRANGER_AUDIT_SECONDS
+    with pytest.raises(NotAllowedError):
+        await gate.operator.open_barrier(STRANGER, "in-1", "x")
+    assert len(await gate.audit()) == 4
+    assert not gate.lane.overrides
+    for _ in range(2):  # a logged-in face that may not: audited every time
+        with pytest.raises(NotAllowedError):
+            await gate.operator.add_list_entry(REMOTE, "豫A12345", "deny", "x", None)
+    assert len(await gate.audit()) == 6
 
 
 async def test_every_page_action_is_refused_without_a_session(gate: Gate, page: str) -> None:

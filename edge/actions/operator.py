@@ -26,6 +26,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import get_args
 
+import structlog
+
 from edge.domain.control_plan import ControlPlan
 from edge.domain.goods import GoodsError, goods_name
 from edge.domain.local_lists import ListKind
@@ -42,6 +44,12 @@ Correct = Callable[[str, str, PlateColor, str], Awaitable[int]]
 LIST_KINDS: tuple[ListKind, ...] = get_args(ListKind)
 MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
+#: Requests without a login: one audit row per address and action in this many seconds.
+STRANGER_AUDIT_SECONDS = 60.0
+#: Addresses remembered for that (beyond, the memory starts again: at worst more rows).
+MAX_STRANGERS = 4096
+
+log = structlog.get_logger("edge.actions.operator")
 
 
 class Face(StrEnum):
@@ -192,8 +200,12 @@ class Operator:
         lanes: Mapping[str, Lane] | None = None,
         correct: Correct | None = None,
         goods_list: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.lists, self.plans = store, lists, plans
+        self._clock = clock
+        #: (origin, action) → (when its last refusal was audited, refusals not audited since).
+        self._strangers: dict[tuple[str, str], tuple[float, int]] = {}
         #: The goods a clerk may choose from ([weighing] goods); empty: any name.
         self.goods_list = tuple(goods_list)
         self.lanes: Mapping[str, Lane] = lanes or {}
@@ -212,8 +224,30 @@ class Operator:
         if why is None and action not in MAY[actor.face]:
             why = f"{action.value} is not allowed from the {actor.face.value}"
         if why is not None:
-            await self.audit(actor, actor.audited_as(action), target, "refused", why)
+            if actor.unauthenticated is None or self._note_stranger(actor, action):
+                await self.audit(actor, actor.audited_as(action), target, "refused", why)
             raise NotAllowedError(why)
+
+    def _note_stranger(self, actor: Actor, action: Action) -> bool:
+        """Whether an unauthenticated refusal gets its own audit row: the first from an
+        address for an action, then one per :data:`STRANGER_AUDIT_SECONDS`, so a flood of
+        requests without a login (reachable by anyone on the network) costs no ledger write
+        each. The row after a quiet spell says how many were refused without a row."""
+        key = (actor.origin, action.value)
+        now = self._clock()
+        audited_at, unaudited = self._strangers.get(key, (-STRANGER_AUDIT_SECONDS, 0))
+        if now - audited_at < STRANGER_AUDIT_SECONDS:
+            self._strangers[key] = (audited_at, unaudited + 1)
+            return False
+        if len(self._strangers) >= MAX_STRANGERS:
+            self._strangers.clear()
+        self._strangers[key] = (now, 0)
+        if unaudited:
+            log.warning(
+                "requests without a login refused",
+                origin=actor.origin, action=action.value, unaudited=unaudited,
+            )  # fmt: skip
+        return True
 
     async def refused(self, actor: Actor, action: Action, target: str, why: str) -> None:
         """Input the face itself could not read (a form): audited as refused, after the
