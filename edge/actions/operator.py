@@ -173,6 +173,13 @@ def check_list_entry(plate: str, kind: str, reason: str, until: datetime | None)
         raise InvalidInputError(f"{until.isoformat()} is already past", "until")
 
 
+def check_plan_end(ends_at: float | None) -> None:
+    """A plan's new expected end (epoch seconds; None: unchanged) must lie ahead. Raises
+    :class:`InvalidInputError`."""
+    if ends_at is not None and ends_at <= time.time():
+        raise InvalidInputError("the new end is already past", "end")
+
+
 def check_plan(plan: ControlPlan) -> None:
     """What a new control plan must be (name, strategy 1-7 of spec §7.20, an end after now
     and after its start). Raises :class:`InvalidInputError` naming the bad input."""
@@ -424,8 +431,7 @@ class Operator:
         async def body() -> Done:
             plan_id = whole_id(plan)
             ends_at = changes.get("ends_at")
-            if isinstance(ends_at, float | int) and ends_at <= time.time():
-                raise InvalidInputError("the new end is already past", "end")
+            check_plan_end(float(ends_at) if isinstance(ends_at, float | int) else None)
             if not await self.plans.change(plan_id, **changes):
                 raise NotFoundError(f"no open plan {plan_id} (or nothing to change)", "id")
             return Done(detail=", ".join(changes), id=plan_id)

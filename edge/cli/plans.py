@@ -8,7 +8,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from edge.actions.operator import ActionError, InvalidInputError, check_plan
+from edge.actions.operator import ActionError, check_plan, check_plan_end
 from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.domain.control_plan import LEVEL_NAMES, STRATEGY_NAMES, ControlPlan
@@ -49,8 +49,8 @@ def _check(args: argparse.Namespace, plan: ControlPlan | None, end: datetime | N
     """What can be refused without the ledger. Raises ``InvalidInputError``."""
     if plan is not None:
         check_plan(plan)
-    elif args.action == "change" and end is not None and end <= datetime.now(end.tzinfo):
-        raise InvalidInputError("the new end is already past", "end")
+    elif args.action == "change":
+        check_plan_end(end.timestamp() if end else None)
 
 
 async def run_plan(cfg: Config, args: argparse.Namespace) -> int:

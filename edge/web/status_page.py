@@ -142,6 +142,12 @@ def _answer(done: Done) -> web.Response:
     return web.json_response({"ok": done.ok, "detail": done.detail}, status=200 if done.ok else 400)
 
 
+@functools.cache
+def _page_html() -> str:
+    """The page itself (read once: it is part of the installed package)."""
+    return resources.files("edge.web.assets").joinpath("status.html").read_text("utf-8")
+
+
 class StatusPage:
     def __init__(
         self,
@@ -470,9 +476,8 @@ class StatusPage:
         }
 
     async def page(self, _request: web.Request) -> web.Response:
-        html = resources.files("edge.web.assets").joinpath("status.html").read_text("utf-8")
         return web.Response(
-            text=html,
+            text=_page_html(),
             content_type="text/html",
             headers={
                 "Content-Security-Policy": "default-src 'self'; img-src 'self'; "

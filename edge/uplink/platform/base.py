@@ -9,6 +9,9 @@ from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
 
+#: Plate text sent for a vehicle whose plate could not be read (the spec has no rule for it).
+NO_PLATE_TEXT = "无牌车"
+
 
 class Platform(Protocol):
     #: City: photos are uploaded (sharePhotoInfo). Province: records carry photo URLs instead.

@@ -20,7 +20,7 @@ from edge.domain.goods import GoodsReport
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
-from edge.uplink.platform.base import Platform
+from edge.uplink.platform.base import NO_PLATE_TEXT, Platform
 from edge.uplink.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
@@ -55,8 +55,6 @@ log = structlog.get_logger("edge.uplink.platform.city")
 
 R = TypeVar("R", bound=BaseModel)
 
-#: Plate text sent for a vehicle whose plate could not be read (the spec has no rule for it).
-NO_PLATE_TEXT = "无牌车"
 _AUTH_CODE = "401"
 _SERVER_CODES = frozenset({"500", "502", "503", "504"})
 

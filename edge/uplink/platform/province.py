@@ -23,7 +23,7 @@ from edge.domain.codes import BlacklistType, ControlFlag, EmissionStage, ExemptT
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
-from edge.uplink.platform.base import Platform
+from edge.uplink.platform.base import NO_PLATE_TEXT, Platform
 from edge.uplink.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
@@ -56,7 +56,6 @@ log = structlog.get_logger("edge.uplink.platform.province")
 
 R = TypeVar("R", bound=BaseModel)
 
-NO_PLATE_TEXT = "无牌车"
 DEFAULT_TOKEN_SECONDS = 2 * 60 * 60
 LICENSE_PK_LENGTH = 32  # §4.2.11 licensePK 字符 32
 _PLACEHOLDER = "-"  # stands for the token while a request is validated
