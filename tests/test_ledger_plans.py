@@ -27,9 +27,10 @@ import pytest
 from bench.ledger import generate
 from edge.domain.codes import GateSignal
 from edge.domain.control_plan import ControlPlan
+from edge.domain.filing import EntryStatus, parse_entry
 from edge.ledger import database as ledger_database
 from edge.ledger.database import LedgerPart
-from edge.ledger.rows import NewRead, PageCursor
+from edge.ledger.rows import NewFilingImage, NewRead, PageCursor
 from edge.ledger.store import NewPhoto, Store
 from tests.test_store import new_pass
 
@@ -178,6 +179,43 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("list_entries")
     await call("audit", actor="guard", action="open", target="in-1", origin="test", result="ok")
     await call("audit_log", 20)
+    await _serve_filings(call)
+
+
+async def _serve_filings(call: Callable[..., Any]) -> None:
+    """The electronic ledger's methods (issue 15): its own tables, called so that none is
+    missed when it touches passes or outbox."""
+    form = {"plate": "豫A12345", "plate_color": "1", "vin": "V1", "engine_no": "E1",
+            "register_date": "2020-01-01", "emission": "6"}  # fmt: skip
+    truck = parse_entry("vehicle", form)
+    image = NewFilingImage("driving_license", "filings/x.jpg", 10)
+    entry_id = await call("add_entry", truck, "clerk", [image], "province")
+    (imported,) = await call("import_entries", [parse_entry("machine", {
+        "plate": "豫A0001Z", "name": "装载机", "emission": "4", "code": "C1",
+        "production_date": "2021-01-01"})], "clerk", "city")  # fmt: skip
+    await call("modify_entry", entry_id, parse_entry("vehicle", {**form, "owner": "x"}), "clerk",
+               "province")  # fmt: skip
+    await call("set_status", imported, EntryStatus.SEALED, "clerk", "city")
+    await call("add_image", imported, NewFilingImage("nameplate", "filings/y.jpg", 9), "clerk")
+    await call("queue_filing", imported, "city")
+    due = await call("due_filings", 10)
+    await call("next_filing_due_at")
+    await call("filing_answered", due[0].id, "VehElecAccountAdd", accepted=True, answer="",
+               license_pk="PK1")  # fmt: skip
+    await call("filing_failed", due[1].id, "timeout", None)
+    await call("note_filing", imported, "province", "PK2", "VehElecAccountGain", "clerk")
+    await call("retry_dead_filings", [due[1].id])
+    await call("filing_outbox_of", entry_id)
+    await call("dead_filings")
+    await call("get_entry", entry_id)
+    await call("find_entry", "vehicle", "豫A12345", "1")
+    await call("search_entries", "vehicle", "豫A", status="1", before=entry_id + 1)
+    await call("export_entries", "vehicle", "1")
+    await call("entry_history", entry_id)
+    images = await call("images_of", entry_id, replaced=True)
+    await call("get_image", images[0].id)
+    await call("filings_of", entry_id)
+    await call("license_pk_of", "豫A12345", "1")
 
 
 def _aliases(sql: str) -> dict[str, str]:

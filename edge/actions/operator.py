@@ -76,6 +76,14 @@ class Action(StrEnum):
     CORRECT = "correct plate"
     SET_GOODS = "set goods"
     PUT_PLAN = "put transport plan"
+    # the electronic ledger (edge.actions.filing)
+    ADD_ENTRY = "add ledger entry"
+    MODIFY_ENTRY = "modify ledger entry"
+    ENTRY_STATUS = "change ledger entry status"
+    ATTACH_IMAGE = "attach document image"
+    IMPORT_ENTRIES = "import ledger entries"
+    FETCH_FILING = "fetch filing"
+    RETRY_FILING = "retry filing"
 
 
 #: What each face may do. The command line has no lanes to move; MQTT only opens and shows text.
@@ -262,9 +270,11 @@ class Operator:
         await self.authorise(actor, action, target)
         await self.audit(actor, actor.audited_as(action), target, "refused", why)
 
-    async def _act(
+    async def act(
         self, actor: Actor, action: Action, target: str, body: Callable[[], Awaitable[Done]]
     ) -> Done:
+        """Authorise ``actor`` for ``action``, run ``body`` and audit its result once (a
+        typed :class:`ActionError` it raises is audited with its result and re-raised)."""
         await self.authorise(actor, action, target)
         name = actor.audited_as(action)
         try:
@@ -297,7 +307,7 @@ class Operator:
             detail = f"{reason.strip()}; serial {serial}"
             return Done(ok=outcome.barrier == "opened", detail=detail, serial=serial)
 
-        return await self._act(actor, Action.OPEN, lane_id, body)
+        return await self.act(actor, Action.OPEN, lane_id, body)
 
     async def refuse_vehicle(self, actor: Actor, lane_id: str, plate: str, reason: str) -> Done:
         """A guard refuses the vehicle at a lane (its plate, or none typed: 无牌车; a mandatory
@@ -318,7 +328,7 @@ class Operator:
             detail = f"{read or '无牌车'}: {reason.strip()}; serial {serial}"
             return Done(detail=detail, serial=serial, plate=read)
 
-        return await self._act(actor, Action.REFUSE, lane_id, body)
+        return await self.act(actor, Action.REFUSE, lane_id, body)
 
     async def show_text(self, actor: Actor, lane_id: str, text: str) -> Done:
         """Text on the lane's LED, lines separated by ``|``; ok when it reached the board."""
@@ -327,7 +337,7 @@ class Operator:
             shown = await self._lane(lane_id).command(lines=text.split("|"))
             return Done(ok=shown, detail=text)
 
-        return await self._act(actor, Action.SHOW_TEXT, lane_id, body)
+        return await self.act(actor, Action.SHOW_TEXT, lane_id, body)
 
     # -- the weighbridge ------------------------------------------------------------------------
     async def set_goods(self, actor: Actor, weighing_id: int | str, goods: str) -> Done:
@@ -350,7 +360,7 @@ class Operator:
                 return Done(ok=False, detail=f"{name}: {row.goods_error}", id=wid)
             return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
 
-        return await self._act(actor, Action.SET_GOODS, target, body)
+        return await self.act(actor, Action.SET_GOODS, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``
@@ -367,7 +377,7 @@ class Operator:
             detail = f"{plan.plate} {plan.goods} {plan.expected_kg / 1000:g} t"
             return Done(detail=detail, id=plan_id, plate=plan.plate)
 
-        return await self._act(actor, Action.PUT_PLAN, target, body_)
+        return await self.act(actor, Action.PUT_PLAN, target, body_)
 
     # -- the outbox ----------------------------------------------------------------------------
     async def retry(self, actor: Actor, entries: Sequence[int | str] | None) -> Done:
@@ -380,7 +390,7 @@ class Operator:
             count = await self.store.retry_dead(ids)
             return Done(ok=count > 0, detail="" if count else "not a dead letter", count=count)
 
-        return await self._act(actor, Action.RETRY, target, body)
+        return await self.act(actor, Action.RETRY, target, body)
 
     # -- lists ---------------------------------------------------------------------------------
     async def add_list_entry(
@@ -402,7 +412,7 @@ class Operator:
             )
             return Done(detail=f"entry {entry}", id=entry, plate=read.text, note=note)
 
-        return await self._act(actor, Action.ADD_LIST, target, body)
+        return await self.act(actor, Action.ADD_LIST, target, body)
 
     async def remove_list_entry(self, actor: Actor, entry: int | str) -> Done:
         async def body() -> Done:
@@ -411,7 +421,7 @@ class Operator:
                 raise NotFoundError(f"no entry {entry_id}", "id")
             return Done(id=entry_id)
 
-        return await self._act(actor, Action.REMOVE_LIST, str(entry), body)
+        return await self.act(actor, Action.REMOVE_LIST, str(entry), body)
 
     # -- control plans -------------------------------------------------------------------------
     async def start_plan(self, actor: Actor, plan: ControlPlan) -> Done:
@@ -423,7 +433,7 @@ class Operator:
             plan_id = await self.plans.start(plan, by=actor.name)
             return Done(detail=f"plan {plan_id}", id=plan_id)
 
-        return await self._act(actor, Action.START_PLAN, plan.name, body)
+        return await self.act(actor, Action.START_PLAN, plan.name, body)
 
     async def change_plan(self, actor: Actor, plan: int | str, **changes: object) -> Done:
         """Change an open plan's strategy, level, area, expected end (``ends_at``) or baseline."""
@@ -436,7 +446,7 @@ class Operator:
                 raise NotFoundError(f"no open plan {plan_id} (or nothing to change)", "id")
             return Done(detail=", ".join(changes), id=plan_id)
 
-        return await self._act(actor, Action.CHANGE_PLAN, str(plan), body)
+        return await self.act(actor, Action.CHANGE_PLAN, str(plan), body)
 
     async def close_plan(self, actor: Actor, plan: int | str) -> Done:
         async def body() -> Done:
@@ -445,7 +455,7 @@ class Operator:
                 raise NotFoundError(f"no open plan {plan_id}", "id")
             return Done(id=plan_id)
 
-        return await self._act(actor, Action.CLOSE_PLAN, str(plan), body)
+        return await self.act(actor, Action.CLOSE_PLAN, str(plan), body)
 
     # -- corrections ---------------------------------------------------------------------------
     async def correct(
@@ -478,7 +488,7 @@ class Operator:
                 raise InvalidInputError(str(exc), key) from None
             return Done(detail=f"plate corrected to {read}", id=correction, plate=read)
 
-        return await self._act(actor, Action.CORRECT, serial, body)
+        return await self.act(actor, Action.CORRECT, serial, body)
 
 
 def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan:

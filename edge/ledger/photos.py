@@ -55,5 +55,12 @@ class PhotoStore:
         """Store ``data`` durably and return its path relative to the photo root."""
         return await asyncio.to_thread(self._write, data, when, lane_id, number)
 
+    async def write_document(self, data: bytes, when: datetime, kind: str) -> str:
+        """Store a document image of the electronic ledger (行驶证, 随车清单, 铭牌) durably
+        under ``filings/`` (retention never prunes it) and return its relative path."""
+        rel = Path("filings") / when.strftime("%Y/%m") / f"{kind}-{uuid.uuid4().hex}.jpg"
+        await asyncio.to_thread(self._durable, self.root / rel, data)
+        return rel.as_posix()
+
     async def read(self, rel: str) -> bytes:
         return await asyncio.to_thread((self.root / rel).read_bytes)

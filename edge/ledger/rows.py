@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol, Self
 
 from edge.domain.decision import Decision, Source
+from edge.domain.filing import Entry, Register, field_names, parse_entry
 from edge.domain.local_lists import ListKind
 from edge.domain.reports import VerifyAnswer
 
@@ -401,3 +402,115 @@ class NewTransportPlan:
     valid_from: float
     valid_to: float
     received_from: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry(_FromRow):
+    """An entry of the electronic ledger (table ``filing_entries``): a transport vehicle, an
+    in-plant vehicle or a machine (``register``); every field as text, "" where not given
+    (:meth:`entry` makes the domain's typed entry of it)."""
+
+    id: int
+    register: str  # vehicle / inner / machine
+    plate: str
+    plate_color: str  # "" for a machine
+    vehicle_type: str
+    vin: str
+    use_character: str
+    engine_no: str
+    owner: str
+    address: str
+    model: str
+    register_date: str
+    issue_date: str
+    emission: str
+    fleet: str
+    name: str
+    code: str
+    production_date: str
+    status: str  # 1 正常 / 2 封存 / 3 注销
+    created_at: float
+    created_by: str
+    changed_at: float
+    changed_by: str
+
+    def entry(self) -> Entry:
+        """The entry as the domain types it (values as stored: valid when stored)."""
+        register = Register(self.register)
+        form = {name: str(getattr(self, name)) for name in field_names(register)}
+        return parse_entry(register, form)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFiling(_FromRow):
+    """An entry's filing with one platform (table ``filings``): ``state`` unfiled / sent /
+    accepted / refused, the platform's ``license_pk`` and its words (``words``: why it
+    refused)."""
+
+    entry_id: int
+    platform: str  # city / province
+    state: str
+    license_pk: str | None
+    words: str
+    method: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFilingImage(_FromRow):
+    """A document image of an entry (table ``filing_images``); ``path`` relative to
+    ``storage.photo_dir``; ``replaced_at`` set once a newer image of its kind came."""
+
+    id: int
+    entry_id: int
+    kind: str  # driving_license / emission_list / nameplate
+    path: str
+    size: int
+    added_at: float
+    added_by: str
+    replaced_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewFilingImage:
+    """A document image already written (durably) under ``storage.photo_dir``."""
+
+    kind: str
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChange:
+    """One change of an entry (table ``filing_history``): who (``actor``; ``platform:city`` /
+    ``platform:province`` for its answers), when, the action (add / modify / status / image /
+    filing) and what changed (field → (before, after), as text)."""
+
+    id: int
+    entry_id: int
+    at: float
+    actor: str
+    action: str
+    changes: dict[str, tuple[str, str]]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | _Columns) -> EntryChange:
+        changed = {k: (str(v[0]), str(v[1])) for k, v in json.loads(row["changes"]).items()}
+        return cls(row["id"], row["entry_id"], row["at"], row["actor"], row["action"], changed)
+
+
+@dataclass(frozen=True, slots=True)
+class FilingOutboxEntry(_FromRow):
+    """A filing the outbox of filings sends (table ``filing_outbox``): the entry as it is
+    when sent, to ``platform``; ``method`` set once sent; ``state`` pending / sent / dead."""
+
+    id: int
+    entry_id: int
+    platform: str
+    method: str | None
+    state: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None

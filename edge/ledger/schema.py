@@ -359,4 +359,93 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_unsent ON outbox (state, created_at) WHERE state != 'sent';
     CREATE INDEX outbox_unsent_pass ON outbox (pass_id) WHERE state != 'sent';
     """,  # noqa: S608 - built from this module's constants
+    # 13: the enterprise's electronic ledger (电子台账, issue 15): transport vehicles, in-plant
+    # vehicles and non-road machinery (one table, ``register`` says which; the spec's fields as
+    # columns, "" where not given; dates yyyy-MM-dd); their document images (files under
+    # storage.photo_dir/filings, never touched by retention); each entry's filing with each
+    # platform (未备案 unless a row says otherwise); the filings the outbox of filings still
+    # has to send (one pending row per entry and platform: the sender sends the entry as it
+    # is then); and the history of every change (who, when, what).
+    """
+    CREATE TABLE filing_entries (
+        id              INTEGER PRIMARY KEY,
+        register        TEXT    NOT NULL CHECK (register IN ('vehicle', 'inner', 'machine')),
+        plate           TEXT    NOT NULL,            -- license / mhyPlate (or internal number)
+        plate_color     TEXT    NOT NULL DEFAULT '', -- §7.1 ('' for a machine)
+        vehicle_type    TEXT    NOT NULL DEFAULT '', -- §7.7
+        vin             TEXT    NOT NULL DEFAULT '',
+        use_character   TEXT    NOT NULL DEFAULT '', -- §7.8
+        engine_no       TEXT    NOT NULL DEFAULT '',
+        owner           TEXT    NOT NULL DEFAULT '', -- onwer (sic)
+        address         TEXT    NOT NULL DEFAULT '',
+        model           TEXT    NOT NULL DEFAULT '',
+        register_date   TEXT    NOT NULL DEFAULT '',
+        issue_date      TEXT    NOT NULL DEFAULT '',
+        emission        TEXT    NOT NULL,            -- §7.6
+        fleet           TEXT    NOT NULL DEFAULT '', -- 车队名称
+        name            TEXT    NOT NULL DEFAULT '', -- mhyJXMC
+        code            TEXT    NOT NULL DEFAULT '', -- mhyFrameNo
+        production_date TEXT    NOT NULL DEFAULT '', -- mhyProdDate
+        status          TEXT    NOT NULL DEFAULT '1' CHECK (status IN ('1', '2', '3')),
+        created_at      REAL    NOT NULL,
+        created_by      TEXT    NOT NULL,
+        changed_at      REAL    NOT NULL,
+        changed_by      TEXT    NOT NULL,
+        UNIQUE (register, plate, plate_color)
+    );
+    CREATE INDEX filing_entries_plate ON filing_entries (plate, id);
+    CREATE INDEX filing_entries_vin ON filing_entries (vin, id) WHERE vin != '';
+    CREATE INDEX filing_entries_engine ON filing_entries (engine_no, id) WHERE engine_no != '';
+    CREATE INDEX filing_entries_code ON filing_entries (code, id) WHERE code != '';
+    CREATE INDEX filing_entries_register ON filing_entries (register, id);
+    CREATE TABLE filing_images (
+        id         INTEGER PRIMARY KEY,
+        entry_id   INTEGER NOT NULL REFERENCES filing_entries (id),
+        kind       TEXT    NOT NULL
+                   CHECK (kind IN ('driving_license', 'emission_list', 'nameplate')),
+        path       TEXT    NOT NULL,   -- relative to storage.photo_dir
+        size       INTEGER NOT NULL,
+        added_at   REAL    NOT NULL,
+        added_by   TEXT    NOT NULL,
+        replaced_at REAL               -- a newer image of the kind took its place (file kept)
+    );
+    CREATE INDEX filing_images_entry ON filing_images (entry_id, kind) WHERE replaced_at IS NULL;
+    CREATE TABLE filings (
+        entry_id   INTEGER NOT NULL REFERENCES filing_entries (id),
+        platform   TEXT    NOT NULL CHECK (platform IN ('city', 'province')),
+        state      TEXT    NOT NULL CHECK (state IN ('unfiled', 'sent', 'accepted', 'refused')),
+        license_pk TEXT,               -- the platform's 车辆备案唯一识别编码 (province)
+        words      TEXT    NOT NULL DEFAULT '',  -- the platform's words (a refusal's reason)
+        method     TEXT,               -- the method last sent
+        at         REAL    NOT NULL,
+        PRIMARY KEY (entry_id, platform)
+    ) WITHOUT ROWID;
+    CREATE INDEX filings_license_pk ON filings (license_pk) WHERE license_pk IS NOT NULL;
+    CREATE TABLE filing_outbox (
+        id              INTEGER PRIMARY KEY,
+        entry_id        INTEGER NOT NULL REFERENCES filing_entries (id),
+        platform        TEXT    NOT NULL CHECK (platform IN ('city', 'province')),
+        method          TEXT,           -- set when sent
+        state           TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL    NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        created_at      REAL    NOT NULL,
+        sent_at         REAL
+    );
+    CREATE INDEX filing_outbox_due ON filing_outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE UNIQUE INDEX filing_outbox_one ON filing_outbox (entry_id, platform)
+        WHERE state = 'pending';
+    CREATE INDEX filing_outbox_dead ON filing_outbox (id) WHERE state = 'dead';
+    CREATE INDEX filing_outbox_entry ON filing_outbox (entry_id, id);
+    CREATE TABLE filing_history (
+        id       INTEGER PRIMARY KEY,
+        entry_id INTEGER NOT NULL REFERENCES filing_entries (id),
+        at       REAL    NOT NULL,
+        actor    TEXT    NOT NULL,   -- who (or the platform, for its answers)
+        action   TEXT    NOT NULL,   -- add / modify / status / image / filing
+        changes  TEXT    NOT NULL    -- JSON: field → [before, after]
+    );
+    CREATE INDEX filing_history_entry ON filing_history (entry_id, id);
+    """,
 ]

@@ -26,6 +26,7 @@ from edge.ledger.database import (
     ledger_exists,
     unwritable_kind,
 )
+from edge.ledger.filings import FilingLedger
 from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
 from edge.ledger.rows import NewPass, NewPhoto, NewRead, OutboxEntry, RecordedPass
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class Store(PassLedger, Outbox, AdminLedger, AuditLog, WeighingLedger):
+class Store(PassLedger, Outbox, AdminLedger, AuditLog, WeighingLedger, FilingLedger):
     """Every part of the ledger over one database."""
 
     @classmethod

@@ -179,3 +179,28 @@ class PhotoCheck:
             return data
         async with self._decodes:
             return await asyncio.to_thread(fit_jpeg, data, LIMIT, self.max_pixels)
+
+
+#: The other image formats a document photo may come in (a phone's PNG, a scanner's BMP).
+_PNG, _BMP, _WEBP = b"\x89PNG\r\n\x1a\n", b"BM", b"RIFF"
+#: Bytes of such an image at most (a scanned A4 page as PNG is a few MB).
+MAX_OTHER_BYTES = 20_000_000
+
+
+def document_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes:
+    """A document image (a 行驶证 photographed or scanned) as the platform takes it: a JPEG
+    as :func:`fit_jpeg` fits it, or a PNG, BMP or WebP of at most :data:`MAX_OTHER_BYTES`
+    and ``max_pixels`` re-encoded as one. CPU-bound: call it in a worker thread. Raises
+    :class:`PhotoError`."""
+    if data.startswith(b"\xff\xd8"):
+        return fit_jpeg(data, LIMIT, max_pixels)
+    if not data.startswith((_PNG, _BMP, _WEBP)):
+        raise PhotoError("not an image (JPEG, PNG, BMP or WebP)")
+    if len(data) > MAX_OTHER_BYTES:
+        raise PhotoError(f"over {MAX_OTHER_BYTES} bytes")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise PhotoError("not a decodable image")
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise PhotoError(f"over {max_pixels} px")
+    return fit_jpeg(_encode(image, 90), LIMIT, max_pixels)

@@ -1,0 +1,487 @@
+"""The electronic ledger (issue 15): the spec's rules for an entry (every bad field named at
+once), the ledger's entries, images, filings, history, search and export on a real SQLite
+file, and the operator actions over them (authorised, audited once, imports all or nothing,
+images fitted under 1 MB, the filing queued only when it may be sent)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
+from edge.actions.operator import (
+    Actor,
+    Face,
+    InvalidInputError,
+    NotAllowedError,
+    NotFoundError,
+    Operator,
+)
+from edge.config.model import ListsConfig
+from edge.domain.codes import EmissionStage
+from edge.domain.filing import (
+    MAX_IMAGE_BYTES,
+    EntryStatus,
+    FilingError,
+    ImageKind,
+    InnerVehicle,
+    Machine,
+    Register,
+    TransportVehicle,
+    changes,
+    check_for_sending,
+    check_image,
+    entry_form,
+    field_names,
+    parse_date,
+    parse_entry,
+    required_fields,
+)
+from edge.domain.plates import PlateColor
+from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.filings import EXPORT_PAGE, EntryExistsError
+from edge.ledger.rows import NewFilingImage
+from edge.ledger.store import Store
+from edge.sim.jpeg import sample_4k_frame, sample_jpeg
+from tests.test_operator_actions import REMOTE, ROOT, SH, STRANGER
+
+CLERK = Actor("文员王五", "127.0.0.1", Face.PAGE)
+
+TRUCK = {
+    "plate": "豫A12345",
+    "plate_color": "1",
+    "vehicle_type": "H11",
+    "vin": "lzzaeljd5ka123456",
+    "use_character": "F",
+    "engine_no": "WP10.336E53",
+    "owner": "郑州某物流有限公司",
+    "register_date": "2019/5/1",
+    "emission": "6",
+    "fleet": "一车队",
+}
+LOADER = {
+    "plate": "豫A0001Z",
+    "name": "轮式装载机",
+    "emission": "4",
+    "code": "LG855N-2021-0001",
+    "production_date": "20210301",
+}
+
+
+# -- the domain --------------------------------------------------------------------------------
+def test_a_valid_form_becomes_a_typed_entry() -> None:
+    entry = parse_entry("vehicle", TRUCK)
+    assert isinstance(entry, TransportVehicle)
+    assert entry.REGISTER is Register.VEHICLE
+    assert (entry.plate, entry.plate_color, entry.vin) == ("豫A12345", PlateColor.YELLOW,
+                                                          "LZZAELJD5KA123456")  # fmt: skip
+    assert (entry.register_date, entry.emission, entry.status) == (
+        "2019-05-01", EmissionStage.STAGE_6, EntryStatus.NORMAL,
+    )  # fmt: skip
+    assert parse_entry(Register.VEHICLE, entry_form(entry)) == entry
+    machine = parse_entry("machine", LOADER)
+    assert isinstance(machine, Machine)
+    assert machine.production_date == "2021-03-01"
+    inner = parse_entry("inner", {**TRUCK, "plate": "厂内-叉车-07", "status": "2"})
+    assert isinstance(inner, InnerVehicle)
+    assert inner.plate == "厂内-叉车-07"
+    assert inner.status is EntryStatus.SEALED
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    bad = {
+        **TRUCK,
+        "plate": "not a plate",
+        "plate_color": "9",
+        "vehicle_type": "ZZZ",
+        "use_character": "Z",
+        "engine_no": "E" * 33,
+        "register_date": "2019-02-30",
+        "emission": "8",
+        "colour": "blue",
+    }
+    del bad["vin"]
+    with pytest.raises(FilingError) as caught:
+        parse_entry("vehicle", bad)
+    assert set(caught.value.fields) == {
+        "colour", "plate", "plate_color", "vehicle_type", "vin", "use_character",
+        "engine_no", "register_date", "emission",
+    }  # fmt: skip
+    assert "required" in str(caught.value)
+    assert "§7.7" in str(caught.value)
+    with pytest.raises(FilingError, match="register"):
+        parse_entry("bus", TRUCK)
+
+
+def test_the_forms_fields_and_what_is_required() -> None:
+    assert field_names(Register.MACHINE) == (
+        "plate", "name", "emission", "code", "production_date", "status",
+    )  # fmt: skip
+    assert required_fields(Register.VEHICLE) == {
+        "plate", "plate_color", "vin", "engine_no", "register_date", "emission",
+    }  # fmt: skip
+    assert field_names(Register.INNER) == field_names(Register.VEHICLE)
+    assert parse_date("2020年5月1日") == parse_date("20200501") == "2020-05-01"
+    with pytest.raises(ValueError, match="not a date"):
+        parse_date("May 1st")
+
+
+def test_before_sending_the_licence_or_the_list_and_sizes() -> None:
+    truck, machine = parse_entry("vehicle", TRUCK), parse_entry("machine", LOADER)
+    with pytest.raises(FilingError, match="行驶证与随车清单不能同时为空"):
+        check_for_sending(truck, {})
+    with pytest.raises(FilingError, match="发动机铭牌与随车清单不能同时为空"):
+        check_for_sending(machine, {ImageKind.DRIVING_LICENSE: 10})
+    check_for_sending(truck, {ImageKind.EMISSION_LIST: 10})
+    check_for_sending(machine, {ImageKind.NAMEPLATE: 10})
+    with pytest.raises(FilingError) as caught:
+        check_for_sending(truck, {ImageKind.DRIVING_LICENSE: MAX_IMAGE_BYTES + 1})
+    assert caught.value.fields == ("driving_license",)
+    with pytest.raises(FilingError, match="not one of"):
+        check_image(Register.VEHICLE, "nameplate", sample_jpeg("x"))
+    with pytest.raises(FilingError, match="not a JPEG"):
+        check_image(Register.MACHINE, "nameplate", b"GIF89a")
+    big = b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES)
+    with pytest.raises(FilingError, match="over the platform"):
+        check_image(Register.MACHINE, "nameplate", big)
+
+
+def test_changes_name_before_and_after() -> None:
+    before = parse_entry("vehicle", TRUCK)
+    after = parse_entry("vehicle", {**TRUCK, "owner": "新主人", "emission": "5"})
+    assert changes(before, after) == {
+        "owner": ("郑州某物流有限公司", "新主人"),
+        "emission": ("6", "5"),
+    }
+
+
+# -- the ledger --------------------------------------------------------------------------------
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "edge.db", clock=lambda: 1000.0)
+    yield s
+    await s.close()
+
+
+async def test_entries_images_history_and_filings(store: Store) -> None:
+    truck = parse_entry("vehicle", TRUCK)
+    image = NewFilingImage("driving_license", "filings/a.jpg", 1234)
+    entry_id = await store.add_entry(truck, "王五", [image], file_to="province")
+    with pytest.raises(EntryExistsError):
+        await store.add_entry(truck, "王五")
+    # the same plate in another register, or in another colour, is another entry
+    await store.add_entry(parse_entry("inner", TRUCK), "王五")
+    await store.add_entry(parse_entry("vehicle", {**TRUCK, "plate_color": "0"}), "王五")
+    stored = await store.get_entry(entry_id)
+    assert stored is not None
+    assert stored.entry() == truck
+    assert stored.created_by == "王五"
+    (filing,) = await store.filings_of(entry_id)
+    assert (filing.platform, filing.state, filing.license_pk) == ("province", "sent", None)
+    (due,) = await store.due_filings(10)
+    assert (due.entry_id, due.platform, due.state) == (entry_id, "province", "pending")
+    # a change before the send is not queued twice: the sender sends the entry as it is
+    modified = parse_entry("vehicle", {**TRUCK, "owner": "新主人"})
+    assert await store.modify_entry(entry_id, modified, "李四", "province") == {
+        "owner": ("郑州某物流有限公司", "新主人")
+    }
+    assert await store.modify_entry(entry_id, modified, "李四", "province") == {}
+    assert len(await store.due_filings(10)) == 1
+    with pytest.raises(ValueError, match="cannot be changed"):
+        await store.modify_entry(entry_id, parse_entry("vehicle", {**TRUCK, "plate": "豫A99999"}),
+                                 "李四")  # fmt: skip
+    with pytest.raises(KeyError):
+        await store.set_status(999, EntryStatus.SEALED, "李四")
+    await store.filing_answered(due.id, "VehElecAccountAdd", accepted=True, answer="",
+                                license_pk="PK00000001")  # fmt: skip
+    (filing,) = await store.filings_of(entry_id)
+    assert (filing.state, filing.license_pk, filing.method) == (
+        "accepted", "PK00000001", "VehElecAccountAdd",
+    )  # fmt: skip
+    assert await store.license_pk_of("豫A12345", "1") == "PK00000001"
+    assert await store.license_pk_of("豫A12345", "0") is None
+    assert await store.set_status(entry_id, EntryStatus.CANCELLED, "李四")
+    assert not await store.set_status(entry_id, EntryStatus.CANCELLED, "李四")
+    assert await store.license_pk_of("豫A12345", "1") is None  # 注销: no longer carried
+    second = NewFilingImage("driving_license", "filings/b.jpg", 99)
+    await store.add_image(entry_id, second, "李四")
+    (current,) = await store.images_of(entry_id)
+    assert current.path == "filings/b.jpg"
+    assert [i.path for i in await store.images_of(entry_id, replaced=True)] == [
+        "filings/a.jpg", "filings/b.jpg",
+    ]  # fmt: skip
+    history = await store.entry_history(entry_id)
+    assert [(h.actor, h.action) for h in history] == [
+        ("王五", "add"), ("王五", "image"), ("李四", "modify"), ("platform:province", "filing"),
+        ("李四", "status"), ("李四", "image"),
+    ]  # fmt: skip
+    assert history[0].changes["vin"] == ("", "LZZAELJD5KA123456")
+    assert history[3].changes["license_pk"] == ("", "PK00000001")
+    assert history[4].changes == {"status": ("1", "3")}
+    assert history[5].changes == {"driving_license": ("filings/a.jpg", "filings/b.jpg")}
+
+
+async def test_a_refused_filing_is_a_dead_letter_with_the_platforms_words(store: Store) -> None:
+    entry_id = await store.add_entry(parse_entry("machine", LOADER), "王五", file_to="city")
+    (due,) = await store.due_filings(10)
+    await store.filing_failed(due.id, "connection refused", retry_at=1060.0)
+    assert await store.due_filings(10) == []  # not before its time
+    assert await store.next_filing_due_at() == 1060.0
+    await store.filing_answered(due.id, "shareInnerMHYElec", accepted=False,
+                                answer="mhyFrameNo: longer than 64")  # fmt: skip
+    (filing,) = await store.filings_of(entry_id)
+    assert (filing.state, filing.words) == ("refused", "mhyFrameNo: longer than 64")
+    (dead,) = await store.dead_filings()
+    assert (dead.last_error, dead.attempts) == ("mhyFrameNo: longer than 64", 2)
+    assert await store.retry_dead_filings() == 1
+    assert await store.retry_dead_filings() == 0
+    (again,) = await store.due_filings(10)
+    assert again.id == due.id
+    await store.filing_failed(due.id, "HTTP 500, gave up", retry_at=None)
+    assert [e.state for e in await store.filing_outbox_of(entry_id)] == ["dead"]
+    # a change queues a new row; the dead one then stays dead
+    await store.set_status(entry_id, EntryStatus.SEALED, "王五", "city")
+    assert await store.retry_dead_filings([due.id]) == 0
+
+
+async def test_search_by_prefix_in_keyset_pages_and_export_streams(store: Store) -> None:
+    entries = [
+        parse_entry("vehicle", {**TRUCK, "plate": f"豫A{n:05d}", "vin": f"VIN{n:014d}",
+                                "engine_no": f"E{n}"})
+        for n in range(EXPORT_PAGE + 20)
+    ]  # fmt: skip
+    ids = await store.import_entries(entries, "导入")
+    await store.add_entry(parse_entry("machine", LOADER), "王五")
+    page = await store.search_entries("vehicle", limit=7)
+    assert [e.id for e in page] == ids[::-1][:7]
+    following = await store.search_entries("vehicle", limit=7, before=page[-1].id)
+    assert [e.id for e in following] == ids[::-1][7:14]
+    assert [e.plate for e in await store.search_entries("vehicle", "豫a0001")] == [
+        f"豫A0001{n}" for n in range(9, -1, -1)
+    ]
+    assert [e.plate for e in await store.search_entries(None, "vin00000000000003")] == ["豫A00003"]
+    assert [e.plate for e in await store.search_entries(None, "lg855")] == ["豫A0001Z"]
+    assert await store.search_entries("inner") == []
+    assert len(await store.search_entries(status="1", limit=1000)) == len(ids) + 1
+    exported = [e.id async for e in store.export_entries("vehicle")]
+    assert exported == ids
+    assert [e.plate async for e in store.export_entries("machine")] == ["豫A0001Z"]
+    # an import with a plate already there stores nothing
+    with pytest.raises(EntryExistsError) as caught:
+        await store.import_entries([parse_entry("vehicle", {**TRUCK, "plate": "豫B11111"}),
+                                    entries[3]], "导入")  # fmt: skip
+    assert caught.value.index == 1
+    assert await store.find_entry("vehicle", "豫B11111", "1") is None
+
+
+async def test_the_search_walks_an_index(store: Store) -> None:
+    plan = await store.database.history.fetchall(
+        "EXPLAIN QUERY PLAN SELECT * FROM filing_entries WHERE register = ? AND "
+        "((plate >= ? AND plate < ?) OR (vin >= ? AND vin < ?)) ORDER BY id DESC LIMIT 50",
+        ("vehicle", "豫A", "豫A\U0010ffff", "LZ", "LZ\U0010ffff"),
+    )
+    text = " ".join(str(r["detail"]) for r in plan)
+    assert "USING INDEX" in text or "USING COVERING INDEX" in text, text
+
+
+# -- the actions -------------------------------------------------------------------------------
+@dataclass
+class Desk:
+    filings: Filings
+    store: Store
+    photo_dir: Path
+    gained: list[tuple[str, str, str]]
+
+    async def audit(self) -> list[tuple[str, str, str, str]]:
+        rows = await self.store.audit_log()
+        return [(r.actor, r.action, r.result, r.detail) for r in reversed(rows)]
+
+
+def _operator(store: Store) -> Operator:
+    return Operator(store, ListBook(store, ListsConfig(), SH), PlanBook(store, [], SH))
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    store = await Store.open(tmp_path / "edge.db")
+    gained: list[tuple[str, str, str]] = []
+
+    async def gain(plate: str, color: str, pk: str) -> Mapping[str, str]:
+        gained.append((plate, color, pk))
+        if plate == "豫A40404":
+            raise RuntimeError("未找到车辆备案信息")
+        return {
+            "license": plate, "licenseColor": color, "vin": "LFV3A23C0E3012345",
+            "engineNo": "ENG123", "onwer": "外省某公司", "registerDate": "2018-01-02",
+            "emissionStandard": "5", "licensePK": "PK-OTHER-1",
+            "drivingLicenseImg": base64.b64encode(sample_jpeg("licence")).decode(),
+        }  # fmt: skip
+
+    filings = Filings(_operator(store), tmp_path / "photos", platform="province", gain=gain)
+    try:
+        yield Desk(filings, store, tmp_path / "photos", gained)
+    finally:
+        await store.close()
+
+
+async def test_adding_with_a_licence_image_queues_the_filing(desk: Desk) -> None:
+    licence = sample_4k_frame()
+    assert len(licence) > MAX_IMAGE_BYTES
+    done = await desk.filings.add(CLERK, "vehicle", TRUCK, {"driving_license": licence})
+    assert done.ok
+    assert done.plate == "豫A12345"
+    assert done.note == ""
+    assert done.id is not None
+    (image,) = await desk.store.images_of(done.id)
+    stored = (desk.photo_dir / image.path).read_bytes()
+    assert image.path.startswith("filings/")
+    assert image.size == len(stored)
+    assert len(stored) <= MAX_IMAGE_BYTES
+    assert stored.startswith(b"\xff\xd8")
+    (due,) = await desk.store.due_filings(10)
+    assert (due.entry_id, due.platform) == (done.id, "province")
+    assert await desk.audit() == [("文员王五", "add ledger entry", "ok", "豫A12345: added")]
+
+
+async def test_without_images_it_is_kept_unfiled_and_says_why(desk: Desk) -> None:
+    done = await desk.filings.add(CLERK, "machine", {**LOADER, "plate": "厂内编号-ABCDEFGHIJKL"})
+    assert "未备案" in done.note
+    assert "发动机铭牌与随车清单不能同时为空" in done.note
+    assert "longer than the platform's 14" in done.note
+    assert await desk.store.due_filings(10) == []
+    assert done.id is not None
+    image = await desk.filings.attach_image(CLERK, done.id, "nameplate", sample_jpeg("铭牌"))
+    assert image.ok
+    assert image.note.startswith("厂内编号")
+    assert "未备案" not in image.note
+    assert len(await desk.store.due_filings(10)) == 1
+    with pytest.raises(EntryRefusedError) as caught:
+        await desk.filings.attach_image(CLERK, done.id, "driving_license", sample_jpeg("x"))
+    assert caught.value.key == "image"
+    with pytest.raises(EntryRefusedError) as caught:
+        await desk.filings.attach_image(CLERK, done.id, "nameplate", b"<html>")
+    assert caught.value.key == "nameplate"
+    with pytest.raises(NotFoundError):
+        await desk.filings.attach_image(CLERK, 999, "nameplate", sample_jpeg("x"))
+
+
+async def test_a_bad_form_names_every_field_and_is_audited_refused(desk: Desk) -> None:
+    with pytest.raises(EntryRefusedError) as caught:
+        await desk.filings.add(CLERK, "vehicle", {**TRUCK, "vin": "", "emission": "9"},
+                               {"nameplate": b"x"})  # fmt: skip
+    assert {p.field for p in caught.value.problems} == {"vin", "emission"}
+    assert caught.value.key == "vin"
+    ((_, action, result, detail),) = await desk.audit()
+    assert (action, result) == ("add ledger entry", "refused")
+    assert "emission" in detail
+    await desk.filings.add(CLERK, "vehicle", TRUCK)
+    with pytest.raises(InvalidInputError, match="already"):
+        await desk.filings.add(CLERK, "vehicle", TRUCK)
+    with pytest.raises(NotAllowedError):
+        await desk.filings.add(STRANGER, "vehicle", TRUCK)
+    with pytest.raises(NotAllowedError):
+        await desk.filings.add(REMOTE, "vehicle", TRUCK)
+
+
+async def test_modify_and_status(desk: Desk) -> None:
+    added = await desk.filings.add(ROOT, "inner", TRUCK, {"emission_list": sample_jpeg("清单")})
+    assert added.id is not None
+    changed = await desk.filings.modify(CLERK, added.id, {"owner": "新主人", "fleet": ""})
+    assert changed.ok
+    assert changed.detail == "豫A12345: changed owner, fleet"
+    same = await desk.filings.modify(CLERK, str(added.id), {"owner": "新主人"})
+    assert not same.ok
+    with pytest.raises(InvalidInputError, match="cannot change"):
+        await desk.filings.modify(CLERK, added.id, {"plate": "豫A99999"})
+    with pytest.raises(EntryRefusedError):
+        await desk.filings.modify(CLERK, added.id, {"register_date": "yesterday"})
+    with pytest.raises(NotFoundError):
+        await desk.filings.modify(CLERK, "77", {"owner": "x"})
+    assert (await desk.filings.change_status(CLERK, added.id, "封存")).ok
+    assert not (await desk.filings.change_status(CLERK, added.id, "2")).ok
+    with pytest.raises(InvalidInputError) as caught:
+        await desk.filings.change_status(CLERK, added.id, "9")
+    assert caught.value.key == "status"
+    stored = await desk.store.get_entry(added.id)
+    assert stored is not None
+    assert (stored.status, stored.owner) == ("2", "新主人")
+    assert len(await desk.store.due_filings(10)) == 1  # one pending row, sent as it is then
+
+
+async def test_an_import_with_bad_rows_is_refused_whole(desk: Desk) -> None:
+    rows = [
+        {**TRUCK, "plate": "豫A00001"},
+        {**TRUCK, "plate": "豫A00002", "emission": "9"},
+        {**TRUCK, "plate": "豫A00003"},
+        {**TRUCK, "plate": "豫A00001"},
+        {**TRUCK, "plate": "豫A00005", "vin": "", "plate_color": "7"},
+    ]
+    with pytest.raises(ImportRefusedError) as caught:
+        await desk.filings.import_rows(CLERK, "vehicle", rows)
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        (3, "emission"), (5, "plate"), (6, "plate_color"), (6, "vin"),
+    ]  # fmt: skip
+    assert await desk.store.search_entries() == []
+    good = [r for i, r in enumerate(rows) if i in (0, 2)]
+    done = await desk.filings.import_rows(CLERK, "vehicle", good)
+    assert done.count == 2
+    with pytest.raises(ImportRefusedError) as caught:
+        await desk.filings.import_rows(CLERK, "vehicle", [{**TRUCK, "plate": "豫B11111"}, good[1]])
+    assert [(p.row, p.field) for p in caught.value.problems] == [(3, "plate")]
+    assert "in the ledger already" in caught.value.problems[0].reason
+    with pytest.raises(InvalidInputError):
+        await desk.filings.import_rows(CLERK, "lorries", good)
+    assert [(a, r) for _, a, r, _ in await desk.audit()] == [
+        ("import ledger entries", "refused"), ("import ledger entries", "ok"),
+        ("import ledger entries", "refused"), ("import ledger entries", "refused"),
+    ]  # fmt: skip
+    assert await desk.store.due_filings(10) == []  # imported rows wait for their images
+
+
+async def test_fetching_a_filing_from_the_province(desk: Desk) -> None:
+    done = await desk.filings.fetch(CLERK, "豫a77777", "1")
+    assert done.ok
+    assert done.detail == "licensePK PK-OTHER-1"
+    assert done.id is not None
+    assert desk.gained == [("豫A77777", "1", "")]
+    stored = await desk.store.get_entry(done.id)
+    assert stored is not None
+    assert (stored.vin, stored.emission) == ("LFV3A23C0E3012345", "5")
+    assert await desk.store.license_pk_of("豫A77777", "1") == "PK-OTHER-1"
+    (image,) = await desk.store.images_of(done.id)
+    assert image.kind == "driving_license"
+    again = await desk.filings.fetch(CLERK, "豫A77777", "1", "PK-OTHER-1")
+    assert again.ok
+    assert again.id == done.id
+    missing = await desk.filings.fetch(CLERK, "豫A40404", "1")
+    assert not missing.ok
+    assert "未找到" in missing.detail
+    with pytest.raises(EntryRefusedError):
+        await desk.filings.fetch(CLERK, "nothing", "8")
+    city = Filings(desk.filings.operator, desk.photo_dir, platform="city")
+    with pytest.raises(NotAllowedError):
+        await city.fetch(CLERK, "豫A77777", "1")
+
+
+async def test_retry_dead_filings(desk: Desk) -> None:
+    added = await desk.filings.add(CLERK, "vehicle", TRUCK, {"driving_license": sample_jpeg("x")})
+    (due,) = await desk.store.due_filings(10)
+    await desk.store.filing_answered(due.id, "VehElecAccountAdd", accepted=False, answer="拒绝")
+    assert not (await desk.filings.retry(CLERK, [12345])).ok
+    assert (await desk.filings.retry(CLERK, None)).count == 1
+    assert added.id is not None
+
+
+async def test_no_platform_keeps_entries_local(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        filings = Filings(_operator(store), tmp_path / "photos")
+        done = await filings.add(ROOT, "vehicle", TRUCK, {"driving_license": sample_jpeg("x")})
+        assert "no platform" in done.note
+        assert await store.due_filings(10) == []
+    finally:
+        await store.close()
