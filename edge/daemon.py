@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import structlog
 
 from edge.actions.corrections import correct_pass
+from edge.actions.filing import Filings
 from edge.actions.operator import Operator
 from edge.config.errors import ConfigError
 from edge.config.model import Config, LaneConfig, load_config
@@ -54,6 +55,7 @@ from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
 from edge.replica.replicator import Replicator
 from edge.uplink.backlog import BacklogMonitor
 from edge.uplink.breaker import LinkMonitor, LinkState
+from edge.uplink.filing_sender import FilingSender
 from edge.uplink.forwarder import Forwarder
 from edge.uplink.lane_activity import LaneActivity
 from edge.uplink.photo_fit import PhotoCheck
@@ -126,6 +128,10 @@ class Components:
     weighbridges: dict[str, Weighbridge] = field(default_factory=dict)
     #: ERP plans' goods records at lanes without a scale ([erp] token set).
     plan_reporter: PlanReporter | None = None
+    #: The electronic ledger's operator actions (the page and the command line call them).
+    filings: Filings | None = None
+    #: The outbox of filings' sender (None: the platform takes no filings, e.g. a test double).
+    filing_sender: FilingSender | None = None
 
 
 class DaemonNotStartedError(RuntimeError):
@@ -369,6 +375,7 @@ class Daemon:
             clock=self._clock,
             metrics=self.metrics,
             photo_url=self._photo_urls(),
+            filings=store,
         )
         monitor = BacklogMonitor(
             store,
@@ -383,6 +390,7 @@ class Daemon:
         operator = Operator(
             store, lists, plans, lanes=lanes, correct=self.correct, goods_list=cfg.weighing.goods
         )
+        filings, filing_sender = self._filings(store, operator)
         telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
             telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, operator, self.health)
@@ -452,7 +460,36 @@ class Daemon:
             photo_listener=photo_listener,
             weighbridges=weighbridges,
             plan_reporter=plan_reporter,
+            filings=filings,
+            filing_sender=filing_sender,
         )
+
+    def _filings(self, store: Store, operator: Operator) -> tuple[Filings, FilingSender | None]:
+        """The electronic ledger's actions and, when the platform takes filings, its sender
+        (the filings' mode: the platform's; VehElecAccountGain in province mode)."""
+        platform = self.platform
+        if not isinstance(platform, CityPlatform | ProvincePlatform):
+            return Filings(operator, self.cfg.storage.photo_dir), None
+        gain = self._gain if isinstance(platform, ProvincePlatform) else None
+        filings = Filings(operator, self.cfg.storage.photo_dir, platform=platform.mode, gain=gain)
+        sender = FilingSender(
+            store,
+            platform,
+            self.photos,
+            self.link,
+            company_code=self.cfg.site.enterprise_code,
+            backoff_initial=self.cfg.forwarder.backoff_initial_seconds,
+            backoff_max=self.cfg.forwarder.backoff_max_seconds,
+            activity=self.activity,
+            clock=self._clock,
+        )
+        return filings, sender
+
+    async def _gain(self, plate: str, color: str, license_pk: str) -> dict[str, str]:
+        """VehElecAccountGain on the province platform, its reply as wire fields."""
+        assert isinstance(self.platform, ProvincePlatform)
+        data = await self.platform.gain_vehicle(plate, PlateColor(color), license_pk)
+        return {key: str(value) for key, value in data.model_dump().items()}
 
     def _supervise(self, parts: Components) -> None:
         """Start the supervised tasks: lanes, camera readers, forwarder, monitors."""
@@ -462,6 +499,8 @@ class Daemon:
             if (reader := camera_reader(lane, zone)) is not None:
                 self.supervisor.start(*reader)
         self.supervisor.start("forwarder", parts.forwarder.run)
+        if parts.filing_sender is not None:
+            self.supervisor.start("filings", parts.filing_sender.run)
         self.supervisor.start("monitor", parts.monitor.run)
         self.supervisor.start("ledger", lambda: keep_ledger(parts.store, self.journal))
         if parts.telemetry is not None:

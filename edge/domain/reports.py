@@ -78,6 +78,10 @@ class PassReport:
     #: The gate's resolved "controlled?" (province ``isControl`` 0/1, §4.2.11) for every kind
     #: of pass, see :func:`edge.domain.decision.resolved_control`.
     controlled: bool = False
+    #: The vehicle's filing with the province platform (its licensePK), from the electronic
+    #: ledger: carried by province pass and goods records (islicensePK / licensePK) before
+    #: the verify answer's.
+    license_pk: str = ""
 
 
 @dataclass(frozen=True, slots=True)

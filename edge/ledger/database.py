@@ -236,6 +236,8 @@ class Database:
         self.clock = clock
         #: Set whenever outbox entries become sendable; the forwarder waits on it.
         self.outbox_changed = asyncio.Event()
+        #: Set whenever filings of the electronic ledger become sendable (its sender waits).
+        self.filings_changed = asyncio.Event()
         self.path = path
         where = path or Path(":memory:")
         #: Reads that may touch history (searches, exports, retention): see HistoryReader.

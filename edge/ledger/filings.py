@@ -13,6 +13,7 @@ when it sends, so a change made before the send is not sent twice).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields
@@ -63,6 +64,11 @@ def _columns(entry: Entry) -> dict[str, str]:
 
 class FilingLedger(LedgerPart):
     """Entries, images, filings, the outbox of filings and the history."""
+
+    @property
+    def filings_changed(self) -> asyncio.Event:
+        """Set whenever filings become sendable; the filing sender waits on it."""
+        return self.database.filings_changed
 
     # -- writes --------------------------------------------------------------------------------
     async def add_entry(
@@ -177,7 +183,7 @@ class FilingLedger(LedgerPart):
     async def _written(self, write: Callable[[], Awaitable[T]], file_to: str | None) -> T:
         result = await self._transaction(write)
         if file_to is not None:
-            self.outbox_changed.set()
+            self.filings_changed.set()
         return result
 
     async def _insert_entry(self, entry: Entry, by: str, index: int | None) -> int:
@@ -379,7 +385,7 @@ class FilingLedger(LedgerPart):
 
         count = await self._transaction(write)
         if count:
-            self.outbox_changed.set()
+            self.filings_changed.set()
         return count
 
     async def filing_outbox_of(self, entry_id: int) -> list[FilingOutboxEntry]:

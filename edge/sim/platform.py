@@ -37,7 +37,7 @@ from aiohttp.typedefs import Handler
 
 from edge.domain.jpeg import is_jpeg
 from edge.sim.http_server import SimHttpServer
-from edge.sim.spec_check import CITY, real_time, serial_agrees, violations
+from edge.sim.spec_check import CITY, filing_problems, real_time, serial_agrees, violations
 from edge.uplink.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
@@ -141,6 +141,9 @@ class PlatformSim:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     photos: dict[str, list[PhotoArrival]] = field(default_factory=dict)
     goods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Filings of the electronic ledger as received and accepted: (method, fields without
+    #: the token), in order.
+    filings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: (kind, serial, monotonic time its request was received), in the order things were
     #: taken: "record", "photo" or "goods".
     arrivals: list[tuple[str, str, float]] = field(default_factory=list)
@@ -374,7 +377,14 @@ class CityPlatformSim(PlatformSim):
     async def _put_data(self, request: web.Request) -> web.Response:
         body = await self.read_json(request)
         checked = self._business_call(
-            body, {"shareDrivingRecord", "shareGoodsRecord", "shareVehInfo"}
+            body,
+            {
+                "shareDrivingRecord",
+                "shareGoodsRecord",
+                "shareVehInfo",
+                "shareInnerVehInfo",
+                "shareInnerMHYElec",
+            },
         )
         if isinstance(checked, web.Response):
             return checked
@@ -385,9 +395,10 @@ class CityPlatformSim(PlatformSim):
         elif ipctype == "shareGoodsRecord":
             self.goods.setdefault(value["lsh"], []).append(value)
             self.note_arrival("goods", value["lsh"])
-        else:  # shareVehInfo: the spec's example reply has the province shape
-            if not (value.get("drivingLicenseImg") or value.get("drivingLicenseImg2")):
-                return self._reject(ipctype, "952", "行驶证与随车清单不能同时为空")
+        else:  # the filings: the spec's example replies have the province shape
+            if problems := filing_problems(value, CITY[ipctype]):
+                return self._reject(ipctype, "952", "格式校验失败: " + "; ".join(problems))
+            self.filings.append((ipctype, value))
             await self.notify()
             return web.json_response({"result": "success", "err": "", "data": {}})
         await self.notify()

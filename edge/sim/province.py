@@ -8,13 +8,16 @@ API: records carry relative image URLs, which the simulator notes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import PhotoArrival, PlatformSim, SimVehicle
-from edge.sim.spec_check import PROVINCE, real_time, serial_agrees, violations
+from edge.sim.spec_check import PROVINCE, filing_problems, real_time, serial_agrees, violations
 from edge.uplink.platform.province_models import AUTH_TIME_FORMAT, DATE_FORMATS
 
 METHODS = (
@@ -25,8 +28,23 @@ METHODS = (
     "VehElecAccountAdd",
     "VehElecAccountModify",
     "VehElecAccountGain",
+    "InnerVehElecAccountAdd",
+    "InnerVehElecAccountModify",
+    "InnerMHYElecAccountAdd",
+    "InnerMHYElecAccountModify",
+    "GetNeedCompleteVehEx",
+    "DrivingLicenseScanEx",
     "CheckFeedbackReport",
 )
+#: What each filing method files (the accounts of one kind share their licensePKs).
+_FILED = {
+    "VehElecAccountAdd": "vehicle",
+    "VehElecAccountModify": "vehicle",
+    "InnerVehElecAccountAdd": "inner",
+    "InnerVehElecAccountModify": "inner",
+    "InnerMHYElecAccountAdd": "machine",
+    "InnerMHYElecAccountModify": "machine",
+}
 
 
 @dataclass
@@ -42,7 +60,13 @@ class ProvincePlatformSim(PlatformSim):
 
     def __post_init__(self) -> None:
         self.accounts: dict[str, dict[str, Any]] = {}  # licensePK → registration
+        self.account_kinds: dict[str, str] = {}  # licensePK → vehicle / inner / machine
         self.feedback: list[dict[str, Any]] = []
+        #: What GetNeedCompleteVehEx lists (a test sets it): (plate, colour, addDate).
+        self.need_complete: list[tuple[str, str, str]] = []
+        #: DrivingLicenseScanEx's answer for a licence image labelled with a plate
+        #: (:func:`edge.sim.jpeg.sample_jpeg`); other plates get a plausible default.
+        self.licence_scans: dict[str, dict[str, str]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(f"{self.prefix}/{method}", self._handle) for method in METHODS]
@@ -72,6 +96,12 @@ class ProvincePlatformSim(PlatformSim):
             "VehElecAccountAdd": self._account,
             "VehElecAccountModify": self._account,
             "VehElecAccountGain": self._gain,
+            "InnerVehElecAccountAdd": self._account,
+            "InnerVehElecAccountModify": self._account,
+            "InnerMHYElecAccountAdd": self._account,
+            "InnerMHYElecAccountModify": self._account,
+            "GetNeedCompleteVehEx": self._need_complete,
+            "DrivingLicenseScanEx": self._scan,
             "CheckFeedbackReport": self._feedback,
         }[method]
         return await handler(method, body)
@@ -171,22 +201,64 @@ class ProvincePlatformSim(PlatformSim):
         return self._ok()
 
     async def _account(self, method: str, body: dict[str, Any]) -> web.Response:
-        problems = violations(body, PROVINCE[method])
-        if not (body.get("drivingLicenseImg") or body.get("drivingLicenseImg2")):
-            problems.append("行驶证与随车清单不能同时为空")
+        """The six filing methods: every field checked (dates, images, codes); Add gives a
+        new licensePK; Modify needs a known one of the same kind, whose plate (machine: its
+        mhyPlate) and colour do not change (不可修改)."""
+        problems = filing_problems(body, PROVINCE[method])
+        if body.get("companySecretCode") not in ("", None, self.company_secret_code):
+            problems.append("企业授权号错误")
         if problems:
             return self._fail(method, "; ".join(problems))
-        pk = body.get("licensePK") or f"PK{len(self.accounts) + 1:08d}"
-        if method == "VehElecAccountModify" and pk not in self.accounts:
-            return self._fail(method, "车辆备案不存在")
+        kind = _FILED[method]
+        key = ("mhyPlate",) if kind == "machine" else ("license", "licenseColor")
+        if method.endswith("Modify"):
+            pk = body["licensePK"]
+            known = self.accounts.get(pk)
+            if known is None or self.account_kinds.get(pk) != kind:
+                return self._fail(method, "车辆备案不存在")
+            if any(known.get(k) != body.get(k) for k in key):
+                return self._fail(method, "号牌号码、号牌颜色不可修改")
+        else:
+            pk = f"PK{len(self.accounts) + 1:08d}"
         self.accounts[pk] = {k: v for k, v in body.items() if k != "accessToken"}
+        self.account_kinds[pk] = kind
+        self.filings.append((method, self.accounts[pk]))
+        await self.notify()
+        if kind == "machine":
+            return self._ok({"mhyPlate": body["mhyPlate"], "licensePK": pk})
         data = {"license": body["license"], "licenseColor": body["licenseColor"], "licensePK": pk}
         return self._ok(data)
+
+    async def _need_complete(self, method: str, body: dict[str, Any]) -> web.Response:
+        if problems := violations(body, PROVINCE[method]):
+            return self._fail(method, "; ".join(problems))
+        if body["companySecretCode"] != self.company_secret_code:
+            return self._fail(method, "企业授权号错误")
+        listed = [
+            {"license": plate, "licenseColor": color, "addDate": added}
+            for plate, color, added in self.need_complete[:20]  # §4.2.3: 20 a call at most
+        ]
+        return web.json_response({"result": "success", "err": "", "data": listed})
+
+    async def _scan(self, method: str, body: dict[str, Any]) -> web.Response:
+        problems = violations(body, PROVINCE[method])
+        try:
+            image = base64.b64decode(body.get("drivingLicenseImg") or "", validate=True)
+        except (binascii.Error, ValueError):
+            image = b""
+        if not problems and not image.startswith(b"\xff\xd8"):
+            problems.append("drivingLicenseImg: 行驶证图片无法识别")
+        if problems:
+            return self._fail(method, "; ".join(problems))
+        plate = jpeg_label(image) or "豫A00000"
+        return self._ok(self.licence_scans.get(plate) or _plausible_licence(plate))
 
     async def _gain(self, method: str, body: dict[str, Any]) -> web.Response:
         if problems := violations(body, PROVINCE[method]):
             return self._fail(method, "; ".join(problems))
         for pk, account in self.accounts.items():
+            if self.account_kinds.get(pk) != "vehicle":
+                continue
             if pk == body.get("licensePK") or account["license"] == body["license"]:
                 keep = (
                     "license",
@@ -213,3 +285,20 @@ class ProvincePlatformSim(PlatformSim):
         self.feedback.append(body)
         await self.notify()
         return self._ok()
+
+
+def _plausible_licence(plate: str) -> dict[str, str]:
+    """What a recogniser reads on a heavy truck's 行驶证 (the spec's reply fields)."""
+    digits = "".join(c for c in plate if c.isdigit()).rjust(6, "0")[-6:]
+    return {
+        "license": plate,
+        "vehicleType": "H11",
+        "vin": f"LZZ1CLVB0KA{digits}",
+        "useCharacter": "F",
+        "engineNo": f"WP10{digits}",
+        "onwer": "河南某物流有限公司",
+        "address": "河南省郑州市",
+        "model": "豪沃牌ZZ4257V324HE1",
+        "registerDate": "2019-05-01",
+        "issueDate": "2019-05-01",
+    }

@@ -8,6 +8,8 @@ Unknown fields are violations too.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,6 +111,28 @@ _VEHICLE_ACCOUNT = {
     "drivingLicenseImg2": opt(),
 }
 CITY["shareVehInfo"] = dict(_VEHICLE_ACCOUNT)
+STATUS = Rule(1, allowed=frozenset("123"))  # carStatus / mhyStatus: 1 正常 2 封存 3 注销
+#: §4.1.7 / §4.2.18: an in-plant vehicle has the vehicle's fields, the enterprise's code and
+#: its status.
+_INNER_ACCOUNT = {**_VEHICLE_ACCOUNT, "companyCode": Rule(32), "carStatus": STATUS}
+#: §4.1.8 / §4.2.20 (mhyPlate: in every example and reply, in no request table).
+_MACHINE_ACCOUNT = {
+    "companySecretCode": opt(32),
+    "companyCode": Rule(32),
+    "mhyPlate": Rule(14),
+    "mhyJXMC": Rule(64),
+    "emissionLevel": Rule(1, allowed=STAGES),
+    "mhyFrameNo": Rule(64),
+    "mhyProdDate": Rule(14),
+    "imageInfo": Rule(),
+    "mhyStatus": STATUS,
+}
+CITY["shareInnerVehInfo"] = dict(_INNER_ACCOUNT)
+CITY["shareInnerMHYElec"] = dict(_MACHINE_ACCOUNT)
+#: The fields of a filing that hold dates (format unstated: a real date is required).
+FILING_DATES = ("registerDate", "issueDate", "mhyProdDate")
+#: The fields of a filing that hold images (base64 JPEG under 1 MB).
+FILING_IMAGES = ("drivingLicenseImg", "drivingLicenseImg2", "imageInfo")
 
 _PROVINCE_CODES = {
     "fuelType": opt(4, FUELS),
@@ -160,6 +184,12 @@ PROVINCE: dict[str, dict[str, Rule]] = {
         "licenseColor": COLOR,
         "licensePK": opt(64),
     },
+    "InnerVehElecAccountAdd": {**_TOKEN, **_INNER_ACCOUNT},
+    "InnerVehElecAccountModify": {**_TOKEN, **_INNER_ACCOUNT, "licensePK": Rule(64)},
+    "InnerMHYElecAccountAdd": {**_TOKEN, **_MACHINE_ACCOUNT},
+    "InnerMHYElecAccountModify": {**_TOKEN, **_MACHINE_ACCOUNT, "licensePK": Rule(64)},
+    "GetNeedCompleteVehEx": {**_TOKEN, "companySecretCode": Rule(32)},
+    "DrivingLicenseScanEx": {**_TOKEN, "companySecretCode": Rule(32), "drivingLicenseImg": Rule()},
     "CheckFeedbackReport": {
         **_TOKEN,
         **_PROVINCE_PASS,
@@ -190,6 +220,39 @@ def violations(message: Any, rules: dict[str, Rule]) -> list[str]:
     for name, rule in rules.items():
         if (problem := rule.check(name, message.get(name))) is not None:
             found.append(problem)
+    return found
+
+
+def filing_problems(message: dict[str, Any], rules: dict[str, Rule]) -> list[str]:
+    """Every way a filing breaks its table, its dates (a real date: ``yyyy-MM-dd``,
+    ``yyyyMMdd``, ``yyyyMMddHHmmss`` or with a time) and its images (base64 of a JPEG under
+    1 MB); the licence and the list (a machine: its one image) not both empty."""
+    found = violations(message, rules)
+    for name in FILING_DATES:
+        value = message.get(name)
+        if (
+            isinstance(value, str)
+            and value
+            and not any(
+                real_time(value, f)
+                for f in ("%Y-%m-%d", "%Y%m%d", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S")
+            )
+        ):
+            found.append(f"{name}: {value!r} is not a date")
+    for name in FILING_IMAGES:
+        value = message.get(name)
+        if isinstance(value, str) and value:
+            try:
+                image = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                found.append(f"{name}: not base64")
+                continue
+            if not image.startswith(b"\xff\xd8") or len(image) > 1_000_000:
+                found.append(f"{name}: 图片须为小于1M的JPG")
+    if "drivingLicenseImg" in rules and not (
+        message.get("drivingLicenseImg") or message.get("drivingLicenseImg2")
+    ):
+        found.append("行驶证与随车清单不能同时为空")
     return found
 
 

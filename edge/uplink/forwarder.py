@@ -12,6 +12,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from edge.domain.decision import resolved_control
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport
+from edge.ledger.filings import FilingLedger
 from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore, photo_url
@@ -97,12 +99,15 @@ class Forwarder:
         photo_url: Callable[[str, int], str] = photo_url,
         rand: Callable[[], float] = random.random,
         weighings: WeighingLedger | None = None,
+        filings: FilingLedger | None = None,
     ) -> None:
         self.store, self.platform, self.photos, self.link = store, platform, photos, link
         #: Where the passes, photos and corrections that entries carry are read.
         self.passes = passes
         #: Where the weighings that goods records carry are read.
         self.weighings = weighings
+        #: Where a vehicle's licensePK is read (the electronic ledger), for its records.
+        self.filings = filings
         self.enterprise_name, self.zone = enterprise_name, zone
         self.concurrency, self.batch_size = concurrency, batch_size
         #: Each entry's retry delay from its attempts: equal jitter spreads retries apart.
@@ -257,6 +262,9 @@ class Forwarder:
         row = await self.passes.get_pass(entry.pass_id)
         photos = await self.passes.photos_of(entry.pass_id)
         report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
+        if self.filings is not None and report.plate:
+            pk = await self.filings.license_pk_of(report.plate, report.color)
+            report = replace(report, license_pk=pk or "")
         self._reports[entry.pass_id] = (report, str(row.lane_id), photos)
         if len(self._reports) > _REPORT_CACHE:
             self._reports.popitem(last=False)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from edge.domain.filing import Entry, ImageKind
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
@@ -40,3 +42,34 @@ class Platform(Protocol):
         """Goods records (货物台账), each with its pass; a list only where ``max_batch`` > 1."""
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FilingReceipt:
+    """What a platform answered to a filing: the method sent and its ``licensePK`` (province;
+    "" from the city platform, which returns none)."""
+
+    method: str
+    license_pk: str = ""
+
+
+class FilingPlatform(Protocol):
+    """A platform that takes the electronic ledger's filings (issue 15)."""
+
+    #: ``city`` or ``province``: the filings' state is kept per platform.
+    mode: str
+
+    async def file_entry(
+        self,
+        entry: Entry,
+        images: Mapping[ImageKind, bytes],
+        *,
+        company_code: str,
+        license_pk: str = "",
+    ) -> FilingReceipt:
+        """Send ``entry`` with its document images (JPEG bytes) by the register's method
+        for this platform: city shareVehInfo / shareInnerVehInfo / shareInnerMHYElec;
+        province …Add, or …Modify when ``license_pk`` is known. Raises the platform
+        errors (:mod:`edge.uplink.platform.errors`): PermanentError carries the platform's
+        words, InvalidMessageError a field that breaks the spec."""
+        ...

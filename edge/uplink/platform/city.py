@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,11 +16,12 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from edge.domain.codes import ControlFlag
+from edge.domain.filing import Entry, ImageKind, Register
 from edge.domain.goods import GoodsReport
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
-from edge.uplink.platform.base import NO_PLATE_TEXT, Platform
+from edge.uplink.platform.base import NO_PLATE_TEXT, FilingReceipt, Platform
 from edge.uplink.platform.city_models import (
     MAX_PHOTO_BYTES,
     PATH_FILE,
@@ -48,7 +49,9 @@ from edge.uplink.platform.errors import (
     PlatformServerError,
     build_message,
 )
+from edge.uplink.platform.filing_wire import method_for, wire_fields
 from edge.uplink.platform.http import TOKEN_REFUSED, post_json
+from edge.uplink.platform.province_models import InnerVehicleRegistration, MachineRegistration
 from edge.uplink.platform.token import Grant, TokenClient
 
 log = structlog.get_logger("edge.uplink.platform.city")
@@ -61,6 +64,8 @@ _SERVER_CODES = frozenset({"500", "502", "503", "504"})
 
 class CityPlatform(TokenClient, Platform):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
+
+    mode = "city"
 
     uploads_photos = True
     max_batch = 1  # shareDrivingRecord carries one record
@@ -250,6 +255,30 @@ class CityPlatform(TokenClient, Platform):
             GoodsRecord, **self._common(report), hwmc=goods, ysl=tonnes, djsj=self._fmt(at)
         )
         await self._call(PATH_PUT, "shareGoodsRecord", record)
+
+    async def file_entry(
+        self,
+        entry: Entry,
+        images: Mapping[ImageKind, bytes],
+        *,
+        company_code: str,
+        license_pk: str = "",
+    ) -> FilingReceipt:
+        """shareVehInfo / shareInnerVehInfo / shareInnerMHYElec (§4.1.2, 4.1.7, 4.1.8) in the
+        common envelope (§4.5 item 1); the city platform returns no licensePK."""
+        method = method_for(self.mode, entry, "")
+        fields: dict[str, Any] = wire_fields(entry, images)
+        if entry.REGISTER is not Register.VEHICLE:
+            fields["companyCode"] = company_code
+        value: BaseModel
+        if entry.REGISTER is Register.MACHINE:
+            value = build_message(MachineRegistration, **fields)
+        elif entry.REGISTER is Register.INNER:
+            value = build_message(InnerVehicleRegistration, **fields)
+        else:
+            value = build_message(VehicleInfo, **fields)
+        await self._call(PATH_PUT, method, value)
+        return FilingReceipt(method, license_pk)
 
     async def share_vehicle(self, **fields: Any) -> None:
         """shareVehInfo: complete a vehicle's registration (sent in the common envelope)."""

@@ -7,8 +7,9 @@ configurable. Replies are ``{"result": "success"|"fail", "err": …, "data": …
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -20,10 +21,11 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from edge.domain.codes import BlacklistType, ControlFlag, EmissionStage, ExemptType, FuelType
+from edge.domain.filing import WIRE_NAMES, Entry, ImageKind, Register
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
-from edge.uplink.platform.base import NO_PLATE_TEXT, Platform
+from edge.uplink.platform.base import NO_PLATE_TEXT, FilingReceipt, Platform
 from edge.uplink.platform.errors import (
     InvalidMessageError,
     InvalidReplyError,
@@ -31,6 +33,7 @@ from edge.uplink.platform.errors import (
     PlatformAuthError,
     build_message,
 )
+from edge.uplink.platform.filing_wire import method_for, wire_fields
 from edge.uplink.platform.http import TOKEN_REFUSED, post_json
 from edge.uplink.platform.province_models import (
     AUTH_TIME_FORMAT,
@@ -42,9 +45,19 @@ from edge.uplink.platform.province_models import (
     EnterExitRequest,
     GoodsRecord,
     GoodsRequest,
+    InnerVehAccount,
+    InnerVehAccountModify,
+    LicenseScanData,
+    LicenseScanRequest,
+    MachineAccount,
+    MachineAccountData,
+    MachineAccountModify,
+    NeedCompleteRequest,
+    NeedCompleteVehicle,
     ProvinceReply,
     VehAccount,
     VehAccountData,
+    VehAccountGainData,
     VehAccountGainRequest,
     VehAccountModify,
     VerifyData,
@@ -101,8 +114,20 @@ def _control_after(after: VerifyAnswer | None, before: str) -> str:
     return str(int(after.control))
 
 
+_FILING_MODELS: dict[str, type[BaseModel]] = {
+    "VehElecAccountAdd": VehAccount,
+    "VehElecAccountModify": VehAccountModify,
+    "InnerVehElecAccountAdd": InnerVehAccount,
+    "InnerVehElecAccountModify": InnerVehAccountModify,
+    "InnerMHYElecAccountAdd": MachineAccount,
+    "InnerMHYElecAccountModify": MachineAccountModify,
+}
+
+
 class ProvincePlatform(TokenClient, Platform):
     """One client per platform; safe for concurrent use by the lanes and the forwarder."""
+
+    mode = "province"
 
     uploads_photos = False
     max_batch = 500  # SendEnterExitDataEx takes a list; the forwarder's batch_size applies
@@ -236,7 +261,7 @@ class ProvincePlatform(TokenClient, Platform):
     def enter_exit_record(self, report: PassReport) -> EnterExitRecord:
         """The SendEnterExitDataEx entry for a pass; codes copied from the verify answer."""
         answer = report.answer
-        pk = answer.license_pk if answer else ""
+        pk = report.license_pk or (answer.license_pk if answer else "")
         if len(pk) > LICENSE_PK_LENGTH:
             log.warning("licensePK longer than the spec's 32; sent without it", license_pk=pk)
             pk = ""
@@ -330,7 +355,8 @@ class ProvincePlatform(TokenClient, Platform):
 
     async def gain_vehicle(
         self, plate: str, color: PlateColor, license_pk: str = ""
-    ) -> VehAccountData:
+    ) -> VehAccountGainData:
+        """VehElecAccountGain (§4.2.17): a filing made elsewhere, with its images."""
         request = build_message(
             VehAccountGainRequest,
             accessToken=_PLACEHOLDER,
@@ -339,7 +365,61 @@ class ProvincePlatform(TokenClient, Platform):
             licensePK=license_pk,
         )
         data = await self._call("VehElecAccountGain", request)
-        return self._parse(VehAccountData, data, "VehElecAccountGain")
+        return self._parse(VehAccountGainData, data, "VehElecAccountGain")
+
+    # -- the electronic ledger (issue 15) ------------------------------------------------------
+
+    async def file_entry(
+        self,
+        entry: Entry,
+        images: Mapping[ImageKind, bytes],
+        *,
+        company_code: str,
+        license_pk: str = "",
+    ) -> FilingReceipt:
+        """VehElecAccountAdd / InnerVehElecAccountAdd / InnerMHYElecAccountAdd, or their
+        Modify once ``license_pk`` is known (§4.2.15/16, 4.2.18–21); returns the platform's
+        licensePK (the one known when it returns none)."""
+        method = method_for(self.mode, entry, license_pk)
+        fields: dict[str, Any] = {**wire_fields(entry, images), "companySecretCode": self._company}
+        if entry.REGISTER is not Register.VEHICLE:
+            fields["companyCode"] = company_code
+        if license_pk:
+            fields["licensePK"] = license_pk
+        request = build_message(_FILING_MODELS[method], accessToken=_PLACEHOLDER, **fields)
+        data = await self._call(method, request)
+        if entry.REGISTER is Register.MACHINE:
+            pk = self._parse(MachineAccountData, data, method).licensePK
+        else:
+            pk = self._parse(VehAccountData, data, method).licensePK
+        return FilingReceipt(method, pk or license_pk)
+
+    async def need_complete(self) -> list[NeedCompleteVehicle]:
+        """GetNeedCompleteVehEx (§4.2.3): the vehicles whose filing the platform wants
+        completed (at most 20 a call): plate (``license``), ``licenseColor``, ``addDate``."""
+        request = build_message(
+            NeedCompleteRequest, accessToken=_PLACEHOLDER, companySecretCode=self._company
+        )
+        data = await self._call("GetNeedCompleteVehEx", request)
+        if not isinstance(data, list):
+            raise InvalidReplyError("GetNeedCompleteVehEx: data is not a list")
+        return [self._parse(NeedCompleteVehicle, item, "GetNeedCompleteVehEx") for item in data]
+
+    async def scan_licence(self, image: bytes) -> dict[str, str]:
+        """DrivingLicenseScanEx (§4.2.4): what the platform read on a 行驶证 image (a JPEG),
+        as the ledger's form fields (``plate``, ``vehicle_type``, ``vin``, ``use_character``,
+        ``engine_no``, ``owner``, ``address``, ``model``, ``register_date``, ``issue_date``;
+        only those it returned), to pre-fill a form a person then checks."""
+        request = build_message(
+            LicenseScanRequest,
+            accessToken=_PLACEHOLDER,
+            companySecretCode=self._company,
+            drivingLicenseImg=base64.b64encode(image).decode(),
+        )
+        data = await self._call("DrivingLicenseScanEx", request)
+        scanned = self._parse(LicenseScanData, data, "DrivingLicenseScanEx").model_dump()
+        ours = {wire: name for name, wire in WIRE_NAMES[Register.VEHICLE].items()}
+        return {ours[k]: str(v).strip() for k, v in scanned.items() if k in ours and v}
 
     async def check_feedback(self, **fields: Any) -> None:
         """CheckFeedbackReport: a pass corrected after review (values before and after)."""

@@ -252,6 +252,101 @@ class VehAccountData(_Reply):
     emissionStandard: WireStr = ""
 
 
+class VehAccountGainData(VehAccountData):
+    """VehElecAccountGain's reply (§4.2.17): the filing with its images (base64)."""
+
+    drivingLicenseImg: WireStr = ""
+    drivingLicenseImg2: WireStr = ""
+
+
+# -- in-plant vehicles and non-road machinery (§4.1.7/4.1.8, §4.2.18–21) --------------------
+
+Status = Literal["1", "2", "3"]
+
+
+class InnerVehicleRegistration(VehicleRegistration):
+    """An in-plant vehicle (厂内运输车辆): city shareInnerVehInfo (§4.1.7) in the envelope,
+    province InnerVehElecAccountAdd (§4.2.18) with a token; ``carStatus`` 1 正常 2 封存 3 注销."""
+
+    companyCode: str = Field(min_length=1, max_length=32)
+    carStatus: Status
+
+
+class InnerVehAccount(InnerVehicleRegistration):
+    accessToken: str = Field(min_length=1, max_length=64)
+
+
+class InnerVehAccountModify(InnerVehAccount):
+    """InnerVehElecAccountModify (§4.2.19): licensePK 不能为空，不可修改."""
+
+    licensePK: str = Field(min_length=1, max_length=64)
+
+
+class MachineRegistration(_Request):
+    """Non-road mobile machinery (非道路移动机械): city shareInnerMHYElec (§4.1.8), province
+    InnerMHYElecAccountAdd (§4.2.20). ``mhyPlate`` is in no request table but in every
+    example and reply: sent (§4.5 item 6). ``imageInfo``: 发动机铭牌 or 随车清单, base64."""
+
+    companySecretCode: str = Field(default="", max_length=32)
+    companyCode: str = Field(min_length=1, max_length=32)
+    mhyPlate: str = Field(min_length=1, max_length=14)
+    mhyJXMC: str = Field(min_length=1, max_length=64)
+    emissionLevel: EmissionStage
+    mhyFrameNo: str = Field(min_length=1, max_length=64)
+    mhyProdDate: str = Field(min_length=1, max_length=14)
+    imageInfo: str = Field(min_length=1)
+    mhyStatus: Status
+
+
+class MachineAccount(MachineRegistration):
+    accessToken: str = Field(min_length=1, max_length=64)
+
+
+class MachineAccountModify(MachineAccount):
+    licensePK: str = Field(min_length=1, max_length=64)
+
+
+class MachineAccountData(_Reply):
+    mhyPlate: WireStr = ""
+    licensePK: WireStr = ""
+
+
+# -- filing helpers: GetNeedCompleteVehEx (§4.2.3), DrivingLicenseScanEx (§4.2.4) ------------
+
+
+class NeedCompleteRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)
+    companySecretCode: str = Field(max_length=32)
+
+
+class NeedCompleteVehicle(_Reply):
+    license: WireStr = ""
+    licenseColor: WireStr = ""
+    addDate: WireStr = ""
+
+
+class LicenseScanRequest(_Request):
+    accessToken: str = Field(min_length=1, max_length=64)
+    companySecretCode: str = Field(max_length=32)
+    drivingLicenseImg: str = Field(min_length=1)
+
+
+class LicenseScanData(_Reply):
+    """What DrivingLicenseScanEx recognised on a 行驶证 (every field as the platform wrote
+    it; none is trusted before a person checks the form)."""
+
+    license: WireStr = ""
+    vehicleType: WireStr = ""
+    vin: WireStr = ""
+    useCharacter: WireStr = ""
+    engineNo: WireStr = ""
+    onwer: WireStr = ""
+    address: WireStr = ""
+    model: WireStr = ""
+    registerDate: WireStr = ""
+    issueDate: WireStr = ""
+
+
 # -- CheckFeedbackReport (§4.2.27) -----------------------------------------------------------
 
 

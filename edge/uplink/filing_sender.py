@@ -1,0 +1,143 @@
+"""The outbox of filings (issue 15): send the electronic ledger's entries to the platform.
+
+Like passes (:mod:`edge.uplink.forwarder`): an entry is marked accepted only after the
+platform acknowledged it, with the ``licensePK`` it returned; a link failure comes back after
+a capped exponential backoff with jitter, forever, and counts for the link's breaker (while
+it is open only the breaker's probe goes out); a refusal — the platform's words, or a field
+our own check of the wire message refuses — is a dead letter with that reason, sent again
+only when an operator asks (``edge filings retry``, the page). The entry is sent as it is
+when it is sent (one pending row per entry and platform), so a change made while the
+platform is away is not lost, nor sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+import structlog
+
+from drivers.backoff import Backoff
+from edge.domain.filing import ImageKind
+from edge.ledger.filings import FilingLedger
+from edge.ledger.photos import PhotoStore
+from edge.ledger.rows import FilingOutboxEntry
+from edge.uplink.breaker import LinkMonitor, classify
+from edge.uplink.lane_activity import LaneActivity
+from edge.uplink.platform.base import FilingPlatform
+from edge.uplink.platform.errors import InvalidMessageError, PermanentError
+from edge.uplink.platform.filing_wire import method_for
+
+log = structlog.get_logger("edge.uplink.filing_sender")
+
+#: Filings read per round (a plant files a few a day; an import of thousands is sent in turns).
+BATCH = 20
+#: Look at the outbox of filings at least this often (the command line changes it too).
+POLL_SECONDS = 30.0
+
+
+class FilingSender:
+    """Sends due filings one at a time, in order; ``company_code`` is the enterprise code
+    (companyCode of the in-plant and machinery methods)."""
+
+    def __init__(  # noqa: PLR0913 - the [forwarder] settings, as keywords
+        self,
+        store: FilingLedger,
+        platform: FilingPlatform,
+        photos: PhotoStore,
+        link: LinkMonitor,
+        *,
+        company_code: str,
+        backoff_initial: float,
+        backoff_max: float,
+        activity: LaneActivity | None = None,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store, self.platform, self.photos, self.link = store, platform, photos, link
+        self.company_code = company_code
+        self.backoff = Backoff(backoff_initial, backoff_max, jitter=0.5, rand=rand)
+        self.activity = activity or LaneActivity()
+        self.poll_seconds = POLL_SECONDS
+        self._clock = clock
+        self.sent = 0
+
+    async def run(self) -> None:
+        while True:
+            self.store.filings_changed.clear()
+            await self.activity.wait_idle()
+            if not self.link.down or self.link.permit():
+                for row in await self.store.due_filings(BATCH):
+                    await self.send(row)
+                    if self.link.down:
+                        break
+            await self._wait()
+
+    async def _wait(self) -> None:
+        timeout = self.poll_seconds
+        next_at = await self.store.next_filing_due_at()
+        if self.link.down and next_at is not None:
+            timeout = max(self.link.seconds_to_probe(), 0.001)
+        elif next_at is not None:
+            timeout = min(timeout, max(0.001, next_at - self._clock()))
+        waiters = [asyncio.create_task(self.store.filings_changed.wait())]
+        if self.link.down:
+            waiters.append(asyncio.create_task(self.link.up_again.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def send(self, row: FilingOutboxEntry) -> bool:
+        """Send one filing; True when the platform accepted it."""
+        with structlog.contextvars.bound_contextvars(filing=row.id, entry=row.entry_id):
+            stored = await self.store.get_entry(row.entry_id)
+            if stored is None:  # pragma: no cover - entries are never deleted
+                await self.store.filing_failed(row.id, "the entry is gone", None)
+                return False
+            entry = stored.entry()
+            known = {f.platform: f for f in await self.store.filings_of(row.entry_id)}
+            mine = known.get(self.platform.mode)
+            license_pk = (mine.license_pk or "") if mine is not None else ""
+            method = method_for(self.platform.mode, entry, license_pk)
+            try:
+                images = {
+                    ImageKind(image.kind): await self.photos.read(image.path)
+                    for image in await self.store.images_of(row.entry_id)
+                }
+                receipt = await self.platform.file_entry(
+                    entry, images, company_code=self.company_code, license_pk=license_pk
+                )
+            except InvalidMessageError as exc:
+                log.error("filing breaks the spec; kept as dead letter", error=str(exc))
+                await self.store.filing_answered(
+                    row.id, method, accepted=False, answer=f"not sent: {exc.status}"
+                )
+            except PermanentError as exc:
+                self.link.success()  # the platform answered: the link is fine
+                log.warning("platform refused a filing", plate=entry.plate, error=str(exc))
+                await self.store.filing_answered(row.id, method, accepted=False, answer=exc.status)
+            except FileNotFoundError as exc:
+                log.error("document image missing; kept as dead letter", error=str(exc))
+                await self.store.filing_failed(row.id, f"image file missing: {exc}", None)
+            except Exception as exc:
+                if (kind := classify(exc)) is not None:
+                    self.link.failure(str(exc), kind)
+                else:
+                    log.error("unexpected error while filing; will retry", exc_info=exc)
+                retry_at = self._clock() + self.backoff.delay(row.attempts)
+                await self.store.filing_failed(row.id, repr(exc), retry_at)
+            else:
+                self.link.success()
+                self.sent += 1
+                await self.store.filing_answered(
+                    row.id, receipt.method, accepted=True, answer="",
+                    license_pk=receipt.license_pk or None,
+                )  # fmt: skip
+                log.info("filing accepted", plate=entry.plate, method=receipt.method,
+                         license_pk=receipt.license_pk)  # fmt: skip
+                return True
+        return False

@@ -1,0 +1,203 @@
+"""Filing through the outbox of filings (issue 15) over real HTTP: the ledger's entries reach
+the city and province simulators, which check every field with their own tables (not our
+models), return licensePK (province), refuse what a strict platform would (kept as a dead
+letter with the platform's words) and keep what they received; a platform away is retried;
+the stored licensePK goes with the vehicle's next pass record; GetNeedCompleteVehEx and
+DrivingLicenseScanEx."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from edge.actions.filing import Filings
+from edge.ledger.store import Store
+from edge.sim.jpeg import jpeg_label, sample_jpeg
+from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.province import ProvincePlatformSim
+from edge.sim.spec_check import CITY, PROVINCE, violations
+from edge.uplink.breaker import LinkMonitor
+from edge.uplink.filing_sender import FilingSender
+from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.province import ProvincePlatform
+from tests.helpers import REPORT, city_client, province_client
+from tests.test_filing import CLERK, LOADER, TRUCK, _operator
+
+ENTERPRISE = "4101000001"
+
+
+@dataclass
+class Site:
+    sim: PlatformSim
+    client: CityPlatform | ProvincePlatform
+    store: Store
+    filings: Filings
+    sender: FilingSender
+    now: list[float]
+
+    async def send_due(self) -> list[bool]:
+        return [await self.sender.send(row) for row in await self.store.due_filings(50)]
+
+
+async def _site(tmp_path: Path, mode: str) -> AsyncIterator[Site]:
+    sim: PlatformSim = ProvincePlatformSim() if mode == "province" else CityPlatformSim()
+    await sim.start()
+    client = province_client(sim) if mode == "province" else city_client(sim)  # type: ignore[arg-type]
+    now = [1000.0]
+    store = await Store.open(tmp_path / "edge.db", clock=lambda: now[0])
+    filings = Filings(_operator(store), tmp_path / "photos", platform=mode)
+    sender = FilingSender(
+        store, client, filings.photos, LinkMonitor(lambda: now[0]),
+        company_code=ENTERPRISE, backoff_initial=1.0, backoff_max=60.0,
+        clock=lambda: now[0], rand=lambda: 0.5,
+    )  # fmt: skip
+    try:
+        yield Site(sim, client, store, filings, sender, now)
+    finally:
+        await client.aclose()
+        await store.close()
+        await sim.stop()
+
+
+@pytest.fixture
+async def province(tmp_path: Path) -> AsyncIterator[Site]:
+    async for site in _site(tmp_path, "province"):
+        yield site
+
+
+@pytest.fixture
+async def city(tmp_path: Path) -> AsyncIterator[Site]:
+    async for site in _site(tmp_path, "city"):
+        yield site
+
+
+LICENCE = {"driving_license": sample_jpeg("豫A12345")}
+
+
+async def test_province_add_then_modify_every_register(province: Site) -> None:
+    truck = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    inner = await province.filings.add(CLERK, "inner", {**TRUCK, "plate": "豫A55555"},
+                                       {"emission_list": sample_jpeg("清单")})  # fmt: skip
+    machine = await province.filings.add(CLERK, "machine", LOADER,
+                                         {"nameplate": sample_jpeg("铭牌")})  # fmt: skip
+    assert await province.send_due() == [True, True, True]
+    assert [m for m, _ in province.sim.filings] == [
+        "VehElecAccountAdd", "InnerVehElecAccountAdd", "InnerMHYElecAccountAdd",
+    ]  # fmt: skip
+    for method, body in province.sim.filings:  # every field valid by the simulator's tables
+        assert violations({**body, "accessToken": "t"}, PROVINCE[method]) == []
+    vehicle_body = province.sim.filings[0][1]
+    assert (vehicle_body["license"], vehicle_body["onwer"], vehicle_body["registerDate"]) == (
+        "豫A12345", "郑州某物流有限公司", "2019-05-01",
+    )  # fmt: skip
+    assert jpeg_label(base64.b64decode(vehicle_body["drivingLicenseImg"])) == "豫A12345"
+    assert province.sim.filings[1][1]["carStatus"] == "1"
+    assert province.sim.filings[1][1]["companyCode"] == ENTERPRISE
+    assert province.sim.filings[2][1]["mhyPlate"] == "豫A0001Z"
+    pks = []
+    for done in (truck, inner, machine):
+        assert done.id is not None
+        (filing,) = await province.store.filings_of(done.id)
+        assert filing.state == "accepted"
+        pks.append(filing.license_pk)
+    assert pks == ["PK00000001", "PK00000002", "PK00000003"]
+    assert await province.store.license_pk_of("豫A12345", "1") == "PK00000001"
+    # changes go as Modify with the licensePK
+    assert truck.id is not None
+    assert inner.id is not None
+    assert machine.id is not None
+    await province.filings.modify(CLERK, truck.id, {"owner": "新主人"})
+    await province.filings.change_status(CLERK, inner.id, "封存")
+    await province.filings.change_status(CLERK, machine.id, "注销")
+    assert await province.send_due() == [True, True, True]
+    assert [(m, b["licensePK"]) for m, b in province.sim.filings[3:]] == [
+        ("VehElecAccountModify", "PK00000001"), ("InnerVehElecAccountModify", "PK00000002"),
+        ("InnerMHYElecAccountModify", "PK00000003"),
+    ]  # fmt: skip
+    assert province.sim.filings[4][1]["carStatus"] == "2"
+    assert province.sim.filings[5][1]["mhyStatus"] == "3"
+    history = await province.store.entry_history(truck.id)
+    assert [h.actor for h in history if h.action == "filing"] == ["platform:province"] * 2
+
+
+async def test_the_next_pass_record_carries_the_stored_license_pk(province: Site) -> None:
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    await province.send_due()
+    assert isinstance(province.client, ProvincePlatform)
+    pk = await province.store.license_pk_of(REPORT.plate, REPORT.color)
+    report = replace(REPORT, license_pk=pk or "")
+    record = province.client.enter_exit_record(report)
+    assert (record.islicensePK, record.licensePK) == ("1", "PK00000001")
+    await province.client.send_passes([report])
+    (sent,) = province.sim.records[REPORT.serial]
+    assert (sent["islicensePK"], sent["licensePK"]) == ("1", "PK00000001")
+
+
+async def test_a_refusal_keeps_the_platforms_words_and_retry_sends_it_again(
+    province: Site,
+) -> None:
+    assert isinstance(province.sim, ProvincePlatformSim)
+    right = province.sim.company_secret_code
+    province.sim.company_secret_code = "ANOTHER"
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [False]
+    assert done.id is not None
+    (filing,) = await province.store.filings_of(done.id)
+    assert (filing.state, filing.words) == ("refused", "企业授权号错误")
+    (dead,) = await province.store.dead_filings()
+    assert dead.last_error == "企业授权号错误"
+    province.sim.company_secret_code = right
+    assert (await province.filings.retry(CLERK)).count == 1
+    assert await province.send_due() == [True]
+    (filing,) = await province.store.filings_of(done.id)
+    assert filing.state == "accepted"
+
+
+async def test_a_platform_away_is_retried_after_a_backoff(province: Site) -> None:
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    await province.sim.stop()
+    assert await province.send_due() == [False]
+    (row,) = await province.store.filing_outbox_of(1)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at > province.now[0]
+    assert await province.store.due_filings(10) == []
+    await province.sim.start()
+    province.now[0] = row.next_attempt_at
+    assert await province.send_due() == [True]
+
+
+async def test_city_filings_in_the_envelope(city: Site) -> None:
+    await city.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    await city.filings.add(CLERK, "inner", {**TRUCK, "plate": "厂内07"},
+                           {"driving_license": sample_jpeg("x")})  # fmt: skip
+    await city.filings.add(CLERK, "machine", LOADER, {"emission_list": sample_jpeg("清单")})
+    assert await city.send_due() == [True, True, True]
+    assert [m for m, _ in city.sim.filings] == [
+        "shareVehInfo", "shareInnerVehInfo", "shareInnerMHYElec",
+    ]  # fmt: skip
+    for method, body in city.sim.filings:
+        assert violations(body, CITY[method]) == []
+    (filing,) = await city.store.filings_of(1)
+    assert (filing.platform, filing.state, filing.license_pk) == ("city", "accepted", None)
+
+
+async def test_need_complete_and_licence_scan(province: Site) -> None:
+    assert isinstance(province.sim, ProvincePlatformSim)
+    assert isinstance(province.client, ProvincePlatform)
+    province.sim.need_complete = [("豫A12345", "1", "20261201080000"), ("豫B22222", "2", "")]
+    listed = await province.client.need_complete()
+    assert [(v.license, v.licenseColor) for v in listed] == [("豫A12345", "1"), ("豫B22222", "2")]
+    form = await province.client.scan_licence(sample_jpeg("豫A12345"))
+    assert form["plate"] == "豫A12345"
+    assert form["vehicle_type"] == "H11"
+    assert form["vin"].startswith("LZZ")
+    assert form["owner"]
+    # what the scan read pre-fills a form that then validates
+    done = await province.filings.add(
+        CLERK, "vehicle", {**form, "plate_color": "1", "emission": "6"}, LICENCE
+    )
+    assert done.ok
