@@ -229,13 +229,22 @@ class Filings:
         return await self.operator.act(actor, Action.ATTACH_IMAGE, str(entry_id), body)
 
     async def import_rows(
-        self, actor: Actor, register: str, rows: Sequence[Mapping[str, str]], first_row: int = 2
+        self,
+        actor: Actor,
+        register: str,
+        rows: Sequence[Mapping[str, str]],
+        first_row: int = 2,
+        numbers: Sequence[int] | None = None,
     ) -> Done:
         """Import entries into a register (rows of form text, as read from an XLSX or CSV
-        file whose header names the fields): every row is stored, or none. ``first_row`` is
-        the file's number of ``rows[0]`` (2 under a header). ``Done.count`` is how many were
-        stored. Raises :class:`ImportRefusedError` naming every bad row's every bad field
-        (a row whose plate is in the register already, or twice in the file, is bad)."""
+        file whose header names the fields: :func:`edge.actions.filing_files.read_rows`):
+        every row is stored, or none. Rows are numbered as the file numbers them: ``numbers``
+        (one per row), else from ``first_row`` (2 under a header). ``Done.count`` is how many
+        were stored. Raises :class:`ImportRefusedError` naming every bad row's every bad
+        field (a row whose plate is in the register already, or twice in the file, is bad)."""
+        numbered = list(numbers) if numbers is not None else [
+            first_row + i for i in range(len(rows))
+        ]  # fmt: skip
 
         async def body() -> Done:
             try:
@@ -247,7 +256,7 @@ class Filings:
             entries: list[Entry] = []
             problems: list[RowProblem] = []
             seen: dict[tuple[str, str], int] = {}
-            for number, row in enumerate(rows, start=first_row):
+            for number, row in zip(numbered, rows, strict=True):
                 try:
                     entry = parse_entry(kind, row)
                 except FilingError as exc:
@@ -259,7 +268,7 @@ class Filings:
                 seen.setdefault(key, number)
                 entries.append(entry)
             if not problems:
-                problems = await self._already_there(entries, first_row)
+                problems = await self._already_there(entries, numbered)
             if problems:
                 raise ImportRefusedError(problems)
             # Imported rows have no images yet: each is queued once one is attached.
@@ -267,7 +276,7 @@ class Filings:
             try:
                 ids = await self.store.import_entries(entries, actor.name, file_to)
             except EntryExistsError as exc:  # added meanwhile
-                number = first_row + (exc.index or 0)
+                number = numbered[exc.index or 0]
                 raise ImportRefusedError([RowProblem(number, "plate", str(exc))]) from None
             return Done(detail=f"{len(ids)} {kind.value} entries", count=len(ids))
 
@@ -349,13 +358,15 @@ class Filings:
         await self.store.note_filing(entry_id, "province", pk, "VehElecAccountGain", actor.name)
         return Done(detail=f"licensePK {pk}", id=entry_id, plate=entry.plate)
 
-    async def _already_there(self, entries: Sequence[Entry], first_row: int) -> list[RowProblem]:
+    async def _already_there(
+        self, entries: Sequence[Entry], numbers: Sequence[int]
+    ) -> list[RowProblem]:
         problems = []
         for index, entry in enumerate(entries):
             found = await self.store.find_entry(entry.REGISTER, *plate_key(entry))
             if found is not None:
                 why = f"{entry.plate} is in the ledger already (entry {found.id})"
-                problems.append(RowProblem(first_row + index, "plate", why))
+                problems.append(RowProblem(numbers[index], "plate", why))
         return problems
 
     def _parse(self, register: str, form: Mapping[str, str]) -> Entry:

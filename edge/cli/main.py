@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from edge.cli.filing_args import add_commands
 from edge.config.errors import ConfigError, env_overrides, format_loc, locate_keys
 from edge.config.model import Config, load_config, placeholder_warnings
 from edge.ops.logsetup import setup_logging
@@ -146,6 +147,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     return _with_config(args, run_list)
 
 
+def cmd_filing(args: argparse.Namespace) -> int:
+    from edge.cli.filing import run_filing  # noqa: PLC0415
+
+    return _with_config(args, run_filing)
+
+
 def cmd_correct(args: argparse.Namespace) -> int:
     from edge.cli.correct import run_correct  # noqa: PLC0415
 
@@ -188,6 +195,7 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show = lists_sub.add_parser("show", help="every entry in force")
     _config_option(lists, add, remove, show)
     lists.set_defaults(func=cmd_list)
+    add_commands(sub, cmd_filing)
     correct = sub.add_parser("correct", help="correct a misread plate of a recorded pass")
     _config_option(correct)
     correct.add_argument("serial")

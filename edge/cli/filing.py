@@ -1,0 +1,142 @@
+"""``edge vehicles|inner-vehicles|machinery add|import|show|export|template|retry``: the
+electronic ledger (电子台账) from the command line, beside a running daemon (whose filing
+sender picks a queued filing up within its poll interval). Options come after the action;
+bad input names its option or field and exits 2; a list with nothing in it prints "none".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
+from edge.actions.filing_files import read_rows, rows_without_numbers, template, write_export
+from edge.actions.operator import ActionError
+from edge.cli.acting import cli_actor, cli_operator, refused
+from edge.config.model import Config
+from edge.domain.filing import (
+    FILING_WORDS,
+    STATUS_WORDS,
+    EntryStatus,
+    FilingState,
+    ImageKind,
+    Register,
+    field_names,
+)
+from edge.ledger.store import Store, ledger_exists
+
+
+async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
+    register = Register(args.register)
+    if args.action == "template":
+        args.output.write_bytes(template(register))
+        print(f"template written to {args.output}")
+        return 0
+    if args.action in ("show", "export") and not ledger_exists(cfg.storage.database):
+        print("none")
+        return 0
+    store = await Store.open(cfg.storage.database)
+    try:
+        filings = Filings(
+            cli_operator(cfg, store), cfg.storage.photo_dir, platform=cfg.platform.mode
+        )
+        return await _act(cfg, store, filings, register, args)
+    except ImportRefusedError as exc:
+        print(f"nothing imported: {len({p.row for p in exc.problems})} bad row(s)", file=sys.stderr)
+        for row_problem in exc.problems:
+            print(f"  {row_problem}", file=sys.stderr)
+        return 2
+    except EntryRefusedError as exc:
+        for problem in exc.problems:
+            print(f"--{problem.field.replace('_', '-')}: {problem.reason}", file=sys.stderr)
+        return 2
+    except ActionError as exc:
+        return refused(exc)
+    finally:
+        await store.close()
+
+
+async def _act(
+    cfg: Config, store: Store, filings: Filings, register: Register, args: argparse.Namespace
+) -> int:
+    actor = cli_actor()
+    if args.action == "add":
+        form = {
+            name: value
+            for name in field_names(register)
+            if (value := getattr(args, f"field_{name}", None)) is not None
+        }
+        images = {}
+        for kind in ImageKind:
+            path = getattr(args, f"image_{kind}", None)
+            if path is not None:
+                try:
+                    images[kind.value] = path.read_bytes()
+                except OSError as exc:
+                    print(f"--{kind.value.replace('_', '-')}: {exc.strerror}", file=sys.stderr)
+                    return 2
+        done = await filings.add(actor, register, form, images)
+        if done.note:
+            print(f"note: {done.note}")
+        print(f"entry {done.id}: {done.plate} added")
+        return 0
+    if args.action == "import":
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            print(f"file: {exc.strerror}", file=sys.stderr)
+            return 2
+        rows, numbers = rows_without_numbers(read_rows(register, data, args.file.name))
+        done = await filings.import_rows(actor, register, rows, numbers=numbers)
+        print(f"{done.count} entries imported")
+        return 0
+    if args.action == "export":
+        count = await write_export(
+            register, store.export_entries(register.value), args.output, cfg.site.zone
+        )
+        print(f"{count} entries written to {args.output}")
+        return 0
+    if args.action == "retry":
+        done = await filings.retry(actor, args.ids or None)
+        print(f"{done.count} filing(s) queued again" if done.ok else "none")
+        return 0 if done.ok else 1
+    return await _show(cfg, store, register, args)
+
+
+async def _show(cfg: Config, store: Store, register: Register, args: argparse.Namespace) -> int:
+    if args.id is None:
+        entries = await store.search_entries(
+            register.value, args.search, status=args.status, limit=args.limit
+        )
+        if not entries:
+            print("none")
+        for entry in entries:
+            states = {f.platform: f for f in await store.filings_of(entry.id)}
+            filed = states.get(cfg.platform.mode)
+            word = FILING_WORDS[FilingState(filed.state)] if filed else FILING_WORDS[
+                FilingState.UNFILED
+            ]  # fmt: skip
+            status = STATUS_WORDS[EntryStatus(entry.status)]
+            print(f"{entry.id:>6}  {entry.plate:<12} {entry.plate_color or '-':<2} {status}  "
+                  f"{word}  {entry.vin or entry.code}")  # fmt: skip
+        return 0
+    found = await store.get_entry(args.id)
+    if found is None or found.register != register.value:
+        print(f"no entry {args.id}")
+        return 1
+    entry = found
+    for name in field_names(register):
+        print(f"  {name:<16} {getattr(entry, name)}")
+    for image in await store.images_of(entry.id):
+        print(f"  image {image.kind:<12} {image.path} ({image.size} bytes)")
+    for filing in await store.filings_of(entry.id):
+        word = FILING_WORDS[FilingState(filing.state)]
+        print(f"  filing {filing.platform}: {word} {filing.license_pk or ''} {filing.words}")
+    for row in await store.filing_outbox_of(entry.id):
+        print(f"  outbox {row.id} {row.state} attempts {row.attempts} {row.last_error or ''}")
+    for change in await store.entry_history(entry.id):
+        at = datetime.fromtimestamp(change.at, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
+        what = ", ".join(f"{k}: {a!r} → {b!r}" for k, (a, b) in change.changes.items())
+        print(f"  {at} {change.actor} {change.action} {what}")
+    return 0

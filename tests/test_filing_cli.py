@@ -1,0 +1,131 @@
+"""``edge vehicles|inner-vehicles|machinery``: the template, an import refused whole with every
+bad row named, an import, add with an image, show, export (XLSX opened by openpyxl, CSV), retry,
+errors naming the option with exit 2, "none" when empty."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from edge.actions.filing_files import header, read_rows
+from edge.actions.operator import InvalidInputError
+from edge.cli.main import main
+from edge.sim.jpeg import sample_jpeg
+from tests.helpers import write_config
+from tests.test_filing import LOADER, TRUCK
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state="state/")
+
+
+def run(*argv: str | Path) -> int:
+    return main([str(a) for a in argv])
+
+
+def _workbook(path: Path, heading: list[str], rows: list[list[str]]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(heading)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_template_import_show_export(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("vehicles", "show", "--config", config) == 0
+    assert capsys.readouterr().out == "none\n"
+    assert run("vehicles", "template", "--output", tmp_path / "t.xlsx", "--config", config) == 0
+    heading = [c.value for c in next(load_workbook(tmp_path / "t.xlsx").active.iter_rows())]
+    assert heading[:2] == ["号牌号码 (plate)", "号牌颜色 (plate_color)"]
+    names = [h.split("(")[1].rstrip(")") for h in heading]
+
+    def row(**values: str) -> list[str]:
+        return [{**TRUCK, **values}.get(n, "") for n in names]
+
+    rows = [row(plate=f"豫A{n:05d}") for n in range(1, 6)]
+    rows[1] = row(plate="豫A00002", emission="9")
+    rows[3] = row(plate="豫A00004", vin="")
+    bad = _workbook(tmp_path / "bad.xlsx", heading, rows)
+    assert run("vehicles", "import", bad, "--config", config) == 2
+    err = capsys.readouterr().err
+    assert "nothing imported: 2 bad row(s)" in err
+    assert "row 3, emission" in err
+    assert "row 5, vin: required" in err
+    assert run("vehicles", "show", "--config", config) == 0
+    assert capsys.readouterr().out == "none\n"
+    rows[1], rows[3] = row(plate="豫A00002"), row(plate="豫A00004")
+    good = _workbook(tmp_path / "good.xlsx", heading, rows)
+    assert run("vehicles", "import", good, "--config", config) == 0
+    assert capsys.readouterr().out == "5 entries imported\n"
+    assert run("vehicles", "show", "--search", "豫A0000", "--limit", "2", "--config", config) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in listed] == ["豫A00005", "豫A00004"]
+    assert "未备案" in listed[0]
+    assert run("vehicles", "export", "--output", tmp_path / "out.xlsx", "--config", config) == 0
+    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True).active
+    table = list(sheet.iter_rows(values_only=True))
+    assert table[0][:2] == ("号牌号码 (plate)", "号牌颜色 (plate_color)")
+    assert len(table) == 6
+    assert table[1][0] == "豫A00001"
+    assert run("vehicles", "export", "--output", tmp_path / "out.csv", "--config", config) == 0
+    text = (tmp_path / "out.csv").read_text("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(text)))) == 6
+    assert run("machinery", "show", "--config", config) == 0
+    assert capsys.readouterr().out.endswith("none\n")
+
+
+def test_add_show_and_errors(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "mingpai.jpg"
+    image.write_bytes(sample_jpeg("铭牌"))
+    options = [x for k, v in LOADER.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("machinery", "add", *options, "--nameplate", image, "--config", config) == 0
+    assert capsys.readouterr().out.strip().endswith("豫A0001Z added")
+    assert run("machinery", "show", "--id", "1", "--config", config) == 0
+    out = capsys.readouterr().out
+    assert "production_date  2021-03-01" in out
+    assert "image nameplate" in out
+    assert "filing city" in out
+    assert "outbox 1 pending" in out
+    assert run("machinery", "add", *options[:-2], "--emission", "Q", "--config", config) == 2
+    assert capsys.readouterr().err.startswith("--emission:")
+    assert run("machinery", "add", *options, "--config", config) == 2
+    assert "already" in capsys.readouterr().err
+    assert run("machinery", "add", *options, "--nameplate", tmp_path / "no.jpg",
+               "--config", config) == 2  # fmt: skip
+    assert capsys.readouterr().err.startswith("--nameplate:")
+    assert run("machinery", "show", "--id", "9", "--config", config) == 1
+    assert run("machinery", "retry", "--config", config) == 1
+    assert capsys.readouterr().out.endswith("none\n")
+    bogus = tmp_path / "x.txt"
+    bogus.write_text("hello")
+    assert run("inner-vehicles", "import", bogus, "--config", config) == 2
+    assert "--file" in capsys.readouterr().err
+
+
+def test_reading_csv_and_headings() -> None:
+    text = "号牌号码,plate_color,车辆识别代码 (vin)\n豫A12345,1,LZZ\n,,\n豫A22222,1,X\n"
+    rows = read_rows("vehicle", text.encode("gb18030"), "a.csv")
+    assert rows == [
+        {"plate": "豫A12345", "plate_color": "1", "vin": "LZZ", "_row": "2"},
+        {"plate": "豫A22222", "plate_color": "1", "vin": "X", "_row": "4"},
+    ]
+    assert header("vin") == "车辆识别代码 (vin)"
+    with pytest.raises(InvalidInputError, match="not a field"):
+        read_rows("machine", b"vin\nX\n", "a.csv")
+    with pytest.raises(InvalidInputError, match="XLSX"):
+        read_rows("machine", b"PK not really", "a.xlsx")
+    with pytest.raises(InvalidInputError, match="empty"):
+        read_rows("machine", b"", "a.csv")
