@@ -5,6 +5,12 @@ times. At the end the simulator holds every pass the daemon committed (every row
 ledger), with all photos: 0 missing, 0 rejected, 0 vehicles with two serials; a pass that
 arrived twice (same serial) is explained only by a request in flight at a kill, and counted.
 
+The electronic ledger's filings (issue 15) go through the same storm: before each daemon
+starts, a clerk (in this process, as the command line would, beside the daemon) adds vehicles
+and machines with their document images and changes an earlier one; at the end every filing
+was accepted (none dead), the simulator holds each entry's latest change, and in province
+mode each entry's stored licensePK is one the platform issued for that plate.
+
 The camera behaves like a real one: a read the daemon did not answer (killed, restarting) is
 pushed again with the same record id until it is answered.
 """
@@ -28,12 +34,16 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.actions.filing import Filings
+from edge.actions.operator import Actor, Face
 from edge.domain.jpeg import is_jpeg
+from edge.ledger.store import Store
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from tests.helpers import eventually, plate_of
 from tests.test_cli import EDGE, free_port
+from tests.test_filing import LOADER, TRUCK, _operator
 
 KILLS = 10
 #: The ERP's token: its transport plans give the exit lane's trucks their goods records.
@@ -312,6 +322,63 @@ def _goods_ledger(path: Path) -> tuple[dict[str, str], set[str]]:
     return dict(goods), {serial for (serial,) in owed}
 
 
+CLERK = Actor("文员", "cli", Face.CLI)
+
+
+async def _file(db: Path, photos: Path, mode: str, round_: int) -> None:
+    """A clerk's round, beside the daemon: two vehicles and a machine, each with its image,
+    and a change of the first vehicle of the round before (queued again)."""
+    store = await Store.open(db)
+    try:
+        filings = Filings(_operator(store), photos, platform=mode)
+        licence = {"driving_license": sample_jpeg(f"licence {round_}")}
+        for n in range(2):
+            form = {**TRUCK, "plate": f"豫F{round_:02d}{n:03d}"}
+            await filings.add(CLERK, "vehicle", form, licence)
+        machine = {**LOADER, "plate": f"豫F{round_:02d}99Z", "code": f"LG-{round_}"}
+        await filings.add(CLERK, "machine", machine, {"nameplate": sample_jpeg("铭牌")})
+        if round_:
+            earlier = await store.find_entry("vehicle", f"豫F{round_ - 1:02d}000", "1")
+            assert earlier is not None
+            await filings.modify(CLERK, earlier.id, {"owner": f"改-{round_}"})
+    finally:
+        await store.close()
+
+
+def _filings_ledger(path: Path) -> tuple[int, dict[str, tuple[str, str | None]]]:
+    """Filings not yet accepted (pending or dead); plate → (owner, licensePK) of every
+    entry."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (unsent,) = db.execute(
+            "SELECT count(*) FROM filing_outbox WHERE state != 'sent'"
+        ).fetchone()
+        entries = db.execute(
+            "SELECT e.plate, e.owner, f.license_pk FROM filing_entries e "
+            "LEFT JOIN filings f ON f.entry_id = e.id AND f.state = 'accepted'"
+        ).fetchall()
+    return unsent, {plate: (owner, pk) for plate, owner, pk in entries}
+
+
+def _check_filings(sim: Sim, path: Path) -> int:
+    """Every entry filed as it is now; province: with a licensePK the platform issued."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (dead,) = db.execute("SELECT count(*) FROM filing_outbox WHERE state = 'dead'").fetchone()
+    assert dead == 0, f"{dead} filings dead"
+    unsent, entries = _filings_ledger(path)
+    assert unsent == 0
+    latest: dict[str, dict[str, Any]] = {}
+    for _, body in sim.filings:
+        latest[body.get("license") or body["mhyPlate"]] = body
+    assert set(latest) == set(entries)
+    for plate, (owner, pk) in entries.items():
+        assert latest[plate].get("onwer", "") == owner, plate
+        if isinstance(sim, ProvincePlatformSim):
+            assert pk is not None, plate
+            issued = sim.accounts[pk]
+            assert (issued.get("license") or issued["mhyPlate"]) == plate
+    return len(entries)
+
+
 def _photos_arrived(sim: PlatformSim, serial: str) -> bool:
     if isinstance(sim, CityPlatformSim):
         return bool(sim.photos.get(serial))
@@ -334,6 +401,7 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
         await sim.stop()
     goods, owed = _goods_ledger(tmp_path / "edge.db")
     goods_missing = set(goods) - set(sim.goods)
+    filed = _check_filings(sim, tmp_path / "edge.db")
 
     acknowledged = {s for camera in cameras for s in camera.acknowledged.values()}
     missing = set(ledger) - set(sim.records)
@@ -353,6 +421,7 @@ async def test_nothing_is_lost_under_every_fault(tmp_path: Path, mode: str) -> N
         f"{len(ledger)} committed, {len(sim.records)} at the platform, {len(missing)} missing, "
         f"{len(record_rejections)} rejected, {len(twice)} vehicles with two serials, "
         f"{len(goods)} goods records committed, {len(goods_missing)} of them missing, "
+        f"{filed} ledger entries filed ({len(sim.filings)} filings received), "
         f"same-serial duplicates: {at_kill} in flight at a kill, "
         f"{at_outage} in flight when the platform went down (its reply lost), "
         f"{time.monotonic() - started:.0f} s",
@@ -388,7 +457,8 @@ async def _scenario(
         faults = Faults()
         chaos = asyncio.create_task(_chaos(sim, rng, stop, faults))
         try:
-            for _ in range(KILLS):
+            for round_ in range(KILLS):
+                await _file(tmp_path / "edge.db", tmp_path / "photos", mode, round_)
                 await run.start()
                 await asyncio.sleep(rng.uniform(0.5, 2.0))  # a random moment…
                 await run.kill()  # …to pull the plug
@@ -407,6 +477,7 @@ async def _scenario(
                 set(ledger) <= set(sim.records)
                 and all(_photos_arrived(sim, s) for s, (_, n) in ledger.items() if n)
                 and set(_goods_ledger(tmp_path / "edge.db")[0]) <= set(sim.goods)
+                and _filings_ledger(tmp_path / "edge.db")[0] == 0
             ),
             timeout=90,
         )

@@ -21,6 +21,7 @@ import pytest
 
 from edge.cli.main import main
 from edge.sim.camera import CameraSim
+from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import eventually, free_port, write_config
 from tests.processes import Processes
@@ -204,6 +205,50 @@ WALK: list[tuple[str, list[Step]]] = [
         "edge sim scale --serial /tmp/ttySCALE --protocol toledo",
         [service("sim", "scale", "--serial", "{tmp}/ttySCALE", "--protocol", "toledo")],
     ),
+    (
+        "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",
+        [once("vehicles", "template", "--output", "{tmp}/vehicles.xlsx", "--config", C)],
+    ),
+    (
+        "edge vehicles import vehicles.xlsx --config /etc/edge-gate/config.toml",
+        [once("vehicles", "import", "{tmp}/vehicles.xlsx", "--config", C)],
+    ),
+    (
+        "edge vehicles add --plate 豫A12345 --plate-color 1 --vin LZZ1CLVB0KA123456 --engine-no "
+        "WP10 --register-date 2019-05-01 --emission 6 --driving-license licence.jpg --config …",
+        [
+            once(
+                "vehicles",
+                "add",
+                "--plate",
+                "豫A12345",
+                "--plate-color",
+                "1",
+                "--vin",
+                "LZZ1CLVB0KA123456",
+                "--engine-no",
+                "WP10",
+                "--register-date",
+                "2019-05-01",
+                "--emission",
+                "6",
+                "--driving-license",
+                "{tmp}/licence.jpg",
+                "--config",
+                C,
+            )
+        ],
+    ),
+    (
+        "edge vehicles show --search 豫A1 --config …",
+        [once("vehicles", "show", "--search", "豫A1", "--config", C)],
+    ),
+    (
+        "edge vehicles export --output ledger.xlsx --config …",
+        [once("vehicles", "export", "--output", "{tmp}/ledger.xlsx", "--config", C)],
+    ),
+    # 1 = nothing to retry: no filing was refused
+    ("edge machinery retry --config …", [once("machinery", "retry", "--config", C, code=1)]),
 ]
 
 
@@ -237,6 +282,7 @@ async def test_every_readme_command_runs_as_written(
         "tmp": str(tmp_path),
     }
     (tmp_path / "table.csv").write_text("plate,is_control\n豫A12345,1\n", "utf-8")
+    (tmp_path / "licence.jpg").write_bytes(sample_jpeg("行驶证"))
     monkeypatch.setattr(getpass, "getpass", lambda _prompt="": "a-long-enough-password")
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
     for line, steps in WALK:
@@ -288,6 +334,9 @@ BAD: list[tuple[list[str], dict[str, str], str]] = [
     (["plan", "list"], {}, "--config"),
     (["list", "show"], {}, "--config"),
     (["outbox", "list"], {}, "--config"),
+    (["vehicles", "show"], {}, "--config"),
+    (["machinery", "add", "--config", C, "--plate", "豫A0001Z", "--emission", "9"], {},
+     "--emission"),
     (["list", "add", "--config", C, "--plate", "豫A12345", "--kind", "deny", "--until",
       "tomorrow"], {}, "--until"),
     (["list", "add", "--config", C, "--plate", "豫A12345", "--kind", "deny", "--until",

@@ -19,10 +19,12 @@ from edge.domain.filing import (
     FILING_WORDS,
     STATUS_WORDS,
     EntryStatus,
+    FilingError,
     FilingState,
     ImageKind,
     Register,
     field_names,
+    parse_entry,
 )
 from edge.ledger.store import Store, ledger_exists
 
@@ -36,6 +38,11 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     if args.action in ("show", "export") and not ledger_exists(cfg.storage.database):
         print("none")
         return 0
+    if args.action == "add":  # before the ledger is opened: a refused command leaves nothing
+        try:
+            parse_entry(register, _form(register, args))
+        except FilingError as exc:
+            return _refused_fields(exc)
     store = await Store.open(cfg.storage.database)
     try:
         filings = Filings(
@@ -48,13 +55,25 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
             print(f"  {row_problem}", file=sys.stderr)
         return 2
     except EntryRefusedError as exc:
-        for problem in exc.problems:
-            print(f"--{problem.field.replace('_', '-')}: {problem.reason}", file=sys.stderr)
-        return 2
+        return _refused_fields(exc)
     except ActionError as exc:
         return refused(exc)
     finally:
         await store.close()
+
+
+def _refused_fields(exc: FilingError | EntryRefusedError) -> int:
+    for problem in exc.problems:
+        print(f"--{problem.field.replace('_', '-')}: {problem.reason}", file=sys.stderr)
+    return 2
+
+
+def _form(register: Register, args: argparse.Namespace) -> dict[str, str]:
+    return {
+        name: value
+        for name in field_names(register)
+        if (value := getattr(args, f"field_{name}", None)) is not None
+    }
 
 
 async def _act(
@@ -62,11 +81,7 @@ async def _act(
 ) -> int:
     actor = cli_actor()
     if args.action == "add":
-        form = {
-            name: value
-            for name in field_names(register)
-            if (value := getattr(args, f"field_{name}", None)) is not None
-        }
+        form = _form(register, args)
         images = {}
         for kind in ImageKind:
             path = getattr(args, f"image_{kind}", None)

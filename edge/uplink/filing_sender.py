@@ -68,8 +68,10 @@ class FilingSender:
         while True:
             self.store.filings_changed.clear()
             await self.activity.wait_idle()
-            if not self.link.down or self.link.permit():
-                for row in await self.store.due_filings(BATCH):
+            due = await self.store.due_filings(BATCH)
+            # while the breaker is open, a filing goes out only as the link's probe
+            if due and (not self.link.down or self.link.permit()):
+                for row in due:
                     await self.send(row)
                     if self.link.down:
                         break
@@ -83,7 +85,7 @@ class FilingSender:
         elif next_at is not None:
             timeout = min(timeout, max(0.001, next_at - self._clock()))
         waiters = [asyncio.create_task(self.store.filings_changed.wait())]
-        if self.link.down:
+        if self.link.down and next_at is not None:
             waiters.append(asyncio.create_task(self.link.up_again.wait()))
         try:
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
