@@ -470,8 +470,15 @@ class Daemon:
         platform = self.platform
         if not isinstance(platform, CityPlatform | ProvincePlatform):
             return Filings(operator, self.cfg.storage.photo_dir), None
-        gain = self._gain if isinstance(platform, ProvincePlatform) else None
-        filings = Filings(operator, self.cfg.storage.photo_dir, platform=platform.mode, gain=gain)
+        province = platform if isinstance(platform, ProvincePlatform) else None
+        filings = Filings(
+            operator,
+            self.cfg.storage.photo_dir,
+            platform=platform.mode,
+            gain=self._gain if province else None,
+            scan=province.scan_licence if province else None,
+            need_complete=self._need_complete if province else None,
+        )
         sender = FilingSender(
             store,
             platform,
@@ -490,6 +497,12 @@ class Daemon:
         assert isinstance(self.platform, ProvincePlatform)
         data = await self.platform.gain_vehicle(plate, PlateColor(color), license_pk)
         return {key: str(value) for key, value in data.model_dump().items()}
+
+    async def _need_complete(self) -> list[tuple[str, str, str]]:
+        """GetNeedCompleteVehEx on the province platform: (plate, colour, addDate)."""
+        assert isinstance(self.platform, ProvincePlatform)
+        listed = await self.platform.need_complete()
+        return [(v.license, v.licenseColor, v.addDate) for v in listed]
 
     def _supervise(self, parts: Components) -> None:
         """Start the supervised tasks: lanes, camera readers, forwarder, monitors."""

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.actions.filing import Filings
+from edge.actions.filing import EntryRefusedError, Filings
+from edge.actions.operator import NotAllowedError, NotFoundError
 from edge.ledger.store import Store
 from edge.sim.jpeg import jpeg_label, sample_jpeg
 from edge.sim.platform import CityPlatformSim, PlatformSim
@@ -26,6 +27,7 @@ from edge.uplink.platform.city import CityPlatform
 from edge.uplink.platform.province import ProvincePlatform
 from tests.helpers import REPORT, city_client, province_client
 from tests.test_filing import CLERK, LOADER, TRUCK, _operator
+from tests.test_operator_actions import STRANGER
 
 ENTERPRISE = "4101000001"
 
@@ -50,6 +52,15 @@ async def _site(tmp_path: Path, mode: str) -> AsyncIterator[Site]:
     now = [1000.0]
     store = await Store.open(tmp_path / "edge.db", clock=lambda: now[0])
     filings = Filings(_operator(store), tmp_path / "photos", platform=mode)
+    if isinstance(client, ProvincePlatform):
+        province_client_ = client
+
+        async def listing() -> list[tuple[str, str, str]]:
+            return [(v.license, v.licenseColor, v.addDate)
+                    for v in await province_client_.need_complete()]  # fmt: skip
+
+        filings = Filings(_operator(store), tmp_path / "photos", platform=mode,
+                          scan=client.scan_licence, need_complete=listing)  # fmt: skip
     sender = FilingSender(
         store, client, filings.photos, LinkMonitor(lambda: now[0]),
         company_code=ENTERPRISE, backoff_initial=1.0, backoff_max=60.0,
@@ -201,3 +212,22 @@ async def test_need_complete_and_licence_scan(province: Site) -> None:
         CLERK, "vehicle", {**form, "plate_color": "1", "emission": "6"}, LICENCE
     )
     assert done.ok
+
+
+async def test_scan_and_need_complete_through_the_actions(province: Site, city: Site) -> None:
+    assert isinstance(province.sim, ProvincePlatformSim)
+    province.sim.need_complete = [("豫A12345", "1", "20261201")]
+    assert await province.filings.need_complete(CLERK) == [("豫A12345", "1", "20261201")]
+    form = await province.filings.scan_licence(CLERK, sample_jpeg("豫B88888"))
+    assert form["plate"] == "豫B88888"
+    with pytest.raises(EntryRefusedError):
+        await province.filings.scan_licence(CLERK, b"not an image")
+    await province.sim.stop()
+    with pytest.raises(NotFoundError):
+        await province.filings.need_complete(CLERK)
+    with pytest.raises(NotAllowedError):
+        await city.filings.scan_licence(CLERK, sample_jpeg("x"))
+    with pytest.raises(NotAllowedError):
+        await city.filings.need_complete(CLERK)
+    with pytest.raises(NotAllowedError):
+        await province.filings.need_complete(STRANGER)

@@ -69,6 +69,13 @@ log = structlog.get_logger("edge.actions.filing")
 #: licensePK). Raises whatever the platform client raises (mapped to a failed action).
 Gain = Callable[[str, str, str], Awaitable[Mapping[str, str]]]
 
+#: DrivingLicenseScanEx (§4.2.4) as the daemon calls it: a JPEG → the form fields the
+#: platform read (``edge.uplink.platform.province.ProvincePlatform.scan_licence``).
+Scan = Callable[[bytes], Awaitable[dict[str, str]]]
+#: GetNeedCompleteVehEx (§4.2.3): the plates whose filing the platform wants completed, as
+#: (plate, colour, the platform's addDate).
+NeedComplete = Callable[[], Awaitable[list[tuple[str, str, str]]]]
+
 #: Rows an import takes at most (a plant's ledger is hundreds to a few thousand).
 MAX_IMPORT_ROWS = 20_000
 
@@ -117,8 +124,8 @@ class Filings:
 
     ``photo_dir``: storage.photo_dir (images go under ``filings/``); ``platform``: the mode
     filings are sent in (``city`` / ``province``; None: none configured, nothing queued);
-    ``gain``: VehElecAccountGain (None: :meth:`fetch` is refused: city mode or no platform);
-    ``clock`` for file dates."""
+    ``gain``: VehElecAccountGain, ``scan``: DrivingLicenseScanEx, ``need_complete``:
+    GetNeedCompleteVehEx (None: refused — city mode or no platform); ``now`` for file dates."""
 
     def __init__(
         self,
@@ -127,9 +134,12 @@ class Filings:
         *,
         platform: str | None = None,
         gain: Gain | None = None,
+        scan: Scan | None = None,
+        need_complete: NeedComplete | None = None,
         now: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.operator, self.platform, self.gain = operator, platform, gain
+        self._scan, self._need_complete = scan, need_complete
         self.photos = PhotoStore(photo_dir)
         self._now = now
 
@@ -316,6 +326,35 @@ class Filings:
             return Done(ok=count > 0, detail="" if count else "not a dead filing", count=count)
 
         return await self.operator.act(actor, Action.RETRY_FILING, target, body)
+
+    # -- the province's filing helpers (reads: authorised, not audited) ------------------------
+    async def scan_licence(self, actor: Actor, image: bytes) -> dict[str, str]:
+        """What the province platform read on a 行驶证 image (any format :meth:`attach_image`
+        takes; fitted first) as form fields (``plate``, ``vehicle_type``, ``vin``, …) to
+        pre-fill a form a person checks. Raises NotAllowedError (not authenticated, or no
+        province platform), EntryRefusedError (the image), NotFoundError when the platform
+        cannot be asked or read nothing (``image``)."""
+        await self.operator.authorise(actor, Action.ADD_ENTRY, "scan licence")
+        if self._scan is None:
+            raise NotAllowedError("recognising a licence needs the province platform")
+        (jpeg,) = (await self._fit_all(Register.VEHICLE, {"driving_license": image})).values()
+        try:
+            return await self._scan(jpeg)
+        except Exception as exc:  # noqa: BLE001 - the platform's error, reported
+            raise NotFoundError(f"platform: {exc}", "image") from None
+
+    async def need_complete(self, actor: Actor) -> list[tuple[str, str, str]]:
+        """The vehicles whose filing the province platform wants completed (GetNeedCompleteVehEx,
+        at most 20 a call): (plate, colour, addDate). Raises NotAllowedError (not
+        authenticated, or no province platform), NotFoundError (the platform cannot be
+        asked)."""
+        await self.operator.authorise(actor, Action.ADD_ENTRY, "need complete")
+        if self._need_complete is None:
+            raise NotAllowedError("the list to complete needs the province platform")
+        try:
+            return await self._need_complete()
+        except Exception as exc:  # noqa: BLE001 - the platform's error, reported
+            raise NotFoundError(f"platform: {exc}") from None
 
     # -- helpers -------------------------------------------------------------------------------
     async def _store_gained(self, actor: Actor, plate: str, data: Mapping[str, str]) -> Done:
