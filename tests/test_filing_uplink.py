@@ -7,7 +7,9 @@ DrivingLicenseScanEx."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +27,7 @@ from edge.uplink.breaker import LinkMonitor
 from edge.uplink.filing_sender import FilingSender
 from edge.uplink.platform.city import CityPlatform
 from edge.uplink.platform.province import ProvincePlatform
-from tests.helpers import REPORT, city_client, province_client
+from tests.helpers import REPORT, city_client, eventually, province_client
 from tests.test_filing import CLERK, LOADER, TRUCK, _operator
 from tests.test_operator_actions import STRANGER
 
@@ -231,3 +233,50 @@ async def test_scan_and_need_complete_through_the_actions(province: Site, city: 
         await city.filings.need_complete(CLERK)
     with pytest.raises(NotAllowedError):
         await province.filings.need_complete(STRANGER)
+
+
+async def test_the_sender_runs_until_everything_is_filed_or_dead(province: Site) -> None:
+    """The sender's loop: woken by a new filing; a field the wire model refuses (an internal
+    number over the spec's 14) and a document image gone from disk are dead letters with
+    their reason; the rest is accepted."""
+    province.sender.poll_seconds = 30.0  # a new filing wakes it, not the poll
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    await province.filings.add(CLERK, "inner", {**TRUCK, "plate": "厂内编号-0123456789AB"},
+                               LICENCE)  # fmt: skip
+    gone = await province.filings.add(CLERK, "machine", LOADER, {"nameplate": sample_jpeg("铭")})
+    assert gone.id is not None
+    (image,) = await province.store.images_of(gone.id)
+    (province.filings.photos.root / image.path).unlink()
+    running = asyncio.create_task(province.sender.run())
+    try:
+        await eventually(lambda: _idle(province), timeout=10)
+        await province.filings.add(CLERK, "vehicle", {**TRUCK, "plate": "豫A22222"}, LICENCE)
+
+        async def settled() -> bool:
+            return not await province.store.due_filings(10)
+
+        await eventually(settled, timeout=10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    states = {
+        (await province.store.get_entry(f.entry_id)).plate: f.state  # type: ignore[union-attr]
+        for f in [*await province.store.filing_outbox_of(1),
+                  *await province.store.filing_outbox_of(2),
+                  *await province.store.filing_outbox_of(3)]
+    }  # fmt: skip
+    assert states == {"豫A12345": "sent", "厂内编号-0123456789AB": "dead", "豫A0001Z": "dead"}
+    (last,) = await province.store.filings_of(4)
+    assert last.state == "accepted"
+    (inner,) = await province.store.filings_of(2)
+    assert inner.state == "refused"
+    assert inner.words.startswith("not sent:")
+    assert "license" in inner.words
+    dead = {d.entry_id: d.last_error or "" for d in await province.store.dead_filings()}
+    assert dead[3].startswith("image file missing")
+    assert province.sender.sent == 2
+
+
+async def _idle(site: Site) -> bool:
+    return not await site.store.due_filings(10)
