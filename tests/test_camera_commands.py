@@ -6,10 +6,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from drivers import olm_led
 from drivers.virtual import VirtualBarrier, VirtualDisplay
+from edge.gate import lane as lane_module
 from edge.sim.platform import CityPlatformSim
-from tests.helpers import GENERIC_LANE, VZENITH_LANE, camera, make_config, running_daemon
+from tests.helpers import (
+    GENERIC_LANE,
+    VZENITH_LANE,
+    camera,
+    eventually,
+    make_config,
+    running_daemon,
+)
 
 
 async def test_a_comet_poll_carries_a_manual_open_and_an_led_message(
@@ -66,3 +76,40 @@ async def test_a_device_failure_is_reported(tmp_path: Path, platform_sim: CityPl
     )
     async with running_daemon(cfg) as d:
         assert not await d.lanes["in-1"].command(open_barrier=True)
+
+
+async def test_a_guards_open_waiting_for_the_cameras_poll_does_not_hold_the_lane(
+    tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's open is collected with the camera's next poll; until then the camera's
+    plate pushes are decided as usual. Not collected in time, it is withdrawn and the pass
+    says the barrier failed."""
+    async with running_daemon(
+        make_config(tmp_path, platform_sim.base_url, lanes=[VZENITH_LANE])
+    ) as d:
+        lane, cam = d.lanes["vz-1"], camera(d, "vz-1", "vzenith")
+        try:
+            opened = await lane.override(
+                None, open_barrier=True, reason="司机忘带卡", operator="王"
+            )
+            assert opened.delivery is not None
+            pushed = await cam.push("豫A12345")  # decided while the open still waits
+            assert not opened.delivery.done()
+            assert pushed.relay_opened
+            assert (await cam.poll()).relay_opened
+            assert await opened.delivery
+
+            monkeypatch.setattr(lane_module, "COMMAND_TIMEOUT_SECONDS", 0.05)
+            withdrawn = await lane.override(None, open_barrier=True, reason="测试", operator="王")
+            assert withdrawn.delivery is not None
+            assert not await withdrawn.delivery
+            assert not (await cam.poll()).relay_opened
+        finally:
+            await cam.aclose()
+
+        async def barrier_of(serial: str | None, state: str) -> bool:
+            row = await d.store.find_pass(str(serial))
+            return row is not None and row.barrier == state and row.state == "final"
+
+        await eventually(lambda: barrier_of(opened.serial, "opened"))
+        await eventually(lambda: barrier_of(withdrawn.serial, "failed"))

@@ -15,6 +15,7 @@ from drivers import olm_led
 from drivers.virtual import VirtualBarrier, VirtualDisplay
 from edge.daemon import Daemon
 from edge.domain.serials import is_valid_serial
+from edge.sim.camera import PushResult
 from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -126,6 +127,48 @@ async def test_duplicate_read_makes_no_second_pass(
         assert other.body["duplicate"] is False
         assert len(barrier_of(daemon).openings) == 2
         assert await daemon.store.count_passes() == 2
+
+
+async def test_misread_of_a_refused_truck_is_that_truck_not_a_new_vehicle(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """A refused truck stays at the barrier: a read one character off (晋E55128 for the
+    blacklisted 晋E55123, which the platform does not know) is merged into its refused pass
+    and never decided afresh — also after a restart, from the ledger."""
+    for restart in (False, True):
+        cfg = config_for(tmp_path / str(restart), any_platform)
+        async with running_daemon(cfg) as daemon:
+            cam = camera(daemon)
+            refused = await cam.push("晋E55123")
+
+            async def confirmed() -> bool:
+                row = await daemon.store.find_pass(str(refused.body["serial"]))
+                return row is not None and row.state == "final"
+
+            await eventually(confirmed)
+            await cam.aclose()
+            if not restart:
+                misread = await _push_and_count(daemon, "晋E55128")
+        if restart:
+            async with running_daemon(cfg) as daemon:
+                misread = await _push_and_count(daemon, "晋E55128")
+        assert refused.body["verdict"] != "open"
+        assert misread.body["duplicate"] is True, restart
+        assert misread.body["merged"] == "near-plate"
+        assert misread.body["serial"] == refused.body["serial"]
+        assert misread.body["verdict"] == refused.body["verdict"]
+
+
+async def _push_and_count(daemon: Daemon, plate: str) -> PushResult:
+    """Push ``plate`` on in-1 and check it made no pass and moved no barrier."""
+    cam = camera(daemon)
+    try:
+        pushed = await cam.push(plate)
+    finally:
+        await cam.aclose()
+    assert await daemon.store.count_passes() == 1
+    assert barrier_of(daemon).openings == []
+    return pushed
 
 
 async def test_platform_killed_mid_stream_records_arrive_after_it_returns(

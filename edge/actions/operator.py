@@ -305,7 +305,10 @@ class Operator:
             )
             serial = str(outcome.serial)
             detail = f"{reason.strip()}; serial {serial}"
-            return Done(ok=outcome.barrier == "opened", detail=detail, serial=serial)
+            # through a camera that collects commands with its next poll: the guard waits
+            # for that poll, the lane does not
+            delivered = outcome.delivery is None or await outcome.delivery
+            return Done(ok=outcome.barrier == "opened" and delivered, detail=detail, serial=serial)
 
         return await self.act(actor, Action.OPEN, lane_id, body)
 

@@ -6,9 +6,11 @@ lost reply). The rule (README, *What counts as a duplicate*):
 - the same camera record id with the same plate and colour on the lane is always the same
   read, however long ago (found in the ledger, so also after a restart: ``Store.find_read``);
 - the same plate and colour within the window is the same vehicle;
-- a plate one edit away with the same colour is the same vehicle only while the earlier pass
-  is still *open* (not yet confirmed passed, not lifted or timed out) and within the window:
-  ``豫G88362挂`` after ``豫G88361挂`` has passed is the fleet's next trailer.
+- a plate one edit away with the same colour is the same vehicle only while the earlier
+  vehicle may still stand at the barrier — its pass is *open* (not yet confirmed) or the
+  barrier was not lifted for it (refused: it has to back away first) — and within the window:
+  ``豫G88362挂`` after ``豫G88361挂`` has passed is the fleet's next trailer, but a misread of
+  a refused truck is that truck again, never a new vehicle to decide on.
 
 This module is the in-memory index of the second and third rules. It learns a pass only once
 the pass is committed (:meth:`Deduplicator.learn`), so a read whose commit failed is never
@@ -121,7 +123,9 @@ class Deduplicator:
             self._by_key[key][earlier.pass_id] = earlier
 
     def close(self, pass_id: int) -> None:
-        """The pass was confirmed (passed, not lifted, timed out): near reads are new vehicles."""
+        """The barrier was lifted for the pass and the vehicle passed or the wait timed out:
+        near reads are new vehicles. (Not called for a refused pass: its vehicle is still
+        at the barrier.)"""
         entry = self._entries.get(pass_id)
         if entry is not None:
             entry[0].open = False

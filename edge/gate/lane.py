@@ -68,6 +68,11 @@ JOURNALLED = 0
 GATE_CRASH_READ_SECONDS = 60.0
 #: The source of the pass the lane records for a gate crash (its loop detector saw it).
 GATE_CRASH_SOURCE = "detector"
+#: The barrier error stored when a camera never collected a guard's open with its next poll.
+NOT_DELIVERED = "the command did not reach the barrier"
+#: How long a command waits for a camera that collects it with its next poll; then it is
+#: withdrawn (a barrier must never lift long after the guard pressed the button).
+COMMAND_TIMEOUT_SECONDS = 10.0
 
 
 class LaneBusyError(RuntimeError):
@@ -99,6 +104,9 @@ class LaneOutcome:
     #: Photos stored with the pass (a camera's photo refused as not a usable JPEG is not).
     photos: int = 0
     merged: str | None = None
+    #: A command through a camera that collects it with its next poll: whether it reached the
+    #: camera (awaited by the guard's request, never by the lane). ``None``: already known.
+    delivery: asyncio.Future[bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +211,8 @@ class Lane:
         for row in await self.store.recent_passes(self.id, now - self.dedup.window):
             self.dedup.learn(
                 Earlier(row.id, row.serial, row.plate or "", row.plate_color,
-                        mono - (now - row.received_at), open=row.state == "open")
+                        mono - (now - row.received_at),
+                        open=row.state == "open" or row.gate_signal == GateSignal.NOT_LIFTED)
             )  # fmt: skip
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
@@ -305,22 +314,39 @@ class Lane:
                 decision = settle(event, decision)
             recorded = await self._record(serial, event, decision, stored)
             gate = await carry_out(event, decision, recorded)
-            if recorded.id != JOURNALLED:  # a journalled pass is finalised when merged
-                await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
-                if gate.ended is None:
-                    self._spawn(
-                        self._confirm(recorded.id, recorded.serial, gate.outcome, gate.since)
-                    )
-                else:
-                    signal, at, how = gate.ended
-                    await self.store.finalise(recorded.id, signal, at, how)
+            if recorded.id == JOURNALLED:  # a journalled pass is finalised when merged
+                pass
+            elif gate.delivery is not None:  # the lane does not wait for the camera's poll
+                self._spawn(self._when_delivered(recorded, gate, gate.delivery))
+            else:
+                await self._note_gate(recorded, gate)
         return LaneOutcome(
             duplicate=False,
             serial=recorded.serial,
             decision=decision,
             barrier=gate.outcome,
             photos=len(stored),
+            delivery=gate.delivery,
         )
+
+    async def _note_gate(self, recorded: _Recorded, gate: _Gate) -> None:
+        """Store what the barrier did; finalise the pass, or confirm it in the background."""
+        await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
+        if gate.ended is None:
+            self._spawn(self._confirm(recorded.id, recorded.serial, gate.outcome, gate.since))
+        else:
+            signal, at, how = gate.ended
+            await self.store.finalise(recorded.id, signal, at, how)
+
+    async def _when_delivered(
+        self, recorded: _Recorded, gate: _Gate, delivery: asyncio.Future[bool]
+    ) -> None:
+        """A command the camera collects with its next poll: the barrier opened only if it
+        was collected in time (else withdrawn: :class:`drivers.camera_reply.CameraMailbox`)."""
+        with structlog.contextvars.bound_contextvars(lane=self.id, serial=recorded.serial):
+            if not await delivery and gate.barrier == "opened":
+                gate = replace(gate, barrier="failed", error=NOT_DELIVERED)
+            await self._note_gate(recorded, gate)
 
     def _settle(self, event: PlateEvent, decision: Decision) -> Decision:
         """A live read's verdict, once the platform answered: too late to act on, or acted on
@@ -418,10 +444,19 @@ class Lane:
             commanded_at = self._mono()
             templates = self.led_text.open if decision.open else self.led_text.refuse
             lines = [line.text for line in led_lines(templates, decision, event.plate, event.color)]
-            done = await self.command(open_barrier=decision.open, lines=lines, ok=decision.open)
-            barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
-            error = "the command did not reach the barrier" if decision.open and not done else None
-            return _Gate(barrier, error, since=commanded_at)
+            sent = await self._dispatch(
+                open_barrier=decision.open,
+                lines=lines,
+                ok=decision.open,
+                timeout=COMMAND_TIMEOUT_SECONDS,  # read now: tests shorten it
+            )
+            if sent.done():
+                done = sent.result()
+                barrier = "not-commanded" if not decision.open else "opened" if done else "failed"
+                error = NOT_DELIVERED if decision.open and not done else None
+                return _Gate(barrier, error, since=commanded_at)
+            barrier = "opened" if decision.open else "not-commanded"  # once the camera polls
+            return _Gate(barrier, since=commanded_at, delivery=sent)
 
         return await self._pass(event, _at_once(decision), carry_out)
 
@@ -686,12 +721,27 @@ class Lane:
         *,
         open_barrier: bool = False,
         lines: Sequence[str] = (),
-        timeout: float = 10.0,
+        timeout: float = COMMAND_TIMEOUT_SECONDS,
         ok: bool = True,
     ) -> bool:
         """A command between vehicles (a guard's manual open, an LED message); whether it
         reached the device. Through a camera that takes commands in its replies it waits for
         the camera's next poll, at most ``timeout`` seconds."""
+        return await (
+            await self._dispatch(open_barrier=open_barrier, lines=lines, timeout=timeout, ok=ok)
+        )
+
+    async def _dispatch(
+        self,
+        *,
+        open_barrier: bool = False,
+        lines: Sequence[str] = (),
+        timeout: float = COMMAND_TIMEOUT_SECONDS,
+        ok: bool = True,
+    ) -> asyncio.Future[bool]:
+        """Send a command (:meth:`command`); the future is done at once for devices the lane
+        drives, and when the camera polls (or ``timeout`` passes) for one that collects it."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         reply = CameraReply() if self.commands is not None else None
         ctx = Actuation(self.id, None, reply)
         with structlog.contextvars.bound_contextvars(lane=self.id):
@@ -705,14 +755,24 @@ class Lane:
                 log.error("command not carried out", error=str(exc), open_barrier=open_barrier)
                 if open_barrier and self._expected:
                     self._expected.pop()
-                return False
+                done.set_result(False)
+                return done
             if (
                 self.commands is None
                 or reply is None
                 or (reply.relay_channel is None and not reply.serial)
             ):
-                return True
-            delivered = await self.commands.deliver(reply, timeout)
+                done.set_result(True)
+                return done
+            return asyncio.ensure_future(
+                self._deliver(self.commands, reply, timeout, open_barrier=open_barrier)
+            )
+
+    async def _deliver(
+        self, mailbox: CameraMailbox, reply: CameraReply, timeout: float, *, open_barrier: bool
+    ) -> bool:
+        with structlog.contextvars.bound_contextvars(lane=self.id):
+            delivered = await mailbox.deliver(reply, timeout)
             if not delivered:
                 log.error(
                     "the camera did not poll for the command; withdrawn (is comet polling on?)",
@@ -733,7 +793,8 @@ class Lane:
                 )
                 signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
                 how = "detector" if passed else "timeout"
-            self.dedup.close(pass_id)  # a near read after this is another vehicle
+            if signal is not GateSignal.NOT_LIFTED:  # a refused vehicle is still there
+                self.dedup.close(pass_id)  # a near read after this is another vehicle
             await self.store.finalise(pass_id, signal, self._clock(), how)
             log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
 
@@ -780,6 +841,8 @@ class _Gate:
     ended: tuple[GateSignal, float, str] | None = None
     since: float = 0.0
     told: str | None = None
+    #: Whether a command the camera collects with its next poll reached it (pending).
+    delivery: asyncio.Future[bool] | None = None
 
     @property
     def outcome(self) -> str:
