@@ -163,6 +163,17 @@ def test_vzenith_colours_are_spec_plus_one(color_type: Any, expected: str) -> No
     assert parse_vzenith(body, NOW).color == expected
 
 
+@pytest.mark.parametrize(
+    ("isoffline", "stored"), [(0, False), ("0", False), (1, True), ("1", True)]
+)
+def test_vzenith_stored_records_are_told_apart_from_live_reads(
+    isoffline: Any, stored: bool
+) -> None:
+    body = json.loads(json.dumps(VZ_BODY))
+    body["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = isoffline
+    assert parse_vzenith(body, NOW).historical is stored
+
+
 def test_vzenith_no_plate_and_no_time() -> None:
     body = json.loads(json.dumps(VZ_BODY))
     result = body["AlarmInfoPlate"]["result"]["PlateResult"]
@@ -181,6 +192,14 @@ def test_vzenith_no_plate_and_no_time() -> None:
         {"AlarmInfoPlate": {}},
         {"AlarmInfoPlate": {"result": {"PlateResult": "x"}}},
         {"AlarmInfoPlate": {"result": {"PlateResult": {"license": 7}}}},
+        {
+            "AlarmInfoPlate": {
+                "result": {"PlateResult": {"license": "豫A12345", "isoffline": "yes"}}
+            }
+        },
+        {"AlarmInfoPlate": {"result": {"PlateResult": {"license": "豫A12345", "isoffline": 2}}}},
+        {"AlarmInfoPlate": {"result": {"PlateResult": {"license": "豫A12345", "plateid": {}}}}},
+        {"AlarmInfoPlate": {"result": {"PlateResult": {"license": "豫A12345", "plateid": True}}}},
     ],
 )
 def test_vzenith_errors(body: Any) -> None:

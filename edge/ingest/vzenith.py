@@ -66,6 +66,12 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
         "PlateResult.",
     )
     plate_id = plate_result.get("plateid")
+    if plate_id is not None and (isinstance(plate_id, bool) or not isinstance(plate_id, int | str)):
+        raise PayloadError("PlateResult.plateid must be a number")
+    offline = plate_result.get("isoffline", 0)
+    if offline not in (0, 1, "0", "1") or isinstance(offline, bool):
+        # a stored record taken for a live read would move the barrier for an old vehicle
+        raise PayloadError("PlateResult.isoffline must be 0 (live) or 1 (a stored record)")
     outputs = plate_result.get("gioouts")
     opened = isinstance(outputs, list) and any(
         isinstance(o, dict) and o.get("ctrltype") in (1, 2) for o in outputs
@@ -79,7 +85,7 @@ def parse_vzenith_data(data: Any, received: datetime) -> PlateRead:
         confidence=checked_confidence(plate_result.get("confidence"), "PlateResult.confidence"),
         vendor_id=None if plate_id is None else f"vz-{plate_id}",
         echo=plate_id,
-        historical=plate_result.get("isoffline") == 1,
+        historical=offline in (1, "1"),
         camera_opened=opened,
     )
 
