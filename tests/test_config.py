@@ -151,9 +151,19 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     text = EXAMPLE.read_text("utf-8").replace(
         'database = "/var/lib/edge-gate/edge.db"', 'database = "data/edge.db"'
     )
+    text = text.replace(
+        'fallback_journal = "/run/edge-gate/fallback.jsonl"', 'fallback_journal = "run/j.jsonl"'
+    )
+    text += '\n[replica]\ntype = "file"\npath = "../nas/gate1"\n'
+    text = text.replace("[photo_web]\n", '[photo_web]\nkey_file = "keys/photo-url.key"\n')
     path = tmp_path / "config.toml"
     path.write_text(text, "utf-8")
-    assert load_config(path).storage.database == tmp_path / "data" / "edge.db"
+    cfg = load_config(path)
+    assert cfg.storage.database == tmp_path / "data" / "edge.db"
+    assert cfg.storage.fallback_journal == tmp_path / "run" / "j.jsonl"
+    assert cfg.photo_web.key_file == tmp_path / "keys" / "photo-url.key"
+    assert cfg.replica is not None
+    assert cfg.replica.path == str(tmp_path / ".." / "nas" / "gate1")
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

@@ -1137,14 +1137,25 @@ def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
     return issues
 
 
+#: Every file or directory the config names, by section: relative ones are read relative to
+#: the config file (a file replica's ``path`` is a directory too).
+_PATH_KEYS: dict[str, tuple[str, ...]] = {
+    "storage": ("database", "photo_dir", "fallback_journal"),
+    "photo_web": ("key_file",),
+    "replica": ("key_file",),
+}
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    storage = data.get("storage")
-    if not isinstance(storage, dict):
-        return
-    for key in ("database", "photo_dir"):
-        value = storage.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute():
-            storage[key] = str(base / value)
+    for section, keys in _PATH_KEYS.items():
+        table = data.get(section)
+        if not isinstance(table, dict):
+            continue
+        is_dir = section == "replica" and table.get("type") == "file"
+        for key in (*keys, "path") if is_dir else keys:
+            value = table.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                table[key] = str(base / value)
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
