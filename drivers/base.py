@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from drivers.presence import Presence
@@ -121,6 +121,11 @@ class Lifecycle:
     async def aclose(self) -> None:
         """Stop what :meth:`start` started and release the device; never raises."""
 
+    def via_camera_reply(self) -> bool:
+        """Whether the device is reached only inside the camera's reply to a plate push (so
+        it cannot be driven between vehicles, e.g. by ``edge drivers test``)."""
+        return False
+
 
 @runtime_checkable
 class Barrier(Protocol):
@@ -130,8 +135,19 @@ class Barrier(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def via_camera_reply(self) -> bool: ...
+
     async def open(self, ctx: Actuation) -> None:
         """Raise the arm for one vehicle. Raises :class:`DriverError` if it could not."""
+
+
+@runtime_checkable
+class ArmStateBarrier(Barrier, Protocol):
+    """A barrier that can tell whether its arm is up (a limit-switch input, the controller's
+    own status)."""
+
+    async def state(self) -> Literal["open", "closed"] | None:
+        """``None``: the arm's state is not known (no input configured, no signal)."""
 
 
 @runtime_checkable
@@ -141,6 +157,8 @@ class Display(Protocol):
     def start(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+    def via_camera_reply(self) -> bool: ...
 
     async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
         """Show ``lines``; the driver fits them to its panel."""

@@ -37,6 +37,9 @@ class CameraRelayBarrier(Lifecycle):
         self.channel, self.pulse_ms = channel, pulse_ms
         self.health = DriverHealth()
 
+    def via_camera_reply(self) -> bool:
+        return True
+
     async def open(self, ctx: Actuation) -> None:
         try:
             _reply_of(ctx).pulse_relay(self.channel, self.pulse_ms)
@@ -53,6 +56,9 @@ class CameraSerialTransport:
     def __init__(self, channel: int = 0) -> None:
         self.channel = channel
         self.health = DriverHealth()
+
+    def via_camera_reply(self) -> bool:
+        return True
 
     async def send(self, data: bytes, ctx: Actuation) -> None:
         _reply_of(ctx).send_serial(self.channel, data)

@@ -29,6 +29,10 @@ class LedEncoder(Protocol):
 class Transport(Protocol):
     health: DriverHealth
 
+    def via_camera_reply(self) -> bool:
+        """Whether the bytes can travel only in the camera's reply to a plate push."""
+        return False
+
     async def send(self, data: bytes, ctx: Actuation) -> None: ...
 
 
@@ -110,6 +114,10 @@ class LedDisplay(Lifecycle):
         self.panel = panel or Panel()
         self.voice = voice
         self.health = transport.health
+
+    @override
+    def via_camera_reply(self) -> bool:
+        return self.transport.via_camera_reply()
 
     def encode(self, lines: Sequence[DisplayLine]) -> bytes:
         spoken = " ".join(line.text for line in lines) if self.voice and lines else None

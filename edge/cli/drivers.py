@@ -19,11 +19,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from drivers.base import Actuation, DisplayLine, DriverError, DriverHealth
-from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
-from drivers.hikvision_barrier import HikvisionBarrier
-from drivers.led_display import LedDisplay
-from drivers.modbus_relay import ModbusRelayBarrier
+from drivers.base import Actuation, ArmStateBarrier, DisplayLine, DriverError, DriverHealth
 from drivers.presence import Change
 from drivers.scale import ScaleIndicator, WeightSample
 from edge.config.model import Config
@@ -42,7 +38,7 @@ def _health(name: str, health: DriverHealth) -> str:
 
 
 async def _barrier_open(devices: LaneDevices, lane: str, out: Out) -> int:
-    if isinstance(devices.barrier, CameraRelayBarrier):
+    if devices.barrier.via_camera_reply():
         out("this lane's barrier opens through the camera's reply to a plate push; test it by")
         out("driving up to the camera (or with the camera's own web page) / 请用相机页面测试")
         return EXIT_UNTESTABLE
@@ -53,7 +49,7 @@ async def _barrier_open(devices: LaneDevices, lane: str, out: Out) -> int:
 
 async def _barrier_state(devices: LaneDevices, out: Out) -> int:
     barrier = devices.barrier
-    if not isinstance(barrier, ModbusRelayBarrier | HikvisionBarrier):
+    if not isinstance(barrier, ArmStateBarrier):
         out("this barrier does not report its arm's state")
         return EXIT_UNTESTABLE
     state = await barrier.state()
@@ -69,7 +65,7 @@ async def _led(devices: LaneDevices, lane: str, text: str, out: Out) -> int:
     if display is None:
         out("this lane has no LED display configured")
         return EXIT_UNTESTABLE
-    if isinstance(display, LedDisplay) and isinstance(display.transport, CameraSerialTransport):
+    if display.via_camera_reply():
         out("this LED is written through the camera's push reply; it shows at the next plate")
         return EXIT_UNTESTABLE
     lines = [DisplayLine(part) for part in text.split("|")]
