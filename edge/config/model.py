@@ -16,7 +16,7 @@ import tomllib
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -197,7 +197,18 @@ class ControlPlanConfig(_Section):
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
-class PushCamera(_Section):
+class _Camera(_Section):
+    """What every camera section says about what the camera can do."""
+
+    #: It takes barrier and LED commands (relay pulse, RS-485 bytes) only in the replies to
+    #: its own pushes and polls (Vzenith and clones): a 'camera-relay' barrier and a
+    #: 'camera' LED transport need it.
+    commands_in_reply: ClassVar[bool] = False
+    #: It pushes its IO inputs (Vzenith AlarmGioIn): a 'camera-input' detector needs it.
+    pushes_io_inputs: ClassVar[bool] = False
+
+
+class PushCamera(_Camera):
     """A camera that POSTs its plates to ``/push/<lane id>``."""
 
     kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
@@ -216,7 +227,7 @@ SERIAL_PLATE_PATTERN = (
 )
 
 
-class SerialCamera(_Section):
+class SerialCamera(_Camera):
     """A camera or recogniser that prints plates on RS-232/485 (one read per line)."""
 
     kind: Literal["serial"]
@@ -238,7 +249,7 @@ class SerialCamera(_Section):
         return value
 
 
-class MqttCamera(_Section):
+class MqttCamera(_Camera):
     """A camera that publishes its plates to an MQTT broker."""
 
     kind: Literal["mqtt"]
@@ -251,7 +262,7 @@ class MqttCamera(_Section):
     password: SecretStr | None = None
 
 
-class DahuaPullCamera(_Section):
+class DahuaPullCamera(_Camera):
     """A Dahua ITC camera whose events the daemon pulls (``eventManager.cgi`` attach stream)."""
 
     kind: Literal["dahua-pull"]
@@ -284,7 +295,7 @@ ONVIF_TOPICS = [
 ]
 
 
-class OnvifCamera(_Section):
+class OnvifCamera(_Camera):
     """A camera whose plate events the daemon pulls over ONVIF (PullPoint subscription)."""
 
     kind: Literal["onvif"]
@@ -306,8 +317,10 @@ class OnvifCamera(_Section):
         return value
 
 
-class VzenithPushCamera(_Section):
+class VzenithPushCamera(_Camera):
     kind: Literal["vzenith-push"]
+    commands_in_reply: ClassVar[bool] = True
+    pushes_io_inputs: ClassVar[bool] = True
     token: SecretStr | None = None
     allow_from: Networks = []
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
@@ -996,12 +1009,12 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
                 )
             )
         seen_gates.add(gate)
-        if lane.barrier.driver == "camera-relay" and lane.camera.kind != "vzenith-push":
+        if lane.barrier.driver == "camera-relay" and not lane.camera.commands_in_reply:
             issues.append(
                 ConfigIssue(
                     ("lanes", i, "barrier", "driver"),
                     "'camera-relay' needs a camera that takes commands in its push reply "
-                    "(camera.kind = 'vzenith-push')",
+                    f"(camera.kind = {_camera_kinds('commands_in_reply')})",
                 )
             )
         if lane.detector.driver == "virtual" and lane.barrier.driver != "virtual":
@@ -1019,17 +1032,29 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
     return issues
 
 
+def _camera_kinds(capability: str) -> str:
+    """The camera kinds that can do ``capability`` (a :class:`_Camera` flag), for a message."""
+    sections = get_args(get_args(CameraConfig)[0])
+    kinds = [
+        kind
+        for section in sections
+        if getattr(section, capability)
+        for kind in get_args(section.model_fields["kind"].annotation)
+    ]
+    return " or ".join(repr(kind) for kind in kinds)
+
+
 def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
     issues = []
-    vzenith = lane.camera.kind == "vzenith-push"
     led, detector = lane.led, lane.detector
     if isinstance(led, OlmDisplayConfig | OnbonDisplayConfig | TextDisplayConfig):
-        if led.transport == "camera" and not vzenith:
+        if led.transport == "camera" and not lane.camera.commands_in_reply:
             issues.append(
                 ConfigIssue(
                     ("lanes", i, "led", "transport"),
                     "'camera' needs a camera that takes commands in its push reply "
-                    "(camera.kind = 'vzenith-push'); use 'serial' with port = ...",
+                    f"(camera.kind = {_camera_kinds('commands_in_reply')}); "
+                    "use 'serial' with port = ...",
                 )
             )
         if led.transport == "serial" and not led.port:
@@ -1040,11 +1065,12 @@ def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
                     "'socket://192.168.1.60:5005')",
                 )
             )
-    if detector.driver == "camera-input" and not vzenith:
+    if detector.driver == "camera-input" and not lane.camera.pushes_io_inputs:
         issues.append(
             ConfigIssue(
                 ("lanes", i, "detector", "driver"),
-                "'camera-input' needs camera.kind = 'vzenith-push' (its AlarmGioIn pushes)",
+                "'camera-input' needs a camera that pushes its IO inputs "
+                f"(camera.kind = {_camera_kinds('pushes_io_inputs')})",
             )
         )
     for part in (lane.barrier, detector):

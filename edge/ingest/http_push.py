@@ -76,8 +76,6 @@ def _ok_reply() -> web.Response:
 class Vendor:
     parse: Callable[[RawPush, datetime], PlateRead | OtherEvent]
     reply: Reply
-    #: The camera takes barrier and LED commands from the reply (Vzenith and clones).
-    commands_in_reply: bool = False
     #: The answer to a message that is not a pass (a keep-alive, a non-motor snap): HTTP 200
     #: in the form the camera expects, or it re-sends.
     other_reply: Callable[[], web.Response] = _ok_reply
@@ -85,7 +83,7 @@ class Vendor:
 
 VENDORS: dict[str, Vendor] = {
     "generic-push": Vendor(parse_generic, _json_reply),
-    "vzenith-push": Vendor(parse_vzenith, _json_reply, commands_in_reply=True),
+    "vzenith-push": Vendor(parse_vzenith, _json_reply),
     "hikvision-push": Vendor(parse_hikvision, _json_reply),
     "dahua-push": Vendor(parse_dahua, _dahua_reply, other_reply=_dahua_ok),
     "milesight-push": Vendor(parse_milesight, _json_reply),
@@ -96,8 +94,7 @@ def command_channel(camera: CameraConfig) -> CameraMailbox | None:
     """The channel for commands sent to ``camera`` between vehicles (a guard's open, an LED
     message), for a camera that takes its commands only in the replies to its own requests;
     ``None`` for any other camera. The lane is given it and never asks which vendor it is."""
-    vendor = VENDORS.get(camera.kind)
-    return CameraMailbox() if vendor is not None and vendor.commands_in_reply else None
+    return CameraMailbox() if camera.commands_in_reply else None
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -244,7 +241,7 @@ class PushReceiver:
             log.debug("camera message that is not a pass", lane=lane.id, what=read.what)
             return vendor.other_reply()
         lane.camera.heard()
-        reply = CameraReply() if vendor.commands_in_reply else None
+        reply = CameraReply() if lane.cfg.camera.commands_in_reply else None
         event = PlateEvent.from_read(
             read,
             lane_id=lane.id,
