@@ -140,12 +140,8 @@ async def test_misread_of_a_refused_truck_is_that_truck_not_a_new_vehicle(
         async with running_daemon(cfg) as daemon:
             cam = camera(daemon)
             refused = await cam.push("晋E55123")
-
-            async def confirmed() -> bool:
-                row = await daemon.store.find_pass(str(refused.body["serial"]))
-                return row is not None and row.state == "final"
-
-            await eventually(confirmed)
+            serial = str(refused.body["serial"])
+            await eventually(lambda: _final(daemon, serial))  # noqa: B023 - awaited here
             await cam.aclose()
             if not restart:
                 misread = await _push_and_count(daemon, "晋E55128")
@@ -157,6 +153,11 @@ async def test_misread_of_a_refused_truck_is_that_truck_not_a_new_vehicle(
         assert misread.body["merged"] == "near-plate"
         assert misread.body["serial"] == refused.body["serial"]
         assert misread.body["verdict"] == refused.body["verdict"]
+
+
+async def _final(daemon: Daemon, serial: str) -> bool:
+    row = await daemon.store.find_pass(serial)
+    return row is not None and row.state == "final"
 
 
 async def _push_and_count(daemon: Daemon, plate: str) -> PushResult:
