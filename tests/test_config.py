@@ -154,7 +154,8 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     text = text.replace(
         'fallback_journal = "/run/edge-gate/fallback.jsonl"', 'fallback_journal = "run/j.jsonl"'
     )
-    text += '\n[replica]\ntype = "file"\npath = "../nas/gate1"\n'
+    text += '\n[replica]\ntype = "sftp"\npath = "/b"\nhost = "127.0.0.1"\nuser = "u"\n'
+    text += 'key_file = "keys/id_ed25519"\nhost_key = "ssh-ed25519 AAAA"\n'
     text = text.replace("[photo_web]\n", '[photo_web]\nkey_file = "keys/photo-url.key"\n')
     path = tmp_path / "config.toml"
     path.write_text(text, "utf-8")
@@ -163,7 +164,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert cfg.storage.fallback_journal == tmp_path / "run" / "j.jsonl"
     assert cfg.photo_web.key_file == tmp_path / "keys" / "photo-url.key"
     assert cfg.replica is not None
-    assert cfg.replica.path == str(tmp_path / ".." / "nas" / "gate1")
+    assert cfg.replica.key_file == tmp_path / "keys" / "id_ed25519"
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

@@ -205,3 +205,31 @@ async def test_a_lost_broker_never_makes_the_gate_unhealthy(
         assert daemon.supervisor.restarts["telemetry"] == 0  # the task survived
         assert daemon.health().ok is True
         assert await daemon.healthy()
+
+
+async def test_stopping_ends_telemetry_even_when_its_session_reports_errors_instead(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    """Python 3.11's task group reports its children's errors (an MQTT error as the
+    connection goes down) instead of the cancellation that stopped them: telemetry must still
+    stop when asked, never reconnect forever (this hung the suite's teardown once)."""
+    mqtt = {"host": "127.0.0.1", "port": broker.port}
+    async with running_daemon(config_for(tmp_path, platform_sim, mqtt=mqtt)) as daemon:
+        telemetry = daemon.telemetry
+        assert telemetry is not None
+        entered = asyncio.Event()
+
+        async def session() -> None:
+            entered.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise ExceptionGroup("session", [aiomqtt.MqttError("Disconnected")]) from None
+
+        telemetry._session = session  # type: ignore[method-assign]
+        run = asyncio.create_task(telemetry.run())
+        await entered.wait()
+        run.cancel()
+        async with asyncio.timeout(5):
+            with pytest.raises(asyncio.CancelledError):
+                await run

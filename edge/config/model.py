@@ -1164,7 +1164,7 @@ def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
 
 
 #: Every file or directory the config names, by section: relative ones are read relative to
-#: the config file (a file replica's ``path`` is a directory too).
+#: the config file. (A file replica's directory must be absolute: it is another disk.)
 _PATH_KEYS: dict[str, tuple[str, ...]] = {
     "storage": ("database", "photo_dir", "fallback_journal"),
     "photo_web": ("key_file",),
@@ -1177,8 +1177,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         table = data.get(section)
         if not isinstance(table, dict):
             continue
-        is_dir = section == "replica" and table.get("type") == "file"
-        for key in (*keys, "path") if is_dir else keys:
+        for key in keys:
             value = table.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
                 table[key] = str(base / value)

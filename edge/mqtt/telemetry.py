@@ -107,6 +107,11 @@ class Telemetry:
             except* Exception as group:  # a bug must not end telemetry: log it, reconnect
                 log.error("MQTT session failed", exc_info=group)
             self.connected = False
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # the session's task group reported its children's errors instead of the
+                # cancellation that stopped them (Python 3.11): stop, as asked, not reconnect
+                raise asyncio.CancelledError
             await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
