@@ -77,3 +77,24 @@ async def test_a_component_waiting_to_restart_is_not_alive() -> None:
     await asyncio.sleep(0)
     assert sup.alive() == {"lane:in-1": False}
     await sup.stop()
+
+
+async def test_stop_asks_again_a_component_that_lost_its_cancellation() -> None:
+    """Python 3.11's ``asyncio.wait_for`` can lose a cancellation (its inner future finishing
+    at the same moment): the daemon's stop must still end."""
+    sup = Supervisor()
+    started, lost = asyncio.Event(), []
+
+    async def stubborn() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            lost.append(True)  # swallowed, as the bug does; the next request is obeyed
+        await asyncio.Event().wait()
+
+    sup.start("stubborn", stubborn)
+    await started.wait()
+    async with asyncio.timeout(10):
+        await sup.stop()
+    assert lost == [True]

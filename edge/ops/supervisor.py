@@ -13,6 +13,8 @@ from drivers.backoff import Backoff
 log = structlog.get_logger("edge.ops.supervisor")
 
 _HEALTHY_RUN_SECONDS = 60.0
+#: How often :meth:`Supervisor.stop` asks again a component that has not ended.
+STOP_RECHECK_SECONDS = 1.0
 
 
 class Supervisor:
@@ -63,7 +65,18 @@ class Supervisor:
         return all(up for name, up in self.alive().items() if name not in self.optional)
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
+        """Cancel every component and wait for it to end, cancelling again each
+        :data:`STOP_RECHECK_SECONDS` any that is still running: a library that loses a
+        cancellation (Python 3.11's ``asyncio.wait_for`` does when its inner future finishes
+        at the same moment; aiomqtt awaits through it) must not hang the daemon's stop."""
+        pending = set(self._tasks.values())
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=STOP_RECHECK_SECONDS)
+            for task in pending:
+                log.warning(
+                    "component did not stop when asked; asking again", component=task.get_name()
+                )
+                task.cancel()
         self._tasks.clear()
