@@ -34,6 +34,7 @@ from bench.common import (
 )
 from bench.drain import bench_drain
 from bench.drain import report as drain_report
+from bench.export import bench_export
 from bench.ledger import MONTHS as LEDGER_MONTHS
 from bench.ledger import PER_DAY as LEDGER_PER_DAY
 from bench.ledger import bench_ledger
@@ -270,7 +271,17 @@ async def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "attack", "photo", "relay", "drain", "weighing", "replica", "ledger"],
+        choices=[
+            "pipeline",
+            "attack",
+            "photo",
+            "relay",
+            "drain",
+            "weighing",
+            "replica",
+            "ledger",
+            "export",
+        ],
         help="run one part (e.g. to repeat the attack figures)",
     )
     args = parser.parse_args()
@@ -327,6 +338,8 @@ async def main() -> None:
         )
     if part in (None, "ledger"):
         await bench_ledger(LEDGER_MONTHS, LEDGER_PER_DAY)
+    if part in (None, "export"):
+        await bench_export()
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

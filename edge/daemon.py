@@ -19,6 +19,7 @@ import structlog
 
 from edge.actions.corrections import correct_pass
 from edge.actions.filing import Filings
+from edge.actions.inspection import ExportSources, vehicles_in
 from edge.actions.operator import Operator
 from edge.config.errors import ConfigError
 from edge.config.model import Config, LaneConfig, load_config
@@ -58,6 +59,7 @@ from edge.uplink.breaker import LinkMonitor, LinkState
 from edge.uplink.filing_sender import FilingSender
 from edge.uplink.forwarder import Forwarder
 from edge.uplink.lane_activity import LaneActivity
+from edge.uplink.need_complete_poll import poll_need_complete
 from edge.uplink.photo_fit import PhotoCheck
 from edge.uplink.platform.base import Platform
 from edge.uplink.platform.city import CityPlatform
@@ -419,6 +421,15 @@ class Daemon:
             guard=Guard(cfg.web.password_hash),
             operator=operator,
             weighbridges=weighbridges,
+            sources=ExportSources(
+                photo_root=cfg.storage.photo_dir,
+                document_root=cfg.storage.photo_dir,  # documents are under its filings/
+                vehicles=vehicles_in(store),
+            ),
+            filings=filings,
+            scan=self.platform.scan_licence
+            if isinstance(self.platform, ProvincePlatform)
+            else None,
         )
         erp_token = cfg.erp.token.get_secret_value() if cfg.erp.token else None
         web = WebServer(
@@ -514,6 +525,13 @@ class Daemon:
         self.supervisor.start("forwarder", parts.forwarder.run)
         if parts.filing_sender is not None:
             self.supervisor.start("filings", parts.filing_sender.run)
+        if isinstance(self.platform, ProvincePlatform):  # the 待完善 list from the platform
+            fetch, store = self.platform.need_complete, parts.store
+            self.supervisor.start(
+                "need-complete",
+                lambda: poll_need_complete(fetch, store, zone, clock=self._clock),
+                optional=True,
+            )
         self.supervisor.start("monitor", parts.monitor.run)
         self.supervisor.start("ledger", lambda: keep_ledger(parts.store, self.journal))
         if parts.telemetry is not None:

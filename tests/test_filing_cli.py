@@ -46,7 +46,9 @@ def test_template_import_show_export(
     assert run("vehicles", "show", "--config", config) == 0
     assert capsys.readouterr().out == "none\n"
     assert run("vehicles", "template", "--output", tmp_path / "t.xlsx", "--config", config) == 0
-    heading = [c.value for c in next(load_workbook(tmp_path / "t.xlsx").active.iter_rows())]
+    sheet = load_workbook(tmp_path / "t.xlsx").active
+    assert sheet is not None
+    heading = [str(c.value) for c in next(sheet.iter_rows())]
     assert heading[:2] == ["号牌号码 (plate)", "号牌颜色 (plate_color)"]
     names = [h.split("(")[1].rstrip(")") for h in heading]
 
@@ -73,8 +75,11 @@ def test_template_import_show_export(
     assert [line.split()[1] for line in listed] == ["豫A00005", "豫A00004"]
     assert "未备案" in listed[0]
     assert run("vehicles", "export", "--output", tmp_path / "out.xlsx", "--config", config) == 0
-    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True).active
-    table = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(tmp_path / "out.xlsx", read_only=True)
+    exported = book.active
+    assert exported is not None
+    table = list(exported.iter_rows(values_only=True))
+    book.close()
     assert table[0][:2] == ("号牌号码 (plate)", "号牌颜色 (plate_color)")
     assert len(table) == 6
     assert table[1][0] == "豫A00001"

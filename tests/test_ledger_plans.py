@@ -179,6 +179,13 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("list_entries")
     await call("audit", actor="guard", action="open", target="in-1", origin="test", result="ok")
     await call("audit_log", 20)
+    await call("vehicle_facts", [some.plate, "豫A12345"])
+    await call("vehicle_facts", [])
+    await call("need_complete", 100)
+    await call("note_need_complete", some.plate, "2", now)
+    await call("need_completed", some.plate, "2")
+    await call("ledger_lines", month_ago, month_ago + 3 * 86400, page=10)
+    await call("ledger_lines", month_ago, month_ago + 86400, gate="01", plate=some.plate)
     await _serve_filings(call)
 
 

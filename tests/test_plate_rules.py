@@ -15,12 +15,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualDisplay
+from edge.actions.inspection import spreadsheet_cell
 from edge.daemon import Daemon
 from edge.domain.plates import PlateColor
 from edge.gate.lane import UNUSUAL_SHAPES
 from edge.sim.camera import CameraSim
 from edge.sim.platform import PlatformSim, SimVehicle
-from edge.web.status_page import spreadsheet_cell
 from tests.helpers import (
     GENERIC_LANE,
     VZENITH_LANE,

@@ -67,6 +67,7 @@ def service(*argv: str) -> Step:
 
 
 C = "{config}"
+LEDGER_NOVEMBER = ("ledger", "export", "--config", C, "--from", "2026-11-01", "--to", "2026-11-30")
 WATCH = Step(
     ("drivers", "test", "--config", C, "--lane", "in-1", "watch-detector", "--seconds", "0.1")
 )
@@ -162,6 +163,23 @@ WALK: list[tuple[str, list[Step]]] = [
     (
         "edge figures --config … [--date YYYY-MM-DD]",
         [once("figures", "--config", C), once("figures", "--config", C, "--date", "2026-11-21")],
+    ),
+    (
+        "edge ledger export --config … --from YYYY-MM-DD --to YYYY-MM-DD [--gate 01] [--plate P] "
+        "--out ledger.xlsx|ledger.zip",
+        [
+            once(*LEDGER_NOVEMBER, "--out", "{tmp}/ledger.xlsx"),
+            once(*LEDGER_NOVEMBER, "--gate", "01", "--plate", "豫A12345", "--out", "{tmp}/x.zip"),
+        ],
+    ),
+    (
+        "edge ledger export --config … --register vehicle|inner|machine --out F.xlsx|F.zip",
+        [
+            once("ledger", "export", "--config", C, "--register", "inner", "--out", "{tmp}/i.xlsx"),
+            once(
+                "ledger", "export", "--config", C, "--register", "machine", "--out", "{tmp}/m.zip"
+            ),
+        ],
     ),
     # 1: the walk's config has no [replica] to restore from (tests/test_replica.py restores)
     ("edge restore --config …", [once("restore", "--config", C, code=1)]),

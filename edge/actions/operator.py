@@ -1,6 +1,7 @@
 """What an operator may do to the gate, whichever face they use (the status page, MQTT, the
 command line): open a barrier, refuse a vehicle, show text on the LED, send dead letters
-again, add and remove list entries, start, change and close control plans, correct a pass.
+again, add and remove list entries, start, change and close control plans, correct a pass,
+export the inspector's ledger.
 
 Every action takes WHO acts (an :class:`Actor`, authenticated by its face: a page session, a
 signed MQTT command, the login of the command line), is authorised here (:data:`MAY`: what each
@@ -84,6 +85,7 @@ class Action(StrEnum):
     IMPORT_ENTRIES = "import ledger entries"
     FETCH_FILING = "fetch filing"
     RETRY_FILING = "retry filing"
+    EXPORT_LEDGER = "export ledger"
 
 
 #: What each face may do. The command line has no lanes to move; MQTT only opens and shows text.
@@ -381,6 +383,16 @@ class Operator:
             return Done(detail=detail, id=plan_id, plate=plan.plate)
 
         return await self.act(actor, Action.PUT_PLAN, target, body_)
+
+    # -- the inspector's export ---------------------------------------------------------------
+    async def export_ledger(self, actor: Actor, what: str) -> Done:
+        """The inspector's ledger export (:mod:`edge.actions.inspection`) as it is handed out:
+        ``what`` says its range, gate, plate, format and size, as audited."""
+
+        async def body() -> Done:
+            return Done(detail=what)
+
+        return await self.act(actor, Action.EXPORT_LEDGER, "ledger", body)
 
     # -- the outbox ----------------------------------------------------------------------------
     async def retry(self, actor: Actor, entries: Sequence[int | str] | None) -> Done:

@@ -165,6 +165,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return _with_config(args, print_figures)
 
 
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from edge.cli.ledger import run_ledger  # noqa: PLC0415
+
+    return _with_config(args, run_ledger)
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from edge.cli.restore import run_restore  # noqa: PLC0415
 
@@ -207,6 +213,22 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _config_option(figures)
     figures.add_argument("--date", type=iso_date, help="YYYY-MM-DD (default: today)")
     figures.set_defaults(func=cmd_figures)
+    ledger = sub.add_parser("ledger", help="the inspector's ledger (电子台账)")
+    ledger_sub = ledger.add_subparsers(dest="action", required=True)
+    export = ledger_sub.add_parser(
+        "export", help="passes of a date range as XLSX, or a ZIP with the images too"
+    )
+    export.add_argument("--from", dest="first", type=iso_date, help="YYYY-MM-DD (pass ledger)")
+    export.add_argument("--to", dest="last", type=iso_date, help="YYYY-MM-DD (pass ledger)")
+    export.add_argument(
+        "--register", choices=["vehicle", "inner", "machine"],
+        help="a register's ledger instead: transport / in-plant vehicles, machinery",
+    )  # fmt: skip
+    export.add_argument("--gate", default="", help="道闸编号 (default: every gate)")
+    export.add_argument("--plate", default="", help="one plate (default: every plate)")
+    export.add_argument("--out", required=True, type=Path, help="an .xlsx or .zip file")
+    _config_option(ledger, export)
+    ledger.set_defaults(func=cmd_ledger)
     restore = sub.add_parser(
         "restore", help="bring the ledger and photos back from the replica onto a new PC"
     )

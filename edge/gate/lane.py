@@ -609,6 +609,8 @@ class Lane:
             "plate": event.plate,
             "read": event.unreadable,  # a read that is not a plate, escaped
             "flag": decision.flag or self._flag(event, photos),
+            # isNeedComplete 1 / 2: the plate goes on the page's 待完善 list (issue 15)
+            "need_complete": decision.answer.need_complete if decision.answer else "0",
             "color": event.color.value,
             "verdict": decision.verdict,
             "reason": decision.reason,

@@ -514,3 +514,56 @@ class FilingOutboxEntry(_FromRow):
     last_error: str | None
     created_at: float
     sent_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedCompleteRow(_FromRow):
+    """A plate on the 待完善 list (table ``need_complete``): the platform says its filing must
+    be completed. ``level`` is isNeedComplete (1: emission fields empty, 2: filing
+    incomplete; "" when only GetNeedCompleteVehEx listed it), ``seen_at`` (unix s) the pass
+    that showed it (``serial``, ``lane_id``; None when the platform's list did) or the
+    platform's addDate, ``source`` ``verify`` or ``platform``."""
+
+    plate: str
+    plate_color: str
+    level: str
+    seen_at: float
+    source: str
+    serial: str | None
+    lane_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine(_FromRow):
+    """One pass as the inspector's ledger export lists it (the 2020 guideline's 表3): the pass,
+    what the platform said of the vehicle (``answer``: emission stage, fuel), its photos
+    kept (``photos``: ``number:path`` joined by ``|``, paths relative to the photo root) and
+    the goods and tonnage (t, as sent) of its weighing or transport plan."""
+
+    id: int
+    serial: str
+    gate_code: str
+    lane_id: str
+    direction: str
+    plate: str | None
+    plate_color: str
+    received_at: float
+    verdict: str
+    answer: VerifyAnswer | None
+    photos: str | None
+    goods: str | None
+    ysl: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFactsRow(_FromRow):
+    """What the vehicle ledger (``filing_entries``, transport vehicles) says of a plate for the
+    inspector's export: VIN, engine number, registration date, fleet, and its current
+    document images (``documents``: paths relative to ``storage.photo_dir``, joined by ``|``)."""
+
+    plate: str
+    vin: str
+    engine_no: str
+    register_date: str
+    fleet: str
+    documents: str | None

@@ -44,6 +44,14 @@ def _tally(name: str, amount: str | int) -> str:
     )
 
 
+#: An accepted filing's plate off the 待完善 list (row ``NEW`` of ``filings``).
+_FILED = (
+    "UPDATE need_complete SET done_at = NEW.at, done_by = 'filing' WHERE done_at IS NULL "
+    "AND (plate, plate_color) = (SELECT plate, plate_color FROM filing_entries "
+    "WHERE id = NEW.entry_id AND register != 'machine');"
+)
+
+
 MIGRATIONS: list[str] = [
     # 1: the ledger, its photos and the outbox that forwards both.
     """
@@ -447,5 +455,63 @@ MIGRATIONS: list[str] = [
         changes  TEXT    NOT NULL    -- JSON: field → [before, after]
     );
     CREATE INDEX filing_history_entry ON filing_history (entry_id, id);
+    """,
+    # 14: the 待完善 list (issue 15): plates whose filing the platform says must be completed
+    # (a verify answer's isNeedComplete 1 or 2, or GetNeedCompleteVehEx), one row per plate
+    # and colour, the latest pass that showed it; done when a later answer says 0 or the
+    # filing is accepted. Kept by a trigger as passes are written. Goods found per pass for
+    # the inspector's export (weighings and transport plans by the pass's serial).
+    """
+    CREATE TABLE need_complete (
+        plate         TEXT    NOT NULL,
+        plate_color   TEXT    NOT NULL,
+        level         TEXT    NOT NULL,            -- isNeedComplete 1 / 2 ('' from the list)
+        pass_id       INTEGER REFERENCES passes (id) ON DELETE SET NULL,
+        seen_at       REAL    NOT NULL,            -- the pass (or the platform's addDate)
+        source        TEXT    NOT NULL CHECK (source IN ('verify', 'platform')),
+        done_at       REAL,                        -- NULL: still to be completed
+        done_by       TEXT,                        -- 'verify' (a later answer said 0), 'filing'
+        PRIMARY KEY (plate, plate_color)
+    ) WITHOUT ROWID;
+    CREATE INDEX need_complete_open ON need_complete (seen_at) WHERE done_at IS NULL;
+    INSERT INTO need_complete (plate, plate_color, level, pass_id, seen_at, source)
+        SELECT plate, plate_color, verify_json ->> '$.need_complete', max(id), received_at,
+               'verify'
+        FROM passes WHERE plate IS NOT NULL AND verify_json ->> '$.need_complete' IN ('1', '2')
+        GROUP BY plate, plate_color;
+    UPDATE need_complete SET done_by = 'verify', done_at = (
+        SELECT min(p.received_at) FROM passes p WHERE p.plate = need_complete.plate
+        AND p.plate_color = need_complete.plate_color AND p.received_at > need_complete.seen_at
+        AND p.verify_json ->> '$.need_complete' = '0');
+    CREATE TRIGGER need_complete_shown AFTER INSERT ON passes
+        WHEN NEW.plate IS NOT NULL AND NEW.verify_json ->> '$.need_complete' IN ('1', '2') BEGIN
+        INSERT INTO need_complete (plate, plate_color, level, pass_id, seen_at, source)
+            VALUES (NEW.plate, NEW.plate_color, NEW.verify_json ->> '$.need_complete', NEW.id,
+                    NEW.received_at, 'verify')
+            ON CONFLICT (plate, plate_color) DO UPDATE SET level = excluded.level,
+                pass_id = excluded.pass_id, seen_at = excluded.seen_at, source = 'verify',
+                done_at = NULL, done_by = NULL
+            WHERE excluded.seen_at >= need_complete.seen_at;
+    END;
+    CREATE TRIGGER need_complete_cleared AFTER INSERT ON passes
+        WHEN NEW.plate IS NOT NULL AND NEW.verify_json ->> '$.need_complete' = '0' BEGIN
+        UPDATE need_complete SET done_at = NEW.received_at, done_by = 'verify'
+            WHERE plate = NEW.plate AND plate_color = NEW.plate_color AND done_at IS NULL
+            AND seen_at <= NEW.received_at;
+    END;
+    CREATE INDEX weighings_first_serial ON weighings (first_serial)
+        WHERE first_serial IS NOT NULL;
+    CREATE INDEX weighings_second_serial ON weighings (second_serial)
+        WHERE second_serial IS NOT NULL;
+    CREATE INDEX transport_plans_used ON transport_plans (used_serial)
+        WHERE used_serial IS NOT NULL;
+    """,
+    # 15: an accepted filing of a transport or an in-plant vehicle takes its plate off the 待完善
+    # list (issue 15), whichever way it was accepted (an answer, VehElecAccountGain).
+    f"""
+    CREATE TRIGGER need_complete_filed AFTER INSERT ON filings
+        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
+    CREATE TRIGGER need_complete_refiled AFTER UPDATE OF state ON filings
+        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
     """,
 ]

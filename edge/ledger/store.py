@@ -27,6 +27,8 @@ from edge.ledger.database import (
     unwritable_kind,
 )
 from edge.ledger.filings import FilingLedger
+from edge.ledger.inspection import InspectionLedger
+from edge.ledger.need_complete import NeedCompleteLedger
 from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
 from edge.ledger.rows import NewPass, NewPhoto, NewRead, OutboxEntry, RecordedPass
@@ -47,7 +49,16 @@ __all__ = [
 ]
 
 
-class Store(PassLedger, Outbox, AdminLedger, AuditLog, WeighingLedger, FilingLedger):
+class Store(
+    PassLedger,
+    Outbox,
+    AdminLedger,
+    AuditLog,
+    WeighingLedger,
+    FilingLedger,
+    NeedCompleteLedger,
+    InspectionLedger,
+):
     """Every part of the ledger over one database."""
 
     @classmethod

@@ -25,7 +25,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -225,6 +225,14 @@ class PlatformSim:
             self._changed = asyncio.Condition()
         return self._changed
 
+    def filed(self, plate: str, license_pk: str = "") -> None:
+        """A transport vehicle's filing accepted: its next verify answer says isNeedComplete
+        0 (and, province, gives its licensePK), as a platform's would."""
+        known = self.vehicles.get(plate)
+        if known is not None and known.need_complete != "0":
+            pk = license_pk or known.license_pk
+            self.vehicles[plate] = replace(known, need_complete="0", license_pk=pk)
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
         """Wait (event-driven) until ``predicate()`` holds, e.g. a count of records."""
         cond = self._condition()
@@ -370,6 +378,12 @@ class CityPlatformSim(PlatformSim):
                     "fuelType": vehicle.fuel,
                     "emissionStandard": vehicle.emission,
                     "controlReason": vehicle.reason,
+                    # beyond the city spec, as VehVerifyEx says it (only when not 0)
+                    **(
+                        {"isNeedComplete": vehicle.need_complete}
+                        if vehicle.need_complete != "0"
+                        else {}
+                    ),
                 },
             }
         )
@@ -399,6 +413,8 @@ class CityPlatformSim(PlatformSim):
             if problems := filing_problems(value, CITY[ipctype]):
                 return self._reject(ipctype, "952", "格式校验失败: " + "; ".join(problems))
             self.filings.append((ipctype, value))
+            if ipctype == "shareVehInfo":
+                self.filed(value["license"])
             await self.notify()
             return web.json_response({"result": "success", "err": "", "data": {}})
         await self.notify()

@@ -223,6 +223,8 @@ class ProvincePlatformSim(PlatformSim):
         self.accounts[pk] = {k: v for k, v in body.items() if k != "accessToken"}
         self.account_kinds[pk] = kind
         self.filings.append((method, self.accounts[pk]))
+        if kind == "vehicle":
+            self.filed(body["license"], pk)
         await self.notify()
         if kind == "machine":
             return self._ok({"mhyPlate": body["mhyPlate"], "licensePK": pk})

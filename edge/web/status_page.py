@@ -16,15 +16,27 @@ import csv
 import functools
 import io
 import json
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from edge.actions.filing import Filings
+from edge.actions.inspection import (
+    WORKBOOK_NAME,
+    ExportSources,
+    LedgerQuery,
+    ledger_query,
+    spreadsheet_cell,
+    stream_zip,
+    write_workbook,
+)
 from edge.actions.operator import (
     MAX_LIST_REASON,
     MAX_PLAN_NAME,
@@ -49,8 +61,11 @@ from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
+from edge.web.ledger_page import LedgerPage, Scan
 
 RECENT = 20
+#: Plates of the 待完善 list the page shows (newest first).
+NEED_COMPLETE_SHOWN = 100
 #: An unfinished first weighing stays listed this long after it expired.
 UNFINISHED_SHOWN_SECONDS = 7 * 86400
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -108,7 +123,7 @@ _READ_FIELDS = ("received_at", "plate", "plate_color", "text", "vendor_id", "sou
 
 LOG_IN = "请先登录"
 
-_Handler = Callable[["StatusPage", web.Request, Actor], Awaitable[web.Response]]
+_Handler = Callable[["StatusPage", web.Request, Actor], Awaitable[web.StreamResponse]]
 
 
 def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]:
@@ -117,9 +132,11 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
     the URL part that is the target); a form that does not validate answered 400 with its
     one-line reason, audited; an action the operator refused answered 400 with its detail."""
 
-    def wrap(handler: _Handler) -> Callable[[StatusPage, web.Request], Awaitable[web.Response]]:
+    def wrap(
+        handler: _Handler,
+    ) -> Callable[[StatusPage, web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(handler)
-        async def handle(page: StatusPage, request: web.Request) -> web.Response:
+        async def handle(page: StatusPage, request: web.Request) -> web.StreamResponse:
             actor = page._actor(request)
             target = request.match_info[key] if key else "?"
             try:
@@ -149,7 +166,7 @@ def _page_html() -> str:
 
 
 class StatusPage:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the page's collaborators, the optional ones as keywords
         self,
         lanes: Mapping[str, Lane],
         store: Store,
@@ -160,6 +177,9 @@ class StatusPage:
         guard: Guard,
         operator: Operator,
         weighbridges: Mapping[str, Weighbridge] | None = None,
+        sources: ExportSources | None = None,
+        filings: Filings | None = None,
+        scan: Scan | None = None,
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
@@ -171,6 +191,13 @@ class StatusPage:
             lane.pass_listeners.append(self._pass)
             lane.merged_listeners.append(self._pass)
         self.weighbridges = dict(weighbridges or {})
+        #: Where the inspector's export finds pass photos, vehicle documents and the vehicle
+        #: ledger's facts for its columns.
+        self.sources = sources or ExportSources()
+        #: The electronic ledger's forms and lists (None: not kept by this daemon).
+        self.ledger = (
+            None if filings is None else LedgerPage(filings, self._actor, guard, zone, scan=scan)
+        )
         for bridge in self.weighbridges.values():
             bridge.weighing_listeners.append(self._weighed)
 
@@ -187,12 +214,15 @@ class StatusPage:
             web.get("/api/passes", self.passes),
             web.get("/api/passes.csv", self.passes_csv),
             web.get("/api/passes/{serial}/reads", self.reads),
+            web.get("/api/ledger.xlsx", self.ledger_xlsx),
+            web.get("/api/ledger.zip", self.ledger_zip),
             web.post("/api/outbox/{id}/retry", self.retry),
             web.post("/api/lists", self.add_list_entry),
             web.post("/api/lists/{id}/remove", self.remove_list_entry),
             web.post("/api/plans", self.start_plan),
             web.post("/api/plans/{id}/close", self.close_plan),
             web.post("/api/weighings/{id}/goods", self.set_goods),
+            *(self.ledger.routes() if self.ledger else []),
         ]
 
     def _actor(self, request: web.Request) -> Actor:
@@ -327,6 +357,73 @@ class StatusPage:
         except LedgerBusyError:
             writer.writerow([BUSY])
         await response.write(buffer.getvalue().encode("utf-8"))
+        await response.write_eof()
+        return response
+
+    # -- the inspector's export (电子台账) -----------------------------------------------------
+    def _ledger_query(self, request: web.Request) -> LedgerQuery:
+        q = request.query
+        try:
+            return ledger_query(
+                q.get("from", "")[:MAX_QUERY], q.get("to", "")[:MAX_QUERY],
+                q.get("gate", "")[:MAX_QUERY], q.get("plate", "")[:MAX_QUERY], self.zone,
+            )  # fmt: skip
+        except InvalidInputError as exc:
+            raise FormError(f"{exc.key}: {exc.detail}") from None
+
+    def _exported_as(self, query: LedgerQuery) -> str:
+        first = datetime.fromtimestamp(query.start, self.zone).date()
+        last = datetime.fromtimestamp(query.end - 1, self.zone).date()
+        return f"{first}..{last} gate {query.gate or '*'} plate {query.plate or '*'}"
+
+    @_acting(Action.EXPORT_LEDGER)
+    async def ledger_xlsx(self, request: web.Request, actor: Actor) -> web.StreamResponse:
+        """The inspector's ledger (``from``, ``to`` days, ``gate``, ``plate``) as XLSX, for a
+        logged-in user (audited); 503 when the ledger could not be read in time."""
+        query = self._ledger_query(request)
+        with tempfile.TemporaryDirectory(prefix="edge-ledger-") as scratch:
+            path = Path(scratch) / WORKBOOK_NAME
+            try:
+                done = await write_workbook(self.store, query, path, self.zone, self.sources)
+            except LedgerBusyError:
+                return web.json_response({"error": BUSY}, status=503)
+            what = f"{self._exported_as(query)} xlsx: {done.rows} rows"
+            await self.operator.export_ledger(actor, what)
+            response = web.StreamResponse(headers={
+                "Content-Type":
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "Content-Disposition": _attachment(f"ledger-{query.gate or 'all'}.xlsx"),
+            })  # fmt: skip
+            await response.prepare(request)
+            with path.open("rb") as workbook:
+                while chunk := await asyncio.to_thread(workbook.read, 1 << 16):
+                    await response.write(chunk)
+            await response.write_eof()
+            return response
+
+    @_acting(Action.EXPORT_LEDGER)
+    async def ledger_zip(self, request: web.Request, actor: Actor) -> web.StreamResponse:
+        """The same ledger as a ZIP: the workbook and every photo and document it references,
+        streamed as it is written (audited before the first byte)."""
+        query = self._ledger_query(request)
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": _attachment(f"ledger-{query.gate or 'all'}.zip"),
+        })  # fmt: skip
+
+        async def send(data: bytes) -> None:
+            if not response.prepared:
+                await self.operator.export_ledger(actor, f"{self._exported_as(query)} zip")
+                await response.prepare(request)
+            if data:
+                await response.write(data)
+
+        try:
+            await stream_zip(self.store, query, send, self.zone, self.sources)
+        except LedgerBusyError:
+            if not response.prepared:
+                return web.json_response({"error": BUSY}, status=503)
+            raise  # the download breaks off: never a ZIP that looks whole
         await response.write_eof()
         return response
 
@@ -532,6 +629,18 @@ class StatusPage:
                 if r.closed_at is None
             ],
             "recent": self.recent,
+            "need_complete": [
+                {
+                    "plate": n.plate,
+                    "color": n.plate_color,
+                    "level": n.level,
+                    "source": n.source,
+                    "serial": n.serial,
+                    "lane": n.lane_id,
+                    "seen_at": datetime.fromtimestamp(n.seen_at, self.zone).strftime(TIME),
+                }
+                for n in await self.store.need_complete(NEED_COMPLETE_SHOWN)
+            ],
             "scales": [bridge.live() for bridge in self.weighbridges.values()],
             "weighings": await self._weighings(),
             "timezone": str(self.zone),
@@ -683,15 +792,8 @@ def _aware(text: str, zone: Any) -> float | None:
         return None
 
 
-#: What makes a spreadsheet read a cell as a formula (CWE-1236): neutralised with a quote.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: object) -> str:
-    """A value as a CSV/spreadsheet cell that is never a formula: a text starting with
-    ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+def _attachment(name: str) -> str:
+    return f'attachment; filename="{name}"'
 
 
 def _dumps(value: Any) -> str:

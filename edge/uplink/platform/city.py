@@ -188,6 +188,7 @@ class CityPlatform(TokenClient, Platform):
             reason=result.controlReason,
             fuel=result.fuelType,
             emission=result.emissionStandard,
+            need_complete=result.isNeedComplete if result.isNeedComplete in ("1", "2") else "0",
             raw=result.model_dump(),
         )
 

@@ -73,6 +73,10 @@ class CheckVehicleResult(_Reply):
     fuelType: WireStr = Field(default="", max_length=4)
     emissionStandard: WireStr = Field(default="", max_length=1)
     controlReason: WireStr = Field(default="", max_length=300)
+    # Not in the city spec's table (§4.1.1): a city platform that also says whether the
+    # vehicle's filing must be completed says it as VehVerifyEx does (0, 1, 2; issue 15);
+    # any other value is taken as 0.
+    isNeedComplete: WireStr = Field(default="0", max_length=4)
 
 
 class _PassFields(_Request):

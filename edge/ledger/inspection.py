@@ -1,0 +1,95 @@
+"""The inspector's ledger (电子台账, the 2020 guideline's 表3): every pass of a date range, one
+gate and one plate if asked, oldest first, with what the platform said of the vehicle, the
+photos kept and the goods carried (one part of :class:`edge.ledger.store.Store`, issue 15).
+
+Read page by page on the history connection (each page one statement under its time budget,
+keyset-paginated on the time index), so a month at a large plant streams with flat memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from edge.ledger.database import LedgerPart
+from edge.ledger.rows import LedgerLine, VehicleFactsRow
+
+#: The pass columns a ledger line takes, and what is found for it per page.
+_PAGE = (
+    "SELECT p.id, p.serial, p.gate_code, p.lane_id, p.direction, p.plate, p.plate_color, "
+    "p.received_at, p.verdict, p.verify_json FROM passes p WHERE {where} "
+    "ORDER BY p.received_at, p.id LIMIT ?"
+)
+_LINES = (
+    "WITH page AS MATERIALIZED ({page}) SELECT page.*, "
+    "(SELECT group_concat(ph.number || ':' || ph.path, '|') FROM photos ph "
+    " WHERE ph.pass_id = page.id AND ph.pruned_at IS NULL) AS photos, "
+    "coalesce((SELECT w.goods FROM weighings w WHERE w.second_serial = page.serial "
+    "          AND w.goods IS NOT NULL LIMIT 1), "
+    "         (SELECT w.goods FROM weighings w WHERE w.first_serial = page.serial "
+    "          AND w.goods IS NOT NULL LIMIT 1), "
+    "         (SELECT t.goods FROM transport_plans t WHERE t.used_serial = page.serial "
+    "          LIMIT 1)) AS goods, "
+    "coalesce((SELECT w.ysl FROM weighings w WHERE w.second_serial = page.serial "
+    "          AND w.ysl IS NOT NULL LIMIT 1), "
+    "         (SELECT w.ysl FROM weighings w WHERE w.first_serial = page.serial "
+    "          AND w.ysl IS NOT NULL LIMIT 1), "
+    "         (SELECT printf('%.1f', t.expected_kg / 1000.0) FROM transport_plans t "
+    "          WHERE t.used_serial = page.serial LIMIT 1)) AS ysl "
+    "FROM page ORDER BY page.received_at, page.id"
+)
+
+
+class InspectionLedger(LedgerPart):
+    """The inspector's ledger export over the shared database."""
+
+    async def ledger_lines(
+        self,
+        start: float,
+        end: float,
+        *,
+        gate: str = "",
+        plate: str = "",
+        page: int = 2000,
+    ) -> AsyncIterator[list[LedgerLine]]:
+        """Every pass received from ``start`` to before ``end`` (unix s), oldest first, at the
+        gate ``gate`` (its 道闸编号; "": every gate) and of the plate ``plate`` (exactly; "":
+        every plate), in pages of ``page``. Raises
+        :class:`~edge.ledger.database.LedgerBusyError` when a page runs past the history
+        budget."""
+        after: tuple[float, int] | None = None
+        while True:
+            where = ["p.received_at >= ?", "p.received_at < ?"]
+            args: list[Any] = [start if after is None else after[0], end]
+            if after is not None:
+                where.append("(p.received_at > ? OR p.id > ?)")
+                args += [after[0], after[1]]
+            if gate:
+                where.append("p.gate_code = ?")
+                args.append(gate)
+            if plate:
+                where.append("p.plate = ?")
+                args.append(plate)
+            sql = _LINES.format(page=_PAGE.format(where=" AND ".join(where)))
+            rows = await self._history(sql, (*args, page))
+            lines = [LedgerLine.from_row(row) for row in rows]
+            if lines:
+                yield lines
+            if len(lines) < page:
+                return
+            after = (lines[-1].received_at, lines[-1].id)
+
+    async def vehicle_facts(self, plates: Sequence[str]) -> list[VehicleFactsRow]:
+        """The transport-vehicle entries of these plates (any colour; a cancelled one too:
+        it was the vehicle when it passed), with their current document images."""
+        if not plates:
+            return []
+        marks = ",".join("?" * len(plates))
+        rows = await self._history(
+            "SELECT e.plate, e.vin, e.engine_no, e.register_date, e.fleet, "  # noqa: S608 - marks
+            "(SELECT group_concat(i.path, '|') FROM filing_images i WHERE i.entry_id = e.id "
+            " AND i.replaced_at IS NULL) AS documents FROM filing_entries e "
+            f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.id",
+            tuple(plates),
+        )
+        return [VehicleFactsRow.from_row(row) for row in rows]

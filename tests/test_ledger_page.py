@@ -1,0 +1,368 @@
+"""The electronic ledger on the status page in a real browser (issue 15): a plate the platform
+flags (isNeedComplete 2) is completed from the 待完善 list with an uploaded 行驶证 and queued
+for filing, in both platform modes; a machine and in-plant vehicles are added from the page
+and by XLSX import; an import with two bad rows is refused whole with both rows' errors named;
+every read needs a login, every change is audited."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from openpyxl import Workbook, load_workbook
+from playwright.async_api import Browser, FilePayload, Locator, Page, expect
+
+from edge.actions.filing_files import read_rows, template
+from edge.actions.inspection import WORKBOOK_NAME
+from edge.domain.filing import TITLES, Register, field_names
+from edge.sim.jpeg import sample_jpeg
+from edge.sim.platform import PlatformSim, SimVehicle
+from edge.sim.province import ProvincePlatformSim
+from edge.web.auth import hash_password
+from tests.helpers import camera, config_for, eventually, running_daemon
+from tests.test_status_page import browser, logged_in  # noqa: F401 - the fixture
+
+LICENCE = resources.files("edge.sim.assets").joinpath("truck.jpg").read_bytes()
+WEB = {"password_hash": hash_password("gate password 1")}
+
+
+def _xlsx(register: Register, rows: list[dict[str, str]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    names = field_names(register)
+    sheet.append([TITLES[n] for n in names])
+    for row in rows:
+        sheet.append([row.get(n, "") for n in names])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _file(name: str, mime: str, data: bytes) -> FilePayload:
+    return {"name": name, "mimeType": mime, "buffer": data}
+
+
+async def _fill(page: Page, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        await page.fill(f"#entry-form [name={name}]", value)
+
+
+async def test_complete_a_flagged_plate_from_the_page(  # noqa: PLR0915 - one scenario
+    tmp_path: Path,
+    any_platform: PlatformSim,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """Issue 15's "done when", in both modes: a plate whose verify answer says isNeedComplete
+    2 is flagged; its filing is completed from the page with an uploaded 行驶证 (province: the
+    platform's DrivingLicenseScanEx fills the form first); the simulator receives it with
+    every field valid (its own field tables); the filing is accepted, the plate leaves the
+    待完善 list, and the vehicle's next pass record carries the stored licensePK (province;
+    the city's record has no such field)."""
+    province = isinstance(any_platform, ProvincePlatformSim)
+    any_platform.vehicles["豫H70001"] = SimVehicle("0", "B", "6", need_complete="2")
+    licence = sample_jpeg("豫H70001")
+    cfg = config_for(tmp_path, any_platform, web=WEB, decision={"duplicate_window_seconds": 0})
+    async with running_daemon(cfg) as daemon:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient() as http:  # no login: nothing of the ledger is shown
+            assert (await http.get(f"{base}/api/entries")).status_code == 403
+            assert (await http.get(f"{base}/api/entry-images/1")).status_code == 403
+        page = await logged_in(browser, base, "文员李四")
+        cam = camera(daemon)
+        flagged = await cam.push("豫H70001")
+        row = page.locator(f'#recent tr[data-serial="{flagged.body["serial"]}"]')
+        await expect(row).to_contain_text("待完善：备案信息不完整")
+        await page.click('#need-complete button.complete[data-plate="豫H70001"]')
+        await expect(page.locator("#entry-form")).to_be_visible()
+        assert await page.input_value("#entry-form [name=plate]") == "豫H70001"
+        await page.set_input_files(
+            "#entry-form input[name=driving_license]",
+            files=_file("行驶证.jpg", "image/jpeg", licence),
+        )
+        if province:  # read by the platform: the form is filled from the image
+            await expect(page.locator("#message")).to_contain_text("已按行驶证识别结果填写")
+            assert (await page.input_value("#entry-form [name=vin]")).startswith("LZZ")
+            assert await page.input_value("#entry-form [name=owner]")
+        await _fill(page, {"vin": "lfv2a21k3d4000001", "engine_no": "e12345",
+                           "register_date": "2019-13-01", "emission": ""})  # fmt: skip
+        await page.click("#entry-form button[type=submit]")  # a bad date, no stage: refused
+        problems = page.locator("#entry-problems .problem")
+        await expect(problems).to_have_count(2)
+        await expect(page.locator("#entry-problems")).to_contain_text("注册日期")
+        await expect(page.locator("#entry-problems")).to_contain_text("排放阶段")
+        await _fill(page, {"register_date": "2019年5月1日", "emission": "6"})
+        await page.click("#entry-form button[type=submit]")
+        await expect(page.locator("#message")).to_contain_text("已保存")
+        await any_platform.wait_for(lambda: bool(any_platform.filings), timeout=30)
+        ((method, filed),) = any_platform.filings
+        assert method == ("VehElecAccountAdd" if province else "shareVehInfo")
+        assert (filed["license"], filed["vin"], filed["engineNo"]) == (
+            "豫H70001", "LFV2A21K3D4000001", "E12345",
+        )  # fmt: skip
+        assert filed["emissionStandard"] == "6"
+        assert filed["drivingLicenseImg"]  # the uploaded image, as the platform takes it
+        entry = page.locator('#entries tr[data-plate="豫H70001"]')
+        await expect(entry).to_have_count(1)
+        await eventually_shown(page, entry, "已受理")
+        listed = page.locator('#need-complete tr[data-plate="豫H70001"]')
+        await expect(listed).to_have_count(0, timeout=15_000)  # the page re-reads every 10 s
+        await entry.locator("button.view-image").click()
+        await expect(page.locator("#entry-detail img.document")).to_be_visible()
+        again = await cam.push("豫H70001")  # the next pass: the platform says 0 now
+        await cam.aclose()
+        serial = again.body["serial"]
+        await any_platform.wait_for(lambda: serial in any_platform.records, timeout=30)
+        next_row = page.locator(f'#recent tr[data-serial="{serial}"]')
+        await expect(next_row).to_contain_text("放行")
+        await expect(next_row.locator(".need-complete")).to_have_count(0)
+        await page.close()
+        stored = await daemon.store.find_entry("vehicle", "豫H70001", "1")
+        assert stored is not None
+        (filing,) = await daemon.store.filings_of(stored.id)
+        audit = [(r.actor, r.action, r.result) for r in await daemon.store.audit_log()]
+    (record,) = any_platform.records[serial]
+    if province:
+        assert filing.license_pk is not None
+        assert filing.license_pk.startswith("PK")
+        assert (record["islicensePK"], record["licensePK"]) == ("1", filing.license_pk)
+    else:
+        assert (filing.state, filing.license_pk) == ("accepted", None)
+        assert record["cphm"] == "豫H70001"
+    assert ("文员李四", "add ledger entry", "ok") in audit
+    assert ("文员李四", "add ledger entry", "refused") in audit
+
+
+async def eventually_shown(page: Page, row: Locator, text: str) -> None:
+    """The entry list re-read (查询) until ``row`` says ``text`` (the filing's answer comes
+    from the platform a moment after the save)."""
+    for _ in range(50):
+        await page.click("#entry-search button[type=submit]")
+        try:
+            await expect(row).to_contain_text(text, timeout=200)
+        except AssertionError:
+            continue
+        return
+    await expect(row).to_contain_text(text)
+
+
+def _filed(sim: PlatformSim, key: str, plate: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(method, value) for method, value in sim.filings if value.get(key) == plate]
+
+
+async def test_machines_and_in_plant_vehicles_from_the_page_and_by_import(  # noqa: PLR0915
+    tmp_path: Path,
+    any_platform: PlatformSim,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """A machine added on the page and in-plant vehicles imported from XLSX (an import with
+    two bad rows refused whole, both rows' errors named; an imported entry is sent once a
+    document image is attached) reach the simulator."""
+    province = isinstance(any_platform, ProvincePlatformSim)
+    async with running_daemon(config_for(tmp_path, any_platform, web=WEB)) as daemon:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        page = await logged_in(browser, base, "文员李四")
+        await page.click('#register-tabs button[data-register="machine"]')
+        await page.click("#entry-new")
+        await _fill(page, {"plate": "豫A0001Z", "name": "轮式装载机", "emission": "4",
+                           "code": "ZL50-0001", "production_date": "2021-03-01"})  # fmt: skip
+        await page.set_input_files(
+            "#entry-form input[name=nameplate]",
+            files=_file("铭牌.jpg", "image/jpeg", LICENCE),
+        )
+        await page.click("#entry-form button[type=submit]")
+        await expect(page.locator('#entries tr[data-plate="豫A0001Z"]')).to_have_count(1)
+        await any_platform.wait_for(lambda: bool(_filed(any_platform, "mhyPlate", "豫A0001Z")), 30)
+        ((method, machine_filed),) = _filed(any_platform, "mhyPlate", "豫A0001Z")
+        assert method == ("InnerMHYElecAccountAdd" if province else "shareInnerMHYElec")
+        assert (machine_filed["mhyJXMC"], machine_filed["mhyFrameNo"]) == (
+            "轮式装载机",
+            "ZL50-0001",
+        )
+        await page.click('#register-tabs button[data-register="inner"]')
+        good = {"plate_color": "1", "vin": "LFV2A21K3D4000002", "engine_no": "E2",
+                "register_date": "2020-01-01", "emission": "6"}  # fmt: skip
+        bad = _xlsx(Register.INNER, [
+            {**good, "plate": "厂内01"},
+            {**good, "plate": "厂内02", "emission": "9"},  # not a stage
+            {**good, "plate": "厂内03"},
+            {**good, "plate": "厂内04", "register_date": "2020-13-01", "vin": ""},
+        ])  # fmt: skip
+        await page.set_input_files(
+            "#import-form input[name=file]",
+            files=_file("场内车辆.xlsx", "application/octet-stream", bad),
+        )
+        await page.click("#import-form button[type=submit]")
+        report = page.locator("#import-report")
+        await expect(report).to_contain_text("未导入任何条目（2 行有错）")
+        await expect(page.locator('#import-problems tr[data-row="3"]')).to_contain_text("排放阶段")
+        await expect(page.locator('#import-problems tr[data-row="5"]')).to_have_count(2)
+        await expect(page.locator("#entries")).to_have_text("无")
+        fixed = _xlsx(Register.INNER, [{**good, "plate": "厂内01"}, {**good, "plate": "厂内02"}])
+        await page.set_input_files(
+            "#import-form input[name=file]",
+            files=_file("场内车辆.xlsx", "application/octet-stream", fixed),
+        )
+        await page.click("#import-form button[type=submit]")
+        await expect(report).to_contain_text("已导入 2 条")
+        await expect(page.locator("#entries tr")).to_have_count(2)
+        entry = page.locator('#entries tr[data-plate="厂内02"]')
+        await entry.locator("select.entry-status").select_option("2")
+        await expect(entry).to_contain_text("封存")
+        assert not _filed(any_platform, "license", "厂内01")  # no document image yet: kept
+        await page.locator('#entries tr[data-plate="厂内01"] button.edit-entry').click()
+        await page.set_input_files(
+            "#entry-form input[name=emission_list]",
+            files=_file("随车清单.jpg", "image/jpeg", LICENCE),
+        )
+        await page.click("#entry-form button[type=submit]")
+        await expect(page.locator("#message")).to_contain_text("已保存")
+        await any_platform.wait_for(lambda: bool(_filed(any_platform, "license", "厂内01")), 30)
+        ((method, inner_filed),) = _filed(any_platform, "license", "厂内01")
+        assert method == ("InnerVehElecAccountAdd" if province else "shareInnerVehInfo")
+        assert (inner_filed["vin"], inner_filed["drivingLicenseImg2"] != "") == (
+            "LFV2A21K3D4000002", True,
+        )  # fmt: skip
+        async with page.expect_download() as downloading:
+            await page.click("#template-button")
+        saved = tmp_path / "template.xlsx"
+        await (await downloading.value).save_as(saved)
+        await page.close()
+        inner = await daemon.store.search_entries("inner")
+        machine = await daemon.store.find_entry("machine", "豫A0001Z", "")
+    assert sorted(e.plate for e in inner) == ["厂内01", "厂内02"]
+    assert [e.status for e in inner if e.plate == "厂内02"] == ["2"]
+    assert machine is not None
+    assert machine.name == "轮式装载机"
+    assert read_rows(Register.INNER, saved.read_bytes(), "t.xlsx") == []  # the header only
+
+
+def test_the_template_reads_back_and_csv_too() -> None:
+    assert read_rows(Register.VEHICLE, template(Register.VEHICLE), "t.xlsx") == []
+    names = field_names(Register.MACHINE)
+    text = ",".join(TITLES[n] for n in names) + "\n" + "豫A0001Z,装载机,4,C1,2021/3/1,1\n\n"
+    rows = read_rows(Register.MACHINE, text.encode("gb18030"), "t.csv")
+    values = ["豫A0001Z", "装载机", "4", "C1", "2021/3/1", "1"]
+    assert rows == [{**dict(zip(names, values, strict=True)), "_row": "2"}]
+
+
+async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenario
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """What the page's scripts rely on, over HTTP: reads, edits, images, retries, refusals."""
+    async with (
+        running_daemon(config_for(tmp_path, any_platform, web=WEB)) as daemon,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.web.port}") as http,
+    ):
+        login = await http.post("/api/login", data={"user": "文员", "password": "gate password 1"})
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        fields = (await http.get("/api/ledger/fields", headers=csrf)).json()
+        assert [f["name"] for f in fields["machine"]["fields"]] == list(
+            field_names(Register.MACHINE)
+        )
+        province = isinstance(any_platform, ProvincePlatformSim)
+        assert fields["scan"] is province
+        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1", "vin": "V1",
+                "engine_no": "E1", "register_date": "2020-01-01", "emission": "5"}  # fmt: skip
+        added = (await http.post("/api/entries", data=form, headers=csrf)).json()
+        assert "未备案" in added["note"]  # no image yet: kept, not sent
+        entry = added["id"]
+        again = await http.post("/api/entries", data=form, headers=csrf)
+        assert (again.status_code, again.json()["key"]) == (400, "plate")
+        changed = await http.post(
+            f"/api/entries/{entry}",
+            data={"owner": "张三"},
+            files={"emission_list": ("清单.jpg", LICENCE, "image/jpeg")},
+            headers=csrf,
+        )
+        assert changed.json()["ok"], changed.text
+        image = await http.post(
+            f"/api/entries/{entry}/images/driving_license", content=LICENCE, headers=csrf
+        )
+        assert image.json()["ok"]
+        wrong = await http.post(f"/api/entries/{entry}/images/nameplate", content=LICENCE,
+                                headers=csrf)  # fmt: skip
+        assert wrong.status_code == 400
+        assert wrong.json()["problems"][0]["title"] == "图片"
+        status = await http.post(f"/api/entries/{entry}/status", json={"status": "9"}, headers=csrf)
+        assert (status.status_code, status.json()["key"]) == (400, "status")
+        shown = (await http.get(f"/api/entries/{entry}", headers=csrf)).json()
+        assert shown["fields"]["owner"] == "张三"
+        assert [h["action"] for h in shown["history"]][:2] == ["add", "modify"]
+        assert {i["kind"] for i in shown["images"]} == {"driving_license", "emission_list"}
+        jpeg = await http.get(shown["images"][0]["url"], headers=csrf)
+        assert jpeg.headers["content-type"] == "image/jpeg"
+        for url in ("/api/entries/999", "/api/entries/x", "/api/entry-images/999",
+                    "/api/entry-images/x"):  # fmt: skip
+            assert (await http.get(url, headers=csrf)).status_code == 404
+        for query in ({"register": "bus"}, {"before": "x"}):
+            assert (await http.get("/api/entries", params=query, headers=csrf)).status_code == 400
+        assert (await http.get("/api/entries", params={"before": entry + 1, "q": "豫A"},
+                               headers=csrf)).json()[0]["id"] == entry  # fmt: skip
+        bad = await http.get("/api/entries/template.xlsx", params={"register": "x"}, headers=csrf)
+        assert bad.status_code == 400
+        for body, register in ((b"\x00\x01", "vehicle"), (b"a,b\n", "vehicle"), (b"", "bus")):
+            query = {"register": register, "name": "x.csv"}
+            refused = await http.post("/api/entries/import", params=query, content=body,
+                                      headers=csrf)  # fmt: skip
+            assert refused.status_code == 400
+        json_type = {**csrf, "Content-Type": "application/json"}
+        not_json = await http.post(
+            f"/api/entries/{entry}/status", content=b"[1]", headers=json_type
+        )
+        assert not_json.status_code == 400
+        scanned = sample_jpeg("豫A12345")
+        scan = (await http.post("/api/licence-scan", content=scanned, headers=csrf)).json()
+        if province:  # the platform's reading of the image, for the form
+            assert (scan["ok"], scan["fields"]["plate"]) == (True, "豫A12345")
+        else:
+            assert scan["detail"] == "仅省级平台可识别行驶证"
+        await any_platform.wait_for(lambda: bool(any_platform.filings), timeout=30)
+
+        async def accepted() -> bool:
+            listed = (await http.get("/api/entries", headers=csrf)).json()[0]
+            return bool(listed["filings"]) and listed["filings"][0]["code"] == "accepted"
+
+        await eventually(accepted, timeout=10)
+        retried = await http.post("/api/filings/1/retry", headers=csrf)  # not a dead letter
+        assert (retried.status_code, retried.json()["ok"]) == (400, False)
+        assert (await http.post("/api/entries", data=form)).status_code == 403
+        cam = camera(daemon)  # the vehicle passes: the inspector's export has its filing
+        await cam.push("豫A12345")
+        await cam.aclose()
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+        zipped = await http.get("/api/ledger.zip", params={"from": today, "to": today},
+                                headers=csrf)  # fmt: skip
+        vehicles = await http.get("/api/entries/ledger.xlsx", params={"register": "vehicle"},
+                                  headers=csrf)  # fmt: skip
+        documents_zip = await http.get("/api/entries/ledger.zip", params={"register": "vehicle"},
+                                       headers=csrf)  # fmt: skip
+        nothing = await http.get("/api/entries/ledger.zip", params={"register": "x"}, headers=csrf)
+        assert nothing.status_code == 400
+    book = load_workbook(io.BytesIO(vehicles.content), read_only=True).active
+    assert book is not None
+    entries = list(book.iter_rows(values_only=True))
+    assert entries[0][:2] == ("号牌号码", "号牌颜色")
+    assert entries[1][0] == "豫A12345"
+    assert "已受理" in str(entries[1][-3])
+    with zipfile.ZipFile(io.BytesIO(documents_zip.content)) as archive:
+        assert len([n for n in archive.namelist() if n.startswith("documents/filings/")]) == 2
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        names = archive.namelist()
+        sheet = load_workbook(io.BytesIO(archive.read(WORKBOOK_NAME)), read_only=True).active
+        assert sheet is not None
+        header, line = list(sheet.iter_rows(values_only=True))
+    facts = dict(zip(header, line, strict=True))
+    assert (facts["车辆识别代码(VIN)"], facts["发动机号码"], facts["注册日期"]) == (
+        "V1", "E1", "2020-01-01",
+    )  # fmt: skip
+    documents = str(facts["行驶证/随车清单"]).split("; ")
+    assert len(documents) == 2
+    assert set(documents) <= set(names)
+    assert all(d.startswith("documents/filings/") for d in documents)
