@@ -491,8 +491,8 @@ def _explained_duplicates(
     sim: PlatformSim, kills: list[tuple[float, float]], outages: list[tuple[float, float]]
 ) -> tuple[int, int]:
     """Count same-serial duplicates by cause; each must be a send in flight when its answer
-    was lost: the daemon was killed (the first copy received before a kill, the second after
-    the next daemon started), or the platform went down while answering (the first copy
+    was lost: the daemon was killed (the first copy received before the next daemon started,
+    the second after), or the platform went down while answering (the first copy
     received before it went down, the second after it came back)."""
     times: dict[tuple[str, str], list[float]] = {}
     for kind, serial, at in sim.arrivals:
@@ -500,7 +500,10 @@ def _explained_duplicates(
     at_kill = at_outage = 0
     for (kind, serial), arrivals in times.items():
         for first, second in itertools.pairwise(sorted(arrivals)):
-            if any(first <= killed and second >= respawned for killed, respawned in kills):
+            # before the next daemon started, only the killed one can have sent it: a copy
+            # it wrote just before the SIGKILL is read by the simulator (on this test's event
+            # loop) only after the kill was timed
+            if any(first <= respawned <= second for _killed, respawned in kills):
                 at_kill += 1
             elif any(first <= went and second >= back for went, back in outages):
                 at_outage += 1
