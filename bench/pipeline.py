@@ -35,6 +35,7 @@ from bench.common import (
 from bench.drain import bench_drain
 from bench.drain import report as drain_report
 from bench.export import bench_export
+from bench.floor import bench_floor
 from bench.ledger import MONTHS as LEDGER_MONTHS
 from bench.ledger import PER_DAY as LEDGER_PER_DAY
 from bench.ledger import bench_ledger
@@ -272,6 +273,7 @@ async def main() -> None:
     parser.add_argument(
         "--only",
         choices=[
+            "floor",
             "pipeline",
             "attack",
             "photo",
@@ -284,11 +286,16 @@ async def main() -> None:
         ],
         help="run one part (e.g. to repeat the attack figures)",
     )
+    parser.add_argument(
+        "--runs", type=int, default=2, help="runs of the side-by-side with the floor"
+    )
     args = parser.parse_args()
     part = args.only
     load = os.getloadavg()[0]
     print(f"load average at the start: {load:.1f} on {os.cpu_count()} CPUs")
     paced = None
+    if part in (None, "floor"):
+        await bench_floor(args.runs)
     if part in (None, "pipeline"):
         print("\nPlate event → barrier command through the real daemon (HTTP push, photo fsync,")
         print("SQLite synchronous=FULL); platform simulator and camera in their own processes.")
