@@ -217,9 +217,8 @@ class PushReceiver:
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]
         try:
-            read = vendor.parse(
-                RawPush(body, request.headers.get("Content-Type", ""), request.charset), received
-            )
+            push = RawPush(body, request.headers.get("Content-Type", ""), request.charset)
+            read = vendor.parse(push, received)
         except PayloadError as exc:
             log.warning(
                 "malformed camera payload",
@@ -248,7 +247,7 @@ class PushReceiver:
             received_at=received,
             received_mono=mono,
             source=kind,
-            raw=diagnostic(body),
+            raw=diagnostic(push),
             camera_reply=reply,
             ticket=ReadTicket(),
         )

@@ -7,8 +7,7 @@ import base64
 import binascii
 import json
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -36,18 +35,26 @@ class RawPush:
     body: bytes
     content_type: str = "application/json"  # the full header, parameters included
     charset: str | None = None
+    #: The parsed JSON once :meth:`json` parsed it (a body is parsed once, not again for its
+    #: :func:`diagnostic` text): a 125 KB push costs a millisecond per parse.
+    _parsed: list[Any] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def json(self) -> Any:
-        return decode_body(self.body, self.charset)
+        """The body as JSON (PayloadError); parsed once. Callers do not change it."""
+        if not self._parsed:
+            self._parsed.append(decode_body(self.body, self.charset))
+        return self._parsed[0]
 
 
 # U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload, but
-# exactly what GBK/GB18030 Chinese looks like when misread as UTF-8 ("豫" D4 A5 → "ԥ").
-_TWO_BYTE_UTF8 = re.compile("[\u0080-\u07ff]")
+# exactly what GBK/GB18030 Chinese looks like when misread as UTF-8 ("豫" D4 A5 → "ԥ"). In
+# UTF-8 these are the characters whose first byte is C2..DF: deleting every other byte is one
+# pass in C (0.05 ms for a 125 KB push; a regular expression took 1.3 ms).
+_NOT_TWO_BYTE_LEAD = bytes(b for b in range(256) if not 0xC2 <= b <= 0xDF)
 
 
 def _has_two_byte_utf8_chars(text: str) -> bool:
-    return _TWO_BYTE_UTF8.search(text) is not None
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_TWO_BYTE_LEAD))
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -228,14 +235,15 @@ def _elide(value: Any) -> Any:
     return value
 
 
-def diagnostic(message: bytes | str | dict[str, Any] | list[Any]) -> str:
+def diagnostic(message: RawPush | bytes | str | dict[str, Any] | list[Any]) -> str:
     """What a camera sent, as text to keep with the pass: JSON with its images elided, other
     text cut at ``RAW_LIMIT`` characters (a multipart body keeps its XML part, which comes
-    first), binary bytes replaced."""
-    if isinstance(message, bytes):
-        body = message
+    first), binary bytes replaced. A :class:`RawPush` already parsed is not parsed again."""
+    if isinstance(message, RawPush | bytes):
+        push = message if isinstance(message, RawPush) else RawPush(message, charset=None)
+        body = push.body
         try:
-            message = decode_body(body)
+            message = push.json()
         except PayloadError:
             text = body[:RAW_LIMIT].decode("utf-8", "replace")
             return "".join(ch if ch.isprintable() or ch in "\r\n\t" else "\ufffd" for ch in text)
