@@ -68,20 +68,45 @@ class _FullDisk:
     when the disk is full (SQLITE_FULL), until :meth:`free` is called."""
 
     def __init__(self, store: Store) -> None:
-        # The fault is injected under the store: its writer connection's execute.
+        # The fault is injected under the store: its writer connection's execute, and the
+        # sqlite3 connection a transaction run at once on the writer's thread is given.
         self.db = cast(Any, store._db)
-        self.real = self.db.execute
-        self.db.execute = self.execute
+        self.real, self.real_at_once = self.db.execute, self.db._execute
+        self.db.execute, self.db._execute = self.execute, self.execute_at_once
 
-    async def execute(self, sql: str, *args: Any) -> Any:
+    @staticmethod
+    def _check(sql: str) -> None:
         if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "COMMIT")):
             error = sqlite3.OperationalError("database or disk is full")
             error.sqlite_errorname = "SQLITE_FULL"
             raise error
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        self._check(sql)
         return await self.real(sql, *args)
 
+    async def execute_at_once(self, fn: Any, *args: Any) -> Any:
+        if args and isinstance(args[0], sqlite3.Connection):
+            args = (_FullConnection(args[0], self._check), *args[1:])
+        return await self.real_at_once(fn, *args)
+
     def free(self) -> None:
-        self.db.execute = self.real
+        self.db.execute, self.db._execute = self.real, self.real_at_once
+
+
+class _FullConnection:
+    """A sqlite3 connection whose writes fail as :class:`_FullDisk` says."""
+
+    def __init__(self, real: sqlite3.Connection, check: Any) -> None:
+        self.real, self.check = real, check
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.real.in_transaction
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self.check(sql)
+        return self.real.execute(sql, *args)
 
 
 def _read(plate: str) -> dict[str, Any]:

@@ -320,6 +320,8 @@ class Lane:
                 self._spawn(self._when_delivered(recorded, gate, gate.delivery))
             else:
                 await self._note_gate(recorded, gate)
+            if recorded.id != JOURNALLED:  # (a journalled pass was announced as journalled)
+                self._announce(serial, event, decision, stored)
         return LaneOutcome(
             duplicate=False,
             serial=recorded.serial,
@@ -330,13 +332,31 @@ class Lane:
         )
 
     async def _note_gate(self, recorded: _Recorded, gate: _Gate) -> None:
-        """Store what the barrier did; finalise the pass, or confirm it in the background."""
-        await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
-        if gate.ended is None:
-            self._spawn(self._confirm(recorded.id, recorded.serial, gate.outcome, gate.since))
-        else:
-            signal, at, how = gate.ended
-            await self.store.finalise(recorded.id, signal, at, how)
+        """After the commands went out: what the barrier did and, when it is known already
+        (the gate knew how it ended, no loop detector to wait for, or the barrier did not
+        open), how the pass ended, in one commit before the camera is told; else the barrier
+        now and the end once the confirmation has it (in the background)."""
+        ended = gate.ended or self._ended_at_once(gate.outcome)
+        if ended is None:
+            await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
+            self._spawn(self._confirm(recorded.id, recorded.serial, gate.since))
+            return
+        signal, at, how = ended
+        await self.store.close_pass(recorded.id, signal, at, how, (gate.barrier, gate.error))
+        if gate.ended is None:  # ended by the barrier's outcome alone
+            if signal is not GateSignal.NOT_LIFTED:  # a refused vehicle is still there
+                self.dedup.close(recorded.id)  # a near read after this is another vehicle
+            with structlog.contextvars.bound_contextvars(serial=recorded.serial):
+                log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
+
+    def _ended_at_once(self, barrier: str) -> tuple[GateSignal, float, str] | None:
+        """How a live pass ends when nothing is left to wait for: the barrier did not open, or
+        no loop detector can tell (the barrier's opening is the passage); else None."""
+        if barrier != "opened":
+            return GateSignal.NOT_LIFTED, self._clock(), "barrier"
+        if self.devices.detector is None:
+            return GateSignal.PASSED, self._clock(), "barrier"
+        return None
 
     async def _when_delivered(
         self, recorded: _Recorded, gate: _Gate, delivery: asyncio.Future[bool]
@@ -364,11 +384,12 @@ class Lane:
                 Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
                         event.received_mono)
             )  # fmt: skip
+        commanded_at = self._mono()
+        barrier, error = await self._actuate(event, decision)
+        # logged and counted once the commands are out: the barrier does not wait for them
         log.info("pass decided", verdict=decision.verdict, reason=decision.reason,
                  code=decision.code)  # fmt: skip
-        commanded_at = self._mono()
         self._count(event, decision, commanded_at)
-        barrier, error = await self._actuate(event, decision)
         return _Gate(barrier, error, since=commanded_at)
 
     async def _leave_stale(self, event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
@@ -653,8 +674,7 @@ class Lane:
                 return await self._journalled(new, event, decision)
             await self._show_ledger_fault(event)  # the barrier stays shut
             raise
-        self._announce(serial, event, decision, photos)
-        return _Recorded(recorded.id, recorded.serial)
+        return _Recorded(recorded.id, recorded.serial)  # announced once carried out
 
     async def _journalled(self, new: NewPass, event: PlateEvent, decision: Decision) -> _Recorded:
         """A guard's override (or, with ``ledger_fail_policy = "open"``, a vehicle let through)
@@ -782,21 +802,16 @@ class Lane:
                 )
             return delivered
 
-    async def _confirm(self, pass_id: int, serial: str, barrier: str, since: float) -> None:
-        """Decide the gate signal and release the pass for forwarding."""
+    async def _confirm(self, pass_id: int, serial: str, since: float) -> None:
+        """Wait for the loop detector to see the vehicle pass the opened barrier (or not, in
+        ``confirm_timeout_seconds``): the gate signal; the pass released for forwarding."""
+        detector = self.devices.detector
+        assert detector is not None  # without one the pass ended as the commands went out
         with structlog.contextvars.bound_contextvars(lane=self.id, serial=serial):
-            if barrier != "opened":
-                signal, how = GateSignal.NOT_LIFTED, "barrier"
-            elif self.devices.detector is None:
-                signal, how = GateSignal.PASSED, "barrier"
-            else:
-                passed = await self.devices.detector.wait_passage(
-                    since, self.cfg.confirm_timeout_seconds
-                )
-                signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
-                how = "detector" if passed else "timeout"
-            if signal is not GateSignal.NOT_LIFTED:  # a refused vehicle is still there
-                self.dedup.close(pass_id)  # a near read after this is another vehicle
+            passed = await detector.wait_passage(since, self.cfg.confirm_timeout_seconds)
+            signal = GateSignal.PASSED if passed else GateSignal.LIFTED_NOT_PASSED
+            how = "detector" if passed else "timeout"
+            self.dedup.close(pass_id)  # a near read after this is another vehicle (lifted)
             await self.store.finalise(pass_id, signal, self._clock(), how)
             log.info("pass confirmed", gate_signal=signal.name.lower(), by=how)
 

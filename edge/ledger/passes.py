@@ -4,6 +4,7 @@ its plate, and the day's figures (one part of :class:`edge.ledger.store.Store`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -31,6 +32,15 @@ from edge.ledger.schema import BUCKET, FIGURES
 
 #: How a pass and what comes with it are written (also by ``bench/ledger.py``, which
 #: generates a ledger of months with the very same statements).
+SET_BARRIER = "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?"
+FINAL_STATE = (
+    "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, confirmed_by = ? "
+    "WHERE id = ? AND state = 'open'"
+)
+#: A finalised pass's held entries become sendable.
+RELEASE_ENTRIES = (
+    "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE pass_id = ? AND state = 'held'"
+)
 INSERT_PASS = (
     "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, plate_color, flag, "  # noqa: S105 - SQL, not a password
     "camera_time, received_at, source, vendor_id, verdict, reason_code, reason, decided_by, "
@@ -116,8 +126,8 @@ class PassLedger(LedgerPart):
         verify_json = encode_answer(answer)
         now = self._clock()
 
-        async def write() -> int:
-            cur = await self._db.execute(
+        def write(db: sqlite3.Connection) -> int:
+            pass_id = db.execute(
                 INSERT_PASS,
                 (
                     new.serial,
@@ -139,25 +149,23 @@ class PassLedger(LedgerPart):
                     new.raw,
                     decision.operator,
                 ),
-            )
-            pass_id = cur.lastrowid
+            ).lastrowid
             assert pass_id is not None
             if new.camera_read:  # in the same transaction: committed with its pass or not at all
-                await self._insert_read(
-                    NewRead(pass_id, new.lane_id, new.received_at, new.plate, new.plate_color,
-                            new.text, new.vendor_id, new.source, "", new.raw)
-                )  # fmt: skip
-            await self._db.execute(INSERT_RECORD_ENTRY, (pass_id, now))
+                db.execute(INSERT_READ, (pass_id, new.lane_id, new.received_at, new.plate,
+                                         new.plate_color, new.text, new.vendor_id, new.source,
+                                         None, new.raw))  # fmt: skip
+            db.execute(INSERT_RECORD_ENTRY, (pass_id, now))
             for photo in photos:
-                cur = await self._db.execute(
+                photo_id = db.execute(
                     INSERT_PHOTO,
                     (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
-                )
+                ).lastrowid
                 if forward_photos:
-                    await self._db.execute(INSERT_PHOTO_ENTRY, (pass_id, cur.lastrowid, now))
+                    db.execute(INSERT_PHOTO_ENTRY, (pass_id, photo_id, now))
             return pass_id
 
-        return RecordedPass(await self._transaction(write), new.serial)
+        return RecordedPass(await self._transaction_at_once(write), new.serial)
 
     async def _insert_read(self, read: NewRead) -> None:
         await self._db.execute(
@@ -205,29 +213,34 @@ class PassLedger(LedgerPart):
 
     async def set_barrier(self, pass_id: int, state: str | None, error: str | None = None) -> None:
         """``state`` None: unknown (a camera's record that does not say what it did)."""
-        await self._update_entry(
-            "UPDATE passes SET barrier = ?, barrier_error = ? WHERE id = ?",
-            (state, error, pass_id),
-        )
+        await self._update_entry(SET_BARRIER, (state, error, pass_id))
 
     async def finalise(
         self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
     ) -> None:
         """Record how the pass ended and release its outbox entries for forwarding."""
+        await self.close_pass(pass_id, signal, passed_at, confirmed_by)
 
-        async def write() -> None:
-            await self._db.execute(
-                "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, "
-                "confirmed_by = ? WHERE id = ? AND state = 'open'",
-                (int(signal), passed_at, confirmed_by, pass_id),
-            )
-            await self._db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
-                "WHERE pass_id = ? AND state = 'held'",
-                (self._clock(), pass_id),
-            )
+    async def close_pass(
+        self,
+        pass_id: int,
+        signal: GateSignal,
+        passed_at: float,
+        confirmed_by: str,
+        barrier: tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """:meth:`finalise`, with the barrier's state and error (:meth:`set_barrier`) in the
+        same transaction when ``barrier`` is given: one commit for what the gate did and how
+        the pass ended, when both are known as the commands go out."""
+        now = self._clock()
 
-        await self._transaction(write)
+        def write(db: sqlite3.Connection) -> None:
+            if barrier is not None:
+                db.execute(SET_BARRIER, (*barrier, pass_id))
+            db.execute(FINAL_STATE, (int(signal), passed_at, confirmed_by, pass_id))
+            db.execute(RELEASE_ENTRIES, (now, pass_id))
+
+        await self._transaction_at_once(write)
         self.outbox_changed.set()
 
     async def open_passes(self) -> list[StoredPass]:
