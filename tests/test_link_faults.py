@@ -97,7 +97,7 @@ async def test_lanes_verify_online_on_the_first_truck_after_the_platform_answers
         sim,
         decision={"offline_policy": "allow"},
         platform={
-            "verify_deadline_seconds": 0.2,
+            "verify_deadline_seconds": 1.0,  # the clear answers must fit on a loaded machine
             "request_timeout_seconds": 30,
             "breaker_failures": 2,
             "breaker_probe_seconds": 600,  # no probe within the test: only answers close it
