@@ -427,9 +427,6 @@ class Daemon:
                 vehicles=vehicles_in(store),
             ),
             filings=filings,
-            scan=self.platform.scan_licence
-            if isinstance(self.platform, ProvincePlatform)
-            else None,
         )
         erp_token = cfg.erp.token.get_secret_value() if cfg.erp.token else None
         web = WebServer(

@@ -328,6 +328,11 @@ class Filings:
         return await self.operator.act(actor, Action.RETRY_FILING, target, body)
 
     # -- the province's filing helpers (reads: authorised, not audited) ------------------------
+    @property
+    def can_scan(self) -> bool:
+        """Whether :meth:`scan_licence` can ask a platform (province mode)."""
+        return self._scan is not None
+
     async def scan_licence(self, actor: Actor, image: bytes) -> dict[str, str]:
         """What the province platform read on a 行驶证 image (any format :meth:`attach_image`
         takes; fitted first) as form fields (``plate``, ``vehicle_type``, ``vin``, …) to

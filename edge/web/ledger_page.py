@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from edge.actions.operator import (
     Done,
     InvalidInputError,
     NotAllowedError,
+    NotFoundError,
     whole_id,
 )
 from edge.domain.filing import (
@@ -55,9 +56,6 @@ REGISTER_WORDS = {
     Register.INNER: "厂内运输车辆",
     Register.MACHINE: "非道路移动机械",
 }
-#: DrivingLicenseScanEx as the page calls it: the image (JPEG bytes) → the form's fields it
-#: recognised (field name → text). Raises whatever the platform client raises.
-Scan = Callable[[bytes], Awaitable[Mapping[str, str]]]
 T = TypeVar("T")
 #: Entries a search page lists.
 PAGE = 50
@@ -139,8 +137,7 @@ def _done(done: Done) -> web.Response:
 
 class LedgerPage:
     """The ledger's part of the status page over ``filings``; ``actor`` is the status page's
-    (who sends a request); ``scan`` the province's DrivingLicenseScanEx (None: no such
-    platform, the form is typed)."""
+    (who sends a request)."""
 
     def __init__(
         self,
@@ -148,11 +145,8 @@ class LedgerPage:
         actor: Callable[[web.Request], Actor],
         guard: Guard,
         zone: Any,
-        *,
-        scan: Scan | None = None,
     ) -> None:
         self.filings, self.actor, self.guard, self.zone = filings, actor, guard, zone
-        self.scan = scan
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -198,7 +192,10 @@ class LedgerPage:
                 }
                 for register in Register
             }
-            | {"statuses": {s.value: w for s, w in STATUS_WORDS.items()}, "scan": bool(self.scan)},
+            | {
+                "statuses": {s.value: w for s, w in STATUS_WORDS.items()},
+                "scan": self.filings.can_scan,
+            },
             dumps=_dumps,
         )
 
@@ -408,17 +405,17 @@ class LedgerPage:
 
     @_acting(Action.ADD_ENTRY)
     async def scan_licence(self, request: web.Request, actor: Actor) -> web.StreamResponse:
-        """A 行驶证 image (the body) read by the province platform: the form's fields it
-        recognised. 400 when there is no such platform or it could not read it."""
-        del actor  # authorised: the result only fills a form, nothing is stored
-        if self.scan is None:
-            return web.json_response({"ok": False, "detail": "仅省级平台可识别行驶证"}, status=400)
+        """A 行驶证 image (the body; JPEG, PNG, BMP or WebP: fitted and re-encoded first) read by
+        the province platform: the form's fields it recognised. 400 when there is no such
+        platform, the image is refused or the platform could not read it."""
         data = await request.read()
         try:
-            fields = await self.scan(data)
-        except Exception as exc:  # noqa: BLE001 - the platform's error, shown
+            fields = await self.filings.scan_licence(actor, data)
+        except NotAllowedError:
+            return web.json_response({"ok": False, "detail": "仅省级平台可识别行驶证"}, status=400)
+        except (EntryRefusedError, NotFoundError) as exc:
             return web.json_response({"ok": False, "detail": f"识别失败：{exc}"}, status=400)
-        return web.json_response({"ok": True, "fields": dict(fields)}, dumps=_dumps)
+        return web.json_response({"ok": True, "fields": fields}, dumps=_dumps)
 
 
 async def _multipart(request: web.Request) -> tuple[str, dict[str, str], dict[str, bytes]]:

@@ -61,7 +61,7 @@ from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
-from edge.web.ledger_page import LedgerPage, Scan
+from edge.web.ledger_page import LedgerPage
 
 RECENT = 20
 #: Plates of the 待完善 list the page shows (newest first).
@@ -179,7 +179,6 @@ class StatusPage:
         weighbridges: Mapping[str, Weighbridge] | None = None,
         sources: ExportSources | None = None,
         filings: Filings | None = None,
-        scan: Scan | None = None,
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
@@ -195,9 +194,7 @@ class StatusPage:
         #: ledger's facts for its columns.
         self.sources = sources or ExportSources()
         #: The electronic ledger's forms and lists (None: not kept by this daemon).
-        self.ledger = (
-            None if filings is None else LedgerPage(filings, self._actor, guard, zone, scan=scan)
-        )
+        self.ledger = None if filings is None else LedgerPage(filings, self._actor, guard, zone)
         for bridge in self.weighbridges.values():
             bridge.weighing_listeners.append(self._weighed)
 
