@@ -19,10 +19,11 @@ from edge.config.model import Config
 from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.rows import NewWeighing, StoredWeighing
-from edge.ledger.store import Store
+from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.scale import ScaleSim, truck_script
 from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
+from tests.test_store import new_pass
 
 DAY = 86400.0
 EXIT_LANE = {**GENERIC_LANE, "id": "out-1", "direction": "out"}
@@ -92,6 +93,34 @@ async def test_preset_tare_expiry_and_no_plate(store: Store) -> None:
     nobody = await store.weigh(_new(None, 20000, 9000, ""), max_between_seconds=DAY)
     assert nobody.state == "unmatched"
     assert nobody.plate is None
+
+
+async def test_a_weighings_photos_are_its_plate_reads_kept_photos(store: Store) -> None:
+    """The photos kept with a weighing: its first then its second plate read's kept photos
+    (front and rear); a pruned photo is no longer offered; no plate read, no photo. The export
+    reads the weighings of a time range by their first weighing."""
+    entry = await store.record_pass(
+        new_pass(), [NewPhoto(1, 1, "in-1.jpg", 10, 0), NewPhoto(2, 1, "in-2.jpg", 10, 0)]
+    )
+    leave = await store.record_pass(new_pass(), [NewPhoto(1, 2, "out-1.jpg", 10, 0)])
+    await store.weigh(_new("豫A12345", 35680, 100, entry.serial), max_between_seconds=DAY)
+    done = await store.weigh(_new("豫A12345", 15200, 200, leave.serial), max_between_seconds=DAY)
+    nobody = await store.weigh(_new(None, 20000, 300, ""), max_between_seconds=DAY)
+    photos = await store.weighing_photos([done, nobody])
+    assert photos == {
+        done.id: [
+            f"/photos/{entry.serial}-1.jpg",
+            f"/photos/{entry.serial}-2.jpg",
+            f"/photos/{leave.serial}-1.jpg",
+        ],
+        nobody.id: [],
+    }
+    rear = [p for p in await store.photos_of(entry.id) if p.number == 2]
+    await store.mark_pruned([rear[0].id])
+    assert len((await store.weighing_photos([done]))[done.id]) == 2
+    assert await store.weighing_photos([]) == {}
+    assert [w.id for w in await store.weighings_between(100, 300)] == [done.id]
+    assert [w.id for w in await store.weighings_between(None, None)] == [done.id, nobody.id]
 
 
 def _pass(plate: str, serial: str) -> dict[str, object]:
@@ -192,3 +221,18 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         assert (done["gross_kg"], done["tare_kg"], done["net_t"]) == (35680, 15200, "20.48")
         row = (await daemon.components.store.recent_weighings(1))[0]
         assert (row.first_serial, row.second_serial) == (entry.body["serial"], leave.body["serial"])
+        # the photos kept with the weighing: each plate read's camera photo, served here
+        photos = [f"/photos/{entry.body['serial']}-1.jpg", f"/photos/{leave.body['serial']}-1.jpg"]
+        assert done["photos"] == photos
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        for url in photos:
+            got = await http.get(base + url)
+            assert got.status_code == 200
+            assert got.content.startswith(b"\xff\xd8")
+        exported = await http.get(f"{base}/api/weighings.csv")
+        assert exported.status_code == 200
+        lines = exported.content.decode("utf-8-sig").splitlines()
+        assert lines[0].split(",")[-1] == "照片"
+        assert len(lines) == 2
+        assert lines[1].startswith(f"{row.id},豫A12345,complete,main,")
+        assert lines[1].endswith(",20480.0,,," + " ".join(photos))

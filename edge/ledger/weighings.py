@@ -10,6 +10,7 @@ import structlog
 
 from edge.domain.goods import GoodsError, goods_name, tonnes
 from edge.ledger.database import LedgerPart
+from edge.ledger.photos import photo_url
 from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing, TransportPlan
 
 log = structlog.get_logger("edge.ledger.weighings")
@@ -262,6 +263,49 @@ class WeighingLedger(LedgerPart):
             "SELECT * FROM weighings WHERE state = 'open' "
             "OR (state = 'expired' AND first_at >= ?) ORDER BY first_at",
             (since,),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
+
+    async def weighing_photos(self, weighings: Sequence[StoredWeighing]) -> dict[int, list[str]]:
+        """The photos kept with each weighing, by weighing id: the kept photos (URLs,
+        ``/photos/<serial>-<n>.jpg``) of the pass whose plate read tied its first weighing,
+        then of the one that tied its second — the scale lane's camera photo of the truck on
+        the scale, kept and pruned with that pass. A weighing without a plate read has none."""
+        serials = {
+            serial
+            for w in weighings
+            for serial in (w.first_serial, w.second_serial)
+            if serial and w.state != "planned"
+        }
+        found: dict[str, list[str]] = {}
+        if serials:
+            marks = ",".join("?" * len(serials))
+            rows = await self._fetchall(
+                "SELECT p.serial, ph.number FROM passes p JOIN photos ph ON ph.pass_id = p.id "  # noqa: S608
+                f"WHERE p.serial IN ({marks}) AND ph.pruned_at IS NULL ORDER BY ph.number",
+                tuple(serials),
+            )
+            for row in rows:
+                found.setdefault(row["serial"], []).append(photo_url(row["serial"], row["number"]))
+        return {
+            w.id: [
+                url
+                for serial in dict.fromkeys((w.first_serial, w.second_serial))
+                if serial
+                for url in found.get(serial, [])
+            ]
+            for w in weighings
+        }
+
+    async def weighings_between(
+        self, start: float | None, end: float | None
+    ) -> list[StoredWeighing]:
+        """Every weighing whose first weighing was taken in [start, end) (unix s; None: no
+        bound), oldest first (the ``weighings_recent`` index bounds it)."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE first_at >= coalesce(?, -1e18) "
+            "AND first_at < coalesce(?, 1e18) ORDER BY first_at, id",
+            (start, end),
         )
         return [StoredWeighing.from_row(row) for row in rows]
 

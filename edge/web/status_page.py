@@ -69,6 +69,11 @@ NEED_COMPLETE_SHOWN = 100
 #: An unfinished first weighing stays listed this long after it expired.
 UNFINISHED_SHOWN_SECONDS = 7 * 86400
 TIME = "%Y-%m-%d %H:%M:%S"
+#: The weighings export's header (weights kg; 运输量 as sent, t; photos: URLs).
+WEIGHING_COLUMNS = [
+    "编号", "车牌", "状态", "磅", "一次过磅时间", "一次重量 kg", "一次流水号", "二次过磅时间",
+    "二次重量 kg", "二次流水号", "毛重 kg", "皮重 kg", "净重 kg", "货物", "运输量 t", "照片",
+]  # fmt: skip
 #: Limits on what a form may carry; over them the request is refused with 400.
 MAX_FORM_BYTES = 16 * 1024
 MAX_REASON = 200  # a guard's reason for opening
@@ -220,6 +225,7 @@ class StatusPage:
             web.post("/api/plans/{id}/close", self.close_plan),
             web.post("/api/weighings/{id}/goods", self.set_goods),
             *(self.ledger.routes() if self.ledger else []),
+            web.get("/api/weighings.csv", self.weighings_csv),
         ]
 
     def _actor(self, request: web.Request) -> Actor:
@@ -424,6 +430,40 @@ class StatusPage:
         await response.write_eof()
         return response
 
+    async def weighings_csv(self, request: web.Request) -> web.Response:
+        """The weighings whose first weighing is in the search's days (``from``/``to``, as the
+        pass history's), oldest first, as CSV (UTF-8 with a BOM): weights in kg, the goods
+        record's tonnage, and the photos kept with each weighing (URLs on this listener,
+        separated by spaces)."""
+        criteria = self._criteria(request)
+        rows = await self.store.weighings_between(criteria["start"], criteria["end"])
+        photos = await self.store.weighing_photos(rows)
+
+        def when(at: float | None) -> str:
+            return "" if at is None else datetime.fromtimestamp(at, self.zone).strftime(TIME)
+
+        buffer = io.StringIO()
+        buffer.write("\ufeff")
+        writer = csv.writer(buffer)
+        writer.writerow(WEIGHING_COLUMNS)
+        for w in rows:
+            writer.writerow([spreadsheet_cell(v) for v in (
+                w.id, w.plate or "未识别车牌", w.state, w.first_scale, when(w.first_at),
+                w.first_kg, w.first_serial or "", when(w.second_at),
+                "" if w.second_kg is None else w.second_kg, w.second_serial or "",
+                "" if w.gross_kg is None else w.gross_kg,
+                "" if w.tare_kg is None else w.tare_kg,
+                "" if w.net_kg is None else w.net_kg,
+                w.goods or "", w.ysl or "", " ".join(photos[w.id]),
+            )])  # fmt: skip
+        return web.Response(
+            body=buffer.getvalue().encode("utf-8"),
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="weighings.csv"',
+            },
+        )
+
     async def reads(self, request: web.Request) -> web.Response:
         """Every camera read kept for a pass: the one that made it, then the duplicates merged
         into it (``merged``: re-push, same-plate, near-plate)."""
@@ -536,6 +576,9 @@ class StatusPage:
             return "" if at is None else datetime.fromtimestamp(at, self.zone).strftime(TIME)
 
         since = time.time() - UNFINISHED_SHOWN_SECONDS
+        opened = await self.store.open_weighings(since)
+        done = [w for w in await self.store.recent_weighings(RECENT) if w.state == "complete"]
+        photos = await self.store.weighing_photos([*opened, *done])
         unfinished = [
             {
                 "id": w.id,
@@ -544,8 +587,9 @@ class StatusPage:
                 "first_kg": w.first_kg,
                 "first_at": when(w.first_at),
                 "first_scale": w.first_scale,
+                "photos": photos[w.id],
             }
-            for w in await self.store.open_weighings(since)
+            for w in opened
         ]
         complete = [
             {
@@ -559,9 +603,9 @@ class StatusPage:
                 "goods": w.goods,
                 "ysl": w.ysl,
                 "goods_error": w.goods_error,
+                "photos": photos[w.id],
             }
-            for w in await self.store.recent_weighings(RECENT)
-            if w.state == "complete"
+            for w in done
         ]
         return {
             "open": unfinished,
