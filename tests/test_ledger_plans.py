@@ -30,7 +30,7 @@ from edge.domain.control_plan import ControlPlan
 from edge.domain.filing import EntryStatus, parse_entry
 from edge.ledger import database as ledger_database
 from edge.ledger.database import LedgerPart
-from edge.ledger.rows import NewFilingImage, NewRead, PageCursor
+from edge.ledger.rows import NewFilingImage, NewRead, PageCursor, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
 from tests.test_store import new_pass
 
@@ -153,6 +153,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("count_codes_since", "quota", now - 1234.5, "in")
     await call("daily_figures", midnight, midnight + 86400)
     await call("daily_figures", midnight + 1, midnight + 86400)
+    await _serve_weighings(call, some.serial, recorded.serial, midnight)
     due = await call("due_entries", 200)
     await call("due_entries", 200, [entry.id for entry in due[:2]])
     await call("next_due_at")
@@ -187,6 +188,18 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("ledger_lines", month_ago, month_ago + 3 * 86400, page=10)
     await call("ledger_lines", month_ago, month_ago + 86400, gate="01", plate=some.plate)
     await _serve_filings(call)
+
+
+async def _serve_weighings(
+    call: Callable[..., Any], first: str, second: str, midnight: float
+) -> None:
+    """The weighings' reads that touch passes: a weighing's photos, the export's range."""
+    weighing = StoredWeighing(
+        1, "豫A12345", "yellow", "complete", "main", 35680.0, midnight, first, "main",
+        15200.0, midnight + 600, second, 35680.0, 15200.0, 20480.0, 0, "煤", "20.5", None,
+    )  # fmt: skip
+    await call("weighing_photos", [weighing])
+    await call("weighings_between", midnight, midnight + 86400)
 
 
 async def _serve_filings(call: Callable[..., Any]) -> None:
