@@ -193,13 +193,15 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
 async def _serve_weighings(
     call: Callable[..., Any], first: str, second: str, midnight: float
 ) -> None:
-    """The weighings' reads that touch passes: a weighing's photos, the export's range."""
+    """The weighings' reads that touch passes: a weighing's photos, the export's range, the
+    day's tonnage."""
     weighing = StoredWeighing(
         1, "豫A12345", "yellow", "complete", "main", 35680.0, midnight, first, "main",
         15200.0, midnight + 600, second, 35680.0, 15200.0, 20480.0, 0, "煤", "20.5", None,
     )  # fmt: skip
     await call("weighing_photos", [weighing])
     await call("weighings_between", midnight, midnight + 86400)
+    await call("tonnage_between", midnight, midnight + 86400, 86400.0)
 
 
 async def _serve_filings(call: Callable[..., Any]) -> None:

@@ -4,10 +4,13 @@ weighing in and out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,14 +18,23 @@ import pytest
 from drivers.scale import ScaleIndicator
 from drivers.serial_link import SerialLink
 from drivers.weighing import ToledoParser, YaohuaTf0Parser
+from edge.cli.main import main
 from edge.config.model import Config
 from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
+from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewWeighing, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.scale import ScaleSim, truck_script
-from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
+from tests.helpers import (
+    GENERIC_LANE,
+    camera,
+    config_for,
+    eventually,
+    running_daemon,
+    write_config,
+)
 from tests.test_store import new_pass
 
 DAY = 86400.0
@@ -123,6 +135,64 @@ async def test_a_weighings_photos_are_its_plate_reads_kept_photos(store: Store) 
     assert [w.id for w in await store.weighings_between(None, None)] == [done.id, nobody.id]
 
 
+ZONE = ZoneInfo("Asia/Shanghai")
+DAY_OF_TONNAGE = date(2026, 11, 21)
+
+
+async def _seed_tonnage(store: Store) -> None:
+    """Weighings around 2026-11-21 (Shanghai): 煤 in 20 t and out 25.5 t that day, a preset
+    tare at the exit without goods (out 8.25 t), and weighings of the days around it."""
+    midnight = datetime.combine(DAY_OF_TONNAGE, datetime.min.time(), ZONE).timestamp()
+    out = await store.record_pass(new_pass(direction="out"), [])
+
+    async def weighing(plate: str, kgs: tuple[float, float], ats: tuple[float, float]) -> None:
+        for kg, at in zip(kgs, ats, strict=True):
+            await store.weigh(_new(plate, kg, at), max_between_seconds=DAY, goods="煤")
+
+    await weighing("豫A00001", (35000, 15000), (midnight - 3600, midnight + 60))  # in 20 t
+    await weighing("豫A00002", (30000, 14000), (midnight - 7200, midnight - 60))  # the day before
+    await weighing("豫A00003", (14500, 40000), (midnight + 600, midnight + 1200))  # out 25.5 t
+    await weighing("豫A00004", (32000, 12000), (midnight + DAY - 10, midnight + DAY))
+    await store.weigh(  # a preset tare at the exit: out, 8.25 t, no goods name yet
+        _new("豫A00005", 20250, midnight + 3600, out.serial),
+        max_between_seconds=DAY,
+        preset_tare_kg=12000,
+    )
+    await store.weigh(_new("豫A00006", 33000, midnight + 4000), max_between_seconds=DAY)  # open
+
+
+async def test_a_days_tonnage_in_and_out_by_goods(store: Store) -> None:
+    """Tonnage by goods of the weighings completed in the day: in when the truck came loaded,
+    out when it left loaded, a preset tare's by its pass's direction; a weighing opened the
+    day before and completed in the day counts, one completed the day before does not."""
+    await _seed_tonnage(store)
+    tonnage = await daily_tonnage(store, DAY_OF_TONNAGE, ZONE, DAY)
+    assert [t.to_json() for t in tonnage] == [
+        {"goods": "", "in_t": 0.0, "out_t": 8.25},
+        {"goods": "煤", "in_t": 20.0, "out_t": 25.5},
+    ]
+    assert await daily_tonnage(store, date(2026, 11, 23), ZONE, DAY) == []
+
+
+async def _seeded(path: Path) -> None:
+    store = await Store.open(path)
+    try:
+        await _seed_tonnage(store)
+    finally:
+        await store.close()
+
+
+def test_edge_figures_prints_the_tonnage_by_goods(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
+    asyncio.run(_seeded(tmp_path / "edge.db"))
+    assert main(["figures", "--date", "2026-11-21", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "（未定货物）: 0 / 8.25" in out
+    assert "煤: 20 / 25.5" in out
+
+
 def _pass(plate: str, serial: str) -> dict[str, object]:
     return {"plate": plate, "color": "yellow", "serial": serial, "lane": "in-1"}
 
@@ -219,6 +289,7 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         assert status["weighings"]["open"] == []
         done = status["weighings"]["complete"][0]
         assert (done["gross_kg"], done["tare_kg"], done["net_t"]) == (35680, 15200, "20.48")
+        assert status["tonnage"] == [{"goods": "", "in_t": 20.48, "out_t": 0.0}]
         row = (await daemon.components.store.recent_weighings(1))[0]
         assert (row.first_serial, row.second_serial) == (entry.body["serial"], leave.body["serial"])
         # the photos kept with the weighing: each plate read's camera photo, served here

@@ -1,4 +1,5 @@
-"""``edge figures``: a day's figures per lane, as SendDayDataCity would report them."""
+"""``edge figures``: a day's figures per lane, as SendDayDataCity would report them, and the
+day's tonnage in and out by goods (weighings)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 from datetime import date, datetime
 
 from edge.config.model import Config
-from edge.ledger.figures import daily_figures
+from edge.ledger.figures import daily_figures, daily_tonnage
 from edge.ledger.store import Store, ledger_exists
 
 
@@ -19,6 +20,8 @@ async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
     store = await Store.open(cfg.storage.database)
     try:
         figures = await daily_figures(store, day, cfg.site.zone)
+        span = cfg.weighing.max_hours_between * 3600
+        tonnage = await daily_tonnage(store, day, cfg.site.zone, span)
     finally:
         await store.close()
     print(
@@ -31,4 +34,8 @@ async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
             f"{f.stage3_entries}-{f.stage3_exits} / {f.stage4_entries}-{f.stage4_exits} / "
             f"{f.gate_crashes} / {f.overrides}"
         )
+    if tonnage:
+        print("货物 goods: 进厂 in t / 出厂 out t")
+        for t in tonnage:
+            print(f"{t.goods or '（未定货物）':>10}: {t.in_t:g} / {t.out_t:g}")
     return 0

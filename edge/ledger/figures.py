@@ -1,6 +1,7 @@
 """Daily figures per lane and in total (entries, exits, refused, refused by control, 国三 / 国四
 entries and exits — the figures of SendDayDataCity a gate can give), computed from the pass
-ledger in SQLite, which keeps every pass (``edge figures``; the status page shows today's)."""
+ledger in SQLite, which keeps every pass (``edge figures``; the status page shows today's);
+and the day's tonnage in and out by goods, from the weighings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from edge.ledger.passes import PassLedger
+from edge.ledger.weighings import WeighingLedger
 
 
 @dataclass(slots=True)
@@ -58,3 +60,33 @@ async def daily_figures(store: PassLedger, day: date, zone: ZoneInfo) -> dict[st
         total.add(figures)
     out["total"] = total
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Tonnage:
+    """The net tonnage (t) of one goods name a day: delivered in (进厂) and carried out (出厂)."""
+
+    goods: str  # "" : no goods name given yet
+    in_t: float = 0.0
+    out_t: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {"goods": self.goods, "in_t": self.in_t, "out_t": self.out_t}
+
+
+async def daily_tonnage(
+    store: WeighingLedger, day: date, zone: ZoneInfo, max_between_seconds: float
+) -> list[Tonnage]:
+    """The tonnage in and out by goods of the weighings completed on ``day`` (the site's
+    ``zone``), goods in name order; t rounded to 0.001 (kg)."""
+    start = datetime.combine(day, time(0), zone)
+    end = start + timedelta(days=1)
+    kg: dict[str, dict[str, float]] = {}
+    for goods, direction, net in await store.tonnage_between(
+        start.timestamp(), end.timestamp(), max_between_seconds
+    ):
+        kg.setdefault(goods, {})[direction] = net
+    return [
+        Tonnage(goods, round(d.get("in", 0.0) / 1000, 3), round(d.get("out", 0.0) / 1000, 3))
+        for goods, d in kg.items()
+    ]

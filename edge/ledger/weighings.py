@@ -309,6 +309,28 @@ class WeighingLedger(LedgerPart):
         )
         return [StoredWeighing.from_row(row) for row in rows]
 
+    async def tonnage_between(
+        self, start: float, end: float, max_between_seconds: float
+    ) -> list[tuple[str, str, float]]:
+        """(goods, direction, net kg) summed over the weighings that completed in [start,
+        end) (unix s) — completed weighings and ERP plans' tonnage — by goods name ("" while
+        the clerk has not given one) and direction: ``in`` when the truck came loaded (its
+        first weighing the heavier), ``out`` when it left loaded; a weighing completed at once
+        (preset tare, ERP plan) goes by the direction of its pass. Bounded by the
+        ``weighings_recent`` index: a second weighing comes at most ``max_between_seconds``
+        after its first."""
+        rows = await self._fetchall(
+            "SELECT coalesce(w.goods, '') AS goods, CASE WHEN w.second_kg IS NOT NULL "
+            "THEN iif(w.first_kg >= w.second_kg, 'in', 'out') ELSE coalesce((SELECT "
+            "p.direction FROM passes p WHERE p.serial = w.first_serial), 'in') END AS direction, "
+            "sum(w.net_kg) AS kg FROM weighings w "
+            "WHERE w.first_at >= ? AND w.first_at < ? AND w.state IN ('complete', 'planned') "
+            "AND coalesce(w.second_at, w.first_at) >= ? AND coalesce(w.second_at, w.first_at) < ? "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+            (start - max_between_seconds, end, start, end),
+        )
+        return [(row["goods"], row["direction"], float(row["kg"])) for row in rows]
+
     async def recent_weighings(self, limit: int = 20) -> list[StoredWeighing]:
         """The latest weighings of every state, newest first."""
         rows = await self._fetchall("SELECT * FROM weighings ORDER BY id DESC LIMIT ?", (limit,))

@@ -55,7 +55,7 @@ from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.database import LedgerBusyError
-from edge.ledger.figures import daily_figures
+from edge.ledger.figures import daily_figures, daily_tonnage
 from edge.ledger.rows import PageCursor, PassListing, StoredWeighing
 from edge.ledger.store import Store
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
@@ -630,6 +630,8 @@ class StatusPage:
         now = datetime.now(self.zone)
         plan = await self.plans.active(now)
         figures = await daily_figures(self.store, now.date(), self.zone)
+        span = max((b.max_between for b in self.weighbridges.values()), default=0.0)
+        tonnage = await daily_tonnage(self.store, now.date(), self.zone, span)
         dead = await self.store.list_outbox("dead", 20)
         return {
             "lanes": [
@@ -660,6 +662,7 @@ class StatusPage:
                 "quota": plan.quota,
             },
             "figures": {lane: f.to_json() for lane, f in figures.items()},
+            "tonnage": [t.to_json() for t in tonnage],
             "list_entries": [
                 {"id": r.id, "plate": r.plate, "kind": r.kind, "reason": r.reason}
                 for r in await self.store.list_entries()
