@@ -1,9 +1,13 @@
-"""The demo's stream of trucks (``edge demo``) never runs out of plates, however long it runs."""
+"""The demo's stream of trucks (``edge demo``) never runs out of plates, however long it runs;
+with ``--scale`` trucks are weighed in and out and their goods records reach the platform."""
 
 from __future__ import annotations
 
 import shutil
 
+import pytest
+
+from edge.domain.goods import tonnes
 from edge.sim.demo import _PLATES, Demo
 
 
@@ -25,3 +29,31 @@ def test_a_long_demo_never_runs_out_of_plates() -> None:
         assert len(demo.inside) <= len(_PLATES)
     assert arrivals > 1_000
     assert departures > 1_000
+
+
+async def test_the_demo_with_a_scale_weighs_trucks_in_and_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``edge demo --scale``: the scale simulator on a pty, a truck let in weighs in, a truck
+    leaving weighs out, and the platform simulator gets the goods record of each completed
+    weighing (石灰石, the net in tonnes) after the exit's pass record."""
+    demo = await Demo.started("generic", seed=7, scale=True)
+    try:
+        for _ in range(12):  # truck 1 each time: the platform stays up
+            await demo.truck(1)
+            if demo.goods_received() >= 1 and demo.inside:
+                break
+        completed = [w for w in await demo.daemon.store.recent_weighings(100) if w.ysl]
+    finally:
+        await demo.finish()
+    out = capsys.readouterr().out
+    assert "过磅 weighed in: 一次过磅" in out
+    assert "过磅 weighed out: 毛重" in out
+    assert completed
+    sent = {serial: records[0] for serial, records in demo.platform.goods.items()}
+    for w in completed:
+        assert w.second_serial is not None
+        record = sent[w.second_serial]  # tied to the exit's pass
+        assert (record["hwmc"], record["ysl"]) == ("石灰石", tonnes(w.net_kg or 0))
+        assert w.second_serial in demo.platform.records
+    assert f"platform received: {len(sent)} goods records" in out

@@ -290,7 +290,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(args.trucks, args.interval, args.camera, args.seed, args.platform))
+            asyncio.run(
+                run_demo(
+                    args.trucks,
+                    args.interval,
+                    args.camera,
+                    args.seed,
+                    args.platform,
+                    scale=args.scale,
+                )
+            )
     except BrokerMissingError as exc:
         print(f"the MQTT demo needs a broker: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -447,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--platform", choices=["city", "province"], default="city")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--scale",
+        action="store_true",
+        help="a truck scale (simulated on a pty) weighs trucks in and out: goods records",
+    )
     demo.set_defaults(func=cmd_demo)
 
     _add_sim(sub)

@@ -4,6 +4,11 @@ Starts a simulated city platform, the real daemon with a generated config, and s
 cameras that drive a stream of trucks through an entrance and an exit lane. Partway through,
 the platform goes down for a few trucks and comes back, to show offline decisions and
 store-and-forward catching up.
+
+With ``--scale`` a truck scale (地磅) stands beside both lanes: a Toledo indicator simulated on a
+pty. A truck let in drives onto it loaded (weighed in), a truck leaving drives onto it empty
+(weighed out); the completed weighing's goods record (default goods 石灰石) reaches the
+platform simulator after the exit's pass record.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import shutil
 import signal
 import tempfile
 from collections import deque
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +41,7 @@ from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import DEMO_VEHICLES, CityPlatformSim, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from edge.sim.pty import VirtualSerialPort
+from edge.sim.scale import ScaleSim, truck_script
 from edge.web.auth import hash_password
 
 PlatformMode = Literal["city", "province"]
@@ -110,6 +117,21 @@ format = "console"
 """
 
 
+#: The demo's truck scale beside both lanes (``--scale``): a Toledo indicator on ``{port}``.
+_SCALE = """
+[scales.main]
+port = "{port}"
+protocol = "toledo"
+framing = "8N1"
+stable_seconds = 0.5
+lanes = ["in-1", "out-1"]
+
+[weighing]
+default_goods = "石灰石"
+"""
+#: How long the demo waits for a stable weight to be recorded after the truck left the scale.
+WEIGHED_SECONDS = 10.0
+
 PULLED = ("onvif", "dahua-pull", "serial", "mqtt")
 MQTT_TOPIC = "cameras/gate1/plates"
 
@@ -184,9 +206,13 @@ def _describe(direction: str, plate: str | None, result: PushResult) -> str:
 
 
 class Demo:
-    def __init__(self, camera: DemoCamera, seed: int, platform: PlatformMode = "city") -> None:
+    def __init__(
+        self, camera: DemoCamera, seed: int, platform: PlatformMode = "city", *, scale: bool = False
+    ) -> None:
         self.camera, self.rng, self.mode = camera, random.Random(seed), platform
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
+        #: The truck scale's simulator (``--scale``), started with the demo.
+        self.scale = ScaleSim(self.workdir / "ttyScale", "toledo", period=0.05) if scale else None
         self.platform: PlatformSim = (
             ProvincePlatformSim() if platform == "province" else CityPlatformSim()
         )
@@ -196,6 +222,19 @@ class Demo:
             maxlen=5
         )  # a refused truck does not come back at once
         self.daemon: Daemon
+
+    @classmethod
+    async def started(
+        cls, camera: DemoCamera, seed: int, platform: PlatformMode = "city", *, scale: bool = False
+    ) -> Demo:
+        """A demo started; its folder is removed when it cannot start."""
+        demo = cls(camera, seed, platform, scale=scale)
+        try:
+            await demo.start()
+        except BaseException:
+            shutil.rmtree(demo.workdir, ignore_errors=True)
+            raise
+        return demo
 
     async def _start_pulled_camera(self) -> str:
         """Start the double of a camera the daemon pulls from; where the daemon finds it."""
@@ -220,12 +259,13 @@ class Demo:
         address = await self._start_pulled_camera() if self.camera in PULLED else ""
         config_path = self.workdir / "config.toml"
         password = secrets.token_urlsafe(9)  # for this run only: the page's actions work
-        config_path.write_text(
-            demo_config_text(
-                self.platform.base_url, self.camera, self.mode, address, hash_password(password)
-            ),
-            "utf-8",
+        text = demo_config_text(
+            self.platform.base_url, self.camera, self.mode, address, hash_password(password)
         )
+        if self.scale is not None:
+            await self.scale.__aenter__()
+            text += _SCALE.format(port=self.scale.port.path)
+        config_path.write_text(text, "utf-8")
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
         await self.daemon.start()
@@ -243,6 +283,8 @@ class Demo:
             f"(登录密码 password for this run: {password})"
         )
         _say(f"generated config and ledger in {self.workdir} (removed at the end)")
+        if self.scale is not None:
+            _say(f"地磅 truck scale: a Toledo indicator simulated on {self.scale.port.path}")
 
     def next_vehicle(self) -> tuple[str | None, str | None]:
         """(a plate leaving, None) — or (None, the plate arriving; None: a read without one).
@@ -270,11 +312,13 @@ class Demo:
         leaving, plate = self.next_vehicle()
         if leaving is not None:
             _say(_describe("出厂 exit", leaving, await self.exit.push(leaving)))
+            await self._weigh(Decimal(self.rng.randrange(12_000, 16_000, 20)))
             return
         color = PlateColor.NEW_ENERGY if plate and len(plate) == 8 else PlateColor.YELLOW
         if self.camera in PULLED:
             if await self._pulled_entry(plate) and plate:
                 self.inside.append(plate)
+                await self._weigh(Decimal(self.rng.randrange(28_000, 45_000, 20)))
             return
         barrier = self.daemon.lanes["in-1"].devices.barrier
         openings = len(barrier.openings) if isinstance(barrier, VirtualBarrier) else 0
@@ -290,6 +334,38 @@ class Demo:
             )
         if plate and opened:
             self.inside.append(plate)
+            await self._weigh(Decimal(self.rng.randrange(28_000, 45_000, 20)))
+
+    async def _weigh(self, kg: Decimal) -> None:
+        """With a scale: the truck just read drives over it at ``kg`` (the demo says what the
+        weighing recorded: a first weighing, or the completed one with its net and goods)."""
+        if self.scale is None:
+            return
+        bridge = self.daemon.components.weighbridges["main"]
+        before = bridge.weighings
+        await self.scale.drive(truck_script(kg, ramp=0.3, vibrate=0.3, settle=0.8))
+        try:
+            async with asyncio.timeout(WEIGHED_SECONDS):
+                while bridge.weighings == before:  # noqa: ASYNC110 - a count, no event to wait on
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            _say(f"地磅 scale: {kg} kg not recorded")
+            return
+        (w,) = await self.daemon.store.recent_weighings(1)
+        if w.state == "open":
+            _say(f"{w.plate} 过磅 weighed in: 一次过磅 {w.first_kg:g} kg (等待二次过磅)")
+        elif w.state == "complete":
+            _say(
+                f"{w.plate} 过磅 weighed out: 毛重 {w.gross_kg:g} kg 皮重 {w.tare_kg:g} kg "
+                f"净重 {(w.net_kg or 0) / 1000:g} t 货物 {w.goods or '未定'} → 货物台账 "
+                f"{'上报 goods record queued' if w.ysl else '未上报 ' + (w.goods_error or '')}"
+            )
+        else:
+            _say(f"{w.plate or '无牌车'} 过磅 {w.first_kg:g} kg: {w.state}")
+
+    def goods_received(self) -> int:
+        """Goods records the platform simulator received."""
+        return sum(len(records) for records in self.platform.goods.values())
 
     async def _pulled_entry(self, plate: str | None) -> bool:
         """A camera the daemon pulls from reads ``plate``: wait for the pass it makes."""
@@ -331,10 +407,12 @@ class Demo:
                 await lane.drain()
             passes = await self.daemon.store.count_passes()
             photos = await self.daemon.store.count_photos()
+            goods = sum(1 for w in await self.daemon.store.recent_weighings(1000) if w.ysl)
             await self.platform.wait_for(
                 lambda: (
                     self.platform.stats()["records"] >= passes
                     and self.platform.stats()["photos"] >= photos
+                    and self.goods_received() >= goods
                 ),
                 15,
             )
@@ -347,11 +425,15 @@ class Demo:
                 f"{stats['photos']} photos, {stats['duplicates']} duplicates, "
                 f"{stats['rejected']} rejected"
             )
+            if self.scale is not None:
+                _say(f"平台已收到货物台账 platform received: {self.goods_received()} goods records")
             await self.entrance.aclose()
             await self.exit.aclose()
             await self.daemon.stop()
             await self.platform.stop()
             await self._stop_pulled_camera()
+            if self.scale is not None:
+                await self.scale.__aexit__(None, None, None)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _stop_pulled_camera(self) -> None:
@@ -374,18 +456,15 @@ async def run_demo(
     camera: DemoCamera,
     seed: int,
     platform: PlatformMode = "city",
+    *,
+    scale: bool = False,
 ) -> None:
     setup_logging("info", "console")
     stop = asyncio.Event()  # SIGTERM or Ctrl-C: finish the truck at the gate, then the summary
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    demo = Demo(camera, seed, platform)
-    try:
-        await demo.start()
-    except BaseException:
-        shutil.rmtree(demo.workdir, ignore_errors=True)
-        raise
+    demo = await Demo.started(camera, seed, platform, scale=scale)
     try:
         for n in itertools.count(1):
             if stop.is_set() or (trucks is not None and n > trucks):
