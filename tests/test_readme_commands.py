@@ -77,7 +77,7 @@ WALK: list[tuple[str, list[Step]]] = [
     ("edge run --config /etc/edge-gate/config.toml", [service("run", "--config", C)]),
     (
         "edge demo [--camera vzenith|hikvision|dahua|milesight|generic|onvif|dahua-pull|"
-        "serial|mqtt] [--platform city|province] [--trucks N] [--interval S]",
+        "serial|mqtt] [--platform city|province] [--trucks N] [--interval S] [--scale]",
         [
             service(
                 "demo",
@@ -89,6 +89,7 @@ WALK: list[tuple[str, list[Step]]] = [
                 "2",
                 "--interval",
                 "0.05",
+                "--scale",
             )
         ],
     ),
