@@ -427,6 +427,7 @@ class Daemon:
                 vehicles=vehicles_in(store),
             ),
             filings=filings,
+            enterprise=cfg.site.enterprise_name,
         )
         erp_token = cfg.erp.token.get_secret_value() if cfg.erp.token else None
         web = WebServer(

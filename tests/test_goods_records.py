@@ -144,6 +144,20 @@ async def test_a_clerk_names_the_goods_on_the_status_page(
         assert chosen.json() == {"ok": True, "detail": "豫A12345 原煤 20.5 t"}
         again = await http.post(url, json={"goods": "原煤"}, headers=csrf)
         assert "already has its goods record" in again.json()["detail"]
+        ticket_url = f"{page}/weighings/{done['id']}/ticket"
+        async with httpx.AsyncClient() as stranger_http:  # no session: refused
+            assert (await stranger_http.get(ticket_url)).status_code == 403
+        ticket = await http.get(ticket_url)  # the session cookie alone (a link, a new tab)
+        assert ticket.status_code == 200
+        assert ticket.headers["Content-Type"].startswith("text/html")
+        for shown in (
+            cfg.site.enterprise_name, f"过磅单 No. {done['id']:06d}", "豫A12345", "原煤",
+            "35,680 kg（35.680 t）", "15,200 kg（15.200 t）（预置皮重）", "20,480 kg（20.480 t）",
+            entry.body["serial"], "司磅员：司磅员", "20.5 t", "@media print",
+        ):  # fmt: skip
+            assert shown in ticket.text, shown
+        assert (await http.get(f"{page}/weighings/999/ticket")).status_code == 404
+        assert (await http.get(f"{page}/weighings/x/ticket")).status_code == 404
         await sim.wait_for(lambda: len(sim.goods) == 1, 10)
         audit = await daemon.components.store.audit_log()
     goods_rows = [a for a in audit if a.action == "set goods"]

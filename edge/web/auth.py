@@ -143,11 +143,19 @@ class Guard:
     def token_of(self, session: Session) -> str:
         return next(token for token, s in self.sessions.items() if s is session)
 
-    def check(self, token: str | None, csrf: str | None) -> Session | None:
-        """The session for a changing request: a live session cookie and its CSRF token."""
+    def session(self, token: str | None) -> Session | None:
+        """The live session of a session cookie, for a page that only reads (a link opened
+        in a new tab sends no CSRF token; the cookie is SameSite=Strict)."""
         session = self.sessions.get(token or "")
         if session is None or session.expires < self.clock():
             self.sessions.pop(token or "", None)
+            return None
+        return session
+
+    def check(self, token: str | None, csrf: str | None) -> Session | None:
+        """The session for a changing request: a live session cookie and its CSRF token."""
+        session = self.session(token)
+        if session is None:
             return None
         if csrf is None or not hmac.compare_digest(csrf, session.csrf):
             return None

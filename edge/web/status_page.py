@@ -62,6 +62,7 @@ from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
 from edge.web.ledger_page import LedgerPage
+from edge.web.ticket import ticket_html
 
 RECENT = 20
 #: Plates of the 待完善 list the page shows (newest first).
@@ -184,11 +185,14 @@ class StatusPage:
         weighbridges: Mapping[str, Weighbridge] | None = None,
         sources: ExportSources | None = None,
         filings: Filings | None = None,
+        enterprise: str = "",
     ) -> None:
         self.lanes, self.store, self.plans, self.health, self.zone = (
             lanes, store, plans, health, zone,
         )  # fmt: skip
         self.guard, self.operator = guard, operator
+        #: The enterprise's name, at the head of a weighing ticket (磅单).
+        self.enterprise = enterprise
         self.recent: list[dict[str, Any]] = []
         self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
         for lane in lanes.values():
@@ -226,6 +230,7 @@ class StatusPage:
             web.post("/api/weighings/{id}/goods", self.set_goods),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
+            web.get("/weighings/{id}/ticket", self.ticket),
         ]
 
     def _actor(self, request: web.Request) -> Actor:
@@ -461,6 +466,29 @@ class StatusPage:
             headers={
                 "Content-Type": "text/csv; charset=utf-8",
                 "Content-Disposition": 'attachment; filename="weighings.csv"',
+            },
+        )
+
+    async def ticket(self, request: web.Request) -> web.Response:
+        """A completed weighing's ticket (磅单), printable, for a logged-in user (the session
+        cookie; 403 without one, 404 for a weighing that is not complete)."""
+        session = self.guard.session(request.cookies.get(COOKIE))
+        if session is None:
+            return web.Response(text=LOG_IN, status=403)
+        try:
+            weighing = await self.store.weighing(int(request.match_info["id"]))
+        except (KeyError, ValueError):
+            weighing = None
+        if weighing is None or weighing.state != "complete":
+            return web.Response(text="没有这张磅单（过磅未完成）", status=404)
+        return web.Response(
+            text=ticket_html(weighing, self.enterprise, session.user, self.zone),
+            content_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                "script-src 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
             },
         )
 

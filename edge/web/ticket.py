@@ -1,0 +1,78 @@
+"""The weighing ticket (磅单): one completed weighing as a printable page, in Chinese (the
+status page's ``/weighings/<id>/ticket``, for a logged-in user)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from edge.ledger.rows import StoredWeighing
+
+TIME = "%Y-%m-%d %H:%M:%S"
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>磅单 {number}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }}
+h1 {{ text-align: center; font-size: 1.6em; margin: 0; }}
+h2 {{ text-align: center; font-size: 1.2em; font-weight: normal; margin: .3em 0 1em; }}
+table {{ border-collapse: collapse; width: 100%; max-width: 42em; margin: 0 auto; }}
+th, td {{ border: 1px solid #000; padding: .45em .7em; text-align: left; }}
+th {{ width: 9em; background: #f2f2f2; }}
+.sign {{ max-width: 42em; margin: 2em auto 0; display: flex; justify-content: space-between; }}
+button {{ display: block; margin: 1.5em auto; font-size: 1em; }}
+@media print {{
+  @page {{ size: A5 landscape; margin: 10mm; }}
+  body {{ margin: 0; }}
+  button {{ display: none; }}
+  th {{ background: none; }}
+}}
+</style></head><body>
+<h1>{enterprise}</h1>
+<h2>过磅单 No. {number}</h2>
+<table>
+{rows}
+</table>
+<div class="sign"><span>司磅员：{operator}</span><span>司机签字：__________</span></div>
+<button onclick="window.print()">打印</button>
+</body></html>
+"""
+
+
+def _kg(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f} kg（{value / 1000:.3f} t）"
+
+
+def ticket_html(w: StoredWeighing, enterprise: str, operator: str, zone: Any) -> str:
+    """The ticket of a completed weighing: enterprise, plate, goods, gross, tare and net (kg
+    and t), both weighings' times and pass serials (流水号), the operator printing it. Every
+    value is HTML-escaped."""
+
+    def when(at: float | None) -> str:
+        return "" if at is None else datetime.fromtimestamp(at, zone).strftime(TIME)
+
+    tare = _kg(w.tare_kg) + ("（预置皮重）" if w.tare_preset else "")
+    rows = [
+        ("车牌号", w.plate or "未识别车牌"),
+        ("货物名称", w.goods or "未定"),
+        ("毛重", _kg(w.gross_kg)),
+        ("皮重", tare),
+        ("净重", _kg(w.net_kg)),
+        ("一次过磅", f"{when(w.first_at)}  {w.first_scale}  {_kg(w.first_kg)}"),
+        ("一次流水号", w.first_serial or ""),
+        (
+            "二次过磅",
+            ""
+            if w.second_at is None
+            else f"{when(w.second_at)}  {w.second_scale or ''}  {_kg(w.second_kg)}",
+        ),
+        ("二次流水号", w.second_serial or ""),
+        ("上报运输量", f"{w.ysl} t" if w.ysl else (w.goods_error or "未上报")),
+    ]
+    return _PAGE.format(
+        enterprise=escape(enterprise),
+        number=f"{w.id:06d}",
+        operator=escape(operator),
+        rows="\n".join(f"<tr><th>{name}</th><td>{escape(value)}</td></tr>" for name, value in rows),
+    )
