@@ -119,6 +119,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("reads_of", recorded.id)
     await call("set_barrier", recorded.id, "opened")
     await call("finalise", recorded.id, GateSignal.PASSED, now, "detector")
+    await call("close_pass", recorded.id, GateSignal.PASSED, now, "detector", ("opened", None))
     await call("open_passes")
     await call("cached_answer", some.plate)
     await call("count_passes")
