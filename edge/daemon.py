@@ -410,7 +410,7 @@ class Daemon:
             outbox=store,
             outbox_sent_keep_days=cfg.storage.outbox_sent_keep_days,
         )
-        weighbridges = build_weighbridges(cfg, store, lanes)
+        weighbridges = build_weighbridges(cfg, store, lanes, self.devices)
         plan_reporter = attach_plan_reporter(cfg, store, lanes)
         status_page = StatusPage(
             lanes,

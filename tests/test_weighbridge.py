@@ -17,9 +17,11 @@ import pytest
 
 from drivers.scale import ScaleIndicator
 from drivers.serial_link import SerialLink
+from drivers.virtual import VirtualDetector
 from drivers.weighing import ToledoParser, YaohuaTf0Parser
 from edge.cli.main import main
-from edge.config.model import Config
+from edge.config.errors import ConfigError
+from edge.config.model import Config, load_config
 from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.figures import daily_tonnage
@@ -307,3 +309,57 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         assert len(lines) == 2
         assert lines[1].startswith(f"{row.id},豫A12345,complete,main,")
         assert lines[1].endswith(",20480.0,,," + " ".join(photos))
+
+
+async def test_position_sensors_hold_the_weighing_until_the_truck_is_on_the_platform(
+    store: Store, tmp_path: Path
+) -> None:
+    """A settled weight with a wheel over the edge (a position sensor not present) is no
+    weighing; once the truck stands on the platform the same weight is taken."""
+    path = tmp_path / "scale"
+    indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), YaohuaTf0Parser())
+    rule = StableRule(band_kg=Decimal(20), hold_seconds=0.2, minimum_kg=Decimal(500))
+    front, rear = VirtualDetector(), VirtualDetector()
+    bridge = Weighbridge(
+        "main", indicator, store, rule, max_between_seconds=DAY, position=[front, rear]
+    )
+    seen: list[StoredWeighing] = []
+    bridge.weighing_listeners.append(seen.append)
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        bridge.start()
+        try:
+            front.presence.sample(True)
+            bridge.heard_pass(_pass("豫A12345", "IN1"))
+            sim.set_weight(Decimal(30000))
+            await eventually(lambda: indicator.current_kg() == Decimal(30000), timeout=5)
+            settled = sim.frames_sent + 40  # 0.8 s of frames: four times the hold
+            await eventually(lambda: sim.frames_sent >= settled, timeout=5)
+            assert not bridge.detector.weighed
+            assert bridge.live()["in_position"] is False
+            rear.presence.sample(True)
+            await eventually(lambda: len(seen) == 1, timeout=5)
+        finally:
+            await bridge.aclose()
+    assert (seen[0].plate, seen[0].first_kg) == ("豫A12345", 30000)
+
+
+def test_position_sensors_are_configured_per_scale(
+    tmp_path: Path, platform_sim: PlatformSim
+) -> None:
+    position = [
+        {"driver": "modbus-input", "bus": "b", "input": 2, "invert": True},
+        {"driver": "serial-contact", "port": "/dev/ttyUSB3", "present": "01", "gone": "00"},
+    ]
+    scale = {"port": "/dev/ttyUSB0", "protocol": "toledo", "position": position}
+    board = {"b": {"host": "127.0.0.1", "port": 9}}
+    cfg = config_for(tmp_path, platform_sim, scales={"main": scale}, modbus=board)
+    kinds = [sensor.driver for sensor in cfg.scales["main"].position]
+    assert kinds == ["modbus-input", "serial-contact"]
+    extra = (
+        '[scales.main]\nport = "/dev/ttyUSB0"\nprotocol = "toledo"\n'
+        '[[scales.main.position]]\ndriver = "modbus-input"\nbus = "nope"\n'
+    )
+    path = write_config(tmp_path / "c.toml", platform_sim.base_url, extra=extra)
+    with pytest.raises(ConfigError) as unknown:
+        load_config(path)
+    assert "scales.main.position[0].bus (line 30): no [modbus.nope]" in unknown.value.render()

@@ -591,6 +591,10 @@ class ModbusInputDetectorConfig(_Section):
     debounce_ms: int = Field(default=100, ge=0, le=5_000)
 
     def build(self, ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return self.sensor(ctx)
+
+    def sensor(self, ctx: DriverContext) -> Detector:
+        """The input as a sensor of its own (a lane's loop, a scale's position sensor)."""
         return ModbusInputDetector(
             ctx.modbus_bus(self.bus),
             input_=self.input,
@@ -612,7 +616,11 @@ class SerialContactDetectorConfig(_Section):
     gone: HexBytes
     debounce_ms: int = Field(default=100, ge=0, le=5_000)
 
-    def build(self, _ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+    def build(self, ctx: DriverContext, _barrier: Barrier) -> Detector | None:
+        return self.sensor(ctx)
+
+    def sensor(self, _ctx: DriverContext) -> Detector:
+        """The contact as a sensor of its own (a lane's loop, a scale's position sensor)."""
         return SerialContactDetector(
             self.port,
             present=bytes.fromhex(self.present),
@@ -660,6 +668,11 @@ class SnapshotConfig(_Section):
     stream_idle_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
+PositionSensorConfig = Annotated[
+    ModbusInputDetectorConfig | SerialContactDetectorConfig, Field(discriminator="driver")
+]
+
+
 class ScaleConfig(_Section):
     """A truck scale (地磅): its weighing indicator on a serial port, ``[scales.<name>]``,
     the rule for a stable weight, and the lanes whose plate reads name the truck on it.
@@ -697,6 +710,11 @@ class ScaleConfig(_Section):
     lanes: list[str] = []
     #: A plate read counts for a weighing this long (a stable weight waits this long for one).
     plate_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
+    #: Position sensors (optional): the weight counts only while every one of them reads
+    #: "present" — a loop under the platform, or end-of-platform light beams wired to a relay
+    #: board's inputs or a serial IO module (a beam that breaks when a wheel is over the edge:
+    #: ``invert = true``, so an unbroken beam reads present). Empty: no sensors.
+    position: list[PositionSensorConfig] = []
 
     def stable_rule(self) -> StableRule:
         return StableRule(
@@ -1120,11 +1138,17 @@ def _bus_issues(cfg: Config) -> list[ConfigIssue]:
 
 def _scale_issues(cfg: Config) -> list[ConfigIssue]:
     lanes = {lane.id for lane in cfg.lanes}
+    known = ", ".join(cfg.modbus) or "none"
     return [
         ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
         for name, scale in cfg.scales.items()
         for lane in scale.lanes
         if lane not in lanes
+    ] + [
+        ConfigIssue(("scales", name, "position", i, "bus"), f"no [modbus.{bus}] section ({known})")
+        for name, scale in cfg.scales.items()
+        for i, sensor in enumerate(scale.position)
+        if (bus := getattr(sensor, "bus", None)) is not None and bus not in cfg.modbus
     ]
 
 
@@ -1136,6 +1160,12 @@ def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
         if bus.transport == "rtu"
     ]
     ports += [(("scales", name, "port"), scale.port) for name, scale in cfg.scales.items()]
+    ports += [
+        (("scales", name, "position", i, "port"), sensor.port)
+        for name, scale in cfg.scales.items()
+        for i, sensor in enumerate(scale.position)
+        if isinstance(sensor, SerialContactDetectorConfig)
+    ]
     for i, lane in enumerate(cfg.lanes):
         parts: list[tuple[str, object]] = [
             ("camera", lane.camera),

@@ -4,12 +4,13 @@ section, shared by every driver on it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from drivers.base import Barrier, Detector, Display, DriverHealth
 from drivers.modbus_relay import ModbusBus, make_client
 from drivers.serial_link import SerialLink
-from edge.config.model import Config, LaneConfig
+from edge.config.model import Config, LaneConfig, PositionSensorConfig
 from edge.ops.health import DevicesReport, DriverReport
 
 
@@ -103,6 +104,12 @@ class DeviceBuilder:
             )
             self.buses[name] = ModbusBus(client, name=f"relay board {name!r}")
         return self.buses[name]
+
+    def scale_position(self, name: str, sensors: Sequence[PositionSensorConfig]) -> list[Detector]:
+        """The position sensors of scale ``name`` (``[scales.<name>] position``); their Modbus
+        buses shared with the lanes'. Started and stopped by the weighbridge."""
+        ctx = _LaneContext(f"scale:{name}", self)
+        return [sensor.sensor(ctx) for sensor in sensors]
 
     def lane(self, lane: LaneConfig) -> LaneDevices:
         ctx = _LaneContext(lane.id, self)

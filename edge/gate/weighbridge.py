@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
+from drivers.base import Detector
 from drivers.scale import ScaleIndicator, WeightSample
 from edge.config.model import Config
 from edge.domain.weighing import StableDetector, StableRule, StableWeight
+from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.rows import NewWeighing, StoredWeighing
 from edge.ledger.weighings import WeighingLedger
@@ -40,7 +42,7 @@ class _PlateRead:
 
 
 class Weighbridge:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the scale's settings, as keywords
         self,
         name: str,
         indicator: ScaleIndicator,
@@ -51,6 +53,7 @@ class Weighbridge:
         preset_tares_kg: Mapping[str, Decimal] | None = None,
         goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
         plate_max_age_seconds: float = 300.0,
+        position: Sequence[Detector] = (),
     ) -> None:
         self.name, self.indicator, self.ledger = name, indicator, ledger
         self.detector = StableDetector(rule)
@@ -59,6 +62,8 @@ class Weighbridge:
         #: The goods name for a plate read at a lane (None: not known yet).
         self.goods_for = goods_for
         self.plate_max_age = plate_max_age_seconds
+        #: Position sensors: a weight counts only while every one reads present.
+        self.position = tuple(position)
         self._clock, self._mono = time.time, time.monotonic
         self._read: _PlateRead | None = None
         self._read_arrived = asyncio.Event()
@@ -78,7 +83,9 @@ class Weighbridge:
             self._read_arrived.set()
 
     def _sample(self, sample: WeightSample) -> None:
-        stable = self.detector.feed(sample.kg, sample.at, moving=sample.stable is False)
+        stable = self.detector.feed(
+            sample.kg, sample.at, moving=sample.stable is False, in_position=self.in_position()
+        )
         if stable is not None:
             task = asyncio.create_task(self._weighed(stable), name=f"weighing:{self.name}")
             self._tasks.add(task)
@@ -144,13 +151,21 @@ class Weighbridge:
             listener(row)
 
     # -- lifecycle and what the faces show -------------------------------------------------------
+    def in_position(self) -> bool:
+        """Whether the truck stands where it can be weighed (no position sensors: always)."""
+        return all(sensor.presence.present for sensor in self.position)
+
     def start(self) -> None:
         self.indicator.start()
+        for sensor in self.position:
+            sensor.start()
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for sensor in self.position:
+            await sensor.aclose()
         await self.indicator.aclose()
 
     async def drain(self) -> None:
@@ -166,12 +181,13 @@ class Weighbridge:
             "kg": None if kg is None else float(kg),
             "stable": None if latest is None else latest.stable,
             "weighed": self.detector.weighed,
+            "in_position": self.in_position(),
             "health": self.indicator.health.to_json(),
         }
 
 
 def build_weighbridges(
-    cfg: Config, ledger: WeighingLedger, lanes: Mapping[str, Lane]
+    cfg: Config, ledger: WeighingLedger, lanes: Mapping[str, Lane], devices: DeviceBuilder
 ) -> dict[str, Weighbridge]:
     """One :class:`Weighbridge` per ``[scales.<name>]``, listening to its lanes' passes."""
     bridges: dict[str, Weighbridge] = {}
@@ -185,6 +201,7 @@ def build_weighbridges(
             preset_tares_kg=cfg.weighing.preset_tare_kg,
             goods_for=cfg.weighing.goods_for,
             plate_max_age_seconds=scale.plate_max_age_seconds,
+            position=devices.scale_position(name, scale.position),
         )
         for lane_id in scale.lanes:
             lanes[lane_id].pass_listeners.append(bridge.heard_pass)
