@@ -28,12 +28,14 @@ from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewWeighing, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.relay_board import RelayBoardSim
 from edge.sim.scale import ScaleSim, truck_script
 from tests.helpers import (
     GENERIC_LANE,
     camera,
     config_for,
     eventually,
+    free_port,
     running_daemon,
     write_config,
 )
@@ -363,3 +365,39 @@ def test_position_sensors_are_configured_per_scale(
     with pytest.raises(ConfigError) as unknown:
         load_config(path)
     assert "scales.main.position[0].bus (line 30): no [modbus.nope]" in unknown.value.render()
+
+
+async def test_the_daemon_weighs_only_once_the_relay_boards_position_input_says_so(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Through the daemon: the position sensor on a Modbus TCP relay board's input 2; the
+    truck's weight settles with the sensor off (no weighing), then the sensor comes on."""
+    path = tmp_path / "scale"
+    board = RelayBoardSim()
+    await board.start(free_port())
+    sensor = {"driver": "modbus-input", "bus": "board", "input": 2, "poll_ms": 10}
+    scale = {"port": str(path), "protocol": "toledo", "framing": "8N1", "stable_seconds": 0.3,
+             "lanes": ["in-1"], "position": [sensor]}  # fmt: skip
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        scales={"main": scale},
+        modbus={"board": {"host": "127.0.0.1", "port": board.port}},
+    )
+    try:
+        async with ScaleSim(path, "toledo", period=0.02) as sim, running_daemon(cfg) as daemon:
+            bridge = daemon.components.weighbridges["main"]
+            cam = camera(daemon, "in-1")
+            await cam.push("豫A12345")
+            await cam.aclose()
+            sim.set_weight(Decimal(30000))
+            settled = sim.frames_sent + 60  # 1.2 s of frames: four times the hold
+            await eventually(lambda: sim.frames_sent >= settled, timeout=5)
+            assert bridge.weighings == 0
+            assert bridge.live()["in_position"] is False
+            board.set_input(2, True)
+            await eventually(lambda: bridge.weighings == 1, timeout=5)
+            row = (await daemon.components.store.recent_weighings(1))[0]
+            assert (row.plate, row.first_kg) == ("豫A12345", 30000)
+    finally:
+        await board.stop()
