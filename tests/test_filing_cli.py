@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from edge.actions.filing_files import header, read_rows
+from edge.actions.filing_files import MAX_IMPORT_ROWS, header, read_rows
 from edge.actions.operator import InvalidInputError
 from edge.cli.main import main
 from edge.sim.jpeg import sample_jpeg
@@ -134,3 +134,28 @@ def test_reading_csv_and_headings() -> None:
         read_rows("machine", b"PK not really", "a.xlsx")
     with pytest.raises(InvalidInputError, match="empty"):
         read_rows("machine", b"", "a.csv")
+
+
+def test_a_workbook_styled_far_out_is_refused_unread_and_blank_headings_are_ignored() -> None:
+    """Excel often writes a styled empty cell far down or far right: such a 5 KB workbook
+    must be refused (or read) in bounded memory, never expanded to every cell it claims."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["号牌号码", "plate_color", None, "vin"])  # a blank heading cell
+    sheet.append(["豫A12345", "1", None, "LZZ"])
+    sheet["XFD8"] = "x"  # a cell in the last column: never read
+    out = io.BytesIO()
+    book.save(out)
+    rows = read_rows("vehicle", out.getvalue(), "a.xlsx")
+    assert rows == [{"plate": "豫A12345", "plate_color": "1", "vin": "LZZ", "_row": "2"}]
+    sheet["A200000"] = "x"  # far down
+    out = io.BytesIO()
+    book.save(out)
+    assert len(out.getvalue()) < 20_000
+    with pytest.raises(InvalidInputError, match=f"over {MAX_IMPORT_ROWS} rows"):
+        read_rows("vehicle", out.getvalue(), "a.xlsx")
+    trailing = "号牌号码,plate_color,\n豫A12345,1,\n".encode()  # Excel's trailing comma
+    assert read_rows("vehicle", trailing, "a.csv") == [
+        {"plate": "豫A12345", "plate_color": "1", "_row": "2"}
+    ]

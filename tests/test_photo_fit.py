@@ -11,7 +11,15 @@ import pytest
 
 from edge.sim.jpeg import sample_4k_frame, sample_jpeg
 from edge.sim.platform import CityPlatformSim
-from edge.uplink.photo_fit import LIMIT, PhotoCheck, PhotoError, fit_jpeg, read_header
+from edge.uplink.photo_fit import (
+    LIMIT,
+    PhotoCheck,
+    PhotoError,
+    document_jpeg,
+    fit_jpeg,
+    other_dimensions,
+    read_header,
+)
 from tests.helpers import make_config, running_daemon, wait_records
 
 frame_4k = sample_4k_frame
@@ -145,3 +153,24 @@ async def test_decodes_are_bounded() -> None:
     frames = [sample_4k_frame(30)] * 3
     results = await asyncio.gather(*(check.prepare(f) for f in frames))
     assert all(read_header(r).width == 960 for r in results)
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".webp"])
+def test_a_document_image_claiming_too_many_pixels_is_refused_before_decoding(ext: str) -> None:
+    """A 行驶证 image's size is read from its header: a small file claiming 20000×20000 px is
+    refused without the gigabytes its decoding would take; its true size is read right."""
+    ok, buffer = cv2.imencode(ext, np.zeros((37, 53, 3), np.uint8))
+    assert ok
+    data = buffer.tobytes()
+    assert other_dimensions(data) == (53, 37)
+    if ext == ".png":  # the IHDR says 20000 × 20000
+        bomb = data[:16] + struct.pack(">II", 20000, 20000) + data[24:]
+    elif ext == ".bmp":
+        bomb = data[:18] + struct.pack("<ii", 20000, 20000) + data[26:]
+    else:  # a VP8X canvas of 20000 × 20000
+        canvas = (19999).to_bytes(3, "little") * 2
+        bomb = data[:12] + b"VP8X" + (10).to_bytes(4, "little") + b"\0" * 4 + canvas
+    with pytest.raises(PhotoError, match="over 16000000 px"):
+        document_jpeg(bomb)
+    with pytest.raises(PhotoError, match="header unreadable"):
+        other_dimensions(data[:10])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
@@ -25,6 +26,13 @@ from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
+#: Rows (blank ones included, the heading too) an import may have: a register of a large plant
+#: is a few thousand entries. A workbook claiming more (an Excel cell styled far down) is
+#: refused before it is read, so memory stays bounded.
+MAX_IMPORT_ROWS = 50_000
+#: Columns read from a workbook (the registers have at most ~30 fields; blank styled columns
+#: far to the right are never read).
+MAX_IMPORT_COLUMNS = 64
 #: What the export adds after an entry's fields.
 EXPORT_EXTRA = ("id", "created_at", "created_by", "changed_at", "changed_by")
 _HEADER = re.compile(r"^\s*(?:(?P<title>[^()（）]*?)\s*[(（](?P<name>\w+)[)）]|(?P<word>\S+))\s*$")
@@ -88,13 +96,20 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
         raise InvalidInputError("an import is an .xlsx or a .csv file", "file")
     if not table:
         raise InvalidInputError("the file is empty", "file")
-    columns = [_column(kind, h) for h in table[0]]
+    if len(table) > MAX_IMPORT_ROWS:
+        raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
+    # a heading cell left blank (a trailing comma, a styled empty cell) names no column
+    columns = [None if _text(h) == "" else _column(kind, h) for h in table[0]]
     rows = []
     for number, cells in enumerate(table[1:], start=2):
         values = [_text(c) for c in cells]
         if not any(values):
             continue
-        row = {name: value for name, value in zip(columns, values, strict=False) if value}
+        row = {
+            name: value
+            for name, value in zip(columns, values, strict=False)
+            if value and name is not None
+        }
         rows.append({**row, "_row": str(number)})
     return rows
 
@@ -105,7 +120,7 @@ def _csv_rows(data: bytes) -> list[list[object]]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        return list(itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1))
     raise InvalidInputError("not UTF-8 or GB18030 text", "file")
 
 
@@ -116,7 +131,8 @@ def _xlsx_rows(data: bytes) -> list[list[object]]:
         raise InvalidInputError(f"not an XLSX workbook ({type(exc).__name__})", "file") from None
     try:
         sheet = book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        rows = sheet.iter_rows(max_col=MAX_IMPORT_COLUMNS, values_only=True)
+        return [list(row) for row in itertools.islice(rows, MAX_IMPORT_ROWS + 1)]
     finally:
         book.close()
 

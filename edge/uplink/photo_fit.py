@@ -198,9 +198,47 @@ def document_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes:
         raise PhotoError("not an image (JPEG, PNG, BMP or WebP)")
     if len(data) > MAX_OTHER_BYTES:
         raise PhotoError(f"over {MAX_OTHER_BYTES} bytes")
+    width, height = other_dimensions(data)  # before decoding: a small file can claim 20000²
+    if width * height > max_pixels:
+        raise PhotoError(f"over {max_pixels} px")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise PhotoError("not a decodable image")
     if image.shape[0] * image.shape[1] > max_pixels:
         raise PhotoError(f"over {max_pixels} px")
     return fit_jpeg(_encode(image, 90), LIMIT, max_pixels)
+
+
+def other_dimensions(data: bytes) -> tuple[int, int]:
+    """(width, height) in px from a PNG, BMP or WebP header, without decoding. Raises
+    :class:`PhotoError` for a header it cannot read. Sources: PNG IHDR (ISO/IEC 15948 §11.2.2);
+    BMP BITMAPINFOHEADER / BITMAPCOREHEADER; WebP RIFF chunks VP8X (canvas), VP8 (key frame
+    header, RFC 6386 §9.1) and VP8L (lossless bitstream header)."""
+    try:
+        if data.startswith(_PNG) and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return int(width), int(height)
+        if data.startswith(_BMP):
+            if struct.unpack("<I", data[14:18])[0] == 12:  # BITMAPCOREHEADER
+                width, height = struct.unpack("<HH", data[18:22])
+            else:
+                width, height = struct.unpack("<ii", data[18:26])
+            return abs(int(width)), abs(int(height))
+        if data.startswith(_WEBP) and data[8:12] == b"WEBP":
+            return _webp_dimensions(data[12:16], data[20:30])
+    except struct.error:
+        pass
+    raise PhotoError("image header unreadable")
+
+
+def _webp_dimensions(chunk: bytes, body: bytes) -> tuple[int, int]:
+    if chunk == b"VP8X" and len(body) >= 10:
+        width = int.from_bytes(body[4:7], "little") + 1
+        return width, int.from_bytes(body[7:10], "little") + 1
+    if chunk == b"VP8 " and body[3:6] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", body[6:10])
+        return int(width) & 0x3FFF, int(height) & 0x3FFF
+    if chunk == b"VP8L" and body[:1] == b"\x2f":
+        bits = int.from_bytes(body[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    raise PhotoError("image header unreadable")
