@@ -162,9 +162,11 @@ async def test_goods_formulas_and_the_zip_with_its_images(tmp_path: Path) -> Non
     store, photos, serials = await _small_ledger(tmp_path)
     query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
 
-    async def facts(plates: Any) -> dict[str, VehicleFacts]:
+    async def facts(plates: Any) -> dict[tuple[str, str], VehicleFacts]:
         assert sorted(plates) == list(plates)
-        return {"豫A11111": VehicleFacts("LVIN1234567890123", "E1", "2020-01-02", "一车队")}
+        yellow = VehicleFacts("LVIN1234567890123", "E1", "2020-01-02", "一车队")
+        blue = VehicleFacts("LVIN_OF_ANOTHER_1", "E2", "2021-01-02", "二车队")
+        return {("豫A11111", "1"): yellow, ("豫A11111", "0"): blue}  # one plate, two vehicles
 
     sources = ExportSources(photo_root=photos, vehicles=facts)
     try:

@@ -120,7 +120,8 @@ def _csv_rows(data: bytes) -> list[list[object]]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return list(itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1))
+        rows = itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1)
+        return [list[object](row) for row in rows]
     raise InvalidInputError("not UTF-8 or GB18030 text", "file")
 
 

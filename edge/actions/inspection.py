@@ -140,10 +140,11 @@ class VehicleFacts:
 
 
 #: The vehicle facts of a page's plates (plates without any are left out).
-VehicleLookup = Callable[[Sequence[str]], Awaitable[Mapping[str, VehicleFacts]]]
+#: The vehicle ledger's facts of some plates, by (plate, plate colour code §7.1).
+VehicleLookup = Callable[[Sequence[str]], Awaitable[Mapping[tuple[str, str], VehicleFacts]]]
 
 
-async def _no_vehicles(_plates: Sequence[str]) -> Mapping[str, VehicleFacts]:
+async def _no_vehicles(_plates: Sequence[str]) -> Mapping[tuple[str, str], VehicleFacts]:
     return {}
 
 
@@ -158,11 +159,12 @@ class ExportSources:
 
 
 def vehicles_in(ledger: InspectionLedger) -> VehicleLookup:
-    """The export's vehicle facts from the vehicle ledger (the latest entry of a plate)."""
+    """The export's vehicle facts from the vehicle ledger (the latest entry of a plate and
+    colour: a yellow and a blue 豫A12345 are two vehicles)."""
 
-    async def lookup(plates: Sequence[str]) -> Mapping[str, VehicleFacts]:
+    async def lookup(plates: Sequence[str]) -> Mapping[tuple[str, str], VehicleFacts]:
         return {
-            row.plate: VehicleFacts(
+            (row.plate, row.plate_color): VehicleFacts(
                 row.vin, row.engine_no, row.register_date, row.fleet,
                 tuple(row.documents.split("|")) if row.documents else (),
             )
@@ -216,7 +218,10 @@ async def _pages(
         query.start, query.end, gate=query.gate, plate=query.plate, page=page
     ):
         known = await vehicles(sorted({line.plate for line in lines if line.plate}))
-        yield [(line, known.get(line.plate or "", VehicleFacts())) for line in lines]
+        yield [
+            (line, known.get((line.plate or "", line.plate_color), VehicleFacts()))
+            for line in lines
+        ]
 
 
 def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> None:

@@ -80,13 +80,14 @@ class InspectionLedger(LedgerPart):
             after = (lines[-1].received_at, lines[-1].id)
 
     async def vehicle_facts(self, plates: Sequence[str]) -> list[VehicleFactsRow]:
-        """The transport-vehicle entries of these plates (any colour; a cancelled one too:
-        it was the vehicle when it passed), with their current document images."""
+        """The transport-vehicle entries of these plates (each colour its own vehicle; a
+        cancelled one too), with their current facts and document images (not as they were
+        at a pass: the ledger keeps the history of changes, not a copy per pass)."""
         if not plates:
             return []
         marks = ",".join("?" * len(plates))
         rows = await self._history(
-            "SELECT e.plate, e.vin, e.engine_no, e.register_date, e.fleet, "  # noqa: S608 - marks
+            "SELECT e.plate, e.plate_color, e.vin, e.engine_no, e.register_date, e.fleet, "  # noqa: S608 - marks
             "(SELECT group_concat(i.path, '|') FROM filing_images i WHERE i.entry_id = e.id "
             " AND i.replaced_at IS NULL) AS documents FROM filing_entries e "
             f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.id",

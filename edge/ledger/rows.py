@@ -562,6 +562,7 @@ class VehicleFactsRow(_FromRow):
     document images (``documents``: paths relative to ``storage.photo_dir``, joined by ``|``)."""
 
     plate: str
+    plate_color: str
     vin: str
     engine_no: str
     register_date: str
