@@ -67,6 +67,7 @@ def test_template_import_show_export(
     assert run("vehicles", "show", "--config", config) == 0
     assert capsys.readouterr().out == "none\n"
     rows[1], rows[3] = row(plate="豫A00002"), row(plate="豫A00004")
+    rows[0] = row(plate="豫A00001", fleet="@SUM(A1)")  # kept as text, exported never a formula
     good = _workbook(tmp_path / "good.xlsx", heading, rows)
     assert run("vehicles", "import", good, "--config", config) == 0
     assert capsys.readouterr().out == "5 entries imported\n"
@@ -83,9 +84,11 @@ def test_template_import_show_export(
     assert table[0][:2] == ("号牌号码 (plate)", "号牌颜色 (plate_color)")
     assert len(table) == 6
     assert table[1][0] == "豫A00001"
+    assert table[1][names.index("fleet")] == "'@SUM(A1)"
     assert run("vehicles", "export", "--output", tmp_path / "out.csv", "--config", config) == 0
     text = (tmp_path / "out.csv").read_text("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(text)))) == 6
+    assert "'@SUM(A1)" in text
     assert run("machinery", "show", "--config", config) == 0
     assert capsys.readouterr().out.endswith("none\n")
 

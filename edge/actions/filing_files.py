@@ -20,6 +20,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
+from edge.actions.inspection import spreadsheet_cell
 from edge.actions.operator import InvalidInputError
 from edge.domain.filing import TITLES, Register, field_names
 from edge.ledger.rows import StoredEntry
@@ -159,7 +160,7 @@ async def write_export(
             value = getattr(entry, name)
             if name.endswith("_at"):
                 value = datetime.fromtimestamp(float(value), zone).strftime("%Y-%m-%d %H:%M:%S")
-            values.append(str(value))
+            values.append(spreadsheet_cell(value))  # never a formula (CSV and XLSX alike)
         return values
 
     if target.suffix.lower() == ".csv":
