@@ -270,6 +270,13 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         assert fields["scan"] is province
         form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1", "vin": "V1",
                 "engine_no": "E1", "register_date": "2020-01-01", "emission": "5"}  # fmt: skip
+        cut = b'--xyz\r\nContent-Disposition: form-data; name="plate"\r\n\r\n\xe8\xb1\xab'
+        broken = await http.post(
+            "/api/entries",
+            content=cut,
+            headers={**csrf, "Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert broken.status_code == 400  # a cut multipart body: refused, never a 500
         added = (await http.post("/api/entries", data=form, headers=csrf)).json()
         assert "未备案" in added["note"]  # no image yet: kept, not sent
         entry = added["id"]

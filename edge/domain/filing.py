@@ -93,14 +93,14 @@ class FilingState(StrEnum):
     """An entry's filing with one platform."""
 
     UNFILED = "unfiled"  # 未备案: never sent (or cannot be sent yet)
-    SENT = "sent"  # 已发送: queued in the outbox, no answer yet
+    SENT = "sent"  # 待受理: queued or sent, the platform has not accepted it yet
     ACCEPTED = "accepted"  # 已受理: the platform took it (province: with a licensePK)
     REFUSED = "refused"  # 被拒: the platform refused it, in its own words
 
 
 FILING_WORDS: dict[FilingState, str] = {
     FilingState.UNFILED: "未备案",
-    FilingState.SENT: "已发送",
+    FilingState.SENT: "待受理",
     FilingState.ACCEPTED: "已受理",
     FilingState.REFUSED: "被拒",
 }

@@ -429,7 +429,10 @@ async def _multipart(request: web.Request) -> tuple[str, dict[str, str], dict[st
             raise InvalidInputError("form is not a JSON object")
         typed = {str(k): str(v) for k, v in body.items() if isinstance(v, str | int)}
         return typed.pop("register", ""), typed, {}
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # a cut or malformed multipart body (aiohttp: "Reading after EOF")
+        raise InvalidInputError(f"form is not a valid multipart body ({exc})") from None
     text: dict[str, str] = {}
     files: dict[str, bytes] = {}
     for key, value in form.items():
