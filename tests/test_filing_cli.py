@@ -162,3 +162,34 @@ def test_a_workbook_styled_far_out_is_refused_unread_and_blank_headings_are_igno
     assert read_rows("vehicle", trailing, "a.csv") == [
         {"plate": "豫A12345", "plate_color": "1", "_row": "2"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("vehicles", "template", "--output", "/nonexistent/t.xlsx"), "--output: no directory"),
+        (("vehicles", "export", "--output", "/nonexistent/v.csv"), "--output: no directory"),
+        (("vehicles", "export", "--output", "v.txt"), "--output: name a .xlsx or .csv file"),
+        (("vehicles", "template", "--output", "t.csv"), "--output: name a .xlsx file"),
+        (
+            (
+                "ledger",
+                "export",
+                "--from",
+                "2026-12-01",
+                "--to",
+                "2026-12-01",
+                "--out",
+                "/nonexistent/e.xlsx",
+            ),
+            "--out: no directory",
+        ),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(
+    config: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], said: str
+) -> None:
+    assert run(*argv, "--config", config) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err
+    assert "Traceback" not in captured.err + captured.out

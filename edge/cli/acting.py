@@ -4,7 +4,9 @@ command), the operator over a ledger opened by the command, and a refusal as an 
 from __future__ import annotations
 
 import getpass
+import os
 import sys
+from pathlib import Path
 
 from edge.actions.operator import (
     ActionError,
@@ -39,4 +41,21 @@ def refused(exc: ActionError) -> int:
         print(exc.detail)
         return 1
     print(f"--{exc.key}: {exc.detail}" if exc.key else exc.detail, file=sys.stderr)
+    return 2
+
+
+def unwritable(path: Path, option: str, suffixes: tuple[str, ...]) -> int | None:
+    """``None`` when a file can be written at ``path`` (its directory exists and may be
+    written, its name ends in one of ``suffixes``); else the refusal said on stderr naming
+    ``option``, and exit code 2 — checked before any work, so no traceback ends a long export."""
+    folder = path.parent
+    if path.suffix.lower() not in suffixes:
+        problem = f"name a {' or '.join(suffixes)} file"
+    elif not folder.is_dir():
+        problem = f"no directory {folder}"
+    elif not os.access(folder, os.W_OK):
+        problem = f"directory {folder} cannot be written"
+    else:
+        return None
+    print(f"{option}: {problem}", file=sys.stderr)
     return 2

@@ -13,7 +13,7 @@ from datetime import datetime
 from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
 from edge.actions.filing_files import read_rows, rows_without_numbers, template, write_export
 from edge.actions.operator import ActionError
-from edge.cli.acting import cli_actor, cli_operator, refused
+from edge.cli.acting import cli_actor, cli_operator, refused, unwritable
 from edge.config.model import Config
 from edge.domain.filing import (
     FILING_WORDS,
@@ -31,6 +31,10 @@ from edge.ledger.store import Store, ledger_exists
 
 async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     register = Register(args.register)
+    if args.action in ("template", "export"):
+        kinds = (".xlsx",) if args.action == "template" else (".xlsx", ".csv")
+        if (code := unwritable(args.output, "--output", kinds)) is not None:
+            return code
     if args.action == "template":
         args.output.write_bytes(template(register))
         print(f"template written to {args.output}")

@@ -19,7 +19,7 @@ from edge.actions.inspection import (
     write_workbook,
 )
 from edge.actions.operator import ActionError
-from edge.cli.acting import cli_actor, cli_operator, refused
+from edge.cli.acting import cli_actor, cli_operator, refused, unwritable
 from edge.config.model import Config
 from edge.domain.filing import Register
 from edge.ledger.database import LedgerBusyError
@@ -29,9 +29,8 @@ from edge.ledger.store import Store, ledger_exists
 async def run_ledger(cfg: Config, args: argparse.Namespace) -> int:
     """``edge ledger export --from D --to D [--gate G] [--plate P] --out F.xlsx|F.zip``."""
     out: Path = args.out
-    if out.suffix.lower() not in (".xlsx", ".zip"):
-        print("--out: name an .xlsx or a .zip file", file=sys.stderr)
-        return 2
+    if (code := unwritable(out, "--out", (".xlsx", ".zip"))) is not None:
+        return code
     if args.register:
         return await _export_register(cfg, Register(args.register), out)
     if not (args.first and args.last):
