@@ -429,10 +429,11 @@ async def test_an_import_with_bad_rows_is_refused_whole(desk: Desk) -> None:
     good = [r for i, r in enumerate(rows) if i in (0, 2)]
     done = await desk.filings.import_rows(CLERK, "vehicle", good)
     assert done.count == 2
+    again = [{**TRUCK, "plate": "豫B11111", "emission": "9"}, good[1]]  # bad; already there
     with pytest.raises(ImportRefusedError) as caught:
-        await desk.filings.import_rows(CLERK, "vehicle", [{**TRUCK, "plate": "豫B11111"}, good[1]])
-    assert [(p.row, p.field) for p in caught.value.problems] == [(3, "plate")]
-    assert "in the ledger already" in caught.value.problems[0].reason
+        await desk.filings.import_rows(CLERK, "vehicle", again)
+    assert [(p.row, p.field) for p in caught.value.problems] == [(2, "emission"), (3, "plate")]
+    assert "in the ledger already" in caught.value.problems[1].reason
     with pytest.raises(InvalidInputError):
         await desk.filings.import_rows(CLERK, "lorries", good)
     assert [(a, r) for _, a, r, _ in await desk.audit()] == [
