@@ -157,6 +157,8 @@ async def _seed_tonnage(store: Store) -> None:
     await weighing("豫A00002", (30000, 14000), (midnight - 7200, midnight - 60))  # the day before
     await weighing("豫A00003", (14500, 40000), (midnight + 600, midnight + 1200))  # out 25.5 t
     await weighing("豫A00004", (32000, 12000), (midnight + DAY - 10, midnight + DAY))
+    # an impossible net (985 t): its goods record is refused, and it is no tonnage either
+    await weighing("豫A00007", (999990, 15000), (midnight + 700, midnight + 800))
     await store.weigh(  # a preset tare at the exit: out, 8.25 t, no goods name yet
         _new("豫A00005", 20250, midnight + 3600, out.serial),
         max_between_seconds=DAY,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from edge.domain.goods import GoodsError, goods_name, tonnes
+from edge.domain.goods import MAX_TONNES, GoodsError, goods_name, tonnes
 from edge.ledger.database import LedgerPart
 from edge.ledger.photos import photo_url
 from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing, TransportPlan
@@ -316,18 +316,20 @@ class WeighingLedger(LedgerPart):
         end) (unix s) — completed weighings and ERP plans' tonnage — by goods name ("" while
         the clerk has not given one) and direction: ``in`` when the truck came loaded (its
         first weighing the heavier), ``out`` when it left loaded; a weighing completed at once
-        (preset tare, ERP plan) goes by the direction of its pass. Bounded by the
-        ``weighings_recent`` index: a second weighing comes at most ``max_between_seconds``
-        after its first."""
+        (preset tare, ERP plan) goes by the direction of its pass. A net weight no truck
+        carries (over ``MAX_TONNES``: its goods record is refused too) is not counted.
+        Bounded by the ``weighings_recent`` index: a second weighing comes at most
+        ``max_between_seconds`` after its first."""
         rows = await self._fetchall(
             "SELECT coalesce(w.goods, '') AS goods, CASE WHEN w.second_kg IS NOT NULL "
             "THEN iif(w.first_kg >= w.second_kg, 'in', 'out') ELSE coalesce((SELECT "
             "p.direction FROM passes p WHERE p.serial = w.first_serial), 'in') END AS direction, "
             "sum(w.net_kg) AS kg FROM weighings w "
             "WHERE w.first_at >= ? AND w.first_at < ? AND w.state IN ('complete', 'planned') "
+            "AND w.net_kg <= ? "
             "AND coalesce(w.second_at, w.first_at) >= ? AND coalesce(w.second_at, w.first_at) < ? "
             "GROUP BY 1, 2 ORDER BY 1, 2",
-            (start - max_between_seconds, end, start, end),
+            (start - max_between_seconds, end, float(MAX_TONNES * 1000), start, end),
         )
         return [(row["goods"], row["direction"], float(row["kg"])) for row in rows]
 
