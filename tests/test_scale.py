@@ -179,6 +179,7 @@ def test_the_example_config_documents_a_scale() -> None:
     enabled = text[:start] + toml.replace('"in-1", "out-1"', '"in-1"') + "\n"
     cfg = parse_config(enabled, base_dir=EXAMPLE.parent)
     assert cfg.scales["main"].protocol == "yaohua-tf0"
+    assert [sensor.driver for sensor in cfg.scales["main"].position] == ["modbus-input"]
     assert cfg.weighing.preset_tare_kg == {"豫A12345": Decimal(15200)}
 
 
