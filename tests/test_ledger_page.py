@@ -21,6 +21,7 @@ from playwright.async_api import Browser, FilePayload, Locator, Page, expect
 from edge.actions.filing_files import read_rows, template
 from edge.actions.inspection import WORKBOOK_NAME
 from edge.domain.filing import TITLES, Register, field_names
+from edge.domain.filing_words import is_chinese
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import PlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
@@ -95,6 +96,8 @@ async def test_complete_a_flagged_plate_from_the_page(  # noqa: PLR0915 - one sc
         await page.click("#entry-form button[type=submit]")  # a bad date, no stage: refused
         problems = page.locator("#entry-problems .problem")
         await expect(problems).to_have_count(2)
+        for said in await problems.all_inner_texts():  # the clerk's words, not Python's
+            assert is_chinese(said), said
         await expect(page.locator("#entry-problems")).to_contain_text("注册日期")
         await expect(page.locator("#entry-problems")).to_contain_text("排放阶段")
         await _fill(page, {"register_date": "2019年5月1日", "emission": "6"})
@@ -373,3 +376,95 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
     assert len(documents) == 2
     assert set(documents) <= set(names)
     assert all(d.startswith("documents/filings/") for d in documents)
+
+
+def _chinese(text: str) -> bool:
+    return is_chinese(text) and "填写有误" not in text  # the fallback: a reason not mapped
+
+
+async def test_every_refusal_on_the_ledger_page_is_chinese(
+    tmp_path: Path,
+    platform_sim: PlatformSim,
+) -> None:
+    """Each form's every field given bad values, each import column, each action refused:
+    the page is answered in Chinese sentences naming the field (the audit keeps English)."""
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, web=WEB)) as daemon,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.web.port}") as http,
+    ):
+        login = await http.post("/api/login", data={"user": "文员", "password": "gate password 1"})
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        said: list[str] = []
+        for register in Register:  # every field of each register's form
+            for bad in ("", "x" * 400, "2020-02-30", "abc?", "9"):
+                form = {"register": register.value, **dict.fromkeys(field_names(register), bad)}
+                refused = await http.post("/api/entries", data=form, headers=csrf)
+                assert refused.status_code == 400
+                problems = refused.json()["problems"]
+                assert problems
+                said += [p["reason"] for p in problems]
+                assert all(p["title"] == TITLES[p["field"]] for p in problems)
+            rows = [dict.fromkeys(field_names(register), bad) for bad in ("x" * 400, "13", "?")]
+            imported = await http.post(
+                "/api/entries/import",
+                params={"register": register.value, "name": "x.xlsx"},
+                content=_xlsx(register, rows),
+                headers=csrf,
+            )
+            assert imported.status_code == 400
+            assert imported.json()["detail"].startswith("文件有错误")
+            said += [r["reason"] for r in imported.json()["rows"]]
+        unknown = await http.post(  # a field the register has not
+            "/api/entries", data={"register": "machine", "vin": "V1"}, headers=csrf
+        )
+        said += [p["reason"] for p in unknown.json()["problems"]]
+        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1", "vin": "V1",
+                "engine_no": "E1", "register_date": "2020-01-01", "emission": "5"}  # fmt: skip
+        added = (await http.post("/api/entries", data=form, headers=csrf)).json()
+        assert added["note"] == "未备案：行驶证与随车清单不能同时为空"
+        entry = added["id"]
+        replies = [
+            await http.post("/api/entries", data=form, headers=csrf),  # in the register
+            await http.post(f"/api/entries/{entry}", data={"emission": "8"}, headers=csrf),
+            await http.post(f"/api/entries/{entry}", data={"owner": ""}, headers=csrf),  # no change
+            await http.post("/api/entries/999", data={"owner": "x"}, headers=csrf),
+            await http.post(f"/api/entries/{entry}/status", json={"status": "9"}, headers=csrf),
+            await http.post(f"/api/entries/{entry}/status", json={"status": "1"}, headers=csrf),
+            await http.post(
+                f"/api/entries/{entry}/images/nameplate", content=LICENCE, headers=csrf
+            ),
+            await http.post(
+                f"/api/entries/{entry}/images/driving_license", content=b"GIF89a", headers=csrf
+            ),
+            await http.post("/api/filings/1/retry", headers=csrf),
+            await http.post("/api/licence-scan", content=LICENCE, headers=csrf),
+            await http.post(
+                f"/api/entries/{entry}/status",
+                content=b"[1]",
+                headers={**csrf, "Content-Type": "application/json"},
+            ),
+        ]
+        for body, name in ((b"\x00\x01", "x.csv"), (b"a,b\n", "x.csv"), (b"", "x.csv"),
+                           (b"PK", "x.xlsx"), (b"x", "x.txt")):  # fmt: skip
+            replies.append(await http.post(
+                "/api/entries/import", params={"register": "vehicle", "name": name},
+                content=body, headers=csrf,
+            ))  # fmt: skip
+        heading = ",".join(TITLES[n] for n in field_names(Register.VEHICLE))
+        twice = f"{heading}\n" + "豫A12345,1,,V1,,E1,,,,2020-01-01,,5\n" * 2
+        replies.append(await http.post(
+            "/api/entries/import", params={"register": "vehicle", "name": "x.csv"},
+            content=twice.encode(), headers=csrf,
+        ))  # fmt: skip
+        for reply in replies:
+            assert reply.status_code == 400, reply.text
+            answer = reply.json()
+            said += [answer["detail"], *(r["reason"] for r in answer.get("rows", []))]
+        said += [(await http.get("/api/entries", params=q, headers=csrf)).json()["error"]
+                 for q in ({"register": "bus"}, {"before": "x"})]  # fmt: skip
+        audit = [r.detail for r in await daemon.store.audit_log()]
+    english = [s for s in said if not _chinese(s)]
+    assert not english, english
+    assert any("「2020-02-30」" not in s and "日期" in s and "真实" in s for s in said)
+    assert any("与第 2 行的号牌重复" in s or "已在台账中" in s for s in said)
+    assert any("is not a code of §7.6" in d for d in audit)  # the audit keeps the rule's words

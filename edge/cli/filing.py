@@ -26,6 +26,7 @@ from edge.domain.filing import (
     field_names,
     parse_entry,
 )
+from edge.domain.filing_words import words
 from edge.ledger.store import Store, ledger_exists
 
 
@@ -55,8 +56,9 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
         return await _act(cfg, store, filings, register, args)
     except ImportRefusedError as exc:
         print(f"nothing imported: {len({p.row for p in exc.problems})} bad row(s)", file=sys.stderr)
-        for row_problem in exc.problems:
-            print(f"  {row_problem}", file=sys.stderr)
+        for row_problem in exc.problems:  # English with the field key, then the clerk's words
+            said = words(row_problem.field, row_problem.reason)
+            print(f"  {row_problem} — {said}", file=sys.stderr)
         return 2
     except EntryRefusedError as exc:
         return _refused_fields(exc)
@@ -68,7 +70,8 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
 
 def _refused_fields(exc: FilingError | EntryRefusedError) -> int:
     for problem in exc.problems:
-        print(f"--{problem.field.replace('_', '-')}: {problem.reason}", file=sys.stderr)
+        said = words(problem.field, problem.reason)
+        print(f"--{problem.field.replace('_', '-')}: {problem.reason} — {said}", file=sys.stderr)
     return 2
 
 

@@ -41,21 +41,15 @@ from edge.domain.filing import (
     TITLES,
     EntryStatus,
     FilingState,
-    ImageKind,
     Register,
     field_names,
     image_kinds,
     required_fields,
 )
+from edge.domain.filing_words import REGISTER_WORDS, note_words, title, words
 from edge.ledger.rows import StoredEntry
 from edge.web.auth import Guard
 
-#: What the page calls each register.
-REGISTER_WORDS = {
-    Register.VEHICLE: "运输车辆",
-    Register.INNER: "厂内运输车辆",
-    Register.MACHINE: "非道路移动机械",
-}
 T = TypeVar("T")
 #: Entries a search page lists.
 PAGE = 50
@@ -80,19 +74,22 @@ def _acting(action: Action) -> Callable[[_Handler], Any]:
             except NotAllowedError:
                 return web.json_response({"error": LOG_IN}, status=403)
             except ImportRefusedError as exc:
-                rows = [{"row": p.row, "field": _title(p.field), "reason": p.reason}
+                rows = [{"row": p.row, "field": title(p.field), "reason": words(p.field, p.reason)}
                         for p in exc.problems]  # fmt: skip
-                body = {"ok": False, "detail": exc.detail, "rows": rows}
+                count = len({p.row for p in exc.problems})
+                detail = f"文件有错误，未导入任何条目（{count} 行有错）"
+                body = {"ok": False, "detail": detail, "rows": rows}
                 return web.json_response(body, status=400, dumps=_dumps)
             except EntryRefusedError as exc:
                 problems = [
-                    {"field": p.field, "title": _title(p.field), "reason": p.reason}
+                    {"field": p.field, "title": title(p.field), "reason": words(p.field, p.reason)}
                     for p in exc.problems
                 ]
-                body = {"ok": False, "detail": exc.detail, "problems": problems}
+                detail = "；".join(p["reason"] for p in problems)
+                body = {"ok": False, "detail": detail, "problems": problems}
                 return web.json_response(body, status=400, dumps=_dumps)
             except ActionError as exc:
-                body = {"ok": False, "detail": exc.detail, "key": exc.key}
+                body = {"ok": False, "detail": words(exc.key, exc.detail), "key": exc.key}
                 return web.json_response(body, status=400, dumps=_dumps)
 
         return handle
@@ -115,15 +112,6 @@ def _reading(handler: _Reader) -> _Reader:
     return handle
 
 
-def _title(name: str) -> str:
-    if name in TITLES:
-        return TITLES[name]
-    try:
-        return IMAGE_WORDS[ImageKind(name)]
-    except ValueError:
-        return {"images": "证件图片", "image": "图片"}.get(name, name)
-
-
 def _dumps(value: Any) -> str:
     import json  # noqa: PLC0415 - as the status page dumps
 
@@ -131,7 +119,9 @@ def _dumps(value: Any) -> str:
 
 
 def _done(done: Done) -> web.Response:
-    body = {"ok": done.ok, "detail": done.detail, "id": done.id, "note": done.note}
+    """An action's answer; a refusal and a note in Chinese (the audit keeps the English)."""
+    detail = done.detail if done.ok else words(None, done.detail)
+    body = {"ok": done.ok, "detail": detail, "id": done.id, "note": note_words(done.note)}
     return web.json_response(body, status=200 if done.ok else 400, dumps=_dumps)
 
 
@@ -181,7 +171,7 @@ class LedgerPage:
         return web.json_response(
             {
                 register.value: {
-                    "title": REGISTER_WORDS[register],
+                    "title": REGISTER_WORDS[register.value],
                     "fields": [
                         {"name": n, "title": TITLES[n], "required": n in required_fields(register)}
                         for n in field_names(register)
@@ -207,13 +197,13 @@ class LedgerPage:
         q = request.query
         register = q.get("register", "") or None
         if register is not None and register not in {r.value for r in Register}:
-            return web.json_response({"error": "register"}, status=400)
+            return web.json_response({"error": words("register", "not a register")}, status=400)
         status = q.get("status", "") or None
         before = q.get("before", "")
         try:
             before_id = whole_id(before, "before") if before else None
         except ActionError:
-            return web.json_response({"error": "before"}, status=400)
+            return web.json_response({"error": words("before", "bad id")}, status=400)
         found = await self.filings.store.search_entries(
             register, q.get("q", "")[:32], status=status, before=before_id, limit=PAGE
         )
@@ -248,7 +238,7 @@ class LedgerPage:
                 {
                     "id": i.id,
                     "kind": i.kind,
-                    "title": _title(i.kind),
+                    "title": title(i.kind),
                     "url": f"/api/entry-images/{i.id}",
                 }
                 for i in await store.images_of(stored.id)
@@ -267,7 +257,7 @@ class LedgerPage:
         item = await self._listed(stored)
         item["history"] = [
             {"at": self._when(c.at), "actor": c.actor, "action": c.action,
-             "changes": {_title(k): v for k, v in c.changes.items()}}
+             "changes": {title(k): v for k, v in c.changes.items()}}
             for c in await self.filings.store.entry_history(stored.id)
         ]  # fmt: skip
         return web.json_response(item, dumps=_dumps)
@@ -289,7 +279,7 @@ class LedgerPage:
         try:
             register = Register(request.query.get("register", "vehicle"))
         except ValueError:
-            return web.json_response({"error": "register"}, status=400)
+            return web.json_response({"error": words("register", "not a register")}, status=400)
         data = await asyncio.to_thread(template, register)
         name = f"template-{register.value}.xlsx"
         return web.Response(
@@ -393,7 +383,8 @@ class LedgerPage:
             await self.filings.operator.audit(
                 actor, Action.IMPORT_ENTRIES.value, register, "refused", detail
             )
-            return web.json_response({"ok": False, "detail": detail}, status=400, dumps=_dumps)
+            body = {"ok": False, "detail": words("file", detail)}
+            return web.json_response(body, status=400, dumps=_dumps)
         rows, numbers = rows_without_numbers(read)
         done = await self.filings.import_rows(actor, kind, rows, numbers=numbers)
         return web.json_response({"ok": True, "count": done.count, "detail": done.detail})
@@ -413,8 +404,12 @@ class LedgerPage:
             fields = await self.filings.scan_licence(actor, data)
         except NotAllowedError:
             return web.json_response({"ok": False, "detail": "仅省级平台可识别行驶证"}, status=400)
-        except (EntryRefusedError, NotFoundError) as exc:
-            return web.json_response({"ok": False, "detail": f"识别失败：{exc}"}, status=400)
+        except EntryRefusedError as exc:
+            why = "；".join(words(p.field, p.reason) for p in exc.problems)
+            return web.json_response({"ok": False, "detail": f"识别失败：{why}"}, status=400)
+        except NotFoundError as exc:
+            why = words(exc.key, exc.detail)
+            return web.json_response({"ok": False, "detail": f"识别失败：{why}"}, status=400)
         return web.json_response({"ok": True, "fields": fields}, dumps=_dumps)
 
 

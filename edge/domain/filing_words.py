@@ -1,0 +1,254 @@
+"""The electronic ledger's refusals in the words a guard or a clerk reads (Chinese): ONE mapping
+from a field and the reason the rules gave (English, as audited and logged) to a Chinese
+sentence, used by the status page's forms, the import report (page and command line) and the
+notes shown after a save.
+
+The rules (:mod:`edge.domain.filing`, :mod:`edge.actions.filing`, the import reader) keep
+their English reasons: the audit log and the logs stay in one language and tests can name
+them. :func:`words` turns one into Chinese; a reason it does not know still gives a Chinese
+sentence naming the field (:data:`UNKNOWN`), never English, so a new rule cannot leak
+English onto the page (``tests/test_filing_words.py`` feeds every field of every register a
+bad value and fails on any reason that falls through).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from edge.domain.codes import (
+    EMISSION_NAMES,
+    USE_CHARACTER_NAMES,
+    VEHICLE_TYPE_NAMES,
+)
+from edge.domain.filing import (
+    IMAGE_WORDS,
+    MAX_IMAGE_BYTES,
+    STATUS_WORDS,
+    TITLES,
+    ImageKind,
+)
+from edge.domain.plates import COLOR_NAMES
+
+#: What a register is called (page tabs, template sheet names, messages).
+REGISTER_WORDS = {"vehicle": "运输车辆", "inner": "厂内运输车辆", "machine": "非道路移动机械"}
+
+#: The closed code lists a field takes, code → Chinese meaning (the template's 填写说明 and its
+#: drop-downs, and the refusals list them).
+CODE_LISTS: dict[str, dict[str, str]] = {
+    "plate_color": {c.value: n for c, n in COLOR_NAMES.items()},
+    "emission": dict(EMISSION_NAMES),
+    "status": {s.value: w for s, w in STATUS_WORDS.items()},
+    "use_character": dict(USE_CHARACTER_NAMES),
+    "vehicle_type": dict(VEHICLE_TYPE_NAMES),
+}
+#: What is said when a reason is not one this module knows (still names the field).
+UNKNOWN = "{title}填写有误，请核对"
+#: Code lists longer than this are not spelled out in a refusal (车辆类型: 158 codes).
+_SPELLED_OUT = 20
+
+_DATES = frozenset({"register_date", "issue_date", "production_date"})
+_OTHER_TITLES = {
+    "images": "证件图片",
+    "image": "图片",
+    "file": "文件",
+    "rows": "导入文件",
+    "register": "台账",
+    "id": "编号",
+    "before": "翻页位置",
+}
+
+
+def title(field: str) -> str:
+    """A field's (or image kind's) Chinese title; the name itself when it has none."""
+    if field in TITLES:
+        return TITLES[field]
+    try:
+        return IMAGE_WORDS[ImageKind(field)]
+    except ValueError:
+        return _OTHER_TITLES.get(field, field)
+
+
+def codes_text(field: str) -> str:
+    """A field's codes with their meanings, ``可填：0 蓝、1 黄、…`` (a long list: where to find
+    it)."""
+    codes = CODE_LISTS.get(field, {})
+    if len(codes) > _SPELLED_OUT:
+        some = "、".join(f"{c} {n}" for c, n in list(codes.items())[:2])
+        return f"代码见导入模板的「填写说明」（如 {some}）"
+    return "可填：" + "、".join(f"{c} {n}" for c, n in codes.items())
+
+
+def _quoted(value: str) -> str:
+    """A value as typed, quoted: a long one's English tail (``…(400 characters)``) in Chinese."""
+    return re.sub(r"…\((\d+) characters\)$", r"…（共 \1 个字符）", value)
+
+
+_Say = Callable[[str, re.Match[str]], str]
+
+
+def _code(field: str, found: re.Match[str]) -> str:
+    return f"{title(field)}「{_quoted(found['value'])}」不是规定的代码，{codes_text(field)}"
+
+
+def _image_size(field: str, found: re.Match[str]) -> str:
+    size, limit = int(found["size"]) / 1_000_000, MAX_IMAGE_BYTES // 1_000_000
+    return f"{title(field)}图片 {size:.1f} MB，超过平台上限 {limit} MB"
+
+
+def _kind(_field: str, found: re.Match[str]) -> str:
+    allowed = "、".join(title(k.strip()) for k in found["allowed"].split(","))
+    return f"「{found['value']}」不是这类条目的证件图片，可上传：{allowed}"
+
+
+def _column(_field: str, found: re.Match[str]) -> str:
+    register = REGISTER_WORDS.get(found["register"], found["register"])
+    return f"列「{found['value']}」不是{register}台账的列，请用导入模板的列名"
+
+
+#: (the fields it is about, or None: any; the reason's pattern; the Chinese sentence: a format
+#: with {title} and the pattern's groups, or a function of the title and the match).
+_RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
+    (None, re.compile(r"required"), "{title}必须填写"),
+    (None, re.compile(r"not a field of this register"), "「{title}」不是这个台账的栏目"),
+    (
+        None,
+        re.compile(r"'(?P<value>.*)' is not a plate \(.*\)"),
+        "{title}「{value}」不是有效的车牌号（如 豫A12345）",
+    ),
+    (
+        None,
+        re.compile(r"must be a plate or an internal number of 1 to (?P<n>\d+) characters"),
+        "{title}须为车牌号或 1 至 {n} 个字符的内部编号",
+    ),
+    (None, re.compile(r"'(?P<value>.*)' is not (?:a code of )?(?:§[\d.]+.*|1, 2 or 3)"), _code),
+    (
+        None,
+        re.compile(r"'(?P<value>.*)' is not a date.*"),
+        "{title}「{value}」不是日期，请写成 2020-05-01 这样的年-月-日",
+    ),
+    (
+        _DATES,
+        re.compile(r".*(?:out of range|must be in).*"),
+        "{title}不是真实存在的日期（月份 1-12，日不超过当月天数），请写成 2020-05-01",
+    ),
+    (None, re.compile(r"letters and digits only"), "{title}只能由字母和数字组成"),
+    (None, re.compile(r"longer than (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
+    (None, re.compile(r"'(?P<value>.*)' is not one of (?P<allowed>.*)"), _kind),
+    (None, re.compile(r"(?P<size>\d+) bytes, over the platform's \d+"), _image_size),
+    (
+        None,
+        re.compile(r"over (?P<n>\d+) px|JPEG of .* not decoded|JPEG with impossible .*"),
+        "{title}图片像素过多，无法处理，请缩小后重新上传",
+    ),
+    (
+        None,
+        re.compile(
+            r"(?:not an image|not a decodable image|not a JPEG|truncated JPEG|"
+            r"image header unreadable|the photo is not).*"
+        ),
+        "{title}不是可识别的图片（可用 JPEG、PNG、BMP 或 WebP）",
+    ),
+    (
+        frozenset({"image", "images", *map(str, ImageKind)}),
+        re.compile(r"over (?P<n>\d+) bytes"),
+        "{title}图片文件过大，请压缩后重新上传",
+    ),
+    # the entry as a whole
+    (
+        None,
+        re.compile(r"(?P<plate>\S+) is in the ledger already \(entry (?P<id>\d+)\)"),
+        "{plate} 已在台账中（条目 {id}），请编辑那一条",
+    ),
+    (None, re.compile(r"also in row (?P<n>\d+)"), "与第 {n} 行的号牌重复"),
+    (
+        None,
+        re.compile(r"plate and colour cannot change.*"),
+        "号牌号码和号牌颜色不能修改：请新增一条，并把这一条设为注销",
+    ),
+    (
+        None,
+        re.compile(r"'(?P<value>.*)' is not 1 正常, 2 封存 or 3 注销"),
+        "状态「{value}」无效，可选：1 正常、2 封存、3 注销",
+    ),
+    (None, re.compile(r"no entry (?P<id>\d+)"), "没有编号为 {id} 的条目"),
+    (None, re.compile(r"bad id"), "{title}无效"),
+    (None, re.compile(r"nothing changed"), "没有改动"),
+    (None, re.compile(r"already (?P<word>正常|封存|注销)"), "已经是{word}状态"),
+    (None, re.compile(r"not a dead filing"), "这条备案不在待重发之列（已受理或正在发送）"),
+    (None, re.compile(r"'?(?P<value>.*?)'? is not a register|not a register"), "没有这个台账"),
+    (None, re.compile(r"form is not .*"), "提交的表单无法读取，请刷新页面后重试"),
+    # an import file
+    (None, re.compile(r"an import is an \.xlsx or a \.csv file"), "只能导入 .xlsx 或 .csv 文件"),
+    (None, re.compile(r"the file is empty"), "文件是空的"),
+    (None, re.compile(r"(?:over|more than) (?P<n>\d+) rows"), "文件超过 {n} 行，请分开导入"),
+    (
+        frozenset({"file"}),
+        re.compile(r"over (?P<n>\d+) bytes"),
+        "文件过大（超过 16 MB），请分成几个文件导入",
+    ),
+    (None, re.compile(r"column '(?P<value>.*)' is not a field of (?P<register>\w+)"), _column),
+    (None, re.compile(r"not UTF-8 or GB18030 text"), "CSV 文件不是 UTF-8 或 GB18030 编码"),
+    (None, re.compile(r"not an XLSX workbook.*"), "不是 XLSX 工作簿（请另存为 .xlsx）"),
+    # notes after a save
+    (
+        None,
+        re.compile(r"no platform configured: kept in the ledger only"),
+        "未配置平台：只记入台账，不备案",
+    ),
+    (
+        None,
+        re.compile(r"(?P<plate>\S+) is longer than the platform's (?P<n>\d+) characters.*"),
+        "{plate} 超过平台规定的 {n} 个字符：已保存，但平台可能拒收",
+    ),
+    # a platform that could not be asked or read nothing
+    (None, re.compile(r"platform: .*"), "平台未能处理（无法连接或未能识别），请稍后重试或手工填写"),
+]
+
+
+def words(field: str | None, reason: str) -> str:
+    """The Chinese sentence for ``field`` refused for ``reason`` (a
+    :class:`~edge.domain.filing.FieldProblem`'s, an operator refusal's ``key`` and
+    ``detail``, an import row's problem). A reason already in Chinese is kept, with the
+    field's title before it; one not known gives :data:`UNKNOWN`."""
+    name = field or ""
+    shown = title(name)
+    text = reason.strip()
+    for fields, pattern, say in _RULES:
+        if fields is not None and name not in fields:
+            continue
+        if (found := pattern.fullmatch(text)) is None:
+            continue
+        if callable(say):
+            return say(name, found)
+        groups = {k: _quoted(v) for k, v in found.groupdict().items() if v is not None}
+        return say.format(title=shown, **groups)
+    if text.startswith("未备案"):  # "未备案: <the problems>" (a note after a save)
+        return "未备案：" + "；".join(words(None, p) for p in text[3:].lstrip(":： ").split("; "))
+    if is_chinese(text):
+        return text
+    if (found := re.fullmatch(r"(?P<field>\w+): (?P<reason>.+)", text)) and found["field"] != name:
+        return words(found["field"], found["reason"])  # "field: reason" (FilingError's str)
+    return UNKNOWN.format(title=shown or "输入")
+
+
+def note_words(note: str) -> str:
+    """A save's note (``; ``-separated, see ``Filings._done``; the 未备案 part last) in
+    Chinese."""
+    head, unfiled, problems = note.partition("未备案")
+    head = head.replace("characters; kept,", "characters, kept,")  # one note, not two
+    said = [words(None, part) for part in head.split("; ") if part.strip()]
+    if unfiled:
+        said.append(words(None, unfiled + problems))
+    return "；".join(said)
+
+
+def is_chinese(text: str) -> bool:
+    """Whether ``text`` reads as Chinese: it has Han characters and no English word (letters
+    inside codes, plates and units like ``MB`` do not count)."""
+    han = any("\u4e00" <= c <= "\u9fff" for c in text)
+    bare = _KEPT.sub("", re.sub(r"「[^」]*」", "", text))  # values quoted as typed do not count
+    return han and not re.search(r"[A-Za-z]{3,}", bare)
+
+
+_KEPT = re.compile(r"XLSX|xlsx|CSV|csv|JPEG|PNG|BMP|WebP|UTF|GB18030|VIN|WPS|Excel")

@@ -1,0 +1,105 @@
+"""The electronic ledger's refusals in Chinese (edge/domain/filing_words.py): every rule's
+reason for every field of every register, the operator's refusals, the import file's and the
+notes after a save, each a Chinese sentence naming what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.domain.filing import FilingError, Register, check_image, field_names, parse_entry
+from edge.domain.filing_words import UNKNOWN, is_chinese, note_words, title, words
+
+BAD = ("", "x" * 400, "??", "2020-02-30", "2020-13-01", "abc", "9", "国六", "ZZZ", "<b>")
+
+
+def _said(field: str | None, reason: str) -> str:
+    said = words(field, reason)
+    assert is_chinese(said), (field, reason, said)
+    assert said != UNKNOWN.format(title=title(field or "") or "输入"), (field, reason)
+    return said
+
+
+@pytest.mark.parametrize("register", list(Register))
+def test_every_field_refused_is_said_in_chinese(register: Register) -> None:
+    reasons = set()
+    for name in field_names(register):
+        for bad in BAD:
+            with pytest.raises(FilingError) as caught:
+                parse_entry(register, {name: bad})
+            reasons |= {(p.field, p.reason) for p in caught.value.problems}
+    for field, reason in reasons:
+        said = _said(field, reason)
+        assert title(field) in said or "「" in said, said
+    assert len(reasons) > 3 * len(field_names(register))
+
+
+def test_codes_are_listed_with_their_meaning() -> None:
+    assert words("emission", "'9' is not a code of §7.6").endswith("D 电动、X 无")
+    assert "0 蓝、1 黄" in words("plate_color", "'7' is not §7.1 0-5")
+    assert "R 危险品运输" in words("use_character", "'Z' is not a code of §7.8 A-S")
+    assert "填写说明" in words("vehicle_type", "'Z99' is not a code of §7.7")
+    long = words("emission", "'XXXX…(400 characters)' is not a code of §7.6")
+    assert "（共 400 个字符）" in long
+
+
+@pytest.mark.parametrize(
+    ("field", "reason", "part"),
+    [
+        ("plate", "豫A12345 is in the ledger already (entry 3)", "已在台账中（条目 3）"),
+        ("plate", "also in row 2", "与第 2 行"),
+        ("plate", "plate and colour cannot change: add a new entry, set this one to 注销", "注销"),
+        ("status", "'9' is not 1 正常, 2 封存 or 3 注销", "状态「9」"),
+        ("id", "no entry 7", "没有编号为 7"),
+        ("id", "bad id", "编号无效"),
+        (None, "nothing changed", "没有改动"),
+        (None, "already 封存", "已经是封存"),
+        (None, "not a dead filing", "不在待重发"),
+        ("register", "'bus' is not a register", "没有这个台账"),
+        (None, "form is not a valid multipart body (Reading after EOF)", "表单无法读取"),
+        ("file", "an import is an .xlsx or a .csv file", ".xlsx 或 .csv"),
+        ("file", "the file is empty", "空"),
+        ("file", "over 50000 rows", "50000 行"),
+        ("rows", "more than 20000 rows", "20000 行"),
+        ("file", "over 16777216 bytes", "16 MB"),
+        ("file", "column 'colour' is not a field of machine", "列「colour」不是非道路移动机械"),
+        ("file", "not UTF-8 or GB18030 text", "编码"),
+        ("file", "not an XLSX workbook (BadZipFile)", "不是 XLSX"),
+        ("image", "'nameplate' is not one of driving_license, emission_list", "行驶证、随车清单"),
+        ("driving_license", "1200000 bytes, over the platform's 1000000", "1.2 MB"),
+        ("driving_license", "over 40000000 px", "像素"),
+        ("emission_list", "not an image (JPEG, PNG, BMP or WebP)", "随车清单不是可识别的图片"),
+        ("nameplate", "over 20000000 bytes", "发动机铭牌图片文件过大"),
+        ("image", "platform: timed out", "平台未能处理"),
+        ("images", "行驶证与随车清单不能同时为空", "不能同时为空"),
+    ],
+)
+def test_refusals_beyond_the_fields(field: str | None, reason: str, part: str) -> None:
+    assert part in _said(field, reason)
+
+
+def test_an_image_refused_by_the_rules() -> None:
+    with pytest.raises(FilingError) as caught:
+        check_image(Register.MACHINE, "driving_license", b"\xff\xd8\xff")
+    ((problem,),) = [caught.value.problems]
+    assert "发动机铭牌、随车清单" in _said(problem.field, problem.reason)
+
+
+def test_notes_after_a_save() -> None:
+    note = (
+        "厂内运输车辆编号很长很长很长很长 is longer than the platform's 14 characters; kept, "
+        "but the platform may refuse it; 未备案: images: 行驶证与随车清单不能同时为空"
+    )
+    assert note_words(note) == (
+        "厂内运输车辆编号很长很长很长很长 超过平台规定的 14 个字符：已保存，但平台可能拒收；"
+        "未备案：行驶证与随车清单不能同时为空"
+    )
+    assert note_words("no platform configured: kept in the ledger only") == (
+        "未配置平台：只记入台账，不备案"
+    )
+    assert note_words("") == ""
+
+
+def test_a_reason_not_known_still_reads_chinese() -> None:
+    assert words("vin", "something new") == "车辆识别代码填写有误，请核对"
+    assert words(None, "something new") == "输入填写有误，请核对"
+    assert words("owner", "所有人不能为空") == "所有人不能为空"  # Chinese already: kept
