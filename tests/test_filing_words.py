@@ -58,6 +58,7 @@ def test_codes_are_listed_with_their_meaning() -> None:
         (None, "form is not a valid multipart body (Reading after EOF)", "表单无法读取"),
         ("file", "an import is an .xlsx or a .csv file", ".xlsx 或 .csv"),
         ("file", "the file is empty", "空"),
+        ("file", "no column of the register", "导入模板"),
         ("file", "over 50000 rows", "50000 行"),
         ("rows", "more than 20000 rows", "20000 行"),
         ("file", "over 16777216 bytes", "16 MB"),

@@ -4,7 +4,12 @@
 
 A file's first row names the columns: a field name (``plate``), its Chinese title (``号牌号码``)
 or both as the template writes them (``号牌号码 (plate)``). Cells are read as text; dates
-that a spreadsheet stored as dates are written ``yyyy-MM-dd``.
+that a spreadsheet stored as dates are written ``yyyy-MM-dd``. A code column takes the code
+(``1``), its meaning (``黄``) or both as the template's drop-downs write them (``1 黄``).
+
+An export of a register reads back as an import: the columns an export adds (the entry's id,
+times and who changed it; the page's 备案状态, licensePK and 证件图片) are ignored, and the
+export's meanings (``黄``, ``国六``, ``正常``) and neutralised cells (``'-``) read as typed.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from edge.actions.inspection import spreadsheet_cell
+from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
-from edge.domain.filing import TITLES, Register, field_names
+from edge.domain.filing import TITLES, Register, field_names, required_fields
+from edge.domain.filing_words import CODE_LISTS, FIELD_HELP, REGISTER_WORDS
 from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
@@ -44,30 +53,120 @@ def header(name: str) -> str:
     return f"{TITLES.get(name, name)} ({name})"
 
 
+#: The template's sheets: the one to fill, the columns described, the code lists.
+HELP_SHEET, CODE_SHEET = "填写说明", "代码表"
+#: Rows of the sheet to fill that get the code columns' drop-downs (an import's maximum).
+VALIDATED_ROWS = 20_000
+
+
 def template(register: Register | str) -> bytes:
-    """An empty XLSX import template of a register: one header row, its fields in order."""
+    """An empty XLSX import template of a register: the sheet to fill (one header row, its
+    fields in order; each code column with a drop-down of ``code meaning``), 「填写说明」
+    (each column: its heading, meaning, required or not, format, codes with their meaning)
+    and 「代码表」 (the code lists the drop-downs read)."""
+    kind = Register(register)
+    names = field_names(kind)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = Register(register).value
-    sheet.append([header(name) for name in field_names(Register(register))])
+    sheet.title = kind.value
+    sheet.append([header(name) for name in names])
+    codes = book.create_sheet(CODE_SHEET)
+    coded = [n for n in names if n in CODE_LISTS]
+    for column, name in enumerate(coded, start=1):
+        codes.cell(1, column, TITLES[name]).font = Font(bold=True)
+        for row, (code, meaning) in enumerate(CODE_LISTS[name].items(), start=2):
+            codes.cell(row, column, f"{code} {meaning}")
+        letter, last = get_column_letter(column), len(CODE_LISTS[name]) + 1
+        target = get_column_letter(names.index(name) + 1)
+        choice = DataValidation(
+            type="list",
+            formula1=f"'{CODE_SHEET}'!${letter}$2:${letter}${last}",
+            allow_blank=True,
+            errorStyle="warning",  # a code typed alone (``1``) is read too
+            showErrorMessage=True,
+            errorTitle=TITLES[name],
+            error=f"请从下拉列表选择，或只填代码（见「{HELP_SHEET}」）",
+        )
+        choice.add(f"{target}2:{target}{VALIDATED_ROWS + 1}")
+        sheet.add_data_validation(choice)
+    _describe(book.create_sheet(HELP_SHEET, 1), kind, coded)
+    for column, name in enumerate(names, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = max(
+            12, 2 * len(TITLES[name]) + 8
+        )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _column(register: Register, heading: object) -> str:
+def _describe(sheet: Any, register: Register, coded: list[str]) -> None:
+    """The 「填写说明」 sheet: one row per column of the register."""
+    sheet.append([f"{REGISTER_WORDS[register.value]}台账导入模板：填写说明"])
+    sheet.append([
+        "每行一个条目；第一行的列名不要改动；带 * 的列必须填写。整个文件无误才导入，"
+        "有错时列出每一行的每个错误，一条也不导入。证件图片在导入后逐条上传。"
+    ])  # fmt: skip
+    sheet.append(["列名", "含义", "必填", "格式", "可填代码（代码 含义）"])
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    required = required_fields(register)
+    for name in field_names(register):
+        meaning, form = FIELD_HELP.get(name, (TITLES[name], ""))
+        codes = CODE_LISTS.get(name, {})
+        listed = (
+            f"见「{CODE_SHEET}」（共 {len(codes)} 个，如 "
+            + "、".join(f"{c} {m}" for c, m in list(codes.items())[:3]) + "）"
+            if len(codes) > 20
+            else "、".join(f"{c} {m}" for c, m in codes.items())
+        ) if name in coded else ""  # fmt: skip
+        sheet.append([header(name) + (" *" if name in required else ""), meaning,
+                      "是" if name in required else "否", form, listed])  # fmt: skip
+    for letter, width in zip("ABCDE", (28, 36, 6, 48, 60), strict=True):
+        sheet.column_dimensions[letter].width = width
+    for row in sheet.iter_rows(min_row=4):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+#: Headings of the columns an export adds, ignored by an import (the round trip).
+_EXPORT_ONLY = frozenset({*EXPORT_EXTRA, *(header(n) for n in EXPORT_EXTRA), *REGISTER_EXTRA})
+
+
+def _column(register: Register, heading: object) -> str | None:
+    """The field a heading names (None: a column an export adds, ignored)."""
     names = field_names(register)
     by_title = {TITLES[n]: n for n in names if n in TITLES}
     text = "" if heading is None else str(heading)
     found = _HEADER.match(text)
     candidates = [] if found is None else [found["name"], found["title"], found["word"]]
+    if text.strip() in _EXPORT_ONLY or (found is not None and found["name"] in EXPORT_EXTRA):
+        return None
     for candidate in candidates:
         if candidate in names:
             return candidate
         if candidate in by_title:
             return by_title[candidate]
     raise InvalidInputError(f"column {text!r} is not a field of {register.value}", "file")
+
+
+def _codes_by_word(name: str) -> dict[str, str]:
+    """A code column's accepted words → code: ``黄``, ``1 黄`` (the drop-down), ``黄色``."""
+    words: dict[str, str] = {}
+    for code, meaning in CODE_LISTS.get(name, {}).items():
+        words |= {meaning: code, f"{code} {meaning}": code, f"{meaning}色": code}
+    return words
+
+
+_BY_WORD = {name: _codes_by_word(name) for name in CODE_LISTS}
+
+
+def _as_typed(name: str, value: str) -> str:
+    """A cell as a person would have typed it: a code column's word or drop-down choice as
+    its code; a cell an export neutralised (``'=…``) without its apostrophe."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        value = value[1:]
+    return _BY_WORD.get(name, {}).get(value, value)
 
 
 def _text(value: object) -> str:
@@ -101,13 +200,15 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
         raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
     # a heading cell left blank (a trailing comma, a styled empty cell) names no column
     columns = [None if _text(h) == "" else _column(kind, h) for h in table[0]]
+    if not any(columns):
+        raise InvalidInputError("no column of the register", "file")
     rows = []
     for number, cells in enumerate(table[1:], start=2):
         values = [_text(c) for c in cells]
         if not any(values):
             continue
         row = {
-            name: value
+            name: _as_typed(name, value)
             for name, value in zip(columns, values, strict=False)
             if value and name is not None
         }

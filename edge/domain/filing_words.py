@@ -181,6 +181,7 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     # an import file
     (None, re.compile(r"an import is an \.xlsx or a \.csv file"), "只能导入 .xlsx 或 .csv 文件"),
     (None, re.compile(r"the file is empty"), "文件是空的"),
+    (None, re.compile(r"no column of the register"), "文件第一行没有台账的列名，请用导入模板"),
     (None, re.compile(r"(?:over|more than) (?P<n>\d+) rows"), "文件超过 {n} 行，请分开导入"),
     (
         frozenset({"file"}),
@@ -252,3 +253,29 @@ def is_chinese(text: str) -> bool:
 
 
 _KEPT = re.compile(r"XLSX|xlsx|CSV|csv|JPEG|PNG|BMP|WebP|UTF|GB18030|VIN|WPS|Excel")
+
+
+#: What each column of an import takes, for the template's 「填写说明」 sheet: (meaning, format).
+#: The code lists come from :data:`CODE_LISTS`; lengths as :mod:`edge.domain.filing` checks them.
+FIELD_HELP: dict[str, tuple[str, str]] = {
+    "plate": (
+        "号牌号码（车辆的唯一标识，与号牌颜色一起）",
+        "运输车辆：车牌号，如 豫A12345；厂内车辆和机械：车牌号或内部编号（至多 32 个字符）",
+    ),
+    "plate_color": ("号牌颜色（规范附录 B7.1）", "填代码，或下拉选择"),
+    "vehicle_type": ("车辆类型（行驶证上的车辆类型，规范附录 B7.7）", "3 位代码，如 H11；可空"),
+    "vin": ("车辆识别代码（VIN，行驶证上的车架号）", "字母和数字；道路车辆为 17 位"),
+    "use_character": ("使用性质（规范附录 B7.8）", "1 个字母代码，如 F 货运；可空"),
+    "engine_no": ("发动机号码", "字母和数字，至多 32 个字符"),
+    "owner": ("所有人（行驶证上的所有人）", "至多 100 个字符；可空"),
+    "address": ("住址（行驶证上的住址）", "至多 300 个字符；可空"),
+    "model": ("品牌型号", "至多 100 个字符；可空"),
+    "register_date": ("注册日期（行驶证）", "年-月-日，如 2020-05-01（也可写 2020/5/1、20200501）"),
+    "issue_date": ("发证日期（行驶证）", "年-月-日，如 2020-05-01；可空"),
+    "emission": ("排放阶段（规范附录 B7.6）", "填代码，或下拉选择"),
+    "fleet": ("车队名称（只记入台账，不报平台）", "至多 100 个字符；可空"),
+    "status": ("状态", "填代码，或下拉选择；空：正常"),
+    "name": ("机械名称，如 轮式装载机", "至多 64 个字符"),
+    "code": ("机械环保代号（机械铭牌或环保信息标签上的编号）", "至多 64 个字符"),
+    "production_date": ("生产日期", "年-月-日，如 2021-03-01"),
+}
