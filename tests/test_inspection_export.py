@@ -81,6 +81,11 @@ async def test_a_month_opens_with_the_columns_and_every_pass(month: Path, tmp_pa
         "GROUP BY plate ORDER BY 2 DESC LIMIT 1",
         (query.start, query.end),
     ).fetchone()
+    (prefix_count,) = db.execute(
+        "SELECT count(*) FROM passes WHERE received_at >= ? AND received_at < ? "
+        "AND substr(plate, 1, 2) = ?",
+        (query.start, query.end, plate[:2]),
+    ).fetchone()
     db.close()
     assert expected > 1500
     store = await Store.open(month)
@@ -104,6 +109,11 @@ async def test_a_month_opens_with_the_columns_and_every_pass(month: Path, tmp_pa
         one = await write_workbook(store, replace(query, plate=plate), out, SH)
         assert one.rows == plate_count
         assert {row[3] for row in _rows(out)[1:]} == {plate}
+        prefix = await write_workbook(store, replace(query, plate=plate[:2]), out, SH, page=50)
+        plates = [str(row[3]) for row in _rows(out)[1:]]
+        assert prefix.rows == len(plates) == prefix_count  # every 冀A…, across pages
+        assert {p[:2] for p in plates} == {plate[:2]}
+        assert len(set(plates)) > 1
     finally:
         await store.close()
 

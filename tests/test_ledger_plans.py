@@ -188,6 +188,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("need_completed", some.plate, "2")
     await call("ledger_lines", month_ago, month_ago + 3 * 86400, page=10)
     await call("ledger_lines", month_ago, month_ago + 86400, gate="01", plate=some.plate)
+    await call("ledger_lines", month_ago, month_ago + 86400 * 30, plate=some.plate[:2], page=10)
     await _serve_filings(call)
 
 

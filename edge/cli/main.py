@@ -225,7 +225,9 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a register's ledger instead: transport / in-plant vehicles, machinery",
     )  # fmt: skip
     export.add_argument("--gate", default="", help="道闸编号 (default: every gate)")
-    export.add_argument("--plate", default="", help="one plate (default: every plate)")
+    export.add_argument(
+        "--plate", default="", help="a plate or its start, e.g. 冀A (default: every plate)"
+    )
     export.add_argument("--out", required=True, type=Path, help="an .xlsx or .zip file")
     _config_option(ledger, export)
     ledger.set_defaults(func=cmd_ledger)

@@ -14,6 +14,9 @@ from typing import Any
 from edge.ledger.database import LedgerPart
 from edge.ledger.rows import LedgerLine, VehicleFactsRow
 
+#: The last character there is: ``prefix`` ≤ x < ``prefix + PREFIX_END`` is a prefix match that
+#: an index on x serves (LIKE would not: it folds ASCII case).
+PREFIX_END = "\U0010ffff"
 #: The pass columns a ledger line takes, and what is found for it per page.
 _PAGE = (
     "SELECT p.id, p.serial, p.gate_code, p.lane_id, p.direction, p.plate, p.plate_color, "
@@ -53,8 +56,9 @@ class InspectionLedger(LedgerPart):
         page: int = 2000,
     ) -> AsyncIterator[list[LedgerLine]]:
         """Every pass received from ``start`` to before ``end`` (unix s), oldest first, at the
-        gate ``gate`` (its 道闸编号; "": every gate) and of the plate ``plate`` (exactly; "":
-        every plate), in pages of ``page``. Raises
+        gate ``gate`` (its 道闸编号; "": every gate) and of the plates starting with ``plate``
+        (``冀A`` all 冀A plates, a whole plate that one and any longer; "": every plate; a
+        range on the plate index, never a walk), in pages of ``page``. Raises
         :class:`~edge.ledger.database.LedgerBusyError` when a page runs past the history
         budget."""
         after: tuple[float, int] | None = None
@@ -67,9 +71,9 @@ class InspectionLedger(LedgerPart):
             if gate:
                 where.append("p.gate_code = ?")
                 args.append(gate)
-            if plate:
-                where.append("p.plate = ?")
-                args.append(plate)
+            if plate:  # a prefix as a range: plate ≤ x < plate + the last character there is
+                where.append("p.plate >= ? AND p.plate < ?")
+                args += [plate, plate + PREFIX_END]
             sql = _LINES.format(page=_PAGE.format(where=" AND ".join(where)))
             rows = await self._history(sql, (*args, page))
             lines = [LedgerLine.from_row(row) for row in rows]
