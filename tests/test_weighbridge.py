@@ -174,8 +174,8 @@ async def test_a_days_tonnage_in_and_out_by_goods(store: Store) -> None:
     await _seed_tonnage(store)
     tonnage = await daily_tonnage(store, DAY_OF_TONNAGE, ZONE, DAY)
     assert [t.to_json() for t in tonnage] == [
-        {"goods": "", "in_t": 0.0, "out_t": 8.25},
-        {"goods": "煤", "in_t": 20.0, "out_t": 25.5},
+        {"goods": "", "in_t": "0", "out_t": "8.3"},  # 8.25 t: rounded as ysl, half up
+        {"goods": "煤", "in_t": "20", "out_t": "25.5"},
     ]
     assert await daily_tonnage(store, date(2026, 11, 23), ZONE, DAY) == []
 
@@ -195,7 +195,7 @@ def test_edge_figures_prints_the_tonnage_by_goods(
     asyncio.run(_seeded(tmp_path / "edge.db"))
     assert main(["figures", "--date", "2026-11-21", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "（未定货物）: 0 / 8.25" in out
+    assert "（未定货物）: 0 / 8.3" in out
     assert "煤: 20 / 25.5" in out
 
 
@@ -294,8 +294,8 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         status = (await http.get(status_url)).json()
         assert status["weighings"]["open"] == []
         done = status["weighings"]["complete"][0]
-        assert (done["gross_kg"], done["tare_kg"], done["net_t"]) == (35680, 15200, "20.48")
-        assert status["tonnage"] == [{"goods": "", "in_t": 20.48, "out_t": 0.0}]
+        assert (done["gross_kg"], done["tare_kg"], done["net_t"]) == (35680, 15200, "20.5")
+        assert status["tonnage"] == [{"goods": "", "in_t": "20.5", "out_t": "0"}]
         row = (await daemon.components.store.recent_weighings(1))[0]
         assert (row.first_serial, row.second_serial) == (entry.body["serial"], leave.body["serial"])
         # the photos kept with the weighing: each plate read's camera photo, served here
@@ -311,8 +311,8 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         lines = exported.content.decode("utf-8-sig").splitlines()
         assert lines[0].split(",")[-1] == "照片"
         assert len(lines) == 2
-        assert lines[1].startswith(f"{row.id},豫A12345,complete,main,")
-        assert lines[1].endswith(",20480.0,,," + " ".join(photos))
+        assert lines[1].startswith(f"{row.id},豫A12345,已完成,main,")
+        assert lines[1].endswith(",20480.0,20.5,,," + " ".join(photos))
 
 
 async def test_position_sensors_hold_the_weighing_until_the_truck_is_on_the_platform(

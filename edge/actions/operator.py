@@ -24,13 +24,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import get_args
 
 import structlog
 
 from edge.domain.control_plan import ControlPlan
-from edge.domain.goods import GoodsError, goods_name
+from edge.domain.goods import GoodsError, goods_name, tonnes
 from edge.domain.local_lists import ListKind
 from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
 from edge.gate.lane import Lane
@@ -347,7 +348,10 @@ class Operator:
     # -- the weighbridge ------------------------------------------------------------------------
     async def set_goods(self, actor: Actor, weighing_id: int | str, goods: str) -> Done:
         """A clerk names the goods of a completed weighing without a goods record yet (from
-        the configured goods list when there is one); its goods record is then queued."""
+        the configured goods list when there is one); its goods record is then queued. All
+        or nothing: a goods record that cannot be sent (an impossible net weight, a bad name)
+        is refused with :class:`InvalidInputError` (key ``goods``) and the weighing keeps
+        the goods name it had."""
         target = str(weighing_id)
 
         async def body() -> Done:
@@ -359,18 +363,19 @@ class Operator:
                 row = await self.store.give_goods(wid, name)
             except KeyError:
                 raise NotFoundError("unknown weighing", "id") from None
+            except GoodsError as exc:  # nothing changed: the name is not kept either
+                raise InvalidInputError(str(exc), "goods") from None
             except ValueError as exc:
                 raise InvalidInputError(str(exc), "id") from None
-            if row.goods_error is not None:
-                return Done(ok=False, detail=f"{name}: {row.goods_error}", id=wid)
             return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
 
         return await self.act(actor, Action.SET_GOODS, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``
-        (0 < t ≤ 99.9), ``valid_from`` / ``valid_to`` (ISO 8601 with an offset); ``id`` is the
-        stored plan's."""
+        (what the goods record may report: rounded half up to 0.1 t, 0.1-99.9 t, so 0.05 and
+        99.94 are taken, 0.04 and 99.95 refused), ``valid_from`` / ``valid_to`` (ISO 8601 with
+        an offset; ``valid_to`` not yet past); ``id`` is the stored plan's."""
         target = str(body.get("plan_no", "?"))[:64]
 
         async def body_() -> Done:
@@ -531,18 +536,23 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
         goods = goods_name(text("goods", 64))
     except GoodsError as exc:
         raise InvalidInputError(str(exc), "goods") from None
-    tonnes = body.get("expected_tonnes")
-    if isinstance(tonnes, bool) or not isinstance(tonnes, int | float) or not 0 < tonnes <= 99.9:
-        why = "expected_tonnes must be a number above 0, at most 99.9"
-        raise InvalidInputError(why, "expected_tonnes")
+    expected = body.get("expected_tonnes")
+    if isinstance(expected, bool) or not isinstance(expected, int | float):
+        raise InvalidInputError("expected_tonnes must be a number of tonnes", "expected_tonnes")
+    try:  # the goods record's own rule (ysl): what rounds to 0.1-99.9 t
+        tonnes(Decimal(str(expected)) * 1000)
+    except GoodsError as exc:
+        raise InvalidInputError(f"expected_tonnes {expected}: {exc}", "expected_tonnes") from None
     valid_from, valid_to = when("valid_from"), when("valid_to")
     if valid_to <= valid_from:
         raise InvalidInputError("valid_to is not after valid_from", "valid_to")
+    if valid_to <= time.time():
+        raise InvalidInputError("valid_to is already past: the plan can never be used", "valid_to")
     return NewTransportPlan(
         plan_no=text("plan_no", 64),
         plate=plate.text,
         goods=goods,
-        expected_kg=float(tonnes) * 1000,
+        expected_kg=float(expected) * 1000,
         valid_from=valid_from,
         valid_to=valid_to,
         received_from=origin,

@@ -37,5 +37,5 @@ async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
     if tonnage:
         print("货物 goods: 进厂 in t / 出厂 out t")
         for t in tonnage:
-            print(f"{t.goods or '（未定货物）':>10}: {t.in_t:g} / {t.out_t:g}")
+            print(f"{t.goods or '（未定货物）':>10}: {t.in_t} / {t.out_t}")
     return 0

@@ -178,6 +178,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _positive_seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse names the option and exits 2 otherwise)."""
     try:
         value = float(text)
     except ValueError:
@@ -373,9 +374,9 @@ def _add_drivers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     led = test_sub.add_parser("led", help="show text on the LED ('|' separates lines)")
     led.add_argument("text")
     watch = test_sub.add_parser("watch-detector", help="print the loop detector's changes")
-    watch.add_argument("--seconds", type=float, default=60.0)
+    watch.add_argument("--seconds", type=_positive_seconds, default=60.0)
     scale = test_sub.add_parser("watch-scale", help="print the live weight of the lane's scale")
-    scale.add_argument("--seconds", type=float, default=60.0)
+    scale.add_argument("--seconds", type=_positive_seconds, default=60.0)
     test.set_defaults(func=cmd_drivers_test)
 
 

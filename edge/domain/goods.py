@@ -7,6 +7,11 @@ weight in tonnes rounded to 0.1 t, without trailing zeros ("20.5", "35", "0.8");
 (nothing carried) or above 99.9 t (no truck carries that; it would not fit 4 characters) is
 refused with :class:`GoodsError`. The goods record belongs to the pass that completed the
 weighing — normally the exit (§4.5 item 3).
+
+Every tonnage a person reads — the status page, the ticket (磅单), ``/api/weighings.csv``,
+``edge figures`` — is rounded by :func:`tonnes_text`, the rule ``ysl`` is sent by, so a
+weighing shows the same tonnes everywhere. An ERP plan's expected tonnage is checked by
+:func:`tonnes` too (one rule for what may be reported).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 GOODS_NAME_LENGTH = 32
 #: The largest tonnage that fits ysl's 4 characters with one decimal.
 MAX_TONNES = Decimal("99.9")
+#: The net weight (kg) from which the tonnage rounds above :data:`MAX_TONNES` (99.95 t).
+OVER_MAX_KG = (MAX_TONNES + Decimal("0.05")) * 1000
+_TENTH = Decimal("0.1")
 
 
 class GoodsError(ValueError):
@@ -39,24 +47,46 @@ def goods_name(name: str) -> str:
     return text
 
 
+def _rounded(kg: Decimal) -> Decimal:
+    return (kg / 1000).quantize(_TENTH, rounding=ROUND_HALF_UP)
+
+
+def _shown(value: Decimal) -> str:
+    text = format(value, "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def tonnes_text(kg: float | Decimal) -> str:
+    """``kg`` in tonnes as people read it: rounded half up to 0.1 t, no trailing zeros
+    ("20.5", "35", "0") — the rounding of ``ysl``, without its bounds (a daily sum may pass
+    99.9 t). Raises :class:`GoodsError` for a value that is not a finite number."""
+    try:
+        value = Decimal(str(kg))
+    except InvalidOperation:
+        raise GoodsError(f"weight {kg!r} is not a number") from None
+    if not value.is_finite():
+        raise GoodsError(f"weight {kg} kg is impossible")
+    return _shown(_rounded(value))
+
+
 def tonnes(net_kg: float | Decimal) -> str:
-    """``ysl``: ``net_kg`` in tonnes, rounded to 0.1 t, no trailing zeros.
+    """``ysl``: ``net_kg`` in tonnes, rounded to 0.1 t, no trailing zeros
+    (:func:`tonnes_text`).
 
     Raises :class:`GoodsError` for a non-finite or negative net, for one that rounds to 0 t,
-    and for more than 99.9 t."""
+    and for more than 99.9 t (from :data:`OVER_MAX_KG`)."""
     try:
         kg = Decimal(str(net_kg))
     except InvalidOperation:
         raise GoodsError(f"net weight {net_kg!r} is not a number") from None
     if not kg.is_finite() or kg < 0:
         raise GoodsError(f"net weight {net_kg} kg is impossible")
-    value = (kg / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    value = _rounded(kg)
     if value == 0:
         raise GoodsError(f"net weight {net_kg} kg is 0 t: nothing carried, no goods record")
     if value > MAX_TONNES:
         raise GoodsError(f"net weight {value} t is more than a truck carries (> {MAX_TONNES} t)")
-    text = format(value, "f")
-    return text[:-2] if text.endswith(".0") else text
+    return _shown(value)
 
 
 @dataclass(frozen=True, slots=True)

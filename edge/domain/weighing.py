@@ -18,6 +18,20 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from decimal import Decimal
 
+#: A weighing's state as guards and clerks read it (the status page, ``/api/weighings.csv``).
+STATE_NAMES = {
+    "open": "等待二次过磅",
+    "expired": "超时未完成",
+    "complete": "已完成",
+    "unmatched": "未识别车牌",
+    "planned": "ERP计划",
+}
+
+
+def state_name(state: str) -> str:
+    """A weighing's state in Chinese (an unknown one as it is)."""
+    return STATE_NAMES.get(state, state)
+
 
 @dataclass(frozen=True, slots=True)
 class StableRule:

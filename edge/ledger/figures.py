@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from edge.domain.goods import tonnes_text
 from edge.ledger.passes import PassLedger
 from edge.ledger.weighings import WeighingLedger
 
@@ -67,8 +68,8 @@ class Tonnage:
     """The net tonnage (t) of one goods name a day: delivered in (进厂) and carried out (出厂)."""
 
     goods: str  # "" : no goods name given yet
-    in_t: float = 0.0
-    out_t: float = 0.0
+    in_t: str = "0"  # tonnes as the goods record rounds them (tonnes_text)
+    out_t: str = "0"
 
     def to_json(self) -> dict[str, object]:
         return {"goods": self.goods, "in_t": self.in_t, "out_t": self.out_t}
@@ -78,7 +79,8 @@ async def daily_tonnage(
     store: WeighingLedger, day: date, zone: ZoneInfo, max_between_seconds: float
 ) -> list[Tonnage]:
     """The tonnage in and out by goods of the weighings completed on ``day`` (the site's
-    ``zone``), goods in name order; t rounded to 0.001 (kg)."""
+    ``zone``), goods in name order: each sum of net kg in t, rounded as the goods record's
+    ``ysl`` (:func:`tonnes_text`, 0.1 t half up)."""
     start = datetime.combine(day, time(0), zone)
     end = start + timedelta(days=1)
     kg: dict[str, dict[str, float]] = {}
@@ -87,6 +89,6 @@ async def daily_tonnage(
     ):
         kg.setdefault(goods, {})[direction] = net
     return [
-        Tonnage(goods, round(d.get("in", 0.0) / 1000, 3), round(d.get("out", 0.0) / 1000, 3))
+        Tonnage(goods, tonnes_text(d.get("in", 0.0)), tonnes_text(d.get("out", 0.0)))
         for goods, d in kg.items()
     ]

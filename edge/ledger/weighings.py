@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from edge.domain.goods import MAX_TONNES, GoodsError, goods_name, tonnes
+from edge.domain.goods import OVER_MAX_KG, GoodsError, goods_name, tonnes
 from edge.ledger.database import LedgerPart
 from edge.ledger.photos import photo_url
 from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing, TransportPlan
@@ -164,10 +164,12 @@ class WeighingLedger(LedgerPart):
         return [(r["serial"], r["plate"], float(r["received_at"])) for r in rows]
 
     async def give_goods(self, weighing_id: int, goods: str) -> StoredWeighing:
-        """A clerk's goods name for a completed weighing that has no goods record yet: the
-        record is queued (or the reason it cannot be, kept as ``goods_error``) in one
-        transaction. Raises :class:`KeyError` for an unknown weighing, :class:`ValueError`
-        when it is not complete or its goods record was already queued."""
+        """A clerk's goods name for a completed weighing that has no goods record yet: the name
+        is stored and the record queued in one transaction — or nothing changes. Raises
+        :class:`KeyError` for an unknown weighing, :class:`GoodsError` when the name or the
+        weighing's net cannot be reported (an impossible weight) or no pass is there to tie
+        the record to, :class:`ValueError` when it is not complete or its goods record was
+        already queued."""
 
         async def write() -> None:
             async with self._db.execute(
@@ -183,21 +185,33 @@ class WeighingLedger(LedgerPart):
                 raise ValueError(f"weighing {weighing_id} is {state}, not complete")
             if ysl is not None:
                 raise ValueError(f"weighing {weighing_id} already has its goods record")
-            await self._goods_record(weighing_id, second or first, float(net_kg), goods)
+            await self._goods_record(
+                weighing_id, second or first, float(net_kg), goods, refuse=True
+            )
 
         await self._transaction(write)
         self.outbox_changed.set()
         return await self.weighing(weighing_id)
 
     async def _goods_record(
-        self, weighing_id: int, serial: str | None, net_kg: float, goods: str | None
+        self,
+        weighing_id: int,
+        serial: str | None,
+        net_kg: float,
+        goods: str | None,
+        *,
+        refuse: bool = False,
     ) -> None:
-        """Within a transaction: the goods record of a completed weighing, or why not."""
+        """Within a transaction: the goods record of a completed weighing, or why not (kept
+        as ``goods_error``; with ``refuse``, raised as :class:`GoodsError` before anything is
+        written, so the caller's transaction changes nothing)."""
         if goods is None:
             return  # no goods name yet (a clerk may give one later)
         try:
             name, ysl = goods_name(goods), tonnes(net_kg)
         except GoodsError as exc:
+            if refuse:
+                raise
             await self._db.execute(
                 "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
                 (goods, str(exc), weighing_id),
@@ -208,6 +222,8 @@ class WeighingLedger(LedgerPart):
             found = await cur.fetchone()
         if found is None:
             error = f"no pass with serial {serial!r} to tie the goods record to"
+            if refuse:
+                raise GoodsError(error)
             await self._db.execute(
                 "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
                 (name, error, weighing_id),
@@ -317,7 +333,8 @@ class WeighingLedger(LedgerPart):
         the clerk has not given one) and direction: ``in`` when the truck came loaded (its
         first weighing the heavier), ``out`` when it left loaded; a weighing completed at once
         (preset tare, ERP plan) goes by the direction of its pass. A net weight no truck
-        carries (over ``MAX_TONNES``: its goods record is refused too) is not counted.
+        carries (from ``OVER_MAX_KG``, over 99.9 t once rounded: its goods record is refused
+        too) is not counted.
         Bounded by the ``weighings_recent`` index: a second weighing comes at most
         ``max_between_seconds`` after its first."""
         rows = await self._fetchall(
@@ -326,10 +343,10 @@ class WeighingLedger(LedgerPart):
             "p.direction FROM passes p WHERE p.serial = w.first_serial), 'in') END AS direction, "
             "sum(w.net_kg) AS kg FROM weighings w "
             "WHERE w.first_at >= ? AND w.first_at < ? AND w.state IN ('complete', 'planned') "
-            "AND w.net_kg <= ? "
+            "AND w.net_kg < ? "
             "AND coalesce(w.second_at, w.first_at) >= ? AND coalesce(w.second_at, w.first_at) < ? "
             "GROUP BY 1, 2 ORDER BY 1, 2",
-            (start - max_between_seconds, end, float(MAX_TONNES * 1000), start, end),
+            (start - max_between_seconds, end, float(OVER_MAX_KG), start, end),
         )
         return [(row["goods"], row["direction"], float(row["kg"])) for row in rows]
 

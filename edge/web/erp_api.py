@@ -8,7 +8,11 @@ a scale, give the goods record its tonnage (research/ledger-and-weighbridge.md �
      "expected_tonnes": 32.5, "valid_from": "2026-12-01T08:00+08:00",
      "valid_to": "2026-12-01T20:00+08:00"}
     → 200 {"ok": true, "id": 7} · 400 {"ok": false, "detail": …, "key": …} · 401 · 404 (off)
+      · 405 (not a POST) · 413 (a body over 4 KiB) — every answer is such a JSON object
+      (a body over ``[web] max_body_bytes`` the server refuses for every path, unread:
+      413 ``{"result": "error", "error": …}``)
 
+The scheme ``Bearer`` is matched in any case (``bearer``, ``BEARER``; RFC 7235 §2.1).
 Only when ``[erp] token`` is set (the API answers 404 otherwise). Each push is an operator
 action of the ERP face (``edge.actions.operator``): authorised, validated and audited once.
 A plan with the same ``plan_no`` replaces the earlier one until it was used.
@@ -32,18 +36,23 @@ class ErpApi:
         self.operator, self.token = operator, token
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/api/erp/plans", self.put_plan)]
+        return [web.route("*", "/api/erp/plans", self.put_plan)]
 
     def _actor(self, request: web.Request) -> Actor:
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {self.token}"
-        ok = self.token is not None and hmac.compare_digest(given.encode(), expected.encode())
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        ok = (
+            self.token is not None
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(token.strip(" ").encode(), self.token.encode())
+        )
         why = None if ok else "no valid ERP token"
         return Actor("erp", request.remote or "?", Face.ERP, why)
 
     async def put_plan(self, request: web.Request) -> web.Response:
         if self.token is None:
-            raise web.HTTPNotFound
+            return _error(404, "the ERP API is off ([erp] token is not set)")
+        if request.method != "POST":
+            return _error(405, f"{request.method} is not allowed: POST a plan", Allow="POST")
         actor = self._actor(request)
         try:
             if actor.unauthenticated is not None:  # refused before the body is read
@@ -51,20 +60,37 @@ class ErpApi:
             body = await _body(request)
             done = await self.operator.put_plan(actor, body)
         except NotAllowedError as exc:
-            return web.json_response({"ok": False, "detail": exc.detail}, status=401)
+            return _error(401, exc.detail)
+        except _TooLargeError as exc:
+            return _error(413, str(exc))
         except InvalidInputError as exc:
-            return web.json_response(
-                {"ok": False, "detail": exc.detail, "key": exc.key}, status=400
-            )
+            return _error(400, exc.detail, exc.key)
         return web.json_response({"ok": True, "id": done.id, "detail": done.detail})
 
 
+class _TooLargeError(Exception):
+    """A body over :data:`MAX_BODY` (answered 413)."""
+
+
+def _error(status: int, detail: str, key: str | None = None, **headers: str) -> web.Response:
+    """Every refusal of the API as one JSON shape: ``{"ok": false, "detail", "key"}``."""
+    body = {"ok": False, "detail": detail, "key": key}
+    return web.json_response(body, status=status, headers=headers or None)
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object posted. A body over :data:`MAX_BODY` bytes — declared, or streamed
+    in chunks — raises :class:`_TooLargeError` (one over ``[web] max_body_bytes`` the
+    server refuses unread, 413 ``{"result": "error", "error": …}``)."""
+    too_large = f"body over {MAX_BODY} bytes"
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise InvalidInputError(f"body over {MAX_BODY} bytes")
-    raw = await request.read()
+        raise _TooLargeError(too_large)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _TooLargeError(too_large) from None
     if len(raw) > MAX_BODY:
-        raise InvalidInputError(f"body over {MAX_BODY} bytes")
+        raise _TooLargeError(too_large)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

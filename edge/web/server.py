@@ -56,6 +56,16 @@ def _peer(transport: asyncio.Transport) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
 
 
+def _too_large(limit: int) -> web.Response:
+    """413 for a body over ``[web] max_body_bytes``, in JSON like the 408 (the connection is
+    closed: the rest of the body is not read)."""
+    refused = web.json_response(
+        {"result": "error", "error": f"request body over {limit} bytes"}, status=413
+    )
+    refused.force_close()
+    return refused
+
+
 class ConnectionGuard:
     """Counts a listener's connections by address, refuses those over the caps, and closes
     those that do not send a request in time. Hooks into aiohttp's low-level server (its
@@ -150,11 +160,16 @@ class ConnectionGuard:
         self.disarm(transport)
         try:
             if request.body_exists:
+                declared = request.content_length
+                if declared is not None and declared > self.limits.max_body_bytes:
+                    return _too_large(self.limits.max_body_bytes)  # refused unread, at once
                 try:
                     async with asyncio.timeout(self.limits.body_timeout):
                         if request.content_type == "multipart/form-data":
                             return await handler(request)  # read by the handler, as it goes
                         await request.read()  # kept for the handler
+                except web.HTTPRequestEntityTooLarge:  # streamed past the limit
+                    return _too_large(self.limits.max_body_bytes)
                 except TimeoutError:
                     self.timed_out += 1
                     late = web.json_response(

@@ -51,6 +51,8 @@ from edge.actions.operator import (
     Operator,
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
+from edge.domain.goods import tonnes_text
+from edge.domain.weighing import state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
@@ -73,7 +75,8 @@ TIME = "%Y-%m-%d %H:%M:%S"
 #: The weighings export's header (weights kg; 运输量 as sent, t; photos: URLs).
 WEIGHING_COLUMNS = [
     "编号", "车牌", "状态", "磅", "一次过磅时间", "一次重量 kg", "一次流水号", "二次过磅时间",
-    "二次重量 kg", "二次流水号", "毛重 kg", "皮重 kg", "净重 kg", "货物", "运输量 t", "照片",
+    "二次重量 kg", "二次流水号", "毛重 kg", "皮重 kg", "净重 kg", "净重 t", "货物", "运输量 t",
+    "照片",
 ]  # fmt: skip
 #: Limits on what a form may carry; over them the request is refused with 400.
 MAX_FORM_BYTES = 16 * 1024
@@ -277,12 +280,19 @@ class StatusPage:
 
     # -- history ----------------------------------------------------------------------------
     def _criteria(self, request: web.Request) -> dict[str, Any]:
-        """A history search's criteria from the query string (400 for one that is not)."""
+        """A history search's criteria from the query string (400 for one that is not: a
+        ``from`` / ``to`` that is neither empty nor a day or time, ``YYYY-MM-DD[THH:MM]``,
+        site time)."""
         q = request.query
 
         def day(key: str, shift: int = 0) -> float | None:
-            moment = _aware(q.get(key, ""), self.zone)
-            return None if moment is None else moment + shift
+            text = q.get(key, "").strip()
+            if not text:
+                return None
+            moment = _aware(text, self.zone)
+            if moment is None:
+                raise _bad(f"{key}: {text!r} is not a date (YYYY-MM-DD)")
+            return moment + shift
 
         for key in ("plate", "lane", "verdict", "from", "to"):
             if len(q.get(key, "")) > MAX_QUERY:
@@ -437,9 +447,11 @@ class StatusPage:
 
     async def weighings_csv(self, request: web.Request) -> web.Response:
         """The weighings whose first weighing is in the search's days (``from``/``to``, as the
-        pass history's), oldest first, as CSV (UTF-8 with a BOM): weights in kg, the goods
-        record's tonnage, and the photos kept with each weighing (URLs on this listener,
-        separated by spaces)."""
+        pass history's; 400 with a JSON reason for one that is not a date), oldest first, as
+        CSV (UTF-8 with a BOM): the state as the page shows it (Chinese), weights in kg, the
+        net also in t (:func:`tonnes_text`, the goods record's rounding), the goods record's
+        tonnage, and the photos kept with each weighing (URLs on this listener, separated by
+        spaces)."""
         criteria = self._criteria(request)
         rows = await self.store.weighings_between(criteria["start"], criteria["end"])
         photos = await self.store.weighing_photos(rows)
@@ -453,12 +465,13 @@ class StatusPage:
         writer.writerow(WEIGHING_COLUMNS)
         for w in rows:
             writer.writerow([spreadsheet_cell(v) for v in (
-                w.id, w.plate or "未识别车牌", w.state, w.first_scale, when(w.first_at),
+                w.id, w.plate or "未识别车牌", state_name(w.state), w.first_scale, when(w.first_at),
                 w.first_kg, w.first_serial or "", when(w.second_at),
                 "" if w.second_kg is None else w.second_kg, w.second_serial or "",
                 "" if w.gross_kg is None else w.gross_kg,
                 "" if w.tare_kg is None else w.tare_kg,
                 "" if w.net_kg is None else w.net_kg,
+                "" if w.net_kg is None else tonnes_text(w.net_kg),
                 w.goods or "", w.ysl or "", " ".join(photos[w.id]),
             )])  # fmt: skip
         return web.Response(
@@ -612,6 +625,7 @@ class StatusPage:
                 "id": w.id,
                 "plate": w.plate,
                 "state": w.state,
+                "state_name": state_name(w.state),
                 "first_kg": w.first_kg,
                 "first_at": when(w.first_at),
                 "first_scale": w.first_scale,
@@ -627,7 +641,7 @@ class StatusPage:
                 "gross_kg": w.gross_kg,
                 "tare_kg": w.tare_kg,
                 "tare_preset": bool(w.tare_preset),
-                "net_t": f"{(w.net_kg or 0) / 1000:.2f}",
+                "net_t": tonnes_text(w.net_kg or 0),
                 "goods": w.goods,
                 "ysl": w.ysl,
                 "goods_error": w.goods_error,

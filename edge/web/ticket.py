@@ -7,6 +7,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from edge.domain.goods import tonnes_text
 from edge.ledger.rows import StoredWeighing
 
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -41,7 +42,7 @@ button {{ display: block; margin: 1.5em auto; font-size: 1em; }}
 
 
 def _kg(value: float | None) -> str:
-    return "" if value is None else f"{value:,.0f} kg（{value / 1000:.3f} t）"
+    return "" if value is None else f"{value:,.0f} kg（{tonnes_text(value)} t）"
 
 
 def ticket_html(w: StoredWeighing, enterprise: str, operator: str, zone: Any) -> str:

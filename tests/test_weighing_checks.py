@@ -1,0 +1,252 @@
+"""Issue 16's smaller edge cases (a fresh review's findings): the clerk's goods change is all
+or nothing; the ERP API takes what the goods record may report, nothing wholly past, the
+``Bearer`` scheme in any case, and answers every refusal in JSON; ``/api/weighings.csv``
+refuses bad days and shows the state as the page does; tonnes are rounded by one function
+everywhere; ``watch-scale --seconds -5`` is refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiohttp import web
+
+from edge.actions.operator import Actor, Face, InvalidInputError
+from edge.cli.main import main
+from edge.domain.goods import GoodsError, tonnes, tonnes_text
+from edge.ledger.figures import daily_tonnage
+from edge.ledger.rows import NewWeighing
+from edge.web.erp_api import MAX_BODY, ErpApi
+from edge.web.server import ConnectionGuard, Limits
+from edge.web.ticket import ticket_html
+from tests import test_operator_actions
+from tests.helpers import write_config
+from tests.test_goods_records import ERP_TOKEN, _plan
+from tests.test_operator_actions import GUARD, Gate
+from tests.test_store import new_pass
+
+#: A ledger with an operator over it, and the status page over both (served on 127.0.0.1).
+gate, page = test_operator_actions.gate, test_operator_actions.page
+
+SH = ZoneInfo("Asia/Shanghai")
+DAY = 86400.0
+ERP = Actor("erp", "127.0.0.1", Face.ERP)
+SERVER_LIMIT = 16 * 1024
+
+
+def _new(plate: str | None, kg: float, at: float, serial: str) -> NewWeighing:
+    return NewWeighing("main", plate, "1", kg, at, serial)
+
+
+async def _complete(gate: Gate, plate: str, kgs: tuple[float, float], goods: str | None) -> int:
+    """A weighing completed at an entry and an exit pass (both recorded); its id."""
+    entry = await gate.store.record_pass(new_pass(plate), [])
+    leave = await gate.store.record_pass(new_pass(plate, direction="out"), [])
+    await gate.store.weigh(_new(plate, kgs[0], 100, entry.serial), max_between_seconds=DAY)
+    done = await gate.store.weigh(
+        _new(plate, kgs[1], 200, leave.serial), max_between_seconds=DAY, goods=goods
+    )
+    assert done.state == "complete"
+    return done.id
+
+
+# -- 1. the clerk's goods change: all or nothing --------------------------------------------------
+async def test_a_refused_goods_change_changes_nothing(gate: Gate) -> None:
+    """A 985 t net cannot be reported: the clerk's goods name is refused (400, key goods) and
+    the weighing keeps the name it had — none, or the one its refused record carried."""
+    nameless = await _complete(gate, "豫A00001", (999_990, 15_000), None)
+    named = await _complete(gate, "豫A00002", (999_990, 15_000), "煤")
+    assert (await gate.store.weighing(named)).goods_error is not None  # refused when weighed
+    for weighing_id, had in ((nameless, None), (named, "煤")):
+        with pytest.raises(InvalidInputError, match="more than a truck carries") as refused:
+            await gate.operator.set_goods(GUARD, weighing_id, "原煤")
+        assert refused.value.key == "goods"
+        after = await gate.store.weighing(weighing_id)
+        assert (after.goods, after.ysl) == (had, None)
+    with pytest.raises(GoodsError):  # the ledger itself refuses before writing
+        await gate.store.give_goods(nameless, "原煤")
+    assert (await gate.store.weighing(nameless)).goods is None
+    fine = await _complete(gate, "豫A00003", (35_680, 15_200), None)
+    done = await gate.operator.set_goods(GUARD, fine, "原煤")
+    assert done.detail == "豫A00003 原煤 20.5 t"
+    audit = [(r.action, r.target, r.result) for r in await gate.store.audit_log()][::-1]
+    assert audit == [
+        ("set goods", str(nameless), "refused"),
+        ("set goods", str(named), "refused"),
+        ("set goods", str(fine), "ok"),
+    ]
+
+
+async def test_a_goods_change_without_a_pass_to_tie_it_to_changes_nothing(gate: Gate) -> None:
+    await gate.store.weigh(_new("豫A00004", 35_000, 100, "NOPASS1"), max_between_seconds=DAY)
+    done = await gate.store.weigh(_new("豫A00004", 15_000, 200, "NOPASS2"), max_between_seconds=DAY)
+    with pytest.raises(InvalidInputError, match="no pass with serial"):
+        await gate.operator.set_goods(GUARD, done.id, "原煤")
+    assert (await gate.store.weighing(done.id)).goods is None
+
+
+# -- 3. the ERP API ------------------------------------------------------------------------------
+@pytest.fixture
+async def erp(gate: Gate) -> AsyncIterator[str]:
+    """The ERP API over the gate's operator on 127.0.0.1 (token :data:`ERP_TOKEN`), behind the
+    server's connection guard with ``[web] max_body_bytes`` = :data:`SERVER_LIMIT`; its URL."""
+    guard = ConnectionGuard(Limits(max_body_bytes=SERVER_LIMIT), "test")
+    app = web.Application(client_max_size=SERVER_LIMIT, middlewares=[guard.middleware])
+    app.add_routes(ErpApi(gate.operator, ERP_TOKEN).routes())
+    off = web.Application()
+    off.add_routes(ErpApi(gate.operator, None).routes())
+    app.add_subapp("/off", off)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("expected", "taken"),
+    [(0.04, False), (0.05, True), (0.1, True), (99.9, True), (99.94, True), (99.95, False),
+     (120, False), (-1, False), (0, False)],
+)  # fmt: skip
+async def test_an_erp_plans_tonnage_is_the_goods_records_rule(
+    erp: str, expected: float, taken: bool
+) -> None:
+    """One rule: what ``tonnes`` (ysl) reports — rounded half up to 0.1 t, 0.1-99.9 t."""
+    assert taken == _reportable(expected)
+    auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{erp}/api/erp/plans", json=_plan(expected_tonnes=expected),
+                                 headers=auth)  # fmt: skip
+    if taken:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["ok"]
+    else:
+        assert answer.status_code == 400
+        assert answer.json()["key"] == "expected_tonnes"
+
+
+def _reportable(t: float) -> bool:
+    try:
+        tonnes(Decimal(str(t)) * 1000)
+    except GoodsError:
+        return False
+    return True
+
+
+async def test_the_erp_api_refuses_past_plans_and_answers_every_error_in_json(erp: str) -> None:
+    url = f"{erp}/api/erp/plans"
+    async with httpx.AsyncClient() as http:
+        past = await http.post(url, json=_plan(valid_from="2025-01-01T00:00+08:00",
+                               valid_to="2025-02-01T00:00+08:00"),
+                               headers={"Authorization": f"Bearer {ERP_TOKEN}"})  # fmt: skip
+        assert (past.status_code, past.json()["key"]) == (400, "valid_to")
+        assert "past" in past.json()["detail"]
+        for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):  # RFC 7235: any case
+            took = await http.post(url, json=_plan(plan_no=f"PO-{scheme}"),
+                                   headers={"Authorization": f"{scheme} {ERP_TOKEN}"})  # fmt: skip
+            assert took.status_code == 200, (scheme, took.text)
+        for wrong in (f"Basic {ERP_TOKEN}", ERP_TOKEN, f"Bearer {ERP_TOKEN}x", "bearer", ""):
+            refused = await http.post(url, json=_plan(), headers={"Authorization": wrong})
+            assert refused.status_code == 401, wrong
+            assert refused.json() == {"ok": False, "detail": "no valid ERP token", "key": None}
+        auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+
+        async def post_large(size: int, *, chunked: bool) -> httpx.Response:
+            big = b'{"plan_no": "' + b"x" * size + b'"}'
+
+            async def chunks() -> AsyncIterator[bytes]:  # no Content-Length
+                for start in range(0, len(big), 1000):
+                    yield big[start : start + 1000]
+
+            return await http.post(url, content=chunks() if chunked else big, headers=auth)
+
+        for chunked in (False, True):
+            over_api = await post_large(MAX_BODY, chunked=chunked)
+            assert over_api.status_code == 413
+            assert over_api.json() == {
+                "ok": False, "detail": f"body over {MAX_BODY} bytes", "key": None,
+            }  # fmt: skip
+            over_server = await post_large(SERVER_LIMIT, chunked=chunked)
+            assert over_server.status_code == 413
+            assert over_server.json() == {
+                "result": "error", "error": f"request body over {SERVER_LIMIT} bytes",
+            }  # fmt: skip
+        got = await http.get(url, headers=auth)
+        assert (got.status_code, got.json()["ok"], got.headers["Allow"]) == (405, False, "POST")
+        off = await http.post(f"{erp}/off/api/erp/plans", json=_plan(), headers=auth)
+        assert (off.status_code, off.json()["ok"]) == (404, False)
+        not_json = await http.post(url, content=b"{", headers=auth)
+        assert (not_json.status_code, not_json.json()["detail"]) == (400, "body is not JSON")
+
+
+# -- 5. the weighings' CSV, one rounding of tonnes ------------------------------------------------
+async def test_the_weighings_csv_refuses_bad_days(page: str) -> None:
+    async with httpx.AsyncClient() as http:
+        for query, key in [({"from": "x"}, "from"), ({"to": "2026-13-01"}, "to"),
+                           ({"from": "2026-11-21", "to": "21.11.2026"}, "to")]:  # fmt: skip
+            bad = await http.get(f"{page}/api/weighings.csv", params=query)
+            assert bad.status_code == 400, query
+            assert bad.headers["Content-Type"].startswith("application/json")
+            assert bad.json()["error"].startswith(f"{key}: "), bad.json()
+            assert "YYYY-MM-DD" in bad.json()["error"]
+        fine = await http.get(f"{page}/api/weighings.csv", params={"from": "2026-11-21", "to": ""})
+        assert fine.status_code == 200
+
+
+async def test_tonnes_are_rounded_alike_and_states_are_chinese(
+    gate: Gate,
+    page: str,
+) -> None:
+    """A 20.45 t net reads 20.5 t in the goods record, the CSV, the ticket and the day's
+    tonnage (it read 20.45 on the page, 20.450 t on the ticket); the CSV's state column is
+    the page's Chinese."""
+    midnight = datetime.combine(date(2026, 11, 21), datetime.min.time(), SH).timestamp()
+    entry = await gate.store.record_pass(new_pass("豫A00005"), [])
+    leave = await gate.store.record_pass(new_pass("豫A00005", direction="out"), [])
+    await gate.store.weigh(_new("豫A00005", 35_450, midnight + 60, entry.serial),
+                           max_between_seconds=DAY)  # fmt: skip
+    done = await gate.store.weigh(_new("豫A00005", 15_000, midnight + 120, leave.serial),
+                                  max_between_seconds=DAY, goods="煤")  # fmt: skip
+    opened = await gate.store.weigh(_new("豫A00006", 30_000, midnight + 180, "S6"),
+                                    max_between_seconds=DAY)  # fmt: skip
+    nobody = await gate.store.weigh(_new(None, 30_000, midnight + 240, ""),
+                                    max_between_seconds=DAY)  # fmt: skip
+    assert done.ysl == "20.5"
+    assert "20,450 kg（20.5 t）" in ticket_html(done, "某企业", "司磅员", SH)
+    (tonnage,) = await daily_tonnage(gate.store, date(2026, 11, 21), SH, DAY)
+    assert (tonnage.goods, tonnage.in_t, tonnage.out_t) == ("煤", "20.5", "0")
+    async with httpx.AsyncClient() as http:
+        got = await http.get(f"{page}/api/weighings.csv",
+                             params={"from": "2026-11-21", "to": "2026-11-21"})  # fmt: skip
+    lines = got.content.decode("utf-8-sig").splitlines()
+    head = lines[0].split(",")
+    rows = {int(line.split(",")[0]): line.split(",") for line in lines[1:]}
+    state, net_t = head.index("状态"), head.index("净重 t")
+    assert {i: (r[state], r[net_t]) for i, r in rows.items()} == {
+        done.id: ("已完成", "20.5"),
+        opened.id: ("等待二次过磅", ""),
+        nobody.id: ("未识别车牌", ""),
+    }
+    assert tonnes_text(20_450) == tonnes_text(Decimal("20450.0")) == "20.5"
+    assert tonnes_text(0) == "0"
+
+
+# -- 6. the technician's watch-scale --------------------------------------------------------------
+def test_watch_scale_refuses_a_negative_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/")
+    for action in ("watch-scale", "watch-detector"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["drivers", "test", "--config", str(path), "--lane", "in-1", action,
+                  "--seconds", "-5"])  # fmt: skip
+        assert stopped.value.code == 2
+        assert "--seconds" in capsys.readouterr().err
