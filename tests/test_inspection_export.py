@@ -45,6 +45,7 @@ from tests.test_store import OPEN, new_pass
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 11, 10, 9, 0, tzinfo=SH)
+SERIAL = COLUMNS.index("流水号")
 
 
 def _rows(path: Path | io.BytesIO) -> list[tuple[Any, ...]]:
@@ -235,7 +236,7 @@ async def test_from_the_page_only_logged_in_and_audited(
             got = await http.get("/api/ledger.xlsx", params=query, headers=csrf)
             assert got.status_code == 200
             rows = _rows(io.BytesIO(got.content))
-            assert [row[15] for row in rows[1:]] == [pushed.body["serial"]]
+            assert [row[SERIAL] for row in rows[1:]] == [pushed.body["serial"]]
             zipped = await http.get("/api/ledger.zip", params=query, headers=csrf)
             with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
                 photo = f"photos/{rows[1][13].removeprefix('photos/')}"
@@ -277,7 +278,7 @@ async def test_from_the_command_line(tmp_path: Path, platform_sim: CityPlatformS
         return await asyncio.to_thread(main, [*argv, *more])  # its own loop, as a process
 
     assert await run("--to", "2026-11-10", "--out", str(out)) == 0
-    assert [row[15] for row in _rows(out)[1:]] == serials
+    assert [row[SERIAL] for row in _rows(out)[1:]] == serials
     assert await run("--to", "2026-11-09", "--out", str(out)) == 2  # before the first
     assert await run("--to", "2026-11-10", "--out", str(tmp_path / "x.csv")) == 2
     zipped = tmp_path / "cli.zip"

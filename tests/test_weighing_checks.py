@@ -6,6 +6,8 @@ everywhere; ``watch-scale --seconds -5`` is refused."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,17 +18,28 @@ import httpx
 import pytest
 from aiohttp import web
 
+from edge.actions.inspection import (
+    COLUMNS,
+    WORKBOOK_NAME,
+    ExportSources,
+    file_sink,
+    ledger_query,
+    stream_zip,
+)
 from edge.actions.operator import Actor, Face, InvalidInputError
 from edge.cli.main import main
+from edge.config.model import load_config
 from edge.domain.goods import GoodsError, tonnes, tonnes_text
 from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewWeighing
+from edge.ledger.store import NewPhoto, Store
 from edge.web.erp_api import MAX_BODY, ErpApi
 from edge.web.server import ConnectionGuard, Limits
 from edge.web.ticket import ticket_html
 from tests import test_operator_actions
 from tests.helpers import write_config
 from tests.test_goods_records import ERP_TOKEN, _plan
+from tests.test_inspection_export import _rows
 from tests.test_operator_actions import GUARD, Gate
 from tests.test_store import new_pass
 
@@ -250,3 +263,108 @@ def test_watch_scale_refuses_a_negative_time(
                   "--seconds", "-5"])  # fmt: skip
         assert stopped.value.code == 2
         assert "--seconds" in capsys.readouterr().err
+
+
+# -- 7. the inspector's XLSX: the weighing's photos -----------------------------------------------
+async def test_the_inspectors_export_has_the_weighings_photos(tmp_path: Path) -> None:
+    """Both passes of a weighing list its photos in 过磅照片 (first weighing's, then second's,
+    front first) as weighings.csv's 照片 does; the ZIP holds each photo once."""
+    store = await Store.open(tmp_path / "edge.db")
+    root = tmp_path / "photos"
+    for name in ("in-1.jpg", "in-2.jpg", "out-1.jpg", "car-1.jpg"):
+        (root / "d").mkdir(parents=True, exist_ok=True)
+        (root / "d" / name).write_bytes(b"\xff\xd8" + name.encode() + b"\xff\xd9")
+    when = datetime(2026, 11, 10, 9, 0, tzinfo=SH)
+
+    def shot(number: int, name: str) -> NewPhoto:
+        return NewPhoto(number, number, f"d/{name}", 10, when.timestamp())
+
+    try:
+        entry = await store.record_pass(new_pass("豫A00007", when),
+                                        [shot(2, "in-2.jpg"), shot(1, "in-1.jpg")])  # fmt: skip
+        car = await store.record_pass(new_pass("豫A00008", when), [shot(1, "car-1.jpg")])
+        leave = await store.record_pass(new_pass("豫A00007", when, direction="out"),
+                                        [shot(1, "out-1.jpg")])  # fmt: skip
+        await store.weigh(_new("豫A00007", 35_000, 100, entry.serial), max_between_seconds=DAY)
+        await store.weigh(_new("豫A00007", 15_000, 200, leave.serial), max_between_seconds=DAY,
+                          goods="煤")  # fmt: skip
+        query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
+        out = tmp_path / "ledger.zip"
+        send, close = file_sink(out)
+        try:
+            done = await stream_zip(store, query, send, SH, ExportSources(photo_root=root))
+        finally:
+            close()
+        csv_photos = (await store.weighing_photos([await store.weighing(1)]))[1]
+    finally:
+        await store.close()
+    assert (done.rows, done.images, done.missing) == (3, 4, 0)
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        rows = _rows(io.BytesIO(archive.read(WORKBOOK_NAME)))
+    assert len(names) == len(set(names)) == 5
+    lines = {
+        line["流水号"]: line for line in (dict(zip(COLUMNS, r, strict=True)) for r in rows[1:])
+    }
+    weighed = "photos/d/in-1.jpg; photos/d/in-2.jpg; photos/d/out-1.jpg"
+    assert lines[entry.serial]["过磅照片"] == lines[leave.serial]["过磅照片"] == weighed
+    assert lines[car.serial]["过磅照片"] is None  # an empty cell
+    assert lines[car.serial]["进出厂照片"] == "photos/d/car-1.jpg"
+    assert [url.rsplit("/", 1)[1] for url in csv_photos] == [
+        f"{entry.serial}-1.jpg", f"{entry.serial}-2.jpg", f"{leave.serial}-1.jpg",
+    ]  # fmt: skip
+    assert all(name in names for name in weighed.split("; "))
+
+
+# -- 4. config checks ---------------------------------------------------------------------------
+SCALE = '[scales.main]\nport = "{port}"\nprotocol = "toledo"\nlanes = ["in-1"]\n'
+
+
+def _check(tmp_path: Path, extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``edge check-config`` of the test config with ``extra`` appended: (exit, stderr)."""
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=extra)
+    code = main(["check-config", str(path)])
+    return code, capsys.readouterr().err
+
+
+def test_weighing_keys_are_plates_and_lanes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scale = SCALE.format(port=tmp_path / "tty")
+    weighing = (
+        '[weighing]\npreset_tare_kg = { "豫a 12345" = 15200, "ABC" = 14000 }\n'
+        'goods_by_plate = { "12345" = "煤", "豫B6789G" = "原煤" }\n'
+        'goods_by_lane = { "in-1" = "石灰石", "nope" = "煤" }\n'
+    )
+    code, err = _check(tmp_path, scale + weighing, capsys)
+    assert code == 2
+    assert "weighing.preset_tare_kg.ABC (line" in err
+    assert "weighing.goods_by_plate.12345 (line" in err
+    assert "not a plate" in err
+    assert "weighing.goods_by_lane.nope (line" in err
+    assert "no lane 'nope'" in err
+    for fine in ("豫a 12345", "豫B6789G", "in-1"):
+        assert f".{fine} " not in err
+    good = weighing.replace(', "ABC" = 14000', "").replace('"12345" = "煤", ', "")
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9",
+                        extra=scale + good.replace(', "nope" = "煤"', ""))  # fmt: skip
+    cfg = load_config(path)
+    assert cfg.weighing.preset_tare_kg == {"豫A12345": Decimal(15200)}  # as reads are
+    assert cfg.weighing.goods_for("豫B6789G", "out-1") == "原煤"
+
+
+def test_a_serial_port_and_its_symlink_are_one_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = tmp_path / "ttyUSB0"
+    device.touch()
+    by_id = tmp_path / "usb-FTDI_FT232R-if00-port0"
+    by_id.symlink_to(device)
+    second = '[scales.second]\nport = "{port}"\nprotocol = "yaohua-tf0"\n'
+    code, err = _check(tmp_path, SCALE.format(port=device) + second.format(port=by_id), capsys)
+    assert code == 2
+    assert "scales.second.port (line" in err
+    assert f"{by_id} (= {device}) is opened by another driver too (scales.main.port)" in err
+    other = tmp_path / "ttyUSB1"
+    code, err = _check(tmp_path, SCALE.format(port=device) + second.format(port=other), capsys)
+    assert (code, err) == (0, "")

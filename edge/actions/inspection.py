@@ -62,6 +62,7 @@ COLUMNS = (
     "运输量(吨)",
     "车队名称",
     "进出厂照片",
+    "过磅照片",
     "行驶证/随车清单",
     "流水号",
     "通行结果",
@@ -182,11 +183,21 @@ def _photos(line: LedgerLine) -> list[str]:
     return [path for _number, path in numbered]
 
 
+def _weighing_photos(line: LedgerLine) -> list[str]:
+    """The photos kept with the pass's weighing (paths): its first weighing's pass's, then
+    its second's, each front first — what ``/api/weighings.csv``'s 照片 lists."""
+    if not line.weighing_photos:
+        return []
+    parts = (part.split(":", 2) for part in line.weighing_photos.split("|"))
+    return [path for *_order, path in sorted(parts, key=lambda p: (int(p[0]), int(p[1])))]
+
+
 def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
     answer = line.answer
     emission = answer.emission if answer else ""
     fuel = answer.fuel if answer else ""
     photos = "; ".join(f"{PHOTO_DIR}/{path}" for path in _photos(line))
+    weighed = "; ".join(f"{PHOTO_DIR}/{path}" for path in _weighing_photos(line))
     documents = "; ".join(f"{DOCUMENT_DIR}/{path}" for path in facts.documents)
     values = (
         datetime.fromtimestamp(line.received_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
@@ -203,6 +214,7 @@ def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
         line.ysl or "",
         facts.fleet,
         photos,
+        weighed,
         documents,
         line.serial,
         _VERDICT.get(line.verdict, line.verdict),
@@ -327,7 +339,8 @@ async def stream_zip(
     page: int = 2000,
 ) -> Exported:
     """The ZIP of ``query``: the workbook (:data:`WORKBOOK_NAME`), then every image it
-    references (``photos/…`` under the photo root, ``documents/…`` under the document root),
+    references once (``photos/…`` under the photo root, ``documents/…`` under the document
+    root; a weighing's photos are remembered for the export, to add each once),
     each handed to ``send`` as soon as it is written (images are stored, not compressed:
     they are JPEGs). An image whose file is gone is named in 缺失文件.txt."""
 
@@ -336,12 +349,18 @@ async def stream_zip(
 
     async def images() -> AsyncIterator[list[tuple[Path, str]]]:
         documents: set[str] = set()
+        weighed: set[str] = set()  # a weighing's photos: its two passes' (each once)
         async for found in _pages(ledger, query, sources.vehicles, page):
             files: list[tuple[Path, str]] = []
             for line, facts in found:
                 if sources.photo_root is not None:
                     root = sources.photo_root
-                    files += [(root / p, f"{PHOTO_DIR}/{p}") for p in _photos(line)]
+                    with_weighing = _weighing_photos(line)  # the pass's own among them
+                    for p in with_weighing or _photos(line):
+                        if p not in weighed:
+                            files.append((root / p, f"{PHOTO_DIR}/{p}"))
+                        if with_weighing:
+                            weighed.add(p)
                 for doc in facts.documents:
                     if sources.document_root is not None and doc not in documents:
                         documents.add(doc)

@@ -64,6 +64,7 @@ from edge.config.errors import (
     ConfigError,
     ConfigIssue,
     env_overrides,
+    format_loc,
     issues_from_validation,
     locate_keys,
 )
@@ -157,6 +158,12 @@ class DecisionConfig(_Section):
     lane_queue_size: int = Field(default=32, ge=1, le=10_000)
 
 
+def _plate_key(text: str) -> str | None:
+    """The plate grammar of every source (README, *Plate grammar*), normalised; None: not a
+    plate."""
+    return normalise_plate(text, colour_prefix=True).text
+
+
 class ListedPlate(_Section):
     plate: str = Field(min_length=2, max_length=16)
     reason: str = Field(default="", max_length=32, description="shown on the LED and recorded")
@@ -166,7 +173,7 @@ class ListedPlate(_Section):
     @classmethod
     def _a_plate(cls, value: str) -> str:
         """The plate grammar of every source (README, *Plate grammar*), normalised."""
-        plate = normalise_plate(value, colour_prefix=True).text
+        plate = _plate_key(value)
         if plate is None:
             raise ValueError("not a plate (README: plate grammar)")
         return plate
@@ -780,6 +787,13 @@ class WeighingConfig(_Section):
     #: The goods a clerk chooses from on the status page (empty: any name may be typed).
     goods: list[GoodsName] = []
 
+    @field_validator("preset_tare_kg", "goods_by_plate")
+    @classmethod
+    def _plates(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Keys that are plates normalised as every source's (``豫a 12345`` → ``豫A12345``);
+        the others are kept as written and named by :func:`_weighing_issues`."""
+        return {_plate_key(key) or key: item for key, item in value.items()}
+
     def goods_for(self, plate: str, lane: str) -> str | None:
         return (
             self.goods_by_plate.get(plate)
@@ -1045,6 +1059,7 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
         issues += _device_issues(cfg, i, lane)
     issues += _bus_issues(cfg)
     issues += _scale_issues(cfg)
+    issues += _weighing_issues(cfg)
     issues += _shared_port_issues(cfg)
     issues += _replica_issues(cfg.replica)
     return issues
@@ -1152,6 +1167,27 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
     ]
 
 
+def _weighing_issues(cfg: Config) -> list[ConfigIssue]:
+    """``[weighing]``: preset tares and goods by plate keyed by plates, goods by known lanes."""
+    weighing = cfg.weighing
+    lanes = ", ".join(lane.id for lane in cfg.lanes) or "none"
+    known = {lane.id for lane in cfg.lanes}
+    plate_keyed = (
+        ("preset_tare_kg", weighing.preset_tare_kg),
+        ("goods_by_plate", weighing.goods_by_plate),
+    )
+    return [
+        ConfigIssue(("weighing", key, plate), "not a plate (README: plate grammar)")
+        for key, table in plate_keyed
+        for plate in table
+        if _plate_key(plate) != plate
+    ] + [
+        ConfigIssue(("weighing", "goods_by_lane", lane), f"no lane {lane!r} (lanes: {lanes})")
+        for lane in weighing.goods_by_lane
+        if lane not in known
+    ]
+
+
 def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
     """Every serial device the config opens, with the key that names it."""
     ports: list[tuple[tuple[str | int, ...], str]] = [
@@ -1182,14 +1218,26 @@ def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
     return ports
 
 
+def _device(port: str) -> str:
+    """The device a port names: a path resolved (``/dev/serial/by-id/…`` is a symlink to
+    ``/dev/ttyUSB0``: one device); a ``socket://`` or other URL as written."""
+    return port if "://" in port else os.path.realpath(port)
+
+
 def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
-    issues, seen = [], set()
+    issues, seen = [], dict[str, tuple[str | int, ...]]()
     for key, port in _serial_ports(cfg):
-        if port in seen:
+        device = _device(port)
+        if device in seen:
+            same = "" if device == port else f" (= {device})"
             issues.append(
-                ConfigIssue(key, f"{port} is opened by another driver too; one port, one device")
+                ConfigIssue(
+                    key,
+                    f"{port}{same} is opened by another driver too ({format_loc(seen[device])}); "
+                    "one port, one device",
+                )
             )
-        seen.add(port)
+        seen.setdefault(device, key)
     return issues
 
 

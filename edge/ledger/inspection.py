@@ -1,6 +1,7 @@
 """The inspector's ledger (电子台账, the 2020 guideline's 表3): every pass of a date range, one
 gate and one plate if asked, oldest first, with what the platform said of the vehicle, the
-photos kept and the goods carried (one part of :class:`edge.ledger.store.Store`, issue 15).
+photos kept, the goods carried and the photos of the weighing that carried them (one part
+of :class:`edge.ledger.store.Store`, issue 15).
 
 Read page by page on the history connection (each page one statement under its time budget,
 keyset-paginated on the time index), so a month at a large plant streams with flat memory.
@@ -38,7 +39,15 @@ _LINES = (
     "         (SELECT w.ysl FROM weighings w WHERE w.first_serial = page.serial "
     "          AND w.ysl IS NOT NULL LIMIT 1), "
     "         (SELECT printf('%.1f', t.expected_kg / 1000.0) FROM transport_plans t "
-    "          WHERE t.used_serial = page.serial LIMIT 1)) AS ysl "
+    "          WHERE t.used_serial = page.serial LIMIT 1)) AS ysl, "
+    "(SELECT group_concat(iif(q.serial = w.first_serial, 1, 2) || ':' || ph.number || ':' "
+    "                     || ph.path, '|') "
+    " FROM weighings w JOIN passes q ON q.serial IN (w.first_serial, w.second_serial) "
+    " JOIN photos ph ON ph.pass_id = q.id AND ph.pruned_at IS NULL "
+    " WHERE w.id = coalesce((SELECT x.id FROM weighings x WHERE x.second_serial = page.serial "
+    "                        LIMIT 1), "
+    "                       (SELECT x.id FROM weighings x WHERE x.first_serial = page.serial "
+    "                        AND x.state != 'planned' LIMIT 1))) AS weighing_photos "
     "FROM page ORDER BY page.received_at, page.id"
 )
 

@@ -537,8 +537,11 @@ class NeedCompleteRow(_FromRow):
 class LedgerLine(_FromRow):
     """One pass as the inspector's ledger export lists it (the 2020 guideline's 表3): the pass,
     what the platform said of the vehicle (``answer``: emission stage, fuel), its photos
-    kept (``photos``: ``number:path`` joined by ``|``, paths relative to the photo root) and
-    the goods and tonnage (t, as sent) of its weighing or transport plan."""
+    kept (``photos``: ``number:path`` joined by ``|``, paths relative to the photo root),
+    the goods and tonnage (t, as sent) of its weighing or transport plan, and the photos
+    kept with that weighing (``weighing_photos``: ``order:number:path`` joined by ``|``,
+    order 1 for its first weighing's pass, 2 for its second's; as ``/api/weighings.csv``'s
+    照片)."""
 
     id: int
     serial: str
@@ -553,6 +556,7 @@ class LedgerLine(_FromRow):
     photos: str | None
     goods: str | None
     ysl: str | None
+    weighing_photos: str | None
 
 
 @dataclass(frozen=True, slots=True)
