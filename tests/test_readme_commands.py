@@ -368,6 +368,8 @@ BAD: list[tuple[list[str], dict[str, str], str]] = [
       "2020-01-01"], {}, "--end"),
     (["plan", "start", "--config", C, "--name", "x", "--strategy", "9"], {}, "--strategy"),
     (["figures", "--config", C, "--date", "2026-13-01"], {}, "--date"),
+    (["restore", "--config", C, "--at", "yesterday"], {}, "--at"),
+    (["restore", "--config", C, "--at", "2999-01-01 08:00"], {}, "--at"),
     (["outbox", "list", "--config", C, "--state", "lost"], {}, "--state"),
     (["drivers", "test", "--config", C, "--lane", "nope", "barrier-open"], {}, "--lane"),
     (["check-config", C], {"EDGE_PLATFORM__VERIFY_DEADLINE_SECONDS": "abc"},

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +63,12 @@ async def _replica_section(kind: str, tmp_path: Path, procs: Processes) -> dict[
     return (await start_moto(procs, tmp_path)).replica(**FAST)
 
 
+def _nice(pid: int) -> int:
+    """A running process's nice value, from /proc (field 19 of stat, after the name)."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
 def _ledger_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as db:
         return db.execute(sql).fetchall()
@@ -92,6 +99,9 @@ async def test_ledger_and_photos_reach_the_target_and_come_back(
             )
             health = daemon.health().to_json()["replica"]
             assert health["alarm"] is False
+            started = [e for e in logs if e["event"] == "replicating the ledger"]
+            # Litestream works below the lanes' priority (background on a 2-core box).
+            assert _nice(started[-1]["pid"]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
             assert health["last_sync_at"] is not None
             assert health["target"] == describe(cfg.replica)  # type: ignore[arg-type]
             async with httpx.AsyncClient() as http:
@@ -328,3 +338,35 @@ async def test_missing_credentials_and_an_unreachable_target_are_reported(
     assert line is not None
     assert line["text"].startswith("尚未同步")
     assert line["text"].endswith("照片备份失败")
+
+
+async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """The fallback when the latest replicated ledger is damaged: ``edge restore --at`` brings
+    the ledger back as it stood then; serials still continue past the clock."""
+    replica = {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        cam = camera(daemon)
+        first = (await cam.push("豫A11111")).body["serial"]
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        point = datetime.now(ZoneInfo(cfg.site.timezone))
+        later = (await cam.push("豫B22222")).body["serial"]
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+    back = make_config(tmp_path / "back", platform_sim.base_url, replica=replica)
+    with pytest.raises(RestoreError, match="in the future"):
+        await restore(back, at=datetime.now(ZoneInfo(cfg.site.timezone)) + timedelta(hours=1))
+    result = await restore(back, at=point)
+    assert result.ok
+    got = {row[0] for row in _ledger_rows(back.storage.database, "SELECT serial FROM passes")}
+    assert got == {first}
+    assert later[:13] in result.floors
+    assert result.floors[later[:13]] > later  # never issued twice, though the ledger is older
+    latest = await restore(make_config(tmp_path / "latest", platform_sim.base_url, replica=replica))
+    assert latest.passes == 2

@@ -242,6 +242,11 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=600.0,
         help="how far past the clock each lane's serials continue (default 600)",
     )
+    restore.add_argument(
+        "--at",
+        type=iso_time,
+        help="restore the ledger as it stood then (site time), when the latest is damaged",
+    )
     restore.set_defaults(func=cmd_restore)
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 
 from edge.config.model import Config
+from edge.ledger.books import local_time
 from edge.replica.restore import RestoreError, restore
 from edge.replica.target import ToolMissingError, describe
 
@@ -16,16 +18,25 @@ _LISTED = 20
 
 
 async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
+    at = local_time(args.at, cfg.site.zone) if args.at else None
+    if at is not None and at > datetime.now(cfg.site.zone):
+        print(f"--at: {args.at!r} is in the future (site time)", file=sys.stderr)
+        return 2
     if cfg.replica is not None:
-        print(f"restoring from {describe(cfg.replica)} into {cfg.storage.database.parent}")
+        point = f" as it stood at {at.isoformat(timespec='seconds')}" if at else ""
+        print(f"restoring from {describe(cfg.replica)}{point} into {cfg.storage.database.parent}")
     try:
-        result = await restore(cfg, serial_margin_seconds=args.serial_margin_seconds)
+        result = await restore(cfg, serial_margin_seconds=args.serial_margin_seconds, at=at)
     except (RestoreError, ToolMissingError) as exc:
         print(f"restore failed: {exc}", file=sys.stderr)
         return 1
     print(f"ledger: {result.database} — integrity check: {result.integrity}")
     if not result.ok:
         print("the restored ledger is damaged: do not start the daemon on it", file=sys.stderr)
+        print(
+            "move it away and restore an earlier point: edge restore --at 'YYYY-MM-DD HH:MM'",
+            file=sys.stderr,
+        )
         return 1
     print(f"passes: {result.passes}")
     print(

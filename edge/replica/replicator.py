@@ -56,12 +56,21 @@ _STOP_GRACE_SECONDS = 10.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+#: How much lower than the daemon Litestream and rclone run (``nice``): replication is
+#: background work and must not take the CPU from a lane deciding a truck on a 2-core box.
+#: The kernel derives the default I/O priority from it too (best effort, lower class).
+BACKGROUND_NICE = 10
+
+
+def _background_child() -> None:  # pragma: no cover - runs in the forked child
     """In the child, before exec: die with the daemon, even when it is killed (SIGKILL), so
     that no tool keeps working on a ledger whose daemon is gone, or beside the next one's
-    (Litestream is crash-safe: what it had not shipped, the next one ships)."""
+    (Litestream is crash-safe: what it had not shipped, the next one ships); and run
+    :data:`BACKGROUND_NICE` lower than the daemon."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.nice(BACKGROUND_NICE)
 
 
 async def _end(proc: asyncio.subprocess.Process) -> None:
@@ -153,7 +162,7 @@ class Replicator:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=child_env(),
-            preexec_fn=_die_with_parent,
+            preexec_fn=_background_child,
         )
         self.starts += 1
         log.info("replicating the ledger", target=self.target, pid=proc.pid)
@@ -289,7 +298,7 @@ class Replicator:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=rclone_env(self.cfg, self.known_hosts if self.cfg.type == "sftp" else None),
-            preexec_fn=_die_with_parent,
+            preexec_fn=_background_child,
         )
         try:
             output, _ = await proc.communicate()

@@ -91,8 +91,11 @@ async def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     return proc.returncode, output.decode("utf-8", "replace")
 
 
-async def restore_ledger(replica: ReplicaConfig, database: Path, run_dir: Path) -> None:
-    """``litestream restore`` of the replica's latest ledger to ``database``."""
+async def restore_ledger(
+    replica: ReplicaConfig, database: Path, run_dir: Path, at: datetime | None = None
+) -> None:
+    """``litestream restore`` of the replica's latest ledger to ``database``, or of the ledger
+    as it stood at ``at`` (an aware time: a fallback point when the latest is damaged)."""
     missing = missing_credentials(replica)
     if missing:
         raise RestoreError(f"set {', '.join(missing)} in the environment first")
@@ -101,6 +104,8 @@ async def restore_ledger(replica: ReplicaConfig, database: Path, run_dir: Path) 
         _write_private, config, litestream_config(replica, database, run_dir / "restore.sock")
     )
     argv = [tool("litestream"), "restore", "-config", str(config), "-o", str(database)]
+    if at is not None:
+        argv += ["-timestamp", at.isoformat()]  # RFC 3339, with its offset
     code, output = await _run([*argv, "-integrity-check", "full", str(database)], child_env())
     if code != 0 or not await asyncio.to_thread(database.exists):
         last = output.strip().splitlines()[-1:] or [f"status {code}"]
@@ -127,10 +132,14 @@ async def restore(
     *,
     serial_margin_seconds: float = DEFAULT_SERIAL_MARGIN_SECONDS,
     clock: Callable[[], float] = time.time,
+    at: datetime | None = None,
 ) -> RestoreResult:
-    """Restore the ledger and photos named by ``cfg`` from ``cfg.replica``; raises
-    :class:`RestoreError` when there is no replica section, a ledger already exists, or a
-    tool fails. The result says whether the integrity check passed."""
+    """Restore the ledger and photos named by ``cfg`` from ``cfg.replica``: the latest state,
+    or the state at ``at`` (an aware time in the past). Raises :class:`RestoreError` when
+    there is no replica section, a ledger already exists, ``at`` is in the future, or a tool
+    fails (for ``at``: also when the replica holds nothing that old). The result says whether
+    the integrity check passed. Serials continue past the clock either way: a restore to an
+    earlier point never hands out a serial the lost PC issued later."""
     replica = cfg.replica
     if replica is None:
         raise RestoreError("the config has no [replica] section: nothing to restore from")
@@ -140,9 +149,11 @@ async def restore(
             f"a ledger already exists at {database}: restore onto a new data directory "
             "(move the old one away first)"
         )
+    if at is not None and at.timestamp() > clock():
+        raise RestoreError(f"{at.isoformat(timespec='seconds')} is in the future")
     database.parent.mkdir(parents=True, exist_ok=True)
     run_dir = database.parent / ".replica"
-    await restore_ledger(replica, database, run_dir)
+    await restore_ledger(replica, database, run_dir, at)
     if replica.photos:
         await restore_photos(replica, cfg.storage.photo_dir, run_dir)
     integrity, passes, listed = await check_restored(database)
