@@ -131,6 +131,7 @@ async def start_sshd(procs: Processes, base: Path, port: int | None = None) -> S
 class S3Server:
     endpoint: str
     bucket: str
+    ca_file: Path | None = None  # https with a private CA: its certificate
 
     def replica(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -144,20 +145,80 @@ class S3Server:
         }
 
 
-async def start_moto(procs: Processes, base: Path) -> S3Server:
-    """moto's S3-compatible HTTP server on 127.0.0.1, with one bucket."""
+def private_ca(base: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate it signed for 127.0.0.1 (as a plant's MinIO
+    has): the CA's certificate, the server's certificate and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "plant test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    base.mkdir(parents=True, exist_ok=True)
+    paths = base / "ca.pem", base / "server.pem", base / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+async def start_moto(procs: Processes, base: Path, *, tls: bool = False) -> S3Server:
+    """moto's S3-compatible server on 127.0.0.1, with one bucket; with ``tls``, over https with
+    a certificate from a private CA (its PEM in ``S3Server.ca_file``)."""
     moto = Path(sys.executable).parent / "moto_server"
     need("moto[server]", moto.exists())
     port = free_port()
     log = base / "moto.log"
+    argv = [str(moto), "-H", "127.0.0.1", "-p", str(port)]
+    ca_file = None
+    if tls:
+        ca_file, cert, key = private_ca(base / "tls")
+        argv += ["-c", str(cert), "-k", str(key)]
     with log.open("wb") as out:
-        proc = await procs.start(
-            str(moto), "-H", "127.0.0.1", "-p", str(port), stdout=out, stderr=out
-        )
+        proc = await procs.start(*argv, stdout=out, stderr=out)
     await _ready(log, "Running on", proc, 60)
+    import ssl
+
     import httpx
 
-    endpoint = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as http:
+    endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    trust = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    async with httpx.AsyncClient(verify=trust) as http:
         (await http.put(f"{endpoint}/edge-gate")).raise_for_status()
-    return S3Server(endpoint, "edge-gate")
+    return S3Server(endpoint, "edge-gate", ca_file)

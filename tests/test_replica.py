@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import time
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from edge.ledger.retention import Retention
 from edge.ops.health import ReplicaReport
 from edge.replica.replicator import Replicator
 from edge.replica.restore import RestoreError, restore, serial_floor
-from edge.replica.target import describe, litestream_config, missing_credentials
+from edge.replica.target import describe, litestream_config, missing_credentials, rclone_env
 from edge.sim.platform import CityPlatformSim
 from edge.web.status_page import replica_summary
 from tests.helpers import (
@@ -359,6 +360,7 @@ async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
         await cam.aclose()
         pushed = time.time()
         await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+    # (The photos may not be on the replica yet: no photo round ran. The restore says so.)
     back = make_config(tmp_path / "back", platform_sim.base_url, replica=replica)
     with pytest.raises(RestoreError, match="in the future"):
         await restore(back, at=datetime.now(ZoneInfo(cfg.site.timezone)) + timedelta(hours=1))
@@ -370,3 +372,86 @@ async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
     assert result.floors[later[:13]] > later  # never issued twice, though the ledger is older
     latest = await restore(make_config(tmp_path / "latest", platform_sim.base_url, replica=replica))
     assert latest.passes == 2
+
+
+async def test_an_s3_store_with_a_private_certificate_is_trusted_by_its_ca_file(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """A plant's MinIO over https with a certificate from its own CA: without ``ca_file`` the
+    replica reports the certificate; with it, the ledger and photos get there and back."""
+    store = await start_moto(procs, tmp_path, tls=True)
+    assert store.ca_file is not None
+    untrusted = make_config(
+        tmp_path / "untrusted", platform_sim.base_url, replica=store.replica(**FAST)
+    )
+    async with running_daemon(untrusted) as daemon:
+        refused = daemon.replica
+        assert refused is not None
+        await eventually(lambda: refused.report().errors > 0, 30)  # Litestream gives up
+        assert refused.replicated_at is None
+        assert untrusted.replica is not None
+        assert "SSL_CERT_FILE" not in rclone_env(untrusted.replica, None)
+    replica = store.replica(ca_file=str(store.ca_file), path="gate-02", **FAST)
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    assert cfg.replica is not None
+    assert rclone_env(cfg.replica, None)["SSL_CERT_FILE"] == str(store.ca_file)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        cam = camera(daemon)
+        serial = (await cam.push("豫A11111")).body["serial"]
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(
+            lambda: (
+                (replicator.replicated_at or 0) > pushed
+                and (replicator.photos_replicated_at or 0) > pushed
+            ),
+            30,
+        )
+    result = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
+    assert result.ok
+    assert result.passes == 1
+    assert result.photos_missing == []
+    got = _ledger_rows(tmp_path / "new" / "edge.db", "SELECT serial FROM passes")
+    assert got == [(serial,)]
+
+
+def test_ca_file_only_for_s3_and_must_exist(tmp_path: Path) -> None:
+    def config(name: str, section: str) -> Path:
+        return write_config(tmp_path / name, "http://127.0.0.1:9", extra=f"[replica]\n{section}")
+
+    with pytest.raises(ConfigError, match="only for type = 's3'"):
+        load_config(config("a.toml", 'type = "file"\npath = "/x"\nca_file = "ca.pem"'))
+    s3 = 'type = "s3"\nbucket = "b"\npath = "p"\n'
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(config("b.toml", s3 + 'ca_file = "missing.pem"'))
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    cfg = load_config(config("c.toml", s3 + 'ca_file = "ca.pem"'))  # relative to the config
+    assert cfg.replica is not None
+    assert cfg.replica.ca_file == tmp_path / "ca.pem"
+
+
+async def test_restore_before_any_photo_round_counts_the_photos_missing(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """The disk died before the first photo round reached the replica: the ledger comes back,
+    the photos are named missing (their passes are kept and forwarded without them)."""
+    replica = {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+    replica["photo_interval_seconds"] = 3600  # the first round is at the start: remove it after
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        await eventually(lambda: replicator.photos_replicated_at is not None, 30)
+        cam = camera(daemon)
+        await cam.push("豫A11111")
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+    shutil.rmtree(tmp_path / "nas" / "gate-01" / "photos", ignore_errors=True)  # never there
+    result = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
+    assert result.ok
+    assert result.passes == 1
+    assert result.photos_restored == 0
+    assert len(result.photos_missing) == result.photos_listed > 0

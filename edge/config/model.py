@@ -904,6 +904,9 @@ class ReplicaConfig(_Section):
     endpoint: str = Field(default="", description="s3: MinIO/OSS/COS address; empty: AWS")
     region: str = "us-east-1"
     force_path_style: bool = False  # MinIO: true
+    #: s3 over https with a private certificate (a MinIO on the plant's server): the CA
+    #: certificate (PEM) that signed it. Litestream and rclone then trust that CA only.
+    ca_file: Path | None = None
     sync_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     #: How often the daemon asks whether the replica has everything committed (the lag).
     check_interval_seconds: float = Field(default=5.0, gt=0, le=600)
@@ -1136,6 +1139,10 @@ def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
                 "the server's public key as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 HOST)",
             )
         )
+    if replica.ca_file is not None and replica.type != "s3":
+        issues.append(ConfigIssue(("replica", "ca_file"), "only for type = 's3' (https)"))
+    elif replica.ca_file is not None and not replica.ca_file.is_file():
+        issues.append(ConfigIssue(("replica", "ca_file"), f"no such file: {replica.ca_file}"))
     if replica.type == "file" and not replica.path.startswith("/"):
         issues.append(ConfigIssue(("replica", "path"), "an absolute directory"))
     return issues
@@ -1246,7 +1253,7 @@ def _shared_port_issues(cfg: Config) -> list[ConfigIssue]:
 _PATH_KEYS: dict[str, tuple[str, ...]] = {
     "storage": ("database", "photo_dir", "fallback_journal"),
     "photo_web": ("key_file",),
-    "replica": ("key_file",),
+    "replica": ("key_file", "ca_file"),
 }
 
 

@@ -42,6 +42,7 @@ from edge.replica.target import (
     missing_credentials,
     rclone_env,
     rclone_photos_remote,
+    tls_env,
     tool,
 )
 
@@ -161,7 +162,7 @@ class Replicator:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=child_env(),
+            env=child_env() | tls_env(self.cfg),
             preexec_fn=_background_child,
         )
         self.starts += 1

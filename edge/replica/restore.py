@@ -30,12 +30,17 @@ from edge.replica.target import (
     missing_credentials,
     rclone_env,
     rclone_photos_remote,
+    tls_env,
     tool,
 )
 
 #: By default the first serial after a restore is this far ahead of the later of the clock
 #: and the last restored serial: room for as many passes per lane lost after the last sync.
 DEFAULT_SERIAL_MARGIN_SECONDS = 600.0
+
+
+#: rclone's exit status when the source directory does not exist (rclone docs, "Exit code").
+_RCLONE_DIRECTORY_NOT_FOUND = 3
 
 
 class RestoreError(Exception):
@@ -106,7 +111,9 @@ async def restore_ledger(
     argv = [tool("litestream"), "restore", "-config", str(config), "-o", str(database)]
     if at is not None:
         argv += ["-timestamp", at.isoformat()]  # RFC 3339, with its offset
-    code, output = await _run([*argv, "-integrity-check", "full", str(database)], child_env())
+    code, output = await _run(
+        [*argv, "-integrity-check", "full", str(database)], child_env() | tls_env(replica)
+    )
     if code != 0 or not await asyncio.to_thread(database.exists):
         last = output.strip().splitlines()[-1:] or [f"status {code}"]
         raise RestoreError(f"litestream restore failed: {last[0]}")
@@ -122,6 +129,8 @@ async def restore_photos(replica: ReplicaConfig, photo_dir: Path, run_dir: Path)
     argv = [tool("rclone"), "copy", rclone_photos_remote(replica), str(photo_dir)]
     argv += ["--config", os.devnull, "-q"]
     code, output = await _run(argv, rclone_env(replica, known_hosts))
+    if code == _RCLONE_DIRECTORY_NOT_FOUND:
+        return  # no photo round reached the replica before the loss: the count says what is missing
     if code != 0:
         last = output.strip().splitlines()[-1:] or [f"status {code}"]
         raise RestoreError(f"rclone could not copy the photos back: {last[0]}")

@@ -131,6 +131,13 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {name: env[name] for name in _PASSED if name in env}
 
 
+def tls_env(cfg: ReplicaConfig) -> dict[str, str]:
+    """What makes both tools (Go programs) trust the store's private CA: ``SSL_CERT_FILE``,
+    which Go's TLS reads in place of the system's certificates. Empty without ``ca_file``.
+    (``AWS_CA_BUNDLE`` is not used: Litestream 0.5 refuses to start with it.)"""
+    return {} if cfg.ca_file is None else {"SSL_CERT_FILE": str(cfg.ca_file)}
+
+
 def rclone_env(
     cfg: ReplicaConfig, known_hosts: Path | None, env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -162,7 +169,7 @@ def rclone_env(
         }
         if cfg.endpoint:
             remote["ENDPOINT"] = cfg.endpoint
-    return child_env(env) | {prefix + key: value for key, value in remote.items()}
+    return child_env(env) | tls_env(cfg) | {prefix + key: value for key, value in remote.items()}
 
 
 def known_hosts_line(cfg: ReplicaConfig) -> str:
