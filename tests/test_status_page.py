@@ -347,3 +347,34 @@ async def test_phone_width_keeps_reasons_readable(
         shot = await page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         assert shot.startswith(b"\x89PNG")
         await page.close()
+
+
+async def test_the_replicas_lag_shows_red_while_behind_and_green_once_back(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """Issue 17's line on the page: 「异地备份」 red with the Chinese advice while the target
+    cannot be written, green with the last sync once it can (no reload)."""
+    blocked = tmp_path / "nas"
+    blocked.write_text("not a directory: the NAS share is not mounted")
+    replica = {
+        "type": "file",
+        "path": str(blocked / "gate-01"),
+        "photos": False,
+        "sync_interval_seconds": 0.1,
+        "check_interval_seconds": 0.2,
+        "lag_alarm_seconds": 2,
+    }
+    async with running_daemon(config_for(tmp_path, platform_sim, replica=replica)) as daemon:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{daemon.web.port}/")
+        line = page.locator("#replica")
+        await expect(page.locator("#replica-box")).to_be_visible()
+        await expect(line).to_contain_text("请检查备份位置", timeout=30_000)
+        await expect(line).to_have_class("bad")
+        await expect(line).to_contain_text("尚未同步")
+        blocked.unlink()  # the share is mounted again
+        blocked.mkdir()
+        await expect(line).to_contain_text("上次同步", timeout=30_000)
+        await expect(line).to_have_class("ok")
+        await expect(line).not_to_contain_text("请检查")
+        await page.close()

@@ -231,3 +231,34 @@ async def test_stopping_ends_telemetry_even_when_its_session_reports_errors_inst
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
+
+
+#: A replica that checks fast, with a low alarm bound (the tests wait for it).
+FAST_REPLICA = {"sync_interval_seconds": 0.1, "check_interval_seconds": 0.2, "lag_alarm_seconds": 2}
+
+
+async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    """Issue 17's health over MQTT: a replica whose target cannot be written falls behind, the
+    alarm is published (retained, on ``<base>/replica``); once the target is back it clears."""
+    blocked = tmp_path / "nas"
+    blocked.write_text("not a directory: the NAS share is not mounted")
+    replica = {"type": "file", "path": str(blocked / "gate-01"), "photos": False, **FAST_REPLICA}
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "status_interval_seconds": 0.2}
+    cfg = config_for(tmp_path, platform_sim, mqtt=mqtt, replica=replica)
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port) as watcher,
+        running_daemon(cfg),
+    ):
+        await watcher.subscribe(f"{BASE}/replica", qos=1)
+        behind = await next_message(watcher, f"{BASE}/replica", lambda p: p["alarm"], 30)
+        assert behind["target"] == f"file://{blocked / 'gate-01'}"
+        assert behind["last_sync_at"] is None
+        assert behind["lag_seconds"] >= 2
+        assert behind["errors"] > 0
+        blocked.unlink()  # the share is mounted again
+        blocked.mkdir()
+        back = await next_message(watcher, f"{BASE}/replica", lambda p: not p["alarm"], 30)
+        assert back["last_sync_at"] is not None
+        assert back["lag_seconds"] < 2
