@@ -389,8 +389,15 @@ class Daemon:
             site=cfg.site,
         )
         # what the guards, remote operators and the command line may do: one place
+        weighbridges = build_weighbridges(cfg, store, lanes, self.devices)
         operator = Operator(
-            store, lists, plans, lanes=lanes, correct=self.correct, goods_list=cfg.weighing.goods
+            store,
+            lists,
+            plans,
+            lanes=lanes,
+            correct=self.correct,
+            goods_list=cfg.weighing.goods,
+            weighbridges=weighbridges,
         )
         filings, filing_sender = self._filings(store, operator)
         telemetry: Telemetry | None = None
@@ -410,7 +417,6 @@ class Daemon:
             outbox=store,
             outbox_sent_keep_days=cfg.storage.outbox_sent_keep_days,
         )
-        weighbridges = build_weighbridges(cfg, store, lanes, self.devices)
         plan_reporter = attach_plan_reporter(cfg, store, lanes)
         status_page = StatusPage(
             lanes,

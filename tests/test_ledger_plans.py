@@ -60,7 +60,8 @@ PARTS = tuple(cls for cls in Store.__mro__ if issubclass(cls, LedgerPart) and cl
 #: beside this test): their plans are NOT checked; the test fails when the list is stale.
 NOT_YET_CALLED = {
     "weigh", "put_plan", "plan_for", "goods_from_plan", "passes_owed_plan_goods", "give_goods",
-    "weighing", "open_weighings", "recent_weighings",
+    "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
+    "pending_reads", "set_weighing_photo", "unmatched_weighings",
 }  # fmt: skip
 
 

@@ -249,15 +249,22 @@ async def test_a_plate_read_after_the_weight_settled_is_waited_for(
         try:
             sim.set_weight(Decimal(30000))
             await eventually(lambda: bridge.detector.weighed, timeout=5)
-            bridge.heard_pass(_pass("豫A12345", "IN1"))  # the camera was slower
             await eventually(lambda: len(seen) == 1, timeout=5)
+            bridge.heard_pass(_pass("豫A12345", "IN1"))  # the camera was slower
+            await eventually(lambda: len(seen) == 2, timeout=5)
             sim.set_weight(Decimal(0))
             await eventually(lambda: not bridge.detector.weighed, timeout=5)
             sim.set_weight(Decimal(25000))  # nobody's plate read: kept, unmatched
-            await eventually(lambda: len(seen) == 2, timeout=5)
+            await eventually(lambda: len(seen) == 3, timeout=5)
         finally:
             await bridge.aclose()
-    assert [(w.plate, w.state) for w in seen] == [("豫A12345", "open"), (None, "unmatched")]
+    # kept at once without its plate; the late read gives it its plate (the same weighing)
+    assert [(w.plate, w.state) for w in seen] == [
+        (None, "unmatched"),
+        ("豫A12345", "open"),
+        (None, "unmatched"),
+    ]
+    assert seen[0].id == seen[1].id != seen[2].id
 
 
 async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(

@@ -35,6 +35,7 @@ from edge.domain.goods import GoodsError, goods_name, tonnes
 from edge.domain.local_lists import ListKind
 from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
 from edge.gate.lane import Lane
+from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewTransportPlan
 from edge.ledger.store import Store
@@ -77,6 +78,7 @@ class Action(StrEnum):
     CLOSE_PLAN = "close plan"
     CORRECT = "correct plate"
     SET_GOODS = "set goods"
+    ASSIGN_PLATE = "assign weighing plate"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
     ADD_ENTRY = "add ledger entry"
@@ -93,7 +95,8 @@ class Action(StrEnum):
 MAY: dict[Face, frozenset[Action]] = {
     Face.PAGE: frozenset(Action) - {Action.SHOW_TEXT, Action.CHANGE_PLAN, Action.PUT_PLAN},
     Face.MQTT: frozenset({Action.OPEN, Action.SHOW_TEXT}),
-    Face.CLI: frozenset(Action) - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT, Action.PUT_PLAN},
+    Face.CLI: frozenset(Action)
+    - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT, Action.PUT_PLAN, Action.ASSIGN_PLATE},
     Face.ERP: frozenset({Action.PUT_PLAN}),
 }
 
@@ -218,6 +221,7 @@ class Operator:
         lanes: Mapping[str, Lane] | None = None,
         correct: Correct | None = None,
         goods_list: Sequence[str] = (),
+        weighbridges: Mapping[str, Weighbridge] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.lists, self.plans = store, lists, plans
@@ -226,6 +230,8 @@ class Operator:
         self._strangers: dict[tuple[str, str], tuple[float, int]] = {}
         #: The goods a clerk may choose from ([weighing] goods); empty: any name.
         self.goods_list = tuple(goods_list)
+        #: The truck scales run here (a weighing is given its plate through its scale).
+        self.weighbridges: Mapping[str, Weighbridge] = weighbridges or {}
         self.lanes: Mapping[str, Lane] = lanes or {}
         self.correct_pass = correct
 
@@ -370,6 +376,60 @@ class Operator:
             return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
 
         return await self.act(actor, Action.SET_GOODS, target, body)
+
+    async def assign_plate(
+        self,
+        actor: Actor,
+        weighing_id: int | str,
+        *,
+        read: int | str | None = None,
+        plate: str = "",
+        color: str = "",
+    ) -> Done:
+        """A clerk gives a weighing without its plate — unmatched, or held as 待确认车牌 with
+        candidate plate reads — its plate: one of its candidates (``read``, the read's id) or
+        a typed ``plate`` and ``color`` (the spec's plate colour code). The weighing then
+        continues as if that plate had been read when it was weighed: it opens or completes
+        the plate's first weighing (one goods record for a completed pair)."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            try:
+                row = await self.store.weighing(wid)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id") from None
+            if row.state != "unmatched":
+                raise InvalidInputError(f"weighing {wid} is {row.state}: it has its plate", "id")
+            bridge = self.weighbridges.get(row.first_scale)
+            if bridge is None:
+                raise InvalidInputError(f"the scale {row.first_scale!r} is not run here", "id")
+            chosen = None
+            if read is not None and str(read) != "":
+                rid = whole_id(read, "read")
+                chosen = next((r for r in row.candidate_reads if r.id == rid), None)
+                if chosen is None:
+                    raise InvalidInputError("not a candidate plate of this weighing", "read")
+                given, colour = chosen.read.plate, chosen.read.plate_color
+            else:
+                typed = normalise_plate(plate, colour_prefix=True).text
+                if typed is None:
+                    why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
+                    raise InvalidInputError(why, "plate")
+                if color not in {c.value for c in PlateColor}:
+                    raise InvalidInputError("bad plate colour", "color")
+                given, colour = typed, color
+            try:
+                done = await bridge.assign(wid, given, colour, read=chosen)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id") from None
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), "id") from None
+            how = "candidate read" if chosen else "typed"
+            detail = f"weighing {wid}: {given} ({how}), now {done.state} as weighing {done.id}"
+            return Done(detail=detail, id=done.id, plate=given)
+
+        return await self.act(actor, Action.ASSIGN_PLATE, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``

@@ -715,7 +715,8 @@ class ScaleConfig(_Section):
     silence_seconds: float = Field(default=2.0, gt=0, le=60)
     #: The lanes whose camera reads the plate of the truck on this scale.
     lanes: list[str] = []
-    #: A plate read counts for a weighing this long (a stable weight waits this long for one).
+    #: A plate read at the lanes waits this long (kept in the ledger) for the weighing that
+    #: uses it: one waiting read ties a weighing, more than one holds it as 待确认车牌.
     plate_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
     #: Position sensors (optional): the weight counts only while every one of them reads
     #: "present" — a loop under the platform, or end-of-platform light beams wired to a relay

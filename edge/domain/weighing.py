@@ -21,7 +21,7 @@ from decimal import Decimal
 #: A weighing's state as guards and clerks read it (the status page, ``/api/weighings.csv``).
 STATE_NAMES = {
     "open": "等待二次过磅",
-    "expired": "超时未完成",
+    "expired": "已超时",
     "complete": "已完成",
     "unmatched": "未识别车牌",
     "planned": "ERP计划",

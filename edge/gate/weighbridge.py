@@ -3,18 +3,33 @@ of each truck on it, tied to the plate its lanes read, recorded as a first or se
 (research/ledger-and-weighbridge.md §1.8-§1.9).
 
 The plate: the lanes' passes are heard as they are recorded (any camera kind, through the
-lane's ``pass_listeners``). A stable weight takes the latest plate read within
-``plate_max_age_seconds`` that no weighing used yet; when none was read yet (the camera is
-slower than the scale) it waits up to that long for one. A stable weight no plate ever came
-for is kept as ``unmatched`` — every weighing is kept.
+lane's ``pass_listeners``). Every plate read at the scale's lanes is kept, in the ledger (it
+survives a restart), as a pending read until a weighing uses it or it is older than
+``plate_max_age_seconds``. When a weight becomes stable:
+
+- exactly one read is pending: the weighing is that plate's (it opens or completes the plate's
+  first weighing);
+- more than one (two trucks read in a row, or a car read that never weighs): the weighing is
+  held as 待确认车牌 with those reads as candidates — no guess; a clerk picks one or types a
+  plate on the status page (:meth:`Weighbridge.assign`);
+- none: the weighing is kept as ``unmatched`` at once (every weighing is kept) and a snapshot
+  of the scale lane's camera is taken when it can give one. Without position sensors a read
+  heard afterwards while the weighed truck is still on the scale (the camera slower than the
+  scale, up to ``plate_max_age_seconds``) is taken as its plate.
+
+The next-vehicle rule: with position sensors, a read heard while the weighed vehicle still
+stands in position is the next vehicle's (queued behind it at the camera): it is never given
+to the vehicle on the platform, and stays pending for the next weighing.
+
+Assigning a plate (a clerk's, or a late read) continues exactly as a tied weighing would
+(:meth:`edge.ledger.weighings.WeighingLedger.assign_plate`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,19 +41,15 @@ from edge.config.model import Config
 from edge.domain.weighing import StableDetector, StableRule, StableWeight
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
-from edge.ledger.rows import NewWeighing, StoredWeighing
+from edge.ledger.database import LedgerUnwritableError
+from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead, StoredWeighing
 from edge.ledger.weighings import WeighingLedger
 
 log = structlog.get_logger("edge.weighbridge")
 
-
-@dataclass(frozen=True, slots=True)
-class _PlateRead:
-    plate: str
-    color: str
-    serial: str
-    lane: str
-    at: float  # monotonic
+#: Takes a snapshot for a weighing without a plate read (the scale lanes' camera); returns
+#: the photo file kept (relative to the photo directory) or None when no camera could.
+Snapshot = Callable[[str], Awaitable[str | None]]
 
 
 class Weighbridge:
@@ -54,6 +65,7 @@ class Weighbridge:
         goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
         plate_max_age_seconds: float = 300.0,
         position: Sequence[Detector] = (),
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.name, self.indicator, self.ledger = name, indicator, ledger
         self.detector = StableDetector(rule)
@@ -64,32 +76,59 @@ class Weighbridge:
         self.plate_max_age = plate_max_age_seconds
         #: Position sensors: a weight counts only while every one reads present.
         self.position = tuple(position)
+        self.snapshot = snapshot
+        self.lanes: list[str] = []
         self._clock, self._mono = time.time, time.monotonic
-        self._read: _PlateRead | None = None
         self._read_arrived = asyncio.Event()
+        self._noting: set[asyncio.Task[ScaleRead | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Called with each weighing as recorded (the status page); must not block.
+        #: Called with each weighing as recorded or given its plate (the status page); must
+        #: not block.
         self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
         self.weighings = 0
         indicator.on_sample(self._sample)
 
     # -- inputs ----------------------------------------------------------------------------------
     def heard_pass(self, message: dict[str, Any]) -> None:
-        """A lane's pass listener: remember the plate read at the scale."""
+        """A lane's pass listener: keep the plate read at the scale as pending (committed in
+        the background; a stable weight waits for the reads heard before it)."""
         plate, serial = message.get("plate"), message.get("serial")
-        if isinstance(plate, str) and plate and isinstance(serial, str):
-            color, lane = str(message.get("color", "")), str(message.get("lane", ""))
-            self._read = _PlateRead(plate, color, serial, lane, self._mono())
+        if not (isinstance(plate, str) and plate and isinstance(serial, str)):
+            return
+        color, lane = str(message.get("color", "")), str(message.get("lane", ""))
+        read = NewScaleRead(self.name, plate, color, serial, lane, self._clock())
+        next_vehicle = bool(self.position) and self.detector.weighed and self.in_position()
+        task = asyncio.create_task(
+            self._note(read, next_vehicle=next_vehicle), name=f"read:{self.name}"
+        )
+        self._noting.add(task)
+        task.add_done_callback(self._noting.discard)
+
+    async def _note(self, read: NewScaleRead, *, next_vehicle: bool) -> ScaleRead | None:
+        try:
+            stored = await self.ledger.note_scale_read(read)
+        except LedgerUnwritableError as exc:  # the pass is recorded; the pairing misses it
+            log.error("plate read at the scale not kept", scale=self.name, plate=read.plate,
+                      serial=read.serial, error=repr(exc))  # fmt: skip
+            return None
+        if next_vehicle:
+            log.info("plate read while the weighed vehicle stands on the scale: kept for the "
+                     "next weighing", scale=self.name, plate=read.plate)  # fmt: skip
+        else:
             self._read_arrived.set()
+        return stored
 
     def _sample(self, sample: WeightSample) -> None:
         stable = self.detector.feed(
             sample.kg, sample.at, moving=sample.stable is False, in_position=self.in_position()
         )
         if stable is not None:
-            task = asyncio.create_task(self._weighed(stable), name=f"weighing:{self.name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+            self._spawn(self._weighed(stable), f"weighing:{self.name}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -97,56 +136,108 @@ class Weighbridge:
             log.error("weighing not recorded", scale=self.name, error=repr(exc), exc_info=exc)
 
     # -- a stable weight -------------------------------------------------------------------------
-    def _take_read(self) -> _PlateRead | None:
-        read = self._read
-        if read is None or self._mono() - read.at > self.plate_max_age:
-            return None
-        self._read = None  # one plate read, one weighing
-        return read
+    async def _pending(self) -> list[ScaleRead]:
+        """The reads no weighing used yet and not too old (those heard so far written first)."""
+        if self._noting:
+            await asyncio.gather(*self._noting, return_exceptions=True)
+        return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
 
-    async def _wait_read(self) -> _PlateRead | None:
-        read = self._take_read()
-        if read is not None:
-            return read
-        self._read_arrived.clear()
-        try:
-            async with asyncio.timeout(self.plate_max_age):
-                await self._read_arrived.wait()
-        except TimeoutError:
-            return None
-        return self._take_read()
+    async def _goods(self, plate: str, lane: str, at: float) -> str | None:
+        """The truck's ERP plan's goods first, then the configured defaults."""
+        plan = await self.ledger.plan_for(plate, at)
+        return plan.goods if plan else self.goods_for(plate, lane)
+
+    def _preset(self, plate: str) -> float | None:
+        preset = self.preset_tares.get(plate)
+        return None if preset is None else float(preset)
 
     async def _weighed(self, stable: StableWeight) -> None:
         at = self._clock()
-        read = await self._wait_read()
+        self._read_arrived.clear()
+        reads = await self._pending()
+        read = reads[0] if len(reads) == 1 else None
         new = NewWeighing(
             scale=self.name,
-            plate=read.plate if read else None,
-            plate_color=read.color if read else "",
+            plate=read.read.plate if read else None,
+            plate_color=read.read.plate_color if read else "",
             kg=float(stable.kg),
             at=at,
-            serial=read.serial if read else None,
+            serial=read.read.serial if read else None,
         )
-        preset = self.preset_tares.get(read.plate) if read else None
-        goods = None
-        if read is not None:  # the truck's ERP plan first, then the configured defaults
-            plan = await self.ledger.plan_for(read.plate, at)
-            goods = plan.goods if plan else self.goods_for(read.plate, read.lane)
         row = await self.ledger.weigh(
             new,
             max_between_seconds=self.max_between,
-            preset_tare_kg=None if preset is None else float(preset),
-            goods=goods,
+            preset_tare_kg=self._preset(read.read.plate) if read else None,
+            goods=await self._goods(read.read.plate, read.read.lane_id, at) if read else None,
+            read_id=read.id if read else None,
+            candidates=reads if len(reads) > 1 else (),
         )
         self.weighings += 1
         log.info(
-            "weighing recorded",
+            "weighing recorded" if not row.held else "weighing held: more than one plate read",
             scale=self.name,
             plate=row.plate,
             kg=str(stable.kg),
             state=row.state,
             net_kg=row.net_kg,
+            candidates=[r.read.plate for r in reads] if row.held else None,
         )
+        self._tell(row)
+        if row.plate is None:
+            await self._no_plate(row)
+
+    async def _no_plate(self, row: StoredWeighing) -> None:
+        """A weighing without its plate: its snapshot, then (no position sensors) a read heard
+        while the weighed truck is still on the scale, within the read's maximum age."""
+        if self.snapshot is not None:
+            photo = await self.snapshot(self.name)  # None: no camera could give one
+            if photo is not None:
+                await self.ledger.set_weighing_photo(row.id, photo)
+                self._tell(await self.ledger.weighing(row.id))
+        if row.held or self.position:
+            return  # the next-vehicle rule: with position sensors, no late read is its own
+        late = await self._late_read(row.first_at)
+        if late is not None:
+            await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
+
+    async def _late_read(self, since: float) -> ScaleRead | None:
+        try:
+            async with asyncio.timeout(self.plate_max_age):
+                while self.detector.weighed:
+                    fresh = [r for r in await self._pending() if r.read.read_at >= since]
+                    if fresh:
+                        return fresh[0]
+                    self._read_arrived.clear()
+                    await self._read_arrived.wait()
+        except TimeoutError:
+            pass
+        return None
+
+    async def assign(
+        self, weighing_id: int, plate: str, plate_color: str, *, read: ScaleRead | None = None
+    ) -> StoredWeighing:
+        """An unmatched or held weighing gets ``plate`` (a candidate ``read``, or a plate typed
+        by a clerk) and continues as a tied weighing would: goods from the plate's ERP plan or
+        the defaults, its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
+        :meth:`WeighingLedger.assign_plate`."""
+        before = await self.ledger.weighing(weighing_id)
+        lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
+        row = await self.ledger.assign_plate(
+            weighing_id,
+            plate,
+            plate_color,
+            serial=read.read.serial if read else None,
+            read_id=read.id if read else None,
+            max_between_seconds=self.max_between,
+            preset_tare_kg=self._preset(plate),
+            goods=await self._goods(plate, lane, before.first_at),
+        )
+        log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
+                 plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
+        self._tell(row)
+        return row
+
+    def _tell(self, row: StoredWeighing) -> None:
         for listener in self.weighing_listeners:
             listener(row)
 
@@ -161,7 +252,7 @@ class Weighbridge:
             sensor.start()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._noting]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for sensor in self.position:
@@ -169,8 +260,8 @@ class Weighbridge:
         await self.indicator.aclose()
 
     async def drain(self) -> None:
-        """Wait for the weighings being recorded (tests, shutdown)."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Wait for the plate reads and weighings being recorded (tests, shutdown)."""
+        await asyncio.gather(*self._noting, *self._tasks, return_exceptions=True)
 
     def live(self) -> dict[str, object]:
         """Live weight and health for the status page and ``/healthz``."""
@@ -205,6 +296,7 @@ def build_weighbridges(
         )
         for lane_id in scale.lanes:
             lanes[lane_id].pass_listeners.append(bridge.heard_pass)
+            bridge.lanes.append(lane_id)
         bridges[name] = bridge
     return bridges
 

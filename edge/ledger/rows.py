@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, Self
 
 from edge.domain.decision import Decision, Source
@@ -359,6 +359,58 @@ class StoredWeighing(_FromRow):
     goods: str | None
     ysl: str | None  # the tonnage sent (goods record), net t
     goods_error: str | None  # why no goods record was sent
+    #: Held (待确认车牌): the candidate plate reads, JSON (see :attr:`candidate_reads`).
+    candidates: str | None = None
+    #: Snapshots of the scale lane's camera for a weighing without a plate read (photo files,
+    #: relative to the photo directory).
+    first_photo: str | None = None
+    second_photo: str | None = None
+
+    @property
+    def held(self) -> bool:
+        """A weighing that found more than one pending plate read: no plate until a clerk
+        picks one (待确认车牌)."""
+        return self.state == "unmatched" and self.candidates is not None
+
+    @property
+    def candidate_reads(self) -> list[ScaleRead]:
+        """The plate reads a held weighing may be (oldest first); empty when not held."""
+        return [ScaleRead.from_json(read) for read in json.loads(self.candidates or "[]")]
+
+
+@dataclass(frozen=True, slots=True)
+class NewScaleRead:
+    """A plate read heard at a scale's lane (a pass recorded there), ``read_at`` unix s."""
+
+    scale: str
+    plate: str
+    plate_color: str
+    serial: str
+    lane_id: str
+    read_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleRead(_FromRow):
+    """A plate read at one of a truck scale's lanes as kept (table ``scale_reads``), pending
+    until a weighing uses it (``weighing_id``) or it is too old."""
+
+    id: int
+    read: NewScaleRead
+    weighing_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | _Columns) -> Self:
+        read = NewScaleRead(*(row[f.name] for f in fields(NewScaleRead)))
+        return cls(row["id"], read, row["weighing_id"])
+
+    def to_json(self) -> dict[str, object]:
+        """As a held weighing keeps its candidates (:attr:`StoredWeighing.candidates`)."""
+        return {"id": self.id, **asdict(self.read)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(data.pop("id"), NewScaleRead(**data))
 
 
 @dataclass(frozen=True, slots=True)

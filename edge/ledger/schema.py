@@ -514,4 +514,28 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER need_complete_refiled AFTER UPDATE OF state ON filings
         WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
     """,
+    # 17: the plate reads at a truck scale's lanes, each waiting (pending) for the weighing
+    # that uses it until it is too old (``plate_max_age_seconds``), kept across restarts; a
+    # weighing that found more than one pending read is held (待确认车牌: state 'unmatched'
+    # with its candidate reads, JSON) until a clerk picks a plate; a weighing without a plate
+    # read keeps a snapshot of the scale lane's camera (a photo file, relative to the photo
+    # directory), the first and the second weighing's.
+    """
+    CREATE TABLE scale_reads (
+        id          INTEGER PRIMARY KEY,
+        scale       TEXT    NOT NULL,
+        plate       TEXT    NOT NULL,
+        plate_color TEXT    NOT NULL,
+        serial      TEXT    NOT NULL,              -- the pass of the read
+        lane_id     TEXT    NOT NULL,
+        read_at     REAL    NOT NULL,              -- unix s
+        weighing_id INTEGER REFERENCES weighings (id)  -- NULL: pending
+    );
+    CREATE INDEX scale_reads_pending ON scale_reads (scale, read_at) WHERE weighing_id IS NULL;
+    CREATE INDEX scale_reads_at ON scale_reads (read_at);
+    ALTER TABLE weighings ADD COLUMN candidates TEXT;    -- held: the candidate reads, JSON
+    ALTER TABLE weighings ADD COLUMN first_photo TEXT;   -- a snapshot when no plate was read
+    ALTER TABLE weighings ADD COLUMN second_photo TEXT;
+    CREATE INDEX weighings_unmatched ON weighings (first_at) WHERE state = 'unmatched';
+    """,
 ]

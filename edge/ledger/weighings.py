@@ -4,16 +4,38 @@ and net (one part of :class:`edge.ledger.store.Store`; research/ledger-and-weigh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import astuple, dataclass, replace
 
 import structlog
 
 from edge.domain.goods import OVER_MAX_KG, GoodsError, goods_name, tonnes
 from edge.ledger.database import LedgerPart
 from edge.ledger.photos import photo_url
-from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing, TransportPlan
+from edge.ledger.rows import (
+    NewScaleRead,
+    NewTransportPlan,
+    NewWeighing,
+    ScaleRead,
+    StoredWeighing,
+    TransportPlan,
+)
 
 log = structlog.get_logger("edge.ledger.weighings")
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One of a pair's two weighings: its row (None: not stored yet), scale, kg, time, the
+    serial of its plate read's pass, its snapshot."""
+
+    id: int | None
+    scale: str
+    kg: float
+    at: float
+    serial: str | None
+    photo: str | None
 
 
 class WeighingLedger(LedgerPart):
@@ -24,11 +46,16 @@ class WeighingLedger(LedgerPart):
         max_between_seconds: float,
         preset_tare_kg: float | None = None,
         goods: str | None = None,
+        read_id: int | None = None,
+        candidates: Sequence[ScaleRead] = (),
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
         any scale) is completed, or — with a preset tare (预置皮重) — the weighing completes at
-        once, or a first weighing is opened. Without a plate it is kept as ``unmatched``.
+        once, or a first weighing is opened. Without a plate it is kept as ``unmatched``;
+        with ``candidates`` (more than one plate read was pending) it is held: unmatched with
+        its candidate reads, for a clerk to pick (:meth:`assign_plate`). ``read_id``: the
+        pending plate read (``scale_reads``) that tied it, used by it from now on.
 
         A weighing that completes with a ``goods`` name gets its goods record (an outbox entry
         of the pass that completed it, sent after that pass's record) in the same transaction;
@@ -39,34 +66,212 @@ class WeighingLedger(LedgerPart):
                 "UPDATE weighings SET state = 'expired' WHERE state = 'open' AND first_at < ?",
                 (new.at - max_between_seconds,),
             )
-            if new.plate is None:
-                return await self._insert(new, "unmatched")
-            async with self._db.execute(
-                "SELECT id, first_kg FROM weighings WHERE state = 'open' AND plate = ? "
-                "ORDER BY first_at DESC LIMIT 1",
-                (new.plate,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                gross, tare = max(row[1], new.kg), min(row[1], new.kg)
-                await self._db.execute(
-                    "UPDATE weighings SET state = 'complete', second_scale = ?, second_kg = ?, "
-                    "second_at = ?, second_serial = ?, gross_kg = ?, tare_kg = ?, net_kg = ? "
-                    "WHERE id = ?",
-                    (new.scale, new.kg, new.at, new.serial, gross, tare, gross - tare, row[0]),
-                )
-                await self._goods_record(int(row[0]), new.serial, gross - tare, goods)
-                return int(row[0])
-            if preset_tare_kg is not None:
-                gross, tare = max(new.kg, preset_tare_kg), min(new.kg, preset_tare_kg)
-                weighing_id = await self._insert(new, "complete", (gross, tare, gross - tare))
-                await self._goods_record(weighing_id, new.serial, gross - tare, goods)
+            if candidates or new.plate is None:
+                weighing_id = await self._insert(new, "unmatched")
+                if candidates:
+                    held = json.dumps([c.to_json() for c in candidates], ensure_ascii=False)
+                    await self._db.execute(
+                        "UPDATE weighings SET candidates = ? WHERE id = ?", (held, weighing_id)
+                    )
                 return weighing_id
-            return await self._insert(new, "open")
+            weighing_id = await self._tie(
+                None, new, None, max_between_seconds, preset_tare_kg, goods
+            )
+            await self._use_read(read_id, weighing_id)
+            return weighing_id
 
+        return await self._committed(write)
+
+    async def _committed(self, write: Callable[[], Awaitable[int]]) -> StoredWeighing:
+        """Run ``write`` in a transaction; the weighing whose id it returns, as committed (a
+        goods record it queued is then sent)."""
         weighing_id = await self._transaction(write)
         self.outbox_changed.set()
         return await self.weighing(weighing_id)
+
+    async def assign_plate(
+        self,
+        weighing_id: int,
+        plate: str,
+        plate_color: str,
+        *,
+        serial: str | None,
+        max_between_seconds: float,
+        read_id: int | None = None,
+        preset_tare_kg: float | None = None,
+        goods: str | None = None,
+    ) -> StoredWeighing:
+        """A plate for an unmatched or held weighing (a clerk's pick, or a plate read that came
+        late): it continues exactly as if the plate had been read when it was weighed — it
+        opens the plate's first weighing, completes the plate's first weighing taken within
+        ``max_between_seconds`` of it (before or after; the earlier one keeps its id and the
+        later one is folded into it as its second weighing), or completes at once with a
+        preset tare; a completed pair gets its one goods record. ``serial``: the pass of the
+        plate read (None: a plate typed by a clerk), ``read_id`` that read, used from now on.
+        Raises :class:`KeyError` for an unknown weighing, :class:`ValueError` for one that
+        is not unmatched (already has its plate)."""
+
+        async def write() -> int:
+            async with self._db.execute(
+                "SELECT state, first_scale, first_kg, first_at, first_photo FROM weighings "
+                "WHERE id = ?",
+                (weighing_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(weighing_id)
+            state, scale, kg, at, photo = row
+            if state != "unmatched":
+                raise ValueError(f"weighing {weighing_id} is {state}: it has its plate")
+            new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
+            kept = await self._tie(
+                weighing_id, new, photo, max_between_seconds, preset_tare_kg, goods
+            )
+            await self._use_read(read_id, kept)
+            return kept
+
+        return await self._committed(write)
+
+    async def _tie(
+        self,
+        own: int | None,
+        new: NewWeighing,
+        photo: str | None,
+        max_between_seconds: float,
+        preset_tare_kg: float | None,
+        goods: str | None,
+    ) -> int:
+        """Within a transaction: the weighing ``new`` (with its plate) opens or completes its
+        plate's first weighing; ``own``: the row already holding it (an unmatched weighing
+        given its plate), else a row is inserted. Returns the id of the row that holds it."""
+        async with self._db.execute(
+            "SELECT id, first_kg, first_at, first_scale, first_serial, first_photo "
+            "FROM weighings WHERE plate = ? AND state IN ('open', 'expired') AND id != ? "
+            "AND first_at BETWEEN ? AND ? ORDER BY abs(first_at - ?), id DESC LIMIT 1",
+            (
+                new.plate,
+                -1 if own is None else own,
+                new.at - max_between_seconds,
+                new.at + max_between_seconds,
+                new.at,
+            ),
+        ) as cur:
+            other = await cur.fetchone()
+        if other is not None:
+            theirs = _Side(
+                int(other[0]), other[3], float(other[1]), float(other[2]), other[4], other[5]
+            )
+            ours = _Side(own, new.scale, new.kg, new.at, new.serial, photo)
+            first, second = sorted((theirs, ours), key=lambda side: (side.at, side.id or 0))
+            kept = first.id if first.id is not None else theirs.id
+            assert kept is not None
+            await self._complete(kept, new, first, second)
+            gone = second.id if second.id is not None and second.id != kept else None
+            if gone is not None:  # folded into the earlier one as its second weighing
+                await self._db.execute(
+                    "UPDATE scale_reads SET weighing_id = ? WHERE weighing_id = ?", (kept, gone)
+                )
+                await self._db.execute("DELETE FROM weighings WHERE id = ?", (gone,))
+            net = abs(first.kg - second.kg)
+            await self._goods_record(kept, second.serial or first.serial, net, goods)
+            return kept
+        if preset_tare_kg is not None:
+            gross, tare = max(new.kg, preset_tare_kg), min(new.kg, preset_tare_kg)
+            done = (gross, tare, gross - tare)
+            if own is None:
+                weighing_id = await self._insert(new, "complete", done)
+            else:
+                weighing_id = own
+                await self._db.execute(
+                    "UPDATE weighings SET plate = ?, plate_color = ?, state = 'complete', "
+                    "first_serial = ?, gross_kg = ?, tare_kg = ?, net_kg = ?, tare_preset = 1, "
+                    "candidates = NULL WHERE id = ?",
+                    (new.plate, new.plate_color, new.serial, *done, own),
+                )
+            await self._goods_record(weighing_id, new.serial, gross - tare, goods)
+            return weighing_id
+        if own is None:
+            return await self._insert(new, "open")
+        await self._db.execute(
+            "UPDATE weighings SET plate = ?, plate_color = ?, state = 'open', first_serial = ?, "
+            "candidates = NULL WHERE id = ?",
+            (new.plate, new.plate_color, new.serial, own),
+        )
+        return own
+
+    async def _complete(self, kept: int, new: NewWeighing, first: _Side, second: _Side) -> None:
+        gross, tare = max(first.kg, second.kg), min(first.kg, second.kg)
+        await self._db.execute(
+            "UPDATE weighings SET state = 'complete', plate = ?, plate_color = ?, "
+            "first_scale = ?, first_kg = ?, first_at = ?, first_serial = ?, first_photo = ?, "
+            "second_scale = ?, second_kg = ?, second_at = ?, second_serial = ?, "
+            "second_photo = ?, gross_kg = ?, tare_kg = ?, net_kg = ?, candidates = NULL "
+            "WHERE id = ?",
+            (
+                new.plate, new.plate_color,
+                first.scale, first.kg, first.at, first.serial, first.photo,
+                second.scale, second.kg, second.at, second.serial, second.photo,
+                gross, tare, gross - tare, kept,
+            ),
+        )  # fmt: skip
+
+    async def _use_read(self, read_id: int | None, weighing_id: int) -> None:
+        if read_id is not None:
+            await self._db.execute(
+                "UPDATE scale_reads SET weighing_id = ? WHERE id = ?", (weighing_id, read_id)
+            )
+
+    # -- plate reads at a scale's lanes ------------------------------------------------------
+    #: How long a plate read at a scale's lane is kept once no weighing can use it any more.
+    READS_KEPT_SECONDS = 7 * 86400.0
+
+    async def note_scale_read(self, read: NewScaleRead) -> ScaleRead:
+        """Keep a plate read heard at one of ``read.scale``'s lanes as pending (committed: it
+        survives a restart); reads older than :attr:`READS_KEPT_SECONDS` are dropped (their
+        passes stay in the ledger)."""
+
+        async def write() -> int:
+            await self._db.execute(
+                "DELETE FROM scale_reads WHERE read_at < ?",
+                (read.read_at - self.READS_KEPT_SECONDS,),
+            )
+            cur = await self._db.execute(
+                "INSERT INTO scale_reads (scale, plate, plate_color, serial, lane_id, read_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                astuple(read),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return ScaleRead(await self._transaction(write), read)
+
+    async def pending_reads(self, scale: str, since: float) -> list[ScaleRead]:
+        """The plate reads at ``scale``'s lanes since ``since`` (unix s) that no weighing used
+        yet, oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM scale_reads WHERE scale = ? AND weighing_id IS NULL "
+            "AND read_at >= ? ORDER BY read_at, id",
+            (scale, since),
+        )
+        return [ScaleRead.from_row(row) for row in rows]
+
+    async def set_weighing_photo(self, weighing_id: int, photo: str) -> None:
+        """Keep a snapshot (a photo file, relative to the photo directory) with a weighing
+        that has none: its first weighing's, or its second's once it is complete."""
+
+        async def write() -> None:
+            await self._db.execute(
+                "UPDATE weighings SET first_photo = coalesce(first_photo, ?) WHERE id = ? "
+                "AND second_kg IS NULL",
+                (photo, weighing_id),
+            )
+            await self._db.execute(
+                "UPDATE weighings SET second_photo = coalesce(second_photo, ?) WHERE id = ? "
+                "AND second_kg IS NOT NULL",
+                (photo, weighing_id),
+            )
+
+        await self._transaction(write)
 
     async def put_plan(self, plan: NewTransportPlan) -> int:
         """Store an ERP transport plan; one with the same ``plan_no`` that has not been used
@@ -272,13 +477,33 @@ class WeighingLedger(LedgerPart):
             raise KeyError(weighing_id)
         return StoredWeighing.from_row(rows[0])
 
-    async def open_weighings(self, since: float) -> list[StoredWeighing]:
+    async def open_weighings(
+        self, since: float, expired_before: float | None = None
+    ) -> list[StoredWeighing]:
         """First weighings still waiting for their second, and those that expired after
-        ``since`` (unix s) — what the status page reports as unfinished — oldest first."""
+        ``since`` (unix s) — what the status page reports as unfinished — oldest first. An
+        open one taken before ``expired_before`` (now − the maximum time between weighings)
+        is returned as ``expired`` at once (the ledger marks it at the next weighing)."""
         rows = await self._fetchall(
             "SELECT * FROM weighings WHERE state = 'open' "
             "OR (state = 'expired' AND first_at >= ?) ORDER BY first_at",
             (since,),
+        )
+        found = [StoredWeighing.from_row(row) for row in rows]
+        if expired_before is None:
+            return found
+        return [
+            replace(w, state="expired") if w.state == "open" and w.first_at < expired_before else w
+            for w in found
+        ]
+
+    async def unmatched_weighings(self, since: float, limit: int = 50) -> list[StoredWeighing]:
+        """Weighings without a plate — unmatched (no plate read) and held (待确认车牌: more
+        than one) — taken since ``since`` (unix s), newest first, at most ``limit``."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE state = 'unmatched' AND first_at >= ? "
+            "ORDER BY first_at DESC, id DESC LIMIT ?",
+            (since, limit),
         )
         return [StoredWeighing.from_row(row) for row in rows]
 

@@ -231,6 +231,7 @@ class StatusPage:
             web.post("/api/plans", self.start_plan),
             web.post("/api/plans/{id}/close", self.close_plan),
             web.post("/api/weighings/{id}/goods", self.set_goods),
+            web.post("/api/weighings/{id}/plate", self.assign_plate),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
             web.get("/weighings/{id}/ticket", self.ticket),
@@ -596,6 +597,21 @@ class StatusPage:
         goods = _text(body, "goods", 64)
         return _answer(await self.operator.set_goods(actor, request.match_info["id"], goods))
 
+    @_acting(Action.ASSIGN_PLATE, "id")
+    async def assign_plate(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk's plate for a weighing without one (unmatched, or 待确认车牌): one of its
+        candidate reads (``read``) or a typed ``plate`` and ``color``."""
+        body = await _json(request)
+        return _answer(
+            await self.operator.assign_plate(
+                actor,
+                request.match_info["id"],
+                read=_text(body, "read", 20) or None,
+                plate=_text(body, "plate", 32),
+                color=_text(body, "color", 4),
+            )
+        )
+
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
         for queue in self._listeners:
@@ -609,17 +625,22 @@ class StatusPage:
                 queue.put_nowait({"weighing": weighing.id, "state": weighing.state})
 
     async def _weighings(self) -> dict[str, Any]:
-        """Open (and lately expired) first weighings, and the latest completed ones."""
+        """Open (and lately expired) first weighings — one past the maximum time between
+        weighings shows as expired at once —, the weighings without a plate (unmatched, and
+        held as 待确认车牌 with their candidates), and the latest completed ones."""
         if not self.weighbridges:
-            return {"open": [], "complete": [], "goods_list": []}
+            return {"open": [], "unmatched": [], "complete": [], "goods_list": []}
 
         def when(at: float | None) -> str:
             return "" if at is None else datetime.fromtimestamp(at, self.zone).strftime(TIME)
 
-        since = time.time() - UNFINISHED_SHOWN_SECONDS
-        opened = await self.store.open_weighings(since)
+        now = time.time()
+        since = now - UNFINISHED_SHOWN_SECONDS
+        span = max(b.max_between for b in self.weighbridges.values())
+        opened = await self.store.open_weighings(since, expired_before=now - span)
+        nobody = await self.store.unmatched_weighings(since, RECENT)
         done = [w for w in await self.store.recent_weighings(RECENT) if w.state == "complete"]
-        photos = await self.store.weighing_photos([*opened, *done])
+        photos = await self.store.weighing_photos([*opened, *nobody, *done])
         unfinished = [
             {
                 "id": w.id,
@@ -632,6 +653,27 @@ class StatusPage:
                 "photos": photos[w.id],
             }
             for w in opened
+        ]
+        unmatched = [
+            {
+                "id": w.id,
+                "held": w.held,
+                "kg": w.first_kg,
+                "at": when(w.first_at),
+                "scale": w.first_scale,
+                "candidates": [
+                    {
+                        "read": r.id,
+                        "plate": r.read.plate,
+                        "color": r.read.plate_color,
+                        "lane": r.read.lane_id,
+                        "at": when(r.read.read_at),
+                    }
+                    for r in w.candidate_reads
+                ],
+                "photos": photos[w.id],
+            }
+            for w in nobody
         ]
         complete = [
             {
@@ -651,6 +693,7 @@ class StatusPage:
         ]
         return {
             "open": unfinished,
+            "unmatched": unmatched,
             "complete": complete,
             "goods_list": list(self.operator.goods_list),
         }

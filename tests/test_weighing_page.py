@@ -1,0 +1,121 @@
+"""The weighings without a plate on the status page (issue 16), in a real browser: a weighing
+held as 待确认车牌 shows its candidate plates and a clerk picks one; an unmatched weighing is
+given a typed plate; both audited; a first weighing past the maximum time shows as 已超时 at
+once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, expect
+
+from edge.daemon import Daemon
+from edge.gate.weighbridge import Weighbridge
+from edge.sim.platform import CityPlatformSim
+from edge.sim.scale import ScaleSim, truck_script
+from edge.web.auth import hash_password
+from tests.helpers import camera, eventually, running_daemon
+from tests.test_status_page import browser, logged_in
+from tests.test_weighbridge import entry_exit_scale
+
+__all__ = ["browser"]  # the fixture, shared with the status page's tests
+
+
+@asynccontextmanager
+async def scale_daemon(
+    tmp_path: Path, platform: CityPlatformSim, **sections: Any
+) -> AsyncIterator[tuple[Daemon, Weighbridge, ScaleSim, httpx.AsyncClient]]:
+    """A daemon with an entry and an exit lane beside one scale (Toledo over a pty), its
+    indicator connected."""
+    path = tmp_path / "scale"
+    cfg = entry_exit_scale(tmp_path, platform, path, "toledo", **sections)
+    async with (
+        ScaleSim(path, "toledo", period=0.02) as sim,
+        running_daemon(cfg) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        bridge = daemon.components.weighbridges["main"]
+        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        yield daemon, bridge, sim, http
+
+
+async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    web = {"password_hash": hash_password("gate password 1")}
+    async with scale_daemon(tmp_path, platform_sim, web=web) as (daemon, bridge, sim, http):
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        cam = camera(daemon, "in-1")
+        await cam.push("豫A11111")
+        await cam.push("豫B22222")  # two trucks read before either weighs
+        await cam.aclose()
+        await eventually(lambda: len(bridge._noting) == 0, timeout=5)
+        await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        await sim.drive(truck_script(Decimal(31000), ramp=0.2, vibrate=0.2, settle=0.6))
+        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        refused = await http.post(f"{base}/api/weighings/1/plate", json={"plate": "豫A11111"})
+        assert refused.status_code == 403  # no session, no CSRF token
+
+        page = await logged_in(browser, base, "过磅员李四")
+        rows = page.locator("#unmatched-weighings tr")
+        await expect(rows).to_have_count(2)
+        held = page.locator('#unmatched-weighings tr[data-weighing="1"]')
+        await expect(held).to_contain_text("待确认车牌")
+        await expect(held).to_contain_text("候选：豫A11111、豫B22222")
+        await held.locator("button.candidate", has_text="豫A11111").click()
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await expect(rows).to_have_count(1)
+        await expect(page.locator("#open-weighings")).to_contain_text("豫A11111")
+        # the other one: a typed plate (a truck its camera did not read), yellow
+        other = page.locator('#unmatched-weighings tr[data-weighing="2"]')
+        await other.locator("input[name=plate]").fill("豫C33333")
+        await other.locator("form.plate-form > button:not(.candidate)").click()
+        await expect(page.locator("#unmatched-weighings")).to_contain_text("无")
+        await expect(page.locator("#open-weighings")).to_contain_text("豫C33333")
+        audit = await daemon.store.audit_log()
+        weighings = await daemon.store.open_weighings(0)
+        await page.close()
+    assert {(w.id, w.plate) for w in weighings} == {(1, "豫A11111"), (2, "豫C33333")}
+    assert weighings[1].plate_color == "1"  # typed: yellow, as the form chose
+    picks = [(r.actor, r.action, r.target, r.result) for r in reversed(audit)]
+    assert picks[-2:] == [
+        ("过磅员李四", "assign weighing plate", "1", "ok"),
+        ("过磅员李四", "assign weighing plate", "2", "ok"),
+    ]
+    assert ("assign weighing plate", "1", "refused") in [
+        (r.action, r.target, r.result) for r in audit
+    ]
+
+
+async def test_an_expired_first_weighing_shows_at_once(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Past the maximum time between weighings a first weighing is reported as expired on the
+    status page without waiting for the next weighing."""
+    weighing = {"max_hours_between": 0.002}  # 7.2 s
+    async with scale_daemon(tmp_path, platform_sim, weighing=weighing) as (
+        daemon, bridge, sim, http,
+    ):  # fmt: skip
+        status_url = f"http://127.0.0.1:{daemon.web.port}/api/status"
+        cam = camera(daemon, "in-1")
+        await cam.push("豫A12345")
+        await cam.aclose()
+        sim.set_weight(Decimal(35680))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+
+        async def shown() -> list[tuple[str, str]]:
+            opened = (await http.get(status_url)).json()["weighings"]["open"]
+            return [(w["plate"], w["state"]) for w in opened]
+
+        async def expired() -> bool:
+            return await shown() == [("豫A12345", "expired")]
+
+        assert await shown() == [("豫A12345", "open")]
+        await eventually(expired, timeout=15)
+        assert (await daemon.store.weighing(1)).state == "open"  # not marked: only shown

@@ -1,0 +1,239 @@
+"""Pairing a stable weight with its plate (issue 16): every plate read at the scale's lanes
+is pending (in the ledger, across restarts) until a weighing uses it or it is too old; one
+pending read ties the weighing, none leaves it unmatched, more than one holds it as 待确认车牌
+with the candidates; a plate given later continues as a tied weighing would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from drivers.base import Detector
+from drivers.scale import ScaleIndicator
+from drivers.serial_link import SerialLink
+from drivers.virtual import VirtualDetector
+from drivers.weighing import YaohuaTf0Parser
+from edge.domain.goods import tonnes
+from edge.domain.weighing import StableRule
+from edge.gate.weighbridge import Weighbridge
+from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
+from edge.ledger.store import Store
+from edge.sim.scale import ScaleSim
+from tests.helpers import eventually
+from tests.test_store import new_pass
+
+DAY = 86400.0
+RULE = StableRule(band_kg=Decimal(20), hold_seconds=0.2, minimum_kg=Decimal(500))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "edge.db")
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def _pass(plate: str, serial: str, lane: str = "in-1") -> dict[str, object]:
+    return {"plate": plate, "color": "2", "serial": serial, "lane": lane}
+
+
+@asynccontextmanager
+async def weighbridge(
+    store: Store,
+    tmp_path: Path,
+    *,
+    position: Sequence[Detector] = (),
+    plate_max_age: float = 300.0,
+    goods: str | None = None,
+) -> AsyncIterator[tuple[Weighbridge, ScaleSim, list[StoredWeighing]]]:
+    """A weighbridge on ``store`` over a pty scale simulator (Yaohua tF=0), started; the
+    weighings it tells of are collected."""
+    path = tmp_path / "scale"
+    indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), YaohuaTf0Parser())
+    bridge = Weighbridge(
+        "main",
+        indicator,
+        store,
+        RULE,
+        max_between_seconds=DAY,
+        plate_max_age_seconds=plate_max_age,
+        position=position,
+        goods_for=lambda _plate, _lane: goods,
+    )
+    bridge.lanes.append("in-1")
+    seen: list[StoredWeighing] = []
+    bridge.weighing_listeners.append(seen.append)
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        bridge.start()
+        try:
+            yield bridge, sim, seen
+        finally:
+            await bridge.aclose()
+
+
+async def weigh_truck(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
+    """A truck drives on, its weight settles and is taken, and it drives off."""
+    count = bridge.weighings
+    sim.set_weight(Decimal(kg))
+    await eventually(lambda: bridge.weighings == count + 1, timeout=5)
+    await bridge.drain()
+    sim.set_weight(Decimal(0))
+    await eventually(lambda: not bridge.detector.weighed, timeout=5)
+
+
+async def test_two_trucks_read_in_a_row_are_held_not_swapped(store: Store, tmp_path: Path) -> None:
+    """Two trucks read before either weighs: the scale does not give the first weight to the
+    last plate read (nor to the first: a car read at the lane may never weigh); the weighing is
+    held with both candidates, and so is the next, until a clerk picks."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", "S-A"))
+        bridge.heard_pass(_pass("豫B22222", "S-B"))
+        await weigh_truck(bridge, sim, 30000)
+        await weigh_truck(bridge, sim, 18000)
+    first, second = seen
+    assert (first.plate, second.plate, first.held, second.held) == (None, None, True, True)
+    assert [r.read.plate for r in first.candidate_reads] == ["豫A11111", "豫B22222"]
+    assert [r.read.serial for r in second.candidate_reads] == ["S-A", "S-B"]
+    assert [w.id for w in await store.unmatched_weighings(0)] == [second.id, first.id]
+
+
+async def test_a_car_read_that_never_weighs_is_not_the_next_trucks_plate(
+    store: Store, tmp_path: Path
+) -> None:
+    """FIFO would be wrong: the car read first never weighs. With one read the weighing is
+    tied; a read too old (past ``plate_max_age_seconds``) no longer counts."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫C33333", "S-CAR"))
+        bridge.heard_pass(_pass("豫D44444", "S-D"))
+        await weigh_truck(bridge, sim, 25000)
+        assert seen[-1].held
+        assert {r.read.plate for r in seen[-1].candidate_reads} == {"豫C33333", "豫D44444"}
+    async with weighbridge(store, tmp_path, plate_max_age=0.3) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫C33333", "2", "S-OLD", "in-1", bridge._clock() - 60)
+        )
+        bridge.heard_pass(_pass("豫E55555", "S-E"))
+        await weigh_truck(bridge, sim, 26000)
+    # the two reads of the first run are older than 0.3 s by now, the one of a minute ago too
+    assert (seen[-1].plate, seen[-1].state, seen[-1].first_serial) == ("豫E55555", "open", "S-E")
+
+
+async def test_a_clerks_pick_continues_as_a_tied_weighing(store: Store, tmp_path: Path) -> None:
+    """The held weighing given a candidate opens that plate's first weighing; the other
+    truck's held weighing given the other candidate completes nothing of the first; a later
+    weighing of the first plate completes its pair, with exactly one goods record."""
+    entry_a = await store.record_pass(new_pass(plate="豫A11111"), [])
+    entry_b = await store.record_pass(new_pass(plate="豫B22222"), [])
+    leave_a = await store.record_pass(new_pass(plate="豫A11111"), [])
+    async with weighbridge(store, tmp_path, goods="煤") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", entry_a.serial))
+        bridge.heard_pass(_pass("豫B22222", entry_b.serial))
+        await weigh_truck(bridge, sim, 35000)
+        await weigh_truck(bridge, sim, 32000)
+        held_a, held_b = seen
+        a_read, b_read = held_a.candidate_reads
+        given = await bridge.assign(held_a.id, a_read.read.plate, "2", read=a_read)
+        assert (given.id, given.plate, given.state, given.first_serial) == (
+            held_a.id, "豫A11111", "open", entry_a.serial,
+        )  # fmt: skip
+        given_b = await bridge.assign(held_b.id, b_read.read.plate, "2", read=b_read)
+        assert (given_b.plate, given_b.state) == ("豫B22222", "open")
+        with pytest.raises(ValueError, match="has its plate"):
+            await bridge.assign(held_a.id, "豫B22222", "2")
+        assert await store.pending_reads("main", 0) == []  # both reads used
+        bridge.heard_pass(_pass("豫A11111", leave_a.serial))
+        await weigh_truck(bridge, sim, 15000)
+    done = seen[-1]
+    assert (done.id, done.state, done.net_kg, done.goods) == (held_a.id, "complete", 20000, "煤")
+    assert done.second_serial == leave_a.serial
+    goods = [e for e in await store.list_outbox("pending", 50) if e.kind == "goods"]
+    assert [e.serial for e in goods] == [leave_a.serial]
+
+
+async def test_a_plate_given_to_an_unmatched_second_weighing_completes_the_pair(
+    store: Store,
+) -> None:
+    """An unmatched weighing given a plate with an open first weighing (before it, or after
+    it) becomes that pair's second (or first) weighing: one row, one goods record; a typed
+    plate ties the goods record to the pass of the other weighing."""
+    entry = await store.record_pass(new_pass(plate="豫A12345"), [])
+    opened = await store.weigh(
+        NewWeighing("main", "豫A12345", "2", 35000, 1000, entry.serial), max_between_seconds=DAY
+    )
+    nobody = await store.weigh(
+        NewWeighing("main", None, "", 15000, 2000, None), max_between_seconds=DAY
+    )
+    done = await store.assign_plate(
+        nobody.id, "豫A12345", "2", serial=None, max_between_seconds=DAY, goods="砂石"
+    )
+    assert (done.id, done.state, done.gross_kg, done.tare_kg, done.net_kg) == (
+        opened.id, "complete", 35000, 15000, 20000,
+    )  # fmt: skip
+    assert (done.first_at, done.second_at, done.second_serial) == (1000, 2000, None)
+    assert (done.goods, done.ysl) == ("砂石", tonnes(20000))
+    with pytest.raises(KeyError):
+        await store.weighing(nobody.id)  # folded into the pair
+    # the other way round: the unmatched weighing came first, the plate's open one after it
+    early = await store.weigh(
+        NewWeighing("main", None, "", 14000, 5000, None), max_between_seconds=DAY
+    )
+    later = await store.weigh(
+        NewWeighing("main", "豫B54321", "2", 30000, 6000, entry.serial), max_between_seconds=DAY
+    )
+    pair = await store.assign_plate(
+        early.id, "豫B54321", "2", serial=None, max_between_seconds=DAY, goods="砂石"
+    )
+    assert (pair.id, pair.first_kg, pair.second_kg, pair.net_kg) == (early.id, 14000, 30000, 16000)
+    with pytest.raises(KeyError):
+        await store.weighing(later.id)
+    goods = [e for e in await store.list_outbox("pending", 50) if e.kind == "goods"]
+    assert len(goods) == 2
+    with pytest.raises(KeyError):
+        await store.assign_plate(999, "豫B54321", "2", serial=None, max_between_seconds=DAY)
+
+
+async def test_a_pending_read_survives_a_restart(tmp_path: Path) -> None:
+    """A SIGKILL while the truck stands on the scale used to lose its plate read (memory
+    only): the read is committed as it is heard, so the weighing after a restart (a new
+    Weighbridge on the same ledger file) is still tied."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, _sim, _seen):
+            bridge.heard_pass(_pass("豫A12345", "S-KEPT"))
+            await bridge.drain()  # committed; the process dies here
+    finally:
+        await store.close()
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            await weigh_truck(bridge, sim, 30000)
+    finally:
+        await store.close()
+    assert (seen[0].plate, seen[0].state, seen[0].first_serial) == ("豫A12345", "open", "S-KEPT")
+
+
+async def test_with_position_sensors_a_read_while_the_weighed_truck_stands_is_the_next_ones(
+    store: Store, tmp_path: Path
+) -> None:
+    """The next-vehicle rule: with position sensors, a plate read while the weighed vehicle
+    still stands in position is the next vehicle's (queued at the camera), never given to the
+    one on the platform; without sensors it is taken as the weighed truck's (a slow camera)."""
+    sensor = VirtualDetector()
+    sensor.presence.sample(True)
+    async with weighbridge(store, tmp_path, position=[sensor]) as (bridge, sim, seen):
+        sim.set_weight(Decimal(30000))  # no plate read for this truck
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        bridge.heard_pass(_pass("豫B22222", "S-NEXT"))  # the next truck, behind it
+        await bridge.drain()
+        assert (seen[-1].plate, seen[-1].state) == (None, "unmatched")
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+        await weigh_truck(bridge, sim, 18000)
+    assert [(w.plate, w.first_kg) for w in seen] == [(None, 30000), ("豫B22222", 18000)]
