@@ -24,6 +24,7 @@ STATE_NAMES = {
     "expired": "已超时",
     "complete": "已完成",
     "unmatched": "未识别车牌",
+    "held": "待确认车牌",  # unmatched with more than one candidate plate read
     "planned": "ERP计划",
 }
 

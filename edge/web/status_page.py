@@ -466,7 +466,8 @@ class StatusPage:
         writer.writerow(WEIGHING_COLUMNS)
         for w in rows:
             writer.writerow([spreadsheet_cell(v) for v in (
-                w.id, w.plate or "未识别车牌", state_name(w.state), w.first_scale, when(w.first_at),
+                w.id, w.plate or "未识别车牌", state_name("held" if w.held else w.state),
+                w.first_scale, when(w.first_at),
                 w.first_kg, w.first_serial or "", when(w.second_at),
                 "" if w.second_kg is None else w.second_kg, w.second_serial or "",
                 "" if w.gross_kg is None else w.gross_kg,
