@@ -181,6 +181,9 @@ def test_the_example_config_documents_a_scale() -> None:
     assert cfg.scales["main"].protocol == "yaohua-tf0"
     assert [sensor.driver for sensor in cfg.scales["main"].position] == ["modbus-input"]
     assert cfg.weighing.preset_tare_kg == {"豫A12345": Decimal(15200)}
+    assert cfg.scales["main"].capacity_kg == Decimal(150_000)
+    assert cfg.weighing.goods_for("豫B00001", "in-1") == "原煤"
+    assert cfg.weighing.goods == ["水泥熟料", "原煤", "石灰石"]
 
 
 async def test_watch_scale_prints_live_and_stable_weights(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ everywhere; ``watch-scale --seconds -5`` is refused."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser, expect
 
 from edge.actions.inspection import (
     COLUMNS,
@@ -30,21 +33,27 @@ from edge.actions.operator import Actor, Face, InvalidInputError
 from edge.cli.main import main
 from edge.config.model import load_config
 from edge.domain.goods import GoodsError, tonnes, tonnes_text
+from edge.domain.weighing import StableRule
 from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewWeighing
 from edge.ledger.store import NewPhoto, Store
+from edge.sim.platform import CityPlatformSim
+from edge.sim.scale import ScaleSim
+from edge.web.auth import hash_password
 from edge.web.erp_api import MAX_BODY, ErpApi
 from edge.web.server import ConnectionGuard, Limits
 from edge.web.ticket import ticket_html
-from tests import test_operator_actions
-from tests.helpers import write_config
+from tests import test_operator_actions, test_status_page
+from tests.helpers import camera, config_for, eventually, running_daemon, write_config
 from tests.test_goods_records import ERP_TOKEN, _plan
 from tests.test_inspection_export import _rows
 from tests.test_operator_actions import GUARD, Gate
+from tests.test_status_page import logged_in
 from tests.test_store import new_pass
 
 #: A ledger with an operator over it, and the status page over both (served on 127.0.0.1).
 gate, page = test_operator_actions.gate, test_operator_actions.page
+browser = test_status_page.browser  # chromium, launched once per test
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = 86400.0
@@ -368,3 +377,105 @@ def test_a_serial_port_and_its_symlink_are_one_port(
     other = tmp_path / "ttyUSB1"
     code, err = _check(tmp_path, SCALE.format(port=device) + second.format(port=other), capsys)
     assert (code, err) == (0, "")
+
+
+# -- 2. a scale's capacity ----------------------------------------------------------------------
+def test_a_stable_weight_over_the_capacity_or_under_the_minimum_is_refused() -> None:
+    rule = StableRule(minimum_kg=Decimal(500), capacity_kg=Decimal(60_000))
+    assert rule.refusal(Decimal(60_000)) is None
+    assert rule.refusal(Decimal(500)) is None
+    over, under = rule.refusal(Decimal(985_000)), rule.refusal(Decimal(499))
+    assert over is not None
+    assert (over.why, over.reason) == ("over capacity", "超过最大称量 60000 kg")
+    assert under is not None
+    assert (under.why, under.reason) == ("under the minimum", "低于最小称量 500 kg")
+    assert StableRule().capacity_kg == Decimal(150_000)  # the default: 150 t
+    with pytest.raises(ValueError, match="capacity"):
+        StableRule(minimum_kg=Decimal(500), capacity_kg=Decimal(500))
+
+
+def test_a_capacity_not_above_the_minimum_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scale = SCALE.format(port=tmp_path / "tty") + "capacity_kg = 400\n"
+    code, err = _check(tmp_path, scale, capsys)
+    assert code == 2
+    assert "scales.main.capacity_kg (line" in err
+    assert "not above minimum_kg (500)" in err
+
+
+async def test_an_absurd_weight_is_refused_shown_and_never_paired_and_the_ticket_prints(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """A 985 t stable weight on a 60 t scale: refused (logged), shown on the status page,
+    no weighing recorded, the truck's plate read left for its real weighing. Then the
+    ticket (磅单) of that weighing in a browser, logged in: its content, and printed it
+    is one page."""
+    path = tmp_path / "scale"
+    scale = {"port": str(path), "protocol": "yaohua-tf0", "stable_seconds": 0.3,
+             "lanes": ["in-1"], "capacity_kg": 60_000}  # fmt: skip
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        scales={"main": scale},
+        weighing={"preset_tare_kg": {"豫A12345": 15200}, "default_goods": "原煤"},
+        web={"password_hash": hash_password("gate password 1")},
+    )
+    async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim, running_daemon(cfg) as daemon:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        bridge = daemon.components.weighbridges["main"]
+        page = await logged_in(browser, base, "司磅员")
+        cam = camera(daemon, "in-1")
+        entry = await cam.push("豫A12345")
+        await cam.aclose()
+        sim.set_weight(Decimal(985_000))
+        await eventually(lambda: bridge.refused is not None, timeout=10)
+        refused = page.locator('[data-refused="main"]')
+        await expect(refused).to_contain_text(
+            "稳定重量 985000 kg 已拒绝（超过最大称量 60000 kg），未计入过磅"
+        )
+        assert await daemon.components.store.recent_weighings() == []
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=10)
+        sim.set_weight(Decimal(35_680))
+        await eventually(lambda: bridge.weighings == 1, timeout=10)
+        (done,) = await daemon.components.store.recent_weighings()
+        assert (done.plate, done.first_serial, done.net_kg) == (
+            "豫A12345",
+            entry.body["serial"],
+            20480,
+        )
+        assert bridge.refused is None
+        await expect(refused).to_have_count(0)  # the page re-read the status
+        link = page.locator("#weighings a", has_text="磅单")
+        async with page.context.expect_page() as opened:
+            await link.click()
+        ticket = await opened.value
+        await ticket.wait_for_load_state()
+        body = ticket.locator("body")
+        for shown in (
+            cfg.site.enterprise_name, f"过磅单 No. {done.id:06d}", "豫A12345", "原煤",
+            "35,680 kg（35.7 t）", "15,200 kg（15.2 t）（预置皮重）", "20,480 kg（20.5 t）",
+            entry.body["serial"], "司磅员：司磅员", "20.5 t",
+        ):  # fmt: skip
+            await expect(body).to_contain_text(shown)
+        await expect(ticket.locator("button")).to_be_visible()
+        await ticket.emulate_media(media="print")
+        await expect(ticket.locator("button")).to_be_hidden()  # 打印 is not printed
+        pdf = await ticket.pdf(prefer_css_page_size=True)
+    assert _pages(pdf) == 1
+    longest = replace(done, goods="石" * 32, ysl=None, goods_error="net weight 985 t is more "
+                      "than a truck carries (> 99.9 t): no goods record")  # fmt: skip
+    crowded = await browser.new_page()
+    await crowded.set_content(
+        ticket_html(
+            longest, "河南省某某市某某区某某建材水泥熟料有限责任公司第二分公司", "司磅员", SH
+        )
+    )
+    await crowded.emulate_media(media="print")
+    assert _pages(await crowded.pdf(prefer_css_page_size=True)) == 1
+
+
+def _pages(pdf: bytes) -> int:
+    """How many pages a PDF has (its page objects)."""
+    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))

@@ -151,7 +151,9 @@ async def watch_scale(cfg: Config, lane: str, seconds: float, out: Out) -> int:
                 out(f"{at:7.2f} s  {name}: {shown}{motion}")
             stable = detector.feed(sample.kg, sample.at, moving=sample.stable is False)
             if stable is not None:
-                out(f"{at:7.2f} s  {name}: 稳定重量 stable weight {stable.kg} kg")
+                refusal = detector.rule.refusal(stable.kg)
+                taken = "" if refusal is None else f"，拒绝 refused: {refusal.reason}"
+                out(f"{at:7.2f} s  {name}: 稳定重量 stable weight {stable.kg} kg{taken}")
 
         indicator.on_sample(show)
         indicator.start()

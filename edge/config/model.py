@@ -711,6 +711,11 @@ class ScaleConfig(_Section):
     stable_seconds: float = Field(default=3.0, gt=0, le=60)
     #: Below this the platform counts as empty (a weighing needs at least this much).
     minimum_kg: Decimal = Field(default=Decimal(500), ge=0)
+    #: The scale's capacity (最大称量, kg, on its nameplate: SCS-100 → 100000). The
+    #: indicators' continuous output does not say it, so the default is the largest common
+    #: truck scale's, 150 t; a stable weight above it is refused (logged, shown on the status
+    #: page, never tied to a plate).
+    capacity_kg: Decimal = Field(default=Decimal(150_000), gt=0)
     #: No valid frame for this long: the scale is shown as unavailable.
     silence_seconds: float = Field(default=2.0, gt=0, le=60)
     #: The lanes whose camera reads the plate of the truck on this scale.
@@ -729,6 +734,7 @@ class ScaleConfig(_Section):
             band_kg=self.division_kg * self.stable_band_divisions,
             hold_seconds=self.stable_seconds,
             minimum_kg=self.minimum_kg,
+            capacity_kg=self.capacity_kg,
         )
 
     def parser(self) -> FrameParser:
@@ -1162,17 +1168,29 @@ def _bus_issues(cfg: Config) -> list[ConfigIssue]:
 def _scale_issues(cfg: Config) -> list[ConfigIssue]:
     lanes = {lane.id for lane in cfg.lanes}
     known = ", ".join(cfg.modbus) or "none"
-    return [
-        ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
-        for name, scale in cfg.scales.items()
-        for lane in scale.lanes
-        if lane not in lanes
-    ] + [
-        ConfigIssue(("scales", name, "position", i, "bus"), f"no [modbus.{bus}] section ({known})")
-        for name, scale in cfg.scales.items()
-        for i, sensor in enumerate(scale.position)
-        if (bus := getattr(sensor, "bus", None)) is not None and bus not in cfg.modbus
-    ]
+    return (
+        [
+            ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
+            for name, scale in cfg.scales.items()
+            for lane in scale.lanes
+            if lane not in lanes
+        ]
+        + [
+            ConfigIssue(
+                ("scales", name, "capacity_kg"), f"not above minimum_kg ({scale.minimum_kg})"
+            )
+            for name, scale in cfg.scales.items()
+            if scale.capacity_kg <= scale.minimum_kg
+        ]
+        + [
+            ConfigIssue(
+                ("scales", name, "position", i, "bus"), f"no [modbus.{bus}] section ({known})"
+            )
+            for name, scale in cfg.scales.items()
+            for i, sensor in enumerate(scale.position)
+            if (bus := getattr(sensor, "bus", None)) is not None and bus not in cfg.modbus
+        ]
+    )
 
 
 def _weighing_issues(cfg: Config) -> list[ConfigIssue]:

@@ -38,20 +38,45 @@ def state_name(state: str) -> str:
 class StableRule:
     """``band_kg``: largest spread (max − min) that counts as still; ``hold_seconds``: how long
     it must hold; ``minimum_kg``: below this the platform counts as empty; ``max_gap_seconds``:
-    a longer silence between readings starts the hold over (no readings, no evidence).
+    a longer silence between readings starts the hold over (no readings, no evidence);
+    ``capacity_kg``: the scale's 最大称量 — a stable weight above it is no truck's (an
+    indicator fault, a misread frame) and is refused (:meth:`refusal`).
 
-    Raises :class:`ValueError` for a negative band or minimum, or a non-positive time."""
+    Raises :class:`ValueError` for a negative band or minimum, a non-positive time, or a
+    capacity not above the minimum."""
 
     band_kg: Decimal = Decimal(20)
     hold_seconds: float = 3.0
     minimum_kg: Decimal = Decimal(500)
     max_gap_seconds: float = 1.0
+    capacity_kg: Decimal = Decimal(150_000)
 
     def __post_init__(self) -> None:
         if self.band_kg < 0 or self.minimum_kg < 0:
             raise ValueError("a stable-weight band and minimum are not negative")
         if self.hold_seconds <= 0 or self.max_gap_seconds <= 0:
             raise ValueError("a stable-weight hold and gap are positive numbers of seconds")
+        if self.capacity_kg <= self.minimum_kg:
+            raise ValueError("a scale's capacity is above its minimum weight")
+
+    def refusal(self, kg: Decimal) -> Refusal | None:
+        """Why a stable weight ``kg`` is no weighing (above the capacity, below the minimum),
+        or None when it is one."""
+        if kg > self.capacity_kg:
+            return Refusal(kg, "over capacity", f"超过最大称量 {self.capacity_kg} kg")
+        if kg < self.minimum_kg:
+            return Refusal(kg, "under the minimum", f"低于最小称量 {self.minimum_kg} kg")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A stable weight refused: ``kg``, ``why`` (English, for the log) and ``reason`` (Chinese,
+    what the status page shows)."""
+
+    kg: Decimal
+    why: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

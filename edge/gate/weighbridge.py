@@ -38,7 +38,7 @@ import structlog
 from drivers.base import Detector
 from drivers.scale import ScaleIndicator, WeightSample
 from edge.config.model import Config
-from edge.domain.weighing import StableDetector, StableRule, StableWeight
+from edge.domain.weighing import Refusal, StableDetector, StableRule, StableWeight
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.database import LedgerUnwritableError
@@ -86,6 +86,10 @@ class Weighbridge:
         #: not block.
         self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
         self.weighings = 0
+        #: The last stable weight refused (and when, unix s), until the next weighing; the
+        #: listeners are called with each (the status page); they must not block.
+        self.refused: tuple[Refusal, float] | None = None
+        self.refusal_listeners: list[Callable[[Refusal], None]] = []
         indicator.on_sample(self._sample)
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -122,6 +126,8 @@ class Weighbridge:
         stable = self.detector.feed(
             sample.kg, sample.at, moving=sample.stable is False, in_position=self.in_position()
         )
+        if stable is not None and self._refused(stable):
+            return  # never paired: the plate reads stay for a real weighing
         if stable is not None:
             self._spawn(self._weighed(stable), f"weighing:{self.name}")
 
@@ -129,6 +135,23 @@ class Weighbridge:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    def _refused(self, stable: StableWeight) -> bool:
+        """Whether a stable weight is refused (over the capacity, under the minimum): logged
+        once (the detector waits for the platform to empty) and shown on the status page
+        until the next weighing."""
+        refusal = self.detector.rule.refusal(stable.kg)
+        if refusal is None:
+            self.refused = None
+            return False
+        self.refused = (refusal, self._clock())
+        log.error(
+            "stable weight refused: not a weighing", scale=self.name, kg=str(stable.kg),
+            why=refusal.why, capacity_kg=str(self.detector.rule.capacity_kg),
+        )  # fmt: skip
+        for listener in self.refusal_listeners:
+            listener(refusal)
+        return True
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -274,7 +297,12 @@ class Weighbridge:
             "weighed": self.detector.weighed,
             "in_position": self.in_position(),
             "health": self.indicator.health.to_json(),
-        }
+            "refused": None if self.refused is None else {
+                "kg": float(self.refused[0].kg),
+                "reason": self.refused[0].reason,
+                "at": self.refused[1],
+            },
+        }  # fmt: skip
 
 
 def build_weighbridges(

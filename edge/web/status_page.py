@@ -52,7 +52,7 @@ from edge.actions.operator import (
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.domain.goods import tonnes_text
-from edge.domain.weighing import state_name
+from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
@@ -209,6 +209,7 @@ class StatusPage:
         self.ledger = None if filings is None else LedgerPage(filings, self._actor, guard, zone)
         for bridge in self.weighbridges.values():
             bridge.weighing_listeners.append(self._weighed)
+            bridge.refusal_listeners.append(self._weight_refused)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -625,6 +626,20 @@ class StatusPage:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait({"weighing": weighing.id, "state": weighing.state})
 
+    def _weight_refused(self, _refusal: Refusal) -> None:
+        """A stable weight refused (over a scale's capacity): the page re-reads the status."""
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait({"weighing": None, "state": "refused"})
+
+    def _scale(self, live: dict[str, Any]) -> dict[str, Any]:
+        """A scale's live view, its last refused weight's time in site time."""
+        refused = live.get("refused")
+        if refused:
+            at = datetime.fromtimestamp(refused["at"], self.zone).strftime(TIME)
+            live = {**live, "refused": {**refused, "at": at}}
+        return live
+
     async def _weighings(self) -> dict[str, Any]:
         """Open (and lately expired) first weighings — one past the maximum time between
         weighings shows as expired at once —, the weighings without a plate (unmatched, and
@@ -771,7 +786,7 @@ class StatusPage:
                 }
                 for n in await self.store.need_complete(NEED_COMPLETE_SHOWN)
             ],
-            "scales": [bridge.live() for bridge in self.weighbridges.values()],
+            "scales": [self._scale(bridge.live()) for bridge in self.weighbridges.values()],
             "weighings": await self._weighings(),
             "timezone": str(self.zone),
             "unusual_plates": dict(UNUSUAL_SHAPES),

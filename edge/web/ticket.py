@@ -24,8 +24,13 @@ th {{ width: 9em; background: #f2f2f2; }}
 .sign {{ max-width: 42em; margin: 2em auto 0; display: flex; justify-content: space-between; }}
 button {{ display: block; margin: 1.5em auto; font-size: 1em; }}
 @media print {{
-  @page {{ size: A5 landscape; margin: 10mm; }}
-  body {{ margin: 0; }}
+  @page {{ size: A5 landscape; margin: 8mm 10mm; }}
+  body {{ margin: 0; font-size: 10pt; }}
+  h1 {{ font-size: 15pt; }}
+  h2 {{ font-size: 11pt; margin: .2em 0 .5em; }}
+  table, .sign {{ max-width: none; }}
+  th, td {{ padding: .2em .5em; }}
+  .sign {{ margin-top: 1.2em; }}
   button {{ display: none; }}
   th {{ background: none; }}
 }}
