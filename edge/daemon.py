@@ -442,7 +442,7 @@ class Daemon:
             web_limits(cfg.web),
             [
                 *PushReceiver(lanes, cfg.site.zone).routes(),
-                *PhotoServer(store, self.photos).routes(),
+                *PhotoServer(store, self.photos, store).routes(),
                 *status_page.routes(),
                 *ErpApi(operator, erp_token).routes(),
             ],

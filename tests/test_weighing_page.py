@@ -16,24 +16,32 @@ from playwright.async_api import Browser, expect
 
 from edge.daemon import Daemon
 from edge.gate.weighbridge import Weighbridge
+from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim, truck_script
 from edge.web.auth import hash_password
-from tests.helpers import camera, eventually, running_daemon
+from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
+from tests.test_snapshot import _snapshot_server
 from tests.test_status_page import browser, logged_in
-from tests.test_weighbridge import entry_exit_scale
+from tests.test_weighbridge import EXIT_LANE
 
 __all__ = ["browser"]  # the fixture, shared with the status page's tests
 
 
 @asynccontextmanager
 async def scale_daemon(
-    tmp_path: Path, platform: CityPlatformSim, **sections: Any
+    tmp_path: Path,
+    platform: CityPlatformSim,
+    entry: dict[str, Any] | None = None,
+    **sections: Any,
 ) -> AsyncIterator[tuple[Daemon, Weighbridge, ScaleSim, httpx.AsyncClient]]:
-    """A daemon with an entry and an exit lane beside one scale (Toledo over a pty), its
-    indicator connected."""
+    """A daemon with an entry (``entry``, else the generic lane) and an exit lane beside one
+    scale (Toledo over a pty, a short hold), its indicator connected."""
     path = tmp_path / "scale"
-    cfg = entry_exit_scale(tmp_path, platform, path, "toledo", **sections)
+    scale = {"port": str(path), "protocol": "toledo", "framing": "8N1", "stable_seconds": 0.3}
+    lanes = [entry or GENERIC_LANE, EXIT_LANE]
+    scales = {"main": {**scale, "lanes": ["in-1", "out-1"]}}
+    cfg = config_for(tmp_path, platform, lanes=lanes, scales=scales, **sections)
     async with (
         ScaleSim(path, "toledo", period=0.02) as sim,
         running_daemon(cfg) as daemon,
@@ -119,3 +127,36 @@ async def test_an_expired_first_weighing_shows_at_once(
         assert await shown() == [("豫A12345", "open")]
         await eventually(expired, timeout=15)
         assert (await daemon.store.weighing(1)).state == "open"  # not marked: only shown
+
+
+async def test_a_weighing_without_a_plate_read_keeps_a_snapshot_of_the_scale_lane(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """No plate read for the truck on the scale: the scale lane's camera is asked for a
+    snapshot, kept with the weighing, listed beside it and served (the ledger's tests: it
+    stays with the weighing once a plate completes its pair)."""
+    runner, url = await _snapshot_server()
+    cam_auth = {"url": url, "username": "admin", "password": "cam-pass", "auth": "basic"}
+    entry = {**GENERIC_LANE, "snapshot": cam_auth}
+    try:
+        async with scale_daemon(tmp_path, platform_sim, entry) as (daemon, bridge, sim, http):
+            base = f"http://127.0.0.1:{daemon.web.port}"
+            sim.set_weight(Decimal(30000))
+            await eventually(lambda: bridge.weighings == 1, timeout=5)
+
+            async def snapped() -> bool:
+                return (await daemon.store.weighing(1)).first_photo is not None
+
+            await eventually(snapped, timeout=10)
+            status = (await http.get(f"{base}/api/status")).json()
+            (shown,) = status["weighings"]["unmatched"]
+            assert (shown["held"], shown["kg"], shown["photos"]) == (
+                False, 30000, ["/photos/weighing-1-1.jpg"],
+            )  # fmt: skip
+            got = await http.get(base + shown["photos"][0])
+            assert got.status_code == 200
+            assert jpeg_label(got.content) == "snapshot"
+            assert (await http.get(f"{base}/photos/weighing-1-2.jpg")).status_code == 404
+            assert (await http.get(f"{base}/photos/weighing-9-1.jpg")).status_code == 404
+    finally:
+        await runner.cleanup()

@@ -169,9 +169,13 @@ async def test_a_plate_given_to_an_unmatched_second_weighing_completes_the_pair(
     nobody = await store.weigh(
         NewWeighing("main", None, "", 15000, 2000, None), max_between_seconds=DAY
     )
+    await store.set_weighing_photo(nobody.id, "2026/12/01/in-1-snap-1.jpg")
     done = await store.assign_plate(
         nobody.id, "豫A12345", "2", serial=None, max_between_seconds=DAY, goods="砂石"
     )
+    # its snapshot goes with it: the second weighing's, shown after the first's plate read
+    assert (done.first_photo, done.second_photo) == (None, "2026/12/01/in-1-snap-1.jpg")
+    assert (await store.weighing_photos([done]))[done.id] == [f"/photos/weighing-{done.id}-2.jpg"]
     assert (done.id, done.state, done.gross_kg, done.tare_kg, done.net_kg) == (
         opened.id, "complete", 35000, 15000, 20000,
     )  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 
@@ -96,6 +97,22 @@ class PassPhotos:
             len(data),
             event.camera_time.timestamp(),
         )
+
+    async def scene(self, when: datetime) -> str | None:
+        """A snapshot of the lane's camera now, checked, fitted and stored like a pass's photo,
+        for a record that is no pass (a weighing without a plate read): its path relative to
+        the photo root; None when the lane has no snapshot source or it cannot give one."""
+        if self.snapshot is None or not self.disk.accepting_photos:
+            return None
+        image = await self.snapshot.grab()
+        if image is None:
+            return None
+        try:
+            data = await self.check.prepare(image)
+            return await self.store.write(data, when, self.lane_id, FRONT_PHOTO)
+        except (PhotoError, OSError) as exc:
+            log.error("snapshot refused or not stored", lane=self.lane_id, error=str(exc))
+            return None
 
     async def aclose(self) -> None:
         """Close the snapshot sources (an open RTSP stream)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -49,7 +50,7 @@ log = structlog.get_logger("edge.weighbridge")
 
 #: Takes a snapshot for a weighing without a plate read (the scale lanes' camera); returns
 #: the photo file kept (relative to the photo directory) or None when no camera could.
-Snapshot = Callable[[str], Awaitable[str | None]]
+Snapshot = Callable[[], Awaitable[str | None]]
 
 
 class Weighbridge:
@@ -213,7 +214,7 @@ class Weighbridge:
         """A weighing without its plate: its snapshot, then (no position sensors) a read heard
         while the weighed truck is still on the scale, within the read's maximum age."""
         if self.snapshot is not None:
-            photo = await self.snapshot(self.name)  # None: no camera could give one
+            photo = await self.snapshot()  # None: no camera could give one
             if photo is not None:
                 await self.ledger.set_weighing_photo(row.id, photo)
                 self._tell(await self.ledger.weighing(row.id))
@@ -321,12 +322,28 @@ def build_weighbridges(
             goods_for=cfg.weighing.goods_for,
             plate_max_age_seconds=scale.plate_max_age_seconds,
             position=devices.scale_position(name, scale.position),
+            snapshot=_snapshot([lanes[lane_id] for lane_id in scale.lanes], cfg.site.zone),
         )
         for lane_id in scale.lanes:
             lanes[lane_id].pass_listeners.append(bridge.heard_pass)
             bridge.lanes.append(lane_id)
         bridges[name] = bridge
     return bridges
+
+
+def _snapshot(lanes: Sequence[Lane], zone: tzinfo) -> Snapshot:
+    """A snapshot from the first of the scale's lanes whose camera gives one (lanes whose
+    camera only pushes have no snapshot source and are skipped)."""
+
+    async def take() -> str | None:
+        when = datetime.now(zone)
+        for lane in lanes:
+            photo = await lane.photos.scene(when)
+            if photo is not None:
+                return photo
+        return None
+
+    return take
 
 
 class PlanReporter:

@@ -18,6 +18,12 @@ def photo_url(serial: str, number: int) -> str:
     return f"/photos/{serial}-{number}.jpg"
 
 
+def weighing_photo_url(weighing_id: int, number: int) -> str:
+    """The relative URL of the snapshot kept with a weighing that had no plate read (its
+    first weighing's: 1, its second's: 2)."""
+    return f"/photos/weighing-{weighing_id}-{number}.jpg"
+
+
 def original_of(path: Path) -> Path:
     """Where the camera's original is kept beside a photo that was re-encoded to fit 1 MB."""
     return path.with_suffix(".orig.jpg")

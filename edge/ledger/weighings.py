@@ -12,7 +12,7 @@ import structlog
 
 from edge.domain.goods import OVER_MAX_KG, GoodsError, goods_name, tonnes
 from edge.ledger.database import LedgerPart
-from edge.ledger.photos import photo_url
+from edge.ledger.photos import photo_url, weighing_photo_url
 from edge.ledger.rows import (
     NewScaleRead,
     NewTransportPlan,
@@ -511,7 +511,9 @@ class WeighingLedger(LedgerPart):
         """The photos kept with each weighing, by weighing id: the kept photos (URLs,
         ``/photos/<serial>-<n>.jpg``) of the pass whose plate read tied its first weighing,
         then of the one that tied its second — the scale lane's camera photo of the truck on
-        the scale, kept and pruned with that pass. A weighing without a plate read has none."""
+        the scale, kept and pruned with that pass. A weighing (or a second weighing) without a
+        plate read has the snapshot taken of the scale lane instead, when there was one
+        (``/photos/weighing-<id>-<1|2>.jpg``)."""
         serials = {
             serial
             for w in weighings
@@ -528,15 +530,18 @@ class WeighingLedger(LedgerPart):
             )
             for row in rows:
                 found.setdefault(row["serial"], []).append(photo_url(row["serial"], row["number"]))
-        return {
-            w.id: [
-                url
-                for serial in dict.fromkeys((w.first_serial, w.second_serial))
-                if serial
-                for url in found.get(serial, [])
-            ]
-            for w in weighings
-        }
+
+        def urls(w: StoredWeighing) -> list[str]:
+            shown: list[str] = []
+            sides = ((1, w.first_serial, w.first_photo), (2, w.second_serial, w.second_photo))
+            for number, serial, snapshot in sides:
+                if serial and (number == 1 or serial != w.first_serial):
+                    shown += found.get(serial, [])
+                if snapshot:
+                    shown.append(weighing_photo_url(w.id, number))
+            return shown
+
+        return {w.id: urls(w) for w in weighings}
 
     async def weighings_between(
         self, start: float | None, end: float | None

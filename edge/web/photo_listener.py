@@ -30,10 +30,12 @@ from aiohttp import web
 
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore
+from edge.ledger.weighings import WeighingLedger
 from edge.web.server import Limits, Listener
 
 log = structlog.get_logger("edge.web.photo_listener")
 
+_WEIGHING_NAME = re.compile(r"^weighing-(?P<id>\d{1,18})-(?P<number>[12])\.jpg$")
 _NAME = re.compile(r"^(?P<serial>\d{12}[AB]\d{12})-(?P<number>[12])\.jpg$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -82,8 +84,12 @@ async def _photo_response(store: PassLedger, photos: PhotoStore, name: str) -> w
     row = await store.find_photo(match["serial"], int(match["number"]))
     if row is None:
         raise web.HTTPNotFound
+    return await _jpeg(photos, row.path)
+
+
+async def _jpeg(photos: PhotoStore, path: str) -> web.Response:
     try:
-        data = await photos.read(row.path)
+        data = await photos.read(path)
     except FileNotFoundError:
         raise web.HTTPGone(text="the photo was pruned") from None
     return web.Response(
@@ -94,16 +100,31 @@ async def _photo_response(store: PassLedger, photos: PhotoStore, name: str) -> w
 
 
 class PhotoServer:
-    """``/photos/<serial>-<n>.jpg`` on the status page's listener, for the guards."""
+    """``/photos/<serial>-<n>.jpg`` on the status page's listener, for the guards; with the
+    weighings, ``/photos/weighing-<id>-<n>.jpg`` too (the snapshot kept with a weighing that
+    had no plate read)."""
 
-    def __init__(self, store: PassLedger, photos: PhotoStore) -> None:
-        self.store, self.photos = store, photos
+    def __init__(
+        self, store: PassLedger, photos: PhotoStore, weighings: WeighingLedger | None = None
+    ) -> None:
+        self.store, self.photos, self.weighings = store, photos, weighings
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/photos/{name}", self.handle)]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        return await _photo_response(self.store, self.photos, request.match_info["name"])
+        name = request.match_info["name"]
+        match = _WEIGHING_NAME.match(name)
+        if match is None or self.weighings is None:
+            return await _photo_response(self.store, self.photos, name)
+        try:
+            weighing = await self.weighings.weighing(int(match["id"]))
+        except KeyError:
+            raise web.HTTPNotFound from None
+        path = weighing.first_photo if match["number"] == "1" else weighing.second_photo
+        if path is None:
+            raise web.HTTPNotFound
+        return await _jpeg(self.photos, path)
 
 
 class PhotoListener(Listener):
