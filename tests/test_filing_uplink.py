@@ -18,14 +18,16 @@ import pytest
 
 from edge.actions.filing import EntryRefusedError, Filings
 from edge.actions.operator import NotAllowedError, NotFoundError
+from edge.domain.filing import ImageKind, parse_entry
 from edge.ledger.store import Store
 from edge.sim.jpeg import jpeg_label, sample_jpeg
-from edge.sim.platform import CityPlatformSim, PlatformSim
+from edge.sim.platform import CityPlatformSim, Fault, PlatformSim
 from edge.sim.province import ProvincePlatformSim
 from edge.sim.spec_check import CITY, PROVINCE, violations
 from edge.uplink.breaker import LinkMonitor
-from edge.uplink.filing_sender import FilingSender
+from edge.uplink.filing_sender import LOST_ADD, FilingSender
 from edge.uplink.platform.city import CityPlatform
+from edge.uplink.platform.errors import PermanentError
 from edge.uplink.platform.province import ProvincePlatform
 from tests.helpers import REPORT, city_client, eventually, province_client
 from tests.test_filing import CLERK, LOADER, TRUCK, _operator
@@ -181,6 +183,151 @@ async def test_a_platform_away_is_retried_after_a_backoff(province: Site) -> Non
     await province.sim.start()
     province.now[0] = row.next_attempt_at
     assert await province.send_due() == [True]
+
+
+def _accounts(sim: PlatformSim, kind: str) -> list[str]:
+    assert isinstance(sim, ProvincePlatformSim)
+    return [pk for pk, k in sim.account_kinds.items() if k == kind]
+
+
+@pytest.mark.parametrize("lost", [Fault("lost", "reset"), Fault("lost", 504)],
+                         ids=["connection reset", "gateway 504"])  # fmt: skip
+async def test_a_lost_add_reply_is_not_added_again(province: Site, lost: Fault) -> None:
+    """The platform took the Add, its reply was lost: the sender asks (VehElecAccountGain)
+    before adding again, stores the licensePK the platform holds and sends the entry's
+    latest change as Modify — one licensePK at the platform, the ledger holds it."""
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert done.id is not None
+    province.sim.faults.append(replace(lost, ipctype="VehElecAccountAdd"))
+    assert await province.send_due() == [False]
+    assert _accounts(province.sim, "vehicle") == ["PK00000001"]  # taken, the reply lost
+    (row,) = await province.store.filing_outbox_of(done.id)
+    assert (row.state, row.unanswered) == ("pending", "VehElecAccountAdd")
+    await province.filings.modify(CLERK, done.id, {"owner": "改过的所有人"})  # meanwhile
+    province.now[0] = row.next_attempt_at
+    assert await province.send_due() == [True]
+    assert province.sim.calls["VehElecAccountAdd"] == 1
+    assert province.sim.calls["VehElecAccountGain"] == 1
+    assert _accounts(province.sim, "vehicle") == ["PK00000001"]
+    assert [m for m, _ in province.sim.filings] == ["VehElecAccountAdd", "VehElecAccountModify"]
+    assert province.sim.filings[-1][1]["onwer"] == "改过的所有人"
+    (filing,) = await province.store.filings_of(done.id)
+    assert (filing.state, filing.license_pk) == ("accepted", "PK00000001")
+    assert await province.store.license_pk_of("豫A12345", "1") == "PK00000001"
+    assert province.sim.rejected == []
+
+
+async def test_an_add_that_never_reached_the_platform_is_added_after_asking(
+    province: Site,
+) -> None:
+    """The daemon was killed after noting the send (or the link failed before the platform
+    took it): Gain finds nothing, so the Add goes out — once."""
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    (row,) = await province.store.due_filings(10)
+    await province.store.filing_sending(row.id, "VehElecAccountAdd")  # …and then the kill
+    assert await province.send_due() == [True]
+    assert (province.sim.calls["VehElecAccountGain"], province.sim.calls["VehElecAccountAdd"]) == (
+        1,
+        1,
+    )
+    assert done.id is not None
+    (filing,) = await province.store.filings_of(done.id)
+    assert (filing.state, filing.license_pk) == ("accepted", "PK00000001")
+
+
+@pytest.mark.parametrize("register", ["inner", "machine"])
+async def test_a_lost_inner_add_is_sent_again(province: Site, register: str) -> None:
+    """In-plant vehicles and machines: the spec has no query, so the Add is sent again; the
+    simulator answers a second Add of a filing it holds with its licensePK — one licensePK,
+    the ledger holds it."""
+    form, image = ({**TRUCK, "plate": "豫A55555"}, "emission_list") if register == "inner" else (
+        LOADER, "nameplate")  # fmt: skip
+    done = await province.filings.add(CLERK, register, form, {image: sample_jpeg("x")})
+    assert done.id is not None
+    province.sim.faults.append(Fault("lost", "reset"))
+    assert await province.send_due() == [False]
+    (row,) = await province.store.filing_outbox_of(done.id)
+    province.now[0] = row.next_attempt_at
+    assert await province.send_due() == [True]
+    assert province.sim.calls["VehElecAccountGain"] == 0
+    assert _accounts(province.sim, register) == ["PK00000001"]
+    (filing,) = await province.store.filings_of(done.id)
+    assert (filing.state, filing.license_pk) == ("accepted", "PK00000001")
+
+
+async def test_a_refused_second_inner_add_says_the_first_may_have_been_taken(
+    province: Site,
+) -> None:
+    """A platform that refuses a second Add instead: the dead letter keeps its words and
+    says the first Add's answer was lost, so an operator checks on the platform."""
+    done = await province.filings.add(CLERK, "machine", LOADER, {"nameplate": sample_jpeg("x")})
+    province.sim.faults += [Fault("lost", 504), Fault("code", "机械备案已存在，请勿重复新增")]
+    assert await province.send_due() == [False]
+    assert done.id is not None
+    (row,) = await province.store.filing_outbox_of(done.id)
+    province.now[0] = row.next_attempt_at
+    assert await province.send_due() == [False]
+    (filing,) = await province.store.filings_of(done.id)
+    assert (filing.state, filing.words) == ("refused", "机械备案已存在，请勿重复新增" + LOST_ADD)
+
+
+async def test_a_refused_add_is_not_asked_about_again(province: Site) -> None:
+    """A clear refusal is an answer: the operator's retry sends the Add without a query."""
+    assert isinstance(province.sim, ProvincePlatformSim)
+    province.sim.faults.append(Fault("code", "号牌号码格式错误", "VehElecAccountAdd"))
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [False]
+    (dead,) = await province.store.dead_filings()
+    assert dead.unanswered is None
+    assert (await province.filings.retry(CLERK)).count == 1
+    assert await province.send_due() == [True]
+    assert province.sim.calls["VehElecAccountGain"] == 0
+
+
+async def test_the_province_simulator_refuses_a_second_add(province: Site) -> None:
+    """One filing per vehicle, never a second licensePK: a second Add of a held transport
+    vehicle (plate and colour) is refused in the platform's words (Gain fetches it); one of
+    a held machine or in-plant vehicle is answered with its licensePK; one set to 注销 may be
+    added again (a reissued number)."""
+    client = province.client
+    assert isinstance(client, ProvincePlatform)
+    entry = parse_entry("vehicle", TRUCK)
+    first = await client.file_entry(entry, {ImageKind.DRIVING_LICENSE: sample_jpeg("a")},
+                                    company_code=ENTERPRISE)  # fmt: skip
+    with pytest.raises(PermanentError, match="车辆备案已存在，请勿重复新增"):
+        await client.file_entry(entry, {ImageKind.DRIVING_LICENSE: sample_jpeg("a")},
+                                company_code=ENTERPRISE)  # fmt: skip
+    other_colour = parse_entry("vehicle", {**TRUCK, "plate_color": "0"})
+    second = await client.file_entry(other_colour, {ImageKind.DRIVING_LICENSE: b"\xff\xd8x"},
+                                     company_code=ENTERPRISE)  # fmt: skip
+    assert first.license_pk != second.license_pk
+    held = await client.held_filing(entry)
+    assert held is not None
+    assert held.license_pk == first.license_pk
+    assert await client.held_filing(parse_entry("vehicle", {**TRUCK, "plate": "豫A99999"})) is None
+    machine = parse_entry("machine", LOADER)
+    plate = {ImageKind.NAMEPLATE: sample_jpeg("铭牌")}
+    pk = (await client.file_entry(machine, plate, company_code=ENTERPRISE)).license_pk
+    renamed = parse_entry("machine", {**LOADER, "name": "装载机二号"})
+    assert (await client.file_entry(renamed, plate, company_code=ENTERPRISE)).license_pk == pk
+    assert province.sim.accounts[pk]["mhyJXMC"] == "装载机二号"
+    cancelled = parse_entry("machine", {**LOADER, "status": "3"})
+    await client.file_entry(cancelled, plate, company_code=ENTERPRISE, license_pk=pk)
+    again = await client.file_entry(machine, plate, company_code=ENTERPRISE)
+    assert again.license_pk != pk  # a reissued number: a new filing
+    assert await client.held_filing(machine) is None  # no query for machines
+
+
+async def test_a_lost_city_filing_is_sent_again(city: Site) -> None:
+    """City: the share methods complete a plate's information and return no licensePK, so
+    the same filing is simply sent again."""
+    await city.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    city.sim.faults.append(Fault("lost", "reset"))
+    assert await city.send_due() == [False]
+    (row,) = await city.store.filing_outbox_of(1)
+    city.now[0] = row.next_attempt_at
+    assert await city.send_due() == [True]
+    assert [m for m, _ in city.sim.filings] == ["shareVehInfo", "shareVehInfo"]
 
 
 async def test_city_filings_in_the_envelope(city: Site) -> None:

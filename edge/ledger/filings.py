@@ -356,6 +356,15 @@ class FilingLedger(LedgerPart):
 
         await self._transaction(write)
 
+    async def filing_sending(self, outbox_id: int, method: str) -> None:
+        """A filing is about to go out by ``method``: noted BEFORE it is sent (``method`` set,
+        ``sent_at`` cleared), so a send whose answer never came — a timeout, a reset, a 5xx,
+        the daemon killed — is known as such the next time
+        (:attr:`edge.ledger.rows.FilingOutboxEntry.unanswered`)."""
+        await self._update_entry(
+            "UPDATE filing_outbox SET method = ?, sent_at = NULL WHERE id = ?", (method, outbox_id)
+        )
+
     async def filing_failed(self, outbox_id: int, error: str, retry_at: float | None) -> None:
         """A filing not delivered (the platform unreachable, a bad answer): tried again at
         ``retry_at`` (unix s), or a dead letter with ``error`` as its reason (None)."""

@@ -554,7 +554,8 @@ class EntryChange:
 @dataclass(frozen=True, slots=True)
 class FilingOutboxEntry(_FromRow):
     """A filing the outbox of filings sends (table ``filing_outbox``): the entry as it is
-    when sent, to ``platform``; ``method`` set once sent; ``state`` pending / sent / dead."""
+    when sent, to ``platform``; ``method`` set as it goes out, ``sent_at`` when the platform
+    answered; ``state`` pending / sent / dead."""
 
     id: int
     entry_id: int
@@ -566,6 +567,12 @@ class FilingOutboxEntry(_FromRow):
     last_error: str | None
     created_at: float
     sent_at: float | None
+
+    @property
+    def unanswered(self) -> str | None:
+        """The method of an earlier send of this filing whose answer never came (lost, timed
+        out, the daemon killed): the platform may have taken it. None: none."""
+        return self.method if self.method is not None and self.sent_at is None else None
 
 
 @dataclass(frozen=True, slots=True)

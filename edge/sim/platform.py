@@ -103,12 +103,19 @@ class Fault:
     """One injected failure for the next business call (tokens are never faulted).
 
     ``http``: answer with this HTTP status; ``code``: answer HTTP 200 with this code (city) or
-    ``result: fail`` with this reason (province); ``garbage``: a body that is not JSON.
+    ``result: fail`` with this reason (province); ``garbage``: a body that is not JSON;
+    ``lost``: do the call (commit what it brings), then lose the reply — ``value`` "reset"
+    closes the connection without a word, an int answers that HTTP status (a proxy's 502,
+    504) — as when a link drops or a gateway times out after the platform took the call.
     """
 
-    kind: Literal["http", "code", "garbage"]
+    kind: Literal["http", "code", "garbage", "lost"]
     value: int | str = 500
     ipctype: str | None = None  # only calls of this method; None = any
+
+
+#: Where a handler leaves a ``lost`` fault for the middleware to apply once the call is done.
+_LOST = web.RequestKey("lost reply", Fault)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +265,25 @@ class PlatformSim:
         while self.hang and request.path != "/sim/stats":  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         response = await handler(request)
+        if (lost := request.get(_LOST)) is not None:  # the call was done; its reply is lost
+            response = self.lose_reply(request, lost)
         await asyncio.sleep(max(0.0, self.delay - (loop.time() - started)))
         return response
+
+    def fault_for(self, request: web.Request, method: str) -> web.Response | None:
+        """The refusal of an injected fault for this call, or None: the call goes on (also
+        when its fault is ``lost``: the reply is lost once the call is done)."""
+        fault = self.injected(method)
+        if fault is None:
+            return None
+        if fault.kind == "lost":
+            request[_LOST] = fault
+            return None
+        return self.http_fault(fault) or self.fault_answer(method, fault)
+
+    def fault_answer(self, method: str, fault: Fault) -> web.Response:
+        """A ``code`` fault: the platform refuses the call in its own shape."""
+        raise NotImplementedError
 
     def injected(self, method: str) -> Fault | None:
         for i, fault in enumerate(self.faults):
@@ -271,6 +295,15 @@ class PlatformSim:
         if self.error_rate and self._rng.random() < self.error_rate:
             return Fault("http", 500)
         return None
+
+    @staticmethod
+    def lose_reply(request: web.Request, fault: Fault) -> web.Response:
+        """The reply of a call already done, lost as ``fault`` (kind ``lost``) says: the
+        connection closed without a word ("reset"), or an HTTP status from a gateway."""
+        if fault.value == "reset" and request.transport is not None:
+            request.transport.abort()  # the client reads an end of stream, not a reply
+        status = fault.value if isinstance(fault.value, int) else 502
+        return web.Response(status=status, text="reply lost")
 
     @staticmethod
     def http_fault(fault: Fault) -> web.Response | None:
@@ -319,8 +352,11 @@ class CityPlatformSim(PlatformSim):
         self.note_rejected(method, reason)
         return web.json_response({"code": code, "status": reason})
 
+    def fault_answer(self, method: str, fault: Fault) -> web.Response:
+        return self._reject(method, str(fault.value), "injected")
+
     def _business_call(
-        self, body: Any, expected: set[str]
+        self, request: web.Request, body: Any, expected: set[str]
     ) -> tuple[str, dict[str, Any]] | web.Response:
         """Check a business call's envelope, token and ``value``; a Response means refused."""
         if not isinstance(body, dict):
@@ -331,8 +367,8 @@ class CityPlatformSim(PlatformSim):
         if not self.token_valid(body.get("access_token")):
             return self._reject(ipctype, "401", "身份授权失效")
         self.calls[ipctype] += 1
-        if (fault := self.injected(ipctype)) is not None:
-            return self.http_fault(fault) or self._reject(ipctype, str(fault.value), "injected")
+        if (refused := self.fault_for(request, ipctype)) is not None:
+            return refused
         if ipctype not in expected:
             return self._reject(ipctype, "404", "未知业务接口代码")
         if extra := set(body) - {"organ", "ipctype", "access_token", "value"}:
@@ -363,7 +399,7 @@ class CityPlatformSim(PlatformSim):
                 return self._reject("getAccessToken", "401", "账号或密码错误")
             now = self.server_now().strftime(TIME_FORMAT)
             return web.json_response({**OK, "access_token": self.issue_token(), "datetime": now})
-        checked = self._business_call(body, {"getCheckVehicle"})
+        checked = self._business_call(request, body, {"getCheckVehicle"})
         if isinstance(checked, web.Response):
             return checked
         _, value = checked
@@ -391,6 +427,7 @@ class CityPlatformSim(PlatformSim):
     async def _put_data(self, request: web.Request) -> web.Response:
         body = await self.read_json(request)
         checked = self._business_call(
+            request,
             body,
             {
                 "shareDrivingRecord",
@@ -443,7 +480,7 @@ class CityPlatformSim(PlatformSim):
             body = json.loads(info_text) if info_text is not None else None
         except json.JSONDecodeError:
             body = None
-        checked = self._business_call(body, {"sharePhotoInfo"})
+        checked = self._business_call(request, body, {"sharePhotoInfo"})
         if isinstance(checked, web.Response):
             return checked
         ipctype, value = checked

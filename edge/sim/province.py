@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from edge.sim.jpeg import jpeg_label
-from edge.sim.platform import PhotoArrival, PlatformSim, SimVehicle
+from edge.sim.platform import Fault, PhotoArrival, PlatformSim, SimVehicle
 from edge.sim.spec_check import PROVINCE, filing_problems, real_time, serial_agrees, violations
 from edge.uplink.platform.province_models import AUTH_TIME_FORMAT, DATE_FORMATS
 
@@ -75,6 +75,9 @@ class ProvincePlatformSim(PlatformSim):
         self.note_rejected(method, reason)
         return web.json_response({"result": "fail", "err": reason, "data": {}})
 
+    def fault_answer(self, method: str, fault: Fault) -> web.Response:
+        return self._fail(method, str(fault.value))
+
     @staticmethod
     def _ok(data: Any = None) -> web.Response:
         return web.json_response({"result": "success", "err": "", "data": data or {}})
@@ -87,8 +90,8 @@ class ProvincePlatformSim(PlatformSim):
             return self._authorise(body)
         if not isinstance(body, dict) or not self.token_valid(body.get("accessToken")):
             return self._fail(method, "accessToken 授权码无效或已过期")
-        if (fault := self.injected(method)) is not None:
-            return self.http_fault(fault) or self._fail(method, str(fault.value))
+        if (refused := self.fault_for(request, method)) is not None:
+            return refused
         handler = {
             "VehVerifyEx": self._verify,
             "SendEnterExitDataEx": self._enter_exit,
@@ -218,6 +221,14 @@ class ProvincePlatformSim(PlatformSim):
                 return self._fail(method, "车辆备案不存在")
             if any(known.get(k) != body.get(k) for k in key):
                 return self._fail(method, "号牌号码、号牌颜色不可修改")
+        elif (held := self.holding(kind, body)) is not None:
+            # one filing per vehicle (machine), never a second licensePK: a transport
+            # vehicle's is shared and VehElecAccountGain fetches it, so a second Add is
+            # refused; an in-plant vehicle's or machine's has no query, so the Add's reply is
+            # the only way to learn it: a second Add is answered with it (and updates it)
+            if kind == "vehicle":
+                return self._fail(method, "车辆备案已存在，请勿重复新增")
+            pk = held
         else:
             pk = f"PK{len(self.accounts) + 1:08d}"
         self.accounts[pk] = {k: v for k, v in body.items() if k != "accessToken"}
@@ -230,6 +241,25 @@ class ProvincePlatformSim(PlatformSim):
             return self._ok({"mhyPlate": body["mhyPlate"], "licensePK": pk})
         data = {"license": body["license"], "licenseColor": body["licenseColor"], "licensePK": pk}
         return self._ok(data)
+
+    def holding(self, kind: str, body: dict[str, Any]) -> str | None:
+        """The licensePK of the filing of ``kind`` this platform holds for the vehicle (or
+        machine) in ``body``: a transport vehicle by plate and colour (its filing is shared
+        by every enterprise); an in-plant vehicle by enterprise, plate and colour, a machine
+        by enterprise and mhyPlate, unless that filing was set to 注销 (3). None: none."""
+        key = {
+            "vehicle": ("license", "licenseColor"),
+            "inner": ("companyCode", "license", "licenseColor"),
+            "machine": ("companyCode", "mhyPlate"),
+        }[kind]
+        for pk, account in self.accounts.items():
+            if self.account_kinds.get(pk) != kind or any(
+                account.get(k) != body.get(k) for k in key
+            ):
+                continue
+            if account.get("carStatus", account.get("mhyStatus")) != "3":
+                return pk
+        return None
 
     async def _need_complete(self, method: str, body: dict[str, Any]) -> web.Response:
         if problems := violations(body, PROVINCE[method]):
@@ -261,7 +291,11 @@ class ProvincePlatformSim(PlatformSim):
         for pk, account in self.accounts.items():
             if self.account_kinds.get(pk) != "vehicle":
                 continue
-            if pk == body.get("licensePK") or account["license"] == body["license"]:
+            asked = (body["license"], body["licenseColor"])
+            if (
+                pk == body.get("licensePK")
+                or (account["license"], account["licenseColor"]) == asked
+            ):
                 keep = (
                     "license",
                     "licenseColor",
@@ -274,7 +308,8 @@ class ProvincePlatformSim(PlatformSim):
                     "drivingLicenseImg2",
                 )
                 return self._ok({**{k: account.get(k, "") for k in keep}, "licensePK": pk})
-        return self._fail(method, "未找到车辆备案信息")
+        # nothing found is an answer (in the platform's reply shape), not a refused call
+        return web.json_response({"result": "fail", "err": "未找到车辆备案信息", "data": {}})
 
     async def _feedback(self, method: str, body: dict[str, Any]) -> web.Response:
         problems = violations(body, PROVINCE[method])

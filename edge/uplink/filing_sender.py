@@ -28,12 +28,16 @@ from edge.uplink.breaker import LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
 from edge.uplink.platform.base import FilingPlatform
 from edge.uplink.platform.errors import InvalidMessageError, PermanentError
-from edge.uplink.platform.filing_wire import method_for
+from edge.uplink.platform.filing_wire import ADDS, method_for
 
 log = structlog.get_logger("edge.uplink.filing_sender")
 
 #: Filings read per round (a plant files a few a day; an import of thousands is sent in turns).
 BATCH = 20
+#: Said after the platform's words when it refused an Add sent again after an earlier one's
+#: answer was lost (an in-plant vehicle or a machine: the spec has no way to ask whether it
+#: took the first; README "Electronic ledger").
+LOST_ADD = "（此前一次新增未得到平台答复，平台可能已收下该备案：请到平台核对）"
 #: Look at the outbox of filings at least this often (the command line changes it too).
 POLL_SECONDS = 30.0
 
@@ -105,11 +109,23 @@ class FilingSender:
             mine = known.get(self.platform.mode)
             license_pk = (mine.license_pk or "") if mine is not None else ""
             method = method_for(self.platform.mode, entry, license_pk)
+            # an Add whose answer never came may have been taken: ask before adding again
+            again = method in ADDS and row.unanswered in ADDS
             try:
+                if again and (held := await self.platform.held_filing(entry)) is not None:
+                    log.warning("a lost Add was taken by the platform: modifying its filing",
+                                plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
+                    await self.store.note_filing(
+                        row.entry_id, self.platform.mode, held.license_pk, held.method,
+                        f"platform:{self.platform.mode}",
+                    )  # fmt: skip
+                    license_pk = held.license_pk
+                    method = method_for(self.platform.mode, entry, license_pk)
                 images = {
                     ImageKind(image.kind): await self.photos.read(image.path)
                     for image in await self.store.images_of(row.entry_id)
                 }
+                await self.store.filing_sending(row.id, method)
                 receipt = await self.platform.file_entry(
                     entry, images, company_code=self.company_code, license_pk=license_pk
                 )
@@ -121,7 +137,8 @@ class FilingSender:
             except PermanentError as exc:
                 self.link.success()  # the platform answered: the link is fine
                 log.warning("platform refused a filing", plate=entry.plate, error=str(exc))
-                await self.store.filing_answered(row.id, method, accepted=False, answer=exc.status)
+                words = exc.status + (LOST_ADD if again and method in ADDS else "")
+                await self.store.filing_answered(row.id, method, accepted=False, answer=words)
             except FileNotFoundError as exc:
                 log.error("document image missing; kept as dead letter", error=str(exc))
                 await self.store.filing_failed(row.id, f"image file missing: {exc}", None)

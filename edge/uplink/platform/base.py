@@ -73,3 +73,10 @@ class FilingPlatform(Protocol):
         errors (:mod:`edge.uplink.platform.errors`): PermanentError carries the platform's
         words, InvalidMessageError a field that breaks the spec."""
         ...
+
+    async def held_filing(self, entry: Entry) -> FilingReceipt | None:
+        """The filing the platform already holds for ``entry``'s vehicle (the method that
+        asked, its licensePK), asked before an Add is sent again after an unclear failure
+        (its reply lost); None when it holds none, or when the spec gives no way to ask
+        (then the Add is sent again). Raises the platform errors for a link failure."""
+        ...

@@ -281,6 +281,13 @@ class CityPlatform(TokenClient, Platform):
         await self._call(PATH_PUT, method, value)
         return FilingReceipt(method, license_pk)
 
+    async def held_filing(self, entry: Entry) -> FilingReceipt | None:
+        """None: the city's share methods return no licensePK and complete a plate's
+        information (完善…信息) rather than add a filing, so sending one again is harmless
+        (README "Electronic ledger": idempotent by plate and colour, a machine's mhyPlate)."""
+        del entry
+        return None
+
     async def share_vehicle(self, **fields: Any) -> None:
         """shareVehInfo: complete a vehicle's registration (sent in the common envelope)."""
         await self._call(PATH_PUT, "shareVehInfo", build_message(VehicleInfo, **fields))

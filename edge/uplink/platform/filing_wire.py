@@ -23,6 +23,9 @@ METHODS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+#: The methods that create a filing (a second one would give the vehicle a second licensePK).
+ADDS = frozenset(add for add, modify in METHODS["province"].values() if add != modify)
+
 
 def method_for(mode: str, entry: Entry, license_pk: str) -> str:
     """The method that files ``entry`` now: Modify once the platform gave a licensePK."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from edge.domain.codes import BlacklistType, ControlFlag, EmissionStage, ExemptType, FuelType
-from edge.domain.filing import WIRE_NAMES, Entry, ImageKind, Register
+from edge.domain.filing import WIRE_NAMES, Entry, ImageKind, Register, TransportVehicle
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport, VerifyAnswer
@@ -393,6 +393,22 @@ class ProvincePlatform(TokenClient, Platform):
         else:
             pk = self._parse(VehAccountData, data, method).licensePK
         return FilingReceipt(method, pk or license_pk)
+
+    async def held_filing(self, entry: Entry) -> FilingReceipt | None:
+        """A transport vehicle: VehElecAccountGain (§4.2.17) by plate and colour — the
+        licensePK of the filing the platform holds (ours whose reply was lost, or another
+        enterprise's), None when it answers fail (it holds none; its words are logged).
+        An in-plant vehicle or a machine: None without asking — the spec has no query for
+        them (README "Electronic ledger": the Add is sent again)."""
+        if not isinstance(entry, TransportVehicle) or entry.REGISTER is not Register.VEHICLE:
+            return None
+        try:
+            held = await self.gain_vehicle(entry.plate, entry.plate_color)
+        except PermanentError as exc:
+            log.info("platform holds no filing of the vehicle", plate=entry.plate,
+                     words=exc.status)  # fmt: skip
+            return None
+        return FilingReceipt("VehElecAccountGain", held.licensePK) if held.licensePK else None
 
     async def need_complete(self) -> list[NeedCompleteVehicle]:
         """GetNeedCompleteVehEx (§4.2.3): the vehicles whose filing the platform wants
