@@ -484,7 +484,7 @@ class Daemon:
         (the filings' mode: the platform's; VehElecAccountGain in province mode)."""
         platform = self.platform
         if not isinstance(platform, CityPlatform | ProvincePlatform):
-            return Filings(operator, self.cfg.storage.photo_dir), None
+            return Filings(operator, self.cfg.storage.photo_dir, zone=self.cfg.site.zone), None
         province = platform if isinstance(platform, ProvincePlatform) else None
         filings = Filings(
             operator,
@@ -493,6 +493,7 @@ class Daemon:
             gain=self._gain if province else None,
             scan=province.scan_licence if province else None,
             need_complete=self._need_complete if province else None,
+            zone=self.cfg.site.zone,
         )
         sender = FilingSender(
             store,

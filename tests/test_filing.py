@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,48 @@ def test_every_bad_field_is_named_at_once() -> None:
     assert "§7.7" in str(caught.value)
     with pytest.raises(FilingError, match="register"):
         parse_entry("bus", TRUCK)
+
+
+@pytest.mark.parametrize(
+    ("vin", "why"),
+    [
+        ("LZZAELJD5KA12345", "16 characters, a VIN has 17 (GB 16735)"),
+        ("LZZAELJD5KA1234567", "18 characters, a VIN has 17 (GB 16735)"),
+        ("LZZAELJD5KA12345O", "O not used in a VIN (GB 16735: I, O, Q)"),
+        ("lzzaeljd5ka1234iq", "I, Q not used in a VIN (GB 16735: I, O, Q)"),
+        ("LZZAELJD5KA-23456", "letters and digits only"),
+    ],
+)
+def test_a_vin_is_17_characters_of_gb_16735(vin: str, why: str) -> None:
+    with pytest.raises(FilingError) as caught:
+        parse_entry("inner", {**TRUCK, "vin": vin})
+    assert [(p.field, p.reason) for p in caught.value.problems] == [("vin", why)]
+
+
+def test_a_vin_in_lower_case_is_upper_cased_before_the_check() -> None:
+    assert parse_entry("vehicle", {**TRUCK, "vin": " lzzaeljd5ka123456 "}).vin == (
+        "LZZAELJD5KA123456"
+    )
+    # an entry stored before the rule is read back as it was
+    old = parse_entry("vehicle", {**TRUCK, "vin": "lzzaeljd5ka1234o"}, as_stored=True)
+    assert old.vin == "LZZAELJD5KA1234O"
+
+
+def test_no_date_after_today() -> None:
+    today = date(2026, 12, 1)
+    assert parse_entry("vehicle", {**TRUCK, "register_date": "2026-12-01"}, today=today)
+    with pytest.raises(FilingError) as caught:
+        parse_entry("vehicle", {**TRUCK, "register_date": "2026/12/2", "issue_date": "20270101"},
+                    today=today)  # fmt: skip
+    assert [(p.field, p.reason) for p in caught.value.problems] == [
+        ("register_date", "2026-12-02 is after today (2026-12-01)"),
+        ("issue_date", "2027-01-01 is after today (2026-12-01)"),
+    ]
+    with pytest.raises(FilingError, match="production_date: 2030-01-01 is after today"):
+        parse_entry("machine", {**LOADER, "production_date": "2030-01-01"}, today=today)
+    stored = parse_entry("machine", {**LOADER, "production_date": "2030-01-01"}, as_stored=True)
+    assert stored.production_date == "2030-01-01"
+    assert parse_entry("vehicle", {**TRUCK, "register_date": "2999-01-01"})  # no today given
 
 
 def test_the_forms_fields_and_what_is_required() -> None:
@@ -250,7 +293,7 @@ async def test_a_refused_filing_is_a_dead_letter_with_the_platforms_words(store:
 
 async def test_search_by_prefix_in_keyset_pages_and_export_streams(store: Store) -> None:
     entries = [
-        parse_entry("vehicle", {**TRUCK, "plate": f"豫A{n:05d}", "vin": f"VIN{n:014d}",
+        parse_entry("vehicle", {**TRUCK, "plate": f"豫A{n:05d}", "vin": f"LVN{n:014d}",
                                 "engine_no": f"E{n}"})
         for n in range(EXPORT_PAGE + 20)
     ]  # fmt: skip
@@ -263,7 +306,7 @@ async def test_search_by_prefix_in_keyset_pages_and_export_streams(store: Store)
     assert [e.plate for e in await store.search_entries("vehicle", "豫a0001")] == [
         f"豫A0001{n}" for n in range(9, -1, -1)
     ]
-    assert [e.plate for e in await store.search_entries(None, "vin00000000000003")] == ["豫A00003"]
+    assert [e.plate for e in await store.search_entries(None, "lvn00000000000003")] == ["豫A00003"]
     assert [e.plate for e in await store.search_entries(None, "lg855")] == ["豫A0001Z"]
     assert await store.search_entries("inner") == []
     assert len(await store.search_entries(status="1", limit=1000)) == len(ids) + 1

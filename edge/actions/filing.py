@@ -24,7 +24,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 import structlog
@@ -125,7 +125,9 @@ class Filings:
     ``photo_dir``: storage.photo_dir (images go under ``filings/``); ``platform``: the mode
     filings are sent in (``city`` / ``province``; None: none configured, nothing queued);
     ``gain``: VehElecAccountGain, ``scan``: DrivingLicenseScanEx, ``need_complete``:
-    GetNeedCompleteVehEx (None: refused — city mode or no platform); ``now`` for file dates."""
+    GetNeedCompleteVehEx (None: refused — city mode or no platform); ``now`` for file dates;
+    ``zone``: the site's (site.timezone), whose date is "today" for the rule that no date is
+    in the future (None: the machine's)."""
 
     def __init__(
         self,
@@ -137,11 +139,17 @@ class Filings:
         scan: Scan | None = None,
         need_complete: NeedComplete | None = None,
         now: Callable[[], datetime] = datetime.now,
+        zone: tzinfo | None = None,
     ) -> None:
         self.operator, self.platform, self.gain = operator, platform, gain
         self._scan, self._need_complete = scan, need_complete
         self.photos = PhotoStore(photo_dir)
         self._now = now
+        self._zone = zone
+
+    def today(self) -> date:
+        """The site's date: no registration, issue or production date may be after it."""
+        return datetime.now(self._zone).date()
 
     @property
     def store(self) -> Store:
@@ -265,7 +273,7 @@ class Filings:
                 raise InvalidInputError(f"more than {MAX_IMPORT_ROWS} rows", "rows")
             # checking thousands of rows is CPU work: off the loop the lanes share
             entries, entry_rows, problems = await asyncio.to_thread(
-                _parse_rows, kind, rows, numbered
+                _parse_rows, kind, rows, numbered, self.today()
             )
             problems += await self._already_there(entries, entry_rows)
             if problems:
@@ -404,7 +412,7 @@ class Filings:
 
     def _parse(self, register: str, form: Mapping[str, str]) -> Entry:
         try:
-            return parse_entry(register, form)
+            return parse_entry(register, form, today=self.today())
         except FilingError as exc:
             raise _refused(exc) from exc
 
@@ -465,7 +473,7 @@ def _status(text: str) -> EntryStatus:
 
 
 def _parse_rows(
-    kind: Register, rows: Sequence[Mapping[str, str]], numbered: Sequence[int]
+    kind: Register, rows: Sequence[Mapping[str, str]], numbered: Sequence[int], today: date
 ) -> tuple[list[Entry], list[int], list[RowProblem]]:
     """Each row parsed: the good entries with their row numbers, and every bad row's every
     bad field (a plate twice in the file is bad in its later row)."""
@@ -475,7 +483,7 @@ def _parse_rows(
     seen: dict[tuple[str, str], int] = {}
     for number, row in zip(numbered, rows, strict=True):
         try:
-            entry = parse_entry(kind, row)
+            entry = parse_entry(kind, row, today=today)
         except FilingError as exc:
             problems += [RowProblem(number, p.field, p.reason) for p in exc.problems]
             continue

@@ -45,13 +45,16 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     if args.action == "add":  # before the ledger is opened: a refused command leaves nothing
         try:
-            parse_entry(register, _form(register, args))
+            parse_entry(register, _form(register, args), today=datetime.now(cfg.site.zone).date())
         except FilingError as exc:
             return _refused_fields(exc)
     store = await Store.open(cfg.storage.database)
     try:
         filings = Filings(
-            cli_operator(cfg, store), cfg.storage.photo_dir, platform=cfg.platform.mode
+            cli_operator(cfg, store),
+            cfg.storage.photo_dir,
+            platform=cfg.platform.mode,
+            zone=cfg.site.zone,
         )
         return await _act(cfg, store, filings, register, args)
     except ImportRefusedError as exc:

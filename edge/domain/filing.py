@@ -252,6 +252,10 @@ _DATE_FORMS = (
     re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
 )
 _VIN = re.compile(r"[A-Z0-9]+")
+#: GB 16735: a vehicle identification number is 17 characters, the Latin capitals (but I, O
+#: and Q, read as 1 and 0) and digits.
+VIN_LENGTH = 17
+_VIN_LETTERS_NOT_USED = frozenset("IOQ")
 
 
 def field_names(register: Register) -> tuple[str, ...]:
@@ -292,8 +296,9 @@ def _parse_plate(register: Register, text: str) -> str:
     return read or value
 
 
-def _parse_value(register: Register, name: str, text: str) -> object:
-    """One field's text → its value; ValueError says why it is not."""
+def _parse_value(register: Register, name: str, text: str, rules: _NewRules | None) -> object:
+    """One field's text → its value; ValueError says why it is not. ``rules``: those only a
+    new value must keep (None: as stored, when it may be older than they are)."""
     value = text.strip()
     if name in _UPPER:
         value = value.upper()
@@ -311,24 +316,60 @@ def _parse_value(register: Register, name: str, text: str) -> object:
         return _bad(value, "§7.7")
     if name == "use_character" and value not in USE_CHARACTERS:
         return _bad(value, "§7.8 A-S")
+    return _parse_text(name, value, rules)
+
+
+@dataclass(frozen=True, slots=True)
+class _NewRules:
+    """The rules a value typed now must keep beyond the stored ones: a 17-character VIN and,
+    when ``today`` is known, no date after it."""
+
+    today: date | None
+
+
+def _parse_text(name: str, value: str, rules: _NewRules | None) -> str:
+    """A date or a free-text field (not empty) → its value; ValueError says why not."""
     if name in _DATES:
-        return parse_date(value)
+        parsed = parse_date(value)
+        if rules is not None and rules.today is not None and parsed > rules.today.isoformat():
+            raise ValueError(f"{parsed} is after today ({rules.today.isoformat()})")
+        return parsed
     if name == "vin" and not _VIN.fullmatch(value):
         raise ValueError("letters and digits only")
+    if name == "vin" and rules is not None:
+        _check_vin(value)
     if (limit := _LENGTHS.get(name)) is not None and len(value) > limit:
         raise ValueError(f"longer than {limit} characters")
     return value
+
+
+def _check_vin(vin: str) -> None:
+    """GB 16735: 17 characters, no I, O or Q (``vin`` upper case, letters and digits)."""
+    if not_used := sorted(set(vin) & _VIN_LETTERS_NOT_USED):
+        raise ValueError(f"{', '.join(not_used)} not used in a VIN (GB 16735: I, O, Q)")
+    if len(vin) != VIN_LENGTH:
+        raise ValueError(f"{len(vin)} characters, a VIN has {VIN_LENGTH} (GB 16735)")
 
 
 def _bad(value: str, table: str) -> object:
     raise ValueError(f"{escape_read(value)!r} is not a code of {table}")
 
 
-def parse_entry(register: Register | str, form: Mapping[str, str]) -> Entry:
+def parse_entry(
+    register: Register | str,
+    form: Mapping[str, str],
+    *,
+    today: date | None = None,
+    as_stored: bool = False,
+) -> Entry:
     """An entry from a form, an import row or command-line options (field name → text; a
     missing or blank optional field is ""). Raises :class:`FilingError` naming every bad
     field: unknown fields, required fields left empty, codes outside their closed list
-    (§7.1 colours, §7.6 stages, §7.7 types, §7.8 use, status 1-3), lengths, dates."""
+    (§7.1 colours, §7.6 stages, §7.7 types, §7.8 use, status 1-3), lengths, dates, a VIN
+    that is not 17 characters of GB 16735's alphabet, a date after ``today`` (the site's;
+    None: not checked). ``as_stored``: an entry read back from the ledger, checked as it was
+    when stored (the VIN and date rules were added later: issue 15)."""
+    check_new = None if as_stored else _NewRules(today)
     try:
         kind_of = Register(register)
     except ValueError:
@@ -345,7 +386,7 @@ def parse_entry(register: Register | str, form: Mapping[str, str]) -> Entry:
                 problems.append(FieldProblem(name, "required"))
             continue
         try:
-            values[name] = _parse_value(kind_of, name, text)
+            values[name] = _parse_value(kind_of, name, text, check_new)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
     if problems:

@@ -490,7 +490,7 @@ class StoredEntry(_FromRow):
         """The entry as the domain types it (values as stored: valid when stored)."""
         register = Register(self.register)
         form = {name: str(getattr(self, name)) for name in field_names(register)}
-        return parse_entry(register, form)
+        return parse_entry(register, form, as_stored=True)
 
 
 @dataclass(frozen=True, slots=True)
