@@ -455,6 +455,26 @@ async def test_modify_and_status(desk: Desk) -> None:
     assert len(await desk.store.due_filings(10)) == 1  # one pending row, sent as it is then
 
 
+async def test_a_reissued_plate_is_a_new_entry_beside_the_cancelled_one(desk: Desk) -> None:
+    old = await desk.filings.add(CLERK, "vehicle", TRUCK, {"driving_license": sample_jpeg("x")})
+    with pytest.raises(InvalidInputError, match="in the ledger already"):
+        await desk.filings.add(CLERK, "vehicle", {**TRUCK, "vin": "LZZAELJD5KA999999"})
+    assert old.id is not None
+    await desk.filings.change_status(CLERK, old.id, "注销")
+    new = await desk.filings.add(CLERK, "vehicle", {**TRUCK, "vin": "LZZAELJD5KA999999"})
+    assert new.id is not None
+    assert new.id != old.id
+    with pytest.raises(InvalidInputError, match="in the ledger already") as caught:
+        await desk.filings.change_status(CLERK, old.id, "正常")
+    assert caught.value.key == "status"
+    await desk.filings.change_status(CLERK, new.id, "封存")  # a sealed one is in force too
+    with pytest.raises(InvalidInputError):
+        await desk.filings.change_status(CLERK, old.id, "1")
+    found = await desk.store.find_entry("vehicle", TRUCK["plate"], "1")
+    assert found is not None
+    assert found.id == new.id
+
+
 async def test_an_import_with_bad_rows_is_refused_whole(desk: Desk) -> None:
     rows = [
         {**TRUCK, "plate": "豫A00001"},

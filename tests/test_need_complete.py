@@ -98,7 +98,7 @@ async def test_the_migration_lists_what_the_ledger_already_held(tmp_path: Path) 
         "DROP TRIGGER IF EXISTS need_complete_filed; DROP TRIGGER IF EXISTS need_complete_refiled; "
         "DROP TABLE need_complete; DROP INDEX weighings_first_serial; "
         "DROP INDEX weighings_second_serial; DROP INDEX transport_plans_used;"
-        # migration 17 (the scale's pending reads) is run again too
+        # migration 16 (the scale's pending reads) is run again too
         "DROP TABLE scale_reads; DROP INDEX weighings_unmatched; "
         "ALTER TABLE weighings DROP COLUMN candidates; "
         "ALTER TABLE weighings DROP COLUMN first_photo; "

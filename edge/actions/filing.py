@@ -211,15 +211,19 @@ class Filings:
     async def change_status(self, actor: Actor, entry_id: int | str, status: str) -> Done:
         """Set an entry's status: ``1`` 正常, ``2`` 封存, ``3`` 注销 (the Chinese words are
         taken too). ``Done.ok`` False when it had it already. Raises InvalidInputError
-        (``status``), NotFoundError (``id``)."""
+        (``status``: also a 注销 entry whose plate and colour are in force in a newer entry),
+        NotFoundError (``id``)."""
 
         async def body() -> Done:
             new = _status(status)
             stored = await self._entry(entry_id)
             entry = stored.entry()
             file_to, why = self._file_to(entry, await self._image_sizes(stored.id))
-            if not await self.store.set_status(stored.id, new, actor.name, file_to):
-                return Done(ok=False, detail=f"already {STATUS_WORDS[new]}", id=stored.id)
+            try:
+                if not await self.store.set_status(stored.id, new, actor.name, file_to):
+                    return Done(ok=False, detail=f"already {STATUS_WORDS[new]}", id=stored.id)
+            except EntryExistsError as exc:  # a 注销 entry whose plate was entered again
+                raise InvalidInputError(str(exc), "status") from None
             return self._done(entry, stored.id, STATUS_WORDS[new], why)
 
         return await self.operator.act(actor, Action.ENTRY_STATUS, str(entry_id), body)

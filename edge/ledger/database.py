@@ -32,7 +32,7 @@ import aiosqlite
 import structlog
 
 from edge.domain.decision import control_refusal
-from edge.ledger.schema import MIGRATIONS
+from edge.ledger.schema import MIGRATIONS, REBUILDS
 
 T = TypeVar("T")
 log = structlog.get_logger("edge.ledger.store")
@@ -262,7 +262,12 @@ class Database:
         db, reader = await _connect(path, autocheckpoint=autocheckpoint)
         database = cls(db, reader, clock, path)
         database.autocheckpoint = autocheckpoint
-        await database._migrate()
+        try:
+            await database._migrate()
+        except BaseException:  # a migration refused: nothing is left open behind the error
+            for connection in (reader, db):
+                await connection.close()
+            raise
         await database.optimize()
         return database
 
@@ -394,9 +399,38 @@ class Database:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            if number in REBUILDS:
+                await self._rebuild(number, script)
+                continue
             await self.writer.executescript(
                 f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
             )
+
+    async def _rebuild(self, number: int, script: str) -> None:
+        """A migration that rebuilds a table others reference (:data:`REBUILDS`): with foreign
+        keys off, every reference checked before it commits (else rolled back: RuntimeError)."""
+        db = self.writer
+        await db.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before it
+        try:
+            broken = await self._rebuilt(script)
+            if broken:
+                await db.execute("ROLLBACK")
+                raise RuntimeError(f"migration {number} breaks references: {broken[:5]}")
+            await db.execute(f"PRAGMA user_version = {number}")
+            await db.execute("COMMIT")
+        finally:
+            await db.execute("PRAGMA foreign_keys=ON")
+
+    async def _rebuilt(self, script: str) -> list[Any]:
+        """``script`` run in a transaction left open; the references it broke."""
+        try:
+            await self.writer.executescript(f"BEGIN IMMEDIATE; {script};")
+            async with self.writer.execute("PRAGMA foreign_key_check") as cur:
+                return list(await cur.fetchall())
+        except BaseException:
+            if self.writer.in_transaction:
+                await self.writer.execute("ROLLBACK")
+            raise
 
     async def schema_version(self) -> int:
         async with self.writer.execute("PRAGMA user_version") as cur:

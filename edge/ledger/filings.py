@@ -1,8 +1,9 @@
 """The electronic ledger (电子台账) of vehicles and machines, their document images, their
 filings with the platforms and the history of every change (one part of
-:class:`edge.ledger.store.Store`; tables of migration 13).
+:class:`edge.ledger.store.Store`; tables of migration 13, rebuilt by 17).
 
-An entry is keyed by its register, plate and plate colour (a machine has no colour: "");
+An entry in force is keyed by its register, plate and plate colour (a machine has no colour:
+""); entries set to 注销 are kept beside a newer one of their plate (a reissued plate);
 plate and colour never change (the platform's Modify methods forbid it: 不可修改) — a
 vehicle with a new plate is a new entry and the old one is set to 注销. Every write records
 who made it in ``filing_history`` in the same transaction, and, when the caller names a
@@ -139,12 +140,18 @@ class FilingLedger(LedgerPart):
         self, entry_id: int, status: EntryStatus, by: str, file_to: str | None = None
     ) -> bool:
         """Set an entry's status (正常 / 封存 / 注销); False when it had it already. Raises
-        KeyError for an unknown entry."""
+        KeyError for an unknown entry, :class:`EntryExistsError` when a 注销 entry would come
+        back while a newer entry of its plate and colour is in force."""
 
         async def write() -> bool:
             before = await self._entry_in_transaction(entry_id)
             if before.status == status.value:
                 return False
+            if before.status == EntryStatus.CANCELLED.value and (
+                twin := await self._live_twin(before.register, before.plate, before.plate_color,
+                                              entry_id)
+            ) is not None:  # fmt: skip
+                raise EntryExistsError(twin, before.plate)
             await self._db.execute(
                 "UPDATE filing_entries SET status = ?, changed_at = ?, changed_by = ? WHERE id = ?",
                 (status.value, self._clock(), by, entry_id),
@@ -186,15 +193,24 @@ class FilingLedger(LedgerPart):
             self.filings_changed.set()
         return result
 
-    async def _insert_entry(self, entry: Entry, by: str, index: int | None) -> int:
-        values = _columns(entry)
+    async def _live_twin(self, register: str, plate: str, color: str, than: int = 0) -> int | None:
+        """The id of an entry of the register with this plate and colour that is not 注销
+        (other than ``than``); None: none (the partial unique index of migration 17)."""
         async with self._db.execute(
-            "SELECT id FROM filing_entries WHERE register = ? AND plate = ? AND plate_color = ?",
-            (values["register"], values["plate"], values["plate_color"]),
+            "SELECT id FROM filing_entries WHERE register = ? AND plate = ? AND plate_color = ? "
+            "AND status != '3' AND id != ?",
+            (register, plate, color, than),
         ) as cur:
             found = await cur.fetchone()
-        if found is not None:
-            raise EntryExistsError(int(found[0]), entry.plate, index)
+        return None if found is None else int(found[0])
+
+    async def _insert_entry(self, entry: Entry, by: str, index: int | None) -> int:
+        values = _columns(entry)
+        if (
+            entry.status is not EntryStatus.CANCELLED
+            and (twin := await self._live_twin(entry.REGISTER.value, *plate_key(entry))) is not None
+        ):
+            raise EntryExistsError(twin, entry.plate, index)
         now = self._clock()
         names = [*values, "created_at", "created_by", "changed_at", "changed_by"]
         cur = await self._db.execute(
@@ -418,9 +434,11 @@ class FilingLedger(LedgerPart):
     async def find_entry(
         self, register: str, plate: str, plate_color: str = ""
     ) -> StoredEntry | None:
-        """The entry of a register by its plate and colour ("" for a machine)."""
+        """The entry of a register by its plate and colour ("" for a machine): the one in
+        force (not 注销), else the latest 注销 one (a plate may have been reissued)."""
         rows = await self._fetchall(
-            "SELECT * FROM filing_entries WHERE register = ? AND plate = ? AND plate_color = ?",
+            "SELECT * FROM filing_entries WHERE register = ? AND plate = ? AND plate_color = ? "
+            "ORDER BY status = '3', id DESC LIMIT 1",
             (register, plate, plate_color),
         )
         return StoredEntry.from_row(rows[0]) if rows else None

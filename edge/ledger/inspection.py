@@ -94,8 +94,9 @@ class InspectionLedger(LedgerPart):
 
     async def vehicle_facts(self, plates: Sequence[str]) -> list[VehicleFactsRow]:
         """The transport-vehicle entries of these plates (each colour its own vehicle; a
-        cancelled one too), with their current facts and document images (not as they were
-        at a pass: the ledger keeps the history of changes, not a copy per pass)."""
+        cancelled one too, before those in force: the last of a plate and colour wins), with
+        their current facts and document images (not as they were at a pass: the ledger keeps
+        the history of changes, not a copy per pass)."""
         if not plates:
             return []
         marks = ",".join("?" * len(plates))
@@ -103,7 +104,7 @@ class InspectionLedger(LedgerPart):
             "SELECT e.plate, e.plate_color, e.vin, e.engine_no, e.register_date, e.fleet, "  # noqa: S608 - marks
             "(SELECT group_concat(i.path, '|') FROM filing_images i WHERE i.entry_id = e.id "
             " AND i.replaced_at IS NULL) AS documents FROM filing_entries e "
-            f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.id",
+            f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.status != '3', e.id",
             tuple(plates),
         )
         return [VehicleFactsRow.from_row(row) for row in rows]

@@ -51,6 +51,25 @@ _FILED = (
     "WHERE id = NEW.entry_id AND register != 'machine');"
 )
 
+#: The triggers that keep the 待完善 list as filings are accepted (migration 15).
+_FILED_TRIGGERS = f"""
+    CREATE TRIGGER need_complete_filed AFTER INSERT ON filings
+        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
+    CREATE TRIGGER need_complete_refiled AFTER UPDATE OF state ON filings
+        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
+"""
+#: The columns of ``filing_entries`` (migration 13), copied as they are by migration 17.
+_ENTRY_COLUMNS = (
+    "id, register, plate, plate_color, vehicle_type, vin, use_character, engine_no, owner, "
+    "address, model, register_date, issue_date, emission, fleet, name, code, production_date, "
+    "status, created_at, created_by, changed_at, changed_by"
+)
+
+#: Migrations that rebuild a table other tables reference (by number): the ledger runs them
+#: with foreign keys off and checks every reference (``PRAGMA foreign_key_check``) before they
+#: commit, as SQLite's ALTER TABLE page prescribes (with them on, dropping the old table
+#: breaks every reference to it).
+REBUILDS = frozenset({17})
 
 MIGRATIONS: list[str] = [
     # 1: the ledger, its photos and the outbox that forwards both.
@@ -509,12 +528,9 @@ MIGRATIONS: list[str] = [
     # 15: an accepted filing of a transport or an in-plant vehicle takes its plate off the 待完善
     # list (issue 15), whichever way it was accepted (an answer, VehElecAccountGain).
     f"""
-    CREATE TRIGGER need_complete_filed AFTER INSERT ON filings
-        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
-    CREATE TRIGGER need_complete_refiled AFTER UPDATE OF state ON filings
-        WHEN NEW.state = 'accepted' BEGIN {_FILED} END;
+    {_FILED_TRIGGERS}
     """,
-    # 17: the plate reads at a truck scale's lanes, each waiting (pending) for the weighing
+    # 16: the plate reads at a truck scale's lanes, each waiting (pending) for the weighing
     # that uses it until it is too old (``plate_max_age_seconds``), kept across restarts; a
     # weighing that found more than one pending read is held (待确认车牌: state 'unmatched'
     # with its candidate reads, JSON) until a clerk picks a plate; a weighing without a plate
@@ -538,4 +554,51 @@ MIGRATIONS: list[str] = [
     ALTER TABLE weighings ADD COLUMN second_photo TEXT;
     CREATE INDEX weighings_unmatched ON weighings (first_at) WHERE state = 'unmatched';
     """,
+    # 17: a 注销 (cancelled) entry no longer blocks a new entry of its plate and colour (a
+    # reissued plate, issue 15): the UNIQUE (register, plate, plate_color) of migration 13
+    # becomes a partial unique index over the entries that are not 注销. SQLite cannot drop a
+    # table constraint, so the table is rebuilt (its "other kinds of table schema changes"
+    # procedure: run with foreign keys off, checked before commit, see REBUILDS); every row
+    # keeps its id, so images, filings, the outbox of filings and the history keep theirs.
+    f"""
+    DROP TRIGGER need_complete_filed;
+    DROP TRIGGER need_complete_refiled;
+    CREATE TABLE filing_entries_v17 (
+        id              INTEGER PRIMARY KEY,
+        register        TEXT    NOT NULL CHECK (register IN ('vehicle', 'inner', 'machine')),
+        plate           TEXT    NOT NULL,            -- license / mhyPlate (or internal number)
+        plate_color     TEXT    NOT NULL DEFAULT '', -- §7.1 ('' for a machine)
+        vehicle_type    TEXT    NOT NULL DEFAULT '', -- §7.7
+        vin             TEXT    NOT NULL DEFAULT '',
+        use_character   TEXT    NOT NULL DEFAULT '', -- §7.8
+        engine_no       TEXT    NOT NULL DEFAULT '',
+        owner           TEXT    NOT NULL DEFAULT '', -- onwer (sic)
+        address         TEXT    NOT NULL DEFAULT '',
+        model           TEXT    NOT NULL DEFAULT '',
+        register_date   TEXT    NOT NULL DEFAULT '',
+        issue_date      TEXT    NOT NULL DEFAULT '',
+        emission        TEXT    NOT NULL,            -- §7.6
+        fleet           TEXT    NOT NULL DEFAULT '', -- 车队名称
+        name            TEXT    NOT NULL DEFAULT '', -- mhyJXMC
+        code            TEXT    NOT NULL DEFAULT '', -- mhyFrameNo
+        production_date TEXT    NOT NULL DEFAULT '', -- mhyProdDate
+        status          TEXT    NOT NULL DEFAULT '1' CHECK (status IN ('1', '2', '3')),
+        created_at      REAL    NOT NULL,
+        created_by      TEXT    NOT NULL,
+        changed_at      REAL    NOT NULL,
+        changed_by      TEXT    NOT NULL
+    );
+    INSERT INTO filing_entries_v17 ({_ENTRY_COLUMNS})
+        SELECT {_ENTRY_COLUMNS} FROM filing_entries;
+    DROP TABLE filing_entries;
+    ALTER TABLE filing_entries_v17 RENAME TO filing_entries;
+    CREATE UNIQUE INDEX filing_entries_live ON filing_entries (register, plate, plate_color)
+        WHERE status != '3';
+    CREATE INDEX filing_entries_plate ON filing_entries (plate, id);
+    CREATE INDEX filing_entries_vin ON filing_entries (vin, id) WHERE vin != '';
+    CREATE INDEX filing_entries_engine ON filing_entries (engine_no, id) WHERE engine_no != '';
+    CREATE INDEX filing_entries_code ON filing_entries (code, id) WHERE code != '';
+    CREATE INDEX filing_entries_register ON filing_entries (register, id);
+    {_FILED_TRIGGERS}
+    """,  # noqa: S608 - built from this module's constants
 ]
