@@ -135,11 +135,12 @@ def test_a_vin_is_17_characters_of_gb_16735(vin: str, why: str) -> None:
 
 
 def test_a_vin_in_lower_case_is_upper_cased_before_the_check() -> None:
-    assert parse_entry("vehicle", {**TRUCK, "vin": " lzzaeljd5ka123456 "}).vin == (
-        "LZZAELJD5KA123456"
-    )
+    entry = parse_entry("vehicle", {**TRUCK, "vin": " lzzaeljd5ka123456 "})
+    assert isinstance(entry, TransportVehicle)
+    assert entry.vin == "LZZAELJD5KA123456"
     # an entry stored before the rule is read back as it was
     old = parse_entry("vehicle", {**TRUCK, "vin": "lzzaeljd5ka1234o"}, as_stored=True)
+    assert isinstance(old, TransportVehicle)
     assert old.vin == "LZZAELJD5KA1234O"
 
 
@@ -156,6 +157,7 @@ def test_no_date_after_today() -> None:
     with pytest.raises(FilingError, match="production_date: 2030-01-01 is after today"):
         parse_entry("machine", {**LOADER, "production_date": "2030-01-01"}, today=today)
     stored = parse_entry("machine", {**LOADER, "production_date": "2030-01-01"}, as_stored=True)
+    assert isinstance(stored, Machine)
     assert stored.production_date == "2030-01-01"
     assert parse_entry("vehicle", {**TRUCK, "register_date": "2999-01-01"})  # no today given
 

@@ -109,7 +109,7 @@ ENTRIES = {
         {
             "plate": "豫B00001",
             "plate_color": "0",
-            "vin": "LSV1",
+            "vin": "LSVAG2180E2100001",
             "engine_no": "E1",
             "register_date": "2010-01-01",
             "emission": "3",

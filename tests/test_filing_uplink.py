@@ -310,6 +310,7 @@ async def test_the_province_simulator_refuses_a_second_add(province: Site) -> No
     pk = (await client.file_entry(machine, plate, company_code=ENTERPRISE)).license_pk
     renamed = parse_entry("machine", {**LOADER, "name": "装载机二号"})
     assert (await client.file_entry(renamed, plate, company_code=ENTERPRISE)).license_pk == pk
+    assert isinstance(province.sim, ProvincePlatformSim)
     assert province.sim.accounts[pk]["mhyJXMC"] == "装载机二号"
     cancelled = parse_entry("machine", {**LOADER, "status": "3"})
     await client.file_entry(cancelled, plate, company_code=ENTERPRISE, license_pk=pk)

@@ -46,6 +46,17 @@ def test_codes_are_listed_with_their_meaning() -> None:
     ("field", "reason", "part"),
     [
         ("plate", "豫A12345 is in the ledger already (entry 3)", "已在台账中（条目 3）"),
+        (
+            "vin",
+            "16 characters, a VIN has 17 (GB 16735)",
+            "车辆识别代码应为 17 位（GB 16735），现为 16 位",
+        ),
+        (
+            "vin",
+            "I, Q not used in a VIN (GB 16735: I, O, Q)",
+            "不能含字母 I、O、Q（GB 16735），请核对：I, Q",
+        ),
+        ("register_date", "2027-01-01 is after today (2026-12-01)", "注册日期 2027-01-01 晚于今天"),
         ("plate", "also in row 2", "与第 2 行"),
         ("plate", "plate and colour cannot change: add a new entry, set this one to 注销", "注销"),
         ("status", "'9' is not 1 正常, 2 封存 or 3 注销", "状态「9」"),

@@ -271,8 +271,9 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         )
         province = isinstance(any_platform, ProvincePlatformSim)
         assert fields["scan"] is province
-        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1", "vin": "V1",
-                "engine_no": "E1", "register_date": "2020-01-01", "emission": "5"}  # fmt: skip
+        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1",
+                "vin": "LFV2A21K3D4000003", "engine_no": "E1", "register_date": "2020-01-01",
+                "emission": "5"}  # fmt: skip
         cut = b'--xyz\r\nContent-Disposition: form-data; name="plate"\r\n\r\n\xe8\xb1\xab'
         broken = await http.post(
             "/api/entries",
@@ -418,8 +419,9 @@ async def test_every_refusal_on_the_ledger_page_is_chinese(
             "/api/entries", data={"register": "machine", "vin": "V1"}, headers=csrf
         )
         said += [p["reason"] for p in unknown.json()["problems"]]
-        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1", "vin": "V1",
-                "engine_no": "E1", "register_date": "2020-01-01", "emission": "5"}  # fmt: skip
+        form = {"register": "vehicle", "plate": "豫A12345", "plate_color": "1",
+                "vin": "LFV2A21K3D4000003", "engine_no": "E1", "register_date": "2020-01-01",
+                "emission": "5"}  # fmt: skip
         added = (await http.post("/api/entries", data=form, headers=csrf)).json()
         assert added["note"] == "未备案：行驶证与随车清单不能同时为空"
         entry = added["id"]

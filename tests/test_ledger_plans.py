@@ -210,7 +210,7 @@ async def _serve_weighings(
 async def _serve_filings(call: Callable[..., Any]) -> None:
     """The electronic ledger's methods (issue 15): its own tables, called so that none is
     missed when it touches passes or outbox."""
-    form = {"plate": "豫A12345", "plate_color": "1", "vin": "V1", "engine_no": "E1",
+    form = {"plate": "豫A12345", "plate_color": "1", "vin": "LFV2A21K3D4000003", "engine_no": "E1",
             "register_date": "2020-01-01", "emission": "6"}  # fmt: skip
     truck = parse_entry("vehicle", form)
     image = NewFilingImage("driving_license", "filings/x.jpg", 10)
@@ -225,6 +225,7 @@ async def _serve_filings(call: Callable[..., Any]) -> None:
     await call("queue_filing", imported, "city")
     due = await call("due_filings", 10)
     await call("next_filing_due_at")
+    await call("filing_sending", due[0].id, "VehElecAccountAdd")
     await call("filing_answered", due[0].id, "VehElecAccountAdd", accepted=True, answer="",
                license_pk="PK1")  # fmt: skip
     await call("filing_failed", due[1].id, "timeout", None)

@@ -163,7 +163,7 @@ async def test_an_accepted_filing_completes_the_plate(tmp_path: Path) -> None:
     try:
         await _record(store, "豫A11111", "2", 0)
         await _record(store, "豫A22222", "2", 1)
-        form = {"plate": "豫A11111", "plate_color": "1", "vin": "LVIN1234567890123",
+        form = {"plate": "豫A11111", "plate_color": "1", "vin": "LVN11234567890123",
                 "engine_no": "E1", "register_date": "2020-01-01", "emission": "6"}  # fmt: skip
         entry = await store.add_entry(parse_entry("vehicle", form), "clerk", [], "province")
         (due,) = await store.due_filings(10)

@@ -133,6 +133,21 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
         "{title}不是真实存在的日期（月份 1-12，日不超过当月天数），请写成 2020-05-01",
     ),
     (None, re.compile(r"letters and digits only"), "{title}只能由字母和数字组成"),
+    (
+        None,
+        re.compile(r"(?P<n>\d+) characters, a VIN has 17 \(GB 16735\)"),
+        "{title}应为 17 位（GB 16735），现为 {n} 位",
+    ),
+    (
+        None,
+        re.compile(r"(?P<letters>[A-Z, ]+) not used in a VIN \(GB 16735: I, O, Q\)"),
+        "{title}不能含字母 I、O、Q（GB 16735），请核对：{letters}",
+    ),
+    (
+        None,
+        re.compile(r"(?P<value>[\d-]+) is after today \((?P<today>[\d-]+)\)"),
+        "{title} {value} 晚于今天（{today}），请核对",
+    ),
     (None, re.compile(r"longer than (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
     (None, re.compile(r"'(?P<value>.*)' is not one of (?P<allowed>.*)"), _kind),
     (None, re.compile(r"(?P<size>\d+) bytes, over the platform's \d+"), _image_size),
