@@ -333,7 +333,11 @@ async def _file(db: Path, photos: Path, mode: str, round_: int) -> None:
         filings = Filings(_operator(store), photos, platform=mode)
         licence = {"driving_license": sample_jpeg(f"licence {round_}")}
         for n in range(2):
-            form = {**TRUCK, "plate": f"豫F{round_:02d}{n:03d}"}
+            form = {
+                **TRUCK,
+                "plate": f"豫F{round_:02d}{n:03d}",
+                "vin": f"LZZAELJD5KF{round_:02d}{n:04d}",
+            }
             await filings.add(CLERK, "vehicle", form, licence)
         machine = {**LOADER, "plate": f"豫F{round_:02d}99Z", "code": f"LG-{round_}"}
         await filings.add(CLERK, "machine", machine, {"nameplate": sample_jpeg("铭牌")})

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ from edge.domain.filing import (
 )
 from edge.domain.plates import PlateColor
 from edge.ledger.books import ListBook, PlanBook
-from edge.ledger.filings import EXPORT_PAGE, EntryExistsError
+from edge.ledger.filings import EXPORT_PAGE, IN_CHUNK, EntryExistsError, VinInUseError
 from edge.ledger.rows import NewFilingImage
 from edge.ledger.store import Store
 from edge.sim.jpeg import sample_4k_frame, sample_jpeg
@@ -144,6 +145,16 @@ def test_a_vin_in_lower_case_is_upper_cased_before_the_check() -> None:
     assert old.vin == "LZZAELJD5KA1234O"
 
 
+def test_a_machines_closed_lists_are_its_stage_and_status() -> None:
+    """The machinery methods (§4.1.8, §4.2.20/21) carry two closed lists, emissionLevel (§7.6)
+    and mhyStatus (1-3); they have no machine type or fuel field. Both are named."""
+    with pytest.raises(FilingError) as caught:
+        parse_entry("machine", {**LOADER, "emission": "国四", "status": "4"})
+    assert caught.value.fields == ("emission", "status")
+    assert parse_entry("machine", {**LOADER, "emission": "x"}).emission is EmissionStage.NONE
+    assert "vehicle_type" not in field_names(Register.MACHINE)
+
+
 def test_no_date_after_today() -> None:
     today = date(2026, 12, 1)
     assert parse_entry("vehicle", {**TRUCK, "register_date": "2026-12-01"}, today=today)
@@ -220,7 +231,14 @@ async def test_entries_images_history_and_filings(store: Store) -> None:
         await store.add_entry(truck, "王五")
     # the same plate in another register, or in another colour, is another entry
     await store.add_entry(parse_entry("inner", TRUCK), "王五")
-    await store.add_entry(parse_entry("vehicle", {**TRUCK, "plate_color": "0"}), "王五")
+    blue = {**TRUCK, "plate_color": "0", "vin": "LZZAELJD5KA654321"}
+    await store.add_entry(parse_entry("vehicle", blue), "王五")
+    # one vehicle (VIN) on two plates in force is refused; its plate 注销, the VIN may move
+    with pytest.raises(VinInUseError) as caught:
+        await store.add_entry(parse_entry("vehicle", {**TRUCK, "plate": "豫A77777"}), "王五")
+    assert (caught.value.entry_id, caught.value.plate, caught.value.field) == (
+        entry_id, "豫A12345", "vin",
+    )  # fmt: skip
     stored = await store.get_entry(entry_id)
     assert stored is not None
     assert stored.entry() == truck
@@ -479,9 +497,9 @@ async def test_a_reissued_plate_is_a_new_entry_beside_the_cancelled_one(desk: De
 
 async def test_an_import_with_bad_rows_is_refused_whole(desk: Desk) -> None:
     rows = [
-        {**TRUCK, "plate": "豫A00001"},
+        {**TRUCK, "plate": "豫A00001", "vin": "LZZAELJD5KA000001"},
         {**TRUCK, "plate": "豫A00002", "emission": "9"},
-        {**TRUCK, "plate": "豫A00003"},
+        {**TRUCK, "plate": "豫A00003", "vin": "LZZAELJD5KA000003"},
         {**TRUCK, "plate": "豫A00001"},
         {**TRUCK, "plate": "豫A00005", "vin": "", "plate_color": "7"},
     ]
@@ -506,6 +524,73 @@ async def test_an_import_with_bad_rows_is_refused_whole(desk: Desk) -> None:
         ("import ledger entries", "refused"), ("import ledger entries", "refused"),
     ]  # fmt: skip
     assert await desk.store.due_filings(10) == []  # imported rows wait for their images
+
+
+async def test_one_vehicle_one_vin_among_the_entries_in_force(desk: Desk) -> None:
+    """The same VIN on two entries in force (two plates) of a register is refused, naming
+    the VIN and the entry that has it: adding, importing (also twice in the file), changing
+    the VIN, and bringing back a 注销 entry. Once the old plate is 注销 the VIN may move."""
+    first = await desk.filings.add(CLERK, "vehicle", TRUCK)
+    assert first.id is not None
+    moved = {**TRUCK, "plate": "豫A54321"}
+    with pytest.raises(InvalidInputError, match="VIN LZZAELJD5KA123456 is on 豫A12345") as caught:
+        await desk.filings.add(CLERK, "vehicle", moved)
+    assert caught.value.key == "vin"
+    await desk.filings.add(CLERK, "inner", moved)  # another register: its own ledger
+    other = await desk.filings.add(CLERK, "vehicle", {**moved, "vin": "LZZAELJD5KA000009"})
+    assert other.id is not None
+    with pytest.raises(InvalidInputError) as caught:
+        await desk.filings.modify(CLERK, other.id, {"vin": TRUCK["vin"]})
+    assert caught.value.key == "vin"
+    rows = [
+        {**TRUCK, "plate": "豫B00001"},  # the VIN of 豫A12345
+        {**TRUCK, "plate": "豫B00002", "vin": "LZZAELJD5KB000002"},
+        {**TRUCK, "plate": "豫B00003", "vin": "lzzaeljd5kb000002"},  # row 3's, upper-cased
+        {**TRUCK, "plate": "豫B00004", "vin": TRUCK["vin"], "status": "3"},  # 注销: kept
+    ]
+    with pytest.raises(ImportRefusedError) as caught_rows:
+        await desk.filings.import_rows(CLERK, "vehicle", rows)
+    assert [(p.row, p.field, p.reason) for p in caught_rows.value.problems] == [
+        (2, "vin", f"VIN LZZAELJD5KA123456 is on 豫A12345 already (entry {first.id})"),
+        (4, "vin", "VIN also in row 3"),
+    ]
+    await desk.filings.change_status(CLERK, first.id, "注销")
+    done = await desk.filings.add(CLERK, "vehicle", {**TRUCK, "plate": "豫A65432"})  # new plate
+    with pytest.raises(InvalidInputError, match="VIN"):
+        await desk.filings.change_status(CLERK, first.id, "正常")
+    assert done.ok
+
+
+async def test_an_import_asks_the_ledger_once_per_chunk_not_once_per_row(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5,000 rows against a ledger of 2,000: the rows already there are found by one IN
+    query per 900 plates and per 900 VINs (not 5,000 look-ups), across chunk boundaries."""
+    there = [
+        parse_entry("vehicle", {**TRUCK, "plate": f"豫C{n:05d}", "vin": f"LZZAELJD5KC{n:06d}"})
+        for n in range(2000)
+    ]
+    await desk.store.import_entries(there, "导入")
+    rows = [{**TRUCK, "plate": f"豫D{n:05d}", "vin": f"LZZAELJD5KD{n:06d}"} for n in range(5000)]
+    rows[100]["plate"] = "豫C00100"  # in the ledger
+    rows[4321]["plate"] = "豫C01999"
+    rows[2500]["vin"] = "LZZAELJD5KC001234"  # a VIN in the ledger
+    queries: list[str] = []
+    real = desk.store.database.fetchall
+
+    async def counted(sql: str, args: tuple[object, ...] = ()) -> list[Any]:
+        queries.append(sql)
+        return await real(sql, args)
+
+    monkeypatch.setattr(desk.store.database, "fetchall", counted)
+    with pytest.raises(ImportRefusedError) as caught:
+        await desk.filings.import_rows(CLERK, "vehicle", rows)
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        (102, "plate"), (2502, "vin"), (4323, "plate"),
+    ]  # fmt: skip
+    asked = [q for q in queries if "filing_entries" in q]
+    assert len(asked) == 2 * -(-5000 // IN_CHUNK) == 12
+    assert all(" IN (" in q for q in asked)
 
 
 async def test_fetching_a_filing_from_the_province(desk: Desk) -> None:

@@ -53,7 +53,8 @@ def test_template_import_show_export(
     names = [h.split("(")[1].rstrip(")") for h in heading]
 
     def row(**values: str) -> list[str]:
-        return [{**TRUCK, **values}.get(n, "") for n in names]
+        vin = f"LZZAELJD5KA{values['plate'][-5:]}0"  # one vehicle, one VIN
+        return [{**TRUCK, "vin": vin, **values}.get(n, "") for n in names]
 
     rows = [row(plate=f"豫A{n:05d}") for n in range(1, 6)]
     rows[1] = row(plate="豫A00002", emission="9")

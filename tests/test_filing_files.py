@@ -99,6 +99,7 @@ ENTRIES = {
         {
             **TRUCK,
             "plate": "冀A54321",
+            "vin": "LSVAG2180E2100002",
             "plate_color": "4",
             "owner": "-某公司",
             "fleet": "",
@@ -118,7 +119,14 @@ ENTRIES = {
     ],
     Register.INNER: [
         {**TRUCK, "plate": "厂内01"},
-        {**TRUCK, "plate": "INNER-0002", "plate_color": "5", "status": "2", "model": "+型号"},
+        {
+            **TRUCK,
+            "plate": "INNER-0002",
+            "plate_color": "5",
+            "status": "2",
+            "model": "+型号",
+            "vin": "LSVAG2180E2100003",
+        },
     ],
     Register.MACHINE: [
         LOADER,

@@ -398,7 +398,9 @@ async def test_the_sender_runs_until_everything_is_filed_or_dead(province: Site)
     running = asyncio.create_task(province.sender.run())
     try:
         await eventually(lambda: _idle(province), timeout=10)
-        await province.filings.add(CLERK, "vehicle", {**TRUCK, "plate": "豫A22222"}, LICENCE)
+        await province.filings.add(
+            CLERK, "vehicle", {**TRUCK, "plate": "豫A22222", "vin": "LZZAELJD5KA222222"}, LICENCE
+        )
 
         async def settled() -> bool:
             return not await province.store.due_filings(10)

@@ -58,6 +58,12 @@ def test_codes_are_listed_with_their_meaning() -> None:
         ),
         ("register_date", "2027-01-01 is after today (2026-12-01)", "注册日期 2027-01-01 晚于今天"),
         ("plate", "also in row 2", "与第 2 行"),
+        ("vin", "VIN also in row 4", "与第 4 行的车辆识别代码重复"),
+        (
+            "vin",
+            "VIN LZZAELJD5KA123456 is on 豫A12345 already (entry 3)",
+            "已登记在 豫A12345（条目 3）",
+        ),
         ("plate", "plate and colour cannot change: add a new entry, set this one to 注销", "注销"),
         ("status", "'9' is not 1 正常, 2 封存 or 3 注销", "状态「9」"),
         ("id", "no entry 7", "没有编号为 7"),

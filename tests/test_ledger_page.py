@@ -193,8 +193,8 @@ async def test_machines_and_in_plant_vehicles_from_the_page_and_by_import(  # no
                 "register_date": "2020-01-01", "emission": "6"}  # fmt: skip
         bad = _xlsx(Register.INNER, [
             {**good, "plate": "厂内01"},
-            {**good, "plate": "厂内02", "emission": "9"},  # not a stage
-            {**good, "plate": "厂内03"},
+            {**good, "plate": "厂内02", "emission": "9", "vin": "LFV2A21K3D4000012"},  # stage
+            {**good, "plate": "厂内03", "vin": "LFV2A21K3D4000013"},
             {**good, "plate": "厂内04", "register_date": "2020-13-01", "vin": ""},
         ])  # fmt: skip
         await page.set_input_files(
@@ -207,7 +207,8 @@ async def test_machines_and_in_plant_vehicles_from_the_page_and_by_import(  # no
         await expect(page.locator('#import-problems tr[data-row="3"]')).to_contain_text("排放阶段")
         await expect(page.locator('#import-problems tr[data-row="5"]')).to_have_count(2)
         await expect(page.locator("#entries")).to_have_text("无")
-        fixed = _xlsx(Register.INNER, [{**good, "plate": "厂内01"}, {**good, "plate": "厂内02"}])
+        second = {**good, "plate": "厂内02", "vin": "LFV2A21K3D4000012"}
+        fixed = _xlsx(Register.INNER, [{**good, "plate": "厂内01"}, second])
         await page.set_input_files(
             "#import-form input[name=file]",
             files=_file("场内车辆.xlsx", "application/octet-stream", fixed),
@@ -371,7 +372,7 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         header, line = list(sheet.iter_rows(values_only=True))
     facts = dict(zip(header, line, strict=True))
     assert (facts["车辆识别代码(VIN)"], facts["发动机号码"], facts["注册日期"]) == (
-        "V1", "E1", "2020-01-01",
+        "LFV2A21K3D4000003", "E1", "2020-01-01",
     )  # fmt: skip
     documents = str(facts["行驶证/随车清单"]).split("; ")
     assert len(documents) == 2

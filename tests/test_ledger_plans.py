@@ -235,6 +235,7 @@ async def _serve_filings(call: Callable[..., Any]) -> None:
     await call("dead_filings")
     await call("get_entry", entry_id)
     await call("find_entry", "vehicle", "豫A12345", "1")
+    await call("entries_in_force", "vehicle", ["豫A12345", "豫B1"], ["LFV2A21K3D4000003"])
     await call("search_entries", "vehicle", "豫A", status="1", before=entry_id + 1)
     await call("export_entries", "vehicle", "1")
     await call("entry_history", entry_id)

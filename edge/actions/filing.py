@@ -47,6 +47,7 @@ from edge.domain.filing import (
     FilingError,
     ImageKind,
     Register,
+    TransportVehicle,
     check_for_sending,
     check_image,
     entry_form,
@@ -55,7 +56,7 @@ from edge.domain.filing import (
     parse_plate,
     plate_key,
 )
-from edge.ledger.filings import EntryExistsError
+from edge.ledger.filings import EntryExistsError, VinInUseError
 from edge.ledger.photos import PhotoStore
 from edge.ledger.rows import NewFilingImage, StoredEntry
 from edge.ledger.store import Store
@@ -181,8 +182,8 @@ class Filings:
             file_to, why = self._file_to(entry, {ImageKind(k): len(d) for k, d in fitted.items()})
             try:
                 entry_id = await self.store.add_entry(entry, actor.name, written, file_to)
-            except EntryExistsError as exc:
-                raise InvalidInputError(str(exc), "plate") from None
+            except EntryExistsError as exc:  # the plate, or the VIN, of an entry in force
+                raise InvalidInputError(str(exc), exc.field) from None
             return self._done(entry, entry_id, "added", why)
 
         return await self.operator.act(actor, Action.ADD_ENTRY, target, body)
@@ -201,7 +202,10 @@ class Filings:
                 why = "plate and colour cannot change: add a new entry, set this one to 注销"
                 raise InvalidInputError(why, "plate")
             file_to, why = self._file_to(entry, await self._image_sizes(stored.id))
-            changed = await self.store.modify_entry(stored.id, entry, actor.name, file_to)
+            try:
+                changed = await self.store.modify_entry(stored.id, entry, actor.name, file_to)
+            except EntryExistsError as exc:  # the VIN of another entry in force
+                raise InvalidInputError(str(exc), exc.field) from None
             if not changed:
                 return Done(ok=False, detail="nothing changed", id=stored.id, plate=entry.plate)
             return self._done(entry, stored.id, "changed " + ", ".join(changed), why)
@@ -288,7 +292,7 @@ class Filings:
                 ids = await self.store.import_entries(entries, actor.name, file_to)
             except EntryExistsError as exc:  # added meanwhile
                 number = numbered[exc.index or 0]
-                raise ImportRefusedError([RowProblem(number, "plate", str(exc))]) from None
+                raise ImportRefusedError([RowProblem(number, exc.field, str(exc))]) from None
             return Done(detail=f"{len(ids)} {kind.value} entries", count=len(ids))
 
         return await self.operator.act(actor, Action.IMPORT_ENTRIES, register, body)
@@ -406,12 +410,28 @@ class Filings:
     async def _already_there(
         self, entries: Sequence[Entry], numbers: Sequence[int]
     ) -> list[RowProblem]:
+        """The rows whose plate and colour, or VIN, an entry in force of the register has
+        (one query per chunk of rows, not one a row). A row to be stored 注销 is not checked."""
+        live = [e for e in entries if e.status is not EntryStatus.CANCELLED]
+        if not live:
+            return []
+        found = await self.store.entries_in_force(
+            live[0].REGISTER, [e.plate for e in live], [_vin(e) for e in live]
+        )
+        by_plate = {(f.plate, f.plate_color): f for f in found}
+        by_vin = {f.vin: f for f in found if f.vin}
         problems = []
-        for index, entry in enumerate(entries):
-            found = await self.store.find_entry(entry.REGISTER, *plate_key(entry))
-            if found is not None:
-                why = f"{entry.plate} is in the ledger already (entry {found.id})"
-                problems.append(RowProblem(numbers[index], "plate", why))
+        for entry, number in zip(entries, numbers, strict=True):
+            if entry.status is EntryStatus.CANCELLED:
+                continue
+            there = by_plate.get(plate_key(entry))
+            if there is not None:
+                why = EntryExistsError(there.id, entry.plate)
+                problems.append(RowProblem(number, "plate", str(why)))
+            other = by_vin.get(_vin(entry))
+            if other is not None and other is not there:  # one vehicle, two plates
+                why = VinInUseError(other.id, other.plate, other.vin)
+                problems.append(RowProblem(number, "vin", str(why)))
         return problems
 
     def _parse(self, register: str, form: Mapping[str, str]) -> Entry:
@@ -476,6 +496,11 @@ def _status(text: str) -> EntryStatus:
     raise InvalidInputError(f"{value!r} is not 1 正常, 2 封存 or 3 注销", "status")
 
 
+def _vin(entry: Entry) -> str:
+    """An entry's VIN ("" for a machine)."""
+    return entry.vin if isinstance(entry, TransportVehicle) else ""
+
+
 def _parse_rows(
     kind: Register, rows: Sequence[Mapping[str, str]], numbered: Sequence[int], today: date
 ) -> tuple[list[Entry], list[int], list[RowProblem]]:
@@ -485,17 +510,25 @@ def _parse_rows(
     entry_rows: list[int] = []
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str], int] = {}
+    vins: dict[str, int] = {}
     for number, row in zip(numbered, rows, strict=True):
         try:
             entry = parse_entry(kind, row, today=today)
         except FilingError as exc:
             problems += [RowProblem(number, p.field, p.reason) for p in exc.problems]
             continue
-        key = plate_key(entry)
-        if key in seen:
+        key, vin = plate_key(entry), _vin(entry)
+        in_force = entry.status is not EntryStatus.CANCELLED
+        if in_force and key in seen:
             problems.append(RowProblem(number, "plate", f"also in row {seen[key]}"))
             continue
-        seen[key] = number
+        if in_force and vin in vins:
+            problems.append(RowProblem(number, "vin", f"VIN also in row {vins[vin]}"))
+            continue
+        if in_force:
+            seen[key] = number
+            if vin:
+                vins[vin] = number
         entries.append(entry)
         entry_rows.append(number)
     return entries, entry_rows, problems

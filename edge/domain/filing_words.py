@@ -176,6 +176,13 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
         "{plate} 已在台账中（条目 {id}），请编辑那一条",
     ),
     (None, re.compile(r"also in row (?P<n>\d+)"), "与第 {n} 行的号牌重复"),
+    (None, re.compile(r"VIN also in row (?P<n>\d+)"), "与第 {n} 行的车辆识别代码重复"),
+    (
+        None,
+        re.compile(r"VIN (?P<vin>\w+) is on (?P<plate>\S+) already \(entry (?P<id>\d+)\)"),
+        "车辆识别代码「{vin}」已登记在 {plate}（条目 {id}）名下：同一辆车不能有两个在用号牌，"
+        "请先把那一条设为注销",
+    ),
     (
         None,
         re.compile(r"plate and colour cannot change.*"),

@@ -46,13 +46,34 @@ _COLUMNS = tuple(
 )
 
 
-class EntryExistsError(ValueError):
-    """An entry with this register, plate and colour is in the ledger already (``entry_id``);
-    ``index`` is the row of an import that has it (None: a single add)."""
+#: Values one ``IN (…)`` takes at most (SQLite's variable limit is 999 before 3.32).
+IN_CHUNK = 900
 
-    def __init__(self, entry_id: int, plate: str, index: int | None = None) -> None:
+
+class EntryExistsError(ValueError):
+    """An entry in force with this register, plate and colour is in the ledger already
+    (``entry_id``); ``index`` is the row of an import that has it (None: a single add);
+    ``field`` the field it is about."""
+
+    field = "plate"
+
+    def __init__(
+        self, entry_id: int, plate: str, index: int | None = None, why: str | None = None
+    ) -> None:
         self.entry_id, self.plate, self.index = entry_id, plate, index
-        super().__init__(f"{plate} is in the ledger already (entry {entry_id})")
+        super().__init__(why or f"{plate} is in the ledger already (entry {entry_id})")
+
+
+class VinInUseError(EntryExistsError):
+    """The VIN is on another entry in force of the register (``entry_id``, its ``plate``):
+    one vehicle, two plates."""
+
+    field = "vin"
+
+    def __init__(self, entry_id: int, plate: str, vin: str, index: int | None = None) -> None:
+        self.vin = vin
+        why = f"VIN {vin} is on {plate} already (entry {entry_id})"
+        super().__init__(entry_id, plate, index, why)
 
 
 def _columns(entry: Entry) -> dict[str, str]:
@@ -125,6 +146,13 @@ class FilingLedger(LedgerPart):
             changed = {k: (old[k], v) for k, v in new.items() if old[k] != v}
             if not changed:
                 return {}
+            if new["status"] != EntryStatus.CANCELLED.value and (
+                "vin" in changed or before.status == EntryStatus.CANCELLED.value
+            ):
+                await self._check_in_force(
+                    before.register, before.plate, before.plate_color, new.get("vin", ""),
+                    entry_id,
+                )  # fmt: skip
             sets = ", ".join(f"{k} = ?" for k in changed)
             await self._db.execute(
                 f"UPDATE filing_entries SET {sets}, changed_at = ?, changed_by = ? WHERE id = ?",  # noqa: S608 - our column names
@@ -147,11 +175,10 @@ class FilingLedger(LedgerPart):
             before = await self._entry_in_transaction(entry_id)
             if before.status == status.value:
                 return False
-            if before.status == EntryStatus.CANCELLED.value and (
-                twin := await self._live_twin(before.register, before.plate, before.plate_color,
-                                              entry_id)
-            ) is not None:  # fmt: skip
-                raise EntryExistsError(twin, before.plate)
+            if before.status == EntryStatus.CANCELLED.value:
+                await self._check_in_force(
+                    before.register, before.plate, before.plate_color, before.vin, entry_id
+                )
             await self._db.execute(
                 "UPDATE filing_entries SET status = ?, changed_at = ?, changed_by = ? WHERE id = ?",
                 (status.value, self._clock(), by, entry_id),
@@ -204,13 +231,36 @@ class FilingLedger(LedgerPart):
             found = await cur.fetchone()
         return None if found is None else int(found[0])
 
+    async def _vin_twin(self, register: str, vin: str, than: int = 0) -> tuple[int, str] | None:
+        """(id, plate) of an entry in force of the register with this VIN, other than
+        ``than``; None: none (or no VIN)."""
+        if not vin:
+            return None
+        async with self._db.execute(
+            "SELECT id, plate FROM filing_entries WHERE vin = ? AND vin != '' AND register = ? "
+            "AND status != '3' AND id != ? LIMIT 1",
+            (vin, register, than),
+        ) as cur:
+            found = await cur.fetchone()
+        return None if found is None else (int(found[0]), str(found[1]))
+
+    async def _check_in_force(
+        self, register: str, plate: str, color: str, vin: str, than: int = 0,
+        index: int | None = None,
+    ) -> None:  # fmt: skip
+        """Raise when an entry in force other than ``than`` has this plate and colour
+        (:class:`EntryExistsError`) or this VIN (:class:`VinInUseError`)."""
+        if (twin := await self._live_twin(register, plate, color, than)) is not None:
+            raise EntryExistsError(twin, plate, index)
+        if (other := await self._vin_twin(register, vin, than)) is not None:
+            raise VinInUseError(other[0], other[1], vin, index)
+
     async def _insert_entry(self, entry: Entry, by: str, index: int | None) -> int:
         values = _columns(entry)
-        if (
-            entry.status is not EntryStatus.CANCELLED
-            and (twin := await self._live_twin(entry.REGISTER.value, *plate_key(entry))) is not None
-        ):
-            raise EntryExistsError(twin, entry.plate, index)
+        if entry.status is not EntryStatus.CANCELLED:
+            await self._check_in_force(
+                entry.REGISTER.value, *plate_key(entry), values["vin"], index=index
+            )
         now = self._clock()
         names = [*values, "created_at", "created_by", "changed_at", "changed_by"]
         cur = await self._db.execute(
@@ -442,6 +492,25 @@ class FilingLedger(LedgerPart):
             (register, plate, plate_color),
         )
         return StoredEntry.from_row(rows[0]) if rows else None
+
+    async def entries_in_force(
+        self, register: str, plates: Sequence[str], vins: Sequence[str] = ()
+    ) -> list[StoredEntry]:
+        """The entries in force (not 注销) of a register whose plate, or VIN, is one of these:
+        one ``IN`` query per :data:`IN_CHUNK` values, on the indexes (an import checks its
+        rows with it, not one query a row)."""
+        found: dict[int, StoredEntry] = {}
+        for column, values in (("plate", sorted(set(plates))), ("vin", sorted(set(vins) - {""}))):
+            for start in range(0, len(values), IN_CHUNK):
+                chunk = values[start : start + IN_CHUNK]
+                rows = await self._fetchall(
+                    f"SELECT * FROM filing_entries WHERE {column} IN "  # noqa: S608 - constants
+                    f"({','.join('?' * len(chunk))}) AND {column} != '' AND register = ? "
+                    "AND status != '3'",
+                    (*chunk, register),
+                )
+                found.update((int(r["id"]), StoredEntry.from_row(r)) for r in rows)
+        return [found[k] for k in sorted(found)]
 
     async def search_entries(
         self,
