@@ -4,10 +4,12 @@ with ``--scale`` trucks are weighed in and out and their goods records reach the
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 
 import pytest
 
 from edge.domain.goods import tonnes
+from edge.domain.plates import PlateColor
 from edge.sim.demo import _PLATES, Demo
 
 
@@ -57,3 +59,29 @@ async def test_the_demo_with_a_scale_weighs_trucks_in_and_out(
         assert (record["hwmc"], record["ysl"]) == ("石灰石", tonnes(w.net_kg or 0))
         assert w.second_serial in demo.platform.records
     assert f"platform received: {len(sent)} goods records" in out
+
+
+async def test_the_scale_narration_tells_each_weighing_once_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two trucks weigh in, then the first weighs out (its first weighing, older than the
+    second truck's, is the one completed): the narration says each event once, in order — it
+    read the newest row, and so repeated the second truck's weighing-in and missed the
+    first's weighing-out."""
+    first, second = _PLATES[0], _PLATES[1]
+    demo = await Demo.started("generic", seed=7, scale=True)
+    try:
+        for plate in (first, second):
+            await demo.entrance.push(plate, PlateColor.YELLOW)
+            await demo._weigh(Decimal(30000))
+        await demo.exit.push(first, PlateColor.YELLOW)
+        await demo._weigh(Decimal(14000))
+    finally:
+        await demo.finish()
+    told = [line for line in capsys.readouterr().out.splitlines() if "过磅 weighed" in line]
+    assert [line.split(" 过磅 ")[0].removeprefix(">>> ") for line in told] == [
+        first, second, first,
+    ]  # fmt: skip
+    assert ["weighed in" in told[0], "weighed in" in told[1], "weighed out" in told[2]] == [
+        True, True, True,
+    ]  # fmt: skip

@@ -32,6 +32,7 @@ from drivers.virtual import VirtualBarrier
 from edge.config.model import parse_config
 from edge.daemon import Daemon
 from edge.domain.plates import PlateColor
+from edge.ledger.rows import StoredWeighing
 from edge.ops.logsetup import setup_logging
 from edge.sim import DemoCamera
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
@@ -222,6 +223,9 @@ class Demo:
             maxlen=5
         )  # a refused truck does not come back at once
         self.daemon: Daemon
+        #: The weighings as the scale tells of them (recorded, or given their plate), in order.
+        self._weighings: asyncio.Queue[StoredWeighing] = asyncio.Queue()
+        self._narrated: dict[int, tuple[str, str | None]] = {}
 
     @classmethod
     async def started(
@@ -269,6 +273,8 @@ class Demo:
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
         await self.daemon.start()
+        for bridge in self.daemon.components.weighbridges.values():
+            bridge.weighing_listeners.append(self._weighings.put_nowait)
         if self.camera in PULLED:  # until the daemon has reached the camera
             async with asyncio.timeout(15):
                 while self.daemon.lanes["in-1"].camera.connected is not True:  # noqa: ASYNC110 - a health flag, no event to wait on
@@ -337,21 +343,26 @@ class Demo:
             await self._weigh(Decimal(self.rng.randrange(28_000, 45_000, 20)))
 
     async def _weigh(self, kg: Decimal) -> None:
-        """With a scale: the truck just read drives over it at ``kg`` (the demo says what the
-        weighing recorded: a first weighing, or the completed one with its net and goods)."""
+        """With a scale: the truck just read drives over it at ``kg``; the demo then says what
+        each weighing recorded (a first weighing, the completed one with its net and goods,
+        one without its plate), each once and in the order the scale recorded them."""
         if self.scale is None:
             return
-        bridge = self.daemon.components.weighbridges["main"]
-        before = bridge.weighings
         await self.scale.drive(truck_script(kg, ramp=0.3, vibrate=0.3, settle=0.8))
         try:
-            async with asyncio.timeout(WEIGHED_SECONDS):
-                while bridge.weighings == before:  # noqa: ASYNC110 - a count, no event to wait on
-                    await asyncio.sleep(0.05)
+            told = await asyncio.wait_for(self._weighings.get(), WEIGHED_SECONDS)
         except TimeoutError:
             _say(f"地磅 scale: {kg} kg not recorded")
             return
-        (w,) = await self.daemon.store.recent_weighings(1)
+        self._narrate(told)
+        while not self._weighings.empty():  # told meanwhile (a plate given late)
+            self._narrate(self._weighings.get_nowait())
+
+    def _narrate(self, w: StoredWeighing) -> None:
+        """One line per change of a weighing (its state or plate; a photo added is none)."""
+        if self._narrated.get(w.id) == (w.state, w.plate):
+            return
+        self._narrated[w.id] = (w.state, w.plate)
         if w.state == "open":
             _say(f"{w.plate} 过磅 weighed in: 一次过磅 {w.first_kg:g} kg (等待二次过磅)")
         elif w.state == "complete":
@@ -360,6 +371,9 @@ class Demo:
                 f"净重 {(w.net_kg or 0) / 1000:g} t 货物 {w.goods or '未定'} → 货物台账 "
                 f"{'上报 goods record queued' if w.ysl else '未上报 ' + (w.goods_error or '')}"
             )
+        elif w.held:
+            plates = "、".join(r.read.plate for r in w.candidate_reads)
+            _say(f"待确认车牌 过磅 {w.first_kg:g} kg held: candidates {plates}")
         else:
             _say(f"{w.plate or '无牌车'} 过磅 {w.first_kg:g} kg: {w.state}")
 
