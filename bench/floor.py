@@ -178,6 +178,7 @@ class Camera:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        reused = self._streams is not None
         if self._streams is None:
             self._streams = await asyncio.open_connection("127.0.0.1", self.port)
         reader, writer = self._streams
@@ -186,7 +187,12 @@ class Camera:
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        status = int((await reader.readline()).split()[1])
+        first = await reader.readline()
+        if not first and reused:  # the server closed the idle kept-alive connection: anew
+            writer.close()
+            self._streams = None
+            return await self.post(path, body)
+        status = int(first.split()[1])
         length, close = 0, False
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")

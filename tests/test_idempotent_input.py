@@ -80,6 +80,7 @@ class _Camera:
             self.re_push_answers.append((record_id, answer))
 
 
+@pytest.mark.timeout(300)  # KILLS daemon starts; over 120 s when two suites share 2 cores
 async def test_sigkill_at_any_moment_never_makes_a_second_pass_for_a_re_pushed_read(
     tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:
