@@ -1,15 +1,19 @@
 """Pairing a stable weight with its plate (issue 16): every plate read at the scale's lanes
-is pending (in the ledger, across restarts) until a weighing uses it or it is too old; one
-pending read ties the weighing, none leaves it unmatched, more than one holds it as 待确认车牌
-with the candidates; a plate given later continues as a tied weighing would."""
+is pending (in the ledger, across restarts and a SIGKILL) until a weighing uses it or it is
+too old; one pending read ties the weighing, none leaves it unmatched, more than one holds it
+as 待确认车牌 with the candidates; a plate given later continues as a tied weighing would."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from drivers.base import Detector
@@ -22,8 +26,10 @@ from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
 from edge.ledger.store import Store
+from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port, wait_healthy, write_config
+from tests.processes import Processes
 from tests.test_store import new_pass
 
 DAY = 86400.0
@@ -244,3 +250,66 @@ async def test_with_position_sensors_a_read_while_the_weighed_truck_stands_is_th
         await eventually(lambda: not bridge.detector.weighed, timeout=5)
         await weigh_truck(bridge, sim, 18000)
     assert [(w.plate, w.first_kg) for w in seen] == [(None, 30000), ("豫B22222", 18000)]
+
+
+async def test_a_sigkill_while_the_truck_stands_on_the_scale_keeps_its_plate(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """The real daemon process: the truck's plate is read at the scale lane, the daemon is
+    SIGKILLed before the weight settles, and the daemon started again ties the weighing to
+    that plate read (it was in memory only before)."""
+    port, scale_port = free_port(), tmp_path / "scale"
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=port,
+        extra=(
+            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
+            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
+        ),
+    )
+    async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        reply = await http.post(f"http://127.0.0.1:{port}/push/in-1", json={"plate": "豫A12345"})
+        serial = reply.json()["serial"]
+
+        def pending() -> list[tuple[str, str]]:
+            with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+                return db.execute("SELECT plate, serial FROM scale_reads").fetchall()
+
+        await eventually(lambda: pending() == [("豫A12345", serial)], timeout=10)
+        proc.send_signal(signal.SIGKILL)  # the truck is driving onto the scale
+        await proc.wait()
+        sim.set_weight(Decimal(30000))
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+
+        def weighed() -> list[tuple[str | None, str, str | None]]:
+            with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+                query = "SELECT plate, state, first_serial FROM weighings"
+                return db.execute(query).fetchall()
+
+        await eventually(lambda: weighed() != [], timeout=10)
+        await procs.stop(proc)
+    assert weighed() == [("豫A12345", "open", serial)]
+
+
+async def test_a_late_read_goes_to_the_truck_on_the_scale_not_one_that_left(
+    store: Store, tmp_path: Path
+) -> None:
+    """Without position sensors a read heard after the weight settled is the weighed truck's
+    only while it still stands on the scale: once it left and the next truck was weighed, a
+    late read is the next truck's."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        sim.set_weight(Decimal(30000))  # no read: unmatched, and it leaves
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+        sim.set_weight(Decimal(25000))
+        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        bridge.heard_pass(_pass("豫B22222", "S-LATE"))  # the second truck's slow camera
+        await eventually(lambda: len(seen) == 3, timeout=5)
+    assert [(w.id, w.plate, w.first_kg) for w in seen] == [
+        (1, None, 30000), (2, None, 25000), (2, "豫B22222", 25000),
+    ]  # fmt: skip

@@ -87,6 +87,8 @@ class Weighbridge:
         #: not block.
         self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
         self.weighings = 0
+        #: Vehicles weighed (a stable weight each), so a wait knows its vehicle left.
+        self.vehicles = 0
         #: The last stable weight refused (and when, unix s), until the next weighing; the
         #: listeners are called with each (the status page); they must not block.
         self.refused: tuple[Refusal, float] | None = None
@@ -124,9 +126,14 @@ class Weighbridge:
         return stored
 
     def _sample(self, sample: WeightSample) -> None:
+        was_weighed = self.detector.weighed
         stable = self.detector.feed(
             sample.kg, sample.at, moving=sample.stable is False, in_position=self.in_position()
         )
+        if was_weighed and not self.detector.weighed:
+            self._read_arrived.set()  # the weighed truck left: a late read is no longer its
+        if stable is not None:
+            self.vehicles += 1
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
         if stable is not None:
@@ -225,9 +232,12 @@ class Weighbridge:
             await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
 
     async def _late_read(self, since: float) -> ScaleRead | None:
+        """The first read heard since ``since`` while the vehicle weighed then (the latest)
+        still stands on the scale; None once it left or after ``plate_max_age``."""
+        vehicle = self.vehicles
         try:
             async with asyncio.timeout(self.plate_max_age):
-                while self.detector.weighed:
+                while self.detector.weighed and self.vehicles == vehicle:
                     fresh = [r for r in await self._pending() if r.read.read_at >= since]
                     if fresh:
                         return fresh[0]
