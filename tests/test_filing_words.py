@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from edge.domain.filing import FilingError, Register, check_image, field_names, parse_entry
-from edge.domain.filing_words import UNKNOWN, is_chinese, note_words, title, words
+from edge.domain.filing_words import (
+    UNKNOWN,
+    is_chinese,
+    note_words,
+    refusal_words,
+    title,
+    words,
+)
 
 BAD = ("", "x" * 400, "??", "2020-02-30", "2020-13-01", "abc", "9", "国六", "ZZZ", "<b>")
 
@@ -115,6 +122,19 @@ def test_notes_after_a_save() -> None:
         "未配置平台：只记入台账，不备案"
     )
     assert note_words("") == ""
+
+
+def test_a_filings_refusal_beside_the_entry() -> None:
+    assert refusal_words("车辆识别代码与行驶证不符") == "车辆识别代码与行驶证不符"  # the platform's
+    local = (
+        "not sent: InnerVehElecAccountAddRequest.license: String should have at most 14 "
+        "characters; InnerVehElecAccountAddRequest.vin: Value error, x"
+    )
+    assert refusal_words(local) == (
+        "未发送（本地按接口规范检查未通过）：号牌号码超过平台规定的 14 个字符；"
+        "车辆识别代码不符合平台的接口规范"
+    )
+    assert refusal_words("not sent: ?") == "未发送（本地按接口规范检查未通过）：请核对条目"
 
 
 def test_a_reason_not_known_still_reads_chinese() -> None:

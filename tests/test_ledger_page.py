@@ -22,8 +22,8 @@ from edge.actions.filing_files import read_rows, template
 from edge.actions.inspection import WORKBOOK_NAME
 from edge.domain.filing import TITLES, Register, field_names
 from edge.domain.filing_words import is_chinese
-from edge.sim.jpeg import sample_jpeg
-from edge.sim.platform import PlatformSim, SimVehicle
+from edge.sim.jpeg import sample_4k_frame, sample_jpeg
+from edge.sim.platform import Fault, PlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
 from edge.web.auth import hash_password
 from tests.helpers import camera, config_for, eventually, running_daemon
@@ -316,7 +316,7 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         for query in ({"register": "bus"}, {"before": "x"}):
             assert (await http.get("/api/entries", params=query, headers=csrf)).status_code == 400
         assert (await http.get("/api/entries", params={"before": entry + 1, "q": "豫A"},
-                               headers=csrf)).json()[0]["id"] == entry  # fmt: skip
+                               headers=csrf)).json()["entries"][0]["id"] == entry  # fmt: skip
         bad = await http.get("/api/entries/template.xlsx", params={"register": "x"}, headers=csrf)
         assert bad.status_code == 400
         for body, register in ((b"\x00\x01", "vehicle"), (b"a,b\n", "vehicle"), (b"", "bus")):
@@ -338,7 +338,7 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         await any_platform.wait_for(lambda: bool(any_platform.filings), timeout=30)
 
         async def accepted() -> bool:
-            listed = (await http.get("/api/entries", headers=csrf)).json()[0]
+            listed = (await http.get("/api/entries", headers=csrf)).json()["entries"][0]
             return bool(listed["filings"]) and listed["filings"][0]["code"] == "accepted"
 
         await eventually(accepted, timeout=10)
@@ -471,3 +471,169 @@ async def test_every_refusal_on_the_ledger_page_is_chinese(
     assert any("「2020-02-30」" not in s and "日期" in s and "真实" in s for s in said)
     assert any("与第 2 行的号牌重复" in s or "已在台账中" in s for s in said)
     assert any("is not a code of §7.6" in d for d in audit)  # the audit keeps the rule's words
+
+
+async def _logged_in_http(http: httpx.AsyncClient) -> dict[str, str]:
+    login = await http.post("/api/login", data={"user": "文员", "password": "gate password 1"})
+    return {"X-CSRF-Token": login.json()["csrf"]}
+
+
+async def test_the_entry_list_pages_forward_and_back(
+    tmp_path: Path,
+    platform_sim: PlatformSim,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """120 entries: the newest 50, 下一页 the next 50 and the last 20 (no 下一页 there),
+    上一页 back the same way; a new search starts at the first page again."""
+    names = field_names(Register.VEHICLE)
+    plates = [f"豫A{10000 + i}" for i in range(120)]
+    lines = [",".join(TITLES[n] for n in names)] + [
+        f"{p},1,,V{i},,E{i},,,,2020-01-01,,5" for i, p in enumerate(plates)
+    ]
+    async with running_daemon(config_for(tmp_path, platform_sim, web=WEB)) as daemon:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            csrf = await _logged_in_http(http)
+            imported = await http.post(
+                "/api/entries/import",
+                params={"register": "vehicle", "name": "many.csv"},
+                content="\n".join(lines).encode(),
+                headers=csrf,
+            )
+            assert imported.json()["count"] == 120
+            last = (await http.get("/api/entries", params={"before": 21}, headers=csrf)).json()
+            assert ([e["plate"] for e in last["entries"]], last["next"]) == (plates[19::-1], None)
+        page = await logged_in(browser, base, "文员李四")
+        rows = page.locator("#entries tr")
+        pages = page.locator("#entry-pages")
+
+        async def shows(first: str, count: int, number: int) -> None:
+            await expect(rows).to_have_count(count)
+            await expect(rows.first).to_have_attribute("data-plate", first)
+            await expect(page.locator("#entry-page")).to_have_text(f"第 {number} 页")
+
+        await shows(plates[119], 50, 1)
+        await expect(pages).to_be_visible()
+        await expect(page.locator("#entry-prev")).to_be_disabled()
+        await page.click("#entry-next")
+        await shows(plates[69], 50, 2)
+        await page.click("#entry-next")
+        await shows(plates[19], 20, 3)
+        await expect(page.locator("#entry-next")).to_be_disabled()
+        await page.click("#entry-prev")
+        await shows(plates[69], 50, 2)
+        await page.fill("#entry-search [name=q]", "豫A1011")  # a search: its first page
+        await page.click("#entry-search button[type=submit]")
+        await expect(rows).to_have_count(10)
+        await expect(pages).to_be_hidden()
+        await page.close()
+
+
+async def test_a_refused_filing_shows_the_platforms_words_and_is_sent_again(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """The province platform refuses a filing in its own words: the entry shows 被拒 with
+    those words beside it and 重新备案; sent again, it is accepted (已受理, no button)."""
+    sim = ProvincePlatformSim()
+    sim.faults.append(Fault("code", "车辆识别代码与行驶证不符", ipctype="VehElecAccountAdd"))
+    await sim.start()
+    try:
+        async with running_daemon(config_for(tmp_path, sim, web=WEB)) as daemon:
+            page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "文员李四")
+            await page.click("#entry-new")
+            await _fill(page, {"plate": "豫A12345", "vin": "LFV2A21K3D4000001",
+                               "engine_no": "E1", "register_date": "2020-01-01",
+                               "emission": "6"})  # fmt: skip
+            await page.set_input_files(
+                "#entry-form input[name=driving_license]",
+                files=_file("行驶证.jpg", "image/jpeg", LICENCE),
+            )
+            await expect(page.locator("#message")).to_contain_text("已按行驶证识别结果填写")
+            await _fill(page, {"plate": "豫A12345", "vin": "LFV2A21K3D4000001"})
+            await page.click("#entry-form button[type=submit]")
+            await expect(page.locator("#message")).to_contain_text("已保存")
+            entry = page.locator('#entries tr[data-plate="豫A12345"]')
+            await eventually_shown(page, entry, "被拒：车辆识别代码与行驶证不符")
+            await expect(entry.locator("span.bad")).to_contain_text("省：被拒")
+            retry = entry.locator("button.retry-filing")
+            await expect(retry).to_have_count(1)
+            await retry.click()
+            await expect(page.locator("#message")).to_have_text("已完成")
+            await eventually_shown(page, entry, "已受理")
+            await expect(entry.locator("button.retry-filing")).to_have_count(0)
+            await expect(entry).not_to_contain_text("车辆识别代码与行驶证不符")
+            await page.close()
+    finally:
+        await sim.stop()
+    methods = [method for method, _ in sim.filings]
+    assert methods == ["VehElecAccountAdd"]  # the refused one was not kept; the retry was
+    assert ("VehElecAccountAdd", "车辆识别代码与行驶证不符") in sim.rejected
+
+
+async def test_an_upload_over_the_size_limit_says_so_and_the_page_goes_on(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """An image over web.max_body_bytes, read as a 行驶证 (province) and submitted with the
+    form: the Chinese message each time, and the page still works with a smaller image."""
+    sim = ProvincePlatformSim()
+    await sim.start()
+    big = _file("大图.jpg", "image/jpeg", sample_4k_frame())  # 4 MB
+    try:
+        web_section = {**WEB, "max_body_bytes": 1_000_000}
+        async with running_daemon(config_for(tmp_path, sim, web=web_section)) as daemon:
+            page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "文员李四")
+            message = page.locator("#message")
+            await page.click("#entry-new")
+            licence = "#entry-form input[name=driving_license]"
+            await page.set_input_files(licence, files=big)  # read by the platform: refused
+            await expect(message).to_contain_text("文件过大，超过上传上限")
+            await expect(message).not_to_contain_text("正在识别")
+            await _fill(page, {"plate": "豫A12345", "vin": "LFV2A21K3D4000001", "engine_no": "E1",
+                               "register_date": "2020-01-01", "emission": "6"})  # fmt: skip
+            await page.click("#entry-form button[type=submit]")  # the form with it: refused
+            await expect(page.locator("#entry-problems")).to_contain_text("文件过大，超过上传上限")
+            await expect(message).to_have_text("未提交：请改正标红的项目")
+            await page.set_input_files(licence, files=_file("行驶证.jpg", "image/jpeg", LICENCE))
+            await expect(message).to_contain_text("已按行驶证识别结果填写")
+            await _fill(page, {"plate": "豫A12345", "vin": "LFV2A21K3D4000001"})
+            await page.click("#entry-form button[type=submit]")
+            await expect(message).to_contain_text("已保存")
+            await expect(page.locator('#entries tr[data-plate="豫A12345"]')).to_have_count(1)
+            await page.close()
+    finally:
+        await sim.stop()
+
+
+async def test_the_need_complete_list_fits_a_phone(
+    tmp_path: Path,
+    platform_sim: PlatformSim,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """At 390 px (a phone) the 待完善 list does not scroll sideways: each plate's facts wrap
+    inside the width, the 完善备案 button included (screenshot kept as need-complete.png)."""
+    for plate in ("豫H70001", "豫H70002"):
+        platform_sim.vehicles[plate] = SimVehicle("0", "B", "6", need_complete="2")
+    cfg = config_for(tmp_path, platform_sim, web=WEB, decision={"duplicate_window_seconds": 0})
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        for plate in ("豫H70001", "豫H70002"):
+            await cam.push(plate)
+        await cam.aclose()
+        page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "门卫张三")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        listed = page.locator("#need-complete tr[data-plate]")
+        await expect(listed).to_have_count(2, timeout=15_000)
+        await expect(listed.first.locator("button.complete")).to_be_visible()
+        box = page.locator("#need-complete-box")
+        widths = await box.evaluate("b => [b.scrollWidth, b.clientWidth]")
+        assert widths[0] <= widths[1], widths  # nothing to scroll sideways
+        button = await listed.first.locator("button.complete").bounding_box()
+        assert button is not None
+        assert button["x"] + button["width"] <= 390
+        page_width = await page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= 390
+        shot = await page.screenshot(path=str(tmp_path / "need-complete.png"), full_page=True)
+        assert shot.startswith(b"\x89PNG")
+        await page.close()

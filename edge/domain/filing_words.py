@@ -26,6 +26,7 @@ from edge.domain.filing import (
     MAX_IMAGE_BYTES,
     STATUS_WORDS,
     TITLES,
+    WIRE_NAMES,
     ImageKind,
 )
 from edge.domain.plates import COLOR_NAMES
@@ -42,6 +43,8 @@ CODE_LISTS: dict[str, dict[str, str]] = {
     "use_character": dict(USE_CHARACTER_NAMES),
     "vehicle_type": dict(VEHICLE_TYPE_NAMES),
 }
+#: The spec's field names → ours (a refusal of the wire model names the spec's).
+_BY_WIRE = {wire: name for names in WIRE_NAMES.values() for name, wire in names.items()}
 #: What is said when a reason is not one this module knows (still names the field).
 UNKNOWN = "{title}填写有误，请核对"
 #: Code lists longer than this are not spelled out in a refusal (车辆类型: 158 codes).
@@ -253,6 +256,25 @@ def words(field: str | None, reason: str) -> str:
     if (found := re.fullmatch(r"(?P<field>\w+): (?P<reason>.+)", text)) and found["field"] != name:
         return words(found["field"], found["reason"])  # "field: reason" (FilingError's str)
     return UNKNOWN.format(title=shown or "输入")
+
+
+def refusal_words(answer: str) -> str:
+    """A filing's refusal as the page shows it beside the entry: the platform's own words
+    as they came (Chinese); a filing our side stopped before sending (``not sent:
+    Model.field: why; …``, the wire model's check) as a Chinese sentence naming the field."""
+    if not answer.startswith("not sent:"):
+        return answer
+    said = []
+    for part in answer.removeprefix("not sent:").split("; "):
+        found = re.fullmatch(r"\s*(?:\w+\.)?(?P<wire>\w+)(?:\.\w+)*: (?P<why>.*)", part)
+        if found is None:
+            continue
+        name = _BY_WIRE.get(found["wire"], found["wire"])
+        if most := re.search(r"at most (\d+) characters", found["why"]):
+            said.append(f"{title(name)}超过平台规定的 {most[1]} 个字符")
+        else:
+            said.append(f"{title(name)}不符合平台的接口规范")
+    return "未发送（本地按接口规范检查未通过）：" + ("；".join(said) or "请核对条目")
 
 
 def note_words(note: str) -> str:

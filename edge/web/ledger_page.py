@@ -46,7 +46,7 @@ from edge.domain.filing import (
     image_kinds,
     required_fields,
 )
-from edge.domain.filing_words import REGISTER_WORDS, note_words, title, words
+from edge.domain.filing_words import REGISTER_WORDS, note_words, refusal_words, title, words
 from edge.ledger.rows import StoredEntry
 from edge.web.auth import Guard
 
@@ -192,8 +192,10 @@ class LedgerPage:
     @_reading
     async def entries(self, request: web.Request) -> web.Response:
         """A page of a register's entries, newest first (``q``: the start of a plate, VIN,
-        engine number or machine code; ``status``; ``before``: the last id of the page
-        before), each with its filing state and images."""
+        engine number or machine code; ``status``; ``before``: the ``next`` of the page
+        before), each with its filing state and images: ``{"entries": [...], "next": the
+        id to ask the following page ``before`` (null: this is the last page)}``. Keyset
+        pages (the ledger's search, no OFFSET); the page keeps the way back."""
         q = request.query
         register = q.get("register", "") or None
         if register is not None and register not in {r.value for r in Register}:
@@ -205,9 +207,12 @@ class LedgerPage:
         except ActionError:
             return web.json_response({"error": words("before", "bad id")}, status=400)
         found = await self.filings.store.search_entries(
-            register, q.get("q", "")[:32], status=status, before=before_id, limit=PAGE
+            register, q.get("q", "")[:32], status=status, before=before_id, limit=PAGE + 1
         )
-        return web.json_response([await self._listed(e) for e in found], dumps=_dumps)
+        shown = found[:PAGE]
+        following = shown[-1].id if len(found) > PAGE else None
+        listed = [await self._listed(e) for e in shown]
+        return web.json_response({"entries": listed, "next": following}, dumps=_dumps)
 
     async def _listed(self, stored: StoredEntry) -> dict[str, Any]:
         store = self.filings.store
@@ -228,7 +233,7 @@ class LedgerPage:
                     "state": FILING_WORDS.get(FilingState(f.state), f.state),
                     "code": f.state,
                     "license_pk": f.license_pk,
-                    "words": f.words,
+                    "words": refusal_words(f.words) if f.words else "",
                     "at": self._when(f.at),
                 }
                 for f in filings
