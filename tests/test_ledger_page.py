@@ -454,7 +454,7 @@ async def test_every_refusal_on_the_ledger_page_is_chinese(
                 content=body, headers=csrf,
             ))  # fmt: skip
         heading = ",".join(TITLES[n] for n in field_names(Register.VEHICLE))
-        twice = f"{heading}\n" + "豫A12345,1,,V1,,E1,,,,2020-01-01,,5\n" * 2
+        twice = f"{heading}\n" + "豫A12345,1,,LFV2A21K3D4000003,,E1,,,,2020-01-01,,5\n" * 2
         replies.append(await http.post(
             "/api/entries/import", params={"register": "vehicle", "name": "x.csv"},
             content=twice.encode(), headers=csrf,
@@ -488,7 +488,7 @@ async def test_the_entry_list_pages_forward_and_back(
     names = field_names(Register.VEHICLE)
     plates = [f"豫A{10000 + i}" for i in range(120)]
     lines = [",".join(TITLES[n] for n in names)] + [
-        f"{p},1,,V{i},,E{i},,,,2020-01-01,,5" for i, p in enumerate(plates)
+        f"{p},1,,LFV2A21K3D4{i:06d},,E{i},,,,2020-01-01,,5" for i, p in enumerate(plates)
     ]
     async with running_daemon(config_for(tmp_path, platform_sim, web=WEB)) as daemon:
         base = f"http://127.0.0.1:{daemon.web.port}"
