@@ -313,3 +313,13 @@ async def test_a_late_read_goes_to_the_truck_on_the_scale_not_one_that_left(
     assert [(w.id, w.plate, w.first_kg) for w in seen] == [
         (1, None, 30000), (2, None, 25000), (2, "豫B22222", 25000),
     ]  # fmt: skip
+
+
+async def test_a_refused_trucks_read_is_not_pending(store: Store, tmp_path: Path) -> None:
+    """The refused-vehicle rule: a truck refused at the scale lane does not drive on, so its
+    read does not hold the next truck's weighing."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass({**_pass("豫C33333", "S-REFUSED"), "verdict": "refuse"})
+        bridge.heard_pass({**_pass("豫D44444", "S-D"), "verdict": "open"})
+        await weigh_truck(bridge, sim, 25000)
+    assert [(w.plate, w.state) for w in seen] == [("豫D44444", "open")]

@@ -17,6 +17,11 @@ survives a restart), as a pending read until a weighing uses it or it is older t
   heard afterwards while the weighed truck is still on the scale (the camera slower than the
   scale, up to ``plate_max_age_seconds``) is taken as its plate.
 
+The refused-vehicle rule: the read of a pass refused at the lane (barrier not opened) is not
+pending — a refused truck does not drive onto a scale behind its barrier (were its read kept,
+every weighing for ``plate_max_age_seconds`` would be held); one standing on a scale in front
+of the barrier is weighed unmatched (a refused truck carries no goods record).
+
 The next-vehicle rule: with position sensors, a read heard while the weighed vehicle still
 stands in position is the next vehicle's (queued behind it at the camera): it is never given
 to the vehicle on the platform, and stays pending for the next weighing.
@@ -101,6 +106,10 @@ class Weighbridge:
         the background; a stable weight waits for the reads heard before it)."""
         plate, serial = message.get("plate"), message.get("serial")
         if not (isinstance(plate, str) and plate and isinstance(serial, str)):
+            return
+        if message.get("verdict") == "refuse":  # the refused-vehicle rule (module docstring)
+            log.info("plate read of a refused vehicle: no weighing is its", scale=self.name,
+                     plate=plate, serial=serial)  # fmt: skip
             return
         color, lane = str(message.get("color", "")), str(message.get("lane", ""))
         read = NewScaleRead(self.name, plate, color, serial, lane, self._clock())
