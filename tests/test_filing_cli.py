@@ -64,7 +64,7 @@ def test_template_import_show_export(
     err = capsys.readouterr().err
     assert "nothing imported: 2 bad row(s)" in err
     assert "row 3, emission" in err
-    assert "row 5, vin: required" in err
+    assert "row 5, vin: required — 车辆识别代码必须填写" in err  # English, then the page's words
     assert run("vehicles", "show", "--config", config) == 0
     assert capsys.readouterr().out == "none\n"
     rows[1], rows[3] = row(plate="豫A00002"), row(plate="豫A00004")
@@ -109,7 +109,9 @@ def test_add_show_and_errors(
     assert "filing city" in out
     assert "outbox 1 pending" in out
     assert run("machinery", "add", *options[:-2], "--emission", "Q", "--config", config) == 2
-    assert capsys.readouterr().err.startswith("--emission:")
+    refused = capsys.readouterr().err
+    assert refused.startswith("--emission:")
+    assert "排放阶段「Q」不是规定的代码" in refused
     assert run("machinery", "add", *options, "--config", config) == 2
     assert "already" in capsys.readouterr().err
     assert run("machinery", "add", *options, "--nameplate", tmp_path / "no.jpg",

@@ -232,7 +232,10 @@ async def test_from_the_page_only_logged_in_and_audited(
             csrf = {"X-CSRF-Token": login.json()["csrf"]}
             bad = await http.get("/api/ledger.xlsx", params={"from": "x"}, headers=csrf)
             assert bad.status_code == 400
-            assert "from" in bad.json()["error"]
+            assert bad.json()["error"] == "开始日期「x」不是日期，请写成 2020-05-01 这样的年-月-日"
+            backwards = {"from": today, "to": "2020-01-01"}
+            refused = await http.get("/api/ledger.xlsx", params=backwards, headers=csrf)
+            assert refused.json()["error"] == "结束日期早于开始日期"
             got = await http.get("/api/ledger.xlsx", params=query, headers=csrf)
             assert got.status_code == 200
             rows = _rows(io.BytesIO(got.content))
@@ -259,12 +262,14 @@ async def test_from_the_page_only_logged_in_and_audited(
     assert [(actor, result) for actor, result, _ in exports] == [
         ("?", "refused"),
         ("检查员", "refused"),
+        ("检查员", "refused"),
         ("检查员", "ok"),
         ("检查员", "ok"),
         ("检查员", "ok"),
     ]
-    assert exports[2][2].endswith("xlsx: 1 rows")
-    assert exports[3][2].endswith(" zip")
+    assert exports[2][2] == "to: the last day is before the first"  # the audit keeps English
+    assert exports[3][2].endswith("xlsx: 1 rows")
+    assert exports[4][2].endswith(" zip")
 
 
 async def test_from_the_command_line(tmp_path: Path, platform_sim: CityPlatformSim) -> None:

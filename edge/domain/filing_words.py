@@ -59,6 +59,9 @@ _OTHER_TITLES = {
     "register": "台账",
     "id": "编号",
     "before": "翻页位置",
+    "from": "开始日期",
+    "to": "结束日期",
+    "gate": "道闸编号",
 }
 
 
@@ -216,6 +219,11 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     (None, re.compile(r"column '(?P<value>.*)' is not a field of (?P<register>\w+)"), _column),
     (None, re.compile(r"not UTF-8 or GB18030 text"), "CSV 文件不是 UTF-8 或 GB18030 编码"),
     (None, re.compile(r"not an XLSX workbook.*"), "不是 XLSX 工作簿（请另存为 .xlsx）"),
+    # the inspector's export (from, to, gate, plate)
+    (None, re.compile(r"the last day is before the first"), "结束日期早于开始日期"),
+    (None, re.compile(r"more than (?P<n>\d+) days.*"), "一次最多导出 {n} 天，请分段导出"),
+    (None, re.compile(r"not a gate code"), "道闸编号无效（如 01）"),
+    (None, re.compile(r"over (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
     # notes after a save
     (
         None,

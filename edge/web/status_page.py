@@ -51,6 +51,7 @@ from edge.actions.operator import (
     Operator,
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
+from edge.domain.filing_words import words
 from edge.domain.goods import tonnes_text
 from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
@@ -155,7 +156,7 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
                 return web.json_response({"error": LOG_IN}, status=403)
             except FormError as exc:
                 await page.operator.refused(actor, action, target, str(exc))
-                return web.json_response({"error": str(exc)}, status=400)
+                return web.json_response({"error": exc.said}, status=400, dumps=_dumps)
             except ActionError as exc:
                 return web.json_response({"ok": False, "detail": exc.detail}, status=400)
 
@@ -389,7 +390,7 @@ class StatusPage:
                 q.get("gate", "")[:MAX_QUERY], q.get("plate", "")[:MAX_QUERY], self.zone,
             )  # fmt: skip
         except InvalidInputError as exc:
-            raise FormError(f"{exc.key}: {exc.detail}") from None
+            raise FormError(f"{exc.key}: {exc.detail}", words(exc.key, exc.detail)) from None
 
     def _exported_as(self, query: LedgerQuery) -> str:
         first = datetime.fromtimestamp(query.start, self.zone).date()
@@ -828,7 +829,12 @@ class StatusPage:
 
 
 class FormError(ValueError):
-    """A form field that does not validate; the message is the one-line reason."""
+    """A form field that does not validate; the message is the one-line reason (audited),
+    ``said`` what the page shows (the ledger export's in Chinese; else the reason)."""
+
+    def __init__(self, reason: str, said: str = "") -> None:
+        super().__init__(reason)
+        self.said = said or reason
 
 
 def _bad(reason: str) -> web.HTTPBadRequest:
