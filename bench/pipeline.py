@@ -120,6 +120,7 @@ async def bench_pipeline(
     extra = (HOSTILE_LANE,) if hostile else ()
     section = None
     if replica:  # Litestream and rclone at work beside the lane (a directory as the target)
+        (workdir / "replica").mkdir()
         section = {"type": "file", "path": str(workdir / "replica"), "photo_interval_seconds": 5}
     sections = None if section is None else {"replica": section}
     daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra, sections=sections))

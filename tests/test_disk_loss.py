@@ -30,6 +30,7 @@ STREAM_SECONDS = 6.0
 
 def _config(tmp_path: Path, base_url: str, port: int, data: Path) -> Path:
     target = tmp_path / "nas" / "gate-01"
+    target.mkdir(parents=True, exist_ok=True)  # made once on the share
     return write_config(
         tmp_path / f"{data.name}.toml",
         base_url,

@@ -24,7 +24,7 @@ from edge.config.model import Config, load_config
 from edge.ledger.retention import Retention
 from edge.ops.health import ReplicaReport
 from edge.replica.replicator import Replicator
-from edge.replica.restore import RestoreError, restore, serial_floor
+from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import describe, litestream_config, missing_credentials, rclone_env
 from edge.sim.platform import CityPlatformSim
 from edge.web.status_page import replica_summary
@@ -58,10 +58,17 @@ def _s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _replica_section(kind: str, tmp_path: Path, procs: Processes) -> dict[str, Any]:
     if kind == "file":
-        return {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+        return {"type": "file", "path": str(_share(tmp_path)), **FAST}
     if kind == "sftp":
         return (await start_sshd(procs, tmp_path / "sshd")).replica(**FAST)
     return (await start_moto(procs, tmp_path)).replica(**FAST)
+
+
+def _share(tmp_path: Path) -> Path:
+    """A file target's directory, made once on the share (the daemon never creates it)."""
+    path = tmp_path / "nas" / "gate-01"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _nice(pid: int) -> int:
@@ -346,7 +353,7 @@ async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
 ) -> None:
     """The fallback when the latest replicated ledger is damaged: ``edge restore --at`` brings
     the ledger back as it stood then; serials still continue past the clock."""
-    replica = {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+    replica = {"type": "file", "path": str(_share(tmp_path)), **FAST}
     cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
     async with running_daemon(cfg) as daemon:
         replicator = daemon.replica
@@ -437,7 +444,7 @@ async def test_restore_before_any_photo_round_counts_the_photos_missing(
 ) -> None:
     """The disk died before the first photo round reached the replica: the ledger comes back,
     the photos are named missing (their passes are kept and forwarded without them)."""
-    replica = {"type": "file", "path": str(tmp_path / "nas" / "gate-01"), **FAST}
+    replica = {"type": "file", "path": str(_share(tmp_path)), **FAST}
     replica["photo_interval_seconds"] = 3600  # the first round is at the start: remove it after
     cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
     async with running_daemon(cfg) as daemon:
@@ -455,3 +462,87 @@ async def test_restore_before_any_photo_round_counts_the_photos_missing(
     assert result.passes == 1
     assert result.photos_restored == 0
     assert len(result.photos_missing) == result.photos_listed > 0
+
+
+async def test_photos_failing_to_come_back_leave_a_ledger_whose_serials_are_safe(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """The photos' copy fails (the photo folder's place is taken by a file; a full disk
+    alike): the ledger is restored with its serial floors raised before the photos were
+    tried, the failure is named, and ``--photos-only`` finishes the job once fixed."""
+    replica = {"type": "file", "path": str(_share(tmp_path)), **FAST}
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        cam = camera(daemon)
+        serial = (await cam.push("豫A11111")).body["serial"]
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(
+            lambda: (
+                (replicator.replicated_at or 0) > pushed
+                and (replicator.photos_replicated_at or 0) > pushed
+            ),
+            30,
+        )
+    new = make_config(tmp_path / "new", platform_sim.base_url, replica=replica)
+    new.storage.photo_dir.parent.mkdir(parents=True)
+    new.storage.photo_dir.write_text("in the way")
+    result = await restore(new)
+    assert result.ok
+    assert result.photos_error is not None
+    assert result.floors[serial[:13]] > serial  # raised before the photos were tried
+    with sqlite3.connect(new.storage.database) as db:
+        assert db.execute("SELECT count(*) FROM serial_floors").fetchone() == (1,)
+    new.storage.photo_dir.unlink()  # fixed
+    again = await restore_photos_again(new)
+    assert again.photos_error is None
+    assert again.photos_listed == again.photos_restored == 1
+
+
+async def test_restore_refuses_a_leftover_wal_beside_the_ledger(tmp_path: Path) -> None:
+    """A -wal left by a ledger moved away would be replayed into the restored one."""
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": "/x"})
+    (tmp_path / "edge.db-wal").write_bytes(b"old pages")
+    with pytest.raises(RestoreError, match=r"edge\.db-wal"):
+        await restore(cfg)
+
+
+async def test_a_commit_during_the_wait_is_no_error_and_a_later_answer_confirms_it(
+    tmp_path: Path,
+) -> None:
+    """Litestream answers "replica at N of N+1" when the lanes committed while it waited:
+    not counted as an error; the next answer whose replica reaches N+1 confirms the first
+    question. Errors are Litestream's error answers only, and a confirmation clears them."""
+    answers = iter(
+        [
+            httpx.Response(200, json={"txid": "10", "replicated_txid": "9"}),
+            httpx.Response(200, json={"txid": "12", "replicated_txid": "10"}),
+            httpx.Response(500, json={"error": "sftp: connection refused"}),
+            httpx.Response(200, json={"txid": "12", "replicated_txid": "12"}),
+        ]
+    )
+    now = [1000.0]
+    cfg = Config.model_validate(
+        config_data(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": "/r"})
+    ).replica
+    assert cfg is not None
+    replicator = Replicator(cfg, tmp_path / "edge.db", tmp_path / "photos", clock=lambda: now[0])
+    transport = httpx.MockTransport(lambda _request: next(answers))
+    async with httpx.AsyncClient(transport=transport, base_url="http://litestream") as client:
+        assert not await replicator.check(client, 5)
+        assert (replicator.errors, replicator.last_error, replicator.replicated_at) == (
+            0,
+            None,
+            None,
+        )
+        now[0] = 1001.0
+        assert not await replicator.check(client, 5)  # N+1 = 10 reached: the first question
+        assert (replicator.errors, replicator.replicated_at) == (0, 1000.0)
+        now[0] = 1002.0
+        assert not await replicator.check(client, 5)
+        assert (replicator.errors, replicator.last_error) == (1, "sftp: connection refused")
+        now[0] = 1003.0
+        assert await replicator.check(client, 5)
+        assert (replicator.replicated_at, replicator.last_error) == (1003.0, None)

@@ -352,13 +352,12 @@ async def test_phone_width_keeps_reasons_readable(
 async def test_the_replicas_lag_shows_red_while_behind_and_green_once_back(
     tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
 ) -> None:
-    """Issue 17's line on the page: 「异地备份」 red with the Chinese advice while the target
-    cannot be written, green with the last sync once it can (no reload)."""
-    blocked = tmp_path / "nas"
-    blocked.write_text("not a directory: the NAS share is not mounted")
+    """Issue 17's line on the page: 「异地备份」 red with the Chinese advice while the share is
+    not mounted (its directory missing), green with the last sync once it is (no reload)."""
+    share = tmp_path / "nas" / "gate-01"
     replica = {
         "type": "file",
-        "path": str(blocked / "gate-01"),
+        "path": str(share),
         "photos": False,
         "sync_interval_seconds": 0.1,
         "check_interval_seconds": 0.2,
@@ -372,8 +371,7 @@ async def test_the_replicas_lag_shows_red_while_behind_and_green_once_back(
         await expect(line).to_contain_text("请检查备份位置", timeout=30_000)
         await expect(line).to_have_class("bad")
         await expect(line).to_contain_text("尚未同步")
-        blocked.unlink()  # the share is mounted again
-        blocked.mkdir()
+        share.mkdir(parents=True)  # the share is mounted
         await expect(line).to_contain_text("上次同步", timeout=30_000)
         await expect(line).to_have_class("ok")
         await expect(line).not_to_contain_text("请检查")

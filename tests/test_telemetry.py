@@ -240,11 +240,11 @@ FAST_REPLICA = {"sync_interval_seconds": 0.1, "check_interval_seconds": 0.2, "la
 async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
     tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
 ) -> None:
-    """Issue 17's health over MQTT: a replica whose target cannot be written falls behind, the
-    alarm is published (retained, on ``<base>/replica``); once the target is back it clears."""
-    blocked = tmp_path / "nas"
-    blocked.write_text("not a directory: the NAS share is not mounted")
-    replica = {"type": "file", "path": str(blocked / "gate-01"), "photos": False, **FAST_REPLICA}
+    """Issue 17's health over MQTT: a replica whose directory is not there (the NAS share is
+    not mounted) falls behind, the alarm is published (retained, on ``<base>/replica``) with
+    the reason; once the share is there it clears."""
+    share = tmp_path / "nas" / "gate-01"
+    replica = {"type": "file", "path": str(share), "photos": False, **FAST_REPLICA}
     mqtt = {"host": "127.0.0.1", "port": broker.port, "status_interval_seconds": 0.2}
     cfg = config_for(tmp_path, platform_sim, mqtt=mqtt, replica=replica)
     async with (
@@ -253,12 +253,13 @@ async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
     ):
         await watcher.subscribe(f"{BASE}/replica", qos=1)
         behind = await next_message(watcher, f"{BASE}/replica", lambda p: p["alarm"], 30)
-        assert behind["target"] == f"file://{blocked / 'gate-01'}"
+        assert behind["target"] == f"file://{share}"
         assert behind["last_sync_at"] is None
         assert behind["lag_seconds"] >= 2
         assert behind["errors"] > 0
-        blocked.unlink()  # the share is mounted again
-        blocked.mkdir()
+        assert "is the share mounted" in behind["last_error"]
+        assert not share.exists()  # never created on the local disk
+        share.mkdir(parents=True)  # the share is mounted
         back = await next_message(watcher, f"{BASE}/replica", lambda p: not p["alarm"], 30)
         assert back["last_sync_at"] is not None
         assert back["lag_seconds"] < 2

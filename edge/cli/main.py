@@ -247,6 +247,11 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=iso_time,
         help="restore the ledger as it stood then (site time), when the latest is damaged",
     )
+    restore.add_argument(
+        "--photos-only",
+        action="store_true",
+        help="copy the photos back again beside a ledger already restored (after a failure)",
+    )
     restore.set_defaults(func=cmd_restore)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from edge.config.model import Config
 from edge.ledger.books import local_time
-from edge.replica.restore import RestoreError, restore
+from edge.replica.restore import RestoreError, restore, restore_photos_again
 from edge.replica.target import ToolMissingError, describe
 
 #: Missing photos listed by name, at most.
@@ -24,21 +24,30 @@ async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
         return 2
     if cfg.replica is not None:
         point = f" as it stood at {at.isoformat(timespec='seconds')}" if at else ""
-        print(f"restoring from {describe(cfg.replica)}{point} into {cfg.storage.database.parent}")
+        what = "the photos" if args.photos_only else "the ledger and photos"
+        into = cfg.storage.database.parent
+        print(f"restoring {what} from {describe(cfg.replica)}{point} into {into}")
     try:
-        result = await restore(cfg, serial_margin_seconds=args.serial_margin_seconds, at=at)
+        if args.photos_only:
+            result = await restore_photos_again(cfg)
+        else:
+            result = await restore(cfg, serial_margin_seconds=args.serial_margin_seconds, at=at)
     except (RestoreError, ToolMissingError) as exc:
         print(f"restore failed: {exc}", file=sys.stderr)
         return 1
     print(f"ledger: {result.database} — integrity check: {result.integrity}")
     if not result.ok:
-        print("the restored ledger is damaged: do not start the daemon on it", file=sys.stderr)
+        print("the restored ledger is damaged: nothing may start on it", file=sys.stderr)
+        if result.damaged_moved_to is not None:
+            print(f"it was moved aside to {result.damaged_moved_to}", file=sys.stderr)
         print(
-            "move it away and restore an earlier point: edge restore --at 'YYYY-MM-DD HH:MM'",
+            "restore an earlier point: edge restore --config … --at 'YYYY-MM-DD HH:MM'",
             file=sys.stderr,
         )
         return 1
     print(f"passes: {result.passes}")
+    for prefix, floor in sorted(result.floors.items()):
+        print(f"serials {prefix}…: continue after {floor}")
     print(
         f"photos: {result.photos_restored} of {result.photos_listed} the ledger lists "
         f"came back, {len(result.photos_missing)} missing"
@@ -47,7 +56,13 @@ async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
         print(f"  missing: {rel}")
     if len(result.photos_missing) > _LISTED:
         print(f"  … and {len(result.photos_missing) - _LISTED} more")
-    for prefix, floor in sorted(result.floors.items()):
-        print(f"serials {prefix}…: continue after {floor}")
+    if result.photos_error is not None:
+        print(f"the photos could not be copied back: {result.photos_error}", file=sys.stderr)
+        print(
+            "the ledger is restored and its serials are safe; fix the cause, then copy the "
+            "photos again: edge restore --config … --photos-only",
+            file=sys.stderr,
+        )
+        return 1
     print("done: start the daemon (systemctl start edge-gate); forwarding resumes")
     return 0

@@ -87,14 +87,12 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-def _unconfirmed(status: int, body: Any) -> str | None:
-    """Why Litestream's answer to ``POST /sync`` does not confirm the replica has everything
-    (None: it does)."""
+def _sync_reply(status: int, body: Any) -> tuple[int, int]:
+    """Litestream's answer to ``POST /sync`` as (the ledger's transaction when it answered,
+    the replica's); raises ValueError with Litestream's words when it is an error."""
     if status != 200:
-        return str(body.get("error", f"HTTP {status}"))
-    if int(body["replicated_txid"]) < int(body["txid"]):
-        return f"replica at transaction {body['replicated_txid']} of {body['txid']}"
-    return None
+        raise ValueError(str(body.get("error", f"HTTP {status}")))
+    return int(body["txid"]), int(body["replicated_txid"])
 
 
 class Replicator:
@@ -126,6 +124,10 @@ class Replicator:
         self.starts = 0
         self._failing = False
         self._alarm = False
+        #: (asked at, the ledger's transaction in the answer) of a sync whose answer came
+        #: while transactions were being committed: confirmed by a later answer whose
+        #: replica position reaches that transaction.
+        self._awaiting: tuple[float, int] | None = None
         self.photos_replicated_at: float | None = None
         self.photos_last_sync_at: float | None = None
         self.photos_errors = 0
@@ -155,6 +157,10 @@ class Replicator:
         except ToolMissingError as exc:
             self._failed(str(exc))
             await asyncio.Event().wait()
+        while (missing_dir := await self.missing_directory()) is not None:
+            self._failed(missing_dir)
+            self._judge()
+            await asyncio.sleep(self.cfg.check_interval_seconds)
         await asyncio.to_thread(self.write_config)
         self.socket.unlink(missing_ok=True)
         proc = await asyncio.create_subprocess_exec(
@@ -216,25 +222,49 @@ class Replicator:
                 await asyncio.sleep(self.cfg.check_interval_seconds)
 
     async def check(self, client: httpx.AsyncClient, wait: int) -> bool:
-        """Ask Litestream to sync and wait for the replica; True when it confirmed."""
+        """Ask Litestream to sync and wait for the replica; True when it confirmed everything
+        committed before the question.
+
+        A transaction committed while Litestream waited makes its answer read "replica at N
+        of N+1": not a fault (the lanes keep committing) — the question is kept, and a later
+        answer whose replica position reaches N+1 confirms it. Only an error answer, or
+        none, counts as an error."""
         asked = self.clock()
         try:
             reply = await client.post(
                 "/sync", json={"path": str(self.database), "wait": True, "timeout": wait}
             )
-            problem = _unconfirmed(reply.status_code, reply.json())
+            ledger_txid, replica_txid = _sync_reply(reply.status_code, reply.json())
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            problem = str(exc) or type(exc).__name__
-        if problem is not None:
-            self._failed(problem)
+            self._failed(str(exc) or type(exc).__name__)
             self._judge()
             return False
-        self.replicated_at, self.last_sync_at = asked, self.clock()
-        if self._failing:
-            log.info("replica confirms syncs again", target=self.target)
-            self._failing = False
+        confirmed = None
+        if self._awaiting is not None and replica_txid >= self._awaiting[1]:
+            confirmed, self._awaiting = self._awaiting[0], None
+        if replica_txid >= ledger_txid:
+            confirmed, self._awaiting = asked, None
+        elif self._awaiting is None:
+            self._awaiting = (asked, ledger_txid)
+        if confirmed is not None:
+            self.replicated_at, self.last_sync_at = confirmed, self.clock()
+            self.last_error = None
+            if self._failing:
+                log.info("replica confirms syncs again", target=self.target)
+                self._failing = False
         self._judge()
-        return True
+        return confirmed == asked
+
+    async def missing_directory(self) -> str | None:
+        """For a file target: why its directory is not there (None: it is). The tools would
+        create it — on the local disk when the NAS share is not mounted — so they are not
+        started until it exists (made once on the share by the technician)."""
+        if self.cfg.type != "file" or await asyncio.to_thread(Path(self.cfg.path).is_dir):
+            return None
+        return (
+            f"the replica directory {self.cfg.path} does not exist: is the share mounted? "
+            "(create it once on the share; it is never created here)"
+        )
 
     def _failed(self, reason: str) -> None:
         self.errors += 1
@@ -281,6 +311,10 @@ class Replicator:
         """One ``rclone copy`` round of the photo folder (only files new since the last
         successful round, with slack); True when it succeeded."""
         started = self.clock()
+        missing_dir = await self.missing_directory()
+        if missing_dir is not None:
+            self._photos_failed(missing_dir)
+            return False
         try:
             argv = [tool("rclone"), "copy", str(self.photo_dir), rclone_photos_remote(self.cfg)]
         except ToolMissingError as exc:

@@ -56,6 +56,10 @@ class RestoreResult:
     photos_restored: int
     photos_missing: list[str] = field(default_factory=list)
     floors: dict[str, str] = field(default_factory=dict)
+    #: Why the photos could not be copied back (None: they were, or none are replicated).
+    photos_error: str | None = None
+    #: Where a damaged restored ledger was moved (None: it was whole).
+    damaged_moved_to: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,6 +140,12 @@ async def restore_photos(replica: ReplicaConfig, photo_dir: Path, run_dir: Path)
         raise RestoreError(f"rclone could not copy the photos back: {last[0]}")
 
 
+def _ledger_files(database: Path) -> list[Path]:
+    """The ledger and the SQLite files beside it (a leftover -wal would be replayed into a
+    restored ledger of the same name)."""
+    return [database, *(database.with_name(database.name + end) for end in ("-wal", "-shm"))]
+
+
 async def restore(
     cfg: Config,
     *,
@@ -144,39 +154,48 @@ async def restore(
     at: datetime | None = None,
 ) -> RestoreResult:
     """Restore the ledger and photos named by ``cfg`` from ``cfg.replica``: the latest state,
-    or the state at ``at`` (an aware time in the past). Raises :class:`RestoreError` when
-    there is no replica section, a ledger already exists, ``at`` is in the future, or a tool
-    fails (for ``at``: also when the replica holds nothing that old). The result says whether
-    the integrity check passed. Serials continue past the clock either way: a restore to an
-    earlier point never hands out a serial the lost PC issued later."""
+    or the state at ``at`` (an aware time in the past).
+
+    Order, so that no failure leaves a ledger that could issue a serial twice: the ledger;
+    its integrity check (a damaged one is moved aside to ``<name>.damaged-<time>``, so that
+    nothing starts on it and an earlier point can be restored next); each lane's serial
+    floor; only then the photos — their failure is reported in the result
+    (``photos_error``; :func:`restore_photos_again` finishes them), the ledger stays ready.
+
+    Raises :class:`RestoreError` when there is no replica section, a ledger (or its -wal or
+    -shm file) already exists, ``at`` is in the future, or the ledger cannot be restored
+    (for ``at``: also when the replica holds nothing that old). Serials continue past the
+    clock either way: a restore to an earlier point never hands out a serial the lost PC
+    issued later."""
     replica = cfg.replica
     if replica is None:
         raise RestoreError("the config has no [replica] section: nothing to restore from")
     database = cfg.storage.database.resolve()
-    if database.exists():
+    present = [path for path in _ledger_files(database) if path.exists()]
+    if present:
         raise RestoreError(
-            f"a ledger already exists at {database}: restore onto a new data directory "
-            "(move the old one away first)"
+            f"a ledger already exists at {present[0]}: restore onto a new data directory "
+            f"(move {', '.join(p.name for p in present)} away first)"
         )
     if at is not None and at.timestamp() > clock():
         raise RestoreError(f"{at.isoformat(timespec='seconds')} is in the future")
     database.parent.mkdir(parents=True, exist_ok=True)
     run_dir = database.parent / ".replica"
     await restore_ledger(replica, database, run_dir, at)
-    if replica.photos:
-        await restore_photos(replica, cfg.storage.photo_dir, run_dir)
-    integrity, passes, listed = await check_restored(database)
-    photo_dir = cfg.storage.photo_dir
-    missing = [rel for rel in listed if not (photo_dir / rel).exists()]
-    result = RestoreResult(
-        database=database,
-        integrity=integrity,
-        passes=passes,
-        photos_listed=len(listed),
-        photos_restored=len(listed) - len(missing),
-        photos_missing=missing,
-    )
+    integrity, passes, _ = await check_restored(database)
+    result = RestoreResult(database, integrity, passes, photos_listed=0, photos_restored=0)
     if not result.ok:
+        stamp = datetime.fromtimestamp(clock(), ZoneInfo(cfg.site.timezone)).strftime(
+            "%Y%m%d%H%M%S"
+        )
+        for path in _ledger_files(database):
+            if path.exists():
+                moved = path.with_name(
+                    f"{database.name}.damaged-{stamp}{path.name[len(database.name) :]}"
+                )
+                path.rename(moved)
+                if path == database:
+                    result.damaged_moved_to = moved
         return result
     zone = ZoneInfo(cfg.site.timezone)
     now = datetime.fromtimestamp(clock(), zone)
@@ -186,7 +205,32 @@ async def restore(
     }
     last = await serial_prefixes(database, prefixes)
     margin = timedelta(seconds=serial_margin_seconds)
-    floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
-    await raise_serial_floors(database, floors)
-    result.floors = floors
+    result.floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
+    await raise_serial_floors(database, result.floors)
+    return await restore_photos_again(cfg, result)
+
+
+async def restore_photos_again(cfg: Config, result: RestoreResult | None = None) -> RestoreResult:
+    """Copy the replica's photos back beside a restored ledger (again: after a failure the
+    first time) and count those its ledger lists against the files there. ``result``: the
+    ledger's restore to complete; None: read the ledger at ``cfg.storage.database``. Raises
+    :class:`RestoreError` when there is no replica section or no ledger."""
+    replica = cfg.replica
+    if replica is None:
+        raise RestoreError("the config has no [replica] section: nothing to restore from")
+    database = cfg.storage.database.resolve()
+    if not database.exists():
+        raise RestoreError(f"no ledger at {database}: run edge restore without --photos-only")
+    integrity, passes, listed = await check_restored(database)
+    if result is None:
+        result = RestoreResult(database, integrity, passes, photos_listed=0, photos_restored=0)
+    photo_dir = cfg.storage.photo_dir
+    if replica.photos:
+        try:
+            await restore_photos(replica, photo_dir, database.parent / ".replica")
+        except (RestoreError, OSError) as exc:
+            result.photos_error = str(exc)
+    missing = [rel for rel in listed if not (photo_dir / rel).exists()]
+    result.photos_listed, result.photos_missing = len(listed), missing
+    result.photos_restored = len(listed) - len(missing)
     return result
