@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 from typing_extensions import override
@@ -50,7 +49,7 @@ from edge.uplink.platform.errors import (
     build_message,
 )
 from edge.uplink.platform.filing_wire import method_for, wire_fields
-from edge.uplink.platform.http import TOKEN_REFUSED, post_json
+from edge.uplink.platform.http import TOKEN_REFUSED, PlatformHttp, post_json
 from edge.uplink.platform.province_models import InnerVehicleRegistration, MachineRegistration
 from edge.uplink.platform.token import Grant, TokenClient
 
@@ -85,10 +84,9 @@ class CityPlatform(TokenClient, Platform):
         photo_mode: Literal["multipart", "base64"] = "multipart",
         stamp_corrected_time: bool = False,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
-            httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport),
+            PlatformHttp(base_url=base_url, timeout=timeout),
             self._fetch_token,
             zone=zone,
             refresh_margin=refresh_margin,
@@ -122,7 +120,7 @@ class CityPlatform(TokenClient, Platform):
         request = build_message(
             TokenRequest, organ=self._organ, username=self._username, password=self._password
         )
-        body = await self._post(PATH_GET, json=request.model_dump())
+        body = await self._post(PATH_GET, json_body=request.model_dump())
         reply = self._parse(TokenReply, body)
         if reply.code not in SUCCESS_CODES or not reply.access_token:
             if reply.code in _SERVER_CODES:
@@ -155,7 +153,7 @@ class CityPlatform(TokenClient, Platform):
             )
             payload = envelope.model_dump(exclude_none=True)
             if photo is None:
-                body = await self._post(path, json=payload)
+                body = await self._post(path, json_body=payload)
             else:
                 info = json.dumps(payload, ensure_ascii=False)
                 body = await self._post(

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 from typing_extensions import override
@@ -34,7 +33,7 @@ from edge.uplink.platform.errors import (
     build_message,
 )
 from edge.uplink.platform.filing_wire import method_for, wire_fields
-from edge.uplink.platform.http import TOKEN_REFUSED, post_json
+from edge.uplink.platform.http import TOKEN_REFUSED, PlatformHttp, post_json
 from edge.uplink.platform.province_models import (
     AUTH_TIME_FORMAT,
     DATE_FORMATS,
@@ -149,10 +148,9 @@ class ProvincePlatform(TokenClient, Platform):
         clock_limit: float = 30.0,
         stamp_corrected_time: bool = False,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
-            httpx.AsyncClient(timeout=timeout, transport=transport),
+            PlatformHttp(timeout=timeout),
             self._fetch_token,
             zone=zone,
             refresh_margin=refresh_margin,
@@ -171,7 +169,7 @@ class ProvincePlatform(TokenClient, Platform):
         return self._template.format(base=self._base, method=method)
 
     async def _post(self, method: str, payload: dict[str, Any]) -> ProvinceReply:
-        body = await post_json(self._http, self.url(method), json=payload)
+        body = await post_json(self._http, self.url(method), json_body=payload)
         if body is TOKEN_REFUSED:
             return ProvinceReply(result="fail", err="HTTP 401 token")
         try:

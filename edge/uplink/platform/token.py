@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import structlog
+
+from edge.uplink.platform.http import PlatformHttp
 
 log = structlog.get_logger("edge.uplink.platform.token")
 
@@ -97,7 +98,7 @@ class TokenClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: PlatformHttp,
         fetch: Callable[[], Awaitable[Grant]],
         *,
         zone: ZoneInfo,
