@@ -546,3 +546,36 @@ async def test_a_commit_during_the_wait_is_no_error_and_a_later_answer_confirms_
         now[0] = 1003.0
         assert await replicator.check(client, 5)
         assert (replicator.replicated_at, replicator.last_error) == (1003.0, None)
+
+
+async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """The NAS is replaced (its directory empty again) behind the daemon's back: Litestream
+    alone would go on shipping transactions with no snapshot under them, and nothing could
+    be restored. The dry-run check finds it, Litestream starts again (a new snapshot), and
+    the replica can be restored, the earlier pass in it."""
+    share = _share(tmp_path)
+    replica = {"type": "file", "path": str(share), "photos": False, **FAST}
+    replica["restore_check_seconds"] = 0.5
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        cam = camera(daemon)
+        serial = (await cam.push("豫A11111")).body["serial"]
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        assert await replicator.restorable() is None
+        shutil.rmtree(share)
+        share.mkdir()  # a new, empty share
+        await eventually(lambda: replicator.starts >= 2, 30)  # found, and started again
+        later = (await cam.push("豫B22222")).body["serial"]
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        assert await replicator.restorable() is None
+        assert replicator.errors >= 1
+    back = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
+    got = {row[0] for row in _ledger_rows(back.database, "SELECT serial FROM passes")}
+    assert got == {serial, later}

@@ -919,6 +919,10 @@ class ReplicaConfig(_Section):
     check_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     #: Alarm when the replica may be behind the ledger by more than this.
     lag_alarm_seconds: float = Field(default=60.0, gt=0)
+    #: How often the daemon asks Litestream whether the replica can be restored now (a dry
+    #: run of ``litestream restore``): a target wiped or replaced behind its back would
+    #: otherwise take new transactions but hold no snapshot to restore from.
+    restore_check_seconds: float = Field(default=600.0, gt=0, le=86_400)
     photos: bool = True
     photo_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
 

@@ -118,6 +118,8 @@ class Replicator:
         self.since = clock()
         #: Every transaction committed before this (Unix time) is on the replica.
         self.replicated_at: float | None = None
+        #: When the replica was last found restorable (a dry run), or the start.
+        self.restorable_at = self.since
         self.last_sync_at: float | None = None
         self.errors = 0
         self.last_error: str | None = None
@@ -178,14 +180,59 @@ class Replicator:
             asyncio.create_task(self._read_output(proc.stdout)),
             asyncio.create_task(self._check_loop()),
         ]
+        restorable = asyncio.create_task(self._restorable_loop())
+        ended = asyncio.create_task(proc.wait())
         try:
-            code = await proc.wait()
+            await asyncio.wait([ended, restorable], return_when=asyncio.FIRST_COMPLETED)
+            if restorable.done() and not restorable.cancelled() and restorable.exception() is None:
+                # the replica cannot be restored: a new Litestream writes a new snapshot
+                log.warning(
+                    "restarting Litestream: the replica holds nothing to restore from",
+                    target=self.target,
+                )
         finally:
-            for task in tasks:
+            for task in [*tasks, restorable, ended]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, restorable, ended, return_exceptions=True)
             await _end(proc)
-        self._failed(f"litestream exited with status {code}")
+        self._failed(f"litestream exited with status {proc.returncode}")
+
+    async def _restorable_loop(self) -> None:
+        """Every ``restore_check_seconds``: can the replica be restored now? Returns when it
+        cannot (the lag then counts from the last time it could)."""
+        while True:
+            await asyncio.sleep(self.cfg.restore_check_seconds)
+            problem = await self.restorable()
+            if problem is None:
+                self.restorable_at = self.clock()
+                continue
+            self._failed(f"the replica cannot be restored: {problem}")
+            self.replicated_at = None
+            self.since = self.restorable_at
+            self._judge()
+            return
+
+    async def restorable(self) -> str | None:
+        """A dry run of ``litestream restore`` against the target: None when the replica can
+        be restored, else Litestream's words."""
+        argv = [tool("litestream"), "restore", "-config", str(self.config_file), "-dry-run"]
+        argv += ["-o", str(self.run_dir / "restore-check.db"), str(self.database)]
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=child_env() | tls_env(self.cfg),
+            preexec_fn=_background_child,
+        )
+        try:
+            output, _ = await proc.communicate()
+        finally:
+            await _end(proc)
+        if proc.returncode == 0:
+            return None
+        lines = output.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:300] if lines else f"status {proc.returncode}"
 
     async def _read_output(self, stream: asyncio.StreamReader) -> None:
         """Litestream's JSON log lines: warnings and errors kept for the report and logged
