@@ -7,6 +7,7 @@ import pytest
 from edge.cli.main import main
 from edge.config.errors import ConfigError, format_loc, locate_keys
 from edge.config.model import load_config, parse_config
+from tests.test_replica import HOST_KEY
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 SECRET = "Sup3r-Secret-Passw0rd-That-Is-Far-Too-Long"
@@ -155,7 +156,9 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         'fallback_journal = "/run/edge-gate/fallback.jsonl"', 'fallback_journal = "run/j.jsonl"'
     )
     text += '\n[replica]\ntype = "sftp"\npath = "/b"\nhost = "127.0.0.1"\nuser = "u"\n'
-    text += 'key_file = "keys/id_ed25519"\nhost_key = "ssh-ed25519 AAAA"\n'
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    (tmp_path / "keys" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    text += f'key_file = "keys/id_ed25519"\nhost_key = "{HOST_KEY}"\n'
     text = text.replace("[photo_web]\n", '[photo_web]\nkey_file = "keys/photo-url.key"\n')
     path = tmp_path / "config.toml"
     path.write_text(text, "utf-8")

@@ -5,6 +5,7 @@ Litestream and its photos with rclone; ``edge restore`` brings both back elsewhe
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -62,6 +63,19 @@ async def _replica_section(kind: str, tmp_path: Path, procs: Processes) -> dict[
     if kind == "sftp":
         return (await start_sshd(procs, tmp_path / "sshd")).replica(**FAST)
     return (await start_moto(procs, tmp_path)).replica(**FAST)
+
+
+#: A well-formed ed25519 host key line (its blob names its type; the key itself is zeros).
+HOST_KEY = (
+    "ssh-ed25519 "
+    + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes(32)).decode()
+)
+
+
+def _key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "replica_ed25519"
+    path.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    return path
 
 
 def _share(tmp_path: Path) -> Path:
@@ -233,8 +247,12 @@ def test_the_example_configs_replica_section_is_valid_once_uncommented(tmp_path:
         if inside and not line.strip():
             inside = False
         lines.append(line.removeprefix("# ").split("  #")[0] if inside else line)
+    text = "\n".join(lines)
+    # its placeholders made real: a key file that exists, a host key that is one
+    text = text.replace('"/etc/edge-gate/replica_ed25519"', json.dumps(str(_key_file(tmp_path))))
+    text = text.replace('"ssh-ed25519 AAAA…"', json.dumps(HOST_KEY))
     path = tmp_path / "config.toml"
-    path.write_text("\n".join(lines), "utf-8")
+    path.write_text(text, "utf-8")
     cfg = load_config(path)
     assert cfg.replica is not None
     assert cfg.replica.type == "sftp"
@@ -255,6 +273,28 @@ def test_the_example_configs_replica_section_is_valid_once_uncommented(tmp_path:
                 "host_key": "AAAA",
             },
             "host_key",
+        ),
+        (
+            {
+                "type": "sftp",
+                "path": "/b",
+                "host": "h",
+                "user": "u",
+                "key_file": "/k",
+                "host_key": "ssh-ed25519 AAAA",
+            },
+            "host_key",
+        ),
+        (
+            {
+                "type": "sftp",
+                "path": "/b",
+                "host": "h",
+                "user": "u",
+                "key_file": "no-such-key",
+                "host_key": HOST_KEY,
+            },
+            "key_file",
         ),
         ({"type": "s3", "path": "gate"}, "bucket"),
         ({"type": "file", "path": "relative/dir"}, "path"),
@@ -333,7 +373,7 @@ async def test_missing_credentials_and_an_unreachable_target_are_reported(
         tmp_path,
         "http://127.0.0.1:9",
         replica={"type": "sftp", "path": "/b", "host": "127.0.0.1", "port": free_port(),
-                 "user": "u", "key_file": str(tmp_path / "k"), "host_key": "ssh-ed25519 AAAA"},
+                 "user": "u", "key_file": str(_key_file(tmp_path)), "host_key": HOST_KEY},
     ).replica  # fmt: skip
     assert sftp is not None
     replicator = Replicator(sftp, tmp_path / "edge.db", tmp_path / "photos")

@@ -9,6 +9,7 @@ line; see :mod:`edge.config.errors`.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -1134,6 +1135,19 @@ def _device_issues(cfg: Config, i: int, lane: LaneConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _is_host_key(text: str) -> bool:
+    """An OpenSSH public key line ``TYPE BASE64``: the blob decodes and names its type."""
+    parts = text.split()
+    if len(parts) != 2:
+        return False
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        return False
+    name = parts[0].encode()
+    return len(blob) > 4 + len(name) and blob[4 : 4 + len(name)] == name
+
+
 def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
     if replica is None:
         return []
@@ -1143,13 +1157,15 @@ def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
         for key in needed[replica.type]
         if not getattr(replica, key)
     ]
-    if replica.type == "sftp" and replica.host_key and len(replica.host_key.split()) != 2:
+    if replica.type == "sftp" and replica.host_key and not _is_host_key(replica.host_key):
         issues.append(
             ConfigIssue(
                 ("replica", "host_key"),
                 "the server's public key as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 HOST)",
             )
         )
+    if replica.type == "sftp" and replica.key_file and not replica.key_file.is_file():
+        issues.append(ConfigIssue(("replica", "key_file"), f"no such file: {replica.key_file}"))
     if replica.ca_file is not None and replica.type != "s3":
         issues.append(ConfigIssue(("replica", "ca_file"), "only for type = 's3' (https)"))
     elif replica.ca_file is not None and not replica.ca_file.is_file():
