@@ -19,9 +19,10 @@ import pytest
 from edge.actions.filing import EntryRefusedError, Filings
 from edge.actions.operator import NotAllowedError, NotFoundError
 from edge.domain.filing import ImageKind, parse_entry
+from edge.domain.plates import PlateColor
 from edge.ledger.store import Store
 from edge.sim.jpeg import jpeg_label, sample_jpeg
-from edge.sim.platform import CityPlatformSim, Fault, PlatformSim
+from edge.sim.platform import CityPlatformSim, Fault, PlatformSim, load_vehicles
 from edge.sim.province import ProvincePlatformSim
 from edge.sim.spec_check import CITY, PROVINCE, violations
 from edge.uplink.breaker import LinkMonitor
@@ -362,6 +363,35 @@ async def test_need_complete_and_licence_scan(province: Site) -> None:
         CLERK, "vehicle", {**form, "plate_color": "1", "emission": "6"}, LICENCE
     )
     assert done.ok
+
+
+async def test_the_vehicle_table_feeds_get_need_complete(province: Site, tmp_path: Path) -> None:
+    """``edge sim platform --vehicles FILE``: a row with need_complete 1 or 2 is listed by
+    GetNeedCompleteVehEx (its plate_color, its added date or the simulator's start) until its
+    filing is accepted; the rows with 0 are not."""
+    assert isinstance(province.sim, ProvincePlatformSim)
+    assert isinstance(province.client, ProvincePlatform)
+    table = tmp_path / "vehicles.csv"
+    table.write_text(
+        "plate,need_complete,plate_color,added,emission\n"
+        "豫A12345,2,1,2026-11-30 08:00:00,6\n"
+        "豫B22222,1,2,,\n"
+        "豫C33333,0,1,,6\n",
+        "utf-8",
+    )
+    province.sim.vehicles = load_vehicles(table)
+    listed = await province.client.need_complete()
+    assert [(v.license, v.licenseColor, v.addDate) for v in listed] == [
+        ("豫A12345", "1", "2026-11-30 08:00:00"), ("豫B22222", "2", province.sim.started),
+    ]  # fmt: skip
+    verified = await province.client.verify(
+        "豫A12345", PlateColor.YELLOW, gate_secret_code="GATE-01"
+    )
+    assert verified.need_complete == "2"  # the same file gives the verify answer
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [True]
+    listed = await province.client.need_complete()
+    assert [v.license for v in listed] == ["豫B22222"]
 
 
 async def test_scan_and_need_complete_through_the_actions(province: Site, city: Site) -> None:

@@ -186,6 +186,14 @@ WALK: list[tuple[str, list[Step]]] = [
     ("edge restore --config …", [once("restore", "--config", C, code=1)]),
     ("edge set-password --config …", [once("set-password", "--config", C)]),
     (
+        "edge sim platform --mode province --port 8080 --vehicles table.csv",
+        [
+            service(
+                "sim", "platform", "--mode", "province", "--port", "{port}", "--vehicles", "{table}"
+            )
+        ],
+    ),
+    (
         "edge drivers test --config /etc/edge-gate/config.toml --lane in-1 barrier-open",
         [once("drivers", "test", "--config", C, "--lane", "in-1", "barrier-open")],
     ),
@@ -300,7 +308,10 @@ async def test_every_readme_command_runs_as_written(
         "serial": "",
         "tmp": str(tmp_path),
     }
-    (tmp_path / "table.csv").write_text("plate,is_control\n豫A12345,1\n", "utf-8")
+    (tmp_path / "table.csv").write_text(
+        "plate,is_control,need_complete,plate_color,added\n豫A12345,1,2,1,2026-11-30 08:00:00\n",
+        "utf-8",
+    )
     (tmp_path / "licence.jpg").write_bytes(sample_jpeg("行驶证"))
     monkeypatch.setattr(getpass, "getpass", lambda _prompt="": "a-long-enough-password")
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}

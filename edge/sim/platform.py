@@ -69,6 +69,11 @@ class SimVehicle:
     license_pk: str = ""
     veh_type: str = "H11"
     gvm: str = "49000"
+    #: Province: GetNeedCompleteVehEx lists a vehicle whose ``need_complete`` is 1 or 2 (until
+    #: its filing is accepted) with this colour (§7.1) and ``added`` as its addDate ("": when
+    #: the simulator started).
+    plate_color: str = "1"
+    added: str = ""
 
 
 #: A small table for the demo: some trucks are under control, most are not.

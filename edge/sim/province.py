@@ -62,8 +62,10 @@ class ProvincePlatformSim(PlatformSim):
         self.accounts: dict[str, dict[str, Any]] = {}  # licensePK → registration
         self.account_kinds: dict[str, str] = {}  # licensePK → vehicle / inner / machine
         self.feedback: list[dict[str, Any]] = []
-        #: What GetNeedCompleteVehEx lists (a test sets it): (plate, colour, addDate).
+        #: What GetNeedCompleteVehEx lists besides the vehicle table's rows with
+        #: need_complete 1 or 2 (a test sets it): (plate, colour, addDate).
         self.need_complete: list[tuple[str, str, str]] = []
+        self.started = self.server_now().strftime("%Y-%m-%d %H:%M:%S")
         #: DrivingLicenseScanEx's answer for a licence image labelled with a plate
         #: (:func:`edge.sim.jpeg.sample_jpeg`); other plates get a plausible default.
         self.licence_scans: dict[str, dict[str, str]] = {}
@@ -242,6 +244,17 @@ class ProvincePlatformSim(PlatformSim):
         data = {"license": body["license"], "licenseColor": body["licenseColor"], "licensePK": pk}
         return self._ok(data)
 
+    def to_complete(self) -> list[tuple[str, str, str]]:
+        """What GetNeedCompleteVehEx lists: :attr:`need_complete`, then the vehicle table's
+        rows (``edge sim platform --vehicles``) whose need_complete is 1 or 2 — a filing
+        accepted sets it to 0 (:meth:`filed`), so the vehicle leaves the list."""
+        listed = list(self.need_complete)
+        seen = {(plate, color) for plate, color, _ in listed}
+        for plate, vehicle in self.vehicles.items():
+            if vehicle.need_complete in ("1", "2") and (plate, vehicle.plate_color) not in seen:
+                listed.append((plate, vehicle.plate_color, vehicle.added or self.started))
+        return listed
+
     def holding(self, kind: str, body: dict[str, Any]) -> str | None:
         """The licensePK of the filing of ``kind`` this platform holds for the vehicle (or
         machine) in ``body``: a transport vehicle by plate and colour (its filing is shared
@@ -268,7 +281,7 @@ class ProvincePlatformSim(PlatformSim):
             return self._fail(method, "企业授权号错误")
         listed = [
             {"license": plate, "licenseColor": color, "addDate": added}
-            for plate, color, added in self.need_complete[:20]  # §4.2.3: 20 a call at most
+            for plate, color, added in self.to_complete()[:20]  # §4.2.3: 20 a call at most
         ]
         return web.json_response({"result": "success", "err": "", "data": listed})
 
