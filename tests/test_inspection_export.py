@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import sqlite3
+import time
 import zipfile
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -29,17 +31,21 @@ from edge.actions.inspection import (
     VehicleFacts,
     file_sink,
     ledger_query,
+    stream_register_zip,
     stream_zip,
     write_workbook,
 )
 from edge.actions.operator import InvalidInputError
 from edge.cli.main import main
 from edge.domain.codes import ControlFlag
+from edge.domain.filing import Register, parse_entry
 from edge.domain.reports import VerifyAnswer
+from edge.ledger.rows import NewFilingImage
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim
 from edge.web.auth import hash_password
 from tests.helpers import camera, config_for, running_daemon, write_config
+from tests.test_filing import LOADER
 from tests.test_status_page import browser, logged_in  # noqa: F401 - the fixture
 from tests.test_store import OPEN, new_pass
 
@@ -167,6 +173,50 @@ async def _small_ledger(tmp_path: Path) -> tuple[Store, Path, list[str]]:
     db.commit()
     db.close()
     return store, photos, serials
+
+
+async def test_zip_member_times_are_the_sites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ZIP's times carry no zone and are read as local time: each member is dated by its
+    file's time on the site's clock (Asia/Shanghai), also on a machine that runs in UTC;
+    the register's ZIP too."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        store, photos, _ = await _small_ledger(tmp_path)
+        photo = photos / "20261110" / "a-1.jpg"
+        taken = datetime(2026, 11, 10, 1, 30, 4, tzinfo=ZoneInfo("UTC")).timestamp()
+        os.utime(photo, (taken, taken))
+        entry_id = await store.add_entry(parse_entry("machine", LOADER), "王五")
+        await store.add_image(entry_id, NewFilingImage("nameplate", "20261110/a-1.jpg", 9), "王五")
+        query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
+        out, register = tmp_path / "ledger.zip", tmp_path / "machines.zip"
+        try:
+            send, close = file_sink(out)
+            try:
+                await stream_zip(store, query, send, SH, ExportSources(photos))
+            finally:
+                close()
+            send, close = file_sink(register)
+            try:
+                await stream_register_zip(store, Register.MACHINE, send, photos, zone=SH)
+            finally:
+                close()
+        finally:
+            await store.close()
+        now = datetime.now(SH)
+        for target, name in (
+            (out, "photos/20261110/a-1.jpg"),
+            (register, "documents/20261110/a-1.jpg"),
+        ):
+            with zipfile.ZipFile(target) as archive:
+                assert archive.getinfo(name).date_time == (2026, 11, 10, 9, 30, 4)  # 01:30 UTC
+                book = datetime(*archive.getinfo(WORKBOOK_NAME).date_time, tzinfo=SH)
+            assert abs((now - book).total_seconds()) < 120  # just written, on the site's clock
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 async def test_goods_formulas_and_the_zip_with_its_images(tmp_path: Path) -> None:

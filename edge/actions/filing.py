@@ -146,11 +146,12 @@ class Filings:
         self._scan, self._need_complete = scan, need_complete
         self.photos = PhotoStore(photo_dir)
         self._now = now
-        self._zone = zone
+        #: The site's time zone (None: the machine's): "today", and the times in a ZIP.
+        self.zone = zone
 
     def today(self) -> date:
         """The site's date: no registration, issue or production date may be after it."""
-        return datetime.now(self._zone).date()
+        return datetime.now(self.zone).date()
 
     @property
     def store(self) -> Store:

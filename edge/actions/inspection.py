@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -367,16 +369,19 @@ async def stream_zip(
                         files.append((sources.document_root / doc, f"{DOCUMENT_DIR}/{doc}"))
             yield files
 
-    return await _archive(send, workbook, images())
+    return await _archive(send, workbook, images(), zone)
 
 
 async def _archive(
     send: Callable[[bytes], Awaitable[None]],
     workbook: Callable[[Path], Awaitable[int]],
     images: AsyncIterator[list[tuple[Path, str]]],
+    zone: tzinfo | None,
 ) -> Exported:
     """A ZIP streamed to ``send``: the workbook ``workbook`` writes (its rows counted), then
-    the images (file, name in the ZIP) page by page, then 缺失文件.txt naming those gone."""
+    the images (file, name in the ZIP) page by page, then 缺失文件.txt naming those gone.
+    Each member's time is its file's (or now) in the site's ``zone``: a ZIP's times carry no
+    zone and are read as local by whoever opens it (None: the machine's zone)."""
     sink = _Chunks()
     done = Exported()
     missing: list[str] = []
@@ -384,17 +389,18 @@ async def _archive(
         book = Path(scratch) / WORKBOOK_NAME
         done.rows = await workbook(book)
         archive = zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True)
-        await asyncio.to_thread(archive.write, book, WORKBOOK_NAME, zipfile.ZIP_DEFLATED)
+        await asyncio.to_thread(_add, archive, book, WORKBOOK_NAME, zone, zipfile.ZIP_DEFLATED)
         await send(sink.take())
         async for files in images:
             for source, name in files:
-                if await asyncio.to_thread(_add, archive, source, name):
+                if await asyncio.to_thread(_add, archive, source, name, zone):
                     done.images += 1
                 else:
                     missing.append(name)
                 await send(sink.take())
         if missing:
-            archive.writestr("缺失文件.txt", "\n".join(missing) + "\n", zipfile.ZIP_DEFLATED)
+            note = _member("缺失文件.txt", time.time(), zone, zipfile.ZIP_DEFLATED)
+            archive.writestr(note, "\n".join(missing) + "\n")
         archive.close()
         await send(sink.take())
     done.missing = len(missing)
@@ -465,8 +471,11 @@ async def stream_register_zip(
     send: Callable[[bytes], Awaitable[None]],
     document_root: Path,
     status: str | None = None,
+    *,
+    zone: tzinfo | None = None,
 ) -> Exported:
-    """A register's workbook and every document image it references, streamed."""
+    """A register's workbook and every document image it references, streamed; member
+    times in ``zone`` (the site's; None: the machine's)."""
 
     async def workbook(path: Path) -> int:
         return (await write_register_workbook(ledger, register, path, status)).rows
@@ -476,14 +485,39 @@ async def stream_register_zip(
             paths = (await _entry_cells(ledger, entry))[1]
             yield [(document_root / p, f"{DOCUMENT_DIR}/{p}") for p in paths]
 
-    return await _archive(send, workbook, images())
+    return await _archive(send, workbook, images(), zone)
 
 
-def _add(archive: zipfile.ZipFile, source: Path, name: str) -> bool:
-    """Put one image in the ZIP; False when its file is gone (pruned, or never written)."""
-    if not source.is_file():
+def _member(name: str, when: float, zone: tzinfo | None, compression: int) -> zipfile.ZipInfo:
+    """A ZIP member named ``name`` dated ``when`` (unix s) as the clock in ``zone`` read."""
+    local = datetime.fromtimestamp(when, zone)  # zone None: the machine's, as zipfile's own
+    info = zipfile.ZipInfo(name, date_time=max(local.timetuple()[:6], _ZIP_EPOCH))
+    info.compress_type = compression
+    return info
+
+
+#: The earliest time a ZIP member can carry.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _add(
+    archive: zipfile.ZipFile,
+    source: Path,
+    name: str,
+    zone: tzinfo | None,
+    compression: int = zipfile.ZIP_STORED,
+) -> bool:
+    """Put one file in the ZIP, dated by its modification time in ``zone``; False when its
+    file is gone (pruned, or never written)."""
+    try:
+        stat = source.stat()
+        data = source.open("rb")
+    except (FileNotFoundError, IsADirectoryError):
         return False
-    archive.write(source, name)
+    info = _member(name, stat.st_mtime, zone, compression)
+    info.file_size = stat.st_size
+    with data, archive.open(info, "w", force_zip64=True) as member:
+        shutil.copyfileobj(data, member, 1024 * 1024)
     return True
 
 

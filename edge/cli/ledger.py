@@ -84,7 +84,9 @@ async def _export_register(cfg: Config, register: Register, out: Path) -> int:
         else:
             send, close = file_sink(out)
             try:
-                done = await stream_register_zip(store, register, send, cfg.storage.photo_dir)
+                done = await stream_register_zip(
+                    store, register, send, cfg.storage.photo_dir, zone=cfg.site.zone
+                )
             finally:
                 close()
         what = f"{register.value} register {out.suffix[1:]}: {done.rows} entries"

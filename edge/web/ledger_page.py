@@ -333,7 +333,9 @@ class LedgerPage:
             if data:
                 await response.write(data)
 
-        await stream_register_zip(self.filings.store, register, send, self.filings.photos.root)
+        await stream_register_zip(
+            self.filings.store, register, send, self.filings.photos.root, zone=self.filings.zone
+        )
         await response.write_eof()
         return response
 
