@@ -529,10 +529,14 @@ async def test_photos_failing_to_come_back_leave_a_ledger_whose_serials_are_safe
     new = make_config(tmp_path / "new", platform_sim.base_url, replica=replica)
     new.storage.photo_dir.parent.mkdir(parents=True)
     new.storage.photo_dir.write_text("in the way")
+    # an earlier restore killed halfway left its file (never the ledger's name): removed
+    leftover = new.storage.database.with_name("edge.db.restoring")
+    leftover.write_bytes(b"half a ledger")
     result = await restore(new)
     assert result.ok
     assert result.photos_error is not None
     assert result.floors[serial[:13]] > serial  # raised before the photos were tried
+    assert not leftover.exists()
     with sqlite3.connect(new.storage.database) as db:
         assert db.execute("SELECT count(*) FROM serial_floors").fetchone() == (1,)
     new.storage.photo_dir.unlink()  # fixed

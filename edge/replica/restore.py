@@ -181,20 +181,26 @@ async def restore(
         raise RestoreError(f"{at.isoformat(timespec='seconds')} is in the future")
     database.parent.mkdir(parents=True, exist_ok=True)
     run_dir = database.parent / ".replica"
-    await restore_ledger(replica, database, run_dir, at)
-    integrity, passes, _ = await check_restored(database)
+    # Restored, checked and given its serial floors under another name, then renamed into
+    # place: a restore interrupted anywhere (a kill, a power cut) leaves no ledger the daemon
+    # would start on without its floors — only this file, removed by the next restore.
+    restoring = database.with_name(database.name + ".restoring")
+    for leftover in _ledger_files(restoring):
+        leftover.unlink(missing_ok=True)
+    await restore_ledger(replica, restoring, run_dir, at)
+    integrity, passes, _ = await check_restored(restoring)
     result = RestoreResult(database, integrity, passes, photos_listed=0, photos_restored=0)
     if not result.ok:
         stamp = datetime.fromtimestamp(clock(), ZoneInfo(cfg.site.timezone)).strftime(
             "%Y%m%d%H%M%S"
         )
-        for path in _ledger_files(database):
+        for path in _ledger_files(restoring):
             if path.exists():
                 moved = path.with_name(
-                    f"{database.name}.damaged-{stamp}{path.name[len(database.name) :]}"
+                    f"{database.name}.damaged-{stamp}{path.name[len(restoring.name) :]}"
                 )
                 path.rename(moved)
-                if path == database:
+                if path == restoring:
                     result.damaged_moved_to = moved
         return result
     zone = ZoneInfo(cfg.site.timezone)
@@ -203,10 +209,14 @@ async def restore(
         serial_prefix(cfg.site.enterprise_code, lane.gate_code, lane.direction)
         for lane in cfg.lanes
     }
-    last = await serial_prefixes(database, prefixes)
+    last = await serial_prefixes(restoring, prefixes)
     margin = timedelta(seconds=serial_margin_seconds)
     result.floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
-    await raise_serial_floors(database, result.floors)
+    await raise_serial_floors(restoring, result.floors)
+    for path in _ledger_files(restoring)[1:]:  # closed: SQLite checkpointed them away
+        if path.exists():
+            path.rename(database.with_name(database.name + path.name[len(restoring.name) :]))
+    restoring.rename(database)
     return await restore_photos_again(cfg, result)
 
 
