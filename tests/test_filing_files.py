@@ -24,6 +24,7 @@ from edge.actions.filing_files import (
     write_export,
 )
 from edge.actions.inspection import write_register_workbook
+from edge.actions.operator import InvalidInputError
 from edge.domain.filing import (
     TITLES,
     Register,
@@ -178,3 +179,91 @@ async def test_an_export_imports_back_unchanged(
     assert [(v["owner"], v["address"], v["status"]) for v in vehicles[1:]] == [
         ("-某公司", "=SUM(A1)", "1"), ("", "", "3"),
     ]  # fmt: skip
+
+
+def _bomb(path: Path, megabytes: int) -> None:
+    """An XLSX whose sheet1.xml holds one inline-string cell of ``megabytes`` MB of 'A',
+    deflated as it is written (the test never holds it in memory)."""
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="rels" ContentType="application/vnd.openxml'
+            'formats-package.relationships+xml"/><Default Extension="xml" ContentType='
+            '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+            'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+            'openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships"><sheets><sheet name="vehicle" sheetId="1" r:id="rId1"/>'
+            "</sheets></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+            'openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+    }
+    with ZipFile(path, "w", ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(
+                b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr">'
+                b"<is><t>"
+            )
+            chunk = b"A" * 2**20
+            for _ in range(megabytes):
+                sheet.write(chunk)
+            sheet.write(b"</t></is></c></row></sheetData></worksheet>")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path) -> None:
+    """A small XLSX holding 160 MB of XML once unpacked (the review's had 1,000 MB: the same
+    refusal, 6× the deflating time): refused from the members' declared sizes, the process's
+    memory unmoved (openpyxl would have built the whole 160 MB cell)."""
+    import resource
+
+    path = tmp_path / "bomb.xlsx"
+    _bomb(path, 160)
+    data = path.read_bytes()
+    assert len(data) < 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    with pytest.raises(InvalidInputError, match=r"sheet1\.xml 解压后 160 MB") as refused:
+        read_rows("vehicle", data, "bomb.xlsx")
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown < 48 * 1024, f"peak RSS grew {grown} KiB"
+    assert refused.value.key == "file"
+
+
+def test_a_cell_too_long_is_refused_naming_its_row_and_column() -> None:
+    heading = ",".join(header(n) for n in ("plate", "plate_color", "address"))
+    text = f"{heading}\n沪A12345,1,{'路' * 1001}\n"
+    with pytest.raises(InvalidInputError, match="第 2 行第 C 列内容过长"):
+        read_rows("vehicle", text.encode(), "a.csv")
+    book = io.BytesIO()
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["号牌号码 (plate)", "住址 (address)"])
+    sheet.append(["沪A12345", "x" * 1001])
+    workbook.save(book)
+    with pytest.raises(InvalidInputError, match="第 2 行第 B 列内容过长"):
+        read_rows("vehicle", book.getvalue(), "a.xlsx")
+    huge = f"{heading}\n沪A12345,1,{'x' * 200_000}\n"  # over csv's own field limit
+    with pytest.raises(InvalidInputError, match="CSV"):
+        read_rows("vehicle", huge.encode(), "a.csv")

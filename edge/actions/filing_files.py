@@ -18,6 +18,7 @@ import csv
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -43,6 +44,17 @@ MAX_IMPORT_ROWS = 50_000
 #: Columns read from a workbook (the registers have at most ~30 fields; blank styled columns
 #: far to the right are never read).
 MAX_IMPORT_COLUMNS = 64
+#: Uncompressed bytes a workbook's sheet or shared-strings XML may declare (a register of
+#: 20,000 rows is a few tens of MB at most); a member over it is refused before openpyxl
+#: reads a byte of it (a "zip bomb": 1 MB of deflated 'A' is 1 GB of XML).
+MAX_XML_BYTES = 64 * 1024 * 1024
+#: Uncompressed bytes all of a workbook's members may declare together.
+MAX_UNZIPPED_BYTES = 128 * 1024 * 1024
+#: Compression ratio above which a member (of over 1 MB unpacked) is refused: spreadsheet
+#: XML deflates 5–20×; hundreds is a crafted file.
+MAX_RATIO = 100
+#: Characters a cell may have: no field is longer (an address is 300 at most, §4.2.15).
+MAX_CELL_CHARS = 1000
 #: What the export adds after an entry's fields.
 EXPORT_EXTRA = ("id", "created_at", "created_by", "changed_at", "changed_by")
 _HEADER = re.compile(r"^\s*(?:(?P<title>[^()（）]*?)\s*[(（](?P<name>\w+)[)）]|(?P<word>\S+))\s*$")
@@ -196,6 +208,7 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
         raise InvalidInputError("an import is an .xlsx or a .csv file", "file")
     if not table:
         raise InvalidInputError("the file is empty", "file")
+    _check_cell_lengths(table)
     if len(table) > MAX_IMPORT_ROWS:
         raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
     # a heading cell left blank (a trailing comma, a styled empty cell) names no column
@@ -223,11 +236,56 @@ def _csv_rows(data: bytes) -> list[list[object]]:
         except UnicodeDecodeError:
             continue
         rows = itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1)
-        return [list[object](row) for row in rows]
+        try:
+            return [list[object](row) for row in rows]
+        except csv.Error as exc:  # a field over csv's own limit (128 KiB), a stray NUL
+            raise InvalidInputError(f"CSV 文件无法读取：{exc}", "file") from None
     raise InvalidInputError("not UTF-8 or GB18030 text", "file")
 
 
+def _check_cell_lengths(table: list[list[object]]) -> None:
+    """Refuse a cell longer than :data:`MAX_CELL_CHARS`, naming its row and column."""
+    for number, cells in enumerate(table, start=1):
+        for column, cell in enumerate(cells, start=1):
+            if cell is not None and len(str(cell)) > MAX_CELL_CHARS:
+                where = f"第 {number} 行第 {get_column_letter(column)} 列"
+                why = f"{where}内容过长（超过 {MAX_CELL_CHARS} 个字符），没有哪一项这么长"
+                raise InvalidInputError(why, "file")
+
+
+def check_zip_sizes(data: bytes) -> None:
+    """Refuse a workbook whose members declare more than a register can hold, before any
+    is unpacked: a sheet or the shared strings over :data:`MAX_XML_BYTES`, all members over
+    :data:`MAX_UNZIPPED_BYTES`, a member over 1 MB packed over :data:`MAX_RATIO` times.
+    (Python's zipfile never unpacks more than a member declares, so the declared sizes
+    bound what openpyxl reads.) Raises InvalidInputError (``file``, in Chinese)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise InvalidInputError("文件不是 XLSX 工作簿（无法按 ZIP 读取）", "file") from None
+    total = 0
+    for member in members:
+        total += member.file_size
+        xml = member.filename.startswith("xl/worksheets/") or member.filename.endswith(
+            "sharedStrings.xml"
+        )
+        if xml and member.file_size > MAX_XML_BYTES:
+            why = (f"工作簿中的 {member.filename} 解压后 {member.file_size // 2**20} MB，"
+                   f"超过 {MAX_XML_BYTES // 2**20} MB 上限，拒绝导入")  # fmt: skip
+            raise InvalidInputError(why, "file")
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 2**20 and ratio > MAX_RATIO:
+            why = (f"工作簿中的 {member.filename} 压缩比 {ratio:.0f} 倍，超过 {MAX_RATIO} 倍，"
+                   "疑为恶意构造的文件，拒绝导入")  # fmt: skip
+            raise InvalidInputError(why, "file")
+    if total > MAX_UNZIPPED_BYTES:
+        why = f"工作簿解压后共 {total // 2**20} MB，超过 {MAX_UNZIPPED_BYTES // 2**20} MB 上限"
+        raise InvalidInputError(why, "file")
+
+
 def _xlsx_rows(data: bytes) -> list[list[object]]:
+    check_zip_sizes(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
