@@ -460,3 +460,79 @@ async def test_the_sender_runs_until_everything_is_filed_or_dead(province: Site)
 
 async def _idle(site: Site) -> bool:
     return not await site.store.due_filings(10)
+
+
+async def test_a_reissued_plate_is_filed_as_a_modify_of_its_license_pk(province: Site) -> None:
+    """A transport vehicle's methods have no status and the spec no delete: the old entry's
+    注销 sends nothing, and the new vehicle of the plate is filed as a Modify of the licensePK
+    the platform holds for the plate (an Add would be refused 「车辆备案已存在」 forever) —
+    one licensePK, the platform holding the new vehicle's VIN."""
+    old = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [True]
+    assert old.id is not None
+    (held,) = await province.store.filings_of(old.id)
+    cancelled = await province.filings.change_status(CLERK, old.id, "注销")
+    assert "没有状态字段" in cancelled.note
+    assert await province.store.due_filings(50) == []  # nothing to send for a 注销
+    new_vin = "LZZAELJD5KA654321"
+    new = await province.filings.add(CLERK, "vehicle", {**TRUCK, "vin": new_vin}, LICENCE)
+    assert await province.send_due() == [True]
+    assert [m for m, _ in province.sim.filings] == ["VehElecAccountAdd", "VehElecAccountModify"]
+    assert _accounts(province.sim, "vehicle") == [held.license_pk]
+    assert isinstance(province.sim, ProvincePlatformSim)
+    assert province.sim.accounts[held.license_pk or ""]["vin"] == new_vin
+    assert new.id is not None
+    (filing,) = await province.store.filings_of(new.id)
+    assert (filing.state, filing.license_pk) == ("accepted", held.license_pk)
+    assert await province.store.license_pk_of("豫A12345", "1") == held.license_pk
+
+
+async def test_a_cancel_while_pending_is_not_sent(province: Site) -> None:
+    """A transport vehicle set to 注销 before its queued change went out: nothing is sent
+    (the Modify has no status), the outbox row closed with why, no dead letter."""
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [True]
+    assert done.id is not None
+    await province.filings.modify(CLERK, done.id, {"owner": "另一家公司"})
+    await province.filings.change_status(CLERK, done.id, "3")
+    assert await province.send_due() == [False]
+    assert [m for m, _ in province.sim.filings] == ["VehElecAccountAdd"]
+    rows = await province.store.filing_outbox_of(done.id)
+    assert [(r.state, r.method) for r in rows][-1] == ("sent", None)
+    assert "没有状态字段" in (rows[-1].last_error or "")
+    (filing,) = await province.store.filings_of(done.id)
+    assert filing.state == "accepted"
+    assert await province.store.dead_filings() == []
+
+
+async def test_a_change_to_a_cancelled_entry_is_not_filed(city: Site) -> None:
+    """City (idempotent by plate): after a reissued plate's new vehicle was filed, a change
+    to the old 注销 entry queues nothing — it would overwrite the platform's record of the
+    plate's vehicle in force. An in-plant vehicle's 注销 is filed (carStatus 3)."""
+    old = await city.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert old.id is not None
+    await city.send_due()
+    await city.filings.change_status(CLERK, old.id, "注销")
+    await city.filings.add(CLERK, "vehicle", {**TRUCK, "vin": "LZZAELJD5KA654321"}, LICENCE)
+    assert await city.send_due() == [True]
+    changed = await city.filings.modify(CLERK, old.id, {"owner": "旧车主"})
+    assert changed.ok
+    assert "不报送平台" in changed.note
+    image = await city.filings.attach_image(CLERK, old.id, "emission_list", sample_jpeg("清单"))
+    assert "不报送平台" in image.note
+    assert await city.store.due_filings(50) == []
+    assert [b["vin"] for _, b in city.sim.filings] == [TRUCK["vin"].upper(),
+                                                       "LZZAELJD5KA654321"]  # fmt: skip
+    inner = await city.filings.add(CLERK, "inner", {**TRUCK, "plate": "厂内07"},
+                                   {"driving_license": sample_jpeg("x")})  # fmt: skip
+    assert inner.id is not None
+    await city.send_due()
+    await city.filings.change_status(CLERK, inner.id, "注销")
+    assert await city.send_due() == [True]
+    assert city.sim.filings[-1][1]["carStatus"] == "3"
+    added_cancelled = await city.filings.add(
+        CLERK, "inner", {**TRUCK, "plate": "厂内08", "status": "3"},
+        {"driving_license": sample_jpeg("x")},
+    )  # fmt: skip
+    assert "不报送平台" in added_cancelled.note
+    assert await city.store.due_filings(50) == []

@@ -54,3 +54,27 @@ async def test_dead_letters_can_be_listed_shown_and_retried(
     await sim.stop()
     assert list(sim.records) == [serial]
     assert main(["outbox", "--config", str(tmp_path / "missing.toml"), "list"]) == 2
+
+
+async def test_outbox_list_counts_the_filings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`edge outbox list` has a line for the electronic ledger's filings (pending, dead)."""
+    from edge.domain.filing import parse_entry
+    from edge.ledger.store import Store
+    from tests.test_filing import TRUCK
+
+    config = write_config(tmp_path / "config.toml", "http://127.0.0.1:9")
+    store = await Store.open(load_config(config).storage.database)
+    try:
+        await store.add_entry(parse_entry("vehicle", TRUCK), "clerk", file_to="city")
+        other = {**TRUCK, "plate": "豫A99999", "vin": "LZZAELJD5KA654321"}
+        dead = await store.add_entry(parse_entry("vehicle", other), "clerk", file_to="city")
+        (row,) = await store.filing_outbox_of(dead)
+        await store.filing_failed(row.id, "gone", None)
+    finally:
+        await store.close()
+    assert await asyncio.to_thread(main, ["outbox", "--config", str(config), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "filings: pending 1, dead 1, oldest queued 20" in out
+    assert "edge vehicles retry" in out

@@ -376,3 +376,30 @@ async def test_the_replicas_lag_shows_red_while_behind_and_green_once_back(
         await expect(line).to_have_class("ok")
         await expect(line).not_to_contain_text("请检查")
         await page.close()
+
+
+async def test_a_dead_filing_shows_among_the_failed_uploads_and_is_retried(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """上传失败（需处理） lists the electronic ledger's dead filings beside the passes', with a
+    button that sends the filing again (audited as a filing retry)."""
+    from edge.domain.filing import parse_entry
+    from tests.test_filing import TRUCK
+
+    web = {"password_hash": hash_password("gate password 1")}
+    async with running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon:
+        entry_id = await daemon.store.add_entry(parse_entry("vehicle", TRUCK), "clerk",
+                                                file_to="city")  # fmt: skip
+        (row,) = await daemon.store.filing_outbox_of(entry_id)
+        await daemon.store.filing_answered(row.id, "shareVehInfo", accepted=False,
+                                           answer="企业授权码错误")  # fmt: skip
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        page = await logged_in(browser, base, "值班员王五")
+        failed = page.locator(f'#dead tr[data-filing="{row.id}"]')
+        await expect(failed).to_contain_text("豫A12345")
+        await expect(failed).to_contain_text("台账备案（市）")
+        await page.click(f'#dead button.retry-filing[data-id="{row.id}"]')
+        await expect(page.locator("#message")).to_have_text("已重新排队上传")
+        audit = await daemon.store.audit_log()
+        await page.close()
+    assert any(a.action == "retry filing" and a.result == "ok" for a in audit), audit

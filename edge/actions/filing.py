@@ -23,7 +23,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 
@@ -55,6 +55,7 @@ from edge.domain.filing import (
     parse_entry,
     parse_plate,
     plate_key,
+    why_not_filed,
 )
 from edge.ledger.filings import EntryExistsError, VinInUseError
 from edge.ledger.photos import PhotoStore
@@ -180,7 +181,8 @@ class Filings:
                 NewFilingImage(kind, await self._write(kind, data), len(data))
                 for kind, data in fitted.items()
             ]
-            file_to, why = self._file_to(entry, {ImageKind(k): len(d) for k, d in fitted.items()})
+            sizes = {ImageKind(k): len(d) for k, d in fitted.items()}
+            file_to, why = self._file_to(entry, sizes, None)
             try:
                 entry_id = await self.store.add_entry(entry, actor.name, written, file_to)
             except EntryExistsError as exc:  # the plate, or the VIN, of an entry in force
@@ -202,7 +204,8 @@ class Filings:
             if plate_key(entry) != (stored.plate, stored.plate_color):
                 why = "plate and colour cannot change: add a new entry, set this one to 注销"
                 raise InvalidInputError(why, "plate")
-            file_to, why = self._file_to(entry, await self._image_sizes(stored.id))
+            was = EntryStatus(stored.status)
+            file_to, why = self._file_to(entry, await self._image_sizes(stored.id), was)
             try:
                 changed = await self.store.modify_entry(stored.id, entry, actor.name, file_to)
             except EntryExistsError as exc:  # the VIN of another entry in force
@@ -222,8 +225,9 @@ class Filings:
         async def body() -> Done:
             new = _status(status)
             stored = await self._entry(entry_id)
-            entry = stored.entry()
-            file_to, why = self._file_to(entry, await self._image_sizes(stored.id))
+            was = EntryStatus(stored.status)
+            entry = replace(stored.entry(), status=new)
+            file_to, why = self._file_to(entry, await self._image_sizes(stored.id), was)
             try:
                 if not await self.store.set_status(stored.id, new, actor.name, file_to):
                     return Done(ok=False, detail=f"already {STATUS_WORDS[new]}", id=stored.id)
@@ -246,7 +250,7 @@ class Filings:
             (data_,) = (await self._fit_all(entry.REGISTER, {kind: data})).values()
             path = await self._write(kind, data_)
             sizes = {**await self._image_sizes(stored.id), ImageKind(kind): len(data_)}
-            file_to, why = self._file_to(entry, sizes)
+            file_to, why = self._file_to(entry, sizes, EntryStatus(stored.status))
             image_id = await self.store.add_image(
                 stored.id, NewFilingImage(kind, path, len(data_)), actor.name, file_to
             )
@@ -472,10 +476,15 @@ class Filings:
     async def _write(self, kind: str, data: bytes) -> str:
         return await self.photos.write_document(data, self._now(), kind)
 
-    def _file_to(self, entry: Entry, images: Mapping[ImageKind, int]) -> tuple[str | None, str]:
-        """Where to send the entry now (None: nowhere) and, when nowhere, why."""
+    def _file_to(
+        self, entry: Entry, images: Mapping[ImageKind, int], was: EntryStatus | None
+    ) -> tuple[str | None, str]:
+        """Where to send the entry as a change leaves it (its status before: ``was``; None:
+        new) — None: nowhere — and, when nowhere, why."""
         if self.platform is None:
             return None, "no platform configured: kept in the ledger only"
+        if why := why_not_filed(entry, was):
+            return None, why
         try:
             check_for_sending(entry, images)
         except FilingError as exc:

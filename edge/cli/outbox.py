@@ -67,6 +67,13 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
         if args.action == "list":
             counts = await store.outbox_counts()
             print("outbox:", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty")
+            filings, oldest = await store.filing_backlog()
+            waiting = f", oldest queued {_time(oldest, cfg)}" if oldest is not None else ""
+            print(
+                "filings:",
+                f"pending {filings.get('pending', 0)}, dead {filings.get('dead', 0)}{waiting}",
+                "(send again: edge vehicles retry, or the 台账 tab)" if filings.get("dead") else "",
+            )
             rows = await store.list_outbox(None if args.state == "all" else args.state, args.limit)
             if not rows:
                 print(f"{args.state} entries: none")

@@ -476,6 +476,28 @@ def check_for_sending(entry: Entry, images: Mapping[ImageKind, int]) -> None:
         raise FilingError(problems)
 
 
+#: Why a 注销 entry's change is not filed: it describes a vehicle gone, whose plate the
+#: platform knows as its vehicle in force (city: shareVehInfo is idempotent by plate).
+CANCELLED_NOT_FILED = "已注销：此条目的改动只记入台账，不报送平台"
+#: Why a transport vehicle's 注销 is not filed: §4.1.2 / §4.2.15–16 have no status field
+#: and the spec has no delete method (README "Electronic ledger").
+NO_STATUS_ON_WIRE = "已注销：运输车辆备案接口没有状态字段，注销不报送平台"
+
+
+def why_not_filed(entry: Entry, was: EntryStatus | None) -> str:
+    """Why a change that leaves ``entry`` as it is now (its status before the change:
+    ``was``; None: a new entry) queues no filing; "" when it does. A change to a 注销
+    entry (or a new one added 注销) is never filed: the platform's record of the plate
+    belongs to the vehicle in force (a reissued plate). Setting an entry to 注销 is filed
+    for an in-plant vehicle or a machine (carStatus / mhyStatus 3, §4.2.18–21) but not for a
+    transport vehicle, whose methods carry no status."""
+    if entry.status is not EntryStatus.CANCELLED:
+        return ""
+    if was is None or was is EntryStatus.CANCELLED:
+        return CANCELLED_NOT_FILED
+    return NO_STATUS_ON_WIRE if entry.REGISTER is Register.VEHICLE else ""
+
+
 def changes(before: Entry, after: Entry) -> dict[str, tuple[str, str]]:
     """The fields that differ (name → (before, after), as text), for the history."""
     old, new = entry_form(before), entry_form(after)

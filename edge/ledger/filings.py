@@ -431,6 +431,35 @@ class FilingLedger(LedgerPart):
             "UPDATE filing_outbox SET method = ?, sent_at = NULL WHERE id = ?", (method, outbox_id)
         )
 
+    async def filing_withdrawn(self, outbox_id: int, why: str) -> None:
+        """A pending filing no longer sent (its entry was set to 注销 before it went out, and
+        its methods carry no status): the outbox row closed without a method, ``why`` kept
+        as its last_error; the entry's filing back to 已受理 if the platform holds one (a
+        licensePK), else 未备案. In the history as the daemon's."""
+
+        async def write() -> None:
+            async with self._db.execute(
+                "SELECT entry_id, platform FROM filing_outbox WHERE id = ? AND state = 'pending'",
+                (outbox_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return
+            entry_id, platform = int(row[0]), str(row[1])
+            await self._db.execute(
+                "UPDATE filing_outbox SET state = 'sent', method = NULL, sent_at = ?, "
+                "last_error = ? WHERE id = ?",
+                (self._clock(), why, outbox_id),
+            )
+            await self._db.execute(
+                "UPDATE filings SET state = CASE WHEN license_pk IS NULL THEN 'unfiled' "
+                "ELSE 'accepted' END WHERE entry_id = ? AND platform = ? AND state = 'sent'",
+                (entry_id, platform),
+            )
+            await self._note(entry_id, "daemon", "filing", {f"{platform} filing": ("sent", why)})
+
+        await self._transaction(write)
+
     async def filing_failed(self, outbox_id: int, error: str, retry_at: float | None) -> None:
         """A filing not delivered (the platform unreachable, a bad answer): tried again at
         ``retry_at`` (unix s), or a dead letter with ``error`` as its reason (None)."""
@@ -462,6 +491,17 @@ class FilingLedger(LedgerPart):
         if count:
             self.filings_changed.set()
         return count
+
+    async def filing_backlog(self) -> tuple[dict[str, int], float | None]:
+        """Filings waiting to be sent and dead letters by state (``pending``, ``dead``), and
+        when the oldest waiting one was queued (unix s; None: none)."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) AS n, min(created_at) AS oldest FROM filing_outbox "
+            "WHERE state != 'sent' GROUP BY state"
+        )
+        counts = {str(row["state"]): int(row["n"]) for row in rows}
+        oldest = [float(row["oldest"]) for row in rows if row["state"] == "pending"]
+        return counts, (oldest[0] if oldest else None)
 
     async def filing_outbox_of(self, entry_id: int) -> list[FilingOutboxEntry]:
         """An entry's filings sent, pending or dead, oldest first."""
@@ -593,6 +633,19 @@ class FilingLedger(LedgerPart):
             "SELECT * FROM filings WHERE entry_id = ? ORDER BY platform", (entry_id,)
         )
         return [StoredFiling.from_row(r) for r in rows]
+
+    async def cancelled_license_pk(self, register: str, plate: str, plate_color: str) -> str:
+        """The licensePK the province platform gave the latest 注销 entry of a register with
+        this plate and colour ("" none): a reissued plate's new vehicle is filed as a Modify
+        of it (the platform holds one filing per plate and has no way to cancel one)."""
+        rows = await self._fetchall(
+            "SELECT f.license_pk FROM filing_entries e JOIN filings f ON f.entry_id = e.id "
+            "WHERE e.register = ? AND e.plate = ? AND e.plate_color = ? AND e.status = '3' "
+            "AND f.platform = 'province' AND f.license_pk IS NOT NULL "
+            "ORDER BY e.id DESC LIMIT 1",
+            (register, plate, plate_color),
+        )
+        return str(rows[0][0]) if rows else ""
 
     async def license_pk_of(self, plate: str, plate_color: str) -> str | None:
         """The licensePK the province platform gave this vehicle's filing (a transport or an

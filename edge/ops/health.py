@@ -11,8 +11,19 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class FilingsBacklog:
+    """The outbox of filings (the electronic ledger's, issue 15): filings waiting to be sent,
+    dead letters, and the age in seconds of the oldest one waiting (None: none)."""
+
+    pending: int = 0
+    dead: int = 0
+    oldest_unsent_age_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxReport:
-    """The outbox backlog (``edge/uplink/backlog.py`` measures it)."""
+    """The outbox backlog (``edge/uplink/backlog.py`` measures it); ``filings`` the outbox of
+    filings' (the alarm counts both)."""
 
     pending: int = 0
     held: int = 0
@@ -22,6 +33,7 @@ class OutboxReport:
     link: str = "unknown"
     alarm: bool = False
     at: float = 0.0
+    filings: FilingsBacklog = FilingsBacklog()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,6 +38,20 @@ class _HealthCollector(Collector):
             "Age of the oldest entry not yet sent",
             value=age if age is not None else 0.0,
         )
+        filings = GaugeMetricFamily(
+            "edge_filing_outbox_entries",
+            "Filings of the electronic ledger by state (pending: waiting; dead: refused)",
+            labels=["state"],
+        )
+        for state in ("pending", "dead"):
+            filings.add_metric([state], getattr(outbox.filings, state))
+        yield filings
+        filing_age = outbox.filings.oldest_unsent_age_seconds
+        yield GaugeMetricFamily(
+            "edge_filing_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest filing not yet sent",
+            value=filing_age if filing_age is not None else 0.0,
+        )
         yield GaugeMetricFamily(
             "edge_sent_per_minute", "Entries the platform acknowledged in the last minute",
             value=outbox.sent_per_minute,

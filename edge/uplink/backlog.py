@@ -14,8 +14,9 @@ import structlog
 
 from edge.config.model import SiteConfig
 from edge.domain.camera_health import CameraHealth, check_silence
+from edge.ledger.filings import FilingLedger
 from edge.ledger.outbox import Outbox
-from edge.ops.health import OutboxReport
+from edge.ops.health import FilingsBacklog, OutboxReport
 from edge.uplink.breaker import LinkMonitor, LinkState
 
 log = structlog.get_logger("edge.uplink.backlog")
@@ -44,6 +45,9 @@ class SendRate:
 
 
 class BacklogMonitor:
+    """Measures the outbox of passes and that of filings; ``store``: the Store (or an Outbox
+    alone: filings then count none)."""
+
     def __init__(
         self,
         store: Outbox,
@@ -63,6 +67,10 @@ class BacklogMonitor:
 
     async def check(self) -> BacklogSnapshot:
         counts, oldest = await self.store.backlog()
+        filing_counts: dict[str, int] = {}
+        filing_oldest = None
+        if isinstance(self.store, FilingLedger):
+            filing_counts, filing_oldest = await self.store.filing_backlog()
         now = self._clock()
         if self.site is not None:
             check_silence(
@@ -74,12 +82,18 @@ class BacklogMonitor:
                 started_at=self.started_at,
             )
         age = None if oldest is None else max(0.0, now - oldest)
-        alarm = age is not None and age > self.alarm_age and self.link.state is not LinkState.DOWN
+        filing_age = None if filing_oldest is None else max(0.0, now - filing_oldest)
+        worst = max((a for a in (age, filing_age) if a is not None), default=None)
+        alarm = (
+            worst is not None and worst > self.alarm_age and self.link.state is not LinkState.DOWN
+        )
         if alarm and not self.snapshot.alarm:
             log.warning(
                 "forwarding is falling behind",
                 oldest_unsent_age_seconds=round(age or 0),
                 pending=counts.get("pending", 0),
+                oldest_unsent_filing_age_seconds=round(filing_age or 0),
+                filings_pending=filing_counts.get("pending", 0),
             )
         elif self.snapshot.alarm and not alarm:
             log.info("forwarding has caught up")
@@ -92,6 +106,11 @@ class BacklogMonitor:
             link=self.link.state.value,
             alarm=alarm,
             at=now,
+            filings=FilingsBacklog(
+                pending=filing_counts.get("pending", 0),
+                dead=filing_counts.get("dead", 0),
+                oldest_unsent_age_seconds=None if filing_age is None else round(filing_age, 1),
+            ),
         )
         return self.snapshot
 

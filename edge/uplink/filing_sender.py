@@ -20,7 +20,7 @@ from collections.abc import Callable
 import structlog
 
 from drivers.backoff import Backoff
-from edge.domain.filing import ImageKind
+from edge.domain.filing import NO_STATUS_ON_WIRE, EntryStatus, ImageKind, Register, plate_key
 from edge.ledger.filings import FilingLedger
 from edge.ledger.photos import PhotoStore
 from edge.ledger.rows import FilingOutboxEntry
@@ -105,9 +105,23 @@ class FilingSender:
                 await self.store.filing_failed(row.id, "the entry is gone", None)
                 return False
             entry = stored.entry()
+            if entry.REGISTER is Register.VEHICLE and entry.status is EntryStatus.CANCELLED:
+                # set to 注销 while pending: its methods carry no status, nothing to send
+                await self.store.filing_withdrawn(row.id, NO_STATUS_ON_WIRE)
+                return False
             known = {f.platform: f for f in await self.store.filings_of(row.entry_id)}
             mine = known.get(self.platform.mode)
             license_pk = (mine.license_pk or "") if mine is not None else ""
+            if (
+                not license_pk
+                and entry.REGISTER is Register.VEHICLE
+                and self.platform.mode == "province"
+            ):
+                # a reissued plate: the platform's filing of it (of the 注销 entry) now
+                # describes this vehicle (README "Electronic ledger")
+                license_pk = await self.store.cancelled_license_pk(
+                    entry.REGISTER.value, *plate_key(entry)
+                )
             method = method_for(self.platform.mode, entry, license_pk)
             # an Add whose answer never came may have been taken: ask before adding again
             again = method in ADDS and row.unanswered in ADDS

@@ -51,7 +51,7 @@ from edge.actions.operator import (
     Operator,
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
-from edge.domain.filing_words import words
+from edge.domain.filing_words import refusal_words, words
 from edge.domain.goods import tonnes_text
 from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
@@ -727,6 +727,20 @@ class StatusPage:
             },
         )
 
+    async def _dead_filings(self) -> list[dict[str, Any]]:
+        """The electronic ledger's dead filings (refused, or undeliverable), newest first."""
+        listed = []
+        for row in await self.store.dead_filings(20):
+            entry = await self.store.get_entry(row.entry_id)
+            listed.append({
+                "id": row.id,
+                "entry": row.entry_id,
+                "plate": "" if entry is None else entry.plate,
+                "platform": row.platform,
+                "error": refusal_words(row.last_error) if row.last_error else "",
+            })  # fmt: skip
+        return listed
+
     async def snapshot(self) -> dict[str, Any]:
         report = self.health()
         now = datetime.now(self.zone)
@@ -756,6 +770,7 @@ class StatusPage:
                 {"id": r.id, "serial": r.serial, "kind": r.kind, "error": r.last_error}
                 for r in dead
             ],
+            "dead_filings": await self._dead_filings(),
             "plan": None
             if plan is None
             else {
