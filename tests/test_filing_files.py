@@ -33,7 +33,7 @@ from edge.domain.filing import (
     parse_entry,
     required_fields,
 )
-from edge.domain.filing_words import CODE_LISTS
+from edge.domain.filing_words import CODE_LISTS, is_chinese, words
 from edge.ledger.store import Store
 from tests.test_filing import CLERK, LOADER, TRUCK, _operator
 
@@ -241,18 +241,20 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path) -> None:
     data = path.read_bytes()
     assert len(data) < 2**20
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    with pytest.raises(InvalidInputError, match=r"sheet1\.xml 解压后 160 MB") as refused:
+    with pytest.raises(InvalidInputError, match="工作表解压后 160 MB") as refused:
         read_rows("vehicle", data, "bomb.xlsx")
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown < 48 * 1024, f"peak RSS grew {grown} KiB"
     assert refused.value.key == "file"
+    assert is_chinese(words("file", refused.value.detail))  # the page shows it as said
 
 
 def test_a_cell_too_long_is_refused_naming_its_row_and_column() -> None:
     heading = ",".join(header(n) for n in ("plate", "plate_color", "address"))
     text = f"{heading}\n沪A12345,1,{'路' * 1001}\n"
-    with pytest.raises(InvalidInputError, match="第 2 行第 C 列内容过长"):
+    with pytest.raises(InvalidInputError, match="第 2 行第 C 列内容过长") as refused:
         read_rows("vehicle", text.encode(), "a.csv")
+    assert is_chinese(words("file", refused.value.detail))
     book = io.BytesIO()
     from openpyxl import Workbook
 
@@ -265,5 +267,6 @@ def test_a_cell_too_long_is_refused_naming_its_row_and_column() -> None:
     with pytest.raises(InvalidInputError, match="第 2 行第 B 列内容过长"):
         read_rows("vehicle", book.getvalue(), "a.xlsx")
     huge = f"{heading}\n沪A12345,1,{'x' * 200_000}\n"  # over csv's own field limit
-    with pytest.raises(InvalidInputError, match="CSV"):
+    with pytest.raises(InvalidInputError, match="CSV 文件无法读取") as refused:
         read_rows("vehicle", huge.encode(), "a.csv")
+    assert is_chinese(words("file", refused.value.detail))

@@ -637,3 +637,32 @@ async def test_the_need_complete_list_fits_a_phone(
         shot = await page.screenshot(path=str(tmp_path / "need-complete.png"), full_page=True)
         assert shot.startswith(b"\x89PNG")
         await page.close()
+
+
+async def test_complete_opens_the_entry_in_force_not_a_cancelled_one(
+    tmp_path: Path,
+    platform_sim: PlatformSim,
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """A flagged plate whose only entry is 注销 (a reissued plate, its new vehicle not entered
+    yet): 完善备案 opens a new entry of the plate, not the 注销 one (whose change would
+    overwrite the platform's record of the plate's vehicle in force)."""
+    from edge.domain.filing import parse_entry
+    from tests.test_filing import TRUCK
+
+    platform_sim.vehicles["豫H70002"] = SimVehicle("0", "B", "6", need_complete="2")
+    async with running_daemon(config_for(tmp_path, platform_sim, web=WEB)) as daemon:
+        gone = parse_entry("vehicle", {**TRUCK, "plate": "豫H70002", "status": "3"})
+        await daemon.store.add_entry(gone, "clerk")
+        page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "文员李四")
+        cam = camera(daemon)
+        await cam.push("豫H70002")
+        await cam.aclose()
+        flagged = page.locator('#need-complete tr[data-plate="豫H70002"]')
+        await expect(flagged).to_have_count(1, timeout=15_000)
+        await page.click('#need-complete button.complete[data-plate="豫H70002"]')
+        await expect(page.locator("#entry-form")).to_be_visible()
+        await expect(page.locator('#entries tr[data-plate="豫H70002"]')).to_have_count(1)
+        assert await page.input_value("#entry-form [name=plate]") == "豫H70002"
+        assert await page.input_value("#entry-form [name=vin]") == ""  # not the 注销 one's
+        await page.close()

@@ -238,8 +238,9 @@ def _csv_rows(data: bytes) -> list[list[object]]:
         rows = itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1)
         try:
             return [list[object](row) for row in rows]
-        except csv.Error as exc:  # a field over csv's own limit (128 KiB), a stray NUL
-            raise InvalidInputError(f"CSV 文件无法读取：{exc}", "file") from None
+        except csv.Error:  # a field over csv's own limit (128 KiB), a stray NUL
+            why = "CSV 文件无法读取（某一格过长，或含有不可识别的字符）"
+            raise InvalidInputError(why, "file") from None
     raise InvalidInputError("not UTF-8 or GB18030 text", "file")
 
 
@@ -263,7 +264,7 @@ def check_zip_sizes(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise InvalidInputError("文件不是 XLSX 工作簿（无法按 ZIP 读取）", "file") from None
+        raise InvalidInputError("不是 XLSX 工作簿（请另存为 .xlsx）", "file") from None
     total = 0
     for member in members:
         total += member.file_size
@@ -271,12 +272,12 @@ def check_zip_sizes(data: bytes) -> None:
             "sharedStrings.xml"
         )
         if xml and member.file_size > MAX_XML_BYTES:
-            why = (f"工作簿中的 {member.filename} 解压后 {member.file_size // 2**20} MB，"
+            why = (f"工作簿中的工作表解压后 {member.file_size // 2**20} MB，"
                    f"超过 {MAX_XML_BYTES // 2**20} MB 上限，拒绝导入")  # fmt: skip
             raise InvalidInputError(why, "file")
         ratio = member.file_size / max(member.compress_size, 1)
         if member.file_size > 2**20 and ratio > MAX_RATIO:
-            why = (f"工作簿中的 {member.filename} 压缩比 {ratio:.0f} 倍，超过 {MAX_RATIO} 倍，"
+            why = (f"工作簿中的一个部件压缩比 {ratio:.0f} 倍，超过 {MAX_RATIO} 倍，"
                    "疑为恶意构造的文件，拒绝导入")  # fmt: skip
             raise InvalidInputError(why, "file")
     if total > MAX_UNZIPPED_BYTES:
