@@ -317,6 +317,7 @@ class Daemon:
             stack.push_async_callback(lane.devices.aclose)
             stack.push_async_callback(lane.cancel_background)
         for bridge in parts.weighbridges.values():
+            await bridge.resume()  # a truck weighed before a restart is not weighed again
             bridge.start()
             stack.push_async_callback(bridge.aclose)
         if parts.plan_reporter is not None:

@@ -28,6 +28,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ async def _push_plans(port: int, plates: list[str]) -> None:
                 "goods": "水泥熟料",
                 "expected_tonnes": 30 + number % 10,
                 "valid_from": "2026-01-01T00:00+08:00",
-                "valid_to": "2036-01-01T00:00+08:00",
+                "valid_to": (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="minutes"),
             }
             reply = await http.post(url, json=plan, headers=auth)
             assert reply.status_code == 200, reply.text

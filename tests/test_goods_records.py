@@ -5,6 +5,7 @@ checked against its own field tables."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -138,12 +139,17 @@ async def test_a_clerk_names_the_goods_on_the_status_page(
             page + "/api/login", data={"user": "司磅员", "password": "clerk password"}
         )
         csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        stale = await http.post(url, json={"goods": "原煤"})  # logged in, no CSRF token
+        assert (stale.status_code, stale.json()) == (403, {"error": "页面已过期，请刷新"})
         off_list = await http.post(url, json={"goods": "黄金"}, headers=csrf)
-        assert (off_list.status_code, off_list.json()["detail"]) == (400, "not in the goods list")
+        assert (off_list.status_code, off_list.json()["detail"]) == (400, "不在货物列表中")
         chosen = await http.post(url, json={"goods": "原煤"}, headers=csrf)
         assert chosen.json() == {"ok": True, "detail": "豫A12345 原煤 20.5 t"}
         again = await http.post(url, json={"goods": "原煤"}, headers=csrf)
-        assert "already has its goods record" in again.json()["detail"]
+        assert again.json()["detail"] == f"过磅 {done['id']} 已有货物台账"
+        unknown = await http.post(f"{page}/api/weighings/999/goods", json={"goods": "原煤"},
+                                  headers=csrf)  # fmt: skip
+        assert unknown.json()["detail"] == "无此过磅记录"
         ticket_url = f"{page}/weighings/{done['id']}/ticket"
         async with httpx.AsyncClient() as stranger_http:  # no session: refused
             assert (await stranger_http.get(ticket_url)).status_code == 403
@@ -166,6 +172,7 @@ async def test_a_clerk_names_the_goods_on_the_status_page(
         ("司磅员", "set goods", str(done["id"]), "refused"),
         ("司磅员", "set goods", str(done["id"]), "ok"),
         ("司磅员", "set goods", str(done["id"]), "refused"),
+        ("司磅员", "set goods", "999", "failed"),
     ]
     (record,) = sim.goods[entry.body["serial"]]
     assert (record["hwmc"], record["ysl"]) == ("原煤", "20.5")
@@ -181,7 +188,7 @@ def _plan(**changes: object) -> dict[str, object]:
         "goods": "水泥熟料",
         "expected_tonnes": 32.5,
         "valid_from": "2026-01-01T00:00+08:00",
-        "valid_to": "2036-01-01T00:00+08:00",
+        "valid_to": (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="minutes"),
     }
     return {**plan, **changes}
 

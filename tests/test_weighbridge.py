@@ -22,7 +22,7 @@ from drivers.weighing import ToledoParser, YaohuaTf0Parser
 from edge.cli.main import main
 from edge.config.errors import ConfigError
 from edge.config.model import Config, load_config
-from edge.domain.weighing import StableRule
+from edge.domain.weighing import StableDetector, StableRule, StableWeight
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewWeighing, StoredWeighing
@@ -410,3 +410,55 @@ async def test_the_daemon_weighs_only_once_the_relay_boards_position_input_says_
             assert (row.plate, row.first_kg) == ("豫A12345", 30000)
     finally:
         await board.stop()
+
+
+async def test_a_preset_tare_vehicle_weighed_empty_gets_no_goods_record(store: Store) -> None:
+    """The preset is the tare: a truck with a 15,000 kg preset weighed at 14,900 kg (and at
+    15,010, within the division) carried nothing — net 0, no goods record, no error."""
+    for kg in (14900, 15010):
+        entry = await store.record_pass(new_pass(plate="豫A12345"), [])
+        row = await store.weigh(
+            _new("豫A12345", kg, 100, entry.serial),
+            max_between_seconds=DAY, preset_tare_kg=15000, goods="煤", band_kg=20,
+        )  # fmt: skip
+        assert (row.state, row.tare_kg, row.net_kg) == ("complete", 15000, 0)
+        assert (row.ysl, row.goods_error) == (None, None)
+    assert [e for e in await store.list_outbox("pending", 50) if e.kind == "goods"] == []
+    loaded = await store.weigh(
+        _new("豫A12345", 35000, 100, entry.serial),
+        max_between_seconds=DAY, preset_tare_kg=15000, goods="煤", band_kg=20,
+    )  # fmt: skip
+    assert (loaded.gross_kg, loaded.tare_kg, loaded.net_kg, loaded.ysl) == (
+        35000,
+        15000,
+        20000,
+        "20",
+    )
+
+
+def test_after_a_restart_only_a_weight_like_the_last_weighing_is_that_truck() -> None:
+    """StableDetector.expect: the first stable weight within the band of the last weighing
+    is waited out; another weight is weighed; an empty platform ends the expectation."""
+    rule = StableRule(band_kg=Decimal(20), hold_seconds=1, minimum_kg=Decimal(500))
+
+    def settle(detector: StableDetector, kg: int, start: float) -> StableWeight | None:
+        found = None
+        for step in range(12):
+            found = found or detector.feed(Decimal(kg), start + step * 0.2)
+        return found
+
+    same = StableDetector(rule)
+    same.expect(Decimal(30000))
+    assert settle(same, 30020, 0) is None
+    assert same.weighed
+    other = StableDetector(rule)
+    other.expect(Decimal(30000))
+    weighed = settle(other, 18000, 0)
+    assert weighed is not None
+    assert weighed.kg == 18000
+    emptied = StableDetector(rule)
+    emptied.expect(Decimal(30000))
+    assert emptied.feed(Decimal(0), 0) is None
+    again = settle(emptied, 30000, 1)
+    assert again is not None
+    assert again.kg == 30000

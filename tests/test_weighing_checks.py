@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from edge.config.model import load_config
 from edge.domain.goods import GoodsError, tonnes, tonnes_text
 from edge.domain.weighing import StableRule
 from edge.ledger.figures import daily_tonnage
-from edge.ledger.rows import NewWeighing
+from edge.ledger.rows import NewTransportPlan, NewWeighing
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
@@ -153,6 +154,60 @@ async def test_an_erp_plans_tonnage_is_the_goods_records_rule(
     else:
         assert answer.status_code == 400
         assert answer.json()["key"] == "expected_tonnes"
+
+
+async def test_the_erp_api_checks_the_header_path_plate_plan_no_and_validity(erp: str) -> None:
+    """A non-UTF-8 Authorization header is a 401 JSON (with WWW-Authenticate), a trailing
+    slash a JSON 404; a plan's plate fits the plate grammar, its plan_no has no control
+    characters, its validity lies after 2000 and within a year; the reply's tonnes are the
+    goods record's."""
+    url = f"{erp}/api/erp/plans"
+    auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+    async with httpx.AsyncClient() as http:
+        latin = await http.post(url, json=_plan(), headers={b"Authorization": b"Bearer \xff\xfe"})
+        assert latin.status_code == 401, latin.text
+        assert latin.json()["detail"] == "no valid ERP token"
+        assert latin.headers["WWW-Authenticate"] == "Bearer"
+        slash = await http.post(f"{url}/", json=_plan(), headers=auth)
+        assert slash.status_code == 404
+        assert slash.json()["ok"] is False
+        soon = (datetime.now(UTC) + timedelta(days=400)).isoformat(timespec="minutes")
+        for bad, key in [
+            (_plan(plate="ABCDEFG"), "plate"),
+            (_plan(plan_no="PO-\u0007-1"), "plan_no"),
+            (_plan(valid_from="1999-12-31T00:00+08:00"), "valid_from"),
+            (_plan(valid_to=soon), "valid_to"),
+        ]:
+            refused = await http.post(url, json=bad, headers=auth)
+            assert (refused.status_code, refused.json()["key"]) == (400, key), refused.json()
+        took = await http.post(url, json=_plan(plan_no="PO-T", expected_tonnes=32.54),
+                               headers=auth)  # fmt: skip
+        assert took.json()["detail"] == "豫A12345 水泥熟料 32.5 t"
+
+
+async def test_a_plan_that_named_a_weighings_goods_is_used(tmp_path: Path) -> None:
+    """The plan is marked used by the completing pass's serial once its weighing completes;
+    a push of the same plan_no is then refused."""
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        now = time.time()
+        plan = NewTransportPlan("PO-1", "豫A12345", "煤", 20000, now - 60, now + 3600, "erp")
+        plan_id = await store.put_plan(plan)
+        entry = await store.record_pass(new_pass(plate="豫A12345"), [])
+        leave = await store.record_pass(new_pass(plate="豫A12345"), [])
+        first = NewWeighing("main", "豫A12345", "2", 35000, now, entry.serial)
+        await store.weigh(first, max_between_seconds=86400, goods="煤", plan_id=plan_id)
+        assert (await store.plan_for("豫A12345", now)).used_serial is None  # type: ignore[union-attr]
+        second = NewWeighing("main", "豫A12345", "2", 15000, now + 60, leave.serial)
+        done = await store.weigh(second, max_between_seconds=86400, goods="煤", plan_id=plan_id)
+        assert (done.state, done.ysl) == ("complete", "20")
+        used = await store.plan_for("豫A12345", now)
+        assert used is not None
+        assert used.used_serial == leave.serial
+        with pytest.raises(ValueError, match="already used"):
+            await store.put_plan(plan)
+    finally:
+        await store.close()
 
 
 def _reportable(t: float) -> bool:
@@ -360,6 +415,43 @@ def test_weighing_keys_are_plates_and_lanes(
     cfg = load_config(path)
     assert cfg.weighing.preset_tare_kg == {"豫A12345": Decimal(15200)}  # as reads are
     assert cfg.weighing.goods_for("豫B6789G", "out-1") == "原煤"
+
+
+def test_a_lane_under_two_scales_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One read would complete a weighing on either scale: refused, naming the key."""
+    second = '[scales.second]\nport = "{port}"\nprotocol = "yaohua-tf0"\nlanes = ["in-1"]\n'
+    extra = SCALE.format(port=tmp_path / "tty1") + second.format(port=tmp_path / "tty2")
+    code, err = _check(tmp_path, extra, capsys)
+    assert code == 2
+    assert "scales.second.lanes (line" in err
+    assert "lane 'in-1' is already a lane of [scales.main]" in err
+
+
+def test_goods_settings_every_goods_record_would_refuse_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Goods names blank or with control characters, two keys of one plate, a preset tare
+    above the scale's capacity: each named, exit 2."""
+    scale = SCALE.format(port=tmp_path / "tty") + "capacity_kg = 60000\n"
+    weighing = (
+        '[weighing]\ngoods = ["煤", "  ", "原\\u0007煤"]\n'
+        'goods_by_lane = { "in-1" = "石\\u0000灰" }\n'
+        'preset_tare_kg = { "豫A12345" = 70000 }\n'
+    )
+    code, err = _check(tmp_path, scale + weighing, capsys)
+    assert code == 2
+    for key in ("weighing.goods[1]", "weighing.goods[2]", "weighing.goods_by_lane.in-1",
+                "weighing.preset_tare_kg.豫A12345"):  # fmt: skip
+        assert f"{key} (line" in err, err
+    assert "weighing.goods[0]" not in err
+    assert "above every scale's capacity (60000 kg)" in err
+    twice = '[weighing]\ngoods_by_plate = { "豫a 12345" = "煤", "豫A12345" = "原煤" }\n'
+    code, err = _check(tmp_path, scale + twice, capsys)
+    assert code == 2
+    assert "weighing.goods_by_plate" in err
+    assert "are one plate (豫A12345)" in err
 
 
 def test_a_serial_port_and_its_symlink_are_one_port(

@@ -26,6 +26,7 @@ from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
 from edge.ledger.store import Store
+from edge.ledger.weighings import ReadUsedError
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
 from tests.helpers import eventually, free_port, wait_healthy, write_config
@@ -76,6 +77,7 @@ async def weighbridge(
     seen: list[StoredWeighing] = []
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        await bridge.resume()  # as the daemon starts it
         bridge.start()
         try:
             yield bridge, sim, seen
@@ -323,3 +325,64 @@ async def test_a_refused_trucks_read_is_not_pending(store: Store, tmp_path: Path
         bridge.heard_pass({**_pass("豫D44444", "S-D"), "verdict": "open"})
         await weigh_truck(bridge, sim, 25000)
     assert [(w.plate, w.state) for w in seen] == [("豫D44444", "open")]
+
+
+async def test_one_plate_read_is_used_by_one_weighing_only(store: Store) -> None:
+    """Two weighings held with the same candidates: the read given to the first is no longer
+    a candidate of the second — refused (该车牌识别已被使用), nothing changes, and the
+    status page no longer offers it."""
+    read = await store.note_scale_read(NewScaleRead("main", "豫A11111", "2", "S-A", "in-1", 10))
+    other = await store.note_scale_read(NewScaleRead("main", "豫B22222", "2", "S-B", "in-1", 11))
+    held = [
+        await store.weigh(
+            NewWeighing("main", None, "", kg, 20 + kg / 1000, None),
+            max_between_seconds=DAY, candidates=[read, other],
+        )
+        for kg in (35000, 15000)
+    ]  # fmt: skip
+    first = await store.assign_plate(
+        held[0].id, "豫A11111", "2", serial="S-A", read_id=read.id, max_between_seconds=DAY
+    )
+    assert first.state == "open"
+    with pytest.raises(ReadUsedError, match="used by another weighing") as refused:
+        await store.assign_plate(
+            held[1].id, "豫A11111", "2", serial="S-A", read_id=read.id, max_between_seconds=DAY
+        )
+    assert refused.value.said == "该车牌识别已被使用"
+    assert (await store.weighing(held[1].id)).state == "unmatched"
+    assert (await store.weighing(first.id)).state == "open"
+    assert await store.used_reads([read.id, other.id]) == {read.id}
+
+
+async def test_a_truck_still_on_the_scale_after_a_restart_is_not_weighed_again(
+    tmp_path: Path,
+) -> None:
+    """The daemon restarts (or is killed) while the weighed truck still stands on the scale:
+    the Weighbridge started again on the same ledger file takes the first stable weight like
+    the last weighing as that truck — not weighed again, not tied to the next truck's read
+    heard meanwhile — and waits for the platform to empty; the next truck is weighed."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, _seen):
+            bridge.heard_pass(_pass("豫A12345", "S-A"))
+            sim.set_weight(Decimal(30000))
+            await eventually(lambda: bridge.weighings == 1, timeout=5)
+            await bridge.drain()  # the daemon stops here, the truck still on the scale
+    finally:
+        await store.close()
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫B22222", "S-B"))  # the next truck, queued behind
+            sim.set_weight(Decimal(30010))  # the same truck, within the band
+            await eventually(lambda: bridge.detector.weighed, timeout=5)
+            await bridge.drain()
+            assert (bridge.weighings, seen) == (0, [])
+            sim.set_weight(Decimal(0))
+            await eventually(lambda: not bridge.detector.weighed, timeout=5)
+            await weigh_truck(bridge, sim, 18000)
+        assert [(w.plate, w.first_kg) for w in seen] == [("豫B22222", 18000)]
+        assert [w.plate for w in await store.recent_weighings()] == ["豫B22222", "豫A12345"]
+    finally:
+        await store.close()

@@ -21,6 +21,7 @@ and re-read it, so a lane sees a change the same way whichever face made it.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,14 +32,16 @@ from typing import get_args
 import structlog
 
 from edge.domain.control_plan import ControlPlan
-from edge.domain.goods import GoodsError, goods_name, tonnes
+from edge.domain.goods import GoodsError, goods_name, tonnes, tonnes_text
 from edge.domain.local_lists import ListKind
 from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
+from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewTransportPlan
 from edge.ledger.store import Store
+from edge.ledger.weighings import ReadUsedError, WeighingStateError
 
 #: A correction as the daemon (or the command line) carries it out: (serial, plate, colour,
 #: reviewer) → correction id; raises KeyError for an unknown pass, ValueError for a bad value.
@@ -47,6 +50,10 @@ Correct = Callable[[str, str, PlateColor, str], Awaitable[int]]
 LIST_KINDS: tuple[ListKind, ...] = get_args(ListKind)
 MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
+NO_WEIGHING = "无此过磅记录"
+#: An ERP plan's validity lies after 2000-01-01 and at most a year ahead.
+PLAN_EARLIEST = 946684800.0
+PLAN_AHEAD_SECONDS = 366 * 86400.0
 #: Requests without a login: one audit row per address and action in this many seconds.
 STRANGER_AUDIT_SECONDS = 60.0
 #: Addresses remembered for that (beyond, the memory starts again: at worst more rows).
@@ -126,13 +133,14 @@ class Actor:
 
 class ActionError(Exception):
     """An action not carried out; ``detail`` is the one-line reason (audited), ``key`` the
-    field or option it is about (None: the action itself)."""
+    field or option it is about (None: the action itself), ``said`` the reason as the status
+    page shows it (Chinese, where the action is a clerk's; default ``detail``)."""
 
     result = "refused"
 
-    def __init__(self, detail: str, key: str | None = None) -> None:
+    def __init__(self, detail: str, key: str | None = None, said: str | None = None) -> None:
         super().__init__(detail)
-        self.detail, self.key = detail, key
+        self.detail, self.key, self.said = detail, key, said or detail
 
 
 class NotAllowedError(ActionError):
@@ -364,15 +372,15 @@ class Operator:
             wid = whole_id(weighing_id)
             name = goods.strip()
             if self.goods_list and name not in self.goods_list:
-                raise InvalidInputError("not in the goods list", "goods")
+                raise InvalidInputError("not in the goods list", "goods", "不在货物列表中")
             try:
                 row = await self.store.give_goods(wid, name)
             except KeyError:
-                raise NotFoundError("unknown weighing", "id") from None
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except GoodsError as exc:  # nothing changed: the name is not kept either
-                raise InvalidInputError(str(exc), "goods") from None
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), "id") from None
+                raise InvalidInputError(str(exc), "goods", exc.said) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
             return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
 
         return await self.act(actor, Action.SET_GOODS, target, body)
@@ -398,33 +406,40 @@ class Operator:
             try:
                 row = await self.store.weighing(wid)
             except KeyError:
-                raise NotFoundError("unknown weighing", "id") from None
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             if row.state != "unmatched":
-                raise InvalidInputError(f"weighing {wid} is {row.state}: it has its plate", "id")
+                said = f"过磅 {wid} 已有车牌（{state_name(row.state)}）"
+                raise InvalidInputError(
+                    f"weighing {wid} is {row.state}: it has its plate", "id", said
+                )
             bridge = self.weighbridges.get(row.first_scale)
             if bridge is None:
-                raise InvalidInputError(f"the scale {row.first_scale!r} is not run here", "id")
+                why = f"the scale {row.first_scale!r} is not run here"
+                raise InvalidInputError(why, "id", f"地磅 {row.first_scale} 不在本机运行")
             chosen = None
             if read is not None and str(read) != "":
                 rid = whole_id(read, "read")
                 chosen = next((r for r in row.candidate_reads if r.id == rid), None)
                 if chosen is None:
-                    raise InvalidInputError("not a candidate plate of this weighing", "read")
+                    why, said = "not a candidate plate of this weighing", "不是该过磅的候选车牌"
+                    raise InvalidInputError(why, "read", said)
                 given, colour = chosen.read.plate, chosen.read.plate_color
             else:
                 typed = normalise_plate(plate, colour_prefix=True).text
                 if typed is None:
                     why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
-                    raise InvalidInputError(why, "plate")
+                    raise InvalidInputError(why, "plate", f"「{escape_read(plate)}」不是车牌号")
                 if color not in {c.value for c in PlateColor}:
-                    raise InvalidInputError("bad plate colour", "color")
+                    raise InvalidInputError("bad plate colour", "color", "车牌颜色无效")
                 given, colour = typed, color
             try:
                 done = await bridge.assign(wid, given, colour, read=chosen)
+            except ReadUsedError as exc:  # another weighing took it meanwhile
+                raise InvalidInputError(str(exc), "read", exc.said) from None
             except KeyError:
-                raise NotFoundError("unknown weighing", "id") from None
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), "id") from None
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
             how = "candidate read" if chosen else "typed"
             detail = f"weighing {wid}: {given} ({how}), now {done.state} as weighing {done.id}"
             return Done(detail=detail, id=done.id, plate=given)
@@ -444,7 +459,7 @@ class Operator:
                 plan_id = await self.store.put_plan(plan)
             except ValueError as exc:
                 raise InvalidInputError(str(exc), "plan_no") from None
-            detail = f"{plan.plate} {plan.goods} {plan.expected_kg / 1000:g} t"
+            detail = f"{plan.plate} {plan.goods} {tonnes_text(plan.expected_kg)} t"
             return Done(detail=detail, id=plan_id, plate=plan.plate)
 
         return await self.act(actor, Action.PUT_PLAN, target, body_)
@@ -571,27 +586,39 @@ class Operator:
         return await self.act(actor, Action.CORRECT, serial, body)
 
 
+def _plan_text(body: Mapping[str, object], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+        raise InvalidInputError(f"{key} must be text of 1 to {limit} characters", key)
+    return value.strip()
+
+
+def _plan_time(body: Mapping[str, object], key: str) -> float:
+    """An ISO 8601 time with its offset, after 2000 and at most a year ahead (unix s)."""
+    try:
+        at = datetime.fromisoformat(_plan_text(body, key, 40))
+    except ValueError:
+        raise InvalidInputError(f"{key} is not an ISO 8601 time", key) from None
+    if at.tzinfo is None:
+        raise InvalidInputError(f"{key} needs its UTC offset (+08:00)", key)
+    if not PLAN_EARLIEST <= at.timestamp() <= time.time() + PLAN_AHEAD_SECONDS:
+        why = f"{key} is before 2000 or more than {PLAN_AHEAD_SECONDS // 86400:g} days ahead"
+        raise InvalidInputError(why, key)
+    return at.timestamp()
+
+
 def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan:
     """A pushed plan checked field by field; InvalidInputError names the field."""
 
     def text(key: str, limit: int) -> str:
-        value = body.get(key)
-        if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-            raise InvalidInputError(f"{key} must be text of 1 to {limit} characters", key)
-        return value.strip()
-
-    def when(key: str) -> float:
-        try:
-            at = datetime.fromisoformat(text(key, 40))
-        except ValueError:
-            raise InvalidInputError(f"{key} is not an ISO 8601 time", key) from None
-        if at.tzinfo is None:
-            raise InvalidInputError(f"{key} needs its UTC offset (+08:00)", key)
-        return at.timestamp()
+        return _plan_text(body, key, limit)
 
     plate = normalise_plate(text("plate", 32))
-    if plate.text is None or plate.status not in (PlateStatus.OK, PlateStatus.UNUSUAL):
-        raise InvalidInputError("not a plate", "plate")
+    if plate.text is None or plate.status is not PlateStatus.OK:
+        raise InvalidInputError("not a plate (README: plate grammar)", "plate")
+    plan_no = text("plan_no", 64)
+    if any(unicodedata.category(ch).startswith("C") for ch in plan_no):
+        raise InvalidInputError("plan_no contains control characters", "plan_no")
     try:
         goods = goods_name(text("goods", 64))
     except GoodsError as exc:
@@ -603,13 +630,13 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
         tonnes(Decimal(str(expected)) * 1000)
     except GoodsError as exc:
         raise InvalidInputError(f"expected_tonnes {expected}: {exc}", "expected_tonnes") from None
-    valid_from, valid_to = when("valid_from"), when("valid_to")
+    valid_from, valid_to = _plan_time(body, "valid_from"), _plan_time(body, "valid_to")
     if valid_to <= valid_from:
         raise InvalidInputError("valid_to is not after valid_from", "valid_to")
     if valid_to <= time.time():
         raise InvalidInputError("valid_to is already past: the plan can never be used", "valid_to")
     return NewTransportPlan(
-        plan_no=text("plan_no", 64),
+        plan_no=plan_no,
         plate=plate.text,
         goods=goods,
         expected_kg=float(expected) * 1000,

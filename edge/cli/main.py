@@ -76,6 +76,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"barrier {lane.barrier.driver}, LED {lane.led.driver}, "
             f"detector {lane.detector.driver}"
         )
+    for key, scale in cfg.scales.items():
+        print(
+            f"  scale {key} ({scale.name or key}): {scale.protocol} on {scale.port}, "
+            f"lanes {', '.join(scale.lanes) or 'none'}, capacity {scale.capacity_kg} kg"
+        )
     lines = locate_keys(args.file.read_text("utf-8"))
     for issue in placeholder_warnings(cfg):
         print(f"  warning: {issue.with_line(lines, env_overrides(os.environ))}")

@@ -69,6 +69,7 @@ from edge.config.errors import (
     issues_from_validation,
     locate_keys,
 )
+from edge.domain.goods import GoodsError, goods_name
 from edge.domain.led_text import PLACEHOLDERS, unknown_placeholders
 from edge.domain.plates import color_from_word, normalise_plate
 from edge.domain.weighing import StableRule
@@ -690,6 +691,9 @@ class ScaleConfig(_Section):
 
     port: SerialPort
     protocol: Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
+    #: The scale's name as guards read it (the status page, the ticket), e.g. "1号地磅";
+    #: empty: the section's key.
+    name: str = Field(default="", max_length=32)
     baudrate: int = Field(default=9600, gt=0)
     #: Data bits, parity, stop bits, e.g. "8N1" or "7E1"; empty: the protocol's usual one.
     framing: str = Field(default="", pattern=r"^([5-8][NEOMSneoms][12])?$")
@@ -799,8 +803,16 @@ class WeighingConfig(_Section):
     @classmethod
     def _plates(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Keys that are plates normalised as every source's (``豫a 12345`` → ``豫A12345``);
-        the others are kept as written and named by :func:`_weighing_issues`."""
-        return {_plate_key(key) or key: item for key, item in value.items()}
+        the others are kept as written and named by :func:`_weighing_issues`. Two keys of
+        one plate are refused (which one would count?)."""
+        found: dict[str, Any] = {}
+        written: dict[str, str] = {}
+        for key, item in value.items():
+            plate = _plate_key(key) or key
+            if plate in found:
+                raise ValueError(f"{written[plate]!r} and {key!r} are one plate ({plate})")
+            found[plate], written[plate] = item, key
+        return found
 
     def goods_for(self, plate: str, lane: str) -> str | None:
         return (
@@ -1188,8 +1200,20 @@ def _bus_issues(cfg: Config) -> list[ConfigIssue]:
 def _scale_issues(cfg: Config) -> list[ConfigIssue]:
     lanes = {lane.id for lane in cfg.lanes}
     known = ", ".join(cfg.modbus) or "none"
+    owner: dict[str, str] = {}
+    twice: list[ConfigIssue] = []
+    for name, scale in cfg.scales.items():
+        for lane in scale.lanes:
+            if owner.setdefault(lane, name) != name:  # its reads would tie either scale's
+                twice.append(
+                    ConfigIssue(
+                        ("scales", name, "lanes"),
+                        f"lane {lane!r} is already a lane of [scales.{owner[lane]}]",
+                    )
+                )
     return (
-        [
+        twice
+        + [
             ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
             for name, scale in cfg.scales.items()
             for lane in scale.lanes
@@ -1222,16 +1246,49 @@ def _weighing_issues(cfg: Config) -> list[ConfigIssue]:
         ("preset_tare_kg", weighing.preset_tare_kg),
         ("goods_by_plate", weighing.goods_by_plate),
     )
-    return [
-        ConfigIssue(("weighing", key, plate), "not a plate (README: plate grammar)")
-        for key, table in plate_keyed
-        for plate in table
-        if _plate_key(plate) != plate
-    ] + [
-        ConfigIssue(("weighing", "goods_by_lane", lane), f"no lane {lane!r} (lanes: {lanes})")
-        for lane in weighing.goods_by_lane
-        if lane not in known
+    return (
+        [
+            ConfigIssue(("weighing", key, plate), "not a plate (README: plate grammar)")
+            for key, table in plate_keyed
+            for plate in table
+            if _plate_key(plate) != plate
+        ]
+        + [
+            ConfigIssue(("weighing", "goods_by_lane", lane), f"no lane {lane!r} (lanes: {lanes})")
+            for lane in weighing.goods_by_lane
+            if lane not in known
+        ]
+        + _goods_issues(cfg)
+    )
+
+
+def _goods_issues(cfg: Config) -> list[ConfigIssue]:
+    """Goods names every goods record would refuse (blank, control characters: the goods
+    record's own check), and preset tares no scale here can weigh (above every capacity)."""
+    weighing = cfg.weighing
+    names: list[tuple[tuple[str | int, ...], str]] = [
+        *((("weighing", "goods_by_plate", k), v) for k, v in weighing.goods_by_plate.items()),
+        *((("weighing", "goods_by_lane", k), v) for k, v in weighing.goods_by_lane.items()),
+        *((("weighing", "goods", i), v) for i, v in enumerate(weighing.goods)),
     ]
+    if weighing.default_goods:
+        names.append((("weighing", "default_goods"), weighing.default_goods))
+    issues = []
+    for key, name in names:
+        try:
+            goods_name(name)
+        except GoodsError as exc:
+            issues.append(ConfigIssue(key, str(exc)))
+    capacity = max((scale.capacity_kg for scale in cfg.scales.values()), default=None)
+    issues += [
+        ConfigIssue(
+            ("weighing", "preset_tare_kg", plate), f"{kg} kg is above every scale's capacity "
+            f"({capacity} kg)",
+        )
+        for plate, kg in weighing.preset_tare_kg.items()
+        if capacity is not None and kg > capacity
+    ]  # fmt: skip
+    return issues
 
 
 def _serial_ports(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:

@@ -31,7 +31,12 @@ _TENTH = Decimal("0.1")
 
 
 class GoodsError(ValueError):
-    """A goods name or tonnage the platform must not be sent; the message says why."""
+    """A goods name or tonnage the platform must not be sent; the message says why (English:
+    the log, the audit), ``said`` the same in Chinese (the clerk's page, the ticket)."""
+
+    def __init__(self, detail: str, said: str) -> None:
+        super().__init__(detail)
+        self.said = said
 
 
 def goods_name(name: str) -> str:
@@ -39,11 +44,16 @@ def goods_name(name: str) -> str:
     characters or containing control characters."""
     text = name.strip()
     if not text:
-        raise GoodsError("goods name (hwmc) is empty")
+        raise GoodsError("goods name (hwmc) is empty", "货物名称为空")
     if len(text) > GOODS_NAME_LENGTH:
-        raise GoodsError(f"goods name (hwmc) {text!r} is longer than {GOODS_NAME_LENGTH}")
+        raise GoodsError(
+            f"goods name (hwmc) {text!r} is longer than {GOODS_NAME_LENGTH}",
+            f"货物名称超过 {GOODS_NAME_LENGTH} 个字",
+        )
     if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise GoodsError(f"goods name (hwmc) {text!r} contains control characters")
+        raise GoodsError(
+            f"goods name (hwmc) {text!r} contains control characters", "货物名称含控制字符"
+        )
     return text
 
 
@@ -63,9 +73,9 @@ def tonnes_text(kg: float | Decimal) -> str:
     try:
         value = Decimal(str(kg))
     except InvalidOperation:
-        raise GoodsError(f"weight {kg!r} is not a number") from None
+        raise GoodsError(f"weight {kg!r} is not a number", "重量不是数字") from None
     if not value.is_finite():
-        raise GoodsError(f"weight {kg} kg is impossible")
+        raise GoodsError(f"weight {kg} kg is impossible", f"重量 {kg} kg 不可能")
     return _shown(_rounded(value))
 
 
@@ -78,14 +88,20 @@ def tonnes(net_kg: float | Decimal) -> str:
     try:
         kg = Decimal(str(net_kg))
     except InvalidOperation:
-        raise GoodsError(f"net weight {net_kg!r} is not a number") from None
+        raise GoodsError(f"net weight {net_kg!r} is not a number", "净重不是数字") from None
     if not kg.is_finite() or kg < 0:
-        raise GoodsError(f"net weight {net_kg} kg is impossible")
+        raise GoodsError(f"net weight {net_kg} kg is impossible", f"净重 {net_kg} kg 不可能")
     value = _rounded(kg)
     if value == 0:
-        raise GoodsError(f"net weight {net_kg} kg is 0 t: nothing carried, no goods record")
+        raise GoodsError(
+            f"net weight {net_kg} kg is 0 t: nothing carried, no goods record",
+            f"净重 {net_kg} kg 合 0 吨：未载货，无货物台账",
+        )
     if value > MAX_TONNES:
-        raise GoodsError(f"net weight {value} t is more than a truck carries (> {MAX_TONNES} t)")
+        raise GoodsError(
+            f"net weight {value} t is more than a truck carries (> {MAX_TONNES} t)",
+            f"净重 {value} 吨超过一辆车的载重（> {MAX_TONNES} 吨）",
+        )
     return _shown(value)
 
 

@@ -7,6 +7,9 @@ motion (where its protocol has a motion flag). The value recorded is the one the
 showed most while it held (the latest of equals) — never the maximum, which a rocking truck
 or a driver stepping on the platform would inflate. After a completed weighing the detector
 waits until the weight falls below ``minimum_kg`` (the truck left) before it weighs again.
+That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
+last, and a first stable weight within the band of it is the same vehicle still standing
+there (waited out, not weighed again).
 
 Two weighings of one vehicle give gross, tare and net (:func:`net_of`): gross is the larger,
 tare the smaller, net their difference.
@@ -96,6 +99,7 @@ class StableDetector:
         self.rule = rule or StableRule()
         self._window: deque[tuple[float, Decimal]] = deque()
         self._done = False  # weighed; waiting for the platform to empty
+        self._expected: Decimal | None = None  # the last weighing before a restart
 
     @property
     def weighed(self) -> bool:
@@ -105,6 +109,14 @@ class StableDetector:
     def reset(self) -> None:
         self._window.clear()
         self._done = False
+        self._expected = None
+
+    def expect(self, kg: Decimal) -> None:
+        """After a restart: ``kg`` was weighed last (recently) and may still stand on the
+        platform. The first stable weight within ``band_kg`` of it is taken as that vehicle
+        (not returned; the detector waits for the platform to empty); anything else — an
+        empty platform, another weight — ends the expectation."""
+        self._expected = kg
 
     def feed(
         self,
@@ -137,6 +149,9 @@ class StableDetector:
         top = max(counts.values())
         value = next(w for _, w in reversed(window) if counts[w] == top)
         window.clear()
+        expected, self._expected = self._expected, None
+        if expected is not None and abs(value - expected) <= rule.band_kg:
+            return None  # the vehicle weighed before the restart, still there
         return StableWeight(value, since, at)
 
 

@@ -49,7 +49,7 @@ from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.database import LedgerUnwritableError
 from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead, StoredWeighing
-from edge.ledger.weighings import WeighingLedger
+from edge.ledger.weighings import WeighingLedger, WeighingStateError
 
 log = structlog.get_logger("edge.weighbridge")
 
@@ -72,8 +72,11 @@ class Weighbridge:
         plate_max_age_seconds: float = 300.0,
         position: Sequence[Detector] = (),
         snapshot: Snapshot | None = None,
+        label: str = "",
     ) -> None:
         self.name, self.indicator, self.ledger = name, indicator, ledger
+        #: The scale's name as guards read it (``[scales.*] name``; default its key).
+        self.label = label or name
         self.detector = StableDetector(rule)
         self.max_between = max_between_seconds
         self.preset_tares = dict(preset_tares_kg or {})
@@ -182,10 +185,11 @@ class Weighbridge:
             await asyncio.gather(*self._noting, return_exceptions=True)
         return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
 
-    async def _goods(self, plate: str, lane: str, at: float) -> str | None:
-        """The truck's ERP plan's goods first, then the configured defaults."""
+    async def _goods(self, plate: str, lane: str, at: float) -> tuple[str | None, int | None]:
+        """The truck's ERP plan's goods first (and the plan's id: used once the weighing
+        completes), then the configured defaults."""
         plan = await self.ledger.plan_for(plate, at)
-        return plan.goods if plan else self.goods_for(plate, lane)
+        return (plan.goods, plan.id) if plan else (self.goods_for(plate, lane), None)
 
     def _preset(self, plate: str) -> float | None:
         preset = self.preset_tares.get(plate)
@@ -196,6 +200,9 @@ class Weighbridge:
         self._read_arrived.clear()
         reads = await self._pending()
         read = reads[0] if len(reads) == 1 else None
+        goods, plan = (
+            await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
+        )
         new = NewWeighing(
             scale=self.name,
             plate=read.read.plate if read else None,
@@ -208,9 +215,11 @@ class Weighbridge:
             new,
             max_between_seconds=self.max_between,
             preset_tare_kg=self._preset(read.read.plate) if read else None,
-            goods=await self._goods(read.read.plate, read.read.lane_id, at) if read else None,
+            goods=goods,
+            plan_id=plan,
             read_id=read.id if read else None,
             candidates=reads if len(reads) > 1 else (),
+            band_kg=float(self.detector.rule.band_kg),
         )
         self.weighings += 1
         log.info(
@@ -238,7 +247,11 @@ class Weighbridge:
             return  # the next-vehicle rule: with position sensors, no late read is its own
         late = await self._late_read(row.first_at)
         if late is not None:
-            await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
+            try:
+                await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
+            except WeighingStateError as exc:  # a clerk gave it a plate, or used the read
+                log.info("late plate read not given", scale=self.name, weighing=row.id,
+                         plate=late.read.plate, why=str(exc))  # fmt: skip
 
     async def _late_read(self, since: float) -> ScaleRead | None:
         """The first read heard since ``since`` while the vehicle weighed then (the latest)
@@ -265,6 +278,7 @@ class Weighbridge:
         :meth:`WeighingLedger.assign_plate`."""
         before = await self.ledger.weighing(weighing_id)
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
+        goods, plan = await self._goods(plate, lane, before.first_at)
         row = await self.ledger.assign_plate(
             weighing_id,
             plate,
@@ -273,7 +287,9 @@ class Weighbridge:
             read_id=read.id if read else None,
             max_between_seconds=self.max_between,
             preset_tare_kg=self._preset(plate),
-            goods=await self._goods(plate, lane, before.first_at),
+            goods=goods,
+            plan_id=plan,
+            band_kg=float(self.detector.rule.band_kg),
         )
         log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
@@ -288,6 +304,22 @@ class Weighbridge:
     def in_position(self) -> bool:
         """Whether the truck stands where it can be weighed (no position sensors: always)."""
         return all(sensor.presence.present for sensor in self.position)
+
+    #: After a restart, the scale's last weighing taken within this many seconds may be the
+    #: truck still standing on it (:meth:`resume`).
+    RESUME_SECONDS = 600.0
+
+    async def resume(self) -> None:
+        """Before :meth:`start`: when this scale's last weighing was taken within
+        :attr:`RESUME_SECONDS`, the first stable weight within the stable band of it is that
+        truck still on the platform (the daemon restarted, or was killed, while it stood
+        there): it is not weighed again, and the scale waits for the platform to empty."""
+        last = await self.ledger.last_weight(self.name, self._clock() - self.RESUME_SECONDS)
+        if last is not None:
+            kg, at = last
+            self.detector.expect(Decimal(str(kg)))
+            log.info("after a restart: a stable weight like the last weighing is that truck "
+                     "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
 
     def start(self) -> None:
         self.indicator.start()
@@ -312,6 +344,7 @@ class Weighbridge:
         latest = self.indicator.latest
         return {
             "name": self.name,
+            "label": self.label,
             "kg": None if kg is None else float(kg),
             "stable": None if latest is None else latest.stable,
             "weighed": self.detector.weighed,
@@ -342,6 +375,7 @@ def build_weighbridges(
             plate_max_age_seconds=scale.plate_max_age_seconds,
             position=devices.scale_position(name, scale.position),
             snapshot=_snapshot([lanes[lane_id] for lane_id in scale.lanes], cfg.site.zone),
+            label=scale.name,
         )
         for lane_id in scale.lanes:
             lanes[lane_id].pass_listeners.append(bridge.heard_pass)

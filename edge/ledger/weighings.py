@@ -11,6 +11,7 @@ from dataclasses import astuple, dataclass, replace
 import structlog
 
 from edge.domain.goods import OVER_MAX_KG, GoodsError, goods_name, tonnes
+from edge.domain.weighing import state_name
 from edge.ledger.database import LedgerPart
 from edge.ledger.photos import photo_url, weighing_photo_url
 from edge.ledger.rows import (
@@ -23,6 +24,27 @@ from edge.ledger.rows import (
 )
 
 log = structlog.get_logger("edge.ledger.weighings")
+
+#: What the status page shows for a preset-tare vehicle weighed at (or below) its preset tare:
+#: nothing carried, no goods record (and no error sent to the platform).
+EMPTY_WEIGHING = "空车过磅，无货物"
+
+
+class WeighingStateError(ValueError):
+    """A change a weighing's state does not allow; the message is English (the log, the
+    audit), ``said`` the same in Chinese (the clerk's page)."""
+
+    def __init__(self, detail: str, said: str) -> None:
+        super().__init__(detail)
+        self.said = said
+
+
+class ReadUsedError(WeighingStateError):
+    """A plate read another weighing already used (one read is one truck's, once)."""
+
+    def __init__(self, read_id: int) -> None:
+        super().__init__(f"plate read {read_id} was used by another weighing", "该车牌识别已被使用")
+        self.read_id = read_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,8 @@ class WeighingLedger(LedgerPart):
         goods: str | None = None,
         read_id: int | None = None,
         candidates: Sequence[ScaleRead] = (),
+        band_kg: float = 0.0,
+        plan_id: int | None = None,
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
@@ -55,11 +79,18 @@ class WeighingLedger(LedgerPart):
         once, or a first weighing is opened. Without a plate it is kept as ``unmatched``;
         with ``candidates`` (more than one plate read was pending) it is held: unmatched with
         its candidate reads, for a clerk to pick (:meth:`assign_plate`). ``read_id``: the
-        pending plate read (``scale_reads``) that tied it, used by it from now on.
+        pending plate read (``scale_reads``) that tied it, used by it from now on (raises
+        :class:`ReadUsedError`, nothing written, when another weighing used it meanwhile).
+
+        With a preset tare the preset is always the tare: a weight at or below it plus
+        ``band_kg`` (the scale's division) is an empty vehicle — complete with net 0, no goods
+        record (:data:`EMPTY_WEIGHING`).
 
         A weighing that completes with a ``goods`` name gets its goods record (an outbox entry
         of the pass that completed it, sent after that pass's record) in the same transaction;
-        a name or tonnage the platform must not get is kept as ``goods_error`` instead."""
+        a name or tonnage the platform must not get is kept as ``goods_error`` instead.
+        ``plan_id``: the ERP plan that named ``goods``, marked used (by the completing pass's
+        serial) when the weighing completes — it can no longer be replaced."""
 
         async def write() -> int:
             await self._db.execute(
@@ -75,9 +106,10 @@ class WeighingLedger(LedgerPart):
                     )
                 return weighing_id
             weighing_id = await self._tie(
-                None, new, None, max_between_seconds, preset_tare_kg, goods
+                None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
             await self._use_read(read_id, weighing_id)
+            await self._use_plan(plan_id, weighing_id)
             return weighing_id
 
         return await self._committed(write)
@@ -89,7 +121,7 @@ class WeighingLedger(LedgerPart):
         self.outbox_changed.set()
         return await self.weighing(weighing_id)
 
-    async def assign_plate(
+    async def assign_plate(  # noqa: PLR0913 - the weighing's plate and its settings, as keywords
         self,
         weighing_id: int,
         plate: str,
@@ -100,6 +132,8 @@ class WeighingLedger(LedgerPart):
         read_id: int | None = None,
         preset_tare_kg: float | None = None,
         goods: str | None = None,
+        band_kg: float = 0.0,
+        plan_id: int | None = None,
     ) -> StoredWeighing:
         """A plate for an unmatched or held weighing (a clerk's pick, or a plate read that came
         late): it continues exactly as if the plate had been read when it was weighed — it
@@ -109,7 +143,8 @@ class WeighingLedger(LedgerPart):
         preset tare; a completed pair gets its one goods record. ``serial``: the pass of the
         plate read (None: a plate typed by a clerk), ``read_id`` that read, used from now on.
         Raises :class:`KeyError` for an unknown weighing, :class:`ValueError` for one that
-        is not unmatched (already has its plate)."""
+        is not unmatched (already has its plate), :class:`ReadUsedError` when ``read_id``
+        was used by a weighing meanwhile (nothing changes)."""
 
         async def write() -> int:
             async with self._db.execute(
@@ -122,12 +157,16 @@ class WeighingLedger(LedgerPart):
                 raise KeyError(weighing_id)
             state, scale, kg, at, photo = row
             if state != "unmatched":
-                raise ValueError(f"weighing {weighing_id} is {state}: it has its plate")
+                raise WeighingStateError(
+                    f"weighing {weighing_id} is {state}: it has its plate",
+                    f"过磅 {weighing_id} 已有车牌（{state_name(state)}）",
+                )
             new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
             kept = await self._tie(
-                weighing_id, new, photo, max_between_seconds, preset_tare_kg, goods
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
             await self._use_read(read_id, kept)
+            await self._use_plan(plan_id, kept)
             return kept
 
         return await self._committed(write)
@@ -138,7 +177,7 @@ class WeighingLedger(LedgerPart):
         new: NewWeighing,
         photo: str | None,
         max_between_seconds: float,
-        preset_tare_kg: float | None,
+        preset: tuple[float | None, float],
         goods: str | None,
     ) -> int:
         """Within a transaction: the weighing ``new`` (with its plate) opens or completes its
@@ -175,9 +214,12 @@ class WeighingLedger(LedgerPart):
             net = abs(first.kg - second.kg)
             await self._goods_record(kept, second.serial or first.serial, net, goods)
             return kept
-        if preset_tare_kg is not None:
-            gross, tare = max(new.kg, preset_tare_kg), min(new.kg, preset_tare_kg)
-            done = (gross, tare, gross - tare)
+        preset_tare_kg, band_kg = preset
+        if preset_tare_kg is not None:  # the preset is the tare, whatever the scale shows
+            tare = preset_tare_kg
+            empty = new.kg <= tare + band_kg
+            gross = new.kg
+            done = (gross, tare, 0.0 if empty else gross - tare)
             if own is None:
                 weighing_id = await self._insert(new, "complete", done)
             else:
@@ -188,7 +230,11 @@ class WeighingLedger(LedgerPart):
                     "candidates = NULL WHERE id = ?",
                     (new.plate, new.plate_color, new.serial, *done, own),
                 )
-            await self._goods_record(weighing_id, new.serial, gross - tare, goods)
+            if empty:
+                log.info("preset-tare vehicle weighed empty: no goods record",
+                         weighing=weighing_id, kg=new.kg, tare_kg=tare)  # fmt: skip
+            else:
+                await self._goods_record(weighing_id, new.serial, gross - tare, goods)
             return weighing_id
         if own is None:
             return await self._insert(new, "open")
@@ -215,11 +261,45 @@ class WeighingLedger(LedgerPart):
             ),
         )  # fmt: skip
 
-    async def _use_read(self, read_id: int | None, weighing_id: int) -> None:
-        if read_id is not None:
+    async def _use_plan(self, plan_id: int | None, weighing_id: int) -> None:
+        """Within a transaction: the ERP plan that named a weighing's goods is used once the
+        weighing completed (its completing pass's serial; ``weighing <id>`` without one)."""
+        if plan_id is not None:
             await self._db.execute(
-                "UPDATE scale_reads SET weighing_id = ? WHERE id = ?", (weighing_id, read_id)
+                "UPDATE transport_plans SET used_serial = (SELECT coalesce(second_serial, "
+                "first_serial, 'weighing ' || id) FROM weighings WHERE id = ? "
+                "AND state = 'complete') WHERE id = ? AND used_serial IS NULL",
+                (weighing_id, plan_id),
             )
+
+    async def _use_read(self, read_id: int | None, weighing_id: int) -> None:
+        """Within a transaction: the read is the weighing's from now on — only if no weighing
+        used it yet (else :class:`ReadUsedError`, and the transaction rolls back)."""
+        if read_id is not None:
+            cur = await self._db.execute(
+                "UPDATE scale_reads SET weighing_id = ? WHERE id = ? AND weighing_id IS NULL",
+                (weighing_id, read_id),
+            )
+            used = cur.rowcount
+            await cur.close()
+            if used == 0:
+                async with self._db.execute(
+                    "SELECT 1 FROM scale_reads WHERE id = ?", (read_id,)
+                ) as found:
+                    if await found.fetchone() is not None:
+                        raise ReadUsedError(read_id)
+
+    async def used_reads(self, read_ids: Sequence[int]) -> set[int]:
+        """Which of ``read_ids`` a weighing used (no longer a candidate anywhere)."""
+        if not read_ids:
+            return set()
+        marks = ",".join("?" * len(read_ids))
+        rows = await self._fetchall(
+            f"SELECT id FROM scale_reads WHERE id IN ({marks}) "  # noqa: S608
+            "AND weighing_id IS NOT NULL",
+            tuple(read_ids),
+        )
+        return {int(row["id"]) for row in rows}
 
     # -- plate reads at a scale's lanes ------------------------------------------------------
     #: How long a plate read at a scale's lane is kept once no weighing can use it any more.
@@ -387,9 +467,15 @@ class WeighingLedger(LedgerPart):
                 raise KeyError(weighing_id)
             state, net_kg, ysl, second, first = row
             if state != "complete":
-                raise ValueError(f"weighing {weighing_id} is {state}, not complete")
+                raise WeighingStateError(
+                    f"weighing {weighing_id} is {state}, not complete",
+                    f"过磅 {weighing_id} 尚未完成（{state_name(state)}）",
+                )
             if ysl is not None:
-                raise ValueError(f"weighing {weighing_id} already has its goods record")
+                raise WeighingStateError(
+                    f"weighing {weighing_id} already has its goods record",
+                    f"过磅 {weighing_id} 已有货物台账",
+                )
             await self._goods_record(
                 weighing_id, second or first, float(net_kg), goods, refuse=True
             )
@@ -417,9 +503,9 @@ class WeighingLedger(LedgerPart):
         except GoodsError as exc:
             if refuse:
                 raise
-            await self._db.execute(
+            await self._db.execute(  # kept as the clerk reads it (the page, the ticket)
                 "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
-                (goods, str(exc), weighing_id),
+                (goods, exc.said, weighing_id),
             )
             log.error("goods record refused", weighing=weighing_id, error=str(exc))
             return
@@ -427,11 +513,12 @@ class WeighingLedger(LedgerPart):
             found = await cur.fetchone()
         if found is None:
             error = f"no pass with serial {serial!r} to tie the goods record to"
+            said = "没有可关联货物台账的过车记录"
             if refuse:
-                raise GoodsError(error)
+                raise GoodsError(error, said)
             await self._db.execute(
                 "UPDATE weighings SET goods = ?, goods_error = ? WHERE id = ?",
-                (name, error, weighing_id),
+                (name, said, weighing_id),
             )
             log.error("goods record not queued", weighing=weighing_id, error=error)
             return
@@ -469,6 +556,17 @@ class WeighingLedger(LedgerPart):
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    async def last_weight(self, scale: str, since: float) -> tuple[float, float] | None:
+        """(kg, unix s) of the latest weighing (first or second, any state) taken on
+        ``scale`` since ``since``; None: none."""
+        rows = await self._fetchall(
+            "SELECT kg, at FROM (SELECT first_kg AS kg, first_at AS at FROM weighings "
+            "WHERE first_scale = ? AND first_at >= ? UNION ALL SELECT second_kg, second_at "
+            "FROM weighings WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC LIMIT 1",
+            (scale, since, scale, since),
+        )
+        return (float(rows[0]["kg"]), float(rows[0]["at"])) if rows else None
 
     async def weighing(self, weighing_id: int) -> StoredWeighing:
         """One weighing; raises :class:`KeyError` for an unknown id."""

@@ -31,6 +31,7 @@ from drivers import olm_led
 from drivers.virtual import VirtualBarrier
 from edge.config.model import parse_config
 from edge.daemon import Daemon
+from edge.domain.goods import tonnes_text
 from edge.domain.plates import PlateColor
 from edge.ledger.rows import StoredWeighing
 from edge.ops.logsetup import setup_logging
@@ -368,7 +369,7 @@ class Demo:
         elif w.state == "complete":
             _say(
                 f"{w.plate} 过磅 weighed out: 毛重 {w.gross_kg:g} kg 皮重 {w.tare_kg:g} kg "
-                f"净重 {(w.net_kg or 0) / 1000:g} t 货物 {w.goods or '未定'} → 货物台账 "
+                f"净重 {tonnes_text(w.net_kg or 0)} t 货物 {w.goods or '未定'} → 货物台账 "
                 f"{'上报 goods record queued' if w.ysl else '未上报 ' + (w.goods_error or '')}"
             )
         elif w.held:

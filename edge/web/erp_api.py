@@ -9,13 +9,21 @@ a scale, give the goods record its tonnage (research/ledger-and-weighbridge.md �
      "valid_to": "2026-12-01T20:00+08:00"}
     → 200 {"ok": true, "id": 7} · 400 {"ok": false, "detail": …, "key": …} · 401 · 404 (off)
       · 405 (not a POST) · 413 (a body over 4 KiB) — every answer is such a JSON object
+      (401 with ``WWW-Authenticate: Bearer``; any other path under /api/erp/, a trailing
+      slash too: 404)
       (a body over ``[web] max_body_bytes`` the server refuses for every path, unread:
       413 ``{"result": "error", "error": …}``)
 
 The scheme ``Bearer`` is matched in any case (``bearer``, ``BEARER``; RFC 7235 §2.1).
 Only when ``[erp] token`` is set (the API answers 404 otherwise). Each push is an operator
 action of the ERP face (``edge.actions.operator``): authorised, validated and audited once.
-A plan with the same ``plan_no`` replaces the earlier one until it was used.
+A plan with the same ``plan_no`` replaces the earlier one until it was used (a weighing it
+named the goods of completed, or a pass at a lane without a scale reported it): it then
+records that serial and a push of the same ``plan_no`` is refused (400, key ``plan_no``).
+``plate`` must fit the plate grammar's known patterns, ``plan_no`` have no control
+characters, ``valid_from``/``valid_to`` lie after 2000 and at most 366 days ahead. The reply's
+``detail`` gives the tonnage as the goods record sends it (``tonnes_text``).
+Several valid plans for one plate: the one received last names the goods.
 """
 
 from __future__ import annotations
@@ -36,14 +44,26 @@ class ErpApi:
         self.operator, self.token = operator, token
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.route("*", "/api/erp/plans", self.put_plan)]
+        return [
+            web.route("*", "/api/erp/plans", self.put_plan),
+            web.route("*", "/api/erp/{tail:.*}", self.unknown),
+        ]
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        """Any other path under /api/erp/ (``/api/erp/plans/`` among them): JSON 404."""
+        return _error(404, f"no such path {request.path!r}: POST /api/erp/plans")
 
     def _actor(self, request: web.Request) -> Actor:
         scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        try:  # a header that is not UTF-8 (aiohttp keeps its bytes as surrogates) is no token
+            given = token.strip(" ").encode()
+        except UnicodeEncodeError:
+            given = b""
         ok = (
             self.token is not None
             and scheme.lower() == "bearer"
-            and hmac.compare_digest(token.strip(" ").encode(), self.token.encode())
+            and bool(given)
+            and hmac.compare_digest(given, self.token.encode())
         )
         why = None if ok else "no valid ERP token"
         return Actor("erp", request.remote or "?", Face.ERP, why)
@@ -60,7 +80,7 @@ class ErpApi:
             body = await _body(request)
             done = await self.operator.put_plan(actor, body)
         except NotAllowedError as exc:
-            return _error(401, exc.detail)
+            return _error(401, exc.detail, **{"WWW-Authenticate": "Bearer"})
         except _TooLargeError as exc:
             return _error(413, str(exc))
         except InvalidInputError as exc:

@@ -61,6 +61,7 @@ from edge.ledger.database import LedgerBusyError
 from edge.ledger.figures import daily_figures, daily_tonnage
 from edge.ledger.rows import PageCursor, PassListing, StoredWeighing
 from edge.ledger.store import Store
+from edge.ledger.weighings import EMPTY_WEIGHING
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
 from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
@@ -132,6 +133,9 @@ _READ_FIELDS = ("received_at", "plate", "plate_color", "text", "vendor_id", "sou
 
 
 LOG_IN = "请先登录"
+#: A logged-in request without its CSRF token (a page loaded before a restart or a new login).
+STALE_CSRF = "no valid CSRF token for the session"
+STALE_PAGE = "页面已过期，请刷新"
 
 _Handler = Callable[["StatusPage", web.Request, Actor], Awaitable[web.StreamResponse]]
 
@@ -153,12 +157,13 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
                 await page.operator.authorise(actor, action, target)
                 return await handler(page, request, actor)
             except NotAllowedError:
-                return web.json_response({"error": LOG_IN}, status=403)
+                said = STALE_PAGE if actor.unauthenticated == STALE_CSRF else LOG_IN
+                return web.json_response({"error": said}, status=403)
             except FormError as exc:
                 await page.operator.refused(actor, action, target, str(exc))
                 return web.json_response({"error": exc.said}, status=400, dumps=_dumps)
-            except ActionError as exc:
-                return web.json_response({"ok": False, "detail": exc.detail}, status=400)
+            except ActionError as exc:  # in Chinese where the operator says it so
+                return web.json_response({"ok": False, "detail": exc.said}, status=400)
 
         return handle
 
@@ -242,9 +247,12 @@ class StatusPage:
     def _actor(self, request: web.Request) -> Actor:
         """Who sends the request: the session's user, or nobody (no valid session or CSRF
         token), at the client's address."""
-        session = self.guard.check(request.cookies.get(COOKIE), request.headers.get(CSRF_HEADER))
+        cookie = request.cookies.get(COOKIE)
+        session = self.guard.check(cookie, request.headers.get(CSRF_HEADER))
         origin = request.remote or "?"
         if session is None:
+            if self.guard.session(cookie) is not None:  # logged in, the page's token stale
+                return Actor("?", origin, Face.PAGE, STALE_CSRF)
             return Actor("?", origin, Face.PAGE, "no valid session or CSRF token")
         return Actor(session.user, origin, Face.PAGE)
 
@@ -499,7 +507,9 @@ class StatusPage:
         if weighing is None or weighing.state != "complete":
             return web.Response(text="没有这张磅单（过磅未完成）", status=404)
         return web.Response(
-            text=ticket_html(weighing, self.enterprise, session.user, self.zone),
+            text=ticket_html(
+                weighing, self.enterprise, session.user, self.zone, self._scale_names()
+            ),
             content_type="text/html",
             headers={
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -641,6 +651,10 @@ class StatusPage:
             live = {**live, "refused": {**refused, "at": at}}
         return live
 
+    def _scale_names(self) -> dict[str, str]:
+        """Each scale's name as guards read it (``[scales.*] name``), by its key."""
+        return {key: bridge.label for key, bridge in (self.weighbridges or {}).items()}
+
     async def _weighings(self) -> dict[str, Any]:
         """Open (and lately expired) first weighings — one past the maximum time between
         weighings shows as expired at once —, the weighings without a plate (unmatched, and
@@ -658,6 +672,8 @@ class StatusPage:
         nobody = await self.store.unmatched_weighings(since, RECENT)
         done = [w for w in await self.store.recent_weighings(RECENT) if w.state == "complete"]
         photos = await self.store.weighing_photos([*opened, *nobody, *done])
+        names = self._scale_names()
+        used = await self.store.used_reads([r.id for w in nobody for r in w.candidate_reads])
         unfinished = [
             {
                 "id": w.id,
@@ -666,7 +682,7 @@ class StatusPage:
                 "state_name": state_name(w.state),
                 "first_kg": w.first_kg,
                 "first_at": when(w.first_at),
-                "first_scale": w.first_scale,
+                "first_scale": names.get(w.first_scale, w.first_scale),
                 "photos": photos[w.id],
             }
             for w in opened
@@ -677,7 +693,7 @@ class StatusPage:
                 "held": w.held,
                 "kg": w.first_kg,
                 "at": when(w.first_at),
-                "scale": w.first_scale,
+                "scale": names.get(w.first_scale, w.first_scale),
                 "candidates": [
                     {
                         "read": r.id,
@@ -687,6 +703,7 @@ class StatusPage:
                         "at": when(r.read.read_at),
                     }
                     for r in w.candidate_reads
+                    if r.id not in used  # a read another weighing used is no candidate
                 ],
                 "photos": photos[w.id],
             }
@@ -704,6 +721,7 @@ class StatusPage:
                 "goods": w.goods,
                 "ysl": w.ysl,
                 "goods_error": w.goods_error,
+                "note": EMPTY_WEIGHING if w.tare_preset and w.net_kg == 0 else "",
                 "photos": photos[w.id],
             }
             for w in done

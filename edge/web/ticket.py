@@ -3,6 +3,7 @@ status page's ``/weighings/<id>/ticket``, for a logged-in user)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -50,10 +51,19 @@ def _kg(value: float | None) -> str:
     return "" if value is None else f"{value:,.0f} kg（{tonnes_text(value)} t）"
 
 
-def ticket_html(w: StoredWeighing, enterprise: str, operator: str, zone: Any) -> str:
+def ticket_html(
+    w: StoredWeighing,
+    enterprise: str,
+    operator: str,
+    zone: Any,
+    scale_names: Mapping[str, str] | None = None,
+) -> str:
     """The ticket of a completed weighing: enterprise, plate, goods, gross, tare and net (kg
-    and t), both weighings' times and pass serials (流水号), the operator printing it. Every
-    value is HTML-escaped."""
+    and t), both weighings' times, scales (their ``scale_names``, by key: ``[scales.*] name``)
+    and pass serials (流水号), the operator printing it. Every value is HTML-escaped."""
+    names = scale_names or {}
+    first_scale = names.get(w.first_scale, w.first_scale)
+    second_scale = names.get(w.second_scale or "", w.second_scale or "")
 
     def when(at: float | None) -> str:
         return "" if at is None else datetime.fromtimestamp(at, zone).strftime(TIME)
@@ -65,13 +75,13 @@ def ticket_html(w: StoredWeighing, enterprise: str, operator: str, zone: Any) ->
         ("毛重", _kg(w.gross_kg)),
         ("皮重", tare),
         ("净重", _kg(w.net_kg)),
-        ("一次过磅", f"{when(w.first_at)}  {w.first_scale}  {_kg(w.first_kg)}"),
+        ("一次过磅", f"{when(w.first_at)}  {first_scale}  {_kg(w.first_kg)}"),
         ("一次流水号", w.first_serial or ""),
         (
             "二次过磅",
             ""
             if w.second_at is None
-            else f"{when(w.second_at)}  {w.second_scale or ''}  {_kg(w.second_kg)}",
+            else f"{when(w.second_at)}  {second_scale}  {_kg(w.second_kg)}",
         ),
         ("二次流水号", w.second_serial or ""),
         ("上报运输量", f"{w.ysl} t" if w.ysl else (w.goods_error or "未上报")),
