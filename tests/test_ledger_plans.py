@@ -61,7 +61,7 @@ PARTS = tuple(cls for cls in Store.__mro__ if issubclass(cls, LedgerPart) and cl
 NOT_YET_CALLED = {
     "weigh", "put_plan", "plan_for", "goods_from_plan", "passes_owed_plan_goods", "give_goods",
     "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
-    "pending_reads", "set_weighing_photo", "unmatched_weighings",
+    "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads", "last_weight",
 }  # fmt: skip
 
 
