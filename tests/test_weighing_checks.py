@@ -36,7 +36,7 @@ from edge.config.model import load_config
 from edge.domain.goods import GoodsError, tonnes, tonnes_text
 from edge.domain.weighing import StableRule
 from edge.ledger.figures import daily_tonnage
-from edge.ledger.rows import NewTransportPlan, NewWeighing
+from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
@@ -452,6 +452,28 @@ def test_goods_settings_every_goods_record_would_refuse_are_config_errors(
     assert code == 2
     assert "weighing.goods_by_plate" in err
     assert "are one plate (豫A12345)" in err
+
+
+def test_check_config_lists_the_scales_and_the_ticket_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config's OK summary lists each scale (its name, protocol, port, lanes); the
+    scale's ``name`` is what the ticket prints (default its key)."""
+    scale = SCALE.format(port=tmp_path / "tty") + 'name = "1号地磅"\n'
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=scale)
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"  scale main (1号地磅): toledo on {tmp_path / 'tty'}, lanes in-1" in out
+    done = StoredWeighing.from_row(
+        {**dict.fromkeys(StoredWeighing.__dataclass_fields__),
+         "id": 1, "plate": "豫A12345", "plate_color": "2", "state": "complete",
+         "first_scale": "main", "first_kg": 35000.0, "first_at": 0.0, "second_scale": "east",
+         "second_kg": 15000.0, "second_at": 60.0, "gross_kg": 35000.0, "tare_kg": 15000.0,
+         "net_kg": 20000.0, "tare_preset": 0}
+    )  # fmt: skip
+    text = ticket_html(done, "某企业", "司磅员", SH, {"main": "1号地磅"})
+    assert "1号地磅" in text
+    assert "east" in text  # a scale not named here: its key
 
 
 def test_a_serial_port_and_its_symlink_are_one_port(
