@@ -464,13 +464,14 @@ def test_check_config_lists_the_scales_and_the_ticket_names_them(
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"  scale main (1号地磅): toledo on {tmp_path / 'tty'}, lanes in-1" in out
-    done = StoredWeighing.from_row(
-        {**dict.fromkeys(StoredWeighing.__dataclass_fields__),
-         "id": 1, "plate": "豫A12345", "plate_color": "2", "state": "complete",
-         "first_scale": "main", "first_kg": 35000.0, "first_at": 0.0, "second_scale": "east",
-         "second_kg": 15000.0, "second_at": 60.0, "gross_kg": 35000.0, "tare_kg": 15000.0,
-         "net_kg": 20000.0, "tare_preset": 0}
-    )  # fmt: skip
+    row: dict[str, object] = {
+        **dict.fromkeys(StoredWeighing.__dataclass_fields__),
+        "id": 1, "plate": "豫A12345", "plate_color": "2", "state": "complete",
+        "first_scale": "main", "first_kg": 35000.0, "first_at": 0.0, "second_scale": "east",
+        "second_kg": 15000.0, "second_at": 60.0, "gross_kg": 35000.0, "tare_kg": 15000.0,
+        "net_kg": 20000.0, "tare_preset": 0,
+    }  # fmt: skip
+    done = StoredWeighing(**row)  # type: ignore[arg-type]
     text = ticket_html(done, "某企业", "司磅员", SH, {"main": "1号地磅"})
     assert "1号地磅" in text
     assert "east" in text  # a scale not named here: its key
