@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -118,10 +119,10 @@ async def bench_pipeline(
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     platform_proc, base_url = await start_platform()
     extra = (HOSTILE_LANE,) if hostile else ()
-    section = None
+    section, share = None, None
     if replica:  # Litestream and rclone at work beside the lane (a directory as the target)
-        (workdir / "replica").mkdir()
-        section = {"type": "file", "path": str(workdir / "replica"), "photo_interval_seconds": 5}
+        share = Path(tempfile.mkdtemp(prefix="edge-bench-share-"))  # beside, not in, the ledger's
+        section = {"type": "file", "path": str(share), "photo_interval_seconds": 5}
     sections = None if section is None else {"replica": section}
     daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra, sections=sections))
     await daemon.start()
@@ -183,6 +184,9 @@ async def bench_pipeline(
     await daemon.stop()
     platform_proc.terminate()
     await platform_proc.wait()
+    for done in (workdir, share):  # the bench leaves nothing behind in /tmp
+        if done is not None:
+            shutil.rmtree(done, ignore_errors=True)
     return result
 
 

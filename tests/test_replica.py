@@ -24,7 +24,7 @@ from edge.config.errors import ConfigError
 from edge.config.model import Config, load_config
 from edge.ledger.retention import Retention
 from edge.ops.health import ReplicaReport
-from edge.replica.replicator import Replicator
+from edge.replica.replicator import SHARE_MARKER, Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import describe, litestream_config, missing_credentials, rclone_env
 from edge.sim.platform import CityPlatformSim
@@ -595,12 +595,12 @@ async def test_a_commit_during_the_wait_is_no_error_and_a_later_answer_confirms_
 async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
-    """The NAS is replaced (its directory empty again) behind the daemon's back: Litestream
-    alone would go on shipping transactions with no snapshot under them, and nothing could
-    be restored. The dry-run check finds it, Litestream starts again (a new snapshot), and
-    the replica can be restored, the earlier pass in it."""
+    """The replica's files are emptied behind the daemon's back: Litestream alone would go on
+    shipping transactions with no snapshot under them, and nothing could be restored. The
+    dry-run check finds it, Litestream starts again (a new snapshot) and every photo is
+    copied again; the replica restores whole, the earlier pass and its photo in it."""
     share = _share(tmp_path)
-    replica = {"type": "file", "path": str(share), "photos": False, **FAST}
+    replica = {"type": "file", "path": str(share), **FAST}
     replica["restore_check_seconds"] = 0.5
     cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
     async with running_daemon(cfg) as daemon:
@@ -609,17 +609,101 @@ async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
         cam = camera(daemon)
         serial = (await cam.push("豫A11111")).body["serial"]
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await eventually(
+            lambda: (
+                (replicator.replicated_at or 0) > pushed
+                and (replicator.photos_replicated_at or 0) > pushed
+            ),
+            30,
+        )
         assert await replicator.restorable() is None
-        shutil.rmtree(share)
-        share.mkdir()  # a new, empty share
+        shutil.rmtree(share / "ledger")
+        shutil.rmtree(share / "photos")
         await eventually(lambda: replicator.starts >= 2, 30)  # found, and started again
         later = (await cam.push("豫B22222")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await eventually(
+            lambda: (
+                (replicator.replicated_at or 0) > pushed
+                and (replicator.photos_replicated_at or 0) > pushed
+            ),
+            30,
+        )
         assert await replicator.restorable() is None
         assert replicator.errors >= 1
     back = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
     got = {row[0] for row in _ledger_rows(back.database, "SELECT serial FROM passes")}
     assert got == {serial, later}
+    assert back.photos_missing == []  # the earlier photo copied again too
+    assert back.photos_listed == 2
+
+
+async def test_a_share_unmounted_while_running_is_an_alarm_not_a_local_copy(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """The NAS drops while the daemon runs; Litestream re-creates the directory on the local
+    disk. The share's marker is not there: alarm, Litestream stopped; once the share is back
+    (mounted again), replication goes on and what was committed meanwhile reaches it."""
+    share = _share(tmp_path)
+    replica = {"type": "file", "path": str(share), **FAST}
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        cam = camera(daemon)
+        first = (await cam.push("豫A11111")).body["serial"]
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        assert (share / SHARE_MARKER).exists()
+        mounted = tmp_path / "nas-elsewhere"
+        share.rename(mounted)  # unmounted
+        share.mkdir()  # the mount point, re-created on the local disk
+        meanwhile = (await cam.push("豫B22222")).body["serial"]
+        await eventually(lambda: replicator.report().alarm, 30)
+        assert "is not the share it was" in (replicator.report().last_error or "")
+        shutil.rmtree(share)
+        mounted.rename(share)  # mounted again
+        await cam.aclose()
+        pushed = time.time()
+        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await eventually(lambda: not replicator.report().alarm, 30)
+    back = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
+    got = {row[0] for row in _ledger_rows(back.database, "SELECT serial FROM passes")}
+    assert got == {first, meanwhile}
+
+
+def test_replica_values_that_would_go_wrong_are_named(tmp_path: Path) -> None:
+    """Each well typed, each a mistake a technician makes: named, nothing started."""
+    pub = tmp_path / "replica_ed25519.pub"
+    pub.write_text(HOST_KEY + " edge@gate\n")
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("not a certificate\n")
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    sftp = f'type = "sftp"\npath = "/b"\nhost = "h"\nuser = "u"\nhost_key = "{HOST_KEY}"\n'
+    s3 = 'type = "s3"\nbucket = "b"\npath = "p"\n'
+    cases = [
+        (sftp + f'key_file = "{pub}"', "key_file", "not the .pub file"),
+        (f'type = "file"\npath = "{tmp_path / "backup"}"', "path", "ledger's own directory"),
+        (s3 + 'endpoint = "127.0.0.1:9000"', "endpoint", "http:// or https://"),
+        (s3 + f'endpoint = "https://127.0.0.1:9000"\nca_file = "{not_pem}"', "ca_file", "PEM"),
+        (s3 + f'endpoint = "http://127.0.0.1:9000"\nca_file = "{pem}"', "ca_file", "https://"),
+        (s3 + "lag_alarm_seconds = 1\ncheck_interval_seconds = 30", "lag_alarm_seconds", "more"),
+    ]
+    for n, (section, key, words) in enumerate(cases):
+        path = write_config(
+            tmp_path / f"c{n}.toml", "http://127.0.0.1:9", extra=f"[replica]\n{section}"
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert f"replica.{key}" in caught.value.render(), section
+        assert words in caught.value.render(), section
+    # a .pub line pasted whole, comment and all, is the host key
+    private = _key_file(tmp_path)
+    section = sftp.replace(HOST_KEY, HOST_KEY + " root@nas") + f'key_file = "{private}"'
+    cfg = load_config(
+        write_config(tmp_path / "ok.toml", "http://127.0.0.1:9", extra=f"[replica]\n{section}")
+    )
+    assert cfg.replica is not None
+    assert cfg.replica.host_key == HOST_KEY

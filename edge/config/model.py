@@ -939,6 +939,12 @@ class ReplicaConfig(_Section):
     photos: bool = True
     photo_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
+    @field_validator("host_key")
+    @classmethod
+    def _without_comment(cls, value: str) -> str:
+        """A ``.pub`` line pasted whole: its trailing comment (``root@nas``) is dropped."""
+        return " ".join(value.split()[:2])
+
 
 class MqttTelemetryConfig(_Section):
     """Publish passes and status to a broker; take remote commands (signed) from it."""
@@ -1088,7 +1094,7 @@ def _semantic_issues(cfg: Config) -> list[ConfigIssue]:
     issues += _scale_issues(cfg)
     issues += _weighing_issues(cfg)
     issues += _shared_port_issues(cfg)
-    issues += _replica_issues(cfg.replica)
+    issues += _replica_issues(cfg.replica, cfg.storage.database)
     return issues
 
 
@@ -1160,7 +1166,39 @@ def _is_host_key(text: str) -> bool:
     return len(blob) > 4 + len(name) and blob[4 : 4 + len(name)] == name
 
 
-def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
+def _replica_value_issues(replica: ReplicaConfig, database: Path) -> list[ConfigIssue]:
+    """What a replica's values would make go wrong although each is well typed."""
+    issues = []
+    key_file = replica.key_file
+    if replica.type == "sftp" and key_file is not None and key_file.suffix == ".pub":
+        issues.append(ConfigIssue(("replica", "key_file"), "the private key, not the .pub file"))
+    if replica.type == "file" and Path(replica.path).resolve().is_relative_to(
+        database.resolve().parent
+    ):
+        issues.append(
+            ConfigIssue(("replica", "path"), "inside the ledger's own directory: not off the box")
+        )
+    if replica.endpoint and not replica.endpoint.startswith(("http://", "https://")):
+        issues.append(
+            ConfigIssue(("replica", "endpoint"), "an address with http:// or https:// in front")
+        )
+    ca_file = replica.ca_file
+    if ca_file is not None and ca_file.is_file():
+        if b"-----BEGIN CERTIFICATE-----" not in ca_file.read_bytes()[:65536]:
+            issues.append(ConfigIssue(("replica", "ca_file"), "not a PEM certificate"))
+        if replica.endpoint.startswith("http://"):
+            issues.append(ConfigIssue(("replica", "ca_file"), "only for an https:// endpoint"))
+    if replica.lag_alarm_seconds <= replica.check_interval_seconds:
+        issues.append(
+            ConfigIssue(
+                ("replica", "lag_alarm_seconds"),
+                "more than check_interval_seconds (the lag is measured that often)",
+            )
+        )
+    return issues
+
+
+def _replica_issues(replica: ReplicaConfig | None, database: Path) -> list[ConfigIssue]:
     if replica is None:
         return []
     needed = {"file": (), "sftp": ("host", "user", "key_file", "host_key"), "s3": ("bucket",)}
@@ -1169,6 +1207,7 @@ def _replica_issues(replica: ReplicaConfig | None) -> list[ConfigIssue]:
         for key in needed[replica.type]
         if not getattr(replica, key)
     ]
+    issues += _replica_value_issues(replica, database)
     if replica.type == "sftp" and replica.host_key and not _is_host_key(replica.host_key):
         issues.append(
             ConfigIssue(

@@ -51,6 +51,12 @@ log = structlog.get_logger("edge.replica")
 #: A photo written this long before a successful rclone round started was in its listing
 #: (a photo's file gets its time when written and its name a few milliseconds later).
 PHOTO_MARGIN_SECONDS = 60.0
+#: Written into a file target's directory the first time it is found: its going while the
+#: daemon runs means the share is not the one it was.
+SHARE_MARKER = ".edge-gate-replica"
+#: What an rclone round itself may take before the photos count as behind (its connect and
+#: transfer timeouts are 10 s and 60 s).
+PHOTO_ROUND_ALLOWANCE_SECONDS = 60.0
 #: How far back each round looks past the previous success (rclone ``--max-age``).
 PHOTO_WINDOW_SLACK_SECONDS = 600.0
 _STOP_GRACE_SECONDS = 10.0
@@ -126,6 +132,8 @@ class Replicator:
         self.starts = 0
         self._failing = False
         self._alarm = False
+        self._share_marked = False
+        self._photos_generation = 0
         #: (asked at, the ledger's transaction in the answer) of a sync whose answer came
         #: while transactions were being committed: confirmed by a later answer whose
         #: replica position reaches that transaction.
@@ -185,30 +193,38 @@ class Replicator:
         try:
             await asyncio.wait([ended, restorable], return_when=asyncio.FIRST_COMPLETED)
             if restorable.done() and not restorable.cancelled() and restorable.exception() is None:
-                # the replica cannot be restored: a new Litestream writes a new snapshot
+                # a new Litestream, once the share is back, writes a new snapshot
                 log.warning(
-                    "restarting Litestream: the replica holds nothing to restore from",
+                    "restarting Litestream: the replica is not what it was",
                     target=self.target,
+                    reason=self.last_error,
                 )
         finally:
             for task in [*tasks, restorable, ended]:
                 task.cancel()
             await asyncio.gather(*tasks, restorable, ended, return_exceptions=True)
             await _end(proc)
-        self._failed(f"litestream exited with status {proc.returncode}")
+        self._failed(f"litestream exited with status {proc.returncode}: {self.last_error}")
 
     async def _restorable_loop(self) -> None:
-        """Every ``restore_check_seconds``: can the replica be restored now? Returns when it
-        cannot (the lag then counts from the last time it could)."""
+        """Every ``check_interval_seconds``: is a file target still its share? Every
+        ``restore_check_seconds``: can the replica be restored now? Returns when not (the
+        lag then counts from the last time it was known good; Litestream is started again)."""
+        checked = self.clock()
         while True:
-            await asyncio.sleep(self.cfg.restore_check_seconds)
-            problem = await self.restorable()
+            await asyncio.sleep(self.cfg.check_interval_seconds)
+            problem = await self.missing_directory()
+            if problem is None and self.clock() - checked >= self.cfg.restore_check_seconds:
+                checked = self.clock()
+                problem = await self.restorable()
+                if problem is None:
+                    self.restorable_at = self.clock()
+                    continue
+                problem = f"the replica cannot be restored: {problem}"
             if problem is None:
-                self.restorable_at = self.clock()
                 continue
-            self._failed(f"the replica cannot be restored: {problem}")
-            self.replicated_at = None
-            self.since = self.restorable_at
+            self._failed(problem)
+            self._replica_lost()
             self._judge()
             return
 
@@ -303,15 +319,43 @@ class Replicator:
         return confirmed == asked
 
     async def missing_directory(self) -> str | None:
-        """For a file target: why its directory is not there (None: it is). The tools would
-        create it — on the local disk when the NAS share is not mounted — so they are not
-        started until it exists (made once on the share by the technician)."""
-        if self.cfg.type != "file" or await asyncio.to_thread(Path(self.cfg.path).is_dir):
+        """For a file target: why its directory is not the share it was (None: it is). The
+        tools would create it — on the local disk when the NAS share is not mounted — so they
+        are not started until it exists (made once on the share by the technician). The first
+        time it is found, a marker file (:data:`SHARE_MARKER`) is written into it; if the
+        marker goes while the daemon runs (the share unmounted, and the directory re-created
+        locally; or another share put in its place) that is reported until it is back — a
+        new share is taken by restarting the daemon."""
+        if self.cfg.type != "file":
             return None
-        return (
-            f"the replica directory {self.cfg.path} does not exist: is the share mounted? "
-            "(create it once on the share; it is never created here)"
-        )
+        directory = Path(self.cfg.path)
+        if not await asyncio.to_thread(directory.is_dir):
+            return (
+                f"the replica directory {self.cfg.path} does not exist: is the share mounted? "
+                "(create it once on the share; it is never created here)"
+            )
+        marker = directory / SHARE_MARKER
+        if await asyncio.to_thread(marker.exists):
+            self._share_marked = True
+            return None
+        if self._share_marked:
+            return (
+                f"the replica directory {self.cfg.path} is not the share it was (its marker "
+                f"{SHARE_MARKER} is gone): unmounted, or replaced? (a new share: restart)"
+            )
+        await asyncio.to_thread(marker.write_text, "edge-gate replica\n", "utf-8")
+        self._share_marked = True
+        return None
+
+    def _replica_lost(self) -> None:
+        """The replica is not what it was (wiped, replaced, unreachable as itself): nothing
+        on it is counted as replicated any more — the lag runs from the last time it was
+        known good, and the next photo round copies every photo again (retention meanwhile
+        prunes none)."""
+        self.replicated_at = None
+        self.since = self.restorable_at
+        self.photos_replicated_at = None
+        self._photos_generation += 1  # a round under way does not count as replicated
 
     def _failed(self, reason: str) -> None:
         self.errors += 1
@@ -324,9 +368,19 @@ class Replicator:
         """Seconds the replica may be behind the ledger (since start until the first sync)."""
         return max(0.0, self.clock() - (self.replicated_at or self.since))
 
+    def _photos_behind(self) -> bool:
+        """Photos count for the alarm too, once no round has succeeded for the bound plus
+        a round's interval plus :data:`PHOTO_ROUND_ALLOWANCE_SECONDS` (a round's own time)."""
+        if not self.cfg.photos:
+            return False
+        lag = self.clock() - (self.photos_replicated_at or self.since)
+        allowed = self.cfg.lag_alarm_seconds + self.cfg.photo_interval_seconds
+        return lag > allowed + PHOTO_ROUND_ALLOWANCE_SECONDS
+
     def _judge(self) -> None:
         lag, bound = self.lag_seconds(), self.cfg.lag_alarm_seconds
-        if lag > bound and not self._alarm:
+        behind = lag > bound or self._photos_behind()
+        if behind and not self._alarm:
             self._alarm = True
             log.error(
                 "REPLICATION BEHIND: the ledger's copy off the box is older than the bound",
@@ -335,7 +389,7 @@ class Replicator:
                 target=self.target,
                 reason=self.last_error,
             )
-        elif lag <= bound and self._alarm:
+        elif not behind and self._alarm:
             self._alarm = False
             log.warning("replication caught up", lag_seconds=round(lag, 1), target=self.target)
 
@@ -357,7 +411,7 @@ class Replicator:
     async def sync_photos(self) -> bool:
         """One ``rclone copy`` round of the photo folder (only files new since the last
         successful round, with slack); True when it succeeded."""
-        started = self.clock()
+        started, generation = self.clock(), self._photos_generation
         missing_dir = await self.missing_directory()
         if missing_dir is not None:
             self._photos_failed(missing_dir)
@@ -390,10 +444,13 @@ class Replicator:
             lines = output.decode("utf-8", "replace").strip().splitlines()
             self._photos_failed(lines[-1] if lines else f"rclone status {proc.returncode}")
             return False
+        if generation != self._photos_generation:  # the replica was lost meanwhile
+            return False
         if self.photos_last_error is not None:
             log.info("photos reach the replica again", target=self.target)
             self.photos_last_error = None
         self.photos_replicated_at, self.photos_last_sync_at = started, self.clock()
+        self._judge()
         return True
 
     def _photos_failed(self, reason: str) -> None:
