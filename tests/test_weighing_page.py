@@ -80,8 +80,11 @@ async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
         await expect(page.locator("#message")).to_have_text("已完成")
         await expect(rows).to_have_count(1)
         await expect(page.locator("#open-weighings")).to_contain_text("豫A11111")
-        # the other one: a typed plate (a truck its camera did not read), yellow
+        # the other one: the read picked for the first is no longer its candidate
         other = page.locator('#unmatched-weighings tr[data-weighing="2"]')
+        await expect(other).to_contain_text("候选：豫B22222")
+        await expect(other).not_to_contain_text("豫A11111")
+        # a typed plate instead (a truck its camera did not read), yellow
         await other.locator("input[name=plate]").fill("豫C33333")
         await other.locator("form.plate-form > button:not(.candidate)").click()
         await expect(page.locator("#unmatched-weighings")).to_contain_text("无")
