@@ -124,6 +124,10 @@ def test_add_show_and_errors(
     bogus.write_text("hello")
     assert run("inner-vehicles", "import", bogus, "--config", config) == 2
     assert "--file" in capsys.readouterr().err
+    long_cell = tmp_path / "long.csv"  # no field is over 1,000 characters
+    long_cell.write_text(f"号牌号码,住址\n豫A12345,{'路' * 1001}\n", encoding="utf-8")
+    assert run("inner-vehicles", "import", long_cell, "--config", config) == 2
+    assert "第 2 行第 B 列内容过长" in capsys.readouterr().err
 
 
 def test_reading_csv_and_headings() -> None:
