@@ -173,7 +173,7 @@ async def test_the_erp_api_checks_the_header_path_plate_plan_no_and_validity(erp
         assert slash.json()["ok"] is False
         soon = (datetime.now(UTC) + timedelta(days=400)).isoformat(timespec="minutes")
         for bad, key in [
-            (_plan(plate="ABCDEFG"), "plate"),
+            (_plan(plate="豫A-12345!"), "plate"),
             (_plan(plan_no="PO-\u0007-1"), "plan_no"),
             (_plan(valid_from="1999-12-31T00:00+08:00"), "valid_from"),
             (_plan(valid_to=soon), "valid_to"),

@@ -613,8 +613,8 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
     def text(key: str, limit: int) -> str:
         return _plan_text(body, key, limit)
 
-    plate = normalise_plate(text("plate", 32))
-    if plate.text is None or plate.status is not PlateStatus.OK:
+    plate = normalise_plate(text("plate", 32), colour_prefix=True)  # as every source's
+    if plate.text is None:
         raise InvalidInputError("not a plate (README: plate grammar)", "plate")
     plan_no = text("plan_no", 64)
     if any(unicodedata.category(ch).startswith("C") for ch in plan_no):

@@ -20,7 +20,7 @@ action of the ERP face (``edge.actions.operator``): authorised, validated and au
 A plan with the same ``plan_no`` replaces the earlier one until it was used (a weighing it
 named the goods of completed, or a pass at a lane without a scale reported it): it then
 records that serial and a push of the same ``plan_no`` is refused (400, key ``plan_no``).
-``plate`` must fit the plate grammar's known patterns, ``plan_no`` have no control
+``plate`` must fit the plate grammar (as every source's), ``plan_no`` have no control
 characters, ``valid_from``/``valid_to`` lie after 2000 and at most 366 days ahead. The reply's
 ``detail`` gives the tonnage as the goods record sends it (``tonnes_text``).
 Several valid plans for one plate: the one received last names the goods.
