@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from edge.actions.filing_files import MAX_IMPORT_ROWS, header, read_rows
+from edge.actions.filing import MAX_IMPORT_ROWS
+from edge.actions.filing_files import header, read_rows
 from edge.actions.operator import InvalidInputError
 from edge.cli.main import main
 from edge.sim.jpeg import sample_jpeg
@@ -165,6 +166,13 @@ def test_a_workbook_styled_far_out_is_refused_unread_and_blank_headings_are_igno
     assert len(out.getvalue()) < 20_000
     with pytest.raises(InvalidInputError, match=f"over {MAX_IMPORT_ROWS} rows"):
         read_rows("vehicle", out.getvalue(), "a.xlsx")
+    # one limit: a file of as many rows as an import takes is read, one more is refused
+    most = "".join(f"豫A{n:05d},1\n" for n in range(MAX_IMPORT_ROWS))
+    assert len(read_rows("vehicle", f"号牌号码,plate_color\n{most}".encode(), "a.csv")) == (
+        MAX_IMPORT_ROWS
+    )
+    with pytest.raises(InvalidInputError, match=f"over {MAX_IMPORT_ROWS} rows"):
+        read_rows("vehicle", f"号牌号码,plate_color\n{most}豫B00000,1\n".encode(), "a.csv")
     trailing = "号牌号码,plate_color,\n豫A12345,1,\n".encode()  # Excel's trailing comma
     assert read_rows("vehicle", trailing, "a.csv") == [
         {"plate": "豫A12345", "plate_color": "1", "_row": "2"}

@@ -138,6 +138,14 @@ def test_a_query_names_what_is_wrong() -> None:
         assert caught.value.key == key
     query = ledger_query("2026-11-01", "2026-11-01", " 01 ", "豫a12345", SH)
     assert (query.gate, query.plate) == ("01", "豫A12345")
+    # as a person types them: a gate without its leading zero, a plate with spaces and a dot
+    query = ledger_query("2026-11-01", "2026-11-01", "1", "豫 a·12 345", SH)
+    assert (query.gate, query.plate) == ("01", "豫A12345")
+    assert ledger_query("2026-11-01", "2026-11-01", "１２", "", SH).gate == "12"
+    for gate in ("001", "A1", "-1"):
+        with pytest.raises(InvalidInputError, match="not a gate code") as caught:
+            ledger_query("2026-11-01", "2026-11-01", gate, "", SH)
+        assert caught.value.key == "gate"
     assert query.end - query.start == 86400
 
 
@@ -336,6 +344,11 @@ async def test_from_the_command_line(tmp_path: Path, platform_sim: CityPlatformS
     assert [row[SERIAL] for row in _rows(out)[1:]] == serials
     assert await run("--to", "2026-11-09", "--out", str(out)) == 2  # before the first
     assert await run("--to", "2026-11-10", "--out", str(tmp_path / "x.csv")) == 2
+    # "--gate 1" is gate 01; "--plate '豫 A1'" the plates starting 豫A1 (not 0 passes)
+    typed = ("--gate", "1", "--plate", "豫 A1")
+    assert await run("--to", "2026-11-10", *typed, "--out", str(out)) == 0
+    assert [row[SERIAL] for row in _rows(out)[1:]] == serials[:1]
+    assert await run("--to", "2026-11-10", "--gate", "A1", "--out", str(out)) == 2
     zipped = tmp_path / "cli.zip"
     assert await run("--to", "2026-11-10", "--plate", "豫A11111", "--out", str(zipped)) == 0
     with zipfile.ZipFile(zipped) as archive:

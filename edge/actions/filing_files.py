@@ -29,6 +29,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from edge.actions.filing import MAX_IMPORT_ROWS
 from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
 from edge.domain.filing import TITLES, Register, field_names, required_fields
@@ -37,10 +38,9 @@ from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-#: Rows (blank ones included, the heading too) an import may have: a register of a large plant
-#: is a few thousand entries. A workbook claiming more (an Excel cell styled far down) is
-#: refused before it is read, so memory stays bounded.
-MAX_IMPORT_ROWS = 50_000
+#: Rows a file may have besides its heading (blank ones included): an import's maximum
+#: (:data:`edge.actions.filing.MAX_IMPORT_ROWS`). A workbook claiming more (an Excel cell
+#: styled far down) is refused before it is read whole, so memory stays bounded.
 #: Columns read from a workbook (the registers have at most ~30 fields; blank styled columns
 #: far to the right are never read).
 MAX_IMPORT_COLUMNS = 64
@@ -68,7 +68,7 @@ def header(name: str) -> str:
 #: The template's sheets: the one to fill, the columns described, the code lists.
 HELP_SHEET, CODE_SHEET = "填写说明", "代码表"
 #: Rows of the sheet to fill that get the code columns' drop-downs (an import's maximum).
-VALIDATED_ROWS = 20_000
+VALIDATED_ROWS = MAX_IMPORT_ROWS
 
 
 def template(register: Register | str) -> bytes:
@@ -209,7 +209,7 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
     if not table:
         raise InvalidInputError("the file is empty", "file")
     _check_cell_lengths(table)
-    if len(table) > MAX_IMPORT_ROWS:
+    if len(table) > MAX_IMPORT_ROWS + 1:  # the heading and the rows
         raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
     # a heading cell left blank (a trailing comma, a styled empty cell) names no column
     columns = [None if _text(h) == "" else _column(kind, h) for h in table[0]]
@@ -235,7 +235,7 @@ def _csv_rows(data: bytes) -> list[list[object]]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        rows = itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 1)
+        rows = itertools.islice(csv.reader(io.StringIO(text)), MAX_IMPORT_ROWS + 2)
         try:
             return [list[object](row) for row in rows]
         except csv.Error:  # a field over csv's own limit (128 KiB), a stray NUL
@@ -294,7 +294,7 @@ def _xlsx_rows(data: bytes) -> list[list[object]]:
     try:
         sheet = book.worksheets[0]
         rows = sheet.iter_rows(max_col=MAX_IMPORT_COLUMNS, values_only=True)
-        return [list(row) for row in itertools.islice(rows, MAX_IMPORT_ROWS + 1)]
+        return [list(row) for row in itertools.islice(rows, MAX_IMPORT_ROWS + 2)]
     finally:
         book.close()
 

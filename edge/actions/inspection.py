@@ -43,7 +43,8 @@ from edge.domain.filing import (
     Register,
     field_names,
 )
-from edge.domain.plates import COLOR_WORDS
+from edge.domain.filing_words import filing_text
+from edge.domain.plates import COLOR_WORDS, plate_text, to_halfwidth
 from edge.ledger.filings import FilingLedger
 from edge.ledger.inspection import InspectionLedger
 from edge.ledger.rows import LedgerLine, StoredEntry
@@ -107,7 +108,8 @@ class LedgerQuery:
 
 def ledger_query(first: str, last: str, gate: str, plate: str, zone: Any) -> LedgerQuery:
     """An export's range from two typed days (``YYYY-MM-DD``, site time, both included), a
-    gate (its two-digit 道闸编号) and a plate. Raises :class:`InvalidInputError` naming the
+    gate (its two-digit 道闸编号; ``1`` is read ``01``) and a plate (or its start; spaces,
+    dots and hyphens removed, as plates are stored). Raises :class:`InvalidInputError` naming the
     field that is wrong (``from``, ``to``, ``gate``, ``plate``)."""
     days = []
     for key, text in (("from", first), ("to", last)):
@@ -119,9 +121,11 @@ def ledger_query(first: str, last: str, gate: str, plate: str, zone: Any) -> Led
         raise InvalidInputError("the last day is before the first", "to")
     if (days[1] - days[0]).days >= MAX_DAYS:
         raise InvalidInputError(f"more than {MAX_DAYS} days: export in pieces", "to")
-    gate, plate = gate.strip(), plate.strip().upper()
-    if len(gate) > MAX_FILTER or (gate and not gate.isalnum()):
-        raise InvalidInputError("not a gate code", "gate")
+    gate, plate = to_halfwidth(gate).strip(), plate_text(plate[: MAX_FILTER * 4])
+    if gate.isdecimal() and gate.isascii() and len(gate) <= 2:
+        gate = gate.zfill(2)  # as the config writes it (lanes[].gate_code: "01")
+    elif gate:
+        raise InvalidInputError(f"{gate[:8]!r} is not a gate code (two digits, e.g. 01)", "gate")
     if len(plate) > MAX_FILTER:
         raise InvalidInputError(f"over {MAX_FILTER} characters", "plate")
     start = datetime.combine(days[0], datetime.min.time(), zone).timestamp()
@@ -433,11 +437,7 @@ async def _entry_cells(ledger: FilingLedger, entry: StoredEntry) -> tuple[list[s
         values.append(value)
     filings = await ledger.filings_of(entry.id)
     state = (
-        "；".join(
-            f"{f.platform} {FILING_WORDS.get(FilingState(f.state), f.state)}"
-            + (f"：{f.words}" if f.words else "")
-            for f in filings
-        )
+        "；".join(filing_text(f.platform, f.state, f.words) for f in filings)
         or FILING_WORDS[FilingState.UNFILED]
     )
     pk = "；".join(f.license_pk for f in filings if f.license_pk)

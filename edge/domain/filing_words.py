@@ -22,14 +22,19 @@ from edge.domain.codes import (
     VEHICLE_TYPE_NAMES,
 )
 from edge.domain.filing import (
+    FILING_WORDS,
     IMAGE_WORDS,
     MAX_IMAGE_BYTES,
     STATUS_WORDS,
     TITLES,
     WIRE_NAMES,
+    FilingState,
     ImageKind,
 )
 from edge.domain.plates import COLOR_NAMES
+
+#: What a filing platform is called beside a filing (the page, the register's export).
+PLATFORM_WORDS = {"city": "市", "province": "省"}
 
 #: What a register is called (page tabs, template sheet names, messages).
 REGISTER_WORDS = {"vehicle": "运输车辆", "inner": "厂内运输车辆", "machine": "非道路移动机械"}
@@ -121,6 +126,11 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
         None,
         re.compile(r"'(?P<value>.*)' is not a plate \(.*\)"),
         "{title}「{value}」不是有效的车牌号（如 豫A12345）",
+    ),
+    (
+        None,
+        re.compile(r"over the platform's (?P<n>\d+) characters: it cannot be filed"),
+        "{title}超过平台规定的 {n} 个字符，无法备案（请改用至多 {n} 个字符的号牌或编号）",
     ),
     (
         None,
@@ -222,7 +232,7 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     # the inspector's export (from, to, gate, plate)
     (None, re.compile(r"the last day is before the first"), "结束日期早于开始日期"),
     (None, re.compile(r"more than (?P<n>\d+) days.*"), "一次最多导出 {n} 天，请分段导出"),
-    (None, re.compile(r"not a gate code"), "道闸编号无效（如 01）"),
+    (None, re.compile(r"(?:.* is )?not a gate code.*"), "道闸编号无效（两位数字，如 01）"),
     (None, re.compile(r"over (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
     # notes after a save
     (
@@ -283,6 +293,13 @@ def refusal_words(answer: str) -> str:
         else:
             said.append(f"{title(name)}不符合平台的接口规范")
     return "未发送（本地按接口规范检查未通过）：" + ("；".join(said) or "请核对条目")
+
+
+def filing_text(platform: str, state: str, answer: str) -> str:
+    """A filing as the register's export shows it: ``市：已受理``, ``省：被拒：<why>`` (Chinese)."""
+    where = PLATFORM_WORDS.get(platform, platform)
+    said = f"{where}：{FILING_WORDS.get(FilingState(state), state)}"
+    return said + (f"：{refusal_words(answer)}" if answer else "")
 
 
 def note_words(note: str) -> str:

@@ -223,6 +223,13 @@ def to_halfwidth(text: str) -> str:
     return "".join(out)
 
 
+def plate_text(raw: str) -> str:
+    """A plate (or the start of one) as the ledger stores it: full-width forms to ASCII, the
+    separators people type (spaces, middle dots, hyphens) removed, upper case: ``豫 a·1`` →
+    ``豫A1``."""
+    return to_halfwidth(raw).translate(_SEPARATORS).upper()
+
+
 def normalise_plate(raw: str | None, *, colour_prefix: bool = False) -> NormalisedPlate:
     """Clean and judge a raw plate read (the steps are in the module's docstring).
 
@@ -234,7 +241,7 @@ def normalise_plate(raw: str | None, *, colour_prefix: bool = False) -> Normalis
         return NormalisedPlate(None, status=PlateStatus.NO_PLATE)
     if len(raw) > MAX_RAW_LENGTH:  # before any other work
         return _unreadable(raw)
-    text = to_halfwidth(raw).translate(_SEPARATORS).upper()
+    text = plate_text(raw)
     if text in NO_PLATE_MARKERS or "无" in text:
         return NormalisedPlate(None, status=PlateStatus.NO_PLATE)
     hint: PlateColor | None = None
