@@ -43,6 +43,7 @@ from edge.domain.filing import (
     parse_entry,
     required_fields,
 )
+from edge.domain.filing_words import title, words
 from edge.domain.plates import PlateColor
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.filings import EXPORT_PAGE, IN_CHUNK, EntryExistsError, VinInUseError
@@ -410,17 +411,50 @@ async def test_adding_with_a_licence_image_queues_the_filing(desk: Desk) -> None
     assert await desk.audit() == [("文员王五", "add ledger entry", "ok", "豫A12345: added")]
 
 
+async def test_an_edit_with_images_is_all_or_nothing(desk: Desk) -> None:
+    added = await desk.filings.add(CLERK, "vehicle", TRUCK)  # no images: kept 未备案
+    assert added.id is not None
+    assert await desk.store.due_filings(10) == []
+    bad = {"driving_license": sample_jpeg("行驶证"), "emission_list": b"<html>"}
+    with pytest.raises(EntryRefusedError) as caught:
+        await desk.filings.modify(CLERK, added.id, {"owner": "新主人"}, bad)
+    assert caught.value.key == "emission_list"
+    stored = await desk.store.get_entry(added.id)
+    assert stored is not None
+    assert stored.owner == TRUCK["owner"]  # the fields as they were
+    assert await desk.store.images_of(added.id) == []  # no image either
+    assert await desk.store.due_filings(10) == []  # and nothing queued
+    good = {"driving_license": sample_jpeg("行驶证")}
+    done = await desk.filings.modify(CLERK, added.id, {"owner": "新主人"}, good)
+    assert done.detail == "豫A12345: changed owner, driving_license"
+    assert [i.kind for i in await desk.store.images_of(added.id)] == ["driving_license"]
+    assert len(await desk.store.due_filings(10)) == 1  # one change, one filing
+    images_only = await desk.filings.modify(CLERK, added.id, {}, good)
+    assert images_only.ok
+    assert [a[2] for a in await desk.audit()] == ["ok", "refused", "ok", "ok"]
+
+
 async def test_without_images_it_is_kept_unfiled_and_says_why(desk: Desk) -> None:
-    done = await desk.filings.add(CLERK, "machine", {**LOADER, "plate": "厂内编号-ABCDEFGHIJKL"})
+    long_number = {**LOADER, "plate": "厂内编号-ABCDEFGHIJKL"}  # the wire model takes 14
+    with pytest.raises(EntryRefusedError) as caught:  # with a platform: refused, in Chinese
+        await desk.filings.add(CLERK, "machine", long_number)
+    ((problem,),) = [caught.value.problems]
+    assert problem.field == "plate"
+    assert words(problem.field, problem.reason).startswith(f"{title('plate')}超过平台规定的 14")
+    with pytest.raises(ImportRefusedError) as refused:
+        await desk.filings.import_rows(CLERK, "machine", [long_number])
+    assert [(p.row, p.field) for p in refused.value.problems] == [(2, "plate")]
+    ledger_only = Filings(desk.filings.operator, desk.photo_dir)  # no platform: kept
+    kept = await ledger_only.add(CLERK, "machine", long_number)
+    assert "longer than the platform's 14" in kept.note
+    done = await desk.filings.add(CLERK, "machine", {**LOADER, "plate": "厂内编号-ABC"})
     assert "未备案" in done.note
     assert "发动机铭牌与随车清单不能同时为空" in done.note
-    assert "longer than the platform's 14" in done.note
     assert await desk.store.due_filings(10) == []
     assert done.id is not None
     image = await desk.filings.attach_image(CLERK, done.id, "nameplate", sample_jpeg("铭牌"))
     assert image.ok
-    assert image.note.startswith("厂内编号")
-    assert "未备案" not in image.note
+    assert image.note == ""
     assert len(await desk.store.due_filings(10)) == 1
     with pytest.raises(EntryRefusedError) as caught:
         await desk.filings.attach_image(CLERK, done.id, "driving_license", sample_jpeg("x"))

@@ -40,6 +40,7 @@ from edge.actions.operator import (
     whole_id,
 )
 from edge.domain.filing import (
+    PLATFORM_PLATE_LENGTH,
     STATUS_WORDS,
     Entry,
     EntryStatus,
@@ -191,11 +192,20 @@ class Filings:
 
         return await self.operator.act(actor, Action.ADD_ENTRY, target, body)
 
-    async def modify(self, actor: Actor, entry_id: int | str, form: Mapping[str, str]) -> Done:
-        """Change an entry's fields: ``form`` holds the fields to change (others keep their
-        value; plate and colour cannot change: add a new entry and set the old one to 注销).
-        ``Done.detail`` names what changed; ``Done.ok`` False when nothing did. Raises
-        :class:`EntryRefusedError`, NotFoundError (``id``)."""
+    async def modify(
+        self,
+        actor: Actor,
+        entry_id: int | str,
+        form: Mapping[str, str],
+        images: Mapping[str, bytes] | None = None,
+    ) -> Done:
+        """Change an entry's fields and attach document images (kind → image bytes, as
+        :meth:`attach_image`), all or nothing: every field and image is checked (the images
+        fitted) before one change is written. ``form`` holds the fields to change (others
+        keep their value; plate and colour cannot change: add a new entry and set the old one
+        to 注销). ``Done.detail`` names what changed; ``Done.ok`` False when nothing did.
+        Raises :class:`EntryRefusedError` (every bad field, else every bad image),
+        NotFoundError (``id``)."""
 
         async def body() -> Done:
             stored = await self._entry(entry_id)
@@ -204,10 +214,19 @@ class Filings:
             if plate_key(entry) != (stored.plate, stored.plate_color):
                 why = "plate and colour cannot change: add a new entry, set this one to 注销"
                 raise InvalidInputError(why, "plate")
+            fitted = await self._fit_all(entry.REGISTER, images or {})
+            written = [
+                NewFilingImage(kind, await self._write(kind, data), len(data))
+                for kind, data in fitted.items()
+            ]
+            sizes = await self._image_sizes(stored.id)
+            sizes |= {ImageKind(i.kind): i.size for i in written}
             was = EntryStatus(stored.status)
-            file_to, why = self._file_to(entry, await self._image_sizes(stored.id), was)
+            file_to, why = self._file_to(entry, sizes, was)
             try:
-                changed = await self.store.modify_entry(stored.id, entry, actor.name, file_to)
+                changed = await self.store.modify_entry(
+                    stored.id, entry, actor.name, file_to, written
+                )
             except EntryExistsError as exc:  # the VIN of another entry in force
                 raise InvalidInputError(str(exc), exc.field) from None
             if not changed:
@@ -286,7 +305,7 @@ class Filings:
                 raise InvalidInputError(f"more than {MAX_IMPORT_ROWS} rows", "rows")
             # checking thousands of rows is CPU work: off the loop the lanes share
             entries, entry_rows, problems = await asyncio.to_thread(
-                _parse_rows, kind, rows, numbered, self.today()
+                _parse_rows, kind, rows, numbered, self.today(), self.platform
             )
             problems += await self._already_there(entries, entry_rows)
             if problems:
@@ -441,7 +460,7 @@ class Filings:
 
     def _parse(self, register: str, form: Mapping[str, str]) -> Entry:
         try:
-            return parse_entry(register, form, today=self.today())
+            return _filable(parse_entry(register, form, today=self.today()), self.platform)
         except FilingError as exc:
             raise _refused(exc) from exc
 
@@ -506,13 +525,27 @@ def _status(text: str) -> EntryStatus:
     raise InvalidInputError(f"{value!r} is not 1 正常, 2 封存 or 3 注销", "status")
 
 
+def _filable(entry: Entry, platform: str | None) -> Entry:
+    """``entry`` when a configured ``platform`` can take it; a plate (an in-plant number)
+    over the platform's 14 characters is refused before it is saved (the wire model would
+    stop every filing of it). Without a platform it is kept (:func:`notes_for` says so)."""
+    if platform is not None and len(entry.plate) > PLATFORM_PLATE_LENGTH:
+        why = f"over the platform's {PLATFORM_PLATE_LENGTH} characters: it cannot be filed"
+        raise FilingError([FieldProblem("plate", why)])
+    return entry
+
+
 def _vin(entry: Entry) -> str:
     """An entry's VIN ("" for a machine)."""
     return entry.vin if isinstance(entry, TransportVehicle) else ""
 
 
 def _parse_rows(
-    kind: Register, rows: Sequence[Mapping[str, str]], numbered: Sequence[int], today: date
+    kind: Register,
+    rows: Sequence[Mapping[str, str]],
+    numbered: Sequence[int],
+    today: date,
+    platform: str | None = None,
 ) -> tuple[list[Entry], list[int], list[RowProblem]]:
     """Each row parsed: the good entries with their row numbers, and every bad row's every
     bad field (a plate twice in the file is bad in its later row)."""
@@ -523,7 +556,7 @@ def _parse_rows(
     vins: dict[str, int] = {}
     for number, row in zip(numbered, rows, strict=True):
         try:
-            entry = parse_entry(kind, row, today=today)
+            entry = _filable(parse_entry(kind, row, today=today), platform)
         except FilingError as exc:
             problems += [RowProblem(number, p.field, p.reason) for p in exc.problems]
             continue

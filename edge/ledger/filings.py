@@ -129,11 +129,17 @@ class FilingLedger(LedgerPart):
         return await self._written(write, file_to)
 
     async def modify_entry(
-        self, entry_id: int, entry: Entry, by: str, file_to: str | None = None
+        self,
+        entry_id: int,
+        entry: Entry,
+        by: str,
+        file_to: str | None = None,
+        images: Sequence[NewFilingImage] = (),
     ) -> dict[str, tuple[str, str]]:
-        """Replace an entry's fields (register, plate and colour must stay: ValueError);
-        returns what changed (field → (before, after)), {} when nothing did (nothing written,
-        nothing queued). Raises KeyError for an unknown entry."""
+        """Replace an entry's fields (register, plate and colour must stay: ValueError) and
+        attach ``images`` (their files already written; as :meth:`add_image`), all in one
+        transaction; returns what changed (field or image kind → (before, after)), {} when
+        nothing did (nothing written, nothing queued). Raises KeyError for an unknown entry."""
 
         async def write() -> dict[str, tuple[str, str]]:
             before = await self._entry_in_transaction(entry_id)
@@ -144,21 +150,28 @@ class FilingLedger(LedgerPart):
             old = {name: str(getattr(before, name)) for name in entry_form(entry)}
             new = entry_form(entry)
             changed = {k: (old[k], v) for k, v in new.items() if old[k] != v}
-            if not changed:
+            if not changed and not images:
                 return {}
-            if new["status"] != EntryStatus.CANCELLED.value and (
-                "vin" in changed or before.status == EntryStatus.CANCELLED.value
+            if (
+                changed
+                and new["status"] != EntryStatus.CANCELLED.value
+                and ("vin" in changed or before.status == EntryStatus.CANCELLED.value)
             ):
                 await self._check_in_force(
                     before.register, before.plate, before.plate_color, new.get("vin", ""),
                     entry_id,
                 )  # fmt: skip
-            sets = ", ".join(f"{k} = ?" for k in changed)
-            await self._db.execute(
-                f"UPDATE filing_entries SET {sets}, changed_at = ?, changed_by = ? WHERE id = ?",  # noqa: S608 - our column names
-                (*(v for _, v in changed.values()), self._clock(), by, entry_id),
-            )
-            await self._note(entry_id, by, "modify", changed)
+            if changed:
+                sets = ", ".join(f"{k} = ?" for k in changed)
+                update = f"UPDATE filing_entries SET {sets}, changed_at = ?, changed_by = ? "  # noqa: S608 - our column names
+                await self._db.execute(
+                    update + "WHERE id = ?",
+                    (*(v for _, v in changed.values()), self._clock(), by, entry_id),
+                )
+                await self._note(entry_id, by, "modify", changed)
+            for image in images:  # after the fields: the history reads in that order
+                await self._insert_image(entry_id, image, by)
+                changed[image.kind] = ("", image.path)
             await self._queue(entry_id, file_to)
             return changed
 

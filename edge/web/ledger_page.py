@@ -46,7 +46,14 @@ from edge.domain.filing import (
     image_kinds,
     required_fields,
 )
-from edge.domain.filing_words import REGISTER_WORDS, note_words, refusal_words, title, words
+from edge.domain.filing_words import (
+    PLATFORM_WORDS,
+    REGISTER_WORDS,
+    note_words,
+    refusal_words,
+    title,
+    words,
+)
 from edge.ledger.rows import StoredEntry
 from edge.web.auth import Guard
 
@@ -121,7 +128,8 @@ def _dumps(value: Any) -> str:
 def _done(done: Done) -> web.Response:
     """An action's answer; a refusal and a note in Chinese (the audit keeps the English)."""
     detail = done.detail if done.ok else words(None, done.detail)
-    body = {"ok": done.ok, "detail": detail, "id": done.id, "note": note_words(done.note)}
+    body = {"ok": done.ok, "detail": detail, "id": done.id, "plate": done.plate,
+            "note": note_words(done.note)}  # fmt: skip
     return web.json_response(body, status=200 if done.ok else 400, dumps=_dumps)
 
 
@@ -230,6 +238,7 @@ class LedgerPage:
             "filings": [
                 {
                     "platform": f.platform,
+                    "platform_title": PLATFORM_WORDS.get(f.platform, f.platform),
                     "state": FILING_WORDS.get(FilingState(f.state), f.state),
                     "code": f.state,
                     "license_pk": f.license_pk,
@@ -349,15 +358,11 @@ class LedgerPage:
 
     @_acting(Action.MODIFY_ENTRY)
     async def modify(self, request: web.Request, actor: Actor) -> web.StreamResponse:
-        """Changed fields (multipart or JSON; plate and colour stay), then any image files."""
+        """Changed fields (multipart or JSON; plate and colour stay) and any image files: all
+        or nothing (a refused image leaves the fields as they were, nothing queued)."""
         _register, form, images = await _multipart(request)
-        entry_id = request.match_info["id"]
         form = {k: v for k, v in form.items() if k not in ("plate", "plate_color")}
-        done = await self.filings.modify(actor, entry_id, form)
-        for kind, data in images.items():  # each image audited as attached
-            attached = await self.filings.attach_image(actor, entry_id, kind, data)
-            done = Done(detail=f"{done.detail}; {attached.detail}", id=done.id, note=attached.note)
-        return _done(done)
+        return _done(await self.filings.modify(actor, request.match_info["id"], form, images))
 
     @_acting(Action.ENTRY_STATUS)
     async def change_status(self, request: web.Request, actor: Actor) -> web.StreamResponse:
