@@ -38,9 +38,6 @@ from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-#: Rows a file may have besides its heading (blank ones included): an import's maximum
-#: (:data:`edge.actions.filing.MAX_IMPORT_ROWS`). A workbook claiming more (an Excel cell
-#: styled far down) is refused before it is read whole, so memory stays bounded.
 #: Columns read from a workbook (the registers have at most ~30 fields; blank styled columns
 #: far to the right are never read).
 MAX_IMPORT_COLUMNS = 64
@@ -209,7 +206,9 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
     if not table:
         raise InvalidInputError("the file is empty", "file")
     _check_cell_lengths(table)
-    if len(table) > MAX_IMPORT_ROWS + 1:  # the heading and the rows
+    # the heading and at most an import's rows (edge.actions.filing.MAX_IMPORT_ROWS), blank
+    # ones included: a workbook claiming more (a cell styled far down) is not read on
+    if len(table) > MAX_IMPORT_ROWS + 1:
         raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
     # a heading cell left blank (a trailing comma, a styled empty cell) names no column
     columns = [None if _text(h) == "" else _column(kind, h) for h in table[0]]
