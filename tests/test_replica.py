@@ -78,6 +78,18 @@ def _key_file(tmp_path: Path) -> Path:
     return path
 
 
+async def _replicated_since(replicator: Replicator, pushed: float, *, photos: bool = False) -> None:
+    """Until everything committed before ``pushed`` (Unix time) is on the replica (and the
+    photos written before it, with ``photos``)."""
+    await eventually(
+        lambda: (
+            (replicator.replicated_at or 0) > pushed
+            and (not photos or (replicator.photos_replicated_at or 0) > pushed)
+        ),
+        30,
+    )
+
+
 def _share(tmp_path: Path) -> Path:
     """A file target's directory, made once on the share (the daemon never creates it)."""
     path = tmp_path / "nas" / "gate-01"
@@ -401,12 +413,12 @@ async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
         cam = camera(daemon)
         first = (await cam.push("豫A11111")).body["serial"]
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await _replicated_since(replicator, pushed)
         point = datetime.now(ZoneInfo(cfg.site.timezone))
         later = (await cam.push("豫B22222")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await _replicated_since(replicator, pushed)
     # (The photos may not be on the replica yet: no photo round ran. The restore says so.)
     back = make_config(tmp_path / "back", platform_sim.base_url, replica=replica)
     with pytest.raises(RestoreError, match="in the future"):
@@ -449,13 +461,7 @@ async def test_an_s3_store_with_a_private_certificate_is_trusted_by_its_ca_file(
         serial = (await cam.push("豫A11111")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        await eventually(
-            lambda: (
-                (replicator.replicated_at or 0) > pushed
-                and (replicator.photos_replicated_at or 0) > pushed
-            ),
-            30,
-        )
+        await _replicated_since(replicator, pushed, photos=True)
     result = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
     assert result.ok
     assert result.passes == 1
@@ -495,7 +501,7 @@ async def test_restore_before_any_photo_round_counts_the_photos_missing(
         await cam.push("豫A11111")
         await cam.aclose()
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await _replicated_since(replicator, pushed)
     shutil.rmtree(tmp_path / "nas" / "gate-01" / "photos", ignore_errors=True)  # never there
     result = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
     assert result.ok
@@ -519,13 +525,7 @@ async def test_photos_failing_to_come_back_leave_a_ledger_whose_serials_are_safe
         serial = (await cam.push("豫A11111")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        await eventually(
-            lambda: (
-                (replicator.replicated_at or 0) > pushed
-                and (replicator.photos_replicated_at or 0) > pushed
-            ),
-            30,
-        )
+        await _replicated_since(replicator, pushed, photos=True)
     new = make_config(tmp_path / "new", platform_sim.base_url, replica=replica)
     new.storage.photo_dir.parent.mkdir(parents=True)
     new.storage.photo_dir.write_text("in the way")
@@ -609,13 +609,7 @@ async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
         cam = camera(daemon)
         serial = (await cam.push("豫A11111")).body["serial"]
         pushed = time.time()
-        await eventually(
-            lambda: (
-                (replicator.replicated_at or 0) > pushed
-                and (replicator.photos_replicated_at or 0) > pushed
-            ),
-            30,
-        )
+        await _replicated_since(replicator, pushed, photos=True)
         assert await replicator.restorable() is None
         shutil.rmtree(share / "ledger")
         shutil.rmtree(share / "photos")
@@ -623,13 +617,7 @@ async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
         later = (await cam.push("豫B22222")).body["serial"]
         await cam.aclose()
         pushed = time.time()
-        await eventually(
-            lambda: (
-                (replicator.replicated_at or 0) > pushed
-                and (replicator.photos_replicated_at or 0) > pushed
-            ),
-            30,
-        )
+        await _replicated_since(replicator, pushed, photos=True)
         assert await replicator.restorable() is None
         assert replicator.errors >= 1
     back = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
@@ -654,7 +642,7 @@ async def test_a_share_unmounted_while_running_is_an_alarm_not_a_local_copy(
         cam = camera(daemon)
         first = (await cam.push("豫A11111")).body["serial"]
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await _replicated_since(replicator, pushed)
         assert (share / SHARE_MARKER).exists()
         mounted = tmp_path / "nas-elsewhere"
         share.rename(mounted)  # unmounted
@@ -666,7 +654,7 @@ async def test_a_share_unmounted_while_running_is_an_alarm_not_a_local_copy(
         mounted.rename(share)  # mounted again
         await cam.aclose()
         pushed = time.time()
-        await eventually(lambda: (replicator.replicated_at or 0) > pushed, 30)
+        await _replicated_since(replicator, pushed)
         await eventually(lambda: not replicator.report().alarm, 30)
     back = await restore(make_config(tmp_path / "new", platform_sim.base_url, replica=replica))
     got = {row[0] for row in _ledger_rows(back.database, "SELECT serial FROM passes")}

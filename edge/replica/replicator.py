@@ -80,6 +80,19 @@ def _background_child() -> None:  # pragma: no cover - runs in the forked child
         os.nice(BACKGROUND_NICE)
 
 
+async def _spawn(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A replication tool as a background child (:func:`_background_child`): no stdin, its
+    output (stderr too) on a pipe."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        preexec_fn=_background_child,
+    )
+
+
 async def _end(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is not None:
         return
@@ -173,14 +186,7 @@ class Replicator:
             await asyncio.sleep(self.cfg.check_interval_seconds)
         await asyncio.to_thread(self.write_config)
         self.socket.unlink(missing_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=child_env() | tls_env(self.cfg),
-            preexec_fn=_background_child,
-        )
+        proc = await _spawn(argv, child_env() | tls_env(self.cfg))
         self.starts += 1
         log.info("replicating the ledger", target=self.target, pid=proc.pid)
         assert proc.stdout is not None
@@ -233,14 +239,7 @@ class Replicator:
         be restored, else Litestream's words."""
         argv = [tool("litestream"), "restore", "-config", str(self.config_file), "-dry-run"]
         argv += ["-o", str(self.run_dir / "restore-check.db"), str(self.database)]
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=child_env() | tls_env(self.cfg),
-            preexec_fn=_background_child,
-        )
+        proc = await _spawn(argv, child_env() | tls_env(self.cfg))
         try:
             output, _ = await proc.communicate()
         finally:
@@ -428,14 +427,8 @@ class Replicator:
             argv += ["--max-age", f"{int(window)}s"]
         await asyncio.to_thread(self.write_config)
         self.photo_dir.mkdir(parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=rclone_env(self.cfg, self.known_hosts if self.cfg.type == "sftp" else None),
-            preexec_fn=_background_child,
-        )
+        known_hosts = self.known_hosts if self.cfg.type == "sftp" else None
+        proc = await _spawn(argv, rclone_env(self.cfg, known_hosts))
         try:
             output, _ = await proc.communicate()
         finally:
