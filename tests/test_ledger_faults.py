@@ -52,7 +52,7 @@ def small_filesystem(where: Path) -> Iterator[bool]:
 def _fill(where: Path) -> Path:
     """Fill the file system at ``where`` to the last byte."""
     filler = where / "filler"
-    with filler.open("wb") as fh, contextlib.suppress(OSError):
+    with contextlib.suppress(OSError), filler.open("wb") as fh:  # closing may fail too
         while True:
             fh.write(b"\0" * 65536)
             fh.flush()
