@@ -108,8 +108,7 @@ class WeighingLedger(LedgerPart):
             weighing_id = await self._tie(
                 None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
-            await self._use_read(read_id, weighing_id)
-            await self._use_plan(plan_id, weighing_id)
+            await self._used_by(weighing_id, read_id, plan_id)
             return weighing_id
 
         return await self._committed(write)
@@ -165,8 +164,7 @@ class WeighingLedger(LedgerPart):
             kept = await self._tie(
                 weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
-            await self._use_read(read_id, kept)
-            await self._use_plan(plan_id, kept)
+            await self._used_by(kept, read_id, plan_id)
             return kept
 
         return await self._committed(write)
@@ -260,6 +258,11 @@ class WeighingLedger(LedgerPart):
                 gross, tare, gross - tare, kept,
             ),
         )  # fmt: skip
+
+    async def _used_by(self, weighing_id: int, read_id: int | None, plan_id: int | None) -> None:
+        """Within a transaction: the plate read and the ERP plan a weighing took are its."""
+        await self._use_read(read_id, weighing_id)
+        await self._use_plan(plan_id, weighing_id)
 
     async def _use_plan(self, plan_id: int | None, weighing_id: int) -> None:
         """Within a transaction: the ERP plan that named a weighing's goods is used once the
