@@ -169,6 +169,14 @@ async def test_history_search_csv_and_dead_letter_retry(
         await page.click("#search button")
         await expect(page.locator("#history")).to_contain_text("共 1 条")
         await expect(page.locator("#history")).to_contain_text("国四柴油 重污染管控")
+        await page.fill("#search input[name=from]", "2026-11-21")
+        await page.fill("#search input[name=to]", "2026-11-20")
+        await page.click("#search button")
+        await expect(page.locator("#history")).to_have_text(
+            "结束日期（to）2026-11-20 早于开始日期（from）2026-11-21，请改正后再查询"
+        )
+        await page.fill("#search input[name=from]", "")
+        await page.fill("#search input[name=to]", "")
 
         await daemon.store.mark_dead(1, "952 记录格式校验失败")  # a dead letter to retry
         await page.fill("input[name=user]", "值班员王五")

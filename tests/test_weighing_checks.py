@@ -276,6 +276,16 @@ async def test_the_weighings_csv_refuses_bad_days(page: str) -> None:
             assert "YYYY-MM-DD" in bad.json()["error"]
         fine = await http.get(f"{page}/api/weighings.csv", params={"from": "2026-11-21", "to": ""})
         assert fine.status_code == 200
+        same_day = {"from": "2026-11-21", "to": "2026-11-21"}
+        assert (await http.get(f"{page}/api/weighings.csv", params=same_day)).status_code == 200
+        backwards = await http.get(f"{page}/api/weighings.csv",
+                                   params={"from": "2026-11-21", "to": "2026-11-20"})  # fmt: skip
+    assert backwards.status_code == 400  # it answered an empty file
+    assert backwards.headers["Content-Type"].startswith("application/json")
+    assert backwards.json() == {
+        "error": "to: '2026-11-20' is before from: '2026-11-21'",
+        "said": "结束日期（to）2026-11-20 早于开始日期（from）2026-11-21，请改正后再查询",
+    }
 
 
 async def test_tonnes_are_rounded_alike_and_states_are_chinese(

@@ -308,10 +308,17 @@ class StatusPage:
         for key in ("plate", "lane", "verdict", "from", "to"):
             if len(q.get(key, "")) > MAX_QUERY:
                 raise _bad(f"{key} is over {MAX_QUERY} characters")
+        start, end = day("from"), day("to", 86400)  # the whole last day
+        if start is not None and end is not None and end <= start:
+            first, last = q["from"].strip(), q["to"].strip()
+            raise _bad(
+                f"to: {last!r} is before from: {first!r}",
+                f"结束日期（to）{last} 早于开始日期（from）{first}，请改正后再查询",
+            )
         return {
             "plate": q.get("plate", "").strip().upper(),
-            "start": day("from"),
-            "end": day("to", 86400),  # the whole last day
+            "start": start,
+            "end": end,
             "lane": q.get("lane", ""),
             "verdict": q.get("verdict", ""),
         }
@@ -870,10 +877,12 @@ class FormError(ValueError):
         self.said = said or reason
 
 
-def _bad(reason: str) -> web.HTTPBadRequest:
-    """A 400 whose body is one line of JSON saying what was wrong."""
+def _bad(reason: str, said: str = "") -> web.HTTPBadRequest:
+    """A 400 whose body is one line of JSON saying what was wrong (``error``, naming the
+    parameter) and, given ``said``, the same in Chinese for the page (``said``)."""
+    body = {"error": reason} | ({"said": said} if said else {})
     return web.HTTPBadRequest(
-        text=json.dumps({"error": reason}, ensure_ascii=False), content_type="application/json"
+        text=json.dumps(body, ensure_ascii=False), content_type="application/json"
     )
 
 
