@@ -456,12 +456,32 @@ def test_goods_settings_every_goods_record_would_refuse_are_config_errors(
                 "weighing.preset_tare_kg.豫A12345"):  # fmt: skip
         assert f"{key} (line" in err, err
     assert "weighing.goods[0]" not in err
-    assert "above every scale's capacity (60000 kg)" in err
+    assert "70000 kg leaves no load on [scales.main] (60000 kg)" in err
     twice = '[weighing]\ngoods_by_plate = { "豫a 12345" = "煤", "豫A12345" = "原煤" }\n'
     code, err = _check(tmp_path, scale + twice, capsys)
     assert code == 2
     assert "weighing.goods_by_plate" in err
     assert "are one plate (豫A12345)" in err
+
+
+def test_a_preset_tare_is_checked_against_every_scale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A preset tare counts on every scale (no key ties a plate to one): one that fits the
+    large scale but not the small one is refused, naming the key and the small scale; the
+    large scale's capacity alone let it through."""
+    small = '[scales.small]\nport = "{port}"\nprotocol = "yaohua-tf0"\ncapacity_kg = 30000\n'
+    scales = (SCALE.format(port=tmp_path / "tty1") + "capacity_kg = 100000\n"
+              + small.format(port=tmp_path / "tty2"))  # fmt: skip
+    tares = '[weighing]\npreset_tare_kg = { "豫A12345" = 40000, "豫B6789G" = 15200 }\n'
+    code, err = _check(tmp_path, scales + tares, capsys)
+    assert code == 2
+    assert "weighing.preset_tare_kg.豫A12345 (line" in err, err
+    assert "40000 kg leaves no load on [scales.small] (30000 kg)" in err
+    assert "[scales.main]" not in err
+    assert "豫B6789G" not in err
+    code, err = _check(tmp_path, scales + tares.replace("40000", "29980"), capsys)
+    assert code == 0, err
 
 
 def test_check_config_lists_the_scales_and_the_ticket_names_them(

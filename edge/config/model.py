@@ -1303,7 +1303,8 @@ def _weighing_issues(cfg: Config) -> list[ConfigIssue]:
 
 def _goods_issues(cfg: Config) -> list[ConfigIssue]:
     """Goods names every goods record would refuse (blank, control characters: the goods
-    record's own check), and preset tares no scale here can weigh (above every capacity)."""
+    record's own check), and preset tares some scale here cannot weigh a load over (not below its
+    capacity: a preset tare counts on every scale)."""
     weighing = cfg.weighing
     names: list[tuple[tuple[str | int, ...], str]] = [
         *((("weighing", "goods_by_plate", k), v) for k, v in weighing.goods_by_plate.items()),
@@ -1318,15 +1319,19 @@ def _goods_issues(cfg: Config) -> list[ConfigIssue]:
             goods_name(name)
         except GoodsError as exc:
             issues.append(ConfigIssue(key, str(exc)))
-    capacity = max((scale.capacity_kg for scale in cfg.scales.values()), default=None)
-    issues += [
-        ConfigIssue(
-            ("weighing", "preset_tare_kg", plate), f"{kg} kg is above every scale's capacity "
-            f"({capacity} kg)",
-        )
-        for plate, kg in weighing.preset_tare_kg.items()
-        if capacity is not None and kg > capacity
-    ]  # fmt: skip
+    for plate, kg in weighing.preset_tare_kg.items():
+        # a preset tare applies on every scale (no key ties a plate to one): each must be able
+        # to weigh the vehicle with a load on it, or its net could never be above zero there
+        cramped = [
+            f"[scales.{name}] ({scale.capacity_kg} kg)"
+            for name, scale in cfg.scales.items()
+            if kg >= scale.capacity_kg
+        ]
+        if cramped:
+            issues.append(ConfigIssue(
+                ("weighing", "preset_tare_kg", plate), f"{kg} kg leaves no load on "
+                f"{', '.join(cramped)}: a preset tare must be below each scale's capacity_kg",
+            ))  # fmt: skip
     return issues
 
 
