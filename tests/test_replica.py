@@ -20,13 +20,20 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from edge.cli.main import main
 from edge.config.errors import ConfigError
 from edge.config.model import Config, load_config
 from edge.ledger.retention import Retention
 from edge.ops.health import ReplicaReport
 from edge.replica.replicator import SHARE_MARKER, Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
-from edge.replica.target import describe, litestream_config, missing_credentials, rclone_env
+from edge.replica.target import (
+    child_env,
+    describe,
+    litestream_config,
+    missing_credentials,
+    rclone_env,
+)
 from edge.sim.platform import CityPlatformSim
 from edge.web.status_page import replica_summary
 from tests.helpers import (
@@ -232,8 +239,8 @@ def test_litestream_config_names_secrets_never_holds_them(tmp_path: Path) -> Non
     assert "${LITESTREAM_SECRET_ACCESS_KEY}" in text
     assert os.environ["LITESTREAM_SECRET_ACCESS_KEY"] not in text
     assert missing_credentials(cfg.replica, {}) == [
-        "LITESTREAM_ACCESS_KEY_ID",
-        "LITESTREAM_SECRET_ACCESS_KEY",
+        "LITESTREAM_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID)",
+        "LITESTREAM_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY)",
     ]
 
 
@@ -695,3 +702,82 @@ def test_replica_values_that_would_go_wrong_are_named(tmp_path: Path) -> None:
     )
     assert cfg.replica is not None
     assert cfg.replica.host_key == HOST_KEY
+
+
+S3_SECTION = '[replica]\ntype = "s3"\nbucket = "edge-gate"\npath = "gate-01"\n'
+
+
+def test_check_config_refuses_an_s3_target_without_keys_and_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=S3_SECTION)
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "replica (line " in err
+    assert "LITESTREAM_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID)" in err
+    assert "LITESTREAM_SECRET_ACCESS_KEY" in err
+    assert str(tmp_path / "secrets.env") in err
+    # one of the two in the service's environment file beside the config is not enough
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("# S3\nLITESTREAM_ACCESS_KEY_ID=gate01\nLITESTREAM_SECRET_ACCESS_KEY=\n")
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "LITESTREAM_SECRET_ACCESS_KEY" in err
+    assert "LITESTREAM_ACCESS_KEY_ID" not in err
+    secrets.write_text(
+        'LITESTREAM_ACCESS_KEY_ID=gate01\nLITESTREAM_SECRET_ACCESS_KEY="s3cr3t-value"\n'
+    )
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t" not in out
+    assert "replica: s3://edge-gate/gate-01 (aws)" in out
+    assert "restart the service" in out  # a new target is taken at the next start only
+    # or the AWS names, in the environment check-config runs with (the service's secrets)
+    secrets.unlink()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "gate01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-value")
+    assert main(["check-config", str(path)]) == 0
+
+
+def test_the_aws_names_of_the_keys_reach_both_tools_under_litestreams(tmp_path: Path) -> None:
+    env = {"PATH": "/bin", "AWS_ACCESS_KEY_ID": "gate01", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+    s3 = make_config(
+        tmp_path, "http://127.0.0.1:9", replica={"type": "s3", "bucket": "b", "path": "g"}
+    ).replica
+    assert s3 is not None
+    assert missing_credentials(s3, env) == []
+    assert missing_credentials(s3, {"AWS_ACCESS_KEY_ID": "gate01"}) == [
+        "LITESTREAM_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY)"
+    ]
+    assert child_env(env) == {
+        "PATH": "/bin",
+        "LITESTREAM_ACCESS_KEY_ID": "gate01",
+        "LITESTREAM_SECRET_ACCESS_KEY": "s3cr3t",
+    }
+    remote = rclone_env(s3, None, env)
+    assert remote["RCLONE_CONFIG_EDGEREPLICA_ACCESS_KEY_ID"] == "gate01"
+    assert remote["RCLONE_CONFIG_EDGEREPLICA_SECRET_ACCESS_KEY"] == "s3cr3t"
+    # Litestream's own names win over the AWS ones
+    assert (
+        child_env(env | {"LITESTREAM_ACCESS_KEY_ID": "mine"})["LITESTREAM_ACCESS_KEY_ID"] == "mine"
+    )
+
+
+def test_check_config_names_a_file_targets_share_and_the_restart_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    share = _share(tmp_path)
+    (tmp_path / "etc").mkdir()
+    path = write_config(
+        tmp_path / "etc" / "config.toml",
+        "http://127.0.0.1:9",
+        extra=f'[replica]\ntype = "file"\npath = "{share}"\n',
+    )
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"replica: file://{share} (read at start only" in out
+    assert "systemctl restart edge-gate" in out

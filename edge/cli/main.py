@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from edge.cli.filing_args import add_commands
-from edge.config.errors import ConfigError, env_overrides, format_loc, locate_keys
+from edge.config.errors import ConfigError, ConfigIssue, env_overrides, format_loc, locate_keys
 from edge.config.model import Config, load_config, placeholder_warnings
 from edge.ops.logsetup import setup_logging
 from edge.sim import DEMO_CAMERAS
@@ -69,6 +69,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     assert isinstance(cfg, Config)
+    lines = locate_keys(args.file.read_text("utf-8"))
+    replica = _replica_check(cfg, args.file)
+    if isinstance(replica, ConfigIssue):
+        issue = replica.with_line(lines, env_overrides(os.environ))
+        print(ConfigError(str(args.file), [issue]).render(), file=sys.stderr)
+        return EXIT_CONFIG
     print(f"{args.file}: OK — {len(cfg.lanes)} lane(s), platform mode {cfg.platform.mode}")
     for lane in cfg.lanes:
         print(
@@ -81,10 +87,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"  scale {key} ({scale.name or key}): {scale.protocol} on {scale.port}, "
             f"lanes {', '.join(scale.lanes) or 'none'}, capacity {scale.capacity_kg} kg"
         )
-    lines = locate_keys(args.file.read_text("utf-8"))
+    if replica is not None:
+        print(replica)
     for issue in placeholder_warnings(cfg):
         print(f"  warning: {issue.with_line(lines, env_overrides(os.environ))}")
     return 0
+
+
+def _replica_check(cfg: Config, path: Path) -> str | ConfigIssue | None:
+    """``[replica]`` as check-config reports it: the target's line, or what keeps it from
+    working that the file alone does not show (an S3 target without keys); None without one."""
+    if cfg.replica is None:
+        return None
+    from edge.replica.target import credentials_problem, describe  # noqa: PLC0415
+
+    problem = credentials_problem(cfg.replica, path, os.environ)
+    if problem is not None:
+        return ConfigIssue(("replica",), problem)
+    return (
+        f"  replica: {describe(cfg.replica)} (read at start only: after changing [replica], "
+        "e.g. a new share or target, restart the service — systemctl restart edge-gate; a "
+        "reload does not apply it)"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -908,8 +908,9 @@ class PhotoWebConfig(_Section):
 class ReplicaConfig(_Section):
     """A continuous copy of the ledger (Litestream) and the photos (rclone) off the box
     (docs/replication.md). Credentials come from the environment only: an S3 store's keys in
-    ``LITESTREAM_ACCESS_KEY_ID`` / ``LITESTREAM_SECRET_ACCESS_KEY``; SFTP logs in with
-    ``key_file``."""
+    ``LITESTREAM_ACCESS_KEY_ID`` / ``LITESTREAM_SECRET_ACCESS_KEY`` (or the AWS names), always
+    (a gate PC has no cloud instance role; ``edge check-config`` refuses S3 without them);
+    SFTP logs in with ``key_file``. Read at start only: a changed target needs a restart."""
 
     type: Literal["file", "sftp", "s3"]
     #: file: a directory (a mounted NAS share); sftp: a directory on the server; s3: the key

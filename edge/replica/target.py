@@ -21,8 +21,14 @@ from edge.config.model import ReplicaConfig
 #: The environment variables holding an S3-compatible store's keys (Litestream's own names).
 S3_KEY_ID = "LITESTREAM_ACCESS_KEY_ID"
 S3_SECRET = "LITESTREAM_SECRET_ACCESS_KEY"  # noqa: S105 - a variable's name, not a secret
-#: What a child process is given from ours: enough to run, and the replica's credentials.
-_PASSED = ("PATH", "HOME", "TZ", "LANG", S3_KEY_ID, S3_SECRET)
+#: The AWS names of the same keys, taken when Litestream's are not set (as Litestream does).
+S3_AWS_NAMES = {S3_KEY_ID: "AWS_ACCESS_KEY_ID", S3_SECRET: "AWS_SECRET_ACCESS_KEY"}
+#: What a child process is given from ours: enough to run (and the S3 keys, under
+#: Litestream's names: :func:`child_env`).
+_PASSED = ("PATH", "HOME", "TZ", "LANG")
+#: The service's environment file (systemd/edge-gate.service ``EnvironmentFile=``), beside
+#: its config file: where the S3 keys live on a gate PC.
+SERVICE_ENV_FILE = "secrets.env"
 #: The rclone remote's name in ``RCLONE_CONFIG_<NAME>_…`` variables.
 REMOTE = "EDGEREPLICA"
 
@@ -44,12 +50,67 @@ def tool(name: str) -> str:
     return found
 
 
+def _s3_key(env: Mapping[str, str], name: str) -> str:
+    """An S3 key from ``env``: Litestream's variable ``name``, else its AWS name; "" unset."""
+    return env.get(name) or env.get(S3_AWS_NAMES[name], "")
+
+
 def missing_credentials(cfg: ReplicaConfig, env: Mapping[str, str] | None = None) -> list[str]:
-    """The environment variables the target needs that are not set (names only)."""
+    """The environment variables the target needs that are not set (names only). An S3
+    target needs keys, always: a gate PC stands in the guard house, not in a cloud, so there
+    is no instance role (or other ambient credential) to fall back on."""
     env = os.environ if env is None else env
     if cfg.type != "s3":
         return []
-    return [name for name in (S3_KEY_ID, S3_SECRET) if not env.get(name)]
+    return [
+        f"{name} (or {S3_AWS_NAMES[name]})"
+        for name in (S3_KEY_ID, S3_SECRET)
+        if not _s3_key(env, name)
+    ]
+
+
+def env_file_names(path: Path) -> set[str]:
+    """The variables a systemd ``EnvironmentFile`` sets to something (names only; its values
+    are never kept). OSError when it cannot be read."""
+    names = set()
+    for raw in path.read_text("utf-8", "replace").splitlines():
+        line = raw.strip().removeprefix("export ").strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        if value.strip().strip("\"'"):
+            names.add(name.strip())
+    return names
+
+
+def credentials_problem(
+    cfg: ReplicaConfig, config_file: Path, env: Mapping[str, str]
+) -> str | None:
+    """What ``edge check-config`` says about the target's credentials: None when they are set
+    in ``env`` or in the service's environment file beside ``config_file``
+    (:data:`SERVICE_ENV_FILE`), else which are missing and where they were looked for. Only
+    the variables' names are read, never shown with their values."""
+    missing = missing_credentials(cfg, env)
+    if not missing:
+        return None
+    service_env = config_file.resolve().parent / SERVICE_ENV_FILE
+    try:
+        in_file = env_file_names(service_env)
+    except FileNotFoundError:
+        in_file = set()
+    except OSError as exc:
+        return (
+            f"S3 keys not in this environment, and {service_env} cannot be read to look for "
+            f"them ({exc.strerror}): run the check as root, or with the service's secrets "
+            f"in the environment"
+        )
+    missing = missing_credentials(cfg, dict(env) | dict.fromkeys(in_file, "set"))
+    if not missing:
+        return None
+    return (
+        f"S3 keys not set: {', '.join(missing)} — in neither this environment nor "
+        f"{service_env} (the service's environment file; put them there, mode 0640)"
+    )
 
 
 def describe(cfg: ReplicaConfig) -> str:
@@ -128,7 +189,9 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     password and the like stay in the daemon; ``AWS_CA_BUNDLE`` is not passed, Litestream
     0.5 refuses to start with it)."""
     env = os.environ if env is None else env
-    return {name: env[name] for name in _PASSED if name in env}
+    keys = {name: _s3_key(env, name) for name in S3_AWS_NAMES}
+    passed = {name: env[name] for name in _PASSED if name in env}
+    return passed | {name: value for name, value in keys.items() if value}
 
 
 def tls_env(cfg: ReplicaConfig) -> dict[str, str]:
@@ -164,8 +227,8 @@ def rclone_env(
             "PROVIDER": "Other" if cfg.endpoint else "AWS",
             "REGION": cfg.region,
             "FORCE_PATH_STYLE": "true" if cfg.force_path_style else "false",
-            "ACCESS_KEY_ID": env.get(S3_KEY_ID, ""),
-            "SECRET_ACCESS_KEY": env.get(S3_SECRET, ""),
+            "ACCESS_KEY_ID": _s3_key(env, S3_KEY_ID),
+            "SECRET_ACCESS_KEY": _s3_key(env, S3_SECRET),
         }
         if cfg.endpoint:
             remote["ENDPOINT"] = cfg.endpoint
