@@ -5,15 +5,17 @@ into an empty ledger (the CLI's XLSX and CSV, the page's XLSX)."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+import re
+import zipfile
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils import column_index_from_string
 
-from edge.actions.filing import Filings
+from edge.actions.filing import Filings, ImportRefusedError
 from edge.actions.filing_files import (
     CODE_SHEET,
     HELP_SHEET,
@@ -270,3 +272,99 @@ def test_a_cell_too_long_is_refused_naming_its_row_and_column() -> None:
     with pytest.raises(InvalidInputError, match="CSV 文件无法读取") as refused:
         read_rows("vehicle", huge.encode(), "a.csv")
     assert is_chinese(words("file", refused.value.detail))
+
+
+def _with_results(workbook: bytes, results: Mapping[str, str]) -> bytes:
+    """``workbook`` (openpyxl's, whose formulas have no stored result) as a spreadsheet
+    program saves it: the cells named in ``results`` (``"C5"``) hold that text result
+    (``""``: the formula's result is the empty text, stored as Excel stores it)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(out, "w") as target:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                for cell, value in results.items():
+                    found = re.search(rf'<c r="{cell}"><f>(.*?)</f><v></v></c>', text)
+                    assert found is not None, cell
+                    stored = f'<c r="{cell}" t="str"><f>{found[1]}</f><v>{value}</v></c>'
+                    text = text.replace(found[0], stored)
+                data = text.encode()
+            target.writestr(member, data)
+    return out.getvalue()
+
+
+async def test_a_formula_with_no_stored_result_is_refused_naming_its_sheet_row_and_column(
+    two_ledgers: tuple[Filings, Filings],
+) -> None:
+    """A workbook a script wrote (openpyxl: formulas, no results): a formula cell is not read
+    as empty (a required field) nor dropped (an optional one) but refused in its row, in the
+    clerk's words naming the sheet, row and column; the other rows are still read (their own
+    errors named too), and nothing is imported (an import is all or nothing). Saved by a
+    spreadsheet program (results stored, the empty text too) the same formulas import."""
+    filings, _ = two_ledgers
+    names = ["plate", "plate_color", "vin", "engine_no", "register_date", "emission", "fleet"]
+    good = {**TRUCK, "register_date": "2019-05-01"}
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "车辆"
+    sheet.append([header(n) for n in names])
+    sheet.append([good[n] for n in names])  # row 2: plain values
+    sheet.append(["沪A00003", "1", '="LSVAG2180E" & "2100003"', "E3", "2019-05-01", "6", "一车队"])
+    sheet.append(["沪A00004", "1", "LSVAG2180E2100004", "E4", "2019-05-01", "6", '="二" & "车队"'])
+    sheet.append(["沪A00005", "9", "LSVAG2180E2100005", "E5", "2019-05-01", "6", '=""'])
+    written = io.BytesIO()
+    workbook.save(written)
+
+    rows = read_rows(Register.VEHICLE, written.getvalue(), "script.xlsx")
+    assert [r["_row"] for r in rows] == ["2", "3", "4", "5"]
+    assert "vin" not in rows[1]
+    assert "fleet" not in rows[2]
+    with pytest.raises(ImportRefusedError) as refused:
+        await filings.import_rows(CLERK, "vehicle", *rows_without_numbers(rows)[:1],
+                                  numbers=rows_without_numbers(rows)[1])  # fmt: skip
+    said = {(p.row, p.field): words(p.field, p.reason) for p in refused.value.problems}
+    why = "公式没有计算结果，请在 Excel 中打开并保存后再导入"
+    assert said[3, "vin"] == f"工作表「车辆」第 3 行 车辆识别代码（C 列）: {why}"
+    assert said[4, "fleet"] == f"工作表「车辆」第 4 行 车队名称（G 列）: {why}"
+    assert (5, "plate_color") in said  # the other rows are read and checked as ever
+    assert sorted(said) == [(3, "vin"), (4, "fleet"), (5, "fleet"), (5, "plate_color")]
+    assert await _forms(filings, Register.VEHICLE) == []  # nothing half-imported
+
+    saved = _with_results(written.getvalue(), {"C3": "LSVAG2180E2100003", "G4": "二车队", "G5": ""})
+    rows = read_rows(Register.VEHICLE, saved, "saved.xlsx")
+    assert (rows[1]["vin"], rows[2]["fleet"], "fleet" in rows[3]) == (
+        "LSVAG2180E2100003", "二车队", False
+    )  # fmt: skip
+    rows[3]["plate_color"] = "1"
+    done = await filings.import_rows(CLERK, "vehicle", *rows_without_numbers(rows)[:1])
+    assert done.count == 4
+
+
+def test_a_heading_that_is_a_formula_with_no_result_is_refused() -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["号牌号码 (plate)", '="号牌" & "颜色"'])
+    sheet.append(["沪A12345", "1"])
+    written = io.BytesIO()
+    workbook.save(written)
+    with pytest.raises(
+        InvalidInputError, match="第 1 行 列名（B 列）: 公式没有计算结果"
+    ) as refused:
+        read_rows(Register.VEHICLE, written.getvalue(), "a.xlsx")
+    assert refused.value.key == "file"
+
+
+def test_a_workbook_with_a_damaged_sheet_is_refused_as_not_a_workbook() -> None:
+    written = io.BytesIO()
+    Workbook().save(written)
+    data = bytearray(written.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        member = archive.getinfo("xl/worksheets/sheet1.xml")
+    start = member.header_offset + 30 + len(member.filename.encode()) + len(member.extra)
+    data[start : start + member.compress_size] = b"\xff" * member.compress_size
+    with pytest.raises(InvalidInputError, match="不是 XLSX 工作簿") as refused:
+        read_rows(Register.VEHICLE, bytes(data), "damaged.xlsx")
+    assert refused.value.key == "file"

@@ -81,6 +81,10 @@ NeedComplete = Callable[[], Awaitable[list[tuple[str, str, str]]]]
 
 #: Rows an import takes at most (a plant's ledger is hundreds to a few thousand).
 MAX_IMPORT_ROWS = 20_000
+#: An import row's key prefix for a field its file could not give (``UNCOMPUTED + field`` →
+#: the clerk's sentence: a formula cell with no stored result,
+#: :func:`edge.actions.filing_files.read_rows`): the row is refused with that sentence.
+UNCOMPUTED = "_uncomputed:"
 
 
 class EntryRefusedError(InvalidInputError):
@@ -291,7 +295,8 @@ class Filings:
         every row is stored, or none. Rows are numbered as the file numbers them: ``numbers``
         (one per row), else from ``first_row`` (2 under a header). ``Done.count`` is how many
         were stored. Raises :class:`ImportRefusedError` naming every bad row's every bad
-        field (a row whose plate is in the register already, or twice in the file, is bad)."""
+        field (a row whose plate is in the register already, or twice in the file, is bad; so
+        is a row with a field its file could not give, ``UNCOMPUTED + field``)."""
         numbered = list(numbers) if numbers is not None else [
             first_row + i for i in range(len(rows))
         ]  # fmt: skip
@@ -554,11 +559,20 @@ def _parse_rows(
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str], int] = {}
     vins: dict[str, int] = {}
-    for number, row in zip(numbered, rows, strict=True):
+    for number, given in zip(numbered, rows, strict=True):
+        unread = {
+            k.removeprefix(UNCOMPUTED): v for k, v in given.items() if k.startswith(UNCOMPUTED)
+        }
+        row = {k: v for k, v in given.items() if not k.startswith(UNCOMPUTED)}
+        problems += [RowProblem(number, name, why) for name, why in unread.items()]
         try:
             entry = _filable(parse_entry(kind, row, today=today), platform)
         except FilingError as exc:
-            problems += [RowProblem(number, p.field, p.reason) for p in exc.problems]
+            problems += [
+                RowProblem(number, p.field, p.reason) for p in exc.problems if p.field not in unread
+            ]
+            continue
+        if unread:
             continue
         key, vin = plate_key(entry), _vin(entry)
         in_force = entry.status is not EntryStatus.CANCELLED

@@ -14,12 +14,15 @@ export's meanings (``黄``, ``国六``, ``正常``) and neutralised cells (``'-`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 import re
 import zipfile
-from collections.abc import AsyncIterator, Mapping
+import zlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from edge.actions.filing import MAX_IMPORT_ROWS
+from edge.actions.filing import MAX_IMPORT_ROWS, UNCOMPUTED
 from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
 from edge.domain.filing import TITLES, Register, field_names, required_fields
@@ -190,41 +193,74 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
+@dataclass
+class _Table:
+    """A file's cells, row by row (the heading first); for a workbook, its first sheet's
+    name and the cells (row, column; from 1) holding a formula with no result stored."""
+
+    rows: list[list[object]]
+    sheet: str = ""
+    uncomputed: set[tuple[int, int]] = field(default_factory=set)
+
+    def why_uncomputed(self, number: int, column: int, name: str) -> str:
+        """The clerk's sentence for an uncomputed formula cell."""
+        where = f"第 {number} 行 {TITLES.get(name, name)}（{get_column_letter(column)} 列）"
+        return f"工作表「{self.sheet}」{where}: {UNCOMPUTED_WORDS}"
+
+
+#: Why a formula cell with no stored result is refused: openpyxl (like any reader but a
+#: spreadsheet program) reads a formula's result as the file stores it, and a file written by
+#: a script was never calculated.
+UNCOMPUTED_WORDS = "公式没有计算结果，请在 Excel 中打开并保存后再导入"
+
+
 def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict[str, str]]:
     """The rows of an XLSX or CSV (UTF-8, with or without BOM; GB18030 also read) file, as
     field → text; blank rows skipped (row numbers still count them out: each row's
-    ``_row`` is its number in the file). Raises InvalidInputError (``file``)."""
+    ``_row`` is its number in the file). A formula is read as the result the workbook stores;
+    a formula cell with none (a file a script wrote, never opened in a spreadsheet program)
+    is not read as empty: its row carries ``UNCOMPUTED + field`` → the clerk's sentence
+    (sheet, row, column), which the import refuses as that row's error. Raises
+    InvalidInputError (``file``)."""
     kind = Register(register)
     if len(data) > MAX_IMPORT_BYTES:
         raise InvalidInputError(f"over {MAX_IMPORT_BYTES} bytes", "file")
     if filename.lower().endswith(".csv"):
-        table = _csv_rows(data)
+        table = _Table(_csv_rows(data))
     elif filename.lower().endswith((".xlsx", ".xlsm")):
         table = _xlsx_rows(data)
     else:
         raise InvalidInputError("an import is an .xlsx or a .csv file", "file")
-    if not table:
+    if not table.rows:
         raise InvalidInputError("the file is empty", "file")
-    _check_cell_lengths(table)
+    _check_cell_lengths(table.rows)
     # the heading and at most an import's rows (edge.actions.filing.MAX_IMPORT_ROWS), blank
     # ones included: a workbook claiming more (a cell styled far down) is not read on
-    if len(table) > MAX_IMPORT_ROWS + 1:
+    if len(table.rows) > MAX_IMPORT_ROWS + 1:
         raise InvalidInputError(f"over {MAX_IMPORT_ROWS} rows", "file")
+    if heading := sorted(c for r, c in table.uncomputed if r == 1):
+        why = table.why_uncomputed(1, heading[0], "列名")
+        raise InvalidInputError(why, "file")
     # a heading cell left blank (a trailing comma, a styled empty cell) names no column
-    columns = [None if _text(h) == "" else _column(kind, h) for h in table[0]]
+    columns = [None if _text(h) == "" else _column(kind, h) for h in table.rows[0]]
     if not any(columns):
         raise InvalidInputError("no column of the register", "file")
     rows = []
-    for number, cells in enumerate(table[1:], start=2):
+    for number, cells in enumerate(table.rows[1:], start=2):
         values = [_text(c) for c in cells]
-        if not any(values):
+        unread = {
+            UNCOMPUTED + name: table.why_uncomputed(number, column, name)
+            for column, name in enumerate(columns, start=1)
+            if name is not None and (number, column) in table.uncomputed
+        }
+        if not any(values) and not unread:
             continue
         row = {
             name: _as_typed(name, value)
             for name, value in zip(columns, values, strict=False)
             if value and name is not None
         }
-        rows.append({**row, "_row": str(number)})
+        rows.append({**row, **unread, "_row": str(number)})
     return rows
 
 
@@ -253,6 +289,9 @@ def _check_cell_lengths(table: list[list[object]]) -> None:
                 raise InvalidInputError(why, "file")
 
 
+NOT_XLSX = "不是 XLSX 工作簿（请另存为 .xlsx）"
+
+
 def check_zip_sizes(data: bytes) -> None:
     """Refuse a workbook whose members declare more than a register can hold, before any
     is unpacked: a sheet or the shared strings over :data:`MAX_XML_BYTES`, all members over
@@ -263,7 +302,7 @@ def check_zip_sizes(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise InvalidInputError("不是 XLSX 工作簿（请另存为 .xlsx）", "file") from None
+        raise InvalidInputError(NOT_XLSX, "file") from None
     total = 0
     for member in members:
         total += member.file_size
@@ -284,18 +323,86 @@ def check_zip_sizes(data: bytes) -> None:
         raise InvalidInputError(why, "file")
 
 
-def _xlsx_rows(data: bytes) -> list[list[object]]:
+def _xlsx_rows(data: bytes) -> _Table:
+    """The first sheet's cells. A workbook with formulas (most have none: one pass, values
+    only) is read twice: cell by cell, to find the formulas, then for the results the
+    workbook stores of them."""
     check_zip_sizes(data)
+    table = _Table([])
+    if not _has_formulas(data):  # the common case: values only, one pass
+        with _workbook(data, data_only=True) as sheet:
+            table.sheet = sheet.title
+            rows = sheet.iter_rows(max_col=MAX_IMPORT_COLUMNS, values_only=True)
+            table.rows = [list(r) for r in itertools.islice(rows, MAX_IMPORT_ROWS + 2)]
+        return table
+    formulas: set[tuple[int, int]] = set()
+    with _workbook(data, data_only=False) as sheet:
+        table.sheet = sheet.title
+        for number, row in enumerate(_cells(sheet), start=1):
+            values: list[object] = []
+            for column, cell in enumerate(row, start=1):
+                if cell.data_type == "f":
+                    formulas.add((number, column))
+                    values.append(None)
+                else:
+                    values.append(cell.value)
+            table.rows.append(values)
+    if not formulas:
+        return table
+    with _workbook(data, data_only=True) as sheet:
+        for number, row in enumerate(_cells(sheet), start=1):
+            for column, cell in enumerate(row, start=1):
+                if (number, column) not in formulas:
+                    continue
+                # a result stored empty (Excel writes ``t="str"`` and an empty value for "")
+                # is read as empty; a formula stored with no result at all is not
+                if cell.value is None and cell.data_type != "str":
+                    table.uncomputed.add((number, column))
+                else:
+                    table.rows[number - 1][column - 1] = cell.value
+    return table
+
+
+#: A formula element (``<f>``, ``<f t="shared" …>``, ``<x:f>``) in a sheet's XML.
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(data: bytes) -> bool:
+    """Whether any sheet of a workbook holds a formula (its XML scanned in 1 MB chunks; the
+    members' sizes are bounded by :func:`check_zip_sizes` first)."""
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
+                    continue
+                with archive.open(name) as member:
+                    tail = b""
+                    while chunk := member.read(2**20):
+                        if _FORMULA.search(tail + chunk):
+                            return True
+                        tail = chunk[-16:]
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):  # a damaged member
+        raise InvalidInputError(NOT_XLSX, "file") from None
+    return False
+
+
+@contextlib.contextmanager
+def _workbook(data: bytes, *, data_only: bool) -> Iterator[Any]:
+    """A workbook's first sheet, read only (formulas, or their stored results)."""
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+        sheet = book.worksheets[0]
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
         raise InvalidInputError(f"not an XLSX workbook ({type(exc).__name__})", "file") from None
     try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(max_col=MAX_IMPORT_COLUMNS, values_only=True)
-        return [list(row) for row in itertools.islice(rows, MAX_IMPORT_ROWS + 2)]
+        yield sheet
     finally:
         book.close()
+
+
+def _cells(sheet: Any) -> Iterator[tuple[Any, ...]]:
+    rows = sheet.iter_rows(max_col=MAX_IMPORT_COLUMNS)
+    return itertools.islice(rows, MAX_IMPORT_ROWS + 2)
 
 
 def export_columns(register: Register | str) -> list[str]:
