@@ -4,17 +4,21 @@ errors naming the option with exit 2, "none" when empty."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import getpass
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
 from edge.actions.filing import MAX_IMPORT_ROWS
 from edge.actions.filing_files import header, read_rows
-from edge.actions.operator import InvalidInputError
+from edge.actions.operator import Action, InvalidInputError
 from edge.cli.main import main
+from edge.ledger.store import Store
 from edge.sim.jpeg import sample_jpeg
 from tests.helpers import write_config
 from tests.test_filing import LOADER, TRUCK
@@ -208,3 +212,102 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(
     captured = capsys.readouterr()
     assert said in captured.err
     assert "Traceback" not in captured.err + captured.out
+
+
+def _ledger(config: Path) -> Path:
+    return config.parent / "state" / "edge.db"
+
+
+def test_edit_status_and_attach_act_on_one_entry_and_queue_its_filing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page's actions on one entry from the command line: each authorised as the login
+    running it, audited once, and queued for the configured platform as the page queues
+    them (an entry becomes sendable once its 行驶证 is attached; each later change files it
+    again); nothing to do exits 1; a bad option or field is named with exit 2."""
+    assert run("vehicles", "edit", "1", "--fleet", "二车队", "--config", config) == 1
+    assert capsys.readouterr().out == "no entry 1\n"
+    assert not _ledger(config).exists()  # nothing to edit: no ledger made
+    options = [x for k, v in TRUCK.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("vehicles", "add", *options, "--config", config) == 0
+    assert "未备案" in capsys.readouterr().out  # no image yet: not sendable
+    licence = tmp_path / "licence.jpg"
+    licence.write_bytes(sample_jpeg("行驶证"))
+
+    assert run("vehicles", "attach", "1", "--driving-license", licence, "--config", config) == 0
+    assert capsys.readouterr().out.startswith("entry 1: 豫A12345: driving_license ")
+    assert run("vehicles", "edit", "1", "--fleet", "二车队", "--emission", "5",
+               "--config", config) == 0  # fmt: skip
+    assert capsys.readouterr().out == "entry 1: 豫A12345: changed emission, fleet\n"
+    assert run("vehicles", "edit", "1", "--fleet", "二车队", "--config", config) == 1
+    assert capsys.readouterr().out == "entry 1: nothing changed\n"
+    assert run("vehicles", "status", "1", "封存", "--config", config) == 0
+    assert capsys.readouterr().out == "entry 1: 豫A12345: 封存\n"
+    assert run("vehicles", "status", "1", "2", "--config", config) == 1
+    assert capsys.readouterr().out == "entry 1: already 封存\n"
+
+    async def stored() -> tuple[Any, ...]:
+        store = await Store.open(_ledger(config))
+        try:
+            entry = await store.get_entry(1)
+            return (
+                entry,
+                await store.filing_outbox_of(1),
+                await store.filings_of(1),
+                await store.entry_history(1),
+                await store.audit_log(),
+            )
+        finally:
+            await store.close()
+
+    entry, outbox, filings, history, audit = asyncio.run(stored())
+    assert entry is not None
+    assert (entry.fleet, entry.emission, entry.status) == ("二车队", "5", "2")
+    assert [(o.platform, o.state) for o in outbox] == [("city", "pending")]  # one, sent as it is
+    assert [(f.platform, f.state) for f in filings] == [("city", "sent")]
+    assert [h.action for h in history] == ["add", "image", "modify", "status"]
+    assert {h.actor for h in history} == {getpass.getuser()}
+    assert [(a.action, a.result, a.origin, a.actor) for a in reversed(audit)] == [
+        (action.value, result, "cli", getpass.getuser())
+        for action, result in [
+            (Action.ADD_ENTRY, "ok"), (Action.ATTACH_IMAGE, "ok"), (Action.MODIFY_ENTRY, "ok"),
+            (Action.MODIFY_ENTRY, "failed"), (Action.ENTRY_STATUS, "ok"),
+            (Action.ENTRY_STATUS, "failed"),
+        ]
+    ]  # fmt: skip
+
+
+def test_edit_status_and_attach_name_what_is_wrong(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = [x for k, v in TRUCK.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("vehicles", "add", *options, "--config", config) == 0
+    licence = tmp_path / "licence.jpg"
+    licence.write_bytes(sample_jpeg("行驶证"))
+    capsys.readouterr()
+    assert run("machinery", "status", "1", "注销", "--config", config) == 1  # not a machine
+    assert capsys.readouterr().out == "no entry 1\n"
+    assert run("vehicles", "status", "1", "停用", "--config", config) == 2
+    assert "1 正常, 2 封存 or 3 注销" in capsys.readouterr().err
+    assert run("vehicles", "edit", "1", "--vin", "LZZ", "--config", config) == 2
+    assert capsys.readouterr().err.startswith("--vin:")
+    assert run("vehicles", "attach", "1", "--emission-list", tmp_path / "none.jpg",
+               "--config", config) == 2  # fmt: skip
+    assert capsys.readouterr().err.startswith("--emission-list:")
+    bogus = tmp_path / "x.jpg"
+    bogus.write_bytes(b"not an image")
+    assert run("vehicles", "attach", "1", "--emission-list", bogus, "--config", config) == 2
+    assert "随车清单" in capsys.readouterr().err
+    for refused_by_argparse in (
+        ["edit", "1", "--plate", "豫A54321"],  # plate and colour identify the entry
+        ["attach", "1"],  # one image
+        ["attach", "1", "--driving-license", licence, "--emission-list", licence],
+        ["attach", "1", "--nameplate", licence],  # a machine's
+    ):
+        with pytest.raises(SystemExit) as exited:
+            run("vehicles", *refused_by_argparse, "--config", config)
+        assert exited.value.code == 2
+    capsys.readouterr()
+    assert run("vehicles", "status", "1", "注销", "--config", config) == 0
+    assert run("vehicles", "show", "--id", "1", "--config", config) == 0
+    assert "注销" in capsys.readouterr().out

@@ -267,6 +267,40 @@ WALK: list[tuple[str, list[Step]]] = [
         ],
     ),
     (
+        "edge vehicles edit 1 --fleet 二车队 --owner 郑州某物流有限公司 --config …",
+        [
+            once(
+                "vehicles",
+                "edit",
+                "1",
+                "--fleet",
+                "二车队",
+                "--owner",
+                "郑州某物流有限公司",
+                "--config",
+                C,
+            )
+        ],
+    ),
+    (
+        "edge vehicles attach 1 --emission-list emission-list.jpg --config …",
+        [
+            once(
+                "vehicles",
+                "attach",
+                "1",
+                "--emission-list",
+                "{tmp}/emission-list.jpg",
+                "--config",
+                C,
+            )
+        ],
+    ),
+    (
+        "edge vehicles status 1 封存 --config …",
+        [once("vehicles", "status", "1", "封存", "--config", C)],
+    ),
+    (
         "edge vehicles show --search 豫A1 --config …",
         [once("vehicles", "show", "--search", "豫A1", "--config", C)],
     ),
@@ -313,6 +347,7 @@ async def test_every_readme_command_runs_as_written(
         "utf-8",
     )
     (tmp_path / "licence.jpg").write_bytes(sample_jpeg("行驶证"))
+    (tmp_path / "emission-list.jpg").write_bytes(sample_jpeg("随车清单"))
     monkeypatch.setattr(getpass, "getpass", lambda _prompt="": "a-long-enough-password")
     env = {**os.environ, "EDGE_PLATFORM__PASSWORD": platform_sim.password}
     for line, steps in WALK:

@@ -1,7 +1,8 @@
-"""``edge vehicles|inner-vehicles|machinery add|import|show|export|template|retry``: the
-electronic ledger (电子台账) from the command line, beside a running daemon (whose filing
-sender picks a queued filing up within its poll interval). Options come after the action;
-bad input names its option or field and exits 2; a list with nothing in it prints "none".
+"""``edge vehicles|inner-vehicles|machinery ACTION``: the electronic ledger (电子台账) from
+the command line (add, edit, status, attach, import, show, export, template, retry),
+beside a running daemon (whose filing sender picks a queued filing up within its poll
+interval). Options come after the action; bad input names its option or field and exits
+2; a list with nothing in it prints "none".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
 from edge.actions.filing_files import read_rows, rows_without_numbers, template, write_export
-from edge.actions.operator import ActionError
+from edge.actions.operator import ActionError, Done
 from edge.cli.acting import cli_actor, cli_operator, refused, unwritable
 from edge.config.model import Config
 from edge.domain.filing import (
@@ -29,6 +30,9 @@ from edge.domain.filing import (
 from edge.domain.filing_words import words
 from edge.ledger.store import Store, ledger_exists
 
+#: The actions on one entry (its id the first argument).
+CHANGES = ("edit", "status", "attach")
+
 
 async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     register = Register(args.register)
@@ -43,6 +47,9 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     if args.action in ("show", "export") and not ledger_exists(cfg.storage.database):
         print("none")
         return 0
+    if args.action in CHANGES and not ledger_exists(cfg.storage.database):
+        print(f"no entry {args.id}")
+        return 1
     if args.action == "add":  # before the ledger is opened: a refused command leaves nothing
         try:
             parse_entry(register, _form(register, args), today=datetime.now(cfg.site.zone).date())
@@ -78,6 +85,21 @@ def _refused_fields(exc: FilingError | EntryRefusedError) -> int:
     return 2
 
 
+def _images(args: argparse.Namespace) -> dict[str, bytes] | None:
+    """The image files the options name (kind → bytes); None when one cannot be read (said,
+    naming its option)."""
+    images = {}
+    for kind in ImageKind:
+        path = getattr(args, f"image_{kind}", None)
+        if path is not None:
+            try:
+                images[kind.value] = path.read_bytes()
+            except OSError as exc:
+                print(f"--{kind.value.replace('_', '-')}: {exc.strerror}", file=sys.stderr)
+                return None
+    return images
+
+
 def _form(register: Register, args: argparse.Namespace) -> dict[str, str]:
     return {
         name: value
@@ -90,22 +112,18 @@ async def _act(
     cfg: Config, store: Store, filings: Filings, register: Register, args: argparse.Namespace
 ) -> int:
     actor = cli_actor()
+    images: dict[str, bytes] = {}
+    if args.action in ("add", "attach"):
+        if (read := _images(args)) is None:
+            return 2
+        images = read
     if args.action == "add":
-        form = _form(register, args)
-        images = {}
-        for kind in ImageKind:
-            path = getattr(args, f"image_{kind}", None)
-            if path is not None:
-                try:
-                    images[kind.value] = path.read_bytes()
-                except OSError as exc:
-                    print(f"--{kind.value.replace('_', '-')}: {exc.strerror}", file=sys.stderr)
-                    return 2
-        done = await filings.add(actor, register, form, images)
-        if done.note:
-            print(f"note: {done.note}")
+        done = await filings.add(actor, register, _form(register, args), images)
+        _note(done)
         print(f"entry {done.id}: {done.plate} added")
         return 0
+    if args.action in CHANGES:
+        return await _change(store, filings, register, args, images)
     if args.action == "import":
         try:
             data = args.file.read_bytes()
@@ -127,6 +145,42 @@ async def _act(
         print(f"{done.count} filing(s) queued again" if done.ok else "none")
         return 0 if done.ok else 1
     return await _show(cfg, store, register, args)
+
+
+async def _change(
+    store: Store,
+    filings: Filings,
+    register: Register,
+    args: argparse.Namespace,
+    images: dict[str, bytes],
+) -> int:
+    """``edit``, ``status`` and ``attach``: the page's actions on one entry of this command's
+    register (another register's id is "no entry"), queued for the platform as the page's
+    are. Nothing to do (no change, the status it had): said, exit 1."""
+    found = await store.get_entry(args.id)
+    if found is None or found.register != register.value:
+        print(f"no entry {args.id}")
+        return 1
+    actor = cli_actor()
+    if args.action == "edit":
+        done = await filings.modify(actor, args.id, _form(register, args))
+    elif args.action == "status":
+        done = await filings.change_status(actor, args.id, args.status)
+    else:
+        ((kind, data),) = images.items()
+        done = await filings.attach_image(actor, args.id, kind, data)
+    if not done.ok:
+        print(f"entry {args.id}: {done.detail}")
+        return 1
+    _note(done)
+    print(f"entry {args.id}: {done.detail}")
+    return 0
+
+
+def _note(done: Done) -> None:
+    """Why an entry is kept 未备案 (not sendable yet, no platform), when it is."""
+    if done.note:
+        print(f"note: {done.note}")
 
 
 async def _show(cfg: Config, store: Store, register: Register, args: argparse.Namespace) -> int:
