@@ -22,10 +22,11 @@ from structlog.testing import capture_logs
 
 from edge.cli.main import main
 from edge.config.errors import ConfigError
-from edge.config.model import Config, load_config
+from edge.config.model import Config, ReplicaConfig, load_config
 from edge.ledger.retention import Retention
 from edge.ops.health import ReplicaReport
-from edge.replica.replicator import SHARE_MARKER, Replicator
+from edge.replica.owner import SHARE_MARKER
+from edge.replica.replicator import Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import (
     child_env,
@@ -781,3 +782,144 @@ def test_check_config_names_a_file_targets_share_and_the_restart_it_needs(
     out = capsys.readouterr().out
     assert f"replica: file://{share} (read at start only" in out
     assert "systemctl restart edge-gate" in out
+
+
+def _wal_ledger(tmp_path: Path) -> Path:
+    """A ledger file in WAL mode with one table ``t`` for the replicator's own tests."""
+    db = tmp_path / "edge.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+    return db
+
+
+class _LaterClock:
+    """Wall time moved on by :attr:`offset` seconds (a daemon started again later)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def _replica_config(tmp_path: Path, section: dict[str, Any]) -> ReplicaConfig:
+    replica = make_config(tmp_path, "http://127.0.0.1:9", replica=section).replica
+    assert replica is not None
+    return replica
+
+
+async def _run_until(replicator: Replicator, done: Any) -> None:
+    """Run ``replicator`` until ``done()`` holds (30 s at most), then stop it (Litestream too)."""
+    running = asyncio.create_task(replicator.run())
+    try:
+        await eventually(done, 30)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_replica_behind_before_a_restart_raises_the_alarm_at_once(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """The SFTP server goes down while the lanes commit; two minutes later the daemon is
+    restarted (a power cut), the server still down: the alarm is up as the daemon starts,
+    not ``lag_alarm_seconds`` (here 60 s) later."""
+    sshd = await start_sshd(procs, tmp_path / "sshd")
+    section = sshd.replica(**FAST)
+    fast = _replica_config(tmp_path, section)
+    slow = _replica_config(tmp_path, section | {"lag_alarm_seconds": 60})
+    db = _wal_ledger(tmp_path)
+    clock = _LaterClock()
+    first = Replicator(fast, db, tmp_path / "photos", clock=clock)
+
+    async def stop_and_commit() -> None:
+        await eventually(lambda: first.replicated_at is not None, 30)
+        await sshd.stop(procs)
+        with sqlite3.connect(db) as conn:
+            conn.execute("INSERT INTO t VALUES (1)")
+
+    commit = asyncio.create_task(stop_and_commit())
+    await _run_until(first, lambda: commit.done() and first.report().alarm)
+    await commit
+    clock.offset = 120.0
+    second = Replicator(slow, db, tmp_path / "photos", clock=clock)
+    with capture_logs() as logs:
+        await _run_until(second, lambda: second.starts == 1)
+    report = second.report()
+    assert report.alarm
+    assert report.lag_seconds > 120
+    assert report.last_sync_at is None  # nothing confirmed since this start
+    assert "replica was behind before this start" in [e["event"] for e in logs]
+
+
+async def test_a_replica_with_everything_before_a_restart_is_no_alarm(tmp_path: Path) -> None:
+    """Stopped for two minutes with the replica holding every transaction: no alarm at start,
+    whether the target answers for itself (``litestream ltx``) or the last confirmed sync
+    does."""
+    section = {"type": "file", "path": str(_share(tmp_path)), **FAST, "lag_alarm_seconds": 60}
+    cfg = _replica_config(tmp_path, section)
+    db = _wal_ledger(tmp_path)
+    clock = _LaterClock()
+    first = Replicator(cfg, db, tmp_path / "photos", clock=clock)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    committed = time.time()
+    await _run_until(first, lambda: (first.replicated_at or 0) > committed)
+    assert first.confirmed_file.exists()
+    for forget in (False, True):
+        clock.offset += 120.0
+        if forget:  # a run directory lost: the target alone answers
+            first.confirmed_file.unlink()
+        again = Replicator(cfg, db, tmp_path / "photos", clock=clock)
+        await _run_until(again, lambda: again.starts == 1)  # noqa: B023 - awaited at once
+        assert not again.report().alarm
+        assert again.report().lag_seconds < 60
+
+
+async def test_two_daemons_on_one_target_the_second_is_refused_until_a_restore_takes_over(
+    tmp_path: Path,
+) -> None:
+    """Two gate PCs given the same share: the first keeps it, the second never starts
+    Litestream on it and says why (in Chinese on the status page). A restored ledger takes
+    the target over from the PC it replaces; that PC, were it still running, then stops."""
+    section = {"type": "file", "path": str(_share(tmp_path)), **FAST}
+    cfg = _replica_config(tmp_path, section)
+    ledgers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        ledgers.append(_wal_ledger(tmp_path / name))
+    first = Replicator(cfg, ledgers[0], tmp_path / "a" / "photos")
+    second = Replicator(cfg, ledgers[1], tmp_path / "b" / "photos")
+    tasks = [asyncio.create_task(first.run())]
+    try:
+        await eventually(lambda: first.replicated_at is not None, 30)
+        marker = json.loads((_share(tmp_path) / SHARE_MARKER).read_text("utf-8"))
+        assert marker["ledger"] == str(ledgers[0].resolve())
+        with capture_logs() as logs:
+            tasks.append(asyncio.create_task(second.run()))
+            await eventually(lambda: second.report().alarm, 30)
+        assert second.starts == 0  # its Litestream never ran on the other's replica
+        assert str(ledgers[0].resolve()) in (second.other_writer or "")
+        assert "each gate PC needs its own path" in (second.last_error or "")
+        events = [entry["event"] for entry in logs]
+        assert events.count("ANOTHER DAEMON REPLICATES TO THIS TARGET: replication stopped") == 1
+        line = replica_summary(second.report(), ZoneInfo("Asia/Shanghai"))
+        assert line is not None
+        assert line["alarm"]
+        assert "备份位置正被另一台工控机写入" in line["text"]
+        assert second.report().to_json()["other_writer"] == second.other_writer
+        assert not first.report().alarm  # the first keeps replicating
+        assert not await second.sync_photos()  # nor do the photos go there
+        assert second.photos_last_error == second.last_error
+        # `edge restore` left its note: the restored ledger takes the target over …
+        (tmp_path / "b" / ".replica" / "takeover").write_text("restored\n")
+        await eventually(lambda: second.starts == 1 and second.other_writer is None, 30)
+        assert not (tmp_path / "b" / ".replica" / "takeover").exists()
+        # … and the PC it replaced, still running here, stops writing with the alarm up
+        await eventually(lambda: first.other_writer is not None and first.report().alarm, 30)
+        assert str(ledgers[1].resolve()) in (first.other_writer or "")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -136,6 +136,9 @@ class ReplicaReport:
     photos_last_sync_at: float | None
     photos_errors: int
     photos_last_error: str | None
+    #: Another daemon replicating to the same target ("host name, ledger"): replication is
+    #: stopped and the alarm raised (edge/replica/owner.py).
+    other_writer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,8 @@ import structlog
 
 from edge.config.model import ReplicaConfig
 from edge.ops.health import ReplicaReport
+from edge.replica.children import end, spawn
+from edge.replica.owner import SHARE_MARKER, TargetOwner, TargetSilentError
 from edge.replica.target import (
     ToolMissingError,
     child_env,
@@ -51,59 +52,39 @@ log = structlog.get_logger("edge.replica")
 #: A photo written this long before a successful rclone round started was in its listing
 #: (a photo's file gets its time when written and its name a few milliseconds later).
 PHOTO_MARGIN_SECONDS = 60.0
-#: Written into a file target's directory the first time it is found: its going while the
-#: daemon runs means the share is not the one it was.
-SHARE_MARKER = ".edge-gate-replica"
+#: How often the daemon reads an SFTP or S3 target's owner marker while it runs (a file
+#: target's: every ``check_interval_seconds``, it costs no process).
+OWNER_CHECK_SECONDS = 60.0
 #: What an rclone round itself may take before the photos count as behind (its connect and
 #: transfer timeouts are 10 s and 60 s).
 PHOTO_ROUND_ALLOWANCE_SECONDS = 60.0
 #: How far back each round looks past the previous success (rclone ``--max-age``).
 PHOTO_WINDOW_SLACK_SECONDS = 600.0
-_STOP_GRACE_SECONDS = 10.0
-_PR_SET_PDEATHSIG = 1
+#: What a question to Litestream at start (``status``, ``ltx``) may take before it counts as
+#: unanswered (an SFTP or S3 target that does not answer).
+START_QUERY_SECONDS = 20.0
 
 
-#: How much lower than the daemon Litestream and rclone run (``nice``): replication is
-#: background work and must not take the CPU from a lane deciding a truck on a 2-core box.
-#: The kernel derives the default I/O priority from it too (best effort, lower class).
-BACKGROUND_NICE = 10
+def _txid(text: object) -> int:
+    """Litestream's transaction id as it prints it (hex; ``-`` for none yet: 0)."""
+    return 0 if text in (None, "", "-") else int(str(text), 16)
 
 
-def _background_child() -> None:  # pragma: no cover - runs in the forked child
-    """In the child, before exec: die with the daemon, even when it is killed (SIGKILL), so
-    that no tool keeps working on a ledger whose daemon is gone, or beside the next one's
-    (Litestream is crash-safe: what it had not shipped, the next one ships); and run
-    :data:`BACKGROUND_NICE` lower than the daemon."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    with contextlib.suppress(OSError):
-        os.nice(BACKGROUND_NICE)
-
-
-async def _spawn(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
-    """A replication tool as a background child (:func:`_background_child`): no stdin, its
-    output (stderr too) on a pipe."""
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        preexec_fn=_background_child,
-    )
-
-
-async def _end(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECONDS)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+def _behind_since(
+    local: int, listing: object, remembered: tuple[float, int] | None
+) -> float | None:
+    """Where the replica stood at start, as Unix time before which everything committed is on
+    it; None when it has every transaction Litestream had made of the ledger (``local``) or
+    nothing tells. ``listing``: the replica's files as ``litestream ltx -json`` lists them
+    (None: the target did not answer); ``remembered``: the daemon's last confirmed sync."""
+    if isinstance(listing, list) and listing:
+        if max(_txid(entry["max_txid"]) for entry in listing) >= local:
+            return None
+        newest = max(entry["timestamp"] for entry in listing)
+        return datetime.fromisoformat(newest).timestamp()
+    if remembered is None or remembered[1] >= local:
+        return None
+    return remembered[0]
 
 
 def _sync_reply(status: int, body: Any) -> tuple[int, int]:
@@ -133,6 +114,8 @@ class Replicator:
         self.socket = self.run_dir / "litestream.sock"
         self.config_file = self.run_dir / "litestream.yml"
         self.known_hosts = self.run_dir / "known_hosts"
+        #: The last confirmed sync (when, the replica's transaction), kept across restarts.
+        self.confirmed_file = self.run_dir / "confirmed.json"
         self.target = describe(cfg)
         self.since = clock()
         #: Every transaction committed before this (Unix time) is on the replica.
@@ -146,6 +129,10 @@ class Replicator:
         self._failing = False
         self._alarm = False
         self._share_marked = False
+        self.owner = TargetOwner(cfg, self.database, self.run_dir)
+        #: Another daemon that replicates to the same target ("host name, ledger"): refused.
+        self.other_writer: str | None = None
+        self._owner_due = 0.0
         self._photos_generation = 0
         #: (asked at, the ledger's transaction in the answer) of a sync whose answer came
         #: while transactions were being committed: confirmed by a later answer whose
@@ -180,13 +167,16 @@ class Replicator:
         except ToolMissingError as exc:
             self._failed(str(exc))
             await asyncio.Event().wait()
-        while (missing_dir := await self.missing_directory()) is not None:
-            self._failed(missing_dir)
+        await asyncio.to_thread(self.write_config)
+        self._owner_due = 0.0  # the owner is read before every start of Litestream
+        while (problem := await self.target_problem()) is not None:
+            self._failed(problem)
             self._judge()
             await asyncio.sleep(self.cfg.check_interval_seconds)
-        await asyncio.to_thread(self.write_config)
+        if self.starts == 0:
+            await self.position_at_start()
         self.socket.unlink(missing_ok=True)
-        proc = await _spawn(argv, child_env() | tls_env(self.cfg))
+        proc = await spawn(argv, child_env() | tls_env(self.cfg))
         self.starts += 1
         log.info("replicating the ledger", target=self.target, pid=proc.pid)
         assert proc.stdout is not None
@@ -209,17 +199,18 @@ class Replicator:
             for task in [*tasks, restorable, ended]:
                 task.cancel()
             await asyncio.gather(*tasks, restorable, ended, return_exceptions=True)
-            await _end(proc)
+            await end(proc)
         self._failed(f"litestream exited with status {proc.returncode}: {self.last_error}")
 
     async def _restorable_loop(self) -> None:
-        """Every ``check_interval_seconds``: is a file target still its share? Every
-        ``restore_check_seconds``: can the replica be restored now? Returns when not (the
-        lag then counts from the last time it was known good; Litestream is started again)."""
+        """Every ``check_interval_seconds``: is a file target still its share, and the target
+        still this daemon's (:meth:`target_problem`)? Every ``restore_check_seconds``: can
+        the replica be restored now? Returns when not (the lag then counts from the last time
+        it was known good; Litestream is started again)."""
         checked = self.clock()
         while True:
             await asyncio.sleep(self.cfg.check_interval_seconds)
-            problem = await self.missing_directory()
+            problem = await self.target_problem()
             if problem is None and self.clock() - checked >= self.cfg.restore_check_seconds:
                 checked = self.clock()
                 problem = await self.restorable()
@@ -234,16 +225,78 @@ class Replicator:
             self._judge()
             return
 
+    async def position_at_start(self) -> None:
+        """Where the replica stood when the daemon (re)started: if it was already behind —
+        Litestream had made transactions of the ledger (``litestream status``) that the
+        replica does not hold (``litestream ltx`` on the target, or, when the target does not
+        answer, the last sync this daemon confirmed before it stopped) — the lag counts from
+        there, and past the bound the alarm is raised at once, not ``lag_alarm_seconds``
+        after the start."""
+        status = await self._litestream_json("status")
+        if not isinstance(status, list) or not status:
+            return
+        try:
+            local = _txid(status[0].get("local_txid"))
+            listing = await self._litestream_json("ltx", "-level", "all")
+            since = _behind_since(local, listing, await asyncio.to_thread(self._remembered))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("replica position at start unreadable", reason=str(exc)[:300])
+            return
+        if since is None:
+            return
+        self.replicated_at = min(since, self.clock())
+        log.warning(
+            "replica was behind before this start",
+            lag_seconds=round(self.lag_seconds(), 1),
+            target=self.target,
+        )
+        self._judge()
+
+    async def _litestream_json(self, command: str, *options: str) -> Any:
+        """``litestream COMMAND … -json`` about the ledger: its answer, None when it failed
+        or did not answer within :data:`START_QUERY_SECONDS`."""
+        argv = [tool("litestream"), command, "-config", str(self.config_file), "-json"]
+        argv += [*options, str(self.database)]
+        proc = await spawn(argv, child_env() | tls_env(self.cfg), stderr=asyncio.subprocess.DEVNULL)
+        try:
+            output, _ = await asyncio.wait_for(proc.communicate(), START_QUERY_SECONDS)
+        except TimeoutError:
+            return None
+        finally:
+            await end(proc)
+        if proc.returncode != 0:
+            return None
+        try:
+            return json.loads(output)
+        except ValueError:
+            return None
+
+    def _remembered(self) -> tuple[float, int] | None:
+        """The last sync confirmed before this start (:attr:`confirmed_file`), if any."""
+        try:
+            kept = json.loads(self.confirmed_file.read_text("utf-8"))
+            return float(kept["at"]), int(kept["txid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _remember(self, at: float, txid: int) -> None:
+        """Keep a confirmed sync for the next start (lost with the run directory: the start
+        then asks the target alone)."""
+        part = self.confirmed_file.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            part.write_text(json.dumps({"at": at, "txid": txid}), "utf-8")
+            part.replace(self.confirmed_file)
+
     async def restorable(self) -> str | None:
         """A dry run of ``litestream restore`` against the target: None when the replica can
         be restored, else Litestream's words."""
         argv = [tool("litestream"), "restore", "-config", str(self.config_file), "-dry-run"]
         argv += ["-o", str(self.run_dir / "restore-check.db"), str(self.database)]
-        proc = await _spawn(argv, child_env() | tls_env(self.cfg))
+        proc = await spawn(argv, child_env() | tls_env(self.cfg))
         try:
             output, _ = await proc.communicate()
         finally:
-            await _end(proc)
+            await end(proc)
         if proc.returncode == 0:
             return None
         lines = output.decode("utf-8", "replace").strip().splitlines()
@@ -310,12 +363,45 @@ class Replicator:
             self._awaiting = (asked, ledger_txid)
         if confirmed is not None:
             self.replicated_at, self.last_sync_at = confirmed, self.clock()
+            await asyncio.to_thread(self._remember, confirmed, replica_txid)
             self.last_error = None
             if self._failing:
                 log.info("replica confirms syncs again", target=self.target)
                 self._failing = False
         self._judge()
         return confirmed == asked
+
+    async def target_problem(self) -> str | None:
+        """Why the tools must not write the target now (None: they may): a file target's
+        directory that is not the share it was (:meth:`missing_directory`), or a target
+        another daemon replicates to (its marker: edge/replica/owner.py), read at every
+        call for a file target and every :data:`OWNER_CHECK_SECONDS` for the others."""
+        problem = await self.missing_directory()
+        if problem is not None or (self.cfg.type != "file" and self.clock() < self._owner_due):
+            return problem
+        self._owner_due = self.clock() + OWNER_CHECK_SECONDS
+        try:
+            other = await self.owner.other()
+        except TargetSilentError as exc:  # not judged now: Litestream's syncs will tell
+            self._failed(f"the target does not answer: {exc}")
+            return None
+        if other != self.other_writer:
+            if other is None:
+                log.info("replica target is this daemon's again", target=self.target)
+            else:
+                log.error(
+                    "ANOTHER DAEMON REPLICATES TO THIS TARGET: replication stopped",
+                    target=self.target,
+                    other=other,
+                )
+        self.other_writer = other
+        if other is None:
+            self._share_marked = True
+            return None
+        return (
+            f"another daemon replicates to {self.target} ({other}): each gate PC needs its own "
+            f"path; if that PC is gone for good, delete {SHARE_MARKER} there and restart"
+        )
 
     async def missing_directory(self) -> str | None:
         """For a file target: why its directory is not the share it was (None: it is). The
@@ -324,7 +410,8 @@ class Replicator:
         time it is found, a marker file (:data:`SHARE_MARKER`) is written into it; if the
         marker goes while the daemon runs (the share unmounted, and the directory re-created
         locally; or another share put in its place) that is reported until it is back — a
-        new share is taken by restarting the daemon."""
+        new share is taken by restarting the daemon. (The marker itself is written and read
+        by :meth:`target_problem`: it names the daemon the target belongs to.)"""
         if self.cfg.type != "file":
             return None
         directory = Path(self.cfg.path)
@@ -334,16 +421,11 @@ class Replicator:
                 "(create it once on the share; it is never created here)"
             )
         marker = directory / SHARE_MARKER
-        if await asyncio.to_thread(marker.exists):
-            self._share_marked = True
-            return None
-        if self._share_marked:
+        if self._share_marked and not await asyncio.to_thread(marker.exists):
             return (
                 f"the replica directory {self.cfg.path} is not the share it was (its marker "
                 f"{SHARE_MARKER} is gone): unmounted, or replaced? (a new share: restart)"
             )
-        await asyncio.to_thread(marker.write_text, "edge-gate replica\n", "utf-8")
-        self._share_marked = True
         return None
 
     def _replica_lost(self) -> None:
@@ -378,7 +460,7 @@ class Replicator:
 
     def _judge(self) -> None:
         lag, bound = self.lag_seconds(), self.cfg.lag_alarm_seconds
-        behind = lag > bound or self._photos_behind()
+        behind = lag > bound or self._photos_behind() or self.other_writer is not None
         if behind and not self._alarm:
             self._alarm = True
             log.error(
@@ -411,9 +493,9 @@ class Replicator:
         """One ``rclone copy`` round of the photo folder (only files new since the last
         successful round, with slack); True when it succeeded."""
         started, generation = self.clock(), self._photos_generation
-        missing_dir = await self.missing_directory()
-        if missing_dir is not None:
-            self._photos_failed(missing_dir)
+        problem = await self.target_problem()
+        if problem is not None:
+            self._photos_failed(problem)
             return False
         try:
             argv = [tool("rclone"), "copy", str(self.photo_dir), rclone_photos_remote(self.cfg)]
@@ -428,11 +510,11 @@ class Replicator:
         await asyncio.to_thread(self.write_config)
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         known_hosts = self.known_hosts if self.cfg.type == "sftp" else None
-        proc = await _spawn(argv, rclone_env(self.cfg, known_hosts))
+        proc = await spawn(argv, rclone_env(self.cfg, known_hosts))
         try:
             output, _ = await proc.communicate()
         finally:
-            await _end(proc)
+            await end(proc)
         if proc.returncode != 0:
             lines = output.decode("utf-8", "replace").strip().splitlines()
             self._photos_failed(lines[-1] if lines else f"rclone status {proc.returncode}")
@@ -473,4 +555,5 @@ class Replicator:
             photos_last_sync_at=self.photos_last_sync_at,
             photos_errors=self.photos_errors,
             photos_last_error=self.photos_last_error,
+            other_writer=self.other_writer,
         )

@@ -241,9 +241,14 @@ def known_hosts_line(cfg: ReplicaConfig) -> str:
     return f"{host} {cfg.host_key}\n"
 
 
-def rclone_photos_remote(cfg: ReplicaConfig) -> str:
-    """The photos' place on the target as an rclone path (``EDGEREPLICA:…``)."""
-    where = photos_path_on_target(cfg)
+def rclone_remote(cfg: ReplicaConfig, name: str) -> str:
+    """``name`` in the target's place as an rclone path (``edgereplica:…``)."""
+    where = f"{cfg.path.rstrip('/')}/{name}"
     if cfg.type == "s3":
         where = f"{cfg.bucket}/{where.lstrip('/')}"
     return f"{REMOTE.lower()}:{where}"
+
+
+def rclone_photos_remote(cfg: ReplicaConfig) -> str:
+    """The photos' place on the target as an rclone path."""
+    return rclone_remote(cfg, "photos")

@@ -121,7 +121,12 @@ def replica_summary(replica: ReplicaReport | None, zone: Any) -> dict[str, Any] 
     else:
         at = datetime.fromtimestamp(replica.last_sync_at, zone).strftime("%H:%M:%S")
         text = f"延迟 {replica.lag_seconds:.0f} 秒，上次同步 {at}"
-    if replica.alarm:
+    if replica.other_writer:
+        text += (
+            f"，备份位置正被另一台工控机写入（{replica.other_writer}），本机已停止备份："
+            "每台工控机须使用各自的备份目录"
+        )
+    elif replica.alarm:
         text += f"，超过 {replica.lag_alarm_seconds:.0f} 秒，请检查备份位置"
     if replica.photos_last_error:
         text += "；照片备份失败"

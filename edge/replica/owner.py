@@ -1,0 +1,145 @@
+"""Whose replica a target is: one marker at the target (:data:`SHARE_MARKER`, a file in a
+file or SFTP target's directory, an object under an S3 target's prefix) naming the gate PC
+that writes it (its machine id and host name) and that PC's ledger (its path).
+
+Two daemons replicating to one place — two gate PCs given the same ``path``, or a drill copy
+started with the production ``[replica]`` — would interleave two ledgers' histories in one
+replica, and a restore would bring back whichever wrote last. So the first daemon to find a
+target marks it, and every daemon checks the marker at start and while it runs: another's
+marker refuses replication (Litestream is not started, or is stopped) and raises the alarm,
+in Chinese on the status page. The one deliberate change of owner is a restore: ``edge
+restore`` leaves :data:`TAKEOVER_NOTE` beside the restored ledger, and that ledger's first
+daemon takes the target over from the PC it replaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from edge.config.model import ReplicaConfig
+from edge.replica.children import end, spawn
+from edge.replica.target import rclone_env, rclone_remote, tool
+
+log = structlog.get_logger("edge.replica")
+
+#: The marker's name at the target (in its directory, or under its S3 prefix).
+SHARE_MARKER = ".edge-gate-replica"
+#: Left in the run directory (``.replica`` beside the ledger) by ``edge restore``: the
+#: restored ledger's first daemon takes the target over from the PC whose ledger it was.
+TAKEOVER_NOTE = "takeover"
+#: rclone's exit statuses for "not there" (directory, file): no marker yet.
+_NOT_FOUND = (3, 4)
+_RCLONE_SECONDS = 60.0
+
+
+class TargetSilentError(RuntimeError):
+    """The target did not answer the marker's read (rclone's last words)."""
+
+
+def machine_id() -> str:
+    """This PC's id: systemd's ``/etc/machine-id`` (the host name where there is none)."""
+    try:
+        return Path("/etc/machine-id").read_text("ascii").strip() or socket.gethostname()
+    except OSError:
+        return socket.gethostname()
+
+
+def identity(database: Path) -> dict[str, str]:
+    """What the marker says of a daemon: its PC and its ledger."""
+    return {"host": machine_id(), "hostname": socket.gethostname(), "ledger": str(database)}
+
+
+def _owner(text: str | None) -> dict[str, Any] | None:
+    """The owner a marker names; None for none, or a marker of an older version (plain text,
+    no owner: whoever finds it marks it)."""
+    if text is None:
+        return None
+    try:
+        owner = json.loads(text)
+    except ValueError:
+        return None
+    return owner if isinstance(owner, dict) and "host" in owner else None
+
+
+class TargetOwner:
+    """The marker at ``cfg``'s target as the daemon of ``database`` sees it."""
+
+    def __init__(self, cfg: ReplicaConfig, database: Path, run_dir: Path) -> None:
+        self.cfg, self.run_dir = cfg, run_dir
+        self.mine = identity(database)
+        self.takeover = run_dir / TAKEOVER_NOTE
+        self._file = Path(cfg.path) / SHARE_MARKER if cfg.type == "file" else None
+
+    async def other(self) -> str | None:
+        """Who else replicates to the target ("host name, ledger path"); None when it is
+        this daemon's — marked now if it had no marker, or taken over when a restore left
+        :data:`TAKEOVER_NOTE`. :class:`TargetSilentError` when the target does not answer."""
+        text = await self._read()
+        owner = _owner(text)
+        if owner is not None and (owner.get("host"), owner.get("ledger")) == (
+            self.mine["host"],
+            self.mine["ledger"],
+        ):
+            return None
+        if owner is not None:
+            if not await asyncio.to_thread(self.takeover.exists):
+                return f"{owner.get('hostname', '?')}, {owner.get('ledger', '?')}"
+            log.warning(
+                "replica taken over by the restored ledger from the PC it replaces",
+                previous=owner.get("hostname"),
+                previous_ledger=owner.get("ledger"),
+            )
+        if await self._write():
+            await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
+        return None
+
+    async def _read(self) -> str | None:
+        """The marker's text, None when there is none; :class:`TargetSilentError`."""
+        if self._file is not None:
+            try:
+                return await asyncio.to_thread(self._file.read_text, "utf-8", "replace")
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise TargetSilentError(f"cannot read {self._file}: {exc.strerror}") from None
+        status, output = await self._rclone("cat", rclone_remote(self.cfg, SHARE_MARKER))
+        if status in _NOT_FOUND:
+            return None
+        if status != 0:
+            words = output.strip().splitlines()
+            raise TargetSilentError(words[-1][:300] if words else f"rclone status {status}")
+        return output
+
+    async def _write(self) -> bool:
+        text = json.dumps(self.mine, ensure_ascii=False) + "\n"
+        if self._file is not None:
+            try:
+                await asyncio.to_thread(self._file.write_text, text, "utf-8")
+            except OSError:
+                return False
+            return True
+        local = self.run_dir / "owner.json"
+        await asyncio.to_thread(local.write_text, text, "utf-8")
+        status, _ = await self._rclone("copyto", str(local), rclone_remote(self.cfg, SHARE_MARKER))
+        return status == 0
+
+    async def _rclone(self, *args: str) -> tuple[int, str]:
+        argv = [tool("rclone"), *args, "--config", os.devnull, "-q", "--retries", "1"]
+        argv += ["--low-level-retries", "1", "--contimeout", "10s", "--timeout", "30s"]
+        known_hosts = self.run_dir / "known_hosts" if self.cfg.type == "sftp" else None
+        proc = await spawn(argv, rclone_env(self.cfg, known_hosts), stderr=asyncio.subprocess.PIPE)
+        try:
+            output, errors = await asyncio.wait_for(proc.communicate(), _RCLONE_SECONDS)
+        except TimeoutError:
+            return -1, f"no answer in {_RCLONE_SECONDS:.0f} s"
+        finally:
+            await end(proc)
+        status = proc.returncode or 0
+        return status, (output if status == 0 else errors).decode("utf-8", "replace")
