@@ -19,6 +19,7 @@ import pytest
 from edge.actions.filing import EntryRefusedError, Filings
 from edge.actions.operator import NotAllowedError, NotFoundError
 from edge.domain.filing import ImageKind, parse_entry
+from edge.domain.filing_words import is_chinese, refusal_words
 from edge.domain.plates import PlateColor
 from edge.ledger.store import Store
 from edge.sim.jpeg import jpeg_label, sample_jpeg
@@ -458,7 +459,12 @@ async def test_the_sender_runs_until_everything_is_filed_or_dead(province: Site)
     assert inner.words.startswith("not sent:")
     assert "license" in inner.words
     dead = {d.entry_id: d.last_error or "" for d in await province.store.dead_filings()}
-    assert dead[3].startswith("image file missing")
+    assert dead[3].startswith("image file missing")  # the log's and the ledger's English
+    assert (
+        refusal_words(dead[3])
+        == "证件图片文件已丢失：请在台账中重新上传该条目的证件图片，再重新备案"
+    )
+    assert is_chinese(refusal_words(dead[2]))  # what the page says (the guard's words)
     assert province.sender.sent == 2
 
 
@@ -540,3 +546,22 @@ async def test_a_change_to_a_cancelled_entry_is_not_filed(city: Site) -> None:
     )  # fmt: skip
     assert "不报送平台" in added_cancelled.note
     assert await city.store.due_filings(50) == []
+
+
+async def test_a_platform_refusal_not_in_chinese_is_said_in_chinese(city: Site) -> None:
+    """What the platform answered in English (the simulator's field checks, an HTTP error's
+    body) is kept as it came in the ledger and the log, and said on the pages in a Chinese
+    sentence quoting it: the platform's reply for whoever calls the platform about it."""
+    for n, fault in enumerate((Fault("code", "952"), Fault("http", 400))):
+        city.sim.faults.append(fault)
+        truck = {**TRUCK, "plate": f"豫A9520{n}", "vin": f"LZZAELJD5KA95200{n}"}
+        done = await city.filings.add(CLERK, "vehicle", truck, LICENCE)
+        assert await city.send_due() == [False]
+        assert done.id is not None
+    answers = [d.last_error or "" for d in await city.store.dead_filings()]
+    assert sorted(answers) == ["injected", "injected failure"]  # as the platform said it
+    assert sorted(refusal_words(a) for a in answers) == [
+        "平台拒绝了此备案，平台答复「injected failure」：请核对条目后重新备案，或向平台询问",
+        "平台拒绝了此备案，平台答复「injected」：请核对条目后重新备案，或向平台询问",
+    ]
+    assert refusal_words("企业授权号错误") == "企业授权号错误"  # Chinese already: as it came

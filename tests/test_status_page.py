@@ -392,6 +392,7 @@ async def test_a_dead_filing_shows_among_the_failed_uploads_and_is_retried(
     """上传失败（需处理） lists the electronic ledger's dead filings beside the passes', with a
     button that sends the filing again (audited as a filing retry)."""
     from edge.domain.filing import parse_entry
+    from edge.ledger.rows import NewFilingImage
     from tests.test_filing import TRUCK
 
     web = {"password_hash": hash_password("gate password 1")}
@@ -401,11 +402,19 @@ async def test_a_dead_filing_shows_among_the_failed_uploads_and_is_retried(
         (row,) = await daemon.store.filing_outbox_of(entry_id)
         await daemon.store.filing_answered(row.id, "shareVehInfo", accepted=False,
                                            answer="企业授权码错误")  # fmt: skip
+        other = {**TRUCK, "plate": "豫A54321", "vin": "LZZAELJD5KA543210"}
+        lost = NewFilingImage("driving_license", "filings/gone.jpg", 1000)  # its file is gone
+        other_id = await daemon.store.add_entry(parse_entry("vehicle", other), "clerk", [lost],
+                                                file_to="city")  # fmt: skip
+        (english,) = await daemon.store.filing_outbox_of(other_id)
         base = f"http://127.0.0.1:{daemon.web.port}"
         page = await logged_in(browser, base, "值班员王五")
         failed = page.locator(f'#dead tr[data-filing="{row.id}"]')
         await expect(failed).to_contain_text("豫A12345")
         await expect(failed).to_contain_text("台账备案（市）")
+        gone = page.locator(f'#dead tr[data-filing="{english.id}"]')
+        await expect(gone).to_contain_text("证件图片文件已丢失：请在台账中重新上传", timeout=15_000)
+        await expect(gone).not_to_contain_text("missing")  # the ledger's English stays there
         await page.click(f'#dead button.retry-filing[data-id="{row.id}"]')
         await expect(page.locator("#message")).to_have_text("已重新排队上传")
         audit = await daemon.store.audit_log()

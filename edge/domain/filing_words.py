@@ -276,12 +276,25 @@ def words(field: str | None, reason: str) -> str:
     return UNKNOWN.format(title=shown or "输入")
 
 
+#: How the filing sender records a filing whose document image file is gone (a dead letter:
+#: ``image file missing: <the error>``).
+IMAGE_MISSING = "image file missing"
+
+
 def refusal_words(answer: str) -> str:
-    """A filing's refusal as the page shows it beside the entry: the platform's own words
-    as they came (Chinese); a filing our side stopped before sending (``not sent:
-    Model.field: why; …``, the wire model's check) as a Chinese sentence naming the field."""
+    """Why a filing was refused or could not be sent, as the pages show it (beside the
+    entry, in the list of failed uploads) — the ledger and the log keep ``answer`` as it
+    came: the platform's own words as they came when they are Chinese, else (a simulator's
+    field check, an HTTP error's body) a Chinese sentence quoting them; a filing our side
+    stopped before sending (``not sent: Model.field: why; …``, the wire model's check) as a
+    Chinese sentence naming the field; a document image whose file is gone
+    (:data:`IMAGE_MISSING`) as what to do about it."""
+    if answer.startswith(IMAGE_MISSING):
+        return "证件图片文件已丢失：请在台账中重新上传该条目的证件图片，再重新备案"
     if not answer.startswith("not sent:"):
-        return answer
+        if is_chinese(answer):
+            return answer
+        return f"平台拒绝了此备案，平台答复「{answer.strip()}」：请核对条目后重新备案，或向平台询问"
     said = []
     for part in answer.removeprefix("not sent:").split("; "):
         found = re.fullmatch(r"\s*(?:\w+\.)?(?P<wire>\w+)(?:\.\w+)*: (?P<why>.*)", part)

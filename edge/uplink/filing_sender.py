@@ -21,6 +21,7 @@ import structlog
 
 from drivers.backoff import Backoff
 from edge.domain.filing import NO_STATUS_ON_WIRE, EntryStatus, ImageKind, Register, plate_key
+from edge.domain.filing_words import IMAGE_MISSING
 from edge.ledger.filings import FilingLedger
 from edge.ledger.photos import PhotoStore
 from edge.ledger.rows import FilingOutboxEntry
@@ -155,7 +156,7 @@ class FilingSender:
                 await self.store.filing_answered(row.id, method, accepted=False, answer=words)
             except FileNotFoundError as exc:
                 log.error("document image missing; kept as dead letter", error=str(exc))
-                await self.store.filing_failed(row.id, f"image file missing: {exc}", None)
+                await self.store.filing_failed(row.id, f"{IMAGE_MISSING}: {exc}", None)
             except Exception as exc:
                 if (kind := classify(exc)) is not None:
                     self.link.failure(str(exc), kind)

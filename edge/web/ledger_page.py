@@ -247,7 +247,7 @@ class LedgerPage:
                 }
                 for f in filings
             ],
-            "dead": [{"id": d.id, "error": d.last_error} for d in dead],
+            "dead": [{"id": d.id, "error": refusal_words(d.last_error or "")} for d in dead],
             "images": [
                 {
                     "id": i.id,
