@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from edge.config.model import parse_config
 from edge.domain.goods import tonnes
 from edge.domain.plates import PlateColor
-from edge.sim.demo import _PLATES, Demo
+from edge.sim.demo import _PLATES, Demo, demo_config_text
+from edge.web.auth import hash_password
 
 
 def test_a_long_demo_never_runs_out_of_plates() -> None:
@@ -31,6 +33,20 @@ def test_a_long_demo_never_runs_out_of_plates() -> None:
         assert len(demo.inside) <= len(_PLATES)
     assert arrivals > 1_000
     assert departures > 1_000
+
+
+@pytest.mark.parametrize("platform", ["city", "province"])
+def test_the_demo_listens_on_free_ports_only(platform: str) -> None:
+    """Two demos (or two test suites) side by side: the province demo's photo listener took
+    the fixed 8089 and the second one failed with "address already in use"."""
+    text = demo_config_text(
+        "http://127.0.0.1:1/",
+        "generic",
+        platform,  # type: ignore[arg-type]
+        password_hash=hash_password("demo"),
+    )
+    cfg = parse_config(text)
+    assert (cfg.web.port, cfg.photo_web.port) == (0, 0)
 
 
 async def test_the_demo_with_a_scale_weighs_trucks_in_and_out(

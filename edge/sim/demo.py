@@ -114,6 +114,9 @@ backoff_max_seconds = 3
 port = 0
 password_hash = "{password_hash}"
 
+[photo_web]
+port = 0  # the province platform's photo fetches: any free port, so demos can run side by side
+
 [logging]
 format = "console"
 """
