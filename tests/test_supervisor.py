@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 
-from edge.ops.supervisor import Supervisor
+import pytest
+
+from edge.ops.supervisor import Supervisor, cancel_and_wait
 
 
 async def test_crashing_component_is_restarted() -> None:
@@ -98,3 +100,28 @@ async def test_stop_asks_again_a_component_that_lost_its_cancellation() -> None:
     async with asyncio.timeout(10):
         await sup.stop()
     assert lost == [True]
+
+
+async def test_cancel_and_wait_holds_its_callers_cancellation_until_all_have_ended() -> None:
+    """Stopping the stopper must not leave a stubborn task running behind it."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # ends later, on its own
+
+    task = asyncio.create_task(stubborn())
+    await started.wait()
+    stopper = asyncio.create_task(cancel_and_wait([task]))
+    await asyncio.sleep(0)
+    stopper.cancel()
+    await asyncio.sleep(0)
+    assert not stopper.done()
+    assert not task.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await stopper
+    assert task.done()

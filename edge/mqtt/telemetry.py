@@ -29,7 +29,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import aiomqtt
@@ -40,6 +40,7 @@ from edge.actions.operator import ActionError, Actor, Face, Operator
 from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
 from edge.ops.health import HealthReport
+from edge.ops.supervisor import cancel_and_wait
 
 log = structlog.get_logger("edge.mqtt.telemetry")
 
@@ -62,6 +63,21 @@ def command_id(command: Mapping[str, Any]) -> str | None:
 
 def sign(command: Mapping[str, Any], secret: str) -> str:
     return hmac.new(secret.encode(), canonical(command), hashlib.sha256).hexdigest()
+
+
+async def _serve_together(*parts: Coroutine[Any, Any, None]) -> None:
+    """Run a session's parts until one fails (its error, or an :class:`ExceptionGroup` of
+    several, is raised) or the caller is cancelled; either way every part has ended on return.
+    Not an ``asyncio.TaskGroup``: that cancels its children once, and a child that loses the
+    cancellation inside aiomqtt (Python 3.11's ``wait_for``) kept the daemon from stopping."""
+    tasks = [asyncio.create_task(part) for part in parts]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        await cancel_and_wait(tasks)
+    errors = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
+    if errors:
+        raise BaseExceptionGroup("MQTT session", [e for e in errors if e is not None])
 
 
 class Telemetry:
@@ -96,7 +112,7 @@ class Telemetry:
     # -- the connection ------------------------------------------------------------------------
     async def run(self) -> None:
         """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
-        error, or several from the session's task group) never ends the task."""
+        error, or several from the session's parts) never ends the task."""
         backoff = Backoff(1.0, 60.0)
         while True:
             try:
@@ -109,8 +125,8 @@ class Telemetry:
             self.connected = False
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                # the session's task group reported its children's errors instead of the
-                # cancellation that stopped them (Python 3.11): stop, as asked, not reconnect
+                # a cancellation lost inside aiomqtt (Python 3.11's wait_for) came out as the
+                # broker's error, or as none: stop, as asked, not reconnect
                 raise asyncio.CancelledError
             await asyncio.sleep(backoff.next())
 
@@ -133,10 +149,9 @@ class Telemetry:
                 f"{self.base}/status", json.dumps({"online": True}), qos=1, retain=True
             )
             await client.subscribe(f"{self.base}/commands", qos=1)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._send_passes(client))
-                group.create_task(self._send_status(client))
-                group.create_task(self._take_commands(client))
+            await _serve_together(
+                self._send_passes(client), self._send_status(client), self._take_commands(client)
+            )
 
     async def _send_passes(self, client: aiomqtt.Client) -> None:
         while True:

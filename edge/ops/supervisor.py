@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import structlog
 
@@ -65,18 +66,29 @@ class Supervisor:
         return all(up for name, up in self.alive().items() if name not in self.optional)
 
     async def stop(self) -> None:
-        """Cancel every component and wait for it to end, cancelling again each
-        :data:`STOP_RECHECK_SECONDS` any that is still running: a library that loses a
-        cancellation (Python 3.11's ``asyncio.wait_for`` does when its inner future finishes
-        at the same moment; aiomqtt awaits through it) must not hang the daemon's stop."""
-        pending = set(self._tasks.values())
-        for task in pending:
-            task.cancel()
-        while pending:
-            _done, pending = await asyncio.wait(pending, timeout=STOP_RECHECK_SECONDS)
-            for task in pending:
-                log.warning(
-                    "component did not stop when asked; asking again", component=task.get_name()
-                )
-                task.cancel()
+        """Cancel every component and wait for it to end (:func:`cancel_and_wait`)."""
+        await cancel_and_wait(self._tasks.values())
         self._tasks.clear()
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel each task and wait until every one has ended, cancelling again each
+    :data:`STOP_RECHECK_SECONDS` any that is still running: Python 3.11's ``asyncio.wait_for``
+    loses a cancellation when its inner future finishes at the same moment (aiomqtt awaits
+    through it), so one ``cancel()`` may not end a task, and ``asyncio.TaskGroup`` never asks
+    its children twice. A cancellation of the caller meanwhile is held until all have ended,
+    then raised (:class:`asyncio.CancelledError`); the tasks' own errors are left to the caller."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    caller_cancelled = False
+    while pending:
+        try:
+            _done, pending = await asyncio.wait(pending, timeout=STOP_RECHECK_SECONDS)
+        except asyncio.CancelledError:
+            caller_cancelled = True
+        for task in pending:
+            log.warning("task did not stop when asked; asking again", task=task.get_name())
+            task.cancel()
+    if caller_cancelled:
+        raise asyncio.CancelledError
