@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -116,16 +117,29 @@ def lifted_and_passed(record: dict[str, Any]) -> bool:
 
 @asynccontextmanager
 async def running_daemon(cfg: Config) -> AsyncIterator[Daemon]:
+    """A started daemon, stopped on the way out together with the cameras :func:`camera` made
+    for it (a test failing before its ``aclose`` left a socket that the garbage collector
+    reported inside the next test, failing that one)."""
     daemon = Daemon(cfg)
     await daemon.start()
     try:
         yield daemon
     finally:
-        await daemon.stop()
+        try:
+            for cam in _cameras.pop(daemon, []):
+                await cam.aclose()
+        finally:
+            await daemon.stop()
+
+
+_cameras: weakref.WeakKeyDictionary[Daemon, list[CameraSim]] = weakref.WeakKeyDictionary()
 
 
 def camera(daemon: Daemon, lane: str = "in-1", fmt: CameraFormat = "generic") -> CameraSim:
-    return CameraSim(f"http://127.0.0.1:{daemon.web.port}/push/{lane}", fmt)
+    """A camera pushing to ``lane`` of ``daemon``; closed by :func:`running_daemon` at its end."""
+    cam = CameraSim(f"http://127.0.0.1:{daemon.web.port}/push/{lane}", fmt)
+    _cameras.setdefault(daemon, []).append(cam)
+    return cam
 
 
 async def wait_records(sim: PlatformSim, count: int, photos: int = 0, timeout: float = 10) -> None:
