@@ -3,6 +3,7 @@ which checks WS-Security tokens against its own — skewed — clock."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ def onvif_lane(sim: OnvifCameraSim, **camera: Any) -> dict[str, Any]:
             "username": "admin",
             "password": "sim-camera",
             "pull_timeout_seconds": 5,
+            "picture_timeout_seconds": 10,  # a loaded test machine; the field default is 2 s
             **camera,
         },
     }
@@ -93,6 +95,23 @@ async def test_plates_arrive_through_a_pullpoint_despite_a_skewed_clock(
         assert device.pictures_served == 1  # the PictureUri, fetched with Digest auth
         assert _passes(daemon, "SELECT COUNT(*) FROM photos") == [(1,)]
         assert device.auth_failures == 0  # every request was signed with the device's time
+
+
+async def test_a_picture_slower_than_its_timeout_leaves_the_pass_without_it(
+    tmp_path: Path, platform_sim: CityPlatformSim, device: OnvifCameraSim
+) -> None:
+    """The picture is fetched before the barrier moves: a camera that does not answer within
+    ``picture_timeout_seconds`` costs the pass its photo, never the pass."""
+    device.pictures_held = asyncio.Event()
+    async with subscribed(tmp_path, platform_sim, device, picture_timeout_seconds=0.2) as (
+        daemon,
+        lane,
+    ):
+        device.plate("豫A12345")
+        await eventually(lambda: len(_passes(daemon)) == 1, 10)
+        await lane.drain()
+        assert _passes(daemon, "SELECT COUNT(*) FROM photos") == [(0,)]
+        device.pictures_held.set()
 
 
 async def test_a_dropped_subscription_is_created_again(

@@ -316,6 +316,9 @@ class OnvifCamera(_Camera):
     color: str = "yellow"
     subscription_seconds: float = Field(default=600, ge=60, le=3600)
     pull_timeout_seconds: float = Field(default=30, ge=1, le=60)
+    #: The event's picture (or the snapshot URI) is fetched before the barrier moves (the
+    #: pass is recorded with its photos first): past this the pass goes on without it.
+    picture_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     topics: list[OnvifTopic] = Field(default_factory=lambda: list(ONVIF_TOPICS), min_length=1)
 
     @field_validator("color")

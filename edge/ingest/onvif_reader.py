@@ -99,7 +99,8 @@ class OnvifPlateReader:
         self.snapshot_uri: str | None = None  # the camera's ONVIF snapshot, for bare events
         self._lost = False
         self._pictures = httpx.AsyncClient(
-            auth=httpx.DigestAuth(cfg.username, cfg.password.get_secret_value()), timeout=2.0
+            auth=httpx.DigestAuth(cfg.username, cfg.password.get_secret_value()),
+            timeout=cfg.picture_timeout_seconds,
         )
 
     async def run(self) -> None:

@@ -91,6 +91,8 @@ class OnvifCameraSim(CameraApiSim):
     auth_failures: int = 0
     pictures_served: int = 0
     picture_uri_in_events: bool = True  # False: like Axis, the event has no picture
+    #: Set: every picture request waits until it is set (a camera too slow to answer).
+    pictures_held: asyncio.Event | None = None
     _queue: dict[str, asyncio.Queue[Notification | None]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _guard: DigestGuard | None = None
@@ -293,6 +295,8 @@ class OnvifCameraSim(CameraApiSim):
     async def _picture(self, request: web.Request) -> web.Response:
         assert self._guard is not None
         self._guard.check(request)
+        if self.pictures_held is not None:
+            await self.pictures_held.wait()
         self.pictures_served += 1
         label = f"onvif picture {request.match_info['n']}"  # "snapshot" for the snapshot URI
         return web.Response(body=sample_jpeg(label), content_type="image/jpeg")
