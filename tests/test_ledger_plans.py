@@ -62,6 +62,7 @@ NOT_YET_CALLED = {
     "weigh", "put_plan", "plan_for", "goods_from_plan", "passes_owed_plan_goods", "give_goods",
     "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
     "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads", "last_weight",
+    "discard_weighing",
 }  # fmt: skip
 
 
@@ -203,6 +204,7 @@ async def _serve_weighings(
         15200.0, midnight + 600, second, 35680.0, 15200.0, 20480.0, 0, "煤", "20.5", None,
     )  # fmt: skip
     await call("weighing_photos", [weighing])
+    await call("weighing_photo_sides", [weighing])
     await call("weighings_between", midnight, midnight + 86400)
     await call("tonnage_between", midnight, midnight + 86400, 86400.0)
 

@@ -162,6 +162,10 @@ WALK: list[tuple[str, list[Step]]] = [
         [once("correct", "--config", C, "{serial}", "--plate", "豫A12345", "--reviewer", "王工")],
     ),
     (
+        "edge weighings list|resolve|discard --config …",
+        [once("weighings", "list", "--config", C)],
+    ),
+    (
         "edge figures --config … [--date YYYY-MM-DD]",
         [once("figures", "--config", C), once("figures", "--config", C, "--date", "2026-11-21")],
     ),
@@ -231,6 +235,37 @@ WALK: list[tuple[str, list[Step]]] = [
     (
         "edge sim scale --serial /tmp/ttySCALE --protocol toledo",
         [service("sim", "scale", "--serial", "{tmp}/ttySCALE", "--protocol", "toledo")],
+    ),
+    # the walk's config has no scale and its ledger no weighing 17 or 18: 1 (not found);
+    # tests/test_weighings_cli.py runs these lines as written on held weighings
+    (
+        "edge weighings list --config /etc/edge-gate/config.toml",
+        [once("weighings", "list", "--config", C)],
+    ),
+    (
+        "edge weighings resolve --config … 17 --read 42",
+        [once("weighings", "resolve", "--config", C, "17", "--read", "42", code=1)],
+    ),
+    (
+        "edge weighings resolve --config … 17 --plate 豫A12345 --color 1",
+        [
+            once(
+                "weighings",
+                "resolve",
+                "--config",
+                C,
+                "17",
+                "--plate",
+                "豫A12345",
+                "--color",
+                "1",
+                code=1,
+            )
+        ],
+    ),
+    (
+        'edge weighings discard --config … 18 --reason "试秤，无车辆"',
+        [once("weighings", "discard", "--config", C, "18", "--reason", "试秤，无车辆", code=1)],
     ),
     (
         "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",
@@ -399,6 +434,10 @@ BAD: list[tuple[list[str], dict[str, str], str]] = [
     (["plan", "list"], {}, "--config"),
     (["list", "show"], {}, "--config"),
     (["outbox", "list"], {}, "--config"),
+    (["weighings", "list"], {}, "--config"),
+    (["weighings", "resolve", "--config", C, "1"], {}, "--read"),
+    (["weighings", "resolve", "--config", C, "x", "--read", "1"], {}, "id"),
+    (["weighings", "discard", "--config", C, "1"], {}, "--reason"),
     (["vehicles", "show"], {}, "--config"),
     (["machinery", "add", "--config", C, "--plate", "豫A0001Z", "--emission", "9"], {},
      "--emission"),

@@ -6,6 +6,7 @@ everywhere; ``watch-scale --seconds -5`` is refused."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import time
@@ -38,6 +39,7 @@ from edge.domain.weighing import StableRule
 from edge.ledger.figures import daily_tonnage
 from edge.ledger.rows import NewTransportPlan, NewWeighing, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
+from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
 from edge.web.auth import hash_password
@@ -605,20 +607,47 @@ async def test_an_absurd_weight_is_refused_shown_and_never_paired_and_the_ticket
         ):  # fmt: skip
             await expect(body).to_contain_text(shown)
         await expect(ticket.locator("button")).to_be_visible()
+        # the entry pass's photo, as the pass stored it (a preset tare: one weighing, one photo)
+        photo = ticket.locator("figure img")
+        await expect(photo).to_have_count(1)
+        assert await photo.get_attribute("src") == f"/photos/{entry.body['serial']}-1.jpg"
+        assert await photo.evaluate("img => img.complete && img.naturalWidth > 0")
+        await expect(ticket.locator("figcaption")).to_have_text(["一次过磅照片"])
         await ticket.emulate_media(media="print")
         await expect(ticket.locator("button")).to_be_hidden()  # 打印 is not printed
         pdf = await ticket.pdf(prefer_css_page_size=True)
     assert _pages(pdf) == 1
     longest = replace(done, goods="石" * 32, ysl=None, goods_error="net weight 985 t is more "
-                      "than a truck carries (> 99.9 t): no goods record")  # fmt: skip
+                      "than a truck carries (> 99.9 t): no goods record", second_at=done.first_at,
+                      second_kg=15_200, second_scale="main", second_serial="S2")  # fmt: skip
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(sample_jpeg("豫A12345")).decode()
     crowded = await browser.new_page()
     await crowded.set_content(
         ticket_html(
-            longest, "河南省某某市某某区某某建材水泥熟料有限责任公司第二分公司", "司磅员", SH
+            longest, "河南省某某市某某区某某建材水泥熟料有限责任公司第二分公司", "司磅员", SH,
+            photos=([jpeg], [jpeg]),
         )
-    )
+    )  # fmt: skip
+    await expect(crowded.locator("figure img")).to_have_count(2)
     await crowded.emulate_media(media="print")
     assert _pages(await crowded.pdf(prefer_css_page_size=True)) == 1
+
+
+def test_the_ticket_shows_each_weighings_photo_or_says_there_is_none() -> None:
+    """Two weighings: the first's photo (the front one of its pass), and for a second without
+    any (its pass kept none, or they were pruned) 无照片 in its place; values escaped."""
+    done = StoredWeighing(
+        7, "豫A00001", "1", "complete", "main", 35_000, 100, "S1", "main", 15_000, 200, "S2",
+        35_000, 15_000, 20_000, 0, "煤", "20", None,
+    )  # fmt: skip
+    sides: tuple[list[str], list[str]] = (['/photos/S1-1.jpg"x', "/photos/S1-2.jpg"], [])
+    text = ticket_html(done, "某企业", "司磅员", SH, photos=sides)
+    assert text.count("<figure>") == 2
+    assert '<img src="/photos/S1-1.jpg&quot;x" alt="照片无法显示">' in text
+    assert "S1-2.jpg" not in text  # one photo per weighing: the front
+    assert '<div class="none">无照片</div><figcaption>二次过磅照片' in text
+    bare = ticket_html(done, "某企业", "司磅员", SH)
+    assert bare.count('<div class="none">无照片</div>') == 2
 
 
 def _pages(pdf: bytes) -> int:

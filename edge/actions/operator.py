@@ -37,7 +37,7 @@ from edge.domain.local_lists import ListKind
 from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
 from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
-from edge.gate.weighbridge import Weighbridge
+from edge.gate.weighbridge import ScalePairing
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewTransportPlan
 from edge.ledger.store import Store
@@ -50,6 +50,7 @@ Correct = Callable[[str, str, PlateColor, str], Awaitable[int]]
 LIST_KINDS: tuple[ListKind, ...] = get_args(ListKind)
 MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
+MAX_DISCARD_REASON = 64  # a discarded weighing's reason, as the audit and the CSV keep it
 NO_WEIGHING = "无此过磅记录"
 #: An ERP plan's validity lies after 2000-01-01 and at most a year ahead.
 PLAN_EARLIEST = 946684800.0
@@ -86,6 +87,7 @@ class Action(StrEnum):
     CORRECT = "correct plate"
     SET_GOODS = "set goods"
     ASSIGN_PLATE = "assign weighing plate"
+    DISCARD_WEIGHING = "discard weighing"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
     ADD_ENTRY = "add ledger entry"
@@ -102,8 +104,7 @@ class Action(StrEnum):
 MAY: dict[Face, frozenset[Action]] = {
     Face.PAGE: frozenset(Action) - {Action.SHOW_TEXT, Action.CHANGE_PLAN, Action.PUT_PLAN},
     Face.MQTT: frozenset({Action.OPEN, Action.SHOW_TEXT}),
-    Face.CLI: frozenset(Action)
-    - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT, Action.PUT_PLAN, Action.ASSIGN_PLATE},
+    Face.CLI: frozenset(Action) - {Action.OPEN, Action.REFUSE, Action.SHOW_TEXT, Action.PUT_PLAN},
     Face.ERP: frozenset({Action.PUT_PLAN}),
 }
 
@@ -195,6 +196,17 @@ def check_list_entry(plate: str, kind: str, reason: str, until: datetime | None)
         raise InvalidInputError(f"{until.isoformat()} is already past", "until")
 
 
+def _without_plate(weighing_id: int, state: str) -> None:
+    """Raises :class:`InvalidInputError` (key ``id``) unless a weighing in ``state`` waits for
+    its plate (unmatched, or held)."""
+    if state == "discarded":
+        said = f"过磅 {weighing_id} 已作废"
+        raise InvalidInputError(f"weighing {weighing_id} was discarded", "id", said)
+    if state != "unmatched":
+        said = f"过磅 {weighing_id} 已有车牌（{state_name(state)}）"
+        raise InvalidInputError(f"weighing {weighing_id} is {state}: it has its plate", "id", said)
+
+
 def check_plan_end(ends_at: float | None) -> None:
     """A plan's new expected end (epoch seconds; None: unchanged) must lie ahead. Raises
     :class:`InvalidInputError`."""
@@ -229,7 +241,7 @@ class Operator:
         lanes: Mapping[str, Lane] | None = None,
         correct: Correct | None = None,
         goods_list: Sequence[str] = (),
-        weighbridges: Mapping[str, Weighbridge] | None = None,
+        weighbridges: Mapping[str, ScalePairing] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.lists, self.plans = store, lists, plans
@@ -238,8 +250,9 @@ class Operator:
         self._strangers: dict[tuple[str, str], tuple[float, int]] = {}
         #: The goods a clerk may choose from ([weighing] goods); empty: any name.
         self.goods_list = tuple(goods_list)
-        #: The truck scales run here (a weighing is given its plate through its scale).
-        self.weighbridges: Mapping[str, Weighbridge] = weighbridges or {}
+        #: The truck scales run here (a weighing is given its plate through its scale; the
+        #: command line's are the config's, without their indicators).
+        self.weighbridges: Mapping[str, ScalePairing] = weighbridges or {}
         self.lanes: Mapping[str, Lane] = lanes or {}
         self.correct_pass = correct
 
@@ -407,11 +420,7 @@ class Operator:
                 row = await self.store.weighing(wid)
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
-            if row.state != "unmatched":
-                said = f"过磅 {wid} 已有车牌（{state_name(row.state)}）"
-                raise InvalidInputError(
-                    f"weighing {wid} is {row.state}: it has its plate", "id", said
-                )
+            _without_plate(wid, row.state)
             bridge = self.weighbridges.get(row.first_scale)
             if bridge is None:
                 why = f"the scale {row.first_scale!r} is not run here"
@@ -445,6 +454,31 @@ class Operator:
             return Done(detail=detail, id=done.id, plate=given)
 
         return await self.act(actor, Action.ASSIGN_PLATE, target, body)
+
+    async def discard_weighing(self, actor: Actor, weighing_id: int | str, reason: str) -> Done:
+        """A clerk sets aside a weighing without its plate (unmatched, or held as 待确认车牌)
+        that is no truck's load — a test weight, a person on the platform, a truck that turned
+        back — with a mandatory ``reason`` (at most :data:`MAX_DISCARD_REASON` characters): it
+        is kept as 已作废, never paired or given a plate afterwards, and sends nothing."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            why = reason.strip()
+            if not why:
+                raise InvalidInputError("no reason", "reason", "请填写作废原因")
+            if len(why) > MAX_DISCARD_REASON or not why.isprintable():
+                why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
+                raise InvalidInputError(why_not, "reason", "作废原因过长或含控制字符")
+            try:
+                row = await self.store.discard_weighing(wid, f"{actor.name}: {why}")
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            return Done(detail=f"weighing {wid} ({row.first_kg:g} kg) discarded: {why}", id=wid)
+
+        return await self.act(actor, Action.DISCARD_WEIGHING, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``

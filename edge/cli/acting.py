@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from edge.actions.operator import (
@@ -17,6 +18,7 @@ from edge.actions.operator import (
     Operator,
 )
 from edge.config.model import Config
+from edge.gate.weighbridge import ScalePairing
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.store import Store
 
@@ -26,12 +28,21 @@ def cli_actor() -> Actor:
     return Actor(getpass.getuser(), "cli", Face.CLI)
 
 
-def cli_operator(cfg: Config, store: Store, correct: Correct | None = None) -> Operator:
+def cli_operator(
+    cfg: Config,
+    store: Store,
+    correct: Correct | None = None,
+    weighbridges: Mapping[str, ScalePairing] | None = None,
+) -> Operator:
     """The operator actions over ``store`` with the books a running daemon reads too: a
-    change made here reaches its lanes within ``edge.ledger.books.REFRESH_SECONDS``."""
+    change made here reaches its lanes within ``edge.ledger.books.REFRESH_SECONDS``;
+    ``weighbridges``: the config's scales, to give a weighing its plate."""
     lists = ListBook(store, cfg.lists, cfg.site.zone)
     plans = PlanBook(store, cfg.control_plans, cfg.site.zone)
-    return Operator(store, lists, plans, correct=correct)
+    return Operator(
+        store, lists, plans, correct=correct, goods_list=cfg.weighing.goods,
+        weighbridges=weighbridges,
+    )  # fmt: skip
 
 
 def refused(exc: ActionError) -> int:

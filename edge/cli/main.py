@@ -188,6 +188,12 @@ def cmd_correct(args: argparse.Namespace) -> int:
     return _with_config(args, run_correct)
 
 
+def cmd_weighings(args: argparse.Namespace) -> int:
+    from edge.cli.weighings import run_weighings  # noqa: PLC0415
+
+    return _with_config(args, run_weighings)
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     from edge.cli.figures import print_figures  # noqa: PLC0415
 
@@ -217,6 +223,26 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``edge weighings``: the weighings without a plate (待确认车牌, 未识别车牌)."""
+    weighings = sub.add_parser(
+        "weighings", help="weighings without a plate (待确认车牌): list, resolve, discard"
+    )
+    weighings_sub = weighings.add_subparsers(dest="action", required=True)
+    listing = weighings_sub.add_parser("list", help="the weighings without a plate, candidates")
+    resolve = weighings_sub.add_parser("resolve", help="give a weighing its plate")
+    resolve.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    plate = resolve.add_mutually_exclusive_group(required=True)
+    plate.add_argument("--read", type=int, help="one of its candidate reads (--read N)")
+    plate.add_argument("--plate", help="a plate typed instead (with --color)")
+    resolve.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
+    discard = weighings_sub.add_parser("discard", help="set aside a weighing that is no load")
+    discard.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    discard.add_argument("--reason", required=True, help="why (kept and audited)")
+    _config_option(weighings, listing, resolve, discard)
+    weighings.set_defaults(func=cmd_weighings)
+
+
 def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The lists, corrections and figures commands."""
     lists = sub.add_parser("list", help="the gate's in-plant, allow and deny lists")
@@ -239,6 +265,7 @@ def _add_gate_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     correct.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
     correct.add_argument("--reviewer", required=True)
     correct.set_defaults(func=cmd_correct)
+    _add_weighings(sub)
     figures = sub.add_parser("figures", help="a day's figures per lane and in total")
     _config_option(figures)
     figures.add_argument("--date", type=iso_date, help="YYYY-MM-DD (default: today)")

@@ -29,6 +29,7 @@ STATE_NAMES = {
     "unmatched": "未识别车牌",
     "held": "待确认车牌",  # unmatched with more than one candidate plate read
     "planned": "ERP计划",
+    "discarded": "已作废",  # a weighing without its plate a clerk set aside, with a reason
 }
 
 

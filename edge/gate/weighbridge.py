@@ -58,7 +58,81 @@ log = structlog.get_logger("edge.weighbridge")
 Snapshot = Callable[[], Awaitable[str | None]]
 
 
-class Weighbridge:
+class ScalePairing:
+    """What a weighing on the scale ``name`` needs of it to be tied to a plate, without its
+    indicator: the ledger, the stable band (kg), the time allowed between two weighings, the
+    preset tares, the goods defaults and the scale's lanes. The daemon's :class:`Weighbridge`
+    is one; the command line builds one per ``[scales.*]`` (:func:`scale_pairings`) to give a
+    held weighing its plate beside a running daemon."""
+
+    def __init__(
+        self,
+        name: str,
+        ledger: WeighingLedger,
+        *,
+        band_kg: Decimal,
+        max_between_seconds: float,
+        preset_tares_kg: Mapping[str, Decimal] | None = None,
+        goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
+        lanes: Sequence[str] = (),
+        label: str = "",
+    ) -> None:
+        self.name, self.ledger, self.band_kg = name, ledger, band_kg
+        #: The scale's name as guards read it (``[scales.*] name``; default its key).
+        self.label = label or name
+        self.max_between = max_between_seconds
+        self.preset_tares = dict(preset_tares_kg or {})
+        #: The goods name for a plate read at a lane (None: not known yet).
+        self.goods_for = goods_for
+        self.lanes: list[str] = list(lanes)
+        self._clock = time.time
+        #: Called with each weighing as recorded or given its plate (the status page); must
+        #: not block.
+        self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
+
+    async def _goods(self, plate: str, lane: str, at: float) -> tuple[str | None, int | None]:
+        """The truck's ERP plan's goods first (and the plan's id: used once the weighing
+        completes), then the configured defaults."""
+        plan = await self.ledger.plan_for(plate, at)
+        return (plan.goods, plan.id) if plan else (self.goods_for(plate, lane), None)
+
+    def _preset(self, plate: str) -> float | None:
+        preset = self.preset_tares.get(plate)
+        return None if preset is None else float(preset)
+
+    async def assign(
+        self, weighing_id: int, plate: str, plate_color: str, *, read: ScaleRead | None = None
+    ) -> StoredWeighing:
+        """An unmatched or held weighing gets ``plate`` (a candidate ``read``, or a plate typed
+        by a clerk) and continues as a tied weighing would: goods from the plate's ERP plan or
+        the defaults, its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
+        :meth:`WeighingLedger.assign_plate`."""
+        before = await self.ledger.weighing(weighing_id)
+        lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
+        goods, plan = await self._goods(plate, lane, before.first_at)
+        row = await self.ledger.assign_plate(
+            weighing_id,
+            plate,
+            plate_color,
+            serial=read.read.serial if read else None,
+            read_id=read.id if read else None,
+            max_between_seconds=self.max_between,
+            preset_tare_kg=self._preset(plate),
+            goods=goods,
+            plan_id=plan,
+            band_kg=float(self.band_kg),
+        )
+        log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
+                 plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
+        self._tell(row)
+        return row
+
+    def _tell(self, row: StoredWeighing) -> None:
+        for listener in self.weighing_listeners:
+            listener(row)
+
+
+class Weighbridge(ScalePairing):
     def __init__(  # noqa: PLR0913 - the scale's settings, as keywords
         self,
         name: str,
@@ -74,26 +148,20 @@ class Weighbridge:
         snapshot: Snapshot | None = None,
         label: str = "",
     ) -> None:
-        self.name, self.indicator, self.ledger = name, indicator, ledger
-        #: The scale's name as guards read it (``[scales.*] name``; default its key).
-        self.label = label or name
+        super().__init__(
+            name, ledger, band_kg=rule.band_kg, max_between_seconds=max_between_seconds,
+            preset_tares_kg=preset_tares_kg, goods_for=goods_for, label=label,
+        )  # fmt: skip
+        self.indicator = indicator
         self.detector = StableDetector(rule)
-        self.max_between = max_between_seconds
-        self.preset_tares = dict(preset_tares_kg or {})
-        #: The goods name for a plate read at a lane (None: not known yet).
-        self.goods_for = goods_for
         self.plate_max_age = plate_max_age_seconds
         #: Position sensors: a weight counts only while every one reads present.
         self.position = tuple(position)
         self.snapshot = snapshot
-        self.lanes: list[str] = []
-        self._clock, self._mono = time.time, time.monotonic
+        self._mono = time.monotonic
         self._read_arrived = asyncio.Event()
         self._noting: set[asyncio.Task[ScaleRead | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Called with each weighing as recorded or given its plate (the status page); must
-        #: not block.
-        self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
         self.weighings = 0
         #: Vehicles weighed (a stable weight each), so a wait knows its vehicle left.
         self.vehicles = 0
@@ -185,16 +253,6 @@ class Weighbridge:
             await asyncio.gather(*self._noting, return_exceptions=True)
         return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
 
-    async def _goods(self, plate: str, lane: str, at: float) -> tuple[str | None, int | None]:
-        """The truck's ERP plan's goods first (and the plan's id: used once the weighing
-        completes), then the configured defaults."""
-        plan = await self.ledger.plan_for(plate, at)
-        return (plan.goods, plan.id) if plan else (self.goods_for(plate, lane), None)
-
-    def _preset(self, plate: str) -> float | None:
-        preset = self.preset_tares.get(plate)
-        return None if preset is None else float(preset)
-
     async def _weighed(self, stable: StableWeight) -> None:
         at = self._clock()
         self._read_arrived.clear()
@@ -219,7 +277,7 @@ class Weighbridge:
             plan_id=plan,
             read_id=read.id if read else None,
             candidates=reads if len(reads) > 1 else (),
-            band_kg=float(self.detector.rule.band_kg),
+            band_kg=float(self.band_kg),
         )
         self.weighings += 1
         log.info(
@@ -268,37 +326,6 @@ class Weighbridge:
         except TimeoutError:
             pass
         return None
-
-    async def assign(
-        self, weighing_id: int, plate: str, plate_color: str, *, read: ScaleRead | None = None
-    ) -> StoredWeighing:
-        """An unmatched or held weighing gets ``plate`` (a candidate ``read``, or a plate typed
-        by a clerk) and continues as a tied weighing would: goods from the plate's ERP plan or
-        the defaults, its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
-        :meth:`WeighingLedger.assign_plate`."""
-        before = await self.ledger.weighing(weighing_id)
-        lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
-        goods, plan = await self._goods(plate, lane, before.first_at)
-        row = await self.ledger.assign_plate(
-            weighing_id,
-            plate,
-            plate_color,
-            serial=read.read.serial if read else None,
-            read_id=read.id if read else None,
-            max_between_seconds=self.max_between,
-            preset_tare_kg=self._preset(plate),
-            goods=goods,
-            plan_id=plan,
-            band_kg=float(self.detector.rule.band_kg),
-        )
-        log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
-                 plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
-        self._tell(row)
-        return row
-
-    def _tell(self, row: StoredWeighing) -> None:
-        for listener in self.weighing_listeners:
-            listener(row)
 
     # -- lifecycle and what the faces show -------------------------------------------------------
     def in_position(self) -> bool:
@@ -382,6 +409,24 @@ def build_weighbridges(
             bridge.lanes.append(lane_id)
         bridges[name] = bridge
     return bridges
+
+
+def scale_pairings(cfg: Config, ledger: WeighingLedger) -> dict[str, ScalePairing]:
+    """One :class:`ScalePairing` per ``[scales.<name>]`` with the settings the daemon's
+    weighbridge has (for the command line: no indicator is opened)."""
+    return {
+        name: ScalePairing(
+            name,
+            ledger,
+            band_kg=scale.stable_rule().band_kg,
+            max_between_seconds=cfg.weighing.max_hours_between * 3600,
+            preset_tares_kg=cfg.weighing.preset_tare_kg,
+            goods_for=cfg.weighing.goods_for,
+            lanes=scale.lanes,
+            label=scale.name,
+        )
+        for name, scale in cfg.scales.items()
+    }
 
 
 def _snapshot(lanes: Sequence[Lane], zone: tzinfo) -> Snapshot:

@@ -338,7 +338,8 @@ class StoredWeighing(_FromRow):
 
     ``state``: open (a first weighing waits for its second), complete, expired (no second
     within the configured time), unmatched (no plate read at the scale), planned (no scale:
-    the tonnage of an ERP transport plan)."""
+    the tonnage of an ERP transport plan), discarded (a weighing without its plate that a
+    clerk set aside: no truck's load)."""
 
     id: int
     plate: str | None
@@ -365,6 +366,8 @@ class StoredWeighing(_FromRow):
     #: relative to the photo directory).
     first_photo: str | None = None
     second_photo: str | None = None
+    #: Discarded by a clerk (state ``discarded``, 已作废): who and why, as ``name: reason``.
+    discarded: str | None = None
 
     @property
     def held(self) -> bool:

@@ -65,11 +65,18 @@ _ENTRY_COLUMNS = (
     "status, created_at, created_by, changed_at, changed_by"
 )
 
+#: The columns of ``weighings`` (migrations 10 and 16), copied as they are by migration 18.
+_WEIGHING_COLUMNS = (
+    "id, plate, plate_color, state, first_scale, first_kg, first_at, first_serial, "
+    "second_scale, second_kg, second_at, second_serial, gross_kg, tare_kg, net_kg, "
+    "tare_preset, goods, ysl, goods_error, candidates, first_photo, second_photo"
+)
+
 #: Migrations that rebuild a table other tables reference (by number): the ledger runs them
 #: with foreign keys off and checks every reference (``PRAGMA foreign_key_check``) before they
 #: commit, as SQLite's ALTER TABLE page prescribes (with them on, dropping the old table
 #: breaks every reference to it).
-REBUILDS = frozenset({17})
+REBUILDS = frozenset({17, 18})
 
 MIGRATIONS: list[str] = [
     # 1: the ledger, its photos and the outbox that forwards both.
@@ -600,5 +607,49 @@ MIGRATIONS: list[str] = [
     CREATE INDEX filing_entries_code ON filing_entries (code, id) WHERE code != '';
     CREATE INDEX filing_entries_register ON filing_entries (register, id);
     {_FILED_TRIGGERS}
+    """,  # noqa: S608 - built from this module's constants
+    # 18: a weighing without its plate (unmatched, or held as 待确认车牌) that no truck's load
+    # is — a test weight, a person on the platform, a truck that turned back — is discarded by
+    # a clerk with a reason (state 'discarded', 已作废: kept, never paired, no goods record).
+    # The state's CHECK cannot be altered in place, so the table is rebuilt as migration 17's
+    # (foreign keys off, checked before commit); every row keeps its id, so the outbox's goods
+    # records and the plate reads keep theirs.
+    f"""
+    CREATE TABLE weighings_v18 (
+        id            INTEGER PRIMARY KEY,
+        plate         TEXT,
+        plate_color   TEXT    NOT NULL,
+        state         TEXT    NOT NULL CHECK (state IN ('open', 'complete', 'expired',
+                                                        'unmatched', 'planned', 'discarded')),
+        first_scale   TEXT    NOT NULL,
+        first_kg      REAL    NOT NULL,
+        first_at      REAL    NOT NULL,
+        first_serial  TEXT,
+        second_scale  TEXT,
+        second_kg     REAL,
+        second_at     REAL,
+        second_serial TEXT,
+        gross_kg      REAL,
+        tare_kg       REAL,
+        net_kg        REAL,
+        tare_preset   INTEGER NOT NULL DEFAULT 0,
+        goods         TEXT,
+        ysl           TEXT,
+        goods_error   TEXT,
+        candidates    TEXT,
+        first_photo   TEXT,
+        second_photo  TEXT,
+        discarded     TEXT                        -- discarded: by whom and why
+    );
+    INSERT INTO weighings_v18 ({_WEIGHING_COLUMNS}) SELECT {_WEIGHING_COLUMNS} FROM weighings;
+    DROP TABLE weighings;
+    ALTER TABLE weighings_v18 RENAME TO weighings;
+    CREATE INDEX weighings_open ON weighings (plate, first_at) WHERE state = 'open';
+    CREATE INDEX weighings_recent ON weighings (first_at);
+    CREATE INDEX weighings_first_serial ON weighings (first_serial)
+        WHERE first_serial IS NOT NULL;
+    CREATE INDEX weighings_second_serial ON weighings (second_serial)
+        WHERE second_serial IS NOT NULL;
+    CREATE INDEX weighings_unmatched ON weighings (first_at) WHERE state = 'unmatched';
     """,  # noqa: S608 - built from this module's constants
 ]

@@ -169,6 +169,35 @@ class WeighingLedger(LedgerPart):
 
         return await self._committed(write)
 
+    async def discard_weighing(self, weighing_id: int, why: str) -> StoredWeighing:
+        """Set aside a weighing without its plate (unmatched, or held as 待确认车牌) that is no
+        truck's load: state ``discarded`` with ``why`` (who and the reason) kept, never paired
+        or given a plate afterwards; its candidate plate reads stay pending for a real
+        weighing. Raises :class:`KeyError` for an unknown weighing,
+        :class:`WeighingStateError` for one that has its plate (or was discarded)."""
+
+        async def write() -> int:
+            async with self._db.execute(
+                "SELECT state FROM weighings WHERE id = ?", (weighing_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(weighing_id)
+            state = row[0]
+            if state != "unmatched":
+                raise WeighingStateError(
+                    f"weighing {weighing_id} is {state}: only one without its plate is discarded",
+                    f"过磅 {weighing_id} 不能作废（{state_name(state)}）",
+                )
+            await self._db.execute(
+                "UPDATE weighings SET state = 'discarded', discarded = ? WHERE id = ?",
+                (why, weighing_id),
+            )
+            return weighing_id
+
+        weighing_id = await self._transaction(write)
+        return await self.weighing(weighing_id)
+
     async def _tie(
         self,
         own: int | None,
@@ -615,6 +644,14 @@ class WeighingLedger(LedgerPart):
         the scale, kept and pruned with that pass. A weighing (or a second weighing) without a
         plate read has the snapshot taken of the scale lane instead, when there was one
         (``/photos/weighing-<id>-<1|2>.jpg``)."""
+        sides = await self.weighing_photo_sides(weighings)
+        return {wid: first + second for wid, (first, second) in sides.items()}
+
+    async def weighing_photo_sides(
+        self, weighings: Sequence[StoredWeighing]
+    ) -> dict[int, tuple[list[str], list[str]]]:
+        """:meth:`weighing_photos` kept apart by side: (the first weighing's, the second's),
+        each front first; a second weighing tied by the first's pass has none of its own."""
         serials = {
             serial
             for w in weighings
@@ -632,17 +669,21 @@ class WeighingLedger(LedgerPart):
             for row in rows:
                 found.setdefault(row["serial"], []).append(photo_url(row["serial"], row["number"]))
 
-        def urls(w: StoredWeighing) -> list[str]:
+        def side(w: StoredWeighing, number: int, serial: str | None, snap: str | None) -> list[str]:
             shown: list[str] = []
-            sides = ((1, w.first_serial, w.first_photo), (2, w.second_serial, w.second_photo))
-            for number, serial, snapshot in sides:
-                if serial and (number == 1 or serial != w.first_serial):
-                    shown += found.get(serial, [])
-                if snapshot:
-                    shown.append(weighing_photo_url(w.id, number))
+            if serial and (number == 1 or serial != w.first_serial):
+                shown += found.get(serial, [])
+            if snap:
+                shown.append(weighing_photo_url(w.id, number))
             return shown
 
-        return {w.id: urls(w) for w in weighings}
+        return {
+            w.id: (
+                side(w, 1, w.first_serial, w.first_photo),
+                side(w, 2, w.second_serial, w.second_photo),
+            )
+            for w in weighings
+        }
 
     async def weighings_between(
         self, start: float | None, end: float | None

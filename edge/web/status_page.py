@@ -518,14 +518,15 @@ class StatusPage:
             weighing = None
         if weighing is None or weighing.state != "complete":
             return web.Response(text="没有这张磅单（过磅未完成）", status=404)
+        photos = (await self.store.weighing_photo_sides([weighing]))[weighing.id]
         return web.Response(
             text=ticket_html(
-                weighing, self.enterprise, session.user, self.zone, self._scale_names()
+                weighing, self.enterprise, session.user, self.zone, self._scale_names(), photos
             ),
             content_type="text/html",
             headers={
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                "script-src 'unsafe-inline'",
+                "script-src 'unsafe-inline'; img-src 'self'",
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
             },

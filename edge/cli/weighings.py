@@ -1,0 +1,70 @@
+"""``edge weighings list|resolve|discard``: the weighings without their plate — held as
+待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) — from the command
+line, as a clerk resolves them on the status page: give one its plate (one of its candidate
+reads, or a typed plate), or discard one that is no truck's load, with a reason. Each action
+goes through ``edge.actions.operator`` as the login running the command (audited once). Works
+beside a running daemon (SQLite WAL): the status page shows the change at its next refresh."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime
+
+from edge.actions.operator import ActionError
+from edge.cli.acting import cli_actor, cli_operator, refused
+from edge.config.model import Config
+from edge.domain.weighing import state_name
+from edge.gate.weighbridge import scale_pairings
+from edge.ledger.store import Store, ledger_exists
+
+#: ``list`` shows the weighings without a plate taken in this many seconds (as the page).
+LISTED_SECONDS = 7 * 86400.0
+LISTED = 50
+
+
+async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
+    if not ledger_exists(cfg.storage.database):  # nothing weighed yet: no ledger is created
+        print(f"no ledger at {cfg.storage.database} yet: no weighings")
+        return 0 if args.action == "list" else 1
+    store = await Store.open(cfg.storage.database)
+    try:
+        if args.action == "list":
+            await _list(cfg, store)
+            return 0
+        operator = cli_operator(cfg, store, weighbridges=scale_pairings(cfg, store))
+        try:
+            if args.action == "resolve":
+                done = await operator.assign_plate(
+                    cli_actor(), args.id, read=args.read, plate=args.plate or "", color=args.color
+                )
+            else:
+                done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
+        except ActionError as exc:
+            return refused(exc)
+        print(done.detail)
+        return 0
+    finally:
+        await store.close()
+
+
+async def _list(cfg: Config, store: Store) -> None:
+    """Each weighing without its plate, newest first: id, time, scale, weight, state, and
+    the candidate reads a held one may be (``--read`` takes the read's number)."""
+
+    def when(at: float) -> str:
+        return datetime.fromtimestamp(at, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    nobody = await store.unmatched_weighings(time.time() - LISTED_SECONDS, LISTED)
+    used = await store.used_reads([r.id for w in nobody for r in w.candidate_reads])
+    if not nobody:
+        print("weighings without a plate: none")
+    for w in nobody:
+        label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
+        state = state_name("held" if w.held else w.state)
+        print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.first_kg:g} kg {state}")
+        for read in w.candidate_reads:
+            if read.id not in used:  # a read another weighing used is no candidate
+                r = read.read
+                print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
+                      f"{r.lane_id}, {when(r.read_at)}, pass {r.serial})")  # fmt: skip

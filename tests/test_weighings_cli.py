@@ -1,0 +1,254 @@
+"""Weighings without a plate from the command line (issue 16): ``edge weighings list``,
+``resolve`` (a candidate read, or a typed plate) and ``discard`` (with a reason), run exactly
+as the README writes them, through the operator actions (the login running the command,
+audited once each); their refusals name the option. Migration 18 keeps every weighing."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shlex
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from edge.cli.main import main
+from edge.ledger import database
+from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead
+from edge.ledger.schema import MIGRATIONS
+from edge.ledger.store import Store
+from tests.helpers import write_config
+from tests.test_readme_commands import readme_command_lines
+from tests.test_store import new_pass
+
+SCALE = (
+    '[scales.main]\nport = "{port}"\nprotocol = "toledo"\nlanes = ["in-1"]\nname = "1号地磅"\n'
+    '[weighing]\ndefault_goods = "石灰石"\n'
+)
+DAY = 86400.0
+
+
+async def _held_weighings(path: Path) -> dict[str, int]:
+    """A ledger where 豫A11111 weighed in loaded (35 t, open), then two weighings were held
+    (two plates read at the scale each time: the truck leaving and a car, twice) and one was
+    taken with no plate read at all (800 kg: a person on the platform). The ids: ``held``,
+    ``other`` (the second held one), ``nobody``, ``first`` (the open first weighing) and
+    ``read`` (the truck's candidate read of ``held``)."""
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        entry = await store.record_pass(new_pass("豫A11111"), [])
+        first = await store.weigh(
+            NewWeighing("main", "豫A11111", "2", 35_000, now - 600, entry.serial),
+            max_between_seconds=DAY,
+        )
+        reads: list[ScaleRead] = []
+        for plate in ("豫A11111", "豫C33333"):
+            seen = await store.record_pass(new_pass(plate, direction="out"), [])
+            reads.append(
+                await store.note_scale_read(
+                    NewScaleRead("main", plate, "2", seen.serial, "in-1", now - 120)
+                )
+            )
+        held = await store.weigh(
+            NewWeighing("main", None, "", 15_000, now - 60, None),
+            max_between_seconds=DAY,
+            candidates=reads,
+        )
+        other = await store.weigh(
+            NewWeighing("main", None, "", 12_000, now - 50, None),
+            max_between_seconds=DAY,
+            candidates=reads,
+        )
+        nobody = await store.weigh(
+            NewWeighing("main", None, "", 800, now - 40, None), max_between_seconds=DAY
+        )
+        assert (held.held, other.held, nobody.held) == (True, True, False)
+        return {
+            "held": held.id, "other": other.id, "nobody": nobody.id, "first": first.id,
+            "read": reads[0].id,
+        }  # fmt: skip
+    finally:
+        await store.close()
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_the_readme_lines_resolve_and_discard_held_weighings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/",
+        extra=SCALE.format(port=tmp_path / "tty"),
+    )  # fmt: skip
+    ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
+    lines = [line for line in readme_command_lines() if line.startswith("edge weighings ")]
+    listing, by_read, by_plate, discard = lines[1:]  # after the summary line of "Running it"
+    numbers = [  # README number → this ledger's, per line
+        {},
+        {"17": ids["held"], "42": ids["read"]},
+        {"17": ids["other"]},
+        {"18": ids["nobody"]},
+    ]
+    argvs = []
+    for line, mapping in zip((listing, by_read, by_plate, discard), numbers, strict=True):
+        words = shlex.split(line)[1:]  # without "edge"
+        argvs.append([
+            str(config) if w in ("…", "/etc/edge-gate/config.toml") else str(mapping.get(w, w))
+            for w in words
+        ])  # fmt: skip
+
+    code, out, _ = _run(argvs[0], capsys)
+    assert code == 0
+    assert f"{ids['held']:>7} " in out
+    assert "1号地磅 15000 kg 待确认车牌" in out
+    assert f"--read {ids['read']}: 豫A11111" in out
+    assert "800 kg 未识别车牌" in out
+
+    code, out, err = _run(argvs[1], capsys)  # the truck's read completes its first weighing
+    assert code == 0, err
+    assert f"now complete as weighing {ids['first']}" in out
+    code, out, err = _run(argvs[2], capsys)  # a typed plate opens that plate's first weighing
+    assert code == 0, err
+    assert "豫A12345 (typed), now open" in out
+    code, out, err = _run(argvs[3], capsys)
+    assert code == 0, err
+    assert f"weighing {ids['nobody']} (800 kg) discarded: 试秤，无车辆" in out
+
+    async def after() -> None:
+        store = await Store.open(tmp_path / "edge.db")
+        try:
+            done = await store.weighing(ids["first"])
+            assert (done.state, done.net_kg, done.goods, done.ysl) == (
+                "complete", 20_000, "石灰石", "20",
+            )  # fmt: skip
+            typed = await store.weighing(ids["other"])
+            assert (typed.state, typed.plate, typed.plate_color) == ("open", "豫A12345", "1")
+            gone = await store.weighing(ids["nobody"])
+            assert (gone.state, gone.discarded) == (
+                "discarded", f"{getpass.getuser()}: 试秤，无车辆",
+            )  # fmt: skip
+            goods = [e for e in await store.list_outbox("pending", 50) if e.kind == "goods"]
+            assert len(goods) == 1
+            audit = [(r.actor, r.action, r.origin, r.result) for r in await store.audit_log()]
+            user = getpass.getuser()
+            assert audit[::-1] == [
+                (user, "assign weighing plate", "cli", "ok"),
+                (user, "assign weighing plate", "cli", "ok"),
+                (user, "discard weighing", "cli", "ok"),
+            ]
+        finally:
+            await store.close()
+
+    asyncio.run(after())
+    code, out, _ = _run(argvs[0], capsys)
+    assert out.strip() == "weighings without a plate: none"
+
+
+def test_the_command_lines_refusals_name_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(write_config(
+        tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/",
+        extra=SCALE.format(port=tmp_path / "tty"),
+    ))  # fmt: skip
+    code, out, _ = _run(["weighings", "resolve", "--config", config, "1", "--read", "1"], capsys)
+    assert (code, out.startswith("no ledger at")) == (1, True)
+    assert not (tmp_path / "edge.db").exists()  # nothing weighed yet: none is created
+    ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
+    held, nobody, first = str(ids["held"]), str(ids["nobody"]), str(ids["first"])
+    base = ["weighings", "--config", config]
+    refusals = [
+        (["resolve", held, "--read", str(ids["read"] + 99)], "--read: not a candidate plate"),
+        (["resolve", held, "--plate", "无牌"], "--plate: '无牌' is not a plate"),
+        (["resolve", first, "--read", str(ids["read"])], f"--id: weighing {first} is open"),
+        (["discard", held, "--reason", "  "], "--reason: no reason"),
+        (["discard", held, "--reason", "x" * 65], "--reason: over 64 characters"),
+        (["discard", first, "--reason", "试秤"], f"--id: weighing {first} is open"),
+    ]
+    for argv, said in refusals:
+        code, _, err = _run([base[0], argv[0], *base[1:], *argv[1:]], capsys)
+        assert (code, said in err) == (2, True), (argv, err)
+    assert _run([*base[:1], "discard", *base[1:], nobody, "--reason", "试秤"], capsys)[0] == 0
+    code, _, err = _run([*base[:1], "resolve", *base[1:], nobody, "--read", "1"], capsys)
+    assert (code, err.strip()) == (2, f"--id: weighing {nobody} was discarded")
+    code, _, err = _run([*base[:1], "discard", *base[1:], nobody, "--reason", "再次"], capsys)
+    assert (code, f"weighing {nobody} is discarded" in err) == (2, True)
+    code, out, _ = _run([*base[:1], "discard", *base[1:], "999", "--reason", "试秤"], capsys)
+    assert (code, out.strip()) == (1, "unknown weighing")
+
+    async def audited() -> list[tuple[str, str]]:
+        store = await Store.open(tmp_path / "edge.db")
+        try:
+            return [(r.action, r.result) for r in await store.audit_log()][::-1]
+        finally:
+            await store.close()
+
+    audit = asyncio.run(audited())
+    assert len(audit) == len(refusals) + 4  # each action audited once, refusals included
+    assert audit[-4:] == [
+        ("discard weighing", "ok"), ("assign weighing plate", "refused"),
+        ("discard weighing", "refused"), ("discard weighing", "failed"),
+    ]  # fmt: skip
+
+
+async def test_migration_18_keeps_every_weighing_and_its_references(tmp_path: Path) -> None:
+    """A ledger at schema 17 with weighings, a plate read and a goods record tied to them is
+    upgraded in place: every row keeps its id and columns, the references hold, and a
+    weighing can then be discarded."""
+    path = tmp_path / "edge.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        for name, (arguments, function) in database.FUNCTIONS.items():
+            db.create_function(name, arguments, function, deterministic=True)
+        for number, script in enumerate(MIGRATIONS[:17], start=1):
+            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        db.executescript(
+            """
+            INSERT INTO passes (id, serial, lane_id, gate_code, direction, plate, plate_color,
+                camera_time, received_at, source, verdict, reason_code, reason, decided_by)
+                VALUES (1, 'S1', 'in-1', '01', 'in', '豫A11111', '2', 1, 1, 'test', 'open',
+                        '', '', 'platform');
+            INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg,
+                first_at, first_serial, second_kg, net_kg, goods, ysl, candidates)
+                VALUES (7, '豫A11111', '2', 'complete', 'main', 35000, 1, 'S1', 15000, 20000,
+                        '煤', '20', NULL),
+                       (8, NULL, '', 'unmatched', 'main', 900, 2, NULL, NULL, NULL, NULL,
+                        NULL, '[]');
+            INSERT INTO scale_reads (scale, plate, plate_color, serial, lane_id, read_at,
+                weighing_id) VALUES ('main', '豫A11111', '2', 'S1', 'in-1', 1, 7);
+            INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at)
+                VALUES (1, 'goods', 7, 'pending', 1);
+            """
+        )
+        before = db.execute("SELECT * FROM weighings ORDER BY id").fetchall()
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == len(MIGRATIONS) >= 18
+        kept = await store.weighing(7)
+        assert (kept.state, kept.net_kg, kept.ysl, kept.discarded) == (
+            "complete",
+            20000,
+            "20",
+            None,
+        )
+        discarded = await store.discard_weighing(8, "王五: 试秤")
+        assert (discarded.state, discarded.discarded) == ("discarded", "王五: 试秤")
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        after = db.execute("SELECT * FROM weighings WHERE id = 7").fetchall()
+        assert [row[:-1] for row in after] == before[:1]  # the new column last, NULL
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
