@@ -109,10 +109,18 @@ def test_add_show_and_errors(
     assert capsys.readouterr().out.strip().endswith("豫A0001Z added")
     assert run("machinery", "show", "--id", "1", "--config", config) == 0
     out = capsys.readouterr().out
-    assert "production_date  2021-03-01" in out
-    assert "image nameplate" in out
-    assert "filing city" in out
-    assert "outbox 1 pending" in out
+    lines = out.splitlines()  # each line labelled in words, the Chinese term beside the name
+    assert lines[0] == "entry 1: 豫A0001Z, 非道路移动机械 (machine)"
+    assert "  生产日期 (production_date)    2021-03-01" in lines
+    assert "  排放阶段 (emission)           4 国四" in lines  # a code with its meaning
+    assert any(line.startswith("  发动机铭牌 (nameplate) ") for line in lines)
+    assert "filing with the platform (platform.mode: city):" in lines
+    assert any(line.startswith("  city platform (市级平台): 待受理 (sent or queued, not accepted")
+               for line in lines)  # fmt: skip
+    assert "  #1 to the city platform (市级平台): waiting to be sent, 0 attempt(s)" in lines
+    assert "filing city" not in out
+    assert any(" added: plate '豫A0001Z', name '轮式装载机', emission '4'," in line
+               for line in lines)  # fmt: skip
     assert run("machinery", "add", *options[:-2], "--emission", "Q", "--config", config) == 2
     refused = capsys.readouterr().err
     assert refused.startswith("--emission:")

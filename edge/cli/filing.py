@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from datetime import datetime
 
 from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
@@ -18,7 +19,9 @@ from edge.cli.acting import cli_actor, cli_operator, refused, unwritable
 from edge.config.model import Config
 from edge.domain.filing import (
     FILING_WORDS,
+    IMAGE_WORDS,
     STATUS_WORDS,
+    TITLES,
     EntryStatus,
     FilingError,
     FilingState,
@@ -27,7 +30,8 @@ from edge.domain.filing import (
     field_names,
     parse_entry,
 )
-from edge.domain.filing_words import words
+from edge.domain.filing_words import CODE_LISTS, REGISTER_WORDS, refusal_words, words
+from edge.ledger.rows import StoredEntry
 from edge.ledger.store import Store, ledger_exists
 
 #: The actions on one entry (its id the first argument).
@@ -204,18 +208,89 @@ async def _show(cfg: Config, store: Store, register: Register, args: argparse.Na
     if found is None or found.register != register.value:
         print(f"no entry {args.id}")
         return 1
-    entry = found
-    for name in field_names(register):
-        print(f"  {name:<16} {getattr(entry, name)}")
-    for image in await store.images_of(entry.id):
-        print(f"  image {image.kind:<12} {image.path} ({image.size} bytes)")
-    for filing in await store.filings_of(entry.id):
-        word = FILING_WORDS[FilingState(filing.state)]
-        print(f"  filing {filing.platform}: {word} {filing.license_pk or ''} {filing.words}")
-    for row in await store.filing_outbox_of(entry.id):
-        print(f"  outbox {row.id} {row.state} attempts {row.attempts} {row.last_error or ''}")
-    for change in await store.entry_history(entry.id):
-        at = datetime.fromtimestamp(change.at, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
-        what = ", ".join(f"{k}: {a!r} → {b!r}" for k, (a, b) in change.changes.items())
-        print(f"  {at} {change.actor} {change.action} {what}")
+    for line in await _one_entry(cfg, store, found):
+        print(line)
     return 0
+
+
+#: ``show --id``'s words for what a technician reads: a filing's platform, its state, an
+#: outbox-of-filings row's state and a history line's action.
+PLATFORM_NAMES = {"city": "city platform (市级平台)", "province": "province platform (省级平台)"}
+STATE_MEANINGS = {
+    FilingState.UNFILED: "not filed",
+    FilingState.SENT: "sent or queued, not accepted yet",
+    FilingState.ACCEPTED: "accepted by the platform",
+    FilingState.REFUSED: "refused by the platform",
+}
+OUTBOX_STATES = {
+    "pending": "waiting to be sent",
+    "sent": "delivered",
+    "dead": "given up (refused or undeliverable; `retry` sends it again)",
+}
+ACTIONS = {"add": "added", "modify": "changed", "status": "status changed",
+           "image": "image attached", "filing": "filing"}  # fmt: skip
+
+
+async def _one_entry(cfg: Config, store: Store, entry: StoredEntry) -> list[str]:
+    """``show --id``: an entry's fields (title, name, value with its code's meaning), its
+    document images, its filing with each platform, its queued filings and its history, each
+    section headed and each line labelled in words (English with the Chinese term)."""
+    kind = Register(entry.register)
+
+    def when(at: float) -> str:
+        return datetime.fromtimestamp(at, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    fields = []
+    for name in field_names(kind):
+        value = str(getattr(entry, name))
+        meaning = CODE_LISTS.get(name, {}).get(value)
+        shown = f"{value} {meaning}" if meaning else value or "-"
+        fields.append(f"{_pad(f'{TITLES.get(name, name)} ({name})', 30)}{shown}")
+    images = [
+        f"{_pad(f'{IMAGE_WORDS[ImageKind(i.kind)]} ({i.kind})', 30)}{i.path}, {i.size} bytes, "
+        f"added {when(i.added_at)} by {i.added_by}"
+        for i in await store.images_of(entry.id)
+    ]
+    filings = []
+    for filing in await store.filings_of(entry.id):
+        state = FilingState(filing.state)
+        said = f"{PLATFORM_NAMES.get(filing.platform, filing.platform)}: {FILING_WORDS[state]} "
+        said += f"({STATE_MEANINGS[state]})" + (f", by {filing.method}" if filing.method else "")
+        said += f", licensePK {filing.license_pk}" if filing.license_pk else ""
+        filings.append(said + f", {when(filing.at)}")
+        if filing.words:
+            filings.append(f"  why: {refusal_words(filing.words)}")
+    queued = [
+        f"#{row.id} to the {PLATFORM_NAMES.get(row.platform, row.platform)}: "
+        f"{OUTBOX_STATES.get(row.state, row.state)}, {row.attempts} attempt(s)"
+        + (f"; last error: {row.last_error}" if row.last_error else "")
+        for row in await store.filing_outbox_of(entry.id)
+    ]
+    history = []
+    for change in await store.entry_history(entry.id):
+        what = ", ".join(
+            f"{k} {b!r}" if change.action == "add" else f"{k}: {a!r} → {b!r}"
+            for k, (a, b) in change.changes.items()
+            if change.action != "add" or b
+        )
+        action = ACTIONS.get(change.action, change.action)
+        history.append(f"{when(change.at)} {change.actor} {action}: {what}")
+    mode = cfg.platform.mode or "none"
+    return [
+        f"entry {entry.id}: {entry.plate}, {REGISTER_WORDS[kind.value]} ({kind.value})",
+        *_section("fields:", fields),
+        *_section(f"document images (under storage.photo_dir, {cfg.storage.photo_dir}):", images),
+        *_section(f"filing with the platform (platform.mode: {mode}):", filings, "never queued"),
+        *_section("queued filings (the daemon's filing sender):", queued),
+        *_section("history (who changed what):", history),
+    ]
+
+
+def _section(heading: str, lines: list[str], empty: str = "none") -> list[str]:
+    return [heading, *(f"  {line}" for line in lines or [empty])]
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - used)
