@@ -299,10 +299,7 @@ class Daemon:
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         cfg = self.cfg
         stack.push_async_callback(self.platform.aclose)  # built in the constructor
-        # Litestream alone checkpoints a replicated ledger (docs/replication.md)
-        store = await Store.open(
-            cfg.storage.database, self._clock, autocheckpoint=cfg.replica is None
-        )
+        store = await Store.open_for(cfg, self._clock)  # Litestream's checkpoints, if any
         stack.push_async_callback(store.close)
         stack.callback(self.devices.close)
         parts = self._components = self._build(store)

@@ -24,6 +24,7 @@ from edge.cli.main import main
 from edge.config.errors import ConfigError
 from edge.config.model import Config, ReplicaConfig, load_config
 from edge.ledger.retention import Retention
+from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
 from edge.replica.owner import SHARE_MARKER
 from edge.replica.replicator import Replicator
@@ -927,3 +928,20 @@ async def test_two_daemons_on_one_target_the_second_is_refused_until_a_restore_t
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_every_writer_of_a_replicated_ledger_leaves_checkpoints_to_litestream(
+    tmp_path: Path,
+) -> None:
+    """The daemon and each ``edge`` command that writes the ledger beside it (they open it
+    with ``Store.open_for``): SQLite's automatic checkpoint off with a replica, on without."""
+    share = _share(tmp_path)
+    sections: list[dict[str, Any]] = [{"replica": {"type": "file", "path": str(share)}}, {}]
+    for extra, expected in zip(sections, (0, 1000), strict=True):
+        cfg = make_config(tmp_path / f"ledger-{expected}", "http://127.0.0.1:9", **extra)
+        store = await Store.open_for(cfg)
+        try:
+            cursor = await store.database.writer.execute("PRAGMA wal_autocheckpoint")
+            assert await cursor.fetchone() == (expected,)
+        finally:
+            await store.close()

@@ -16,7 +16,7 @@ from edge.ledger.store import Store
 async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
     """``edge correct SERIAL --plate … --reviewer …`` (beside a running daemon, which sends
     the report within its next poll of the outbox)."""
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     platform = build_platform(cfg)
 
     async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:

@@ -17,7 +17,7 @@ async def print_figures(cfg: Config, args: argparse.Namespace) -> int:
     if not ledger_exists(cfg.storage.database):
         print(f"{day}: no ledger at {cfg.storage.database} yet: no passes recorded")
         return 0
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         figures = await daily_figures(store, day, cfg.site.zone)
         span = cfg.weighing.max_hours_between * 3600

@@ -59,7 +59,7 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
             parse_entry(register, _form(register, args), today=datetime.now(cfg.site.zone).date())
         except FilingError as exc:
             return _refused_fields(exc)
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         filings = Filings(
             cli_operator(cfg, store),

@@ -43,7 +43,7 @@ async def run_ledger(cfg: Config, args: argparse.Namespace) -> int:
     if not ledger_exists(cfg.storage.database):
         print(f"no ledger at {cfg.storage.database} yet: no passes recorded")
         return 1
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     root = cfg.storage.photo_dir  # pass photos, and the documents under its filings/
     sources = ExportSources(photo_root=root, document_root=root, vehicles=vehicles_in(store))
     try:
@@ -77,7 +77,7 @@ async def _export_register(cfg: Config, register: Register, out: Path) -> int:
     if not ledger_exists(cfg.storage.database):
         print(f"no ledger at {cfg.storage.database} yet")
         return 1
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         if out.suffix.lower() == ".xlsx":
             done = await write_register_workbook(store, register, out)

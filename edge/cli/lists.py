@@ -43,7 +43,7 @@ async def run_list(cfg: Config, args: argparse.Namespace) -> int:
             check_list_entry(args.plate, args.kind, args.reason, until)
         except ActionError as exc:
             return refused(exc)
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         operator = cli_operator(cfg, store)
         if args.action == "add":

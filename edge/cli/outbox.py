@@ -62,7 +62,7 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
     if args.action in ("list", "show") and not ledger_exists(cfg.storage.database):
         print(f"no ledger at {cfg.storage.database} yet: nothing recorded")
         return 0 if args.action == "list" else 1
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         if args.action == "list":
             counts = await store.outbox_counts()

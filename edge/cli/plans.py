@@ -69,7 +69,7 @@ async def run_plan(cfg: Config, args: argparse.Namespace) -> int:
         _check(args, plan, end)
     except ActionError as exc:
         return refused(exc)
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         operator = cli_operator(cfg, store)
         if plan is not None:

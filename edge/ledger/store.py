@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.config.model import Config
 from edge.ledger.admin import AdminLedger, AuditLog
 from edge.ledger.database import (
     Database,
@@ -66,6 +67,14 @@ class Store(
         cls, path: Path, clock: Callable[[], float] = time.time, *, autocheckpoint: bool = True
     ) -> Store:
         return cls(await Database.open(path, clock, autocheckpoint=autocheckpoint))
+
+    @classmethod
+    async def open_for(cls, cfg: Config, clock: Callable[[], float] = time.time) -> Store:
+        """The ledger ``cfg`` names, opened as every process that writes it must be: with a
+        replica configured, SQLite's automatic checkpoint off, so that Litestream alone
+        checkpoints the WAL (docs/replication.md) — the daemon, and each ``edge`` command
+        writing the ledger beside it (a list entry, a plan, a correction, an import)."""
+        return await cls.open(cfg.storage.database, clock, autocheckpoint=cfg.replica is None)
 
     async def close(self) -> None:
         await self.database.close()
