@@ -27,7 +27,7 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
     if not ledger_exists(cfg.storage.database):  # nothing weighed yet: no ledger is created
         print(f"no ledger at {cfg.storage.database} yet: no weighings")
         return 0 if args.action == "list" else 1
-    store = await Store.open(cfg.storage.database)
+    store = await Store.open_for(cfg)
     try:
         if args.action == "list":
             await _list(cfg, store)
