@@ -945,3 +945,11 @@ async def test_every_writer_of_a_replicated_ledger_leaves_checkpoints_to_litestr
             assert await cursor.fetchone() == (expected,)
         finally:
             await store.close()
+
+
+def test_no_command_opens_the_ledger_past_litestreams_checkpoints() -> None:
+    """Every ``edge`` command opens the ledger with ``Store.open_for`` (which turns SQLite's
+    automatic checkpoint off when a replica is configured), never ``Store.open`` directly."""
+    cli = Path(__file__).parent.parent / "edge" / "cli"
+    direct = [path.name for path in sorted(cli.glob("*.py")) if "Store.open(" in path.read_text()]
+    assert direct == []
