@@ -11,7 +11,8 @@ import pytest
 from edge.config.model import parse_config
 from edge.domain.goods import tonnes
 from edge.domain.plates import PlateColor
-from edge.sim.demo import _PLATES, Demo, demo_config_text
+from edge.sim import DEMO_SCALES
+from edge.sim.demo import _INDICATORS, _PLATES, Demo, demo_config_text
 from edge.web.auth import hash_password
 
 
@@ -55,7 +56,7 @@ async def test_the_demo_with_a_scale_weighs_trucks_in_and_out(
     """``edge demo --scale``: the scale simulator on a pty, a truck let in weighs in, a truck
     leaving weighs out, and the platform simulator gets the goods record of each completed
     weighing (石灰石, the net in tonnes) after the exit's pass record."""
-    demo = await Demo.started("generic", seed=7, scale=True)
+    demo = await Demo.started("generic", seed=7, scale="toledo")
     try:
         for _ in range(12):  # truck 1 each time: the platform stays up
             await demo.truck(1)
@@ -77,24 +78,31 @@ async def test_the_demo_with_a_scale_weighs_trucks_in_and_out(
     assert f"platform received: {len(sent)} goods records" in out
 
 
+@pytest.mark.parametrize("protocol", ["toledo", "yaohua", "yaohua-a12", "command"])
 async def test_the_scale_narration_tells_each_weighing_once_in_order(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], protocol: str
 ) -> None:
     """Two trucks weigh in, then the first weighs out (its first weighing, older than the
     second truck's, is the one completed): the narration says each event once, in order — it
     read the newest row, and so repeated the second truck's weighing-in and missed the
-    first's weighing-out."""
+    first's weighing-out. The weighing-out says gross and tare in kg and the net in tonnes
+    as the goods record rounds them (``tonnes_text``: 16.38 t is 16.4 t). Each protocol the
+    demo's scale can speak (``edge demo --scale PROTOCOL``) weighs alike."""
     first, second = _PLATES[0], _PLATES[1]
-    demo = await Demo.started("generic", seed=7, scale=True)
+    demo = await Demo.started("generic", seed=7, scale=DEMO_SCALES[protocol])
     try:
         for plate in (first, second):
             await demo.entrance.push(plate, PlateColor.YELLOW)
             await demo._weigh(Decimal(30000))
         await demo.exit.push(first, PlateColor.YELLOW)
-        await demo._weigh(Decimal(14000))
+        await demo._weigh(Decimal(13620))
     finally:
         await demo.finish()
-    told = [line for line in capsys.readouterr().out.splitlines() if "过磅 weighed" in line]
+    out = capsys.readouterr().out
+    assert f"地磅 truck scale: a {_INDICATORS[DEMO_SCALES[protocol]]} indicator" in out
+    told = [line for line in out.splitlines() if "过磅 weighed" in line]
+    weighed_out = f"{first} 过磅 weighed out: 毛重 30000 kg 皮重 13620 kg 净重 16.4 t 货物 石灰石"
+    assert weighed_out in told[2]
     assert [line.split(" 过磅 ")[0].removeprefix(">>> ") for line in told] == [
         first, second, first,
     ]  # fmt: skip

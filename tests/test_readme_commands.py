@@ -77,7 +77,8 @@ WALK: list[tuple[str, list[Step]]] = [
     ("edge run --config /etc/edge-gate/config.toml", [service("run", "--config", C)]),
     (
         "edge demo [--camera vzenith|hikvision|dahua|milesight|generic|onvif|dahua-pull|"
-        "serial|mqtt] [--platform city|province] [--trucks N] [--interval S] [--scale]",
+        "serial|mqtt] [--platform city|province] [--trucks N] [--interval S] "
+        "[--scale [toledo|yaohua|yaohua-equals|yaohua-a12|command]]",
         [
             service(
                 "demo",
@@ -90,6 +91,7 @@ WALK: list[tuple[str, list[Step]]] = [
                 "--interval",
                 "0.05",
                 "--scale",
+                "yaohua",
             )
         ],
     ),

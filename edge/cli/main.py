@@ -19,7 +19,7 @@ from edge.cli.filing_args import add_commands
 from edge.config.errors import ConfigError, ConfigIssue, env_overrides, format_loc, locate_keys
 from edge.config.model import Config, load_config, placeholder_warnings
 from edge.ops.logsetup import setup_logging
-from edge.sim import DEMO_CAMERAS
+from edge.sim import DEMO_CAMERAS, DEMO_SCALES
 from edge.sim.scale import PROTOCOLS as SCALE_PROTOCOLS
 
 EXIT_CONFIG = 2
@@ -366,7 +366,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     args.camera,
                     args.seed,
                     args.platform,
-                    scale=args.scale,
+                    scale=DEMO_SCALES[args.scale] if args.scale else None,
                 )
             )
     except BrokerMissingError as exc:
@@ -527,8 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--scale",
-        action="store_true",
-        help="a truck scale (simulated on a pty) weighs trucks in and out: goods records",
+        nargs="?",
+        const="toledo",
+        choices=list(DEMO_SCALES),
+        help="a truck scale (simulated on a pty, its indicator speaking this protocol; "
+        "default toledo) weighs trucks in and out: goods records",
     )
     demo.set_defaults(func=cmd_demo)
 

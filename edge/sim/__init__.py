@@ -20,3 +20,13 @@ DemoCamera = Literal[
     "mqtt",
 ]
 DEMO_CAMERAS: tuple[str, ...] = get_args(DemoCamera)
+
+#: The indicator protocols a simulated scale speaks (``edge.sim.scale``, ``drivers.weighing``).
+ScaleProtocol = Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
+#: What ``edge demo --scale PROTOCOL`` takes, as the technician knows the indicators;
+#: ``yaohua`` is short for ``yaohua-tf0`` (the XK3190's continuous output).
+DEMO_SCALES: dict[str, ScaleProtocol] = {
+    "toledo": "toledo",
+    "yaohua": "yaohua-tf0",
+    **{name: name for name in get_args(ScaleProtocol)},
+}

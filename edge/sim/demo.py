@@ -5,9 +5,10 @@ cameras that drive a stream of trucks through an entrance and an exit lane. Part
 the platform goes down for a few trucks and comes back, to show offline decisions and
 store-and-forward catching up.
 
-With ``--scale`` a truck scale (地磅) stands beside both lanes: a Toledo indicator simulated on a
-pty. A truck let in drives onto it loaded (weighed in), a truck leaving drives onto it empty
-(weighed out); the completed weighing's goods record (default goods 石灰石) reaches the
+With ``--scale [PROTOCOL]`` a truck scale (地磅) stands beside both lanes: an indicator
+simulated on a pty speaking ``PROTOCOL`` (:data:`edge.sim.DEMO_SCALES`; default Mettler
+Toledo). A truck let in drives onto it loaded (weighed in), a truck leaving drives onto it
+empty (weighed out); the completed weighing's goods record (default goods 石灰石) reaches the
 platform simulator after the exit's pass record.
 """
 
@@ -35,7 +36,7 @@ from edge.domain.goods import tonnes_text
 from edge.domain.plates import PlateColor
 from edge.ledger.rows import StoredWeighing
 from edge.ops.logsetup import setup_logging
-from edge.sim import DemoCamera
+from edge.sim import DemoCamera, ScaleProtocol
 from edge.sim.camera import CameraFormat, CameraSim, PushResult
 from edge.sim.dahua_camera import DahuaCameraSim
 from edge.sim.mqtt_broker import MosquittoBroker
@@ -122,11 +123,11 @@ format = "console"
 """
 
 
-#: The demo's truck scale beside both lanes (``--scale``): a Toledo indicator on ``{port}``.
+#: The demo's truck scale beside both lanes (``--scale``): an indicator on ``{port}``.
 _SCALE = """
 [scales.main]
 port = "{port}"
-protocol = "toledo"
+protocol = "{protocol}"
 framing = "8N1"
 stable_seconds = 0.5
 lanes = ["in-1", "out-1"]
@@ -134,6 +135,13 @@ lanes = ["in-1", "out-1"]
 [weighing]
 default_goods = "石灰石"
 """
+_INDICATORS: dict[ScaleProtocol, str] = {
+    "toledo": "Mettler Toledo continuous",
+    "yaohua-tf0": "Yaohua 耀华 XK3190 tF=0",
+    "yaohua-equals": "Yaohua 耀华 '=' reversed-digit",
+    "yaohua-a12": "Yaohua 耀华 A12E text-line",
+    "command": "Yaohua/Keli command-mode",
+}
 #: How long the demo waits for a stable weight to be recorded after the truck left the scale.
 WEIGHED_SECONDS = 10.0
 
@@ -212,12 +220,17 @@ def _describe(direction: str, plate: str | None, result: PushResult) -> str:
 
 class Demo:
     def __init__(
-        self, camera: DemoCamera, seed: int, platform: PlatformMode = "city", *, scale: bool = False
+        self,
+        camera: DemoCamera,
+        seed: int,
+        platform: PlatformMode = "city",
+        *,
+        scale: ScaleProtocol | None = None,
     ) -> None:
         self.camera, self.rng, self.mode = camera, random.Random(seed), platform
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
         #: The truck scale's simulator (``--scale``), started with the demo.
-        self.scale = ScaleSim(self.workdir / "ttyScale", "toledo", period=0.05) if scale else None
+        self.scale = ScaleSim(self.workdir / "ttyScale", scale, period=0.05) if scale else None
         self.platform: PlatformSim = (
             ProvincePlatformSim() if platform == "province" else CityPlatformSim()
         )
@@ -233,7 +246,12 @@ class Demo:
 
     @classmethod
     async def started(
-        cls, camera: DemoCamera, seed: int, platform: PlatformMode = "city", *, scale: bool = False
+        cls,
+        camera: DemoCamera,
+        seed: int,
+        platform: PlatformMode = "city",
+        *,
+        scale: ScaleProtocol | None = None,
     ) -> Demo:
         """A demo started; its folder is removed when it cannot start."""
         demo = cls(camera, seed, platform, scale=scale)
@@ -272,7 +290,7 @@ class Demo:
         )
         if self.scale is not None:
             await self.scale.__aenter__()
-            text += _SCALE.format(port=self.scale.port.path)
+            text += _SCALE.format(port=self.scale.port.path, protocol=self.scale.protocol)
         config_path.write_text(text, "utf-8")
         text = config_path.read_text("utf-8")
         self.daemon = Daemon(parse_config(text, str(config_path), self.workdir))
@@ -294,7 +312,8 @@ class Demo:
         )
         _say(f"generated config and ledger in {self.workdir} (removed at the end)")
         if self.scale is not None:
-            _say(f"地磅 truck scale: a Toledo indicator simulated on {self.scale.port.path}")
+            indicator = _INDICATORS[self.scale.protocol]
+            _say(f"地磅 truck scale: a {indicator} indicator simulated on {self.scale.port.path}")
 
     def next_vehicle(self) -> tuple[str | None, str | None]:
         """(a plate leaving, None) — or (None, the plate arriving; None: a read without one).
@@ -475,7 +494,7 @@ async def run_demo(
     seed: int,
     platform: PlatformMode = "city",
     *,
-    scale: bool = False,
+    scale: ScaleProtocol | None = None,
 ) -> None:
     setup_logging("info", "console")
     stop = asyncio.Event()  # SIGTERM or Ctrl-C: finish the truck at the gate, then the summary

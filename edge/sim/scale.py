@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 from drivers.weighing import (
     encode_a12,
@@ -26,10 +26,11 @@ from drivers.weighing import (
     encode_tf0,
     encode_toledo,
 )
+from edge.sim import ScaleProtocol
 from edge.sim.pty import VirtualSerialPort
 
-Protocol = Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
-PROTOCOLS: tuple[Protocol, ...] = ("yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command")
+Protocol = ScaleProtocol
+PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
 
 
 @dataclass(frozen=True, slots=True)
