@@ -33,12 +33,15 @@ async def scale_daemon(
     tmp_path: Path,
     platform: CityPlatformSim,
     entry: dict[str, Any] | None = None,
+    name: str = "",
     **sections: Any,
 ) -> AsyncIterator[tuple[Daemon, Weighbridge, ScaleSim, httpx.AsyncClient]]:
     """A daemon with an entry (``entry``, else the generic lane) and an exit lane beside one
-    scale (Toledo over a pty, a short hold), its indicator connected."""
+    scale (Toledo over a pty, a short hold; ``name``: its name for guards), its indicator
+    connected."""
     path = tmp_path / "scale"
-    scale = {"port": str(path), "protocol": "toledo", "framing": "8N1", "stable_seconds": 0.3}
+    scale = {"port": str(path), "protocol": "toledo", "framing": "8N1", "stable_seconds": 0.3,
+             "name": name}  # fmt: skip
     lanes = [entry or GENERIC_LANE, EXIT_LANE]
     scales = {"main": {**scale, "lanes": ["in-1", "out-1"]}}
     cfg = config_for(tmp_path, platform, lanes=lanes, scales=scales, **sections)
@@ -163,3 +166,46 @@ async def test_a_weighing_without_a_plate_read_keeps_a_snapshot_of_the_scale_lan
             assert (await http.get(f"{base}/photos/weighing-9-1.jpg")).status_code == 404
     finally:
         await runner.cleanup()
+
+
+async def test_the_page_shows_the_scales_name_and_an_empty_truck(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """The scale's ``name`` (1号地磅), not its key, on the live weight and beside the open
+    first weighing; a preset-tare truck weighed at its tare carried nothing: 空车过磅，无货物
+    where its goods would be — no goods form even for a logged-in clerk, no goods record."""
+    web = {"password_hash": hash_password("gate password 1")}
+    weighing = {"preset_tare_kg": {"豫A12345": 15200}, "default_goods": "原煤"}
+    async with scale_daemon(tmp_path, platform_sim, web=web, weighing=weighing, name="1号地磅") as (
+        daemon,
+        bridge,
+        sim,
+        _http,
+    ):
+        page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "过磅员李四")
+        live = page.locator('#scales [data-scale="main"]')
+        await expect(live).to_have_text("1号地磅：0 kg")
+        cam = camera(daemon, "in-1")
+        await cam.push("豫A12345")  # empty, at its preset tare
+        await eventually(lambda: len(bridge._noting) == 0, timeout=5)
+        sim.set_weight(Decimal(15200))
+        await expect(live).to_have_text("1号地磅：15200 kg")
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        done = page.locator("#weighings tr", has_text="豫A12345")
+        await expect(done).to_contain_text("空车过磅，无货物")
+        await expect(done).to_contain_text("15200（预置）")
+        await expect(done.locator("form.goods-form")).to_have_count(0)
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+        await cam.push("豫B22222")  # loaded: its first weighing, on 1号地磅
+        await cam.aclose()
+        await eventually(lambda: len(bridge._noting) == 0, timeout=5)
+        sim.set_weight(Decimal(35680))
+        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        opened = page.locator("#open-weighings tr", has_text="豫B22222")
+        await expect(opened).to_contain_text("35680 kg")
+        await expect(opened).to_contain_text("1号地磅")
+        await expect(page.locator("#scales")).not_to_contain_text("main")
+        entries = await daemon.store.list_outbox("all", 50)
+        await page.close()
+    assert [e.kind for e in entries if e.kind == "goods"] == []
