@@ -297,6 +297,56 @@ async def test_a_sigkill_while_the_truck_stands_on_the_scale_keeps_its_plate(
     assert weighed() == [("豫A12345", "open", serial)]
 
 
+async def test_a_sigkill_with_a_weighed_truck_on_the_scale_does_not_weigh_it_again(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """The real daemon process (``edge run``): a truck is weighed and still stands on the
+    scale when the daemon is SIGKILLed; started again on the same ledger, the daemon takes
+    the stable weight it finds (within the band of the last weighing) as that truck — not
+    recorded again, not tied to the next truck's read heard meanwhile — and weighs the next
+    truck once the platform has emptied."""
+    port, scale_port = free_port(), tmp_path / "scale"
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=port,
+        extra=(
+            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
+            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
+        ),
+    )
+
+    def weighed() -> list[tuple[str | None, float, str]]:
+        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+            query = "SELECT plate, first_kg, state FROM weighings ORDER BY id"
+            return db.execute(query).fetchall()
+
+    async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
+        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
+        return bool(status["scales"][0]["weighed"] is weighed)
+
+    async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
+        push = f"http://127.0.0.1:{port}/push/in-1"
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await http.post(push, json={"plate": "豫A12345"})
+        sim.set_weight(Decimal(30000))
+        await eventually(lambda: weighed() == [("豫A12345", 30000, "open")], timeout=10)
+        proc.send_signal(signal.SIGKILL)  # the weighed truck still stands on the scale
+        assert await proc.wait() == -signal.SIGKILL
+        sim.set_weight(Decimal(30020))  # the same truck, within the band (one division)
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await http.post(push, json={"plate": "豫B22222"})  # the next truck, queued behind
+        await eventually(lambda: scale_says_weighed(http, True), timeout=10)
+        sim.set_weight(Decimal(0))  # the truck drives off
+        await eventually(lambda: scale_says_weighed(http, False), timeout=10)
+        sim.set_weight(Decimal(18000))  # the next truck
+        await eventually(lambda: len(weighed()) >= 2, timeout=10)
+        await procs.stop(proc)
+    assert weighed() == [("豫A12345", 30000, "open"), ("豫B22222", 18000, "open")]
+
+
 async def test_a_late_read_goes_to_the_truck_on_the_scale_not_one_that_left(
     store: Store, tmp_path: Path
 ) -> None:
