@@ -953,3 +953,25 @@ def test_no_command_opens_the_ledger_past_litestreams_checkpoints() -> None:
     cli = Path(__file__).parent.parent / "edge" / "cli"
     direct = [path.name for path in sorted(cli.glob("*.py")) if "Store.open(" in path.read_text()]
     assert direct == []
+
+
+@pytest.mark.parametrize("kind", ["sftp", "s3"])
+async def test_two_daemons_on_one_remote_target_the_second_is_refused(
+    kind: str, tmp_path: Path, procs: Processes
+) -> None:
+    """The marker on an SFTP server or in an S3 bucket (read and written by rclone): the
+    first daemon marks the target, the second is refused before its Litestream starts."""
+    section = await _replica_section(kind, tmp_path, procs)
+    cfg = _replica_config(tmp_path, section)
+    replicators = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        db = _wal_ledger(tmp_path / name)
+        replicators.append(Replicator(cfg, db, tmp_path / name / "photos"))
+    first, second = replicators
+    await _run_until(first, lambda: first.replicated_at is not None)
+    assert first.other_writer is None
+    await _run_until(second, lambda: second.other_writer is not None or second.starts > 0)
+    assert second.starts == 0
+    assert str(first.database) in (second.other_writer or "")  # the first's marker, read
+    assert second.report().alarm
