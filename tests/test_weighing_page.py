@@ -209,3 +209,35 @@ async def test_the_page_shows_the_scales_name_and_an_empty_truck(
         entries = await daemon.store.list_outbox("all", 50)
         await page.close()
     assert [e.kind for e in entries if e.kind == "goods"] == []
+
+
+async def test_a_clerk_discards_a_weighing_that_is_no_trucks_load(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """A weight with no plate read (someone walked over the platform): the clerk sets it aside
+    on the page with a reason (作废; none given is refused in Chinese); it leaves the list,
+    is kept as 已作废 with who and why, and the refusal and the discard are audited."""
+    web = {"password_hash": hash_password("gate password 1")}
+    async with scale_daemon(tmp_path, platform_sim, web=web) as (daemon, bridge, sim, http):
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        sim.set_weight(Decimal(900))
+        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        stranger = await http.post(f"{base}/api/weighings/1/discard", json={"reason": "x"})
+        assert stranger.status_code == 403
+        page = await logged_in(browser, base, "过磅员李四")
+        row = page.locator('#unmatched-weighings tr[data-weighing="1"]')
+        await expect(row).to_contain_text("未识别车牌")
+        await row.locator("form.discard-form button").click()
+        await expect(page.locator("#message")).to_have_text("请填写作废原因")
+        await row.locator("form.discard-form input[name=reason]").fill("有人走过地磅")
+        await row.locator("form.discard-form button").click()
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await expect(page.locator("#unmatched-weighings")).to_have_text("无")
+        gone = await daemon.store.weighing(1)
+        audit = [(r.actor, r.action, r.result) for r in await daemon.store.audit_log()][::-1]
+        await page.close()
+    assert (gone.state, gone.discarded) == ("discarded", "过磅员李四: 有人走过地磅")
+    assert audit[-2:] == [
+        ("过磅员李四", "discard weighing", "refused"),
+        ("过磅员李四", "discard weighing", "ok"),
+    ]

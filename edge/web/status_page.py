@@ -38,6 +38,7 @@ from edge.actions.inspection import (
     write_workbook,
 )
 from edge.actions.operator import (
+    MAX_DISCARD_REASON,
     MAX_LIST_REASON,
     MAX_PLAN_NAME,
     Action,
@@ -244,6 +245,7 @@ class StatusPage:
             web.post("/api/plans/{id}/close", self.close_plan),
             web.post("/api/weighings/{id}/goods", self.set_goods),
             web.post("/api/weighings/{id}/plate", self.assign_plate),
+            web.post("/api/weighings/{id}/discard", self.discard_weighing),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
             web.get("/weighings/{id}/ticket", self.ticket),
@@ -637,6 +639,17 @@ class StatusPage:
                 color=_text(body, "color", 4),
             )
         )
+
+    @_acting(Action.DISCARD_WEIGHING, "id")
+    async def discard_weighing(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk sets aside a weighing without a plate that is no truck's load, with a
+        ``reason`` (作废; as ``edge weighings discard``)."""
+        body = await _json(request)
+        reason = _text(body, "reason", 4 * MAX_DISCARD_REASON)  # the operator says it in Chinese
+        done = await self.operator.discard_weighing(actor, request.match_info["id"], reason)
+        if done.id is not None:  # every open page re-reads the status
+            self._weighed(await self.store.weighing(done.id))
+        return _answer(done)
 
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
