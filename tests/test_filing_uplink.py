@@ -18,7 +18,7 @@ import pytest
 
 from edge.actions.filing import EntryRefusedError, Filings
 from edge.actions.operator import NotAllowedError, NotFoundError
-from edge.domain.filing import ImageKind, parse_entry
+from edge.domain.filing import SUPERSEDED, ImageKind, parse_entry
 from edge.domain.filing_words import is_chinese, refusal_words
 from edge.domain.plates import PlateColor
 from edge.ledger.store import Store
@@ -565,3 +565,90 @@ async def test_a_platform_refusal_not_in_chinese_is_said_in_chinese(city: Site) 
         "平台拒绝了此备案，平台答复「injected」：请核对条目后重新备案，或向平台询问",
     ]
     assert refusal_words("企业授权号错误") == "企业授权号错误"  # Chinese already: as it came
+
+
+#: An in-plant vehicle and a machine, each with a second (the plate reissued to another one).
+INNER_07 = {**TRUCK, "plate": "厂内07"}
+REISSUED = {
+    "inner": (INNER_07, {**INNER_07, "vin": "LZZAELJD5KA700007"}, "driving_license", "carStatus"),
+    "machine": (LOADER, {**LOADER, "code": "LG855N-2024-0002"}, "nameplate", "mhyStatus"),
+}  # fmt: skip
+
+
+async def _send_all(site: Site) -> list[bool]:
+    """Send until nothing is due (a filing held back behind another goes in a later round)."""
+    sent: list[bool] = []
+    while due := await site.send_due():
+        sent += due
+    return sent
+
+
+@pytest.fixture(params=["city", "province"])
+async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Site]:
+    async for each in _site(tmp_path, request.param):
+        yield each
+
+
+@pytest.mark.parametrize("register", ["inner", "machine"])
+async def test_an_old_entrys_cancel_queued_in_an_outage_goes_before_the_new_entrys_filing(
+    site: Site, register: str
+) -> None:
+    """An in-plant vehicle (a machine) set to 注销 and its plate entered again for another one
+    while the platform is away: the old entry's 注销 has been tried more often, so its next
+    attempt comes later than the new filing's — yet it goes first (the outbox keeps each
+    plate's order), so the platform's record of the plate ends with the new filing in force
+    (province: the 注销 closes the old licensePK and the new entry gets its own)."""
+    old_form, new_form, image, status = REISSUED[register]
+    old = await site.filings.add(CLERK, register, old_form, {image: sample_jpeg("旧")})
+    assert await site.send_due() == [True]
+    await site.sim.stop()  # the outage
+    assert old.id is not None
+    await site.filings.change_status(CLERK, old.id, "注销")
+    for _ in range(3):  # the 注销 tried three times: its next attempt some seconds away
+        (row,) = [r for r in await site.store.filing_outbox_of(old.id) if r.state == "pending"]
+        site.now[0] = max(site.now[0], row.next_attempt_at)
+        assert await site.send_due() == [False]
+    new = await site.filings.add(CLERK, register, new_form, {image: sample_jpeg("新")})
+    assert new.id is not None
+    assert await site.send_due() == []  # held back behind the plate's older filing
+    (cancel,) = [r for r in await site.store.filing_outbox_of(old.id) if r.state == "pending"]
+    (filing,) = await site.store.filing_outbox_of(new.id)
+    assert (filing.attempts, cancel.attempts) == (0, 3)
+    await site.sim.start()
+    site.now[0] = cancel.next_attempt_at
+    assert await _send_all(site) == [True, True]
+    sent = [(b.get(status), b.get("vin", b.get("mhyCode"))) for _, b in site.sim.filings]
+    assert [s for s, _ in sent] == ["1", "3", "1"]  # the old filed, cancelled; the new filed
+    if isinstance(site.sim, ProvincePlatformSim):
+        (old_pk,) = [f.license_pk for f in await site.store.filings_of(old.id)]
+        (new_pk,) = [f.license_pk for f in await site.store.filings_of(new.id)]
+        assert old_pk != new_pk
+        assert site.sim.accounts[str(old_pk)][status] == "3"
+        assert site.sim.accounts[str(new_pk)][status] == "1"
+
+
+async def test_an_old_entrys_cancel_retried_after_the_new_entry_was_filed_is_not_sent(
+    site: Site,
+) -> None:
+    """The old entry's 注销 was refused (a dead letter), the plate's new entry filed since:
+    the clerk's retry of the 注销 sends nothing — it would cancel the platform's record of
+    the plate, the new entry's now (province: the new Add was answered with the old
+    licensePK, still in force) — and says why."""
+    old_form, new_form, image, status = REISSUED["inner"]
+    old = await site.filings.add(CLERK, "inner", old_form, {image: sample_jpeg("旧")})
+    assert await site.send_due() == [True]
+    assert old.id is not None
+    site.sim.faults.append(Fault("code", "系统繁忙"))
+    await site.filings.change_status(CLERK, old.id, "注销")
+    assert await site.send_due() == [False]  # refused: dead
+    new = await site.filings.add(CLERK, "inner", new_form, {image: sample_jpeg("新")})
+    assert await site.send_due() == [True]
+    assert (await site.filings.retry(CLERK)).count == 1
+    assert await site.send_due() == [False]
+    assert [b[status] for _, b in site.sim.filings] == ["1", "1"]  # no 注销 after the new one
+    rows = await site.store.filing_outbox_of(old.id)
+    assert (rows[-1].state, rows[-1].method) == ("sent", None)
+    assert rows[-1].last_error == SUPERSEDED
+    assert new.id is not None
+    (filed,) = await site.store.filings_of(new.id)
+    assert filed.state == "accepted"

@@ -236,6 +236,7 @@ async def _serve_filings(call: Callable[..., Any]) -> None:
     await call("filing_outbox_of", entry_id)
     await call("filing_backlog")
     await call("cancelled_license_pk", "vehicle", "豫A12345", "1")
+    await call("superseded", entry_id, "province")
     await call("queue_filing", entry_id, "city")
     pending = await call("due_filings", 10)
     await call("filing_withdrawn", pending[0].id, "注销: nothing to send")

@@ -479,6 +479,9 @@ def check_for_sending(entry: Entry, images: Mapping[ImageKind, int]) -> None:
 #: Why a 注销 entry's change is not filed: it describes a vehicle gone, whose plate the
 #: platform knows as its vehicle in force (city: shareVehInfo is idempotent by plate).
 CANCELLED_NOT_FILED = "已注销：此条目的改动只记入台账，不报送平台"
+#: Why an in-plant vehicle's or machine's 注销 still queued is not sent after all: a newer
+#: entry of its plate is filed, and the platform's record of the plate is that one's now.
+SUPERSEDED = "已注销：同一号牌的新条目已在平台备案，旧条目的注销不再报送（以免注销新条目的备案）"
 #: Why a transport vehicle's 注销 is not filed: §4.1.2 / §4.2.15–16 have no status field
 #: and the spec has no delete method (README "Electronic ledger").
 NO_STATUS_ON_WIRE = "已注销：运输车辆备案接口没有状态字段，注销不报送平台"

@@ -50,6 +50,18 @@ _COLUMNS = tuple(
 IN_CHUNK = 900
 
 
+#: A pending filing ``o`` that no older pending filing of its plate (an entry of the same
+#: register, plate and colour) holds back on its platform (:meth:`FilingLedger.due_filings`).
+#: The entries of the plate are found by its index (``+``: not by the register's, which would
+#: walk a register of thousands for each pending filing).
+_NOT_HELD = (
+    "NOT EXISTS (SELECT 1 FROM filing_entries e JOIN filing_entries pe "
+    "ON pe.plate = e.plate AND +pe.register = e.register AND +pe.plate_color = e.plate_color "
+    "AND pe.id != e.id JOIN filing_outbox p ON p.entry_id = pe.id AND p.state = 'pending' "
+    "AND p.platform = o.platform AND p.id < o.id WHERE e.id = o.entry_id)"
+)
+
+
 class EntryExistsError(ValueError):
     """An entry in force with this register, plate and colour is in the ledger already
     (``entry_id``); ``index`` is the row of an import that has it (None: a single add);
@@ -352,17 +364,41 @@ class FilingLedger(LedgerPart):
 
     # -- the outbox of filings (the sender) ---------------------------------------------------
     async def due_filings(self, limit: int) -> list[FilingOutboxEntry]:
-        """Pending filings whose time has come, oldest first."""
+        """Pending filings whose time has come, oldest first; a filing held back while an
+        older one of its plate (same register, plate and colour: a 注销 entry and the new
+        entry of its plate) is pending for that platform — each plate's filings reach the
+        platform in the order they were queued, whatever their retries' times (the 注销 of
+        an in-plant vehicle or machine must not follow its plate's new filing)."""
+        due = "SELECT o.* FROM filing_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
         rows = await self._fetchall(
-            "SELECT * FROM filing_outbox WHERE state = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?",
+            f"{due} AND {_NOT_HELD} ORDER BY o.next_attempt_at, o.id LIMIT ?",
             (self._clock(), limit),
         )
         return [FilingOutboxEntry.from_row(r) for r in rows]
 
-    async def next_filing_due_at(self) -> float | None:
+    async def superseded(self, entry_id: int, platform: str) -> bool:
+        """Whether the platform's record of this entry's plate belongs to a newer entry now:
+        one of the same register, plate and colour, in force, accepted by ``platform`` — in
+        province mode under the same licensePK as this entry's (or this entry has none: its
+        Add would be answered with the newer one's). A 注销 of this entry sent now would
+        cancel the newer one's filing."""
         rows = await self._fetchall(
-            "SELECT min(next_attempt_at) AS t FROM filing_outbox WHERE state = 'pending'"
+            "SELECT 1 FROM filing_entries e JOIN filing_entries n ON n.plate = e.plate "
+            "AND +n.register = e.register AND +n.plate_color = e.plate_color AND n.id > e.id "
+            "AND n.status != '3' JOIN filings f ON f.entry_id = n.id AND f.platform = ? "
+            "AND f.state = 'accepted' LEFT JOIN filings mine ON mine.entry_id = e.id "
+            "AND mine.platform = f.platform WHERE e.id = ? AND (f.platform = 'city' "
+            "OR mine.license_pk IS NULL OR f.license_pk IS NULL "
+            "OR f.license_pk = mine.license_pk) LIMIT 1",
+            (platform, entry_id),
+        )
+        return bool(rows)
+
+    async def next_filing_due_at(self) -> float | None:
+        """When the next filing :meth:`due_filings` can give is due (None: none pending)."""
+        rows = await self._fetchall(
+            "SELECT min(o.next_attempt_at) AS t FROM filing_outbox o "  # noqa: S608 - a constant
+            f"WHERE o.state = 'pending' AND {_NOT_HELD}"
         )
         value = rows[0]["t"]
         return None if value is None else float(value)

@@ -20,7 +20,14 @@ from collections.abc import Callable
 import structlog
 
 from drivers.backoff import Backoff
-from edge.domain.filing import NO_STATUS_ON_WIRE, EntryStatus, ImageKind, Register, plate_key
+from edge.domain.filing import (
+    NO_STATUS_ON_WIRE,
+    SUPERSEDED,
+    EntryStatus,
+    ImageKind,
+    Register,
+    plate_key,
+)
 from edge.domain.filing_words import IMAGE_MISSING
 from edge.ledger.filings import FilingLedger
 from edge.ledger.photos import PhotoStore
@@ -109,6 +116,11 @@ class FilingSender:
             if entry.REGISTER is Register.VEHICLE and entry.status is EntryStatus.CANCELLED:
                 # set to 注销 while pending: its methods carry no status, nothing to send
                 await self.store.filing_withdrawn(row.id, NO_STATUS_ON_WIRE)
+                return False
+            if entry.status is EntryStatus.CANCELLED and await self.store.superseded(
+                row.entry_id, self.platform.mode
+            ):  # a 注销 retried after its plate's new entry was filed: it would cancel that
+                await self.store.filing_withdrawn(row.id, SUPERSEDED)
                 return False
             known = {f.platform: f for f in await self.store.filings_of(row.entry_id)}
             mine = known.get(self.platform.mode)
