@@ -9,6 +9,8 @@ import pytest
 from edge.domain.filing import FilingError, Register, check_image, field_names, parse_entry
 from edge.domain.filing_words import (
     UNKNOWN,
+    UPLOAD_KINDS,
+    dead_letter_words,
     is_chinese,
     note_words,
     refusal_words,
@@ -144,3 +146,29 @@ def test_a_reason_not_known_still_reads_chinese() -> None:
     assert words("vin", "something new") == "车辆识别代码填写有误，请核对"
     assert words(None, "something new") == "输入填写有误，请核对"
     assert words("owner", "所有人不能为空") == "所有人不能为空"  # Chinese already: kept
+
+
+def test_a_pass_dead_letter_reads_chinese_on_the_status_page() -> None:
+    """The failed-uploads list (passes' records, photos, goods records beside the filings):
+    the forwarder's reasons as it records them (``str`` of the platform client's errors), said
+    in Chinese; the ledger and the log keep them as they came."""
+    from edge.uplink.platform.errors import InvalidMessageError, PermanentError
+
+    chinese = str(PermanentError("952", "记录格式校验失败"))
+    english = str(PermanentError("400", "injected failure"))
+    local = str(InvalidMessageError("DrivingRecord.lsh: String should have at most 32 characters"))
+    assert dead_letter_words(chinese) == "平台拒收（952）：记录格式校验失败"
+    assert dead_letter_words(english) == (
+        "平台拒收了此记录（400），平台答复「injected failure」：请核对后重发，或向平台询问"
+    )
+    assert dead_letter_words(local).startswith("未发送（本地按接口规范检查未通过）：")
+    assert dead_letter_words("photo file missing: [Errno 2] No such file: 'a.jpg'") == (
+        "照片文件已丢失，无法上传：通行记录仍在台账中，如需补传请联系维护人员"
+    )
+    assert dead_letter_words("952 记录格式校验失败") == "952 记录格式校验失败"  # as it came
+    assert dead_letter_words("something else") == (
+        "上传失败，平台答复「something else」：请联系维护人员"
+    )
+    for error in (chinese, english, local, "something else"):
+        assert is_chinese(dead_letter_words(error)), error
+    assert set(UPLOAD_KINDS) == {"record", "photo", "correction", "goods"}

@@ -4,6 +4,7 @@ Playwright): it loads, shows the lanes, and a pass appears live without a reload
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -182,6 +183,9 @@ async def test_history_search_csv_and_dead_letter_retry(
         await page.fill("input[name=user]", "值班员王五")
         await page.fill("input[name=password]", "gate password 1")
         await page.click("#login button")
+        dead = page.locator('#dead tr:has(button.retry[data-id="1"])')
+        await expect(dead).to_contain_text("952 记录格式校验失败")
+        await expect(dead).to_contain_text(re.compile("通行记录|过车照片"))  # not record / photo
         await page.click('button.retry[data-id="1"]')
         await expect(page.locator("#message")).to_have_text("已重新排队上传")
         audit = await daemon.store.audit_log()

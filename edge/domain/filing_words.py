@@ -294,18 +294,53 @@ def refusal_words(answer: str) -> str:
     if not answer.startswith("not sent:"):
         if is_chinese(answer):
             return answer
-        return f"平台拒绝了此备案，平台答复「{answer.strip()}」：请核对条目后重新备案，或向平台询问"
+        return _in_quotes("平台拒绝了此备案", answer, "请核对条目后重新备案，或向平台询问")
     said = []
     for part in answer.removeprefix("not sent:").split("; "):
         found = re.fullmatch(r"\s*(?:\w+\.)?(?P<wire>\w+)(?:\.\w+)*: (?P<why>.*)", part)
         if found is None:
             continue
-        name = _BY_WIRE.get(found["wire"], found["wire"])
+        wire = found["wire"]
+        # a field of a pass record (the failed uploads list) has no title here: its wire name
+        shown = title(_BY_WIRE[wire]) if wire in _BY_WIRE else f"字段「{wire}」"
         if most := re.search(r"at most (\d+) characters", found["why"]):
-            said.append(f"{title(name)}超过平台规定的 {most[1]} 个字符")
+            said.append(f"{shown}超过平台规定的 {most[1]} 个字符")
         else:
-            said.append(f"{title(name)}不符合平台的接口规范")
+            said.append(f"{shown}不符合平台的接口规范")
     return "未发送（本地按接口规范检查未通过）：" + ("；".join(said) or "请核对条目")
+
+
+def _in_quotes(said: str, answer: str, then: str) -> str:
+    """A platform's answer that is not Chinese, quoted in a Chinese sentence."""
+    return f"{said}，平台答复「{answer.strip()}」：{then}"
+
+
+#: What a pass's outbox entry carries, as the list of failed uploads names it.
+UPLOAD_KINDS = {"record": "通行记录", "photo": "过车照片", "correction": "车牌纠正",
+                "goods": "货物台账"}  # fmt: skip
+#: How the forwarder records a pass's dead letters (edge.uplink.forwarder): a photo whose
+#: file is gone, and a platform's refusal (``str`` of a PermanentError).
+PHOTO_MISSING = "photo file missing"
+_REJECTED = re.compile(r"platform rejected the message \((?P<code>[^)]*)\): (?P<status>.*)", re.S)
+
+
+def dead_letter_words(error: str) -> str:
+    """A pass's dead letter's reason (a record's, a photo's, a goods record's) as the status
+    page's list of failed uploads shows it, in Chinese (the ledger and the log keep it as it
+    came): the platform's refusal with its code (its words quoted when not Chinese), a check
+    of our own message before sending as :func:`refusal_words` says it, a lost photo file as
+    what it means."""
+    if error.startswith(PHOTO_MISSING):
+        return "照片文件已丢失，无法上传：通行记录仍在台账中，如需补传请联系维护人员"
+    found = _REJECTED.fullmatch(error.strip())
+    if found is None:
+        return error if is_chinese(error) else _in_quotes("上传失败", error, "请联系维护人员")
+    code, status = found["code"], found["status"]
+    if code == "local":  # stopped before sending: our message broke the spec
+        return refusal_words(f"not sent: {status}")
+    if is_chinese(status):
+        return f"平台拒收（{code}）：{status}"
+    return _in_quotes(f"平台拒收了此记录（{code}）", status, "请核对后重发，或向平台询问")
 
 
 def filing_text(platform: str, state: str, answer: str) -> str:

@@ -21,6 +21,7 @@ import structlog
 from drivers.backoff import Backoff
 from edge.domain.codes import Direction, GateSignal
 from edge.domain.decision import resolved_control
+from edge.domain.filing_words import PHOTO_MISSING
 from edge.domain.goods import GoodsReport
 from edge.domain.plates import PlateColor
 from edge.domain.reports import Correction, PassReport, PhotoReport
@@ -334,7 +335,7 @@ class Forwarder:
                 await self.store.mark_dead(entry.id, str(exc))
             except FileNotFoundError as exc:
                 log.error("photo file is missing; kept as dead letter", error=str(exc))
-                await self.store.mark_dead(entry.id, f"photo file missing: {exc}")
+                await self.store.mark_dead(entry.id, f"{PHOTO_MISSING}: {exc}")
             except Exception as exc:  # noqa: BLE001 - retried, never dropped
                 await self._failed([entry], exc)
             else:

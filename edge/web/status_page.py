@@ -52,7 +52,7 @@ from edge.actions.operator import (
     Operator,
 )
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
-from edge.domain.filing_words import refusal_words, words
+from edge.domain.filing_words import UPLOAD_KINDS, dead_letter_words, refusal_words, words
 from edge.domain.goods import tonnes_text
 from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
@@ -811,7 +811,12 @@ class StatusPage:
             "clock_offset_seconds": report.clock_offset_seconds,
             "outbox": report.outbox.to_json(),
             "dead": [
-                {"id": r.id, "serial": r.serial, "kind": r.kind, "error": r.last_error}
+                {
+                    "id": r.id,
+                    "serial": r.serial,
+                    "kind": UPLOAD_KINDS.get(r.kind, r.kind),
+                    "error": dead_letter_words(r.last_error or ""),
+                }
                 for r in dead
             ],
             "dead_filings": await self._dead_filings(),
