@@ -319,3 +319,18 @@ def test_edit_status_and_attach_name_what_is_wrong(
     assert run("vehicles", "status", "1", "注销", "--config", config) == 0
     assert run("vehicles", "show", "--id", "1", "--config", config) == 0
     assert "注销" in capsys.readouterr().out
+
+
+def test_an_import_of_a_formula_with_no_result_names_its_cell_once(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["plate", "plate_color", "vin", "engine_no", "register_date", "emission"]
+    row = ["豫A00001", "1", '="LZZAELJD5KA" & "000010"', "E1", "2019-05-01", "6"]
+    book = _workbook(tmp_path / "script.xlsx", [header(n) for n in names], [row])
+    assert run("vehicles", "import", book, "--config", config) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "nothing imported: 1 bad row(s)",
+        "  row 2, vin: 工作表「Sheet」第 2 行 车辆识别代码（C 列）: "
+        "公式没有计算结果，请在 Excel 中打开并保存后再导入",
+    ]

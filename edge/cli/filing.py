@@ -72,7 +72,8 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
         print(f"nothing imported: {len({p.row for p in exc.problems})} bad row(s)", file=sys.stderr)
         for row_problem in exc.problems:  # English with the field key, then the clerk's words
             said = words(row_problem.field, row_problem.reason)
-            print(f"  {row_problem} — {said}", file=sys.stderr)
+            same = said == row_problem.reason  # said in Chinese already (a formula's cell)
+            print(f"  {row_problem}" + ("" if same else f" — {said}"), file=sys.stderr)
         return 2
     except EntryRefusedError as exc:
         return _refused_fields(exc)
