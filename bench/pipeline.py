@@ -22,6 +22,9 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +53,40 @@ from edge.domain.plates import PlateColor
 from edge.domain.reports import VerifyAnswer
 from edge.gate.lane import LaneOutcome
 from edge.ops.logsetup import setup_logging
+from edge.replica.replicator import Replicator
 from edge.sim.jpeg import sample_4k_frame
 from edge.uplink.photo_fit import fit_jpeg
+from tests.processes import Processes
 
 
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@asynccontextmanager
+async def _replica_section(replica: ReplicaSetup | None) -> AsyncIterator[dict[str, Any] | None]:
+    """The ``[replica]`` section of a run with ``replica`` (None without): a directory beside,
+    not in, the ledger's — in /tmp (the ledger's disk) or on another file system — or, with
+    ``sftp``, Debian's OpenSSH server on 127.0.0.1 writing there (the tests' server). All of
+    it removed afterwards."""
+    if replica is None:
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix="edge-bench-share-", dir=replica.share_in))
+    procs = Processes()
+    try:
+        if replica.sftp:
+            from tests.replica_targets import start_sshd  # noqa: PLC0415 - pytest with it
+
+            server = await start_sshd(procs, base)
+            yield server.replica(photo_interval_seconds=5)
+            await server.stop(procs)
+        else:
+            yield {"type": "file", "path": str(base), "photo_interval_seconds": 5}
+    finally:
+        await procs.reap()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _row(name: str, values_ms: list[float]) -> str:
@@ -109,22 +139,43 @@ async def bench_pipeline(
     hostile: bool = False,
     plate_kb: int = 100,
     rounds: int = 100,
-    replica: bool = False,
+    replica: ReplicaSetup | None = None,
 ) -> dict[str, Any]:
     """One daemon, ``events`` vehicles on lane in-1. With ``hostile``: a second lane, and the
     vehicles in blocks, quiet and while the hostile camera floods the second lane in turn
     (:data:`ATTACK_BLOCKS` of each, in the same daemon), then ``rounds`` pairs of a
-    ``plate_kb`` KB plate on the second lane and a normal push on the first (bench.longplate)."""
+    ``plate_kb`` KB plate on the second lane and a normal push on the first (bench.longplate).
+    With ``replica``: replicating as it says."""
+    async with _replica_section(replica) as section:
+        return await _bench_pipeline(
+            events,
+            interval,
+            hostile=hostile,
+            plate_kb=plate_kb,
+            rounds=rounds,
+            section=section,
+            litestream=() if replica is None else replica.litestream,
+        )
+
+
+async def _bench_pipeline(
+    events: int,
+    interval: float,
+    *,
+    hostile: bool,
+    plate_kb: int,
+    rounds: int,
+    section: dict[str, Any] | None,
+    litestream: tuple[str, ...],
+) -> dict[str, Any]:
     setup_logging("critical", "json")
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     platform_proc, base_url = await start_platform()
     extra = (HOSTILE_LANE,) if hostile else ()
-    section, share = None, None
-    if replica:  # Litestream and rclone at work beside the lane (a directory as the target)
-        share = Path(tempfile.mkdtemp(prefix="edge-bench-share-"))  # beside, not in, the ledger's
-        section = {"type": "file", "path": str(share), "photo_interval_seconds": 5}
     sections = None if section is None else {"replica": section}
     daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra, sections=sections))
+    if daemon.replica is not None:
+        _with_litestream_lines(daemon.replica, litestream)
     await daemon.start()
     lane = daemon.lanes["in-1"]
     barrier = lane.devices.barrier
@@ -184,9 +235,7 @@ async def bench_pipeline(
     await daemon.stop()
     platform_proc.terminate()
     await platform_proc.wait()
-    for done in (workdir, share):  # the bench leaves nothing behind in /tmp
-        if done is not None:
-            shutil.rmtree(done, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)  # the bench leaves nothing behind in /tmp
     return result
 
 
@@ -294,7 +343,15 @@ async def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=2, help="runs of the side-by-side with the floor"
     )
+    parser.add_argument(
+        "--replica-setups",
+        default=DEFAULT_REPLICA_SETUPS,
+        help=f"the replica part's targets and settings, of {', '.join(REPLICA_SETUPS)}",
+    )
     args = parser.parse_args()
+    unknown = set(args.replica_setups.split(",")) - set(REPLICA_SETUPS)
+    if unknown:
+        parser.error(f"--replica-setups: unknown {', '.join(sorted(unknown))}")
     part = args.only
     load = os.getloadavg()[0]
     print(f"load average at the start: {load:.1f} on {os.cpu_count()} CPUs")
@@ -330,7 +387,7 @@ async def main() -> None:
             args.plate_kb,
         )
     if part in (None, "replica"):
-        await report_replica_cost(args.events, args.interval)
+        await report_replica_cost(args.events, args.interval, args.replica_setups)
     if part in (None, "photo"):
         report_photo_fit()
     if part in (None, "relay"):
@@ -359,18 +416,89 @@ async def main() -> None:
 NOISE_TOO_LARGE = 0.25
 
 
-async def report_replica_cost(events: int, interval: float) -> None:
-    """The paced plate → barrier path without and with replication off the box, in one run:
-    blocks alternate (off, on, on, off) so that a drifting machine load touches both alike."""
+@dataclass(frozen=True)
+class ReplicaSetup:
+    """One way of replicating the bench's ledger: a file target's directory made under
+    ``share_in`` (None: /tmp, the ledger's own disk; with ``sftp``, written by an OpenSSH
+    server on 127.0.0.1), and ``litestream`` lines added to the
+    generated config's database entry (Litestream's checkpoint settings)."""
+
+    label: str
+    share_in: str | None = None
+    litestream: tuple[str, ...] = ()
+    sftp: bool = False
+
+
+#: Another file system than the ledger's: Debian's /dev/shm is a tmpfs, always mounted.
+OTHER_FILE_SYSTEM = "/dev/shm"  # noqa: S108 - a directory the bench makes and removes
+#: Fewer, larger checkpoints: Litestream checkpoints (PASSIVE) every 1,000 WAL pages and
+#: every minute by default; here every 10,000 pages (~40 MB) and every 10 minutes.
+RARE_CHECKPOINTS = ("checkpoint-interval: 10m", "min-checkpoint-page-count: 10000")
+#: Litestream looks at the WAL every 5 s instead of every second (fewer local syncs, each
+#: with its fsync on the ledger's disk; the replica then lags up to 5 s more).
+SLOW_MONITOR = ("monitor-interval: 5s",)
+#: The replica bench's setups by name (``--replica-setups``); the default: all but "quiet".
+REPLICA_SETUPS = {
+    "disk": ReplicaSetup("a directory on the ledger's disk (/tmp)"),
+    "tmpfs": ReplicaSetup(
+        f"a directory on another file system ({OTHER_FILE_SYSTEM}, tmpfs)", OTHER_FILE_SYSTEM
+    ),
+    "rare-checkpoints": ReplicaSetup(
+        "another file system, rare checkpoints (10,000 pages / 10 min)",
+        OTHER_FILE_SYSTEM,
+        RARE_CHECKPOINTS,
+    ),
+    "sftp": ReplicaSetup(
+        "SFTP: OpenSSH on 127.0.0.1, its directory on another file system",
+        OTHER_FILE_SYSTEM,
+        sftp=True,
+    ),
+    "quiet": ReplicaSetup(
+        "another file system, rare checkpoints, the WAL looked at every 5 s",
+        OTHER_FILE_SYSTEM,
+        RARE_CHECKPOINTS + SLOW_MONITOR,
+    ),
+}
+DEFAULT_REPLICA_SETUPS = "disk,tmpfs,rare-checkpoints,sftp"
+
+
+def _with_litestream_lines(replica: Replicator, lines: tuple[str, ...]) -> None:
+    """``replica``'s generated Litestream config carries ``lines`` in the database's entry
+    (it is written again at every start of Litestream, so they stay for the run)."""
+    if not lines:
+        return
+    write = replica.write_config
+
+    def write_with_lines() -> None:
+        write()
+        anchor = "    busy-timeout: 5s\n"
+        text = replica.config_file.read_text("utf-8")
+        added = "".join(f"    {line}\n" for line in lines)
+        replica.config_file.write_text(text.replace(anchor, anchor + added), "utf-8")
+
+    replica.write_config = write_with_lines  # type: ignore[method-assign]
+
+
+async def report_replica_cost(
+    events: int, interval: float, setups: str = DEFAULT_REPLICA_SETUPS
+) -> None:
+    """The paced plate → barrier path without and with replication off the box, in one run,
+    for each of ``setups`` (names in :data:`REPLICA_SETUPS`, comma-separated): blocks
+    alternate (off, on, on, off) so that a drifting machine load touches both alike."""
     print(
         f"\nReplication cost (issue 17): paced, one vehicle every {interval * 1000:.0f} ms, "
-        "without and with [replica] (Litestream + rclone to a directory), blocks alternating"
+        "without and with [replica] (Litestream + rclone to each target below), blocks alternating"
     )
+    for name in setups.split(","):
+        await _replica_cost(events, interval, REPLICA_SETUPS[name])
+
+
+async def _replica_cost(events: int, interval: float, setup: ReplicaSetup) -> None:
     totals: dict[bool, list[float]] = {False: [], True: []}
     blocks: dict[bool, list[float]] = {False: [], True: []}
     synced = 0.0
     for with_replica in (False, True, True, False):
-        run = await bench_pipeline(events // 2, interval, replica=with_replica)
+        run = await bench_pipeline(events // 2, interval, replica=setup if with_replica else None)
         measured = run["phases"]["all"]["total_ms"]
         totals[with_replica] += measured
         blocks[with_replica].append(_pct(measured, 99))
@@ -378,10 +506,13 @@ async def report_replica_cost(events: int, interval: float) -> None:
     off, on = _pct(totals[False], 99), _pct(totals[True], 99)
     # What this machine's noise alone moves p99 by: the spread between two blocks run alike.
     noise = max(abs(blocks[False][0] - blocks[False][1]), abs(blocks[True][0] - blocks[True][1]))
+    print(f"  target: {setup.label}")
     print(_row("without a replica (received → barrier)", totals[False]))
     print(_row("with a replica    (received → barrier)", totals[True]))
-    if abs(on - off) > noise:
+    if on - off > noise:
         verdict = "MEASURABLE (misses)"
+    elif off - on > noise:  # faster with the replica: the machine's load moved meanwhile
+        verdict = "INCONCLUSIVE (faster with a replica: the machine's load moved; run it quieter)"
     elif noise > NOISE_TOO_LARGE * off:  # this run cannot see a difference below its noise
         verdict = f"INCONCLUSIVE (the machine's noise hides up to {noise:.0f} ms; run it quieter)"
     else:
