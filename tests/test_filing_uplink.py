@@ -652,3 +652,44 @@ async def test_an_old_entrys_cancel_retried_after_the_new_entry_was_filed_is_not
     assert new.id is not None
     (filed,) = await site.store.filings_of(new.id)
     assert filed.state == "accepted"
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same data", "other data"])
+async def test_a_truck_another_enterprise_filed_is_gained_not_added_forever(
+    province: Site, tmp_path: Path, same: bool
+) -> None:
+    """Two ledgers on one province platform: the first enterprise filed the truck; the
+    second's Add is refused 「车辆备案已存在，请勿重复新增」, so its sender fetches the
+    filing (VehElecAccountGain) and keeps its licensePK — the same vehicle needs nothing
+    more; other data goes as Modify — and its passes carry that licensePK."""
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [True]
+    second = await Store.open(tmp_path / "second.db", clock=lambda: province.now[0])
+    try:
+        filings = Filings(_operator(second), tmp_path / "second-photos", platform="province")
+        sender = FilingSender(
+            second, province.client, filings.photos, LinkMonitor(lambda: province.now[0]),
+            company_code="4101000002", backoff_initial=1.0, backoff_max=60.0,
+            clock=lambda: province.now[0], rand=lambda: 0.5,
+        )  # fmt: skip
+        form = TRUCK if same else {**TRUCK, "fleet": "二车队", "owner": "另一家物流公司"}
+        done = await filings.add(CLERK, "vehicle", form, LICENCE)
+        assert done.id is not None
+        assert [await sender.send(row) for row in await second.due_filings(10)] == [True]
+        assert await second.due_filings(10) == []  # not sent again
+        methods = [m for m, _ in province.sim.filings]
+        assert methods == ["VehElecAccountAdd"] + ([] if same else ["VehElecAccountModify"])
+        assert province.sim.calls["VehElecAccountGain"] == 1
+        assert _accounts(province.sim, "vehicle") == ["PK00000001"]
+        (filing,) = await second.filings_of(done.id)
+        assert (filing.state, filing.license_pk) == ("accepted", "PK00000001")
+        assert await second.license_pk_of("豫A12345", "1") == "PK00000001"
+        assert isinstance(province.client, ProvincePlatform)
+        pk = await second.license_pk_of(REPORT.plate, REPORT.color)
+        record = province.client.enter_exit_record(replace(REPORT, license_pk=pk or ""))
+        assert (record.islicensePK, record.licensePK) == ("1", "PK00000001")
+        if not same:
+            assert isinstance(province.sim, ProvincePlatformSim)
+            assert province.sim.accounts["PK00000001"]["onwer"] == "另一家物流公司"
+    finally:
+        await second.close()

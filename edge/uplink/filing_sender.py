@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -23,6 +23,7 @@ from drivers.backoff import Backoff
 from edge.domain.filing import (
     NO_STATUS_ON_WIRE,
     SUPERSEDED,
+    Entry,
     EntryStatus,
     ImageKind,
     Register,
@@ -34,9 +35,9 @@ from edge.ledger.photos import PhotoStore
 from edge.ledger.rows import FilingOutboxEntry
 from edge.uplink.breaker import LinkMonitor, classify
 from edge.uplink.lane_activity import LaneActivity
-from edge.uplink.platform.base import FilingPlatform
+from edge.uplink.platform.base import FilingPlatform, FilingReceipt
 from edge.uplink.platform.errors import InvalidMessageError, PermanentError
-from edge.uplink.platform.filing_wire import ADDS, method_for
+from edge.uplink.platform.filing_wire import ADDS, method_for, wire_fields
 
 log = structlog.get_logger("edge.uplink.filing_sender")
 
@@ -46,6 +47,11 @@ BATCH = 20
 #: answer was lost (an in-plant vehicle or a machine: the spec has no way to ask whether it
 #: took the first; README "Electronic ledger").
 LOST_ADD = "（此前一次新增未得到平台答复，平台可能已收下该备案：请到平台核对）"
+#: The Add of a transport vehicle, and the words of the province platform refusing it
+#: because it holds that vehicle's filing already (one per plate, shared by every enterprise:
+#: 「车辆备案已存在，请勿重复新增」): then VehElecAccountGain gives its licensePK.
+VEHICLE_ADD = "VehElecAccountAdd"
+EXISTS = "已存在"
 #: Look at the outbox of filings at least this often (the command line changes it too).
 POLL_SECONDS = 30.0
 
@@ -113,49 +119,37 @@ class FilingSender:
                 await self.store.filing_failed(row.id, "the entry is gone", None)
                 return False
             entry = stored.entry()
-            if entry.REGISTER is Register.VEHICLE and entry.status is EntryStatus.CANCELLED:
-                # set to 注销 while pending: its methods carry no status, nothing to send
-                await self.store.filing_withdrawn(row.id, NO_STATUS_ON_WIRE)
+            if await self._withdrawn(row, entry):
                 return False
-            if entry.status is EntryStatus.CANCELLED and await self.store.superseded(
-                row.entry_id, self.platform.mode
-            ):  # a 注销 retried after its plate's new entry was filed: it would cancel that
-                await self.store.filing_withdrawn(row.id, SUPERSEDED)
-                return False
-            known = {f.platform: f for f in await self.store.filings_of(row.entry_id)}
-            mine = known.get(self.platform.mode)
-            license_pk = (mine.license_pk or "") if mine is not None else ""
-            if (
-                not license_pk
-                and entry.REGISTER is Register.VEHICLE
-                and self.platform.mode == "province"
-            ):
-                # a reissued plate: the platform's filing of it (of the 注销 entry) now
-                # describes this vehicle (README "Electronic ledger")
-                license_pk = await self.store.cancelled_license_pk(
-                    entry.REGISTER.value, *plate_key(entry)
-                )
+            license_pk = await self._license_pk(row, entry)
             method = method_for(self.platform.mode, entry, license_pk)
             # an Add whose answer never came may have been taken: ask before adding again
             again = method in ADDS and row.unanswered in ADDS
             try:
-                if again and (held := await self.platform.held_filing(entry)) is not None:
-                    log.warning("a lost Add was taken by the platform: modifying its filing",
-                                plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
-                    await self.store.note_filing(
-                        row.entry_id, self.platform.mode, held.license_pk, held.method,
-                        f"platform:{self.platform.mode}",
-                    )  # fmt: skip
-                    license_pk = held.license_pk
-                    method = method_for(self.platform.mode, entry, license_pk)
                 images = {
                     ImageKind(image.kind): await self.photos.read(image.path)
                     for image in await self.store.images_of(row.entry_id)
                 }
+                if again and (held := await self.platform.held_filing(entry)) is not None:
+                    log.warning("a lost Add was taken by the platform: modifying its filing",
+                                plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
+                    license_pk = await self._take(row, held)
+                    method = method_for(self.platform.mode, entry, license_pk)
                 await self.store.filing_sending(row.id, method)
-                receipt = await self.platform.file_entry(
-                    entry, images, company_code=self.company_code, license_pk=license_pk
-                )
+                try:
+                    receipt = await self.platform.file_entry(
+                        entry, images, company_code=self.company_code, license_pk=license_pk
+                    )
+                except PermanentError as exc:
+                    # another enterprise (or we, long ago) filed this truck: the platform
+                    # holds one filing per plate, shared — take it (README "Electronic ledger")
+                    if (
+                        method != VEHICLE_ADD
+                        or EXISTS not in exc.status
+                        or (held := await self.platform.held_filing(entry)) is None
+                    ):
+                        raise
+                    method, receipt = await self._take_shared(row, entry, images, held)
             except InvalidMessageError as exc:
                 log.error("filing breaks the spec; kept as dead letter", error=str(exc))
                 await self.store.filing_answered(
@@ -187,3 +181,64 @@ class FilingSender:
                          license_pk=receipt.license_pk)  # fmt: skip
                 return True
         return False
+
+    async def _take(self, row: FilingOutboxEntry, held: FilingReceipt) -> str:
+        """Store the licensePK of the filing the platform holds for ``row``'s entry."""
+        await self.store.note_filing(
+            row.entry_id, self.platform.mode, held.license_pk, held.method,
+            f"platform:{self.platform.mode}",
+        )  # fmt: skip
+        return held.license_pk
+
+    async def _withdrawn(self, row: FilingOutboxEntry, entry: Entry) -> bool:
+        """Close ``row`` unsent when there is nothing to send (True)."""
+        if entry.REGISTER is Register.VEHICLE and entry.status is EntryStatus.CANCELLED:
+            # set to 注销 while pending: its methods carry no status, nothing to send
+            await self.store.filing_withdrawn(row.id, NO_STATUS_ON_WIRE)
+            return True
+        if entry.status is EntryStatus.CANCELLED and await self.store.superseded(
+            row.entry_id, self.platform.mode
+        ):  # a 注销 retried after its plate's new entry was filed: it would cancel that
+            await self.store.filing_withdrawn(row.id, SUPERSEDED)
+            return True
+        return False
+
+    async def _license_pk(self, row: FilingOutboxEntry, entry: Entry) -> str:
+        """The licensePK the entry is filed under with this platform ("": none yet)."""
+        known = {f.platform: f for f in await self.store.filings_of(row.entry_id)}
+        mine = known.get(self.platform.mode)
+        license_pk = (mine.license_pk or "") if mine is not None else ""
+        if (
+            not license_pk
+            and entry.REGISTER is Register.VEHICLE
+            and self.platform.mode == "province"
+        ):
+            # a reissued plate: the platform's filing of it (of the 注销 entry) now
+            # describes this vehicle (README "Electronic ledger")
+            license_pk = await self.store.cancelled_license_pk(
+                entry.REGISTER.value, *plate_key(entry)
+            )
+        return license_pk
+
+    async def _take_shared(
+        self,
+        row: FilingOutboxEntry,
+        entry: Entry,
+        images: Mapping[ImageKind, bytes],
+        held: FilingReceipt,
+    ) -> tuple[str, FilingReceipt]:
+        """A transport vehicle's Add refused 「…已存在…」: take ``held``, the filing the
+        platform holds (VehElecAccountGain), and send ours as Modify when its fields differ;
+        the Modify and the receipt. Raises the platform's errors."""
+        log.warning("the platform holds this vehicle's filing: taking it",
+                    plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
+        license_pk = await self._take(row, held)
+        method = method_for(self.platform.mode, entry, license_pk)
+        mine = wire_fields(entry, images)
+        if all(mine.get(k, v) == v for k, v in held.fields.items()):
+            return method, held  # the same vehicle as ours: nothing to change
+        await self.store.filing_sending(row.id, method)
+        receipt = await self.platform.file_entry(
+            entry, images, company_code=self.company_code, license_pk=license_pk
+        )
+        return method, receipt

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge.domain.filing import Entry, ImageKind
@@ -47,10 +47,12 @@ class Platform(Protocol):
 @dataclass(frozen=True, slots=True)
 class FilingReceipt:
     """What a platform answered to a filing: the method sent and its ``licensePK`` (province;
-    "" from the city platform, which returns none)."""
+    "" from the city platform, which returns none); ``fields``: the filing the platform
+    holds under the spec's names, where it said (VehElecAccountGain), else empty."""
 
     method: str
     license_pk: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 class FilingPlatform(Protocol):

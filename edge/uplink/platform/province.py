@@ -406,7 +406,10 @@ class ProvincePlatform(TokenClient, Platform):
             log.info("platform holds no filing of the vehicle", plate=entry.plate,
                      words=exc.status)  # fmt: skip
             return None
-        return FilingReceipt("VehElecAccountGain", held.licensePK) if held.licensePK else None
+        if not held.licensePK:
+            return None
+        fields = {k: str(v) for k, v in held.model_dump().items() if k != "licensePK"}
+        return FilingReceipt("VehElecAccountGain", held.licensePK, fields)
 
     async def need_complete(self) -> list[NeedCompleteVehicle]:
         """GetNeedCompleteVehEx (§4.2.3): the vehicles whose filing the platform wants
