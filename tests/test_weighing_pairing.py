@@ -213,6 +213,27 @@ async def test_a_plate_given_to_an_unmatched_second_weighing_completes_the_pair(
         await store.assign_plate(999, "豫B54321", "2", serial=None, max_between_seconds=DAY)
 
 
+async def test_a_folded_weighings_number_is_never_given_again(store: Store) -> None:
+    """A weighing folded into its pair is gone, and its number (the ticket's No.) is never
+    another truck's: a clerk acting from a page that still shows it is told it is unknown,
+    not acting on the next truck."""
+    entry = await store.record_pass(new_pass(plate="豫A12345"), [])
+    opened = await store.weigh(
+        NewWeighing("main", "豫A12345", "2", 35000, 1000, entry.serial), max_between_seconds=DAY
+    )
+    nobody = await store.weigh(
+        NewWeighing("main", None, "", 15000, 2000, None), max_between_seconds=DAY
+    )
+    await store.assign_plate(nobody.id, "豫A12345", "2", serial=None, max_between_seconds=DAY)
+    after = await store.weigh(
+        NewWeighing("main", None, "", 16000, 3000, None), max_between_seconds=DAY
+    )
+    assert after.id > nobody.id > opened.id
+    with pytest.raises(KeyError):
+        await store.discard_weighing(nobody.id, "王五: 旧页面")
+    assert (await store.weighing(after.id)).state == "unmatched"
+
+
 async def test_a_pending_read_survives_a_restart(tmp_path: Path) -> None:
     """A SIGKILL while the truck stands on the scale used to lose its plate read (memory
     only): the read is committed as it is heard, so the weighing after a restart (a new

@@ -203,36 +203,49 @@ def test_the_command_lines_refusals_name_the_option(
     ]  # fmt: skip
 
 
+#: What each migration test's ledger holds: a pass, a complete weighing (7) tied to it, and
+#: that weighing's goods record in the outbox.
+_PAIR_7 = """
+    INSERT INTO passes (id, serial, lane_id, gate_code, direction, plate, plate_color,
+        camera_time, received_at, source, verdict, reason_code, reason, decided_by)
+        VALUES (1, 'S1', 'in-1', '01', 'in', '豫A11111', '2', 1, 1, 'test', 'open',
+                '', '', 'platform');
+    INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg, first_at,
+        first_serial, second_kg, net_kg, goods, ysl)
+        VALUES (7, '豫A11111', '2', 'complete', 'main', 35000, 1, 'S1', 15000, 20000, '煤', '20');
+    INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at)
+        VALUES (1, 'goods', 7, 'pending', 1);
+"""
+
+
+def _ledger_at(path: Path, version: int, rows: str) -> list[tuple[object, ...]]:
+    """A ledger file at schema ``version`` (its first migrations run as the ledger ran them)
+    holding :data:`_PAIR_7` and ``rows`` (SQL), foreign keys on; its weighings, by id."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        for name, (arguments, function) in database.FUNCTIONS.items():
+            db.create_function(name, arguments, function, deterministic=True)
+        for number, script in enumerate(MIGRATIONS[:version], start=1):
+            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        db.executescript(_PAIR_7 + rows)
+        return db.execute("SELECT * FROM weighings ORDER BY id").fetchall()
+
+
 async def test_migration_18_keeps_every_weighing_and_its_references(tmp_path: Path) -> None:
     """A ledger at schema 17 with weighings, a plate read and a goods record tied to them is
     upgraded in place: every row keeps its id and columns, the references hold, and a
     weighing can then be discarded."""
     path = tmp_path / "edge.db"
-    with closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute("PRAGMA foreign_keys=ON")
-        for name, (arguments, function) in database.FUNCTIONS.items():
-            db.create_function(name, arguments, function, deterministic=True)
-        for number, script in enumerate(MIGRATIONS[:17], start=1):
-            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-        db.executescript(
-            """
-            INSERT INTO passes (id, serial, lane_id, gate_code, direction, plate, plate_color,
-                camera_time, received_at, source, verdict, reason_code, reason, decided_by)
-                VALUES (1, 'S1', 'in-1', '01', 'in', '豫A11111', '2', 1, 1, 'test', 'open',
-                        '', '', 'platform');
-            INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg,
-                first_at, first_serial, second_kg, net_kg, goods, ysl, candidates)
-                VALUES (7, '豫A11111', '2', 'complete', 'main', 35000, 1, 'S1', 15000, 20000,
-                        '煤', '20', NULL),
-                       (8, NULL, '', 'unmatched', 'main', 900, 2, NULL, NULL, NULL, NULL,
-                        NULL, '[]');
-            INSERT INTO scale_reads (scale, plate, plate_color, serial, lane_id, read_at,
-                weighing_id) VALUES ('main', '豫A11111', '2', 'S1', 'in-1', 1, 7);
-            INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at)
-                VALUES (1, 'goods', 7, 'pending', 1);
-            """
-        )
-        before = db.execute("SELECT * FROM weighings ORDER BY id").fetchall()
+    before = _ledger_at(
+        path,
+        17,
+        """
+        INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg, first_at,
+            candidates) VALUES (8, NULL, '', 'unmatched', 'main', 900, 2, '[]');
+        INSERT INTO scale_reads (scale, plate, plate_color, serial, lane_id, read_at,
+            weighing_id) VALUES ('main', '豫A11111', '2', 'S1', 'in-1', 1, 7);
+        """,
+    )
     store = await Store.open(path)
     try:
         assert await store.schema_version() == len(MIGRATIONS) >= 18
@@ -250,5 +263,36 @@ async def test_migration_18_keeps_every_weighing_and_its_references(tmp_path: Pa
     with closing(sqlite3.connect(path)) as db:
         after = db.execute("SELECT * FROM weighings WHERE id = 7").fetchall()
         assert [row[:-1] for row in after] == before[:1]  # the new column last, NULL
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
+
+
+async def test_migration_19_never_gives_a_weighings_number_again(tmp_path: Path) -> None:
+    """A ledger at schema 18 whose latest weighing (9) was folded into its pair: migration 19
+    keeps every row and reference, and the next weighing is numbered above every number the
+    ledger named (the folded one, in the audit), never 9 again."""
+    path = tmp_path / "edge.db"
+    before = _ledger_at(
+        path,
+        18,
+        """
+        INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg, first_at,
+            discarded) VALUES (8, NULL, '', 'discarded', 'main', 900, 2, '王五: 试秤');
+        INSERT INTO audit (at, actor, action, target, origin, result)
+            VALUES (3, 'clerk', 'assign weighing plate', '9', 'cli', 'ok'),
+                   (4, 'clerk', 'assign weighing plate', '99999', 'cli', 'refused');
+        """,
+    )
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == len(MIGRATIONS) >= 19
+        new = await store.weigh(
+            NewWeighing("main", None, "", 800, 5, None), max_between_seconds=DAY
+        )
+        assert new.id == 10  # 9 was a truck's number (folded away); a refused 99999 was none
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT * FROM weighings WHERE id < 10 ORDER BY id").fetchall() == before
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]

@@ -65,18 +65,55 @@ _ENTRY_COLUMNS = (
     "status, created_at, created_by, changed_at, changed_by"
 )
 
-#: The columns of ``weighings`` (migrations 10 and 16), copied as they are by migration 18.
+#: The columns of ``weighings`` (migrations 10 and 16), copied as they are by migrations 18, 19.
 _WEIGHING_COLUMNS = (
     "id, plate, plate_color, state, first_scale, first_kg, first_at, first_serial, "
     "second_scale, second_kg, second_at, second_serial, gross_kg, tare_kg, net_kg, "
     "tare_preset, goods, ysl, goods_error, candidates, first_photo, second_photo"
 )
 
+#: The columns of ``weighings`` after its id, as migration 18 made them (19 keeps them).
+_WEIGHING_V18 = """\
+        plate         TEXT,
+        plate_color   TEXT    NOT NULL,
+        state         TEXT    NOT NULL CHECK (state IN ('open', 'complete', 'expired',
+                                                        'unmatched', 'planned', 'discarded')),
+        first_scale   TEXT    NOT NULL,
+        first_kg      REAL    NOT NULL,
+        first_at      REAL    NOT NULL,
+        first_serial  TEXT,
+        second_scale  TEXT,
+        second_kg     REAL,
+        second_at     REAL,
+        second_serial TEXT,
+        gross_kg      REAL,
+        tare_kg       REAL,
+        net_kg        REAL,
+        tare_preset   INTEGER NOT NULL DEFAULT 0,
+        goods         TEXT,
+        ysl           TEXT,
+        goods_error   TEXT,
+        candidates    TEXT,
+        first_photo   TEXT,
+        second_photo  TEXT,
+        discarded     TEXT                        -- discarded: by whom and why
+"""
+
+#: The indexes of ``weighings`` (migrations 10 and 16), made again by each rebuild (18, 19).
+_WEIGHING_INDEXES = """\
+CREATE INDEX weighings_open ON weighings (plate, first_at) WHERE state = 'open';
+    CREATE INDEX weighings_recent ON weighings (first_at);
+    CREATE INDEX weighings_first_serial ON weighings (first_serial)
+        WHERE first_serial IS NOT NULL;
+    CREATE INDEX weighings_second_serial ON weighings (second_serial)
+        WHERE second_serial IS NOT NULL;
+    CREATE INDEX weighings_unmatched ON weighings (first_at) WHERE state = 'unmatched';"""
+
 #: Migrations that rebuild a table other tables reference (by number): the ledger runs them
 #: with foreign keys off and checks every reference (``PRAGMA foreign_key_check``) before they
 #: commit, as SQLite's ALTER TABLE page prescribes (with them on, dropping the old table
 #: breaks every reference to it).
-REBUILDS = frozenset({17, 18})
+REBUILDS = frozenset({17, 18, 19})
 
 MIGRATIONS: list[str] = [
     # 1: the ledger, its photos and the outbox that forwards both.
@@ -617,39 +654,33 @@ MIGRATIONS: list[str] = [
     f"""
     CREATE TABLE weighings_v18 (
         id            INTEGER PRIMARY KEY,
-        plate         TEXT,
-        plate_color   TEXT    NOT NULL,
-        state         TEXT    NOT NULL CHECK (state IN ('open', 'complete', 'expired',
-                                                        'unmatched', 'planned', 'discarded')),
-        first_scale   TEXT    NOT NULL,
-        first_kg      REAL    NOT NULL,
-        first_at      REAL    NOT NULL,
-        first_serial  TEXT,
-        second_scale  TEXT,
-        second_kg     REAL,
-        second_at     REAL,
-        second_serial TEXT,
-        gross_kg      REAL,
-        tare_kg       REAL,
-        net_kg        REAL,
-        tare_preset   INTEGER NOT NULL DEFAULT 0,
-        goods         TEXT,
-        ysl           TEXT,
-        goods_error   TEXT,
-        candidates    TEXT,
-        first_photo   TEXT,
-        second_photo  TEXT,
-        discarded     TEXT                        -- discarded: by whom and why
-    );
+{_WEIGHING_V18}    );
     INSERT INTO weighings_v18 ({_WEIGHING_COLUMNS}) SELECT {_WEIGHING_COLUMNS} FROM weighings;
     DROP TABLE weighings;
     ALTER TABLE weighings_v18 RENAME TO weighings;
-    CREATE INDEX weighings_open ON weighings (plate, first_at) WHERE state = 'open';
-    CREATE INDEX weighings_recent ON weighings (first_at);
-    CREATE INDEX weighings_first_serial ON weighings (first_serial)
-        WHERE first_serial IS NOT NULL;
-    CREATE INDEX weighings_second_serial ON weighings (second_serial)
-        WHERE second_serial IS NOT NULL;
-    CREATE INDEX weighings_unmatched ON weighings (first_at) WHERE state = 'unmatched';
+    {_WEIGHING_INDEXES}
+    """,  # noqa: S608 - built from this module's constants
+    # 19: a weighing's number (id, the ticket's No.) is never given again: a weighing folded
+    # into its pair is deleted, and without AUTOINCREMENT the next weighing took its number — a
+    # clerk acting from a stale page acted on another truck, and the audit named two trucks
+    # with one number. Rebuilt as migration 18 (foreign keys off, checked before commit) with
+    # AUTOINCREMENT; every row keeps its id, and the sequence starts above every number the
+    # ledger ever named (the outbox, the plate reads, the audit of clerks' weighing actions).
+    f"""
+    CREATE TABLE weighings_v19 (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+{_WEIGHING_V18}    );
+    INSERT INTO weighings_v19 ({_WEIGHING_COLUMNS}, discarded)
+        SELECT {_WEIGHING_COLUMNS}, discarded FROM weighings;
+    DROP TABLE weighings;
+    ALTER TABLE weighings_v19 RENAME TO weighings;
+    DELETE FROM sqlite_sequence WHERE name = 'weighings';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'weighings', max(coalesce(
+        (SELECT max(id) FROM weighings), 0),
+        coalesce((SELECT max(weighing_id) FROM outbox), 0),
+        coalesce((SELECT max(weighing_id) FROM scale_reads), 0),
+        coalesce((SELECT max(CAST(target AS INTEGER)) FROM audit WHERE action IN
+            ('set goods', 'assign weighing plate', 'discard weighing') AND result = 'ok'), 0));
+    {_WEIGHING_INDEXES}
     """,  # noqa: S608 - built from this module's constants
 ]
