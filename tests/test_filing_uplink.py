@@ -18,7 +18,7 @@ import pytest
 
 from edge.actions.filing import EntryRefusedError, Filings
 from edge.actions.operator import NotAllowedError, NotFoundError
-from edge.domain.filing import SUPERSEDED, ImageKind, parse_entry
+from edge.domain.filing import OBSOLETE, SUPERSEDED, ImageKind, parse_entry
 from edge.domain.filing_words import is_chinese, refusal_words
 from edge.domain.plates import PlateColor
 from edge.ledger.store import Store
@@ -693,3 +693,26 @@ async def test_a_truck_another_enterprise_filed_is_gained_not_added_forever(
             assert province.sim.accounts["PK00000001"]["onwer"] == "另一家物流公司"
     finally:
         await second.close()
+
+
+async def test_a_dead_filing_a_newer_accepted_one_made_obsolete_is_closed(
+    province: Site,
+) -> None:
+    """A refused filing, then the entry changed and that change accepted: the platform holds
+    the entry as the newer filing sent it, so the old dead letter is closed with the reason
+    (no dead count, nothing to retry) and stays in the entry's outbox with its refusal."""
+    province.sim.faults.append(Fault("code", "号牌号码格式错误", "VehElecAccountAdd"))
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert done.id is not None
+    assert await province.send_due() == [False]
+    assert (await province.store.filing_backlog())[0] == {"dead": 1}
+    await province.filings.modify(CLERK, done.id, {"owner": "新主人"})
+    assert await province.send_due() == [True]
+    assert await province.store.dead_filings() == []
+    assert (await province.store.filing_backlog())[0] == {}
+    assert (await province.filings.retry(CLERK)).count == 0
+    old, new = await province.store.filing_outbox_of(done.id)
+    assert (old.state, old.last_error) == ("sent", OBSOLETE + "号牌号码格式错误")
+    assert (new.state, new.last_error) == ("sent", None)
+    history = await province.store.entry_history(done.id)
+    assert history[-1].actor == "daemon"

@@ -482,6 +482,9 @@ CANCELLED_NOT_FILED = "已注销：此条目的改动只记入台账，不报送
 #: Why an in-plant vehicle's or machine's 注销 still queued is not sent after all: a newer
 #: entry of its plate is filed, and the platform's record of the plate is that one's now.
 SUPERSEDED = "已注销：同一号牌的新条目已在平台备案，旧条目的注销不再报送（以免注销新条目的备案）"
+#: Said before a refused (dead) filing's words once a newer filing of the same entry was
+#: accepted by that platform: the older one is closed, not sent again (it would file stale data).
+OBSOLETE = "已被此后的备案取代，不再重发（平台已受理该条目更新的备案）；原拒绝："
 #: Why a transport vehicle's 注销 is not filed: §4.1.2 / §4.2.15–16 have no status field
 #: and the spec has no delete method (README "Electronic ledger").
 NO_STATUS_ON_WIRE = "已注销：运输车辆备案接口没有状态字段，注销不报送平台"

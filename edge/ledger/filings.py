@@ -22,7 +22,14 @@ from typing import TypeVar
 
 import structlog
 
-from edge.domain.filing import Entry, EntryStatus, FilingState, entry_form, plate_key
+from edge.domain.filing import (
+    OBSOLETE,
+    Entry,
+    EntryStatus,
+    FilingState,
+    entry_form,
+    plate_key,
+)
 from edge.ledger.database import LedgerPart
 from edge.ledger.rows import (
     EntryChange,
@@ -450,8 +457,27 @@ class FilingLedger(LedgerPart):
             if (pk or "") != old_pk:
                 changed["license_pk"] = (old_pk, pk or "")
             await self._note(entry_id, f"platform:{platform}", "filing", changed)
+            if accepted:
+                await self._close_obsolete(entry_id, platform, outbox_id)
 
         await self._transaction(write)
+
+    async def _close_obsolete(self, entry_id: int, platform: str, outbox_id: int) -> None:
+        """Close the entry's dead filings older than ``outbox_id`` (just accepted by
+        ``platform``): the platform holds the entry as that newer filing sent it, so sending
+        an older one again would file stale data — no dead letter, no retry. Each keeps its
+        refusal after :data:`~edge.domain.filing.OBSOLETE`; in the history as the daemon's."""
+        cur = await self._db.execute(
+            "UPDATE filing_outbox SET state = 'sent', last_error = ? || coalesce(last_error, '') "
+            "WHERE entry_id = ? AND platform = ? AND state = 'dead' AND id < ?",
+            (OBSOLETE, entry_id, platform, outbox_id),
+        )
+        closed = cur.rowcount
+        await cur.close()
+        if closed:
+            await self._note(
+                entry_id, "daemon", "filing", {f"{platform} dead filings": (str(closed), OBSOLETE)}
+            )
 
     async def note_filing(
         self, entry_id: int, platform: str, license_pk: str, method: str, by: str
