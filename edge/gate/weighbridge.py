@@ -49,7 +49,7 @@ from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.database import LedgerUnwritableError
 from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead, StoredWeighing
-from edge.ledger.weighings import WeighingLedger, WeighingStateError
+from edge.ledger.weighings import ReadUsedError, WeighingLedger, WeighingStateError
 
 log = structlog.get_logger("edge.weighbridge")
 
@@ -269,16 +269,23 @@ class Weighbridge(ScalePairing):
             at=at,
             serial=read.read.serial if read else None,
         )
-        row = await self.ledger.weigh(
-            new,
-            max_between_seconds=self.max_between,
-            preset_tare_kg=self._preset(read.read.plate) if read else None,
-            goods=goods,
-            plan_id=plan,
-            read_id=read.id if read else None,
-            candidates=reads if len(reads) > 1 else (),
-            band_kg=float(self.band_kg),
-        )
+        try:
+            row = await self.ledger.weigh(
+                new,
+                max_between_seconds=self.max_between,
+                preset_tare_kg=self._preset(read.read.plate) if read else None,
+                goods=goods,
+                plan_id=plan,
+                read_id=read.id if read else None,
+                candidates=reads if len(reads) > 1 else (),
+                band_kg=float(self.band_kg),
+            )
+        except ReadUsedError as exc:  # a clerk gave the read to a weighing a moment earlier
+            log.warning("the plate read was used meanwhile: weighing kept without its plate",
+                        scale=self.name, plate=new.plate, read=exc.read_id)  # fmt: skip
+            reads = []
+            unmatched = NewWeighing(self.name, None, "", new.kg, new.at, None)
+            row = await self.ledger.weigh(unmatched, max_between_seconds=self.max_between)
         self.weighings += 1
         log.info(
             "weighing recorded" if not row.held else "weighing held: more than one plate read",
@@ -445,8 +452,9 @@ def _snapshot(lanes: Sequence[Lane], zone: tzinfo) -> Snapshot:
 
 
 class PlanReporter:
-    """At lanes without a scale: a pass with a valid, unused ERP transport plan for its plate
-    sends the plan's goods and expected tonnage as its goods record (tied to that pass)."""
+    """At lanes without a scale: a pass let through (not refused) with a valid, unused ERP
+    transport plan for its plate sends the plan's goods and expected tonnage as its goods
+    record (tied to that pass); a refused pass uses no plan."""
 
     #: How far back a restart looks for passes still owed their plan's goods record.
     CATCH_UP_SECONDS = 7 * 86400.0
@@ -471,7 +479,13 @@ class PlanReporter:
             await self._report(serial, plate, at)
 
     def heard_pass(self, message: dict[str, Any]) -> None:
+        """A lane's pass listener: a pass the lane let through (the barrier lifted for it)
+        uses its plate's plan; a refused one uses none (the refused-vehicle rule, as the
+        scale's: a truck turned away carries no goods record)."""
         plate, serial = message.get("plate"), message.get("serial")
+        if message.get("verdict") == "refuse":
+            log.info("refused pass: no ERP plan is used", plate=plate, serial=serial)
+            return
         if isinstance(plate, str) and plate and isinstance(serial, str):
             report = self._report(serial, plate, self._clock())
             task = asyncio.create_task(report, name=f"plan:{serial}")

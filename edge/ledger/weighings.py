@@ -429,7 +429,8 @@ class WeighingLedger(LedgerPart):
     async def goods_from_plan(self, serial: str, plate: str, at: float) -> StoredWeighing | None:
         """At a lane without a scale: the goods record of the plate's unused plan valid at
         ``at``, with the plan's expected tonnage, tied to the pass ``serial`` (one goods record
-        per plan), as a 'planned' weighing. None: no such plan."""
+        per plan), as a 'planned' weighing. None: no such plan, or the pass was refused (the
+        barrier was not lifted for it: the plan stays unused)."""
 
         async def write() -> int | None:
             async with self._db.execute(
@@ -442,6 +443,12 @@ class WeighingLedger(LedgerPart):
             if plan is None:
                 return None
             plan_id, goods, expected_kg = plan
+            async with self._db.execute(
+                "SELECT verdict FROM passes WHERE serial = ?", (serial,)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is not None and found[0] == "refuse":  # the barrier was not lifted for it
+                return None
             await self._db.execute(
                 "UPDATE transport_plans SET used_serial = ? WHERE id = ?", (serial, plan_id)
             )
@@ -464,13 +471,15 @@ class WeighingLedger(LedgerPart):
     ) -> list[tuple[str, str, float]]:
         """(serial, plate, received_at) of passes at ``lane_ids`` since ``since`` that an unused
         plan valid at their time would have given a goods record, but have none (the daemon
-        stopped between recording the pass and its goods record): oldest first."""
+        stopped between recording the pass and its goods record): oldest first. A refused
+        pass is never owed one."""
         if not lane_ids:
             return []
         marks = ",".join("?" * len(lane_ids))
         rows = await self._fetchall(
             "SELECT p.serial, p.plate, p.received_at FROM passes p "  # noqa: S608
             f"WHERE p.lane_id IN ({marks}) AND p.received_at >= ? AND p.plate IS NOT NULL "
+            "AND p.verdict = 'open' "
             "AND EXISTS (SELECT 1 FROM transport_plans t WHERE t.plate = p.plate "
             "AND t.used_serial IS NULL AND t.valid_from <= p.received_at "
             "AND p.received_at <= t.valid_to AND t.received_at <= p.received_at) "
