@@ -5,6 +5,7 @@ such a pass live and lists the plates, in a real browser, in both platform modes
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -12,7 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from playwright.async_api import Browser, expect
+from structlog.testing import capture_logs
 
 from edge.domain.codes import ControlFlag
 from edge.domain.filing import parse_entry
@@ -21,8 +24,10 @@ from edge.ledger.schema import MIGRATIONS
 from edge.ledger.store import Store
 from edge.sim.platform import PlatformSim, SimVehicle
 from edge.sim.province import ProvincePlatformSim
-from edge.uplink.need_complete_poll import added_at
+from edge.uplink.need_complete_poll import added_at, poll_need_complete
 from edge.uplink.platform.city_models import CheckVehicleResult
+from edge.uplink.platform.errors import RetryableError
+from edge.uplink.platform.province_models import NeedCompleteVehicle
 from tests.helpers import camera, config_for, eventually, running_daemon
 from tests.test_status_page import browser  # noqa: F401 - the fixture
 from tests.test_store import OPEN, new_pass
@@ -203,3 +208,40 @@ async def test_the_province_list_fills_it(tmp_path: Path) -> None:
     }
     assert added_at("20261201080000", SH, 0) == NOW.timestamp()
     assert added_at("", SH, 5.0) == 5.0
+
+
+async def test_a_failed_read_of_the_list_is_retried_soon_with_a_capped_backoff(
+    tmp_path: Path,
+) -> None:
+    """The platform away when the daemon starts: GetNeedCompleteVehEx is read again after
+    30 s, 60 s, … at most 300 s — not after the 1800 s between good reads — logged once when
+    unavailable and once when back; after a good read the next waits the full period."""
+    outcomes: list[bool] = [False] * 6 + [True, False, True]
+    waits: list[float] = []
+
+    async def fetch() -> list[NeedCompleteVehicle]:
+        if not outcomes.pop(0):
+            raise RetryableError("connection refused")
+        return [NeedCompleteVehicle(license="豫A12345", licenseColor="1", addDate="")]
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not outcomes:
+            raise asyncio.CancelledError
+
+    store = await Store.open(tmp_path / "edge.db", clock=lambda: 1000.0)
+    try:
+        with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
+            await poll_need_complete(fetch, store, ZoneInfo("Asia/Shanghai"), clock=lambda: 1.0,
+                                     sleep=sleep)  # fmt: skip
+        assert [n.plate for n in await store.need_complete()] == ["豫A12345"]
+    finally:
+        await store.close()
+    assert waits == [30.0, 60.0, 120.0, 240.0, 300.0, 300.0, 1800.0, 30.0, 1800.0]
+    events = [e["event"] for e in logs if "need-complete" in e["event"]]
+    assert events == [
+        "need-complete list unavailable; trying again soon",
+        "need-complete list readable again",
+        "need-complete list unavailable; trying again soon",
+        "need-complete list readable again",
+    ]

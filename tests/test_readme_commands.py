@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sys
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from edge.cli.main import main
 from edge.sim.camera import CameraSim
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
+from edge.sim.province import ProvincePlatformSim
 from tests.helpers import eventually, free_port, write_config
 from tests.processes import Processes
 
@@ -560,3 +562,22 @@ async def test_the_example_config_talks_only_to_this_machine(
     ]
     assert outside == []
     assert any(line.get("event") == "config warning" for line in lines)  # the placeholder
+
+
+def test_the_readme_says_the_province_simulators_url_and_accounts_exactly() -> None:
+    """The README's province config for the simulator names what ``edge sim platform
+    --mode province --port 8080`` serves: its URL (with its ``/province`` path) and its
+    accounts — so the example works as written."""
+    blocks = re.findall(r"```toml\n(.*?)```", README.read_text("utf-8"), re.S)
+    (block,) = [b for b in blocks if "127.0.0.1:8080/province" in b]
+    platform = tomllib.loads(block)["platform"]
+    sim = ProvincePlatformSim(port=8080)
+    assert platform["base_url"] == sim.base_url
+    assert (platform["mode"], platform["username"], platform["password"]) == (
+        "province", sim.username, sim.password,
+    )  # fmt: skip
+    assert (platform["org_secret_code"], platform["company_secret_code"]) == (
+        sim.org_secret_code, sim.company_secret_code,
+    )  # fmt: skip
+    assert f"simulated province platform at {sim.base_url}" in README.read_text("utf-8")
+    assert f'"{sim.base_url}"' in EXAMPLE.read_text("utf-8")
