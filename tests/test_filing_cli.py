@@ -334,3 +334,26 @@ def test_an_import_of_a_formula_with_no_result_names_its_cell_once(
         "  row 2, vin: 工作表「Sheet」第 2 行 车辆识别代码（C 列）: "
         "公式没有计算结果，请在 Excel 中打开并保存后再导入",
     ]
+
+
+@pytest.mark.parametrize(("color", "emission"), [("黄", "国六"), ("1 黄", "6 国六"), ("1", "6")])
+def test_add_takes_a_code_as_the_import_does(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], color: str, emission: str
+) -> None:
+    """``--plate-color 黄``, ``--emission 国六``, the drop-down's ``1 黄`` or the code: the
+    command line reads a code as the import does (one parser), and stores the code."""
+    image = tmp_path / "xingshizheng.jpg"
+    image.write_bytes(sample_jpeg("豫A12345"))
+    form = {**TRUCK, "plate_color": color, "emission": emission}
+    options = [x for k, v in form.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("vehicles", "add", *options, "--driving-license", image, "--config", config) == 0
+    assert capsys.readouterr().out.strip().endswith("豫A12345 added")
+    assert run("vehicles", "edit", "1", "--emission", "国五", "--config", config) == 0
+    assert run("vehicles", "show", "--id", "1", "--config", config) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(
+        line.startswith("  号牌颜色 (plate_color)") and line.endswith("1 黄") for line in lines
+    )
+    assert any(
+        line.startswith("  排放阶段 (emission)") and line.endswith("5 国五") for line in lines
+    )

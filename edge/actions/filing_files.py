@@ -36,7 +36,7 @@ from edge.actions.filing import MAX_IMPORT_ROWS, UNCOMPUTED
 from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
 from edge.domain.filing import TITLES, Register, field_names, required_fields
-from edge.domain.filing_words import CODE_LISTS, FIELD_HELP, REGISTER_WORDS
+from edge.domain.filing_words import CODE_LISTS, FIELD_HELP, REGISTER_WORDS, as_code
 from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
@@ -162,23 +162,12 @@ def _column(register: Register, heading: object) -> str | None:
     raise InvalidInputError(f"column {text!r} is not a field of {register.value}", "file")
 
 
-def _codes_by_word(name: str) -> dict[str, str]:
-    """A code column's accepted words → code: ``黄``, ``1 黄`` (the drop-down), ``黄色``."""
-    words: dict[str, str] = {}
-    for code, meaning in CODE_LISTS.get(name, {}).items():
-        words |= {meaning: code, f"{code} {meaning}": code, f"{meaning}色": code}
-    return words
-
-
-_BY_WORD = {name: _codes_by_word(name) for name in CODE_LISTS}
-
-
 def _as_typed(name: str, value: str) -> str:
     """A cell as a person would have typed it: a code column's word or drop-down choice as
     its code; a cell an export neutralised (``'=…``) without its apostrophe."""
     if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
         value = value[1:]
-    return _BY_WORD.get(name, {}).get(value, value)
+    return as_code(name, value)
 
 
 def _text(value: object) -> str:

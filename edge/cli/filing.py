@@ -30,7 +30,7 @@ from edge.domain.filing import (
     field_names,
     parse_entry,
 )
-from edge.domain.filing_words import CODE_LISTS, REGISTER_WORDS, refusal_words, words
+from edge.domain.filing_words import CODE_LISTS, REGISTER_WORDS, as_code, refusal_words, words
 from edge.ledger.rows import StoredEntry
 from edge.ledger.store import Store, ledger_exists
 
@@ -106,8 +106,9 @@ def _images(args: argparse.Namespace) -> dict[str, bytes] | None:
 
 
 def _form(register: Register, args: argparse.Namespace) -> dict[str, str]:
+    """The field options given; a code as the import takes it (``1``, ``黄``, ``1 黄``)."""
     return {
-        name: value
+        name: as_code(name, value)
         for name in field_names(register)
         if (value := getattr(args, f"field_{name}", None)) is not None
     }

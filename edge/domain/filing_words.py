@@ -48,6 +48,27 @@ CODE_LISTS: dict[str, dict[str, str]] = {
     "use_character": dict(USE_CHARACTER_NAMES),
     "vehicle_type": dict(VEHICLE_TYPE_NAMES),
 }
+
+
+def _codes_by_word(name: str) -> dict[str, str]:
+    """A code field's accepted words → code: ``黄``, ``1 黄`` (the drop-down), ``黄色``."""
+    words: dict[str, str] = {}
+    for code, meaning in CODE_LISTS.get(name, {}).items():
+        words |= {meaning: code, f"{code} {meaning}": code, f"{meaning}色": code}
+    return words
+
+
+_BY_WORD = {name: _codes_by_word(name) for name in CODE_LISTS}
+
+
+def as_code(name: str, value: str) -> str:
+    """A code field's value as a clerk may give it — the code (``1``), its meaning (``黄``,
+    ``国六``) or both as the template's drop-downs write them (``1 黄``) — as its code; any
+    other value (or field) as it is, for the rules to judge. The one reading of codes for the
+    import and the command line."""
+    return _BY_WORD.get(name, {}).get(value.strip(), value)
+
+
 #: The spec's field names → ours (a refusal of the wire model names the spec's).
 _BY_WIRE = {wire: name for names in WIRE_NAMES.values() for name, wire in names.items()}
 #: What is said when a reason is not one this module knows (still names the field).
