@@ -6,31 +6,25 @@ a moment earlier keeps the truck's weighing, unmatched; the clerk's plate form's
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge.domain.decision import Decision
 from edge.gate.weighbridge import PlanReporter
 from edge.ledger.rows import NewScaleRead, NewTransportPlan, NewWeighing, ScaleRead
 from edge.ledger.store import Store
+from tests import test_operator_actions, test_weighing_pairing
 from tests.helpers import eventually
+from tests.test_operator_actions import PASSWORD, Gate
 from tests.test_store import new_pass
 from tests.test_weighing_pairing import DAY, _pass, weighbridge
 
+store = test_weighing_pairing.store  # a ledger on a real SQLite file
 REFUSED = Decision(open=False, code="offline-unknown", reason="平台离线 无记录 禁止",
                    source="offline")  # fmt: skip
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "edge.db")
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def _plan(store: Store, plate: str = "豫F88888", plan_no: str = "P10") -> int:
@@ -103,3 +97,31 @@ async def test_a_read_a_clerk_took_meanwhile_keeps_the_weighing_unmatched(
         sim.set_weight(Decimal(0))  # it drives off: no late read is its own
         await bridge.drain()
     assert [(w.plate, w.state, w.first_kg) for w in seen] == [(None, "unmatched", 25000)]
+
+
+# -- 5. the clerk's plate form --------------------------------------------------------------------
+gate, page = test_operator_actions.gate, test_operator_actions.page
+
+
+async def test_the_plate_form_refuses_a_read_and_a_plate_and_an_unknown_weighing_is_404(
+    gate: Gate, page: str
+) -> None:
+    held = await gate.store.weigh(NewWeighing("main", None, "", 9000, 2, None),
+                                  max_between_seconds=DAY)  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        login = await http.post(page + "/api/login", data={"user": "过磅员李四",
+                                                           "password": PASSWORD})  # fmt: skip
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        both = await http.post(f"{page}/api/weighings/{held.id}/plate", headers=csrf,
+                               json={"read": "1", "plate": "豫A11111", "color": "2"})  # fmt: skip
+        unknown = await http.post(f"{page}/api/weighings/999/plate", headers=csrf,
+                                  json={"plate": "豫A11111", "color": "2"})  # fmt: skip
+    assert (both.status_code, both.json()["detail"]) == (400, "候选车牌与手输车牌只能选一个")
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, "无此过磅记录")
+    assert (await gate.store.weighing(held.id)).state == "unmatched"
+    audit = [(r[1], r[2], r[4], r[5]) for r in await gate.audit()][1:]
+    assert audit == [
+        ("assign weighing plate", str(held.id), "refused",
+         "give either a candidate read or a typed plate, not both"),
+        ("assign weighing plate", "999", "failed", "unknown weighing"),
+    ]  # fmt: skip

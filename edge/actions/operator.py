@@ -421,6 +421,9 @@ class Operator:
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             _without_plate(wid, row.state)
+            if read is not None and str(read) != "" and plate.strip():
+                why = "give either a candidate read or a typed plate, not both"
+                raise InvalidInputError(why, "plate", "候选车牌与手输车牌只能选一个")
             bridge = self.weighbridges.get(row.first_scale)
             if bridge is None:
                 why = f"the scale {row.first_scale!r} is not run here"

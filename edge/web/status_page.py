@@ -150,7 +150,8 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
     """An operator action's handler (``edge.actions.operator``): the session and its CSRF token
     checked once, before anything else (403 and an audited refusal without them; ``key`` names
     the URL part that is the target); a form that does not validate answered 400 with its
-    one-line reason, audited; an action the operator refused answered 400 with its detail."""
+    one-line reason, audited; an action the operator refused answered 400 with its detail,
+    one on a target that does not exist 404."""
 
     def wrap(
         handler: _Handler,
@@ -168,6 +169,8 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
             except FormError as exc:
                 await page.operator.refused(actor, action, target, str(exc))
                 return web.json_response({"error": exc.said}, status=400, dumps=_dumps)
+            except NotFoundError as exc:  # an unknown target (pass, weighing, lane, entry)
+                return web.json_response({"ok": False, "detail": exc.said}, status=404)
             except ActionError as exc:  # in Chinese where the operator says it so
                 return web.json_response({"ok": False, "detail": exc.said}, status=400)
 
