@@ -357,3 +357,39 @@ def test_add_takes_a_code_as_the_import_does(
     assert any(
         line.startswith("  排放阶段 (emission)") and line.endswith("5 国五") for line in lines
     )
+
+
+def test_a_refused_add_is_audited_once_and_said_in_chinese(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like the page: a command-line add refused for its fields is audited once (with a
+    ledger to audit it in); an unreadable file and an import over the row limit are said in
+    the clerk's words too, after the English."""
+    options = [x for k, v in TRUCK.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("vehicles", "add", *options, "--config", config) == 0
+    bad: list[str | Path] = [*options[:-4], "--emission", "Q", "--config", config]
+    assert run("vehicles", "add", *bad, "--plate", "豫A54321") == 2
+    assert "排放阶段「Q」不是规定的代码" in capsys.readouterr().err
+    assert run("vehicles", "add", *options, "--driving-license", tmp_path / "no.jpg",
+               "--config", config) == 2  # fmt: skip
+    assert capsys.readouterr().err == (
+        "--driving-license: No such file or directory — 行驶证：找不到这个文件\n"
+    )
+    assert run("vehicles", "import", tmp_path / "none.csv", "--config", config) == 2
+    assert capsys.readouterr().err.endswith(" — 文件：找不到这个文件\n")
+    many = tmp_path / "many.csv"
+    many.write_text("号牌号码\n" + "豫A12345\n" * (MAX_IMPORT_ROWS + 1), encoding="utf-8")
+    assert run("vehicles", "import", many, "--config", config) == 2
+    assert capsys.readouterr().err.endswith(f"— 文件超过 {MAX_IMPORT_ROWS} 行，请分开导入\n")
+
+    async def audited() -> list[tuple[str, str]]:
+        store = await Store.open(_ledger(config))
+        try:
+            return [(a.action, a.result) for a in reversed(await store.audit_log())]
+        finally:
+            await store.close()
+
+    audit = asyncio.run(audited())
+    assert [a for a in audit if a[0] == Action.ADD_ENTRY.value] == [
+        (Action.ADD_ENTRY.value, "ok"), (Action.ADD_ENTRY.value, "refused"),
+    ]  # fmt: skip

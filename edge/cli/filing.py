@@ -14,7 +14,7 @@ from datetime import datetime
 
 from edge.actions.filing import EntryRefusedError, Filings, ImportRefusedError
 from edge.actions.filing_files import read_rows, rows_without_numbers, template, write_export
-from edge.actions.operator import ActionError, Done
+from edge.actions.operator import ActionError, Done, NotFoundError
 from edge.cli.acting import cli_actor, cli_operator, refused, unwritable
 from edge.config.model import Config
 from edge.domain.filing import (
@@ -54,7 +54,9 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     if args.action in CHANGES and not ledger_exists(cfg.storage.database):
         print(f"no entry {args.id}")
         return 1
-    if args.action == "add":  # before the ledger is opened: a refused command leaves nothing
+    if args.action == "add" and not ledger_exists(cfg.storage.database):
+        # no ledger yet: a refused command leaves none (nothing to audit it in); with one,
+        # the refusal is audited once as the page's is (Filings.add)
         try:
             parse_entry(register, _form(register, args), today=datetime.now(cfg.site.zone).date())
         except FilingError as exc:
@@ -78,15 +80,28 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
     except EntryRefusedError as exc:
         return _refused_fields(exc)
     except ActionError as exc:
-        return refused(exc)
+        return _refused_action(exc)
     finally:
         await store.close()
 
 
 def _refused_fields(exc: FilingError | EntryRefusedError) -> int:
     for problem in exc.problems:
-        said = words(problem.field, problem.reason)
-        print(f"--{problem.field.replace('_', '-')}: {problem.reason} — {said}", file=sys.stderr)
+        _said(problem.field, problem.reason)
+    return 2
+
+
+def _refused_action(exc: ActionError) -> int:
+    """An action refused: naming its option and said as the page says it (not found: as
+    every command says it)."""
+    if isinstance(exc, NotFoundError) or not exc.key:
+        return refused(exc)
+    return _said(exc.key, exc.detail)
+
+
+def _said(key: str, reason: str) -> int:
+    """A refusal on stderr naming its option, in English then as the page says it (exit 2)."""
+    print(f"--{key.replace('_', '-')}: {reason} — {words(key, reason)}", file=sys.stderr)
     return 2
 
 
@@ -100,7 +115,7 @@ def _images(args: argparse.Namespace) -> dict[str, bytes] | None:
             try:
                 images[kind.value] = path.read_bytes()
             except OSError as exc:
-                print(f"--{kind.value.replace('_', '-')}: {exc.strerror}", file=sys.stderr)
+                _said(kind.value, exc.strerror or str(exc))
                 return None
     return images
 
@@ -134,8 +149,7 @@ async def _act(
         try:
             data = args.file.read_bytes()
         except OSError as exc:
-            print(f"file: {exc.strerror}", file=sys.stderr)
-            return 2
+            return _said("file", exc.strerror or str(exc))
         rows, numbers = rows_without_numbers(read_rows(register, data, args.file.name))
         done = await filings.import_rows(actor, register, rows, numbers=numbers)
         print(f"{done.count} entries imported")

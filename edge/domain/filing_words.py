@@ -250,6 +250,10 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     (None, re.compile(r"column '(?P<value>.*)' is not a field of (?P<register>\w+)"), _column),
     (None, re.compile(r"not UTF-8 or GB18030 text"), "CSV 文件不是 UTF-8 或 GB18030 编码"),
     (None, re.compile(r"not an XLSX workbook.*"), "不是 XLSX 工作簿（请另存为 .xlsx）"),
+    # a file the command line names that cannot be read (OSError.strerror)
+    (None, re.compile(r"No such file or directory"), "{title}：找不到这个文件"),
+    (None, re.compile(r"Permission denied"), "{title}：没有读取这个文件的权限"),
+    (None, re.compile(r"Is a directory"), "{title}：这是一个目录，不是文件"),
     # the inspector's export (from, to, gate, plate)
     (None, re.compile(r"the last day is before the first"), "结束日期早于开始日期"),
     (None, re.compile(r"more than (?P<n>\d+) days.*"), "一次最多导出 {n} 天，请分段导出"),
