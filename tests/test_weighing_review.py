@@ -12,13 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge.actions.operator import Operator
+from edge.config.model import ListsConfig
 from edge.domain.decision import Decision
-from edge.gate.weighbridge import PlanReporter
+from edge.domain.plates import PlateColor
+from edge.gate.weighbridge import PlanReporter, ScalePairing
+from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewScaleRead, NewTransportPlan, NewWeighing, ScaleRead
 from edge.ledger.store import Store
 from tests import test_operator_actions, test_weighing_pairing
 from tests.helpers import eventually
-from tests.test_operator_actions import PASSWORD, Gate
+from tests.test_operator_actions import GUARD, PASSWORD, SH, Gate
 from tests.test_store import new_pass
 from tests.test_weighing_pairing import DAY, _pass, weighbridge
 
@@ -125,3 +129,90 @@ async def test_the_plate_form_refuses_a_read_and_a_plate_and_an_unknown_weighing
          "give either a candidate read or a typed plate, not both"),
         ("assign weighing plate", "999", "failed", "unknown weighing"),
     ]  # fmt: skip
+
+
+# -- 2. a plate correction carries to the weighings ----------------------------------------------
+def _operator(store: Store) -> Operator:
+    """The operator over ``store`` with the scale ``main`` (its lanes in-1 and out-1, goods
+    原煤 by default) and corrections kept in the ledger (the platform's check left out)."""
+
+    async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
+        found = await store.find_pass(serial)
+        if found is None:
+            raise KeyError(serial)
+        return await store.add_correction(found.id, plate, color.value, None, reviewer,
+                                          forward=False)  # fmt: skip
+
+    pairing = ScalePairing(
+        "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
+        goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"],
+    )  # fmt: skip
+    lists, plans = ListBook(store, ListsConfig(), SH), PlanBook(store, [], SH)
+    return Operator(store, lists, plans, correct=correct, weighbridges={"main": pairing})
+
+
+async def test_a_corrected_entry_plate_pairs_its_weighing_with_the_exit_one(store: Store) -> None:
+    """The entry camera misread 豫G12345 as 豫G1234S: its first weighing stayed open and the
+    exit weighing (豫G12345) opened one of its own. The guard corrects the entry pass: its
+    weighing takes 豫G12345 and pairs — one complete weighing, one goods record on the exit
+    pass; the audit says what the correction carried to."""
+    entry = await store.record_pass(new_pass("豫G1234S"), [])
+    leave = await store.record_pass(new_pass("豫G12345", lane_id="out-1", direction="out"), [])
+    first = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, 1000, entry.serial),
+                              max_between_seconds=DAY, goods="原煤")  # fmt: skip
+    second = await store.weigh(NewWeighing("main", "豫G12345", "2", 15000, 1600, leave.serial),
+                               max_between_seconds=DAY, goods="原煤")  # fmt: skip
+    assert (first.state, second.state) == ("open", "open")  # never paired: two plates
+    done = await _operator(store).correct(GUARD, entry.serial, "豫G12345", "2")
+    assert done.detail == (
+        f"plate corrected to 豫G12345; weighing {first.id} now complete as weighing {first.id}"
+    )
+    pair = await store.weighing(first.id)
+    assert (pair.plate, pair.state, pair.net_kg, pair.goods, pair.ysl) == (
+        "豫G12345", "complete", 20000, "原煤", "20")  # fmt: skip
+    assert (pair.first_serial, pair.second_serial) == (entry.serial, leave.serial)
+    with pytest.raises(KeyError):
+        await store.weighing(second.id)  # folded into the pair
+    assert [e.kind for e in await store.outbox_of(leave.serial)] == ["record", "goods"]
+    audit = [(r.action, r.target, r.result, r.detail) for r in await store.audit_log()]
+    assert audit == [("correct plate", entry.serial, "ok", done.detail)]
+
+
+async def test_a_corrected_exit_plate_completes_the_entry_weighing(store: Store) -> None:
+    """The exit camera misread instead: correcting the exit pass completes the entry's first
+    weighing (kept as the earlier one)."""
+    entry = await store.record_pass(new_pass("豫G12345"), [])
+    leave = await store.record_pass(new_pass("豫G1234S", lane_id="out-1", direction="out"), [])
+    first = await store.weigh(NewWeighing("main", "豫G12345", "2", 15000, 1000, entry.serial),
+                              max_between_seconds=DAY)  # fmt: skip
+    await store.weigh(NewWeighing("main", "豫G1234S", "2", 36000, 1600, leave.serial),
+                      max_between_seconds=DAY)  # fmt: skip
+    await _operator(store).correct(GUARD, leave.serial, "豫G12345", "2")
+    pair = await store.weighing(first.id)
+    assert (pair.state, pair.net_kg, pair.ysl, pair.second_serial) == (
+        "complete", 21000, "21", leave.serial)  # fmt: skip
+    assert [e.kind for e in await store.outbox_of(leave.serial)] == ["record", "goods"]
+
+
+async def test_a_corrected_plate_reaches_a_pending_read_and_a_held_weighings_candidate(
+    store: Store,
+) -> None:
+    """A pass corrected before its read was used at the scale: the pending read, and the
+    candidate of a held weighing, are the corrected plate — a weighing given it gets it."""
+    misread = await store.record_pass(new_pass("豫G1234S"), [])
+    read = await store.note_scale_read(
+        NewScaleRead("main", "豫G1234S", "2", misread.serial, "in-1", time.time())
+    )
+    other = await store.note_scale_read(
+        NewScaleRead("main", "豫B22222", "2", "S-B", "in-1", time.time())
+    )
+    held = await store.weigh(NewWeighing("main", None, "", 35000, time.time(), None),
+                             max_between_seconds=DAY, candidates=[read, other])  # fmt: skip
+    done = await _operator(store).correct(GUARD, misread.serial, "豫G12345", "2")
+    assert "1 pending plate read(s) at the scale corrected" in done.detail
+    pending = await store.pending_reads("main", 0)
+    assert [r.read.plate for r in pending] == ["豫G12345", "豫B22222"]
+    candidates = (await store.weighing(held.id)).candidate_reads
+    assert [r.read.plate for r in candidates] == ["豫G12345", "豫B22222"]
+    given = await _operator(store).assign_plate(GUARD, held.id, read=read.id)
+    assert given.plate == "豫G12345"

@@ -618,9 +618,33 @@ class Operator:
             except ValueError as exc:
                 key = "reviewer" if "reviewer" in str(exc) else "plate"
                 raise InvalidInputError(str(exc), key) from None
-            return Done(detail=f"plate corrected to {read}", id=correction, plate=read)
+            carried = await self._carry_correction(serial, read, color)
+            detail = "; ".join([f"plate corrected to {read}", *carried])
+            return Done(detail=detail, id=correction, plate=read)
 
         return await self.act(actor, Action.CORRECT, serial, body)
+
+    async def _carry_correction(self, serial: str, plate: str, color: str) -> list[str]:
+        """A corrected plate carries to the scale: the weighings the pass's plate read tied
+        take it (an open first weighing is paired again: its second weighing under the right
+        plate completes it), and its read still pending at a scale (or a candidate of a held
+        weighing) is the corrected plate. What changed, as the audit says it."""
+        said: list[str] = []
+        changed = await self.store.correct_scale_reads(serial, plate, color)
+        if changed:
+            said.append(f"{changed} pending plate read(s) at the scale corrected")
+        found = await self.store.find_pass(serial)
+        lane = found.lane_id if found is not None else ""
+        for weighing in await self.store.weighings_of_pass(serial):
+            bridge = self.weighbridges.get(weighing.first_scale)
+            if weighing.plate == plate:
+                continue
+            if bridge is None:
+                said.append(f"weighing {weighing.id} not changed: its scale is not run here")
+                continue
+            row = await bridge.replate(weighing, plate, color, lane)
+            said.append(f"weighing {weighing.id} now {row.state} as weighing {row.id}")
+        return said
 
 
 def _plan_text(body: Mapping[str, object], key: str, limit: int) -> str:

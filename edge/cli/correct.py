@@ -10,6 +10,7 @@ from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.daemon import build_platform
 from edge.domain.plates import PlateColor
+from edge.gate.weighbridge import scale_pairings
 from edge.ledger.store import Store
 
 
@@ -24,9 +25,9 @@ async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
             cfg, store, platform, serial, plate=plate, color=color, reviewer=reviewer
         )
 
-    operator = cli_operator(cfg, store, correct)
+    operator = cli_operator(cfg, store, correct, weighbridges=scale_pairings(cfg, store))
     try:
-        await operator.correct(
+        done = await operator.correct(
             cli_actor(), args.serial, args.plate, args.color, reviewer=args.reviewer
         )
     except NotFoundError:
@@ -39,4 +40,6 @@ async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
         await store.close()
     reported = "to be reported (CheckFeedbackReport)" if platform.reports_corrections else "kept"
     print(f"{args.serial}: plate corrected to {args.plate}, {reported}")
+    for carried in done.detail.split("; ")[1:]:  # the weighings the correction carried to
+        print(f"  {carried}")
     return 0

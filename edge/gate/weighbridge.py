@@ -127,6 +127,30 @@ class ScalePairing:
         self._tell(row)
         return row
 
+    async def replate(
+        self, weighing: StoredWeighing, plate: str, plate_color: str, lane: str
+    ) -> StoredWeighing:
+        """A guard corrected the plate of the pass (at ``lane``) that tied ``weighing``: it
+        takes ``plate`` and is paired again with its goods (the plate's ERP plan or the
+        defaults) and preset tare
+        (:meth:`edge.ledger.weighings.WeighingLedger.correct_weighing_plate`)."""
+        goods, plan = await self._goods(plate, lane, weighing.first_at)
+        row = await self.ledger.correct_weighing_plate(
+            weighing.id,
+            plate,
+            plate_color,
+            max_between_seconds=self.max_between,
+            preset_tare_kg=self._preset(plate),
+            goods=goods,
+            plan_id=plan,
+            band_kg=float(self.band_kg),
+        )
+        log.info("weighing given its pass's corrected plate", scale=self.name,
+                 weighing=weighing.id, before=weighing.plate, plate=plate, state=row.state,
+                 kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
+        self._tell(row)
+        return row
+
     def _tell(self, row: StoredWeighing) -> None:
         for listener in self.weighing_listeners:
             listener(row)

@@ -169,6 +169,104 @@ class WeighingLedger(LedgerPart):
 
         return await self._committed(write)
 
+    async def weighings_of_pass(self, serial: str) -> list[StoredWeighing]:
+        """The weighings (open, expired or complete) whose first or second weighing the plate
+        read of the pass ``serial`` tied, oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE (first_serial = ? OR second_serial = ?) "
+            "AND state IN ('open', 'expired', 'complete') ORDER BY id",
+            (serial, serial),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
+
+    async def correct_weighing_plate(
+        self,
+        weighing_id: int,
+        plate: str,
+        plate_color: str,
+        *,
+        max_between_seconds: float,
+        preset_tare_kg: float | None = None,
+        goods: str | None = None,
+        band_kg: float = 0.0,
+        plan_id: int | None = None,
+    ) -> StoredWeighing:
+        """A guard corrected the misread plate of the pass that tied this weighing: an open (or
+        expired) first weighing takes ``plate`` and is paired again exactly as if that plate
+        had been read (:meth:`assign_plate`: it completes the plate's first weighing taken
+        within ``max_between_seconds``, one goods record; an expired one that finds none stays
+        expired); a complete one only shows the corrected plate (its pair and goods record
+        stand: the goods record names its pass, reported with the pass's correction). Raises
+        :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one
+        without a plate read (unmatched, discarded) or an ERP plan's."""
+
+        async def write() -> int:
+            async with self._db.execute(
+                "SELECT state, first_scale, first_kg, first_at, first_photo, first_serial "
+                "FROM weighings WHERE id = ?",
+                (weighing_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(weighing_id)
+            state, scale, kg, at, photo, serial = row
+            if state == "complete":
+                await self._db.execute(
+                    "UPDATE weighings SET plate = ?, plate_color = ? WHERE id = ?",
+                    (plate, plate_color, weighing_id),
+                )
+                return weighing_id
+            if state not in ("open", "expired"):
+                raise WeighingStateError(
+                    f"weighing {weighing_id} is {state}: no plate read tied it",
+                    f"过磅 {weighing_id} 不能更正车牌（{state_name(state)}）",
+                )
+            new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
+            kept = await self._tie(
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
+            )
+            await self._use_plan(plan_id, kept)
+            if state == "expired":  # no pair found: it stays what it was
+                await self._db.execute(
+                    "UPDATE weighings SET state = 'expired' WHERE id = ? AND state = 'open'",
+                    (kept,),
+                )
+            return kept
+
+        return await self._committed(write)
+
+    async def correct_scale_reads(self, serial: str, plate: str, plate_color: str) -> int:
+        """A guard corrected the plate of the pass ``serial``: its plate read still pending at
+        a scale — and as a candidate of a held weighing — is the corrected plate from now on
+        (a weighing that takes it gets the right plate). Returns the reads changed."""
+
+        async def write() -> int:
+            cur = await self._db.execute(
+                "UPDATE scale_reads SET plate = ?, plate_color = ? WHERE serial = ? "
+                "AND weighing_id IS NULL",
+                (plate, plate_color, serial),
+            )
+            changed = cur.rowcount
+            await cur.close()
+            async with self._db.execute(
+                "SELECT id, candidates FROM weighings WHERE state = 'unmatched' "
+                "AND candidates IS NOT NULL AND instr(candidates, ?) > 0",
+                (json.dumps(serial),),
+            ) as found:
+                held = await found.fetchall()
+            for weighing_id, candidates in held:
+                reads = json.loads(candidates)
+                for read in reads:
+                    if read.get("serial") == serial:
+                        read.update(plate=plate, plate_color=plate_color)
+                await self._db.execute(
+                    "UPDATE weighings SET candidates = ? WHERE id = ?",
+                    (json.dumps(reads, ensure_ascii=False), weighing_id),
+                )
+            return changed
+
+        return await self._transaction(write)
+
     async def discard_weighing(self, weighing_id: int, why: str) -> StoredWeighing:
         """Set aside a weighing without its plate (unmatched, or held as 待确认车牌) that is no
         truck's load: state ``discarded`` with ``why`` (who and the reason) kept, never paired
