@@ -128,7 +128,8 @@ def bench_config(
                 "id": "in-1",
                 "gate_code": "01",
                 "direction": "in",
-                "camera": {"kind": "generic-push"},
+                # vehicles 50× a gate's busiest (or back to back): above the default push rate
+                "camera": {"kind": "generic-push", "max_pushes_per_second": 1000},
                 "barrier": {"driver": "virtual"},
                 "led": {"driver": "virtual"},
                 "detector": {"driver": "virtual", "pass_after_seconds": 0},

@@ -345,6 +345,7 @@ direction = "in"
 
 [lanes.camera]
 kind = "generic-push"
+max_pushes_per_second = 1000  # vehicles back to back: above a gate's default push rate
 
 [lanes.barrier]
 driver = "modbus-relay"

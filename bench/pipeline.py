@@ -101,8 +101,16 @@ HOSTILE_LANE = {
     "id": "in-2",
     "gate_code": "02",
     "direction": "in",
-    "camera": {"kind": "generic-push"},
+    "camera": {"kind": "generic-push"},  # the default push rate: a flood beyond it gets 429
     "barrier": {"driver": "virtual"},
+}
+#: The lane the 100 KB plates go to: a push rate that lets each reach the plate check (on the
+#: hostile lane most would be answered 429 by the rate alone).
+LONGPLATE_LANE = {
+    **HOSTILE_LANE,
+    "id": "in-3",
+    "gate_code": "03",
+    "camera": {"kind": "generic-push", "max_pushes_per_second": 1000},
 }
 
 
@@ -171,7 +179,7 @@ async def _bench_pipeline(
     setup_logging("critical", "json")
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     platform_proc, base_url = await start_platform()
-    extra = (HOSTILE_LANE,) if hostile else ()
+    extra = (HOSTILE_LANE, LONGPLATE_LANE) if hostile else ()
     sections = None if section is None else {"replica": section}
     daemon = Daemon(bench_config(workdir, base_url, extra_lanes=extra, sections=sections))
     if daemon.replica is not None:
@@ -231,7 +239,7 @@ async def _bench_pipeline(
     if daemon.replica is not None:
         result["replica_lag_s"] = daemon.replica.report().lag_seconds
     if hostile:
-        result["longplate"] = await run_longplate(daemon.web.port, "in-2", "in-1", rounds, plate_kb)
+        result["longplate"] = await run_longplate(daemon.web.port, "in-3", "in-1", rounds, plate_kb)
     await daemon.stop()
     platform_proc.terminate()
     await platform_proc.wait()
@@ -290,11 +298,11 @@ def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plat
     )
     lp = r["longplate"]
     print(
-        f"\n{plate_kb} KB plate on in-2 and a normal push on in-1 at the same moment, "
+        f"\n{plate_kb} KB plate on in-3 and a normal push on in-1 at the same moment, "
         f"{len(lp['refusal_ms'])} times (round trips at the client, its own process):"
     )
     print(_row("quiet push on in-1 (alone)", lp["quiet_ms"]))
-    print(_row(f"{plate_kb} KB plate on in-2 (not a plate)", lp["refusal_ms"]))
+    print(_row(f"{plate_kb} KB plate on in-3 (not a plate)", lp["refusal_ms"]))
     print(_row("push on in-1 meanwhile", lp["other_ms"]))
     codes = sorted({status for status, _ in lp["statuses"]})
     worst = max(_pct(lp["refusal_ms"], 99), _pct(lp["other_ms"], 99))

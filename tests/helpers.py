@@ -224,8 +224,10 @@ def write_config(
     platform_extra: str = "",
     state: str = "",
     extra: str = "",
+    camera: str = "",
 ) -> Path:
-    """A one-lane config file (generic push, virtual barrier) for a daemon process."""
+    """A one-lane config file (generic push, virtual barrier) for a daemon process;
+    ``camera``: more keys of the lane's camera (``"max_pushes_per_second = 1000"``)."""
     path.write_text(
         f"""
 [site]
@@ -241,7 +243,7 @@ password = "{password}"
 id = "in-1"
 gate_code = "01"
 direction = "in"
-camera = {{ kind = "generic-push" }}
+camera = {{ kind = "generic-push"{", " + camera if camera else ""} }}
 barrier = {{ driver = "virtual" }}
 [storage]
 database = "{state}edge.db"

@@ -37,6 +37,7 @@ def _config(tmp_path: Path, base_url: str, port: int) -> Path:
             "[forwarder]\nbackoff_initial_seconds = 0.05\nbackoff_max_seconds = 0.2\n"
             '[logging]\nlevel = "warning"'
         ),
+        camera="max_pushes_per_second = 1000",  # vehicles back to back: 50× a gate's busiest
     )
 
 

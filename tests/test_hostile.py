@@ -24,6 +24,7 @@ from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
 from edge.domain.events import PlateEvent
 from edge.gate.lane import LaneOutcome
+from edge.ingest.http_push import PushBudget
 from edge.ops.logsetup import setup_logging
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
@@ -403,9 +404,11 @@ async def test_a_thousand_concurrent_pushes_on_one_lane_get_truthful_replies(  #
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
     platform_sim.delay = 0.3  # a slow platform: the lane falls behind at once
+    storm = {**GENERIC_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 1000}}
     cfg = config_for(
         tmp_path,
         platform_sim,
+        [storm],  # the lane's queue is tried here, not its push rate
         decision={"duplicate_window_seconds": 0, "offline_policy": "allow"},
         web={"max_connections": 2000, "max_connections_per_address": 2000},
     )
@@ -566,7 +569,8 @@ def hostile_pushes(count: int) -> list[dict[str, Any]]:
 async def test_memory_stays_flat_under_a_stream_of_hostile_pushes(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
-    cfg = config_for(tmp_path, platform_sim, decision={"duplicate_window_seconds": 0})
+    fast = {**GENERIC_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 1000}}
+    cfg = config_for(tmp_path, platform_sim, [fast], decision={"duplicate_window_seconds": 0})
     async with running_daemon(cfg) as daemon:
         port = daemon.web.port
         gate = asyncio.Semaphore(8)
@@ -653,3 +657,50 @@ async def test_a_camera_gone_in_the_middle_of_its_body_is_not_an_error(
         await cam.aclose()
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert not [r for r in records if r["level"] in ("error", "critical")], records
+
+
+async def test_a_lane_flooded_with_pushes_refuses_the_excess_before_reading_it(
+    tmp_path: Path, platform_sim: CityPlatformSim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sender pushing faster than a lane passes vehicles (``max_pushes_per_second``, bursts
+    of twice as many) is answered 429 with nothing recorded; the other lane is not touched."""
+    flooded = {**SECOND_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 2}}
+    cfg = config_for(
+        tmp_path, platform_sim, [GENERIC_LANE, flooded], decision={"duplicate_window_seconds": 0}
+    )
+    plates = [f"豫A{i:03d}{i:03d}" for i in range(13)]  # pairwise ≥ 2 characters apart
+    async with running_daemon(cfg) as daemon:
+        port = daemon.web.port
+        started = time.monotonic()
+        replies = [await raw_post(port, "/push/in-2", {"plate": p}) for p in plates[:12]]
+        elapsed = time.monotonic() - started
+        taken = [p for p, (status, _) in zip(plates, replies, strict=False) if status == 200]
+        refused = [body for status, body in replies if status == 429]
+        assert len(taken) + len(refused) == 12
+        assert 4 <= len(taken) <= 4 + 2 * elapsed + 1  # the burst, then the rate
+        assert refused
+        assert all("not recorded" in body["error"] for body in refused)
+        stored = {row.plate for row in await daemon.store.search_passes(limit=100)}
+        assert stored == set(taken)
+        assert (await raw_post(port, "/push/in-1", {"plate": plates[12]}))[0] == 200
+        assert daemon.lanes["in-2"].camera.rejected == len(refused)
+    assert capsys.readouterr().out.count("camera pushes faster than a lane passes") == 1
+
+
+def test_a_push_budget_allows_bursts_and_logs_a_flood_once_when_it_starts_and_ends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = [100.0]
+    budget = PushBudget("in-2", rate=5, clock=lambda: now[0])
+    assert [budget.take() for _ in range(12)] == [True] * 10 + [False] * 2  # a burst of 2 × 5
+    now[0] += 0.125  # 0.625 of a push earned
+    assert not budget.take()
+    now[0] += 0.125  # 1.25
+    assert budget.take()
+    assert not budget.take()
+    now[0] += 3600  # an hour later: still no more than a burst
+    assert [budget.take() for _ in range(11)] == [True] * 10 + [False]
+    out = capsys.readouterr().out
+    assert out.count("camera pushes faster than a lane passes vehicles") == 3  # three floods
+    assert out.count("camera pushes within the lane's rate again") == 2
+    assert "refused=3" in out  # the first flood's count, told when it ended

@@ -217,13 +217,23 @@ class _Camera(_Section):
     pushes_io_inputs: ClassVar[bool] = False
 
 
-class PushCamera(_Camera):
-    """A camera that POSTs its plates to ``/push/<lane id>``."""
+class _PushingCamera(_Camera):
+    """A camera that POSTs to the daemon (no login: who may push, and how often)."""
 
-    kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
     token: SecretStr | None = None
     #: Pushes to this lane are taken only from these addresses (the camera's); empty: any.
     allow_from: Networks = []
+    #: Plate pushes a lane takes per second on average, with bursts of twice as many: a lane
+    #: passes a vehicle every few seconds and a camera sends a few messages for each; beyond
+    #: this the push is answered 429 before its body is read (a broken or hostile sender on
+    #: one lane must not slow the others). Heartbeats and IO inputs are not counted.
+    max_pushes_per_second: float = Field(default=5, gt=0, le=1000)
+
+
+class PushCamera(_PushingCamera):
+    """A camera that POSTs its plates to ``/push/<lane id>``."""
+
+    kind: Literal["generic-push", "hikvision-push", "dahua-push", "milesight-push"]
     reply_deadline_seconds: float = Field(default=3.0, gt=0, le=30)
     #: Dahua ITSAPI posts to fixed paths; its SnapInfo.DeviceID tells which lane it is.
     device_id: str | None = None
@@ -329,12 +339,10 @@ class OnvifCamera(_Camera):
         return value
 
 
-class VzenithPushCamera(_Camera):
+class VzenithPushCamera(_PushingCamera):
     kind: Literal["vzenith-push"]
     commands_in_reply: ClassVar[bool] = True
     pushes_io_inputs: ClassVar[bool] = True
-    token: SecretStr | None = None
-    allow_from: Networks = []
     reply_deadline_seconds: float = Field(default=3.0, gt=0, lt=5)
     #: A heartbeat / comet poll is held this long waiting for a command to deliver (a guard's
     #: manual open, an LED message); under the camera's 5 s HTTP timeout.

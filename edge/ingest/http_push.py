@@ -12,7 +12,7 @@ import hmac
 import ipaddress
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -129,9 +129,51 @@ def _consume(future: asyncio.Future[LaneOutcome]) -> None:
         future.exception()
 
 
+@dataclass(slots=True)
+class PushBudget:
+    """One lane's token bucket of plate pushes: ``rate`` a second on average, bursts of
+    ``2 × rate``. A sender beyond it is logged once when it starts and once when it is back
+    within the rate (with how many pushes were refused meanwhile)."""
+
+    lane_id: str
+    rate: float
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = field(init=False)
+    at: float = field(init=False)
+    refused: int = 0  # since the sender went over the rate
+
+    def __post_init__(self) -> None:
+        self.tokens, self.at = 2 * self.rate, self.clock()
+
+    def take(self) -> bool:
+        """Whether one more push is within the budget (it is then counted)."""
+        now = self.clock()
+        self.tokens = min(2 * self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            if self.refused == 0:
+                log.warning(
+                    "camera pushes faster than a lane passes vehicles: the excess is refused",
+                    lane=self.lane_id,
+                    max_pushes_per_second=self.rate,
+                )
+            self.refused += 1
+            return False
+        self.tokens -= 1
+        if self.refused:
+            log.info("camera pushes within the lane's rate again", lane=self.lane_id,
+                     refused=self.refused)  # fmt: skip
+            self.refused = 0
+        return True
+
+
 class PushReceiver:
     def __init__(self, lanes: Mapping[str, Lane], zone: ZoneInfo) -> None:
         self.lanes, self.zone = lanes, zone
+        self.budgets: dict[str, PushBudget] = {}
+        for lane in lanes.values():
+            if isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera):
+                self.budgets[lane.id] = PushBudget(lane.id, lane.cfg.camera.max_pushes_per_second)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -150,7 +192,26 @@ class PushReceiver:
         lane = self._lane(request)
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
+        refused = self._refused_before_reading(lane, request)
+        if refused is not None:
+            return refused
         return await self._receive(lane, request, await request.read())
+
+    def _refused_before_reading(self, lane: Lane, request: web.Request) -> web.Response | None:
+        """A push refused on its address, token or the lane's rate, before its body is read
+        (the cheap way out for anything the camera did not send)."""
+        if not _authorised(request, lane.cfg):
+            log.warning(
+                "camera push refused: bad token or address", lane=lane.id, peer=request.remote
+            )
+            lane.camera.rejected += 1
+            return _error(401, "bad or missing token, or not the lane's camera")
+        if not self.budgets[lane.id].take():
+            lane.camera.rejected += 1
+            response = _error(429, "too many pushes on this lane: not recorded")
+            response.headers["Retry-After"] = "1"
+            return response
+        return None
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         """A camera's keep-alive (Vzenith posts a form with its name and serial number)."""
@@ -204,15 +265,10 @@ class PushReceiver:
         if not lanes:
             log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
             return _error(404, f"no lane for Dahua camera {device!r}")
-        return await self._receive(lanes[0], request, body)
+        refused = self._refused_before_reading(lanes[0], request)  # (read: the lane is in it)
+        return refused or await self._receive(lanes[0], request, body)
 
     async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
-        if not _authorised(request, lane.cfg):
-            log.warning(
-                "camera push refused: bad token or address", lane=lane.id, peer=request.remote
-            )
-            lane.camera.rejected += 1
-            return _error(401, "bad or missing token, or not the lane's camera")
         received, mono = datetime.now(self.zone), time.monotonic()
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]

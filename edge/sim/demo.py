@@ -95,6 +95,7 @@ confirm_timeout_seconds = 5
 {gate_secret}
 [lanes.camera]
 kind = "generic-push"
+{push_rate}
 [lanes.barrier]
 driver = "virtual"
 [lanes.led]
@@ -149,6 +150,10 @@ PULLED = ("onvif", "dahua-pull", "serial", "mqtt")
 MQTT_TOPIC = "cameras/gate1/plates"
 
 
+#: The demo compresses time (``--interval``, 0.02 s in the tests): above a gate's push rate.
+_DEMO_PUSH_RATE = "max_pushes_per_second = 1000"
+
+
 def _camera_section(camera: DemoCamera, address: str) -> str:
     if camera == "onvif":
         host, port = address.rsplit(":", 1)
@@ -166,7 +171,7 @@ def _camera_section(camera: DemoCamera, address: str) -> str:
     if camera == "mqtt":
         host, port = address.rsplit(":", 1)
         return f'kind = "mqtt"\nhost = "{host}"\nport = {port}\ntopic = "{MQTT_TOPIC}"'
-    return f'kind = "{camera}-push"'
+    return f'kind = "{camera}-push"\n{_DEMO_PUSH_RATE}'
 
 
 def demo_config_text(
@@ -188,6 +193,7 @@ def demo_config_text(
             else 'mode = "city"\norgan = "4110020001"'
         ),
         gate_secret='gate_secret_code = "GATE-01"' if province else "",
+        push_rate=_DEMO_PUSH_RATE,
         in_camera=_camera_section(camera, address),
         in_barrier="camera-relay" if vzenith else "virtual",
         in_led="olm" if vzenith else "virtual",
