@@ -74,7 +74,7 @@ id = "{lane}"
 gate_code = "{gate}"
 direction = "{direction}"
 {f'gate_secret_code = "GATE-{gate}"' if province else ""}
-camera = {{ kind = "generic-push" }}
+camera = {{ kind = "generic-push", max_pushes_per_second = 1000 }}  # back to back
 barrier = {{ driver = "virtual" }}
 """
         for lane, gate, direction in LANES
