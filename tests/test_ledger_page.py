@@ -304,6 +304,9 @@ async def test_the_ledger_api_answers_every_case(  # noqa: PLR0915 - one scenari
         assert wrong.json()["problems"][0]["title"] == "图片"
         status = await http.post(f"/api/entries/{entry}/status", json={"status": "9"}, headers=csrf)
         assert (status.status_code, status.json()["key"]) == (400, "status")
+        edited = await http.post(f"/api/entries/{entry}", json={"status": "3"}, headers=csrf)
+        assert (edited.status_code, edited.json()["key"]) == (400, "status")  # not by an edit
+        assert (await http.get(f"/api/entries/{entry}", headers=csrf)).json()["status"] == "正常"
         shown = (await http.get(f"/api/entries/{entry}", headers=csrf)).json()
         assert shown["fields"]["owner"] == "张三"
         assert [h["action"] for h in shown["history"]][:2] == ["add", "modify"]
@@ -430,6 +433,7 @@ async def test_every_refusal_on_the_ledger_page_is_chinese(
         replies = [
             await http.post("/api/entries", data=form, headers=csrf),  # in the register
             await http.post(f"/api/entries/{entry}", data={"emission": "8"}, headers=csrf),
+            await http.post(f"/api/entries/{entry}", json={"status": "3"}, headers=csrf),
             await http.post(f"/api/entries/{entry}", data={"owner": ""}, headers=csrf),  # no change
             await http.post("/api/entries/999", data={"owner": "x"}, headers=csrf),
             await http.post(f"/api/entries/{entry}/status", json={"status": "9"}, headers=csrf),

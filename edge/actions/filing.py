@@ -66,6 +66,8 @@ from edge.uplink.photo_fit import PhotoError, document_jpeg
 
 log = structlog.get_logger("edge.actions.filing")
 
+#: Why an edit that carries ``status`` is refused: the status changes by its own action.
+STATUS_NOT_EDITED = "the status is changed by the status action, not by an edit"
 #: VehElecAccountGain (§4.2.17) as the daemon or the command line calls it: (plate, colour,
 #: licensePK or "") → the platform's reply ``data`` (wire names: license, licenseColor, vin,
 #: engineNo, onwer, registerDate, emissionStandard, drivingLicenseImg, drivingLicenseImg2,
@@ -207,11 +209,14 @@ class Filings:
         :meth:`attach_image`), all or nothing: every field and image is checked (the images
         fitted) before one change is written. ``form`` holds the fields to change (others
         keep their value; plate and colour cannot change: add a new entry and set the old one
-        to 注销). ``Done.detail`` names what changed; ``Done.ok`` False when nothing did.
-        Raises :class:`EntryRefusedError` (every bad field, else every bad image),
-        NotFoundError (``id``)."""
+        to 注销; the status is not a field here: :meth:`change_status`). ``Done.detail``
+        names what changed; ``Done.ok`` False when nothing did. Raises
+        :class:`EntryRefusedError` (every bad field, else every bad image), NotFoundError
+        (``id``), InvalidInputError (``status`` in ``form``)."""
 
         async def body() -> Done:
+            if "status" in form:  # 正常 / 封存 / 注销 is its own action, audited as such
+                raise InvalidInputError(STATUS_NOT_EDITED, "status")
             stored = await self._entry(entry_id)
             merged = {**entry_form(stored.entry()), **form}
             entry = self._parse(stored.register, merged)

@@ -234,6 +234,11 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     (None, re.compile(r"bad id"), "{title}无效"),
     (None, re.compile(r"nothing changed"), "没有改动"),
     (None, re.compile(r"already (?P<word>正常|封存|注销)"), "已经是{word}状态"),
+    (
+        None,
+        re.compile(r"the status is changed by the status action, not by an edit"),
+        "状态（正常、封存、注销）请在列表的状态一栏修改，编辑不改状态",
+    ),
     (None, re.compile(r"not a dead filing"), "这条备案不在待重发之列（已受理或正在发送）"),
     (None, re.compile(r"'?(?P<value>.*?)'? is not a register|not a register"), "没有这个台账"),
     (None, re.compile(r"form is not .*"), "提交的表单无法读取，请刷新页面后重试"),
