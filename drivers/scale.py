@@ -32,6 +32,11 @@ from drivers.weighing import Command, FrameParser, Kind, Reading, command_frame
 log = structlog.get_logger("drivers.scale")
 
 Unit = Literal["kg", "t", "lb"]
+#: A sample's fault while the indicator shows a net weight without its tare (a clerk pressed
+#: 去皮 on it): the load on the platform is unknown, so no weight is taken.
+NET_DISPLAY = "net display without its tare (cancel the tare on the indicator)"
+#: The same, as the guard and the technician read it.
+NET_DISPLAY_SAID = "仪表处于净重显示，请取消去皮"
 #: Kilograms per displayed unit.
 KG_PER_UNIT: dict[str, Decimal] = {
     "kg": Decimal(1),
@@ -43,9 +48,11 @@ KG_PER_UNIT: dict[str, Decimal] = {
 
 @dataclass(frozen=True, slots=True)
 class WeightSample:
-    """One reading in kg at monotonic time ``at``. ``kg`` is ``None`` while the indicator
-    reports a fault (overload, out of range); ``stable`` is the indicator's own motion flag
-    where it has one."""
+    """One reading in kg at monotonic time ``at``: the load on the platform (gross). ``kg`` is
+    ``None`` while the indicator reports a fault (overload, out of range) or shows a net weight
+    without its tare (:data:`NET_DISPLAY`); a net weight sent with its tare is given as gross
+    (net + tare, ``kind`` "gross"). ``stable`` is the indicator's own motion flag where it has
+    one."""
 
     kg: Decimal | None
     at: float
@@ -80,6 +87,8 @@ class ScaleIndicator(Lifecycle):
         self.name = link.name
         self.frames = 0
         self.latest: WeightSample | None = None
+        #: The indicator shows a net weight it sends without its tare (a tare taken on it).
+        self.net_display = False
         self._listeners: list[Callable[[WeightSample], None]] = []
         self._poll_frame = (
             command_frame(polling.address, polling.command) if polling is not None else b""
@@ -101,6 +110,8 @@ class ScaleIndicator(Lifecycle):
             error = f"no valid weight frame for {self.silence_after:g} s (baud rate, format?)"
         elif not self.link.connected:
             error = self.link.health.last_error or error
+        elif self.net_display:
+            error = NET_DISPLAY
         return DriverHealth(
             connected=self.link.connected and fresh,
             last_error=error,
@@ -148,6 +159,17 @@ class ScaleIndicator(Lifecycle):
     def _started_long_ago(self) -> bool:
         return self.clock() - self._started_at > self.silence_after
 
+    def _net_display(self, reading: Reading, *, shown: bool) -> None:
+        """Note (log once, and once when back) that the indicator shows a net weight without
+        its tare — a tare taken on it (去皮): its weights are refused until it is cleared."""
+        if shown and not self.net_display:
+            log.error("scale shows a net weight without its tare: readings refused until the "
+                      "tare is cleared on the indicator", scale=self.name,
+                      weight=str(reading.weight))  # fmt: skip
+        elif self.net_display and not shown:
+            log.info("scale shows the gross weight again", scale=self.name)
+        self.net_display = shown
+
     # -- bytes in --------------------------------------------------------------------------------
     def _bytes(self, data: bytes) -> None:
         bad_before = self.parser.bad_frames
@@ -162,13 +184,23 @@ class ScaleIndicator(Lifecycle):
         if reading.kind == "tare":
             return  # a tare display (A12 ``wt``): not the load on the platform
         self.frames += 1
+        kg = None if reading.weight is None else reading.weight * factor
+        tare_kg = None if reading.tare is None else reading.tare * factor
+        fault: str | None
+        kind, fault = reading.kind, reading.fault
+        if kind == "net" and kg is not None:
+            if tare_kg is not None:  # the load on the platform is the net plus its tare
+                kg, kind = kg + tare_kg, "gross"
+            else:  # no tare to add back: the platform's load is unknown, never taken as gross
+                kg, fault = None, NET_DISPLAY
+        self._net_display(reading, shown=fault == NET_DISPLAY)
         sample = WeightSample(
-            kg=None if reading.weight is None else reading.weight * factor,
+            kg=kg,
             at=self.clock(),
-            kind=reading.kind,
+            kind=kind,
             stable=reading.stable,
-            fault=reading.fault,
-            tare_kg=None if reading.tare is None else reading.tare * factor,
+            fault=fault,
+            tare_kg=tare_kg,
         )
         self.latest = sample
         if self._reported_silent:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.scale import Polling, ScaleIndicator, WeightSample
+from drivers.scale import NET_DISPLAY, Polling, ScaleIndicator, WeightSample
 from drivers.serial_link import Framing, SerialLink, parse_framing
 from drivers.weighing import (
     A12Parser,
@@ -117,6 +117,44 @@ async def test_command_mode_polls_for_gross(tmp_path: Path) -> None:
             assert scale.latest.kind == "gross"
         finally:
             await scale.aclose()
+
+
+async def test_a_net_display_is_weighed_as_gross_with_its_tare_or_refused(tmp_path: Path) -> None:
+    """A clerk pressed 去皮 on the indicator: a Toledo frame sends the net with its tare, the
+    load is net + tare (gross); an A12 ``WN`` line has no tare, so no weight is taken (the
+    health and the page say why) until the tare is cleared."""
+    path = tmp_path / "scale"
+    async with ScaleSim(path, "toledo", period=0.02) as sim:
+        sim.set_weight(Decimal(35680))
+        sim.tare_taken = Decimal(15000)
+        scale = _scale(path, "toledo")
+        scale.start()
+        try:
+            await eventually(lambda: scale.current_kg() == Decimal(35680), timeout=5)
+            assert scale.latest is not None
+            assert (scale.latest.kind, scale.latest.tare_kg) == ("gross", Decimal(15000))
+            assert not scale.net_display
+        finally:
+            await scale.aclose()
+    async with ScaleSim(tmp_path / "a12", "yaohua-a12", period=0.02) as sim:
+        sim.set_weight(Decimal(35680))
+        sim.tare_taken = Decimal(15000)
+        scale = _scale(tmp_path / "a12", "yaohua-a12")
+        samples: list[WeightSample] = []
+        scale.on_sample(samples.append)
+        scale.start()
+        try:
+            await eventually(lambda: scale.net_display, timeout=5)
+            assert scale.current_kg() is None  # neither 20680 nor anything as the load
+            assert scale.health.last_error == NET_DISPLAY
+            sim.tare_taken = None
+            await eventually(lambda: scale.current_kg() == Decimal(35680), timeout=5)
+            assert not scale.net_display
+            assert scale.health.last_error != NET_DISPLAY
+        finally:
+            await scale.aclose()
+    assert Decimal(20680) not in [s.kg for s in samples]
+    assert any(s.fault == NET_DISPLAY for s in samples)
 
 
 def test_units_and_framing() -> None:

@@ -18,7 +18,7 @@ import pytest
 from drivers.scale import ScaleIndicator
 from drivers.serial_link import SerialLink
 from drivers.virtual import VirtualDetector
-from drivers.weighing import ToledoParser, YaohuaTf0Parser
+from drivers.weighing import A12Parser, ToledoParser, YaohuaTf0Parser
 from edge.cli.main import main
 from edge.config.errors import ConfigError
 from edge.config.model import Config, load_config
@@ -215,6 +215,8 @@ async def test_a_truck_weighs_in_and_out_over_a_pty(
     seen: list[StoredWeighing] = []
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, protocol, period=0.02) as sim:  # type: ignore[arg-type]
+        if protocol == "toledo":  # a clerk pressed 去皮: net shown, sent with its tare
+            sim.tare_taken = Decimal(15000)
         bridge.start()
         try:
             bridge.heard_pass(_pass("豫A12345", "IN1"))  # read at the entry, then on the scale
@@ -231,6 +233,38 @@ async def test_a_truck_weighs_in_and_out_over_a_pty(
     done = seen[-1]
     assert (done.gross_kg, done.tare_kg, done.net_kg) == (35680, 15200, 20480)
     assert done.second_serial == "OUT1"
+
+
+async def test_a_net_display_without_its_tare_is_never_weighed(
+    store: Store, tmp_path: Path
+) -> None:
+    """An A12 indicator showing net (a tare taken on it, ``WN`` lines without the tare): the
+    truck on the scale is not weighed, the page says 仪表处于净重显示，请取消去皮; once the
+    tare is cleared it is weighed at its gross weight."""
+    path = tmp_path / "scale"
+    indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), A12Parser())
+    rule = StableRule(band_kg=Decimal(20), hold_seconds=0.2, minimum_kg=Decimal(500))
+    bridge = Weighbridge("main", indicator, store, rule, max_between_seconds=DAY)
+    seen: list[StoredWeighing] = []
+    bridge.weighing_listeners.append(seen.append)
+    async with ScaleSim(path, "yaohua-a12", period=0.02) as sim:
+        sim.tare_taken = Decimal(15000)
+        sim.set_weight(Decimal(35680))
+        bridge.start()
+        try:
+            bridge.heard_pass(_pass("豫A12345", "IN1"))
+            await eventually(lambda: bridge.live()["net_display"] is not None, timeout=5)
+            assert bridge.live()["net_display"] == "仪表处于净重显示，请取消去皮"
+            frames = indicator.frames  # 0.6 s of frames more: a weight would have been taken
+            await eventually(lambda: indicator.frames > frames + 30, timeout=5)
+            assert (seen, bridge.detector.weighed) == ([], False)
+            sim.tare_taken = None
+            await eventually(lambda: len(seen) == 1, timeout=5)
+            await bridge.drain()
+            assert bridge.live()["net_display"] is None
+        finally:
+            await bridge.aclose()
+    assert (seen[0].plate, seen[0].first_kg) == ("豫A12345", 35680)
 
 
 async def test_a_plate_read_after_the_weight_settled_is_waited_for(

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from drivers.base import Actuation, ArmStateBarrier, DisplayLine, DriverError, DriverHealth
 from drivers.presence import Change
-from drivers.scale import ScaleIndicator, WeightSample
+from drivers.scale import NET_DISPLAY, NET_DISPLAY_SAID, ScaleIndicator, WeightSample
 from edge.config.model import Config
 from edge.domain.weighing import StableDetector
 from edge.gate.devices import DeviceBuilder, LaneDevices
@@ -148,6 +148,8 @@ async def watch_scale(cfg: Config, lane: str, seconds: float, out: Out) -> int:
                 last[0] = sample.kg
                 motion = {True: " 稳定 steady", False: " 动态 moving", None: ""}[sample.stable]
                 shown = f"{sample.kg} kg" if sample.kg is not None else f"故障 {sample.fault}"
+                if sample.fault == NET_DISPLAY:
+                    shown = f"{NET_DISPLAY_SAID} ({sample.fault})"
                 out(f"{at:7.2f} s  {name}: {shown}{motion}")
             stable = detector.feed(sample.kg, sample.at, moving=sample.stable is False)
             if stable is not None:

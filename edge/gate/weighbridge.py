@@ -42,7 +42,7 @@ from typing import Any
 import structlog
 
 from drivers.base import Detector
-from drivers.scale import ScaleIndicator, WeightSample
+from drivers.scale import NET_DISPLAY_SAID, ScaleIndicator, WeightSample
 from edge.config.model import Config
 from edge.domain.weighing import Refusal, StableDetector, StableRule, StableWeight
 from edge.gate.devices import DeviceBuilder
@@ -408,6 +408,8 @@ class Weighbridge(ScalePairing):
             "weighed": self.detector.weighed,
             "in_position": self.in_position(),
             "health": self.indicator.health.to_json(),
+            #: the indicator shows a net weight without its tare: nothing is weighed
+            "net_display": NET_DISPLAY_SAID if self.indicator.net_display else None,
             "refused": None if self.refused is None else {
                 "kg": float(self.refused[0].kg),
                 "reason": self.refused[0].reason,

@@ -74,6 +74,9 @@ class ScaleSim:
         self.port = VirtualSerialPort(path, self._request)
         self.kg = Decimal(0)
         self.moving = False
+        #: A tare taken on the indicator (去皮), kg: it then shows the net weight (Toledo sends
+        #: the tare with it; A12 sends a ``WN`` line without it). None: it shows gross.
+        self.tare_taken: Decimal | None = None
         self.frames_sent = 0
         self._rng = random.Random(seed)
         self._requests = bytearray()
@@ -115,10 +118,13 @@ class ScaleSim:
             return encode_tf0(self.kg)
         if self.protocol == "yaohua-equals":
             return encode_equals(self.kg)
+        tare = self.tare_taken
         if self.protocol == "yaohua-a12":
-            return encode_a12(self.kg)
+            return encode_a12(self.kg) if tare is None else encode_a12(self.kg - tare, kind="N")
         if self.protocol == "toledo":
-            return encode_toledo(self.kg, moving=self.moving)
+            if tare is None:
+                return encode_toledo(self.kg, moving=self.moving)
+            return encode_toledo(self.kg - tare, tare=tare, net=True, moving=self.moving)
         return encode_reply(self.address, "B", self.kg)
 
     def _send(self, frame: bytes) -> None:
