@@ -8,6 +8,8 @@ import asyncio
 import csv
 import getpass
 import io
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -393,3 +395,22 @@ def test_a_refused_add_is_audited_once_and_said_in_chinese(
     assert [a for a in audit if a[0] == Action.ADD_ENTRY.value] == [
         (Action.ADD_ENTRY.value, "ok"), (Action.ADD_ENTRY.value, "refused"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["vehicles", "show"], ["vehicles", "show", "--id", "1"]])
+def test_a_list_read_by_a_reader_that_went_away_ends_quietly(
+    config: Path, command: list[str]
+) -> None:
+    """``edge vehicles show … | head -1``: the reader closed the pipe before the list was
+    written — no BrokenPipeError traceback, nothing on stderr, SIGPIPE's exit code (141)."""
+    options = [x for k, v in TRUCK.items() for x in (f"--{k.replace('_', '-')}", v)]
+    assert run("vehicles", "add", *options, "--config", config) == 0
+    argv = [sys.executable, "-m", "edge.cli.main", *command, "--config", str(config)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader gone before the command writes a line
+        try:
+            _out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert (proc.returncode, err.decode()) == (141, "")

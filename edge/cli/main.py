@@ -550,8 +550,26 @@ def main(argv: list[str] | None = None) -> int:
     # One-off commands: library warnings (and ours) to stderr, readable; `edge run`, the demo
     # and the simulators set up their own log.
     setup_logging("warning", "console", stream=sys.stderr)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
     return code
+
+
+#: The exit code of a command whose reader went away (``edge vehicles show | head -1``): what
+#: a shell reports for a process ended by SIGPIPE (128 + 13).
+EXIT_PIPE_CLOSED = 141
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout closed the pipe: end quietly (no traceback, nor a second error
+    when Python flushes stdout at exit: it writes to /dev/null from now on)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":
