@@ -26,6 +26,7 @@ from drivers.weighing import (
 from edge.cli.drivers import EXIT_FAILED, EXIT_UNTESTABLE, watch_scale
 from edge.config.errors import ConfigError
 from edge.config.model import Config, parse_config
+from edge.domain.weighing import StableDetector
 from edge.sim.scale import PROTOCOLS, Protocol, ScaleSim, TruckStep, truck_script
 from tests.helpers import eventually, make_config, write_config
 from tests.test_config import EXAMPLE
@@ -206,6 +207,36 @@ def test_scale_config_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"scales\.second\.protocol"):
         parse(main + second.replace("yaohua-tf0", "keli").replace("USB9", "USB8"))
     assert parse(main + 'lanes = ["in-1"]\n').scales["main"].lanes == ["in-1"]
+
+
+def test_command_mode_polled_slowly_still_weighs_and_stays_healthy(tmp_path: Path) -> None:
+    """An indicator asked every 2 s (command mode) answers every 2 s: the stable weight is
+    taken from its answers (a hold does not restart between them), the scale is not shown as
+    silent between them, and what cannot work is a config error naming its key."""
+    cfg = _scale_config(
+        tmp_path, tmp_path / "s", protocol="command", poll_interval_seconds=2, stable_seconds=5
+    )
+    scale = cfg.scales["main"]
+    detector = StableDetector(scale.stable_rule())
+    taken = [detector.feed(Decimal(35680), at) for at in (0.0, 2.0, 4.1, 6.0)]
+    assert taken[:3] == [None, None, None]
+    assert taken[3] is not None
+    assert taken[3].kg == Decimal(35680)
+    assert scale.build("main").silence_after == 5.0  # 2.5 poll intervals, not the 2 s default
+    assert _scale_config(tmp_path, tmp_path / "s").scales["main"].build("main").silence_after == 2
+    continuous = _scale_config(tmp_path, tmp_path / "s", protocol="yaohua-tf0").scales["main"]
+    assert continuous.stable_rule().max_gap_seconds == 1.0
+
+    def parse(scales: str) -> Config:
+        path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=scales)
+        return parse_config(path.read_text("utf-8"))
+
+    polled = '[scales.main]\nport = "/dev/ttyUSB9"\nprotocol = "command"\n'
+    with pytest.raises(ConfigError, match=r"scales\.main\.poll_interval_seconds.*three answers"):
+        parse(polled + "poll_interval_seconds = 2\n")  # stable_seconds 3: two answers at most
+    with pytest.raises(ConfigError, match=r"scales\.main\.silence_seconds.*two poll intervals"):
+        parse(polled + "poll_interval_seconds = 1.5\nsilence_seconds = 2\n")
+    assert parse(polled + "poll_interval_seconds = 1.5\n").scales["main"].silence_after() == 3.75
 
 
 def test_the_example_config_documents_a_scale() -> None:

@@ -713,7 +713,9 @@ class ScaleConfig(_Section):
     unit: Literal["kg", "t", "lb"] = "kg"
     #: yaohua-equals: digits least-significant first (A9 tF=1, A26 format 1) or forward.
     reversed_digits: bool = True
-    #: command mode (Yaohua/Keli): the indicator's address letter and how often to ask.
+    #: command mode (Yaohua/Keli): the indicator's address letter and how often to ask — at
+    #: most half of stable_seconds (a stable weight needs three answers while it holds), and
+    #: at most half of silence_seconds when that is set (see silence_seconds).
     address: str = Field(default="A", pattern=r"^[A-Z]$")
     poll_interval_seconds: float = Field(default=0.2, gt=0, le=10)
     #: toledo: checksum byte sent, tare digits sent, what SWB bit 3 = 1 means (clones differ).
@@ -732,7 +734,10 @@ class ScaleConfig(_Section):
     #: truck scale's, 150 t; a stable weight above it is refused (logged, shown on the status
     #: page, never tied to a plate).
     capacity_kg: Decimal = Field(default=Decimal(150_000), gt=0)
-    #: No valid frame for this long: the scale is shown as unavailable.
+    #: No valid frame for this long: the scale is shown as unavailable. Default 2 s — in
+    #: command mode at least 2.5 poll intervals (an indicator that answers every
+    #: poll_interval_seconds is not silent between its answers); one set below two poll
+    #: intervals is a config error.
     silence_seconds: float = Field(default=2.0, gt=0, le=60)
     #: The lanes whose camera reads the plate of the truck on this scale.
     lanes: list[str] = []
@@ -745,12 +750,29 @@ class ScaleConfig(_Section):
     #: ``invert = true``, so an unbroken beam reads present). Empty: no sensors.
     position: list[PositionSensorConfig] = []
 
+    def _polled_gap(self) -> float | None:
+        """Command mode: the longest silence between answers that is no fault (2.5 poll
+        intervals: one lost answer and some latency); None for a continuous indicator."""
+        return 2.5 * self.poll_interval_seconds if self.protocol == "command" else None
+
+    def silence_after(self) -> float:
+        """``silence_seconds`` as set, else its default (in command mode at least
+        :meth:`_polled_gap`)."""
+        gap = self._polled_gap()
+        if gap is None or "silence_seconds" in self.model_fields_set:
+            return self.silence_seconds
+        return max(self.silence_seconds, gap)
+
     def stable_rule(self) -> StableRule:
+        """The stable-weight rule; in command mode a hold restarts only after a silence longer
+        than :meth:`_polled_gap` (readings come once a poll interval, up to 10 s apart)."""
+        gap = self._polled_gap()
         return StableRule(
             band_kg=self.division_kg * self.stable_band_divisions,
             hold_seconds=self.stable_seconds,
             minimum_kg=self.minimum_kg,
             capacity_kg=self.capacity_kg,
+            max_gap_seconds=max(1.0, gap or 0.0),  # 1 s: a continuous indicator streams
         )
 
     def parser(self) -> FrameParser:
@@ -776,7 +798,7 @@ class ScaleConfig(_Section):
         if self.protocol == "command":
             polling = Polling(self.address, "B", self.poll_interval_seconds)
         return ScaleIndicator(
-            link, self.parser(), unit=self.unit, polling=polling, silence_after=self.silence_seconds
+            link, self.parser(), unit=self.unit, polling=polling, silence_after=self.silence_after()
         )
 
 
@@ -1277,6 +1299,7 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
             for name, scale in cfg.scales.items()
             if scale.capacity_kg <= scale.minimum_kg
         ]
+        + [issue for name, scale in cfg.scales.items() for issue in _polling_issues(name, scale)]
         + [
             ConfigIssue(
                 ("scales", name, "position", i, "bus"), f"no [modbus.{bus}] section ({known})"
@@ -1286,6 +1309,33 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
             if (bus := getattr(sensor, "bus", None)) is not None and bus not in cfg.modbus
         ]
     )
+
+
+def _polling_issues(name: str, scale: ScaleConfig) -> list[ConfigIssue]:
+    """Command mode: an indicator asked every ``poll_interval_seconds`` must answer often
+    enough for a stable weight (three answers within ``stable_seconds``) and for its health
+    (two answers within ``silence_seconds``, when that is set)."""
+    if scale.protocol != "command":
+        return []
+    poll = scale.poll_interval_seconds
+    issues: list[ConfigIssue] = []
+    if poll > scale.stable_seconds / 2:
+        issues.append(
+            ConfigIssue(
+                ("scales", name, "poll_interval_seconds"),
+                f"{poll:g} s is too slow for stable_seconds = {scale.stable_seconds:g}: a stable "
+                f"weight needs three answers while it holds (at most {scale.stable_seconds / 2:g})",
+            )
+        )
+    if "silence_seconds" in scale.model_fields_set and scale.silence_seconds < 2 * poll:
+        issues.append(
+            ConfigIssue(
+                ("scales", name, "silence_seconds"),
+                f"below two poll intervals ({2 * poll:g} s, poll_interval_seconds = {poll:g}): "
+                "the scale would show as unavailable between the indicator's answers",
+            )
+        )
+    return issues
 
 
 def _weighing_issues(cfg: Config) -> list[ConfigIssue]:
