@@ -22,6 +22,7 @@ from edge.actions.filing_files import (
     header,
     read_rows,
     rows_without_numbers,
+    sheet_name,
     template,
     write_export,
 )
@@ -45,9 +46,10 @@ SH = ZoneInfo("Asia/Shanghai")
 @pytest.mark.parametrize("register", list(Register))
 def test_the_template_describes_every_column_and_offers_the_codes(register: Register) -> None:
     book = load_workbook(io.BytesIO(template(register)))
-    assert book.sheetnames == [register.value, HELP_SHEET, CODE_SHEET]
+    assert book.sheetnames == [sheet_name(register), HELP_SHEET, CODE_SHEET]
+    assert book.sheetnames[0] in ("运输车辆", "厂内运输车辆", "非道路移动机械")
     names = field_names(register)
-    sheet = book[register.value]
+    sheet = book[sheet_name(register)]
     assert [c.value for c in sheet[1]] == [header(n) for n in names]
     described = {
         str(row[0]).removesuffix(" *"): row
@@ -83,7 +85,7 @@ def test_the_template_describes_every_column_and_offers_the_codes(register: Regi
 
 def test_a_row_filled_from_the_drop_downs_imports() -> None:
     book = load_workbook(io.BytesIO(template(Register.VEHICLE)))
-    sheet = book[Register.VEHICLE.value]
+    sheet = book["运输车辆"]
     picked = {**TRUCK, "plate_color": "1 黄", "vehicle_type": "H11 重型普通货车",
               "use_character": "F 货运", "emission": "国六", "status": "2 封存"}  # fmt: skip
     sheet.append([picked.get(n, "") for n in field_names(Register.VEHICLE)])
@@ -172,6 +174,8 @@ async def test_an_export_imports_back_unchanged(
             await write_register_workbook(source.store, register, path)
         else:
             await write_export(register, source.store.export_entries(register.value), path, SH)
+            if form.endswith(".xlsx"):
+                assert load_workbook(path, read_only=True).sheetnames == [sheet_name(register)]
         read = read_rows(register, path.read_bytes(), path.name)
         rows, numbers = rows_without_numbers(read)
         done = await target.import_rows(CLERK, register.value, rows, numbers=numbers)
@@ -368,3 +372,17 @@ def test_a_workbook_with_a_damaged_sheet_is_refused_as_not_a_workbook() -> None:
     with pytest.raises(InvalidInputError, match="不是 XLSX 工作簿") as refused:
         read_rows(Register.VEHICLE, bytes(data), "damaged.xlsx")
     assert refused.value.key == "file"
+
+
+@pytest.mark.parametrize("title", ["运输车辆", "vehicle"], ids=["now", "a template from before"])
+def test_the_sheet_to_fill_is_read_whatever_its_name(title: str) -> None:
+    """The template's sheet is named in Chinese (as the page's tabs and the errors say it);
+    a template downloaded before (its sheet ``vehicle``) still imports; the export's sheet
+    has the same Chinese name."""
+    book = load_workbook(io.BytesIO(template(Register.VEHICLE)))
+    book.worksheets[0].title = title
+    book.worksheets[0].append([TRUCK.get(n, "") for n in field_names(Register.VEHICLE)])
+    out = io.BytesIO()
+    book.save(out)
+    (row,) = read_rows(Register.VEHICLE, out.getvalue(), "filled.xlsx")
+    assert row["plate"] == TRUCK["plate"]

@@ -67,6 +67,15 @@ def header(name: str) -> str:
 
 #: The template's sheets: the one to fill, the columns described, the code lists.
 HELP_SHEET, CODE_SHEET = "填写说明", "代码表"
+
+
+def sheet_name(register: Register | str) -> str:
+    """The sheet of a register's entries in the template and the export: its Chinese name
+    (「运输车辆」, 「厂内运输车辆」, 「非道路移动机械」). An import reads a workbook's first
+    sheet whatever its name (a template from before, with ``vehicle``, still imports)."""
+    return REGISTER_WORDS[Register(register).value]
+
+
 #: Rows of the sheet to fill that get the code columns' drop-downs (an import's maximum).
 VALIDATED_ROWS = MAX_IMPORT_ROWS
 
@@ -81,7 +90,7 @@ def template(register: Register | str) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = kind.value
+    sheet.title = sheet_name(kind)
     sheet.append([header(name) for name in names])
     codes = book.create_sheet(CODE_SHEET)
     coded = [n for n in names if n in CODE_LISTS]
@@ -427,7 +436,7 @@ async def write_export(
                 count += 1
         return count
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(Register(register).value)
+    sheet = book.create_sheet(sheet_name(register))
     sheet.append([header(n) for n in columns])
     async for entry in entries:
         sheet.append(cells(entry))
