@@ -128,6 +128,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("count_photos")
     await call("latest_pass", "in-1")
     await call("find_pass", some.serial)
+    await call("pass_for_plate", some.plate, ["in-1", "out-1"], some.received_at, 300.0)
     photos = await call("photos_of", some.id)
     await call("find_photo", some.serial, 1)
     await call("get_photo", photos[0].id)

@@ -150,8 +150,9 @@ async def _seed_tonnage(store: Store) -> None:
     out = await store.record_pass(new_pass(direction="out"), [])
 
     async def weighing(plate: str, kgs: tuple[float, float], ats: tuple[float, float]) -> None:
-        for kg, at in zip(kgs, ats, strict=True):
-            await store.weigh(_new(plate, kg, at), max_between_seconds=DAY, goods="煤")
+        for kg, at in zip(kgs, ats, strict=True):  # each weighing's pass recorded: reported
+            serial = (await store.record_pass(new_pass(plate), [])).serial
+            await store.weigh(_new(plate, kg, at, serial), max_between_seconds=DAY, goods="煤")
 
     await weighing("豫A00001", (35000, 15000), (midnight - 3600, midnight + 60))  # in 20 t
     await weighing("豫A00002", (30000, 14000), (midnight - 7200, midnight - 60))  # the day before

@@ -6,6 +6,7 @@ a moment earlier keeps the truck's weighing, unmatched; the clerk's plate form's
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from edge.ledger.store import Store
 from tests import test_operator_actions, test_weighing_pairing
 from tests.helpers import eventually
 from tests.test_operator_actions import GUARD, PASSWORD, SH, Gate
-from tests.test_store import new_pass
+from tests.test_store import WHEN, new_pass
 from tests.test_weighing_pairing import DAY, _pass, weighbridge
 
 store = test_weighing_pairing.store  # a ledger on a real SQLite file
@@ -132,9 +133,10 @@ async def test_the_plate_form_refuses_a_read_and_a_plate_and_an_unknown_weighing
 
 
 # -- 2. a plate correction carries to the weighings ----------------------------------------------
-def _operator(store: Store) -> Operator:
+def _operator(store: Store, tares: dict[str, Decimal] | None = None) -> Operator:
     """The operator over ``store`` with the scale ``main`` (its lanes in-1 and out-1, goods
-    原煤 by default) and corrections kept in the ledger (the platform's check left out)."""
+    原煤 by default, ``tares`` preset) and corrections kept in the ledger (the platform's
+    check left out)."""
 
     async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
         found = await store.find_pass(serial)
@@ -145,7 +147,7 @@ def _operator(store: Store) -> Operator:
 
     pairing = ScalePairing(
         "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
-        goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"],
+        goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"], preset_tares_kg=tares,
     )  # fmt: skip
     lists, plans = ListBook(store, ListsConfig(), SH), PlanBook(store, [], SH)
     return Operator(store, lists, plans, correct=correct, weighbridges={"main": pairing})
@@ -216,3 +218,63 @@ async def test_a_corrected_plate_reaches_a_pending_read_and_a_held_weighings_can
     assert [r.read.plate for r in candidates] == ["豫G12345", "豫B22222"]
     given = await _operator(store).assign_plate(GUARD, held.id, read=read.id)
     assert given.plate == "豫G12345"
+
+
+# -- 3. a plate typed by the clerk -----------------------------------------------------------------
+async def test_a_typed_plate_is_tied_to_the_lanes_pass_of_that_plate_near_the_weighing(
+    store: Store,
+) -> None:
+    """The camera did not read the preset-tare truck 豫A11111 on the scale; its pass at the
+    scale lane (read by the other camera, or corrected) is there a minute before: the clerk's
+    typed plate ties the weighing to it — the goods record goes out on that pass. A refused
+    pass, another lane's or one an hour away is not its pass."""
+    at = WHEN.timestamp()
+    await store.record_pass(new_pass("豫A11111", when=WHEN - timedelta(hours=1)), [])
+    await store.record_pass(new_pass("豫A11111", lane_id="in-2"), [])
+    await store.record_pass(new_pass("豫A11111", decision=REFUSED), [])
+    truck = await store.record_pass(new_pass("豫A11111", when=WHEN - timedelta(minutes=1)), [])
+    held = await store.weigh(NewWeighing("main", None, "", 35000, at, None),
+                             max_between_seconds=DAY)  # fmt: skip
+    operator = _operator(store, {"豫A11111": Decimal(15000), "豫A22222": Decimal(15000)})
+    done = await operator.assign_plate(GUARD, held.id, plate="豫A11111", color="1")
+    assert done.detail.endswith(f"now complete as weighing {held.id}; tied to pass {truck.serial}")
+    assert done.note == ""
+    row = await store.weighing(held.id)
+    assert (row.first_serial, row.goods, row.ysl, row.goods_error) == (
+        truck.serial, "原煤", "20", None)  # fmt: skip
+    assert [e.kind for e in await store.outbox_of(truck.serial)] == ["record", "goods"]
+    # the plate as a guard corrected it counts too
+    misread = await store.record_pass(new_pass("豫A2222Z", when=WHEN + timedelta(minutes=3)), [])
+    await operator.correct(GUARD, misread.serial, "豫A22222", "1")
+    other = await store.weigh(NewWeighing("main", None, "", 36000, at + 200, None),
+                              max_between_seconds=DAY)  # fmt: skip
+    given = await operator.assign_plate(GUARD, other.id, plate="豫A22222", color="1")
+    assert given.detail.endswith(f"tied to pass {misread.serial}")
+    assert (await store.weighing(other.id)).ysl == "21"
+
+
+async def test_a_typed_plate_without_a_pass_says_so_and_is_counted_as_not_reported(
+    store: Store,
+) -> None:
+    """No pass of the typed plate near the weighing: the clerk is told at once that its goods
+    record cannot be sent, and the day's tonnage counts it apart (原煤（未上报）), not as
+    reported 原煤."""
+    at = WHEN.timestamp()
+    truck = await store.record_pass(new_pass("豫A11111"), [])
+    first = NewWeighing("main", "豫A11111", "1", 35000, at, truck.serial)
+    tied = await store.weigh(first, max_between_seconds=DAY, preset_tare_kg=15000, goods="原煤")
+    assert tied.ysl == "20"
+    held = await store.weigh(NewWeighing("main", None, "", 45000, at + 60, None),
+                             max_between_seconds=DAY)  # fmt: skip
+    operator = _operator(store, {"豫A33333": Decimal(15000)})
+    done = await operator.assign_plate(GUARD, held.id, plate="豫A33333", color="1")
+    assert (
+        "; no pass of the plate; goods record not sent: 没有可关联货物台账的过车记录" in done.detail
+    )
+    assert done.note == "货物台账无法上报：没有可关联货物台账的过车记录"
+    assert await store.tonnage_between(at - 60, at + 3600, DAY) == [
+        ("原煤", "in", 20000.0),
+        ("原煤（未上报）", "in", 30000.0),
+    ]
+    audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
+    assert audit == [("assign weighing plate", "ok", done.detail)]

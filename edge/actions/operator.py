@@ -39,7 +39,7 @@ from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
 from edge.gate.weighbridge import ScalePairing
 from edge.ledger.books import ListBook, PlanBook
-from edge.ledger.rows import NewTransportPlan
+from edge.ledger.rows import NewTransportPlan, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import ReadUsedError, WeighingStateError
 
@@ -52,6 +52,8 @@ MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
 MAX_DISCARD_REASON = 64  # a discarded weighing's reason, as the audit and the CSV keep it
 NO_WEIGHING = "无此过磅记录"
+#: A plate typed for a weighing that no pass let through at the scale's lanes had near it.
+NO_TRUCK_RECORD = "地磅车道附近时间内无该车牌的过车记录，完成后的货物台账无法上报"
 #: An ERP plan's validity lies after 2000-01-01 and at most a year ahead.
 PLAN_EARLIEST = 946684800.0
 PLAN_AHEAD_SECONDS = 366 * 86400.0
@@ -444,17 +446,17 @@ class Operator:
                 if color not in {c.value for c in PlateColor}:
                     raise InvalidInputError("bad plate colour", "color", "车牌颜色无效")
                 given, colour = typed, color
+            # a typed plate: the pass of that plate at the scale's lanes near the weighing
+            serial = None if chosen else await bridge.pass_of(given, row.first_at)
             try:
-                done = await bridge.assign(wid, given, colour, read=chosen)
+                done = await bridge.assign(wid, given, colour, read=chosen, serial=serial)
             except ReadUsedError as exc:  # another weighing took it meanwhile
                 raise InvalidInputError(str(exc), "read", exc.said) from None
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except WeighingStateError as exc:
                 raise InvalidInputError(str(exc), "id", exc.said) from None
-            how = "candidate read" if chosen else "typed"
-            detail = f"weighing {wid}: {given} ({how}), now {done.state} as weighing {done.id}"
-            return Done(detail=detail, id=done.id, plate=given)
+            return _assigned(wid, given, done, typed=chosen is None, serial=serial)
 
         return await self.act(actor, Action.ASSIGN_PLATE, target, body)
 
@@ -645,6 +647,24 @@ class Operator:
             row = await bridge.replate(weighing, plate, color, lane)
             said.append(f"weighing {weighing.id} now {row.state} as weighing {row.id}")
         return said
+
+
+def _assigned(
+    wid: int, plate: str, done: StoredWeighing, *, typed: bool, serial: str | None
+) -> Done:
+    """What giving weighing ``wid`` its plate did, as audited; a typed plate says the pass it
+    was tied to, or (``note``, in Chinese) that none was found; a goods record that cannot
+    be sent is said too."""
+    how = "typed" if typed else "candidate read"
+    detail = f"weighing {wid}: {plate} ({how}), now {done.state} as weighing {done.id}"
+    note = ""
+    if typed:
+        detail += f"; tied to pass {serial}" if serial else "; no pass of the plate"
+        note = "" if serial else NO_TRUCK_RECORD
+    if done.goods_error:  # e.g. a pair neither of whose weighings has a pass
+        detail += f"; goods record not sent: {done.goods_error}"
+        note = f"货物台账无法上报：{done.goods_error}"
+    return Done(detail=detail, id=done.id, plate=plate, note=note)
 
 
 def _plan_text(body: Mapping[str, object], key: str, limit: int) -> str:

@@ -65,7 +65,7 @@ class ScalePairing:
     is one; the command line builds one per ``[scales.*]`` (:func:`scale_pairings`) to give a
     held weighing its plate beside a running daemon."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the scale's settings, as keywords
         self,
         name: str,
         ledger: WeighingLedger,
@@ -76,8 +76,12 @@ class ScalePairing:
         goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
         lanes: Sequence[str] = (),
         label: str = "",
+        plate_max_age_seconds: float = 300.0,
     ) -> None:
         self.name, self.ledger, self.band_kg = name, ledger, band_kg
+        #: How far a plate read may be from its weighing (s): a pending read's maximum age,
+        #: and how far a clerk's typed plate looks for its pass.
+        self.plate_max_age = plate_max_age_seconds
         #: The scale's name as guards read it (``[scales.*] name``; default its key).
         self.label = label or name
         self.max_between = max_between_seconds
@@ -100,12 +104,25 @@ class ScalePairing:
         preset = self.preset_tares.get(plate)
         return None if preset is None else float(preset)
 
+    async def pass_of(self, plate: str, at: float) -> str | None:
+        """The serial of the pass of ``plate`` (as read, or as corrected) let through at this
+        scale's lanes nearest to ``at`` (unix s) within :attr:`plate_max_age` — the pass a
+        plate typed by a clerk for a weighing taken at ``at`` belongs to; None: none."""
+        return await self.ledger.pass_for_plate(plate, self.lanes, at, self.plate_max_age)
+
     async def assign(
-        self, weighing_id: int, plate: str, plate_color: str, *, read: ScaleRead | None = None
+        self,
+        weighing_id: int,
+        plate: str,
+        plate_color: str,
+        *,
+        read: ScaleRead | None = None,
+        serial: str | None = None,
     ) -> StoredWeighing:
         """An unmatched or held weighing gets ``plate`` (a candidate ``read``, or a plate typed
-        by a clerk) and continues as a tied weighing would: goods from the plate's ERP plan or
-        the defaults, its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
+        by a clerk, tied to the pass ``serial`` when it has one: :meth:`pass_of`) and
+        continues as a tied weighing would: goods from the plate's ERP plan or the defaults,
+        its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
         :meth:`WeighingLedger.assign_plate`."""
         before = await self.ledger.weighing(weighing_id)
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
@@ -114,7 +131,7 @@ class ScalePairing:
             weighing_id,
             plate,
             plate_color,
-            serial=read.read.serial if read else None,
+            serial=read.read.serial if read else serial,
             read_id=read.id if read else None,
             max_between_seconds=self.max_between,
             preset_tare_kg=self._preset(plate),
@@ -175,10 +192,10 @@ class Weighbridge(ScalePairing):
         super().__init__(
             name, ledger, band_kg=rule.band_kg, max_between_seconds=max_between_seconds,
             preset_tares_kg=preset_tares_kg, goods_for=goods_for, label=label,
+            plate_max_age_seconds=plate_max_age_seconds,
         )  # fmt: skip
         self.indicator = indicator
         self.detector = StableDetector(rule)
-        self.plate_max_age = plate_max_age_seconds
         #: Position sensors: a weight counts only while every one reads present.
         self.position = tuple(position)
         self.snapshot = snapshot
@@ -457,6 +474,7 @@ def scale_pairings(cfg: Config, ledger: WeighingLedger) -> dict[str, ScalePairin
             goods_for=cfg.weighing.goods_for,
             lanes=scale.lanes,
             label=scale.name,
+            plate_max_age_seconds=scale.plate_max_age_seconds,
         )
         for name, scale in cfg.scales.items()
     }

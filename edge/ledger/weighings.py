@@ -28,6 +28,8 @@ log = structlog.get_logger("edge.ledger.weighings")
 #: What the status page shows for a preset-tare vehicle weighed at (or below) its preset tare:
 #: nothing carried, no goods record (and no error sent to the platform).
 EMPTY_WEIGHING = "空车过磅，无货物"
+#: After a goods name in the daily tonnage: the weighings whose goods record cannot be sent.
+UNREPORTED = "（未上报）"
 
 
 class WeighingStateError(ValueError):
@@ -266,6 +268,27 @@ class WeighingLedger(LedgerPart):
             return changed
 
         return await self._transaction(write)
+
+    async def pass_for_plate(
+        self, plate: str, lane_ids: Sequence[str], at: float, within: float
+    ) -> str | None:
+        """The serial of the pass of ``plate`` — as read, or as a guard corrected it — let
+        through (not refused) at one of ``lane_ids`` whose time is nearest to ``at`` (unix s)
+        and at most ``within`` s from it; None: none."""
+        if not lane_ids:
+            return None
+        marks = ",".join("?" * len(lane_ids))
+        window = (at - within, at + within)
+        rows = await self._fetchall(
+            "SELECT serial FROM (SELECT p.serial, p.received_at FROM passes p "  # noqa: S608
+            f"WHERE p.plate = ? AND p.lane_id IN ({marks}) AND p.verdict = 'open' "
+            "AND p.received_at BETWEEN ? AND ? UNION SELECT p.serial, p.received_at "
+            "FROM corrections c JOIN passes p ON p.id = c.pass_id WHERE c.plate = ? "
+            f"AND p.lane_id IN ({marks}) AND p.verdict = 'open' "
+            "AND p.received_at BETWEEN ? AND ?) ORDER BY abs(received_at - ?) LIMIT 1",
+            (plate, *lane_ids, *window, plate, *lane_ids, *window, at),
+        )
+        return str(rows[0]["serial"]) if rows else None
 
     async def discard_weighing(self, weighing_id: int, why: str) -> StoredWeighing:
         """Set aside a weighing without its plate (unmatched, or held as 待确认车牌) that is no
@@ -813,11 +836,15 @@ class WeighingLedger(LedgerPart):
         first weighing the heavier), ``out`` when it left loaded; a weighing completed at once
         (preset tare, ERP plan) goes by the direction of its pass. A net weight no truck
         carries (from ``OVER_MAX_KG``, over 99.9 t once rounded: its goods record is refused
-        too) is not counted.
+        too) is not counted. A weighing whose goods record cannot be sent (``goods_error``:
+        no pass to tie it to — a clerk's typed plate with no pass near it —, a goods name the
+        platform must not get) is counted apart, as its goods name followed by
+        :data:`UNREPORTED`: the tonnage of a goods name alone is what was reported.
         Bounded by the ``weighings_recent`` index: a second weighing comes at most
         ``max_between_seconds`` after its first."""
         rows = await self._fetchall(
-            "SELECT coalesce(w.goods, '') AS goods, CASE WHEN w.second_kg IS NOT NULL "
+            "SELECT coalesce(w.goods, '') || iif(w.goods_error IS NULL, '', ?) AS goods, "
+            "CASE WHEN w.second_kg IS NOT NULL "
             "THEN iif(w.first_kg >= w.second_kg, 'in', 'out') ELSE coalesce((SELECT "
             "p.direction FROM passes p WHERE p.serial = w.first_serial), 'in') END AS direction, "
             "sum(w.net_kg) AS kg FROM weighings w "
@@ -825,7 +852,7 @@ class WeighingLedger(LedgerPart):
             "AND w.net_kg < ? "
             "AND coalesce(w.second_at, w.first_at) >= ? AND coalesce(w.second_at, w.first_at) < ? "
             "GROUP BY 1, 2 ORDER BY 1, 2",
-            (start - max_between_seconds, end, float(OVER_MAX_KG), start, end),
+            (UNREPORTED, start - max_between_seconds, end, float(OVER_MAX_KG), start, end),
         )
         return [(row["goods"], row["direction"], float(row["kg"])) for row in rows]
 

@@ -180,7 +180,11 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
 
 
 def _answer(done: Done) -> web.Response:
-    return web.json_response({"ok": done.ok, "detail": done.detail}, status=200 if done.ok else 400)
+    """An action's answer; ``note``: what the operator should know although it worked."""
+    body: dict[str, object] = {"ok": done.ok, "detail": done.detail}
+    if done.note:
+        body["note"] = done.note
+    return web.json_response(body, status=200 if done.ok else 400)
 
 
 @functools.cache
