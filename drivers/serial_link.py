@@ -12,6 +12,7 @@ Address USB adapters by ``/dev/serial/by-id/…`` so that a re-plugged adapter k
 from __future__ import annotations
 
 import asyncio
+import errno
 import termios
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ class SerialLink:
                 await self._session()
             except (OSError, serial.SerialException, termios.error) as exc:
                 # termios.error: the port refuses the settings (a pty and parity, say)
-                self._report_down(str(exc))
+                self._report_down(*self._cause(exc))
             else:
                 self._report_down("the device closed the link")
             if self.health.connected:
@@ -106,9 +107,25 @@ class SerialLink:
             self._down()
             await asyncio.sleep(backoff.next())
 
-    def _report_down(self, error: str) -> None:
-        """Log once when the link goes (or is not there at start), not at every retry."""
-        self.health.last_error = error
+    def _cause(self, exc: BaseException) -> tuple[str, str | None]:
+        """Why the port could not be used: English (the log), and Chinese for the guard's page
+        where it is the settings (None: the error as it came says it)."""
+        code = exc.args[0] if isinstance(exc, termios.error) and exc.args else None
+        code = getattr(exc, "errno", None) if code is None else code
+        f = self.framing
+        if code == errno.EINVAL and f != Framing():
+            text = f"{f.bytesize}{f.parity}{f.stopbits}"
+            return (
+                f"the port refuses framing {text} ({exc}): a virtual serial port (pty) takes "
+                'only 8N1 — set framing = "8N1" for one, else check the adapter',
+                "串口不支持校验位设置（虚拟串口请用 8N1）",
+            )
+        return str(exc), None
+
+    def _report_down(self, error: str, said: str | None = None) -> None:
+        """Log once when the link goes (or is not there at start), not at every retry; the
+        health's ``last_error`` adds ``said`` (Chinese) for the status page."""
+        self.health.last_error = error if said is None else f"{said} — {error}"
         if not self._reported_down:
             log.warning("device link down", device=self.name, port=self.port, error=error)
             self._reported_down = True

@@ -92,6 +92,25 @@ async def test_port_unplugged_mid_stream_comes_back(tmp_path: Path) -> None:
             await scale.aclose()
 
 
+async def test_a_pty_refusing_toledos_parity_is_named(tmp_path: Path) -> None:
+    """Toledo's usual 7E1 on a virtual serial port (the simulator's pty takes only 8N1): the
+    scale's health names the cause for the guard (in Chinese) and the technician (English)."""
+    path = tmp_path / "scale"
+    async with ScaleSim(path, "toledo", period=0.02):
+        link = SerialLink(str(path), name="scale", framing="7E1", backoff_initial=0.05)
+        scale = ScaleIndicator(link, ToledoParser())
+        scale.start()
+        try:
+            await eventually(lambda: link.health.last_error is not None, timeout=5)
+            error = scale.health.last_error or ""
+            assert error.startswith("串口不支持校验位设置（虚拟串口请用 8N1）")
+            assert "refuses framing 7E1" in error
+            assert 'set framing = "8N1"' in error
+            assert not scale.health.connected
+        finally:
+            await scale.aclose()
+
+
 async def test_open_but_silent_port_is_not_a_working_scale(tmp_path: Path) -> None:
     path = tmp_path / "scale"
     async with ScaleSim(path, "command", period=0.02):  # a command-mode indicator, not asked

@@ -177,7 +177,8 @@ async def serve_scale(
     empty (``tare_kg``), again and again (``trucks`` weighings; 0: until stopped)."""
     out = out or functools.partial(print, flush=True)
     async with ScaleSim(path, protocol) as sim:
-        out(f"scale indicator ({protocol}) on {path}")
+        out(f"scale indicator ({protocol}) on {path} — read it as 8N1 "
+            '(framing = "8N1": a virtual serial port takes no parity)')  # fmt: skip
         done = 0
         while trucks == 0 or done < trucks:
             weight = kg if done % 2 == 0 else tare_kg
