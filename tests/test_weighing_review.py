@@ -5,6 +5,7 @@ a moment earlier keeps the truck's weighing, unmatched; the clerk's plate form's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -14,18 +15,20 @@ import httpx
 import pytest
 
 from edge.actions.operator import Operator
+from edge.cli.main import main
 from edge.config.model import ListsConfig
 from edge.domain.decision import Decision
 from edge.domain.plates import PlateColor
 from edge.gate.weighbridge import PlanReporter, ScalePairing
 from edge.ledger.books import ListBook, PlanBook
-from edge.ledger.rows import NewScaleRead, NewTransportPlan, NewWeighing, ScaleRead
+from edge.ledger.rows import NewScaleRead, NewTransportPlan, NewWeighing, ScaleRead, StoredWeighing
 from edge.ledger.store import Store
 from tests import test_operator_actions, test_weighing_pairing
 from tests.helpers import eventually
 from tests.test_operator_actions import GUARD, PASSWORD, SH, Gate
 from tests.test_store import WHEN, new_pass
 from tests.test_weighing_pairing import DAY, _pass, weighbridge
+from tests.test_weighings_cli import scale_config
 
 store = test_weighing_pairing.store  # a ledger on a real SQLite file
 REFUSED = Decision(open=False, code="offline-unknown", reason="平台离线 无记录 禁止",
@@ -278,3 +281,46 @@ async def test_a_typed_plate_without_a_pass_says_so_and_is_counted_as_not_report
     ]
     audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
     assert audit == [("assign weighing plate", "ok", done.detail)]
+
+
+async def _misread_pair(path: Path) -> tuple[str, int]:
+    """The entry pass misread as 豫G1234S (its first weighing open, 35 t) and the exit one
+    read right (豫G12345, its own first weighing, 15 t): the entry's serial, its weighing."""
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        entry = await store.record_pass(new_pass("豫G1234S"), [])
+        leave = await store.record_pass(new_pass("豫G12345", direction="out"), [])
+        first = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, now - 600,
+                                              entry.serial), max_between_seconds=DAY)  # fmt: skip
+        await store.weigh(NewWeighing("main", "豫G12345", "2", 15000, now - 60, leave.serial),
+                          max_between_seconds=DAY)  # fmt: skip
+        return entry.serial, first.id
+    finally:
+        await store.close()
+
+
+def test_edge_correct_pairs_the_weighing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = scale_config(tmp_path)
+    serial, weighing_id = asyncio.run(_misread_pair(tmp_path / "edge.db"))
+    argv = ["correct", "--config", str(config), serial, "--plate", "豫G12345", "--reviewer", "王工"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"weighing {weighing_id} now complete as weighing {weighing_id}" in out
+
+    async def pair() -> StoredWeighing:
+        store = await Store.open(tmp_path / "edge.db")
+        try:
+            return await store.weighing(weighing_id)
+        finally:
+            await store.close()
+
+    done = asyncio.run(pair())
+    assert (done.plate, done.state, done.goods, done.ysl) == (
+        "豫G12345",
+        "complete",
+        "石灰石",
+        "20",
+    )

@@ -31,6 +31,15 @@ SCALE = (
 DAY = 86400.0
 
 
+def scale_config(tmp_path: Path) -> Path:
+    """A config in ``tmp_path`` with the scale ``main`` (:data:`SCALE`, its port a path
+    there, never opened) and no platform answering."""
+    return write_config(
+        tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/",
+        extra=SCALE.format(port=tmp_path / "tty"),
+    )  # fmt: skip
+
+
 async def _held_weighings(path: Path) -> dict[str, int]:
     """A ledger where 豫A11111 weighed in loaded (35 t, open), then two weighings were held
     (two plates read at the scale each time: the truck leaving and a car, twice) and one was
@@ -88,10 +97,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def test_the_readme_lines_resolve_and_discard_held_weighings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(
-        tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/",
-        extra=SCALE.format(port=tmp_path / "tty"),
-    )  # fmt: skip
+    config = scale_config(tmp_path)
     ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
     lines = [line for line in readme_command_lines() if line.startswith("edge weighings ")]
     listing, by_read, by_plate, discard = lines[1:]  # after the summary line of "Running it"
@@ -159,10 +165,7 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
 def test_the_command_lines_refusals_name_the_option(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = str(write_config(
-        tmp_path / "config.toml", "http://127.0.0.1:9", state=f"{tmp_path}/",
-        extra=SCALE.format(port=tmp_path / "tty"),
-    ))  # fmt: skip
+    config = str(scale_config(tmp_path))
     code, out, _ = _run(["weighings", "resolve", "--config", config, "1", "--read", "1"], capsys)
     assert (code, out.startswith("no ledger at")) == (1, True)
     assert not (tmp_path / "edge.db").exists()  # nothing weighed yet: none is created
