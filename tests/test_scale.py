@@ -69,6 +69,26 @@ async def test_a_truck_drives_on_settles_and_leaves(tmp_path: Path, protocol: Pr
         assert samples[-1].stable is True
 
 
+async def test_a_weight_off_the_division_settles_at_the_division(tmp_path: Path) -> None:
+    """A truck of 15010 kg on a 20 kg division (``edge sim scale --kg 15010``): the indicator
+    shows 15020, steady, while it stands — not in motion until it leaves."""
+    path = tmp_path / "scale"
+    samples: list[WeightSample] = []
+    async with ScaleSim(path, "toledo", period=0.02) as sim:
+        scale = _scale(path, "toledo")
+        scale.on_sample(samples.append)
+        scale.start()
+        try:
+            await eventually(lambda: scale.health.connected, timeout=5)
+            await sim.drive(truck_script(Decimal(15010), ramp=0.1, vibrate=0.1, settle=0.4))
+        finally:
+            await scale.aclose()
+    steady = [s for s in samples if s.kg == Decimal(15020) and s.stable]
+    assert len(steady) >= 10  # the settle step (20 frames) is steady
+    assert sim.shown(Decimal(15010)) == Decimal(15020) == sim.shown(Decimal(15029))
+    assert sim.shown(Decimal(15009)) == Decimal(15000)
+
+
 async def test_port_unplugged_mid_stream_comes_back(tmp_path: Path) -> None:
     path = tmp_path / "scale"
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:

@@ -15,7 +15,7 @@ import functools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import get_args
 
@@ -96,20 +96,27 @@ class ScaleSim:
         self.port.unplug()
 
     # -- the weight ------------------------------------------------------------------------------
+    def shown(self, kg: Decimal) -> Decimal:
+        """``kg`` as the indicator shows it: to the nearest division (a half rounds up)."""
+        divisions = (kg / self.division).to_integral_value(ROUND_HALF_UP)
+        return divisions * self.division
+
     def set_weight(self, kg: Decimal, *, moving: bool = False) -> None:
-        self.kg = Decimal(round(kg / self.division) * self.division)
+        self.kg = self.shown(kg)
         self.moving = moving
 
     async def drive(self, script: Sequence[TruckStep]) -> None:
-        """Follow ``script`` in real time, one weight step per ``period``."""
+        """Follow ``script`` in real time, one weight step per ``period``; a step's weight is
+        taken as shown (to the division), so a step that stays there is still (no motion)."""
         for step in script:
             start, ticks = self.kg, max(1, round(step.seconds / self.period))
+            to_kg = self.shown(step.to_kg)
             for tick in range(1, ticks + 1):
-                target = start + (step.to_kg - start) * tick / ticks
+                target = start + (to_kg - start) * tick / ticks
                 rock = Decimal(self._rng.uniform(-1, 1)) * step.vibrate_kg
-                self.set_weight(target + rock, moving=target != start or bool(step.vibrate_kg))
+                self.set_weight(target + rock, moving=to_kg != start or bool(step.vibrate_kg))
                 await asyncio.sleep(self.period)
-            self.set_weight(step.to_kg)
+            self.set_weight(to_kg)
 
     # -- frames ----------------------------------------------------------------------------------
     def frame(self) -> bytes:
@@ -181,7 +188,7 @@ async def serve_scale(
             '(framing = "8N1": a virtual serial port takes no parity)')  # fmt: skip
         done = 0
         while trucks == 0 or done < trucks:
-            weight = kg if done % 2 == 0 else tare_kg
+            weight = sim.shown(kg if done % 2 == 0 else tare_kg)  # to the division, as shown
             out(f"truck on the scale: {weight} kg")
             await sim.drive(truck_script(weight))
             done += 1
