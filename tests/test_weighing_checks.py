@@ -263,7 +263,38 @@ async def test_the_erp_api_refuses_past_plans_and_answers_every_error_in_json(er
         off = await http.post(f"{erp}/off/api/erp/plans", json=_plan(), headers=auth)
         assert (off.status_code, off.json()["ok"]) == (404, False)
         not_json = await http.post(url, content=b"{", headers=auth)
-        assert (not_json.status_code, not_json.json()["detail"]) == (400, "body is not JSON")
+        assert (not_json.status_code, not_json.json()["detail"]) == (
+            400,
+            'body is not JSON (begins "{")',
+        )
+
+
+async def test_every_authenticated_erp_push_is_audited_also_a_bad_body(
+    erp: str, gate: Gate
+) -> None:
+    """A push whose body is over 4 KiB, not JSON or not an object is refused and audited once,
+    with the reason and at most the body's first 32 bytes, escaped (no line break reaches
+    the audit)."""
+    url = f"{erp}/api/erp/plans"
+    auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
+    before = len(await gate.store.audit_log(1000))
+    async with httpx.AsyncClient() as http:
+        for content in (
+            b'{"plan_no": "' + b"x" * MAX_BODY + b'"}',
+            "计划\n\x1b[31mPO-1 ".encode() + b"y" * 100,
+            b"[1, 2]",
+        ):
+            refused = await http.post(url, content=content, headers=auth)
+            assert refused.status_code in (400, 413)
+    log = await gate.store.audit_log(1000)  # newest first
+    rows = log[: len(log) - before]
+    audited = sorted((r.action, r.actor, r.result, r.detail) for r in rows)
+    assert audited == sorted([
+        ("put transport plan", "erp", "refused", f"body over {MAX_BODY} bytes"),
+        ("put transport plan", "erp", "refused",
+         'body is not JSON (begins "计划\\n\\u001b[31mPO-1 yyyyyyyyyyyyyyy"…)'),
+        ("put transport plan", "erp", "refused", 'body is not a JSON object (begins "[1, 2]")'),
+    ])  # fmt: skip
 
 
 # -- 5. the weighings' CSV, one rounding of tonnes ------------------------------------------------

@@ -16,7 +16,9 @@ a scale, give the goods record its tonnage (research/ledger-and-weighbridge.md �
 
 The scheme ``Bearer`` is matched in any case (``bearer``, ``BEARER``; RFC 7235 §2.1).
 Only when ``[erp] token`` is set (the API answers 404 otherwise). Each push is an operator
-action of the ERP face (``edge.actions.operator``): authorised, validated and audited once.
+action of the ERP face (``edge.actions.operator``): authorised, validated and audited once —
+an authenticated push whose body is over 4 KiB, not JSON or not an object too (refused, with
+the reason and at most the body's first 32 bytes, escaped).
 A plan with the same ``plan_no`` replaces the earlier one until it was used (a weighing it
 named the goods of completed, or a pass at a lane without a scale reported it): it then
 records that serial and a push of the same ``plan_no`` is refused (400, key ``plan_no``).
@@ -37,6 +39,8 @@ from aiohttp import web
 from edge.actions.operator import Action, Actor, Face, InvalidInputError, NotAllowedError, Operator
 
 MAX_BODY = 4096
+#: Bytes of a refused body kept in its refusal (the reply and the audit), never more.
+HEAD_BYTES = 32
 
 
 class ErpApi:
@@ -77,7 +81,12 @@ class ErpApi:
         try:
             if actor.unauthenticated is not None:  # refused before the body is read
                 await self.operator.authorise(actor, Action.PUT_PLAN, "?")
-            body = await _body(request)
+            try:
+                body = await _body(request)
+            except (_TooLargeError, InvalidInputError) as exc:  # audited too: every push is
+                why = exc.detail if isinstance(exc, InvalidInputError) else str(exc)
+                await self.operator.refused(actor, Action.PUT_PLAN, "?", why)
+                raise
             done = await self.operator.put_plan(actor, body)
         except NotAllowedError as exc:
             return _error(401, exc.detail, **{"WWW-Authenticate": "Bearer"})
@@ -114,7 +123,14 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError("body is not JSON") from None
+        raise InvalidInputError(f"body is not JSON (begins {_head(raw)})") from None
     if not isinstance(body, dict):
-        raise InvalidInputError("body is not a JSON object")
+        raise InvalidInputError(f"body is not a JSON object (begins {_head(raw)})")
     return body
+
+
+def _head(raw: bytes) -> str:
+    """The first :data:`HEAD_BYTES` of a refused body, escaped (a JSON string: no control
+    character or line break reaches the audit or the log), "…" when there is more."""
+    text = raw[:HEAD_BYTES].decode("utf-8", "replace")
+    return json.dumps(text, ensure_ascii=False) + ("…" if len(raw) > HEAD_BYTES else "")
