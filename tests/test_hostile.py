@@ -700,7 +700,20 @@ def test_a_push_budget_allows_bursts_and_logs_a_flood_once_when_it_starts_and_en
     assert not budget.take()
     now[0] += 3600  # an hour later: still no more than a burst
     assert [budget.take() for _ in range(11)] == [True] * 10 + [False]
+    budget.give_back()  # a keep-alive, found not to be a pass
+    assert budget.take()
     out = capsys.readouterr().out
     assert out.count("camera pushes faster than a lane passes vehicles") == 3  # three floods
-    assert out.count("camera pushes within the lane's rate again") == 2
+    assert out.count("camera pushes within the lane's rate again") == 3
     assert "refused=3" in out  # the first flood's count, told when it ended
+
+
+def test_a_low_push_rate_still_takes_a_push() -> None:
+    """``max_pushes_per_second = 0.2`` (a push every 5 s): the bucket holds one push, not 0.4
+    of one (which refused every push)."""
+    now = [0.0]
+    budget = PushBudget("in-2", rate=0.2, clock=lambda: now[0])
+    assert budget.take()
+    assert not budget.take()
+    now[0] += 5
+    assert budget.take()

@@ -226,7 +226,8 @@ class _PushingCamera(_Camera):
     #: Plate pushes a lane takes per second on average, with bursts of twice as many: a lane
     #: passes a vehicle every few seconds and a camera sends a few messages for each; beyond
     #: this the push is answered 429 before its body is read (a broken or hostile sender on
-    #: one lane must not slow the others). Heartbeats and IO inputs are not counted.
+    #: one lane must not slow the others). Heartbeats, IO inputs and pushes that are not
+    #: passes (keep-alives, alerts) do not use it up; at least one push fits, however low.
     max_pushes_per_second: float = Field(default=5, gt=0, le=1000)
 
 

@@ -132,8 +132,10 @@ def _consume(future: asyncio.Future[LaneOutcome]) -> None:
 @dataclass(slots=True)
 class PushBudget:
     """One lane's token bucket of plate pushes: ``rate`` a second on average, bursts of
-    ``2 × rate``. A sender beyond it is logged once when it starts and once when it is back
-    within the rate (with how many pushes were refused meanwhile)."""
+    ``2 × rate`` (at least one push, however low the rate). A push is counted before its body
+    is read and given back (:meth:`give_back`) when it turns out not to be a pass (a
+    keep-alive, an alert). A sender beyond it is logged once when it starts and once when it
+    is back within the rate (with how many pushes were refused meanwhile)."""
 
     lane_id: str
     rate: float
@@ -143,12 +145,20 @@ class PushBudget:
     refused: int = 0  # since the sender went over the rate
 
     def __post_init__(self) -> None:
-        self.tokens, self.at = 2 * self.rate, self.clock()
+        self.tokens, self.at = self.burst, self.clock()
+
+    @property
+    def burst(self) -> float:
+        return max(2 * self.rate, 1.0)
+
+    def give_back(self) -> None:
+        """A counted push that was not a pass: it does not use up the lane's budget."""
+        self.tokens = min(self.burst, self.tokens + 1)
 
     def take(self) -> bool:
         """Whether one more push is within the budget (it is then counted)."""
         now = self.clock()
-        self.tokens = min(2 * self.rate, self.tokens + (now - self.at) * self.rate)
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < 1:
             if self.refused == 0:
@@ -291,6 +301,7 @@ class PushReceiver:
             lane.camera.rejected += 1
             return _error(400, "unreadable payload")
         if isinstance(read, OtherEvent):  # heard, answered, never a pass
+            self.budgets[lane.id].give_back()  # keep-alives and alerts do not use the budget
             lane.camera.heard(plate=False)
             lane.camera.ignored += 1
             log.debug("camera message that is not a pass", lane=lane.id, what=read.what)
