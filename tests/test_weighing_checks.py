@@ -273,8 +273,8 @@ async def test_every_authenticated_erp_push_is_audited_also_a_bad_body(
     erp: str, gate: Gate
 ) -> None:
     """A push whose body is over 4 KiB, not JSON or not an object is refused and audited once,
-    with the reason and at most the body's first 32 bytes, escaped (no line break reaches
-    the audit)."""
+    with the reason and at most the body's first 32 bytes, escaped (no line break — not
+    even U+0085 or U+2028 — nor any control character reaches the audit)."""
     url = f"{erp}/api/erp/plans"
     auth = {"Authorization": f"Bearer {ERP_TOKEN}"}
     before = len(await gate.store.audit_log(1000))
@@ -282,6 +282,7 @@ async def test_every_authenticated_erp_push_is_audited_also_a_bad_body(
         for content in (
             b'{"plan_no": "' + b"x" * MAX_BODY + b'"}',
             "计划\n\x1b[31mPO-1 ".encode() + b"y" * 100,
+            "\x85\u2028\u2029\x9b[2J\u200e计".encode(),  # C1 controls, line/paragraph separators
             b"[1, 2]",
         ):
             refused = await http.post(url, content=content, headers=auth)
@@ -293,6 +294,8 @@ async def test_every_authenticated_erp_push_is_audited_also_a_bad_body(
         ("put transport plan", "erp", "refused", f"body over {MAX_BODY} bytes"),
         ("put transport plan", "erp", "refused",
          'body is not JSON (begins "计划\\n\\u001b[31mPO-1 yyyyyyyyyyyyyyy"…)'),
+        ("put transport plan", "erp", "refused",
+         'body is not JSON (begins "\\u0085\\u2028\\u2029\\u009b[2J\\u200e计")'),
         ("put transport plan", "erp", "refused", 'body is not a JSON object (begins "[1, 2]")'),
     ])  # fmt: skip
 

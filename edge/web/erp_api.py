@@ -131,6 +131,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _head(raw: bytes) -> str:
     """The first :data:`HEAD_BYTES` of a refused body, escaped (a JSON string: no control
-    character or line break reaches the audit or the log), "…" when there is more."""
+    character or line break reaches the audit or the log), "…" when there is more.
+
+    Printable text (Chinese too) stays as it is; every character that is not printable —
+    C0 and C1 controls (U+0085, U+009B), U+2028/U+2029, format characters — is written
+    ``\\uXXXX`` (a surrogate pair above U+FFFF), as JSON would with ``ensure_ascii``."""
     text = raw[:HEAD_BYTES].decode("utf-8", "replace")
-    return json.dumps(text, ensure_ascii=False) + ("…" if len(raw) > HEAD_BYTES else "")
+    quoted = json.dumps(text, ensure_ascii=False)
+    escaped = "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in quoted)
+    return escaped + ("…" if len(raw) > HEAD_BYTES else "")
