@@ -654,6 +654,24 @@ async def test_an_old_entrys_cancel_retried_after_the_new_entry_was_filed_is_not
     assert filed.state == "accepted"
 
 
+@contextlib.asynccontextmanager
+async def _second_enterprise(
+    province: Site, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Filings, FilingSender]]:
+    """A second ledger (enterprise 4101000002) filing to the same province platform."""
+    second = await Store.open(tmp_path / "second.db", clock=lambda: province.now[0])
+    try:
+        filings = Filings(_operator(second), tmp_path / "second-photos", platform="province")
+        sender = FilingSender(
+            second, province.client, filings.photos, LinkMonitor(lambda: province.now[0]),
+            company_code="4101000002", backoff_initial=1.0, backoff_max=60.0,
+            clock=lambda: province.now[0], rand=lambda: 0.5,
+        )  # fmt: skip
+        yield second, filings, sender
+    finally:
+        await second.close()
+
+
 @pytest.mark.parametrize("same", [True, False], ids=["same data", "other data"])
 async def test_a_truck_another_enterprise_filed_is_gained_not_added_forever(
     province: Site, tmp_path: Path, same: bool
@@ -664,14 +682,7 @@ async def test_a_truck_another_enterprise_filed_is_gained_not_added_forever(
     more; other data goes as Modify — and its passes carry that licensePK."""
     await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
     assert await province.send_due() == [True]
-    second = await Store.open(tmp_path / "second.db", clock=lambda: province.now[0])
-    try:
-        filings = Filings(_operator(second), tmp_path / "second-photos", platform="province")
-        sender = FilingSender(
-            second, province.client, filings.photos, LinkMonitor(lambda: province.now[0]),
-            company_code="4101000002", backoff_initial=1.0, backoff_max=60.0,
-            clock=lambda: province.now[0], rand=lambda: 0.5,
-        )  # fmt: skip
+    async with _second_enterprise(province, tmp_path) as (second, filings, sender):
         form = TRUCK if same else {**TRUCK, "fleet": "二车队", "owner": "另一家物流公司"}
         done = await filings.add(CLERK, "vehicle", form, LICENCE)
         assert done.id is not None
@@ -691,8 +702,29 @@ async def test_a_truck_another_enterprise_filed_is_gained_not_added_forever(
         if not same:
             assert isinstance(province.sim, ProvincePlatformSim)
             assert province.sim.accounts["PK00000001"]["onwer"] == "另一家物流公司"
-    finally:
-        await second.close()
+
+
+async def test_a_refused_modify_of_a_gained_truck_is_the_modifys_dead_letter(
+    province: Site, tmp_path: Path
+) -> None:
+    """The second enterprise's Add is refused 「已存在」, it takes the held filing and sends
+    its other data as Modify — which the platform refuses: the dead letter and the history
+    name the Modify (not the Add), with the platform's words and no "Add may be lost" note."""
+    await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert await province.send_due() == [True]
+    async with _second_enterprise(province, tmp_path) as (second, filings, sender):
+        province.sim.faults.append(Fault("code", "车辆所有人不一致", "VehElecAccountModify"))
+        done = await filings.add(CLERK, "vehicle", {**TRUCK, "owner": "另一家物流公司"}, LICENCE)
+        assert done.id is not None
+        assert [await sender.send(row) for row in await second.due_filings(10)] == [False]
+        assert province.sim.calls["VehElecAccountModify"] == 1
+        (dead,) = await second.dead_filings()
+        assert (dead.method, dead.last_error) == ("VehElecAccountModify", "车辆所有人不一致")
+        (filing,) = await second.filings_of(done.id)
+        assert (filing.state, filing.method, filing.words) == (
+            "refused", "VehElecAccountModify", "车辆所有人不一致",
+        )  # fmt: skip
+        assert filing.license_pk == "PK00000001"  # taken before the Modify went out
 
 
 async def test_a_dead_filing_a_newer_accepted_one_made_obsolete_is_closed(

@@ -16,6 +16,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import structlog
 
@@ -54,6 +55,14 @@ VEHICLE_ADD = "VehElecAccountAdd"
 EXISTS = "已存在"
 #: Look at the outbox of filings at least this often (the command line changes it too).
 POLL_SECONDS = 30.0
+
+
+@dataclass
+class _Sending:
+    """The method a filing goes out as; the Modify once a held filing was taken, so a
+    refusal names the method the platform actually refused."""
+
+    method: str
 
 
 class FilingSender:
@@ -122,9 +131,10 @@ class FilingSender:
             if await self._withdrawn(row, entry):
                 return False
             license_pk = await self._license_pk(row, entry)
-            method = method_for(self.platform.mode, entry, license_pk)
+            # the method going out: an Add, or the Modify of a filing the platform holds
+            sending = _Sending(method_for(self.platform.mode, entry, license_pk))
             # an Add whose answer never came may have been taken: ask before adding again
-            again = method in ADDS and row.unanswered in ADDS
+            again = sending.method in ADDS and row.unanswered in ADDS
             try:
                 images = {
                     ImageKind(image.kind): await self.photos.read(image.path)
@@ -134,30 +144,17 @@ class FilingSender:
                     log.warning("a lost Add was taken by the platform: modifying its filing",
                                 plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
                     license_pk = await self._take(row, held)
-                    method = method_for(self.platform.mode, entry, license_pk)
-                await self.store.filing_sending(row.id, method)
-                try:
-                    receipt = await self.platform.file_entry(
-                        entry, images, company_code=self.company_code, license_pk=license_pk
-                    )
-                except PermanentError as exc:
-                    # another enterprise (or we, long ago) filed this truck: the platform
-                    # holds one filing per plate, shared — take it (README "Electronic ledger")
-                    if (
-                        method != VEHICLE_ADD
-                        or EXISTS not in exc.status
-                        or (held := await self.platform.held_filing(entry)) is None
-                    ):
-                        raise
-                    method, receipt = await self._take_shared(row, entry, images, held)
+                    sending.method = method_for(self.platform.mode, entry, license_pk)
+                receipt = await self._file_or_take(row, sending, entry, images, license_pk)
             except InvalidMessageError as exc:
                 log.error("filing breaks the spec; kept as dead letter", error=str(exc))
                 await self.store.filing_answered(
-                    row.id, method, accepted=False, answer=f"not sent: {exc.status}"
+                    row.id, sending.method, accepted=False, answer=f"not sent: {exc.status}"
                 )
             except PermanentError as exc:
                 self.link.success()  # the platform answered: the link is fine
                 log.warning("platform refused a filing", plate=entry.plate, error=str(exc))
+                method = sending.method  # the one refused: the Add, or the Modify after it
                 words = exc.status + (LOST_ADD if again and method in ADDS else "")
                 await self.store.filing_answered(row.id, method, accepted=False, answer=words)
             except FileNotFoundError as exc:
@@ -220,25 +217,48 @@ class FilingSender:
             )
         return license_pk
 
-    async def _take_shared(
+    async def _file_or_take(
         self,
         row: FilingOutboxEntry,
+        sending: _Sending,
         entry: Entry,
         images: Mapping[ImageKind, bytes],
-        held: FilingReceipt,
-    ) -> tuple[str, FilingReceipt]:
-        """A transport vehicle's Add refused 「…已存在…」: take ``held``, the filing the
-        platform holds (VehElecAccountGain), and send ours as Modify when its fields differ;
-        the Modify and the receipt. Raises the platform's errors."""
+        license_pk: str,
+    ) -> FilingReceipt:
+        """Send ``row`` as ``sending.method``; the platform's receipt. A transport vehicle's
+        Add refused 「…已存在…」 — another enterprise (or we, long ago) filed this truck, and
+        the platform holds one filing per plate, shared (README "Electronic ledger") — takes
+        the held filing (VehElecAccountGain) and sends ours as Modify when its fields differ;
+        ``sending.method`` is then the Modify. Raises the platform's errors."""
+        try:
+            return await self._file(row, sending.method, entry, images, license_pk)
+        except PermanentError as exc:
+            if (
+                sending.method != VEHICLE_ADD
+                or EXISTS not in exc.status
+                or (held := await self.platform.held_filing(entry)) is None
+            ):
+                raise
         log.warning("the platform holds this vehicle's filing: taking it",
                     plate=entry.plate, license_pk=held.license_pk)  # fmt: skip
         license_pk = await self._take(row, held)
-        method = method_for(self.platform.mode, entry, license_pk)
+        sending.method = method_for(self.platform.mode, entry, license_pk)
         mine = wire_fields(entry, images)
         if all(mine.get(k, v) == v for k, v in held.fields.items()):
-            return method, held  # the same vehicle as ours: nothing to change
+            return held  # the same vehicle as ours: nothing to change
+        return await self._file(row, sending.method, entry, images, license_pk)
+
+    async def _file(
+        self,
+        row: FilingOutboxEntry,
+        method: str,
+        entry: Entry,
+        images: Mapping[ImageKind, bytes],
+        license_pk: str,
+    ) -> FilingReceipt:
+        """Note ``row`` as going out as ``method`` and send it; the platform's receipt.
+        Raises the platform's errors."""
         await self.store.filing_sending(row.id, method)
-        receipt = await self.platform.file_entry(
+        return await self.platform.file_entry(
             entry, images, company_code=self.company_code, license_pk=license_pk
         )
-        return method, receipt
