@@ -158,6 +158,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     text += '\n[replica]\ntype = "sftp"\npath = "/b"\nhost = "127.0.0.1"\nuser = "u"\n'
     (tmp_path / "keys").mkdir(exist_ok=True)
     (tmp_path / "keys" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (tmp_path / "keys" / "id_ed25519").chmod(0o600)
     text += f'key_file = "keys/id_ed25519"\nhost_key = "{HOST_KEY}"\n'
     text = text.replace("[photo_web]\n", '[photo_web]\nkey_file = "keys/photo-url.key"\n')
     path = tmp_path / "config.toml"

@@ -26,7 +26,8 @@ from edge.config.model import Config, ReplicaConfig, load_config
 from edge.ledger.retention import Retention
 from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
-from edge.replica.owner import SHARE_MARKER
+from edge.replica import owner as owner_module
+from edge.replica.owner import LEDGER_ID, SHARE_MARKER, TargetOwner
 from edge.replica.replicator import Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import (
@@ -84,6 +85,7 @@ HOST_KEY = (
 def _key_file(tmp_path: Path) -> Path:
     path = tmp_path / "replica_ed25519"
     path.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    path.chmod(0o600)
     return path
 
 
@@ -710,6 +712,26 @@ def test_replica_values_that_would_go_wrong_are_named(tmp_path: Path) -> None:
     assert cfg.replica.host_key == HOST_KEY
 
 
+def test_check_config_refuses_an_sftp_key_readable_beyond_its_owner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The private key at 0640 or 0644: exit 2, naming replica.key_file and the mode found."""
+    key = _key_file(tmp_path)
+    section = (
+        f'[replica]\ntype = "sftp"\npath = "/b"\nhost = "h"\nuser = "u"\n'
+        f'host_key = "{HOST_KEY}"\nkey_file = "{key}"'
+    )
+    path = write_config(tmp_path / "c.toml", "http://127.0.0.1:9", extra=section)
+    for mode in (0o640, 0o644):
+        key.chmod(mode)
+        assert main(["check-config", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "replica.key_file" in err
+        assert f"mode {mode:04o}" in err
+    key.chmod(0o600)
+    assert main(["check-config", str(path)]) == 0
+
+
 S3_SECTION = '[replica]\ntype = "s3"\nbucket = "edge-gate"\npath = "gate-01"\n'
 
 
@@ -880,6 +902,36 @@ async def test_a_replica_with_everything_before_a_restart_is_no_alarm(tmp_path: 
         await _run_until(again, lambda: again.starts == 1)  # noqa: B023 - awaited at once
         assert not again.report().alarm
         assert again.report().lag_seconds < 60
+
+
+async def test_two_pcs_cloned_from_one_image_are_told_apart_by_the_ledger_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PCs made from one disk image share /etc/machine-id and the default ledger path: each
+    ledger's random id (kept in its run directory) tells them apart, so the second is refused;
+    a marker of an older version (no id) with this PC's machine id and path stays this one's."""
+    monkeypatch.setattr(owner_module, "machine_id", lambda: "cloned-image-machine-id")
+    cfg = _replica_config(tmp_path, {"type": "file", "path": str(_share(tmp_path)), **FAST})
+    ledger = Path("/var/lib/edge-gate/edge.db")  # the same path on both PCs
+    first = TargetOwner(cfg, ledger, tmp_path / "pc1" / ".replica")
+    second = TargetOwner(cfg, ledger, tmp_path / "pc2" / ".replica")
+    assert await first.other() is None  # marks the target
+    refused = await second.other()
+    assert refused is not None
+    assert "cloned PC" in refused
+    assert str(ledger) in refused
+    marker = json.loads((_share(tmp_path) / SHARE_MARKER).read_text("utf-8"))
+    assert marker["ledger_id"] == (tmp_path / "pc1" / ".replica" / LEDGER_ID).read_text().strip()
+    assert await first.other() is None  # still the first's, its id kept
+    again = TargetOwner(cfg, ledger, tmp_path / "pc1" / ".replica")
+    assert await again.other() is None  # a restarted daemon keeps its ledger's id
+    del marker["ledger_id"]  # an older version's marker
+    (_share(tmp_path) / SHARE_MARKER).write_text(json.dumps(marker), "utf-8")
+    older = TargetOwner(cfg, ledger, tmp_path / "pc3" / ".replica")
+    assert await older.other() is None
+    marker = json.loads((_share(tmp_path) / SHARE_MARKER).read_text("utf-8"))
+    assert marker["ledger_id"] == (tmp_path / "pc3" / ".replica" / LEDGER_ID).read_text().strip()
+    assert await first.other() is not None
 
 
 async def test_two_daemons_on_one_target_the_second_is_refused_until_a_restore_takes_over(

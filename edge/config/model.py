@@ -1252,6 +1252,16 @@ def _replica_issues(replica: ReplicaConfig | None, database: Path) -> list[Confi
         )
     if replica.type == "sftp" and replica.key_file and not replica.key_file.is_file():
         issues.append(ConfigIssue(("replica", "key_file"), f"no such file: {replica.key_file}"))
+    elif replica.type == "sftp" and replica.key_file:
+        mode = replica.key_file.stat().st_mode & 0o777
+        if mode & 0o077:  # a private key others on the PC can read (ssh itself refuses one)
+            issues.append(
+                ConfigIssue(
+                    ("replica", "key_file"),
+                    f"{replica.key_file} has mode {mode:04o}, readable beyond its owner: "
+                    f"chmod 600 {replica.key_file} (owner edge-gate)",
+                )
+            )
     if replica.ca_file is not None and replica.type != "s3":
         issues.append(ConfigIssue(("replica", "ca_file"), "only for type = 's3' (https)"))
     elif replica.ca_file is not None and not replica.ca_file.is_file():

@@ -1,6 +1,8 @@
 """Whose replica a target is: one marker at the target (:data:`SHARE_MARKER`, a file in a
 file or SFTP target's directory, an object under an S3 target's prefix) naming the gate PC
-that writes it (its machine id and host name) and that PC's ledger (its path).
+that writes it (its machine id and host name) and that PC's ledger (its path and its
+:data:`LEDGER_ID`, a random id made once per ledger: PCs cloned from one disk image share the
+machine id and the default ledger path, never that id).
 
 Two daemons replicating to one place — two gate PCs given the same ``path``, or a drill copy
 started with the production ``[replica]`` — would interleave two ledgers' histories in one
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,10 @@ SHARE_MARKER = ".edge-gate-replica"
 #: Left in the run directory (``.replica`` beside the ledger) by ``edge restore``: the
 #: restored ledger's first daemon takes the target over from the PC whose ledger it was.
 TAKEOVER_NOTE = "takeover"
+#: In the run directory: this ledger's random id (hex), made by its first daemon. ``edge
+#: restore`` removes it, so a restored ledger gets a new one and owns its target only by the
+#: takeover (:data:`TAKEOVER_NOTE`).
+LEDGER_ID = "ledger-id"
 #: rclone's exit statuses for "not there" (directory, file): no marker yet.
 _NOT_FOUND = (3, 4)
 _RCLONE_SECONDS = 60.0
@@ -51,9 +58,30 @@ def machine_id() -> str:
         return socket.gethostname()
 
 
-def identity(database: Path) -> dict[str, str]:
-    """What the marker says of a daemon: its PC and its ledger."""
-    return {"host": machine_id(), "hostname": socket.gethostname(), "ledger": str(database)}
+def ledger_id(run_dir: Path) -> str:
+    """The ledger's random id kept in ``run_dir`` (:data:`LEDGER_ID`), made on first use;
+    raises OSError when it can be neither read nor made."""
+    path = run_dir / LEDGER_ID
+    try:
+        kept = path.read_text("ascii").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    made = secrets.token_hex(16)
+    path.write_text(made + "\n", "ascii")
+    return made
+
+
+def identity(database: Path, ledger: str) -> dict[str, str]:
+    """What the marker says of a daemon: its PC, its ledger and the ledger's id."""
+    return {
+        "host": machine_id(),
+        "hostname": socket.gethostname(),
+        "ledger": str(database),
+        "ledger_id": ledger,
+    }
 
 
 def _owner(text: str | None) -> dict[str, Any] | None:
@@ -72,8 +100,8 @@ class TargetOwner:
     """The marker at ``cfg``'s target as the daemon of ``database`` sees it."""
 
     def __init__(self, cfg: ReplicaConfig, database: Path, run_dir: Path) -> None:
-        self.cfg, self.run_dir = cfg, run_dir
-        self.mine = identity(database)
+        self.cfg, self.run_dir, self.database = cfg, run_dir, database
+        self.mine: dict[str, str] = {}
         self.takeover = run_dir / TAKEOVER_NOTE
         self._file = Path(cfg.path) / SHARE_MARKER if cfg.type == "file" else None
 
@@ -81,16 +109,31 @@ class TargetOwner:
         """Who else replicates to the target ("host name, ledger path"); None when it is
         this daemon's — marked now if it had no marker, or taken over when a restore left
         :data:`TAKEOVER_NOTE`. :class:`TargetSilentError` when the target does not answer."""
+        if not self.mine:
+            try:
+                made = await asyncio.to_thread(ledger_id, self.run_dir)
+            except OSError as exc:  # not judged now: tried again at the next check
+                raise TargetSilentError(f"cannot keep the ledger id: {exc}") from None
+            self.mine = identity(self.database, made)
         text = await self._read()
         owner = _owner(text)
         if owner is not None and (owner.get("host"), owner.get("ledger")) == (
             self.mine["host"],
             self.mine["ledger"],
         ):
-            return None
+            if owner.get("ledger_id") == self.mine["ledger_id"]:
+                return None
+            if "ledger_id" not in owner:  # an older version's marker: this ledger's
+                await self._write()
+                return None
         if owner is not None:
             if not await asyncio.to_thread(self.takeover.exists):
-                return f"{owner.get('hostname', '?')}, {owner.get('ledger', '?')}"
+                same = owner.get("host") == self.mine["host"]
+                clone = " (same machine id: a cloned PC?)" if same else ""
+                return (
+                    f"{owner.get('hostname', '?')}, {owner.get('ledger', '?')}, "
+                    f"ledger id {str(owner.get('ledger_id', '?'))[:8]}{clone}"
+                )
             log.warning(
                 "replica taken over by the restored ledger from the PC it replaces",
                 previous=owner.get("hostname"),

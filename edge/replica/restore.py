@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from edge.config.model import Config, ReplicaConfig
 from edge.domain.serials import serial_prefix, serial_time
 from edge.ledger.recovery import check_restored, raise_serial_floors, serial_prefixes
-from edge.replica.owner import TAKEOVER_NOTE
+from edge.replica.owner import LEDGER_ID, TAKEOVER_NOTE
 from edge.replica.target import (
     child_env,
     known_hosts_line,
@@ -218,7 +218,9 @@ async def restore(
         if path.exists():
             path.rename(database.with_name(database.name + path.name[len(restoring.name) :]))
     restoring.rename(database)
-    # this ledger's first daemon takes the target over from the PC it replaces
+    # this ledger's first daemon takes the target over from the PC it replaces (under a new
+    # ledger id: one left here by an earlier ledger is not the restored one's)
+    await asyncio.to_thread((run_dir / LEDGER_ID).unlink, missing_ok=True)
     note = f"restored {datetime.fromtimestamp(clock(), zone).isoformat(timespec='seconds')}\n"
     await asyncio.to_thread(_write_private, run_dir / TAKEOVER_NOTE, note)
     return await restore_photos_again(cfg, result)
