@@ -160,3 +160,59 @@ def test_the_unit_parses(tmp_path: Path) -> None:
         [analyze, "verify", str(copy)], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+_STUBS = {  # what install-service runs as root, each logging its arguments
+    "id": 'echo "id $*" >> "$LOG"; [ "${1:-}" = -u ] && echo 0; exit 0',
+    "useradd": 'echo "useradd $*" >> "$LOG"',
+    "install": 'echo "install $*" >> "$LOG"',
+    "systemctl": 'echo "systemctl $*" >> "$LOG"',
+    "python3": (  # python3 -m venv DIR: a venv whose pip and edge only log
+        'echo "python3 $*" >> "$LOG"; mkdir -p "$3/bin"\n'
+        'for tool in pip edge; do printf \'#!/bin/sh\\necho "%s $*" >> "$LOG"\\n\' "$tool"'
+        ' > "$3/bin/$tool"; chmod +x "$3/bin/$tool"; done'
+    ),
+}
+
+
+@pytest.mark.parametrize("no_start", [True, False])
+def test_install_service_no_start_neither_enables_nor_starts(
+    tmp_path: Path, no_start: bool
+) -> None:
+    """``--no-start`` (a new PC about to restore its ledger) leaves the unit disabled: a reboot
+    before ``edge restore`` must not start a daemon that creates an empty ledger. Without it
+    the unit is enabled and started once the config checks."""
+    stubs, root, log = tmp_path / "bin", tmp_path / "root", tmp_path / "calls.log"
+    stubs.mkdir()
+    for name, body in _STUBS.items():
+        (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
+        (stubs / name).chmod(0o755)
+    (root / "usr" / "local" / "bin").mkdir(parents=True)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "install-service"
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "EDGE_GATE_ROOT": str(root),
+        "LOG": str(log),
+    }
+    result = subprocess.run(
+        [str(script), *(["--no-start"] if no_start else [])],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = [line for line in log.read_text().splitlines() if line.startswith("systemctl")]
+    if no_start:
+        assert calls == ["systemctl daemon-reload"]
+        assert "systemctl enable --now edge-gate" in result.stdout
+    else:
+        assert calls == [
+            "systemctl daemon-reload",
+            "systemctl enable edge-gate.service",
+            "systemctl restart edge-gate.service",
+        ]
+        assert "edge-gate is running" in result.stdout
+    assert (root / "opt" / "edge-gate" / "config.example.toml").is_file()
+    assert (root / "usr" / "local" / "bin" / "edge").is_symlink()
