@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.actions.operator import Operator
+from edge.actions.operator import NO_TRUCK_PASS_YET, Operator
 from edge.cli.main import main
 from edge.config.model import ListsConfig
 from edge.domain.decision import Decision
@@ -281,6 +281,49 @@ async def test_a_typed_plate_without_a_pass_says_so_and_is_counted_as_not_report
     ]
     audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
     assert audit == [("assign weighing plate", "ok", done.detail)]
+
+
+async def test_a_typed_plate_without_a_pass_pairs_with_the_trucks_other_weighing_and_is_sent(
+    store: Store,
+) -> None:
+    """豫A11111 weighed in with its read (its first weighing open on the entry pass) and left an
+    hour later with the exit read missed. The clerk types 豫A11111: no pass of it near the exit
+    weighing, yet the pair's goods record goes out on the entry pass — the clerk is not told
+    it cannot be. A typed plate whose first weighing stays open is told it waits for the
+    truck's other weighing's pass."""
+    at = WHEN.timestamp()
+    truck = await store.record_pass(new_pass("豫A11111", when=WHEN - timedelta(hours=1)), [])
+    first = await store.weigh(NewWeighing("main", "豫A11111", "1", 15000, at - 3600,
+                                          truck.serial), max_between_seconds=DAY)  # fmt: skip
+    held = await store.weigh(NewWeighing("main", None, "", 35000, at, None),
+                             max_between_seconds=DAY)  # fmt: skip
+    operator = _operator(store)
+    done = await operator.assign_plate(GUARD, held.id, plate="豫A11111", color="1")
+    assert done.detail.endswith(f"now complete as weighing {first.id}; no pass of the plate")
+    assert done.note == ""
+    pair = await store.weighing(first.id)
+    assert (pair.state, pair.ysl, pair.goods_error) == ("complete", "20", None)
+    assert [e.kind for e in await store.outbox_of(truck.serial)] == ["record", "goods"]
+    alone = await store.weigh(NewWeighing("main", None, "", 36000, at + 60, None),
+                              max_between_seconds=DAY)  # fmt: skip
+    opened = await operator.assign_plate(GUARD, alone.id, plate="豫A55555", color="1")
+    assert (await store.weighing(alone.id)).state == "open"
+    assert opened.note == NO_TRUCK_PASS_YET
+
+
+async def test_a_typed_plate_tied_to_a_pass_uses_that_pass_s_pending_read(store: Store) -> None:
+    """The clerk types 豫A11111 for a weighing whose read came too late: the weighing is tied
+    to its pass, and that pass's read pending at the scale is used — the next weighing does
+    not take it (one pass, one weighing)."""
+    at = WHEN.timestamp()
+    truck = await store.record_pass(new_pass("豫A11111", when=WHEN - timedelta(minutes=1)), [])
+    await store.note_scale_read(NewScaleRead("main", "豫A11111", "1", truck.serial, "in-1", at))
+    other = await store.note_scale_read(NewScaleRead("main", "豫B22222", "2", "S-B", "in-1", at))
+    held = await store.weigh(NewWeighing("main", None, "", 35000, at, None),
+                             max_between_seconds=DAY)  # fmt: skip
+    done = await _operator(store).assign_plate(GUARD, held.id, plate="豫A11111", color="1")
+    assert done.detail.endswith(f"tied to pass {truck.serial}")
+    assert [r.id for r in await store.pending_reads("main", 0)] == [other.id]
 
 
 async def _misread_pair(path: Path) -> tuple[str, int]:

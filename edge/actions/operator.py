@@ -52,8 +52,13 @@ MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
 MAX_DISCARD_REASON = 64  # a discarded weighing's reason, as the audit and the CSV keep it
 NO_WEIGHING = "无此过磅记录"
-#: A plate typed for a weighing that no pass let through at the scale's lanes had near it.
-NO_TRUCK_RECORD = "地磅车道附近时间内无该车牌的过车记录，完成后的货物台账无法上报"
+#: A plate typed for a weighing that no pass let through at the scale's lanes had near it,
+#: and whose pair has no pass either: its goods record cannot be sent.
+NO_TRUCK_NEAR = "地磅车道附近时间内无该车牌的过车记录"
+NO_TRUCK_RECORD = f"{NO_TRUCK_NEAR}，完成后的货物台账无法上报"
+#: The same, for a first weighing left open: its goods record goes out on the pass of the
+#: truck's other weighing (the second one, read at the scale) — or not, if that has none.
+NO_TRUCK_PASS_YET = f"{NO_TRUCK_NEAR}；货物台账将按该车另一次过磅的过车记录上报"
 #: An ERP plan's validity lies after 2000-01-01 and at most a year ahead.
 PLAN_EARLIEST = 946684800.0
 PLAN_AHEAD_SECONDS = 366 * 86400.0
@@ -653,14 +658,20 @@ def _assigned(
     wid: int, plate: str, done: StoredWeighing, *, typed: bool, serial: str | None
 ) -> Done:
     """What giving weighing ``wid`` its plate did, as audited; a typed plate says the pass it
-    was tied to, or (``note``, in Chinese) that none was found; a goods record that cannot
-    be sent is said too."""
+    was tied to, or that none was found — told the clerk (``note``, in Chinese) only where
+    that matters, decided from what pairing did: a pair completed with the truck's other
+    weighing whose pass carries the goods record needs none, a first weighing left open
+    waits for its second one's pass, a complete weighing with no pass at all cannot be
+    reported; a goods record that cannot be sent is said too."""
     how = "typed" if typed else "candidate read"
     detail = f"weighing {wid}: {plate} ({how}), now {done.state} as weighing {done.id}"
     note = ""
     if typed:
         detail += f"; tied to pass {serial}" if serial else "; no pass of the plate"
-        note = "" if serial else NO_TRUCK_RECORD
+        if serial is None and done.state == "open":
+            note = NO_TRUCK_PASS_YET
+        elif serial is None and not (done.first_serial or done.second_serial):
+            note = NO_TRUCK_RECORD
     if done.goods_error:  # e.g. a pair neither of whose weighings has a pass
         detail += f"; goods record not sent: {done.goods_error}"
         note = f"货物台账无法上报：{done.goods_error}"

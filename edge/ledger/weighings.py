@@ -142,7 +142,9 @@ class WeighingLedger(LedgerPart):
         ``max_between_seconds`` of it (before or after; the earlier one keeps its id and the
         later one is folded into it as its second weighing), or completes at once with a
         preset tare; a completed pair gets its one goods record. ``serial``: the pass of the
-        plate read (None: a plate typed by a clerk), ``read_id`` that read, used from now on.
+        plate read (or the pass a plate typed by a clerk is tied to: its reads still pending
+        at this scale are used from now on; None: no pass), ``read_id`` that read, used from
+        now on.
         Raises :class:`KeyError` for an unknown weighing, :class:`ValueError` for one that
         is not unmatched (already has its plate), :class:`ReadUsedError` when ``read_id``
         was used by a weighing meanwhile (nothing changes)."""
@@ -167,6 +169,12 @@ class WeighingLedger(LedgerPart):
                 weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
             await self._used_by(kept, read_id, plan_id)
+            if read_id is None and serial is not None:  # a typed plate tied to its pass
+                await self._db.execute(  # whose read, still pending, ties no other weighing
+                    "UPDATE scale_reads SET weighing_id = ? WHERE serial = ? AND scale = ? "
+                    "AND weighing_id IS NULL",
+                    (kept, serial, scale),
+                )
             return kept
 
         return await self._committed(write)
