@@ -1012,7 +1012,9 @@ async def test_two_daemons_on_one_remote_target_the_second_is_refused(
     kind: str, tmp_path: Path, procs: Processes
 ) -> None:
     """The marker on an SFTP server or in an S3 bucket (read and written by rclone): the
-    first daemon marks the target, the second is refused before its Litestream starts."""
+    first daemon marks the target, the second is refused before its Litestream starts — and
+    stays refused between two readings of the marker (one a minute), check after check, its
+    photos not copied either."""
     section = await _replica_section(kind, tmp_path, procs)
     cfg = _replica_config(tmp_path, section)
     replicators = []
@@ -1026,4 +1028,19 @@ async def test_two_daemons_on_one_remote_target_the_second_is_refused(
     await _run_until(second, lambda: second.other_writer is not None or second.starts > 0)
     assert second.starts == 0
     assert str(first.database) in (second.other_writer or "")  # the first's marker, read
+    assert second.report().alarm
+    asked: list[str | None] = []
+    target_problem = second.target_problem
+
+    async def counted() -> str | None:
+        asked.append(problem := await target_problem())
+        return problem
+
+    second.target_problem = counted  # type: ignore[method-assign]
+    # several check intervals, all inside one minute: no reading of the marker between them
+    await _run_until(second, lambda: len(asked) >= 5 or second.starts > 0)
+    assert second.starts == 0  # its Litestream never ran on the other's replica
+    assert all("each gate PC needs its own path" in (p or "") for p in asked), asked
+    assert not await second.sync_photos()  # nor do its photos go there
+    assert second.photos_last_error is not None
     assert second.report().alarm

@@ -375,16 +375,20 @@ class Replicator:
         """Why the tools must not write the target now (None: they may): a file target's
         directory that is not the share it was (:meth:`missing_directory`), or a target
         another daemon replicates to (its marker: edge/replica/owner.py), read at every
-        call for a file target and every :data:`OWNER_CHECK_SECONDS` for the others."""
+        call for a file target and every :data:`OWNER_CHECK_SECONDS` for the others. Between
+        two readings (or when the target does not answer one) the last reading stands: a
+        target found another's stays refused until its marker is read as this daemon's."""
         problem = await self.missing_directory()
-        if problem is not None or (self.cfg.type != "file" and self.clock() < self._owner_due):
+        if problem is not None:
             return problem
+        if self.cfg.type != "file" and self.clock() < self._owner_due:
+            return self._other_writer_problem()
         self._owner_due = self.clock() + OWNER_CHECK_SECONDS
         try:
             other = await self.owner.other()
         except TargetSilentError as exc:  # not judged now: Litestream's syncs will tell
             self._failed(f"the target does not answer: {exc}")
-            return None
+            return self._other_writer_problem()
         if other != self.other_writer:
             if other is None:
                 log.info("replica target is this daemon's again", target=self.target)
@@ -397,10 +401,17 @@ class Replicator:
         self.other_writer = other
         if other is None:
             self._share_marked = True
+        return self._other_writer_problem()
+
+    def _other_writer_problem(self) -> str | None:
+        """The refusal while the target's marker (last read) names another daemon; None when
+        it names this one."""
+        if self.other_writer is None:
             return None
         return (
-            f"another daemon replicates to {self.target} ({other}): each gate PC needs its own "
-            f"path; if that PC is gone for good, delete {SHARE_MARKER} there and restart"
+            f"another daemon replicates to {self.target} ({self.other_writer}): each gate PC "
+            f"needs its own path; if that PC is gone for good, delete {SHARE_MARKER} there and "
+            "restart"
         )
 
     async def missing_directory(self) -> str | None:
