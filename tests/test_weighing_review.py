@@ -6,6 +6,7 @@ a moment earlier keeps the truck's weighing, unmatched; the clerk's plate form's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from edge.domain.decision import Decision
 from edge.domain.plates import PlateColor
 from edge.gate.weighbridge import PlanReporter, ScalePairing
 from edge.ledger.books import ListBook, PlanBook
+from edge.ledger.database import LedgerUnwritableError
 from edge.ledger.rows import NewScaleRead, NewTransportPlan, NewWeighing, ScaleRead, StoredWeighing
 from edge.ledger.store import Store
 from tests import test_operator_actions, test_weighing_pairing
@@ -221,6 +223,82 @@ async def test_a_corrected_plate_reaches_a_pending_read_and_a_held_weighings_can
     assert [r.read.plate for r in candidates] == ["豫G12345", "豫B22222"]
     given = await _operator(store).assign_plate(GUARD, held.id, read=read.id)
     assert given.plate == "豫G12345"
+
+
+async def test_a_complete_weighing_of_two_trucks_is_not_relabelled_by_a_correction(
+    store: Store,
+) -> None:
+    """豫B22222's first weighing was open; 豫A11111's entry was misread as 豫B22222, so its
+    weighing completed B's pair (goods record sent). Correcting A's pass leaves the pair as it
+    is — relabelling would give B's half to A — and says so to the guard and in the audit."""
+    b = await store.record_pass(new_pass("豫B22222", when=WHEN - timedelta(minutes=30)), [])
+    a = await store.record_pass(new_pass("豫B22222"), [])
+    pair = await store.weigh(NewWeighing("main", "豫B22222", "1", 15000, 1000, b.serial),
+                             max_between_seconds=DAY, goods="原煤")  # fmt: skip
+    await store.weigh(NewWeighing("main", "豫B22222", "1", 35000, 1600, a.serial),
+                      max_between_seconds=DAY, goods="原煤")  # fmt: skip
+    done = await _operator(store).correct(GUARD, a.serial, "豫A11111", "1")
+    assert done.note == "该过磅已完成，未改动；请核对货物台账"
+    assert f"weighing {pair.id} not changed: weighing {pair.id} is complete" in done.detail
+    row = await store.weighing(pair.id)
+    assert (row.plate, row.state, row.ysl) == ("豫B22222", "complete", "20")
+    audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
+    assert audit == [("correct plate", "ok", done.detail)]
+
+
+async def test_a_complete_weighing_takes_the_plate_once_both_its_passes_are_corrected(
+    store: Store,
+) -> None:
+    """Both cameras misread 豫G12345 as 豫G1234S: its pair is complete under the misread plate.
+    Correcting the entry pass alone leaves it (its exit half still reads 豫G1234S); correcting
+    the exit pass too relabels it."""
+    entry = await store.record_pass(new_pass("豫G1234S"), [])
+    leave = await store.record_pass(new_pass("豫G1234S", lane_id="out-1", direction="out"), [])
+    pair = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, 1000, entry.serial),
+                             max_between_seconds=DAY)  # fmt: skip
+    await store.weigh(NewWeighing("main", "豫G1234S", "2", 15000, 1600, leave.serial),
+                      max_between_seconds=DAY)  # fmt: skip
+    operator = _operator(store)
+    first = await operator.correct(GUARD, entry.serial, "豫G12345", "2")
+    assert first.note == "该过磅已完成，未改动；请核对货物台账"
+    assert (await store.weighing(pair.id)).plate == "豫G1234S"
+    second = await operator.correct(GUARD, leave.serial, "豫G12345", "2")
+    assert second.note == ""
+    assert second.detail.endswith(f"weighing {pair.id} now complete as weighing {pair.id}")
+    assert (await store.weighing(pair.id)).plate == "豫G12345"
+
+
+async def test_a_correction_is_audited_whatever_carrying_it_to_the_scale_meets(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The correction is stored before it is carried to the weighings: a weighing gone
+    meanwhile is said and skipped; a ledger that fails mid-way is logged and told (a note),
+    never a 500 — either way the correction has its audit row."""
+    misread = await store.record_pass(new_pass("豫G1234S"), [])
+    tied = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, 1000, misread.serial),
+                             max_between_seconds=DAY)  # fmt: skip
+    ghost = dataclasses.replace(tied, id=tied.id + 100)  # folded or deleted since looked up
+    listed = store.weighings_of_pass
+
+    async def with_a_ghost(serial: str) -> list[StoredWeighing]:
+        return [ghost, *await listed(serial)]
+
+    monkeypatch.setattr(store, "weighings_of_pass", with_a_ghost)
+    operator = _operator(store)
+    done = await operator.correct(GUARD, misread.serial, "豫G12345", "2")
+    assert f"weighing {ghost.id} not changed: it is gone meanwhile" in done.detail
+    assert (await store.weighing(tied.id)).plate == "豫G12345"
+
+    async def unwritable(*_args: object, **_kw: object) -> int:
+        raise LedgerUnwritableError("disk-full", "database or disk is full")
+
+    monkeypatch.setattr(store, "correct_scale_reads", unwritable)
+    again = await operator.correct(GUARD, misread.serial, "豫G12346", "2")
+    assert again.ok
+    assert again.note == "车牌已更正，但过磅记录未能同步更正；请核对过磅记录"
+    assert "not carried to the weighings: LedgerUnwritableError" in again.detail
+    audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
+    assert audit == [("correct plate", "ok", again.detail), ("correct plate", "ok", done.detail)]
 
 
 # -- 3. a plate typed by the clerk -----------------------------------------------------------------

@@ -625,18 +625,31 @@ class Operator:
             except ValueError as exc:
                 key = "reviewer" if "reviewer" in str(exc) else "plate"
                 raise InvalidInputError(str(exc), key) from None
-            carried = await self._carry_correction(serial, read, color)
+            # the correction is stored: whatever carrying it to the scale meets, it is
+            # audited and answered (what could not be carried is said, not a 500)
+            carried: list[str] = []
+            notes: list[str] = []
+            try:
+                await self._carry_correction(serial, read, color, carried, notes)
+            except Exception as exc:  # told and logged: the correction stands
+                log.exception("correction not carried to the scale", serial=serial, plate=read)
+                carried.append(f"not carried to the weighings: {type(exc).__name__}: {exc}")
+                notes.append("车牌已更正，但过磅记录未能同步更正；请核对过磅记录")
             detail = "; ".join([f"plate corrected to {read}", *carried])
-            return Done(detail=detail, id=correction, plate=read)
+            note = "；".join(dict.fromkeys(notes))
+            return Done(detail=detail, id=correction, plate=read, note=note)
 
         return await self.act(actor, Action.CORRECT, serial, body)
 
-    async def _carry_correction(self, serial: str, plate: str, color: str) -> list[str]:
+    async def _carry_correction(
+        self, serial: str, plate: str, color: str, said: list[str], notes: list[str]
+    ) -> None:
         """A corrected plate carries to the scale: the weighings the pass's plate read tied
         take it (an open first weighing is paired again: its second weighing under the right
         plate completes it), and its read still pending at a scale (or a candidate of a held
-        weighing) is the corrected plate. What changed, as the audit says it."""
-        said: list[str] = []
+        weighing) is the corrected plate. What changed goes to ``said`` (as the audit says
+        it), what a clerk must check to ``notes`` (Chinese): a weighing gone meanwhile, or a
+        complete one whose other half is another truck's (left as it is)."""
         changed = await self.store.correct_scale_reads(serial, plate, color)
         if changed:
             said.append(f"{changed} pending plate read(s) at the scale corrected")
@@ -649,9 +662,16 @@ class Operator:
             if bridge is None:
                 said.append(f"weighing {weighing.id} not changed: its scale is not run here")
                 continue
-            row = await bridge.replate(weighing, plate, color, lane)
+            try:
+                row = await bridge.replate(weighing, plate, color, lane)
+            except KeyError:  # folded into another or deleted since it was looked up
+                said.append(f"weighing {weighing.id} not changed: it is gone meanwhile")
+                continue
+            except WeighingStateError as exc:
+                said.append(f"weighing {weighing.id} not changed: {exc}")
+                notes.append(exc.said)
+                continue
             said.append(f"weighing {weighing.id} now {row.state} as weighing {row.id}")
-        return said
 
 
 def _assigned(

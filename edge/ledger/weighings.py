@@ -206,9 +206,11 @@ class WeighingLedger(LedgerPart):
         had been read (:meth:`assign_plate`: it completes the plate's first weighing taken
         within ``max_between_seconds``, one goods record; an expired one that finds none stays
         expired); a complete one only shows the corrected plate (its pair and goods record
-        stand: the goods record names its pass, reported with the pass's correction). Raises
-        :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one
-        without a plate read (unmatched, discarded) or an ERP plan's."""
+        stand: the goods record names its pass, reported with the pass's correction) — when
+        both its halves are that truck's; one whose other half is another truck's is left
+        as it is. Raises :class:`KeyError` for an unknown weighing,
+        :class:`WeighingStateError` for one without a plate read (unmatched, discarded), an
+        ERP plan's, or a complete one whose halves came from two trucks."""
 
         async def write() -> int:
             async with self._db.execute(
@@ -221,6 +223,7 @@ class WeighingLedger(LedgerPart):
                 raise KeyError(weighing_id)
             state, scale, kg, at, photo, serial = row
             if state == "complete":
+                await self._one_truck(weighing_id, plate)
                 await self._db.execute(
                     "UPDATE weighings SET plate = ?, plate_color = ? WHERE id = ?",
                     (plate, plate_color, weighing_id),
@@ -244,6 +247,36 @@ class WeighingLedger(LedgerPart):
             return kept
 
         return await self._committed(write)
+
+    async def _one_truck(self, weighing_id: int, plate: str) -> None:
+        """Within a transaction: a complete weighing takes a corrected ``plate`` only if both
+        its halves are that truck's — each half's pass's plate (as corrected) is ``plate``,
+        a half without a pass has the weighing's plate. Else its two halves came from
+        different trucks (a misread truck's weighing completed another's first weighing):
+        relabelling would give the other truck's half, and its goods record, to this one —
+        raises :class:`WeighingStateError`, nothing changed (a clerk checks the goods
+        record)."""
+        async with self._db.execute(
+            "SELECT w.plate, w.second_at IS NOT NULL, h.serial, (SELECT coalesce(("
+            "SELECT c.plate FROM corrections c WHERE c.pass_id = p.id ORDER BY c.id DESC "
+            "LIMIT 1), p.plate) FROM passes p WHERE p.serial = h.serial) "
+            "FROM weighings w JOIN (SELECT 1 AS half, first_serial AS serial FROM weighings "
+            "WHERE id = ? UNION ALL SELECT 2, second_serial FROM weighings WHERE id = ?) h "
+            "WHERE w.id = ?",
+            (weighing_id, weighing_id, weighing_id),
+        ) as cur:
+            halves = await cur.fetchall()
+        for half, (weighed_as, paired, serial, read_as) in enumerate(halves, 1):
+            if half == 2 and not paired:
+                continue  # a preset tare: one weighing only
+            truck = read_as if serial is not None else weighed_as
+            if truck != plate:
+                raise WeighingStateError(
+                    f"weighing {weighing_id} is complete and its other weighing is "
+                    f"{truck or 'no known truck'}'s (pass {serial}): not relabelled to {plate}; "
+                    "check its goods record",
+                    "该过磅已完成，未改动；请核对货物台账",
+                )
 
     async def correct_scale_reads(self, serial: str, plate: str, plate_color: str) -> int:
         """A guard corrected the plate of the pass ``serial``: its plate read still pending at
