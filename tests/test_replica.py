@@ -36,6 +36,7 @@ from edge.replica.target import (
     litestream_config,
     missing_credentials,
     rclone_env,
+    unreachable,
 )
 from edge.sim.platform import CityPlatformSim
 from edge.web.status_page import replica_summary
@@ -229,6 +230,73 @@ async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
     assert sum("REPLICATION BEHIND" in e for e in events) == 1, events
     assert events.count("replication caught up") == 1
     assert replicator.report().errors > 0
+
+
+async def test_a_target_silent_during_the_restore_check_is_unreachable_not_wiped(
+    tmp_path: Path, procs: Processes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sshd stopped while the daemon replicates: the restore dry run gets no answer ("dial
+    tcp … connection refused"). That is no verdict on the replica: reported as the target not
+    answering, the lag counting on from the last confirmed sync, Litestream not restarted, the
+    photos not copied again."""
+    sshd = await start_sshd(procs, tmp_path / "sshd")
+    section = sshd.replica(**(FAST | {"restore_check_seconds": 0.3, "lag_alarm_seconds": 600}))
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", replica=section)
+    assert cfg.replica is not None
+    db = _wal_ledger(tmp_path)
+    replicator = Replicator(cfg.replica, db, tmp_path / "photos")
+    answers: list[str | None] = []
+    check = replicator.restorable
+
+    async def recorded() -> str | None:
+        answers.append(await check())
+        return answers[-1]
+
+    monkeypatch.setattr(replicator, "restorable", recorded)
+    with capture_logs() as logs:
+        running = asyncio.create_task(replicator.run())
+        try:
+            await eventually(lambda: replicator.replicated_at is not None and None in answers, 30)
+            confirmed, since = replicator.replicated_at, replicator.since
+            photos_at = replicator.photos_replicated_at
+            await sshd.stop(procs)
+            await eventually(lambda: sum(a is not None for a in answers) >= 2 or running.done(), 60)
+            assert any(unreachable(a) for a in answers if a is not None), answers
+            assert not running.done()  # the check did not end this Litestream's run
+            assert replicator.starts == 1
+            # the last confirmed sync still counts (the old verdict reset it to the last
+            # restore check that passed, and the lag with it)
+            assert (replicator.replicated_at or 0) >= (confirmed or 1)
+            assert replicator.since == since
+            assert replicator.photos_replicated_at == photos_at
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    reasons = " ".join(str(entry.get("reason", "")) for entry in logs)
+    events = [entry["event"] for entry in logs]
+    assert "cannot be restored" not in reasons + " ".join(events)
+    assert not any("restarting Litestream" in event for event in events)
+    assert "cannot be restored" not in (replicator.last_error or "")
+
+
+def test_unreachable_tells_no_answer_from_a_broken_replica() -> None:
+    """Litestream's and rclone's words for a target that does not answer, against theirs for
+    one that answers without a restorable replica."""
+    silent = [
+        "Error: dial tcp 127.0.0.1:2222: connect: connection refused",
+        "couldn't connect SSH: dial tcp: lookup nas.local: no such host",
+        "dial tcp 10.0.0.9:22: i/o timeout",
+        "ssh: handshake failed: read tcp: connection reset by peer",
+        "dial tcp 10.0.0.9:22: connect: no route to host",
+        "context deadline exceeded",
+    ]
+    answered = [
+        "Error: no matching backup files available",
+        "ltx file not found: 0000000000000001-0000000000000005.ltx",
+        "checksum mismatch",
+    ]
+    assert all(unreachable(words) for words in silent)
+    assert not any(unreachable(words) for words in answered)
 
 
 def test_litestream_config_names_secrets_never_holds_them(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ from edge.replica.target import (
     rclone_photos_remote,
     tls_env,
     tool,
+    unreachable,
 )
 
 log = structlog.get_logger("edge.replica")
@@ -206,7 +207,9 @@ class Replicator:
         """Every ``check_interval_seconds``: is a file target still its share, and the target
         still this daemon's (:meth:`target_problem`)? Every ``restore_check_seconds``: can
         the replica be restored now? Returns when not (the lag then counts from the last time
-        it was known good; Litestream is started again)."""
+        it was known good; Litestream is started again). A dry run the target does not answer
+        (:func:`~edge.replica.target.unreachable`) is no verdict: reported as such, the lag
+        counts on from the last confirmed sync, nothing is copied or started again."""
         checked = self.clock()
         while True:
             await asyncio.sleep(self.cfg.check_interval_seconds)
@@ -216,6 +219,10 @@ class Replicator:
                 problem = await self.restorable()
                 if problem is None:
                     self.restorable_at = self.clock()
+                    continue
+                if unreachable(problem):  # no answer is no verdict: not a wiped replica
+                    self._failed(f"the target does not answer the restore check: {problem}")
+                    self._judge()
                     continue
                 problem = f"the replica cannot be restored: {problem}"
             if problem is None:

