@@ -404,21 +404,31 @@ async def test_a_typed_plate_tied_to_a_pass_uses_that_pass_s_pending_read(store:
     assert [r.id for r in await store.pending_reads("main", 0)] == [other.id]
 
 
-async def _misread_pair(path: Path) -> tuple[str, int]:
-    """The entry pass misread as 豫G1234S (its first weighing open, 35 t) and the exit one
-    read right (豫G12345, its own first weighing, 15 t): the entry's serial, its weighing."""
+async def _two_weighings(
+    path: Path, entry_read: str, exit_read: str, colour: str
+) -> tuple[str, str, int]:
+    """An entry pass read ``entry_read`` (its first weighing, 35 t, ten minutes ago) and an exit
+    one read ``exit_read`` (weighed 15 t a minute ago), kept in the ledger at ``path``: the
+    entry's serial, the exit's, the entry's weighing."""
     store = await Store.open(path)
     try:
         now = time.time()
-        entry = await store.record_pass(new_pass("豫G1234S"), [])
-        leave = await store.record_pass(new_pass("豫G12345", direction="out"), [])
-        first = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, now - 600,
+        entry = await store.record_pass(new_pass(entry_read), [])
+        leave = await store.record_pass(new_pass(exit_read, direction="out"), [])
+        first = await store.weigh(NewWeighing("main", entry_read, colour, 35000, now - 600,
                                               entry.serial), max_between_seconds=DAY)  # fmt: skip
-        await store.weigh(NewWeighing("main", "豫G12345", "2", 15000, now - 60, leave.serial),
+        await store.weigh(NewWeighing("main", exit_read, colour, 15000, now - 60, leave.serial),
                           max_between_seconds=DAY)  # fmt: skip
-        return entry.serial, first.id
+        return entry.serial, leave.serial, first.id
     finally:
         await store.close()
+
+
+async def _misread_pair(path: Path) -> tuple[str, int]:
+    """The entry pass misread as 豫G1234S (its first weighing open) and the exit one read right
+    (豫G12345, its own first weighing): the entry's serial, its weighing."""
+    entry, _leave, weighing = await _two_weighings(path, "豫G1234S", "豫G12345", "2")
+    return entry, weighing
 
 
 def test_edge_correct_pairs_the_weighing_and_says_so(
@@ -445,3 +455,20 @@ def test_edge_correct_pairs_the_weighing_and_says_so(
         "石灰石",
         "20",
     )
+
+
+def test_edge_correct_says_a_two_trucks_weighing_is_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """豫B22222's first weighing was completed by 豫A11111's, whose exit was misread as
+    豫B22222: correcting A's pass leaves the pair and the command says so."""
+    config = scale_config(tmp_path)
+    _b, serial, weighing_id = asyncio.run(
+        _two_weighings(tmp_path / "edge.db", "豫B22222", "豫B22222", "1")
+    )
+    argv = ["correct", "--config", str(config), serial, "--plate", "豫A11111", "--color", "1",
+            "--reviewer", "王工"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"weighing {weighing_id} not changed: weighing {weighing_id} is complete" in out
+    assert "note: 该过磅已完成，未改动；请核对货物台账" in out

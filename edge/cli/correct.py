@@ -42,4 +42,6 @@ async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
     print(f"{args.serial}: plate corrected to {args.plate}, {reported}")
     for carried in done.detail.split("; ")[1:]:  # the weighings the correction carried to
         print(f"  {carried}")
+    if done.note:  # e.g. a weighing left as it is: a clerk checks it
+        print(f"note: {done.note}")
     return 0
