@@ -27,7 +27,7 @@ from edge.ledger.retention import Retention
 from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
 from edge.replica import owner as owner_module
-from edge.replica.owner import LEDGER_ID, SHARE_MARKER, TargetOwner
+from edge.replica.owner import LEDGER_ID, SHARE_MARKER, MarkerUnwrittenError, TargetOwner
 from edge.replica.replicator import Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import (
@@ -1000,6 +1000,54 @@ async def test_two_pcs_cloned_from_one_image_are_told_apart_by_the_ledger_id(
     marker = json.loads((_share(tmp_path) / SHARE_MARKER).read_text("utf-8"))
     assert marker["ledger_id"] == (tmp_path / "pc3" / ".replica" / LEDGER_ID).read_text().strip()
     assert await first.other() is not None
+
+
+async def test_a_marker_that_cannot_be_written_is_reported_once_and_written_when_it_can(
+    tmp_path: Path,
+) -> None:
+    """The target's marker cannot be written (here a dangling link where it goes): the daemon
+    replicates all the same, but says so — a warning logged once however often it tries, the
+    cause as the replica's last error — and writes the marker once it can."""
+    share = _share(tmp_path)
+    cfg = _replica_config(tmp_path, {"type": "file", "path": str(share), **FAST})
+    db = _wal_ledger(tmp_path)
+    replicator = Replicator(cfg, db, tmp_path / "photos")
+    marker = share / SHARE_MARKER
+    marker.symlink_to(tmp_path / "gone" / "marker")
+    with capture_logs() as logs:
+        for _ in range(3):
+            assert await replicator.target_problem() is None  # replicated all the same
+        assert f"the owner marker {SHARE_MARKER} is not written" in (replicator.last_error or "")
+        assert str(marker) in (replicator.last_error or "")
+        with pytest.raises(MarkerUnwrittenError):
+            await replicator.owner.other()
+        marker.unlink()
+        assert await replicator.target_problem() is None
+        assert await replicator.target_problem() is None
+    events = [entry["event"] for entry in logs]
+    unwritten = "cannot write the replica owner marker: another daemon would not be refused"
+    assert events.count(unwritten) == 1
+    assert events.count("replica owner marker written") == 1
+    assert json.loads(marker.read_text("utf-8"))["ledger"] == str(db.resolve())
+
+
+async def test_a_takeover_note_beside_a_ledger_already_owning_the_target_is_spent(
+    tmp_path: Path,
+) -> None:
+    """``edge restore`` left its note, but the marker already names this PC and ledger: the
+    note is deleted at once, so a foreign marker found later is refused, not taken over."""
+    cfg = _replica_config(tmp_path, {"type": "file", "path": str(_share(tmp_path)), **FAST})
+    mine = TargetOwner(cfg, tmp_path / "a" / "edge.db", tmp_path / "a" / ".replica")
+    assert await mine.other() is None  # marks the target
+    mine.takeover.write_text("restored\n")
+    assert await mine.other() is None
+    assert not mine.takeover.exists()
+    other = TargetOwner(cfg, tmp_path / "b" / "edge.db", tmp_path / "b" / ".replica")
+    (_share(tmp_path) / SHARE_MARKER).unlink()
+    assert await other.other() is None  # another ledger marks it meanwhile
+    refused = await mine.other()
+    assert refused is not None
+    assert str(tmp_path / "b" / "edge.db") in refused
 
 
 async def test_two_daemons_on_one_target_the_second_is_refused_until_a_restore_takes_over(

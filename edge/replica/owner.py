@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 
@@ -48,6 +48,11 @@ _RCLONE_SECONDS = 60.0
 
 class TargetSilentError(RuntimeError):
     """The target did not answer the marker's read (rclone's last words)."""
+
+
+class MarkerUnwrittenError(TargetSilentError):
+    """The target's owner marker could not be written (the cause in the message): the
+    daemon replicates, but a second daemon given the same target would not be refused."""
 
 
 def machine_id() -> str:
@@ -104,6 +109,7 @@ class TargetOwner:
         self.mine: dict[str, str] = {}
         self.takeover = run_dir / TAKEOVER_NOTE
         self._file = Path(cfg.path) / SHARE_MARKER if cfg.type == "file" else None
+        self._unwritable = False
 
     async def other(self) -> str | None:
         """Who else replicates to the target ("host name, ledger path"); None when it is
@@ -122,9 +128,13 @@ class TargetOwner:
             self.mine["ledger"],
         ):
             if owner.get("ledger_id") == self.mine["ledger_id"]:
+                # already this ledger's: a takeover note left now would later take over a
+                # foreign marker silently instead of refusing it
+                await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
                 return None
             if "ledger_id" not in owner:  # an older version's marker: this ledger's
                 await self._write()
+                await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
                 return None
         if owner is not None:
             if not await asyncio.to_thread(self.takeover.exists):
@@ -139,8 +149,8 @@ class TargetOwner:
                 previous=owner.get("hostname"),
                 previous_ledger=owner.get("ledger"),
             )
-        if await self._write():
-            await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
+        await self._write()
+        await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
         return None
 
     async def _read(self) -> str | None:
@@ -160,18 +170,36 @@ class TargetOwner:
             raise TargetSilentError(words[-1][:300] if words else f"rclone status {status}")
         return output
 
-    async def _write(self) -> bool:
+    async def _write(self) -> None:
+        """Mark the target as this daemon's. :class:`MarkerUnwrittenError` when it cannot be
+        written (logged once, and once when it is written again)."""
         text = json.dumps(self.mine, ensure_ascii=False) + "\n"
         if self._file is not None:
             try:
                 await asyncio.to_thread(self._file.write_text, text, "utf-8")
-            except OSError:
-                return False
-            return True
-        local = self.run_dir / "owner.json"
-        await asyncio.to_thread(local.write_text, text, "utf-8")
-        status, _ = await self._rclone("copyto", str(local), rclone_remote(self.cfg, SHARE_MARKER))
-        return status == 0
+            except OSError as exc:
+                self._unwritten(f"cannot write {self._file}: {exc.strerror}")
+        else:
+            local = self.run_dir / "owner.json"
+            await asyncio.to_thread(local.write_text, text, "utf-8")
+            remote = rclone_remote(self.cfg, SHARE_MARKER)
+            status, output = await self._rclone("copyto", str(local), remote)
+            if status != 0:
+                words = output.strip().splitlines()
+                self._unwritten(words[-1][:300] if words else f"rclone status {status}")
+        if self._unwritable:
+            self._unwritable = False
+            log.info("replica owner marker written", target=self.cfg.path)
+
+    def _unwritten(self, reason: str) -> NoReturn:
+        if not self._unwritable:
+            self._unwritable = True
+            log.warning(
+                "cannot write the replica owner marker: another daemon would not be refused",
+                target=self.cfg.path,
+                reason=reason,
+            )
+        raise MarkerUnwrittenError(f"the owner marker {SHARE_MARKER} is not written: {reason}")
 
     async def _rclone(self, *args: str) -> tuple[int, str]:
         argv = [tool("rclone"), *args, "--config", os.devnull, "-q", "--retries", "1"]

@@ -33,7 +33,12 @@ import structlog
 from edge.config.model import ReplicaConfig
 from edge.ops.health import ReplicaReport
 from edge.replica.children import end, spawn
-from edge.replica.owner import SHARE_MARKER, TargetOwner, TargetSilentError
+from edge.replica.owner import (
+    SHARE_MARKER,
+    MarkerUnwrittenError,
+    TargetOwner,
+    TargetSilentError,
+)
 from edge.replica.target import (
     ToolMissingError,
     child_env,
@@ -393,6 +398,9 @@ class Replicator:
         self._owner_due = self.clock() + OWNER_CHECK_SECONDS
         try:
             other = await self.owner.other()
+        except MarkerUnwrittenError as exc:  # replicated all the same, reported: tried again
+            self._failed(str(exc))
+            return self._other_writer_problem()
         except TargetSilentError as exc:  # not judged now: Litestream's syncs will tell
             self._failed(f"the target does not answer: {exc}")
             return self._other_writer_problem()
