@@ -374,8 +374,9 @@ class Replicator:
         elif self._awaiting is None:
             self._awaiting = (asked, ledger_txid)
         if confirmed is not None:
-            self.replicated_at, self.last_sync_at = confirmed, self.clock()
+            # kept for the next start first: whoever sees replicated_at finds it kept
             await asyncio.to_thread(self._remember, confirmed, replica_txid)
+            self.replicated_at, self.last_sync_at = confirmed, self.clock()
             self.last_error = None
             if self._failing:
                 log.info("replica confirms syncs again", target=self.target)
