@@ -281,16 +281,7 @@ async def test_a_sigkill_while_the_truck_stands_on_the_scale_keeps_its_plate(
     """The real daemon process: the truck's plate is read at the scale lane, the daemon is
     SIGKILLed before the weight settles, and the daemon started again ties the weighing to
     that plate read (it was in memory only before)."""
-    port, scale_port = free_port(), tmp_path / "scale"
-    config = write_config(
-        tmp_path / "config.toml",
-        platform_sim.base_url,
-        port=port,
-        extra=(
-            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
-            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
-        ),
-    )
+    port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
         await wait_healthy(http, port)
@@ -326,16 +317,7 @@ async def test_a_sigkill_with_a_weighed_truck_on_the_scale_does_not_weigh_it_aga
     the stable weight it finds (within the band of the last weighing) as that truck — not
     recorded again, not tied to the next truck's read heard meanwhile — and weighs the next
     truck once the platform has emptied."""
-    port, scale_port = free_port(), tmp_path / "scale"
-    config = write_config(
-        tmp_path / "config.toml",
-        platform_sim.base_url,
-        port=port,
-        extra=(
-            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
-            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
-        ),
-    )
+    port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
 
     def weighed() -> list[tuple[str | None, float, str]]:
         with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
@@ -457,3 +439,19 @@ async def test_a_truck_still_on_the_scale_after_a_restart_is_not_weighed_again(
         assert [w.plate for w in await store.recent_weighings()] == ["豫B22222", "豫A12345"]
     finally:
         await store.close()
+
+
+def _scale_daemon_config(tmp_path: Path, platform_sim: CityPlatformSim) -> tuple[int, Path, Path]:
+    """(web port, the scale's pty path, the config file) of a daemon process with one scale
+    (Toledo on a pty, 8N1) under lane in-1."""
+    port, scale_port = free_port(), tmp_path / "scale"
+    config = write_config(
+        tmp_path / "config.toml",
+        platform_sim.base_url,
+        port=port,
+        extra=(
+            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
+            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
+        ),
+    )
+    return port, scale_port, config
