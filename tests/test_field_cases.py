@@ -191,22 +191,26 @@ async def test_other_hikvision_events_are_heard_not_passes(
     assert await hik.store.count_passes() == 0
 
 
-async def test_keepalives_and_alerts_do_not_use_up_the_lanes_push_rate(hik: Daemon) -> None:
-    """Hikvision posts motion alerts and keep-alives to the plate path: twice the lane's
-    burst of them, and the next plate read is still taken (not 429)."""
+async def test_keepalives_and_alerts_do_not_use_up_the_lanes_push_rate(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Hikvision posts motion alerts and keep-alives to the plate path: more of them than the
+    lane's push rate lets through, and the next plate read is still taken (not 429)."""
     motion = (
         b"<EventNotificationAlert><eventType>VMD</eventType>"
         b"<eventState>active</eventState></EventNotificationAlert>"
     )
-    rate = hik.lanes["in-1"].cfg.camera.max_pushes_per_second  # type: ignore[union-attr]
-    started, sent = time.monotonic(), 0
-    while sent <= 2 * rate + rate * (time.monotonic() - started) + 2:  # beyond what refills
-        assert (await post(hik, motion, "application/xml")).status_code == 200
-        sent += 1
-        assert sent < 1000, "alerts slower than the push rate: nothing shown"
-    body = (CASES / "case-04-hik-json-anpr.multipart").read_bytes()
-    assert (await post(hik, body, MULTIPART)).status_code == 200
-    assert await hik.store.count_passes() == 1
+    rate = 5  # the product's default
+    camera = lane("hikvision-push", max_pushes_per_second=rate)
+    async with site_daemon(tmp_path, platform_sim, camera) as hik:
+        started, sent = time.monotonic(), 0
+        while sent <= 2 * rate + rate * (time.monotonic() - started) + 2:  # beyond what refills
+            assert (await post(hik, motion, "application/xml")).status_code == 200
+            sent += 1
+            assert sent < 1000, "alerts slower than the push rate: nothing shown"
+        body = (CASES / "case-04-hik-json-anpr.multipart").read_bytes()
+        assert (await post(hik, body, MULTIPART)).status_code == 200
+        assert await hik.store.count_passes() == 1
 
 
 # -- case 04: Hikvision's JSON event format -----------------------------------------------------

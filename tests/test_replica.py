@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1160,3 +1161,34 @@ async def test_two_daemons_on_one_remote_target_the_second_is_refused(
     assert not await second.sync_photos()  # nor do its photos go there
     assert second.photos_last_error is not None
     assert second.report().alarm
+
+
+def test_litestreams_config_is_never_seen_half_written(tmp_path: Path) -> None:
+    """A photo round rewrites the config while Litestream may be starting: read half
+    written, it said "no databases specified", replicated nothing and never exited (a
+    stress run caught it). Whoever reads the file sees it whole, however often it is
+    rewritten meanwhile."""
+    share = _share(tmp_path)
+    cfg = make_config(
+        tmp_path, "http://127.0.0.1:1/ysgk", replica={"type": "file", "path": str(share)}
+    )
+    assert cfg.replica is not None
+    replicator = Replicator(cfg.replica, tmp_path / "edge.db", tmp_path / "photos")
+    replicator.write_config()
+    whole = replicator.config_file.read_text("utf-8")
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            replicator.write_config()
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        seen = {replicator.config_file.read_text("utf-8") for _ in range(3000)}
+    finally:
+        stop.set()
+        writer.join()
+    assert seen == {whole}
+    assert oct(replicator.config_file.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in replicator.run_dir.iterdir() if p.name.startswith(".")] == []

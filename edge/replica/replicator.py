@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -101,6 +102,14 @@ def _sync_reply(status: int, body: Any) -> tuple[int, int]:
     return int(body["txid"]), int(body["replicated_txid"])
 
 
+def _write_whole(path: Path, text: str) -> None:
+    """``text`` into ``path`` (mode 0600) by a rename: a reader sees the old file or the new."""
+    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600, unique
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    Path(partial).replace(path)
+
+
 class Replicator:
     """Replicates one ledger and its photo folder to ``cfg``'s target; :meth:`run` and
     :meth:`run_photos` are the daemon's supervised tasks, :meth:`report` its health."""
@@ -152,14 +161,14 @@ class Replicator:
     # -- the ledger ---------------------------------------------------------------------
 
     def write_config(self) -> None:
-        """Write the generated Litestream config (and the SFTP host key rclone checks)."""
+        """Write the generated Litestream config (and the SFTP host key rclone checks), each
+        whole or not at all: a photo round rewrites them while Litestream may be starting
+        (a half-written file read as "no databases specified": Litestream ran, replicating
+        nothing, and never exited)."""
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.config_file.write_text(
-            litestream_config(self.cfg, self.database, self.socket), encoding="utf-8"
-        )
-        self.config_file.chmod(0o600)
+        _write_whole(self.config_file, litestream_config(self.cfg, self.database, self.socket))
         if self.cfg.type == "sftp":
-            self.known_hosts.write_text(known_hosts_line(self.cfg), encoding="utf-8")
+            _write_whole(self.known_hosts, known_hosts_line(self.cfg))
 
     async def run(self) -> None:
         """Run ``litestream replicate`` and check the replica until the child ends (the
