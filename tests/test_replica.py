@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,13 @@ from edge.ledger.retention import Retention
 from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
 from edge.replica import owner as owner_module
-from edge.replica.owner import LEDGER_ID, SHARE_MARKER, MarkerUnwrittenError, TargetOwner
+from edge.replica.owner import (
+    LEDGER_ID,
+    SHARE_MARKER,
+    MarkerUnwrittenError,
+    TargetOwner,
+    ledger_id,
+)
 from edge.replica.replicator import Replicator
 from edge.replica.restore import RestoreError, restore, restore_photos_again, serial_floor
 from edge.replica.target import (
@@ -1192,3 +1199,32 @@ def test_litestreams_config_is_never_seen_half_written(tmp_path: Path) -> None:
     assert seen == {whole}
     assert oct(replicator.config_file.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in replicator.run_dir.iterdir() if p.name.startswith(".")] == []
+
+
+async def test_a_takeover_is_one_reading_however_many_tasks_check_at_once(
+    tmp_path: Path,
+) -> None:
+    """The ledger's and the photos' tasks check the target at the same moment after a
+    restore: the first spends the takeover note; the second must then find the marker this
+    ledger's, not refuse it as another daemon's (a stress run caught the refusal)."""
+    cfg = _replica_config(tmp_path, {"type": "file", "path": str(_share(tmp_path)), **FAST})
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    old = Replicator(cfg, _wal_ledger(tmp_path / "a"), tmp_path / "a" / "photos")
+    assert await old.target_problem() is None  # the old PC's ledger marks the target
+    restored = Replicator(cfg, _wal_ledger(tmp_path / "b"), tmp_path / "b" / "photos")
+    restored.run_dir.mkdir(parents=True, exist_ok=True)
+    (restored.run_dir / "takeover").write_text("restored\n")
+    found = await asyncio.gather(*(restored.target_problem() for _ in range(4)))
+    assert found == [None] * 4
+    assert restored.other_writer is None
+
+
+def test_a_ledger_id_made_by_two_at_once_is_one_id(tmp_path: Path) -> None:
+    """The ledger's and the photos' tasks asked for the id at the same first moment: each made
+    its own, and the daemon refused its own marker as a cloned PC's (a stress run)."""
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: ledger_id(tmp_path / ".replica"), range(8)))
+    assert len(ids) == 1
+    assert (tmp_path / ".replica" / LEDGER_ID).read_text("ascii").strip() in ids
+    assert sorted(p.name for p in (tmp_path / ".replica").iterdir()) == [LEDGER_ID]

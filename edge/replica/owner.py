@@ -75,7 +75,17 @@ def ledger_id(run_dir: Path) -> str:
         return kept
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     made = secrets.token_hex(16)
-    path.write_text(made + "\n", "ascii")
+    partial = run_dir / f".{LEDGER_ID}.{made}"
+    partial.write_text(made + "\n", "ascii")
+    try:  # made once: a second maker at the same moment reads the first one's id
+        os.link(partial, path)
+    except FileExistsError:
+        kept = path.read_text("ascii").strip()
+        if kept:
+            return kept
+        partial.replace(path)  # an empty one (an older version killed writing it)
+    finally:
+        partial.unlink(missing_ok=True)
     return made
 
 

@@ -148,6 +148,7 @@ class Replicator:
         #: Another daemon that replicates to the same target ("host name, ledger"): refused.
         self.other_writer: str | None = None
         self._owner_due = 0.0
+        self._owner_reading = asyncio.Lock()  # one reading of the owner marker at a time
         self._photos_generation = 0
         #: (asked at, the ledger's transaction in the answer) of a sync whose answer came
         #: while transactions were being committed: confirmed by a later answer whose
@@ -407,7 +408,8 @@ class Replicator:
             return self._other_writer_problem()
         self._owner_due = self.clock() + OWNER_CHECK_SECONDS
         try:
-            other = await self.owner.other()
+            async with self._owner_reading:  # the ledger's and the photos' checks, one at a
+                other = await self.owner.other()  # time: a takeover is spent by the first
         except MarkerUnwrittenError as exc:  # replicated all the same, reported: tried again
             self._failed(str(exc))
             return self._other_writer_problem()
