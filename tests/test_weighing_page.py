@@ -231,8 +231,9 @@ async def test_a_clerk_discards_a_weighing_that_is_no_trucks_load(
         await expect(page.locator("#message")).to_have_text("请填写作废原因")
         await row.locator("form.discard-form input[name=reason]").fill("有人走过地磅")
         await row.locator("form.discard-form button").click()
-        await expect(page.locator("#message")).to_have_text("已完成")
-        await expect(page.locator("#unmatched-weighings")).to_have_text("无")
+        # the discard's answer (an audited write) took over Playwright's 5 s on a loaded machine
+        await expect(page.locator("#message")).to_have_text("已完成", timeout=30_000)
+        await expect(page.locator("#unmatched-weighings")).to_have_text("无", timeout=30_000)
         gone = await daemon.store.weighing(1)
         audit = [(r.actor, r.action, r.result) for r in await daemon.store.audit_log()][::-1]
         await page.close()
