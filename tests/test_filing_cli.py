@@ -20,6 +20,7 @@ from edge.actions.filing import MAX_IMPORT_ROWS
 from edge.actions.filing_files import header, read_rows
 from edge.actions.operator import Action, InvalidInputError
 from edge.cli.main import main
+from edge.domain.filing_words import CODE_LISTS
 from edge.ledger.store import Store
 from edge.sim.jpeg import sample_jpeg
 from tests.helpers import write_config
@@ -80,9 +81,14 @@ def test_template_import_show_export(
     assert run("vehicles", "import", good, "--config", config) == 0
     assert capsys.readouterr().out == "5 entries imported\n"
     assert run("vehicles", "show", "--search", "豫A0000", "--limit", "2", "--config", config) == 0
-    listed = capsys.readouterr().out.splitlines()
+    heading, *listed = capsys.readouterr().out.splitlines()
+    assert heading.split() == [
+        "id", "plate", "号牌", "colour", "颜色", "status", "状态", "filing", "备案", "VIN", "or",
+        "code", "车架号/编码",
+    ]  # fmt: skip
     assert [line.split()[1] for line in listed] == ["豫A00005", "豫A00004"]
-    assert "未备案" in listed[0]
+    colour = TRUCK["plate_color"]
+    assert listed[0].split()[2:6] == [colour, CODE_LISTS["plate_color"][colour], "正常", "未备案"]
     assert run("vehicles", "export", "--output", tmp_path / "out.xlsx", "--config", config) == 0
     book = load_workbook(tmp_path / "out.xlsx", read_only=True)
     exported = book.active

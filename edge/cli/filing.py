@@ -210,15 +210,19 @@ async def _show(cfg: Config, store: Store, register: Register, args: argparse.Na
         )
         if not entries:
             print("none")
+            return 0
+        print(_listed(_LIST_HEADINGS))
         for entry in entries:
             states = {f.platform: f for f in await store.filings_of(entry.id)}
             filed = states.get(cfg.platform.mode)
             word = FILING_WORDS[FilingState(filed.state)] if filed else FILING_WORDS[
                 FilingState.UNFILED
             ]  # fmt: skip
+            colour = CODE_LISTS["plate_color"].get(entry.plate_color, "")
             status = STATUS_WORDS[EntryStatus(entry.status)]
-            print(f"{entry.id:>6}  {entry.plate:<12} {entry.plate_color or '-':<2} {status}  "
-                  f"{word}  {entry.vin or entry.code}")  # fmt: skip
+            print(_listed((str(entry.id), entry.plate or "-",
+                           f"{entry.plate_color} {colour}".strip() or "-", status, word,
+                           entry.vin or entry.code or "-")))  # fmt: skip
         return 0
     found = await store.get_entry(args.id)
     if found is None or found.register != register.value:
@@ -300,6 +304,20 @@ async def _one_entry(cfg: Config, store: Store, entry: StoredEntry) -> list[str]
         *_section("queued filings (the daemon's filing sender):", queued),
         *_section("history (who changed what):", history),
     ]
+
+
+#: ``show``'s list: each column's heading (English, then the page's Chinese) and width in
+#: terminal columns (the last one unpadded).
+_LIST_HEADINGS = ("id", "plate 号牌", "colour 颜色", "status 状态", "filing 备案",
+                  "VIN or code 车架号/编码")  # fmt: skip
+_LIST_WIDTHS = (6, 12, 12, 12, 12)
+
+
+def _listed(cells: tuple[str, ...]) -> str:
+    """One line of ``show``'s list: the id right-aligned, the other cells padded."""
+    first, *rest = cells
+    padded = [_pad(cell, width) for cell, width in zip(rest, _LIST_WIDTHS[1:], strict=False)]
+    return f"{first:>{_LIST_WIDTHS[0]}}  " + "".join(padded) + rest[-1]
 
 
 def _section(heading: str, lines: list[str], empty: str = "none") -> list[str]:
