@@ -4,8 +4,10 @@ Litestream and its photos with rclone; ``edge restore`` brings both back elsewhe
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -23,9 +25,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from edge.cli.main import main
+from edge.cli.restore import run_restore
 from edge.config.errors import ConfigError
 from edge.config.model import Config, ReplicaConfig, load_config
+from edge.ledger.recovery import raise_floors
 from edge.ledger.retention import Retention
+from edge.ledger.rows import NewWeighing
 from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
 from edge.replica import owner as owner_module
@@ -630,6 +635,57 @@ async def test_photos_failing_to_come_back_leave_a_ledger_whose_serials_are_safe
     again = await restore_photos_again(new)
     assert again.photos_error is None
     assert again.photos_listed == again.photos_restored == 1
+
+
+async def test_restore_moves_the_weighings_numbers_past_what_the_lost_pc_may_have_given(
+    tmp_path: Path, platform_sim: CityPlatformSim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A weighing's number (过磅单号, AUTOINCREMENT) is printed on the ticket and sent with the
+    goods record: one the lost PC gave after the replica's last sync is never given again —
+    the restore moves the numbers ``serial_margin_seconds`` past the last restored one and
+    says so."""
+    replica = {"type": "file", "path": str(_share(tmp_path)), **FAST}
+    cfg = make_config(tmp_path / "old", platform_sim.base_url, replica=replica)
+    async with running_daemon(cfg) as daemon:
+        replicator = daemon.replica
+        assert replicator is not None
+        new = NewWeighing("main", "豫A11111", "yellow", 35000.0, time.time(), None)
+        weighed = await daemon.store.weigh(new, max_between_seconds=DAY)
+        pushed = time.time()
+        await _replicated_since(replicator, pushed)
+    back = make_config(tmp_path / "back", platform_sim.base_url, replica=replica)
+    args = argparse.Namespace(at=None, photos_only=False, serial_margin_seconds=120.5)
+    assert await run_restore(back, args) == 0
+    assert f"weighings: continue after {weighed.id + 121}\n" in capsys.readouterr().out
+    sequence = "SELECT seq FROM sqlite_sequence WHERE name = 'weighings'"
+    assert _ledger_rows(back.storage.database, sequence) == [(weighed.id + 121,)]
+    store = await Store.open(back.storage.database)
+    try:  # the restored ledger's next weighing is past them
+        later = dataclasses.replace(new, plate="豫B22222", at=time.time())
+        assert (await store.weigh(later, max_between_seconds=DAY)).id == weighed.id + 122
+    finally:
+        await store.close()
+
+
+async def test_the_weighings_floor_is_set_when_the_sequence_is_absent_and_never_lowered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'weighings'")
+    assert await raise_floors(path, {}, 600) == 600
+    with sqlite3.connect(path) as db:  # a number above the sequence (a row copied in)
+        db.execute("UPDATE sqlite_sequence SET seq = 5 WHERE name = 'weighings'")
+        db.execute(
+            "INSERT INTO weighings (id, plate, plate_color, state, first_scale, first_kg, "
+            "first_at) VALUES (900, '豫A1', 'yellow', 'open', 'main', 1000, 0)"
+        )
+    assert await raise_floors(path, {}, 600) == 1500
+    assert _ledger_rows(path, "SELECT seq FROM sqlite_sequence WHERE name = 'weighings'") == [
+        (1500,)
+    ]
 
 
 async def test_restore_refuses_a_leftover_wal_beside_the_ledger(tmp_path: Path) -> None:

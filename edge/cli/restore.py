@@ -48,6 +48,8 @@ async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
     print(f"passes: {result.passes}")
     for prefix, floor in sorted(result.floors.items()):
         print(f"serials {prefix}…: continue after {floor}")
+    if not args.photos_only:  # (a ledger restored earlier: its floors were printed then)
+        print(f"weighings: continue after {result.weighings_after}")
     print(
         f"photos: {result.photos_restored} of {result.photos_listed} the ledger lists "
         f"came back, {len(result.photos_missing)} missing"

@@ -1,6 +1,7 @@
 """What ``edge restore`` asks of a ledger brought back from the replica: is it whole, what does
-it hold, and the serial floors that keep a lane from issuing a number twice
-(``serial_floors``, read by :meth:`~edge.ledger.passes.PassLedger.last_serial`)."""
+it hold, and the floors that keep a number from being given twice: each lane's serials
+(``serial_floors``, read by :meth:`~edge.ledger.passes.PassLedger.last_serial`) and the
+weighings' numbers (``sqlite_sequence``: ``weighings`` is AUTOINCREMENT)."""
 
 from __future__ import annotations
 
@@ -39,19 +40,36 @@ async def serial_prefixes(path: Path, configured: Iterable[str]) -> dict[str, st
         await store.close()
 
 
-async def raise_serial_floors(path: Path, floors: Mapping[str, str]) -> None:
-    """Set each prefix's floor (never lowering one already there)."""
+async def raise_floors(path: Path, floors: Mapping[str, str], weighings_margin: int) -> int:
+    """In one transaction: set each serial prefix's floor (never lowering one already there),
+    and move the weighings' numbers ``weighings_margin`` past the last one the ledger gave
+    (its ``sqlite_sequence`` entry, or its highest id when that is higher or absent), so that
+    a weighing the lost PC numbered after the replica's last sync — printed on a ticket, sent
+    with a goods record — is never numbered again. Returns the number the weighings continue
+    after (the next weighing is that plus one)."""
     store = await Store.open(path)
     try:
+        db = store.database
 
-        async def write() -> None:
+        async def write() -> int:
             for prefix, serial in floors.items():
-                await store.database.writer.execute(
+                await db.writer.execute(
                     "INSERT INTO serial_floors (prefix, serial) VALUES (?, ?) ON CONFLICT "
                     "(prefix) DO UPDATE SET serial = max(serial, excluded.serial)",
                     (prefix, serial),
                 )
+            async with db.writer.execute(
+                "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = "
+                "'weighings'), 0), coalesce((SELECT max(id) FROM weighings), 0))"
+            ) as cur:
+                row = await cur.fetchone()
+            after = (int(row[0]) if row else 0) + weighings_margin
+            await db.writer.execute("DELETE FROM sqlite_sequence WHERE name = 'weighings'")
+            await db.writer.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('weighings', ?)", (after,)
+            )
+            return after
 
-        await store.database.transaction(write)
+        return await db.transaction(write)
     finally:
         await store.close()

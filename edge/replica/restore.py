@@ -4,7 +4,8 @@ Steps: the ledger with ``litestream restore`` (the latest state the replica hold
 configured, still empty, data directory; the photos with ``rclone copy``; the checks (SQLite's
 ``PRAGMA integrity_check`` must say ``ok``; the photos the ledger lists are counted against
 the files that came back); then each lane's serial numbers (流水号) are moved past anything
-the lost PC may have issued after the replica's last sync (see :func:`serial_floor`). The
+the lost PC may have issued after the replica's last sync (see :func:`serial_floor`), and so
+are the weighings' numbers (过磅单号: one per second of the same margin). The
 daemon started afterwards forwards what the platform had not acknowledged, under the same
 serials.
 """
@@ -12,6 +13,7 @@ serials.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from edge.config.model import Config, ReplicaConfig
 from edge.domain.serials import serial_prefix, serial_time
-from edge.ledger.recovery import check_restored, raise_serial_floors, serial_prefixes
+from edge.ledger.recovery import check_restored, raise_floors, serial_prefixes
 from edge.replica.owner import LEDGER_ID, TAKEOVER_NOTE
 from edge.replica.target import (
     child_env,
@@ -57,6 +59,8 @@ class RestoreResult:
     photos_restored: int
     photos_missing: list[str] = field(default_factory=list)
     floors: dict[str, str] = field(default_factory=dict)
+    #: The number the weighings continue after (the next weighing's is one more).
+    weighings_after: int = 0
     #: Why the photos could not be copied back (None: they were, or none are replicated).
     photos_error: str | None = None
     #: Where a damaged restored ledger was moved (None: it was whole).
@@ -160,8 +164,9 @@ async def restore(
     Order, so that no failure leaves a ledger that could issue a serial twice: the ledger;
     its integrity check (a damaged one is moved aside to ``<name>.damaged-<time>``, so that
     nothing starts on it and an earlier point can be restored next); each lane's serial
-    floor; only then the photos — their failure is reported in the result
-    (``photos_error``; :func:`restore_photos_again` finishes them), the ledger stays ready.
+    floor and the weighings' numbers (``serial_margin_seconds`` numbers past the last); only
+    then the photos — their failure is reported in the result (``photos_error``;
+    :func:`restore_photos_again` finishes them), the ledger stays ready.
 
     Raises :class:`RestoreError` when there is no replica section, a ledger (or its -wal or
     -shm file) already exists, ``at`` is in the future, or the ledger cannot be restored
@@ -213,7 +218,12 @@ async def restore(
     last = await serial_prefixes(restoring, prefixes)
     margin = timedelta(seconds=serial_margin_seconds)
     result.floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
-    await raise_serial_floors(restoring, result.floors)
+    # as many weighing numbers as the margin has seconds: a truck stays on a scale longer than
+    # a second, so that covers the weighings lost with the old PC while fewer than the
+    # margin's seconds' worth were (per site; docs/replication.md)
+    result.weighings_after = await raise_floors(
+        restoring, result.floors, math.ceil(serial_margin_seconds)
+    )
     for path in _ledger_files(restoring)[1:]:  # closed: SQLite checkpointed them away
         if path.exists():
             path.rename(database.with_name(database.name + path.name[len(restoring.name) :]))
