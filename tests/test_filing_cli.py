@@ -81,8 +81,8 @@ def test_template_import_show_export(
     assert run("vehicles", "import", good, "--config", config) == 0
     assert capsys.readouterr().out == "5 entries imported\n"
     assert run("vehicles", "show", "--search", "豫A0000", "--limit", "2", "--config", config) == 0
-    heading, *listed = capsys.readouterr().out.splitlines()
-    assert heading.split() == [
+    title, *listed = capsys.readouterr().out.splitlines()
+    assert title.split() == [
         "id", "plate", "号牌", "colour", "颜色", "status", "状态", "filing", "备案", "VIN", "or",
         "code", "车架号/编码",
     ]  # fmt: skip
