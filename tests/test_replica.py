@@ -688,6 +688,23 @@ async def test_the_weighings_floor_is_set_when_the_sequence_is_absent_and_never_
     ]
 
 
+def test_restore_refuses_photos_only_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The photos are copied whole: ``--photos-only --at …`` would ignore the time, so it is
+    refused (exit 2) before anything is copied."""
+    share = _share(tmp_path)
+    section = f'[replica]\ntype = "file"\npath = "{share}"\n'
+    data = tmp_path / "data"
+    path = write_config(tmp_path / "c.toml", "http://127.0.0.1:9", state=f"{data}/", extra=section)
+    argv = ["restore", "--config", str(path), "--photos-only", "--at", "2026-11-30 08:00"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--at cannot go with --photos-only" in err
+    assert "copied back whole" in err
+    assert not data.exists()  # nothing was started
+
+
 async def test_restore_refuses_a_leftover_wal_beside_the_ledger(tmp_path: Path) -> None:
     """A -wal left by a ledger moved away would be replayed into the restored one."""
     cfg = make_config(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": "/x"})

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from edge.config.model import Config
 from edge.ledger.books import local_time
-from edge.replica.restore import RestoreError, restore, restore_photos_again
+from edge.replica.restore import RestoreError, RestoreResult, restore, restore_photos_again
 from edge.replica.target import ToolMissingError, describe
 
 #: Missing photos listed by name, at most.
@@ -18,6 +18,14 @@ _LISTED = 20
 
 
 async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
+    if args.photos_only and args.at:
+        print(
+            "--at cannot go with --photos-only: the photos are copied back whole, as the "
+            "replica holds them now, never as they stood at a time (--at restores the ledger; "
+            "its photos come with it)",
+            file=sys.stderr,
+        )
+        return 2
     at = local_time(args.at, cfg.site.zone) if args.at else None
     if at is not None and at > datetime.now(cfg.site.zone):
         print(f"--at: {args.at!r} is in the future (site time)", file=sys.stderr)
@@ -50,6 +58,11 @@ async def run_restore(cfg: Config, args: argparse.Namespace) -> int:
         print(f"serials {prefix}…: continue after {floor}")
     if not args.photos_only:  # (a ledger restored earlier: its floors were printed then)
         print(f"weighings: continue after {result.weighings_after}")
+    return _photos_told(result)
+
+
+def _photos_told(result: RestoreResult) -> int:
+    """Print what came of the photos; the exit status (1: they could not be copied back)."""
     print(
         f"photos: {result.photos_restored} of {result.photos_listed} the ledger lists "
         f"came back, {len(result.photos_missing)} missing"
