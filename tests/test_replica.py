@@ -179,14 +179,18 @@ async def test_ledger_and_photos_reach_the_target_and_come_back(
     got = {row[0] for row in _ledger_rows(new / "edge.db", "SELECT serial FROM passes")}
     assert got == set(serials)
     # The lane continues after the floor, never below what the old PC may have issued.
-    async with running_daemon(restored_cfg) as daemon:
-        cam = camera(daemon)
-        after = (await cam.push("豫D44444")).body["serial"]
-        await cam.aclose()
-        pushed = time.time()
-        again_replicating = daemon.replica
-        assert again_replicating is not None
-        await eventually(lambda: (again_replicating.replicated_at or 0) > pushed, 30)
+    with capture_logs() as logs:
+        async with running_daemon(restored_cfg) as daemon:
+            cam = camera(daemon)
+            after = (await cam.push("豫D44444")).body["serial"]
+            await cam.aclose()
+            pushed = time.time()
+            again_replicating = daemon.replica
+            assert again_replicating is not None
+            await _replicated_since(again_replicating, pushed, photos=True)
+    # the ledger's and the photos' tasks both read the marker at start: one takeover, said once
+    events = [entry["event"] for entry in logs]
+    assert events.count("replica taken over by the restored ledger from the PC it replaces") == 1
     assert after > max(serials)
     assert after > result.floors[after[:13]]
     # The new PC replicates on from where the restore left (to the same place): a second
@@ -1129,6 +1133,46 @@ async def test_a_takeover_note_beside_a_ledger_already_owning_the_target_is_spen
     refused = await mine.other()
     assert refused is not None
     assert str(tmp_path / "b" / "edge.db") in refused
+
+
+async def test_a_takeover_is_logged_once_when_its_first_marker_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restored ledger's daemon reads the old PC's marker, but writing its own fails (the
+    share went away for a moment; on SFTP a transfer that failed its check): the takeover is
+    not done, so it is not said yet — it is said once, when a later reading writes the marker
+    (it was logged at each attempt: twice after a restore)."""
+    share = _share(tmp_path)
+    cfg = _replica_config(tmp_path, {"type": "file", "path": str(share), **FAST})
+    old = TargetOwner(cfg, tmp_path / "a" / "edge.db", tmp_path / "a" / ".replica")
+    assert await old.other() is None  # the old PC's marker
+    marker = share / SHARE_MARKER
+    old_marker = marker.read_text("utf-8")
+    restored = TargetOwner(cfg, tmp_path / "b" / "edge.db", tmp_path / "b" / ".replica")
+    restored.takeover.parent.mkdir(parents=True)
+    restored.takeover.write_text("restored\n")
+    read = restored._read
+
+    async def read_then_lose_the_share() -> str | None:
+        text = await read()
+        marker.unlink()
+        marker.symlink_to(tmp_path / "gone" / "marker")  # nothing can be written there
+        return text
+
+    with capture_logs() as logs:
+        monkeypatch.setattr(restored, "_read", read_then_lose_the_share)
+        with pytest.raises(MarkerUnwrittenError):
+            await restored.other()
+        monkeypatch.setattr(restored, "_read", read)
+        marker.unlink()
+        marker.write_text(old_marker, "utf-8")  # the share is back, the old marker on it
+        assert restored.takeover.exists()  # the takeover is still to be done
+        assert await restored.other() is None
+        assert await restored.other() is None
+    events = [entry["event"] for entry in logs]
+    assert events.count("replica taken over by the restored ledger from the PC it replaces") == 1
+    assert json.loads(marker.read_text("utf-8"))["ledger"] == str(tmp_path / "b" / "edge.db")
+    assert not restored.takeover.exists()
 
 
 async def test_two_daemons_on_one_target_the_second_is_refused_until_a_restore_takes_over(

@@ -146,20 +146,20 @@ class TargetOwner:
                 await self._write()
                 await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
                 return None
-        if owner is not None:
-            if not await asyncio.to_thread(self.takeover.exists):
-                same = owner.get("host") == self.mine["host"]
-                clone = " (same machine id: a cloned PC?)" if same else ""
-                return (
-                    f"{owner.get('hostname', '?')}, {owner.get('ledger', '?')}, "
-                    f"ledger id {str(owner.get('ledger_id', '?'))[:8]}{clone}"
-                )
-            log.warning(
+        if owner is not None and not await asyncio.to_thread(self.takeover.exists):
+            same = owner.get("host") == self.mine["host"]
+            clone = " (same machine id: a cloned PC?)" if same else ""
+            return (
+                f"{owner.get('hostname', '?')}, {owner.get('ledger', '?')}, "
+                f"ledger id {str(owner.get('ledger_id', '?'))[:8]}{clone}"
+            )
+        await self._write()
+        if owner is not None:  # said once it is done: a write that failed is tried again
+            log.warning(  # at the next reading, which would otherwise say it a second time
                 "replica taken over by the restored ledger from the PC it replaces",
                 previous=owner.get("hostname"),
                 previous_ledger=owner.get("ledger"),
             )
-        await self._write()
         await asyncio.to_thread(self.takeover.unlink, missing_ok=True)
         return None
 
