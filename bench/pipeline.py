@@ -81,7 +81,7 @@ async def _replica_section(replica: ReplicaSetup | None) -> AsyncIterator[dict[s
 
             server = await start_sshd(procs, base)
             yield server.replica(photo_interval_seconds=5)
-            await server.stop(procs)
+            await server.stop()
         else:
             yield {"type": "file", "path": str(base), "photo_interval_seconds": 5}
     finally:

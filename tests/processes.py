@@ -68,26 +68,28 @@ class Processes:
         try:
             return await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
-            await _end(proc)
+            await end(proc)
             raise
 
     async def reap(self) -> None:
         for proc in self._started:
-            await _end(proc)
+            await end(proc)
 
 
-async def _end(proc: asyncio.subprocess.Process) -> None:
-    """terminate → wait → kill → wait."""
+async def end(proc: asyncio.subprocess.Process, grace: float | None = None) -> int:
+    """terminate → wait up to ``grace`` seconds (:data:`GRACE_SECONDS`) → kill → wait; the exit
+    code. Never SIGINT: a job started in the background (``nohup … &``) and its children
+    ignore it (sshd then never stopped, and the bench waiting for it died)."""
     if proc.returncode is not None:
-        return
+        return proc.returncode
     with suppress(ProcessLookupError):
         proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), GRACE_SECONDS)
+        return await asyncio.wait_for(proc.wait(), GRACE_SECONDS if grace is None else grace)
     except TimeoutError:
         with suppress(ProcessLookupError):
             proc.kill()
-        await proc.wait()
+        return await proc.wait()
 
 
 def descendants(pid: int) -> list[int]:

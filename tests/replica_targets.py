@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import eventually, free_port
-from tests.processes import Processes, descendants
+from tests.processes import Processes, descendants, end
 
 SSHD = "/usr/sbin/sshd"
 
@@ -55,13 +55,13 @@ class SftpServer:
     proc: asyncio.subprocess.Process
     config: Path
 
-    async def stop(self, procs: Processes) -> None:
+    async def stop(self) -> None:
         """The server goes away, with the connections it serves (sshd keeps a process per
         connection alive when its listener stops)."""
         for pid in descendants(self.proc.pid):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        await procs.stop(self.proc)
+        await end(self.proc)  # SIGTERM: sshd started in the background ignores SIGINT
 
     def replica(self, **extra: Any) -> dict[str, Any]:
         """A ``[replica]`` section for this server."""

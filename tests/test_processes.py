@@ -18,6 +18,7 @@ from tests.processes import (
     SessionWatchdog,
     descendants,
     dump_threads,
+    end,
     leftover_threads,
 )
 
@@ -50,6 +51,43 @@ async def test_stop_kills_what_does_not_stop_in_time(monkeypatch: pytest.MonkeyP
         await procs.stop(proc, signal.SIGTERM, timeout=0.2)
     assert proc.returncode == -signal.SIGKILL
     assert await procs.stop(proc) == -signal.SIGKILL  # already gone: its code
+
+
+def ignore_sigint() -> None:
+    """As in a job started in the background (``nohup … &``): SIGINT ignored, inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def test_end_stops_a_child_that_ignores_sigint_and_kills_one_that_ignores_both() -> None:
+    """``end`` (the sshd helper's stop, reaping) never relies on SIGINT: a child of a
+    background job ignores it (the bench's sshd never stopped and the bench died waiting)."""
+    procs = Processes()
+    try:
+        quiet = await procs.start(
+            sys.executable,
+            "-c",
+            "import time; print('ready', flush=True); time.sleep(600)",
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=ignore_sigint,
+        )
+        stubborn = await procs.start(
+            sys.executable,
+            "-c",
+            IGNORES_SIGTERM,
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=ignore_sigint,
+        )
+        for proc in (quiet, stubborn):
+            assert proc.stdout is not None
+            assert await asyncio.wait_for(proc.stdout.readline(), 20) == b"ready\n"
+        quiet.send_signal(signal.SIGINT)  # what the stop sent: nothing happens
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(quiet.wait()), 0.3)
+        assert await end(quiet) == -signal.SIGTERM
+        assert await end(stubborn, grace=0.2) == -signal.SIGKILL
+        assert await end(stubborn) == -signal.SIGKILL  # already gone: its code
+    finally:
+        await procs.reap()
 
 
 async def test_the_session_watchdog_reports_stacks_and_kills_children() -> None:

@@ -64,6 +64,7 @@ from tests.helpers import (
 )
 from tests.processes import Processes
 from tests.replica_targets import start_moto, start_sshd
+from tests.test_processes import ignore_sigint
 from tests.test_retention import DAY, _ledger
 
 FAST = {
@@ -234,7 +235,7 @@ async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
         running = asyncio.create_task(replicator.run())
         try:
             await eventually(lambda: replicator.replicated_at is not None, 30)
-            await sshd.stop(procs)
+            await sshd.stop()
             with sqlite3.connect(db) as conn:
                 conn.execute("INSERT INTO t VALUES (1)")
             await eventually(lambda: replicator.report().alarm, 30)
@@ -247,6 +248,25 @@ async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
     assert sum("REPLICATION BEHIND" in e for e in events) == 1, events
     assert events.count("replication caught up") == 1
     assert replicator.report().errors > 0
+
+
+class _InTheBackground(Processes):
+    """Processes started as by a job in the background (``nohup python -m bench … &``)."""
+
+    async def start(self, *argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        return await super().start(*argv, preexec_fn=ignore_sigint, **kwargs)
+
+
+async def test_an_sshd_started_in_the_background_stops_at_once(tmp_path: Path) -> None:
+    """The bench's SFTP target, started from a background job, ignores SIGINT: stopping it
+    waited 20 s and then failed the bench. It is stopped with SIGTERM."""
+    procs = _InTheBackground()
+    try:
+        sshd = await start_sshd(procs, tmp_path / "sshd")
+        await asyncio.wait_for(sshd.stop(), 5)
+        assert sshd.proc.returncode is not None
+    finally:
+        await procs.reap()
 
 
 async def test_a_target_silent_during_the_restore_check_is_unreachable_not_wiped(
@@ -276,7 +296,7 @@ async def test_a_target_silent_during_the_restore_check_is_unreachable_not_wiped
             await eventually(lambda: replicator.replicated_at is not None and None in answers, 30)
             confirmed, since = replicator.replicated_at, replicator.since
             photos_at = replicator.photos_replicated_at
-            await sshd.stop(procs)
+            await sshd.stop()
             await eventually(lambda: sum(a is not None for a in answers) >= 2 or running.done(), 60)
             assert any(unreachable(a) for a in answers if a is not None), answers
             assert not running.done()  # the check did not end this Litestream's run
@@ -1015,7 +1035,7 @@ async def test_a_replica_behind_before_a_restart_raises_the_alarm_at_once(
 
     async def stop_and_commit() -> None:
         await eventually(lambda: first.replicated_at is not None, 30)
-        await sshd.stop(procs)
+        await sshd.stop()
         with sqlite3.connect(db) as conn:
             conn.execute("INSERT INTO t VALUES (1)")
 
