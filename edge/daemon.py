@@ -403,6 +403,8 @@ class Daemon:
             telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, operator, self.health)
             for lane in lanes.values():
                 lane.pass_listeners.append(telemetry.publish_pass)
+            if self.replica is not None:
+                self.replica.listeners.append(telemetry.replica_changed)
         retention = Retention(
             store,
             cfg.storage.photo_dir,

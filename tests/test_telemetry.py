@@ -16,7 +16,7 @@ import pytest
 
 from drivers.virtual import VirtualBarrier
 from edge.actions.operator import Operator
-from edge.config.model import MqttTelemetryConfig
+from edge.config.model import Config, MqttTelemetryConfig
 from edge.mqtt.telemetry import Telemetry, sign
 from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from edge.sim.platform import CityPlatformSim
@@ -237,6 +237,21 @@ async def test_stopping_ends_telemetry_even_when_its_session_reports_errors_inst
 FAST_REPLICA = {"sync_interval_seconds": 0.1, "check_interval_seconds": 0.2, "lag_alarm_seconds": 2}
 
 
+def _replica_config(
+    tmp_path: Path,
+    platform_sim: CityPlatformSim,
+    broker: MosquittoBroker,
+    share: Path,
+    *,
+    status_interval: float,
+) -> Config:
+    """A daemon with MQTT and a fast-checking replica (no photos) on a file target at
+    ``share`` — not there yet: the NAS share is not mounted."""
+    replica = {"type": "file", "path": str(share), "photos": False, **FAST_REPLICA}
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "status_interval_seconds": status_interval}
+    return config_for(tmp_path, platform_sim, mqtt=mqtt, replica=replica)
+
+
 async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
     tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
 ) -> None:
@@ -244,9 +259,7 @@ async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
     not mounted) falls behind, the alarm is published (retained, on ``<base>/replica``) with
     the reason; once the share is there it clears."""
     share = tmp_path / "nas" / "gate-01"
-    replica = {"type": "file", "path": str(share), "photos": False, **FAST_REPLICA}
-    mqtt = {"host": "127.0.0.1", "port": broker.port, "status_interval_seconds": 0.2}
-    cfg = config_for(tmp_path, platform_sim, mqtt=mqtt, replica=replica)
+    cfg = _replica_config(tmp_path, platform_sim, broker, share, status_interval=0.2)
     async with (
         aiomqtt.Client("127.0.0.1", broker.port) as watcher,
         running_daemon(cfg),
@@ -263,6 +276,37 @@ async def test_the_replicas_lag_and_alarm_reach_the_broker_and_clear(
         back = await next_message(watcher, f"{BASE}/replica", lambda p: not p["alarm"], 30)
         assert back["last_sync_at"] is not None
         assert back["lag_seconds"] < 2
+
+
+async def test_the_replica_topic_is_published_when_its_state_changes_not_only_periodically(
+    tmp_path: Path, platform_sim: CityPlatformSim, broker: MosquittoBroker
+) -> None:
+    """``<base>/replica`` is published at once when the alarm is raised or cleared and when the
+    target is refused (another daemon's marker) or back — not only every
+    ``status_interval_seconds`` (an hour here: no message below comes from the interval)."""
+    share = tmp_path / "nas" / "gate-01"
+    cfg = _replica_config(tmp_path, platform_sim, broker, share, status_interval=3600)
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port) as watcher,
+        running_daemon(cfg),
+    ):
+        await watcher.subscribe(f"{BASE}/replica", qos=1)
+        behind = await next_message(watcher, f"{BASE}/replica", lambda p: p["alarm"], 30)
+        assert "is the share mounted" in behind["last_error"]
+        share.mkdir(parents=True)  # the share is mounted: the alarm clears
+        await next_message(watcher, f"{BASE}/replica", lambda p: not p["alarm"], 30)
+        marker = share / ".edge-gate-replica"
+        mine = marker.read_text("utf-8")
+        other = {"host": "gate-02-id", "hostname": "gate-02", "ledger": "/x/edge.db"}
+        marker.write_text(json.dumps({**other, "ledger_id": "0123456789abcdef"}), "utf-8")
+        refused = await next_message(
+            watcher, f"{BASE}/replica", lambda p: p["other_writer"] is not None, 30
+        )
+        assert refused["alarm"]
+        assert "gate-02" in refused["other_writer"]
+        marker.write_text(mine, "utf-8")  # the other PC's marker deleted, this one's back
+        back = await next_message(watcher, f"{BASE}/replica", lambda p: not p["alarm"], 30)
+        assert back["other_writer"] is None
 
 
 async def test_the_daemon_stops_though_a_session_part_loses_its_cancellation(

@@ -6,6 +6,8 @@ Topics under ``<prefix>/<enterprise code>/``:
   (the last will) when the daemon disappears;
 - ``link`` and ``gates/<gate code>/<in|out>/status`` (retained): the platform link, each
   lane's camera and drivers, every ``status_interval_seconds``;
+- ``replica`` (retained, with ``[replica]``): the replication's lag, alarm and errors, every
+  ``status_interval_seconds`` and at once when its state changes;
 - ``passes``: each pass as it is decided (no images; photo URLs);
 - ``commands`` (subscribed): ``{"id", "lane", "action": "open"|"led", "text", "operator",
   "reason", "ts", "signature"}``, where ``signature`` is the hex HMAC-SHA256 of the canonical
@@ -99,6 +101,7 @@ class Telemetry:
         self.dropped = 0
         self.connected = False
         self._queued = asyncio.Event()
+        self._replica_changed = asyncio.Event()
         self._seen: deque[str] = deque(maxlen=_SEEN_IDS)
 
     # -- passes --------------------------------------------------------------------------------
@@ -150,7 +153,10 @@ class Telemetry:
             )
             await client.subscribe(f"{self.base}/commands", qos=1)
             await _serve_together(
-                self._send_passes(client), self._send_status(client), self._take_commands(client)
+                self._send_passes(client),
+                self._send_status(client),
+                self._send_replica(client),
+                self._take_commands(client),
             )
 
     async def _send_passes(self, client: aiomqtt.Client) -> None:
@@ -173,13 +179,6 @@ class Telemetry:
                 qos=1,
                 retain=True,
             )
-            if report.replica is not None:  # replication off the box (issue 17)
-                await client.publish(
-                    f"{self.base}/replica",
-                    json.dumps(report.replica.to_json(), ensure_ascii=False),
-                    qos=1,
-                    retain=True,
-                )
             for lane in self.lanes.values():
                 camera, devices = report.cameras.get(lane.id), report.devices.get(lane.id)
                 status = {
@@ -190,6 +189,29 @@ class Telemetry:
                 topic = f"{self.base}/gates/{lane.cfg.gate_code}/{lane.cfg.direction}/status"
                 await client.publish(topic, json.dumps(status), qos=1, retain=True)
             await asyncio.sleep(self.cfg.status_interval_seconds)
+
+    def replica_changed(self) -> None:
+        """The replica's state changed (its lag alarm raised or cleared, its target refused
+        or back, its syncs failing or confirmed again): ``replica`` is published now, not at
+        the next ``status_interval_seconds``. Called by the replicator; never blocks."""
+        self._replica_changed.set()
+
+    async def _send_replica(self, client: aiomqtt.Client) -> None:
+        """``<base>/replica`` (retained, issue 17): every ``status_interval_seconds``, and at
+        once when the replica's state changes (:meth:`replica_changed`)."""
+        while True:
+            self._replica_changed.clear()
+            replica = self.health().replica
+            if replica is not None:
+                await client.publish(
+                    f"{self.base}/replica",
+                    json.dumps(replica.to_json(), ensure_ascii=False),
+                    qos=1,
+                    retain=True,
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.cfg.status_interval_seconds):
+                    await self._replica_changed.wait()
 
     # -- commands ------------------------------------------------------------------------------
     async def _take_commands(self, client: aiomqtt.Client) -> None:

@@ -158,6 +158,14 @@ class Replicator:
         self.photos_last_sync_at: float | None = None
         self.photos_errors = 0
         self.photos_last_error: str | None = None
+        #: Called (without arguments, never blocking) when the state the health shows changes:
+        #: the alarm raised or cleared, the target refused or back, syncs or photos failing
+        #: or back (MQTT publishes the replica's topic at once).
+        self.listeners: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     # -- the ledger ---------------------------------------------------------------------
 
@@ -391,6 +399,7 @@ class Replicator:
             if self._failing:
                 log.info("replica confirms syncs again", target=self.target)
                 self._failing = False
+                self._changed()
         self._judge()
         return confirmed == asked
 
@@ -425,7 +434,8 @@ class Replicator:
                     target=self.target,
                     other=other,
                 )
-        self.other_writer = other
+            self.other_writer = other
+            self._changed()
         if other is None:
             self._share_marked = True
         return self._other_writer_problem()
@@ -482,6 +492,7 @@ class Replicator:
         if not self._failing:
             log.warning("replica does not confirm syncs", target=self.target, reason=reason[:300])
             self._failing = True
+            self._changed()
 
     def lag_seconds(self) -> float:
         """Seconds the replica may be behind the ledger (since start until the first sync)."""
@@ -508,9 +519,11 @@ class Replicator:
                 target=self.target,
                 reason=self.last_error,
             )
+            self._changed()
         elif not behind and self._alarm:
             self._alarm = False
             log.warning("replication caught up", lag_seconds=round(lag, 1), target=self.target)
+            self._changed()
 
     # -- the photos ---------------------------------------------------------------------
 
@@ -562,15 +575,17 @@ class Replicator:
         if self.photos_last_error is not None:
             log.info("photos reach the replica again", target=self.target)
             self.photos_last_error = None
+            self._changed()
         self.photos_replicated_at, self.photos_last_sync_at = started, self.clock()
         self._judge()
         return True
 
     def _photos_failed(self, reason: str) -> None:
         self.photos_errors += 1
-        if self.photos_last_error is None:
+        first, self.photos_last_error = self.photos_last_error is None, reason[:300]
+        if first:
             log.warning("photos do not reach the replica", target=self.target, reason=reason)
-        self.photos_last_error = reason[:300]
+            self._changed()
 
     # -- health -------------------------------------------------------------------------
 
