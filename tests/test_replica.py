@@ -9,6 +9,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -545,6 +546,8 @@ async def test_restore_at_an_earlier_point_leaves_out_what_came_later(
     assert got == {first}
     assert later[:13] in result.floors
     assert result.floors[later[:13]] > later  # never issued twice, though the ledger is older
+    # the old PC numbered weighings after that point too: one number per second since it
+    assert 600 < result.weighings_after <= 600 + math.ceil(time.time() - point.timestamp())
     latest = await restore(make_config(tmp_path / "latest", platform_sim.base_url, replica=replica))
     assert latest.passes == 2
 

@@ -164,7 +164,8 @@ async def restore(
     Order, so that no failure leaves a ledger that could issue a serial twice: the ledger;
     its integrity check (a damaged one is moved aside to ``<name>.damaged-<time>``, so that
     nothing starts on it and an earlier point can be restored next); each lane's serial
-    floor and the weighings' numbers (``serial_margin_seconds`` numbers past the last); only
+    floor and the weighings' numbers (``serial_margin_seconds`` numbers past the last, and
+    with ``at`` one more for each second since then); only
     then the photos — their failure is reported in the result (``photos_error``;
     :func:`restore_photos_again` finishes them), the ledger stays ready.
 
@@ -220,9 +221,11 @@ async def restore(
     result.floors = {prefix: serial_floor(last[prefix], prefix, now, margin) for prefix in last}
     # as many weighing numbers as the margin has seconds: a truck stays on a scale longer than
     # a second, so that covers the weighings lost with the old PC while fewer than the
-    # margin's seconds' worth were (per site; docs/replication.md)
+    # margin's seconds' worth were (per site; docs/replication.md). A ledger as it stood at
+    # ``at``: the old PC went on numbering after it, so one more per second since then.
+    since = 0.0 if at is None else max(0.0, clock() - at.timestamp())
     result.weighings_after = await raise_floors(
-        restoring, result.floors, math.ceil(serial_margin_seconds)
+        restoring, result.floors, math.ceil(serial_margin_seconds + since)
     )
     for path in _ledger_files(restoring)[1:]:  # closed: SQLite checkpointed them away
         if path.exists():
