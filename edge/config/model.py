@@ -988,7 +988,8 @@ class MqttTelemetryConfig(_Section):
     port: int = Field(default=1883, gt=0, le=65535)
     username: str | None = None
     password: SecretStr | None = None
-    #: Topics: <prefix>/<enterprise code>/… (status, link, lanes/<id>/status, passes, commands).
+    #: Topics: <prefix>/<enterprise code>/… (status, link, gates/<gate>/<in|out>/status,
+    #: replica, passes, commands).
     topic_prefix: str = Field(default="edge-gate", pattern=r"^[A-Za-z0-9_/-]+$")
     #: Shared secret for HMAC-SHA256 signatures on commands; without it commands are refused.
     command_secret: SecretStr | None = None
