@@ -670,3 +670,19 @@ async def test_no_platform_keeps_entries_local(tmp_path: Path) -> None:
         assert await store.due_filings(10) == []
     finally:
         await store.close()
+
+
+def test_an_issue_date_before_the_register_date_is_refused_in_chinese() -> None:
+    """A 行驶证 is issued at the registration or later: an issue date before the register
+    date is refused naming 发证日期 (the same day, or later, is taken)."""
+    with pytest.raises(FilingError) as caught:
+        parse_entry("vehicle", {**TRUCK, "register_date": "2019/5/1", "issue_date": "2019/4/30"})
+    (problem,) = caught.value.problems
+    assert problem.field == "issue_date"
+    said = words(problem.field, problem.reason)
+    assert said.startswith("发证日期")
+    assert "早于注册日期" in said
+    for later, stored in (("2019/5/1", "2019-05-01"), ("2023/1/2", "2023-01-02")):
+        entry = parse_entry("vehicle", {**TRUCK, "issue_date": later})
+        assert isinstance(entry, TransportVehicle)
+        assert entry.issue_date == stored

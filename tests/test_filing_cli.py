@@ -10,16 +10,18 @@ import getpass
 import io
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from edge.actions.filing import MAX_IMPORT_ROWS
-from edge.actions.filing_files import header, read_rows
+from edge.actions.filing import MAX_IMPORT_ROWS, _parse_rows
+from edge.actions.filing_files import header, read_rows, rows_without_numbers
 from edge.actions.operator import Action, InvalidInputError
 from edge.cli.main import main
+from edge.domain.filing import Register
 from edge.domain.filing_words import CODE_LISTS
 from edge.ledger.store import Store
 from edge.sim.jpeg import sample_jpeg
@@ -48,7 +50,7 @@ def _workbook(path: Path, heading: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-def test_template_import_show_export(
+def test_template_import_show_export(  # noqa: PLR0915 - one scenario
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("vehicles", "show", "--config", config) == 0
@@ -99,10 +101,20 @@ def test_template_import_show_export(
     assert len(table) == 6
     assert table[1][0] == "豫A00001"
     assert table[1][names.index("fleet")] == "'@SUM(A1)"
+    shown = [table[1][names.index(n)] for n in ("use_character", "vehicle_type", "plate_color")]
+    assert shown == ["F 货运", "H11 重型普通货车", "1 黄"]  # every code with its meaning
+    back_rows, numbers = rows_without_numbers(
+        read_rows(Register.VEHICLE, (tmp_path / "out.xlsx").read_bytes(), "out.xlsx")
+    )
+    back, _, problems = _parse_rows(Register.VEHICLE, back_rows, numbers, date(2026, 12, 1))
+    assert (len(back), problems) == (5, [])  # and it imports back
     assert run("vehicles", "export", "--output", tmp_path / "out.csv", "--config", config) == 0
     text = (tmp_path / "out.csv").read_text("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(text)))) == 6
     assert "'@SUM(A1)" in text
+    one = _workbook(tmp_path / "one.xlsx", heading, [row(plate="豫A00006")])
+    assert run("vehicles", "import", one, "--config", config) == 0
+    assert capsys.readouterr().out.endswith("\n1 entry imported\n")
     assert run("machinery", "show", "--config", config) == 0
     assert capsys.readouterr().out.endswith("none\n")
 
@@ -258,7 +270,10 @@ def test_edit_status_and_attach_act_on_one_entry_and_queue_its_filing(
     assert run("vehicles", "edit", "1", "--fleet", "二车队", "--config", config) == 1
     assert capsys.readouterr().out == "entry 1: nothing changed\n"
     assert run("vehicles", "status", "1", "封存", "--config", config) == 0
-    assert capsys.readouterr().out == "entry 1: 豫A12345: 封存\n"
+    assert capsys.readouterr().out == (  # a transport vehicle's methods carry no status
+        "note: 状态已改：运输车辆备案接口没有状态字段，平台所存内容未变，不报送平台\n"
+        "entry 1: 豫A12345: 封存\n"
+    )
     assert run("vehicles", "status", "1", "2", "--config", config) == 1
     assert capsys.readouterr().out == "entry 1: already 封存\n"
 

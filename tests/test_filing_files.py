@@ -8,6 +8,7 @@ import io
 import re
 import zipfile
 from collections.abc import AsyncIterator, Mapping
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import column_index_from_string
 
-from edge.actions.filing import Filings, ImportRefusedError
+from edge.actions.filing import Filings, ImportRefusedError, _parse_rows
 from edge.actions.filing_files import (
     CODE_SHEET,
     HELP_SHEET,
@@ -33,7 +34,6 @@ from edge.domain.filing import (
     Register,
     entry_form,
     field_names,
-    parse_entry,
     required_fields,
 )
 from edge.domain.filing_words import CODE_LISTS, is_chinese, words
@@ -91,8 +91,10 @@ def test_a_row_filled_from_the_drop_downs_imports() -> None:
     sheet.append([picked.get(n, "") for n in field_names(Register.VEHICLE)])
     out = io.BytesIO()
     book.save(out)
-    (row,) = read_rows(Register.VEHICLE, out.getvalue(), "filled.xlsx")
-    entry = parse_entry(Register.VEHICLE, {k: v for k, v in row.items() if k != "_row"})
+    rows, numbers = rows_without_numbers(read_rows(Register.VEHICLE, out.getvalue(), "f.xlsx"))
+    # the words are read as codes where every face's rows go: the actions (Filings)
+    (entry,), _, problems = _parse_rows(Register.VEHICLE, rows, numbers, date(2026, 12, 1))
+    assert problems == []
     form = entry_form(entry)
     assert (form["plate_color"], form["vehicle_type"], form["use_character"]) == ("1", "H11", "F")
     assert (form["emission"], form["status"]) == ("6", "2")

@@ -403,6 +403,12 @@ async def test_scan_and_need_complete_through_the_actions(province: Site, city: 
     assert form["plate"] == "豫B88888"
     with pytest.raises(EntryRefusedError):
         await province.filings.scan_licence(CLERK, b"not an image")
+    scans = [a for a in reversed(await province.store.audit_log())
+             if a.action == "scan driving licence"]  # fmt: skip
+    assert [a.result for a in scans] == ["ok", "refused"]  # each scan once
+    assert "bytes: read" in scans[0].detail
+    assert "plate" in scans[0].detail
+    assert all("\\x" not in a.detail and len(a.detail) < 300 for a in scans)  # no image
     await province.sim.stop()
     with pytest.raises(NotFoundError):
         await province.filings.need_complete(CLERK)
@@ -748,3 +754,20 @@ async def test_a_dead_filing_a_newer_accepted_one_made_obsolete_is_closed(
     assert (new.state, new.last_error) == ("sent", None)
     history = await province.store.entry_history(done.id)
     assert history[-1].actor == "daemon"
+
+
+async def test_a_transport_vehicle_sealed_sends_nothing(province: Site) -> None:
+    """封存 (and back to 正常) of a transport vehicle: its methods carry no status, so
+    nothing the platform holds changed — no VehElecAccountModify of the same content; an
+    in-plant vehicle's 封存 is filed (carStatus 2)."""
+    done = await province.filings.add(CLERK, "vehicle", TRUCK, LICENCE)
+    assert done.id is not None
+    assert await province.send_due() == [True]
+    sealed = await province.filings.change_status(CLERK, done.id, "封存")
+    assert sealed.ok
+    assert "不报送平台" in sealed.note
+    back = await province.filings.change_status(CLERK, done.id, "正常")
+    assert back.ok
+    assert "不报送平台" in back.note
+    assert await province.store.due_filings(50) == []
+    assert [m for m, _ in province.sim.filings] == ["VehElecAccountAdd"]

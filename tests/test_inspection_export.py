@@ -231,11 +231,11 @@ async def test_goods_formulas_and_the_zip_with_its_images(tmp_path: Path) -> Non
     store, photos, serials = await _small_ledger(tmp_path)
     query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
 
-    async def facts(plates: Any) -> dict[tuple[str, str], VehicleFacts]:
+    async def facts(plates: Any) -> dict[tuple[str, str], list[VehicleFacts]]:
         assert sorted(plates) == list(plates)
         yellow = VehicleFacts("LVIN1234567890123", "E1", "2020-01-02", "一车队")
         blue = VehicleFacts("LVIN_OF_ANOTHER_1", "E2", "2021-01-02", "二车队")
-        return {("豫A11111", "1"): yellow, ("豫A11111", "0"): blue}  # one plate, two vehicles
+        return {("豫A11111", "1"): [yellow], ("豫A11111", "0"): [blue]}  # one plate, two vehicles
 
     sources = ExportSources(photo_root=photos, vehicles=facts)
     try:
@@ -353,3 +353,54 @@ async def test_from_the_command_line(tmp_path: Path, platform_sim: CityPlatformS
     assert await run("--to", "2026-11-10", "--plate", "豫A11111", "--out", str(zipped)) == 0
     with zipfile.ZipFile(zipped) as archive:
         assert archive.namelist() == [WORKBOOK_NAME, "photos/20261110/a-1.jpg"]
+
+
+async def test_each_pass_shows_the_truck_its_plate_was_then(tmp_path: Path) -> None:
+    """A plate 注销 and entered again for another truck: each pass shows the entry in force
+    at its time (a pass before any entry: none); 排放阶段 and 燃料类型 fall back to that entry
+    when the platform said none, and a stage the platform says otherwise shows both."""
+    from edge.actions.inspection import vehicles_in
+    from edge.domain.filing import EntryStatus
+    from tests.test_filing import TRUCK
+
+    now = [DAY.timestamp()]
+    store = await Store.open(tmp_path / "edge.db", clock=lambda: now[0])
+    said = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="5")
+    plate = "豫A33333"
+
+    async def pass_at(minutes: int, answer: VerifyAnswer | None) -> None:
+        now[0] = DAY.timestamp() + minutes * 60
+        new = new_pass(plate=plate, when=DAY + timedelta(minutes=minutes),
+                       decision=replace(OPEN, answer=answer))  # fmt: skip
+        await store.record_pass(new, [])
+
+    try:
+        await pass_at(0, None)  # before any entry
+        now[0] = DAY.timestamp() + 60
+        old = {**TRUCK, "plate": plate, "vin": "LABCTRUCK00000001", "engine_no": "OLD1",
+               "emission": "6"}  # fmt: skip
+        first = await store.add_entry(parse_entry("vehicle", old), "clerk")
+        await pass_at(2, said)  # the platform says 国五, the ledger 国六
+        await pass_at(3, None)  # offline: the ledger's
+        now[0] = DAY.timestamp() + 4 * 60
+        await store.set_status(first, EntryStatus.CANCELLED, "clerk", None)
+        new = {**old, "vin": "LNEWTRUCK00000002", "engine_no": "NEW2", "emission": "D"}
+        now[0] = DAY.timestamp() + 5 * 60
+        await store.add_entry(parse_entry("vehicle", new), "clerk")
+        await pass_at(6, None)
+        out = tmp_path / "ledger.xlsx"
+        query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
+        sources = ExportSources(vehicles=vehicles_in(store))
+        assert (await write_workbook(store, query, out, SH, sources)).rows == 4
+    finally:
+        await store.close()
+    columns = [
+        COLUMNS.index(c) for c in ("车辆识别代码(VIN)", "发动机号码", "排放阶段", "燃料类型")
+    ]
+    shown = [tuple(row[c] or "" for c in columns) for row in _rows(out)[1:]]
+    assert shown == [
+        ("", "", "", ""),
+        ("LABCTRUCK00000001", "OLD1", "国五（台账：国六）", "柴油"),
+        ("LABCTRUCK00000001", "OLD1", "国六", ""),
+        ("LNEWTRUCK00000002", "NEW2", "电动", "电"),
+    ]

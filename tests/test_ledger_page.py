@@ -20,7 +20,7 @@ from playwright.async_api import Browser, FilePayload, Locator, Page, expect
 
 from edge.actions.filing_files import read_rows, template
 from edge.actions.inspection import WORKBOOK_NAME
-from edge.domain.filing import TITLES, Register, field_names
+from edge.domain.filing import TITLES, Register, TransportVehicle, field_names
 from edge.domain.filing_words import is_chinese
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import Fault, PlatformSim, SimVehicle
@@ -754,7 +754,7 @@ async def test_a_scanned_licence_never_replaces_the_plate_being_completed(
             await expect(plate).to_be_disabled()
             await expect(page.locator("#entry-form [name=plate_color]")).to_be_disabled()
             assert (await page.input_value("#entry-form [name=vin]")).startswith("LZZ")
-            await _fill(page, {"engine_no": "E1", "register_date": "2020-01-01", "emission": "6"})
+            await _fill(page, {"engine_no": "E1", "register_date": "2019-05-01", "emission": "6"})
             await page.click("#entry-form button[type=submit]")
             await expect(page.locator("#message")).to_contain_text("已保存")
             await expect(page.locator("#entries tr[data-plate]")).to_have_count(1)
@@ -765,3 +765,45 @@ async def test_a_scanned_licence_never_replaces_the_plate_being_completed(
             assert await daemon.store.find_entry("vehicle", "豫A99999", "1") is None
     finally:
         await sim.stop()
+
+
+async def test_the_page_takes_the_words_of_a_code_as_the_command_line_does(
+    tmp_path: Path, platform_sim: PlatformSim
+) -> None:
+    """The entry form (add, edit, a machine's too) takes a code field's Chinese words as the
+    command line and the import do — 国六, 6 国六, 货运 as a 行驶证 prints it, a 车辆类型's
+    name — and stores the codes; a word of no code is still refused listing the codes."""
+    from tests.test_filing import LOADER, TRUCK
+
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, web=WEB)) as daemon,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.web.port}") as http,
+    ):
+        login = await http.post("/api/login", data={"user": "文员", "password": "gate password 1"})
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        words = {"emission": "国六", "use_character": "货运", "vehicle_type": "重型普通货车",
+                 "plate_color": "黄"}  # fmt: skip
+        form = {"register": "vehicle", **TRUCK, **words}
+        added = await http.post("/api/entries", data=form, headers=csrf)
+        assert added.status_code == 200, added.text
+        stored = await daemon.store.get_entry(added.json()["id"])
+        assert stored is not None
+        truck = stored.entry()
+        assert isinstance(truck, TransportVehicle)
+        assert (truck.emission, truck.use_character, truck.vehicle_type) == ("6", "F", "H11")
+        edited = await http.post(
+            f"/api/entries/{stored.id}", data={"emission": "5 国五"}, headers=csrf
+        )
+        assert edited.json()["ok"], edited.text
+        again = await daemon.store.get_entry(stored.id)
+        assert again is not None
+        assert again.entry().emission == "5"
+        machine = {"register": "machine", **LOADER, "emission": "国四"}
+        assert (await http.post("/api/entries", data=machine, headers=csrf)).status_code == 200
+        refused = await http.post(
+            "/api/entries", data={**form, "plate": "豫A54321", "emission": "国九"}, headers=csrf
+        )
+        assert refused.status_code == 400
+        (problem,) = refused.json()["problems"]
+        assert problem["field"] == "emission"
+        assert "6 国六" in problem["reason"]  # the codes listed

@@ -58,6 +58,7 @@ from edge.domain.filing import (
     plate_key,
     why_not_filed,
 )
+from edge.domain.filing_words import as_codes
 from edge.ledger.filings import EntryExistsError, VinInUseError
 from edge.ledger.photos import PhotoStore
 from edge.ledger.rows import NewFilingImage, StoredEntry
@@ -375,17 +376,27 @@ class Filings:
     async def scan_licence(self, actor: Actor, image: bytes) -> dict[str, str]:
         """What the province platform read on a 行驶证 image (any format :meth:`attach_image`
         takes; fitted first) as form fields (``plate``, ``vehicle_type``, ``vin``, …) to
-        pre-fill a form a person checks. Raises NotAllowedError (not authenticated, or no
-        province platform), EntryRefusedError (the image), NotFoundError when the platform
-        cannot be asked or read nothing (``image``)."""
-        await self.operator.authorise(actor, Action.ADD_ENTRY, "scan licence")
-        if self._scan is None:
-            raise NotAllowedError("recognising a licence needs the province platform")
-        (jpeg,) = (await self._fit_all(Register.VEHICLE, {"driving_license": image})).values()
-        try:
-            return await self._scan(jpeg)
-        except Exception as exc:  # noqa: BLE001 - the platform's error, reported
-            raise NotFoundError(f"platform: {exc}", "image") from None
+        pre-fill a form a person checks. Audited once (the image's size and the fields read,
+        never its bytes). Raises NotAllowedError (not authenticated, or no province
+        platform), EntryRefusedError (the image), NotFoundError when the platform cannot be
+        asked or read nothing (``image``)."""
+        read: dict[str, str] = {}
+
+        async def body() -> Done:
+            if self._scan is None:
+                raise NotAllowedError("recognising a licence needs the province platform")
+            fitted = await self._fit_all(Register.VEHICLE, {"driving_license": image})
+            (jpeg,) = fitted.values()
+            try:
+                read.update(await self._scan(jpeg))
+            except Exception as exc:  # noqa: BLE001 - the platform's error, reported
+                raise NotFoundError(f"platform: {exc}", "image") from None
+            plate = read.get("plate", "")
+            fields = ", ".join(sorted(k for k, v in read.items() if v)) or "nothing"
+            return Done(detail=f"{len(jpeg)} bytes: read {fields}", plate=plate)
+
+        await self.operator.act(actor, Action.SCAN_LICENCE, "driving licence", body)
+        return read
 
     async def need_complete(self, actor: Actor) -> list[tuple[str, str, str]]:
         """The vehicles whose filing the province platform wants completed (GetNeedCompleteVehEx,
@@ -470,7 +481,9 @@ class Filings:
 
     def _parse(self, register: str, form: Mapping[str, str]) -> Entry:
         try:
-            return _filable(parse_entry(register, form, today=self.today()), self.platform)
+            return _filable(
+                parse_entry(register, as_codes(form), today=self.today()), self.platform
+            )
         except FilingError as exc:
             raise _refused(exc) from exc
 
@@ -571,7 +584,7 @@ def _parse_rows(
         row = {k: v for k, v in given.items() if not k.startswith(UNCOMPUTED)}
         problems += [RowProblem(number, name, why) for name, why in unread.items()]
         try:
-            entry = _filable(parse_entry(kind, row, today=today), platform)
+            entry = _filable(parse_entry(kind, as_codes(row), today=today), platform)
         except FilingError as exc:
             problems += [
                 RowProblem(number, p.field, p.reason) for p in exc.problems if p.field not in unread

@@ -36,7 +36,7 @@ from edge.actions.filing import MAX_IMPORT_ROWS, UNCOMPUTED
 from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
 from edge.domain.filing import TITLES, Register, field_names, required_fields
-from edge.domain.filing_words import CODE_LISTS, FIELD_HELP, REGISTER_WORDS, as_code
+from edge.domain.filing_words import CODE_LISTS, FIELD_HELP, REGISTER_WORDS, code_text
 from edge.ledger.rows import StoredEntry
 
 #: Bytes an import file may have (20,000 rows of text fit in a few MB).
@@ -171,12 +171,12 @@ def _column(register: Register, heading: object) -> str | None:
     raise InvalidInputError(f"column {text!r} is not a field of {register.value}", "file")
 
 
-def _as_typed(name: str, value: str) -> str:
-    """A cell as a person would have typed it: a code column's word or drop-down choice as
-    its code; a cell an export neutralised (``'=…``) without its apostrophe."""
+def _as_typed(value: str) -> str:
+    """A cell as a person would have typed it: a cell an export neutralised (``'=…``) without
+    its apostrophe (a code column's word or drop-down choice is read by the actions)."""
     if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
-        value = value[1:]
-    return as_code(name, value)
+        return value[1:]
+    return value
 
 
 def _text(value: object) -> str:
@@ -254,7 +254,7 @@ def read_rows(register: Register | str, data: bytes, filename: str) -> list[dict
         if not any(values) and not unread:
             continue
         row = {
-            name: _as_typed(name, value)
+            name: _as_typed(value)
             for name, value in zip(columns, values, strict=False)
             if value and name is not None
         }
@@ -424,6 +424,8 @@ async def write_export(
             value = getattr(entry, name)
             if name.endswith("_at"):
                 value = datetime.fromtimestamp(float(value), zone).strftime("%Y-%m-%d %H:%M:%S")
+            else:  # a code as "F 货运", as the template's drop-downs: read, and imported back
+                value = code_text(name, str(value))
             values.append(spreadsheet_cell(value))  # never a formula (CSV and XLSX alike)
         return values
 

@@ -36,14 +36,13 @@ from edge.actions.operator import InvalidInputError
 from edge.domain.codes import EMISSION_NAMES, FUEL_NAMES
 from edge.domain.filing import (
     FILING_WORDS,
-    STATUS_WORDS,
     TITLES,
     EntryStatus,
     FilingState,
     Register,
     field_names,
 )
-from edge.domain.filing_words import filing_text
+from edge.domain.filing_words import code_text, filing_text
 from edge.domain.plates import COLOR_WORDS, plate_text, to_halfwidth
 from edge.ledger.filings import FilingLedger
 from edge.ledger.inspection import InspectionLedger
@@ -133,25 +132,38 @@ def ledger_query(first: str, last: str, gate: str, plate: str, zone: Any) -> Led
     return LedgerQuery(start, end, gate, plate)
 
 
+#: Always: the span of time a fact given without its history covers.
+_ALWAYS = ((float("-inf"), float("inf")),)
+
+
 @dataclass(frozen=True, slots=True)
 class VehicleFacts:
     """What the vehicle ledger knows of a plate for the export: VIN, engine number,
-    registration date (as filed), fleet (车队), and its document images (paths relative to
-    the document root: 行驶证, 随车清单)."""
+    registration date (as filed), fleet (车队), emission stage (§7.6 code), its document
+    images (paths relative to the document root: 行驶证, 随车清单), and when its entry was in
+    force (``in_force``: spans ``[from, to)`` of unix s: added, not 注销)."""
 
     vin: str = ""
     engine_no: str = ""
     register_date: str = ""
     fleet: str = ""
     documents: tuple[str, ...] = ()
+    emission: str = ""
+    in_force: tuple[tuple[float, float], ...] = _ALWAYS
+
+    def in_force_at(self, when: float) -> bool:
+        """Whether the entry was in force at ``when`` (unix s)."""
+        return any(start <= when < end for start, end in self.in_force)
 
 
-#: The vehicle facts of a page's plates (plates without any are left out).
-#: The vehicle ledger's facts of some plates, by (plate, plate colour code §7.1).
-VehicleLookup = Callable[[Sequence[str]], Awaitable[Mapping[tuple[str, str], VehicleFacts]]]
+#: The vehicle ledger's entries of some plates, by (plate, plate colour code §7.1): every
+#: entry the plate and colour had (a plate 注销 and entered again for another vehicle: each).
+VehicleLookup = Callable[
+    [Sequence[str]], Awaitable[Mapping[tuple[str, str], Sequence[VehicleFacts]]]
+]
 
 
-async def _no_vehicles(_plates: Sequence[str]) -> Mapping[tuple[str, str], VehicleFacts]:
+async def _no_vehicles(_plates: Sequence[str]) -> Mapping[tuple[str, str], Sequence[VehicleFacts]]:
     return {}
 
 
@@ -165,20 +177,56 @@ class ExportSources:
     vehicles: VehicleLookup = _no_vehicles
 
 
-def vehicles_in(ledger: InspectionLedger) -> VehicleLookup:
-    """The export's vehicle facts from the vehicle ledger (the latest entry of a plate and
-    colour: a yellow and a blue 豫A12345 are two vehicles)."""
+def spans_in_force(statuses: str | None) -> tuple[tuple[float, float], ...]:
+    """When an entry was in force, from its status history (``at:status`` joined by ``|``:
+    its adding, then each change): from each time it became 正常 or 封存 to the next time it
+    became 注销 (an entry 注销 was not in force from then on; one entered back, again)."""
+    events = sorted(
+        (float(at), status)
+        for at, _, status in (part.rpartition(":") for part in (statuses or "").split("|"))
+        if at
+    )
+    spans: list[tuple[float, float]] = []
+    since: float | None = None
+    for at, status in events:
+        if status == EntryStatus.CANCELLED.value:
+            if since is not None:
+                spans.append((since, at))
+            since = None
+        elif since is None:
+            since = at
+    if since is not None:
+        spans.append((since, float("inf")))
+    return tuple(spans)
 
-    async def lookup(plates: Sequence[str]) -> Mapping[tuple[str, str], VehicleFacts]:
-        return {
-            (row.plate, row.plate_color): VehicleFacts(
-                row.vin, row.engine_no, row.register_date, row.fleet,
-                tuple(row.documents.split("|")) if row.documents else (),
-            )
-            for row in await ledger.vehicle_facts(plates)
-        }  # fmt: skip
+
+def vehicles_in(ledger: InspectionLedger) -> VehicleLookup:
+    """The export's vehicle facts from the vehicle ledger: every entry of a plate and colour
+    (a yellow and a blue 豫A12345 are two vehicles; a plate 注销 and entered again for
+    another vehicle has an entry for each), each with when it was in force."""
+
+    async def lookup(plates: Sequence[str]) -> Mapping[tuple[str, str], Sequence[VehicleFacts]]:
+        found: dict[tuple[str, str], list[VehicleFacts]] = {}
+        for row in await ledger.vehicle_facts(plates):
+            found.setdefault((row.plate, row.plate_color), []).append(
+                VehicleFacts(
+                    row.vin, row.engine_no, row.register_date, row.fleet,
+                    tuple(row.documents.split("|")) if row.documents else (),
+                    row.emission, spans_in_force(row.statuses),
+                )
+            )  # fmt: skip
+        return found
 
     return lookup
+
+
+def _facts_at(entries: Sequence[VehicleFacts], when: float) -> VehicleFacts:
+    """The entry in force at ``when`` (the latest, should two be); none: empty facts (a pass
+    before the plate was entered, or after its entry was 注销)."""
+    for facts in reversed(entries):
+        if facts.in_force_at(when):
+            return facts
+    return VehicleFacts()
 
 
 def _photos(line: LedgerLine) -> list[str]:
@@ -198,10 +246,31 @@ def _weighing_photos(line: LedgerLine) -> list[str]:
     return [path for *_order, path in sorted(parts, key=lambda p: (int(p[0]), int(p[1])))]
 
 
-def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
+#: The fuel (§7.5) an emission stage (§7.6) implies, for a pass the platform told none: an
+#: electric vehicle's is 电 (the ledger keeps no fuel of its own).
+_FUEL_OF_EMISSION = {"D": "C"}
+
+
+def _emission_and_fuel(line: LedgerLine, facts: VehicleFacts) -> tuple[str, str]:
+    """The 排放阶段 and 燃料类型 cells: the platform's verify answer's; where it has none (an
+    offline or refused pass), the ledger entry's in force at the pass; where both have an
+    emission stage and they differ, the platform's with the ledger's beside it:
+    ``国五（台账：国六）``."""
     answer = line.answer
-    emission = answer.emission if answer else ""
-    fuel = answer.fuel if answer else ""
+    said, fuel = (answer.emission, answer.fuel) if answer else ("", "")
+    ledger = facts.emission
+    if not said:
+        emission = EMISSION_NAMES.get(ledger, ledger)
+    elif ledger and ledger != said:
+        emission = f"{EMISSION_NAMES.get(said, said)}（台账：{EMISSION_NAMES.get(ledger, ledger)}）"
+    else:
+        emission = EMISSION_NAMES.get(said, said)
+    fuel = fuel or _FUEL_OF_EMISSION.get(ledger, "")
+    return emission, FUEL_NAMES.get(fuel, fuel)
+
+
+def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
+    emission, fuel = _emission_and_fuel(line, facts)
     photos = "; ".join(f"{PHOTO_DIR}/{path}" for path in _photos(line))
     weighed = "; ".join(f"{PHOTO_DIR}/{path}" for path in _weighing_photos(line))
     documents = "; ".join(f"{DOCUMENT_DIR}/{path}" for path in facts.documents)
@@ -214,8 +283,8 @@ def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
         facts.vin,
         facts.engine_no,
         facts.register_date,
-        EMISSION_NAMES.get(emission, emission),
-        FUEL_NAMES.get(fuel, fuel),
+        emission,
+        fuel,
         line.goods or "",
         line.ysl or "",
         facts.fleet,
@@ -237,7 +306,7 @@ async def _pages(
     ):
         known = await vehicles(sorted({line.plate for line in lines if line.plate}))
         yield [
-            (line, known.get((line.plate or "", line.plate_color), VehicleFacts()))
+            (line, _facts_at(known.get((line.plate or "", line.plate_color), ()), line.received_at))
             for line in lines
         ]
 
@@ -426,15 +495,8 @@ async def _entry_cells(ledger: FilingLedger, entry: StoredEntry) -> tuple[list[s
     """An entry's cells and its current document images (paths under the photo root)."""
     register = Register(entry.register)
     values: list[str] = []
-    for name in field_names(register):
-        value = str(getattr(entry, name))
-        if name == "plate_color":
-            value = _COLOR_NAMES.get(value, value)
-        elif name == "status":
-            value = STATUS_WORDS.get(EntryStatus(value), value)
-        elif name == "emission":
-            value = EMISSION_NAMES.get(value, value)
-        values.append(value)
+    for name in field_names(register):  # a code as "F 货运": read, and imported back
+        values.append(code_text(name, str(getattr(entry, name))))
     filings = await ledger.filings_of(entry.id)
     state = (
         "；".join(filing_text(f.platform, f.state, f.words) for f in filings)

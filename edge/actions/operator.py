@@ -104,6 +104,7 @@ class Action(StrEnum):
     IMPORT_ENTRIES = "import ledger entries"
     FETCH_FILING = "fetch filing"
     RETRY_FILING = "retry filing"
+    SCAN_LICENCE = "scan driving licence"
     EXPORT_LEDGER = "export ledger"
 
 

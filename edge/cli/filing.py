@@ -30,7 +30,7 @@ from edge.domain.filing import (
     field_names,
     parse_entry,
 )
-from edge.domain.filing_words import CODE_LISTS, REGISTER_WORDS, as_code, refusal_words, words
+from edge.domain.filing_words import CODE_LISTS, REGISTER_WORDS, as_codes, refusal_words, words
 from edge.ledger.rows import StoredEntry
 from edge.ledger.store import Store, ledger_exists
 
@@ -58,7 +58,9 @@ async def run_filing(cfg: Config, args: argparse.Namespace) -> int:
         # no ledger yet: a refused command leaves none (nothing to audit it in); with one,
         # the refusal is audited once as the page's is (Filings.add)
         try:
-            parse_entry(register, _form(register, args), today=datetime.now(cfg.site.zone).date())
+            parse_entry(
+                register, as_codes(_form(register, args)), today=datetime.now(cfg.site.zone).date()
+            )
         except FilingError as exc:
             return _refused_fields(exc)
     store = await Store.open_for(cfg)
@@ -121,9 +123,10 @@ def _images(args: argparse.Namespace) -> dict[str, bytes] | None:
 
 
 def _form(register: Register, args: argparse.Namespace) -> dict[str, str]:
-    """The field options given; a code as the import takes it (``1``, ``黄``, ``1 黄``)."""
+    """The field options given (a code field's word is read by the actions, as the page's
+    and the import's: ``1``, ``黄``, ``1 黄``)."""
     return {
-        name: as_code(name, value)
+        name: value
         for name in field_names(register)
         if (value := getattr(args, f"field_{name}", None)) is not None
     }
@@ -152,13 +155,13 @@ async def _act(
             return _said("file", exc.strerror or str(exc))
         rows, numbers = rows_without_numbers(read_rows(register, data, args.file.name))
         done = await filings.import_rows(actor, register, rows, numbers=numbers)
-        print(f"{done.count} entries imported")
+        print(f"{done.count} {'entry' if done.count == 1 else 'entries'} imported")
         return 0
     if args.action == "export":
         count = await write_export(
             register, store.export_entries(register.value), args.output, cfg.site.zone
         )
-        print(f"{count} entries written to {args.output}")
+        print(f"{count} {'entry' if count == 1 else 'entries'} written to {args.output}")
         return 0
     if args.action == "retry":
         done = await filings.retry(actor, args.ids or None)

@@ -389,6 +389,11 @@ def parse_entry(
             values[name] = _parse_value(kind_of, name, text, check_new)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    issued, registered = values.get("issue_date"), values.get("register_date")
+    if check_new is not None and issued and registered and str(issued) < str(registered):
+        # a 行驶证 is issued at the registration or later (a reissued one: later)
+        why = f"{issued} is before the register date ({registered})"
+        problems.append(FieldProblem("issue_date", why))
     if problems:
         raise FilingError(problems)
     return kind(**values)  # type: ignore[arg-type]
@@ -488,6 +493,9 @@ OBSOLETE = "已被此后的备案取代，不再重发（平台已受理该条�
 #: Why a transport vehicle's 注销 is not filed: §4.1.2 / §4.2.15–16 have no status field
 #: and the spec has no delete method (README "Electronic ledger").
 NO_STATUS_ON_WIRE = "已注销：运输车辆备案接口没有状态字段，注销不报送平台"
+#: Why a transport vehicle set to 封存 (or back to 正常) is not filed: its methods carry no
+#: status, so nothing the platform holds changed (a modify would send the same content).
+STATUS_NOT_ON_WIRE = "状态已改：运输车辆备案接口没有状态字段，平台所存内容未变，不报送平台"
 
 
 def why_not_filed(entry: Entry, was: EntryStatus | None) -> str:
@@ -496,9 +504,11 @@ def why_not_filed(entry: Entry, was: EntryStatus | None) -> str:
     entry (or a new one added 注销) is never filed: the platform's record of the plate
     belongs to the vehicle in force (a reissued plate). Setting an entry to 注销 is filed
     for an in-plant vehicle or a machine (carStatus / mhyStatus 3, §4.2.18–21) but not for a
-    transport vehicle, whose methods carry no status."""
+    transport vehicle, whose methods carry no status: neither is its 封存 nor its return from
+    封存 to 正常 (nothing the platform holds changed; a 注销 entry entered back is filed)."""
     if entry.status is not EntryStatus.CANCELLED:
-        return ""
+        moved = was is not None and was is not EntryStatus.CANCELLED and was is not entry.status
+        return STATUS_NOT_ON_WIRE if moved and entry.REGISTER is Register.VEHICLE else ""
     if was is None or was is EntryStatus.CANCELLED:
         return CANCELLED_NOT_FILED
     return NO_STATUS_ON_WIRE if entry.REGISTER is Register.VEHICLE else ""

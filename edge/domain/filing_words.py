@@ -14,7 +14,7 @@ bad value and fails on any reason that falls through).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from edge.domain.codes import (
     EMISSION_NAMES,
@@ -67,6 +67,20 @@ def as_code(name: str, value: str) -> str:
     other value (or field) as it is, for the rules to judge. The one reading of codes for the
     import and the command line."""
     return _BY_WORD.get(name, {}).get(value.strip(), value)
+
+
+def code_text(name: str, value: str) -> str:
+    """A code field's value as an export writes it, the code and its meaning (``F 货运``,
+    ``1 黄``: what the template's drop-downs write, so it imports back); any other field's
+    value, or a code of no meaning, as it is."""
+    meaning = CODE_LISTS.get(name, {}).get(value)
+    return f"{value} {meaning}" if meaning else value
+
+
+def as_codes(form: Mapping[str, str]) -> dict[str, str]:
+    """A form (field → text) with each code field read by :func:`as_code`: the ONE reading
+    every face goes through (the ledger's actions, :class:`edge.actions.filing.Filings`)."""
+    return {name: as_code(name, value) for name, value in form.items()}
 
 
 #: The spec's field names → ours (a refusal of the wire model names the spec's).
@@ -184,6 +198,11 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
         None,
         re.compile(r"(?P<value>[\d-]+) is after today \((?P<today>[\d-]+)\)"),
         "{title} {value} 晚于今天（{today}），请核对",
+    ),
+    (
+        None,
+        re.compile(r"(?P<value>[\d-]+) is before the register date \((?P<date>[\d-]+)\)"),
+        "{title} {value} 早于注册日期（{date}），请核对",
     ),
     (None, re.compile(r"longer than (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
     (None, re.compile(r"'(?P<value>.*)' is not one of (?P<allowed>.*)"), _kind),

@@ -94,17 +94,22 @@ class InspectionLedger(LedgerPart):
 
     async def vehicle_facts(self, plates: Sequence[str]) -> list[VehicleFactsRow]:
         """The transport-vehicle entries of these plates (each colour its own vehicle; a
-        cancelled one too, before those in force: the last of a plate and colour wins), with
-        their current facts and document images (not as they were at a pass: the ledger keeps
-        the history of changes, not a copy per pass)."""
+        plate 注销 and entered again for another vehicle has several), with their current
+        facts and document images, and each one's status history (when it was added and
+        when its status changed: which entry was in force at a pass's time)."""
         if not plates:
             return []
         marks = ",".join("?" * len(plates))
         rows = await self._history(
             "SELECT e.plate, e.plate_color, e.vin, e.engine_no, e.register_date, e.fleet, "  # noqa: S608 - marks
+            "e.emission, "
             "(SELECT group_concat(i.path, '|') FROM filing_images i WHERE i.entry_id = e.id "
-            " AND i.replaced_at IS NULL) AS documents FROM filing_entries e "
-            f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.status != '3', e.id",
+            " AND i.replaced_at IS NULL) AS documents, "
+            "(SELECT group_concat(h.at || ':' || json_extract(h.changes, '$.status[1]'), '|') "
+            " FROM filing_history h WHERE h.entry_id = e.id AND h.action IN ('add', 'status') "
+            " AND json_extract(h.changes, '$.status[1]') IS NOT NULL) AS statuses "
+            "FROM filing_entries e "
+            f"WHERE e.plate IN ({marks}) AND e.register = 'vehicle' ORDER BY e.id",
             tuple(plates),
         )
         return [VehicleFactsRow.from_row(row) for row in rows]

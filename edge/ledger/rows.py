@@ -624,8 +624,10 @@ class LedgerLine(_FromRow):
 @dataclass(frozen=True, slots=True)
 class VehicleFactsRow(_FromRow):
     """What the vehicle ledger (``filing_entries``, transport vehicles) says of a plate for the
-    inspector's export: VIN, engine number, registration date, fleet, and its current
-    document images (``documents``: paths relative to ``storage.photo_dir``, joined by ``|``)."""
+    inspector's export: VIN, engine number, registration date, fleet, emission stage (§7.6),
+    its current document images (``documents``: paths relative to ``storage.photo_dir``,
+    joined by ``|``) and its status history (``statuses``: ``at:status`` joined by ``|``,
+    ``at`` unix s, status §4.2.17's 1/2/3: its adding, then each change of status)."""
 
     plate: str
     plate_color: str
@@ -633,4 +635,6 @@ class VehicleFactsRow(_FromRow):
     engine_no: str
     register_date: str
     fleet: str
+    emission: str
     documents: str | None
+    statuses: str | None

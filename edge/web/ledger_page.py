@@ -406,7 +406,7 @@ class LedgerPage:
         """Send a dead (refused or undelivered) filing again."""
         return _done(await self.filings.retry(actor, [request.match_info["id"]]))
 
-    @_acting(Action.ADD_ENTRY)
+    @_acting(Action.SCAN_LICENCE)
     async def scan_licence(self, request: web.Request, actor: Actor) -> web.StreamResponse:
         """A 行驶证 image (the body; JPEG, PNG, BMP or WebP: fitted and re-encoded first) read by
         the province platform: the form's fields it recognised. 400 when there is no such
