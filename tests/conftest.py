@@ -15,6 +15,7 @@ from tests.processes import (
     Processes,
     SessionWatchdog,
     dump_threads,
+    hear_sigint,
     leftover_threads,
     reap_on_terminate,
 )
@@ -43,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _watchdog = SessionWatchdog(SESSION_LIMIT, before_report=lift_capture)
     _watchdog.start()
     reap_on_terminate()
+    hear_sigint()
 
 
 def pytest_sessionfinish(exitstatus: int) -> None:

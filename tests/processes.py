@@ -40,6 +40,15 @@ def reap_on_terminate() -> None:
     signal.signal(signal.SIGTERM, terminated)
 
 
+def hear_sigint() -> None:
+    """A run started from a background job (``make test &`` in a script, ``nohup``) has SIGINT
+    ignored, and every process a test starts inherits that: the SIGINT that asks a daemon or
+    simulator to stop (and coverage to save its data) would go unheard, each stop waiting out
+    its timeout. Python's own handler instead: a handler is reset to the default at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class Processes:
     """The processes one test started; :meth:`reap` ends those still running."""
 

@@ -19,6 +19,7 @@ from tests.processes import (
     descendants,
     dump_threads,
     end,
+    hear_sigint,
     leftover_threads,
 )
 
@@ -88,6 +89,25 @@ async def test_end_stops_a_child_that_ignores_sigint_and_kills_one_that_ignores_
         assert await end(stubborn) == -signal.SIGKILL  # already gone: its code
     finally:
         await procs.reap()
+
+
+async def test_a_run_started_in_the_background_still_stops_its_children_with_sigint() -> None:
+    """A background job's SIGINT is ignored, and its children inherit that; the session hears
+    it again, so a child asked to stop with SIGINT stops (it waited out the stop's 20 s)."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `make test &` in a script
+    try:
+        hear_sigint()
+        started = Processes()
+        proc = await started.start(
+            sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
+        assert await Processes.stop(proc, timeout=60) == -signal.SIGINT  # not a kill
+        await started.reap()
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 async def test_the_session_watchdog_reports_stacks_and_kills_children() -> None:
