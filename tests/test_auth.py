@@ -43,6 +43,8 @@ async def test_sessions_need_their_csrf_token_and_expire() -> None:
     assert guard.check(token, session.csrf) is session
     assert guard.check(token, "forged") is None
     assert guard.check(token, None) is None
+    assert guard.check(token, "中文") is None  # non-ASCII: refused, no TypeError
+    assert guard.check(token, "\udcff\udcfe") is None  # undecodable bytes, as aiohttp gives them
     assert guard.check("stolen?", session.csrf) is None
     now[0] += SESSION_SECONDS + 1
     assert guard.check(token, session.csrf) is None  # expired

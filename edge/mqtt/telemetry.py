@@ -241,7 +241,9 @@ class Telemetry:
             return "commands are disabled (no command_secret configured)"
         signature = command.get("signature")
         expected = sign(command, secret.get_secret_value())
-        if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
+        if not isinstance(signature, str) or not hmac.compare_digest(
+            signature.encode("utf-8", "surrogatepass"), expected.encode()
+        ):  # as bytes: a non-ASCII str would raise TypeError
             return "bad signature"
         ts = command.get("ts")
         if (

@@ -157,7 +157,9 @@ class Guard:
         session = self.session(token)
         if session is None:
             return None
-        if csrf is None or not hmac.compare_digest(csrf, session.csrf):
+        # as bytes: compare_digest refuses a str with non-ASCII characters (TypeError → a 500)
+        given = None if csrf is None else csrf.encode("utf-8", "surrogateescape")
+        if given is None or not hmac.compare_digest(given, session.csrf.encode()):
             return None
         return session
 
