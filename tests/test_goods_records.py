@@ -142,7 +142,7 @@ async def test_a_clerk_names_the_goods_on_the_status_page(
         stale = await http.post(url, json={"goods": "原煤"})  # logged in, no CSRF token
         assert (stale.status_code, stale.json()) == (403, {"error": "页面已过期，请刷新"})
         for odd in ("中文".encode(), b"\xff\xfe"):  # not ASCII: refused alike, never a 500
-            forged = await http.post(url, json={"goods": "原煤"}, headers={"X-CSRF-Token": odd})
+            forged = await http.post(url, json={"goods": "原煤"}, headers={b"X-CSRF-Token": odd})
             assert (forged.status_code, forged.json()) == (403, {"error": "页面已过期，请刷新"})
         off_list = await http.post(url, json={"goods": "黄金"}, headers=csrf)
         assert (off_list.status_code, off_list.json()["detail"]) == (400, "不在货物列表中")
