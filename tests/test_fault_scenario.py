@@ -384,6 +384,29 @@ def _check_filings(sim: Sim, path: Path) -> int:
     return len(entries)
 
 
+def _undelivered(sim: PlatformSim, ledger: dict[str, tuple[str, int]], path: Path) -> str:
+    """What the platform has not got of ``ledger`` (records, photos, goods records, filings),
+    with the outbox rows of the first few passes missing; empty when it has everything."""
+    records = sorted(set(ledger) - set(sim.records))
+    photos = sorted(s for s, (_, n) in ledger.items() if n and s in sim.records
+                    and not _photos_arrived(sim, s))  # fmt: skip
+    goods = sorted(set(_goods_ledger(path)[0]) - set(sim.goods))
+    filings = _filings_ledger(path)[0]
+    if not (records or photos or goods or filings):
+        return ""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT p.serial, o.kind, o.state, o.attempts, o.next_attempt_at, o.last_error "
+            "FROM outbox o JOIN passes p ON p.id = o.pass_id WHERE p.serial IN (?, ?, ?)",
+            (*(records + photos + goods + ["", "", ""])[:3],),
+        ).fetchall()
+    return (
+        f"{len(records)} records {records[:3]}, {len(photos)} photos {photos[:3]}, "
+        f"{len(goods)} goods records {goods[:3]}, {filings} filings unsent; the outbox of the "
+        f"first: {rows} (now {time.time():.1f})"
+    )
+
+
 def _photos_arrived(sim: PlatformSim, serial: str) -> bool:
     if isinstance(sim, CityPlatformSim):
         return bool(sim.photos.get(serial))
@@ -479,15 +502,11 @@ async def _scenario(
         if not sim.running:
             await sim.start()
         ledger = _ledger(tmp_path / "edge.db")
-        await sim.wait_for(
-            lambda: (
-                set(ledger) <= set(sim.records)
-                and all(_photos_arrived(sim, s) for s, (_, n) in ledger.items() if n)
-                and set(_goods_ledger(tmp_path / "edge.db")[0]) <= set(sim.goods)
-                and _filings_ledger(tmp_path / "edge.db")[0] == 0
-            ),
-            timeout=90,
-        )
+        try:
+            await sim.wait_for(lambda: not _undelivered(sim, ledger, tmp_path / "edge.db"), 90)
+        except TimeoutError:  # say what did not arrive, and the outbox's rows behind it
+            missing = _undelivered(sim, ledger, tmp_path / "edge.db")
+            raise AssertionError(f"not delivered within 90 s: {missing}") from None
         ledger = _ledger(tmp_path / "edge.db")  # the last run's passes too
         if isinstance(sim, ProvincePlatformSim):
             await _fetch_province_photos(sim, photo_port, ledger)
