@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/system-packages
-	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP) $(LINTERS)/.installed
 	$(BIN)/ruff check .
