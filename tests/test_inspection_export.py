@@ -31,6 +31,7 @@ from edge.actions.inspection import (
     VehicleFacts,
     file_sink,
     ledger_query,
+    spans_in_force,
     stream_register_zip,
     stream_zip,
     write_workbook,
@@ -404,3 +405,13 @@ async def test_each_pass_shows_the_truck_its_plate_was_then(tmp_path: Path) -> N
         ("LABCTRUCK00000001", "OLD1", "国六", ""),
         ("LNEWTRUCK00000002", "NEW2", "电动", "电"),
     ]
+
+
+def test_when_an_entry_was_in_force_from_its_status_history() -> None:
+    """Added, 注销, entered again: two spans; an entry with no history kept of it is taken
+    as in force throughout (its export shows it, as before histories were read)."""
+    inf = float("inf")
+    assert spans_in_force("100:1|200:3|300:1") == ((100.0, 200.0), (300.0, inf))
+    assert spans_in_force("100:1|150:2|200:3") == ((100.0, 200.0),)  # 封存 is still in force
+    assert spans_in_force("100:1|200:3") == ((100.0, 200.0),)
+    assert spans_in_force(None) == spans_in_force("") == ((-inf, inf),)

@@ -186,6 +186,8 @@ def spans_in_force(statuses: str | None) -> tuple[tuple[float, float], ...]:
         for at, _, status in (part.rpartition(":") for part in (statuses or "").split("|"))
         if at
     )
+    if not events:  # no history kept of it: in force throughout, as before histories
+        return _ALWAYS
     spans: list[tuple[float, float]] = []
     since: float | None = None
     for at, status in events:
