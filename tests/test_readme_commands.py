@@ -166,7 +166,7 @@ WALK: list[tuple[str, list[Step]]] = [
         [once("correct", "--config", C, "{serial}", "--plate", "豫A12345", "--reviewer", "王工")],
     ),
     (
-        "edge weighings list|resolve|discard --config …",
+        "edge weighings list|resolve|discard|drop-read --config …",
         [once("weighings", "list", "--config", C)],
     ),
     (
@@ -270,6 +270,10 @@ WALK: list[tuple[str, list[Step]]] = [
     (
         'edge weighings discard --config … 18 --reason "试秤，无车辆"',
         [once("weighings", "discard", "--config", C, "18", "--reason", "试秤，无车辆", code=1)],
+    ),
+    (
+        "edge weighings drop-read --config … 43",
+        [once("weighings", "drop-read", "--config", C, "43", code=1)],
     ),
     (
         "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",

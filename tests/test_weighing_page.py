@@ -78,7 +78,9 @@ async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
         await expect(rows).to_have_count(2)
         held = page.locator('#unmatched-weighings tr[data-weighing="1"]')
         await expect(held).to_contain_text("待确认车牌")
-        await expect(held).to_contain_text("候选：豫A11111、豫B22222")
+        # each candidate says how long before the weighing it was read (a stray one is old)
+        await expect(held).to_contain_text("候选：豫A11111（")
+        await expect(held).to_contain_text("秒前识别）、豫B22222（")
         await held.locator("button.candidate", has_text="豫A11111").click()
         await expect(page.locator("#message")).to_have_text("已完成")
         await expect(rows).to_have_count(1)
@@ -87,6 +89,12 @@ async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
         other = page.locator('#unmatched-weighings tr[data-weighing="2"]')
         await expect(other).to_contain_text("候选：豫B22222")
         await expect(other).not_to_contain_text("豫A11111")
+        # the clerk drops 豫B22222's read as a stray one (排除): no candidate of a new weighing
+        await other.locator("button.drop-read", has_text="豫B22222").click()
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await expect(other).to_contain_text("已排除")
+        await expect(other.locator("button.drop-read")).to_have_count(0)
+        assert await daemon.store.pending_reads("main", 0) == []
         # a typed plate instead (a truck its camera did not read), yellow
         await other.locator("input[name=plate]").fill("豫C33333")
         await other.locator("form.plate-form > button:not(.candidate)").click()
@@ -98,10 +106,11 @@ async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
     assert {(w.id, w.plate) for w in weighings} == {(1, "豫A11111"), (2, "豫C33333")}
     assert weighings[1].plate_color == "1"  # typed: yellow, as the form chose
     picks = [(r.actor, r.action, r.target, r.result) for r in reversed(audit)]
-    assert picks[-2:] == [
+    assert [p for p in picks if p[1] != "drop scale read"][-2:] == [
         ("过磅员李四", "assign weighing plate", "1", "ok"),
         ("过磅员李四", "assign weighing plate", "2", "ok"),
     ]
+    assert [(p[0], p[3]) for p in picks if p[1] == "drop scale read"] == [("过磅员李四", "ok")]
     assert ("assign weighing plate", "1", "refused") in [
         (r.action, r.target, r.result) for r in audit
     ]

@@ -455,3 +455,79 @@ def _scale_daemon_config(tmp_path: Path, platform_sim: CityPlatformSim) -> tuple
         ),
     )
     return port, scale_port, config
+
+
+async def test_a_camera_that_refines_its_read_does_not_hold_the_weighings(
+    store: Store, tmp_path: Path
+) -> None:
+    """The re-read rule: a camera that refines its read after the pass was confirmed gives
+    two passes (豫G90872, then 豫G90878); the later read supersedes the earlier one, so the
+    truck's weighing is tied, and so is the next truck's (before, both were held for ever)."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫G90872", "S-1"))
+        bridge.heard_pass(_pass("豫G90878", "S-2"))
+        await weigh_truck(bridge, sim, 30000)
+        bridge.heard_pass(_pass("豫K23456", "S-3"))
+        await weigh_truck(bridge, sim, 31000)
+    assert [(w.plate, w.held, w.first_serial) for w in seen] == [
+        ("豫G90878", False, "S-2"), ("豫K23456", False, "S-3"),
+    ]  # fmt: skip
+
+
+async def test_a_near_read_at_another_lane_or_later_is_another_vehicle(
+    store: Store, tmp_path: Path
+) -> None:
+    """The re-read rule is narrow: a near plate at another lane, or after ``reread_seconds``,
+    is another vehicle — the weighing is held as before."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫G90872", "2", "S-OLD", "in-1", bridge._clock() - 40),
+            reread_seconds=bridge.reread,
+        )
+        bridge.heard_pass(_pass("豫G90878", "S-2"))
+        bridge.heard_pass(_pass("豫G90877", "S-3", lane="out-1"))
+        await weigh_truck(bridge, sim, 30000)
+    assert seen[-1].held
+    assert [r.read.serial for r in seen[-1].candidate_reads] == ["S-OLD", "S-2", "S-3"]
+
+
+async def test_a_stray_read_goes_stale_once_a_later_read_at_its_lane_is_weighed(
+    store: Store, tmp_path: Path
+) -> None:
+    """The stale rule: a car read at the lane 200 s before (more than the drive-on time) and
+    a truck read now hold the truck's weighing; the clerk picks the truck, and the car's read
+    is stale — the next truck is weighed with its plate, not held. A read after the one
+    taken stays pending."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫C33333", "2", "S-CAR", "in-1", bridge._clock() - 200)
+        )
+        bridge.heard_pass(_pass("豫D44444", "S-D"))
+        await weigh_truck(bridge, sim, 25000)
+        held = seen[-1]
+        assert [r.read.plate for r in held.candidate_reads] == ["豫C33333", "豫D44444"]
+        truck = held.candidate_reads[1]
+        await bridge.assign(held.id, "豫D44444", "2", read=truck)
+        assert await store.pending_reads("main", 0) == []
+        assert await store.dropped_reads([held.candidate_reads[0].id]) == {
+            held.candidate_reads[0].id
+        }
+        bridge.heard_pass(_pass("豫E55555", "S-E"))
+        await weigh_truck(bridge, sim, 26000)
+    assert (seen[-1].plate, seen[-1].held, seen[-1].first_serial) == ("豫E55555", False, "S-E")
+
+
+async def test_the_stale_rule_keeps_reads_within_the_drive_on_time(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two trucks read 60 s apart (within the drive-on time): picking the later one leaves
+    the earlier pending — the daemon never guesses between two real trucks."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫C33333", "2", "S-C", "in-1", bridge._clock() - 60)
+        )
+        bridge.heard_pass(_pass("豫D44444", "S-D"))
+        await weigh_truck(bridge, sim, 25000)
+        held = seen[-1]
+        await bridge.assign(held.id, "豫D44444", "2", read=held.candidate_reads[1])
+    assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫C33333"]

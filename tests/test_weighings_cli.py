@@ -78,7 +78,7 @@ async def _held_weighings(path: Path) -> dict[str, int]:
         assert (held.held, other.held, nobody.held) == (True, True, False)
         return {
             "held": held.id, "other": other.id, "nobody": nobody.id, "first": first.id,
-            "read": reads[0].id,
+            "read": reads[0].id, "car": reads[1].id,
         }  # fmt: skip
     finally:
         await store.close()
@@ -100,15 +100,16 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     config = scale_config(tmp_path)
     ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
     lines = [line for line in readme_command_lines() if line.startswith("edge weighings ")]
-    listing, by_read, by_plate, discard = lines[1:]  # after the summary line of "Running it"
+    listing, by_read, by_plate, discard, drop = lines[1:]  # after "Running it"'s summary line
     numbers = [  # README number → this ledger's, per line
         {},
         {"17": ids["held"], "42": ids["read"]},
         {"17": ids["other"]},
         {"18": ids["nobody"]},
+        {"43": ids["car"]},
     ]
     argvs = []
-    for line, mapping in zip((listing, by_read, by_plate, discard), numbers, strict=True):
+    for line, mapping in zip((listing, by_read, by_plate, discard, drop), numbers, strict=True):
         words = shlex.split(line)[1:]  # without "edge"
         argvs.append([
             str(config) if w in ("…", "/etc/edge-gate/config.toml") else str(mapping.get(w, w))
@@ -131,6 +132,7 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     code, out, err = _run(argvs[3], capsys)
     assert code == 0, err
     assert f"weighing {ids['nobody']} (800 kg) discarded: 试秤，无车辆" in out
+    _drop_the_cars_read(argvs[0], argvs[4], ids["car"], capsys)
 
     async def after() -> None:
         store = await Store.open(tmp_path / "edge.db")
@@ -153,13 +155,32 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
                 (user, "assign weighing plate", "cli", "ok"),
                 (user, "assign weighing plate", "cli", "ok"),
                 (user, "discard weighing", "cli", "ok"),
+                (user, "drop scale read", "cli", "ok"),
+                (user, "drop scale read", "cli", "refused"),
             ]
         finally:
             await store.close()
 
     asyncio.run(after())
     code, out, _ = _run(argvs[0], capsys)
-    assert out.strip() == "weighings without a plate: none"
+    assert out.strip() == "plate reads pending at 1号地磅: none\nweighings without a plate: none"
+
+
+def _drop_the_cars_read(
+    listing: list[str], drop: list[str], car: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The car's read is still pending at the scale (``list`` shows it, with its age); a clerk
+    drops it (``drop-read``): no candidate any more, once only."""
+    code, out, _ = _run(listing, capsys)
+    assert "plate reads pending at 1号地磅: 1" in out
+    assert f"read {car}: 豫C33333 (lane in-1, " in out
+    code, out, err = _run(drop, capsys)
+    assert code == 0, err
+    assert f"plate read {car} (豫C33333, lane in-1, pass " in out
+    assert out.strip().endswith(") dropped")
+    code, _, err = _run(drop, capsys)
+    assert (code, err.strip()) == (2, f"--read: plate read {car} is no candidate "
+                                   f"already (dropped by {getpass.getuser()})")  # fmt: skip
 
 
 def test_the_command_lines_refusals_name_the_option(

@@ -95,6 +95,7 @@ class Action(StrEnum):
     SET_GOODS = "set goods"
     ASSIGN_PLATE = "assign weighing plate"
     DISCARD_WEIGHING = "discard weighing"
+    DROP_READ = "drop scale read"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
     ADD_ENTRY = "add ledger entry"
@@ -490,6 +491,26 @@ class Operator:
             return Done(detail=f"weighing {wid} ({row.first_kg:g} kg) discarded: {why}", id=wid)
 
         return await self.act(actor, Action.DISCARD_WEIGHING, target, body)
+
+    async def drop_read(self, actor: Actor, read_id: int | str) -> Done:
+        """A clerk drops a stray plate read pending at a scale (a car, a truck that skipped the
+        scale, a camera's first read of a truck it read again): it is no candidate of any
+        weighing from now on (a held weighing that lists it may still be given it)."""
+        target = str(read_id)
+
+        async def body() -> Done:
+            rid = whole_id(read_id, "read")
+            try:
+                read = await self.store.drop_read(rid, f"dropped by {actor.name}")
+            except KeyError:
+                raise NotFoundError("unknown plate read", "read", "没有该车牌识别") from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "read", exc.said) from None
+            r = read.read
+            detail = f"plate read {rid} ({r.plate}, lane {r.lane_id}, pass {r.serial}) dropped"
+            return Done(detail=detail, id=rid, plate=r.plate)
+
+        return await self.act(actor, Action.DROP_READ, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``

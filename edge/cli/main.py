@@ -226,7 +226,8 @@ def _positive_seconds(text: str) -> float:
 def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``edge weighings``: the weighings without a plate (待确认车牌, 未识别车牌)."""
     weighings = sub.add_parser(
-        "weighings", help="weighings without a plate (待确认车牌): list, resolve, discard"
+        "weighings",
+        help="weighings without a plate (待确认车牌): list, resolve, discard, drop-read",
     )
     weighings_sub = weighings.add_subparsers(dest="action", required=True)
     listing = weighings_sub.add_parser("list", help="the weighings without a plate, candidates")
@@ -239,7 +240,11 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     discard = weighings_sub.add_parser("discard", help="set aside a weighing that is no load")
     discard.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
     discard.add_argument("--reason", required=True, help="why (kept and audited)")
-    _config_option(weighings, listing, resolve, discard)
+    drop = weighings_sub.add_parser(
+        "drop-read", help="drop a stray plate read pending at a scale: no candidate any more"
+    )
+    drop.add_argument("read", type=int, help="the read's number (edge weighings list)")
+    _config_option(weighings, listing, resolve, discard, drop)
     weighings.set_defaults(func=cmd_weighings)
 
 

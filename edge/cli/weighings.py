@@ -1,7 +1,8 @@
-"""``edge weighings list|resolve|discard``: the weighings without their plate — held as
+"""``edge weighings list|resolve|discard|drop-read``: the weighings without their plate — held as
 待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) — from the command
 line, as a clerk resolves them on the status page: give one its plate (one of its candidate
-reads, or a typed plate), or discard one that is no truck's load, with a reason. Each action
+reads, or a typed plate), or discard one that is no truck's load, with a reason; drop a stray
+plate read (a car, a truck that skipped the scale) so that it is no candidate any more. Each action
 goes through ``edge.actions.operator`` as the login running the command (audited once). Works
 beside a running daemon (SQLite WAL): the status page shows the change at its next refresh."""
 
@@ -38,6 +39,8 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
                 done = await operator.assign_plate(
                     cli_actor(), args.id, read=args.read, plate=args.plate or "", color=args.color
                 )
+            elif args.action == "drop-read":
+                done = await operator.drop_read(cli_actor(), args.read)
             else:
                 done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
         except ActionError as exc:
@@ -56,7 +59,16 @@ async def _list(cfg: Config, store: Store) -> None:
         return datetime.fromtimestamp(at, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
 
     nobody = await store.unmatched_weighings(time.time() - LISTED_SECONDS, LISTED)
-    used = await store.used_reads([r.id for w in nobody for r in w.candidate_reads])
+    reads = [r.id for w in nobody for r in w.candidate_reads]
+    used, dropped = await store.used_reads(reads), await store.dropped_reads(reads)
+    now = time.time()
+    for name, scale in cfg.scales.items():  # what the next weighing on each scale would take
+        pending = await store.pending_reads(name, now - scale.plate_max_age_seconds)
+        print(f"plate reads pending at {scale.name or name}: {len(pending) or 'none'}")
+        for read in pending:
+            r = read.read
+            print(f"        read {read.id}: {r.plate} (lane {r.lane_id}, {when(r.read_at)}, "
+                  f"{round(now - r.read_at)} s ago, pass {r.serial})")  # fmt: skip
     if not nobody:
         print("weighings without a plate: none")
     for w in nobody:
@@ -66,5 +78,8 @@ async def _list(cfg: Config, store: Store) -> None:
         for read in w.candidate_reads:
             if read.id not in used:  # a read another weighing used is no candidate
                 r = read.read
+                age = round(max(0.0, w.first_at - r.read_at))
+                mark = ", dropped" if read.id in dropped else ""
                 print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
-                      f"{r.lane_id}, {when(r.read_at)}, pass {r.serial})")  # fmt: skip
+                      f"{r.lane_id}, {when(r.read_at)}, {age} s before the weighing, pass "
+                      f"{r.serial}{mark})")  # fmt: skip

@@ -745,6 +745,17 @@ class ScaleConfig(_Section):
     #: A plate read at the lanes waits this long (kept in the ledger) for the weighing that
     #: uses it: one waiting read ties a weighing, more than one holds it as 待确认车牌.
     plate_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
+    #: A re-read supersedes: a read at the same lane within this many seconds after a pending
+    #: read of the same colour and a near plate (one character apart, as the lane merges
+    #: near-plate reads: a camera refining its read after the pass) is the same vehicle — the
+    #: earlier read is no candidate any more. 0: never.
+    reread_seconds: float = Field(default=30.0, ge=0, le=600)
+    #: The stale rule: the usual time from a lane's camera onto the scale. Once a weighing
+    #: takes a read, the reads still pending at the same lane taken more than this before it
+    #: are stale (trucks from one camera drive on in the order they were read: one read that
+    #: long before the truck just weighed never drove on — a car, a truck that skipped the
+    #: scale) and no candidates any more.
+    drive_on_seconds: float = Field(default=120.0, gt=0, le=3600)
     #: Position sensors (optional): the weight counts only while every one of them reads
     #: "present" — a loop under the platform, or end-of-platform light beams wired to a relay
     #: board's inputs or a serial IO module (a beam that breaks when a wheel is over the edge:

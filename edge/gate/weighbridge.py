@@ -26,6 +26,14 @@ The next-vehicle rule: with position sensors, a read heard while the weighed veh
 stands in position is the next vehicle's (queued behind it at the camera): it is never given
 to the vehicle on the platform, and stays pending for the next weighing.
 
+A stray read (a camera's first read of a truck it reads again, a car, a truck that skips the
+scale) must stop being pending, or every weighing is held: the re-read rule (a near plate read
+again at the same lane within ``reread_seconds`` supersedes the earlier read,
+:meth:`~edge.ledger.weighings.WeighingLedger.note_scale_read`), the stale rule (once a weighing
+takes a read, the reads pending at its lane taken more than ``drive_on_seconds`` before it
+never drove on: :meth:`ScalePairing.drop_stale`), and a clerk's drop (``edge weighings
+drop-read``, the page's 排除 button).
+
 Assigning a plate (a clerk's, or a late read) continues exactly as a tied weighing would
 (:meth:`edge.ledger.weighings.WeighingLedger.assign_plate`).
 """
@@ -77,8 +85,12 @@ class ScalePairing:
         lanes: Sequence[str] = (),
         label: str = "",
         plate_max_age_seconds: float = 300.0,
+        drive_on_seconds: float = 120.0,
     ) -> None:
         self.name, self.ledger, self.band_kg = name, ledger, band_kg
+        #: The stale rule's drive-on time (s): once a weighing takes a read, the pending reads
+        #: at its lane taken more than this before it are stale (module docstring).
+        self.drive_on = drive_on_seconds
         #: How far a plate read may be from its weighing (s): a pending read's maximum age,
         #: and how far a clerk's typed plate looks for its pass.
         self.plate_max_age = plate_max_age_seconds
@@ -141,8 +153,19 @@ class ScalePairing:
         )
         log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
+        if read is not None:
+            await self.drop_stale(read)
         self._tell(row)
         return row
+
+    async def drop_stale(self, taken: ScaleRead) -> None:
+        """The stale rule (module docstring) once a weighing took the read ``taken``: each
+        read dropped is logged once."""
+        for stale in await self.ledger.drop_stale_reads(taken, self.drive_on):
+            log.warning("plate read never weighed: a later read at its lane was weighed first, "
+                        "no longer a candidate", scale=self.name, plate=stale.read.plate,
+                        lane=stale.read.lane_id, read=stale.id, weighed=taken.read.plate,
+                        drive_on_seconds=self.drive_on)  # fmt: skip
 
     async def replate(
         self, weighing: StoredWeighing, plate: str, plate_color: str, lane: str
@@ -188,12 +211,16 @@ class Weighbridge(ScalePairing):
         position: Sequence[Detector] = (),
         snapshot: Snapshot | None = None,
         label: str = "",
+        drive_on_seconds: float = 120.0,
+        reread_seconds: float = 30.0,
     ) -> None:
         super().__init__(
             name, ledger, band_kg=rule.band_kg, max_between_seconds=max_between_seconds,
             preset_tares_kg=preset_tares_kg, goods_for=goods_for, label=label,
-            plate_max_age_seconds=plate_max_age_seconds,
+            plate_max_age_seconds=plate_max_age_seconds, drive_on_seconds=drive_on_seconds,
         )  # fmt: skip
+        #: A near re-read at the same lane within this (s) supersedes the earlier read.
+        self.reread = reread_seconds
         self.indicator = indicator
         self.detector = StableDetector(rule)
         #: Position sensors: a weight counts only while every one reads present.
@@ -234,7 +261,7 @@ class Weighbridge(ScalePairing):
 
     async def _note(self, read: NewScaleRead, *, next_vehicle: bool) -> ScaleRead | None:
         try:
-            stored = await self.ledger.note_scale_read(read)
+            stored = await self.ledger.note_scale_read(read, reread_seconds=self.reread)
         except LedgerUnwritableError as exc:  # the pass is recorded; the pairing misses it
             log.error("plate read at the scale not kept", scale=self.name, plate=read.plate,
                       serial=read.serial, error=repr(exc))  # fmt: skip
@@ -337,6 +364,8 @@ class Weighbridge(ScalePairing):
             net_kg=row.net_kg,
             candidates=[r.read.plate for r in reads] if row.held else None,
         )
+        if read is not None and row.plate is not None:
+            await self.drop_stale(read)
         self._tell(row)
         if row.plate is None:
             await self._no_plate(row)
@@ -453,6 +482,8 @@ def build_weighbridges(
             position=devices.scale_position(name, scale.position),
             snapshot=_snapshot([lanes[lane_id] for lane_id in scale.lanes], cfg.site.zone),
             label=scale.name,
+            drive_on_seconds=scale.drive_on_seconds,
+            reread_seconds=scale.reread_seconds,
         )
         for lane_id in scale.lanes:
             lanes[lane_id].pass_listeners.append(bridge.heard_pass)
@@ -475,6 +506,7 @@ def scale_pairings(cfg: Config, ledger: WeighingLedger) -> dict[str, ScalePairin
             lanes=scale.lanes,
             label=scale.name,
             plate_max_age_seconds=scale.plate_max_age_seconds,
+            drive_on_seconds=scale.drive_on_seconds,
         )
         for name, scale in cfg.scales.items()
     }

@@ -683,4 +683,11 @@ MIGRATIONS: list[str] = [
             ('set goods', 'assign weighing plate', 'discard weighing') AND result = 'ok'), 0));
     {_WEIGHING_INDEXES}
     """,  # noqa: S608 - built from this module's constants
+    # 20: a plate read at a scale's lane can stop being a candidate without a weighing using
+    # it: superseded by a near re-read of the same vehicle, stale once a weighing took a read
+    # at its lane read well after it, or dropped by a clerk (``dropped``: why, English; NULL:
+    # still pending until a weighing uses it or it is too old).
+    """
+    ALTER TABLE scale_reads ADD COLUMN dropped TEXT;
+    """,
 ]

@@ -11,6 +11,7 @@ from dataclasses import astuple, dataclass, replace
 import structlog
 
 from edge.domain.goods import OVER_MAX_KG, GoodsError, goods_name, tonnes
+from edge.domain.plates import within_one_edit
 from edge.domain.weighing import state_name
 from edge.ledger.database import LedgerPart
 from edge.ledger.photos import photo_url, weighing_photo_url
@@ -485,26 +486,39 @@ class WeighingLedger(LedgerPart):
 
     async def used_reads(self, read_ids: Sequence[int]) -> set[int]:
         """Which of ``read_ids`` a weighing used (no longer a candidate anywhere)."""
+        return await self._reads_where(read_ids, "weighing_id IS NOT NULL")
+
+    async def _reads_where(self, read_ids: Sequence[int], condition: str) -> set[int]:
+        """Which of ``read_ids`` meet ``condition`` (SQL, this module's constants)."""
         if not read_ids:
             return set()
         marks = ",".join("?" * len(read_ids))
         rows = await self._fetchall(
-            f"SELECT id FROM scale_reads WHERE id IN ({marks}) "  # noqa: S608
-            "AND weighing_id IS NOT NULL",
+            f"SELECT id FROM scale_reads WHERE id IN ({marks}) AND {condition}",  # noqa: S608
             tuple(read_ids),
         )
         return {int(row["id"]) for row in rows}
+
+    async def dropped_reads(self, read_ids: Sequence[int]) -> set[int]:
+        """Which of ``read_ids`` are no candidates of a new weighing any more (superseded,
+        stale, dropped by a clerk) though no weighing used them."""
+        return await self._reads_where(read_ids, "weighing_id IS NULL AND dropped IS NOT NULL")
 
     # -- plate reads at a scale's lanes ------------------------------------------------------
     #: How long a plate read at a scale's lane is kept once no weighing can use it any more.
     READS_KEPT_SECONDS = 7 * 86400.0
 
-    async def note_scale_read(self, read: NewScaleRead) -> ScaleRead:
+    async def note_scale_read(
+        self, read: NewScaleRead, *, reread_seconds: float = 0.0
+    ) -> ScaleRead:
         """Keep a plate read heard at one of ``read.scale``'s lanes as pending (committed: it
         survives a restart); reads older than :attr:`READS_KEPT_SECONDS` are dropped (their
-        passes stay in the ledger)."""
+        passes stay in the ledger). A re-read supersedes: a pending read at the same lane
+        within ``reread_seconds`` before it, of the same colour and a near plate (at most one
+        character apart, :func:`~edge.domain.plates.within_one_edit`, as the lane merges
+        near-plate reads), is the same vehicle read again — no longer a candidate (logged)."""
 
-        async def write() -> int:
+        async def write() -> tuple[int, list[ScaleRead]]:
             await self._db.execute(
                 "DELETE FROM scale_reads WHERE read_at < ?",
                 (read.read_at - self.READS_KEPT_SECONDS,),
@@ -515,16 +529,83 @@ class WeighingLedger(LedgerPart):
                 astuple(read),
             )
             assert cur.lastrowid is not None
-            return cur.lastrowid
+            kept = cur.lastrowid
+            earlier = await self._fetchall(
+                "SELECT * FROM scale_reads WHERE scale = ? AND lane_id = ? AND plate_color = ? "
+                "AND weighing_id IS NULL AND dropped IS NULL AND read_at >= ? AND id != ?",
+                (read.scale, read.lane_id, read.plate_color, read.read_at - reread_seconds, kept),
+            )
+            superseded = [
+                ScaleRead.from_row(row)
+                for row in earlier
+                if reread_seconds > 0 and within_one_edit(row["plate"], read.plate)
+            ]
+            await self._drop([r.id for r in superseded], f"superseded by read {kept}")
+            return kept, superseded
 
-        return ScaleRead(await self._transaction(write), read)
+        kept, superseded = await self._transaction(write)
+        for earlier in superseded:
+            log.info("plate read superseded by a re-read of the same vehicle", scale=read.scale,
+                     lane=read.lane_id, before=earlier.read.plate, plate=read.plate,
+                     read=earlier.id, by=kept)  # fmt: skip
+        return ScaleRead(kept, read)
+
+    async def _drop(self, read_ids: Sequence[int], why: str) -> None:
+        """Within a transaction: the pending reads ``read_ids`` are no candidates any more."""
+        if read_ids:
+            marks = ",".join("?" * len(read_ids))
+            await self._db.execute(
+                f"UPDATE scale_reads SET dropped = ? WHERE id IN ({marks}) "  # noqa: S608
+                "AND weighing_id IS NULL AND dropped IS NULL",
+                (why, *read_ids),
+            )
+
+    async def drop_stale_reads(self, taken: ScaleRead, drive_on_seconds: float) -> list[ScaleRead]:
+        """The stale rule: a weighing just took the read ``taken``; the pending reads at the
+        same scale and lane taken more than ``drive_on_seconds`` before it are stale (trucks
+        drive from one camera onto the scale in the order they were read: one read that long
+        before the truck just weighed never drove on — a car, a truck that skipped the scale).
+        Returns the reads dropped."""
+
+        async def write() -> list[ScaleRead]:
+            rows = await self._fetchall(
+                "SELECT * FROM scale_reads WHERE scale = ? AND lane_id = ? "
+                "AND weighing_id IS NULL AND dropped IS NULL AND read_at < ?",
+                (taken.read.scale, taken.read.lane_id, taken.read.read_at - drive_on_seconds),
+            )
+            stale = [ScaleRead.from_row(row) for row in rows]
+            await self._drop([r.id for r in stale], f"stale: read before read {taken.id}")
+            return stale
+
+        return await self._transaction(write)
+
+    async def drop_read(self, read_id: int, why: str) -> ScaleRead:
+        """A clerk drops the pending plate read ``read_id`` (a stray read: no weighing is its):
+        it is no candidate any more. Raises :class:`KeyError` when there is no such read,
+        :class:`WeighingStateError` when a weighing used it or it was dropped already."""
+
+        async def write() -> ScaleRead:
+            rows = await self._fetchall("SELECT * FROM scale_reads WHERE id = ?", (read_id,))
+            if not rows:
+                raise KeyError(read_id)
+            if rows[0]["weighing_id"] is not None:
+                raise ReadUsedError(read_id)
+            if rows[0]["dropped"] is not None:
+                raise WeighingStateError(
+                    f"plate read {read_id} is no candidate already ({rows[0]['dropped']})",
+                    "该车牌识别已不是候选",
+                )
+            await self._drop([read_id], why)
+            return ScaleRead.from_row(rows[0])
+
+        return await self._transaction(write)
 
     async def pending_reads(self, scale: str, since: float) -> list[ScaleRead]:
         """The plate reads at ``scale``'s lanes since ``since`` (unix s) that no weighing used
-        yet, oldest first."""
+        yet and none dropped (superseded, stale, dropped by a clerk), oldest first."""
         rows = await self._fetchall(
             "SELECT * FROM scale_reads WHERE scale = ? AND weighing_id IS NULL "
-            "AND read_at >= ? ORDER BY read_at, id",
+            "AND dropped IS NULL AND read_at >= ? ORDER BY read_at, id",
             (scale, since),
         )
         return [ScaleRead.from_row(row) for row in rows]

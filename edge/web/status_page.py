@@ -253,6 +253,7 @@ class StatusPage:
             web.post("/api/weighings/{id}/goods", self.set_goods),
             web.post("/api/weighings/{id}/plate", self.assign_plate),
             web.post("/api/weighings/{id}/discard", self.discard_weighing),
+            web.post("/api/reads/{id}/drop", self.drop_read),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
             web.get("/weighings/{id}/ticket", self.ticket),
@@ -658,6 +659,12 @@ class StatusPage:
             self._weighed(await self.store.weighing(done.id))
         return _answer(done)
 
+    @_acting(Action.DROP_READ, "id")
+    async def drop_read(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk drops a stray plate read pending at a scale (as ``edge weighings
+        drop-read``): no candidate of any weighing from now on."""
+        return _answer(await self.operator.drop_read(actor, request.match_info["id"]))
+
     def _pass(self, message: dict[str, Any]) -> None:
         self.recent = [message, *self.recent][:RECENT]
         for queue in self._listeners:
@@ -706,7 +713,9 @@ class StatusPage:
         done = [w for w in await self.store.recent_weighings(RECENT) if w.state == "complete"]
         photos = await self.store.weighing_photos([*opened, *nobody, *done])
         names = self._scale_names()
-        used = await self.store.used_reads([r.id for w in nobody for r in w.candidate_reads])
+        reads = [r.id for w in nobody for r in w.candidate_reads]
+        used = await self.store.used_reads(reads)
+        dropped = await self.store.dropped_reads(reads)
         unfinished = [
             {
                 "id": w.id,
@@ -734,6 +743,10 @@ class StatusPage:
                         "color": r.read.plate_color,
                         "lane": r.read.lane_id,
                         "at": when(r.read.read_at),
+                        # how old the read was when the weighing was held (s): a read much
+                        # older than the others is likely a stray one
+                        "age_seconds": round(max(0.0, w.first_at - r.read.read_at)),
+                        "dropped": r.id in dropped,
                     }
                     for r in w.candidate_reads
                     if r.id not in used  # a read another weighing used is no candidate
