@@ -63,7 +63,7 @@ NOT_YET_CALLED = {
     "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
     "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads", "last_weight",
     "discard_weighing", "weighings_of_pass", "correct_weighing_plate", "correct_scale_reads",
-    "drop_read", "drop_stale_reads", "dropped_reads",
+    "drop_read", "drop_stale_reads", "dropped_reads", "reweigh",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, closing
 from decimal import Decimal
@@ -531,3 +532,58 @@ async def test_the_stale_rule_keeps_reads_within_the_drive_on_time(
         held = seen[-1]
         await bridge.assign(held.id, "豫D44444", "2", read=held.candidate_reads[1])
     assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫C33333"]
+
+
+async def _stops_twice(bridge: Weighbridge, sim: ScaleSim, seen: list[StoredWeighing]) -> None:
+    """A truck drives on (10000 kg, moving), stops with some axles off (21000 kg, steady: a
+    weighing), drives fully on (30000 kg, moving), stops again (39000 kg, steady), leaves."""
+
+    def shown(kg: int) -> bool:
+        latest = bridge.indicator.latest
+        return latest is not None and latest.kg == kg
+
+    sim.set_weight(Decimal(10000), moving=True)
+    await eventually(lambda: shown(10000), timeout=5)
+    sim.set_weight(Decimal(21000))
+    await eventually(lambda: len(seen) == 1, timeout=5)
+    told = len(seen)
+    sim.set_weight(Decimal(30000), moving=True)
+    await eventually(lambda: shown(30000), timeout=5)
+    sim.set_weight(Decimal(39000))
+    await eventually(lambda: len(seen) > told, timeout=5)
+    await bridge.drain()
+    sim.set_weight(Decimal(0))
+    await eventually(lambda: not bridge.detector.weighed, timeout=5)
+
+
+async def test_a_truck_that_stops_twice_is_weighed_fully_on_the_scale(
+    store: Store, tmp_path: Path
+) -> None:
+    """The truck-stopped-twice rule: a higher stable weight before the platform empties is
+    the truck's — its first weighing takes 39000 kg, not the partial 21000 kg; one weighing."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", "S-A"))
+        await _stops_twice(bridge, sim, seen)
+    assert bridge.weighings == 1
+    assert [(w.id, w.first_kg) for w in seen] == [(seen[0].id, 21000), (seen[0].id, 39000)]
+    row = await store.weighing(seen[0].id)
+    assert (row.plate, row.state, row.first_kg) == ("豫A11111", "open", 39000)
+
+
+async def test_a_pair_completed_at_a_partial_weight_takes_the_full_one(
+    store: Store, tmp_path: Path
+) -> None:
+    """The truck weighed in empty (14000 kg); on its way out it stops twice: the pair's
+    gross, net and goods tonnage are the full weight's (39000 − 14000 = 25 t), before its
+    goods record was sent."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", truck.serial))
+        await _stops_twice(bridge, sim, seen)
+    row = await store.weighing(seen[-1].id)
+    assert (row.state, row.gross_kg, row.tare_kg, row.net_kg) == ("complete", 39000, 14000, 25000)
+    assert (row.second_kg, row.ysl) == (39000, tonnes(25000))

@@ -6,7 +6,10 @@ position (position sensors / a loop, when the site has them) and the indicator n
 motion (where its protocol has a motion flag). The value recorded is the one the indicator
 showed most while it held (the latest of equals) — never the maximum, which a rocking truck
 or a driver stepping on the platform would inflate. After a completed weighing the detector
-waits until the weight falls below ``minimum_kg`` (the truck left) before it weighs again.
+waits until the weight falls below ``minimum_kg`` (the truck left) before it weighs again —
+except for a higher stable weight before that (the truck-stopped-twice rule: a truck that
+stopped with only some axles on the platform, then drove fully on and stopped again): that
+one is the truck's, and replaces the weighing (:attr:`StableWeight.replaces`).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again).
@@ -85,11 +88,14 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class StableWeight:
-    """A completed weighing: ``kg`` held from ``since`` to ``at`` (monotonic seconds)."""
+    """A completed weighing: ``kg`` held from ``since`` to ``at`` (monotonic seconds);
+    ``replaces``: the stable weight taken before of the same vehicle, lower (a truck that
+    stopped twice, only partly on the platform the first time) — None for a new vehicle."""
 
     kg: Decimal
     since: float
     at: float
+    replaces: Decimal | None = None
 
 
 class StableDetector:
@@ -100,6 +106,7 @@ class StableDetector:
         self.rule = rule or StableRule()
         self._window: deque[tuple[float, Decimal]] = deque()
         self._done = False  # weighed; waiting for the platform to empty
+        self._weighed_kg = Decimal(0)  # what was weighed, while _done
         self._expected: Decimal | None = None  # the last weighing before a restart
 
     @property
@@ -133,7 +140,7 @@ class StableDetector:
         if kg is not None and kg < rule.minimum_kg:
             self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
             return None
-        if kg is None or moving or not in_position or self._done:
+        if kg is None or moving or not in_position:
             self._window.clear()
             return None
         window = self._window
@@ -145,11 +152,16 @@ class StableDetector:
         since = window[0][0]
         if at - since < rule.hold_seconds:
             return None
-        self._done = True
         counts = Counter(w for _, w in window)
         top = max(counts.values())
         value = next(w for _, w in reversed(window) if counts[w] == top)
         window.clear()
+        if self._done:  # the truck-stopped-twice rule: a higher stable weight is the truck's
+            if value <= self._weighed_kg + rule.band_kg:
+                return None
+            before, self._weighed_kg = self._weighed_kg, value
+            return StableWeight(value, since, at, replaces=before)
+        self._done, self._weighed_kg = True, value
         expected, self._expected = self._expected, None
         if expected is not None and abs(value - expected) <= rule.band_kg:
             return None  # the vehicle weighed before the restart, still there

@@ -230,6 +230,9 @@ class Weighbridge(ScalePairing):
         self._read_arrived = asyncio.Event()
         self._noting: set[asyncio.Task[ScaleRead | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The latest weighing being recorded (its row once recorded): a higher stable
+        #: weight of the same truck replaces its weight.
+        self._last_weighing: asyncio.Future[StoredWeighing | None] | None = None
         self.weighings = 0
         #: Vehicles weighed (a stable weight each), so a wait knows its vehicle left.
         self.vehicles = 0
@@ -284,8 +287,35 @@ class Weighbridge(ScalePairing):
             self.vehicles += 1
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
-        if stable is not None:
-            self._spawn(self._weighed(stable), f"weighing:{self.name}")
+        if stable is not None and stable.replaces is not None:
+            self._spawn(self._reweighed(stable), f"reweighing:{self.name}")
+        elif stable is not None:
+            self._last_weighing = asyncio.get_running_loop().create_future()
+            self._spawn(self._weighed(stable, self._last_weighing), f"weighing:{self.name}")
+
+    async def _reweighed(self, stable: StableWeight) -> None:
+        """The truck-stopped-twice rule (:class:`~edge.domain.weighing.StableDetector`): the
+        truck's weighing takes the higher stable weight that followed before the platform
+        emptied (logged once as a warning); when it cannot (its goods record was sent), the
+        error says so and the weighing keeps the first weight."""
+        last = self._last_weighing
+        row = await asyncio.shield(last) if last is not None else None
+        if row is None or stable.replaces is None:
+            log.error("higher stable weight of a vehicle weighed before a restart: not "
+                      "recorded", scale=self.name, kg=str(stable.kg))  # fmt: skip
+            return
+        try:
+            done = await self.ledger.reweigh(row.id, float(stable.replaces), float(stable.kg))
+        except (KeyError, WeighingStateError) as exc:  # KeyError: folded into its pair
+            log.error("higher stable weight of the truck on the scale not recorded: the "
+                      "weighing keeps its first weight", scale=self.name, weighing=row.id,
+                      kg=str(stable.kg), before=str(stable.replaces), why=str(exc))  # fmt: skip
+            return
+        log.warning("truck stopped twice on the scale: its weighing takes the higher stable "
+                    "weight", scale=self.name, weighing=row.id, plate=row.plate,
+                    before=str(stable.replaces), kg=str(stable.kg), state=done.state,
+                    net_kg=done.net_kg)  # fmt: skip
+        self._tell(done)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -321,7 +351,19 @@ class Weighbridge(ScalePairing):
             await asyncio.gather(*self._noting, return_exceptions=True)
         return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
 
-    async def _weighed(self, stable: StableWeight) -> None:
+    async def _weighed(
+        self, stable: StableWeight, recorded: asyncio.Future[StoredWeighing | None]
+    ) -> None:
+        """Record a stable weight as a weighing (``recorded`` gets its row, None on error)."""
+        try:
+            await self._weigh(stable, recorded)
+        finally:
+            if not recorded.done():
+                recorded.set_result(None)
+
+    async def _weigh(
+        self, stable: StableWeight, recorded: asyncio.Future[StoredWeighing | None]
+    ) -> None:
         at = self._clock()
         self._read_arrived.clear()
         reads = await self._pending()
@@ -367,6 +409,7 @@ class Weighbridge(ScalePairing):
         if read is not None and row.plate is not None:
             await self.drop_stale(read)
         self._tell(row)
+        recorded.set_result(row)
         if row.plate is None:
             await self._no_plate(row)
 
