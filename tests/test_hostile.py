@@ -118,7 +118,8 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
         assert "end" in one_line_reason(
             await http.post(plans, json={"name": "a", "strategy": 1, "end": "soon"}, headers=csrf)
         )
-        for reason, why in (("原" * 100_000, "bytes"), ("原" * 1000, "reason")):
+        # the page's refusals are Chinese, naming the field as the form sends it
+        for reason, why in (("原" * 100_000, "字节"), ("原" * 1000, "reason")):
             opened = await http.post(
                 f"{base(daemon)}/api/lanes/in-1/open", json={"reason": reason}, headers=csrf
             )
@@ -132,7 +133,7 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
         not_json = await http.post(plans, content=b"\xff" * 10, headers=csrf)
         assert "JSON" in one_line_reason(not_json)
         big = await http.post(plans, content=b"{" + b" " * 100_000 + b"}", headers=csrf)
-        assert "bytes" in one_line_reason(big)
+        assert "字节" in one_line_reason(big)
         good = await http.post(
             plans, json={"name": "演练", "strategy": 7, "level": "2"}, headers=csrf
         )

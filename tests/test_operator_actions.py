@@ -421,7 +421,10 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
         listed = await http.post(
             page + "/api/lists", json={"plate": "无牌", "kind": "deny"}, headers=csrf
         )
-    assert (garbled.status_code, garbled.json()) == (400, {"error": "form is not JSON"})
+        number = await http.post(page + "/api/weighings/1/plate", json={"read": 15.0}, headers=csrf)
+    # the page's refusals are Chinese, as its others (the audit keeps the English reason)
+    assert (garbled.status_code, garbled.json()) == (400, {"error": "表单格式错误（不是 JSON）"})
+    assert (number.status_code, number.json()) == (400, {"error": "read 须为文字"})
     assert opened.json() == {"opened": True, "serial": "S1"}
     assert (lost.status_code, lost.json()) == (400, {"error": "车道不存在或未填写原因"})
     assert bad_id.status_code == 403  # as the page has always answered a bad id
@@ -434,4 +437,5 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
         ("open barrier", "failed"),
         ("retry dead letter", "refused"),
         ("add list entry", "refused"),
+        ("assign weighing plate", "refused"),
     ]

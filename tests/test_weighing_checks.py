@@ -582,7 +582,34 @@ def test_a_capacity_not_above_the_minimum_is_a_config_error(
     code, err = _check(tmp_path, scale, capsys)
     assert code == 2
     assert "scales.main.capacity_kg (line" in err
-    assert "not above minimum_kg (500)" in err
+    assert "400 kg is not above minimum_kg (500 kg)" in err
+
+
+def test_check_config_names_the_scale_key_and_the_erp_token_in_its_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A minimum above the capacity names minimum_kg (the key set) and its line; a scale with
+    ``lanes = []`` can never tie a weighing to a pass: refused naming the key; a short ERP
+    token is said in the project's words (not pydantic's "at least 16 items")."""
+    scale = SCALE.format(port=tmp_path / "tty")
+    code, err = _check(tmp_path, scale + "minimum_kg = 200000\n", capsys)
+    assert code == 2
+    written = (tmp_path / "config.toml").read_text().splitlines()
+    line = written.index("minimum_kg = 200000") + 1
+    assert f"scales.main.minimum_kg (line {line})" in err  # the key's own line
+    assert "200000 kg is not below the scale's capacity_kg (150000 kg)" in err
+    assert "capacity_kg (line" not in err
+    no_lane = scale.replace('lanes = ["in-1"]', "lanes = []")
+    code, err = _check(tmp_path, no_lane, capsys)
+    assert code == 2
+    assert "scales.main.lanes (line" in err
+    assert "no lane: a scale needs the lanes whose camera reads the plate" in err
+    code, err = _check(tmp_path, '[erp]\ntoken = "short"\n', capsys)
+    assert code == 2
+    assert "erp.token (line" in err
+    assert "the ERP's token: must be at least 16 characters long" in err
+    assert "items" not in err
+    assert "short" not in err  # the secret is never shown
 
 
 async def test_an_absurd_weight_is_refused_shown_and_never_paired_and_the_ticket_prints(

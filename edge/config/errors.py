@@ -199,6 +199,10 @@ def plain_message(err: Mapping[str, Any], description: str | None) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(err.get("ctx", {}).get("pattern", ""))
         message = f"must be {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    elif kind in ("too_short", "string_too_short"):  # a SecretStr is "too_short"
+        least = err.get("ctx", {}).get("min_length")
+        text = isinstance(err.get("input"), str) or kind == "string_too_short"
+        message = f"must be at least {least} {'characters' if text else 'entries'} long"
     elif kind in _TYPE_WORDS:
         message = _TYPE_WORDS[kind]
     else:

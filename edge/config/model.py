@@ -817,11 +817,26 @@ class ScaleConfig(_Section):
 GoodsName = Annotated[str, Field(min_length=1, max_length=32)]
 
 
+def _capacity_issue(name: str, scale: ScaleConfig) -> ConfigIssue:
+    """A scale whose capacity is not above its minimum weight: named by the key set in the
+    file (``minimum_kg`` unless only ``capacity_kg`` was)."""
+    if "capacity_kg" in scale.model_fields_set and "minimum_kg" not in scale.model_fields_set:
+        return ConfigIssue(
+            ("scales", name, "capacity_kg"),
+            f"{scale.capacity_kg} kg is not above minimum_kg ({scale.minimum_kg} kg)",
+        )
+    return ConfigIssue(
+        ("scales", name, "minimum_kg"),
+        f"{scale.minimum_kg} kg is not below the scale's capacity_kg ({scale.capacity_kg} kg): "
+        "no weight would ever count",
+    )
+
+
 class ErpConfig(_Section):
     """The ERP push API, ``[erp]`` (edge/web/erp_api.py): off until ``token`` is set."""
 
     #: The bearer token the ERP sends; better in EDGE_ERP__TOKEN.
-    token: SecretStr | None = Field(default=None, min_length=16)
+    token: SecretStr | None = Field(default=None, min_length=16, description="the ERP's token")
     #: At lanes without a scale, a pass in this direction with a valid unused plan for its
     #: plate sends the plan's goods and expected tonnage as its goods record.
     report_direction: Literal["in", "out"] = "out"
@@ -1316,11 +1331,19 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
             if lane not in lanes
         ]
         + [
-            ConfigIssue(
-                ("scales", name, "capacity_kg"), f"not above minimum_kg ({scale.minimum_kg})"
-            )
+            _capacity_issue(name, scale)
             for name, scale in cfg.scales.items()
             if scale.capacity_kg <= scale.minimum_kg
+        ]
+        + [
+            ConfigIssue(
+                ("scales", name, "lanes"),
+                "no lane: a scale needs the lanes whose "
+                "camera reads the plate of the truck on it (without, no weighing is "
+                "ever tied to a plate or a pass)",
+            )
+            for name, scale in cfg.scales.items()
+            if not scale.lanes and "lanes" in scale.model_fields_set
         ]
         + [issue for name, scale in cfg.scales.items() for issue in _polling_issues(name, scale)]
         + [

@@ -355,7 +355,7 @@ class StatusPage:
             limit = _limit(request.query.get("limit", ""))
             after = _cursor(request.query.get("after", ""))
         except FormError as exc:
-            raise _bad(str(exc)) from None
+            raise _bad(str(exc), exc.said if exc.said != str(exc) else "") from None
         try:
             rows = await self.store.search_passes(**criteria, limit=limit, after=after)
         except LedgerBusyError:
@@ -375,7 +375,7 @@ class StatusPage:
         try:
             cap = _export_limit(request.query.get("limit", ""))
         except FormError as exc:
-            raise _bad(str(exc)) from None
+            raise _bad(str(exc), exc.said if exc.said != str(exc) else "") from None
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/csv; charset=utf-8",
@@ -933,18 +933,22 @@ def _bad(reason: str, said: str = "") -> web.HTTPBadRequest:
 async def _json(request: web.Request) -> dict[str, Any]:
     """A form sent as a JSON object (at most ``MAX_FORM_BYTES``); 400 if it is something else."""
     if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+        raise FormError(
+            f"form over {MAX_FORM_BYTES} bytes", f"表单过大（超过 {MAX_FORM_BYTES} 字节）"
+        )
     raw = await request.read()
     if len(raw) > MAX_FORM_BYTES:
-        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+        raise FormError(
+            f"form over {MAX_FORM_BYTES} bytes", f"表单过大（超过 {MAX_FORM_BYTES} 字节）"
+        )
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise FormError("form is not JSON") from None
+        raise FormError("form is not JSON", "表单格式错误（不是 JSON）") from None
     if not isinstance(body, dict):
-        raise FormError("form is not a JSON object")
+        raise FormError("form is not a JSON object", "表单格式错误（不是 JSON 对象）")
     return body
 
 
@@ -953,26 +957,27 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise FormError(f"{key} must be text")
+        raise FormError(f"{key} must be text", f"{key} 须为文字")
     text = str(value)
     if len(text) > limit:
-        raise FormError(f"{key} is over {limit} characters")
+        raise FormError(f"{key} is over {limit} characters", f"{key} 超过 {limit} 个字符")
     return text
 
 
 def _whole(body: dict[str, Any], key: str, low: int, high: int, *, default: int | None) -> Any:
     """A whole number in ``low``…``high`` (400 otherwise); ``default`` when absent or empty."""
+    whole = f"{key} 须为 {low} 至 {high} 的整数"
     value = body.get(key)
     if value is None or value == "":
         return default
     if isinstance(value, bool) or not isinstance(value, int | str) or len(str(value)) > 12:
-        raise FormError(f"{key} must be a whole number from {low} to {high}")
+        raise FormError(f"{key} must be a whole number from {low} to {high}", whole)
     try:
         number = int(value)
     except ValueError:
-        raise FormError(f"{key} must be a whole number from {low} to {high}") from None
+        raise FormError(f"{key} must be a whole number from {low} to {high}", whole) from None
     if not low <= number <= high:
-        raise FormError(f"{key} must be a whole number from {low} to {high}")
+        raise FormError(f"{key} must be a whole number from {low} to {high}", whole)
     return number
 
 
@@ -983,7 +988,7 @@ def _time(body: dict[str, Any], key: str, zone: Any) -> float | None:
         return None
     moment = _aware(text, zone)
     if moment is None:
-        raise FormError(f"{key} is not a date and time")
+        raise FormError(f"{key} is not a date and time", f"{key} 不是日期时间")
     return moment
 
 
@@ -994,7 +999,9 @@ def _cursor(text: str) -> PageCursor | None:
     try:
         return PageCursor.from_text(text[:64])
     except ValueError:
-        raise FormError("after is not a page from this search") from None
+        raise FormError(
+            "after is not a page from this search", "翻页参数无效，请重新查询"
+        ) from None
 
 
 def _export_limit(text: str) -> int | None:
@@ -1010,7 +1017,7 @@ def _whole_number(text: str) -> int:
     except ValueError:
         number = None
     if number is None:
-        raise FormError("limit must be a whole number")
+        raise FormError("limit must be a whole number", "limit 须为整数")
     return number
 
 
