@@ -102,3 +102,27 @@ def test_a_stable_value_is_one_that_held(weights: list[int], step: float) -> Non
         assert result.kg >= RULE.minimum_kg
         assert max(held) - min(held) <= RULE.band_kg
         assert result.at - result.since >= RULE.hold_seconds
+
+
+def test_a_truck_that_stops_twice_gives_its_full_weight() -> None:
+    """The truck-stopped-twice rule, the review's case: 10000 moving → 21000 steady 3 s →
+    30000 moving → 39000 steady 4 s → 0. The first stop is weighed (21000), the second,
+    higher, replaces it (39000, ``replaces`` 21000); a lower stable weight before the
+    platform empties (a truck backing off slowly) and the same weight again change nothing."""
+    detector = StableDetector(RULE)
+    moving_on = [10000] * 5
+    partial = [21000] * 31  # 3 s
+    moving_up = [30000] * 5
+    full = [39000] * 41  # 4 s
+    done: list[StableWeight] = []
+    for i, kg in enumerate([*moving_on, *partial, *moving_up, *full]):
+        moving = kg in (10000, 30000)
+        if (result := detector.feed(D(kg), i * 0.1, moving=moving)) is not None:
+            done.append(result)
+    assert [(w.kg, w.replaces) for w in done] == [(D(21000), None), (D(39000), D(21000))]
+    t = 10.0
+    for kg in [39000] * 40 + [25000] * 40:  # the same again, then lower: nothing
+        t += 0.1
+        assert detector.feed(D(kg), t) is None
+    assert detector.feed(D(0), t + 0.1) is None  # the platform empties: re-armed
+    assert not detector.weighed
