@@ -292,7 +292,7 @@ def test_the_example_config_documents_a_scale() -> None:
     assert cfg.scales["main"].capacity_kg == Decimal(150_000)
     assert cfg.weighing.goods_for("豫B00001", "in-1") == "原煤"
     assert cfg.weighing.goods == ["水泥熟料", "原煤", "石灰石"]
-    assert (cfg.scales["main"].reread_seconds, cfg.scales["main"].drive_on_seconds) == (30, 120)
+    assert (cfg.scales["main"].reread_seconds, cfg.scales["main"].drive_on_seconds) == (5, 120)
     # the ERP push API's block (README "ERP push API"): a token of at least 16 characters
     assert cfg.erp.token is not None
     assert len(cfg.erp.token.get_secret_value()) >= 16

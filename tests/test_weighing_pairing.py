@@ -492,6 +492,21 @@ async def test_a_near_read_at_another_lane_or_later_is_another_vehicle(
     assert [r.read.serial for r in seen[-1].candidate_reads] == ["S-OLD", "S-2", "S-3"]
 
 
+async def test_a_fleets_next_truck_is_not_a_re_read(store: Store, tmp_path: Path) -> None:
+    """豫G88362挂 read 8 s after 豫G88361挂 (the barrier closed and opened between them) is the
+    fleet's next truck, not a re-read: both wait, the first truck's weighing is held for a
+    clerk — never given the second truck's plate."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫G88361挂", "2", "S-1", "in-1", bridge._clock() - 8),
+            reread_seconds=bridge.reread,
+        )
+        bridge.heard_pass(_pass("豫G88362挂", "S-2"))
+        await weigh_truck(bridge, sim, 30000)
+    assert seen[-1].held
+    assert [r.read.serial for r in seen[-1].candidate_reads] == ["S-1", "S-2"]
+
+
 async def test_a_stray_read_goes_stale_once_a_later_read_at_its_lane_is_weighed(
     store: Store, tmp_path: Path
 ) -> None:

@@ -748,8 +748,10 @@ class ScaleConfig(_Section):
     #: A re-read supersedes: a read at the same lane within this many seconds after a pending
     #: read of the same colour and a near plate (one character apart, as the lane merges
     #: near-plate reads: a camera refining its read after the pass) is the same vehicle — the
-    #: earlier read is no candidate any more. 0: never.
-    reread_seconds: float = Field(default=30.0, ge=0, le=600)
+    #: earlier read is no candidate any more. 0: never. Short: a fleet's next truck
+    #: (豫G88362挂 after 豫G88361挂) needs the barrier to close and open again, longer than a
+    #: camera takes to refine a read, and must never take the first truck's weighing.
+    reread_seconds: float = Field(default=5.0, ge=0, le=600)
     #: The stale rule: the usual time from a lane's camera onto the scale. Once a weighing
     #: takes a read, the reads still pending at the same lane taken more than this before it
     #: are stale (trucks from one camera drive on in the order they were read: one read that

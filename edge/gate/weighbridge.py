@@ -212,7 +212,7 @@ class Weighbridge(ScalePairing):
         snapshot: Snapshot | None = None,
         label: str = "",
         drive_on_seconds: float = 120.0,
-        reread_seconds: float = 30.0,
+        reread_seconds: float = 5.0,
     ) -> None:
         super().__init__(
             name, ledger, band_kg=rule.band_kg, max_between_seconds=max_between_seconds,
