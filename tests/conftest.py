@@ -14,6 +14,7 @@ from edge.sim.province import ProvincePlatformSim
 from tests.processes import (
     Processes,
     SessionWatchdog,
+    dump_on_sigusr1,
     dump_threads,
     hear_sigint,
     leftover_threads,
@@ -35,6 +36,7 @@ _exitstatus = 0
 def pytest_configure(config: pytest.Config) -> None:
     global _watchdog  # noqa: PLW0603 — one per session
     if hasattr(config, "workerinput"):  # pragma: no cover — a pytest-xdist worker
+        dump_on_sigusr1()  # the session's watchdog asks for the stacks before it kills
         return
     capman = config.pluginmanager.getplugin("capturemanager")
 

@@ -11,6 +11,7 @@ the run with a failure, so CI never waits out its budget on a hung test.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import signal
 import sys
@@ -140,12 +141,40 @@ def dump_threads(out: TextIO) -> None:
     out.flush()
 
 
+#: What a pytest-xdist worker's command line holds (execnet starts it with ``python -c``).
+_XDIST_WORKER = b"exec(eval(sys.stdin.readline()))"
+#: How long the workers get to print their stacks before everything is killed (s).
+WORKER_DUMP_SECONDS = 3.0
+
+
+def xdist_workers() -> list[int]:
+    """The pids of this process's pytest-xdist workers (its children running execnet)."""
+    found = []
+    for pid in descendants(os.getpid()):
+        with suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if (
+                _XDIST_WORKER in cmdline
+                and int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                == os.getpid()
+            ):
+                found.append(pid)
+    return found
+
+
+def dump_on_sigusr1() -> None:
+    """In an xdist worker: SIGUSR1 prints every thread's stack (the test it is running) to
+    the terminal the session writes to — the watchdog asks before it kills."""
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__ or sys.stderr, all_threads=True)
+
+
 class SessionWatchdog:
     """Ends a session that runs longer than ``limit`` seconds (see the module docstring).
 
     ``before_report`` is called first (it lifts pytest's output capture so the report
-    reaches the terminal); ``exit`` defaults to ``os._exit`` — nothing else is reliable
-    when the main thread is stuck.
+    reaches the terminal); the stacks printed are this process's and, asked with SIGUSR1,
+    each of ``workers()``'s (pytest-xdist's, which run the tests); ``exit`` defaults to
+    ``os._exit`` — nothing else is reliable when the main thread is stuck.
     """
 
     def __init__(
@@ -154,8 +183,10 @@ class SessionWatchdog:
         before_report: Callable[[], None] = lambda: None,
         out: TextIO | None = None,
         exit: Callable[[int], object] = os._exit,  # noqa: A002
+        workers: Callable[[], list[int]] = xdist_workers,
     ) -> None:
         self.limit = limit
+        self._workers = workers
         self._before_report = before_report
         self._out = out
         self._exit = exit
@@ -181,6 +212,14 @@ class SessionWatchdog:
             file=out,
         )
         dump_threads(out)
+        asked = []
+        for pid in self._workers():
+            with suppress(OSError):
+                os.kill(pid, signal.SIGUSR1)
+                asked.append(pid)
+        if asked:
+            print(f"\nthe test workers' stacks ({asked}):", file=out, flush=True)
+            time.sleep(WORKER_DUMP_SECONDS)  # a thread of its own: nothing else waits on it
         killed = kill_descendants()
         print(f"\nkilled {len(killed)} process(es): {killed}", file=out, flush=True)
         self._exit(1)

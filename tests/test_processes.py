@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.helpers import eventually
 from tests.processes import (
     Processes,
@@ -131,6 +132,42 @@ async def test_the_session_watchdog_reports_stacks_and_kills_children() -> None:
     assert "--- thread MainThread" in report
     assert f"{child.pid}" in report
     assert child.returncode == -signal.SIGKILL
+
+
+WORKER = (
+    "import faulthandler, signal, sys, time\n"
+    "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
+    "def running_a_slow_test():\n"
+    "    print('ready', flush=True); time.sleep(600)\n"
+    "running_a_slow_test()\n"
+)
+
+
+async def test_the_watchdog_asks_the_test_workers_for_their_stacks_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under pytest-xdist the tests run in workers: their stacks (which test each is in)
+    are printed before they are killed."""
+    monkeypatch.setattr(processes, "WORKER_DUMP_SECONDS", 0.5)
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKER, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert worker.stdout is not None
+    assert worker.stderr is not None
+    await asyncio.wait_for(worker.stdout.readline(), 20)
+    exited: list[int] = []
+    out = io.StringIO()
+    watchdog = SessionWatchdog(0.05, out=out, exit=exited.append, workers=lambda: [worker.pid])
+    watchdog.start()
+    stacks = await asyncio.wait_for(worker.stderr.read(), 20)  # until it is killed
+    await asyncio.wait_for(worker.wait(), 20)
+    await asyncio.to_thread(watchdog._thread.join, 10)
+    assert exited == [1]
+    assert f"the test workers' stacks ([{worker.pid}])" in out.getvalue()
+    assert b"running_a_slow_test" in stacks
+    assert worker.returncode == -signal.SIGKILL
+    assert processes.xdist_workers() == []  # this test's own children are no xdist workers
 
 
 def test_a_cancelled_watchdog_does_nothing() -> None:
