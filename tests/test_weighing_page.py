@@ -238,7 +238,11 @@ async def test_a_clerk_discards_a_weighing_that_is_no_trucks_load(
         await expect(row).to_contain_text("未识别车牌")
         await row.locator("form.discard-form button").click()
         await expect(page.locator("#message")).to_have_text("请填写作废原因")
-        await row.locator("form.discard-form input[name=reason]").fill("有人走过地磅")
+        reason = row.locator("form.discard-form input[name=reason]")
+        await reason.fill("有人走过地磅")
+        await page.evaluate("refresh()")  # the list is rebuilt (each refresh, each live event)
+        await expect(reason).to_have_value("有人走过地磅")  # what the clerk typed is kept
+        await expect(reason).to_be_focused()
         await row.locator("form.discard-form button").click()
         # the discard's answer (an audited write) took over Playwright's 5 s on a loaded machine
         await expect(page.locator("#message")).to_have_text("已完成", timeout=30_000)
