@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _watchdog  # noqa: PLW0603 — one per session
     if hasattr(config, "workerinput"):  # pragma: no cover — a pytest-xdist worker
         dump_on_sigusr1()  # the session's watchdog asks for the stacks before it kills
+        reap_on_terminate()  # `timeout` signals the whole group: a worker takes its own along
         return
     capman = config.pluginmanager.getplugin("capturemanager")
 

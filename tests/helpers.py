@@ -170,8 +170,10 @@ async def wait_healthy(http: httpx.AsyncClient, port: int, timeout: float = 30) 
     await eventually(up, timeout)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 5) -> None:
-    """Wait until ``condition`` holds, re-checking each time the loop gets a turn (bounded)."""
+async def eventually(
+    condition: Callable[[], Awaitable[bool] | bool], timeout: float = 5, every: float = 0.01
+) -> None:
+    """Wait until ``condition`` holds, re-checking it ``every`` seconds (bounded)."""
     async with asyncio.timeout(timeout):
         while True:
             result = condition()
@@ -179,7 +181,7 @@ async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: f
                 result = await result
             if result:
                 return
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(every)
 
 
 SH = ZoneInfo("Asia/Shanghai")

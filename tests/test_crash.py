@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
@@ -48,6 +49,7 @@ async def _start(procs: Processes, config: Path, port: int) -> asyncio.subproces
     return proc
 
 
+@pytest.mark.timeout(300)  # KILLS daemon starts; over 120 s when two suites share 2 cores
 async def test_sigkill_at_random_moments_loses_nothing(
     tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
 ) -> None:

@@ -502,8 +502,10 @@ async def _scenario(
         if not sim.running:
             await sim.start()
         ledger = _ledger(tmp_path / "edge.db")
-        try:
-            await sim.wait_for(lambda: not _undelivered(sim, ledger, tmp_path / "edge.db"), 90)
+        try:  # polled: the last change may be the ledger's (a filing marked sent), not the sim's
+            await eventually(  # each look reads the ledger: not at every turn of the loop
+                lambda: not _undelivered(sim, ledger, tmp_path / "edge.db"), 90, every=0.25
+            )
         except TimeoutError:  # say what did not arrive, and the outbox's rows behind it
             missing = _undelivered(sim, ledger, tmp_path / "edge.db")
             raise AssertionError(f"not delivered within 90 s: {missing}") from None
