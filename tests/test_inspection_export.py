@@ -358,7 +358,8 @@ async def test_from_the_command_line(tmp_path: Path, platform_sim: CityPlatformS
 
 async def test_each_pass_shows_the_truck_its_plate_was_then(tmp_path: Path) -> None:
     """A plate 注销 and entered again for another truck: each pass shows the entry in force
-    at its time (a pass before any entry: none); 排放阶段 and 燃料类型 fall back to that entry
+    at its time (a pass before any entry: the first entry's — keyed in after its passes; a
+    pass between the 注销 and the new entry: none); 排放阶段 and 燃料类型 fall back to that entry
     when the platform said none, and a stage the platform says otherwise shows both."""
     from edge.actions.inspection import vehicles_in
     from edge.domain.filing import EntryStatus
@@ -385,14 +386,15 @@ async def test_each_pass_shows_the_truck_its_plate_was_then(tmp_path: Path) -> N
         await pass_at(3, None)  # offline: the ledger's
         now[0] = DAY.timestamp() + 4 * 60
         await store.set_status(first, EntryStatus.CANCELLED, "clerk", None)
+        await pass_at(5, None)  # between the 注销 and the new entry: no vehicle in force
         new = {**old, "vin": "LNEWTRUCK00000002", "engine_no": "NEW2", "emission": "D"}
-        now[0] = DAY.timestamp() + 5 * 60
+        now[0] = DAY.timestamp() + 5 * 60 + 30
         await store.add_entry(parse_entry("vehicle", new), "clerk")
         await pass_at(6, None)
         out = tmp_path / "ledger.xlsx"
         query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
         sources = ExportSources(vehicles=vehicles_in(store))
-        assert (await write_workbook(store, query, out, SH, sources)).rows == 4
+        assert (await write_workbook(store, query, out, SH, sources)).rows == 5
     finally:
         await store.close()
     columns = [
@@ -400,9 +402,10 @@ async def test_each_pass_shows_the_truck_its_plate_was_then(tmp_path: Path) -> N
     ]
     shown = [tuple(row[c] or "" for c in columns) for row in _rows(out)[1:]]
     assert shown == [
-        ("", "", "", ""),
+        ("LABCTRUCK00000001", "OLD1", "国六", ""),  # before the entry: the first entry's
         ("LABCTRUCK00000001", "OLD1", "国五（台账：国六）", "柴油"),
         ("LABCTRUCK00000001", "OLD1", "国六", ""),
+        ("", "", "", ""),  # 注销, not entered again yet
         ("LNEWTRUCK00000002", "NEW2", "电动", "电"),
     ]
 

@@ -205,16 +205,22 @@ def spans_in_force(statuses: str | None) -> tuple[tuple[float, float], ...]:
 def vehicles_in(ledger: InspectionLedger) -> VehicleLookup:
     """The export's vehicle facts from the vehicle ledger: every entry of a plate and colour
     (a yellow and a blue 豫A12345 are two vehicles; a plate 注销 and entered again for
-    another vehicle has an entry for each), each with when it was in force."""
+    another vehicle has an entry for each), each with when it was in force. The first entry
+    of a plate counts from before it was keyed in: the passes before it are its vehicle's (a
+    filing completed after the platform flagged the passes, a fleet imported on day one)."""
 
     async def lookup(plates: Sequence[str]) -> Mapping[tuple[str, str], Sequence[VehicleFacts]]:
         found: dict[tuple[str, str], list[VehicleFacts]] = {}
-        for row in await ledger.vehicle_facts(plates):
-            found.setdefault((row.plate, row.plate_color), []).append(
+        for row in await ledger.vehicle_facts(plates):  # oldest entry first
+            entries = found.setdefault((row.plate, row.plate_color), [])
+            spans = spans_in_force(row.statuses)
+            if not entries and spans:
+                spans = ((float("-inf"), spans[0][1]), *spans[1:])
+            entries.append(
                 VehicleFacts(
                     row.vin, row.engine_no, row.register_date, row.fleet,
                     tuple(row.documents.split("|")) if row.documents else (),
-                    row.emission, spans_in_force(row.statuses),
+                    row.emission, spans,
                 )
             )  # fmt: skip
         return found
@@ -224,7 +230,7 @@ def vehicles_in(ledger: InspectionLedger) -> VehicleLookup:
 
 def _facts_at(entries: Sequence[VehicleFacts], when: float) -> VehicleFacts:
     """The entry in force at ``when`` (the latest, should two be); none: empty facts (a pass
-    before the plate was entered, or after its entry was 注销)."""
+    after the plate's entry was 注销, before it was entered again)."""
     for facts in reversed(entries):
         if facts.in_force_at(when):
             return facts
