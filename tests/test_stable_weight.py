@@ -126,3 +126,51 @@ def test_a_truck_that_stops_twice_gives_its_full_weight() -> None:
         assert detector.feed(D(kg), t) is None
     assert detector.feed(D(0), t + 0.1) is None  # the platform empties: re-armed
     assert not detector.weighed
+
+
+def _stops(
+    detector: StableDetector, steps: list[tuple[int, float]], t: float = 0.0
+) -> list[tuple[Decimal, Decimal | None]]:
+    """Feed each (kg, seconds) as readings every 0.1 s; the stable weights it gives."""
+    done: list[tuple[Decimal, Decimal | None]] = []
+    for kg, seconds in steps:
+        for _ in range(round(seconds * 10)):
+            t += 0.1
+            if (result := detector.feed(D(kg), t)) is not None:
+                done.append((result.kg, result.replaces))
+    return done
+
+
+@pytest.mark.parametrize(
+    ("why", "steps"),
+    [
+        # a second truck drives on before the first left, after the rule's window: A empty
+        # (15000), 70 s later A's rear and loaded B's front (26000) for 3 s
+        ("second truck, late", [(15000, 70.0), (26000, 3.5)]),
+        # the same within the window, but A's front axle drove off first (a dip)
+        ("second truck, a dip", [(15000, 4.0), (8000, 1.0), (26000, 3.5)]),
+        # a person stepping on: +70 kg, more than the band but no axle
+        ("person", [(15000, 4.0), (15070, 4.0)]),
+        # a truck loaded while it stands: each bucket settles, but after the window
+        ("loaded", [(15000, 65.0), (18000, 4.0), (21000, 4.0)]),
+    ],
+)
+def test_a_higher_weight_that_is_no_second_stop_replaces_nothing(
+    why: str, steps: list[tuple[int, float]]
+) -> None:
+    """The truck-stopped-twice rule is narrow: within ``stopped_twice_seconds`` (60) of the
+    first stable weight, at least ``minimum_kg`` higher, with no axle driving off between."""
+    rule = StableRule(band_kg=D(20), hold_seconds=3.0, minimum_kg=D(500))
+    assert _stops(StableDetector(rule), steps) == [(D(15000), None)], why
+
+
+def test_the_truck_stopped_twice_rule_has_a_window_and_can_be_off() -> None:
+    """Within the window a real rise replaces the weighing; ``stopped_twice_seconds = 0``
+    (position sensors configured) never."""
+    steps = [(21000, 4.0), (30000, 0.5), (39000, 4.0)]
+    on = StableRule(band_kg=D(20), minimum_kg=D(500), stopped_twice_seconds=60)
+    assert _stops(StableDetector(on), steps) == [(D(21000), None), (D(39000), D(21000))]
+    off = StableRule(band_kg=D(20), minimum_kg=D(500), stopped_twice_seconds=0)
+    assert _stops(StableDetector(off), steps) == [(D(21000), None)]
+    with pytest.raises(ValueError, match="window"):
+        StableRule(stopped_twice_seconds=-1)

@@ -401,6 +401,10 @@ def test_position_sensors_are_configured_per_scale(
     cfg = config_for(tmp_path, platform_sim, scales={"main": scale}, modbus=board)
     kinds = [sensor.driver for sensor in cfg.scales["main"].position]
     assert kinds == ["modbus-input", "serial-contact"]
+    # the truck-stopped-twice rule is off: the sensors say when the truck is fully on
+    assert cfg.scales["main"].stable_rule().stopped_twice_seconds == 0
+    no_sensors = config_for(tmp_path, platform_sim, scales={"main": {**scale, "position": []}})
+    assert no_sensors.scales["main"].stable_rule().stopped_twice_seconds == 60
     extra = (
         '[scales.main]\nport = "/dev/ttyUSB0"\nprotocol = "toledo"\n'
         '[[scales.main.position]]\ndriver = "modbus-input"\nbus = "nope"\n'

@@ -735,6 +735,15 @@ class ScaleConfig(_Section):
     #: truck scale's, 150 t; a stable weight above it is refused (logged, shown on the status
     #: page, never tied to a plate).
     capacity_kg: Decimal = Field(default=Decimal(150_000), gt=0)
+    #: The truck-stopped-twice rule: a truck that stopped with some axles still off the
+    #: platform, then drove fully on and stopped again within this many seconds of the first
+    #: stable weight (and at least minimum_kg, about an axle, heavier, no axle driving off in
+    #: between) is weighed at the higher weight — only an open or held first weighing takes
+    #: it; a pair already completed keeps its weights (a warning, the clerk checks). Short on
+    #: purpose: later, a higher weight is a second truck driving on before the first left,
+    #: or a truck loaded while it stands. 0: never. Off with position sensors (they say when
+    #: the truck is fully on).
+    stopped_twice_seconds: float = Field(default=60.0, ge=0, le=600)
     #: No valid frame for this long: the scale is shown as unavailable. Default 2 s — in
     #: command mode at least 2.5 poll intervals (an indicator that answers every
     #: poll_interval_seconds is not silent between its answers); one set below two poll
@@ -787,6 +796,7 @@ class ScaleConfig(_Section):
             minimum_kg=self.minimum_kg,
             capacity_kg=self.capacity_kg,
             max_gap_seconds=max(1.0, gap or 0.0),  # 1 s: a continuous indicator streams
+            stopped_twice_seconds=0.0 if self.position else self.stopped_twice_seconds,
         )
 
     def parser(self) -> FrameParser:

@@ -7,9 +7,15 @@ motion (where its protocol has a motion flag). The value recorded is the one the
 showed most while it held (the latest of equals) — never the maximum, which a rocking truck
 or a driver stepping on the platform would inflate. After a completed weighing the detector
 waits until the weight falls below ``minimum_kg`` (the truck left) before it weighs again —
-except for a higher stable weight before that (the truck-stopped-twice rule: a truck that
-stopped with only some axles on the platform, then drove fully on and stopped again): that
-one is the truck's, and replaces the weighing (:attr:`StableWeight.replaces`).
+except for the truck-stopped-twice rule (a truck that stopped with only some axles on the
+platform, then drove fully on and stopped again): a stable weight at least ``minimum_kg``
+(about an axle) above the one weighed, within ``stopped_twice_seconds`` of it, with no reading
+in between below the weighed one by ``minimum_kg`` or more (axles driving off: the truck
+leaves, another drives on), is the truck's and replaces the weighing
+(:attr:`StableWeight.replaces`). Anything else before the platform empties — a second truck's
+front axles on after that time, a truck loaded while it stands, a person stepping on — is
+no weighing. ``stopped_twice_seconds = 0`` turns the rule off (position sensors say when the
+truck is fully on).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again).
@@ -47,7 +53,9 @@ class StableRule:
     it must hold; ``minimum_kg``: below this the platform counts as empty; ``max_gap_seconds``:
     a longer silence between readings starts the hold over (no readings, no evidence);
     ``capacity_kg``: the scale's 最大称量 — a stable weight above it is no truck's (an
-    indicator fault, a misread frame) and is refused (:meth:`refusal`).
+    indicator fault, a misread frame) and is refused (:meth:`refusal`);
+    ``stopped_twice_seconds``: the truck-stopped-twice rule's window after a stable weight
+    (0: off; module docstring).
 
     Raises :class:`ValueError` for a negative band or minimum, a non-positive time, or a
     capacity not above the minimum."""
@@ -57,10 +65,11 @@ class StableRule:
     minimum_kg: Decimal = Decimal(500)
     max_gap_seconds: float = 1.0
     capacity_kg: Decimal = Decimal(150_000)
+    stopped_twice_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.band_kg < 0 or self.minimum_kg < 0:
-            raise ValueError("a stable-weight band and minimum are not negative")
+        if self.band_kg < 0 or self.minimum_kg < 0 or self.stopped_twice_seconds < 0:
+            raise ValueError("a stable-weight band, minimum and window are not negative")
         if self.hold_seconds <= 0 or self.max_gap_seconds <= 0:
             raise ValueError("a stable-weight hold and gap are positive numbers of seconds")
         if self.capacity_kg <= self.minimum_kg:
@@ -107,6 +116,8 @@ class StableDetector:
         self._window: deque[tuple[float, Decimal]] = deque()
         self._done = False  # weighed; waiting for the platform to empty
         self._weighed_kg = Decimal(0)  # what was weighed, while _done
+        self._weighed_at = 0.0  # when (the first stable weight of this vehicle)
+        self._fell = False  # a reading since fell below it: axles drove off
         self._expected: Decimal | None = None  # the last weighing before a restart
 
     @property
@@ -140,6 +151,8 @@ class StableDetector:
         if kg is not None and kg < rule.minimum_kg:
             self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
             return None
+        if self._done and kg is not None and kg <= self._weighed_kg - rule.minimum_kg:
+            self._fell = True
         if kg is None or moving or not in_position:
             self._window.clear()
             return None
@@ -156,12 +169,18 @@ class StableDetector:
         top = max(counts.values())
         value = next(w for _, w in reversed(window) if counts[w] == top)
         window.clear()
-        if self._done:  # the truck-stopped-twice rule: a higher stable weight is the truck's
-            if value <= self._weighed_kg + rule.band_kg:
+        if self._done:  # the truck-stopped-twice rule (module docstring)
+            rise = value - self._weighed_kg
+            if (
+                self._fell
+                or rise <= rule.band_kg
+                or rise < rule.minimum_kg
+                or at - self._weighed_at > rule.stopped_twice_seconds
+            ):
                 return None
             before, self._weighed_kg = self._weighed_kg, value
             return StableWeight(value, since, at, replaces=before)
-        self._done, self._weighed_kg = True, value
+        self._done, self._weighed_kg, self._weighed_at, self._fell = True, value, at, False
         expected, self._expected = self._expected, None
         if expected is not None and abs(value - expected) <= rule.band_kg:
             return None  # the vehicle weighed before the restart, still there

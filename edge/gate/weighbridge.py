@@ -295,9 +295,9 @@ class Weighbridge(ScalePairing):
 
     async def _reweighed(self, stable: StableWeight) -> None:
         """The truck-stopped-twice rule (:class:`~edge.domain.weighing.StableDetector`): the
-        truck's weighing takes the higher stable weight that followed before the platform
-        emptied (logged once as a warning); when it cannot (its goods record was sent), the
-        error says so and the weighing keeps the first weight."""
+        truck's open or held first weighing takes the higher stable weight that followed
+        (logged once as a warning). A completed pair (or one changed meanwhile) keeps its
+        weights: a warning says so once, for the clerk to check."""
         last = self._last_weighing
         row = await asyncio.shield(last) if last is not None else None
         if row is None or stable.replaces is None:
@@ -307,14 +307,14 @@ class Weighbridge(ScalePairing):
         try:
             done = await self.ledger.reweigh(row.id, float(stable.replaces), float(stable.kg))
         except (KeyError, WeighingStateError) as exc:  # KeyError: folded into its pair
-            log.error("higher stable weight of the truck on the scale not recorded: the "
-                      "weighing keeps its first weight", scale=self.name, weighing=row.id,
-                      kg=str(stable.kg), before=str(stable.replaces), why=str(exc))  # fmt: skip
+            log.warning("truck stopped twice on the scale after its weighing completed: the "
+                        "weighing keeps its weights, the clerk checks it", scale=self.name,
+                        weighing=row.id, plate=row.plate, kg=str(stable.kg),
+                        before=str(stable.replaces), why=str(exc))  # fmt: skip
             return
         log.warning("truck stopped twice on the scale: its weighing takes the higher stable "
                     "weight", scale=self.name, weighing=row.id, plate=row.plate,
-                    before=str(stable.replaces), kg=str(stable.kg), state=done.state,
-                    net_kg=done.net_kg)  # fmt: skip
+                    before=str(stable.replaces), kg=str(stable.kg), state=done.state)  # fmt: skip
         self._tell(done)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:

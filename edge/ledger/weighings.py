@@ -501,36 +501,19 @@ class WeighingLedger(LedgerPart):
 
     async def reweigh(self, weighing_id: int, before_kg: float, kg: float) -> StoredWeighing:
         """The truck-stopped-twice rule: the weighing ``weighing_id`` took ``before_kg``, and
-        the same truck, still on the platform, then held the higher ``kg`` — its weight. An
-        open or unmatched (held) first weighing takes ``kg``; a pair it completed takes it as
-        its second weighing (gross, tare, net and the goods record's tonnage again) only while
-        its goods record is not sent. Raises :class:`WeighingStateError` (nothing written)
-        otherwise."""
+        the same truck, still on the platform, then held the higher ``kg`` — its weight. Only
+        an open or unmatched (held) first weighing that still has ``before_kg`` takes it. A
+        completed pair is never recomputed (its goods record may be on its way; a preset-tare
+        truck completes at its first stop): raises :class:`WeighingStateError` (nothing
+        written), as for any other state; :class:`KeyError` for an unknown weighing."""
 
         async def write() -> int:
             row = await self.weighing(weighing_id)
-            if row.state in ("open", "unmatched") and row.first_kg == before_kg:
-                await self._db.execute(
-                    "UPDATE weighings SET first_kg = ? WHERE id = ?", (kg, weighing_id)
-                )
-                return weighing_id
-            if row.state != "complete" or row.tare_preset or row.second_kg != before_kg:
-                why = f"weighing {weighing_id} is {row.state}, not the {before_kg:g} kg taken"
+            if row.state not in ("open", "unmatched") or row.first_kg != before_kg:
+                why = f"weighing {weighing_id} is {row.state}, not an open {before_kg:g} kg"
                 raise WeighingStateError(why, "该过磅已变更")
-            async with self._db.execute(
-                "SELECT 1 FROM outbox WHERE weighing_id = ? AND kind = 'goods' "
-                "AND state NOT IN ('pending', 'held')",
-                (weighing_id,),
-            ) as cur:
-                if await cur.fetchone() is not None:
-                    why = f"the goods record of weighing {weighing_id} was sent already"
-                    raise WeighingStateError(why, "货物台账已上报")
-            gross, tare = max(row.first_kg, kg), min(row.first_kg, kg)
-            ysl = row.ysl if row.ysl is None else tonnes(gross - tare)
             await self._db.execute(
-                "UPDATE weighings SET second_kg = ?, gross_kg = ?, tare_kg = ?, net_kg = ?, "
-                "ysl = ? WHERE id = ?",
-                (kg, gross, tare, gross - tare, ysl, weighing_id),
+                "UPDATE weighings SET first_kg = ? WHERE id = ?", (kg, weighing_id)
             )
             return weighing_id
 
