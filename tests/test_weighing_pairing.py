@@ -618,3 +618,21 @@ async def test_a_pair_completed_at_a_partial_weight_keeps_its_weights(
     assert [(e["log_level"], e["weighing"], e["kg"]) for e in warned()] == [
         ("warning", row.id, "39000")
     ]
+
+
+async def test_a_late_read_goes_to_a_truck_that_stopped_twice(store: Store, tmp_path: Path) -> None:
+    """A truck weighed without its plate stops twice (the same vehicle, not a new one): a
+    plate read heard afterwards, while it still stands on the scale, is still its own."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        sim.set_weight(Decimal(21000))  # no read yet: unmatched
+        await eventually(lambda: len(seen) == 1, timeout=5)
+        sim.set_weight(Decimal(30000), moving=True)
+        await eventually(lambda: bridge.indicator.latest is not None
+                         and bridge.indicator.latest.kg == 30000, timeout=5)  # fmt: skip
+        sim.set_weight(Decimal(39000))
+        await eventually(lambda: len(seen) == 2, timeout=5)  # the higher weight taken
+        bridge.heard_pass(_pass("豫A11111", "S-SLOW"))  # the slow camera's read
+        await eventually(lambda: seen[-1].plate is not None, timeout=5)
+    assert bridge.vehicles == 1
+    row = await store.weighing(seen[0].id)
+    assert (row.plate, row.state, row.first_kg) == ("豫A11111", "open", 39000)

@@ -234,7 +234,8 @@ class Weighbridge(ScalePairing):
         #: weight of the same truck replaces its weight.
         self._last_weighing: asyncio.Future[StoredWeighing | None] | None = None
         self.weighings = 0
-        #: Vehicles weighed (a stable weight each), so a wait knows its vehicle left.
+        #: Vehicles weighed (a first stable weight each; the truck-stopped-twice rule's
+        #: higher one is the same vehicle), so a wait knows its vehicle left.
         self.vehicles = 0
         #: The last stable weight refused (and when, unix s), until the next weighing; the
         #: listeners are called with each (the status page); they must not block.
@@ -283,8 +284,8 @@ class Weighbridge(ScalePairing):
         )
         if was_weighed and not self.detector.weighed:
             self._read_arrived.set()  # the weighed truck left: a late read is no longer its
-        if stable is not None:
-            self.vehicles += 1
+        if stable is not None and stable.replaces is None:
+            self.vehicles += 1  # a truck that stopped twice is no new vehicle (_late_read)
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
         if stable is not None and stable.replaces is not None:
