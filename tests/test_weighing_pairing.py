@@ -636,3 +636,21 @@ async def test_a_late_read_goes_to_a_truck_that_stopped_twice(store: Store, tmp_
     assert bridge.vehicles == 1
     row = await store.weighing(seen[0].id)
     assert (row.plate, row.state, row.first_kg) == ("豫A11111", "open", 39000)
+
+
+async def test_the_stale_rule_leaves_reads_that_aged_out_alone(store: Store) -> None:
+    """Reads older than the read maximum age before the one taken are no candidates anyway
+    (after migration 20 every unused read of the past days had no ``dropped``): the stale
+    rule neither marks nor reports them — only the stray read within that age."""
+    at = 1_000_000.0
+    old = [
+        await store.note_scale_read(NewScaleRead("main", f"豫C{i:05d}", "2", f"S{i}", "in-1", t))
+        for i, t in enumerate([at - 86400, at - 3600, at - 301])
+    ]
+    stray = await store.note_scale_read(
+        NewScaleRead("main", "豫D44444", "2", "S-D", "in-1", at - 200)
+    )
+    taken = await store.note_scale_read(NewScaleRead("main", "豫E55555", "2", "S-E", "in-1", at))
+    stale = await store.drop_stale_reads(taken, 120, 300)
+    assert [r.id for r in stale] == [stray.id]
+    assert await store.dropped_reads([r.id for r in old]) == set()

@@ -161,7 +161,8 @@ class ScalePairing:
     async def drop_stale(self, taken: ScaleRead) -> None:
         """The stale rule (module docstring) once a weighing took the read ``taken``: each
         read dropped is logged once."""
-        for stale in await self.ledger.drop_stale_reads(taken, self.drive_on):
+        stale_reads = await self.ledger.drop_stale_reads(taken, self.drive_on, self.plate_max_age)
+        for stale in stale_reads:
             log.warning("plate read never weighed: a later read at its lane was weighed first, "
                         "no longer a candidate", scale=self.name, plate=stale.read.plate,
                         lane=stale.read.lane_id, read=stale.id, weighed=taken.read.plate,

@@ -580,18 +580,27 @@ class WeighingLedger(LedgerPart):
                 (why, *read_ids),
             )
 
-    async def drop_stale_reads(self, taken: ScaleRead, drive_on_seconds: float) -> list[ScaleRead]:
+    async def drop_stale_reads(
+        self, taken: ScaleRead, drive_on_seconds: float, plate_max_age_seconds: float
+    ) -> list[ScaleRead]:
         """The stale rule: a weighing just took the read ``taken``; the pending reads at the
         same scale and lane taken more than ``drive_on_seconds`` before it are stale (trucks
         drive from one camera onto the scale in the order they were read: one read that long
         before the truck just weighed never drove on — a car, a truck that skipped the scale).
-        Returns the reads dropped."""
+        Reads more than ``plate_max_age_seconds`` before it are no candidates anyway (aged
+        out): not touched. Returns the reads dropped."""
 
         async def write() -> list[ScaleRead]:
+            at = taken.read.read_at
             rows = await self._fetchall(
                 "SELECT * FROM scale_reads WHERE scale = ? AND lane_id = ? "
-                "AND weighing_id IS NULL AND dropped IS NULL AND read_at < ?",
-                (taken.read.scale, taken.read.lane_id, taken.read.read_at - drive_on_seconds),
+                "AND weighing_id IS NULL AND dropped IS NULL AND read_at < ? AND read_at >= ?",
+                (
+                    taken.read.scale,
+                    taken.read.lane_id,
+                    at - drive_on_seconds,
+                    at - plate_max_age_seconds,
+                ),
             )
             stale = [ScaleRead.from_row(row) for row in rows]
             await self._drop([r.id for r in stale], f"stale: read before read {taken.id}")
