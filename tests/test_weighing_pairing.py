@@ -29,7 +29,7 @@ from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
 from edge.ledger.store import Store
-from edge.ledger.weighings import ReadUsedError
+from edge.ledger.weighings import ReadDroppedError, ReadUsedError
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
 from tests.helpers import eventually, free_port, wait_healthy, write_config
@@ -654,3 +654,51 @@ async def test_the_stale_rule_leaves_reads_that_aged_out_alone(store: Store) -> 
     stale = await store.drop_stale_reads(taken, 120, 300)
     assert [r.id for r in stale] == [stray.id]
     assert await store.dropped_reads([r.id for r in old]) == set()
+
+
+async def test_a_re_read_stored_before_the_original_is_not_superseded(store: Store) -> None:
+    """The re-read rule looks back only: a refined read (豫G90878 at t) stored before the
+    camera's original (豫G90872 at t − 2, delivered late) stays the candidate; the late
+    original is the superseded one."""
+    t = 1_000_000.0
+    refined = await store.note_scale_read(
+        NewScaleRead("main", "豫G90878", "2", "S-2", "in-1", t), reread_seconds=5
+    )
+    original = await store.note_scale_read(
+        NewScaleRead("main", "豫G90872", "2", "S-1", "in-1", t - 2), reread_seconds=5
+    )
+    assert [r.id for r in await store.pending_reads("main", 0)] == [refined.id]
+    assert await store.dropped_reads([refined.id, original.id]) == {original.id}
+
+
+async def test_a_read_superseded_after_it_was_chosen_is_not_taken(
+    store: Store, tmp_path: Path
+) -> None:
+    """A read chosen for a weighing and superseded by a re-read before the weighing is
+    written is like a used one: the ledger refuses it (nothing written), and the weighbridge
+    picks again — the refined read ties the weighing, not the misread plate."""
+    first = await store.note_scale_read(NewScaleRead("main", "豫G90872", "2", "S-1", "in-1", 10))
+    await store.note_scale_read(
+        NewScaleRead("main", "豫G90878", "2", "S-2", "in-1", 12), reread_seconds=5
+    )
+    new = NewWeighing("main", "豫G90872", "2", 30000, 20, "S-1")
+    with pytest.raises(ReadDroppedError, match="no candidate") as refused:
+        await store.weigh(new, max_between_seconds=DAY, read_id=first.id)
+    assert refused.value.said == "该车牌识别已不是候选"
+    assert await store.recent_weighings() == []
+
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        weigh = store.weigh
+
+        async def refined_meanwhile(new: NewWeighing, **kw: Any) -> StoredWeighing:
+            if new.plate == "豫K23450":  # the camera refines its read while this is written
+                await store.note_scale_read(
+                    NewScaleRead("main", "豫K23456", "2", "S-4", "in-1", bridge._clock()),
+                    reread_seconds=5,
+                )
+            return await weigh(new, **kw)
+
+        store.weigh = refined_meanwhile  # type: ignore[method-assign]
+        bridge.heard_pass(_pass("豫K23450", "S-3"))
+        await weigh_truck(bridge, sim, 31000)
+    assert [(w.plate, w.first_serial, w.held) for w in seen] == [("豫K23456", "S-4", False)]

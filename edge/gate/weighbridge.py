@@ -368,36 +368,44 @@ class Weighbridge(ScalePairing):
     ) -> None:
         at = self._clock()
         self._read_arrived.clear()
-        reads = await self._pending()
-        read = reads[0] if len(reads) == 1 else None
-        goods, plan = (
-            await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
-        )
-        new = NewWeighing(
-            scale=self.name,
-            plate=read.read.plate if read else None,
-            plate_color=read.read.plate_color if read else "",
-            kg=float(stable.kg),
-            at=at,
-            serial=read.read.serial if read else None,
-        )
-        try:
-            row = await self.ledger.weigh(
-                new,
-                max_between_seconds=self.max_between,
-                preset_tare_kg=self._preset(read.read.plate) if read else None,
-                goods=goods,
-                plan_id=plan,
-                read_id=read.id if read else None,
-                candidates=reads if len(reads) > 1 else (),
-                band_kg=float(self.band_kg),
+        for again in (False, True):
+            reads = await self._pending()
+            read = reads[0] if len(reads) == 1 else None
+            goods, plan = (
+                await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
             )
-        except ReadUsedError as exc:  # a clerk gave the read to a weighing a moment earlier
-            log.warning("the plate read was used meanwhile: weighing kept without its plate",
-                        scale=self.name, plate=new.plate, read=exc.read_id)  # fmt: skip
-            reads = []
-            unmatched = NewWeighing(self.name, None, "", new.kg, new.at, None)
-            row = await self.ledger.weigh(unmatched, max_between_seconds=self.max_between)
+            new = NewWeighing(
+                scale=self.name,
+                plate=read.read.plate if read else None,
+                plate_color=read.read.plate_color if read else "",
+                kg=float(stable.kg),
+                at=at,
+                serial=read.read.serial if read else None,
+            )
+            try:
+                row = await self.ledger.weigh(
+                    new,
+                    max_between_seconds=self.max_between,
+                    preset_tare_kg=self._preset(read.read.plate) if read else None,
+                    goods=goods,
+                    plan_id=plan,
+                    read_id=read.id if read else None,
+                    candidates=reads if len(reads) > 1 else (),
+                    band_kg=float(self.band_kg),
+                )
+                break
+            except ReadUsedError as exc:  # a clerk used the read, or a re-read superseded it
+                if not again:  # pick again among the reads pending now
+                    log.info("the plate read was used or superseded meanwhile: picking again",
+                             scale=self.name, plate=new.plate, read=exc.read_id,
+                             why=str(exc))  # fmt: skip
+                    continue
+                log.warning("the plate read was used meanwhile: weighing kept without its "
+                            "plate", scale=self.name, plate=new.plate, read=exc.read_id,
+                            why=str(exc))  # fmt: skip
+                reads, read = [], None
+                unmatched = NewWeighing(self.name, None, "", new.kg, new.at, None)
+                row = await self.ledger.weigh(unmatched, max_between_seconds=self.max_between)
         self.weighings += 1
         log.info(
             "weighing recorded" if not row.held else "weighing held: more than one plate read",

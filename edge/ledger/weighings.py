@@ -50,6 +50,17 @@ class ReadUsedError(WeighingStateError):
         self.read_id = read_id
 
 
+class ReadDroppedError(ReadUsedError):
+    """A plate read that is no candidate any more (superseded by a re-read, stale, dropped by
+    a clerk) since it was chosen: a new weighing does not take it, as for a used one."""
+
+    def __init__(self, read_id: int, why: str) -> None:
+        WeighingStateError.__init__(
+            self, f"plate read {read_id} is no candidate any more ({why})", "该车牌识别已不是候选"
+        )
+        self.read_id = read_id
+
+
 @dataclass(frozen=True, slots=True)
 class _Side:
     """One of a pair's two weighings: its row (None: not stored yet), scale, kg, time, the
@@ -108,6 +119,12 @@ class WeighingLedger(LedgerPart):
                         "UPDATE weighings SET candidates = ? WHERE id = ?", (held, weighing_id)
                     )
                 return weighing_id
+            if read_id is not None:  # dropped since it was chosen: like a used read
+                for row in await self._fetchall(
+                    "SELECT dropped FROM scale_reads WHERE id = ? AND dropped IS NOT NULL",
+                    (read_id,),
+                ):
+                    raise ReadDroppedError(read_id, str(row["dropped"]))
             weighing_id = await self._tie(
                 None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
@@ -534,11 +551,13 @@ class WeighingLedger(LedgerPart):
         """Keep a plate read heard at one of ``read.scale``'s lanes as pending (committed: it
         survives a restart); reads older than :attr:`READS_KEPT_SECONDS` are dropped (their
         passes stay in the ledger). A re-read supersedes: a pending read at the same lane
-        within ``reread_seconds`` before it, of the same colour and a near plate (at most one
-        character apart, :func:`~edge.domain.plates.within_one_edit`, as the lane merges
-        near-plate reads), is the same vehicle read again — no longer a candidate (logged)."""
+        within ``reread_seconds`` before it (never one after it), of the same colour and a near
+        plate (at most one character apart, :func:`~edge.domain.plates.within_one_edit`, as the
+        lane merges near-plate reads), is the same vehicle read again — no longer a candidate
+        (logged). A read stored after its own re-read (concurrent tasks, out-of-order
+        delivery: a pending near read within ``reread_seconds`` after it) is kept dropped."""
 
-        async def write() -> tuple[int, list[ScaleRead]]:
+        async def write() -> tuple[int, list[ScaleRead], ScaleRead]:
             await self._db.execute(
                 "DELETE FROM scale_reads WHERE read_at < ?",
                 (read.read_at - self.READS_KEPT_SECONDS,),
@@ -550,24 +569,37 @@ class WeighingLedger(LedgerPart):
             )
             assert cur.lastrowid is not None
             kept = cur.lastrowid
-            earlier = await self._fetchall(
-                "SELECT * FROM scale_reads WHERE scale = ? AND lane_id = ? AND plate_color = ? "
-                "AND weighing_id IS NULL AND dropped IS NULL AND read_at >= ? AND id != ?",
-                (read.scale, read.lane_id, read.plate_color, read.read_at - reread_seconds, kept),
-            )
-            superseded = [
-                ScaleRead.from_row(row)
-                for row in earlier
+            near = [
+                row
+                for row in await self._fetchall(
+                    "SELECT * FROM scale_reads WHERE scale = ? AND lane_id = ? "
+                    "AND plate_color = ? AND weighing_id IS NULL AND dropped IS NULL "
+                    "AND read_at >= ? AND read_at <= ? AND id != ?",
+                    (
+                        read.scale,
+                        read.lane_id,
+                        read.plate_color,
+                        read.read_at - reread_seconds,
+                        read.read_at + reread_seconds,
+                        kept,
+                    ),
+                )
                 if reread_seconds > 0 and within_one_edit(row["plate"], read.plate)
             ]
+            later = [row for row in near if row["read_at"] > read.read_at]
+            if later:  # stored out of order: the re-read came first, this read is the earlier
+                by = ScaleRead.from_row(later[0])
+                await self._drop([kept], f"superseded by read {by.id}")
+                return kept, [ScaleRead(kept, read)], by
+            superseded = [ScaleRead.from_row(row) for row in near]
             await self._drop([r.id for r in superseded], f"superseded by read {kept}")
-            return kept, superseded
+            return kept, superseded, ScaleRead(kept, read)
 
-        kept, superseded = await self._transaction(write)
+        kept, superseded, by = await self._transaction(write)
         for earlier in superseded:
             log.info("plate read superseded by a re-read of the same vehicle", scale=read.scale,
-                     lane=read.lane_id, before=earlier.read.plate, plate=read.plate,
-                     read=earlier.id, by=kept)  # fmt: skip
+                     lane=read.lane_id, before=earlier.read.plate, plate=by.read.plate,
+                     read=earlier.id, by=by.id)  # fmt: skip
         return ScaleRead(kept, read)
 
     async def _drop(self, read_ids: Sequence[int], why: str) -> None:
