@@ -44,9 +44,9 @@ async def raise_floors(path: Path, floors: Mapping[str, str], weighings_margin: 
     """In one transaction: set each serial prefix's floor (never lowering one already there),
     and move the weighings' numbers ``weighings_margin`` past the last one the ledger gave
     (its ``sqlite_sequence`` entry, or its highest id when that is higher or absent), so that
-    a weighing the lost PC numbered after the replica's last sync — printed on a ticket, sent
-    with a goods record — is never numbered again. Returns the number the weighings continue
-    after (the next weighing is that plus one)."""
+    a weighing the lost PC numbered after the replica's last sync — printed on a ticket (the
+    goods record sent to the platform carries no number) — is never numbered again. Returns
+    the number the weighings continue after (the next weighing is that plus one)."""
     store = await Store.open(path)
     try:
         db = store.database
