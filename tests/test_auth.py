@@ -93,7 +93,7 @@ def test_the_hash_goes_into_the_config_keeping_the_rest(tmp_path: Path, start: s
     text = EXAMPLE.read_text("utf-8")
     if start == "no-web":  # a config without a [web] section
         text = re.sub(r"(?ms)^\[web\]\n.*?(?=^\[)", "", text)
-        assert "[web]" not in text
+        assert not re.search(r"(?m)^\[web\]", text)  # (comments may name it)
     path = tmp_path / "config.toml"
     path.write_text(text, "utf-8")
     write_password_hash(path, STORED)
