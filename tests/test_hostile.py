@@ -610,10 +610,10 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
             await raw_post(port, path, body)
             return (time.perf_counter() - started) * 1000
 
-        quiet = [await timed("/push/in-2", {"plate": plate}) for plate in QUIET_PLATES]
-        hostile, normal = [], []
-        for n in range(5):
-            long_plate = {"plate": "豫" + "A" * 100_000 + str(n)}
+        quiet, hostile, normal = [], [], []
+        for n, plate in enumerate(QUIET_PLATES):  # quiet and attacked alternate: a machine
+            quiet.append(await timed("/push/in-2", {"plate": plate}))  # whose load drifts
+            long_plate = {"plate": "豫" + "A" * 100_000 + str(n)}  # slows both alike
             bad, good = await asyncio.gather(
                 timed("/push/in-1", long_plate), timed("/push/in-2", {"plate": PLATES[n]})
             )
