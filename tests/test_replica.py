@@ -246,8 +246,12 @@ async def test_sftp_server_down_raises_the_lag_alarm_once_and_clears_it(
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
     events = [entry["event"] for entry in logs]
-    assert sum("REPLICATION BEHIND" in e for e in events) == 1, events
-    assert events.count("replication caught up") == 1
+    back = events.index("replication caught up")
+    # the outage: said once when behind, once when caught up (later, a machine loaded past
+    # the test's 1 s bound may lag again: each such episode is said once too)
+    assert sum("REPLICATION BEHIND" in e for e in events[:back]) == 1, events
+    behind = sum("REPLICATION BEHIND" in e for e in events)
+    assert events.count("replication caught up") in (behind, behind - 1), events
     assert replicator.report().errors > 0
 
 
