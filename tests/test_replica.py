@@ -822,6 +822,34 @@ async def test_a_wiped_target_is_found_unrestorable_and_replicated_anew(
     assert back.photos_listed == 2
 
 
+async def test_a_marked_share_gone_between_the_two_looks_is_not_marked_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The share unmounted just after the directory's look found the marker and before the
+    owner's read: the re-created local directory is reported, never marked as the target
+    (it was, and the alarm never came: the test below failed 2 runs in 6 under load)."""
+    share = _share(tmp_path)
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": str(share)})
+    assert cfg.replica is not None
+    db = tmp_path / "edge.db"
+    sqlite3.connect(db).close()
+    replicator = Replicator(cfg.replica, db, tmp_path / "photos")
+    assert await replicator.target_problem() is None  # marked
+    assert (share / SHARE_MARKER).exists()
+    looked = replicator.missing_directory
+
+    async def unmounted_after_the_look() -> str | None:
+        said = await looked()
+        (share / SHARE_MARKER).unlink(missing_ok=True)  # the share goes; its mount point stays
+        return said
+
+    monkeypatch.setattr(replicator, "missing_directory", unmounted_after_the_look)
+    problem = await replicator.target_problem()
+    assert problem is not None
+    assert "is not the share it was" in problem
+    assert not (share / SHARE_MARKER).exists()  # not marked anew
+
+
 async def test_a_share_unmounted_while_running_is_an_alarm_not_a_local_copy(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:

@@ -50,6 +50,11 @@ class TargetSilentError(RuntimeError):
     """The target did not answer the marker's read (rclone's last words)."""
 
 
+class MarkerGoneError(Exception):
+    """The marker this daemon wrote is gone from the target (a file target: the share
+    unmounted and its directory re-created locally meanwhile): not marked anew."""
+
+
 class MarkerUnwrittenError(TargetSilentError):
     """The target's owner marker could not be written (the cause in the message): the
     daemon replicates, but a second daemon given the same target would not be refused."""
@@ -121,7 +126,7 @@ class TargetOwner:
         self._file = Path(cfg.path) / SHARE_MARKER if cfg.type == "file" else None
         self._unwritable = False
 
-    async def other(self) -> str | None:
+    async def other(self, *, may_mark: bool = True) -> str | None:
         """Who else replicates to the target ("host name, ledger path"); None when it is
         this daemon's — marked now if it had no marker, or taken over when a restore left
         :data:`TAKEOVER_NOTE`. :class:`TargetSilentError` when the target does not answer."""
@@ -132,6 +137,8 @@ class TargetOwner:
                 raise TargetSilentError(f"cannot keep the ledger id: {exc}") from None
             self.mine = identity(self.database, made)
         text = await self._read()
+        if text is None and not may_mark:
+            raise MarkerGoneError(self.cfg.path)
         owner = _owner(text)
         if owner is not None and (owner.get("host"), owner.get("ledger")) == (
             self.mine["host"],

@@ -36,6 +36,7 @@ from edge.ops.health import ReplicaReport
 from edge.replica.children import end, spawn
 from edge.replica.owner import (
     SHARE_MARKER,
+    MarkerGoneError,
     MarkerUnwrittenError,
     TargetOwner,
     TargetSilentError,
@@ -418,7 +419,16 @@ class Replicator:
         self._owner_due = self.clock() + OWNER_CHECK_SECONDS
         try:
             async with self._owner_reading:  # the ledger's and the photos' checks, one at a
-                other = await self.owner.other()  # time: a takeover is spent by the first
+                # time: a takeover is spent by the first. A file target marked once is never
+                # marked anew: its marker gone between the two looks (the share unmounted
+                # just then) is the directory missing, not a new target to mark.
+                other = await self.owner.other(
+                    may_mark=not (self.cfg.type == "file" and self._share_marked)
+                )
+        except MarkerGoneError:
+            return await self.missing_directory() or (
+                f"the replica directory {self.cfg.path} is not the share it was"
+            )
         except MarkerUnwrittenError as exc:  # replicated all the same, reported: tried again
             self._failed(str(exc))
             return self._other_writer_problem()
