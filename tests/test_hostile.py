@@ -685,7 +685,12 @@ async def test_a_lane_flooded_with_pushes_refuses_the_excess_before_reading_it(
         assert stored == set(taken)
         assert (await raw_post(port, "/push/in-1", {"plate": plates[12]}))[0] == 200
         assert daemon.lanes["in-2"].camera.rejected == len(refused)
-    assert capsys.readouterr().out.count("camera pushes faster than a lane passes") == 1
+    statuses = "".join("R" if status == 429 else "." for status, _ in replies)
+    streaks = len([run for run in statuses.split(".") if run])  # refusals in a row
+    # logged once when a flood starts: once here, unless pushes slowed by a loaded machine let
+    # the budget refill between two streaks of refusals (then each is a flood of its own)
+    said = capsys.readouterr().out.count("camera pushes faster than a lane passes")
+    assert 1 <= said <= streaks, (said, statuses)
 
 
 def test_a_push_budget_allows_bursts_and_logs_a_flood_once_when_it_starts_and_ends(
