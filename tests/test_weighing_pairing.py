@@ -509,6 +509,18 @@ async def test_a_fleets_next_truck_is_not_a_re_read(store: Store, tmp_path: Path
     assert [r.read.serial for r in seen[-1].candidate_reads] == ["S-1", "S-2"]
 
 
+async def _held_behind_an_earlier_read(
+    store: Store, bridge: Any, sim: Any, seen: list[Any], age: float
+) -> Any:
+    """豫C33333 read at the lane ``age`` s ago, 豫D44444 read now; the truck weighed: held."""
+    await store.note_scale_read(
+        NewScaleRead("main", "豫C33333", "2", "S-C", "in-1", bridge._clock() - age)
+    )
+    bridge.heard_pass(_pass("豫D44444", "S-D"))
+    await weigh_truck(bridge, sim, 25000)
+    return seen[-1]
+
+
 async def test_a_stray_read_goes_stale_once_a_later_read_at_its_lane_is_weighed(
     store: Store, tmp_path: Path
 ) -> None:
@@ -517,12 +529,7 @@ async def test_a_stray_read_goes_stale_once_a_later_read_at_its_lane_is_weighed(
     is stale — the next truck is weighed with its plate, not held. A read after the one
     taken stays pending."""
     async with weighbridge(store, tmp_path) as (bridge, sim, seen):
-        await store.note_scale_read(
-            NewScaleRead("main", "豫C33333", "2", "S-CAR", "in-1", bridge._clock() - 200)
-        )
-        bridge.heard_pass(_pass("豫D44444", "S-D"))
-        await weigh_truck(bridge, sim, 25000)
-        held = seen[-1]
+        held = await _held_behind_an_earlier_read(store, bridge, sim, seen, 200)
         assert [r.read.plate for r in held.candidate_reads] == ["豫C33333", "豫D44444"]
         truck = held.candidate_reads[1]
         await bridge.assign(held.id, "豫D44444", "2", read=truck)
@@ -541,12 +548,7 @@ async def test_the_stale_rule_keeps_reads_within_the_drive_on_time(
     """Two trucks read 60 s apart (within the drive-on time): picking the later one leaves
     the earlier pending — the daemon never guesses between two real trucks."""
     async with weighbridge(store, tmp_path) as (bridge, sim, seen):
-        await store.note_scale_read(
-            NewScaleRead("main", "豫C33333", "2", "S-C", "in-1", bridge._clock() - 60)
-        )
-        bridge.heard_pass(_pass("豫D44444", "S-D"))
-        await weigh_truck(bridge, sim, 25000)
-        held = seen[-1]
+        held = await _held_behind_an_earlier_read(store, bridge, sim, seen, 60)
         await bridge.assign(held.id, "豫D44444", "2", read=held.candidate_reads[1])
     assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫C33333"]
 
