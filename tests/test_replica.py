@@ -298,11 +298,11 @@ async def test_a_target_silent_during_the_restore_check_is_unreachable_not_wiped
     with capture_logs() as logs:
         running = asyncio.create_task(replicator.run())
         try:
-            await eventually(lambda: replicator.replicated_at is not None and None in answers, 30)
+            await eventually(lambda: replicator.replicated_at is not None and None in answers, 90)
             confirmed, since = replicator.replicated_at, replicator.since
             photos_at = replicator.photos_replicated_at
             await sshd.stop()
-            await eventually(lambda: sum(a is not None for a in answers) >= 2 or running.done(), 60)
+            await eventually(lambda: sum(a is not None for a in answers) >= 2 or running.done(), 90)
             assert any(unreachable(a) for a in answers if a is not None), answers
             assert not running.done()  # the check did not end this Litestream's run
             assert replicator.starts == 1
@@ -1400,3 +1400,34 @@ def test_a_ledger_id_made_by_two_at_once_is_one_id(tmp_path: Path) -> None:
     assert len(ids) == 1
     assert (tmp_path / ".replica" / LEDGER_ID).read_text("ascii").strip() in ids
     assert sorted(p.name for p in (tmp_path / ".replica").iterdir()) == [LEDGER_ID]
+
+
+async def test_a_target_that_accepts_and_never_answers_the_restore_check_is_no_answer(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """A NAS that accepts the TCP connection and then says nothing (hung, or a half-open
+    link): Litestream's SFTP dial waits for the SSH banner without end. The dry run is
+    bounded, and its answer counts as the target not answering — not as a lost replica."""
+    sshd = await start_sshd(procs, tmp_path / "sshd")  # its keys; the target is the silent port
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cfg = make_config(tmp_path, "http://127.0.0.1:9", replica=sshd.replica(port=port))
+        assert cfg.replica is not None
+        replicator = Replicator(cfg.replica, _wal_ledger(tmp_path), tmp_path / "photos")
+        replicator.write_config()
+        replicator.restore_check_timeout = 1
+        answer = await asyncio.wait_for(replicator.restorable(), 60)
+        assert answer is not None
+        assert unreachable(answer), answer
+        assert accepted  # Litestream did connect: the silence, not a refusal, was bounded
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -71,6 +71,9 @@ PHOTO_WINDOW_SLACK_SECONDS = 600.0
 #: What a question to Litestream at start (``status``, ``ltx``) may take before it counts as
 #: unanswered (an SFTP or S3 target that does not answer).
 START_QUERY_SECONDS = 20.0
+#: What a restore dry run may take before it counts as unanswered (it lists the replica's
+#: files: seconds on a LAN, a minute over a slow uplink).
+RESTORE_CHECK_TIMEOUT_SECONDS = 120.0
 
 
 def _txid(text: object) -> int:
@@ -146,6 +149,8 @@ class Replicator:
         self._alarm = False
         self._share_marked = False
         self.owner = TargetOwner(cfg, self.database, self.run_dir)
+        #: Seconds a restore dry run may take, then it counts as no answer.
+        self.restore_check_timeout = RESTORE_CHECK_TIMEOUT_SECONDS
         #: Another daemon that replicates to the same target ("host name, ledger"): refused.
         self.other_writer: str | None = None
         self._owner_due = 0.0
@@ -320,12 +325,17 @@ class Replicator:
 
     async def restorable(self) -> str | None:
         """A dry run of ``litestream restore`` against the target: None when the replica can
-        be restored, else Litestream's words."""
+        be restored, else Litestream's words. A target that accepts the connection and then
+        says nothing (a hung NAS, a half-open link: Litestream's SFTP dial has no handshake
+        timeout) is given :attr:`restore_check_timeout` seconds; its answer then reads "timed
+        out" — no answer, not a verdict (:func:`~edge.replica.target.unreachable`)."""
         argv = [tool("litestream"), "restore", "-config", str(self.config_file), "-dry-run"]
         argv += ["-o", str(self.run_dir / "restore-check.db"), str(self.database)]
         proc = await spawn(argv, child_env() | tls_env(self.cfg))
         try:
-            output, _ = await proc.communicate()
+            output, _ = await asyncio.wait_for(proc.communicate(), self.restore_check_timeout)
+        except TimeoutError:
+            return f"the restore check timed out after {self.restore_check_timeout:g} s"
         finally:
             await end(proc)
         if proc.returncode == 0:
