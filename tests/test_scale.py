@@ -270,7 +270,7 @@ def test_command_mode_polled_slowly_still_weighs_and_stays_healthy(tmp_path: Pat
         path = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=scales)
         return parse_config(path.read_text("utf-8"))
 
-    polled = '[scales.main]\nport = "/dev/ttyUSB9"\nprotocol = "command"\n'
+    polled = '[scales.main]\nport = "/dev/ttyUSB9"\nprotocol = "command"\nlanes = ["in-1"]\n'
     with pytest.raises(ConfigError, match=r"scales\.main\.poll_interval_seconds.*three answers"):
         parse(polled + "poll_interval_seconds = 2\n")  # stable_seconds 3: two answers at most
     with pytest.raises(ConfigError, match=r"scales\.main\.silence_seconds.*two poll intervals"):

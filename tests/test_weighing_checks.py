@@ -428,6 +428,11 @@ async def test_the_inspectors_export_has_the_weighings_photos(tmp_path: Path) ->
 
 # -- 4. config checks ---------------------------------------------------------------------------
 SCALE = '[scales.main]\nport = "{port}"\nprotocol = "toledo"\nlanes = ["in-1"]\n'
+#: The exit lane, for a second scale (a lane's reads name the truck on one scale only).
+OUT_LANE = (
+    '[[lanes]]\nid = "out-1"\ngate_code = "01"\ndirection = "out"\n'
+    'camera = { kind = "generic-push" }\nbarrier = { driver = "virtual" }\n'
+)
 
 
 def _check(tmp_path: Path, extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -506,8 +511,11 @@ def test_a_preset_tare_is_checked_against_every_scale(
     """A preset tare counts on every scale (no key ties a plate to one): one that fits the
     large scale but not the small one is refused, naming the key and the small scale; the
     large scale's capacity alone let it through."""
-    small = '[scales.small]\nport = "{port}"\nprotocol = "yaohua-tf0"\ncapacity_kg = 30000\n'
-    scales = (SCALE.format(port=tmp_path / "tty1") + "capacity_kg = 100000\n"
+    small = (
+        '[scales.small]\nport = "{port}"\nprotocol = "yaohua-tf0"\ncapacity_kg = 30000\n'
+        'lanes = ["out-1"]\n'
+    )
+    scales = (OUT_LANE + SCALE.format(port=tmp_path / "tty1") + "capacity_kg = 100000\n"
               + small.format(port=tmp_path / "tty2"))  # fmt: skip
     tares = '[weighing]\npreset_tare_kg = { "豫A12345" = 40000, "豫B6789G" = 15200 }\n'
     code, err = _check(tmp_path, scales + tares, capsys)
@@ -550,13 +558,17 @@ def test_a_serial_port_and_its_symlink_are_one_port(
     device.touch()
     by_id = tmp_path / "usb-FTDI_FT232R-if00-port0"
     by_id.symlink_to(device)
-    second = '[scales.second]\nport = "{port}"\nprotocol = "yaohua-tf0"\n'
-    code, err = _check(tmp_path, SCALE.format(port=device) + second.format(port=by_id), capsys)
+    second = '[scales.second]\nport = "{port}"\nprotocol = "yaohua-tf0"\nlanes = ["out-1"]\n'
+    code, err = _check(
+        tmp_path, OUT_LANE + SCALE.format(port=device) + second.format(port=by_id), capsys
+    )
     assert code == 2
     assert "scales.second.port (line" in err
     assert f"{by_id} (= {device}) is opened by another driver too (scales.main.port)" in err
     other = tmp_path / "ttyUSB1"
-    code, err = _check(tmp_path, SCALE.format(port=device) + second.format(port=other), capsys)
+    code, err = _check(
+        tmp_path, OUT_LANE + SCALE.format(port=device) + second.format(port=other), capsys
+    )
     assert (code, err) == (0, "")
 
 
@@ -589,8 +601,9 @@ def test_check_config_names_the_scale_key_and_the_erp_token_in_its_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A minimum above the capacity names minimum_kg (the key set) and its line; a scale with
-    ``lanes = []`` can never tie a weighing to a pass: refused naming the key; a short ERP
-    token is said in the project's words (not pydantic's "at least 16 items")."""
+    ``lanes = []``, or none given, can never tie a weighing to a pass: refused naming the
+    key; a short ERP token is said in the project's words (not pydantic's "at least 16
+    items")."""
     scale = SCALE.format(port=tmp_path / "tty")
     code, err = _check(tmp_path, scale + "minimum_kg = 200000\n", capsys)
     assert code == 2
@@ -599,11 +612,12 @@ def test_check_config_names_the_scale_key_and_the_erp_token_in_its_words(
     assert f"scales.main.minimum_kg (line {line})" in err  # the key's own line
     assert "200000 kg is not below the scale's capacity_kg (150000 kg)" in err
     assert "capacity_kg (line" not in err
-    no_lane = scale.replace('lanes = ["in-1"]', "lanes = []")
-    code, err = _check(tmp_path, no_lane, capsys)
-    assert code == 2
-    assert "scales.main.lanes (line" in err
-    assert "no lane: a scale needs the lanes whose camera reads the plate" in err
+    for no_lane in (scale.replace('lanes = ["in-1"]', "lanes = []"),
+                    scale.replace('lanes = ["in-1"]\n', "")):  # fmt: skip
+        code, err = _check(tmp_path, no_lane, capsys)
+        assert code == 2
+        assert "scales.main.lanes (line" in err
+        assert "no lane: a scale needs the lanes whose camera reads the plate" in err
     code, err = _check(tmp_path, '[erp]\ntoken = "short"\n', capsys)
     assert code == 2
     assert "erp.token (line" in err

@@ -1355,7 +1355,7 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
                 "ever tied to a plate or a pass)",
             )
             for name, scale in cfg.scales.items()
-            if not scale.lanes and "lanes" in scale.model_fields_set
+            if not scale.lanes
         ]
         + [issue for name, scale in cfg.scales.items() for issue in _polling_issues(name, scale)]
         + [
