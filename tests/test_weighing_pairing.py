@@ -704,3 +704,41 @@ async def test_a_read_superseded_after_it_was_chosen_is_not_taken(
         bridge.heard_pass(_pass("豫K23450", "S-3"))
         await weigh_truck(bridge, sim, 31000)
     assert [(w.plate, w.first_serial, w.held) for w in seen] == [("豫K23456", "S-4", False)]
+
+
+async def test_a_read_dropped_twice_while_the_weight_settles_leaves_the_weighing_unmatched(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the scale's look at the pending reads and its weighing, a clerk drops the read
+    it chose (排除); it picks again among the reads pending then — a second truck's read,
+    heard meanwhile, dropped too before it is used. The weighing is kept without a plate
+    (未识别车牌): never lost, never tied to a dropped read, and said once as such."""
+    weigh = store.weigh
+    dropped: list[int] = []
+
+    async def clerk_drops_first(new: NewWeighing, **kwargs: Any) -> StoredWeighing:
+        read_id = kwargs.get("read_id")
+        if read_id is not None and len(dropped) < 2:
+            await store.drop_read(read_id, "stray read")
+            dropped.append(read_id)
+            if len(dropped) == 1:
+                bridge.heard_pass(_pass("豫B22222", "S-B"))  # the only one pending on the pick
+        return await weigh(new, **kwargs)
+
+    monkeypatch.setattr(store, "weigh", clerk_drops_first)
+    with capture_logs() as logs:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫A11111", "S-A"))
+            sim.set_weight(Decimal(30000))
+            await eventually(lambda: bridge.weighings == 1, timeout=5)
+            sim.set_weight(Decimal(0))  # it drives off: no late read is waited for any more
+            await eventually(lambda: not bridge.detector.weighed, timeout=5)
+            await bridge.drain()
+    assert len(dropped) == 2
+    assert [(w.plate, w.state, w.first_kg) for w in seen] == [(None, "unmatched", 30000)]
+    assert await store.used_reads(dropped) == set()
+    events = [entry["event"] for entry in logs]
+    assert events.count("the plate read was used or superseded meanwhile: picking again") == 1
+    assert (
+        events.count("the plate read was used meanwhile: weighing kept without its plate") == 1
+    ), events
