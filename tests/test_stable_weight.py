@@ -120,7 +120,7 @@ def test_a_truck_that_stops_twice_gives_its_full_weight() -> None:
         if (result := detector.feed(D(kg), i * 0.1, moving=moving)) is not None:
             done.append(result)
     assert [(w.kg, w.replaces) for w in done] == [(D(21000), None), (D(39000), D(21000))]
-    t = 10.0
+    t = 8.1  # the last reading's time
     for kg in [39000] * 40 + [25000] * 40:  # the same again, then lower: nothing
         t += 0.1
         assert detector.feed(D(kg), t) is None
@@ -174,3 +174,64 @@ def test_the_truck_stopped_twice_rule_has_a_window_and_can_be_off() -> None:
     assert _stops(StableDetector(off), steps) == [(D(21000), None)]
     with pytest.raises(ValueError, match="window"):
         StableRule(stopped_twice_seconds=-1)
+
+
+class _Readings:
+    """Readings every 0.1 s on one clock, as an indicator sends them."""
+
+    def __init__(self, detector: StableDetector) -> None:
+        self.detector, self.t = detector, 0.0
+
+    def feed(self, steps: list[tuple[int | None, float]]) -> list[tuple[Decimal, Decimal | None]]:
+        """Each (kg, seconds): ``None`` kg is the indicator's fault; the stable weights."""
+        done: list[tuple[Decimal, Decimal | None]] = []
+        for kg, seconds in steps:
+            for _ in range(round(seconds * 10)):
+                self.t += 0.1
+                result = self.detector.feed(None if kg is None else D(kg), self.t)
+                if result is not None:
+                    done.append((result.kg, result.replaces))
+        return done
+
+
+@pytest.mark.parametrize("outage", ["silence", "fault"])
+def test_after_a_link_outage_a_higher_weight_is_a_new_vehicle_not_a_second_stop(
+    outage: str,
+) -> None:
+    """The review's case: truck A weighed at 15000 kg; the cable is unplugged (no readings
+    for 6 s) or the indicator reports a fault; meanwhile A left and B drove on: 25000 kg
+    steady within the 60 s window is B's own weighing, never A's weight replaced (the rule
+    needs the platform watched all along). The same weight as before is A still there; B
+    stopping twice while watched is the rule again."""
+    readings = _Readings(StableDetector(RULE))
+    assert readings.feed([(15000, 4.0)]) == [(D(15000), None)]
+    if outage == "fault":
+        assert readings.feed([(None, 6.0)]) == []
+    else:
+        readings.t += 6.0
+    assert readings.feed([(15010, 4.0)]) == []  # A, still there
+    assert readings.feed([(25000, 4.0)]) == [(D(25000), None)]
+    assert readings.detector.weighed  # B's weight taken; it waits for the platform to empty
+    assert readings.feed([(25000, 1.0), (39000, 4.0)]) == [(D(39000), D(25000))]
+
+
+def test_without_a_gap_or_a_read_a_higher_weight_is_still_a_second_stop() -> None:
+    """Readings that kept coming (none 1 s apart or more), no read: the rule as before."""
+    readings = _Readings(StableDetector(RULE))
+    assert readings.feed([(15000, 4.0), (25000, 4.0)]) == [(D(15000), None), (D(25000), D(15000))]
+
+
+def test_a_plate_read_after_the_weighing_makes_a_higher_weight_a_new_vehicle() -> None:
+    """The review's case: 豫K30001 weighed at 12000 kg; 豫K30002 read at the scale's lane;
+    19000 kg steady within the window — 豫K30002's front axles on, or 豫K30002 itself:
+    either way not 豫K30001's weight. After :meth:`doubt` it is a weighing of its own; the
+    weighed weight again is the first truck still there."""
+    readings = _Readings(StableDetector(RULE))
+    readings.detector.doubt()  # before any weighing: nothing to doubt
+    assert readings.feed([(12000, 4.0)]) == [(D(12000), None)]
+    readings.detector.doubt()
+    assert readings.feed([(12000, 4.0), (19000, 4.0)]) == [(D(19000), None)]
+    assert readings.feed([(0, 0.1), (21000, 4.0), (30000, 4.0)]) == [
+        (D(21000), None),
+        (D(30000), D(21000)),
+    ]  # the platform emptied: the rule applies again to the next truck

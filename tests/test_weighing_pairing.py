@@ -742,3 +742,26 @@ async def test_a_read_dropped_twice_while_the_weight_settles_leaves_the_weighing
     assert (
         events.count("the plate read was used meanwhile: weighing kept without its plate") == 1
     ), events
+
+
+async def test_a_truck_read_after_a_weighing_is_weighed_on_its_own_not_as_a_second_stop(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: 豫K30001 weighed at 12000 kg; 豫K30002 read at the lane, and the
+    scale settles at 19000 kg within the stopped-twice window, the platform never empty.
+    豫K30001 keeps its 12000 kg; 19000 kg is a weighing of its own, 豫K30002's."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫K30001", "S-1"))
+        sim.set_weight(Decimal(12000))
+        await eventually(lambda: len(seen) == 1, timeout=5)
+        bridge.heard_pass(_pass("豫K30002", "S-2"))
+        sim.set_weight(Decimal(19000))
+        await eventually(lambda: len(seen) == 2, timeout=5)
+        await bridge.drain()
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+    assert [(w.plate, w.first_kg, w.state) for w in seen] == [
+        ("豫K30001", 12000, "open"),
+        ("豫K30002", 19000, "open"),
+    ]
+    assert bridge.vehicles == 2

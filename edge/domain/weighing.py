@@ -16,6 +16,14 @@ leaves, another drives on), is the truck's and replaces the weighing
 front axles on after that time, a truck loaded while it stands, a person stepping on — is
 no weighing. ``stopped_twice_seconds = 0`` turns the rule off (position sensors say when the
 truck is fully on).
+The rule needs the platform watched all along. After a silence in the readings longer than
+``max_gap_seconds`` (an unplugged cable, an indicator restarting) or a reading the indicator
+marks as a fault, or once something says
+another vehicle may have come (:meth:`StableDetector.doubt`: a plate read at the scale's lane
+after the weighing), what stands there is unknown: a stable weight within the band of the
+one weighed is that vehicle still there (no weighing), any other is a new vehicle's weighing
+— never a replacement of the earlier truck's weight (a truck that left during a link outage
+and the next that drove on would otherwise merge into one).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again).
@@ -118,6 +126,8 @@ class StableDetector:
         self._weighed_kg = Decimal(0)  # what was weighed, while _done
         self._weighed_at = 0.0  # when (the first stable weight of this vehicle)
         self._fell = False  # a reading since fell below it: axles drove off
+        self._unsure = False  # since it: a silence, or a sign of another vehicle (doubt)
+        self._last_at: float | None = None  # the last reading's time
         self._expected: Decimal | None = None  # the last weighing before a restart
 
     @property
@@ -129,6 +139,13 @@ class StableDetector:
         self._window.clear()
         self._done = False
         self._expected = None
+
+    def doubt(self) -> None:
+        """Something says another vehicle may be on the platform since the weighing (a plate
+        read at the scale's lane): until the platform empties, a stable weight other than the
+        one weighed is a new vehicle's, not the truck-stopped-twice rule's."""
+        if self._done:
+            self._unsure = True
 
     def expect(self, kg: Decimal) -> None:
         """After a restart: ``kg`` was weighed last (recently) and may still stand on the
@@ -148,6 +165,12 @@ class StableDetector:
         """One reading: ``kg`` (``None`` while the indicator reports a fault) at ``at``;
         ``moving`` is the indicator's motion flag, ``in_position`` the position sensors'."""
         rule = self.rule
+        if self._done and (
+            kg is None  # the indicator's fault: not watched, as after a silence
+            or (self._last_at is not None and at - self._last_at > rule.max_gap_seconds)
+        ):
+            self._unsure = True  # not watched meanwhile: it may have emptied and filled again
+        self._last_at = at
         if kg is not None and kg < rule.minimum_kg:
             self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
             return None
@@ -169,22 +192,33 @@ class StableDetector:
         top = max(counts.values())
         value = next(w for _, w in reversed(window) if counts[w] == top)
         window.clear()
-        if self._done:  # the truck-stopped-twice rule (module docstring)
-            rise = value - self._weighed_kg
-            if (
-                self._fell
-                or rise <= rule.band_kg
-                or rise < rule.minimum_kg
-                or at - self._weighed_at > rule.stopped_twice_seconds
-            ):
-                return None
-            before, self._weighed_kg = self._weighed_kg, value
-            return StableWeight(value, since, at, replaces=before)
-        self._done, self._weighed_kg, self._weighed_at, self._fell = True, value, at, False
+        if self._done:
+            return self._again(value, since, at)
+        self._done, self._weighed_kg, self._weighed_at = True, value, at
+        self._fell = self._unsure = False
         expected, self._expected = self._expected, None
         if expected is not None and abs(value - expected) <= rule.band_kg:
             return None  # the vehicle weighed before the restart, still there
         return StableWeight(value, since, at)
+
+    def _again(self, value: Decimal, since: float, at: float) -> StableWeight | None:
+        """A stable ``value`` before the platform emptied since the weighing."""
+        rule = self.rule
+        if self._unsure:  # unknown what stands there (module docstring)
+            if abs(value - self._weighed_kg) <= rule.band_kg:
+                return None  # the vehicle weighed, still there
+            self._weighed_kg, self._weighed_at, self._fell, self._unsure = value, at, False, False
+            return StableWeight(value, since, at)  # another vehicle's
+        rise = value - self._weighed_kg  # the truck-stopped-twice rule (module docstring)
+        if (
+            self._fell
+            or rise <= rule.band_kg
+            or rise < rule.minimum_kg
+            or at - self._weighed_at > rule.stopped_twice_seconds
+        ):
+            return None
+        before, self._weighed_kg = self._weighed_kg, value
+        return StableWeight(value, since, at, replaces=before)
 
 
 @dataclass(frozen=True, slots=True)

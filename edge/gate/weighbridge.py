@@ -255,6 +255,7 @@ class Weighbridge(ScalePairing):
             log.info("plate read of a refused vehicle: no weighing is its", scale=self.name,
                      plate=plate, serial=serial)  # fmt: skip
             return
+        self.detector.doubt()  # after a weighing, a read may be another vehicle's (no merging)
         color, lane = str(message.get("color", "")), str(message.get("lane", ""))
         read = NewScaleRead(self.name, plate, color, serial, lane, self._clock())
         next_vehicle = bool(self.position) and self.detector.weighed and self.in_position()
