@@ -15,7 +15,7 @@ import pytest
 
 from edge.domain.goods import GoodsError, goods_name, tonnes
 from edge.sim.platform import CityPlatformSim, PlatformSim
-from edge.sim.scale import ScaleSim, truck_script
+from edge.sim.scale import ScaleSim
 from edge.web.auth import hash_password
 from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
 from tests.test_weighbridge import EXIT_LANE, entry_exit_scale
@@ -70,12 +70,10 @@ async def test_a_truck_weighed_in_and_out_gives_one_goods_record(
         cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
         entry = await cam_in.push("豫A12345")
         await cam_in.aclose()
-        await scale.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        await scale.weigh(Decimal(15200), eventually(lambda: bridge.weighings == 1, timeout=30))
         leave = await cam_out.push("豫A12345")
         await cam_out.aclose()
-        await scale.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        await scale.weigh(Decimal(35680), eventually(lambda: bridge.weighings == 2, timeout=30))
         await sim.wait_for(lambda: len(sim.goods) == 1 and len(sim.records) == 2, 15)
     exit_serial = leave.body["serial"]
     assert set(sim.records) == {entry.body["serial"], exit_serial}
@@ -126,8 +124,7 @@ async def test_a_clerk_names_the_goods_on_the_status_page(
         cam = camera(daemon, "in-1")
         entry = await cam.push("豫A12345")
         await cam.aclose()
-        await scale.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        await scale.weigh(Decimal(35680), eventually(lambda: bridge.weighings == 1, timeout=30))
         status = (await http.get(page + "/api/status")).json()
         (done,) = status["weighings"]["complete"]
         assert (done["goods"], done["ysl"], done["tare_preset"]) == (None, None, True)

@@ -29,7 +29,7 @@ from edge.ledger.rows import NewWeighing, StoredWeighing
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from edge.sim.relay_board import RelayBoardSim
-from edge.sim.scale import ScaleSim, truck_script
+from edge.sim.scale import ScaleSim
 from tests.helpers import (
     GENERIC_LANE,
     camera,
@@ -221,11 +221,9 @@ async def test_a_truck_weighs_in_and_out_over_a_pty(
         bridge.start()
         try:
             bridge.heard_pass(_pass("豫A12345", "IN1"))  # read at the entry, then on the scale
-            await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
-            await eventually(lambda: len(seen) == 1, timeout=5)
+            await sim.weigh(Decimal(35680), eventually(lambda: len(seen) == 1, timeout=30))
             bridge.heard_pass(_pass("豫A12345", "OUT1"))
-            await sim.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
-            await eventually(lambda: len(seen) == 2, timeout=5)
+            await sim.weigh(Decimal(15200), eventually(lambda: len(seen) == 2, timeout=30))
             await bridge.drain()
             assert bridge.live()["name"] == "main"
         finally:
@@ -321,8 +319,7 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
         entry = await cam_in.push("豫A12345")
         await cam_in.aclose()
-        await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 1, timeout=5)
+        await sim.weigh(Decimal(35680), eventually(lambda: bridge.weighings == 1, timeout=30))
         status = (await http.get(status_url)).json()
         assert status["scales"][0]["name"] == "main"
         assert status["scales"][0]["health"]["connected"]
@@ -331,8 +328,7 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
         ]
         leave = await cam_out.push("豫A12345")
         await cam_out.aclose()
-        await sim.drive(truck_script(Decimal(15200), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        await sim.weigh(Decimal(15200), eventually(lambda: bridge.weighings == 2, timeout=30))
         status = (await http.get(status_url)).json()
         assert status["weighings"]["open"] == []
         done = status["weighings"]["complete"][0]

@@ -19,7 +19,7 @@ from edge.daemon import Daemon
 from edge.gate.weighbridge import Weighbridge
 from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim
-from edge.sim.scale import ScaleSim, truck_script
+from edge.sim.scale import ScaleSim
 from edge.web.auth import hash_password
 from tests.helpers import GENERIC_LANE, camera, config_for, eventually, running_daemon
 from tests.test_snapshot import _snapshot_server
@@ -67,10 +67,8 @@ async def test_a_clerk_gives_held_and_unmatched_weighings_their_plates(
         await cam.push("豫B22222")  # two trucks read before either weighs
         await cam.aclose()
         await eventually(lambda: len(bridge._noting) == 0, timeout=5)
-        await sim.drive(truck_script(Decimal(35680), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 1, timeout=5)
-        await sim.drive(truck_script(Decimal(31000), ramp=0.2, vibrate=0.2, settle=0.6))
-        await eventually(lambda: bridge.weighings == 2, timeout=5)
+        await sim.weigh(Decimal(35680), eventually(lambda: bridge.weighings == 1, timeout=30))
+        await sim.weigh(Decimal(31000), eventually(lambda: bridge.weighings == 2, timeout=30))
         refused = await http.post(f"{base}/api/weighings/1/plate", json={"plate": "豫A11111"})
         assert refused.status_code == 403  # no session, no CSRF token
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -74,6 +74,11 @@ class ScaleSim:
         self.port = VirtualSerialPort(path, self._request)
         self.kg = Decimal(0)
         self.moving = False
+        #: While a truck rocks: how far each frame swings from ``kg``, one side then the
+        #: other (a rocking truck never shows one value twice in a row, however late the
+        #: frames go out on a loaded machine).
+        self.rock_kg = Decimal(0)
+        self._swing = 1
         #: A tare taken on the indicator (去皮), kg: it then shows the net weight (Toledo sends
         #: the tare with it; A12 sends a ``WN`` line without it). None: it shows gross.
         self.tare_taken: Decimal | None = None
@@ -104,6 +109,14 @@ class ScaleSim:
     def set_weight(self, kg: Decimal, *, moving: bool = False) -> None:
         self.kg = self.shown(kg)
         self.moving = moving
+        self.rock_kg = Decimal(0)
+
+    def shown_now(self) -> Decimal:
+        """The weight the next frame shows: ``kg``, swinging by ``rock_kg`` while it rocks."""
+        if not self.rock_kg:
+            return self.kg
+        self._swing = -self._swing
+        return self.shown(self.kg + self._swing * self.rock_kg)
 
     async def drive(self, script: Sequence[TruckStep]) -> None:
         """Follow ``script`` in real time, one weight step per ``period``; a step's weight is
@@ -113,26 +126,37 @@ class ScaleSim:
             to_kg = self.shown(step.to_kg)
             for tick in range(1, ticks + 1):
                 target = start + (to_kg - start) * tick / ticks
-                rock = Decimal(self._rng.uniform(-1, 1)) * step.vibrate_kg
-                self.set_weight(target + rock, moving=to_kg != start or bool(step.vibrate_kg))
+                self.set_weight(target, moving=to_kg != start or bool(step.vibrate_kg))
+                self.rock_kg = step.vibrate_kg * Decimal(self._rng.uniform(0.5, 1))
                 await asyncio.sleep(self.period)
             self.set_weight(to_kg)
+
+    async def weigh(
+        self, kg: Decimal, weighed: Awaitable[object], *, ramp: float = 0.2, vibrate: float = 0.2
+    ) -> None:
+        """A truck drives on, rocks, and stands at ``kg`` until ``weighed`` is done (the
+        daemon took its weight — on a loaded machine that can take longer than any fixed
+        settling time; bound it there), then drives off."""
+        script = truck_script(kg, ramp=ramp, vibrate=vibrate, settle=0)
+        await self.drive(script[:2])
+        await weighed
+        await self.drive(script[3:])
 
     # -- frames ----------------------------------------------------------------------------------
     def frame(self) -> bytes:
         """The frame showing the current weight in this simulator's protocol."""
         if self.protocol == "yaohua-tf0":
-            return encode_tf0(self.kg)
+            return encode_tf0(self.shown_now())
         if self.protocol == "yaohua-equals":
-            return encode_equals(self.kg)
-        tare = self.tare_taken
+            return encode_equals(self.shown_now())
+        tare, kg = self.tare_taken, self.shown_now()
         if self.protocol == "yaohua-a12":
-            return encode_a12(self.kg) if tare is None else encode_a12(self.kg - tare, kind="N")
+            return encode_a12(kg) if tare is None else encode_a12(kg - tare, kind="N")
         if self.protocol == "toledo":
             if tare is None:
-                return encode_toledo(self.kg, moving=self.moving)
-            return encode_toledo(self.kg - tare, tare=tare, net=True, moving=self.moving)
-        return encode_reply(self.address, "B", self.kg)
+                return encode_toledo(kg, moving=self.moving)
+            return encode_toledo(kg - tare, tare=tare, net=True, moving=self.moving)
+        return encode_reply(self.address, "B", kg)
 
     def _send(self, frame: bytes) -> None:
         if not self.port.plugged:
