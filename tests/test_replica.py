@@ -1431,3 +1431,52 @@ async def test_a_target_that_accepts_and_never_answers_the_restore_check_is_no_a
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_no_restore_check_before_the_first_sync_is_confirmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica not made yet is not a lost one: while no sync is confirmed (the first
+    snapshot of a large ledger on its way over a slow uplink) the restore check does not run.
+    It found nothing there, called the replica lost and started Litestream — and the
+    snapshot — over again, for ever (under load, the test's 0.3 s check came before the
+    first sync: CI round 2)."""
+    section = {"type": "file", "path": str(_share(tmp_path)), **FAST}
+    section["restore_check_seconds"] = 0.1
+    cfg = make_config(tmp_path, "http://127.0.0.1:9", replica=section)
+    assert cfg.replica is not None
+    replicator = Replicator(cfg.replica, _wal_ledger(tmp_path), tmp_path / "photos")
+    checks: list[float | None] = []  # replicated_at when each restore check ran
+    check = replicator.restorable
+
+    async def recorded() -> str | None:
+        checks.append(replicator.replicated_at)
+        return await check()
+
+    async def never_confirmed(_client: httpx.AsyncClient, _wait: int) -> bool:
+        return False  # Litestream still busy with its first snapshot
+
+    looks = 0  # the loop's rounds (each looks at the target first)
+    look = replicator.target_problem
+
+    async def counted() -> str | None:
+        nonlocal looks
+        looks += 1
+        return await look()
+
+    monkeypatch.setattr(replicator, "restorable", recorded)
+    monkeypatch.setattr(replicator, "target_problem", counted)
+    monkeypatch.setattr(replicator, "check", never_confirmed)
+    running = asyncio.create_task(replicator.run())
+    try:
+        # ten rounds: each past the 0.1 s restore-check interval (check_interval 0.1 s)
+        await eventually(lambda: looks >= 10 or running.done(), 60)
+        assert not running.done()
+        assert checks == []
+        monkeypatch.setattr(replicator, "check", Replicator.check.__get__(replicator))
+        await eventually(lambda: replicator.replicated_at is not None and bool(checks), 60)
+        assert all(at is not None for at in checks)
+        assert replicator.starts == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -234,7 +234,10 @@ class Replicator:
 
     async def _restorable_loop(self) -> None:
         """Every ``check_interval_seconds``: is a file target still its share, and the target
-        still this daemon's (:meth:`target_problem`)? Every ``restore_check_seconds``: can
+        still this daemon's (:meth:`target_problem`)? Every ``restore_check_seconds``, once a
+        sync was confirmed (before, the first snapshot may still be on its way — a large
+        ledger over a slow uplink takes longer than the interval; asking then found nothing,
+        called the replica lost and started Litestream, and the snapshot, over again): can
         the replica be restored now? Returns when not (the lag then counts from the last time
         it was known good; Litestream is started again). A dry run the target does not answer
         (:func:`~edge.replica.target.unreachable`) is no verdict: reported as such, the lag
@@ -243,7 +246,11 @@ class Replicator:
         while True:
             await asyncio.sleep(self.cfg.check_interval_seconds)
             problem = await self.target_problem()
-            if problem is None and self.clock() - checked >= self.cfg.restore_check_seconds:
+            if (
+                problem is None
+                and self.replicated_at is not None  # a replica not made yet is not lost
+                and self.clock() - checked >= self.cfg.restore_check_seconds
+            ):
                 checked = self.clock()
                 problem = await self.restorable()
                 if problem is None:
