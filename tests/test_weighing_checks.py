@@ -728,3 +728,31 @@ def test_the_ticket_shows_each_weighings_photo_or_says_there_is_none() -> None:
 def _pages(pdf: bytes) -> int:
     """How many pages a PDF has (its page objects)."""
     return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        # the platform would never count as empty: only the first truck ever weighed
+        ("minimum_kg = 0", "scales.main.minimum_kg (line"),
+        ("capacity_kg = 1e15", "scales.main.capacity_kg (line"),
+        ('lanes = ["in-1", "in-1"]', "lane 'in-1' is listed twice"),
+        (
+            "drive_on_seconds = 1000",
+            "1000 s is not below plate_max_age_seconds (300 s): the stale rule would never "
+            "drop a read",
+        ),
+    ],
+)
+def test_a_scale_setting_that_defeats_its_rule_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, said: str
+) -> None:
+    """Settings a review found accepted, each silently turning a rule off (minimum 0: the
+    platform never empties; the stale rule never dropping a read) or absurd (1e15 kg, a
+    lane listed twice: every weighing held with the same plate twice)."""
+    scale = SCALE.format(port=tmp_path / "tty")
+    if setting.startswith("lanes"):
+        scale = scale.replace('lanes = ["in-1"]\n', "")
+    code, err = _check(tmp_path, scale + setting + "\n", capsys)
+    assert code == 2, err
+    assert said in err

@@ -728,13 +728,14 @@ class ScaleConfig(_Section):
     division_kg: Decimal = Field(default=Decimal(20), gt=0)
     stable_band_divisions: int = Field(default=1, ge=0, le=100)
     stable_seconds: float = Field(default=3.0, gt=0, le=60)
-    #: Below this the platform counts as empty (a weighing needs at least this much).
-    minimum_kg: Decimal = Field(default=Decimal(500), ge=0)
+    #: Below this the platform counts as empty (a weighing needs at least this much); above
+    #: 0, or the platform never counts as empty and only the first truck is ever weighed.
+    minimum_kg: Decimal = Field(default=Decimal(500), gt=0)
     #: The scale's capacity (最大称量, kg, on its nameplate: SCS-100 → 100000). The
     #: indicators' continuous output does not say it, so the default is the largest common
     #: truck scale's, 150 t; a stable weight above it is refused (logged, shown on the status
     #: page, never tied to a plate).
-    capacity_kg: Decimal = Field(default=Decimal(150_000), gt=0)
+    capacity_kg: Decimal = Field(default=Decimal(150_000), gt=0, le=1_000_000)
     #: The truck-stopped-twice rule: a truck that stopped with some axles still off the
     #: platform, then drove fully on and stopped again within this many seconds of the first
     #: stable weight (and at least minimum_kg, about an axle, heavier, no axle driving off in
@@ -1334,8 +1335,25 @@ def _scale_issues(cfg: Config) -> list[ConfigIssue]:
                         f"lane {lane!r} is already a lane of [scales.{owner[lane]}]",
                     )
                 )
+    repeated = [
+        ConfigIssue(("scales", name, "lanes"), f"lane {lane!r} is listed twice")
+        for name, scale in cfg.scales.items()
+        for lane in sorted({lane for lane in scale.lanes if scale.lanes.count(lane) > 1})
+    ]
+    stale_rule = [
+        ConfigIssue(
+            ("scales", name, "drive_on_seconds"),
+            f"{scale.drive_on_seconds:g} s is not below plate_max_age_seconds "
+            f"({scale.plate_max_age_seconds:g} s): the stale rule would never drop a read "
+            "(a read that old is no candidate anyway)",
+        )
+        for name, scale in cfg.scales.items()
+        if scale.drive_on_seconds >= scale.plate_max_age_seconds
+    ]
     return (
         twice
+        + repeated
+        + stale_rule
         + [
             ConfigIssue(("scales", name, "lanes"), f"no lane {lane!r} (lanes: {', '.join(lanes)})")
             for name, scale in cfg.scales.items()
