@@ -179,7 +179,7 @@ def _drop_the_cars_read(
     assert f"plate read {car} (豫C33333, lane in-1, pass " in out
     assert out.strip().endswith(") dropped")
     code, _, err = _run(drop, capsys)
-    assert (code, err.strip()) == (2, f"--read: plate read {car} is no candidate "
+    assert (code, err.strip()) == (2, f"read: plate read {car} is no candidate "
                                    f"already (dropped by {getpass.getuser()})")  # fmt: skip
 
 
@@ -196,17 +196,17 @@ def test_the_command_lines_refusals_name_the_option(
     refusals = [
         (["resolve", held, "--read", str(ids["read"] + 99)], "--read: not a candidate plate"),
         (["resolve", held, "--plate", "无牌"], "--plate: '无牌' is not a plate"),
-        (["resolve", first, "--read", str(ids["read"])], f"--id: weighing {first} is open"),
+        (["resolve", first, "--read", str(ids["read"])], f"id: weighing {first} is open"),
         (["discard", held, "--reason", "  "], "--reason: no reason"),
         (["discard", held, "--reason", "x" * 65], "--reason: over 64 characters"),
-        (["discard", first, "--reason", "试秤"], f"--id: weighing {first} is open"),
+        (["discard", first, "--reason", "试秤"], f"id: weighing {first} is open"),
     ]
     for argv, said in refusals:
         code, _, err = _run([base[0], argv[0], *base[1:], *argv[1:]], capsys)
         assert (code, said in err) == (2, True), (argv, err)
     assert _run([*base[:1], "discard", *base[1:], nobody, "--reason", "试秤"], capsys)[0] == 0
     code, _, err = _run([*base[:1], "resolve", *base[1:], nobody, "--read", "1"], capsys)
-    assert (code, err.strip()) == (2, f"--id: weighing {nobody} was discarded")
+    assert (code, err.strip()) == (2, f"id: weighing {nobody} was discarded")
     code, _, err = _run([*base[:1], "discard", *base[1:], nobody, "--reason", "再次"], capsys)
     assert (code, f"weighing {nobody} is discarded" in err) == (2, True)
     code, out, _ = _run([*base[:1], "discard", *base[1:], "999", "--reason", "试秤"], capsys)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from edge.actions.operator import (
@@ -45,13 +45,18 @@ def cli_operator(
     )  # fmt: skip
 
 
-def refused(exc: ActionError) -> int:
+def refused(exc: ActionError, positional: Collection[str] = ()) -> int:
     """An action not carried out, said in one line: not found on stdout with exit code 1;
-    bad input (naming its option) or not allowed on stderr with exit code 2."""
+    bad input (naming its option, or its argument when ``exc.key`` is one of the command's
+    ``positional`` arguments) or not allowed on stderr with exit code 2."""
     if isinstance(exc, NotFoundError):
         print(exc.detail)
         return 1
-    print(f"--{exc.key}: {exc.detail}" if exc.key else exc.detail, file=sys.stderr)
+    if exc.key:
+        label = exc.key if exc.key in positional else f"--{exc.key}"
+        print(f"{label}: {exc.detail}", file=sys.stderr)
+    else:
+        print(exc.detail, file=sys.stderr)
     return 2
 
 

@@ -44,7 +44,8 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
             else:
                 done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
         except ActionError as exc:
-            return refused(exc)
+            # the command's arguments (resolve's --read is an option)
+            return refused(exc, positional=("read",) if args.action == "drop-read" else ("id",))
         print(done.detail)
         return 0
     finally:
