@@ -12,6 +12,7 @@ Address USB adapters by ``/dev/serial/by-id/…`` so that a re-plugged adapter k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import termios
 from collections.abc import Callable
@@ -28,6 +29,7 @@ log = structlog.get_logger("drivers.serial")
 
 _CHUNK = 256
 _RX_LIMIT = 4096  # bytes kept for replies; a noisy line cannot grow it further
+_CLOSE_WAIT_SECONDS = 2.0  # a port's close is a local call: this is only a bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,12 @@ class SerialLink:
                 'only 8N1 — set framing = "8N1" for one, else check the adapter',
                 "串口不支持校验位设置（虚拟串口请用 8N1）",
             )
+        if "exclusively lock" in str(exc):  # pyserial's words for a port another program holds
+            return (
+                f"the port is in use by another program ({exc}): stop it — the daemon, or "
+                "`edge drivers test` beside the running daemon (stop the service first)",
+                "串口被其他程序占用",
+            )
         return str(exc), None
 
     def _report_down(self, error: str, said: str | None = None) -> None:
@@ -137,6 +145,7 @@ class SerialLink:
             bytesize=self.framing.bytesize,
             parity=self.framing.parity,
             stopbits=self.framing.stopbits,
+            exclusive=True,  # a second program reading the port would take bytes from ours
         )
         self._writer = writer
         if self._ever_connected:
@@ -192,9 +201,14 @@ class SerialLink:
             ) from None
 
     async def aclose(self) -> None:
+        """Stop, and return once the port is closed (the transport closes it a loop turn
+        later: opened again at once — ``edge drivers test`` run twice — it was still held)."""
         self._closing = True
         await stop_task(self._task)
         self._task = None
-        if self._writer is not None:
-            self._writer.close()
+        writer = self._writer
         self._down()
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):  # closing: how it ended is not ours to raise
+                await asyncio.wait_for(writer.wait_closed(), _CLOSE_WAIT_SECONDS)

@@ -164,3 +164,26 @@ async def test_camera_input_detector_takes_only_its_input() -> None:
     assert detector.feed(1, 1)
     assert await detector.wait_passage(since, 1)
     await detector.aclose()
+
+
+async def test_a_port_another_program_holds_is_refused_and_said(
+    controller: tuple[VirtualSerialPort, list[bytes]],
+) -> None:
+    """The review's case: ``edge drivers test … watch-scale`` beside the running daemon took
+    bytes from the daemon's port (its link went down twice). A port is opened exclusively:
+    the second opener is refused, and says why; once the first lets go, it connects."""
+    port, _received = controller
+    first = await _link(port.path)
+    second = SerialLink(str(port.path), backoff_initial=0.02, backoff_max=0.1)
+    second.start()
+    try:
+        await eventually(lambda: second.health.last_error is not None, timeout=5)
+        assert not second.health.connected
+        said = second.health.last_error or ""
+        assert said.startswith("串口被其他程序占用 — the port is in use"), said
+        assert first.health.connected
+        await first.aclose()
+        assert await second.wait_connected(5)
+    finally:
+        await first.aclose()
+        await second.aclose()
