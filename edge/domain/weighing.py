@@ -21,9 +21,11 @@ The rule needs the platform watched all along. After a silence in the readings l
 marks as a fault, or once something says
 another vehicle may have come (:meth:`StableDetector.doubt`: a plate read at the scale's lane
 after the weighing), what stands there is unknown: a stable weight within the band of the
-one weighed is that vehicle still there (no weighing), any other is a new vehicle's weighing
-— never a replacement of the earlier truck's weight (a truck that left during a link outage
-and the next that drove on would otherwise merge into one).
+one weighed is that vehicle still there (no weighing), any other is a weighing of its own,
+:attr:`StableWeight.doubtful` — never a replacement of the earlier truck's weight (a truck
+that left during a link outage and the next that drove on would otherwise merge into one),
+and never tied to a plate without a clerk (it may as well be the weighed truck, fully on
+after a second stop, as the vehicle whose plate was read).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again).
@@ -113,6 +115,10 @@ class StableWeight:
     since: float
     at: float
     replaces: Decimal | None = None
+    #: Taken after the platform was not watched all along, or after a plate read since the
+    #: last weighing, before it emptied: this vehicle's, or the weighed truck's after a second
+    #: stop — no rule can tell, so no plate read is given to it without a clerk.
+    doubtful: bool = False
 
 
 class StableDetector:
@@ -208,7 +214,7 @@ class StableDetector:
             if abs(value - self._weighed_kg) <= rule.band_kg:
                 return None  # the vehicle weighed, still there
             self._weighed_kg, self._weighed_at, self._fell, self._unsure = value, at, False, False
-            return StableWeight(value, since, at)  # another vehicle's
+            return StableWeight(value, since, at, doubtful=True)  # another vehicle's?
         rise = value - self._weighed_kg  # the truck-stopped-twice rule (module docstring)
         if (
             self._fell

@@ -371,7 +371,8 @@ class Weighbridge(ScalePairing):
         self._read_arrived.clear()
         for again in (False, True):
             reads = await self._pending()
-            read = reads[0] if len(reads) == 1 else None
+            # a doubtful weight (StableWeight.doubtful) is held even for one read: a clerk says
+            read = reads[0] if len(reads) == 1 and not stable.doubtful else None
             goods, plan = (
                 await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
             )
@@ -391,7 +392,7 @@ class Weighbridge(ScalePairing):
                     goods=goods,
                     plan_id=plan,
                     read_id=read.id if read else None,
-                    candidates=reads if len(reads) > 1 else (),
+                    candidates=reads if len(reads) > 1 or stable.doubtful else (),
                     band_kg=float(self.band_kg),
                 )
                 break
@@ -409,7 +410,12 @@ class Weighbridge(ScalePairing):
                 row = await self.ledger.weigh(unmatched, max_between_seconds=self.max_between)
         self.weighings += 1
         log.info(
-            "weighing recorded" if not row.held else "weighing held: more than one plate read",
+            "weighing recorded"
+            if not row.held
+            else "weighing held: taken before the platform emptied since a plate read or a "
+            "silence: the clerk says whose"
+            if stable.doubtful
+            else "weighing held: more than one plate read",
             scale=self.name,
             plate=row.plate,
             kg=str(stable.kg),
