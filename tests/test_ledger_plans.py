@@ -30,7 +30,14 @@ from edge.domain.control_plan import ControlPlan
 from edge.domain.filing import EntryStatus, parse_entry
 from edge.ledger import database as ledger_database
 from edge.ledger.database import LedgerPart
-from edge.ledger.rows import NewFilingImage, NewRead, PageCursor, StoredWeighing
+from edge.ledger.rows import (
+    NewFilingImage,
+    NewRead,
+    NewScaleRead,
+    NewWeighing,
+    PageCursor,
+    StoredWeighing,
+)
 from edge.ledger.store import NewPhoto, Store
 from tests.test_store import new_pass
 
@@ -159,6 +166,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("daily_figures", midnight, midnight + 86400)
     await call("daily_figures", midnight + 1, midnight + 86400)
     await _serve_weighings(call, some.serial, recorded.serial, midnight)
+    await _serve_checks(store, call, recorded.serial, midnight)
     due = await call("due_entries", 200)
     await call("due_entries", 200, [entry.id for entry in due[:2]])
     await call("next_due_at")
@@ -209,6 +217,32 @@ async def _serve_weighings(
     await call("weighing_photo_sides", [weighing])
     await call("weighings_between", midnight, midnight + 86400)
     await call("tonnage_between", midnight, midnight + 86400, 86400.0)
+
+
+async def _serve_checks(
+    store: Store, call: Callable[..., Any], serial: str, midnight: float
+) -> None:
+    """The clerk's checks (请核对车牌 / 请核对重量), on a weighing tied to a plate read (set up
+    through methods this scenario does not check yet): they find a weighing's goods record
+    by its weighing (outbox)."""
+    read = await store.note_scale_read(
+        NewScaleRead("main", "豫A12345", "2", serial, "in-1", midnight - 5)
+    )
+    other = await store.note_scale_read(
+        NewScaleRead("main", "豫B54321", "2", serial, "in-1", midnight + 2)
+    )
+    row = await store.weigh(
+        NewWeighing("main", "豫A12345", "2", 35680.0, midnight, serial),
+        max_between_seconds=86400.0,
+        read_id=read.id,
+    )
+    await call("superseded_by", other, 5.0)
+    await call("reserved_reads", [other.id], midnight - 300)
+    await call("check_weight", row, 30000.0, 35680.0)
+    await call("weighings_to_check", midnight - 300)
+    await call("clear_checks", row.id)
+    await call("reread_of_used", other, read)
+    await call("doubt_tie", read, other)
 
 
 async def _serve_filings(call: Callable[..., Any]) -> None:

@@ -620,6 +620,12 @@ async def test_a_pair_completed_at_a_partial_weight_keeps_its_weights(
     assert [(e["log_level"], e["weighing"], e["kg"]) for e in warned()] == [
         ("warning", row.id, "39000")
     ]
+    [check] = row.checks  # 请核对重量 for the clerk; its goods record held meanwhile
+    assert (check.kind, check.hold) == ("weight", True)
+    assert "21000" in check.why
+    assert "39000" in check.why
+    assert "39000" in check.said
+    assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
 
 
 async def test_a_late_read_goes_to_a_truck_that_stopped_twice(store: Store, tmp_path: Path) -> None:
@@ -768,3 +774,159 @@ async def test_a_truck_read_after_a_weighing_is_weighed_on_its_own_not_as_a_seco
     ]
     assert [r.read.plate for r in seen[1].candidate_reads] == ["豫K30002"]
     assert bridge.vehicles == 2
+
+
+# -- reads heard after the weighing took one: the clerk checks (请核对车牌 / 请核对重量) -----------
+async def _settle(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
+    """A truck drives on and its weight is taken; it stays on the scale."""
+    count = bridge.weighings
+    sim.set_weight(Decimal(kg))
+    await eventually(lambda: bridge.weighings == count + 1, timeout=5)
+
+
+async def _leave(bridge: Weighbridge, sim: ScaleSim) -> None:
+    sim.set_weight(Decimal(0))
+    await eventually(lambda: not bridge.detector.weighed, timeout=5)
+
+
+async def test_a_camera_refining_its_read_after_the_weighing_took_it_ties_no_next_truck(
+    store: Store, tmp_path: Path
+) -> None:
+    """The re-read rule after the weighing: 豫G90872 ties the weighing, the camera refines it
+    to 豫G90878 2 s later at the same lane while the truck stands — that truck, not pending
+    (the next truck, not read, is not opened as 豫G90878); the weighing is marked for the
+    clerk to check its plate, with both plates, said once in the log."""
+    with capture_logs() as logs:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫G90872", "S-1"))
+            await _settle(bridge, sim, 30000)
+            await bridge.drain()
+            bridge.heard_pass(_pass("豫G90878", "S-2"))  # the refined read
+            await bridge.drain()
+            await _leave(bridge, sim)
+            await _settle(bridge, sim, 31000)  # the next truck: no read
+            await eventually(lambda: len({w.id for w in seen}) == 2, timeout=5)
+    first = await store.weighing(seen[0].id)
+    assert (first.plate, first.state, first.first_serial) == ("豫G90872", "open", "S-1")
+    [check] = first.checks
+    assert check.kind == "plate"
+    assert check.hold
+    assert "豫G90872" in check.why
+    assert "豫G90878" in check.why
+    assert "豫G90878" in check.said
+    assert (seen[-1].id, seen[-1].plate, seen[-1].state) == (first.id + 1, None, "unmatched")
+    assert await store.pending_reads("main", 0) == []
+    reread = [e for e in logs if e["event"].startswith("plate read re-reads a truck")]
+    assert [(e["plate"], e["weighed_as"], e["weighing"]) for e in reread] == [
+        ("豫G90878", "豫G90872", first.id)
+    ]
+
+
+async def test_a_stray_read_and_a_slow_camera_do_not_cascade_silently(
+    store: Store, tmp_path: Path
+) -> None:
+    """A car's read (豫AC1234, never weighs) is pending; each truck's own read comes after its
+    weight settled. Truck 1 takes the car's read; its own read, heard while it still stands
+    on the scale, puts that in doubt: once it left, its open first weighing is held with both
+    reads (请核对车牌); truck 2 is then held too — never tied to truck 1's read."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫AC1234", "2", "S-CAR", "in-1", bridge._clock() - 30)
+        )
+        await _settle(bridge, sim, 31000)
+        await eventually(lambda: bool(seen) and seen[-1].plate == "豫AC1234", timeout=5)
+        bridge.heard_pass(_pass("豫B11111", "S-T1"))  # truck 1's slow camera
+        await bridge.drain()
+        await _leave(bridge, sim)  # truck 1 left: the read was heard while it stood there
+        await eventually(lambda: seen[-1].held, timeout=5)
+        await _settle(bridge, sim, 32000)
+        await eventually(lambda: len({w.id for w in seen}) == 2, timeout=5)
+        bridge.heard_pass(_pass("豫B22222", "S-T2"))  # truck 2's slow camera
+        await bridge.drain()
+    truck1 = await store.weighing(seen[0].id)
+    assert (truck1.state, truck1.plate, truck1.first_serial) == ("unmatched", None, None)
+    assert [r.read.plate for r in truck1.candidate_reads] == ["豫AC1234", "豫B11111"]
+    assert [c.kind for c in truck1.checks] == ["plate"]
+    assert "豫AC1234" in truck1.checks[0].said
+    assert "豫B11111" in truck1.checks[0].said
+    truck2 = seen[2]
+    assert truck2.held
+    assert truck2.plate is None
+    assert [r.read.plate for r in truck2.candidate_reads] == ["豫AC1234", "豫B11111"]
+
+
+async def test_a_completed_pair_in_doubt_holds_its_goods_record_until_the_clerk_clears_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """A truck weighed in empty (14000 kg) weighs out on its read; another plate is read while
+    it still stands: its pair is marked for the clerk (请核对车牌, both plates) and its goods
+    record is held — not sent on a plate in doubt — until the clerk clears the check; then
+    it goes out."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", truck.serial))
+        await _settle(bridge, sim, 35000)
+        await eventually(lambda: bool(seen) and seen[-1].state == "complete", timeout=5)
+        bridge.heard_pass(_pass("豫C33333", "S-C"))
+        await eventually(lambda: bool(seen[-1].checks), timeout=5)
+    pair = await store.weighing(seen[-1].id)
+    assert (pair.state, pair.plate, pair.net_kg) == ("complete", "豫A11111", 21000)
+    assert "豫C33333" in pair.checks[0].why
+    assert pair.checks[0].hold
+    assert [e.kind for e in await store.list_outbox("pending", 50)].count("goods") == 0
+    assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
+    await store.record_pass(new_pass("豫D44444"), [])  # another pass finalised: no release
+    assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
+    before, released = await store.clear_checks(pair.id)
+    assert (before.checks[0].kind, released) == ("plate", 1)
+    assert (await store.weighing(pair.id)).checks == []
+    assert [e.kind for e in await store.list_outbox("pending", 50)].count("goods") == 1
+
+
+async def test_a_held_weighings_last_candidate_ties_no_later_weighing(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two reads held a weighing; a clerk drops one (排除). The other is still the held
+    weighing's candidate: the next truck, not read, is held with it rather than tied to it
+    (it was the held truck's read — or not: the clerk decides)."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", "S-A"))
+        bridge.heard_pass(_pass("豫B22222", "S-B"))
+        await weigh_truck(bridge, sim, 30000)
+        held = seen[-1]
+        a_read, b_read = held.candidate_reads
+        await store.drop_read(a_read.id, "dropped by clerk")
+        await _settle(bridge, sim, 28000)
+        await eventually(lambda: len(seen) == 2, timeout=5)
+    later = seen[-1]
+    assert (later.plate, later.held) == (None, True)
+    assert [r.id for r in later.candidate_reads] == [b_read.id]
+    assert (await store.weighing(held.id)).held  # still offered B
+    assert await store.used_reads([b_read.id]) == set()
+
+
+async def test_a_weighing_tied_through_a_superseded_near_read_is_checked(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two fleet trucks read 4 s apart (豫G88361挂, then 豫G88362挂: within the re-read rule's
+    window): the second read supersedes the first and ties the first truck's weighing — which
+    is marked for the clerk to check its plate, naming both plates (not held: a camera
+    refining its read looks the same)."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await store.note_scale_read(
+            NewScaleRead("main", "豫G88361挂", "2", "S-1", "in-1", bridge._clock() - 4),
+            reread_seconds=bridge.reread,
+        )
+        bridge.heard_pass(_pass("豫G88362挂", "S-2"))
+        await weigh_truck(bridge, sim, 35000)
+    row = await store.weighing(seen[-1].id)
+    assert (row.plate, row.state) == ("豫G88362挂", "open")
+    [check] = row.checks
+    assert (check.kind, check.hold) == ("plate", False)
+    assert "豫G88361挂" in check.why
+    assert "豫G88362挂" in check.why
+    assert "豫G88361挂" in check.said

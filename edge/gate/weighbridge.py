@@ -52,6 +52,7 @@ import structlog
 from drivers.base import Detector
 from drivers.scale import NET_DISPLAY_SAID, ScaleIndicator, WeightSample
 from edge.config.model import Config
+from edge.domain.plates import within_one_edit
 from edge.domain.weighing import Refusal, StableDetector, StableRule, StableWeight
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
@@ -231,10 +232,15 @@ class Weighbridge(ScalePairing):
         self._read_arrived = asyncio.Event()
         self._noting: set[asyncio.Task[ScaleRead | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Tied weighings watched while their truck stands (the tie-in-doubt rule); not
+        #: waited for by :meth:`drain` (they end when the truck leaves).
+        self._watching: set[asyncio.Task[None]] = set()
         #: The latest weighing being recorded (its row once recorded): a higher stable
         #: weight of the same truck replaces its weight.
         self._last_weighing: asyncio.Future[StoredWeighing | None] | None = None
         self.weighings = 0
+        #: Times the platform emptied after a weighing (a watch knows its truck left).
+        self.emptied = 0
         #: Vehicles weighed (a first stable weight each; the truck-stopped-twice rule's
         #: higher one is the same vehicle), so a wait knows its vehicle left.
         self.vehicles = 0
@@ -285,9 +291,11 @@ class Weighbridge(ScalePairing):
             sample.kg, sample.at, moving=sample.stable is False, in_position=self.in_position()
         )
         if was_weighed and not self.detector.weighed:
+            self.emptied += 1
             self._read_arrived.set()  # the weighed truck left: a late read is no longer its
         if stable is not None and stable.replaces is None:
             self.vehicles += 1  # a truck that stopped twice is no new vehicle (_late_read)
+            self._read_arrived.set()  # a new vehicle: a watch of the last one ends
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
         if stable is not None and stable.replaces is not None:
@@ -314,6 +322,9 @@ class Weighbridge(ScalePairing):
                         "weighing keeps its weights, the clerk checks it", scale=self.name,
                         weighing=row.id, plate=row.plate, kg=str(stable.kg),
                         before=str(stable.replaces), why=str(exc))  # fmt: skip
+            checked = await self.ledger.check_weight(row, float(stable.replaces), float(stable.kg))
+            if checked is not None:  # 请核对重量 on the page, its goods record held
+                self._tell(checked)
             return
         log.warning("truck stopped twice on the scale: its weighing takes the higher stable "
                     "weight", scale=self.name, weighing=row.id, plate=row.plate,
@@ -367,12 +378,22 @@ class Weighbridge(ScalePairing):
     async def _weigh(
         self, stable: StableWeight, recorded: asyncio.Future[StoredWeighing | None]
     ) -> None:
-        at = self._clock()
+        at, vehicle = self._clock(), self.vehicles
         self._read_arrived.clear()
+        if self._watching:  # the last vehicle's reads are settled first (_watch_tie)
+            await asyncio.gather(*self._watching, return_exceptions=True)
         for again in (False, True):
             reads = await self._pending()
             # a doubtful weight (StableWeight.doubtful) is held even for one read: a clerk says
             read = reads[0] if len(reads) == 1 and not stable.doubtful else None
+            since = at - self.plate_max_age
+            if read is not None and await self.ledger.reserved_reads([read.id], since):
+                # a held weighing's candidate is its own: this one is held too (module docstring)
+                log.warning("the only plate read pending is a held weighing's candidate: "
+                            "weighing held", scale=self.name, plate=read.read.plate,
+                            read=read.id)  # fmt: skip
+                read = None
+            check = await self._superseded_check(read) if read is not None else None
             goods, plan = (
                 await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
             )
@@ -392,8 +413,9 @@ class Weighbridge(ScalePairing):
                     goods=goods,
                     plan_id=plan,
                     read_id=read.id if read else None,
-                    candidates=reads if len(reads) > 1 or stable.doubtful else (),
+                    candidates=reads if read is None and reads else (),
                     band_kg=float(self.band_kg),
+                    check=check,
                 )
                 break
             except ReadUsedError as exc:  # a clerk used the read, or a re-read superseded it
@@ -405,7 +427,7 @@ class Weighbridge(ScalePairing):
                 log.warning("the plate read was used meanwhile: weighing kept without its "
                             "plate", scale=self.name, plate=new.plate, read=exc.read_id,
                             why=str(exc))  # fmt: skip
-                reads, read = [], None
+                reads, read, check = [], None, None
                 unmatched = NewWeighing(self.name, None, "", new.kg, new.at, None)
                 row = await self.ledger.weigh(unmatched, max_between_seconds=self.max_between)
         self.weighings += 1
@@ -415,7 +437,9 @@ class Weighbridge(ScalePairing):
             else "weighing held: taken before the platform emptied since a plate read or a "
             "silence: the clerk says whose"
             if stable.doubtful
-            else "weighing held: more than one plate read",
+            else "weighing held: more than one plate read"
+            if len(reads) > 1
+            else "weighing held: its plate read is a held weighing's candidate",
             scale=self.name,
             plate=row.plate,
             kg=str(stable.kg),
@@ -423,12 +447,113 @@ class Weighbridge(ScalePairing):
             net_kg=row.net_kg,
             candidates=[r.read.plate for r in reads] if row.held else None,
         )
+        if check is not None and row.plate is not None:
+            log.warning("weighing tied through a read that superseded another plate: the clerk "
+                        "checks its plate", scale=self.name, weighing=row.id, plate=row.plate,
+                        why=check[0])  # fmt: skip
         if read is not None and row.plate is not None:
             await self.drop_stale(read)
         self._tell(row)
         recorded.set_result(row)
         if row.plate is None:
             await self._no_plate(row)
+        elif read is not None and not self.position:  # the tie-in-doubt rule
+            watch = asyncio.create_task(self._watch_tie(row, read, vehicle), name="tie:watch")
+            self._watching.add(watch)
+            watch.add_done_callback(self._watched)
+
+    async def _superseded_check(self, read: ScaleRead) -> tuple[str, str] | None:
+        """(why, said) when ``read`` superseded a read of another plate (the re-read rule:
+        a camera refining its read, or a fleet's next truck read seconds after the first):
+        the weighing it ties is marked for the clerk to check its plate; None: no such
+        read."""
+        gone = [
+            r
+            for r in await self.ledger.superseded_by(read, self.reread)
+            if r.read.plate != read.read.plate
+        ]
+        if not gone:
+            return None
+        plates = ", ".join(
+            f"{r.read.plate} (read {r.id}, {read.read.read_at - r.read.read_at:.1f} s before)"
+            for r in gone
+        )
+        why = (f"tied to {read.read.plate} (read {read.id}), a near re-read that superseded "
+               f"{plates}: one truck read twice, or two trucks")  # fmt: skip
+        said = (
+            f"按 {read.read.plate} 过磅；此前 {' '.join(r.read.plate for r in gone)} 被视为同车重读"
+        )
+        return why, said
+
+    async def _watch_tie(self, row: StoredWeighing, read: ScaleRead, vehicle: int) -> None:
+        """While the truck weighed as ``row`` (tied to ``read``, read before its weight
+        settled) still stands on the scale, the first other read heard (module docstring):
+        a near re-read of ``read`` is that truck (the re-read rule after the weighing:
+        :meth:`~edge.ledger.weighings.WeighingLedger.reread_of_used`); another plate puts the
+        tie in doubt (:meth:`~edge.ledger.weighings.WeighingLedger.doubt_tie`). A pair it
+        completed (its goods record queued) is marked at once; an open first weighing (nothing
+        sent yet) only once that truck left — a new vehicle weighed before the platform emptied
+        (the stopped-twice rule's doubt) was the read's, and nothing changes."""
+        emptied = self.emptied
+        try:
+            async with asyncio.timeout(self.plate_max_age):
+                other = await self._heard_while_standing(row, vehicle)
+                if other is None:
+                    return
+                if row.state == "open":
+                    while self.emptied == emptied and self.vehicles == vehicle:
+                        self._read_arrived.clear()
+                        await self._read_arrived.wait()
+                    if self.emptied == emptied:
+                        log.info("plate read while the weighed truck stood on the scale was the "
+                                 "next vehicle's: it was weighed", scale=self.name,
+                                 weighing=row.id, plate=other.read.plate)  # fmt: skip
+                        return
+        except TimeoutError:
+            return
+        if self._rereads(other, read):
+            done = await self.ledger.reread_of_used(other, read)
+        else:
+            done = await self.ledger.doubt_tie(read, other)
+            if done is not None:
+                said = (
+                    "another plate read while the weighed truck stood on the scale: weighing held"
+                    if done.held
+                    else "another plate read while the weighed truck stood on the scale: the "
+                    "clerk checks its plate, its goods record held"
+                )
+                log.warning(said, scale=self.name, weighing=done.id, tied=read.read.plate,
+                            heard=other.read.plate, state=done.state)  # fmt: skip
+        if done is not None:
+            self._tell(done)
+
+    def _rereads(self, later: ScaleRead, used: ScaleRead) -> bool:
+        """Whether ``later`` re-reads the truck read as ``used`` (the re-read rule: the same
+        plate, or a near one at the same lane, of the same colour, within ``reread``)."""
+        a, b = later.read, used.read
+        return a.plate == b.plate or (
+            a.lane_id == b.lane_id
+            and a.plate_color == b.plate_color
+            and a.read_at - b.read_at <= self.reread
+            and within_one_edit(a.plate, b.plate)
+        )
+
+    async def _heard_while_standing(self, row: StoredWeighing, vehicle: int) -> ScaleRead | None:
+        """The first pending read heard since ``row`` was weighed while its vehicle still
+        stands on the scale; None once it left."""
+        while self.detector.weighed and self.vehicles == vehicle:
+            for fresh in await self._pending():
+                if fresh.read.read_at >= row.first_at:
+                    return fresh
+            self._read_arrived.clear()
+            await self._read_arrived.wait()
+        return None
+
+    def _watched(self, task: asyncio.Task[None]) -> None:
+        self._watching.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("weighing's plate not checked", scale=self.name, error=repr(exc),
+                      exc_info=exc)  # fmt: skip
 
     async def _no_plate(self, row: StoredWeighing) -> None:
         """A weighing without its plate: its snapshot, then (no position sensors) a read heard
@@ -491,9 +616,9 @@ class Weighbridge(ScalePairing):
             sensor.start()
 
     async def aclose(self) -> None:
-        for task in [*self._tasks, *self._noting]:
+        for task in [*self._tasks, *self._noting, *self._watching]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._watching, return_exceptions=True)
         for sensor in self.position:
             await sensor.aclose()
         await self.indicator.aclose()

@@ -37,9 +37,11 @@ FINAL_STATE = (
     "UPDATE passes SET state = 'final', gate_signal = ?, passed_at = ?, confirmed_by = ? "
     "WHERE id = ? AND state = 'open'"
 )
-#: A finalised pass's held entries become sendable.
+#: A finalised pass's held entries become sendable (a goods record held is held for a clerk's
+#: check of its weighing, not for the pass: :meth:`WeighingLedger.clear_checks` releases it).
 RELEASE_ENTRIES = (
-    "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE pass_id = ? AND state = 'held'"
+    "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE pass_id = ? "
+    "AND state = 'held' AND kind != 'goods'"
 )
 INSERT_PASS = (
     "INSERT INTO passes (serial, lane_id, gate_code, direction, plate, plate_color, flag, "  # noqa: S105 - SQL, not a password

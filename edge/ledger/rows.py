@@ -368,6 +368,10 @@ class StoredWeighing(_FromRow):
     second_photo: str | None = None
     #: Discarded by a clerk (state ``discarded``, 已作废): who and why, as ``name: reason``.
     discarded: str | None = None
+    #: For the clerk to check (请核对车牌 / 请核对重量): why its plate or its weight is in
+    #: doubt, JSON (see :attr:`checks`); None: nothing to check.
+    check_plate: str | None = None
+    check_weight: str | None = None
 
     @property
     def held(self) -> bool:
@@ -376,9 +380,30 @@ class StoredWeighing(_FromRow):
         return self.state == "unmatched" and self.candidates is not None
 
     @property
+    def checks(self) -> list[WeighingCheck]:
+        """What the clerk should check of it (its plate, then its weight); empty: nothing."""
+        return [
+            WeighingCheck(kind, **json.loads(raw))
+            for kind, raw in (("plate", self.check_plate), ("weight", self.check_weight))
+            if raw is not None
+        ]
+
+    @property
     def candidate_reads(self) -> list[ScaleRead]:
         """The plate reads a held weighing may be (oldest first); empty when not held."""
         return [ScaleRead.from_json(read) for read in json.loads(self.candidates or "[]")]
+
+
+@dataclass(frozen=True, slots=True)
+class WeighingCheck:
+    """Why a clerk should check a weighing's ``kind`` (plate or weight): ``why`` in English
+    (the log, the CLI), ``said`` in Chinese (the page); ``hold``: its goods record is held
+    until the clerk clears the check."""
+
+    kind: str
+    why: str
+    said: str
+    hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)

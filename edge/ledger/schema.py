@@ -690,4 +690,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE scale_reads ADD COLUMN dropped TEXT;
     """,
+    # 21: a weighing a clerk should check (请核对车牌 / 请核对重量): why its plate, or its weight,
+    # is in doubt — JSON {"why": English, "said": Chinese, "hold": its goods record waits for
+    # the clerk}; NULL: nothing to check (or a clerk cleared it, audited). A weighing's goods
+    # record is found by its weighing (held and released with the check).
+    """
+    ALTER TABLE weighings ADD COLUMN check_plate TEXT;
+    ALTER TABLE weighings ADD COLUMN check_weight TEXT;
+    CREATE INDEX weighings_to_check ON weighings (first_at)
+        WHERE check_plate IS NOT NULL OR check_weight IS NOT NULL;
+    CREATE INDEX outbox_weighing ON outbox (weighing_id) WHERE weighing_id IS NOT NULL;
+    """,
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import astuple, dataclass, replace
+from typing import Any
 
 import structlog
 
@@ -61,6 +62,12 @@ class ReadDroppedError(ReadUsedError):
         self.read_id = read_id
 
 
+def _row(columns: dict[str, Any]) -> Any:
+    """A row read within a transaction (:meth:`WeighingLedger._rows_written`), as the rows'
+    ``from_row`` read one."""
+    return columns
+
+
 @dataclass(frozen=True, slots=True)
 class _Side:
     """One of a pair's two weighings: its row (None: not stored yet), scale, kg, time, the
@@ -75,7 +82,7 @@ class _Side:
 
 
 class WeighingLedger(LedgerPart):
-    async def weigh(
+    async def weigh(  # noqa: PLR0913 - the weighing and its settings, as keywords
         self,
         new: NewWeighing,
         *,
@@ -86,6 +93,7 @@ class WeighingLedger(LedgerPart):
         candidates: Sequence[ScaleRead] = (),
         band_kg: float = 0.0,
         plan_id: int | None = None,
+        check: tuple[str, str] | None = None,
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
@@ -104,7 +112,8 @@ class WeighingLedger(LedgerPart):
         of the pass that completed it, sent after that pass's record) in the same transaction;
         a name or tonnage the platform must not get is kept as ``goods_error`` instead.
         ``plan_id``: the ERP plan that named ``goods``, marked used (by the completing pass's
-        serial) when the weighing completes — it can no longer be replaced."""
+        serial) when the weighing completes — it can no longer be replaced. ``check``: (why,
+        said) the clerk should check the plate of the weighing tied (shown; nothing held)."""
 
         async def write() -> int:
             await self._db.execute(
@@ -129,6 +138,8 @@ class WeighingLedger(LedgerPart):
                 None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
             await self._used_by(weighing_id, read_id, plan_id)
+            if check is not None:
+                await self._add_check(weighing_id, "plate", *check, hold=False)
             return weighing_id
 
         return await self._committed(write)
@@ -183,6 +194,9 @@ class WeighingLedger(LedgerPart):
                     f"过磅 {weighing_id} 已有车牌（{state_name(state)}）",
                 )
             new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
+            await self._db.execute(  # the clerk gave its plate: no longer in doubt
+                "UPDATE weighings SET check_plate = NULL WHERE id = ?", (weighing_id,)
+            )
             kept = await self._tie(
                 weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
             )
@@ -414,6 +428,7 @@ class WeighingLedger(LedgerPart):
             await self._complete(kept, new, first, second)
             gone = second.id if second.id is not None and second.id != kept else None
             if gone is not None:  # folded into the earlier one as its second weighing
+                await self._fold_checks(gone, kept)
                 await self._db.execute(
                     "UPDATE scale_reads SET weighing_id = ? WHERE weighing_id = ?", (kept, gone)
                 )
@@ -555,7 +570,8 @@ class WeighingLedger(LedgerPart):
         plate (at most one character apart, :func:`~edge.domain.plates.within_one_edit`, as the
         lane merges near-plate reads), is the same vehicle read again — no longer a candidate
         (logged). A read stored after its own re-read (concurrent tasks, out-of-order
-        delivery: a pending near read within ``reread_seconds`` after it) is kept dropped."""
+        delivery: a pending near read within ``reread_seconds`` after it) is kept dropped. (A
+        re-read of a read a weighing already used: :meth:`reread_of_used`.)"""
 
         async def write() -> tuple[int, list[ScaleRead], ScaleRead]:
             await self._db.execute(
@@ -601,6 +617,52 @@ class WeighingLedger(LedgerPart):
                      lane=read.lane_id, before=earlier.read.plate, plate=by.read.plate,
                      read=earlier.id, by=by.id)  # fmt: skip
         return ScaleRead(kept, read)
+
+    async def reread_of_used(self, read: ScaleRead, used: ScaleRead) -> StoredWeighing | None:
+        """The re-read rule after the weighing (:mod:`edge.gate.weighbridge`): ``read``
+        re-reads the truck whose read ``used`` a weighing already took — that truck, so no
+        candidate of any weighing (kept, dropped with why; logged once); with another plate
+        (a camera refining its read), the weighing is marked for the clerk to check its plate,
+        its goods record held until the clerk clears it. Returns that weighing as changed;
+        None when no weighing holds ``used`` (or ``read`` is no longer pending)."""
+
+        async def write() -> int | None:
+            rows = await self._rows_written(
+                "SELECT (SELECT weighing_id FROM scale_reads WHERE id = ?) AS used, "
+                "(SELECT weighing_id IS NULL AND dropped IS NULL FROM scale_reads "
+                "WHERE id = ?) AS pending",
+                (used.id, read.id),
+            )
+            weighing_id, pending = rows[0]["used"], rows[0]["pending"]
+            if weighing_id is None or not pending:
+                return None
+            r, u = read.read, used.read
+            await self._drop(
+                [read.id], f"re-read of read {used.id}, used by weighing {weighing_id}"
+            )
+            log.warning("plate read re-reads a truck already weighed: not pending", scale=r.scale,
+                        lane=r.lane_id, plate=r.plate, read=read.id, weighed_as=u.plate,
+                        used=used.id, weighing=weighing_id)  # fmt: skip
+            if r.plate != u.plate:
+                later = r.read_at - u.read_at
+                why = (f"weighed as {u.plate} (read {used.id}); the camera re-read it as "
+                       f"{r.plate} (read {read.id}, {later:.1f} s later)")  # fmt: skip
+                said = f"按 {u.plate} 过磅，随后重新识别为 {r.plate}"
+                await self._mark_plate(int(weighing_id), why, said)
+            return int(weighing_id)
+
+        weighing_id = await self._transaction(write)
+        return None if weighing_id is None else await self.weighing(weighing_id)
+
+    async def superseded_by(self, read: ScaleRead, within: float) -> list[ScaleRead]:
+        """The reads the re-read rule superseded by ``read`` (read at most ``within`` s before
+        it), oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM scale_reads WHERE read_at >= ? AND read_at <= ? AND dropped = ? "
+            "ORDER BY read_at, id",
+            (read.read.read_at - within, read.read.read_at, f"superseded by read {read.id}"),
+        )
+        return [ScaleRead.from_row(row) for row in rows]
 
     async def _drop(self, read_ids: Sequence[int], why: str) -> None:
         """Within a transaction: the pending reads ``read_ids`` are no candidates any more."""
@@ -871,11 +933,202 @@ class WeighingLedger(LedgerPart):
             "UPDATE weighings SET goods = ?, ysl = ?, goods_error = NULL WHERE id = ?",
             (name, ysl, weighing_id),
         )
+        own = await self._weighing_written(weighing_id)
+        held = own is not None and any(check.hold for check in own.checks)
         await self._db.execute(
             "INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at) "
-            "VALUES (?, 'goods', ?, 'pending', ?)",
-            (found[0], weighing_id, self._clock()),
+            "VALUES (?, 'goods', ?, ?, ?)",
+            (found[0], weighing_id, "held" if held else "pending", self._clock()),
         )
+        if held:
+            log.warning("goods record held: the clerk checks the weighing first",
+                        weighing=weighing_id)  # fmt: skip
+
+    # -- checks: a weighing whose plate or weight a clerk should check ------------------------
+    async def _rows_written(self, sql: str, args: tuple[object, ...]) -> list[dict[str, Any]]:
+        """Within a transaction: rows as the transaction sees them (the writer's connection:
+        what it wrote so far included), as dicts by column name."""
+        async with self._db.execute(sql, args) as cur:
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+    async def _weighing_written(self, weighing_id: int) -> StoredWeighing | None:
+        rows = await self._rows_written("SELECT * FROM weighings WHERE id = ?", (weighing_id,))
+        return StoredWeighing.from_row(_row(rows[0])) if rows else None
+
+    async def _add_check(
+        self, weighing_id: int, kind: str, why: str, said: str, *, hold: bool
+    ) -> None:
+        """Within a transaction: the clerk should check the weighing's ``kind`` (``plate`` or
+        ``weight``; a second reason is added to the first); with ``hold``, its goods record
+        not sent yet is held until the clerk clears the check (:meth:`clear_checks`)."""
+        column = {"plate": "check_plate", "weight": "check_weight"}[kind]
+        rows = await self._rows_written(
+            f"SELECT {column} FROM weighings WHERE id = ?",  # noqa: S608 - a constant
+            (weighing_id,),
+        )
+        if not rows:
+            return
+        if rows[0][column] is not None:
+            before = json.loads(rows[0][column])
+            if why in before["why"]:
+                return  # said already
+            why, said = f"{before['why']}; {why}", f"{before['said']}；{said}"
+            hold = hold or bool(before.get("hold"))
+        check = json.dumps({"why": why, "said": said, "hold": hold}, ensure_ascii=False)
+        await self._db.execute(
+            f"UPDATE weighings SET {column} = ? WHERE id = ?",  # noqa: S608 - a constant
+            (check, weighing_id),
+        )
+        if hold:
+            await self._db.execute(
+                "UPDATE outbox SET state = 'held' WHERE weighing_id = ? AND kind = 'goods' "
+                "AND state = 'pending'",
+                (weighing_id,),
+            )
+
+    async def _fold_checks(self, gone: int, kept: int) -> None:
+        """Within a transaction: the checks of a weighing folded into its pair are the
+        pair's."""
+        row = await self._weighing_written(gone)
+        for check in row.checks if row is not None else []:
+            await self._add_check(kept, check.kind, check.why, check.said, hold=check.hold)
+
+    async def _mark_plate(self, weighing_id: int, why: str, said: str) -> None:
+        """Within a transaction: the clerk checks the weighing's plate, its goods record held
+        (said when it was sent already)."""
+        if await self._goods_sent(weighing_id):
+            why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
+        await self._add_check(weighing_id, "plate", why, said, hold=True)
+
+    async def _goods_sent(self, weighing_id: int) -> bool:
+        rows = await self._rows_written(
+            "SELECT 1 FROM outbox WHERE weighing_id = ? AND kind = 'goods' AND state = 'sent'",
+            (weighing_id,),
+        )
+        return bool(rows)
+
+    async def doubt_tie(self, tied: ScaleRead, other: ScaleRead) -> StoredWeighing | None:
+        """The tie-in-doubt rule (:mod:`edge.gate.weighbridge`): the weighing that took the read
+        ``tied`` (read before its weight settled) heard another plate, ``other``, while it
+        still stood on the scale — ``tied`` may be a stray read and ``other`` the truck's late
+        one, or ``tied`` the truck's and ``other`` the next truck's. An open first weighing
+        (no goods record yet) is held as 待确认车牌 with both reads as candidates (``tied``
+        pending again); any other (a pair it completed, a preset tare) is marked for the
+        clerk to check its plate, its goods record held until the clerk clears it. Returns
+        the weighing as changed; None when no weighing holds ``tied`` any more."""
+
+        async def write() -> int | None:
+            rows = await self._rows_written(
+                "SELECT weighing_id FROM scale_reads WHERE id = ?", (tied.id,)
+            )
+            found = await self._weighing_written(int(rows[0]["weighing_id"] or 0)) if rows else None
+            if found is None:
+                return None
+            row = found
+            t, o = tied.read, other.read
+            why = (f"tied to {t.plate} (read {tied.id}, {row.first_at - t.read_at:.0f} s before "
+                   f"the weight settled); {o.plate} read {o.read_at - row.first_at:.0f} s after, "
+                   "while it stood on the scale: a stray read or the next truck")  # fmt: skip
+            said = f"过磅时用 {t.plate}，车在磅上时又识别 {o.plate}"
+            if row.state == "open" and row.first_serial == t.serial and row.second_kg is None:
+                held = json.dumps([tied.to_json(), other.to_json()], ensure_ascii=False)
+                await self._db.execute(
+                    "UPDATE weighings SET state = 'unmatched', plate = NULL, plate_color = '', "
+                    "first_serial = NULL, candidates = ? WHERE id = ?",
+                    (held, row.id),
+                )
+                await self._db.execute(
+                    "UPDATE scale_reads SET weighing_id = NULL WHERE id = ?", (tied.id,)
+                )
+                await self._add_check(row.id, "plate", why, said, hold=True)
+                return row.id
+            await self._mark_plate(row.id, why, said)
+            return row.id
+
+        weighing_id = await self._transaction(write)
+        return None if weighing_id is None else await self.weighing(weighing_id)
+
+    async def check_weight(
+        self, weighing: StoredWeighing, before_kg: float, kg: float
+    ) -> StoredWeighing | None:
+        """A truck stopped twice after its weighing completed a pair (or the weighing changed
+        meanwhile): it keeps its weights, and the clerk checks its weight (请核对重量) — its
+        goods record, not sent yet, held until the clerk clears the check. ``weighing``: the
+        row as recorded (found again when it was folded into its pair since). None: gone."""
+
+        async def write() -> int | None:
+            rows = await self._rows_written(
+                "SELECT id FROM weighings WHERE id = ? UNION ALL SELECT id FROM weighings "
+                "WHERE first_serial = ? OR second_serial = ? LIMIT 1",
+                (weighing.id, weighing.first_serial, weighing.first_serial),
+            )
+            if not rows:
+                return None
+            wid = int(rows[0]["id"])
+            why = (f"truck stopped twice: weighed {before_kg:g} kg, then {kg:g} kg before the "
+                   "platform emptied; the weighing keeps its weights")  # fmt: skip
+            said = f"车辆两次停稳：先 {before_kg:g} kg，后 {kg:g} kg，按先者记录"
+            if await self._goods_sent(wid):
+                why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
+            await self._add_check(wid, "weight", why, said, hold=True)
+            return wid
+
+        weighing_id = await self._transaction(write)
+        return None if weighing_id is None else await self.weighing(weighing_id)
+
+    async def clear_checks(self, weighing_id: int) -> tuple[StoredWeighing, int]:
+        """A clerk checked the weighing: its checks are cleared and its held goods record goes
+        out. Returns the weighing as it was (its checks) and the goods records released.
+        Raises :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one
+        with nothing to check."""
+
+        async def write() -> tuple[StoredWeighing, int]:
+            row = await self._weighing_written(weighing_id)
+            if row is None:
+                raise KeyError(weighing_id)
+            if not row.checks:
+                raise WeighingStateError(
+                    f"weighing {weighing_id} has nothing to check", f"过磅 {weighing_id} 无需核对"
+                )
+            await self._db.execute(
+                "UPDATE weighings SET check_plate = NULL, check_weight = NULL WHERE id = ?",
+                (weighing_id,),
+            )
+            cur = await self._db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
+                "AND kind = 'goods' AND state = 'held'",
+                (self._clock(), weighing_id),
+            )
+            released = cur.rowcount
+            await cur.close()
+            return row, released
+
+        done = await self._transaction(write)
+        self.outbox_changed.set()
+        return done
+
+    async def weighings_to_check(self, since: float, limit: int = 50) -> list[StoredWeighing]:
+        """The weighings a clerk should check (their plate or weight in doubt) taken since
+        ``since`` (unix s), newest first, at most ``limit``."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE (check_plate IS NOT NULL OR check_weight IS NOT NULL) "
+            "AND first_at >= ? ORDER BY first_at DESC, id DESC LIMIT ?",
+            (since, limit),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
+
+    async def reserved_reads(self, read_ids: Sequence[int], since: float) -> set[int]:
+        """Which of ``read_ids`` are candidates of a weighing held as 待确认车牌 taken since
+        ``since`` (unix s): the held weighing's own, until a clerk resolves it."""
+        if not read_ids:
+            return set()
+        rows = await self._fetchall(
+            "SELECT c.value ->> '$.id' AS read FROM weighings w, json_each(w.candidates) c "
+            "WHERE w.state = 'unmatched' AND w.first_at >= ? AND w.candidates IS NOT NULL",
+            (since,),
+        )
+        return {int(row["read"]) for row in rows} & set(read_ids)
 
     async def _insert(
         self, new: NewWeighing, state: str, preset: tuple[float, float, float] | None = None
