@@ -166,7 +166,7 @@ WALK: list[tuple[str, list[Step]]] = [
         [once("correct", "--config", C, "{serial}", "--plate", "豫A12345", "--reviewer", "王工")],
     ),
     (
-        "edge weighings list|resolve|discard|drop-read --config …",
+        "edge weighings list|resolve|discard|drop-read|checked --config …",
         [once("weighings", "list", "--config", C)],
     ),
     (
@@ -274,6 +274,10 @@ WALK: list[tuple[str, list[Step]]] = [
     (
         "edge weighings drop-read --config … 43",
         [once("weighings", "drop-read", "--config", C, "43", code=1)],
+    ),
+    (
+        "edge weighings checked --config … 7",
+        [once("weighings", "checked", "--config", C, "7", code=1)],
     ),
     (
         "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",

@@ -6,6 +6,7 @@ once."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, expect
 
 from edge.daemon import Daemon
 from edge.gate.weighbridge import Weighbridge
+from edge.ledger.rows import NewWeighing
 from edge.sim.jpeg import jpeg_label
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
@@ -254,4 +256,33 @@ async def test_a_clerk_discards_a_weighing_that_is_no_trucks_load(
     assert audit[-2:] == [
         ("过磅员李四", "discard weighing", "refused"),
         ("过磅员李四", "discard weighing", "ok"),
+    ]
+
+
+async def test_a_clerk_clears_a_weighing_marked_for_checking(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """A weighing whose weight is in doubt (a truck that stopped twice after its pair
+    completed) is listed under 请核对的过磅 with why, in Chinese; a logged-in clerk presses
+    已核对: the mark is cleared, audited as ``clear weighing check``."""
+    web = {"password_hash": hash_password("gate password 1")}
+    async with scale_daemon(tmp_path, platform_sim, web=web) as (daemon, _bridge, _sim, _http):
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        row = await daemon.store.weigh(
+            NewWeighing("main", "豫A11111", "2", 21000, time.time(), None),
+            max_between_seconds=86400.0,
+        )
+        assert await daemon.store.check_weight(row, 21000, 39000) is not None
+        page = await logged_in(browser, base, "过磅员李四")
+        marked = page.locator(f'#checks tr[data-check="{row.id}"]')
+        await expect(marked).to_contain_text("请核对重量：车辆两次停稳：先 21000 kg，后 39000 kg")
+        await expect(marked).to_contain_text("豫A11111")
+        await marked.locator("button.checked").click()
+        await expect(page.locator("#message")).to_have_text("已完成")
+        await expect(page.locator("#checks")).to_contain_text("无")
+        await page.close()
+        assert (await daemon.store.weighing(row.id)).checks == []
+        audit = await daemon.store.audit_log()
+    assert ("过磅员李四", "clear weighing check", str(row.id), "ok") in [
+        (r.actor, r.action, r.target, r.result) for r in audit
     ]

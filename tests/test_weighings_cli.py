@@ -76,6 +76,8 @@ async def _held_weighings(path: Path) -> dict[str, int]:
             NewWeighing("main", None, "", 800, now - 40, None), max_between_seconds=DAY
         )
         assert (held.held, other.held, nobody.held) == (True, True, False)
+        # the truck stopped twice on the scale after its first weighing: 请核对重量
+        assert await store.check_weight(first, 30_000, 35_000) is not None
         return {
             "held": held.id, "other": other.id, "nobody": nobody.id, "first": first.id,
             "read": reads[0].id, "car": reads[1].id,
@@ -100,16 +102,18 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     config = scale_config(tmp_path)
     ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
     lines = [line for line in readme_command_lines() if line.startswith("edge weighings ")]
-    listing, by_read, by_plate, discard, drop = lines[1:]  # after "Running it"'s summary line
+    listing, by_read, by_plate, discard, drop, checked = lines[1:]  # after the summary line
     numbers = [  # README number → this ledger's, per line
         {},
         {"17": ids["held"], "42": ids["read"]},
         {"17": ids["other"]},
         {"18": ids["nobody"]},
         {"43": ids["car"]},
+        {"7": ids["first"]},
     ]
     argvs = []
-    for line, mapping in zip((listing, by_read, by_plate, discard, drop), numbers, strict=True):
+    every = (listing, by_read, by_plate, discard, drop, checked)
+    for line, mapping in zip(every, numbers, strict=True):
         words = shlex.split(line)[1:]  # without "edge"
         argvs.append([
             str(config) if w in ("…", "/etc/edge-gate/config.toml") else str(mapping.get(w, w))
@@ -122,6 +126,9 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     assert "1号地磅 15000 kg 待确认车牌" in out
     assert f"--read {ids['read']}: 豫A11111" in out
     assert "800 kg 未识别车牌" in out
+    assert "weighings to check: 1\n" in out
+    assert f"{ids['first']:>7} " in out
+    assert "check weight (goods record held): truck stopped twice: weighed 30000 kg" in out
 
     code, out, err = _run(argvs[1], capsys)  # the truck's read completes its first weighing
     assert code == 0, err
@@ -133,6 +140,7 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     assert code == 0, err
     assert f"weighing {ids['nobody']} (800 kg) discarded: 试秤，无车辆" in out
     _drop_the_cars_read(argvs[0], argvs[4], ids["car"], capsys)
+    _clear_the_check(argvs[5], ids["first"], capsys)
 
     async def after() -> None:
         store = await Store.open(tmp_path / "edge.db")
@@ -157,13 +165,29 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
                 (user, "discard weighing", "cli", "ok"),
                 (user, "drop scale read", "cli", "ok"),
                 (user, "drop scale read", "cli", "refused"),
+                (user, "clear weighing check", "cli", "ok"),
+                (user, "clear weighing check", "cli", "refused"),
             ]
         finally:
             await store.close()
 
     asyncio.run(after())
     code, out, _ = _run(argvs[0], capsys)
-    assert out.strip() == "plate reads pending at 1号地磅: none\nweighings without a plate: none"
+    assert out.strip() == (
+        "plate reads pending at 1号地磅: none\nweighings to check: none\n"
+        "weighings without a plate: none"
+    )
+
+
+def _clear_the_check(checked: list[str], weighing: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """The clerk checked the pair marked 请核对重量 (``checked``): the mark is cleared, its goods
+    record held meanwhile goes out; a second time is refused (nothing to check)."""
+    code, out, err = _run(checked, capsys)
+    assert code == 0, err
+    assert f"weighing {weighing} (豫A11111) checked — weight: truck stopped twice" in out
+    assert out.strip().endswith("goods record released: 1")
+    code, _, err = _run(checked, capsys)
+    assert (code, err.strip()) == (2, f"id: weighing {weighing} has nothing to check")
 
 
 def _drop_the_cars_read(

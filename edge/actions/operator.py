@@ -96,6 +96,7 @@ class Action(StrEnum):
     ASSIGN_PLATE = "assign weighing plate"
     DISCARD_WEIGHING = "discard weighing"
     DROP_READ = "drop scale read"
+    CLEAR_CHECK = "clear weighing check"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
     ADD_ENTRY = "add ledger entry"
@@ -511,6 +512,27 @@ class Operator:
             return Done(detail=detail, id=rid, plate=r.plate)
 
         return await self.act(actor, Action.DROP_READ, target, body)
+
+    async def clear_check(self, actor: Actor, weighing_id: int | str) -> Done:
+        """A clerk checked a weighing marked 请核对车牌 / 请核对重量 (its plate or weight was in
+        doubt) and clears the mark: its goods record held meanwhile goes out. The audit keeps
+        what was checked (the marks' reasons)."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            try:
+                row, released = await self.store.clear_checks(wid)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            checked = "; ".join(f"{c.kind}: {c.why}" for c in row.checks)
+            sent = f"; goods record released: {released}" if released else ""
+            detail = f"weighing {wid} ({row.plate or 'no plate'}) checked — {checked}{sent}"
+            return Done(detail=detail, id=wid, plate=row.plate)
+
+        return await self.act(actor, Action.CLEAR_CHECK, target, body)
 
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``

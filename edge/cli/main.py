@@ -227,7 +227,8 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """``edge weighings``: the weighings without a plate (待确认车牌, 未识别车牌)."""
     weighings = sub.add_parser(
         "weighings",
-        help="weighings without a plate (待确认车牌): list, resolve, discard, drop-read",
+        help="weighings without a plate (待确认车牌), or to check: list, resolve, discard, "
+        "drop-read, checked",
     )
     weighings_sub = weighings.add_subparsers(dest="action", required=True)
     listing = weighings_sub.add_parser("list", help="the weighings without a plate, candidates")
@@ -244,7 +245,11 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "drop-read", help="drop a stray plate read pending at a scale: no candidate any more"
     )
     drop.add_argument("read", type=int, help="the read's number (edge weighings list)")
-    _config_option(weighings, listing, resolve, discard, drop)
+    checked = weighings_sub.add_parser(
+        "checked", help="clear a weighing's check (请核对车牌 / 请核对重量) once checked"
+    )
+    checked.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    _config_option(weighings, listing, resolve, discard, drop, checked)
     weighings.set_defaults(func=cmd_weighings)
 
 

@@ -1,10 +1,13 @@
-"""``edge weighings list|resolve|discard|drop-read``: the weighings without their plate — held as
-待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) — from the command
-line, as a clerk resolves them on the status page: give one its plate (one of its candidate
-reads, or a typed plate), or discard one that is no truck's load, with a reason; drop a stray
-plate read (a car, a truck that skipped the scale) so that it is no candidate any more. Each action
-goes through ``edge.actions.operator`` as the login running the command (audited once). Works
-beside a running daemon (SQLite WAL): the status page shows the change at its next refresh."""
+"""``edge weighings list|resolve|discard|drop-read|checked``: the weighings without their
+plate — held as 待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) —
+from the command line, as a clerk resolves them on the status page: give one its plate (one
+of its candidate reads, or a typed plate), or discard one that is no truck's load, with a
+reason; drop a stray plate read (a car, a truck that skipped the scale) so that it is no
+candidate any more; clear the check of a weighing whose plate or weight was in doubt (请核对
+车牌 / 请核对重量; its goods record, held meanwhile, then goes out) once a clerk checked it.
+Each action goes through ``edge.actions.operator`` as the login running the command (audited
+once). Works beside a running daemon (SQLite WAL): the status page shows the change at its
+next refresh."""
 
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
                 )
             elif args.action == "drop-read":
                 done = await operator.drop_read(cli_actor(), args.read)
+            elif args.action == "checked":
+                done = await operator.clear_check(cli_actor(), args.id)
             else:
                 done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
         except ActionError as exc:
@@ -70,6 +75,16 @@ async def _list(cfg: Config, store: Store) -> None:
             r = read.read
             print(f"        read {read.id}: {r.plate} (lane {r.lane_id}, {when(r.read_at)}, "
                   f"{round(now - r.read_at)} s ago, pass {r.serial})")  # fmt: skip
+    checks = await store.weighings_to_check(now - LISTED_SECONDS, LISTED)
+    print(f"weighings to check: {len(checks) or 'none'}")
+    for w in checks:  # its plate or weight in doubt: `edge weighings checked ID` once checked
+        label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
+        state = state_name("held" if w.held else w.state)
+        print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.plate or 'no plate'} "
+              f"{w.first_kg:g} kg {state}")  # fmt: skip
+        for check in w.checks:
+            held = " (goods record held)" if check.hold else ""
+            print(f"        check {check.kind}{held}: {check.why}")
     if not nobody:
         print("weighings without a plate: none")
     for w in nobody:

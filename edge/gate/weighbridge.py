@@ -34,6 +34,22 @@ takes a read, the reads pending at its lane taken more than ``drive_on_seconds``
 never drove on: :meth:`ScalePairing.drop_stale`), and a clerk's drop (``edge weighings
 drop-read``, the page's 排除 button).
 
+A held weighing's candidates are its own: until a clerk resolves it, a later weighing whose
+only pending read is one of them is held too (with that read), never tied to it — a clerk's
+drop of one of two candidates leaves the other to the held weighing (still offered it).
+
+Reads heard after a weighing took one (no position sensors): while the weighed truck still
+stands on the scale, the first read heard is that truck's own (a refined read, or the weighing
+took a stray read) or the next truck's queued behind it; no rule tells which, so a clerk is told
+and no goods record goes out on it (:meth:`Weighbridge._watch_tie`). The same plate, or a near
+one at the same lane within ``reread_seconds`` of the read taken, is that truck (the re-read
+rule after the weighing): not pending, and with another plate the weighing is marked 请核对车牌.
+Another plate puts the tie in doubt: an open first weighing is held with both reads once the
+truck left (a new vehicle weighed before the platform emptied was the read's: nothing
+changes); a completed pair is marked at once. A weighing tied through a read that superseded
+another plate is marked too (shown only). A mark holds the weighing's goods record in the
+outbox until a clerk clears it (``edge weighings checked``, the page's 已核对; audited).
+
 Assigning a plate (a clerk's, or a late read) continues exactly as a tied weighing would
 (:meth:`edge.ledger.weighings.WeighingLedger.assign_plate`).
 """

@@ -253,6 +253,7 @@ class StatusPage:
             web.post("/api/weighings/{id}/goods", self.set_goods),
             web.post("/api/weighings/{id}/plate", self.assign_plate),
             web.post("/api/weighings/{id}/discard", self.discard_weighing),
+            web.post("/api/weighings/{id}/checked", self.clear_check),
             web.post("/api/reads/{id}/drop", self.drop_read),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
@@ -659,6 +660,15 @@ class StatusPage:
             self._weighed(await self.store.weighing(done.id))
         return _answer(done)
 
+    @_acting(Action.CLEAR_CHECK, "id")
+    async def clear_check(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk checked a weighing marked 请核对车牌 / 请核对重量 (as ``edge weighings
+        checked``): the mark is cleared and its goods record held meanwhile goes out."""
+        done = await self.operator.clear_check(actor, request.match_info["id"])
+        if done.id is not None:  # every open page re-reads the status
+            self._weighed(await self.store.weighing(done.id))
+        return _answer(done)
+
     @_acting(Action.DROP_READ, "id")
     async def drop_read(self, request: web.Request, actor: Actor) -> web.Response:
         """The clerk drops a stray plate read pending at a scale (as ``edge weighings
@@ -700,7 +710,7 @@ class StatusPage:
         weighings shows as expired at once —, the weighings without a plate (unmatched, and
         held as 待确认车牌 with their candidates), and the latest completed ones."""
         if not self.weighbridges:
-            return {"open": [], "unmatched": [], "complete": [], "goods_list": []}
+            return {"open": [], "unmatched": [], "complete": [], "to_check": [], "goods_list": []}
 
         def when(at: float | None) -> str:
             return "" if at is None else datetime.fromtimestamp(at, self.zone).strftime(TIME)
@@ -711,6 +721,7 @@ class StatusPage:
         opened = await self.store.open_weighings(since, expired_before=now - span)
         nobody = await self.store.unmatched_weighings(since, RECENT)
         done = [w for w in await self.store.recent_weighings(RECENT) if w.state == "complete"]
+        doubted = await self.store.weighings_to_check(since, RECENT)
         photos = await self.store.weighing_photos([*opened, *nobody, *done])
         names = self._scale_names()
         reads = [r.id for w in nobody for r in w.candidate_reads]
@@ -772,10 +783,24 @@ class StatusPage:
             }
             for w in done
         ]
+        to_check = [  # 请核对车牌 / 请核对重量: its plate or weight in doubt
+            {
+                "id": w.id,
+                "plate": w.plate,
+                "state_name": state_name("held" if w.held else w.state),
+                "kg": w.first_kg,
+                "net_t": None if w.net_kg is None else tonnes_text(w.net_kg),
+                "at": when(w.first_at),
+                "scale": names.get(w.first_scale, w.first_scale),
+                "checks": [{"kind": c.kind, "said": c.said, "hold": c.hold} for c in w.checks],
+            }
+            for w in doubted
+        ]
         return {
             "open": unfinished,
             "unmatched": unmatched,
             "complete": complete,
+            "to_check": to_check,
             "goods_list": list(self.operator.goods_list),
         }
 
