@@ -24,6 +24,7 @@ from drivers.scale import ScaleIndicator
 from drivers.serial_link import SerialLink
 from drivers.virtual import VirtualDetector
 from drivers.weighing import YaohuaTf0Parser
+from edge.domain.codes import GateSignal
 from edge.domain.goods import tonnes
 from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
@@ -879,7 +880,7 @@ async def test_a_completed_pair_in_doubt_holds_its_goods_record_until_the_clerk_
     assert pair.checks[0].hold
     assert [e.kind for e in await store.list_outbox("pending", 50)].count("goods") == 0
     assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
-    await store.record_pass(new_pass("豫D44444"), [])  # another pass finalised: no release
+    await store.finalise(truck.id, GateSignal.PASSED, time.time(), "detector")  # not released
     assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
     before, released = await store.clear_checks(pair.id)
     assert (before.checks[0].kind, released) == ("plate", 1)

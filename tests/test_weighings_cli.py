@@ -345,3 +345,63 @@ async def test_migration_19_never_gives_a_weighings_number_again(tmp_path: Path)
         assert [row[:-2] for row in after] == before  # migration 21's columns last, NULL
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
+
+
+async def _held_in_doubt(path: Path) -> tuple[int, int, int]:
+    """A truck's first weighing tied to a car's read (豫AC1234), then put in doubt by the
+    truck's own read heard while it stood on the scale: held with both (请核对车牌). Returns
+    (the weighing, the car's read, the truck's read)."""
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        car = await store.record_pass(new_pass("豫AC1234"), [])
+        truck = await store.record_pass(new_pass("豫B11111"), [])
+        car_read = await store.note_scale_read(
+            NewScaleRead("main", "豫AC1234", "2", car.serial, "in-1", now - 30)
+        )
+        tied = await store.weigh(
+            NewWeighing("main", "豫AC1234", "2", 31_000, now - 3, car_read.read.serial),
+            max_between_seconds=DAY,
+            read_id=car_read.id,
+        )
+        truck_read = await store.note_scale_read(
+            NewScaleRead("main", "豫B11111", "2", truck.serial, "in-1", now - 1)
+        )
+        held = await store.doubt_tie(car_read, truck_read)
+        assert held is not None
+        assert (held.id, held.held, [c.kind for c in held.checks]) == (tied.id, True, ["plate"])
+        return held.id, car_read.id, truck_read.id
+    finally:
+        await store.close()
+
+
+def test_a_clerks_plate_resolves_a_weighing_held_in_doubt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``list`` shows the weighing held in doubt under the weighings to check, with why, and
+    as held with both candidates; giving it the truck's read resolves the doubt — the audit
+    says the plate check was cleared."""
+    config = str(scale_config(tmp_path))
+    held, _car, truck = asyncio.run(_held_in_doubt(tmp_path / "edge.db"))
+    code, out, _ = _run(["weighings", "list", "--config", config], capsys)
+    assert code == 0
+    assert "weighings to check: 1\n" in out
+    assert "check plate (goods record held): tied to 豫AC1234" in out
+    assert f"--read {truck}: 豫B11111" in out
+    argv = ["weighings", "resolve", "--config", config, str(held), "--read", str(truck)]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "plate check cleared: tied to 豫AC1234" in out
+
+    async def after() -> None:
+        store = await Store.open(tmp_path / "edge.db")
+        try:
+            row = await store.weighing(held)
+            assert (row.plate, row.state, row.checks) == ("豫B11111", "open", [])
+            [audit] = await store.audit_log()
+            assert (audit.action, audit.result) == ("assign weighing plate", "ok")
+            assert "plate check cleared" in audit.detail
+        finally:
+            await store.close()
+
+    asyncio.run(after())

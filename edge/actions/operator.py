@@ -464,7 +464,7 @@ class Operator:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except WeighingStateError as exc:
                 raise InvalidInputError(str(exc), "id", exc.said) from None
-            return _assigned(wid, given, done, typed=chosen is None, serial=serial)
+            return _assigned(wid, given, done, typed=chosen is None, serial=serial, before=row)
 
         return await self.act(actor, Action.ASSIGN_PLATE, target, body)
 
@@ -484,12 +484,16 @@ class Operator:
                 why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
                 raise InvalidInputError(why_not, "reason", "作废原因过长或含控制字符")
             try:
+                before = await self.store.weighing(wid)
                 row = await self.store.discard_weighing(wid, f"{actor.name}: {why}")
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except WeighingStateError as exc:
                 raise InvalidInputError(str(exc), "id", exc.said) from None
-            return Done(detail=f"weighing {wid} ({row.first_kg:g} kg) discarded: {why}", id=wid)
+            detail = f"weighing {wid} ({row.first_kg:g} kg) discarded: {why}"
+            if before.checks:  # no load: nothing left to check
+                detail += "; check cleared: " + "; ".join(c.why for c in before.checks)
+            return Done(detail=detail, id=wid)
 
         return await self.act(actor, Action.DISCARD_WEIGHING, target, body)
 
@@ -719,16 +723,26 @@ class Operator:
 
 
 def _assigned(
-    wid: int, plate: str, done: StoredWeighing, *, typed: bool, serial: str | None
+    wid: int,
+    plate: str,
+    done: StoredWeighing,
+    *,
+    typed: bool,
+    serial: str | None,
+    before: StoredWeighing | None = None,
 ) -> Done:
     """What giving weighing ``wid`` its plate did, as audited; a typed plate says the pass it
     was tied to, or that none was found — told the clerk (``note``, in Chinese) only where
     that matters, decided from what pairing did: a pair completed with the truck's other
     weighing whose pass carries the goods record needs none, a first weighing left open
     waits for its second one's pass, a complete weighing with no pass at all cannot be
-    reported; a goods record that cannot be sent is said too."""
+    reported; a goods record that cannot be sent is said too; so is the plate check (请核对车牌)
+    of ``before`` (the weighing as it was) that the clerk's plate resolved."""
     how = "typed" if typed else "candidate read"
     detail = f"weighing {wid}: {plate} ({how}), now {done.state} as weighing {done.id}"
+    for check in before.checks if before is not None else []:
+        if check.kind == "plate":
+            detail += f"; plate check cleared: {check.why}"
     note = ""
     if typed:
         detail += f"; tied to pass {serial}" if serial else "; no pass of the plate"

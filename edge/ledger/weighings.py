@@ -367,8 +367,9 @@ class WeighingLedger(LedgerPart):
         """Set aside a weighing without its plate (unmatched, or held as 待确认车牌) that is no
         truck's load: state ``discarded`` with ``why`` (who and the reason) kept, never paired
         or given a plate afterwards; its candidate plate reads stay pending for a real
-        weighing. Raises :class:`KeyError` for an unknown weighing,
-        :class:`WeighingStateError` for one that has its plate (or was discarded)."""
+        weighing; its checks (请核对车牌) are cleared (no load: nothing to check). Raises
+        :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one that has
+        its plate (or was discarded)."""
 
         async def write() -> int:
             async with self._db.execute(
@@ -384,7 +385,8 @@ class WeighingLedger(LedgerPart):
                     f"过磅 {weighing_id} 不能作废（{state_name(state)}）",
                 )
             await self._db.execute(
-                "UPDATE weighings SET state = 'discarded', discarded = ? WHERE id = ?",
+                "UPDATE weighings SET state = 'discarded', discarded = ?, check_plate = NULL, "
+                "check_weight = NULL WHERE id = ?",
                 (why, weighing_id),
             )
             return weighing_id
