@@ -286,3 +286,47 @@ async def test_a_clerk_clears_a_weighing_marked_for_checking(
     assert ("过磅员李四", "clear weighing check", str(row.id), "ok") in [
         (r.actor, r.action, r.target, r.result) for r in audit
     ]
+
+
+async def test_a_daemon_shows_a_cascade_of_late_reads_for_the_clerk(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Through a running daemon (camera pushes, a pty scale): a car read at the scale lane
+    never weighs; the truck weighed next takes its read, and the truck's own read comes while
+    it stands on the scale — once it left, its weighing is held with both plates and listed
+    under 请核对的过磅 (请核对车牌); the next truck is held too, never given the first one's
+    plate."""
+    async with scale_daemon(tmp_path, platform_sim) as (daemon, bridge, sim, http):
+        status_url = f"http://127.0.0.1:{daemon.web.port}/api/status"
+        cam = camera(daemon, "in-1")
+        await cam.push("豫AC1234")  # a car: never weighs
+        await eventually(lambda: len(bridge._noting) == 0, timeout=5)
+        sim.set_weight(Decimal(31000))
+        await eventually(lambda: bridge.weighings == 1, timeout=10)
+        await cam.push("豫B11111")  # the truck's own read, after its weight settled
+        await eventually(lambda: len(bridge._noting) == 0, timeout=5)
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+
+        async def to_check() -> list[dict[str, Any]]:
+            return list((await http.get(status_url)).json()["weighings"]["to_check"])
+
+        async def listed() -> bool:
+            return len(await to_check()) == 1
+
+        await eventually(listed, timeout=10)
+        sim.set_weight(Decimal(32000))  # the next truck; its camera has not read it yet
+        await eventually(lambda: bridge.weighings == 2, timeout=10)
+        await cam.aclose()
+        [marked] = await to_check()
+        unmatched = (await http.get(status_url)).json()["weighings"]["unmatched"]
+    assert marked["plate"] is None
+    assert marked["state_name"] == "待确认车牌"
+    [check] = marked["checks"]
+    assert check["kind"] == "plate"
+    assert "豫AC1234" in check["said"]
+    assert "豫B11111" in check["said"]
+    assert sorted((w["kg"], [c["plate"] for c in w["candidates"]]) for w in unmatched) == [
+        (31000, ["豫AC1234", "豫B11111"]),
+        (32000, ["豫AC1234", "豫B11111"]),
+    ]
