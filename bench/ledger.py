@@ -8,7 +8,9 @@ figures and tallies as they would), finalised like the lane does (state, gate si
 photos and outbox entries written as they stand once forwarded and pruned. Two lanes (in
 and out), a fleet of 20,000 vehicles, one photo and one camera read per pass, a record and a
 photo entry in the outbox per pass; the last hour still pending, a few dead letters, and the
-last week's photos past their retention (the retention catch-up).
+last week's photos past their retention (the retention catch-up). Every outbox entry and every
+camera message of the whole history is kept (the worst case for the queries: a site with
+``outbox_sent_keep_days`` and ``diagnosis_keep_days`` at 0).
 
 Measurement: each query the daemon makes, through the daemon's own code (the ledger's
 methods; ``/api/status`` from a daemon running on the file), repeated until ``--reps`` runs
@@ -120,6 +122,7 @@ _PHOTO = (
 class _Day:
     passes: list[tuple[Any, ...]] = field(default_factory=list)
     reads: list[tuple[Any, ...]] = field(default_factory=list)
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
     photos: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -162,9 +165,10 @@ def _day_rows(
         )  # fmt: skip
         day.passes.append(
             (serial, lane, gate, direction, plate, "2", None, when, when, "generic-push", vendor,
-             verdict, code, reason, "platform", rng.choice(answers), raw, None)
+             verdict, code, reason, "platform", rng.choice(answers), None, None)
         )  # fmt: skip
-        day.reads.append((pass_id, lane, when, plate, "2", None, vendor, "generic-push", None, raw))
+        day.reads.append((pass_id, lane, when, plate, "2", None, vendor, "generic-push", None))
+        day.messages.append((pass_id, raw))  # read id == pass id: one read a pass
         pruned = when + RETENTION_DAYS * DAY if when < kept_from else None
         day.photos.append(
             (pass_id, 1, 1 if direction == "in" else 2, f"{stamp}/{serial}-1.jpg", PHOTO_SIZE,
@@ -204,6 +208,7 @@ def generate(path: Path, months: int, per_day: int, seed: int = 19) -> Ledger:
         db.execute("BEGIN")
         db.executemany(pass_sql.INSERT_PASS, day.passes)
         db.executemany(pass_sql.INSERT_READ, day.reads)
+        db.executemany(pass_sql.INSERT_MESSAGE, day.messages)
         db.executemany(_PHOTO, day.photos)
         db.executemany(_ENTRY, day.entries)
         # finalised as the lane does it: the vehicle went through

@@ -416,6 +416,7 @@ class Daemon:
             replicated_before=self._photos_replicated_before(),
             outbox=store,
             outbox_sent_keep_days=cfg.storage.outbox_sent_keep_days,
+            diagnosis_keep_days=cfg.storage.diagnosis_keep_days,
         )
         plan_reporter = attach_plan_reporter(cfg, store, lanes)
         status_page = StatusPage(

@@ -623,7 +623,7 @@ async def test_milesight_numbers_as_strings(tmp_path: Path, platform_sim: CityPl
         assert response.status_code == 200
         row = await only_pass(daemon)
         assert row.camera_time == at("2026-11-30T17:40:00+08:00")
-        raw = json.loads(row.raw)
+        raw = json.loads(await daemon.store.camera_message(row.id) or "")
         assert raw["confidence"] == "93"
         read = parse_milesight(RawPush(json.dumps(body).encode()), datetime.now(SH))
         assert isinstance(read, PlateRead)

@@ -102,8 +102,8 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
             ):
                 print(f"{key:>13}: {in_words(key, getattr(found, key))}")
             print(f"{'received':>13}: {_time(found.received_at, cfg)}")
-            if found.raw:
-                print(f"{'camera sent':>13}: {found.raw}")
+            if message := await store.camera_message(found.id):
+                print(f"{'camera sent':>13}: {message}")
             for entry in await store.outbox_of(args.serial):
                 print(
                     f"  outbox {entry.id}: {entry.kind} {entry.state}, attempts "

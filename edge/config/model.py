@@ -930,6 +930,11 @@ class StorageConfig(_Section):
     #: sent (once their pass has nothing left to send); the passes and photos stay. 0: keep
     #: them all (the outbox then grows by two rows a pass for ever).
     outbox_sent_keep_days: float = Field(default=30, ge=0)
+    #: What a camera sent with each read (its message, images elided: for diagnosing a
+    #: misread or a camera's format) is deleted this many days after the read; the pass, its
+    #: reads and the platform's answer stay. 0: keep every message (about 150 bytes to 4 KB a
+    #: read, for ever).
+    diagnosis_keep_days: float = Field(default=90, ge=0)
     min_free_mb: float = Field(default=1024, ge=0)
     #: Guard overrides carried out while the ledger cannot be written are kept here and merged
     #: into the ledger once it can (another file system than the ledger's: RAM by default).

@@ -48,7 +48,12 @@ INSERT_PASS = (
     "camera_time, received_at, source, vendor_id, verdict, reason_code, reason, decided_by, "
     "verify_json, raw, operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-INSERT_READ = f"INSERT INTO reads ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+INSERT_READ = f"INSERT INTO reads ({_READ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+#: What the camera sent for a read, kept once (``passes.raw`` only for a pass without a read).
+INSERT_MESSAGE = "INSERT INTO camera_messages (read_id, raw) VALUES (?, ?)"
+#: A read's message: its own (``camera_messages``), else where versions before migration 22
+#: wrote it — on the read, or (for the read that made the pass) on the pass.
+_MESSAGE = "coalesce(m.raw, r.raw, iif(r.merged IS NULL, p.raw, NULL))"
 INSERT_RECORD_ENTRY = (
     "INSERT INTO outbox (pass_id, kind, state, created_at) VALUES (?, 'record', 'held', ?)"
 )
@@ -148,15 +153,17 @@ class PassLedger(LedgerPart):
                     decision.reason,
                     decision.source,
                     verify_json,
-                    new.raw,
+                    None if new.camera_read else new.raw,  # a read's message: kept with it
                     decision.operator,
                 ),
             ).lastrowid
             assert pass_id is not None
             if new.camera_read:  # in the same transaction: committed with its pass or not at all
-                db.execute(INSERT_READ, (pass_id, new.lane_id, new.received_at, new.plate,
-                                         new.plate_color, new.text, new.vendor_id, new.source,
-                                         None, new.raw))  # fmt: skip
+                read = (pass_id, new.lane_id, new.received_at, new.plate, new.plate_color,
+                        new.text, new.vendor_id, new.source, None)  # fmt: skip
+                read_id = db.execute(INSERT_READ, read).lastrowid
+                if new.raw is not None:
+                    db.execute(INSERT_MESSAGE, (read_id, new.raw))
             db.execute(INSERT_RECORD_ENTRY, (pass_id, now))
             for photo in photos:
                 photo_id = db.execute(
@@ -170,11 +177,13 @@ class PassLedger(LedgerPart):
         return RecordedPass(await self._transaction_at_once(write), new.serial)
 
     async def _insert_read(self, read: NewRead) -> None:
-        await self._db.execute(
+        cur = await self._db.execute(
             INSERT_READ,
             (read.pass_id, read.lane_id, read.received_at, read.plate, read.plate_color,
-             read.text, read.vendor_id, read.source, read.merged or None, read.raw),
+             read.text, read.vendor_id, read.source, read.merged or None),
         )  # fmt: skip
+        if read.raw is not None:
+            await self._db.execute(INSERT_MESSAGE, (cur.lastrowid, read.raw))
 
     async def add_read(self, read: NewRead) -> None:
         """Keep a read merged into an earlier pass."""
@@ -209,9 +218,50 @@ class PassLedger(LedgerPart):
         )
 
     async def reads_of(self, pass_id: int) -> list[StoredRead]:
-        """Every camera read kept for a pass: the one that made it, then those merged in."""
-        rows = await self._fetchall("SELECT * FROM reads WHERE pass_id = ? ORDER BY id", (pass_id,))
+        """Every camera read kept for a pass: the one that made it, then those merged in,
+        each with what the camera sent while it is kept."""
+        rows = await self._fetchall(
+            "SELECT r.id, r.pass_id, r.lane_id, r.received_at, r.plate, r.plate_color, r.text, "  # noqa: S608 - a constant
+            f"r.vendor_id, r.source, r.merged, {_MESSAGE} AS raw "
+            "FROM reads r JOIN passes p ON p.id = r.pass_id "
+            "LEFT JOIN camera_messages m ON m.read_id = r.id WHERE r.pass_id = ? ORDER BY r.id",
+            (pass_id,),
+        )
         return [StoredRead.from_row(row) for row in rows]
+
+    async def camera_message(self, pass_id: int) -> str | None:
+        """What the camera sent for the read that made the pass (images elided), None for a
+        pass without one or once retention let it go (``storage.diagnosis_keep_days``)."""
+        rows = await self._fetchall(
+            f"SELECT {_MESSAGE} AS raw FROM passes p LEFT JOIN reads r ON r.pass_id = p.id "  # noqa: S608 - a constant
+            "AND r.merged IS NULL LEFT JOIN camera_messages m ON m.read_id = r.id "
+            "WHERE p.id = ? ORDER BY r.id LIMIT 1",
+            (pass_id,),
+        )
+        return rows[0]["raw"] if rows else None
+
+    async def forget_messages(self, received_before: float, batch: int = 2000) -> int:
+        """Delete what cameras sent for reads received before ``received_before`` (unix s),
+        oldest first, one short transaction per ``batch`` messages looked at; returns how many
+        were deleted. Stops at the first read received after it (messages are kept in the
+        order their reads came). Messages written before migration 22 (on the pass and the
+        read) stay where they are: clearing them in place would free no page."""
+        deleted, after = 0, 0
+        while True:
+            rows = await self._fetchall(
+                "SELECT m.read_id, r.received_at FROM camera_messages m "
+                "JOIN reads r ON r.id = m.read_id WHERE m.read_id > ? ORDER BY m.read_id LIMIT ?",
+                (after, batch),
+            )
+            old = [r["read_id"] for r in rows if r["received_at"] < received_before]
+            if old:
+                deleted += await self._update_entry(
+                    f"DELETE FROM camera_messages WHERE read_id IN ({','.join('?' * len(old))})",  # noqa: S608 - placeholders
+                    tuple(old),
+                )
+            if len(old) < len(rows) or len(rows) < batch:
+                return deleted
+            after = rows[-1]["read_id"]
 
     async def set_barrier(self, pass_id: int, state: str | None, error: str | None = None) -> None:
         """``state`` None: unknown (a camera's record that does not say what it did)."""

@@ -13,7 +13,11 @@
   space is back: recording never stops, unforwarded data is never pruned.
 - Outbox entries sent more than ``outbox_sent_keep_days`` ago are deleted (of passes with
   nothing left to send): the outbox holds what is to be sent and recent history, not two
-  years of receipts. Each round also refreshes the query planner's statistics.
+  years of receipts.
+- What cameras sent with their reads (kept for diagnosis) is deleted ``diagnosis_keep_days``
+  after the read; the passes, their reads and the platform's answers stay.
+
+Each round also refreshes the query planner's statistics.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class DiskState:
     free_bytes: int = 0
     pruned: int = 0
     compacted: int = 0  # sent outbox entries deleted
+    forgotten: int = 0  # camera messages deleted (diagnosis_keep_days)
 
 
 class Retention:
@@ -66,6 +71,7 @@ class Retention:
         replicated_before: Callable[[], float | None] | None = None,
         outbox: Outbox | None = None,
         outbox_sent_keep_days: float = 0,
+        diagnosis_keep_days: float = 0,
     ) -> None:
         self.store, self.photo_dir = store, photo_dir
         #: Sent outbox entries are compacted after this many seconds (None: kept).
@@ -73,6 +79,8 @@ class Retention:
             outbox,
             (outbox_sent_keep_days * 86400 if outbox_sent_keep_days > 0 else None),
         )
+        #: Camera messages are deleted this many seconds after their read (None: kept).
+        self.diagnosis_keep = diagnosis_keep_days * 86400 if diagnosis_keep_days > 0 else None
         self.retention_seconds = retention_days * 86400
         self.budget = budget_mb * MB if budget_mb > 0 else None
         self.min_free = min_free_mb * MB
@@ -152,6 +160,10 @@ class Retention:
         self.state.accepting_photos = not short
         if self.outbox is not None and self.sent_keep is not None:
             self.state.compacted += await self.outbox.compact_sent(self._clock() - self.sent_keep)
+        if self.diagnosis_keep is not None:
+            self.state.forgotten += await self.store.forget_messages(
+                self._clock() - self.diagnosis_keep
+            )
         await self.store.database.optimize()
         return self.state
 

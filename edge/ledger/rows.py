@@ -75,7 +75,6 @@ class StoredPass(_FromRow):
     gate_signal: int | None  # 0 passed, 1 not lifted, 2 lifted not passed
     passed_at: float | None
     confirmed_by: str | None
-    raw: str | None
     operator: str | None
 
 
@@ -142,7 +141,9 @@ class StoredPhoto(_FromRow):
 
 @dataclass(frozen=True, slots=True)
 class StoredRead(_FromRow):
-    """A camera read kept for a pass (table ``reads``); ``merged`` None: it made the pass."""
+    """A camera read kept for a pass (table ``reads``); ``merged`` None: it made the pass;
+    ``raw``: what the camera sent (images elided), None once retention let it go
+    (``storage.diagnosis_keep_days``)."""
 
     id: int
     pass_id: int
@@ -301,9 +302,8 @@ class NewRead:
     raw: str | None = None
 
 
-_READ_COLUMNS = (
-    "pass_id, lane_id, received_at, plate, plate_color, text, vendor_id, source, merged, raw"
-)
+#: A read's columns as written: its message goes to ``camera_messages`` (migration 22).
+_READ_COLUMNS = "pass_id, lane_id, received_at, plate, plate_color, text, vendor_id, source, merged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -701,4 +701,16 @@ MIGRATIONS: list[str] = [
         WHERE check_plate IS NOT NULL OR check_weight IS NOT NULL;
     CREATE INDEX outbox_weighing ON outbox (weighing_id) WHERE weighing_id IS NOT NULL;
     """,
+    # 22: what a camera sent (images elided, for diagnosis) is kept once, in a table of its
+    # own keyed by its read: it was written twice (on the pass and on the read that made it,
+    # ``passes.raw`` and ``reads.raw``, which keep what earlier versions wrote there) and kept
+    # for ever; retention now deletes messages older than ``storage.diagnosis_keep_days``.
+    # Deleted rows of a table of their own free whole pages, which new rows reuse (a column
+    # cleared in place would leave its pages as full as they were).
+    """
+    CREATE TABLE camera_messages (
+        read_id INTEGER PRIMARY KEY REFERENCES reads (id),
+        raw     TEXT    NOT NULL
+    );
+    """,
 ]
