@@ -1,6 +1,6 @@
 """Bytes a pass (issue 19): what a camera sent is kept once, in a table of its own, and deleted
-by retention after ``storage.diagnosis_keep_days``: the pages it held are reused by new
-passes. Real SQLite files."""
+by retention after ``storage.diagnosis_keep_days`` — the pages it held are reused by new
+passes; the platform's answer is stored without its empty fields. Real SQLite files."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from edge.domain.codes import ControlFlag
+from edge.domain.codes import ControlFlag, GateSignal
 from edge.domain.decision import Decision
 from edge.domain.reports import VerifyAnswer
 from edge.ledger.database import register_functions
 from edge.ledger.retention import Retention
-from edge.ledger.rows import NewRead
+from edge.ledger.rows import NewRead, decode_answer, encode_answer
 from edge.ledger.schema import MIGRATIONS
 from edge.ledger.store import Store
 from tests.test_store import new_pass
@@ -172,3 +172,35 @@ async def test_a_ledger_written_before_messages_had_their_table_shows_them(
     finally:
         await store.close()
     assert _copies(old, "new") == 0
+
+
+def test_the_platforms_answer_is_stored_without_its_empty_fields() -> None:
+    city = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="4")
+    stored = encode_answer(city)
+    assert stored == '{"control":0,"fuel":"B","emission":"4","need_complete":"0"}'
+    assert decode_answer(stored) == city
+    province = VerifyAnswer(ControlFlag.CONTROLLED, "管控", "A", "3", "1", "2", "1", "PK9",
+                            "H01", "49000")  # fmt: skip
+    assert decode_answer(encode_answer(province)) == province
+
+
+async def test_figures_and_the_need_complete_list_read_the_compact_answer(
+    tmp_path: Path,
+) -> None:
+    """The ledger's triggers read the stored answer: a 国三 vehicle's pass counts as stage 3,
+    need_complete 1 puts its plate on the 待完善 list and a later 0 takes it off."""
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        for level in ("1", "0"):
+            answer = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="3", need_complete=level)
+            decision = Decision(open=True, code="platform-clear", reason="未管控",
+                                source="platform", answer=answer)  # fmt: skip
+            recorded = await store.record_pass(new_pass(decision=decision), [])
+            await store.finalise(recorded.id, GateSignal.PASSED, 1.0, "detector")
+            if level == "1":
+                assert [n.plate for n in await store.need_complete()] == ["豫A12345"]
+        assert await store.need_complete() == []
+        (row,) = await store.daily_figures(0, 10**10)
+        assert (row.passed, row.stage3) == (2, 2)
+    finally:
+        await store.close()

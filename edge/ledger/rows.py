@@ -23,9 +23,19 @@ def decode_answer(stored: str | None) -> VerifyAnswer | None:
     return VerifyAnswer.from_json(json.loads(stored)) if stored else None
 
 
+#: Fields of a stored answer written even when empty: the ledger's triggers compare them
+#: (``need_complete`` '0' takes a plate off the 待完善 list; schema migration 14).
+_ALWAYS = frozenset({"control", "need_complete"})
+
+
 def encode_answer(answer: VerifyAnswer | None) -> str | None:
-    """The ``verify_json`` column for ``answer`` (the inverse of :func:`decode_answer`)."""
-    return None if answer is None else json.dumps(answer.to_json(), ensure_ascii=False)
+    """The ``verify_json`` column for ``answer`` (the inverse of :func:`decode_answer`):
+    compact JSON without the fields the platform left empty (read back as their default,
+    ""), 60–90 bytes a pass less than every field spelled out."""
+    if answer is None:
+        return None
+    fields = {k: v for k, v in answer.to_json().items() if k in _ALWAYS or v != ""}
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 class _Columns(Protocol):
