@@ -12,6 +12,11 @@ last week's photos past their retention (the retention catch-up). Every outbox e
 camera message of the whole history is kept (the worst case for the queries: a site with
 ``outbox_sent_keep_days`` and ``diagnosis_keep_days`` at 0).
 
+Bytes a pass: the file as generated, and the pages in use once the daemon's retention has run
+on a copy of it with the default settings (what a site's ledger holds: the pages retention
+frees go to the file's free list, which SQLite fills before the file grows), per table and
+index from SQLite's ``dbstat``.
+
 Measurement: each query the daemon makes, through the daemon's own code (the ledger's
 methods; ``/api/status`` from a daemon running on the file), repeated until ``--reps`` runs
 or ``--budget`` seconds: the first (cold) call, then p50 and p99 of the others (nearest rank:
@@ -43,7 +48,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from bench.common import free_port
-from edge.config.model import Config
+from edge.config.model import Config, StorageConfig
 from edge.daemon import Daemon
 from edge.domain.codes import ControlFlag
 from edge.domain.reports import VerifyAnswer
@@ -69,6 +74,7 @@ CATCH_UP_DAYS = 7  # photos past retention not pruned yet
 PENDING_SECONDS = 3600.0  # the last hour not forwarded yet
 DEAD_LETTERS = 20
 TARGET_QUERY_MS, TARGET_STATUS_MS = 100.0, 50.0
+TARGET_BYTES = 600  # a pass, in use (issue 19)
 #: ``make bench``'s ledger: past the photo retention (the catch-up), a day 6 months ago.
 MONTHS, PER_DAY = 13, 200
 
@@ -412,6 +418,90 @@ def report(ledger: Ledger, figures: list[Figure]) -> None:
     )
 
 
+# -- bytes a pass --------------------------------------------------------------------------
+def footprint(path: Path) -> dict[str, int]:
+    """Bytes of the pages each table and index of the ledger at ``path`` holds (SQLite's
+    ``dbstat``: pages in use, the free list not counted), largest first."""
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
+        return {str(name): int(size) for name, size in rows}
+    finally:
+        db.close()
+
+
+async def retained(path: Path, storage: StorageConfig | None = None) -> None:
+    """One round of the daemon's retention on the ledger at ``path`` with ``storage``'s
+    settings (the defaults when None): photos past their retention pruned (their files, if
+    any, deleted), sent outbox entries and camera messages past their keep deleted."""
+    storage = storage or StorageConfig()
+    store = await Store.open(path)
+    try:
+        await Retention(
+            store,
+            path.parent / "photos",
+            retention_days=storage.photo_retention_days,
+            budget_mb=0,
+            min_free_mb=0,
+            outbox=store,
+            outbox_sent_keep_days=storage.outbox_sent_keep_days,
+            diagnosis_keep_days=storage.diagnosis_keep_days,
+        ).prune_once()
+    finally:
+        await store.close()
+
+
+@dataclass(slots=True)
+class Footprint:
+    """Bytes of each table and index: as generated, and kept once retention ran."""
+
+    file: int
+    generated: dict[str, int]
+    kept: dict[str, int]
+
+
+async def measure_bytes(ledger: Ledger) -> Footprint:
+    """The ledger's pages as generated, and in use after the daemon's retention has run with
+    the default settings, on a page-for-page copy (the ledger itself is left as it is)."""
+    copy = ledger.path.with_name(f"retained-{ledger.path.name}")
+
+    def backup() -> None:
+        source, target = sqlite3.connect(ledger.path), sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+
+    try:
+        await asyncio.to_thread(backup)
+        generated = footprint(copy)
+        await retained(copy)
+        return Footprint(ledger.path.stat().st_size, generated, footprint(copy))
+    finally:
+        for path in (copy, copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+            path.unlink(missing_ok=True)
+
+
+def report_bytes(ledger: Ledger, found: Footprint) -> None:
+    n = max(1, ledger.passes)
+    generated, kept = sum(found.generated.values()), sum(found.kept.values())
+    storage = StorageConfig()
+    print(
+        f"\nBytes a pass: {found.file / n:.0f} in the file as generated (every outbox entry and "
+        f"camera message kept), {generated / n:.0f} in its pages; {kept / n:.0f} in use once "
+        f"retention ran with the defaults (sent entries after {storage.outbox_sent_keep_days:g} "
+        f"days, camera messages after {storage.diagnosis_keep_days:g}; freed pages are reused "
+        f"before the file grows)  {'ok' if kept / n <= TARGET_BYTES else 'OVER'} "
+        f"(target ≤ {TARGET_BYTES})"
+    )
+    print(f"  {'table or index (bytes a pass)':<44} {'generated':>9} {'retained':>9}")
+    for name in sorted(found.generated, key=lambda k: -found.kept.get(k, 0)):
+        if max(found.generated[name], found.kept.get(name, 0)) >= n:  # a byte a pass or more
+            after = found.kept.get(name, 0) / n
+            print(f"  {name:<44} {found.generated[name] / n:9.1f} {after:9.1f}")
+
+
 async def bench_ledger(
     months: int, per_day: int, directory: Path | None = None, reps: int = 20, budget: float = 10.0
 ) -> None:
@@ -432,6 +522,7 @@ async def measure(ledger: Ledger, reps: int, budget: float) -> None:
     with db:
         db.execute("UPDATE photos SET pruned_at = NULL WHERE pruned_at >= ?", (started,))
     db.close()
+    report_bytes(ledger, await measure_bytes(ledger))
 
 
 def kept(path: Path, months: int, per_day: int) -> Ledger:

@@ -4,10 +4,12 @@ passes; the platform's answer is stored without its empty fields. Real SQLite fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
 
+from bench.ledger import footprint, generate, measure_bytes
 from edge.domain.codes import ControlFlag, GateSignal
 from edge.domain.decision import Decision
 from edge.domain.reports import VerifyAnswer
@@ -204,3 +206,17 @@ async def test_figures_and_the_need_complete_list_read_the_compact_answer(
         assert (row.passed, row.stage3) == (2, 2)
     finally:
         await store.close()
+
+
+async def test_the_benchmark_measures_the_ledger_as_retention_leaves_it(tmp_path: Path) -> None:
+    """``bench.ledger``'s bytes a pass: the generated ledger keeps every outbox entry and
+    message; a copy after the daemon's retention (the defaults) keeps a month of sent entries
+    and 90 days of messages, and the ledger itself is left as it was."""
+    ledger = await asyncio.to_thread(generate, tmp_path / "edge.db", 13, 12)
+    before = footprint(ledger.path)
+    found = await measure_bytes(ledger)
+    assert footprint(ledger.path) == before == found.generated
+    assert not list(tmp_path.glob("retained-*"))  # noqa: ASYNC240 - a test
+    for name, kept in (("camera_messages", 90 / 396), ("outbox", 30 / 396)):
+        assert found.kept[name] < (kept + 0.05) * found.generated[name], name
+    assert found.kept["passes"] >= found.generated["passes"]
