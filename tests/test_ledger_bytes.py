@@ -137,7 +137,7 @@ async def test_a_ledger_written_before_messages_had_their_table_shows_them(
 ) -> None:
     """A ledger of schema 21 (the message on the pass and on its read, or — reads made by
     migration 9 — on the pass only) upgraded in place: every read still shows its message,
-    and new ones are kept once."""
+    new ones are kept once, and the index no query uses (passes by reason code) is gone."""
     old = tmp_path / "old.db"
     with sqlite3.connect(old) as db:
         register_functions(db)
@@ -174,6 +174,7 @@ async def test_a_ledger_written_before_messages_had_their_table_shows_them(
     finally:
         await store.close()
     assert _copies(old, "new") == 0
+    assert _count(old, "SELECT count(*) FROM sqlite_schema WHERE name = 'passes_code'") == 0
 
 
 def test_the_platforms_answer_is_stored_without_its_empty_fields() -> None:

@@ -109,7 +109,8 @@ async def test_the_migration_lists_what_the_ledger_already_held(tmp_path: Path) 
         "ALTER TABLE weighings DROP COLUMN first_photo; "
         "ALTER TABLE weighings DROP COLUMN second_photo;"
         # migrations 21 (its weighings' columns go with the rebuilds of 18 and 19) and 22
-        "DROP INDEX outbox_weighing; DROP TABLE camera_messages;"
+        "DROP INDEX outbox_weighing; DROP TABLE camera_messages; "
+        "CREATE INDEX passes_code ON passes (reason_code, id);"
     )
     mine = next(i for i, sql in enumerate(MIGRATIONS) if "CREATE TABLE need_complete" in sql)
     db.execute(f"PRAGMA user_version = {mine}")  # the ledger as it was before the list
