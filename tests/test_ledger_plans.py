@@ -246,6 +246,7 @@ async def _serve_checks(
     await call("clear_checks", row.id)
     await call("reread_of_used", other, read)
     await call("doubt_tie", read, other)
+    await call("add_candidate", row.id, other)
 
 
 async def _serve_filings(call: Callable[..., Any]) -> None:

@@ -829,7 +829,8 @@ async def test_a_stray_read_and_a_slow_camera_do_not_cascade_silently(
     """A car's read (豫AC1234, never weighs) is pending; each truck's own read comes after its
     weight settled. Truck 1 takes the car's read; its own read, heard while it still stands
     on the scale, puts that in doubt: once it left, its open first weighing is held with both
-    reads (请核对车牌); truck 2 is then held too — never tied to truck 1's read."""
+    reads (请核对车牌); truck 2 is then held too — never tied to truck 1's read — and its own
+    read, heard while it stood there, is one more of its candidates once it left."""
     async with weighbridge(store, tmp_path) as (bridge, sim, seen):
         await store.note_scale_read(
             NewScaleRead("main", "豫AC1234", "2", "S-CAR", "in-1", bridge._clock() - 30)
@@ -844,16 +845,19 @@ async def test_a_stray_read_and_a_slow_camera_do_not_cascade_silently(
         await eventually(lambda: len({w.id for w in seen}) == 2, timeout=5)
         bridge.heard_pass(_pass("豫B22222", "S-T2"))  # truck 2's slow camera
         await bridge.drain()
+        await _leave(bridge, sim)  # truck 2 left: its late read is one more candidate
+        await eventually(lambda: len(seen[-1].candidate_reads) == 3, timeout=5)
     truck1 = await store.weighing(seen[0].id)
     assert (truck1.state, truck1.plate, truck1.first_serial) == ("unmatched", None, None)
     assert [r.read.plate for r in truck1.candidate_reads] == ["豫AC1234", "豫B11111"]
     assert [c.kind for c in truck1.checks] == ["plate"]
     assert "豫AC1234" in truck1.checks[0].said
     assert "豫B11111" in truck1.checks[0].said
-    truck2 = seen[2]
+    truck2 = seen[-1]
+    assert truck2.id not in (truck1.id, None)
     assert truck2.held
     assert truck2.plate is None
-    assert [r.read.plate for r in truck2.candidate_reads] == ["豫AC1234", "豫B11111"]
+    assert [r.read.plate for r in truck2.candidate_reads] == ["豫AC1234", "豫B11111", "豫B22222"]
 
 
 async def test_a_completed_pair_in_doubt_holds_its_goods_record_until_the_clerk_clears_it(

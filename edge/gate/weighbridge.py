@@ -46,7 +46,8 @@ one at the same lane within ``reread_seconds`` of the read taken, is that truck 
 rule after the weighing): not pending, and with another plate the weighing is marked 请核对车牌.
 Another plate puts the tie in doubt: an open first weighing is held with both reads once the
 truck left (a new vehicle weighed before the platform emptied was the read's: nothing
-changes); a completed pair is marked at once. A weighing tied through a read that superseded
+changes); a completed pair is marked at once; a held weighing takes it as one more candidate
+once the truck left. A weighing tied through a read that superseded
 another plate is marked too (shown only). A mark holds the weighing's goods record in the
 outbox until a clerk clears it (``edge weighings checked``, the page's 已核对; audited).
 
@@ -472,11 +473,42 @@ class Weighbridge(ScalePairing):
         self._tell(row)
         recorded.set_result(row)
         if row.plate is None:
+            if row.held and not self.position:  # a read heard while it stands: a candidate
+                self._watch(self._watch_held(row, vehicle))
             await self._no_plate(row)
         elif read is not None and not self.position:  # the tie-in-doubt rule
-            watch = asyncio.create_task(self._watch_tie(row, read, vehicle), name="tie:watch")
-            self._watching.add(watch)
-            watch.add_done_callback(self._watched)
+            self._watch(self._watch_tie(row, read, vehicle))
+
+    def _watch(self, work: Coroutine[Any, Any, None]) -> None:
+        """A weighing watched while its truck stands (not waited for by :meth:`drain`)."""
+        watch = asyncio.create_task(work, name=f"watch:{self.name}")
+        self._watching.add(watch)
+        watch.add_done_callback(self._watched)
+
+    async def _watch_held(self, row: StoredWeighing, vehicle: int) -> None:
+        """A held weighing (待确认车牌) hears a read while its truck stands on the scale: once
+        that truck left, the read is one more of its candidates (the truck's late read, or the
+        next truck's — the clerk says); a new vehicle weighed before the platform emptied was
+        the read's, and nothing changes."""
+        emptied = self.emptied
+        try:
+            async with asyncio.timeout(self.plate_max_age):
+                other = await self._heard_while_standing(row, vehicle)
+                if other is None:
+                    return
+                while self.emptied == emptied and self.vehicles == vehicle:
+                    self._read_arrived.clear()
+                    await self._read_arrived.wait()
+        except TimeoutError:
+            return
+        if self.emptied == emptied:
+            return  # the next vehicle's: it was weighed
+        done = await self.ledger.add_candidate(row.id, other)
+        if done is not None:
+            log.info("plate read while a held weighing's truck stood on the scale: one more "
+                     "candidate", scale=self.name, weighing=row.id,
+                     plate=other.read.plate)  # fmt: skip
+            self._tell(done)
 
     async def _superseded_check(self, read: ScaleRead) -> tuple[str, str] | None:
         """(why, said) when ``read`` superseded a read of another plate (the re-read rule:

@@ -1051,6 +1051,30 @@ class WeighingLedger(LedgerPart):
         weighing_id = await self._transaction(write)
         return None if weighing_id is None else await self.weighing(weighing_id)
 
+    async def add_candidate(self, weighing_id: int, read: ScaleRead) -> StoredWeighing | None:
+        """A held weighing (待确认车牌) takes the pending ``read`` as one more candidate (heard
+        while its truck stood on the scale). None: it is no longer held, or the read is no
+        longer pending (nothing changed)."""
+
+        async def write() -> int | None:
+            row = await self._weighing_written(weighing_id)
+            pending = await self._rows_written(
+                "SELECT 1 FROM scale_reads WHERE id = ? AND weighing_id IS NULL "
+                "AND dropped IS NULL",
+                (read.id,),
+            )
+            if row is None or not row.held or not pending:
+                return None
+            reads = [r.to_json() for r in row.candidate_reads if r.id != read.id]
+            held = json.dumps([*reads, read.to_json()], ensure_ascii=False)
+            await self._db.execute(
+                "UPDATE weighings SET candidates = ? WHERE id = ?", (held, weighing_id)
+            )
+            return weighing_id
+
+        changed = await self._transaction(write)
+        return None if changed is None else await self.weighing(changed)
+
     async def check_weight(
         self, weighing: StoredWeighing, before_kg: float, kg: float
     ) -> StoredWeighing | None:
