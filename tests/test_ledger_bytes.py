@@ -1,6 +1,6 @@
 """Bytes a pass (issue 19): what a camera sent is kept once, in a table of its own, and deleted
 by retention after ``storage.diagnosis_keep_days`` — the pages it held are reused by new
-passes; the platform's answer is stored without its empty fields. Real SQLite files."""
+passes; the platform's answer is stored without its defaults. Real SQLite files."""
 
 from __future__ import annotations
 
@@ -177,11 +177,14 @@ async def test_a_ledger_written_before_messages_had_their_table_shows_them(
     assert _count(old, "SELECT count(*) FROM sqlite_schema WHERE name = 'passes_code'") == 0
 
 
-def test_the_platforms_answer_is_stored_without_its_empty_fields() -> None:
+def test_the_platforms_answer_is_stored_without_its_defaults() -> None:
     city = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="4")
     stored = encode_answer(city)
-    assert stored == '{"control":0,"fuel":"B","emission":"4","need_complete":"0"}'
+    assert stored == '{"fuel":"B","emission":"4"}'
     assert decode_answer(stored) == city
+    assert decode_answer(encode_answer(VerifyAnswer(ControlFlag.CLEAR))) == VerifyAnswer(
+        ControlFlag.CLEAR
+    )
     province = VerifyAnswer(ControlFlag.CONTROLLED, "管控", "A", "3", "1", "2", "1", "PK9",
                             "H01", "49000")  # fmt: skip
     assert decode_answer(encode_answer(province)) == province
@@ -191,10 +194,17 @@ async def test_figures_and_the_need_complete_list_read_the_compact_answer(
     tmp_path: Path,
 ) -> None:
     """The ledger's triggers read the stored answer: a 国三 vehicle's pass counts as stage 3,
-    need_complete 1 puts its plate on the 待完善 list and a later 0 takes it off."""
+    need_complete 1 puts its plate on the 待完善 list, a pass without an answer leaves it
+    there, and a later 0 (stored as nothing) takes it off."""
     store = await Store.open(tmp_path / "edge.db")
     try:
-        for level in ("1", "0"):
+        for level in ("1", None, "0"):
+            if level is None:
+                local = Decision(open=True, code="offline-open", reason="离线放行",
+                                 source="offline")  # fmt: skip
+                await store.record_pass(new_pass(decision=local), [])  # no answer
+                assert [n.plate for n in await store.need_complete()] == ["豫A12345"]
+                continue
             answer = VerifyAnswer(ControlFlag.CLEAR, fuel="B", emission="3", need_complete=level)
             decision = Decision(open=True, code="platform-clear", reason="未管控",
                                 source="platform", answer=answer)  # fmt: skip

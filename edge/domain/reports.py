@@ -54,7 +54,7 @@ class VerifyAnswer:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VerifyAnswer:
         fields = {k: v for k, v in data.items() if k != "control"}
-        return cls(control=ControlFlag(data["control"]), **fields)
+        return cls(control=ControlFlag(data.get("control", 0)), **fields)
 
 
 @dataclass(frozen=True, slots=True)

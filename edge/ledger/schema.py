@@ -716,4 +716,17 @@ MIGRATIONS: list[str] = [
     );
     DROP INDEX passes_code;
     """,
+    # 23: the platform's answer is stored without its defaults (an absent need_complete is
+    # '0', an absent control 0: ~32 bytes a pass); a pass whose answer says nothing of
+    # need_complete takes its plate off the 待完善 list as one that says '0' did.
+    """
+    DROP TRIGGER need_complete_cleared;
+    CREATE TRIGGER need_complete_cleared AFTER INSERT ON passes
+        WHEN NEW.plate IS NOT NULL AND NEW.verify_json IS NOT NULL
+        AND coalesce(NEW.verify_json ->> '$.need_complete', '0') = '0' BEGIN
+        UPDATE need_complete SET done_at = NEW.received_at, done_by = 'verify'
+            WHERE plate = NEW.plate AND plate_color = NEW.plate_color AND done_at IS NULL
+            AND seen_at <= NEW.received_at;
+    END;
+    """,
 ]
