@@ -6,6 +6,7 @@ audited once each); their refusals name the option. Migration 18 keeps every wei
 from __future__ import annotations
 
 import asyncio
+import re
 import getpass
 import shlex
 import sqlite3
@@ -128,6 +129,8 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     assert "800 kg 未识别车牌" in out
     assert "weighings to check: 1\n" in out
     assert f"{ids['first']:>7} " in out
+    # the pass whose plate a clerk corrects when the weighing's plate is the wrong one
+    assert re.search(r", pass \S+ \(a wrong plate: edge correct … SERIAL\)\n", out), out
     assert "check weight (goods record held): truck stopped twice: weighed 30000 kg" in out
 
     code, out, err = _run(argvs[1], capsys)  # the truck's read completes its first weighing

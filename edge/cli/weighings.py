@@ -80,8 +80,10 @@ async def _list(cfg: Config, store: Store) -> None:
     for w in checks:  # its plate or weight in doubt: `edge weighings checked ID` once checked
         label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
         state = state_name("held" if w.held else w.state)
+        passes = ", ".join(s for s in (w.first_serial, w.second_serial) if s)
+        tied = f", pass {passes} (a wrong plate: edge correct … SERIAL)" if passes else ""
         print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.plate or 'no plate'} "
-              f"{w.first_kg:g} kg {state}")  # fmt: skip
+              f"{w.first_kg:g} kg {state}{tied}")  # fmt: skip
         for check in w.checks:
             held = " (goods record held)" if check.hold else ""
             print(f"        check {check.kind}{held}: {check.why}")
