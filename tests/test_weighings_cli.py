@@ -6,8 +6,8 @@ audited once each); their refusals name the option. Migration 18 keeps every wei
 from __future__ import annotations
 
 import asyncio
-import re
 import getpass
+import re
 import shlex
 import sqlite3
 import time
