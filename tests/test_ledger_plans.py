@@ -69,6 +69,7 @@ NOT_YET_CALLED = {
     "weigh", "put_plan", "plan_for", "goods_from_plan", "passes_owed_plan_goods", "give_goods",
     "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
     "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads", "last_weight",
+    "last_tie",
     "discard_weighing", "weighings_of_pass", "correct_weighing_plate", "correct_scale_reads",
     "drop_read", "drop_stale_reads", "dropped_reads", "reweigh",
 }  # fmt: skip

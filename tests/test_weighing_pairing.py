@@ -431,6 +431,8 @@ async def test_a_truck_still_on_the_scale_after_a_restart_is_not_weighed_again(
     store = await Store.open(path)
     try:
         async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            # the restart took a minute: a read now is past the tie-in-doubt rule's window
+            bridge._clock = lambda: time.time() + 60
             bridge.heard_pass(_pass("豫B22222", "S-B"))  # the next truck, queued behind
             sim.set_weight(Decimal(30010))  # the same truck, within the band
             await eventually(lambda: bridge.detector.weighed, timeout=5)
@@ -455,7 +457,10 @@ def _scale_daemon_config(tmp_path: Path, platform_sim: CityPlatformSim) -> tuple
         port=port,
         extra=(
             f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
-            'stable_seconds = 0.3\nlanes = ["in-1"]\n[logging]\nlevel = "warning"'
+            # a read heard 0.2 s after a weight settled is the next truck's (the tie-in-doubt
+            # rule's window: a restarted daemon is never that quick)
+            'stable_seconds = 0.3\nreread_seconds = 0.2\nlanes = ["in-1"]\n'
+            '[logging]\nlevel = "warning"'
         ),
     )
     return port, scale_port, config
@@ -935,3 +940,36 @@ async def test_a_weighing_tied_through_a_superseded_near_read_is_checked(
     assert "豫G88361挂" in check.why
     assert "豫G88362挂" in check.why
     assert "豫G88361挂" in check.said
+
+
+async def test_a_tie_in_doubt_survives_a_restart_while_the_truck_stands(tmp_path: Path) -> None:
+    """The review's case: a stray car's read (豫AK1234) ties truck 1's weighing (36000 kg);
+    the truck's own read (豫K88888) comes at once while it stands — and the daemon is killed
+    (or restarts) while it still stands. Once the truck left, the weighing is held with both
+    reads, as without the restart (it stayed 豫AK1234, open, and 豫K88888 tied the next
+    truck)."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫AK1234", "S-CAR"))
+            sim.set_weight(Decimal(36000))
+            await eventually(lambda: len(seen) == 1, timeout=5)
+            bridge.heard_pass(_pass("豫K88888", "S-TRUCK"))  # the slow camera's own read
+            await bridge.drain()  # the daemon stops here, the truck on the scale
+    finally:
+        await store.close()
+    assert (seen[0].plate, seen[0].state) == ("豫AK1234", "open")
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            sim.set_weight(Decimal(36000))  # still there
+            await eventually(lambda: bridge.detector.weighed, timeout=5)
+            sim.set_weight(Decimal(0))  # it leaves
+            await eventually(lambda: bool(seen) and seen[-1].held, timeout=5)
+        assert bridge.weighings == 0  # not weighed again
+        row = await store.weighing(seen[-1].id)
+        assert (row.plate, row.held) == (None, True)
+        assert sorted(r.read.plate for r in row.candidate_reads) == ["豫AK1234", "豫K88888"]
+    finally:
+        await store.close()

@@ -141,6 +141,11 @@ class StableDetector:
         """Whether this vehicle's weight was taken (until the platform empties)."""
         return self._done
 
+    @property
+    def expecting(self) -> bool:
+        """Whether a weight from before a restart is still expected (:meth:`expect`)."""
+        return self._expected is not None
+
     def reset(self) -> None:
         self._window.clear()
         self._done = False

@@ -38,10 +38,12 @@ A held weighing's candidates are its own: until a clerk resolves it, a later wei
 only pending read is one of them is held too (with that read), never tied to it — a clerk's
 drop of one of two candidates leaves the other to the held weighing (still offered it).
 
-Reads heard after a weighing took one (no position sensors): while the weighed truck still
-stands on the scale, the first read heard is that truck's own (a refined read, or the weighing
-took a stray read) or the next truck's queued behind it; no rule tells which, so a clerk is told
-and no goods record goes out on it (:meth:`Weighbridge._watch_tie`). The same plate, or a near
+Reads heard right after a weighing took one (no position sensors): while the weighed truck
+still stands on the scale, the first read heard within ``reread_seconds`` of its weight settling
+is that truck's own (a refined or late read, while the weighing took a stray read) or the next
+truck's queued close behind; no rule tells which, so a clerk is told and no goods record goes
+out on it (:meth:`Weighbridge._watch_tie`; after a restart too, :meth:`Weighbridge.resume`). A
+later read is the next truck's and changes nothing. The same plate, or a near
 one at the same lane within ``reread_seconds`` of the read taken, is that truck (the re-read
 rule after the weighing): not pending, and with another plate the weighing is marked 请核对车牌.
 Another plate puts the tie in doubt: an open first weighing is held with both reads once the
@@ -58,6 +60,7 @@ Assigning a plate (a clerk's, or a late read) continues exactly as a tied weighi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -252,6 +255,9 @@ class Weighbridge(ScalePairing):
         #: Tied weighings watched while their truck stands (the tie-in-doubt rule); not
         #: waited for by :meth:`drain` (they end when the truck leaves).
         self._watching: set[asyncio.Task[None]] = set()
+        #: After a restart: the last weighing tied to a read (its row, read, time), watched
+        #: once its truck is found still on the scale (:meth:`resume`).
+        self._resumed: tuple[StoredWeighing, ScaleRead, float] | None = None
         #: The latest weighing being recorded (its row once recorded): a higher stable
         #: weight of the same truck replaces its weight.
         self._last_weighing: asyncio.Future[StoredWeighing | None] | None = None
@@ -310,6 +316,11 @@ class Weighbridge(ScalePairing):
         if was_weighed and not self.detector.weighed:
             self.emptied += 1
             self._read_arrived.set()  # the weighed truck left: a late read is no longer its
+        if self._resumed is not None and not self.detector.expecting:  # (resume)
+            if not was_weighed and self.detector.weighed and stable is None:
+                row, read, at = self._resumed  # the truck weighed before a restart, still
+                self._watch(self._watch_tie(row, read, self.vehicles, at))  # there: watched on
+            self._resumed = None
         if stable is not None and stable.replaces is None:
             self.vehicles += 1  # a truck that stopped twice is no new vehicle (_late_read)
             self._read_arrived.set()  # a new vehicle: a watch of the last one ends
@@ -474,10 +485,10 @@ class Weighbridge(ScalePairing):
         recorded.set_result(row)
         if row.plate is None:
             if row.held and not self.position:  # a read heard while it stands: a candidate
-                self._watch(self._watch_held(row, vehicle))
+                self._watch(self._watch_held(row, vehicle, at))
             await self._no_plate(row)
         elif read is not None and not self.position:  # the tie-in-doubt rule
-            self._watch(self._watch_tie(row, read, vehicle))
+            self._watch(self._watch_tie(row, read, vehicle, at))
 
     def _watch(self, work: Coroutine[Any, Any, None]) -> None:
         """A weighing watched while its truck stands (not waited for by :meth:`drain`)."""
@@ -485,7 +496,7 @@ class Weighbridge(ScalePairing):
         self._watching.add(watch)
         watch.add_done_callback(self._watched)
 
-    async def _watch_held(self, row: StoredWeighing, vehicle: int) -> None:
+    async def _watch_held(self, row: StoredWeighing, vehicle: int, since: float) -> None:
         """A held weighing (待确认车牌) hears a read while its truck stands on the scale: once
         that truck left, the read is one more of its candidates (the truck's late read, or the
         next truck's — the clerk says); a new vehicle weighed before the platform emptied was
@@ -493,7 +504,7 @@ class Weighbridge(ScalePairing):
         emptied = self.emptied
         try:
             async with asyncio.timeout(self.plate_max_age):
-                other = await self._heard_while_standing(row, vehicle)
+                other = await self._heard_while_standing(since, vehicle)
                 if other is None:
                     return
                 while self.emptied == emptied and self.vehicles == vehicle:
@@ -533,9 +544,12 @@ class Weighbridge(ScalePairing):
         )
         return why, said
 
-    async def _watch_tie(self, row: StoredWeighing, read: ScaleRead, vehicle: int) -> None:
-        """While the truck weighed as ``row`` (tied to ``read``, read before its weight
-        settled) still stands on the scale, the first other read heard (module docstring):
+    async def _watch_tie(
+        self, row: StoredWeighing, read: ScaleRead, vehicle: int, since: float
+    ) -> None:
+        """While the truck weighed as ``row`` at ``since`` (unix s; tied to ``read``, read
+        before its weight settled) still stands on the scale, the first other read heard
+        since (module docstring):
         a near re-read of ``read`` is that truck (the re-read rule after the weighing:
         :meth:`~edge.ledger.weighings.WeighingLedger.reread_of_used`); another plate puts the
         tie in doubt (:meth:`~edge.ledger.weighings.WeighingLedger.doubt_tie`). A pair it
@@ -545,7 +559,10 @@ class Weighbridge(ScalePairing):
         emptied = self.emptied
         try:
             async with asyncio.timeout(self.plate_max_age):
-                other = await self._heard_while_standing(row, vehicle)
+                # a read later than reread_seconds after the weight settled is the next
+                # truck's, queued behind (as before this rule): only the camera's own late
+                # or refined read of this truck comes that soon
+                other = await self._heard_while_standing(since, vehicle, since + self.reread)
                 if other is None:
                     return
                 if row.state == "open":
@@ -586,15 +603,23 @@ class Weighbridge(ScalePairing):
             and within_one_edit(a.plate, b.plate)
         )
 
-    async def _heard_while_standing(self, row: StoredWeighing, vehicle: int) -> ScaleRead | None:
-        """The first pending read heard since ``row`` was weighed while its vehicle still
-        stands on the scale; None once it left."""
+    async def _heard_while_standing(
+        self, since: float, vehicle: int, until: float | None = None
+    ) -> ScaleRead | None:
+        """The first pending read heard since the vehicle was weighed (at ``since``, unix s:
+        a completed pair's own weighing, not its first) — and by ``until`` when given — while
+        it still stands on the scale; None once it left, or ``until`` passed without one."""
         while self.detector.weighed and self.vehicles == vehicle:
             for fresh in await self._pending():
-                if fresh.read.read_at >= row.first_at:
+                if since <= fresh.read.read_at and (until is None or fresh.read.read_at <= until):
                     return fresh
+            if until is not None and self._clock() > until:
+                return None
             self._read_arrived.clear()
-            await self._read_arrived.wait()
+            wait = None if until is None else max(0.0, until - self._clock()) + 0.01
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._read_arrived.wait()
         return None
 
     def _watched(self, task: asyncio.Task[None]) -> None:
@@ -650,13 +675,19 @@ class Weighbridge(ScalePairing):
         """Before :meth:`start`: when this scale's last weighing was taken within
         :attr:`RESUME_SECONDS`, the first stable weight within the stable band of it is that
         truck still on the platform (the daemon restarted, or was killed, while it stood
-        there): it is not weighed again, and the scale waits for the platform to empty."""
-        last = await self.ledger.last_weight(self.name, self._clock() - self.RESUME_SECONDS)
+        there): it is not weighed again, and the scale waits for the platform to empty — and
+        (no position sensors) the read it was tied to is watched on as if the daemon had never
+        stopped (the tie-in-doubt rule: a read heard while it stood, before the restart or
+        after, puts the tie in doubt)."""
+        since = self._clock() - self.RESUME_SECONDS
+        last = await self.ledger.last_weight(self.name, since)
         if last is not None:
             kg, at = last
             self.detector.expect(Decimal(str(kg)))
             log.info("after a restart: a stable weight like the last weighing is that truck "
                      "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
+            # the tie-in-doubt rule goes on for it (a read heard before the restart, or after)
+            self._resumed = None if self.position else await self.ledger.last_tie(self.name, since)
 
     def start(self) -> None:
         self.indicator.start()

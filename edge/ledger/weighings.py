@@ -1192,6 +1192,31 @@ class WeighingLedger(LedgerPart):
         )
         return (float(rows[0]["kg"]), float(rows[0]["at"])) if rows else None
 
+    async def last_tie(
+        self, scale: str, since: float
+    ) -> tuple[StoredWeighing, ScaleRead, float] | None:
+        """The latest weighing taken on ``scale`` since ``since`` (unix s; first or second),
+        when a plate read tied it: (the weighing, that read, when it was taken); None when
+        the latest one has no read of its own (unmatched, held, a clerk's plate) or none was
+        taken. After a restart the truck weighed then may still stand on the scale."""
+        rows = await self._fetchall(
+            "SELECT id, at FROM (SELECT id, first_at AS at FROM weighings "
+            "WHERE first_scale = ? AND first_at >= ? UNION ALL SELECT id, second_at "
+            "FROM weighings WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC LIMIT 1",
+            (scale, since, scale, since),
+        )
+        if not rows:
+            return None
+        weighing_id, at = int(rows[0]["id"]), float(rows[0]["at"])
+        reads = await self._fetchall(
+            "SELECT * FROM scale_reads WHERE weighing_id = ? AND scale = ? AND read_at <= ? "
+            "ORDER BY read_at DESC, id DESC LIMIT 1",
+            (weighing_id, scale, at),
+        )
+        if not reads:
+            return None
+        return await self.weighing(weighing_id), ScaleRead.from_row(reads[0]), at
+
     async def weighing(self, weighing_id: int) -> StoredWeighing:
         """One weighing; raises :class:`KeyError` for an unknown id."""
         rows = await self._fetchall("SELECT * FROM weighings WHERE id = ?", (weighing_id,))
