@@ -30,7 +30,7 @@ from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
 from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
 from edge.ledger.store import Store
-from edge.ledger.weighings import ReadDroppedError, ReadUsedError
+from edge.ledger.weighings import ReadDroppedError, ReadUsedError, WeighingStateError
 from edge.sim.platform import CityPlatformSim
 from edge.sim.scale import ScaleSim
 from tests.helpers import eventually, free_port, wait_healthy, write_config
@@ -973,3 +973,35 @@ async def test_a_tie_in_doubt_survives_a_restart_while_the_truck_stands(tmp_path
         assert sorted(r.read.plate for r in row.candidate_reads) == ["豫AK1234", "豫K88888"]
     finally:
         await store.close()
+
+
+async def test_a_clerk_saying_a_held_weight_is_the_weighed_trucks_second_stop(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: 豫Q11111 weighed at 21000 kg, 豫Q22222 read, 39000 kg before the
+    platform emptied: held (either truck's). The clerk says it was 豫Q11111 after a second
+    stop: its weighing takes 39000 kg and the held one is set aside as that stop — before,
+    the two stops of one truck became a pair (net 18 t) and a goods record went out. A lower
+    weight given the weighed truck's plate is refused; 豫Q22222's read stays pending."""
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫Q11111", "S-1"))
+        sim.set_weight(Decimal(21000))
+        await eventually(lambda: len(seen) == 1, timeout=5)
+        bridge.heard_pass(_pass("豫Q22222", "S-2"))
+        sim.set_weight(Decimal(39000))
+        await eventually(lambda: len(seen) == 2 and seen[1].held, timeout=5)
+        first, held = seen
+        row = await bridge.assign(held.id, "豫Q11111", "2")
+        assert (row.id, row.plate, row.state, row.first_kg) == (first.id, "豫Q11111", "open", 39000)
+        assert (await store.weighing(held.id)).state == "discarded"
+        sim.set_weight(Decimal(0))
+        await eventually(lambda: not bridge.detector.weighed, timeout=5)
+        await bridge.drain()
+    assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫Q22222"]
+    lower = await store.weigh(
+        NewWeighing("main", None, "", 20000, first.first_at + 30, None),
+        max_between_seconds=DAY,
+    )
+    with pytest.raises(WeighingStateError, match="the same truck, not its second weighing"):
+        await bridge.assign(lower.id, "豫Q11111", "2")
+    assert (await store.weighing(first.id)).first_kg == 39000

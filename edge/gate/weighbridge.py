@@ -158,6 +158,9 @@ class ScalePairing:
         its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
         :meth:`WeighingLedger.assign_plate`."""
         before = await self.ledger.weighing(weighing_id)
+        second_stop = await self._second_stop(before, plate)
+        if second_stop is not None:
+            return second_stop
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
         goods, plan = await self._goods(plate, lane, before.first_at)
         row = await self.ledger.assign_plate(
@@ -176,6 +179,46 @@ class ScalePairing:
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
         if read is not None:
             await self.drop_stale(read)
+        self._tell(row)
+        return row
+
+    #: A plate's open first weighing on the same scale this recent is that truck's, not
+    #: another visit's: no truck is loaded or unloaded and driven back onto the scale faster.
+    SAME_TRUCK_SECONDS = 120.0
+
+    async def _second_stop(self, held: StoredWeighing, plate: str) -> StoredWeighing | None:
+        """A clerk gives a held weighing the plate of the truck weighed on this scale just
+        before it (within :attr:`SAME_TRUCK_SECONDS`): the same truck after a second stop
+        (held in doubt: :attr:`~edge.domain.weighing.StableWeight.doubtful`), never its
+        second weighing (a pair of one truck's two stops: a wrong net and goods record). A
+        higher weight is the truck's (its first weighing takes it, this one is discarded as
+        its second stop; returns the first); a lower one is refused
+        (:class:`WeighingStateError`). None: no such weighing — a plate like any other."""
+        earlier = [
+            w
+            for w in await self.ledger.open_weighings(held.first_at - self.SAME_TRUCK_SECONDS)
+            if w.state == "open" and w.plate == plate and w.first_scale == self.name
+            and w.id != held.id and 0 <= held.first_at - w.first_at <= self.SAME_TRUCK_SECONDS
+        ]  # fmt: skip
+        if not earlier:
+            return None
+        first = earlier[-1]
+        ago = held.first_at - first.first_at
+        if held.first_kg <= first.first_kg:
+            raise WeighingStateError(
+                f"{plate} was weighed {ago:.0f} s before on this scale at {first.first_kg:g} kg "
+                f"(weighing {first.id}): the same truck, not its second weighing — discard this "
+                "one if it is no load",
+                f"{plate} {ago:.0f} 秒前刚在本地磅过磅（{first.first_kg:g} kg），不能作为其第二次"
+                "过磅；如非车辆载重请作废",
+            )
+        row = await self.ledger.reweigh(first.id, first.first_kg, held.first_kg)
+        await self.ledger.discard_weighing(
+            held.id, f"second stop of weighing {first.id} ({plate}): its weight taken"
+        )
+        log.warning("truck stopped twice on the scale (a clerk says): its weighing takes the "
+                    "higher stable weight", scale=self.name, weighing=first.id, plate=plate,
+                    before=first.first_kg, kg=held.first_kg, discarded=held.id)  # fmt: skip
         self._tell(row)
         return row
 
