@@ -127,3 +127,12 @@ def test_set_password_command(
     assert main(["set-password", "--config", str(path)]) == 2  # too short
     assert main(["set-password", "--config", str(path)]) == 2  # the two entries differ
     assert "differ" in capsys.readouterr().err
+    for stop in (EOFError, KeyboardInterrupt):  # Ctrl-D, no terminal (< /dev/null); Ctrl-C
+
+        def stopped(_prompt: str = "", stop: type[BaseException] = stop) -> str:
+            raise stop
+
+        monkeypatch.setattr("getpass.getpass", stopped)
+        assert main(["set-password", "--config", str(path)]) == 2  # no traceback
+        assert "no password set (none typed)" in capsys.readouterr().err
+    assert verify_password("long enough secret", load_config(path).web.password_hash or "")

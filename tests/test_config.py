@@ -148,6 +148,23 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
     assert cfg.platform.username == "gate01"  # the rest still comes from the file
 
 
+@pytest.mark.parametrize(
+    ("password", "said"), [("", "must not be empty"), ("x" * 44, "must be at most 32 characters")]
+)
+def test_a_password_from_the_environment_is_checked_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, password: str, said: str
+) -> None:
+    """An empty password (``EDGE_PLATFORM__PASSWORD=``) was taken silently — the placeholder
+    warning gone too; one too long said pydantic's words and the secret's length."""
+    monkeypatch.setenv("EDGE_PLATFORM__PASSWORD", password)
+    with pytest.raises(ConfigError) as refused:
+        load_config(EXAMPLE)
+    text = refused.value.render()
+    assert f"platform.password (from EDGE_PLATFORM__PASSWORD): {said}" in text
+    assert "44" not in text
+    assert "items" not in text
+
+
 def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     text = EXAMPLE.read_text("utf-8").replace(
         'database = "/var/lib/edge-gate/edge.db"', 'database = "data/edge.db"'

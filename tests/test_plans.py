@@ -114,6 +114,10 @@ def test_plan_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     listing = capsys.readouterr().out
     assert "quota today: 0 of 5 heavy entries used, 5 left" in listing
     assert "策略5" in listing
+    for refused in (["start", "--name", "x", "--strategy", "5", "--baseline", "-5"],
+                    ["change", "1", "--baseline", "-1"]):  # fmt: skip
+        assert main([*base, *refused]) == 2
+        assert "--baseline: -" in capsys.readouterr().err
     assert main([*base, "change", "1"]) == 1  # nothing to change
     assert main([*base, "close", "1"]) == 0
     assert main([*base, "close", "1"]) == 1  # already closed

@@ -224,6 +224,15 @@ def check_plan_end(ends_at: float | None) -> None:
         raise InvalidInputError("the new end is already past", "end")
 
 
+def check_baseline(baseline: object) -> None:
+    """A plan's baseline (heavy entries on a normal day): a whole number, not negative (the
+    quota is a share of it). Raises :class:`InvalidInputError` naming ``baseline``."""
+    if baseline is None:
+        return
+    if isinstance(baseline, bool) or not isinstance(baseline, int) or baseline < 0:
+        raise InvalidInputError(f"{baseline!r} is not a number of entries (0 or more)", "baseline")
+
+
 def check_plan(plan: ControlPlan) -> None:
     """What a new control plan must be (name, strategy 1-7 of spec §7.20, an end after now
     and after its start). Raises :class:`InvalidInputError` naming the bad input."""
@@ -231,6 +240,7 @@ def check_plan(plan: ControlPlan) -> None:
         raise InvalidInputError("name and strategy 1-7", "name")
     if not 1 <= plan.strategy <= 7:  # §7.20
         raise InvalidInputError("name and strategy 1-7", "strategy")
+    check_baseline(plan.baseline_heavy_entries)
     now = datetime.now(plan.start.tzinfo if plan.start else None)
     if plan.end is not None and plan.end <= now:
         raise InvalidInputError(f"{plan.end.isoformat()} is already past", "end")
@@ -629,6 +639,7 @@ class Operator:
             plan_id = whole_id(plan)
             ends_at = changes.get("ends_at")
             check_plan_end(float(ends_at) if isinstance(ends_at, float | int) else None)
+            check_baseline(changes.get("baseline"))
             if not await self.plans.change(plan_id, **changes):
                 raise NotFoundError(f"no open plan {plan_id} (or nothing to change)", "id")
             return Done(detail=", ".join(changes), id=plan_id)

@@ -158,11 +158,16 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
     if _load(args.config) is None:
         return EXIT_CONFIG
-    password = getpass.getpass("new password for the status page: ")
-    if len(password) < MIN_PASSWORD:
-        print(f"use at least {MIN_PASSWORD} characters", file=sys.stderr)
+    try:
+        password = getpass.getpass("new password for the status page: ")
+        if len(password) < MIN_PASSWORD:
+            print(f"use at least {MIN_PASSWORD} characters", file=sys.stderr)
+            return EXIT_CONFIG
+        again = getpass.getpass("again: ")
+    except (EOFError, KeyboardInterrupt):  # Ctrl-D, Ctrl-C, or no terminal (< /dev/null)
+        print("\nno password set (none typed)", file=sys.stderr)
         return EXIT_CONFIG
-    if getpass.getpass("again: ") != password:
+    if again != password:
         print("the two entries differ", file=sys.stderr)
         return EXIT_CONFIG
     write_password_hash(args.config, hash_password(password))

@@ -202,7 +202,12 @@ def plain_message(err: Mapping[str, Any], description: str | None) -> str:
     elif kind in ("too_short", "string_too_short"):  # a SecretStr is "too_short"
         least = err.get("ctx", {}).get("min_length")
         text = isinstance(err.get("input"), str) or kind == "string_too_short"
-        message = f"must be at least {least} {'characters' if text else 'entries'} long"
+        unit = "characters" if text else "entries"
+        message = "must not be empty" if least == 1 else f"must be at least {least} {unit} long"
+    elif kind in ("too_long", "string_too_long"):  # a SecretStr is "too_long"; its length
+        most = err.get("ctx", {}).get("max_length")  # is not said (a secret's shape)
+        text = isinstance(err.get("input"), str) or kind == "string_too_long"
+        message = f"must be at most {most} {'characters' if text else 'entries'} long"
     elif kind in _TYPE_WORDS:
         message = _TYPE_WORDS[kind]
     else:

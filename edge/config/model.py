@@ -113,7 +113,7 @@ class PlatformConfig(_Section):
     mode: Literal["city", "province"] = "city"
     base_url: str = Field(pattern=r"^https?://[^\s/]+", description="平台地址")
     username: str = Field(min_length=1, max_length=32)
-    password: SecretStr = Field(max_length=32)
+    password: SecretStr = Field(min_length=1, max_length=32)
     # city (§4.1)
     organ: str = Field(
         default="", max_length=32, description="组织机构编码, assigned by the centre"
