@@ -289,13 +289,13 @@ async def test_a_clerk_clears_a_weighing_marked_for_checking(
 
 
 async def test_a_daemon_shows_a_cascade_of_late_reads_for_the_clerk(
-    tmp_path: Path, platform_sim: CityPlatformSim
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
 ) -> None:
     """Through a running daemon (camera pushes, a pty scale): a car read at the scale lane
     never weighs; the truck weighed next takes its read, and the truck's own read comes while
     it stands on the scale — once it left, its weighing is held with both plates and listed
     under 请核对的过磅 (请核对车牌); the next truck is held too, never given the first one's
-    plate."""
+    plate. A candidate read after the weighing says so (过磅后 … 秒识别), not 过磅前 0 秒."""
     async with scale_daemon(tmp_path, platform_sim) as (daemon, bridge, sim, http):
         status_url = f"http://127.0.0.1:{daemon.web.port}/api/status"
         cam = camera(daemon, "in-1")
@@ -320,12 +320,21 @@ async def test_a_daemon_shows_a_cascade_of_late_reads_for_the_clerk(
         await cam.aclose()
         [marked] = await to_check()
         unmatched = (await http.get(status_url)).json()["weighings"]["unmatched"]
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{daemon.web.port}/")
+        first = page.locator("#unmatched-weighings tr", has_text="31000 kg")
+        await expect(first).to_contain_text(re.compile(r"豫AC1234（过磅前 \d+ 秒识别）"))
+        await expect(first).to_contain_text(re.compile(r"豫B11111（过磅后 \d+ 秒识别）"))
+        await page.close()
     assert marked["plate"] is None
     assert marked["state_name"] == "待确认车牌"
     [check] = marked["checks"]
     assert check["kind"] == "plate"
     assert "豫AC1234" in check["said"]
     assert "豫B11111" in check["said"]
+    [truck1] = [w for w in unmatched if w["kg"] == 31000]
+    after = {c["plate"]: c["after"] for c in truck1["candidates"]}
+    assert after == {"豫AC1234": False, "豫B11111": True}  # read before / after the weighing
     assert sorted((w["kg"], [c["plate"] for c in w["candidates"]]) for w in unmatched) == [
         (31000, ["豫AC1234", "豫B11111"]),
         (32000, ["豫AC1234", "豫B11111"]),

@@ -391,6 +391,9 @@ def test_a_clerks_plate_resolves_a_weighing_held_in_doubt(
     assert "weighings to check: 1\n" in out
     assert "check plate (goods record held): tied to 豫AC1234" in out
     assert f"--read {truck}: 豫B11111" in out
+    # the truck's read came 2 s after the weighing, the car's 27 s before it
+    assert re.search(rf"--read {truck}: 豫B11111 \(.*, 2 s after the weighing, pass ", out), out
+    assert re.search(rf"--read {_car}: 豫AC1234 \(.*, 27 s before the weighing, pass ", out), out
     argv = ["weighings", "resolve", "--config", config, str(held), "--read", str(truck)]
     code, out, err = _run(argv, capsys)
     assert code == 0, err

@@ -96,8 +96,9 @@ async def _list(cfg: Config, store: Store) -> None:
         for read in w.candidate_reads:
             if read.id not in used:  # a read another weighing used is no candidate
                 r = read.read
-                age = round(max(0.0, w.first_at - r.read_at))
+                age = round(abs(w.first_at - r.read_at))
+                side = f"{age} s after" if r.read_at > w.first_at else f"{age} s before"
                 mark = ", dropped" if read.id in dropped else ""
                 print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
-                      f"{r.lane_id}, {when(r.read_at)}, {age} s before the weighing, pass "
+                      f"{r.lane_id}, {when(r.read_at)}, {side} the weighing, pass "
                       f"{r.serial}{mark})")  # fmt: skip

@@ -754,9 +754,11 @@ class StatusPage:
                         "color": r.read.plate_color,
                         "lane": r.read.lane_id,
                         "at": when(r.read.read_at),
-                        # how old the read was when the weighing was held (s): a read much
-                        # older than the others is likely a stray one
-                        "age_seconds": round(max(0.0, w.first_at - r.read.read_at)),
+                        # how long before the weighing the read was heard (s; with
+                        # ``after``: after it, while the truck stood): a read much older than
+                        # the others is likely a stray one
+                        "age_seconds": round(abs(w.first_at - r.read.read_at)),
+                        "after": r.read.read_at > w.first_at,
                         "dropped": r.id in dropped,
                     }
                     for r in w.candidate_reads
