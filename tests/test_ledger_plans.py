@@ -245,6 +245,8 @@ async def _serve_checks(
     await call("check_weight", row, 30000.0, 35680.0)
     await call("weighings_to_check", midnight - 300)
     await call("clear_checks", row.id)
+    await call("release_left", "main", midnight + 1, row.id)
+    await call("last_weighing_on", "main", midnight - 300)
     await call("reread_of_used", other, read)
     await call("doubt_tie", read, other)
     await call("add_candidate", row.id, other)

@@ -6,6 +6,7 @@ as 待确认车牌 with the candidates; a plate given later continues as a tied 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sqlite3
 import time
@@ -62,9 +63,10 @@ async def weighbridge(
     position: Sequence[Detector] = (),
     plate_max_age: float = 300.0,
     goods: str | None = None,
+    kg: int = 0,
 ) -> AsyncIterator[tuple[Weighbridge, ScaleSim, list[StoredWeighing]]]:
-    """A weighbridge on ``store`` over a pty scale simulator (Yaohua tF=0), started; the
-    weighings it tells of are collected."""
+    """A weighbridge on ``store`` over a pty scale simulator (Yaohua tF=0; ``kg`` on it from
+    its first frame), started; the weighings it tells of are collected."""
     path = tmp_path / "scale"
     indicator = ScaleIndicator(SerialLink(str(path), backoff_initial=0.05), YaohuaTf0Parser())
     bridge = Weighbridge(
@@ -81,6 +83,7 @@ async def weighbridge(
     seen: list[StoredWeighing] = []
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
+        sim.set_weight(Decimal(kg))  # before its first frame (the sim's task has not run)
         await bridge.resume()  # as the daemon starts it
         bridge.start()
         try:
@@ -883,9 +886,15 @@ async def test_a_completed_pair_in_doubt_holds_its_goods_record_until_the_clerk_
         await eventually(lambda: bool(seen) and seen[-1].state == "complete", timeout=5)
         bridge.heard_pass(_pass("豫C33333", "S-C"))
         await eventually(lambda: bool(seen[-1].checks), timeout=5)
+        await _leave(bridge, sim)  # the truck left: the check keeps its record held
+        await bridge.drain()
     pair = await store.weighing(seen[-1].id)
     assert (pair.state, pair.plate, pair.net_kg) == ("complete", "豫A11111", 21000)
     assert "豫C33333" in pair.checks[0].why
+    # measured from the weighing that took the read (the pair's second), not its first
+    assert re.search(r"\(read \d+, \d+ s before the weight settled\); 豫C33333 read \d+ s after",
+                     pair.checks[0].why), pair.checks[0].why  # fmt: skip
+    assert "already sent" not in pair.checks[0].why  # it was not: held since it was made
     assert pair.checks[0].hold
     assert [e.kind for e in await store.list_outbox("pending", 50)].count("goods") == 0
     assert [e.kind for e in await store.list_outbox("held", 50)].count("goods") == 1
@@ -924,8 +933,8 @@ async def test_a_weighing_tied_through_a_superseded_near_read_is_checked(
 ) -> None:
     """Two fleet trucks read 4 s apart (豫G88361挂, then 豫G88362挂: within the re-read rule's
     window): the second read supersedes the first and ties the first truck's weighing — which
-    is marked for the clerk to check its plate, naming both plates (not held: a camera
-    refining its read looks the same)."""
+    is marked for the clerk to check its plate, naming both plates, its goods record held (a
+    camera refining its read looks the same, but so does the fleet's next truck)."""
     async with weighbridge(store, tmp_path) as (bridge, sim, seen):
         await store.note_scale_read(
             NewScaleRead("main", "豫G88361挂", "2", "S-1", "in-1", bridge._clock() - 4),
@@ -936,7 +945,7 @@ async def test_a_weighing_tied_through_a_superseded_near_read_is_checked(
     row = await store.weighing(seen[-1].id)
     assert (row.plate, row.state) == ("豫G88362挂", "open")
     [check] = row.checks
-    assert (check.kind, check.hold) == ("plate", False)
+    assert (check.kind, check.hold) == ("plate", True)
     assert "豫G88361挂" in check.why
     assert "豫G88362挂" in check.why
     assert "豫G88361挂" in check.said
@@ -975,6 +984,182 @@ async def test_a_tie_in_doubt_survives_a_restart_while_the_truck_stands(tmp_path
         await store.close()
 
 
+def _goods(entries: Sequence[Any]) -> int:
+    return [e.kind for e in entries].count("goods")
+
+
+async def _goods_states(store: Store) -> tuple[int, int]:
+    """(held, pending) goods records in the outbox."""
+    return (
+        _goods(await store.list_outbox("held", 50)),
+        _goods(await store.list_outbox("pending", 50)),
+    )
+
+
+async def test_a_completed_pairs_goods_record_waits_until_the_truck_left(
+    store: Store, tmp_path: Path
+) -> None:
+    """The pair a weighing completes makes its goods record at once, committed held: doubt
+    arises while the truck stands (a plate read then, a second higher stop), so it goes out
+    only once the platform emptied after the weighing — before, it was sent ~7 ms after the
+    weight settled and a later doubt only marked it."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫A11111", truck.serial))
+        await _settle(bridge, sim, 35000)
+        await bridge.drain()
+        assert (seen[-1].state, seen[-1].ysl) == ("complete", tonnes(21000))
+        assert await _goods_states(store) == (1, 0)  # the truck still stands on the scale
+        await _leave(bridge, sim)
+        await bridge.drain()
+        assert await _goods_states(store) == (0, 1)
+        assert (await store.weighing(seen[-1].id)).checks == []
+
+
+async def test_a_second_higher_stop_holds_the_goods_record_not_said_sent(
+    store: Store, tmp_path: Path
+) -> None:
+    """A pair completed at a partial weight, then a higher stop: the goods record was never
+    sent (held while the truck stood), so the check holds it and does not say it was sent —
+    the page and the CLI say 暂缓上报 only (never 已上报 as well); it stays held after the truck
+    left, until the clerk clears the check."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    with capture_logs() as logs:
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫A11111", truck.serial))
+            await _stops_twice(bridge, sim, seen,
+                               lambda: any(e["event"].startswith("truck stopped twice")
+                                           for e in logs))  # fmt: skip
+            await bridge.drain()
+    [check] = (await store.weighing(seen[-1].id)).checks
+    assert (check.kind, check.hold) == ("weight", True)
+    assert "已上报" not in check.said
+    assert await _goods_states(store) == (1, 0)
+
+
+async def test_a_check_on_a_record_already_sent_says_so_and_holds_nothing(store: Store) -> None:
+    """A check added once the goods record was sent (a clerk's weighing, sent at once): it
+    says 货物台账已上报, and holds nothing — never 暂缓上报 beside it."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    row = await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 21000, time.time(), truck.serial),
+        max_between_seconds=DAY,
+        goods="石灰石",
+    )
+    [entry] = [e for e in await store.list_outbox("pending", 50) if e.kind == "goods"]
+    await store.mark_sent(entry.id)
+    checked = await store.check_weight(row, 21000, 39000)
+    assert checked is not None
+    [check] = checked.checks
+    assert check.hold is False
+    assert check.said.endswith("（货物台账已上报）")
+    assert check.why.endswith("(goods record already sent)")
+
+
+async def _fleet_exit(store: Store, bridge: Weighbridge, sim: ScaleSim, serials: Sequence[str],
+                      kg: int) -> None:  # fmt: skip
+    """豫G88361挂 read 4 s ago, 豫G88362挂 now (the fleet's next truck, within the re-read
+    window: it supersedes the first); a truck weighs ``kg`` and leaves."""
+    await store.note_scale_read(
+        NewScaleRead("main", "豫G88361挂", "2", serials[0], "in-1", bridge._clock() - 4),
+        reread_seconds=bridge.reread,
+    )
+    bridge.heard_pass(_pass("豫G88362挂", serials[1]))
+    await weigh_truck(bridge, sim, kg)
+    await bridge.drain()
+
+
+async def test_a_fleet_trucks_superseding_read_holds_the_pair_it_completes(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: fleet trucks with near plates 4 s apart at the exit (豫G88361挂,
+    then 豫G88362挂, which supersedes it). The truck weighed is tied to 豫G88362挂 and completes
+    its pair — perhaps 豫G88361挂's load: the goods record is held for the clerk (请核对车牌),
+    also after the truck left — never sent as 16 t on a plate in doubt."""
+    first = await store.record_pass(new_pass("豫G88361挂", direction="out"), [])
+    second = await store.record_pass(new_pass("豫G88362挂", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫G88362挂", "2", 14000, time.time() - 900, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        await _fleet_exit(store, bridge, sim, (first.serial, second.serial), 30000)
+    pair = await store.weighing(seen[-1].id)
+    assert (pair.state, pair.plate, pair.net_kg) == ("complete", "豫G88362挂", 16000)
+    [check] = pair.checks
+    assert (check.kind, check.hold) == ("plate", True)
+    assert await _goods_states(store) == (1, 0)
+    _, released = await store.clear_checks(pair.id)
+    assert released == 1
+
+
+async def test_a_superseded_read_mark_on_the_first_weighing_holds_the_pair(
+    store: Store, tmp_path: Path
+) -> None:
+    """The mark is on the first weighing (weighed in through the superseding read); the truck
+    weighs out later on a clean read: the pair it completes keeps the mark, and its goods
+    record is held after the truck left."""
+    first = await store.record_pass(new_pass("豫G88361挂"), [])
+    second = await store.record_pass(new_pass("豫G88362挂"), [])
+    out = await store.record_pass(new_pass("豫G88362挂", direction="out"), [])
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        await _fleet_exit(store, bridge, sim, (first.serial, second.serial), 40000)
+        assert (seen[-1].state, [c.hold for c in seen[-1].checks]) == ("open", [True])
+        bridge.heard_pass(_pass("豫G88362挂", out.serial))
+        await weigh_truck(bridge, sim, 14000)
+        await bridge.drain()
+    pair = await store.weighing(seen[-1].id)
+    assert (pair.state, pair.net_kg, [c.hold for c in pair.checks]) == ("complete", 26000, [True])
+    assert await _goods_states(store) == (1, 0)
+
+
+async def test_after_a_restart_held_goods_records_of_trucks_gone_go_out(tmp_path: Path) -> None:
+    """Goods records held while their truck stood, then the daemon stopped: started again,
+    those of weighings whose truck cannot stand there any more go out at once — older than
+    the resume window, or not the scale's last weighing; the last one's once the platform is
+    seen empty. A record held by a check stays held for the clerk."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        for plate, at in (("豫A11111", now - 900), ("豫C33333", now - 300), ("豫B22222", now - 60)):
+            done = await store.record_pass(new_pass(plate, direction="out"), [])
+            await store.weigh(NewWeighing("main", plate, "2", 14000, at - 3600, None),
+                              max_between_seconds=DAY)  # fmt: skip
+            row = await store.weigh(NewWeighing("main", plate, "2", 30000, at, done.serial),
+                                    max_between_seconds=DAY, goods="石灰石",
+                                    standing=True)  # fmt: skip
+            if plate == "豫C33333":
+                assert await store.check_weight(row, 30000, 39000) is not None
+        assert await _goods_states(store) == (3, 0)
+    finally:
+        await store.close()
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path, kg=30000) as (bridge, sim, _seen):
+            # the last weighing's truck (豫B22222) may still stand there: held
+            await eventually(lambda: bridge.detector.weighed, timeout=5)
+            assert await _goods_states(store) == (2, 1)
+            assert bridge.weighings == 0
+            await _leave(bridge, sim)
+            await bridge.drain()
+            assert await _goods_states(store) == (1, 2)  # 豫C33333's: the clerk's
+    finally:
+        await store.close()
+
+
 async def test_a_clerk_saying_a_held_weight_is_the_weighed_trucks_second_stop(
     store: Store, tmp_path: Path
 ) -> None:
@@ -1005,3 +1190,51 @@ async def test_a_clerk_saying_a_held_weight_is_the_weighed_trucks_second_stop(
     with pytest.raises(WeighingStateError, match="the same truck, not its second weighing"):
         await bridge.assign(lower.id, "豫Q11111", "2")
     assert (await store.weighing(first.id)).first_kg == 39000
+
+
+async def test_a_sigkill_while_the_truck_stands_holds_its_goods_record_until_it_left(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """The real daemon process: a preset-tare truck is weighed (its goods record made, held)
+    and the daemon is SIGKILLed while it stands; started again, the record stays held while
+    the truck is still there, and reaches the platform once it drove off."""
+    port, scale_port = free_port(), tmp_path / "scale"
+    config = write_config(
+        tmp_path / "config.toml", platform_sim.base_url, port=port,
+        extra=(
+            f'[scales.main]\nport = "{scale_port}"\nprotocol = "toledo"\nframing = "8N1"\n'
+            'stable_seconds = 0.3\nlanes = ["in-1"]\n[weighing]\ndefault_goods = "石灰石"\n'
+            'preset_tare_kg = { "豫A12345" = 15000 }\n[logging]\nlevel = "warning"'
+        ),
+    )  # fmt: skip
+
+    def goods() -> list[tuple[str, str | None]]:
+        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+            return db.execute("SELECT state, (SELECT ysl FROM weighings w "
+                              "WHERE w.id = o.weighing_id) FROM outbox o "
+                              "WHERE kind = 'goods'").fetchall()  # fmt: skip
+
+    async def weighed(http: httpx.AsyncClient) -> bool:
+        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
+        return bool(status["scales"][0]["weighed"])
+
+    async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        reply = await http.post(f"http://127.0.0.1:{port}/push/in-1", json={"plate": "豫A12345"})
+        serial = reply.json()["serial"]
+        sim.set_weight(Decimal(30000))
+        await eventually(lambda: goods() == [("held", tonnes(15000))], timeout=10)
+        proc.send_signal(signal.SIGKILL)  # the weighed truck still stands on the scale
+        assert await proc.wait() == -signal.SIGKILL
+        sim.set_weight(Decimal(30020))  # the same truck, within the band
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await eventually(lambda: weighed(http), timeout=10)
+        assert goods() == [("held", tonnes(15000))]
+        assert serial not in platform_sim.goods
+        sim.set_weight(Decimal(0))  # it drives off
+        await platform_sim.wait_for(lambda: serial in platform_sim.goods, 20)
+        await procs.stop(proc)
+    [record] = platform_sim.goods[serial]
+    assert record["ysl"] == tonnes(15000)

@@ -50,8 +50,17 @@ Another plate puts the tie in doubt: an open first weighing is held with both re
 truck left (a new vehicle weighed before the platform emptied was the read's: nothing
 changes); a completed pair is marked at once; a held weighing takes it as one more candidate
 once the truck left. A weighing tied through a read that superseded
-another plate is marked too (shown only). A mark holds the weighing's goods record in the
-outbox until a clerk clears it (``edge weighings checked``, the page's 已核对; audited).
+another plate is marked too. A mark holds the weighing's goods record in the outbox until a
+clerk clears it (``edge weighings checked``, the page's 已核对; audited).
+
+Doubt arises while the truck stands, so a goods record made by a weighing on the scale (a
+pair completed, a preset tare; also a late read or a clerk's pick while that truck stands) is
+committed ``held`` and goes out only once that truck left — the platform emptied after the
+weighing (:meth:`Weighbridge._left`) — and only when no check holds it meanwhile. After a
+restart (:meth:`Weighbridge.resume`) the held records of the scale's weighings whose truck
+cannot stand there any more (not its last weighing, or that one older than
+:attr:`Weighbridge.RESUME_SECONDS`) go out at once; the last one's once the platform is seen
+empty.
 
 Assigning a plate (a clerk's, or a late read) continues exactly as a tied weighing would
 (:meth:`edge.ledger.weighings.WeighingLedger.assign_plate`).
@@ -133,6 +142,11 @@ class ScalePairing:
         plan = await self.ledger.plan_for(plate, at)
         return (plan.goods, plan.id) if plan else (self.goods_for(plate, lane), None)
 
+    def _standing_since(self) -> float | None:
+        """Since when (unix s) the truck standing on the scale was weighed — its goods record
+        is held until it left; None: none stands (or, without the indicator, unknown)."""
+        return None
+
     def _preset(self, plate: str) -> float | None:
         preset = self.preset_tares.get(plate)
         return None if preset is None else float(preset)
@@ -174,6 +188,7 @@ class ScalePairing:
             goods=goods,
             plan_id=plan,
             band_kg=float(self.band_kg),
+            standing_since=self._standing_since(),
         )
         log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
@@ -249,6 +264,7 @@ class ScalePairing:
             goods=goods,
             plan_id=plan,
             band_kg=float(self.band_kg),
+            standing_since=self._standing_since(),
         )
         log.info("weighing given its pass's corrected plate", scale=self.name,
                  weighing=weighing.id, before=weighing.plate, plate=plate, state=row.state,
@@ -307,6 +323,11 @@ class Weighbridge(ScalePairing):
         self.weighings = 0
         #: Times the platform emptied after a weighing (a watch knows its truck left).
         self.emptied = 0
+        #: When (unix s) the platform was last seen empty: a truck weighed since stands on it.
+        self._emptied_at = 0.0
+        #: A truck was weighed (or, after a restart, may stand there) and the platform was not
+        #: seen empty since: its goods record is held until it is (:meth:`_left`).
+        self._awaiting_empty = False
         #: Vehicles weighed (a first stable weight each; the truck-stopped-twice rule's
         #: higher one is the same vehicle), so a wait knows its vehicle left.
         self.vehicles = 0
@@ -351,6 +372,9 @@ class Weighbridge(ScalePairing):
             self._read_arrived.set()
         return stored
 
+    def _standing_since(self) -> float | None:
+        return self._emptied_at if self.detector.weighed else None
+
     def _sample(self, sample: WeightSample) -> None:
         was_weighed = self.detector.weighed
         stable = self.detector.feed(
@@ -364,6 +388,14 @@ class Weighbridge(ScalePairing):
                 row, read, at = self._resumed  # the truck weighed before a restart, still
                 self._watch(self._watch_tie(row, read, self.vehicles, at))  # there: watched on
             self._resumed = None
+        if sample.kg is not None and sample.kg < self.detector.rule.minimum_kg:
+            self._emptied_at = self._clock()
+            if self._awaiting_empty:  # the weighed truck left: its goods record goes out
+                self._awaiting_empty = False
+                waits = [*self._tasks, *self._watching]
+                self._spawn(self._left(self._emptied_at, waits), f"left:{self.name}")
+        if stable is not None:
+            self._awaiting_empty = True
         if stable is not None and stable.replaces is None:
             self.vehicles += 1  # a truck that stopped twice is no new vehicle (_late_read)
             self._read_arrived.set()  # a new vehicle: a watch of the last one ends
@@ -401,6 +433,14 @@ class Weighbridge(ScalePairing):
                     "weight", scale=self.name, weighing=row.id, plate=row.plate,
                     before=str(stable.replaces), kg=str(stable.kg), state=done.state)  # fmt: skip
         self._tell(done)
+
+    async def _left(self, at: float, waits: Sequence[asyncio.Task[None]]) -> None:
+        """The platform emptied at ``at`` (unix s): once what was being recorded and watched
+        for the trucks weighed before is written (a check its watch adds holds the record), the
+        goods records held while they stood go out
+        (:meth:`~edge.ledger.weighings.WeighingLedger.release_left`)."""
+        await asyncio.gather(*waits, return_exceptions=True)
+        await self.ledger.release_left(self.name, at)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -487,6 +527,7 @@ class Weighbridge(ScalePairing):
                     candidates=reads if read is None and reads else (),
                     band_kg=float(self.band_kg),
                     check=check,
+                    standing=True,  # its goods record waits until the truck left (_left)
                 )
                 break
             except ReadUsedError as exc:  # a clerk used the read, or a re-read superseded it
@@ -629,6 +670,9 @@ class Weighbridge(ScalePairing):
                     if done.held
                     else "another plate read while the weighed truck stood on the scale: the "
                     "clerk checks its plate, its goods record held"
+                    if any(check.hold for check in done.checks)
+                    else "another plate read while the weighed truck stood on the scale: the "
+                    "clerk checks its plate, its goods record already sent"
                 )
                 log.warning(said, scale=self.name, weighing=done.id, tied=read.read.plate,
                             heard=other.read.plate, state=done.state)  # fmt: skip
@@ -721,8 +765,14 @@ class Weighbridge(ScalePairing):
         there): it is not weighed again, and the scale waits for the platform to empty — and
         (no position sensors) the read it was tied to is watched on as if the daemon had never
         stopped (the tie-in-doubt rule: a read heard while it stood, before the restart or
-        after, puts the tie in doubt)."""
-        since = self._clock() - self.RESUME_SECONDS
+        after, puts the tie in doubt). The goods records held while their truck stood (module
+        docstring) go out now, but the last weighing's (within :attr:`RESUME_SECONDS`): once
+        the platform is seen empty (a check added meanwhile keeps it held)."""
+        now = self._clock()
+        since = now - self.RESUME_SECONDS
+        keep = await self.ledger.last_weighing_on(self.name, since)
+        await self.ledger.release_left(self.name, now, keep)
+        self._awaiting_empty = keep is not None
         last = await self.ledger.last_weight(self.name, since)
         if last is not None:
             kg, at = last

@@ -94,6 +94,7 @@ class WeighingLedger(LedgerPart):
         band_kg: float = 0.0,
         plan_id: int | None = None,
         check: tuple[str, str] | None = None,
+        standing: bool = False,
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
@@ -113,7 +114,10 @@ class WeighingLedger(LedgerPart):
         a name or tonnage the platform must not get is kept as ``goods_error`` instead.
         ``plan_id``: the ERP plan that named ``goods``, marked used (by the completing pass's
         serial) when the weighing completes — it can no longer be replaced. ``check``: (why,
-        said) the clerk should check the plate of the weighing tied (shown; nothing held)."""
+        said) the clerk should check the plate of the weighing tied (its goods record held
+        until the clerk clears it). ``standing``: the weighed truck stands on the scale (a
+        weighing taken by :class:`~edge.gate.weighbridge.Weighbridge`): the goods record is
+        committed ``held`` until that truck left (:meth:`release_left`)."""
 
         async def write() -> int:
             await self._db.execute(
@@ -135,11 +139,12 @@ class WeighingLedger(LedgerPart):
                 ):
                     raise ReadDroppedError(read_id, str(row["dropped"]))
             weighing_id = await self._tie(
-                None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods
-            )
+                None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                standing_since=new.at if standing else None,
+            )  # fmt: skip
             await self._used_by(weighing_id, read_id, plan_id)
             if check is not None:
-                await self._add_check(weighing_id, "plate", *check, hold=False)
+                await self._add_check(weighing_id, "plate", *check, hold=True)
             return weighing_id
 
         return await self._committed(write)
@@ -164,6 +169,7 @@ class WeighingLedger(LedgerPart):
         goods: str | None = None,
         band_kg: float = 0.0,
         plan_id: int | None = None,
+        standing_since: float | None = None,
     ) -> StoredWeighing:
         """A plate for an unmatched or held weighing (a clerk's pick, or a plate read that came
         late): it continues exactly as if the plate had been read when it was weighed — it
@@ -173,7 +179,9 @@ class WeighingLedger(LedgerPart):
         preset tare; a completed pair gets its one goods record. ``serial``: the pass of the
         plate read (or the pass a plate typed by a clerk is tied to: its reads still pending
         at this scale are used from now on; None: no pass), ``read_id`` that read, used from
-        now on.
+        now on. ``standing_since``: a truck weighed on this weighing's scale at or after this
+        time (unix s) still stands on it — a goods record whose later weighing is that one is
+        committed ``held`` until the truck left (:meth:`release_left`); None: none stands.
         Raises :class:`KeyError` for an unknown weighing, :class:`ValueError` for one that
         is not unmatched (already has its plate), :class:`ReadUsedError` when ``read_id``
         was used by a weighing meanwhile (nothing changes)."""
@@ -198,8 +206,9 @@ class WeighingLedger(LedgerPart):
                 "UPDATE weighings SET check_plate = NULL WHERE id = ?", (weighing_id,)
             )
             kept = await self._tie(
-                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
-            )
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                standing_since=standing_since,
+            )  # fmt: skip
             await self._used_by(kept, read_id, plan_id)
             if read_id is None and serial is not None:  # a typed plate tied to its pass
                 await self._db.execute(  # whose read, still pending, ties no other weighing
@@ -221,7 +230,7 @@ class WeighingLedger(LedgerPart):
         )
         return [StoredWeighing.from_row(row) for row in rows]
 
-    async def correct_weighing_plate(
+    async def correct_weighing_plate(  # noqa: PLR0913 - the weighing's plate and its settings
         self,
         weighing_id: int,
         plate: str,
@@ -232,6 +241,7 @@ class WeighingLedger(LedgerPart):
         goods: str | None = None,
         band_kg: float = 0.0,
         plan_id: int | None = None,
+        standing_since: float | None = None,
     ) -> StoredWeighing:
         """A guard corrected the misread plate of the pass that tied this weighing: an open (or
         expired) first weighing takes ``plate`` and is paired again exactly as if that plate
@@ -268,8 +278,9 @@ class WeighingLedger(LedgerPart):
                 )
             new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
             kept = await self._tie(
-                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods
-            )
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                standing_since=standing_since,  # as assign_plate's
+            )  # fmt: skip
             await self._use_plan(plan_id, kept)
             if state == "expired":  # no pair found: it stays what it was
                 await self._db.execute(
@@ -402,10 +413,18 @@ class WeighingLedger(LedgerPart):
         max_between_seconds: float,
         preset: tuple[float | None, float],
         goods: str | None,
+        *,
+        standing_since: float | None = None,
     ) -> int:
         """Within a transaction: the weighing ``new`` (with its plate) opens or completes its
         plate's first weighing; ``own``: the row already holding it (an unmatched weighing
-        given its plate), else a row is inserted. Returns the id of the row that holds it."""
+        given its plate), else a row is inserted. Returns the id of the row that holds it.
+        ``standing_since``: a truck weighed on ``new``'s scale at or after this time stands on
+        it: the goods record of a pair whose later weighing is that one is held until it left."""
+
+        def standing(scale: str, at: float) -> bool:
+            return standing_since is not None and scale == new.scale and at >= standing_since
+
         async with self._db.execute(
             "SELECT id, first_kg, first_at, first_scale, first_serial, first_photo "
             "FROM weighings WHERE plate = ? AND state IN ('open', 'expired') AND id != ? "
@@ -436,7 +455,10 @@ class WeighingLedger(LedgerPart):
                 )
                 await self._db.execute("DELETE FROM weighings WHERE id = ?", (gone,))
             net = abs(first.kg - second.kg)
-            await self._goods_record(kept, second.serial or first.serial, net, goods)
+            await self._goods_record(
+                kept, second.serial or first.serial, net, goods,
+                standing=standing(second.scale, second.at),
+            )  # fmt: skip
             return kept
         preset_tare_kg, band_kg = preset
         if preset_tare_kg is not None:  # the preset is the tare, whatever the scale shows
@@ -458,7 +480,13 @@ class WeighingLedger(LedgerPart):
                 log.info("preset-tare vehicle weighed empty: no goods record",
                          weighing=weighing_id, kg=new.kg, tare_kg=tare)  # fmt: skip
             else:
-                await self._goods_record(weighing_id, new.serial, gross - tare, goods)
+                await self._goods_record(
+                    weighing_id,
+                    new.serial,
+                    gross - tare,
+                    goods,
+                    standing=standing(new.scale, new.at),
+                )
             return weighing_id
         if own is None:
             return await self._insert(new, "open")
@@ -901,10 +929,13 @@ class WeighingLedger(LedgerPart):
         goods: str | None,
         *,
         refuse: bool = False,
+        standing: bool = False,
     ) -> None:
         """Within a transaction: the goods record of a completed weighing, or why not (kept
         as ``goods_error``; with ``refuse``, raised as :class:`GoodsError` before anything is
-        written, so the caller's transaction changes nothing)."""
+        written, so the caller's transaction changes nothing). It is committed ``held`` while
+        the weighing has a check that holds it (the clerk clears it: :meth:`clear_checks`) or,
+        with ``standing``, until the weighed truck left the scale (:meth:`release_left`)."""
         if goods is None:
             return  # no goods name yet (a clerk may give one later)
         try:
@@ -936,15 +967,18 @@ class WeighingLedger(LedgerPart):
             (name, ysl, weighing_id),
         )
         own = await self._weighing_written(weighing_id)
-        held = own is not None and any(check.hold for check in own.checks)
+        checked = own is not None and any(check.hold for check in own.checks)
         await self._db.execute(
             "INSERT INTO outbox (pass_id, kind, weighing_id, state, created_at) "
             "VALUES (?, 'goods', ?, ?, ?)",
-            (found[0], weighing_id, "held" if held else "pending", self._clock()),
+            (found[0], weighing_id, "held" if checked or standing else "pending", self._clock()),
         )
-        if held:
+        if checked:
             log.warning("goods record held: the clerk checks the weighing first",
                         weighing=weighing_id)  # fmt: skip
+        elif standing:
+            log.info("goods record held until the weighed truck left the scale",
+                     weighing=weighing_id)  # fmt: skip
 
     # -- checks: a weighing whose plate or weight a clerk should check ------------------------
     async def _rows_written(self, sql: str, args: tuple[object, ...]) -> list[dict[str, Any]]:
@@ -997,11 +1031,12 @@ class WeighingLedger(LedgerPart):
             await self._add_check(kept, check.kind, check.why, check.said, hold=check.hold)
 
     async def _mark_plate(self, weighing_id: int, why: str, said: str) -> None:
-        """Within a transaction: the clerk checks the weighing's plate, its goods record held
-        (said when it was sent already)."""
-        if await self._goods_sent(weighing_id):
+        """Within a transaction: the clerk checks the weighing's plate, its goods record held —
+        or, when it was sent already, said so (nothing is held then)."""
+        sent = await self._goods_sent(weighing_id)
+        if sent:
             why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
-        await self._add_check(weighing_id, "plate", why, said, hold=True)
+        await self._add_check(weighing_id, "plate", why, said, hold=not sent)
 
     async def _goods_sent(self, weighing_id: int) -> bool:
         rows = await self._rows_written(
@@ -1029,8 +1064,11 @@ class WeighingLedger(LedgerPart):
                 return None
             row = found
             t, o = tied.read, other.read
-            why = (f"tied to {t.plate} (read {tied.id}, {row.first_at - t.read_at:.0f} s before "
-                   f"the weight settled); {o.plate} read {o.read_at - row.first_at:.0f} s after, "
+            # the weighing that took ``tied``: a pair's second when its pass is the second's
+            second = row.second_at is not None and row.second_serial == t.serial
+            at = row.second_at if second and row.second_at is not None else row.first_at
+            why = (f"tied to {t.plate} (read {tied.id}, {at - t.read_at:.0f} s before "
+                   f"the weight settled); {o.plate} read {o.read_at - at:.0f} s after, "
                    "while it stood on the scale: a stray read or the next truck")  # fmt: skip
             said = f"过磅时用 {t.plate}，车在磅上时又识别 {o.plate}"
             if row.state == "open" and row.first_serial == t.serial and row.second_kg is None:
@@ -1095,9 +1133,10 @@ class WeighingLedger(LedgerPart):
             why = (f"truck stopped twice: weighed {before_kg:g} kg, then {kg:g} kg before the "
                    "platform emptied; the weighing keeps its weights")  # fmt: skip
             said = f"车辆两次停稳：先 {before_kg:g} kg，后 {kg:g} kg，按先者记录"
-            if await self._goods_sent(wid):
+            sent = await self._goods_sent(wid)
+            if sent:  # nothing left to hold: said so, never 暂缓上报 as well
                 why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
-            await self._add_check(wid, "weight", why, said, hold=True)
+            await self._add_check(wid, "weight", why, said, hold=not sent)
             return wid
 
         weighing_id = await self._transaction(write)
@@ -1133,6 +1172,52 @@ class WeighingLedger(LedgerPart):
         done = await self._transaction(write)
         self.outbox_changed.set()
         return done
+
+    #: A weighing without a check that holds its goods record (the JSON's ``hold``).
+    _NOTHING_HELD = (
+        "coalesce(json_extract(w.check_plate, '$.hold'), 0) = 0 "
+        "AND coalesce(json_extract(w.check_weight, '$.hold'), 0) = 0"
+    )
+
+    async def release_left(self, scale: str, before: float, keep: int | None = None) -> int:
+        """The trucks weighed on ``scale`` before ``before`` (unix s) left it (the platform
+        emptied; or, after a restart, they cannot stand on it any more): the goods records
+        held while they stood (``standing``: :meth:`weigh`) go out — those of pairs (or preset
+        tares) whose later weighing was taken on ``scale`` before ``before``, except the
+        weighing ``keep`` (the scale's last one, whose truck may still stand there after a
+        restart) and any whose weighing has a check that holds it (the clerk clears it:
+        :meth:`clear_checks`). Returns the goods records released."""
+
+        async def write() -> int:
+            cur = await self._db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE kind = 'goods' "  # noqa: S608 - a constant
+                "AND state = 'held' AND weighing_id IN (SELECT w.id FROM weighings w "
+                "WHERE coalesce(w.second_scale, w.first_scale) = ? "
+                "AND coalesce(w.second_at, w.first_at) < ? AND w.id != ? "
+                f"AND {self._NOTHING_HELD})",
+                (self._clock(), scale, before, -1 if keep is None else keep),
+            )
+            released = cur.rowcount
+            await cur.close()
+            return released
+
+        released = await self._transaction(write)
+        if released:
+            self.outbox_changed.set()
+            log.info("the weighed truck left the scale: its goods record goes out", scale=scale,
+                     released=released)  # fmt: skip
+        return released
+
+    async def last_weighing_on(self, scale: str, since: float) -> int | None:
+        """The weighing whose first or second weighing was taken last on ``scale``, since
+        ``since`` (unix s); None: none."""
+        rows = await self._fetchall(
+            "SELECT id FROM (SELECT id, first_at AS at FROM weighings WHERE first_scale = ? "
+            "AND first_at >= ? UNION ALL SELECT id, second_at FROM weighings "
+            "WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC, id DESC LIMIT 1",
+            (scale, since, scale, since),
+        )
+        return int(rows[0]["id"]) if rows else None
 
     async def weighings_to_check(self, since: float, limit: int = 50) -> list[StoredWeighing]:
         """The weighings a clerk should check (their plate or weight in doubt) taken since
