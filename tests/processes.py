@@ -11,6 +11,7 @@ the run with a failure, so CI never waits out its budget on a hung test.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import faulthandler
 import os
 import signal
@@ -27,6 +28,7 @@ EDGE = [sys.executable, "-m", "edge"]
 
 #: How long a process asked to stop gets before it is killed.
 GRACE_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1
 
 
 def reap_on_terminate() -> None:
@@ -50,6 +52,13 @@ def hear_sigint() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def dies_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """In a child before exec: SIGTERM it when the process that started it dies, however
+    (prctl PR_SET_PDEATHSIG; Linux)."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Processes:
     """The processes one test started; :meth:`reap` ends those still running."""
 
@@ -57,7 +66,17 @@ class Processes:
         self._started: list[asyncio.subprocess.Process] = []
 
     async def start(self, *argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
+        """Start ``argv``; it dies with the test session even when that is killed (SIGKILL:
+        the OOM killer, ``timeout -s KILL`` aimed at pytest alone), which no reaping in the
+        session can follow (a mosquitto, a daemon were left running)."""
+        own = kwargs.pop("preexec_fn", None)
+
+        def in_the_child() -> None:  # pragma: no cover - runs in the forked child
+            dies_with_parent()
+            if own is not None:
+                own()
+
+        proc = await asyncio.create_subprocess_exec(*argv, preexec_fn=in_the_child, **kwargs)
         self._started.append(proc)
         return proc
 

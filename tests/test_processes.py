@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.sim.mqtt_broker import BrokerMissingError, MosquittoBroker
 from tests import processes
 from tests.helpers import eventually
 from tests.processes import (
@@ -229,3 +230,47 @@ def _gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+async def test_a_killed_test_run_takes_its_children_with_it() -> None:
+    """SIGKILL (the OOM killer, ``timeout -s KILL`` aimed at pytest alone) runs no handler:
+    a child started through :class:`Processes` — a broker, a daemon — dies with it anyway
+    (a fresh tester found mosquitto left running)."""
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ORPHANING_PARENT, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
+    assert child_pid in descendants(parent.pid)
+    parent.kill()
+    assert await parent.wait() == -signal.SIGKILL
+    await eventually(lambda: _gone(child_pid), timeout=20)
+
+
+async def test_a_killed_demo_takes_its_mqtt_broker_with_it(tmp_path: Path) -> None:
+    """The simulator's broker (``edge demo --camera mqtt``, the telemetry tests) dies with
+    the process that started it, even by SIGKILL."""
+    try:
+        MosquittoBroker(tmp_path)
+    except BrokerMissingError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("mosquitto is missing (scripts/system-packages installs it)")
+        pytest.skip("mosquitto is not installed")
+    script = (
+        "import asyncio, pathlib, sys\n"
+        "from edge.sim.mqtt_broker import MosquittoBroker\n"
+        "async def main():\n"
+        f"    broker = MosquittoBroker(pathlib.Path({str(tmp_path)!r}))\n"
+        "    await broker.start()\n"
+        "    print(broker.proc.pid, flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    broker_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
+    parent.kill()
+    assert await parent.wait() == -signal.SIGKILL
+    await eventually(lambda: _gone(broker_pid), timeout=20)

@@ -4,7 +4,12 @@ itself comes from the system's packages: ``apt-get install mosquitto``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import os
+import pwd
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -21,6 +26,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _dies_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """In the broker before exec: SIGTERM it when the process that started it dies, even by
+    SIGKILL (prctl PR_SET_PDEATHSIG; Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 class MosquittoBroker:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -28,7 +40,12 @@ class MosquittoBroker:
             raise BrokerMissingError("mosquitto is not installed (apt-get install mosquitto)")
         self.binary, self.port = binary, _free_port()
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+        # run as whoever starts it: a broker started as root switches to the "mosquitto" user,
+        # and the kernel then forgets that it should die with its parent (_dies_with_parent)
+        user = pwd.getpwuid(os.getuid()).pw_name
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {user}\n"
+        )
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 10.0) -> None:
@@ -38,6 +55,7 @@ class MosquittoBroker:
             str(self.conf),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=_dies_with_parent,  # a demo or test session killed takes it along
         )
         async with asyncio.timeout(timeout):
             while True:  # until it accepts connections
