@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -241,10 +242,14 @@ async def test_a_killed_test_run_takes_its_children_with_it() -> None:
     )
     assert parent.stdout is not None
     child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
-    assert child_pid in descendants(parent.pid)
-    parent.kill()
-    assert await parent.wait() == -signal.SIGKILL
-    await eventually(lambda: _gone(child_pid), timeout=20)
+    try:
+        assert child_pid in descendants(parent.pid)
+        parent.kill()
+        assert await parent.wait() == -signal.SIGKILL
+        await eventually(lambda: _gone(child_pid), timeout=20)
+    finally:  # not left running when the test fails
+        with suppress(ProcessLookupError):
+            os.kill(child_pid, signal.SIGKILL)
 
 
 async def test_a_killed_demo_takes_its_mqtt_broker_with_it(tmp_path: Path) -> None:
@@ -271,6 +276,10 @@ async def test_a_killed_demo_takes_its_mqtt_broker_with_it(tmp_path: Path) -> No
     )
     assert parent.stdout is not None
     broker_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
-    parent.kill()
-    assert await parent.wait() == -signal.SIGKILL
-    await eventually(lambda: _gone(broker_pid), timeout=20)
+    try:
+        parent.kill()
+        assert await parent.wait() == -signal.SIGKILL
+        await eventually(lambda: _gone(broker_pid), timeout=20)
+    finally:  # not left running when the test fails
+        with suppress(ProcessLookupError):
+            os.kill(broker_pid, signal.SIGKILL)
