@@ -43,9 +43,7 @@ class MosquittoBroker:
         # run as whoever starts it: a broker started as root switches to the "mosquitto" user,
         # and the kernel then forgets that it should die with its parent (_dies_with_parent)
         user = pwd.getpwuid(os.getuid()).pw_name
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {user}\n"
-        )
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {user}\n")
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 10.0) -> None:
