@@ -68,8 +68,7 @@ PARTS = tuple(cls for cls in Store.__mro__ if issubclass(cls, LedgerPart) and cl
 NOT_YET_CALLED = {
     "weigh", "put_plan", "plan_for", "goods_from_plan", "passes_owed_plan_goods", "give_goods",
     "weighing", "open_weighings", "recent_weighings", "assign_plate", "note_scale_read",
-    "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads", "last_weight",
-    "last_tie",
+    "pending_reads", "set_weighing_photo", "unmatched_weighings", "used_reads",
     "discard_weighing", "weighings_of_pass", "correct_weighing_plate", "correct_scale_reads",
     "drop_read", "drop_stale_reads", "dropped_reads", "reweigh",
 }  # fmt: skip
@@ -247,6 +246,7 @@ async def _serve_checks(
     await call("clear_checks", row.id)
     await call("release_left", "main", midnight + 1, row.id)
     await call("last_weighing_on", "main", midnight - 300)
+    await call("tied_read", row.id, "main", midnight + 1)
     await call("reread_of_used", other, read)
     await call("doubt_tie", read, other)
     await call("add_candidate", row.id, other)

@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 import threading
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -212,16 +213,31 @@ asyncio.run(main())
 """
 
 
-async def test_a_terminated_test_run_takes_its_children_with_it() -> None:
+@asynccontextmanager
+async def _with_child(script: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """A Python process running ``script``, which prints the pid of a child it started; both
+    are gone after the block, also when the test fails."""
     parent = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", ORPHANING_PARENT, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
     )
-    assert parent.stdout is not None
-    child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
-    assert child_pid in descendants(parent.pid)
-    parent.terminate()  # no fixture, no finally runs: only the signal handler can end the child
-    assert await parent.wait() == -signal.SIGTERM
-    await eventually(lambda: _gone(child_pid), timeout=20)
+    try:
+        assert parent.stdout is not None
+        child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
+        try:
+            yield parent, child_pid
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(child_pid, signal.SIGKILL)
+    finally:
+        await end(parent)
+
+
+async def test_a_terminated_test_run_takes_its_children_with_it() -> None:
+    async with _with_child(ORPHANING_PARENT) as (parent, child_pid):
+        assert child_pid in descendants(parent.pid)
+        parent.terminate()  # no fixture, no finally runs: only the handler can end the child
+        assert await parent.wait() == -signal.SIGTERM
+        await eventually(lambda: _gone(child_pid), timeout=20)
 
 
 def _gone(pid: int) -> bool:
@@ -237,19 +253,11 @@ async def test_a_killed_test_run_takes_its_children_with_it() -> None:
     """SIGKILL (the OOM killer, ``timeout -s KILL`` aimed at pytest alone) runs no handler:
     a child started through :class:`Processes` — a broker, a daemon — dies with it anyway
     (a fresh tester found mosquitto left running)."""
-    parent = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", ORPHANING_PARENT, stdout=asyncio.subprocess.PIPE
-    )
-    assert parent.stdout is not None
-    child_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
-    try:
+    async with _with_child(ORPHANING_PARENT) as (parent, child_pid):
         assert child_pid in descendants(parent.pid)
         parent.kill()
         assert await parent.wait() == -signal.SIGKILL
         await eventually(lambda: _gone(child_pid), timeout=20)
-    finally:  # not left running when the test fails
-        with suppress(ProcessLookupError):
-            os.kill(child_pid, signal.SIGKILL)
 
 
 async def test_a_killed_demo_takes_its_mqtt_broker_with_it(tmp_path: Path) -> None:
@@ -271,15 +279,7 @@ async def test_a_killed_demo_takes_its_mqtt_broker_with_it(tmp_path: Path) -> No
         "    await asyncio.sleep(600)\n"
         "asyncio.run(main())\n"
     )
-    parent = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
-    )
-    assert parent.stdout is not None
-    broker_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
-    try:
+    async with _with_child(script) as (parent, broker_pid):
         parent.kill()
         assert await parent.wait() == -signal.SIGKILL
         await eventually(lambda: _gone(broker_pid), timeout=20)
-    finally:  # not left running when the test fails
-        with suppress(ProcessLookupError):
-            os.kill(broker_pid, signal.SIGKILL)

@@ -29,7 +29,7 @@ from edge.domain.codes import GateSignal
 from edge.domain.goods import tonnes
 from edge.domain.weighing import StableRule
 from edge.gate.weighbridge import Weighbridge
-from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
+from edge.ledger.rows import NewScaleRead, NewWeighing, RecordedPass, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import ReadDroppedError, ReadUsedError, WeighingStateError
 from edge.sim.platform import CityPlatformSim
@@ -604,17 +604,24 @@ async def test_a_truck_that_stops_twice_is_weighed_fully_on_the_scale(
     assert (row.plate, row.state, row.first_kg) == ("豫A11111", "open", 39000)
 
 
+async def _weighed_in_empty(store: Store) -> RecordedPass:
+    """豫A11111 weighed in empty (14000 kg) ten minutes ago; its exit pass, recorded (the
+    pass its weighing out completes the pair with)."""
+    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    return truck
+
+
 async def test_a_pair_completed_at_a_partial_weight_keeps_its_weights(
     store: Store, tmp_path: Path
 ) -> None:
     """The truck weighed in empty (14000 kg); on its way out it stops twice: the pair it
     completed at 21000 kg is never recomputed (its goods record may be on its way to the
     authority) — it keeps its weights, and a warning says so once for the clerk."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in_empty(store)
     with capture_logs() as logs:
 
         def warned() -> list[MutableMapping[str, Any]]:
@@ -875,11 +882,7 @@ async def test_a_completed_pair_in_doubt_holds_its_goods_record_until_the_clerk_
     it still stands: its pair is marked for the clerk (请核对车牌, both plates) and its goods
     record is held — not sent on a plate in doubt — until the clerk clears the check; then
     it goes out."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in_empty(store)
     async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
         bridge.heard_pass(_pass("豫A11111", truck.serial))
         await _settle(bridge, sim, 35000)
@@ -1003,11 +1006,7 @@ async def test_a_completed_pairs_goods_record_waits_until_the_truck_left(
     arises while the truck stands (a plate read then, a second higher stop), so it goes out
     only once the platform emptied after the weighing — before, it was sent ~7 ms after the
     weight settled and a later doubt only marked it."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in_empty(store)
     async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
         bridge.heard_pass(_pass("豫A11111", truck.serial))
         await _settle(bridge, sim, 35000)
@@ -1027,11 +1026,7 @@ async def test_a_second_higher_stop_holds_the_goods_record_not_said_sent(
     sent (held while the truck stood), so the check holds it and does not say it was sent —
     the page and the CLI say 暂缓上报 only (never 已上报 as well); it stays held after the truck
     left, until the clerk clears the check."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in_empty(store)
     with capture_logs() as logs:
         async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
             bridge.heard_pass(_pass("豫A11111", truck.serial))
@@ -1048,11 +1043,7 @@ async def test_a_second_higher_stop_holds_the_goods_record_not_said_sent(
 async def test_a_check_on_a_record_already_sent_says_so_and_holds_nothing(store: Store) -> None:
     """A check added once the goods record was sent (a clerk's weighing, sent at once): it
     says 货物台账已上报, and holds nothing — never 暂缓上报 beside it."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in_empty(store)
     row = await store.weigh(
         NewWeighing("main", "豫A11111", "2", 21000, time.time(), truck.serial),
         max_between_seconds=DAY,

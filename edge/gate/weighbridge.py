@@ -770,17 +770,19 @@ class Weighbridge(ScalePairing):
         the platform is seen empty (a check added meanwhile keeps it held)."""
         now = self._clock()
         since = now - self.RESUME_SECONDS
-        keep = await self.ledger.last_weighing_on(self.name, since)
-        await self.ledger.release_left(self.name, now, keep)
-        self._awaiting_empty = keep is not None
-        last = await self.ledger.last_weight(self.name, since)
-        if last is not None:
-            kg, at = last
-            self.detector.expect(Decimal(str(kg)))
-            log.info("after a restart: a stable weight like the last weighing is that truck "
-                     "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
-            # the tie-in-doubt rule goes on for it (a read heard before the restart, or after)
-            self._resumed = None if self.position else await self.ledger.last_tie(self.name, since)
+        last = await self.ledger.last_weighing_on(self.name, since)
+        await self.ledger.release_left(self.name, now, last[0] if last else None)
+        self._awaiting_empty = last is not None
+        if last is None:
+            return
+        weighing_id, kg, at = last
+        self.detector.expect(Decimal(str(kg)))
+        log.info("after a restart: a stable weight like the last weighing is that truck "
+                 "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
+        # the tie-in-doubt rule goes on for it (a read heard before the restart, or after)
+        read = None if self.position else await self.ledger.tied_read(weighing_id, self.name, at)
+        if read is not None:
+            self._resumed = (await self.ledger.weighing(weighing_id), read, at)
 
     def start(self) -> None:
         self.indicator.start()

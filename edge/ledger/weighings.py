@@ -1208,16 +1208,31 @@ class WeighingLedger(LedgerPart):
                      released=released)  # fmt: skip
         return released
 
-    async def last_weighing_on(self, scale: str, since: float) -> int | None:
-        """The weighing whose first or second weighing was taken last on ``scale``, since
-        ``since`` (unix s); None: none."""
+    async def last_weighing_on(self, scale: str, since: float) -> tuple[int, float, float] | None:
+        """(id, kg, unix s) of the weighing whose first or second weighing was taken last on
+        ``scale``, since ``since`` (unix s), any state; None: none. After a restart the truck
+        weighed then may still stand on the scale."""
         rows = await self._fetchall(
-            "SELECT id FROM (SELECT id, first_at AS at FROM weighings WHERE first_scale = ? "
-            "AND first_at >= ? UNION ALL SELECT id, second_at FROM weighings "
-            "WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC, id DESC LIMIT 1",
+            "SELECT id, kg, at FROM (SELECT id, first_kg AS kg, first_at AS at FROM weighings "
+            "WHERE first_scale = ? AND first_at >= ? UNION ALL SELECT id, second_kg, second_at "
+            "FROM weighings WHERE second_scale = ? AND second_at >= ?) "
+            "ORDER BY at DESC, id DESC LIMIT 1",
             (scale, since, scale, since),
         )
-        return int(rows[0]["id"]) if rows else None
+        if not rows:
+            return None
+        return int(rows[0]["id"]), float(rows[0]["kg"]), float(rows[0]["at"])
+
+    async def tied_read(self, weighing_id: int, scale: str, at: float) -> ScaleRead | None:
+        """The plate read of ``scale`` that tied weighing ``weighing_id``'s weighing taken at
+        ``at`` (unix s; the latest it used by then); None: no read of its own (unmatched,
+        held, a clerk's plate)."""
+        rows = await self._fetchall(
+            "SELECT * FROM scale_reads WHERE weighing_id = ? AND scale = ? AND read_at <= ? "
+            "ORDER BY read_at DESC, id DESC LIMIT 1",
+            (weighing_id, scale, at),
+        )
+        return ScaleRead.from_row(rows[0]) if rows else None
 
     async def weighings_to_check(self, since: float, limit: int = 50) -> list[StoredWeighing]:
         """The weighings a clerk should check (their plate or weight in doubt) taken since
@@ -1265,42 +1280,6 @@ class WeighingLedger(LedgerPart):
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
-
-    async def last_weight(self, scale: str, since: float) -> tuple[float, float] | None:
-        """(kg, unix s) of the latest weighing (first or second, any state) taken on
-        ``scale`` since ``since``; None: none."""
-        rows = await self._fetchall(
-            "SELECT kg, at FROM (SELECT first_kg AS kg, first_at AS at FROM weighings "
-            "WHERE first_scale = ? AND first_at >= ? UNION ALL SELECT second_kg, second_at "
-            "FROM weighings WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC LIMIT 1",
-            (scale, since, scale, since),
-        )
-        return (float(rows[0]["kg"]), float(rows[0]["at"])) if rows else None
-
-    async def last_tie(
-        self, scale: str, since: float
-    ) -> tuple[StoredWeighing, ScaleRead, float] | None:
-        """The latest weighing taken on ``scale`` since ``since`` (unix s; first or second),
-        when a plate read tied it: (the weighing, that read, when it was taken); None when
-        the latest one has no read of its own (unmatched, held, a clerk's plate) or none was
-        taken. After a restart the truck weighed then may still stand on the scale."""
-        rows = await self._fetchall(
-            "SELECT id, at FROM (SELECT id, first_at AS at FROM weighings "
-            "WHERE first_scale = ? AND first_at >= ? UNION ALL SELECT id, second_at "
-            "FROM weighings WHERE second_scale = ? AND second_at >= ?) ORDER BY at DESC LIMIT 1",
-            (scale, since, scale, since),
-        )
-        if not rows:
-            return None
-        weighing_id, at = int(rows[0]["id"]), float(rows[0]["at"])
-        reads = await self._fetchall(
-            "SELECT * FROM scale_reads WHERE weighing_id = ? AND scale = ? AND read_at <= ? "
-            "ORDER BY read_at DESC, id DESC LIMIT 1",
-            (weighing_id, scale, at),
-        )
-        if not reads:
-            return None
-        return await self.weighing(weighing_id), ScaleRead.from_row(reads[0]), at
 
     async def weighing(self, weighing_id: int) -> StoredWeighing:
         """One weighing; raises :class:`KeyError` for an unknown id."""
