@@ -165,6 +165,34 @@ def test_a_password_from_the_environment_is_checked_naming_the_variable(
     assert "items" not in text
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("EDGE_LANES__0__ID", "in-9", "lanes (from EDGE_LANES__0__ID): list items cannot be "
+         "overridden by environment; edit lanes[0].id in the file"),
+        ("EDGE_LANES__1__CAMERA__PORT", "8081", "lanes (from EDGE_LANES__1__CAMERA__PORT): list "
+         "items cannot be overridden by environment; edit lanes[1].camera.port in the file"),
+        ("EDGE_CONTROL_PLANS__0__NAME", "x", "control_plans (from EDGE_CONTROL_PLANS__0__NAME): "
+         "list items cannot be overridden by environment"),
+        ("EDGE_LISTS__DENY__0__PLATE", "豫A12345", "lists.deny (from EDGE_LISTS__DENY__0__PLATE): "
+         "list items cannot be overridden by environment"),
+        ("EDGE_LANES__ID", "in-9", "lanes (from EDGE_LANES__ID): list items cannot be overridden "
+         "by environment; edit the list in the file"),
+    ],
+)  # fmt: skip
+def test_a_list_item_from_the_environment_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    """``EDGE_LANES__0__ID=…`` said ``lanes: must be a valid list (got {'0': …})``: no
+    variable named, and pydantic-settings can only replace the file's whole list."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as refused:
+        load_config(EXAMPLE)
+    text = refused.value.render()
+    assert said in text
+    assert "valid list" not in text
+
+
 def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     text = EXAMPLE.read_text("utf-8").replace(
         'database = "/var/lib/edge-gate/edge.db"', 'database = "data/edge.db"'

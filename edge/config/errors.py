@@ -170,10 +170,10 @@ def _is_secret(loc: Loc) -> bool:
     return any(isinstance(p, str) and any(w in p.lower() for w in _SECRET_WORDS) for p in loc)
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
+def models_in(annotation: Any) -> list[type[BaseModel]]:
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return [annotation]
-    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return [m for arg in typing.get_args(annotation) for m in models_in(arg)]
 
 
 def field_description(model: type[BaseModel], loc: Sequence[str | int]) -> str | None:
@@ -189,7 +189,7 @@ def field_description(model: type[BaseModel], loc: Sequence[str | int]) -> str |
             described = None  # a union tag, a dict key: keep looking below it
             continue
         described = fields[0].description
-        candidates = [m for f in fields for m in _models_in(f.annotation)]
+        candidates = [m for f in fields for m in models_in(f.annotation)]
     return described
 
 

@@ -14,10 +14,12 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -68,6 +70,7 @@ from edge.config.errors import (
     format_loc,
     issues_from_validation,
     locate_keys,
+    models_in,
 )
 from edge.domain.goods import GoodsError, goods_name
 from edge.domain.led_text import PLACEHOLDERS, unknown_placeholders
@@ -1551,6 +1554,32 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 table[key] = str(base / value)
 
 
+def _is_list(annotation: Any) -> bool:
+    """Whether a field's annotation is a list (or an optional one)."""
+    if get_origin(annotation) in (list, tuple, Sequence):
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(
+        _is_list(arg) for arg in get_args(annotation)
+    )
+
+
+def _into_list(loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The list field an ``EDGE_…`` variable's key path goes into (``lanes`` for
+    ``EDGE_LANES__0__ID``), or None. pydantic-settings cannot set one item of a list (nor a key
+    of one): it would replace the whole list of the file with a table of that one key."""
+    models: list[type[BaseModel]] = [Config]
+    for depth, part in enumerate(loc):
+        if isinstance(part, int):
+            return loc[:depth]
+        fields = [m.model_fields[part] for m in models if part in m.model_fields]
+        if not fields:
+            return None  # a key of a table of names (modbus, scales), or unknown
+        if depth + 1 < len(loc) and any(_is_list(f.annotation) for f in fields):
+            return loc[: depth + 1]
+        models = [m for f in fields for m in models_in(f.annotation)]
+    return None
+
+
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Parse and validate config text; raise :class:`ConfigError` listing every problem."""
     try:
@@ -1567,6 +1596,19 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         for loc, name in env.items()
         if loc[0] not in Config.model_fields
     ]
+    listed = [
+        ConfigIssue(
+            into,
+            "list items cannot be overridden by environment; edit "
+            f"{format_loc(loc) if any(isinstance(p, int) for p in loc) else 'the list'} "
+            "in the file",
+            variable=name,
+        )
+        for loc, name in env.items()
+        if loc[0] in Config.model_fields and (into := _into_list(loc)) is not None
+    ]
+    if listed:  # before the model: it would read them and say "must be a valid list"
+        raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *listed])
     try:
         cfg = Config(**data)
     except ValidationError as exc:
