@@ -30,7 +30,7 @@ from edge.actions.operator import (
 )
 from edge.config.model import ListsConfig
 from edge.domain.control_plan import ControlPlan
-from edge.domain.plates import PlateColor
+from edge.domain.plates import TYPED_PLATE_KINDS, PlateColor
 from edge.gate.lane import Lane, LaneOutcome
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.store import Store
@@ -165,7 +165,11 @@ async def test_unknown_lane_and_missing_reason_are_typed_and_audited(gate: Gate)
     assert [(row[1], row[4], row[5]) for row in await gate.audit()] == [
         ("open barrier", "failed", "unknown lane"),
         ("refuse vehicle", "refused", "no reason"),
-        ("refuse vehicle", "refused", "bad plate"),
+        (
+            "refuse vehicle",
+            "refused",
+            f"'ABC' is not a plate ({TYPED_PLATE_KINDS}; README: plate grammar)",
+        ),
     ]
 
 
@@ -210,6 +214,57 @@ async def test_a_bad_list_entry_names_its_key(
     assert refused.value.key == key
     assert not await gate.store.list_entries()
     assert [row[4] for row in await gate.audit()] == ["refused"]
+
+
+#: Typed plates that are no plate: letters only, digits only (of a plate's length and
+#: shorter), nothing after the spaces are trimmed, and a province with nothing a plate has.
+IMPOSSIBLE = ["NOTAPLATE", "notaplate", "12345678", "123", "   ", "", "豫豫豫豫豫豫豫"]
+#: Typed plates of every kind the grammar knows: still taken, normalised.
+EVERY_KIND = {
+    "豫A12345": "豫A12345",
+    "豫 ad12345": "豫AD12345",
+    "豫A12345D": "豫A12345D",
+    "豫A1234挂": "豫A1234挂",
+    "豫A1234学": "豫A1234学",
+    "豫A1234警": "豫A1234警",
+    "粤Z1234港": "粤Z1234港",
+    "沪A1234领": "沪A1234领",
+    "使014578": "使014578",
+    "黑AF2793": "黑AF2793",
+    "黄绿豫AD12345": "豫AD12345",
+    "WJ豫12345": "WJ豫12345",
+    "豫A1234应急": "豫A1234应急",
+    "民航12345": "民航12345",
+    "KA12345": "KA12345",
+}
+
+
+@pytest.mark.parametrize("plate", IMPOSSIBLE)
+async def test_a_typed_plate_that_is_no_plate_is_refused_everywhere(gate: Gate, plate: str) -> None:
+    until = datetime.now(SH) + timedelta(days=1)
+    with pytest.raises(InvalidInputError, match="is not a plate") as listed:
+        await gate.operator.add_list_entry(ROOT, plate, "deny", "", until)
+    assert listed.value.key == "plate"
+    assert "车牌" in listed.value.said  # the page says it in Chinese
+    with pytest.raises(InvalidInputError, match="is not a plate") as corrected:
+        await gate.operator.correct(GUARD, "S1", plate, "1")
+    assert corrected.value.key == "plate"
+    if plate.strip():  # nothing typed at a refusal is 无牌车, on purpose
+        with pytest.raises(InvalidInputError, match="is not a plate"):
+            await gate.operator.refuse_vehicle(GUARD, "in-1", plate, "证件不全")
+    assert not await gate.store.list_entries()
+    assert gate.corrections == []
+    assert gate.lane.overrides == []
+
+
+async def test_a_typed_plate_of_every_known_kind_is_taken(gate: Gate) -> None:
+    until = datetime.now(SH) + timedelta(days=1)
+    for typed, plate in EVERY_KIND.items():
+        done = await gate.operator.add_list_entry(ROOT, typed, "allow", "", until)
+        assert done.plate == plate
+        await gate.operator.correct(GUARD, "S1", typed, "1")
+        assert gate.corrections[-1][1] == plate
+    assert sorted(e.plate for e in await gate.store.list_entries()) == sorted(EVERY_KIND.values())
 
 
 async def test_plans_start_change_and_close_through_the_book(gate: Gate) -> None:
@@ -429,7 +484,7 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
     assert (lost.status_code, lost.json()) == (400, {"error": "车道不存在或未填写原因"})
     assert bad_id.status_code == 403  # as the page has always answered a bad id
     assert listed.status_code == 400
-    assert "not a plate" in listed.json()["detail"]
+    assert "不是有效车牌号" in listed.json()["detail"]  # in Chinese, as the page says it
     assert [(row[1], row[4]) for row in await gate.audit()] == [
         ("login", "ok"),
         ("refuse vehicle", "refused"),

@@ -12,7 +12,7 @@ import asyncio
 import structlog
 
 from edge.config.model import Config
-from edge.domain.plates import PlateColor, escape_read, normalise_plate
+from edge.domain.plates import TYPED_PLATE_KINDS, PlateColor, escape_read, typed_plate
 from edge.domain.reports import VerifyAnswer
 from edge.ledger.passes import PassLedger
 from edge.uplink.platform.base import Platform
@@ -39,9 +39,9 @@ async def correct_pass(
     row = await store.find_pass(serial)
     if row is None:
         raise KeyError(serial)
-    corrected = normalise_plate(plate, colour_prefix=True).text
+    corrected = typed_plate(plate)
     if corrected is None:
-        raise ValueError(f"{escape_read(plate)!r} is not a plate")
+        raise ValueError(f"{escape_read(plate.strip())!r} is not a plate ({TYPED_PLATE_KINDS})")
     secret = cfg.lane(row.lane_id).gate_secret_code
     answer: VerifyAnswer | None = None
     try:

@@ -34,7 +34,13 @@ import structlog
 from edge.domain.control_plan import ControlPlan
 from edge.domain.goods import GoodsError, goods_name, tonnes, tonnes_text
 from edge.domain.local_lists import ListKind
-from edge.domain.plates import PlateColor, PlateStatus, escape_read, normalise_plate
+from edge.domain.plates import (
+    TYPED_PLATE_KINDS,
+    PlateColor,
+    escape_read,
+    normalise_plate,
+    typed_plate,
+)
 from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
 from edge.gate.weighbridge import ScalePairing
@@ -192,12 +198,23 @@ def whole_id(value: int | str, key: str = "id") -> int:
     return int(value)
 
 
+def checked_plate(plate: str, key: str = "plate") -> str:
+    """A plate a person typed, normalised (:func:`edge.domain.plates.typed_plate`: a plate
+    of a known pattern); raises :class:`InvalidInputError` naming ``key``, in Chinese for the
+    status page, for anything else (``NOTAPLATE``, ``123``, nothing but spaces)."""
+    text = typed_plate(plate)
+    if text is None:
+        shown = escape_read(plate.strip())
+        why = f"{shown!r} is not a plate ({TYPED_PLATE_KINDS}; README: plate grammar)"
+        said = f"「{shown}」不是有效车牌号（如 豫A12345、豫AD12345、豫A1234挂）"
+        raise InvalidInputError(why, key, said if shown else "请填写车牌号")
+    return text
+
+
 def check_list_entry(plate: str, kind: str, reason: str, until: datetime | None) -> None:
     """What a list entry must be before anything is stored (also for a face that has not
     opened the ledger yet). Raises :class:`InvalidInputError` naming the bad input."""
-    if normalise_plate(plate, colour_prefix=True).text is None:
-        why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
-        raise InvalidInputError(why, "plate")
+    checked_plate(plate)
     if kind not in LIST_KINDS:
         raise InvalidInputError(f"{escape_read(kind)!r} is not a list", "kind")
     if len(reason) > MAX_LIST_REASON:
@@ -370,10 +387,7 @@ class Operator:
             lane = self._lane(lane_id)
             if not reason.strip():
                 raise InvalidInputError("no reason", "reason")
-            typed = plate.strip()
-            read = normalise_plate(typed).text if typed else None
-            if typed and read is None:
-                raise InvalidInputError("bad plate", "plate")
+            read = checked_plate(plate) if plate.strip() else None
             outcome = await lane.override(
                 read, open_barrier=False, reason=reason.strip(), operator=actor.on_record
             )
@@ -457,10 +471,7 @@ class Operator:
                     raise InvalidInputError(why, "read", said)
                 given, colour = chosen.read.plate, chosen.read.plate_color
             else:
-                typed = normalise_plate(plate, colour_prefix=True).text
-                if typed is None:
-                    why = f"{escape_read(plate)!r} is not a plate (README: plate grammar)"
-                    raise InvalidInputError(why, "plate", f"「{escape_read(plate)}」不是车牌号")
+                typed = checked_plate(plate)
                 if color not in {c.value for c in PlateColor}:
                     raise InvalidInputError("bad plate colour", "color", "车牌颜色无效")
                 given, colour = typed, color
@@ -594,20 +605,15 @@ class Operator:
         self, actor: Actor, plate: str, kind: str, reason: str, until: datetime | None
     ) -> Done:
         """Put a plate on the in-plant, allow or deny list (until a time, or for good)."""
-        read = normalise_plate(plate, colour_prefix=True)
-        target = f"{kind} {read.text}"
+        read = typed_plate(plate)
+        target = f"{kind} {read or escape_read(plate.strip())}"
 
         async def body() -> Done:
             check_list_entry(plate, kind, reason, until)
-            assert read.text is not None  # checked
+            assert read is not None  # checked
             expires = until.timestamp() if until else None
-            entry = await self.lists.add(read.text, kind, reason, expires, actor.name)
-            note = (
-                f"{read.text} fits no known plate pattern; added as typed"
-                if read.status is PlateStatus.UNUSUAL
-                else ""
-            )
-            return Done(detail=f"entry {entry}", id=entry, plate=read.text, note=note)
+            entry = await self.lists.add(read, kind, reason, expires, actor.name)
+            return Done(detail=f"entry {entry}", id=entry, plate=read)
 
         return await self.act(actor, Action.ADD_LIST, target, body)
 
@@ -668,9 +674,7 @@ class Operator:
         reviewer is the actor unless named."""
 
         async def body() -> Done:
-            read = normalise_plate(plate, colour_prefix=True).text
-            if read is None:
-                raise InvalidInputError("bad plate or colour", "plate")
+            read = checked_plate(plate)
             if color not in {c.value for c in PlateColor}:
                 raise InvalidInputError("bad plate or colour", "color")
             if self.correct_pass is None:

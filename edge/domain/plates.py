@@ -254,6 +254,21 @@ def normalise_plate(raw: str | None, *, colour_prefix: bool = False) -> Normalis
     return NormalisedPlate(text, hint, status, pattern)
 
 
+#: What a person must type for a plate, in words (errors of the CLI and the status page).
+TYPED_PLATE_KINDS = "e.g. 豫A12345, 豫AD12345, 豫A1234挂, 豫A1234学, 使014578, WJ豫12345"
+
+
+def typed_plate(raw: str) -> str | None:
+    """A plate a person typed (a list entry, a correction, a guard's refusal, a clerk's plate
+    for a weighing), normalised as :func:`normalise_plate` does with ``colour_prefix``, or
+    None unless it fits one of the known patterns (:data:`PATTERNS`). A camera's read of
+    plate characters that fits none is used (a format we do not know never refuses a truck);
+    typed, it is a typing error (``NOTAPLATE``, ``12345678``) that would be stored as a
+    plate and never match a camera's read."""
+    read = normalise_plate(raw, colour_prefix=True)
+    return read.text if read.status is PlateStatus.OK else None
+
+
 def within_one_edit(a: str, b: str) -> bool:
     """True when ``a`` and ``b`` differ by at most one substitution, insertion or deletion.
 
