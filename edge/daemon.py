@@ -313,6 +313,7 @@ class Daemon:
             lane.devices.start()
             stack.push_async_callback(lane.devices.aclose)
             stack.push_async_callback(lane.cancel_background)
+        await store.release_other_scales(list(parts.weighbridges))  # a scale removed
         for bridge in parts.weighbridges.values():
             await bridge.resume()  # a truck weighed before a restart is not weighed again
             bridge.start()

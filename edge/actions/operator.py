@@ -421,7 +421,9 @@ class Operator:
             if self.goods_list and name not in self.goods_list:
                 raise InvalidInputError("not in the goods list", "goods", "不在货物列表中")
             try:
-                row = await self.store.give_goods(wid, name)
+                row = await self.store.give_goods(
+                    wid, name, standing_since=await self._standing_since(wid)
+                )
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except GoodsError as exc:  # nothing changed: the name is not kept either
@@ -431,6 +433,17 @@ class Operator:
             return Done(detail=f"{row.plate} {name} {row.ysl} t", id=wid, plate=row.plate)
 
         return await self.act(actor, Action.SET_GOODS, target, body)
+
+    async def _standing_since(self, weighing_id: int) -> float | None:
+        """Since when (unix s) a truck that may stand on the scale of the weighing's later
+        weighing was weighed (its goods record then waits until it left); None: none stands,
+        the scale is not run here, or no such weighing (the action says so)."""
+        try:
+            row = await self.store.weighing(weighing_id)
+        except KeyError:
+            return None
+        bridge = self.weighbridges.get(row.second_scale or row.first_scale)
+        return None if bridge is None else await bridge.standing_since()
 
     async def assign_plate(
         self,
@@ -547,13 +560,17 @@ class Operator:
         async def body() -> Done:
             wid = whole_id(weighing_id)
             try:
-                row, released = await self.store.clear_checks(wid)
+                row, released = await self.store.clear_checks(
+                    wid, standing_since=await self._standing_since(wid)
+                )
             except KeyError:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except WeighingStateError as exc:
                 raise InvalidInputError(str(exc), "id", exc.said) from None
             checked = "; ".join(f"{c.kind}: {c.why}" for c in row.checks)
             sent = f"; goods record released: {released}" if released else ""
+            if not released and any(c.hold for c in row.checks) and row.ysl is not None:
+                sent = "; goods record goes out once the truck left the scale"
             detail = f"weighing {wid} ({row.plate or 'no plate'}) checked — {checked}{sent}"
             return Done(detail=detail, id=wid, plate=row.plate)
 

@@ -142,10 +142,19 @@ class ScalePairing:
         plan = await self.ledger.plan_for(plate, at)
         return (plan.goods, plan.id) if plan else (self.goods_for(plate, lane), None)
 
-    def _standing_since(self) -> float | None:
-        """Since when (unix s) the truck standing on the scale was weighed — its goods record
-        is held until it left; None: none stands (or, without the indicator, unknown)."""
-        return None
+    #: After a restart, the scale's last weighing taken within this many seconds may be the
+    #: truck still standing on it (:meth:`Weighbridge.resume`); without the indicator (the
+    #: command line), the truck of such a weighing may stand there (:meth:`standing_since`).
+    RESUME_SECONDS = 600.0
+
+    async def standing_since(self) -> float | None:
+        """Since when (unix s) the truck that may stand on the scale was weighed — the goods
+        record of its weighing is committed held until it left; None: none stands. Without the
+        indicator (the command line beside a running daemon) nobody knows: the scale's last
+        weighing within :attr:`RESUME_SECONDS` may be that truck — held, and the running
+        daemon lets it go once it sees the platform empty (:meth:`Weighbridge._sample`)."""
+        last = await self.ledger.last_weighing_on(self.name, self._clock() - self.RESUME_SECONDS)
+        return None if last is None else last[2]
 
     def _preset(self, plate: str) -> float | None:
         preset = self.preset_tares.get(plate)
@@ -188,7 +197,7 @@ class ScalePairing:
             goods=goods,
             plan_id=plan,
             band_kg=float(self.band_kg),
-            standing_since=self._standing_since(),
+            standing_since=await self.standing_since(),
         )
         log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
@@ -264,7 +273,7 @@ class ScalePairing:
             goods=goods,
             plan_id=plan,
             band_kg=float(self.band_kg),
-            standing_since=self._standing_since(),
+            standing_since=await self.standing_since(),
         )
         log.info("weighing given its pass's corrected plate", scale=self.name,
                  weighing=weighing.id, before=weighing.plate, plate=plate, state=row.state,
@@ -328,6 +337,8 @@ class Weighbridge(ScalePairing):
         #: A truck was weighed (or, after a restart, may stand there) and the platform was not
         #: seen empty since: its goods record is held until it is (:meth:`_left`).
         self._awaiting_empty = False
+        #: When (unix s) held goods records were last let go with the platform empty.
+        self._swept_at = 0.0
         #: Vehicles weighed (a first stable weight each; the truck-stopped-twice rule's
         #: higher one is the same vehicle), so a wait knows its vehicle left.
         self.vehicles = 0
@@ -372,8 +383,11 @@ class Weighbridge(ScalePairing):
             self._read_arrived.set()
         return stored
 
-    def _standing_since(self) -> float | None:
-        return self._emptied_at if self.detector.weighed else None
+    async def standing_since(self) -> float | None:
+        """Since when (unix s) the truck on the platform stands there (the platform was last
+        seen empty then); None: the platform is empty. After a restart, until the platform is
+        seen empty, any truck may still stand there (0.0)."""
+        return self._emptied_at if self.detector.weighed or self._awaiting_empty else None
 
     def _sample(self, sample: WeightSample) -> None:
         was_weighed = self.detector.weighed
@@ -392,8 +406,12 @@ class Weighbridge(ScalePairing):
             self._emptied_at = self._clock()
             if self._awaiting_empty:  # the weighed truck left: its goods record goes out
                 self._awaiting_empty = False
+                self._swept_at = self._emptied_at
                 waits = [*self._tasks, *self._watching]
                 self._spawn(self._left(self._emptied_at, waits), f"left:{self.name}")
+            elif self._emptied_at - self._swept_at >= self.SWEEP_SECONDS:
+                self._swept_at = self._emptied_at  # held from the command line: (standing_since)
+                self._spawn(self._sweep(self._emptied_at), f"sweep:{self.name}")
         if stable is not None:
             self._awaiting_empty = True
         if stable is not None and stable.replaces is None:
@@ -441,6 +459,16 @@ class Weighbridge(ScalePairing):
         (:meth:`~edge.ledger.weighings.WeighingLedger.release_left`)."""
         await asyncio.gather(*waits, return_exceptions=True)
         await self.ledger.release_left(self.name, at)
+
+    #: While the platform stays empty, goods records held from the command line (which
+    #: cannot see the platform: :meth:`ScalePairing.standing_since`) go out within this (s).
+    SWEEP_SECONDS = 30.0
+
+    async def _sweep(self, at: float) -> None:
+        """The platform is empty at ``at`` (unix s) and no weighing awaits it: goods records
+        held for a truck weighed before (from the command line) go out."""
+        if await self.ledger.holds_goods_on(self.name):
+            await self.ledger.release_left(self.name, at)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -753,10 +781,6 @@ class Weighbridge(ScalePairing):
     def in_position(self) -> bool:
         """Whether the truck stands where it can be weighed (no position sensors: always)."""
         return all(sensor.presence.present for sensor in self.position)
-
-    #: After a restart, the scale's last weighing taken within this many seconds may be the
-    #: truck still standing on it (:meth:`resume`).
-    RESUME_SECONDS = 600.0
 
     async def resume(self) -> None:
         """Before :meth:`start`: when this scale's last weighing was taken within

@@ -885,9 +885,14 @@ class WeighingLedger(LedgerPart):
         )
         return [(r["serial"], r["plate"], float(r["received_at"])) for r in rows]
 
-    async def give_goods(self, weighing_id: int, goods: str) -> StoredWeighing:
+    async def give_goods(
+        self, weighing_id: int, goods: str, *, standing_since: float | None = None
+    ) -> StoredWeighing:
         """A clerk's goods name for a completed weighing that has no goods record yet: the name
-        is stored and the record queued in one transaction — or nothing changes. Raises
+        is stored and the record queued in one transaction — or nothing changes.
+        ``standing_since``: a truck weighed on the weighing's (later) scale at or after this
+        time (unix s) may still stand on it — the record of a weighing that is that truck's is
+        committed ``held`` until it left (:meth:`release_left`); None: none stands. Raises
         :class:`KeyError` for an unknown weighing, :class:`GoodsError` when the name or the
         weighing's net cannot be reported (an impossible weight) or no pass is there to tie
         the record to, :class:`ValueError` when it is not complete or its goods record was
@@ -895,14 +900,14 @@ class WeighingLedger(LedgerPart):
 
         async def write() -> None:
             async with self._db.execute(
-                "SELECT state, net_kg, ysl, second_serial, first_serial FROM weighings "
-                "WHERE id = ?",
+                "SELECT state, net_kg, ysl, second_serial, first_serial, "
+                "coalesce(second_at, first_at) FROM weighings WHERE id = ?",
                 (weighing_id,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise KeyError(weighing_id)
-            state, net_kg, ysl, second, first = row
+            state, net_kg, ysl, second, first, last_at = row
             if state != "complete":
                 raise WeighingStateError(
                     f"weighing {weighing_id} is {state}, not complete",
@@ -914,8 +919,9 @@ class WeighingLedger(LedgerPart):
                     f"过磅 {weighing_id} 已有货物台账",
                 )
             await self._goods_record(
-                weighing_id, second or first, float(net_kg), goods, refuse=True
-            )
+                weighing_id, second or first, float(net_kg), goods, refuse=True,
+                standing=standing_since is not None and float(last_at) >= standing_since,
+            )  # fmt: skip
 
         await self._transaction(write)
         self.outbox_changed.set()
@@ -1142,11 +1148,16 @@ class WeighingLedger(LedgerPart):
         weighing_id = await self._transaction(write)
         return None if weighing_id is None else await self.weighing(weighing_id)
 
-    async def clear_checks(self, weighing_id: int) -> tuple[StoredWeighing, int]:
+    async def clear_checks(
+        self, weighing_id: int, *, standing_since: float | None = None
+    ) -> tuple[StoredWeighing, int]:
         """A clerk checked the weighing: its checks are cleared and its held goods record goes
-        out. Returns the weighing as it was (its checks) and the goods records released.
-        Raises :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one
-        with nothing to check."""
+        out — or, when its truck may still stand on the scale (its later weighing taken on
+        that scale at or after ``standing_since``, unix s), stays held until the truck left
+        (:meth:`release_left`: a doubt that arises meanwhile holds it again). Returns the
+        weighing as it was (its checks) and the goods records released now. Raises
+        :class:`KeyError` for an unknown weighing, :class:`WeighingStateError` for one with
+        nothing to check."""
 
         async def write() -> tuple[StoredWeighing, int]:
             row = await self._weighing_written(weighing_id)
@@ -1160,6 +1171,8 @@ class WeighingLedger(LedgerPart):
                 "UPDATE weighings SET check_plate = NULL, check_weight = NULL WHERE id = ?",
                 (weighing_id,),
             )
+            if standing_since is not None and (row.second_at or row.first_at) >= standing_since:
+                return row, 0  # its truck may stand there: released once it left
             cur = await self._db.execute(
                 "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
                 "AND kind = 'goods' AND state = 'held'",
@@ -1206,6 +1219,45 @@ class WeighingLedger(LedgerPart):
             self.outbox_changed.set()
             log.info("the weighed truck left the scale: its goods record goes out", scale=scale,
                      released=released)  # fmt: skip
+        return released
+
+    async def holds_goods_on(self, scale: str) -> bool:
+        """Whether a goods record of a weighing whose later weighing was taken on ``scale`` is
+        held (waiting for its truck to leave, or for a clerk's check)."""
+        rows = await self._fetchall(
+            "SELECT 1 FROM outbox o JOIN weighings w ON w.id = o.weighing_id "
+            "WHERE o.state = 'held' AND o.kind = 'goods' "
+            "AND coalesce(w.second_scale, w.first_scale) = ? LIMIT 1",
+            (scale,),
+        )
+        return bool(rows)
+
+    async def release_other_scales(self, scales: Sequence[str]) -> int:
+        """At a start: the goods records held until their truck left a scale that is not
+        among ``scales`` (the scales run now; one removed from the configuration) go out — no
+        truck stands on a scale nobody weighs on. Those a clerk's check holds stay held.
+        Returns the goods records released."""
+        other = "1"  # no scale runs: every one is another
+        if scales:
+            marks = ", ".join("?" for _ in scales)
+            other = f"coalesce(w.second_scale, w.first_scale) NOT IN ({marks})"
+
+        async def write() -> int:
+            cur = await self._db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE kind = 'goods' "  # noqa: S608 - placeholders and a constant
+                "AND state = 'held' AND weighing_id IN (SELECT w.id FROM weighings w "
+                f"WHERE {other} AND {self._NOTHING_HELD})",
+                (self._clock(), *scales),
+            )
+            released = cur.rowcount
+            await cur.close()
+            return released
+
+        released = await self._transaction(write)
+        if released:
+            self.outbox_changed.set()
+            log.warning("goods records held for a scale no longer configured go out",
+                        released=released, scales=list(scales))  # fmt: skip
         return released
 
     async def last_weighing_on(self, scale: str, since: float) -> tuple[int, float, float] | None:
