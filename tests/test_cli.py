@@ -97,6 +97,8 @@ async def test_demo_runs_a_short_stream(platform: str, camera: str, procs: Proce
     opened = {"vzenith": "相机抬杆 open", "dahua": "Dahua push taken"}.get(camera, "放行 open")
     assert opened in text
     assert "platform goes DOWN" in text
+    assert re.search(r"^\d{4}-\d\d-\d\dT[\d:.]+\+08:00 \[", text, re.M)  # the site's clock
+    assert not re.search(r"^\d{4}-\d\d-\d\dT[\d:.]+\+00:00 \[", text, re.M)
     summary = next(line for line in text.splitlines() if "platform received" in line)
     assert " 0 duplicates, 0 rejected" in summary
     records, photos = (int(n) for n in re.findall(r"(\d+) (?:pass records|photos)", summary))

@@ -60,6 +60,11 @@ async def test_a_pass_appears_live(
         await expect(page.locator("h1")).to_have_text("出入口控制终端")
         await expect(page.locator("#live")).to_have_text("实时更新")  # the event stream is open
         await expect(page.locator(".lane")).to_contain_text("道闸：正常")
+        barrier = daemon.lanes["in-1"].devices.barrier
+        barrier.health.failed("relay timeout at 10:02")  # an error from before it came back
+        await page.reload()
+        await expect(page.locator(".lane").first).to_contain_text("道闸：正常")
+        await expect(page.locator(".lane").first).not_to_contain_text("relay timeout")
         cam = camera(daemon)
         allowed = await cam.push("豫A12345")
         refused = await cam.push("豫B6789G")

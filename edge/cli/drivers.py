@@ -113,10 +113,13 @@ async def run_drivers_test(cfg: Config, args: argparse.Namespace, out: Out = pri
         except DriverError as exc:
             out(f"失败 FAILED: {exc}")
             code = EXIT_FAILED
-        parts = {"barrier": devices.barrier, "LED": devices.display, "detector": devices.detector}
-        for name, part in parts.items():
-            if part is not None:
+        for name, part in (("barrier", devices.barrier), ("LED", devices.display)):
+            if part is not None and part.via_camera_reply():  # no link of its own to report
+                out(f"{name}: 经相机回复 through the camera's push reply (no link of its own)")
+            elif part is not None:
                 out(_health(name, part.health))
+        if devices.detector is not None:
+            out(_health("detector", devices.detector.health))
         return code
     finally:
         await devices.aclose()

@@ -362,7 +362,7 @@ def cmd_drivers_test(args: argparse.Namespace) -> int:
         known = ", ".join(lane.id for lane in cfg.lanes)
         print(f"--lane: no lane {args.lane!r} in {args.config} (lanes: {known})", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging("warning", "console")
+    setup_logging("warning", "console", zone=cfg.site.zone)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run_drivers_test(cfg, args))
     return 0

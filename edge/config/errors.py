@@ -46,6 +46,10 @@ _TYPE_WORDS = {
     "bool_type": "must be true or false",
     "string_type": "must be text in quotes",
     "extra_forbidden": "unknown key (misspelt?)",
+    "dict_type": "must be a table: a [section] or { key = value, … }",
+    "model_type": "must be a table: a [section] or { key = value, … }",
+    "model_attributes_type": "must be a table: a [section] or { key = value, … }",
+    "list_type": "must be a list: [ … ] (or [[section]] tables)",
 }
 
 
@@ -212,7 +216,12 @@ def plain_message(err: Mapping[str, Any], description: str | None) -> str:
         message = _TYPE_WORDS[kind]
     else:
         message = str(err["msg"])
-        for said, meant in (("Input should be ", "must be "), ("String should ", "must ")):
+        for said, meant in (
+            ("Input should be ", "must be "),
+            ("String should ", "must "),
+            ("Value error, ", ""),  # our own validators' words, as they wrote them
+            ("Assertion failed, ", ""),
+        ):
             if message.startswith(said):
                 message = meant + message[len(said) :]
     if description and kind != "extra_forbidden":

@@ -27,10 +27,11 @@ from collections import deque
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from drivers import olm_led
 from drivers.virtual import VirtualBarrier
-from edge.config.model import parse_config
+from edge.config.model import SiteConfig, parse_config
 from edge.daemon import Daemon
 from edge.domain.goods import tonnes_text
 from edge.domain.plates import PlateColor
@@ -48,6 +49,8 @@ from edge.sim.scale import ScaleSim, truck_script
 from edge.web.auth import hash_password
 
 PlatformMode = Literal["city", "province"]
+#: The demo site's time zone (its config sets none: the default, China's).
+DEMO_ZONE = ZoneInfo(str(SiteConfig.model_fields["timezone"].default))
 
 #: How long the demo waits for the breaker's probe to find the platform back.
 LINK_BACK_SECONDS = 5.0
@@ -502,7 +505,7 @@ async def run_demo(
     *,
     scale: ScaleProtocol | None = None,
 ) -> None:
-    setup_logging("info", "console")
+    setup_logging("info", "console", zone=DEMO_ZONE)  # the demo site's clock, as guards read it
     stop = asyncio.Event()  # SIGTERM or Ctrl-C: finish the truck at the gate, then the summary
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
