@@ -89,7 +89,8 @@ async def test_devices_that_cannot_be_tested_from_here(tmp_path: Path) -> None:
         assert await run_drivers_test(cfg, action, out.append) == EXIT_UNTESTABLE
     assert "camera" in out[0]
     said = [line for line in out if line.startswith(("barrier:", "LED:"))]
-    assert said and all("through the camera's push reply" in line for line in said)
+    assert said
+    assert all("through the camera's push reply" in line for line in said)
     assert not any("connected" in line for line in said)  # no link of its own to be up
     for action in (args("led", text="x"), args("watch-detector", seconds=0)):
         assert await run_drivers_test(cfg, action, out.append) == EXIT_UNTESTABLE
