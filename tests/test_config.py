@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from edge.cli.main import main
 from edge.config.errors import ConfigError, format_loc, locate_keys
 from edge.config.model import load_config, parse_config
+from tests.helpers import write_config
 from tests.test_replica import HOST_KEY
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -139,27 +141,13 @@ def test_bad_time_zone_and_led_template() -> None:
     assert "bad template" in messages["led_text.refuse"]
 
 
-def test_a_value_where_a_table_belongs_is_said_in_toml_words() -> None:
-    """``storage = 5`` or ``camera = "generic-push"``: a table is meant — said so, never
-    pydantic's "valid dictionary or instance of StorageConfig"."""
-    text = """storage = 5
-[site]
-enterprise_code = "4110020001"
-enterprise_name = "测试企业"
-[platform]
-base_url = "http://127.0.0.1:9"
-organ = "4110020001"
-username = "gate01"
-password = "x"
-[[lanes]]
-id = "in-1"
-gate_code = "01"
-direction = "in"
-camera = "generic-push"
-barrier = { driver = "virtual" }
-"""
+def test_a_value_where_a_table_belongs_is_said_in_toml_words(tmp_path: Path) -> None:
+    """``forwarder = 5`` or ``camera = "generic-push"``: a table is meant — said so, never
+    pydantic's "valid dictionary or instance of ForwarderConfig"."""
+    text = write_config(tmp_path / "config.toml", "http://127.0.0.1:9").read_text("utf-8")
+    text = "forwarder = 5\n" + re.sub(r"(?m)^camera = .*$", 'camera = "generic-push"', text)
     messages = {format_loc(i.loc): i.message for i in errors_of(text).issues}
-    assert messages["storage"].startswith("must be a table: a [section]")
+    assert messages["forwarder"].startswith("must be a table: a [section]")
     assert messages["lanes[0].camera"].startswith("must be a table")
     assert not any("dictionary" in m or "instance of" in m for m in messages.values())
 

@@ -1200,15 +1200,27 @@ class WeighingLedger(LedgerPart):
         weighing ``keep`` (the scale's last one, whose truck may still stand there after a
         restart) and any whose weighing has a check that holds it (the clerk clears it:
         :meth:`clear_checks`). Returns the goods records released."""
+        released = await self._release_held(
+            "coalesce(w.second_scale, w.first_scale) = ? "
+            "AND coalesce(w.second_at, w.first_at) < ? AND w.id != ?",
+            (scale, before, -1 if keep is None else keep),
+        )
+        if released:
+            log.info("the weighed truck left the scale: its goods record goes out", scale=scale,
+                     released=released)  # fmt: skip
+        return released
+
+    async def _release_held(self, weighings: str, args: tuple[object, ...]) -> int:
+        """In a transaction: the held goods records of the weighings ``w`` that match the SQL
+        condition ``weighings`` (with ``args``) and have no check that holds them go out (the
+        forwarder is woken); returns how many."""
 
         async def write() -> int:
             cur = await self._db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE kind = 'goods' "  # noqa: S608 - a constant
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE kind = 'goods' "  # noqa: S608 - the callers' constants
                 "AND state = 'held' AND weighing_id IN (SELECT w.id FROM weighings w "
-                "WHERE coalesce(w.second_scale, w.first_scale) = ? "
-                "AND coalesce(w.second_at, w.first_at) < ? AND w.id != ? "
-                f"AND {self._NOTHING_HELD})",
-                (self._clock(), scale, before, -1 if keep is None else keep),
+                f"WHERE {weighings} AND {self._NOTHING_HELD})",
+                (self._clock(), *args),
             )
             released = cur.rowcount
             await cur.close()
@@ -1217,8 +1229,6 @@ class WeighingLedger(LedgerPart):
         released = await self._transaction(write)
         if released:
             self.outbox_changed.set()
-            log.info("the weighed truck left the scale: its goods record goes out", scale=scale,
-                     released=released)  # fmt: skip
         return released
 
     async def holds_goods_on(self, scale: str) -> bool:
@@ -1242,20 +1252,8 @@ class WeighingLedger(LedgerPart):
             marks = ", ".join("?" for _ in scales)
             other = f"coalesce(w.second_scale, w.first_scale) NOT IN ({marks})"
 
-        async def write() -> int:
-            cur = await self._db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE kind = 'goods' "  # noqa: S608 - placeholders and a constant
-                "AND state = 'held' AND weighing_id IN (SELECT w.id FROM weighings w "
-                f"WHERE {other} AND {self._NOTHING_HELD})",
-                (self._clock(), *scales),
-            )
-            released = cur.rowcount
-            await cur.close()
-            return released
-
-        released = await self._transaction(write)
+        released = await self._release_held(other, tuple(scales))
         if released:
-            self.outbox_changed.set()
             log.warning("goods records held for a scale no longer configured go out",
                         released=released, scales=list(scales))  # fmt: skip
         return released
