@@ -270,6 +270,38 @@ async def test_goods_formulas_and_the_zip_with_its_images(tmp_path: Path) -> Non
     )
 
 
+async def test_a_corrected_pass_is_listed_with_its_corrected_plate(tmp_path: Path) -> None:
+    """A guard's correction: the corrected plate and colour, that vehicle's facts and the
+    platform's answer for it, and 车牌更正 with the camera's read; the others unchanged."""
+    store, _photos, serials = await _small_ledger(tmp_path)
+    misread = await store.find_pass(serials[1])
+    assert misread is not None
+    answer = VerifyAnswer(ControlFlag.CLEAR, fuel="C", emission="6")
+    await store.add_correction(misread.id, "豫A22223", "0", answer, "张三", forward=False)
+    asked: list[str] = []
+
+    async def facts(plates: Any) -> dict[tuple[str, str], list[VehicleFacts]]:
+        asked.extend(plates)
+        return {
+            ("豫A22223", "0"): [VehicleFacts("LVIN_OF_THE_RIGHT", "E9", "2022-01-02", "三车队")]
+        }
+
+    query = ledger_query("2026-11-10", "2026-11-10", "", "", SH)
+    out = tmp_path / "ledger.xlsx"
+    try:
+        await write_workbook(store, query, out, SH, ExportSources(vehicles=facts))
+    finally:
+        await store.close()
+    lines = [dict(zip(COLUMNS, row, strict=True)) for row in _rows(out)[1:]]
+    assert COLUMNS[-1] == "车牌更正"
+    corrected = lines[1]
+    assert (corrected["号牌号码"], corrected["号牌颜色"]) == ("豫A22223", "蓝")
+    assert corrected["车牌更正"] == "已更正（相机识别：豫A22222，黄）"
+    assert (corrected["车辆识别代码(VIN)"], corrected["排放阶段"]) == ("LVIN_OF_THE_RIGHT", "国六")
+    assert "豫A22222" not in asked
+    assert (lines[0]["号牌号码"], lines[0]["车牌更正"]) == ("豫A11111", None)
+
+
 async def test_from_the_page_only_logged_in_and_audited(
     tmp_path: Path,
     platform_sim: CityPlatformSim,

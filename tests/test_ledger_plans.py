@@ -162,6 +162,11 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("mark_pruned", [p.id for p in pruned])
     correction = await call("add_correction", some.id, some.plate, "2", None, "guard", forward=True)
     await call("get_correction", correction)
+    await call("latest_correction", some.id)
+    await call("corrected_plates", [some.serial, recorded.serial])
+    for plate in (some.plate, some.plate[2:5], some.plate[:2]):  # corrected passes found too
+        page = await call("search_passes", plate=plate, limit=20)
+        await call("search_passes", plate=plate, limit=20, after=PageCursor.after(page[-1]))
     midnight = now - now % 86400
     await call("count_codes_since", "quota", midnight, "in")
     await call("count_codes_since", "quota", now - 1234.5, "in")

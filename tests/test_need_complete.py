@@ -113,6 +113,8 @@ async def test_the_migration_lists_what_the_ledger_already_held(tmp_path: Path) 
         # migrations 21 (its weighings' columns go with the rebuilds of 18 and 19) and 22
         "DROP INDEX outbox_weighing; DROP TABLE camera_messages; "
         "CREATE INDEX passes_code ON passes (reason_code, id);"
+        # migration 24
+        "DROP INDEX corrections_pass;"
     )
     # as versions before the list wrote the answer: need_complete spelled out even when '0'
     db.execute(

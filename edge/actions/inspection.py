@@ -68,6 +68,7 @@ COLUMNS = (
     "行驶证/随车清单",
     "流水号",
     "通行结果",
+    "车牌更正",
 )
 #: Where the ZIP keeps the images the workbook references, and the workbook itself.
 PHOTO_DIR, DOCUMENT_DIR, WORKBOOK_NAME = "photos", "documents", "台账.xlsx"
@@ -260,11 +261,12 @@ _FUEL_OF_EMISSION = {"D": "C"}
 
 
 def _emission_and_fuel(line: LedgerLine, facts: VehicleFacts) -> tuple[str, str]:
-    """The 排放阶段 and 燃料类型 cells: the platform's verify answer's; where it has none (an
+    """The 排放阶段 and 燃料类型 cells: the platform's verify answer's (for the corrected
+    plate of a corrected pass); where it has none (an
     offline or refused pass), the ledger entry's in force at the pass; where both have an
     emission stage and they differ, the platform's with the ledger's beside it:
     ``国五（台账：国六）``."""
-    answer = line.answer
+    answer = line.shown_answer
     said, fuel = (answer.emission, answer.fuel) if answer else ("", "")
     ledger = facts.emission
     if not said:
@@ -277,6 +279,15 @@ def _emission_and_fuel(line: LedgerLine, facts: VehicleFacts) -> tuple[str, str]
     return emission, FUEL_NAMES.get(fuel, fuel)
 
 
+def _corrected_mark(line: LedgerLine) -> str:
+    """车牌更正: a pass whose plate a guard corrected says so, with the camera's read."""
+    if line.corrected is None:
+        return ""
+    colour = line.plate_color
+    said = f"，{_COLOR_NAMES.get(colour, colour)}" if line.corrected_color != colour else ""
+    return f"已更正（相机识别：{line.plate or '无牌车'}{said}）"
+
+
 def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
     emission, fuel = _emission_and_fuel(line, facts)
     photos = "; ".join(f"{PHOTO_DIR}/{path}" for path in _photos(line))
@@ -286,8 +297,8 @@ def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
         datetime.fromtimestamp(line.received_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
         _DIRECTION.get(line.direction, line.direction),
         line.gate_code,
-        line.plate or "无牌车",
-        _COLOR_NAMES.get(line.plate_color, line.plate_color),
+        line.shown_plate or "无牌车",
+        _COLOR_NAMES.get(line.shown_color, line.shown_color),
         facts.vin,
         facts.engine_no,
         facts.register_date,
@@ -301,6 +312,7 @@ def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
         documents,
         line.serial,
         _VERDICT.get(line.verdict, line.verdict),
+        _corrected_mark(line),
     )
     return [spreadsheet_cell(v) for v in values]
 
@@ -312,11 +324,12 @@ async def _pages(
     async for lines in ledger.ledger_lines(
         query.start, query.end, gate=query.gate, plate=query.plate, page=page
     ):
-        known = await vehicles(sorted({line.plate for line in lines if line.plate}))
+        known = await vehicles(sorted({line.shown_plate for line in lines if line.shown_plate}))
         yield [
-            (line, _facts_at(known.get((line.plate or "", line.plate_color), ()), line.received_at))
+            (line, _facts_at(known.get((line.shown_plate or "", line.shown_color), ()),
+                             line.received_at))
             for line in lines
-        ]
+        ]  # fmt: skip
 
 
 def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> None:

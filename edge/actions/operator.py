@@ -696,6 +696,9 @@ class Operator:
                 raise InvalidInputError("bad plate or colour", "color")
             if self.correct_pass is None:
                 raise NotAllowedError("corrections cannot be made here")
+            already = await self._corrected_so(serial, read, color)
+            if already is not None:
+                return already
             try:
                 correction = await self.correct_pass(
                     serial, read, PlateColor(color), actor.name if reviewer is None else reviewer
@@ -720,6 +723,21 @@ class Operator:
             return Done(detail=detail, id=correction, plate=read, note=note)
 
         return await self.act(actor, Action.CORRECT, serial, body)
+
+    async def _corrected_so(self, serial: str, plate: str, color: str) -> Done | None:
+        """A pass whose latest correction is already this plate and colour: a second
+        correction is a no-op (nothing stored, nothing reported again), said so; None
+        otherwise (a different plate or colour is a correction as any)."""
+        found = await self.store.find_pass(serial)
+        latest = None if found is None else await self.store.latest_correction(found.id)
+        if latest is None or (latest.plate, latest.plate_color) != (plate, color):
+            return None
+        detail = (
+            f"already corrected to {plate} (correction {latest.id} by {latest.reviewer}); "
+            "nothing stored"
+        )
+        note = f"该过车记录已由 {latest.reviewer} 更正为 {plate}，无需重复更正，本次未保存"
+        return Done(ok=False, detail=detail, id=latest.id, plate=plate, note=note)
 
     async def _carry_correction(
         self, serial: str, plate: str, color: str, said: list[str], notes: list[str]

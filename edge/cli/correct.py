@@ -38,8 +38,11 @@ async def run_correct(cfg: Config, args: argparse.Namespace) -> int:
     finally:
         await platform.aclose()
         await store.close()
+    if not done.ok:  # already corrected to that plate: a no-op
+        print(f"{args.serial}: {done.detail}")
+        return 0
     reported = "to be reported (CheckFeedbackReport)" if platform.reports_corrections else "kept"
-    print(f"{args.serial}: plate corrected to {args.plate}, {reported}")
+    print(f"{args.serial}: plate corrected to {done.plate}, {reported}")
     for carried in done.detail.split("; ")[1:]:  # the weighings the correction carried to
         print(f"  {carried}")
     if done.note:  # e.g. a weighing left as it is: a clerk checks it

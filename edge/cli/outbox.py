@@ -58,6 +58,13 @@ def _time(value: float | None, cfg: Config) -> str:
     return datetime.fromtimestamp(value, cfg.site.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _plate(plate: str | None, corrected: str | None) -> str:
+    """A pass's plate as listed: a guard's correction with the camera's read beside it."""
+    if corrected is None:
+        return plate or "无牌车"
+    return f"{corrected} (corrected; camera read {plate or '无牌车'})"
+
+
 async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
     if args.action in ("list", "show") and not ledger_exists(cfg.storage.database):
         print(f"no ledger at {cfg.storage.database} yet: nothing recorded")
@@ -78,10 +85,10 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
             if not rows:
                 print(f"{args.state} entries: none")
             for row in rows:
+                plate = _plate(row.plate, row.corrected)
                 print(
                     f"{row.id:>7} {row.state:<7} {row.kind:<6} {row.serial} "
-                    f"{row.plate or '无牌车':<10} attempts {row.attempts:<3} "
-                    f"{row.last_error or ''}"
+                    f"{plate:<10} attempts {row.attempts:<3} {row.last_error or ''}"
                 )
         elif args.action == "show":
             found = await store.find_pass(args.serial)
@@ -102,6 +109,12 @@ async def run_outbox(cfg: Config, args: argparse.Namespace) -> int:
             ):
                 print(f"{key:>13}: {in_words(key, getattr(found, key))}")
             print(f"{'received':>13}: {_time(found.received_at, cfg)}")
+            if (corrected := await store.latest_correction(found.id)) is not None:
+                print(
+                    f"{'corrected':>13}: {corrected.plate} (colour {corrected.plate_color}, by "
+                    f"{corrected.reviewer} at {_time(corrected.reviewed_at, cfg)}; the camera "
+                    "read the plate above)"
+                )
             if message := await store.camera_message(found.id):
                 print(f"{'camera sent':>13}: {message}")
             for entry in await store.outbox_of(args.serial):

@@ -47,7 +47,13 @@ _LINES = (
     " WHERE w.id = coalesce((SELECT x.id FROM weighings x WHERE x.second_serial = page.serial "
     "                        LIMIT 1), "
     "                       (SELECT x.id FROM weighings x WHERE x.first_serial = page.serial "
-    "                        AND x.state != 'planned' LIMIT 1))) AS weighing_photos "
+    "                        AND x.state != 'planned' LIMIT 1))) AS weighing_photos, "
+    "(SELECT c.plate FROM corrections c WHERE c.pass_id = page.id ORDER BY c.id DESC "
+    " LIMIT 1) AS corrected, "
+    "(SELECT c.plate_color FROM corrections c WHERE c.pass_id = page.id ORDER BY c.id DESC "
+    " LIMIT 1) AS corrected_color, "
+    "(SELECT c.verify_json FROM corrections c WHERE c.pass_id = page.id ORDER BY c.id DESC "
+    " LIMIT 1) AS corrected_json "
     "FROM page ORDER BY page.received_at, page.id"
 )
 

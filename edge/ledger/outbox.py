@@ -98,7 +98,9 @@ class Outbox(LedgerPart):
             where, args = "WHERE o.state = ? AND o.state != 'sent' ", (state,)
         rows = await self._fetchall(
             "SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.created_at, o.sent_at, "  # noqa: S608 - fixed clauses
-            f"p.serial, p.plate, p.lane_id FROM outbox o JOIN passes p ON p.id = o.pass_id "
+            "p.serial, p.plate, p.lane_id, (SELECT c.plate FROM corrections c "
+            "WHERE c.pass_id = p.id ORDER BY c.id DESC LIMIT 1) AS corrected "
+            f"FROM outbox o JOIN passes p ON p.id = o.pass_id "
             f"{where}ORDER BY o.id DESC LIMIT ?",
             (*args, limit),
         )

@@ -87,20 +87,50 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: The latest correction of each of a set of passes ({ids}: their ids), by the index of
+#: corrections by pass (SQLite gives a bare column the row of the group's ``max``).
+_LATEST_CORRECTIONS = (
+    "SELECT pass_id, max(id) AS correction, plate AS corrected, plate_color AS corrected_color "
+    "FROM corrections WHERE pass_id IN ({ids}) GROUP BY pass_id"
+)
+
+
+def _or_corrected(page: str, order: str, where: Sequence[str]) -> str:
+    """The passes of ``page`` (``LIMIT ?`` last) and those whose latest correction's plate
+    is ``LIKE`` the next parameter and that meet ``where`` (its parameters, then a limit),
+    the newest of both in ``order`` (of ``p``; a limit last): the corrections walked, each
+    pass found by its id."""
+    corrected = " AND ".join([
+        "c.plate LIKE ? ESCAPE '\\'",
+        "c.id = (SELECT max(x.id) FROM corrections x WHERE x.pass_id = c.pass_id)",
+        *where,
+    ])  # fmt: skip
+    found = (
+        f"SELECT {_LISTED} FROM corrections c CROSS JOIN passes p ON p.id = c.pass_id "  # noqa: S608 - fixed clauses; values are parameters
+        f"WHERE {corrected} ORDER BY {order} LIMIT ?"
+    )
+    return (
+        f"SELECT * FROM ({page}) UNION SELECT * FROM ({found}) "  # noqa: S608 - fixed clauses
+        f"ORDER BY {order.replace('p.', '')} LIMIT ?"
+    )
+
+
 def _with_counts(page: str, order: str) -> str:
     """The page of passes ``page`` (one statement, ``LIMIT`` last) with how many photos and
-    merged reads each has and an unreadable plate's text: counted for the page's passes only,
-    in two grouped lookups (no subquery per row)."""
+    merged reads each has, an unreadable plate's text and its latest correction's plate:
+    found for the page's passes only, in three grouped lookups (no subquery per row)."""
     outer = order.replace("f.rowid", "page.id").replace("p.", "page.")
+    latest = _LATEST_CORRECTIONS.format(ids="SELECT id FROM page")
     return (
         f"WITH page AS MATERIALIZED ({page}) "  # noqa: S608 - fixed clauses only
         "SELECT page.*, coalesce(ph.n, 0) AS photos, coalesce(r.merged, 0) AS merged_reads, "
-        "r.text AS read FROM page "
+        "r.text AS read, c.corrected, c.corrected_color FROM page "
         "LEFT JOIN (SELECT pass_id, count(*) AS n FROM photos "
         "WHERE pass_id IN (SELECT id FROM page) GROUP BY pass_id) ph ON ph.pass_id = page.id "
         "LEFT JOIN (SELECT pass_id, count(merged) AS merged, "
         "max(CASE WHEN merged IS NULL THEN text END) AS text FROM reads "
         "WHERE pass_id IN (SELECT id FROM page) GROUP BY pass_id) r ON r.pass_id = page.id "
+        f"LEFT JOIN ({latest}) c ON c.pass_id = page.id "
         f"ORDER BY {outer}"
     )
 
@@ -384,13 +414,17 @@ class PassLedger(LedgerPart):
         Plates of three characters or more are found through the trigram index, newest pass
         first; shorter ones, and searches without a plate, walk the time index newest first
         (a day, a lane and a day, or the latest passes: each bounded by its range or by
-        ``limit``).
+        ``limit``). A plate is also looked for in the passes' latest corrections (a guard's
+        corrected plate finds its pass; the camera's read still does too): a walk of the
+        corrections (a guard's hand makes each: few beside the passes), each pass found by its
+        id, the page the newest of both.
         """
         where, args = list[str](), list[Any]()
         fts = len(plate) >= TRIGRAM
         if plate and not fts:
             where.append("p.plate LIKE ? ESCAPE '\\'")
             args.append(f"%{_like_escaped(plate)}%")
+        shared = len(where)  # the conditions after the plate's hold for the corrections too
         if start is not None:
             where.append("p.received_at >= ?")
             args.append(start)
@@ -408,20 +442,30 @@ class PassLedger(LedgerPart):
         if verdict in ("open", "refuse"):
             where.append("p.verdict = ?")
             args.append(verdict)
+        common, common_args = where[shared:], args[shared:]
         if fts:
             if after is not None:
                 where.append("f.rowid < ?")
                 args.append(after.id)
+                common.append("p.id < ?")
+                common_args.append(after.id)
             where.insert(0, "passes_fts MATCH ?")
             args.insert(0, '"' + plate.replace('"', '""') + '"')
             source, order = "passes_fts f CROSS JOIN passes p ON p.id = f.rowid", "f.rowid DESC"
+            both = "p.id DESC"
         else:
             if after is not None:
                 where.append("(p.received_at, p.id) < (?, ?)")
                 args += [after.received_at, after.id]
+                common.append("(p.received_at, p.id) < (?, ?)")
+                common_args += [after.received_at, after.id]
             source, order = "passes p", "p.received_at DESC, p.id DESC"
+            both = order
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         page = f"SELECT {_LISTED} FROM {source} {clause}ORDER BY {order} LIMIT ?"  # noqa: S608 - fixed clauses; values are parameters
+        if plate:  # and the passes whose latest correction has it
+            page, order = _or_corrected(page, both, common), both
+            args += [limit, f"%{_like_escaped(plate)}%", *common_args, limit]
         rows = await self._history(_with_counts(page, order), (*args, limit))
         return [PassListing.from_row(row) for row in rows]
 
@@ -515,6 +559,27 @@ class PassLedger(LedgerPart):
     async def get_correction(self, correction_id: int) -> StoredCorrection:
         rows = await self._fetchall("SELECT * FROM corrections WHERE id = ?", (correction_id,))
         return StoredCorrection.from_row(rows[0])
+
+    async def latest_correction(self, pass_id: int) -> StoredCorrection | None:
+        """The pass's latest correction (the plate it is shown with), None without one."""
+        rows = await self._fetchall(
+            "SELECT * FROM corrections WHERE pass_id = ? ORDER BY id DESC LIMIT 1", (pass_id,)
+        )
+        return StoredCorrection.from_row(rows[0]) if rows else None
+
+    async def corrected_plates(self, serials: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The plate and colour of the latest correction of each of these passes (by serial)
+        that has one (the live list of recent passes shows them)."""
+        if not serials:
+            return {}
+        marks = ",".join("?" * len(serials))
+        ids = f"SELECT id FROM passes WHERE serial IN ({marks})"  # noqa: S608 - placeholders
+        rows = await self._fetchall(
+            f"SELECT p.serial, c.corrected, c.corrected_color FROM ("  # noqa: S608 - constants
+            f"{_LATEST_CORRECTIONS.format(ids=ids)}) c JOIN passes p ON p.id = c.pass_id",
+            tuple(serials),
+        )
+        return {row["serial"]: (row["corrected"], row["corrected_color"]) for row in rows}
 
     async def count_codes_since(self, suffix: str, since: float, direction: str) -> int:
         """Passes since ``since`` whose reason code ends with ``suffix`` (e.g. quota entries).

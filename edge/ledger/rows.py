@@ -111,6 +111,10 @@ class PassListing(_FromRow):
     photos: int
     merged_reads: int
     read: str | None
+    #: The plate and colour of the pass's latest correction (a guard's, ``edge correct``),
+    #: None when it has none: shown instead of the camera's ``plate``, which stays beside it.
+    corrected: str | None = None
+    corrected_color: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,8 @@ class OutboxListing(_FromRow):
     serial: str
     plate: str | None
     lane_id: str
+    #: The plate of the pass's latest correction (None: not corrected).
+    corrected: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -655,6 +661,27 @@ class LedgerLine(_FromRow):
     goods: str | None
     ysl: str | None
     weighing_photos: str | None
+    #: The plate and colour of the pass's latest correction (None: not corrected): the
+    #: vehicle's, listed instead of the camera's ``plate``.
+    corrected: str | None = None
+    corrected_color: str | None = None
+    #: The platform's answer for the corrected plate, as stored (``encode_answer``).
+    corrected_json: str | None = None
+
+    @property
+    def shown_answer(self) -> VerifyAnswer | None:
+        """What the platform said of the vehicle: of the corrected plate where a guard
+        corrected it (None where that could not be asked), else of the camera's."""
+        return self.answer if self.corrected is None else decode_answer(self.corrected_json)
+
+    @property
+    def shown_plate(self) -> str | None:
+        """The plate the pass is listed with: as a guard corrected it, else the camera's."""
+        return self.corrected or self.plate
+
+    @property
+    def shown_color(self) -> str:
+        return self.corrected_color or self.plate_color
 
 
 @dataclass(frozen=True, slots=True)

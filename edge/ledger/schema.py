@@ -729,4 +729,11 @@ MIGRATIONS: list[str] = [
             AND seen_at <= NEW.received_at;
     END;
     """,
+    # 24: a pass's corrections found by their pass: the corrected plate is shown wherever the
+    # pass is (the history and its export, the live list, the inspector's ledger), and a
+    # second correction to the same plate is a no-op; each looked for them by walking every
+    # correction.
+    """
+    CREATE INDEX corrections_pass ON corrections (pass_id, id);
+    """,
 ]

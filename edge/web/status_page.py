@@ -179,6 +179,15 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
     return wrap
 
 
+def corrected_mark(row: PassListing) -> str:
+    """A corrected pass's mark beside its corrected plate (the camera's read, and its colour
+    where the correction changed it); "" for a pass without a correction."""
+    if row.corrected is None:
+        return ""
+    colour = f"，颜色 {row.plate_color}" if row.corrected_color != row.plate_color else ""
+    return f"已更正（相机识别：{row.plate or '无牌车'}{colour}）"
+
+
 def _answer(done: Done) -> web.Response:
     """An action's answer; ``note``: what the operator should know although it worked."""
     body: dict[str, object] = {"ok": done.ok, "detail": done.detail}
@@ -388,8 +397,9 @@ class StatusPage:
         writer = csv.writer(buffer)
         buffer.write("\ufeff")
         writer.writerow(
-            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记"]
-        )
+            ["流水号", "车道", "方向", "车牌", "车牌颜色", "结果", "原因", "决定方", "时间", "标记",
+             "车牌更正"]
+        )  # fmt: skip
         try:
             async for found in self.store.export_passes(**criteria):
                 page = found if cap is None else found[:cap]
@@ -397,9 +407,10 @@ class StatusPage:
                 for row in page:
                     p = self._listed(row)
                     writer.writerow([spreadsheet_cell(v) for v in (
-                        p["serial"], p["lane_id"], p["direction"], p["plate"] or "无牌车",
-                        p["plate_color"], p["verdict"], p["reason"], p["decided_by"],
-                        p["received_at"], p["flag"] or "",
+                        p["serial"], p["lane_id"], p["direction"],
+                        row.corrected or row.plate or "无牌车",
+                        row.corrected_color or row.plate_color, p["verdict"], p["reason"],
+                        p["decided_by"], p["received_at"], p["flag"] or "", corrected_mark(row),
                     )])  # fmt: skip
                 await response.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
@@ -625,7 +636,10 @@ class StatusPage:
         body = await _json(request)
         plate, color = str(body.get("plate", "")), str(body.get("color", "1"))
         serial = request.match_info["serial"]
-        return _answer(await self.operator.correct(actor, serial, plate, color))
+        done = await self.operator.correct(actor, serial, plate, color)
+        if not done.ok:  # already corrected so: nothing stored, said in Chinese
+            return web.json_response({"ok": False, "detail": done.note}, status=409)
+        return _answer(done)
 
     @_acting(Action.SET_GOODS, "id")
     async def set_goods(self, request: web.Request, actor: Actor) -> web.Response:
@@ -832,6 +846,19 @@ class StatusPage:
             })  # fmt: skip
         return listed
 
+    async def _recent(self) -> list[dict[str, Any]]:
+        """The live list of recent passes, each with its latest correction's plate and
+        colour (``corrected``, ``corrected_color``; made here or by ``edge correct``) beside
+        the camera's ``plate``."""
+        serials = [m["serial"] for m in self.recent if "serial" in m]
+        corrected = await self.store.corrected_plates(serials)
+        shown = []
+        for message in self.recent:
+            found = corrected.get(message.get("serial", ""))
+            extra = {} if found is None else {"corrected": found[0], "corrected_color": found[1]}
+            shown.append({**message, **extra} if extra else message)
+        return shown
+
     async def snapshot(self) -> dict[str, Any]:
         report = self.health()
         now = datetime.now(self.zone)
@@ -885,7 +912,7 @@ class StatusPage:
                 for r in await self.store.plans()
                 if r.closed_at is None
             ],
-            "recent": self.recent,
+            "recent": await self._recent(),
             "need_complete": [
                 {
                     "plate": n.plate,
