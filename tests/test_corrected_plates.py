@@ -6,8 +6,10 @@ camera's plate still listed, corrected again, and two corrections were stored)."
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +18,10 @@ from typing import cast
 import httpx
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser, expect
 
 from edge.actions.operator import Operator
+from edge.cli.main import main
 from edge.config.model import ListsConfig
 from edge.domain.plates import PlateColor
 from edge.gate.lane import Lane
@@ -27,7 +31,10 @@ from edge.ledger.store import Store
 from edge.web.auth import Guard, hash_password
 from edge.web.status_page import StatusPage
 from tests.test_operator_actions import GUARD, PASSWORD, ROOT, SH, FakeLane, _healthy
+from tests.test_status_page import browser, logged_in  # noqa: F401 - the fixture
 from tests.test_store import WHEN, new_pass
+from tests.test_weighing_review import _misread_pair
+from tests.test_weighings_cli import scale_config
 
 
 @pytest.fixture
@@ -214,3 +221,52 @@ async def test_the_page_lists_the_corrected_plate_and_refuses_a_second_one(
     assert rows[serial][3] == "豫A12345"
     assert rows[serial][-1] == "已更正（相机识别：豫A12346）"
     assert (rows[other_serial][3], rows[other_serial][-1]) == ("豫B77777", "")
+
+
+async def test_a_guard_sees_the_correction_in_the_browser(
+    store: Store,
+    page: tuple[str, StatusPage],
+    browser: Browser,  # noqa: F811 - the fixture
+) -> None:
+    """Corrected through the page's form: the live list and a history search by the corrected
+    plate show it with the camera's read beside it; the same correction again is refused."""
+    base, status = page
+    (misread,) = await _passes(store, "豫A12346")
+    serial = (await store.get_pass(misread)).serial
+    status._pass({"serial": serial, "lane": "in-1", "plate": "豫A12346", "verdict": "open",
+                  "reason": "", "received_at": WHEN.isoformat(), "photos": []})  # fmt: skip
+    tab = await logged_in(browser, base, "门卫张三")
+    for said in ("已完成", "该过车记录已由 门卫张三 更正为 豫A12345，无需重复更正，本次未保存"):
+        await tab.fill("#correct-form input[name=serial]", serial)
+        await tab.fill("#correct-form input[name=plate]", "豫A12345")
+        await tab.click("#correct-form button")
+        await expect(tab.locator("#message")).to_have_text(said)
+    shown = "豫A12345（已更正，相机识别：豫A12346）"
+    await expect(tab.locator(f'#recent tr[data-serial="{serial}"]')).to_contain_text(shown)
+    await tab.fill("#search input[name=plate]", "A12345")
+    await tab.click("#search button")
+    await expect(tab.locator("#history")).to_contain_text("共 1 条")
+    await expect(tab.locator("#history")).to_contain_text(shown)
+    await tab.close()
+    assert await _corrections(store, misread) == [("豫A12345", "1")]
+
+
+def test_edge_correct_twice_stores_one_and_lists_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = scale_config(tmp_path)
+    serial, _weighing = asyncio.run(_misread_pair(tmp_path / "edge.db"))
+    argv = ["correct", "--config", str(config), serial, "--plate", "豫G12345", "--reviewer", "王工"]
+    assert main(argv) == 0
+    assert f"{serial}: plate corrected to 豫G12345" in capsys.readouterr().out
+    assert main([*argv[:4], "--plate", "豫 g12345", "--reviewer", "李四"]) == 0
+    said = f"{serial}: already corrected to 豫G12345 (correction 1 by 王工); nothing stored\n"
+    assert capsys.readouterr().out == said
+    assert main(["correct", "--config", str(config), serial, "--plate", "NOTAPLATE",
+                 "--reviewer", "王工"]) == 2  # fmt: skip
+    assert "--plate: 'NOTAPLATE' is not a plate" in capsys.readouterr().err
+    assert main(["outbox", "show", "--config", str(config), serial]) == 0
+    assert "corrected: 豫G12345 (colour 1, by 王工" in capsys.readouterr().out
+    db = sqlite3.connect(tmp_path / "edge.db")
+    assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+    db.close()
