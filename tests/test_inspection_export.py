@@ -290,9 +290,17 @@ async def test_a_corrected_pass_is_listed_with_its_corrected_plate(tmp_path: Pat
     out = tmp_path / "ledger.xlsx"
     try:
         await write_workbook(store, query, out, SH, ExportSources(vehicles=facts))
+        lines = [dict(zip(COLUMNS, row, strict=True)) for row in _rows(out)[1:]]
+        filtered = {}  # the plate filter is the listed plate's: the corrected one where corrected
+        for plate in ("豫A22223", "豫A22222", "豫A2", "豫A", "豫A1"):
+            await write_workbook(store, replace(query, plate=plate), out, SH, page=1)
+            filtered[plate] = [row[SERIAL] for row in _rows(out)[1:]]
     finally:
         await store.close()
-    lines = [dict(zip(COLUMNS, row, strict=True)) for row in _rows(out)[1:]]
+    assert filtered == {
+        "豫A22223": [serials[1]], "豫A22222": [], "豫A2": [serials[1]],
+        "豫A": serials[:2], "豫A1": [serials[0]],
+    }  # fmt: skip
     assert COLUMNS[-1] == "车牌更正"
     corrected = lines[1]
     assert (corrected["号牌号码"], corrected["号牌颜色"]) == ("豫A22223", "蓝")

@@ -21,8 +21,13 @@ PREFIX_END = "\U0010ffff"
 #: The pass columns a ledger line takes, and what is found for it per page.
 _PAGE = (
     "SELECT p.id, p.serial, p.gate_code, p.lane_id, p.direction, p.plate, p.plate_color, "
-    "p.received_at, p.verdict, p.verify_json FROM passes p WHERE {where} "
+    "p.received_at, p.verdict, p.verify_json FROM {source} WHERE {where} "
     "ORDER BY p.received_at, p.id LIMIT ?"
+)
+#: A pass's plate as listed: its latest correction's, else the camera's.
+_SHOWN = (
+    "coalesce((SELECT c.plate FROM corrections c WHERE c.pass_id = p.id ORDER BY c.id DESC "
+    "LIMIT 1), p.plate)"
 )
 _LINES = (
     "WITH page AS MATERIALIZED ({page}) SELECT page.*, "
@@ -58,6 +63,29 @@ _LINES = (
 )
 
 
+def _of_plate(where: list[str]) -> str:
+    """The page of passes meeting ``where`` listed with a plate in a range (two parameters,
+    after ``where``'s and again after the camera's page's limit): those whose camera's
+    plate is in it (the plate index) and not corrected out of it, and those whose latest
+    correction's plate is in it."""
+    camera = _PAGE.format(
+        source="passes p",
+        where=" AND ".join([*where, "p.plate >= ? AND p.plate < ?", f"{_SHOWN} >= ?",
+                            f"{_SHOWN} < ?"]),
+    )  # fmt: skip
+    corrected = _PAGE.format(
+        source="corrections c CROSS JOIN passes p ON p.id = c.pass_id",
+        where=" AND ".join([
+            *where, "c.plate >= ? AND c.plate < ?",
+            "c.id = (SELECT max(x.id) FROM corrections x WHERE x.pass_id = c.pass_id)",
+        ]),
+    )  # fmt: skip
+    return (
+        f"SELECT * FROM ({camera}) UNION SELECT * FROM ({corrected}) "  # noqa: S608 - constants
+        "ORDER BY received_at, id LIMIT ?"
+    )
+
+
 class InspectionLedger(LedgerPart):
     """The inspector's ledger export over the shared database."""
 
@@ -73,7 +101,9 @@ class InspectionLedger(LedgerPart):
         """Every pass received from ``start`` to before ``end`` (unix s), oldest first, at the
         gate ``gate`` (its 道闸编号; "": every gate) and of the plates starting with ``plate``
         (``冀A`` all 冀A plates, a whole plate that one and any longer; "": every plate; a
-        range on the plate index, never a walk), in pages of ``page``. Raises
+        range on the plate index, never a walk), in pages of ``page``. A pass's plate is the
+        one it is listed with: its latest correction's where a guard corrected it (those are
+        found by walking the corrections, few beside the passes), else the camera's. Raises
         :class:`~edge.ledger.database.LedgerBusyError` when a page runs past the history
         budget."""
         after: tuple[float, int] | None = None
@@ -86,11 +116,13 @@ class InspectionLedger(LedgerPart):
             if gate:
                 where.append("p.gate_code = ?")
                 args.append(gate)
+            chosen = _PAGE.format(source="passes p", where=" AND ".join(where))
             if plate:  # a prefix as a range: plate ≤ x < plate + the last character there is
-                where.append("p.plate >= ? AND p.plate < ?")
-                args += [plate, plate + PREFIX_END]
-            sql = _LINES.format(page=_PAGE.format(where=" AND ".join(where)))
-            rows = await self._history(sql, (*args, page))
+                chosen, args = _of_plate(where), [
+                    *args, plate, plate + PREFIX_END, plate, plate + PREFIX_END, page,
+                    *args, plate, plate + PREFIX_END, page,
+                ]  # fmt: skip
+            rows = await self._history(_LINES.format(page=chosen), (*args, page))
             lines = [LedgerLine.from_row(row) for row in rows]
             if lines:
                 yield lines
