@@ -22,7 +22,7 @@ from drivers.base import Actuation, CameraReply
 from drivers.camera_reply import CameraMailbox, CameraRelayBarrier
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
 from edge.domain.codes import ControlFlag, Direction, GateSignal
-from edge.domain.events import PlateEvent
+from edge.domain.events import Image, PlateEvent
 from edge.domain.plates import PlateColor
 from edge.domain.reports import VerifyAnswer
 from edge.gate.devices import LaneDevices
@@ -360,3 +360,97 @@ async def test_a_gate_crash_gets_into_a_full_queue(rig_factory: Any) -> None:
     await eventually(lambda: len(rig.passes()) == 3)
     assert [r["reason_code"] for r in rig.passes()][-1] == "gate-crash"
     assert rig.lane.busy_refusals == 0
+
+
+def _jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, buffer = cv2.imencode(".jpg", np.full((48, 64, 3), 128, np.uint8))
+    assert ok
+    return bytes(buffer.tobytes())
+
+
+def _held_photo_writes(rig: Rig) -> asyncio.Event:
+    """Photo writes of ``rig``'s lane wait until the returned event is set."""
+    store = rig.lane.photos.store
+    write = store.write
+    release = asyncio.Event()
+
+    async def held(data: bytes, when: datetime, lane_id: str, number: int) -> str:
+        await release.wait()
+        return await write(data, when, lane_id, number)
+
+    store.write = held  # type: ignore[method-assign]
+    return release
+
+
+def _ledger_now(database: Path) -> dict[str, Any]:
+    """What a kill -9 now would leave: the committed passes, photos and outbox entries."""
+    with sqlite3.connect(database) as db:
+        return {
+            "passes": db.execute("SELECT id, flag, state FROM passes").fetchall(),
+            "photos": db.execute("SELECT pass_id, path FROM photos").fetchall(),
+            "outbox": db.execute("SELECT kind, photo_id, state FROM outbox").fetchall(),
+        }
+
+
+async def test_the_barrier_does_not_wait_for_the_photo(rig_factory: Any) -> None:
+    """The photo's write and fsync run while the barrier moves: the pass is committed and the
+    barrier opened with the photo still being written; the photo is committed (with its
+    outbox entry) before the camera gets its reply."""
+    rig = await rig_factory()
+    rig.platform.uploads_photos = True
+    release = _held_photo_writes(rig)
+    read = asyncio.create_task(rig.read("豫A12345", images=(Image(_jpeg()),)))
+    async with asyncio.timeout(5):  # before: the pass waited for its photo, the barrier too
+        await eventually(lambda: len(rig.barrier.openings) == 1)
+    assert rig.barrier.committed_when_opened == [True]
+    await asyncio.sleep(0.05)
+    assert not read.done()  # the camera is not answered before the photo is committed
+    release.set()
+    outcome = await read
+    assert (outcome.barrier, outcome.photos) == ("opened", 1)
+    await rig.lane.drain()
+    ledger = _ledger_now(rig.database)
+    [(pass_id, flag, state)] = ledger["passes"]
+    assert (flag, state) == (None, "final")
+    [(photo_pass, path)] = ledger["photos"]
+    assert photo_pass == pass_id
+    assert (rig.lane.photos.store.root / path).is_file()
+    assert sorted(ledger["outbox"], key=str) == [
+        ("photo", 1, "pending"),
+        ("record", None, "pending"),
+    ]
+
+
+async def test_a_kill_between_the_barrier_and_the_photo_leaves_the_pass_marked(
+    rig_factory: Any, tmp_path: Path
+) -> None:
+    """A crash while the photo is written, after the barrier moved: the ledger holds the pass
+    flagged ``photo-skipped`` with no photo row and no photo entry (never a row pointing at a
+    file that may not be there), and a restart finalises it and sends it without a photo."""
+    rig = await rig_factory()
+    rig.platform.uploads_photos = True
+    release = _held_photo_writes(rig)
+    read = asyncio.create_task(rig.read("豫A12345", images=(Image(_jpeg()),)))
+    await eventually(lambda: len(rig.barrier.openings) == 1)
+    crashed = tmp_path / "crashed.db"  # the committed state, as a kill -9 now leaves it
+    with sqlite3.connect(rig.database) as live, sqlite3.connect(crashed) as copy:
+        live.backup(copy)
+    left = _ledger_now(crashed)
+    assert [(flag, state) for _, flag, state in left["passes"]] == [("photo-skipped", "open")]
+    assert left["photos"] == []
+    assert left["outbox"] == [("record", None, "held")]
+    # the next start finalises it as Daemon._recover does; the record goes without a photo
+    restarted = await Store.open(crashed)
+    try:
+        [row] = await restarted.open_passes()
+        await restarted.finalise(row.id, GateSignal.PASSED, time.time(), "restart")
+    finally:
+        await restarted.close()
+    after = _ledger_now(crashed)
+    assert [(flag, state) for _, flag, state in after["passes"]] == [("photo-skipped", "final")]
+    assert after["outbox"] == [("record", None, "pending")]
+    release.set()
+    assert (await read).photos == 1  # (the process that was not killed goes on)

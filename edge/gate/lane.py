@@ -55,7 +55,7 @@ from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.journal import FallbackJournal
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import photo_url
-from edge.ledger.store import LedgerUnwritableError, NewPass, NewPhoto, NewRead
+from edge.ledger.store import LatePhotos, LedgerUnwritableError, NewPass, NewPhoto, NewRead
 from edge.ops.metrics import Metrics
 from edge.uplink.lane_activity import LaneActivity
 
@@ -295,12 +295,14 @@ class Lane:
     ) -> LaneOutcome:
         """The one way a pass is made, for every kind (a read, a stale read, a guard's
         override, a gate crash, a camera's stored record): allocate its serial → take its
-        photos while it is decided (they do not depend on the verdict) → ``settle`` the
-        decision → record the pass with its photos (committed before anything moves) →
-        ``carry_out`` the decision at the gate → note what the barrier did → finalise it, at
-        once when the gate already knows how it ended, else by confirming in the background.
-        ``dated``: the time the pass is recorded at, when not its receive time (a camera's
-        stored record: when the vehicle passed; its serial is still of the day it came)."""
+        photos in the background (they do not depend on the verdict) → ``settle`` the
+        decision → record the pass (committed before anything moves; flagged
+        ``photo-skipped`` until its photos are) → ``carry_out`` the decision at the gate →
+        note what the barrier did, with the photos once they are written, and finalise the
+        pass: at once when the gate already knows how it ended, else by confirming in the
+        background. ``dated``: the time the pass is recorded at, when not its receive time (a
+        camera's stored record: when the vehicle passed; its serial is still of the day it
+        came)."""
         serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
         if dated is not None:
             event = replace(event, received_at=dated)
@@ -308,18 +310,21 @@ class Lane:
             photos = asyncio.create_task(self.photos.take(event, photo_kind))
             try:
                 decision = await decided
-            finally:
-                stored = await photos
-            if settle is not None:
-                decision = settle(event, decision)
-            recorded = await self._record(serial, event, decision, stored)
-            gate = await carry_out(event, decision, recorded)
+                if settle is not None:
+                    decision = settle(event, decision)
+                recorded = await self._record(serial, event, decision)
+                gate = await carry_out(event, decision, recorded)
+            finally:  # a failed pass leaves its written photos as orphan files (harmless)
+                stored = await self._taken(photos)
+            late = self._late_photos(event, decision, recorded, stored)
             if recorded.id == JOURNALLED:  # a journalled pass is finalised when merged
                 pass
             elif gate.delivery is not None:  # the lane does not wait for the camera's poll
+                if late is not None:
+                    await self.store.add_photos(recorded.id, late)
                 self._spawn(self._when_delivered(recorded, gate, gate.delivery))
             else:
-                await self._note_gate(recorded, gate)
+                await self._note_gate(recorded, gate, late)
             if recorded.id != JOURNALLED:  # (a journalled pass was announced as journalled)
                 self._announce(serial, event, decision, stored)
         return LaneOutcome(
@@ -331,18 +336,43 @@ class Lane:
             delivery=gate.delivery,
         )
 
-    async def _note_gate(self, recorded: _Recorded, gate: _Gate) -> None:
-        """After the commands went out: what the barrier did and, when it is known already
-        (the gate knew how it ended, no loop detector to wait for, or the barrier did not
-        open), how the pass ended, in one commit before the camera is told; else the barrier
-        now and the end once the confirmation has it (in the background)."""
+    @staticmethod
+    async def _taken(photos: asyncio.Task[list[NewPhoto]]) -> list[NewPhoto]:
+        """The photos a pass's photo task stored; none when it failed (the barrier has
+        moved by then: the pass goes on without them, flagged)."""
+        try:
+            return await photos
+        except Exception:
+            log.exception("the pass's photos could not be taken; recorded without them")
+            return []
+
+    def _late_photos(
+        self, event: PlateEvent, decision: Decision, recorded: _Recorded, stored: list[NewPhoto]
+    ) -> LatePhotos | None:
+        """The photos to commit with what the barrier did, and the flag the pass has with
+        them (None: nothing to add or change)."""
+        flag = decision.flag or self._flag(event, stored)
+        if not stored and flag == recorded.flag:
+            return None
+        return LatePhotos(stored, self.verifier.uploads_photos, flag)
+
+    async def _note_gate(
+        self, recorded: _Recorded, gate: _Gate, photos: LatePhotos | None = None
+    ) -> None:
+        """After the commands went out: what the barrier did, the pass's photos written
+        meanwhile and, when it is known already (the gate knew how it ended, no loop detector
+        to wait for, or the barrier did not open), how the pass ended, in one commit before
+        the camera is told; else the barrier and photos now and the end once the confirmation
+        has it (in the background)."""
         ended = gate.ended or self._ended_at_once(gate.outcome)
         if ended is None:
-            await self.store.set_barrier(recorded.id, gate.barrier, gate.error)
+            await self.store.set_barrier(recorded.id, gate.barrier, gate.error, photos)
             self._spawn(self._confirm(recorded.id, recorded.serial, gate.since))
             return
         signal, at, how = ended
-        await self.store.close_pass(recorded.id, signal, at, how, (gate.barrier, gate.error))
+        await self.store.close_pass(
+            recorded.id, signal, at, how, (gate.barrier, gate.error), photos
+        )
         if gate.ended is None:  # ended by the barrier's outcome alone
             if signal is not GateSignal.NOT_LIFTED:  # a refused vehicle is still there
                 self.dedup.close(recorded.id)  # a near read after this is another vehicle
@@ -643,9 +673,9 @@ class Lane:
         for listener in self.pass_listeners:
             listener(message)
 
-    async def _record(
-        self, serial: str, event: PlateEvent, decision: Decision, photos: list[NewPhoto]
-    ) -> _Recorded:
+    async def _record(self, serial: str, event: PlateEvent, decision: Decision) -> _Recorded:
+        """Commit the pass, before anything moves; its photos follow with what the barrier
+        did (:meth:`_note_gate`), so until then it is flagged as a pass without them."""
         new = NewPass(
             serial=serial,
             lane_id=self.id,
@@ -658,14 +688,14 @@ class Lane:
             source=event.source,
             vendor_id=event.vendor_id,
             decision=decision,
-            flag=decision.flag or self._flag(event, photos),
+            flag=decision.flag or self._flag(event, []),
             raw=event.raw,
             camera_read=event.override is None and event.source != GATE_CRASH_SOURCE,
             text=event.unreadable,
         )
         try:
             recorded = await self.store.record_pass(
-                new, photos, forward_photos=self.verifier.uploads_photos
+                new, (), forward_photos=self.verifier.uploads_photos
             )
         except LedgerUnwritableError:
             live = decision.source in ("platform", "offline", "local")  # not a re-push
@@ -674,7 +704,7 @@ class Lane:
                 return await self._journalled(new, event, decision)
             await self._show_ledger_fault(event)  # the barrier stays shut
             raise
-        return _Recorded(recorded.id, recorded.serial)  # announced once carried out
+        return _Recorded(recorded.id, recorded.serial, new.flag)  # announced once carried out
 
     async def _journalled(self, new: NewPass, event: PlateEvent, decision: Decision) -> _Recorded:
         """A guard's override (or, with ``ledger_fail_policy = "open"``, a vehicle let through)
@@ -683,7 +713,7 @@ class Lane:
         assert self.journal is not None
         await self.journal.append(new, "opened" if decision.open else "not-commanded")
         self._announce(new.serial, event, decision, [])
-        return _Recorded(JOURNALLED, new.serial)
+        return _Recorded(JOURNALLED, new.serial, new.flag)
 
     async def _show_ledger_fault(self, event: PlateEvent) -> None:
         if self.devices.display is None:
@@ -844,6 +874,8 @@ class Lane:
 class _Recorded:
     id: int
     serial: str
+    #: The flag the pass was committed with (before its photos were).
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

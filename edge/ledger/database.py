@@ -3,8 +3,9 @@ by the parts of :class:`edge.ledger.store.Store` (passes, outbox, admin, audit).
 
 Durability: WAL with ``synchronous=FULL``, so a committed pass survives ``kill -9`` and power
 loss (on storage that honours flushes). A gate commits about one pass a second at peak, far
-below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
-written in one transaction, before the barrier moves.
+below what one fsync per commit allows. A pass, its read and its record's outbox entry are
+written in one transaction, before the barrier moves; its photo rows and their entries with
+what the barrier did, before the camera is answered.
 
 Four connections: writes go through one, under a lock that keeps each transaction's
 statements together; the daemon's own short reads (the forwarder, the monitors, a lane's

@@ -15,6 +15,7 @@ from edge.ledger.database import LedgerPart
 from edge.ledger.rows import (
     _READ_COLUMNS,
     DailyFigureRow,
+    LatePhotos,
     NewPass,
     NewPhoto,
     NewRead,
@@ -64,6 +65,26 @@ INSERT_PHOTO_ENTRY = (
     "INSERT INTO outbox (pass_id, kind, photo_id, state, created_at) "
     "VALUES (?, 'photo', ?, 'held', ?)"
 )
+SET_FLAG = "UPDATE passes SET flag = ? WHERE id = ?"
+
+
+def _insert_photos(
+    db: sqlite3.Connection, pass_id: int, photos: Sequence[NewPhoto], *, forward: bool, now: float
+) -> None:
+    """The photo rows of a pass and, when the platform takes photos apart, their held
+    outbox entries (in the caller's transaction)."""
+    for photo in photos:
+        photo_id = db.execute(
+            INSERT_PHOTO,
+            (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
+        ).lastrowid
+        if forward:
+            db.execute(INSERT_PHOTO_ENTRY, (pass_id, photo_id, now))
+
+
+def _add_late_photos(db: sqlite3.Connection, pass_id: int, late: LatePhotos, now: float) -> None:
+    _insert_photos(db, pass_id, late.photos, forward=late.forward, now=now)
+    db.execute(SET_FLAG, (late.flag, pass_id))
 
 
 #: The day's figures as DailyFigureRow names them: from the quarter hours' counts, or
@@ -195,13 +216,7 @@ class PassLedger(LedgerPart):
                 if new.raw is not None:
                     db.execute(INSERT_MESSAGE, (read_id, new.raw))
             db.execute(INSERT_RECORD_ENTRY, (pass_id, now))
-            for photo in photos:
-                photo_id = db.execute(
-                    INSERT_PHOTO,
-                    (pass_id, photo.number, photo.kind, photo.path, photo.size, photo.taken_at),
-                ).lastrowid
-                if forward_photos:
-                    db.execute(INSERT_PHOTO_ENTRY, (pass_id, photo_id, now))
+            _insert_photos(db, pass_id, photos, forward=forward_photos, now=now)
             return pass_id
 
         return RecordedPass(await self._transaction_at_once(write), new.serial)
@@ -293,9 +308,30 @@ class PassLedger(LedgerPart):
                 return deleted
             after = rows[-1]["read_id"]
 
-    async def set_barrier(self, pass_id: int, state: str | None, error: str | None = None) -> None:
-        """``state`` None: unknown (a camera's record that does not say what it did)."""
-        await self._update_entry(SET_BARRIER, (state, error, pass_id))
+    async def set_barrier(
+        self,
+        pass_id: int,
+        state: str | None,
+        error: str | None = None,
+        photos: LatePhotos | None = None,
+    ) -> None:
+        """``state`` None: unknown (a camera's record that does not say what it did).
+        ``photos``: the pass's photos, committed with it (:class:`LatePhotos`)."""
+        if photos is None:
+            await self._update_entry(SET_BARRIER, (state, error, pass_id))
+            return
+        now = self._clock()
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(SET_BARRIER, (state, error, pass_id))
+            _add_late_photos(db, pass_id, photos, now)
+
+        await self._transaction_at_once(write)
+
+    async def add_photos(self, pass_id: int, photos: LatePhotos) -> None:
+        """Commit the photos of a pass recorded without them (:class:`LatePhotos`)."""
+        now = self._clock()
+        await self._transaction_at_once(lambda db: _add_late_photos(db, pass_id, photos, now))
 
     async def finalise(
         self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
@@ -310,15 +346,19 @@ class PassLedger(LedgerPart):
         passed_at: float,
         confirmed_by: str,
         barrier: tuple[str | None, str | None] | None = None,
+        photos: LatePhotos | None = None,
     ) -> None:
-        """:meth:`finalise`, with the barrier's state and error (:meth:`set_barrier`) in the
-        same transaction when ``barrier`` is given: one commit for what the gate did and how
-        the pass ended, when both are known as the commands go out."""
+        """:meth:`finalise`, with the barrier's state and error (:meth:`set_barrier`) and the
+        pass's photos (:class:`LatePhotos`) in the same transaction when given: one commit
+        for what the gate did, the photos written meanwhile and how the pass ended, when all
+        is known as the commands go out (its photo entries are released with its record)."""
         now = self._clock()
 
         def write(db: sqlite3.Connection) -> None:
             if barrier is not None:
                 db.execute(SET_BARRIER, (*barrier, pass_id))
+            if photos is not None:
+                _add_late_photos(db, pass_id, photos, now)
             db.execute(FINAL_STATE, (int(signal), passed_at, confirmed_by, pass_id))
             db.execute(RELEASE_ENTRIES, (now, pass_id))
 

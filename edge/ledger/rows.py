@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, Self
 
@@ -330,6 +331,18 @@ class NewPhoto:
     path: str
     size: int
     taken_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LatePhotos:
+    """A pass's photos committed after the pass itself (written while its barrier moved), in
+    the commit of what the barrier did: their rows, whether they get outbox entries, and the
+    pass's flag as it stands with them (a pass is committed flagged ``photo-skipped`` until
+    its photo is)."""
+
+    photos: Sequence[NewPhoto]
+    forward: bool
+    flag: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Durability: WAL with ``synchronous=FULL``, so a committed pass survives ``kill -9`` and power
 loss (on storage that honours flushes). A gate commits about one pass a second at peak, far
-below what one fsync per commit allows. A pass, its photo rows and its outbox entries are
-written in one transaction, before the barrier moves.
+below what one fsync per commit allows. A pass, its read and its record's outbox entry are
+written in one transaction, before the barrier moves; its photo rows and their entries with
+what the barrier did, before the camera is answered.
 
 The ledger is one :class:`~edge.ledger.database.Database` (connections, write lock,
 transactions) and parts over it, one per concern: :class:`~edge.ledger.passes.PassLedger`,
@@ -32,11 +33,12 @@ from edge.ledger.inspection import InspectionLedger
 from edge.ledger.need_complete import NeedCompleteLedger
 from edge.ledger.outbox import Outbox
 from edge.ledger.passes import PassLedger
-from edge.ledger.rows import NewPass, NewPhoto, NewRead, OutboxEntry, RecordedPass
+from edge.ledger.rows import LatePhotos, NewPass, NewPhoto, NewRead, OutboxEntry, RecordedPass
 from edge.ledger.weighings import WeighingLedger
 
 __all__ = [
     "Database",
+    "LatePhotos",
     "LedgerDatabaseError",
     "LedgerUnwritableError",
     "NewPass",
