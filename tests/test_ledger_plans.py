@@ -38,7 +38,7 @@ from edge.ledger.rows import (
     PageCursor,
     StoredWeighing,
 )
-from edge.ledger.store import NewPhoto, Store
+from edge.ledger.store import LatePhotos, NewPhoto, Store
 from tests.test_store import new_pass
 
 #: Methods not run while the daemon serves, with why.
@@ -129,9 +129,15 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("reads_of", recorded.id)
     await call("camera_message", recorded.id)
     await call("camera_message", some.id)
+    late = LatePhotos([NewPhoto(2, 1, "x/2.jpg", 1000, now)], forward=True, flag=None)
+    await call("add_photos", recorded.id, late)
     await call("set_barrier", recorded.id, "opened")
+    await call("set_barrier", recorded.id, "opened", None, late)
     await call("finalise", recorded.id, GateSignal.PASSED, now, "detector")
     await call("close_pass", recorded.id, GateSignal.PASSED, now, "detector", ("opened", None))
+    await call(
+        "close_pass", recorded.id, GateSignal.PASSED, now, "detector", ("opened", None), late
+    )
     await call("open_passes")
     await call("cached_answer", some.plate)
     await call("count_passes")
