@@ -138,6 +138,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call(
         "close_pass", recorded.id, GateSignal.PASSED, now, "detector", ("opened", None), late
     )
+    await call("pass_and_photos", recorded.id)
     await call("open_passes")
     await call("cached_answer", some.plate)
     await call("count_passes")
@@ -183,6 +184,8 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     due = await call("due_entries", 200)
     await call("due_entries", 200, [entry.id for entry in due[:2]])
     await call("next_due_at")
+    await call("due_and_next", 200)
+    await call("due_and_next", 200, [entry.id for entry in due[:2]])
     await call("next_due_at", [entry.id for entry in due[:2]])
     if due:
         await call("mark_retry", due[0].id, now + 60, "timeout")

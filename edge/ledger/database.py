@@ -23,7 +23,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -524,6 +524,25 @@ class Database:
         # database as it was before commits made in between.
         return list(await self._reader.execute_fetchall(sql, args))
 
+    async def fetch_each(
+        self, statements: Sequence[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[sqlite3.Row]]:
+        """The rows of each statement, all read in one hop to the reader's thread and one
+        read transaction (so they see the ledger as one commit left it): for reads that go
+        together on a busy path, where each hop costs a wake-up of that thread and a hand-over
+        of the GIL."""
+
+        def read(connection: sqlite3.Connection) -> list[list[sqlite3.Row]]:
+            connection.execute("BEGIN")
+            try:
+                return [connection.execute(sql, args).fetchall() for sql, args in statements]
+            finally:
+                connection.execute("COMMIT")
+
+        reader = self._reader
+        result: list[list[sqlite3.Row]] = await reader._execute(read, reader._conn)  # type: ignore[no-untyped-call]
+        return result
+
 
 class LedgerPart:
     """A part of the ledger (passes, outbox, admin, audit) over the shared :class:`Database`:
@@ -553,6 +572,11 @@ class LedgerPart:
 
     async def _fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return await self.database.fetchall(sql, args)
+
+    async def _fetch_each(
+        self, statements: Sequence[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[sqlite3.Row]]:
+        return await self.database.fetch_each(statements)
 
     async def _history(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """A read that may touch history: on the history connection, under its budget."""

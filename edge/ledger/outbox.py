@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from edge.ledger.database import LedgerPart
 from edge.ledger.rows import (
@@ -26,15 +28,19 @@ class Outbox(LedgerPart):
         "AND r.state != 'sent'))"
     )
 
-    async def due_entries(self, limit: int, exclude: Sequence[int] = ()) -> list[OutboxEntry]:
-        """Sendable entries, oldest first; a pass's photos only after its record was sent."""
+    def _due_now(
+        self, limit: int, exclude: Sequence[int], now: float
+    ) -> tuple[str, tuple[Any, ...]]:
         skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
-        rows = await self._fetchall(
+        return (
             "SELECT o.id, o.pass_id, o.kind, o.photo_id, o.attempts, o.correction_id, "
             f"o.weighing_id {self._DUE} "
             f"AND o.next_attempt_at <= ?{skip} ORDER BY o.id LIMIT ?",
-            (self._clock(), *exclude, limit),
+            (now, *exclude, limit),
         )
+
+    @staticmethod
+    def _entries(rows: Sequence[sqlite3.Row]) -> list[OutboxEntry]:
         return [
             OutboxEntry(
                 r["id"],
@@ -47,6 +53,31 @@ class Outbox(LedgerPart):
             )
             for r in rows
         ]
+
+    async def due_entries(self, limit: int, exclude: Sequence[int] = ()) -> list[OutboxEntry]:
+        """Sendable entries, oldest first; a pass's photos only after its record was sent."""
+        return self._entries(await self._fetchall(*self._due_now(limit, exclude, self._clock())))
+
+    async def due_and_next(
+        self, limit: int, exclude: Sequence[int] = ()
+    ) -> tuple[list[OutboxEntry], float | None]:
+        """:meth:`due_entries`, and when the first entry not due yet will be (what
+        :meth:`next_due_at` says once the due ones are excluded), in one read: the forwarder
+        asks both each round."""
+        now = self._clock()
+        skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        due, later = await self._fetch_each(
+            [
+                self._due_now(limit, exclude, now),
+                (
+                    f"SELECT min(o.next_attempt_at) AS t {self._DUE} "
+                    f"AND o.next_attempt_at > ?{skip}",
+                    (now, *exclude),
+                ),
+            ]
+        )
+        value = later[0]["t"]
+        return self._entries(due), None if value is None else float(value)
 
     async def next_due_at(self, exclude: Sequence[int] = ()) -> float | None:
         skip = f" AND o.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""

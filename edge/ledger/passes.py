@@ -396,6 +396,18 @@ class PassLedger(LedgerPart):
             raise KeyError(pass_id)
         return rows[0]
 
+    async def pass_and_photos(self, pass_id: int) -> tuple[StoredPass, list[StoredPhoto]]:
+        """:meth:`get_pass` and :meth:`photos_of` in one read (the forwarder's, per pass)."""
+        passes, photos = await self._fetch_each(
+            [
+                ("SELECT * FROM passes WHERE id = ?", (pass_id,)),
+                ("SELECT * FROM photos WHERE pass_id = ? ORDER BY number", (pass_id,)),
+            ]
+        )
+        if not passes:
+            raise KeyError(pass_id)
+        return StoredPass.from_row(passes[0]), [StoredPhoto.from_row(row) for row in photos]
+
     async def _passes(self, sql: str, args: tuple[Any, ...] = ()) -> list[StoredPass]:
         return [StoredPass.from_row(row) for row in await self._fetchall(sql, args)]
 

@@ -47,6 +47,13 @@ _REPORT_CACHE = 256
 POLL_SECONDS = 30.0
 
 
+class _Unknown:
+    """When the next entry falls due, not asked yet."""
+
+
+_UNKNOWN = _Unknown()
+
+
 def pass_report(
     row: StoredPass,
     photos: Sequence[StoredPhoto],
@@ -140,24 +147,26 @@ class Forwarder:
                 if self.link.down:  # only a probe, and only when nothing else is out
                     room = 1 if not self._claimed and self.link.permit() else 0
                 queued = 0
+                next_at: float | _Unknown | None = _UNKNOWN
                 if room > 0:
-                    due = await self.store.due_entries(
+                    due, next_at = await self.store.due_and_next(
                         room * self.batch_size, exclude=list(self._claimed)
                     )
                     for group in self._groups(due)[:room]:
                         self._claimed.update(entry.id for entry in group)
                         self._queue.put_nowait(group)
                         queued += 1
-                await self._wait(more_due=queued > 0 and queued == room)
+                await self._wait(more_due=queued > 0 and queued == room, next_at=next_at)
         finally:
             for task in (*workers, booker):
                 task.cancel()
             await asyncio.gather(*workers, booker, return_exceptions=True)
             await self._flush()  # book what the platform already acknowledged
 
-    async def _wait(self, *, more_due: bool) -> None:
+    async def _wait(self, *, more_due: bool, next_at: float | _Unknown | None = _UNKNOWN) -> None:
         """Until something changes: room in the queue, an entry released or booked, the next
-        retry due, or (link down) the next probe or the link's return."""
+        retry due, or (link down) the next probe or the link's return. ``next_at``: when the
+        first entry not due yet will be, as the round's query found it (else asked here)."""
         waiters = [
             asyncio.create_task(self.store.outbox_changed.wait()),
             asyncio.create_task(self._room.wait()),
@@ -168,7 +177,8 @@ class Forwarder:
             if await self.store.next_due_at(exclude=list(self._claimed)) is not None:
                 timeout = max(self.link.seconds_to_probe(), 0.001)
         elif not more_due:
-            next_at = await self.store.next_due_at(exclude=list(self._claimed))
+            if isinstance(next_at, _Unknown):
+                next_at = await self.store.next_due_at(exclude=list(self._claimed))
             if next_at is not None:
                 timeout = min(self.poll_seconds, max(0.0, next_at - self._clock()))
         try:
@@ -180,10 +190,12 @@ class Forwarder:
     async def _worker(self) -> None:
         while True:
             group = await self._queue.get()
-            self._room.set()
+            if self._queue.qsize() == self._queue.maxsize - 1:  # it was full: room again
+                self._room.set()
             acknowledged = await self._send_group(group)
-            self._claimed.difference_update(e.id for e in group if e.id not in acknowledged)
-            self._room.set()  # released claims (retries, dead letters) change what is due
+            if len(acknowledged) < len(group):  # released claims (retries, dead letters)
+                self._claimed.difference_update(e.id for e in group if e.id not in acknowledged)
+                self._room.set()  # change what is due (acknowledged ones: once booked)
             if acknowledged:
                 self._to_book.extend(acknowledged)
                 self._book_wanted.set()
@@ -260,8 +272,7 @@ class Forwarder:
         if cached is not None:
             self._reports.move_to_end(entry.pass_id)
             return cached
-        row = await self.passes.get_pass(entry.pass_id)
-        photos = await self.passes.photos_of(entry.pass_id)
+        row, photos = await self.passes.pass_and_photos(entry.pass_id)
         report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
         if self.filings is not None and report.plate:
             pk = await self.filings.license_pk_of(report.plate, report.color)
