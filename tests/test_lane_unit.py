@@ -454,3 +454,32 @@ async def test_a_kill_between_the_barrier_and_the_photo_leaves_the_pass_marked(
     assert after["outbox"] == [("record", None, "pending")]
     release.set()
     assert (await read).photos == 1  # (the process that was not killed goes on)
+
+
+async def test_the_platform_is_asked_while_the_ledger_is_searched_for_a_record_id(
+    rig_factory: Any,
+) -> None:
+    """A read with the camera's record id: the ledger's search for that record (a re-push
+    is never a second pass) and the platform's check run at once; the barrier waits for
+    both. A repeat found there is merged, its early answer unused."""
+    rig = await rig_factory(decision={"duplicate_window_seconds": 0})
+    store = rig.lane.store
+    find_read = store.find_read
+    searched = asyncio.Event()
+
+    async def slow_search(*args: Any) -> Any:
+        await searched.wait()
+        return await find_read(*args)
+
+    store.find_read = slow_search
+    read = asyncio.create_task(rig.read("豫A12345", vendor_id="cam-7"))
+    await eventually(lambda: rig.platform.asked == ["豫A12345"])  # before: after the search
+    assert rig.barrier.openings == []
+    searched.set()
+    first = await read
+    assert (first.duplicate, first.barrier) == (False, "opened")
+    searched.set()
+    again = await rig.read("豫A12345", vendor_id="cam-7")  # beyond the window: in the ledger
+    assert (again.duplicate, again.merged, again.serial) == (True, "re-push", first.serial)
+    assert len(rig.barrier.openings) == 1
+    assert len(rig.passes()) == 1

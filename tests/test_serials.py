@@ -99,3 +99,10 @@ def test_allocator_continues_after_the_last_number() -> None:
     assert allocator.allocate(T0) == "411002000101A261121083011"  # T0 is earlier: next free
     assert allocator.allocate(T0 + timedelta(minutes=1)) == "411002000101A261121083105"
     assert allocator.last == "411002000101A261121083105"
+
+
+def test_a_peek_is_what_the_next_allocation_issues() -> None:
+    allocator = SerialAllocator("411002000101A", "411002000101A261121083010")
+    assert allocator.peek(T0) == "411002000101A261121083011"
+    assert allocator.last == "411002000101A261121083010"  # nothing issued
+    assert allocator.allocate(T0) == "411002000101A261121083011"

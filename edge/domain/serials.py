@@ -67,3 +67,7 @@ class SerialAllocator:
     def allocate(self, when: datetime) -> str:
         self.last = next_serial(self.prefix, when, self.last)
         return self.last
+
+    def peek(self, when: datetime) -> str:
+        """The number :meth:`allocate` would issue for ``when`` now, not issued."""
+        return next_serial(self.prefix, when, self.last)

@@ -275,13 +275,33 @@ class Lane:
                 return await self._handle_gate_crash(event)
             event = self._dated(event)
             self._last_read = (event.plate, event.color, event.received_mono)
+            asked = self._ask_early(event)
             merged = await self._merge_duplicate(event)  # a re-push is never a second pass
-            if merged is not None:
-                return merged
-            if self._stale(event):  # a stale read is not learnt: a fresh one still opens
+            if merged is not None or self._stale(event):
+                if asked is not None:  # its answer is not used
+                    asked.add_done_callback(lambda task: task.cancelled() or task.exception())
+                if merged is not None:
+                    return merged
+                # a stale read is not learnt: a fresh one still opens
                 return await self._pass(event, _at_once(STALE_READ), self._leave_stale)
             self._judge_plate(event)
-            return await self._pass(event, self._decide(event), self._carry_out, self._settle)
+            decided = asked if asked is not None else self._decide(event)
+            return await self._pass(event, decided, self._carry_out, self._settle)
+
+    def _ask_early(self, event: PlateEvent) -> asyncio.Task[Decision] | None:
+        """For a read that carries the camera's record id and is no repeat of a pass the lane
+        remembers: the platform asked while the ledger is searched for that record (a hop to
+        the ledger's reader thread the barrier would otherwise wait for). A re-push found
+        there leaves the answer unused: one check more, only for a record pushed again after
+        the duplicate window. None: asked once the read is known to be new."""
+        if event.vendor_id is None or self._stale(event):
+            return None
+        if self.dedup.match(event.plate, event.color.value, event.received_mono) is not None:
+            return None
+        # its log lines carry the serial the pass gets (the lane allocates none meanwhile)
+        serial = self.serials.peek(event.received_at.astimezone(self.site.zone))
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            return asyncio.create_task(self._decide(event))
 
     async def _pass(
         self,
