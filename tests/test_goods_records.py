@@ -39,6 +39,8 @@ def test_ysl_is_net_tonnes_to_one_decimal(kg: float, ysl: str) -> None:
         (-5, "impossible"),
         (float("nan"), "impossible"),
         (float("inf"), "impossible"),
+        (1e308, "impossible"),  # quantized to 0.1 t, Decimal raised InvalidOperation
+        (10**32, "impossible"),
     ],
 )
 def test_impossible_tonnage_is_refused(kg: float, why: str) -> None:
@@ -211,6 +213,8 @@ async def test_an_erp_plan_gives_the_tonnage_at_a_site_without_a_scale(
             (_plan(plate="ABC"), "plate"),
             (_plan(expected_tonnes=120), "expected_tonnes"),
             (_plan(expected_tonnes=True), "expected_tonnes"),
+            (_plan(expected_tonnes=1e308), "expected_tonnes"),  # was a 500, unaudited
+            (_plan(expected_tonnes=10**29), "expected_tonnes"),
             (_plan(goods="石" * 33), "goods"),
             (_plan(valid_to="2026-01-01T00:00"), "valid_to"),
             (_plan(valid_to="2025-01-01T00:00+08:00"), "valid_to"),
@@ -241,5 +245,6 @@ async def test_an_erp_plan_gives_the_tonnage_at_a_site_without_a_scale(
     assert (record["hwmc"], record["ysl"]) == ("水泥熟料", "32.5")
     plans = [a for a in audit if a.action == "put transport plan"]
     assert [a.result for a in plans].count("ok") == 2
+    assert [a.result for a in plans].count("refused") >= 9  # each refusal audited too
     assert {a.actor for a in plans} == {"erp"}
     assert ERP_TOKEN not in str(audit)

@@ -21,6 +21,7 @@ from edge.actions.operator import (
     STRANGER_AUDIT_SECONDS,
     Action,
     Actor,
+    Done,
     Face,
     InvalidInputError,
     NotAllowedError,
@@ -494,3 +495,19 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
         ("add list entry", "refused"),
         ("assign weighing plate", "refused"),
     ]
+
+
+async def test_a_fault_of_ours_inside_an_action_is_audited_before_it_propagates(
+    gate: Gate,
+) -> None:
+    """An action whose body fails with an exception that is no refusal (a bug) still leaves
+    its audit row, as ``failed`` — before, nothing recorded the attempt."""
+
+    async def body() -> Done:
+        raise ZeroDivisionError("a fault of ours")
+
+    with pytest.raises(ZeroDivisionError):
+        await gate.operator.act(GUARD, Action.SET_GOODS, "7", body)
+    [row] = [a for a in await gate.store.audit_log() if a.action == Action.SET_GOODS.value]
+    assert (row.actor, row.target, row.result) == (GUARD.name, "7", "failed")
+    assert "ZeroDivisionError" in row.detail

@@ -756,3 +756,19 @@ def test_a_scale_setting_that_defeats_its_rule_is_refused(
     code, err = _check(tmp_path, scale + setting + "\n", capsys)
     assert code == 2, err
     assert said in err
+
+
+def test_a_preset_tare_in_tonnes_and_a_goods_name_listed_twice_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``preset_tare_kg = 15.2`` (tonnes meant) made a 35000 kg truck's net 34984.8 kg and
+    sent 35 t; the same goods name twice makes the clerk's list ambiguous."""
+    weighing = (
+        '[weighing]\npreset_tare_kg = { "豫A12345" = 15.2 }\ngoods = ["原煤", "石灰石", "原煤"]\n'
+    )
+    code, err = _check(tmp_path, SCALE.format(port=tmp_path / "tty") + weighing, capsys)
+    assert code == 2
+    assert "weighing.preset_tare_kg.豫A12345 (line" in err
+    assert "a preset tare is in kg (15.2 t is 15200)" in err
+    assert "weighing.goods[2] (line" in err
+    assert "'原煤' is listed twice" in err

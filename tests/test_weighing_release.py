@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edge.actions.operator import Operator
 from edge.config.model import ListsConfig, load_config
+from edge.domain.codes import GateSignal
 from edge.gate.weighbridge import ScalePairing, Weighbridge
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewWeighing, StoredWeighing
@@ -182,3 +183,23 @@ async def test_a_daemon_without_the_scale_lets_its_held_records_go(tmp_path: Pat
             "WHERE o.kind = 'goods' ORDER BY w.plate"
         ).fetchall()
     assert states == [("豫A11111", "pending"), ("豫C33333", "held")]
+
+
+async def test_a_goods_record_held_for_its_truck_or_a_clerk_is_no_forwarding_backlog(
+    store: Store,
+) -> None:
+    """The backlog monitor's oldest unsent entry ignores goods records held for a truck on the
+    scale or a clerk's check (they wait on neither the link nor the forwarder: before, they
+    raised 'forwarding is falling behind' after five minutes with nothing pending); a held
+    entry of a pass still open still counts."""
+    truck = await _weighed_in_empty(store)
+    await store.finalise(truck.id, GateSignal.PASSED, time.time(), "detector")
+    await store.weigh(NewWeighing("main", "豫A11111", "2", 35000, time.time(), truck.serial),
+                      max_between_seconds=DAY, goods="石灰石", standing=True)  # fmt: skip
+    await store.mark_sent_many([e.id for e in await store.due_entries(100)])
+    assert await store.backlog() == ({"held": 1}, None)
+    still_open = await store.record_pass(new_pass("豫B22222"), [])  # its record held meanwhile
+    counts, oldest = await store.backlog()
+    assert counts == {"held": 2}
+    assert oldest is not None
+    assert still_open.id

@@ -341,13 +341,17 @@ class Operator:
         self, actor: Actor, action: Action, target: str, body: Callable[[], Awaitable[Done]]
     ) -> Done:
         """Authorise ``actor`` for ``action``, run ``body`` and audit its result once (a
-        typed :class:`ActionError` it raises is audited with its result and re-raised)."""
+        typed :class:`ActionError` it raises is audited with its result and re-raised; any
+        other exception — a fault of ours — is audited as ``failed`` and re-raised)."""
         await self.authorise(actor, action, target)
         name = actor.audited_as(action)
         try:
             done = await body()
         except ActionError as exc:
             await self.audit(actor, name, target, exc.result, exc.detail)
+            raise
+        except Exception as exc:  # a fault of ours: the attempt is audited all the same
+            await self.audit(actor, name, target, "failed", f"internal error: {exc!r}"[:200])
             raise
         await self.audit(actor, name, target, "ok" if done.ok else "failed", done.detail)
         return done

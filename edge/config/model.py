@@ -1478,6 +1478,22 @@ def _goods_issues(cfg: Config) -> list[ConfigIssue]:
                 ("weighing", "preset_tare_kg", plate), f"{kg} kg leaves no load on "
                 f"{', '.join(cramped)}: a preset tare must be below each scale's capacity_kg",
             ))  # fmt: skip
+        light = [
+            f"[scales.{name}] ({scale.minimum_kg} kg)"
+            for name, scale in cfg.scales.items()
+            if kg < scale.minimum_kg
+        ]
+        if light:  # 15.2 meant as tonnes: the net would be the whole gross weight
+            issues.append(ConfigIssue(
+                ("weighing", "preset_tare_kg", plate), f"{kg} kg is lighter than the "
+                f"minimum_kg of {', '.join(light)}, lighter than any vehicle: a preset tare is "
+                f"in kg (15.2 t is 15200)",
+            ))  # fmt: skip
+    seen: set[str] = set()
+    for i, name in enumerate(weighing.goods):
+        if name.strip() in seen:
+            issues.append(ConfigIssue(("weighing", "goods", i), f"{name!r} is listed twice"))
+        seen.add(name.strip())
     return issues
 
 

@@ -57,8 +57,18 @@ def goods_name(name: str) -> str:
     return text
 
 
+#: Tonnes from this many digits on are no weight at all (and 0.1 t steps of them would not
+#: fit Decimal's 28-digit precision: quantize raised InvalidOperation, an ERP push answered 500).
+_ABSURD_DIGITS = 15
+
+
 def _rounded(kg: Decimal) -> Decimal:
-    return (kg / 1000).quantize(_TENTH, rounding=ROUND_HALF_UP)
+    """``kg`` in tonnes rounded half up to 0.1 t; raises :class:`GoodsError` for a value no
+    scale or plan can mean (≥ 10¹⁵ t)."""
+    value = kg / 1000
+    if value and value.adjusted() >= _ABSURD_DIGITS:
+        raise GoodsError(f"weight {kg} kg is impossible", f"重量 {kg} kg 不可能")
+    return value.quantize(_TENTH, rounding=ROUND_HALF_UP)
 
 
 def _shown(value: Decimal) -> str:

@@ -157,14 +157,22 @@ class Outbox(LedgerPart):
         return changed
 
     async def backlog(self) -> tuple[dict[str, int], float | None]:
-        """Counts of unsent entries by state, and when the oldest unsent one was created
-        (from the partial index of unsent entries: as cheap as the backlog is short)."""
+        """Counts of unsent entries by state, and when the oldest one waiting on forwarding
+        was created — pending, or held with its pass still open; a goods record held for its
+        truck to leave the scale or for a clerk's check waits on neither (from the partial
+        index of unsent entries: as cheap as the backlog is short)."""
         rows = await self._fetchall(
             "SELECT state, count(*) AS n, min(created_at) AS oldest FROM outbox "
             "WHERE state != 'sent' GROUP BY state"
         )
         counts = {row["state"]: int(row["n"]) for row in rows}
-        oldest = [row["oldest"] for row in rows if row["state"] in ("held", "pending")]
+        oldest = [row["oldest"] for row in rows if row["state"] == "pending"]
+        if counts.get("held"):
+            held = await self._fetchall(
+                "SELECT min(created_at) AS oldest FROM outbox "
+                "WHERE state = 'held' AND kind != 'goods'"
+            )
+            oldest += [row["oldest"] for row in held if row["oldest"] is not None]
         return counts, (min(oldest) if oldest else None)
 
     async def outbox_counts(self) -> dict[str, int]:

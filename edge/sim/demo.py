@@ -238,6 +238,8 @@ class Demo:
     ) -> None:
         self.camera, self.rng, self.mode = camera, random.Random(seed), platform
         self.workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
+        #: Goods records held at the end for a clerk's check (not waited for: said).
+        self.held_for_clerk = 0
         #: The truck scale's simulator (``--scale``), started with the demo.
         self.scale = ScaleSim(self.workdir / "ttyScale", scale, period=0.05) if scale else None
         self.platform: PlatformSim = (
@@ -453,7 +455,9 @@ class Demo:
                 await lane.drain()
             passes = await self.daemon.store.count_passes()
             photos = await self.daemon.store.count_photos()
-            goods = sum(1 for w in await self.daemon.store.recent_weighings(1000) if w.ysl)
+            weighed = [w for w in await self.daemon.store.recent_weighings(1000) if w.ysl]
+            self.held_for_clerk = sum(1 for w in weighed if any(c.hold for c in w.checks))
+            goods = len(weighed) - self.held_for_clerk  # those wait for a clerk's 已核对
             await self.platform.wait_for(
                 lambda: (
                     self.platform.stats()["records"] >= passes
@@ -473,6 +477,9 @@ class Demo:
             )
             if self.scale is not None:
                 _say(f"平台已收到货物台账 platform received: {self.goods_received()} goods records")
+                if self.held_for_clerk:
+                    _say(f"{self.held_for_clerk} goods records wait for a clerk's check "
+                         "(请核对的过磅 on the page, 已核对 sends them)")  # fmt: skip
             await self.entrance.aclose()
             await self.exit.aclose()
             await self.daemon.stop()
