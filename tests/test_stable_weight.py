@@ -235,3 +235,20 @@ def test_a_plate_read_after_the_weighing_makes_a_higher_weight_a_new_vehicle() -
         (D(21000), None),
         (D(30000), D(21000)),
     ]  # the platform emptied: the rule applies again to the next truck
+
+
+def test_after_a_restart_the_truck_still_there_is_weighed_as_before_it() -> None:
+    """After a restart (:meth:`StableDetector.expect`) the truck found still standing is
+    weighed as before it: a higher stop replaces the weight weighed (not the one found, within
+    the band), within the window counted from that weighing; a plate read heard since it
+    (``unsure``) makes a higher weight a weighing of its own, as :meth:`doubt` does."""
+    readings = _Readings(StableDetector(RULE))
+    readings.detector.expect(D(21000), 0.0)
+    assert readings.feed([(21010, 4.0)]) == []  # the truck weighed before the restart
+    assert readings.feed([(39000, 4.0)]) == [(D(39000), D(21000))]
+    late = _Readings(StableDetector(RULE))
+    late.detector.expect(D(21000), -60.0)  # weighed 60 s before: out of the window now
+    assert late.feed([(21000, 4.0), (39000, 4.0)]) == []
+    doubted = _Readings(StableDetector(RULE))
+    doubted.detector.expect(D(21000), 0.0, unsure=True)
+    assert doubted.feed([(21000, 4.0), (39000, 4.0)]) == [(D(39000), None)]

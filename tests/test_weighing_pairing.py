@@ -1229,3 +1229,94 @@ async def test_a_sigkill_while_the_truck_stands_holds_its_goods_record_until_it_
         await procs.stop(proc)
     [record] = platform_sim.goods[serial]
     assert record["ysl"] == tonnes(15000)
+
+
+@asynccontextmanager
+async def _restarted(
+    path: Path, tmp_path: Path, kg: int, *, goods: str | None = None
+) -> AsyncIterator[tuple[Store, Weighbridge, ScaleSim, list[StoredWeighing]]]:
+    """The daemon started again on the ledger ``path`` (after a kill -9: nothing in memory)
+    while the truck weighed last still stands on the scale at ``kg``."""
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path, kg=kg, goods=goods) as (bridge, sim, seen):
+            await eventually(lambda: bridge.detector.weighed, timeout=5)
+            yield store, bridge, sim, seen
+    finally:
+        await store.close()
+
+
+async def _higher_stop(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
+    """The truck standing on the scale drives fully on (moving) and stops at ``kg``."""
+    sim.set_weight(Decimal(kg - 1000), moving=True)
+    await eventually(lambda: bridge.indicator.latest is not None
+                     and bridge.indicator.latest.kg == kg - 1000, timeout=5)  # fmt: skip
+    sim.set_weight(Decimal(kg))
+    await eventually(lambda: bridge.indicator.latest is not None
+                     and bridge.indicator.latest.kg == kg, timeout=5)  # fmt: skip
+
+
+async def test_after_a_restart_an_open_weighing_takes_the_trucks_higher_stop(
+    tmp_path: Path,
+) -> None:
+    """The review's case (S3a): 豫E60008 weighed at 21000 kg (partly on), the daemon killed,
+    started again; the truck drives fully on, 39000 kg steady: its weighing takes 39000 kg as
+    without the restart (before: `not recorded`, and the weighing out sent 7 t for 25 t)."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫E60008", "S-IN"))
+            await _settle(bridge, sim, 21000)
+            await bridge.drain()  # killed here, the truck partly on the scale
+    finally:
+        await store.close()
+    first = seen[0]
+    with capture_logs() as logs:
+        async with _restarted(path, tmp_path, 21000) as (store, bridge, sim, seen):
+            await _higher_stop(bridge, sim, 39000)
+            await eventually(lambda: bool(seen) and seen[-1].first_kg == 39000, timeout=5)
+            await _leave(bridge, sim)
+            bridge.heard_pass(_pass("豫E60008", "S-OUT"))
+            await weigh_truck(bridge, sim, 14000)
+            pair = await store.weighing(first.id)
+    assert (pair.state, pair.first_kg, pair.second_kg, pair.net_kg) == (
+        "complete", 39000, 14000, 25000,
+    )  # fmt: skip
+    assert bridge.weighings == 1  # the higher stop replaced; the weighing out
+    assert not [e for e in logs if e["log_level"] == "error"], logs
+
+
+async def test_after_a_restart_a_completed_pair_is_checked_on_the_trucks_higher_stop(
+    tmp_path: Path,
+) -> None:
+    """The review's case (S3b): the truck weighed in loaded; its weighing out (14000 kg)
+    completes the pair, the daemon is killed, started again; 14600 kg steady before the
+    platform empties: the pair keeps its weights and is marked 请核对重量, its goods record held
+    after the truck left (before: `not recorded`, and 21 t went out unchecked)."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        truck = await store.record_pass(new_pass("豫H80001", direction="out"), [])
+        await store.weigh(
+            NewWeighing("main", "豫H80001", "2", 35000, time.time() - 600, None),
+            max_between_seconds=DAY,
+        )
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫H80001", truck.serial))
+            await _settle(bridge, sim, 14000)
+            await bridge.drain()  # killed here, the truck still on the scale
+        assert (seen[-1].state, seen[-1].net_kg) == ("complete", 21000)
+    finally:
+        await store.close()
+    async with _restarted(path, tmp_path, 14000, goods="石灰石") as (store, bridge, sim, seen):
+        await _higher_stop(bridge, sim, 14600)
+        await eventually(lambda: bool(seen) and bool(seen[-1].checks), timeout=5)
+        await _leave(bridge, sim)
+        await bridge.drain()
+        pair = await store.weighing(seen[-1].id)
+        assert (pair.state, pair.second_kg, pair.net_kg) == ("complete", 14000, 21000)
+        [check] = pair.checks
+        assert (check.kind, check.hold) == ("weight", True)
+        assert "14600" in check.why
+        assert await _goods_states(store) == (1, 0)  # held for the clerk, not sent

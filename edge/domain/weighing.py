@@ -28,7 +28,8 @@ and never tied to a plate without a clerk (it may as well be the weighed truck, 
 after a second stop, as the vehicle whose plate was read).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
-there (waited out, not weighed again).
+there (waited out, not weighed again) — weighed as before the restart, so the
+truck-stopped-twice rule goes on for it (a higher stop replaces its weight).
 
 Two weighings of one vehicle give gross, tare and net (:func:`net_of`): gross is the larger,
 tare the smaller, net their difference.
@@ -135,6 +136,8 @@ class StableDetector:
         self._unsure = False  # since it: a silence, or a sign of another vehicle (doubt)
         self._last_at: float | None = None  # the last reading's time
         self._expected: Decimal | None = None  # the last weighing before a restart
+        self._expected_at: float | None = None  # when (this clock), None: unknown
+        self._expected_unsure = False  # a plate read was heard after it (doubt)
 
     @property
     def weighed(self) -> bool:
@@ -158,12 +161,15 @@ class StableDetector:
         if self._done:
             self._unsure = True
 
-    def expect(self, kg: Decimal) -> None:
-        """After a restart: ``kg`` was weighed last (recently) and may still stand on the
-        platform. The first stable weight within ``band_kg`` of it is taken as that vehicle
-        (not returned; the detector waits for the platform to empty); anything else — an
-        empty platform, another weight — ends the expectation."""
-        self._expected = kg
+    def expect(self, kg: Decimal, at: float | None = None, *, unsure: bool = False) -> None:
+        """After a restart: ``kg`` was weighed last (recently, at ``at`` on this detector's
+        clock) and may still stand on the platform. The first stable weight within
+        ``band_kg`` of it is taken as that vehicle (not returned; the detector waits for the
+        platform to empty), weighed ``kg`` at ``at`` as if the detector had never stopped:
+        the truck-stopped-twice rule goes on for it (``unsure``: a plate read was heard since
+        it, :meth:`doubt`). Anything else — an empty platform, another weight — ends the
+        expectation."""
+        self._expected, self._expected_at, self._expected_unsure = kg, at, unsure
 
     def feed(
         self,
@@ -209,7 +215,10 @@ class StableDetector:
         self._fell = self._unsure = False
         expected, self._expected = self._expected, None
         if expected is not None and abs(value - expected) <= rule.band_kg:
-            return None  # the vehicle weighed before the restart, still there
+            # the vehicle weighed before the restart, still there: its weighing goes on
+            self._weighed_kg, self._unsure = expected, self._expected_unsure
+            self._weighed_at = at if self._expected_at is None else min(at, self._expected_at)
+            return None
         return StableWeight(value, since, at)
 
     def _again(self, value: Decimal, since: float, at: float) -> StableWeight | None:

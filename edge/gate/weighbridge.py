@@ -433,8 +433,8 @@ class Weighbridge(ScalePairing):
         last = self._last_weighing
         row = await asyncio.shield(last) if last is not None else None
         if row is None or stable.replaces is None:
-            log.error("higher stable weight of a vehicle weighed before a restart: not "
-                      "recorded", scale=self.name, kg=str(stable.kg))  # fmt: skip
+            log.error("higher stable weight of a vehicle whose weighing was not recorded: "
+                      "not recorded", scale=self.name, kg=str(stable.kg))  # fmt: skip
             return
         try:
             done = await self.ledger.reweigh(row.id, float(stable.replaces), float(stable.kg))
@@ -786,7 +786,10 @@ class Weighbridge(ScalePairing):
         """Before :meth:`start`: when this scale's last weighing was taken within
         :attr:`RESUME_SECONDS`, the first stable weight within the stable band of it is that
         truck still on the platform (the daemon restarted, or was killed, while it stood
-        there): it is not weighed again, and the scale waits for the platform to empty — and
+        there): it is not weighed again, and the scale waits for the platform to empty — its
+        weighing goes on as if the daemon had never stopped: a higher stop of that truck is the
+        truck-stopped-twice rule's (:meth:`_reweighed`: an open weighing takes it, a completed
+        pair is marked 请核对重量 with its goods record held) — and
         (no position sensors) the read it was tied to is watched on as if the daemon had never
         stopped (the tie-in-doubt rule: a read heard while it stood, before the restart or
         after, puts the tie in doubt). The goods records held while their truck stood (module
@@ -800,13 +803,19 @@ class Weighbridge(ScalePairing):
         if last is None:
             return
         weighing_id, kg, at = last
-        self.detector.expect(Decimal(str(kg)))
+        # weighed as before the restart (the stopped-twice rule goes on for it): when, on the
+        # detector's clock, and whether a plate read was heard since (StableDetector.doubt)
+        heard = bool(await self.ledger.pending_reads(self.name, at))
+        self.detector.expect(Decimal(str(kg)), self._mono() - (now - at), unsure=heard)
+        row = await self.ledger.weighing(weighing_id)
+        self._last_weighing = asyncio.get_running_loop().create_future()
+        self._last_weighing.set_result(row)  # a higher stop of that truck: _reweighed
         log.info("after a restart: a stable weight like the last weighing is that truck "
                  "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
         # the tie-in-doubt rule goes on for it (a read heard before the restart, or after)
         read = None if self.position else await self.ledger.tied_read(weighing_id, self.name, at)
         if read is not None:
-            self._resumed = (await self.ledger.weighing(weighing_id), read, at)
+            self._resumed = (row, read, at)
 
     def start(self) -> None:
         self.indicator.start()
