@@ -203,3 +203,30 @@ async def test_a_goods_record_held_for_its_truck_or_a_clerk_is_no_forwarding_bac
     assert counts == {"held": 2}
     assert oldest is not None
     assert still_open.id
+
+
+async def test_an_exit_weighing_never_pairs_with_the_next_visits_entry(store: Store) -> None:
+    """The review's case: 豫L20001 weighed in, its first weighing expired; its exit weighing
+    (13000) opened a first weighing of its own, and the next visit's loaded entry (34000)
+    completed with it — 21 t sent on an entry pass. An exit's weighing and a later entry's
+    are two visits: the entry opens a first weighing of its own."""
+    now = time.time()
+    entry = await store.record_pass(new_pass("豫L20001"), [])
+    exit_ = await store.record_pass(new_pass("豫L20001", direction="out"), [])
+    again = await store.record_pass(new_pass("豫L20001"), [])
+    await store.weigh(NewWeighing("main", "豫L20001", "2", 35000, now - 7200, entry.serial),
+                      max_between_seconds=3600)  # fmt: skip
+    out = await store.weigh(NewWeighing("main", "豫L20001", "2", 13000, now - 3000,
+                                        exit_.serial), max_between_seconds=3600)  # fmt: skip
+    assert out.state == "open"  # its entry weighing expired
+    row = await store.weigh(NewWeighing("main", "豫L20001", "2", 34000, now, again.serial),
+                            max_between_seconds=3600, goods="原煤")  # fmt: skip
+    assert (row.state, row.ysl) == ("open", None)
+    assert (await store.weighing(out.id)).state == "open"  # shown as never completed
+    assert await _goods_states(store) == (0, 0)
+    # the same truck's exit after that entry still completes it
+    leave = await store.record_pass(new_pass("豫L20001", direction="out"), [])
+    done = await store.weigh(NewWeighing("main", "豫L20001", "2", 14000, now + 600,
+                                         leave.serial), max_between_seconds=3600,
+                             goods="原煤")  # fmt: skip
+    assert (done.id, done.state, done.ysl) == (row.id, "complete", "20")

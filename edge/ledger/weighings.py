@@ -420,7 +420,9 @@ class WeighingLedger(LedgerPart):
         plate's first weighing; ``own``: the row already holding it (an unmatched weighing
         given its plate), else a row is inserted. Returns the id of the row that holds it.
         ``standing_since``: a truck weighed on ``new``'s scale at or after this time stands on
-        it: the goods record of a pair whose later weighing is that one is held until it left."""
+        it: the goods record of a pair whose later weighing is that one is held until it left.
+        A weighing tied to an exit pass never pairs with a later one tied to an entry pass
+        (two visits); without both passes' directions, any two pair."""
 
         def standing(scale: str, at: float) -> bool:
             return standing_since is not None and scale == new.scale and at >= standing_since
@@ -428,12 +430,20 @@ class WeighingLedger(LedgerPart):
         async with self._db.execute(
             "SELECT id, first_kg, first_at, first_scale, first_serial, first_photo "
             "FROM weighings WHERE plate = ? AND state IN ('open', 'expired') AND id != ? "
-            "AND first_at BETWEEN ? AND ? ORDER BY abs(first_at - ?), id DESC LIMIT 1",
+            "AND first_at BETWEEN ? AND ? "
+            # an exit's weighing, then an entry's: two visits (the first one's entry weighing
+            # expired), never one truck's load — the pair is entry then exit
+            "AND NOT coalesce((SELECT CASE WHEN first_at <= ? THEN d.direction || n.direction "
+            "ELSE n.direction || d.direction END FROM passes d, passes n "
+            "WHERE d.serial = first_serial AND n.serial = ?) = 'outin', 0) "
+            "ORDER BY abs(first_at - ?), id DESC LIMIT 1",
             (
                 new.plate,
                 -1 if own is None else own,
                 new.at - max_between_seconds,
                 new.at + max_between_seconds,
+                new.at,
+                new.serial,
                 new.at,
             ),
         ) as cur:
