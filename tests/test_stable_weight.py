@@ -252,3 +252,24 @@ def test_after_a_restart_the_truck_still_there_is_weighed_as_before_it() -> None
     doubted = _Readings(StableDetector(RULE))
     doubted.detector.expect(D(21000), 0.0, unsure=True)
     assert doubted.feed([(21000, 4.0), (39000, 4.0)]) == [(D(39000), None)]
+
+
+def test_a_doubtful_weight_says_whether_the_platform_was_watched_all_along() -> None:
+    """Doubt from a plate read, the platform watched all along: the weight may be the weighed
+    truck's second stop (``watched``); after a silence it may have emptied meanwhile: not."""
+    detector = StableDetector(RULE)
+    readings = _Readings(detector)
+    assert readings.feed([(21000, 4.0)]) == [(D(21000), None)]
+    detector.doubt()
+    results: list[StableWeight] = []
+    for _ in range(40):
+        readings.t += 0.1
+        if (done := detector.feed(D(39000), readings.t)) is not None:
+            results.append(done)
+    assert [(w.kg, w.doubtful, w.watched) for w in results] == [(D(39000), True, True)]
+    readings.t += 6.0  # a silence
+    for _ in range(40):
+        readings.t += 0.1
+        if (done := detector.feed(D(45000), readings.t)) is not None:
+            results.append(done)
+    assert [(w.kg, w.doubtful, w.watched) for w in results[1:]] == [(D(45000), True, False)]

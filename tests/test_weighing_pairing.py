@@ -1174,9 +1174,11 @@ async def test_a_clerk_saying_a_held_weight_is_the_weighed_trucks_second_stop(
         await eventually(lambda: not bridge.detector.weighed, timeout=5)
         await bridge.drain()
     assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫Q22222"]
+    assert (await store.weighing(held.id)).stop_of == first.id  # kept when it was weighed
     lower = await store.weigh(
         NewWeighing("main", None, "", 20000, first.first_at + 30, None),
         max_between_seconds=DAY,
+        stop_of=first.id,  # taken before the platform emptied since the first
     )
     with pytest.raises(WeighingStateError, match="the same truck, not its second weighing"):
         await bridge.assign(lower.id, "豫Q11111", "2")
@@ -1320,3 +1322,68 @@ async def test_after_a_restart_a_completed_pair_is_checked_on_the_trucks_higher_
         assert (check.kind, check.hold) == ("weight", True)
         assert "14600" in check.why
         assert await _goods_states(store) == (1, 0)  # held for the clerk, not sent
+
+
+async def test_a_completed_pairs_higher_stop_given_its_plate_is_checked_not_a_new_weighing(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case (S5): 豫H80002 weighed in loaded; its weighing out (14000 kg) completes
+    the pair; a stray read is heard while it stands and it stops again higher (14600 kg): held.
+    The clerk gives the held weighing 豫H80002: the pair is marked 请核对重量 (its goods record
+    held) and the held one set aside as its second stop — before, it became a new first
+    weighing on the exit pass, which paired with the truck's next loaded entry."""
+    truck = await store.record_pass(new_pass("豫H80002", direction="out"), [])
+    await store.weigh(
+        NewWeighing("main", "豫H80002", "2", 35000, time.time() - 600, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫H80002", truck.serial))
+        await _settle(bridge, sim, 14000)
+        await bridge.drain()
+        pair = seen[-1]
+        assert (pair.state, pair.net_kg) == ("complete", 21000)
+        bridge.heard_pass(_pass("豫C33333", "S-STRAY"))
+        await bridge.drain()
+        await _higher_stop(bridge, sim, 14600)
+        await eventually(lambda: seen[-1].held, timeout=5)
+        held = seen[-1]
+        assert held.stop_of == pair.id
+        await _leave(bridge, sim)
+        await bridge.drain()
+        row = await bridge.assign(held.id, "豫H80002", "2", serial=truck.serial)
+    assert (row.id, row.state, row.second_kg, row.net_kg) == (pair.id, "complete", 14000, 21000)
+    assert "weight" in [c.kind for c in row.checks]
+    assert all(c.hold for c in row.checks)
+    gone = await store.weighing(held.id)
+    assert gone.state == "discarded"
+    assert f"second stop of weighing {pair.id}" in (gone.discarded or "")
+    assert [w for w in await store.open_weighings(0) if w.plate == "豫H80002"] == []
+    assert await _goods_states(store) == (1, 0)
+    assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫C33333"]
+
+
+@pytest.mark.parametrize(("entry_kg", "exit_kg"), [(35000, 14000), (14000, 35000)])
+async def test_a_held_weighing_after_the_platform_emptied_pairs_with_its_trucks_first(
+    store: Store, tmp_path: Path, entry_kg: int, exit_kg: int
+) -> None:
+    """The review's cases (S6): a truck weighs in and leaves, the platform empties; within
+    two minutes it weighs again, held (a stray read pending too). The clerk picks its own
+    read: the pair completes (net 21 t) — before, a lower weight was refused for good ("the
+    same truck") and a higher one replaced the first weighing (the tare lost, no goods
+    record): the second-stop rule applies only when the platform never emptied."""
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫E60012", "S-IN"))
+        await weigh_truck(bridge, sim, entry_kg)
+        first = seen[-1]
+        bridge.heard_pass(_pass("豫C33333", "S-STRAY"))
+        bridge.heard_pass(_pass("豫E60012", "S-OUT"))
+        await weigh_truck(bridge, sim, exit_kg)
+        held = seen[-1]
+        assert (held.held, held.stop_of) == (True, None)
+        own = next(r for r in held.candidate_reads if r.read.serial == "S-OUT")
+        row = await bridge.assign(held.id, "豫E60012", "2", read=own)
+    assert (row.id, row.state, row.gross_kg, row.tare_kg, row.net_kg) == (
+        first.id, "complete", 35000, 14000, 21000,
+    )  # fmt: skip
+    assert row.goods == "石灰石"

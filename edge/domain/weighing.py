@@ -120,6 +120,11 @@ class StableWeight:
     #: last weighing, before it emptied: this vehicle's, or the weighed truck's after a second
     #: stop — no rule can tell, so no plate read is given to it without a clerk.
     doubtful: bool = False
+    #: Doubtful only for a plate read (:meth:`StableDetector.doubt`): the platform was watched
+    #: all along and never emptied since the weighing before — it may be that truck after a
+    #: second stop (a clerk giving it that truck's plate says so). False after a silence or a
+    #: fault reading (it may have emptied meanwhile), and for a weight not doubtful.
+    watched: bool = False
 
 
 class StableDetector:
@@ -134,6 +139,7 @@ class StableDetector:
         self._weighed_at = 0.0  # when (the first stable weight of this vehicle)
         self._fell = False  # a reading since fell below it: axles drove off
         self._unsure = False  # since it: a silence, or a sign of another vehicle (doubt)
+        self._blind = False  # since it: a silence or a fault reading (it may have emptied)
         self._last_at: float | None = None  # the last reading's time
         self._expected: Decimal | None = None  # the last weighing before a restart
         self._expected_at: float | None = None  # when (this clock), None: unknown
@@ -186,7 +192,7 @@ class StableDetector:
             kg is None  # the indicator's fault: not watched, as after a silence
             or (self._last_at is not None and at - self._last_at > rule.max_gap_seconds)
         ):
-            self._unsure = True  # not watched meanwhile: it may have emptied and filled again
+            self._unsure = self._blind = True  # not watched: it may have emptied and filled
         self._last_at = at
         if kg is not None and kg < rule.minimum_kg:
             self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
@@ -212,7 +218,7 @@ class StableDetector:
         if self._done:
             return self._again(value, since, at)
         self._done, self._weighed_kg, self._weighed_at = True, value, at
-        self._fell = self._unsure = False
+        self._fell = self._unsure = self._blind = False
         expected, self._expected = self._expected, None
         if expected is not None and abs(value - expected) <= rule.band_kg:
             # the vehicle weighed before the restart, still there: its weighing goes on
@@ -227,8 +233,10 @@ class StableDetector:
         if self._unsure:  # unknown what stands there (module docstring)
             if abs(value - self._weighed_kg) <= rule.band_kg:
                 return None  # the vehicle weighed, still there
-            self._weighed_kg, self._weighed_at, self._fell, self._unsure = value, at, False, False
-            return StableWeight(value, since, at, doubtful=True)  # another vehicle's?
+            watched = not self._blind  # never emptied since the weighing: a second stop?
+            self._weighed_kg, self._weighed_at, self._fell = value, at, False
+            self._unsure = self._blind = False
+            return StableWeight(value, since, at, doubtful=True, watched=watched)
         rise = value - self._weighed_kg  # the truck-stopped-twice rule (module docstring)
         if (
             self._fell

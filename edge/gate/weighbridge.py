@@ -181,7 +181,7 @@ class ScalePairing:
         its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
         :meth:`WeighingLedger.assign_plate`."""
         before = await self.ledger.weighing(weighing_id)
-        second_stop = await self._second_stop(before, plate)
+        second_stop = await self._second_stop(before, plate, read)
         if second_stop is not None:
             return second_stop
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
@@ -206,43 +206,60 @@ class ScalePairing:
         self._tell(row)
         return row
 
-    #: A plate's open first weighing on the same scale this recent is that truck's, not
-    #: another visit's: no truck is loaded or unloaded and driven back onto the scale faster.
-    SAME_TRUCK_SECONDS = 120.0
-
-    async def _second_stop(self, held: StoredWeighing, plate: str) -> StoredWeighing | None:
+    async def _second_stop(
+        self, held: StoredWeighing, plate: str, read: ScaleRead | None = None
+    ) -> StoredWeighing | None:
         """A clerk gives a held weighing the plate of the truck weighed on this scale just
-        before it (within :attr:`SAME_TRUCK_SECONDS`): the same truck after a second stop
-        (held in doubt: :attr:`~edge.domain.weighing.StableWeight.doubtful`), never its
-        second weighing (a pair of one truck's two stops: a wrong net and goods record). A
-        higher weight is the truck's (its first weighing takes it, this one is discarded as
-        its second stop; returns the first); a lower one is refused
-        (:class:`WeighingStateError`). None: no such weighing — a plate like any other."""
-        earlier = [
-            w
-            for w in await self.ledger.open_weighings(held.first_at - self.SAME_TRUCK_SECONDS)
-            if w.state == "open" and w.plate == plate and w.first_scale == self.name
-            and w.id != held.id and 0 <= held.first_at - w.first_at <= self.SAME_TRUCK_SECONDS
-        ]  # fmt: skip
-        if not earlier:
+        before it, the platform not emptied since (its ``stop_of``, kept when it was weighed:
+        :attr:`~edge.domain.weighing.StableWeight.watched`): the same truck after a second
+        stop, never its second weighing (a pair of one truck's two stops: a wrong net and goods
+        record), nor a new first weighing. A higher weight is the truck's, as the
+        truck-stopped-twice rule says: an open first weighing takes it, a completed pair keeps
+        its weights and is marked 请核对重量 (its goods record held); this one is discarded as
+        its second stop (and ``read``, the truck's own, is no candidate any more). Returns the
+        truck's weighing. A lower one is refused (:class:`WeighingStateError`). None: not so —
+        the plate pairs as any other."""
+        if held.stop_of is None:
             return None
-        first = earlier[-1]
-        ago = held.first_at - first.first_at
-        if held.first_kg <= first.first_kg:
-            raise WeighingStateError(
-                f"{plate} was weighed {ago:.0f} s before on this scale at {first.first_kg:g} kg "
-                f"(weighing {first.id}): the same truck, not its second weighing — discard this "
-                "one if it is no load",
-                f"{plate} {ago:.0f} 秒前刚在本地磅过磅（{first.first_kg:g} kg），不能作为其第二次"
-                "过磅；如非车辆载重请作废",
+        try:
+            earlier = await self.ledger.weighing(held.stop_of)
+        except KeyError:
+            return None
+        sides = [
+            (at, kg)
+            for scale, at, kg in (
+                (earlier.first_scale, earlier.first_at, earlier.first_kg),
+                (earlier.second_scale, earlier.second_at, earlier.second_kg),
             )
-        row = await self.ledger.reweigh(first.id, first.first_kg, held.first_kg)
+            if scale == self.name and at is not None and kg is not None and at <= held.first_at
+        ]
+        if earlier.plate != plate or not sides:
+            return None
+        at, kg = max(sides)
+        if held.first_kg <= kg:
+            raise WeighingStateError(
+                f"{plate} was weighed at {kg:g} kg on this scale {held.first_at - at:.0f} s "
+                f"before (weighing {earlier.id}), the platform not emptied since: the same "
+                "truck, not its second weighing — discard this one if it is no load",
+                f"{plate} {held.first_at - at:.0f} 秒前刚在本地磅过磅（{kg:g} kg），其间地磅未空，"
+                "不能作为其第二次过磅；如非车辆载重请作废",
+            )
+        try:
+            row = await self.ledger.reweigh(earlier.id, kg, held.first_kg)
+            said = "its weighing takes the higher stable weight"
+        except WeighingStateError:  # a completed pair (or an expired one): never recomputed
+            checked = await self.ledger.check_weight(earlier, kg, held.first_kg)
+            row = checked if checked is not None else earlier
+            said = "its completed weighing keeps its weights, the clerk checks it"
         await self.ledger.discard_weighing(
-            held.id, f"second stop of weighing {first.id} ({plate}): its weight taken"
+            held.id, f"second stop of weighing {earlier.id} ({plate}): {said}"
         )
-        log.warning("truck stopped twice on the scale (a clerk says): its weighing takes the "
-                    "higher stable weight", scale=self.name, weighing=first.id, plate=plate,
-                    before=first.first_kg, kg=held.first_kg, discarded=held.id)  # fmt: skip
+        if read is not None:  # the truck's own read: no candidate of another weighing
+            with contextlib.suppress(KeyError, WeighingStateError):
+                await self.ledger.drop_read(read.id, f"second stop of weighing {earlier.id}")
+        log.warning("truck stopped twice on the scale (a clerk says)", outcome=said,
+                    scale=self.name, weighing=earlier.id, plate=plate, before=kg,
+                    kg=held.first_kg, discarded=held.id, state=row.state)  # fmt: skip
         self._tell(row)
         return row
 
@@ -422,8 +439,12 @@ class Weighbridge(ScalePairing):
         if stable is not None and stable.replaces is not None:
             self._spawn(self._reweighed(stable), f"reweighing:{self.name}")
         elif stable is not None:
-            self._last_weighing = asyncio.get_running_loop().create_future()
-            self._spawn(self._weighed(stable, self._last_weighing), f"weighing:{self.name}")
+            before, self._last_weighing = (
+                self._last_weighing,
+                asyncio.get_running_loop().create_future(),
+            )
+            work = self._weighed(stable, self._last_weighing, before)
+            self._spawn(work, f"weighing:{self.name}")
 
     async def _reweighed(self, stable: StableWeight) -> None:
         """The truck-stopped-twice rule (:class:`~edge.domain.weighing.StableDetector`): the
@@ -505,17 +526,28 @@ class Weighbridge(ScalePairing):
         return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
 
     async def _weighed(
-        self, stable: StableWeight, recorded: asyncio.Future[StoredWeighing | None]
+        self,
+        stable: StableWeight,
+        recorded: asyncio.Future[StoredWeighing | None],
+        before: asyncio.Future[StoredWeighing | None] | None = None,
     ) -> None:
-        """Record a stable weight as a weighing (``recorded`` gets its row, None on error)."""
+        """Record a stable weight as a weighing (``recorded`` gets its row, None on error;
+        ``before``: the weighing recorded before it on this scale, or being recorded)."""
         try:
-            await self._weigh(stable, recorded)
+            stop_of = None
+            if stable.doubtful and stable.watched and before is not None:
+                earlier = await asyncio.shield(before)  # the platform never emptied since it:
+                stop_of = None if earlier is None else earlier.id  # its second stop, maybe
+            await self._weigh(stable, recorded, stop_of)
         finally:
             if not recorded.done():
                 recorded.set_result(None)
 
     async def _weigh(
-        self, stable: StableWeight, recorded: asyncio.Future[StoredWeighing | None]
+        self,
+        stable: StableWeight,
+        recorded: asyncio.Future[StoredWeighing | None],
+        stop_of: int | None,
     ) -> None:
         at, vehicle = self._clock(), self.vehicles
         self._read_arrived.clear()
@@ -556,6 +588,7 @@ class Weighbridge(ScalePairing):
                     band_kg=float(self.band_kg),
                     check=check,
                     standing=True,  # its goods record waits until the truck left (_left)
+                    stop_of=stop_of,
                 )
                 break
             except ReadUsedError as exc:  # a clerk used the read, or a re-read superseded it

@@ -402,6 +402,9 @@ class StoredWeighing(_FromRow):
     #: doubt, JSON (see :attr:`checks`); None: nothing to check.
     check_plate: str | None = None
     check_weight: str | None = None
+    #: Taken before the platform emptied since this scale's weighing ``stop_of`` (the platform
+    #: watched all along; held in doubt): it may be that truck's second stop. None: not so.
+    stop_of: int | None = None
 
     @property
     def held(self) -> bool:

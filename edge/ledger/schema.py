@@ -736,4 +736,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX corrections_pass ON corrections (pass_id, id);
     """,
+    # 25: a weighing held in doubt (待确认车牌) whose weight was taken before the platform
+    # emptied since the scale's weighing before it, the platform watched all along (a plate
+    # read since that one: the stopped-twice rule's doubt) keeps that weighing's id — it may
+    # be that truck's second stop, which a clerk giving it that truck's plate says (never a
+    # pair of one truck's two stops); NULL: the platform emptied (or was not watched) since.
+    """
+    ALTER TABLE weighings ADD COLUMN stop_of INTEGER;
+    CREATE INDEX weighings_stop_of ON weighings (stop_of) WHERE stop_of IS NOT NULL;
+    """,
 ]

@@ -95,6 +95,7 @@ class WeighingLedger(LedgerPart):
         plan_id: int | None = None,
         check: tuple[str, str] | None = None,
         standing: bool = False,
+        stop_of: int | None = None,
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
@@ -117,7 +118,9 @@ class WeighingLedger(LedgerPart):
         said) the clerk should check the plate of the weighing tied (its goods record held
         until the clerk clears it). ``standing``: the weighed truck stands on the scale (a
         weighing taken by :class:`~edge.gate.weighbridge.Weighbridge`): the goods record is
-        committed ``held`` until that truck left (:meth:`release_left`)."""
+        committed ``held`` until that truck left (:meth:`release_left`). ``stop_of``: a
+        weighing without its plate was taken before the platform emptied since that weighing
+        on its scale (watched all along): it may be that truck's second stop (kept with it)."""
 
         async def write() -> int:
             await self._db.execute(
@@ -126,10 +129,15 @@ class WeighingLedger(LedgerPart):
             )
             if candidates or new.plate is None:
                 weighing_id = await self._insert(new, "unmatched")
-                if candidates:
-                    held = json.dumps([c.to_json() for c in candidates], ensure_ascii=False)
+                held = (
+                    json.dumps([c.to_json() for c in candidates], ensure_ascii=False)
+                    if candidates
+                    else None
+                )
+                if held is not None or stop_of is not None:
                     await self._db.execute(
-                        "UPDATE weighings SET candidates = ? WHERE id = ?", (held, weighing_id)
+                        "UPDATE weighings SET candidates = ?, stop_of = ? WHERE id = ?",
+                        (held, stop_of, weighing_id),
                     )
                 return weighing_id
             if read_id is not None:  # dropped since it was chosen: like a used read
@@ -462,6 +470,9 @@ class WeighingLedger(LedgerPart):
                 await self._fold_checks(gone, kept)
                 await self._db.execute(
                     "UPDATE scale_reads SET weighing_id = ? WHERE weighing_id = ?", (kept, gone)
+                )
+                await self._db.execute(  # a later stop of that truck: of the pair now
+                    "UPDATE weighings SET stop_of = ? WHERE stop_of = ?", (kept, gone)
                 )
                 await self._db.execute("DELETE FROM weighings WHERE id = ?", (gone,))
             net = abs(first.kg - second.kg)
