@@ -313,7 +313,7 @@ async def test_migration_18_keeps_every_weighing_and_its_references(tmp_path: Pa
         await store.close()
     with closing(sqlite3.connect(path)) as db:
         after = db.execute("SELECT * FROM weighings WHERE id = 7").fetchall()
-        assert [row[:-3] for row in after] == before[:1]  # the new columns last, NULL
+        assert [row[:-4] for row in after] == before[:1]  # the new columns last, NULL
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
 
@@ -345,7 +345,7 @@ async def test_migration_19_never_gives_a_weighings_number_again(tmp_path: Path)
         await store.close()
     with closing(sqlite3.connect(path)) as db:
         after = db.execute("SELECT * FROM weighings WHERE id < 10 ORDER BY id").fetchall()
-        assert [row[:-2] for row in after] == before  # migration 21's columns last, NULL
+        assert [row[:-3] for row in after] == before  # migrations 21 and 25 add columns last, NULL
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
 
