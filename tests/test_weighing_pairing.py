@@ -1387,3 +1387,61 @@ async def test_a_held_weighing_after_the_platform_emptied_pairs_with_its_trucks_
         first.id, "complete", 35000, 14000, 21000,
     )  # fmt: skip
     assert row.goods == "石灰石"
+
+
+async def test_a_held_weighings_second_stop_link_follows_its_weighing_into_the_pair(
+    store: Store,
+) -> None:
+    """The weighing a held one followed (``stop_of``) is folded into its pair (given its plate
+    later): the held one follows the pair's number, so the clerk's second-stop rule still
+    finds that truck's weighing."""
+    opened = await store.weigh(
+        NewWeighing("main", "豫A12345", "2", 35000, 1000, None), max_between_seconds=DAY
+    )
+    nobody = await store.weigh(
+        NewWeighing("main", None, "", 14000, 2000, None), max_between_seconds=DAY
+    )
+    held = await store.weigh(
+        NewWeighing("main", None, "", 14600, 2010, None), max_between_seconds=DAY,
+        stop_of=nobody.id,
+    )  # fmt: skip
+    pair = await store.assign_plate(nobody.id, "豫A12345", "2", serial=None,
+                                    max_between_seconds=DAY)  # fmt: skip
+    assert (pair.id, pair.state) == (opened.id, "complete")
+    assert (await store.weighing(held.id)).stop_of == opened.id
+
+
+async def test_a_sigkill_between_a_trucks_two_stops_keeps_the_higher_one(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """The real daemon process (review S3a): 豫E60008 weighed at 21000 kg (partly on), the
+    daemon SIGKILLed; started again, the truck drives fully on: 39000 kg steady is its weight
+    (before: `not recorded`, the first weighing kept 21000 kg)."""
+    port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
+
+    def weighed() -> list[tuple[str | None, float, str]]:
+        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+            query = "SELECT plate, first_kg, state FROM weighings ORDER BY id"
+            return db.execute(query).fetchall()
+
+    async def scale_says_weighed(http: httpx.AsyncClient) -> bool:
+        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
+        return bool(status["scales"][0]["weighed"])
+
+    async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await http.post(f"http://127.0.0.1:{port}/push/in-1", json={"plate": "豫E60008"})
+        sim.set_weight(Decimal(21000))
+        await eventually(lambda: weighed() == [("豫E60008", 21000, "open")], timeout=10)
+        proc.send_signal(signal.SIGKILL)  # the truck partly on the scale
+        assert await proc.wait() == -signal.SIGKILL
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await eventually(lambda: scale_says_weighed(http), timeout=10)  # found still there
+        sim.set_weight(Decimal(30000), moving=True)  # it drives fully on
+        await asyncio.sleep(0.5)
+        sim.set_weight(Decimal(39000))
+        await eventually(lambda: weighed() == [("豫E60008", 39000, "open")], timeout=10)
+        await procs.stop(proc)
+    assert weighed() == [("豫E60008", 39000, "open")]

@@ -25,7 +25,8 @@ one weighed is that vehicle still there (no weighing), any other is a weighing o
 :attr:`StableWeight.doubtful` — never a replacement of the earlier truck's weight (a truck
 that left during a link outage and the next that drove on would otherwise merge into one),
 and never tied to a plate without a clerk (it may as well be the weighed truck, fully on
-after a second stop, as the vehicle whose plate was read).
+after a second stop, as the vehicle whose plate was read: :attr:`StableWeight.watched` says
+whether the platform was watched all along since, so never emptied — only then can it be).
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again) — weighed as before the restart, so the
