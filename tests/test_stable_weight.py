@@ -252,6 +252,10 @@ def test_after_a_restart_the_truck_still_there_is_weighed_as_before_it() -> None
     doubted = _Readings(StableDetector(RULE))
     doubted.detector.expect(D(21000), 0.0, unsure=True)
     assert doubted.feed([(21000, 4.0), (39000, 4.0)]) == [(D(39000), None)]
+    read_since = _Readings(StableDetector(RULE))  # a read heard after the restart, before
+    read_since.detector.expect(D(21000), 0.0)  # the truck's weight settled again
+    read_since.detector.doubt()
+    assert read_since.feed([(21000, 4.0), (39000, 4.0)]) == [(D(39000), None)]
 
 
 def test_a_doubtful_weight_says_whether_the_platform_was_watched_all_along() -> None:

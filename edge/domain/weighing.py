@@ -164,9 +164,12 @@ class StableDetector:
     def doubt(self) -> None:
         """Something says another vehicle may be on the platform since the weighing (a plate
         read at the scale's lane): until the platform empties, a stable weight other than the
-        one weighed is a new vehicle's, not the truck-stopped-twice rule's."""
+        one weighed is a new vehicle's, not the truck-stopped-twice rule's — also after a
+        restart, for the vehicle still expected (:meth:`expect`)."""
         if self._done:
             self._unsure = True
+        elif self._expected is not None:
+            self._expected_unsure = True
 
     def expect(self, kg: Decimal, at: float | None = None, *, unsure: bool = False) -> None:
         """After a restart: ``kg`` was weighed last (recently, at ``at`` on this detector's
