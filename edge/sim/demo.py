@@ -368,10 +368,11 @@ class Demo:
         )
         _say(_describe("进厂 entry", plate, result))
         if plate and self.rng.random() < 0.15:
-            misread = plate[:-1] + "8"  # the camera refines its read: same vehicle
-            _say(
-                _describe("进厂 entry (re-read)", misread, await self.entrance.push(misread, color))
+            refined = plate[:-1] + "8"  # the camera refines its read: same vehicle, and the
+            _say(  # exit camera reads it as refined (the weighings pair under that plate)
+                _describe("进厂 entry (re-read)", refined, await self.entrance.push(refined, color))
             )
+            plate = refined
         if plate and opened:
             self.inside.append(plate)
             await self._weigh(Decimal(self.rng.randrange(28_000, 45_000, 20)))
@@ -400,10 +401,13 @@ class Demo:
         if w.state == "open":
             _say(f"{w.plate} 过磅 weighed in: 一次过磅 {w.first_kg:g} kg (等待二次过磅)")
         elif w.state == "complete":
+            held = [c for c in w.checks if c.hold]
+            fate = "上报 goods record queued" if w.ysl else "未上报 " + (w.goods_error or "")
+            if w.ysl and held:  # the clerk checks it first: 已核对 sends it
+                fate = f"暂缓上报 held: {held[0].said}"
             _say(
                 f"{w.plate} 过磅 weighed out: 毛重 {w.gross_kg:g} kg 皮重 {w.tare_kg:g} kg "
-                f"净重 {tonnes_text(w.net_kg or 0)} t 货物 {w.goods or '未定'} → 货物台账 "
-                f"{'上报 goods record queued' if w.ysl else '未上报 ' + (w.goods_error or '')}"
+                f"净重 {tonnes_text(w.net_kg or 0)} t 货物 {w.goods or '未定'} → 货物台账 {fate}"
             )
         elif w.held:
             plates = "、".join(r.read.plate for r in w.candidate_reads)
