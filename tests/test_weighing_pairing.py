@@ -6,6 +6,7 @@ as 待确认车牌 with the candidates; a plate given later continues as a tied 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import sqlite3
@@ -1445,3 +1446,156 @@ async def test_a_sigkill_between_a_trucks_two_stops_keeps_the_higher_one(
         await eventually(lambda: weighed() == [("豫E60008", 39000, "open")], timeout=10)
         await procs.stop(proc)
     assert weighed() == [("豫E60008", 39000, "open")]
+
+
+# -- a read heard while an unread truck stands; the same plate read again while its truck stands
+async def test_a_read_long_after_an_unread_trucks_weight_settled_is_in_doubt_not_its_plate(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: 豫D50003 weighed in at 35000 kg three minutes ago (its open first
+    weighing). An unread truck weighs 20000 kg; 8 s after its weight settled, while it still
+    stands, 豫D50003 is read at the exit — the unread truck's late read, or the next truck's:
+    no rule tells. Before, the unread truck took it (net 15 t sent, truth 21 t) and the real
+    weighing out stayed 未识别车牌. Now the read is one more candidate of the unread truck's
+    weighing once it left (held as 待确认车牌) and stays pending: 豫D50003's weighing out
+    (14000 kg) takes it — the pair is 21 t, marked 请核对车牌, its goods record held for the
+    clerk, never sent on a silent pair."""
+    out = await store.record_pass(new_pass("豫D50003", direction="out", lane_id="out-1"), [])
+    first = await store.weigh(
+        NewWeighing("main", "豫D50003", "2", 35000, time.time() - 180, None),
+        max_between_seconds=DAY,
+    )
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        await _settle(bridge, sim, 20000)  # truck X: no read
+        unread = seen[-1]
+        assert (unread.plate, unread.state) == (None, "unmatched")
+        bridge._clock = lambda: time.time() + 8  # 8 s after its weight settled
+        bridge.heard_pass(_pass("豫D50003", out.serial, lane="out-1"))
+        await bridge.drain()
+        await _leave(bridge, sim)
+        await eventually(lambda: seen[-1].id == unread.id and seen[-1].held, timeout=5)
+        await _settle(bridge, sim, 14000)  # 豫D50003 weighs out, its read already heard
+        await eventually(lambda: seen[-1].state == "complete", timeout=5)
+        await _leave(bridge, sim)
+        await bridge.drain()
+    x = await store.weighing(unread.id)
+    assert (x.plate, x.state, x.held) == (None, "unmatched", True)
+    assert [r.read.plate for r in x.candidate_reads] == ["豫D50003"]
+    pair = await store.weighing(first.id)
+    assert (pair.plate, pair.state, pair.net_kg) == ("豫D50003", "complete", 21000)
+    [check] = pair.checks
+    assert (check.kind, check.hold) == ("plate", True)
+    assert f"weighing {unread.id} (20000 kg)" in check.why
+    assert f"过磅 {unread.id}" in check.said
+    assert await _goods_states(store) == (1, 0)  # held for the clerk after the truck left
+    assert await store.pending_reads("main", 0) == []
+
+
+async def test_an_unread_trucks_own_late_read_is_taken_only_within_the_reread_window(
+    store: Store, tmp_path: Path
+) -> None:
+    """The late-read rule's other side: a read within ``reread_seconds`` of the unread truck's
+    weight settling is its own late read (the camera slower than the scale) — given at once,
+    no check; the same plate read again later while it stands is that truck (dropped)."""
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        await _settle(bridge, sim, 20000)
+        bridge._clock = lambda: time.time() + 2
+        bridge.heard_pass(_pass("豫E11111", "S-LATE"))
+        await eventually(lambda: seen[-1].plate == "豫E11111", timeout=5)
+        bridge._clock = lambda: time.time() + 40
+        bridge.heard_pass(_pass("豫E11111", "S-AGAIN"))
+        await bridge.drain()
+        await _leave(bridge, sim)
+        await _settle(bridge, sim, 14000)  # the next truck: not read
+        await eventually(lambda: len({w.id for w in seen}) == 2, timeout=5)
+    late = await store.weighing(seen[0].id)
+    assert (late.plate, late.state, late.checks) == ("豫E11111", "open", [])
+    assert (seen[-1].plate, seen[-1].held) == (None, False)
+    assert await store.pending_reads("main", 0) == []
+
+
+async def test_the_same_plate_read_again_while_its_truck_stands_ties_no_next_truck(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: 豫T60003 weighed in at 35000 kg stands 65 s on the scale; the
+    entry camera reads it again (a new pass after the 60 s duplicate window). Before, that
+    read was kept as the next truck's: an unread truck weighing 14000 kg took it and
+    completed 豫T60003's pair (21 t sent; it never unloaded). A read of exactly the plate the
+    standing truck's weighing was tied to is that truck read again — dropped, said once in
+    the log — however long it stands; the next truck is weighed unmatched."""
+    with capture_logs() as logs:
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫T60003", "S-IN"))
+            await _settle(bridge, sim, 35000)
+            await bridge.drain()
+            bridge._clock = lambda: time.time() + 65
+            bridge.heard_pass(_pass("豫T60003", "S-AGAIN"))
+            await bridge.drain()
+            await _leave(bridge, sim)
+            await _settle(bridge, sim, 14000)
+            await eventually(lambda: len({w.id for w in seen}) == 2, timeout=5)
+            await _leave(bridge, sim)
+            await bridge.drain()
+    t60003 = await store.weighing(seen[0].id)
+    assert (t60003.plate, t60003.state, t60003.checks) == ("豫T60003", "open", [])
+    assert (seen[-1].plate, seen[-1].state, seen[-1].first_kg) == (None, "unmatched", 14000)
+    assert await _goods_states(store) == (0, 0)
+    assert await store.pending_reads("main", 0) == []
+    reread = [e for e in logs if e["event"].startswith("plate read re-reads a truck")]
+    assert [(e["plate"], e["weighing"]) for e in reread] == [("豫T60003", t60003.id)]
+
+
+async def test_a_sigkill_while_an_unread_truck_stands_keeps_its_late_reads_in_doubt(
+    tmp_path: Path, platform_sim: CityPlatformSim, procs: Processes
+) -> None:
+    """The real daemon process: an unread truck weighs 20000 kg; the next truck's read
+    (豫B22222) is heard while it stands, past the re-read window, and the daemon is
+    SIGKILLed. Started again with the truck still there, the read is one more candidate of
+    its weighing once it left, and the next truck's weighing that takes it is marked for the
+    clerk (请核对车牌) — as without the restart; before, the late-read wait was not resumed and
+    the read tied the next truck silently."""
+    port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
+
+    def weighed() -> list[tuple[str | None, float, str, str | None, str | None]]:
+        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+            query = ("SELECT plate, first_kg, state, candidates, check_plate FROM weighings "
+                     "ORDER BY id")  # fmt: skip
+            return db.execute(query).fetchall()
+
+    async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
+        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
+        return bool(status["scales"][0]["weighed"] is weighed)
+
+    async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
+        push = f"http://127.0.0.1:{port}/push/in-1"
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        sim.set_weight(Decimal(20000))  # not read
+        await eventually(lambda: [w[:3] for w in weighed()] == [(None, 20000, "unmatched")],
+                         timeout=10)  # fmt: skip
+        await asyncio.sleep(0.5)  # past the re-read window (0.2 s)
+        await http.post(push, json={"plate": "豫B22222"})  # the next truck, queued behind
+
+        def pending() -> int:
+            with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
+                return int(db.execute("SELECT count(*) FROM scale_reads").fetchone()[0])
+
+        await eventually(lambda: pending() == 1, timeout=10)
+        proc.send_signal(signal.SIGKILL)  # the unread truck still stands on the scale
+        assert await proc.wait() == -signal.SIGKILL
+        sim.set_weight(Decimal(20010))  # the same truck, within the band
+        proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+        await wait_healthy(http, port)
+        await eventually(lambda: scale_says_weighed(http, True), timeout=10)
+        sim.set_weight(Decimal(0))  # it drives off
+        await eventually(lambda: scale_says_weighed(http, False), timeout=10)
+        await eventually(lambda: weighed()[0][3] is not None, timeout=10)
+        sim.set_weight(Decimal(18000))  # the next truck
+        await eventually(lambda: len(weighed()) == 2, timeout=10)
+        await procs.stop(proc)
+    (x_plate, _, x_state, x_candidates, _), (plate, kg, state, _, check) = weighed()
+    assert (x_plate, x_state) == (None, "unmatched")
+    assert [c["plate"] for c in json.loads(x_candidates or "[]")] == ["豫B22222"]
+    assert (plate, kg, state) == ("豫B22222", 18000, "open")
+    assert check is not None
+    assert json.loads(check)["hold"] is True

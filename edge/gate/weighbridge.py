@@ -71,7 +71,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -340,9 +340,12 @@ class Weighbridge(ScalePairing):
         #: Tied weighings watched while their truck stands (the tie-in-doubt rule); not
         #: waited for by :meth:`drain` (they end when the truck leaves).
         self._watching: set[asyncio.Task[None]] = set()
-        #: After a restart: the last weighing tied to a read (its row, read, time), watched
-        #: once its truck is found still on the scale (:meth:`resume`).
-        self._resumed: tuple[StoredWeighing, ScaleRead, float] | None = None
+        #: After a restart: the last weighing (its row, the read that tied it — None: it has
+        #: no plate — and its time), watched on as its truck is found (:meth:`resume`).
+        self._resumed: tuple[StoredWeighing, ScaleRead | None, float] | None = None
+        #: When (unix s) the platform emptied the last few times, by :attr:`emptied`'s count
+        #: then: a watch knows when its truck left (:meth:`_standing_reads`).
+        self._left_at: dict[int, float] = {}
         #: The latest weighing being recorded (its row once recorded): a higher stable
         #: weight of the same truck replaces its weight.
         self._last_weighing: asyncio.Future[StoredWeighing | None] | None = None
@@ -413,12 +416,11 @@ class Weighbridge(ScalePairing):
         )
         if was_weighed and not self.detector.weighed:
             self.emptied += 1
+            self._left_at[self.emptied] = self._clock()
+            self._left_at.pop(self.emptied - 16, None)
             self._read_arrived.set()  # the weighed truck left: a late read is no longer its
         if self._resumed is not None and not self.detector.expecting:  # (resume)
-            if not was_weighed and self.detector.weighed and stable is None:
-                row, read, at = self._resumed  # the truck weighed before a restart, still
-                self._watch(self._watch_tie(row, read, self.vehicles, at))  # there: watched on
-            self._resumed = None
+            self._found(still=not was_weighed and self.detector.weighed and stable is None)
         if sample.kg is not None and sample.kg < self.detector.rule.minimum_kg:
             self._emptied_at = self._clock()
             if self._awaiting_empty:  # the weighed truck left: its goods record goes out
@@ -432,7 +434,7 @@ class Weighbridge(ScalePairing):
         if stable is not None:
             self._awaiting_empty = True
         if stable is not None and stable.replaces is None:
-            self.vehicles += 1  # a truck that stopped twice is no new vehicle (_late_read)
+            self.vehicles += 1  # a truck that stopped twice is no new vehicle (_standing_reads)
             self._read_arrived.set()  # a new vehicle: a watch of the last one ends
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
@@ -445,6 +447,23 @@ class Weighbridge(ScalePairing):
             )
             work = self._weighed(stable, self._last_weighing, before)
             self._spawn(work, f"weighing:{self.name}")
+
+    def _found(self, *, still: bool) -> None:
+        """After a restart (:meth:`resume`), the scale's last weighing's truck is found
+        ``still`` on the scale — watched on as if the daemon had never stopped — or gone: one
+        without a plate takes the reads heard since as heard while it stood."""
+        assert self._resumed is not None
+        row, read, at = self._resumed
+        self._resumed = None
+        if still:
+            self._watch(
+                self._watch_tie(row, read, self.vehicles, self.emptied, at)
+                if read is not None
+                else self._watch_unplated(row, self.vehicles, self.emptied, at)
+            )
+        elif read is None:
+            left = self._clock()
+            self._watch(self._watch_unplated(row, self.vehicles, self.emptied, at, left_at=left))
 
     async def _reweighed(self, stable: StableWeight) -> None:
         """The truck-stopped-twice rule (:class:`~edge.domain.weighing.StableDetector`): the
@@ -549,7 +568,7 @@ class Weighbridge(ScalePairing):
         recorded: asyncio.Future[StoredWeighing | None],
         stop_of: int | None,
     ) -> None:
-        at, vehicle = self._clock(), self.vehicles
+        at, vehicle, emptied = self._clock(), self.vehicles, self.emptied
         self._read_arrived.clear()
         if self._watching:  # the last vehicle's reads are settled first (_watch_tie)
             await asyncio.gather(*self._watching, return_exceptions=True)
@@ -558,13 +577,19 @@ class Weighbridge(ScalePairing):
             # a doubtful weight (StableWeight.doubtful) is held even for one read: a clerk says
             read = reads[0] if len(reads) == 1 and not stable.doubtful else None
             since = at - self.plate_max_age
-            if read is not None and await self.ledger.reserved_reads([read.id], since):
+            if read is not None and await self.ledger.reserved_reads(
+                [read.id], since, own_within=self.reread
+            ):
                 # a held weighing's candidate is its own: this one is held too (module docstring)
                 log.warning("the only plate read pending is a held weighing's candidate: "
                             "weighing held", scale=self.name, plate=read.read.plate,
                             read=read.id)  # fmt: skip
                 read = None
-            check = await self._superseded_check(read) if read is not None else None
+            check = (
+                _both(await self._superseded_check(read), await self._late_check(read))
+                if read is not None
+                else None
+            )
             goods, plan = (
                 await self._goods(read.read.plate, read.read.lane_id, at) if read else (None, None)
             )
@@ -621,19 +646,24 @@ class Weighbridge(ScalePairing):
             candidates=[r.read.plate for r in reads] if row.held else None,
         )
         if check is not None and row.plate is not None:
-            log.warning("weighing tied through a read that superseded another plate: the clerk "
-                        "checks its plate", scale=self.name, weighing=row.id, plate=row.plate,
+            log.warning("weighing tied through a read in doubt (it superseded another plate, or "
+                        "was heard while an unread truck stood on the scale): the clerk checks "
+                        "its plate", scale=self.name, weighing=row.id, plate=row.plate,
                         why=check[0])  # fmt: skip
         if read is not None and row.plate is not None:
             await self.drop_stale(read)
         self._tell(row)
         recorded.set_result(row)
         if row.plate is None:
-            if row.held and not self.position:  # a read heard while it stands: a candidate
-                self._watch(self._watch_held(row, vehicle, at))
-            await self._no_plate(row)
+            snapped = asyncio.get_running_loop().create_future()
+            if not self.position:  # the late-read rule (with sensors: the next-vehicle rule)
+                self._watch(self._watch_unplated(row, vehicle, emptied, at, snapped))
+            try:
+                await self._snap(row)
+            finally:
+                snapped.set_result(None)
         elif read is not None and not self.position:  # the tie-in-doubt rule
-            self._watch(self._watch_tie(row, read, vehicle, at))
+            self._watch(self._watch_tie(row, read, vehicle, emptied, at))
 
     def _watch(self, work: Coroutine[Any, Any, None]) -> None:
         """A weighing watched while its truck stands (not waited for by :meth:`drain`)."""
@@ -641,30 +671,90 @@ class Weighbridge(ScalePairing):
         self._watching.add(watch)
         watch.add_done_callback(self._watched)
 
-    async def _watch_held(self, row: StoredWeighing, vehicle: int, since: float) -> None:
-        """A held weighing (待确认车牌) hears a read while its truck stands on the scale: once
-        that truck left, the read is one more of its candidates (the truck's late read, or the
-        next truck's — the clerk says); a new vehicle weighed before the platform emptied was
-        the read's, and nothing changes."""
-        emptied = self.emptied
-        try:
-            async with asyncio.timeout(self.plate_max_age):
-                other = await self._heard_while_standing(since, vehicle)
-                if other is None:
-                    return
-                while self.emptied == emptied and self.vehicles == vehicle:
-                    self._read_arrived.clear()
-                    await self._read_arrived.wait()
-        except TimeoutError:
+    async def _watch_unplated(
+        self,
+        row: StoredWeighing,
+        vehicle: int,
+        emptied: int,
+        since: float,
+        snapped: Awaitable[None] | None = None,
+        *,
+        left_at: float | None = None,
+    ) -> None:
+        """The late-read rule (module docstring): the weighing ``row`` without a plate, taken
+        at ``since`` (unix s), hears reads while its truck (the ``vehicle``-th) stands on the
+        scale. An unmatched one takes the first read heard within ``reread`` of its weight
+        settling as its own late read (once its snapshot, ``snapped``, is kept); a read of that
+        plate heard afterwards is that truck read again (dropped). Any other read heard while
+        it stands — every one, for a held weighing — is one more candidate once the truck left
+        (held as 待确认车牌), and stays pending: a weighing that takes one heard later than
+        ``reread`` after this one is checked by the clerk (:meth:`_late_check`). A new vehicle
+        weighed before the platform emptied was the reads': nothing changes. ``left_at``: after
+        a restart, the truck left before it (the platform was found empty)."""
+        own: ScaleRead | None = None
+        heard: list[ScaleRead] = []
+        async for fresh in self._standing_reads(since, vehicle, emptied, left_at):
+            if own is not None:
+                if fresh.read.plate == own.read.plate:  # the re-read rule after the weighing
+                    await self._reread(fresh, own)
+                continue
+            if row.held or heard or fresh.read.read_at > since + self.reread:
+                heard.append(fresh)  # its late read, or the next truck's: the clerk says
+                continue
+            if snapped is not None:
+                await snapped  # the snapshot is kept with the weighing first
+            own = fresh if await self._give_late(row, fresh) else None
+        if not heard or (left_at is None and self.emptied == emptied):
+            if heard:
+                log.info("plate read while the unread truck stood on the scale was the next "
+                         "vehicle's: it was weighed", scale=self.name, weighing=row.id,
+                         plates=[r.read.plate for r in heard])  # fmt: skip
             return
-        if self.emptied == emptied:
-            return  # the next vehicle's: it was weighed
-        done = await self.ledger.add_candidate(row.id, other)
-        if done is not None:
-            log.info("plate read while a held weighing's truck stood on the scale: one more "
-                     "candidate", scale=self.name, weighing=row.id,
-                     plate=other.read.plate)  # fmt: skip
+        for fresh in heard:
+            done = await self.ledger.add_candidate(row.id, fresh)
+            if done is None:
+                continue  # given its plate meanwhile, or the read is no longer pending
+            log.warning("plate read while a weighing's truck without a plate stood on the "
+                        "scale: one more candidate, still pending for the next weighing",
+                        scale=self.name, weighing=row.id, plate=fresh.read.plate,
+                        read=fresh.id,
+                        after_seconds=round(fresh.read.read_at - since, 1))  # fmt: skip
             self._tell(done)
+
+    async def _give_late(self, row: StoredWeighing, late: ScaleRead) -> bool:
+        """The unmatched weighing ``row`` takes ``late``, its own late read (the camera slower
+        than the scale); False: not given (a clerk gave it a plate, or used the read)."""
+        try:
+            await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
+        except WeighingStateError as exc:
+            log.info("late plate read not given", scale=self.name, weighing=row.id,
+                     plate=late.read.plate, why=str(exc))  # fmt: skip
+            return False
+        return True
+
+    async def _late_check(self, read: ScaleRead) -> tuple[str, str] | None:
+        """(why, said) when ``read`` was heard while the truck of a weighing without a plate
+        stood on the scale, later than ``reread`` after its weight settled (one of its
+        candidates: its late read, or the next truck's): the weighing that takes it is
+        checked by the clerk; None: it was not."""
+        stood = await self.ledger.late_candidate_of(
+            read, self.reread, read.read.read_at - self.max_between
+        )
+        if not stood:
+            return None
+        r = read.read
+        whose = ", ".join(
+            f"{r.read_at - w.first_at:.0f} s after weighing {w.id} ({w.first_kg:g} kg)"
+            for w in stood
+        )
+        why = (f"tied to {r.plate} (read {read.id}), read {whose} while that truck, without a "
+               "plate, stood on the scale: its late read, or this truck's")  # fmt: skip
+        said = "；".join(
+            f"按 {r.plate} 过磅；该识别在过磅 {w.id}（{w.first_kg:g} kg，未识别车牌）的车辆仍在"
+            "磅上时产生，也可能是那辆车"
+            for w in stood
+        )
+        return why, said
 
     async def _superseded_check(self, read: ScaleRead) -> tuple[str, str] | None:
         """(why, said) when ``read`` superseded a read of another plate (the re-read rule:
@@ -690,55 +780,68 @@ class Weighbridge(ScalePairing):
         return why, said
 
     async def _watch_tie(
-        self, row: StoredWeighing, read: ScaleRead, vehicle: int, since: float
+        self,
+        row: StoredWeighing,
+        read: ScaleRead,
+        vehicle: int,
+        emptied: int,
+        since: float,
     ) -> None:
         """While the truck weighed as ``row`` at ``since`` (unix s; tied to ``read``, read
-        before its weight settled) still stands on the scale, the first other read heard
-        since (module docstring):
-        a near re-read of ``read`` is that truck (the re-read rule after the weighing:
-        :meth:`~edge.ledger.weighings.WeighingLedger.reread_of_used`); another plate puts the
-        tie in doubt (:meth:`~edge.ledger.weighings.WeighingLedger.doubt_tie`). A pair it
-        completed (its goods record queued) is marked at once; an open first weighing (nothing
-        sent yet) only once that truck left — a new vehicle weighed before the platform emptied
-        (the stopped-twice rule's doubt) was the read's, and nothing changes."""
-        emptied = self.emptied
-        try:
-            async with asyncio.timeout(self.plate_max_age):
-                # a read later than reread_seconds after the weight settled is the next
-                # truck's, queued behind (as before this rule): only the camera's own late
-                # or refined read of this truck comes that soon
-                other = await self._heard_while_standing(since, vehicle, since + self.reread)
-                if other is None:
-                    return
-                if row.state == "open":
-                    while self.emptied == emptied and self.vehicles == vehicle:
-                        self._read_arrived.clear()
-                        await self._read_arrived.wait()
-                    if self.emptied == emptied:
-                        log.info("plate read while the weighed truck stood on the scale was the "
-                                 "next vehicle's: it was weighed", scale=self.name,
-                                 weighing=row.id, plate=other.read.plate)  # fmt: skip
-                        return
-        except TimeoutError:
+        before its weight settled) still stands on the scale (module docstring): a read of
+        ``read``'s very plate is that truck read again, whenever it comes (dropped:
+        :meth:`~edge.ledger.weighings.WeighingLedger.reread_of_used`). Of the others, only the
+        first heard within ``reread`` of the weight settling counts: a near re-read of
+        ``read`` is that truck (the re-read rule after the weighing); another plate puts the
+        tie in doubt (:meth:`~edge.ledger.weighings.WeighingLedger.doubt_tie`) — a pair it
+        completed (its goods record queued) is marked at once, an open first weighing (nothing
+        sent yet) only once that truck left: a new vehicle weighed before the platform emptied
+        (the stopped-twice rule's doubt) was the read's, and nothing changes. Later reads of
+        other plates are the next truck's."""
+        other: ScaleRead | None = None
+        async for fresh in self._standing_reads(since, vehicle, emptied):
+            if fresh.read.plate == read.read.plate:
+                await self._reread(fresh, read)  # the same truck read again while it stands
+            elif other is None and fresh.read.read_at <= since + self.reread:
+                other = fresh
+                if row.state != "open":
+                    await self._doubt(read, other)
+        if other is None or row.state != "open":
             return
-        if self._rereads(other, read):
-            done = await self.ledger.reread_of_used(other, read)
-        else:
-            done = await self.ledger.doubt_tie(read, other)
-            if done is not None:
-                said = (
-                    "another plate read while the weighed truck stood on the scale: weighing held"
-                    if done.held
-                    else "another plate read while the weighed truck stood on the scale: the "
-                    "clerk checks its plate, its goods record held"
-                    if any(check.hold for check in done.checks)
-                    else "another plate read while the weighed truck stood on the scale: the "
-                    "clerk checks its plate, its goods record already sent"
-                )
-                log.warning(said, scale=self.name, weighing=done.id, tied=read.read.plate,
-                            heard=other.read.plate, state=done.state)  # fmt: skip
+        if self.emptied == emptied:
+            log.info("plate read while the weighed truck stood on the scale was the next "
+                     "vehicle's: it was weighed", scale=self.name, weighing=row.id,
+                     plate=other.read.plate)  # fmt: skip
+            return
+        await self._doubt(read, other)
+
+    async def _reread(self, later: ScaleRead, used: ScaleRead) -> None:
+        """``later`` re-reads the truck whose read ``used`` a weighing took: not pending."""
+        done = await self.ledger.reread_of_used(later, used)
         if done is not None:
             self._tell(done)
+
+    async def _doubt(self, read: ScaleRead, other: ScaleRead) -> None:
+        """The first read ``other`` heard within ``reread`` while the truck tied to ``read``
+        stood on the scale: a near re-read of it, or the tie in doubt."""
+        if self._rereads(other, read):
+            await self._reread(other, read)
+            return
+        done = await self.ledger.doubt_tie(read, other)
+        if done is None:
+            return
+        said = (
+            "another plate read while the weighed truck stood on the scale: weighing held"
+            if done.held
+            else "another plate read while the weighed truck stood on the scale: the "
+            "clerk checks its plate, its goods record held"
+            if any(check.hold for check in done.checks)
+            else "another plate read while the weighed truck stood on the scale: the "
+            "clerk checks its plate, its goods record already sent"
+        )
+        log.warning(said, scale=self.name, weighing=done.id, tied=read.read.plate,
+                    heard=other.read.plate, state=done.state)  # fmt: skip
+        self._tell(done)
 
     def _rereads(self, later: ScaleRead, used: ScaleRead) -> bool:
         """Whether ``later`` re-reads the truck read as ``used`` (the re-read rule: the same
@@ -751,24 +854,29 @@ class Weighbridge(ScalePairing):
             and within_one_edit(a.plate, b.plate)
         )
 
-    async def _heard_while_standing(
-        self, since: float, vehicle: int, until: float | None = None
-    ) -> ScaleRead | None:
-        """The first pending read heard since the vehicle was weighed (at ``since``, unix s:
-        a completed pair's own weighing, not its first) — and by ``until`` when given — while
-        it still stands on the scale; None once it left, or ``until`` passed without one."""
-        while self.detector.weighed and self.vehicles == vehicle:
-            for fresh in await self._pending():
-                if since <= fresh.read.read_at and (until is None or fresh.read.read_at <= until):
-                    return fresh
-            if until is not None and self._clock() > until:
-                return None
+    async def _standing_reads(
+        self, since: float, vehicle: int, emptied: int, left_at: float | None = None
+    ) -> AsyncIterator[ScaleRead]:
+        """Each pending read heard at or after ``since`` (unix s) while the vehicle weighed
+        then (the ``vehicle``-th; the platform had emptied ``emptied`` times) stands on the
+        scale, as it is heard. Ends once it left — the reads heard before it left included —
+        or a new vehicle was weighed before the platform emptied (the reads were that one's).
+        ``left_at``: it left by then (after a restart); the reads heard by then only."""
+        told: set[int] = set()
+        while True:
             self._read_arrived.clear()
-            wait = None if until is None else max(0.0, until - self._clock()) + 0.01
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._read_arrived.wait()
-        return None
+            if left_at is None and self.emptied != emptied:
+                left_at = self._left_at.get(emptied + 1, self._clock())
+            elif left_at is None and self.vehicles != vehicle:
+                return  # a new vehicle was weighed before the platform emptied
+            for fresh in await self._pending():
+                at = fresh.read.read_at
+                if fresh.id not in told and at >= since and (left_at is None or at <= left_at):
+                    told.add(fresh.id)
+                    yield fresh
+            if left_at is not None:
+                return
+            await self._read_arrived.wait()
 
     def _watched(self, task: asyncio.Task[None]) -> None:
         self._watching.discard(task)
@@ -776,39 +884,14 @@ class Weighbridge(ScalePairing):
             log.error("weighing's plate not checked", scale=self.name, error=repr(exc),
                       exc_info=exc)  # fmt: skip
 
-    async def _no_plate(self, row: StoredWeighing) -> None:
-        """A weighing without its plate: its snapshot, then (no position sensors) a read heard
-        while the weighed truck is still on the scale, within the read's maximum age."""
+    async def _snap(self, row: StoredWeighing) -> None:
+        """A weighing without its plate: a snapshot of the scale lane's camera, when one can
+        give it."""
         if self.snapshot is not None:
             photo = await self.snapshot()  # None: no camera could give one
             if photo is not None:
                 await self.ledger.set_weighing_photo(row.id, photo)
                 self._tell(await self.ledger.weighing(row.id))
-        if row.held or self.position:
-            return  # the next-vehicle rule: with position sensors, no late read is its own
-        late = await self._late_read(row.first_at)
-        if late is not None:
-            try:
-                await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
-            except WeighingStateError as exc:  # a clerk gave it a plate, or used the read
-                log.info("late plate read not given", scale=self.name, weighing=row.id,
-                         plate=late.read.plate, why=str(exc))  # fmt: skip
-
-    async def _late_read(self, since: float) -> ScaleRead | None:
-        """The first read heard since ``since`` while the vehicle weighed then (the latest)
-        still stands on the scale; None once it left or after ``plate_max_age``."""
-        vehicle = self.vehicles
-        try:
-            async with asyncio.timeout(self.plate_max_age):
-                while self.detector.weighed and self.vehicles == vehicle:
-                    fresh = [r for r in await self._pending() if r.read.read_at >= since]
-                    if fresh:
-                        return fresh[0]
-                    self._read_arrived.clear()
-                    await self._read_arrived.wait()
-        except TimeoutError:
-            pass
-        return None
 
     # -- lifecycle and what the faces show -------------------------------------------------------
     def in_position(self) -> bool:
@@ -825,9 +908,12 @@ class Weighbridge(ScalePairing):
         pair is marked 请核对重量 with its goods record held) — and
         (no position sensors) the read it was tied to is watched on as if the daemon had never
         stopped (the tie-in-doubt rule: a read heard while it stood, before the restart or
-        after, puts the tie in doubt). The goods records held while their truck stood (module
-        docstring) go out now, but the last weighing's (within :attr:`RESUME_SECONDS`): once
-        the platform is seen empty (a check added meanwhile keeps it held)."""
+        after, puts the tie in doubt); one without a plate hears reads as if the daemon had
+        never stopped too (the late-read rule), until the platform is seen empty — a truck
+        gone before is taken to have stood until the restart. The goods records held while
+        their truck stood (module docstring) go out now, but the last weighing's (within
+        :attr:`RESUME_SECONDS`): once the platform is seen empty (a check added meanwhile
+        keeps it held)."""
         now = self._clock()
         since = now - self.RESUME_SECONDS
         last = await self.ledger.last_weighing_on(self.name, since)
@@ -845,9 +931,12 @@ class Weighbridge(ScalePairing):
         self._last_weighing.set_result(row)  # a higher stop of that truck: _reweighed
         log.info("after a restart: a stable weight like the last weighing is that truck "
                  "still on the scale", scale=self.name, kg=kg, at=at)  # fmt: skip
-        # the tie-in-doubt rule goes on for it (a read heard before the restart, or after)
-        read = None if self.position else await self.ledger.tied_read(weighing_id, self.name, at)
-        if read is not None:
+        if self.position:
+            return  # the next-vehicle rule: no read heard while it stands is its own
+        # the tie-in-doubt rule goes on for it (a read heard before the restart, or after);
+        # the late-read rule for one without a plate (its truck may stand there still)
+        read = await self.ledger.tied_read(weighing_id, self.name, at)
+        if read is not None or row.state == "unmatched":
             self._resumed = (row, read, at)
 
     def start(self) -> None:
@@ -887,6 +976,13 @@ class Weighbridge(ScalePairing):
                 "at": self.refused[1],
             },
         }  # fmt: skip
+
+
+def _both(a: tuple[str, str] | None, b: tuple[str, str] | None) -> tuple[str, str] | None:
+    """Two reasons (why, said) for a clerk to check a weighing's plate, as one."""
+    if a is None or b is None:
+        return a or b
+    return f"{a[0]}; {b[0]}", f"{a[1]}；{b[1]}"
 
 
 def build_weighbridges(

@@ -1117,9 +1117,10 @@ class WeighingLedger(LedgerPart):
         return None if weighing_id is None else await self.weighing(weighing_id)
 
     async def add_candidate(self, weighing_id: int, read: ScaleRead) -> StoredWeighing | None:
-        """A held weighing (待确认车牌) takes the pending ``read`` as one more candidate (heard
-        while its truck stood on the scale). None: it is no longer held, or the read is no
-        longer pending (nothing changed)."""
+        """A weighing without a plate (held as 待确认车牌, or unmatched: then held from now on)
+        takes the pending ``read`` as one more candidate (heard while its truck stood on the
+        scale). None: it has a plate now (or was set aside), or the read is no longer pending
+        (nothing changed)."""
 
         async def write() -> int | None:
             row = await self._weighing_written(weighing_id)
@@ -1128,7 +1129,7 @@ class WeighingLedger(LedgerPart):
                 "AND dropped IS NULL",
                 (read.id,),
             )
-            if row is None or not row.held or not pending:
+            if row is None or row.state != "unmatched" or not pending:
                 return None
             reads = [r.to_json() for r in row.candidate_reads if r.id != read.id]
             held = json.dumps([*reads, read.to_json()], ensure_ascii=False)
@@ -1315,17 +1316,38 @@ class WeighingLedger(LedgerPart):
         )
         return [StoredWeighing.from_row(row) for row in rows]
 
-    async def reserved_reads(self, read_ids: Sequence[int], since: float) -> set[int]:
+    async def reserved_reads(
+        self, read_ids: Sequence[int], since: float, own_within: float | None = None
+    ) -> set[int]:
         """Which of ``read_ids`` are candidates of a weighing held as 待确认车牌 taken since
-        ``since`` (unix s): the held weighing's own, until a clerk resolves it."""
+        ``since`` (unix s): the held weighing's own, until a clerk resolves it. With
+        ``own_within`` (s), a candidate read more than that after the weighing is not (heard
+        while its truck stood: its late read or the next truck's, :meth:`late_candidate_of`)."""
         if not read_ids:
             return set()
         rows = await self._fetchall(
             "SELECT c.value ->> '$.id' AS read FROM weighings w, json_each(w.candidates) c "
-            "WHERE w.state = 'unmatched' AND w.first_at >= ? AND w.candidates IS NOT NULL",
-            (since,),
+            "WHERE w.state = 'unmatched' AND w.first_at >= ? AND w.candidates IS NOT NULL "
+            "AND c.value ->> '$.read_at' <= w.first_at + ?",
+            (since, 1e12 if own_within is None else own_within),
         )
         return {int(row["read"]) for row in rows} & set(read_ids)
+
+    async def late_candidate_of(
+        self, read: ScaleRead, after: float, since: float
+    ) -> list[StoredWeighing]:
+        """The weighings without a plate (held, unmatched) on ``read``'s scale taken since
+        ``since`` (unix s) that have ``read`` as a candidate heard more than ``after`` s after
+        their weighing, while their truck stood on the scale: it is their late read or the
+        next truck's — a weighing that takes it is checked by the clerk. Oldest first."""
+        rows = await self._fetchall(
+            "SELECT w.* FROM weighings w, json_each(w.candidates) c WHERE w.state = 'unmatched' "
+            "AND w.first_at >= ? AND w.first_at <= ? AND w.first_scale = ? "
+            "AND w.candidates IS NOT NULL AND c.value ->> '$.id' = ? "
+            "AND c.value ->> '$.read_at' > w.first_at + ? ORDER BY w.first_at, w.id",
+            (since, read.read.read_at, read.read.scale, read.id, after),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
 
     async def _insert(
         self, new: NewWeighing, state: str, preset: tuple[float, float, float] | None = None
