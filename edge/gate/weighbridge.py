@@ -14,8 +14,8 @@ survives a restart), as a pending read until a weighing uses it or it is older t
   plate on the status page (:meth:`Weighbridge.assign`);
 - none: the weighing is kept as ``unmatched`` at once (every weighing is kept) and a snapshot
   of the scale lane's camera is taken when it can give one. Without position sensors a read
-  heard afterwards while the weighed truck is still on the scale (the camera slower than the
-  scale, up to ``plate_max_age_seconds``) is taken as its plate.
+  heard within ``reread_seconds`` of its weight settling, the truck still on the scale (the
+  camera slower than the scale), is taken as its plate (the late-read rule, below).
 
 The refused-vehicle rule: the read of a pass refused at the lane (barrier not opened) is not
 pending — a refused truck does not drive onto a scale behind its barrier (were its read kept,
@@ -36,22 +36,33 @@ drop-read``, the page's 排除 button).
 
 A held weighing's candidates are its own: until a clerk resolves it, a later weighing whose
 only pending read is one of them is held too (with that read), never tied to it — a clerk's
-drop of one of two candidates leaves the other to the held weighing (still offered it).
+drop of one of two candidates leaves the other to the held weighing (still offered it). One
+heard more than ``reread_seconds`` after the weighing, while its truck stood, is not its own
+only (the late-read rule, below).
 
 Reads heard right after a weighing took one (no position sensors): while the weighed truck
 still stands on the scale, the first read heard within ``reread_seconds`` of its weight settling
 is that truck's own (a refined or late read, while the weighing took a stray read) or the next
 truck's queued close behind; no rule tells which, so a clerk is told and no goods record goes
 out on it (:meth:`Weighbridge._watch_tie`; after a restart too, :meth:`Weighbridge.resume`). A
-later read is the next truck's and changes nothing. The same plate, or a near
-one at the same lane within ``reread_seconds`` of the read taken, is that truck (the re-read
-rule after the weighing): not pending, and with another plate the weighing is marked 请核对车牌.
-Another plate puts the tie in doubt: an open first weighing is held with both reads once the
-truck left (a new vehicle weighed before the platform emptied was the read's: nothing
-changes); a completed pair is marked at once; a held weighing takes it as one more candidate
-once the truck left. A weighing tied through a read that superseded
-another plate is marked too. A mark holds the weighing's goods record in the outbox until a
-clerk clears it (``edge weighings checked``, the page's 已核对; audited).
+later read of another plate is the next truck's and changes nothing. The same plate (whenever
+it comes while the truck stands), or a near one at the same lane within ``reread_seconds`` of
+the read taken, is that truck (the re-read rule after the weighing): not pending, and with
+another plate the weighing is marked 请核对车牌. Another plate puts the tie in doubt: an open
+first weighing is held with both reads once the truck left (a new vehicle weighed before the
+platform emptied was the read's: nothing changes); a completed pair is marked at once. A
+weighing tied through a read that superseded another plate is marked too.
+
+The late-read rule (no position sensors, :meth:`Weighbridge._watch_unplated`): a weighing
+without a plate takes, unmatched, the first read heard within ``reread_seconds`` of its weight
+settling as its own late read. Any other read heard while its truck stands is its late read or
+the next truck's: once the truck left it is one more candidate of the weighing (held) and stays
+pending; the weighing that takes one heard later than ``reread_seconds`` after is marked
+请核对车牌 (:meth:`Weighbridge._late_check`). After a restart the last weighing without a plate
+goes on the same way until the platform is seen empty.
+
+A mark holds the weighing's goods record in the outbox until a clerk clears it (``edge
+weighings checked``, the page's 已核对; audited).
 
 Doubt arises while the truck stands, so a goods record made by a weighing on the scale (a
 pair completed, a preset tare; also a late read or a clerk's pick while that truck stands) is
