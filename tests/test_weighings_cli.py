@@ -131,7 +131,7 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     assert f"{ids['first']:>7} " in out
     # the pass whose plate a clerk corrects when the weighing's plate is the wrong one
     assert re.search(r", pass \S+ \(a wrong plate: edge correct … SERIAL\)\n", out), out
-    assert "check weight (goods record held): truck stopped twice: weighed 30000 kg" in out
+    assert "check weight (its goods record will wait): truck stopped twice: weighed 30000 kg" in out
 
     code, out, err = _run(argvs[1], capsys)  # the truck's read completes its first weighing
     assert code == 0, err
@@ -389,7 +389,7 @@ def test_a_clerks_plate_resolves_a_weighing_held_in_doubt(
     code, out, _ = _run(["weighings", "list", "--config", config], capsys)
     assert code == 0
     assert "weighings to check: 1\n" in out
-    assert "check plate (goods record held): tied to 豫AC1234" in out
+    assert "check plate (its goods record will wait): tied to 豫AC1234" in out
     assert f"--read {truck}: 豫B11111" in out
     # the truck's read came 2 s after the weighing, the car's 27 s before it
     assert re.search(rf"--read {truck}: 豫B11111 \(.*, 2 s after the weighing, pass ", out), out

@@ -32,7 +32,7 @@ from typing import get_args
 import structlog
 
 from edge.domain.control_plan import ControlPlan
-from edge.domain.goods import GoodsError, goods_name, tonnes, tonnes_text
+from edge.domain.goods import GOODS_NAME_LENGTH, GoodsError, goods_name, tonnes, tonnes_text
 from edge.domain.local_lists import ListKind
 from edge.domain.plates import (
     TYPED_PLATE_KINDS,
@@ -844,7 +844,7 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
     if any(unicodedata.category(ch).startswith("C") for ch in plan_no):
         raise InvalidInputError("plan_no contains control characters", "plan_no")
     try:
-        goods = goods_name(text("goods", 64))
+        goods = goods_name(text("goods", GOODS_NAME_LENGTH))  # what hwmc may carry
     except GoodsError as exc:
         raise InvalidInputError(str(exc), "goods") from None
     expected = body.get("expected_tonnes")

@@ -85,7 +85,9 @@ async def _list(cfg: Config, store: Store) -> None:
         print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.plate or 'no plate'} "
               f"{w.first_kg:g} kg {state}{tied}")  # fmt: skip
         for check in w.checks:
-            held = " (goods record held)" if check.hold else ""
+            held = ""
+            if check.hold:  # an open first weighing has no goods record yet: its pair's waits
+                held = " (goods record held)" if w.ysl else " (its goods record will wait)"
             print(f"        check {check.kind}{held}: {check.why}")
     if not nobody:
         print("weighings without a plate: none")
