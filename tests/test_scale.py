@@ -276,6 +276,11 @@ def test_command_mode_polled_slowly_still_weighs_and_stays_healthy(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"scales\.main\.silence_seconds.*two poll intervals"):
         parse(polled + "poll_interval_seconds = 1.5\nsilence_seconds = 2\n")
     assert parse(polled + "poll_interval_seconds = 1.5\n").scales["main"].silence_after() == 3.75
+    continuous_cfg = polled.replace('"command"', '"yaohua-tf0"')
+    with pytest.raises(
+        ConfigError, match=r"scales\.main\.silence_seconds.*greater than or equal to 0\.5"
+    ):
+        parse(continuous_cfg + "silence_seconds = 0.01\n")  # flapped 10 times a second
 
 
 def test_the_example_config_documents_a_scale() -> None:

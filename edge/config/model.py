@@ -751,8 +751,9 @@ class ScaleConfig(_Section):
     #: No valid frame for this long: the scale is shown as unavailable. Default 2 s — in
     #: command mode at least 2.5 poll intervals (an indicator that answers every
     #: poll_interval_seconds is not silent between its answers); one set below two poll
-    #: intervals is a config error.
-    silence_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: intervals is a config error; under 0.5 s too (a continuous indicator's frames come
+    #: ~0.05–0.2 s apart: shorter, the scale flapped "unavailable" ten times a second).
+    silence_seconds: float = Field(default=2.0, ge=0.5, le=60)
     #: The lanes whose camera reads the plate of the truck on this scale.
     lanes: list[str] = []
     #: A plate read at the lanes waits this long (kept in the ledger) for the weighing that
