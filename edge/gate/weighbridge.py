@@ -345,6 +345,9 @@ class Weighbridge(ScalePairing):
         self.position = tuple(position)
         self.snapshot = snapshot
         self._mono = time.monotonic
+        #: Set (and replaced by a new one) when a read was kept, the weighed truck left or a
+        #: new vehicle was weighed: a watch takes it before it looks, and waits on it
+        #: (:meth:`_wake`), so no wake-up is lost to another's clear.
         self._read_arrived = asyncio.Event()
         self._noting: set[asyncio.Task[ScaleRead | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -411,7 +414,7 @@ class Weighbridge(ScalePairing):
             log.info("plate read while the weighed vehicle stands on the scale: kept for the "
                      "next weighing", scale=self.name, plate=read.plate)  # fmt: skip
         else:
-            self._read_arrived.set()
+            self._wake()
         return stored
 
     async def standing_since(self) -> float | None:
@@ -429,7 +432,7 @@ class Weighbridge(ScalePairing):
             self.emptied += 1
             self._left_at[self.emptied] = self._clock()
             self._left_at.pop(self.emptied - 16, None)
-            self._read_arrived.set()  # the weighed truck left: a late read is no longer its
+            self._wake()  # the weighed truck left: a late read is no longer its
         if self._resumed is not None and not self.detector.expecting:  # (resume)
             self._found(still=not was_weighed and self.detector.weighed and stable is None)
         if sample.kg is not None and sample.kg < self.detector.rule.minimum_kg:
@@ -446,7 +449,7 @@ class Weighbridge(ScalePairing):
             self._awaiting_empty = True
         if stable is not None and stable.replaces is None:
             self.vehicles += 1  # a truck that stopped twice is no new vehicle (_standing_reads)
-            self._read_arrived.set()  # a new vehicle: a watch of the last one ends
+            self._wake()  # a new vehicle: a watch of the last one ends
         if stable is not None and self._refused(stable):
             return  # never paired: the plate reads stay for a real weighing
         if stable is not None and stable.replaces is not None:
@@ -580,7 +583,6 @@ class Weighbridge(ScalePairing):
         stop_of: int | None,
     ) -> None:
         at, vehicle, emptied = self._clock(), self.vehicles, self.emptied
-        self._read_arrived.clear()
         if self._watching:  # the last vehicle's reads are settled first (_watch_tie)
             await asyncio.gather(*self._watching, return_exceptions=True)
         for again in (False, True):
@@ -875,7 +877,7 @@ class Weighbridge(ScalePairing):
         ``left_at``: it left by then (after a restart); the reads heard by then only."""
         told: set[int] = set()
         while True:
-            self._read_arrived.clear()
+            arrived = self._read_arrived
             if left_at is None and self.emptied != emptied:
                 left_at = self._left_at.get(emptied + 1, self._clock())
             elif left_at is None and self.vehicles != vehicle:
@@ -887,7 +889,12 @@ class Weighbridge(ScalePairing):
                     yield fresh
             if left_at is not None:
                 return
-            await self._read_arrived.wait()
+            await arrived.wait()
+
+    def _wake(self) -> None:
+        """Wake the watches (a read was kept, the truck left, a new vehicle was weighed)."""
+        self._read_arrived.set()
+        self._read_arrived = asyncio.Event()
 
     def _watched(self, task: asyncio.Task[None]) -> None:
         self._watching.discard(task)
