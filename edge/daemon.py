@@ -50,6 +50,7 @@ from edge.ops.health import (
     OutboxReport,
     StorageReport,
 )
+from edge.ops.looplag import LoopLag
 from edge.ops.metrics import Metrics
 from edge.ops.supervisor import Supervisor
 from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
@@ -166,6 +167,7 @@ class Daemon:
         if isinstance(self.platform, TokenClient):  # a token fetched: the platform answers
             self.platform.tokens.on_fetched = self.link.success
         self.metrics = Metrics()
+        self.loop_lag = LoopLag(self.metrics.observe_loop_lag)
         self.photos = PhotoStore(
             cfg.storage.photo_dir, keep_originals=cfg.storage.keep_original_photos
         )
@@ -544,6 +546,7 @@ class Daemon:
         if parts.telemetry is not None:
             self.supervisor.start("telemetry", parts.telemetry.run, optional=True)
         self.supervisor.start("retention", parts.retention.run)
+        self.supervisor.start("loop-lag", self.loop_lag.run, optional=True)
         if self.replica is not None:  # replication trouble never stops the gate
             self.supervisor.start("replica", self.replica.run, optional=True)
             if self.replica.cfg.photos:

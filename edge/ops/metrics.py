@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -15,6 +15,8 @@ from edge.ops.health import CameraReport, DevicesReport, HealthReport, ReplicaRe
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0)
+#: The event loop's lag (``edge.ops.looplag``): 0.1 is issue 19's bound for a stall.
+LOOP_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class _HealthCollector(Collector):
@@ -174,6 +176,22 @@ class Metrics:
             "edge_forward_errors", "Failed sends to the platform, by error class", ["error"],
             registry=self.registry,
         )  # fmt: skip
+
+        self.loop_lag = Histogram(
+            "edge_loop_lag_seconds", "How late the event loop ran the lag probe's timer",
+            buckets=LOOP_LAG_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.loop_lag_max = Gauge(
+            "edge_loop_lag_max_seconds", "The event loop's worst lag since the start",
+            registry=self.registry,
+        )  # fmt: skip
+        self._loop_lag_max = 0.0
+
+    def observe_loop_lag(self, lag: float) -> None:
+        self.loop_lag.observe(lag)
+        if lag > self._loop_lag_max:
+            self._loop_lag_max = lag
+            self.loop_lag_max.set(lag)
 
     def watch(self, health: Callable[[], HealthReport]) -> None:
         self.registry.register(_HealthCollector(health))
