@@ -56,7 +56,7 @@ from edge.domain.serials import SerialAllocator
 from edge.ledger import passes as pass_sql
 from edge.ledger.database import register_functions
 from edge.ledger.figures import daily_figures
-from edge.ledger.retention import Retention
+from edge.ledger.retention import DiskState, Retention
 from edge.ledger.rows import encode_answer
 from edge.ledger.store import Store
 from edge.ops.logsetup import setup_logging
@@ -430,14 +430,15 @@ def footprint(path: Path) -> dict[str, int]:
         db.close()
 
 
-async def retained(path: Path, storage: StorageConfig | None = None) -> None:
+async def retained(path: Path, storage: StorageConfig | None = None) -> DiskState:
     """One round of the daemon's retention on the ledger at ``path`` with ``storage``'s
     settings (the defaults when None): photos past their retention pruned (their files, if
-    any, deleted), sent outbox entries and camera messages past their keep deleted."""
+    any, deleted), sent outbox entries and camera messages past their keep deleted; what it
+    did."""
     storage = storage or StorageConfig()
     store = await Store.open(path)
     try:
-        await Retention(
+        return await Retention(
             store,
             path.parent / "photos",
             retention_days=storage.photo_retention_days,

@@ -45,6 +45,7 @@ from bench.ledger import PER_DAY as LEDGER_PER_DAY
 from bench.ledger import bench_ledger
 from bench.pusher import bench_plates
 from bench.relay import bench_relay
+from bench.traffic import bench_traffic
 from bench.weighing import bench_weighing
 from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
@@ -345,6 +346,7 @@ async def main() -> None:
             "replica",
             "ledger",
             "export",
+            "traffic",
         ],
         help="run one part (e.g. to repeat the attack figures)",
     )
@@ -413,11 +415,18 @@ async def main() -> None:
             f"p50 {_pct(weighed, 50):.2f} ms, p99 {_pct(weighed, 99):.2f} ms, "
             f"max {max(weighed):.2f} ms"
         )
+    await _ledger_parts(part)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+
+
+async def _ledger_parts(part: str | None) -> None:
+    """The parts on a generated ledger: its queries, the export, traffic on it."""
     if part in (None, "ledger"):
         await bench_ledger(LEDGER_MONTHS, LEDGER_PER_DAY)
     if part in (None, "export"):
         await bench_export()
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    if part in (None, "traffic"):
+        await asyncio.to_thread(bench_traffic)  # its own event loops, one a run
 
 
 #: A run whose alike blocks differ by more than this share of p99 cannot judge the replica.
