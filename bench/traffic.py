@@ -46,6 +46,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -132,6 +133,9 @@ class Target:
     watchdog: Watchdog
     database: Path
     pushes: int = 0
+    #: The camera's ids of this run's pushes start here: a kept ledger holds the ids of
+    #: earlier runs, and a push with a known id is a re-push (merged, no barrier opened).
+    first_id: int = field(default_factory=lambda: int(time.time() * 1000) % 10**12 * 100)
 
 
 def _config(
@@ -194,7 +198,7 @@ def plate(n: int) -> str:
 
 
 async def _push(target: Target, jpeg: bytes) -> tuple[float, float, int]:
-    body = push_body(plate(target.pushes), target.pushes, jpeg)
+    body = push_body(plate(target.pushes), target.first_id + target.pushes, jpeg)
     target.pushes += 1
     sent = time.monotonic()
     status, _ = await asyncio.wait_for(target.camera.post("/push/in-1", body), PUSH_TIMEOUT)
@@ -396,9 +400,9 @@ def _undo_catch_up(database: Path, since: float) -> int:
         db.close()
 
 
-async def _spawn_platform(port: int) -> asyncio.subprocess.Process:
+async def _spawn_platform(port: int, delay: float = 0.0) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "edge", "sim", "platform", "--port", str(port),
+        sys.executable, "-m", "edge", "sim", "platform", "--port", str(port), "--delay", str(delay),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -427,7 +431,9 @@ class Run:
     load: tuple[float, float] = (0.0, 0.0)
 
 
-async def one_run(ledger: Ledger, blocks: int, block: int, outage: int) -> Run:  # noqa: PLR0915
+async def one_run(  # noqa: PLR0915 - a run, in the order it happens
+    ledger: Ledger, blocks: int, block: int, outage: int, latency: float = 0.0
+) -> Run:
     run = Run(load=(os.getloadavg()[0], 0.0))
     jpeg = photo()
     work = Path(tempfile.mkdtemp(prefix="edge-bench-traffic-"))
@@ -484,7 +490,7 @@ async def one_run(ledger: Ledger, blocks: int, block: int, outage: int) -> Run: 
             blocks=blocks, block=block,
         )  # fmt: skip
         if outage:
-            run.drain = await outage_drain(big, platform, platform_port, jpeg, outage)
+            run.drain = await outage_drain(big, platform, platform_port, jpeg, outage, latency)
         now = time.monotonic()
         for target in targets:
             run.max_lag_s[target.name] = (await lag_counts(target))[2]
@@ -501,6 +507,7 @@ async def one_run(ledger: Ledger, blocks: int, block: int, outage: int) -> Run: 
         await _stop(platform.get("sim"))
         await _stop(relay_proc)
         _undo_catch_up(ledger.path, started)
+        shutil.rmtree(work, ignore_errors=True)
         run.load = (run.load[0], os.getloadavg()[0])
     return run
 
@@ -551,8 +558,10 @@ async def outage_drain(
     port: int,
     jpeg: bytes,
     passes: int,
+    latency: float,
 ) -> dict[str, float]:
-    """The simulator stopped while ``passes`` arrive at 20/s, started again; the drain's rate
+    """The simulator stopped while ``passes`` arrive at 20/s, started again (answering after
+    ``latency`` seconds from now on, as a platform over a network does); the drain's rate
     against the simulator's capacity alone (before the outage and after the drain)."""
     from bench.drain import _capacity  # noqa: PLC0415 - its measure of capacity
     from edge.uplink.platform.city import CityPlatform  # noqa: PLC0415
@@ -561,6 +570,8 @@ async def outage_drain(
     client = CityPlatform(base_url=url, organ="4110020001", username="gate01",
                           password=PLATFORM_PASSWORD, zone=SH)  # fmt: skip
     rounds = max(50, passes // 10)
+    await _stop(platform.pop("sim"))
+    platform["sim"] = await _spawn_platform(port, latency)
     before = await _capacity(client, 4, rounds, month=8)
     await client.aclose()
     await quiet([big.proc.pid])
@@ -574,7 +585,7 @@ async def outage_drain(
             raise SystemExit(f"push refused during the outage: {status}")
     await asyncio.sleep(2)
     backlog = await _pending(big)
-    platform["sim"] = await _spawn_platform(port)
+    platform["sim"] = await _spawn_platform(port, latency)
     restarted = time.monotonic()
     series = [(restarted, backlog)]
     while series[-1][1] > pending0 and time.monotonic() - restarted < 600:
@@ -593,6 +604,7 @@ async def outage_drain(
         "wait_s": first - restarted, "drain_s": last - first,
         "rate": drained / max(1e-9, last - first),
         "capacity": (before + after) / 2, "capacity_before": before, "capacity_after": after,
+        "latency": latency,
     }  # fmt: skip
 
 
@@ -728,7 +740,8 @@ def report(ledger: Ledger, runs: list[Run], blocks: int, block: int) -> None:
         if d:
             share = d["rate"] / d["capacity"]
             print(
-                f"  drain after an outage ({d['passes']:.0f} passes at 20/s, platform down): "
+                f"  drain after an outage ({d['passes']:.0f} passes at 20/s, platform down; "
+                f"then answering in {d.get('latency', 0) * 1000:.0f} ms): "
                 f"{d['drained']:.0f} entries in {d['drain_s']:.1f} s = {d['rate']:.0f}/s, first "
                 f"sent {d['wait_s']:.1f} s after the restart; the simulator alone "
                 f"{d['capacity']:.0f}/s (before {d['capacity_before']:.0f}, after "
@@ -740,6 +753,8 @@ def report(ledger: Ledger, runs: list[Run], blocks: int, block: int) -> None:
 # -- entry points ----------------------------------------------------------------------------
 #: ``make bench``'s size: past the photo retention (its catch-up), short.
 MONTHS, PER_DAY, BLOCKS, BLOCK, OUTAGE = 13, 100, 1, 100, 100
+#: The platform's latency after the outage (as ``python -m bench``'s drain: 20 ms).
+LATENCY = 0.02
 
 
 def prepare(ledger: Ledger) -> None:
@@ -765,6 +780,7 @@ def bench_traffic(
     blocks: int = BLOCKS,
     block: int = BLOCK,
     outage: int = OUTAGE,
+    latency: float = LATENCY,
 ) -> None:
     """The bench on ``ledger`` (None: a small one generated and deleted)."""
     with tempfile.TemporaryDirectory(prefix="edge-traffic-") as tmp:
@@ -772,7 +788,9 @@ def bench_traffic(
             ledger = generate(Path(tmp) / "edge.db", MONTHS, PER_DAY)
         prepare(ledger)
         setup_logging("error", "json")  # the capacity's platform client: quiet
-        results = [asyncio.run(one_run(ledger, blocks, block, outage)) for _ in range(runs)]
+        results = [
+            asyncio.run(one_run(ledger, blocks, block, outage, latency)) for _ in range(runs)
+        ]
         report(ledger, results, blocks, block)
     if out := os.environ.get("BENCH_TRAFFIC_JSON"):
         Path(out).write_text(json.dumps([asdict(r) for r in results], indent=1))
@@ -801,10 +819,20 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--block", type=int, default=BLOCK, help="pushes a block")
     parser.add_argument("--outage", type=int, default=OUTAGE,
                         help="passes during the platform's outage (0: no outage)")  # fmt: skip
+    parser.add_argument("--latency", type=float, default=LATENCY,
+                        help="seconds the platform takes to answer after the outage")  # fmt: skip
+    parser.add_argument("--report", type=Path, help="only print the report of the runs in "
+                        "this file (BENCH_TRAFFIC_JSON of an earlier run on --db)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.report is not None and args.db is not None:
+        saved = json.loads(args.report.read_text())
+        runs = [Run(**{**r, "phases": {k: Phase(**v) for k, v in r["phases"].items()}})
+                for r in saved]  # fmt: skip
+        report(kept(args.db, args.months, args.per_day), runs, args.blocks, args.block)
+        return
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     ledger = None if args.db is None else kept(args.db, args.months, args.per_day)
-    bench_traffic(ledger, args.runs, args.blocks, args.block, args.outage)
+    bench_traffic(ledger, args.runs, args.blocks, args.block, args.outage, args.latency)
 
 
 if __name__ == "__main__":
