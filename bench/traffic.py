@@ -59,7 +59,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import free_port
-from bench.floor import PACED_INTERVAL, Camera, Relay, edge_config, photo, push_body, quiet
+from bench.floor import (
+    PACED_INTERVAL,
+    Camera,
+    Relay,
+    cpu_seconds,
+    edge_config,
+    photo,
+    push_body,
+    quiet,
+)
 from bench.ledger import DAY, MONTH, SH, Ledger, fleet, generate, kept, retained
 from edge.ops.logsetup import setup_logging
 
@@ -238,6 +247,7 @@ class Phase:
     lags: float = 0.0
     gap_s: float = 0.0
     seconds: float = 0.0
+    cpu_s: float = 0.0  # the daemon's CPU time in the blocks
     blocks: int = 0
     p99_per_block: list[float] = field(default_factory=list)
 
@@ -249,6 +259,7 @@ async def paced_block(
     ``count``)."""
     lags_before = await lag_counts(target)
     coils = len(relay.on)
+    cpu = cpu_seconds(target.proc.pid)
     pushes = []
     started = time.monotonic()
     i = 0
@@ -257,6 +268,7 @@ async def paced_block(
         pushes.append(await _push(target, jpeg))
         i += 1
     ended = time.monotonic()
+    phase.cpu_s += cpu_seconds(target.proc.pid) - cpu
     await relay.settle(coils + len(pushes))
     block: list[float] = []
     for sent, answered, status in pushes:
@@ -661,7 +673,7 @@ def report(ledger: Ledger, runs: list[Run], blocks: int, block: int) -> None:
     print(
         f"  {'phase (ms; ranges across runs)':<26} {'pushes':>7} {'trip p50':>11} "
         f"{'trip p99':>11} {'coil p50':>11} {'coil p99':>11} {'block p99s':>13} "
-        f"{'stalls':>6} {'wd gap s':>8}"
+        f"{'stalls':>6} {'wd gap s':>8} {'CPU':>5}"
     )
     for name in ("retention + export", "quiet", "empty", "browsing", "export"):
         phases = [r.phases[name] for r in runs if name in r.phases]
@@ -674,7 +686,8 @@ def report(ledger: Ledger, runs: list[Run], blocks: int, block: int) -> None:
             f"{_span([pct(p.coil_ms, 50) for p in phases]):>11} "
             f"{_span([pct(p.coil_ms, 99) for p in phases]):>11} "
             f"{_span([v for p in phases for v in p.p99_per_block], 0):>13} "
-            f"{sum(p.stalls for p in phases):6.0f} {_span([p.gap_s for p in phases]):>8}"
+            f"{sum(p.stalls for p in phases):6.0f} {_span([p.gap_s for p in phases]):>8} "
+            f"{sum(p.cpu_s for p in phases) / sum(p.seconds for p in phases):5.0%}"
             + (f"  ({sum(p.missing_coils for p in phases)} coil writes not seen)"
                if any(p.missing_coils for p in phases) else "")
         )  # fmt: skip
