@@ -18,10 +18,11 @@ the same run, between:
 - **export**: the big one while a client (its own process) downloads a month of passes as
   CSV (``/api/passes.csv``), again and again.
 
-Before the blocks, right after the big daemon started: **retention** — the daemon's own
-retention round at its start (a week of photos past their retention: the generator's
-catch-up, undone after each run so the next one finds it again) while the month's CSV export
-streams and pushes are paced as above. Then, optionally (``--outage``), the **drain after an
+Before the blocks: **retention + export** — the week of photos past their retention that the
+generator leaves (the catch-up; made prunable again after the daemon's own round at its start,
+which runs before it answers a push, and after each run) pruned by the daemon's retention code
+in a process of its own on the same ledger file, while the month's CSV export streams and
+pushes are paced as above. Then, optionally (``--outage``), the **drain after an
 outage**: the platform simulator stopped while N passes arrive at 20/s, then started again on
 the same port; the rate at which the backlog goes (outbox entries a second, from the first
 sent after the restart to the last) against the simulator's capacity measured alone in the
