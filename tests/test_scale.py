@@ -311,8 +311,14 @@ async def test_watch_scale_prints_live_and_stable_weights(tmp_path: Path) -> Non
     async with ScaleSim(path, "toledo", period=0.02) as sim:
         watch = asyncio.create_task(watch_scale(cfg, "in-1", 60, out.append))
         await eventually(lambda: any("main: 0 kg" in line for line in out), timeout=5)
-        sim.set_weight(Decimal(35680))
+        sim.set_weight(Decimal(35680), moving=True)
+        await eventually(lambda: any("35680 kg 动态 moving" in line for line in out), 5)
+        sim.set_weight(Decimal(35680))  # the same weight, settled: said too
         await eventually(lambda: any("stable weight 35680 kg" in line for line in out), 5)
+        sim.port.unplug()  # the technician pulls the USB adapter, and plugs it back
+        await eventually(lambda: any("main: 端口断开 port lost" in line for line in out), 10)
+        sim.port.plug()
+        await eventually(lambda: any("main: 端口恢复 port back" in line for line in out), 10)
         watch.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watch

@@ -138,17 +138,17 @@ async def watch_scale(cfg: Config, lane: str, seconds: float, out: Out) -> int:
     for name, sc in scales.items():
         indicator = sc.build(name)
         detector = StableDetector(sc.stable_rule())
-        last: list[Decimal | None] = [Decimal(-1)]
+        last: list[tuple[Decimal | None, bool | None]] = [(Decimal(-1), None)]
 
         def show(
             sample: WeightSample,
             name: str = name,
             detector: StableDetector = detector,
-            last: list[Decimal | None] = last,
+            last: list[tuple[Decimal | None, bool | None]] = last,
         ) -> None:
             at = sample.at - started
-            if sample.kg != last[0]:
-                last[0] = sample.kg
+            if (sample.kg, sample.stable) != last[0]:  # a weight, or its motion, changed
+                last[0] = (sample.kg, sample.stable)
                 motion = {True: " 稳定 steady", False: " 动态 moving", None: ""}[sample.stable]
                 shown = f"{sample.kg} kg" if sample.kg is not None else f"故障 {sample.fault}"
                 if sample.fault == NET_DISPLAY:
@@ -165,9 +165,36 @@ async def watch_scale(cfg: Config, lane: str, seconds: float, out: Out) -> int:
         indicators.append((name, indicator))
     out(f"watching the scale for {seconds:g} s (Ctrl-C to stop) / 观察地磅重量 …")
     try:
-        await asyncio.sleep(seconds)
+        await _watch_links(indicators, started, seconds, out)
     finally:
         for name, indicator in indicators:
             out(_health(f"scale {name}", indicator.health))
             await indicator.aclose()
     return 0 if all(indicator.frames for _, indicator in indicators) else EXIT_FAILED
+
+
+#: How often ``watch-scale`` looks whether an indicator's port went or came back (s).
+LINK_LOOK_SECONDS = 0.25
+
+
+async def _watch_links(
+    indicators: list[tuple[str, ScaleIndicator]], started: float, seconds: float, out: Out
+) -> None:
+    """For ``seconds``: say once when an indicator's port is lost and once when it is back
+    (a technician unplugging the USB adapter sees both)."""
+    up: dict[str, bool | None] = {name: None for name, _indicator in indicators}
+    deadline = started + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(LINK_LOOK_SECONDS, left))
+        for name, indicator in indicators:
+            now = indicator.health.connected
+            opening = up[name] is None and time.monotonic() - started < LINK_WAIT_SECONDS
+            if now == up[name] or (opening and not now):
+                continue  # no change, or still opening the port
+            if up[name] is None and now:  # its first connect is no news
+                up[name] = now
+                continue
+            up[name] = now
+            said = "端口恢复 port back" if now else "端口断开 port lost"
+            error = "" if now else f" ({indicator.health.last_error or 'no answer'})"
+            out(f"{time.monotonic() - started:7.2f} s  {name}: {said}{error}")
