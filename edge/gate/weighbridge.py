@@ -516,7 +516,7 @@ class Weighbridge(ScalePairing):
 
     #: While the platform stays empty, goods records held from the command line (which
     #: cannot see the platform: :meth:`ScalePairing.standing_since`) go out within this (s).
-    SWEEP_SECONDS = 30.0
+    SWEEP_SECONDS = 5.0
 
     async def _sweep(self, at: float) -> None:
         """The platform is empty at ``at`` (unix s) and no weighing awaits it: goods records

@@ -43,8 +43,10 @@ log = structlog.get_logger("edge.uplink.forwarder")
 
 _REPORT_CACHE = 256
 
-#: Look at the outbox at least this often: `edge outbox retry` changes it from outside.
-POLL_SECONDS = 30.0
+#: Look at the outbox at least this often: `edge outbox retry`, `edge weighings checked` and
+#: the like change it from another process (one indexed query each time; a clerk at the
+#: command line waited up to 30 s to see the platform get what was released).
+POLL_SECONDS = 5.0
 
 
 class _Unknown:
