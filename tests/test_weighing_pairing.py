@@ -1599,3 +1599,38 @@ async def test_a_sigkill_while_an_unread_truck_stands_keeps_its_late_reads_in_do
     assert (plate, kg, state) == ("豫B22222", 18000, "open")
     assert check is not None
     assert json.loads(check)["hold"] is True
+
+
+async def test_a_read_heard_before_a_restart_while_an_unread_truck_stood_stays_in_doubt(
+    tmp_path: Path,
+) -> None:
+    """An unread truck weighs 20000 kg; 8 s later, while it stands, 豫B22222 is read; the
+    daemon stops, and the truck drives off meanwhile (the platform is empty at the start).
+    The read may have been heard while it stood: it is one more candidate of its weighing,
+    and the next weighing that takes it is marked for the clerk — never a silent pair."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+            bridge._clock = lambda: time.time() - 20  # weighed 20 s before the restart
+            await _settle(bridge, sim, 20000)
+            bridge._clock = lambda: time.time() - 12  # 8 s after its weight settled
+            bridge.heard_pass(_pass("豫B22222", "S-B"))
+            await bridge.drain()  # the daemon stops here, the truck on the scale
+        unread = seen[-1]
+    finally:
+        await store.close()
+    store = await Store.open(path)
+    try:
+        async with weighbridge(store, tmp_path) as (bridge, sim, seen):  # the platform empty
+            await eventually(lambda: bool(seen) and seen[-1].held, timeout=5)
+            await _settle(bridge, sim, 18000)
+            await eventually(lambda: seen[-1].plate == "豫B22222", timeout=5)
+        x = await store.weighing(unread.id)
+        assert (x.plate, x.held) == (None, True)
+        assert [r.read.plate for r in x.candidate_reads] == ["豫B22222"]
+        [check] = (await store.weighing(seen[-1].id)).checks
+        assert (check.kind, check.hold) == ("plate", True)
+        assert f"weighing {unread.id}" in check.why
+    finally:
+        await store.close()
