@@ -277,6 +277,12 @@ async def test_a_clerk_clears_a_weighing_marked_for_checking(
         marked = page.locator(f'#checks tr[data-check="{row.id}"]')
         await expect(marked).to_contain_text("请核对重量：车辆两次停稳：先 21000 kg，后 39000 kg")
         await expect(marked).to_contain_text("豫A11111")
+        for width in (1300, 390):  # the review's 1300 px: the row ran out of its card
+            await page.set_viewport_size({"width": width, "height": 900})
+            card = page.locator("#scales-section")
+            inner, outer = await card.evaluate("c => [c.scrollWidth, c.clientWidth]")
+            assert inner <= outer, (width, inner, outer)
+        await page.set_viewport_size({"width": 1300, "height": 900})
         await marked.locator("button.checked").click()
         await expect(page.locator("#message")).to_have_text("已完成")
         await expect(page.locator("#checks")).to_contain_text("无")
