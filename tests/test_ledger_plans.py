@@ -39,6 +39,7 @@ from edge.ledger.rows import (
     StoredWeighing,
 )
 from edge.ledger.store import LatePhotos, NewPhoto, Store
+from edge.ledger.weighings import HalfTie
 from tests.test_store import new_pass
 
 #: Methods not run while the daemon serves, with why.
@@ -269,6 +270,26 @@ async def _serve_checks(
     await call("reread_of_used", other, read)
     await call("doubt_tie", read, other)
     await call("add_candidate", row.id, other)
+    await _serve_split(store, call, serial, midnight)
+
+
+async def _serve_split(
+    store: Store, call: Callable[..., Any], serial: str, midnight: float
+) -> None:
+    """A clerk splits a pair of two trucks (a pass's corrected plate): its halves' plates
+    are found through their passes, its goods record is withdrawn from the outbox."""
+    first = await store.weigh(
+        NewWeighing("main", "豫C77777", "2", 30000.0, midnight + 60, serial),
+        max_between_seconds=86400.0,
+    )
+    await store.weigh(
+        NewWeighing("main", "豫C77777", "2", 12000.0, midnight + 900, serial),
+        max_between_seconds=86400.0,
+        goods="煤",
+    )
+    halves = await call("weighing_halves", first.id)
+    ties = [HalfTie(h.plate, h.plate_color, "煤") for h in halves]
+    await call("split_weighing", first.id, ties, max_between_seconds=86400.0)
 
 
 async def _serve_filings(call: Callable[..., Any]) -> None:

@@ -280,6 +280,10 @@ WALK: list[tuple[str, list[Step]]] = [
         [once("weighings", "checked", "--config", C, "7", code=1)],
     ),
     (
+        'edge weighings split --config … 34 --reason "两车误配"',
+        [once("weighings", "split", "--config", C, "34", "--reason", "两车误配", code=1)],
+    ),
+    (
         "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",
         [once("vehicles", "template", "--output", "{tmp}/vehicles.xlsx", "--config", C)],
     ),

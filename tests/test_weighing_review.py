@@ -229,8 +229,9 @@ async def test_a_complete_weighing_of_two_trucks_is_not_relabelled_by_a_correcti
     store: Store,
 ) -> None:
     """豫B22222's first weighing was open; 豫A11111's entry was misread as 豫B22222, so its
-    weighing completed B's pair (goods record sent). Correcting A's pass leaves the pair as it
-    is — relabelling would give B's half to A — and says so to the guard and in the audit."""
+    weighing completed B's pair (goods record queued). Correcting A's pass leaves the pair as
+    it is — relabelling would give B's half to A — marks it 请核对车牌 (its goods record held)
+    and says to split it, to the guard and in the audit."""
     b = await store.record_pass(new_pass("豫B22222", when=WHEN - timedelta(minutes=30)), [])
     a = await store.record_pass(new_pass("豫B22222"), [])
     pair = await store.weigh(NewWeighing("main", "豫B22222", "1", 15000, 1000, b.serial),
@@ -238,10 +239,15 @@ async def test_a_complete_weighing_of_two_trucks_is_not_relabelled_by_a_correcti
     await store.weigh(NewWeighing("main", "豫B22222", "1", 35000, 1600, a.serial),
                       max_between_seconds=DAY, goods="原煤")  # fmt: skip
     done = await _operator(store).correct(GUARD, a.serial, "豫A11111", "1")
-    assert done.note == "该过磅已完成，未改动；请核对货物台账"
+    assert done.note == (f"过磅 {pair.id} 已完成，另一次过磅是 豫B22222 的，未改动；请拆分该过磅"
+                         f"（状态页 拆分，或 edge weighings split {pair.id}）")  # fmt: skip
     assert f"weighing {pair.id} not changed: weighing {pair.id} is complete" in done.detail
+    assert f"split it — edge weighings split --config … {pair.id} --reason …" in done.detail
     row = await store.weighing(pair.id)
     assert (row.plate, row.state, row.ysl) == ("豫B22222", "complete", "20")
+    assert [(c.kind, c.hold) for c in row.checks] == [("plate", True)]
+    (goods,) = [e for e in await store.outbox_of(a.serial) if e.kind == "goods"]
+    assert goods.state == "held"
     audit = [(r.action, r.result, r.detail) for r in await store.audit_log()]
     assert audit == [("correct plate", "ok", done.detail)]
 
@@ -260,7 +266,7 @@ async def test_a_complete_weighing_takes_the_plate_once_both_its_passes_are_corr
                       max_between_seconds=DAY)  # fmt: skip
     operator = _operator(store)
     first = await operator.correct(GUARD, entry.serial, "豫G12345", "2")
-    assert first.note == "该过磅已完成，未改动；请核对货物台账"
+    assert "另一次过磅是 豫G1234S 的，未改动；请拆分该过磅" in first.note
     assert (await store.weighing(pair.id)).plate == "豫G1234S"
     second = await operator.correct(GUARD, leave.serial, "豫G12345", "2")
     assert second.note == ""
@@ -471,4 +477,4 @@ def test_edge_correct_says_a_two_trucks_weighing_is_left_as_it_is(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"weighing {weighing_id} not changed: weighing {weighing_id} is complete" in out
-    assert "note: 该过磅已完成，未改动；请核对货物台账" in out
+    assert f"note: 过磅 {weighing_id} 已完成，另一次过磅是 豫B22222 的，未改动；请拆分该过磅" in out

@@ -103,7 +103,7 @@ def test_the_readme_lines_resolve_and_discard_held_weighings(
     config = scale_config(tmp_path)
     ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
     lines = [line for line in readme_command_lines() if line.startswith("edge weighings ")]
-    listing, by_read, by_plate, discard, drop, checked = lines[1:]  # after the summary line
+    listing, by_read, by_plate, discard, drop, checked = lines[1:7]  # after the summary line
     numbers = [  # README number → this ledger's, per line
         {},
         {"17": ids["held"], "42": ids["read"]},

@@ -47,7 +47,7 @@ from edge.gate.weighbridge import ScalePairing
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewTransportPlan, StoredWeighing
 from edge.ledger.store import Store
-from edge.ledger.weighings import ReadUsedError, WeighingStateError
+from edge.ledger.weighings import ReadUsedError, WeighingStateError, check_splittable
 
 #: A correction as the daemon (or the command line) carries it out: (serial, plate, colour,
 #: reviewer) → correction id; raises KeyError for an unknown pass, ValueError for a bad value.
@@ -103,6 +103,7 @@ class Action(StrEnum):
     DISCARD_WEIGHING = "discard weighing"
     DROP_READ = "drop scale read"
     CLEAR_CHECK = "clear weighing check"
+    SPLIT_WEIGHING = "split weighing"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
     ADD_ENTRY = "add ledger entry"
@@ -580,6 +581,46 @@ class Operator:
 
         return await self.act(actor, Action.CLEAR_CHECK, target, body)
 
+    async def split_weighing(self, actor: Actor, weighing_id: int | str, reason: str) -> Done:
+        """A clerk splits a completed weighing whose two weighings are two trucks' (a misread
+        plate paired them; 请核对车牌 after the pass's correction), with a mandatory ``reason``
+        (at most :data:`MAX_DISCARD_REASON` characters): its goods record, never sent, is
+        withdrawn, and each weighing is tied again to the plate its pass has now (it opens a
+        first weighing or completes that plate's, one goods record per pair). Refused for a
+        weighing that is not complete, weighed once (a preset tare, an ERP plan's) or whose
+        goods record was sent (已上报: correct it on the platform)."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            why = reason.strip()
+            if not why:
+                raise InvalidInputError("no reason", "reason", "请填写拆分原因")
+            if len(why) > MAX_DISCARD_REASON or not why.isprintable():
+                why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
+                raise InvalidInputError(why_not, "reason", "拆分原因过长或含控制字符")
+            try:
+                before = await self.store.weighing(wid)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            try:
+                check_splittable(before)
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            bridge = self.weighbridges.get(before.first_scale)
+            if bridge is None:
+                why = f"the scale {before.first_scale!r} is not run here"
+                raise InvalidInputError(why, "id", f"地磅 {before.first_scale} 不在本机运行")
+            try:
+                rows, withdrawn = await bridge.split(wid, self.weighbridges)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            return _split(before, rows, withdrawn, why)
+
+        return await self.act(actor, Action.SPLIT_WEIGHING, target, body)
+
     async def put_plan(self, actor: Actor, body: Mapping[str, object]) -> Done:
         """An ERP transport plan: ``plan_no``, ``plate``, ``goods`` (≤ 32), ``expected_tonnes``
         (what the goods record may report: rounded half up to 0.1 t, 0.1-99.9 t, so 0.05 and
@@ -808,6 +849,32 @@ def _assigned(
         detail += f"; goods record not sent: {done.goods_error}"
         note = f"货物台账无法上报：{done.goods_error}"
     return Done(detail=detail, id=done.id, plate=plate, note=note)
+
+
+def _split(before: StoredWeighing, rows: Sequence[StoredWeighing], withdrawn: Sequence[str],
+           why: str) -> Done:  # fmt: skip
+    """What splitting ``before`` did, as audited (and told the clerk: ``note``)."""
+    kept = []
+    for number, row in enumerate(rows, 1):
+        how = f"weighing {row.id} {row.plate} {row.state}"
+        if row.state == "complete":
+            how += f", net {row.net_kg:g} kg"
+            how += f", goods record {row.ysl} t" if row.ysl else ""
+        kept.append(f"half {number} now {how}")
+    gone = ", ".join(withdrawn) if withdrawn else "none"
+    checks = "".join(f"; {c.kind} check cleared: {c.why}" for c in before.checks
+                     if c.kind == "plate")  # fmt: skip
+    detail = (
+        f"weighing {before.id} ({before.plate}, net {before.net_kg or 0:g} kg) split: {why}; "
+        f"goods record withdrawn: {gone}; " + "; ".join(kept) + checks
+    )
+    said = "；".join(
+        f"{r.plate} {state_name(r.state)}"
+        + (f" 净重 {tonnes_text(r.net_kg)} t" if r.state == "complete" and r.net_kg else "")
+        for r in rows
+    )
+    note = f"已拆分：{said}" + ("；原货物台账已撤回，未上报" if withdrawn else "")
+    return Done(detail=detail, id=before.id, plate=before.plate, note=note)
 
 
 def _plan_text(body: Mapping[str, object], key: str, limit: int) -> str:

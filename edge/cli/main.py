@@ -233,7 +233,7 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     weighings = sub.add_parser(
         "weighings",
         help="weighings without a plate (待确认车牌), or to check: list, resolve, discard, "
-        "drop-read, checked",
+        "drop-read, checked, split",
     )
     weighings_sub = weighings.add_subparsers(dest="action", required=True)
     listing = weighings_sub.add_parser("list", help="the weighings without a plate, candidates")
@@ -254,7 +254,12 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "checked", help="clear a weighing's check (请核对车牌 / 请核对重量) once checked"
     )
     checked.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
-    _config_option(weighings, listing, resolve, discard, drop, checked)
+    split = weighings_sub.add_parser(
+        "split", help="split a completed weighing of two trucks (its goods record not sent)"
+    )
+    split.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    split.add_argument("--reason", required=True, help="why (kept and audited)")
+    _config_option(weighings, listing, resolve, discard, drop, checked, split)
     weighings.set_defaults(func=cmd_weighings)
 
 

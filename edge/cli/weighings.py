@@ -1,10 +1,11 @@
-"""``edge weighings list|resolve|discard|drop-read|checked``: the weighings without their
+"""``edge weighings list|resolve|discard|drop-read|checked|split``: the weighings without their
 plate — held as 待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) —
 from the command line, as a clerk resolves them on the status page: give one its plate (one
 of its candidate reads, or a typed plate), or discard one that is no truck's load, with a
 reason; drop a stray plate read (a car, a truck that skipped the scale) so that it is no
 candidate any more; clear the check of a weighing whose plate or weight was in doubt (请核对
-车牌 / 请核对重量; its goods record, held meanwhile, then goes out) once a clerk checked it.
+车牌 / 请核对重量; its goods record, held meanwhile, then goes out) once a clerk checked it;
+split a completed weighing of two trucks (a misread plate paired them), with a reason.
 Each action goes through ``edge.actions.operator`` as the login running the command (audited
 once). Works beside a running daemon (SQLite WAL): the status page shows the change at its
 next refresh."""
@@ -20,6 +21,7 @@ from edge.cli.acting import cli_actor, cli_operator, refused
 from edge.config.model import Config
 from edge.domain.weighing import state_name
 from edge.gate.weighbridge import scale_pairings
+from edge.ledger.rows import StoredWeighing
 from edge.ledger.store import Store, ledger_exists
 
 #: ``list`` shows the weighings without a plate taken in this many seconds (as the page).
@@ -46,6 +48,8 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
                 done = await operator.drop_read(cli_actor(), args.read)
             elif args.action == "checked":
                 done = await operator.clear_check(cli_actor(), args.id)
+            elif args.action == "split":
+                done = await operator.split_weighing(cli_actor(), args.id, args.reason)
             else:
                 done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
         except ActionError as exc:
@@ -89,6 +93,8 @@ async def _list(cfg: Config, store: Store) -> None:
             if check.hold:  # an open first weighing has no goods record yet: its pair's waits
                 held = " (goods record held)" if w.ysl else " (its goods record will wait)"
             print(f"        check {check.kind}{held}: {check.why}")
+        if _splittable(w):
+            print(f"        two trucks? edge weighings split --config … {w.id} --reason …")
     if not nobody:
         print("weighings without a plate: none")
     for w in nobody:
@@ -104,3 +110,14 @@ async def _list(cfg: Config, store: Store) -> None:
                 print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
                       f"{r.lane_id}, {when(r.read_at)}, {side} the weighing, pass "
                       f"{r.serial}{mark})")  # fmt: skip
+
+
+def _splittable(w: StoredWeighing) -> bool:
+    """A completed pair of two weighings whose plate is in doubt and whose goods record was
+    not sent (a plate check that holds it): the clerk may split it (``split``)."""
+    return (
+        w.state == "complete"
+        and w.second_at is not None
+        and not w.tare_preset
+        and any(c.kind == "plate" and c.hold for c in w.checks)
+    )

@@ -98,7 +98,13 @@ from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.database import LedgerUnwritableError
 from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead, StoredWeighing
-from edge.ledger.weighings import ReadUsedError, WeighingLedger, WeighingStateError
+from edge.ledger.weighings import (
+    HalfTie,
+    ReadUsedError,
+    WeighingHalf,
+    WeighingLedger,
+    WeighingStateError,
+)
 
 log = structlog.get_logger("edge.weighbridge")
 
@@ -308,6 +314,45 @@ class ScalePairing:
                  kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
         self._tell(row)
         return row
+
+    async def split(
+        self, weighing_id: int, scales: Mapping[str, ScalePairing]
+    ) -> tuple[list[StoredWeighing], list[str]]:
+        """A clerk splits a complete weighing of two trucks: each half is tied again to the
+        plate its pass has now, with that plate's goods, ERP plan and preset tare as its scale
+        (``scales``: the scales run here, by name) gives them
+        (:meth:`edge.ledger.weighings.WeighingLedger.split_weighing`, which raises what it
+        refuses). Raises :class:`WeighingStateError` when a half's scale is not run here."""
+        halves = await self.ledger.weighing_halves(weighing_id)
+        ties = []
+        for half in halves:
+            scale = scales.get(half.scale)
+            if scale is None:
+                raise WeighingStateError(
+                    f"the scale {half.scale!r} of weighing {weighing_id} is not run here",
+                    f"地磅 {half.scale} 不在本机运行",
+                )
+            ties.append(await scale.tie_of(half))
+        rows, withdrawn = await self.ledger.split_weighing(
+            weighing_id, ties, max_between_seconds=self.max_between
+        )
+        log.warning("weighing of two trucks split", scale=self.name, weighing=weighing_id,
+                    halves=[(r.id, r.plate, r.state, r.net_kg) for r in rows],
+                    goods_records_withdrawn=withdrawn)  # fmt: skip
+        for row in rows:
+            self._tell(row)
+        return rows, withdrawn
+
+    async def tie_of(self, half: WeighingHalf) -> HalfTie:
+        """How ``half`` (a weighing on this scale) is tied again to its pass's plate: as a
+        plate read at its lane then would be (goods, ERP plan, preset tare, this scale's
+        band, the truck standing on it)."""
+        lane = half.lane or (self.lanes[0] if self.lanes else "")
+        goods, plan = await self._goods(half.plate, lane, half.at)
+        return HalfTie(
+            half.plate, half.plate_color, goods, plan, self._preset(half.plate),
+            float(self.band_kg), await self.standing_since(),
+        )  # fmt: skip
 
     def _tell(self, row: StoredWeighing) -> None:
         for listener in self.weighing_listeners:

@@ -62,10 +62,95 @@ class ReadDroppedError(ReadUsedError):
         self.read_id = read_id
 
 
+class TwoTrucksError(WeighingStateError):
+    """A pass's corrected plate reaches a complete weighing whose other half is another
+    truck's (a misread plate paired two trucks): it is not relabelled; it is marked 请核对车牌
+    (``mark``, ``mark_said``), its goods record held, and the clerk splits it
+    (:meth:`WeighingLedger.split_weighing`; ``edge weighings split``)."""
+
+    def __init__(self, weighing_id: int, plate: str, other: str, serial: str | None) -> None:
+        self.weighing_id, self.plate, self.other, self.serial = weighing_id, plate, other, serial
+        super().__init__(
+            f"weighing {weighing_id} is complete and its other weighing is {other}'s (pass "
+            f"{serial}): not relabelled to {plate}; marked 请核对车牌 (a goods record held): "
+            f"split it — edge weighings split --config … {weighing_id} --reason …, or 拆分 on "
+            "the status page",
+            f"过磅 {weighing_id} 已完成，另一次过磅是 {other} 的，未改动；"
+            f"请拆分该过磅（状态页 拆分，或 edge weighings split {weighing_id}）",
+        )
+        self.mark = (
+            f"a pass corrected to {plate}; its other weighing is {other}'s (pass {serial}): "
+            f"two trucks — split it (edge weighings split {weighing_id})"
+        )
+        self.mark_said = f"过车记录已更正为 {plate}，另一次过磅是 {other} 的：两车误配，请拆分"
+
+    def sent(self) -> WeighingStateError:
+        """The same when its goods record was sent already: nothing to split any more."""
+        return WeighingStateError(
+            f"weighing {self.weighing_id} is complete and its other weighing is {self.other}'s "
+            f"(pass {self.serial}): not relabelled to {self.plate}; its goods record was "
+            "already sent (已上报): correct it on the platform",
+            f"过磅 {self.weighing_id} 已完成，另一次过磅是 {self.other} 的，未改动；"
+            "货物台账已上报，请在平台上更正",
+        )
+
+
+def check_splittable(row: StoredWeighing) -> None:
+    """Raises :class:`WeighingStateError` unless ``row`` is a pair of two weighings (what
+    :meth:`WeighingLedger.split_weighing` splits)."""
+    wid = row.id
+    if row.state == "planned":
+        raise WeighingStateError(
+            f"weighing {wid} is an ERP plan's goods record: no two weighings to split",
+            f"过磅 {wid} 是ERP计划的货物台账，没有两次过磅，不能拆分",
+        )
+    if row.state != "complete":
+        raise WeighingStateError(
+            f"weighing {wid} is {row.state}, not complete: nothing to split",
+            f"过磅 {wid} 未完成（{state_name(row.state)}），不能拆分",
+        )
+    if row.tare_preset or row.second_at is None:
+        raise WeighingStateError(
+            f"weighing {wid} was weighed once, with a preset tare: no two weighings to split",
+            f"过磅 {wid} 为预置皮重，只有一次过磅，不能拆分",
+        )
+
+
 def _row(columns: dict[str, Any]) -> Any:
     """A row read within a transaction (:meth:`WeighingLedger._rows_written`), as the rows'
     ``from_row`` read one."""
     return columns
+
+
+@dataclass(frozen=True, slots=True)
+class WeighingHalf:
+    """One weighing of a pair (:meth:`WeighingLedger.weighing_halves`): its scale, kg, time
+    (unix s), pass and snapshot, and the plate its pass has now (as read, or corrected), its
+    colour and the pass's lane ("" without a pass)."""
+
+    scale: str
+    kg: float
+    at: float
+    serial: str | None
+    photo: str | None
+    plate: str
+    plate_color: str
+    lane: str
+
+
+@dataclass(frozen=True, slots=True)
+class HalfTie:
+    """How a half of a split pair is tied again (:meth:`WeighingLedger.split_weighing`): the
+    plate its pass has now and, as for a plate read then, its goods, the ERP plan that named
+    them, its preset tare, the scale's band (kg) and since when a truck stands on the scale."""
+
+    plate: str
+    plate_color: str
+    goods: str | None = None
+    plan_id: int | None = None
+    preset_tare_kg: float | None = None
+    band_kg: float = 0.0
+    standing_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +343,11 @@ class WeighingLedger(LedgerPart):
         expired); a complete one only shows the corrected plate (its pair and goods record
         stand: the goods record names its pass, reported with the pass's correction) — when
         both its halves are that truck's; one whose other half is another truck's is left
-        as it is. Raises :class:`KeyError` for an unknown weighing,
+        as it is, marked 请核对车牌 with its goods record held (not sent yet), for the clerk
+        to split (:meth:`split_weighing`). Raises :class:`KeyError` for an unknown weighing,
         :class:`WeighingStateError` for one without a plate read (unmatched, discarded), an
-        ERP plan's, or a complete one whose halves came from two trucks."""
+        ERP plan's, or (:class:`TwoTrucksError`, once its mark is committed) a complete one
+        whose halves came from two trucks."""
 
         async def write() -> int:
             async with self._db.execute(
@@ -273,7 +360,13 @@ class WeighingLedger(LedgerPart):
                 raise KeyError(weighing_id)
             state, scale, kg, at, photo, serial = row
             if state == "complete":
-                await self._one_truck(weighing_id, plate)
+                try:
+                    await self._one_truck(weighing_id, plate)
+                except TwoTrucksError as exc:  # left as it is, marked: the clerk splits it
+                    await self._mark_plate(weighing_id, exc.mark, exc.mark_said)
+                    sent = await self._goods_sent(weighing_id)
+                    left.append(exc.sent() if sent else exc)
+                    return weighing_id
                 await self._db.execute(
                     "UPDATE weighings SET plate = ?, plate_color = ? WHERE id = ?",
                     (plate, plate_color, weighing_id),
@@ -297,7 +390,11 @@ class WeighingLedger(LedgerPart):
                 )
             return kept
 
-        return await self._committed(write)
+        left: list[WeighingStateError] = []
+        row = await self._committed(write)
+        if left:  # its mark (请核对车牌, its goods record held) is committed
+            raise left[0]
+        return row
 
     async def _one_truck(self, weighing_id: int, plate: str) -> None:
         """Within a transaction: a complete weighing takes a corrected ``plate`` only if both
@@ -305,8 +402,7 @@ class WeighingLedger(LedgerPart):
         a half without a pass has the weighing's plate. Else its two halves came from
         different trucks (a misread truck's weighing completed another's first weighing):
         relabelling would give the other truck's half, and its goods record, to this one —
-        raises :class:`WeighingStateError`, nothing changed (a clerk checks the goods
-        record)."""
+        raises :class:`TwoTrucksError`, nothing changed (the clerk splits it)."""
         async with self._db.execute(
             "SELECT w.plate, w.second_at IS NOT NULL, h.serial, (SELECT coalesce(("
             "SELECT c.plate FROM corrections c WHERE c.pass_id = p.id ORDER BY c.id DESC "
@@ -322,12 +418,7 @@ class WeighingLedger(LedgerPart):
                 continue  # a preset tare: one weighing only
             truck = read_as if serial is not None else weighed_as
             if truck != plate:
-                raise WeighingStateError(
-                    f"weighing {weighing_id} is complete and its other weighing is "
-                    f"{truck or 'no known truck'}'s (pass {serial}): not relabelled to {plate}; "
-                    "check its goods record",
-                    "该过磅已完成，未改动；请核对货物台账",
-                )
+                raise TwoTrucksError(weighing_id, plate, truck or "no known truck", serial)
 
     async def correct_scale_reads(self, serial: str, plate: str, plate_color: str) -> int:
         """A guard corrected the plate of the pass ``serial``: its plate read still pending at
@@ -412,6 +503,133 @@ class WeighingLedger(LedgerPart):
 
         weighing_id = await self._transaction(write)
         return await self.weighing(weighing_id)
+
+    #: The plate a pass has now (its latest correction's, else as read), its colour and lane.
+    _PLATE_NOW = (
+        "SELECT coalesce(c.plate, p.plate) AS plate, coalesce(c.plate_color, p.plate_color) "
+        "AS plate_color, p.lane_id FROM passes p LEFT JOIN corrections c ON c.id = (SELECT "
+        "max(id) FROM corrections WHERE pass_id = p.id) WHERE p.serial = ?"
+    )
+
+    async def weighing_halves(self, weighing_id: int) -> list[WeighingHalf]:
+        """The weighings a (complete) weighing is made of — its first, and its second when it
+        has one — each with the plate its pass has now (as read, or as corrected; a weighing
+        without a pass: the weighing's plate). Raises :class:`KeyError` for an unknown
+        weighing."""
+        return await self._halves(await self.weighing(weighing_id), self._fetchall)
+
+    async def _halves(
+        self,
+        row: StoredWeighing,
+        fetch: Callable[[str, tuple[object, ...]], Awaitable[Sequence[Any]]],
+    ) -> list[WeighingHalf]:
+        sides = [(row.first_scale, row.first_kg, row.first_at, row.first_serial, row.first_photo)]
+        if row.second_at is not None and row.second_kg is not None and row.second_scale:
+            sides.append((row.second_scale, row.second_kg, row.second_at, row.second_serial,
+                          row.second_photo))  # fmt: skip
+        halves = []
+        for scale, kg, at, serial, photo in sides:
+            found = list(await fetch(self._PLATE_NOW, (serial,))) if serial else []
+            plate, colour, lane = (
+                (found[0]["plate"], found[0]["plate_color"], found[0]["lane_id"])
+                if found and found[0]["plate"]
+                else (row.plate or "", row.plate_color, "")
+            )
+            halves.append(WeighingHalf(scale, float(kg), float(at), serial, photo, plate,
+                                       str(colour), str(lane)))  # fmt: skip
+        return halves
+
+    async def split_weighing(
+        self, weighing_id: int, ties: Sequence[HalfTie], *, max_between_seconds: float
+    ) -> tuple[list[StoredWeighing], list[str]]:
+        """A clerk splits a complete weighing whose two halves are two trucks' (a misread
+        plate paired them; :class:`TwoTrucksError`), in one transaction: its goods record, never
+        sent (held, pending or a dead letter), is withdrawn — deleted from the outbox (and the
+        ERP plan it used is unused again); its plate checks are cleared (the split answers
+        them; a weight check stays with each half); then each half continues exactly as if it
+        had just been tied to the plate its pass has now (:meth:`weighing_halves`: ``ties``,
+        in that order, say each one's plate as the caller read it, its goods, plan, preset
+        tare, band and standing truck) — it opens a first weighing or completes that plate's
+        first weighing within ``max_between_seconds``, one goods record for a pair
+        (:meth:`_tie`; an old one opened shows as expired, as any). The first half stays in
+        this weighing's row (unless folded into an earlier one), the second gets a new one.
+        Returns the weighings that now hold the halves (first, second) and the goods records
+        withdrawn (their outbox state). Raises :class:`KeyError` for an unknown weighing,
+        :class:`WeighingStateError` (nothing changed) for one that is not complete, was
+        weighed once (a preset tare, an ERP plan's), whose goods record was sent (已上报), or
+        whose halves' plates changed since ``ties`` were read."""
+
+        async def write() -> tuple[list[int], list[str]]:
+            row = await self._weighing_written(weighing_id)
+            if row is None:
+                raise KeyError(weighing_id)
+            check_splittable(row)
+            if await self._goods_sent(weighing_id):
+                raise WeighingStateError(
+                    f"weighing {weighing_id}'s goods record was already sent (已上报): "
+                    "correct it on the platform",
+                    f"过磅 {weighing_id} 的货物台账已上报，不能拆分，请在平台上更正",
+                )
+            halves = await self._halves(row, self._rows_written)
+            if len(ties) != len(halves) or any(
+                (t.plate, t.plate_color) != (h.plate, h.plate_color)
+                for t, h in zip(ties, halves, strict=False)
+            ):
+                raise WeighingStateError(
+                    f"weighing {weighing_id}'s passes changed meanwhile: try again",
+                    f"过磅 {weighing_id} 已变更，请重试",
+                )
+            withdrawn = [
+                str(r["state"])
+                for r in await self._rows_written(
+                    "SELECT state FROM outbox WHERE weighing_id = ? AND kind = 'goods'",
+                    (weighing_id,),
+                )
+            ]
+            await self._db.execute(
+                "DELETE FROM outbox WHERE weighing_id = ? AND kind = 'goods' AND state != 'sent'",
+                (weighing_id,),
+            )
+            await self._db.execute(  # the plan its goods came from: unused again
+                "UPDATE transport_plans SET used_serial = NULL WHERE used_serial = ? AND plate = ?",
+                (row.second_serial or row.first_serial or f"weighing {row.id}", row.plate),
+            )
+            second_half = await self._insert(
+                NewWeighing(halves[1].scale, None, "", halves[1].kg, halves[1].at,
+                            halves[1].serial), "unmatched",
+            )  # fmt: skip
+            await self._db.execute(
+                "UPDATE weighings SET first_photo = ?, check_weight = ? WHERE id = ?",
+                (halves[1].photo, row.check_weight, second_half),
+            )
+            if halves[1].serial is not None:  # its pass's read is that half's
+                await self._db.execute(
+                    "UPDATE scale_reads SET weighing_id = ? WHERE weighing_id = ? AND serial = ?",
+                    (second_half, weighing_id, halves[1].serial),
+                )
+            await self._db.execute(  # the first half alone, not tied yet
+                "UPDATE weighings SET state = 'unmatched', plate = NULL, second_scale = NULL, "
+                "second_kg = NULL, second_at = NULL, second_serial = NULL, second_photo = NULL, "
+                "gross_kg = NULL, tare_kg = NULL, net_kg = NULL, goods = NULL, ysl = NULL, "
+                "goods_error = NULL, check_plate = NULL, candidates = NULL WHERE id = ?",
+                (weighing_id,),
+            )
+            kept = []
+            for own, half, tie in zip((weighing_id, second_half), halves, ties, strict=True):
+                new = NewWeighing(half.scale, tie.plate, tie.plate_color, half.kg, half.at,
+                                  half.serial)  # fmt: skip
+                at = await self._tie(
+                    own, new, half.photo, max_between_seconds,
+                    (tie.preset_tare_kg, tie.band_kg), tie.goods,
+                    standing_since=tie.standing_since,
+                )  # fmt: skip
+                await self._use_plan(tie.plan_id, at)
+                kept.append(at)
+            return kept, withdrawn
+
+        kept, withdrawn = await self._transaction(write)
+        self.outbox_changed.set()
+        return [await self.weighing(k) for k in kept], withdrawn
 
     async def _tie(
         self,
@@ -1189,6 +1407,7 @@ class WeighingLedger(LedgerPart):
                 raise WeighingStateError(
                     f"weighing {weighing_id} has nothing to check", f"过磅 {weighing_id} 无需核对"
                 )
+            await self._one_plate(row)
             await self._db.execute(
                 "UPDATE weighings SET check_plate = NULL, check_weight = NULL WHERE id = ?",
                 (weighing_id,),
@@ -1207,6 +1426,29 @@ class WeighingLedger(LedgerPart):
         done = await self._transaction(write)
         self.outbox_changed.set()
         return done
+
+    async def _one_plate(self, row: StoredWeighing) -> None:
+        """Within a transaction: raises :class:`WeighingStateError` when the clerk's check
+        would send the goods record of a pair whose halves' passes now name two trucks (a pass
+        corrected since it was paired): it would go out under a plate its pass no longer
+        has — the clerk splits it (:meth:`split_weighing`)."""
+        if row.state != "complete" or row.second_at is None:
+            return
+        held = await self._rows_written(
+            "SELECT 1 FROM outbox WHERE weighing_id = ? AND kind = 'goods' AND state != 'sent'",
+            (row.id,),
+        )
+        if not held:
+            return
+        plates = {h.plate for h in await self._halves(row, self._rows_written) if h.serial}
+        if plates - {row.plate}:
+            trucks = "、".join(sorted(plates | {row.plate or ""} - {""}))
+            raise WeighingStateError(
+                f"weighing {row.id}'s two weighings are two trucks' now ({trucks}: a pass was "
+                f"corrected): its goods record is not sent — split it (edge weighings split "
+                f"--config … {row.id} --reason …, or 拆分 on the status page)",
+                f"过磅 {row.id} 的两次过磅分属两车（{trucks}），货物台账不能上报，请先拆分",
+            )
 
     #: A weighing without a check that holds its goods record (the JSON's ``hold``).
     _NOTHING_HELD = (

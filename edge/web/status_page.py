@@ -263,6 +263,7 @@ class StatusPage:
             web.post("/api/weighings/{id}/plate", self.assign_plate),
             web.post("/api/weighings/{id}/discard", self.discard_weighing),
             web.post("/api/weighings/{id}/checked", self.clear_check),
+            web.post("/api/weighings/{id}/split", self.split_weighing),
             web.post("/api/reads/{id}/drop", self.drop_read),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
@@ -683,6 +684,16 @@ class StatusPage:
             self._weighed(await self.store.weighing(done.id))
         return _answer(done)
 
+    @_acting(Action.SPLIT_WEIGHING, "id")
+    async def split_weighing(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk splits a completed weighing of two trucks, with a ``reason`` (拆分; as
+        ``edge weighings split``): its goods record, not sent, is withdrawn and each weighing
+        is tied again to its pass's plate."""
+        body = await _json(request)
+        reason = _text(body, "reason", 4 * MAX_DISCARD_REASON)  # the operator says it in Chinese
+        # the scale tells every open page (its weighing listeners)
+        return _answer(await self.operator.split_weighing(actor, request.match_info["id"], reason))
+
     @_acting(Action.DROP_READ, "id")
     async def drop_read(self, request: web.Request, actor: Actor) -> web.Response:
         """The clerk drops a stray plate read pending at a scale (as ``edge weighings
@@ -809,6 +820,11 @@ class StatusPage:
                 "at": when(w.first_at),
                 "scale": names.get(w.first_scale, w.first_scale),
                 "checks": [{"kind": c.kind, "said": c.said, "hold": c.hold} for c in w.checks],
+                # a pair whose plate is in doubt, its goods record held: 拆分 (two trucks)
+                "split": w.state == "complete"
+                and w.second_at is not None
+                and not w.tare_preset
+                and any(c.kind == "plate" and c.hold for c in w.checks),
             }
             for w in doubted
         ]
