@@ -230,3 +230,22 @@ async def test_an_exit_weighing_never_pairs_with_the_next_visits_entry(store: St
                                          leave.serial), max_between_seconds=3600,
                              goods="原煤")  # fmt: skip
     assert (done.id, done.state, done.ysl) == (row.id, "complete", "20")
+
+
+async def test_a_plate_read_twice_before_its_weighing_is_one_candidate(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: 豫C30001's entry read (never weighed) and its exit read both pending
+    held the exit weighing as 待确认车牌 with candidates [豫C30001, 豫C30001]. One plate is one
+    truck: the weighing takes the latest read and the earlier one is dropped."""
+    entry = await store.record_pass(new_pass("豫C30001"), [])
+    leave = await store.record_pass(new_pass("豫C30001", direction="out"), [])
+    async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫C30001", entry.serial))
+        bridge.heard_pass(_pass("豫C30001", leave.serial, lane="out-1"))
+        await _settle(bridge, sim, 35000)
+        await bridge.drain()
+        row = seen[-1]
+        assert (row.state, row.plate, row.first_serial) == ("open", "豫C30001", leave.serial)
+        await _leave(bridge, sim)
+    assert await store.pending_reads("main", time.time() - 300) == []

@@ -601,7 +601,31 @@ class Weighbridge(ScalePairing):
         """The reads no weighing used yet and not too old (those heard so far written first)."""
         if self._noting:
             await asyncio.gather(*self._noting, return_exceptions=True)
-        return await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
+        reads = await self.ledger.pending_reads(self.name, self._clock() - self.plate_max_age)
+        return await self._latest_per_plate(reads)
+
+    async def _latest_per_plate(self, reads: list[ScaleRead]) -> list[ScaleRead]:
+        """One pending read per plate and colour, the latest: an earlier read of the same
+        plate is that truck too (its entry read, never weighed, beside its exit read), never
+        another candidate — it is dropped (logged once each). Order kept."""
+        latest: dict[tuple[str, str], ScaleRead] = {}
+        for read in reads:
+            key = (read.read.plate, read.read.plate_color)
+            if key not in latest or read.read.read_at >= latest[key].read.read_at:
+                latest[key] = read
+        kept = {read.id for read in latest.values()}
+        for read in reads:
+            if read.id in kept:
+                continue
+            newer = latest[(read.read.plate, read.read.plate_color)]
+            with contextlib.suppress(KeyError, WeighingStateError):  # taken meanwhile
+                await self.ledger.drop_read(
+                    read.id, f"the same plate read again (read {newer.id}): one truck"
+                )
+                log.info("an earlier read of a plate read again is no candidate of its own",
+                         scale=self.name, plate=read.read.plate, read=read.id,
+                         kept=newer.id)  # fmt: skip
+        return [read for read in reads if read.id in kept]
 
     async def _weighed(
         self,
