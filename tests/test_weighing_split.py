@@ -16,20 +16,27 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from edge.actions.operator import Actor, Face, InvalidInputError, NotFoundError
 from edge.cli.main import main
 from edge.ledger.rows import NewTransportPlan, NewWeighing
 from edge.ledger.store import Store
+from edge.ledger.weighings import TwoTrucksError
+from edge.sim.platform import CityPlatformSim
+from edge.web.auth import hash_password
 from tests import test_weighing_pairing
 from tests.test_operator_actions import GUARD
 from tests.test_readme_commands import readme_command_lines
+from tests.test_status_page import browser, logged_in
 from tests.test_store import WHEN, new_pass
+from tests.test_weighing_page import scale_daemon
 from tests.test_weighing_pairing import DAY
 from tests.test_weighing_review import _operator
 from tests.test_weighings_cli import scale_config
 
 store = test_weighing_pairing.store  # a ledger on a real SQLite file
+__all__ = ["browser"]  # the page's fixture
 CLERK = Actor("司磅员李四", "127.0.0.1", Face.PAGE)
 B, A = "豫Z20001", "豫AC9101"
 
@@ -221,3 +228,42 @@ def test_edge_correct_points_at_the_split_and_the_readme_line_splits(
     assert f" {A} complete, net 26000 kg" in out
     assert main(words) == 2  # split already: an open weighing
     assert "not complete" in capsys.readouterr().err
+
+
+async def test_a_clerk_splits_a_pair_of_two_trucks_on_the_page(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """The pair marked after the correction is listed under 请核对的过磅 with 拆分 (a reason
+    required, as 作废): the clerk splits it — B's weighing waits open, A's pair completes."""
+    web = {"password_hash": hash_password("gate password 1")}
+    async with scale_daemon(tmp_path, platform_sim, web=web) as (daemon, _bridge, _sim, _http):
+        store = daemon.store
+        now = time.time()
+        b_in = await store.record_pass(new_pass(B), [])
+        a_in = await store.record_pass(new_pass(A), [])
+        a_out = await store.record_pass(new_pass(B, lane_id="out-1", direction="out"), [])
+        pair = await store.weigh(NewWeighing("main", B, "1", 35000, now - 900, b_in.serial),
+                                 max_between_seconds=DAY, goods="原煤")  # fmt: skip
+        a_first = await store.weigh(NewWeighing("main", A, "1", 40000, now - 800, a_in.serial),
+                                    max_between_seconds=DAY, goods="原煤")  # fmt: skip
+        await store.weigh(NewWeighing("main", B, "1", 14000, now - 700, a_out.serial),
+                          max_between_seconds=DAY, goods="原煤")  # fmt: skip
+        await store.add_correction(a_out.id, A, "1", None, "门卫张三", forward=False)
+        with pytest.raises(TwoTrucksError):
+            await store.correct_weighing_plate(pair.id, A, "1", max_between_seconds=DAY)
+        page = await logged_in(browser, f"http://127.0.0.1:{daemon.web.port}", "过磅员李四")
+        marked = page.locator(f'#checks tr[data-check="{pair.id}"]')
+        await expect(marked).to_contain_text("两车误配，请拆分")
+        await marked.locator("form.split-form button").click()
+        await expect(page.locator("#message")).to_have_text("请填写拆分原因")
+        await marked.locator("form.split-form input[name=reason]").fill("两车误配")
+        await marked.locator("form.split-form button").click()
+        await expect(page.locator("#message")).to_contain_text("已完成", timeout=30_000)
+        await expect(page.locator("#checks")).to_have_text("无", timeout=30_000)
+        await page.close()
+        b_half, a_pair = await store.weighing(pair.id), await store.weighing(a_first.id)
+        audit = [(r.actor, r.action, r.result) for r in await store.audit_log(2)]
+    assert (b_half.plate, b_half.state) == (B, "open")
+    assert (a_pair.plate, a_pair.state, a_pair.net_kg) == (A, "complete", 26000)
+    assert audit == [("过磅员李四", "split weighing", "ok"), ("过磅员李四", "split weighing",
+                                                            "refused")]  # fmt: skip

@@ -101,6 +101,7 @@ from edge.ledger.rows import NewScaleRead, NewWeighing, ScaleRead, StoredWeighin
 from edge.ledger.weighings import (
     HalfTie,
     ReadUsedError,
+    TwoTrucksError,
     WeighingHalf,
     WeighingLedger,
     WeighingStateError,
@@ -298,17 +299,25 @@ class ScalePairing:
         defaults) and preset tare
         (:meth:`edge.ledger.weighings.WeighingLedger.correct_weighing_plate`)."""
         goods, plan = await self._goods(plate, lane, weighing.first_at)
-        row = await self.ledger.correct_weighing_plate(
-            weighing.id,
-            plate,
-            plate_color,
-            max_between_seconds=self.max_between,
-            preset_tare_kg=self._preset(plate),
-            goods=goods,
-            plan_id=plan,
-            band_kg=float(self.band_kg),
-            standing_since=await self.standing_since(),
-        )
+        try:
+            row = await self.ledger.correct_weighing_plate(
+                weighing.id,
+                plate,
+                plate_color,
+                max_between_seconds=self.max_between,
+                preset_tare_kg=self._preset(plate),
+                goods=goods,
+                plan_id=plan,
+                band_kg=float(self.band_kg),
+                standing_since=await self.standing_since(),
+            )
+        except TwoTrucksError:  # left as it is, marked 请核对车牌: the page shows the mark
+            log.warning("a pass's corrected plate reaches a weighing of two trucks: marked "
+                        "for the clerk to split", scale=self.name, weighing=weighing.id,
+                        plate=plate)  # fmt: skip
+            with contextlib.suppress(KeyError):
+                self._tell(await self.ledger.weighing(weighing.id))
+            raise
         log.info("weighing given its pass's corrected plate", scale=self.name,
                  weighing=weighing.id, before=weighing.plate, plate=plate, state=row.state,
                  kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
