@@ -256,22 +256,28 @@ async def test_a_complete_weighing_takes_the_plate_once_both_its_passes_are_corr
     store: Store,
 ) -> None:
     """Both cameras misread 豫G12345 as 豫G1234S: its pair is complete under the misread plate.
-    Correcting the entry pass alone leaves it (its exit half still reads 豫G1234S); correcting
-    the exit pass too relabels it."""
+    Correcting the entry pass alone leaves it (its exit half still reads 豫G1234S; marked, its
+    goods record held); correcting the exit pass too relabels it, drops that mark and lets
+    its goods record go."""
     entry = await store.record_pass(new_pass("豫G1234S"), [])
     leave = await store.record_pass(new_pass("豫G1234S", lane_id="out-1", direction="out"), [])
     pair = await store.weigh(NewWeighing("main", "豫G1234S", "2", 35000, 1000, entry.serial),
                              max_between_seconds=DAY)  # fmt: skip
     await store.weigh(NewWeighing("main", "豫G1234S", "2", 15000, 1600, leave.serial),
-                      max_between_seconds=DAY)  # fmt: skip
+                      max_between_seconds=DAY, goods="原煤")  # fmt: skip
     operator = _operator(store)
     first = await operator.correct(GUARD, entry.serial, "豫G12345", "2")
     assert "另一次过磅是 豫G1234S 的，未改动；请拆分该过磅" in first.note
     assert (await store.weighing(pair.id)).plate == "豫G1234S"
+    assert [e.state for e in await store.outbox_of(leave.serial) if e.kind == "goods"] == ["held"]
     second = await operator.correct(GUARD, leave.serial, "豫G12345", "2")
     assert second.note == ""
     assert second.detail.endswith(f"weighing {pair.id} now complete as weighing {pair.id}")
-    assert (await store.weighing(pair.id)).plate == "豫G12345"
+    row = await store.weighing(pair.id)
+    assert (row.plate, row.checks) == ("豫G12345", [])
+    assert [e.state for e in await store.outbox_of(leave.serial) if e.kind == "goods"] == [
+        "pending"
+    ]
 
 
 async def test_a_correction_is_audited_whatever_carrying_it_to_the_scale_meets(

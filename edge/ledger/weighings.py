@@ -62,6 +62,10 @@ class ReadDroppedError(ReadUsedError):
         self.read_id = read_id
 
 
+#: How the mark a :class:`TwoTrucksError` leaves begins (each of its reasons).
+TWO_TRUCKS = "a pass corrected to"
+
+
 class TwoTrucksError(WeighingStateError):
     """A pass's corrected plate reaches a complete weighing whose other half is another
     truck's (a misread plate paired two trucks): it is not relabelled; it is marked 请核对车牌
@@ -79,8 +83,8 @@ class TwoTrucksError(WeighingStateError):
             f"请拆分该过磅（状态页 拆分，或 edge weighings split {weighing_id}）",
         )
         self.mark = (
-            f"a pass corrected to {plate}; its other weighing is {other}'s (pass {serial}): "
-            f"two trucks — split it (edge weighings split {weighing_id})"
+            f"{TWO_TRUCKS} {plate}, its other weighing {other}'s (pass {serial}): two trucks "
+            f"— split it (edge weighings split {weighing_id})"
         )
         self.mark_said = f"过车记录已更正为 {plate}，另一次过磅是 {other} 的：两车误配，请拆分"
 
@@ -371,6 +375,7 @@ class WeighingLedger(LedgerPart):
                     "UPDATE weighings SET plate = ?, plate_color = ? WHERE id = ?",
                     (plate, plate_color, weighing_id),
                 )
+                await self._one_truck_now(weighing_id, standing_since)
                 return weighing_id
             if state not in ("open", "expired"):
                 raise WeighingStateError(
@@ -419,6 +424,29 @@ class WeighingLedger(LedgerPart):
             truck = read_as if serial is not None else weighed_as
             if truck != plate:
                 raise TwoTrucksError(weighing_id, plate, truck or "no known truck", serial)
+
+    async def _one_truck_now(self, weighing_id: int, standing_since: float | None) -> None:
+        """Within a transaction: a pair marked as two trucks' by a correction
+        (:class:`TwoTrucksError`) whose passes now all name its plate (the other pass was
+        corrected too) is one truck's: the mark is dropped when it is the only plate check,
+        and its goods record goes out unless another check holds it or its truck may still
+        stand on the scale (then :meth:`release_left` lets it go)."""
+        row = await self._weighing_written(weighing_id)
+        check = next((c for c in row.checks if c.kind == "plate"), None) if row else None
+        if row is None or check is None:
+            return
+        if not all(why.startswith(TWO_TRUCKS) for why in check.why.split("; ")):
+            return  # another doubt too: the clerk checks it
+        await self._db.execute("UPDATE weighings SET check_plate = NULL WHERE id = ?", (row.id,))
+        last_at = row.second_at if row.second_at is not None else row.first_at
+        held = any(c.hold for c in row.checks if c.kind != "plate")
+        if held or (standing_since is not None and last_at >= standing_since):
+            return
+        await self._db.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
+            "AND kind = 'goods' AND state = 'held'",
+            (self._clock(), row.id),
+        )
 
     async def correct_scale_reads(self, serial: str, plate: str, plate_color: str) -> int:
         """A guard corrected the plate of the pass ``serial``: its plate read still pending at
