@@ -456,6 +456,40 @@ async def test_a_kill_between_the_barrier_and_the_photo_leaves_the_pass_marked(
     assert (await read).photos == 1  # (the process that was not killed goes on)
 
 
+async def test_a_re_push_brings_the_photo_of_a_pass_recorded_without_it(
+    rig_factory: Any,
+) -> None:
+    """The camera was never answered (the daemon stopped between the pass's commit and its
+    photo's — here: the photo's write failed) and pushes the same record again: its photo
+    becomes the pass's, the flag goes, and the photo is forwarded (the pass was finalised
+    meanwhile: its entry pending at once). A further re-push adds nothing."""
+    rig = await rig_factory()
+    rig.platform.uploads_photos = True
+    store = rig.lane.photos.store
+    write = store.write
+
+    async def broken(*_args: Any) -> str:
+        raise OSError("disk gone")
+
+    store.write = broken  # type: ignore[method-assign]
+    first = await rig.read("豫A12345", images=(Image(_jpeg()),), vendor_id="CAM-7")
+    await rig.lane.drain()
+    assert first.photos == 0
+    [(pass_id, flag, state)] = _ledger_now(rig.database)["passes"]
+    assert (flag, state) == ("photo-skipped", "final")
+    store.write = write  # type: ignore[method-assign]
+    again = await rig.read("豫A12345", images=(Image(_jpeg()),), vendor_id="CAM-7")
+    assert (again.duplicate, again.serial) == (True, first.serial)
+    ledger = _ledger_now(rig.database)
+    assert [(flag, state) for _, flag, state in ledger["passes"]] == [(None, "final")]
+    [(photo_pass, path)] = ledger["photos"]
+    assert photo_pass == pass_id
+    assert (store.root / path).is_file()
+    assert ("photo", 1, "pending") in ledger["outbox"]
+    await rig.read("豫A12345", images=(Image(_jpeg()),), vendor_id="CAM-7")
+    assert len(_ledger_now(rig.database)["photos"]) == 1
+
+
 async def test_the_platform_is_asked_while_the_ledger_is_searched_for_a_record_id(
     rig_factory: Any,
 ) -> None:

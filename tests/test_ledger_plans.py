@@ -132,6 +132,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("camera_message", some.id)
     late = LatePhotos([NewPhoto(2, 1, "x/2.jpg", 1000, now)], forward=True, flag=None)
     await call("add_photos", recorded.id, late)
+    await call("heal_photos", recorded.id, late)
     await call("set_barrier", recorded.id, "opened")
     await call("set_barrier", recorded.id, "opened", None, late)
     await call("finalise", recorded.id, GateSignal.PASSED, now, "detector")

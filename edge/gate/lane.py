@@ -607,6 +607,8 @@ class Lane:
                     event.raw)
         )  # fmt: skip
         log.info("duplicate read kept with the earlier pass", merged_into=row.serial, why=why)
+        if why == "re-push" and row.flag == "photo-skipped" and event.scene_image() is not None:
+            await self._heal_photos(pass_id, row.serial, event)
         if self.metrics is not None:
             self.metrics.plate_reads.labels(self.id, "duplicate").inc()
         for listener in self.merged_listeners:
@@ -618,6 +620,20 @@ class Lane:
             source=row.decided_by, operator=row.operator,
         )  # fmt: skip
         return LaneOutcome(duplicate=True, serial=row.serial, decision=decision, merged=why)
+
+    async def _heal_photos(self, pass_id: int, serial: str, event: PlateEvent) -> None:
+        """A camera pushed again a pass committed without its photo (the daemon stopped
+        between the pass's commit and its photo's, so the camera was never answered and sent
+        it again): the re-push's photo is the pass's (``PassLedger.heal_photos``). A photo
+        the pass has already, or one refused again, changes nothing (a file written for
+        nothing stays an orphan, as after a failed pass)."""
+        with structlog.contextvars.bound_contextvars(serial=serial):
+            stored = await self._taken(asyncio.create_task(self.photos.take(event)))
+            if stored and await self.store.heal_photos(
+                pass_id, LatePhotos(stored, self.verifier.uploads_photos, None)
+            ):
+                log.info("the photo of a pass recorded without it came with its re-push",
+                         photos=len(stored))  # fmt: skip
 
     def _judge_plate(self, event: PlateEvent) -> None:
         """Count the read by what it is as a plate; log a read that is not a plate, and each

@@ -333,6 +333,32 @@ class PassLedger(LedgerPart):
         now = self._clock()
         await self._transaction_at_once(lambda db: _add_late_photos(db, pass_id, photos, now))
 
+    async def heal_photos(self, pass_id: int, photos: LatePhotos) -> bool:
+        """The photos a camera's re-push of a pass brought, for a pass committed without them
+        (flagged ``photo-skipped``, no photo row: the daemon stopped between the pass's
+        commit and its photos'): their rows and the flag as it stands with them, and — the
+        pass closed meanwhile — their outbox entries released at once. False, nothing
+        written: the pass has a photo already or is not so flagged."""
+        now = self._clock()
+
+        def write(db: sqlite3.Connection) -> bool:
+            found = db.execute(
+                "SELECT p.state FROM passes p WHERE p.id = ? AND p.flag = 'photo-skipped' "
+                "AND NOT EXISTS (SELECT 1 FROM photos f WHERE f.pass_id = p.id)",
+                (pass_id,),
+            ).fetchone()
+            if found is None:
+                return False
+            _add_late_photos(db, pass_id, photos, now)
+            if found[0] != "open":  # finalised: its entries went out already, these go now
+                db.execute(RELEASE_ENTRIES, (now, pass_id))
+            return True
+
+        healed = await self._transaction_at_once(write)
+        if healed:
+            self.outbox_changed.set()
+        return healed
+
     async def finalise(
         self, pass_id: int, signal: GateSignal, passed_at: float, confirmed_by: str
     ) -> None:
