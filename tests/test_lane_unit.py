@@ -471,13 +471,13 @@ async def test_a_re_push_brings_the_photo_of_a_pass_recorded_without_it(
     async def broken(*_args: Any) -> str:
         raise OSError("disk gone")
 
-    store.write = broken  # type: ignore[method-assign]
+    store.write = broken
     first = await rig.read("豫A12345", images=(Image(_jpeg()),), vendor_id="CAM-7")
     await rig.lane.drain()
     assert first.photos == 0
     [(pass_id, flag, state)] = _ledger_now(rig.database)["passes"]
     assert (flag, state) == ("photo-skipped", "final")
-    store.write = write  # type: ignore[method-assign]
+    store.write = write
     again = await rig.read("豫A12345", images=(Image(_jpeg()),), vendor_id="CAM-7")
     assert (again.duplicate, again.serial) == (True, first.serial)
     ledger = _ledger_now(rig.database)
