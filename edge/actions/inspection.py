@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -80,6 +80,7 @@ _COLOR_NAMES = {color.value: word for word, color in COLOR_WORDS.items() if word
 _COLOR_NAMES["5"] = "其他"
 _DIRECTION = {"in": "进厂", "out": "出厂"}
 _VERDICT = {"open": "放行", "refuse": "禁止"}
+T = TypeVar("T")
 #: What makes a spreadsheet read a cell as a formula (CWE-1236): neutralised with a quote.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -317,19 +318,32 @@ def _cells(line: LedgerLine, facts: VehicleFacts, zone: Any) -> list[str]:
     return [spreadsheet_cell(v) for v in values]
 
 
+#: A page of the ledger: its passes and the vehicle entries of their plates.
+_Page = tuple[list[LedgerLine], Mapping[tuple[str, str], Sequence[VehicleFacts]]]
+
+
 async def _pages(
     ledger: InspectionLedger, query: LedgerQuery, vehicles: VehicleLookup, page: int
-) -> AsyncIterator[list[tuple[LedgerLine, VehicleFacts]]]:
-    """The query's passes, page by page, each with its vehicle's facts."""
+) -> AsyncIterator[_Page]:
+    """The query's passes, page by page, with the vehicle entries of their plates (each pass
+    paired with its entry by :func:`_paired`, in a worker thread: not on the event loop)."""
     async for lines in ledger.ledger_lines(
         query.start, query.end, gate=query.gate, plate=query.plate, page=page
     ):
-        known = await vehicles(sorted({line.shown_plate for line in lines if line.shown_plate}))
-        yield [
-            (line, _facts_at(known.get((line.shown_plate or "", line.shown_color), ()),
-                             line.received_at))
-            for line in lines
-        ]  # fmt: skip
+        yield (
+            lines,
+            await vehicles(sorted({line.shown_plate for line in lines if line.shown_plate})),
+        )
+
+
+def _paired(found: _Page) -> list[tuple[LedgerLine, VehicleFacts]]:
+    """Each pass of a page with the facts of its vehicle's entry in force at the pass."""
+    lines, known = found
+    return [
+        (line, _facts_at(known.get((line.shown_plate or "", line.shown_color), ()),
+                         line.received_at))
+        for line in lines
+    ]  # fmt: skip
 
 
 def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> None:
@@ -365,18 +379,23 @@ async def write_workbook(
     into place). Raises :class:`~edge.ledger.database.LedgerBusyError` when a page of the
     ledger runs past its time budget (nothing is left at ``target`` then)."""
 
-    async def rows() -> AsyncIterator[list[list[str]]]:
-        async for found in _pages(ledger, query, sources.vehicles, page):
-            yield [_cells(line, facts, zone) for line, facts in found]
+    def rows(found: _Page) -> list[list[str]]:
+        return [_cells(line, facts, zone) for line, facts in _paired(found)]
 
-    return await _write_book("运输车辆台账", COLUMNS, rows(), target)
+    pages = _pages(ledger, query, sources.vehicles, page)
+    return await _write_book("运输车辆台账", COLUMNS, pages, rows, target)
 
 
 async def _write_book(
-    title: str, header: Sequence[str], pages: AsyncIterator[list[list[str]]], target: Path
+    title: str,
+    header: Sequence[str],
+    pages: AsyncIterator[T],
+    rows: Callable[[T], list[list[str]]],
+    target: Path,
 ) -> Exported:
-    """A one-sheet write-only workbook: the bold ``header``, then each page of rows (written
-    in a thread), saved beside ``target`` and renamed into place."""
+    """A one-sheet write-only workbook: the bold ``header``, then each page's ``rows`` (made
+    and written in a worker thread: a page of 2,000 passes formatted on the event loop held
+    it for a third of a second), saved beside ``target`` and renamed into place."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     sheet.freeze_panes = "A2"
@@ -384,9 +403,8 @@ async def _write_book(
     done = Exported()
     partial = target.with_name(target.name + ".part")
     try:
-        async for rows in pages:
-            await asyncio.to_thread(_append, sheet, rows)
-            done.rows += len(rows)
+        async for found in pages:
+            done.rows += await asyncio.to_thread(_append, sheet, rows, found)
         await asyncio.to_thread(book.save, partial)
         partial.replace(target)
     finally:
@@ -395,9 +413,11 @@ async def _write_book(
     return done
 
 
-def _append(sheet: WriteOnlyWorksheet, rows: list[list[str]]) -> None:
-    for row in rows:
+def _append(sheet: WriteOnlyWorksheet, rows: Callable[[T], list[list[str]]], found: T) -> int:
+    made = rows(found)
+    for row in made:
         sheet.append(row)
+    return len(made)
 
 
 class _Chunks(io.RawIOBase):
@@ -443,25 +463,29 @@ async def stream_zip(
     async def workbook(path: Path) -> int:
         return (await write_workbook(ledger, query, path, zone, sources, page=page)).rows
 
+    documents: set[str] = set()
+    weighed: set[str] = set()  # a weighing's photos: its two passes' (each once)
+
+    def files_of(found: _Page) -> list[tuple[Path, str]]:
+        files: list[tuple[Path, str]] = []
+        for line, facts in _paired(found):
+            if sources.photo_root is not None:
+                root = sources.photo_root
+                with_weighing = _weighing_photos(line)  # the pass's own among them
+                for p in with_weighing or _photos(line):
+                    if p not in weighed:
+                        files.append((root / p, f"{PHOTO_DIR}/{p}"))
+                    if with_weighing:
+                        weighed.add(p)
+            for doc in facts.documents:
+                if sources.document_root is not None and doc not in documents:
+                    documents.add(doc)
+                    files.append((sources.document_root / doc, f"{DOCUMENT_DIR}/{doc}"))
+        return files
+
     async def images() -> AsyncIterator[list[tuple[Path, str]]]:
-        documents: set[str] = set()
-        weighed: set[str] = set()  # a weighing's photos: its two passes' (each once)
         async for found in _pages(ledger, query, sources.vehicles, page):
-            files: list[tuple[Path, str]] = []
-            for line, facts in found:
-                if sources.photo_root is not None:
-                    root = sources.photo_root
-                    with_weighing = _weighing_photos(line)  # the pass's own among them
-                    for p in with_weighing or _photos(line):
-                        if p not in weighed:
-                            files.append((root / p, f"{PHOTO_DIR}/{p}"))
-                        if with_weighing:
-                            weighed.add(p)
-                for doc in facts.documents:
-                    if sources.document_root is not None and doc not in documents:
-                        documents.add(doc)
-                        files.append((sources.document_root / doc, f"{DOCUMENT_DIR}/{doc}"))
-            yield files
+            yield await asyncio.to_thread(files_of, found)  # one page at a time: the sets
 
     return await _archive(send, workbook, images(), zone)
 
@@ -545,7 +569,7 @@ async def write_register_workbook(
         yield rows
 
     header = [TITLES[n] for n in field_names(register)] + list(REGISTER_EXTRA)
-    return await _write_book(REGISTER_SHEETS[register], header, pages(), target)
+    return await _write_book(REGISTER_SHEETS[register], header, pages(), _made, target)
 
 
 async def stream_register_zip(
@@ -569,6 +593,11 @@ async def stream_register_zip(
             yield [(document_root / p, f"{DOCUMENT_DIR}/{p}") for p in paths]
 
     return await _archive(send, workbook, images(), zone)
+
+
+def _made(rows: list[list[str]]) -> list[list[str]]:
+    """A register's page: its rows are made as its entries are read (their filings)."""
+    return rows
 
 
 def _member(name: str, when: float, zone: tzinfo | None, compression: int) -> zipfile.ZipInfo:

@@ -122,8 +122,9 @@ class InspectionLedger(LedgerPart):
                     *args, plate, plate + PREFIX_END, plate, plate + PREFIX_END, page,
                     *args, plate, plate + PREFIX_END, page,
                 ]  # fmt: skip
-            rows = await self._history(_LINES.format(page=chosen), (*args, page))
-            lines = [LedgerLine.from_row(row) for row in rows]
+            lines = await self._history_as(
+                _LINES.format(page=chosen), (*args, page), LedgerLine.many
+            )
             if lines:
                 yield lines
             if len(lines) < page:

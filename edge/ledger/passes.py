@@ -457,7 +457,7 @@ class PassLedger(LedgerPart):
         return [StoredPhoto.from_row(row) for row in await self._fetchall(sql, args)]
 
     async def _photos_of_history(self, sql: str, args: tuple[Any, ...]) -> list[StoredPhoto]:
-        return [StoredPhoto.from_row(row) for row in await self._history(sql, args)]
+        return await self._history_as(sql, args, StoredPhoto.many)
 
     async def find_photo(self, serial: str, number: int) -> StoredPhoto | None:
         rows = await self._photos(
@@ -544,8 +544,7 @@ class PassLedger(LedgerPart):
         if plate:  # and the passes whose latest correction has it
             page, order = _or_corrected(page, both, common), both
             args += [limit, f"%{_like_escaped(plate)}%", *common_args, limit]
-        rows = await self._history(_with_counts(page, order), (*args, limit))
-        return [PassListing.from_row(row) for row in rows]
+        return await self._history_as(_with_counts(page, order), (*args, limit), PassListing.many)
 
     async def export_passes(
         self,

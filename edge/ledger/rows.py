@@ -59,6 +59,12 @@ class _FromRow:
         }
         return cls(**values)
 
+    @classmethod
+    def many(cls, rows: Sequence[sqlite3.Row | _Columns]) -> list[Self]:
+        """Each row as one: the shape the history reader makes a page into on its own
+        thread (:meth:`edge.ledger.database.HistoryReader.fetch`), not on the event loop."""
+        return [cls.from_row(row) for row in rows]
+
 
 @dataclass(frozen=True, slots=True)
 class StoredPass(_FromRow):
