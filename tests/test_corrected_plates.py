@@ -6,7 +6,6 @@ camera's plate still listed, corrected again, and two corrections were stored)."
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import sqlite3
@@ -17,24 +16,21 @@ from typing import cast
 
 import httpx
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
 from edge.actions.operator import Operator
 from edge.cli.main import main
 from edge.config.model import ListsConfig
-from edge.domain.plates import PlateColor
 from edge.gate.lane import Lane
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import PageCursor
 from edge.ledger.store import Store
 from edge.web.auth import Guard, hash_password
 from edge.web.status_page import StatusPage
-from tests.test_operator_actions import GUARD, PASSWORD, ROOT, SH, FakeLane, _healthy
+from tests.test_operator_actions import GUARD, PASSWORD, ROOT, SH, FakeLane, _healthy, served
 from tests.test_status_page import browser, logged_in  # noqa: F401 - the fixture
 from tests.test_store import WHEN, new_pass
-from tests.test_weighing_review import _misread_pair
-from tests.test_weighings_cli import scale_config
+from tests.test_weighing_review import misread_correction, stored_corrections
 
 
 @pytest.fixture
@@ -112,14 +108,7 @@ async def test_pages_of_a_search_hold_corrected_passes_once_in_order(
 async def operator(store: Store) -> Operator:
     """The operator actions over the ledger, corrections stored as the daemon stores them
     (without a platform to ask)."""
-
-    async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
-        found = await store.find_pass(serial)
-        if found is None:
-            raise KeyError(serial)
-        return await store.add_correction(found.id, plate, color.value, None, reviewer,
-                                          forward=False)  # fmt: skip
-
+    correct = stored_corrections(store)
     return Operator(
         store,
         ListBook(store, ListsConfig(), SH),
@@ -173,16 +162,8 @@ async def page(store: Store, operator: Operator) -> AsyncIterator[tuple[str, Sta
         {}, store, operator.plans, _healthy, SH,
         guard=Guard(hash_password(PASSWORD)), operator=operator,
     )  # fmt: skip
-    app = web.Application()
-    app.add_routes(status.routes())
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", status
-    finally:
-        await runner.cleanup()
+    async with served(status) as base:
+        yield base, status
 
 
 async def test_the_page_lists_the_corrected_plate_and_refuses_a_second_one(
@@ -254,18 +235,17 @@ async def test_a_guard_sees_the_correction_in_the_browser(
 def test_edge_correct_twice_stores_one_and_lists_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = scale_config(tmp_path)
-    serial, _weighing = asyncio.run(_misread_pair(tmp_path / "edge.db"))
-    argv = ["correct", "--config", str(config), serial, "--plate", "豫G12345", "--reviewer", "王工"]
+    serial, _weighing, argv = misread_correction(tmp_path)
     assert main(argv) == 0
     assert f"{serial}: plate corrected to 豫G12345" in capsys.readouterr().out
     assert main([*argv[:4], "--plate", "豫 g12345", "--reviewer", "李四"]) == 0
     said = f"{serial}: already corrected to 豫G12345 (correction 1 by 王工); nothing stored\n"
     assert capsys.readouterr().out == said
-    assert main(["correct", "--config", str(config), serial, "--plate", "NOTAPLATE",
+    config = argv[2]
+    assert main(["correct", "--config", config, serial, "--plate", "NOTAPLATE",
                  "--reviewer", "王工"]) == 2  # fmt: skip
     assert "--plate: 'NOTAPLATE' is not a plate" in capsys.readouterr().err
-    assert main(["outbox", "show", "--config", str(config), serial]) == 0
+    assert main(["outbox", "show", "--config", config, serial]) == 0
     assert "corrected: 豫G12345 (colour 1, by 王工" in capsys.readouterr().out
     db = sqlite3.connect(tmp_path / "edge.db")
     assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)

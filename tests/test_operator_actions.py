@@ -6,6 +6,7 @@ leaves one audit row; refusals are typed. Then the status page as one face over 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -400,15 +401,22 @@ async def page(gate: Gate) -> AsyncIterator[str]:
         guard=Guard(hash_password(PASSWORD)),
         operator=gate.operator,
     )
+    async with served(status) as base:
+        yield base
+
+
+@asynccontextmanager
+async def served(status: StatusPage) -> AsyncIterator[str]:
+    """``status``'s routes served on 127.0.0.1 (a free port) while in the block; its base
+    URL."""
     app = web.Application()
     app.add_routes(status.routes())
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 

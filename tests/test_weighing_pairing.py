@@ -93,6 +93,18 @@ async def weighbridge(
             await bridge.aclose()
 
 
+def _weighings_in(database: Path, columns: str = "plate, first_kg, state") -> list[tuple[Any, ...]]:
+    """``columns`` of the weighings a daemon process wrote to ``database``, oldest first."""
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute(f"SELECT {columns} FROM weighings ORDER BY id").fetchall()  # noqa: S608
+
+
+async def _scale_weighed(http: httpx.AsyncClient, port: int) -> bool:
+    """Whether the daemon on ``port`` says its (first) scale holds a weighed truck."""
+    status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
+    return bool(status["scales"][0]["weighed"])
+
+
 async def weigh_truck(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
     """A truck drives on, its weight settles and is taken, and it drives off."""
     count = bridge.weighings
@@ -327,14 +339,11 @@ async def test_a_sigkill_with_a_weighed_truck_on_the_scale_does_not_weigh_it_aga
     truck once the platform has emptied."""
     port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
 
-    def weighed() -> list[tuple[str | None, float, str]]:
-        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
-            query = "SELECT plate, first_kg, state FROM weighings ORDER BY id"
-            return db.execute(query).fetchall()
+    def weighed() -> list[tuple[Any, ...]]:
+        return _weighings_in(tmp_path / "edge.db")
 
     async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
-        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
-        return bool(status["scales"][0]["weighed"] is weighed)
+        return await _scale_weighed(http, port) is weighed
 
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         push = f"http://127.0.0.1:{port}/push/in-1"
@@ -608,10 +617,15 @@ async def test_a_truck_that_stops_twice_is_weighed_fully_on_the_scale(
 async def _weighed_in_empty(store: Store) -> RecordedPass:
     """豫A11111 weighed in empty (14000 kg) ten minutes ago; its exit pass, recorded (the
     pass its weighing out completes the pair with)."""
-    truck = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+    return await _weighed_in(store, "豫A11111", 14000)
+
+
+async def _weighed_in(store: Store, plate: str, kg: int) -> RecordedPass:
+    """``plate`` weighed in at ``kg`` ten minutes ago; its exit pass, recorded (the pass its
+    weighing out completes the pair with)."""
+    truck = await store.record_pass(new_pass(plate, direction="out"), [])
     await store.weigh(
-        NewWeighing("main", "豫A11111", "2", 14000, time.time() - 600, None),
-        max_between_seconds=DAY,
+        NewWeighing("main", plate, "2", kg, time.time() - 600, None), max_between_seconds=DAY
     )
     return truck
 
@@ -1209,8 +1223,7 @@ async def test_a_sigkill_while_the_truck_stands_holds_its_goods_record_until_it_
                               "WHERE kind = 'goods'").fetchall()  # fmt: skip
 
     async def weighed(http: httpx.AsyncClient) -> bool:
-        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
-        return bool(status["scales"][0]["weighed"])
+        return await _scale_weighed(http, port)
 
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
@@ -1300,11 +1313,7 @@ async def test_after_a_restart_a_completed_pair_is_checked_on_the_trucks_higher_
     path = tmp_path / "edge.db"
     store = await Store.open(path)
     try:
-        truck = await store.record_pass(new_pass("豫H80001", direction="out"), [])
-        await store.weigh(
-            NewWeighing("main", "豫H80001", "2", 35000, time.time() - 600, None),
-            max_between_seconds=DAY,
-        )
+        truck = await _weighed_in(store, "豫H80001", 35000)
         async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
             bridge.heard_pass(_pass("豫H80001", truck.serial))
             await _settle(bridge, sim, 14000)
@@ -1333,11 +1342,7 @@ async def test_a_completed_pairs_higher_stop_given_its_plate_is_checked_not_a_ne
     The clerk gives the held weighing 豫H80002: the pair is marked 请核对重量 (its goods record
     held) and the held one set aside as its second stop — before, it became a new first
     weighing on the exit pass, which paired with the truck's next loaded entry."""
-    truck = await store.record_pass(new_pass("豫H80002", direction="out"), [])
-    await store.weigh(
-        NewWeighing("main", "豫H80002", "2", 35000, time.time() - 600, None),
-        max_between_seconds=DAY,
-    )
+    truck = await _weighed_in(store, "豫H80002", 35000)
     async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
         bridge.heard_pass(_pass("豫H80002", truck.serial))
         await _settle(bridge, sim, 14000)
@@ -1420,14 +1425,11 @@ async def test_a_sigkill_between_a_trucks_two_stops_keeps_the_higher_one(
     (before: `not recorded`, the first weighing kept 21000 kg)."""
     port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
 
-    def weighed() -> list[tuple[str | None, float, str]]:
-        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
-            query = "SELECT plate, first_kg, state FROM weighings ORDER BY id"
-            return db.execute(query).fetchall()
+    def weighed() -> list[tuple[Any, ...]]:
+        return _weighings_in(tmp_path / "edge.db")
 
     async def scale_says_weighed(http: httpx.AsyncClient) -> bool:
-        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
-        return bool(status["scales"][0]["weighed"])
+        return await _scale_weighed(http, port)
 
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
@@ -1556,15 +1558,13 @@ async def test_a_sigkill_while_an_unread_truck_stands_keeps_its_late_reads_in_do
     the read tied the next truck silently."""
     port, scale_port, config = _scale_daemon_config(tmp_path, platform_sim)
 
-    def weighed() -> list[tuple[str | None, float, str, str | None, str | None]]:
-        with closing(sqlite3.connect(tmp_path / "edge.db")) as db:
-            query = ("SELECT plate, first_kg, state, candidates, check_plate FROM weighings "
-                     "ORDER BY id")  # fmt: skip
-            return db.execute(query).fetchall()
+    def weighed() -> list[tuple[Any, ...]]:
+        return _weighings_in(
+            tmp_path / "edge.db", "plate, first_kg, state, candidates, check_plate"
+        )
 
     async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
-        status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
-        return bool(status["scales"][0]["weighed"] is weighed)
+        return await _scale_weighed(http, port) is weighed
 
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         push = f"http://127.0.0.1:{port}/push/in-1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -138,10 +139,9 @@ async def test_the_plate_form_refuses_a_read_and_a_plate_and_an_unknown_weighing
 
 
 # -- 2. a plate correction carries to the weighings ----------------------------------------------
-def _operator(store: Store, tares: dict[str, Decimal] | None = None) -> Operator:
-    """The operator over ``store`` with the scale ``main`` (its lanes in-1 and out-1, goods
-    原煤 by default, ``tares`` preset) and corrections kept in the ledger (the platform's
-    check left out)."""
+def stored_corrections(store: Store) -> Callable[[str, str, PlateColor, str], Awaitable[int]]:
+    """An operator's ``correct``: the correction kept in ``store`` as the daemon keeps it,
+    without a platform to ask."""
 
     async def correct(serial: str, plate: str, color: PlateColor, reviewer: str) -> int:
         found = await store.find_pass(serial)
@@ -150,6 +150,14 @@ def _operator(store: Store, tares: dict[str, Decimal] | None = None) -> Operator
         return await store.add_correction(found.id, plate, color.value, None, reviewer,
                                           forward=False)  # fmt: skip
 
+    return correct
+
+
+def _operator(store: Store, tares: dict[str, Decimal] | None = None) -> Operator:
+    """The operator over ``store`` with the scale ``main`` (its lanes in-1 and out-1, goods
+    原煤 by default, ``tares`` preset) and corrections kept in the ledger (the platform's
+    check left out)."""
+    correct = stored_corrections(store)
     pairing = ScalePairing(
         "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
         goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"], preset_tares_kg=tares,
@@ -443,12 +451,19 @@ async def _misread_pair(path: Path) -> tuple[str, int]:
     return entry, weighing
 
 
-def test_edge_correct_pairs_the_weighing_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def misread_correction(tmp_path: Path) -> tuple[str, int, list[str]]:
+    """The misread pair (:func:`_misread_pair`) in a ledger beside a scale config: the entry
+    pass's serial, its weighing, and ``edge correct`` of that pass to 豫G12345 (by 王工)."""
     config = scale_config(tmp_path)
     serial, weighing_id = asyncio.run(_misread_pair(tmp_path / "edge.db"))
     argv = ["correct", "--config", str(config), serial, "--plate", "豫G12345", "--reviewer", "王工"]
+    return serial, weighing_id, argv
+
+
+def test_edge_correct_pairs_the_weighing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _serial, weighing_id, argv = misread_correction(tmp_path)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"weighing {weighing_id} now complete as weighing {weighing_id}" in out

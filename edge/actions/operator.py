@@ -516,12 +516,7 @@ class Operator:
 
         async def body() -> Done:
             wid = whole_id(weighing_id)
-            why = reason.strip()
-            if not why:
-                raise InvalidInputError("no reason", "reason", "请填写作废原因")
-            if len(why) > MAX_DISCARD_REASON or not why.isprintable():
-                why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
-                raise InvalidInputError(why_not, "reason", "作废原因过长或含控制字符")
+            why = _clerks_reason(reason, "作废")
             try:
                 before = await self.store.weighing(wid)
                 row = await self.store.discard_weighing(wid, f"{actor.name}: {why}")
@@ -593,12 +588,7 @@ class Operator:
 
         async def body() -> Done:
             wid = whole_id(weighing_id)
-            why = reason.strip()
-            if not why:
-                raise InvalidInputError("no reason", "reason", "请填写拆分原因")
-            if len(why) > MAX_DISCARD_REASON or not why.isprintable():
-                why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
-                raise InvalidInputError(why_not, "reason", "拆分原因过长或含控制字符")
+            why = _clerks_reason(reason, "拆分")
             try:
                 before = await self.store.weighing(wid)
             except KeyError:
@@ -896,6 +886,18 @@ def _plan_time(body: Mapping[str, object], key: str) -> float:
         why = f"{key} is before 2000 or more than {PLAN_AHEAD_SECONDS // 86400:g} days ahead"
         raise InvalidInputError(why, key)
     return at.timestamp()
+
+
+def _clerks_reason(reason: str, action: str) -> str:
+    """A clerk's mandatory reason for ``action`` (作废, 拆分), trimmed: at most
+    :data:`MAX_DISCARD_REASON` printable characters; else :class:`InvalidInputError`."""
+    why = reason.strip()
+    if not why:
+        raise InvalidInputError("no reason", "reason", f"请填写{action}原因")
+    if len(why) > MAX_DISCARD_REASON or not why.isprintable():
+        why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
+        raise InvalidInputError(why_not, "reason", f"{action}原因过长或含控制字符")
+    return why
 
 
 def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan:

@@ -85,7 +85,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 
@@ -112,6 +112,18 @@ log = structlog.get_logger("edge.weighbridge")
 #: Takes a snapshot for a weighing without a plate read (the scale lanes' camera); returns
 #: the photo file kept (relative to the photo directory) or None when no camera could.
 Snapshot = Callable[[], Awaitable[str | None]]
+
+
+class _TieSettings(TypedDict):
+    """The keywords of ``WeighingLedger.assign_plate`` / ``correct_weighing_plate`` that
+    come from the scale (:meth:`ScalePairing._tie_settings`)."""
+
+    max_between_seconds: float
+    preset_tare_kg: float | None
+    goods: str | None
+    plan_id: int | None
+    band_kg: float
+    standing_since: float | None
 
 
 class ScalePairing:
@@ -174,6 +186,17 @@ class ScalePairing:
         last = await self.ledger.last_weighing_on(self.name, self._clock() - self.RESUME_SECONDS)
         return None if last is None else last[2]
 
+    async def _tie_settings(self, plate: str, lane: str, at: float) -> _TieSettings:
+        """What tying a weighing taken at ``at`` (unix s) to ``plate`` read at ``lane`` takes
+        on this scale: its goods and ERP plan, its preset tare, the scale's band and time
+        between weighings, and whether a truck stands on it."""
+        goods, plan = await self._goods(plate, lane, at)
+        return _TieSettings(
+            max_between_seconds=self.max_between, preset_tare_kg=self._preset(plate),
+            goods=goods, plan_id=plan, band_kg=float(self.band_kg),
+            standing_since=await self.standing_since(),
+        )  # fmt: skip
+
     def _preset(self, plate: str) -> float | None:
         preset = self.preset_tares.get(plate)
         return None if preset is None else float(preset)
@@ -203,19 +226,13 @@ class ScalePairing:
         if second_stop is not None:
             return second_stop
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
-        goods, plan = await self._goods(plate, lane, before.first_at)
         row = await self.ledger.assign_plate(
             weighing_id,
             plate,
             plate_color,
             serial=read.read.serial if read else serial,
             read_id=read.id if read else None,
-            max_between_seconds=self.max_between,
-            preset_tare_kg=self._preset(plate),
-            goods=goods,
-            plan_id=plan,
-            band_kg=float(self.band_kg),
-            standing_since=await self.standing_since(),
+            **await self._tie_settings(plate, lane, before.first_at),
         )
         log.info("weighing given its plate", scale=self.name, weighing=weighing_id,
                  plate=plate, state=row.state, kept_as=row.id, net_kg=row.net_kg)  # fmt: skip
@@ -298,18 +315,10 @@ class ScalePairing:
         takes ``plate`` and is paired again with its goods (the plate's ERP plan or the
         defaults) and preset tare
         (:meth:`edge.ledger.weighings.WeighingLedger.correct_weighing_plate`)."""
-        goods, plan = await self._goods(plate, lane, weighing.first_at)
+        settings = await self._tie_settings(plate, lane, weighing.first_at)
         try:
             row = await self.ledger.correct_weighing_plate(
-                weighing.id,
-                plate,
-                plate_color,
-                max_between_seconds=self.max_between,
-                preset_tare_kg=self._preset(plate),
-                goods=goods,
-                plan_id=plan,
-                band_kg=float(self.band_kg),
-                standing_since=await self.standing_since(),
+                weighing.id, plate, plate_color, **settings
             )
         except TwoTrucksError:  # left as it is, marked 请核对车牌: the page shows the mark
             log.warning("a pass's corrected plate reaches a weighing of two trucks: marked "
