@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from contextlib import closing
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -249,3 +250,30 @@ async def test_a_plate_read_twice_before_its_weighing_is_one_candidate(
         assert (row.state, row.plate, row.first_serial) == ("open", "豫C30001", leave.serial)
         await _leave(bridge, sim)
     assert await store.pending_reads("main", time.time() - 300) == []
+
+
+async def test_a_typed_plate_never_ties_a_second_weighing_to_one_pass(store: Store) -> None:
+    """The fourth review's case: 豫G74001 read at in-1 weighed 35000; three unread weighings
+    follow and a clerk types 豫G74001 for each — all four were tied to the one entry pass, and
+    two goods records went out with its serial (21 t and 5 t). A pass is one side of one
+    weighing: a typed plate finds only a pass no weighing uses."""
+    entry = await store.record_pass(new_pass("豫G74001", when=datetime.now(SH)), [])
+    now = time.time()
+    await store.weigh(NewWeighing("main", "豫G74001", "2", 35000, now - 60, entry.serial),
+                      max_between_seconds=DAY)  # fmt: skip
+    unread = []
+    for n, kg in enumerate((14000, 15000, 20000)):
+        weighing = NewWeighing("main", None, "", kg, now - 50 + n, None)
+        unread.append(await store.weigh(weighing, max_between_seconds=DAY))
+    pairing = ScalePairing(
+        "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
+        goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"],
+    )  # fmt: skip
+    operator = _operator(store, pairing)
+    for row in unread:
+        await operator.assign_plate(GUARD, row.id, plate="豫G74001", color="2")
+    goods = [e for e in await store.outbox_of(entry.serial) if e.kind == "goods"]
+    assert len(goods) == 1  # one goods record on the pass, its pair's
+    tied = [w for w in await store.recent_weighings(10)
+            if entry.serial in (w.first_serial, w.second_serial)]  # fmt: skip
+    assert len(tied) == 1

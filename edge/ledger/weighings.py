@@ -485,7 +485,9 @@ class WeighingLedger(LedgerPart):
     ) -> str | None:
         """The serial of the pass of ``plate`` — as read, or as a guard corrected it — let
         through (not refused) at one of ``lane_ids`` whose time is nearest to ``at`` (unix s)
-        and at most ``within`` s from it; None: none."""
+        and at most ``within`` s from it, and that ties no weighing yet (a pass is one side
+        of one weighing: a clerk typing one plate for three weighings tied them all to one
+        pass, and two goods records went out with its serial); None: none."""
         if not lane_ids:
             return None
         marks = ",".join("?" * len(lane_ids))
@@ -496,7 +498,10 @@ class WeighingLedger(LedgerPart):
             "AND p.received_at BETWEEN ? AND ? UNION SELECT p.serial, p.received_at "
             "FROM corrections c JOIN passes p ON p.id = c.pass_id WHERE c.plate = ? "
             f"AND p.lane_id IN ({marks}) AND p.verdict = 'open' "
-            "AND p.received_at BETWEEN ? AND ?) ORDER BY abs(received_at - ?) LIMIT 1",
+            "AND p.received_at BETWEEN ? AND ?) q "
+            "WHERE NOT EXISTS (SELECT 1 FROM weighings w WHERE w.first_serial = q.serial) "
+            "AND NOT EXISTS (SELECT 1 FROM weighings w WHERE w.second_serial = q.serial) "
+            "ORDER BY abs(received_at - ?) LIMIT 1",
             (plate, *lane_ids, *window, plate, *lane_ids, *window, at),
         )
         return str(rows[0]["serial"]) if rows else None
