@@ -267,3 +267,18 @@ async def test_a_clerk_splits_a_pair_of_two_trucks_on_the_page(
     assert (a_pair.plate, a_pair.state, a_pair.net_kg) == (A, "complete", 26000)
     assert audit == [("过磅员李四", "split weighing", "ok"), ("过磅员李四", "split weighing",
                                                             "refused")]  # fmt: skip
+
+
+async def test_a_split_of_a_pair_whose_passes_name_one_plate_is_refused(store: Store) -> None:
+    """The fourth review's case: a pair whose two passes both name 豫Z20001 (the daemon marked
+    it in doubt, not a correction): split, its halves paired again at once and its goods
+    record went out. Refused, saying to correct the other truck's pass first; nothing
+    changes."""
+    pair, _a_first, _a_exit = await _misread_exit(store)
+    await store.check_weight(await store.weighing(pair), 14000, 15000)  # some doubt
+    before, goods = await store.weighing(pair), await _goods(store)
+    with pytest.raises(InvalidInputError) as refused:
+        await _operator(store).split_weighing(CLERK, pair, "两车误配")
+    assert "拆分后会再次配对" in refused.value.said
+    assert "edge correct" in str(refused.value)
+    assert (await store.weighing(pair), await _goods(store)) == (before, goods)

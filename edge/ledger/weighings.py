@@ -604,6 +604,16 @@ class WeighingLedger(LedgerPart):
                     f"过磅 {weighing_id} 的货物台账已上报，不能拆分，请在平台上更正",
                 )
             halves = await self._halves(row, self._rows_written)
+            plates = {(h.plate, h.plate_color) for h in halves}
+            if len(halves) > 1 and len(plates) == 1:
+                plate = halves[0].plate  # split, the halves would pair again as they are
+                raise WeighingStateError(
+                    f"both weighings' passes name {plate}: split, they would pair again — "
+                    "first correct the plate of the pass that is another truck's "
+                    "(edge correct … SERIAL --plate …), then split",
+                    f"两次过磅的过车记录都是 {plate}，拆分后会再次配对；请先纠正不是该车的"
+                    "那条过车记录的车牌，再拆分",
+                )
             if len(ties) != len(halves) or any(
                 (t.plate, t.plate_color) != (h.plate, h.plate_color)
                 for t, h in zip(ties, halves, strict=False)
