@@ -283,8 +283,9 @@ async def _serve_split(
         NewWeighing("main", "豫C77777", "2", 30000.0, midnight + 60, serial),
         max_between_seconds=86400.0,
     )
+    other = await store.record_pass(new_pass(plate="豫D88888"), [])  # another truck's pass
     await store.weigh(
-        NewWeighing("main", "豫C77777", "2", 12000.0, midnight + 900, serial),
+        NewWeighing("main", "豫C77777", "2", 12000.0, midnight + 900, other.serial),
         max_between_seconds=86400.0,
         goods="煤",
     )
