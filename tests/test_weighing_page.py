@@ -283,6 +283,12 @@ async def test_a_clerk_clears_a_weighing_marked_for_checking(
             inner, outer = await card.evaluate("c => [c.scrollWidth, c.clientWidth]")
             assert inner <= outer, (width, inner, outer)
         await page.set_viewport_size({"width": 1300, "height": 900})
+        # the clerk's button in view at 1300 px, not scrolled off in a narrow card (review)
+        button = await marked.locator("button.checked").bounding_box()
+        card_box = await page.locator("#scales-section").bounding_box()
+        assert button is not None
+        assert card_box is not None
+        assert button["x"] + button["width"] <= card_box["x"] + card_box["width"]
         await marked.locator("button.checked").click()
         await expect(page.locator("#message")).to_have_text("已完成")
         await expect(page.locator("#checks")).to_contain_text("无")
