@@ -411,3 +411,33 @@ def test_a_clerks_plate_resolves_a_weighing_held_in_doubt(
             await store.close()
 
     asyncio.run(after())
+
+
+async def _held_with_its_candidate_used(path: Path) -> int:
+    """A weighing held with one candidate read that a later weighing then used."""
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        seen = await store.record_pass(new_pass("豫A11111", direction="out"), [])
+        read = await store.note_scale_read(
+            NewScaleRead("main", "豫A11111", "2", seen.serial, "in-1", now - 30)
+        )
+        held = await store.weigh(NewWeighing("main", None, "", 15000, now - 20, None),
+                                 max_between_seconds=DAY, candidates=[read])  # fmt: skip
+        await store.weigh(NewWeighing("main", "豫A11111", "2", 30000, now - 10, seen.serial),
+                          max_between_seconds=DAY, read_id=read.id)  # fmt: skip
+        return held.id
+    finally:
+        await store.close()
+
+
+def test_a_held_weighing_with_no_candidate_left_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fourth review: its only candidate used elsewhere, the list showed nothing under
+    it (the page "候选：" and nothing after)."""
+    held = asyncio.run(_held_with_its_candidate_used(tmp_path / "edge.db"))
+    code, out, _ = _run(["weighings", "list", "--config", str(scale_config(tmp_path))], capsys)
+    assert code == 0
+    assert re.search(rf"{held} .* 待确认车牌\n        no candidate left \(other weighings used "
+                     r"them\): --plate … or discard\n", out), out  # fmt: skip

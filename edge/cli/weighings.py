@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from edge.actions.operator import ActionError
@@ -101,15 +102,25 @@ async def _list(cfg: Config, store: Store) -> None:
         label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
         state = state_name("held" if w.held else w.state)
         print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.first_kg:g} kg {state}")
-        for read in w.candidate_reads:
-            if read.id not in used:  # a read another weighing used is no candidate
-                r = read.read
-                age = round(abs(w.first_at - r.read_at))
-                side = f"{age} s after" if r.read_at > w.first_at else f"{age} s before"
-                mark = ", dropped" if read.id in dropped else ""
-                print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
-                      f"{r.lane_id}, {when(r.read_at)}, {side} the weighing, pass "
-                      f"{r.serial}{mark})")  # fmt: skip
+        _print_candidates(w, used, dropped, when)
+
+
+def _print_candidates(
+    w: StoredWeighing, used: set[int], dropped: set[int], when: Callable[[float], str]
+) -> None:
+    """The candidate reads of a weighing without its plate that no other weighing used (the
+    ``--read`` numbers), or that none is left."""
+    if w.held and all(read.id in used for read in w.candidate_reads):
+        print("        no candidate left (other weighings used them): --plate … or discard")
+    for read in w.candidate_reads:
+        if read.id not in used:  # a read another weighing used is no candidate
+            r = read.read
+            age = round(abs(w.first_at - r.read_at))
+            side = f"{age} s after" if r.read_at > w.first_at else f"{age} s before"
+            mark = ", dropped" if read.id in dropped else ""
+            print(f"        --read {read.id}: {r.plate} (colour {r.plate_color}, lane "
+                  f"{r.lane_id}, {when(r.read_at)}, {side} the weighing, pass "
+                  f"{r.serial}{mark})")  # fmt: skip
 
 
 def _splittable(w: StoredWeighing) -> bool:
