@@ -1634,3 +1634,100 @@ async def test_a_read_heard_before_a_restart_while_an_unread_truck_stood_stays_i
         assert f"weighing {unread.id}" in check.why
     finally:
         await store.close()
+
+
+def _clock_after(seconds: float) -> Callable[[], float]:
+    """A clock ``seconds`` ahead of now."""
+    return lambda: time.time() + seconds
+
+
+async def _weighed_in_unread_out(
+    store: Store, tmp_path: Path, reads: Sequence[tuple[str, float]], *, one_by_one: bool = True
+) -> tuple[RecordedPass, list[StoredWeighing]]:
+    """The review's case: 豫G75001 weighed in at 35000 kg (its open first weighing) comes back
+    unread and weighs 14000 kg; ``reads`` (plate, seconds after its weight settled) are heard
+    while it stands — 豫G75001's own at the exit, the car 豫AC1234 at the entry — each after
+    the one before was taken (``one_by_one``) or all at once; it leaves, and an unread truck
+    weighs 20000 kg. The weighings told of, and 豫G75001's exit pass."""
+    out = await _weighed_in(store, "豫G75001", 35000)
+    async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        await _settle(bridge, sim, 14000)  # the truck back: not read
+        unread = seen[-1]
+        assert (unread.plate, unread.state) == (None, "unmatched")
+        for plate, after in reads:
+            bridge._clock = _clock_after(after)
+            own = plate == "豫G75001"
+            bridge.heard_pass(_pass(plate, out.serial if own else "S-CAR",
+                                    lane="out-1" if own else "in-1"))  # fmt: skip
+            if one_by_one:
+                await eventually(lambda: seen[-1].plate is not None or seen[-1].held, timeout=5)
+        await bridge.drain()
+        await _leave(bridge, sim)
+        await _settle(bridge, sim, 20000)  # an unread truck
+        await eventually(lambda: seen[-1].first_kg == 20000, timeout=5)
+        await _leave(bridge, sim)
+        await bridge.drain()
+    return out, seen
+
+
+async def _kept(store: Store, seen: Sequence[StoredWeighing]) -> dict[int, StoredWeighing]:
+    """The weighings told of as they are now (one folded into its pair: gone), by id."""
+    kept: dict[int, StoredWeighing] = {}
+    for wid in sorted({w.id for w in seen}):
+        try:
+            kept[wid] = await store.weighing(wid)
+        except KeyError:
+            continue
+    return kept
+
+
+async def test_a_late_read_tie_is_put_in_doubt_by_another_read_after_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """The review's case: the car's read comes 1 s after the unread truck's weight settled and
+    is taken as its late read; 豫G75001's own read 2 s after. Before, the 14000 kg weighing
+    became 豫AC1234's open first weighing, unmarked, and the next unread truck took
+    豫G75001's read (15 t sent). The tie-in-doubt rule holds for a late read too: the weighing
+    is held as 待确认车牌 with both reads, and no pair, no goods record, is made on a guess."""
+    _, seen = await _weighed_in_unread_out(store, tmp_path, [("豫AC1234", 1), ("豫G75001", 2)])
+    weighings = await _kept(store, seen)
+    g75001 = await store.weighing(1)
+    assert (g75001.plate, g75001.state, g75001.second_kg) == ("豫G75001", "open", None)
+    unread = weighings[seen[0].id]
+    assert (unread.plate, unread.state, unread.held) == (None, "unmatched", True)
+    assert [r.read.plate for r in unread.candidate_reads] == ["豫AC1234", "豫G75001"]
+    assert [c.kind for c in unread.checks] == ["plate"]
+    assert "its late read" in unread.checks[0].why
+    assert await _goods_states(store) == (0, 0)
+    assert not [w for w in weighings.values() if w.state == "complete"]
+
+
+async def test_a_late_read_completing_a_pair_is_checked_when_another_read_follows(
+    store: Store, tmp_path: Path
+) -> None:
+    """The other order: 豫G75001's own read 1 s after the weight settled completes its pair
+    (21 t); the car's read 2 s after, while the truck stands, marks the pair 请核对车牌 — its
+    goods record held for the clerk — as it would a pair tied by a read heard before."""
+    _, seen = await _weighed_in_unread_out(store, tmp_path, [("豫G75001", 1), ("豫AC1234", 2)])
+    pair = next(w for w in (await _kept(store, seen)).values() if w.state == "complete")
+    assert (pair.plate, pair.net_kg) == ("豫G75001", 21000)
+    [check] = pair.checks
+    assert (check.kind, check.hold) == ("plate", True)
+    assert "豫AC1234" in check.why
+    assert "its late read, 1 s after" in check.why
+    assert await _goods_states(store) == (1, 0)
+
+
+async def test_two_reads_right_after_an_unread_trucks_weight_settled_hold_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """Both reads are heard before the late-read rule picks one: no guess — the unread truck's
+    weighing is held with both as candidates once it left, and both stay pending."""
+    _, seen = await _weighed_in_unread_out(
+        store, tmp_path, [("豫AC1234", 1), ("豫G75001", 2)], one_by_one=False
+    )
+    unread = await store.weighing(seen[0].id)
+    assert (unread.plate, unread.state, unread.held) == (None, "unmatched", True)
+    assert sorted(r.read.plate for r in unread.candidate_reads) == ["豫AC1234", "豫G75001"]
+    assert await _goods_states(store) == (0, 0)
+    assert all(w.state != "complete" for w in (await _kept(store, seen)).values())

@@ -55,9 +55,13 @@ weighing tied through a read that superseded another plate is marked too.
 
 The late-read rule (no position sensors, :meth:`Weighbridge._watch_unplated`): a weighing
 without a plate takes, unmatched, the first read heard within ``reread_seconds`` of its weight
-settling as its own late read. Any other read heard while its truck stands is its late read or
-the next truck's: once the truck left it is one more candidate of the weighing (held) and stays
-pending; the weighing that takes one heard later than ``reread_seconds`` after is marked
+settling as its own late read — unless another read was heard in that window too before it
+was taken: then no guess, both are candidates once the truck left. A late read taken ties the
+weighing as a read heard before would: the first other read heard within ``reread_seconds``
+of the weight settling while the truck stands puts that tie in doubt (the tie-in-doubt rule,
+above). Any other read heard while its truck stands is its late read or the next truck's:
+once the truck left it is one more candidate of the weighing (held) and stays pending; the
+weighing that takes one heard later than ``reread_seconds`` after is marked
 请核对车牌 (:meth:`Weighbridge._late_check`). After a restart the last weighing without a plate
 goes on the same way until the platform is seen empty.
 
@@ -784,26 +788,36 @@ class Weighbridge(ScalePairing):
         """The late-read rule (module docstring): the weighing ``row`` without a plate, taken
         at ``since`` (unix s), hears reads while its truck (the ``vehicle``-th) stands on the
         scale. An unmatched one takes the first read heard within ``reread`` of its weight
-        settling as its own late read (once its snapshot, ``snapped``, is kept); a read of that
-        plate heard afterwards is that truck read again (dropped). Any other read heard while
+        settling as its own late read (once its snapshot, ``snapped``, is kept; with another
+        read in that window too, none: both are candidates); a read of that plate heard
+        afterwards is that truck read again (dropped), the first other one within ``reread``
+        puts the tie in doubt as :meth:`_watch_tie` does. Any other read heard while
         it stands — every one, for a held weighing — is one more candidate once the truck left
         (held as 待确认车牌), and stays pending: a weighing that takes one heard later than
         ``reread`` after this one is checked by the clerk (:meth:`_late_check`). A new vehicle
         weighed before the platform emptied was the reads': nothing changes. ``left_at``: after
         a restart, the truck left before it (the platform was found empty)."""
-        own: ScaleRead | None = None
         heard: list[ScaleRead] = []
-        async for fresh in self._standing_reads(since, vehicle, emptied, left_at):
-            if own is not None:
-                if fresh.read.plate == own.read.plate:  # the re-read rule after the weighing
-                    await self._reread(fresh, own)
-                continue
+        reads = self._standing_reads(since, vehicle, emptied, left_at)
+        async for fresh in reads:
+            if any(fresh.id == r.id for r in heard):
+                continue  # a rival of the late read, heard already (below)
             if row.held or heard or fresh.read.read_at > since + self.reread:
                 heard.append(fresh)  # its late read, or the next truck's: the clerk says
                 continue
             if snapped is not None:
                 await snapped  # the snapshot is kept with the weighing first
-            own = fresh if await self._give_late(row, fresh) else None
+            rivals = await self._rivals(fresh, since, emptied, left_at)
+            if rivals:  # two reads in the window: no guess, both are candidates
+                log.info("more than one plate read right after an unread truck's weight "
+                         "settled: no late read taken", scale=self.name, weighing=row.id,
+                         plates=[r.read.plate for r in (fresh, *rivals)])  # fmt: skip
+                heard.extend((fresh, *rivals))
+                continue
+            tied = await self._give_late(row, fresh)
+            if tied is not None:  # tied as by a read heard before: the tie-in-doubt rule
+                await self._doubt_on(tied, fresh, reads, since, emptied, left_at)
+                return
         if not heard or (left_at is None and self.emptied == emptied):
             if heard:
                 log.info("plate read while the unread truck stood on the scale was the next "
@@ -821,16 +835,35 @@ class Weighbridge(ScalePairing):
                         after_seconds=round(fresh.read.read_at - since, 1))  # fmt: skip
             self._tell(done)
 
-    async def _give_late(self, row: StoredWeighing, late: ScaleRead) -> bool:
+    async def _give_late(self, row: StoredWeighing, late: ScaleRead) -> StoredWeighing | None:
         """The unmatched weighing ``row`` takes ``late``, its own late read (the camera slower
-        than the scale); False: not given (a clerk gave it a plate, or used the read)."""
+        than the scale): the weighing as it is now (an open first weighing, a pair...); None:
+        not given (a clerk gave it a plate, or used the read)."""
         try:
-            await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
+            return await self.assign(row.id, late.read.plate, late.read.plate_color, read=late)
         except WeighingStateError as exc:
             log.info("late plate read not given", scale=self.name, weighing=row.id,
                      plate=late.read.plate, why=str(exc))  # fmt: skip
-            return False
-        return True
+            return None
+
+    async def _rivals(
+        self, late: ScaleRead, since: float, emptied: int, left_at: float | None
+    ) -> list[ScaleRead]:
+        """The other pending reads heard, like ``late``, within ``reread`` of the weight
+        settling at ``since`` (unix s) while the truck stood (it left at ``left_at`` or once
+        the platform emptied more than ``emptied`` times): with one, the late read is no
+        guess to take."""
+        if left_at is None and self.emptied != emptied:
+            left_at = self._left_at.get(emptied + 1, self._clock())
+        end = since + self.reread if left_at is None else min(since + self.reread, left_at)
+        return [
+            r
+            for r in await self._pending()
+            if r.id != late.id
+            and since <= r.read.read_at <= end
+            and not self._rereads(r, late)
+            and not self._rereads(late, r)
+        ]
 
     async def _late_check(self, read: ScaleRead) -> tuple[str, str] | None:
         """(why, said) when ``read`` was heard while the truck of a weighing without a plate
@@ -898,8 +931,23 @@ class Weighbridge(ScalePairing):
         sent yet) only once that truck left: a new vehicle weighed before the platform emptied
         (the stopped-twice rule's doubt) was the read's, and nothing changes. Later reads of
         other plates are the next truck's."""
+        await self._doubt_on(row, read, self._standing_reads(since, vehicle, emptied), since,
+                             emptied)  # fmt: skip
+
+    async def _doubt_on(
+        self,
+        row: StoredWeighing,
+        read: ScaleRead,
+        reads: AsyncIterator[ScaleRead],
+        since: float,
+        emptied: int,
+        left_at: float | None = None,
+    ) -> None:
+        """The tie-in-doubt rule over ``reads`` (:meth:`_standing_reads`) for the weighing
+        ``row`` weighed at ``since`` and tied to ``read`` (heard before, or its late read):
+        :meth:`_watch_tie`."""
         other: ScaleRead | None = None
-        async for fresh in self._standing_reads(since, vehicle, emptied):
+        async for fresh in reads:
             if fresh.read.plate == read.read.plate:
                 await self._reread(fresh, read)  # the same truck read again while it stands
             elif other is None and fresh.read.read_at <= since + self.reread:
@@ -908,7 +956,7 @@ class Weighbridge(ScalePairing):
                     await self._doubt(read, other)
         if other is None or row.state != "open":
             return
-        if self.emptied == emptied:
+        if left_at is None and self.emptied == emptied:
             log.info("plate read while the weighed truck stood on the scale was the next "
                      "vehicle's: it was weighed", scale=self.name, weighing=row.id,
                      plate=other.read.plate)  # fmt: skip

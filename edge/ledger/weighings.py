@@ -1335,13 +1335,14 @@ class WeighingLedger(LedgerPart):
 
     async def doubt_tie(self, tied: ScaleRead, other: ScaleRead) -> StoredWeighing | None:
         """The tie-in-doubt rule (:mod:`edge.gate.weighbridge`): the weighing that took the read
-        ``tied`` (read before its weight settled) heard another plate, ``other``, while it
-        still stood on the scale — ``tied`` may be a stray read and ``other`` the truck's late
-        one, or ``tied`` the truck's and ``other`` the next truck's. An open first weighing
-        (no goods record yet) is held as 待确认车牌 with both reads as candidates (``tied``
-        pending again); any other (a pair it completed, a preset tare) is marked for the
-        clerk to check its plate, its goods record held until the clerk clears it. Returns
-        the weighing as changed; None when no weighing holds ``tied`` any more."""
+        ``tied`` (read before its weight settled, or its late read) heard another plate,
+        ``other``, while it still stood on the scale — ``tied`` may be a stray read and
+        ``other`` the truck's late one, or ``tied`` the truck's and ``other`` the next
+        truck's. An open first weighing (no goods record yet) is held as 待确认车牌 with both
+        reads as candidates (``tied`` pending again); any other (a pair it completed, a
+        preset tare) is marked for the clerk to check its plate, its goods record held until
+        the clerk clears it. Returns the weighing as changed; None when no weighing holds
+        ``tied`` any more."""
 
         async def write() -> int | None:
             rows = await self._rows_written(
@@ -1355,9 +1356,14 @@ class WeighingLedger(LedgerPart):
             # the weighing that took ``tied``: a pair's second when its pass is the second's
             second = row.second_at is not None and row.second_serial == t.serial
             at = row.second_at if second and row.second_at is not None else row.first_at
-            why = (f"tied to {t.plate} (read {tied.id}, {at - t.read_at:.0f} s before "
-                   f"the weight settled); {o.plate} read {o.read_at - at:.0f} s after, "
-                   "while it stood on the scale: a stray read or the next truck")  # fmt: skip
+            when = (
+                f"{at - t.read_at:.0f} s before the weight settled"
+                if t.read_at <= at
+                else f"its late read, {t.read_at - at:.0f} s after the weight settled"
+            )
+            why = (f"tied to {t.plate} (read {tied.id}, {when}); {o.plate} read "
+                   f"{o.read_at - at:.0f} s after, while it stood on the scale: a stray read "
+                   "or the next truck")  # fmt: skip
             said = f"过磅时用 {t.plate}，车在磅上时又识别 {o.plate}"
             if row.state == "open" and row.first_serial == t.serial and row.second_kg is None:
                 held = json.dumps([tied.to_json(), other.to_json()], ensure_ascii=False)
