@@ -323,3 +323,20 @@ def test_city_mode_needs_organ_and_a_short_password() -> None:
         'password = "sim-password"', f'password = "{"x" * 31}"'
     )
     assert "30 characters" in errors_of(text).render()
+
+
+def test_credentials_inside_a_replica_address_are_refused_and_never_echoed(
+    tmp_path: Path,
+) -> None:
+    """A fresh tester's case: ``endpoint = "http://KEY:SECRET@minio"`` (or an SFTP host
+    ``root:PASS@nas``) was accepted and then shown on /healthz and in every log line."""
+    for key, value in (
+        ("endpoint", "http://AKUSER:URLSECRET999@127.0.0.1:19000"),
+        ("host", "root:SSHPASS777@127.0.0.1"),
+    ):
+        extra = f'[replica]\ntype = "s3"\npath = "gate-01"\nbucket = "b"\n{key} = "{value}"\n'
+        text = write_config(tmp_path / "config.toml", "http://127.0.0.1:9", extra=extra)
+        messages = {format_loc(i.loc): i.message for i in errors_of(text.read_text("utf-8")).issues}
+        assert "no user or password in an address" in messages[f"replica.{key}"]
+        assert "SECRET" not in str(messages)
+        assert "PASS7" not in str(messages)

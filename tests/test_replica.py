@@ -35,6 +35,7 @@ from edge.ledger.rows import NewWeighing
 from edge.ledger.store import Store
 from edge.ops.health import ReplicaReport
 from edge.replica import owner as owner_module
+from edge.replica import restore as restore_module
 from edge.replica.owner import (
     LEDGER_ID,
     SHARE_MARKER,
@@ -1431,6 +1432,41 @@ async def test_a_target_that_accepts_and_never_answers_the_restore_check_is_no_a
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_edge_restore_from_a_target_that_accepts_and_never_answers_says_so(
+    tmp_path: Path, procs: Processes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh tester's case: `edge restore` from an SFTP server that accepts the connection
+    and says nothing printed its first line and then nothing, for good (litestream restore
+    has no bound). The target must list the replica within a bound first: it says the
+    target does not answer, and leaves no tool running."""
+    sshd = await start_sshd(procs, tmp_path / "sshd")
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(restore_module, "ANSWER_SECONDS", 1.0)
+    try:
+        cfg = make_config(tmp_path / "new", "http://127.0.0.1:9",
+                          replica=sshd.replica(port=port))  # fmt: skip
+        with pytest.raises(RestoreError, match="the target does not answer"):
+            await asyncio.wait_for(restore(cfg), 60)
+        assert accepted  # it did connect: the silence was bounded
+        assert not (tmp_path / "new" / "edge.db").exists()
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    left = await asyncio.create_subprocess_exec(
+        "pgrep", "-f", "rclone lsf|litestream restore", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await left.communicate()
+    assert not out.strip(), out
 
 
 async def test_no_restore_check_before_the_first_sync_is_confirmed(

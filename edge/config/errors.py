@@ -23,6 +23,9 @@ _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-\".]+)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
 _SECRET_WORDS = ("password", "secret", "token", "pwd")
 ENV_PREFIX = "EDGE_"
+#: The error type of a value that may hold a secret (a password typed into an address):
+#: its message is said, the value never shown.
+NOT_ECHOED = "not_echoed"
 
 #: The config's patterns in words.
 PATTERN_WORDS = {
@@ -245,6 +248,7 @@ def issues_from_validation(
             "missing",
             "union_tag_invalid",
             "extra_forbidden",
+            NOT_ECHOED,
         } and not _is_secret(loc):
             shown = repr(err.get("input"))
             message += f" (got {shown[:60]})"

@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import override
 
@@ -64,6 +65,7 @@ from drivers.weighing import (
     YaohuaTf0Parser,
 )
 from edge.config.errors import (
+    NOT_ECHOED,
     ConfigError,
     ConfigIssue,
     env_overrides,
@@ -1027,6 +1029,21 @@ class ReplicaConfig(_Section):
     def _without_comment(cls, value: str) -> str:
         """A ``.pub`` line pasted whole: its trailing comment (``root@nas``) is dropped."""
         return " ".join(value.split()[:2])
+
+    @field_validator("host", "endpoint")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """No user or password inside an address (``user:secret@nas``,
+        ``http://KEY:SECRET@minio``): the address is shown on the status page, in
+        /healthz and in every log line; the SFTP user goes in ``user`` with ``key_file``,
+        S3 keys in the environment (README, *Replication*). Refused without echoing it."""
+        if "@" in value:
+            raise PydanticCustomError(
+                NOT_ECHOED,
+                "no user or password in an address (it is shown and logged): the SFTP user "
+                "goes in user = …, S3 keys in the environment",
+            )
+        return value
 
 
 class MqttTelemetryConfig(_Section):

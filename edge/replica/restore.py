@@ -13,6 +13,7 @@ serials.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
@@ -33,6 +34,7 @@ from edge.replica.target import (
     missing_credentials,
     rclone_env,
     rclone_photos_remote,
+    rclone_remote,
     tls_env,
     tool,
 )
@@ -100,19 +102,64 @@ async def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
         stderr=asyncio.subprocess.STDOUT,
         env=env,
     )
-    output, _ = await proc.communicate()
+    try:
+        output, _ = await proc.communicate()
+    except BaseException:  # cancelled (a bound ran out, Ctrl-C): the tool goes too
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
     assert proc.returncode is not None
     return proc.returncode, output.decode("utf-8", "replace")
+
+
+#: rclone's bounds on a target that does not answer: to connect, and between two answers
+#: (an idle bound: a long copy that keeps moving is never cut).
+RCLONE_BOUNDS = ("--contimeout", "10s", "--timeout", "60s", "--retries", "1")
+#: How long the target may take to list the replica's ledger before the restore begins.
+ANSWER_SECONDS = 60.0
+
+
+async def _target_answers(replica: ReplicaConfig, run_dir: Path) -> None:
+    """Raise :class:`RestoreError` unless the target lists the replica's place within
+    :data:`ANSWER_SECONDS` (rclone, bounded): ``litestream restore`` itself has no bound, and
+    an SFTP server that accepts the connection and never speaks held ``edge restore`` silent
+    for good. A place that does not exist yet is an answer (Litestream then says so)."""
+    known_hosts = await _known_hosts(replica, run_dir)
+    argv = [tool("rclone"), "lsf", rclone_remote(replica, ""), "--max-depth", "1"]
+    argv += ["--config", os.devnull, "-q", *RCLONE_BOUNDS, "--low-level-retries", "1"]
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            code, output = await _run(argv, rclone_env(replica, known_hosts))
+    except TimeoutError:
+        raise RestoreError(
+            f"the target does not answer (no listing within {ANSWER_SECONDS:g} s): check "
+            "that it is up and reachable"
+        ) from None
+    if code not in (0, _RCLONE_DIRECTORY_NOT_FOUND):
+        last = output.strip().splitlines()[-1:] or [f"status {code}"]
+        raise RestoreError(f"the target does not answer: {last[0]}")
+
+
+async def _known_hosts(replica: ReplicaConfig, run_dir: Path) -> Path | None:
+    """The SFTP target's host key as rclone reads it (None: not SFTP)."""
+    if replica.type != "sftp":
+        return None
+    known_hosts = run_dir / "known_hosts"
+    await asyncio.to_thread(_write_private, known_hosts, known_hosts_line(replica))
+    return known_hosts
 
 
 async def restore_ledger(
     replica: ReplicaConfig, database: Path, run_dir: Path, at: datetime | None = None
 ) -> None:
     """``litestream restore`` of the replica's latest ledger to ``database``, or of the ledger
-    as it stood at ``at`` (an aware time: a fallback point when the latest is damaged)."""
+    as it stood at ``at`` (an aware time: a fallback point when the latest is damaged), once
+    the target answered (:func:`_target_answers`)."""
     missing = missing_credentials(replica)
     if missing:
         raise RestoreError(f"set {', '.join(missing)} in the environment first")
+    await _target_answers(replica, run_dir)
     config = run_dir / "restore.yml"
     await asyncio.to_thread(
         _write_private, config, litestream_config(replica, database, run_dir / "restore.sock")
@@ -130,13 +177,10 @@ async def restore_ledger(
 
 async def restore_photos(replica: ReplicaConfig, photo_dir: Path, run_dir: Path) -> None:
     """``rclone copy`` of the replica's photos into ``photo_dir``."""
-    known_hosts = None
-    if replica.type == "sftp":
-        known_hosts = run_dir / "known_hosts"
-        await asyncio.to_thread(_write_private, known_hosts, known_hosts_line(replica))
+    known_hosts = await _known_hosts(replica, run_dir)
     await asyncio.to_thread(photo_dir.mkdir, parents=True, exist_ok=True)
     argv = [tool("rclone"), "copy", rclone_photos_remote(replica), str(photo_dir)]
-    argv += ["--config", os.devnull, "-q"]
+    argv += ["--config", os.devnull, "-q", *RCLONE_BOUNDS]
     code, output = await _run(argv, rclone_env(replica, known_hosts))
     if code == _RCLONE_DIRECTORY_NOT_FOUND:
         return  # no photo round reached the replica before the loss: the count says what is missing
