@@ -99,10 +99,11 @@ def _weighings_in(database: Path, columns: str = "plate, first_kg, state") -> li
         return db.execute(f"SELECT {columns} FROM weighings ORDER BY id").fetchall()  # noqa: S608
 
 
-async def _scale_weighed(http: httpx.AsyncClient, port: int) -> bool:
-    """Whether the daemon on ``port`` says its (first) scale holds a weighed truck."""
+async def _scale_weighed(http: httpx.AsyncClient, port: int, weighed: bool = True) -> bool:
+    """Whether the daemon on ``port`` says its (first) scale holds a weighed truck (with
+    ``weighed`` False: that it does not)."""
     status = (await http.get(f"http://127.0.0.1:{port}/api/status")).json()
-    return bool(status["scales"][0]["weighed"])
+    return bool(status["scales"][0]["weighed"]) is weighed
 
 
 async def weigh_truck(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
@@ -342,9 +343,6 @@ async def test_a_sigkill_with_a_weighed_truck_on_the_scale_does_not_weigh_it_aga
     def weighed() -> list[tuple[Any, ...]]:
         return _weighings_in(tmp_path / "edge.db")
 
-    async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
-        return await _scale_weighed(http, port) is weighed
-
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         push = f"http://127.0.0.1:{port}/push/in-1"
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
@@ -358,9 +356,9 @@ async def test_a_sigkill_with_a_weighed_truck_on_the_scale_does_not_weigh_it_aga
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
         await wait_healthy(http, port)
         await http.post(push, json={"plate": "豫B22222"})  # the next truck, queued behind
-        await eventually(lambda: scale_says_weighed(http, True), timeout=10)
+        await eventually(lambda: _scale_weighed(http, port), timeout=10)
         sim.set_weight(Decimal(0))  # the truck drives off
-        await eventually(lambda: scale_says_weighed(http, False), timeout=10)
+        await eventually(lambda: _scale_weighed(http, port, weighed=False), timeout=10)
         sim.set_weight(Decimal(18000))  # the next truck
         await eventually(lambda: len(weighed()) >= 2, timeout=10)
         await procs.stop(proc)
@@ -1428,9 +1426,6 @@ async def test_a_sigkill_between_a_trucks_two_stops_keeps_the_higher_one(
     def weighed() -> list[tuple[Any, ...]]:
         return _weighings_in(tmp_path / "edge.db")
 
-    async def scale_says_weighed(http: httpx.AsyncClient) -> bool:
-        return await _scale_weighed(http, port)
-
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
         await wait_healthy(http, port)
@@ -1441,7 +1436,7 @@ async def test_a_sigkill_between_a_trucks_two_stops_keeps_the_higher_one(
         assert await proc.wait() == -signal.SIGKILL
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
         await wait_healthy(http, port)
-        await eventually(lambda: scale_says_weighed(http), timeout=10)  # found still there
+        await eventually(lambda: _scale_weighed(http, port), timeout=10)  # found still there
         sim.set_weight(Decimal(30000), moving=True)  # it drives fully on
         await asyncio.sleep(0.5)
         sim.set_weight(Decimal(39000))
@@ -1563,9 +1558,6 @@ async def test_a_sigkill_while_an_unread_truck_stands_keeps_its_late_reads_in_do
             tmp_path / "edge.db", "plate, first_kg, state, candidates, check_plate"
         )
 
-    async def scale_says_weighed(http: httpx.AsyncClient, weighed: bool) -> bool:
-        return await _scale_weighed(http, port) is weighed
-
     async with ScaleSim(scale_port, "toledo", period=0.02) as sim, httpx.AsyncClient() as http:
         push = f"http://127.0.0.1:{port}/push/in-1"
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
@@ -1586,9 +1578,9 @@ async def test_a_sigkill_while_an_unread_truck_stands_keeps_its_late_reads_in_do
         sim.set_weight(Decimal(20010))  # the same truck, within the band
         proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
         await wait_healthy(http, port)
-        await eventually(lambda: scale_says_weighed(http, True), timeout=10)
+        await eventually(lambda: _scale_weighed(http, port), timeout=10)
         sim.set_weight(Decimal(0))  # it drives off
-        await eventually(lambda: scale_says_weighed(http, False), timeout=10)
+        await eventually(lambda: _scale_weighed(http, port, weighed=False), timeout=10)
         await eventually(lambda: weighed()[0][3] is not None, timeout=10)
         sim.set_weight(Decimal(18000))  # the next truck
         await eventually(lambda: len(weighed()) == 2, timeout=10)

@@ -357,9 +357,9 @@ class Lane:
         )
 
     @staticmethod
-    async def _taken(photos: asyncio.Task[list[NewPhoto]]) -> list[NewPhoto]:
-        """The photos a pass's photo task stored; none when it failed (the barrier has
-        moved by then: the pass goes on without them, flagged)."""
+    async def _taken(photos: Awaitable[list[NewPhoto]]) -> list[NewPhoto]:
+        """The photos a pass's photo task (or a re-push's photo write) stored; none when it
+        failed (the barrier has moved by then: the pass goes on without them, flagged)."""
         try:
             return await photos
         except Exception:
@@ -628,7 +628,7 @@ class Lane:
         the pass has already, or one refused again, changes nothing (a file written for
         nothing stays an orphan, as after a failed pass)."""
         with structlog.contextvars.bound_contextvars(serial=serial):
-            stored = await self._taken(asyncio.create_task(self.photos.take(event)))
+            stored = await self._taken(self.photos.take(event))
             if stored and await self.store.heal_photos(
                 pass_id, LatePhotos(stored, self.verifier.uploads_photos, None)
             ):
