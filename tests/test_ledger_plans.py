@@ -262,6 +262,13 @@ async def _serve_checks(
     await call("check_weight", row, 30000.0, 35680.0)
     await call("weighings_to_check", midnight - 300)
     await call("clear_checks", row.id)
+    for kg, at in ((15000.0, midnight - 100), (30000.0, midnight - 50)):  # a pair, then a stop
+        pair = await store.weigh(
+            NewWeighing("main", "豫C77777", "2", kg, at, serial), max_between_seconds=86400.0
+        )
+    await store.check_weight(pair, 30000.0, 35680.0)
+    taken, _released = await call("take_higher_weight", pair.id)
+    assert (taken.second_kg, taken.net_kg) == (35680.0, 20680.0)
     await call("release_left", "main", midnight + 1, row.id)
     await call("holds_goods_on", "main")
     await call("release_other_scales", ["main"])

@@ -166,7 +166,8 @@ WALK: list[tuple[str, list[Step]]] = [
         [once("correct", "--config", C, "{serial}", "--plate", "豫A12345", "--reviewer", "王工")],
     ),
     (
-        "edge weighings list|resolve|discard|drop-read|checked --config …",
+        "edge weighings list|resolve|discard|drop-read|checked|split|same-truck|higher-weight "
+        "--config …",
         [once("weighings", "list", "--config", C)],
     ),
     (
@@ -282,6 +283,32 @@ WALK: list[tuple[str, list[Step]]] = [
     (
         'edge weighings split --config … 34 --reason "两车误配"',
         [once("weighings", "split", "--config", C, "34", "--reason", "两车误配", code=1)],
+    ),
+    (
+        "edge weighings same-truck --config … 19",
+        [once("weighings", "same-truck", "--config", C, "19", code=1)],
+    ),
+    (
+        "edge weighings resolve --config … 19 --plate 豫A12345 --color 1 --returned",
+        [
+            once(
+                "weighings",
+                "resolve",
+                "--config",
+                C,
+                "19",
+                "--plate",
+                "豫A12345",
+                "--color",
+                "1",
+                "--returned",
+                code=1,
+            )
+        ],
+    ),
+    (
+        "edge weighings higher-weight --config … 7",
+        [once("weighings", "higher-weight", "--config", C, "7", code=1)],
     ),
     (
         "edge vehicles template --output vehicles.xlsx --config /etc/edge-gate/config.toml",

@@ -277,3 +277,37 @@ def test_a_doubtful_weight_says_whether_the_platform_was_watched_all_along() -> 
         if (done := detector.feed(D(45000), readings.t)) is not None:
             results.append(done)
     assert [(w.kg, w.doubtful, w.watched) for w in results[1:]] == [(D(45000), True, False)]
+
+
+def _stable(detector: StableDetector, t: float, kg: int, seconds: float = 4.0) -> StableWeight:
+    """``kg`` held from ``t`` for ``seconds`` (readings every 0.1 s): the stable weight."""
+    done = None
+    for step in range(round(seconds * 10)):
+        done = detector.feed(D(kg), t + step / 10) or done
+    assert done is not None
+    return done
+
+
+def test_a_doubtful_weight_says_whether_the_platform_was_not_watched() -> None:
+    """``unwatched``: after a silence (in memory), or after a restart with the platform loaded
+    and showing another weight than the last weighing's, never seen empty since — the
+    weighed truck after a second stop, another vehicle, or that truck back; after a plate read
+    only (watched all along): not. A restart followed by an empty platform: a plain weight."""
+    after_read = StableDetector(RULE)
+    _stable(after_read, 0.0, 21000)
+    after_read.doubt()
+    done = _stable(after_read, 4.0, 39000)  # readings all along
+    assert (done.doubtful, done.watched, done.unwatched) == (True, True, False)
+    silent = StableDetector(RULE)
+    _stable(silent, 0.0, 21000)
+    done = _stable(silent, 10.0, 39000)  # 6 s without a reading before it
+    assert (done.doubtful, done.watched, done.unwatched) == (True, False, True)
+    restarted = StableDetector(RULE)
+    restarted.expect(D(21000), -5.0)
+    done = _stable(restarted, 0.0, 39000)
+    assert (done.doubtful, done.watched, done.unwatched) == (True, False, True)
+    emptied = StableDetector(RULE)
+    emptied.expect(D(21000), -5.0)
+    emptied.feed(D(0), 0.0)
+    done = _stable(emptied, 1.0, 39000)
+    assert (done.doubtful, done.watched, done.unwatched) == (False, False, False)

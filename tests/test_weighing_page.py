@@ -351,3 +351,54 @@ async def test_a_daemon_shows_a_cascade_of_late_reads_for_the_clerk(
         (31000, ["豫AC1234", "豫B11111"]),
         (32000, ["豫AC1234", "豫B11111"]),
     ]
+
+
+async def test_a_clerk_says_same_truck_and_takes_a_higher_stop_on_the_page(
+    tmp_path: Path, platform_sim: CityPlatformSim, browser: Browser
+) -> None:
+    """A weighing taken after the scale was not watched (a restart) while 豫T10001 stood on
+    it is listed with what it may be and 同一车辆 (and 已离开后返回 beside 确认车牌); a typed
+    豫T10001 without the tick is refused in Chinese. 同一车辆: 豫T10001's weighing takes the
+    39000 kg. A pair marked 请核对重量 (stopped twice) has 取较高重量: its net follows."""
+    web = {"password_hash": hash_password("gate password 1")}
+    async with scale_daemon(tmp_path, platform_sim, web=web) as (daemon, _bridge, _sim, _http):
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        now = time.time()
+        first = await daemon.store.weigh(
+            NewWeighing("main", "豫T10001", "2", 21000, now - 60, None), max_between_seconds=86400.0
+        )
+        held = await daemon.store.weigh(
+            NewWeighing("main", None, "", 39000, now - 30, None),
+            max_between_seconds=86400.0,
+            stop_of=first.id,
+            stop_unwatched=True,
+        )
+        await daemon.store.weigh(
+            NewWeighing("main", "豫H80009", "2", 35000, now - 600, None),
+            max_between_seconds=86400.0,
+        )
+        pair = await daemon.store.weigh(
+            NewWeighing("main", "豫H80009", "2", 14000, now - 500, None),
+            max_between_seconds=86400.0,
+        )
+        assert await daemon.store.check_weight(pair, 14000, 14600) is not None
+        page = await logged_in(browser, base, "过磅员李四")
+        row = page.locator(f'#unmatched-weighings tr[data-weighing="{held.id}"]')
+        await expect(row).to_contain_text("可能是 豫T10001（21000 kg） 二次停车")
+        await expect(row.locator("label")).to_contain_text("已离开后返回")
+        await row.locator('input[name="plate"]').fill("豫T10001")
+        await row.locator('select[name="color"]').select_option("2")
+        await row.get_by_role("button", name="确认车牌").click()
+        await expect(page.locator("#message")).to_contain_text("同一车辆")
+        await row.locator("button.same-truck").click()
+        await expect(page.locator("#message")).to_contain_text("已作为上一车二次停车处理")
+        marked = page.locator(f'#checks tr[data-check="{pair.id}"]')
+        await marked.locator("button.higher-weight").click()
+        await expect(page.locator("#message")).to_contain_text("已采用较高重量：净重 20.4 t")
+        await page.close()
+        assert (await daemon.store.weighing(first.id)).first_kg == 39000
+        done = await daemon.store.weighing(pair.id)
+        assert (done.second_kg, done.net_kg, done.checks) == (14600, 20400, [])
+        audit = [(r.actor, r.action, r.result) for r in await daemon.store.audit_log()]
+    assert ("过磅员李四", "weighing is a second stop", "ok") in audit
+    assert ("过磅员李四", "take higher weight", "ok") in audit

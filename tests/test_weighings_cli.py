@@ -313,7 +313,7 @@ async def test_migration_18_keeps_every_weighing_and_its_references(tmp_path: Pa
         await store.close()
     with closing(sqlite3.connect(path)) as db:
         after = db.execute("SELECT * FROM weighings WHERE id = 7").fetchall()
-        assert [row[:-4] for row in after] == before[:1]  # the new columns last, NULL
+        assert [row[:-5] for row in after] == before[:1]  # the new columns last, NULL
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
 
@@ -345,7 +345,7 @@ async def test_migration_19_never_gives_a_weighings_number_again(tmp_path: Path)
         await store.close()
     with closing(sqlite3.connect(path)) as db:
         after = db.execute("SELECT * FROM weighings WHERE id < 10 ORDER BY id").fetchall()
-        assert [row[:-3] for row in after] == before  # migrations 21 and 25 add columns last, NULL
+        assert [row[:-4] for row in after] == before  # migrations 21, 25, 26 add columns last
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("SELECT weighing_id FROM outbox").fetchall() == [(7,)]
 
@@ -441,3 +441,103 @@ def test_a_held_weighing_with_no_candidate_left_says_what_to_do(
     assert code == 0
     assert re.search(rf"{held} .* 待确认车牌\n        no candidate left \(other weighings used "
                      r"them\): --plate … or discard\n", out), out  # fmt: skip
+
+
+async def _stops(path: Path) -> dict[str, int]:
+    """A ledger where 豫T10001 weighed at 21000 kg, then 39000 kg was taken after the scale
+    was not watched (held, linked, ``unwatched``) — twice over for two trucks — and 豫H80009's
+    completed pair (35 t in, 14 t out) stopped again at 14600 kg (请核对重量, goods held)."""
+    store = await Store.open(path)
+    try:
+        now = time.time()
+        ids: dict[str, int] = {}
+        for name, plate in (("same", "豫T10001"), ("back", "豫T10002")):
+            seen = await store.record_pass(new_pass(plate), [])
+            first = await store.weigh(
+                NewWeighing("main", plate, "2", 21_000, now - 60, seen.serial),
+                max_between_seconds=DAY,
+            )
+            held = await store.weigh(
+                NewWeighing("main", None, "", 39_000, now - 30, None),
+                max_between_seconds=DAY,
+                stop_of=first.id,
+                stop_unwatched=True,
+            )
+            ids[name], ids[f"{name}_first"] = held.id, first.id
+        out = await store.record_pass(new_pass("豫H80009", direction="out"), [])
+        await store.weigh(
+            NewWeighing("main", "豫H80009", "2", 35_000, now - 600, None), max_between_seconds=DAY
+        )
+        pair = await store.weigh(
+            NewWeighing("main", "豫H80009", "2", 14_000, now - 500, out.serial),
+            max_between_seconds=DAY,
+            goods="石灰石",
+        )
+        assert await store.check_weight(pair, 14_000, 14_600) is not None
+        ids["pair"] = pair.id
+        return ids
+    finally:
+        await store.close()
+
+
+def test_a_clerk_says_same_truck_or_returned_and_takes_a_higher_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``same-truck``: the held 39000 kg is 豫T10001 stopped again (its weighing takes it);
+    ``resolve --plate … --returned``: 豫T10002 came back, the two pair (18 t); without
+    ``--returned`` that is refused, naming both; ``higher-weight``: the pair takes 14600 kg
+    (net 20.4 t) and its goods record goes out. ``list`` says what each may be."""
+    config = scale_config(tmp_path)
+    ids = asyncio.run(_stops(tmp_path / "edge.db"))
+    base = ["weighings"]
+    code, out, _ = _run([*base, "list", "--config", str(config)], capsys)
+    assert code == 0
+    assert (
+        f"after weighing {ids['same_first']} (the scale not watched since: stopped again, or "
+        f"left and came back): the same truck? edge weighings same-truck --config … {ids['same']}"
+    ) in out
+    assert f"higher-weight --config … {ids['pair']}" in out
+    code, out, err = _run([*base, "same-truck", "--config", str(config), str(ids["same"])], capsys)
+    assert code == 0, err
+    assert (
+        f"is a second stop of weighing {ids['same_first']} (豫T10001): it is now open, 39000" in out
+    )
+    resolve = [*base, "resolve", "--config", str(config), str(ids["back"]), "--plate", "豫T10002"]
+    code, _, err = _run(resolve, capsys)
+    assert code == 2
+    assert "same-truck" in err
+    assert "--returned" in err
+    code, out, err = _run([*resolve, "--returned"], capsys)
+    assert code == 0, err
+    assert f"now complete as weighing {ids['back_first']}" in out
+    higher = [*base, "higher-weight", "--config", str(config), str(ids["pair"])]
+    code, out, err = _run(higher, capsys)
+    assert code == 0, err
+    assert (
+        "takes its higher stop: net 21000 → 20400 kg; goods record 20.4 t; goods record "
+        "released: 1" in out
+    )
+    code, _, err = _run(higher, capsys)
+    assert (code, err.strip()) == (2, f"id: weighing {ids['pair']} has no higher stop to take")
+
+    async def after() -> None:
+        store = await Store.open(tmp_path / "edge.db")
+        try:
+            same = await store.weighing(ids["same_first"])
+            assert (same.state, same.first_kg) == ("open", 39_000)
+            assert (await store.weighing(ids["same"])).state == "discarded"
+            back = await store.weighing(ids["back_first"])
+            assert (back.state, back.net_kg) == ("complete", 18_000)
+            user = getpass.getuser()
+            audit = [(r.actor, r.action, r.result) for r in await store.audit_log()]
+            assert audit[::-1] == [
+                (user, "weighing is a second stop", "ok"),
+                (user, "assign weighing plate", "refused"),
+                (user, "assign weighing plate", "ok"),
+                (user, "take higher weight", "ok"),
+                (user, "take higher weight", "refused"),
+            ]
+        finally:
+            await store.close()
+
+    asyncio.run(after())

@@ -103,6 +103,8 @@ class Action(StrEnum):
     DISCARD_WEIGHING = "discard weighing"
     DROP_READ = "drop scale read"
     CLEAR_CHECK = "clear weighing check"
+    SAME_TRUCK = "weighing is a second stop"
+    TAKE_HIGHER = "take higher weight"
     SPLIT_WEIGHING = "split weighing"
     PUT_PLAN = "put transport plan"
     # the electronic ledger (edge.actions.filing)
@@ -458,12 +460,15 @@ class Operator:
         read: int | str | None = None,
         plate: str = "",
         color: str = "",
+        returned: bool = False,
     ) -> Done:
         """A clerk gives a weighing without its plate — unmatched, or held as 待确认车牌 with
         candidate plate reads — its plate: one of its candidates (``read``, the read's id) or
         a typed ``plate`` and ``color`` (the spec's plate colour code). The weighing then
         continues as if that plate had been read when it was weighed: it opens or completes
-        the plate's first weighing (one goods record for a completed pair)."""
+        the plate's first weighing (one goods record for a completed pair). ``returned``: the
+        clerk says the truck weighed on the scale just before it, not watched since, left and
+        came back (:meth:`~edge.gate.weighbridge.ScalePairing.assign`)."""
         target = str(weighing_id)
 
         async def body() -> Done:
@@ -496,7 +501,9 @@ class Operator:
             # a typed plate: the pass of that plate at the scale's lanes near the weighing
             serial = None if chosen else await bridge.pass_of(given, row.first_at)
             try:
-                done = await bridge.assign(wid, given, colour, read=chosen, serial=serial)
+                done = await bridge.assign(
+                    wid, given, colour, read=chosen, serial=serial, returned=returned
+                )
             except ReadUsedError as exc:  # another weighing took it meanwhile
                 raise InvalidInputError(str(exc), "read", exc.said) from None
             except KeyError:
@@ -575,6 +582,68 @@ class Operator:
             return Done(detail=detail, id=wid, plate=row.plate)
 
         return await self.act(actor, Action.CLEAR_CHECK, target, body)
+
+    def _bridge_of(self, row: StoredWeighing) -> ScalePairing:
+        bridge = self.weighbridges.get(row.first_scale)
+        if bridge is None:
+            why = f"the scale {row.first_scale!r} is not run here"
+            raise InvalidInputError(why, "id", f"地磅 {row.first_scale} 不在本机运行")
+        return bridge
+
+    async def same_truck(self, actor: Actor, weighing_id: int | str) -> Done:
+        """A clerk says a weighing without its plate is the truck weighed on the scale just
+        before it, after a second stop (同一车辆; the platform not seen empty in between): a
+        higher weight is that truck's (its open weighing takes it; a completed one is marked
+        请核对重量), a lower one is discarded
+        (:meth:`~edge.gate.weighbridge.ScalePairing.same_truck`)."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            try:
+                before = await self.store.weighing(wid)
+                done = await self._bridge_of(before).same_truck(wid)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except WeighingStateError as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            detail = (
+                f"weighing {wid} ({before.first_kg:g} kg) is a second stop of weighing "
+                f"{done.id} ({done.plate or 'no plate'}): it is now {done.state}, "
+                f"{done.first_kg:g} kg" + ("; 请核对重量" if done.check_weight else "")
+            )
+            note = "已作为上一车二次停车处理" + (
+                "；该车已完成过磅，请核对重量" if done.check_weight else ""
+            )
+            return Done(detail=detail, id=done.id, plate=done.plate, note=note)
+
+        return await self.act(actor, Action.SAME_TRUCK, target, body)
+
+    async def take_higher_weight(self, actor: Actor, weighing_id: int | str) -> Done:
+        """A clerk takes the higher stop of a completed weighing marked 请核对重量 (its truck
+        stopped twice): its net and goods record, not sent yet, follow
+        (:meth:`~edge.gate.weighbridge.ScalePairing.take_higher_weight`)."""
+        target = str(weighing_id)
+
+        async def body() -> Done:
+            wid = whole_id(weighing_id)
+            try:
+                before = await self.store.weighing(wid)
+                row, released = await self._bridge_of(before).take_higher_weight(wid)
+            except KeyError:
+                raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
+            except (WeighingStateError, GoodsError) as exc:
+                raise InvalidInputError(str(exc), "id", exc.said) from None
+            detail = (
+                f"weighing {wid} ({row.plate or 'no plate'}) takes its higher stop: net "
+                f"{before.net_kg or 0:g} → {row.net_kg or 0:g} kg"
+                + (f"; goods record {row.ysl} t" if row.ysl else "")
+                + (f"; goods record released: {released}" if released else "")
+            )
+            note = f"已采用较高重量：净重 {tonnes_text(row.net_kg or 0)} t"
+            return Done(detail=detail, id=wid, plate=row.plate, note=note)
+
+        return await self.act(actor, Action.TAKE_HIGHER, target, body)
 
     async def split_weighing(self, actor: Actor, weighing_id: int | str, reason: str) -> Done:
         """A clerk splits a completed weighing whose two weighings are two trucks' (a misread

@@ -233,7 +233,7 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     weighings = sub.add_parser(
         "weighings",
         help="weighings without a plate (待确认车牌), or to check: list, resolve, discard, "
-        "drop-read, checked, split",
+        "drop-read, checked, split, same-truck, higher-weight",
     )
     weighings_sub = weighings.add_subparsers(dest="action", required=True)
     listing = weighings_sub.add_parser("list", help="the weighings without a plate, candidates")
@@ -243,6 +243,12 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     plate.add_argument("--read", type=int, help="one of its candidate reads (--read N)")
     plate.add_argument("--plate", help="a plate typed instead (with --color)")
     resolve.add_argument("--color", default="1", choices=list("012345"), help="§7.1 (1 yellow)")
+    resolve.add_argument(
+        "--returned",
+        action="store_true",
+        help="the truck weighed just before it left the scale and came back while the scale "
+        "was not watched (a restart, the indicator silent): its second weighing",
+    )
     discard = weighings_sub.add_parser("discard", help="set aside a weighing that is no load")
     discard.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
     discard.add_argument("--reason", required=True, help="why (kept and audited)")
@@ -259,7 +265,19 @@ def _add_weighings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     split.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
     split.add_argument("--reason", required=True, help="why (kept and audited)")
-    _config_option(weighings, listing, resolve, discard, drop, checked, split)
+    same = weighings_sub.add_parser(
+        "same-truck",
+        help="a weighing without its plate is the truck weighed just before, stopped again "
+        "(同一车辆): a higher weight is that truck's, a lower one discarded",
+    )
+    same.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    higher = weighings_sub.add_parser(
+        "higher-weight",
+        help="a completed weighing marked 请核对重量 (its truck stopped twice) takes the higher "
+        "stop: net and goods record follow",
+    )
+    higher.add_argument("id", type=int, help="the weighing's number (edge weighings list)")
+    _config_option(weighings, listing, resolve, discard, drop, checked, split, same, higher)
     weighings.set_defaults(func=cmd_weighings)
 
 

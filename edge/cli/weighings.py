@@ -1,11 +1,14 @@
-"""``edge weighings list|resolve|discard|drop-read|checked|split``: the weighings without their
+"""``edge weighings list|resolve|discard|drop-read|checked|split|same-truck|higher-weight``: the
+weighings without their
 plate — held as 待确认车牌 (more than one plate read was pending) or unmatched (未识别车牌) —
 from the command line, as a clerk resolves them on the status page: give one its plate (one
 of its candidate reads, or a typed plate), or discard one that is no truck's load, with a
 reason; drop a stray plate read (a car, a truck that skipped the scale) so that it is no
 candidate any more; clear the check of a weighing whose plate or weight was in doubt (请核对
 车牌 / 请核对重量; its goods record, held meanwhile, then goes out) once a clerk checked it;
-split a completed weighing of two trucks (a misread plate paired them), with a reason.
+split a completed weighing of two trucks (a misread plate paired them), with a reason; say a
+weighing is the truck weighed just before it, stopped again (same-truck: 同一车辆), or take the
+higher stop of a completed weighing marked 请核对重量 (higher-weight).
 Each action goes through ``edge.actions.operator`` as the login running the command (audited
 once). Works beside a running daemon (SQLite WAL): the status page shows the change at its
 next refresh."""
@@ -43,14 +46,19 @@ async def run_weighings(cfg: Config, args: argparse.Namespace) -> int:
         try:
             if args.action == "resolve":
                 done = await operator.assign_plate(
-                    cli_actor(), args.id, read=args.read, plate=args.plate or "", color=args.color
-                )
+                    cli_actor(), args.id, read=args.read, plate=args.plate or "",
+                    color=args.color, returned=args.returned,
+                )  # fmt: skip
             elif args.action == "drop-read":
                 done = await operator.drop_read(cli_actor(), args.read)
             elif args.action == "checked":
                 done = await operator.clear_check(cli_actor(), args.id)
             elif args.action == "split":
                 done = await operator.split_weighing(cli_actor(), args.id, args.reason)
+            elif args.action == "same-truck":
+                done = await operator.same_truck(cli_actor(), args.id)
+            elif args.action == "higher-weight":
+                done = await operator.take_higher_weight(cli_actor(), args.id)
             else:
                 done = await operator.discard_weighing(cli_actor(), args.id, args.reason)
         except ActionError as exc:
@@ -96,12 +104,20 @@ async def _list(cfg: Config, store: Store) -> None:
             print(f"        check {check.kind}{held}: {check.why}")
         if _splittable(w):
             print(f"        two trucks? edge weighings split --config … {w.id} --reason …")
+        if any(c.kind == "weight" and c.kg for c in w.checks):
+            print(f"        the higher stop is its weight? edge weighings higher-weight "
+                  f"--config … {w.id}")  # fmt: skip
     if not nobody:
         print("weighings without a plate: none")
     for w in nobody:
         label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
         state = state_name("held" if w.held else w.state)
         print(f"{w.id:>7} {when(w.first_at)} {label or w.first_scale} {w.first_kg:g} kg {state}")
+        if w.stop_of is not None:  # the truck weighed before it may still have stood there
+            how = ("the scale not watched since: stopped again, or left and came back"
+                   if w.stop_unwatched else "the platform not emptied since")  # fmt: skip
+            print(f"        after weighing {w.stop_of} ({how}): the same truck? edge weighings "
+                  f"same-truck --config … {w.id}")  # fmt: skip
         _print_candidates(w, used, dropped, when)
 
 

@@ -30,7 +30,10 @@ whether the platform was watched all along since, so never emptied — only then
 That wait is in memory: after a restart :meth:`StableDetector.expect` says what was weighed
 last, and a first stable weight within the band of it is the same vehicle still standing
 there (waited out, not weighed again) — weighed as before the restart, so the
-truck-stopped-twice rule goes on for it (a higher stop replaces its weight).
+truck-stopped-twice rule goes on for it (a higher stop replaces its weight). Any other first
+stable weight, the platform not seen empty since the restart, is doubtful and
+:attr:`StableWeight.unwatched`, as after a silence: the weighed truck after a second stop made
+while the daemon was down, another vehicle, or that truck back already — a clerk says.
 
 Two weighings of one vehicle give gross, tare and net (:func:`net_of`): gross is the larger,
 tare the smaller, net their difference.
@@ -126,6 +129,11 @@ class StableWeight:
     #: second stop (a clerk giving it that truck's plate says so). False after a silence or a
     #: fault reading (it may have emptied meanwhile), and for a weight not doubtful.
     watched: bool = False
+    #: Doubtful because the platform was not watched since the weighing before (a silence, a
+    #: fault reading, or a restart while it was loaded) and not seen empty since: it may be
+    #: that truck after a second stop as well as another vehicle — or that truck back for its
+    #: second weighing; no rule tells which, a clerk says.
+    unwatched: bool = False
 
 
 class StableDetector:
@@ -229,6 +237,8 @@ class StableDetector:
             self._weighed_kg, self._unsure = expected, self._expected_unsure
             self._weighed_at = at if self._expected_at is None else min(at, self._expected_at)
             return None
+        if expected is not None:  # loaded since the restart, never seen empty: unwatched
+            return StableWeight(value, since, at, doubtful=True, unwatched=True)
         return StableWeight(value, since, at)
 
     def _again(self, value: Decimal, since: float, at: float) -> StableWeight | None:
@@ -237,10 +247,10 @@ class StableDetector:
         if self._unsure:  # unknown what stands there (module docstring)
             if abs(value - self._weighed_kg) <= rule.band_kg:
                 return None  # the vehicle weighed, still there
-            watched = not self._blind  # never emptied since the weighing: a second stop?
+            blind = self._blind  # not watched: it may have emptied, or not
             self._weighed_kg, self._weighed_at, self._fell = value, at, False
             self._unsure = self._blind = False
-            return StableWeight(value, since, at, doubtful=True, watched=watched)
+            return StableWeight(value, since, at, doubtful=True, watched=not blind, unwatched=blind)
         rise = value - self._weighed_kg  # the truck-stopped-twice rule (module docstring)
         if (
             self._fell

@@ -219,14 +219,17 @@ class ScalePairing:
         *,
         read: ScaleRead | None = None,
         serial: str | None = None,
+        returned: bool = False,
     ) -> StoredWeighing:
         """An unmatched or held weighing gets ``plate`` (a candidate ``read``, or a plate typed
         by a clerk, tied to the pass ``serial`` when it has one: :meth:`pass_of`) and
         continues as a tied weighing would: goods from the plate's ERP plan or the defaults,
-        its preset tare. Raises :class:`KeyError` / :class:`ValueError` as
-        :meth:`WeighingLedger.assign_plate`."""
+        its preset tare — unless it may be that plate's truck after a second stop
+        (:meth:`_second_stop`; ``returned``: the clerk says that truck left the scale and came
+        back, while the scale was not watched). Raises :class:`KeyError` /
+        :class:`ValueError` as :meth:`WeighingLedger.assign_plate`."""
         before = await self.ledger.weighing(weighing_id)
-        second_stop = await self._second_stop(before, plate, read)
+        second_stop = await self._second_stop(before, plate, read, returned=returned)
         if second_stop is not None:
             return second_stop
         lane = read.read.lane_id if read else (self.lanes[0] if self.lanes else "")
@@ -245,20 +248,13 @@ class ScalePairing:
         self._tell(row)
         return row
 
-    async def _second_stop(
-        self, held: StoredWeighing, plate: str, read: ScaleRead | None = None
-    ) -> StoredWeighing | None:
-        """A clerk gives a held weighing the plate of the truck weighed on this scale just
-        before it, the platform not emptied since (its ``stop_of``, kept when it was weighed:
-        :attr:`~edge.domain.weighing.StableWeight.watched`): the same truck after a second
-        stop, never its second weighing (a pair of one truck's two stops: a wrong net and goods
-        record), nor a new first weighing. A higher weight is the truck's, as the
-        truck-stopped-twice rule says: an open first weighing takes it, a completed pair keeps
-        its weights and is marked 请核对重量 (its goods record held); this one is discarded as
-        its second stop (and ``read``, the truck's own, is no candidate any more). Returns the
-        truck's weighing. A lower one is refused (:class:`WeighingStateError`). None: not so —
-        the plate pairs as any other."""
-        if held.stop_of is None:
+    async def _stopped_before(
+        self, held: StoredWeighing
+    ) -> tuple[StoredWeighing, float, float] | None:
+        """The weighing a held one may be the second stop of (its ``stop_of``, kept when it
+        was weighed: the platform not seen empty since), with the time (unix s) and weight
+        (kg) of that weighing's latest side on this scale before it; None: none."""
+        if held.stop_of is None or held.state != "unmatched":
             return None
         try:
             earlier = await self.ledger.weighing(held.stop_of)
@@ -272,17 +268,95 @@ class ScalePairing:
             )
             if scale == self.name and at is not None and kg is not None and at <= held.first_at
         ]
-        if earlier.plate != plate or not sides:
+        if not sides or earlier.state == "discarded":
             return None
         at, kg = max(sides)
+        return earlier, at, kg
+
+    async def _second_stop(
+        self,
+        held: StoredWeighing,
+        plate: str,
+        read: ScaleRead | None = None,
+        *,
+        returned: bool = False,
+    ) -> StoredWeighing | None:
+        """A clerk gives a held weighing the plate of the truck weighed on this scale just
+        before it, the platform not seen empty since (:meth:`_stopped_before`): with the
+        platform watched all along (:attr:`~edge.domain.weighing.StableWeight.watched`), the
+        same truck after a second stop, never its second weighing (a pair of one truck's two
+        stops: a wrong net and goods record), nor a new first weighing — :meth:`same_truck`;
+        a lower weight is refused (:class:`WeighingStateError`). Not watched since (a restart,
+        a silent indicator: :attr:`~edge.domain.weighing.StableWeight.unwatched`) no rule
+        tells whether the truck stopped again or left and came back: refused, the clerk says
+        which (:meth:`same_truck`, or ``returned``: it pairs). None: not so — the plate pairs
+        as any other."""
+        link = await self._stopped_before(held)
+        if link is None or link[0].plate != plate:
+            return None
+        earlier, at, kg = link
+        ago = f"{held.first_at - at:.0f}"
+        if held.stop_unwatched:
+            if returned:
+                return None
+            raise WeighingStateError(
+                f"{plate} stood on this scale at {kg:g} kg (weighing {earlier.id}) {ago} s "
+                "before, and the scale was not watched since (a restart, or the indicator "
+                "silent): the same truck after a second stop is `edge weighings same-truck "
+                f"--config … {held.id}` (page: 同一车辆); {plate} left and came back for its "
+                "second weighing is resolve with --returned (page: 已离开后返回)",
+                f"{plate} {ago} 秒前在本地磅过磅（{kg:g} kg），"
+                "其后地磅未被监测（程序重启或仪表断线）：如仍是该车二次停车，请点“同一车辆”；如该车已离开并返回过磅，请勾选“已离开后返回”再确认",
+            )
         if held.first_kg <= kg:
             raise WeighingStateError(
-                f"{plate} was weighed at {kg:g} kg on this scale {held.first_at - at:.0f} s "
+                f"{plate} was weighed at {kg:g} kg on this scale {ago} s "
                 f"before (weighing {earlier.id}), the platform not emptied since: the same "
                 "truck, not its second weighing — discard this one if it is no load",
-                f"{plate} {held.first_at - at:.0f} 秒前刚在本地磅过磅（{kg:g} kg），其间地磅未空，"
+                f"{plate} {ago} 秒前刚在本地磅过磅（{kg:g} kg），其间地磅未空，"
                 "不能作为其第二次过磅；如非车辆载重请作废",
             )
+        return await self._take_stop(held, earlier, kg, read)
+
+    async def same_truck(self, weighing_id: int) -> StoredWeighing:
+        """A clerk says a held weighing is the truck weighed on this scale just before it,
+        after a second stop (:meth:`_stopped_before`; 同一车辆): a higher weight is the
+        truck's, as the truck-stopped-twice rule says (:meth:`_take_stop`); a lower or equal
+        one is no weighing of it (the truck partly off the platform) and is discarded, its
+        weighing keeping its weight. Returns the truck's weighing. Raises :class:`KeyError`
+        for an unknown weighing, :class:`WeighingStateError` for one that follows no weighing
+        its truck may still be."""
+        held = await self.ledger.weighing(weighing_id)
+        link = await self._stopped_before(held)
+        if link is None:
+            raise WeighingStateError(
+                f"weighing {weighing_id} follows no weighing on this scale whose truck may "
+                "still have stood there (the platform was seen empty in between)",
+                f"过磅 {weighing_id} 之前地磅已空，不是上一车的二次停车",
+            )
+        earlier, _at, kg = link
+        if held.first_kg > kg:
+            return await self._take_stop(held, earlier, kg, None)
+        await self.ledger.discard_weighing(
+            held.id, f"a lower stop of weighing {earlier.id}'s truck: it keeps {kg:g} kg"
+        )
+        log.warning("truck stopped twice on the scale, lower the second time (a clerk says): "
+                    "its weighing keeps its weight", scale=self.name, weighing=earlier.id,
+                    plate=earlier.plate, kg=held.first_kg, before=kg,
+                    discarded=held.id)  # fmt: skip
+        row = await self.ledger.weighing(earlier.id)
+        self._tell(row)
+        return row
+
+    async def _take_stop(
+        self, held: StoredWeighing, earlier: StoredWeighing, kg: float, read: ScaleRead | None
+    ) -> StoredWeighing:
+        """The truck of ``earlier`` (weighed ``kg``) stopped again at ``held``'s higher weight:
+        an open first weighing takes it, a completed pair keeps its weights and is marked
+        请核对重量 (its goods record held; the clerk may take the higher:
+        :meth:`take_higher_weight`); ``held`` is discarded as its second stop (and ``read``,
+        the truck's own, is no candidate any more)."""
+        plate = earlier.plate
         try:
             row = await self.ledger.reweigh(earlier.id, kg, held.first_kg)
             said = "its weighing takes the higher stable weight"
@@ -301,6 +375,18 @@ class ScalePairing:
                     kg=held.first_kg, discarded=held.id, state=row.state)  # fmt: skip
         self._tell(row)
         return row
+
+    async def take_higher_weight(self, weighing_id: int) -> tuple[StoredWeighing, int]:
+        """A clerk takes the higher stop of a completed weighing marked 请核对重量
+        (:meth:`~edge.ledger.weighings.WeighingLedger.take_higher_weight`, which raises what
+        it refuses): returns it as it is now and the goods records released."""
+        row, released = await self.ledger.take_higher_weight(
+            weighing_id, standing_since=await self.standing_since()
+        )
+        log.info("weighing takes its higher stop", scale=self.name, weighing=weighing_id,
+                 net_kg=row.net_kg, ysl=row.ysl, released=released)  # fmt: skip
+        self._tell(row)
+        return row, released
 
     async def drop_stale(self, taken: ScaleRead) -> None:
         """The stale rule (module docstring) once a weighing took the read ``taken``: each
@@ -659,9 +745,9 @@ class Weighbridge(ScalePairing):
         ``before``: the weighing recorded before it on this scale, or being recorded)."""
         try:
             stop_of = None
-            if stable.doubtful and stable.watched and before is not None:
-                earlier = await asyncio.shield(before)  # the platform never emptied since it:
-                stop_of = None if earlier is None else earlier.id  # its second stop, maybe
+            if (stable.watched or stable.unwatched) and before is not None:
+                earlier = await asyncio.shield(before)  # not seen empty since it: its truck
+                stop_of = None if earlier is None else earlier.id  # after a second stop, maybe
             await self._weigh(stable, recorded, stop_of)
         finally:
             if not recorded.done():
@@ -718,6 +804,7 @@ class Weighbridge(ScalePairing):
                     check=check,
                     standing=True,  # its goods record waits until the truck left (_left)
                     stop_of=stop_of,
+                    stop_unwatched=stable.unwatched,
                 )
                 break
             except ReadUsedError as exc:  # a clerk used the read, or a re-read superseded it

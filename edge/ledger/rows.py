@@ -411,6 +411,11 @@ class StoredWeighing(_FromRow):
     #: Taken before the platform emptied since this scale's weighing ``stop_of`` (the platform
     #: watched all along; held in doubt): it may be that truck's second stop. None: not so.
     stop_of: int | None = None
+    #: 1: the platform was not watched since ``stop_of`` (a restart, a silent indicator) and
+    #: not seen empty: that truck's second stop, another vehicle, or that truck back — a clerk
+    #: giving it that truck's plate says which (:meth:`~edge.gate.weighbridge.ScalePairing.
+    #: same_truck`, or ``returned``).
+    stop_unwatched: int = 0
 
     @property
     def held(self) -> bool:
@@ -443,6 +448,11 @@ class WeighingCheck:
     why: str
     said: str
     hold: bool = False
+    #: A weight check of a truck that stopped twice after its pair completed: the weight the
+    #: pair kept and the higher one that followed (kg) — the clerk may take the higher
+    #: (:meth:`~edge.ledger.weighings.WeighingLedger.take_higher_weight`). None: not so.
+    before_kg: float | None = None
+    kg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

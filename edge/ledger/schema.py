@@ -745,4 +745,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE weighings ADD COLUMN stop_of INTEGER;
     CREATE INDEX weighings_stop_of ON weighings (stop_of) WHERE stop_of IS NOT NULL;
     """,
+    # 26: ... or taken after the platform was not watched since that weighing (the daemon
+    # restarted, the indicator fell silent) and not seen empty: 1 — it may be that truck's
+    # second stop as well as that truck back for its second weighing, which a clerk says.
+    """
+    ALTER TABLE weighings ADD COLUMN stop_unwatched INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -185,6 +185,7 @@ class WeighingLedger(LedgerPart):
         check: tuple[str, str] | None = None,
         standing: bool = False,
         stop_of: int | None = None,
+        stop_unwatched: bool = False,
     ) -> StoredWeighing:
         """Record a stable weight, in one transaction: first weighings of any plate older than
         ``max_between_seconds`` become ``expired``; then this plate's open first weighing (on
@@ -209,7 +210,8 @@ class WeighingLedger(LedgerPart):
         weighing taken by :class:`~edge.gate.weighbridge.Weighbridge`): the goods record is
         committed ``held`` until that truck left (:meth:`release_left`). ``stop_of``: a
         weighing without its plate was taken before the platform emptied since that weighing
-        on its scale (watched all along): it may be that truck's second stop (kept with it)."""
+        on its scale (watched all along; ``stop_unwatched``: or not watched since, and not seen
+        empty): it may be that truck's second stop (kept with it)."""
 
         async def write() -> int:
             await self._db.execute(
@@ -225,8 +227,9 @@ class WeighingLedger(LedgerPart):
                 )
                 if held is not None or stop_of is not None:
                     await self._db.execute(
-                        "UPDATE weighings SET candidates = ?, stop_of = ? WHERE id = ?",
-                        (held, stop_of, weighing_id),
+                        "UPDATE weighings SET candidates = ?, stop_of = ?, stop_unwatched = ? "
+                        "WHERE id = ?",
+                        (held, stop_of, int(stop_of is not None and stop_unwatched), weighing_id),
                     )
                 return weighing_id
             if read_id is not None:  # dropped since it was chosen: like a used read
@@ -1281,11 +1284,19 @@ class WeighingLedger(LedgerPart):
         return StoredWeighing.from_row(_row(rows[0])) if rows else None
 
     async def _add_check(
-        self, weighing_id: int, kind: str, why: str, said: str, *, hold: bool
+        self,
+        weighing_id: int,
+        kind: str,
+        why: str,
+        said: str,
+        *,
+        hold: bool,
+        weights: tuple[float, float] | None = None,
     ) -> None:
         """Within a transaction: the clerk should check the weighing's ``kind`` (``plate`` or
         ``weight``; a second reason is added to the first); with ``hold``, its goods record
-        not sent yet is held until the clerk clears the check (:meth:`clear_checks`)."""
+        not sent yet is held until the clerk clears the check (:meth:`clear_checks`).
+        ``weights``: (kept, higher) kg of a truck that stopped twice (the latest is kept)."""
         column = {"plate": "check_plate", "weight": "check_weight"}[kind]
         rows = await self._rows_written(
             f"SELECT {column} FROM weighings WHERE id = ?",  # noqa: S608 - a constant
@@ -1299,7 +1310,12 @@ class WeighingLedger(LedgerPart):
                 return  # said already
             why, said = f"{before['why']}; {why}", f"{before['said']}；{said}"
             hold = hold or bool(before.get("hold"))
-        check = json.dumps({"why": why, "said": said, "hold": hold}, ensure_ascii=False)
+            if weights is None and before.get("kg") is not None:
+                weights = (before["before_kg"], before["kg"])
+        fields: dict[str, object] = {"why": why, "said": said, "hold": hold}
+        if weights is not None:
+            fields["before_kg"], fields["kg"] = weights
+        check = json.dumps(fields, ensure_ascii=False)
         await self._db.execute(
             f"UPDATE weighings SET {column} = ? WHERE id = ?",  # noqa: S608 - a constant
             (check, weighing_id),
@@ -1316,7 +1332,10 @@ class WeighingLedger(LedgerPart):
         pair's."""
         row = await self._weighing_written(gone)
         for check in row.checks if row is not None else []:
-            await self._add_check(kept, check.kind, check.why, check.said, hold=check.hold)
+            weights = None if check.kg is None else (check.before_kg or 0.0, check.kg)
+            await self._add_check(
+                kept, check.kind, check.why, check.said, hold=check.hold, weights=weights
+            )
 
     async def _mark_plate(self, weighing_id: int, why: str, said: str) -> None:
         """Within a transaction: the clerk checks the weighing's plate, its goods record held —
@@ -1431,11 +1450,89 @@ class WeighingLedger(LedgerPart):
             sent = await self._goods_sent(wid)
             if sent:  # nothing left to hold: said so, never 暂缓上报 as well
                 why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
-            await self._add_check(wid, "weight", why, said, hold=not sent)
+            await self._add_check(wid, "weight", why, said, hold=not sent, weights=(before_kg, kg))
             return wid
 
         weighing_id = await self._transaction(write)
         return None if weighing_id is None else await self.weighing(weighing_id)
+
+    async def take_higher_weight(
+        self, weighing_id: int, *, standing_since: float | None = None
+    ) -> tuple[StoredWeighing, int]:
+        """A clerk takes the higher weight of a completed weighing marked 请核对重量 because its
+        truck stopped twice (:meth:`check_weight`): the side that kept the lower stop takes
+        the higher, gross, tare and net are computed again (a preset tare stays the tare), the
+        goods record not sent yet carries the new net, and the weight check is cleared — the
+        record then goes out as :meth:`clear_checks` lets it (a plate check still holds it;
+        ``standing_since`` as there). Returns the weighing as it is now and the goods records
+        released. Raises :class:`KeyError` for an unknown weighing, :class:`WeighingStateError`
+        for one without such a check, whose goods record was sent, or whose weight changed
+        since, and :class:`~edge.domain.goods.GoodsError` for a net the platform cannot take
+        (nothing changes)."""
+
+        async def write() -> int:
+            row = await self._weighing_written(weighing_id)
+            if row is None:
+                raise KeyError(weighing_id)
+            check = next((c for c in row.checks if c.kind == "weight" and c.kg), None)
+            if check is None or check.kg is None or row.state != "complete":
+                raise WeighingStateError(
+                    f"weighing {weighing_id} has no higher stop to take",
+                    f"过磅 {weighing_id} 没有可采用的较高重量",
+                )
+            if await self._goods_sent(weighing_id):
+                raise WeighingStateError(
+                    f"the goods record of weighing {weighing_id} was sent already: its weights "
+                    "stay as sent",
+                    f"过磅 {weighing_id} 的货物台账已上报，重量不能再改",
+                )
+            both = ((1, row.first_kg, row.first_at), (2, row.second_kg, row.second_at))
+            sides = [(at, n) for n, kg, at in both if kg == check.before_kg and at]
+            if not sides or check.kg <= (check.before_kg or 0.0):
+                raise WeighingStateError(
+                    f"weighing {weighing_id} no longer has the {check.before_kg:g} kg it kept",
+                    f"过磅 {weighing_id} 的重量已变更",
+                )
+            side = max(sides)[1]
+            first = check.kg if side == 1 else row.first_kg
+            second = check.kg if side == 2 else row.second_kg
+            if row.tare_preset:
+                tare = float(row.tare_kg or 0.0)
+                gross = first
+            else:
+                assert second is not None
+                gross, tare = max(first, second), min(first, second)
+            net = gross - tare
+            ysl = None if row.ysl is None else tonnes(net)  # GoodsError: nothing written
+            await self._db.execute(
+                "UPDATE weighings SET first_kg = ?, second_kg = ?, gross_kg = ?, tare_kg = ?, "
+                "net_kg = ?, ysl = ?, check_weight = NULL WHERE id = ?",
+                (first, second, gross, tare, net, ysl, weighing_id),
+            )
+            log.warning("the clerk took the higher weight of a truck that stopped twice",
+                        weighing=weighing_id, before_kg=check.before_kg, kg=check.kg,
+                        net_kg=net, ysl=ysl)  # fmt: skip
+            plate_held = any(c.hold for c in row.checks if c.kind == "plate")
+            return 0 if plate_held else await self._release_checked(row, standing_since)
+
+        released = await self._transaction(write)
+        self.outbox_changed.set()
+        return await self.weighing(weighing_id), released
+
+    async def _release_checked(self, row: StoredWeighing, standing_since: float | None) -> int:
+        """Within a transaction: the held goods record of a weighing left with no check goes
+        out — unless its truck may still stand on the scale (its later weighing taken at or
+        after ``standing_since``, unix s: :meth:`release_left` lets it go)."""
+        if standing_since is not None and (row.second_at or row.first_at) >= standing_since:
+            return 0
+        cur = await self._db.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
+            "AND kind = 'goods' AND state = 'held'",
+            (self._clock(), row.id),
+        )
+        released = cur.rowcount
+        await cur.close()
+        return released
 
     async def clear_checks(
         self, weighing_id: int, *, standing_since: float | None = None
@@ -1461,16 +1558,8 @@ class WeighingLedger(LedgerPart):
                 "UPDATE weighings SET check_plate = NULL, check_weight = NULL WHERE id = ?",
                 (weighing_id,),
             )
-            if standing_since is not None and (row.second_at or row.first_at) >= standing_since:
-                return row, 0  # its truck may stand there: released once it left
-            cur = await self._db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
-                "AND kind = 'goods' AND state = 'held'",
-                (self._clock(), weighing_id),
-            )
-            released = cur.rowcount
-            await cur.close()
-            return row, released
+            # its truck may stand there: released once it left
+            return row, await self._release_checked(row, standing_since)
 
         done = await self._transaction(write)
         self.outbox_changed.set()

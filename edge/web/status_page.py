@@ -266,6 +266,8 @@ class StatusPage:
             web.post("/api/weighings/{id}/discard", self.discard_weighing),
             web.post("/api/weighings/{id}/checked", self.clear_check),
             web.post("/api/weighings/{id}/split", self.split_weighing),
+            web.post("/api/weighings/{id}/same-truck", self.same_truck),
+            web.post("/api/weighings/{id}/higher-weight", self.take_higher_weight),
             web.post("/api/reads/{id}/drop", self.drop_read),
             *(self.ledger.routes() if self.ledger else []),
             web.get("/api/weighings.csv", self.weighings_csv),
@@ -677,8 +679,21 @@ class StatusPage:
                 read=_text(body, "read", 20) or None,
                 plate=_text(body, "plate", 32),
                 color=_text(body, "color", 4),
+                returned=body.get("returned") is True,
             )
         )
+
+    @_acting(Action.SAME_TRUCK, "id")
+    async def same_truck(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk says a weighing without its plate is the truck weighed just before it,
+        stopped again (同一车辆; as ``edge weighings same-truck``)."""
+        return _answer(await self.operator.same_truck(actor, request.match_info["id"]))
+
+    @_acting(Action.TAKE_HIGHER, "id")
+    async def take_higher_weight(self, request: web.Request, actor: Actor) -> web.Response:
+        """The clerk takes the higher stop of a weighing marked 请核对重量 (取较高重量; as
+        ``edge weighings higher-weight``)."""
+        return _answer(await self.operator.take_higher_weight(actor, request.match_info["id"]))
 
     @_acting(Action.DISCARD_WEIGHING, "id")
     async def discard_weighing(self, request: web.Request, actor: Actor) -> web.Response:
@@ -766,6 +781,7 @@ class StatusPage:
         photos = await self.store.weighing_photos([*opened, *nobody, *done])
         names = self._scale_names()
         reads = [r.id for w in nobody for r in w.candidate_reads]
+        before = await self._stopped_before(nobody)
         used = await self.store.used_reads(reads)
         dropped = await self.store.dropped_reads(reads)
         unfinished = [
@@ -805,6 +821,8 @@ class StatusPage:
                     for r in w.candidate_reads
                     if r.id not in used  # a read another weighing used is no candidate
                 ],
+                # the truck weighed just before it may still have stood there: 同一车辆
+                "stop_of": before.get(w.id),
                 "photos": photos[w.id],
             }
             for w in nobody
@@ -836,6 +854,10 @@ class StatusPage:
                 "at": when(w.first_at),
                 "scale": names.get(w.first_scale, w.first_scale),
                 "checks": [{"kind": c.kind, "said": c.said, "hold": c.hold} for c in w.checks],
+                # a truck that stopped twice after its pair completed: 取较高重量 (kg)
+                "higher_kg": next((c.kg for c in w.checks if c.kind == "weight" and c.kg), None)
+                if w.state == "complete"
+                else None,
                 # a pair whose plate is in doubt, its goods record held: 拆分 (two trucks)
                 "split": w.state == "complete"
                 and w.second_at is not None
@@ -851,6 +873,26 @@ class StatusPage:
             "to_check": to_check,
             "goods_list": list(self.operator.goods_list),
         }
+
+    async def _stopped_before(self, nobody: list[StoredWeighing]) -> dict[int, dict[str, Any]]:
+        """For each weighing without its plate that may be the truck weighed just before it
+        after a second stop (``stop_of``): that weighing's id, plate, weight (kg) and whether
+        the scale was watched in between (``unwatched``: a restart, a silent indicator)."""
+        found: dict[int, dict[str, Any]] = {}
+        for w in nobody:
+            if w.stop_of is None:
+                continue
+            try:
+                earlier = await self.store.weighing(w.stop_of)
+            except KeyError:
+                continue
+            found[w.id] = {
+                "id": earlier.id,
+                "plate": earlier.plate,
+                "kg": earlier.second_kg or earlier.first_kg,
+                "unwatched": bool(w.stop_unwatched),
+            }
+        return found
 
     async def page(self, _request: web.Request) -> web.Response:
         return web.Response(
