@@ -130,7 +130,7 @@ async def test_the_command_line_holds_and_the_running_daemon_lets_go(
         await _leave(bridge, sim)
         await bridge.drain()
         assert await _goods_states(store) == (1, 0)  # the check holds it
-        cli = ScalePairing("main", store, band_kg=bridge.band_kg, max_between_seconds=DAY,
+        cli = ScalePairing("main", store, empty_kg=bridge.empty_kg, max_between_seconds=DAY,
                            lanes=["in-1"])  # fmt: skip
         assert await cli.standing_since() == pair.second_at
         done = await _operator(store, cli).clear_check(GUARD, pair.id)
@@ -147,7 +147,7 @@ async def test_the_command_line_sends_at_once_when_no_recent_weighing(store: Sto
                       max_between_seconds=DAY)  # fmt: skip
     pair = await store.weigh(NewWeighing("main", "豫A11111", "2", 35000, now - 4000,
                                          truck.serial), max_between_seconds=DAY)  # fmt: skip
-    cli = ScalePairing("main", store, band_kg=Decimal(20), max_between_seconds=DAY)
+    cli = ScalePairing("main", store, empty_kg=Decimal(20), max_between_seconds=DAY)
     assert await cli.standing_since() is None
     await _operator(store, cli).set_goods(GUARD, pair.id, "原煤")
     assert await _goods_states(store) == (0, 1)
@@ -266,7 +266,7 @@ async def test_a_typed_plate_never_ties_a_second_weighing_to_one_pass(store: Sto
         weighing = NewWeighing("main", None, "", kg, now - 50 + n, None)
         unread.append(await store.weigh(weighing, max_between_seconds=DAY))
     pairing = ScalePairing(
-        "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
+        "main", store, empty_kg=Decimal(20), max_between_seconds=DAY,
         goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"],
     )  # fmt: skip
     operator = _operator(store, pairing)

@@ -159,7 +159,7 @@ def _operator(store: Store, tares: dict[str, Decimal] | None = None) -> Operator
     check left out)."""
     correct = stored_corrections(store)
     pairing = ScalePairing(
-        "main", store, band_kg=Decimal(20), max_between_seconds=DAY,
+        "main", store, empty_kg=Decimal(500), max_between_seconds=DAY,
         goods_for=lambda _plate, _lane: "原煤", lanes=["in-1", "out-1"], preset_tares_kg=tares,
     )  # fmt: skip
     lists, plans = ListBook(store, ListsConfig(), SH), PlanBook(store, [], SH)

@@ -126,13 +126,14 @@ class _TieSettings(TypedDict):
     preset_tare_kg: float | None
     goods: str | None
     plan_id: int | None
-    band_kg: float
+    empty_kg: float
     standing_since: float | None
 
 
 class ScalePairing:
     """What a weighing on the scale ``name`` needs of it to be tied to a plate, without its
-    indicator: the ledger, the stable band (kg), the time allowed between two weighings, the
+    indicator: the ledger, the empty load (kg: less than this over its preset tare, a truck
+    carried nothing — the scale's ``minimum_kg``), the time allowed between two weighings, the
     preset tares, the goods defaults and the scale's lanes. The daemon's :class:`Weighbridge`
     is one; the command line builds one per ``[scales.*]`` (:func:`scale_pairings`) to give a
     held weighing its plate beside a running daemon."""
@@ -142,7 +143,7 @@ class ScalePairing:
         name: str,
         ledger: WeighingLedger,
         *,
-        band_kg: Decimal,
+        empty_kg: Decimal,
         max_between_seconds: float,
         preset_tares_kg: Mapping[str, Decimal] | None = None,
         goods_for: Callable[[str, str], str | None] = lambda _plate, _lane: None,
@@ -151,7 +152,7 @@ class ScalePairing:
         plate_max_age_seconds: float = 300.0,
         drive_on_seconds: float = 120.0,
     ) -> None:
-        self.name, self.ledger, self.band_kg = name, ledger, band_kg
+        self.name, self.ledger, self.empty_kg = name, ledger, empty_kg
         #: The stale rule's drive-on time (s): once a weighing takes a read, the pending reads
         #: at its lane taken more than this before it are stale (module docstring).
         self.drive_on = drive_on_seconds
@@ -192,12 +193,12 @@ class ScalePairing:
 
     async def _tie_settings(self, plate: str, lane: str, at: float) -> _TieSettings:
         """What tying a weighing taken at ``at`` (unix s) to ``plate`` read at ``lane`` takes
-        on this scale: its goods and ERP plan, its preset tare, the scale's band and time
+        on this scale: its goods and ERP plan, its preset tare, the scale's empty load and time
         between weighings, and whether a truck stands on it."""
         goods, plan = await self._goods(plate, lane, at)
         return _TieSettings(
             max_between_seconds=self.max_between, preset_tare_kg=self._preset(plate),
-            goods=goods, plan_id=plan, band_kg=float(self.band_kg),
+            goods=goods, plan_id=plan, empty_kg=float(self.empty_kg),
             standing_since=await self.standing_since(),
         )  # fmt: skip
 
@@ -454,12 +455,12 @@ class ScalePairing:
     async def tie_of(self, half: WeighingHalf) -> HalfTie:
         """How ``half`` (a weighing on this scale) is tied again to its pass's plate: as a
         plate read at its lane then would be (goods, ERP plan, preset tare, this scale's
-        band, the truck standing on it)."""
+        empty load, the truck standing on it)."""
         lane = half.lane or (self.lanes[0] if self.lanes else "")
         goods, plan = await self._goods(half.plate, lane, half.at)
         return HalfTie(
             half.plate, half.plate_color, goods, plan, self._preset(half.plate),
-            float(self.band_kg), await self.standing_since(),
+            float(self.empty_kg), await self.standing_since(),
         )  # fmt: skip
 
     def _tell(self, row: StoredWeighing) -> None:
@@ -486,7 +487,7 @@ class Weighbridge(ScalePairing):
         reread_seconds: float = 5.0,
     ) -> None:
         super().__init__(
-            name, ledger, band_kg=rule.band_kg, max_between_seconds=max_between_seconds,
+            name, ledger, empty_kg=rule.minimum_kg, max_between_seconds=max_between_seconds,
             preset_tares_kg=preset_tares_kg, goods_for=goods_for, label=label,
             plate_max_age_seconds=plate_max_age_seconds, drive_on_seconds=drive_on_seconds,
         )  # fmt: skip
@@ -800,7 +801,7 @@ class Weighbridge(ScalePairing):
                     plan_id=plan,
                     read_id=read.id if read else None,
                     candidates=reads if read is None and reads else (),
-                    band_kg=float(self.band_kg),
+                    empty_kg=float(self.empty_kg),
                     check=check,
                     standing=True,  # its goods record waits until the truck left (_left)
                     stop_of=stop_of,
@@ -1260,7 +1261,7 @@ def scale_pairings(cfg: Config, ledger: WeighingLedger) -> dict[str, ScalePairin
         name: ScalePairing(
             name,
             ledger,
-            band_kg=scale.stable_rule().band_kg,
+            empty_kg=scale.stable_rule().minimum_kg,
             max_between_seconds=cfg.weighing.max_hours_between * 3600,
             preset_tares_kg=cfg.weighing.preset_tare_kg,
             goods_for=cfg.weighing.goods_for,

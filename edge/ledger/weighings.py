@@ -146,14 +146,15 @@ class WeighingHalf:
 class HalfTie:
     """How a half of a split pair is tied again (:meth:`WeighingLedger.split_weighing`): the
     plate its pass has now and, as for a plate read then, its goods, the ERP plan that named
-    them, its preset tare, the scale's band (kg) and since when a truck stands on the scale."""
+    them, its preset tare, the scale's empty load (``empty_kg``: :meth:`WeighingLedger.weigh`)
+    and since when a truck stands on the scale."""
 
     plate: str
     plate_color: str
     goods: str | None = None
     plan_id: int | None = None
     preset_tare_kg: float | None = None
-    band_kg: float = 0.0
+    empty_kg: float = 0.0
     standing_since: float | None = None
 
 
@@ -180,7 +181,7 @@ class WeighingLedger(LedgerPart):
         goods: str | None = None,
         read_id: int | None = None,
         candidates: Sequence[ScaleRead] = (),
-        band_kg: float = 0.0,
+        empty_kg: float = 0.0,
         plan_id: int | None = None,
         check: tuple[str, str] | None = None,
         standing: bool = False,
@@ -196,9 +197,9 @@ class WeighingLedger(LedgerPart):
         pending plate read (``scale_reads``) that tied it, used by it from now on (raises
         :class:`ReadUsedError`, nothing written, when another weighing used it meanwhile).
 
-        With a preset tare the preset is always the tare: a weight at or below it plus
-        ``band_kg`` (the scale's division) is an empty vehicle — complete with net 0, no goods
-        record (:data:`EMPTY_WEIGHING`).
+        With a preset tare the preset is always the tare: a weight less than ``empty_kg`` (the
+        scale's ``minimum_kg``: a preset tare drifts with fuel, mud and the driver) above it is
+        an empty vehicle — complete with net 0, no goods record (:data:`EMPTY_WEIGHING`).
 
         A weighing that completes with a ``goods`` name gets its goods record (an outbox entry
         of the pass that completed it, sent after that pass's record) in the same transaction;
@@ -239,7 +240,7 @@ class WeighingLedger(LedgerPart):
                 ):
                     raise ReadDroppedError(read_id, str(row["dropped"]))
             weighing_id = await self._tie(
-                None, new, None, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                None, new, None, max_between_seconds, (preset_tare_kg, empty_kg), goods,
                 standing_since=new.at if standing else None,
             )  # fmt: skip
             await self._used_by(weighing_id, read_id, plan_id)
@@ -267,7 +268,7 @@ class WeighingLedger(LedgerPart):
         read_id: int | None = None,
         preset_tare_kg: float | None = None,
         goods: str | None = None,
-        band_kg: float = 0.0,
+        empty_kg: float = 0.0,
         plan_id: int | None = None,
         standing_since: float | None = None,
     ) -> StoredWeighing:
@@ -306,7 +307,7 @@ class WeighingLedger(LedgerPart):
                 "UPDATE weighings SET check_plate = NULL WHERE id = ?", (weighing_id,)
             )
             kept = await self._tie(
-                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, empty_kg), goods,
                 standing_since=standing_since,
             )  # fmt: skip
             await self._used_by(kept, read_id, plan_id)
@@ -339,7 +340,7 @@ class WeighingLedger(LedgerPart):
         max_between_seconds: float,
         preset_tare_kg: float | None = None,
         goods: str | None = None,
-        band_kg: float = 0.0,
+        empty_kg: float = 0.0,
         plan_id: int | None = None,
         standing_since: float | None = None,
     ) -> StoredWeighing:
@@ -387,7 +388,7 @@ class WeighingLedger(LedgerPart):
                 )
             new = NewWeighing(scale, plate, plate_color, float(kg), float(at), serial)
             kept = await self._tie(
-                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, band_kg), goods,
+                weighing_id, new, photo, max_between_seconds, (preset_tare_kg, empty_kg), goods,
                 standing_since=standing_since,  # as assign_plate's
             )  # fmt: skip
             await self._use_plan(plan_id, kept)
@@ -666,7 +667,7 @@ class WeighingLedger(LedgerPart):
                                   half.serial)  # fmt: skip
                 at = await self._tie(
                     own, new, half.photo, max_between_seconds,
-                    (tie.preset_tare_kg, tie.band_kg), tie.goods,
+                    (tie.preset_tare_kg, tie.empty_kg), tie.goods,
                     standing_since=tie.standing_since,
                 )  # fmt: skip
                 await self._use_plan(tie.plan_id, at)
@@ -745,10 +746,10 @@ class WeighingLedger(LedgerPart):
                 standing=standing(second.scale, second.at),
             )  # fmt: skip
             return kept
-        preset_tare_kg, band_kg = preset
+        preset_tare_kg, empty_kg = preset
         if preset_tare_kg is not None:  # the preset is the tare, whatever the scale shows
             tare = preset_tare_kg
-            empty = new.kg <= tare + band_kg
+            empty = new.kg - tare < empty_kg
             gross = new.kg
             done = (gross, tare, 0.0 if empty else gross - tare)
             if own is None:
