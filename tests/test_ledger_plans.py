@@ -259,6 +259,7 @@ async def _serve_checks(
     await call("reserved_reads", [other.id], midnight - 300)
     await call("reserved_reads", [other.id], midnight - 300, 5.0)
     await call("late_candidate_of", other, 5.0, midnight - 300)
+    await call("rival_of", other, midnight - 300)
     await call("check_weight", row, 30000.0, 35680.0)
     await call("weighings_to_check", midnight - 300)
     await call("clear_checks", row.id)

@@ -114,6 +114,7 @@ async def weigh_truck(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
     await bridge.drain()
     sim.set_weight(Decimal(0))
     await eventually(lambda: not bridge.detector.weighed, timeout=5)
+    await bridge.drain()  # what the truck's leaving lets go (its goods record) is written
 
 
 async def test_two_trucks_read_in_a_row_are_held_not_swapped(store: Store, tmp_path: Path) -> None:
@@ -596,6 +597,7 @@ async def _stops_twice(
     await bridge.drain()
     sim.set_weight(Decimal(0))
     await eventually(lambda: not bridge.detector.weighed, timeout=5)
+    await bridge.drain()  # what the truck's leaving lets go (its goods record) is written
 
 
 async def test_a_truck_that_stops_twice_is_weighed_fully_on_the_scale(
@@ -816,6 +818,7 @@ async def _settle(bridge: Weighbridge, sim: ScaleSim, kg: int) -> None:
 async def _leave(bridge: Weighbridge, sim: ScaleSim) -> None:
     sim.set_weight(Decimal(0))
     await eventually(lambda: not bridge.detector.weighed, timeout=5)
+    await bridge.drain()  # what the truck's leaving lets go (its goods record) is written
 
 
 async def test_a_camera_refining_its_read_after_the_weighing_took_it_ties_no_next_truck(
@@ -1699,14 +1702,22 @@ async def test_a_late_read_completing_a_pair_is_checked_when_another_read_follow
 ) -> None:
     """The other order: 豫G75001's own read 1 s after the weight settled completes its pair
     (21 t); the car's read 2 s after, while the truck stands, marks the pair 请核对车牌 — its
-    goods record held for the clerk — as it would a pair tied by a read heard before."""
+    goods record held for the clerk — as it would a pair tied by a read heard before. The
+    next unread truck that takes the car's read (the next truck's, or a stray one) is marked
+    too (the fourth review: it took it unmarked)."""
     _, seen = await _weighed_in_unread_out(store, tmp_path, [("豫G75001", 1), ("豫AC1234", 2)])
-    pair = next(w for w in (await _kept(store, seen)).values() if w.state == "complete")
+    kept = await _kept(store, seen)
+    pair = next(w for w in kept.values() if w.state == "complete")
     assert (pair.plate, pair.net_kg) == ("豫G75001", 21000)
     [check] = pair.checks
     assert (check.kind, check.hold) == ("plate", True)
     assert "豫AC1234" in check.why
     assert "its late read, 1 s after" in check.why
+    next_truck = next(w for w in kept.values() if w.first_kg == 20000)
+    assert (next_truck.plate, next_truck.state) == ("豫AC1234", "open")
+    [mark] = next_truck.checks
+    assert (mark.kind, mark.hold) == ("plate", True)
+    assert f"heard while the truck of weighing {pair.id} (豫G75001) stood" in mark.why
     assert await _goods_states(store) == (1, 0)
 
 

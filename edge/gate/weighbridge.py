@@ -777,7 +777,10 @@ class Weighbridge(ScalePairing):
                             read=read.id)  # fmt: skip
                 read = None
             check = (
-                _both(await self._superseded_check(read), await self._late_check(read))
+                _both(
+                    _both(await self._superseded_check(read), await self._late_check(read)),
+                    await self._rival_check(read),
+                )
                 if read is not None
                 else None
             )
@@ -974,6 +977,24 @@ class Weighbridge(ScalePairing):
             f"按 {r.plate} 过磅；该识别在过磅 {w.id}（{w.first_kg:g} kg，未识别车牌）的车辆仍在"
             "磅上时产生，也可能是那辆车"
             for w in stood
+        )
+        return why, said
+
+    async def _rival_check(self, read: ScaleRead) -> tuple[str, str] | None:
+        """(why, said) when ``read`` put in doubt the plate of a completed weighing whose truck
+        stood on the scale as it was heard (the tie-in-doubt rule): the next truck's read, or
+        a stray one — the weighing that takes it is checked by the clerk; None: not so."""
+        doubted = await self.ledger.rival_of(read, read.read.read_at - self.max_between)
+        if not doubted:
+            return None
+        r = read.read
+        whose = ", ".join(f"weighing {w.id} ({w.plate})" for w in doubted)
+        why = (f"tied to {r.plate} (read {read.id}), heard while the truck of {whose} stood "
+               "on the scale: the next truck's read, or a stray one")  # fmt: skip
+        said = "；".join(
+            f"按 {r.plate} 过磅；该识别在过磅 {w.id}（{w.plate}）的车辆仍在磅上时产生，"
+            "也可能是误识别"
+            for w in doubted
         )
         return why, said
 

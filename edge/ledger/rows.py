@@ -453,6 +453,9 @@ class WeighingCheck:
     #: (:meth:`~edge.ledger.weighings.WeighingLedger.take_higher_weight`). None: not so.
     before_kg: float | None = None
     kg: float | None = None
+    #: A plate check: the pending reads heard while its truck stood that put it in doubt (a
+    #: weighing that takes one is checked too). None: none.
+    rivals: list[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

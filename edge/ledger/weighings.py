@@ -1305,15 +1305,14 @@ class WeighingLedger(LedgerPart):
         )
         if not rows:
             return
+        fields: dict[str, object] = {}
         if rows[0][column] is not None:
-            before = json.loads(rows[0][column])
-            if why in before["why"]:
+            fields = json.loads(rows[0][column])  # its other parts kept (weights, rivals)
+            if why in str(fields["why"]):
                 return  # said already
-            why, said = f"{before['why']}; {why}", f"{before['said']}；{said}"
-            hold = hold or bool(before.get("hold"))
-            if weights is None and before.get("kg") is not None:
-                weights = (before["before_kg"], before["kg"])
-        fields: dict[str, object] = {"why": why, "said": said, "hold": hold}
+            why, said = f"{fields['why']}; {why}", f"{fields['said']}；{said}"
+            hold = hold or bool(fields.get("hold"))
+        fields.update(why=why, said=said, hold=hold)
         if weights is not None:
             fields["before_kg"], fields["kg"] = weights
         check = json.dumps(fields, ensure_ascii=False)
@@ -1398,10 +1397,40 @@ class WeighingLedger(LedgerPart):
                 await self._add_check(row.id, "plate", why, said, hold=True)
                 return row.id
             await self._mark_plate(row.id, why, said)
+            await self._add_rival(row.id, other.id)
             return row.id
 
         weighing_id = await self._transaction(write)
         return None if weighing_id is None else await self.weighing(weighing_id)
+
+    async def _add_rival(self, weighing_id: int, read_id: int) -> None:
+        """Within a transaction: the read ``read_id``, pending, put the plate of the weighing
+        (marked 请核对车牌) in doubt — a weighing that takes it is checked too
+        (:meth:`rival_of`)."""
+        rows = await self._rows_written(
+            "SELECT check_plate FROM weighings WHERE id = ?", (weighing_id,)
+        )
+        if not rows or rows[0]["check_plate"] is None:
+            return
+        check = json.loads(rows[0]["check_plate"])
+        check["rivals"] = sorted({*check.get("rivals", []), read_id})
+        await self._db.execute(
+            "UPDATE weighings SET check_plate = ? WHERE id = ?",
+            (json.dumps(check, ensure_ascii=False), weighing_id),
+        )
+
+    async def rival_of(self, read: ScaleRead, since: float) -> list[StoredWeighing]:
+        """The weighings on ``read``'s scale taken since ``since`` (unix s) whose plate is
+        still to be checked because ``read`` was heard while their truck stood
+        (:meth:`doubt_tie` on a completed pair): ``read`` is the next truck's or a stray one
+        — a weighing that takes it is checked by the clerk too. Oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM weighings WHERE check_plate IS NOT NULL AND first_at >= ? "
+            "AND ? IN (first_scale, second_scale) AND EXISTS (SELECT 1 FROM "
+            "json_each(check_plate, '$.rivals') WHERE value = ?) ORDER BY first_at, id",
+            (since, read.read.scale, read.id),
+        )
+        return [StoredWeighing.from_row(row) for row in rows]
 
     async def add_candidate(self, weighing_id: int, read: ScaleRead) -> StoredWeighing | None:
         """A weighing without a plate (held as 待确认车牌, or unmatched: then held from now on)
