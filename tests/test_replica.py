@@ -207,7 +207,7 @@ async def test_restore_refuses_an_existing_ledger_and_a_config_without_replica(
 ) -> None:
     cfg = make_config(tmp_path, "http://127.0.0.1:9", replica={"type": "file", "path": "/x"})
     (tmp_path / "edge.db").write_bytes(b"")
-    with pytest.raises(RestoreError, match="already exists"):
+    with pytest.raises(RestoreError, match=r"already exists.*--photos-only"):
         await restore(cfg)
     with pytest.raises(RestoreError, match="no \\[replica\\]"):
         await restore(make_config(tmp_path, "http://127.0.0.1:9"))
@@ -1516,3 +1516,15 @@ async def test_no_restore_check_before_the_first_sync_is_confirmed(
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_restore_from_a_target_with_another_host_key_says_so(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """A wrong ``host_key`` (another server, or its key changed): ``edge restore`` says the
+    host key differs — before, it said the target does not answer (the fresh check of 17)."""
+    replica = {**(await _replica_section("sftp", tmp_path, procs)), "host_key": HOST_KEY}
+    cfg = make_config(tmp_path / "new", "http://127.0.0.1:9", replica=replica)
+    with pytest.raises(RestoreError, match="host key") as refused:
+        await restore(cfg)
+    assert "does not answer" not in str(refused.value)

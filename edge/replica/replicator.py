@@ -42,6 +42,7 @@ from edge.replica.owner import (
     TargetSilentError,
 )
 from edge.replica.target import (
+    WRONG_HOST_KEY,
     ToolMissingError,
     child_env,
     describe,
@@ -53,6 +54,7 @@ from edge.replica.target import (
     tls_env,
     tool,
     unreachable,
+    wrong_host_key,
 )
 
 log = structlog.get_logger("edge.replica")
@@ -450,7 +452,8 @@ class Replicator:
             self._failed(str(exc))
             return self._other_writer_problem()
         except TargetSilentError as exc:  # not judged now: Litestream's syncs will tell
-            self._failed(f"the target does not answer: {exc}")
+            said = WRONG_HOST_KEY if wrong_host_key(str(exc)) else "the target does not answer"
+            self._failed(f"{said}: {exc}")
             return self._other_writer_problem()
         if other != self.other_writer:
             if other is None:

