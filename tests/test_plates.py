@@ -24,6 +24,7 @@ from edge.domain.plates import (
     plate_pattern,
     plate_shape,
     to_halfwidth,
+    typed_plate,
     within_one_edit,
 )
 
@@ -78,6 +79,20 @@ def test_every_special_suffix_with_every_province(province: str, suffix: str) ->
     assert (prefixed.text, prefixed.color_hint) == (plate, PlateColor.YELLOW)
 
 
+@pytest.mark.parametrize("suffix", SPECIAL_SUFFIXES)
+def test_a_special_suffix_after_five_characters_is_a_standard_plate_typed_too(
+    suffix: str,
+) -> None:
+    """豫G88362挂 (the README's fleet trailer) was used at ingest but flagged unusual, and a
+    clerk typing it was refused (``typed_plate`` takes known patterns only)."""
+    plate = f"豫G88362{suffix}"
+    read = normalise_plate(plate)
+    assert (read.text, read.status, read.pattern) == (plate, PlateStatus.OK, "standard")
+    assert typed_plate(f"黄 豫g 88362{suffix}") == plate
+    assert typed_plate(f"豫G883621{suffix}") is None  # six characters before it: no plate
+    assert typed_plate("豫G883621") is None
+
+
 def test_sources_without_colour_prefixes_do_not_strip() -> None:
     read = normalise_plate("蓝苏A8HK52")  # 蓝 is no plate character
     assert read.text is None
@@ -90,6 +105,8 @@ def test_sources_without_colour_prefixes_do_not_strip() -> None:
     [
         ("豫A12345", "standard"),
         ("粤Z1234港", "standard"),
+        ("豫G88362挂", "standard"),  # a fleet's trailer plate (README): was unusual
+        ("豫A12345学", "standard"),
         ("粤Z1234澳", "standard"),
         ("沪A1234领", "standard"),
         ("豫AD12345", "new-energy"),

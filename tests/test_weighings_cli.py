@@ -541,3 +541,18 @@ def test_a_clerk_says_same_truck_or_returned_and_takes_a_higher_stop(
             await store.close()
 
     asyncio.run(after())
+
+
+def test_a_clerk_types_a_suffixed_plate_as_cameras_read_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``resolve --plate 豫G88362挂`` (a fleet's trailer, the README's example; cameras' reads
+    of it are used): taken, not refused as 「不是车牌」 — before, a typed plate had to fit a
+    known pattern and a special-use character after five characters fit none."""
+    config = str(scale_config(tmp_path))
+    ids = asyncio.run(_held_weighings(tmp_path / "edge.db"))
+    resolve = ["weighings", "resolve", "--config", config, str(ids["held"])]
+    code, out, err = _run([*resolve, "--plate", "豫g 88362挂"], capsys)
+    assert "is not a plate" not in err
+    assert code == 0, err
+    assert f"weighing {ids['held']}: 豫G88362挂 (typed), now open" in out

@@ -116,8 +116,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern)
     for name, pattern in {
         # 豫A12345, 豫A1234学, 粤Z1234港, 沪A1234领: province, letter, 5 characters, of which
-        # the last may be a special-use character.
-        "standard": rf"{_P}[A-Z][A-Z0-9]{{4}}[A-Z0-9{SPECIAL_SUFFIXES}]",
+        # the last may be a special-use character; before a special-use character also 5
+        # (豫G88362挂, a fleet's trailer plate as cameras read it and clerks type it).
+        "standard": rf"{_P}[A-Z](?:[A-Z0-9]{{4}}[A-Z0-9{SPECIAL_SUFFIXES}]"
+        rf"|[A-Z0-9]{{5}}[{SPECIAL_SUFFIXES}])",
         # 豫AD12345 (small, D electric / F hybrid first) and 豫A12345D (large, last).
         "new-energy": rf"{_P}[A-Z](?:[DF][A-Z0-9][0-9]{{4}}|[0-9]{{5}}[DF])",
         # 使014578 and the older 014578使: embassy vehicles.
