@@ -50,9 +50,27 @@ def test_impossible_tonnage_is_refused(kg: float, why: str) -> None:
 
 def test_goods_name_is_checked() -> None:
     assert goods_name(" 水泥熟料 ") == "水泥熟料"
+    assert goods_name("水泥 熟料") == "水泥 熟料"  # a plain space inside is a name's
     for bad, why in [("", "empty"), ("石" * 33, "longer than 32"), ("煤\x00", "control")]:
         with pytest.raises(GoodsError, match=why):
             goods_name(bad)
+
+
+@pytest.mark.parametrize(
+    "unfit",
+    ["\u2028", "\u2029", "\u200b", "\u202e", "\ufeff", "\x85", "\t", "\n", "\u00a0",
+     "\u3000", "\u2003", "\ue000"],
+)  # fmt: skip
+def test_a_goods_name_with_a_control_format_or_separator_character_is_refused(
+    unfit: str,
+) -> None:
+    """Categories Cc, Cf, Co, Zl, Zp and every space separator but the plain space: inside
+    the name and at its ends (U+2028 at the end was trimmed away by ``str.strip`` before, and
+    inside it was taken: only categories C* were refused)."""
+    for name in (f"钢{unfit}材", f"钢材{unfit}", f"{unfit}钢材"):
+        with pytest.raises(GoodsError, match="control, format or separator") as refused:
+            goods_name(name)
+        assert refused.value.said == "货物名称含控制字符或特殊空白"
 
 
 def _serial(record: dict[str, Any]) -> str:

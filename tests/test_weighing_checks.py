@@ -107,6 +107,19 @@ async def test_a_refused_goods_change_changes_nothing(gate: Gate) -> None:
     ]
 
 
+async def test_a_clerks_goods_name_with_a_line_separator_is_refused(gate: Gate) -> None:
+    """U+2028 inside the clerk's goods name, or at its end (trimmed away before), is refused
+    as U+200B always was (key goods, in Chinese); the weighing keeps no name."""
+    weighing_id = await _complete(gate, "豫A00005", (35_680, 15_200), None)
+    for typed in ("原\u2028煤", "原煤\u2028", "原\u3000煤", "原\u200b煤"):
+        with pytest.raises(InvalidInputError, match="separator") as refused:
+            await gate.operator.set_goods(GUARD, weighing_id, typed)
+        assert (refused.value.key, refused.value.said) == ("goods", "货物名称含控制字符或特殊空白")
+    assert (await gate.store.weighing(weighing_id)).goods is None
+    done = await gate.operator.set_goods(GUARD, weighing_id, " 原 煤 ")
+    assert done.detail == "豫A00005 原 煤 20.5 t"
+
+
 async def test_a_goods_change_without_a_pass_to_tie_it_to_changes_nothing(gate: Gate) -> None:
     await gate.store.weigh(_new("豫A00004", 35_000, 100, "NOPASS1"), max_between_seconds=DAY)
     done = await gate.store.weigh(_new("豫A00004", 15_000, 200, "NOPASS2"), max_between_seconds=DAY)
@@ -177,6 +190,8 @@ async def test_the_erp_api_checks_the_header_path_plate_plan_no_and_validity(erp
         for bad, key in [
             (_plan(plate="豫A-12345!"), "plate"),
             (_plan(plan_no="PO-\u0007-1"), "plan_no"),
+            (_plan(goods="水泥\u2028熟料"), "goods"),  # a line separator: taken before
+            (_plan(goods="水泥熟料\u2029"), "goods"),
             (_plan(valid_from="1999-12-31T00:00+08:00"), "valid_from"),
             (_plan(valid_to=soon), "valid_to"),
         ]:
@@ -487,16 +502,17 @@ def test_goods_settings_every_goods_record_would_refuse_are_config_errors(
     above the scale's capacity: each named, exit 2."""
     scale = SCALE.format(port=tmp_path / "tty") + "capacity_kg = 60000\n"
     weighing = (
-        '[weighing]\ngoods = ["煤", "  ", "原\\u0007煤"]\n'
+        '[weighing]\ngoods = ["煤", "  ", "原\\u0007煤", "原\\u2028煤", "原 煤"]\n'
         'goods_by_lane = { "in-1" = "石\\u0000灰" }\n'
         'preset_tare_kg = { "豫A12345" = 70000 }\n'
     )
     code, err = _check(tmp_path, scale + weighing, capsys)
     assert code == 2
-    for key in ("weighing.goods[1]", "weighing.goods[2]", "weighing.goods_by_lane.in-1",
-                "weighing.preset_tare_kg.豫A12345"):  # fmt: skip
+    for key in ("weighing.goods[1]", "weighing.goods[2]", "weighing.goods[3]",
+                "weighing.goods_by_lane.in-1", "weighing.preset_tare_kg.豫A12345"):  # fmt: skip
         assert f"{key} (line" in err, err
     assert "weighing.goods[0]" not in err
+    assert "weighing.goods[4]" not in err  # a plain space inside a name is fine
     assert "70000 kg leaves no load on [scales.main] (60000 kg)" in err
     twice = '[weighing]\ngoods_by_plate = { "豫a 12345" = "煤", "豫A12345" = "原煤" }\n'
     code, err = _check(tmp_path, scale + twice, capsys)

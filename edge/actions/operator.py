@@ -424,7 +424,7 @@ class Operator:
 
         async def body() -> Done:
             wid = whole_id(weighing_id)
-            name = goods.strip()
+            name = goods.strip(" ")  # as goods_name trims: U+2028 at an end is refused
             if self.goods_list and name not in self.goods_list:
                 raise InvalidInputError("not in the goods list", "goods", "不在货物列表中")
             try:
@@ -936,11 +936,14 @@ def _split(before: StoredWeighing, rows: Sequence[StoredWeighing], withdrawn: Se
     return Done(detail=detail, id=before.id, plate=before.plate, note=note)
 
 
-def _plan_text(body: Mapping[str, object], key: str, limit: int) -> str:
+def _plan_text(body: Mapping[str, object], key: str, limit: int, trim: str | None = None) -> str:
+    """The plan's text ``key``, trimmed of ``trim`` (default: any whitespace; a goods name is
+    trimmed of plain spaces only, as :func:`goods_name` does, so a U+2028 at its end is
+    refused there, not trimmed away here)."""
     value = body.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+    if not isinstance(value, str) or not value.strip(trim) or len(value.strip(trim)) > limit:
         raise InvalidInputError(f"{key} must be text of 1 to {limit} characters", key)
-    return value.strip()
+    return value.strip(trim)
 
 
 def _plan_time(body: Mapping[str, object], key: str) -> float:
@@ -982,7 +985,7 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
     if any(unicodedata.category(ch).startswith("C") for ch in plan_no):
         raise InvalidInputError("plan_no contains control characters", "plan_no")
     try:
-        goods = goods_name(text("goods", GOODS_NAME_LENGTH))  # what hwmc may carry
+        goods = goods_name(_plan_text(body, "goods", GOODS_NAME_LENGTH, " "))  # as hwmc may be
     except GoodsError as exc:
         raise InvalidInputError(str(exc), "goods") from None
     expected = body.get("expected_tonnes")

@@ -39,10 +39,21 @@ class GoodsError(ValueError):
         self.said = said
 
 
+def unfit_for_a_name(ch: str) -> bool:
+    """True for a character no goods name may hold: a control, format, surrogate, private or
+    unassigned character (Unicode categories C*: U+0000, U+0085, U+200B, U+202E, U+FEFF …), a
+    line or paragraph separator (Zl, Zp: U+2028, U+2029) and every space separator but the
+    plain space (Zs: U+00A0, U+3000 …): each hides, breaks a line or looks like a space it
+    is not, in the platform's record, the log and the clerk's page."""
+    category = unicodedata.category(ch)
+    return category[0] == "C" or (category[0] == "Z" and ch != " ")
+
+
 def goods_name(name: str) -> str:
-    """``hwmc``: the name trimmed; raises :class:`GoodsError` when empty, longer than 32
-    characters or containing control characters."""
-    text = name.strip()
+    """``hwmc``: the name trimmed of plain spaces; raises :class:`GoodsError` when empty,
+    longer than 32 characters or holding a character :func:`unfit_for_a_name` anywhere (the
+    ends too: a trailing U+2028 is refused, not trimmed away)."""
+    text = name.strip(" ")
     if not text:
         raise GoodsError("goods name (hwmc) is empty", "货物名称为空")
     if len(text) > GOODS_NAME_LENGTH:
@@ -50,9 +61,10 @@ def goods_name(name: str) -> str:
             f"goods name (hwmc) {text!r} is longer than {GOODS_NAME_LENGTH}",
             f"货物名称超过 {GOODS_NAME_LENGTH} 个字",
         )
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    if any(unfit_for_a_name(ch) for ch in text):
         raise GoodsError(
-            f"goods name (hwmc) {text!r} contains control characters", "货物名称含控制字符"
+            f"goods name (hwmc) {text!r} contains control, format or separator characters",
+            "货物名称含控制字符或特殊空白",
         )
     return text
 
