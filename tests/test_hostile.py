@@ -66,9 +66,13 @@ async def logged_in(http: httpx.AsyncClient, daemon: Daemon) -> dict[str, str]:
 
 
 def one_line_reason(reply: httpx.Response) -> str:
+    """A 400's one-line reason: ``{"error": …}`` (a search, 开闸) or, as an action's other
+    refusals, ``{"ok": false, "detail": …}``."""
     assert reply.status_code == 400, reply.text
     assert "\n" not in reply.text
-    reason = reply.json()["error"]
+    body = reply.json()
+    reason = body["error"] if "error" in body else body["detail"]
+    assert body.get("ok", False) is False
     assert isinstance(reason, str)
     assert reason
     return reason

@@ -489,8 +489,9 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
         )
         number = await http.post(page + "/api/weighings/1/plate", json={"read": 15.0}, headers=csrf)
     # the page's refusals are Chinese, as its others (the audit keeps the English reason)
-    assert (garbled.status_code, garbled.json()) == (400, {"error": "表单格式错误（不是 JSON）"})
-    assert (number.status_code, number.json()) == (400, {"error": "read 须为文字"})
+    not_json = {"ok": False, "detail": "表单格式错误（不是 JSON）"}  # as the action's others
+    assert (garbled.status_code, garbled.json()) == (400, not_json)
+    assert (number.status_code, number.json()) == (400, {"ok": False, "detail": "read 须为文字"})
     assert opened.json() == {"opened": True, "serial": "S1"}
     assert (lost.status_code, lost.json()) == (400, {"error": "车道不存在或未填写原因"})
     assert bad_id.status_code == 403  # as the page has always answered a bad id
@@ -505,6 +506,47 @@ async def test_a_session_acts_and_bad_forms_are_answered_with_a_reason(
         ("add list entry", "refused"),
         ("assign weighing plate", "refused"),
     ]
+
+
+#: Every page action that reads a form, and the shape of its other refusals: 开闸 answers
+#: ``{"error": …}`` (车道不存在或未填写原因), every other ``{"ok": false, "detail": …}``.
+FORM_ACTIONS = [
+    ("/api/lanes/in-1/open", "error"),
+    ("/api/lanes/in-1/refuse", "detail"),
+    ("/api/passes/S1/correct", "detail"),
+    ("/api/lists", "detail"),
+    ("/api/plans", "detail"),
+    ("/api/weighings/1/goods", "detail"),
+    ("/api/weighings/1/plate", "detail"),
+    ("/api/weighings/1/discard", "detail"),
+    ("/api/weighings/1/split", "detail"),
+]
+
+
+async def test_a_form_that_is_no_json_object_is_refused_as_the_actions_others_are(
+    gate: Gate, page: str
+) -> None:
+    """A JSON list (or a number, a string) where a form goes: 400 in the shape of the action's
+    other refusals, audited — before, ``POST /api/weighings/<id>/goods`` with ``[]`` answered
+    ``{"error": …}`` where its refusals of a goods name answer ``{"ok": false, "detail": …}``."""
+    said = "表单格式错误（不是 JSON 对象）"
+    async with httpx.AsyncClient() as http:
+        login = await http.post(
+            page + "/api/login", data={"user": "门卫张三", "password": PASSWORD}
+        )
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        for path, shape in FORM_ACTIONS:
+            for body in ([{"goods": "原煤"}], 7, "原煤"):
+                reply = await http.post(page + path, json=body, headers=csrf)
+                expected = {"error": said} if shape == "error" else {"ok": False, "detail": said}
+                assert (reply.status_code, reply.json()) == (400, expected), (path, body)
+        # the same shape as the goods action's other refusals (here: no such weighing)
+        named = await http.post(page + "/api/weighings/1/goods", json={"goods": "原煤"},
+                                headers=csrf)  # fmt: skip
+        assert (named.status_code, set(named.json())) == (404, {"ok", "detail"})
+    refused = [(row[1], row[4]) for row in await gate.audit()][1:-1]
+    assert len(refused) == 3 * len(FORM_ACTIONS)
+    assert {result for _action, result in refused} == {"refused"}  # each audited
 
 
 async def test_a_fault_of_ours_inside_an_action_is_audited_before_it_propagates(

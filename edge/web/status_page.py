@@ -23,7 +23,7 @@ from dataclasses import fields
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -148,12 +148,18 @@ STALE_PAGE = "页面已过期，请刷新"
 _Handler = Callable[["StatusPage", web.Request, Actor], Awaitable[web.StreamResponse]]
 
 
-def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]:
+def _acting(
+    action: Action, key: str | None = None, *, refusals: Literal["detail", "error"] = "detail"
+) -> Callable[[_Handler], Any]:
     """An operator action's handler (``edge.actions.operator``): the session and its CSRF token
     checked once, before anything else (403 and an audited refusal without them; ``key`` names
-    the URL part that is the target); a form that does not validate answered 400 with its
-    one-line reason, audited; an action the operator refused answered 400 with its detail,
-    one on a target that does not exist 404."""
+    the URL part that is the target); a form that does not validate (not JSON, not a JSON
+    object, a field of the wrong type or length) answered 400 with its one-line reason,
+    audited, in the shape of the action's other refusals — ``refusals="detail"``
+    ``{"ok": false, "detail": …}`` as :func:`_answer` and the operator's refusals answer,
+    ``"error"`` ``{"error": …}`` for an action with answers of its own (开闸, a retry, the
+    ledger export); an action the operator refused answered 400 with its detail, one on a
+    target that does not exist 404."""
 
     def wrap(
         handler: _Handler,
@@ -170,7 +176,12 @@ def _acting(action: Action, key: str | None = None) -> Callable[[_Handler], Any]
                 return web.json_response({"error": said}, status=403)
             except FormError as exc:
                 await page.operator.refused(actor, action, target, str(exc))
-                return web.json_response({"error": exc.said}, status=400, dumps=_dumps)
+                shaped: dict[str, object] = (
+                    {"error": exc.said}
+                    if refusals == "error"
+                    else {"ok": False, "detail": exc.said}
+                )
+                return web.json_response(shaped, status=400, dumps=_dumps)
             except NotFoundError as exc:  # an unknown target (pass, weighing, lane, entry)
                 return web.json_response({"ok": False, "detail": exc.said}, status=404)
             except ActionError as exc:  # in Chinese where the operator says it so
@@ -458,7 +469,7 @@ class StatusPage:
         last = datetime.fromtimestamp(query.end - 1, self.zone).date()
         return f"{first}..{last} gate {query.gate or '*'} plate {query.plate or '*'}"
 
-    @_acting(Action.EXPORT_LEDGER)
+    @_acting(Action.EXPORT_LEDGER, refusals="error")
     async def ledger_xlsx(self, request: web.Request, actor: Actor) -> web.StreamResponse:
         """The inspector's ledger (``from``, ``to`` days, ``gate``, ``plate``) as XLSX, for a
         logged-in user (audited); 503 when the ledger could not be read in time."""
@@ -483,7 +494,7 @@ class StatusPage:
             await response.write_eof()
             return response
 
-    @_acting(Action.EXPORT_LEDGER)
+    @_acting(Action.EXPORT_LEDGER, refusals="error")
     async def ledger_zip(self, request: web.Request, actor: Actor) -> web.StreamResponse:
         """The same ledger as a ZIP: the workbook and every photo and document it references,
         streamed as it is written (audited before the first byte)."""
@@ -588,7 +599,7 @@ class StatusPage:
             out.append(item)
         return web.json_response(out, dumps=_dumps)
 
-    @_acting(Action.RETRY, "id")
+    @_acting(Action.RETRY, "id", refusals="error")
     async def retry(self, request: web.Request, actor: Actor) -> web.Response:
         """Send a dead letter again (after the cause was fixed)."""
         try:
@@ -629,7 +640,7 @@ class StatusPage:
         response.del_cookie(COOKIE, path="/")
         return response
 
-    @_acting(Action.OPEN, "lane")
+    @_acting(Action.OPEN, "lane", refusals="error")
     async def open_barrier(self, request: web.Request, actor: Actor) -> web.Response:
         reason = _text(await _json(request), "reason", MAX_REASON)
         try:
