@@ -86,7 +86,7 @@ async def test_a_truck_weighed_in_and_out_gives_one_goods_record(
     cfg = entry_exit_scale(tmp_path, sim, path, "yaohua-tf0", weighing=goods)
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as scale, running_daemon(cfg) as daemon:
         bridge = daemon.components.weighbridges["main"]
-        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
         entry = await cam_in.push("豫A12345")
         await cam_in.aclose()

@@ -311,3 +311,12 @@ def test_a_doubtful_weight_says_whether_the_platform_was_not_watched() -> None:
     emptied.feed(D(0), 0.0)
     done = _stable(emptied, 1.0, 39000)
     assert (done.doubtful, done.watched, done.unwatched) == (False, False, False)
+    long_after = StableDetector(RULE)  # the last weighing longer ago than expect() covers
+    long_after.unwatched_before()
+    assert not long_after.seen_empty
+    done = _stable(long_after, 0.0, 40000)
+    assert (done.doubtful, done.unwatched) == (True, True)
+    long_after.feed(D(0), 10.0)
+    assert long_after.seen_empty
+    done = _stable(long_after, 11.0, 40000)
+    assert (done.doubtful, done.unwatched) == (False, False)

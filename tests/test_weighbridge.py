@@ -219,6 +219,7 @@ async def test_a_truck_weighs_in_and_out_over_a_pty(
         if protocol == "toledo":  # a clerk pressed 去皮: net shown, sent with its tare
             sim.tare_taken = Decimal(15000)
         bridge.start()
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         try:
             bridge.heard_pass(_pass("豫A12345", "IN1"))  # read at the entry, then on the scale
             await sim.weigh(Decimal(35680), eventually(lambda: len(seen) == 1, timeout=30))
@@ -248,8 +249,9 @@ async def test_a_net_display_without_its_tare_is_never_weighed(
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, "yaohua-a12", period=0.02) as sim:
         sim.tare_taken = Decimal(15000)
-        sim.set_weight(Decimal(35680))
         bridge.start()
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
+        sim.set_weight(Decimal(35680))
         try:
             bridge.heard_pass(_pass("豫A12345", "IN1"))
             await eventually(lambda: bridge.live()["net_display"] is not None, timeout=5)
@@ -279,6 +281,7 @@ async def test_a_plate_read_after_the_weight_settled_is_waited_for(
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
         bridge.start()
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         try:
             sim.set_weight(Decimal(30000))
             await eventually(lambda: bridge.detector.weighed, timeout=5)
@@ -315,7 +318,7 @@ async def test_the_daemon_weighs_a_truck_in_at_entry_and_out_at_exit(
     ):
         status_url = f"http://127.0.0.1:{daemon.web.port}/api/status"
         bridge = daemon.components.weighbridges["main"]
-        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         cam_in, cam_out = camera(daemon, "in-1"), camera(daemon, "out-1")
         entry = await cam_in.push("豫A12345")
         await cam_in.aclose()
@@ -369,6 +372,7 @@ async def test_position_sensors_hold_the_weighing_until_the_truck_is_on_the_plat
     bridge.weighing_listeners.append(seen.append)
     async with ScaleSim(path, "yaohua-tf0", period=0.02) as sim:
         bridge.start()
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         try:
             front.presence.sample(True)
             bridge.heard_pass(_pass("豫A12345", "IN1"))

@@ -54,7 +54,7 @@ async def scale_daemon(
         httpx.AsyncClient() as http,
     ):
         bridge = daemon.components.weighbridges["main"]
-        await eventually(lambda: bridge.indicator.health.connected, timeout=5)
+        await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         yield daemon, bridge, sim, http
 
 

@@ -87,6 +87,8 @@ async def weighbridge(
         sim.set_weight(Decimal(kg))  # before its first frame (the sim's task has not run)
         await bridge.resume()  # as the daemon starts it
         bridge.start()
+        if not kg:  # the platform seen empty first: a weight put on it is watched
+            await eventually(lambda: bridge.detector.seen_empty, timeout=5)
         try:
             yield bridge, sim, seen
         finally:
@@ -442,7 +444,7 @@ async def test_a_truck_still_on_the_scale_after_a_restart_is_not_weighed_again(
         await store.close()
     store = await Store.open(path)
     try:
-        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
+        async with weighbridge(store, tmp_path, kg=30010) as (bridge, sim, seen):
             # the restart took a minute: a read now is past the tie-in-doubt rule's window
             bridge._clock = lambda: time.time() + 60
             bridge.heard_pass(_pass("豫B22222", "S-B"))  # the next truck, queued behind
@@ -990,8 +992,7 @@ async def test_a_tie_in_doubt_survives_a_restart_while_the_truck_stands(tmp_path
     assert (seen[0].plate, seen[0].state) == ("豫AK1234", "open")
     store = await Store.open(path)
     try:
-        async with weighbridge(store, tmp_path) as (bridge, sim, seen):
-            sim.set_weight(Decimal(36000))  # still there
+        async with weighbridge(store, tmp_path, kg=36000) as (bridge, sim, seen):  # still there
             await eventually(lambda: bridge.detector.weighed, timeout=5)
             sim.set_weight(Decimal(0))  # it leaves
             await eventually(lambda: bool(seen) and seen[-1].held, timeout=5)

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.gate.weighbridge import Weighbridge
-from edge.ledger.rows import NewScaleRead, StoredWeighing
+from edge.gate.weighbridge import ScalePairing, Weighbridge
+from edge.ledger.rows import NewScaleRead, NewWeighing, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import WeighingStateError
 from tests.helpers import eventually
+from tests.test_store import new_pass
 from tests.test_weighing_pairing import (
     RULE,
     _goods_states,
@@ -83,6 +84,8 @@ async def test_a_higher_stop_made_while_the_daemon_was_down_is_not_the_next_truc
         with pytest.raises(WeighingStateError, match="same-truck"):
             await bridge.assign(held.id, "豫T10001", "2")
         row = await bridge.same_truck(held.id)
+        with pytest.raises(WeighingStateError, match="discarded already"):
+            await bridge.same_truck(held.id)  # a second clerk, a moment later: told so
         await _leave(bridge, sim)
         await bridge.drain()
         assert (row.id, row.plate, row.state, row.first_kg) == (first, "豫T10001", "open", 39000)
@@ -169,3 +172,154 @@ async def test_a_completed_pairs_higher_stop_is_taken_as_its_weight(tmp_path: Pa
             await store.take_higher_weight(pair.id)
     finally:
         await store.close()
+
+
+async def test_a_read_heard_after_an_unwatched_weight_settled_is_no_late_read(
+    tmp_path: Path,
+) -> None:
+    """The fifth review's case (S1): after the restart the 39000 kg weight (豫T10005's second
+    stop, maybe) is taken with no read pending; the next truck's read comes 1 s later. Before,
+    the late-read rule gave it that read (its goods record then counted the first truck's load
+    twice); a doubtful weight takes no late read: the read is its candidate once it left, held
+    for the clerk, and stays pending."""
+    path = tmp_path / "edge.db"
+    first = await _first_stop_then_killed(path, tmp_path, "豫T10005")
+    async with _restarted(path, tmp_path, 39000) as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        bridge.heard_pass(_pass("豫B22228", "S-NEXT"))
+        await bridge.drain()
+        await _leave(bridge, sim)
+        await eventually(lambda: seen[-1].held, timeout=5)
+        held = await store.weighing(seen[-1].id)
+        assert (held.plate, held.stop_of, held.held) == (None, first, True)
+        assert [r.read.plate for r in held.candidate_reads] == ["豫B22228"]
+        assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫B22228"]
+
+
+async def test_a_pairs_goods_record_waits_for_the_clerk_on_its_trucks_unwatched_second_stop(
+    tmp_path: Path,
+) -> None:
+    """The fifth review's case (S2): 豫H80011 weighed in at 40000 kg; its exit stop at 12000 kg
+    (partly on) completes the pair (28 t, held while it stands); the daemon is killed, the truck
+    drives fully on (15000 kg). Started again: the 15000 kg is held, linked — and the pair's
+    goods record stays held after the truck left (before: 28 t went out before the clerk could
+    say). 同一车辆 then 取较高重量: 25 t, sent once."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        truck = await _weighed_in(store, "豫H80011", 40000)
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫H80011", truck.serial))
+            await _settle(bridge, sim, 12000)
+            await bridge.drain()
+        pair = seen[-1]
+        assert (pair.state, pair.net_kg) == ("complete", 28000)
+    finally:
+        await store.close()
+    async with _restarted(path, tmp_path, 15000, goods="石灰石") as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        assert (held.stop_of, held.stop_unwatched) == (pair.id, 1)
+        await _leave(bridge, sim)
+        await bridge.drain()
+        await bridge._sweep(time.time())  # the platform stays empty: what may go, goes
+        assert await _goods_states(store) == (1, 0)  # held for the clerk, not 28 t sent
+        checked = await bridge.same_truck(held.id)
+        assert [c.kind for c in checked.checks] == ["weight"]
+        row, released = await bridge.take_higher_weight(pair.id)
+        assert (row.second_kg, row.net_kg, row.ysl, released) == (15000, 25000, "25", 1)
+        assert await _goods_states(store) == (0, 1)
+
+
+async def test_a_higher_weight_taken_for_a_pair_without_a_goods_record_makes_one(
+    ledger: Store,
+) -> None:
+    """The fifth review's case (S3): a preset-tare truck weighed empty (no goods record), then
+    higher (请核对重量); 取较高重量 gives net 10 t — and now its goods record, named by the
+    scale's default (before: net 10 t and no record, silently)."""
+    seen = await ledger.record_pass(new_pass("豫C33333"), [])
+    row = await ledger.weigh(
+        NewWeighing("main", "豫C33333", "2", 15210, time.time() - 700, seen.serial),
+        max_between_seconds=86400.0, preset_tare_kg=15200, goods="石灰石", empty_kg=500,
+    )  # fmt: skip
+    assert (row.state, row.net_kg, row.ysl) == ("complete", 0, None)
+    assert await ledger.check_weight(row, 15210, 25200) is not None
+    scale = ScalePairing("main", ledger, empty_kg=Decimal(500), max_between_seconds=86400.0,
+                         goods_for=lambda _plate, _lane: "石灰石")  # fmt: skip
+    done, released = await scale.take_higher_weight(row.id)
+    assert (done.net_kg, done.goods, done.ysl, released) == (10000, "石灰石", "10", 0)
+    assert await _goods_states(ledger) == (0, 1)
+
+
+async def test_a_truck_that_stopped_three_times_takes_its_highest_stop(
+    ledger: Store, tmp_path: Path
+) -> None:
+    """The fifth review's case (M2): the exit stops at 12000, 13500, then 15000 kg after the
+    pair completed at 12000: the check keeps what the pair has (12000) and the highest stop,
+    and 取较高重量 takes 15000 kg (before: refused, "no longer has the 13500 kg")."""
+    truck = await _weighed_in(ledger, "豫H80012", 40000)
+    async with weighbridge(ledger, tmp_path, goods="石灰石") as (bridge, sim, seen):
+        bridge.heard_pass(_pass("豫H80012", truck.serial))
+        await _settle(bridge, sim, 12000)
+        await bridge.drain()
+        pair = seen[-1]
+        await _higher_stop(bridge, sim, 13500)
+        await eventually(lambda: bool(seen[-1].checks), timeout=5)
+        await _higher_stop(bridge, sim, 15000)
+        await eventually(lambda: seen[-1].checks[0].kg == 15000, timeout=5)
+        [check] = seen[-1].checks
+        assert (check.before_kg, check.kg) == (12000, 15000)
+        assert "weighed 12000 kg, then 13500 kg" in check.why
+        row, _released = await bridge.take_higher_weight(pair.id)
+    assert (row.second_kg, row.net_kg) == (15000, 25000)
+
+
+async def test_a_weight_found_long_after_the_last_weighing_is_held_not_the_next_trucks(
+    tmp_path: Path,
+) -> None:
+    """The fifth review's case (M1): the daemon was down longer than 600 s; 豫T10006 (weighed
+    700 s ago) still stands on the scale, the next truck's read pending. The weight found
+    before the platform is seen empty is held with the read as a candidate and the link
+    (before: weighed again and tied to the next truck); 同一车辆: set aside, the read stays."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        first = await store.weigh(
+            NewWeighing("main", "豫T10006", "2", 40000, time.time() - 700, None),
+            max_between_seconds=86400.0,
+        )
+        await store.note_scale_read(
+            NewScaleRead("main", "豫B22229", "2", "S-NEXT", "in-1", time.time() - 5)
+        )
+    finally:
+        await store.close()
+    async with _restarted(path, tmp_path, 40000) as (store, bridge, _sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        assert (held.plate, held.stop_of, held.stop_unwatched) == (None, first.id, 1)
+        assert [r.read.plate for r in held.candidate_reads] == ["豫B22229"]
+        row = await bridge.same_truck(held.id)
+        assert (row.id, row.first_kg) == (first.id, 40000)
+        assert (await store.weighing(held.id)).state == "discarded"
+        assert [r.read.plate for r in await store.pending_reads("main", 0)] == ["豫B22229"]
+
+
+async def test_a_second_stop_of_a_weighing_without_a_plate_says_so(ledger: Store) -> None:
+    """同一车辆 on a weighing that followed one without a plate: its reason says "no plate"
+    (the fifth review: "(None)")."""
+    now = time.time()
+    first = await ledger.weigh(
+        NewWeighing("main", None, "", 21000, now - 60, None), max_between_seconds=86400.0
+    )
+    held = await ledger.weigh(
+        NewWeighing("main", None, "", 39000, now - 30, None),
+        max_between_seconds=86400.0, stop_of=first.id, stop_unwatched=True,
+    )  # fmt: skip
+    scale = ScalePairing("main", ledger, empty_kg=Decimal(500), max_between_seconds=86400.0)
+    row = await scale.same_truck(held.id)
+    assert (row.id, row.first_kg) == (first.id, 39000)
+    gone = await ledger.weighing(held.id)
+    assert (
+        gone.discarded == f"second stop of weighing {first.id} (no plate): its weighing takes "
+        "the higher stable weight"
+    )

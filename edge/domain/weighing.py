@@ -33,7 +33,9 @@ there (waited out, not weighed again) — weighed as before the restart, so the
 truck-stopped-twice rule goes on for it (a higher stop replaces its weight). Any other first
 stable weight, the platform not seen empty since the restart, is doubtful and
 :attr:`StableWeight.unwatched`, as after a silence: the weighed truck after a second stop made
-while the daemon was down, another vehicle, or that truck back already — a clerk says.
+while the daemon was down, another vehicle, or that truck back already — a clerk says. So is
+the first stable weight before the platform is seen empty after a restart long after the
+last weighing (:meth:`StableDetector.unwatched_before`: a truck weighed before may stand there).
 
 Two weighings of one vehicle give gross, tare and net (:func:`net_of`): gross is the larger,
 tare the smaller, net their difference.
@@ -153,11 +155,18 @@ class StableDetector:
         self._expected: Decimal | None = None  # the last weighing before a restart
         self._expected_at: float | None = None  # when (this clock), None: unknown
         self._expected_unsure = False  # a plate read was heard after it (doubt)
+        self._unseen = False  # told the platform was not watched before it started
 
     @property
     def weighed(self) -> bool:
         """Whether this vehicle's weight was taken (until the platform empties)."""
         return self._done
+
+    @property
+    def seen_empty(self) -> bool:
+        """Whether no weight is doubtful for want of seeing the platform empty since the start
+        (:meth:`unwatched_before`)."""
+        return not self._unseen
 
     @property
     def expecting(self) -> bool:
@@ -178,6 +187,12 @@ class StableDetector:
             self._unsure = True
         elif self._expected is not None:
             self._expected_unsure = True
+
+    def unwatched_before(self) -> None:
+        """After a restart: a vehicle was weighed before it (longer ago than :meth:`expect`
+        covers) and the platform was not watched since — until it is seen empty, a stable
+        weight is :attr:`StableWeight.unwatched` (that vehicle may still stand there)."""
+        self._unseen = True
 
     def expect(self, kg: Decimal, at: float | None = None, *, unsure: bool = False) -> None:
         """After a restart: ``kg`` was weighed last (recently, at ``at`` on this detector's
@@ -208,6 +223,7 @@ class StableDetector:
         self._last_at = at
         if kg is not None and kg < rule.minimum_kg:
             self.reset()  # empty platform (or a vehicle not yet fully on): re-armed
+            self._unseen = False
             return None
         if self._done and kg is not None and kg <= self._weighed_kg - rule.minimum_kg:
             self._fell = True
@@ -237,7 +253,7 @@ class StableDetector:
             self._weighed_kg, self._unsure = expected, self._expected_unsure
             self._weighed_at = at if self._expected_at is None else min(at, self._expected_at)
             return None
-        if expected is not None:  # loaded since the restart, never seen empty: unwatched
+        if expected is not None or self._unseen:  # loaded since the start, never seen empty
             return StableWeight(value, since, at, doubtful=True, unwatched=True)
         return StableWeight(value, since, at)
 

@@ -97,7 +97,7 @@ from drivers.base import Detector
 from drivers.scale import NET_DISPLAY_SAID, ScaleIndicator, WeightSample
 from edge.config.model import Config
 from edge.domain.plates import within_one_edit
-from edge.domain.weighing import Refusal, StableDetector, StableRule, StableWeight
+from edge.domain.weighing import Refusal, StableDetector, StableRule, StableWeight, state_name
 from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane
 from edge.ledger.database import LedgerUnwritableError
@@ -328,6 +328,11 @@ class ScalePairing:
         for an unknown weighing, :class:`WeighingStateError` for one that follows no weighing
         its truck may still be."""
         held = await self.ledger.weighing(weighing_id)
+        if held.state != "unmatched":  # a clerk decided it meanwhile
+            raise WeighingStateError(
+                f"weighing {weighing_id} is {held.state} already: nothing to say of it",
+                f"过磅 {weighing_id} 已处理（{state_name(held.state)}）",
+            )
         link = await self._stopped_before(held)
         if link is None:
             raise WeighingStateError(
@@ -357,7 +362,7 @@ class ScalePairing:
         请核对重量 (its goods record held; the clerk may take the higher:
         :meth:`take_higher_weight`); ``held`` is discarded as its second stop (and ``read``,
         the truck's own, is no candidate any more)."""
-        plate = earlier.plate
+        plate = earlier.plate or "no plate"
         try:
             row = await self.ledger.reweigh(earlier.id, kg, held.first_kg)
             said = "its weighing takes the higher stable weight"
@@ -381,8 +386,12 @@ class ScalePairing:
         """A clerk takes the higher stop of a completed weighing marked 请核对重量
         (:meth:`~edge.ledger.weighings.WeighingLedger.take_higher_weight`, which raises what
         it refuses): returns it as it is now and the goods records released."""
+        before = await self.ledger.weighing(weighing_id)
+        lane = self.lanes[0] if self.lanes else ""
+        at = before.second_at or before.first_at
+        goods = None if before.plate is None else (await self._goods(before.plate, lane, at))[0]
         row, released = await self.ledger.take_higher_weight(
-            weighing_id, standing_since=await self.standing_since()
+            weighing_id, standing_since=await self.standing_since(), goods=goods
         )
         log.info("weighing takes its higher stop", scale=self.name, weighing=weighing_id,
                  net_kg=row.net_kg, ysl=row.ysl, released=released)  # fmt: skip
@@ -623,15 +632,18 @@ class Weighbridge(ScalePairing):
         assert self._resumed is not None
         row, read, at = self._resumed
         self._resumed = None
+        take = row.stop_of is None  # a doubtful weight's (the weighed truck's second stop?)
         if still:
             self._watch(
                 self._watch_tie(row, read, self.vehicles, self.emptied, at)
                 if read is not None
-                else self._watch_unplated(row, self.vehicles, self.emptied, at)
+                else self._watch_unplated(row, self.vehicles, self.emptied, at, take=take)
             )
         elif read is None:
             left = self._clock()
-            self._watch(self._watch_unplated(row, self.vehicles, self.emptied, at, left_at=left))
+            self._watch(
+                self._watch_unplated(row, self.vehicles, self.emptied, at, left_at=left, take=take)
+            )
 
     async def _reweighed(self, stable: StableWeight) -> None:
         """The truck-stopped-twice rule (:class:`~edge.domain.weighing.StableDetector`): the
@@ -852,7 +864,11 @@ class Weighbridge(ScalePairing):
         if row.plate is None:
             snapped = asyncio.get_running_loop().create_future()
             if not self.position:  # the late-read rule (with sensors: the next-vehicle rule)
-                self._watch(self._watch_unplated(row, vehicle, emptied, at, snapped))
+                self._watch(
+                    self._watch_unplated(
+                        row, vehicle, emptied, at, snapped, take=not stable.doubtful
+                    )
+                )
             try:
                 await self._snap(row)
             finally:
@@ -875,6 +891,7 @@ class Weighbridge(ScalePairing):
         snapped: Awaitable[None] | None = None,
         *,
         left_at: float | None = None,
+        take: bool = True,
     ) -> None:
         """The late-read rule (module docstring): the weighing ``row`` without a plate, taken
         at ``since`` (unix s), hears reads while its truck (the ``vehicle``-th) stands on the
@@ -887,13 +904,15 @@ class Weighbridge(ScalePairing):
         (held as 待确认车牌), and stays pending: a weighing that takes one heard later than
         ``reread`` after this one is checked by the clerk (:meth:`_late_check`). A new vehicle
         weighed before the platform emptied was the reads': nothing changes. ``left_at``: after
-        a restart, the truck left before it (the platform was found empty)."""
+        a restart, the truck left before it (the platform was found empty). Not ``take``: a
+        doubtful weight (:attr:`~edge.domain.weighing.StableWeight.doubtful`: the weighed truck
+        after a second stop, maybe) takes no late read — every read is a candidate."""
         heard: list[ScaleRead] = []
         reads = self._standing_reads(since, vehicle, emptied, left_at)
         async for fresh in reads:
             if any(fresh.id == r.id for r in heard):
                 continue  # a rival of the late read, heard already (below)
-            if row.held or heard or fresh.read.read_at > since + self.reread:
+            if not take or row.held or heard or fresh.read.read_at > since + self.reread:
                 heard.append(fresh)  # its late read, or the next truck's: the clerk says
                 continue
             if snapped is not None:
@@ -1181,7 +1200,13 @@ class Weighbridge(ScalePairing):
         last = await self.ledger.last_weighing_on(self.name, since)
         await self.ledger.release_left(self.name, now, last[0] if last else None)
         self._awaiting_empty = last is not None
-        if last is None:
+        if last is None:  # a weight found before the platform is seen empty (doubtful: the
+            # detector) may still be the last truck's, within the time between two weighings
+            older = await self.ledger.last_weighing_on(self.name, now - self.max_between)
+            if older is not None:
+                self.detector.unwatched_before()
+                self._last_weighing = asyncio.get_running_loop().create_future()
+                self._last_weighing.set_result(await self.ledger.weighing(older[0]))
             return
         weighing_id, kg, at = last
         # weighed as before the restart (the stopped-twice rule goes on for it): when, on the

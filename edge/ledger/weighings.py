@@ -1474,20 +1474,24 @@ class WeighingLedger(LedgerPart):
             if not rows:
                 return None
             wid = int(rows[0]["id"])
-            why = (f"truck stopped twice: weighed {before_kg:g} kg, then {kg:g} kg before the "
+            row = await self._weighing_written(wid)
+            kept = before_kg  # what it keeps: its later side (a third stop: not the second)
+            if row is not None:
+                kept = row.second_kg if row.second_kg is not None else row.first_kg
+            why = (f"truck stopped twice: weighed {kept:g} kg, then {kg:g} kg before the "
                    "platform emptied; the weighing keeps its weights")  # fmt: skip
-            said = f"车辆两次停稳：先 {before_kg:g} kg，后 {kg:g} kg，按先者记录"
+            said = f"车辆两次停稳：先 {kept:g} kg，后 {kg:g} kg，按先者记录"
             sent = await self._goods_sent(wid)
             if sent:  # nothing left to hold: said so, never 暂缓上报 as well
                 why, said = f"{why} (goods record already sent)", f"{said}（货物台账已上报）"
-            await self._add_check(wid, "weight", why, said, hold=not sent, weights=(before_kg, kg))
+            await self._add_check(wid, "weight", why, said, hold=not sent, weights=(kept, kg))
             return wid
 
         weighing_id = await self._transaction(write)
         return None if weighing_id is None else await self.weighing(weighing_id)
 
     async def take_higher_weight(
-        self, weighing_id: int, *, standing_since: float | None = None
+        self, weighing_id: int, *, standing_since: float | None = None, goods: str | None = None
     ) -> tuple[StoredWeighing, int]:
         """A clerk takes the higher weight of a completed weighing marked 请核对重量 because its
         truck stopped twice (:meth:`check_weight`): the side that kept the lower stop takes
@@ -1495,7 +1499,9 @@ class WeighingLedger(LedgerPart):
         goods record not sent yet carries the new net, and the weight check is cleared — the
         record then goes out as :meth:`clear_checks` lets it (a plate check still holds it;
         ``standing_since`` as there). Returns the weighing as it is now and the goods records
-        released. Raises :class:`KeyError` for an unknown weighing, :class:`WeighingStateError`
+        released. A weighing that had no goods record (an empty preset-tare truck, a net that
+        rounded to 0 t) gets one now, named as before or ``goods`` (the scale's default for its
+        plate). Raises :class:`KeyError` for an unknown weighing, :class:`WeighingStateError`
         for one without such a check, whose goods record was sent, or whose weight changed
         since, and :class:`~edge.domain.goods.GoodsError` for a net the platform cannot take
         (nothing changes)."""
@@ -1539,6 +1545,12 @@ class WeighingLedger(LedgerPart):
                 "net_kg = ?, ysl = ?, check_weight = NULL WHERE id = ?",
                 (first, second, gross, tare, net, ysl, weighing_id),
             )
+            if row.ysl is None:  # none made at the lower weight: made now (held as it stands)
+                last_at = row.second_at or row.first_at
+                await self._goods_record(
+                    weighing_id, row.second_serial or row.first_serial, net, row.goods or goods,
+                    standing=standing_since is not None and last_at >= standing_since,
+                )  # fmt: skip
             log.warning("the clerk took the higher weight of a truck that stopped twice",
                         weighing=weighing_id, before_kg=check.before_kg, kg=check.kg,
                         net_kg=net, ysl=ysl)  # fmt: skip
@@ -1557,7 +1569,8 @@ class WeighingLedger(LedgerPart):
             return 0
         cur = await self._db.execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
-            "AND kind = 'goods' AND state = 'held'",
+            "AND kind = 'goods' AND state = 'held' AND NOT EXISTS (SELECT 1 FROM weighings s "
+            "WHERE s.stop_of = outbox.weighing_id AND s.state = 'unmatched')",
             (self._clock(), row.id),
         )
         released = cur.rowcount
@@ -1619,9 +1632,14 @@ class WeighingLedger(LedgerPart):
             )
 
     #: A weighing without a check that holds its goods record (the JSON's ``hold``).
+    #: SQL on a weighing ``w``: nothing holds its goods record — no check that holds it, and
+    #: no weighing without its plate that may be its truck's second stop (``stop_of``), which
+    #: a clerk has not said yet (its weight may be the truck's: 同一车辆 then 取较高重量).
     _NOTHING_HELD = (
         "coalesce(json_extract(w.check_plate, '$.hold'), 0) = 0 "
-        "AND coalesce(json_extract(w.check_weight, '$.hold'), 0) = 0"
+        "AND coalesce(json_extract(w.check_weight, '$.hold'), 0) = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM weighings s WHERE s.stop_of = w.id "
+        "AND s.state = 'unmatched')"
     )
 
     async def release_left(self, scale: str, before: float, keep: int | None = None) -> int:
