@@ -165,6 +165,10 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
         if page:
             await call("search_passes", **search, limit=20, after=PageCursor.after(page[-1]))
     await call("export_passes", start=month_ago, end=month_ago + 3 * 86400, page=10)
+    zone = ZoneInfo("Europe/Berlin")  # summer time: the export's time as SQLite makes it
+    await call("export_csv", zone, start=month_ago, end=month_ago + 3 * 86400, page=10)
+    await call("export_csv", zone, plate=some.plate[2:5], page=10)
+    await call("export_csv", zone, limit=25, page=10)
     await call("photo_bytes")
     pruned = await call("prunable_photos", now - 365 * 86400, 5)
     await call("prunable_photos", None, 5)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from datetime import tzinfo
 from typing import Any
 
 from edge.domain.codes import GateSignal
 from edge.domain.decision import CachedAnswer
 from edge.domain.reports import VerifyAnswer
+from edge.ledger.csv_lines import ZoneSpan, csv_page, zone_spans
 from edge.ledger.database import LedgerPart
 from edge.ledger.rows import (
     _READ_COLUMNS,
@@ -154,6 +156,79 @@ def _with_counts(page: str, order: str) -> str:
         f"LEFT JOIN ({latest}) c ON c.pass_id = page.id "
         f"ORDER BY {outer}"
     )
+
+
+def _search(
+    plate: str,
+    start: float | None,
+    end: float | None,
+    lane: str,
+    verdict: str,
+    limit: int,
+    after: PageCursor | None,
+) -> tuple[str, tuple[Any, ...], str]:
+    """:meth:`PassLedger.search_passes`'s statement, its parameters and its order (of the
+    page's columns, without a table's prefix)."""
+    where, args = list[str](), list[Any]()
+    fts = len(plate) >= TRIGRAM
+    if plate and not fts:
+        where.append("p.plate LIKE ? ESCAPE '\\'")
+        args.append(f"%{_like_escaped(plate)}%")
+    shared = len(where)  # the conditions after the plate's hold for the corrections too
+    if start is not None:
+        where.append("p.received_at >= ?")
+        args.append(start)
+    if after is not None and not fts and (end is None or after.received_at < end):
+        # the page's upper bound is where the last one ended: the index walk starts there
+        # instead of skipping every row of the pages before (as fast on page 300 as on 1)
+        where.append("p.received_at <= ?")
+        args.append(after.received_at)
+    elif end is not None:
+        where.append("p.received_at < ?")
+        args.append(end)
+    if lane:
+        where.append("p.lane_id = ?")
+        args.append(lane)
+    if verdict in ("open", "refuse"):
+        where.append("p.verdict = ?")
+        args.append(verdict)
+    common, common_args = where[shared:], args[shared:]
+    if fts:
+        if after is not None:
+            where.append("f.rowid < ?")
+            args.append(after.id)
+            common.append("p.id < ?")
+            common_args.append(after.id)
+        where.insert(0, "passes_fts MATCH ?")
+        args.insert(0, '"' + plate.replace('"', '""') + '"')
+        source, order = "passes_fts f CROSS JOIN passes p ON p.id = f.rowid", "f.rowid DESC"
+        both = "p.id DESC"
+    else:
+        if after is not None:
+            where.append("(p.received_at, p.id) < (?, ?)")
+            args += [after.received_at, after.id]
+            common.append("(p.received_at, p.id) < (?, ?)")
+            common_args += [after.received_at, after.id]
+        source, order = "passes p", "p.received_at DESC, p.id DESC"
+        both = order
+    clause = f"WHERE {' AND '.join(where)} " if where else ""
+    page = f"SELECT {_LISTED} FROM {source} {clause}ORDER BY {order} LIMIT ?"  # noqa: S608 - fixed clauses; values are parameters
+    if plate:  # and the passes whose latest correction has it
+        page, order = _or_corrected(page, both, common), both
+        args += [limit, f"%{_like_escaped(plate)}%", *common_args, limit]
+    return (
+        _with_counts(page, order),
+        (*args, limit),
+        order.replace("f.rowid", "id").replace("p.", ""),
+    )
+
+
+def _csv_page(rows: list[sqlite3.Row]) -> tuple[int, bytes, PageCursor | None]:
+    """A page of the CSV export as :func:`~edge.ledger.csv_lines.csv_page` made it: how many
+    passes, their lines encoded, and the cursor after the last one."""
+    row = rows[0]
+    cursor = None if row["last_id"] is None else PageCursor(row["last_at"], row["last_id"])
+    return int(row["n"]), str(row["text"]).encode("utf-8"), cursor
 
 
 class PassLedger(LedgerPart):
@@ -497,54 +572,8 @@ class PassLedger(LedgerPart):
         corrections (a guard's hand makes each: few beside the passes), each pass found by its
         id, the page the newest of both.
         """
-        where, args = list[str](), list[Any]()
-        fts = len(plate) >= TRIGRAM
-        if plate and not fts:
-            where.append("p.plate LIKE ? ESCAPE '\\'")
-            args.append(f"%{_like_escaped(plate)}%")
-        shared = len(where)  # the conditions after the plate's hold for the corrections too
-        if start is not None:
-            where.append("p.received_at >= ?")
-            args.append(start)
-        if after is not None and not fts and (end is None or after.received_at < end):
-            # the page's upper bound is where the last one ended: the index walk starts there
-            # instead of skipping every row of the pages before (as fast on page 300 as on 1)
-            where.append("p.received_at <= ?")
-            args.append(after.received_at)
-        elif end is not None:
-            where.append("p.received_at < ?")
-            args.append(end)
-        if lane:
-            where.append("p.lane_id = ?")
-            args.append(lane)
-        if verdict in ("open", "refuse"):
-            where.append("p.verdict = ?")
-            args.append(verdict)
-        common, common_args = where[shared:], args[shared:]
-        if fts:
-            if after is not None:
-                where.append("f.rowid < ?")
-                args.append(after.id)
-                common.append("p.id < ?")
-                common_args.append(after.id)
-            where.insert(0, "passes_fts MATCH ?")
-            args.insert(0, '"' + plate.replace('"', '""') + '"')
-            source, order = "passes_fts f CROSS JOIN passes p ON p.id = f.rowid", "f.rowid DESC"
-            both = "p.id DESC"
-        else:
-            if after is not None:
-                where.append("(p.received_at, p.id) < (?, ?)")
-                args += [after.received_at, after.id]
-                common.append("(p.received_at, p.id) < (?, ?)")
-                common_args += [after.received_at, after.id]
-            source, order = "passes p", "p.received_at DESC, p.id DESC"
-            both = order
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        page = f"SELECT {_LISTED} FROM {source} {clause}ORDER BY {order} LIMIT ?"  # noqa: S608 - fixed clauses; values are parameters
-        if plate:  # and the passes whose latest correction has it
-            page, order = _or_corrected(page, both, common), both
-            args += [limit, f"%{_like_escaped(plate)}%", *common_args, limit]
-        return await self._history_as(_with_counts(page, order), (*args, limit), PassListing.many)
+        sql, args, _ = _search(plate, start, end, lane, verdict, limit, after)
+        return await self._history_as(sql, args, PassListing.many)
 
     async def export_passes(
         self,
@@ -569,6 +598,59 @@ class PassLedger(LedgerPart):
             if len(rows) < page:
                 return
             after = PageCursor.after(rows[-1])
+
+    async def export_csv(
+        self,
+        zone: tzinfo,
+        *,
+        plate: str = "",
+        start: float | None = None,
+        end: float | None = None,
+        lane: str = "",
+        verdict: str = "",
+        limit: int | None = None,
+        page: int = 500,
+    ) -> AsyncIterator[bytes]:
+        """The passes :meth:`export_passes` finds (the first ``limit`` of them if given) as
+        the history's CSV lines, UTF-8, a page of ``page`` at a time: each page one
+        statement under the history budget that SQLite makes into the page's lines
+        (:mod:`edge.ledger.csv_lines`), so the interpreter lock is free while it runs and
+        the event loop is never kept waiting for it. ``zone``: the site's, for the time."""
+        bounds = ["SELECT received_at FROM passes WHERE 1"]
+        args: list[Any] = []
+        if start is not None:
+            bounds.append("received_at >= ?")
+            args.append(start)
+        if end is not None:
+            bounds.append("received_at < ?")
+            args.append(end)
+        where = " AND ".join(bounds)
+        now = self._clock()
+
+        def spans(rows: list[sqlite3.Row]) -> list[ZoneSpan]:
+            first, last = rows[0][0], rows[0][1]
+            return zone_spans(zone, now if first is None else first, now if last is None else last)
+
+        found = await self._history_as(
+            f"SELECT ({where} ORDER BY received_at LIMIT 1), "
+            f"({where} ORDER BY received_at DESC LIMIT 1)",
+            (*args, *args),
+            spans,
+        )
+        after: PageCursor | None = None
+        left = limit
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            sql, values, order = _search(plate, start, end, lane, verdict, size, after)
+            count, lines, after = await self._history_as(
+                csv_page(sql, order, found), values, _csv_page
+            )
+            if count:
+                yield lines
+            if left is not None:
+                left -= count
+            if count < size:
+                return
 
     async def photo_bytes(self) -> int:
         """Bytes of photo files still kept (a tally kept by the photos' triggers)."""

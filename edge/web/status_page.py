@@ -192,15 +192,6 @@ def _acting(
     return wrap
 
 
-def corrected_mark(row: PassListing) -> str:
-    """A corrected pass's mark beside its corrected plate (the camera's read, and its colour
-    where the correction changed it); "" for a pass without a correction."""
-    if row.corrected is None:
-        return ""
-    colour = f"，颜色 {row.plate_color}" if row.corrected_color != row.plate_color else ""
-    return f"已更正（相机识别：{row.plate or '无牌车'}{colour}）"
-
-
 def _answer(done: Done) -> web.Response:
     """An action's answer; ``note``: what the operator should know although it worked."""
     body: dict[str, object] = {"ok": done.ok, "detail": done.detail}
@@ -375,21 +366,6 @@ class StatusPage:
     def _site_time(self, at: float) -> str:
         return datetime.fromtimestamp(at, self.zone).isoformat(sep=" ", timespec="seconds")
 
-    def _csv_lines(self, rows: list[PassListing]) -> bytes:
-        """A page of the CSV export, encoded: made in a worker thread (on the event loop, a
-        month's export held the gate back by 150-400 ms at a time, issue 19)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in rows:
-            writer.writerow([spreadsheet_cell(v) for v in (
-                row.serial, row.lane_id, row.direction,
-                row.corrected or row.plate or "无牌车",
-                row.corrected_color or row.plate_color, row.verdict, row.reason,
-                row.decided_by, self._site_time(row.received_at), row.flag or "",
-                corrected_mark(row),
-            )])  # fmt: skip
-        return buffer.getvalue().encode("utf-8")
-
     async def passes(self, request: web.Request) -> web.Response:
         """A page of the history, newest first. ``after`` (the ``X-Next-Page`` header of the
         previous page) asks for the page after it; 503 when the search runs past the
@@ -414,9 +390,10 @@ class StatusPage:
         Chinese), or the first ``limit`` if one is asked for, streamed page by page: no cap
         of its own (it was cut at 5,000 rows), and the daemon never holds a month of passes
         in memory. A page that runs past the ledger's time budget ends the file with
-        a line saying so (the rows before it are sent; nothing is cut silently). Each page
-        is read and made into objects on the ledger's history thread and formatted in a
-        worker thread: the event loop only hands over one chunk a page (~60 KB)."""
+        a line saying so (the rows before it are sent; nothing is cut silently). SQLite
+        makes each page's lines (:meth:`~edge.ledger.passes.PassLedger.export_csv`): the
+        event loop only hands over one chunk a page (~60 KB), and no thread of the daemon
+        holds the interpreter lock meanwhile."""
         criteria = self._criteria(request)
         try:
             cap = _export_limit(request.query.get("limit", ""))
@@ -440,13 +417,9 @@ class StatusPage:
         buffer.seek(0)
         buffer.truncate()
         try:
-            async for found in self.store.export_passes(**criteria):
-                page = found if cap is None else found[:cap]
-                cap = None if cap is None else cap - len(page)
-                await response.write(head + await asyncio.to_thread(self._csv_lines, page))
+            async for lines in self.store.export_csv(self.zone, **criteria, limit=cap):
+                await response.write(head + lines)
                 head = b""
-                if cap == 0:
-                    break
         except LedgerBusyError:
             writer.writerow([BUSY])
         await response.write(head + buffer.getvalue().encode("utf-8"))
