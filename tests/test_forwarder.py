@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.drain import SH, _fill
 from drivers.backoff import Backoff
 from edge.daemon import Daemon
+from edge.domain.reports import PassReport, PhotoReport
+from edge.ledger.photos import PhotoStore
+from edge.ledger.store import Store
 from edge.sim.platform import CityPlatformSim, Fault
 from edge.sim.province import ProvincePlatformSim
+from edge.uplink.breaker import LinkMonitor
+from edge.uplink.forwarder import Forwarder
+from edge.uplink.platform.errors import PlatformUnavailableError
 from tests.helpers import (
     camera,
     config_for,
@@ -123,3 +133,110 @@ async def test_province_backlog_goes_in_batches_and_a_rejected_batch_is_split(
     # as their retries fall due (each entry's backoff has its own jitter, so how they group
     # varies): fewer calls than sending each alone.
     assert sim.calls["SendEnterExitDataEx"] < 1 + 5 + 7
+
+
+class RecordingPlatform:
+    """A city-like platform (one record a call, photos uploaded) that keeps what it got and
+    can be made unreachable."""
+
+    uploads_photos = True
+    max_batch = 1
+    reports_corrections = False
+    sends_license_pk = False
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+        self.photos: list[tuple[str, int]] = []
+        self.calls = 0
+        self.calls_while_down = 0
+        self.down_after: int | None = None  # unreachable from this many calls on
+        self.down = False
+
+    async def _call(self) -> None:
+        self.calls += 1
+        await asyncio.sleep(0)
+        if self.down_after is not None and self.calls > self.down_after:
+            self.down, self.down_after = True, None
+        if self.down:
+            self.calls_while_down += 1
+            raise PlatformUnavailableError("connection refused")
+
+    async def send_pass(self, report: PassReport) -> None:
+        await self._call()
+        self.records.append(report.serial)
+
+    async def send_photo(self, report: PassReport, photo: PhotoReport) -> None:
+        await self._call()
+        self.photos.append((report.serial, photo.number))
+
+
+async def _drain(
+    tmp_path: Path, platform: RecordingPlatform, passes: int, link: LinkMonitor, until: Any
+) -> tuple[Store, list[int]]:
+    """``passes`` passes with two photos each forwarded until ``until(store)``; the sizes of
+    the ledger's answers to the forwarder's query of due entries."""
+    (tmp_path / "photos").mkdir()
+    store = await Store.open(tmp_path / "edge.db")
+    await _fill(store, tmp_path / "photos", passes)
+    asked: list[int] = []
+    due_and_next = store.due_and_next
+
+    async def counted(limit: int, exclude: Sequence[int] = ()) -> Any:
+        found = await due_and_next(limit, exclude)
+        asked.append(len(found[0]))
+        return found
+
+    store.due_and_next = counted  # type: ignore[method-assign]
+    forwarder = Forwarder(
+        store, platform, PhotoStore(tmp_path / "photos"), link, passes=store,  # type: ignore[arg-type]
+        enterprise_name="测试企业", zone=SH, concurrency=4, backoff_initial=0.05,
+        backoff_max=0.1,
+    )  # fmt: skip
+    task = asyncio.create_task(forwarder.run())
+    try:
+        await eventually(lambda: until(store), timeout=60)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return store, asked
+
+
+async def _all_sent(store: Store, total: int) -> bool:
+    return await store.outbox_counts() == {"sent": total}
+
+
+async def test_a_backlog_sent_one_by_one_is_read_from_the_ledger_in_a_few_queries(
+    tmp_path: Path,
+) -> None:
+    """Each round's query of due entries serves every entry it finds: a city platform takes
+    records and photos one by one, and a round that queued only what the workers had room
+    for (4) read the ledger again for each few sends — most of a drain's time (issue 19)."""
+    platform = RecordingPlatform()
+    store, asked = await _drain(tmp_path, platform, 60, LinkMonitor(), lambda s: _all_sent(s, 180))
+    await store.close()
+    assert len(platform.records) == len(set(platform.records)) == 60
+    assert len(platform.photos) == len(set(platform.photos)) == 120
+    found = [n for n in asked if n]
+    assert sum(found) == 180  # each entry found once: none claimed twice, none sent twice
+    assert len(found) <= 30  # queued 4 at a time it took at least 45
+
+
+async def test_entries_claimed_ahead_go_back_when_the_link_goes_down(tmp_path: Path) -> None:
+    """The link goes down with entries found and claimed but not queued: only a probe goes
+    while it is down, and once it is back every entry is sent, each once."""
+    platform = RecordingPlatform()
+    platform.down_after = 10
+    link = LinkMonitor(probe_interval=0.2)
+
+    async def back_up_then_all_sent(store: Store) -> bool:
+        if platform.down and platform.calls_while_down >= 6:
+            platform.down = False  # the platform is reachable again: the next probe succeeds
+        return await _all_sent(store, 90)
+
+    store, _ = await _drain(tmp_path, platform, 30, link, back_up_then_all_sent)
+    await store.close()
+    assert len(platform.records) == len(set(platform.records)) == 30
+    assert len(platform.photos) == len(set(platform.photos)) == 60
+    # failures until the breaker opened (3, with the 4 workers' sends under way), then one
+    # probe at a time: the entries claimed ahead did not go out while the link was down
+    assert platform.calls_while_down <= 6 + 4

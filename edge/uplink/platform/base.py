@@ -22,6 +22,9 @@ class Platform(Protocol):
     max_batch: int
     #: Province: CheckFeedbackReport. The city API has no message for corrections.
     reports_corrections: bool
+    #: Province: a pass record carries the vehicle's licensePK (its filing's); the city API
+    #: has no field for it, and the forwarder does not look it up.
+    sends_license_pk: bool
 
     @property
     def clock_offset_seconds(self) -> float | None: ...

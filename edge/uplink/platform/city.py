@@ -69,6 +69,7 @@ class CityPlatform(TokenClient, Platform):
     uploads_photos = True
     max_batch = 1  # shareDrivingRecord carries one record
     reports_corrections = False
+    sends_license_pk = False
 
     def __init__(  # noqa: PLR0913 - the [platform] settings, as keywords
         self,

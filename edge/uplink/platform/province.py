@@ -131,6 +131,7 @@ class ProvincePlatform(TokenClient, Platform):
     uploads_photos = False
     max_batch = 500  # SendEnterExitDataEx takes a list; the forwarder's batch_size applies
     reports_corrections = True
+    sends_license_pk = True
 
     def __init__(  # noqa: PLR0913 - the [platform] settings, as keywords
         self,
