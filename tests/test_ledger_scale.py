@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sqlite3
+import sys
+import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ from bench.ledger import generate
 from edge.domain.codes import ControlFlag, GateSignal
 from edge.domain.decision import Decision, Source
 from edge.domain.reports import VerifyAnswer
-from edge.ledger.database import HistoryReader, LedgerBusyError
+from edge.ledger.database import HISTORY_NICE, HistoryReader, LedgerBusyError
 from edge.ledger.passes import _COUNTED
 from edge.ledger.rows import PageCursor
 from edge.ledger.store import NewPhoto, Store
@@ -144,6 +147,28 @@ async def test_a_history_read_past_its_budget_is_stopped(tmp_path: Path) -> None
         assert (await reader.fetchall("SELECT 41 + 1 AS n"))[0]["n"] == 42
     finally:
         await reader.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+async def test_history_reads_run_below_the_daemons_priority_and_the_watchdogs_do_not(
+    tmp_path: Path,
+) -> None:
+    """A month's export keeps the history thread busy for as long as a client asks: on a busy
+    machine the gate's loop waited for a core behind it (issue 19). The watchdog's check,
+    on a reader of its own, keeps the daemon's priority."""
+
+    def priority(_rows: list[sqlite3.Row]) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    store = await Store.open(tmp_path / "edge.db")
+    try:
+        history = await store.database.history.fetch("SELECT 1", (), priority)
+        probe = await store.database._probe.fetch("SELECT 1", (), priority)
+    finally:
+        await store.close()
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert history == min(ours + HISTORY_NICE, 19)
+    assert probe == ours
 
 
 async def test_a_cancelled_history_read_stops_and_frees_its_thread(tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -122,6 +124,8 @@ async def _connect(
 #: Seconds a statement reading history may run (one page of a search or an export, one batch
 #: of retention) before it is stopped with :class:`LedgerBusyError`.
 HISTORY_BUDGET = 5.0
+#: How much lower the history reader's thread runs than the daemon's others (``nice``).
+HISTORY_NICE = 10
 #: SQLite virtual-machine steps between two looks at the budget (about a millisecond). Each
 #: look is a call into Python that takes the interpreter lock: at 1,000 steps (some 35 µs)
 #: a history read took it more often than once a row of a CSV export, and the gate's event
@@ -148,6 +152,15 @@ class _Statement:
     cancelled: bool = False
 
 
+def _lower_priority(nice: int) -> None:
+    """This thread's scheduling priority lowered by ``nice`` (Linux, where a thread has its
+    own: its id is a process id to ``setpriority``); best effort."""
+    if nice and sys.platform == "linux":
+        thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+
+
 class HistoryReader:
     """A read-only connection in a thread of its own, for reads that may touch history.
 
@@ -158,9 +171,13 @@ class HistoryReader:
     the forwarder, the monitors or the watchdog use.
     """
 
-    def __init__(self, path: Path, budget: float = HISTORY_BUDGET, name: str = "history") -> None:
+    def __init__(
+        self, path: Path, budget: float = HISTORY_BUDGET, name: str = "history", nice: int = 0
+    ) -> None:
         self.path, self.budget = path, budget
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ledger-{name}")
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix=f"ledger-{name}", initializer=_lower_priority, initargs=(nice,)
+        )
         self._current: _Statement | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -271,7 +288,10 @@ class Database:
         self.path = path
         where = path or Path(":memory:")
         #: Reads that may touch history (searches, exports, retention): see HistoryReader.
-        self.history = HistoryReader(where)
+        #: Its thread runs at a lower priority: a month's export keeps it busy for seconds
+        #: (as long as a client keeps asking), and on a busy machine the gate's event loop
+        #: waited for a core behind it (issue 19).
+        self.history = HistoryReader(where, nice=HISTORY_NICE)
         #: The watchdog's own connection: its check never waits behind anyone's read.
         self._probe = HistoryReader(where, budget=2.0, name="probe")
         self._identity = self._file_identity()
