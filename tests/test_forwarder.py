@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ import pytest
 from bench.drain import SH, _fill
 from drivers.backoff import Backoff
 from edge.daemon import Daemon
+from edge.domain.codes import GateSignal
 from edge.domain.reports import PassReport, PhotoReport
-from edge.ledger.photos import PhotoStore
-from edge.ledger.store import Store
+from edge.ledger.photos import PhotoStore, read_cached
+from edge.ledger.store import LatePhotos, NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, Fault
 from edge.sim.province import ProvincePlatformSim
 from edge.uplink.breaker import LinkMonitor
@@ -26,6 +28,7 @@ from tests.helpers import (
     running_daemon,
     wait_records,
 )
+from tests.test_store import new_pass
 
 
 @pytest.mark.parametrize(
@@ -240,3 +243,66 @@ async def test_entries_claimed_ahead_go_back_when_the_link_goes_down(tmp_path: P
     # failures until the breaker opened (3, with the 4 workers' sends under way), then one
     # probe at a time: the entries claimed ahead did not go out while the link was down
     assert platform.calls_while_down <= 6 + 4
+
+
+async def test_a_photo_in_the_page_cache_is_read_without_a_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forwarder reads each photo it sends: a worker thread and back for each cost the
+    event loop more than the read (issue 19). A photo the page cache holds is read at once;
+    one it does not hold, in a worker thread; a missing one still raises."""
+    data = bytes(range(256)) * 400
+    (tmp_path / "a.jpg").write_bytes(data)
+    if read_cached(tmp_path / "a.jpg") is None:
+        pytest.skip("this file system does not read without waiting (RWF_NOWAIT)")
+    hops: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hops.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    store = PhotoStore(tmp_path)
+    assert await store.read("a.jpg") == data
+    assert hops == []
+
+    def not_cached(*_args: Any) -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "preadv", not_cached)
+    assert await store.read("a.jpg") == data
+    assert len(hops) == 1
+    with pytest.raises(FileNotFoundError):
+        await store.read("gone.jpg")
+
+
+async def test_a_photo_healed_after_its_record_was_sent_goes_out(tmp_path: Path) -> None:
+    """A pass committed without its photo (the daemon stopped in between) is sent; the
+    camera's re-push brings the photo later: it goes out too, although the pass's report —
+    photos and all — was kept from when its record went (it was retried for ever: the photo
+    was looked for in the kept report's rows only)."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "late.jpg").write_bytes(b"\xff\xd8late\xff\xd9")
+    store = await Store.open(tmp_path / "edge.db")
+    platform = RecordingPlatform()
+    forwarder = Forwarder(
+        store, platform, PhotoStore(tmp_path / "photos"), LinkMonitor(), passes=store,  # type: ignore[arg-type]
+        enterprise_name="测试企业", zone=SH, concurrency=2, backoff_initial=0.05,
+        backoff_max=0.1,
+    )  # fmt: skip
+    forwarder.poll_seconds = 0.05
+    task = asyncio.create_task(forwarder.run())
+    try:
+        recorded = await store.record_pass(new_pass(flag="photo-skipped"), [])
+        await store.finalise(recorded.id, GateSignal.PASSED, 1.0, "barrier")
+        store.outbox_changed.set()
+        await eventually(lambda: _all_sent(store, 1))
+        photo = NewPhoto(1, 1, "late.jpg", 8, 1.0)
+        assert await store.heal_photos(recorded.id, LatePhotos([photo], True, None))
+        await eventually(lambda: _all_sent(store, 2))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await store.close()
+    assert platform.photos == [(platform.records[0], 1)]

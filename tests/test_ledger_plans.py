@@ -141,6 +141,7 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
         "close_pass", recorded.id, GateSignal.PASSED, now, "detector", ("opened", None), late
     )
     await call("pass_and_photos", recorded.id)
+    await call("passes_and_photos", [recorded.id, 100, 101])
     await call("open_passes")
     await call("cached_answer", some.plate)
     await call("count_passes")

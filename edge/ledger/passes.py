@@ -509,6 +509,28 @@ class PassLedger(LedgerPart):
             raise KeyError(pass_id)
         return StoredPass.from_row(passes[0]), [StoredPhoto.from_row(row) for row in photos]
 
+    async def passes_and_photos(
+        self, pass_ids: Sequence[int]
+    ) -> list[tuple[StoredPass, list[StoredPhoto]]]:
+        """:meth:`pass_and_photos` of many passes in one read (the forwarder's, for the
+        entries a round found); a pass not found is left out."""
+        marks = ",".join("?" * len(pass_ids))
+        passes, photos = await self._fetch_each(
+            [
+                (f"SELECT * FROM passes WHERE id IN ({marks})", tuple(pass_ids)),  # noqa: S608 - placeholders
+                (
+                    f"SELECT * FROM photos WHERE pass_id IN ({marks}) ORDER BY pass_id, number",  # noqa: S608 - placeholders
+                    tuple(pass_ids),
+                ),
+            ]
+        )
+        of_pass: dict[int, list[StoredPhoto]] = {}
+        for row in photos:
+            photo = StoredPhoto.from_row(row)
+            of_pass.setdefault(photo.pass_id, []).append(photo)
+        found = [StoredPass.from_row(row) for row in passes]
+        return [(row, of_pass.get(row.id, [])) for row in found]
+
     async def _passes(self, sql: str, args: tuple[Any, ...] = ()) -> list[StoredPass]:
         return [StoredPass.from_row(row) for row in await self._fetchall(sql, args)]
 

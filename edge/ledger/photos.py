@@ -1,6 +1,8 @@
 """Photo files: written, fsynced and renamed before any ledger row points at them.
 
-Blocking file I/O runs in a worker thread, never on the event loop.
+Blocking file I/O runs in a worker thread, never on the event loop: a photo is read on the
+loop only when every byte of it is in the page cache (Linux's ``RWF_NOWAIT``: the read
+returns at once, or refuses, instead of waiting for the disk).
 """
 
 from __future__ import annotations
@@ -27,6 +29,35 @@ def weighing_photo_url(weighing_id: int, number: int) -> str:
 def original_of(path: Path) -> Path:
     """Where the camera's original is kept beside a photo that was re-encoded to fit 1 MB."""
     return path.with_suffix(".orig.jpg")
+
+
+#: Larger files are always read in a worker thread (a photo is at most about 1 MB).
+CACHED_READ_MAX = 4 << 20
+
+
+def read_cached(path: Path) -> bytes | None:
+    """The bytes of the file at ``path`` if the page cache holds every one of them (read
+    without waiting for the disk), else None: not cached, not all cached, not a file this
+    can read so (missing, too large), or a system without ``RWF_NOWAIT``."""
+    nowait = getattr(os, "RWF_NOWAIT", None)
+    if nowait is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if size > CACHED_READ_MAX:
+            return None
+        data = bytearray(size)
+        if size and os.preadv(fd, [data], 0, nowait) != size:
+            return None  # only part of it was cached
+        return bytes(data)
+    except OSError:  # EAGAIN: not in the cache; EOPNOTSUPP: a file system without it
+        return None
+    finally:
+        os.close(fd)
 
 
 class PhotoStore:
@@ -69,4 +100,11 @@ class PhotoStore:
         return rel.as_posix()
 
     async def read(self, rel: str) -> bytes:
-        return await asyncio.to_thread((self.root / rel).read_bytes)
+        """The file's bytes: at once when the page cache holds them all (a photo the
+        forwarder sends minutes after it was written; the hop to a worker thread and back
+        cost the event loop more than the read, most of a drain's time after the
+        :class:`~edge.uplink.forwarder.Forwarder`'s queries — issue 19), else read in a
+        worker thread."""
+        path = self.root / rel
+        cached = read_cached(path)
+        return cached if cached is not None else await asyncio.to_thread(path.read_bytes)

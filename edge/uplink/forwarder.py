@@ -41,7 +41,10 @@ from edge.uplink.platform.errors import InvalidMessageError, PermanentError, Ret
 
 log = structlog.get_logger("edge.uplink.forwarder")
 
-_REPORT_CACHE = 256
+#: Reports kept for the passes' later entries (their photos), and the most a round reads
+#: ahead in one query (:meth:`Forwarder._prefetch`).
+_REPORT_CACHE = 512
+_PREFETCH = _REPORT_CACHE // 2
 
 #: Look at the outbox at least this often: `edge outbox retry`, `edge weighings checked` and
 #: the like change it from another process (one indexed query each time; a clerk at the
@@ -163,6 +166,7 @@ class Forwarder:
                     for group in self._groups(due):
                         self._claimed.update(entry.id for entry in group)
                         self._ahead.append(group)
+                    await self._prefetch(due)
                 queued = 0
                 while queued < room and self._ahead:
                     self._queue.put_nowait(self._ahead.popleft())
@@ -281,24 +285,41 @@ class Forwarder:
         self.sent += count
         self.rate.sent(count)
 
-    async def _report(self, entry: OutboxEntry) -> tuple[PassReport, str, list[StoredPhoto]]:
+    async def _report(
+        self, entry: OutboxEntry, *, fresh: bool = False
+    ) -> tuple[PassReport, str, list[StoredPhoto]]:
         """The pass as the platform receives it, its lane (for the log) and its photo rows.
 
         Cached for the pass's photo sends, which follow its record (a final pass never
-        changes)."""
-        cached = self._reports.get(entry.pass_id)
+        changes; its photo rows may, when a re-push brings a pass's photos after it was sent:
+        ``fresh`` reads them again)."""
+        cached = None if fresh else self._reports.get(entry.pass_id)
         if cached is not None:
             self._reports.move_to_end(entry.pass_id)
             return cached
         row, photos = await self.passes.pass_and_photos(entry.pass_id)
+        return await self._remember(row, photos)
+
+    async def _prefetch(self, entries: list[OutboxEntry]) -> None:
+        """The reports of the passes of ``entries`` not cached yet, read in one query: the
+        round's entries are sent without a read each (a drain read every pass alone)."""
+        wanted = [i for i in dict.fromkeys(e.pass_id for e in entries) if i not in self._reports]
+        if wanted:
+            for row, photos in await self.passes.passes_and_photos(wanted[:_PREFETCH]):
+                await self._remember(row, photos)
+
+    async def _remember(
+        self, row: StoredPass, photos: list[StoredPhoto]
+    ) -> tuple[PassReport, str, list[StoredPhoto]]:
         report = pass_report(row, photos, self.enterprise_name, self.zone, self.photo_url)
         if self.filings is not None and report.plate and self.platform.sends_license_pk:
             pk = await self.filings.license_pk_of(report.plate, report.color)
             report = replace(report, license_pk=pk or "")
-        self._reports[entry.pass_id] = (report, str(row.lane_id), photos)
+        self._reports[row.id] = (report, str(row.lane_id), photos)
+        self._reports.move_to_end(row.id)
         if len(self._reports) > _REPORT_CACHE:
             self._reports.popitem(last=False)
-        return self._reports[entry.pass_id]
+        return self._reports[row.id]
 
     async def _failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
         """A retryable (or unexpected) failure: each entry comes back after its backoff."""
@@ -349,7 +370,10 @@ class Forwarder:
                         report, await self._correction(entry.correction_id)
                     )
                 else:
-                    photo = next(p for p in photos if p.id == entry.photo_id)
+                    photo = next((p for p in photos if p.id == entry.photo_id), None)
+                    if photo is None:  # a photo the pass got after its report was cached
+                        report, lane, photos = await self._report(entry, fresh=True)
+                        photo = next(p for p in photos if p.id == entry.photo_id)
                     data = await self.photos.read(photo.path)
                     taken = datetime.fromtimestamp(photo.taken_at, self.zone)
                     await self.platform.send_photo(
