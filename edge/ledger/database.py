@@ -126,10 +126,10 @@ async def _connect(
 HISTORY_BUDGET = 5.0
 #: How much lower the history reader's thread runs than the daemon's others (``nice``).
 HISTORY_NICE = 10
-#: SQLite virtual-machine steps between two looks at the budget (about a millisecond). Each
-#: look is a call into Python that takes the interpreter lock: at 1,000 steps (some 35 µs)
-#: a history read took it more often than once a row of a CSV export, and the gate's event
-#: loop waited for it (issue 19).
+#: SQLite virtual-machine steps between two looks at the budget (1-3 ms on this project's
+#: 2-core test machine). Each look is a call into Python that takes the interpreter lock: at
+#: 1,000 steps (60-300 µs) a history read took it more often than once a row of a CSV
+#: export, and the gate's event loop waited for it (issue 19).
 _PROGRESS_STEPS = 20_000
 
 
@@ -166,7 +166,7 @@ class HistoryReader:
 
     Each statement runs under a time budget (``budget`` seconds, or the one given to
     :meth:`fetchall`) and is stopped at once when its caller is cancelled (SQLite's progress
-    handler looks every few hundred microseconds), so a search over two years never keeps
+    handler looks every millisecond or few), so a search over two years never keeps
     the thread busy for longer than its budget, and never waits on, nor holds, the connection
     the forwarder, the monitors or the watchdog use.
     """
