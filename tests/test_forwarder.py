@@ -14,6 +14,7 @@ from edge.daemon import Daemon
 from edge.domain.codes import GateSignal
 from edge.domain.reports import PassReport, PhotoReport
 from edge.ledger.photos import PhotoStore, read_cached
+from edge.ledger.rows import NewWeighing
 from edge.ledger.store import LatePhotos, NewPhoto, Store
 from edge.sim.platform import CityPlatformSim, Fault
 from edge.sim.province import ProvincePlatformSim
@@ -306,3 +307,67 @@ async def test_a_photo_healed_after_its_record_was_sent_goes_out(tmp_path: Path)
         await asyncio.gather(task, return_exceptions=True)
         await store.close()
     assert platform.photos == [(platform.records[0], 1)]
+
+
+class GatedPlatform(RecordingPlatform):
+    """A RecordingPlatform whose every call waits for ``gate`` (a slow link), and that keeps
+    the goods records it got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.goods: list[str] = []
+
+    async def _call(self) -> None:
+        await self.gate.wait()
+        await super()._call()
+
+    async def send_goods_records(self, items: Sequence[tuple[PassReport, Any]]) -> None:
+        for report, _goods in items:
+            await self._call()
+            self.goods.append(report.serial)
+
+
+async def test_a_goods_record_is_never_claimed_ahead_so_a_clerks_hold_still_holds_it(
+    tmp_path: Path,
+) -> None:
+    """A drain claims records and photos ahead of the queue, never goods records: a clerk may
+    still hold one (请核对) or a split withdraw it until it goes. 20 goods records due behind
+    a backlog on a slow link, all held by the clerk meanwhile: only those already on their way
+    (at most the 4 workers' and the queue's) reach the platform — before, every goods record
+    the round had claimed ahead went out, held or not."""
+    (tmp_path / "photos").mkdir()
+    store = await Store.open(tmp_path / "edge.db")
+    await _fill(store, tmp_path / "photos", 40)
+    pairs = []
+    for pass_id in range(1, 21):
+        seen = await store.get_pass(pass_id)
+        for kg, at in ((35000, seen.received_at - 600), (15000, seen.received_at)):
+            pair = await store.weigh(
+                NewWeighing("main", seen.plate, "1", kg, at, seen.serial),
+                max_between_seconds=86400.0, goods="煤",
+            )  # fmt: skip
+        pairs.append(pair)
+    records = [e.id for e in await store.list_outbox("pending", 1000) if e.kind == "record"]
+    await store.mark_sent_many(records)  # the pass records went: their goods records are due
+    platform = GatedPlatform()
+    forwarder = Forwarder(
+        store, platform, PhotoStore(tmp_path / "photos"), LinkMonitor(), passes=store,  # type: ignore[arg-type]
+        enterprise_name="测试企业", zone=SH, concurrency=4, backoff_initial=0.05,
+        backoff_max=0.1, weighings=store,
+    )  # fmt: skip
+    task = asyncio.create_task(forwarder.run())
+    try:
+        await eventually(lambda: len(getattr(forwarder, "_ahead", ())) > 0, timeout=10)
+        for pair in pairs:  # the clerk holds every goods record not yet on its way
+            await store.check_weight(pair, 15000, 15600)
+        platform.gate.set()
+        await eventually(lambda: not forwarder._claimed and not forwarder._ahead, timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    counts = await store.outbox_counts()
+    await store.close()
+    # the 4 workers' (waiting at the gate) and the queue's (4) only: not the 20
+    assert len(platform.goods) <= 4 + 4
+    assert counts.get("held", 0) == 20 - len(platform.goods)

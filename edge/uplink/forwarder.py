@@ -142,7 +142,9 @@ class Forwarder:
         self._to_book: list[int] = []
         self._book_wanted, self._room = asyncio.Event(), asyncio.Event()
         #: Groups a round's query found and claimed that the queue had no room for yet: the
-        #: next rounds queue them without asking the ledger again. One query serves up to
+        #: next rounds queue them without asking the ledger again — pass records and photos
+        #: only: a goods record is claimed only when it goes at once (a clerk may hold it, or
+        #: a split withdraw it, until it goes). One query serves up to
         #: ``concurrency × batch_size`` sends; it served ``concurrency`` (a city platform's
         #: records and every photo go one by one: a round read 200 rows to queue 4, most of
         #: a drain's time — issue 19).
@@ -163,9 +165,16 @@ class Forwarder:
                     due, next_at = await self.store.due_and_next(
                         room * self.batch_size, exclude=list(self._claimed)
                     )
+                    now = room  # goods records: claimed only to go now, never ahead
                     for group in self._groups(due):
+                        if group[0].kind == "goods" and now <= 0:
+                            continue  # a clerk may still hold or withdraw it: found again
                         self._claimed.update(entry.id for entry in group)
-                        self._ahead.append(group)
+                        if group[0].kind == "goods":
+                            self._ahead.appendleft(group)
+                            now -= 1
+                        else:
+                            self._ahead.append(group)
                     await self._prefetch(due)
                 queued = 0
                 while queued < room and self._ahead:
