@@ -8,8 +8,11 @@ as a kill -9 leaves it (nothing in memory survives)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,16 +47,16 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def _first_stop_then_killed(
-    path: Path, tmp_path: Path, plate: str, *, next_read: str | None = None
+    path: Path, tmp_path: Path, plate: str, *, next_read: str | None = None, kg: int = 21000
 ) -> int:
-    """``plate`` read and weighed at 21000 kg (partly on); with ``next_read``, the next truck's
+    """``plate`` read and weighed at ``kg`` (partly on); with ``next_read``, the next truck's
     plate read 7 s later while it stands (past the tie-in-doubt window); then the daemon is
     killed (the ledger closed as it is). Returns the weighing's id."""
     store = await Store.open(path)
     try:
         async with weighbridge(store, tmp_path) as (bridge, sim, seen):
             bridge.heard_pass(_pass(plate, "S-T"))
-            await _settle(bridge, sim, 21000)
+            await _settle(bridge, sim, kg)
             await bridge.drain()
         first = seen[0]
         if next_read is not None:  # heard by the daemon before it was killed
@@ -323,3 +326,105 @@ async def test_a_second_stop_of_a_weighing_without_a_plate_says_so(ledger: Store
         gone.discarded == f"second stop of weighing {first.id} (no plate): its weighing takes "
         "the higher stable weight"
     )
+
+
+async def test_a_second_stop_of_the_entry_side_decided_after_the_exit_takes_that_side(
+    tmp_path: Path,
+) -> None:
+    """The sixth review's case (F1): 豫T10007 stops partly on at entry (30000 kg), the daemon
+    is killed, it pulls fully on (40000 kg: held, linked); it leaves and weighs out at 15000 kg
+    — the pair (15 t) waits for the clerk. 同一车辆 then 取较高重量: the entry side takes
+    40000 kg, 25 t — before, the exit side took it (10 t sent)."""
+    path = tmp_path / "edge.db"
+    first = await _first_stop_then_killed(path, tmp_path, "豫T10007", kg=30000)
+    async with _restarted(path, tmp_path, 40000, goods="石灰石") as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        assert (held.stop_of, held.stop_unwatched) == (first, 1)
+        await _leave(bridge, sim)
+        out = await store.record_pass(new_pass("豫T10007", direction="out"), [])
+        bridge.heard_pass(_pass("豫T10007", out.serial))
+        await _settle(bridge, sim, 15000)
+        await bridge.drain()
+        await _leave(bridge, sim)
+        await bridge._sweep(time.time())
+        pair = await store.weighing(first)
+        assert (pair.state, pair.net_kg) == ("complete", 15000)
+        assert await _goods_states(store) == (1, 0)  # waits for the clerk
+        checked = await bridge.same_truck(held.id)
+        [check] = checked.checks
+        assert (check.before_kg, check.kg) == (30000, 40000)
+        row, released = await bridge.take_higher_weight(first)
+        assert (row.first_kg, row.second_kg, row.net_kg, row.ysl) == (40000, 15000, 25000, "25")
+        assert released == 1
+
+
+async def test_a_pairs_record_held_across_a_long_restart_waits_for_its_trucks_second_stop(
+    tmp_path: Path,
+) -> None:
+    """The sixth review's case (F2): the pair completed at a partial exit stop (28 t, held
+    while the truck stands); the daemon is down more than 600 s while the truck pulls fully
+    on. Started again, its goods record stays held — before, it went out at start (28 t for
+    25 t), before the linked weighing was even taken."""
+    path = tmp_path / "edge.db"
+    store = await Store.open(path)
+    try:
+        truck = await _weighed_in(store, "豫H80013", 40000)
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass("豫H80013", truck.serial))
+            await _settle(bridge, sim, 12000)
+            await bridge.drain()
+        pair = seen[-1]
+        assert await _goods_states(store) == (1, 0)
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db, db:  # the daemon was down for 700 s
+        db.execute("UPDATE weighings SET first_at = first_at - 700, second_at = second_at - 700")
+    async with _restarted(path, tmp_path, 15000, goods="石灰石") as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        assert (held.stop_of, held.stop_unwatched) == (pair.id, 1)
+        await _leave(bridge, sim)
+        await bridge._sweep(time.time())
+        assert await _goods_states(store) == (1, 0)
+        await bridge.same_truck(held.id)
+        row, released = await bridge.take_higher_weight(pair.id)
+    assert (row.second_kg, row.net_kg, row.ysl, released) == (15000, 25000, "25", 1)
+
+
+async def test_a_double_click_on_same_truck_decides_once(tmp_path: Path) -> None:
+    """The sixth review's case (F3): two 同一车辆 at once — one decides, the other is told the
+    weighing was decided; no bogus 请核对重量 (41000 then 41000) is left on the truck's
+    weighing."""
+    path = tmp_path / "edge.db"
+    first = await _first_stop_then_killed(path, tmp_path, "豫T10008", kg=40000)
+    async with _restarted(path, tmp_path, 41000) as (store, bridge, _sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        done = await asyncio.gather(
+            bridge.same_truck(held.id), bridge.same_truck(held.id), return_exceptions=True
+        )
+        rows = [d for d in done if not isinstance(d, BaseException)]
+        refused = [d for d in done if isinstance(d, WeighingStateError)]
+        assert len(rows) == len(refused) == 1
+        assert "already" in str(refused[0])
+        row = await store.weighing(first)
+        assert (row.first_kg, row.checks) == (41000, [])
+
+
+async def test_a_higher_weight_names_the_goods_of_its_passs_lane(ledger: Store) -> None:
+    """The sixth review's case (F4): 取较高重量 on an empty preset-tare truck read at out-1
+    (goods by lane: 原煤 there) names 原煤 — before, the scale's first lane's goods."""
+    seen = await ledger.record_pass(new_pass("豫C33334", lane_id="out-1"), [])
+    row = await ledger.weigh(
+        NewWeighing("main", "豫C33334", "2", 15400, time.time() - 700, seen.serial),
+        max_between_seconds=86400.0, preset_tare_kg=15200, empty_kg=500,
+    )  # fmt: skip
+    assert await ledger.check_weight(row, 15400, 35000) is not None
+    scale = ScalePairing(
+        "main", ledger, empty_kg=Decimal(500), max_between_seconds=86400.0,
+        lanes=["in-1", "out-1"],
+        goods_for=lambda _plate, lane: "原煤" if lane == "out-1" else "石灰石",
+    )  # fmt: skip
+    done, _released = await scale.take_higher_weight(row.id)
+    assert (done.goods, done.ysl) == ("原煤", "19.8")

@@ -510,9 +510,27 @@ class Operator:
                 raise NotFoundError("unknown weighing", "id", NO_WEIGHING) from None
             except WeighingStateError as exc:
                 raise InvalidInputError(str(exc), "id", exc.said) from None
+            aside = await self._second_stop_said(wid, given, done)
+            if aside is not None:
+                return aside
             return _assigned(wid, given, done, typed=chosen is None, serial=serial, before=row)
 
         return await self.act(actor, Action.ASSIGN_PLATE, target, body)
+
+    async def _second_stop_said(self, wid: int, plate: str, done: StoredWeighing) -> Done | None:
+        """What giving weighing ``wid`` the plate of the truck weighed just before did when it
+        was that truck's second stop (set aside: ``done`` is that truck's weighing); None: it
+        was not (it was given its plate, or folded into its pair)."""
+        try:
+            aside = done.id != wid and (await self.store.weighing(wid)).state == "discarded"
+        except KeyError:  # folded into its pair
+            return None
+        if not aside:
+            return None
+        detail = (f"weighing {wid}: {plate} stopped again (the platform not emptied since "
+                  f"weighing {done.id}): set aside as its second stop; weighing {done.id} now "
+                  f"{done.state}, {done.first_kg:g} kg")  # fmt: skip
+        return Done(detail=detail, id=done.id, plate=plate, note="已作为上一车二次停车处理")
 
     async def discard_weighing(self, actor: Actor, weighing_id: int | str, reason: str) -> Done:
         """A clerk sets aside a weighing without its plate (unmatched, or held as 待确认车牌)

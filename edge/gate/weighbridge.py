@@ -170,6 +170,9 @@ class ScalePairing:
         #: Called with each weighing as recorded or given its plate (the status page); must
         #: not block.
         self.weighing_listeners: list[Callable[[StoredWeighing], None]] = []
+        #: A clerk's decision on a weighing without its plate (a plate, 同一车辆) is taken one
+        #: at a time: a double-click's second finds the first's outcome.
+        self._deciding = asyncio.Lock()
 
     async def _goods(self, plate: str, lane: str, at: float) -> tuple[str | None, int | None]:
         """The truck's ERP plan's goods first (and the plan's id: used once the weighing
@@ -229,6 +232,21 @@ class ScalePairing:
         (:meth:`_second_stop`; ``returned``: the clerk says that truck left the scale and came
         back, while the scale was not watched). Raises :class:`KeyError` /
         :class:`ValueError` as :meth:`WeighingLedger.assign_plate`."""
+        async with self._deciding:
+            return await self._assign(
+                weighing_id, plate, plate_color, read=read, serial=serial, returned=returned
+            )
+
+    async def _assign(
+        self,
+        weighing_id: int,
+        plate: str,
+        plate_color: str,
+        *,
+        read: ScaleRead | None,
+        serial: str | None,
+        returned: bool,
+    ) -> StoredWeighing:
         before = await self.ledger.weighing(weighing_id)
         second_stop = await self._second_stop(before, plate, read, returned=returned)
         if second_stop is not None:
@@ -326,7 +344,11 @@ class ScalePairing:
         one is no weighing of it (the truck partly off the platform) and is discarded, its
         weighing keeping its weight. Returns the truck's weighing. Raises :class:`KeyError`
         for an unknown weighing, :class:`WeighingStateError` for one that follows no weighing
-        its truck may still be."""
+        its truck may still be, or that a clerk decided already."""
+        async with self._deciding:
+            return await self._same_truck(weighing_id)
+
+    async def _same_truck(self, weighing_id: int) -> StoredWeighing:
         held = await self.ledger.weighing(weighing_id)
         if held.state != "unmatched":  # a clerk decided it meanwhile
             raise WeighingStateError(
@@ -387,7 +409,8 @@ class ScalePairing:
         (:meth:`~edge.ledger.weighings.WeighingLedger.take_higher_weight`, which raises what
         it refuses): returns it as it is now and the goods records released."""
         before = await self.ledger.weighing(weighing_id)
-        lane = self.lanes[0] if self.lanes else ""
+        last = (await self.ledger.weighing_halves(weighing_id))[-1]  # its later weighing's pass
+        lane = last.lane or (self.lanes[0] if self.lanes else "")
         at = before.second_at or before.first_at
         goods = None if before.plate is None else (await self._goods(before.plate, lane, at))[0]
         row, released = await self.ledger.take_higher_weight(
@@ -1192,17 +1215,20 @@ class Weighbridge(ScalePairing):
         after, puts the tie in doubt); one without a plate hears reads as if the daemon had
         never stopped too (the late-read rule), until the platform is seen empty — a truck
         gone before is taken to have stood until the restart. The goods records held while
-        their truck stood (module docstring) go out now, but the last weighing's (within
-        :attr:`RESUME_SECONDS`): once the platform is seen empty (a check added meanwhile
-        keeps it held)."""
+        their truck stood (module docstring) go out now, but the last weighing's (within the
+        time between two weighings): once the platform is seen empty (a check added meanwhile,
+        or a weight found first that may be its truck's second stop, keeps it held)."""
         now = self._clock()
         since = now - self.RESUME_SECONDS
         last = await self.ledger.last_weighing_on(self.name, since)
-        await self.ledger.release_left(self.name, now, last[0] if last else None)
-        self._awaiting_empty = last is not None
-        if last is None:  # a weight found before the platform is seen empty (doubtful: the
-            # detector) may still be the last truck's, within the time between two weighings
-            older = await self.ledger.last_weighing_on(self.name, now - self.max_between)
+        # a weight found before the platform is seen empty (doubtful: the detector) may still
+        # be the last truck's, weighed within the time between two weighings: its goods record
+        # waits until the platform is seen empty too (or the clerk says, when that weight is
+        # its truck's second stop: release_left)
+        older = last or await self.ledger.last_weighing_on(self.name, now - self.max_between)
+        await self.ledger.release_left(self.name, now, older[0] if older else None)
+        self._awaiting_empty = older is not None
+        if last is None:
             if older is not None:
                 self.detector.unwatched_before()
                 self._last_weighing = asyncio.get_running_loop().create_future()

@@ -1475,8 +1475,9 @@ class WeighingLedger(LedgerPart):
                 return None
             wid = int(rows[0]["id"])
             row = await self._weighing_written(wid)
-            kept = before_kg  # what it keeps: its later side (a third stop: not the second)
-            if row is not None:
+            kept = before_kg  # the side the truck stopped again on, when it still has it
+            if row is not None and before_kg not in (row.first_kg, row.second_kg):
+                # a third stop (before_kg the second, never kept): what it keeps, its later side
                 kept = row.second_kg if row.second_kg is not None else row.first_kg
             why = (f"truck stopped twice: weighed {kept:g} kg, then {kg:g} kg before the "
                    "platform emptied; the weighing keeps its weights")  # fmt: skip
@@ -1553,7 +1554,7 @@ class WeighingLedger(LedgerPart):
                 )  # fmt: skip
             log.warning("the clerk took the higher weight of a truck that stopped twice",
                         weighing=weighing_id, before_kg=check.before_kg, kg=check.kg,
-                        net_kg=net, ysl=ysl)  # fmt: skip
+                        net_kg=net)  # fmt: skip
             plate_held = any(c.hold for c in row.checks if c.kind == "plate")
             return 0 if plate_held else await self._release_checked(row, standing_since)
 

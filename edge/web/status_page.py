@@ -870,10 +870,14 @@ class StatusPage:
                 earlier = await self.store.weighing(w.stop_of)
             except KeyError:
                 continue
+            sides = [(at, kg) for at, kg in ((earlier.first_at, earlier.first_kg),
+                     (earlier.second_at, earlier.second_kg)) if at is not None and kg is not None
+                     and at <= w.first_at]  # fmt: skip
             found[w.id] = {
                 "id": earlier.id,
                 "plate": earlier.plate,
-                "kg": earlier.second_kg or earlier.first_kg,
+                # the stop it may follow: the side weighed before it (not a later exit)
+                "kg": max(sides)[1] if sides else earlier.first_kg,
                 "unwatched": bool(w.stop_unwatched),
             }
         return found
