@@ -5,8 +5,8 @@ than the one being measured, until it is terminated.
 HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
 that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
-slow connections from 127.0.0.3), at the lowest CPU priority. Prints "attacking" once its
-first push has been answered.
+slow connections from 127.0.0.3 and .4, within each address's connection budget), at the
+lowest CPU priority. Prints "attacking" once its first push has been answered.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import itertools
 import os
 import struct
 import sys
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -26,10 +27,16 @@ from edge.sim.jpeg import sample_jpeg
 
 #: The hostile camera's own address (the measured camera pushes from 127.0.0.1).
 SOURCE = "127.0.0.2"
-#: Where its slow connections come from: another host of the attacker's, so that they fill
-#: that address's connection budget (and churn against the cap) rather than block the
-#: hostile pushes themselves.
-SLOW_SOURCE = "127.0.0.3"
+#: Where its slow connections come from: other hosts of the attacker's, so that they do not
+#: use up the hostile pushes' own connection budget (``web.max_connections_per_address``, 64),
+#: and no more from each than that budget: the 36 connections beyond it that 100 from one
+#: address made were closed as they arrived and re-opened at once, a connection flood of
+#: ~1,900 a second that cost the daemon ~40 % of a core and left the pushes a tenth of their
+#: rate — a flood of new connections, which a firewall limits (not this benchmark's attack).
+SLOW_SOURCES = ("127.0.0.3", "127.0.0.4")
+#: An attacker's slow connection closed this soon after it opened was refused (over a cap):
+#: it waits this long before the next, as a client that is refused does.
+REFUSED_BACKOFF = 1.0
 
 
 def _bomb() -> bytes:
@@ -65,24 +72,26 @@ def bodies(plate_kb: int) -> Iterator[tuple[str, bytes]]:
 
 
 async def slow_connections(url: str, count: int) -> None:
-    """Keep ``count`` connections open that never finish their request headers."""
+    """Keep ``count`` connections open that never finish their request headers, spread over
+    :data:`SLOW_SOURCES`; each re-opened when the daemon closes it (its header timeout)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
-    async def one() -> None:
+    async def one(source: str) -> None:
         while True:
+            opened = time.monotonic()
             try:
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(SLOW_SOURCE, 0)
-                )
+                reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
                 writer.write(f"POST {parts.path} HTTP/1.1\r\nHost: gate\r\nX-Slow: ".encode())
                 await writer.drain()
                 await reader.read()  # until the daemon closes it
                 writer.close()
             except OSError:
-                await asyncio.sleep(0.1)
+                pass
+            if time.monotonic() - opened < REFUSED_BACKOFF:  # refused, not timed out
+                await asyncio.sleep(REFUSED_BACKOFF)
 
-    await asyncio.gather(*(one() for _ in range(count)))
+    await asyncio.gather(*(one(SLOW_SOURCES[i % len(SLOW_SOURCES)]) for i in range(count)))
 
 
 async def stream(url: str, plate_kb: int, slow: int) -> None:
