@@ -24,7 +24,7 @@ from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
 from edge.domain.events import PlateEvent
 from edge.gate.lane import LaneOutcome
-from edge.ingest.http_push import PushBudget
+from edge.ingest.http_push import PushBudget, RefusalLog
 from edge.ops.logsetup import setup_logging
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
@@ -727,3 +727,89 @@ def test_a_low_push_rate_still_takes_a_push() -> None:
     assert not budget.take()
     now[0] += 5
     assert budget.take()
+
+
+async def _headers_only(port: int, path: str, source: str = "127.0.0.1") -> tuple[bytes, float]:
+    """A push whose headers promise a body that never comes: the daemon's answer's status
+    line and headers, and the seconds it took."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    started = time.monotonic()
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100000\r\n\r\n".encode()
+        )
+        async with asyncio.timeout(10):
+            head = await reader.readuntil(b"\r\n\r\n")
+        return head, time.monotonic() - started
+    finally:
+        writer.close()
+
+
+async def test_a_push_refused_on_its_headers_is_answered_before_its_body_is_read(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A push beyond the lane's rate (429) or from an address that is not the lane's camera
+    (401) is answered on its request line and headers alone: the daemon neither waits for its
+    body nor reads it (a flood costs no body read). It used to read the whole body first —
+    here, one that never comes, answered 408 only when the body timeout ran out."""
+    flooded = {**SECOND_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 0.5}}
+    guarded = {
+        **GENERIC_LANE,
+        "id": "in-3",
+        "gate_code": "03",
+        "camera": {"kind": "generic-push", "allow_from": ["127.0.0.3"]},
+    }
+    web = {"body_timeout_seconds": 5}
+    cfg = config_for(tmp_path, platform_sim, [GENERIC_LANE, flooded, guarded], web=web)
+    async with running_daemon(cfg) as daemon:
+        port = daemon.web.port
+        assert (await raw_post(port, "/push/in-2", {"plate": PLATES[0]}))[0] == 200  # the burst
+        for path, source, status in (("/push/in-2", "127.0.0.1", b"429"),
+                                     ("/push/in-3", "127.0.0.4", b"401")):  # fmt: skip
+            head, seconds = await _headers_only(port, path, source)
+            assert head.split()[1] == status, head
+            assert seconds < 2, seconds  # not the 5 s body timeout
+        assert daemon.web.guard.timed_out == 0
+        head, seconds = await _headers_only(port, "/push/in-1")  # a push it takes: read in time
+        assert head.split()[1] == b"408", head
+        assert 4 < seconds < 9, seconds
+        assert (await raw_post(port, "/push/in-1", {"plate": PLATES[1]}))[0] == 200
+
+
+async def test_refused_pushes_are_logged_once_per_source_not_once_per_push(
+    tmp_path: Path, platform_sim: CityPlatformSim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sender refused again and again (not the lane's camera, or sending what is no camera
+    payload) is one log line per source and minute with the count, not one per push."""
+    lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "allow_from": ["127.0.0.3"]}}
+    loose = {**SECOND_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 1000}}
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, lanes=[lane, loose])) as daemon,
+        client_from("127.0.0.4") as stranger,
+        client_from("127.0.0.5") as another,
+    ):
+        for _ in range(20):
+            reply = await stranger.post(f"{base(daemon)}/push/in-1", json={"plate": PLATES[0]})
+            assert reply.status_code == 401
+            reply = await stranger.post(f"{base(daemon)}/push/in-2", content=b"\xff{garbage")
+            assert reply.status_code == 400
+        assert (await another.post(f"{base(daemon)}/push/in-1", json={})).status_code == 401
+        assert daemon.lanes["in-1"].camera.rejected == 21
+    out = capsys.readouterr().out
+    assert out.count("camera push refused: bad token or address") == 2  # one per source
+    assert out.count("malformed camera payload") == 1
+
+
+def test_a_refusal_log_says_once_per_interval_how_many_were_refused() -> None:
+    now = [0.0]
+    refusals = RefusalLog(interval=60, sources=2, clock=lambda: now[0])
+    assert refusals.refused("unauthorised", "in-1", "10.0.0.9") == 1  # the first: logged
+    assert [refusals.refused("unauthorised", "in-1", "10.0.0.9") for _ in range(99)] == [None] * 99
+    assert refusals.refused("malformed", "in-1", "10.0.0.9") == 1  # another kind: its own line
+    now[0] = 61
+    assert refusals.refused("unauthorised", "in-1", "10.0.0.9") == 100  # 99 since, and this one
+    assert refusals.refused("unauthorised", "in-1", "10.0.0.9") is None
+    assert refusals.refused("unauthorised", "in-1", "10.0.0.7") == 1  # a third source …
+    assert len(refusals._seen) == 2  # … and the oldest forgotten: memory stays bounded
+    assert refusals.refused("malformed", "in-1", "10.0.0.9") == 1

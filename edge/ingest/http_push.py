@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
+from edge.ops.bodies import read_body, reads_own_body
 
 log = structlog.get_logger("edge.ingest")
 
@@ -99,6 +101,46 @@ def command_channel(camera: CameraConfig) -> CameraMailbox | None:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"result": "error", "error": message}, status=status)
+
+
+def _refusal(status: int, message: str) -> Callable[[], web.Response]:
+    """A refusal a flood gets again and again: its body encoded once, not per push."""
+    body = json.dumps({"result": "error", "error": message}).encode()
+    return lambda: web.Response(body=body, status=status, content_type="application/json")
+
+
+_NOT_THE_CAMERA = _refusal(401, "bad or missing token, or not the lane's camera")
+_BAD_TOKEN = _refusal(401, "bad or missing token")
+_TOO_MANY = _refusal(429, "too many pushes on this lane: not recorded")
+
+
+@dataclass(slots=True)
+class RefusalLog:
+    """Logs refused pushes once per source and ``interval`` seconds, not once per push: the
+    first refusal of a kind from a (lane, address) is logged, later ones within the interval only
+    counted, and told (``refused_since``) with the next line. A flood must not flood the log
+    (each line is a JSON record written to the journal). At most ``sources`` sources are
+    remembered; beyond that the oldest are forgotten (logged again when next refused)."""
+
+    interval: float = 60.0
+    sources: int = 1024
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
+
+    def refused(self, why: str, lane: str, peer: str) -> int | None:
+        """Count one push refused for ``why``; how many were since the last line (this one
+        included) when it is time to log one, else None."""
+        now, key = self.clock(), (why, lane, peer)
+        logged, since = self._seen.get(key, (float("-inf"), 0))
+        since += 1
+        if now - logged < self.interval:
+            self._seen[key] = (logged, since)
+            return None
+        self._seen.pop(key, None)  # re-inserted last: the dict stays oldest first
+        if len(self._seen) >= self.sources:
+            del self._seen[next(iter(self._seen))]
+        self._seen[key] = (now, 0)
+        return since
 
 
 def _from_camera(request: web.Request, cfg: LaneConfig) -> bool:
@@ -180,6 +222,7 @@ class PushBudget:
 class PushReceiver:
     def __init__(self, lanes: Mapping[str, Lane], zone: ZoneInfo) -> None:
         self.lanes, self.zone = lanes, zone
+        self.refusals = RefusalLog()
         self.budgets: dict[str, PushBudget] = {}
         for lane in lanes.values():
             if isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera):
@@ -198,6 +241,7 @@ class PushReceiver:
         lane = self.lanes.get(request.match_info["lane"])
         return lane if lane is not None and lane.cfg.camera.kind in VENDORS else None
 
+    @reads_own_body
     async def handle(self, request: web.Request) -> web.Response:
         lane = self._lane(request)
         if lane is None:
@@ -205,32 +249,39 @@ class PushReceiver:
         refused = self._refused_before_reading(lane, request)
         if refused is not None:
             return refused
-        return await self._receive(lane, request, await request.read())
+        return await self._receive(lane, request, await read_body(request))
 
     def _refused_before_reading(self, lane: Lane, request: web.Request) -> web.Response | None:
         """A push refused on its address, token or the lane's rate, before its body is read
-        (the cheap way out for anything the camera did not send)."""
+        (the cheap way out for anything the camera did not send: the listener has not read
+        the body either, see :func:`edge.ops.bodies.reads_own_body`)."""
         if not _authorised(request, lane.cfg):
-            log.warning(
-                "camera push refused: bad token or address", lane=lane.id, peer=request.remote
-            )
+            self._log_unauthorised(lane, request)
             lane.camera.rejected += 1
-            return _error(401, "bad or missing token, or not the lane's camera")
+            return _NOT_THE_CAMERA()
         if not self.budgets[lane.id].take():
             lane.camera.rejected += 1
-            response = _error(429, "too many pushes on this lane: not recorded")
+            response = _TOO_MANY()
             response.headers["Retry-After"] = "1"
             return response
         return None
 
+    def _log_unauthorised(self, lane: Lane, request: web.Request) -> None:
+        peer = request.remote or "?"
+        refused = self.refusals.refused("unauthorised", lane.id, peer)
+        if refused is not None:
+            log.warning("camera push refused: bad token or address", lane=lane.id, peer=peer,
+                        refused_since=refused)  # fmt: skip
+
+    @reads_own_body
     async def heartbeat(self, request: web.Request) -> web.Response:
         """A camera's keep-alive (Vzenith posts a form with its name and serial number)."""
         lane = self._lane(request)
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
         if not _authorised(request, lane.cfg):
-            return _error(401, "bad or missing token")
-        await request.read()
+            return _BAD_TOKEN()
+        await read_body(request)
         lane.camera.heard(plate=False)
         camera = lane.cfg.camera
         if lane.commands is not None and isinstance(camera, VzenithPushCamera):
@@ -240,14 +291,15 @@ class PushReceiver:
             )
         return web.json_response({"status": "ok"})
 
+    @reads_own_body
     async def gpio(self, request: web.Request) -> web.Response:
         """A Vzenith camera's IO input changed (``AlarmGioIn``): the loop detector wired to it."""
         lane = self._lane(request)
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
         if not _authorised(request, lane.cfg):
-            return _error(401, "bad or missing token")
-        body = await request.read()
+            return _BAD_TOKEN()
+        body = await read_body(request)
         try:
             source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
         except PayloadError as exc:
@@ -286,14 +338,18 @@ class PushReceiver:
             push = RawPush(body, request.headers.get("Content-Type", ""), request.charset)
             read = vendor.parse(push, received)
         except PayloadError as exc:
-            log.warning(
-                "malformed camera payload",
-                lane=lane.id,
-                format=kind,
-                error=str(exc),
-                size=len(body),
-                head=body[:120].decode("utf-8", "replace"),
-            )
+            refused = self.refusals.refused("malformed", lane.id, request.remote or "?")
+            if refused is not None:  # once per source and interval, with the count since
+                log.warning(
+                    "malformed camera payload",
+                    lane=lane.id,
+                    format=kind,
+                    error=str(exc),
+                    size=len(body),
+                    head=body[:120].decode("utf-8", "replace"),
+                    peer=request.remote,
+                    refused_since=refused,
+                )
             lane.camera.rejected += 1
             return _error(400, str(exc))
         except Exception:  # a parser bug: one JSON log record with the trace; the push refused

@@ -7,6 +7,10 @@ within ``header_timeout`` of connecting (or of its previous response) and its bo
 ``max_connections_per_address`` from one address are closed as they arrive, so slow or many
 clients cannot exhaust the process's file descriptors or stop a camera from being answered.
 Every response carries ``X-Content-Type-Options: nosniff``.
+
+The listener reads a request's body before its handler runs, except for a handler marked
+:func:`edge.ops.bodies.reads_own_body` (the camera pushes), which refuses what it can on the
+request line and headers alone and reads the body itself, under the same limits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from edge.config.model import WebConfig
+from edge.ops.bodies import BODY_TIMEOUT, BodyNotInTimeError, handler_reads_own_body
 from edge.ops.health import HealthReport
 from edge.ops.metrics import CONTENT_TYPE
 
@@ -163,22 +168,25 @@ class ConnectionGuard:
                 declared = request.content_length
                 if declared is not None and declared > self.limits.max_body_bytes:
                     return _too_large(self.limits.max_body_bytes)  # refused unread, at once
+                if handler_reads_own_body(request):
+                    return await handler(request)  # it reads the body, if it wants it
                 try:
                     async with asyncio.timeout(self.limits.body_timeout):
                         if request.content_type == "multipart/form-data":
                             return await handler(request)  # read by the handler, as it goes
                         await request.read()  # kept for the handler
-                except web.HTTPRequestEntityTooLarge:  # streamed past the limit
-                    return _too_large(self.limits.max_body_bytes)
                 except TimeoutError:
-                    self.timed_out += 1
-                    late = web.json_response(
-                        {"result": "error", "error": "request body not received in time"},
-                        status=408,
-                    )
-                    late.force_close()
-                    return late
+                    raise BodyNotInTimeError from None
             return await handler(request)
+        except web.HTTPRequestEntityTooLarge:  # streamed past the limit
+            return _too_large(self.limits.max_body_bytes)
+        except BodyNotInTimeError:
+            self.timed_out += 1
+            late = web.json_response(
+                {"result": "error", "error": "request body not received in time"}, status=408
+            )
+            late.force_close()
+            return late
         except ConnectionResetError:
             if request.transport is not None and not request.transport.is_closing():
                 raise  # not the client's connection: a real error
@@ -208,6 +216,7 @@ class Listener:
         self.app = web.Application(
             client_max_size=limits.max_body_bytes, middlewares=[self.guard.middleware]
         )
+        self.app[BODY_TIMEOUT] = limits.body_timeout  # for a handler that reads its own body
         self.app.add_routes(list(routes))
         self.app.on_response_prepare.append(_nosniff)
         self._runner: web.AppRunner | None = None
