@@ -68,6 +68,27 @@ async def _first_stop_then_killed(
         await store.close()
 
 
+async def _paired_at_a_partial_exit_stop_then_killed(
+    path: Path, tmp_path: Path, plate: str
+) -> StoredWeighing:
+    """``plate`` weighed in at 40000 kg; its exit stop at 12000 kg (partly on) completes the
+    pair (28 t, its goods record held while the truck stands); then the daemon is killed (the
+    ledger closed as it is). Returns the pair."""
+    store = await Store.open(path)
+    try:
+        truck = await _weighed_in(store, plate, 40000)
+        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
+            bridge.heard_pass(_pass(plate, truck.serial))
+            await _settle(bridge, sim, 12000)
+            await bridge.drain()
+        pair = seen[-1]
+        assert (pair.state, pair.net_kg) == ("complete", 28000)
+        assert await _goods_states(store) == (1, 0)
+        return pair
+    finally:
+        await store.close()
+
+
 async def test_a_higher_stop_made_while_the_daemon_was_down_is_not_the_next_trucks(
     tmp_path: Path,
 ) -> None:
@@ -208,17 +229,7 @@ async def test_a_pairs_goods_record_waits_for_the_clerk_on_its_trucks_unwatched_
     goods record stays held after the truck left (before: 28 t went out before the clerk could
     say). 同一车辆 then 取较高重量: 25 t, sent once."""
     path = tmp_path / "edge.db"
-    store = await Store.open(path)
-    try:
-        truck = await _weighed_in(store, "豫H80011", 40000)
-        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
-            bridge.heard_pass(_pass("豫H80011", truck.serial))
-            await _settle(bridge, sim, 12000)
-            await bridge.drain()
-        pair = seen[-1]
-        assert (pair.state, pair.net_kg) == ("complete", 28000)
-    finally:
-        await store.close()
+    pair = await _paired_at_a_partial_exit_stop_then_killed(path, tmp_path, "豫H80011")
     async with _restarted(path, tmp_path, 15000, goods="石灰石") as (store, bridge, sim, seen):
         await eventually(lambda: bool(seen), timeout=5)
         held = seen[-1]
@@ -367,17 +378,7 @@ async def test_a_pairs_record_held_across_a_long_restart_waits_for_its_trucks_se
     on. Started again, its goods record stays held — before, it went out at start (28 t for
     25 t), before the linked weighing was even taken."""
     path = tmp_path / "edge.db"
-    store = await Store.open(path)
-    try:
-        truck = await _weighed_in(store, "豫H80013", 40000)
-        async with weighbridge(store, tmp_path, goods="石灰石") as (bridge, sim, seen):
-            bridge.heard_pass(_pass("豫H80013", truck.serial))
-            await _settle(bridge, sim, 12000)
-            await bridge.drain()
-        pair = seen[-1]
-        assert await _goods_states(store) == (1, 0)
-    finally:
-        await store.close()
+    pair = await _paired_at_a_partial_exit_stop_then_killed(path, tmp_path, "豫H80013")
     with closing(sqlite3.connect(path)) as db, db:  # the daemon was down for 700 s
         db.execute("UPDATE weighings SET first_at = first_at - 700, second_at = second_at - 700")
     async with _restarted(path, tmp_path, 15000, goods="石灰石") as (store, bridge, sim, seen):
