@@ -429,3 +429,49 @@ async def test_a_higher_weight_names_the_goods_of_its_passs_lane(ledger: Store) 
     )  # fmt: skip
     done, _released = await scale.take_higher_weight(row.id)
     assert (done.goods, done.ysl) == ("原煤", "19.8")
+
+
+async def test_a_stop_after_same_truck_is_its_trucks_not_the_set_aside_weighings(
+    tmp_path: Path,
+) -> None:
+    """The seventh check's case (S1, entry side): 豫T10009 at 40000 kg, killed, 41000 kg while
+    down: 同一车辆 while it stands (its weighing takes 41000 kg); then it stops again at
+    42000 kg, watched: its weighing takes 42000 kg — before, the stop was pinned on the weighing
+    set aside (a check there) and the truck's weighing kept 41000 kg (26 t sent for 27 t)."""
+    path = tmp_path / "edge.db"
+    first = await _first_stop_then_killed(path, tmp_path, "豫T10009", kg=40000)
+    async with _restarted(path, tmp_path, 41000) as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        await bridge.same_truck(held.id)
+        await _higher_stop(bridge, sim, 42000)
+        await eventually(lambda: seen[-1].id == first and seen[-1].first_kg == 42000, timeout=5)
+        assert (await store.weighing(held.id)).checks == []
+
+
+async def test_a_pairs_stop_after_same_truck_and_the_command_lines_higher_weight(
+    tmp_path: Path,
+) -> None:
+    """The seventh check's cases (S1 exit side, S2): the pair completed at 12000 kg, killed,
+    15000 kg while down; the clerk's 同一车辆 and 取较高重量 from the command line (which
+    cannot see the platform) while the truck stands: its record stays held (before: released
+    at once, 25 t); the truck stops again at 18000 kg: the pair is marked 请核对重量 (before:
+    the set-aside weighing was); 取较高重量 again: 22 t, sent once the truck left."""
+    path = tmp_path / "edge.db"
+    pair = await _paired_at_a_partial_exit_stop_then_killed(path, tmp_path, "豫H80014")
+    async with _restarted(path, tmp_path, 15000, goods="石灰石") as (store, bridge, sim, seen):
+        await eventually(lambda: bool(seen), timeout=5)
+        held = seen[-1]
+        cli = ScalePairing("main", store, empty_kg=Decimal(500), max_between_seconds=86400.0,
+                           lanes=["in-1"], goods_for=lambda _p, _l: "石灰石")  # fmt: skip
+        await cli.same_truck(held.id)
+        row, released = await cli.take_higher_weight(pair.id)
+        assert (row.net_kg, released) == (25000, 0)  # the truck may stand there: held
+        await _higher_stop(bridge, sim, 18000)
+        await eventually(lambda: bool(seen[-1].checks) and seen[-1].id == pair.id, timeout=5)
+        assert (await store.weighing(held.id)).checks == []
+        row, released = await bridge.take_higher_weight(pair.id)
+        assert (row.second_kg, row.net_kg, row.ysl) == (18000, 22000, "22")
+        await _leave(bridge, sim)
+        await bridge.drain()
+        assert await _goods_states(store) == (0, 1)

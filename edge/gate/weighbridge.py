@@ -190,9 +190,30 @@ class ScalePairing:
         record of its weighing is committed held until it left; None: none stands. Without the
         indicator (the command line beside a running daemon) nobody knows: the scale's last
         weighing within :attr:`RESUME_SECONDS` may be that truck — held, and the running
-        daemon lets it go once it sees the platform empty (:meth:`Weighbridge._sample`)."""
+        daemon lets it go once it sees the platform empty (:meth:`Weighbridge._sample`); one
+        set aside as a truck's second stop is that truck's weighing (:meth:`truck_of`)."""
         last = await self.ledger.last_weighing_on(self.name, self._clock() - self.RESUME_SECONDS)
-        return None if last is None else last[2]
+        if last is None:
+            return None
+        try:
+            truck = await self.truck_of(await self.ledger.weighing(last[0]))
+        except KeyError:
+            return last[2]
+        sides = [at for at in (truck.first_at, truck.second_at) if at is not None]
+        return min(last[2], max(sides))
+
+    async def truck_of(self, row: StoredWeighing) -> StoredWeighing:
+        """The weighing of the truck ``row`` was taken of: ``row`` itself, or — set aside as a
+        truck's second stop (同一车辆, or that truck's plate given) — the weighing of that
+        truck (its ``stop_of``, followed)."""
+        for _ in range(8):  # a chain of stops, bounded
+            if row.state != "discarded" or row.stop_of is None:
+                return row
+            try:
+                row = await self.ledger.weighing(row.stop_of)
+            except KeyError:
+                return row
+        return row
 
     async def _tie_settings(self, plate: str, lane: str, at: float) -> _TieSettings:
         """What tying a weighing taken at ``at`` (unix s) to ``plate`` read at ``lane`` takes
@@ -275,8 +296,8 @@ class ScalePairing:
         (kg) of that weighing's latest side on this scale before it; None: none."""
         if held.stop_of is None or held.state != "unmatched":
             return None
-        try:
-            earlier = await self.ledger.weighing(held.stop_of)
+        try:  # a stop set aside as the truck's second: that truck's weighing
+            earlier = await self.truck_of(await self.ledger.weighing(held.stop_of))
         except KeyError:
             return None
         sides = [
@@ -675,6 +696,9 @@ class Weighbridge(ScalePairing):
         weights: a warning says so once, for the clerk to check."""
         last = self._last_weighing
         row = await asyncio.shield(last) if last is not None else None
+        if row is not None:  # set aside by a clerk as a second stop since: its truck's
+            with contextlib.suppress(KeyError):
+                row = await self.truck_of(await self.ledger.weighing(row.id))
         if row is None or stable.replaces is None:
             log.error("higher stable weight of a vehicle whose weighing was not recorded: "
                       "not recorded", scale=self.name, kg=str(stable.kg))  # fmt: skip
@@ -783,7 +807,10 @@ class Weighbridge(ScalePairing):
             stop_of = None
             if (stable.watched or stable.unwatched) and before is not None:
                 earlier = await asyncio.shield(before)  # not seen empty since it: its truck
-                stop_of = None if earlier is None else earlier.id  # after a second stop, maybe
+                if earlier is not None:  # after a second stop, maybe (set aside: its truck's)
+                    with contextlib.suppress(KeyError):
+                        earlier = await self.truck_of(await self.ledger.weighing(earlier.id))
+                stop_of = None if earlier is None else earlier.id
             await self._weigh(stable, recorded, stop_of)
         finally:
             if not recorded.done():
@@ -1226,7 +1253,13 @@ class Weighbridge(ScalePairing):
         # waits until the platform is seen empty too (or the clerk says, when that weight is
         # its truck's second stop: release_left)
         older = last or await self.ledger.last_weighing_on(self.name, now - self.max_between)
-        await self.ledger.release_left(self.name, now, older[0] if older else None)
+        keep = None  # its truck's weighing (a stop set aside as a second: that truck's)
+        if older is not None:
+            try:
+                keep = (await self.truck_of(await self.ledger.weighing(older[0]))).id
+            except KeyError:
+                keep = older[0]
+        await self.ledger.release_left(self.name, now, keep)
         self._awaiting_empty = older is not None
         if last is None:
             if older is not None:
