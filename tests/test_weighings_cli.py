@@ -497,6 +497,7 @@ def test_a_clerk_says_same_truck_or_returned_and_takes_a_higher_stop(
         f"left and came back): the same truck? edge weighings same-truck --config … {ids['same']}"
     ) in out
     assert f"higher-weight --config … {ids['pair']}" in out
+    assert "weighings without a plate: 2\n" in out  # their heading (it was said only for none)
     code, out, err = _run([*base, "same-truck", "--config", str(config), str(ids["same"])], capsys)
     assert code == 0, err
     assert (

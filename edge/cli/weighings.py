@@ -107,8 +107,7 @@ async def _list(cfg: Config, store: Store) -> None:
         if any(c.kind == "weight" and c.kg for c in w.checks):
             print(f"        the higher stop is its weight? edge weighings higher-weight "
                   f"--config … {w.id}")  # fmt: skip
-    if not nobody:
-        print("weighings without a plate: none")
+    print(f"weighings without a plate: {len(nobody) or 'none'}")
     for w in nobody:
         label = cfg.scales[w.first_scale].name if w.first_scale in cfg.scales else ""
         state = state_name("held" if w.held else w.state)
