@@ -288,7 +288,7 @@ class ScalePairing:
         self._tell(row)
         return row
 
-    async def _stopped_before(
+    async def stopped_before(
         self, held: StoredWeighing
     ) -> tuple[StoredWeighing, float, float] | None:
         """The weighing a held one may be the second stop of (its ``stop_of``, kept when it
@@ -322,7 +322,7 @@ class ScalePairing:
         returned: bool = False,
     ) -> StoredWeighing | None:
         """A clerk gives a held weighing the plate of the truck weighed on this scale just
-        before it, the platform not seen empty since (:meth:`_stopped_before`): with the
+        before it, the platform not seen empty since (:meth:`stopped_before`): with the
         platform watched all along (:attr:`~edge.domain.weighing.StableWeight.watched`), the
         same truck after a second stop, never its second weighing (a pair of one truck's two
         stops: a wrong net and goods record), nor a new first weighing — :meth:`same_truck`;
@@ -331,7 +331,7 @@ class ScalePairing:
         tells whether the truck stopped again or left and came back: refused, the clerk says
         which (:meth:`same_truck`, or ``returned``: it pairs). None: not so — the plate pairs
         as any other."""
-        link = await self._stopped_before(held)
+        link = await self.stopped_before(held)
         if link is None or link[0].plate != plate:
             return None
         earlier, at, kg = link
@@ -360,7 +360,7 @@ class ScalePairing:
 
     async def same_truck(self, weighing_id: int) -> StoredWeighing:
         """A clerk says a held weighing is the truck weighed on this scale just before it,
-        after a second stop (:meth:`_stopped_before`; 同一车辆): a higher weight is the
+        after a second stop (:meth:`stopped_before`; 同一车辆): a higher weight is the
         truck's, as the truck-stopped-twice rule says (:meth:`_take_stop`); a lower or equal
         one is no weighing of it (the truck partly off the platform) and is discarded, its
         weighing keeping its weight. Returns the truck's weighing. Raises :class:`KeyError`
@@ -376,7 +376,7 @@ class ScalePairing:
                 f"weighing {weighing_id} is {held.state} already: nothing to say of it",
                 f"过磅 {weighing_id} 已处理（{state_name(held.state)}）",
             )
-        link = await self._stopped_before(held)
+        link = await self.stopped_before(held)
         if link is None:
             raise WeighingStateError(
                 f"weighing {weighing_id} follows no weighing on this scale whose truck may "

@@ -1569,9 +1569,9 @@ class WeighingLedger(LedgerPart):
         if standing_since is not None and (row.second_at or row.first_at) >= standing_since:
             return 0
         cur = await self._db.execute(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "
-            "AND kind = 'goods' AND state = 'held' AND NOT EXISTS (SELECT 1 FROM weighings s "
-            "WHERE s.stop_of = outbox.weighing_id AND s.state = 'unmatched')",
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE weighing_id = ? "  # noqa: S608 - a constant
+            "AND kind = 'goods' AND state = 'held' AND (SELECT "
+            f"{self._NO_STOP_UNDECIDED} FROM weighings w WHERE w.id = outbox.weighing_id)",
             (self._clock(), row.id),
         )
         released = cur.rowcount
@@ -1636,11 +1636,14 @@ class WeighingLedger(LedgerPart):
     #: SQL on a weighing ``w``: nothing holds its goods record — no check that holds it, and
     #: no weighing without its plate that may be its truck's second stop (``stop_of``), which
     #: a clerk has not said yet (its weight may be the truck's: 同一车辆 then 取较高重量).
+    #: SQL on a weighing ``w``: no weighing without its plate may be its truck's second stop.
+    _NO_STOP_UNDECIDED = (
+        "NOT EXISTS (SELECT 1 FROM weighings s WHERE s.stop_of = w.id AND s.state = 'unmatched')"
+    )
     _NOTHING_HELD = (
         "coalesce(json_extract(w.check_plate, '$.hold'), 0) = 0 "
         "AND coalesce(json_extract(w.check_weight, '$.hold'), 0) = 0 "
-        "AND NOT EXISTS (SELECT 1 FROM weighings s WHERE s.stop_of = w.id "
-        "AND s.state = 'unmatched')"
+        f"AND {_NO_STOP_UNDECIDED}"
     )
 
     async def release_left(self, scale: str, before: float, keep: int | None = None) -> int:

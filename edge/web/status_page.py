@@ -860,26 +860,18 @@ class StatusPage:
 
     async def _stopped_before(self, nobody: list[StoredWeighing]) -> dict[int, dict[str, Any]]:
         """For each weighing without its plate that may be the truck weighed just before it
-        after a second stop (``stop_of``): that weighing's id, plate, weight (kg) and whether
-        the scale was watched in between (``unwatched``: a restart, a silent indicator)."""
+        after a second stop (its scale's :meth:`~edge.gate.weighbridge.ScalePairing.
+        stopped_before`): that weighing's id, plate, the weight (kg) of the stop it may follow
+        and whether the scale was watched in between (``unwatched``: a restart, a silent
+        indicator)."""
         found: dict[int, dict[str, Any]] = {}
         for w in nobody:
-            if w.stop_of is None:
-                continue
-            try:
-                earlier = await self.store.weighing(w.stop_of)
-            except KeyError:
-                continue
-            sides = [(at, kg) for at, kg in ((earlier.first_at, earlier.first_kg),
-                     (earlier.second_at, earlier.second_kg)) if at is not None and kg is not None
-                     and at <= w.first_at]  # fmt: skip
-            found[w.id] = {
-                "id": earlier.id,
-                "plate": earlier.plate,
-                # the stop it may follow: the side weighed before it (not a later exit)
-                "kg": max(sides)[1] if sides else earlier.first_kg,
-                "unwatched": bool(w.stop_unwatched),
-            }
+            bridge = (self.weighbridges or {}).get(w.first_scale)
+            link = None if bridge is None else await bridge.stopped_before(w)
+            if link is not None:
+                earlier, _at, kg = link
+                found[w.id] = {"id": earlier.id, "plate": earlier.plate, "kg": kg,
+                               "unwatched": bool(w.stop_unwatched)}  # fmt: skip
         return found
 
     async def page(self, _request: web.Request) -> web.Response:
