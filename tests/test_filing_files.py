@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from openpyxl.utils import column_index_from_string
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from edge.actions.filing import Filings, ImportRefusedError, _parse_rows
 from edge.actions.filing_files import (
     CODE_SHEET,
     HELP_SHEET,
+    column_letter,
     header,
     read_rows,
     rows_without_numbers,
@@ -388,3 +389,10 @@ def test_the_sheet_to_fill_is_read_whatever_its_name(title: str) -> None:
     book.save(out)
     (row,) = read_rows(Register.VEHICLE, out.getvalue(), "filled.xlsx")
     assert row["plate"] == TRUCK["plate"]
+
+
+def test_column_letters_are_openpyxls() -> None:
+    """The import's messages name columns as openpyxl (and a spreadsheet) does, without
+    loading openpyxl for a CSV file."""
+    for column in (*range(1, 800), 16383, 16384):
+        assert column_letter(column) == get_column_letter(column)

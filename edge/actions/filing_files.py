@@ -27,11 +27,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from edge.actions.filing import MAX_IMPORT_ROWS, UNCOMPUTED
 from edge.actions.inspection import FORMULA_STARTS, REGISTER_EXTRA, spreadsheet_cell
 from edge.actions.operator import InvalidInputError
@@ -60,6 +55,16 @@ EXPORT_EXTRA = ("id", "created_at", "created_by", "changed_at", "changed_by")
 _HEADER = re.compile(r"^\s*(?:(?P<title>[^()（）]*?)\s*[(（](?P<name>\w+)[)）]|(?P<word>\S+))\s*$")
 
 
+def column_letter(column: int) -> str:
+    """A spreadsheet column's letters (1 → A, 27 → AA), as openpyxl's ``get_column_letter``
+    (here so that reading a CSV file does not load openpyxl)."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def header(name: str) -> str:
     """A column's heading as the template and the export write it: ``号牌号码 (plate)``."""
     return f"{TITLES.get(name, name)} ({name})"
@@ -85,6 +90,10 @@ def template(register: Register | str) -> bytes:
     fields in order; each code column with a drop-down of ``code meaning``), 「填写说明」
     (each column: its heading, meaning, required or not, format, codes with their meaning)
     and 「代码表」 (the code lists the drop-downs read)."""
+    from openpyxl import Workbook  # noqa: PLC0415 - openpyxl on first use only (start's RSS)
+    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
+
     kind = Register(register)
     names = field_names(kind)
     book = Workbook()
@@ -98,8 +107,8 @@ def template(register: Register | str) -> bytes:
         codes.cell(1, column, TITLES[name]).font = Font(bold=True)
         for row, (code, meaning) in enumerate(CODE_LISTS[name].items(), start=2):
             codes.cell(row, column, f"{code} {meaning}")
-        letter, last = get_column_letter(column), len(CODE_LISTS[name]) + 1
-        target = get_column_letter(names.index(name) + 1)
+        letter, last = column_letter(column), len(CODE_LISTS[name]) + 1
+        target = column_letter(names.index(name) + 1)
         choice = DataValidation(
             type="list",
             formula1=f"'{CODE_SHEET}'!${letter}$2:${letter}${last}",
@@ -113,9 +122,7 @@ def template(register: Register | str) -> bytes:
         sheet.add_data_validation(choice)
     _describe(book.create_sheet(HELP_SHEET, 1), kind, coded)
     for column, name in enumerate(names, start=1):
-        sheet.column_dimensions[get_column_letter(column)].width = max(
-            12, 2 * len(TITLES[name]) + 8
-        )
+        sheet.column_dimensions[column_letter(column)].width = max(12, 2 * len(TITLES[name]) + 8)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -123,6 +130,8 @@ def template(register: Register | str) -> bytes:
 
 def _describe(sheet: Any, register: Register, coded: list[str]) -> None:
     """The 「填写说明」 sheet: one row per column of the register."""
+    from openpyxl.styles import Alignment, Font  # noqa: PLC0415 - on first use only
+
     sheet.append([f"{REGISTER_WORDS[register.value]}台账导入模板：填写说明"])
     sheet.append([
         "每行一个条目；第一行的列名不要改动；带 * 的列必须填写。整个文件无误才导入，"
@@ -202,7 +211,7 @@ class _Table:
 
     def why_uncomputed(self, number: int, column: int, name: str) -> str:
         """The clerk's sentence for an uncomputed formula cell."""
-        where = f"第 {number} 行 {TITLES.get(name, name)}（{get_column_letter(column)} 列）"
+        where = f"第 {number} 行 {TITLES.get(name, name)}（{column_letter(column)} 列）"
         return f"工作表「{self.sheet}」{where}: {UNCOMPUTED_WORDS}"
 
 
@@ -282,7 +291,7 @@ def _check_cell_lengths(table: list[list[object]]) -> None:
     for number, cells in enumerate(table, start=1):
         for column, cell in enumerate(cells, start=1):
             if cell is not None and len(str(cell)) > MAX_CELL_CHARS:
-                where = f"第 {number} 行第 {get_column_letter(column)} 列"
+                where = f"第 {number} 行第 {column_letter(column)} 列"
                 why = f"{where}内容过长（超过 {MAX_CELL_CHARS} 个字符），没有哪一项这么长"
                 raise InvalidInputError(why, "file")
 
@@ -387,6 +396,8 @@ def _has_formulas(data: bytes) -> bool:
 @contextlib.contextmanager
 def _workbook(data: bytes, *, data_only: bool) -> Iterator[Any]:
     """A workbook's first sheet, read only (formulas, or their stored results)."""
+    from openpyxl import load_workbook  # noqa: PLC0415 - on first use only (start's RSS)
+
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
         sheet = book.worksheets[0]
@@ -437,6 +448,8 @@ async def write_export(
                 writer.writerow(cells(entry))
                 count += 1
         return count
+    from openpyxl import Workbook  # noqa: PLC0415 - on first use only (start's RSS)
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_name(register))
     sheet.append([header(n) for n in columns])

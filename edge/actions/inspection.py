@@ -25,12 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from edge.actions.operator import InvalidInputError
 from edge.domain.codes import EMISSION_NAMES, FUEL_NAMES
@@ -47,6 +42,11 @@ from edge.domain.plates import COLOR_WORDS, plate_text, to_halfwidth
 from edge.ledger.filings import FilingLedger
 from edge.ledger.inspection import InspectionLedger
 from edge.ledger.rows import LedgerLine, StoredEntry
+
+if TYPE_CHECKING:
+    # openpyxl (with lxml: ~175 modules, 7–11 MiB resident) is imported when a workbook is
+    # written, never at the daemon's start: a gate that never exports never holds it.
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: The workbook's columns, in order (表3 of the 2020 guideline, then what identifies the pass).
 COLUMNS = (
@@ -346,7 +346,17 @@ def _paired(found: _Page) -> list[tuple[LedgerLine, VehicleFacts]]:
     ]  # fmt: skip
 
 
+def load_openpyxl() -> None:
+    """Import openpyxl (and lxml), which the daemon does not load at its start: called in a
+    worker thread before a workbook is first written (the import takes 60–100 ms, which is
+    not the event loop's to spend)."""
+    import openpyxl  # noqa: PLC0415, F401 - on first use only (see above)
+
+
 def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> None:
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - on first use only
+    from openpyxl.styles import Font  # noqa: PLC0415
+
     bold = Font(bold=True)
     cells = []
     for name in names:
@@ -396,6 +406,9 @@ async def _write_book(
     """A one-sheet write-only workbook: the bold ``header``, then each page's ``rows`` (made
     and written in a worker thread: a page of 2,000 passes formatted on the event loop held
     it for a third of a second), saved beside ``target`` and renamed into place."""
+    await asyncio.to_thread(load_openpyxl)
+    from openpyxl import Workbook  # noqa: PLC0415 - loaded just above
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     sheet.freeze_panes = "A2"

@@ -1,0 +1,30 @@
+"""What the daemon's start loads (issue 19, steady RSS ≤ 90 MiB): libraries only a rarely
+used feature needs are imported when it is first used, not by ``edge run``'s imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+#: Imported on first use only: openpyxl (and lxml under it, ~175 modules, 7–11 MiB resident)
+#: for the XLSX exports, the import template and the import.
+NOT_AT_START = ("openpyxl", "lxml")
+
+
+def _loaded_at_start() -> set[str]:
+    """The top-level packages a fresh interpreter holds after ``edge run``'s imports."""
+    code = (
+        "import json, sys; import edge.cli.main, edge.daemon; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_the_start_does_not_import_openpyxl() -> None:
+    loaded = _loaded_at_start()
+    assert "edge" in loaded
+    assert not loaded & set(NOT_AT_START)
