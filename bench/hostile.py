@@ -6,7 +6,9 @@ HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), trunca
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
 that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
 slow connections from 127.0.0.3 and .4, within each address's connection budget), at the
-lowest CPU priority. Prints "attacking" once its first push has been answered.
+lowest CPU priority. The pushes go on :data:`PUSHERS` connections at once, each sending its
+next push as soon as it has the answer to the last. Prints "attacking" once its first push
+has been answered.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ SLOW_SOURCES = ("127.0.0.3", "127.0.0.4")
 #: An attacker's slow connection closed this soon after it opened was refused (over a cap):
 #: it waits this long before the next, as a client that is refused does.
 REFUSED_BACKOFF = 1.0
+#: Connections pushing at once, each as fast as it is answered: half the daemon's connection
+#: budget per address (``web.max_connections_per_address``, 64), so that a daemon that makes
+#: a refused push wait for its answer faces as many refusals as the budget lets one host ask
+#: for (one connection, sending its next push when answered, would be slowed by that wait alone).
+PUSHERS = 32
 
 
 def _bomb() -> bytes:
@@ -96,19 +103,25 @@ async def slow_connections(url: str, count: int) -> None:
 
 async def stream(url: str, plate_kb: int, slow: int) -> None:
     slow_task = asyncio.create_task(slow_connections(url, slow))
-    transport = httpx.AsyncHTTPTransport(local_address=SOURCE)
-    first = True
-    async with httpx.AsyncClient(timeout=10, transport=transport) as http:
-        for content_type, body in bodies(plate_kb):
+    limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
+    transport = httpx.AsyncHTTPTransport(local_address=SOURCE, limits=limits)
+    kinds = bodies(plate_kb)  # shared: the pushers take turns through the kinds
+    answered = asyncio.Event()
+
+    async def pusher(http: httpx.AsyncClient) -> None:
+        for content_type, body in kinds:
             try:
                 await http.post(url, content=body, headers={"Content-Type": content_type})
             except httpx.HTTPError:
                 await asyncio.sleep(0.01)
                 continue
-            if first:  # the benchmark waits for this line before it measures
+            if not answered.is_set():  # the benchmark waits for this line before it measures
                 print("attacking", flush=True)
-                first = False
-    slow_task.cancel()  # pragma: no cover - the loop above ends only when killed
+                answered.set()
+
+    async with httpx.AsyncClient(timeout=10, transport=transport) as http:
+        await asyncio.gather(*(pusher(http) for _ in range(PUSHERS)))
+    slow_task.cancel()  # pragma: no cover - the pushers end only when killed
 
 
 if __name__ == "__main__":

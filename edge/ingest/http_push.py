@@ -113,6 +113,21 @@ _NOT_THE_CAMERA = _refusal(401, "bad or missing token, or not the lane's camera"
 _BAD_TOKEN = _refusal(401, "bad or missing token")
 _TOO_MANY = _refusal(429, "too many pushes on this lane: not recorded")
 
+#: A push beyond the lane's budget waits up to this many seconds for its place in it (taken
+#: then, in the order the pushes came: a camera's burst is slowed, not refused), and a push
+#: refused on its headers (beyond even that, or not from the lane's camera) is answered this
+#: long after it came (what its ``Retry-After`` says), not at once. A sender sends its next
+#: push when it has the answer to the last (cameras do, and so do scripts), so a flood is slowed
+#: to the lane's rate plus one refusal a second per connection, each a sleeping task instead
+#: of the event loop's time: refused at once, a flood came back as fast as it was answered
+#: (~1,000 pushes a second, each ~0.3–0.5 ms of aiohttp's CPU: a third of the loop every
+#: lane's plate → barrier path shares). nginx's ``limit_req`` (burst with delay) and login
+#: forms do the same.
+REFUSAL_HOLD_SECONDS = 1.0
+#: At most this many refusals wait at once (the listener's connection caps bound them too);
+#: beyond it one is answered at once and its connection closed.
+MAX_HELD_REFUSALS = 256
+
 
 @dataclass(slots=True)
 class RefusalLog:
@@ -175,9 +190,10 @@ def _consume(future: asyncio.Future[LaneOutcome]) -> None:
 class PushBudget:
     """One lane's token bucket of plate pushes: ``rate`` a second on average, bursts of
     ``2 × rate`` (at least one push, however low the rate). A push is counted before its body
-    is read and given back (:meth:`give_back`) when it turns out not to be a pass (a
-    keep-alive, an alert). A sender beyond it is logged once when it starts and once when it
-    is back within the rate (with how many pushes were refused meanwhile)."""
+    is read (:meth:`take`, which may keep it a place up to some seconds ahead) and given back
+    (:meth:`give_back`) when it turns out not to be a pass (a keep-alive, an alert). A sender
+    refused is logged once when it starts and once when it is back within the rate (with how
+    many pushes were refused meanwhile)."""
 
     lane_id: str
     rate: float
@@ -197,12 +213,15 @@ class PushBudget:
         """A counted push that was not a pass: it does not use up the lane's budget."""
         self.tokens = min(self.burst, self.tokens + 1)
 
-    def take(self) -> bool:
-        """Whether one more push is within the budget (it is then counted)."""
+    def take(self, within: float = 0.0) -> float | None:
+        """Count one more push: the seconds until it is within the budget (0: now) when that
+        is at most ``within`` seconds (its place is then kept: the pushes after it wait
+        longer), else None (refused, not counted)."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        if self.tokens < 1:
+        wait = max(0.0, (1 - self.tokens) / self.rate)
+        if wait > within:
             if self.refused == 0:
                 log.warning(
                     "camera pushes faster than a lane passes vehicles: the excess is refused",
@@ -210,18 +229,22 @@ class PushBudget:
                     max_pushes_per_second=self.rate,
                 )
             self.refused += 1
-            return False
+            return None
         self.tokens -= 1
         if self.refused:
             log.info("camera pushes within the lane's rate again", lane=self.lane_id,
                      refused=self.refused)  # fmt: skip
             self.refused = 0
-        return True
+        return wait
 
 
 class PushReceiver:
+    """The push endpoints of every lane with a pushing camera (:meth:`routes`)."""
+
     def __init__(self, lanes: Mapping[str, Lane], zone: ZoneInfo) -> None:
         self.lanes, self.zone = lanes, zone
+        self.hold = REFUSAL_HOLD_SECONDS  # seconds (read here: a test may set it)
+        self.held = 0  # refusals waiting for their answer now
         self.refusals = RefusalLog()
         self.budgets: dict[str, PushBudget] = {}
         for lane in lanes.values():
@@ -246,25 +269,46 @@ class PushReceiver:
         lane = self._lane(request)
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
-        refused = self._refused_before_reading(lane, request)
+        refused = await self._refused_before_reading(lane, request)
         if refused is not None:
             return refused
         return await self._receive(lane, request, await read_body(request))
 
-    def _refused_before_reading(self, lane: Lane, request: web.Request) -> web.Response | None:
+    async def _refused_before_reading(
+        self, lane: Lane, request: web.Request
+    ) -> web.Response | None:
         """A push refused on its address, token or the lane's rate, before its body is read
         (the cheap way out for anything the camera did not send: the listener has not read
-        the body either, see :func:`edge.ops.bodies.reads_own_body`)."""
+        the body either, see :func:`edge.ops.bodies.reads_own_body`), answered after
+        :attr:`hold`; None for a push taken (after waiting for its place in the lane's
+        budget, if it came in a burst beyond it)."""
         if not _authorised(request, lane.cfg):
             self._log_unauthorised(lane, request)
             lane.camera.rejected += 1
-            return _NOT_THE_CAMERA()
-        if not self.budgets[lane.id].take():
+            return await self._held(_NOT_THE_CAMERA())
+        wait = self.budgets[lane.id].take(within=self.hold)
+        if wait is None:
             lane.camera.rejected += 1
             response = _TOO_MANY()
             response.headers["Retry-After"] = "1"
-            return response
+            return await self._held(response)
+        if wait:
+            await asyncio.sleep(wait)
         return None
+
+    async def _held(self, refusal: web.Response) -> web.Response:
+        """``refusal``, answered :attr:`hold` seconds from now (see
+        :data:`REFUSAL_HOLD_SECONDS`); at once, closing its connection, when
+        :data:`MAX_HELD_REFUSALS` already wait."""
+        if self.held >= MAX_HELD_REFUSALS:
+            refusal.force_close()
+            return refusal
+        self.held += 1
+        try:
+            await asyncio.sleep(self.hold)
+        finally:
+            self.held -= 1
+        return refusal
 
     def _log_unauthorised(self, lane: Lane, request: web.Request) -> None:
         peer = request.remote or "?"
@@ -280,7 +324,7 @@ class PushReceiver:
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
         if not _authorised(request, lane.cfg):
-            return _BAD_TOKEN()
+            return await self._held(_BAD_TOKEN())
         await read_body(request)
         lane.camera.heard(plate=False)
         camera = lane.cfg.camera
@@ -298,7 +342,7 @@ class PushReceiver:
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
         if not _authorised(request, lane.cfg):
-            return _BAD_TOKEN()
+            return await self._held(_BAD_TOKEN())
         body = await read_body(request)
         try:
             source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
@@ -327,7 +371,7 @@ class PushReceiver:
         if not lanes:
             log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
             return _error(404, f"no lane for Dahua camera {device!r}")
-        refused = self._refused_before_reading(lanes[0], request)  # (read: the lane is in it)
+        refused = await self._refused_before_reading(lanes[0], request)  # (read: lane in it)
         return refused or await self._receive(lanes[0], request, body)
 
     async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
