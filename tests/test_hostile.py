@@ -723,6 +723,34 @@ async def test_a_cameras_burst_beyond_the_lanes_rate_is_slowed_not_refused(
         assert await daemon.store.count_passes() == 14
 
 
+async def test_a_push_that_waited_for_its_place_is_as_old_as_when_it_came(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A push that waited for its place in its lane's rate is aged from when it came, not from
+    when its wait ended: waited past ``max_read_age_seconds``, it is recorded as stale and the
+    barrier does not move for it."""
+    lane = {**SECOND_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 2}}
+    cfg = config_for(
+        tmp_path,
+        platform_sim,
+        [GENERIC_LANE, lane],
+        decision={"duplicate_window_seconds": 0, "max_read_age_seconds": 0.45},
+    )
+    plates = [f"豫A{i:03d}{i:03d}" for i in range(6)]
+    async with running_daemon(cfg) as daemon:
+        replies = await asyncio.gather(
+            *(raw_post(daemon.web.port, "/push/in-2", {"plate": p}) for p in plates)
+        )
+        assert [status for status, _ in replies] == [200] * 6  # none refused
+        rows = {row.plate: row for row in await daemon.store.search_passes(limit=100)}
+        assert set(rows) == set(plates)  # every one recorded
+        waited = {p for p in plates if rows[p].flag == "stale-read"}
+        assert len(waited) == 2  # the two that waited 0.5 and 1.0 s for their places
+        barrier = daemon.lanes["in-2"].devices.barrier
+        assert isinstance(barrier, VirtualBarrier)
+        assert {opening.plate for opening in barrier.openings} == set(plates) - waited
+
+
 async def test_refusals_waiting_for_their_answer_are_bounded(
     tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
 ) -> None:

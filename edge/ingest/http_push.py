@@ -269,10 +269,11 @@ class PushReceiver:
         lane = self._lane(request)
         if lane is None:
             return _error(404, "no lane with a pushing camera here")
+        came = self._now()  # before any wait for its place: a read's age counts from here
         refused = await self._refused_before_reading(lane, request)
         if refused is not None:
             return refused
-        return await self._receive(lane, request, await read_body(request))
+        return await self._receive(lane, request, await read_body(request), came)
 
     async def _refused_before_reading(
         self, lane: Lane, request: web.Request
@@ -360,6 +361,7 @@ class PushReceiver:
     async def dahua_tollgate(self, request: web.Request) -> web.Response:
         """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the
         only Dahua lane)."""
+        came = self._now()
         body = await request.read()
         try:
             device = dahua_device_id(RawPush(body, request.content_type, request.charset).json())
@@ -372,10 +374,16 @@ class PushReceiver:
             log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
             return _error(404, f"no lane for Dahua camera {device!r}")
         refused = await self._refused_before_reading(lanes[0], request)  # (read: lane in it)
-        return refused or await self._receive(lanes[0], request, body)
+        return refused or await self._receive(lanes[0], request, body, came)
 
-    async def _receive(self, lane: Lane, request: web.Request, body: bytes) -> web.Response:
-        received, mono = datetime.now(self.zone), time.monotonic()
+    def _now(self) -> tuple[datetime, float]:
+        """When a push came: the site's time and the monotonic clock's."""
+        return datetime.now(self.zone), time.monotonic()
+
+    async def _receive(
+        self, lane: Lane, request: web.Request, body: bytes, came: tuple[datetime, float]
+    ) -> web.Response:
+        received, mono = came
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]
         try:
