@@ -51,15 +51,24 @@ class VirtualBarrier(Lifecycle):
             await self._changed.wait_for(lambda: len(self.openings) >= count)
 
 
+#: Texts a virtual display remembers (the latest): it kept every vehicle's, for ever — a few
+#: hundred bytes a vehicle that a rehearsal or a benchmark running for days never gave back
+#: (found in issue 19's steady-RSS profile).
+SHOWN_KEPT = 100
+
+
 class VirtualDisplay(Lifecycle):
     def __init__(self, name: str = "led") -> None:
         self.name = name
         self.health = DriverHealth()
+        #: What it showed, oldest first: the last :data:`SHOWN_KEPT`.
         self.shown: list[list[str]] = []
 
     async def show(self, lines: Sequence[DisplayLine], ctx: Actuation) -> None:
         texts = [line.text for line in lines]
         self.shown.append(texts)
+        if len(self.shown) > SHOWN_KEPT:
+            del self.shown[0]
         self.health.ok()
         log.info("LED显示 LED shows", text=" | ".join(texts), lane=ctx.lane_id)
 

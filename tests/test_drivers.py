@@ -10,7 +10,7 @@ from drivers.base import Barrier, Detector, Display, DriverUnavailableError
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
 from drivers.contact_detectors import CameraInputDetector
 from drivers.led_display import LedDisplay, OlmEncoder
-from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
+from drivers.virtual import SHOWN_KEPT, VirtualBarrier, VirtualDetector, VirtualDisplay
 
 
 def test_drivers_satisfy_the_protocols() -> None:
@@ -62,3 +62,12 @@ async def test_virtual_display_records_text() -> None:
     display = VirtualDisplay()
     await display.show([DisplayLine("豫A12345", ok=False)], Actuation("in-1", "豫A12345"))
     assert display.shown == [["豫A12345"]]
+
+
+async def test_a_virtual_display_remembers_only_its_latest_texts() -> None:
+    display = VirtualDisplay()
+    for number in range(SHOWN_KEPT + 5):
+        await display.show([DisplayLine(f"#{number}", ok=True)], Actuation("in-1", None))
+    assert len(display.shown) == SHOWN_KEPT
+    assert display.shown[0] == ["#5"]
+    assert display.shown[-1] == [f"#{SHOWN_KEPT + 4}"]
