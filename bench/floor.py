@@ -21,7 +21,10 @@ the reply is in). Measured:
 - **CPU per pass**: the target process's CPU time (user + system, ``/proc/PID/stat``) from the
   start of a back-to-back block until it is quiet again (edge-gate's forwarding of the block's
   passes included) ÷ passes;
-- **steady RSS**: the target's ``VmRSS`` after the run, once it is quiet.
+- **steady RSS**: the target's ``VmRSS`` after the run, once it is quiet. Printed beside it,
+  not taken off it: how much of edge-gate's is libraries only the development venv has
+  (:data:`DEV_ONLY`), measured on ``edge run``'s imports in a fresh interpreter with and
+  without them.
 
 ``python -m bench --only floor [--runs N]``; the parts here: ``python -m bench.floor relay``
 (the relay double), ``python -m bench.floor serve …`` (the floor).
@@ -65,6 +68,12 @@ PUSH_TIMEOUT = 10.0
 
 ORGAN, USERNAME, PASSWORD = "4110020001", "gate01", "sim-password"
 PATH_GET = "/restapi/transportControl/get_data"
+
+#: Libraries the development venv brings that edge-gate's imports then load (each optional to
+#: the library importing it) but a production install does not have: click (Flask, for moto's
+#: server; loaded by httpx), Pygments (pytest; httpx), rich (structlog, when present) and
+#: greenlet (playwright; structlog).
+DEV_ONLY = ("click", "pygments", "rich", "greenlet")
 
 
 # -- the floor ----------------------------------------------------------------------------
@@ -424,6 +433,33 @@ async def _block(target: Target, relay: Relay, jpeg: bytes, mode: str, count: in
         figures.b2b_cpu += cpu_seconds(target.proc.pid) - cpu
 
 
+async def start_rss(without: tuple[str, ...] = ()) -> float:
+    """``VmRSS`` (MiB) of a fresh interpreter after ``edge run``'s imports, the packages
+    ``without`` made unimportable (as where they are not installed)."""
+    code = (
+        "import sys\n"
+        f"class Absent:\n"
+        f"    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.partition('.')[0] in {without!r}:\n"
+        f"            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Absent())\n"
+        "import edge.cli.main, edge.daemon\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')))\n"
+    )
+    proc = await _spawn("-c", code)
+    out, _ = await proc.communicate()
+    return int(out) / 1024
+
+
+async def dev_only_mib(samples: int = 3) -> float:
+    """How much of ``edge run``'s start RSS the :data:`DEV_ONLY` libraries are here (median
+    of ``samples`` alternating pairs)."""
+    differences = []
+    for _ in range(samples):
+        differences.append(await start_rss() - await start_rss(DEV_ONLY))
+    return sorted(differences)[len(differences) // 2]
+
+
 async def one_run(paced: int, b2b: int, blocks: int) -> dict[str, dict[str, float]]:
     """Both targets up, ``blocks`` alternating blocks of each mode; each target's figures."""
     jpeg = photo()
@@ -506,7 +542,13 @@ def _verdict(key: str, edge: list[float], ratio: list[float]) -> str:
     return ""
 
 
-def report(runs: list[dict[str, dict[str, float]]], paced: int, b2b: int, blocks: int) -> None:
+def report(
+    runs: list[dict[str, dict[str, float]]],
+    paced: int,
+    b2b: int,
+    blocks: int,
+    dev_only: float | None = None,
+) -> None:
     print(
         f"\nedge-gate beside the floor (issue 19): {len(runs)} run(s), each {paced} paced "
         f"pushes (every {PACED_INTERVAL * 1000:.0f} ms) and {b2b} back-to-back per target, "
@@ -522,13 +564,19 @@ def report(runs: list[dict[str, dict[str, float]]], paced: int, b2b: int, blocks
             f"  {label:<38} {_span(floor) + ' ' + unit:>13} {_span(edge) + ' ' + unit:>13} "
             f"{_span(ratio):>13}  {_verdict(key, edge, ratio)}"
         )
+    if dev_only is not None:
+        print(
+            f"  of edge-gate's RSS, {dev_only:.1f} MiB are libraries only the development venv "
+            f"has ({', '.join(DEV_ONLY)}: loaded by httpx and structlog when present; not in a "
+            "production install) — counted above, as measured"
+        )
 
 
 async def bench_floor(runs: int = 2, paced: int = 300, b2b: int = 500, blocks: int = 4) -> None:
     results = []
     for _ in range(runs):
         results.append(await one_run(paced, b2b, blocks))
-    report(results, paced, b2b, blocks)
+    report(results, paced, b2b, blocks, await dev_only_mib())
     if out := os.environ.get("BENCH_FLOOR_JSON"):
         await asyncio.to_thread(Path(out).write_text, json.dumps(results, indent=1))
 
