@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -112,21 +112,26 @@ def _refusal(status: int, message: str) -> Callable[[], web.Response]:
 _NOT_THE_CAMERA = _refusal(401, "bad or missing token, or not the lane's camera")
 _BAD_TOKEN = _refusal(401, "bad or missing token")
 _TOO_MANY = _refusal(429, "too many pushes on this lane: not recorded")
+_NO_LANE = _refusal(404, "no lane with a pushing camera here")
 
 #: A push beyond the lane's budget waits up to this many seconds for its place in it (taken
 #: then, in the order the pushes came: a camera's burst is slowed, not refused), and a push
-#: refused on its headers (beyond even that, or not from the lane's camera) is answered this
-#: long after it came (what its ``Retry-After`` says), not at once. A sender sends its next
-#: push when it has the answer to the last (cameras do, and so do scripts), so a flood is slowed
-#: to the lane's rate plus one refusal a second per connection, each a sleeping task instead
-#: of the event loop's time: refused at once, a flood came back as fast as it was answered
-#: (~1,000 pushes a second, each ~0.3–0.5 ms of aiohttp's CPU: a third of the loop every
-#: lane's plate → barrier path shares). nginx's ``limit_req`` (burst with delay) and login
-#: forms do the same.
+#: refused before its body is read (beyond even that, not from the lane's camera, or for no
+#: lane here: 429, 401, 404) is answered this long after it came (what its ``Retry-After``
+#: says), not at once. A sender that sends its next push when it has the answer to the last
+#: (cameras do, and so do scripts) is slowed to the lane's rate plus one refusal a second per
+#: connection, each a sleeping task instead of the event loop's time: refused at once, such a
+#: flood came back as fast as it was answered (~1,000 pushes a second, each ~0.3–0.5 ms of
+#: aiohttp's CPU: a third of the loop every lane's plate → barrier path shares). nginx's
+#: ``limit_req`` (burst with delay) and login forms do the same. The refusals waiting are
+#: bounded by the listener's connection caps (each holds its connection). A sender that does
+#: not wait for its answers, and keep-alives (answered 200 at once), cost what a request
+#: costs: beyond the connection caps, that is a firewall's to limit.
 REFUSAL_HOLD_SECONDS = 1.0
-#: At most this many refusals wait at once (the listener's connection caps bound them too);
-#: beyond it one is answered at once and its connection closed.
-MAX_HELD_REFUSALS = 256
+#: A lane's flood is told as over when no push was refused for this many seconds (logged
+#: with the next push taken): a flood slowed by :data:`REFUSAL_HOLD_SECONDS` has pushes taken
+#: between its refusals, which are not its end.
+FLOOD_OVER_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -192,8 +197,9 @@ class PushBudget:
     ``2 × rate`` (at least one push, however low the rate). A push is counted before its body
     is read (:meth:`take`, which may keep it a place up to some seconds ahead) and given back
     (:meth:`give_back`) when it turns out not to be a pass (a keep-alive, an alert). A sender
-    refused is logged once when it starts and once when it is back within the rate (with how
-    many pushes were refused meanwhile)."""
+    refused is logged once when it starts and once when it is back within the rate: at the
+    first push taken :data:`FLOOD_OVER_SECONDS` after the last refused (with how many pushes
+    were refused meanwhile)."""
 
     lane_id: str
     rate: float
@@ -201,6 +207,7 @@ class PushBudget:
     tokens: float = field(init=False)
     at: float = field(init=False)
     refused: int = 0  # since the sender went over the rate
+    last_refused: float = float("-inf")
 
     def __post_init__(self) -> None:
         self.tokens, self.at = self.burst, self.clock()
@@ -229,9 +236,10 @@ class PushBudget:
                     max_pushes_per_second=self.rate,
                 )
             self.refused += 1
+            self.last_refused = now
             return None
         self.tokens -= 1
-        if self.refused:
+        if self.refused and now - self.last_refused >= FLOOD_OVER_SECONDS:
             log.info("camera pushes within the lane's rate again", lane=self.lane_id,
                      refused=self.refused)  # fmt: skip
             self.refused = 0
@@ -244,7 +252,6 @@ class PushReceiver:
     def __init__(self, lanes: Mapping[str, Lane], zone: ZoneInfo) -> None:
         self.lanes, self.zone = lanes, zone
         self.hold = REFUSAL_HOLD_SECONDS  # seconds (read here: a test may set it)
-        self.held = 0  # refusals waiting for their answer now
         self.refusals = RefusalLog()
         self.budgets: dict[str, PushBudget] = {}
         for lane in lanes.values():
@@ -266,49 +273,41 @@ class PushReceiver:
 
     @reads_own_body
     async def handle(self, request: web.Request) -> web.Response:
+        came = time.monotonic()
         lane = self._lane(request)
         if lane is None:
-            return _error(404, "no lane with a pushing camera here")
-        came = self._now()  # before any wait for its place: a read's age counts from here
-        refused = await self._refused_before_reading(lane, request)
+            return await self._held(_NO_LANE())
+        refused, waited = await self._admitted(lane, request)
         if refused is not None:
             return refused
-        return await self._receive(lane, request, await read_body(request), came)
+        return await self._receive(lane, request, await read_body(request), came, waited)
 
-    async def _refused_before_reading(
+    async def _admitted(
         self, lane: Lane, request: web.Request
-    ) -> web.Response | None:
+    ) -> tuple[web.Response | None, float]:
         """A push refused on its address, token or the lane's rate, before its body is read
         (the cheap way out for anything the camera did not send: the listener has not read
         the body either, see :func:`edge.ops.bodies.reads_own_body`), answered after
-        :attr:`hold`; None for a push taken (after waiting for its place in the lane's
-        budget, if it came in a burst beyond it)."""
+        :attr:`hold`; or None and the seconds the push waited for its place in the lane's
+        budget (0 unless it came in a burst beyond it)."""
         if not _authorised(request, lane.cfg):
             self._log_unauthorised(lane, request)
             lane.camera.rejected += 1
-            return await self._held(_NOT_THE_CAMERA())
+            return await self._held(_NOT_THE_CAMERA()), 0.0
         wait = self.budgets[lane.id].take(within=self.hold)
         if wait is None:
             lane.camera.rejected += 1
             response = _TOO_MANY()
             response.headers["Retry-After"] = "1"
-            return await self._held(response)
+            return await self._held(response), 0.0
         if wait:
             await asyncio.sleep(wait)
-        return None
+        return None, wait
 
     async def _held(self, refusal: web.Response) -> web.Response:
         """``refusal``, answered :attr:`hold` seconds from now (see
-        :data:`REFUSAL_HOLD_SECONDS`); at once, closing its connection, when
-        :data:`MAX_HELD_REFUSALS` already wait."""
-        if self.held >= MAX_HELD_REFUSALS:
-            refusal.force_close()
-            return refusal
-        self.held += 1
-        try:
-            await asyncio.sleep(self.hold)
-        finally:
-            self.held -= 1
+        :data:`REFUSAL_HOLD_SECONDS`)."""
+        await asyncio.sleep(self.hold)
         return refusal
 
     def _log_unauthorised(self, lane: Lane, request: web.Request) -> None:
@@ -323,7 +322,7 @@ class PushReceiver:
         """A camera's keep-alive (Vzenith posts a form with its name and serial number)."""
         lane = self._lane(request)
         if lane is None:
-            return _error(404, "no lane with a pushing camera here")
+            return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
         await read_body(request)
@@ -341,7 +340,7 @@ class PushReceiver:
         """A Vzenith camera's IO input changed (``AlarmGioIn``): the loop detector wired to it."""
         lane = self._lane(request)
         if lane is None:
-            return _error(404, "no lane with a pushing camera here")
+            return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
         body = await read_body(request)
@@ -361,7 +360,7 @@ class PushReceiver:
     async def dahua_tollgate(self, request: web.Request) -> web.Response:
         """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the
         only Dahua lane)."""
-        came = self._now()
+        came = time.monotonic()
         body = await request.read()
         try:
             device = dahua_device_id(RawPush(body, request.content_type, request.charset).json())
@@ -372,18 +371,19 @@ class PushReceiver:
         lanes = matching or (dahua if len(dahua) == 1 else [])
         if not lanes:
             log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
-            return _error(404, f"no lane for Dahua camera {device!r}")
-        refused = await self._refused_before_reading(lanes[0], request)  # (read: lane in it)
-        return refused or await self._receive(lanes[0], request, body, came)
-
-    def _now(self) -> tuple[datetime, float]:
-        """When a push came: the site's time and the monotonic clock's."""
-        return datetime.now(self.zone), time.monotonic()
+            return await self._held(_error(404, f"no lane for Dahua camera {device!r}"))
+        refused, waited = await self._admitted(lanes[0], request)  # (read: the lane is in it)
+        return refused or await self._receive(lanes[0], request, body, came, waited)
 
     async def _receive(
-        self, lane: Lane, request: web.Request, body: bytes, came: tuple[datetime, float]
+        self, lane: Lane, request: web.Request, body: bytes, came: float, waited: float
     ) -> web.Response:
-        received, mono = came
+        """Parse and hand the push to its lane. ``came``: the monotonic time its request
+        came (the camera's reply deadline counts from it); ``waited``: the seconds it waited
+        for its place in the lane's rate, which do not age the read (its body's upload does
+        not either: a camera on a slow link is not stale for it)."""
+        received = datetime.now(self.zone) - timedelta(seconds=waited)
+        mono = time.monotonic() - waited
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]
         try:
@@ -432,7 +432,7 @@ class PushReceiver:
             lane.camera.rejected += 1
             return _error(503, "lane busy: the read was not recorded; send it again")
         try:
-            outcome = await self._outcome(lane, event, future)
+            outcome = await self._outcome(lane, event, future, came)
         except Exception as exc:  # noqa: BLE001 - the lane logged it; the camera gets a 500
             return _error(500, f"internal error: {type(exc).__name__}")
         finally:
@@ -452,7 +452,7 @@ class PushReceiver:
 
     @staticmethod
     async def _outcome(
-        lane: Lane, event: PlateEvent, future: asyncio.Future[LaneOutcome]
+        lane: Lane, event: PlateEvent, future: asyncio.Future[LaneOutcome], came: float
     ) -> LaneOutcome | None:
         """The lane's outcome within the camera's reply deadline, or None: then the read is
         marked abandoned, so the lane records it as stale and never moves the barrier for
@@ -461,9 +461,8 @@ class PushReceiver:
         assert isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera)
         assert event.ticket is not None
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(future), lane.cfg.camera.reply_deadline_seconds
-            )
+            left = lane.cfg.camera.reply_deadline_seconds - (time.monotonic() - came)
+            return await asyncio.wait_for(asyncio.shield(future), max(left, 0.0))
         except TimeoutError:
             if event.ticket.acted:
                 return await future
