@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 import time
+import tracemalloc
 
 import pytest
 
-from edge.domain.dedup import Deduplicator, Earlier, deletion_keys
+from edge.domain.dedup import MAX_ENTRIES, Deduplicator, Earlier, deletion_keys
 from edge.domain.plates import PROVINCES, SPECIAL_SUFFIXES, within_one_edit
 
 YELLOW, BLUE = "1", "0"
@@ -116,6 +117,26 @@ def test_memory_is_bounded() -> None:
     assert len(dedup) == 100
     assert dedup.match("豫A00000", YELLOW, 1000.0) is None  # the oldest went first
     assert dedup.match("豫A00999", YELLOW, 1000.0) is not None
+
+
+def test_a_full_index_stays_small() -> None:
+    """A lane's index at its bound (back-to-back traffic fills it) held 17 MiB when each pass
+    had a set of tuples and each key a dict; the bound is on what stays resident (issue 19)."""
+    plates = [f"豫A{i // 10:04d}{'ABCDEFGHJK'[i % 10]}" for i in range(MAX_ENTRIES)]
+    tracemalloc.start()
+    try:
+        dedup = Deduplicator(1e9)
+        for number, plate in enumerate(plates):
+            _learn(dedup, number, plate, 0.0)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(dedup) == MAX_ENTRIES
+    assert held < 2500 * MAX_ENTRIES  # ~1.9 KB a pass (was ~4.4)
+    assert dedup.match(plates[7], YELLOW, 1.0) is not None
+    first = dedup.match(plates[0][:-1] + "Z", YELLOW, 1.0)  # one edit from several open ones
+    assert first is not None
+    assert first.plate[:-1] == plates[0][:-1]
 
 
 def test_a_plate_shares_a_key_with_each_of_its_deletions() -> None:
