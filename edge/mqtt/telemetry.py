@@ -32,9 +32,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiomqtt
 import structlog
 
 from drivers.backoff import Backoff
@@ -43,6 +42,11 @@ from edge.config.model import MqttTelemetryConfig
 from edge.gate.lane import Lane
 from edge.ops.health import HealthReport
 from edge.ops.supervisor import cancel_and_wait
+
+if TYPE_CHECKING:
+    # aiomqtt (with paho: ~0.9 MiB resident) is imported when telemetry runs, i.e. only
+    # when [mqtt] is configured (issue 19's steady RSS).
+    import aiomqtt
 
 log = structlog.get_logger("edge.mqtt.telemetry")
 
@@ -116,6 +120,8 @@ class Telemetry:
     async def run(self) -> None:
         """Connect, serve, reconnect with a capped backoff — forever: a lost broker (a plain
         error, or several from the session's parts) never ends the task."""
+        import aiomqtt  # noqa: PLC0415 - only where MQTT is configured (see above)
+
         backoff = Backoff(1.0, 60.0)
         while True:
             try:
@@ -134,6 +140,8 @@ class Telemetry:
             await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
+        import aiomqtt  # noqa: PLC0415 - loaded by run
+
         will = aiomqtt.Will(
             f"{self.base}/status", json.dumps({"online": False}), qos=1, retain=True
         )
