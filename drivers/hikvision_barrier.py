@@ -9,10 +9,8 @@ password, ``notSupport`` on models without parking functions) fails it with the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
-from defusedxml import ElementTree
 from typing_extensions import override
 
 from drivers.base import (
@@ -24,11 +22,18 @@ from drivers.base import (
     Lifecycle,
 )
 
+if TYPE_CHECKING:
+    # httpx is imported when such a barrier is made (defusedxml when it answers): a daemon
+    # without one never loads httpx (issue 19's steady RSS; the config names this class).
+    import httpx
+
 OPEN_BODY = b"<BarrierGate><ctrlMode>open</ctrlMode></BarrierGate>"
 
 
 def _text(xml: bytes, name: str) -> str | None:
     """The text of the first element called ``name``, in any namespace."""
+    from defusedxml import ElementTree  # noqa: PLC0415 - with a barrier of this kind only
+
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError:
@@ -43,13 +48,17 @@ class HikvisionBarrier(Lifecycle, Barrier):
     def __init__(
         self, url: str, username: str, password: str, *, channel: int = 1, timeout: float = 2.0
     ) -> None:
+        import httpx  # noqa: PLC0415 - with a barrier of this kind only (see above)
+
         self.channel = channel
         self.health = DriverHealth()
-        self._http = httpx.AsyncClient(
+        self._http: httpx.AsyncClient = httpx.AsyncClient(
             base_url=url, auth=httpx.DigestAuth(username, password), timeout=timeout
         )
 
     async def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        import httpx  # noqa: PLC0415 - loaded by __init__
+
         url = f"/ISAPI/Parking/channels/{self.channel}/{path}"
         try:
             response = await self._http.request(

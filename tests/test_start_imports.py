@@ -9,8 +9,9 @@ import sys
 
 #: Imported on first use only: openpyxl (and lxml under it, ~175 modules, 7–11 MiB resident)
 #: for the XLSX exports, the import template and the import; aiomqtt (and paho) when MQTT
-#: telemetry is configured.
-NOT_AT_START = ("openpyxl", "lxml", "aiomqtt", "paho")
+#: telemetry is configured; httpx (which loads click and Pygments where they are installed)
+#: with a Hikvision ISAPI barrier, an HTTP snapshot or a replica.
+NOT_AT_START = ("openpyxl", "lxml", "aiomqtt", "paho", "httpx")
 
 
 def _loaded_at_start() -> set[str]:

@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import cv2
-import httpx
 import numpy as np
 import structlog
 
 from edge.config.model import SnapshotConfig
 from edge.domain.jpeg import is_jpeg
+
+if TYPE_CHECKING:
+    # httpx is imported when a lane has an HTTP snapshot: not by a daemon without one (issue
+    # 19's steady RSS).
+    import httpx
 
 log = structlog.get_logger("edge.gate.camera_photos")
 
@@ -149,6 +153,8 @@ class SnapshotSource:
                 cfg.url, cfg.stream_idle_seconds, open_url=_with_credentials(cfg)
             )
         else:
+            import httpx  # noqa: PLC0415 - an HTTP snapshot only (see above)
+
             auth: httpx.Auth | None = None
             if cfg.username is not None:
                 password = cfg.password.get_secret_value() if cfg.password else ""
@@ -174,9 +180,14 @@ class SnapshotSource:
 
     async def grab(self) -> bytes | None:
         """A JPEG from the camera, or None (logged) when it cannot be had in time."""
+        failures: tuple[type[Exception], ...] = (TimeoutError, SnapshotError)
+        if self._http is not None:
+            import httpx  # noqa: PLC0415 - loaded by __init__
+
+            failures = (*failures, httpx.HTTPError)
         try:
             return await self._fetch()
-        except (TimeoutError, httpx.HTTPError, SnapshotError) as exc:
+        except failures as exc:
             self.failures += 1
             log.warning("no snapshot from the camera", lane=self.lane_id, error=repr(exc))
             return None

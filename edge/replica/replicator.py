@@ -26,9 +26,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 
 from edge.config.model import ReplicaConfig
@@ -56,6 +55,11 @@ from edge.replica.target import (
     unreachable,
     wrong_host_key,
 )
+
+if TYPE_CHECKING:
+    # httpx is imported when a replica runs ([replica] configured), not at the daemon's
+    # start (issue 19's steady RSS).
+    import httpx
 
 log = structlog.get_logger("edge.replica")
 
@@ -373,6 +377,8 @@ class Replicator:
                 log.debug("litestream", line=line[:300])
 
     async def _check_loop(self) -> None:
+        import httpx  # noqa: PLC0415 - with a replica only (see above)
+
         transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
         wait = max(1, round(min(self.cfg.lag_alarm_seconds, 30)))
         async with httpx.AsyncClient(
@@ -394,6 +400,8 @@ class Replicator:
         of N+1": not a fault (the lanes keep committing) — the question is kept, and a later
         answer whose replica position reaches N+1 confirms it. Only an error answer, or
         none, counts as an error."""
+        import httpx  # noqa: PLC0415 - loaded by _check_loop
+
         asked = self.clock()
         try:
             reply = await client.post(
