@@ -25,11 +25,19 @@ class Opening:
     plate: str | None
 
 
+#: Openings a virtual barrier remembers (the latest; :attr:`VirtualBarrier.opened` counts
+#: them all): it kept every one, for ever — ~170 bytes a vehicle that a demo or rehearsal
+#: running for days never gave back.
+OPENINGS_KEPT = 10_000
+
+
 class VirtualBarrier(Lifecycle):
     def __init__(self, name: str = "barrier") -> None:
         self.name = name
         self.health = DriverHealth()
+        #: The last :data:`OPENINGS_KEPT` openings, oldest first; ``opened``: how many in all.
         self.openings: list[Opening] = []
+        self.opened = 0
         self._listeners: list[Callable[[], None]] = []
         self._changed = asyncio.Condition()
 
@@ -38,6 +46,9 @@ class VirtualBarrier(Lifecycle):
 
     async def open(self, ctx: Actuation) -> None:
         self.openings.append(Opening(time.monotonic(), ctx.plate))
+        self.opened += 1
+        if len(self.openings) > OPENINGS_KEPT:
+            del self.openings[0]
         self.health.ok()
         log.info("道闸抬杆 barrier opened", lane=ctx.lane_id, plate=ctx.plate)
         for listener in self._listeners:
@@ -48,7 +59,7 @@ class VirtualBarrier(Lifecycle):
     async def wait_openings(self, count: int, timeout: float) -> None:
         """Wait until at least ``count`` openings happened (for tests and the demo)."""
         async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.openings) >= count)
+            await self._changed.wait_for(lambda: self.opened >= count)
 
 
 #: Texts a virtual display remembers (the latest): it kept every vehicle's, for ever — a few

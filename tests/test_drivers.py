@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine, olm_led
+from drivers import Actuation, CameraReply, CameraReplySealedError, DisplayLine, olm_led, virtual
 from drivers.base import Barrier, Detector, Display, DriverUnavailableError
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
 from drivers.contact_detectors import CameraInputDetector
@@ -71,3 +71,17 @@ async def test_a_virtual_display_remembers_only_its_latest_texts() -> None:
     assert len(display.shown) == SHOWN_KEPT
     assert display.shown[0] == ["#5"]
     assert display.shown[-1] == [f"#{SHOWN_KEPT + 4}"]
+
+
+async def test_a_virtual_barrier_remembers_only_its_latest_openings_and_counts_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A demo running for days: the barrier keeps its last openings, counts every one, and
+    a wait for a count of openings is told by the count, not by the list kept."""
+    monkeypatch.setattr(virtual, "OPENINGS_KEPT", 3)
+    barrier = VirtualBarrier()
+    for number in range(5):
+        await barrier.open(Actuation("in-1", f"豫A1234{number}"))
+    assert [opening.plate for opening in barrier.openings] == ["豫A12342", "豫A12343", "豫A12344"]
+    assert barrier.opened == 5
+    await barrier.wait_openings(5, timeout=1)

@@ -361,10 +361,10 @@ class Demo:
                 await self._weigh(Decimal(self.rng.randrange(28_000, 45_000, 20)))
             return
         barrier = self.daemon.lanes["in-1"].devices.barrier
-        openings = len(barrier.openings) if isinstance(barrier, VirtualBarrier) else 0
+        openings = barrier.opened if isinstance(barrier, VirtualBarrier) else 0
         result = await self.entrance.push(plate, color)
         opened = result.relay_opened or (
-            isinstance(barrier, VirtualBarrier) and len(barrier.openings) > openings
+            isinstance(barrier, VirtualBarrier) and barrier.opened > openings
         )
         _say(_describe("进厂 entry", plate, result))
         if plate and self.rng.random() < 0.15:
