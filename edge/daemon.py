@@ -440,10 +440,11 @@ class Daemon:
             enterprise=cfg.site.enterprise_name,
         )
         erp_token = cfg.erp.token.get_secret_value() if cfg.erp.token else None
+        cameras = [net for lane in cfg.lanes for net in getattr(lane.camera, "allow_from", [])]
         web = WebServer(
             cfg.web.host,
             cfg.web.port,
-            web_limits(cfg.web),
+            web_limits(cfg.web, cameras),
             [
                 *PushReceiver(lanes, cfg.site.zone).routes(),
                 *PhotoServer(store, self.photos, store).routes(),

@@ -985,3 +985,37 @@ def test_a_refusal_log_says_once_per_interval_how_many_were_refused() -> None:
     assert refusals.refused("unauthorised", "in-1", "10.0.0.7") == 1  # a third source …
     assert len(refusals._seen) == 2  # … and the oldest forgotten: memory stays bounded
     assert refusals.refused("malformed", "in-1", "10.0.0.9") == 1
+
+
+async def test_slow_connections_from_many_addresses_leave_room_for_the_lanes_cameras(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Slow connections from many addresses, each under the per-address cap, fill the total
+    cap (``max_connections``): a lane's camera (its ``allow_from``) is still let in and its push
+    answered; anyone else is refused. (The total cap kept no room for the cameras: slow
+    connections from nine addresses locked every camera out.)"""
+    lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "allow_from": ["127.0.0.3"]}}
+    web = {"header_timeout_seconds": 60, "max_connections": 8, "max_connections_per_address": 4}
+    cfg = config_for(tmp_path, platform_sim, [lane], web=web)
+    writers: list[asyncio.StreamWriter] = []
+    async with running_daemon(cfg) as daemon:
+        try:
+            for source in ("127.0.0.4", "127.0.0.5"):
+                for _ in range(4):
+                    _reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", daemon.web.port, local_addr=(source, 0)
+                    )
+                    writer.write(b"POST /push/in-1 HTTP/1.1\r\nHost: gate\r\nX-Slow: ")
+                    writers.append(writer)
+            guard = daemon.web.guard
+            await eventually(lambda: guard.open == 8)  # the total cap is full
+            async with client_from("127.0.0.6", timeout=5) as stranger:
+                with pytest.raises(httpx.TransportError):
+                    await stranger.get(f"{base(daemon)}/healthz")
+            async with client_from("127.0.0.3", timeout=5) as cam:
+                reply = await cam.post(f"{base(daemon)}/push/in-1", json={"plate": PLATES[0]})
+            assert reply.status_code == 200, reply.text
+            assert await daemon.store.count_passes() == 1
+        finally:
+            for writer in writers:
+                writer.close()

@@ -16,6 +16,7 @@ request line and headers alone and reads the body itself, under the same limits.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -44,15 +45,33 @@ class Limits:
     body_timeout: float = 30.0
     max_connections: int = 512
     max_connections_per_address: int = 64
+    #: Addresses the total cap does not apply to (only the per-address one): the lanes'
+    #: cameras (their ``allow_from``), so that slow connections from many other addresses,
+    #: each under the per-address cap, cannot fill ``max_connections`` and lock them out.
+    cameras: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def is_camera(self, address: str) -> bool:
+        """Whether ``address`` is in :attr:`cameras`."""
+        if not self.cameras:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.cameras)
 
 
-def web_limits(cfg: WebConfig) -> Limits:
+def web_limits(
+    cfg: WebConfig, cameras: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()
+) -> Limits:
+    """The listener's limits from ``[web]``; ``cameras``: the lanes' ``allow_from`` networks."""
     return Limits(
         max_body_bytes=cfg.max_body_bytes,
         header_timeout=cfg.header_timeout_seconds,
         body_timeout=cfg.body_timeout_seconds,
         max_connections=cfg.max_connections,
         max_connections_per_address=cfg.max_connections_per_address,
+        cameras=tuple(cameras),
     )
 
 
@@ -103,9 +122,8 @@ class ConnectionGuard:
         address = _peer(transport)
         limits = self.limits
         if (
-            self.open >= limits.max_connections
-            or self.by_address[address] >= limits.max_connections_per_address
-        ):
+            self.open >= limits.max_connections and not limits.is_camera(address)
+        ) or self.by_address[address] >= limits.max_connections_per_address:
             self.refused += 1
             if not self._warned:  # once per episode: a flood must not flood the log
                 self._warned = True
