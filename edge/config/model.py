@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -209,6 +209,18 @@ class ControlPlanConfig(_Section):
 
 #: Source addresses or networks ("10.1.2.30", "10.1.2.0/24"); an empty list allows any.
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+def address_in(
+    address: str | None, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    """Whether ``address`` (a peer's, as aiohttp gives it) is in one of ``networks``; False
+    for no networks and for an address that is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 class _Camera(_Section):

@@ -147,6 +147,8 @@ class SnapshotSource:
         self.cfg, self.lane_id = cfg, lane_id
         self.failures = 0
         self._http: httpx.AsyncClient | None = None
+        #: What a failed grab raises: none is the pass's failure (it goes without the photo).
+        self._failures: tuple[type[Exception], ...] = (TimeoutError, SnapshotError)
         self.stream: StreamGrabber | None = None
         if not cfg.url.startswith(("http://", "https://")):
             self.stream = StreamGrabber(
@@ -164,6 +166,7 @@ class SnapshotSource:
                     else httpx.BasicAuth(cfg.username, password)
                 )
             self._http = httpx.AsyncClient(auth=auth, timeout=cfg.timeout_seconds)
+            self._failures = (*self._failures, httpx.HTTPError)
 
     async def _fetch(self) -> bytes:
         async with asyncio.timeout(self.cfg.timeout_seconds):
@@ -180,14 +183,9 @@ class SnapshotSource:
 
     async def grab(self) -> bytes | None:
         """A JPEG from the camera, or None (logged) when it cannot be had in time."""
-        failures: tuple[type[Exception], ...] = (TimeoutError, SnapshotError)
-        if self._http is not None:
-            import httpx  # noqa: PLC0415 - loaded by __init__
-
-            failures = (*failures, httpx.HTTPError)
         try:
             return await self._fetch()
-        except failures as exc:
+        except self._failures as exc:
             self.failures += 1
             log.warning("no snapshot from the camera", lane=self.lane_id, error=repr(exc))
             return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +22,13 @@ from aiohttp import web
 from drivers.base import CameraReply
 from drivers.camera_reply import CameraMailbox
 from drivers.contact_detectors import CameraInputDetector
-from edge.config.model import CameraConfig, LaneConfig, PushCamera, VzenithPushCamera
+from edge.config.model import (
+    CameraConfig,
+    LaneConfig,
+    PushCamera,
+    VzenithPushCamera,
+    address_in,
+)
 from edge.domain.events import PlateEvent, PlateRead, ReadTicket
 from edge.gate.lane import Lane, LaneBusyError, LaneOutcome
 from edge.ingest.dahua import dahua_device_id, parse_dahua
@@ -166,13 +171,7 @@ class RefusalLog:
 def _from_camera(request: web.Request, cfg: LaneConfig) -> bool:
     """Whether the push comes from an address the lane takes pushes from (``allow_from``)."""
     assert isinstance(cfg.camera, PushCamera | VzenithPushCamera)
-    if not cfg.camera.allow_from:
-        return True
-    try:
-        address = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        return False
-    return any(address in network for network in cfg.camera.allow_from)
+    return not cfg.camera.allow_from or address_in(request.remote, cfg.camera.allow_from)
 
 
 def _authorised(request: web.Request, cfg: LaneConfig) -> bool:

@@ -28,6 +28,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from edge.config.model import address_in
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore
 from edge.ledger.weighings import WeighingLedger
@@ -149,13 +150,7 @@ class PhotoListener(Listener):
         )
 
     def _allowed(self, peer: str | None) -> bool:
-        if not self.allow:
-            return True
-        try:
-            address = ipaddress.ip_address(peer or "")
-        except ValueError:
-            return False
-        return any(address in network for network in self.allow)
+        return not self.allow or address_in(peer, self.allow)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token, name = request.match_info["token"], request.match_info["name"]

@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from edge.config.model import WebConfig
+from edge.config.model import WebConfig, address_in
 from edge.ops.bodies import BODY_TIMEOUT, BodyNotInTimeError, handler_reads_own_body
 from edge.ops.health import HealthReport
 from edge.ops.metrics import CONTENT_TYPE
@@ -49,16 +49,6 @@ class Limits:
     #: cameras (their ``allow_from``), so that slow connections from many other addresses,
     #: each under the per-address cap, cannot fill ``max_connections`` and lock them out.
     cameras: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-
-    def is_camera(self, address: str) -> bool:
-        """Whether ``address`` is in :attr:`cameras`."""
-        if not self.cameras:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.cameras)
 
 
 def web_limits(
@@ -122,7 +112,7 @@ class ConnectionGuard:
         address = _peer(transport)
         limits = self.limits
         if (
-            self.open >= limits.max_connections and not limits.is_camera(address)
+            self.open >= limits.max_connections and not address_in(address, limits.cameras)
         ) or self.by_address[address] >= limits.max_connections_per_address:
             self.refused += 1
             if not self._warned:  # once per episode: a flood must not flood the log
