@@ -25,8 +25,10 @@ from edge.daemon import Daemon
 from edge.domain.events import PlateEvent
 from edge.gate.lane import LaneOutcome
 from edge.ingest import http_push
-from edge.ingest.http_push import PushBudget, RefusalLog
+from edge.ingest.http_push import PushBudget
+from edge.ops import refusals
 from edge.ops.logsetup import setup_logging
+from edge.ops.refusals import RefusalLog
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
@@ -670,7 +672,7 @@ async def test_a_lane_flooded_with_pushes_refuses_the_excess_before_reading_it(
 ) -> None:
     """A sender pushing faster than a lane passes vehicles (``max_pushes_per_second``, bursts
     of twice as many) has the excess answered 429 with nothing recorded — beyond the burst a
-    push waits up to :data:`~edge.ingest.http_push.REFUSAL_HOLD_SECONDS` for its place, and a
+    push waits up to :data:`~edge.ops.refusals.REFUSAL_HOLD_SECONDS` for its place, and a
     refused one gets its answer only then (a flood is a sleeping task each, not the event
     loop's time); the other lane is not touched meanwhile."""
     flooded = {**SECOND_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 2}}
@@ -690,7 +692,7 @@ async def test_a_lane_flooded_with_pushes_refuses_the_excess_before_reading_it(
         await eventually(lambda: daemon.lanes["in-2"].camera.rejected >= 4)
         quiet = time.monotonic()
         assert (await raw_post(port, "/push/in-1", {"plate": plates[12]}))[0] == 200
-        assert time.monotonic() - quiet < http_push.REFUSAL_HOLD_SECONDS  # not held up
+        assert time.monotonic() - quiet < refusals.REFUSAL_HOLD_SECONDS  # not held up
         replies = await flood
         taken = [p for p, (status, _, _) in zip(plates[:12], replies, strict=True) if status == 200]
         refused = [(body, took) for status, body, took in replies if status == 429]
@@ -699,7 +701,7 @@ async def test_a_lane_flooded_with_pushes_refuses_the_excess_before_reading_it(
             6 <= len(taken) <= 8
         )  # the burst of 4, the 2 that fit within 1 s at 2/s (+ a slow start)
         assert all("not recorded" in body["error"] for body, _ in refused)
-        assert min(took for _, took in refused) >= http_push.REFUSAL_HOLD_SECONDS * 0.9
+        assert min(took for _, took in refused) >= refusals.REFUSAL_HOLD_SECONDS * 0.9
         stored = {row.plate for row in await daemon.store.search_passes(limit=100)}
         assert stored == {*taken, plates[12]}
         assert daemon.lanes["in-2"].camera.rejected == len(refused)
@@ -845,14 +847,14 @@ async def test_refusals_on_the_push_paths_wait_for_their_answer(
                              ("/push/in-1", 401)):  # fmt: skip
             started = time.monotonic()
             assert (await raw_post(daemon.web.port, path, {"plate": PLATES[0]}))[0] == status
-            assert time.monotonic() - started >= http_push.REFUSAL_HOLD_SECONDS * 0.9, path
+            assert time.monotonic() - started >= refusals.REFUSAL_HOLD_SECONDS * 0.9, path
 
 
 def test_a_push_budget_allows_bursts_and_logs_a_flood_once_when_it_starts_and_ends(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A flood is told when its first push is refused, and as over with the first push taken
-    :data:`~edge.ingest.http_push.FLOOD_OVER_SECONDS` after its last refusal — not with every
+    :data:`~edge.ops.refusals.FLOOD_OVER_SECONDS` after its last refusal — not with every
     push its rate lets through in between."""
     now = [100.0]
     budget = PushBudget("in-2", rate=5, clock=lambda: now[0])
@@ -861,9 +863,9 @@ def test_a_push_budget_allows_bursts_and_logs_a_flood_once_when_it_starts_and_en
         now[0] += 0.2
         assert budget.take() == 0.0
         assert budget.take() is None
-    now[0] += http_push.FLOOD_OVER_SECONDS  # … until it stops
+    now[0] += refusals.FLOOD_OVER_SECONDS  # … until it stops
     assert [budget.take() for _ in range(11)] == [0.0] * 10 + [None]  # a burst, a new flood
-    now[0] += http_push.FLOOD_OVER_SECONDS
+    now[0] += refusals.FLOOD_OVER_SECONDS
     budget.give_back()  # a keep-alive, found not to be a pass
     assert budget.take() == 0.0
     out = capsys.readouterr().out

@@ -38,6 +38,7 @@ from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.ops.bodies import read_body, reads_own_body
+from edge.ops.refusals import FLOOD_OVER_SECONDS, REFUSAL_HOLD_SECONDS, RefusalLog
 
 log = structlog.get_logger("edge.ingest")
 
@@ -118,54 +119,6 @@ _NOT_THE_CAMERA = _refusal(401, "bad or missing token, or not the lane's camera"
 _BAD_TOKEN = _refusal(401, "bad or missing token")
 _TOO_MANY = _refusal(429, "too many pushes on this lane: not recorded")
 _NO_LANE = _refusal(404, "no lane with a pushing camera here")
-
-#: A push beyond the lane's budget waits up to this many seconds for its place in it (taken
-#: then, in the order the pushes came: a camera's burst is slowed, not refused), and a push
-#: refused before its body is read (beyond even that, not from the lane's camera, or for no
-#: lane here: 429, 401, 404) is answered this long after it came (what its ``Retry-After``
-#: says), not at once. A sender that sends its next push when it has the answer to the last
-#: (cameras do, and so do scripts) is slowed to the lane's rate plus one refusal a second per
-#: connection, each a sleeping task instead of the event loop's time: refused at once, such a
-#: flood came back as fast as it was answered (~1,000 pushes a second, each ~0.3–0.5 ms of
-#: aiohttp's CPU: a third of the loop every lane's plate → barrier path shares). nginx's
-#: ``limit_req`` (burst with delay) and login forms do the same. The refusals waiting are
-#: bounded by the listener's connection caps (each holds its connection). A sender that does
-#: not wait for its answers, and keep-alives (answered 200 at once), cost what a request
-#: costs: beyond the connection caps, that is a firewall's to limit.
-REFUSAL_HOLD_SECONDS = 1.0
-#: A lane's flood is told as over when no push was refused for this many seconds (logged
-#: with the next push taken): a flood slowed by :data:`REFUSAL_HOLD_SECONDS` has pushes taken
-#: between its refusals, which are not its end.
-FLOOD_OVER_SECONDS = 10.0
-
-
-@dataclass(slots=True)
-class RefusalLog:
-    """Logs refused pushes once per source and ``interval`` seconds, not once per push: the
-    first refusal of a kind from a (lane, address) is logged, later ones within the interval only
-    counted, and told (``refused_since``) with the next line. A flood must not flood the log
-    (each line is a JSON record written to the journal). At most ``sources`` sources are
-    remembered; beyond that the oldest are forgotten (logged again when next refused)."""
-
-    interval: float = 60.0
-    sources: int = 1024
-    clock: Callable[[], float] = time.monotonic
-    _seen: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
-
-    def refused(self, why: str, lane: str, peer: str) -> int | None:
-        """Count one push refused for ``why``; how many were since the last line (this one
-        included) when it is time to log one, else None."""
-        now, key = self.clock(), (why, lane, peer)
-        logged, since = self._seen.get(key, (float("-inf"), 0))
-        since += 1
-        if now - logged < self.interval:
-            self._seen[key] = (logged, since)
-            return None
-        self._seen.pop(key, None)  # re-inserted last: the dict stays oldest first
-        if len(self._seen) >= self.sources:
-            del self._seen[next(iter(self._seen))]
-        self._seen[key] = (now, 0)
-        return since
 
 
 def _from_camera(request: web.Request, cfg: LaneConfig) -> bool:
