@@ -19,7 +19,7 @@ from edge.config.model import ONVIF_TOPICS
 from edge.daemon import Daemon
 from edge.domain.plates import PlateColor
 from edge.gate.lane import Lane
-from edge.ingest.onvif_reader import WSDL_DIR, OnvifPlateReader
+from edge.ingest.onvif_reader import WSDL_DIR, plate_confidence
 from edge.sim.jpeg import jpeg_label
 from edge.sim.onvif_camera import OnvifCameraSim
 from edge.sim.platform import CityPlatformSim
@@ -176,12 +176,12 @@ async def test_renewal_against_the_device(device: OnvifCameraSim) -> None:
 
 def test_confidence_scales_to_a_percentage() -> None:
     profile_m, hikvision = ONVIF_TOPICS[2], ONVIF_TOPICS[0]
-    assert OnvifPlateReader._confidence({"Likelihood": "0.92"}, profile_m) == 92
-    assert OnvifPlateReader._confidence({"Likelihood": "96"}, hikvision) == 96
-    assert OnvifPlateReader._confidence({"Likelihood": "n/a"}, hikvision) is None
-    assert OnvifPlateReader._confidence({}, hikvision) is None
-    assert OnvifPlateReader._confidence({"Likelihood": "NaN"}, hikvision) is None
-    assert OnvifPlateReader._confidence({"Likelihood": "-Infinity"}, profile_m) is None
+    assert plate_confidence({"Likelihood": "0.92"}, profile_m) == 92
+    assert plate_confidence({"Likelihood": "96"}, hikvision) == 96
+    assert plate_confidence({"Likelihood": "n/a"}, hikvision) is None
+    assert plate_confidence({}, hikvision) is None
+    assert plate_confidence({"Likelihood": "NaN"}, hikvision) is None
+    assert plate_confidence({"Likelihood": "-Infinity"}, profile_m) is None
 
 
 async def test_events_without_a_picture_get_the_onvif_snapshot(

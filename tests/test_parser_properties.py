@@ -36,6 +36,8 @@ PARSERS: dict[str, Parser] = {
     "milesight": parse_milesight,
 }
 MULTIPART = "multipart/form-data; boundary=boundary"
+#: A composite's ``draw`` or ``st.data()``'s.
+Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
 def _seeds() -> list[tuple[str, bytes, str]]:
@@ -80,10 +82,9 @@ def _check(parser: Parser, body: bytes, content_type: str) -> None:
     assert isinstance(result, PlateRead | OtherEvent)
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, bytes, str]:
-    """A real payload with bytes flipped, inserted, deleted or a slice repeated."""
-    name, body, content_type = draw(st.sampled_from(SEEDS))
+def mutate(draw: Draw, body: bytes) -> bytes:
+    """``body`` with 1-8 bytes flipped, runs inserted or deleted, slices repeated, or the rest
+    cut off (also used by the readers' property tests)."""
     data = bytearray(body)
     for _ in range(draw(st.integers(1, 8))):
         at = draw(st.integers(0, len(data)))
@@ -98,15 +99,30 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes, str]:
             data[at:at] = data[at : at + draw(st.integers(1, 64))] * draw(st.integers(1, 4))
         else:
             del data[at:]
-    return name, bytes(data), content_type
+    return bytes(data)
 
 
 @st.composite
-def mutated_json(draw: st.DrawFn) -> tuple[str, bytes, str]:
-    """A real JSON payload with one value swapped for a hostile one (NaN, 1e20, a list …)."""
-    name, body, content_type = draw(
-        st.sampled_from([s for s in SEEDS if s[2] == "application/json"])
-    )
+def mutated(draw: st.DrawFn) -> tuple[str, bytes, str]:
+    """A real payload with bytes flipped, inserted, deleted or a slice repeated."""
+    name, body, content_type = draw(st.sampled_from(SEEDS))
+    return name, mutate(draw, body), content_type
+
+
+#: Values a broken or hostile camera puts in a JSON field.
+HOSTILE_VALUES = st.one_of(
+    st.sampled_from([float("nan"), float("inf"), -1e20, 1e20, 10**30, True, None, ""]),
+    st.sampled_from(["NaN", "Infinity", "1e20", "-5", "\x00", "豫" * 300, "{}"]),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=40),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+def swap_value(draw: Draw, body: bytes) -> bytes:
+    """A JSON ``body`` with one value, at any depth of its objects, swapped for a hostile one."""
     data = json.loads(body.removeprefix(b"\xef\xbb\xbf"))
     paths: list[list[str]] = []
 
@@ -118,22 +134,20 @@ def mutated_json(draw: st.DrawFn) -> tuple[str, bytes, str]:
 
     walk(data, [])
     path = draw(st.sampled_from(paths))
-    hostile = draw(
-        st.one_of(
-            st.sampled_from([float("nan"), float("inf"), -1e20, 1e20, 10**30, True, None, ""]),
-            st.sampled_from(["NaN", "Infinity", "1e20", "-5", "\x00", "豫" * 300, "{}"]),
-            st.integers(),
-            st.floats(),
-            st.text(max_size=40),
-            st.lists(st.integers(), max_size=3),
-            st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-        )
-    )
     node = data
     for key in path[:-1]:
         node = node[key]
-    node[path[-1]] = hostile
-    return name, json.dumps(data, ensure_ascii=False).encode(), content_type
+    node[path[-1]] = draw(HOSTILE_VALUES)
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+@st.composite
+def mutated_json(draw: st.DrawFn) -> tuple[str, bytes, str]:
+    """A real JSON payload with one value swapped for a hostile one (NaN, 1e20, a list …)."""
+    name, body, content_type = draw(
+        st.sampled_from([s for s in SEEDS if s[2] == "application/json"])
+    )
+    return name, swap_value(draw, body), content_type
 
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

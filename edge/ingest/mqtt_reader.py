@@ -24,6 +24,21 @@ log = structlog.get_logger("edge.ingest.mqtt")
 _PARSERS = {"generic": parse_generic, "vzenith": parse_vzenith, "milesight": parse_milesight}
 
 
+def mqtt_event(payload: bytes, fmt: str, *, lane_id: str, received: datetime) -> PlateEvent:
+    """The plate event in one MQTT message: ``payload`` as the broker delivered it, read by the
+    push parser of ``fmt`` (``generic``, ``vzenith``, ``milesight``; its JSON with any charset
+    or byte-order mark the push lanes accept) for lane ``lane_id``, received at ``received``
+    (aware, the site zone). Raises :class:`PayloadError` for a message that is not one."""
+    raw = RawPush(payload)
+    return PlateEvent.from_read(
+        _PARSERS[fmt](raw, received),
+        lane_id=lane_id,
+        received_at=received,
+        source=f"mqtt-{fmt}",
+        raw=diagnostic(raw),
+    )
+
+
 class MqttPlateReader:
     def __init__(
         self,
@@ -35,14 +50,13 @@ class MqttPlateReader:
         backoff_max: float = 30.0,
     ) -> None:
         self.lane, self.cfg, self.zone = lane, cfg, zone
-        self.parse = _PARSERS[cfg.format]
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.health = lane.camera
 
     def message(self, payload: bytes) -> None:
         received = datetime.now(self.zone)
         try:
-            read = self.parse(RawPush(payload), received)
+            event = mqtt_event(payload, self.cfg.format, lane_id=self.lane.id, received=received)
         except PayloadError as exc:
             self.health.rejected += 1
             log.warning(
@@ -53,15 +67,7 @@ class MqttPlateReader:
             )
             return
         self.health.heard()
-        self.lane.offer(
-            PlateEvent.from_read(
-                read,
-                lane_id=self.lane.id,
-                received_at=received,
-                source=f"mqtt-{self.cfg.format}",
-                raw=diagnostic(payload),
-            )
-        )
+        self.lane.offer(event)
 
     async def run(self) -> None:
         await keep_connected(

@@ -15,6 +15,7 @@ plate text names one. A ``PictureUri`` is fetched (Digest auth) while the platfo
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import normalise_plate
 from edge.gate.lane import Lane
 from edge.ingest.generic import parse_color
-from edge.ingest.payload import diagnostic
+from edge.ingest.payload import PayloadError, diagnostic
 from edge.ingest.reconnect import keep_connected
 
 log = structlog.get_logger("edge.ingest.onvif")
@@ -42,9 +43,18 @@ log = structlog.get_logger("edge.ingest.onvif")
 WSDL_DIR = str(Path(onvif.__file__).parent / "wsdl")
 #: Device clock offsets above this are logged (WS-Security is compensated either way).
 CLOCK_WARN_SECONDS = 5.0
+
+
+class UnreadableReplyError(Exception):
+    """A camera's reply the library could not read and did not say so with its own errors:
+    zeep raises ValueError, IndexError, TypeError or AttributeError on some malformed replies
+    (an empty SOAP body, a bad tag name, a body that is not XML at all)."""
+
+
 ERRORS = (
     ONVIFError,
     zeep.exceptions.Error,  # Fault, TransportError, XMLParseError, ValidationError
+    UnreadableReplyError,
     aiohttp.ClientError,
     TimeoutError,
     OSError,
@@ -53,6 +63,18 @@ ERRORS = (
 
 class SubscriptionLostError(Exception):
     """The library could not renew the subscription."""
+
+
+async def pull_notifications(service: Any, request: dict[str, Any]) -> list[Any]:
+    """The ``wsnt:NotificationMessage`` objects of one ``PullMessages`` call on the pull-point
+    ``service`` (onvif-zeep-async's; ``request`` its arguments). Raises one of :data:`ERRORS`
+    and nothing else, whatever the camera answers: the session then ends and is created again
+    after the backoff, as for any other failed call."""
+    try:
+        response = await service.PullMessages(request)
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        raise UnreadableReplyError(f"unreadable PullMessages reply: {exc!r}"[:300]) from exc
+    return list(getattr(response, "NotificationMessage", None) or [])
 
 
 def _local(tag: Any) -> str:
@@ -65,14 +87,19 @@ def message_items(message: Any) -> dict[str, str]:
     items: dict[str, str] = {}
     for part in (getattr(message, "Data", None), getattr(message, "Source", None)):
         for item in getattr(part, "SimpleItem", None) or []:
-            items.setdefault(str(item.Name), str(item.Value))
+            # zeep gives None for an item it could not read, and None for a missing Name or
+            # Value: such an item holds nothing (it is not the text "None")
+            name, value = getattr(item, "Name", None), getattr(item, "Value", None)
+            if name is not None and value is not None:
+                items.setdefault(str(name), str(value))
     data = getattr(message, "Data", None)
     for element_item in getattr(data, "ElementItem", None) or []:
         element = getattr(element_item, "_value_1", None)
         if element is None or not hasattr(element, "iter"):
             continue
         for node in element.iter():
-            if node.text and node.text.strip():
+            # elements only: a comment or processing instruction (tag not a string) is no value
+            if isinstance(node.tag, str) and node.text and node.text.strip():
                 items.setdefault(_local(node.tag), node.text.strip())
     return items
 
@@ -80,6 +107,87 @@ def message_items(message: Any) -> dict[str, str]:
 def match_topic(topic: str, topics: list[OnvifTopic]) -> OnvifTopic | None:
     topic = topic.rstrip("/.")  # cameras send "…/Motion//." too
     return next((t for t in topics if topic.endswith(t.topic)), None)
+
+
+class OnvifPlateError(PayloadError):
+    """A plate topic's message without a plate; ``items`` are what it held (for the log)."""
+
+    def __init__(self, message: str, items: dict[str, str]) -> None:
+        super().__init__(message)
+        self.items = items
+
+
+@dataclass(frozen=True, slots=True)
+class OnvifRead:
+    """What one notification on a plate topic says."""
+
+    topic: str
+    items: dict[str, str]
+    read: PlateRead
+    #: The event's own picture item (the reader fetches it only if it is an http(s) URL).
+    picture: str | None
+
+
+def read_notification(
+    notification: Any,
+    topics: list[OnvifTopic],
+    *,
+    color: str,
+    now: datetime,
+    clock_offset: timedelta | None,
+) -> OnvifRead | None:
+    """The plate read in one ``wsnt:NotificationMessage`` as onvif-zeep-async delivers it (a
+    zeep object: ``Topic._value_1`` the topic text, ``Message._value_1`` the ``tt:Message``
+    with ``UtcTime``, ``PropertyOperation``, ``Source``/``Data`` items — research/onvif.md §1),
+    or None for another topic or a state replay (``PropertyOperation="Initialized"``).
+
+    ``topics`` map the topic to its items; ``color`` is the plate colour when the text names
+    none; ``now`` (aware, the site zone) dates a message without a usable ``UtcTime``, which is
+    otherwise corrected by ``clock_offset`` (the device's clock minus ours). Raises
+    :class:`OnvifPlateError` for a plate topic whose message holds no plate."""
+    topic_value = getattr(getattr(notification, "Topic", None), "_value_1", None)
+    mapping = match_topic(str(topic_value or ""), topics)
+    message = getattr(getattr(notification, "Message", None), "_value_1", None)
+    if mapping is None or message is None:
+        return None
+    if getattr(message, "PropertyOperation", None) == "Initialized":
+        return None  # the camera replaying its last state, not a vehicle now
+    items = message_items(message)
+    text = items.get(mapping.plate, "").strip()
+    if not text:
+        raise OnvifPlateError("ONVIF plate event without a plate", items)
+    plate = normalise_plate(text, colour_prefix=True)
+    read = PlateRead(
+        plate.text,
+        plate.color_hint or parse_color(color, plate),
+        camera_time=_true_time(getattr(message, "UtcTime", None), now, clock_offset),
+        confidence=plate_confidence(items, mapping),
+        unreadable=plate.unreadable,
+    )
+    return OnvifRead(str(topic_value), items, read, items.get(mapping.picture or "") or None)
+
+
+def _true_time(utc: Any, now: datetime, clock_offset: timedelta | None) -> datetime:
+    """The camera's event time, corrected by its clock offset, in ``now``'s zone; ``now`` for
+    an event without a time, or one at the ends of the calendar (years 1 or 9999: a broken
+    clock, which the lane would replace by the receive time anyway)."""
+    if not isinstance(utc, datetime) or utc.tzinfo is None:
+        return now
+    try:
+        return (utc - (clock_offset or timedelta(0))).astimezone(now.tzinfo)
+    except OverflowError:
+        return now
+
+
+def plate_confidence(items: dict[str, str], mapping: OnvifTopic) -> int | None:
+    """The read's confidence as a percentage (0-100), or None when absent or not a number."""
+    try:
+        value = float(items[mapping.confidence or ""]) * mapping.confidence_scale
+    except (KeyError, ValueError):
+        return None
+    if not math.isfinite(value):  # "NaN", "Infinity": no confidence rather than a crash
+        return None
+    return max(0, min(100, round(value)))
 
 
 class OnvifPlateReader:
@@ -175,61 +283,38 @@ class OnvifPlateReader:
             if self._lost:
                 raise SubscriptionLostError("the camera did not renew the subscription")
             # The library replaces the service when it restarts a subscription: ask each time.
-            response = await manager.get_service().PullMessages(request)
-            for message in getattr(response, "NotificationMessage", None) or []:
+            for message in await pull_notifications(manager.get_service(), request):
                 event = self.event(message)
                 if event is not None:
                     self.health.heard()
                     self.lane.offer(event)
 
     def event(self, notification: Any) -> PlateEvent | None:
-        """The plate event in one notification, or None (another topic, or a state replay)."""
-        topic_value = getattr(getattr(notification, "Topic", None), "_value_1", None)
-        mapping = match_topic(str(topic_value or ""), self.cfg.topics)
-        message = getattr(getattr(notification, "Message", None), "_value_1", None)
-        if mapping is None or message is None:
-            return None
-        if getattr(message, "PropertyOperation", None) == "Initialized":
-            return None  # the camera replaying its last state, not a vehicle now
-        items = message_items(message)
-        text = items.get(mapping.plate, "").strip()
-        if not text:
-            self.health.rejected += 1
-            log.warning("ONVIF plate event without a plate", lane=self.lane.id, items=items)
-            return None
-        plate = normalise_plate(text, colour_prefix=True)
+        """The plate event in one notification, or None (another topic, a state replay, or a
+        plate topic without a plate: counted as rejected)."""
         now = datetime.now(self.zone)
-        read = PlateRead(
-            plate.text,
-            plate.color_hint or parse_color(self.cfg.color, plate),
-            camera_time=self._true_time(getattr(message, "UtcTime", None), now),
-            confidence=self._confidence(items, mapping),
-            unreadable=plate.unreadable,
-        )
+        try:
+            found = read_notification(
+                notification,
+                self.cfg.topics,
+                color=self.cfg.color,
+                now=now,
+                clock_offset=self.clock_offset,
+            )
+        except OnvifPlateError as exc:
+            self.health.rejected += 1
+            log.warning(str(exc), lane=self.lane.id, items=exc.items)
+            return None
+        if found is None:
+            return None
         return PlateEvent.from_read(
-            read,
+            found.read,
             lane_id=self.lane.id,
             received_at=now,
             source="onvif",
-            raw=diagnostic({"topic": str(topic_value), **items}),
-            image_source=self._picture(items.get(mapping.picture or "") or self.snapshot_uri),
+            raw=diagnostic({"topic": found.topic, **found.items}),
+            image_source=self._picture(found.picture or self.snapshot_uri),
         )
-
-    def _true_time(self, utc: Any, now: datetime) -> datetime:
-        """The camera's event time, corrected by its clock offset."""
-        if not isinstance(utc, datetime) or utc.tzinfo is None:
-            return now
-        return (utc - (self.clock_offset or timedelta(0))).astimezone(self.zone)
-
-    @staticmethod
-    def _confidence(items: dict[str, str], mapping: OnvifTopic) -> int | None:
-        try:
-            value = float(items[mapping.confidence or ""]) * mapping.confidence_scale
-        except (KeyError, ValueError):
-            return None
-        if not math.isfinite(value):  # "NaN", "Infinity": no confidence rather than a crash
-            return None
-        return max(0, min(100, round(value)))
 
     def _picture(self, url: str | None) -> Any:
         if not url or not url.startswith(("http://", "https://")):

@@ -29,6 +29,38 @@ MAX_LINE = 512
 _CHUNK = 256
 
 
+def split_lines(buffer: bytearray, chunk: bytes) -> tuple[list[bytes], bool]:
+    """The complete, non-empty lines in ``buffer`` + ``chunk`` (split at any run of CR/LF);
+    ``buffer`` keeps the unterminated rest. The flag says the rest grew over ``MAX_LINE`` and
+    was dropped as noise (a stream without line ends is never buffered beyond it)."""
+    buffer.extend(chunk)
+    *complete, rest = re.split(rb"[\r\n]+", bytes(buffer))
+    buffer[:] = rest
+    overflow = len(buffer) > MAX_LINE
+    if overflow:
+        buffer.clear()
+    return [line for line in complete if line], overflow
+
+
+def parse_serial_line(
+    line: bytes, pattern: re.Pattern[str], encoding: str, now: datetime
+) -> PlateRead:
+    """The plate read in one line from the port: the first match of ``pattern`` (a named group
+    ``plate``, optionally ``color``) in the line decoded with ``encoding`` (undecodable bytes
+    replaced), read at ``now``. A colour the recogniser names that we do not know falls back to
+    the plate's own colour word or OTHER. Raises :class:`PayloadError` for a line without a
+    plate (noise, a status line)."""
+    match = pattern.search(line.decode(encoding, errors="replace"))
+    if match is None:
+        raise PayloadError("no plate in the line")
+    plate = normalise_plate(match["plate"], colour_prefix=True)
+    try:
+        color = parse_color(match.groupdict().get("color"), plate)
+    except PayloadError:
+        color = plate.color_hint or PlateColor.OTHER
+    return PlateRead(plate.text, color, camera_time=now, unreadable=plate.unreadable)
+
+
 class SerialPlateReader:
     def __init__(
         self,
@@ -46,26 +78,18 @@ class SerialPlateReader:
 
     def lines(self, buffer: bytearray, chunk: bytes) -> list[bytes]:
         """Complete lines from ``buffer`` + ``chunk``; an over-long unterminated rest is noise."""
-        buffer.extend(chunk)
-        *complete, rest = re.split(rb"[\r\n]+", bytes(buffer))
-        buffer[:] = rest
-        if len(buffer) > MAX_LINE:
+        complete, overflow = split_lines(buffer, chunk)
+        if overflow:
             self.health.rejected += 1
-            buffer.clear()
-        return [line for line in complete if line]
+        return complete
 
     def event(self, line: bytes) -> PlateEvent | None:
-        match = self.pattern.search(line.decode(self.cfg.encoding, errors="replace"))
-        if match is None:
+        now = datetime.now(self.zone)
+        try:
+            read = parse_serial_line(line, self.pattern, self.cfg.encoding, now)
+        except PayloadError:
             self.health.rejected += 1
             return None
-        plate = normalise_plate(match["plate"], colour_prefix=True)
-        try:
-            color = parse_color(match.groupdict().get("color"), plate)
-        except PayloadError:
-            color = plate.color_hint or PlateColor.OTHER
-        now = datetime.now(self.zone)
-        read = PlateRead(plate.text, color, camera_time=now, unreadable=plate.unreadable)
         return PlateEvent.from_read(
             read,
             lane_id=self.lane.id,
