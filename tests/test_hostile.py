@@ -558,7 +558,10 @@ async def test_a_lane_takes_pushes_only_from_its_camera(
 
 
 def hostile_pushes(count: int) -> list[dict[str, Any]]:
-    """Pushes as an attacker or a broken camera sends them, each with its own plate."""
+    """Pushes as an attacker or a broken camera sends them, each with its own plate: fake,
+    bomb and truncated pictures, impossible numbers, and plates of 60-100 KB (each once grew
+    the process by hundreds of MB, never given back: the near-duplicate index built every
+    one-character deletion of the plate)."""
     bomb, truncated = claiming(progressive(), 19000, 19000), sample_jpeg("cut")[:-3000]
     kinds: list[dict[str, Any]] = [
         {"images": {"scene": b64(FAKE_JPEG)}},
@@ -567,11 +570,15 @@ def hostile_pushes(count: int) -> list[dict[str, Any]]:
         {"time": float("nan")},
         {"confidence": float("inf")},
         {"time": 1e20},
+        {},  # a long plate (below)
     ]
-    return [
-        {"plate": f"豫{chr(ord('A') + i % 20)}{i:05d}", **kinds[i % len(kinds)]}
-        for i in range(count)
-    ]
+
+    def plate(i: int) -> str:
+        if i % len(kinds) == len(kinds) - 1:
+            return "豫" + "A" * (60_000 + i * 7919 % 40_000) + f"{i:05d}"
+        return f"豫{chr(ord('A') + i % 20)}{i:05d}"
+
+    return [{"plate": plate(i), **kinds[i % len(kinds)]} for i in range(count)]
 
 
 async def test_memory_stays_flat_under_a_stream_of_hostile_pushes(
@@ -596,6 +603,7 @@ async def test_memory_stays_flat_under_a_stream_of_hostile_pushes(
         after = rss_mb()
         assert after - before < 20, (before, after)
         assert statuses.count(200) >= len(statuses) // 2  # the pictures' passes were kept
+        assert sum(len(body["plate"]) > 60_000 for body in pushes[100:]) > 100
         cam = camera(daemon)
         assert (await cam.push(PLATES[5])).status == 200  # and it still serves
         await cam.aclose()
