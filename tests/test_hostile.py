@@ -541,6 +541,45 @@ async def test_the_province_photo_listener_serves_photos_only_with_their_token(
         assert again.status_code == 200
 
 
+async def test_refused_photo_fetches_are_logged_when_they_start_and_when_they_stop(
+    tmp_path: Path, province_sim: ProvincePlatformSim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An enumeration of the photo listener (one refused fetch a request, from an address not
+    allowed or with bad tokens) writes one line when it starts and one when it stops — the
+    first fetch :data:`~edge.ops.refusals.FLOOD_OVER_SECONDS` after the last refused, with how
+    many were — not a line a request; ``refused`` still counts every one."""
+    cfg = config_for(tmp_path, province_sim, photo_web={"port": 0, "allow": ["127.0.0.5"]})
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        serial = (await cam.push(PLATES[0], image=True)).body["serial"]
+        await cam.aclose()
+        await wait_records(province_sim, 1)
+        url = province_sim.records[serial][0]["imgURL1"]
+        listener = daemon.photo_listener
+        assert listener is not None
+        now = [1000.0]
+        listener.clock = lambda: now[0]
+        photos = f"http://127.0.0.1:{listener.port}"
+        name = url.rsplit("/", 1)[1]
+        capsys.readouterr()
+        async with client_from("127.0.0.5") as platform, client_from("127.0.0.6") as stranger:
+            for n in range(30):  # guessing tokens, and fetching from elsewhere
+                guess = f"/photos/{n:022d}/{name}"
+                assert (await platform.get(photos + guess)).status_code == 404
+                assert (await stranger.get(photos + url)).status_code == 403
+                now[0] += 1
+            assert (await platform.get(photos + url)).status_code == 200  # not yet over
+            now[0] += refusals.FLOOD_OVER_SECONDS
+            assert (await platform.get(photos + url)).status_code == 200  # over now
+            assert (await stranger.get(photos + url)).status_code == 403  # another spell
+        assert listener.refused == 61
+    lines = [line for line in capsys.readouterr().out.splitlines() if "photo fetch" in line]
+    assert len(lines) == 3, lines  # two spells began, one ended (not 61 lines)
+    assert "photo fetches refused" in lines[0]
+    assert "photo fetches no longer refused" in lines[1]
+    assert "refused=60" in lines[1]
+
+
 async def test_a_lane_takes_pushes_only_from_its_camera(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:

@@ -38,7 +38,7 @@ from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.ops.bodies import read_body, reads_own_body
-from edge.ops.refusals import FLOOD_OVER_SECONDS, REFUSAL_HOLD_SECONDS, RefusalLog
+from edge.ops.refusals import REFUSAL_HOLD_SECONDS, RefusalLog, RefusalSpell
 
 log = structlog.get_logger("edge.ingest")
 
@@ -150,16 +150,15 @@ class PushBudget:
     is read (:meth:`take`, which may keep it a place up to some seconds ahead) and given back
     (:meth:`give_back`) when it turns out not to be a pass (a keep-alive, an alert). A sender
     refused is logged once when it starts and once when it is back within the rate: at the
-    first push taken :data:`FLOOD_OVER_SECONDS` after the last refused (with how many pushes
-    were refused meanwhile)."""
+    first push taken :data:`~edge.ops.refusals.FLOOD_OVER_SECONDS` after the last refused
+    (with how many pushes were refused meanwhile)."""
 
     lane_id: str
     rate: float
     clock: Callable[[], float] = time.monotonic
     tokens: float = field(init=False)
     at: float = field(init=False)
-    refused: int = 0  # since the sender went over the rate
-    last_refused: float = float("-inf")
+    flood: RefusalSpell = field(default_factory=RefusalSpell)  # since it went over the rate
 
     def __post_init__(self) -> None:
         self.tokens, self.at = self.burst, self.clock()
@@ -181,20 +180,17 @@ class PushBudget:
         self.at = now
         wait = max(0.0, (1 - self.tokens) / self.rate)
         if wait > within:
-            if self.refused == 0:
+            if self.flood.refuse(now):
                 log.warning(
                     "camera pushes faster than a lane passes vehicles: the excess is refused",
                     lane=self.lane_id,
                     max_pushes_per_second=self.rate,
                 )
-            self.refused += 1
-            self.last_refused = now
             return None
         self.tokens -= 1
-        if self.refused and now - self.last_refused >= FLOOD_OVER_SECONDS:
+        if (refused := self.flood.over(now)) is not None:
             log.info("camera pushes within the lane's rate again", lane=self.lane_id,
-                     refused=self.refused)  # fmt: skip
-            self.refused = 0
+                     refused=refused)  # fmt: skip
         return wait
 
 

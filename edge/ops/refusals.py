@@ -1,7 +1,8 @@
 """Refusing cheaply what nobody asked for: how long a refusal is held, and logging refusals
-once per source, not once per request (a flood must not flood the log: each line is a JSON
-record written to the journal). Used by the camera pushes (:mod:`edge.ingest.http_push`), the
-listeners (:mod:`edge.web.server`) and the photo listener."""
+once per source (:class:`RefusalLog`) or once when they start and once when they stop
+(:class:`RefusalSpell`), not once per request (a flood must not flood the log: each line is a
+JSON record written to the journal). Used by the camera pushes (:mod:`edge.ingest.http_push`),
+the listeners (:mod:`edge.web.server`) and the photo listener."""
 
 from __future__ import annotations
 
@@ -23,10 +24,34 @@ from dataclasses import dataclass, field
 #: not wait for its answers, and keep-alives (answered 200 at once), cost what a request
 #: costs: beyond the connection caps, that is a firewall's to limit.
 REFUSAL_HOLD_SECONDS = 1.0
-#: A lane's flood is told as over when no push was refused for this many seconds (logged
-#: with the next push taken): a flood slowed by :data:`REFUSAL_HOLD_SECONDS` has pushes taken
+#: A flood is told as over when nothing was refused for this many seconds (logged with the
+#: next request served): a flood slowed by :data:`REFUSAL_HOLD_SECONDS` has pushes taken
 #: between its refusals, which are not its end.
 FLOOD_OVER_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class RefusalSpell:
+    """Refusals told as a spell, not one by one (Home Assistant's "log once when unavailable,
+    once when back"): :meth:`refuse` says when a refusal starts a spell, :meth:`over` when a
+    request served at ``now`` ends one — the first :data:`FLOOD_OVER_SECONDS` or more after the
+    last refusal — and how many the spell refused. The caller logs both lines."""
+
+    refused: int = 0  # in the spell now (0: no spell)
+    last_refused: float = float("-inf")
+
+    def refuse(self, now: float) -> bool:
+        """Count one refusal at ``now`` (monotonic seconds); True when it starts a spell."""
+        self.refused += 1
+        self.last_refused = now
+        return self.refused == 1
+
+    def over(self, now: float) -> int | None:
+        """How many were refused in the spell when a request at ``now`` ends it, else None."""
+        if self.refused and now - self.last_refused >= FLOOD_OVER_SECONDS:
+            refused, self.refused = self.refused, 0
+            return refused
+        return None
 
 
 @dataclass(slots=True)

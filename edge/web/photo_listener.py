@@ -22,6 +22,7 @@ import ipaddress
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from edge.config.model import address_in
 from edge.ledger.passes import PassLedger
 from edge.ledger.photos import PhotoStore
 from edge.ledger.weighings import WeighingLedger
+from edge.ops.refusals import RefusalSpell
 from edge.web.server import Limits, Listener
 
 log = structlog.get_logger("edge.web.photo_listener")
@@ -144,7 +146,11 @@ class PhotoListener(Listener):
     ) -> None:
         self.store, self.photos, self.signer = store, photos, signer
         self.allow = tuple(allow)
-        self.refused = 0
+        self.refused = 0  # fetches refused since the start
+        #: Refused fetches (an enumeration: one a request) are logged once when they start and
+        #: once when they stop, not one line each.
+        self.refusals = RefusalSpell()
+        self.clock = time.monotonic  # (read here: a test may set it)
         super().__init__(
             host, port, [web.get("/photos/{token}/{name}", self.handle)], limits, "photos"
         )
@@ -154,12 +160,23 @@ class PhotoListener(Listener):
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token, name = request.match_info["token"], request.match_info["name"]
+        now = self.clock()
+        if (refused := self.refusals.over(now)) is not None:
+            log.info("photo fetches no longer refused", refused=refused)
         if not self._allowed(request.remote):
-            self.refused += 1
-            log.warning("photo fetch refused: address not allowed", peer=request.remote)
+            self._refuse(now, "address not allowed", request.remote, name)
             raise web.HTTPForbidden
         if not self.signer.valid(token, name):
-            self.refused += 1
-            log.warning("photo fetch refused: bad token", peer=request.remote, name=name[:40])
+            self._refuse(now, "bad token", request.remote, name)
             raise web.HTTPNotFound
         return await _photo_response(self.store, self.photos, name)
+
+    def _refuse(self, now: float, why: str, peer: str | None, name: str) -> None:
+        self.refused += 1
+        if self.refusals.refuse(now):
+            log.warning(
+                "photo fetches refused; logged again when they stop",
+                why=why,
+                peer=peer,
+                name=name[:40],
+            )
