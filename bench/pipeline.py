@@ -225,6 +225,7 @@ async def _bench_pipeline(
         "rss_after_mb": rss_mb(),
         "hostile_refused": daemon.lanes["in-2"].camera.rejected if hostile else 0,
         "hostile_passes": hostile_passes,
+        "connections_refused": daemon.web.guard.refused,
         "phases": {},
     }
     for name, wanted in plates.items():
@@ -287,8 +288,8 @@ def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plat
         print(_row(f"{name}: daemon's own overhead", p["own_ms"]))
     print(
         f"  hostile lane: {r['hostile_refused']} pushes refused, {r['hostile_passes']} recorded "
-        f"(photos refused, plates unreadable); RSS {r['rss_before_mb']:.0f} → "
-        f"{r['rss_after_mb']:.0f} MiB"
+        f"(photos refused, plates unreadable); {r['connections_refused']} connections refused "
+        f"as they were accepted; RSS {r['rss_before_mb']:.0f} → {r['rss_after_mb']:.0f} MiB"
     )
     verdict = "meets" if attacked - quiet <= 2 else "MISSES"
     print(

@@ -118,6 +118,14 @@ def _refusal(status: int, message: str) -> Callable[[], web.Response]:
 _NOT_THE_CAMERA = _refusal(401, "bad or missing token, or not the lane's camera")
 _BAD_TOKEN = _refusal(401, "bad or missing token")
 _TOO_MANY = _refusal(429, "too many pushes on this lane: not recorded")
+
+
+def _too_many() -> web.Response:
+    response = _TOO_MANY()
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 _NO_LANE = _refusal(404, "no lane with a pushing camera here")
 
 
@@ -156,6 +164,7 @@ class PushBudget:
     lane_id: str
     rate: float
     clock: Callable[[], float] = time.monotonic
+    kind: str = "plate pushes"  # what is counted, for the log
     tokens: float = field(init=False)
     at: float = field(init=False)
     flood: RefusalSpell = field(default_factory=RefusalSpell)  # since it went over the rate
@@ -184,13 +193,14 @@ class PushBudget:
                 log.warning(
                     "camera pushes faster than a lane passes vehicles: the excess is refused",
                     lane=self.lane_id,
-                    max_pushes_per_second=self.rate,
+                    kind=self.kind,
+                    max_per_second=self.rate,
                 )
             return None
         self.tokens -= 1
         if (refused := self.flood.over(now)) is not None:
             log.info("camera pushes within the lane's rate again", lane=self.lane_id,
-                     refused=refused)  # fmt: skip
+                     kind=self.kind, refused=refused)  # fmt: skip
         return wait
 
 
@@ -202,9 +212,18 @@ class PushReceiver:
         self.hold = REFUSAL_HOLD_SECONDS  # seconds (read here: a test may set it)
         self.refusals = RefusalLog()
         self.budgets: dict[str, PushBudget] = {}
+        #: A lane's keep-alives and IO inputs, in a budget of their own at the same rate: a
+        #: flood of them (answered 200 at once, each a request's CPU) is paced as pushes are.
+        self.chatter: dict[str, PushBudget] = {}
+        dahua = 0
         for lane in lanes.values():
             if isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera):
-                self.budgets[lane.id] = PushBudget(lane.id, lane.cfg.camera.max_pushes_per_second)
+                rate = lane.cfg.camera.max_pushes_per_second
+                self.budgets[lane.id] = PushBudget(lane.id, rate)
+                self.chatter[lane.id] = PushBudget(lane.id, rate, kind="keep-alives, IO inputs")
+                dahua += lane.cfg.camera.kind == "dahua-push"
+        #: Dahua's keep-alives name no lane: one budget for all, as many a second as lanes.
+        self.dahua_keepalives = PushBudget("dahua", 5.0 * max(dahua, 1), kind="keep-alives")
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -245,12 +264,20 @@ class PushReceiver:
         wait = self.budgets[lane.id].take(within=self.hold)
         if wait is None:
             lane.camera.rejected += 1
-            response = _TOO_MANY()
-            response.headers["Retry-After"] = "1"
-            return await self._held(response), 0.0
+            return await self._held(_too_many()), 0.0
         if wait:
             await asyncio.sleep(wait)
         return None, wait
+
+    async def _paced(self, budget: PushBudget) -> web.Response | None:
+        """None once the request has its place in ``budget`` (waiting for it up to
+        :attr:`hold`), else the held 429."""
+        wait = budget.take(within=self.hold)
+        if wait is None:
+            return await self._held(_too_many())
+        if wait:
+            await asyncio.sleep(wait)
+        return None
 
     async def _held(self, refusal: web.Response) -> web.Response:
         """``refusal``, answered :attr:`hold` seconds from now (see
@@ -273,6 +300,9 @@ class PushReceiver:
             return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
+        refused = await self._paced(self.chatter[lane.id])
+        if refused is not None:
+            return refused
         await read_body(request)
         lane.camera.heard(plate=False)
         camera = lane.cfg.camera
@@ -291,6 +321,9 @@ class PushReceiver:
             return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
+        refused = await self._paced(self.chatter[lane.id])
+        if refused is not None:
+            return refused
         body = await read_body(request)
         try:
             source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
@@ -303,7 +336,8 @@ class PushReceiver:
         return web.json_response({"Response_AlarmGioIn": {"info": "ok"}, "used": used})
 
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
-        return _dahua_ok()
+        refused = await self._paced(self.dahua_keepalives)
+        return _dahua_ok() if refused is None else refused
 
     async def dahua_tollgate(self, request: web.Request) -> web.Response:
         """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the

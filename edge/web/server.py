@@ -5,8 +5,14 @@ Every listener is bounded (:class:`Limits`): a connection must deliver its reque
 within ``header_timeout`` of connecting (or of its previous response) and its body within
 ``body_timeout``; connections beyond ``max_connections`` in total or
 ``max_connections_per_address`` from one address are closed as they arrive, so slow or many
-clients cannot exhaust the process's file descriptors or stop a camera from being answered.
-Every response carries ``X-Content-Type-Options: nosniff``.
+clients cannot exhaust the process's file descriptors or stop a camera from being answered;
+so are an address's new connections beyond ``max_connections_per_address`` a second (in
+bursts of as many; the lanes' cameras excepted). The caps and that rate are checked as a
+connection is accepted, before a transport or a request exists (:class:`GuardedSite`): a
+sender that opens connections as fast as it can — and closes each right after sending, never
+waiting for an answer — costs an ``accept`` and a ``close`` each, not a request. A path no
+route has is answered 404 after the refusal hold (:data:`edge.ops.refusals.REFUSAL_HOLD_SECONDS`),
+not at once. Every response carries ``X-Content-Type-Options: nosniff``.
 
 The listener reads a request's body before its handler runs, except for a handler marked
 :func:`edge.ops.bodies.reads_own_body` (the camera pushes), which refuses what it can on the
@@ -16,7 +22,11 @@ request line and headers alone and reads the body itself, under the same limits.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import socket
+import struct
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +40,7 @@ from edge.config.model import WebConfig, address_in
 from edge.ops.bodies import BODY_TIMEOUT, BodyNotInTimeError, handler_reads_own_body
 from edge.ops.health import HealthReport
 from edge.ops.metrics import CONTENT_TYPE
+from edge.ops.refusals import REFUSAL_HOLD_SECONDS, RefusalLog
 
 log = structlog.get_logger("edge.web.server")
 
@@ -47,8 +58,15 @@ class Limits:
     max_connections_per_address: int = 64
     #: Addresses the total cap does not apply to (only the per-address one): the lanes'
     #: cameras (their ``allow_from``), so that slow connections from many other addresses,
-    #: each under the per-address cap, cannot fill ``max_connections`` and lock them out.
+    #: each under the per-address cap, cannot fill ``max_connections`` and lock them out; nor
+    #: does the rate of new connections.
     cameras: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @property
+    def new_per_second(self) -> float:
+        """New connections an address may open a second (in bursts of as many): as many as it
+        may hold open. A camera opens one a push, a browser a handful a page."""
+        return float(self.max_connections_per_address)
 
 
 def web_limits(
@@ -94,6 +112,10 @@ class ConnectionGuard:
         self._timers: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._counted: dict[RequestHandler, tuple[str, asyncio.Transport]] = {}
         self._warned = False
+        self._rates: dict[str, tuple[float, float]] = {}  # address → (tokens, at)
+        self._cameras: dict[str, bool] = {}  # address → whether a lane's camera
+        self._refusals = RefusalLog()
+        self.hold = REFUSAL_HOLD_SECONDS  # seconds a 404 for no route waits (a test may set it)
 
     def install(self, server: Any) -> None:
         made, lost = server.connection_made, server.connection_lost
@@ -107,6 +129,54 @@ class ConnectionGuard:
             lost(handler, exc)
 
         server.connection_made, server.connection_lost = connection_made, connection_lost
+
+    def admits(self, address: str) -> bool:
+        """Whether a connection from ``address``, just accepted, may be served: under the caps
+        and the address's rate of new connections (:attr:`Limits.new_per_second`). Refused,
+        it is counted, and logged once per address a minute."""
+        limits = self.limits
+        camera = self._cameras.get(address)
+        if camera is None:  # parsed once per address: a flood comes from few
+            if len(self._cameras) >= 4096:
+                self._cameras.clear()
+            camera = self._cameras[address] = address_in(address, limits.cameras)
+        if self.by_address[address] >= limits.max_connections_per_address:
+            why = "too many open from one address"
+        elif camera:
+            return True
+        elif self.open >= limits.max_connections:
+            why = "too many open"
+        elif not self._within_rate(address):
+            why = "new connections too fast from one address"
+        else:
+            return True
+        self.refused += 1
+        refused = self._refusals.refused(why, self.name, address)
+        if refused is not None:
+            log.warning(
+                "connection refused",
+                reason=why,
+                listener=self.name,
+                peer=address,
+                open=self.open,
+                from_peer=self.by_address[address],
+                refused_since=refused,
+            )
+        return False
+
+    def _within_rate(self, address: str) -> bool:
+        """Take one of ``address``'s new connections from its token bucket, if there is one.
+        At most 4,096 addresses are remembered (the oldest forgotten: a full bucket again)."""
+        rate, now = self.limits.new_per_second, time.monotonic()
+        tokens, at = self._rates.pop(address, (rate, now))
+        tokens = min(rate, tokens + (now - at) * rate)
+        if len(self._rates) >= 4096:
+            del self._rates[next(iter(self._rates))]
+        if tokens < 1:
+            self._rates[address] = (tokens, now)
+            return False
+        self._rates[address] = (tokens - 1, now)
+        return True
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
@@ -172,6 +242,12 @@ class ConnectionGuard:
         transport = request.transport
         self.disarm(transport)
         try:
+            if request.match_info.http_exception is not None:
+                # No route (aiohttp's own 404 / 405): held as the push paths' refusals are, so
+                # that a sender waiting for its answers cannot make the loop serve them back to
+                # back (a request is ~0.3 ms of the loop the lanes share).
+                await asyncio.sleep(self.hold)
+                return await handler(request)
             if request.body_exists:
                 declared = request.content_length
                 if declared is not None and declared > self.limits.max_body_bytes:
@@ -209,6 +285,107 @@ class ConnectionGuard:
         return {"open": self.open, "refused": self.refused, "timed_out": self.timed_out}
 
 
+#: Connections accepted in one go when the listening socket is ready (asyncio's own accept
+#: takes up to its backlog, 1,024 here: under a connection flood one callback set up as many
+#: transports, stalling the loop every lane shares for hundreds of ms).
+ACCEPT_BATCH = 16
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
+
+
+class GuardedSite(web.BaseSite):
+    """aiohttp's TCP site with its own accept: each connection is checked by
+    :meth:`ConnectionGuard.admits` as it is accepted and closed at once when refused — no
+    transport, no request, no task — and at most :data:`ACCEPT_BATCH` are accepted a turn of
+    the event loop. Binds like :class:`aiohttp.web.TCPSite` (each address ``host`` resolves to;
+    ``port`` 0: one chosen by the system)."""
+
+    __slots__ = ("_guard", "_host", "_listening", "_loop", "_port", "_serving")
+
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+    ) -> None:
+        super().__init__(runner, backlog=1024)
+        self._host, self._port, self._guard = host, port, guard
+        self._listening: list[socket.socket] = []
+        self._serving: set[asyncio.Task[object]] = set()
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (the first address's)."""
+        return int(self._listening[0].getsockname()[1]) if self._listening else self._port
+
+    async def start(self) -> None:
+        await super().start()
+        infos = await self._loop.getaddrinfo(
+            self._host or None, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _name, address in dict.fromkeys(infos):
+            listening = socket.socket(family, kind, proto)
+            try:
+                listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                listening.bind(address)
+                listening.listen(self._backlog)
+                listening.setblocking(False)  # noqa: FBT003 - socket's API
+            except OSError:
+                listening.close()
+                await self.stop()
+                raise
+            self._listening.append(listening)
+            self._loop.add_reader(listening.fileno(), self._accept, listening)
+
+    async def stop(self) -> None:
+        for listening in self._listening:
+            self._loop.remove_reader(listening.fileno())
+            listening.close()
+        self._listening = []
+        await super().stop()
+
+    def _accept(self, listening: socket.socket) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                connection, peer = listening.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                # Out of descriptors (LimitNOFILE): stop accepting for a second, as asyncio
+                # does; the connections wait in the kernel's queue.
+                log.warning("cannot accept connections: out of file descriptors",
+                            listener=self._guard.name, error=str(exc))  # fmt: skip
+                self._loop.remove_reader(listening.fileno())
+                self._loop.call_later(1.0, self._resume, listening)
+                return
+            if not self._guard.admits(str(peer[0])):
+                # Reset, not closed: the kernel forgets it at once (no FIN exchange to follow).
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                connection.close()
+                continue
+            connection.setblocking(False)  # noqa: FBT003 - socket's API
+            task = self._loop.create_task(self._serve(connection))
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
+
+    def _resume(self, listening: socket.socket) -> None:
+        if listening in self._listening:
+            self._loop.add_reader(listening.fileno(), self._accept, listening)
+
+    async def _serve(self, connection: socket.socket) -> None:
+        server = self._runner.server
+        assert server is not None
+        try:
+            await self._loop.connect_accepted_socket(server, connection)
+        except OSError:  # gone before its transport was made
+            connection.close()
+
+
 async def _nosniff(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers["X-Content-Type-Options"] = "nosniff"
 
@@ -234,9 +411,9 @@ class Listener:
         await self._runner.setup()
         assert self._runner.server is not None
         self.guard.install(self._runner.server)
-        site = web.TCPSite(self._runner, self.host, self.requested_port, backlog=1024)
+        site = GuardedSite(self._runner, self.host, self.requested_port, self.guard)
         await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = site.port
 
     async def stop(self) -> None:
         if self._runner is not None:
