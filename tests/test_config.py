@@ -7,7 +7,7 @@ import pytest
 
 from edge.cli.main import main
 from edge.config.errors import ConfigError, format_loc, locate_keys
-from edge.config.model import load_config, parse_config
+from edge.config.model import config_warnings, load_config, parse_config
 from tests.helpers import write_config
 from tests.test_replica import HOST_KEY
 
@@ -340,3 +340,27 @@ def test_credentials_inside_a_replica_address_are_refused_and_never_echoed(
         assert "no user or password in an address" in messages[f"replica.{key}"]
         assert "SECRET" not in str(messages)
         assert "PASS7" not in str(messages)
+
+
+def test_a_pushing_lane_open_to_every_address_is_warned_of_off_loopback() -> None:
+    """The total connection cap leaves room only for the addresses in a lane's ``allow_from``:
+    a pushing lane without it, on a listener other hosts reach, is warned of (at check and at
+    start) — not refused, the demo runs without it on loopback."""
+
+    def lane_warnings(text: str) -> list[tuple[str | int, ...]]:
+        issues = config_warnings(parse_config(text, "x", EXAMPLE.parent))
+        return [issue.loc for issue in issues if issue.loc[0] == "lanes"]
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert lane_warnings(text) == []  # on loopback
+    exposed, found = re.subn(
+        r'(\[web\]\n(?:#.*\n)*)host = "127.0.0.1"', r'\1host = "0.0.0.0"', text
+    )
+    assert found == 1
+    both = [("lanes", 0, "camera", "allow_from"), ("lanes", 1, "camera", "allow_from")]
+    assert lane_warnings(exposed) == both
+    (first, *_) = (i for i in config_warnings(parse_config(exposed, "x", EXAMPLE.parent))
+                   if i.loc[0] == "lanes")  # fmt: skip
+    assert "lane in-1 takes pushes from any address" in first.message
+    fenced = exposed.replace("allow_from = []", 'allow_from = ["10.1.2.30"]', 1)
+    assert lane_warnings(fenced) == both[1:]

@@ -17,7 +17,7 @@ import structlog
 
 from edge.cli.filing_args import add_commands
 from edge.config.errors import ConfigError, ConfigIssue, env_overrides, format_loc, locate_keys
-from edge.config.model import Config, load_config, placeholder_warnings
+from edge.config.model import Config, config_warnings, load_config
 from edge.ops.logsetup import setup_logging
 from edge.sim import DEMO_CAMERAS, DEMO_SCALES
 from edge.sim.scale import PROTOCOLS as SCALE_PROTOCOLS
@@ -89,7 +89,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
     if replica is not None:
         print(replica)
-    for issue in placeholder_warnings(cfg):
+    for issue in config_warnings(cfg):
         print(f"  warning: {issue.with_line(lines, env_overrides(os.environ))}")
     return 0
 
@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     assert isinstance(cfg, Config)
     setup_logging(cfg.logging.level, cfg.logging.format, zone=cfg.site.zone)
-    for issue in placeholder_warnings(cfg):
+    for issue in config_warnings(cfg):
         structlog.get_logger().warning(
             "config warning", key=format_loc(issue.loc), why=issue.message
         )

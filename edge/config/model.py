@@ -1670,18 +1670,39 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
 PLACEHOLDER_PASSWORDS = frozenset({"sim-password", "change-me"})
 
 
-def placeholder_warnings(cfg: Config) -> list[ConfigIssue]:
-    """What is still the example's: worth a warning (at check and at start), not a refusal —
-    the example runs unchanged against the simulators."""
+def config_warnings(cfg: Config) -> list[ConfigIssue]:
+    """Worth a warning (at check and at start), not a refusal: what is still the example's
+    (the example runs unchanged against the simulators), and a pushing camera's lane open to
+    every address on a listener that is not on loopback."""
+    issues: list[ConfigIssue] = []
     if cfg.platform.password.get_secret_value() in PLACEHOLDER_PASSWORDS:
-        return [
+        issues.append(
             ConfigIssue(
                 ("platform", "password"),
                 "still the example's placeholder (the simulator's password): set the "
                 "platform's real one, better in EDGE_PLATFORM__PASSWORD",
             )
-        ]
-    return []
+        )
+    if not _loopback(cfg.web.host):
+        for i, lane in enumerate(cfg.lanes):
+            if isinstance(lane.camera, _PushingCamera) and not lane.camera.allow_from:
+                issues.append(
+                    ConfigIssue(
+                        ("lanes", i, "camera", "allow_from"),
+                        f"lane {lane.id} takes pushes from any address on the network: set "
+                        "the camera's address here — then only it may push, and slow or many "
+                        "connections from elsewhere cannot crowd it out of the listener's "
+                        "connection caps ([web] max_connections)",
+                    )
+                )
+    return issues
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def load_config(path: Path) -> Config:
