@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 #: aiohttp's CPU: a third of the loop every lane's plate → barrier path shares). nginx's
 #: ``limit_req`` (burst with delay) and login forms do the same. The refusals waiting are
 #: bounded by the listener's connection caps (each holds its connection). A sender that does
-#: not wait for its answers, and keep-alives (answered 200 at once), cost what a request
-#: costs: beyond the connection caps, that is a firewall's to limit.
+#: not wait for its answers is limited by the listener's rate of new connections per address
+#: (:class:`edge.web.server.GuardedSite`), keep-alives by budgets of their own.
 REFUSAL_HOLD_SECONDS = 1.0
 #: A flood is told as over when nothing was refused for this many seconds (logged with the
 #: next request served): a flood slowed by :data:`REFUSAL_HOLD_SECONDS` has pushes taken
