@@ -1138,5 +1138,7 @@ async def test_a_flood_of_keep_alives_is_paced_as_pushes_are(
                 *(http.post(base(daemon) + path, json={"Active": "keepAlive"}) for _ in range(20))
             )
             statuses = Counter(reply.status_code for reply in replies)
-            assert statuses == {200: taken, 429: 20 - taken}, (path, statuses)
+            assert set(statuses) == {200, 429}, (path, statuses)
+            # (one more when the bucket refilled a little while the 20 were being sent)
+            assert taken <= statuses[200] <= taken + 1, (path, statuses)
             assert time.monotonic() - started >= refusals.REFUSAL_HOLD_SECONDS * 0.9

@@ -333,10 +333,12 @@ class GuardedSite(web.BaseSite):
                 listening.bind(address)
                 listening.listen(self._backlog)
                 listening.setblocking(False)  # noqa: FBT003 - socket's API
-            except OSError:
+            except OSError as exc:
                 listening.close()
                 await self.stop()
-                raise
+                # as asyncio says it: the address named
+                raise OSError(exc.errno, f"error while attempting to bind on address "
+                              f"{address!r}: {str(exc.strerror).lower()}") from None  # fmt: skip
             self._listening.append(listening)
             self._loop.add_reader(listening.fileno(), self._accept, listening)
 
