@@ -196,11 +196,15 @@ class ScalePairing:
         if last is None:
             return None
         try:
-            truck = await self.truck_of(await self.ledger.weighing(last[0]))
+            truck = await self.truck_of_id(last[0])
         except KeyError:
             return last[2]
         sides = [at for at in (truck.first_at, truck.second_at) if at is not None]
         return min(last[2], max(sides))
+
+    async def truck_of_id(self, weighing_id: int) -> StoredWeighing:
+        """:meth:`truck_of` the weighing ``weighing_id``; KeyError when there is none."""
+        return await self.truck_of(await self.ledger.weighing(weighing_id))
 
     async def truck_of(self, row: StoredWeighing) -> StoredWeighing:
         """The weighing of the truck ``row`` was taken of: ``row`` itself, or — set aside as a
@@ -297,7 +301,7 @@ class ScalePairing:
         if held.stop_of is None or held.state != "unmatched":
             return None
         try:  # a stop set aside as the truck's second: that truck's weighing
-            earlier = await self.truck_of(await self.ledger.weighing(held.stop_of))
+            earlier = await self.truck_of_id(held.stop_of)
         except KeyError:
             return None
         sides = [
@@ -698,7 +702,7 @@ class Weighbridge(ScalePairing):
         row = await asyncio.shield(last) if last is not None else None
         if row is not None:  # set aside by a clerk as a second stop since: its truck's
             with contextlib.suppress(KeyError):
-                row = await self.truck_of(await self.ledger.weighing(row.id))
+                row = await self.truck_of_id(row.id)
         if row is None or stable.replaces is None:
             log.error("higher stable weight of a vehicle whose weighing was not recorded: "
                       "not recorded", scale=self.name, kg=str(stable.kg))  # fmt: skip
@@ -809,7 +813,7 @@ class Weighbridge(ScalePairing):
                 earlier = await asyncio.shield(before)  # not seen empty since it: its truck
                 if earlier is not None:  # after a second stop, maybe (set aside: its truck's)
                     with contextlib.suppress(KeyError):
-                        earlier = await self.truck_of(await self.ledger.weighing(earlier.id))
+                        earlier = await self.truck_of_id(earlier.id)
                 stop_of = None if earlier is None else earlier.id
             await self._weigh(stable, recorded, stop_of)
         finally:
@@ -1256,7 +1260,7 @@ class Weighbridge(ScalePairing):
         keep = None  # its truck's weighing (a stop set aside as a second: that truck's)
         if older is not None:
             try:
-                keep = (await self.truck_of(await self.ledger.weighing(older[0]))).id
+                keep = (await self.truck_of_id(older[0])).id
             except KeyError:
                 keep = older[0]
         await self.ledger.release_left(self.name, now, keep)
