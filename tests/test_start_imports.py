@@ -30,3 +30,34 @@ def test_the_start_does_not_import_what_only_some_features_use() -> None:
     loaded = _loaded_at_start()
     assert "edge" in loaded
     assert not loaded & set(NOT_AT_START)
+
+
+def test_models_are_built_when_first_used_not_at_start() -> None:
+    """A pydantic model's validator is built on first use (``defer_build``): the config's
+    sections a config does not have and the platform's messages of the mode not in use cost
+    nothing at start (~1.2 MiB of validators at ``edge run``'s imports, issue 19)."""
+    code = (
+        "import json; import edge.cli.main, edge.daemon\n"
+        "from pydantic import BaseModel\n"
+        "def subs(c):\n"
+        "    for s in c.__subclasses__():\n"
+        "        yield s\n"
+        "        yield from subs(s)\n"
+        "print(json.dumps(sorted({f'{c.__module__}.{c.__qualname__}' for c in subs(BaseModel)\n"
+        "    if c.__dict__.get('__pydantic_complete__') and c.__module__.startswith('edge')})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    built = set(json.loads(done.stdout))
+    for model in (
+        "edge.config.model.ScaleConfig",
+        "edge.config.model.ReplicaConfig",
+        "edge.config.model.MqttTelemetryConfig",
+        "edge.config.model.HikvisionBarrierConfig",
+        "edge.uplink.platform.province_models.EnterExitRecord",
+        "edge.uplink.platform.province_models.VehicleRegistration",
+        "edge.uplink.platform.city_models.DrivingRecord",
+    ):
+        assert model not in built
+    assert "edge.config.model.Config" in built  # what every start validates

@@ -81,7 +81,7 @@ from edge.domain.weighing import StableRule
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 Seconds = Annotated[float, Field(gt=0)]
