@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import structlog
 
@@ -30,12 +30,6 @@ from edge.gate.devices import DeviceBuilder
 from edge.gate.lane import Lane, LaneParts, LaneSettings
 from edge.gate.pass_photos import PassPhotos
 from edge.gate.verifier import Verifier
-from edge.gate.weighbridge import (
-    PlanReporter,
-    Weighbridge,
-    attach_plan_reporter,
-    build_weighbridges,
-)
 from edge.ingest.http_push import PushReceiver, command_channel
 from edge.ingest.readers import camera_reader
 from edge.ledger.books import ListBook, PlanBook
@@ -43,7 +37,6 @@ from edge.ledger.journal import FallbackJournal, keep_ledger
 from edge.ledger.photos import PhotoStore, photo_url
 from edge.ledger.retention import DiskState, Retention
 from edge.ledger.store import LedgerDatabaseError, LedgerUnwritableError, Store
-from edge.mqtt.telemetry import Telemetry
 from edge.ops.health import (
     HealthReport,
     LedgerReport,
@@ -54,17 +47,14 @@ from edge.ops.looplag import LoopLag
 from edge.ops.metrics import Metrics
 from edge.ops.supervisor import Supervisor
 from edge.ops.systemd import Notifier, feed_watchdog, watchdog_interval
-from edge.replica.replicator import Replicator
 from edge.uplink.backlog import BacklogMonitor
 from edge.uplink.breaker import LinkMonitor, LinkState
 from edge.uplink.filing_sender import FilingSender
 from edge.uplink.forwarder import Forwarder
 from edge.uplink.lane_activity import LaneActivity
-from edge.uplink.need_complete_poll import poll_need_complete
 from edge.uplink.photo_fit import PhotoCheck
 from edge.uplink.platform.base import Platform
 from edge.uplink.platform.city import CityPlatform
-from edge.uplink.platform.province import ProvincePlatform
 from edge.uplink.platform.token import TokenClient
 from edge.web.auth import Guard
 from edge.web.erp_api import ErpApi
@@ -72,7 +62,22 @@ from edge.web.photo_listener import PhotoListener, PhotoServer, PhotoSigner
 from edge.web.server import WebServer, web_limits
 from edge.web.status_page import StatusPage
 
+if TYPE_CHECKING:  # features imported only when the config has them (issue 19)
+    from edge.gate.weighbridge import PlanReporter, Weighbridge
+    from edge.mqtt.telemetry import Telemetry
+    from edge.replica.replicator import Replicator
+    from edge.uplink.platform.province import ProvincePlatform
+
 log = structlog.get_logger("edge.daemon")
+
+
+def _province(platform: Platform) -> ProvincePlatform | None:
+    """``platform`` as the province API's client, if it is one (its module is imported only
+    in province mode: if it is not loaded, ``platform`` is none of its clients)."""
+    module = sys.modules.get("edge.uplink.platform.province")
+    if module is None or not isinstance(platform, module.ProvincePlatform):
+        return None
+    return cast("ProvincePlatform", platform)
 
 
 def _free_mb(path: Path) -> int | None:
@@ -98,6 +103,8 @@ def build_platform(cfg: Config) -> Platform:
         "stamp_corrected_time": p.stamp_corrected_time,
     }
     if p.mode == "province":
+        from edge.uplink.platform.province import ProvincePlatform  # noqa: PLC0415 - its mode
+
         assert p.org_secret_code is not None
         assert p.company_secret_code is not None
         return ProvincePlatform(
@@ -173,9 +180,13 @@ class Daemon:
         )
         self.photo_check = PhotoCheck(cfg.storage.max_photo_pixels, cfg.storage.photo_decodes)
         self.supervisor = Supervisor()
-        self.replica = None if cfg.replica is None else Replicator(
-            cfg.replica, cfg.storage.database, cfg.storage.photo_dir, clock=clock
-        )  # fmt: skip
+        self.replica: Replicator | None = None
+        if cfg.replica is not None:
+            from edge.replica.replicator import Replicator  # noqa: PLC0415 - with [replica]
+
+            self.replica = Replicator(
+                cfg.replica, cfg.storage.database, cfg.storage.photo_dir, clock=clock
+            )
         self.activity = LaneActivity()
         self.disk = DiskState()
         self.journal = FallbackJournal(cfg.storage.fallback_journal)
@@ -390,7 +401,11 @@ class Daemon:
             site=cfg.site,
         )
         # what the guards, remote operators and the command line may do: one place
-        weighbridges = build_weighbridges(cfg, store, lanes, self.devices)
+        weighbridges: dict[str, Weighbridge] = {}
+        if cfg.scales:
+            from edge.gate.weighbridge import build_weighbridges  # noqa: PLC0415 - [scales.*]
+
+            weighbridges = build_weighbridges(cfg, store, lanes, self.devices)
         operator = Operator(
             store,
             lists,
@@ -403,6 +418,8 @@ class Daemon:
         filings, filing_sender = self._filings(store, operator)
         telemetry: Telemetry | None = None
         if cfg.mqtt is not None:
+            from edge.mqtt.telemetry import Telemetry  # noqa: PLC0415 - with [mqtt]
+
             telemetry = Telemetry(cfg.mqtt, cfg.site.enterprise_code, lanes, operator, self.health)
             for lane in lanes.values():
                 lane.pass_listeners.append(telemetry.publish_pass)
@@ -421,7 +438,11 @@ class Daemon:
             outbox_sent_keep_days=cfg.storage.outbox_sent_keep_days,
             diagnosis_keep_days=cfg.storage.diagnosis_keep_days,
         )
-        plan_reporter = attach_plan_reporter(cfg, store, lanes)
+        plan_reporter: PlanReporter | None = None
+        if cfg.erp.token is not None:
+            from edge.gate.weighbridge import attach_plan_reporter  # noqa: PLC0415 - ERP only
+
+            plan_reporter = attach_plan_reporter(cfg, store, lanes)
         status_page = StatusPage(
             lanes,
             store,
@@ -487,10 +508,14 @@ class Daemon:
     def _filings(self, store: Store, operator: Operator) -> tuple[Filings, FilingSender | None]:
         """The electronic ledger's actions and, when the platform takes filings, its sender
         (the filings' mode: the platform's; VehElecAccountGain in province mode)."""
-        platform = self.platform
-        if not isinstance(platform, CityPlatform | ProvincePlatform):
+        platform: CityPlatform | ProvincePlatform
+        province = _province(self.platform)
+        if province is not None:
+            platform = province
+        elif isinstance(self.platform, CityPlatform):
+            platform = self.platform
+        else:
             return Filings(operator, self.cfg.storage.photo_dir, zone=self.cfg.site.zone), None
-        province = platform if isinstance(platform, ProvincePlatform) else None
         filings = Filings(
             operator,
             self.cfg.storage.photo_dir,
@@ -515,14 +540,16 @@ class Daemon:
 
     async def _gain(self, plate: str, color: str, license_pk: str) -> dict[str, str]:
         """VehElecAccountGain on the province platform, its reply as wire fields."""
-        assert isinstance(self.platform, ProvincePlatform)
-        data = await self.platform.gain_vehicle(plate, PlateColor(color), license_pk)
+        province = _province(self.platform)
+        assert province is not None
+        data = await province.gain_vehicle(plate, PlateColor(color), license_pk)
         return {key: str(value) for key, value in data.model_dump().items()}
 
     async def _need_complete(self) -> list[tuple[str, str, str]]:
         """GetNeedCompleteVehEx on the province platform: (plate, colour, addDate)."""
-        assert isinstance(self.platform, ProvincePlatform)
-        listed = await self.platform.need_complete()
+        province = _province(self.platform)
+        assert province is not None
+        listed = await province.need_complete()
         return [(v.license, v.licenseColor, v.addDate) for v in listed]
 
     def _supervise(self, parts: Components) -> None:
@@ -535,8 +562,10 @@ class Daemon:
         self.supervisor.start("forwarder", parts.forwarder.run)
         if parts.filing_sender is not None:
             self.supervisor.start("filings", parts.filing_sender.run)
-        if isinstance(self.platform, ProvincePlatform):  # the 待完善 list from the platform
-            fetch, store = self.platform.need_complete, parts.store
+        if (province := _province(self.platform)) is not None:  # the 待完善 list from it
+            from edge.uplink.need_complete_poll import poll_need_complete  # noqa: PLC0415
+
+            fetch, store = province.need_complete, parts.store
             self.supervisor.start(
                 "need-complete",
                 lambda: poll_need_complete(fetch, store, zone, clock=self._clock),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import structlog
 
@@ -43,11 +43,13 @@ from edge.domain.plates import (
 )
 from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
-from edge.gate.weighbridge import ScalePairing
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.rows import NewTransportPlan, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import ReadUsedError, WeighingStateError, check_splittable
+
+if TYPE_CHECKING:  # a scale's module is imported only with [scales.*] (issue 19)
+    from edge.gate.weighbridge import ScalePairing
 
 #: A correction as the daemon (or the command line) carries it out: (serial, plate, colour,
 #: reviewer) → correction id; raises KeyError for an unknown pass, ValueError for a bad value.

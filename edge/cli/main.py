@@ -19,8 +19,7 @@ from edge.cli.filing_args import add_commands
 from edge.config.errors import ConfigError, ConfigIssue, env_overrides, format_loc, locate_keys
 from edge.config.model import Config, config_warnings, load_config
 from edge.ops.logsetup import setup_logging
-from edge.sim import DEMO_CAMERAS, DEMO_SCALES
-from edge.sim.scale import PROTOCOLS as SCALE_PROTOCOLS
+from edge.sim import DEMO_CAMERAS, DEMO_SCALES, SCALE_PROTOCOLS
 
 EXIT_CONFIG = 2
 

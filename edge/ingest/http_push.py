@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -31,12 +32,8 @@ from edge.config.model import (
 )
 from edge.domain.events import PlateEvent, PlateRead, ReadTicket
 from edge.gate.lane import Lane, LaneBusyError, LaneOutcome
-from edge.ingest.dahua import dahua_device_id, parse_dahua
 from edge.ingest.generic import parse_generic
-from edge.ingest.hikvision import parse_hikvision
-from edge.ingest.milesight import parse_milesight
 from edge.ingest.payload import OtherEvent, PayloadError, RawPush, diagnostic
-from edge.ingest.vzenith import parse_gpio_input, parse_vzenith, vzenith_reply
 from edge.ops.bodies import read_body, reads_own_body
 from edge.ops.refusals import REFUSAL_HOLD_SECONDS, RefusalLog, RefusalSpell
 
@@ -80,9 +77,30 @@ def _ok_reply() -> web.Response:
     return web.json_response({"result": "ok", "pass": False})
 
 
+Parser = Callable[[RawPush, datetime], PlateRead | OtherEvent]
+
+
+class _Imported:
+    """A vendor's parser, imported when its first push comes: a site has one or two camera
+    makes, and the others' modules (Hikvision's XML parser with them) stay out of the
+    daemon's memory (issue 19)."""
+
+    __slots__ = ("_function", "_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+        self._function: Parser | None = None
+
+    def __call__(self, push: RawPush, received: datetime) -> PlateRead | OtherEvent:
+        if self._function is None:
+            self._function = getattr(importlib.import_module(self._module), self._name)
+            assert self._function is not None
+        return self._function(push, received)
+
+
 @dataclass(frozen=True, slots=True)
 class Vendor:
-    parse: Callable[[RawPush, datetime], PlateRead | OtherEvent]
+    parse: Parser
     reply: Reply
     #: The answer to a message that is not a pass (a keep-alive, a non-motor snap): HTTP 200
     #: in the form the camera expects, or it re-sends.
@@ -91,10 +109,12 @@ class Vendor:
 
 VENDORS: dict[str, Vendor] = {
     "generic-push": Vendor(parse_generic, _json_reply),
-    "vzenith-push": Vendor(parse_vzenith, _json_reply),
-    "hikvision-push": Vendor(parse_hikvision, _json_reply),
-    "dahua-push": Vendor(parse_dahua, _dahua_reply, other_reply=_dahua_ok),
-    "milesight-push": Vendor(parse_milesight, _json_reply),
+    "vzenith-push": Vendor(_Imported("edge.ingest.vzenith", "parse_vzenith"), _json_reply),
+    "hikvision-push": Vendor(_Imported("edge.ingest.hikvision", "parse_hikvision"), _json_reply),
+    "dahua-push": Vendor(
+        _Imported("edge.ingest.dahua", "parse_dahua"), _dahua_reply, other_reply=_dahua_ok
+    ),
+    "milesight-push": Vendor(_Imported("edge.ingest.milesight", "parse_milesight"), _json_reply),
 }
 
 
@@ -307,6 +327,8 @@ class PushReceiver:
         lane.camera.heard(plate=False)
         camera = lane.cfg.camera
         if lane.commands is not None and isinstance(camera, VzenithPushCamera):
+            from edge.ingest.vzenith import vzenith_reply  # noqa: PLC0415 - Vzenith lanes only
+
             # comet: answer with what is queued, if any
             return web.json_response(
                 vzenith_reply(await lane.commands.collect(camera.comet_hold_seconds))
@@ -325,6 +347,8 @@ class PushReceiver:
         if refused is not None:
             return refused
         body = await read_body(request)
+        from edge.ingest.vzenith import parse_gpio_input  # noqa: PLC0415 - Vzenith lanes only
+
         try:
             source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
         except PayloadError as exc:
@@ -344,6 +368,8 @@ class PushReceiver:
         only Dahua lane)."""
         came = time.monotonic()
         body = await request.read()
+        from edge.ingest.dahua import dahua_device_id  # noqa: PLC0415 - Dahua lanes only
+
         try:
             device = dahua_device_id(RawPush(body, request.content_type, request.charset).json())
         except PayloadError as exc:
@@ -421,6 +447,8 @@ class PushReceiver:
             if reply is not None:
                 reply.seal()
         if reply is not None:  # the camera acts on what the drivers managed to put in
+            from edge.ingest.vzenith import vzenith_reply  # noqa: PLC0415 - (its replies only)
+
             return web.json_response(
                 vzenith_reply(reply, read.echo, continue_offline=read.historical)
             )

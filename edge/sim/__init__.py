@@ -23,6 +23,8 @@ DEMO_CAMERAS: tuple[str, ...] = get_args(DemoCamera)
 
 #: The indicator protocols a simulated scale speaks (``edge.sim.scale``, ``drivers.weighing``).
 ScaleProtocol = Literal["yaohua-tf0", "yaohua-equals", "yaohua-a12", "toledo", "command"]
+#: Those protocols (here, so that the command line lists them without loading the simulator).
+SCALE_PROTOCOLS: tuple[ScaleProtocol, ...] = get_args(ScaleProtocol)
 #: What ``edge demo --scale PROTOCOL`` takes, as the technician knows the indicators;
 #: ``yaohua`` is short for ``yaohua-tf0`` (the XK3190's continuous output).
 DEMO_SCALES: dict[str, ScaleProtocol] = {

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import get_args
 
 from drivers.weighing import (
     encode_a12,
@@ -26,11 +25,11 @@ from drivers.weighing import (
     encode_tf0,
     encode_toledo,
 )
-from edge.sim import ScaleProtocol
+from edge.sim import SCALE_PROTOCOLS, ScaleProtocol
 from edge.sim.pty import VirtualSerialPort
 
 Protocol = ScaleProtocol
-PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
+PROTOCOLS: tuple[Protocol, ...] = SCALE_PROTOCOLS
 
 
 @dataclass(frozen=True, slots=True)

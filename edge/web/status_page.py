@@ -23,7 +23,7 @@ from dataclasses import fields
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -56,7 +56,6 @@ from edge.domain.filing_words import UPLOAD_KINDS, dead_letter_words, refusal_wo
 from edge.domain.goods import tonnes_text
 from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
-from edge.gate.weighbridge import Weighbridge
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.database import LedgerBusyError
 from edge.ledger.figures import daily_figures, daily_tonnage
@@ -68,6 +67,9 @@ from edge.uplink.breaker import failure_name
 from edge.web.auth import MAX_USER, Guard
 from edge.web.ledger_page import LedgerPage
 from edge.web.ticket import ticket_html
+
+if TYPE_CHECKING:  # a scale's module is imported only with [scales.*] (issue 19)
+    from edge.gate.weighbridge import Weighbridge
 
 RECENT = 20
 #: Plates of the 待完善 list the page shows (newest first).
