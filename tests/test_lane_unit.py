@@ -517,3 +517,28 @@ async def test_the_platform_is_asked_while_the_ledger_is_searched_for_a_record_i
     assert (again.duplicate, again.merged, again.serial) == (True, "re-push", first.serial)
     assert len(rig.barrier.openings) == 1
     assert len(rig.passes()) == 1
+
+
+async def test_a_photo_that_came_with_the_read_is_written_once_the_pass_is_committed(
+    rig_factory: Any,
+) -> None:
+    """Its write and fsync no longer run beside the platform's check and the pass's commit,
+    which the barrier waits for (issue 19); it is still committed before the reply."""
+    rig = await rig_factory()
+    rig.platform.uploads_photos = True
+    store = rig.lane.photos.store
+    write = store.write
+    committed_when_written: list[bool] = []
+
+    async def noting(data: bytes, when: datetime, lane_id: str, number: int) -> str:
+        with sqlite3.connect(rig.database) as db:
+            [(passes,)] = db.execute("SELECT count(*) FROM passes").fetchall()
+        committed_when_written.append(passes == 1)
+        path: str = await write(data, when, lane_id, number)
+        return path
+
+    store.write = noting
+    outcome = await rig.read("豫A12345", images=(Image(_jpeg()),))
+    assert (outcome.barrier, outcome.photos) == ("opened", 1)
+    assert committed_when_written == [True]
+    assert len(_ledger_now(rig.database)["photos"]) == 1  # committed before the reply
