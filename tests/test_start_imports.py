@@ -11,9 +11,7 @@ import sys
 #: for the XLSX exports, the import template and the import; aiomqtt (and paho) when MQTT
 #: telemetry is configured; httpx (which loads click and Pygments where they are installed)
 #: with a Hikvision ISAPI barrier, an HTTP snapshot or a replica.
-#: pydantic-settings (with python-dotenv): the config's ``EDGE_…`` variables are read by
-#: edge.config.model itself.
-NOT_AT_START = ("openpyxl", "lxml", "aiomqtt", "paho", "httpx", "pydantic_settings", "dotenv")
+NOT_AT_START = ("openpyxl", "lxml", "aiomqtt", "paho", "httpx")
 
 #: edge-gate's own modules of features a config may not have, imported by the daemon when it
 #: has them: a truck scale (or the ERP's plan reports), MQTT telemetry, a replica, the

@@ -10,13 +10,11 @@ line; see :mod:`edge.config.errors`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import ipaddress
-import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +32,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from typing_extensions import override
 
 from drivers.base import Barrier, Detector, Display
 from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
@@ -1103,11 +1103,10 @@ class LedTextConfig(_Section):
         return templates
 
 
-class Config(BaseModel):
-    """The whole config: the file's tables, overridden by ``EDGE_…`` variables as
-    :func:`parse_config` reads them (:func:`environment_values`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
 
     site: SiteConfig
     platform: PlatformConfig
@@ -1127,6 +1126,19 @@ class Config(BaseModel):
     photo_web: PhotoWebConfig = PhotoWebConfig()
     logging: LoggingConfig = LoggingConfig()
     led_text: LedTextConfig = LedTextConfig()
+
+    @classmethod
+    @override
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return env_settings, init_settings
 
     def lane(self, lane_id: str) -> LaneConfig:
         for lane in self.lanes:
@@ -1599,8 +1611,8 @@ def _is_list(annotation: Any) -> bool:
 
 def _into_list(loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
     """The list field an ``EDGE_…`` variable's key path goes into (``lanes`` for
-    ``EDGE_LANES__0__ID``), or None. A variable cannot set one item of a list (nor a key of
-    one): it would replace the whole list of the file with a table of that one key."""
+    ``EDGE_LANES__0__ID``), or None. pydantic-settings cannot set one item of a list (nor a key
+    of one): it would replace the whole list of the file with a table of that one key."""
     models: list[type[BaseModel]] = [Config]
     for depth, part in enumerate(loc):
         if isinstance(part, int):
@@ -1612,67 +1624,6 @@ def _into_list(loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
             return loc[: depth + 1]
         models = [m for f in fields for m in models_in(f.annotation)]
     return None
-
-
-def _values_under(annotation: Any, part: str) -> list[Any]:
-    """The annotations of what key ``part`` holds in a value of type ``annotation``: a
-    model's field, or the values of a table of names (``modbus``, ``scales``)."""
-    found = [
-        m.model_fields[part].annotation for m in models_in(annotation) if part in m.model_fields
-    ]
-    if get_origin(annotation) in (dict, Mapping):
-        found.append(get_args(annotation)[1])
-    elif get_origin(annotation) in (Union, UnionType, Annotated):
-        found += [v for arg in get_args(annotation) for v in _values_under(arg, part)]
-    return found
-
-
-def _takes_json(annotation: Any) -> bool:
-    """Whether a key of this type is a table or a list: its variable's value is JSON."""
-    origin = get_origin(annotation)
-    if origin in (list, tuple, set, frozenset, dict, Sequence, Mapping):
-        return True
-    if origin in (Union, UnionType, Annotated):
-        return any(_takes_json(arg) for arg in get_args(annotation))
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The config keys ``EDGE_<SECTION>__<KEY>…`` variables set (names in any case), as
-    nested tables to lay over the file's: a value is text, JSON where its key is a table or a
-    list (``EDGE_WEB__ALLOW='["10.0.0.0/8"]'``; text if it is not JSON, for the model to
-    refuse naming the variable). Sections the config does not have are left out (reported by
-    :func:`parse_config`)."""
-    values: dict[str, Any] = {}
-    for loc, name in env_overrides(environ).items():
-        keys = [str(part) for part in loc]
-        if keys[0] not in Config.model_fields or "" in keys:
-            continue
-        annotations = [Config.model_fields[keys[0]].annotation]
-        for part in keys[1:]:
-            annotations = [v for a in annotations for v in _values_under(a, part)]
-        value: Any = environ[name]
-        if any(_takes_json(a) for a in annotations):
-            with contextlib.suppress(ValueError):  # not JSON: the model refuses the text
-                value = json.loads(value)
-        table = values
-        for part in keys[:-1]:
-            below = table.get(part)
-            table = table.setdefault(part, {}) if isinstance(below, dict) or below is None else {}
-        table[keys[-1]] = value
-    return values
-
-
-def _laid_over(file: dict[str, Any], environment: Mapping[str, Any]) -> dict[str, Any]:
-    """The file's tables with the environment's keys laid over them (tables merged)."""
-    merged = dict(file)
-    for key, value in environment.items():
-        below = merged.get(key)
-        if isinstance(value, dict) and isinstance(below, dict):
-            merged[key] = _laid_over(below, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -1705,7 +1656,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     if listed:  # before the model: it would read them and say "must be a valid list"
         raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *listed])
     try:
-        cfg = Config(**_laid_over(data, environment_values(os.environ)))
+        cfg = Config(**data)
     except ValidationError as exc:
         found = issues_from_validation(exc, data, lines, Config, env)
         raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *found]) from None
