@@ -161,6 +161,33 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
     assert cfg.platform.username == "gate01"  # the rest still comes from the file
 
 
+def test_environment_sets_named_tables_whole_lists_and_any_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """How ``EDGE_…`` variables are read: a key of a table of names (``[modbus.board1]``), a
+    whole list as JSON, names in any case; the rest of the table still from the file."""
+    monkeypatch.setenv("EDGE_MODBUS__BOARD1__PORT", "1602")
+    monkeypatch.setenv("EDGE_LISTS__DENY", '[{"plate": "豫A12345", "reason": "欠费停运"}]')
+    monkeypatch.setenv("edge_web__port", "9002")
+    cfg = load_config(EXAMPLE)
+    assert cfg.modbus["board1"].port == 1602
+    assert cfg.modbus["board1"].host == "127.0.0.1"  # from the file
+    assert [(e.plate, e.reason) for e in cfg.lists.deny] == [("豫A12345", "欠费停运")]
+    assert [e.plate for e in cfg.lists.in_plant] == ["豫A0001挂"]  # from the file
+    assert cfg.web.port == 9002
+
+
+def test_a_table_from_the_environment_that_is_not_json_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list's variable that is not JSON was a traceback (pydantic-settings' SettingsError,
+    naming only the section): it is a config error naming the variable."""
+    monkeypatch.setenv("EDGE_LISTS__DENY", "豫A12345")
+    with pytest.raises(ConfigError) as refused:
+        load_config(EXAMPLE)
+    assert "lists.deny (from EDGE_LISTS__DENY)" in refused.value.render()
+
+
 @pytest.mark.parametrize(
     ("password", "said"), [("", "must not be empty"), ("x" * 44, "must be at most 32 characters")]
 )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,12 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from typing_extensions import override
 
 from drivers.base import Barrier, Detector, Display
@@ -68,6 +74,7 @@ from edge.config.errors import (
     NOT_ECHOED,
     ConfigError,
     ConfigIssue,
+    Loc,
     env_overrides,
     format_loc,
     issues_from_validation,
@@ -1660,10 +1667,35 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     except ValidationError as exc:
         found = issues_from_validation(exc, data, lines, Config, env)
         raise ConfigError(source, [*(i.with_line(lines, env) for i in unknown), *found]) from None
+    except SettingsError as exc:  # a table's or a list's variable that is not JSON
+        raise ConfigError(source, [*unknown, *_not_json(exc, env)]) from None
     issues = [*unknown, *_semantic_issues(cfg)]
     if issues:
         raise ConfigError(source, [issue.with_line(lines, env) for issue in issues])
     return cfg
+
+
+def _not_json(error: SettingsError, env: Mapping[Loc, str]) -> list[ConfigIssue]:
+    """pydantic-settings' refusal of a variable whose key is a table or a list and whose
+    value is not JSON (it names only the section), as an issue of each such variable there."""
+    named = re.search(r'field "(\w+)"', str(error))
+    section = named.group(1) if named else None
+    issues = []
+    for loc, name in env.items():
+        if loc[0] != section:
+            continue
+        try:
+            json.loads(os.environ[name])
+        except ValueError:
+            issues.append(
+                ConfigIssue(
+                    loc,
+                    "not JSON: a table or a list from the environment is written in JSON, "
+                    f"e.g. {name}='[...]' or '{{...}}'",
+                    variable=name,
+                )
+            )
+    return issues or [ConfigIssue((), f"environment: {error}")]
 
 
 #: Passwords that are the example's or the simulators': fine against a simulator, never on site.
