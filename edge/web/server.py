@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import logging
 import socket
 import struct
 import time
@@ -34,10 +35,18 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from edge.config.model import WebConfig, address_in
-from edge.ops.bodies import BODY_TIMEOUT, BodyNotInTimeError, handler_reads_own_body
+from edge.ops.bodies import (
+    BODY_BUDGET,
+    BODY_TIMEOUT,
+    BodiesInFlightError,
+    BodyBudget,
+    BodyNotInTimeError,
+    handler_reads_own_body,
+)
 from edge.ops.health import HealthReport
 from edge.ops.metrics import CONTENT_TYPE
 from edge.ops.refusals import REFUSAL_HOLD_SECONDS, RefusalLog
@@ -67,6 +76,15 @@ class Limits:
         """New connections an address may open a second (in bursts of as many): as many as it
         may hold open. A camera opens one a push, a browser a handful a page."""
         return float(self.max_connections_per_address)
+
+    @property
+    def new_per_second_total(self) -> float:
+        """New connections all addresses that are not a lane's camera may open a second
+        together (in bursts of as many): twice what one may. A sender from many addresses, each
+        under its own rate, made a request of each (+120 to +290 ms on another lane's p99 from
+        32 or 128 addresses, issue 20): it now shares this with the status page's browsers —
+        set ``allow_from`` so that a lane's camera does not."""
+        return 2 * self.new_per_second
 
 
 def web_limits(
@@ -113,6 +131,7 @@ class ConnectionGuard:
         self._counted: dict[RequestHandler, tuple[str, asyncio.Transport]] = {}
         self._warned = False
         self._rates: dict[str, tuple[float, float]] = {}  # address → (tokens, at)
+        self._all = (limits.new_per_second_total, time.monotonic())  # every non-camera
         self._cameras: dict[str, bool] = {}  # address → whether a lane's camera
         self._refusals = RefusalLog()
         self.hold = REFUSAL_HOLD_SECONDS  # seconds a 404 for no route waits (a test may set it)
@@ -135,19 +154,16 @@ class ConnectionGuard:
         and the address's rate of new connections (:attr:`Limits.new_per_second`). Refused,
         it is counted, and logged once per address a minute."""
         limits = self.limits
-        camera = self._cameras.get(address)
-        if camera is None:  # parsed once per address: a flood comes from few
-            if len(self._cameras) >= 4096:
-                self._cameras.clear()
-            camera = self._cameras[address] = address_in(address, limits.cameras)
         if self.by_address[address] >= limits.max_connections_per_address:
             why = "too many open from one address"
-        elif camera:
+        elif self.is_camera(address):
             return True
         elif self.open >= limits.max_connections:
             why = "too many open"
         elif not self._within_rate(address):
             why = "new connections too fast from one address"
+        elif not self._within_total_rate():
+            why = "new connections too fast from all addresses"
         else:
             return True
         self.refused += 1
@@ -163,6 +179,25 @@ class ConnectionGuard:
                 refused_since=refused,
             )
         return False
+
+    def is_camera(self, address: str) -> bool:
+        """Whether ``address`` is a lane's camera (in an ``allow_from``)."""
+        camera = self._cameras.get(address)
+        if camera is None:  # parsed once per address: a flood comes from few
+            if len(self._cameras) >= 4096:
+                self._cameras.clear()
+            camera = self._cameras[address] = address_in(address, self.limits.cameras)
+        return camera
+
+    def _within_total_rate(self) -> bool:
+        rate, now = self.limits.new_per_second_total, time.monotonic()
+        tokens, at = self._all
+        tokens = min(rate, tokens + (now - at) * rate)
+        if tokens < 1:
+            self._all = (tokens, now)
+            return False
+        self._all = (tokens - 1, now)
+        return True
 
     def _within_rate(self, address: str) -> bool:
         """Take one of ``address``'s new connections from its token bucket, if there is one.
@@ -256,14 +291,17 @@ class ConnectionGuard:
                     return await handler(request)  # it reads the body, if it wants it
                 try:
                     async with asyncio.timeout(self.limits.body_timeout):
-                        if request.content_type == "multipart/form-data":
-                            return await handler(request)  # read by the handler, as it goes
-                        await request.read()  # kept for the handler
+                        with request.app[BODY_BUDGET].body_of(request):
+                            if request.content_type == "multipart/form-data":
+                                return await handler(request)  # read by it, as it goes
+                            await request.read()  # kept for the handler
                 except TimeoutError:
                     raise BodyNotInTimeError from None
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:  # streamed past the limit
             return _too_large(self.limits.max_body_bytes)
+        except BodiesInFlightError:
+            return self._bodies_in_flight(request)
         except BodyNotInTimeError:
             self.timed_out += 1
             late = web.json_response(
@@ -281,9 +319,62 @@ class ConnectionGuard:
         finally:
             self.arm(transport)
 
+    def _bodies_in_flight(self, request: web.Request) -> web.Response:
+        """503 at once, the body unread and the connection closed: the listener already reads
+        as many bodies as it holds (:class:`~edge.ops.bodies.BodyBudget`)."""
+        peer = request.remote or "?"
+        refused = self._refusals.refused("bodies in flight", self.name, peer)
+        if refused is not None:
+            log.warning("request refused: too many bodies being read", listener=self.name,
+                        peer=peer, refused_since=refused)  # fmt: skip
+        busy = web.json_response(
+            {"result": "error", "error": "too many requests being read: try again"}, status=503
+        )
+        busy.headers["Retry-After"] = "1"
+        busy.force_close()
+        return busy
+
     def to_json(self) -> dict[str, int]:
         return {"open": self.open, "refused": self.refused, "timed_out": self.timed_out}
 
+
+#: Bodies of the largest size (``max_body_bytes``) a listener reads at once from addresses that
+#: are not a lane's camera (:class:`~edge.ops.bodies.BodyBudget`): 32 MiB at the defaults.
+BODIES_IN_FLIGHT = 4
+#: Seconds a stopping listener waits for the requests it is answering (a camera's push waits
+#: at most its reply deadline, 3 s by default) before it cancels them: it waited aiohttp's
+#: 60 s, and a SIGTERM under stalled bodies took ~24 s (their body timeout).
+SHUTDOWN_SECONDS = 5.0
+
+
+class _HttpErrorFilter(logging.Filter):
+    """aiohttp's "Error handling request" for a request that is not HTTP (a bad request line,
+    header or length: the client's fault) becomes one line, without the traceback, and at most
+    one a minute per address (a flood of malformed requests wrote 14,521 records with their
+    tracebacks in 15 s, issue 20); an error of ours keeps its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refusals = RefusalLog()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        peer = str(record.args[0]) if isinstance(record.args, tuple) and record.args else "?"
+        refused = self._refusals.refused("malformed HTTP", "web", peer)
+        if refused is None:
+            return False
+        record.msg = "malformed HTTP request from %s: %s (%d since the last line)"
+        record.args = (peer, str(error.message or error).strip(), refused)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+#: The logger aiohttp's request handlers log their errors to (see :class:`_HttpErrorFilter`).
+HTTP_ERRORS = logging.getLogger("edge.web.http")
+HTTP_ERRORS.addFilter(_HttpErrorFilter())
 
 #: Connections accepted in one go when the listening socket is ready (asyncio's own accept
 #: takes up to its backlog, 1,024 here: under a connection flood one callback set up as many
@@ -404,12 +495,23 @@ class Listener:
             client_max_size=limits.max_body_bytes, middlewares=[self.guard.middleware]
         )
         self.app[BODY_TIMEOUT] = limits.body_timeout  # for a handler that reads its own body
+        self.app[BODY_BUDGET] = BodyBudget(
+            total=BODIES_IN_FLIGHT * limits.max_body_bytes,
+            per_address=limits.max_body_bytes,
+            is_camera=self.guard.is_camera,
+        )
         self.app.add_routes(list(routes))
         self.app.on_response_prepare.append(_nosniff)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            logger=HTTP_ERRORS,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
         await self._runner.setup()
         assert self._runner.server is not None
         self.guard.install(self._runner.server)
