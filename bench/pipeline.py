@@ -298,6 +298,17 @@ def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plat
         f"{attacked - quiet:+.2f} ms"
         + (f" (the separate paced run above: {paced:.2f} ms)" if paced is not None else "")
     )
+    # The own overhead is the total less the platform check's wall time as the daemon saw it:
+    # a stall of the loop while the check was out is not in it. The total's is (platform
+    # included, as noisy as the check's own time on a loaded machine).
+    phases = r["phases"]
+    total_quiet, total_attacked = (_pct(phases[n]["total_ms"], 99) for n in ("quiet", "attacked"))
+    print(
+        f"  plate → barrier total p99 (stalls during the check included): attacked "
+        f"{total_attacked:.2f} ms vs quiet {total_quiet:.2f} ms, difference "
+        f"{total_attacked - total_quiet:+.2f} ms; max {max(phases['attacked']['total_ms']):.1f}"
+        f" vs {max(phases['quiet']['total_ms']):.1f} ms"
+    )
     lp = r["longplate"]
     print(
         f"\n{plate_kb} KB plate on in-3 and a normal push on in-1 at the same moment, "
