@@ -1,25 +1,35 @@
-"""The status page's password, sessions, CSRF tokens and lock-out."""
+"""The status page's password, sessions, CSRF tokens and the account's lock-out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from edge.cli.main import main
 from edge.config.model import load_config
+from edge.web import auth
 from edge.web.auth import (
+    BUSY_SECONDS,
     FIRST_DELAY_SECONDS,
     LOCKOUT_SECONDS,
     MAX_FAILURES,
     MAX_USER,
     SESSION_SECONDS,
     Guard,
+    Session,
+    Wait,
     hash_password,
     verify_password,
     write_password_hash,
 )
+from tests.helpers import eventually
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 STORED = hash_password("correct horse battery")
@@ -38,7 +48,7 @@ async def test_sessions_need_their_csrf_token_and_expire() -> None:
     now = [1000.0]
     guard = Guard(STORED, clock=lambda: now[0])
     session = await guard.login("张三", "correct horse battery")
-    assert session is not None
+    assert isinstance(session, Session)
     token = guard.token_of(session)
     assert guard.check(token, session.csrf) is session
     assert guard.check(token, "forged") is None
@@ -49,37 +59,108 @@ async def test_sessions_need_their_csrf_token_and_expire() -> None:
     now[0] += SESSION_SECONDS + 1
     assert guard.check(token, session.csrf) is None  # expired
     session2 = await guard.login("张三", "correct horse battery")
-    assert session2 is not None
+    assert isinstance(session2, Session)
     guard.logout(guard.token_of(session2))
     assert not guard.sessions
 
 
 async def test_repeated_failures_make_the_account_wait_longer_each_time() -> None:
+    """There is one password, so one account: its failures count whatever user name is typed
+    (a guesser changing the name every few tries was never locked out: 392 guesses in 20 s)."""
     now = [0.0]
     guard = Guard(STORED, clock=lambda: now[0])
-    for _ in range(MAX_FAILURES - 1):
-        assert await guard.login("张三", "guess") is None
-    assert not guard.locked("张三")
+    for n in range(MAX_FAILURES - 1):
+        assert await guard.login(f"guesser{n}", "guess") is None
+    assert not guard.locked()
     assert await guard.login("张三", "guess") is None
-    assert guard.wait_seconds("张三") == FIRST_DELAY_SECONDS
-    assert await guard.login(" 张三 ", "correct horse battery") is None  # even the right one
-    assert await guard.login("李四", "correct horse battery") is not None  # others may
+    assert guard.wait_seconds() == FIRST_DELAY_SECONDS
+    assert await guard.login(" 张三 ", "correct horse battery") == Wait(FIRST_DELAY_SECONDS)
+    assert await guard.login("李四", "correct horse battery") == Wait(FIRST_DELAY_SECONDS)
     now[0] += FIRST_DELAY_SECONDS
-    assert await guard.login("张三", "guess") is None
-    assert guard.wait_seconds("张三") == 2 * FIRST_DELAY_SECONDS  # doubled
-    for _ in range(30):
-        now[0] += guard.wait_seconds("张三")
-        assert await guard.login("张三", "guess") is None
-    assert guard.wait_seconds("张三") == LOCKOUT_SECONDS  # capped
+    assert await guard.login("王五", "guess") is None
+    assert guard.wait_seconds() == 2 * FIRST_DELAY_SECONDS  # doubled
+    for n in range(30):
+        now[0] += guard.wait_seconds()
+        assert await guard.login(f"name{n}", "guess") is None
+    assert guard.wait_seconds() == LOCKOUT_SECONDS  # capped
     now[0] += LOCKOUT_SECONDS
-    assert await guard.login("张三", "correct horse battery") is not None
-    assert not guard.locked("张三")  # a success forgets the failures
+    session = await guard.login("张三", "correct horse battery")  # the delay passed: works
+    assert isinstance(session, Session)
+    assert session.user == "张三"
+    assert not guard.locked()
+    assert guard.failures == 0  # a success forgets the failures
 
 
-async def test_over_long_names_and_passwords_are_refused_without_hashing() -> None:
+async def test_guessing_is_bounded_whatever_names_and_however_many_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bound the module states: a guesser who tries again as soon as it may, under a new
+    name each time and many at once, gets at most 8 guesses in 20 s, 16 in an hour, 108 in a
+    day. A try while the account waits, or while another check runs, is refused at once
+    without running scrypt: concurrent guesses never queue scrypt work."""
+    checked: list[float] = []
+    now = [0.0]
+
+    def fake_verify(password: str, _stored: str) -> bool:
+        checked.append(now[0])
+        time.sleep(0.01)
+        return password == "correct horse battery"
+
+    monkeypatch.setattr(auth, "verify_password", fake_verify)
+    guard = Guard(STORED, clock=lambda: now[0])
+    names = itertools.count()
+    while now[0] < 86400:
+        tries = await asyncio.gather(
+            *(guard.login(f"guesser{next(names)}", "guess") for _ in range(32))
+        )
+        assert tries.count(None) == 1  # one checked, the others refused unchecked
+        waits = [t for t in tries if isinstance(t, Wait)]
+        assert len(waits) == 31
+        now[0] += guard.wait_seconds()
+    assert sum(t < 20 for t in checked) == 8
+    assert sum(t < 3600 for t in checked) == 16
+    assert sum(t < 86400 for t in checked) == 108
+    assert isinstance(await guard.login("张三", "correct horse battery"), Session)  # its turn
+
+
+async def test_the_check_runs_in_a_thread_and_counts_even_when_its_request_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """scrypt runs off the event loop; a try whose request is cancelled mid-check still
+    counts, and no other check starts until its thread has ended."""
+    threads: list[int] = []
+    release = threading.Event()
+
+    def slow_verify(_password: str, _stored: str) -> bool:
+        threads.append(threading.get_ident())
+        release.wait(5)
+        return False
+
+    monkeypatch.setattr(auth, "verify_password", slow_verify)
+    guard = Guard(STORED)
+    first = asyncio.create_task(guard.login("张三", "guess"))
+    await eventually(lambda: bool(threads))
+    assert threads[0] != threading.get_ident()
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert await guard.login("李四", "guess") == Wait(BUSY_SECONDS)  # its thread still runs
+    release.set()
+    await eventually(lambda: guard.failures > 0)
+    assert guard.failures == 1
+    assert await guard.login("李四", "guess") is None  # checked now
+    assert len(threads) == 2
+
+
+async def test_over_long_names_and_passwords_are_refused_without_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "verify_password", None)  # never called
     guard = Guard(STORED)
     assert await guard.login("x" * (MAX_USER + 1), "correct horse battery") is None
     assert await guard.login("张三", "y" * 100_000) is None
+    assert await guard.login("  ", "correct horse battery") is None
+    assert guard.failures == 0  # nothing checked, nothing guessed
 
 
 async def test_without_a_password_nothing_can_be_done() -> None:

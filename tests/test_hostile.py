@@ -33,7 +33,7 @@ from edge.ops.refusals import RefusalLog
 from edge.sim.jpeg import sample_jpeg
 from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
-from edge.web import server
+from edge.web import auth, server
 from edge.web.auth import hash_password
 from tests.helpers import (
     GENERIC_LANE,
@@ -152,6 +152,66 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
         assert not barrier.openings
         refusals = [row for row in await daemon.store.audit_log() if row.result == "refused"]
         assert any("level" in row.detail for row in refusals)  # every refusal audited
+
+
+async def test_a_login_flood_under_new_names_is_slowed_by_the_account(
+    tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """There is one password, so one account: a guesser changing the user name every few tries
+    is locked out as one (it was not: 392 guesses in 20 s). A try while the account waits is
+    refused with 429 and ``Retry-After`` after the refusal hold, without running scrypt and
+    without queueing behind anything (held side by side); concurrent guesses when the account
+    may try get one check, the others 429 at once; the guard's password works once the delay
+    has passed. The refusals are audited once per address, not once each."""
+    checked: list[str] = []
+    verify = auth.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        checked.append(password)
+        return verify(password, stored)
+
+    monkeypatch.setattr(auth, "verify_password", counted)
+    web = {"password_hash": hash_password(PASSWORD)}
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon,
+        httpx.AsyncClient() as http,
+    ):
+        page = daemon.status_page
+        page.hold = hold = 0.3
+        now = [1000.0]
+        page.guard.clock = lambda: now[0]
+        url = f"{base(daemon)}/api/login"
+
+        async def guess(user: str, password: str = "guess") -> httpx.Response:
+            return await http.post(url, data={"user": user, "password": password})
+
+        for n in range(auth.MAX_FAILURES):
+            assert (await guess(f"guesser{n}")).status_code == 401
+        started = time.monotonic()
+        flood = await asyncio.gather(*(guess(f"other{n}") for n in range(20)))
+        took = time.monotonic() - started
+        assert {reply.status_code for reply in flood} == {429}
+        assert {reply.headers["retry-after"] for reply in flood} == {"2"}
+        assert "秒后再试" in flood[0].json()["error"]
+        assert hold * 0.9 <= took < hold * 5  # held side by side, not one after another
+        assert (await guess("王五", PASSWORD)).status_code == 429  # the account waits
+        assert len(checked) == auth.MAX_FAILURES  # no scrypt for any of them
+        now[0] += auth.FIRST_DELAY_SECONDS
+        at_once = Counter(r.status_code for r in await asyncio.gather(
+            *(guess(f"again{n}") for n in range(10))
+        ))  # fmt: skip
+        assert at_once == {401: 1, 429: 9}
+        assert len(checked) == auth.MAX_FAILURES + 1
+        now[0] += 2 * auth.FIRST_DELAY_SECONDS
+        started = time.monotonic()
+        await logged_in(http, daemon)  # the guard's password, once the delay has passed
+        assert time.monotonic() - started < 1
+        audit = await daemon.store.audit_log()
+    logins = [row for row in audit if row.action == "login"]
+    waiting = [row for row in logins if "refused unchecked" in row.detail]
+    assert len(waiting) == 1, [row.detail for row in waiting]  # not 30
+    assert len(logins) == auth.MAX_FAILURES + 1 + 1 + 1
+    assert logins[0].result == "ok"
 
 
 async def test_every_response_says_nosniff_with_a_strict_type(

@@ -1,9 +1,21 @@
 """Who may change things through the daemon's web page: one password (its scrypt hash in the
 config, set with ``edge set-password``; there is no default), sessions with a CSRF token each,
-and a lock-out per account (the user name typed) with an exponentially growing delay after
-repeated failures — not a ban of an address, which anyone behind the guards' NAT could
-trigger. Secrets are compared in constant time; the scrypt check runs in a worker thread, one
-at a time (so guessing is bounded however many accounts are tried).
+and a lock-out per **account** with an exponentially growing delay after repeated failures —
+not a ban of an address, which anyone behind the guards' NAT could trigger.
+
+The account is what a password is checked against: there is one password, so there is one
+account, whatever user name is typed (the name is who the audit says tried, and whom the
+session belongs to). Its first :data:`MAX_FAILURES` failures are free; after that each failure
+makes the account wait :data:`FIRST_DELAY_SECONDS`, doubling with each further one up to
+:data:`LOCKOUT_SECONDS`; a success forgets the failures. A try while the account waits, or
+while another try's check is running, is refused at once (:class:`Wait`: 429 with
+``Retry-After`` on the page) without running scrypt, so concurrent guesses never queue scrypt
+work: at most one check runs at a time, and nothing waits on a lock. Guessing is therefore
+bounded however many names, connections or addresses are used: at most 8 guesses in the
+first 20 s, 16 in the first hour, then 4 an hour (108 in the first day), plus 5 after each
+successful login. The price, as with any per-account lock-out: whoever keeps guessing keeps
+the guards waiting up to 15 minutes for a new login (sessions already open stay, 8 hours).
+Secrets are compared in constant time; the scrypt check runs in a worker thread.
 
 scrypt comes from the standard library (``hashlib.scrypt``), so no password-hashing package is
 needed; the hash format is ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>``.
@@ -82,60 +94,79 @@ class Session:
     expires: float
 
 
-@dataclass(slots=True)
-class _Failures:
-    count: int = 0
-    until: float = 0.0  # the account may try again from this time on
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A login refused without checking its password: the account waits after failures, or
+    another try's check is running. ``seconds``: when to try again."""
+
+    seconds: float
+
+
+#: What a try refused while another's check runs is told to wait (a check takes ~0.1 s).
+BUSY_SECONDS = 1.0
 
 
 @dataclass
 class Guard:
-    """Logins, sessions and lock-outs (in memory: a restart logs everyone out)."""
+    """Logins, sessions and the account's lock-out (in memory: a restart logs everyone out
+    and forgets the failures)."""
 
     password_hash: str | None
     clock: Callable[[], float] = time.monotonic
     sessions: dict[str, Session] = field(default_factory=dict)
-    _failures: dict[str, _Failures] = field(default_factory=dict)
-    _checking: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The account's failures since its last success, and when it may try again.
+    failures: int = 0
+    _until: float = 0.0
+    #: The check running now, if any (a task, so that it is kept, and its thread counted,
+    #: until the check ends even when the request that started it is cancelled).
+    _checking: asyncio.Task[bool] | None = None
 
     @property
     def enabled(self) -> bool:
         """Without a password set, nothing that changes anything can be done."""
         return self.password_hash is not None
 
-    def wait_seconds(self, user: str) -> float:
-        """How long the account ``user`` must wait before its next try (0: it may try)."""
-        failures = self._failures.get(_account(user))
-        return 0.0 if failures is None else max(0.0, failures.until - self.clock())
+    def wait_seconds(self) -> float:
+        """How long the account must wait before its next try (0: it may try)."""
+        return max(0.0, self._until - self.clock())
 
-    def locked(self, user: str) -> bool:
-        return self.wait_seconds(user) > 0
+    def locked(self) -> bool:
+        return self.wait_seconds() > 0
 
-    def _failed(self, user: str) -> None:
-        failures = self._failures.setdefault(_account(user), _Failures())
-        failures.count += 1
-        over = failures.count - MAX_FAILURES
+    def _failed(self) -> None:
+        self.failures += 1
+        over = self.failures - MAX_FAILURES
         if over >= 0:
             delay = min(LOCKOUT_SECONDS, FIRST_DELAY_SECONDS * 2.0 ** min(over, 30))
-            failures.until = self.clock() + delay
-        if len(self._failures) > 10_000:  # names made up by a guesser: forget the oldest
-            del self._failures[next(iter(self._failures))]
+            self._until = self.clock() + delay
 
-    async def login(self, user: str, password: str) -> Session | None:
-        """A new session, or None (wrong password, the account waiting after failures, or no
-        password set). The scrypt check runs off the event loop."""
+    def _checked(self, check: asyncio.Task[bool]) -> None:
+        """A check ended: count it (even when the request that started it is gone)."""
+        self._checking = None
+        if check.cancelled() or check.exception() is not None or not check.result():
+            self._failed()
+        else:
+            self.failures, self._until = 0, 0.0
+
+    async def login(self, user: str, password: str) -> Session | Wait | None:
+        """A new session; :class:`Wait` (refused unchecked: the account waits after failures,
+        or another check is running); or None (a wrong password, no user name, over-long
+        fields, or no password set). The scrypt check runs off the event loop."""
         user = user.strip()
-        if self.password_hash is None or self.locked(user):
+        if self.password_hash is None:
             return None
+        if wait := self.wait_seconds():
+            return Wait(wait)
+        if self._checking is not None:
+            return Wait(BUSY_SECONDS)
         if not user or len(user) > MAX_USER or len(password) > 1024:
-            self._failed(user)
+            return None  # nothing checked, so nothing guessed
+        stored = self.password_hash
+        check = asyncio.create_task(asyncio.to_thread(verify_password, password, stored))
+        self._checking = check
+        check.add_done_callback(self._checked)
+        if not await asyncio.shield(check):
             return None
-        async with self._checking:
-            good = await asyncio.to_thread(verify_password, password, self.password_hash)
-        if not good:
-            self._failed(user)
-            return None
-        self._failures.pop(_account(user), None)
         session = Session(user, secrets.token_urlsafe(24), self.clock() + SESSION_SECONDS)
         self.sessions[secrets.token_urlsafe(32)] = session
         return session
@@ -165,7 +196,3 @@ class Guard:
 
     def logout(self, token: str | None) -> None:
         self.sessions.pop(token or "", None)
-
-
-def _account(user: str) -> str:
-    return user.strip().casefold()

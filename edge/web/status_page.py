@@ -16,6 +16,7 @@ import csv
 import functools
 import io
 import json
+import math
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,8 +64,9 @@ from edge.ledger.rows import PageCursor, PassListing, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import EMPTY_WEIGHING
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
+from edge.ops.refusals import REFUSAL_HOLD_SECONDS, RefusalLog
 from edge.uplink.breaker import failure_name
-from edge.web.auth import MAX_USER, Guard
+from edge.web.auth import MAX_USER, Guard, Wait
 from edge.web.ledger_page import LedgerPage
 from edge.web.ticket import ticket_html
 
@@ -228,6 +230,10 @@ class StatusPage:
             lanes, store, plans, health, zone,
         )  # fmt: skip
         self.guard, self.operator = guard, operator
+        #: A login refused unchecked is answered this long after it came (a test may set it).
+        self.hold = REFUSAL_HOLD_SECONDS
+        #: Logins refused unchecked, audited once per address and minute.
+        self.login_refusals = RefusalLog(interval=60.0)
         #: The enterprise's name, at the head of a weighing ticket (磅单).
         self.enterprise = enterprise
         self.recent: list[dict[str, Any]] = []
@@ -585,6 +591,11 @@ class StatusPage:
 
     # -- actions: a session, its CSRF token, and an audit entry each --------------------------
     async def login(self, request: web.Request) -> web.Response:
+        """A login (``edge.web.auth.Guard``). A try refused unchecked — the account waits after
+        failures, or another try's check is running — is answered 429 with ``Retry-After``,
+        held :attr:`hold` seconds first as the pushes' refusals are (a sleeping task, no lock:
+        a flood on keep-alive connections is slowed to one try a second per connection), and
+        audited once per address and minute with how many were refused, not once each."""
         form = await request.post()
         user, password = str(form.get("user", "")), str(form.get("password", ""))
         if len(user) > MAX_USER or len(password) > MAX_PASSWORD:
@@ -594,15 +605,25 @@ class StatusPage:
             return web.json_response(
                 {"error": "未设置密码，操作已禁用：请在终端运行 edge set-password"}, status=403
             )
-        wait = self.guard.wait_seconds(user)
+        actor = Actor(user[:MAX_USER] or "?", address, Face.PAGE)
         session = await self.guard.login(user, password)
-        await self.operator.audit(
-            Actor(user[:MAX_USER] or "?", address, Face.PAGE), "login", "",
-            "ok" if session else "refused",
-            f"account waiting {wait:.0f} s after failures" if wait else "",
-        )  # fmt: skip
+        if isinstance(session, Wait):
+            if (refused := self.login_refusals.refused("waiting", "", address)) is not None:
+                await self.operator.audit(
+                    actor, "login", "", "refused",
+                    f"account waiting {session.seconds:.0f} s after failures; refused unchecked "
+                    f"from this address since its last such row: {refused}",
+                )  # fmt: skip
+            await asyncio.sleep(self.hold)
+            wait = max(self.guard.wait_seconds(), 1.0)
+            return web.json_response(
+                {"error": f"登录失败次数过多，请 {math.ceil(wait)} 秒后再试"},
+                status=429,
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        await self.operator.audit(actor, "login", "", "ok" if session else "refused", "")
         if session is None:
-            return web.json_response({"error": "用户名或密码错误，或已被暂时锁定"}, status=401)
+            return web.json_response({"error": "用户名或密码错误"}, status=401)
         response = web.json_response({"user": session.user, "csrf": session.csrf})
         response.set_cookie(
             COOKIE, self.guard.token_of(session), httponly=True, samesite="Strict", path="/"
