@@ -27,6 +27,13 @@ from edge.domain.events import PlateEvent
 from edge.gate.lane import LaneOutcome
 from edge.ingest import http_push
 from edge.ingest.http_push import PushBudget
+from edge.ingest.payload import (
+    JSON_COMMA_LIMIT,
+    RAW_LIMIT,
+    PayloadError,
+    RawPush,
+    diagnostic,
+)
 from edge.ops import refusals
 from edge.ops.logsetup import setup_logging
 from edge.ops.refusals import RefusalLog
@@ -1365,3 +1372,55 @@ async def test_a_stopping_listener_does_not_wait_out_stalled_bodies(
     finally:
         while _STALLED:
             _STALLED.pop().close()
+
+
+#: 6 MB of JSON numbers (under the listener's 8 MiB body limit): ``diagnostic`` walked every
+#: one (1.07 s) and ``json.loads`` took 0.26 s, on the event loop (issue 20, H1).
+NUMBERS_BODY = ('{"plate": "豫A12345", "a": [' + "1," * 3_000_000 + "1]}").encode()
+
+
+def test_a_large_message_costs_its_diagnostic_text_a_bounded_walk() -> None:
+    """The diagnostic text of a message of a million values walks at most
+    :data:`~edge.ingest.payload.RAW_LIMIT` of them, and is the same text: the first
+    ``RAW_LIMIT`` characters of the whole message's JSON (long strings elided)."""
+    message = {"plate": "豫A12345", "scene": "x" * 300, "a": [[1, "y" * 201]] + [7] * 1_000_000}
+    started = time.perf_counter()
+    text = diagnostic(message)
+    took = time.perf_counter() - started
+    whole = json.dumps(
+        {"plate": "豫A12345", "scene": "<300 characters>", "a": [[1, "<201 characters>"]]
+         + [7] * 1_000_000}, ensure_ascii=False)  # fmt: skip
+    assert text == whole[:RAW_LIMIT]
+    assert took < 0.05, took  # the whole walk took 0.3-0.6 s
+
+
+def test_a_body_of_millions_of_values_is_refused_before_it_is_parsed() -> None:
+    """A body with more than :data:`~edge.ingest.payload.JSON_COMMA_LIMIT` commas is a
+    payload error before it is decoded or parsed; its diagnostic text is its head. A body of
+    as many values as a camera sends is parsed as before."""
+    push = RawPush(NUMBERS_BODY)
+    started = time.perf_counter()
+    with pytest.raises(PayloadError, match="too many JSON values"):
+        push.json()
+    assert diagnostic(push).startswith('{"plate": "豫A12345", "a": [1,1,')
+    assert time.perf_counter() - started < 0.1  # the parse alone took 0.26-0.48 s
+    values = [1] * JSON_COMMA_LIMIT
+    assert RawPush(json.dumps({"plate": "豫A12345", "a": values}).encode()).json()["a"] == values
+
+
+async def test_a_read_with_a_lone_surrogate_is_kept_as_an_unreadable_read(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A plate ``"\\ud800"`` (a JSON escape Python's parser lets through, which UTF-8 cannot
+    hold): the camera got 500 and the read was lost (UnicodeEncodeError when the ledger wrote
+    it). It is recorded as an unreadable read, its raw text escaped."""
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        status, reply = await raw_post(daemon.web.port, "/push/in-1", {"plate": "豫A\ud800"})
+        assert status == 200, reply
+        (row,) = await daemon.store.search_passes()
+        assert row.plate is None
+        (read,) = await daemon.store.reads_of(row.id)
+        assert read.text == "豫A\\ud800"
+        assert read.raw is not None
+        assert "\\ud800" in read.raw
+        assert (await raw_post(daemon.web.port, "/push/in-1", {"plate": PLATES[0]}))[0] == 200

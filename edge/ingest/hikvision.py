@@ -158,7 +158,7 @@ def _alert(raw: RawPush) -> tuple[Element, list[_Part]]:
         body, files = raw.body, []
         is_json = "json" in raw.content_type or raw.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
     if is_json:
-        data = decode_body(body, raw.charset)
+        data = raw.json() if body is raw.body else decode_body(body, raw.charset)  # (once)
         if not isinstance(data, dict):
             raise PayloadError("a JSON alert must be an object")
         wrapped = data.get("EventNotificationAlert")

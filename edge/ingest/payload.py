@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class RawPush:
         if not self._parsed:
             self._parsed.append(decode_body(self.body, self.charset))
         return self._parsed[0]
+
+    @property
+    def parsed(self) -> bool:
+        """Whether :meth:`json` parsed the body already."""
+        return bool(self._parsed)
 
 
 # U+0080..U+07FF (Latin-1 supplement … Arabic, Armenian): never in a Chinese plate payload, but
@@ -96,8 +102,21 @@ def decode_text(body: bytes, charset: str | None = None) -> str:
     return text
 
 
+#: Most commas a JSON body may hold (each value but the first of an array or an object needs
+#: one; nesting deeper than ~1,000 is refused by the parser), so about the most values: a
+#: camera's push has a few hundred. Counted before the body is decoded or parsed (1-2 ms for
+#: 6 MB), so a body of millions of numbers is refused at that cost — ``json.loads`` of 6 MB of
+#: numbers takes 0.26-0.48 s and holds the GIL throughout, in a worker thread as well (issue
+#: 20, H1: it froze the event loop).
+JSON_COMMA_LIMIT = 20_000
+
+
 def decode_body(body: bytes, charset: str | None = None) -> Any:
-    """Parse a JSON body (see :func:`decode_text` for the character set)."""
+    """Parse a JSON body (see :func:`decode_text` for the character set); more than
+    :data:`JSON_COMMA_LIMIT` commas in it is a :class:`PayloadError`, before any parse."""
+    if (commas := body.count(b",")) > JSON_COMMA_LIMIT:
+        raise PayloadError(f"body holds too many JSON values ({commas} commas, at most "
+                           f"{JSON_COMMA_LIMIT})")  # fmt: skip
     text = decode_text(body, charset)
     try:
         return json.loads(text)
@@ -232,31 +251,81 @@ RAW_LIMIT = 4096
 _LONG = 200  # longer strings (base64 images) are replaced by their length
 
 
-def _elide(value: Any) -> Any:
+class _Budget:
+    """How many more values :func:`_elide` may copy."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
+def _elide(value: Any, budget: _Budget) -> Any:
+    """``value`` with long strings replaced by their length, copied in the order JSON writes
+    it up to ``budget`` values: the rest of a list or an object is left out. Every value
+    copied writes at least one character, so the first ``budget`` characters of the copy's
+    JSON are those of the whole value's: with ``budget`` = :data:`RAW_LIMIT` the walk costs
+    O(:data:`RAW_LIMIT`) however large ``value`` is (it walked every element: 1.07 s for a
+    push of 3 million numbers, issue 20 H1)."""
+    budget.left -= 1
     if isinstance(value, str) and len(value) > _LONG:
         return f"<{len(value)} characters>"
     if isinstance(value, dict):
-        return {k: _elide(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_elide(v) for v in value]
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if budget.left <= 0:
+                break
+            out[k] = _elide(v, budget)
+        return out
+    if isinstance(value, list | tuple):
+        items: list[Any] = []
+        for v in value:
+            if budget.left <= 0:
+                break
+            items.append(_elide(v, budget))
+        return items
     return value
+
+
+def _storable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: a lone surrogate (JSON ``"\\ud800"``, which Python's
+    parser lets through) written as ``\\ud800`` — the ledger could not store it and the
+    read was lost (issue 20, M3). O(len(text)); ``text`` is at most :data:`RAW_LIMIT`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _looks_like_json(body: bytes) -> bool:
+    """Whether ``body`` may be JSON: its first character (after a byte-order mark and
+    whitespace, within the first 64 bytes) opens an object or an array. Others (XML,
+    multipart) are not decoded whole only to fail to parse."""
+    head = body[:64].removeprefix(_BOM).lstrip()
+    return head[:1] in (b"{", b"[") or (not head and len(body) > 64)
 
 
 def diagnostic(message: RawPush | bytes | str | dict[str, Any] | list[Any]) -> str:
     """What a camera sent, as text to keep with the pass: JSON with its images elided, other
     text cut at ``RAW_LIMIT`` characters (a multipart body keeps its XML part, which comes
-    first), binary bytes replaced. A :class:`RawPush` already parsed is not parsed again."""
+    first), binary bytes replaced, a lone surrogate escaped (``\\ud800``). A :class:`RawPush`
+    already parsed is not parsed again; its JSON is walked for at most :data:`RAW_LIMIT`
+    values (:func:`_elide`)."""
     if isinstance(message, RawPush | bytes):
         push = message if isinstance(message, RawPush) else RawPush(message, charset=None)
         body = push.body
-        try:
-            message = push.json()
-        except PayloadError:
+        data: Any = None
+        with contextlib.suppress(PayloadError):
+            data = push.json() if push.parsed or _looks_like_json(body) else None
+        if data is None:  # (JSON ``null`` is written the same)
             text = body[:RAW_LIMIT].decode("utf-8", "replace")
             return "".join(ch if ch.isprintable() or ch in "\r\n\t" else "\ufffd" for ch in text)
+        message = data
     if isinstance(message, str):
-        return message[:RAW_LIMIT]
+        return _storable(message[:RAW_LIMIT])
     try:
-        return json.dumps(_elide(message), ensure_ascii=False, default=str)[:RAW_LIMIT]
+        elided = _elide(message, _Budget(RAW_LIMIT))
+        return _storable(json.dumps(elided, ensure_ascii=False, default=str)[:RAW_LIMIT])
     except (RecursionError, ValueError):
         return "<a message nested too deeply to keep>"
