@@ -10,6 +10,7 @@ import io
 import json
 import signal
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -1408,6 +1409,99 @@ def test_a_body_of_millions_of_values_is_refused_before_it_is_parsed() -> None:
     assert RawPush(json.dumps({"plate": "豫A12345", "a": values}).encode()).json()["a"] == values
 
 
+async def test_a_push_of_millions_of_numbers_leaves_the_loop_free(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """One push of 6 MB of JSON numbers on a lane with no ``allow_from`` (anyone may push):
+    answered 400, and ``/healthz``, polled meanwhile, never waits long — it waited 1.15 s."""
+    cfg = config_for(tmp_path, platform_sim, lanes=[GENERIC_LANE, SECOND_LANE])
+    async with (
+        running_daemon(cfg) as daemon,
+        httpx.AsyncClient(base_url=base(daemon), timeout=30) as poll,
+        httpx.AsyncClient(base_url=base(daemon), timeout=30) as attacker,
+    ):
+        await poll.get("/healthz")
+        done, worst = asyncio.Event(), [0.0]
+
+        async def poller() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                await poll.get("/healthz")
+                worst[0] = max(worst[0], time.perf_counter() - started)
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(poller())
+        await asyncio.sleep(0.1)
+        reply = await attacker.post("/push/in-2", content=NUMBERS_BODY,
+                                    headers={"Content-Type": "application/json"})  # fmt: skip
+        await asyncio.sleep(0.1)
+        done.set()
+        await task
+        assert reply.status_code == 400, reply.text
+        assert "too many JSON values" in reply.json()["error"]
+        assert worst[0] < 0.4, worst  # reading the body, counting its commas: tens of ms
+        assert (await raw_post(daemon.web.port, "/push/in-2", {"plate": PLATES[0]}))[0] == 200
+
+
+def _dahua_lane(**camera: Any) -> dict[str, Any]:
+    return {**GENERIC_LANE, "camera": {"kind": "dahua-push", **camera}}
+
+
+@pytest.mark.parametrize(
+    ("lanes", "source", "status"),
+    [
+        ([GENERIC_LANE], "127.0.0.1", b"404"),  # no Dahua lane
+        ([_dahua_lane(allow_from=["127.0.0.3"])], "127.0.0.4", b"401"),  # not its camera
+        (  # in neither Dahua lane's allow_from
+            [_dahua_lane(allow_from=["127.0.0.3"], device_id="a"),
+             {**_dahua_lane(allow_from=["127.0.0.5"], device_id="b"), "id": "in-2",
+              "gate_code": "02"}],
+            "127.0.0.4",
+            b"401",
+        ),
+    ],
+)  # fmt: skip
+async def test_dahuas_fixed_path_refuses_a_stranger_before_reading_the_body(
+    tmp_path: Path,
+    platform_sim: CityPlatformSim,
+    lanes: list[dict[str, Any]],
+    source: str,
+    status: bytes,
+) -> None:
+    """``/NotificationInfo/TollgateInfo`` names its lane only in the body (``DeviceID``), and
+    read and parsed any body first: ``allow_from`` could not protect it (a 6 MB body stalled
+    the loop ~200 ms each). With no Dahua lane, or from an address in no Dahua lane's
+    ``allow_from``, it is answered after the refusal's hold, on its headers alone — the body
+    (that never comes here) is not waited for."""
+    web = {"body_timeout_seconds": 5}
+    async with running_daemon(config_for(tmp_path, platform_sim, lanes, web=web)) as daemon:
+        head, seconds = await _headers_only(
+            daemon.web.port, "/NotificationInfo/TollgateInfo", source
+        )
+        assert head.split()[1] == status, head
+        assert refusals.REFUSAL_HOLD_SECONDS * 0.9 <= seconds < 2, seconds  # held, no 5 s wait
+        assert daemon.web.guard.timed_out == 0
+
+
+async def test_dahuas_fixed_path_takes_a_place_in_the_dahua_lanes_rate_before_reading(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """Beyond the Dahua lanes' rates together (here one lane, a push every 2 s: the next is
+    more than the refusal's hold ahead), a push to Dahua's fixed path is refused 429 before
+    its body is read; a camera in the lane's ``allow_from`` pushes as before."""
+    lane = _dahua_lane(allow_from=["127.0.0.1"], device_id="cam-1", max_pushes_per_second=0.5)
+    web = {"body_timeout_seconds": 5}
+    body = {"Picture": {"Plate": {"PlateNumber": PLATES[0]}, "SnapInfo": {"DeviceID": "cam-1"}}}
+    async with running_daemon(config_for(tmp_path, platform_sim, [lane], web=web)) as daemon:
+        port = daemon.web.port
+        assert (await raw_post(port, "/NotificationInfo/TollgateInfo", body))[0] == 200
+        head, seconds = await _headers_only(port, "/NotificationInfo/TollgateInfo")
+        assert head.split()[1] == b"429", head
+        assert seconds < 2, seconds
+        assert daemon.web.guard.timed_out == 0
+        assert [row.plate for row in await daemon.store.search_passes()] == [PLATES[0]]
+
+
 async def test_a_read_with_a_lone_surrogate_is_kept_as_an_unreadable_read(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
@@ -1424,3 +1518,32 @@ async def test_a_read_with_a_lone_surrogate_is_kept_as_an_unreadable_read(
         assert read.raw is not None
         assert "\\ud800" in read.raw
         assert (await raw_post(daemon.web.port, "/push/in-1", {"plate": PLATES[0]}))[0] == 200
+
+
+async def test_a_large_push_is_parsed_in_a_worker_thread(
+    tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push body over :data:`~edge.ingest.http_push.PARSE_IN_THREAD_BYTES` is parsed (and
+    its diagnostic text made) off the event loop; a small one on it (a thread's hand-over
+    would cost it more). Both are read as before."""
+    threads: list[str] = []
+    vendor = http_push.VENDORS["generic-push"]
+
+    def parse(push: RawPush, received: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return vendor.parse(push, received)
+
+    monkeypatch.setitem(http_push.VENDORS, "generic-push", http_push.Vendor(parse, vendor.reply))
+    pad = "x" * (http_push.PARSE_IN_THREAD_BYTES + 1)
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        port = daemon.web.port
+        assert (await raw_post(port, "/push/in-1", {"plate": PLATES[0], "pad": pad}))[0] == 200
+        assert (await raw_post(port, "/push/in-1", {"plate": PLATES[1]}))[0] == 200
+        rows = await daemon.store.search_passes()
+        assert {row.plate for row in rows} == set(PLATES[:2])
+        (big,) = [row for row in rows if row.plate == PLATES[0]]
+        (read,) = await daemon.store.reads_of(big.id)
+        assert read.raw is not None
+        assert f"<{len(pad)} characters>" in read.raw
+    assert threads[0] != threading.main_thread().name
+    assert threads[1] == threading.main_thread().name

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -78,6 +79,7 @@ def _ok_reply() -> web.Response:
 
 
 Parser = Callable[[RawPush, datetime], PlateRead | OtherEvent]
+T = TypeVar("T")
 
 
 class _Imported:
@@ -171,6 +173,32 @@ def _consume(future: asyncio.Future[LaneOutcome]) -> None:
         future.exception()
 
 
+#: A push body larger than this (bytes) is parsed, and its diagnostic text made, in a worker
+#: thread (:func:`asyncio.to_thread`), not on the event loop. The thread holds the GIL
+#: through each C call (``bytes.decode``, ``json.loads``, ``base64.b64decode``): the loop
+#: still waits for the longest of them, but no longer for their sum and the parsers' Python
+#: between them. What bounds ``json.loads`` is :data:`~edge.ingest.payload.JSON_COMMA_LIMIT`.
+#: Below this a push (a 125 KB push with a photo: ~1-2 ms) costs the loop less than the
+#: thread's hand-over would.
+PARSE_IN_THREAD_BYTES = 256 * 1024
+
+
+def _parse(
+    vendor: Vendor, push: RawPush, received: datetime
+) -> tuple[PlateRead | OtherEvent, str | None]:
+    """The vendor's read of ``push`` and, for a pass, its :func:`diagnostic` text."""
+    read = vendor.parse(push, received)
+    return read, None if isinstance(read, OtherEvent) else diagnostic(push)
+
+
+async def _off_loop_if_large(size: int, function: Callable[..., T], *args: object) -> T:
+    """``function(*args)``, in a worker thread when the body it reads is more than
+    :data:`PARSE_IN_THREAD_BYTES` (``size``, bytes)."""
+    if size > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(function, *args)
+    return function(*args)
+
+
 @dataclass(slots=True)
 class PushBudget:
     """One lane's token bucket of plate pushes: ``rate`` a second on average, bursts of
@@ -235,15 +263,25 @@ class PushReceiver:
         #: A lane's keep-alives and IO inputs, in a budget of their own at the same rate: a
         #: flood of them (answered 200 at once, each a request's CPU) is paced as pushes are.
         self.chatter: dict[str, PushBudget] = {}
-        dahua = 0
+        dahua_rate = 0.0
+        #: The lanes with a Dahua camera pushing to Dahua's fixed paths.
+        self.dahua: list[Lane] = []
         for lane in lanes.values():
             if isinstance(lane.cfg.camera, PushCamera | VzenithPushCamera):
                 rate = lane.cfg.camera.max_pushes_per_second
                 self.budgets[lane.id] = PushBudget(lane.id, rate)
                 self.chatter[lane.id] = PushBudget(lane.id, rate, kind="keep-alives, IO inputs")
-                dahua += lane.cfg.camera.kind == "dahua-push"
+                if lane.cfg.camera.kind == "dahua-push":
+                    self.dahua.append(lane)
+                    dahua_rate += rate
         #: Dahua's keep-alives name no lane: one budget for all, as many a second as lanes.
-        self.dahua_keepalives = PushBudget("dahua", 5.0 * max(dahua, 1), kind="keep-alives")
+        self.dahua_keepalives = PushBudget(
+            "dahua", 5.0 * max(len(self.dahua), 1), kind="keep-alives"
+        )
+        #: Dahua's plate pushes (``/NotificationInfo/TollgateInfo``) name their lane only in
+        #: the body: a place in this budget, the Dahua lanes' rates together, is taken before
+        #: the body is read (then the lane's own, once the body named it).
+        self.dahua_pushes = PushBudget("dahua", dahua_rate or 1.0, kind="Dahua plate pushes")
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -267,7 +305,9 @@ class PushReceiver:
         refused, waited = await self._admitted(lane, request)
         if refused is not None:
             return refused
-        return await self._receive(lane, request, await read_body(request), came, waited)
+        push = RawPush(await read_body(request), request.headers.get("Content-Type", ""),
+                       request.charset)  # fmt: skip
+        return await self._receive(lane, request, push, came, waited)
 
     async def _admitted(
         self, lane: Lane, request: web.Request
@@ -363,40 +403,64 @@ class PushReceiver:
         refused = await self._paced(self.dahua_keepalives)
         return _dahua_ok() if refused is None else refused
 
+    @reads_own_body
     async def dahua_tollgate(self, request: web.Request) -> web.Response:
         """Dahua's fixed path: the lane is the one whose camera has this DeviceID (or the
-        only Dahua lane)."""
+        only Dahua lane). The lane is named only in the body, so before it is read a push is
+        refused (after :attr:`hold`) when no lane has a Dahua camera (404), when every Dahua
+        lane has an ``allow_from`` and its address is in none (401), and beyond the Dahua
+        lanes' rates together (429, :attr:`dahua_pushes`); then its lane's own checks."""
         came = time.monotonic()
-        body = await request.read()
+        if not self.dahua:
+            return await self._held(_NO_LANE())
+        if not any(_from_camera(request, lane.cfg) for lane in self.dahua):
+            self._log_unauthorised(self.dahua[0], request)
+            return await self._held(_NOT_THE_CAMERA())
+        refused = await self._paced(self.dahua_pushes)
+        if refused is not None:
+            return refused
+        push = RawPush(await read_body(request), request.headers.get("Content-Type", ""),
+                       request.charset)  # fmt: skip
         from edge.ingest.dahua import dahua_device_id  # noqa: PLC0415 - Dahua lanes only
 
         try:
-            device = dahua_device_id(RawPush(body, request.content_type, request.charset).json())
+            device = dahua_device_id(await _off_loop_if_large(len(push.body), push.json))
         except PayloadError as exc:
             return _error(400, str(exc))
-        dahua = [lane for lane in self.lanes.values() if lane.cfg.camera.kind == "dahua-push"]
-        matching = [lane for lane in dahua if getattr(lane.cfg.camera, "device_id", None) == device]
-        lanes = matching or (dahua if len(dahua) == 1 else [])
+        matching = [
+            lane for lane in self.dahua if getattr(lane.cfg.camera, "device_id", None) == device
+        ]
+        lanes = matching or (self.dahua if len(self.dahua) == 1 else [])
         if not lanes:
             log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
             return await self._held(_error(404, f"no lane for Dahua camera {device!r}"))
         refused, waited = await self._admitted(lanes[0], request)  # (read: the lane is in it)
-        return refused or await self._receive(lanes[0], request, body, came, waited)
+        if refused is not None:
+            return refused
+        return await self._receive(lanes[0], request, push, came, waited, self.dahua_pushes)
 
     async def _receive(
-        self, lane: Lane, request: web.Request, body: bytes, came: float, waited: float
+        self,
+        lane: Lane,
+        request: web.Request,
+        push: RawPush,
+        came: float,
+        waited: float,
+        shared: PushBudget | None = None,
     ) -> web.Response:
         """Parse and hand the push to its lane. ``came``: the monotonic time its request
         came (the camera's reply deadline counts from it); ``waited``: the seconds it waited
         for its place in the lane's rate, which do not age the read (its body's upload does
-        not either: a camera on a slow link is not stale for it)."""
+        not either: a camera on a slow link is not stale for it); ``shared``: a budget it was
+        also counted in before its lane was known (Dahua's fixed path), given back as the
+        lane's is for a message that is not a pass."""
         received = datetime.now(self.zone) - timedelta(seconds=waited)
         mono = time.monotonic() - waited
         kind = lane.cfg.camera.kind
         vendor = VENDORS[kind]
+        body = push.body
         try:
-            push = RawPush(body, request.headers.get("Content-Type", ""), request.charset)
-            read = vendor.parse(push, received)
+            read, raw = await _off_loop_if_large(len(body), _parse, vendor, push, received)
         except PayloadError as exc:
             refused = self.refusals.refused("malformed", lane.id, request.remote or "?")
             if refused is not None:  # once per source and interval, with the count since
@@ -418,6 +482,8 @@ class PushReceiver:
             return _error(400, "unreadable payload")
         if isinstance(read, OtherEvent):  # heard, answered, never a pass
             self.budgets[lane.id].give_back()  # keep-alives and alerts do not use the budget
+            if shared is not None:
+                shared.give_back()
             lane.camera.heard(plate=False)
             lane.camera.ignored += 1
             log.debug("camera message that is not a pass", lane=lane.id, what=read.what)
@@ -430,7 +496,7 @@ class PushReceiver:
             received_at=received,
             received_mono=mono,
             source=kind,
-            raw=diagnostic(push),
+            raw=raw,
             camera_reply=reply,
             ticket=ReadTicket(),
         )
