@@ -135,6 +135,12 @@ class ConnectionGuard:
         self._cameras: dict[str, bool] = {}  # address → whether a lane's camera
         self._refusals = RefusalLog()
         self.hold = REFUSAL_HOLD_SECONDS  # seconds a 404 for no route waits (a test may set it)
+        #: The bodies this listener reads at once (see :data:`BODIES_IN_FLIGHT`).
+        self.bodies = BodyBudget(
+            total=BODIES_IN_FLIGHT * limits.max_body_bytes,
+            per_address=limits.max_body_bytes,
+            is_camera=self.is_camera,
+        )
 
     def install(self, server: Any) -> None:
         made, lost = server.connection_made, server.connection_lost
@@ -291,7 +297,7 @@ class ConnectionGuard:
                     return await handler(request)  # it reads the body, if it wants it
                 try:
                     async with asyncio.timeout(self.limits.body_timeout):
-                        with request.app[BODY_BUDGET].body_of(request):
+                        with self.bodies.body_of(request):
                             if request.content_type == "multipart/form-data":
                                 return await handler(request)  # read by it, as it goes
                             await request.read()  # kept for the handler
@@ -495,11 +501,7 @@ class Listener:
             client_max_size=limits.max_body_bytes, middlewares=[self.guard.middleware]
         )
         self.app[BODY_TIMEOUT] = limits.body_timeout  # for a handler that reads its own body
-        self.app[BODY_BUDGET] = BodyBudget(
-            total=BODIES_IN_FLIGHT * limits.max_body_bytes,
-            per_address=limits.max_body_bytes,
-            is_camera=self.guard.is_camera,
-        )
+        self.app[BODY_BUDGET] = self.guard.bodies  # for a handler that reads its own body
         self.app.add_routes(list(routes))
         self.app.on_response_prepare.append(_nosniff)
         self._runner: web.AppRunner | None = None
