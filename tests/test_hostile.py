@@ -43,6 +43,7 @@ from edge.sim.platform import CityPlatformSim
 from edge.sim.province import ProvincePlatformSim
 from edge.web import auth, server
 from edge.web.auth import hash_password
+from edge.web.photo_listener import PhotoListener
 from tests.helpers import (
     GENERIC_LANE,
     camera,
@@ -620,13 +621,7 @@ async def test_refused_photo_fetches_are_held_before_their_answer(
     side, and a fetch with its token is answered at once."""
     cfg = config_for(tmp_path, province_sim, photo_web={"port": 0, "allow": ["127.0.0.5"]})
     async with running_daemon(cfg) as daemon:
-        cam = camera(daemon)
-        serial = (await cam.push(PLATES[0], image=True)).body["serial"]
-        await cam.aclose()
-        await wait_records(province_sim, 1)
-        url = province_sim.records[serial][0]["imgURL1"]
-        listener = daemon.photo_listener
-        assert listener is not None
+        url, listener = await _a_photo_and_its_listener(daemon, province_sim)
         listener.guard.hold = hold = 0.3
         photos = f"http://127.0.0.1:{listener.port}"
         name = url.rsplit("/", 1)[1]
@@ -660,13 +655,7 @@ async def test_refused_photo_fetches_are_logged_when_they_start_and_when_they_st
     many were — not a line a request; ``refused`` still counts every one."""
     cfg = config_for(tmp_path, province_sim, photo_web={"port": 0, "allow": ["127.0.0.5"]})
     async with running_daemon(cfg) as daemon:
-        cam = camera(daemon)
-        serial = (await cam.push(PLATES[0], image=True)).body["serial"]
-        await cam.aclose()
-        await wait_records(province_sim, 1)
-        url = province_sim.records[serial][0]["imgURL1"]
-        listener = daemon.photo_listener
-        assert listener is not None
+        url, listener = await _a_photo_and_its_listener(daemon, province_sim)
         now = [1000.0]
         listener.clock = lambda: now[0]
         listener.guard.hold = 0  # 61 refusals, answered at once
@@ -1547,3 +1536,16 @@ async def test_a_large_push_is_parsed_in_a_worker_thread(
         assert f"<{len(pad)} characters>" in read.raw
     assert threads[0] != threading.main_thread().name
     assert threads[1] == threading.main_thread().name
+
+
+async def _a_photo_and_its_listener(
+    daemon: Daemon, province_sim: ProvincePlatformSim
+) -> tuple[str, PhotoListener]:
+    """One pass's photo, as the province platform was sent its URL, and the listener."""
+    cam = camera(daemon)
+    serial = (await cam.push(PLATES[0], image=True)).body["serial"]
+    await cam.aclose()
+    await wait_records(province_sim, 1)
+    listener = daemon.photo_listener
+    assert listener is not None
+    return str(province_sim.records[serial][0]["imgURL1"]), listener

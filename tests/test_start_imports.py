@@ -33,23 +33,24 @@ OWN_NOT_AT_START = (
 )
 
 
+def _printed(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter — without coverage's start-up in it (which
+    loads xml.dom for its reports)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+    )  # fmt: skip
+    return done.stdout
+
+
 def _loaded_at_start() -> set[str]:
     """The modules a fresh interpreter holds after ``edge run``'s imports."""
     code = (
         "import json, sys; import edge.cli.main, edge.daemon; "
         "print(json.dumps(sorted(sys.modules)))"
     )
-    # without coverage's start-up in the child (it loads xml.dom for its reports)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env=env,
-    )
-    return set(json.loads(done.stdout))
+    return set(json.loads(_printed(code)))
 
 
 def test_the_start_does_not_import_what_only_some_features_use() -> None:
@@ -80,17 +81,7 @@ def test_models_are_built_when_first_used_not_at_start() -> None:
         "print(json.dumps(sorted({f'{c.__module__}.{c.__qualname__}' for c in subs(BaseModel)\n"
         "    if c.__dict__.get('__pydantic_complete__') and c.__module__.startswith('edge')})))\n"
     )
-    # without coverage's start-up in the child (it loads xml.dom for its reports)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env=env,
-    )
-    built = set(json.loads(done.stdout))
+    built = set(json.loads(_printed(code)))
     for model in (
         "edge.config.model.ScaleConfig",
         "edge.config.model.ReplicaConfig",
