@@ -31,6 +31,7 @@ from edge.config.model import (
     VzenithPushCamera,
     address_in,
 )
+from edge.domain.camera_health import CameraHealth
 from edge.domain.events import PlateEvent, PlateRead, ReadTicket
 from edge.gate.lane import Lane, LaneBusyError, LaneOutcome
 from edge.ingest.generic import parse_generic
@@ -166,6 +167,12 @@ def _authorised(request: web.Request, cfg: LaneConfig) -> bool:
     given = request.query.get("token") or request.headers.get("X-Edge-Token") or ""
     expected = cfg.camera.token.get_secret_value()
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def _read_push(request: web.Request) -> RawPush:
+    """The push's body (:func:`~edge.ops.bodies.read_body`) with its content type."""
+    body = await read_body(request)
+    return RawPush(body, request.headers.get("Content-Type", ""), request.charset)
 
 
 def _consume(future: asyncio.Future[LaneOutcome]) -> None:
@@ -305,8 +312,7 @@ class PushReceiver:
         refused, waited = await self._admitted(lane, request)
         if refused is not None:
             return refused
-        push = RawPush(await read_body(request), request.headers.get("Content-Type", ""),
-                       request.charset)  # fmt: skip
+        push = await _read_push(request)
         return await self._receive(lane, request, push, came, waited)
 
     async def _admitted(
@@ -321,23 +327,21 @@ class PushReceiver:
             self._log_unauthorised(lane, request)
             lane.camera.rejected += 1
             return await self._held(_NOT_THE_CAMERA()), 0.0
-        wait = self.budgets[lane.id].take(within=self.hold)
+        return await self._paced(self.budgets[lane.id], lane.camera)
+
+    async def _paced(
+        self, budget: PushBudget, camera: CameraHealth | None = None
+    ) -> tuple[web.Response | None, float]:
+        """None and the seconds the request waited for its place in ``budget`` (up to
+        :attr:`hold`), or the held 429 (counted as ``camera``'s rejected push)."""
+        wait = budget.take(within=self.hold)
         if wait is None:
-            lane.camera.rejected += 1
+            if camera is not None:
+                camera.rejected += 1
             return await self._held(_too_many()), 0.0
         if wait:
             await asyncio.sleep(wait)
         return None, wait
-
-    async def _paced(self, budget: PushBudget) -> web.Response | None:
-        """None once the request has its place in ``budget`` (waiting for it up to
-        :attr:`hold`), else the held 429."""
-        wait = budget.take(within=self.hold)
-        if wait is None:
-            return await self._held(_too_many())
-        if wait:
-            await asyncio.sleep(wait)
-        return None
 
     async def _held(self, refusal: web.Response) -> web.Response:
         """``refusal``, answered :attr:`hold` seconds from now (see
@@ -360,7 +364,7 @@ class PushReceiver:
             return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
-        refused = await self._paced(self.chatter[lane.id])
+        refused, _ = await self._paced(self.chatter[lane.id])
         if refused is not None:
             return refused
         await read_body(request)
@@ -383,7 +387,7 @@ class PushReceiver:
             return await self._held(_NO_LANE())
         if not _authorised(request, lane.cfg):
             return await self._held(_BAD_TOKEN())
-        refused = await self._paced(self.chatter[lane.id])
+        refused, _ = await self._paced(self.chatter[lane.id])
         if refused is not None:
             return refused
         body = await read_body(request)
@@ -400,7 +404,7 @@ class PushReceiver:
         return web.json_response({"Response_AlarmGioIn": {"info": "ok"}, "used": used})
 
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
-        refused = await self._paced(self.dahua_keepalives)
+        refused, _ = await self._paced(self.dahua_keepalives)
         return _dahua_ok() if refused is None else refused
 
     @reads_own_body
@@ -416,11 +420,10 @@ class PushReceiver:
         if not any(_from_camera(request, lane.cfg) for lane in self.dahua):
             self._log_unauthorised(self.dahua[0], request)
             return await self._held(_NOT_THE_CAMERA())
-        refused = await self._paced(self.dahua_pushes)
+        refused, _ = await self._paced(self.dahua_pushes)
         if refused is not None:
             return refused
-        push = RawPush(await read_body(request), request.headers.get("Content-Type", ""),
-                       request.charset)  # fmt: skip
+        push = await _read_push(request)
         from edge.ingest.dahua import dahua_device_id  # noqa: PLC0415 - Dahua lanes only
 
         try:

@@ -56,9 +56,10 @@ class RefusalSpell:
 
 @dataclass(slots=True)
 class RefusalLog:
-    """Logs refused pushes once per source and ``interval`` seconds, not once per push: the
-    first refusal of a kind from a (lane, address) is logged, later ones within the interval only
-    counted, and told (``refused_since``) with the next line. A flood must not flood the log
+    """Logs refusals (pushes, connections, bodies, malformed requests) once per source and
+    ``interval`` seconds, not once each: the first refusal of a kind from a (lane or listener,
+    address) is logged, later ones within the interval only counted, and told
+    (``refused_since``) with the next line. A flood must not flood the log
     (each line is a JSON record written to the journal). At most ``sources`` sources are
     remembered; beyond that the oldest are forgotten (logged again when next refused)."""
 
@@ -68,8 +69,8 @@ class RefusalLog:
     _seen: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
 
     def refused(self, why: str, lane: str, peer: str) -> int | None:
-        """Count one push refused for ``why``; how many were since the last line (this one
-        included) when it is time to log one, else None."""
+        """Count one refusal for ``why``; how many were since the last line (this one included)
+        when it is time to log one, else None."""
         now, key = self.clock(), (why, lane, peer)
         logged, since = self._seen.get(key, (float("-inf"), 0))
         since += 1

@@ -171,16 +171,15 @@ class PhotoListener(Listener):
         if (refused := self.refusals.over(now)) is not None:
             log.info("photo fetches no longer refused", refused=refused)
         if not self._allowed(request.remote):
-            self._refuse(now, "address not allowed", request.remote, name)
-            await asyncio.sleep(self.guard.hold)
+            await self._refuse(now, "address not allowed", request.remote, name)
             raise web.HTTPForbidden
         if not self.signer.valid(token, name):
-            self._refuse(now, "bad token", request.remote, name)
-            await asyncio.sleep(self.guard.hold)
+            await self._refuse(now, "bad token", request.remote, name)
             raise web.HTTPNotFound
         return await _photo_response(self.store, self.photos, name)
 
-    def _refuse(self, now: float, why: str, peer: str | None, name: str) -> None:
+    async def _refuse(self, now: float, why: str, peer: str | None, name: str) -> None:
+        """Count a refused fetch, log it if it starts a spell, and hold its answer."""
         self.refused += 1
         if self.refusals.refuse(now):
             log.warning(
@@ -189,3 +188,4 @@ class PhotoListener(Listener):
                 peer=peer,
                 name=name[:40],
             )
+        await asyncio.sleep(self.guard.hold)

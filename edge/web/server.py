@@ -129,9 +129,7 @@ class ConnectionGuard:
         self.timed_out = 0
         self._timers: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._counted: dict[RequestHandler, tuple[str, asyncio.Transport]] = {}
-        self._warned = False
-        self._rates: dict[str, tuple[float, float]] = {}  # address → (tokens, at)
-        self._all = (limits.new_per_second_total, time.monotonic())  # every non-camera
+        self._rates: dict[str, tuple[float, float]] = {}  # bucket → (tokens, at)
         self._cameras: dict[str, bool] = {}  # address → whether a lane's camera
         self._refusals = RefusalLog()
         self.hold = REFUSAL_HOLD_SECONDS  # seconds a 404 for no route waits (a test may set it)
@@ -157,21 +155,31 @@ class ConnectionGuard:
 
     def admits(self, address: str) -> bool:
         """Whether a connection from ``address``, just accepted, may be served: under the caps
-        and the address's rate of new connections (:attr:`Limits.new_per_second`). Refused,
-        it is counted, and logged once per address a minute."""
+        and the address's rate of new connections (:attr:`Limits.new_per_second`), and all
+        non-camera addresses' (:attr:`Limits.new_per_second_total`). Refused, it is counted,
+        and logged once per address a minute."""
+        why = self._over_caps(address)
+        if why is None and not self.is_camera(address):
+            now, limits = time.monotonic(), self.limits
+            if not self._take(address, limits.new_per_second, now):
+                why = "new connections too fast from one address"
+            elif not self._take(_ALL, limits.new_per_second_total, now):
+                why = "new connections too fast from all addresses"
+        if why is None:
+            return True
+        self._refuse(why, address)
+        return False
+
+    def _over_caps(self, address: str) -> str | None:
+        """Why one more connection from ``address`` is over the caps, or None."""
         limits = self.limits
         if self.by_address[address] >= limits.max_connections_per_address:
-            why = "too many open from one address"
-        elif self.is_camera(address):
-            return True
-        elif self.open >= limits.max_connections:
-            why = "too many open"
-        elif not self._within_rate(address):
-            why = "new connections too fast from one address"
-        elif not self._within_total_rate():
-            why = "new connections too fast from all addresses"
-        else:
-            return True
+            return "too many open from one address"
+        if self.open >= limits.max_connections and not self.is_camera(address):
+            return "too many open"
+        return None
+
+    def _refuse(self, why: str, address: str) -> None:
         self.refused += 1
         refused = self._refusals.refused(why, self.name, address)
         if refused is not None:
@@ -184,7 +192,6 @@ class ConnectionGuard:
                 from_peer=self.by_address[address],
                 refused_since=refused,
             )
-        return False
 
     def is_camera(self, address: str) -> bool:
         """Whether ``address`` is a lane's camera (in an ``allow_from``)."""
@@ -195,46 +202,23 @@ class ConnectionGuard:
             camera = self._cameras[address] = address_in(address, self.limits.cameras)
         return camera
 
-    def _within_total_rate(self) -> bool:
-        rate, now = self.limits.new_per_second_total, time.monotonic()
-        tokens, at = self._all
-        tokens = min(rate, tokens + (now - at) * rate)
-        if tokens < 1:
-            self._all = (tokens, now)
-            return False
-        self._all = (tokens - 1, now)
-        return True
-
-    def _within_rate(self, address: str) -> bool:
-        """Take one of ``address``'s new connections from its token bucket, if there is one.
-        At most 4,096 addresses are remembered (the oldest forgotten: a full bucket again)."""
-        rate, now = self.limits.new_per_second, time.monotonic()
-        tokens, at = self._rates.pop(address, (rate, now))
+    def _take(self, key: str, rate: float, now: float) -> bool:
+        """Take one new connection from ``key``'s token bucket (an address, or :data:`_ALL`:
+        ``rate`` a second, in bursts of as many), if it holds one. At most 4,096 buckets are
+        remembered (the oldest forgotten: a full bucket again)."""
+        tokens, at = self._rates.pop(key, (rate, now))
         tokens = min(rate, tokens + (now - at) * rate)
         if len(self._rates) >= 4096:
             del self._rates[next(iter(self._rates))]
-        if tokens < 1:
-            self._rates[address] = (tokens, now)
-            return False
-        self._rates[address] = (tokens - 1, now)
-        return True
+        taken = tokens >= 1
+        self._rates[key] = (tokens - taken, now)
+        return taken
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
-        limits = self.limits
-        if (
-            self.open >= limits.max_connections and not address_in(address, limits.cameras)
-        ) or self.by_address[address] >= limits.max_connections_per_address:
-            self.refused += 1
-            if not self._warned:  # once per episode: a flood must not flood the log
-                self._warned = True
-                log.warning(
-                    "connection refused: too many open",
-                    listener=self.name,
-                    peer=address,
-                    open=self.open,
-                    from_peer=self.by_address[address],
-                )
+        # (the caps again: the connections accepted in one turn are counted only here)
+        if (why := self._over_caps(address)) is not None:
+            self._refuse(why, address)
             # After aiohttp has set the connection up (aborting inside its connection_made
             # would leave its request task without a server).
             asyncio.get_running_loop().call_soon(transport.abort)
@@ -254,9 +238,6 @@ class ConnectionGuard:
         self.by_address[address] -= 1
         if self.by_address[address] <= 0:
             del self.by_address[address]
-        if self._warned and self.open < self.limits.max_connections // 2:
-            self._warned = False
-            log.info("connections back under the cap", listener=self.name, open=self.open)
 
     def arm(self, transport: asyncio.Transport | None) -> None:
         """Close ``transport`` unless a request starts within the header timeout."""
@@ -344,6 +325,8 @@ class ConnectionGuard:
         return {"open": self.open, "refused": self.refused, "timed_out": self.timed_out}
 
 
+#: The token bucket of every non-camera address's new connections together (not an address).
+_ALL = "*"
 #: Bodies of the largest size (``max_body_bytes``) a listener reads at once from addresses that
 #: are not a lane's camera (:class:`~edge.ops.bodies.BodyBudget`): 32 MiB at the defaults.
 BODIES_IN_FLIGHT = 4
