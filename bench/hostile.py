@@ -5,8 +5,10 @@ than the one being measured, until it is terminated.
 HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
 garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
 that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
-slow connections from 127.0.0.3 and .4, within each address's connection budget), at the
-lowest CPU priority. The pushes go on :data:`PUSHERS` connections at once, each sending its
+slow connections from 127.0.0.3 and .4, within each address's connection budget), and
+:data:`PAGE_READERS` keep-alive connections from 127.0.0.5 asking for the pages that need no
+login (``/healthz``, ``/api/status``, a 5,000-row ``/api/passes``) as fast as they are answered,
+at the lowest CPU priority. The pushes go on :data:`PUSHERS` connections at once, each sending its
 next push as soon as it has the answer to the last. Prints "attacking" once its first push
 has been answered.
 """
@@ -44,6 +46,13 @@ REFUSED_BACKOFF = 1.0
 #: a refused push wait for its answer faces as many refusals as the budget lets one host ask
 #: for (one connection, sending its next push when answered, would be slowed by that wait alone).
 PUSHERS = 32
+#: Where the page flood comes from, and its connections (each asking for its next page as soon
+#: as it has the last): the second fresh verification of issue 20 (M6) found such a flood of
+#: ``/api/passes?limit=5000`` cost another lane +26 to +63 ms at p99, of ``/healthz`` +4 to +28.
+PAGE_SOURCE = "127.0.0.5"
+PAGE_READERS = 8
+#: The pages it asks for, round and round.
+PAGES = ("/healthz", "/api/passes?limit=5000", "/api/status", "/api/passes?limit=5000&plate=A")
 
 
 def _bomb() -> bytes:
@@ -101,8 +110,29 @@ async def slow_connections(url: str, count: int) -> None:
     await asyncio.gather(*(one(SLOW_SOURCES[i % len(SLOW_SOURCES)]) for i in range(count)))
 
 
+async def read_pages(url: str) -> None:
+    """:data:`PAGE_READERS` connections asking for :data:`PAGES` as fast as they are answered
+    (a refusal's answer waited for, as a browser does)."""
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    limits = httpx.Limits(max_connections=PAGE_READERS, max_keepalive_connections=PAGE_READERS)
+    transport = httpx.AsyncHTTPTransport(local_address=PAGE_SOURCE, limits=limits)
+    pages = itertools.cycle(PAGES)
+
+    async def reader(http: httpx.AsyncClient) -> None:
+        for page in pages:
+            try:
+                await http.get(base + page)
+            except httpx.HTTPError:
+                await asyncio.sleep(0.01)
+
+    async with httpx.AsyncClient(timeout=10, transport=transport) as http:
+        await asyncio.gather(*(reader(http) for _ in range(PAGE_READERS)))
+
+
 async def stream(url: str, plate_kb: int, slow: int) -> None:
     slow_task = asyncio.create_task(slow_connections(url, slow))
+    pages_task = asyncio.create_task(read_pages(url))
     limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
     transport = httpx.AsyncHTTPTransport(local_address=SOURCE, limits=limits)
     kinds = bodies(plate_kb)  # shared: the pushers take turns through the kinds
@@ -122,6 +152,7 @@ async def stream(url: str, plate_kb: int, slow: int) -> None:
     async with httpx.AsyncClient(timeout=10, transport=transport) as http:
         await asyncio.gather(*(pusher(http) for _ in range(PUSHERS)))
     slow_task.cancel()  # pragma: no cover - the pushers end only when killed
+    pages_task.cancel()
 
 
 if __name__ == "__main__":

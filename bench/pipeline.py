@@ -279,7 +279,8 @@ def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plat
         f"in-1, one daemon, {ATTACK_BLOCKS} quiet blocks of vehicles alternating with "
         f"{ATTACK_BLOCKS} while another camera (its process at the lowest CPU priority: an "
         f"attacker's CPU is not the gate's) sends fake JPEGs, bombs, NaNs, {plate_kb} KB "
-        "plates, garbage and 100 slow connections"
+        "plates, garbage and 100 slow connections, and 8 connections from another address ask for "
+        "the pages that need no login (/healthz, /api/status, 5,000-row /api/passes) back to back"
     )
     quiet, attacked = (_pct(r["phases"][n]["own_ms"], 99) for n in ("quiet", "attacked"))
     for name in ("quiet", "attacked"):

@@ -480,7 +480,7 @@ class Daemon:
             photo_listener = PhotoListener(
                 cfg.photo_web.host,
                 cfg.photo_web.port,
-                web_limits(cfg.web),
+                web_limits(cfg.web, cfg.photo_web.allow),  # the platform: no rates of its own
                 store=store,
                 photos=self.photos,
                 signer=self.signer,

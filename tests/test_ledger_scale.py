@@ -277,7 +277,10 @@ async def test_the_csv_export_has_every_row_past_5000(
         after = page.headers["X-Next-Page"]
         following = await http.get(url.removesuffix(".csv"), params={"limit": "5", "after": after})
         bad = await http.get(url.removesuffix(".csv"), params={"after": "nonsense"})
+        big = await http.get(url.removesuffix(".csv"), params={"limit": "450"})
     lines = text.splitlines()
+    # a page of more rows than are made at one turn of the event loop (LISTING_CHUNK): whole
+    assert [p["serial"] for p in big.json()] == [line.split(",")[0] for line in lines[1:451]]
     assert lines[0].startswith("流水号,车道")
     assert len(lines) - 1 == count
     assert len({line.split(",")[0] for line in lines[1:]}) == count  # every serial once

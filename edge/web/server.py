@@ -78,6 +78,18 @@ class Limits:
         return float(self.max_connections_per_address)
 
     @property
+    def requests_per_second(self) -> float:
+        """The request budget of an address that is not a lane's camera, a second (in bursts
+        of as many), the requests that are not camera pushes (those have their lanes'
+        budgets): a request takes one, and one more for each :data:`BYTES_A_TOKEN` of its
+        answer (up to half a second's worth: a 5,000-row ``/api/passes`` page 32, a status
+        poll 1); all such addresses together have twice that. A page flood without a login
+        cost another lane +4 to +63 ms at p99 (issue 20, M6); a guard's page asks for a
+        handful a click. Counted in bytes, not in time: a loaded machine answers slower, and
+        its guards would be refused for it."""
+        return float(self.max_connections_per_address)
+
+    @property
     def new_per_second_total(self) -> float:
         """New connections all addresses that are not a lane's camera may open a second
         together (in bursts of as many): twice what one may. A sender from many addresses, each
@@ -127,6 +139,7 @@ class ConnectionGuard:
         self.open = 0
         self.refused = 0
         self.timed_out = 0
+        self.refused_requests = 0  # over the request budgets (:meth:`_too_fast`)
         self._timers: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._counted: dict[RequestHandler, tuple[str, asyncio.Transport]] = {}
         self._rates: dict[str, tuple[float, float]] = {}  # bucket → (tokens, at)
@@ -203,16 +216,54 @@ class ConnectionGuard:
         return camera
 
     def _take(self, key: str, rate: float, now: float) -> bool:
-        """Take one new connection from ``key``'s token bucket (an address, or :data:`_ALL`:
-        ``rate`` a second, in bursts of as many), if it holds one. At most 4,096 buckets are
-        remembered (the oldest forgotten: a full bucket again)."""
+        """Take one new connection from ``key``'s token bucket (an address, or :data:`_ALL`),
+        if it holds one."""
+        return self._reserve(key, rate, now) is not None
+
+    def _reserve(self, key: str, rate: float, now: float, within: float = 0.0) -> float | None:
+        """Take a token from ``key``'s bucket (``rate`` a second, in bursts of as many): the
+        seconds until it is within the bucket (0: now; its place is then kept: the requests
+        after it wait longer), when that is at most ``within``, else None (nothing taken).
+        At most 4,096 buckets are remembered (the oldest forgotten: a full bucket again)."""
         tokens, at = self._rates.pop(key, (rate, now))
         tokens = min(rate, tokens + (now - at) * rate)
         if len(self._rates) >= 4096:
             del self._rates[next(iter(self._rates))]
-        taken = tokens >= 1
+        wait = max(0.0, (1 - tokens) / rate)
+        taken = wait <= within
         self._rates[key] = (tokens - taken, now)
-        return taken
+        return wait if taken else None
+
+    def _charge(self, key: str, rate: float, tokens: float) -> None:
+        """Take ``tokens`` more from ``key``'s bucket, down to :data:`REQUEST_WAIT_SECONDS` of
+        debt."""
+        if (bucket := self._rates.get(key)) is not None:
+            left, at = bucket
+            now = time.monotonic()
+            left = min(rate, left + (now - at) * rate)
+            self._rates[key] = (max(left - tokens, -rate * REQUEST_WAIT_SECONDS), now)
+
+    def _request_wait(self, address: str) -> float | None:
+        """The seconds a request from ``address`` (not a lane's camera, not a push) waits for
+        its place in its address's request budget and all addresses' (see
+        :attr:`Limits.requests_per_second`), or None when that would be more than
+        :data:`REQUEST_WAIT_SECONDS` (refused)."""
+        now, rate = time.monotonic(), self.limits.requests_per_second
+        own = self._reserve(_REQUESTS + address, rate, now, REQUEST_WAIT_SECONDS)
+        if own is None:
+            return None
+        everyone = self._reserve(_REQUESTS + _ALL, 2 * rate, now, REQUEST_WAIT_SECONDS)
+        return None if everyone is None else max(own, everyone)
+
+    def _charge_request(self, address: str, sent: int) -> None:
+        """A request from ``address`` answered with ``sent`` bytes of body: one more token of
+        its budgets for each :data:`BYTES_A_TOKEN` (the loop's and the ledger's work grow with
+        the rows sent), at most half a second's worth."""
+        rate = self.limits.requests_per_second
+        extra = min(sent // BYTES_A_TOKEN, rate / 2)
+        if extra > 0:
+            self._charge(_REQUESTS + address, rate, extra)
+            self._charge(_REQUESTS + _ALL, 2 * rate, extra)
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
@@ -270,6 +321,25 @@ class ConnectionGuard:
                 # back (a request is ~0.3 ms of the loop the lanes share).
                 await asyncio.sleep(self.hold)
                 return await handler(request)
+            address = request.remote or "?"
+            if handler_reads_own_body(request) or self.is_camera(address):
+                return await self._answer(request, handler)  # a push: its lane's budgets
+            wait = self._request_wait(address)
+            if wait is None:
+                return await self._too_fast(address)
+            if wait:
+                await asyncio.sleep(wait)
+            response = await self._answer(request, handler)
+            sent = response.body_length if response.prepared else response.content_length
+            self._charge_request(address, sent or 0)
+            return response
+        finally:
+            self.arm(transport)
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """``handler``'s answer, its request's body read first (unless it reads its own),
+        within the body limits."""
+        try:
             if request.body_exists:
                 declared = request.content_length
                 if declared is not None and declared > self.limits.max_body_bytes:
@@ -303,8 +373,19 @@ class ConnectionGuard:
             # an attacker): nobody to answer, nothing to record, not an error.
             log.debug("client gone before its request was read", peer=request.remote)
             return web.Response(status=400)
-        finally:
-            self.arm(transport)
+
+    async def _too_fast(self, address: str) -> web.Response:
+        """429 after the refusal hold: ``address`` asks for more than its request budget lets
+        it, even after :data:`REQUEST_WAIT_SECONDS`. Logged once per address a minute."""
+        refused = self._refusals.refused("requests too fast", self.name, address)
+        if refused is not None:
+            log.warning("requests refused: too many from one address, or from all",
+                        listener=self.name, peer=address, refused_since=refused)  # fmt: skip
+        self.refused_requests += 1
+        await asyncio.sleep(self.hold)
+        busy = web.json_response({"result": "error", "error": TOO_FAST}, status=429)
+        busy.headers["Retry-After"] = "1"
+        return busy
 
     def _bodies_in_flight(self, request: web.Request) -> web.Response:
         """503 at once, the body unread and the connection closed: the listener already reads
@@ -322,11 +403,26 @@ class ConnectionGuard:
         return busy
 
     def to_json(self) -> dict[str, int]:
-        return {"open": self.open, "refused": self.refused, "timed_out": self.timed_out}
+        return {
+            "open": self.open,
+            "refused": self.refused,
+            "timed_out": self.timed_out,
+            "refused_requests": self.refused_requests,
+        }
 
 
 #: The token bucket of every non-camera address's new connections together (not an address).
 _ALL = "*"
+#: What names a request budget's bucket (before an address, or :data:`_ALL`).
+_REQUESTS = "requests "
+#: Bytes of an answer's body that cost its address one more token of its request budget.
+BYTES_A_TOKEN = 16 * 1024
+#: A request beyond its address's request budget waits up to this long for its place in it
+#: (a browser's burst is slowed, not refused; so is a guard's next click after a long export);
+#: beyond that it is refused (429, after the refusal hold).
+REQUEST_WAIT_SECONDS = 2.0
+#: What a refused request's answer says (the status page shows it).
+TOO_FAST = "请求过于频繁，请稍后再试"
 #: Bodies of the largest size (``max_body_bytes``) a listener reads at once from addresses that
 #: are not a lane's camera (:class:`~edge.ops.bodies.BodyBudget`): 32 MiB at the defaults.
 BODIES_IN_FLIGHT = 4
