@@ -72,6 +72,13 @@ _UNWRITABLE = {
 LedgerDatabaseError = sqlite3.DatabaseError
 
 
+def json_list(ids: Sequence[int]) -> str:
+    """``ids`` as one statement parameter, read back with ``json_each(?)``: a statement's text
+    then does not depend on how many there are, so it is prepared and cached once (a text
+    with one ``?`` each is a statement for each number, up to 128 cached a connection)."""
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+
 def unwritable_kind(exc: sqlite3.Error) -> str | None:
     """The :class:`LedgerUnwritableError` kind an SQLite error stands for, if any."""
     name = str(getattr(exc, "sqlite_errorname", ""))
