@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -34,9 +35,9 @@ from openpyxl import load_workbook
 from bench.ledger import SH, generate
 from edge.actions import inspection
 from edge.actions.inspection import ledger_query, write_workbook
-from edge.ledger.csv_lines import site_time, zone_spans
+from edge.ledger.history_text import site_time, zone_spans
 from edge.ledger.passes import INSERT_PASS
-from edge.ledger.rows import PassListing
+from edge.ledger.rows import PageCursor, PassListing
 from edge.ledger.store import Store
 from edge.sim.platform import CityPlatformSim
 from edge.web import status_page
@@ -226,6 +227,48 @@ async def test_the_csv_lines_sqlite_makes_are_pythons_bytes(tmp_path: Path, zone
             capped = [lines async for lines in store.export_csv(zone, limit=limit, page=97)]
             expected = reference_csv([every[:limit]], zone).split(b"\r\n", 1)[1]
             assert b"".join(capped) == expected, limit
+    finally:
+        await store.close()
+
+
+def _listed(row: PassListing, zone: ZoneInfo) -> dict[str, Any]:
+    """A pass as the status page listed it in Python (before SQLite made the JSON)."""
+    item = asdict(row)
+    item["received_at"] = datetime.fromtimestamp(row.received_at, zone).isoformat(
+        sep=" ", timespec="seconds"
+    )
+    item["photo"] = f"/photos/{row.serial}-1.jpg" if row.photos else ""
+    return item
+
+
+@pytest.mark.parametrize("zone_name", ["Asia/Shanghai", "America/New_York"])
+async def test_the_history_json_sqlite_makes_reads_as_pythons(
+    tmp_path: Path, zone_name: str
+) -> None:
+    """``/api/passes``'s JSON is made by SQLite (a 5,000-row page made into dictionaries and
+    JSON held the interpreter lock the gate's loop waits for): it reads as what Python made
+    of the same rows, on awkward texts, corrections and times around summer-time changes, page
+    by page with the same cursor."""
+    zone = ZoneInfo(zone_name)
+    start = datetime(2025, 3, 1, tzinfo=zone).timestamp()
+    moments = [start + hour * 3_600 + 0.9999995 * (hour % 2) for hour in range(24 * 40)]
+    store = await _awkward_ledger(tmp_path / "edge.db", moments)
+    try:
+        for criteria in (
+            {}, {"plate": "豫A"}, {"plate": "A0001"}, {"plate": "=1+"}, {"lane": "in-a,b"},
+            {"verdict": "refuse"}, {"start": start + 7 * 86_400, "end": start + 30 * 86_400},
+        ):  # fmt: skip
+            after = None
+            for _ in range(4):  # pages of 97, each after the last
+                rows = await store.search_passes(**criteria, limit=97, after=after)
+                count, made, last = await store.search_json(zone, **criteria, limit=97, after=after)
+                assert json.loads(made) == [_listed(row, zone) for row in rows], criteria
+                assert count == len(rows)
+                if not rows:
+                    assert last is None
+                    break
+                assert last == PageCursor.after(rows[-1])
+                after = last
     finally:
         await store.close()
 

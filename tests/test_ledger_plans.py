@@ -165,6 +165,9 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
         page = await call("search_passes", **search, limit=20)
         if page:
             await call("search_passes", **search, limit=20, after=PageCursor.after(page[-1]))
+        _, _, last = await call("search_json", ZoneInfo("Asia/Shanghai"), **search, limit=20)
+        if last is not None:
+            await call("search_json", ZoneInfo("Asia/Shanghai"), **search, limit=20, after=last)
     await call("export_passes", start=month_ago, end=month_ago + 3 * 86400, page=10)
     zone = ZoneInfo("Europe/Berlin")  # summer time: the export's time as SQLite makes it
     await call("export_csv", zone, start=month_ago, end=month_ago + 3 * 86400, page=10)

@@ -12,8 +12,8 @@ from typing import Any
 from edge.domain.codes import GateSignal
 from edge.domain.decision import CachedAnswer
 from edge.domain.reports import VerifyAnswer
-from edge.ledger.csv_lines import ZoneSpan, csv_page, zone_spans
 from edge.ledger.database import LedgerPart, json_list
+from edge.ledger.history_text import ZoneSpan, csv_page, json_page, zone_spans
 from edge.ledger.rows import (
     _READ_COLUMNS,
     DailyFigureRow,
@@ -223,9 +223,10 @@ def _search(
     )
 
 
-def _csv_page(rows: list[sqlite3.Row]) -> tuple[int, bytes, PageCursor | None]:
-    """A page of the CSV export as :func:`~edge.ledger.csv_lines.csv_page` made it: how many
-    passes, their lines encoded, and the cursor after the last one."""
+def _made_page(rows: list[sqlite3.Row]) -> tuple[int, bytes, PageCursor | None]:
+    """A page of the history as :func:`~edge.ledger.history_text.csv_page` or
+    :func:`~edge.ledger.history_text.json_page` made it: how many passes, their text encoded,
+    and the cursor after the last one."""
     row = rows[0]
     cursor = None if row["last_id"] is None else PageCursor(row["last_at"], row["last_id"])
     return int(row["n"]), str(row["text"]).encode("utf-8"), cursor
@@ -598,6 +599,54 @@ class PassLedger(LedgerPart):
         sql, args, _ = _search(plate, start, end, lane, verdict, limit, after)
         return await self._history_as(sql, args, PassListing.many)
 
+    async def search_json(
+        self,
+        zone: tzinfo,
+        *,
+        plate: str = "",
+        start: float | None = None,
+        end: float | None = None,
+        lane: str = "",
+        verdict: str = "",
+        limit: int = 200,
+        after: PageCursor | None = None,
+    ) -> tuple[int, bytes, PageCursor | None]:
+        """:meth:`search_passes`' page as the history page's JSON, UTF-8: an array of
+        :func:`~edge.ledger.history_text.json_item` objects (``zone``: the site's, for the
+        time), made by SQLite with the interpreter lock free; how many passes it holds and the
+        cursor after the last one. Under the history budget
+        (:class:`~edge.ledger.database.LedgerBusyError` past it)."""
+        spans = await self._zone_spans(zone, start, end)
+        sql, args, order = _search(plate, start, end, lane, verdict, limit, after)
+        return await self._history_as(json_page(sql, order, spans), args, _made_page)
+
+    async def _zone_spans(
+        self, zone: tzinfo, start: float | None, end: float | None
+    ) -> list[ZoneSpan]:
+        """``zone``'s offsets over the passes received from ``start`` to ``end`` (None: from
+        the first, to the last), for SQLite to show their times (two index lookups)."""
+        bounds = ["SELECT received_at FROM passes WHERE 1"]
+        args: list[Any] = []
+        if start is not None:
+            bounds.append("received_at >= ?")
+            args.append(start)
+        if end is not None:
+            bounds.append("received_at < ?")
+            args.append(end)
+        where = " AND ".join(bounds)
+        now = self._clock()
+
+        def spans(rows: list[sqlite3.Row]) -> list[ZoneSpan]:
+            first, last = rows[0][0], rows[0][1]
+            return zone_spans(zone, now if first is None else first, now if last is None else last)
+
+        return await self._history_as(
+            f"SELECT ({where} ORDER BY received_at LIMIT 1), "
+            f"({where} ORDER BY received_at DESC LIMIT 1)",
+            (*args, *args),
+            spans,
+        )
+
     async def export_passes(
         self,
         *,
@@ -637,36 +686,16 @@ class PassLedger(LedgerPart):
         """The passes :meth:`export_passes` finds (the first ``limit`` of them if given) as
         the history's CSV lines, UTF-8, a page of ``page`` at a time: each page one
         statement under the history budget that SQLite makes into the page's lines
-        (:mod:`edge.ledger.csv_lines`), so the interpreter lock is free while it runs and
+        (:mod:`edge.ledger.history_text`), so the interpreter lock is free while it runs and
         the event loop is never kept waiting for it. ``zone``: the site's, for the time."""
-        bounds = ["SELECT received_at FROM passes WHERE 1"]
-        args: list[Any] = []
-        if start is not None:
-            bounds.append("received_at >= ?")
-            args.append(start)
-        if end is not None:
-            bounds.append("received_at < ?")
-            args.append(end)
-        where = " AND ".join(bounds)
-        now = self._clock()
-
-        def spans(rows: list[sqlite3.Row]) -> list[ZoneSpan]:
-            first, last = rows[0][0], rows[0][1]
-            return zone_spans(zone, now if first is None else first, now if last is None else last)
-
-        found = await self._history_as(
-            f"SELECT ({where} ORDER BY received_at LIMIT 1), "
-            f"({where} ORDER BY received_at DESC LIMIT 1)",
-            (*args, *args),
-            spans,
-        )
+        found = await self._zone_spans(zone, start, end)
         after: PageCursor | None = None
         left = limit
         while left is None or left > 0:
             size = page if left is None else min(page, left)
             sql, values, order = _search(plate, start, end, lane, verdict, size, after)
             count, lines, after = await self._history_as(
-                csv_page(sql, order, found), values, _csv_page
+                csv_page(sql, order, found), values, _made_page
             )
             if count:
                 yield lines

@@ -20,8 +20,7 @@ import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -61,7 +60,7 @@ from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.database import LedgerBusyError
 from edge.ledger.figures import daily_figures, daily_tonnage
-from edge.ledger.rows import PageCursor, PassListing, StoredWeighing
+from edge.ledger.rows import PageCursor, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import EMPTY_WEIGHING
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
@@ -98,8 +97,6 @@ BUSY = "查询范围过大，已超时：请缩小日期范围或输入更完整
 COOKIE = "edge_session"
 CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
-#: Rows of a history page turned into JSON between two turns of the event loop (~1 ms).
-LISTING_CHUNK = 200
 #: Event streams (``/api/events``) kept open at once, from one address and in all: a guard's
 #: browser opens one a page; 300 from one sender raised another lane's push p99 19 → 61 ms
 #: (issue 20, S1: every pass is written to each).
@@ -148,8 +145,6 @@ def replica_summary(replica: ReplicaReport | None, zone: Any) -> dict[str, Any] 
     return {"text": text, "alarm": replica.alarm}
 
 
-#: A pass as the history lists it (its JSON's keys, in this order).
-_LISTING_FIELDS = tuple(f.name for f in fields(PassListing))
 #: What the reads view shows of each kept read.
 _READ_FIELDS = ("received_at", "plate", "plate_color", "text", "vendor_id", "source", "merged")
 
@@ -376,17 +371,6 @@ class StatusPage:
             "verdict": q.get("verdict", ""),
         }
 
-    def _listed(self, row: PassListing) -> dict[str, Any]:
-        # a shallow copy: every field is a text, a number or None (asdict copied each one
-        # deeply, 60 % of what a month's CSV export cost)
-        item = {name: getattr(row, name) for name in _LISTING_FIELDS}
-        item["received_at"] = self._site_time(row.received_at)
-        item["photo"] = f"/photos/{row.serial}-1.jpg" if row.photos else ""
-        return item
-
-    def _site_time(self, at: float) -> str:
-        return datetime.fromtimestamp(at, self.zone).isoformat(sep=" ", timespec="seconds")
-
     async def passes(self, request: web.Request) -> web.Response:
         """A page of the history, newest first. ``after`` (the ``X-Next-Page`` header of the
         previous page) asks for the page after it; 503 when the search runs past the
@@ -398,25 +382,15 @@ class StatusPage:
         except FormError as exc:
             raise _bad(str(exc), exc.said if exc.said != str(exc) else "") from None
         try:
-            rows = await self.store.search_passes(**criteria, limit=limit, after=after)
+            count, listing, last = await self.store.search_json(
+                self.zone, **criteria, limit=limit, after=after
+            )
         except LedgerBusyError:
             return web.json_response({"error": BUSY}, status=503)
         headers = {}
-        if len(rows) == limit:
-            headers["X-Next-Page"] = PageCursor.after(rows[-1]).to_text()
-        return web.Response(
-            text=await self._listing(rows), content_type="application/json", headers=headers
-        )
-
-    async def _listing(self, rows: Sequence[PassListing]) -> str:
-        """``rows`` as a JSON array, made :data:`LISTING_CHUNK` rows at a time with the event
-        loop's other work between (5,000 rows in one go held the loop ~30 ms)."""
-        parts = []
-        for start in range(0, len(rows), LISTING_CHUNK):
-            if start:
-                await asyncio.sleep(0)
-            parts.append(_dumps([self._listed(row) for row in rows[start : start + LISTING_CHUNK]]))
-        return "[" + ",".join(part[1:-1] for part in parts) + "]"
+        if count == limit and last is not None:
+            headers["X-Next-Page"] = last.to_text()
+        return web.Response(body=listing, content_type="application/json", headers=headers)
 
     async def passes_csv(self, request: web.Request) -> web.StreamResponse:
         """Every pass the search finds as CSV (UTF-8 with a BOM, so that Excel reads the

@@ -1,25 +1,31 @@
-"""The history's CSV export made by SQLite: a page of passes turned into its CSV lines by one
-statement, so that Python only hands the bytes on (issue 19).
+"""The history's pages made by SQLite: a page of passes turned into its CSV lines (the export)
+or its JSON (``/api/passes``) by one statement, so that Python only hands the bytes on
+(issue 19, issue 20).
 
 Formatted in Python, a month's export held the interpreter lock for most of its time (in a
 worker thread, but the gate's event loop waited for the lock each time it woke: plate → coil
-p99 6.7-9.9× the empty ledger's while a month streamed). Inside ``sqlite3_step`` the lock is
-free; a page is one step of an aggregate (``group_concat`` over the ordered lines), so the
-lock is held for one row a page (and the history reader's budget check, about once a
-millisecond).
+p99 6.7-9.9× the empty ledger's while a month streamed); so did a 5,000-row page of the
+history made into dictionaries and JSON (a flood of them without a login: +15 to +30 ms on
+another lane's p99). Inside ``sqlite3_step`` the lock is free; a page is one step of an
+aggregate (``group_concat`` over the ordered lines), so the lock is held for one row a page
+(and the history reader's budget check, about once a millisecond).
 
 The lines are byte for byte what Python's ``csv.writer`` (``QUOTE_MINIMAL``, ``\\r\\n``) made
 of :func:`edge.actions.inspection.spreadsheet_cell` of each value, the time as
 ``datetime.fromtimestamp(at, zone).isoformat(sep=" ", timespec="seconds")`` and the
 correction's mark as the status page made it in Python (``tests/test_export_loop.py``
-compares them on awkward values and on zones with summer time).
+compares them on awkward values and on zones with summer time); the JSON reads as the one
+the status page made in Python (the same test module).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, tzinfo
+
+from edge.ledger.rows import PassListing
 
 #: What makes a spreadsheet read a cell as a formula: :data:`FORMULA_STARTS` of
 #: ``edge.actions.inspection`` (= + - @, a tab, a carriage return), as SQL.
@@ -62,7 +68,14 @@ def _offset_at(zone: tzinfo, second: int) -> tuple[int, str]:
 
 def zone_spans(zone: tzinfo, first: float, last: float) -> list[ZoneSpan]:
     """The zone's offsets from ``first`` to ``last`` (unix seconds), as spans; the first one
-    reaches back for ever and the last one on (a pass received during the export)."""
+    reaches back for ever and the last one on (a pass received during the export). Remembered
+    for the last 64 ranges of whole days (a history page asks for 24 months' each time)."""
+    return list(_days_spans(zone, int(first) // _DAY, int(last) // _DAY + 1))
+
+
+@functools.lru_cache(maxsize=64)
+def _days_spans(zone: tzinfo, first_day: int, last_day: int) -> tuple[ZoneSpan, ...]:
+    first, last = first_day * _DAY, last_day * _DAY
     second = int(first) - _DAY
     offset, text = _offset_at(zone, second)
     spans = [ZoneSpan(None, offset, text)]
@@ -79,7 +92,7 @@ def zone_spans(zone: tzinfo, first: float, last: float) -> list[ZoneSpan]:
             offset, text = _offset_at(zone, high)
             spans.append(ZoneSpan(high, offset, text))
         second += _DAY
-    return spans
+    return tuple(spans)
 
 
 def _pick(spans: list[ZoneSpan], second: str, value: str) -> str:
@@ -146,11 +159,37 @@ def csv_page(page: str, order: str, spans: list[ZoneSpan]) -> str:
     lines in that order as one text, and the last one's id and time (the next page's
     cursor). The lines are made in a materialized table in the page's order and joined in
     the order they are stored in (one ``sqlite3_step`` for the whole page)."""
+    return _page(page, order, csv_line(spans), "coalesce(group_concat(line, ''), '')")
+
+
+def _page(page: str, order: str, line: str, joined: str) -> str:
+    """``page``'s passes made into ``line`` each, in a materialized table in ``order``, and
+    ``joined`` (an aggregate over ``line``) with the count and the last one's id and time."""
     ascending = order.replace(" DESC", "")
     return (
-        f"WITH lines AS MATERIALIZED (SELECT id, received_at, {csv_line(spans)} AS line "  # noqa: S608 - fixed clauses only
+        f"WITH lines AS MATERIALIZED (SELECT id, received_at, {line} AS line "  # noqa: S608 - fixed clauses only
         f"FROM ({page}) ORDER BY {order}) "
-        "SELECT count(*) AS n, coalesce(group_concat(line, ''), '') AS text, "
+        f"SELECT count(*) AS n, {joined} AS text, "
         f"(SELECT id FROM lines ORDER BY {ascending} LIMIT 1) AS last_id, "
         f"(SELECT received_at FROM lines ORDER BY {ascending} LIMIT 1) AS last_at FROM lines"
+    )
+
+
+def json_item(spans: list[ZoneSpan]) -> str:
+    """One pass as the history page lists it, a JSON object, as an SQL expression over the
+    columns of a history page (:class:`edge.ledger.rows.PassListing`'s): each of them by its
+    name, ``received_at`` in the site's time with its offset (:func:`site_time`), and
+    ``photo``, the path of its first photo (``/photos/<serial>-1.jpg``; "" without one)."""
+    pairs = [
+        f"'{field.name}', " + (site_time(spans) if field.name == "received_at" else field.name)
+        for field in fields(PassListing)
+    ]
+    pairs.append("'photo', CASE WHEN photos THEN '/photos/' || serial || '-1.jpg' ELSE '' END")
+    return f"json_object({', '.join(pairs)})"
+
+
+def json_page(page: str, order: str, spans: list[ZoneSpan]) -> str:
+    """As :func:`csv_page`, the page's passes as one JSON array (:func:`json_item` each)."""
+    return _page(
+        page, order, json_item(spans), "'[' || coalesce(group_concat(line, ','), '') || ']'"
     )
