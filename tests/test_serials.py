@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge.domain import serials
 from edge.domain.serials import (
     SerialAllocator,
     is_valid_serial,
@@ -106,3 +107,36 @@ def test_a_peek_is_what_the_next_allocation_issues() -> None:
     assert allocator.peek(T0) == "411002000101A261121083011"
     assert allocator.last == "411002000101A261121083010"  # nothing issued
     assert allocator.allocate(T0) == "411002000101A261121083011"
+
+
+def test_the_allocator_reads_the_time_out_of_a_number_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twice a pass, before the barrier moves (a peek, then the allocation), the time of the
+    last number was read back out of it with ``strptime`` (~50 µs each): now once, for a
+    number it did not issue itself (the ledger's last at start, one set from outside), and
+    the numbers are :func:`next_serial`'s."""
+    times = [T0 + timedelta(seconds=offset) for offset in (0, 0, 1, 1, 90, 30, 90, 3600)]
+    expected, last = [], "411002000101A261121083010"
+    for when in times:
+        last = next_serial("411002000101A", when, last)
+        expected.append(last)
+    allocator = SerialAllocator("411002000101A", "411002000101A261121083010")
+    reads: list[str] = []
+    original = serials.serial_time
+
+    def counted(serial: str, zone: ZoneInfo) -> datetime:
+        reads.append(serial)
+        return original(serial, zone)
+
+    monkeypatch.setattr(serials, "serial_time", counted)
+    issued = []
+    for when, wanted in zip(times, expected, strict=True):
+        assert allocator.peek(when) == wanted
+        issued.append(allocator.allocate(when))
+    assert issued == expected
+    assert len(set(issued)) == len(issued)  # never one twice, the clock going back included
+    assert reads == ["411002000101A261121083010"]
+    allocator.last = "411002000101A261121093000"  # as the lane sets it from its journal
+    assert allocator.allocate(T0) == "411002000101A261121093001"
+    assert reads[1:] == ["411002000101A261121093000"]

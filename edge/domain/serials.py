@@ -13,7 +13,7 @@ ledger, so the rule holds across restarts; the ledger's UNIQUE constraint is the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -59,15 +59,39 @@ def is_valid_serial(serial: str) -> bool:
 
 
 class SerialAllocator:
-    """Issues the serial numbers of one prefix (one lane), starting after ``last``."""
+    """Issues the serial numbers of one prefix (one lane), starting after ``last``: the
+    numbers :func:`next_serial` gives, without reading the time back out of ``last`` for
+    each (``strptime``, ~50 µs; twice a pass, a peek and the allocation, before the barrier
+    moves) — the earliest time the next may have is kept with the number it follows."""
 
     def __init__(self, prefix: str, last: str | None) -> None:
         self.prefix, self.last = prefix, last
+        #: (last, its time zone, the earliest time of the number after it)
+        self._after: tuple[str, tzinfo, datetime] | None = None
+
+    def _next(self, when: datetime) -> datetime:
+        zone = when.tzinfo
+        if zone is None:
+            raise ValueError("pass time must carry a time zone")
+        candidate = when.replace(microsecond=0)
+        last = self.last
+        if last is None:
+            return candidate
+        kept = self._after
+        if kept is None or kept[0] != last or kept[1] is not zone:
+            if not last.startswith(self.prefix):
+                raise ValueError(f"last serial {last!r} does not belong to {self.prefix!r}")
+            kept = (last, zone, serial_time(last, zone) + timedelta(seconds=1))  # type: ignore[arg-type]
+            self._after = kept
+        return max(candidate, kept[2])
 
     def allocate(self, when: datetime) -> str:
-        self.last = next_serial(self.prefix, when, self.last)
+        at = self._next(when)
+        self.last = self.prefix + at.strftime(_TIME_FORMAT)
+        assert at.tzinfo is not None  # _next refused a time without one
+        self._after = (self.last, at.tzinfo, at + timedelta(seconds=1))
         return self.last
 
     def peek(self, when: datetime) -> str:
         """The number :meth:`allocate` would issue for ``when`` now, not issued."""
-        return next_serial(self.prefix, when, self.last)
+        return self.prefix + self._next(when).strftime(_TIME_FORMAT)
