@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,14 @@ from drivers.base import CameraReply
 from edge.domain.events import ImageKind
 from edge.domain.plates import PlateColor
 from edge.ingest.generic import parse_generic_data as parse_generic
-from edge.ingest.payload import RAW_LIMIT, PayloadError, RawPush, decode_body, diagnostic
+from edge.ingest.payload import (
+    RAW_LIMIT,
+    PayloadError,
+    RawPush,
+    _strict_base64,
+    decode_body,
+    diagnostic,
+)
 from edge.ingest.vzenith import parse_vzenith_data as parse_vzenith
 from edge.ingest.vzenith import vzenith_reply
 from edge.sim.jpeg import sample_jpeg
@@ -241,3 +249,43 @@ def test_diagnostic_text_keeps_the_message_and_elides_images() -> None:
     assert len(text) == RAW_LIMIT
     assert "\x00" not in text
     assert diagnostic("豫A12345") == "豫A12345"
+
+
+def test_a_pushed_photo_is_decoded_when_it_is_written_not_when_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plate waits for its check while the push is parsed: the photo's base64 (~0.3 ms
+    for 93 KB) is checked there without decoding it, and decoded once, when it is read to be
+    written — after the pass is committed and the barrier told (issue 19)."""
+    jpeg = sample_jpeg("豫A12345")
+    text = base64.b64encode(jpeg).decode()
+    decoded: list[int] = []
+    a2b = binascii.a2b_base64
+
+    def counted(data: str | bytes, *, strict_mode: bool = False) -> bytes:
+        decoded.append(len(data))
+        return a2b(data, strict_mode=strict_mode)
+
+    monkeypatch.setattr(binascii, "a2b_base64", counted)
+    read = parse_generic({"plate": "豫A12345", "images": {"scene": text}}, NOW)
+    assert decoded == [8]  # its first bytes only: a JPEG's start
+    (image,) = read.images
+    assert image.data == jpeg
+    assert image.data == jpeg
+    assert decoded == [8, len(text)]  # once
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "QQ==", "QUI=", "QUJD", "QQ=", "Q===", "====", "QQ==QUJD", "QU=D", "=QUJ", "QUJD\n",
+     "QUJ D", "QUJ\u00e9", "QQ\x00=", "QUJD" * 5 + "!", "-_-_", "QUJDRA", "QUJDRA=", "QUJDRA=="],
+)  # fmt: skip
+def test_the_base64_check_takes_what_strict_decoding_takes(text: str) -> None:
+    """Checked without decoding, a photo's base64 is refused exactly when a strict decode
+    would refuse it (the camera's answer is the same 400)."""
+    try:
+        base64.b64decode(text, validate=True)
+        strict = True
+    except ValueError:  # binascii.Error, or non-ASCII text
+        strict = False
+    assert _strict_base64(text) is strict

@@ -226,13 +226,36 @@ def b64_bytes(value: Any, field: str) -> bytes | None:
         raise PayloadError(f"{field} is not valid base64") from None
 
 
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _strict_base64(text: str) -> bool:
+    """Whether ``binascii.a2b_base64(text, strict_mode=True)`` takes ``text``: whole groups of
+    four alphabet characters, the last ending in at most two ``=`` — checked in C without
+    decoding (a bytes.translate: ~20 µs for a 93 KB photo, the decode ~300)."""
+    if len(text) % 4 or not text.isascii():
+        return False
+    raw = text.encode("ascii")
+    body = raw.rstrip(b"=")
+    return len(raw) - len(body) <= 2 and not body.translate(None, _BASE64_ALPHABET)
+
+
 def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
-    data = b64_bytes(value, field)
-    if data is None:
+    """The base64 JPEG in ``value`` (a ``data:`` URL prefix allowed), None when empty; the
+    same :class:`PayloadError` as :func:`b64_bytes` and for a photo that is not a JPEG — but
+    only its first bytes decoded now: the rest when the photo is written
+    (:meth:`Image.from_base64`)."""
+    if value in (None, ""):
         return None
-    if not is_jpeg(data):
+    if not isinstance(value, str):
+        raise PayloadError(f"{field} must be a base64 string")
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    if not _strict_base64(value):
+        raise PayloadError(f"{field} is not valid base64")
+    if not value or not is_jpeg(binascii.a2b_base64(value[:8])):
         raise PayloadError(f"{field} is not a JPEG image")
-    return Image(data, kind)
+    return Image.from_base64(value, kind)
 
 
 def images_from(
