@@ -371,31 +371,3 @@ async def test_a_goods_record_is_never_claimed_ahead_so_a_clerks_hold_still_hold
     # the 4 workers' (waiting at the gate) and the queue's (4) only: not the 20
     assert len(platform.goods) <= 4 + 4
     assert counts.get("held", 0) == 20 - len(platform.goods)
-
-
-async def test_acknowledged_entries_are_booked_together_not_one_commit_each(
-    tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Vehicles back to back: what the platform acknowledged is booked as sent in one
-    commit at most every ``book_seconds`` — booked at once, each pass took one or two
-    ``synchronous=FULL`` commits more (its record, then its photo: ~12 for 8 passes)."""
-    async with running_daemon(make_config(tmp_path, platform_sim.base_url)) as daemon:
-        forwarder = daemon.forwarder
-        forwarder.book_seconds = 0.3
-        bookings: list[int] = []
-        mark_sent_many = daemon.store.mark_sent_many
-
-        async def counted(entry_ids: Sequence[int]) -> None:
-            bookings.append(len(entry_ids))
-            await mark_sent_many(entry_ids)
-
-        monkeypatch.setattr(daemon.store, "mark_sent_many", counted)
-        cam = camera(daemon)
-        started = asyncio.get_running_loop().time()
-        for number in range(8):
-            await cam.push(f"豫A{str(number) * 5}")  # no two one edit apart (near-plate)
-        await wait_records(platform_sim, 8, photos=8)
-        await eventually(lambda: _counts_are(daemon, {"sent": 16}))
-        elapsed = asyncio.get_running_loop().time() - started
-        assert sum(bookings) == 16  # each entry booked once
-        assert len(bookings) <= 2 + elapsed / forwarder.book_seconds, (bookings, elapsed)

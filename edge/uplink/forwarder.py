@@ -51,14 +51,6 @@ _PREFETCH = _REPORT_CACHE // 2
 #: command line waited up to 30 s to see the platform get what was released).
 POLL_SECONDS = 5.0
 
-#: Acknowledged entries are booked as sent at most this often: one ``synchronous=FULL``
-#: commit for everything acknowledged meanwhile. Booked at once, the forwarder committed once
-#: or more a pass (its record, then its photo), about a third of the ledger's commits — and a
-#: pass's photos are found due only once its record is booked, so they wait at most this long
-#: after it. A crash re-sends what was acknowledged but not yet booked (README, *What is
-#: committed when*).
-BOOK_SECONDS = 0.5
-
 
 class _Unknown:
     """When the next entry falls due, not asked yet."""
@@ -137,7 +129,6 @@ class Forwarder:
         self.metrics = metrics
         self.photo_url = photo_url
         self.poll_seconds = POLL_SECONDS
-        self.book_seconds = BOOK_SECONDS
         self.rate = SendRate()
         self._reports: OrderedDict[int, tuple[PassReport, str, list[StoredPhoto]]] = OrderedDict()
         self._clock = clock
@@ -241,13 +232,11 @@ class Forwarder:
                 self._book_wanted.set()
 
     async def _booker(self) -> None:
-        """Book acknowledged entries as sent, many per transaction (one fsync for all), at
-        most every :attr:`book_seconds`."""
+        """Book acknowledged entries as sent, many per transaction (one fsync for all)."""
         while True:
             await self._book_wanted.wait()
             await self.activity.wait_idle()
             await self._flush()
-            await asyncio.sleep(self.book_seconds)
 
     async def _flush(self) -> None:
         ids, self._to_book = self._to_book, []
