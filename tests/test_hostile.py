@@ -1619,13 +1619,13 @@ def test_a_request_costs_its_address_a_token_and_one_for_each_16_kib_it_is_sent(
     wait = guard._request_wait("10.0.0.2")
     assert wait is not None
     assert 1.1 < wait <= 1.2
-    guard._charge_request("10.0.0.2", 1_500_000)
-    guard._charge_request("10.0.0.2", 1_500_000)  # down to 2 s of debt, not further
-    assert guard._rates[server._REQUESTS + "10.0.0.2"][0] == -20
+    for _ in range(4):  # down to 3 s of debt, not further
+        guard._charge_request("10.0.0.2", 1_500_000)
+    assert guard._rates[server._REQUESTS + "10.0.0.2"][0] == -30
     assert guard._request_wait("10.0.0.2") is None  # refused: more than 2 s ahead
-    for key, debt in (("10.0.0.2", -20.0), (server._ALL, -40.0)):
-        guard._rates[server._REQUESTS + key] = (debt, time.monotonic() - 2.1)
-    assert guard._request_wait("10.0.0.2") == 0.0  # two seconds later, served again
+    for key, debt in (("10.0.0.2", -30.0), (server._ALL, -60.0)):
+        guard._rates[server._REQUESTS + key] = (debt, time.monotonic() - 3.1)
+    assert guard._request_wait("10.0.0.2") == 0.0  # three seconds later, served again
 
 
 async def test_event_streams_are_bounded_per_address_and_in_all(

@@ -169,7 +169,7 @@ def _page(page: str, order: str, line: str, joined: str) -> str:
     return (
         f"WITH lines AS MATERIALIZED (SELECT id, received_at, {line} AS line "  # noqa: S608 - fixed clauses only
         f"FROM ({page}) ORDER BY {order}) "
-        f"SELECT count(*) AS n, {joined} AS text, "
+        f"SELECT count(*) AS n, CAST({joined} AS BLOB) AS text, "
         f"(SELECT id FROM lines ORDER BY {ascending} LIMIT 1) AS last_id, "
         f"(SELECT received_at FROM lines ORDER BY {ascending} LIMIT 1) AS last_at FROM lines"
     )
