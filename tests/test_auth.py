@@ -91,6 +91,35 @@ async def test_repeated_failures_make_the_account_wait_longer_each_time() -> Non
     assert guard.failures == 0  # a success forgets the failures
 
 
+async def test_a_browser_that_logged_in_before_is_not_held_by_the_accounts_lock_out() -> None:
+    """A per-account lock-out alone let one guesser keep the guards out indefinitely (60 of 60
+    tries refused over 90 s). A browser that logged in before (its device cookie) is held by
+    its own failures only, on the account's schedule; a cookie the daemon did not give is no
+    device. (Fails without: the guard's browser waits with the account.)"""
+    now = [0.0]
+    guard = Guard(STORED, clock=lambda: now[0])
+    first = await guard.login("张三", "correct horse battery")
+    assert isinstance(first, Session)
+    device = first.device
+    assert device
+    for n in range(MAX_FAILURES + 3):  # a stranger locks the account out
+        now[0] += guard.wait_seconds()
+        assert await guard.login(f"guesser{n}", "guess") is None
+    assert guard.wait_seconds() == 8 * FIRST_DELAY_SECONDS
+    assert await guard.login("张三", "correct horse battery", "forged") == Wait(
+        8 * FIRST_DELAY_SECONDS
+    )
+    again = await guard.login("张三", "correct horse battery", device)  # the guard's browser
+    assert isinstance(again, Session)
+    assert again.device == device  # the same cookie, still known
+    assert guard.wait_seconds() == 8 * FIRST_DELAY_SECONDS  # the stranger still waits
+    for _ in range(MAX_FAILURES):  # the browser's own failures hold it, not the account
+        assert await guard.login("张三", "typo", device) is None
+    assert guard.wait_seconds(device) == FIRST_DELAY_SECONDS
+    assert await guard.login("张三", "correct horse battery", device) == Wait(FIRST_DELAY_SECONDS)
+    assert guard.failures == MAX_FAILURES + 3  # not counted against the account
+
+
 async def test_guessing_is_bounded_whatever_names_and_however_many_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -13,8 +13,12 @@ while another try's check is running, is refused at once (:class:`Wait`: 429 wit
 work: at most one check runs at a time, and nothing waits on a lock. Guessing is therefore
 bounded however many names, connections or addresses are used: at most 8 guesses in the
 first 20 s, 16 in the first hour, then 4 an hour (108 in the first day), plus 5 after each
-successful login. The price, as with any per-account lock-out: whoever keeps guessing keeps
-the guards waiting up to 15 minutes for a new login (sessions already open stay, 8 hours).
+successful login. A per-account lock-out alone lets whoever keeps guessing keep the guards
+waiting for a new login indefinitely (a third verification did, from one address); so a
+browser that logged in before — its **device cookie** (OWASP's "device cookies", HttpOnly,
+SameSite=Strict, a year) — is not held by the account's lock-out but by its own (the same
+schedule, its own failures). The guards' browsers log in while a stranger is locked out;
+sessions already open stay (8 hours). A restart forgets the devices (and the failures).
 Secrets are compared in constant time; the scrypt check runs in a worker thread.
 
 scrypt comes from the standard library (``hashlib.scrypt``), so no password-hashing package is
@@ -43,6 +47,8 @@ LOCKOUT_SECONDS = 15 * 60
 #: Characters of a user name kept (longer names are refused).
 MAX_USER = 64
 SESSION_SECONDS = 8 * 3600
+#: Browsers that logged in remembered (their device cookies); the oldest forgotten beyond.
+MAX_DEVICES = 256
 MIN_PASSWORD = 10
 
 
@@ -92,6 +98,34 @@ class Session:
     user: str
     csrf: str
     expires: float
+    #: The device cookie of the browser it was opened from (see :class:`Guard`).
+    device: str = ""
+
+
+def _delayed(failures: int, now: float) -> float:
+    """When the next try may come after ``failures`` failures: at once for the first
+    :data:`MAX_FAILURES`, then :data:`FIRST_DELAY_SECONDS` doubling up to
+    :data:`LOCKOUT_SECONDS`."""
+    over = failures - MAX_FAILURES
+    if over < 0:
+        return 0.0
+    return now + min(LOCKOUT_SECONDS, FIRST_DELAY_SECONDS * 2.0 ** min(over, 30))
+
+
+@dataclass(slots=True)
+class Lockout:
+    """A known browser's failures since its last success, and when it may try again (the
+    account's schedule, its own count)."""
+
+    failures: int = 0
+    until: float = 0.0
+
+    def checked(self, *, ok: bool, now: float) -> None:
+        if ok:
+            self.failures, self.until = 0, 0.0
+        else:
+            self.failures += 1
+            self.until = max(self.until, _delayed(self.failures, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +151,9 @@ class Guard:
     #: The account's failures since its last success, and when it may try again.
     failures: int = 0
     _until: float = 0.0
+    #: Browsers that logged in before (their device cookie → their own failures and wait):
+    #: a try from one is not held by the account's lock-out, only by its own.
+    devices: dict[str, Lockout] = field(default_factory=dict)
     #: The check running now, if any (a task, so that it is kept, and its thread counted,
     #: until the check ends even when the request that started it is cancelled).
     _checking: asyncio.Task[bool] | None = None
@@ -126,36 +163,43 @@ class Guard:
         """Without a password set, nothing that changes anything can be done."""
         return self.password_hash is not None
 
-    def wait_seconds(self) -> float:
-        """How long the account must wait before its next try (0: it may try)."""
-        return max(0.0, self._until - self.clock())
+    def wait_seconds(self, device: str | None = None) -> float:
+        """How long the account — or the known browser of the device cookie ``device`` —
+        must wait before its next try (0: it may try)."""
+        known = self.devices.get(device or "")
+        until = self._until if known is None else known.until
+        return max(0.0, until - self.clock())
 
     def locked(self) -> bool:
         return self.wait_seconds() > 0
 
-    def _failed(self) -> None:
-        self.failures += 1
-        over = self.failures - MAX_FAILURES
-        if over >= 0:
-            delay = min(LOCKOUT_SECONDS, FIRST_DELAY_SECONDS * 2.0 ** min(over, 30))
-            self._until = self.clock() + delay
-
-    def _checked(self, check: asyncio.Task[bool]) -> None:
-        """A check ended: count it (even when the request that started it is gone)."""
+    def _checked(self, check: asyncio.Task[bool], known: Lockout | None) -> None:
+        """A check ended: count it (even when the request that started it is gone), against
+        the known browser it came from, else the account."""
         self._checking = None
-        if check.cancelled() or check.exception() is not None or not check.result():
-            self._failed()
-        else:
+        ok = not check.cancelled() and check.exception() is None and check.result()
+        if known is not None:
+            known.checked(ok=ok, now=self.clock())
+            return
+        if ok:
             self.failures, self._until = 0, 0.0
+            return
+        self.failures += 1
+        self._until = max(self._until, _delayed(self.failures, self.clock()))
 
-    async def login(self, user: str, password: str) -> Session | Wait | None:
-        """A new session; :class:`Wait` (refused unchecked: the account waits after failures,
-        or another check is running); or None (a wrong password, no user name, over-long
-        fields, or no password set). The scrypt check runs off the event loop."""
+    async def login(
+        self, user: str, password: str, device: str | None = None
+    ) -> Session | Wait | None:
+        """A new session; :class:`Wait` (refused unchecked: the account — or, from a browser
+        that logged in before (``device``, its device cookie), that browser — waits after
+        failures, or another check is running); or None (a wrong password, no user name,
+        over-long fields, or no password set). The scrypt check runs off the event loop.
+        A session names the browser's device cookie (``device``: set it on the browser)."""
         user = user.strip()
         if self.password_hash is None:
             return None
-        if wait := self.wait_seconds():
+        known = self.devices.get(device or "")
+        if wait := self.wait_seconds(device):
             return Wait(wait)
         if self._checking is not None:
             return Wait(BUSY_SECONDS)
@@ -164,11 +208,17 @@ class Guard:
         stored = self.password_hash
         check = asyncio.create_task(asyncio.to_thread(verify_password, password, stored))
         self._checking = check
-        check.add_done_callback(self._checked)
+        check.add_done_callback(lambda done: self._checked(done, known))
         if not await asyncio.shield(check):
             return None
         session = Session(user, secrets.token_urlsafe(24), self.clock() + SESSION_SECONDS)
         self.sessions[secrets.token_urlsafe(32)] = session
+        if known is None:
+            if len(self.devices) >= MAX_DEVICES:
+                del self.devices[next(iter(self.devices))]  # the oldest forgotten
+            device = secrets.token_urlsafe(32)
+            self.devices[device] = Lockout()
+        session.device = device or ""
         return session
 
     def token_of(self, session: Session) -> str:

@@ -95,6 +95,9 @@ PAGE_MIN, PAGE_MAX, PAGE_DEFAULT = 1, 5000, 200
 #: A history search that ran past the ledger's time budget.
 BUSY = "查询范围过大，已超时：请缩小日期范围或输入更完整的车牌"
 COOKIE = "edge_session"
+#: A browser that logged in before (``edge.web.auth.Guard``): sent with logins only.
+DEVICE_COOKIE = "edge_device"
+DEVICE_COOKIE_SECONDS = 365 * 86_400
 CSRF_HEADER = "X-CSRF-Token"
 KEEPALIVE_SECONDS = 15.0
 #: Event streams (``/api/events``) kept open at once, from one address and in all: a guard's
@@ -605,7 +608,7 @@ class StatusPage:
                 {"error": "未设置密码，操作已禁用：请在终端运行 edge set-password"}, status=403
             )
         actor = Actor(user[:MAX_USER] or "?", address, Face.PAGE)
-        session = await self.guard.login(user, password)
+        session = await self.guard.login(user, password, request.cookies.get(DEVICE_COOKIE))
         if isinstance(session, Wait):
             if (refused := self.login_refusals.refused("waiting", "", address)) is not None:
                 await self.operator.audit(
@@ -614,7 +617,7 @@ class StatusPage:
                     f"from this address since its last such row: {refused}",
                 )  # fmt: skip
             await asyncio.sleep(self.hold)
-            wait = max(self.guard.wait_seconds(), 1.0)
+            wait = max(session.seconds, 1.0)
             return web.json_response(
                 {"error": f"登录失败次数过多，请 {math.ceil(wait)} 秒后再试"},
                 status=429,
@@ -627,6 +630,10 @@ class StatusPage:
         response.set_cookie(
             COOKIE, self.guard.token_of(session), httponly=True, samesite="Strict", path="/"
         )
+        response.set_cookie(  # this browser logged in: the account's lock-out does not hold it
+            DEVICE_COOKIE, session.device, httponly=True, samesite="Strict", path="/api/login",
+            max_age=DEVICE_COOKIE_SECONDS,
+        )  # fmt: skip
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
