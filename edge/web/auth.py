@@ -114,8 +114,8 @@ def _delayed(failures: int, now: float) -> float:
 
 @dataclass(slots=True)
 class Lockout:
-    """A known browser's failures since its last success, and when it may try again (the
-    account's schedule, its own count)."""
+    """Failures since the last success, and when the next try may come: the account's, or a
+    known browser's own (the same schedule)."""
 
     failures: int = 0
     until: float = 0.0
@@ -149,8 +149,7 @@ class Guard:
     clock: Callable[[], float] = time.monotonic
     sessions: dict[str, Session] = field(default_factory=dict)
     #: The account's failures since its last success, and when it may try again.
-    failures: int = 0
-    _until: float = 0.0
+    account: Lockout = field(default_factory=Lockout)
     #: Browsers that logged in before (their device cookie → their own failures and wait):
     #: a try from one is not held by the account's lock-out, only by its own.
     devices: dict[str, Lockout] = field(default_factory=dict)
@@ -163,29 +162,25 @@ class Guard:
         """Without a password set, nothing that changes anything can be done."""
         return self.password_hash is not None
 
+    @property
+    def failures(self) -> int:
+        """The account's failures since its last success."""
+        return self.account.failures
+
     def wait_seconds(self, device: str | None = None) -> float:
         """How long the account — or the known browser of the device cookie ``device`` —
         must wait before its next try (0: it may try)."""
-        known = self.devices.get(device or "")
-        until = self._until if known is None else known.until
-        return max(0.0, until - self.clock())
+        return max(0.0, self.devices.get(device or "", self.account).until - self.clock())
 
     def locked(self) -> bool:
         return self.wait_seconds() > 0
 
-    def _checked(self, check: asyncio.Task[bool], known: Lockout | None) -> None:
+    def _checked(self, check: asyncio.Task[bool], lockout: Lockout) -> None:
         """A check ended: count it (even when the request that started it is gone), against
         the known browser it came from, else the account."""
         self._checking = None
         ok = not check.cancelled() and check.exception() is None and check.result()
-        if known is not None:
-            known.checked(ok=ok, now=self.clock())
-            return
-        if ok:
-            self.failures, self._until = 0, 0.0
-            return
-        self.failures += 1
-        self._until = max(self._until, _delayed(self.failures, self.clock()))
+        lockout.checked(ok=ok, now=self.clock())
 
     async def login(
         self, user: str, password: str, device: str | None = None
@@ -208,7 +203,7 @@ class Guard:
         stored = self.password_hash
         check = asyncio.create_task(asyncio.to_thread(verify_password, password, stored))
         self._checking = check
-        check.add_done_callback(lambda done: self._checked(done, known))
+        check.add_done_callback(lambda done: self._checked(done, known or self.account))
         if not await asyncio.shield(check):
             return None
         session = Session(user, secrets.token_urlsafe(24), self.clock() + SESSION_SECONDS)
