@@ -163,3 +163,39 @@ def test_keys_cost_linear_time() -> None:
     assert cpu(100_000) / cpu(10_000) < 30
     keys = deletion_keys("A" * 100_000)
     assert len(keys) == 2  # the plate, and the one string its deletions all give
+
+
+def test_a_read_without_a_plate_is_the_last_plateless_vehicle_until_the_barrier_lifts() -> None:
+    dedup = Deduplicator(60)
+    assert dedup.match(None, YELLOW, 0.0) is None  # none kept yet
+    _learn(dedup, 1, "", 0.0)  # an unreadable read's pass: refused, the vehicle stays
+    found = dedup.match(None, BLUE, 30.0)  # any colour: the camera guesses it
+    assert found is not None
+    assert found.pass_id == 1
+    assert dedup.match("豫A12345", YELLOW, 30.0) is None  # a plate is never matched to it
+    _learn(dedup, 2, "豫A12345", 31.0)
+    dedup.close(2)  # the barrier lifted for a later pass: that vehicle has gone
+    assert dedup.match(None, YELLOW, 32.0) is None
+
+
+def test_a_late_confirmation_of_an_earlier_pass_keeps_the_plateless_vehicle() -> None:
+    dedup = Deduplicator(60)
+    _learn(dedup, 1, "豫A12345", 0.0)
+    _learn(dedup, 2, "", 1.0)
+    dedup.close(1)  # the truck before it passed; the plateless vehicle came after
+    assert dedup.match(None, YELLOW, 2.0) is not None
+    dedup.close(2)  # the guard let it through
+    assert dedup.match(None, YELLOW, 3.0) is None
+
+
+def test_the_plateless_vehicle_is_kept_for_the_window_and_replaced_by_a_later_one() -> None:
+    dedup = Deduplicator(60)
+    _learn(dedup, 1, "", 0.0)
+    assert dedup.match(None, YELLOW, 61.0) is None  # window passed: a new pass
+    _learn(dedup, 3, "", 62.0)
+    _learn(dedup, 2, "", 61.5)  # learnt late (its commit finished after the next one's)
+    found = dedup.match(None, YELLOW, 63.0)
+    assert found is not None
+    assert found.pass_id == 3
+    assert len(dedup) == 0  # it is not in the plate index
+    assert Deduplicator(0).match(None, YELLOW, 0.0) is None

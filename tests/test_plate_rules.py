@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from structlog.testing import capture_logs
 
 from drivers.virtual import VirtualDisplay
 from edge.actions.inspection import spreadsheet_cell
+from edge.actions.operator import Actor, Face
 from edge.daemon import Daemon
 from edge.domain.plates import PlateColor
+from edge.domain.serials import serial_time
 from edge.gate.lane import UNUSUAL_SHAPES
 from edge.sim.camera import CameraSim
 from edge.sim.platform import PlatformSim, SimVehicle
@@ -251,6 +254,50 @@ async def test_a_read_that_is_not_a_plate_is_kept_but_never_used_as_one(
         await wait_records(any_platform, 1)
         (records,) = any_platform.records.values()
         assert plate_of(records[0]) == "无牌车"  # never the text as a plate
+
+
+async def test_a_flood_of_unreadable_reads_is_one_vehicle_and_the_serials_keep_time(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """Reads without a plate while that vehicle stands refused at the barrier are that
+    vehicle again (merged, ``plateless``): a camera or host sending unreadable reads faster
+    than one a second no longer takes the lane's serial numbers ahead of the clock. Once
+    the barrier lifts (here a guard's opening), the next such read is a new vehicle."""
+    async with running_daemon(config_for(tmp_path, any_platform)) as daemon:
+        cam = camera(daemon)
+        first = await cam.push("豫A\x1b[2J")
+        flood = [await cam.push(f"X'); DROP TABLE t{n};--") for n in range(12)]
+        flood.append(await cam.push(None))  # a no-plate read of the same vehicle
+        truck = await cam.push("豫A12345")
+        assert first.body["duplicate"] is False
+        assert {(r.body["duplicate"], r.body["merged"]) for r in flood} == {(True, "plateless")}
+        assert {r.body["serial"] for r in flood} == {first.body["serial"]}
+        assert (first.body["verdict"], flood[-1].body["verdict"]) == ("refuse", "refuse")
+        # the truck's serial is at most a second on (the pass before it may have had this
+        # second), not a second on for each of the 14 reads before it
+        zone = daemon.lanes["in-1"].site.zone
+        ahead = serial_time(truck.body["serial"], zone) - datetime.now(zone)
+        assert ahead <= timedelta(seconds=1)
+        row = await daemon.store.find_pass(first.body["serial"])
+        assert row is not None
+        assert len(await daemon.store.reads_of(row.id)) == 14  # every read kept
+        assert await daemon.store.count_passes() == 2
+        # the barrier lifted for the truck: the next such read is another vehicle ...
+        await eventually(lambda: _final(daemon, truck.body["serial"]))
+        second = await cam.push("豫A\x00")
+        again = await cam.push("豫A\x00")
+        assert second.body["duplicate"] is False
+        assert (again.body["merged"], again.body["serial"]) == ("plateless", second.body["serial"])
+        # ... as it is once a guard let that one through
+        done = await daemon.operator.open_barrier(
+            Actor("门卫张三", "127.0.0.1", Face.PAGE), "in-1", "无牌车 已登记"
+        )
+        assert done.ok
+        await eventually(lambda: _final(daemon, done.serial or ""))
+        after = await cam.push("豫A\x00")
+        await cam.aclose()
+        assert after.body["duplicate"] is False
+        assert await daemon.store.count_passes() == 5
 
 
 async def test_a_100_kb_plate_is_refused_fast_and_the_lane_goes_on(

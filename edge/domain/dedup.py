@@ -10,7 +10,12 @@ lost reply). The rule (README, *What counts as a duplicate*):
   vehicle may still stand at the barrier — its pass is *open* (not yet confirmed) or the
   barrier was not lifted for it (refused: it has to back away first) — and within the window:
   ``豫G88362挂`` after ``豫G88361挂`` has passed is the fleet's next trailer, but a misread of
-  a refused truck is that truck again, never a new vehicle to decide on.
+  a refused truck is that truck again, never a new vehicle to decide on;
+- a read without a plate (no plate, or a read that is not one) within the window of the
+  lane's last such pass is that vehicle again until the barrier lifts for it or for a later
+  pass: such a vehicle is always refused, so it is still at the barrier. (Each was a pass of
+  its own: a camera, or a host posing as one, sending unreadable reads faster than one a
+  second took the lane's serial numbers ahead of the clock, one second a read.)
 
 This module is the in-memory index of the second and third rules. It learns a pass only once
 the pass is committed (:meth:`Deduplicator.learn`), so a read whose commit failed is never
@@ -89,6 +94,8 @@ class Deduplicator:
         # back-to-back traffic fills (issue 19's steady RSS); now ~1.9 KB.
         self._entries: OrderedDict[int, tuple[Earlier, tuple[int, ...]]] = OrderedDict()
         self._by_key: dict[int, Earlier | dict[int, Earlier]] = {}
+        #: The lane's last pass without a plate (its ``plate`` is ""), while it may match.
+        self._plateless: Earlier | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -111,6 +118,8 @@ class Deduplicator:
                 del self._by_key[key]
 
     def _expire(self, now: float) -> None:
+        if self._plateless is not None and now - self._plateless.at > self.window:
+            self._plateless = None
         while self._entries:
             oldest, _ = next(iter(self._entries.values()))
             if now - oldest.at <= self.window:
@@ -119,10 +128,15 @@ class Deduplicator:
 
     def match(self, plate: str | None, color: str, now: float) -> Earlier | None:
         """The earlier pass (monotonic time ``now``) a read of ``plate`` in ``color`` belongs
-        to: the same plate within the window, or one edit away while that pass is open."""
+        to: the same plate within the window, or one edit away while that pass is open; for a
+        read without a plate (``None``), the lane's last pass without one while it is open
+        and within the window (any colour: a camera that cannot read the plate guesses it)."""
         self._expire(now)
-        if plate is None or self.window <= 0:
+        if self.window <= 0:
             return None
+        if plate is None:
+            kept = self._plateless
+            return kept if kept is not None and kept.open else None
         near: Earlier | None = None
         whole, keys = _keys(plate)
         for key in (whole, *keys):  # the same plate first: the answer whenever it is there
@@ -136,8 +150,14 @@ class Deduplicator:
         return near
 
     def learn(self, earlier: Earlier) -> None:
-        """Remember a pass once it is committed (never before: see the module's docstring)."""
+        """Remember a pass once it is committed (never before: see the module's docstring);
+        one without a plate has ``plate`` "" and replaces the one kept before it."""
         if self.window <= 0:
+            return
+        if not earlier.plate:
+            kept = self._plateless
+            if kept is None or kept.pass_id <= earlier.pass_id:
+                self._plateless = earlier
             return
         if earlier.pass_id in self._entries:
             self._forget(earlier.pass_id)
@@ -157,7 +177,12 @@ class Deduplicator:
     def close(self, pass_id: int) -> None:
         """The barrier was lifted for the pass and the vehicle passed or the wait timed out:
         near reads are new vehicles. (Not called for a refused pass: its vehicle is still
-        at the barrier.)"""
+        at the barrier.) The lane's last pass without a plate is closed too when it is this
+        pass or an earlier one: the barrier lifted after that vehicle came, so it is gone
+        (a pass before it, confirmed late, says nothing of it)."""
+        kept = self._plateless
+        if kept is not None and kept.pass_id <= pass_id:
+            kept.open = False
         entry = self._entries.get(pass_id)
         if entry is not None:
             entry[0].open = False

@@ -444,11 +444,7 @@ class Lane:
 
     async def _carry_out(self, event: PlateEvent, decision: Decision, recorded: _Recorded) -> _Gate:
         """A live read: open the barrier (or not) and write the LED."""
-        if event.plate is not None and recorded.id != JOURNALLED:  # only once committed:
-            self.dedup.learn(  # a failed commit is no reason to call a retry duplicate
-                Earlier(recorded.id, recorded.serial, event.plate, event.color.value,
-                        event.received_mono)
-            )  # fmt: skip
+        self._learn(event, recorded)
         commanded_at = self._mono()
         barrier, error = await self._actuate(event, decision)
         # logged and counted once the commands are out: the barrier does not wait for them
@@ -457,9 +453,21 @@ class Lane:
         self._count(event, decision, commanded_at)
         return _Gate(barrier, error, since=commanded_at)
 
-    async def _leave_stale(self, event: PlateEvent, decision: Decision, _r: _Recorded) -> _Gate:
+    def _learn(self, event: PlateEvent, recorded: _Recorded) -> None:
+        """The duplicate filter learns a pass only once committed: a failed commit is no
+        reason to call a retry a duplicate (a journalled pass is not in the ledger yet)."""
+        if recorded.id != JOURNALLED:
+            self.dedup.learn(Earlier(recorded.id, recorded.serial, event.plate or "",
+                                     event.color.value, event.received_mono))  # fmt: skip
+
+    async def _leave_stale(
+        self, event: PlateEvent, decision: Decision, recorded: _Recorded
+    ) -> _Gate:
         """A read too old to act on (no platform call, no barrier): the LED asks the driver
-        to wait for the guard."""
+        to wait for the guard. A stale plate is not learnt (a fresh read of it still opens);
+        a stale read without a plate is (such a read never opens)."""
+        if event.plate is None:
+            self._learn(event, recorded)
         age = self._mono() - event.received_mono
         log.warning("stale read recorded; the barrier is not moved", age=round(age, 3))
         self._count(event, decision, self._mono())
@@ -612,7 +620,11 @@ class Lane:
             earlier = self.dedup.match(event.plate, event.color.value, event.received_mono)
             if earlier is not None:
                 pass_id = earlier.pass_id
-                why = "same-plate" if earlier.plate == event.plate else "near-plate"
+                why = (
+                    "plateless" if event.plate is None
+                    else "same-plate" if earlier.plate == event.plate
+                    else "near-plate"
+                )  # fmt: skip
         if pass_id is None:
             return None
         row = await self.store.get_pass(pass_id)

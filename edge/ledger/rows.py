@@ -322,7 +322,7 @@ class NewRead:
     text: str | None
     vendor_id: str | None
     source: str
-    merged: str  # why: re-push, same-plate, near-plate
+    merged: str  # why: re-push, same-plate, near-plate, plateless
     raw: str | None = None
 
 

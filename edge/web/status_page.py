@@ -569,7 +569,7 @@ class StatusPage:
 
     async def reads(self, request: web.Request) -> web.Response:
         """Every camera read kept for a pass: the one that made it, then the duplicates merged
-        into it (``merged``: re-push, same-plate, near-plate)."""
+        into it (``merged``: re-push, same-plate, near-plate, plateless)."""
         row = await self.store.find_pass(request.match_info["serial"])
         if row is None:
             return web.json_response({"error": "没有这条记录"}, status=404)
