@@ -57,7 +57,7 @@ from edge.ledger import passes as pass_sql
 from edge.ledger.database import register_functions
 from edge.ledger.figures import daily_figures
 from edge.ledger.retention import DiskState, Retention
-from edge.ledger.rows import encode_answer
+from edge.ledger.rows import HistoryCriteria, encode_answer
 from edge.ledger.store import Store
 from edge.ops.logsetup import setup_logging
 
@@ -291,6 +291,11 @@ def day_at(ledger: Ledger, months_ago: float) -> float:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+def _search(store: Store, **criteria: Any) -> Callable[[], Awaitable[Any]]:
+    """A history search for ``criteria`` (:class:`HistoryCriteria`'s fields), to be timed."""
+    return functools.partial(store.search_passes, HistoryCriteria(**criteria))
+
+
 async def measure_store(ledger: Ledger, reps: int, budget: float) -> list[Figure]:
     """The ledger's queries, through its own methods."""
     store = await Store.open(ledger.path)
@@ -303,16 +308,14 @@ async def measure_store(ledger: Ledger, reps: int, budget: float) -> list[Figure
         async def add(name: str, call: Callable[[], Awaitable[Any]], **kw: Any) -> None:
             figures.append(await timed(name, call, kw.pop("reps", reps), budget, **kw))
 
-        await add("plate search, exact", lambda: store.search_passes(plate=plate))
-        await add("plate search, prefix (4 chars)", lambda: store.search_passes(plate=plate[:4]))
-        await add("plate search, partial (3 in the middle)",
-                  lambda: store.search_passes(plate=plate[3:6]))  # fmt: skip
+        await add("plate search, exact", _search(store, plate=plate))
+        await add("plate search, prefix (4 chars)", _search(store, plate=plate[:4]))
+        await add("plate search, partial (3 in the middle)", _search(store, plate=plate[3:6]))
         for ago in (6, 23):
             if ago * MONTH < ledger.months * MONTH:
                 start = day_at(ledger, ago)
                 await add(
-                    f"day search, {ago} months ago",
-                    functools.partial(store.search_passes, start=start, end=start + DAY),
+                    f"day search, {ago} months ago", _search(store, start=start, end=start + DAY)
                 )
         await add("daily figures (today)", lambda: daily_figures(store, today, SH))
         await add("quota count (today, in)",
@@ -324,16 +327,10 @@ async def measure_store(ledger: Ledger, reps: int, budget: float) -> list[Figure
         await add("forwarder: next due", store.next_due_at)
         await add("watchdog ping", store.ping, target=0)
         month = day_at(ledger, 1)
-        export = getattr(store, "export_passes", None)
-        if export is not None:
+        a_month = HistoryCriteria(start=month, end=month + MONTH)
 
-            async def export_month() -> int:
-                return sum([1 async for _ in export(start=month, end=month + MONTH)])
-
-        else:
-
-            async def export_month() -> int:  # no export yet: what a full one would read
-                return len(await store.search_passes(start=month, end=month + MONTH, limit=10**9))
+        async def export_month() -> int:
+            return sum([1 async for _ in store.export_passes(a_month)])
 
         await add("export of one month", export_month, reps=3, target=0)
         # the watchdog's ping while an export runs

@@ -53,6 +53,7 @@ from edge.domain.events import PlateEvent
 from edge.domain.plates import PlateColor
 from edge.domain.reports import VerifyAnswer
 from edge.gate.lane import LaneOutcome
+from edge.ledger.rows import HistoryCriteria
 from edge.ops.logsetup import setup_logging
 from edge.replica.replicator import Replicator
 from edge.sim.jpeg import sample_4k_frame
@@ -215,7 +216,7 @@ async def _bench_pipeline(
         phases = [(name, block) for _ in range(ATTACK_BLOCKS) for name in ("quiet", "attacked")]
     rss_before = rss_mb()
     elapsed, plates = await _run_phases(daemon, phases, interval, plate_kb)
-    hostile_passes = len(await daemon.store.search_passes(lane="in-2", limit=5000))
+    hostile_passes = len(await daemon.store.search_passes(HistoryCriteria(lane="in-2"), limit=5000))
     for lane_ in daemon.lanes.values():
         await lane_.drain()
     result: dict[str, Any] = {

@@ -23,7 +23,7 @@ from edge.cli.main import main
 from edge.config.model import ListsConfig
 from edge.gate.lane import Lane
 from edge.ledger.books import ListBook, PlanBook
-from edge.ledger.rows import PageCursor
+from edge.ledger.rows import HistoryCriteria, PageCursor
 from edge.ledger.store import Store
 from edge.web.auth import Guard, hash_password
 from edge.web.status_page import StatusPage
@@ -71,13 +71,13 @@ async def test_a_search_finds_a_pass_by_its_corrected_plate(store: Store, typed:
     the camera's read still finds it, and a superseded correction does not."""
     misread, _, camera = await _passes(store, "豫A12346", "豫B77777", "豫A12345")
     await store.add_correction(misread, "豫A12345", "1", None, "张三", forward=False)
-    found = [row.id for row in await store.search_passes(plate=typed)]
+    found = [row.id for row in await store.search_passes(HistoryCriteria(plate=typed))]
     assert found == [camera, misread]  # newest first, each once
-    assert [r.id for r in await store.search_passes(plate="A12346")] == [misread]
+    assert [r.id for r in await store.search_passes(HistoryCriteria(plate="A12346"))] == [misread]
     later = (await _passes(store, "豫C55555"))[0]
     await store.add_correction(later, "豫A99999", "1", None, "张三", forward=False)
     await store.add_correction(later, "豫C55556", "1", None, "张三", forward=False)
-    assert later not in [r.id for r in await store.search_passes(plate="A99999")]
+    assert later not in [r.id for r in await store.search_passes(HistoryCriteria(plate="A99999"))]
 
 
 @pytest.mark.parametrize("typed", ["豫A12345", "A1"])
@@ -90,16 +90,17 @@ async def test_pages_of_a_search_hold_corrected_passes_once_in_order(
     seen: list[int] = []
     after = None
     while True:
-        page = await store.search_passes(plate=typed, limit=3, after=after)
+        page = await store.search_passes(HistoryCriteria(plate=typed), limit=3, after=after)
         seen += [row.id for row in page]
         if len(page) < 3:
             break
         after = PageCursor.after(page[-1])
     assert seen == sorted(ids, reverse=True)
-    lane = await store.search_passes(plate=typed, lane="in-9")
+    lane = await store.search_passes(HistoryCriteria(plate=typed, lane="in-9"))
     assert lane == []  # the other criteria hold for corrected passes too
     day = WHEN.timestamp()
-    earlier = await store.search_passes(plate=typed, start=day - 86400, end=day + 150)
+    days = HistoryCriteria(plate=typed, start=day - 86400, end=day + 150)
+    earlier = await store.search_passes(days)
     assert [row.id for row in earlier] == sorted(ids[:3], reverse=True)
 
 

@@ -37,7 +37,7 @@ from edge.actions import inspection
 from edge.actions.inspection import ledger_query, write_workbook
 from edge.ledger.history_text import site_time, zone_spans
 from edge.ledger.passes import INSERT_PASS
-from edge.ledger.rows import PageCursor, PassListing
+from edge.ledger.rows import HistoryCriteria, PageCursor, PassListing
 from edge.ledger.store import Store
 from edge.sim.platform import CityPlatformSim
 from edge.web import status_page
@@ -213,13 +213,14 @@ async def test_the_csv_lines_sqlite_makes_are_pythons_bytes(tmp_path: Path, zone
     store = await _awkward_ledger(tmp_path / "edge.db", moments)
     try:
         for criteria in (
-            {}, {"plate": "豫A"}, {"plate": "A0001"}, {"plate": "=1+"}, {"plate": "B,1"},
-            {"lane": "in-a,b"}, {"verdict": "refuse"},
-            {"start": start + 80 * 86_400, "end": start + 300 * 86_400},
+            HistoryCriteria(), HistoryCriteria(plate="豫A"), HistoryCriteria(plate="A0001"),
+            HistoryCriteria(plate="=1+"), HistoryCriteria(plate="B,1"),
+            HistoryCriteria(lane="in-a,b"), HistoryCriteria(verdict="refuse"),
+            HistoryCriteria(start=start + 80 * 86_400, end=start + 300 * 86_400),
         ):  # fmt: skip
-            pages = [page async for page in store.export_passes(**criteria)]
+            pages = [page async for page in store.export_passes(criteria)]
             expected = reference_csv(pages, zone).split(b"\r\n", 1)[1]
-            made = [lines async for lines in store.export_csv(zone, page=97, **criteria)]
+            made = [lines async for lines in store.export_csv(zone, criteria, page=97)]
             assert b"".join(made) == expected, criteria
             assert len(made) == -(-sum(len(page) for page in pages) // 97)  # pages of 97
         every = [row async for page in store.export_passes() for row in page]
@@ -255,13 +256,15 @@ async def test_the_history_json_sqlite_makes_reads_as_pythons(
     store = await _awkward_ledger(tmp_path / "edge.db", moments)
     try:
         for criteria in (
-            {}, {"plate": "豫A"}, {"plate": "A0001"}, {"plate": "=1+"}, {"lane": "in-a,b"},
-            {"verdict": "refuse"}, {"start": start + 7 * 86_400, "end": start + 30 * 86_400},
+            HistoryCriteria(), HistoryCriteria(plate="豫A"), HistoryCriteria(plate="A0001"),
+            HistoryCriteria(plate="=1+"), HistoryCriteria(lane="in-a,b"),
+            HistoryCriteria(verdict="refuse"),
+            HistoryCriteria(start=start + 7 * 86_400, end=start + 30 * 86_400),
         ):  # fmt: skip
             after = None
             for _ in range(4):  # pages of 97, each after the last
-                rows = await store.search_passes(**criteria, limit=97, after=after)
-                count, made, last = await store.search_json(zone, **criteria, limit=97, after=after)
+                rows = await store.search_passes(criteria, limit=97, after=after)
+                count, made, last = await store.search_json(zone, criteria, limit=97, after=after)
                 assert json.loads(made) == [_listed(row, zone) for row in rows], criteria
                 assert count == len(rows)
                 if not rows:

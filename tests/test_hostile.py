@@ -37,6 +37,7 @@ from edge.ingest.payload import (
     RawPush,
     diagnostic,
 )
+from edge.ledger.rows import HistoryCriteria
 from edge.ops import refusals
 from edge.ops.logsetup import setup_logging
 from edge.ops.refusals import RefusalLog
@@ -785,7 +786,7 @@ async def test_a_100_kb_plate_is_refused_at_once_and_other_lanes_stay_fast(
         assert statistics.median(hostile) < bound, (hostile, quiet)
         assert statistics.median(normal) < bound, (normal, quiet)
         assert max(hostile + normal) < 1000, (hostile, normal)
-        passes = await daemon.store.search_passes(lane="in-1")
+        passes = await daemon.store.search_passes(HistoryCriteria(lane="in-1"))
         assert all(len(row.plate or "") <= 20 for row in passes)  # never stored as a plate
 
 

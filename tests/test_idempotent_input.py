@@ -19,6 +19,7 @@ import pytest
 
 from edge.domain.decision import Decision
 from edge.ledger.journal import FallbackJournal
+from edge.ledger.rows import HistoryCriteria
 from edge.ledger.store import NewPass, Store
 from edge.sim.platform import CityPlatformSim, PlatformSim
 from tests.helpers import (
@@ -156,7 +157,7 @@ async def test_re_push_after_a_restart_as_the_cameras_stored_record(
         assert "ContinuePushOffline" in stored.body["Response_AlarmInfoPlate"]
         assert await daemon.store.count_passes() == 2  # 豫A12345 once, 豫B6789G once
         row = await daemon.store.find_pass(
-            (await daemon.store.search_passes(plate="豫A12345"))[0].serial
+            (await daemon.store.search_passes(HistoryCriteria(plate="豫A12345")))[0].serial
         )
         assert row is not None
         reads = await daemon.store.reads_of(row.id)

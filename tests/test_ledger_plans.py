@@ -31,6 +31,7 @@ from edge.domain.filing import EntryStatus, parse_entry
 from edge.ledger import database as ledger_database
 from edge.ledger.database import LedgerPart
 from edge.ledger.rows import (
+    HistoryCriteria,
     NewFilingImage,
     NewRead,
     NewScaleRead,
@@ -153,25 +154,26 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("find_photo", some.serial, 1)
     await call("get_photo", photos[0].id)
     for search in (
-        {},
-        {"plate": some.plate},
-        {"plate": some.plate[2:5]},
-        {"plate": some.plate[:2]},
-        {"start": month_ago, "end": month_ago + 86400},
-        {"start": month_ago, "end": month_ago + 86400, "lane": "in-1", "verdict": "refuse"},
-        {"lane": "out-1"},
-        {"plate": some.plate[2:5], "start": now - 400 * 86400, "end": now},
+        HistoryCriteria(),
+        HistoryCriteria(plate=some.plate),
+        HistoryCriteria(plate=some.plate[2:5]),
+        HistoryCriteria(plate=some.plate[:2]),
+        HistoryCriteria(start=month_ago, end=month_ago + 86400),
+        HistoryCriteria(start=month_ago, end=month_ago + 86400, lane="in-1", verdict="refuse"),
+        HistoryCriteria(lane="out-1"),
+        HistoryCriteria(plate=some.plate[2:5], start=now - 400 * 86400, end=now),
     ):
-        page = await call("search_passes", **search, limit=20)
+        page = await call("search_passes", search, limit=20)
         if page:
-            await call("search_passes", **search, limit=20, after=PageCursor.after(page[-1]))
-        _, _, last = await call("search_json", ZoneInfo("Asia/Shanghai"), **search, limit=20)
+            await call("search_passes", search, limit=20, after=PageCursor.after(page[-1]))
+        _, _, last = await call("search_json", ZoneInfo("Asia/Shanghai"), search, limit=20)
         if last is not None:
-            await call("search_json", ZoneInfo("Asia/Shanghai"), **search, limit=20, after=last)
-    await call("export_passes", start=month_ago, end=month_ago + 3 * 86400, page=10)
+            await call("search_json", ZoneInfo("Asia/Shanghai"), search, limit=20, after=last)
+    days = HistoryCriteria(start=month_ago, end=month_ago + 3 * 86400)
+    await call("export_passes", days, page=10)
     zone = ZoneInfo("Europe/Berlin")  # summer time: the export's time as SQLite makes it
-    await call("export_csv", zone, start=month_ago, end=month_ago + 3 * 86400, page=10)
-    await call("export_csv", zone, plate=some.plate[2:5], page=10)
+    await call("export_csv", zone, days, page=10)
+    await call("export_csv", zone, HistoryCriteria(plate=some.plate[2:5]), page=10)
     await call("export_csv", zone, limit=25, page=10)
     await call("photo_bytes")
     pruned = await call("prunable_photos", now - 365 * 86400, 5)
@@ -182,8 +184,9 @@ async def _serve(store: Store, called: set[str]) -> None:  # noqa: PLR0915 - one
     await call("latest_correction", some.id)
     await call("corrected_plates", [some.serial, recorded.serial])
     for plate in (some.plate, some.plate[2:5], some.plate[:2]):  # corrected passes found too
-        page = await call("search_passes", plate=plate, limit=20)
-        await call("search_passes", plate=plate, limit=20, after=PageCursor.after(page[-1]))
+        found = HistoryCriteria(plate=plate)
+        page = await call("search_passes", found, limit=20)
+        await call("search_passes", found, limit=20, after=PageCursor.after(page[-1]))
     midnight = now - now % 86400
     await call("count_codes_since", "quota", midnight, "in")
     await call("count_codes_since", "quota", now - 1234.5, "in")

@@ -13,7 +13,6 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,7 +24,7 @@ from edge.domain.decision import Decision, Source
 from edge.domain.reports import VerifyAnswer
 from edge.ledger.database import HISTORY_NICE, HistoryReader, LedgerBusyError
 from edge.ledger.passes import _COUNTED
-from edge.ledger.rows import PageCursor
+from edge.ledger.rows import HistoryCriteria, PageCursor
 from edge.ledger.store import NewPhoto, Store
 from edge.sim.platform import CityPlatformSim
 from tests.helpers import config_for, running_daemon
@@ -115,13 +114,14 @@ async def test_keyset_pages_list_every_pass_once_newest_first(store: Store) -> N
     for n in range(23):
         await store.record_pass(new_pass(plate=f"豫A1{n:04d}", when=DAY_START + timedelta(
             seconds=n // 2)), [])  # fmt: skip
-    searches: list[dict[str, Any]] = [{}, {"plate": "豫A1"}, {"plate": "A10"}, {"lane": "in-1"}]
+    searches = [HistoryCriteria(plate=plate) for plate in ("", "豫A1", "A10")]
+    searches.append(HistoryCriteria(lane="in-1"))
     for search in searches:
         seen, after = [], None
-        while page := await store.search_passes(**search, limit=5, after=after):
+        while page := await store.search_passes(search, limit=5, after=after):
             seen += [row.serial for row in page]
             after = PageCursor.after(page[-1])
-        every = [row.serial for row in await store.search_passes(**search, limit=100)]
+        every = [row.serial for row in await store.search_passes(search, limit=100)]
         assert seen == every
         assert len(every) == 23
     assert PageCursor.from_text(PageCursor(1.5, 7).to_text()) == PageCursor(1.5, 7)
@@ -132,11 +132,15 @@ async def test_keyset_pages_list_every_pass_once_newest_first(store: Store) -> N
 async def test_plate_search_finds_a_plate_anywhere_in_it(store: Store) -> None:
     for plate in ("豫A12345", "晋E55123", "豫B6789G", None):
         await store.record_pass(new_pass(plate=plate), [])
-    assert {r.plate for r in await store.search_passes(plate="123")} == {"豫A12345", "晋E55123"}
-    assert {r.plate for r in await store.search_passes(plate="A12345")} == {"豫A12345"}
-    assert {r.plate for r in await store.search_passes(plate="9G")} == {"豫B6789G"}
-    assert await store.search_passes(plate='"12') == []  # quotes are only characters
-    assert await store.search_passes(plate="5%") == []  # so are LIKE's wildcards
+
+    async def found(plate: str) -> set[str | None]:
+        return {row.plate for row in await store.search_passes(HistoryCriteria(plate=plate))}
+
+    assert await found("123") == {"豫A12345", "晋E55123"}
+    assert await found("A12345") == {"豫A12345"}
+    assert await found("9G") == {"豫B6789G"}
+    assert await found('"12') == set()  # quotes are only characters
+    assert await found("5%") == set()  # so are LIKE's wildcards
 
 
 async def test_a_history_read_past_its_budget_is_stopped(tmp_path: Path) -> None:

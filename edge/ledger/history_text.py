@@ -76,7 +76,7 @@ def zone_spans(zone: tzinfo, first: float, last: float) -> list[ZoneSpan]:
 @functools.lru_cache(maxsize=64)
 def _days_spans(zone: tzinfo, first_day: int, last_day: int) -> tuple[ZoneSpan, ...]:
     first, last = first_day * _DAY, last_day * _DAY
-    second = int(first) - _DAY
+    second = first - _DAY
     offset, text = _offset_at(zone, second)
     spans = [ZoneSpan(None, offset, text)]
     while second <= last + _DAY:

@@ -16,7 +16,9 @@ from edge.ledger.database import LedgerPart, json_list
 from edge.ledger.history_text import ZoneSpan, csv_page, json_page, zone_spans
 from edge.ledger.rows import (
     _READ_COLUMNS,
+    EVERY_PASS,
     DailyFigureRow,
+    HistoryCriteria,
     LatePhotos,
     NewPass,
     NewPhoto,
@@ -159,25 +161,22 @@ def _with_counts(page: str, order: str) -> str:
 
 
 def _search(
-    plate: str,
-    start: float | None,
-    end: float | None,
-    lane: str,
-    verdict: str,
-    limit: int,
-    after: PageCursor | None,
+    criteria: HistoryCriteria, limit: int, after: PageCursor | None
 ) -> tuple[str, tuple[Any, ...], str]:
-    """:meth:`PassLedger.search_passes`'s statement, its parameters and its order (of the
-    page's columns, without a table's prefix)."""
+    """:meth:`PassLedger.search_passes`'s statement for ``criteria`` (the one place a history
+    page's WHERE clause is made: :meth:`~PassLedger.search_json` and
+    :meth:`~PassLedger.export_csv` page through it too), its parameters and its order (of
+    the page's columns, without a table's prefix)."""
+    plate, end = criteria.plate, criteria.end
     where, args = list[str](), list[Any]()
     fts = len(plate) >= TRIGRAM
     if plate and not fts:
         where.append("p.plate LIKE ? ESCAPE '\\'")
         args.append(f"%{_like_escaped(plate)}%")
     shared = len(where)  # the conditions after the plate's hold for the corrections too
-    if start is not None:
+    if criteria.start is not None:
         where.append("p.received_at >= ?")
-        args.append(start)
+        args.append(criteria.start)
     if after is not None and not fts and (end is None or after.received_at < end):
         # the page's upper bound is where the last one ended: the index walk starts there
         # instead of skipping every row of the pages before (as fast on page 300 as on 1)
@@ -186,12 +185,12 @@ def _search(
     elif end is not None:
         where.append("p.received_at < ?")
         args.append(end)
-    if lane:
+    if criteria.lane:
         where.append("p.lane_id = ?")
-        args.append(lane)
-    if verdict in ("open", "refuse"):
+        args.append(criteria.lane)
+    if criteria.verdict in ("open", "refuse"):
         where.append("p.verdict = ?")
-        args.append(verdict)
+        args.append(criteria.verdict)
     common, common_args = where[shared:], args[shared:]
     if fts:
         if after is not None:
@@ -576,16 +575,13 @@ class PassLedger(LedgerPart):
 
     async def search_passes(
         self,
+        criteria: HistoryCriteria = EVERY_PASS,
         *,
-        plate: str = "",
-        start: float | None = None,
-        end: float | None = None,
-        lane: str = "",
-        verdict: str = "",
         limit: int = 200,
         after: PageCursor | None = None,
     ) -> list[PassListing]:
-        """Passes for the history view, newest first (the plate matches anywhere in it), at
+        """Passes for the history view that meet ``criteria`` (:class:`HistoryCriteria`;
+        the default: every pass), newest first (the plate matches anywhere in it), at
         most ``limit``; ``after``: the page after the one that ended with that pass
         (:meth:`PageCursor.after`). On the history connection, under its time budget
         (:class:`~edge.ledger.database.LedgerBusyError` past it).
@@ -598,18 +594,14 @@ class PassLedger(LedgerPart):
         corrections (a guard's hand makes each: few beside the passes), each pass found by its
         id, the page the newest of both.
         """
-        sql, args, _ = _search(plate, start, end, lane, verdict, limit, after)
+        sql, args, _ = _search(criteria, limit, after)
         return await self._history_as(sql, args, PassListing.many)
 
     async def search_json(
         self,
         zone: tzinfo,
+        criteria: HistoryCriteria = EVERY_PASS,
         *,
-        plate: str = "",
-        start: float | None = None,
-        end: float | None = None,
-        lane: str = "",
-        verdict: str = "",
         limit: int = 200,
         after: PageCursor | None = None,
     ) -> tuple[int, bytes, PageCursor | None]:
@@ -618,23 +610,22 @@ class PassLedger(LedgerPart):
         time), made by SQLite with the interpreter lock free; how many passes it holds and the
         cursor after the last one. Under the history budget
         (:class:`~edge.ledger.database.LedgerBusyError` past it)."""
-        spans = await self._zone_spans(zone, start, end)
-        sql, args, order = _search(plate, start, end, lane, verdict, limit, after)
+        spans = await self._zone_spans(zone, criteria)
+        sql, args, order = _search(criteria, limit, after)
         return await self._history_as(json_page(sql, order, spans), args, _made_page)
 
-    async def _zone_spans(
-        self, zone: tzinfo, start: float | None, end: float | None
-    ) -> list[ZoneSpan]:
-        """``zone``'s offsets over the passes received from ``start`` to ``end`` (None: from
-        the first, to the last), for SQLite to show their times (two index lookups)."""
+    async def _zone_spans(self, zone: tzinfo, criteria: HistoryCriteria) -> list[ZoneSpan]:
+        """``zone``'s offsets over the passes received from ``criteria``'s ``start`` to its
+        ``end`` (None: from the first, to the last), for SQLite to show their times (two index
+        lookups)."""
         bounds = ["SELECT received_at FROM passes WHERE 1"]
         args: list[Any] = []
-        if start is not None:
+        if criteria.start is not None:
             bounds.append("received_at >= ?")
-            args.append(start)
-        if end is not None:
+            args.append(criteria.start)
+        if criteria.end is not None:
             bounds.append("received_at < ?")
-            args.append(end)
+            args.append(criteria.end)
         where = " AND ".join(bounds)
         now = self._clock()
 
@@ -650,23 +641,14 @@ class PassLedger(LedgerPart):
         )
 
     async def export_passes(
-        self,
-        *,
-        plate: str = "",
-        start: float | None = None,
-        end: float | None = None,
-        lane: str = "",
-        verdict: str = "",
-        page: int = 500,
+        self, criteria: HistoryCriteria = EVERY_PASS, *, page: int = 500
     ) -> AsyncIterator[list[PassListing]]:
-        """Every pass a search finds (no cap), newest first, in pages of ``page``: each page
-        one statement under the history budget, so that other reads run between them."""
+        """Every pass a search for ``criteria`` finds (no cap), newest first, in pages of
+        ``page``: each page one statement under the history budget, so that other reads run
+        between them."""
         after: PageCursor | None = None
         while True:
-            rows = await self.search_passes(
-                plate=plate, start=start, end=end, lane=lane, verdict=verdict,
-                limit=page, after=after,
-            )  # fmt: skip
+            rows = await self.search_passes(criteria, limit=page, after=after)
             if rows:
                 yield rows
             if len(rows) < page:
@@ -676,12 +658,8 @@ class PassLedger(LedgerPart):
     async def export_csv(
         self,
         zone: tzinfo,
+        criteria: HistoryCriteria = EVERY_PASS,
         *,
-        plate: str = "",
-        start: float | None = None,
-        end: float | None = None,
-        lane: str = "",
-        verdict: str = "",
         limit: int | None = None,
         page: int = 500,
     ) -> AsyncIterator[bytes]:
@@ -690,12 +668,12 @@ class PassLedger(LedgerPart):
         statement under the history budget that SQLite makes into the page's lines
         (:mod:`edge.ledger.history_text`), so the interpreter lock is free while it runs and
         the event loop is never kept waiting for it. ``zone``: the site's, for the time."""
-        found = await self._zone_spans(zone, start, end)
+        found = await self._zone_spans(zone, criteria)
         after: PageCursor | None = None
         left = limit
         while left is None or left > 0:
             size = page if left is None else min(page, left)
-            sql, values, order = _search(plate, start, end, lane, verdict, size, after)
+            sql, values, order = _search(criteria, size, after)
             count, lines, after = await self._history_as(
                 csv_page(sql, order, found), values, _made_page
             )

@@ -125,6 +125,25 @@ class PassListing(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryCriteria:
+    """What a history search asks for (:meth:`~edge.ledger.passes.PassLedger.search_passes`
+    and its pages and exports): the passes whose plate (or latest correction's plate) holds
+    ``plate`` anywhere ("": any), received from ``start`` (epoch seconds, inclusive; None: the
+    first) to ``end`` (epoch seconds, exclusive; None: the last), on ``lane`` ("": any), with
+    ``verdict`` "open" or "refuse" (anything else: either)."""
+
+    plate: str = ""
+    start: float | None = None
+    end: float | None = None
+    lane: str = ""
+    verdict: str = ""
+
+
+#: The criteria of a search for every pass (none set): the history queries' default.
+EVERY_PASS = HistoryCriteria()
+
+
+@dataclass(frozen=True, slots=True)
 class PageCursor:
     """Where the next page of a pass search starts (keyset pagination, never an OFFSET that
     walks every row before it): after the pass received at ``received_at`` with ``id``, in

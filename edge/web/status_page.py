@@ -60,7 +60,7 @@ from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.ledger.books import PlanBook, local_time
 from edge.ledger.database import LedgerBusyError
 from edge.ledger.figures import daily_figures, daily_tonnage
-from edge.ledger.rows import PageCursor, StoredWeighing
+from edge.ledger.rows import HistoryCriteria, PageCursor, StoredWeighing
 from edge.ledger.store import Store
 from edge.ledger.weighings import EMPTY_WEIGHING
 from edge.ops.health import HealthReport, LedgerReport, ReplicaReport
@@ -341,10 +341,10 @@ class StatusPage:
         return _answer(await self.operator.close_plan(actor, request.match_info["id"]))
 
     # -- history ----------------------------------------------------------------------------
-    def _criteria(self, request: web.Request) -> dict[str, Any]:
+    def _criteria(self, request: web.Request) -> HistoryCriteria:
         """A history search's criteria from the query string (400 for one that is not: a
         ``from`` / ``to`` that is neither empty nor a day or time, ``YYYY-MM-DD[THH:MM]``,
-        site time)."""
+        site time; ``to``'s whole day is in it)."""
         q = request.query
 
         def day(key: str, shift: int = 0) -> float | None:
@@ -366,13 +366,13 @@ class StatusPage:
                 f"to: {last!r} is before from: {first!r}",
                 f"结束日期（to）{last} 早于开始日期（from）{first}，请改正后再查询",
             )
-        return {
-            "plate": q.get("plate", "").strip().upper(),
-            "start": start,
-            "end": end,
-            "lane": q.get("lane", ""),
-            "verdict": q.get("verdict", ""),
-        }
+        return HistoryCriteria(
+            plate=q.get("plate", "").strip().upper(),
+            start=start,
+            end=end,
+            lane=q.get("lane", ""),
+            verdict=q.get("verdict", ""),
+        )
 
     async def passes(self, request: web.Request) -> web.Response:
         """A page of the history, newest first. ``after`` (the ``X-Next-Page`` header of the
@@ -386,7 +386,7 @@ class StatusPage:
             raise _bad(str(exc), exc.said if exc.said != str(exc) else "") from None
         try:
             count, listing, last = await self.store.search_json(
-                self.zone, **criteria, limit=limit, after=after
+                self.zone, criteria, limit=limit, after=after
             )
         except LedgerBusyError:
             return web.json_response({"error": BUSY}, status=503)
@@ -427,7 +427,7 @@ class StatusPage:
         buffer.seek(0)
         buffer.truncate()
         try:
-            async for lines in self.store.export_csv(self.zone, **criteria, limit=cap):
+            async for lines in self.store.export_csv(self.zone, criteria, limit=cap):
                 await response.write(head + lines)
                 head = b""
         except LedgerBusyError:
@@ -511,7 +511,7 @@ class StatusPage:
         tonnage, and the photos kept with each weighing (URLs on this listener, separated by
         spaces)."""
         criteria = self._criteria(request)
-        rows = await self.store.weighings_between(criteria["start"], criteria["end"])
+        rows = await self.store.weighings_between(criteria.start, criteria.end)
         photos = await self.store.weighing_photos(rows)
 
         def when(at: float | None) -> str:
