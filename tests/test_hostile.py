@@ -1603,8 +1603,10 @@ async def test_a_page_flood_without_a_login_is_slowed_then_refused_by_its_addres
 def test_a_request_costs_its_address_a_token_and_one_for_each_16_kib_it_is_sent() -> None:
     """A 5,000-row history page (~1.5 MB) is far more of the gate's work than ``/healthz``: a
     request costs its address one token and one more for each 16 KiB of its answer, at most
-    half a second's worth; its place is kept up to 2 s ahead, beyond that it is refused.
-    (Fails without the charge: every request costs one.)"""
+    2 s' worth, owed down to 30 s of debt (3 s for all addresses' budget); its place is kept
+    up to 2 s ahead, beyond that it is refused. (Fails without the charge: every request
+    costs one; with it capped at half a second's worth; with an address's debt floored at
+    3 s, which forgave most of what pages in flight at once owed.)"""
     guard = server.ConnectionGuard(server.Limits(max_connections_per_address=10), "web")
     assert [guard._request_wait("10.0.0.2") for _ in range(10)] == [0.0] * 10
     wait = guard._request_wait("10.0.0.2")
@@ -1616,17 +1618,23 @@ def test_a_request_costs_its_address_a_token_and_one_for_each_16_kib_it_is_sent(
     wait = guard._request_wait("10.0.0.2")
     assert wait is not None
     assert 0.5 < wait <= 0.6
-    guard._charge_request("10.0.0.2", 1_500_000)  # 91 by its size, half a second's: 5
+    guard._charge_request("10.0.0.2", 10 * 16 * 1024)  # 10 tokens more
     wait = guard._request_wait("10.0.0.2")
     assert wait is not None
-    assert 1.1 < wait <= 1.2
-    for _ in range(4):  # down to 3 s of debt, not further
+    assert 1.6 < wait <= 1.7
+    guard._charge_request("10.0.0.2", 1_500_000)  # 91 by its size, 2 s' worth: 20
+    assert guard._rates[server._REQUESTS + "10.0.0.2"][0] == pytest.approx(-37, abs=0.1)
+    for _ in range(20):  # pages in flight at once: each is owed, down to 30 s of debt
         guard._charge_request("10.0.0.2", 1_500_000)
-    assert guard._rates[server._REQUESTS + "10.0.0.2"][0] == -30
+    assert guard._rates[server._REQUESTS + "10.0.0.2"][0] == -300
+    assert guard._rates[server._REQUESTS + server._ALL][0] == -60  # all: down to 3 s only
     assert guard._request_wait("10.0.0.2") is None  # refused: more than 2 s ahead
-    for key, debt in (("10.0.0.2", -30.0), (server._ALL, -60.0)):
-        guard._rates[server._REQUESTS + key] = (debt, time.monotonic() - 3.1)
-    assert guard._request_wait("10.0.0.2") == 0.0  # three seconds later, served again
+    assert guard._request_wait("10.0.0.3") is None  # so is everyone, for now
+    guard._rates[server._REQUESTS + server._ALL] = (-60.0, time.monotonic() - 3.1)
+    assert guard._request_wait("10.0.0.3") == 0.0  # three seconds later, the others again
+    assert guard._request_wait("10.0.0.2") is None  # the flooding address: its own debt
+    guard._rates[server._REQUESTS + "10.0.0.2"] = (-300.0, time.monotonic() - 30.1)
+    assert guard._request_wait("10.0.0.2") == 0.0  # thirty seconds later, served again
 
 
 async def test_event_streams_are_bounded_per_address_and_in_all(

@@ -82,8 +82,9 @@ class Limits:
         """The request budget of an address that is not a lane's camera, a second (in bursts
         of as many), the requests that are not camera pushes (those have their lanes'
         budgets): a request takes one, and one more for each :data:`BYTES_A_TOKEN` of its
-        answer (up to half a second's worth: a 5,000-row ``/api/passes`` page 32, a status
-        poll 1); all such addresses together have twice that. A page flood without a login
+        answer (up to :data:`REQUEST_WAIT_SECONDS`' worth: a 5,000-row ``/api/passes`` page of
+        2 MB ~125, a status poll 1 — a token is about a millisecond of the daemon's CPU either
+        way); all such addresses together have twice that. A page flood without a login
         cost another lane +4 to +63 ms at p99 (issue 20, M6); a guard's page asks for a
         handful a click. Counted in bytes, not in time: a loaded machine answers slower, and
         its guards would be refused for it."""
@@ -246,16 +247,13 @@ class ConnectionGuard:
         self._rates[key] = (tokens - taken, now)
         return wait if taken else None
 
-    def _charge(self, key: str, rate: float, tokens: float) -> None:
-        """Take ``tokens`` more from ``key``'s bucket, down to a second more than
-        :data:`REQUEST_WAIT_SECONDS` of debt (the debt a request may wait out: one that took
-        its place 2 s ahead is still charged what it sent — floored at 2 s, a flood of
-        5,000-row pages on 8 connections had a page served every ~16 ms, its charge cut off)."""
+    def _charge(self, key: str, rate: float, tokens: float, most: float) -> None:
+        """Take ``tokens`` more from ``key``'s bucket, down to ``most`` seconds of debt."""
         if (bucket := self._rates.get(key)) is not None:
             left, at = bucket
             now = time.monotonic()
             left = min(rate, left + (now - at) * rate)
-            self._rates[key] = (max(left - tokens, -rate * (REQUEST_WAIT_SECONDS + 1)), now)
+            self._rates[key] = (max(left - tokens, -rate * most), now)
 
     def _request_wait(self, address: str) -> float | None:
         """The seconds a request from ``address`` (not a lane's camera, not a push) waits for
@@ -272,12 +270,14 @@ class ConnectionGuard:
     def _charge_request(self, address: str, sent: int) -> None:
         """A request from ``address`` answered with ``sent`` bytes of body: one more token of
         its budgets for each :data:`BYTES_A_TOKEN` (the loop's and the ledger's work grow with
-        the rows sent), at most half a second's worth."""
+        the rows sent: a 2 MB page cost ~100 ms of CPU, ``/healthz`` ~1 ms), at most
+        :data:`REQUEST_WAIT_SECONDS`' worth. (Capped at half a second's worth, a 2 MB page
+        was charged a quarter of its cost: a flood of them took ~40 % of a core.)"""
         rate = self.limits.requests_per_second
-        extra = min(sent // BYTES_A_TOKEN, rate / 2)
+        extra = min(sent // BYTES_A_TOKEN, rate * REQUEST_WAIT_SECONDS)
         if extra > 0:
-            self._charge(_REQUESTS + address, rate, extra)
-            self._charge(_REQUESTS + _ALL, 2 * rate, extra)
+            self._charge(_REQUESTS + address, rate, extra, ADDRESS_DEBT_SECONDS)
+            self._charge(_REQUESTS + _ALL, 2 * rate, extra, REQUEST_WAIT_SECONDS + 1)
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
@@ -437,6 +437,15 @@ BYTES_A_TOKEN = 16 * 1024
 #: (a browser's burst is slowed, not refused; so is a guard's next click after a long export);
 #: beyond that it is refused (429, after the refusal hold).
 REQUEST_WAIT_SECONDS = 2.0
+#: An address's request budget is charged what it was sent down to this much debt; all
+#: addresses' together down to a second more than :data:`REQUEST_WAIT_SECONDS` (a request
+#: that took its place 2 s ahead is still charged — floored at 2 s, a flood of 5,000-row
+#: pages on 8 connections had a page served every ~16 ms). An address's requests take their
+#: places before their answers are charged, so 8 pages in flight at once owe 8 pages: with
+#: its debt floored at 3 s, such a flood was forgiven most of it (2.9 2-MB pages a second
+#: from one address, 27 % of a core). A guard's browser never owes this much; a flooding
+#: address waits it out, the others do not (all addresses' debt stays floored at 3 s).
+ADDRESS_DEBT_SECONDS = 30.0
 #: What a refused request's answer says (the status page shows it).
 TOO_FAST = "请求过于频繁，请稍后再试"
 #: Bodies of the largest size (``max_body_bytes``) a listener reads at once from addresses that
