@@ -17,7 +17,8 @@ NOT_AT_START = ("openpyxl", "lxml", "aiomqtt", "paho", "httpx")
 #: edge-gate's own modules of features a config may not have, imported by the daemon when it
 #: has them: a truck scale (or the ERP's plan reports), MQTT telemetry, a replica, the
 #: province API, and the camera makes other than the generic push (Hikvision's brings
-#: ``xml.etree``); the scale simulator only with ``edge demo`` or ``edge sim scale``.
+#: ``xml.etree``); the scale simulator only with ``edge demo`` or ``edge sim scale``; the
+#: device drivers below.
 OWN_NOT_AT_START = (
     "edge.gate.weighbridge",
     "edge.mqtt",
@@ -30,6 +31,18 @@ OWN_NOT_AT_START = (
     "edge.ingest.milesight",
     "edge.sim.scale",
     "xml.etree",
+    # drivers of devices a config may not have, imported when a lane or scale is built with
+    # them: LED boards, scale indicators, serial barrier controllers, a Hikvision barrier,
+    # a relay board's input as the loop
+    "drivers.led_display",
+    "drivers.onbon_bx",
+    "drivers.olm_led",
+    "drivers.panel",
+    "drivers.scale",
+    "drivers.weighing",
+    "drivers.serial_barrier",
+    "drivers.hikvision_barrier",
+    "drivers.modbus_input",
 )
 
 

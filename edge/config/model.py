@@ -20,7 +20,16 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+)
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -42,34 +51,12 @@ from pydantic_settings import (
 from typing_extensions import override
 
 from drivers.base import Barrier, Detector, Display
-from drivers.camera_reply import CameraRelayBarrier, CameraSerialTransport
+from drivers.camera_reply import CameraRelayBarrier
 from drivers.contact_detectors import CameraInputDetector, SerialContactDetector
 from drivers.context import DriverContext
-from drivers.hikvision_barrier import HikvisionBarrier
-from drivers.led_display import (
-    LedDisplay,
-    LedEncoder,
-    LinkTransport,
-    OlmEncoder,
-    OnbonEncoder,
-    TemplateEncoder,
-    Transport,
-)
-from drivers.modbus_input import ModbusInputDetector
 from drivers.modbus_relay import ModbusRelayBarrier
-from drivers.panel import Panel
-from drivers.scale import Polling, ScaleIndicator
-from drivers.serial_barrier import SerialCommandBarrier
 from drivers.serial_link import SerialLink
 from drivers.virtual import VirtualBarrier, VirtualDetector, VirtualDisplay
-from drivers.weighing import (
-    A12Parser,
-    CommandReplyParser,
-    FrameParser,
-    ToledoParser,
-    YaohuaEqualsParser,
-    YaohuaTf0Parser,
-)
 from edge.config.errors import (
     NOT_ECHOED,
     ConfigError,
@@ -85,6 +72,11 @@ from edge.domain.goods import GoodsError, goods_name
 from edge.domain.led_text import PLACEHOLDERS, unknown_placeholders
 from edge.domain.plates import color_from_word, normalise_plate
 from edge.domain.weighing import StableRule
+
+if TYPE_CHECKING:  # drivers a config may not have: imported by build() (issue 19)
+    from drivers.led_display import LedEncoder, Transport
+    from drivers.scale import ScaleIndicator
+    from drivers.weighing import FrameParser
 
 
 class _Section(BaseModel):
@@ -465,6 +457,8 @@ class SerialCommandBarrierConfig(_Section):
     ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
 
     def build(self, ctx: DriverContext) -> Barrier:
+        from drivers.serial_barrier import SerialCommandBarrier  # noqa: PLC0415 - when used
+
         link = ctx.serial_link(self.port, baudrate=self.baudrate, name="barrier controller")
         return SerialCommandBarrier(
             link,
@@ -486,6 +480,8 @@ class HikvisionBarrierConfig(_Section):
     timeout_seconds: float = Field(default=2.0, gt=0, le=10)
 
     def build(self, _ctx: DriverContext) -> Barrier:
+        from drivers.hikvision_barrier import HikvisionBarrier  # noqa: PLC0415 - when used
+
         return HikvisionBarrier(
             self.url,
             self.username,
@@ -539,6 +535,11 @@ class _LedBoard(_Section):
         raise NotImplementedError
 
     def build(self, ctx: DriverContext) -> Display | None:
+        # an LED board's drivers when one is configured, not with every config (issue 19)
+        from drivers.camera_reply import CameraSerialTransport  # noqa: PLC0415 - see above
+        from drivers.led_display import LedDisplay, LinkTransport  # noqa: PLC0415
+        from drivers.panel import Panel  # noqa: PLC0415
+
         transport: Transport
         if self.transport == "camera":
             transport = CameraSerialTransport(self.channel)
@@ -562,6 +563,8 @@ class OlmDisplayConfig(_LedBoard):
     seconds: int = Field(default=5, ge=1, le=255)
 
     def encoder(self) -> LedEncoder:
+        from drivers.led_display import OlmEncoder  # noqa: PLC0415 - see _LedBoard.build
+
         return OlmEncoder(self.encoding, self.seconds)
 
     @property
@@ -576,6 +579,8 @@ class OnbonDisplayConfig(_LedBoard):
     address: int = Field(default=1, ge=1, le=0xFFFE)
 
     def encoder(self) -> LedEncoder:
+        from drivers.led_display import OnbonEncoder  # noqa: PLC0415 - see _LedBoard.build
+
         return OnbonEncoder(self.width, self.address, self.encoding)
 
 
@@ -586,6 +591,8 @@ class TextDisplayConfig(_LedBoard):
     template: str = "{text}\r\n"
 
     def encoder(self) -> LedEncoder:
+        from drivers.led_display import TemplateEncoder  # noqa: PLC0415 - see _LedBoard.build
+
         return TemplateEncoder(self.template, self.encoding)
 
     @field_validator("template")
@@ -640,6 +647,8 @@ class ModbusInputDetectorConfig(_Section):
 
     def sensor(self, ctx: DriverContext) -> Detector:
         """The input as a sensor of its own (a lane's loop, a scale's position sensor)."""
+        from drivers.modbus_input import ModbusInputDetector  # noqa: PLC0415 - when used
+
         return ModbusInputDetector(
             ctx.modbus_bus(self.bus),
             input_=self.input,
@@ -826,6 +835,15 @@ class ScaleConfig(_Section):
         )
 
     def parser(self) -> FrameParser:
+        # a scale's drivers when one is configured, not with every config (issue 19)
+        from drivers.weighing import (  # noqa: PLC0415 - see above
+            A12Parser,
+            CommandReplyParser,
+            ToledoParser,
+            YaohuaEqualsParser,
+            YaohuaTf0Parser,
+        )
+
         if self.protocol == "yaohua-tf0":
             return YaohuaTf0Parser()
         if self.protocol == "yaohua-equals":
@@ -842,6 +860,8 @@ class ScaleConfig(_Section):
         )
 
     def build(self, name: str) -> ScaleIndicator:
+        from drivers.scale import Polling, ScaleIndicator  # noqa: PLC0415 - see parser()
+
         framing = self.framing or ("7E1" if self.protocol == "toledo" else "8N1")
         link = SerialLink(self.port, baudrate=self.baudrate, name=f"scale {name}", framing=framing)
         polling = None
