@@ -24,6 +24,7 @@ OWN_NOT_AT_START = (
     "edge.mqtt",
     "edge.replica",
     "edge.uplink.platform.province",
+    "edge.uplink.platform.province_models",
     "edge.uplink.need_complete_poll",
     "edge.ingest.hikvision",
     "edge.ingest.dahua",
@@ -101,7 +102,7 @@ def test_models_are_built_when_first_used_not_at_start() -> None:
         "edge.config.model.MqttTelemetryConfig",
         "edge.config.model.HikvisionBarrierConfig",
         "edge.uplink.platform.province_models.EnterExitRecord",
-        "edge.uplink.platform.province_models.VehicleRegistration",
+        "edge.uplink.platform.registration_models.VehicleRegistration",
         "edge.uplink.platform.city_models.DrivingRecord",
     ):
         assert model not in built

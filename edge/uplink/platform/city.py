@@ -50,7 +50,7 @@ from edge.uplink.platform.errors import (
 )
 from edge.uplink.platform.filing_wire import method_for, wire_fields
 from edge.uplink.platform.http import TOKEN_REFUSED, PlatformHttp, post_json
-from edge.uplink.platform.province_models import InnerVehicleRegistration, MachineRegistration
+from edge.uplink.platform.registration_models import InnerVehicleRegistration, MachineRegistration
 from edge.uplink.platform.token import Grant, TokenClient
 
 log = structlog.get_logger("edge.uplink.platform.city")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from edge.domain.plates import PlateColor
-from edge.uplink.platform.province_models import VehicleRegistration
+from edge.uplink.platform.registration_models import VehicleRegistration
 
 PATH_GET = "/restapi/transportControl/get_data"
 PATH_PUT = "/restapi/transportControl/put_data"

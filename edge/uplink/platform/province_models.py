@@ -13,8 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from edge.domain.codes import (
-    USE_CHARACTERS,
-    VEHICLE_TYPES,
     BlacklistType,
     EmissionStage,
     Empty,
@@ -23,6 +21,12 @@ from edge.domain.codes import (
     NeedComplete,
 )
 from edge.domain.plates import PlateColor
+from edge.uplink.platform.registration_models import (
+    InnerVehicleRegistration,
+    MachineRegistration,
+    Request,
+    VehicleRegistration,
+)
 
 #: SendEnterExitDataEx ``date``: the spec gives length 12 and no format; the config chooses.
 DATE_FORMATS = {"yyMMddHHmmss": "%y%m%d%H%M%S", "yyyyMMddHHmm": "%Y%m%d%H%M"}
@@ -46,26 +50,6 @@ WireStr = Annotated[str, BeforeValidator(_to_str)]
 Flag012 = Literal["0", "1", "2"]
 
 
-def _vehicle_type(value: str) -> str:
-    if value and value not in VEHICLE_TYPES:
-        raise ValueError(f"{value!r} is not a vehicle type code of §7.7")
-    return value
-
-
-def _use_character(value: str) -> str:
-    if value and value not in USE_CHARACTERS:
-        raise ValueError(f"{value!r} is not a use-character code of §7.8")
-    return value
-
-
-VehicleTypeCode = Annotated[str, Field(max_length=3), BeforeValidator(_vehicle_type)]
-UseCharacterCode = Annotated[str, Field(max_length=1), BeforeValidator(_use_character)]
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
 class _Reply(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -81,7 +65,7 @@ class ProvinceReply(_Reply):
 # -- auth ----------------------------------------------------------------------------------
 
 
-class AuthRequest(_Request):
+class AuthRequest(Request):
     orgSecretCode: str = Field(min_length=1, max_length=32)
     username: str = Field(min_length=1, max_length=32)
     pwd: str = Field(min_length=1, max_length=32)
@@ -96,7 +80,7 @@ class AuthData(_Reply):
 # -- VehVerifyEx ---------------------------------------------------------------------------
 
 
-class VerifyRequest(_Request):
+class VerifyRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     companySecretCode: str = Field(min_length=1, max_length=32)
     gateSecretCode: str = Field(min_length=1, max_length=32)
@@ -130,7 +114,7 @@ class VerifyData(_Reply):
 Flag01 = Literal["0", "1"]
 
 
-class _VehicleCodes(_Request):
+class _VehicleCodes(Request):
     """Codes copied from the verify answer into records ("" when not known: the platform
     sends them empty itself, and §7.4 / §7.14 have no code for "not listed"); ``isControl`` is
     the gate's resolved answer, required."""
@@ -142,7 +126,7 @@ class _VehicleCodes(_Request):
     isControl: Flag01
 
 
-class _PassFields(_Request):
+class _PassFields(Request):
     """The fields that identify a pass in every province message about it."""
 
     serialNum: str = Field(max_length=32, pattern=SERIAL_PATTERN)
@@ -172,7 +156,7 @@ class EnterExitRecord(_PassFields, _VehicleCodes):
 EnterExitList = list[EnterExitRecord]  # named here: the field "list" hides the builtin below
 
 
-class EnterExitRequest(_Request):
+class EnterExitRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     list: EnterExitList = Field(min_length=1)
 
@@ -189,39 +173,12 @@ class GoodsRecord(_PassFields):
 GoodsList = list[GoodsRecord]
 
 
-class GoodsRequest(_Request):
+class GoodsRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     list: GoodsList = Field(min_length=1)
 
 
 # -- vehicle registration (电子备案) ---------------------------------------------------------
-
-
-class VehicleRegistration(_Request):
-    """A vehicle's registration record (电子备案): city shareVehInfo (§4.1.2) sends it as is,
-    province VehElecAccountAdd (§4.2.15) with a token."""
-
-    companySecretCode: str = Field(default="", max_length=32)
-    license: str = Field(min_length=1, max_length=14)
-    licenseColor: PlateColor
-    vehicleType: VehicleTypeCode = ""
-    vin: str = Field(default="", max_length=32)
-    useCharacter: UseCharacterCode = ""
-    engineNo: str = Field(default="", max_length=32)
-    onwer: str = Field(default="", max_length=100)  # spec spelling
-    address: str = Field(default="", max_length=300)
-    model: str = Field(default="", max_length=100)
-    registerDate: str = Field(default="", max_length=14)
-    issueDate: str = Field(default="", max_length=14)
-    emissionStandard: EmissionStage | Empty = ""
-    drivingLicenseImg: str = ""
-    drivingLicenseImg2: str = ""
-
-    @model_validator(mode="after")
-    def _one_image(self) -> VehicleRegistration:
-        if not (self.drivingLicenseImg or self.drivingLicenseImg2):
-            raise ValueError("the driving licence and the vehicle list cannot both be empty")
-        return self
 
 
 class VehAccount(VehicleRegistration):
@@ -234,7 +191,7 @@ class VehAccountModify(VehAccount):
     licensePK: str = Field(min_length=1, max_length=64)
 
 
-class VehAccountGainRequest(_Request):
+class VehAccountGainRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     license: str = Field(min_length=1, max_length=14)
     licenseColor: PlateColor
@@ -261,16 +218,6 @@ class VehAccountGainData(VehAccountData):
 
 # -- in-plant vehicles and non-road machinery (§4.1.7/4.1.8, §4.2.18–21) --------------------
 
-Status = Literal["1", "2", "3"]
-
-
-class InnerVehicleRegistration(VehicleRegistration):
-    """An in-plant vehicle (厂内运输车辆): city shareInnerVehInfo (§4.1.7) in the envelope,
-    province InnerVehElecAccountAdd (§4.2.18) with a token; ``carStatus`` 1 正常 2 封存 3 注销."""
-
-    companyCode: str = Field(min_length=1, max_length=32)
-    carStatus: Status
-
 
 class InnerVehAccount(InnerVehicleRegistration):
     accessToken: str = Field(min_length=1, max_length=64)
@@ -280,22 +227,6 @@ class InnerVehAccountModify(InnerVehAccount):
     """InnerVehElecAccountModify (§4.2.19): licensePK 不能为空，不可修改."""
 
     licensePK: str = Field(min_length=1, max_length=64)
-
-
-class MachineRegistration(_Request):
-    """Non-road mobile machinery (非道路移动机械): city shareInnerMHYElec (§4.1.8), province
-    InnerMHYElecAccountAdd (§4.2.20). ``mhyPlate`` is in no request table but in every
-    example and reply: sent (§4.5 item 6). ``imageInfo``: 发动机铭牌 or 随车清单, base64."""
-
-    companySecretCode: str = Field(default="", max_length=32)
-    companyCode: str = Field(min_length=1, max_length=32)
-    mhyPlate: str = Field(min_length=1, max_length=14)
-    mhyJXMC: str = Field(min_length=1, max_length=64)
-    emissionLevel: EmissionStage
-    mhyFrameNo: str = Field(min_length=1, max_length=64)
-    mhyProdDate: str = Field(min_length=1, max_length=14)
-    imageInfo: str = Field(min_length=1)
-    mhyStatus: Status
 
 
 class MachineAccount(MachineRegistration):
@@ -314,7 +245,7 @@ class MachineAccountData(_Reply):
 # -- filing helpers: GetNeedCompleteVehEx (§4.2.3), DrivingLicenseScanEx (§4.2.4) ------------
 
 
-class NeedCompleteRequest(_Request):
+class NeedCompleteRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     companySecretCode: str = Field(max_length=32)
 
@@ -325,7 +256,7 @@ class NeedCompleteVehicle(_Reply):
     addDate: WireStr = ""
 
 
-class LicenseScanRequest(_Request):
+class LicenseScanRequest(Request):
     accessToken: str = Field(min_length=1, max_length=64)
     companySecretCode: str = Field(max_length=32)
     drivingLicenseImg: str = Field(min_length=1)
