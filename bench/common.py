@@ -48,16 +48,16 @@ async def start_platform(delay: float = 0.0) -> tuple[asyncio.subprocess.Process
 
 
 async def start_hostile(
-    daemon_port: int, lane: str, plate_kb: int = 100
+    daemon_port: int, lane: str, plate_kb: int = 100, *, pages: bool = False
 ) -> asyncio.subprocess.Process:
-    """The hostile camera (``bench.hostile``) in its own process, pushing to ``lane``; returns
-    once the daemon has answered its first push."""
+    """The hostile camera (``bench.hostile``) in its own process, pushing to ``lane`` — or,
+    with ``pages``, its page flood; returns once the daemon has answered its first request."""
+    url = f"http://127.0.0.1:{daemon_port}/push/{lane}"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench.hostile",
-        f"http://127.0.0.1:{daemon_port}/push/{lane}",
-        str(plate_kb),
+        *(("--pages", url) if pages else (url, str(plate_kb))),
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None

@@ -1,16 +1,20 @@
 """A hostile camera in its own process: pushes that must be cheap to refuse, on another lane
 than the one being measured, until it is terminated.
 
-``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — fake JPEGs (``FF D8 FF`` then
-HTML), decompression bombs (a progressive JPEG claiming 19000×19000 px), truncated JPEGs,
-garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB), and ``SLOW_CONNECTIONS`` connections
-that never finish their headers (re-opened as the daemon closes them), from 127.0.0.2 (the
-slow connections from 127.0.0.3 and .4, within each address's connection budget), and
-:data:`PAGE_READERS` keep-alive connections from 127.0.0.5 asking for the pages that need no
-login (``/healthz``, ``/api/status``, a 5,000-row ``/api/passes``) as fast as they are answered,
-at the lowest CPU priority. The pushes go on :data:`PUSHERS` connections at once, each sending its
-next push as soon as it has the answer to the last. Prints "attacking" once its first push
-has been answered.
+``python -m bench.hostile URL [PLATE_KB] [SLOW_CONNECTIONS]`` — the hostile stream on another
+lane: fake JPEGs (``FF D8 FF`` then HTML), decompression bombs (a progressive JPEG claiming
+19000×19000 px), truncated JPEGs, garbage and NaN-laden JSON, long plates (``PLATE_KB`` KB),
+and ``SLOW_CONNECTIONS`` connections that never finish their headers (re-opened as the daemon
+closes them), from 127.0.0.2 (the slow connections from 127.0.0.3 and .4, within each
+address's connection budget). The pushes go on :data:`PUSHERS` connections at once, each
+sending its next push as soon as it has the answer to the last.
+
+``python -m bench.hostile --pages URL`` — a page flood: :data:`PAGE_READERS` keep-alive
+connections from 127.0.0.5 asking for the pages that need no login (``/healthz``,
+``/api/status``, a 5,000-row ``/api/passes``) as fast as they are answered.
+
+Either runs at the lowest CPU priority and prints "attacking" once its first request has been
+answered.
 """
 
 from __future__ import annotations
@@ -118,6 +122,7 @@ async def read_pages(url: str) -> None:
     limits = httpx.Limits(max_connections=PAGE_READERS, max_keepalive_connections=PAGE_READERS)
     transport = httpx.AsyncHTTPTransport(local_address=PAGE_SOURCE, limits=limits)
     pages = itertools.cycle(PAGES)
+    answered = asyncio.Event()
 
     async def reader(http: httpx.AsyncClient) -> None:
         for page in pages:
@@ -125,6 +130,10 @@ async def read_pages(url: str) -> None:
                 await http.get(base + page)
             except httpx.HTTPError:
                 await asyncio.sleep(0.01)
+                continue
+            if not answered.is_set():  # the benchmark waits for this line before it measures
+                print("attacking", flush=True)
+                answered.set()
 
     async with httpx.AsyncClient(timeout=10, transport=transport) as http:
         await asyncio.gather(*(reader(http) for _ in range(PAGE_READERS)))
@@ -132,7 +141,6 @@ async def read_pages(url: str) -> None:
 
 async def stream(url: str, plate_kb: int, slow: int) -> None:
     slow_task = asyncio.create_task(slow_connections(url, slow))
-    pages_task = asyncio.create_task(read_pages(url))
     limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
     transport = httpx.AsyncHTTPTransport(local_address=SOURCE, limits=limits)
     kinds = bodies(plate_kb)  # shared: the pushers take turns through the kinds
@@ -152,17 +160,19 @@ async def stream(url: str, plate_kb: int, slow: int) -> None:
     async with httpx.AsyncClient(timeout=10, transport=transport) as http:
         await asyncio.gather(*(pusher(http) for _ in range(PUSHERS)))
     slow_task.cancel()  # pragma: no cover - the pushers end only when killed
-    pages_task.cancel()
 
 
 if __name__ == "__main__":
     # An attacker's CPU is its own machine's: on the benchmark's shared cores it takes only
     # what the daemon leaves (its pushes still cost the daemon what they cost).
     os.nice(19)
-    asyncio.run(
-        stream(
-            sys.argv[1],
-            int(sys.argv[2]) if len(sys.argv) > 2 else 100,
-            int(sys.argv[3]) if len(sys.argv) > 3 else 100,
+    if sys.argv[1] == "--pages":
+        asyncio.run(read_pages(sys.argv[2]))
+    else:
+        asyncio.run(
+            stream(
+                sys.argv[1],
+                int(sys.argv[2]) if len(sys.argv) > 2 else 100,
+                int(sys.argv[3]) if len(sys.argv) > 3 else 100,
+            )
         )
-    )

@@ -123,14 +123,14 @@ ATTACK_BLOCKS = 4
 async def _run_phases(
     daemon: Daemon, phases: list[tuple[str, int]], interval: float, plate_kb: int
 ) -> tuple[float, dict[str, set[str]]]:
-    """The camera's vehicles phase by phase, the hostile camera running during "attacked";
-    the seconds the camera took, and each phase's plates."""
+    """The camera's vehicles phase by phase, the hostile camera running during "attacked" and
+    its page flood during "pages"; the seconds the camera took, and each phase's plates."""
     elapsed, offset = 0.0, 0
     plates: dict[str, set[str]] = {}
     for name, count in phases:
         attacker = None
-        if name == "attacked":
-            attacker = await start_hostile(daemon.web.port, "in-2", plate_kb)
+        if name in ("attacked", "pages"):
+            attacker = await start_hostile(daemon.web.port, "in-2", plate_kb, pages=name == "pages")
         started = time.monotonic()
         await run_camera(daemon.web.port, count, interval, start=offset)
         elapsed += time.monotonic() - started
@@ -153,7 +153,8 @@ async def bench_pipeline(
 ) -> dict[str, Any]:
     """One daemon, ``events`` vehicles on lane in-1. With ``hostile``: a second lane, and the
     vehicles in blocks, quiet and while the hostile camera floods the second lane in turn
-    (:data:`ATTACK_BLOCKS` of each, in the same daemon), then ``rounds`` pairs of a
+    (:data:`ATTACK_BLOCKS` of each, in the same daemon; as many again while its page flood
+    runs), then ``rounds`` pairs of a
     ``plate_kb`` KB plate on the second lane and a normal push on the first (bench.longplate).
     With ``replica``: replicating as it says."""
     async with _replica_section(replica) as section:
@@ -211,9 +212,10 @@ async def _bench_pipeline(
     lane.submit = timed_submit  # type: ignore[method-assign]
     daemon.platform.verify = timed_verify  # type: ignore[method-assign]
     phases = [("all", events)]
-    if hostile:  # alternating blocks: a machine whose load drifts slows both halves alike
+    if hostile:  # alternating blocks: a machine whose load drifts slows all phases alike
         block = events // (2 * ATTACK_BLOCKS)
-        phases = [(name, block) for _ in range(ATTACK_BLOCKS) for name in ("quiet", "attacked")]
+        rounds_of = ("quiet", "attacked", "quiet", "pages")
+        phases = [(name, block) for _ in range(ATTACK_BLOCKS) for name in rounds_of]
     rss_before = rss_mb()
     elapsed, plates = await _run_phases(daemon, phases, interval, plate_kb)
     hostile_passes = len(await daemon.store.search_passes(HistoryCriteria(lane="in-2"), limit=5000))
@@ -277,14 +279,15 @@ OWN_TO_LOOPBACK = 10.0 / QUIET_LOOPBACK_P99_MS
 def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plate_kb: int) -> None:
     print(
         f"\n[paced, hostile stream on lane in-2] one vehicle every {interval * 1000:.0f} ms on "
-        f"in-1, one daemon, {ATTACK_BLOCKS} quiet blocks of vehicles alternating with "
+        f"in-1, one daemon, {2 * ATTACK_BLOCKS} quiet blocks of vehicles alternating with "
         f"{ATTACK_BLOCKS} while another camera (its process at the lowest CPU priority: an "
         f"attacker's CPU is not the gate's) sends fake JPEGs, bombs, NaNs, {plate_kb} KB "
-        "plates, garbage and 100 slow connections, and 8 connections from another address ask for "
-        "the pages that need no login (/healthz, /api/status, 5,000-row /api/passes) back to back"
+        f"plates, garbage and 100 slow connections, and with {ATTACK_BLOCKS} while 8 "
+        "connections from another address ask for the pages that need no login (/healthz, "
+        "/api/status, 5,000-row /api/passes) back to back"
     )
     quiet, attacked = (_pct(r["phases"][n]["own_ms"], 99) for n in ("quiet", "attacked"))
-    for name in ("quiet", "attacked"):
+    for name in ("quiet", "attacked", "pages"):
         p = r["phases"][name]
         print(_row(f"{name}: total", p["total_ms"]))
         print(_row(f"{name}: daemon's own overhead", p["own_ms"]))
@@ -299,6 +302,11 @@ def _report_attack(r: dict[str, Any], paced: float | None, interval: float, plat
         f"same run) → {verdict}: {attacked:.2f} ms vs {quiet:.2f} ms, difference "
         f"{attacked - quiet:+.2f} ms"
         + (f" (the separate paced run above: {paced:.2f} ms)" if paced is not None else "")
+    )
+    pages = _pct(r["phases"]["pages"]["own_ms"], 99)
+    print(
+        f"  page flood (no target of its own in issue 20, shown against the same 2 ms): own "
+        f"overhead p99 {pages:.2f} ms vs {quiet:.2f} ms, difference {pages - quiet:+.2f} ms"
     )
     # The own overhead is the total less the platform check's wall time as the daemon saw it:
     # a stall of the loop while the check was out is not in it. The total's is (platform
