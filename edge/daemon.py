@@ -475,6 +475,7 @@ class Daemon:
             self.health,
             metrics=self.metrics.render,
         )
+        web.guard.signed_in = status_page.signed_in  # a guard signed in is never slowed by others
         photo_listener = None
         if self.signer is not None:
             photo_listener = PhotoListener(

@@ -1637,6 +1637,32 @@ def test_a_request_costs_its_address_a_token_and_one_for_each_16_kib_it_is_sent(
     assert guard._request_wait("10.0.0.2") == 0.0  # thirty seconds later, served again
 
 
+async def test_a_guard_signed_in_is_not_slowed_by_a_flood_from_other_addresses(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """All addresses without a camera share one request budget (a flood from many addresses,
+    each under its own, is bounded by it); a request with a live session cookie is counted
+    only in its own address's, so the guards signed in are served while the others wait or
+    are refused. (Fails without: the guard's page 429 with the others.)"""
+    web = {"password_hash": hash_password(PASSWORD), "max_connections_per_address": 8}
+    async with (
+        running_daemon(config_for(tmp_path, platform_sim, web=web)) as daemon,
+        client_from("127.0.0.21", timeout=10) as guard_browser,
+        client_from("127.0.0.22", timeout=10) as stranger,
+    ):
+        await logged_in(guard_browser, daemon)
+        bucket = server._REQUESTS + server._ALL
+        guard = daemon.web.guard
+        guard._rates[bucket] = (-3 * 16.0, time.monotonic())  # as after a flood from many
+        started = time.monotonic()
+        page = await guard_browser.get(f"{base(daemon)}/api/status")
+        assert page.status_code == 200
+        assert time.monotonic() - started < 1.0  # not behind the flood
+        refused = await stranger.get(f"{base(daemon)}/api/status")
+        assert refused.status_code == 429  # a browser without a login waits with the others
+        assert guard._rates[bucket][0] <= -3 * 16.0 + 16.0  # the guard's page took nothing
+
+
 async def test_event_streams_are_bounded_per_address_and_in_all(
     tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,10 @@ def web_limits(
     )
 
 
+def _nobody(_request: web.Request) -> bool:
+    return False
+
+
 def _peer(transport: asyncio.Transport) -> str:
     peer = transport.get_extra_info("peername")
     return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
@@ -159,6 +163,11 @@ class ConnectionGuard:
         self._cameras: dict[str, bool] = {}  # address → whether a lane's camera
         self._refusals = RefusalLog()
         self.hold = REFUSAL_HOLD_SECONDS  # seconds a 404 for no route waits (a test may set it)
+        #: Whether a request comes from a signed-in browser (its session cookie is live): such
+        #: a request is not counted in all addresses' request budget, only in its address's —
+        #: so a flood from many addresses without a login never slows the guards signed in.
+        #: (The status page sets it; none on a listener without logins.)
+        self.signed_in: Callable[[web.Request], bool] = _nobody
         #: The bodies this listener reads at once (see :data:`BODIES_IN_FLIGHT`).
         self.bodies = BodyBudget(
             total=BODIES_IN_FLIGHT * limits.max_body_bytes,
@@ -255,19 +264,19 @@ class ConnectionGuard:
             left = min(rate, left + (now - at) * rate)
             self._rates[key] = (max(left - tokens, -rate * most), now)
 
-    def _request_wait(self, address: str) -> float | None:
+    def _request_wait(self, address: str, *, shared: bool = True) -> float | None:
         """The seconds a request from ``address`` (not a lane's camera, not a push) waits for
-        its place in its address's request budget and all addresses' (see
+        its place in its address's request budget and (``shared``) all addresses' (see
         :attr:`Limits.requests_per_second`), or None when that would be more than
         :data:`REQUEST_WAIT_SECONDS` (refused)."""
         now, rate = time.monotonic(), self.limits.requests_per_second
         own = self._reserve(_REQUESTS + address, rate, now, REQUEST_WAIT_SECONDS)
-        if own is None:
-            return None
+        if own is None or not shared:
+            return own
         everyone = self._reserve(_REQUESTS + _ALL, 2 * rate, now, REQUEST_WAIT_SECONDS)
         return None if everyone is None else max(own, everyone)
 
-    def _charge_request(self, address: str, sent: int) -> None:
+    def _charge_request(self, address: str, sent: int, *, shared: bool = True) -> None:
         """A request from ``address`` answered with ``sent`` bytes of body: one more token of
         its budgets for each :data:`BYTES_A_TOKEN` (the loop's and the ledger's work grow with
         the rows sent: a 2 MB page cost ~100 ms of CPU, ``/healthz`` ~1 ms), at most
@@ -277,7 +286,8 @@ class ConnectionGuard:
         extra = min(sent // BYTES_A_TOKEN, rate * REQUEST_WAIT_SECONDS)
         if extra > 0:
             self._charge(_REQUESTS + address, rate, extra, ADDRESS_DEBT_SECONDS)
-            self._charge(_REQUESTS + _ALL, 2 * rate, extra, REQUEST_WAIT_SECONDS + 1)
+            if shared:
+                self._charge(_REQUESTS + _ALL, 2 * rate, extra, REQUEST_WAIT_SECONDS + 1)
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
@@ -338,14 +348,15 @@ class ConnectionGuard:
             address = request.remote or "?"
             if handler_reads_own_body(request) or self.is_camera(address):
                 return await self._answer(request, handler)  # a push: its lane's budgets
-            wait = self._request_wait(address)
+            shared = not self.signed_in(request)
+            wait = self._request_wait(address, shared=shared)
             if wait is None:
                 return await self._too_fast(address)
             if wait:
                 await asyncio.sleep(wait)
             response = await self._answer(request, handler)
             sent = response.body_length if response.prepared else response.content_length
-            self._charge_request(address, sent or 0)
+            self._charge_request(address, sent or 0, shared=shared)
             return response
         finally:
             self.arm(transport)

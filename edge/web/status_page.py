@@ -340,6 +340,11 @@ class StatusPage:
     async def close_plan(self, request: web.Request, actor: Actor) -> web.Response:
         return _answer(await self.operator.close_plan(actor, request.match_info["id"]))
 
+    def signed_in(self, request: web.Request) -> bool:
+        """Whether ``request`` carries a live session cookie (a dict lookup: the listener asks
+        it of every request that is not a push, see ``ConnectionGuard.signed_in``)."""
+        return self.guard.session(request.cookies.get(COOKIE)) is not None
+
     # -- history ----------------------------------------------------------------------------
     def _criteria(self, request: web.Request) -> HistoryCriteria:
         """A history search's criteria from the query string (400 for one that is not: a
