@@ -542,3 +542,21 @@ async def test_a_photo_that_came_with_the_read_is_written_once_the_pass_is_commi
     assert (outcome.barrier, outcome.photos) == ("opened", 1)
     assert committed_when_written == [True]
     assert len(_ledger_now(rig.database)["photos"]) == 1  # committed before the reply
+
+
+async def test_after_a_restart_a_plateless_vehicle_is_merged_only_if_nothing_lifted_since(
+    rig_factory: Any,
+) -> None:
+    """The duplicate filter is rebuilt from the ledger at start: a vehicle without a plate
+    still standing refused is the same vehicle after a restart; once the barrier lifted for
+    a later pass, the next such read is another vehicle. (Fails without replaying the lifts:
+    the third read is merged into the first unplated vehicle's pass.)"""
+    first = await (await rig_factory()).read(None)
+    again = await (await rig_factory()).read(None)  # restarted: the vehicle is still there
+    assert (again.duplicate, again.merged, again.serial) == (True, "plateless", first.serial)
+    rig = await rig_factory()
+    truck = await rig.read("豫A12345")
+    assert truck.barrier == "opened"
+    await rig.lane.drain()  # it drove over the loop
+    later = await (await rig_factory()).read(None)  # restarted after the lift
+    assert not later.duplicate

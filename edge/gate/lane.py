@@ -208,12 +208,18 @@ class Lane:
             if journalled is not None and (self.serials.last or "") < journalled:
                 self.serials.last = journalled
         now, mono = self._clock(), self._mono()
-        for row in await self.store.recent_passes(self.id, now - self.dedup.window):
+        recent = await self.store.recent_passes(self.id, now - self.dedup.window)
+        for row in recent:
+            if row.source in ("guard", GATE_CRASH_SOURCE) or row.flag == "offline-repush":
+                continue  # not a camera's live read
             self.dedup.learn(
                 Earlier(row.id, row.serial, row.plate or "", row.plate_color,
                         mono - (now - row.received_at),
                         open=row.state == "open" or row.gate_signal == GateSignal.NOT_LIFTED)
             )  # fmt: skip
+        for row in recent:  # a lift after a vehicle without a plate: that vehicle has gone
+            if row.state != "open" and row.gate_signal != GateSignal.NOT_LIFTED:
+                self.dedup.close(row.id)
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait

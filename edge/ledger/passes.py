@@ -329,13 +329,11 @@ class PassLedger(LedgerPart):
         return StoredPass.from_row(rows[0]) if rows else None
 
     async def recent_passes(self, lane_id: str, since: float) -> list[StoredPass]:
-        """A lane's passes with a plate received since ``since`` (unix seconds), oldest first,
-        to rebuild its duplicate filter at start."""
+        """A lane's passes received since ``since`` (unix seconds), oldest first, to rebuild
+        its duplicate filter at start (which learns the camera's reads among them, and when
+        the barrier lifted for any)."""
         return await self._passes(
-            "SELECT * FROM passes "
-            "WHERE lane_id = ? AND received_at >= ? AND plate IS NOT NULL AND source NOT IN "
-            "('guard', 'detector') AND coalesce(flag, '') != 'offline-repush' "
-            "ORDER BY received_at, id",
+            "SELECT * FROM passes WHERE lane_id = ? AND received_at >= ? ORDER BY received_at, id",
             (lane_id, since),
         )
 
