@@ -76,7 +76,15 @@ class Presence:
         return True
 
     def passed_since(self, since: float) -> bool:
-        return any(not c.present and c.at >= since for c in self.changes)
+        """Whether a vehicle left the loop at or after monotonic time ``since``: the changes
+        are in time order, so only those since are looked at (newest first; all 256 were, at
+        every change while a confirmation waits)."""
+        for change in reversed(self.changes):
+            if change.at < since:
+                return False
+            if not change.present:
+                return True
+        return False
 
     async def wait_passage(self, since: float, timeout: float) -> bool:
         """Whether a vehicle left the loop at or after monotonic time ``since``, within
