@@ -358,6 +358,9 @@ photo_dir = "{workdir / "photos"}"
 host = "127.0.0.1"
 port = {port}
 
+[decision]
+max_serial_lead_seconds = 86400  # vehicles back to back: their serial numbers run ahead
+
 [logging]
 level = "info"
 

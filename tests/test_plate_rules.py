@@ -300,6 +300,29 @@ async def test_a_flood_of_unreadable_reads_is_one_vehicle_and_the_serials_keep_t
         assert await daemon.store.count_passes() == 5
 
 
+async def test_a_flood_of_plates_cannot_take_the_serial_numbers_far_ahead_of_the_clock(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """Distinct plates faster than one a second take a lane's serial numbers ahead of the
+    clock, a second a pass; beyond ``max_serial_lead_seconds`` (here 3) a read is refused as
+    when the lane is busy (503, not recorded: the camera sends it again), so no pass is
+    numbered far in the future. (Fails without: all 12 recorded, the last 11 s ahead.)"""
+    lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "max_pushes_per_second": 1000}}
+    decision = {"max_serial_lead_seconds": 3}
+    cfg = config_for(tmp_path, any_platform, [lane], decision=decision)
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon)
+        replies = [await cam.push(f"豫A{n:05d}") for n in range(12)]
+        await cam.aclose()
+        taken = [r for r in replies if r.status == 200]
+        assert 4 <= len(taken) < 12
+        assert {r.status for r in replies} == {200, 503}
+        zone = daemon.lanes["in-1"].site.zone
+        ahead = max(serial_time(r.body["serial"], zone) for r in taken) - datetime.now(zone)
+        assert ahead <= timedelta(seconds=4)
+        assert await daemon.store.count_passes() == len(taken)
+
+
 async def test_a_100_kb_plate_is_refused_fast_and_the_lane_goes_on(
     tmp_path: Path, any_platform: PlatformSim
 ) -> None:

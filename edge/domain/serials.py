@@ -92,6 +92,11 @@ class SerialAllocator:
         self._after = (self.last, at.tzinfo, at + timedelta(seconds=1))
         return self.last
 
+    def lead(self, when: datetime) -> float:
+        """Seconds the number :meth:`allocate` would issue for ``when`` is ahead of it (0
+        unless passes came faster than one a second)."""
+        return (self._next(when) - when.replace(microsecond=0)).total_seconds()
+
     def peek(self, when: datetime) -> str:
         """The number :meth:`allocate` would issue for ``when`` now, not issued."""
         return self.prefix + self._next(when).strftime(_TIME_FORMAT)

@@ -76,7 +76,8 @@ COMMAND_TIMEOUT_SECONDS = 10.0
 
 
 class LaneBusyError(RuntimeError):
-    """The lane's queue is full: the read was not taken (the camera should send it again)."""
+    """The lane's queue is full, or its serial numbers ran too far ahead: the read was not
+    taken (the camera should send it again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,7 @@ class Lane:
         self.heavy_gvm_kg = decision.heavy_gvm_kg
         self.max_read_age = decision.max_read_age_seconds
         self.queue_size = decision.lane_queue_size
+        self.max_serial_lead = decision.max_serial_lead_seconds
         self.busy_refusals = 0
         self.plans, self.lists = parts.plans, parts.lists
         self.metrics = parts.metrics
@@ -222,11 +224,18 @@ class Lane:
                 self.dedup.close(row.id)
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
-        """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait
-        (a guard's override always gets in)."""
-        if event.override is None and self._queue.qsize() >= self.queue_size:
+        """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait,
+        or when the lane's serial numbers run more than ``max_serial_lead_seconds`` ahead of
+        the clock (a guard's override always gets in)."""
+        if event.override is not None:
+            return self._enqueue(event)
+        if self._queue.qsize() >= self.queue_size:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
+        lead = self.serials.lead(event.received_at.astimezone(self.site.zone))
+        if lead > self.max_serial_lead:
+            self.busy_refusals += 1
+            raise LaneBusyError(f"lane {self.id}'s serial numbers are {lead:.0f} s ahead")
         return self._enqueue(event)
 
     def _enqueue(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:

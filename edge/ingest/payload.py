@@ -15,9 +15,19 @@ from typing import Any
 from edge.domain.events import Image, ImageKind
 from edge.domain.jpeg import is_jpeg
 
+#: Characters of a payload error's reason kept (the camera's answer and the log): a reason
+#: quotes what it could not read, and a 100 KB colour was answered with a 100 KB reason.
+MAX_REASON = 200
+
 
 class PayloadError(ValueError):
-    """A camera payload that cannot be understood; answered with HTTP 400."""
+    """A camera payload that cannot be understood; answered with HTTP 400. Its reason is cut
+    to :data:`MAX_REASON` characters."""
+
+    def __init__(self, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = reason[: MAX_REASON - 1] + "…"
+        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)

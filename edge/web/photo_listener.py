@@ -155,6 +155,7 @@ class PhotoListener(Listener):
         super().__init__(
             host, port, [web.get("/photos/{token}/{name}", self.handle)], limits, "photos"
         )
+        self.guard.unbudgeted = self.guard.is_camera  # the platform: no request budget
 
     def _allowed(self, peer: str | None) -> bool:
         return not self.allow or address_in(peer, self.allow)

@@ -118,6 +118,10 @@ def _nobody(_request: web.Request) -> bool:
     return False
 
 
+def _no_address(_address: str) -> bool:
+    return False
+
+
 def _peer(transport: asyncio.Transport) -> str:
     peer = transport.get_extra_info("peername")
     return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
@@ -166,8 +170,15 @@ class ConnectionGuard:
         #: Whether a request comes from a signed-in browser (its session cookie is live): such
         #: a request is not counted in all addresses' request budget, only in its address's —
         #: so a flood from many addresses without a login never slows the guards signed in.
-        #: (The status page sets it; none on a listener without logins.)
+        #: (The status page sets it; none on a listener without logins.) A lane's camera's
+        #: address is not counted in it either (a camera polling for its commands is never
+        #: held up by a flood from elsewhere), but its requests other than a camera's own
+        #: (pushes, heartbeats, IO inputs: its lane's budgets) are in its address's.
         self.signed_in: Callable[[web.Request], bool] = _nobody
+        #: Whether an address's requests skip the request budget altogether: on the photo
+        #: listener, the platform's (its ``allow`` list, fetching a backlog's photos); none
+        #: on the main listener.
+        self.unbudgeted: Callable[[str], bool] = _no_address
         #: The bodies this listener reads at once (see :data:`BODIES_IN_FLIGHT`).
         self.bodies = BodyBudget(
             total=BODIES_IN_FLIGHT * limits.max_body_bytes,
@@ -256,13 +267,13 @@ class ConnectionGuard:
         self._rates[key] = (tokens - taken, now)
         return wait if taken else None
 
-    def _charge(self, key: str, rate: float, tokens: float, most: float) -> None:
-        """Take ``tokens`` more from ``key``'s bucket, down to ``most`` seconds of debt."""
+    def _charge(self, key: str, rate: float, tokens: float) -> None:
+        """Take ``tokens`` more from ``key``'s bucket, down to :data:`DEBT_SECONDS` of debt."""
         if (bucket := self._rates.get(key)) is not None:
             left, at = bucket
             now = time.monotonic()
             left = min(rate, left + (now - at) * rate)
-            self._rates[key] = (max(left - tokens, -rate * most), now)
+            self._rates[key] = (max(left - tokens, -rate * DEBT_SECONDS), now)
 
     def _request_wait(self, address: str, *, shared: bool = True) -> float | None:
         """The seconds a request from ``address`` (not a lane's camera, not a push) waits for
@@ -285,9 +296,9 @@ class ConnectionGuard:
         rate = self.limits.requests_per_second
         extra = min(sent // BYTES_A_TOKEN, rate * REQUEST_WAIT_SECONDS)
         if extra > 0:
-            self._charge(_REQUESTS + address, rate, extra, ADDRESS_DEBT_SECONDS)
+            self._charge(_REQUESTS + address, rate, extra)
             if shared:
-                self._charge(_REQUESTS + _ALL, 2 * rate, extra, REQUEST_WAIT_SECONDS + 1)
+                self._charge(_REQUESTS + _ALL, 2 * rate, extra)
 
     def _made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         address = _peer(transport)
@@ -346,9 +357,9 @@ class ConnectionGuard:
                 await asyncio.sleep(self.hold)
                 return await handler(request)
             address = request.remote or "?"
-            if handler_reads_own_body(request) or self.is_camera(address):
-                return await self._answer(request, handler)  # a push: its lane's budgets
-            shared = not self.signed_in(request)
+            if handler_reads_own_body(request) or self.unbudgeted(address):
+                return await self._answer(request, handler)  # a camera's: its lane's budgets
+            shared = not (self.is_camera(address) or self.signed_in(request))
             wait = self._request_wait(address, shared=shared)
             if wait is None:
                 return await self._too_fast(address)
@@ -448,15 +459,14 @@ BYTES_A_TOKEN = 16 * 1024
 #: (a browser's burst is slowed, not refused; so is a guard's next click after a long export);
 #: beyond that it is refused (429, after the refusal hold).
 REQUEST_WAIT_SECONDS = 2.0
-#: An address's request budget is charged what it was sent down to this much debt; all
-#: addresses' together down to a second more than :data:`REQUEST_WAIT_SECONDS` (a request
-#: that took its place 2 s ahead is still charged — floored at 2 s, a flood of 5,000-row
-#: pages on 8 connections had a page served every ~16 ms). An address's requests take their
-#: places before their answers are charged, so 8 pages in flight at once owe 8 pages: with
-#: its debt floored at 3 s, such a flood was forgiven most of it (2.9 2-MB pages a second
-#: from one address, 27 % of a core). A guard's browser never owes this much; a flooding
-#: address waits it out, the others do not (all addresses' debt stays floored at 3 s).
-ADDRESS_DEBT_SECONDS = 30.0
+#: A request budget (an address's, all addresses') is charged what it was sent, down to this
+#: much debt. Requests take their places before their answers are charged, so 8 pages in
+#: flight at once owe 8 pages: with the debt floored at 3 s (a second past the wait a request
+#: may take), such a flood was forgiven most of it — 2.9 2-MB pages a second from one
+#: address, 27 % of a core; 3–4 a second from 16 addresses. A guard's browser never owes this
+#: much; a flooding address waits it out, and all addresses' budget no longer holds up the
+#: guards signed in or the cameras (see ``ConnectionGuard.signed_in``).
+DEBT_SECONDS = 30.0
 #: What a refused request's answer says (the status page shows it).
 TOO_FAST = "请求过于频繁，请稍后再试"
 #: Bodies of the largest size (``max_body_bytes``) a listener reads at once from addresses that
