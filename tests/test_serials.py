@@ -137,6 +137,27 @@ def test_the_allocator_reads_the_time_out_of_a_number_once(
     assert issued == expected
     assert len(set(issued)) == len(issued)  # never one twice, the clock going back included
     assert reads == ["411002000101A261121083010"]
-    allocator.last = "411002000101A261121093000"  # as the lane sets it from its journal
+    allocator.start("411002000101A261121093000")  # as the lane starts it from its journal
     assert allocator.allocate(T0) == "411002000101A261121093001"
     assert reads[1:] == ["411002000101A261121093000"]
+
+
+def test_the_lead_counts_from_the_later_of_the_clock_and_where_it_started() -> None:
+    """Passes faster than one a second take the numbers ahead of the clock (the lane refuses
+    reads beyond ``max_serial_lead_seconds``); a start past the clock — a restore from the
+    replica sets a floor for the lost PC's numbers — is not a lead of its own."""
+    allocator = SerialAllocator("411002000101A", None)
+    assert allocator.lead(T0) == 0
+    for _ in range(5):
+        allocator.allocate(T0)
+    assert allocator.lead(T0) == 5  # the sixth in the same second: 5 s ahead
+    assert allocator.lead(T0 + timedelta(seconds=3)) == 2
+    allocator.start("411002000101A261121084005")  # 10 minutes past T0 (08:30:05)
+    assert allocator.last == "411002000101A261121084005"
+    assert allocator.lead(T0) == 1  # the number after the floor, not 601 s
+    for _ in range(4):
+        allocator.allocate(T0)
+    assert allocator.lead(T0) == 5
+    assert allocator.lead(T0 + timedelta(minutes=20)) == 0  # the clock passed them
+    allocator.start(None)
+    assert allocator.lead(T0) == 0

@@ -68,6 +68,15 @@ class SerialAllocator:
         self.prefix, self.last = prefix, last
         #: (last, its time zone, the earliest time of the number after it)
         self._after: tuple[str, tzinfo, datetime] | None = None
+        #: The number the allocator started after (:meth:`start`) and its time, once read.
+        self._started: tuple[str | None, datetime | None] = (last, None)
+
+    def start(self, last: str | None) -> None:
+        """Continue after ``last`` (the ledger's or the fallback journal's last number of
+        this prefix; ``None``: the first). After a restore from the replica it lies past
+        the clock on purpose (the lost PC's numbers since its last sync, with a margin):
+        :meth:`lead` counts only what is issued beyond it."""
+        self.last, self._started = last, (last, None)
 
     def _next(self, when: datetime) -> datetime:
         zone = when.tzinfo
@@ -93,9 +102,17 @@ class SerialAllocator:
         return self.last
 
     def lead(self, when: datetime) -> float:
-        """Seconds the number :meth:`allocate` would issue for ``when`` is ahead of it (0
-        unless passes came faster than one a second)."""
-        return (self._next(when) - when.replace(microsecond=0)).total_seconds()
+        """Seconds the number :meth:`allocate` would issue for ``when`` is ahead of the
+        later of ``when`` and the number it started after (0 unless passes came faster than
+        one a second)."""
+        base = when.replace(microsecond=0)
+        started, at = self._started
+        if started is not None:
+            if at is None:
+                at = serial_time(started, when.tzinfo)  # type: ignore[arg-type]
+                self._started = (started, at)
+            base = max(base, at)
+        return (self._next(when) - base).total_seconds()
 
     def peek(self, when: datetime) -> str:
         """The number :meth:`allocate` would issue for ``when`` now, not issued."""

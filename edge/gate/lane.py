@@ -46,7 +46,7 @@ from edge.domain.events import PlateEvent
 from edge.domain.led_text import led_lines
 from edge.domain.local_lists import LocalLists
 from edge.domain.plates import PlateColor, plate_pattern, plate_shape
-from edge.domain.serials import SerialAllocator, serial_prefix, serial_time
+from edge.domain.serials import SerialAllocator, serial_prefix
 from edge.gate.camera_photos import SnapshotSource
 from edge.gate.devices import LaneDevices
 from edge.gate.pass_photos import PassPhotos
@@ -170,10 +170,6 @@ class Lane:
         self.max_read_age = decision.max_read_age_seconds
         self.queue_size = decision.lane_queue_size
         self.max_serial_lead = decision.max_serial_lead_seconds
-        #: The time of the serial number the lane started after: a restore from the replica
-        #: starts past the clock (the lost PC's numbers since its last sync), and the lead
-        #: limit counts only what traffic adds beyond that.
-        self._started_after: datetime | None = None
         self.busy_refusals = 0
         self.plans, self.lists = parts.plans, parts.lists
         self.metrics = parts.metrics
@@ -208,13 +204,12 @@ class Lane:
         """Continue the serial numbers from the ledger, and from the fallback journal if it
         was not merged yet; remember the lane's recent passes for the duplicate filter (call
         once before :meth:`run`, after unconfirmed passes were finalised)."""
-        self.serials.last = await self.store.last_serial(self.serials.prefix)
+        last = await self.store.last_serial(self.serials.prefix)
         if self.journal is not None:
             journalled = self.journal.last_serial(self.serials.prefix)
-            if journalled is not None and (self.serials.last or "") < journalled:
-                self.serials.last = journalled
-        if self.serials.last is not None:  # (after a restore, a floor past the clock)
-            self._started_after = serial_time(self.serials.last, self.site.zone)
+            if journalled is not None and (last or "") < journalled:
+                last = journalled
+        self.serials.start(last)  # (after a restore, a floor past the clock)
         now, mono = self._clock(), self._mono()
         recent = await self.store.recent_passes(self.id, now - self.dedup.window)
         for row in recent:
@@ -240,8 +235,6 @@ class Lane:
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
         when = event.received_at.astimezone(self.site.zone)
         lead = self.serials.lead(when)
-        if self._started_after is not None:
-            lead -= max(0.0, (self._started_after - when).total_seconds())
         if lead > self.max_serial_lead:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id}'s serial numbers are {lead:.0f} s ahead")
