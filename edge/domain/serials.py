@@ -68,15 +68,17 @@ class SerialAllocator:
         self.prefix, self.last = prefix, last
         #: (last, its time zone, the earliest time of the number after it)
         self._after: tuple[str, tzinfo, datetime] | None = None
-        #: The number the allocator started after (:meth:`start`) and its time, once read.
-        self._started: tuple[str | None, datetime | None] = (last, None)
+        #: Seconds the numbers were taken ahead of the clock by passes faster than one a
+        #: second, as of the monotonic time beside it (it runs off at one a second).
+        self._lead: tuple[float, float] = (0.0, 0.0)
 
     def start(self, last: str | None) -> None:
         """Continue after ``last`` (the ledger's or the fallback journal's last number of
-        this prefix; ``None``: the first). After a restore from the replica it lies past
-        the clock on purpose (the lost PC's numbers since its last sync, with a margin):
-        :meth:`lead` counts only what is issued beyond it."""
-        self.last, self._started = last, (last, None)
+        this prefix; ``None``: the first), with no lead. ``last`` may lie past the clock:
+        after a restore from the replica on purpose (the lost PC's numbers since its last
+        sync, with a margin), or because the clock was set back while the daemon was
+        stopped — that is no lead (see :meth:`lead`)."""
+        self.last, self._lead = last, (0.0, 0.0)
 
     def _next(self, when: datetime) -> datetime:
         zone = when.tzinfo
@@ -94,25 +96,28 @@ class SerialAllocator:
             self._after = kept
         return max(candidate, kept[2])
 
-    def allocate(self, when: datetime) -> str:
+    def allocate(self, when: datetime, mono: float | None = None) -> str:
+        """The next number, for a pass at ``when`` (aware); with ``mono`` (its monotonic
+        seconds) counted in :meth:`lead`."""
         at = self._next(when)
+        if mono is not None:
+            self._lead = (self.lead(when, mono), mono)
         self.last = self.prefix + at.strftime(_TIME_FORMAT)
         assert at.tzinfo is not None  # _next refused a time without one
         self._after = (self.last, at.tzinfo, at + timedelta(seconds=1))
         return self.last
 
-    def lead(self, when: datetime) -> float:
-        """Seconds the number :meth:`allocate` would issue for ``when`` is ahead of the
-        later of ``when`` and the number it started after (0 unless passes came faster than
-        one a second)."""
-        base = when.replace(microsecond=0)
-        started, at = self._started
-        if started is not None:
-            if at is None:
-                at = serial_time(started, when.tzinfo)  # type: ignore[arg-type]
-                self._started = (started, at)
-            base = max(base, at)
-        return (self._next(when) - base).total_seconds()
+    def lead(self, when: datetime, mono: float) -> float:
+        """Seconds passes faster than one a second took the numbers ahead, with the number
+        :meth:`allocate` would issue for ``when`` (monotonic ``mono``): one for each number
+        that had to be a second past the last rather than the pass's own second, running
+        off at one a second of the monotonic clock. ~0 at any rate a gate has; a flood of
+        distinct plates makes it grow. A clock set back (by hand, by NTP; while running or
+        stopped) or a start past it (a restore's floor) is not a lead: the numbers go on a
+        second a pass from the last, as fast as the monotonic clock runs off."""
+        lead, since = self._lead
+        lead = max(0.0, lead - max(0.0, mono - since))
+        return lead + 1 if self._next(when) > when.replace(microsecond=0) else lead
 
     def peek(self, when: datetime) -> str:
         """The number :meth:`allocate` would issue for ``when`` now, not issued."""

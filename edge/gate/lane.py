@@ -209,7 +209,7 @@ class Lane:
             journalled = self.journal.last_serial(self.serials.prefix)
             if journalled is not None and (last or "") < journalled:
                 last = journalled
-        self.serials.start(last)  # (after a restore, a floor past the clock)
+        self.serials.start(last)  # (after a restore, a floor past the clock: no lead)
         now, mono = self._clock(), self._mono()
         recent = await self.store.recent_passes(self.id, now - self.dedup.window)
         for row in recent:
@@ -234,7 +234,7 @@ class Lane:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
         when = event.received_at.astimezone(self.site.zone)
-        lead = self.serials.lead(when)
+        lead = self.serials.lead(when, event.received_mono)
         if lead > self.max_serial_lead:
             self.busy_refusals += 1
             raise LaneBusyError(f"lane {self.id}'s serial numbers are {lead:.0f} s ahead")
@@ -341,7 +341,9 @@ class Lane:
         background. ``dated``: the time the pass is recorded at, when not its receive time (a
         camera's stored record: when the vehicle passed; its serial is still of the day it
         came)."""
-        serial = self.serials.allocate(event.received_at.astimezone(self.site.zone))
+        serial = self.serials.allocate(
+            event.received_at.astimezone(self.site.zone), event.received_mono
+        )
         if dated is not None:
             event = replace(event, received_at=dated)
         with structlog.contextvars.bound_contextvars(serial=serial):
