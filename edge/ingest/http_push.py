@@ -403,6 +403,7 @@ class PushReceiver:
         used = isinstance(detector, CameraInputDetector) and detector.feed(source, value)
         return web.json_response({"Response_AlarmGioIn": {"info": "ok"}, "used": used})
 
+    @reads_own_body  # (none to read: its own pace is its budget, as a push's lane's is)
     async def dahua_keepalive(self, _request: web.Request) -> web.Response:
         refused, _ = await self._paced(self.dahua_keepalives)
         return _dahua_ok() if refused is None else refused

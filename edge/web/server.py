@@ -171,9 +171,11 @@ class ConnectionGuard:
         #: a request is not counted in all addresses' request budget, only in its address's —
         #: so a flood from many addresses without a login never slows the guards signed in.
         #: (The status page sets it; none on a listener without logins.) A lane's camera's
-        #: address is not counted in it either (a camera polling for its commands is never
-        #: held up by a flood from elsewhere), but its requests other than a camera's own
-        #: (pushes, heartbeats, IO inputs: its lane's budgets) are in its address's.
+        #: own requests (pushes, heartbeats, IO inputs, keep-alives: marked
+        #: :func:`~edge.ops.bodies.reads_own_body`) have its lane's budgets and skip these;
+        #: anything else from a camera's address is counted as anyone's — in both. (Counted
+        #: only in its own, a flood of pages from the 16 addresses of a camera network
+        #: that ``allow_from`` names took 78 % of a core and held pushes up to 1.6 s.)
         self.signed_in: Callable[[web.Request], bool] = _nobody
         #: Whether an address's requests skip the request budget altogether: on the photo
         #: listener, the platform's (its ``allow`` list, fetching a backlog's photos); none
@@ -359,7 +361,9 @@ class ConnectionGuard:
             address = request.remote or "?"
             if handler_reads_own_body(request) or self.unbudgeted(address):
                 return await self._answer(request, handler)  # a camera's: its lane's budgets
-            shared = not (self.is_camera(address) or self.signed_in(request))
+            # a guard signed in: never held up by a flood from elsewhere (a lane's camera's
+            # own requests were let through above; anything else from its address is anyone's)
+            shared = not self.signed_in(request)
             wait = self._request_wait(address, shared=shared)
             if wait is None:
                 return await self._too_fast(address)
@@ -465,7 +469,7 @@ REQUEST_WAIT_SECONDS = 2.0
 #: may take), such a flood was forgiven most of it — 2.9 2-MB pages a second from one
 #: address, 27 % of a core; 3–4 a second from 16 addresses. A guard's browser never owes this
 #: much; a flooding address waits it out, and all addresses' budget no longer holds up the
-#: guards signed in or the cameras (see ``ConnectionGuard.signed_in``).
+#: guards signed in (see ``ConnectionGuard.signed_in``).
 DEBT_SECONDS = 30.0
 #: What a refused request's answer says (the status page shows it).
 TOO_FAST = "请求过于频繁，请稍后再试"
