@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import signal
+import socket
 import statistics
 import threading
 import time
@@ -23,6 +24,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from aiohttp import web
 
 from drivers.virtual import VirtualBarrier
 from edge.daemon import Daemon
@@ -320,6 +322,56 @@ async def test_a_request_must_arrive_in_time(tmp_path: Path, platform_sim: CityP
         cam = camera(daemon)
         assert (await cam.push("豫A12345")).status == 200  # others are served as ever
         await cam.aclose()
+
+
+async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
+    """A client that asks for a streamed answer (a CSV export, a workbook) and never reads
+    it: its connection is closed once the bytes queued for it stop moving (half the body
+    timeout, twice in a row), and the handler ends — it waited in its write for ever,
+    holding its task and buffers (512 such connections: the daemon 142 → 212 MB and every
+    connection the listener allows; a fresh verification, session 17). A client that reads
+    gets the whole answer. (Fails without: the unread stream's handler never ends.)"""
+    chunk, chunks = b"x" * 65536, 400  # 26 MB: more than the sockets' buffers hold
+    ended: list[str] = []
+    both_ended = asyncio.Event()
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            for _ in range(chunks):
+                await response.write(chunk)
+            await response.write_eof()
+            ended.append("sent")
+        except ConnectionError:
+            ended.append("closed")
+            raise
+        finally:
+            if len(ended) == 2:
+                both_ended.set()
+        return response
+
+    limits = server.Limits(body_timeout=1.0)
+    listener = server.Listener("127.0.0.1", 0, [web.get("/stream", stream)], limits, "test")
+    await listener.start()
+    try:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", listener.port))
+        stalled.send(b"GET /stream HTTP/1.1\r\nHost: gate\r\n\r\n")  # and never reads
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n")
+        async with asyncio.timeout(30):
+            received = len(await reader.read())
+            await both_ended.wait()  # the stalled one's handler ends too
+        writer.close()
+        stalled.close()
+        assert received > chunks * len(chunk)  # the reader got it all
+        assert sorted(ended) == ["closed", "sent"]
+        assert listener.guard.timed_out == 1
+    finally:
+        await listener.stop()
 
 
 async def raw_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

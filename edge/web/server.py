@@ -337,6 +337,30 @@ class ConnectionGuard:
             self.limits.header_timeout, self._expire, transport
         )
 
+    def watch_send(self, transport: asyncio.Transport | None) -> None:
+        """While a request is answered: close ``transport`` once the bytes queued for it have
+        not moved for half the body timeout, twice in a row (a client that asks and never
+        reads; a streamed answer — a CSV export, a workbook — waited on it for ever, holding
+        its task and buffers: 512 of them took the daemon from 142 to 212 MB, and every
+        connection the listener allows). :meth:`arm` replaces it once the handler is done."""
+        if transport is None or transport.is_closing():
+            return
+        self.disarm(transport)
+        self._timers[transport] = asyncio.get_running_loop().call_later(
+            self.limits.body_timeout / 2, self._check_send, transport, -1
+        )
+
+    def _check_send(self, transport: asyncio.Transport, before: int) -> None:
+        queued = transport.get_write_buffer_size()
+        if queued and queued == before:  # not a byte taken by the client meanwhile
+            self._timers.pop(transport, None)
+            self.timed_out += 1
+            transport.abort()
+            return
+        self._timers[transport] = asyncio.get_running_loop().call_later(
+            self.limits.body_timeout / 2, self._check_send, transport, queued
+        )
+
     def disarm(self, transport: asyncio.Transport | None) -> None:
         timer = self._timers.pop(transport, None) if transport is not None else None
         if timer is not None:
@@ -369,6 +393,7 @@ class ConnectionGuard:
                 return await self._too_fast(address)
             if wait:
                 await asyncio.sleep(wait)
+            self.watch_send(transport)
             response = await self._answer(request, handler)
             sent = response.body_length if response.prepared else response.content_length
             self._charge_request(address, sent or 0, shared=shared)
