@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from edge.domain.decision import Decision
 from edge.ledger.journal import FallbackJournal
@@ -163,6 +164,38 @@ async def test_re_push_after_a_restart_as_the_cameras_stored_record(
         reads = await daemon.store.reads_of(row.id)
         assert [r.merged for r in reads] == [None, "re-push", "re-push"]
         assert other.status == 200
+
+
+async def test_a_cameras_stored_records_leave_room_for_the_vehicles_at_the_barrier(
+    tmp_path: Path, any_platform: PlatformSim
+) -> None:
+    """A camera back from an outage replays its stored records (Vzenith ``isoffline``) as
+    fast as it is answered, a serial number (流水号) each, a second apart: they may take the
+    lane's numbers only half ``max_serial_lead_seconds`` ahead (here 3 of 6), the rest is
+    the live vehicles'. (Fails without: the live vehicle is refused 503 while the records
+    replay — a fresh verification saw vehicles wait up to 10 s behind 150 records.)"""
+    decision = {"max_serial_lead_seconds": 6}
+    cfg = config_for(tmp_path, any_platform, lanes=[VZENITH_LANE], decision=decision)
+    async with running_daemon(cfg) as daemon:
+        cam = camera(daemon, "vz-1", "vzenith")
+        with capture_logs() as logs:
+            stored = [
+                await cam.push(
+                    f"豫A{n:02d}{n:02d}{n % 10}", plate_id=600 + n, offline_at=1796058300.0
+                )
+                for n in range(12)
+            ]
+            live = await cam.push("豫A12345", plate_id=700)
+        await cam.aclose()
+        said = [e["event"] for e in logs if e.get("lane") == "vz-1"]
+        assert said.count("refusing reads: too many passes too fast") == 1  # once, not a read
+        assert said[-1] == "taking reads again"
+        statuses = [r.status for r in stored]
+        assert 200 in statuses
+        assert 503 in statuses  # the replay is slowed: the camera sends the rest again
+        assert statuses.count(200) <= 5
+        assert live.status == 200, live.body
+        assert live.relay_opened
 
 
 @pytest.mark.parametrize("error", [sqlite3.OperationalError("database or disk is full")])

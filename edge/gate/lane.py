@@ -171,6 +171,7 @@ class Lane:
         self.queue_size = decision.lane_queue_size
         self.max_serial_lead = decision.max_serial_lead_seconds
         self.busy_refusals = 0
+        self._leading = False  # refusing reads for the serial lead (logged once)
         self.plans, self.lists = parts.plans, parts.lists
         self.metrics = parts.metrics
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
@@ -226,8 +227,10 @@ class Lane:
 
     def submit(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
         """Queue ``event``; :class:`LaneBusyError` when ``lane_queue_size`` reads already wait,
-        or when the lane's serial numbers run more than ``max_serial_lead_seconds`` ahead of
-        the clock (a guard's override always gets in)."""
+        or when passes faster than one a second took the lane's serial numbers more than
+        ``max_serial_lead_seconds`` ahead — half that for a camera's stored record, so that a
+        camera back from an outage replaying its records as fast as it is answered leaves
+        the rest to the vehicles at the barrier (a guard's override always gets in)."""
         if event.override is not None:
             return self._enqueue(event)
         if self._queue.qsize() >= self.queue_size:
@@ -235,9 +238,20 @@ class Lane:
             raise LaneBusyError(f"lane {self.id} has {self.queue_size} reads waiting")
         when = event.received_at.astimezone(self.site.zone)
         lead = self.serials.lead(when, event.received_mono)
-        if lead > self.max_serial_lead:
+        if lead > (self.max_serial_lead / 2 if event.historical else self.max_serial_lead):
             self.busy_refusals += 1
+            if not self._leading:  # logged once, and once when reads get in again
+                self._leading = True
+                log.warning(
+                    "refusing reads: too many passes too fast",
+                    lane=self.id,
+                    serial_lead_seconds=round(lead),
+                    stored_record=event.historical,
+                )
             raise LaneBusyError(f"lane {self.id}'s serial numbers are {lead:.0f} s ahead")
+        if self._leading and not event.historical:
+            self._leading = False
+            log.info("taking reads again", lane=self.id, serial_lead_seconds=round(lead))
         return self._enqueue(event)
 
     def _enqueue(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
