@@ -99,6 +99,10 @@ def claiming(data: bytes, width: int, height: int) -> bytes:
     raise AssertionError("no frame header")
 
 
+#: SOI and a baseline frame header (T.81 B.2.2): 16x16 px, one component.
+_SOF0 = b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00"
+
+
 def progressive(width: int = 640, height: int = 480) -> bytes:
     image = np.full((height, width, 3), 128, np.uint8)
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
@@ -125,6 +129,13 @@ def test_the_header_is_read_without_decoding() -> None:
         (claiming(sample_jpeg("x"), 0, 10), "dimensions"),
         (b"\xff\xd8" + b"\xff\xfe\x00\x04ab" * 5000 + b"\xff\xd9", "frame header"),
         (b"\xff\xd8\xff\xe0\xff\xff" + b"\x00" * 10 + b"\xff\xd9", "past the end"),
+        # a frame header and no scan: HTML in a JPEG's shell (a fresh verification, session
+        # 17: stored, served and forwarded as the pass photo); the lossless one, 23 bytes
+        (_SOF0 + b"<html><body>login</body></html>\xff\xd9", "marker"),
+        (b"\xff\xd8\xff\xc3\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00\xff\xd9", "no scan"),
+        (_SOF0 + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\xff\xd9", "without data"),
+        (_SOF0 + b"\xff\xda\x00\x09\x01\x01\x00\x00\x3f\x00\x00x\xff\xd9", "scan header"),
+        (b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00xx\xff\xd9", "frame header"),
     ],
 )
 def test_what_is_not_a_whole_jpeg_is_refused(body: bytes, why: str) -> None:

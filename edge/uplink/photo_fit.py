@@ -61,26 +61,45 @@ class JpegHeader:
 def read_header(data: bytes) -> JpegHeader:
     """The frame header of a JPEG, read without decoding anything; :class:`PhotoError` for
     anything that is not a whole JPEG (no SOI, a byte where a marker must be, a segment
-    running past the end, no frame header before the scan, no end-of-image marker)."""
+    running past the end, no frame header before the scan, no scan — its header and data —
+    before the end-of-image marker, no end-of-image marker). Source: ITU-T T.81 (JPEG)
+    B.2: SOI, tables and misc., a frame header, then a scan header and its entropy-coded
+    data; a shell of SOI, a frame header and HTML was stored and forwarded as a photo."""
     if not data.startswith(b"\xff\xd8\xff"):
         raise PhotoError("not a JPEG (no start-of-image marker)")
     eoi = data.rfind(b"\xff\xd9")
     if eoi < 2 or eoi < len(data) - _EOI_TAIL:
         raise PhotoError("truncated JPEG (no end-of-image marker)")
-    pos = 2
+    pos, frame = 2, None
     for _segment in range(_MAX_SEGMENTS):
         marker, pos = _marker(data, pos)
         if marker in _STANDALONE:
             continue
-        if marker in (0xD8, 0xD9, 0xDA) or pos + 2 > len(data):
-            break  # no frame header before the scan (or the image ended)
+        if marker in (0xD8, 0xD9) or pos + 2 > len(data):
+            break  # no frame header and scan (or the image ended)
         (length,) = struct.unpack_from(">H", data, pos)
         if length < 2 or pos + length > len(data):
             raise PhotoError("not a JPEG (a segment runs past the end)")
+        if marker == 0xDA:  # the first scan: the header read is done
+            if frame is None:
+                break
+            _scan(data[pos : pos + length], pos + length, eoi)
+            return frame
         if marker in _SOF:
-            return _frame(data[pos : pos + length], progressive=marker in _PROGRESSIVE)
+            frame = _frame(data[pos : pos + length], progressive=marker in _PROGRESSIVE)
         pos += length
-    raise PhotoError("not a JPEG (no frame header)")
+    raise PhotoError("not a JPEG (no frame header)" if frame is None else "not a JPEG (no scan)")
+
+
+def _scan(segment: bytes, data_at: int, eoi: int) -> None:
+    """A scan header (T.81 B.2.3: length, Ns components of 2 bytes, 3 bytes more) whose
+    entropy-coded data, from ``data_at``, has at least a byte before the end-of-image
+    marker at ``eoi``."""
+    components = segment[2] if len(segment) > 2 else 0
+    if not 1 <= components <= 4 or len(segment) != 6 + 2 * components:
+        raise PhotoError("not a JPEG (a scan header that is not one)")
+    if data_at >= eoi:
+        raise PhotoError("not a JPEG (a scan without data)")
 
 
 def _marker(data: bytes, pos: int) -> tuple[int, int]:
