@@ -9,9 +9,11 @@ import contextlib
 import gzip
 import io
 import json
+import logging
 import signal
 import socket
 import statistics
+import struct
 import threading
 import time
 import zlib
@@ -330,10 +332,12 @@ async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
     timeout, twice in a row), and the handler ends — it waited in its write for ever,
     holding its task and buffers (512 such connections: the daemon 142 → 212 MB and every
     connection the listener allows; a fresh verification, session 17). A client that reads
-    gets the whole answer. (Fails without: the unread stream's handler never ends.)"""
+    gets the whole answer; one that goes away halfway is one line in the log, not an error
+    with its traceback (1.9 KB each). (Fails without: the unread stream's handler never
+    ends; the traceback.)"""
     chunk, chunks = b"x" * 65536, 400  # 26 MB: more than the sockets' buffers hold
     ended: list[str] = []
-    both_ended = asyncio.Event()
+    all_ended = asyncio.Event()
 
     async def stream(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
@@ -347,10 +351,12 @@ async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
             ended.append("closed")
             raise
         finally:
-            if len(ended) == 2:
-                both_ended.set()
+            if len(ended) == 3:
+                all_ended.set()
         return response
 
+    out = io.StringIO()
+    setup_logging("info", "json", out)
     limits = server.Limits(body_timeout=1.0)
     listener = server.Listener("127.0.0.1", 0, [web.get("/stream", stream)], limits, "test")
     await listener.start()
@@ -362,16 +368,48 @@ async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
         stalled.send(b"GET /stream HTTP/1.1\r\nHost: gate\r\n\r\n")  # and never reads
         reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
         writer.write(b"GET /stream HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n")
+        gone_reader, gone = await asyncio.open_connection("127.0.0.1", listener.port)
+        gone.write(b"GET /stream HTTP/1.1\r\nHost: gate\r\n\r\n")
         async with asyncio.timeout(30):
+            await gone_reader.readexactly(1_000_000)  # then the client goes (a reset)
+            gone.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            gone.transport.abort()
             received = len(await reader.read())
-            await both_ended.wait()  # the stalled one's handler ends too
+            await all_ended.wait()  # the stalled one's handler ends too
         writer.close()
         stalled.close()
         assert received > chunks * len(chunk)  # the reader got it all
-        assert sorted(ended) == ["closed", "sent"]
+        assert sorted(ended) == ["closed", "closed", "sent"]
         assert listener.guard.timed_out == 1
     finally:
         await listener.stop()
+    left = [json.loads(line) for line in out.getvalue().splitlines() if "went away" in line]
+    assert [record["level"] for record in left] in ([], ["info"])  # (aiohttp logs the reset
+    assert "Traceback" not in out.getvalue()  # one when its write meets it, not its close)
+
+
+def test_a_client_gone_before_its_answer_is_one_info_line_a_minute() -> None:
+    """aiohttp's "Error handling request" with a ConnectionError (a guard cancelling a
+    download, a reset mid-export) was an error with a 1.9 KB traceback each (260 in a fresh
+    verification's log, session 17); an error of ours keeps its traceback."""
+    log_filter = server._HttpErrorFilter()
+
+    def record(error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "edge.web.http", logging.ERROR, __file__, 1, "Error handling request from %s",
+            ("127.0.0.5",), (type(error), error, None),
+        )  # fmt: skip
+
+    gone = record(ConnectionResetError("Connection lost"))
+    assert log_filter.filter(gone)
+    assert gone.getMessage().startswith("a client at 127.0.0.5 went away")
+    assert (gone.levelname, gone.exc_info) == ("INFO", None)
+    assert not log_filter.filter(record(ConnectionResetError()))  # once a minute
+    ours = record(KeyError("x"))
+    assert log_filter.filter(ours)
+    assert ours.exc_info is not None
 
 
 async def raw_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
