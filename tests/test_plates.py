@@ -151,6 +151,12 @@ def test_no_plate_markers(raw: str | None) -> None:
         ("=HYPERLINK(1)", "=HYPERLINK(1)"),
         ("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"),  # 30 characters
         ("<script>1", "<script>1"),
+        # letters whose Unicode upper case is ASCII: str.upper() made plates of them (a fresh
+        # verification, session 17: 豫Aﬀ1234 was 豫AFF1234, a new-energy plate)
+        ("豫A\ufb001234", "豫A\ufb001234"),
+        ("豫A\u01312345", "豫A\u01312345"),
+        ("豫A\u017f2345", "豫A\u017f2345"),
+        ("豫A\u00df\u00df\u00df1", "豫A\u00df\u00df\u00df1"),
     ],
 )
 def test_reads_that_are_not_plates_are_unreadable_and_kept_escaped(raw: str, shown: str) -> None:

@@ -80,8 +80,12 @@ NO_PLATE_MARKERS = frozenset(
     {"", "_无_", "无", "无牌", "无牌车", "无车牌", "NOPLATE", "UNKNOWN", "NONE", "NULL", "-", "--"}
 )
 
-# Separators people and cameras put inside plates: spaces, middle dots, hyphens.
-_SEPARATORS = str.maketrans("", "", " \t\r\n\u3000·•・.-_")
+# Separators people and cameras put inside plates (spaces, middle dots, hyphens) removed,
+# and ASCII letters in upper case — only those: str.upper() maps ﬀ to FF, ı to I, ſ to S and
+# ß to SS, which made plates of characters no plate has (a fresh verification, session 17).
+_SEPARATORS = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", " \t\r\n\u3000·•・.-_"
+)
 _FULLWIDTH_FIRST, _FULLWIDTH_LAST, _FULLWIDTH_OFFSET = 0xFF01, 0xFF5E, 0xFEE0
 
 #: The 31 province-level abbreviations (省、自治区、直辖市简称) that begin a civil plate.
@@ -229,7 +233,7 @@ def plate_text(raw: str) -> str:
     """A plate (or the start of one) as the ledger stores it: full-width forms to ASCII, the
     separators people type (spaces, middle dots, hyphens) removed, upper case: ``豫 a·1`` →
     ``豫A1``."""
-    return to_halfwidth(raw).translate(_SEPARATORS).upper()
+    return to_halfwidth(raw).translate(_SEPARATORS)
 
 
 def normalise_plate(raw: str | None, *, colour_prefix: bool = False) -> NormalisedPlate:
