@@ -155,6 +155,13 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
                 headers=csrf,
             )
             assert why in one_line_reason(listed)
+        for field, value in (("reason", {"a": 1}), ("plate", ["豫A12345"])):  # not text:
+            refused = await http.post(  # 400 as for an opening (it stored "人工禁止 {'a': 1}")
+                f"{base(daemon)}/api/lanes/in-1/refuse",
+                json={"plate": "豫A12345", "reason": "超载", field: value},
+                headers=csrf,
+            )
+            assert field in one_line_reason(refused)
         not_json = await http.post(plans, content=b"\xff" * 10, headers=csrf)
         assert "JSON" in one_line_reason(not_json)
         big = await http.post(plans, content=b"{" + b" " * 100_000 + b"}", headers=csrf)

@@ -660,9 +660,9 @@ class StatusPage:
     async def refuse_vehicle(self, request: web.Request, actor: Actor) -> web.Response:
         """A guard refuses the vehicle at a lane (its plate, a mandatory reason): a pass of its
         own, decided by the guard, barrier not moved, the LED told."""
-        body = await _json(request)
-        reason = str(body.get("reason", "")).strip()[:64]
-        plate = str(body.get("plate", ""))
+        body = await _json(request)  # (a reason or plate that is not text: 400, as to open)
+        reason = _text(body, "reason", MAX_REASON).strip()[:64]
+        plate = _text(body, "plate", MAX_REASON)
         lane = request.match_info["lane"]
         return _answer(await self.operator.refuse_vehicle(actor, lane, plate, reason))
 
@@ -671,7 +671,7 @@ class StatusPage:
         """A guard corrects a misread plate of a recorded pass (kept beside the pass, reported
         in province mode; ``edge.actions.corrections``)."""
         body = await _json(request)
-        plate, color = str(body.get("plate", "")), str(body.get("color", "1"))
+        plate, color = _text(body, "plate", MAX_REASON), _text(body, "color", 8) or "1"
         serial = request.match_info["serial"]
         done = await self.operator.correct(actor, serial, plate, color)
         if not done.ok:  # already corrected so: nothing stored, said in Chinese
