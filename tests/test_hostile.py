@@ -1817,16 +1817,20 @@ async def test_event_streams_are_bounded_per_address_and_in_all(
     tmp_path: Path, platform_sim: CityPlatformSim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each pass is written to every open ``/api/events`` stream: 300 from one sender raised
-    another lane's push p99 19 → 61 ms. At most 8 from one address (here) and 12 in all; the
-    next is answered 503 at once (the page's EventSource tries again by itself), and a pass
-    still reaches every stream open. (Fails without the bounds: the ninth is opened.)"""
+    another lane's push p99 19 → 61 ms. At most 8 from one address (here) and 12 in all, of
+    which 9 without a login; the next is answered 503 at once (the page's EventSource tries
+    again by itself), and a pass still reaches every stream open. (Fails without the bounds:
+    the ninth is opened; without the guards' room: their stream is refused, as 64 from 8
+    addresses without a login did in a fresh verification, session 17.)"""
     monkeypatch.setattr(status_page, "EVENT_STREAMS", 12)
+    monkeypatch.setattr(status_page, "EVENT_STREAMS_WITHOUT_LOGIN", 9)
     lane = {**GENERIC_LANE, "camera": {"kind": "generic-push", "allow_from": ["127.0.0.9"]}}
-    async with running_daemon(config_for(tmp_path, platform_sim, [lane])) as daemon:
+    web = {"password_hash": hash_password(PASSWORD)}
+    async with running_daemon(config_for(tmp_path, platform_sim, [lane], web=web)) as daemon:
         url = f"{base(daemon)}/api/events"
         async with contextlib.AsyncExitStack() as streams:
             opened: list[httpx.Response] = []
-            for address, count in (("127.0.0.2", 8), ("127.0.0.3", 4)):
+            for address, count in (("127.0.0.2", 8), ("127.0.0.3", 1)):
                 http = await streams.enter_async_context(client_from(address, timeout=10))
                 for _ in range(count):
                     opened.append(await streams.enter_async_context(http.stream("GET", url)))
@@ -1836,7 +1840,13 @@ async def test_event_streams_are_bounded_per_address_and_in_all(
             assert refused.status_code == 503
             assert refused.json()["error"] == status_page.TOO_MANY_STREAMS
             async with client_from("127.0.0.4", timeout=5) as http:
-                assert (await http.get(url)).status_code == 503  # the thirteenth in all
+                assert (await http.get(url)).status_code == 503  # the tenth without a login
+            guard = await streams.enter_async_context(client_from("127.0.0.5", timeout=10))
+            await logged_in(guard, daemon)
+            for _ in range(3):  # the guards' room
+                opened.append(await streams.enter_async_context(guard.stream("GET", url)))
+                assert opened[-1].status_code == 200
+            assert (await guard.get(url)).status_code == 503  # the thirteenth in all
             async with client_from("127.0.0.9", timeout=5) as cam:
                 reply = await cam.post(f"{base(daemon)}/push/in-1", json={"plate": PLATES[0]})
             assert reply.status_code == 200

@@ -105,6 +105,10 @@ KEEPALIVE_SECONDS = 15.0
 #: (issue 20, S1: every pass is written to each).
 EVENT_STREAMS_PER_ADDRESS = 8
 EVENT_STREAMS = 64
+#: Of those, the ones a browser without a login may hold: the rest are the guards' signed in
+#: (64 from 8 addresses without a login kept the guards' live stream out, a fresh
+#: verification in session 17; their page fell back to polling every 10 s).
+EVENT_STREAMS_WITHOUT_LOGIN = 48
 #: What a refused event stream's answer says.
 TOO_MANY_STREAMS = "打开的页面过多，请关闭不用的页面"
 
@@ -1027,13 +1031,12 @@ class StatusPage:
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: ``pass`` for each pass, ``weighing`` for a weighing, a comment
         line to keep proxies open. At most :data:`EVENT_STREAMS_PER_ADDRESS` open from one
-        address and :data:`EVENT_STREAMS` in all: beyond that 503 (the page's ``EventSource``
-        tries again by itself)."""
+        address and :data:`EVENT_STREAMS` in all, of which :data:`EVENT_STREAMS_WITHOUT_LOGIN`
+        without a login: beyond that 503 (the page's ``EventSource`` tries again by
+        itself)."""
         address = request.remote or "?"
-        if (
-            len(self._listeners) >= EVENT_STREAMS
-            or self._streams_from[address] >= EVENT_STREAMS_PER_ADDRESS
-        ):
+        room = EVENT_STREAMS if self.signed_in(request) else EVENT_STREAMS_WITHOUT_LOGIN
+        if len(self._listeners) >= room or self._streams_from[address] >= EVENT_STREAMS_PER_ADDRESS:
             refused = web.json_response({"error": TOO_MANY_STREAMS}, status=503, dumps=_dumps)
             refused.headers["Retry-After"] = "10"
             return refused
