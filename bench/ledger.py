@@ -143,7 +143,8 @@ def _day_rows(
     first_id: int,
     now: float,
 ) -> _Day:
-    """One day's passes, reads, photos and outbox entries (ids from ``first_id``)."""
+    """One day's passes, reads, photos and outbox entries (ids from ``first_id``); today's
+    until ``now`` only (they were spread over the whole day: up to 22 h in the future)."""
     answers = _answers()
     day = _Day()
     stamp = datetime.fromtimestamp(day_start, SH).strftime("%Y%m%d")
@@ -151,7 +152,7 @@ def _day_rows(
     for n in range(per_day):
         pass_id = first_id + n
         lane, gate, direction = LANES[n % 2]
-        when = day_start + (n + rng.random()) * DAY / per_day
+        when = day_start + (n + rng.random()) * min(DAY, now - day_start) / per_day
         plate = rng.choice(plates)
         roll = rng.random()
         if roll < 0.93:

@@ -70,6 +70,20 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def test_the_generated_ledger_has_no_pass_in_the_future(month: Path) -> None:
+    """bench/ledger.py spread today's passes over the whole day: up to 22 h in the future (a
+    fresh verification, session 17; a daemon on such a ledger numbered its passes after
+    them)."""
+    db = sqlite3.connect(month)
+    latest, today = db.execute(
+        "SELECT max(received_at), count(*) FILTER (WHERE received_at >= ?) FROM passes",
+        (datetime.now(SH).replace(hour=0, minute=0, second=0, microsecond=0).timestamp(),),
+    ).fetchone()
+    db.close()
+    assert latest <= time.time()
+    assert today >= 1  # today's, until now
+
+
 async def test_a_month_opens_with_the_columns_and_every_pass(month: Path, tmp_path: Path) -> None:
     last = datetime.now(SH).date() - timedelta(days=1)
     first = last - timedelta(days=29)
