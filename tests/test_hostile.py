@@ -367,15 +367,18 @@ async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
     limits = server.Limits(body_timeout=1.0)
     listener = server.Listener("127.0.0.1", 0, [web.get("/stream", stream)], limits, "test")
     await listener.start()
-    try:
-        stalled = socket.socket()
+    async with contextlib.AsyncExitStack() as opened:
+        stalled = opened.enter_context(contextlib.closing(socket.socket()))
+        opened.push_async_callback(listener.stop)  # also when an assertion fails
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.setblocking(False)
         await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", listener.port))
         stalled.send(b"GET /stream HTTP/1.1\r\nHost: gate\r\n\r\n")  # and never reads
         reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        opened.callback(writer.close)
         writer.write(b"GET /stream HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n")
         gone_reader, gone = await asyncio.open_connection("127.0.0.1", listener.port)
+        opened.callback(gone.close)
         gone.write(b"GET /stream HTTP/1.1\r\nHost: gate\r\n\r\n")
         async with asyncio.timeout(30):
             await gone_reader.readexactly(1_000_000)  # then the client goes (a reset)
@@ -385,13 +388,9 @@ async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
             gone.transport.abort()
             received = len(await reader.read())
             await all_ended.wait()  # the stalled one's handler ends too
-        writer.close()
-        stalled.close()
         assert received > chunks * len(chunk)  # the reader got it all
         assert sorted(ended) == ["closed", "closed", "sent"]
         assert listener.guard.timed_out == 1
-    finally:
-        await listener.stop()
     left = [json.loads(line) for line in out.getvalue().splitlines() if "went away" in line]
     assert [record["level"] for record in left] in ([], ["info"])  # (aiohttp logs the reset
     assert "Traceback" not in out.getvalue()  # one when its write meets it, not its close)

@@ -101,7 +101,7 @@ class SerialAllocator:
         seconds) counted in :meth:`lead`."""
         at = self._next(when)
         if mono is not None:
-            self._lead = (self.lead(when, mono), mono)
+            self._lead = (self._lead_with(at, when, mono), mono)
         self.last = self.prefix + at.strftime(_TIME_FORMAT)
         assert at.tzinfo is not None  # _next refused a time without one
         self._after = (self.last, at.tzinfo, at + timedelta(seconds=1))
@@ -115,9 +115,13 @@ class SerialAllocator:
         distinct plates makes it grow. A clock set back (by hand, by NTP; while running or
         stopped) or a start past it (a restore's floor) is not a lead: the numbers go on a
         second a pass from the last, as fast as the monotonic clock runs off."""
+        return self._lead_with(self._next(when), when, mono)
+
+    def _lead_with(self, at: datetime, when: datetime, mono: float) -> float:
+        """:meth:`lead` with the number's time ``at`` already found (``_next(when)``)."""
         lead, since = self._lead
         lead = max(0.0, lead - max(0.0, mono - since))
-        return lead + 1 if self._next(when) > when.replace(microsecond=0) else lead
+        return lead + 1 if at > when.replace(microsecond=0) else lead
 
     def peek(self, when: datetime) -> str:
         """The number :meth:`allocate` would issue for ``when`` now, not issued."""

@@ -521,24 +521,22 @@ class _HttpErrorFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, HttpProcessingError | ConnectionError):
+        said: tuple[str, ...] = ()
+        if isinstance(error, HttpProcessingError):
+            what, level = "malformed HTTP", logging.WARNING
+            message = "malformed HTTP request from %s: %s (%d since the last line)"
+            said = (str(error.message or error).strip(),)
+        elif isinstance(error, ConnectionError):
+            what, level = "client gone", logging.INFO
+            message = "a client at %s went away before its answer was sent (%d since the last line)"
+        else:
             return True
         peer = str(record.args[0]) if isinstance(record.args, tuple) and record.args else "?"
-        malformed = isinstance(error, HttpProcessingError)
-        what = "malformed HTTP" if malformed else "client gone"
         refused = self._refusals.refused(what, "web", peer)
         if refused is None:
             return False
-        if isinstance(error, HttpProcessingError):
-            record.msg = "malformed HTTP request from %s: %s (%d since the last line)"
-            record.args = (peer, str(error.message or error).strip(), refused)
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        else:
-            record.msg = (
-                "a client at %s went away before its answer was sent (%d since the last line)"
-            )
-            record.args = (peer, refused)
-            record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg, record.args = message, (peer, *said, refused)
+        record.levelno, record.levelname = level, logging.getLevelName(level)
         record.exc_info = record.exc_text = None
         return True
 
