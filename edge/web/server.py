@@ -22,6 +22,7 @@ request line and headers alone and reads the body itself, under the same limits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
@@ -355,7 +356,7 @@ class ConnectionGuard:
         if queued and queued == before:  # not a byte taken by the client meanwhile
             self._timers.pop(transport, None)
             self.timed_out += 1
-            transport.abort()
+            reset(transport)
             return
         self._timers[transport] = asyncio.get_running_loop().call_later(
             self.limits.body_timeout / 2, self._check_send, transport, queued
@@ -369,7 +370,7 @@ class ConnectionGuard:
     def _expire(self, transport: asyncio.Transport) -> None:
         self._timers.pop(transport, None)
         self.timed_out += 1
-        transport.abort()
+        transport.abort()  # nothing was answered: nothing waits to be sent
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -505,6 +506,17 @@ BODIES_IN_FLIGHT = 4
 #: at most its reply deadline, 3 s by default) before it cancels them: it waited aiohttp's
 #: 60 s, and a SIGTERM under stalled bodies took ~24 s (their body timeout).
 SHUTDOWN_SECONDS = 5.0
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Close ``transport`` at once with a reset (RST), not a FIN: the kernel drops what it had
+    not sent (a FIN waits behind it, and a client that does not read kept ~2.8 MB a socket
+    in FIN-WAIT-1 after its connection was closed; a fresh verification, session 17)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing left to drop
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    transport.abort()
 
 
 class _HttpErrorFilter(logging.Filter):
