@@ -11,12 +11,13 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from structlog.testing import capture_logs
 
 from drivers.base import Actuation, CameraReply
 from drivers.camera_reply import CameraMailbox, CameraRelayBarrier
@@ -327,6 +328,39 @@ async def test_a_full_queue_refuses_reads_but_not_overrides(rig_factory: Any) ->
     assert not (await second).duplicate
     assert (await override).decision is not None
     assert rig.lane.busy_refusals == 1
+
+
+async def test_a_steady_flood_logs_its_refusals_once_and_its_end_once(rig_factory: Any) -> None:
+    """Distinct plates, five a (monotonic) second for 20 s, on a lane allowed 8 s of serial
+    lead: one read a second gets in once the lead is full, and the lane says "refusing reads"
+    once and "taking reads again" once — only when the lead has run off below a quarter of
+    the limit, after the flood, with how many it refused. (Fails without: the pair was logged
+    each second a read got in, 54 times a minute under a fresh verification's flood.)"""
+    rig = await rig_factory(decision={"max_serial_lead_seconds": 8})
+    start, refused, plates = time.monotonic(), 0, iter(range(10_000, 99_999, 37))
+
+    async def read(at: float) -> None:
+        nonlocal refused
+        event = replace(rig.event(f"豫A{next(plates)}"), received_mono=start + at)
+        try:
+            await rig.lane.submit(event)
+        except LaneBusyError:
+            refused += 1
+
+    with capture_logs() as logs:
+        for second in range(20):
+            for fifth in range(5):
+                await read(second + fifth / 5)
+        during = [e["event"] for e in logs if "reads" in e["event"]]
+        await read(25.0)  # 5 s later: still about 4 s ahead (with this read's second)
+        quiet = [e["event"] for e in logs if "reads" in e["event"]]
+        await read(30.0)  # 10 s later: run off, 1 s (this read's), under a quarter of 8
+        await read(31.0)
+    said = [e for e in logs if "reads" in e["event"]]
+    assert during == quiet == ["refusing reads: too many passes too fast"]
+    assert [e["event"] for e in said] == [*during, "taking reads again"]
+    assert said[-1]["refused"] == refused == rig.lane.busy_refusals
+    assert 60 <= refused <= 85  # about 4 of every 5 once the lead is full
 
 
 async def test_commands_through_a_camera_reply_wait_for_its_poll(rig_factory: Any) -> None:

@@ -171,7 +171,8 @@ class Lane:
         self.queue_size = decision.lane_queue_size
         self.max_serial_lead = decision.max_serial_lead_seconds
         self.busy_refusals = 0
-        self._leading = False  # refusing reads for the serial lead (logged once)
+        #: Refusing reads for the serial lead since busy_refusals was this (logged once).
+        self._leading: int | None = None
         self.plans, self.lists = parts.plans, parts.lists
         self.metrics = parts.metrics
         #: Called with each pass as it is recorded (MQTT telemetry, the status page); must
@@ -240,8 +241,8 @@ class Lane:
         lead = self.serials.lead(when, event.received_mono)
         if lead > (self.max_serial_lead / 2 if event.historical else self.max_serial_lead):
             self.busy_refusals += 1
-            if not self._leading:  # logged once, and once when reads get in again
-                self._leading = True
+            if self._leading is None:  # logged once, and once when the lead has run off
+                self._leading = self.busy_refusals - 1
                 log.warning(
                     "refusing reads: too many passes too fast",
                     lane=self.id,
@@ -249,9 +250,16 @@ class Lane:
                     stored_record=event.historical,
                 )
             raise LaneBusyError(f"lane {self.id}'s serial numbers are {lead:.0f} s ahead")
-        if self._leading and not event.historical:
-            self._leading = False
-            log.info("taking reads again", lane=self.id, serial_lead_seconds=round(lead))
+        if self._leading is not None and lead < self.max_serial_lead / 4:
+            # Not as soon as one read gets in: under a steady flood one does each second (the
+            # pair was logged 54 times a minute); a stored record's limit is half.
+            log.info(
+                "taking reads again",
+                lane=self.id,
+                serial_lead_seconds=round(lead),
+                refused=self.busy_refusals - self._leading,
+            )
+            self._leading = None
         return self._enqueue(event)
 
     def _enqueue(self, event: PlateEvent) -> asyncio.Future[LaneOutcome]:
