@@ -155,7 +155,8 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
                 headers=csrf,
             )
             assert why in one_line_reason(listed)
-        for field, value in (("reason", {"a": 1}), ("plate", ["豫A12345"])):  # not text:
+        hidden = (("reason", "超载\x00"), ("reason", "\u202e载超"), ("plate", "豫A\u200b12345"))
+        for field, value in (("reason", {"a": 1}), ("plate", ["豫A12345"]), *hidden):  # not text:
             refused = await http.post(  # 400 as for an opening (it stored "人工禁止 {'a': 1}")
                 f"{base(daemon)}/api/lanes/in-1/refuse",
                 json={"plate": "豫A12345", "reason": "超载", field: value},
