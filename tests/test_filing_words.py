@@ -98,6 +98,11 @@ def test_codes_are_listed_with_their_meaning() -> None:
         ("driving_license", "1200000 bytes, over the platform's 1000000", "1.2 MB"),
         ("driving_license", "over 40000000 px", "像素"),
         ("emission_list", "not an image (JPEG, PNG, BMP or WebP)", "随车清单不是可识别的图片"),
+        (
+            "driving_license",
+            "not a decodable JPEG (Corrupt JPEG data: premature end of data segment)",
+            "行驶证不是可识别的图片",
+        ),
         ("nameplate", "over 20000000 bytes", "发动机铭牌图片文件过大"),
         ("image", "platform: timed out", "平台未能处理"),
         ("images", "行驶证与随车清单不能同时为空", "不能同时为空"),

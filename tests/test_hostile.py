@@ -473,18 +473,31 @@ QUIET_PLATES = ("晋A11111", "晋B22222", "晋C33333", "晋D44444", "晋F55555")
 FAKE_JPEG = b"\xff\xd8\xff<!DOCTYPE html><html><body>router login</body></html>\xff\xd9"
 
 
+def scan_data_at(jpeg: bytes) -> int:
+    """Where the first scan's entropy-coded data of ``jpeg`` begins."""
+    at = jpeg.index(b"\xff\xda")
+    return at + 2 + int.from_bytes(jpeg[at + 2 : at + 4], "big")
+
+
 async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
     tmp_path: Path, platform_sim: CityPlatformSim
 ) -> None:
+    """A shell, a bomb, a truncated JPEG, and a real JPEG's headers with HTML as the scan data
+    (a fresh verification, session 17: stored and forwarded) are refused; a real photo with
+    HTML appended is stored and forwarded without it. (Fails without libjpeg's warnings as
+    errors: the fourth was decoded, grey, and kept.)"""
     bomb = claiming(progressive(), 19000, 19000)
     truncated = sample_jpeg("cut")[:-3000]
+    real = sample_jpeg("ok")
+    html = b"<html><body><script>alert(document.cookie)</script></body></html>"
+    html_scan = real[: scan_data_at(real)] + html + b"\xff\xd9"
     async with (
         running_daemon(config_for(tmp_path, platform_sim)) as daemon,
         httpx.AsyncClient(timeout=10) as http,
     ):
         before = rss_mb()
         serials = []
-        for plate, picture in zip(PLATES, (FAKE_JPEG, bomb, truncated), strict=False):
+        for plate, picture in zip(PLATES[:4], (FAKE_JPEG, bomb, truncated, html_scan), strict=True):
             reply = await http.post(
                 f"{base(daemon)}/push/in-1",
                 json={"plate": plate, "images": {"scene": b64(picture)}},
@@ -495,10 +508,14 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         assert rss_mb() - before < 200
         good = await http.post(
             f"{base(daemon)}/push/in-1",
-            json={"plate": PLATES[3], "images": {"scene": b64(sample_jpeg("ok"))}},
+            json={"plate": PLATES[4], "images": {"scene": b64(real + html * 100 + b"\xff\xd9")}},
         )
         assert good.json()["photo"] == "stored"
-        await wait_records(platform_sim, 4, photos=1)
+        await wait_records(platform_sim, 5, photos=1)
+        [arrival] = platform_sim.photos[good.json()["serial"]]
+        assert arrival.size == len(real)
+        [stored] = list((tmp_path / "photos").rglob("*.jpg"))
+        assert stored.read_bytes() == real
         for serial in serials:
             row = await daemon.store.find_pass(serial)
             assert row is not None

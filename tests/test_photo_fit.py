@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import simplejpeg
 
 from edge.sim.jpeg import sample_4k_frame, sample_jpeg
 from edge.sim.platform import CityPlatformSim
@@ -17,6 +18,7 @@ from edge.uplink.photo_fit import (
     PhotoError,
     document_jpeg,
     fit_jpeg,
+    image_end,
     other_dimensions,
     read_header,
 )
@@ -119,12 +121,23 @@ def test_the_header_is_read_without_decoding() -> None:
     assert (bomb.width, bomb.height, bomb.progressive) == (19000, 19000, True)
 
 
+def _real() -> bytes:
+    return sample_jpeg("real")
+
+
+def _scan_at(jpeg: bytes) -> int:
+    at = jpeg.index(b"\xff\xda")
+    return at + 2 + int.from_bytes(jpeg[at + 2 : at + 4], "big")
+
+
+_HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [
         (b"\xff\xd8\xff<html><body>login</body></html>" + b"\xff\xd9", "marker"),
-        (b"\xff\xd8\xff" + b"<html>" * 100, "truncated"),
-        (sample_jpeg("x")[:-2000], "truncated"),
+        (b"\xff\xd8\xff" + b"<html>" * 100, "marker"),
         (b"GIF89a" + b"\x00" * 100, "start-of-image"),
         (claiming(sample_jpeg("x"), 0, 10), "dimensions"),
         (b"\xff\xd8" + b"\xff\xfe\x00\x04ab" * 5000 + b"\xff\xd9", "frame header"),
@@ -133,16 +146,86 @@ def test_the_header_is_read_without_decoding() -> None:
         # 17: stored, served and forwarded as the pass photo); the lossless one, 23 bytes
         (_SOF0 + b"<html><body>login</body></html>\xff\xd9", "marker"),
         (b"\xff\xd8\xff\xc3\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00\xff\xd9", "no scan"),
-        (_SOF0 + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\xff\xd9", "without data"),
         (_SOF0 + b"\xff\xda\x00\x09\x01\x01\x00\x00\x3f\x00\x00x\xff\xd9", "scan header"),
         (b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00xx\xff\xd9", "frame header"),
     ],
 )
-def test_what_is_not_a_whole_jpeg_is_refused(body: bytes, why: str) -> None:
+def test_what_does_not_begin_as_a_jpeg_is_refused_on_its_header(body: bytes, why: str) -> None:
     with pytest.raises(PhotoError, match=why):
         read_header(body)
-    with pytest.raises(PhotoError):
+    with pytest.raises(PhotoError, match=why):
         fit_jpeg(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (_SOF0 + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\xff\xd9", "without data"),
+        (_real()[:-2000], "truncated"),
+        (_real()[: _scan_at(_real()) + 10], "truncated"),
+        # a fresh verification, session 17: headers right, HTML where the image should be —
+        # with tables (a real JPEG's) or none; OpenCV decoded each as a grey picture
+        (_real()[: _scan_at(_real())] + _HTML + b"\xff\xd9", "premature end"),
+        (_real()[: _scan_at(_real()) + 10] + b"\xff\xd9", "premature end"),
+        (_SOF0 + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + _HTML + b"\xff\xd9", "table"),
+        (_real()[:-2] + _HTML + b"\xff\xd9", "extraneous bytes"),
+        (_real()[:-2] + b"\xff\x05" + _HTML + b"\xff\xd9", "marker"),
+        (_real()[:-2] + b"\xff\xfe\x00\x02" * 300 + b"\xff\xd9", "segments"),
+    ],
+)
+def test_what_is_not_a_whole_image_is_refused_when_decoded(body: bytes, why: str) -> None:
+    read_header(body)  # begins as a JPEG does
+    with pytest.raises(PhotoError, match=why):
+        fit_jpeg(body)
+
+
+def test_what_follows_the_end_of_image_marker_is_cut_off() -> None:
+    real = _real()
+    assert fit_jpeg(real) is real
+    for tail in (b"\x00" * 16, _HTML * 4000 + b"\xff\xd9", b"\xff\xd8\xff" + _HTML):
+        assert fit_jpeg(real + tail) == real
+    assert image_end(real + _HTML, _scan_at(real)) == len(real)
+
+
+@pytest.mark.parametrize("kind", ["progressive", "restart markers", "grey", "CMYK"])
+def test_every_kind_of_camera_jpeg_is_decoded_and_kept(kind: str) -> None:
+    """A progressive JPEG's scans and tables between them, restart markers within the
+    entropy-coded data, one component, four (Adobe CMYK): each walked to its end-of-image
+    marker and decoded whole, kept byte for byte."""
+    noise = np.random.default_rng(7).integers(0, 255, (480, 640, 3), np.uint8)
+    image = cv2.GaussianBlur(noise, (9, 9), 0)
+    params = {
+        "progressive": [cv2.IMWRITE_JPEG_PROGRESSIVE, 1],
+        "restart markers": [cv2.IMWRITE_JPEG_RST_INTERVAL, 2],
+        "grey": [],
+        "CMYK": [],
+    }[kind]
+    if kind == "grey":
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    ok, buffer = cv2.imencode(".jpg", image, params)
+    assert ok
+    data = cmyk_jpeg() if kind == "CMYK" else bytes(buffer.tobytes())
+    assert fit_jpeg(data) is data
+
+
+def test_a_photo_to_re_encode_is_checked_as_it_is_decoded() -> None:
+    """Over 1 MB: decoded once, reduced, with libjpeg's warnings as errors — a 4K frame cut
+    off halfway (an upload broken off, its end-of-image marker added) is refused; a scanner's
+    CMYK one is re-encoded to three components."""
+    frame = sample_4k_frame(30)
+    with pytest.raises(PhotoError, match="premature end"):
+        fit_jpeg(frame[: len(frame) // 2] + b"\xff\xd9", limit=100_000)
+    big_cmyk = cmyk_jpeg(1200, 1600)
+    assert len(big_cmyk) > 1_000_000
+    fitted = fit_jpeg(big_cmyk, limit=500_000)
+    assert len(fitted) <= 500_000
+    assert read_header(fitted).components == 3
+
+
+def cmyk_jpeg(height: int = 64, width: int = 96) -> bytes:
+    """A four-component JPEG (CMYK, Adobe APP14) as libjpeg-turbo writes one."""
+    ink = np.random.default_rng(7).integers(0, 255, (height, width, 4), np.uint8)
+    return bytes(simplejpeg.encode_jpeg(ink, quality=95, colorspace="CMYK"))
 
 
 def test_over_the_pixel_limit_a_photo_is_decoded_reduced_or_refused() -> None:

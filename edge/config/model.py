@@ -975,7 +975,8 @@ class StorageConfig(_Section):
     #: A camera photo of more pixels than this is decoded reduced (1/2, 1/4, 1/8) to fit; a
     #: progressive one, or one still over it at 1/8, is refused (the pass kept without it).
     max_photo_pixels: int = Field(default=16_000_000, ge=100_000, le=200_000_000)
-    #: Photos decoded (re-encoded) at the same time at most; each may take tens of MB.
+    #: Photos decoded (each checked, some re-encoded) at the same time at most; each may
+    #: take tens of MB.
     photo_decodes: int = Field(default=2, ge=1, le=16)
     photo_budget_mb: float = Field(default=0, ge=0, description="0: no budget, only the floor")
     #: Outbox entries the platform acknowledged are deleted this many days after they were

@@ -215,7 +215,7 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
     (
         None,
         re.compile(
-            r"(?:not an image|not a decodable image|not a JPEG|truncated JPEG|"
+            r"(?:not an image|not a decodable (?:image|JPEG)|not a JPEG|truncated JPEG|"
             r"image header unreadable|the photo is not).*"
         ),
         "{title}不是可识别的图片（可用 JPEG、PNG、BMP 或 WebP）",

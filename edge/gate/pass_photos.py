@@ -75,12 +75,18 @@ class PassPhotos:
         try:
             data = await self.check.prepare(original)  # checked; re-encoded off the loop
             if data is not original:
-                log.info("photo re-encoded", number=number, original=len(original), sent=len(data))
+                cut = original.startswith(data)  # only what followed its end-of-image marker
+                log.info(
+                    "photo cut at its end-of-image marker" if cut else "photo re-encoded",
+                    number=number,
+                    original=len(original),
+                    sent=len(data),
+                )
             path = await self.store.write(data, event.received_at, self.lane_id, number)
             if data is not original and self.store.keep_originals:
                 await self.store.write_original(original, path)
-        except PhotoError as exc:
-            log.error(
+        except PhotoError as exc:  # the camera's doing: a warning, not an error of ours
+            log.warning(
                 "photo refused; recording the pass without it",
                 number=number,
                 error=str(exc),
