@@ -146,6 +146,27 @@ def test_a_vin_in_lower_case_is_upper_cased_before_the_check() -> None:
     assert old.vin == "LZZAELJD5KA1234O"
 
 
+def test_free_text_holding_hidden_characters_is_refused() -> None:
+    """An owner, address, model or fleet with NUL, ESC, U+202E, U+200B or a line separator is
+    refused naming each field (a fresh verification, session 18: '张\\x00三' as the owner was
+    stored and sent to the platform); an ideographic space is text; an entry stored before
+    the rule is read back as it was."""
+    hidden = {
+        "owner": "张\x00三",
+        "address": "郑州\u200b市",
+        "model": "\x1b[31m",
+        "fleet": "a\u2028b",
+    }
+    with pytest.raises(FilingError) as caught:
+        parse_entry("vehicle", {**TRUCK, **hidden, "engine_no": "\u202eX1"})
+    assert set(caught.value.fields) == {*hidden, "engine_no"}
+    spaced = parse_entry("vehicle", {**TRUCK, "owner": "张\u3000三"})
+    old = parse_entry("vehicle", {**TRUCK, "owner": "张\x00三"}, as_stored=True)
+    assert isinstance(spaced, TransportVehicle)
+    assert isinstance(old, TransportVehicle)
+    assert (spaced.owner, old.owner) == ("张\u3000三", "张\x00三")
+
+
 def test_a_machines_closed_lists_are_its_stage_and_status() -> None:
     """The machinery methods (§4.1.8, §4.2.20/21) carry two closed lists, emissionLevel (§7.6)
     and mhyStatus (1-3); they have no machine type or fuel field. Both are named."""

@@ -18,7 +18,19 @@ from edge.domain.filing_words import (
     words,
 )
 
-BAD = ("", "x" * 400, "??", "2020-02-30", "2020-13-01", "abc", "9", "国六", "ZZZ", "<b>")
+BAD = (
+    "",
+    "x" * 400,
+    "??",
+    "2020-02-30",
+    "2020-13-01",
+    "abc",
+    "9",
+    "国六",
+    "ZZZ",
+    "<b>",
+    "张\x00三",
+)
 
 
 def _said(field: str | None, reason: str) -> str:

@@ -40,6 +40,7 @@ from typing import ClassVar
 from edge.domain.codes import USE_CHARACTERS, VEHICLE_TYPES, EmissionStage
 from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor, escape_read, normalise_plate
+from edge.domain.text import holds_hidden
 
 #: §2.2 "单张照片不超过 1M", read strictly (as the pass photos are).
 MAX_IMAGE_BYTES = 1_000_000
@@ -340,6 +341,8 @@ def _parse_text(name: str, value: str, rules: _NewRules | None) -> str:
         _check_vin(value)
     if (limit := _LENGTHS.get(name)) is not None and len(value) > limit:
         raise ValueError(f"longer than {limit} characters")
+    if rules is not None and holds_hidden(value):  # (one stored before is read back as it is)
+        raise ValueError("holds control or format characters")
     return value
 
 

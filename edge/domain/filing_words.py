@@ -205,6 +205,11 @@ _RULES: list[tuple[frozenset[str] | None, re.Pattern[str], str | _Say]] = [
         "{title} {value} 早于注册日期（{date}），请核对",
     ),
     (None, re.compile(r"longer than (?P<n>\d+) characters"), "{title}超过 {n} 个字符"),
+    (
+        None,
+        re.compile(r"holds control or format characters"),
+        "{title}含控制字符或不可见字符（如从别处粘贴带入），请删除后重新填写",
+    ),
     (None, re.compile(r"'(?P<value>.*)' is not one of (?P<allowed>.*)"), _kind),
     (None, re.compile(r"(?P<size>\d+) bytes, over the platform's \d+"), _image_size),
     (

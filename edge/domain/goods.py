@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from edge.domain.text import hidden_character
+
 #: hwmc 字符 32 (§4.1.6, §4.2.14).
 GOODS_NAME_LENGTH = 32
 #: The largest tonnage that fits ysl's 4 characters with one decimal.
@@ -45,8 +47,7 @@ def unfit_for_a_name(ch: str) -> bool:
     line or paragraph separator (Zl, Zp: U+2028, U+2029) and every space separator but the
     plain space (Zs: U+00A0, U+3000 …): each hides, breaks a line or looks like a space it
     is not, in the platform's record, the log and the clerk's page."""
-    category = unicodedata.category(ch)
-    return category[0] == "C" or (category[0] == "Z" and ch != " ")
+    return hidden_character(ch) or (unicodedata.category(ch) == "Zs" and ch != " ")
 
 
 def goods_name(name: str) -> str:

@@ -19,7 +19,6 @@ import json
 import math
 import tempfile
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -56,6 +55,7 @@ from edge.actions.operator import (
 from edge.domain.control_plan import STRATEGY_NAMES, ControlPlan
 from edge.domain.filing_words import UPLOAD_KINDS, dead_letter_words, refusal_words, words
 from edge.domain.goods import tonnes_text
+from edge.domain.text import holds_hidden
 from edge.domain.weighing import Refusal, state_name
 from edge.gate.lane import UNUSUAL_SHAPES, Lane
 from edge.ledger.books import PlanBook, local_time
@@ -1128,18 +1128,9 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
     text = str(value)
     if len(text) > limit:
         raise FormError(f"{key} is over {limit} characters", f"{key} 超过 {limit} 个字符")
-    if any(_hidden(ch) for ch in text):
+    if holds_hidden(text):  # NUL, U+202E, U+200B, a line separator …
         raise FormError(f"{key} holds control or format characters", f"{key} 含控制字符")
     return text
-
-
-def _hidden(ch: str) -> bool:
-    """A character a guard's text may not hold: a control, format, surrogate or private one
-    (Unicode C*: U+0000, U+202E that turns the text around, U+200B …) or a line or paragraph
-    separator — each hides or breaks a line on the page, in the log, the audit and the
-    platform's record. An ideographic space (U+3000, typed with a Chinese IME) is text."""
-    category = unicodedata.category(ch)
-    return category[0] == "C" or category in ("Zl", "Zp")
 
 
 def _whole(body: dict[str, Any], key: str, low: int, high: int, *, default: int | None) -> Any:
