@@ -465,10 +465,13 @@ def test_a_client_gone_before_its_answer_is_one_info_line_a_minute() -> None:
     assert ours.exc_info is not None
 
 
-async def raw_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+async def raw_post(
+    port: int, path: str, body: dict[str, Any] | bytes
+) -> tuple[int, dict[str, Any]]:
     """A camera's push on a connection of its own, with as little client work as can be
-    (a thousand of them share the test's event loop with the daemon)."""
-    data = json.dumps(body).encode()
+    (a thousand of them share the test's event loop with the daemon); bytes are sent as
+    they are, a dict as ASCII JSON."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(
@@ -481,10 +484,10 @@ async def raw_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, dic
         writer.close()
     head, _, payload = answer.partition(b"\r\n\r\n")
     try:
-        body = json.loads(payload)
+        reply: dict[str, Any] = json.loads(payload)
     except ValueError:
-        body = {"text": payload.decode("utf-8", "replace")}
-    return int(head.split()[1]), body
+        reply = {"text": payload.decode("utf-8", "replace")}
+    return int(head.split()[1]), reply
 
 
 def rss_mb() -> float:
@@ -1678,6 +1681,24 @@ async def test_a_read_with_a_lone_surrogate_is_kept_as_an_unreadable_read(
         assert read.raw is not None
         assert "\\ud800" in read.raw
         assert (await raw_post(daemon.web.port, "/push/in-1", {"plate": PLATES[0]}))[0] == 200
+
+
+async def test_a_utf8_push_without_a_charset_holding_a_latin_letter_keeps_its_plate(
+    tmp_path: Path, platform_sim: CityPlatformSim
+) -> None:
+    """A camera named "Caméra-1" sending UTF-8 without a charset: the body was read as GB18030
+    (any U+0080..U+07FF letter made it so), the plate came out as garbage and the vehicle was
+    refused. A legacy camera's GBK 豫 plate (valid UTF-8 by accident) is still read as GBK."""
+    async with running_daemon(config_for(tmp_path, platform_sim)) as daemon:
+        for body in (
+            '{"plate":"晋B99724","id":"Caméra-1"}'.encode(),
+            '{"plate":"粤C31086","note":"5°C µs ×2"}'.encode(),
+            '{"plate":"豫A12345"}'.encode("gbk"),
+        ):
+            status, reply = await raw_post(daemon.web.port, "/push/in-1", body)
+            assert status == 200, reply
+        plates = {row.plate for row in await daemon.store.search_passes()}
+        assert plates == {"晋B99724", "粤C31086", "豫A12345"}
 
 
 async def test_a_large_push_is_parsed_in_a_worker_thread(

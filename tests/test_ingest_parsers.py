@@ -104,11 +104,15 @@ def test_decode_body_encodings() -> None:
     # a declared charset wins; a wrong declaration falls back to detection
     assert decode_body('{"p": "豫"}'.encode("gbk"), "gbk") == {"p": "豫"}
     assert decode_body('{"p": "豫"}'.encode(), "no-such-charset") == {"p": "豫"}
-    # The bytes are ambiguous: UTF-8 "é" (C3 A9) is GBK "茅". A plate payload holds Chinese,
-    # never Latin-1 letters, so the GB18030 reading wins; a camera that really sends such
-    # characters must declare its charset.
-    assert decode_body('{"p": "é"}'.encode()) == {"p": "茅"}
-    assert decode_body('{"p": "é"}'.encode(), "utf-8") == {"p": "é"}
+    # The bytes are ambiguous: UTF-8 "é" (C3 A9) is GBK "茅". GBK wins only when its reading
+    # is all GB 2312 and the UTF-8 one is not ("ԥ", "³" from GBK 豫, 鲁 are not).
+    assert decode_body('{"p": "é"}'.encode()) == {"p": "é"}
+    assert decode_body('{"p": "µ"}'.encode()) == {"p": "碌"}  # no Chinese to tell: GB18030
+    assert decode_body('{"p": "µ"}'.encode(), "utf-8") == {"p": "µ"}
+    for text in ('{"plate":"晋B99724","id":"Caméra-1"}', '{"p":"粤B1","t":"5°C µs ×2 Ж"}'):
+        assert decode_body(text.encode()) == json.loads(text)
+    for text in ('{"plate":"鲁B41664","addr":"灏涤磋杯"}', '{"plate":"豫G88361挂"}'):
+        assert decode_body(text.encode("gbk")) == json.loads(text)
     with pytest.raises(PayloadError, match="not valid JSON"):
         decode_body(b"{plate")
     with pytest.raises(PayloadError, match="neither UTF-8 nor GB18030"):

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.domain.events import PlateRead
-from edge.domain.plates import PlateColor
+from edge.domain.plates import PROVINCES, PlateColor
 from edge.ingest.dahua import parse_dahua
 from edge.ingest.dahua_stream import read_event, split_events
 from edge.ingest.generic import parse_generic
 from edge.ingest.hikvision import parse_hikvision
 from edge.ingest.milesight import parse_milesight
-from edge.ingest.payload import OtherEvent, PayloadError, RawPush
+from edge.ingest.payload import OtherEvent, PayloadError, RawPush, decode_text
 from edge.ingest.vzenith import parse_gpio_input, parse_vzenith
 from edge.sim.camera import CameraSim
 
@@ -215,3 +215,38 @@ def test_dahua_stream(data: st.DataObject) -> None:
         except PayloadError:
             continue
         assert result is None or isinstance(result, PlateRead | OtherEvent)
+
+
+# GB 2312's hanzi (rows 16-87, lead bytes B0..F7): what a legacy camera writes besides a plate.
+_HANZI = [
+    text
+    for lead in range(0xB0, 0xF8)
+    for trail in range(0xA1, 0xFF)
+    if len(text := bytes((lead, trail)).decode("gb2312", "replace")) == 1 and text != "\ufffd"
+]
+_PLATES = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(PROVINCES),
+    st.sampled_from("ABCDEFGHJKLMNPQRSTUVWXY"),
+    st.text("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=5, max_size=6),
+)
+
+
+@given(_PLATES, st.lists(st.sampled_from(_HANZI), max_size=12).map("".join))
+def test_a_gbk_plate_payload_is_read_as_gbk(plate: str, words: str) -> None:
+    """A legacy camera's GBK body without a charset, valid UTF-8 by accident or not."""
+    text = json.dumps({"plate": plate, "addr": words}, ensure_ascii=False)
+    assert decode_text(text.encode("gbk")) == text
+
+
+@given(
+    _PLATES,
+    st.text(st.characters(min_codepoint=0xA0, max_codepoint=0x7FF), min_size=1, max_size=6),
+    st.lists(st.sampled_from(_HANZI), max_size=12).map("".join),
+)
+def test_a_utf8_plate_payload_with_any_two_byte_letter_is_read_as_utf8(
+    plate: str, name: str, words: str
+) -> None:
+    """A UTF-8 body without a charset naming its camera "Caméra", "Ж-1", "5°C"…"""
+    text = json.dumps({"plate": plate, "id": name, "addr": words}, ensure_ascii=False)
+    assert decode_text(text.encode()) == text
