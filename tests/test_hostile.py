@@ -53,6 +53,7 @@ from edge.web.auth import hash_password
 from edge.web.photo_listener import PhotoListener
 from tests.helpers import (
     GENERIC_LANE,
+    VZENITH_LANE,
     camera,
     config_for,
     eventually,
@@ -1292,6 +1293,35 @@ async def test_refused_pushes_are_logged_once_per_source_not_once_per_push(
     out = capsys.readouterr().out
     assert out.count("camera push refused: bad token or address") == 2  # one per source
     assert out.count("malformed camera payload") == 1
+
+
+async def test_bad_io_inputs_and_unknown_dahua_cameras_are_logged_once_per_source(
+    tmp_path: Path,
+    platform_sim: CityPlatformSim,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A camera posting IO inputs that are not ``AlarmGioIn``, or a Dahua camera no lane knows,
+    again and again: one warning per source and minute with the count, not one per post (a
+    verifier's 20 s of bad IO inputs was 113 warnings)."""
+    monkeypatch.setattr(http_push, "REFUSAL_HOLD_SECONDS", 0)
+    vz = {**VZENITH_LANE, "camera": {**VZENITH_LANE["camera"], "max_pushes_per_second": 1000}}
+    dahua = [  # two: a single Dahua lane takes any DeviceID
+        {**_dahua_lane(device_id=f"cam-{n}", max_pushes_per_second=1000), "id": f"in-{n}",
+         "gate_code": f"0{n + 2}"}
+        for n in (1, 2)
+    ]  # fmt: skip
+    stranger = {"Picture": {"Plate": {"PlateNumber": PLATES[0]}, "SnapInfo": {"DeviceID": "x"}}}
+    async with running_daemon(config_for(tmp_path, platform_sim, [vz, *dahua])) as daemon:
+        port = daemon.web.port
+        for _ in range(20):
+            status, _reply = await raw_post(port, "/push/vz-1/gpio", {"AlarmGioIn": {}})
+            assert status == 400
+            status, _reply = await raw_post(port, "/NotificationInfo/TollgateInfo", stranger)
+            assert status == 404
+    out = capsys.readouterr().out
+    assert out.count("bad IO input push") == 1
+    assert out.count("Dahua push from an unknown camera") == 1
 
 
 def test_a_refusal_log_says_once_per_interval_how_many_were_refused() -> None:

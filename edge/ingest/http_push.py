@@ -395,8 +395,12 @@ class PushReceiver:
 
         try:
             source, value = parse_gpio_input(RawPush(body, request.content_type, request.charset))
-        except PayloadError as exc:
-            log.warning("bad IO input push", lane=lane.id, error=str(exc), body=body[:200])
+        except PayloadError as exc:  # once per source and interval, with the count since
+            count = self.refusals.refused("malformed IO input", lane.id, request.remote or "?")
+            if count is not None:
+                log.warning("bad IO input push", lane=lane.id, error=str(exc), size=len(body),
+                            head=body[:120].decode("utf-8", "replace"), peer=request.remote,
+                            refused_since=count)  # fmt: skip
             return _error(400, str(exc))
         lane.camera.heard(plate=False)
         detector = lane.devices.detector
@@ -435,8 +439,11 @@ class PushReceiver:
             lane for lane in self.dahua if getattr(lane.cfg.camera, "device_id", None) == device
         ]
         lanes = matching or (self.dahua if len(self.dahua) == 1 else [])
-        if not lanes:
-            log.warning("Dahua push from an unknown camera", device_id=device, peer=request.remote)
+        if not lanes:  # logged once per address and interval, with the count since
+            peer = request.remote or "?"
+            if count := self.refusals.refused("unknown Dahua camera", "dahua", peer):
+                log.warning("Dahua push from an unknown camera", device_id=device, peer=peer,
+                            refused_since=count)  # fmt: skip
             return await self._held(_error(404, f"no lane for Dahua camera {device!r}"))
         refused, waited = await self._admitted(lanes[0], request)  # (read: the lane is in it)
         if refused is not None:
