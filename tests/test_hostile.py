@@ -444,6 +444,54 @@ async def test_an_answer_left_unread_is_dropped_with_a_reset_at_the_header_timeo
             await read_to_a_reset(unread)
 
 
+async def test_an_unread_export_smaller_than_the_kernels_buffers_is_still_closed() -> None:
+    """A 3 MB streamed answer (a whole-ledger CSV) to a client that never reads: the kernel's
+    send buffer, autotuned up to 4 MiB, took all of it — the export finished, nothing looked
+    stalled, and 128 such clients held ~500 MB of the kernel's memory for a minute (a fresh
+    verification, session 18). Capped (``SEND_BUFFER_BYTES``), the export waits, is seen
+    not to move and is closed with a reset; the kernel never held more than the cap's
+    double. (Fails without: the export is sent whole into the kernel.)"""
+    chunk, chunks = b"x" * 65536, 48  # 3 MB
+    ended: list[str] = []
+    done = asyncio.Event()
+    queued: list[int] = []
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        try:
+            for _ in range(chunks):
+                await response.write(chunk)
+                if sock is not None and sock.fileno() >= 0:
+                    queued.append(server._unsent(sock.fileno()))
+            await response.write_eof()
+            ended.append("sent")
+        except ConnectionError:
+            ended.append("closed")
+            raise
+        finally:
+            done.set()
+        return response
+
+    limits = server.Limits(body_timeout=1.0)
+    listener = server.Listener("127.0.0.1", 0, [web.get("/csv", export)], limits, "test")
+    await listener.start()
+    async with contextlib.AsyncExitStack() as opened:
+        opened.push_async_callback(listener.stop)
+        stalled = opened.enter_context(contextlib.closing(socket.socket()))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", listener.port))
+        stalled.send(b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n")  # and never reads
+        async with asyncio.timeout(30):
+            await done.wait()
+            await read_to_a_reset(stalled)
+    assert ended == ["closed"]
+    assert max(queued) <= 2 * server.SEND_BUFFER_BYTES + 65536, max(queued)
+    assert listener.guard.timed_out == 1
+
+
 def test_a_client_gone_before_its_answer_is_one_info_line_a_minute() -> None:
     """aiohttp's "Error handling request" with a ConnectionError (a guard cancelling a
     download, a reset mid-export) was an error with a 1.9 KB traceback each (260 in a fresh

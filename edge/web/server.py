@@ -317,6 +317,9 @@ class ConnectionGuard:
         self.open += 1
         self.by_address[address] += 1
         self._counted[handler] = (address, transport)
+        if (sock := transport.get_extra_info("socket")) is not None:
+            with contextlib.suppress(OSError):  # (gone already: closed by the next call)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         self.arm(transport)
 
     def _lost(self, handler: RequestHandler) -> None:
@@ -508,6 +511,17 @@ BODIES_IN_FLIGHT = 4
 #: at most its reply deadline, 3 s by default) before it cancels them: it waited aiohttp's
 #: 60 s, and a SIGTERM under stalled bodies took ~24 s (their body timeout).
 SHUTDOWN_SECONDS = 5.0
+
+
+#: The kernel's send buffer of each connection a listener takes (SO_SNDBUF; Linux doubles
+#: it, so 512 KiB; socket(7)). Left to autotuning it grows to ``net.ipv4.tcp_wmem``'s maximum
+#: (4 MiB): a client that asks for a whole-ledger CSV and never reads it had all of the 3 MB
+#: export in the kernel — the export finished, nothing seemed stalled — and 128 of them held
+#: ~500 MB of the kernel's memory for a minute (a fresh verification, session 18). Capped, an
+#: unread export fills it and waits, is seen not to move and is closed with a reset (see
+#: :meth:`ConnectionGuard.watch_send`): at most ~0.6 MB a connection. 512 KiB in flight is
+#: ~500 MB/s on a LAN (1 ms), 5 MB/s over a 100 ms link.
+SEND_BUFFER_BYTES = 256 * 1024
 
 
 def close_now(transport: asyncio.Transport) -> None:
