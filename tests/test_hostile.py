@@ -609,6 +609,20 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         assert list(platform_sim.photos) == [good.json()["serial"]]
         served = await http.get(f"{base(daemon)}/photos/{serials[0]}-1.jpg")
         assert served.status_code == 404
+        # a refused scene and a good plate crop: the crop is the pass's photo (it was left
+        # out with the scene, the pass flagged photo-skipped)
+        crop = sample_jpeg("crop")
+        both = {"scene": b64(html_scan), "plate": b64(crop)}
+        cropped = await http.post(
+            f"{base(daemon)}/push/in-1", json={"plate": PLATES[5], "images": both}
+        )
+        assert cropped.json()["photo"] == "stored"
+        await wait_records(platform_sim, 6, photos=2)
+        [arrival] = platform_sim.photos[cropped.json()["serial"]]
+        assert arrival.size == len(crop)
+        row = await daemon.store.find_pass(cropped.json()["serial"])
+        assert row is not None
+        assert row.flag is None
 
 
 @pytest.mark.parametrize(
