@@ -45,6 +45,7 @@ from edge.domain.filing import (
 )
 from edge.domain.filing_words import title, words
 from edge.domain.plates import PlateColor
+from edge.domain.text import holds_hidden
 from edge.ledger.books import ListBook, PlanBook
 from edge.ledger.filings import EXPORT_PAGE, IN_CHUNK, EntryExistsError, VinInUseError
 from edge.ledger.rows import NewFilingImage
@@ -165,6 +166,25 @@ def test_free_text_holding_hidden_characters_is_refused() -> None:
     assert isinstance(spaced, TransportVehicle)
     assert isinstance(old, TransportVehicle)
     assert (spaced.owner, old.owner) == ("张\u3000三", "张\x00三")
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("张\u3164三", True),  # a Hangul filler: shows as nothing
+        ("\u2800", True),  # the blank Braille pattern
+        ("警告\ufe0f", True),  # a variation selector
+        ("a\u034fb", True),  # the combining grapheme joiner
+        ("Z" + "\u0336\u0321\u031b\u0334", True),  # four marks piled on one letter
+        ("Z" + "\u0336\u0321\u031b", False),  # three: Arabic writes two
+        ("lü\u0301", False),  # pinyin typed decomposed
+        ("张\u3000三 ⚠", False),  # an ideographic space; a sign without its selector
+    ],
+)
+def test_characters_that_show_as_nothing_or_pile_up_are_hidden(text: str, hidden: bool) -> None:
+    """A fresh verification (session 18): U+3164, U+2800, U+FE0F and stacked combining marks
+    were taken in a guard's reason (letters, symbols and marks to Unicode, not controls)."""
+    assert holds_hidden(text) is hidden
 
 
 def test_a_machines_closed_lists_are_its_stage_and_status() -> None:

@@ -226,12 +226,15 @@ def test_the_command_lines_refusals_name_the_option(
         (["resolve", first, "--read", str(ids["read"])], f"id: weighing {first} is open"),
         (["discard", held, "--reason", "  "], "--reason: no reason"),
         (["discard", held, "--reason", "x" * 65], "--reason: over 64 characters"),
+        (["discard", held, "--reason", "试秤\u3164"], "or holds hidden characters"),
         (["discard", first, "--reason", "试秤"], f"id: weighing {first} is open"),
     ]
     for argv, said in refusals:
         code, _, err = _run([base[0], argv[0], *base[1:], *argv[1:]], capsys)
         assert (code, said in err) == (2, True), (argv, err)
-    assert _run([*base[:1], "discard", *base[1:], nobody, "--reason", "试秤"], capsys)[0] == 0
+    # an ideographic space (a Chinese IME's) is text: it was refused as not printable
+    discard = [*base[:1], "discard", *base[1:], nobody, "--reason", "试秤\u3000无车"]
+    assert _run(discard, capsys)[0] == 0
     code, _, err = _run([*base[:1], "resolve", *base[1:], nobody, "--read", "1"], capsys)
     assert (code, err.strip()) == (2, f"id: weighing {nobody} was discarded")
     code, _, err = _run([*base[:1], "discard", *base[1:], nobody, "--reason", "再次"], capsys)

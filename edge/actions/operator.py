@@ -41,6 +41,7 @@ from edge.domain.plates import (
     normalise_plate,
     typed_plate,
 )
+from edge.domain.text import holds_hidden
 from edge.domain.weighing import state_name
 from edge.gate.lane import Lane
 from edge.ledger.books import ListBook, PlanBook
@@ -986,8 +987,8 @@ def _clerks_reason(reason: str, action: str) -> str:
     why = reason.strip()
     if not why:
         raise InvalidInputError("no reason", "reason", f"请填写{action}原因")
-    if len(why) > MAX_DISCARD_REASON or not why.isprintable():
-        why_not = f"over {MAX_DISCARD_REASON} characters or not printable"
+    if len(why) > MAX_DISCARD_REASON or holds_hidden(why):
+        why_not = f"over {MAX_DISCARD_REASON} characters or holds hidden characters"
         raise InvalidInputError(why_not, "reason", f"{action}原因过长或含控制字符")
     return why
 
