@@ -317,9 +317,6 @@ class ConnectionGuard:
         self.open += 1
         self.by_address[address] += 1
         self._counted[handler] = (address, transport)
-        if (sock := transport.get_extra_info("socket")) is not None:
-            with contextlib.suppress(OSError):  # (gone already: closed by the next call)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         self.arm(transport)
 
     def _lost(self, handler: RequestHandler) -> None:
@@ -513,14 +510,18 @@ BODIES_IN_FLIGHT = 4
 SHUTDOWN_SECONDS = 5.0
 
 
-#: The kernel's send buffer of each connection a listener takes (SO_SNDBUF; Linux doubles
+#: The kernel's send buffer of a connection answered with a stream (SO_SNDBUF; Linux doubles
 #: it, so 512 KiB; socket(7)). Left to autotuning it grows to ``net.ipv4.tcp_wmem``'s maximum
 #: (4 MiB): a client that asks for a whole-ledger CSV and never reads it had all of the 3 MB
 #: export in the kernel — the export finished, nothing seemed stalled — and 128 of them held
-#: ~500 MB of the kernel's memory for a minute (a fresh verification, session 18). Capped, an
-#: unread export fills it and waits, is seen not to move and is closed with a reset (see
-#: :meth:`ConnectionGuard.watch_send`): at most ~0.6 MB a connection. 512 KiB in flight is
-#: ~500 MB/s on a LAN (1 ms), 5 MB/s over a 100 ms link.
+#: ~410 MB of the kernel's memory, growing for over a minute (a fresh verification, session
+#: 18). Capped, an unread export fills it and waits, is seen not to move and is closed with a
+#: reset (see :meth:`ConnectionGuard.watch_send`): at most ~0.6 MB a connection. 512 KiB in
+#: flight is ~500 MB/s on a LAN (1 ms), 5 MB/s over a 100 ms link. A whole answer (a page of
+#: 5,000 passes, 1.9 MB) keeps the autotuned buffer: capped, what the kernel did not take
+#: waited in asyncio's buffer instead — 128 unread pages took the daemon from 102 to 518 MB,
+#: 282 MB kept after (glibc does not give such blocks back) — while the kernel's is freed by
+#: the reset at the header timeout (:func:`close_now`).
 SEND_BUFFER_BYTES = 256 * 1024
 
 
@@ -693,6 +694,17 @@ async def _nosniff(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 
+async def _streamed_send_buffer(request: web.Request, response: web.StreamResponse) -> None:
+    """A streamed answer (a CSV export, a workbook, a file) gets a kernel send buffer of
+    :data:`SEND_BUFFER_BYTES` on its connection, set before its first byte."""
+    if isinstance(response, web.Response):
+        return  # a whole answer: see SEND_BUFFER_BYTES
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        with contextlib.suppress(OSError):  # (gone already: its write fails as it would)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+
 class Listener:
     """One bounded aiohttp listener."""
 
@@ -707,7 +719,7 @@ class Listener:
         self.app[BODY_TIMEOUT] = limits.body_timeout  # for a handler that reads its own body
         self.app[BODY_BUDGET] = self.guard.bodies  # for a handler that reads its own body
         self.app.add_routes(list(routes))
-        self.app.on_response_prepare.append(_nosniff)
+        self.app.on_response_prepare.extend((_nosniff, _streamed_send_buffer))
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
