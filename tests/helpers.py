@@ -158,16 +158,42 @@ async def wait_records(sim: PlatformSim, count: int, photos: int = 0, timeout: f
     )
 
 
-async def wait_healthy(http: httpx.AsyncClient, port: int, timeout: float = 30) -> None:
-    """Wait until a daemon process on ``port`` answers ``/healthz`` with 200."""
+async def wait_healthy(
+    http: httpx.AsyncClient,
+    port: int,
+    timeout: float = 30,
+    log: Path | None = None,
+    proc: asyncio.subprocess.Process | None = None,
+) -> None:
+    """Wait until a daemon process on ``port`` answers ``/healthz`` with 200; else an
+    AssertionError saying its last answer (which component was down, or no listener) and the
+    end of its ``log`` if given — at once if ``proc`` has exited."""
+    last = ["no answer"]
 
     async def up() -> bool:
+        if proc is not None and proc.returncode is not None:
+            last[0] = f"the daemon exited with {proc.returncode}"
+            raise TimeoutError
         try:
-            return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-        except httpx.TransportError:
+            reply = await http.get(f"http://127.0.0.1:{port}/healthz")
+        except httpx.TransportError as exc:
+            last[0] = f"{type(exc).__name__}: {exc}"
             return False
+        last[0] = f"{reply.status_code} {reply.text[:2000]}"
+        return reply.status_code == 200
 
-    await eventually(up, timeout)
+    try:
+        await eventually(up, timeout)
+    except TimeoutError:
+        tail = await asyncio.to_thread(_tail, log)
+        raise AssertionError(
+            f"no healthy daemon on {port} within {timeout} s; last: {last[0]}\n{tail}"
+        ) from None
+
+
+def _tail(log: Path | None) -> str:
+    """The last 4,000 characters of ``log``, if there is one."""
+    return log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
 
 
 async def eventually(

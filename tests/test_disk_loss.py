@@ -79,9 +79,11 @@ async def _passes_until_the_disk_dies(
     and when it died."""
     committed: dict[str, float] = {}
     lags: list[float] = []
-    proc = await procs.edge("run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+    log = config.with_suffix(".log")
+    with log.open("wb") as out:
+        proc = await procs.edge("run", "--config", str(config), stdout=out, stderr=out)
     async with httpx.AsyncClient(timeout=5) as http:
-        await wait_healthy(http, port)
+        await wait_healthy(http, port, log=log, proc=proc)
 
         async def replica() -> dict[str, Any]:
             body = (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
@@ -146,9 +148,13 @@ async def test_disk_loss_restore_keeps_every_pass_older_than_the_lag_and_reuses_
     assert old_enough <= restored, sorted(old_enough - restored)[:5]
 
     await platform_sim.start()  # the platform is back
-    proc = await procs.edge("run", "--config", str(new_config), stdout=asyncio.subprocess.DEVNULL)
+    log = new_config.with_suffix(".log")
+    with log.open("wb") as daemon_out:
+        proc = await procs.edge(
+            "run", "--config", str(new_config), stdout=daemon_out, stderr=daemon_out
+        )
     async with httpx.AsyncClient(timeout=5) as http:
-        await wait_healthy(http, port)
+        await wait_healthy(http, port, log=log, proc=proc)
         await platform_sim.wait_for(lambda: restored <= set(platform_sim.records), timeout=60)
         new_serials = []
         for n in range(3):
