@@ -109,7 +109,11 @@ def test_decode_body_encodings() -> None:
     assert decode_body('{"p": "é"}'.encode()) == {"p": "é"}
     assert decode_body('{"p": "µ"}'.encode()) == {"p": "碌"}  # no Chinese to tell: GB18030
     assert decode_body('{"p": "µ"}'.encode(), "utf-8") == {"p": "µ"}
-    for text in ('{"plate":"晋B99724","id":"Caméra-1"}', '{"p":"粤B1","t":"5°C µs ×2 Ж"}'):
+    for text in (
+        '{"plate":"晋B99724","id":"Caméra-1"}',
+        '{"p":"粤B1","t":"5°C µs ×2 Ж"}',
+        '{"id":"¡","plate":"绿京B99724"}',  # "绿京" read as GBK is all GB 2312: "缁夸含"
+    ):
         assert decode_body(text.encode()) == json.loads(text)
     for text in ('{"plate":"鲁B41664","addr":"灏涤磋杯"}', '{"plate":"豫G88361挂"}'):
         assert decode_body(text.encode("gbk")) == json.loads(text)

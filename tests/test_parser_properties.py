@@ -225,7 +225,8 @@ _HANZI = [
     if len(text := bytes((lead, trail)).decode("gb2312", "replace")) == 1 and text != "\ufffd"
 ]
 _PLATES = st.builds(
-    "{}{}{}".format,
+    "{}{}{}{}".format,
+    st.sampled_from(["", "黄", "蓝", "白", "黑", "绿", "黄绿", "渐变绿"]),  # a colour word first
     st.sampled_from(PROVINCES),
     st.sampled_from("ABCDEFGHJKLMNPQRSTUVWXY"),
     st.text("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=5, max_size=6),

@@ -8,12 +8,14 @@ import binascii
 import contextlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge.domain.events import Image, ImageKind
 from edge.domain.jpeg import is_jpeg
+from edge.domain.plates import PROVINCES
 
 #: Characters of a payload error's reason kept (the camera's answer and the log): a reason
 #: quotes what it could not read, and a 100 KB colour was answered with a 100 KB reason.
@@ -76,6 +78,12 @@ def _has_two_byte_lead(utf8: bytes) -> bool:
     return bool(utf8.translate(None, _NOT_TWO_BYTE_LEAD))
 
 
+#: Where a plate begins — a province abbreviation (or 使) then a letter or digit: the text a
+#: camera's push is about, found in the right reading of its body and (nearly) never in the
+#: wrong one ("豫A" read as UTF-8 is "ԥA"; "京B" read as GBK swallows the "B").
+_PLATE_START = re.compile(f"[{PROVINCES}使][A-Z0-9]")
+
+
 def _in_gb2312(text: str) -> bool:
     """Whether every character of ``text`` is ASCII or in GB 2312 (the 6,763 common hanzi,
     punctuation, pinyin letters, Greek, Cyrillic): what legacy firmware writes. 0.1 ms for
@@ -110,17 +118,19 @@ def decode_text(body: bytes, charset: str | None = None) -> str:
             return body.decode("gb18030")
         except UnicodeDecodeError:
             raise PayloadError("body is neither UTF-8 nor GB18030 text") from None
-    # Valid UTF-8 with a two-byte character may be GBK Chinese misread. GBK wins only when
-    # its reading is all GB 2312 and the UTF-8 one is not: a GBK plate payload that is valid
-    # UTF-8 has 豫 or 鲁 as "ԥ" or "³" (outside GB 2312), while real UTF-8 Chinese read as
-    # GBK gives characters outside GB 2312 (a trail byte 80..A0, an ASCII byte swallowed).
-    # Measured (issue 20): 3,000 of 3,000 such GBK payloads and 100,000 of 100,000 UTF-8 ones
-    # with a plate and any U+00A0..U+07FF letter ("Caméra", "5°C", "µs") read right.
+    # Valid UTF-8 with a two-byte character may be GBK Chinese misread. The reading that holds
+    # the start of a plate wins; when both or neither do, GBK wins only when its reading is
+    # all GB 2312 and the UTF-8 one is not (a GBK 豫 or 鲁 that is valid UTF-8 reads "ԥ",
+    # "³", outside GB 2312; real UTF-8 Chinese read as GBK mostly gives characters outside
+    # it — not always: "绿京" is three GB 2312 characters, hence the plate first).
     if _has_two_byte_lead(body):
         try:
             legacy = body.decode("gb18030")
         except UnicodeDecodeError:
             return text
+        plate_in_text = _PLATE_START.search(text) is not None
+        if plate_in_text != (_PLATE_START.search(legacy) is not None):
+            return text if plate_in_text else legacy
         if _in_gb2312(legacy) and not _in_gb2312(text):
             return legacy
     return text
