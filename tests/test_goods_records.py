@@ -59,7 +59,8 @@ def test_goods_name_is_checked() -> None:
 @pytest.mark.parametrize(
     "unfit",
     ["\u2028", "\u2029", "\u200b", "\u202e", "\ufeff", "\x85", "\t", "\n", "\u00a0",
-     "\u3000", "\u2003", "\ue000"],
+     "\u3000", "\u2003", "\ue000",
+     "\u17b4", "\U00016fe4", "\u3164", "\u2800", "\u0301\u0302\u0303"],  # (blank; piled)
 )  # fmt: skip
 def test_a_goods_name_with_a_control_format_or_separator_character_is_refused(
     unfit: str,

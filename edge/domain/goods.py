@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from edge.domain.text import hidden_character
+from edge.domain.text import hidden_character, holds_hidden
 
 #: hwmc 字符 32 (§4.1.6, §4.2.14).
 GOODS_NAME_LENGTH = 32
@@ -62,7 +62,7 @@ def goods_name(name: str) -> str:
             f"goods name (hwmc) {text!r} is longer than {GOODS_NAME_LENGTH}",
             f"货物名称超过 {GOODS_NAME_LENGTH} 个字",
         )
-    if any(unfit_for_a_name(ch) for ch in text):
+    if holds_hidden(text) or any(unfit_for_a_name(ch) for ch in text):
         raise GoodsError(
             f"goods name (hwmc) {text!r} contains control, format or separator characters",
             "货物名称含控制字符或特殊空白",
