@@ -246,6 +246,14 @@ def test_edge_correct_twice_stores_one_and_lists_it(
     assert main(["correct", "--config", config, serial, "--plate", "NOTAPLATE",
                  "--reviewer", "王工"]) == 2  # fmt: skip
     assert "--plate: 'NOTAPLATE' is not a plate" in capsys.readouterr().err
+    for reviewer, said in (  # CheckFeedbackReport's reviewer: 字符 20, sent to the platform
+        ("张\u202e三", "holds control or format characters"),
+        ("张\u17b4三", "holds control or format characters"),
+        ("王" * 21, "is over 20 characters"),
+    ):
+        argv_bad = ["correct", "--config", config, serial, "--plate", "豫G54321"]
+        assert main([*argv_bad, "--reviewer", reviewer]) == 2
+        assert f"--reviewer: the reviewer's name {said}" in capsys.readouterr().err
     assert main(["outbox", "show", "--config", config, serial]) == 0
     assert "corrected: 豫G12345 (colour 1, by 王工" in capsys.readouterr().out
     db = sqlite3.connect(tmp_path / "edge.db")

@@ -132,6 +132,11 @@ async def test_status_page_forms_refuse_bad_fields_with_a_reason(
         plans = f"{base(daemon)}/api/plans"
         anonymous = await http.post(plans, json={"name": "x", "strategy": 1, "level": 99})
         assert anonymous.status_code == 403  # no session: refused before anything else
+        for user in ("张\u202e三", "张\u3164三"):  # audited; a correction's reviewer
+            login = await http.post(
+                f"{base(daemon)}/api/login", data={"user": user, "password": PASSWORD}
+            )
+            assert "user name" in one_line_reason(login)
         csrf = await logged_in(http, daemon)
         for level in (99, "x", 0, True, [1], 1.5):
             reply = await http.post(

@@ -14,6 +14,7 @@ import structlog
 from edge.config.model import Config
 from edge.domain.plates import TYPED_PLATE_KINDS, PlateColor, escape_read, typed_plate
 from edge.domain.reports import VerifyAnswer
+from edge.domain.text import holds_hidden
 from edge.ledger.passes import PassLedger
 from edge.uplink.platform.base import Platform
 from edge.uplink.platform.errors import PlatformError
@@ -21,6 +22,10 @@ from edge.uplink.platform.errors import PlatformError
 log = structlog.get_logger("edge.actions.corrections")
 
 VERIFY_SECONDS = 5.0
+
+
+#: CheckFeedbackReport's ``reviewer`` (审核人): 字符 20 (spec §4.2.27).
+REVIEWER_LENGTH = 20
 
 
 async def correct_pass(
@@ -33,9 +38,16 @@ async def correct_pass(
     color: PlateColor,
     reviewer: str,
 ) -> int:
-    """Record (and queue the report of) a correction; raises KeyError for an unknown pass."""
-    if not reviewer.strip():
+    """Record (and queue the report of) a correction; raises KeyError for an unknown pass,
+    ValueError for a plate that is none or a reviewer's name that is empty, over
+    :data:`REVIEWER_LENGTH` characters or holds hidden characters (:func:`holds_hidden`)."""
+    reviewer = reviewer.strip()
+    if not reviewer:
         raise ValueError("a correction needs the reviewer's name")
+    if len(reviewer) > REVIEWER_LENGTH:
+        raise ValueError(f"the reviewer's name is over {REVIEWER_LENGTH} characters")
+    if holds_hidden(reviewer):
+        raise ValueError("the reviewer's name holds control or format characters")
     row = await store.find_pass(serial)
     if row is None:
         raise KeyError(serial)
@@ -56,7 +68,7 @@ async def correct_pass(
         corrected,
         color.value,
         answer,
-        reviewer.strip(),
+        reviewer,
         forward=platform.reports_corrections,
     )
     log.info(

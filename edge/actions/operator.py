@@ -831,8 +831,10 @@ class Operator:
             except KeyError:
                 raise NotFoundError("no such pass", "serial") from None
             except ValueError as exc:
-                key = "reviewer" if "reviewer" in str(exc) else "plate"
-                raise InvalidInputError(str(exc), key) from None
+                if "reviewer" in str(exc):
+                    said = "审核人姓名为空、超过 20 个字或含控制字符"
+                    raise InvalidInputError(str(exc), "reviewer", said) from None
+                raise InvalidInputError(str(exc), "plate") from None
             # the correction is stored: whatever carrying it to the scale meets, it is
             # audited and answered (what could not be carried is said, not a 500)
             carried: list[str] = []

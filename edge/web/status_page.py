@@ -612,6 +612,8 @@ class StatusPage:
         user, password = str(form.get("user", "")), str(form.get("password", ""))
         if len(user) > MAX_USER or len(password) > MAX_PASSWORD:
             raise _bad("user name or password too long")
+        if holds_hidden(user):  # audited, and a correction's reviewer sent to the platform
+            raise _bad("user name holds control or format characters", "用户名含控制字符")
         address = request.remote or "?"
         if not self.guard.enabled:
             return web.json_response(
