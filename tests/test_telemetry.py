@@ -110,6 +110,16 @@ async def test_passes_status_and_signed_commands(
         replay = await next_message(watcher, f"{BASE}/commands/result")
         assert replay["why"] == "replayed id"
         audit = await daemon.store.audit_log()
+        # a signed command's operator and reason, audited and on the pass: no hidden text
+        for fields, why in (
+            ({"operator": "李\u202e四"}, "operator must be text"),
+            ({"reason": "核实\u3164放行"}, "holds hidden characters"),
+        ):
+            await watcher.publish(f"{BASE}/commands", command("open", **fields), qos=1)
+            refused = await next_message(watcher, f"{BASE}/commands/result")
+            assert refused["result"] == "refused", refused
+            assert why in (refused.get("why") or refused.get("detail") or ""), refused
+        assert len(barrier.openings) == opened + 1
     results = [(row.action, row.origin, row.result, row.detail) for row in audit]
     assert results[0][2:] == ("refused", "replayed id")
     assert results[1][:3] == ("remote open", "mqtt", "ok")

@@ -59,6 +59,8 @@ Correct = Callable[[str, str, PlateColor, str], Awaitable[int]]
 LIST_KINDS: tuple[ListKind, ...] = get_args(ListKind)
 MAX_LIST_REASON = 32  # as in the config's lists (shown on the LED)
 MAX_PLAN_NAME = 64
+#: A guard's reason for opening or refusing at a lane (the status page's form takes as many).
+MAX_GUARD_REASON = 200
 MAX_DISCARD_REASON = 64  # a discarded weighing's reason, as the audit and the CSV keep it
 NO_WEIGHING = "无此过磅记录"
 #: A plate typed for a weighing that no pass let through at the scale's lanes had near it,
@@ -375,13 +377,12 @@ class Operator:
 
         async def body() -> Done:
             lane = self._lane(lane_id)
-            if not reason.strip():
-                raise InvalidInputError("no reason", "reason")
+            why = _clerks_reason(reason, "开闸", MAX_GUARD_REASON)
             outcome = await lane.override(
-                None, open_barrier=True, reason=reason.strip(), operator=actor.on_record
+                None, open_barrier=True, reason=why, operator=actor.on_record
             )
             serial = str(outcome.serial)
-            detail = f"{reason.strip()}; serial {serial}"
+            detail = f"{why}; serial {serial}"
             # through a camera that collects commands with its next poll: the guard waits
             # for that poll, the lane does not
             delivered = outcome.delivery is None or await outcome.delivery
@@ -395,14 +396,13 @@ class Operator:
 
         async def body() -> Done:
             lane = self._lane(lane_id)
-            if not reason.strip():
-                raise InvalidInputError("no reason", "reason")
+            why = _clerks_reason(reason, "禁止通行", MAX_GUARD_REASON)
             read = checked_plate(plate) if plate.strip() else None
             outcome = await lane.override(
-                read, open_barrier=False, reason=reason.strip(), operator=actor.on_record
+                read, open_barrier=False, reason=why, operator=actor.on_record
             )
             serial = str(outcome.serial)
-            detail = f"{read or '无牌车'}: {reason.strip()}; serial {serial}"
+            detail = f"{read or '无牌车'}: {why}; serial {serial}"
             return Done(detail=detail, serial=serial, plate=read)
 
         return await self.act(actor, Action.REFUSE, lane_id, body)
@@ -983,14 +983,15 @@ def _plan_time(body: Mapping[str, object], key: str) -> float:
     return at.timestamp()
 
 
-def _clerks_reason(reason: str, action: str) -> str:
-    """A clerk's mandatory reason for ``action`` (作废, 拆分), trimmed: at most
-    :data:`MAX_DISCARD_REASON` printable characters; else :class:`InvalidInputError`."""
+def _clerks_reason(reason: str, action: str, limit: int = MAX_DISCARD_REASON) -> str:
+    """A mandatory reason for ``action`` (a clerk's 作废, 拆分; a guard's 开闸, 禁止通行),
+    trimmed: at most ``limit`` characters without hidden ones (:func:`holds_hidden`); else
+    :class:`InvalidInputError` naming ``reason``."""
     why = reason.strip()
     if not why:
         raise InvalidInputError("no reason", "reason", f"请填写{action}原因")
-    if len(why) > MAX_DISCARD_REASON or holds_hidden(why):
-        why_not = f"over {MAX_DISCARD_REASON} characters or holds hidden characters"
+    if len(why) > limit or holds_hidden(why):
+        why_not = f"over {limit} characters or holds hidden characters"
         raise InvalidInputError(why_not, "reason", f"{action}原因过长或含控制字符")
     return why
 

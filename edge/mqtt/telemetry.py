@@ -39,6 +39,7 @@ import structlog
 from drivers.backoff import Backoff
 from edge.actions.operator import ActionError, Actor, Face, Operator
 from edge.config.model import MqttTelemetryConfig
+from edge.domain.text import holds_hidden
 from edge.gate.lane import Lane
 from edge.ops.health import HealthReport
 from edge.ops.supervisor import cancel_and_wait
@@ -65,6 +66,10 @@ def command_id(command: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return value.strip()
+
+
+#: Characters of a command's ``operator`` (as a status page user name may have).
+MAX_OPERATOR_NAME = 64
 
 
 def sign(command: Mapping[str, Any], secret: str) -> str:
@@ -269,6 +274,13 @@ class Telemetry:
             return "unknown lane"
         if command.get("action") not in ("open", "led"):
             return "unknown action"
+        operator = command.get("operator")
+        if operator is not None and (
+            not isinstance(operator, str)
+            or len(operator) > MAX_OPERATOR_NAME
+            or holds_hidden(operator)
+        ):  # audited, and on the pass it opens as its operator
+            return f"operator must be text of at most {MAX_OPERATOR_NAME} characters, none hidden"
         return None
 
     async def _handle_command(self, payload: bytes) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from edge.actions.inspection import (
 )
 from edge.actions.operator import (
     MAX_DISCARD_REASON,
+    MAX_GUARD_REASON,
     MAX_LIST_REASON,
     MAX_PLAN_NAME,
     Action,
@@ -88,7 +89,6 @@ WEIGHING_COLUMNS = [
 ]  # fmt: skip
 #: Limits on what a form may carry; over them the request is refused with 400.
 MAX_FORM_BYTES = 16 * 1024
-MAX_REASON = 200  # a guard's reason for opening
 MAX_PASSWORD = 1024
 MAX_QUERY = 64  # each search field
 #: Rows a pass search returns: ``limit`` is clamped to this range (default 200).
@@ -656,7 +656,7 @@ class StatusPage:
 
     @_acting(Action.OPEN, "lane", refusals="error")
     async def open_barrier(self, request: web.Request, actor: Actor) -> web.Response:
-        reason = _text(await _json(request), "reason", MAX_REASON)
+        reason = _text(await _json(request), "reason", MAX_GUARD_REASON)
         try:
             done = await self.operator.open_barrier(actor, request.match_info["lane"], reason)
         except (NotFoundError, InvalidInputError):
@@ -668,8 +668,8 @@ class StatusPage:
         """A guard refuses the vehicle at a lane (its plate, a mandatory reason): a pass of its
         own, decided by the guard, barrier not moved, the LED told."""
         body = await _json(request)  # (a reason or plate that is not text: 400, as to open)
-        reason = _text(body, "reason", MAX_REASON).strip()[:64]
-        plate = _text(body, "plate", MAX_REASON)
+        reason = _text(body, "reason", MAX_GUARD_REASON).strip()[:64]
+        plate = _text(body, "plate", MAX_GUARD_REASON)
         lane = request.match_info["lane"]
         return _answer(await self.operator.refuse_vehicle(actor, lane, plate, reason))
 
@@ -678,7 +678,7 @@ class StatusPage:
         """A guard corrects a misread plate of a recorded pass (kept beside the pass, reported
         in province mode; ``edge.actions.corrections``)."""
         body = await _json(request)
-        plate, color = _text(body, "plate", MAX_REASON), _text(body, "color", 8) or "1"
+        plate, color = _text(body, "plate", MAX_GUARD_REASON), _text(body, "color", 8) or "1"
         serial = request.match_info["serial"]
         done = await self.operator.correct(actor, serial, plate, color)
         if not done.ok:  # already corrected so: nothing stored, said in Chinese
