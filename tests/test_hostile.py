@@ -616,18 +616,28 @@ async def test_pictures_that_are_not_pictures_are_never_stored_or_forwarded(
         assert served.status_code == 404
         # a refused scene and a good plate crop: the crop is the pass's photo (it was left
         # out with the scene, the pass flagged photo-skipped)
+        # ... and one that is no JPEG at all (HTML: the read was refused 400 and lost)
         crop = sample_jpeg("crop")
-        both = {"scene": b64(html_scan), "plate": b64(crop)}
-        cropped = await http.post(
-            f"{base(daemon)}/push/in-1", json={"plate": PLATES[5], "images": both}
+        for n, scene in enumerate((html_scan, html), start=1):
+            both = {"scene": b64(scene), "plate": b64(crop)}
+            cropped = await http.post(
+                f"{base(daemon)}/push/in-1", json={"plate": QUIET_PLATES[n], "images": both}
+            )
+            assert cropped.json()["photo"] == "stored", cropped.text
+            await wait_records(platform_sim, 5 + n, photos=1 + n)
+            [arrival] = platform_sim.photos[cropped.json()["serial"]]
+            assert arrival.size == len(crop)
+            row = await daemon.store.find_pass(cropped.json()["serial"])
+            assert row is not None
+            assert row.flag is None
+        alone = await http.post(
+            f"{base(daemon)}/push/in-1",
+            json={"plate": QUIET_PLATES[3], "images": {"scene": b64(html)}},
         )
-        assert cropped.json()["photo"] == "stored"
-        await wait_records(platform_sim, 6, photos=2)
-        [arrival] = platform_sim.photos[cropped.json()["serial"]]
-        assert arrival.size == len(crop)
-        row = await daemon.store.find_pass(cropped.json()["serial"])
+        assert (alone.status_code, alone.json()["photo"]) == (200, "refused")
+        row = await daemon.store.find_pass(alone.json()["serial"])
         assert row is not None
-        assert row.flag is None
+        assert row.flag == "photo-skipped"
 
 
 @pytest.mark.parametrize(

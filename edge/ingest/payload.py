@@ -14,7 +14,6 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge.domain.events import Image, ImageKind
-from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PROVINCES
 
 #: Characters of a payload error's reason kept (the camera's answer and the log): a reason
@@ -275,20 +274,19 @@ def _strict_base64(text: str) -> bool:
 
 
 def b64_image(value: Any, kind: ImageKind, field: str) -> Image | None:
-    """The base64 JPEG in ``value`` (a ``data:`` URL prefix allowed), None when empty; the
-    same :class:`PayloadError` as :func:`b64_bytes` and for a photo that is not a JPEG — but
-    only its first bytes decoded now: the rest when the photo is written
-    (:meth:`Image.from_base64`)."""
+    """The base64 photo in ``value`` (a ``data:`` URL prefix allowed), None when empty; the
+    same :class:`PayloadError` as :func:`b64_bytes` (not text, not base64: the camera's
+    firmware is broken). Decoded when the photo is written (:meth:`Image.from_base64`) and
+    checked then: one that is no JPEG (HTML, a PNG) is refused *as a photo* — the read is
+    kept, with the plate crop as its photo if it has one (issue 20; a 400 had lost it)."""
     if value in (None, ""):
         return None
     if not isinstance(value, str):
         raise PayloadError(f"{field} must be a base64 string")
     if value.startswith("data:"):
         value = value.partition(",")[2]
-    if not _strict_base64(value):
+    if not value or not _strict_base64(value):
         raise PayloadError(f"{field} is not valid base64")
-    if not value or not is_jpeg(binascii.a2b_base64(value[:8])):
-        raise PayloadError(f"{field} is not a JPEG image")
     return Image.from_base64(value, kind)
 
 
