@@ -497,6 +497,46 @@ async def test_an_unread_export_smaller_than_the_kernels_buffers_is_still_closed
     assert listener.guard.timed_out == 1
 
 
+async def test_a_client_reading_an_export_slowly_is_not_cut_off() -> None:
+    """A client reading a streamed answer slowly (4 KiB at a time, ~40 KB/s, a 3 MB export)
+    drains the kernel's send queue long before asyncio's buffer moves (the kernel wakes the
+    writer once a third of its 512 KiB is free): it was closed as a stalled reader (a fresh
+    verification's readers of 2 KB/s, cut at 30 s). The kernel's queue counts as moving."""
+    chunk, chunks = b"x" * 65536, 48
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(chunks):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    limits = server.Limits(body_timeout=1.0)  # checked every 0.5 s
+    listener = server.Listener("127.0.0.1", 0, [web.get("/csv", export)], limits, "test")
+    await listener.start()
+    loop = asyncio.get_running_loop()
+    async with contextlib.AsyncExitStack() as opened:
+        opened.push_async_callback(listener.stop)
+        slow = opened.enter_context(contextlib.closing(socket.socket()))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.setblocking(False)
+        await loop.sock_connect(slow, ("127.0.0.1", listener.port))
+        await loop.sock_sendall(slow, b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n")
+        received = 0
+        async with asyncio.timeout(30):
+            started = loop.time()
+            while loop.time() - started < 3:  # six of the send watch's checks
+                received += len(await loop.sock_recv(slow, 4096))
+                await asyncio.sleep(0.1)  # the client's own pace
+            assert listener.guard.timed_out == 0
+            while received < chunks * len(chunk):  # then the rest, at once
+                data = await loop.sock_recv(slow, 1 << 20)
+                assert data, "closed before the whole answer"
+                received += len(data)
+        assert listener.guard.timed_out == 0
+
+
 def test_a_client_gone_before_its_answer_is_one_info_line_a_minute() -> None:
     """aiohttp's "Error handling request" with a ConnectionError (a guard cancelling a
     download, a reset mid-export) was an error with a 1.9 KB traceback each (260 in a fresh

@@ -345,17 +345,21 @@ class ConnectionGuard:
         not moved for half the body timeout, twice in a row (a client that asks and never
         reads; a streamed answer — a CSV export, a workbook — waited on it for ever, holding
         its task and buffers: 512 of them took the daemon from 142 to 212 MB, and every
-        connection the listener allows). :meth:`arm` replaces it once the handler is done."""
+        connection the listener allows). Both queues count: asyncio's and the kernel's (a
+        client reading slowly drains the kernel's long before asyncio's moves — the kernel
+        wakes a writer only once a third of its buffer is free: readers of 2 KB/s were cut
+        at 30 s). :meth:`arm` replaces it once the handler is done."""
         if transport is None or transport.is_closing():
             return
         self.disarm(transport)
         self._timers[transport] = asyncio.get_running_loop().call_later(
-            self.limits.body_timeout / 2, self._check_send, transport, -1
+            self.limits.body_timeout / 2, self._check_send, transport, (-1, -1)
         )
 
-    def _check_send(self, transport: asyncio.Transport, before: int) -> None:
-        queued = transport.get_write_buffer_size()
-        if queued and queued == before:  # not a byte taken by the client meanwhile
+    def _check_send(self, transport: asyncio.Transport, before: tuple[int, int]) -> None:
+        sock = transport.get_extra_info("socket")
+        queued = (transport.get_write_buffer_size(), _unsent(sock.fileno()) if sock else 0)
+        if queued[0] and queued == before:  # not a byte taken by the client meanwhile
             self._timers.pop(transport, None)
             self.timed_out += 1
             close_now(transport)
@@ -542,6 +546,8 @@ def close_now(transport: asyncio.Transport) -> None:
 def _unsent(fd: int) -> int:
     """Bytes in a TCP socket's send queue not yet acknowledged by the peer (Linux SIOCOUTQ,
     tcp(7)); 0 where it cannot be read."""
+    if fd < 0:  # closed
+        return 0
     try:
         queued = fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0")
     except OSError:
