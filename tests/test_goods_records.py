@@ -238,6 +238,9 @@ async def test_an_erp_plan_gives_the_tonnage_at_a_site_without_a_scale(
             (_plan(valid_to="2026-01-01T00:00"), "valid_to"),
             (_plan(valid_to="2025-01-01T00:00+08:00"), "valid_to"),
             (_plan(plan_no=""), "plan_no"),
+            (_plan(plan_no="PO-1\u3164"), "plan_no"),  # a Hangul filler: shows as nothing
+            (_plan(plan_no="PO-1a\u0301\u0302\u0303"), "plan_no"),  # piled marks
+            (_plan(goods="石灰石a" + "\u0301" * 5), "goods"),
         ]:
             refused = await http.post(url, json=bad, headers=auth)
             assert (refused.status_code, refused.json()["key"]) == (400, key), refused.json()

@@ -21,7 +21,6 @@ and re-read it, so a lane sees a change the same way whichever face made it.
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -1006,7 +1005,7 @@ def _transport_plan(body: Mapping[str, object], origin: str) -> NewTransportPlan
     if plate.text is None:
         raise InvalidInputError("not a plate (README: plate grammar)", "plate")
     plan_no = text("plan_no", 64)
-    if any(unicodedata.category(ch).startswith("C") for ch in plan_no):
+    if holds_hidden(plan_no):
         raise InvalidInputError("plan_no contains control characters", "plan_no")
     try:
         goods = goods_name(_plan_text(body, "goods", GOODS_NAME_LENGTH, " "))  # as hwmc may be

@@ -290,7 +290,12 @@ def _parse_plate(register: Register, text: str) -> str:
             raise ValueError(f"{escape_read(text)!r} is not a plate (README: plate grammar)")
         return read
     value = text.strip().upper()
-    if not value or len(value) > MAX_INTERNAL_NUMBER or not value.isprintable():
+    if (
+        not value
+        or len(value) > MAX_INTERNAL_NUMBER
+        or not value.isprintable()
+        or holds_hidden(value)
+    ):
         why = f"must be a plate or an internal number of 1 to {MAX_INTERNAL_NUMBER} characters"
         raise ValueError(why)
     read = normalise_plate(value, colour_prefix=True).text

@@ -11,11 +11,11 @@ import unicodedata
 #: U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F), Khmer's inherent vowels
 #: (U+17B4, U+17B5), the Mongolian free variation selectors, the Khitan filler (U+16FE4) and
 #: the variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF: "⚠️" is a warning sign and one of
-#: them). Source: Unicode 15.1 DerivedCoreProperties.txt. And the blank Braille pattern
-#: (U+2800), a symbol that shows as nothing.
+#: them). Source: Unicode 15.1 DerivedCoreProperties.txt. And two symbols that show as
+#: nothing: the blank Braille pattern (U+2800) and the null notehead (U+1D159).
 _BLANK = frozenset(
     [chr(c) for c in (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F)]
-    + [chr(c) for c in (0x2800, 0x3164, 0xFFA0, 0x16FE4)]
+    + [chr(c) for c in (0x2800, 0x3164, 0xFFA0, 0x16FE4, 0x1D159)]
     + [chr(c) for c in range(0xFE00, 0xFE10)]
     + [chr(c) for c in range(0xE0100, 0xE01F0)]
 )
