@@ -216,6 +216,19 @@ async def test_keepalives_and_alerts_do_not_use_up_the_lanes_push_rate(
 # -- case 04: Hikvision's JSON event format -----------------------------------------------------
 
 
+async def test_case_04_with_a_picture_that_is_no_jpeg_says_the_photo_was_refused(
+    hik: Daemon,
+) -> None:
+    """HTML as the picture part: it was dropped before the photo check — the camera was told
+    "none", the pass not flagged, nothing logged (a fresh verification, session 19)."""
+    body = (CASES / "case-04-hik-json-anpr.multipart").read_bytes()
+    assert TINY in body
+    response = await post(hik, body.replace(TINY, b"<html>router login</html>"), MULTIPART)
+    assert (response.status_code, response.json()["photo"]) == (200, "refused")
+    row = await only_pass(hik)
+    assert row.flag == "photo-skipped"
+
+
 async def test_case_04_hikvision_json_part(hik: Daemon, platform_sim: CityPlatformSim) -> None:
     body = (CASES / "case-04-hik-json-anpr.multipart").read_bytes()
     response = await post(hik, body, MULTIPART)

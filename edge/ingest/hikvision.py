@@ -28,7 +28,6 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from edge.domain.events import Image, ImageKind, PlateRead
-from edge.domain.jpeg import is_jpeg
 from edge.domain.plates import PlateColor, normalise_plate
 from edge.ingest.payload import (
     OtherEvent,
@@ -188,11 +187,11 @@ def _images(anpr: Element, files: list[_Part]) -> tuple[Image, ...]:
         named.add(file_name)
         part = by_name.get(file_name)
         kind = _picture_kind(_text(info, "type") or file_name)
-        if part is not None and kind is not None and is_jpeg(part.data):
+        if part is not None and kind is not None:  # (no JPEG: refused as a photo when written)
             ranked.append((kind[1], len(ranked), Image(part.data, kind[0])))
     for part in files:  # pictures no pictureInfo names (JSON firmware): by the part's name
         kind = _picture_kind(part.name)
-        if part.name not in named and kind is not None and is_jpeg(part.data):
+        if part.name not in named and kind is not None:
             ranked.append((kind[1], len(ranked), Image(part.data, kind[0])))
     ranked.sort(key=lambda entry: entry[:2])
     return tuple(image for _, _, image in ranked)
