@@ -352,6 +352,20 @@ async def read_to_a_reset(sock: socket.socket) -> None:
     raise AssertionError("closed with an end of stream, not a reset")
 
 
+async def _small_window_client(
+    opened: contextlib.AsyncExitStack, port: int, request: bytes
+) -> socket.socket:
+    """A client with a 4 KiB receive buffer that has sent ``request`` (and reads only as its
+    test says), closed when ``opened`` closes."""
+    client = opened.enter_context(contextlib.closing(socket.socket()))
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(client, ("127.0.0.1", port))
+    await loop.sock_sendall(client, request)
+    return client
+
+
 async def test_an_answer_nobody_reads_is_closed_and_one_read_is_not() -> None:
     """A client that asks for a streamed answer (a CSV export, a workbook) and never reads
     it: its connection is closed once the bytes queued for it stop moving (half the body
@@ -432,14 +446,11 @@ async def test_an_answer_left_unread_is_dropped_with_a_reset_at_the_header_timeo
     limits = server.Limits(header_timeout=0.3, body_timeout=60.0)
     listener = server.Listener("127.0.0.1", 0, [web.get("/a", answer)], limits, "test")
     await listener.start()
-    loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as opened:
         opened.push_async_callback(listener.stop)
-        unread = opened.enter_context(contextlib.closing(socket.socket()))
-        unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        unread.setblocking(False)
-        await loop.sock_connect(unread, ("127.0.0.1", listener.port))
-        await loop.sock_sendall(unread, b"GET /a?big=1 HTTP/1.1\r\nHost: gate\r\n\r\n")
+        unread = await _small_window_client(
+            opened, listener.port, b"GET /a?big=1 HTTP/1.1\r\nHost: gate\r\n\r\n"
+        )
         reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
         opened.callback(writer.close)
         writer.write(b"GET /a HTTP/1.1\r\nHost: gate\r\n\r\n")
@@ -484,11 +495,9 @@ async def test_an_unread_export_smaller_than_the_kernels_buffers_is_still_closed
     await listener.start()
     async with contextlib.AsyncExitStack() as opened:
         opened.push_async_callback(listener.stop)
-        stalled = opened.enter_context(contextlib.closing(socket.socket()))
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", listener.port))
-        stalled.send(b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n")  # and never reads
+        stalled = await _small_window_client(
+            opened, listener.port, b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n"
+        )  # and never reads
         async with asyncio.timeout(30):
             await done.wait()
             await read_to_a_reset(stalled)
@@ -518,11 +527,9 @@ async def test_a_client_reading_an_export_slowly_is_not_cut_off() -> None:
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as opened:
         opened.push_async_callback(listener.stop)
-        slow = opened.enter_context(contextlib.closing(socket.socket()))
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.setblocking(False)
-        await loop.sock_connect(slow, ("127.0.0.1", listener.port))
-        await loop.sock_sendall(slow, b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n")
+        slow = await _small_window_client(
+            opened, listener.port, b"GET /csv HTTP/1.1\r\nHost: gate\r\n\r\n"
+        )
         received = 0
         async with asyncio.timeout(30):
             started = loop.time()

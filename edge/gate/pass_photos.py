@@ -13,7 +13,7 @@ from datetime import datetime
 import structlog
 
 from edge.domain.codes import Direction
-from edge.domain.events import ImageKind, PlateEvent
+from edge.domain.events import Image, ImageKind, PlateEvent
 from edge.gate.camera_photos import SnapshotSource
 from edge.ledger.photos import PhotoStore
 from edge.ledger.retention import DiskState
@@ -51,25 +51,26 @@ class PassPhotos:
         fronts, rear = await asyncio.gather(self._front_images(event), self._rear_image(event))
         photos = []
         for image in fronts:  # the first the check takes: a refused scene, then its crop
-            if (photo := await self._store_photo(event, FRONT_PHOTO, image, kind)) is not None:
+            photo = await self._store_photo(event, FRONT_PHOTO, image.data, kind)
+            if photo is not None:
                 photos.append(photo)
                 break
         if rear and (photo := await self._store_photo(event, REAR_PHOTO, rear, kind)):
             photos.append(photo)
         return photos
 
-    async def _front_images(self, event: PlateEvent) -> list[bytes]:
+    async def _front_images(self, event: PlateEvent) -> list[Image]:
         """The front photo's candidates, best first: the read's scene photos then its plate
-        crops (:meth:`PlateEvent.scene_image`'s order), else one fetched from the camera's
-        link or a snapshot."""
+        crops (:meth:`PlateEvent.scene_image`'s order; each decoded only if it is tried),
+        else one fetched from the camera's link or a snapshot."""
         images = [image for image in event.images if image.kind is ImageKind.SCENE]
         images += [image for image in event.images if image.kind is ImageKind.PLATE]
         if images:
-            return [image.data for image in images]
+            return images
         if event.image_source is not None and (fetched := await event.image_source()):
-            return [fetched]
+            return [Image(fetched)]
         grabbed = await self.snapshot.grab() if self.snapshot is not None else None
-        return [grabbed] if grabbed else []
+        return [Image(grabbed)] if grabbed else []
 
     async def _rear_image(self, event: PlateEvent) -> bytes | None:
         if self.rear is None or event.historical:  # a rear photo taken now would be wrong
